@@ -1,0 +1,236 @@
+#include "auth.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "str.h"
+#include "util.h"
+
+/* Names in the order of the bits: perms_format writes them in this order,
+ * which is the canonical text the store keeps. */
+static const struct {
+	const char *name;
+	uint32_t bit;
+} perm_names[] = {
+	{ "read", PERM_READ },     { "write", PERM_WRITE }, { "delete", PERM_DELETE },
+	{ "rename", PERM_RENAME }, { "mkdir", PERM_MKDIR }, { "list", PERM_LIST },
+};
+
+/* A valid yescrypt hash (default cost, as auth_hash_password makes them) of a
+ * password nobody knows. auth_check verifies against it when there is no real
+ * hash to try, so a missing or disabled user costs the same as a wrong
+ * password. It must stay a well-formed $y$ string: a malformed one would make
+ * crypt fail fast and bring the timing difference back. */
+static const char auth_dummy_hash[] = "$y$j9T$2/5M4F5xS643Ok2hER1km0$7cxcxrmrS4.g9ylguQPYO6AR2MIuz/tad2jm6BoXMeA";
+
+/* The only prefix libxcrypt is asked to generate; see auth_hash_password. */
+#define AUTH_HASH_PREFIX "$y$"
+
+static int perm_lookup(struct slice word, uint32_t *bits)
+{
+	if (slice_eq_ci(word, "all")) {
+		*bits = PERM_ALL;
+		return 0;
+	}
+	if (slice_eq_ci(word, "none")) {
+		*bits = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(perm_names); i++) {
+		if (slice_eq_ci(word, perm_names[i].name)) {
+			*bits = perm_names[i].bit;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int perms_parse(const char *s, uint32_t *out)
+{
+	struct slice rest = slice_from_cstr(s), word;
+	uint32_t perms = 0;
+	bool more = true;
+
+	if (!s || slice_trim_spaces(rest).n == 0)
+		return -EINVAL;
+	while (more) {
+		uint32_t bits;
+		more = slice_split(rest, ',', &word, &rest);
+		/* An empty item ("read,,list", a trailing comma) is a typo worth
+		 * reporting rather than something to skip silently. */
+		if (perm_lookup(slice_trim_spaces(word), &bits) != 0)
+			return -EINVAL;
+		perms |= bits;
+	}
+	*out = perms;
+	return 0;
+}
+
+void perms_format(uint32_t perms, char *out, size_t outsz)
+{
+	size_t used = 0;
+
+	if (outsz == 0)
+		return;
+	perms &= PERM_ALL;
+	if (perms == PERM_ALL) {
+		(void)str_copy(out, outsz, "all");
+		return;
+	}
+	if (perms == 0) {
+		(void)str_copy(out, outsz, "none");
+		return;
+	}
+	out[0] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(perm_names); i++) {
+		if (!(perms & perm_names[i].bit))
+			continue;
+		int n = snprintf(out + used, outsz - used, "%s%s", used ? "," : "", perm_names[i].name);
+		/* Truncated output stays NUL-terminated; stop rather than overrun. */
+		if (n < 0 || (size_t)n >= outsz - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+void user_record_free(struct user_record *u)
+{
+	if (!u)
+		return;
+	free(u->name);
+	free(u->password_hash);
+	free(u->home);
+	free(u->account);
+	u->name = u->password_hash = u->home = u->account = NULL;
+}
+
+void auth_result_free(struct auth_result *r)
+{
+	if (!r)
+		return;
+	free(r->home);
+	free(r->account);
+	*r = (struct auth_result){ 0 };
+}
+
+const struct userstore_ops *auth_backend(const char *name)
+{
+	static const struct userstore_ops *const backends[] = { &store_sqlite_ops };
+
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_LEN(backends); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+int auth_hash_password(const char *password, char **out)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = NULL;
+	const char *h;
+	int r;
+
+	if (!password || !out)
+		return -EINVAL;
+	errno = 0;
+	/* NULL rbytes: libxcrypt takes the salt from the OS random source;
+	 * count 0 picks the library's current recommended cost. */
+	if (!crypt_gensalt_rn(AUTH_HASH_PREFIX, 0, NULL, 0, salt, (int)sizeof(salt))) {
+		r = errno ? -errno : -EINVAL;
+		goto fail;
+	}
+	/* struct crypt_data is 32 KiB: too big for a job-pool thread's stack. */
+	cd = calloc(1, sizeof(*cd));
+	if (!cd) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	errno = 0;
+	h = crypt_rn(password, salt, cd, (int)sizeof(*cd));
+	if (!h || h[0] != '$') {
+		r = errno ? -errno : -EINVAL;
+		goto fail;
+	}
+	*out = strdup(h);
+	if (!*out) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = 0;
+fail:
+	/* The scratch area holds key material derived from the password. */
+	if (cd)
+		util_wipe(cd, sizeof(*cd));
+	free(cd);
+	return r;
+}
+
+/* Runs crypt once and compares; false on any failure. Callers decide which
+ * hash to pass so that exactly one crypt runs per login attempt. */
+static bool auth_crypt_matches(const char *hash, const char *password)
+{
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	bool ok = false;
+
+	if (!cd)
+		return false;
+	const char *h = crypt_rn(password, hash, cd, (int)sizeof(*cd));
+	/* crypt_rn returns NULL on failure, never the "*0" token, but a result
+	 * that is not a hash must never compare equal to anything. */
+	if (h && h[0] != '*')
+		ok = util_ct_equal(h, strlen(h), hash, strlen(hash));
+	util_wipe(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
+/* Locked ('*', '!') or empty hashes can never match and must not reach crypt,
+ * which could treat some of them as legacy DES settings. */
+static bool auth_hash_usable(const char *hash)
+{
+	return hash && hash[0] != '\0' && hash[0] != '*' && hash[0] != '!';
+}
+
+bool auth_verify_password(const char *hash, const char *password)
+{
+	if (!auth_hash_usable(hash) || !password)
+		return false;
+	return auth_crypt_matches(hash, password);
+}
+
+void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
+		struct auth_result *out)
+{
+	struct user_record u = { 0 };
+	bool found = false;
+
+	*out = (struct auth_result){ 0 };
+	if (!ops || !s || !user || !password) {
+		out->err = -EINVAL;
+	} else {
+		int r = ops->lookup(s, user, &u);
+		if (r == 0)
+			found = true;
+		else if (r != -ENOENT)
+			out->err = r;
+	}
+
+	/* SECURITY: one crypt per attempt whatever happened above, so response
+	 * time does not reveal which names exist or are disabled. */
+	bool real = found && u.enabled && auth_hash_usable(u.password_hash);
+	bool match = auth_crypt_matches(real ? u.password_hash : auth_dummy_hash, password ? password : "");
+	if (real && match) {
+		/* Move the strings over rather than copying: nothing to fail. */
+		out->ok = true;
+		out->home = u.home;
+		out->account = u.account;
+		out->perms = u.perms;
+		u.home = u.account = NULL;
+	}
+	user_record_free(&u);
+}

@@ -1,0 +1,142 @@
+/* USER PASS ACCT REIN QUIT: the login state machine (331 → 230 | 332 → 230,
+ * 530 after a loop-timer delay, 421 at the failure limit). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmdtab.h"
+#include "log.h"
+#include "proto_impl.h"
+#include "util.h"
+
+/* Longer names cannot exist in the store; refuse them before any lookup. */
+#define USER_NAME_MAX 256
+
+void cmd_user(struct proto *p, struct slice arg)
+{
+	if (arg.n > USER_NAME_MAX) {
+		proto_reply(p, 501, "User name too long.");
+		return;
+	}
+	/* RFC 959 §4.1.1: USER flushes user, password and account; transfer
+	 * parameters stay as they are. */
+	proto_logout(p);
+	p->user = slice_dup(arg);
+	p->login = LOGIN_USER;
+	/* RFC 2577 §7: 331 for every name; the verdict comes at PASS. */
+	proto_reply(p, 331, "Please specify the password.");
+}
+
+void cmd_pass(struct proto *p, struct slice arg)
+{
+	if (p->login == LOGIN_DONE) {
+		proto_reply(p, 503, "Already logged in.");
+		return;
+	}
+	if (p->login != LOGIN_USER) {
+		proto_reply(p, 503, "Login with USER first.");
+		return;
+	}
+	p->password = slice_dup(arg);
+	proto_start_effect(p, PEND_AUTH,
+			   (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK, .user = p->user, .password = p->password });
+}
+
+static void login_ok(struct proto *p)
+{
+	struct log_escaped e;
+	p->login = LOGIN_DONE;
+	p->failures = 0;
+	if (p->account) {
+		util_wipe(p->account, strlen(p->account));
+		free(p->account);
+		p->account = NULL;
+	}
+	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
+	log_info(p->sid, "login ok: user=\"%s\" ip=%s", log_esc(slice_from_cstr(p->user), &e), p->peer);
+	proto_reply(p, 230, "Login successful.");
+}
+
+/* A failed PASS or ACCT: the 530 comes after the configured delay, which is
+ * a loop timer (RFC 2577 §5); the attempt counter is per connection. */
+static void login_failed(struct proto *p, const char *why)
+{
+	struct log_escaped e;
+	log_warn(p->sid, "login failed: user=\"%s\" ip=%s reason=%s",
+		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, why);
+	proto_logout(p);
+	proto_start_effect(p, PEND_FAIL_DELAY,
+			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms });
+}
+
+void cmd_login_fail_done(struct proto *p)
+{
+	p->failures++;
+	/* Neutral text: lftp retries on words like "try again later". */
+	proto_reply(p, 530, "Login incorrect.");
+	if (p->failures >= p->cfg->max_login_failures)
+		proto_close_with(p, "Login failure limit reached, closing control connection.");
+}
+
+void cmd_login_auth_done(struct proto *p, struct auth_result *res)
+{
+	if (p->password) {
+		util_wipe(p->password, strlen(p->password));
+		free(p->password);
+		p->password = NULL;
+	}
+	if (!res || res->err) {
+		struct log_escaped e;
+		log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
+			log_esc(slice_from_cstr(p->user ? p->user : ""), &e), res ? res->err : 0);
+		proto_close_with(p, "Service not available: the user database cannot be read.");
+		return;
+	}
+	if (!res->ok) {
+		login_failed(p, "bad-credentials");
+		return;
+	}
+	p->home = res->home;
+	res->home = NULL;
+	p->perms = res->perms;
+	if (res->account) {
+		p->account = res->account;
+		res->account = NULL;
+		p->login = LOGIN_ACCT;
+		/* Decision 1: 332 only ever answers PASS. */
+		proto_reply(p, 332, "Need account for login.");
+		return;
+	}
+	login_ok(p);
+}
+
+void cmd_acct(struct proto *p, struct slice arg)
+{
+	switch (p->login) {
+	case LOGIN_NONE:
+	case LOGIN_USER:
+		proto_reply(p, 503, "Login with USER and PASS first.");
+		return;
+	case LOGIN_DONE:
+		proto_reply(p, 202, "ACCT not needed.");
+		return;
+	case LOGIN_ACCT:
+		break;
+	}
+	if (util_ct_equal(arg.p, arg.n, p->account, strlen(p->account)))
+		login_ok(p);
+	else
+		login_failed(p, "bad-account");
+}
+
+void cmd_rein(struct proto *p, struct slice arg)
+{
+	proto_logout(p);
+	proto_reset_params(p);
+	proto_reply(p, 220, "Service ready for new user.");
+}
+
+void cmd_quit(struct proto *p, struct slice arg)
+{
+	proto_reply(p, 221, "Goodbye.");
+	proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+}

@@ -1,0 +1,109 @@
+/* FEAT OPTS SYST HELP STAT NOOP CLNT ALLO: commands that change no files. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmdtab.h"
+#include "log.h"
+#include "proto_impl.h"
+#include "reply.h"
+#include "util.h"
+
+void cmd_noop(struct proto *p, struct slice arg)
+{
+	proto_reply(p, 200, "NOOP ok.");
+}
+
+void cmd_syst(struct proto *p, struct slice arg)
+{
+	/* tnftp switches to binary only when the text starts with "UNIX". */
+	proto_reply(p, 215, "UNIX Type: L8");
+}
+
+void cmd_feat(struct proto *p, struct slice arg)
+{
+	size_t n;
+	const struct cmd_row *rows = cmdtab_rows(&n);
+	proto_reply_begin(p, 211, "Features:");
+	/* RFC 2389 §3.2: one feature per line, each starting with one space. */
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].feat)
+			proto_reply_cont(p, " %s", rows[i].feat);
+	proto_reply_end(p, 211, "End");
+}
+
+void cmd_help(struct proto *p, struct slice arg)
+{
+	size_t n;
+	const struct cmd_row *rows = cmdtab_rows(&n);
+	if (arg.n) {
+		const struct cmd_row *row = cmdtab_find(slice_trim_spaces(arg));
+		if (!row) {
+			char shown[64];
+			proto_reply(p, 501, "Unknown command %s.", reply_sanitize(arg, shown, sizeof(shown)));
+			return;
+		}
+		proto_reply(p, 214, "Syntax: %s", row->syntax);
+		return;
+	}
+	proto_reply_begin(p, 214, "The following commands are recognized.");
+	char line[128];
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(line + len, sizeof(line) - len, " %-4s", rows[i].verb);
+		if (w > 0)
+			len += (size_t)w;
+		if ((i + 1) % 8 == 0 || i + 1 == n) {
+			proto_reply_cont(p, "%s", line);
+			len = 0;
+		}
+	}
+	proto_reply_end(p, 214, "Help OK.");
+}
+
+void cmd_stat(struct proto *p, struct slice arg)
+{
+	struct log_escaped e;
+	proto_reply_begin(p, 211, "FTP server status:");
+	proto_reply_cont(p, " Connected from %s", p->peer);
+	if (p->login == LOGIN_DONE)
+		proto_reply_cont(p, " Logged in as %s", log_esc(slice_from_cstr(p->user), &e));
+	else
+		proto_reply_cont(p, " Not logged in");
+	proto_reply_cont(p, " TYPE: %s, FORM: Nonprint; STRUcture: File; transfer MODE: Stream",
+			 p->type == 'A' ? "ASCII" : "BINARY");
+	proto_reply_cont(p, " No data connection");
+	proto_reply_end(p, 211, "End of status.");
+}
+
+void cmd_opts(struct proto *p, struct slice arg)
+{
+	struct slice name, rest;
+	(void)slice_split(arg, ' ', &name, &rest);
+	rest = slice_trim_spaces(rest);
+	if (slice_eq_ci(name, "UTF8")) {
+		if (slice_eq_ci(rest, "ON")) {
+			proto_reply(p, 200, "Always in UTF8 mode.");
+			return;
+		}
+		if (slice_eq_ci(rest, "OFF")) {
+			proto_reply(p, 504, "UTF8 cannot be turned off.");
+			return;
+		}
+		proto_reply(p, 501, "OPTS UTF8 takes ON.");
+		return;
+	}
+	proto_reply(p, 501, "Option not understood.");
+}
+
+void cmd_clnt(struct proto *p, struct slice arg)
+{
+	struct log_escaped e;
+	log_info(p->sid, "client: \"%s\"", log_esc(arg, &e));
+	proto_reply(p, 200, "Noted.");
+}
+
+void cmd_allo(struct proto *p, struct slice arg)
+{
+	/* RFC 959 §4.1.3: servers that need no allocation treat ALLO as NOOP. */
+	proto_reply(p, 202, "No storage allocation necessary.");
+}

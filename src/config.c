@@ -1,0 +1,748 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "parse.h"
+#include "str.h"
+#include "util.h"
+
+enum config_type {
+	CONFIG_T_STRING,   /* char[]; min/max = length; optional choices */
+	CONFIG_T_UINT,     /* unsigned/size_t/uint32_t; min/max = value */
+	CONFIG_T_DURATION, /* uint32_t milliseconds; min/max in ms */
+	CONFIG_T_LISTEN,   /* struct config_listen[] at off, size_t count at off2 */
+	CONFIG_T_PORTS,    /* "lo-hi": uint16_t lo at off, hi at off2; min = lowest lo */
+	CONFIG_T_PATH,     /* char[PATH_MAX]; relative → against the file's directory */
+	CONFIG_T_ENUM,     /* int; one of choices (index, or parse_enum when set) */
+	CONFIG_T_IPV4_OPT, /* char[]; "" or a numeric IPv4 address */
+};
+
+struct config_row {
+	const char *section;
+	const char *key;
+	enum config_type type;
+	size_t off;
+	size_t off2;
+	size_t size; /* of the field at off */
+	uint64_t min, max;
+	const char *def; /* parsed by the same code as file values */
+	const char *help;
+	const char *const *choices; /* NULL-terminated */
+	int (*parse_enum)(const char *s, int *out);
+};
+
+#define FIELD_SIZE(f) sizeof(((struct config *)0)->f)
+#define ROW(sec, k, t, f, lo, hi, d, h)                                                         \
+	{ .section = (sec), .key = (k), .type = (t), .off = offsetof(struct config, f),          \
+	  .size = FIELD_SIZE(f), .min = (lo), .max = (hi), .def = (d), .help = (h) }
+
+#define MS_S 1000u
+#define MS_M (60u * MS_S)
+#define MS_H (60u * MS_M)
+
+/* The log target row stores the index into this list, so the order must
+ * follow enum log_target. */
+_Static_assert(LOG_TO_STDERR == 0 && LOG_TO_SYSLOG == 1, "log_targets[] order");
+static const char *const log_targets[] = { "stderr", "syslog", NULL };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const store_backends[] = { "sqlite", NULL };
+
+static int config_parse_log_level(const char *s, int *out)
+{
+	enum log_level lvl;
+	int r = log_level_parse(s, &lvl);
+	if (r == 0)
+		*out = (int)lvl;
+	return r;
+}
+
+/* One row per key. etc/ferry.conf documents them in this order; keep both
+ * in step (its unit test loads it). */
+static const struct config_row config_rows[] = {
+	{ .section = "server", .key = "listen", .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, listen), .off2 = offsetof(struct config, n_listen),
+	  .size = FIELD_SIZE(listen), .min = 1, .max = CONFIG_MAX_LISTEN, .def = "127.0.0.1:2121",
+	  .help = "addresses to accept control connections on" },
+	ROW("server", "run_as", CONFIG_T_STRING, run_as, 1, FIELD_SIZE(run_as) - 1, "ferry",
+	    "service account ferryd switches to when started as root"),
+	ROW("server", "workers", CONFIG_T_UINT, workers, 0, 256, "0",
+	    "event-loop threads; 0 = one per CPU"),
+	ROW("server", "jobs", CONFIG_T_UINT, jobs, 1, 64, "2",
+	    "threads for blocking work (password hashing, database)"),
+	ROW("server", "banner", CONFIG_T_STRING, banner, 0, 200, "Ferry FTP server ready.",
+	    "text of the 220 greeting"),
+	ROW("server", "max_line", CONFIG_T_UINT, max_line, 512, 65536, "4096",
+	    "longest command line accepted, in bytes"),
+	ROW("server", "idle_timeout", CONFIG_T_DURATION, idle_timeout_ms, 10 * MS_S, 24 * MS_H,
+	    "300s", "close a session idle this long"),
+	ROW("server", "login_timeout", CONFIG_T_DURATION, login_timeout_ms, 1 * MS_S, 1 * MS_H,
+	    "60s", "close a session not logged in after this long"),
+	ROW("server", "login_fail_delay", CONFIG_T_DURATION, login_fail_delay_ms, 0, 30 * MS_S,
+	    "1s", "pause before answering a failed login"),
+	ROW("server", "max_login_failures", CONFIG_T_UINT, max_login_failures, 1, 100, "3",
+	    "failed logins per connection before it is closed"),
+	ROW("server", "drain_timeout", CONFIG_T_DURATION, drain_timeout_ms, 0, 1 * MS_H, "30s",
+	    "on SIGTERM, how long sessions get to finish"),
+	ROW("server", "max_sessions", CONFIG_T_UINT, max_sessions, 1, 1000000, "2000",
+	    "sessions for the whole server"),
+	{ .section = "store", .key = "backend", .type = CONFIG_T_STRING,
+	  .off = offsetof(struct config, store_backend), .size = FIELD_SIZE(store_backend), .min = 1,
+	  .max = FIELD_SIZE(store_backend) - 1, .def = "sqlite", .help = "user store",
+	  .choices = store_backends },
+	ROW("store", "sqlite", CONFIG_T_PATH, sqlite_path, 1, FIELD_SIZE(sqlite_path) - 1,
+	    "/var/lib/ferry/users.db", "SQLite user database"),
+	/* Passive ports are bound after the privilege drop, so ports below 1024
+	 * could never be used by an unprivileged ferryd. */
+	{ .section = "passive", .key = "ports", .type = CONFIG_T_PORTS,
+	  .off = offsetof(struct config, pasv_port_min),
+	  .off2 = offsetof(struct config, pasv_port_max), .size = FIELD_SIZE(pasv_port_min),
+	  .min = 1024, .max = 65535, .def = "49152-65534", .help = "ports for PASV/EPSV listeners" },
+	ROW("passive", "address", CONFIG_T_IPV4_OPT, pasv_address, 0, FIELD_SIZE(pasv_address) - 1,
+	    "", "IPv4 address advertised in 227 replies (for NAT)"),
+	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
+	  .def = "stderr", .help = "where log lines go", .choices = log_targets },
+	{ .section = "log", .key = "level", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, log_level), .size = FIELD_SIZE(log_level), .def = "info",
+	  .help = "least severe level logged", .choices = log_levels,
+	  .parse_enum = config_parse_log_level },
+};
+
+#define CONFIG_N_ROWS ARRAY_LEN(config_rows)
+
+/* State of one config_load(): the reader and the key handler share it. */
+struct config_parse {
+	struct config *c;
+	char dir[PATH_MAX];
+	FILE *f;
+	char *buf; /* getline() buffer */
+	size_t bufsz;
+	unsigned line;
+	unsigned seen_line[CONFIG_N_ROWS]; /* 0 = not yet given */
+	int io_err;                        /* errno of a read failure */
+	unsigned err_line;                 /* 0 = no error recorded */
+	char msg[512];                     /* the first error, without "FILE:LINE: " */
+};
+
+/* Values and names from the file are quoted in messages that end up on a
+ * terminal or in syslog, so they are escaped and kept short. */
+static const char *config_quote(const char *s, char *out, size_t outsz)
+{
+	return str_escape(slice_from_cstr(s), out, outsz);
+}
+
+__attribute__((format(printf, 3, 4))) static void config_why(char *why, size_t whysz,
+							      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+}
+
+/* "0", "500ms", "10s", "2m", "24h": the largest unit that is exact. */
+static void config_format_ms(uint64_t ms, char *out, size_t outsz)
+{
+	if (ms == 0)
+		(void)snprintf(out, outsz, "0");
+	else if (ms % MS_H == 0)
+		(void)snprintf(out, outsz, "%" PRIu64 "h", ms / MS_H);
+	else if (ms % MS_M == 0)
+		(void)snprintf(out, outsz, "%" PRIu64 "m", ms / MS_M);
+	else if (ms % MS_S == 0)
+		(void)snprintf(out, outsz, "%" PRIu64 "s", ms / MS_S);
+	else
+		(void)snprintf(out, outsz, "%" PRIu64 "ms", ms);
+}
+
+static void config_join_choices(const char *const *choices, char *out, size_t outsz)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; choices[i]; i++) {
+		int n = snprintf(out + o, outsz - o, "%s%s", i ? ", " : "", choices[i]);
+		if (n < 0 || (size_t)n >= outsz - o)
+			return;
+		o += (size_t)n;
+	}
+}
+
+static int config_find_choice(const char *const *choices, const char *v)
+{
+	for (int i = 0; choices[i]; i++)
+		if (strcmp(choices[i], v) == 0)
+			return i;
+	return -1;
+}
+
+/* The field types differ in width. The value is already within the row's
+ * range; a range wider than its field is a table bug, refused rather than
+ * truncated (the tests set every key to its maximum). */
+static int config_store_uint(void *field, size_t size, uint64_t v, char *why, size_t whysz)
+{
+	config_why(why, whysz, "internal error: value does not fit its field");
+	switch (size) {
+	case sizeof(uint16_t): {
+		uint16_t x = (uint16_t)v;
+		memcpy(field, &x, sizeof(x));
+		return v <= UINT16_MAX ? 0 : -ERANGE;
+	}
+	case sizeof(uint32_t): {
+		uint32_t x = (uint32_t)v;
+		memcpy(field, &x, sizeof(x));
+		return v <= UINT32_MAX ? 0 : -ERANGE;
+	}
+	case sizeof(uint64_t):
+		memcpy(field, &v, sizeof(v));
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int config_set_string(const struct config_row *row, const char *v, char *field, char *why,
+			     size_t whysz)
+{
+	char q[96], list[128];
+	size_t n = strlen(v), max = row->max < row->size ? row->max : row->size - 1;
+	if (row->choices) {
+		if (config_find_choice(row->choices, v) < 0) {
+			config_join_choices(row->choices, list, sizeof(list));
+			config_why(why, whysz, "expected one of: %s, got \"%s\"", list,
+				   config_quote(v, q, sizeof(q)));
+			return -EINVAL;
+		}
+	}
+	/* SECURITY: strings reach replies (banner) and system calls (run_as);
+	 * a control byte there could forge a reply line or hide in logs. */
+	if (slice_has_ctl(slice_from_cstr(v))) {
+		config_why(why, whysz, "control characters are not allowed, got \"%s\"",
+			   config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (n < row->min) {
+		config_why(why, whysz, "must not be empty");
+		return -EINVAL;
+	}
+	if (n > max) {
+		config_why(why, whysz, "longer than %zu characters (%zu given)", max, n);
+		return -EINVAL;
+	}
+	memcpy(field, v, n + 1);
+	return 0;
+}
+
+static int config_set_uint(const struct config_row *row, const char *v, void *field, char *why,
+			   size_t whysz)
+{
+	char q[96];
+	uint64_t x;
+	if (parse_u64(slice_from_cstr(v), row->max, &x) != 0 || x < row->min) {
+		config_why(why, whysz, "expected a whole number from %" PRIu64 " to %" PRIu64
+				       ", got \"%s\"",
+			   row->min, row->max, config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	return config_store_uint(field, row->size, x, why, whysz);
+}
+
+static int config_set_duration(const struct config_row *row, const char *v, void *field,
+			       char *why, size_t whysz)
+{
+	char q[96], lo[24], hi[24];
+	uint64_t ms;
+	if (parse_duration_ms(slice_from_cstr(v), row->max, &ms) != 0 || ms < row->min) {
+		config_format_ms(row->min, lo, sizeof(lo));
+		config_format_ms(row->max, hi, sizeof(hi));
+		config_why(why, whysz,
+			   "expected a duration from %s to %s such as 90s, 500ms, 5m or 1h "
+			   "(no unit = seconds), got \"%s\"",
+			   lo, hi, config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	return config_store_uint(field, row->size, ms, why, whysz);
+}
+
+/* Rewrites host in its canonical text form so that two spellings of one
+ * address ("::1", "0::1") are caught as duplicates and logged alike. */
+static int config_canon_host(char *host, size_t hostsz)
+{
+	unsigned char bin[16];
+	int af = strchr(host, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(af, host, bin) != 1)
+		return -EINVAL;
+	if (!inet_ntop(af, bin, host, (socklen_t)hostsz))
+		return -EINVAL;
+	return 0;
+}
+
+static int config_set_listen(const struct config_row *row, const char *v, struct config *c,
+			     char *why, size_t whysz)
+{
+	struct config_listen tmp[CONFIG_MAX_LISTEN];
+	struct slice rest = slice_from_cstr(v), item;
+	size_t n = 0;
+	char q[96], a[80];
+	bool more = true;
+
+	if (slice_trim_spaces(rest).n == 0) {
+		config_why(why, whysz, "expected at least one host:port entry");
+		return -EINVAL;
+	}
+	while (more) {
+		more = slice_split(rest, ',', &item, &rest);
+		item = slice_trim_spaces(item);
+		if (n == row->max) {
+			config_why(why, whysz, "at most %" PRIu64 " entries are allowed", row->max);
+			return -EINVAL;
+		}
+		struct config_listen *l = &tmp[n];
+		if (item.n == 0 || parse_hostport(item, l->host, sizeof(l->host), &l->port) != 0 ||
+		    config_canon_host(l->host, sizeof(l->host)) != 0) {
+			config_why(why, whysz,
+				   "entry \"%s\" is not host:port (numeric IP address, IPv6 in "
+				   "brackets as [::1]:2121, port 1-65535)",
+				   str_escape(item, q, sizeof(q)));
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (tmp[i].port == l->port && strcmp(tmp[i].host, l->host) == 0) {
+				config_listen_format(l, a, sizeof(a));
+				config_why(why, whysz, "%s is listed twice", a);
+				return -EINVAL;
+			}
+		}
+		n++;
+	}
+	memcpy((char *)c + row->off, tmp, n * sizeof(tmp[0]));
+	memcpy((char *)c + row->off2, &n, sizeof(n));
+	return 0;
+}
+
+static int config_set_ports(const struct config_row *row, const char *v, struct config *c,
+			    char *why, size_t whysz)
+{
+	char q[96];
+	uint16_t lo, hi;
+	if (parse_port_range(slice_from_cstr(v), &lo, &hi) != 0 || lo < row->min) {
+		config_why(why, whysz,
+			   "expected a port range lo-hi with %" PRIu64 " <= lo <= hi <= %" PRIu64
+			   ", got \"%s\"",
+			   row->min, row->max, config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	memcpy((char *)c + row->off, &lo, sizeof(lo));
+	memcpy((char *)c + row->off2, &hi, sizeof(hi));
+	return 0;
+}
+
+/* dir is the config file's directory, or NULL for the built-in defaults
+ * (which are absolute: there is no file to be relative to). */
+static int config_set_path(const struct config_row *row, const char *v, const char *dir,
+			   char *field, char *why, size_t whysz)
+{
+	char q[96];
+	int n;
+	if (v[0] == '\0') {
+		config_why(why, whysz, "expected a path");
+		return -EINVAL;
+	}
+	if (slice_has_ctl(slice_from_cstr(v))) {
+		config_why(why, whysz, "control characters are not allowed, got \"%s\"",
+			   config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (v[0] != '/' && !dir) {
+		config_why(why, whysz, "must be an absolute path, got \"%s\"",
+			   config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (v[0] == '/')
+		n = snprintf(field, row->size, "%s", v);
+	else /* dir is absolute; only "/" itself ends in a slash */
+		n = snprintf(field, row->size, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", v);
+	if (n < 0 || (size_t)n >= row->size) {
+		field[0] = '\0';
+		config_why(why, whysz, "path is longer than %zu bytes once resolved", row->size - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int config_set_enum(const struct config_row *row, const char *v, void *field, char *why,
+			   size_t whysz)
+{
+	char q[96], list[128];
+	int x = -1;
+	if (row->parse_enum) {
+		if (row->parse_enum(v, &x) != 0)
+			x = -1;
+	} else {
+		x = config_find_choice(row->choices, v);
+	}
+	if (x < 0) {
+		config_join_choices(row->choices, list, sizeof(list));
+		config_why(why, whysz, "expected one of: %s, got \"%s\"", list,
+			   config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	memcpy(field, &x, sizeof(x));
+	return 0;
+}
+
+static int config_set_ipv4_opt(const struct config_row *row, const char *v, char *field,
+			       char *why, size_t whysz)
+{
+	char q[96];
+	int family = 0;
+	/* PASV's 227 reply can only carry an IPv4 address; EPSV carries none. */
+	if (v[0] != '\0' && (!parse_is_ip(v, &family) || family != 4)) {
+		config_why(why, whysz,
+			   "expected a numeric IPv4 address or nothing (PASV cannot advertise "
+			   "IPv6), got \"%s\"",
+			   config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (!str_copy(field, row->size, v))
+		return -EINVAL; /* unreachable: an IPv4 address is short */
+	return 0;
+}
+
+/* The one place a textual value becomes a field: defaults and file values
+ * both come through here. On failure why holds "what is wrong" and c is
+ * unchanged for list-like fields (a failed load is discarded anyway). */
+static int config_apply(const struct config_row *row, const char *v, struct config *c,
+			const char *dir, char *why, size_t whysz)
+{
+	char *field = (char *)c + row->off;
+	switch (row->type) {
+	case CONFIG_T_STRING:
+		return config_set_string(row, v, field, why, whysz);
+	case CONFIG_T_UINT:
+		return config_set_uint(row, v, field, why, whysz);
+	case CONFIG_T_DURATION:
+		return config_set_duration(row, v, field, why, whysz);
+	case CONFIG_T_LISTEN:
+		return config_set_listen(row, v, c, why, whysz);
+	case CONFIG_T_PORTS:
+		return config_set_ports(row, v, c, why, whysz);
+	case CONFIG_T_PATH:
+		return config_set_path(row, v, dir, field, why, whysz);
+	case CONFIG_T_ENUM:
+		return config_set_enum(row, v, field, why, whysz);
+	case CONFIG_T_IPV4_OPT:
+		return config_set_ipv4_opt(row, v, field, why, whysz);
+	}
+	config_why(why, whysz, "internal error: unknown value type");
+	return -EINVAL;
+}
+
+static int config_apply_defaults(struct config *c, char *why, size_t whysz)
+{
+	char tmp[256];
+	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
+		const struct config_row *row = &config_rows[i];
+		if (config_apply(row, row->def, c, NULL, tmp, sizeof(tmp)) != 0) {
+			config_why(why, whysz, "built-in default: [%s] %s: %s", row->section,
+				   row->key, tmp);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+struct config *config_new_default(void)
+{
+	char why[384];
+	struct config *c = util_xcalloc(1, sizeof(*c));
+	atomic_init(&c->refs, 1u);
+	if (config_apply_defaults(c, why, sizeof(why)) != 0) {
+		/* Only a broken table gets here; the unit tests would fail first. */
+		log_err(0, "config: %s", why);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static bool config_section_known(const char *s, size_t n)
+{
+	for (size_t i = 0; i < CONFIG_N_ROWS; i++)
+		if (strlen(config_rows[i].section) == n && memcmp(config_rows[i].section, s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Records the first error only: later ones are often consequences of it. */
+__attribute__((format(printf, 2, 3))) static void config_fail(struct config_parse *ctx,
+							      const char *fmt, ...)
+{
+	va_list ap;
+	if (ctx->err_line)
+		return;
+	ctx->err_line = ctx->line ? ctx->line : 1;
+	va_start(ap, fmt);
+	(void)vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* inih's line reader. Reading the file ourselves lets us (1) count lines, so
+ * our message is paired with its own line number, and inih's return value
+ * (the first failing line) tells whether a syntax error came earlier; (2) refuse lines too long for inih's fixed 200-byte buffer,
+ * which it would otherwise split silently into two "lines"; (3) strip
+ * leading blanks, so an indented key is a key and not a continuation of the
+ * previous value; (4) see [section] headers, so an empty unknown section is
+ * still an error. Returning NULL ends the parse after the first error. */
+static char *config_read_line(char *str, int num, void *stream)
+{
+	struct config_parse *ctx = stream;
+	char sect[64];
+
+	if (ctx->err_line || ctx->io_err || num < 2)
+		return NULL;
+	errno = 0;
+	ssize_t got = getline(&ctx->buf, &ctx->bufsz, ctx->f);
+	if (got < 0) {
+		if (ferror(ctx->f))
+			ctx->io_err = errno ? errno : EIO;
+		return NULL;
+	}
+	ctx->line++;
+	struct slice s = { ctx->buf, (size_t)got };
+	if (memchr(s.p, '\0', s.n)) {
+		config_fail(ctx, "line contains a NUL byte");
+		return NULL;
+	}
+	if (ctx->line == 1 && s.n >= 3 && memcmp(s.p, "\xEF\xBB\xBF", 3) == 0) {
+		s.p += 3;
+		s.n -= 3;
+	}
+	while (s.n && (s.p[s.n - 1] == '\n' || s.p[s.n - 1] == '\r'))
+		s.n--;
+	s = slice_trim_spaces(s);
+	if (s.n && (s.p[0] == ';' || s.p[0] == '#')) {
+		s.n = 1; /* a comment of any length is still a comment */
+	} else if (s.n > (size_t)num - 1) {
+		config_fail(ctx, "line is longer than %d characters", num - 1);
+		return NULL;
+	} else if (s.n && s.p[0] == '[') {
+		const char *end = memchr(s.p, ']', s.n);
+		size_t n = end ? (size_t)(end - s.p - 1) : 0;
+		if (end && !config_section_known(s.p + 1, n)) {
+			struct slice name = { s.p + 1, n };
+			config_fail(ctx, "[%s]: unknown section",
+				    str_escape(name, sect, sizeof(sect)));
+			return NULL;
+		}
+	}
+	memcpy(str, s.p, s.n);
+	str[s.n] = '\0';
+	return str;
+}
+
+static const struct config_row *config_find_row(const char *section, const char *key,
+						bool *section_known)
+{
+	*section_known = false;
+	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
+		if (strcmp(config_rows[i].section, section) != 0)
+			continue;
+		*section_known = true;
+		if (strcmp(config_rows[i].key, key) == 0)
+			return &config_rows[i];
+	}
+	return NULL;
+}
+
+/* inih's handler: nonzero = accepted. */
+static int config_handle_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_parse *ctx = user;
+	char qs[64], qk[64], why[384];
+	bool section_known;
+
+	if (ctx->err_line)
+		return 0;
+	if (!value)
+		value = "";
+	(void)config_quote(section, qs, sizeof(qs));
+	(void)config_quote(name, qk, sizeof(qk));
+	if (section[0] == '\0') {
+		config_fail(ctx, "%s: key outside any [section]", qk);
+		return 0;
+	}
+	const struct config_row *row = config_find_row(section, name, &section_known);
+	if (!row) {
+		config_fail(ctx, "[%s] %s: %s", qs, qk,
+			    section_known ? "unknown key" : "unknown section");
+		return 0;
+	}
+	size_t i = (size_t)(row - config_rows);
+	if (ctx->seen_line[i]) {
+		config_fail(ctx, "[%s] %s: given twice (first on line %u)", qs, qk,
+			    ctx->seen_line[i]);
+		return 0;
+	}
+	ctx->seen_line[i] = ctx->line;
+	if (config_apply(row, value, ctx->c, ctx->dir, why, sizeof(why)) != 0) {
+		config_fail(ctx, "[%s] %s: %s", qs, qk, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* c->path is made absolute so a reload after the daemon's chdir("/") reads
+ * the same file; ctx->dir is its directory for relative values. */
+static int config_resolve_file(struct config_parse *ctx, const char *path)
+{
+	struct config *c = ctx->c;
+	int n;
+	if (path[0] == '/') {
+		n = snprintf(c->path, sizeof(c->path), "%s", path);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		n = snprintf(c->path, sizeof(c->path), "%s%s%s", cwd,
+			     strcmp(cwd, "/") == 0 ? "" : "/", path);
+	}
+	if (n < 0 || (size_t)n >= sizeof(c->path))
+		return -ENAMETOOLONG;
+	const char *slash = strrchr(c->path, '/');
+	size_t dn = slash == c->path ? 1 : (size_t)(slash - c->path);
+	memcpy(ctx->dir, c->path, dn);
+	ctx->dir[dn] = '\0';
+	return 0;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errsz)
+{
+	char dummy[1];
+	struct config_parse *ctx = util_xcalloc(1, sizeof(*ctx));
+	int r;
+
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
+	err[0] = '\0';
+	ctx->c = util_xcalloc(1, sizeof(*ctx->c));
+	atomic_init(&ctx->c->refs, 1u);
+	r = config_apply_defaults(ctx->c, ctx->msg, sizeof(ctx->msg));
+	if (r != 0) {
+		(void)snprintf(err, errsz, "%s: %s", path, ctx->msg);
+		goto fail;
+	}
+	r = config_resolve_file(ctx, path);
+	if (r != 0) {
+		(void)snprintf(err, errsz, "%s: cannot resolve path: %s", path, strerror(-r));
+		goto fail;
+	}
+	ctx->f = fopen(path, "re");
+	if (!ctx->f) {
+		r = -errno;
+		(void)snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+		goto fail;
+	}
+	int line = ini_parse_stream(config_read_line, ctx, config_handle_key, ctx);
+	if (ctx->io_err) {
+		r = -ctx->io_err;
+		(void)snprintf(err, errsz, "%s: cannot read: %s", path, strerror(ctx->io_err));
+		goto fail;
+	}
+	if (line < 0) {
+		r = -ENOMEM; /* -2: inih's heap line buffer (not used by Debian's build) */
+		(void)snprintf(err, errsz, "%s: out of memory", path);
+		goto fail;
+	}
+	/* inih reports the first failing line, ours or its own syntax error;
+	 * an earlier syntax error wins over our later message. */
+	if (line > 0 && (ctx->err_line == 0 || (unsigned)line < ctx->err_line)) {
+		r = -EINVAL;
+		(void)snprintf(err, errsz,
+			       "%s:%d: syntax error: expected \"[section]\", \"key = value\" or a "
+			       "comment",
+			       path, line);
+		goto fail;
+	}
+	if (ctx->err_line) {
+		r = -EINVAL;
+		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);
+		goto fail;
+	}
+	*out = ctx->c;
+	ctx->c = NULL;
+	r = 0;
+fail:
+	if (ctx->f)
+		(void)fclose(ctx->f);
+	free(ctx->buf);
+	free(ctx->c);
+	free(ctx);
+	return r;
+}
+
+const struct config *config_ref(const struct config *c)
+{
+	if (c) {
+		/* refs is the one mutable member of an otherwise immutable
+		 * snapshot; the object itself was never defined const. */
+		atomic_uint *refs = (atomic_uint *)&c->refs;
+		(void)atomic_fetch_add_explicit(refs, 1u, memory_order_relaxed);
+	}
+	return c;
+}
+
+void config_unref(const struct config *c)
+{
+	if (!c)
+		return;
+	atomic_uint *refs = (atomic_uint *)&c->refs;
+	/* acq_rel: every holder's reads happen before the free. */
+	if (atomic_fetch_sub_explicit(refs, 1u, memory_order_acq_rel) == 1u)
+		free((void *)c);
+}
+
+/* The current snapshot and its lock (ARCHITECTURE.md §3: a permitted global). */
+static pthread_mutex_t config_cur_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct config *config_cur;
+
+const struct config *config_current(void)
+{
+	/* The reference is taken under the lock so a concurrent swap cannot
+	 * drop the last reference between the read and the increment. */
+	(void)pthread_mutex_lock(&config_cur_lock);
+	const struct config *c = config_ref(config_cur);
+	(void)pthread_mutex_unlock(&config_cur_lock);
+	return c;
+}
+
+void config_set_current(struct config *c)
+{
+	(void)pthread_mutex_lock(&config_cur_lock);
+	struct config *old = config_cur;
+	config_cur = c;
+	(void)pthread_mutex_unlock(&config_cur_lock);
+	config_unref(old); /* outside the lock: freeing needs no lock */
+}
+
+void config_listen_format(const struct config_listen *l, char *out, size_t outsz)
+{
+	if (outsz == 0)
+		return;
+	if (strchr(l->host, ':'))
+		(void)snprintf(out, outsz, "[%s]:%u", l->host, (unsigned)l->port);
+	else
+		(void)snprintf(out, outsz, "%s:%u", l->host, (unsigned)l->port);
+}

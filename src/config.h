@@ -1,0 +1,77 @@
+/* config: one INI file (libinih) → an immutable struct config.
+ * Every key is a row in a table in config.c (section, key, type, range,
+ * default, help); etc/ferry.conf documents each one. A reload builds a new
+ * struct and swaps the current snapshot; sessions keep the one they started
+ * with until they end. */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN 16
+
+struct config_listen {
+	char host[64]; /* numeric IPv4 or IPv6 address, without brackets */
+	uint16_t port;
+};
+
+struct config {
+	atomic_uint refs;
+	char path[PATH_MAX]; /* the file it was read from ("" for built-in defaults) */
+
+	/* [server] */
+	struct config_listen listen[CONFIG_MAX_LISTEN];
+	size_t n_listen;
+	char run_as[64];            /* service user when started as root */
+	unsigned workers;           /* event-loop threads; 0 = one per CPU */
+	unsigned jobs;              /* blocking-work threads (hashing, database) */
+	char banner[256];           /* text of the 220 greeting */
+	size_t max_line;            /* longest command line accepted, bytes */
+	uint32_t idle_timeout_ms;   /* no command and no transfer → 421 */
+	uint32_t login_timeout_ms;  /* not logged in after this long → 421 */
+	uint32_t login_fail_delay_ms;
+	unsigned max_login_failures; /* per connection; then 530 + 421 + close */
+	uint32_t drain_timeout_ms;  /* SIGTERM: sessions get this long to finish */
+	unsigned max_sessions;      /* whole server; over it → 421 at connect */
+
+	/* [store] */
+	char store_backend[16];     /* "sqlite" */
+	char sqlite_path[PATH_MAX]; /* absolute after loading */
+
+	/* [passive] */
+	uint16_t pasv_port_min, pasv_port_max;
+	char pasv_address[64];      /* advertised; "" = control connection's local address */
+
+	/* [log] */
+	int log_target; /* enum log_target */
+	int log_level;  /* enum log_level */
+};
+
+/* Built-in defaults (no file). Returns ownership (refs = 1). */
+struct config *config_new_default(void);
+
+/* Reads and validates path. On success *out owns a new config (refs = 1) and
+ * 0 is returned. On failure returns -EINVAL (or -errno for I/O) and writes one
+ * clear message to err, of the form "FILE:LINE: [section] key: what is wrong"
+ * (or "FILE: ..." when no line applies). Relative paths inside the file are
+ * resolved against the file's directory. */
+int config_load(const char *path, struct config **out, char *err, size_t errsz);
+
+/* Reference counting: config_ref returns c; config_unref frees at zero. */
+const struct config *config_ref(const struct config *c);
+void config_unref(const struct config *c);
+
+/* The current snapshot (one of the two permitted globals). config_current()
+ * returns a new reference the caller must config_unref(). config_set_current
+ * takes ownership of c's reference and drops the previous snapshot's. */
+const struct config *config_current(void);
+void config_set_current(struct config *c);
+
+/* Writes "host:port" / "[v6]:port" for listen entry i. */
+void config_listen_format(const struct config_listen *l, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,270 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "net.h"
+#include "jobs.h"
+#include "log.h"
+#include "loop.h"
+#include "privs.h"
+#include "util.h"
+#include "worker.h"
+
+struct daemon {
+	struct loop *loop;
+	struct loop_watch sigwatch;
+	struct worker *workers;
+	unsigned nworkers;
+	unsigned stopped;
+	bool draining;
+	struct worker_shared shared;
+	const struct userstore_ops *store_ops;
+	struct config *startup; /* borrowed: for the job threads' store */
+};
+
+static void *store_thread_init(void *arg)
+{
+	struct daemon *d = arg;
+	struct store_handle *h = util_xcalloc(1, sizeof(*h));
+	char err[512] = "";
+	h->ops = d->store_ops;
+	if (h->ops->open(d->startup, false, &h->store, err, sizeof(err)) != 0) {
+		log_err(0, "job thread: cannot open the user store: %s", err);
+		h->store = NULL;
+	}
+	return h;
+}
+
+static void store_thread_fini(void *ctx)
+{
+	struct store_handle *h = ctx;
+	if (h && h->store)
+		h->ops->close(h->store);
+	free(h);
+}
+
+static void on_worker_stopped_main(void *arg)
+{
+	struct daemon *d = arg;
+	if (++d->stopped == d->nworkers)
+		loop_stop(d->loop);
+}
+
+/* Runs on a worker thread: hand the news to the main loop. */
+static void on_worker_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	while (loop_post(d->loop, on_worker_stopped_main, d) != 0)
+		log_err(0, "cannot post worker stop; retrying");
+}
+
+static void warn_unreloadable(const struct config *old, const struct config *nw)
+{
+	bool listen_changed = old->n_listen != nw->n_listen;
+	for (size_t i = 0; !listen_changed && i < old->n_listen; i++)
+		listen_changed = old->listen[i].port != nw->listen[i].port ||
+				 strcmp(old->listen[i].host, nw->listen[i].host) != 0;
+	if (listen_changed)
+		log_warn(0, "reload: [server] listen changed; it takes effect after a restart");
+	if (old->workers != nw->workers || old->jobs != nw->jobs)
+		log_warn(0, "reload: [server] workers/jobs changed; they take effect after a restart");
+	if (strcmp(old->run_as, nw->run_as) != 0)
+		log_warn(0, "reload: [server] run_as changed; it takes effect after a restart");
+	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0)
+		log_warn(0, "reload: [store] changed; it takes effect after a restart");
+}
+
+static void reload(struct daemon *d)
+{
+	const struct config *old = config_current();
+	struct config *nw = NULL;
+	char err[1024];
+	int r = config_load(old->path, &nw, err, sizeof(err));
+	if (r) {
+		log_err(0, "reload failed, keeping the running configuration: %s", err);
+		config_unref(old);
+		return;
+	}
+	warn_unreloadable(old, nw);
+	log_setup((enum log_target)nw->log_target, (enum log_level)nw->log_level, "ferryd");
+	log_info(0, "configuration reloaded from %s; new sessions use it", old->path);
+	config_unref(old);
+	config_set_current(nw);
+}
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)w - offsetof(struct daemon, sigwatch));
+	struct signalfd_siginfo si;
+	while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			reload(d);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (d->draining) {
+				log_info(0, "already stopping");
+				break;
+			}
+			d->draining = true;
+			log_info(0, "stopping: no new connections; sessions get until the drain deadline");
+			for (unsigned i = 0; i < d->nworkers; i++)
+				worker_drain(&d->workers[i]);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static unsigned worker_count(const struct config *cfg)
+{
+	if (cfg->workers)
+		return cfg->workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 && n < 256 ? (unsigned)n : 1;
+}
+
+int daemon_run(struct config *cfg)
+{
+	struct daemon d = { 0 };
+	int status = 1, sigfd = -1;
+	char err[1024];
+	int **fds = NULL;
+	unsigned started = 0;
+	bool jobs_up = false;
+
+	d.store_ops = auth_backend(cfg->store_backend);
+	if (!d.store_ops) {
+		log_err(0, "[store] backend '%s' is not built in", cfg->store_backend);
+		config_unref(cfg);
+		return 1;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, SIGPIPE);
+	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigfd < 0) {
+		log_err(0, "signalfd: %s", strerror(errno));
+		goto out;
+	}
+
+	/* Bind as root (privileged ports), one socket per worker and address. */
+	d.nworkers = worker_count(cfg);
+	fds = util_xcalloc(d.nworkers, sizeof(*fds));
+	for (unsigned w = 0; w < d.nworkers; w++) {
+		fds[w] = util_xcalloc(cfg->n_listen, sizeof(int));
+		for (size_t i = 0; i < cfg->n_listen; i++)
+			fds[w][i] = -1;
+		for (size_t i = 0; i < cfg->n_listen; i++) {
+			if (net_listen(cfg->listen[i].host, cfg->listen[i].port, true, &fds[w][i], err, sizeof(err)) != 0) {
+				log_err(0, "%s", err);
+				goto out;
+			}
+		}
+	}
+
+	if (privs_drop(cfg->run_as, err, sizeof(err)) != 0) {
+		log_err(0, "%s", err);
+		goto out;
+	}
+
+	/* Open (and create on first run) the store now, as the service user,
+	 * so a permission problem is reported at start, not at first login. */
+	struct userstore *probe = NULL;
+	if (d.store_ops->open(cfg, true, &probe, err, sizeof(err)) != 0) {
+		log_err(0, "%s", err);
+		goto out;
+	}
+	d.store_ops->close(probe);
+
+	d.startup = cfg;
+	(void)config_ref(cfg); /* the current snapshot holds its own reference */
+	config_set_current(cfg);
+	if (loop_new(&d.loop) != 0 || loop_watch_add(d.loop, &d.sigwatch, sigfd, EPOLLIN, on_signal) != 0) {
+		log_err(0, "cannot create the main event loop");
+		goto out;
+	}
+	if (jobs_start(&d.shared.jobs, cfg->jobs, store_thread_init, store_thread_fini, &d) != 0) {
+		log_err(0, "cannot start the job pool");
+		goto out;
+	}
+	jobs_up = true;
+	atomic_init(&d.shared.next_sid, 1);
+	atomic_init(&d.shared.sessions, 0);
+	d.shared.stopped = on_worker_stopped;
+	d.shared.stopped_arg = &d;
+	d.workers = util_xcalloc(d.nworkers, sizeof(*d.workers));
+	for (unsigned w = 0; w < d.nworkers; w++) {
+		if (worker_init(&d.workers[w], w, &d.shared, fds[w], cfg->n_listen) != 0) {
+			log_err(0, "cannot set up worker %u", w);
+			goto out;
+		}
+		free(fds[w]);
+		fds[w] = NULL; /* the worker owns the sockets now */
+		if (worker_start(&d.workers[w]) != 0) {
+			log_err(0, "cannot start worker %u", w);
+			worker_free(&d.workers[w]);
+			goto out;
+		}
+		started++;
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		char where[96];
+		config_listen_format(&cfg->listen[i], where, sizeof(where));
+		log_info(0, "listening on %s", where);
+	}
+	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, cfg->jobs,
+		 cfg->sqlite_path);
+
+	if (loop_run(d.loop) == 0)
+		status = 0;
+out:
+	if (started && !d.draining)
+		for (unsigned i = 0; i < started; i++)
+			worker_drain(&d.workers[i]);
+	for (unsigned i = 0; i < started; i++)
+		worker_join(&d.workers[i]);
+	if (jobs_up)
+		jobs_stop(d.shared.jobs);
+	for (unsigned i = 0; i < started; i++)
+		worker_free(&d.workers[i]);
+	free(d.workers);
+	if (fds) {
+		for (unsigned w = 0; w < d.nworkers; w++) {
+			if (!fds[w])
+				continue;
+			for (size_t i = 0; i < cfg->n_listen; i++)
+				if (fds[w][i] >= 0)
+					(void)close(fds[w][i]);
+			free(fds[w]);
+		}
+		free(fds);
+	}
+	if (d.loop) {
+		loop_watch_del(d.loop, &d.sigwatch);
+		loop_free(d.loop);
+	}
+	if (sigfd >= 0)
+		(void)close(sigfd);
+	if (status == 0)
+		log_info(0, "ferryd stopped");
+	config_set_current(NULL);
+	config_unref(cfg);
+	return status;
+}

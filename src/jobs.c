@@ -1,0 +1,106 @@
+#include "jobs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+struct jobs {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *head, **tail;
+	bool stopping;
+	unsigned n;
+	pthread_t *threads;
+	void *(*init)(void *);
+	void (*fini)(void *);
+	void *arg;
+};
+
+static void deliver(void *p)
+{
+	struct job *j = p;
+	j->done(j);
+}
+
+static void *thread_main(void *p)
+{
+	struct jobs *js = p;
+	void *ctx = js->init ? js->init(js->arg) : NULL;
+	for (;;) {
+		pthread_mutex_lock(&js->lock);
+		while (!js->head && !js->stopping)
+			pthread_cond_wait(&js->cond, &js->lock);
+		struct job *j = js->head;
+		if (j) {
+			js->head = j->next;
+			if (!js->head)
+				js->tail = &js->head;
+		}
+		pthread_mutex_unlock(&js->lock);
+		if (!j)
+			break; /* stopping and the queue is empty */
+		j->run(j, ctx);
+		while (loop_post(j->owner, deliver, j) != 0) {
+			/* Out of memory for a tiny node: retrying is the only way
+			 * not to lose a session's continuation. */
+			log_err(0, "jobs: cannot post a completion, retrying");
+		}
+	}
+	if (js->fini)
+		js->fini(ctx);
+	return NULL;
+}
+
+int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *), void (*thread_fini)(void *), void *arg)
+{
+	struct jobs *js = util_xcalloc(1, sizeof(*js));
+	pthread_mutex_init(&js->lock, NULL);
+	pthread_cond_init(&js->cond, NULL);
+	js->tail = &js->head;
+	js->init = thread_init;
+	js->fini = thread_fini;
+	js->arg = arg;
+	js->threads = util_xcalloc(n, sizeof(pthread_t));
+	for (unsigned i = 0; i < n; i++) {
+		int r = pthread_create(&js->threads[i], NULL, thread_main, js);
+		if (r) {
+			js->n = i;
+			jobs_stop(js);
+			return -r;
+		}
+		js->n = i + 1;
+	}
+	*out = js;
+	return 0;
+}
+
+void jobs_submit(struct jobs *js, struct job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&js->lock);
+	*js->tail = j;
+	js->tail = &j->next;
+	pthread_cond_signal(&js->cond);
+	pthread_mutex_unlock(&js->lock);
+}
+
+void jobs_stop(struct jobs *js)
+{
+	if (!js)
+		return;
+	pthread_mutex_lock(&js->lock);
+	js->stopping = true;
+	pthread_cond_broadcast(&js->cond);
+	pthread_mutex_unlock(&js->lock);
+	for (unsigned i = 0; i < js->n; i++)
+		(void)pthread_join(js->threads[i], NULL);
+	pthread_cond_destroy(&js->cond);
+	pthread_mutex_destroy(&js->lock);
+	free(js->threads);
+	free(js);
+}

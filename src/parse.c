@@ -1,0 +1,124 @@
+#include "parse.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "util.h"
+
+int parse_u64(struct slice s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (s.n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < s.n; i++)
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return -EINVAL;
+	for (size_t i = 0; i < s.n; i++) {
+		if (ckd_mul(&v, v, (uint64_t)10) || ckd_add(&v, v, (uint64_t)(s.p[i] - '0')))
+			return -ERANGE;
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int parse_duration_ms(struct slice s, uint64_t max_ms, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	uint64_t mult = 1000, v;
+	for (size_t i = 0; i < ARRAY_LEN(units); i++) {
+		size_t k = strlen(units[i].suffix);
+		if (s.n > k && memcmp(s.p + s.n - k, units[i].suffix, k) == 0 &&
+		    (s.p[s.n - k - 1] >= '0' && s.p[s.n - k - 1] <= '9')) {
+			mult = units[i].mult;
+			s.n -= k;
+			break;
+		}
+	}
+	int r = parse_u64(s, UINT64_MAX, &v);
+	if (r)
+		return r;
+	if (ckd_mul(&v, v, mult) || v > max_ms)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+bool parse_is_ip(const char *s, int *family)
+{
+	unsigned char tmp[16];
+	if (inet_pton(AF_INET, s, tmp) == 1) {
+		if (family)
+			*family = 4;
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, tmp) == 1) {
+		if (family)
+			*family = 6;
+		return true;
+	}
+	return false;
+}
+
+int parse_hostport(struct slice s, char *host, size_t hostsz, uint16_t *port)
+{
+	struct slice h, p;
+	s = slice_trim_spaces(s);
+	if (s.n && s.p[0] == '[') {
+		const char *close = memchr(s.p, ']', s.n);
+		if (!close)
+			return -EINVAL;
+		h = (struct slice){ s.p + 1, (size_t)(close - s.p - 1) };
+		struct slice rest = { close + 1, s.n - (size_t)(close - s.p) - 1 };
+		if (rest.n < 2 || rest.p[0] != ':')
+			return -EINVAL;
+		p = (struct slice){ rest.p + 1, rest.n - 1 };
+	} else {
+		const char *colon = NULL;
+		for (size_t i = s.n; i > 0; i--)
+			if (s.p[i - 1] == ':') {
+				colon = s.p + i - 1;
+				break;
+			}
+		if (!colon)
+			return -EINVAL;
+		h = (struct slice){ s.p, (size_t)(colon - s.p) };
+		p = (struct slice){ colon + 1, s.n - h.n - 1 };
+		if (memchr(h.p, ':', h.n)) /* bare IPv6 needs brackets */
+			return -EINVAL;
+	}
+	uint64_t v;
+	if (parse_u64(p, 65535, &v) || v == 0)
+		return -EINVAL;
+	if (h.n == 1 && h.p[0] == '*')
+		h = SLICE_LIT("0.0.0.0");
+	if (h.n == 0 || h.n >= hostsz)
+		return -EINVAL;
+	memcpy(host, h.p, h.n);
+	host[h.n] = '\0';
+	if (!parse_is_ip(host, NULL))
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int parse_port_range(struct slice s, uint16_t *lo, uint16_t *hi)
+{
+	struct slice a, b;
+	uint64_t x, y;
+	s = slice_trim_spaces(s);
+	if (!slice_split(s, '-', &a, &b))
+		return -EINVAL;
+	if (parse_u64(slice_trim_spaces(a), 65535, &x) || parse_u64(slice_trim_spaces(b), 65535, &y))
+		return -EINVAL;
+	if (x == 0 || x > y)
+		return -EINVAL;
+	*lo = (uint16_t)x;
+	*hi = (uint16_t)y;
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* parse: the only parsers of numbers and addresses from untrusted text.
+ * Pure functions: no allocation, no I/O. */
+#ifndef FERRY_PARSE_H
+#define FERRY_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "str.h"
+
+/* Decimal digits only (no sign, no spaces, no leading '+'), value <= max.
+ * 0 on success; -EINVAL for a non-digit or empty input; -ERANGE over max. */
+int parse_u64(struct slice s, uint64_t max, uint64_t *out);
+
+/* A duration: digits with an optional unit "ms", "s", "m" or "h" (no unit =
+ * seconds), result in milliseconds <= max_ms. Same errors as parse_u64. */
+int parse_duration_ms(struct slice s, uint64_t max_ms, uint64_t *out);
+
+/* "host:port", "[v6addr]:port" or "*:port" (= 0.0.0.0). host must be a
+ * numeric IPv4 or IPv6 address; port 1-65535. host is written without
+ * brackets. -EINVAL on any syntax problem. */
+int parse_hostport(struct slice s, char *host, size_t hostsz, uint16_t *port);
+
+/* "lo-hi" with 1 <= lo <= hi <= 65535. */
+int parse_port_range(struct slice s, uint16_t *lo, uint16_t *hi);
+
+/* true if s is a numeric IPv4 (family 4) or IPv6 (family 6) address. */
+bool parse_is_ip(const char *s, int *family);
+
+#endif

@@ -1,0 +1,22 @@
+/* path: virtual paths as the client sees them ("/" = the user's home).
+ * Strings only: confinement is enforced by the kernel in vfs.c
+ * (openat2 RESOLVE_IN_ROOT); these functions only compute what PWD shows and
+ * what relative path vfs is handed. */
+#ifndef FERRY_PATH_H
+#define FERRY_PATH_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+/* Joins arg onto cwd (arg absolute if it starts with '/') and normalises
+ * lexically: repeated '/' collapse, "." vanishes, ".." removes the previous
+ * component and stops at "/". The result always starts with '/' and has no
+ * trailing '/' except for the root itself. -ENAMETOOLONG if it does not fit;
+ * -EINVAL if arg contains a NUL byte. */
+int path_resolve(const char *cwd, struct slice arg, char *out, size_t outsz);
+
+/* The last component of a normalised virtual path ("" for "/"). */
+const char *path_basename(const char *vpath);
+
+#endif

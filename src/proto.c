@@ -1,0 +1,307 @@
+/* proto: input framing (Telnet, CRLF, over-long lines), dispatch through
+ * the command table, and the effect protocol with the session. */
+#include "proto.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmdtab.h"
+#include "log.h"
+#include "proto_impl.h"
+#include "reply.h"
+#include "util.h"
+
+/* Replies to one client are small; a client that never reads them is
+ * dropped when this much is queued. */
+#define PROTO_OUT_MAX (256u * 1024u)
+
+enum { TN_IAC_BYTE = 255, TN_DONT = 254, TN_DO = 253, TN_WONT = 252, TN_WILL = 251, TN_SB_BYTE = 250, TN_SE = 240 };
+
+struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer)
+{
+	struct proto *p = util_xcalloc(1, sizeof(*p));
+	p->cfg = cfg;
+	p->sid = sid;
+	(void)str_copy(p->peer, sizeof(p->peer), peer ? peer : "");
+	buf_init(&p->out, PROTO_OUT_MAX);
+	p->line = util_xcalloc(1, cfg->max_line + 1);
+	proto_reset_params(p);
+	return p;
+}
+
+static void clear_secret(char **s)
+{
+	if (*s) {
+		util_wipe(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+void proto_free(struct proto *p)
+{
+	if (!p)
+		return;
+	clear_secret(&p->password);
+	clear_secret(&p->account);
+	free(p->user);
+	free(p->home);
+	free(p->line);
+	buf_free(&p->out);
+	free(p);
+}
+
+/* The reply helpers format the text once and record an output overflow in
+ * one place; the session closes the connection when it sees it. */
+#define FORMAT_TEXT(text, fmt)                                   \
+	char text[REPLY_MAX_LINE];                               \
+	do {                                                     \
+		va_list ap_;                                     \
+		va_start(ap_, fmt);                              \
+		(void)vsnprintf(text, sizeof(text), fmt, ap_);   \
+		va_end(ap_);                                     \
+	} while (0)
+
+static void put(struct proto *p, int r)
+{
+	if (r)
+		p->out_overflow = true;
+}
+
+void proto_reply(struct proto *p, int code, const char *fmt, ...)
+{
+	FORMAT_TEXT(text, fmt);
+	put(p, reply_line(&p->out, code, "%s", text));
+}
+
+void proto_reply_begin(struct proto *p, int code, const char *fmt, ...)
+{
+	FORMAT_TEXT(text, fmt);
+	put(p, reply_begin(&p->out, code, "%s", text));
+}
+
+void proto_reply_cont(struct proto *p, const char *fmt, ...)
+{
+	FORMAT_TEXT(text, fmt);
+	put(p, reply_cont(&p->out, "%s", text));
+}
+
+void proto_reply_end(struct proto *p, int code, const char *fmt, ...)
+{
+	FORMAT_TEXT(text, fmt);
+	put(p, reply_end(&p->out, code, "%s", text));
+}
+
+void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e)
+{
+	p->pending = why;
+	p->effect = e;
+}
+
+void proto_close_with(struct proto *p, const char *text)
+{
+	proto_reply(p, 421, "%s", text);
+	proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+}
+
+void proto_logout(struct proto *p)
+{
+	p->login = LOGIN_NONE;
+	free(p->user);
+	p->user = NULL;
+	free(p->home);
+	p->home = NULL;
+	clear_secret(&p->account);
+	p->perms = 0;
+	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
+}
+
+void proto_reset_params(struct proto *p)
+{
+	p->type = 'A';
+	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
+}
+
+void proto_greet(struct proto *p)
+{
+	proto_reply(p, 220, "%s", p->cfg->banner);
+}
+
+void proto_refuse(struct proto *p, const char *text)
+{
+	proto_close_with(p, text);
+}
+
+struct buf *proto_output(struct proto *p)
+{
+	return &p->out;
+}
+
+bool proto_logged_in(const struct proto *p)
+{
+	return p->login == LOGIN_DONE;
+}
+
+const char *proto_user(const struct proto *p)
+{
+	return p->user;
+}
+
+const struct proto_effect *proto_effect(const struct proto *p)
+{
+	return p->pending == PEND_NONE ? NULL : &p->effect;
+}
+
+void proto_timeout(struct proto *p, enum proto_timeout_kind kind)
+{
+	if (p->pending == PEND_CLOSE)
+		return;
+	static const char *const text[] = {
+		[PROTO_TIMEOUT_IDLE] = "Idle timeout, closing control connection.",
+		[PROTO_TIMEOUT_LOGIN] = "Login timeout, closing control connection.",
+		[PROTO_TIMEOUT_SHUTDOWN] = "Server shutting down, closing control connection.",
+	};
+	clear_secret(&p->password);
+	proto_close_with(p, text[kind]);
+}
+
+/* Runs one complete command line (CRLF/LF already stripped). */
+static void execute(struct proto *p, struct slice line)
+{
+	if (line.n == 0)
+		return; /* empty lines are ignored, as vsftpd and ProFTPD do */
+	struct slice verb, arg;
+	bool has_arg = slice_split(line, ' ', &verb, &arg);
+
+	/* SECURITY: NUL and control bytes never reach a handler or a path. */
+	if (slice_has_ctl(line)) {
+		proto_reply(p, 501, "Control characters are not allowed in commands.");
+		return;
+	}
+	const struct cmd_row *row = verb.n <= 4 ? cmdtab_find(verb) : NULL;
+	if (!row) {
+		/* Before login every other verb gets 530, known or not, so the
+		 * command set is not probed anonymously (as vsftpd does). */
+		if (p->login != LOGIN_DONE)
+			proto_reply(p, 530, "Please login with USER and PASS.");
+		else
+			proto_reply(p, 500, "Unknown command.");
+		return;
+	}
+	if (!(row->flags & CMD_PRELOGIN) && p->login != LOGIN_DONE) {
+		proto_reply(p, 530, "Please login with USER and PASS.");
+		return;
+	}
+	if (row->arg == ARG_NONE && has_arg && arg.n) {
+		proto_reply(p, 501, "%s takes no argument.", row->verb);
+		return;
+	}
+	if (row->arg == ARG_REQUIRED && arg.n == 0) {
+		proto_reply(p, 501, "%s needs an argument.", row->verb);
+		return;
+	}
+	row->fn(p, arg);
+}
+
+/* One data byte after Telnet processing. Returns true when a command ran. */
+static bool take_byte(struct proto *p, unsigned char c)
+{
+	if (c == '\n') {
+		bool too_long = p->discarding;
+		size_t n = p->line_len;
+		p->discarding = false;
+		p->line_len = 0;
+		if (too_long) {
+			proto_reply(p, 500, "Command line too long.");
+			return true;
+		}
+		if (n && p->line[n - 1] == '\r')
+			n--;
+		execute(p, (struct slice){ p->line, n });
+		return true;
+	}
+	if (p->discarding)
+		return false;
+	/* The limit counts the command without its line end; one byte of
+	 * slack keeps the CR of a CRLF-terminated line of exactly max_line. */
+	if (p->line_len >= p->cfg->max_line + (c == '\r' ? 1 : 0)) {
+		p->discarding = true;
+		p->line_len = 0;
+		return false;
+	}
+	p->line[p->line_len++] = (char)c;
+	return false;
+}
+
+static void telnet_answer(struct proto *p, unsigned char verb, unsigned char opt)
+{
+	/* Refuse every option (RFC 1123 §4.1.2.12); never negotiate ourselves. */
+	unsigned char ans[3] = { TN_IAC_BYTE, verb, opt };
+	if (buf_append(&p->out, ans, sizeof(ans)) != 0)
+		p->out_overflow = true;
+}
+
+int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
+{
+	size_t i = 0;
+	while (i < len && p->pending == PEND_NONE && !p->out_overflow) {
+		unsigned char c = (unsigned char)bytes[i++];
+		switch (p->tn) {
+		case TN_DATA:
+			if (c == TN_IAC_BYTE)
+				p->tn = TN_IAC;
+			else
+				(void)take_byte(p, c);
+			break;
+		case TN_IAC:
+			p->tn = TN_DATA;
+			if (c == TN_IAC_BYTE) {
+				(void)take_byte(p, c); /* IAC IAC = one 0xFF data byte */
+			} else if (c >= TN_WILL && c <= TN_DONT) {
+				p->tn_cmd = c;
+				p->tn = TN_OPT;
+			} else if (c == TN_SB_BYTE) {
+				p->tn = TN_SB;
+			}
+			/* IP, DM, AYT, NOP ... carry no data: dropped. */
+			break;
+		case TN_OPT:
+			p->tn = TN_DATA;
+			if (p->tn_cmd == TN_WILL)
+				telnet_answer(p, TN_DONT, c);
+			else if (p->tn_cmd == TN_DO)
+				telnet_answer(p, TN_WONT, c);
+			break;
+		case TN_SB:
+			if (c == TN_IAC_BYTE)
+				p->tn = TN_SB_IAC;
+			break;
+		case TN_SB_IAC:
+			p->tn = c == TN_SE ? TN_DATA : TN_SB;
+			break;
+		}
+	}
+	*used = i;
+	return p->out_overflow ? -ENOBUFS : 0;
+}
+
+void proto_complete(struct proto *p, const struct proto_result *r)
+{
+	enum pending why = p->pending;
+	p->pending = PEND_NONE;
+	p->effect = (struct proto_effect){ 0 };
+	switch (why) {
+	case PEND_AUTH:
+		cmd_login_auth_done(p, r ? r->auth : NULL);
+		break;
+	case PEND_FAIL_DELAY:
+		cmd_login_fail_done(p);
+		break;
+	case PEND_NONE:
+	case PEND_CLOSE:
+		break;
+	}
+}

@@ -1,0 +1,72 @@
+/* proto: the FTP protocol state machine. Bytes in → replies and effects out.
+ * No I/O, no sockets, no clocks: anything that needs I/O or may block (a
+ * password check, a timer, closing) is an *effect* that the session carries
+ * out and reports back with proto_complete(). While an effect is pending no
+ * further input is consumed, so pipelined commands wait their turn and their
+ * replies come out in order. */
+#ifndef FERRY_PROTO_H
+#define FERRY_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "config.h"
+
+struct proto;
+
+enum proto_effect_kind {
+	PROTO_EFFECT_NONE = 0,
+	PROTO_EFFECT_AUTH_CHECK, /* verify user/password in the store (job pool) */
+	PROTO_EFFECT_DELAY,      /* wait delay_ms on a loop timer, then complete */
+	PROTO_EFFECT_CLOSE,      /* flush the output, then close; never completes */
+};
+
+struct proto_effect {
+	enum proto_effect_kind kind;
+	const char *user;     /* AUTH_CHECK; borrowed until proto_complete */
+	const char *password; /* AUTH_CHECK; borrowed, wiped after completion */
+	uint32_t delay_ms;    /* DELAY */
+};
+
+struct proto_result {
+	struct auth_result *auth; /* AUTH_CHECK: proto takes the strings (and clears them) */
+};
+
+enum proto_timeout_kind { PROTO_TIMEOUT_IDLE, PROTO_TIMEOUT_LOGIN, PROTO_TIMEOUT_SHUTDOWN };
+
+/* Creates a protocol state for one control connection. cfg is borrowed and
+ * must outlive the proto (the session holds a reference); peer is the
+ * client's address as text (copied), used in STAT and logs. */
+struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer);
+void proto_free(struct proto *p);
+
+/* Queues the 220 greeting. */
+void proto_greet(struct proto *p);
+/* Queues "421 text" for a connection refused at accept (e.g. server full)
+ * and makes CLOSE the pending effect. */
+void proto_refuse(struct proto *p, const char *text);
+
+/* Consumes input. *used is how many bytes were taken; the rest must be fed
+ * again after the pending effect completes. Returns 0, or -ENOBUFS when the
+ * output would exceed its cap (the session must close). */
+int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used);
+
+/* Pending effect, or NULL. */
+const struct proto_effect *proto_effect(const struct proto *p);
+/* Reports the outcome of the pending effect (r may be NULL for DELAY). */
+void proto_complete(struct proto *p, const struct proto_result *r);
+
+/* A timer of the session fired: queues 421 and a CLOSE effect. */
+void proto_timeout(struct proto *p, enum proto_timeout_kind kind);
+
+/* Replies waiting to be sent; the session consumes what it wrote. */
+struct buf *proto_output(struct proto *p);
+
+bool proto_logged_in(const struct proto *p);
+/* Name of the logged-in (or pending) user, or NULL. */
+const char *proto_user(const struct proto *p);
+
+#endif

@@ -1,0 +1,79 @@
+/* proto_impl: the protocol state shared by proto.c, cmdtab.c and cmd_*.c.
+ * Nothing outside the protocol layer includes this. */
+#ifndef FERRY_PROTO_IMPL_H
+#define FERRY_PROTO_IMPL_H
+
+#include <limits.h>
+
+#include "proto.h"
+#include "str.h"
+
+enum login_state {
+	LOGIN_NONE,  /* nothing yet, or after a failure / REIN */
+	LOGIN_USER,  /* USER answered 331: PASS expected */
+	LOGIN_ACCT,  /* PASS answered 332: ACCT expected */
+	LOGIN_DONE,  /* 230 sent */
+};
+
+/* What the pending effect is for, so proto_complete knows how to go on. */
+enum pending {
+	PEND_NONE,
+	PEND_AUTH,       /* AUTH_CHECK for PASS */
+	PEND_FAIL_DELAY, /* failed login: delay, then 530 (and maybe 421) */
+	PEND_CLOSE,
+};
+
+enum telnet_state { TN_DATA, TN_IAC, TN_OPT, TN_SB, TN_SB_IAC };
+
+struct proto {
+	const struct config *cfg;
+	uint64_t sid;
+	char peer[64];
+	struct buf out;
+	bool out_overflow;
+
+	/* input framing */
+	char *line;
+	size_t line_len;
+	bool discarding; /* inside an over-long line: drop to its LF */
+	enum telnet_state tn;
+	unsigned char tn_cmd;
+
+	/* login */
+	enum login_state login;
+	char *user;
+	char *password; /* only while PEND_AUTH */
+	char *account;  /* account the user needs (LOGIN_ACCT) */
+	char *home;
+	uint32_t perms;
+	unsigned failures;
+
+	/* transfer parameters (RFC 959 §5.3.2) */
+	char type; /* 'A' or 'I' */
+	char cwd[PATH_MAX];
+
+	/* effect */
+	struct proto_effect effect;
+	enum pending pending;
+};
+
+/* Reply helpers: append to p->out, remembering an overflow. */
+void proto_reply(struct proto *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void proto_reply_begin(struct proto *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void proto_reply_cont(struct proto *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void proto_reply_end(struct proto *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Starts an effect; the handler returns right after. */
+void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e);
+/* Queues "421 text" and the CLOSE effect. */
+void proto_close_with(struct proto *p, const char *text);
+/* Forgets the user (USER, REIN, AUTH): login state back to none. */
+void proto_logout(struct proto *p);
+/* Resets transfer parameters to the RFC 959 defaults (TYPE A N, MODE S, STRU F). */
+void proto_reset_params(struct proto *p);
+
+/* Continuations of PASS/ACCT after their effects (cmd_login.c). */
+void cmd_login_auth_done(struct proto *p, struct auth_result *res);
+void cmd_login_fail_done(struct proto *p);
+
+#endif

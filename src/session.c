@@ -1,0 +1,335 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "jobs.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+#include "proto.h"
+#include "util.h"
+
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
+
+/* Unconsumed input kept while an effect is pending; more waits in the
+ * kernel's socket buffer (backpressure). */
+#define SESSION_IN_MAX (64u * 1024u)
+#define READ_CHUNK 16384u
+
+struct auth_job {
+	struct job job;
+	struct session *s;
+	char *user;
+	char *password;
+	struct auth_result res;
+};
+
+struct session {
+	struct session_host *host;
+	struct session *prev, *next;
+	uint64_t id;
+	const struct config *cfg;
+	struct conn conn;
+	struct loop_watch watch;
+	struct proto *proto;
+	struct buf in;
+	struct loop_timer idle_timer, login_timer, effect_timer;
+	struct auth_job *job; /* in flight on the pool */
+	bool closed;          /* socket gone; freed once no job refers to it */
+	bool read_eof;
+	bool closing;         /* CLOSE effect: close once the output is flushed */
+	char peer[64];
+};
+
+static void pump(struct session *s);
+
+struct session *session_next(struct session *s)
+{
+	return s->next;
+}
+
+static void session_free(void *p)
+{
+	struct session *s = p;
+	proto_free(s->proto);
+	buf_free(&s->in);
+	config_unref(s->cfg);
+	free(s);
+}
+
+static void close_now(struct session *s)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	struct loop *l = s->host->loop;
+	loop_watch_del(l, &s->watch);
+	conn_close(&s->conn);
+	loop_timer_cancel(l, &s->idle_timer);
+	loop_timer_cancel(l, &s->login_timer);
+	loop_timer_cancel(l, &s->effect_timer);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->host->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->host->count--;
+	log_info(s->id, "disconnect: ip=%s", s->peer);
+	/* A password check still running refers to s: free when it returns. */
+	if (!s->job)
+		loop_defer(l, session_free, s);
+	s->host->closed(s->host);
+}
+
+static void update_interest(struct session *s)
+{
+	if (s->closed)
+		return;
+	uint32_t ev = 0;
+	if (!s->read_eof && buf_room(&s->in) > 0)
+		ev |= EPOLLIN;
+	if (proto_output(s->proto)->len)
+		ev |= EPOLLOUT;
+	if (loop_watch_mod(s->host->loop, &s->watch, ev) != 0)
+		close_now(s);
+}
+
+static void flush(struct session *s)
+{
+	struct buf *out = proto_output(s->proto);
+	while (!s->closed && out->len) {
+		size_t put = 0;
+		int r = conn_write(&s->conn, buf_data(out), out->len, &put);
+		if (r == -EAGAIN)
+			break;
+		if (r) {
+			log_debug(s->id, "write failed: %s", strerror(-r));
+			close_now(s);
+			return;
+		}
+		buf_consume(out, put);
+	}
+	if (!s->closed && s->closing && out->len == 0)
+		close_now(s);
+}
+
+static void read_some(struct session *s)
+{
+	while (!s->read_eof && buf_room(&s->in) > 0) {
+		size_t want = buf_room(&s->in) < READ_CHUNK ? buf_room(&s->in) : READ_CHUNK;
+		int err = 0;
+		char *dst = buf_reserve(&s->in, want, &err);
+		if (!dst) {
+			close_now(s);
+			return;
+		}
+		size_t got = 0;
+		int r = conn_read(&s->conn, dst, want, &got);
+		if (r == -EAGAIN)
+			return;
+		if (r) {
+			log_debug(s->id, "read failed: %s", strerror(-r));
+			close_now(s);
+			return;
+		}
+		if (got == 0) {
+			s->read_eof = true;
+			return;
+		}
+		buf_commit(&s->in, got);
+		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
+	}
+}
+
+static void auth_run(struct job *j, void *ctx)
+{
+	struct auth_job *a = container_of(j, struct auth_job, job);
+	struct store_handle *h = ctx;
+	if (!h || !h->store) {
+		a->res = (struct auth_result){ .err = -EIO };
+		return;
+	}
+	auth_check(h->ops, h->store, a->user, a->password, &a->res);
+}
+
+static void auth_job_free(struct auth_job *a)
+{
+	auth_result_free(&a->res);
+	if (a->password) {
+		util_wipe(a->password, strlen(a->password));
+		free(a->password);
+	}
+	free(a->user);
+	free(a);
+}
+
+static void auth_done(struct job *j)
+{
+	struct auth_job *a = container_of(j, struct auth_job, job);
+	struct session *s = a->s;
+	s->job = NULL;
+	if (s->closed) {
+		auth_job_free(a);
+		session_free(s);
+		return;
+	}
+	struct proto_result r = { .auth = &a->res };
+	proto_complete(s->proto, &r);
+	auth_job_free(a);
+	pump(s);
+}
+
+static void on_effect_timer(struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, effect_timer);
+	proto_complete(s->proto, NULL);
+	pump(s);
+}
+
+static void start_effect(struct session *s, const struct proto_effect *e)
+{
+	switch (e->kind) {
+	case PROTO_EFFECT_AUTH_CHECK:
+		if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->s = s;
+			a->user = util_xstrdup(e->user);
+			a->password = util_xstrdup(e->password);
+			a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
+			s->job = a;
+			jobs_submit(s->host->jobs, &a->job);
+		}
+		break;
+	case PROTO_EFFECT_DELAY:
+		if (!loop_timer_armed(&s->effect_timer))
+			loop_timer_arm(s->host->loop, &s->effect_timer, e->delay_ms, on_effect_timer);
+		break;
+	case PROTO_EFFECT_CLOSE:
+		s->closing = true;
+		break;
+	case PROTO_EFFECT_NONE:
+		break;
+	}
+}
+
+/* Feeds buffered input to proto until it is used up or an effect is
+ * pending, starts that effect, and writes the replies. */
+static void pump(struct session *s)
+{
+	const struct proto_effect *e = NULL;
+	while (!s->closed) {
+		e = proto_effect(s->proto);
+		if (e || s->in.len == 0)
+			break;
+		size_t used = 0;
+		int r = proto_feed(s->proto, buf_data(&s->in), s->in.len, &used);
+		buf_consume(&s->in, used);
+		if (r) {
+			log_warn(s->id, "client does not read its replies; closing");
+			close_now(s);
+			return;
+		}
+	}
+	if (s->closed)
+		return;
+	if (e)
+		start_effect(s, e);
+	if (proto_logged_in(s->proto))
+		loop_timer_cancel(s->host->loop, &s->login_timer);
+	flush(s);
+	if (s->closed)
+		return;
+	/* The client has gone and everything it sent has been handled. */
+	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0) {
+		close_now(s);
+		return;
+	}
+	update_interest(s);
+}
+
+static void on_io(struct loop_watch *w, uint32_t events)
+{
+	struct session *s = container_of(w, struct session, watch);
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_some(s);
+	if (s->closed)
+		return;
+	pump(s);
+	/* Both directions are gone (HUP cannot be masked): waiting for a
+	 * pending effect would only spin; nothing can reach the client now. */
+	if (events & (EPOLLHUP | EPOLLERR))
+		close_now(s);
+}
+
+static void on_idle(struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, idle_timer);
+	log_info(s->id, "idle timeout: ip=%s", s->peer);
+	proto_timeout(s->proto, PROTO_TIMEOUT_IDLE);
+	pump(s);
+}
+
+static void on_login_timeout(struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, login_timer);
+	if (proto_logged_in(s->proto))
+		return;
+	log_info(s->id, "login timeout: ip=%s", s->peer);
+	proto_timeout(s->proto, PROTO_TIMEOUT_LOGIN);
+	pump(s);
+}
+
+void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
+		   uint64_t id, const char *refuse)
+{
+	struct session *s = util_xcalloc(1, sizeof(*s));
+	s->host = h;
+	s->id = id;
+	s->cfg = cfg;
+	conn_init(&s->conn, fd);
+	buf_init(&s->in, SESSION_IN_MAX);
+	net_addr_str(peer, s->peer, sizeof(s->peer));
+	s->proto = proto_new(cfg, id, s->peer);
+	s->idle_timer.cb = on_idle;
+	s->next = h->head;
+	if (h->head)
+		h->head->prev = s;
+	h->head = s;
+	h->count++;
+	log_info(id, "connect: ip=%s", s->peer);
+
+	int r = net_control_opts(fd);
+	if (r == 0)
+		r = loop_watch_add(h->loop, &s->watch, fd, EPOLLIN, on_io);
+	if (r) {
+		log_warn(id, "cannot set up connection: %s", strerror(-r));
+		s->watch.fd = -1;
+		close_now(s);
+		return;
+	}
+	if (refuse) {
+		proto_refuse(s->proto, refuse);
+	} else {
+		proto_greet(s->proto);
+		loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, on_idle);
+		loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
+	}
+	pump(s);
+}
+
+void session_shutdown(struct session *s)
+{
+	if (s->closed)
+		return;
+	proto_timeout(s->proto, PROTO_TIMEOUT_SHUTDOWN);
+	pump(s);
+	close_now(s); /* whatever the client has not read by now is lost */
+}

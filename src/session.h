@@ -1,0 +1,46 @@
+/* session: one client. Owns the control connection and its proto, reads
+ * bytes into proto, writes its replies, and carries out its effects (job
+ * pool for password checks, loop timers for delays and timeouts, close). */
+#ifndef FERRY_SESSION_H
+#define FERRY_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "auth.h"
+#include "config.h"
+
+struct loop;
+struct jobs;
+struct session;
+
+/* What the owning worker lends its sessions. */
+struct session_host {
+	struct loop *loop;
+	struct jobs *jobs;
+	struct session *head; /* the host's sessions (session.c links them) */
+	size_t count;
+	/* Called on the loop after a session closed (count already lowered). */
+	void (*closed)(struct session_host *h);
+};
+
+/* The per-thread context of the job pool: each pool thread has its own store
+ * handle (SQLite connections are not shared between threads). */
+struct store_handle {
+	const struct userstore_ops *ops;
+	struct userstore *store; /* NULL if it could not be opened */
+};
+
+/* Starts a session on an accepted socket (takes ownership of fd and of a
+ * reference to cfg). If refuse is not NULL the client gets "421 refuse" and
+ * is closed. */
+void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
+		   uint64_t id, const char *refuse);
+
+/* Server shutdown deadline: 421 to the client and close. */
+void session_shutdown(struct session *s);
+/* Iteration over a host's sessions. */
+struct session *session_next(struct session *s);
+
+#endif

@@ -1,0 +1,140 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "net.h"
+#include "util.h"
+
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
+
+static void maybe_stop(struct worker *w)
+{
+	if (w->draining && w->host.count == 0)
+		loop_stop(w->loop);
+}
+
+static void on_session_closed(struct session_host *h)
+{
+	struct worker *w = container_of(h, struct worker, host);
+	atomic_fetch_sub(&w->shared->sessions, 1);
+	maybe_stop(w);
+}
+
+static void on_accept(struct loop_watch *lw, uint32_t events)
+{
+	struct listener *li = container_of(lw, struct listener, watch);
+	struct worker *w = li->w;
+	/* Bounded per wake-up so one busy listener cannot starve the loop. */
+	for (int i = 0; i < 64 && lw->fd >= 0; i++) {
+		int fd;
+		struct sockaddr_storage peer;
+		int r = net_accept(lw->fd, &fd, &peer);
+		if (r == -EAGAIN)
+			return;
+		if (r) {
+			/* EMFILE and friends: log and let the next wake-up retry. */
+			log_warn(0, "accept failed: %s", strerror(-r));
+			return;
+		}
+		const struct config *cfg = config_current();
+		uint64_t sid = atomic_fetch_add(&w->shared->next_sid, 1);
+		unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
+		const char *refuse = n > cfg->max_sessions ? "Too many connections, try again later." : NULL;
+		session_start(&w->host, cfg, fd, &peer, sid, refuse);
+	}
+}
+
+int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, size_t n)
+{
+	memset(w, 0, sizeof(*w));
+	w->idx = idx;
+	w->shared = shared;
+	int r = loop_new(&w->loop);
+	if (r)
+		return r;
+	w->host.loop = w->loop;
+	w->host.jobs = shared->jobs;
+	w->host.closed = on_session_closed;
+	for (size_t i = 0; i < n; i++) {
+		w->listen_fds[i] = fds[i];
+		w->listeners[i].w = w;
+		r = loop_watch_add(w->loop, &w->listeners[i].watch, fds[i], EPOLLIN, on_accept);
+		if (r)
+			return r;
+		w->n_listen = i + 1;
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int r = loop_run(w->loop);
+	if (r)
+		log_err(0, "worker %u: event loop failed: %s", w->idx, strerror(-r));
+	/* Anything still open (loop failure) is closed here, on its thread. */
+	while (w->host.head)
+		session_shutdown(w->host.head);
+	loop_timer_cancel(w->loop, &w->drain_timer);
+	if (w->shared->stopped)
+		w->shared->stopped(w->shared->stopped_arg);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	return -pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+static void on_drain_deadline(struct loop_timer *t)
+{
+	struct worker *w = container_of(t, struct worker, drain_timer);
+	if (w->host.count)
+		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx, w->host.count);
+	while (w->host.head)
+		session_shutdown(w->host.head);
+	loop_stop(w->loop);
+}
+
+static void drain_on_loop(void *arg)
+{
+	struct worker *w = arg;
+	if (w->draining)
+		return;
+	w->draining = true;
+	for (size_t i = 0; i < w->n_listen; i++) {
+		loop_watch_del(w->loop, &w->listeners[i].watch);
+		(void)close(w->listen_fds[i]);
+		w->listen_fds[i] = -1;
+	}
+	const struct config *cfg = config_current();
+	loop_timer_arm(w->loop, &w->drain_timer, cfg->drain_timeout_ms, on_drain_deadline);
+	config_unref(cfg);
+	maybe_stop(w);
+}
+
+void worker_drain(struct worker *w)
+{
+	if (loop_post(w->loop, drain_on_loop, w) != 0)
+		log_err(0, "worker %u: cannot post drain request", w->idx);
+}
+
+void worker_join(struct worker *w)
+{
+	(void)pthread_join(w->thread, NULL);
+}
+
+void worker_free(struct worker *w)
+{
+	for (size_t i = 0; i < w->n_listen; i++)
+		if (w->listen_fds[i] >= 0)
+			(void)close(w->listen_fds[i]);
+	loop_free(w->loop);
+	w->loop = NULL;
+}

@@ -1,0 +1,59 @@
+/* worker: one thread with its own event loop, its own SO_REUSEPORT
+ * listeners and the sessions it accepted; a session never changes thread. */
+#ifndef FERRY_WORKER_H
+#define FERRY_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+#include "session.h"
+
+struct jobs;
+
+/* State shared by all workers (read-mostly; counters are atomic). */
+struct worker_shared {
+	struct jobs *jobs;
+	atomic_uint_fast64_t next_sid;
+	atomic_uint sessions; /* whole server, for [server] max_sessions */
+	/* Called (from the worker's thread) when a worker has stopped. */
+	void (*stopped)(void *arg);
+	void *stopped_arg;
+};
+
+struct worker;
+
+struct listener {
+	struct loop_watch watch;
+	struct worker *w;
+};
+
+struct worker {
+	unsigned idx;
+	pthread_t thread;
+	struct loop *loop;
+	struct worker_shared *shared;
+	struct session_host host;
+	int listen_fds[CONFIG_MAX_LISTEN];
+	struct listener listeners[CONFIG_MAX_LISTEN];
+	size_t n_listen;
+	bool draining;
+	struct loop_timer drain_timer;
+};
+
+/* Prepares a worker that will serve the given listening sockets (takes
+ * ownership of the fds). */
+int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, size_t n);
+int worker_start(struct worker *w);
+/* Thread-safe: stop accepting, let sessions finish within drain_ms, then
+ * close the rest with 421; the thread stops when no session is left. */
+void worker_drain(struct worker *w);
+void worker_join(struct worker *w);
+/* After worker_join and after the job pool has stopped (its completions are
+ * delivered here): closes what is left and frees the loop. */
+void worker_free(struct worker *w);
+
+#endif

@@ -1,0 +1,684 @@
+/* Unit tests for config.c: defaults, every value type, exact error
+ * messages, relative paths, etc/ferry.conf, references and the current
+ * snapshot. Files are written into a fresh mkdtemp() directory per test. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+struct fixture {
+	char dir[256]; /* short, so expected messages fit the buffers below */
+	char file[272]; /* dir + "/ferry.conf" */
+	char err[1024];
+	char want[2048];
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	(void)snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-test-config-XXXXXX");
+	if (!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	(void)snprintf(fx->file, sizeof(fx->file), "%s/ferry.conf", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	int r = nftw(fx->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return r == 0 ? 0 : -1;
+}
+
+static void write_file(const char *path, const char *text, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void write_conf(struct fixture *fx, const char *text)
+{
+	write_file(fx->file, text, strlen(text));
+}
+
+/* Loads text that must be refused and checks the whole message:
+ * "<file>" followed by suffix (which starts with ":LINE: " or ": "). */
+static void expect_error(struct fixture *fx, const char *text, const char *suffix)
+{
+	struct config *c = NULL;
+	write_conf(fx, text);
+	int r = config_load(fx->file, &c, fx->err, sizeof(fx->err));
+	assert_int_equal(r, -EINVAL);
+	assert_null(c);
+	(void)snprintf(fx->want, sizeof(fx->want), "%s%s", fx->file, suffix);
+	assert_string_equal(fx->err, fx->want);
+}
+
+static struct config *load_ok(struct fixture *fx, const char *text)
+{
+	struct config *c = NULL;
+	write_conf(fx, text);
+	int r = config_load(fx->file, &c, fx->err, sizeof(fx->err));
+	if (r != 0)
+		print_error("unexpected error: %s\n", fx->err);
+	assert_int_equal(r, 0);
+	assert_non_null(c);
+	assert_string_equal(fx->err, "");
+	return c;
+}
+
+static void check_defaults(const struct config *c)
+{
+	char a[80];
+	assert_int_equal(c->n_listen, 1);
+	config_listen_format(&c->listen[0], a, sizeof(a));
+	assert_string_equal(a, "127.0.0.1:2121");
+	assert_string_equal(c->run_as, "ferry");
+	assert_int_equal(c->workers, 0);
+	assert_int_equal(c->jobs, 2);
+	assert_string_equal(c->banner, "Ferry FTP server ready.");
+	assert_int_equal(c->max_line, 4096);
+	assert_int_equal(c->idle_timeout_ms, 300000);
+	assert_int_equal(c->login_timeout_ms, 60000);
+	assert_int_equal(c->login_fail_delay_ms, 1000);
+	assert_int_equal(c->max_login_failures, 3);
+	assert_int_equal(c->drain_timeout_ms, 30000);
+	assert_int_equal(c->max_sessions, 2000);
+	assert_string_equal(c->store_backend, "sqlite");
+	assert_string_equal(c->sqlite_path, "/var/lib/ferry/users.db");
+	assert_int_equal(c->pasv_port_min, 49152);
+	assert_int_equal(c->pasv_port_max, 65534);
+	assert_string_equal(c->pasv_address, "");
+	assert_int_equal(c->log_target, LOG_TO_STDERR);
+	assert_int_equal(c->log_level, LOG_LVL_INFO);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct config *c = config_new_default();
+	assert_non_null(c);
+	assert_int_equal(atomic_load(&c->refs), 1);
+	assert_string_equal(c->path, "");
+	check_defaults(c);
+	config_unref(c);
+}
+
+static void test_empty_file_gives_defaults(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = load_ok(fx, "# nothing set\n\n[server]\n");
+	assert_int_equal(atomic_load(&c->refs), 1);
+	assert_string_equal(c->path, fx->file);
+	check_defaults(c);
+	config_unref(c);
+}
+
+static void test_full_valid(void **state)
+{
+	struct fixture *fx = *state;
+	char a[80];
+	/* CRLF endings, a BOM, indentation, inline comments and blank lines are
+	 * all accepted. */
+	struct config *c = load_ok(fx, "\xEF\xBB\xBF; full example\r\n"
+				       "[server]\r\n"
+				       "  listen = 192.0.2.1:21 , [2001:db8::1]:2121\r\n"
+				       "\trun_as = ftpsvc\n"
+				       "workers = 8 ; eight loops\n"
+				       "jobs = 4\n"
+				       "banner = Welcome to example.org; no anonymous access\n"
+				       "max_line = 8192\n"
+				       "idle_timeout = 10m\n"
+				       "login_timeout = 30\n"
+				       "login_fail_delay = 500ms\n"
+				       "max_login_failures = 5\n"
+				       "drain_timeout = 0\n"
+				       "max_sessions = 100\n"
+				       "\n"
+				       "[store]\n"
+				       "backend = sqlite\n"
+				       "sqlite = /srv/ferry/users.db\n"
+				       "[passive]\n"
+				       "ports = 50000-50100\n"
+				       "address = 203.0.113.7\n"
+				       "[log]\n"
+				       "target = syslog\n"
+				       "level = debug\n");
+	assert_int_equal(c->n_listen, 2);
+	assert_string_equal(c->listen[0].host, "192.0.2.1");
+	assert_int_equal(c->listen[0].port, 21);
+	assert_string_equal(c->listen[1].host, "2001:db8::1");
+	assert_int_equal(c->listen[1].port, 2121);
+	config_listen_format(&c->listen[1], a, sizeof(a));
+	assert_string_equal(a, "[2001:db8::1]:2121");
+	assert_string_equal(c->run_as, "ftpsvc");
+	assert_int_equal(c->workers, 8);
+	assert_int_equal(c->jobs, 4);
+	/* ";" not preceded by a space is part of the value */
+	assert_string_equal(c->banner, "Welcome to example.org; no anonymous access");
+	assert_int_equal(c->max_line, 8192);
+	assert_int_equal(c->idle_timeout_ms, 600000);
+	assert_int_equal(c->login_timeout_ms, 30000);
+	assert_int_equal(c->login_fail_delay_ms, 500);
+	assert_int_equal(c->max_login_failures, 5);
+	assert_int_equal(c->drain_timeout_ms, 0);
+	assert_int_equal(c->max_sessions, 100);
+	assert_string_equal(c->store_backend, "sqlite");
+	assert_string_equal(c->sqlite_path, "/srv/ferry/users.db");
+	assert_int_equal(c->pasv_port_min, 50000);
+	assert_int_equal(c->pasv_port_max, 50100);
+	assert_string_equal(c->pasv_address, "203.0.113.7");
+	assert_int_equal(c->log_target, LOG_TO_SYSLOG);
+	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
+	config_unref(c);
+}
+
+/* Every range end is accepted and stored without truncation. */
+static void test_limits_accepted(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = load_ok(fx, "[server]\n"
+				       "workers = 256\n"
+				       "jobs = 64\n"
+				       "max_line = 65536\n"
+				       "idle_timeout = 24h\n"
+				       "login_timeout = 1h\n"
+				       "login_fail_delay = 30s\n"
+				       "max_login_failures = 100\n"
+				       "drain_timeout = 1h\n"
+				       "max_sessions = 1000000\n"
+				       "[passive]\n"
+				       "ports = 1024-65535\n");
+	assert_int_equal(c->workers, 256);
+	assert_int_equal(c->jobs, 64);
+	assert_int_equal(c->max_line, 65536);
+	assert_int_equal(c->idle_timeout_ms, 86400000u);
+	assert_int_equal(c->login_timeout_ms, 3600000u);
+	assert_int_equal(c->login_fail_delay_ms, 30000);
+	assert_int_equal(c->max_login_failures, 100);
+	assert_int_equal(c->drain_timeout_ms, 3600000u);
+	assert_int_equal(c->max_sessions, 1000000);
+	assert_int_equal(c->pasv_port_min, 1024);
+	assert_int_equal(c->pasv_port_max, 65535);
+	config_unref(c);
+
+	c = load_ok(fx, "[server]\n"
+			"jobs = 1\n"
+			"max_line = 512\n"
+			"idle_timeout = 10s\n"
+			"login_timeout = 1000ms\n"
+			"login_fail_delay = 0\n"
+			"max_login_failures = 1\n"
+			"max_sessions = 1\n");
+	assert_int_equal(c->jobs, 1);
+	assert_int_equal(c->max_line, 512);
+	assert_int_equal(c->idle_timeout_ms, 10000);
+	assert_int_equal(c->login_timeout_ms, 1000);
+	assert_int_equal(c->login_fail_delay_ms, 0);
+	assert_int_equal(c->max_login_failures, 1);
+	assert_int_equal(c->max_sessions, 1);
+	config_unref(c);
+}
+
+static void test_unknown_key(void **state)
+{
+	expect_error(*state, "[server]\nworkers = 1\nwrokers = 2\n",
+		     ":3: [server] wrokers: unknown key");
+}
+
+static void test_key_outside_section(void **state)
+{
+	expect_error(*state, "workers = 1\n", ":1: workers: key outside any [section]");
+}
+
+static void test_unknown_section(void **state)
+{
+	expect_error(*state, "[server]\nworkers = 1\n[sever]\nworkers = 2\n",
+		     ":3: [sever]: unknown section");
+	/* an unknown section with no keys is still an error */
+	expect_error(*state, "[server]\n[pasive] ; typo\n", ":2: [pasive]: unknown section");
+}
+
+static void test_duplicate_key(void **state)
+{
+	expect_error(*state, "[server]\njobs = 2\n[log]\nlevel = info\n[server]\njobs = 3\n",
+		     ":6: [server] jobs: given twice (first on line 2)");
+}
+
+static void test_bad_number(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[server]\nworkers = x\n",
+		     ":2: [server] workers: expected a whole number from 0 to 256, got \"x\"");
+	expect_error(fx, "[server]\nworkers = -1\n",
+		     ":2: [server] workers: expected a whole number from 0 to 256, got \"-1\"");
+	expect_error(fx, "[server]\nworkers =\n",
+		     ":2: [server] workers: expected a whole number from 0 to 256, got \"\"");
+	expect_error(fx, "[server]\nmax_sessions = 99999999999999999999999\n",
+		     ":2: [server] max_sessions: expected a whole number from 1 to 1000000, "
+		     "got \"99999999999999999999999\"");
+}
+
+static void test_number_out_of_range(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[server]\n\nworkers = 257\n",
+		     ":3: [server] workers: expected a whole number from 0 to 256, got \"257\"");
+	expect_error(fx, "[server]\njobs = 0\n",
+		     ":2: [server] jobs: expected a whole number from 1 to 64, got \"0\"");
+	expect_error(fx, "[server]\nmax_line = 511\n",
+		     ":2: [server] max_line: expected a whole number from 512 to 65536, got \"511\"");
+}
+
+static void test_bad_duration(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[server]\nidle_timeout = 5s\n",
+		     ":2: [server] idle_timeout: expected a duration from 10s to 24h such as 90s, "
+		     "500ms, 5m or 1h (no unit = seconds), got \"5s\"");
+	expect_error(fx, "[server]\nlogin_fail_delay = 1.5s\n",
+		     ":2: [server] login_fail_delay: expected a duration from 0 to 30s such as 90s, "
+		     "500ms, 5m or 1h (no unit = seconds), got \"1.5s\"");
+	expect_error(fx, "[server]\ndrain_timeout = 61m\n",
+		     ":2: [server] drain_timeout: expected a duration from 0 to 1h such as 90s, "
+		     "500ms, 5m or 1h (no unit = seconds), got \"61m\"");
+}
+
+static void test_bad_listen(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[server]\nlisten = 127.0.0.1:2121, localhost:21\n",
+		     ":2: [server] listen: entry \"localhost:21\" is not host:port (numeric IP "
+		     "address, IPv6 in brackets as [::1]:2121, port 1-65535)");
+	expect_error(fx, "[server]\nlisten = ::1:21\n",
+		     ":2: [server] listen: entry \"::1:21\" is not host:port (numeric IP "
+		     "address, IPv6 in brackets as [::1]:2121, port 1-65535)");
+	expect_error(fx, "[server]\nlisten = 127.0.0.1:0\n",
+		     ":2: [server] listen: entry \"127.0.0.1:0\" is not host:port (numeric IP "
+		     "address, IPv6 in brackets as [::1]:2121, port 1-65535)");
+	expect_error(fx, "[server]\nlisten = 127.0.0.1:21,,127.0.0.1:22\n",
+		     ":2: [server] listen: entry \"\" is not host:port (numeric IP "
+		     "address, IPv6 in brackets as [::1]:2121, port 1-65535)");
+	expect_error(fx, "[server]\nlisten =\n",
+		     ":2: [server] listen: expected at least one host:port entry");
+	/* two spellings of one address are one address */
+	expect_error(fx, "[server]\nlisten = [::1]:2121, [0:0::1]:2121\n",
+		     ":2: [server] listen: [::1]:2121 is listed twice");
+	expect_error(fx, "[server]\nlisten = *:21, 0.0.0.0:21\n",
+		     ":2: [server] listen: 0.0.0.0:21 is listed twice");
+}
+
+static void test_listen_count(void **state)
+{
+	struct fixture *fx = *state;
+	char text[400];
+	size_t o = (size_t)snprintf(text, sizeof(text), "[server]\nlisten = ");
+	/* "*:" keeps 16 entries inside inih's 199-character line */
+	for (int i = 0; i < CONFIG_MAX_LISTEN; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s*:%d", i ? "," : "", 1000 + i);
+	(void)snprintf(text + o, sizeof(text) - o, "\n");
+	struct config *c = load_ok(fx, text);
+	assert_int_equal(c->n_listen, CONFIG_MAX_LISTEN);
+	assert_int_equal(c->listen[CONFIG_MAX_LISTEN - 1].port, 1000 + CONFIG_MAX_LISTEN - 1);
+	config_unref(c);
+
+	(void)snprintf(text + o, sizeof(text) - o, ",*:9\n");
+	expect_error(fx, text, ":2: [server] listen: at most 16 entries are allowed");
+}
+
+static void test_ipv6_listen(void **state)
+{
+	struct fixture *fx = *state;
+	char a[80];
+	struct config *c = load_ok(fx, "[server]\nlisten = [::1]:2121, *:21, [::]:990\n");
+	assert_int_equal(c->n_listen, 3);
+	assert_string_equal(c->listen[0].host, "::1");
+	assert_int_equal(c->listen[0].port, 2121);
+	config_listen_format(&c->listen[0], a, sizeof(a));
+	assert_string_equal(a, "[::1]:2121");
+	config_listen_format(&c->listen[1], a, sizeof(a));
+	assert_string_equal(a, "0.0.0.0:21");
+	config_listen_format(&c->listen[2], a, sizeof(a));
+	assert_string_equal(a, "[::]:990");
+	/* a short buffer truncates and still terminates */
+	config_listen_format(&c->listen[0], a, 5);
+	assert_string_equal(a, "[::1");
+	config_unref(c);
+}
+
+static void test_strings(void **state)
+{
+	struct fixture *fx = *state;
+	char text[512];
+	expect_error(fx, "[server]\nbanner = Hello\tworld\n",
+		     ":2: [server] banner: control characters are not allowed, got "
+		     "\"Hello\\x09world\"");
+	expect_error(fx, "[server]\nbanner = Hello\x1b[2Jworld\n",
+		     ":2: [server] banner: control characters are not allowed, got "
+		     "\"Hello\\x1b[2Jworld\"");
+	expect_error(fx, "[server]\nrun_as =\n", ":2: [server] run_as: must not be empty");
+	(void)snprintf(text, sizeof(text), "[server]\nrun_as = %0*d\n", 64, 0);
+	expect_error(fx, text, ":2: [server] run_as: longer than 63 characters (64 given)");
+
+	/* a value can keep a " ;" only by losing it: it starts a comment */
+	struct config *c = load_ok(fx, "[server]\nbanner = Hi ; there\n");
+	assert_string_equal(c->banner, "Hi");
+	config_unref(c);
+}
+
+static void test_line_too_long(void **state)
+{
+	struct fixture *fx = *state;
+	char text[600], want[64];
+	/* inih's buffer is 200 bytes: a longer line must be refused, never
+	 * split into a value and a second line */
+	(void)snprintf(text, sizeof(text), "[server]\nbanner = %0*d\nworkers = 1\n", 191, 0);
+	(void)snprintf(want, sizeof(want), ":2: line is longer than %d characters", 199);
+	expect_error(fx, text, want);
+
+	/* a long comment is fine, and so is the longest line allowed */
+	(void)snprintf(text, sizeof(text), "# %0*d\n[server]\nbanner = %0*d\n", 300, 0, 190, 0);
+	struct config *c = load_ok(fx, text);
+	assert_int_equal(strlen(c->banner), 190);
+	config_unref(c);
+}
+
+static void test_nul_byte(void **state)
+{
+	struct fixture *fx = *state;
+	static const char text[] = "[server]\nbanner = a\0b\n";
+	struct config *c = NULL;
+	write_file(fx->file, text, sizeof(text) - 1);
+	assert_int_equal(config_load(fx->file, &c, fx->err, sizeof(fx->err)), -EINVAL);
+	(void)snprintf(fx->want, sizeof(fx->want), "%s:2: line contains a NUL byte", fx->file);
+	assert_string_equal(fx->err, fx->want);
+}
+
+static void test_syntax_error(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[server]\nworkers\n",
+		     ":2: syntax error: expected \"[section]\", \"key = value\" or a comment");
+	expect_error(fx, "[server\n",
+		     ":1: syntax error: expected \"[section]\", \"key = value\" or a comment");
+	/* the first error in the file is the one reported */
+	expect_error(fx, "[server]\njunk\nwrokers = 1\n",
+		     ":2: syntax error: expected \"[section]\", \"key = value\" or a comment");
+	expect_error(fx, "[server]\nwrokers = 1\njunk\n", ":2: [server] wrokers: unknown key");
+}
+
+static void test_enums(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[log]\ntarget = file\n",
+		     ":2: [log] target: expected one of: stderr, syslog, got \"file\"");
+	expect_error(fx, "[log]\nlevel = verbose\n",
+		     ":2: [log] level: expected one of: error, warn, info, debug, got \"verbose\"");
+	expect_error(fx, "[store]\nbackend = postgres\n",
+		     ":2: [store] backend: expected one of: sqlite, got \"postgres\"");
+	struct config *c = load_ok(fx, "[log]\ntarget = stderr\nlevel = error\n");
+	assert_int_equal(c->log_target, LOG_TO_STDERR);
+	assert_int_equal(c->log_level, LOG_LVL_ERROR);
+	config_unref(c);
+}
+
+static void test_ports(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[passive]\nports = 60000-50000\n",
+		     ":2: [passive] ports: expected a port range lo-hi with 1024 <= lo <= hi <= "
+		     "65535, got \"60000-50000\"");
+	expect_error(fx, "[passive]\nports = 21-1100\n",
+		     ":2: [passive] ports: expected a port range lo-hi with 1024 <= lo <= hi <= "
+		     "65535, got \"21-1100\"");
+	expect_error(fx, "[passive]\nports = 50000\n",
+		     ":2: [passive] ports: expected a port range lo-hi with 1024 <= lo <= hi <= "
+		     "65535, got \"50000\"");
+	struct config *c = load_ok(fx, "[passive]\nports = 40000-40000\n");
+	assert_int_equal(c->pasv_port_min, 40000);
+	assert_int_equal(c->pasv_port_max, 40000);
+	config_unref(c);
+}
+
+static void test_pasv_address(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[passive]\naddress = 2001:db8::1\n",
+		     ":2: [passive] address: expected a numeric IPv4 address or nothing (PASV "
+		     "cannot advertise IPv6), got \"2001:db8::1\"");
+	expect_error(fx, "[passive]\naddress = ftp.example.org\n",
+		     ":2: [passive] address: expected a numeric IPv4 address or nothing (PASV "
+		     "cannot advertise IPv6), got \"ftp.example.org\"");
+	struct config *c = load_ok(fx, "[passive]\naddress =\n");
+	assert_string_equal(c->pasv_address, "");
+	config_unref(c);
+}
+
+static void test_relative_sqlite_path(void **state)
+{
+	struct fixture *fx = *state;
+	char want[PATH_MAX + 32];
+	struct config *c = load_ok(fx, "[store]\nsqlite = db/users.db\n");
+	(void)snprintf(want, sizeof(want), "%s/db/users.db", fx->dir);
+	assert_string_equal(c->sqlite_path, want);
+	config_unref(c);
+
+	expect_error(fx, "[store]\nsqlite =\n", ":2: [store] sqlite: expected a path");
+}
+
+/* A config file named by a relative path: c->path and the paths inside
+ * it become absolute, so a later chdir() changes nothing. */
+static void test_relative_config_file(void **state)
+{
+	struct fixture *fx = *state;
+	char cwd[PATH_MAX], want[PATH_MAX + 32];
+	struct config *c = NULL;
+	write_conf(fx, "[store]\nsqlite = ./users.db\n");
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(fx->dir), 0);
+	int r = config_load("ferry.conf", &c, fx->err, sizeof(fx->err));
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(r, 0);
+	assert_string_equal(c->path, fx->file);
+	(void)snprintf(want, sizeof(want), "%s/./users.db", fx->dir);
+	assert_string_equal(c->sqlite_path, want);
+	config_unref(c);
+}
+
+static void test_missing_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = NULL;
+	char path[300];
+	(void)snprintf(path, sizeof(path), "%s/absent.conf", fx->dir);
+	assert_int_equal(config_load(path, &c, fx->err, sizeof(fx->err)), -ENOENT);
+	assert_null(c);
+	(void)snprintf(fx->want, sizeof(fx->want), "%s: cannot open: %s", path, strerror(ENOENT));
+	assert_string_equal(fx->err, fx->want);
+
+	/* a directory opens but cannot be read */
+	assert_int_equal(config_load(fx->dir, &c, fx->err, sizeof(fx->err)), -EISDIR);
+	assert_null(c);
+	(void)snprintf(fx->want, sizeof(fx->want), "%s: cannot read: %s", fx->dir, strerror(EISDIR));
+	assert_string_equal(fx->err, fx->want);
+
+	/* no error buffer is allowed, and a tiny one is truncated safely */
+	assert_int_equal(config_load(path, &c, NULL, 0), -ENOENT);
+	assert_int_equal(config_load(path, &c, fx->err, 4), -ENOENT);
+	assert_int_equal(strlen(fx->err), 3);
+}
+
+/* The repository root, from FERRY_SOURCE_ROOT or else from this file's
+ * path as the compiler saw it (relative to the build directory, which is
+ * where meson runs tests). */
+static bool find_example(char *out, size_t outsz)
+{
+	static const char suffix[] = "tests/unit/test_config.c";
+	const char *root = getenv("FERRY_SOURCE_ROOT");
+	if (root && root[0]) {
+		(void)snprintf(out, outsz, "%s/etc/ferry.conf", root);
+	} else {
+		const char *file = __FILE__;
+		size_t n = strlen(file), k = sizeof(suffix) - 1;
+		if (n < k || strcmp(file + n - k, suffix) != 0)
+			return false;
+		(void)snprintf(out, outsz, "%.*setc/ferry.conf", (int)(n - k), file);
+	}
+	return access(out, R_OK) == 0;
+}
+
+static void test_example_file_loads(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+	struct config *c = NULL;
+	if (!find_example(path, sizeof(path))) {
+		print_message("etc/ferry.conf not found (set FERRY_SOURCE_ROOT)\n");
+		skip();
+	}
+	int r = config_load(path, &c, fx->err, sizeof(fx->err));
+	if (r != 0)
+		print_error("%s\n", fx->err);
+	assert_int_equal(r, 0);
+	/* it documents the defaults, so it must load as exactly them */
+	check_defaults(c);
+	assert_int_equal(c->path[0], '/');
+	config_unref(c);
+}
+
+static void test_refcount(void **state)
+{
+	(void)state;
+	struct config *c = config_new_default();
+	assert_non_null(c);
+	assert_ptr_equal(config_ref(c), c);
+	assert_int_equal(atomic_load(&c->refs), 2);
+	config_unref(c);
+	assert_int_equal(atomic_load(&c->refs), 1);
+	assert_null(config_ref(NULL));
+	config_unref(NULL);
+	config_unref(c); /* frees: ASan reports a leak or a double free */
+}
+
+static void test_current(void **state)
+{
+	(void)state;
+	assert_null(config_current());
+
+	struct config *a = config_new_default();
+	config_set_current(a); /* takes a's reference */
+	const struct config *cur = config_current();
+	assert_ptr_equal(cur, a);
+	assert_int_equal(atomic_load(&a->refs), 2);
+
+	struct config *b = config_new_default();
+	config_set_current(b);
+	/* the old snapshot lives on for its remaining holder */
+	assert_int_equal(atomic_load(&cur->refs), 1);
+	assert_string_equal(cur->run_as, "ferry");
+	config_unref(cur);
+
+	cur = config_current();
+	assert_ptr_equal(cur, b);
+	config_unref(cur);
+	config_set_current(NULL);
+	assert_null(config_current());
+}
+
+static atomic_bool stress_stop;
+
+static void *stress_reader(void *arg)
+{
+	(void)arg;
+	unsigned long n = 0;
+	while (!atomic_load(&stress_stop)) {
+		const struct config *c = config_current();
+		if (c) {
+			n += c->jobs; /* touch it: ASan flags a use after free */
+			config_unref(c);
+		}
+	}
+	return (void *)(uintptr_t)n;
+}
+
+/* Readers take references while the snapshot is swapped underneath them. */
+static void test_current_concurrent(void **state)
+{
+	(void)state;
+	pthread_t t[4];
+	atomic_store(&stress_stop, false);
+	config_set_current(config_new_default());
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, stress_reader, NULL), 0);
+	for (int i = 0; i < 20000; i++)
+		config_set_current(config_new_default());
+	atomic_store(&stress_stop, true);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	config_set_current(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test_setup_teardown(test_empty_file_gives_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_outside_section, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_section, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_number, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_number_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_duration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enums, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pasv_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relative_sqlite_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relative_config_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_example_file_loads, setup, teardown),
+		cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_current),
+		cmocka_unit_test(test_current_concurrent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
