@@ -15,8 +15,8 @@ static const struct {
 	const char *name;
 	uint32_t bit;
 } perm_names[] = {
-	{ "read", PERM_READ },     { "write", PERM_WRITE }, { "delete", PERM_DELETE },
-	{ "rename", PERM_RENAME }, { "mkdir", PERM_MKDIR }, { "list", PERM_LIST },
+    {"read", PERM_READ},     {"write", PERM_WRITE}, {"delete", PERM_DELETE},
+    {"rename", PERM_RENAME}, {"mkdir", PERM_MKDIR}, {"list", PERM_LIST},
 };
 
 /* A valid yescrypt hash (default cost, as auth_hash_password makes them) of a
@@ -113,12 +113,12 @@ void auth_result_free(struct auth_result *r)
 		return;
 	free(r->home);
 	free(r->account);
-	*r = (struct auth_result){ 0 };
+	*r = (struct auth_result){0};
 }
 
 const struct userstore_ops *auth_backend(const char *name)
 {
-	static const struct userstore_ops *const backends[] = { &store_sqlite_ops };
+	static const struct userstore_ops *const backends[] = {&store_sqlite_ops};
 
 	if (!name)
 		return NULL;
@@ -206,10 +206,10 @@ bool auth_verify_password(const char *hash, const char *password)
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		struct auth_result *out)
 {
-	struct user_record u = { 0 };
+	struct user_record u = {0};
 	bool found = false;
 
-	*out = (struct auth_result){ 0 };
+	*out = (struct auth_result){0};
 	if (!ops || !s || !user || !password) {
 		out->err = -EINVAL;
 	} else {

@@ -88,13 +88,16 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_end(ap2);
 	if (n < 0)
 		return -EINVAL;
-	int err = 0;
-	char *dst = buf_reserve(b, (size_t)n + 1, &err);
-	if (!dst)
-		return err;
-	(void)vsnprintf(dst, (size_t)n + 1, fmt, ap);
-	b->len += (size_t)n;
-	return 0;
+	/* vsnprintf needs room for a NUL the buffer does not keep, so format
+	 * into a scratch copy and append exactly n bytes: a text that fits the
+	 * cap exactly is accepted. */
+	char *tmp = malloc((size_t)n + 1);
+	if (!tmp)
+		return -ENOMEM;
+	(void)vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+	int r = buf_append(b, tmp, (size_t)n);
+	free(tmp);
+	return r;
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

@@ -4,6 +4,7 @@
  * the account ferryd runs as, and a home is checked with that account's
  * rights. Passwords come from the terminal or stdin, never from argv, where
  * every user on the host could read them. */
+#include <crypt.h> /* only for CRYPT_MAX_PASSPHRASE_SIZE in a message */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,6 +35,8 @@
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
+/* Input bound only: libxcrypt refuses passwords of CRYPT_MAX_PASSPHRASE_SIZE
+ * (512) bytes or more, which cli_new_hash reports. */
 #define CLI_PASSWORD_MAX 1024
 /* Room for the longest password, a CR, an LF and the NUL. */
 #define CLI_PASSWORD_BUF (CLI_PASSWORD_MAX + 3)
@@ -42,30 +45,30 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 #define CLI_PERMS_HELP "use read,write,delete,rename,mkdir,list or all"
 
 static const char cli_usage_text[] =
-	"Usage: ferry [-c FILE] COMMAND\n"
-	"\n"
-	"Users:\n"
-	"  user add NAME --home DIR [--account ACCT] [--perms LIST] [--create-home] [--disabled]\n"
-	"  user del NAME\n"
-	"  user list\n"
-	"  user show NAME\n"
-	"  user passwd NAME\n"
-	"  user enable NAME\n"
-	"  user disable NAME\n"
-	"  user set NAME [--home DIR [--create-home]] [--account ACCT|--no-account] [--perms LIST]\n"
-	"\n"
-	"Configuration:\n"
-	"  config check       validate the configuration file\n"
-	"\n"
-	"Options:\n"
-	"  -c, --config FILE  configuration file (default " FERRY_DEFAULT_CONFIG ")\n"
-	"  -h, --help         show this help\n"
-	"  -V, --version      show the version\n"
-	"\n"
-	"NAME is 1-64 characters of A-Z a-z 0-9 . _ @ - and starts with neither '-' nor '.'.\n"
-	"LIST is a comma-separated subset of read,write,delete,rename,mkdir,list, or all\n"
-	"(the default). Passwords are read from the terminal (twice, not echoed) or as\n"
-	"one line from standard input, never from the command line.\n";
+    "Usage: ferry [-c FILE] COMMAND\n"
+    "\n"
+    "Users:\n"
+    "  user add NAME --home DIR [--account ACCT] [--perms LIST] [--create-home] [--disabled]\n"
+    "  user del NAME\n"
+    "  user list\n"
+    "  user show NAME\n"
+    "  user passwd NAME\n"
+    "  user enable NAME\n"
+    "  user disable NAME\n"
+    "  user set NAME [--home DIR [--create-home]] [--account ACCT|--no-account] [--perms LIST]\n"
+    "\n"
+    "Configuration:\n"
+    "  config check       validate the configuration file\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE  configuration file (default " FERRY_DEFAULT_CONFIG ")\n"
+    "  -h, --help         show this help\n"
+    "  -V, --version      show the version\n"
+    "\n"
+    "NAME is 1-64 characters of A-Z a-z 0-9 . _ @ - and starts with neither '-' nor '.'.\n"
+    "LIST is a comma-separated subset of read,write,delete,rename,mkdir,list, or all\n"
+    "(the default). Passwords are read from the terminal (twice, not echoed) or as\n"
+    "one line from standard input, never from the command line.\n";
 
 struct cli {
 	const char *conf_arg; /* -c FILE, or NULL for the default */
@@ -75,27 +78,32 @@ struct cli {
 };
 
 /* Option values start above every character getopt may return. */
-enum cli_opt {
-	OPT_HOME = 0x100,
-	OPT_ACCOUNT,
-	OPT_NO_ACCOUNT,
-	OPT_PERMS,
-	OPT_CREATE_HOME,
-	OPT_DISABLED,
-};
-#define OPT_BIT(o) (1u << ((o) - OPT_HOME))
+enum cli_opt { OPT_HOME = 0x100, OPT_ACCOUNT, OPT_NO_ACCOUNT, OPT_PERMS, OPT_CREATE_HOME, OPT_DISABLED };
+#define OPT_BIT(o) (1u << ((o)-OPT_HOME))
 
 static const struct option cli_user_options[] = {
-	{ "home", required_argument, NULL, OPT_HOME },
-	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "no-account", no_argument, NULL, OPT_NO_ACCOUNT },
-	{ "perms", required_argument, NULL, OPT_PERMS },
-	{ "create-home", no_argument, NULL, OPT_CREATE_HOME },
-	{ "disabled", no_argument, NULL, OPT_DISABLED },
-	{ NULL, 0, NULL, 0 },
+    {"home", required_argument, NULL, OPT_HOME},
+    {"account", required_argument, NULL, OPT_ACCOUNT},
+    {"no-account", no_argument, NULL, OPT_NO_ACCOUNT},
+    {"perms", required_argument, NULL, OPT_PERMS},
+    {"create-home", no_argument, NULL, OPT_CREATE_HOME},
+    {"disabled", no_argument, NULL, OPT_DISABLED},
+    {NULL, 0, NULL, 0},
+};
+
+struct cli_args;
+struct cli_user_cmd {
+	const char *verb;
+	int (*run)(struct cli *c, const struct cli_args *a);
+	int (*change)(struct user_record *u, const struct cli_args *a);
+	const char *done;
+	unsigned options; /* OPT_BIT of each option it accepts */
+	bool takes_name;
+	bool create;
 };
 
 struct cli_args {
+	const struct cli_user_cmd *cmd;
 	const char *name;
 	const char *home;
 	const char *account;
@@ -128,17 +136,10 @@ static const char *cli_esc(const char *s, char *out, size_t outsz)
 
 static bool cli_name_valid(const char *s)
 {
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-";
 	size_t n = strlen(s);
-	if (n == 0 || n > CLI_NAME_MAX || s[0] == '-' || s[0] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-			  c == '_' || c == '@' || c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
+
+	return n > 0 && n <= CLI_NAME_MAX && s[0] != '-' && s[0] != '.' && strspn(s, allowed) == n;
 }
 
 /* perms_parse only says "invalid": find the item to name in the message. */
@@ -159,13 +160,12 @@ static int cli_parse_perms(const char *text, uint32_t *out)
 		char *item = slice_dup(word);
 		int r = perms_parse(item, &bits);
 		free(item);
-		if (r != 0 && word.n == 0)
-			return cli_err("--perms: empty item in '%s' (" CLI_PERMS_HELP ")", cli_esc(text, esc, sizeof(esc)));
 		if (r != 0)
-			return cli_err("--perms: unknown permission '%s' (" CLI_PERMS_HELP ")",
-				       str_escape(word, esc, sizeof(esc)));
+			break;
 	}
-	return cli_err("--perms: invalid list '%s' (" CLI_PERMS_HELP ")", cli_esc(text, esc, sizeof(esc)));
+	if (word.n == 0)
+		return cli_err("--perms: empty item in '%s' (" CLI_PERMS_HELP ")", cli_esc(text, esc, sizeof(esc)));
+	return cli_err("--perms: unknown permission '%s' (" CLI_PERMS_HELP ")", str_escape(word, esc, sizeof(esc)));
 }
 
 /* Checks everything that needs neither the config nor the store, so a typo
@@ -277,7 +277,7 @@ static int cli_read_line(int fd, int sfd, char *buf, size_t bufsz, size_t *len)
 		if (n + 1 >= bufsz)
 			return -EMSGSIZE;
 		if (sfd >= 0) {
-			struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+			struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 			if (poll(p, 2, -1) < 0) {
 				if (errno == EINTR)
 					continue;
@@ -398,7 +398,9 @@ static int cli_new_hash(char **hash)
 
 	if (rc == CLI_EXIT_OK) {
 		int r = auth_hash_password(pw, hash);
-		if (r)
+		if (r == -ERANGE)
+			rc = cli_err("password is too long to hash (at most %d bytes)", CRYPT_MAX_PASSPHRASE_SIZE - 1);
+		else if (r)
 			rc = cli_err("cannot hash the password: %s", strerror(-r));
 	}
 	util_wipe(pw, sizeof(pw));
@@ -410,8 +412,8 @@ static int cli_load_config(struct cli *c)
 	char err[1024];
 	const char *path = c->conf_arg ? c->conf_arg : FERRY_DEFAULT_CONFIG;
 
-	/* Without -c, a host with no config file runs on the built-in
-	 * defaults, as ferryd does. An explicit -c must exist. */
+	/* Without -c, a host with no config file gets the built-in defaults
+	 * (the store path among them). An explicit -c must exist. */
 	if (!c->conf_arg && access(path, F_OK) != 0 && errno == ENOENT) {
 		c->cfg = config_new_default();
 		return c->cfg ? CLI_EXIT_OK : cli_err("out of memory");
@@ -455,18 +457,9 @@ static int cli_lookup(const struct cli *c, const char *name, struct user_record 
 	return r ? cli_store_err(c, name, r) : CLI_EXIT_OK;
 }
 
-static int cli_update(const struct cli *c, const struct user_record *u, const char *done)
-{
-	int r = c->ops->update(c->store, u);
-	if (r)
-		return cli_store_err(c, u->name, r);
-	(void)printf("ferry: %s\n", done);
-	return CLI_EXIT_OK;
-}
-
 static int cli_user_add(struct cli *c, const struct cli_args *a)
 {
-	struct user_record u = { 0 };
+	struct user_record u = {0};
 	int rc, r;
 
 	/* Ask for the password only once the name is known to be free. */
@@ -510,7 +503,7 @@ static int cli_print_row(const struct user_record *u, void *arg)
 	char perms[64];
 
 	perms_format(u->perms, perms, sizeof(perms));
-	/* Tab-separated: names, homes and perms never contain a tab. */
+	/* Tab-separated: ferry never writes a tab into a name, home or perms. */
 	(void)printf("%s\t%s\t%s\t%s\taccount=%s\n", u->name, u->enabled ? "enabled" : "disabled", u->home, perms,
 		     u->account ? "yes" : "no");
 	return 0;
@@ -519,7 +512,7 @@ static int cli_print_row(const struct user_record *u, void *arg)
 static int cli_user_list(struct cli *c, const struct cli_args *a)
 {
 	int r = c->ops->list(c->store, cli_print_row, NULL);
-	return r ? cli_store_err(c, "", r) : CLI_EXIT_OK;
+	return r ? cli_err("user database %s: %s", c->cfg->sqlite_path, strerror(-r)) : CLI_EXIT_OK;
 }
 
 /* The scheme, never the hash: the hash is an offline-guessable secret. */
@@ -528,9 +521,9 @@ static const char *cli_hash_scheme(const char *hash)
 	static const struct {
 		const char *prefix, *name;
 	} schemes[] = {
-		{ "$y$", "yescrypt" },    { "$gy$", "gost-yescrypt" }, { "$7$", "scrypt" },
-		{ "$2b$", "bcrypt" },     { "$2a$", "bcrypt" },        { "$2y$", "bcrypt" },
-		{ "$6$", "sha512crypt" }, { "$5$", "sha256crypt" },    { "$1$", "md5crypt (weak)" },
+	    {"$y$", "yescrypt"},    {"$gy$", "gost-yescrypt"}, {"$7$", "scrypt"},
+	    {"$2b$", "bcrypt"},	    {"$2a$", "bcrypt"},	       {"$2y$", "bcrypt"},
+	    {"$6$", "sha512crypt"}, {"$5$", "sha256crypt"},    {"$1$", "md5crypt (weak)"},
 	};
 	if (hash[0] == '*' || hash[0] == '!')
 		return "locked";
@@ -568,102 +561,90 @@ static int cli_user_show(struct cli *c, const struct cli_args *a)
 	return CLI_EXIT_OK;
 }
 
-static int cli_user_passwd(struct cli *c, const struct cli_args *a)
+/* The commands that change one existing user: each changes the record
+ * read from the store; cli_user_modify writes it back. */
+static int cli_change_password(struct user_record *u, const struct cli_args *a)
 {
-	struct user_record u;
 	char *hash = NULL;
-	char done[128];
-	int rc = cli_lookup(c, a->name, &u);
+	int rc = cli_new_hash(&hash);
 
 	if (rc)
 		return rc;
-	rc = cli_new_hash(&hash);
-	if (rc)
-		goto fail;
-	free(u.password_hash);
-	u.password_hash = hash;
-	(void)snprintf(done, sizeof(done), "password of user '%s' changed", a->name);
-	rc = cli_update(c, &u, done);
-fail:
-	user_record_free(&u);
-	return rc;
+	free(u->password_hash);
+	u->password_hash = hash;
+	return CLI_EXIT_OK;
 }
 
-static int cli_user_set_enabled(struct cli *c, const struct cli_args *a, bool enabled)
+static int cli_change_enable(struct user_record *u, const struct cli_args *a)
 {
-	struct user_record u;
-	char done[128];
-	int rc = cli_lookup(c, a->name, &u);
-
-	if (rc)
-		return rc;
-	u.enabled = enabled;
-	(void)snprintf(done, sizeof(done), "user '%s' %s", a->name, enabled ? "enabled" : "disabled");
-	rc = cli_update(c, &u, done);
-	user_record_free(&u);
-	return rc;
+	u->enabled = true;
+	return CLI_EXIT_OK;
 }
 
-static int cli_user_enable(struct cli *c, const struct cli_args *a)
+static int cli_change_disable(struct user_record *u, const struct cli_args *a)
 {
-	return cli_user_set_enabled(c, a, true);
+	u->enabled = false;
+	return CLI_EXIT_OK;
 }
 
-static int cli_user_disable(struct cli *c, const struct cli_args *a)
+static int cli_change_set(struct user_record *u, const struct cli_args *a)
 {
-	return cli_user_set_enabled(c, a, false);
-}
-
-static int cli_user_set(struct cli *c, const struct cli_args *a)
-{
-	struct user_record u;
-	char done[128];
-	int rc = cli_lookup(c, a->name, &u);
-
-	if (rc)
-		return rc;
 	if (a->home) {
-		rc = cli_check_home(a->home, a->seen & OPT_BIT(OPT_CREATE_HOME));
+		int rc = cli_check_home(a->home, a->seen & OPT_BIT(OPT_CREATE_HOME));
 		if (rc)
-			goto fail;
-		free(u.home);
-		u.home = util_xstrdup(a->home);
+			return rc;
+		free(u->home);
+		u->home = util_xstrdup(a->home);
 	}
 	if (a->account || (a->seen & OPT_BIT(OPT_NO_ACCOUNT))) {
-		free(u.account);
-		u.account = a->account ? util_xstrdup(a->account) : NULL;
+		free(u->account);
+		u->account = a->account ? util_xstrdup(a->account) : NULL;
 	}
 	if (a->perms_text)
-		u.perms = a->perms;
-	(void)snprintf(done, sizeof(done), "user '%s' updated", a->name);
-	rc = cli_update(c, &u, done);
+		u->perms = a->perms;
+	return CLI_EXIT_OK;
+}
+
+static int cli_user_modify(struct cli *c, const struct cli_args *a)
+{
+	struct user_record u;
+	int r, rc = cli_lookup(c, a->name, &u);
+
+	if (rc)
+		return rc;
+	rc = a->cmd->change(&u, a);
+	if (rc)
+		goto fail;
+	r = c->ops->update(c->store, &u);
+	if (r) {
+		rc = cli_store_err(c, a->name, r);
+		goto fail;
+	}
+	(void)printf("ferry: user '%s' %s\n", a->name, a->cmd->done);
 fail:
 	user_record_free(&u);
 	return rc;
 }
 
-#define OPTS_ADD (OPT_BIT(OPT_HOME) | OPT_BIT(OPT_ACCOUNT) | OPT_BIT(OPT_PERMS) | OPT_BIT(OPT_CREATE_HOME) | \
-		  OPT_BIT(OPT_DISABLED))
-#define OPTS_SET (OPT_BIT(OPT_HOME) | OPT_BIT(OPT_ACCOUNT) | OPT_BIT(OPT_NO_ACCOUNT) | OPT_BIT(OPT_PERMS) | \
-		  OPT_BIT(OPT_CREATE_HOME))
+#define OPTS_ADD                                                                                                       \
+	(OPT_BIT(OPT_HOME) | OPT_BIT(OPT_ACCOUNT) | OPT_BIT(OPT_PERMS) | OPT_BIT(OPT_CREATE_HOME) |                    \
+	 OPT_BIT(OPT_DISABLED))
+#define OPTS_SET                                                                                                       \
+	(OPT_BIT(OPT_HOME) | OPT_BIT(OPT_ACCOUNT) | OPT_BIT(OPT_NO_ACCOUNT) | OPT_BIT(OPT_PERMS) |                     \
+	 OPT_BIT(OPT_CREATE_HOME))
 
 /* One row per `ferry user VERB`: what it accepts and whether it may create
- * the database (only add: a typo in the path must not leave empty files). */
-static const struct cli_user_cmd {
-	const char *verb;
-	int (*run)(struct cli *c, const struct cli_args *a);
-	unsigned options;
-	bool takes_name;
-	bool create;
-} cli_user_cmds[] = {
-	{ "add", cli_user_add, OPTS_ADD, true, true },
-	{ "del", cli_user_del, 0, true, false },
-	{ "list", cli_user_list, 0, false, false },
-	{ "show", cli_user_show, 0, true, false },
-	{ "passwd", cli_user_passwd, 0, true, false },
-	{ "enable", cli_user_enable, 0, true, false },
-	{ "disable", cli_user_disable, 0, true, false },
-	{ "set", cli_user_set, OPTS_SET, true, false },
+ * the database (only add: a typo in the path must not leave empty files).
+ * Rows that modify one user name the change and the word reporting it. */
+static const struct cli_user_cmd cli_user_cmds[] = {
+    {"add", cli_user_add, NULL, NULL, OPTS_ADD, true, true},
+    {"del", cli_user_del, NULL, NULL, 0, true, false},
+    {"list", cli_user_list, NULL, NULL, 0, false, false},
+    {"show", cli_user_show, NULL, NULL, 0, true, false},
+    {"passwd", cli_user_modify, cli_change_password, "has a new password", 0, true, false},
+    {"enable", cli_user_modify, cli_change_enable, "enabled", 0, true, false},
+    {"disable", cli_user_modify, cli_change_disable, "disabled", 0, true, false},
+    {"set", cli_user_modify, cli_change_set, "updated", OPTS_SET, true, false},
 };
 
 /* argv[0] is the verb. GNU getopt permutes, so NAME may come anywhere. */
@@ -671,7 +652,7 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
 {
 	int o;
 
-	*a = (struct cli_args){ 0 };
+	*a = (struct cli_args){.cmd = cmd};
 	opterr = 0;
 	optind = 0; /* 0 makes glibc's getopt start over on a new vector */
 	while ((o = getopt_long(argc, argv, ":", cli_user_options, NULL)) != -1) {
@@ -706,7 +687,7 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
 		return cli_usage_err("user add: --home DIR is required");
 	if (a->account && (a->seen & OPT_BIT(OPT_NO_ACCOUNT)))
 		return cli_usage_err("user %s: --account and --no-account exclude each other", cmd->verb);
-	if (cmd->run == cli_user_set && !(a->seen & ~OPT_BIT(OPT_CREATE_HOME)))
+	if (cmd->change == cli_change_set && !(a->seen & ~OPT_BIT(OPT_CREATE_HOME)))
 		return cli_usage_err("user set: nothing to change (give --home, --account, --no-account or --perms)");
 	if ((a->seen & OPT_BIT(OPT_CREATE_HOME)) && !a->home)
 		return cli_usage_err("user %s: --create-home needs --home", cmd->verb);
@@ -752,10 +733,8 @@ static int cli_config(struct cli *c, int argc, char **argv)
 	if (argc > 1)
 		return cli_usage_err("config check: unexpected argument '%s'", argv[1]);
 	int r = config_load(path, &c->cfg, err, sizeof(err));
-	if (r) {
-		(void)fprintf(stderr, "%s\n", err);
-		return CLI_EXIT_FAIL;
-	}
+	if (r)
+		return cli_err("%s", err);
 	(void)printf("%s: OK\n", path);
 	return CLI_EXIT_OK;
 }
@@ -763,13 +742,13 @@ static int cli_config(struct cli *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option global[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct cli c = { 0 };
-	int o, rc;
+	struct cli c = {0};
+	int o, rc = CLI_EXIT_OK;
 
 	opterr = 0;
 	/* '+': stop at the command word; its own options are parsed later. */
@@ -780,10 +759,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			(void)fputs(cli_usage_text, stdout);
-			return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+			goto out;
 		case 'V':
 			(void)printf("ferry %s\n", FERRY_VERSION);
-			return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+			goto out;
 		case ':':
 			return cli_usage_err("option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -803,6 +782,7 @@ int main(int argc, char **argv)
 		rc = cli_usage_err("unknown command '%s'", cli_esc(argv[optind], esc, sizeof(esc)));
 	}
 
+out:
 	if (c.store)
 		c.ops->close(c.store);
 	if (c.cfg)

@@ -291,6 +291,10 @@ int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 void proto_complete(struct proto *p, const struct proto_result *r)
 {
 	enum pending why = p->pending;
+	/* CLOSE never completes: a timer or job that finishes after a timeout
+	 * replaced its effect with CLOSE is ignored. */
+	if (why == PEND_CLOSE)
+		return;
 	p->pending = PEND_NONE;
 	p->effect = (struct proto_effect){ 0 };
 	switch (why) {

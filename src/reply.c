@@ -6,6 +6,7 @@
 #include <string.h>
 
 /* Formats one line into a bounded stack buffer, scrubs CR/LF, appends CRLF. */
+static int emit(struct buf *out, const char *prefix, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 static int emit(struct buf *out, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[REPLY_MAX_LINE];
@@ -90,20 +91,19 @@ int reply_cont(struct buf *out, const char *fmt, ...)
 
 char *reply_sanitize(struct slice s, char *out, size_t outsz)
 {
-	size_t o = 0;
 	if (outsz == 0)
 		return out;
-	for (size_t i = 0; i < s.n; i++) {
-		if (o + 1 >= outsz || (o + 4 >= outsz && i + 1 < s.n)) {
-			if (outsz >= 4) {
-				o = o > outsz - 4 ? outsz - 4 : o;
-				memcpy(out + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
+	/* Whole text if it fits, else cut with "..." (room kept for the NUL). */
+	bool cut = s.n >= outsz;
+	size_t keep = !cut ? s.n : (outsz > 4 ? outsz - 4 : outsz - 1);
+	for (size_t i = 0; i < keep; i++) {
 		unsigned char c = (unsigned char)s.p[i];
-		out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	size_t o = keep;
+	if (cut && outsz > 4) {
+		memcpy(out + o, "...", 3);
+		o += 3;
 	}
 	out[o] = '\0';
 	return out;

@@ -25,17 +25,16 @@
 #define STORE_SQLITE_PERMS_MAX 64
 
 /* Column names are a contract: operators' scripts read this table. */
-static const char store_sqlite_schema[] =
-	"CREATE TABLE IF NOT EXISTS users("
-	"name TEXT PRIMARY KEY NOT NULL, "
-	"password_hash TEXT NOT NULL, "
-	"home TEXT NOT NULL, "
-	"account TEXT, "
-	"perms TEXT NOT NULL, "
-	"enabled INTEGER NOT NULL DEFAULT 1, "
-	"created_at INTEGER NOT NULL, "
-	"updated_at INTEGER NOT NULL);"
-	"PRAGMA user_version = 1;";
+static const char store_sqlite_schema[] = "CREATE TABLE IF NOT EXISTS users("
+					  "name TEXT PRIMARY KEY NOT NULL, "
+					  "password_hash TEXT NOT NULL, "
+					  "home TEXT NOT NULL, "
+					  "account TEXT, "
+					  "perms TEXT NOT NULL, "
+					  "enabled INTEGER NOT NULL DEFAULT 1, "
+					  "created_at INTEGER NOT NULL, "
+					  "updated_at INTEGER NOT NULL);"
+					  "PRAGMA user_version = 1;";
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
 
@@ -45,12 +44,12 @@ enum store_stmt { STMT_LOOKUP, STMT_INSERT, STMT_DELETE, STMT_UPDATE, STMT_LIST,
  * becomes SQL. Insert and update share one binding order (?1..?8, see
  * store_bind_record); update leaves created_at (?7) alone. */
 static const char *const store_sqlite_sql[STMT_COUNT] = {
-	[STMT_LOOKUP] = "SELECT " STORE_SQLITE_COLUMNS " FROM users WHERE name = ?1",
-	[STMT_INSERT] = "INSERT INTO users(" STORE_SQLITE_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[STMT_DELETE] = "DELETE FROM users WHERE name = ?1",
-	[STMT_UPDATE] = "UPDATE users SET password_hash = ?2, home = ?3, account = ?4, perms = ?5, enabled = ?6, "
-			"updated_at = ?8 WHERE name = ?1",
-	[STMT_LIST] = "SELECT " STORE_SQLITE_COLUMNS " FROM users ORDER BY name",
+    [STMT_LOOKUP] = "SELECT " STORE_SQLITE_COLUMNS " FROM users WHERE name = ?1",
+    [STMT_INSERT] = "INSERT INTO users(" STORE_SQLITE_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [STMT_DELETE] = "DELETE FROM users WHERE name = ?1",
+    [STMT_UPDATE] = "UPDATE users SET password_hash = ?2, home = ?3, account = ?4, perms = ?5, enabled = ?6, "
+		    "updated_at = ?8 WHERE name = ?1",
+    [STMT_LIST] = "SELECT " STORE_SQLITE_COLUMNS " FROM users ORDER BY name",
 };
 
 struct userstore {
@@ -92,7 +91,8 @@ static int store_fail(const struct userstore *s, const char *what, int rc)
 {
 	int r = store_errno(s, rc);
 	if (r != -EEXIST)
-		log_err(0, "user database %s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		log_err(0, "user database %s: %s: %s", s->path, what,
+			s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 	return r;
 }
 
@@ -117,8 +117,8 @@ static int store_prepare_file(const struct config *cfg, const char *path, bool c
 		return r;
 	}
 	if (!create) {
-		(void)snprintf(err, errsz, "user database %s does not exist (run: ferry%s%s user add NAME --home DIR)", path,
-			       cfg->path[0] ? " -c " : "", cfg->path);
+		(void)snprintf(err, errsz, "user database %s does not exist (run: ferry%s%s user add NAME --home DIR)",
+			       path, cfg->path[0] ? " -c " : "", cfg->path);
 		return -ENOENT;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -130,8 +130,8 @@ static int store_prepare_file(const struct config *cfg, const char *path, bool c
 		 * with the ownership they choose; say which one is missing. */
 		const char *slash = strrchr(path, '/');
 		if (r == -ENOENT && slash && slash != path) {
-			(void)snprintf(err, errsz, "cannot create user database %s: directory %.*s does not exist", path,
-				       (int)(slash - path), path);
+			(void)snprintf(err, errsz, "cannot create user database %s: directory %.*s does not exist",
+				       path, (int)(slash - path), path);
 		} else {
 			(void)snprintf(err, errsz, "cannot create user database %s: %s", path, strerror(-r));
 		}
@@ -187,8 +187,8 @@ static int store_check_schema(struct userstore *s, const struct config *cfg, boo
 		return -EINVAL;
 	}
 	if (!create) {
-		(void)snprintf(err, errsz, "user database %s is empty (run: ferry%s%s user add NAME --home DIR)", s->path,
-			       cfg->path[0] ? " -c " : "", cfg->path);
+		(void)snprintf(err, errsz, "user database %s is empty (run: ferry%s%s user add NAME --home DIR)",
+			       s->path, cfg->path[0] ? " -c " : "", cfg->path);
 		return -ENOENT;
 	}
 	/* IMMEDIATE takes the write lock first; IF NOT EXISTS covers a second
@@ -317,7 +317,7 @@ static int store_row_read(const struct userstore *s, sqlite3_stmt *st, struct us
 	const char *perms = (const char *)sqlite3_column_text(st, 4);
 	int r;
 
-	*u = (struct user_record){ 0 };
+	*u = (struct user_record){0};
 	r = store_column_dup(st, 0, false, &u->name);
 	if (!r)
 		r = store_column_dup(st, 1, false, &u->password_hash);
@@ -466,12 +466,12 @@ static int store_sqlite_list(struct userstore *s, int (*fn)(const struct user_re
 }
 
 const struct userstore_ops store_sqlite_ops = {
-	.name = "sqlite",
-	.open = store_sqlite_open,
-	.lookup = store_sqlite_lookup,
-	.add = store_sqlite_add,
-	.remove = store_sqlite_remove,
-	.update = store_sqlite_update,
-	.list = store_sqlite_list,
-	.close = store_sqlite_close,
+    .name = "sqlite",
+    .open = store_sqlite_open,
+    .lookup = store_sqlite_lookup,
+    .add = store_sqlite_add,
+    .remove = store_sqlite_remove,
+    .update = store_sqlite_update,
+    .list = store_sqlite_list,
+    .close = store_sqlite_close,
 };

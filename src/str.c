@@ -69,24 +69,29 @@ char *slice_dup(struct slice s)
 	return util_xstrndup(s.n ? s.p : "", s.n);
 }
 
+static bool escape_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
+}
+
 char *str_escape(struct slice s, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
 	if (outsz == 0)
 		return out;
+	size_t full = 0;
+	for (size_t i = 0; i < s.n; i++)
+		full += escape_plain((unsigned char)s.p[i]) ? 1 : 4;
+	/* Whole text if it fits; otherwise cut at a character boundary and
+	 * leave room for "..." and the NUL. */
+	size_t limit = full < outsz ? outsz - 1 : (outsz > 4 ? outsz - 4 : 0);
+	size_t o = 0;
 	for (size_t i = 0; i < s.n; i++) {
 		unsigned char c = (unsigned char)s.p[i];
-		bool plain = c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
-		size_t need = plain ? 1 : 4;
-		if (o + need + 4 > outsz) { /* room for "..." and NUL */
-			if (o + 4 <= outsz) {
-				memcpy(out + o, "...", 3);
-				o += 3;
-			}
+		size_t need = escape_plain(c) ? 1 : 4;
+		if (o + need > limit)
 			break;
-		}
-		if (plain) {
+		if (need == 1) {
 			out[o++] = (char)c;
 		} else {
 			out[o++] = '\\';
@@ -94,6 +99,10 @@ char *str_escape(struct slice s, char *out, size_t outsz)
 			out[o++] = hex[c >> 4];
 			out[o++] = hex[c & 15];
 		}
+	}
+	if (full >= outsz && outsz > 4) {
+		memcpy(out + o, "...", 3);
+		o += 3;
 	}
 	out[o] = '\0';
 	return out;

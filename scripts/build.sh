@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds Ferry with meson: build/ (release-ish, hardened) and, with
+# "asan", build-asan/ (ASan+UBSan). Usage: scripts/build.sh [release|asan|clang]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for kind in "${@:-release}"; do
+  case "$kind" in
+    release) dir=build;       opts=(--buildtype=debugoptimized) ; cc=gcc ;;
+    asan)    dir=build-asan;  opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false) ; cc=gcc ;;
+    clang)   dir=build-clang; opts=(--buildtype=debugoptimized) ; cc=clang ;;
+    *) echo "unknown build kind: $kind" >&2; exit 2 ;;
+  esac
+  if [ ! -f "$dir/build.ninja" ]; then
+    CC=$cc meson setup "$dir" "${opts[@]}" >/dev/null
+  fi
+  ninja -C "$dir" >/dev/null || ninja -C "$dir"
+done

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Ferry needs to build, run and test — only the
+# missing ones. Sourced or run by scripts/run and scripts/test.
+set -euo pipefail
+
+FERRY_BUILD_PKGS=(
+  gcc clang meson ninja-build pkg-config
+  libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev
+  sqlite3 openssl
+)
+FERRY_TEST_PKGS=(
+  python3 python3-pytest curl lftp wget tnftp
+  libclang-rt-14-dev
+)
+
+ferry_missing() {
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[@]:-}"
+}
+
+ferry_install() {
+  local missing
+  missing=$(ferry_missing "$@")
+  [ -z "$missing" ] && return 0
+  echo "ferry: installing missing Debian packages: $missing"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "ferry: need root (or sudo) to install: $missing" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-all}" in
+    build) ferry_install "${FERRY_BUILD_PKGS[@]}" ;;
+    all|test) ferry_install "${FERRY_BUILD_PKGS[@]}" "${FERRY_TEST_PKGS[@]}" ;;
+  esac
+fi

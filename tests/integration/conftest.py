@@ -1,0 +1,628 @@
+"""Fixtures for integration tests that run the real ferryd on 127.0.0.1.
+
+Binaries come from $FERRY_BUILD (default: <repo>/build), e.g. FERRY_BUILD=build-asan
+for the sanitizer build. Run with Debian's interpreter:
+
+    FERRY_BUILD=build /usr/bin/python3 -m pytest tests/integration
+
+Fixtures
+  ferry_bin      paths of ferryd and ferry (session scope)
+  ferry_env      factory for an unstarted FerryServer (config + users, no process) --
+                 useful for CLI tests: env = ferry_env(); env.ferry("user", "list")
+  make_server    factory: make_server({"server": {"banner": "x"}}, users=[...]) -> started server
+  server         a shared server with the default test config (module scope), checked after
+                 every test for sanitizer reports and for having died
+  ctl            factory for raw control connections: c = ctl(server); c.cmd("NOOP").code
+
+Every wait is bounded; every socket has a timeout; every subprocess has timeout=.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HOST = "127.0.0.1"
+SERVICE_USER = "nobody"
+IS_ROOT = os.geteuid() == 0
+
+START_TIMEOUT = 10.0   # ferryd must greet within this
+STOP_TIMEOUT = 10.0    # SIGTERM -> exit (drain_timeout in the default test config is 1s)
+IO_TIMEOUT = 5.0       # default socket timeout for control connections
+CLI_TIMEOUT = 20.0
+
+# Strings a sanitizer build prints; any of them in ferryd's stderr fails the test.
+SANITIZER_PATTERNS = (
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",          # UBSan
+    "WARNING: ThreadSanitizer",
+)
+
+# Default users (PROTOCOL.md §5 fixtures): (name, password, account or None)
+DEFAULT_USERS = (("bob", "pw", None), ("acctuser", "pw", "acct1"))
+
+# The test defaults: fast failure delay, quick drain so teardown is quick.
+DEFAULT_CONFIG = {
+    "server": {
+        "run_as": SERVICE_USER,
+        "workers": "2",
+        "login_fail_delay": "100ms",
+        "max_login_failures": "3",
+        "drain_timeout": "1s",
+    },
+    "log": {"level": "debug"},
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def free_port(family=socket.AF_INET, host=HOST):
+    """A port that was free a moment ago (bind to 0, read it, close)."""
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ipv6_loopback_available():
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def wait_until(pred, timeout, interval=0.02, what="condition"):
+    """Polls pred() until it is truthy; returns its value or fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def sanitizer_report(text):
+    for pat in SANITIZER_PATTERNS:
+        i = text.find(pat)
+        if i >= 0:
+            return text[max(0, i - 200):i + 3000]
+    return None
+
+
+def _chown_tree(path, user=SERVICE_USER):
+    if not IS_ROOT:
+        return
+    import pwd
+    pw = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        for n in files + dirs:
+            os.lchown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+
+
+def render_config(sections):
+    """{"server": {"k": "v"}} -> ini text. A value of None drops the key."""
+    out = []
+    for sec, keys in sections.items():
+        out.append(f"[{sec}]")
+        for k, v in keys.items():
+            if v is None:
+                continue
+            out.append(f"{k} = {v}")
+        out.append("")
+    return "\n".join(out)
+
+
+def merge_config(base, overrides):
+    merged = {s: dict(k) for s, k in base.items()}
+    for sec, keys in (overrides or {}).items():
+        merged.setdefault(sec, {}).update(keys)
+    return merged
+
+
+# --------------------------------------------------------------------------- binaries
+
+@dataclass(frozen=True)
+class FerryBin:
+    build: str
+    ferryd: str
+    ferry: str
+
+
+@pytest.fixture(scope="session")
+def ferry_bin():
+    build = os.environ.get("FERRY_BUILD", os.path.join(REPO, "build"))
+    if not os.path.isabs(build):
+        build = os.path.join(REPO, build)
+    b = FerryBin(build, os.path.join(build, "ferryd"), os.path.join(build, "ferry"))
+    for p in (b.ferryd, b.ferry):
+        if not os.access(p, os.X_OK):
+            pytest.fail(f"{p} not found: build first (scripts/build.sh release) or set FERRY_BUILD")
+    return b
+
+
+# --------------------------------------------------------------------------- control connection
+
+class Reply:
+    """One complete FTP reply (RFC 959 §4.2)."""
+
+    def __init__(self, code, lines, raw):
+        self.code = code          # int
+        self.lines = lines        # list[str], without CRLF
+        self.raw = raw            # bytes, exactly as received
+
+    @property
+    def text(self):
+        """Text of the last line (after 'ddd ')."""
+        return self.lines[-1][4:]
+
+    @property
+    def full(self):
+        return "\n".join(self.lines)
+
+    def __repr__(self):
+        return f"Reply({self.code}, {self.lines!r})"
+
+
+class ProtocolError(AssertionError):
+    pass
+
+
+class Ctl:
+    """A raw control connection with a reply parser that checks framing strictly:
+    every line ends in CRLF, a multi-line reply starts 'ddd-' and ends at 'ddd ' with the
+    same code."""
+
+    def __init__(self, host, port, timeout=IO_TIMEOUT, family=socket.AF_INET, greet=True,
+                 nodelay=True, rcvbuf=None):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if nodelay:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect((host, port))
+        self.buf = b""
+        self.eof = False
+        self.timeout = timeout
+        self.greeting = self.reply() if greet else None
+
+    # -- raw I/O
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("reply deadline passed; buffered: %r" % self.buf[:200])
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(65536)
+        finally:
+            self.sock.settimeout(self.timeout)
+        if not chunk:
+            self.eof = True
+            raise ProtocolError(f"connection closed by server; buffered: {self.buf[:200]!r}")
+        self.buf += chunk
+
+    def read_exact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def readline(self, timeout=None):
+        """One line including its CRLF; a bare LF is a protocol error."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\n" not in self.buf:
+            if len(self.buf) > 1 << 20:
+                raise ProtocolError("no line end in 1 MiB of reply data")
+            self._fill(deadline)
+        i = self.buf.index(b"\n")
+        line, self.buf = self.buf[:i + 1], self.buf[i + 1:]
+        if not line.endswith(b"\r\n"):
+            raise ProtocolError(f"reply line not terminated by CRLF: {line!r}")
+        return line
+
+    def reply(self, timeout=None):
+        """Reads one complete reply."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        first = self.readline(max(0.001, deadline - time.monotonic()))
+        raw = first
+        m = re.match(rb"^([1-5][0-9][0-9])([ -])", first)
+        if not m:
+            raise ProtocolError(f"reply does not start with 'ddd ' or 'ddd-': {first!r}")
+        code = m.group(1)
+        lines = [first[:-2].decode("utf-8", "replace")]
+        if m.group(2) == b"-":
+            while True:
+                line = self.readline(max(0.001, deadline - time.monotonic()))
+                raw += line
+                lines.append(line[:-2].decode("utf-8", "replace"))
+                if line.startswith(code + b" "):
+                    break
+                if re.match(rb"^[0-9]{3}[ ]", line):
+                    raise ProtocolError(f"line inside a {code.decode()} reply looks like a last line: {line!r}")
+        return Reply(int(code), lines, raw)
+
+    def cmd(self, line, timeout=None):
+        """Sends one command (CRLF appended) and returns its reply."""
+        if isinstance(line, str):
+            line = line.encode("utf-8", "surrogateescape")
+        self.send(line + b"\r\n")
+        return self.reply(timeout)
+
+    def expect(self, line, code, timeout=None):
+        r = self.cmd(line, timeout)
+        assert r.code == code, f"{line!r}: expected {code}, got {r!r}"
+        return r
+
+    def login(self, user="bob", password="pw", account=None):
+        self.expect(f"USER {user}", 331)
+        r = self.cmd(f"PASS {password}")
+        if account is not None:
+            assert r.code == 332, r
+            r = self.cmd(f"ACCT {account}")
+        assert r.code == 230, r
+        return r
+
+    def no_data(self, wait=0.3):
+        """True if nothing arrives within `wait` seconds (and the connection stays open)."""
+        if self.buf:
+            return False
+        self.sock.settimeout(wait)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return True
+        finally:
+            self.sock.settimeout(self.timeout)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return False
+
+    def read_until_eof(self, timeout=None):
+        """Reads until the server closes; returns everything not yet consumed. Fails on timeout.
+        A reset (RST) also counts as closed."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while not self.eof:
+            try:
+                self._fill(deadline)
+            except ProtocolError:
+                break
+            except ConnectionResetError:
+                self.eof = True
+                break
+        out, self.buf = self.buf, b""
+        return out
+
+    def assert_closed(self, timeout=None):
+        rest = self.read_until_eof(timeout)
+        assert rest == b"", f"unexpected bytes before close: {rest!r}"
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- server
+
+class FerryServer:
+    """One ferryd instance in its own temporary directory (config, users.db, homes).
+
+    Usable without starting it (for CLI tests): write_config(), add_user(), ferry(...)."""
+
+    def __init__(self, bins, config=None, users=DEFAULT_USERS, listen=None, env=None):
+        self.bins = bins
+        self.host = HOST
+        self.dir = tempfile.mkdtemp(prefix="ferry-it-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.home_root = os.path.join(self.dir, "home")
+        os.makedirs(self.home_root)
+        self.config_path = os.path.join(self.dir, "ferry.conf")
+        self.log_path = os.path.join(self.dir, "ferryd.log")
+        self.db_path = os.path.join(self.dir, "db", "users.db")
+        os.makedirs(os.path.dirname(self.db_path))
+        self.port = None
+        self.family = socket.AF_INET
+        self._explicit_listen = listen
+        if listen:
+            # The first entry is the one the helpers (readiness check, connect()) use.
+            first = listen.split(",")[0].strip()
+            m = re.fullmatch(r"\[(.+)\]:(\d+)", first)
+            if m:
+                self.host, self.family = m.group(1), socket.AF_INET6
+            else:
+                m = re.fullmatch(r"(.+):(\d+)", first)
+                self.host = "0.0.0.0" if m.group(1) == "*" else m.group(1)
+            self.port = int(m.group(2))
+        self.overrides = config or {}
+        self.env = dict(os.environ)
+        self.env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        self.env.update(env or {})
+        self.proc = None
+        self._logf = None
+        self.returncode = None
+        self.users = {}
+        self.write_config()
+        for u in users:
+            self.add_user(*u)
+
+    # -- configuration
+    def config_dict(self):
+        listen = self._explicit_listen or f"{self.host}:{self.port}"
+        base = merge_config(DEFAULT_CONFIG, {"server": {"listen": listen},
+                                             "store": {"sqlite": self.db_path}})
+        return merge_config(base, self.overrides)
+
+    def write_config(self, overrides=None, text=None):
+        """Rewrites ferry.conf: from `text` verbatim, or from the defaults + overrides."""
+        if overrides is not None:
+            self.overrides = merge_config(self.overrides, overrides)
+        if self.port is None:
+            self.port = free_port()
+        if text is None:
+            text = render_config(self.config_dict())
+        with open(self.config_path, "w") as f:
+            f.write(text)
+        _chown_tree(self.dir)
+        return self.config_path
+
+    # -- admin CLI
+    def ferry(self, *args, input=None, timeout=CLI_TIMEOUT, check=False):
+        """Runs `ferry -c CONFIG args...`; returns CompletedProcess (text)."""
+        cp = subprocess.run([self.bins.ferry, "-c", self.config_path, *args], input=input,
+                            capture_output=True, text=True, timeout=timeout, env=self.env)
+        if check and cp.returncode != 0:
+            pytest.fail(f"ferry {' '.join(args)} failed ({cp.returncode}): {cp.stdout}{cp.stderr}")
+        return cp
+
+    def add_user(self, name, password, account=None, home=None):
+        home = home or os.path.join(self.home_root, name)
+        os.makedirs(home, exist_ok=True)
+        _chown_tree(self.dir)
+        args = ["user", "add", name, "--home", home]
+        if account is not None:
+            args += ["--account", account]
+        self.ferry(*args, input=password + "\n", check=True)
+        self.users[name] = (password, account)
+        return home
+
+    # -- process
+    def start(self, timeout=START_TIMEOUT, wait_greeting=True):
+        last_err = ""
+        for attempt in range(3):
+            self._logf = open(self.log_path, "ab")
+            self.proc = subprocess.Popen([self.bins.ferryd, "-c", self.config_path],
+                                         stdin=subprocess.DEVNULL, stdout=self._logf,
+                                         stderr=subprocess.STDOUT, env=self.env)
+            if not wait_greeting:
+                return self
+            ok, last_err = self._wait_ready(timeout)
+            if ok:
+                return self
+            if self.proc.poll() is not None and "in use" in last_err and not self._explicit_listen:
+                # Lost the race for the port: pick another one.
+                self._logf.close()
+                self.port = None
+                self.write_config()
+                continue
+            break
+        self.kill()
+        pytest.fail(f"ferryd did not start: {last_err}\n--- log ---\n{self.log()}")
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False, f"exited with {self.proc.returncode}: {self.log()[-2000:]}"
+            try:
+                c = Ctl(self.host, self.port, timeout=max(0.2, deadline - time.monotonic()),
+                        family=self.family)
+            except (ConnectionRefusedError, socket.timeout, ProtocolError, OSError):
+                time.sleep(0.02)
+                continue
+            try:
+                if c.greeting.code == 220:
+                    c.cmd("QUIT")
+                    return True, ""
+                return False, f"unexpected greeting {c.greeting!r}"
+            finally:
+                c.close()
+        return False, "timeout"
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        assert self.alive(), "ferryd is not running"
+        os.kill(self.proc.pid, sig)
+
+    def reload(self, timeout=5.0):
+        """SIGHUP; waits (bounded) until the log shows the reload result; returns that line."""
+        before = self.log().count("configuration reloaded") + self.log().count("reload failed")
+        self.signal(signal.SIGHUP)
+
+        def done():
+            t = self.log()
+            return (t.count("configuration reloaded") + t.count("reload failed")) > before
+
+        wait_until(done, timeout, what="reload to be logged")
+        lines = [l for l in self.log().splitlines() if "configuration reloaded" in l or "reload failed" in l]
+        return lines[-1]
+
+    def wait_exit(self, timeout=STOP_TIMEOUT):
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.returncode
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, bounded wait, assert exit status 0 and a clean log."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait_exit(timeout)
+        if rc is None:
+            self.kill()
+            pytest.fail(f"ferryd did not exit within {timeout}s of SIGTERM\n{self.log()[-3000:]}")
+        assert rc == 0, f"ferryd exited with {rc}\n{self.log()[-3000:]}"
+        self.check_log()
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            return ""
+
+    def log_bytes(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
+
+    def wait_log(self, pattern, timeout=5.0, count=1):
+        """Waits (bounded) until regex `pattern` matches at least `count` times in the log."""
+        rx = re.compile(pattern)
+        wait_until(lambda: len(rx.findall(self.log())) >= count, timeout,
+                   what=f"log to match {pattern!r}")
+        return rx.findall(self.log())
+
+    def check_log(self):
+        rep = sanitizer_report(self.log())
+        if rep:
+            pytest.fail(f"sanitizer report in ferryd's log:\n{rep}")
+
+    def connect(self, **kw):
+        kw.setdefault("family", self.family)
+        return Ctl(self.host, self.port, **kw)
+
+    def url(self):
+        return f"ftp://{self.host}:{self.port}"
+
+    def teardown(self):
+        """Stops the server (SIGTERM, then SIGKILL), removes its directory, checks the log."""
+        try:
+            if self.alive():
+                self.proc.send_signal(signal.SIGTERM)
+                if self.wait_exit(STOP_TIMEOUT) is None:
+                    self.kill()
+        finally:
+            if self._logf:
+                self._logf.close()
+            text = self.log()
+            if os.environ.get("FERRY_KEEP_TMP"):
+                print(f"ferry test dir kept: {self.dir}")
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        rep = sanitizer_report(text)
+        if rep:
+            pytest.fail(f"sanitizer report in ferryd's log:\n{rep}")
+
+
+@pytest.fixture
+def ferry_env(ferry_bin):
+    """Factory for unstarted servers: config file, database and users, no ferryd process."""
+    made = []
+
+    def factory(config=None, users=DEFAULT_USERS, **kw):
+        s = FerryServer(ferry_bin, config=config, users=users, **kw)
+        made.append(s)
+        return s
+
+    yield factory
+    for s in made:
+        s.teardown()
+
+
+@pytest.fixture
+def make_server(ferry_bin):
+    """make_server(config_overrides=None, users=DEFAULT_USERS, listen=None) -> started FerryServer.
+    Torn down after the test (SIGTERM, SIGKILL as last resort); a sanitizer report fails it."""
+    made = []
+
+    def factory(config=None, users=DEFAULT_USERS, start=True, **kw):
+        s = FerryServer(ferry_bin, config=config, users=users, **kw)
+        made.append(s)
+        if start:
+            s.start()
+        return s
+
+    yield factory
+    errors = []
+    for s in made:
+        try:
+            s.teardown()
+        except pytest.fail.Exception as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors))
+
+
+@pytest.fixture(scope="module")
+def _shared_server(ferry_bin):
+    s = FerryServer(ferry_bin)
+    s.start()
+    yield s
+    s.teardown()
+
+
+@pytest.fixture
+def server(_shared_server):
+    """The module's shared server (default test config). After each test it must still be
+    running and its log must be free of sanitizer reports."""
+    yield _shared_server
+    _shared_server.check_log()
+    assert _shared_server.alive(), f"ferryd died:\n{_shared_server.log()[-3000:]}"
+
+
+@pytest.fixture
+def ctl():
+    """ctl(server, **Ctl kwargs) -> connected Ctl (greeting already read); closed after the test."""
+    conns = []
+
+    def factory(srv, **kw):
+        c = srv.connect(**kw)
+        conns.append(c)
+        return c
+
+    yield factory
+    for c in conns:
+        c.close()

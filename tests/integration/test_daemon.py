@@ -1,0 +1,469 @@
+"""ferryd as a process: --check, listening, signals (reload, drain), logging."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (Ctl, FerryServer, ProtocolError, IS_ROOT, REPO, free_port,
+                      ipv6_loopback_available, wait_until)
+
+
+def check(ferry_bin, path, timeout=10):
+    return subprocess.run([ferry_bin.ferryd, "-c", path, "--check"], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# ----------------------------------------------------------------- --check
+
+def test_check_generated_config_ok(ferry_env, ferry_bin):
+    env = ferry_env(users=())
+    cp = check(ferry_bin, env.config_path)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.strip() == f"{env.config_path}: OK"
+
+
+def test_check_shipped_config_ok(ferry_bin):
+    path = os.path.join(REPO, "etc", "ferry.conf")
+    cp = check(ferry_bin, path)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.strip() == f"{path}: OK"
+
+
+@pytest.mark.parametrize("body,line,needle", [
+    ("[server]\nworkers = 2\nbogus = 1\n", 4, "[server] bogus: unknown key"),
+    ("[server]\nworkers = 999\n", 3, "[server] workers:"),
+    ("[server]\nidle_timeout = 5s\n", 3, "[server] idle_timeout:"),
+    ("[server]\nlisten = 127.0.0.1:0\n", 3, "[server] listen:"),
+    ("[log]\nlevel = loud\n", 3, "[log] level:"),
+    ("[nope]\nx = 1\n", 2, "[nope]: unknown section"),
+    ("[server]\nbanner = a\nbanner = b\n", 4, "[server] banner: given twice"),
+    ("[server]\nthis is not a key value line\n", 3, "syntax error"),
+])
+def test_check_bad_config(tmp_path, ferry_bin, body, line, needle):
+    path = str(tmp_path / "bad.conf")
+    with open(path, "w") as f:
+        f.write("# test\n" + body)
+    cp = check(ferry_bin, path)
+    assert cp.returncode == 1, (cp.stdout, cp.stderr)
+    assert cp.stdout == ""
+    assert f"{path}:{line}: " in cp.stderr, cp.stderr
+    assert needle in cp.stderr, cp.stderr
+    assert cp.stderr.startswith("ferryd: ")
+
+
+def test_check_missing_file(tmp_path, ferry_bin):
+    path = str(tmp_path / "missing.conf")
+    cp = check(ferry_bin, path)
+    assert cp.returncode == 1
+    assert path in cp.stderr and "cannot open" in cp.stderr, cp.stderr
+
+
+def test_bad_config_refuses_to_start(tmp_path, ferry_bin):
+    path = str(tmp_path / "bad.conf")
+    with open(path, "w") as f:
+        f.write("[server]\nworkers = lots\n")
+    cp = subprocess.run([ferry_bin.ferryd, "-c", path], capture_output=True, text=True,
+                        timeout=10, stdin=subprocess.DEVNULL)
+    assert cp.returncode == 1
+    assert f"{path}:2: [server] workers:" in cp.stderr
+
+
+def test_port_in_use_fails_to_start(ferry_env):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    try:
+        port = blocker.getsockname()[1]
+        env = ferry_env(config={"server": {"listen": f"127.0.0.1:{port}"}}, users=())
+        env.start(wait_greeting=False)
+        rc = env.wait_exit(10)
+        assert rc is not None and rc != 0, "ferryd started on a port that is in use"
+        assert str(port) in env.log()
+    finally:
+        blocker.close()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="run_as only applies when started as root")
+def test_unknown_run_as_fails_to_start(ferry_env):
+    env = ferry_env(config={"server": {"run_as": "no-such-user-ferry"}}, users=())
+    env.start(wait_greeting=False)
+    rc = env.wait_exit(10)
+    assert rc == 1
+    assert "no-such-user-ferry" in env.log()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="privilege drop only happens when started as root")
+def test_runs_as_service_user(server):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    with open(f"/proc/{server.pid}/status") as f:
+        status = f.read()
+    uids = re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()
+    gids = re.search(r"^Gid:\s+(.*)$", status, re.M).group(1).split()
+    groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+    assert uids == [str(nobody.pw_uid)] * 4
+    assert gids == [str(nobody.pw_gid)] * 4
+    assert "0" not in groups
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.M)
+
+
+# ----------------------------------------------------------------- listening
+
+def test_listens_on_ipv4_and_ipv6(make_server):
+    if not ipv6_loopback_available():
+        pytest.skip("::1 is not available")
+    p4 = free_port()
+    p6 = free_port(socket.AF_INET6, "::1")
+    srv = make_server(listen=f"127.0.0.1:{p4}, [::1]:{p6}")
+    c4 = Ctl("127.0.0.1", p4)
+    c6 = Ctl("::1", p6, family=socket.AF_INET6)
+    try:
+        c4.login()
+        c6.login()
+        assert "Connected from 127.0.0.1" in c4.cmd("STAT").full
+        assert "Connected from ::1" in c6.cmd("STAT").full
+    finally:
+        c4.close()
+        c6.close()
+    log = srv.log()
+    assert f"listening on 127.0.0.1:{p4}" in log
+    assert f"listening on [::1]:{p6}" in log
+    srv.stop()
+
+
+# ----------------------------------------------------------------- SIGHUP
+
+def test_sighup_new_banner(make_server):
+    srv = make_server({"server": {"banner": "Old banner."}})
+    old = Ctl(srv.host, srv.port)
+    try:
+        assert old.greeting.lines == ["220 Old banner."]
+        old.login()
+        srv.write_config({"server": {"banner": "New banner."}})
+        line = srv.reload()
+        assert "configuration reloaded" in line, line
+        new = Ctl(srv.host, srv.port)
+        try:
+            assert new.greeting.lines == ["220 New banner."]
+            new.login()
+        finally:
+            new.close()
+        # The existing session is untouched and keeps working.
+        assert old.cmd("NOOP").code == 200
+        assert old.cmd("PWD").code == 257
+        # REIN shows the session still runs with its own (old) snapshot.
+        assert old.cmd("REIN").code == 220
+        old.login()
+    finally:
+        old.close()
+    srv.stop()
+
+
+def test_sighup_applies_new_limits_to_new_sessions(make_server):
+    srv = make_server({"server": {"max_login_failures": "3"}})
+    srv.write_config({"server": {"max_login_failures": "1"}})
+    srv.reload()
+    c = Ctl(srv.host, srv.port)
+    try:
+        c.expect("USER bob", 331)
+        c.expect("PASS wrong", 530)
+        assert c.reply().code == 421
+        c.assert_closed()
+    finally:
+        c.close()
+    srv.stop()
+
+
+def test_sighup_broken_config_keeps_old(make_server):
+    srv = make_server({"server": {"banner": "Keep me."}})
+    with open(srv.config_path, "a") as f:
+        f.write("\n[server2]\nbogus = 1\n")
+    line = srv.reload()
+    assert "reload failed" in line, line
+    assert "keeping the running configuration" in line
+    assert srv.config_path in line
+    c = Ctl(srv.host, srv.port)
+    try:
+        assert c.greeting.lines == ["220 Keep me."]
+        c.login()
+    finally:
+        c.close()
+    # A good file afterwards is picked up again.
+    srv.write_config({"server": {"banner": "Fixed."}})
+    assert "configuration reloaded" in srv.reload()
+    c = Ctl(srv.host, srv.port)
+    try:
+        assert c.greeting.lines == ["220 Fixed."]
+    finally:
+        c.close()
+    srv.stop()
+
+
+def test_sighup_invalid_value_keeps_old(make_server):
+    srv = make_server({"server": {"banner": "Still here."}})
+    srv.write_config({"server": {"idle_timeout": "1s"}})     # below the 10s minimum
+    line = srv.reload()
+    assert "reload failed" in line and "idle_timeout" in line, line
+    c = Ctl(srv.host, srv.port)
+    try:
+        assert c.greeting.lines == ["220 Still here."]
+    finally:
+        c.close()
+    srv.stop()
+
+
+def test_sighup_listen_change_warns_and_keeps_port(make_server):
+    srv = make_server()
+    old_port = srv.port
+    srv.write_config({"server": {"listen": f"127.0.0.1:{old_port + 1 if old_port < 65535 else old_port - 1}"}})
+    assert "configuration reloaded" in srv.reload()
+    assert "listen changed; it takes effect after a restart" in srv.log()
+    c = Ctl(srv.host, old_port)
+    try:
+        c.login()
+    finally:
+        c.close()
+    srv.stop()
+
+
+def test_sighup_many_times_with_sessions(make_server):
+    # Config snapshots are reference counted: many reloads while sessions come and go.
+    srv = make_server()
+    keep = Ctl(srv.host, srv.port)
+    try:
+        keep.login()
+        for i in range(10):
+            srv.write_config({"server": {"banner": f"Banner {i}."}})
+            srv.reload()
+            c = Ctl(srv.host, srv.port)
+            try:
+                assert c.greeting.lines == [f"220 Banner {i}."]
+                c.login()
+            finally:
+                c.close()
+        assert keep.cmd("NOOP").code == 200
+    finally:
+        keep.close()
+    srv.stop()
+
+
+# ----------------------------------------------------------------- SIGTERM / drain
+
+def test_sigterm_without_clients_exits_quickly(make_server):
+    srv = make_server({"server": {"drain_timeout": "30s"}})
+    t0 = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    rc = srv.wait_exit(5)
+    assert rc == 0, srv.log()[-2000:]
+    assert time.monotonic() - t0 < 3
+    assert "ferryd stopped" in srv.log()
+    srv.check_log()
+
+
+def test_sigint_like_sigterm(make_server):
+    srv = make_server()
+    srv.signal(signal.SIGINT)
+    assert srv.wait_exit(5) == 0
+    srv.check_log()
+
+
+def test_sigterm_drains_connected_client(make_server):
+    srv = make_server({"server": {"drain_timeout": "2s"}})
+    c = Ctl(srv.host, srv.port)
+    try:
+        c.login()
+        t0 = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        srv.wait_log(r"stopping: no new connections")
+
+        def refused():
+            try:
+                s = socket.create_connection((srv.host, srv.port), timeout=1)
+            except ConnectionRefusedError:
+                return True
+            s.close()
+            return False
+        wait_until(refused, 1.5, what="the listener to close")
+
+        # The connected client keeps working until the deadline.
+        assert c.cmd("NOOP").code == 200
+        time.sleep(0.5)
+        assert c.cmd("PWD").code == 257
+        assert time.monotonic() - t0 < 1.8, "too slow to test the drain window"
+        r = c.reply(timeout=5)
+        dt = time.monotonic() - t0
+        assert r.code == 421, r
+        assert 1.5 <= dt <= 4.0, dt
+        c.assert_closed()
+    finally:
+        c.close()
+    rc = srv.wait_exit(5)
+    assert rc == 0, srv.log()[-2000:]
+    srv.check_log()
+
+
+def test_sigterm_client_quits_before_deadline(make_server):
+    # When the last session ends the server exits without waiting for the deadline.
+    srv = make_server({"server": {"drain_timeout": "30s"}})
+    c = Ctl(srv.host, srv.port)
+    try:
+        c.login()
+        srv.signal(signal.SIGTERM)
+        srv.wait_log(r"stopping")
+        assert c.cmd("QUIT").code == 221
+        c.assert_closed()
+    finally:
+        c.close()
+    t0 = time.monotonic()
+    assert srv.wait_exit(5) == 0
+    assert time.monotonic() - t0 < 3
+    srv.check_log()
+
+
+def test_second_sigterm_while_draining(make_server):
+    srv = make_server({"server": {"drain_timeout": "2s"}})
+    c = Ctl(srv.host, srv.port)
+    try:
+        c.login()
+        srv.signal(signal.SIGTERM)
+        srv.wait_log("stopping")
+        srv.signal(signal.SIGTERM)
+        srv.wait_log("already stopping")
+        assert c.cmd("NOOP").code == 200
+    finally:
+        c.close()
+    assert srv.wait_exit(6) == 0
+    srv.check_log()
+
+
+def test_sigterm_zero_drain_under_login_load(make_server):
+    # Sessions in every login stage (hashing on the job pool, in the failure delay, logged in)
+    # when the server stops at once: it must exit 0 with a clean sanitizer log.
+    srv = make_server({"server": {"drain_timeout": "0", "login_fail_delay": "300ms",
+                                  "max_login_failures": "100"}})
+    socks = []
+    try:
+        for i in range(30):
+            s = socket.create_connection((srv.host, srv.port), timeout=5)
+            socks.append(s)
+            pw = b"pw" if i % 3 == 0 else b"bad"
+            s.sendall(b"USER bob\r\nPASS " + pw + b"\r\n" + b"USER bob\r\nPASS bad\r\n" * 5)
+        time.sleep(0.05)
+        srv.signal(signal.SIGTERM)
+        rc = srv.wait_exit(10)
+        assert rc == 0, srv.log()[-3000:]
+    finally:
+        for s in socks:
+            s.close()
+    srv.check_log()
+
+
+def test_stop_helper_and_restart_same_dir(make_server):
+    srv = make_server()
+    srv.stop()
+    # Same database and config: a restart works (the store was closed cleanly).
+    srv.start()
+    c = Ctl(srv.host, srv.port)
+    try:
+        c.login()
+    finally:
+        c.close()
+    srv.stop()
+
+
+# ----------------------------------------------------------------- logging
+
+SECRET = "S3cr3t-Passw0rd-Ferry"
+WRONG = "Wr0ng-Guess-Zebra"
+
+
+def test_password_never_logged(make_server):
+    srv = make_server(users=(("bob", "pw", None), ("carol", SECRET, None),
+                             ("dave", SECRET, "acct-dave")))
+    c = Ctl(srv.host, srv.port)
+    try:
+        c.expect(f"PASS {SECRET}", 503)              # PASS before USER
+        c.login("carol", SECRET)
+        c.expect(f"PASS {SECRET}", 503)              # PASS while logged in
+        c.expect("USER carol", 331)
+        c.expect(f"PASS {WRONG}", 530)
+        c.login("dave", SECRET, "acct-dave")
+        c.expect("USER nobody-here", 331)
+        c.expect(f"PASS {SECRET}", 530)
+        c.send(f"USER carol\r\nPASS {SECRET}\r\nQUIT\r\n")   # pipelined
+        assert [c.reply().code for _ in range(3)] == [331, 230, 221]
+    finally:
+        c.close()
+    srv.stop()
+    log = srv.log()
+    assert "login ok" in log and "login failed" in log
+    assert SECRET not in log
+    assert WRONG not in log
+    assert SECRET.lower() not in log.lower()
+
+
+def test_failed_login_log_line(make_server):
+    srv = make_server()
+    c = Ctl(srv.host, srv.port)
+    try:
+        c.expect("USER bob", 331)
+        c.expect("PASS wrong", 530)
+        c.expect("USER nosuch", 331)
+        c.expect("PASS wrong", 530)
+        c.expect("USER acctuser", 331)
+        c.expect("PASS pw", 332)
+        c.expect("ACCT wrong", 530)
+    finally:
+        c.close()
+    srv.wait_log(r"login failed", count=3)
+    log = srv.log()
+    assert 'login failed: user="bob" ip=127.0.0.1' in log
+    assert 'login failed: user="nosuch" ip=127.0.0.1' in log
+    assert 'login failed: user="acctuser" ip=127.0.0.1' in log
+    # one line per event, each with a session id
+    for line in log.splitlines():
+        if "login failed" in line:
+            assert re.search(r" session=\d+ ", line), line
+
+
+def test_client_text_escaped_in_log(make_server):
+    srv = make_server()
+    c = Ctl(srv.host, srv.port)
+    try:
+        # 0xFF must be doubled on the wire (IAC IAC); 0xE9 is a plain 8-bit byte.
+        c.send(b'USER q"u\\o\xe9\xff\xff%s%n\r\n')
+        assert c.reply().code == 331
+        c.expect("PASS wrong", 530)
+        c.send(b"CLNT evil\x1b[31m\r\n")          # control bytes: refused, never logged raw
+        assert c.reply().code == 501
+        c.send(b"CLNT caf\xc3\xa9 \"x\" \\\r\n")
+        assert c.reply().code == 200
+    finally:
+        c.close()
+    srv.wait_log(r"login failed")
+    srv.wait_log(r'client: "')
+    raw = srv.log_bytes()
+    text = raw.decode("ascii")     # fails on any 8-bit byte in the log
+    assert r'login failed: user="q\x22u\x5co\xe9\xff%s%n" ip=127.0.0.1' in text, text[-2000:]
+    assert r'client: "caf\xc3\xa9 \x22x\x22 \x5c"' in text
+    for line in raw.split(b"\n"):
+        assert not re.search(rb"[\x00-\x1f\x7f]", line), line
+
+
+def test_long_user_name_refused_and_log_bounded(make_server):
+    srv = make_server()
+    c = Ctl(srv.host, srv.port)
+    try:
+        assert c.cmd("USER " + "u" * 257).code == 501
+        c.expect("USER " + "\u00e9" * 128, 331)     # 256 bytes of 8-bit text: 1024 escaped
+        c.expect("PASS x", 530)
+    finally:
+        c.close()
+    srv.wait_log("login failed")
+    for line in srv.log().splitlines():
+        assert len(line) < 2048, line[:200]

@@ -1,0 +1,438 @@
+/* Unit tests for auth.c: permission lists, password hashing and verification
+ * for every scheme the store may hold, and auth_check's outcomes (including
+ * its timing for unknown users) against a real SQLite store in a fresh
+ * mkdtemp() directory, plus a failing store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <crypt.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "util.h"
+
+/* ---- perms ---- */
+
+static void test_perms_parse(void **state)
+{
+	uint32_t p = 0;
+	(void)state;
+	assert_int_equal(perms_parse("read", &p), 0);
+	assert_int_equal(p, PERM_READ);
+	assert_int_equal(perms_parse("read,write,list", &p), 0);
+	assert_int_equal(p, PERM_READ | PERM_WRITE | PERM_LIST);
+	assert_int_equal(perms_parse(" Delete , RENAME,mkdir ", &p), 0);
+	assert_int_equal(p, PERM_DELETE | PERM_RENAME | PERM_MKDIR);
+	assert_int_equal(perms_parse("all", &p), 0);
+	assert_int_equal(p, PERM_ALL);
+	assert_int_equal(perms_parse("ALL", &p), 0);
+	assert_int_equal(p, PERM_ALL);
+	assert_int_equal(perms_parse("list,read,list", &p), 0);
+	assert_int_equal(p, PERM_READ | PERM_LIST);
+	assert_int_equal(perms_parse("none", &p), 0);
+	assert_int_equal(p, 0);
+}
+
+static void test_perms_parse_errors(void **state)
+{
+	static const char *const bad[] = {
+	    "", " ", "x", "read,x", "read,,list", "read,", ",read", "reads", "re ad", "read;write", "all,",
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		uint32_t p = 12345;
+		if (perms_parse(bad[i], &p) != -EINVAL)
+			fail_msg("perms_parse(\"%s\") accepted", bad[i]);
+		/* The out-parameter is only written on success. */
+		assert_int_equal(p, 12345);
+	}
+	uint32_t p;
+	assert_int_equal(perms_parse(NULL, &p), -EINVAL);
+}
+
+static void test_perms_format(void **state)
+{
+	char out[64];
+	(void)state;
+	perms_format(PERM_ALL, out, sizeof(out));
+	assert_string_equal(out, "all");
+	perms_format(0, out, sizeof(out));
+	assert_string_equal(out, "none");
+	perms_format(PERM_LIST | PERM_READ, out, sizeof(out));
+	assert_string_equal(out, "read,list");
+	perms_format(PERM_ALL & ~PERM_DELETE, out, sizeof(out));
+	assert_string_equal(out, "read,write,rename,mkdir,list");
+	/* Bits beyond the known ones are not names. */
+	perms_format(PERM_WRITE | (1u << 20), out, sizeof(out));
+	assert_string_equal(out, "write");
+}
+
+static void test_perms_roundtrip(void **state)
+{
+	char out[64];
+	(void)state;
+	for (uint32_t bits = 0; bits <= PERM_ALL; bits++) {
+		uint32_t back = 0xffffffffu;
+		perms_format(bits, out, sizeof(out));
+		assert_int_equal(perms_parse(out, &back), 0);
+		assert_int_equal(back, bits);
+	}
+}
+
+static void test_perms_format_small_buffer(void **state)
+{
+	char out[8];
+	(void)state;
+	memset(out, 'X', sizeof(out));
+	perms_format(PERM_READ | PERM_WRITE | PERM_LIST, out, 8);
+	/* Truncated but terminated and within bounds. */
+	assert_true(memchr(out, '\0', sizeof(out)) != NULL);
+	assert_int_equal(strncmp(out, "read", 4), 0);
+	perms_format(PERM_READ, out, 0); /* must not write at all */
+}
+
+/* ---- hashing ---- */
+
+static void test_hash_roundtrip(void **state)
+{
+	char *h1 = NULL, *h2 = NULL;
+	(void)state;
+	assert_int_equal(auth_hash_password("correct horse", &h1), 0);
+	assert_non_null(h1);
+	assert_int_equal(strncmp(h1, "$y$", 3), 0);
+	assert_true(auth_verify_password(h1, "correct horse"));
+	assert_false(auth_verify_password(h1, "correct horsf"));
+	assert_false(auth_verify_password(h1, "correct hors"));
+	assert_false(auth_verify_password(h1, ""));
+	/* A fresh salt each time. */
+	assert_int_equal(auth_hash_password("correct horse", &h2), 0);
+	assert_string_not_equal(h1, h2);
+	assert_true(auth_verify_password(h2, "correct horse"));
+	free(h1);
+	free(h2);
+}
+
+/* libxcrypt takes passwords shorter than CRYPT_MAX_PASSPHRASE_SIZE bytes. */
+#define LONGEST (CRYPT_MAX_PASSPHRASE_SIZE - 1)
+
+static void test_hash_long_and_binary_passwords(void **state)
+{
+	char pw[LONGEST + 2];
+	char *h = NULL;
+	(void)state;
+	memset(pw, 'a', LONGEST);
+	pw[LONGEST] = '\0';
+	assert_int_equal(auth_hash_password(pw, &h), 0);
+	assert_true(auth_verify_password(h, pw));
+	pw[LONGEST - 1] = 'b';
+	assert_false(auth_verify_password(h, pw));
+	/* One byte longer: refused, never silently truncated. */
+	pw[LONGEST - 1] = 'a';
+	pw[LONGEST] = 'a';
+	pw[LONGEST + 1] = '\0';
+	assert_false(auth_verify_password(h, pw));
+	free(h);
+	h = NULL;
+	assert_int_equal(auth_hash_password(pw, &h), -ERANGE);
+	assert_null(h);
+	assert_int_equal(auth_hash_password("p\xc3\xa4ss \x01\x7f", &h), 0);
+	assert_true(auth_verify_password(h, "p\xc3\xa4ss \x01\x7f"));
+	free(h);
+	assert_int_equal(auth_hash_password(NULL, &h), -EINVAL);
+}
+
+/* Hashes pw with another scheme, as an imported account would have. */
+static char *hash_with(const char *prefix, const char *pw)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	assert_non_null(cd);
+	assert_non_null(crypt_gensalt_rn(prefix, 0, NULL, 0, salt, (int)sizeof(salt)));
+	const char *h = crypt_rn(pw, salt, cd, (int)sizeof(*cd));
+	assert_non_null(h);
+	char *copy = strdup(h);
+	free(cd);
+	assert_non_null(copy);
+	return copy;
+}
+
+static void test_verify_other_schemes(void **state)
+{
+	static const char *const prefixes[] = {"$2b$", "$6$", "$y$"};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(prefixes); i++) {
+		char *h = hash_with(prefixes[i], "s3cret!");
+		assert_int_equal(strncmp(h, prefixes[i], strlen(prefixes[i])), 0);
+		assert_true(auth_verify_password(h, "s3cret!"));
+		assert_false(auth_verify_password(h, "s3cret?"));
+		assert_false(auth_verify_password(h, ""));
+		free(h);
+	}
+}
+
+static void test_verify_locked_and_malformed(void **state)
+{
+	char *h = NULL;
+	char locked[CRYPT_OUTPUT_SIZE];
+	(void)state;
+	assert_int_equal(auth_hash_password("pw", &h), 0);
+	/* The shadow(5) convention: a leading '!' or '*' locks the account
+	 * even though the rest is a valid hash of the right password. */
+	(void)snprintf(locked, sizeof(locked), "!%s", h);
+	assert_false(auth_verify_password(locked, "pw"));
+	(void)snprintf(locked, sizeof(locked), "*%s", h);
+	assert_false(auth_verify_password(locked, "pw"));
+	assert_false(auth_verify_password("*", "pw"));
+	assert_false(auth_verify_password("!", ""));
+	assert_false(auth_verify_password("", ""));
+	assert_false(auth_verify_password("$y$garbage", "pw"));
+	assert_false(auth_verify_password("$9$unknown$scheme", "pw"));
+	/* Legacy DES: two salt chars; crypt would accept it, we must not let
+	 * a truncated or odd string match an empty password by accident. */
+	assert_false(auth_verify_password("ab", ""));
+	assert_false(auth_verify_password(NULL, "pw"));
+	assert_false(auth_verify_password(h, NULL));
+	free(h);
+}
+
+/* ---- auth_check against a real store ---- */
+
+struct fixture {
+	char dir[256];
+	struct config *cfg;
+	const struct userstore_ops *ops;
+	struct userstore *s;
+};
+
+static void add_user(struct fixture *fx, const char *name, const char *pw, const char *account, uint32_t perms,
+		     bool enabled)
+{
+	char home[300];
+	struct user_record u = {.account = (char *)account, .perms = perms, .enabled = enabled};
+	(void)snprintf(home, sizeof(home), "/srv/ftp/%s", name);
+	u.name = (char *)name;
+	u.home = home;
+	assert_int_equal(auth_hash_password(pw, &u.password_hash), 0);
+	assert_int_equal(fx->ops->add(fx->s, &u), 0);
+	free(u.password_hash);
+}
+
+static int setup_store(void **state)
+{
+	char err[512];
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	(void)snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-test-auth-XXXXXX");
+	fx->cfg = config_new_default();
+	if (!mkdtemp(fx->dir) || !fx->cfg)
+		return -1;
+	(void)snprintf(fx->cfg->sqlite_path, sizeof(fx->cfg->sqlite_path), "%s/users.db", fx->dir);
+	fx->ops = auth_backend(fx->cfg->store_backend);
+	if (!fx->ops || fx->ops->open(fx->cfg, true, &fx->s, err, sizeof(err)) != 0)
+		return -1;
+	*state = fx;
+	add_user(fx, "alice", "alice-pw", NULL, PERM_READ | PERM_LIST, true);
+	add_user(fx, "bob", "bob-pw", NULL, PERM_ALL, false);
+	add_user(fx, "carol", "carol-pw", "acct-carol", PERM_ALL, true);
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown_store(void **state)
+{
+	struct fixture *fx = *state;
+	fx->ops->close(fx->s);
+	config_unref(fx->cfg);
+	int r = nftw(fx->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return r == 0 ? 0 : -1;
+}
+
+static void test_check_ok(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	auth_check(fx->ops, fx->s, "alice", "alice-pw", &r);
+	assert_true(r.ok);
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.home, "/srv/ftp/alice");
+	assert_null(r.account);
+	assert_int_equal(r.perms, PERM_READ | PERM_LIST);
+	auth_result_free(&r);
+	assert_null(r.home);
+	assert_false(r.ok);
+}
+
+static void test_check_wrong_password(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	auth_check(fx->ops, fx->s, "alice", "alice-PW", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	assert_null(r.home);
+	assert_null(r.account);
+	assert_int_equal(r.perms, 0);
+	auth_result_free(&r);
+	auth_check(fx->ops, fx->s, "alice", "", &r);
+	assert_false(r.ok);
+	auth_result_free(&r);
+}
+
+static void test_check_unknown_user(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	auth_check(fx->ops, fx->s, "mallory", "alice-pw", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0); /* not a store failure */
+	assert_null(r.home);
+	auth_result_free(&r);
+	/* Names are exact. */
+	auth_check(fx->ops, fx->s, "Alice", "alice-pw", &r);
+	assert_false(r.ok);
+	auth_result_free(&r);
+}
+
+static void test_check_disabled(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	auth_check(fx->ops, fx->s, "bob", "bob-pw", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	assert_null(r.home);
+	auth_result_free(&r);
+}
+
+static void test_check_account(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	auth_check(fx->ops, fx->s, "carol", "carol-pw", &r);
+	assert_true(r.ok);
+	assert_string_equal(r.account, "acct-carol");
+	assert_string_equal(r.home, "/srv/ftp/carol");
+	assert_int_equal(r.perms, PERM_ALL);
+	auth_result_free(&r);
+	assert_null(r.account);
+}
+
+static void test_check_locked_hash(void **state)
+{
+	struct fixture *fx = *state;
+	struct user_record u;
+	struct auth_result r;
+	char locked[CRYPT_OUTPUT_SIZE];
+	assert_int_equal(fx->ops->lookup(fx->s, "alice", &u), 0);
+	(void)snprintf(locked, sizeof(locked), "!%s", u.password_hash);
+	free(u.password_hash);
+	u.password_hash = locked;
+	assert_int_equal(fx->ops->update(fx->s, &u), 0);
+	u.password_hash = NULL;
+	user_record_free(&u);
+	auth_check(fx->ops, fx->s, "alice", "alice-pw", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	auth_result_free(&r);
+}
+
+/* A store whose lookup always fails, as a broken database would. */
+static int failing_lookup(struct userstore *s, const char *name, struct user_record *out)
+{
+	(void)s;
+	(void)name;
+	(void)out;
+	return -EIO;
+}
+
+static void test_check_store_failure(void **state)
+{
+	static char token; /* any non-NULL handle: the fake never reads it */
+	struct userstore_ops ops = {.name = "failing", .lookup = failing_lookup};
+	struct auth_result r;
+	(void)state;
+	auth_check(&ops, (struct userstore *)(void *)&token, "alice", "alice-pw", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, -EIO);
+	assert_null(r.home);
+	auth_result_free(&r);
+	auth_check(&ops, NULL, "alice", "alice-pw", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, -EINVAL);
+	auth_result_free(&r);
+}
+
+static uint64_t time_check(struct fixture *fx, const char *user, const char *pw)
+{
+	struct auth_result r;
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = util_now_ms();
+		auth_check(fx->ops, fx->s, user, pw, &r);
+		uint64_t dt = util_now_ms() - t0;
+		assert_false(r.ok);
+		auth_result_free(&r);
+		if (dt < best)
+			best = dt;
+	}
+	return best;
+}
+
+/* SECURITY: an unknown or disabled user must cost a full hash, or response
+ * times list the accounts. The bound is loose (a skipped hash is ~1000x
+ * faster), so machine noise cannot make this flaky. */
+static void test_check_timing(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t wrong = time_check(fx, "alice", "nope");
+	uint64_t unknown = time_check(fx, "mallory", "nope");
+	uint64_t disabled = time_check(fx, "bob", "bob-pw");
+	print_message("wrong %llu ms, unknown %llu ms, disabled %llu ms\n", (unsigned long long)wrong,
+		      (unsigned long long)unknown, (unsigned long long)disabled);
+	assert_true(wrong >= 4); /* yescrypt at its default cost is far slower */
+	assert_true(unknown * 4 >= wrong);
+	assert_true(disabled * 4 >= wrong);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_perms_parse),
+	    cmocka_unit_test(test_perms_parse_errors),
+	    cmocka_unit_test(test_perms_format),
+	    cmocka_unit_test(test_perms_roundtrip),
+	    cmocka_unit_test(test_perms_format_small_buffer),
+	    cmocka_unit_test(test_hash_roundtrip),
+	    cmocka_unit_test(test_hash_long_and_binary_passwords),
+	    cmocka_unit_test(test_verify_other_schemes),
+	    cmocka_unit_test(test_verify_locked_and_malformed),
+	    cmocka_unit_test_setup_teardown(test_check_ok, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_wrong_password, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_unknown_user, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_disabled, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_account, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_locked_hash, setup_store, teardown_store),
+	    cmocka_unit_test(test_check_store_failure),
+	    cmocka_unit_test_setup_teardown(test_check_timing, setup_store, teardown_store),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

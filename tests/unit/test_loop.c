@@ -1,0 +1,181 @@
+/* Event loop: timers fire in deadline order, cancel works, deferred calls
+ * run after the round, posts from another thread arrive, watches fire. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "util.h"
+
+struct rec {
+	struct loop *l;
+	int order[16];
+	int n;
+	struct loop_timer t[4];
+};
+
+static struct rec *g_rec;
+
+static void on_timer(struct loop_timer *t)
+{
+	struct rec *r = g_rec;
+	int idx = (int)(t - r->t);
+	r->order[r->n++] = idx;
+	if (r->n == 3)
+		loop_stop(r->l);
+}
+
+static void test_timer_order(void **state)
+{
+	struct rec r = { 0 };
+	assert_int_equal(loop_new(&r.l), 0);
+	g_rec = &r;
+	loop_timer_arm(r.l, &r.t[0], 30, on_timer);
+	loop_timer_arm(r.l, &r.t[1], 10, on_timer);
+	loop_timer_arm(r.l, &r.t[2], 20, on_timer);
+	loop_timer_arm(r.l, &r.t[3], 15, on_timer);
+	loop_timer_cancel(r.l, &r.t[3]);
+	assert_false(loop_timer_armed(&r.t[3]));
+	uint64_t t0 = util_now_ms();
+	assert_int_equal(loop_run(r.l), 0);
+	assert_true(util_now_ms() - t0 >= 30);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.order[0], 1);
+	assert_int_equal(r.order[1], 2);
+	assert_int_equal(r.order[2], 0);
+	loop_free(r.l);
+}
+
+static void test_timer_rearm(void **state)
+{
+	struct rec r = { 0 };
+	assert_int_equal(loop_new(&r.l), 0);
+	g_rec = &r;
+	loop_timer_arm(r.l, &r.t[0], 10, on_timer);
+	loop_timer_arm(r.l, &r.t[0], 40, on_timer); /* re-arm moves it */
+	loop_timer_arm(r.l, &r.t[1], 20, on_timer);
+	loop_timer_arm(r.l, &r.t[2], 30, on_timer);
+	assert_int_equal(loop_run(r.l), 0);
+	assert_int_equal(r.order[0], 1);
+	assert_int_equal(r.order[1], 2);
+	assert_int_equal(r.order[2], 0);
+	loop_free(r.l);
+}
+
+/* Many timers: heap stays consistent under random cancel/arm. */
+static void nop_timer(struct loop_timer *t)
+{
+	(void)t;
+}
+
+static void test_timer_heap_many(void **state)
+{
+	struct loop *l;
+	assert_int_equal(loop_new(&l), 0);
+	enum { N = 500 };
+	static struct loop_timer ts[N];
+	memset(ts, 0, sizeof(ts));
+	unsigned seed = 7;
+	for (int i = 0; i < N; i++)
+		loop_timer_arm(l, &ts[i], 1000 + (rand_r(&seed) % 1000), nop_timer);
+	for (int i = 0; i < N; i += 3)
+		loop_timer_cancel(l, &ts[i]);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(loop_timer_armed(&ts[i]), i % 3 != 0);
+	for (int i = 0; i < N; i++)
+		loop_timer_cancel(l, &ts[i]);
+	loop_free(l);
+}
+
+struct posted {
+	struct loop *l;
+	int count;
+	int deferred_ran;
+};
+
+static void on_post(void *arg)
+{
+	struct posted *p = arg;
+	if (++p->count == 100)
+		loop_stop(p->l);
+}
+
+static void *poster(void *arg)
+{
+	struct posted *p = arg;
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(loop_post(p->l, on_post, p), 0);
+	return NULL;
+}
+
+static void test_post_cross_thread(void **state)
+{
+	struct posted p = { 0 };
+	assert_int_equal(loop_new(&p.l), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, poster, &p), 0);
+	assert_int_equal(loop_run(p.l), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(p.count, 100);
+	loop_free(p.l);
+}
+
+struct watched {
+	struct loop *l;
+	struct loop_watch w;
+	int fds[2];
+	int fired;
+	int deferred;
+};
+
+static void on_deferred(void *arg)
+{
+	struct watched *x = arg;
+	x->deferred = x->fired;
+	loop_stop(x->l);
+}
+
+static void on_readable(struct loop_watch *w, uint32_t ev)
+{
+	struct watched *x = (struct watched *)((char *)w - offsetof(struct watched, w));
+	char c;
+	assert_true(ev & EPOLLIN);
+	assert_int_equal(read(w->fd, &c, 1), 1);
+	x->fired++;
+	loop_watch_del(x->l, w);
+	assert_int_equal(w->fd, -1);
+	loop_defer(x->l, on_deferred, x);
+}
+
+static void test_watch_and_defer(void **state)
+{
+	struct watched x = { 0 };
+	assert_int_equal(loop_new(&x.l), 0);
+	assert_int_equal(pipe(x.fds), 0);
+	assert_int_equal(loop_watch_add(x.l, &x.w, x.fds[0], EPOLLIN, on_readable), 0);
+	assert_int_equal(write(x.fds[1], "x", 1), 1);
+	assert_int_equal(loop_run(x.l), 0);
+	assert_int_equal(x.fired, 1);
+	assert_int_equal(x.deferred, 1);
+	close(x.fds[0]);
+	close(x.fds[1]);
+	loop_free(x.l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timer_order),     cmocka_unit_test(test_timer_rearm),
+		cmocka_unit_test(test_timer_heap_many), cmocka_unit_test(test_post_cross_thread),
+		cmocka_unit_test(test_watch_and_defer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
