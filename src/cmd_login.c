@@ -44,6 +44,14 @@ void cmd_pass(struct proto *p, struct slice arg)
 static void login_ok(struct proto *p)
 {
 	struct log_escaped e;
+	int r = vfs_open_root(p->home, &p->vfs);
+	if (r) {
+		log_err(p->sid, "home directory unavailable: user=\"%s\" home=\"%s\" error=%s",
+			log_esc(slice_from_cstr(p->user), &e), p->home, strerror(-r));
+		proto_logout(p);
+		proto_reply(p, 530, "Home directory is not available.");
+		return;
+	}
 	p->login = LOGIN_DONE;
 	p->failures = 0;
 	if (p->account) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmdtab.h"
+#include "listing.h"
 #include "log.h"
 #include "proto_impl.h"
 #include "reply.h"
@@ -25,9 +26,18 @@ void cmd_feat(struct proto *p, struct slice arg)
 	const struct cmd_row *rows = cmdtab_rows(&n);
 	proto_reply_begin(p, 211, "Features:");
 	/* RFC 2389 §3.2: one feature per line, each starting with one space. */
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].feat)
-			proto_reply_cont(p, " %s", rows[i].feat);
+	for (size_t i = 0; i < n; i++) {
+		if (!rows[i].feat)
+			continue;
+		if (strcmp(rows[i].feat, "MLST") == 0) {
+			/* RFC 3659 §7.8: '*' marks the facts currently selected. */
+			char facts[128];
+			listing_feat_facts(p->mlst_facts, facts, sizeof(facts));
+			proto_reply_cont(p, " MLST %s", facts);
+			continue;
+		}
+		proto_reply_cont(p, " %s", rows[i].feat);
+	}
 	proto_reply_end(p, 211, "End");
 }
 
@@ -63,6 +73,11 @@ void cmd_help(struct proto *p, struct slice arg)
 void cmd_stat(struct proto *p, struct slice arg)
 {
 	struct log_escaped e;
+	if (p->pending == PEND_XFER) {
+		/* RFC 959 §4.1.3: during a transfer, the transfer's status. */
+		proto_reply(p, 213, "Status: %llu bytes transferred.", (unsigned long long)p->xfer_bytes);
+		return;
+	}
 	proto_reply_begin(p, 211, "FTP server status:");
 	proto_reply_cont(p, " Connected from %s", p->peer);
 	if (p->login == LOGIN_DONE)
@@ -90,6 +105,18 @@ void cmd_opts(struct proto *p, struct slice arg)
 			return;
 		}
 		proto_reply(p, 501, "OPTS UTF8 takes ON.");
+		return;
+	}
+	if (slice_eq_ci(name, "MLST")) {
+		/* RFC 3659 §7.9: unknown facts are dropped silently. */
+		char want[256], echo[128];
+		(void)str_copy(want, sizeof(want), "");
+		if (rest.n < sizeof(want)) {
+			memcpy(want, rest.p, rest.n);
+			want[rest.n] = '\0';
+		}
+		p->mlst_facts = listing_parse_facts(want, echo, sizeof(echo));
+		proto_reply(p, 200, "MLST OPTS %s", echo);
 		return;
 	}
 	proto_reply(p, 501, "Option not understood.");

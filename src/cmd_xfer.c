@@ -1,9 +1,18 @@
 /* TYPE MODE STRU PWD: transfer parameters and the working directory name. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdtab.h"
+#include "log.h"
+#include "parse.h"
+#include "path.h"
 #include "proto_impl.h"
 #include "reply.h"
+#include "util.h"
 
 /* Splits "A N" style arguments into up to three single-space-separated
  * words; returns the count (more than three counts as 4). */
@@ -105,4 +114,497 @@ void cmd_pwd(struct proto *p, struct slice arg)
 		return;
 	}
 	proto_reply(p, 257, "\"%s\" is the current directory.", quoted);
+}
+
+/* ---- REST, data connection set-up, transfers (RFC 959, 2428, 3659) ---- */
+
+void cmd_rest(struct proto *p, struct slice arg)
+{
+	uint64_t v;
+	/* Decision 4: digits only, any TYPE; range problems are reported by
+	 * the transfer command that uses the marker. */
+	if (parse_u64(slice_trim_spaces(arg), INT64_MAX, &v) != 0) {
+		proto_reply(p, 501, "REST needs a non-negative decimal offset.");
+		return;
+	}
+	p->rest = v;
+	proto_reply(p, 350, "Restarting at %llu. Send RETR, STOR or APPE.", (unsigned long long)v);
+}
+
+/* The control connection's family as seen by the client (mapped IPv4 counts
+ * as IPv4). */
+static int ctl_family(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const void *)ss;
+		return IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) ? AF_INET : AF_INET6;
+	}
+	return AF_INET;
+}
+
+/* SECURITY (RFC 2577 §3-4): active connections only to the control peer. */
+static bool is_peer(const struct proto *p, const struct sockaddr_storage *t)
+{
+	const struct sockaddr_storage *c = &p->peer_addr;
+	if (t->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)t;
+		if (c->ss_family == AF_INET)
+			return memcmp(&a->sin_addr, &((const struct sockaddr_in *)(const void *)c)->sin_addr, 4) == 0;
+		const struct sockaddr_in6 *b = (const void *)c;
+		return IN6_IS_ADDR_V4MAPPED(&b->sin6_addr) && memcmp(&a->sin_addr, &b->sin6_addr.s6_addr[12], 4) == 0;
+	}
+	if (t->ss_family == AF_INET6 && c->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)t)->sin6_addr,
+			      &((const struct sockaddr_in6 *)(const void *)c)->sin6_addr, 16) == 0;
+	return false;
+}
+
+static void start_setup(struct proto *p, bool passive, int family, const struct sockaddr_storage *target)
+{
+	struct proto_effect e = { .kind = PROTO_EFFECT_DATA_SETUP };
+	e.data.passive = passive;
+	e.data.family = family;
+	if (target)
+		e.data.target = *target;
+	p->data_ready = false;
+	p->data_passive = passive;
+	proto_start_effect(p, PEND_DATA_SETUP, e);
+}
+
+void cmd_pasv(struct proto *p, struct slice arg)
+{
+	if (p->epsv_all) {
+		proto_reply(p, 503, "EPSV ALL in effect: only EPSV is allowed.");
+		return;
+	}
+	if (ctl_family(&p->local_addr) != AF_INET && !p->cfg->pasv_address[0]) {
+		proto_reply(p, 501, "PASV is for IPv4; use EPSV.");
+		return;
+	}
+	p->pasv_extended = false;
+	start_setup(p, true, ctl_family(&p->local_addr), NULL);
+}
+
+void cmd_epsv(struct proto *p, struct slice arg)
+{
+	int fam = ctl_family(&p->local_addr);
+	arg = slice_trim_spaces(arg);
+	if (arg.n) {
+		if (slice_eq_ci(arg, "ALL")) {
+			p->epsv_all = true;
+			proto_reply(p, 200, "EPSV ALL ok.");
+			return;
+		}
+		if (!slice_eq(arg, SLICE_LIT("1")) && !slice_eq(arg, SLICE_LIT("2"))) {
+			proto_reply(p, 501, "EPSV takes 1, 2 or ALL.");
+			return;
+		}
+		int want = arg.p[0] == '1' ? AF_INET : AF_INET6;
+		if (want != fam) {
+			proto_reply(p, 522, "Network protocol not supported, use (%d)", fam == AF_INET ? 1 : 2);
+			return;
+		}
+	}
+	p->pasv_extended = true;
+	start_setup(p, true, fam, NULL);
+}
+
+static void active(struct proto *p, const struct sockaddr_storage *t, const char *verb)
+{
+	if (p->epsv_all) {
+		proto_reply(p, 503, "EPSV ALL in effect: only EPSV is allowed.");
+		return;
+	}
+	if (!is_peer(p, t)) {
+		log_warn(p->sid, "%s to a foreign address refused: ip=%s", verb, p->peer);
+		proto_reply(p, 500, "Illegal %s command: address is not the client's.", verb);
+		return;
+	}
+	uint16_t port = ntohs(t->ss_family == AF_INET ? ((const struct sockaddr_in *)(const void *)t)->sin_port
+						       : ((const struct sockaddr_in6 *)(const void *)t)->sin6_port);
+	if (port < 1024) {
+		proto_reply(p, 504, "%s to a port below 1024 is not allowed.", verb);
+		return;
+	}
+	start_setup(p, false, t->ss_family, t);
+}
+
+void cmd_port(struct proto *p, struct slice arg)
+{
+	uint64_t v[6];
+	struct slice rest = slice_trim_spaces(arg);
+	for (int i = 0; i < 6; i++) {
+		struct slice num;
+		bool more = slice_split(rest, ',', &num, &rest);
+		if ((i < 5 && !more) || (i == 5 && more) || parse_u64(slice_trim_spaces(num), 255, &v[i]) != 0) {
+			proto_reply(p, 501, "Syntax error in PORT arguments.");
+			return;
+		}
+	}
+	if (ctl_family(&p->peer_addr) != AF_INET) {
+		proto_reply(p, 522, "Network protocol not supported, use (2)");
+		return;
+	}
+	struct sockaddr_storage t = { 0 };
+	struct sockaddr_in *a = (struct sockaddr_in *)&t;
+	a->sin_family = AF_INET;
+	uint8_t *ip = (uint8_t *)&a->sin_addr;
+	for (int i = 0; i < 4; i++)
+		ip[i] = (uint8_t)v[i];
+	a->sin_port = htons((uint16_t)(v[4] * 256 + v[5]));
+	active(p, &t, "PORT");
+}
+
+void cmd_eprt(struct proto *p, struct slice arg)
+{
+	/* EPRT <d>af<d>addr<d>port<d> (RFC 2428 §2) */
+	if (arg.n < 7 || arg.p[0] < 33 || arg.p[0] > 126 || arg.p[arg.n - 1] != arg.p[0]) {
+		proto_reply(p, 501, "Syntax error in EPRT arguments.");
+		return;
+	}
+	char d = arg.p[0];
+	struct slice s = { arg.p + 1, arg.n - 2 }, af, addr, port;
+	if (!slice_split(s, d, &af, &s) || !slice_split(s, d, &addr, &port) || memchr(port.p, d, port.n)) {
+		proto_reply(p, 501, "Syntax error in EPRT arguments.");
+		return;
+	}
+	int fam = ctl_family(&p->peer_addr);
+	const char *supported = fam == AF_INET ? "(1)" : "(2)";
+	uint64_t afn, pn;
+	if (parse_u64(af, 255, &afn) != 0 || (afn != 1 && afn != 2)) {
+		proto_reply(p, 522, "Network protocol not supported, use %s", supported);
+		return;
+	}
+	if ((afn == 1) != (fam == AF_INET)) {
+		proto_reply(p, 522, "Network protocol not supported, use %s", supported);
+		return;
+	}
+	char host[INET6_ADDRSTRLEN];
+	if (parse_u64(port, 65535, &pn) != 0 || pn == 0 || addr.n == 0 || addr.n >= sizeof(host)) {
+		proto_reply(p, 501, "Syntax error in EPRT arguments.");
+		return;
+	}
+	memcpy(host, addr.p, addr.n);
+	host[addr.n] = '\0';
+	struct sockaddr_storage t = { 0 };
+	if (afn == 1) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&t;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)pn);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
+			proto_reply(p, 501, "Syntax error in EPRT address.");
+			return;
+		}
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&t;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)pn);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+			proto_reply(p, 501, "Syntax error in EPRT address.");
+			return;
+		}
+	}
+	active(p, &t, "EPRT");
+}
+
+void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r)
+{
+	if (!p->data_passive) {
+		p->data_ready = true;
+		proto_reply(p, 200, "%s command successful.", "PORT");
+		return;
+	}
+	if (!r || r->err) {
+		proto_reply(p, 425, "Cannot open a passive data connection.");
+		return;
+	}
+	p->data_ready = true;
+	if (p->pasv_extended) {
+		proto_reply(p, 229, "Entering Extended Passive Mode (|||%u|)", r->port);
+		return;
+	}
+	unsigned char ip[4] = { 127, 0, 0, 1 };
+	if (p->cfg->pasv_address[0]) {
+		(void)inet_pton(AF_INET, p->cfg->pasv_address, ip);
+	} else if (p->local_addr.ss_family == AF_INET) {
+		memcpy(ip, &((const struct sockaddr_in *)(const void *)&p->local_addr)->sin_addr, 4);
+	} else {
+		memcpy(ip, &((const struct sockaddr_in6 *)(const void *)&p->local_addr)->sin6_addr.s6_addr[12], 4);
+	}
+	proto_reply(p, 227, "Entering Passive Mode (%u,%u,%u,%u,%u,%u).", ip[0], ip[1], ip[2], ip[3], r->port >> 8,
+		    r->port & 255);
+}
+
+static bool need_data(struct proto *p)
+{
+	if (p->data_ready)
+		return true;
+	proto_reply(p, 425, "Use PORT, PASV, EPRT or EPSV first.");
+	return false;
+}
+
+static void start_xfer(struct proto *p, enum xfer_cmd cmd, struct proto_xfer x)
+{
+	struct proto_effect e = { .kind = PROTO_EFFECT_XFER, .xfer = x };
+	p->xcmd = cmd;
+	p->xfer_bytes = 0;
+	proto_start_effect(p, PEND_XFER, e);
+}
+
+void cmd_retr(struct proto *p, struct slice arg)
+{
+	uint64_t rest = p->rest;
+	p->rest = 0; /* used by this command whatever happens */
+	char vpath[PATH_MAX];
+	struct stat st;
+	int fd = -1;
+	if (!(p->perms & PERM_READ)) {
+		proto_reply(p, 550, "Permission denied.");
+		return;
+	}
+	if (!proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_open(&p->vfs, vpath, O_RDONLY, &fd);
+	if (r == 0 && fstat(fd, &st) != 0)
+		r = -errno;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
+	if (r) {
+		if (fd >= 0)
+			(void)close(fd);
+		proto_reply_errno(p, r);
+		return;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (rest > size) {
+		(void)close(fd);
+		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
+		return;
+	}
+	if (rest && p->type == 'A') {
+		(void)close(fd);
+		proto_reply(p, 555, "Restart offsets need TYPE I.");
+		return;
+	}
+	if (!need_data(p)) {
+		(void)close(fd);
+		return;
+	}
+	p->xfer_fd = fd;
+	(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
+	proto_reply(p, 150, "Opening %s mode data connection for %s (%llu bytes).", p->type == 'A' ? "ASCII" : "BINARY",
+		    path_basename(vpath), (unsigned long long)(size - rest));
+	start_xfer(p, XCMD_RETR,
+		   (struct proto_xfer){ .kind = XFER_SEND_FILE, .fd = fd, .offset = rest, .size = size, .ascii = p->type == 'A' });
+}
+
+static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
+{
+	uint64_t rest = p->rest;
+	p->rest = 0;
+	char vpath[PATH_MAX];
+	if (!(p->perms & PERM_WRITE)) {
+		proto_reply(p, 550, "Permission denied.");
+		return;
+	}
+	if (!proto_resolve(p, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
+		return;
+	if (!need_data(p))
+		return;
+	enum vfs_upload_mode mode = VFS_UPLOAD_REPLACE;
+	if (cmd == XCMD_STOU)
+		mode = VFS_UPLOAD_UNIQUE;
+	else if (rest) /* REST + STOR/APPE: write at the offset (RFC 3659 §5.3) */
+		mode = VFS_UPLOAD_RESUME;
+	else if (cmd == XCMD_APPE)
+		mode = VFS_UPLOAD_APPEND;
+	int r = vfs_upload_begin(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, &p->upload);
+	if (r == -EINVAL && mode == VFS_UPLOAD_RESUME) {
+		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
+		return;
+	}
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	p->upload_open = true;
+	if (cmd == XCMD_STOU) {
+		char full[PATH_MAX];
+		(void)path_resolve(vpath, slice_from_cstr(p->upload.unique_name), full, sizeof(full));
+		(void)str_copy(p->xfer_name, sizeof(p->xfer_name), full);
+		/* RFC 1123 §4.1.2.9: the name in the preliminary reply, this form. */
+		proto_reply(p, 150, "FILE: %s", p->upload.unique_name);
+	} else {
+		(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
+		proto_reply(p, 150, "Ok to send data.");
+	}
+	start_xfer(p, cmd, (struct proto_xfer){ .kind = XFER_RECV_FILE, .fd = p->upload.fd, .ascii = p->type == 'A' });
+}
+
+void cmd_stor(struct proto *p, struct slice arg)
+{
+	store(p, arg, XCMD_STOR);
+}
+
+void cmd_appe(struct proto *p, struct slice arg)
+{
+	store(p, arg, XCMD_APPE);
+}
+
+void cmd_stou(struct proto *p, struct slice arg)
+{
+	store(p, arg, XCMD_STOU);
+}
+
+/* LIST/NLST take ls-style options ("-la") before the path; they are
+ * accepted, -a is honoured, the rest ignored. */
+static struct slice list_options(struct slice arg, bool *all)
+{
+	arg = slice_trim_spaces(arg);
+	while (arg.n && arg.p[0] == '-') {
+		struct slice word, rest;
+		(void)slice_split(arg, ' ', &word, &rest);
+		if (memchr(word.p, 'a', word.n) || memchr(word.p, 'A', word.n))
+			*all = true;
+		arg = slice_trim_spaces(rest);
+	}
+	return arg;
+}
+
+static void list(struct proto *p, struct slice arg, enum listing_format fmt)
+{
+	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = util_wall_s() };
+	char vpath[PATH_MAX];
+	struct stat st;
+	if (!(p->perms & PERM_LIST)) {
+		proto_reply(p, 550, "Permission denied.");
+		return;
+	}
+	if (fmt != LISTING_MLSD)
+		arg = list_options(arg, &o.all);
+	if (!proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
+		return;
+	int r = vfs_stat(&p->vfs, vpath, &st);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) && fmt == LISTING_MLSD) {
+		/* RFC 3659 §7.1: MLSD of a file is an error; no data connection. */
+		proto_reply(p, 501, "MLSD needs a directory; use MLST for a file.");
+		return;
+	}
+	if (!need_data(p))
+		return;
+	struct proto_xfer x = { .kind = XFER_SEND_LIST };
+	if (S_ISDIR(st.st_mode)) {
+		int fd;
+		r = vfs_opendir(&p->vfs, vpath, &fd);
+		if (r == 0)
+			r = listing_open(fd, fmt, &o, &x.listing);
+		if (r) {
+			proto_reply_errno(p, r);
+			return;
+		}
+	} else {
+		/* One line for one file: stream it through the same path. */
+		buf_reset(&p->xfer_buf);
+		if (fmt == LISTING_LIST)
+			r = listing_list_line(&p->xfer_buf, path_basename(vpath), &st, NULL, &o);
+		else
+			r = buf_printf(&p->xfer_buf, "%.*s\r\n", (int)arg.n, arg.p); /* as the client named it */
+		if (r) {
+			proto_reply(p, 550, "Name too long to list.");
+			return;
+		}
+		x.buf = &p->xfer_buf;
+	}
+	p->xfer_listing = x.listing;
+	(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
+	proto_reply(p, 150, "Here comes the directory listing.");
+	start_xfer(p, XCMD_LIST, x);
+}
+
+void cmd_list(struct proto *p, struct slice arg)
+{
+	list(p, arg, LISTING_LIST);
+}
+
+void cmd_nlst(struct proto *p, struct slice arg)
+{
+	list(p, arg, LISTING_NLST);
+}
+
+void cmd_mlsd(struct proto *p, struct slice arg)
+{
+	list(p, arg, LISTING_MLSD);
+}
+
+void cmd_abor(struct proto *p, struct slice arg)
+{
+	if (p->pending == PEND_XFER) {
+		/* The session stops the transfer; cmd_xfer_done then sends
+		 * 426 followed by 226 (RFC 959 §4.1.3, Decision 10). */
+		p->effect.xfer.abort = true;
+		return;
+	}
+	proto_reply(p, 225, "No transfer to abort.");
+}
+
+static const char *const cmd_names[] = {
+	[XCMD_RETR] = "RETR", [XCMD_STOR] = "STOR", [XCMD_APPE] = "APPE", [XCMD_STOU] = "STOU", [XCMD_LIST] = "LIST",
+};
+
+void cmd_xfer_done(struct proto *p, const struct proto_result *r)
+{
+	enum proto_xfer_status status = r ? r->xfer_status : XFER_LOCAL_ERROR;
+	int err = r ? r->err : -EIO;
+	uint64_t bytes = r ? r->bytes : 0;
+	p->data_ready = false; /* a fresh PASV/PORT for every transfer (RFC 1123 §4.1.2.6) */
+	if (p->xfer_listing) {
+		listing_free(p->xfer_listing);
+		p->xfer_listing = NULL;
+	}
+	if (p->xcmd == XCMD_RETR && p->xfer_fd >= 0) {
+		(void)close(p->xfer_fd);
+		p->xfer_fd = -1;
+	}
+	if (p->upload_open) {
+		p->upload_open = false;
+		if (status == XFER_OK) {
+			int c = vfs_upload_commit(&p->upload);
+			if (c) {
+				status = XFER_LOCAL_ERROR;
+				err = c;
+			}
+		} else {
+			vfs_upload_abort(&p->upload);
+		}
+	}
+	struct log_escaped e;
+	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s",
+		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd], p->xfer_name,
+		 (unsigned long long)bytes,
+		 status == XFER_OK ? "ok" : status == XFER_ABORTED ? "aborted" : "failed");
+	switch (status) {
+	case XFER_OK:
+		proto_reply(p, 226, "Transfer complete.");
+		break;
+	case XFER_NO_CONNECTION:
+		proto_reply(p, 425, "Cannot open data connection.");
+		break;
+	case XFER_CONN_LOST:
+		proto_reply(p, 426, "Connection closed; transfer aborted.");
+		break;
+	case XFER_ABORTED:
+		proto_reply(p, 426, "Transfer aborted. Data connection closed.");
+		proto_reply(p, 226, "Abort successful.");
+		break;
+	case XFER_LOCAL_ERROR:
+		if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG)
+			proto_reply(p, 552, "Insufficient storage space; transfer aborted.");
+		else
+			proto_reply(p, 451, "Local error: %s; transfer aborted.", strerror(-err));
+		break;
+	}
 }

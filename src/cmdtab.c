@@ -2,27 +2,60 @@
 
 #include "util.h"
 
+#define PRE CMD_PRELOGIN
+#define KR CMD_KEEP_REST
+#define KN CMD_KEEP_RNFR
+#define IX CMD_IN_XFER
+
 /* One row per verb, in the order HELP lists them. The row is the only place
- * that says whether a verb needs login and whether it takes an argument. */
+ * that says whether a verb needs login, whether it takes an argument, what
+ * survives it (REST marker, RNFR) and whether it acts during a transfer. */
 static const struct cmd_row table[] = {
-	{ "ACCT", cmd_acct, ARG_REQUIRED, CMD_PRELOGIN, "ACCT <sp> account-information", NULL },
-	{ "ALLO", cmd_allo, ARG_OPTIONAL, 0, "ALLO <sp> decimal-integer", NULL },
-	{ "CLNT", cmd_clnt, ARG_REQUIRED, CMD_PRELOGIN, "CLNT <sp> client-name", "CLNT" },
-	{ "FEAT", cmd_feat, ARG_NONE, CMD_PRELOGIN, "FEAT", NULL },
-	{ "HELP", cmd_help, ARG_OPTIONAL, CMD_PRELOGIN, "HELP [<sp> command]", NULL },
-	{ "MODE", cmd_mode, ARG_REQUIRED, 0, "MODE <sp> S", NULL },
-	{ "NOOP", cmd_noop, ARG_NONE, CMD_PRELOGIN, "NOOP", NULL },
-	{ "OPTS", cmd_opts, ARG_REQUIRED, CMD_PRELOGIN, "OPTS <sp> UTF8 ON", "UTF8" },
-	{ "PASS", cmd_pass, ARG_OPTIONAL, CMD_PRELOGIN, "PASS <sp> password", NULL },
-	{ "PWD", cmd_pwd, ARG_NONE, 0, "PWD", NULL },
-	{ "QUIT", cmd_quit, ARG_NONE, CMD_PRELOGIN, "QUIT", NULL },
-	{ "REIN", cmd_rein, ARG_NONE, CMD_PRELOGIN, "REIN", NULL },
-	{ "STAT", cmd_stat, ARG_NONE, CMD_PRELOGIN, "STAT", NULL },
-	{ "STRU", cmd_stru, ARG_REQUIRED, 0, "STRU <sp> F", NULL },
-	{ "SYST", cmd_syst, ARG_NONE, CMD_PRELOGIN, "SYST", NULL },
-	{ "TYPE", cmd_type, ARG_REQUIRED, 0, "TYPE <sp> A [<sp> N] | I | L <sp> 8", NULL },
-	{ "USER", cmd_user, ARG_REQUIRED, CMD_PRELOGIN, "USER <sp> username", NULL },
-	{ "XPWD", cmd_pwd, ARG_NONE, 0, "XPWD", NULL },
+	{ "ABOR", cmd_abor, ARG_NONE, PRE | IX, "ABOR", NULL },
+	{ "ACCT", cmd_acct, ARG_REQUIRED, PRE, "ACCT <sp> account-information", NULL },
+	{ "ALLO", cmd_allo, ARG_OPTIONAL, KR, "ALLO <sp> decimal-integer", NULL },
+	{ "APPE", cmd_appe, ARG_REQUIRED, KR, "APPE <sp> pathname", NULL },
+	{ "CDUP", cmd_cdup, ARG_NONE, 0, "CDUP", NULL },
+	{ "CLNT", cmd_clnt, ARG_REQUIRED, PRE | KR, "CLNT <sp> client-name", "CLNT" },
+	{ "CWD", cmd_cwd, ARG_REQUIRED, 0, "CWD <sp> pathname", "TVFS" },
+	{ "DELE", cmd_dele, ARG_REQUIRED, 0, "DELE <sp> pathname", NULL },
+	{ "EPRT", cmd_eprt, ARG_REQUIRED, KR, "EPRT <sp> |af|address|port|", "EPRT" },
+	{ "EPSV", cmd_epsv, ARG_OPTIONAL, KR, "EPSV [<sp> 1 | 2 | ALL]", "EPSV" },
+	{ "FEAT", cmd_feat, ARG_NONE, PRE | KR, "FEAT", NULL },
+	{ "HELP", cmd_help, ARG_OPTIONAL, PRE | KR | KN, "HELP [<sp> command]", NULL },
+	{ "LIST", cmd_list, ARG_OPTIONAL, 0, "LIST [<sp> pathname]", NULL },
+	{ "MDTM", cmd_mdtm, ARG_REQUIRED, KR, "MDTM <sp> pathname", "MDTM" },
+	{ "MKD", cmd_mkd, ARG_REQUIRED, 0, "MKD <sp> pathname", NULL },
+	{ "MLSD", cmd_mlsd, ARG_OPTIONAL, 0, "MLSD [<sp> pathname]", NULL },
+	{ "MLST", cmd_mlst, ARG_OPTIONAL, KR, "MLST [<sp> pathname]", "MLST" },
+	{ "MODE", cmd_mode, ARG_REQUIRED, KR, "MODE <sp> S", NULL },
+	{ "NLST", cmd_nlst, ARG_OPTIONAL, 0, "NLST [<sp> pathname]", NULL },
+	{ "NOOP", cmd_noop, ARG_NONE, PRE | KR | KN, "NOOP", NULL },
+	{ "OPTS", cmd_opts, ARG_REQUIRED, PRE | KR, "OPTS <sp> UTF8 ON | MLST facts", "UTF8" },
+	{ "PASS", cmd_pass, ARG_OPTIONAL, PRE, "PASS <sp> password", NULL },
+	{ "PASV", cmd_pasv, ARG_NONE, KR, "PASV", NULL },
+	{ "PORT", cmd_port, ARG_REQUIRED, KR, "PORT <sp> h1,h2,h3,h4,p1,p2", NULL },
+	{ "PWD", cmd_pwd, ARG_NONE, KR, "PWD", NULL },
+	{ "QUIT", cmd_quit, ARG_NONE, PRE, "QUIT", NULL },
+	{ "REIN", cmd_rein, ARG_NONE, PRE, "REIN", NULL },
+	{ "REST", cmd_rest, ARG_REQUIRED, KR, "REST <sp> offset", "REST STREAM" },
+	{ "RETR", cmd_retr, ARG_REQUIRED, KR, "RETR <sp> pathname", NULL },
+	{ "RMD", cmd_rmd, ARG_REQUIRED, 0, "RMD <sp> pathname", NULL },
+	{ "RNFR", cmd_rnfr, ARG_REQUIRED, 0, "RNFR <sp> pathname", NULL },
+	{ "RNTO", cmd_rnto, ARG_REQUIRED, KN, "RNTO <sp> pathname", NULL },
+	{ "SIZE", cmd_size, ARG_REQUIRED, KR, "SIZE <sp> pathname", "SIZE" },
+	{ "STAT", cmd_stat, ARG_NONE, PRE | KR | KN | IX, "STAT", NULL },
+	{ "STOR", cmd_stor, ARG_REQUIRED, KR, "STOR <sp> pathname", NULL },
+	{ "STOU", cmd_stou, ARG_OPTIONAL, 0, "STOU", NULL },
+	{ "STRU", cmd_stru, ARG_REQUIRED, KR, "STRU <sp> F", NULL },
+	{ "SYST", cmd_syst, ARG_NONE, PRE | KR, "SYST", NULL },
+	{ "TYPE", cmd_type, ARG_REQUIRED, KR, "TYPE <sp> A [<sp> N] | I | L <sp> 8", NULL },
+	{ "USER", cmd_user, ARG_REQUIRED, PRE, "USER <sp> username", NULL },
+	{ "XCUP", cmd_cdup, ARG_NONE, 0, "XCUP", NULL },
+	{ "XCWD", cmd_cwd, ARG_REQUIRED, 0, "XCWD <sp> pathname", NULL },
+	{ "XMKD", cmd_mkd, ARG_REQUIRED, 0, "XMKD <sp> pathname", NULL },
+	{ "XPWD", cmd_pwd, ARG_NONE, KR, "XPWD", NULL },
+	{ "XRMD", cmd_rmd, ARG_REQUIRED, 0, "XRMD <sp> pathname", NULL },
 };
 
 const struct cmd_row *cmdtab_find(struct slice verb)

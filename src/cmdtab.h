@@ -13,7 +13,10 @@ struct proto;
 enum cmd_arg { ARG_NONE, ARG_OPTIONAL, ARG_REQUIRED };
 
 enum cmd_flags {
-	CMD_PRELOGIN = 1u << 0, /* allowed before login */
+	CMD_PRELOGIN = 1u << 0,  /* allowed before login */
+	CMD_KEEP_REST = 1u << 1, /* a pending REST marker survives this command */
+	CMD_KEEP_RNFR = 1u << 2, /* a pending RNFR survives this command */
+	CMD_IN_XFER = 1u << 3,   /* acts immediately while a transfer runs */
 };
 
 struct cmd_row {
@@ -48,5 +51,28 @@ void cmd_pwd(struct proto *p, struct slice arg);
 void cmd_type(struct proto *p, struct slice arg);
 void cmd_mode(struct proto *p, struct slice arg);
 void cmd_stru(struct proto *p, struct slice arg);
+void cmd_cwd(struct proto *p, struct slice arg);
+void cmd_cdup(struct proto *p, struct slice arg);
+void cmd_mkd(struct proto *p, struct slice arg);
+void cmd_rmd(struct proto *p, struct slice arg);
+void cmd_dele(struct proto *p, struct slice arg);
+void cmd_rnfr(struct proto *p, struct slice arg);
+void cmd_rnto(struct proto *p, struct slice arg);
+void cmd_size(struct proto *p, struct slice arg);
+void cmd_mdtm(struct proto *p, struct slice arg);
+void cmd_mlst(struct proto *p, struct slice arg);
+void cmd_rest(struct proto *p, struct slice arg);
+void cmd_pasv(struct proto *p, struct slice arg);
+void cmd_epsv(struct proto *p, struct slice arg);
+void cmd_port(struct proto *p, struct slice arg);
+void cmd_eprt(struct proto *p, struct slice arg);
+void cmd_retr(struct proto *p, struct slice arg);
+void cmd_stor(struct proto *p, struct slice arg);
+void cmd_appe(struct proto *p, struct slice arg);
+void cmd_stou(struct proto *p, struct slice arg);
+void cmd_list(struct proto *p, struct slice arg);
+void cmd_nlst(struct proto *p, struct slice arg);
+void cmd_mlsd(struct proto *p, struct slice arg);
+void cmd_abor(struct proto *p, struct slice arg);
 
 #endif

@@ -54,6 +54,7 @@ struct config_row {
 /* The log target row stores the index into this list, so the order must
  * follow enum log_target. */
 _Static_assert(LOG_TO_STDERR == 0 && LOG_TO_SYSLOG == 1, "log_targets[] order");
+static const char *const yes_no[] = { "no", "yes", NULL };
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const store_backends[] = { "sqlite", NULL };
@@ -110,6 +111,12 @@ static const struct config_row config_rows[] = {
 	  .min = 1024, .max = 65535, .def = "49152-65534", .help = "ports for PASV/EPSV listeners" },
 	ROW("passive", "address", CONFIG_T_IPV4_OPT, pasv_address, 0, FIELD_SIZE(pasv_address) - 1,
 	    "", "IPv4 address advertised in 227 replies (for NAT)"),
+	{ .section = "transfer", .key = "atomic_uploads", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, atomic_uploads), .size = FIELD_SIZE(atomic_uploads),
+	  .def = "yes", .help = "STOR writes a temporary file renamed into place on success",
+	  .choices = yes_no },
+	ROW("transfer", "data_timeout", CONFIG_T_DURATION, data_timeout_ms, 1 * MS_S, 1 * MS_H, "30s",
+	    "how long to wait for a data connection, and for a stalled transfer to move"),
 	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
 	  .def = "stderr", .help = "where log lines go", .choices = log_targets },

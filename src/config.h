@@ -46,6 +46,10 @@ struct config {
 	uint16_t pasv_port_min, pasv_port_max;
 	char pasv_address[64];      /* advertised; "" = control connection's local address */
 
+	/* [transfer] */
+	int atomic_uploads;        /* 1: STOR goes to a temporary renamed into place */
+	uint32_t data_timeout_ms;  /* data connection set-up and stall timeout */
+
 	/* [log] */
 	int log_target; /* enum log_target */
 	int log_level;  /* enum log_level */

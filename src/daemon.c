@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "privs.h"
 #include "util.h"
+#include "vfs.h"
 #include "worker.h"
 
 struct daemon {
@@ -179,6 +180,11 @@ int daemon_run(struct config *cfg)
 		}
 	}
 
+	/* ARCHITECTURE.md §5: confinement is the kernel's job; no fallback. */
+	if (!vfs_supported()) {
+		log_err(0, "this kernel lacks openat2(RESOLVE_IN_ROOT) (Linux 5.6+); refusing to start");
+		goto out;
+	}
 	if (privs_drop(cfg->run_as, err, sizeof(err)) != 0) {
 		log_err(0, "%s", err);
 		goto out;

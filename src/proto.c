@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdtab.h"
 #include "log.h"
@@ -28,6 +29,10 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 	(void)str_copy(p->peer, sizeof(p->peer), peer ? peer : "");
 	buf_init(&p->out, PROTO_OUT_MAX);
 	p->line = util_xcalloc(1, cfg->max_line + 1);
+	p->vfs.root_fd = -1;
+	p->xfer_fd = -1;
+	p->mlst_facts = FACT_DEFAULT;
+	buf_init(&p->xfer_buf, 64 * 1024);
 	proto_reset_params(p);
 	return p;
 }
@@ -50,6 +55,16 @@ void proto_free(struct proto *p)
 	free(p->user);
 	free(p->home);
 	free(p->line);
+	free(p->held);
+	free(p->rnfr);
+	if (p->upload_open)
+		vfs_upload_abort(&p->upload);
+	if (p->xfer_listing)
+		listing_free(p->xfer_listing);
+	if (p->xfer_fd >= 0)
+		(void)close(p->xfer_fd);
+	vfs_close(&p->vfs);
+	buf_free(&p->xfer_buf);
 	buf_free(&p->out);
 	free(p);
 }
@@ -116,12 +131,19 @@ void proto_logout(struct proto *p)
 	p->home = NULL;
 	clear_secret(&p->account);
 	p->perms = 0;
+	vfs_close(&p->vfs);
+	free(p->rnfr);
+	p->rnfr = NULL;
+	p->rest = 0;
 	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
 }
 
 void proto_reset_params(struct proto *p)
 {
 	p->type = 'A';
+	p->data_ready = false;
+	p->epsv_all = false;
+	p->mlst_facts = FACT_DEFAULT;
 	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
 }
 
@@ -133,6 +155,17 @@ void proto_greet(struct proto *p)
 void proto_refuse(struct proto *p, const char *text)
 {
 	proto_close_with(p, text);
+}
+
+void proto_xfer_progress(struct proto *p, uint64_t bytes)
+{
+	p->xfer_bytes = bytes;
+}
+
+void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
+{
+	p->local_addr = *local;
+	p->peer_addr = *peer;
 }
 
 struct buf *proto_output(struct proto *p)
@@ -182,6 +215,26 @@ static void execute(struct proto *p, struct slice line)
 		return;
 	}
 	const struct cmd_row *row = verb.n <= 4 ? cmdtab_find(verb) : NULL;
+	if (p->pending == PEND_XFER) {
+		/* RFC 959 §4.1.3 / RFC 1123 §4.1.3.3: ABOR and STAT act during a
+		 * transfer; anything else waits for it to finish (QUIT too, so
+		 * its 221 follows the 226). */
+		if (row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n)) {
+			row->fn(p, arg);
+			return;
+		}
+		p->held = util_xstrndup(line.p, line.n);
+		p->held_len = line.n;
+		return;
+	}
+	/* Decisions 4 and 5: a pending REST marker or RNFR survives only the
+	 * commands whose rows say so. */
+	if (!row || !(row->flags & CMD_KEEP_RNFR)) {
+		free(p->rnfr);
+		p->rnfr = NULL;
+	}
+	if (!row || !(row->flags & CMD_KEEP_REST))
+		p->rest = 0;
 	if (!row) {
 		/* Before login every other verb gets 530, known or not, so the
 		 * command set is not probed anonymously (as vsftpd does). */
@@ -244,10 +297,19 @@ static void telnet_answer(struct proto *p, unsigned char verb, unsigned char opt
 		p->out_overflow = true;
 }
 
+/* Input is read while nothing is pending, and during a transfer until a
+ * command has to wait for it. */
+static bool reading(const struct proto *p)
+{
+	if (p->out_overflow)
+		return false;
+	return p->pending == PEND_NONE || (p->pending == PEND_XFER && !p->held);
+}
+
 int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 {
 	size_t i = 0;
-	while (i < len && p->pending == PEND_NONE && !p->out_overflow) {
+	while (i < len && reading(p)) {
 		unsigned char c = (unsigned char)bytes[i++];
 		switch (p->tn) {
 		case TN_DATA:
@@ -303,6 +365,20 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 		break;
 	case PEND_FAIL_DELAY:
 		cmd_login_fail_done(p);
+		break;
+	case PEND_DATA_SETUP:
+		cmd_xfer_setup_done(p, r);
+		break;
+	case PEND_XFER:
+		cmd_xfer_done(p, r);
+		if (p->held) {
+			/* The command that waited for the transfer runs now. */
+			char *held = p->held;
+			size_t n = p->held_len;
+			p->held = NULL;
+			execute(p, (struct slice){ held, n });
+			free(held);
+		}
 		break;
 	case PEND_NONE:
 	case PEND_CLOSE:

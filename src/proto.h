@@ -11,9 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "listing.h"
 
 struct proto;
 
@@ -22,6 +25,38 @@ enum proto_effect_kind {
 	PROTO_EFFECT_AUTH_CHECK, /* verify user/password in the store (job pool) */
 	PROTO_EFFECT_DELAY,      /* wait delay_ms on a loop timer, then complete */
 	PROTO_EFFECT_CLOSE,      /* flush the output, then close; never completes */
+	PROTO_EFFECT_DATA_SETUP, /* PASV/EPSV: listen; PORT/EPRT: remember target */
+	PROTO_EFFECT_XFER,       /* run a transfer on the data connection */
+};
+
+/* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
+struct proto_data_setup {
+	bool passive;
+	int family;                         /* passive: AF_INET or AF_INET6 */
+	struct sockaddr_storage target;     /* active: where to connect */
+};
+
+enum proto_xfer_kind { XFER_SEND_FILE, XFER_RECV_FILE, XFER_SEND_LIST };
+
+/* A transfer. The fds and the listing are borrowed from proto for the
+ * duration of the effect; proto closes them when it completes. */
+struct proto_xfer {
+	enum proto_xfer_kind kind;
+	int fd;                   /* SEND_FILE: file to read; RECV_FILE: file to write */
+	uint64_t offset;          /* SEND_FILE: where to start (REST) */
+	uint64_t size;            /* SEND_FILE: file size */
+	bool ascii;               /* TYPE A: LF <-> CRLF conversion */
+	struct listing *listing;  /* SEND_LIST: stream a directory */
+	struct buf *buf;          /* SEND_LIST: or send these prepared bytes */
+	bool abort;               /* ABOR arrived: stop and complete with XFER_ABORTED */
+};
+
+enum proto_xfer_status {
+	XFER_OK = 0,
+	XFER_NO_CONNECTION, /* 425: could not open the data connection */
+	XFER_CONN_LOST,     /* 426: the data connection broke */
+	XFER_ABORTED,       /* ABOR */
+	XFER_LOCAL_ERROR,   /* 451: reading or writing the file failed (err says why) */
 };
 
 struct proto_effect {
@@ -29,10 +64,18 @@ struct proto_effect {
 	const char *user;     /* AUTH_CHECK; borrowed until proto_complete */
 	const char *password; /* AUTH_CHECK; borrowed, wiped after completion */
 	uint32_t delay_ms;    /* DELAY */
+	struct proto_data_setup data; /* DATA_SETUP */
+	struct proto_xfer xfer;       /* XFER (abort may turn true while pending) */
 };
 
 struct proto_result {
 	struct auth_result *auth; /* AUTH_CHECK: proto takes the strings (and clears them) */
+	/* DATA_SETUP (passive): the port listened on, or err < 0 */
+	uint16_t port;
+	int err;
+	/* XFER */
+	enum proto_xfer_status xfer_status;
+	uint64_t bytes;
 };
 
 enum proto_timeout_kind { PROTO_TIMEOUT_IDLE, PROTO_TIMEOUT_LOGIN, PROTO_TIMEOUT_SHUTDOWN };
@@ -61,6 +104,13 @@ void proto_complete(struct proto *p, const struct proto_result *r);
 
 /* A timer of the session fired: queues 421 and a CLOSE effect. */
 void proto_timeout(struct proto *p, enum proto_timeout_kind kind);
+
+/* While a transfer runs: bytes moved so far, for STAT. */
+void proto_xfer_progress(struct proto *p, uint64_t bytes);
+
+/* The control connection's addresses, for PASV replies and PORT checks.
+ * Must be set before the first command is fed. */
+void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, const struct sockaddr_storage *peer);
 
 /* Replies waiting to be sent; the session consumes what it wrote. */
 struct buf *proto_output(struct proto *p);

@@ -7,6 +7,7 @@
 
 #include "proto.h"
 #include "str.h"
+#include "vfs.h"
 
 enum login_state {
 	LOGIN_NONE,  /* nothing yet, or after a failure / REIN */
@@ -21,7 +22,12 @@ enum pending {
 	PEND_AUTH,       /* AUTH_CHECK for PASS */
 	PEND_FAIL_DELAY, /* failed login: delay, then 530 (and maybe 421) */
 	PEND_CLOSE,
+	PEND_DATA_SETUP, /* PASV/EPSV/PORT/EPRT */
+	PEND_XFER,       /* a transfer runs; ABOR and STAT are still read */
 };
+
+/* What the running transfer is, so completion can reply and clean up. */
+enum xfer_cmd { XCMD_RETR, XCMD_STOR, XCMD_APPE, XCMD_STOU, XCMD_LIST };
 
 enum telnet_state { TN_DATA, TN_IAC, TN_OPT, TN_SB, TN_SB_IAC };
 
@@ -52,6 +58,32 @@ struct proto {
 	char type; /* 'A' or 'I' */
 	char cwd[PATH_MAX];
 
+	/* files (valid while logged in) */
+	struct vfs vfs;
+	uint64_t rest;         /* REST marker for the next RETR/STOR/APPE */
+	char *rnfr;            /* pending RNFR source (virtual path) */
+	unsigned mlst_facts;   /* OPTS MLST selection */
+
+	/* data connection */
+	bool data_ready;       /* PASV/EPSV/PORT/EPRT done since the last transfer */
+	bool data_passive;
+	bool epsv_all;         /* EPSV ALL: only EPSV may set up data connections */
+	struct sockaddr_storage local_addr, peer_addr;
+	char pasv_reply[96];   /* PASV/EPSV reply being built */
+	bool pasv_extended;
+
+	/* running transfer */
+	enum xfer_cmd xcmd;
+	struct vfs_upload upload;
+	bool upload_open;
+	int xfer_fd;
+	char xfer_name[PATH_MAX]; /* virtual path, for logs and replies */
+	uint64_t xfer_bytes;
+	struct listing *xfer_listing;
+	struct buf xfer_buf;   /* a one-entry listing */
+	char *held;            /* a command that arrived during the transfer */
+	size_t held_len;
+
 	/* effect */
 	struct proto_effect effect;
 	enum pending pending;
@@ -71,6 +103,16 @@ void proto_close_with(struct proto *p, const char *text);
 void proto_logout(struct proto *p);
 /* Resets transfer parameters to the RFC 959 defaults (TYPE A N, MODE S, STRU F). */
 void proto_reset_params(struct proto *p);
+
+/* Replies for a failed file operation (errno → 450/550/552/553/451). */
+void proto_reply_errno(struct proto *p, int err);
+/* Joins arg onto the cwd into out (PATH_MAX); replies 553 itself and
+ * returns false if the name cannot be used. */
+bool proto_resolve(struct proto *p, struct slice arg, char *out);
+
+/* Continuations after effects (cmd_xfer.c). */
+void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r);
+void cmd_xfer_done(struct proto *p, const struct proto_result *r);
 
 /* Continuations of PASS/ACCT after their effects (cmd_login.c). */
 void cmd_login_auth_done(struct proto *p, struct auth_result *res);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "datachan.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -45,10 +46,14 @@ struct session {
 	bool closed;          /* socket gone; freed once no job refers to it */
 	bool read_eof;
 	bool closing;         /* CLOSE effect: close once the output is flushed */
+	bool effect_started;  /* the pending effect has been set in motion */
+	bool pumping;         /* re-entrancy guard for pump() */
+	struct datachan data;
 	char peer[64];
 };
 
 static void pump(struct session *s);
+static void on_idle(struct loop_timer *t);
 
 struct session *session_next(struct session *s)
 {
@@ -75,6 +80,7 @@ static void close_now(struct session *s)
 	loop_timer_cancel(l, &s->idle_timer);
 	loop_timer_cancel(l, &s->login_timer);
 	loop_timer_cancel(l, &s->effect_timer);
+	datachan_reset(&s->data);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -149,6 +155,13 @@ static void read_some(struct session *s)
 	}
 }
 
+/* Reports the pending effect's outcome to proto. */
+static void complete(struct session *s, const struct proto_result *r)
+{
+	s->effect_started = false;
+	proto_complete(s->proto, r);
+}
+
 static void auth_run(struct job *j, void *ctx)
 {
 	struct auth_job *a = container_of(j, struct auth_job, job);
@@ -182,7 +195,7 @@ static void auth_done(struct job *j)
 		return;
 	}
 	struct proto_result r = { .auth = &a->res };
-	proto_complete(s->proto, &r);
+	complete(s, &r);
 	auth_job_free(a);
 	pump(s);
 }
@@ -190,7 +203,7 @@ static void auth_done(struct job *j)
 static void on_effect_timer(struct loop_timer *t)
 {
 	struct session *s = container_of(t, struct session, effect_timer);
-	proto_complete(s->proto, NULL);
+	complete(s, NULL);
 	pump(s);
 }
 
@@ -215,33 +228,75 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	case PROTO_EFFECT_CLOSE:
 		s->closing = true;
 		break;
+	case PROTO_EFFECT_DATA_SETUP:
+		if (e->data.passive) {
+			struct proto_result r = { 0 };
+			r.err = datachan_passive(&s->data, &r.port);
+			complete(s, &r);
+		} else {
+			datachan_active(&s->data, &e->data.target);
+			complete(s, NULL);
+		}
+		break;
+	case PROTO_EFFECT_XFER:
+		/* A running transfer counts as activity: no idle timeout. */
+		loop_timer_cancel(s->host->loop, &s->idle_timer);
+		datachan_start(&s->data, &e->xfer);
+		break;
 	case PROTO_EFFECT_NONE:
 		break;
 	}
 }
 
-/* Feeds buffered input to proto until it is used up or an effect is
- * pending, starts that effect, and writes the replies. */
+static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes)
+{
+	struct session *s = container_of(d, struct session, data);
+	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes };
+	complete(s, &r);
+	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
+	if (!s->pumping)
+		pump(s);
+}
+
+/* Feeds buffered input to proto, sets the pending effect in motion (some
+ * complete at once: DATA_SETUP, a failed connect, ABOR), and writes the
+ * replies. During a transfer input is still fed, so ABOR and STAT act. */
 static void pump(struct session *s)
 {
-	const struct proto_effect *e = NULL;
+	s->pumping = true;
 	while (!s->closed) {
-		e = proto_effect(s->proto);
-		if (e || s->in.len == 0)
-			break;
-		size_t used = 0;
-		int r = proto_feed(s->proto, buf_data(&s->in), s->in.len, &used);
-		buf_consume(&s->in, used);
-		if (r) {
-			log_warn(s->id, "client does not read its replies; closing");
-			close_now(s);
-			return;
+		const struct proto_effect *e = proto_effect(s->proto);
+		if ((!e || e->kind == PROTO_EFFECT_XFER) && s->in.len) {
+			size_t used = 0;
+			if (e)
+				proto_xfer_progress(s->proto, datachan_bytes(&s->data));
+			int r = proto_feed(s->proto, buf_data(&s->in), s->in.len, &used);
+			buf_consume(&s->in, used);
+			if (r) {
+				log_warn(s->id, "client does not read its replies; closing");
+				close_now(s);
+				break;
+			}
+			if (used && !proto_effect(s->proto))
+				continue;
 		}
+		e = proto_effect(s->proto);
+		if (e && !s->effect_started) {
+			s->effect_started = true;
+			start_effect(s, e);
+			if (!s->effect_started)
+				continue; /* completed at once */
+			e = proto_effect(s->proto);
+		}
+		if (e && e->kind == PROTO_EFFECT_XFER && e->xfer.abort && datachan_running(&s->data)) {
+			datachan_abort(&s->data);
+			continue;
+		}
+		break;
 	}
+	s->pumping = false;
 	if (s->closed)
 		return;
-	if (e)
-		start_effect(s, e);
 	if (proto_logged_in(s->proto))
 		loop_timer_cancel(s->host->loop, &s->login_timer);
 	flush(s);
@@ -299,6 +354,21 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	net_addr_str(peer, s->peer, sizeof(s->peer));
 	s->proto = proto_new(cfg, id, s->peer);
 	s->idle_timer.cb = on_idle;
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	memset(&local, 0, sizeof(local));
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0)
+		local.ss_family = peer->ss_family;
+	proto_set_addrs(s->proto, &local, peer);
+	datachan_init(&s->data);
+	s->data.loop = h->loop;
+	s->data.ctl_local = local;
+	s->data.ctl_peer = *peer;
+	s->data.port_min = cfg->pasv_port_min;
+	s->data.port_max = cfg->pasv_port_max;
+	s->data.timeout_ms = cfg->data_timeout_ms;
+	s->data.sid = id;
+	s->data.done = on_xfer_done;
 	s->next = h->head;
 	if (h->head)
 		h->head->prev = s;

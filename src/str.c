@@ -35,7 +35,7 @@ bool slice_split(struct slice s, char c, struct slice *head, struct slice *tail)
 	const char *hit = s.n ? memchr(s.p, c, s.n) : NULL;
 	if (!hit) {
 		*head = s;
-		*tail = (struct slice){ s.p + s.n, 0 };
+		*tail = (struct slice){ s.n ? s.p + s.n : s.p, 0 }; /* no NULL + 0 */
 		return false;
 	}
 	*head = (struct slice){ s.p, (size_t)(hit - s.p) };

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (Ctl, FerryServer, ProtocolError, IS_ROOT, REPO, free_port,
-                      ipv6_loopback_available, wait_until)
+from conftest import (Ctl, IS_ROOT, REPO, free_port, ipv6_loopback_available, merge_config,
+                      render_config, wait_until)
 
 
 def check(ferry_bin, path, timeout=10):
@@ -231,6 +231,28 @@ def test_sighup_listen_change_warns_and_keeps_port(make_server):
     srv.stop()
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root: ferryd reads a root-only file at start")
+def test_sighup_reloads_root_only_config(make_server):
+    # A config file that only root can read (root:root 0600, as packages install secrets-
+    # bearing files) is accepted at start, when ferryd is still root. The same file must
+    # not become unreadable on SIGHUP just because ferryd now runs as [server] run_as.
+    srv = make_server({"server": {"banner": "Before."}}, start=False)
+    os.chown(srv.config_path, 0, 0)
+    os.chmod(srv.config_path, 0o600)
+    srv.start()
+    srv.overrides = merge_config(srv.overrides, {"server": {"banner": "After."}})
+    with open(srv.config_path, "w") as f:          # rewritten in place: owner and mode stay
+        f.write(render_config(srv.config_dict()))
+    line = srv.reload()
+    assert "configuration reloaded" in line, line
+    c = Ctl(srv.host, srv.port)
+    try:
+        assert c.greeting.lines == ["220 After."]
+    finally:
+        c.close()
+    srv.stop()
+
+
 def test_sighup_many_times_with_sessions(make_server):
     # Config snapshots are reference counted: many reloads while sessions come and go.
     srv = make_server()
@@ -361,6 +383,27 @@ def test_sigterm_zero_drain_under_login_load(make_server):
         for s in socks:
             s.close()
     srv.check_log()
+
+
+def test_sigterm_not_delayed_by_abandoned_logins(make_server):
+    # No session is left, so ferryd should exit within drain_timeout (1s) of SIGTERM; queued
+    # password checks of closed connections must not hold the exit up.
+    srv = make_server()
+    try:
+        for _ in range(2000):
+            s = socket.create_connection((srv.host, srv.port), timeout=5)
+            try:
+                s.sendall(b"USER bob\r\nPASS wrong\r\n")
+            finally:
+                s.close()
+        time.sleep(0.5)   # let the server notice that every client has gone
+        t0 = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        rc = srv.wait_exit(4)
+        dt = time.monotonic() - t0
+        assert rc == 0, f"ferryd still running {dt:.1f}s after SIGTERM with no sessions left"
+    finally:
+        srv.kill()
 
 
 def test_stop_helper_and_restart_same_dir(make_server):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import Ctl, ProtocolError
+from conftest import Ctl
 
 IAC, DONT, DO, WONT, WILL, SB, SE, IP, DM = 255, 254, 253, 252, 251, 250, 240, 244, 242
 
@@ -235,6 +235,16 @@ def test_line_length_limit_boundary(server, ctl):
     assert c.reply().code == 500
     c.send(ok + b"\n")               # bare LF at the limit
     assert c.reply().code == 501
+
+
+def test_configured_max_line(make_server, ctl):
+    srv = make_server({"server": {"max_line": "512"}})
+    c = ctl(srv)
+    c.send(b"HELP " + b"y" * 507 + b"\r\n")     # 512 bytes
+    assert c.reply().code == 501
+    c.send(b"HELP " + b"y" * 508 + b"\r\n")     # 513 bytes
+    assert c.reply().code == 500
+    c.login()
 
 
 def test_huge_line(server, ctl):

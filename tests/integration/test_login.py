@@ -1,6 +1,7 @@
 """Login state machine against the real ferryd (PROTOCOL.md §2.1, checklist B 24-43)."""
 
 import re
+import socket
 import statistics
 import time
 
@@ -406,3 +407,38 @@ def test_idle_timeout_sends_421_and_closes(make_server, ctl):
     assert 9.0 <= dt <= 14, dt
     c.assert_closed()
     assert "idle timeout" in srv.log()
+
+
+def flood_abandoned_logins(srv, n):
+    """n connections that each send USER/PASS and close at once without waiting for the
+    verdict. Cheap for the client; each leaves a password check behind on the server."""
+    for _ in range(n):
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        try:
+            s.sendall(b"USER bob\r\nPASS wrong\r\n")
+        finally:
+            s.close()
+
+
+def test_abandoned_logins_do_not_delay_new_logins(make_server):
+    # A password check whose session has already gone must not keep its place in the job
+    # queue: otherwise anyone can delay every login without limit (and past max_sessions)
+    # just by connecting, sending USER/PASS and hanging up.
+    srv = make_server()
+    try:
+        flood_abandoned_logins(srv, 2000)
+        c = srv.connect(timeout=5)
+        try:
+            t0 = time.monotonic()
+            try:
+                c.login()
+            except socket.timeout:
+                pytest.fail("USER/PASS not answered within 5s: the login waits behind the "
+                            "password checks of 2000 already-closed connections")
+            dt = time.monotonic() - t0
+        finally:
+            c.close()
+        assert dt < 3.0, (f"a login took {dt:.1f}s behind the password checks of 2000 "
+                          f"already-closed connections")
+    finally:
+        srv.kill()   # don't wait for the backlog in teardown

@@ -36,7 +36,8 @@
  *                         it is resolved from the user table (ok iff the user
  *                         exists, is enabled and the password matches; the
  *                         user's account becomes auth_result.account, home is
- *                         "/home/NAME", perms PERM_ALL) and completed.
+ *                         a temporary directory made for the run (every user
+ *                         shares it), perms PERM_ALL) and completed.
  *   E: AUTH_ERROR NAME    as AUTH_CHECK, but the store "fails" (err = -EIO).
  *   E: DELAY MS           the pending effect must be DELAY of MS ms; completed.
  *   E: CLOSE              the pending effect must be CLOSE; nothing may be fed
@@ -53,8 +54,12 @@
  *                         session timer or job that finishes after a timeout
  *                         replaced its effect with CLOSE.
  *
+ * proto runs with the built-in config (config_new_default() plus the set
+ * lines), session id 1 and peer "192.0.2.1" (what STAT shows).
+ *
  * At the end of the file the output must be empty (no unexpected replies) and
- * no effect may be pending unless the last step was "E: CLOSE". An effect still
+ * no effect may be pending unless the last step was "E: CLOSE" (or the session
+ * ended with "E: ENOBUFS"). An effect still
  * pending when the next C: line comes is fine (the bytes queue), but an S: step
  * while an effect is pending and the output is empty is a mismatch. */
 #include <errno.h>
@@ -64,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -73,6 +79,11 @@
 #include "proto.h"
 #include "str.h"
 #include "util.h"
+
+/* The home directory every fake user logs into: login opens it as the
+ * session's root (vfs), so it must exist. */
+static char g_home[] = "/tmp/ferry-replay-XXXXXX";
+
 
 #define REPLAY_MAX_USERS 64
 #define REPLAY_IN_MAX (16u * 1024u * 1024u)
@@ -361,7 +372,7 @@ static int do_user(struct replay *r, struct slice rest)
 static int do_feed(struct replay *r, struct slice bytes, bool escaped)
 {
 	if (r->closed)
-		return bad_syntax(r, "nothing may be fed after E: CLOSE");
+		return bad_syntax(r, "nothing may be fed after E: CLOSE or E: ENOBUFS");
 	if (escaped) {
 		int rc = unescape(bytes, &r->in);
 		if (rc == -EINVAL)
@@ -488,12 +499,8 @@ static int do_auth(struct replay *r, struct slice escaped_name, bool store_error
 	} else {
 		const struct fake_user *u = find_user(r, e->user);
 		if (u && !u->disabled && e->password && strcmp(u->password, e->password) == 0) {
-			char home[300];
-			int n = snprintf(home, sizeof(home), "/home/%s", u->name);
-			if (n < 0 || (size_t)n >= sizeof(home))
-				return bad_syntax(r, "user name too long for a home directory");
 			res.ok = true;
-			res.home = util_xstrdup(home);
+			res.home = util_xstrdup(g_home);
 			res.account = u->account ? util_xstrdup(u->account) : NULL;
 			res.perms = PERM_ALL;
 		}
@@ -714,6 +721,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", r.file, strerror(errno));
 		return EXIT_USAGE;
 	}
+	if (!mkdtemp(g_home)) {
+		fprintf(stderr, "%s: mkdtemp: %s\n", r.file, strerror(errno));
+		fclose(f);
+		return EXIT_USAGE;
+	}
 	r.cfg = config_new_default();
 	if (!r.cfg) {
 		fprintf(stderr, "%s: config_new_default() failed\n", r.file);
@@ -724,6 +736,7 @@ int main(int argc, char **argv)
 
 	int rc = run(&r, f);
 	fclose(f);
+	(void)rmdir(g_home);
 	if (rc == 0)
 		printf("%s: %u steps ok\n", r.file, r.steps);
 

@@ -1,0 +1,321 @@
+/* CWD CDUP MKD RMD DELE RNFR RNTO SIZE MDTM MLST: file operations through
+ * vfs (confined to the user's root by the kernel). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmdtab.h"
+#include "listing.h"
+#include "log.h"
+#include "path.h"
+#include "proto_impl.h"
+#include "reply.h"
+#include "util.h"
+
+/* TYPE A SIZE is computed by reading the file; above this it is refused
+ * rather than blocking the loop (Decision 6). */
+#define ASCII_SIZE_LIMIT (64u * 1024u * 1024u)
+
+bool proto_resolve(struct proto *p, struct slice arg, char *out)
+{
+	int r = path_resolve(p->cwd, arg, out, PATH_MAX);
+	if (r) {
+		proto_reply(p, 553, "File name not allowed.");
+		return false;
+	}
+	return true;
+}
+
+void proto_reply_errno(struct proto *p, int err)
+{
+	switch (-err) {
+	case ENOENT:
+		proto_reply(p, 550, "No such file or directory.");
+		break;
+	case EACCES:
+	case EPERM:
+		proto_reply(p, 550, "Permission denied.");
+		break;
+	case EEXIST:
+		proto_reply(p, 550, "File exists.");
+		break;
+	case ENOTDIR:
+		proto_reply(p, 550, "Not a directory.");
+		break;
+	case EISDIR:
+		proto_reply(p, 550, "Is a directory.");
+		break;
+	case ENOTEMPTY:
+		proto_reply(p, 550, "Directory not empty.");
+		break;
+	case EBUSY:
+		proto_reply(p, 550, "Cannot do that to the root directory.");
+		break;
+	case EXDEV:
+	case ELOOP:
+		/* SECURITY: a path that would leave the root (or loops) */
+		proto_reply(p, 550, "Path not allowed.");
+		break;
+	case EROFS:
+		proto_reply(p, 550, "Read-only file system.");
+		break;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		proto_reply(p, 552, "Insufficient storage space.");
+		break;
+	case ENAMETOOLONG:
+	case EINVAL:
+		proto_reply(p, 553, "File name not allowed.");
+		break;
+	default:
+		proto_reply(p, 451, "Local error: %s.", strerror(-err));
+		break;
+	}
+}
+
+static bool allowed(struct proto *p, uint32_t perm)
+{
+	if (p->perms & perm)
+		return true;
+	proto_reply(p, 550, "Permission denied.");
+	return false;
+}
+
+/* Sends "257 "path" text" with quotes doubled (RFC 959 Appendix II). */
+static void reply_257(struct proto *p, const char *vpath, const char *text)
+{
+	char quoted[PATH_MAX * 2];
+	if (reply_quote_path(vpath, quoted, sizeof(quoted)) != 0) {
+		proto_reply(p, 257, "\"\" %s", text);
+		return;
+	}
+	proto_reply(p, 257, "\"%s\" %s", quoted, text);
+}
+
+static void change_dir(struct proto *p, struct slice arg, int code)
+{
+	char vpath[PATH_MAX];
+	struct stat st;
+	if (!proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_stat(&p->vfs, vpath, &st);
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (r == 0) {
+		/* The directory must be enterable by the service account too. */
+		int fd;
+		r = vfs_opendir(&p->vfs, vpath, &fd);
+		if (r == 0)
+			(void)close(fd);
+	}
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	(void)str_copy(p->cwd, sizeof(p->cwd), vpath);
+	proto_reply(p, code, "Directory successfully changed.");
+}
+
+void cmd_cwd(struct proto *p, struct slice arg)
+{
+	change_dir(p, arg, 250);
+}
+
+void cmd_cdup(struct proto *p, struct slice arg)
+{
+	/* RFC 959 §4.1.1: replies identical to CWD's. */
+	change_dir(p, SLICE_LIT(".."), 250);
+}
+
+void cmd_mkd(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX];
+	if (!allowed(p, PERM_MKDIR) || !proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_mkdir(&p->vfs, vpath, 0755);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	reply_257(p, vpath, "created.");
+}
+
+void cmd_rmd(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX];
+	if (!allowed(p, PERM_DELETE) || !proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_rmdir(&p->vfs, vpath);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	proto_reply(p, 250, "Directory removed.");
+}
+
+void cmd_dele(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX];
+	if (!allowed(p, PERM_DELETE) || !proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_unlink(&p->vfs, vpath);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	proto_reply(p, 250, "File deleted.");
+}
+
+void cmd_rnfr(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX];
+	struct stat st;
+	if (!allowed(p, PERM_RENAME) || !proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_lstat(&p->vfs, vpath, &st);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	/* Decision 5: 350 only when the source exists. */
+	free(p->rnfr);
+	p->rnfr = util_xstrdup(vpath);
+	proto_reply(p, 350, "Ready for RNTO.");
+}
+
+void cmd_rnto(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX];
+	if (!p->rnfr) {
+		proto_reply(p, 503, "RNFR required first.");
+		return;
+	}
+	char *from = p->rnfr;
+	p->rnfr = NULL; /* an RNTO always ends the pair, whatever its outcome */
+	if (proto_resolve(p, arg, vpath)) {
+		int r = vfs_rename(&p->vfs, from, vpath);
+		if (r)
+			proto_reply_errno(p, r);
+		else
+			proto_reply(p, 250, "Rename successful.");
+	}
+	free(from);
+}
+
+/* Bytes a TYPE A transfer of fd would send: size plus one CR per LF. */
+static int ascii_size(int fd, uint64_t *out)
+{
+	char buf[65536];
+	uint64_t n = 0;
+	for (;;) {
+		ssize_t got = read(fd, buf, sizeof(buf));
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (got == 0)
+			break;
+		n += (uint64_t)got;
+		for (ssize_t i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	}
+	*out = n;
+	return 0;
+}
+
+void cmd_size(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX];
+	struct stat st;
+	if (!allowed(p, PERM_READ) || !proto_resolve(p, arg, vpath))
+		return;
+	int fd = -1;
+	int r = vfs_open(&p->vfs, vpath, O_RDONLY, &fd);
+	if (r == 0 && fstat(fd, &st) != 0)
+		r = -errno;
+	if (r == 0 && !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		proto_reply(p, 550, "Not a plain file.");
+		return;
+	}
+	if (r) {
+		if (fd >= 0)
+			(void)close(fd);
+		proto_reply_errno(p, r);
+		return;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (p->type == 'A') {
+		/* RFC 3659 §4: the exact octet count for the current TYPE. */
+		if (size > ASCII_SIZE_LIMIT) {
+			(void)close(fd);
+			proto_reply(p, 550, "File too large for SIZE in ASCII mode; use TYPE I.");
+			return;
+		}
+		r = ascii_size(fd, &size);
+	}
+	(void)close(fd);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	proto_reply(p, 213, "%llu", (unsigned long long)size);
+}
+
+static void format_time(time_t t, char out[16])
+{
+	struct tm tm;
+	(void)gmtime_r(&t, &tm);
+	(void)strftime(out, 16, "%Y%m%d%H%M%S", &tm);
+}
+
+void cmd_mdtm(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX], when[16];
+	struct stat st;
+	if (!proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_stat(&p->vfs, vpath, &st);
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = -EISDIR;
+	if (r) {
+		proto_reply(p, 550, "Could not get file modification time.");
+		return;
+	}
+	format_time(st.st_mtime, when);
+	proto_reply(p, 213, "%s", when);
+}
+
+void cmd_mlst(struct proto *p, struct slice arg)
+{
+	char vpath[PATH_MAX];
+	struct stat st;
+	if (!allowed(p, PERM_LIST) || !proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
+		return;
+	int r = vfs_stat(&p->vfs, vpath, &st);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = 0 };
+	struct buf line;
+	buf_init(&line, PATH_MAX * 2);
+	const char *type = S_ISDIR(st.st_mode) ? (arg.n ? "dir" : "cdir") : "file";
+	if (listing_facts_line(&line, vpath, &st, type, true, &o) != 0) {
+		buf_free(&line);
+		proto_reply(p, 550, "Name too long to list.");
+		return;
+	}
+	/* The fact line is sent as is (it starts with a space), without its CRLF. */
+	proto_reply_begin(p, 250, "Listing %s", vpath);
+	if (buf_append(&p->out, buf_data(&line), line.len) != 0)
+		p->out_overflow = true;
+	buf_free(&line);
+	proto_reply_end(p, 250, "End");
+}

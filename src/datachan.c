@@ -1,0 +1,427 @@
+#include "datachan.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "listing.h"
+#include "log.h"
+#include "net.h"
+#include "util.h"
+
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
+#define CHUNK (64u * 1024u)
+#define SENDFILE_CHUNK (1u << 20)
+
+static void pump(struct datachan *d);
+
+void datachan_init(struct datachan *d)
+{
+	d->lfd = -1;
+	d->fd = -1;
+	d->lwatch.fd = -1;
+	d->watch.fd = -1;
+	buf_init(&d->out, 4 * CHUNK);
+}
+
+static void close_listener(struct datachan *d)
+{
+	if (d->lfd >= 0) {
+		loop_watch_del(d->loop, &d->lwatch);
+		(void)close(d->lfd);
+		d->lfd = -1;
+	}
+}
+
+static void close_conn(struct datachan *d)
+{
+	if (d->fd >= 0) {
+		loop_watch_del(d->loop, &d->watch);
+		(void)close(d->fd);
+		d->fd = -1;
+	}
+}
+
+void datachan_reset(struct datachan *d)
+{
+	close_listener(d);
+	close_conn(d);
+	loop_timer_cancel(d->loop, &d->timer);
+	d->have_target = false;
+	d->connecting = false;
+	d->running = false;
+	buf_free(&d->out);
+}
+
+bool datachan_running(const struct datachan *d)
+{
+	return d->running;
+}
+
+uint64_t datachan_bytes(const struct datachan *d)
+{
+	return d->bytes;
+}
+
+static void finish(struct datachan *d, enum proto_xfer_status st, int err)
+{
+	if (!d->running)
+		return;
+	d->running = false;
+	loop_timer_cancel(d->loop, &d->timer);
+	close_conn(d);
+	close_listener(d);
+	d->have_target = false;
+	buf_reset(&d->out);
+	d->done(d, st, err, d->bytes);
+}
+
+static void on_timeout(struct loop_timer *t)
+{
+	struct datachan *d = container_of(t, struct datachan, timer);
+	log_info(d->sid, "data connection timed out");
+	finish(d, d->fd >= 0 ? XFER_CONN_LOST : XFER_NO_CONNECTION, -ETIMEDOUT);
+}
+
+static void touch(struct datachan *d)
+{
+	loop_timer_arm(d->loop, &d->timer, d->timeout_ms, on_timeout);
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	char x[64], y[64];
+	net_addr_str(a, x, sizeof(x));
+	net_addr_str(b, y, sizeof(y));
+	return strcmp(x, y) == 0;
+}
+
+static void on_data(struct loop_watch *w, uint32_t ev)
+{
+	struct datachan *d = container_of(w, struct datachan, watch);
+	if (d->connecting) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr) {
+			finish(d, XFER_NO_CONNECTION, -(soerr ? soerr : errno));
+			return;
+		}
+		d->connecting = false;
+	}
+	pump(d);
+}
+
+static void watch_conn(struct datachan *d)
+{
+	uint32_t ev = d->x.kind == XFER_RECV_FILE ? EPOLLIN : EPOLLOUT;
+	if (d->watch.fd < 0) {
+		if (loop_watch_add(d->loop, &d->watch, d->fd, ev, on_data) != 0)
+			finish(d, XFER_NO_CONNECTION, -errno);
+	} else if (loop_watch_mod(d->loop, &d->watch, ev) != 0) {
+		finish(d, XFER_CONN_LOST, -errno);
+	}
+}
+
+static void on_accept(struct loop_watch *w, uint32_t ev)
+{
+	struct datachan *d = container_of(w, struct datachan, lwatch);
+	for (;;) {
+		int fd;
+		struct sockaddr_storage peer;
+		int r = net_accept(d->lfd, &fd, &peer);
+		if (r)
+			return;
+		/* SECURITY (RFC 2577 §8): only the control peer may connect. */
+		if (!same_host(&peer, &d->ctl_peer)) {
+			char who[64];
+			net_addr_str(&peer, who, sizeof(who));
+			log_warn(d->sid, "data connection from a foreign address refused: ip=%s", who);
+			(void)close(fd);
+			continue;
+		}
+		close_listener(d); /* one connection per PASV */
+		d->fd = fd;
+		if (d->running) {
+			touch(d);
+			watch_conn(d);
+		}
+		return;
+	}
+}
+
+int datachan_passive(struct datachan *d, uint16_t *port)
+{
+	close_listener(d);
+	close_conn(d);
+	d->have_target = false;
+	char host[64];
+	net_addr_str(&d->ctl_local, host, sizeof(host));
+	uint32_t span = (uint32_t)d->port_max - d->port_min + 1;
+	uint32_t start;
+	if (getrandom(&start, sizeof(start), 0) != (ssize_t)sizeof(start))
+		start = (uint32_t)util_now_ms();
+	/* RFC 2577 §8: ports in random order, so they cannot be guessed. */
+	int r = -EADDRINUSE;
+	char err[256];
+	for (uint32_t i = 0; i < span && i < 256; i++) {
+		uint16_t p = (uint16_t)(d->port_min + (start + i * 2654435761u) % span);
+		r = net_listen(host, p, false, &d->lfd, err, sizeof(err));
+		if (r == 0) {
+			*port = p;
+			break;
+		}
+		if (r != -EADDRINUSE && r != -EACCES)
+			break;
+	}
+	if (r) {
+		log_warn(d->sid, "no passive port available: %s", strerror(-r));
+		return r;
+	}
+	r = loop_watch_add(d->loop, &d->lwatch, d->lfd, EPOLLIN, on_accept);
+	if (r) {
+		(void)close(d->lfd);
+		d->lfd = -1;
+	}
+	return r;
+}
+
+void datachan_active(struct datachan *d, const struct sockaddr_storage *target)
+{
+	close_listener(d);
+	close_conn(d);
+	d->target = *target;
+	d->have_target = true;
+}
+
+static int connect_out(struct datachan *d)
+{
+	int fd = socket(d->target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	socklen_t len = d->target.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if (connect(fd, (struct sockaddr *)&d->target, len) != 0 && errno != EINPROGRESS) {
+		int r = -errno;
+		(void)close(fd);
+		return r;
+	}
+	d->fd = fd;
+	d->connecting = true;
+	return 0;
+}
+
+void datachan_start(struct datachan *d, const struct proto_xfer *x)
+{
+	d->x = *x;
+	d->off = x->offset;
+	d->bytes = 0;
+	d->running = true;
+	d->list_done = false;
+	d->eof_pending_cr = false;
+	buf_reset(&d->out);
+	touch(d);
+	if (d->have_target && d->fd < 0) {
+		int r = connect_out(d);
+		if (r) {
+			finish(d, XFER_NO_CONNECTION, r);
+			return;
+		}
+	}
+	if (d->fd >= 0)
+		watch_conn(d);
+	/* else: waiting for the client to connect to the listener */
+}
+
+void datachan_abort(struct datachan *d)
+{
+	finish(d, XFER_ABORTED, 0);
+}
+
+/* Writes d->out to the socket; 1 when it is empty, 0 when blocked, <0 lost. */
+static int drain_out(struct datachan *d)
+{
+	while (d->out.len) {
+		ssize_t n = send(d->fd, buf_data(&d->out), d->out.len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		buf_consume(&d->out, (size_t)n);
+		d->bytes += (uint64_t)n;
+		touch(d);
+	}
+	return 1;
+}
+
+/* TYPE A send: LF → CRLF (RFC 959 §3.1.1.1). Returns 1 at EOF. */
+static int fill_ascii(struct datachan *d)
+{
+	char in[CHUNK / 2];
+	ssize_t n = pread(d->x.fd, in, sizeof(in), (off_t)d->off);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 1;
+	d->off += (uint64_t)n;
+	int err = 0;
+	char *o = buf_reserve(&d->out, (size_t)n * 2, &err);
+	if (!o)
+		return err;
+	size_t k = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		if (in[i] == '\n')
+			o[k++] = '\r';
+		o[k++] = in[i];
+	}
+	buf_commit(&d->out, k);
+	return 0;
+}
+
+static void pump_send(struct datachan *d)
+{
+	for (;;) {
+		int r = drain_out(d);
+		if (r < 0) {
+			finish(d, XFER_CONN_LOST, r);
+			return;
+		}
+		if (r == 0)
+			return; /* wait for EPOLLOUT */
+		if (d->x.kind == XFER_SEND_FILE && !d->x.ascii) {
+			if (d->off >= d->x.size) {
+				finish(d, XFER_OK, 0);
+				return;
+			}
+			off_t off = (off_t)d->off;
+			ssize_t n = sendfile(d->fd, d->x.fd, &off, SENDFILE_CHUNK);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return;
+				int e = errno;
+				/* EPIPE/ECONNRESET: the client went away */
+				finish(d, e == EPIPE || e == ECONNRESET ? XFER_CONN_LOST : XFER_LOCAL_ERROR, -e);
+				return;
+			}
+			if (n == 0) { /* the file shrank under us: send what there was */
+				finish(d, XFER_OK, 0);
+				return;
+			}
+			d->off = (uint64_t)off;
+			d->bytes += (uint64_t)n;
+			touch(d);
+			continue;
+		}
+		int fr;
+		if (d->x.kind == XFER_SEND_FILE) {
+			fr = fill_ascii(d);
+		} else if (!d->list_done) {
+			/* Directory listing (streamed) or one prepared line. */
+			if (d->x.buf) {
+				fr = buf_append(&d->out, buf_data(d->x.buf), d->x.buf->len);
+				d->list_done = true;
+			} else {
+				fr = listing_next(d->x.listing, &d->out, CHUNK);
+				if (fr >= 0) {
+					d->list_done = fr == 0;
+					fr = 0;
+				}
+			}
+		} else {
+			fr = 1;
+		}
+		if (fr < 0) {
+			finish(d, XFER_LOCAL_ERROR, fr);
+			return;
+		}
+		if (fr == 1 && d->out.len == 0) {
+			finish(d, XFER_OK, 0);
+			return;
+		}
+	}
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* TYPE A receive: CRLF → LF; a CR at a chunk end waits for the next byte. */
+static size_t from_ascii(struct datachan *d, char *p, size_t n, char *out)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d->eof_pending_cr) {
+			d->eof_pending_cr = false;
+			if (p[i] != '\n')
+				out[k++] = '\r';
+		}
+		if (p[i] == '\r')
+			d->eof_pending_cr = true;
+		else
+			out[k++] = p[i];
+	}
+	return k;
+}
+
+static void pump_recv(struct datachan *d)
+{
+	char in[CHUNK], conv[CHUNK + 1];
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n = recv(d->fd, in, sizeof(in), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			finish(d, XFER_CONN_LOST, -errno);
+			return;
+		}
+		if (n == 0) {
+			int r = d->eof_pending_cr ? write_all(d->x.fd, "\r", 1) : 0;
+			d->eof_pending_cr = false;
+			finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
+			return;
+		}
+		d->bytes += (uint64_t)n;
+		touch(d);
+		const char *w = in;
+		size_t wn = (size_t)n;
+		if (d->x.ascii) {
+			wn = from_ascii(d, in, (size_t)n, conv);
+			w = conv;
+		}
+		int r = write_all(d->x.fd, w, wn);
+		if (r) {
+			finish(d, XFER_LOCAL_ERROR, r);
+			return;
+		}
+	}
+	/* Fairness: let other sessions run; epoll reports the rest again. */
+}
+
+static void pump(struct datachan *d)
+{
+	if (!d->running || d->fd < 0 || d->connecting)
+		return;
+	if (d->x.kind == XFER_RECV_FILE)
+		pump_recv(d);
+	else
+		pump_send(d);
+}

@@ -1,0 +1,52 @@
+/* datachan: one session's data connection: PASV/EPSV listener or PORT/EPRT
+ * target, accept (from the control peer only) or connect, and the transfer
+ * pump (sendfile for binary RETR, converted copies for TYPE A, directory
+ * listings streamed in chunks). Non-blocking, on the session's loop. */
+#ifndef FERRY_DATACHAN_H
+#define FERRY_DATACHAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "proto.h"
+
+struct datachan {
+	struct loop *loop;
+	struct sockaddr_storage ctl_local, ctl_peer; /* the control connection */
+	uint16_t port_min, port_max;
+	uint32_t timeout_ms;
+	uint64_t sid; /* for logs */
+	/* called once per datachan_start, on the loop */
+	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
+
+	/* private */
+	int lfd, fd;
+	struct loop_watch lwatch, watch;
+	struct loop_timer timer;
+	bool have_target, connecting, running, eof_pending_cr;
+	struct sockaddr_storage target;
+	struct proto_xfer x;
+	uint64_t off, bytes;
+	struct buf out;
+	bool list_done;
+};
+
+void datachan_init(struct datachan *d);
+/* Closes the listener/connection (no callback). */
+void datachan_reset(struct datachan *d);
+/* PASV/EPSV: listens on a port from the range on the control connection's
+ * local address; *port is the port. */
+int datachan_passive(struct datachan *d, uint16_t *port);
+/* PORT/EPRT: the next transfer connects to target. */
+void datachan_active(struct datachan *d, const struct sockaddr_storage *target);
+/* Runs x; done() reports the outcome. */
+void datachan_start(struct datachan *d, const struct proto_xfer *x);
+/* Stops a running transfer: done(XFER_ABORTED). */
+void datachan_abort(struct datachan *d);
+bool datachan_running(const struct datachan *d);
+uint64_t datachan_bytes(const struct datachan *d);
+
+#endif

@@ -1,0 +1,77 @@
+/* vfs: the session's root directory fd and the only syscalls on client
+ * paths. Every lookup is openat2(root_fd, path, RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS): the kernel, not string checks, keeps the client
+ * inside its home. Operations that create, remove or rename act on a parent
+ * opened that way plus one validated final component. Paths given here are
+ * virtual absolute paths as produced by path_resolve() ("/", "/a/b").
+ * All functions return 0 or -errno. */
+#ifndef FERRY_VFS_H
+#define FERRY_VFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct vfs {
+	int root_fd; /* O_PATH|O_DIRECTORY of the user's home; -1 when closed */
+};
+
+/* True if the kernel has openat2 with RESOLVE_IN_ROOT (Linux >= 5.6). */
+bool vfs_supported(void);
+
+/* Opens home (an absolute host path) as the root. -ENOTDIR, -ENOENT, -EACCES. */
+int vfs_open_root(const char *home, struct vfs *v);
+void vfs_close(struct vfs *v);
+
+/* openat2 inside the root with the given open(2) flags (O_CLOEXEC added).
+ * O_CREAT/O_TMPFILE are not allowed here (use the upload functions). */
+int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd);
+/* stat of the object at vpath, following symlinks inside the root only. */
+int vfs_stat(struct vfs *v, const char *vpath, struct stat *st);
+/* lstat: the link itself if the final component is a symlink. */
+int vfs_lstat(struct vfs *v, const char *vpath, struct stat *st);
+/* Opens a directory for reading (listing). -ENOTDIR if it is not one. */
+int vfs_opendir(struct vfs *v, const char *vpath, int *fd);
+
+int vfs_mkdir(struct vfs *v, const char *vpath, mode_t mode);
+int vfs_rmdir(struct vfs *v, const char *vpath);
+/* Removes a file or symlink (never a directory: -EISDIR). */
+int vfs_unlink(struct vfs *v, const char *vpath);
+/* Renames within the root; replaces an existing file (rename(2) rules). */
+int vfs_rename(struct vfs *v, const char *from, const char *to);
+/* Sets the modification time (atime left as is). */
+int vfs_set_mtime(struct vfs *v, const char *vpath, const struct timespec *mtime);
+int vfs_chmod(struct vfs *v, const char *vpath, mode_t mode);
+
+/* Uploads. A REPLACE upload writes a new unnamed/temporary file in the
+ * target's directory and only vfs_upload_commit() makes it appear under
+ * the final name (atomically replacing an old file), so no half-written
+ * file is ever visible under that name and an aborted upload leaves the
+ * old file intact. APPEND opens the existing file (created if missing)
+ * for appending; RESUME opens it for writing at offset (truncating there).
+ * UNIQUE creates a new file with a fresh name (STOU) in the directory of
+ * vpath (vpath names a directory), reported back in unique_name. */
+enum vfs_upload_mode { VFS_UPLOAD_REPLACE, VFS_UPLOAD_APPEND, VFS_UPLOAD_RESUME, VFS_UPLOAD_UNIQUE };
+
+struct vfs_upload {
+	int fd;        /* write here */
+	int dirfd;     /* the target's directory (O_PATH) */
+	bool temp;     /* REPLACE: fd is a temporary that commit renames */
+	bool tmpfile;  /* the temporary is an O_TMPFILE (no name yet) */
+	char final[256];   /* final component */
+	char tmpname[64];  /* named temporary (when O_TMPFILE is unavailable) */
+	char unique_name[256]; /* UNIQUE: the name chosen */
+};
+
+/* temp_uploads=false makes REPLACE write in place (truncate) instead. */
+int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
+		     struct vfs_upload *u);
+/* fsync is the caller's choice; commit links/renames the temporary into place
+ * and closes everything. */
+int vfs_upload_commit(struct vfs_upload *u);
+/* Discards a temporary (the old file stays) and closes everything. */
+void vfs_upload_abort(struct vfs_upload *u);
+
+#endif
