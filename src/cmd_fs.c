@@ -306,7 +306,7 @@ void cmd_mlst(struct proto *p, struct slice arg)
 	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = 0 };
 	struct buf line;
 	buf_init(&line, PATH_MAX * 2);
-	const char *type = S_ISDIR(st.st_mode) ? (arg.n ? "dir" : "cdir") : "file";
+	const char *type = S_ISDIR(st.st_mode) ? (arg.n ? "dir" : "cdir") : NULL; /* NULL: from st_mode */
 	if (listing_facts_line(&line, vpath, &st, type, true, &o) != 0) {
 		buf_free(&line);
 		proto_reply(p, 550, "Name too long to list.");

@@ -90,7 +90,10 @@ static void reload(struct daemon *d)
 	char err[1024];
 	int r = config_load(old->path, &nw, err, sizeof(err));
 	if (r) {
-		log_err(0, "reload failed, keeping the running configuration: %s", err);
+		log_err(0, "reload failed, keeping the running configuration: %s%s", err,
+			r == -EACCES ? " (reloads read the file as the service user: make it readable by that user,"
+				       " e.g. owner root, group of the service user, mode 0640)"
+				     : "");
 		config_unref(old);
 		return;
 	}
@@ -189,6 +192,11 @@ int daemon_run(struct config *cfg)
 		log_err(0, "%s", err);
 		goto out;
 	}
+
+	if (access(cfg->path, R_OK) != 0)
+		log_warn(0, "%s is not readable by the service user; SIGHUP reloads will fail until it is "
+			    "(e.g. owner root, group of the service user, mode 0640)",
+			 cfg->path);
 
 	/* Open (and create on first run) the store now, as the service user,
 	 * so a permission problem is reported at start, not at first login. */

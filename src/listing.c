@@ -42,14 +42,14 @@
 #define TARGET_MAX 4096
 
 static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 static const struct {
 	unsigned bit;
 	const char *name;
 } fact_names[] = {
-	{ FACT_TYPE, "type" },     { FACT_SIZE, "size" },     { FACT_MODIFY, "modify" },
-	{ FACT_PERM, "perm" },     { FACT_UNIQUE, "unique" }, { FACT_UNIX_MODE, "UNIX.mode" },
+	{ FACT_TYPE, "type" }, { FACT_SIZE, "size" },	  { FACT_MODIFY, "modify" },
+	{ FACT_PERM, "perm" }, { FACT_UNIQUE, "unique" }, { FACT_UNIX_MODE, "UNIX.mode" },
 };
 
 struct listing {
@@ -170,15 +170,14 @@ int listing_list_line(struct buf *out, const char *name, const struct stat *st, 
 		n = snprintf(date, sizeof(date), "%s %2d %02d:%02d", month_names[tm.tm_mon], tm.tm_mday, tm.tm_hour,
 			     tm.tm_min);
 	else
-		n = snprintf(date, sizeof(date), "%s %2d  %04d", month_names[tm.tm_mon], tm.tm_mday,
-			     tm.tm_year + 1900);
+		n = snprintf(date, sizeof(date), "%s %2d  %04d", month_names[tm.tm_mon], tm.tm_mday, tm.tm_year + 1900);
 	if (n < 0 || (size_t)n >= sizeof(date))
 		return -EOVERFLOW;
 
 	/* vsftpd's columns: links %4, owner %-8, group %-8, size %8. */
 	char head[128];
-	n = snprintf(head, sizeof(head), "%s %4llu %-8s %-8s %8lld %s ", mode, (unsigned long long)st->st_nlink,
-		     "ftp", "ftp", (long long)st->st_size, date);
+	n = snprintf(head, sizeof(head), "%s %4llu %-8s %-8s %8lld %s ", mode, (unsigned long long)st->st_nlink, "ftp",
+		     "ftp", (long long)st->st_size, date);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -EOVERFLOW;
 
@@ -294,8 +293,8 @@ int listing_facts_line(struct buf *out, const char *name, const struct stat *st,
 		fput(&f, "size=%lld;", (long long)st->st_size);
 	if (facts & FACT_MODIFY) {
 		struct tm tm = utc_time((int64_t)st->st_mtim.tv_sec);
-		fput(&f, "modify=%04d%02d%02d%02d%02d%02d;", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		     tm.tm_hour, tm.tm_min, tm.tm_sec);
+		fput(&f, "modify=%04d%02d%02d%02d%02d%02d;", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		     tm.tm_min, tm.tm_sec);
 	}
 	if (facts & FACT_PERM) {
 		char p[16];
@@ -433,6 +432,13 @@ int listing_open(int dirfd, enum listing_format fmt, const struct listing_opts *
 		r = -EINVAL;
 		goto fail;
 	}
+	/* fdopendir accepts an O_PATH fd and only readdir would fail on it:
+	 * refuse it here so the caller learns at once. */
+	int fl = fcntl(dirfd, F_GETFL);
+	if (fl < 0 || (fl & O_PATH)) {
+		r = fl < 0 ? -errno : -EBADF;
+		goto fail;
+	}
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		r = -ENOMEM;
@@ -458,6 +464,12 @@ fail:
 	return r;
 }
 
+/* A chunk never grows past max bytes unless its single entry is longer. The
+ * entry that did not fit (budget or out's cap) is kept and starts the next
+ * call; -ENOBUFS is returned only when not even one entry fits, and a retry
+ * with more room resumes there. 1 means another entry was already read, but
+ * it may vanish before it is stat'ed: the next call can then add nothing and
+ * return 0. */
 int listing_next(struct listing *l, struct buf *out, size_t max)
 {
 	if (!l || !out)
@@ -465,7 +477,7 @@ int listing_next(struct listing *l, struct buf *out, size_t max)
 	size_t start = out->len;
 	size_t emitted = 0;
 	for (;;) {
-		struct dirent *de;
+		struct dirent *de = NULL;
 		int r = next_candidate(l, &de);
 		if (r <= 0)
 			return r;

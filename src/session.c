@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 
 struct auth_job {
 	struct job job;
+	atomic_bool cancelled; /* the session closed: skip the hash */
 	struct session *s;
 	char *user;
 	char *password;
@@ -54,6 +56,7 @@ struct session {
 
 static void pump(struct session *s);
 static void on_idle(struct loop_timer *t);
+static void on_login_timeout(struct loop_timer *t);
 
 struct session *session_next(struct session *s)
 {
@@ -89,8 +92,12 @@ static void close_now(struct session *s)
 		s->next->prev = s->prev;
 	s->host->count--;
 	log_info(s->id, "disconnect: ip=%s", s->peer);
-	/* A password check still running refers to s: free when it returns. */
-	if (!s->job)
+	/* A password check still queued or running refers to s: free when it
+	 * returns. Cancelling keeps abandoned checks (clients that send PASS and
+	 * hang up) from delaying everyone else's logins and shutdown. */
+	if (s->job)
+		atomic_store(&s->job->cancelled, true);
+	else
 		loop_defer(l, session_free, s);
 	s->host->closed(s->host);
 }
@@ -166,6 +173,8 @@ static void auth_run(struct job *j, void *ctx)
 {
 	struct auth_job *a = container_of(j, struct auth_job, job);
 	struct store_handle *h = ctx;
+	if (atomic_load(&a->cancelled))
+		return;
 	if (!h || !h->store) {
 		a->res = (struct auth_result){ .err = -EIO };
 		return;
@@ -297,8 +306,12 @@ static void pump(struct session *s)
 	s->pumping = false;
 	if (s->closed)
 		return;
+	/* The login timer runs whenever nobody is logged in: also after REIN
+	 * or a new USER on a logged-in connection. */
 	if (proto_logged_in(s->proto))
 		loop_timer_cancel(s->host->loop, &s->login_timer);
+	else if (!loop_timer_armed(&s->login_timer) && !s->closing)
+		loop_timer_arm(s->host->loop, &s->login_timer, s->cfg->login_timeout_ms, on_login_timeout);
 	flush(s);
 	if (s->closed)
 		return;

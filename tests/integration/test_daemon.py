@@ -232,22 +232,29 @@ def test_sighup_listen_change_warns_and_keeps_port(make_server):
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root: ferryd reads a root-only file at start")
-def test_sighup_reloads_root_only_config(make_server):
-    # A config file that only root can read (root:root 0600, as packages install secrets-
-    # bearing files) is accepted at start, when ferryd is still root. The same file must
-    # not become unreadable on SIGHUP just because ferryd now runs as [server] run_as.
+def test_sighup_root_only_config_is_refused_clearly(make_server):
+    # Decision: ferryd drops root for good before serving, so a SIGHUP reload reads the
+    # file as [server] run_as. A root-only (0600) file works at start, is flagged with a
+    # warning then, and a reload keeps the running configuration with a message that
+    # says exactly what to change.
     srv = make_server({"server": {"banner": "Before."}}, start=False)
     os.chown(srv.config_path, 0, 0)
     os.chmod(srv.config_path, 0o600)
     srv.start()
+    if os.geteuid() == 0:
+        assert "not readable by the service user" in srv.log()
     srv.overrides = merge_config(srv.overrides, {"server": {"banner": "After."}})
     with open(srv.config_path, "w") as f:          # rewritten in place: owner and mode stay
         f.write(render_config(srv.config_dict()))
     line = srv.reload()
-    assert "configuration reloaded" in line, line
+    if os.geteuid() != 0:                          # nothing was dropped: the reload works
+        assert "configuration reloaded" in line, line
+        srv.stop()
+        return
+    assert "reload failed" in line and "readable by that user" in line, line
     c = Ctl(srv.host, srv.port)
     try:
-        assert c.greeting.lines == ["220 After."]
+        assert c.greeting.lines == ["220 Before."]
     finally:
         c.close()
     srv.stop()

@@ -15,23 +15,40 @@ S: 230 Login successful.
 C: FEAT
 S: 211-Features:
 S:  CLNT
+S:  TVFS
+S:  EPRT
+S:  EPSV
+S:  MDTM
+S:  MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;
 S:  UTF8
+S:  REST STREAM
+S:  SIZE
 S: 211 End
 C: FEAT x
 S: 501 FEAT takes no argument.
 C: feat
 S: 211-Features:
 S:  CLNT
+S:  TVFS
+S:  EPRT
+S:  EPSV
+S:  MDTM
+S:  MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;
 S:  UTF8
+S:  REST STREAM
+S:  SIZE
 S: 211 End
 
 # J.192: HELP lists the table; HELP VERB gives its syntax (case-insensitive,
 # spaces around the verb ignored); an unknown verb -> 501 naming it.
 C: HELP
 S: 214-The following commands are recognized.
-S:  ACCT ALLO CLNT FEAT HELP MODE NOOP OPTS
-S:  PASS PWD  QUIT REIN STAT STRU SYST TYPE
-S:  USER XPWD
+S:  ABOR ACCT ALLO APPE CDUP CLNT CWD  DELE
+S:  EPRT EPSV FEAT HELP LIST MDTM MKD  MLSD
+S:  MLST MODE NLST NOOP OPTS PASS PASV PORT
+S:  PWD  QUIT REIN REST RETR RMD  RNFR RNTO
+S:  SIZE STAT STOR STOU STRU SYST TYPE USER
+S:  XCUP XCWD XMKD XPWD XRMD
 S: 214 Help OK.
 C: HELP USER
 S: 214 Syntax: USER <sp> username
@@ -47,9 +64,12 @@ C: HELP SITE CHMOD
 S: 501 Unknown command SITE CHMOD.
 C: HELP 
 S: 214-The following commands are recognized.
-S:  ACCT ALLO CLNT FEAT HELP MODE NOOP OPTS
-S:  PASS PWD  QUIT REIN STAT STRU SYST TYPE
-S:  USER XPWD
+S:  ABOR ACCT ALLO APPE CDUP CLNT CWD  DELE
+S:  EPRT EPSV FEAT HELP LIST MDTM MKD  MLSD
+S:  MLST MODE NLST NOOP OPTS PASS PASV PORT
+S:  PWD  QUIT REIN REST RETR RMD  RNFR RNTO
+S:  SIZE STAT STOR STOU STRU SYST TYPE USER
+S:  XCUP XCWD XMKD XPWD XRMD
 S: 214 Help OK.
 
 # J.191

@@ -9,15 +9,25 @@ S: 220 Ferry FTP server ready.
 C: FEAT
 S: 211-Features:
 S:  CLNT
+S:  TVFS
+S:  EPRT
+S:  EPSV
+S:  MDTM
+S:  MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;
 S:  UTF8
+S:  REST STREAM
+S:  SIZE
 S: 211 End
 C: NOOP
 S: 200 NOOP ok.
 C: HELP
 S: 214-The following commands are recognized.
-S:  ACCT ALLO CLNT FEAT HELP MODE NOOP OPTS
-S:  PASS PWD  QUIT REIN STAT STRU SYST TYPE
-S:  USER XPWD
+S:  ABOR ACCT ALLO APPE CDUP CLNT CWD  DELE
+S:  EPRT EPSV FEAT HELP LIST MDTM MKD  MLSD
+S:  MLST MODE NLST NOOP OPTS PASS PASV PORT
+S:  PWD  QUIT REIN REST RETR RMD  RNFR RNTO
+S:  SIZE STAT STOR STOU STRU SYST TYPE USER
+S:  XCUP XCWD XMKD XPWD XRMD
 S: 214 Help OK.
 C: HELP PWD
 S: 214 Syntax: PWD
@@ -93,7 +103,14 @@ S: 500 Unknown command.
 C: FEAT
 S: 211-Features:
 S:  CLNT
+S:  TVFS
+S:  EPRT
+S:  EPSV
+S:  MDTM
+S:  MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;
 S:  UTF8
+S:  REST STREAM
+S:  SIZE
 S: 211 End
 C: QUIT
 S: 221 Goodbye.

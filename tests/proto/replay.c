@@ -15,8 +15,9 @@
  *   # comment             ignored, as are blank lines
  *   set KEY VALUE         config, before the first step that touches proto
  *                         (greet, C:, C<, S:, S<, E:, T:). Keys: max_line,
- *                         max_login_failures, login_fail_delay_ms (decimal)
- *                         and banner (the rest of the line).
+ *                         max_login_failures, login_fail_delay_ms (decimal),
+ *                         family (4 or 6: the control connection's addresses,
+ *                         see below) and banner (the rest of the line).
  *   user NAME PASSWORD [account=ACCT] [disabled]
  *                         adds a user to the fake store; may appear anywhere.
  *   greet                 proto_greet() (queues the 220).
@@ -25,7 +26,9 @@
  *                         no line end added.
  *                         Bytes that proto leaves unconsumed because an effect
  *                         is pending are kept and fed again, in order, after
- *                         that effect completes (as the session does).
+ *                         that effect completes (as the session does). While
+ *                         the pending effect is XFER, input is still fed (as
+ *                         the session does) until proto stops taking it.
  *   S: text               the next reply line in proto's output must be
  *                         exactly text + "\r\n".
  *   S< bytes              the next raw output bytes must equal the escaped
@@ -54,26 +57,85 @@
  *                         session timer or job that finishes after a timeout
  *                         replaced its effect with CLOSE.
  *
+ * The home directory (every user's root) starts empty. NAMEs are relative to
+ * it and take the C< escapes (\x20 for a space); directives may appear
+ * anywhere (usually before the first C: line):
+ *   file NAME CONTENT     creates NAME (parent directories as needed) holding
+ *                         the escaped CONTENT (empty if omitted).
+ *   mkdir NAME            creates a directory (parents as needed).
+ *   symlink NAME TARGET   creates a symlink NAME -> TARGET (TARGET literal).
+ *   mtime NAME SECONDS    sets NAME's modification time (utimensat).
+ *   F: NAME CONTENT       NAME must be a regular file holding exactly CONTENT.
+ *   F! NAME               NAME must not exist (lstat).
+ *   D: NAME               NAME must be a directory (lstat: not a symlink).
+ *                         In these three a NAME with * ? or [ is a glob(3)
+ *                         pattern (names the server chooses: STOU, upload
+ *                         temporaries): F: and D: need exactly one match, F!
+ *                         none.
+ *
+ * Transfers (the session's data channel is played by the replayer):
+ *   S~ REGEX              the next reply line (without its CRLF) must match
+ *                         the POSIX extended REGEX as a whole.
+ *   E: DATA_SETUP PASSIVE [FAIL]
+ *                         the pending effect must be a passive DATA_SETUP for
+ *                         the control connection's family; completed with
+ *                         port 50000 (FAIL: err = -EADDRINUSE).
+ *   E: DATA_SETUP ACTIVE ADDR:PORT
+ *                         an active DATA_SETUP whose target is ADDR:PORT
+ *                         ([v6]:PORT for IPv6); completed.
+ *   E: XFER SEND_FILE|RECV_FILE|SEND_LIST [KEY=VALUE ...]
+ *                         the pending effect must be XFER of that kind, with
+ *                         a usable fd (files) and, for each KEY given, that
+ *                         value: offset=N size=N ascii=0|1 abort=0|1;
+ *                         content=ESCAPED: SEND_FILE: the fd holds exactly
+ *                         these bytes from offset to its end (read with
+ *                         pread); SEND_LIST: the listing's lines, compared in
+ *                         any order (it drains the listing); lines=N:
+ *                         SEND_LIST produced N lines. The effect stays
+ *                         pending: C: lines are still fed (proto reads ABOR
+ *                         and STAT, and holds one other command).
+ *   E: ABORT_REQUESTED    the pending XFER effect has abort == true.
+ *   P: N                  proto_xfer_progress(p, N).
+ *   X: XFER_DONE OK BYTES [data=ESCAPED]
+ *   X: XFER_DONE LOST|NOCONN|ABORTED [BYTES] [data=ESCAPED]
+ *   X: XFER_DONE LOCAL_ERROR ERRNO [BYTES] [data=ESCAPED]
+ *                         completes the pending XFER with that status
+ *                         (ERRNO: a name such as ENOSPC, or a number); data=
+ *                         (RECV_FILE only) is first written to the effect's
+ *                         fd with write(2), as the session writes uploads
+ *                         (already converted: TYPE A CRLF -> LF is not done
+ *                         here).
+ *
  * proto runs with the built-in config (config_new_default() plus the set
- * lines), session id 1 and peer "192.0.2.1" (what STAT shows).
+ * lines), session id 1, peer "192.0.2.1" (what STAT shows) and the addresses
+ * local 192.0.2.10:21, peer 192.0.2.1:40000 (proto_set_addrs). "set family 6"
+ * switches to local [2001:db8::10]:21, peer [2001:db8::1]:40000.
  *
  * At the end of the file the output must be empty (no unexpected replies) and
  * no effect may be pending unless the last step was "E: CLOSE" (or the session
  * ended with "E: ENOBUFS"). An effect still
  * pending when the next C: line comes is fine (the bytes queue), but an S: step
  * while an effect is pending and the output is empty is a mismatch. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "listing.h"
 #include "log.h"
 #include "parse.h"
 #include "proto.h"
@@ -83,7 +145,6 @@
 /* The home directory every fake user logs into: login opens it as the
  * session's root (vfs), so it must exist. */
 static char g_home[] = "/tmp/ferry-replay-XXXXXX";
-
 
 #define REPLAY_MAX_USERS 64
 #define REPLAY_IN_MAX (16u * 1024u * 1024u)
@@ -112,6 +173,7 @@ struct replay {
 	bool overflow;          /* proto_feed returned -ENOBUFS */
 	bool overflow_seen;     /* ... and E: ENOBUFS acknowledged it */
 	bool last_was_close;    /* the most recent step was E: CLOSE */
+	int family;             /* AF_INET or AF_INET6: the control connection */
 };
 
 /* Writes bytes to stderr in the transcript's escape syntax, quoted. */
@@ -249,8 +311,45 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "DELAY";
 	case PROTO_EFFECT_CLOSE:
 		return "CLOSE";
+	case PROTO_EFFECT_DATA_SETUP:
+		return "DATA_SETUP";
+	case PROTO_EFFECT_XFER:
+		return "XFER";
 	}
 	return "?";
+}
+
+static const char *xfer_kind_name(enum proto_xfer_kind k)
+{
+	switch (k) {
+	case XFER_SEND_FILE:
+		return "SEND_FILE";
+	case XFER_RECV_FILE:
+		return "RECV_FILE";
+	case XFER_SEND_LIST:
+		return "SEND_LIST";
+	}
+	return "?";
+}
+
+/* "192.0.2.1:40001" or "[2001:db8::1]:40001" into out. */
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t outsz)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+		(void)inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		(void)snprintf(out, outsz, "%s:%u", host, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+		(void)inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		(void)snprintf(out, outsz, "[%s]:%u", host, port);
+	} else {
+		(void)snprintf(out, outsz, "(family %d)", (int)ss->ss_family);
+	}
 }
 
 /* Describes the pending effect (or "no effect") after "got ". */
@@ -266,13 +365,39 @@ static void show_effect(const struct proto_effect *e)
 		show_cstr(e->user);
 	} else if (e->kind == PROTO_EFFECT_DELAY) {
 		fprintf(stderr, " %u", (unsigned)e->delay_ms);
+	} else if (e->kind == PROTO_EFFECT_DATA_SETUP) {
+		if (e->data.passive) {
+			fprintf(stderr, " PASSIVE family=%s", e->data.family == AF_INET6 ? "inet6" : "inet");
+		} else {
+			char a[INET6_ADDRSTRLEN + 16];
+			format_addr(&e->data.target, a, sizeof(a));
+			fprintf(stderr, " ACTIVE %s", a);
+		}
+	} else if (e->kind == PROTO_EFFECT_XFER) {
+		const struct proto_xfer *x = &e->xfer;
+		fprintf(stderr, " %s", xfer_kind_name(x->kind));
+		if (x->kind == XFER_SEND_FILE)
+			fprintf(stderr, " offset=%llu size=%llu", (unsigned long long)x->offset,
+				(unsigned long long)x->size);
+		if (x->kind != XFER_SEND_LIST)
+			fprintf(stderr, " ascii=%d", x->ascii ? 1 : 0);
+		fprintf(stderr, " abort=%d", x->abort ? 1 : 0);
 	}
 }
 
-/* Feeds the queued client bytes until they are gone or an effect is pending. */
+/* Input is fed while nothing is pending, and during a transfer (proto reads
+ * ABOR and STAT then, and holds one other command), as the session does. */
+static bool feeding(const struct replay *r)
+{
+	const struct proto_effect *e = proto_effect(r->p);
+	return !e || e->kind == PROTO_EFFECT_XFER;
+}
+
+/* Feeds the queued client bytes until they are gone or proto stops taking
+ * them (an effect other than XFER is pending, or a transfer holds a command). */
 static int pump(struct replay *r)
 {
-	while (r->in.len && !proto_effect(r->p)) {
+	while (r->in.len && feeding(r)) {
 		size_t used = 0, have = r->in.len;
 		int rc = proto_feed(r->p, buf_data(&r->in), have, &used);
 		if (used > have)
@@ -288,6 +413,8 @@ static int pump(struct replay *r)
 		if (used < have && !proto_effect(r->p))
 			return fail(r, "expected proto_feed to consume all %zu bytes (no effect pending) got %zu", have,
 				    used);
+		if (used == 0)
+			break; /* a transfer holds a command: the rest waits for it */
 	}
 	return 0;
 }
@@ -296,8 +423,27 @@ static int pump(struct replay *r)
  * (before it) shape its config. */
 static void ensure_proto(struct replay *r)
 {
-	if (!r->p)
+	if (r->p)
+		return;
+	struct sockaddr_storage local = { 0 }, peer = { 0 };
+	if (r->family == AF_INET6) {
+		struct sockaddr_in6 *l = (struct sockaddr_in6 *)&local, *c = (struct sockaddr_in6 *)&peer;
+		l->sin6_family = c->sin6_family = AF_INET6;
+		(void)inet_pton(AF_INET6, "2001:db8::10", &l->sin6_addr);
+		(void)inet_pton(AF_INET6, "2001:db8::1", &c->sin6_addr);
+		l->sin6_port = htons(21);
+		c->sin6_port = htons(40000);
+		r->p = proto_new(r->cfg, 1, "2001:db8::1");
+	} else {
+		struct sockaddr_in *l = (struct sockaddr_in *)&local, *c = (struct sockaddr_in *)&peer;
+		l->sin_family = c->sin_family = AF_INET;
+		(void)inet_pton(AF_INET, "192.0.2.10", &l->sin_addr);
+		(void)inet_pton(AF_INET, "192.0.2.1", &c->sin_addr);
+		l->sin_port = htons(21);
+		c->sin_port = htons(40000);
 		r->p = proto_new(r->cfg, 1, "192.0.2.1");
+	}
+	proto_set_addrs(r->p, &local, &peer);
 }
 
 static const struct fake_user *find_user(const struct replay *r, const char *name)
@@ -331,12 +477,19 @@ static int do_set(struct replay *r, struct slice rest)
 		if (parse_u64(val, 1000, &v) || v == 0)
 			return bad_syntax(r, "max_login_failures must be 1-1000");
 		r->cfg->max_login_failures = (unsigned)v;
+	} else if (slice_eq_ci(key, "family")) {
+		if (slice_eq(val, SLICE_LIT("4")))
+			r->family = AF_INET;
+		else if (slice_eq(val, SLICE_LIT("6")))
+			r->family = AF_INET6;
+		else
+			return bad_syntax(r, "family must be 4 or 6");
 	} else if (slice_eq_ci(key, "login_fail_delay_ms")) {
 		if (parse_u64(val, UINT32_MAX, &v))
 			return bad_syntax(r, "login_fail_delay_ms must be 0-4294967295");
 		r->cfg->login_fail_delay_ms = (uint32_t)v;
 	} else {
-		return bad_syntax(r, "unknown set key (max_line, max_login_failures, login_fail_delay_ms, banner)");
+		return bad_syntax(r, "unknown set key (max_line, max_login_failures, login_fail_delay_ms, family, banner)");
 	}
 	return 0;
 }
@@ -513,6 +666,721 @@ static int do_auth(struct replay *r, struct slice escaped_name, bool store_error
 	return pump(r);
 }
 
+/* ---- the home directory: set-up directives and checks ---- */
+
+/* Turns an escaped NAME (relative to the home) into a host path in out.
+ * Names that could leave the home are a transcript error. */
+static int home_path(struct replay *r, struct slice escaped, char *out, size_t outsz)
+{
+	struct buf nb;
+	buf_init(&nb, PATH_MAX);
+	if (unescape(escaped, &nb)) {
+		buf_free(&nb);
+		return bad_syntax(r, "bad escape in NAME (use \\r \\n \\t \\\\ \\xHH)");
+	}
+	struct slice name = buf_slice(&nb);
+	bool bad = name.n == 0 || name.p[0] == '/' || memchr(name.p, '\0', name.n);
+	for (size_t i = 0; !bad && i < name.n;) {
+		size_t j = i;
+		while (j < name.n && name.p[j] != '/')
+			j++;
+		if (j - i == 2 && name.p[i] == '.' && name.p[i + 1] == '.')
+			bad = true;
+		i = j + 1;
+	}
+	int n = bad ? -1 : snprintf(out, outsz, "%s/%.*s", g_home, (int)name.n, name.p);
+	buf_free(&nb);
+	if (bad)
+		return bad_syntax(r, "NAME must be relative to the home, without \"..\"");
+	if (n < 0 || (size_t)n >= outsz)
+		return bad_syntax(r, "NAME too long");
+	return 0;
+}
+
+/* mkdir -p of every directory above the last component of path (and of
+ * path itself when whole is set), below g_home. */
+static int make_parents(struct replay *r, char *path, bool whole)
+{
+	size_t base = strlen(g_home);
+	size_t n = strlen(path);
+	for (size_t i = base + 1; i <= n; i++) {
+		if (path[i] != '/' && !(whole && path[i] == '\0'))
+			continue;
+		char c = path[i];
+		path[i] = '\0';
+		int rc = mkdir(path, 0755);
+		int e = errno;
+		path[i] = c;
+		if (rc != 0 && e != EEXIST)
+			return bad_syntax(r, "mkdir %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+static int do_file(struct replay *r, struct slice rest)
+{
+	struct slice name, content;
+	char path[PATH_MAX];
+	(void)slice_split(rest, ' ', &name, &content);
+	int rc = home_path(r, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	struct buf data;
+	buf_init(&data, REPLAY_IN_MAX);
+	if (unescape(content, &data)) {
+		buf_free(&data);
+		return bad_syntax(r, "bad escape in CONTENT (use \\r \\n \\t \\\\ \\xHH)");
+	}
+	rc = make_parents(r, path, false);
+	int fd = rc ? -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (!rc && fd < 0)
+		rc = bad_syntax(r, "creating %s: %s", path, strerror(errno));
+	const char *p = buf_data(&data);
+	size_t left = data.len;
+	while (!rc && left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0) {
+			rc = bad_syntax(r, "writing %s: %s", path, strerror(errno));
+			break;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	buf_free(&data);
+	return rc;
+}
+
+static int do_mkdir(struct replay *r, struct slice rest)
+{
+	char path[PATH_MAX];
+	int rc = home_path(r, rest, path, sizeof(path));
+	return rc ? rc : make_parents(r, path, true);
+}
+
+static int do_symlink(struct replay *r, struct slice rest)
+{
+	struct slice name, target;
+	char path[PATH_MAX];
+	if (!slice_split(rest, ' ', &name, &target) || !target.n)
+		return bad_syntax(r, "symlink NAME TARGET");
+	int rc = home_path(r, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	rc = make_parents(r, path, false);
+	if (rc)
+		return rc;
+	char *t = slice_dup(target);
+	if (symlink(t, path) != 0)
+		rc = bad_syntax(r, "symlink %s: %s", path, strerror(errno));
+	free(t);
+	return rc;
+}
+
+static int do_mtime(struct replay *r, struct slice rest)
+{
+	struct slice name, secs;
+	char path[PATH_MAX];
+	uint64_t v;
+	if (!slice_split(rest, ' ', &name, &secs) || parse_u64(secs, INT64_MAX, &v))
+		return bad_syntax(r, "mtime NAME SECONDS");
+	int rc = home_path(r, name, path, sizeof(path));
+	if (rc)
+		return rc;
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = (time_t)v } };
+	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0)
+		return bad_syntax(r, "utimensat %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Reads all of fd from offset with pread into out. */
+static int pread_all(int fd, uint64_t offset, struct buf *out)
+{
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)offset);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return 0;
+		if (buf_append(out, chunk, (size_t)n))
+			return -ENOBUFS;
+		offset += (uint64_t)n;
+	}
+}
+
+/* Reports a content mismatch: "expected ... got ...". */
+static int content_mismatch(struct replay *r, const char *what, struct slice want, struct slice got)
+{
+	where(r);
+	fprintf(stderr, "expected %s ", what);
+	show(want.p, want.n);
+	fputs(" got ", stderr);
+	show(got.p, got.n);
+	fputc('\n', stderr);
+	return EXIT_MISMATCH;
+}
+
+/* A NAME with glob characters: replaces path with its only match (F:, D:)
+ * or checks that nothing matches (F!). */
+static int expand_glob(struct replay *r, char *path, size_t pathsz, bool none, bool *done)
+{
+	*done = false;
+	if (!strpbrk(path + strlen(g_home), "*?["))
+		return 0;
+	glob_t g;
+	int gr = glob(path, GLOB_NOSORT, NULL, &g);
+	size_t n = gr == 0 ? g.gl_pathc : 0;
+	int rc = 0;
+	if (gr != 0 && gr != GLOB_NOMATCH) {
+		rc = fail(r, "glob %s failed (%d)", path, gr);
+	} else if (none) {
+		if (n)
+			rc = fail(r, "expected nothing matching %s got %s%s", path, g.gl_pathv[0], n > 1 ? " ..." : "");
+		*done = true;
+	} else if (n != 1) {
+		rc = fail(r, "expected exactly one match for %s got %zu", path, n);
+	} else if (!str_copy(path, pathsz, g.gl_pathv[0])) {
+		rc = fail(r, "matching path too long");
+	}
+	if (gr == 0)
+		globfree(&g);
+	return rc;
+}
+
+/* F: NAME CONTENT */
+static int check_file(struct replay *r, struct slice rest)
+{
+	struct slice name, content;
+	char path[PATH_MAX];
+	bool done;
+	(void)slice_split(rest, ' ', &name, &content);
+	int rc = home_path(r, name, path, sizeof(path));
+	if (rc == 0)
+		rc = expand_glob(r, path, sizeof(path), false, &done);
+	if (rc)
+		return rc;
+	struct buf want, got;
+	buf_init(&want, REPLAY_IN_MAX);
+	buf_init(&got, REPLAY_IN_MAX);
+	if (unescape(content, &want)) {
+		buf_free(&want);
+		return bad_syntax(r, "bad escape in CONTENT (use \\r \\n \\t \\\\ \\xHH)");
+	}
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = fail(r, "expected file %s got %s", path, strerror(errno));
+	} else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = fail(r, "expected %s to be a regular file got mode %o", path, (unsigned)st.st_mode);
+	} else {
+		int e = pread_all(fd, 0, &got);
+		if (e)
+			rc = fail(r, "reading %s: %s", path, strerror(-e));
+		else if (!slice_eq(buf_slice(&want), buf_slice(&got)))
+			rc = content_mismatch(r, "file content", buf_slice(&want), buf_slice(&got));
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	buf_free(&want);
+	buf_free(&got);
+	return rc;
+}
+
+/* F! NAME and D: NAME */
+static int check_absent_or_dir(struct replay *r, struct slice rest, bool dir)
+{
+	char path[PATH_MAX];
+	bool done;
+	int rc = home_path(r, rest, path, sizeof(path));
+	if (rc == 0)
+		rc = expand_glob(r, path, sizeof(path), !dir, &done);
+	if (rc || done)
+		return rc;
+	struct stat st;
+	int s = lstat(path, &st);
+	if (dir) {
+		if (s != 0)
+			return fail(r, "expected directory %s got %s", path, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(r, "expected directory %s got mode %o", path, (unsigned)st.st_mode);
+		return 0;
+	}
+	if (s == 0)
+		return fail(r, "expected %s not to exist got mode %o", path, (unsigned)st.st_mode);
+	if (errno != ENOENT)
+		return fail(r, "expected %s not to exist got %s", path, strerror(errno));
+	return 0;
+}
+
+/* S~ REGEX: the next reply line must match (whole line, CRLF excluded). */
+static int do_expect_regex(struct replay *r, struct slice pattern)
+{
+	char *anchored = util_xcalloc(1, pattern.n + 5);
+	(void)snprintf(anchored, pattern.n + 5, "^(%.*s)$", (int)pattern.n, pattern.p);
+	regex_t re;
+	int e = regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB);
+	free(anchored);
+	if (e != 0)
+		return bad_syntax(r, "bad regular expression");
+	struct buf *out = proto_output(r->p);
+	struct slice got = buf_slice(out);
+	const char *lf = got.n ? memchr(got.p, '\n', got.n) : NULL;
+	int rc = 0;
+	if (lf && lf > got.p && lf[-1] == '\r') {
+		size_t n = (size_t)(lf - got.p) - 1;
+		char *line = util_xstrndup(got.p, n);
+		bool match = strlen(line) == n && regexec(&re, line, 0, NULL, 0) == 0;
+		free(line);
+		if (match) {
+			buf_consume(out, n + 2);
+			regfree(&re);
+			return 0;
+		}
+	}
+	where(r);
+	fputs("expected a line matching ", stderr);
+	show(pattern.p, pattern.n);
+	fputs(" got ", stderr);
+	if (got.n == 0) {
+		fputs("no output", stderr);
+		const struct proto_effect *pe = proto_effect(r->p);
+		if (pe) {
+			fputs(" (proto is waiting for ", stderr);
+			show_effect(pe);
+			fputc(')', stderr);
+		}
+	} else {
+		show(got.p, lf ? (size_t)(lf - got.p) + 1 : got.n);
+	}
+	fputc('\n', stderr);
+	rc = EXIT_MISMATCH;
+	regfree(&re);
+	return rc;
+}
+
+/* ---- data connections and transfers ---- */
+
+/* "192.0.2.1:40001" or "[2001:db8::1]:40001". */
+static bool parse_addr(struct slice s, struct sockaddr_storage *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	struct slice h, port;
+	uint64_t pn;
+	memset(out, 0, sizeof(*out));
+	if (s.n && s.p[0] == '[') {
+		const char *close = memchr(s.p, ']', s.n);
+		if (!close || (size_t)(close - s.p) + 1 >= s.n || close[1] != ':')
+			return false;
+		h = (struct slice){ s.p + 1, (size_t)(close - s.p) - 1 };
+		port = (struct slice){ close + 2, s.n - (size_t)(close - s.p) - 2 };
+	} else {
+		const char *colon = memchr(s.p, ':', s.n);
+		if (!colon)
+			return false;
+		h = (struct slice){ s.p, (size_t)(colon - s.p) };
+		port = (struct slice){ colon + 1, s.n - (size_t)(colon - s.p) - 1 };
+	}
+	if (h.n == 0 || h.n >= sizeof(host) || parse_u64(port, 65535, &pn))
+		return false;
+	memcpy(host, h.p, h.n);
+	host[h.n] = '\0';
+	struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)pn);
+		return true;
+	}
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)pn);
+		return true;
+	}
+	return false;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && memcmp(&x->sin_addr, &y->sin_addr, 4) == 0;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return false;
+}
+
+/* E: DATA_SETUP PASSIVE [FAIL] | ACTIVE ADDR:PORT */
+static int do_data_setup(struct replay *r, struct slice arg)
+{
+	struct slice mode, rest;
+	const struct proto_effect *e;
+	(void)slice_split(arg, ' ', &mode, &rest);
+	bool passive = slice_eq(mode, SLICE_LIT("PASSIVE"));
+	bool fail_listen = false;
+	struct sockaddr_storage want;
+	if (passive) {
+		if (rest.n && !slice_eq(rest, SLICE_LIT("FAIL")))
+			return bad_syntax(r, "E: DATA_SETUP PASSIVE [FAIL]");
+		fail_listen = rest.n != 0;
+	} else if (!slice_eq(mode, SLICE_LIT("ACTIVE")) || !parse_addr(rest, &want)) {
+		return bad_syntax(r, "E: DATA_SETUP PASSIVE [FAIL] | ACTIVE ADDR:PORT");
+	}
+	int rc = expect_effect(r, PROTO_EFFECT_DATA_SETUP, &e);
+	if (rc)
+		return rc;
+	if (e->data.passive != passive) {
+		where(r);
+		fprintf(stderr, "expected DATA_SETUP %s got ", passive ? "PASSIVE" : "ACTIVE");
+		show_effect(e);
+		fputc('\n', stderr);
+		return EXIT_MISMATCH;
+	}
+	struct proto_result res = { 0 };
+	if (passive) {
+		if (e->data.family != r->family)
+			return fail(r, "expected a passive DATA_SETUP for family %s got family %d",
+				    r->family == AF_INET6 ? "inet6" : "inet", e->data.family);
+		if (fail_listen)
+			res.err = -EADDRINUSE;
+		else
+			res.port = 50000;
+	} else if (!same_addr(&e->data.target, &want)) {
+		char a[INET6_ADDRSTRLEN + 16], b[INET6_ADDRSTRLEN + 16];
+		format_addr(&want, a, sizeof(a));
+		format_addr(&e->data.target, b, sizeof(b));
+		return fail(r, "expected DATA_SETUP ACTIVE %s got ACTIVE %s", a, b);
+	}
+	proto_complete(r->p, &res);
+	return pump(r);
+}
+
+/* Splits text into lines (CRLF or LF ends) and sorts them, so listings can
+ * be compared whatever readdir's order. The lines point into text. */
+static int cmp_slices(const void *a, const void *b)
+{
+	const struct slice *x = a, *y = b;
+	size_t n = x->n < y->n ? x->n : y->n;
+	int c = memcmp(x->p, y->p, n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static size_t sorted_lines(struct slice text, struct slice **out)
+{
+	size_t n = 0, cap = 16;
+	struct slice *v = util_xcalloc(cap, sizeof(*v));
+	while (text.n) {
+		struct slice line, rest;
+		(void)slice_split(text, '\n', &line, &rest);
+		if (n == cap) {
+			struct slice *w = util_xcalloc(cap * 2, sizeof(*w));
+			memcpy(w, v, n * sizeof(*v));
+			free(v);
+			v = w;
+			cap *= 2;
+		}
+		v[n++] = line; /* the CR stays: CRLF line ends are part of the check */
+		text = rest;
+	}
+	qsort(v, n, sizeof(*v), cmp_slices);
+	*out = v;
+	return n;
+}
+
+static int check_list_content(struct replay *r, const struct proto_xfer *x, const struct slice *want, uint64_t lines,
+			      bool check_lines)
+{
+	struct buf got, wb;
+	buf_init(&got, REPLAY_IN_MAX);
+	buf_init(&wb, REPLAY_IN_MAX);
+	int rc = 0;
+	if (x->buf) {
+		if (buf_append(&got, buf_data(x->buf), x->buf->len))
+			rc = fail(r, "listing too large");
+	} else if (x->listing) {
+		int lr;
+		while ((lr = listing_next(x->listing, &got, 64 * 1024)) == 1)
+			;
+		if (lr < 0)
+			rc = fail(r, "listing_next failed: %s", strerror(-lr));
+	} else {
+		rc = fail(r, "expected SEND_LIST with a listing or a buffer got neither");
+	}
+	if (!rc && want && unescape(*want, &wb))
+		rc = bad_syntax(r, "bad escape in content=");
+	if (!rc) {
+		struct slice *gl, *wl = NULL;
+		size_t gn = sorted_lines(buf_slice(&got), &gl), wn = 0;
+		bool ok = true;
+		if (want) {
+			wn = sorted_lines(buf_slice(&wb), &wl);
+			ok = gn == wn;
+			for (size_t i = 0; ok && i < gn; i++)
+				ok = slice_eq(gl[i], wl[i]);
+			if (!ok)
+				rc = content_mismatch(r, "listing (any order)", buf_slice(&wb), buf_slice(&got));
+		}
+		if (!rc && check_lines && gn != lines) {
+			where(r);
+			fprintf(stderr, "expected a listing of %llu lines got %zu: ", (unsigned long long)lines, gn);
+			show(buf_data(&got), got.len);
+			fputc('\n', stderr);
+			rc = EXIT_MISMATCH;
+		}
+		free(gl);
+		free(wl);
+	}
+	buf_free(&got);
+	buf_free(&wb);
+	return rc;
+}
+
+/* E: XFER KIND [offset=N] [size=N] [ascii=0|1] [abort=0|1] [content=ESC] [lines=N] */
+static int do_xfer_effect(struct replay *r, struct slice arg)
+{
+	struct slice kind, rest, tok;
+	const struct proto_effect *e;
+	enum proto_xfer_kind want_kind;
+	(void)slice_split(arg, ' ', &kind, &rest);
+	if (slice_eq(kind, SLICE_LIT("SEND_FILE")))
+		want_kind = XFER_SEND_FILE;
+	else if (slice_eq(kind, SLICE_LIT("RECV_FILE")))
+		want_kind = XFER_RECV_FILE;
+	else if (slice_eq(kind, SLICE_LIT("SEND_LIST")))
+		want_kind = XFER_SEND_LIST;
+	else
+		return bad_syntax(r, "E: XFER SEND_FILE|RECV_FILE|SEND_LIST [KEY=VALUE ...]");
+	int rc = expect_effect(r, PROTO_EFFECT_XFER, &e);
+	if (rc)
+		return rc;
+	const struct proto_xfer *x = &e->xfer;
+	if (x->kind != want_kind) {
+		where(r);
+		fprintf(stderr, "expected XFER %s got ", xfer_kind_name(want_kind));
+		show_effect(e);
+		fputc('\n', stderr);
+		return EXIT_MISMATCH;
+	}
+	if (want_kind != XFER_SEND_LIST) {
+		int fl = fcntl(x->fd, F_GETFL);
+		if (fl < 0)
+			return fail(r, "expected a usable fd in the XFER effect got fd %d (%s)", x->fd, strerror(errno));
+		if (want_kind == XFER_RECV_FILE && (fl & O_ACCMODE) == O_RDONLY)
+			return fail(r, "expected RECV_FILE's fd to be writable got a read-only fd");
+		if (want_kind == XFER_SEND_FILE && (fl & O_ACCMODE) == O_WRONLY)
+			return fail(r, "expected SEND_FILE's fd to be readable got a write-only fd");
+	}
+	bool have_content = false, have_lines = false;
+	struct slice content = { 0 };
+	uint64_t lines = 0;
+	while (rest.n) {
+		struct slice key, val;
+		uint64_t v;
+		(void)slice_split(rest, ' ', &tok, &rest);
+		if (!slice_split(tok, '=', &key, &val))
+			return bad_syntax(r, "XFER fields are KEY=VALUE");
+		if (slice_eq(key, SLICE_LIT("content"))) {
+			have_content = true;
+			content = val;
+			continue;
+		}
+		if (parse_u64(val, UINT64_MAX, &v))
+			return bad_syntax(r, "XFER field %.*s needs a number", (int)key.n, key.p);
+		uint64_t got;
+		if (slice_eq(key, SLICE_LIT("offset")) && want_kind == XFER_SEND_FILE) {
+			got = x->offset;
+		} else if (slice_eq(key, SLICE_LIT("size")) && want_kind == XFER_SEND_FILE) {
+			got = x->size;
+		} else if (slice_eq(key, SLICE_LIT("ascii")) && want_kind != XFER_SEND_LIST && v <= 1) {
+			got = x->ascii;
+		} else if (slice_eq(key, SLICE_LIT("abort")) && v <= 1) {
+			got = x->abort;
+		} else if (slice_eq(key, SLICE_LIT("lines")) && want_kind == XFER_SEND_LIST) {
+			have_lines = true;
+			lines = v;
+			continue;
+		} else {
+			return bad_syntax(r, "unknown XFER field for %s (SEND_FILE: offset size ascii content; "
+					  "RECV_FILE: ascii; SEND_LIST: content lines; all: abort)",
+					  xfer_kind_name(want_kind));
+		}
+		if (got != v)
+			return fail(r, "expected XFER %s %.*s=%llu got %.*s=%llu", xfer_kind_name(want_kind), (int)key.n,
+				    key.p, (unsigned long long)v, (int)key.n, key.p, (unsigned long long)got);
+	}
+	if (want_kind == XFER_SEND_LIST) {
+		if (have_content || have_lines)
+			return check_list_content(r, x, have_content ? &content : NULL, lines, have_lines);
+		return 0;
+	}
+	if (have_content) {
+		if (want_kind != XFER_SEND_FILE)
+			return bad_syntax(r, "content= is for SEND_FILE and SEND_LIST (use F: after an upload)");
+		struct buf want, got;
+		buf_init(&want, REPLAY_IN_MAX);
+		buf_init(&got, REPLAY_IN_MAX);
+		if (unescape(content, &want)) {
+			buf_free(&want);
+			return bad_syntax(r, "bad escape in content=");
+		}
+		int e2 = pread_all(x->fd, x->offset, &got);
+		if (e2)
+			rc = fail(r, "reading the SEND_FILE fd: %s", strerror(-e2));
+		else if (!slice_eq(buf_slice(&want), buf_slice(&got)))
+			rc = content_mismatch(r, "SEND_FILE content from the offset", buf_slice(&want),
+					      buf_slice(&got));
+		buf_free(&want);
+		buf_free(&got);
+	}
+	return rc;
+}
+
+static int do_abort_requested(struct replay *r)
+{
+	const struct proto_effect *e;
+	int rc = expect_effect(r, PROTO_EFFECT_XFER, &e);
+	if (rc)
+		return rc;
+	if (!e->xfer.abort)
+		return fail(r, "expected the XFER effect to have abort set got abort=0");
+	return 0;
+}
+
+static int errno_value(struct slice s, int *out)
+{
+	static const struct {
+		const char *name;
+		int value;
+	} names[] = {
+		{ "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT }, { "EFBIG", EFBIG },		{ "EIO", EIO },
+		{ "EACCES", EACCES }, { "EPIPE", EPIPE },   { "ECONNRESET", ECONNRESET }, { "ETIMEDOUT", ETIMEDOUT },
+		{ "EROFS", EROFS },   { "EPERM", EPERM },   { "ENOENT", ENOENT },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (slice_eq(s, slice_from_cstr(names[i].name))) {
+			*out = names[i].value;
+			return 0;
+		}
+	}
+	uint64_t v;
+	if (parse_u64(s, 4095, &v) || v == 0)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/* X: XFER_DONE STATUS ... */
+static int do_xfer_done(struct replay *r, struct slice arg)
+{
+	struct slice st, rest, tok;
+	const struct proto_effect *e;
+	struct proto_result res = { 0 };
+	bool need_bytes = false, need_errno = false;
+	(void)slice_split(arg, ' ', &st, &rest);
+	if (slice_eq(st, SLICE_LIT("OK"))) {
+		res.xfer_status = XFER_OK;
+		need_bytes = true;
+	} else if (slice_eq(st, SLICE_LIT("LOST"))) {
+		res.xfer_status = XFER_CONN_LOST;
+		res.err = -ECONNRESET;
+	} else if (slice_eq(st, SLICE_LIT("NOCONN"))) {
+		res.xfer_status = XFER_NO_CONNECTION;
+		res.err = -ECONNREFUSED;
+	} else if (slice_eq(st, SLICE_LIT("ABORTED"))) {
+		res.xfer_status = XFER_ABORTED;
+	} else if (slice_eq(st, SLICE_LIT("LOCAL_ERROR"))) {
+		res.xfer_status = XFER_LOCAL_ERROR;
+		need_errno = true;
+	} else {
+		return bad_syntax(r, "X: XFER_DONE OK|LOST|NOCONN|ABORTED|LOCAL_ERROR ...");
+	}
+	if (need_errno) {
+		int v;
+		(void)slice_split(rest, ' ', &tok, &rest);
+		if (errno_value(tok, &v))
+			return bad_syntax(r, "X: XFER_DONE LOCAL_ERROR ERRNO (a name such as ENOSPC, or a number)");
+		res.err = -v;
+	}
+	bool have_data = false;
+	struct slice data = { 0 };
+	bool have_bytes = false;
+	while (rest.n) {
+		(void)slice_split(rest, ' ', &tok, &rest);
+		if (tok.n > 5 && memcmp(tok.p, "data=", 5) == 0) {
+			have_data = true;
+			data = (struct slice){ tok.p + 5, tok.n - 5 };
+		} else if (!have_bytes && !parse_u64(tok, UINT64_MAX, &res.bytes)) {
+			have_bytes = true;
+		} else {
+			return bad_syntax(r, "X: XFER_DONE STATUS [ERRNO] [BYTES] [data=ESCAPED]");
+		}
+	}
+	if (need_bytes && !have_bytes)
+		return bad_syntax(r, "X: XFER_DONE OK BYTES [data=ESCAPED]");
+	int rc = expect_effect(r, PROTO_EFFECT_XFER, &e);
+	if (rc)
+		return rc;
+	if (have_data) {
+		if (e->xfer.kind != XFER_RECV_FILE)
+			return fail(r, "expected a RECV_FILE transfer for data= got %s", xfer_kind_name(e->xfer.kind));
+		struct buf b;
+		buf_init(&b, REPLAY_IN_MAX);
+		if (unescape(data, &b)) {
+			buf_free(&b);
+			return bad_syntax(r, "bad escape in data=");
+		}
+		const char *p = buf_data(&b);
+		size_t left = b.len;
+		while (left) {
+			ssize_t w = write(e->xfer.fd, p, left);
+			if (w < 0) {
+				int err = errno;
+				buf_free(&b);
+				return fail(r, "writing the upload to the RECV_FILE fd: %s", strerror(err));
+			}
+			p += w;
+			left -= (size_t)w;
+		}
+		buf_free(&b);
+	}
+	proto_complete(r->p, &res);
+	return pump(r);
+}
+
+static int do_progress(struct replay *r, struct slice arg)
+{
+	uint64_t v;
+	if (parse_u64(arg, UINT64_MAX, &v))
+		return bad_syntax(r, "P: BYTES");
+	proto_xfer_progress(r->p, v);
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+/* Removes the home and everything in it (never following symlinks). */
+static void remove_home(void)
+{
+	(void)nftw(g_home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int do_effect(struct replay *r, struct slice rest)
 {
 	struct slice kind, arg;
@@ -536,8 +1404,14 @@ static int do_effect(struct replay *r, struct slice rest)
 		proto_complete(r->p, NULL);
 		return pump(r);
 	}
+	if (slice_eq(kind, SLICE_LIT("DATA_SETUP")))
+		return do_data_setup(r, arg);
+	if (slice_eq(kind, SLICE_LIT("XFER")))
+		return do_xfer_effect(r, arg);
 	if (arg.n)
-		return bad_syntax(r, "E: CLOSE and E: NONE take no argument");
+		return bad_syntax(r, "E: CLOSE, E: NONE and E: ABORT_REQUESTED take no argument");
+	if (slice_eq(kind, SLICE_LIT("ABORT_REQUESTED")))
+		return do_abort_requested(r);
 	if (slice_eq(kind, SLICE_LIT("CLOSE"))) {
 		int rc = expect_effect(r, PROTO_EFFECT_CLOSE, &e);
 		if (rc)
@@ -564,7 +1438,8 @@ static int do_effect(struct replay *r, struct slice rest)
 		}
 		return 0;
 	}
-	return bad_syntax(r, "unknown effect (AUTH_CHECK, AUTH_ERROR, DELAY, CLOSE, ENOBUFS, NONE)");
+	return bad_syntax(r, "unknown effect (AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, CLOSE, "
+			     "ENOBUFS, NONE)");
 }
 
 static int do_timeout(struct replay *r, struct slice rest)
@@ -615,6 +1490,21 @@ static int step(struct replay *r, struct slice line)
 		return do_set(r, rest);
 	if (directive(line, "user", &rest))
 		return do_user(r, rest);
+	/* The home directory: no proto involved. */
+	if (directive(line, "file", &rest))
+		return do_file(r, rest);
+	if (directive(line, "mkdir", &rest))
+		return do_mkdir(r, rest);
+	if (directive(line, "symlink", &rest))
+		return do_symlink(r, rest);
+	if (directive(line, "mtime", &rest))
+		return do_mtime(r, rest);
+	if (directive(line, "F:", &rest))
+		return check_file(r, rest);
+	if (directive(line, "F!", &rest))
+		return check_absent_or_dir(r, rest, false);
+	if (directive(line, "D:", &rest))
+		return check_absent_or_dir(r, rest, true);
 	ensure_proto(r);
 	if (directive(line, "greet", &rest) && rest.n == 0) {
 		proto_greet(r->p);
@@ -627,18 +1517,25 @@ static int step(struct replay *r, struct slice line)
 		rc = do_expect(r, rest, false);
 	} else if (directive(line, "S<", &rest)) {
 		rc = do_expect(r, rest, true);
+	} else if (directive(line, "S~", &rest)) {
+		rc = do_expect_regex(r, rest);
 	} else if (directive(line, "S-", &rest) && rest.n == 0) {
 		rc = expect_nothing(r);
 	} else if (directive(line, "X:", &rest) && slice_eq(rest, SLICE_LIT("COMPLETE"))) {
 		proto_complete(r->p, NULL);
 		rc = pump(r);
+	} else if (directive(line, "X:", &rest) && directive(rest, "XFER_DONE", &rest)) {
+		rc = do_xfer_done(r, rest);
+	} else if (directive(line, "P:", &rest)) {
+		rc = do_progress(r, rest);
 	} else if (directive(line, "E:", &rest)) {
 		rc = do_effect(r, rest);
 		close_step = slice_eq(rest, SLICE_LIT("CLOSE")) || slice_eq(rest, SLICE_LIT("ENOBUFS"));
 	} else if (directive(line, "T:", &rest)) {
 		rc = do_timeout(r, rest);
 	} else {
-		return bad_syntax(r, "unknown directive (set user greet C: C< S: S< S- E: T: X:)");
+		return bad_syntax(r, "unknown directive (set user file mkdir symlink mtime F: F! D: greet C: C< S: S< S~ "
+				     "S- E: T: X: P:)");
 	}
 	r->last_was_close = close_step;
 	return rc;
@@ -715,7 +1612,7 @@ int main(int argc, char **argv)
 	}
 	log_setup(LOG_TO_STDERR, verbose ? LOG_LVL_DEBUG : LOG_LVL_ERROR, "proto_replay");
 
-	struct replay r = { .file = argv[argi] };
+	struct replay r = { .file = argv[argi], .family = AF_INET };
 	FILE *f = fopen(r.file, "r");
 	if (!f) {
 		fprintf(stderr, "%s: %s\n", r.file, strerror(errno));
@@ -736,11 +1633,13 @@ int main(int argc, char **argv)
 
 	int rc = run(&r, f);
 	fclose(f);
-	(void)rmdir(g_home);
 	if (rc == 0)
 		printf("%s: %u steps ok\n", r.file, r.steps);
 
+	/* proto first: it closes the fds it holds into the home (and discards
+	 * an unfinished upload's temporary) before the tree goes. */
 	proto_free(r.p);
+	remove_home();
 	config_unref(r.cfg);
 	buf_free(&r.in);
 	for (size_t i = 0; i < r.n_users; i++) {

@@ -1,0 +1,695 @@
+/* vfs: the only syscalls on client paths (see vfs.h and ARCHITECTURE §5).
+ *
+ * Two primitives carry the confinement:
+ *  - vfs_openat2(): openat2(root_fd, rel, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS).
+ *    The kernel treats root_fd as "/" for the whole walk, including ".." and
+ *    absolute symlink targets, and refuses /proc magic links.
+ *  - vfs_split() + vfs_parent(): the parent directory is opened with openat2
+ *    and the operation acts on exactly one validated final component with an
+ *    *at() call, which never follows that component if it is a symlink.
+ * Nothing here compares path strings to decide what is inside the root. */
+#include "vfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "str.h"
+
+/* fchmodat2(2), Linux 6.6: one number on every architecture; the Debian 12
+ * headers predate it. Older kernels answer ENOSYS. */
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+#define VFS_RESOLVE (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+/* openat2 answers EAGAIN when a rename or mount raced with a confined walk. */
+#define VFS_EAGAIN_RETRIES 16
+/* Attempts at a fresh random name before giving up with EEXIST. */
+#define VFS_NAME_TRIES 8
+#define VFS_FILE_MODE 0644
+/* Shared with listing.c, which never lists these names. */
+#define VFS_TMP_PREFIX ".ferry-upload."
+#define VFS_TMP_RANDOM 8 /* bytes, 16 hex digits */
+#define VFS_UNIQUE_PREFIX "ferry."
+#define VFS_UNIQUE_RANDOM 4 /* bytes, 8 hex digits */
+
+/* A client path split into its parent (relative to the root) and final
+ * component. name points into the caller's vpath; NULL means the root. */
+struct vfs_where {
+	char parent[PATH_MAX];
+	const char *name;
+};
+
+static int vfs_check(const struct vfs *v)
+{
+	return (v && v->root_fd >= 0) ? 0 : -EBADF;
+}
+
+/* SECURITY: the one place a client path is resolved. dirfd is the session's
+ * root_fd, so "/", ".." and symlinks (absolute or relative, at any depth)
+ * cannot leave it; magic links (/proc/self/fd/N, /proc/self/root, ...) are
+ * refused with ELOOP instead of being followed anywhere. */
+static int vfs_openat2(int dirfd, const char *rel, uint64_t flags, uint64_t mode, int *out)
+{
+	struct open_how how;
+	memset(&how, 0, sizeof(how));
+	how.flags = flags | O_CLOEXEC;
+	if (!(flags & O_PATH))
+		how.flags |= O_NOCTTY; /* openat2 refuses any flag O_PATH ignores */
+	how.mode = mode;
+	how.resolve = VFS_RESOLVE;
+	for (int tries = 0;; tries++) {
+		long r = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+		if (r >= 0) {
+			*out = (int)r;
+			return 0;
+		}
+		int e = errno;
+		if ((e == EAGAIN || e == EINTR) && tries < VFS_EAGAIN_RETRIES)
+			continue;
+		return -e;
+	}
+}
+
+/* vpath relative to the root: leading slashes dropped, the root itself ".". */
+static int vfs_rel(const char *vpath, const char **rel)
+{
+	if (!vpath)
+		return -EINVAL;
+	while (*vpath == '/')
+		vpath++;
+	if (strnlen(vpath, PATH_MAX) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	*rel = *vpath ? vpath : ".";
+	return 0;
+}
+
+/* SECURITY: the final component is handed to *at() calls relative to the
+ * parent fd, outside openat2's walk, so it must be exactly one ordinary
+ * name: "." would address the parent itself and ".." the directory above it
+ * (above the root when the parent is the root); empty, '/' or over-long
+ * names are not one component. */
+static int vfs_check_name(const char *name)
+{
+	size_t n = strnlen(name, NAME_MAX + 1);
+	if (n == 0)
+		return -EINVAL;
+	if (n > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || memchr(name, '/', n))
+		return -EINVAL;
+	return 0;
+}
+
+static int vfs_split(const char *vpath, struct vfs_where *w)
+{
+	if (!vpath)
+		return -EINVAL;
+	while (*vpath == '/')
+		vpath++;
+	size_t len = strnlen(vpath, PATH_MAX);
+	if (len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	w->parent[0] = '.';
+	w->parent[1] = '\0';
+	w->name = NULL;
+	if (len == 0)
+		return 0; /* the root itself */
+	const char *slash = memrchr(vpath, '/', len);
+	if (slash) {
+		size_t plen = (size_t)(slash - vpath); /* >= 1: leading slashes were skipped */
+		memcpy(w->parent, vpath, plen);
+		w->parent[plen] = '\0';
+		w->name = slash + 1;
+	} else {
+		w->name = vpath;
+	}
+	return vfs_check_name(w->name);
+}
+
+/* Splits vpath and opens its parent (O_PATH) inside the root. root_err is
+ * the answer when vpath is the root itself, which has no parent here. */
+static int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd)
+{
+	int r = vfs_check(v);
+	if (r)
+		return r;
+	r = vfs_split(vpath, w);
+	if (r)
+		return r;
+	if (!w->name)
+		return root_err;
+	return vfs_openat2(v->root_fd, w->parent, O_PATH | O_DIRECTORY, 0, dfd);
+}
+
+/* Opens vpath inside the root with flags and stats the result. */
+static int vfs_stat_with(struct vfs *v, const char *vpath, uint64_t flags, struct stat *st)
+{
+	const char *rel;
+	int fd = -1;
+	int r = vfs_check(v);
+	if (r)
+		return r;
+	if (!st)
+		return -EINVAL;
+	r = vfs_rel(vpath, &rel);
+	if (r)
+		return r;
+	r = vfs_openat2(v->root_fd, rel, flags, 0, &fd);
+	if (r)
+		return r;
+	if (fstat(fd, st) != 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+bool vfs_supported(void)
+{
+	int fd;
+	/* Any failure (ENOSYS, or a sandbox refusing the call) means no openat2. */
+	if (vfs_openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, &fd) != 0)
+		return false;
+	(void)close(fd);
+	return true;
+}
+
+int vfs_open_root(const char *home, struct vfs *v)
+{
+	if (!v)
+		return -EINVAL;
+	v->root_fd = -1;
+	/* home comes from the user store, not the client: a plain open is right. */
+	if (!home || home[0] != '/')
+		return -EINVAL;
+	int fd = open(home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	v->root_fd = fd;
+	return 0;
+}
+
+void vfs_close(struct vfs *v)
+{
+	if (v && v->root_fd >= 0) {
+		(void)close(v->root_fd);
+		v->root_fd = -1;
+	}
+}
+
+int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd)
+{
+	const char *rel;
+	int r = vfs_check(v);
+	if (r)
+		return r;
+	/* Creation belongs to the upload functions (temporary names, modes). The
+	 * O_TMPFILE test uses its own bit: O_TMPFILE includes O_DIRECTORY. */
+	if (!fd || (flags & (O_CREAT | (O_TMPFILE & ~O_DIRECTORY))))
+		return -EINVAL;
+	r = vfs_rel(vpath, &rel);
+	if (r)
+		return r;
+	return vfs_openat2(v->root_fd, rel, (unsigned int)flags, 0, fd);
+}
+
+int vfs_stat(struct vfs *v, const char *vpath, struct stat *st)
+{
+	return vfs_stat_with(v, vpath, O_PATH, st);
+}
+
+/* O_PATH|O_NOFOLLOW yields the final symlink itself while openat2 still
+ * confines every other component; unlike fstatat(parent, name) it also
+ * handles "/", "." and ".." as final components without leaving the root. */
+int vfs_lstat(struct vfs *v, const char *vpath, struct stat *st)
+{
+	return vfs_stat_with(v, vpath, O_PATH | O_NOFOLLOW, st);
+}
+
+int vfs_opendir(struct vfs *v, const char *vpath, int *fd)
+{
+	const char *rel;
+	int r = vfs_check(v);
+	if (r)
+		return r;
+	if (!fd)
+		return -EINVAL;
+	r = vfs_rel(vpath, &rel);
+	if (r)
+		return r;
+	return vfs_openat2(v->root_fd, rel, O_RDONLY | O_DIRECTORY, 0, fd);
+}
+
+int vfs_mkdir(struct vfs *v, const char *vpath, mode_t mode)
+{
+	struct vfs_where w;
+	int dfd = -1;
+	int r = vfs_parent(v, vpath, -EEXIST, &w, &dfd);
+	if (r)
+		return r;
+	/* SECURITY: permission bits only; no set-id or sticky bits from a client. */
+	if (mkdirat(dfd, w.name, mode & 0777) != 0)
+		r = -errno;
+	(void)close(dfd);
+	return r;
+}
+
+/* The root has no parent inside the root, so it is never a final component
+ * here: removing or renaming it is refused before any syscall. */
+int vfs_rmdir(struct vfs *v, const char *vpath)
+{
+	struct vfs_where w;
+	int dfd = -1;
+	int r = vfs_parent(v, vpath, -EBUSY, &w, &dfd);
+	if (r)
+		return r;
+	if (unlinkat(dfd, w.name, AT_REMOVEDIR) != 0)
+		r = -errno;
+	(void)close(dfd);
+	return r;
+}
+
+int vfs_unlink(struct vfs *v, const char *vpath)
+{
+	struct vfs_where w;
+	int dfd = -1;
+	int r = vfs_parent(v, vpath, -EISDIR, &w, &dfd);
+	if (r)
+		return r;
+	/* Linux answers EISDIR for a directory; a symlink is removed itself. */
+	if (unlinkat(dfd, w.name, 0) != 0)
+		r = -errno;
+	(void)close(dfd);
+	return r;
+}
+
+int vfs_rename(struct vfs *v, const char *from, const char *to)
+{
+	struct vfs_where wf, wt;
+	int fdf = -1, fdt = -1;
+	int r = vfs_parent(v, from, -EBUSY, &wf, &fdf);
+	if (r)
+		goto fail;
+	r = vfs_parent(v, to, -EBUSY, &wt, &fdt);
+	if (r)
+		goto fail;
+	/* A directory moved into its own subtree: the kernel answers EINVAL. */
+	if (renameat(fdf, wf.name, fdt, wt.name) != 0)
+		r = -errno;
+fail:
+	if (fdf >= 0)
+		(void)close(fdf);
+	if (fdt >= 0)
+		(void)close(fdt);
+	return r;
+}
+
+/* utimensat(AT_EMPTY_PATH) on an O_PATH fd (Linux >= 5.8): the object that
+ * the confined walk found is the one changed, with no second lookup and no
+ * need to be able to read or write it. */
+int vfs_set_mtime(struct vfs *v, const char *vpath, const struct timespec *mtime)
+{
+	const char *rel;
+	int fd = -1;
+	int r = vfs_check(v);
+	if (r)
+		return r;
+	if (!mtime || mtime->tv_nsec < 0 || mtime->tv_nsec > 999999999L)
+		return -EINVAL;
+	r = vfs_rel(vpath, &rel);
+	if (r)
+		return r;
+	r = vfs_openat2(v->root_fd, rel, O_PATH, 0, &fd);
+	if (r)
+		return r;
+	const struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, *mtime };
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+/* chmod before fchmodat2 (Linux < 6.6): O_PATH fds refuse fchmod, so the
+ * object is opened for reading (or writing, if that is what its mode allows)
+ * by a second confined lookup, used only if it found the same inode. A file
+ * with neither permission cannot be changed on such kernels. */
+static int vfs_chmod_reopen(int root_fd, const char *rel, const struct stat *want, mode_t mode)
+{
+	struct stat st;
+	int fd = -1;
+	int r = vfs_openat2(root_fd, rel, O_RDONLY | O_NONBLOCK, 0, &fd);
+	if (r == -EACCES && !S_ISDIR(want->st_mode))
+		r = vfs_openat2(root_fd, rel, O_WRONLY | O_NONBLOCK, 0, &fd);
+	if (r)
+		return r;
+	if (fstat(fd, &st) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (st.st_dev != want->st_dev || st.st_ino != want->st_ino) {
+		r = -EAGAIN; /* replaced between the two lookups */
+		goto fail;
+	}
+	if (fchmod(fd, mode) != 0)
+		r = -errno;
+fail:
+	(void)close(fd);
+	return r;
+}
+
+int vfs_chmod(struct vfs *v, const char *vpath, mode_t mode)
+{
+	const char *rel;
+	struct stat st, root_st;
+	int fd = -1;
+	int r = vfs_check(v);
+	if (r)
+		return r;
+	/* SECURITY: permission bits only. A set-id bit would let anyone on the
+	 * host who can reach an uploaded program run it as the service account. */
+	if (mode & ~(mode_t)0777)
+		return -EPERM;
+	r = vfs_rel(vpath, &rel);
+	if (r)
+		return r;
+	r = vfs_openat2(v->root_fd, rel, O_PATH, 0, &fd);
+	if (r)
+		return r;
+	if (fstat(fd, &st) != 0 || fstat(v->root_fd, &root_st) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* The home's own mode is the administrator's: a client that set it to
+	 * 000 would lock itself out of every lookup. Compared by identity, so
+	 * "/..", "/dir/.." and symlinks to "/" are covered too. */
+	if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino) {
+		r = -EPERM;
+		goto fail;
+	}
+	if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0)
+		goto fail; /* r == 0 */
+	if (errno != ENOSYS) {
+		r = -errno;
+		goto fail;
+	}
+	r = vfs_chmod_reopen(v->root_fd, rel, &st, mode);
+fail:
+	(void)close(fd);
+	return r;
+}
+
+/* ---- uploads ---- */
+
+/* prefix followed by nbytes random bytes in hex; names never contain '/'. */
+static int vfs_random_name(const char *prefix, size_t nbytes, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[16];
+	size_t plen = strlen(prefix), got = 0;
+	if (nbytes > sizeof(raw) || plen + 2 * nbytes + 1 > outsz)
+		return -ENAMETOOLONG;
+	while (got < nbytes) {
+		ssize_t n = getrandom(raw + got, nbytes - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	memcpy(out, prefix, plen);
+	for (size_t i = 0; i < nbytes; i++) {
+		out[plen + 2 * i] = hex[raw[i] >> 4];
+		out[plen + 2 * i + 1] = hex[raw[i] & 0x0f];
+	}
+	out[plen + 2 * nbytes] = '\0';
+	return 0;
+}
+
+/* Creates a new regular file under a fresh random name in dirfd. The name
+ * is generated here (one component) and O_EXCL never follows or reuses an
+ * existing entry, so no confined walk is needed. name is empty on failure. */
+static int vfs_create_random(int dirfd, const char *prefix, size_t nbytes, char *name, size_t namesz, int *fd)
+{
+	int r = -EEXIST;
+	for (int i = 0; i < VFS_NAME_TRIES && r == -EEXIST; i++) {
+		r = vfs_random_name(prefix, nbytes, name, namesz);
+		if (r)
+			break;
+		int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+			       VFS_FILE_MODE);
+		if (f >= 0) {
+			*fd = f;
+			return 0;
+		}
+		r = -errno;
+	}
+	name[0] = '\0';
+	return r;
+}
+
+/* An O_TMPFILE is only useful if this process may give it a name later:
+ * linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH, or (Linux >= 6.10) that
+ * the file was opened with the caller's own credentials. The kernel checks
+ * that before it looks at the new name, so linking onto "." answers EEXIST
+ * when a link will work and ENOENT when not, and creates nothing. */
+static int vfs_tmpfile_open(int dirfd, int *fd)
+{
+	int f = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, VFS_FILE_MODE);
+	if (f < 0)
+		return -errno; /* EOPNOTSUPP on filesystems without it */
+	if (linkat(f, "", dirfd, ".", AT_EMPTY_PATH) == 0 || errno != EEXIST) {
+		(void)close(f);
+		return -EOPNOTSUPP;
+	}
+	*fd = f;
+	return 0;
+}
+
+/* Names the O_TMPFILE under a fresh temporary name (commit then renames it,
+ * since linkat cannot replace an existing final name). */
+static int vfs_tmpfile_link(struct vfs_upload *u)
+{
+	char name[sizeof(u->tmpname)];
+	for (int i = 0; i < VFS_NAME_TRIES; i++) {
+		int r = vfs_random_name(VFS_TMP_PREFIX, VFS_TMP_RANDOM, name, sizeof(name));
+		if (r)
+			return r;
+		if (linkat(u->fd, "", u->dirfd, name, AT_EMPTY_PATH) == 0) {
+			memcpy(u->tmpname, name, sizeof(name));
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* Opens an upload target in place. O_NONBLOCK keeps a FIFO from stalling the
+ * worker at open; anything but a regular file is refused. */
+static int vfs_open_inplace(int root_fd, const char *rel, uint64_t flags, int *out)
+{
+	struct stat st;
+	int fd = -1;
+	int r = vfs_openat2(root_fd, rel, flags | O_NONBLOCK, (flags & O_CREAT) ? VFS_FILE_MODE : 0, &fd);
+	if (r)
+		return r;
+	if (fstat(fd, &st) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto fail;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	*out = fd;
+	return 0;
+fail:
+	(void)close(fd);
+	return r;
+}
+
+/* RFC 3659 §5.3: STOR after REST n rewrites the file from byte n, so the
+ * offset must lie within the file (-EINVAL otherwise: the caller answers
+ * 554). A missing file is created only when the offset is 0. */
+static int vfs_begin_resume(struct vfs *v, const char *rel, uint64_t offset, struct vfs_upload *u)
+{
+	struct stat st;
+	int r = vfs_open_inplace(v->root_fd, rel, O_WRONLY | (offset == 0 ? O_CREAT : 0), &u->fd);
+	if (r)
+		return r;
+	if (fstat(u->fd, &st) != 0)
+		return -errno;
+	if (offset > (uint64_t)st.st_size)
+		return -EINVAL;
+	if (ftruncate(u->fd, (off_t)offset) != 0)
+		return -errno;
+	if (lseek(u->fd, (off_t)offset, SEEK_SET) < 0)
+		return -errno;
+	return 0;
+}
+
+static int vfs_begin_replace_temp(struct vfs *v, const char *rel, struct vfs_upload *u)
+{
+	struct stat st;
+	int fd = -1;
+	/* Refuse a directory now (also one reached through a symlink, resolved
+	 * inside the root) rather than after the whole upload. */
+	int r = vfs_openat2(v->root_fd, rel, O_PATH, 0, &fd);
+	if (r == 0) {
+		if (fstat(fd, &st) != 0)
+			r = -errno;
+		else if (S_ISDIR(st.st_mode))
+			r = -EISDIR;
+		(void)close(fd);
+		if (r)
+			return r;
+	} else if (r != -ENOENT) {
+		return r;
+	}
+	u->temp = true;
+	if (vfs_tmpfile_open(u->dirfd, &u->fd) == 0) {
+		u->tmpfile = true;
+		return 0;
+	}
+	return vfs_create_random(u->dirfd, VFS_TMP_PREFIX, VFS_TMP_RANDOM, u->tmpname, sizeof(u->tmpname), &u->fd);
+}
+
+static void vfs_upload_init(struct vfs_upload *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->fd = -1;
+	u->dirfd = -1;
+}
+
+/* On failure nothing stays open or on disk (a RESUME target that existed
+ * keeps its content: truncation is the last step before success). */
+int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
+		     struct vfs_upload *u)
+{
+	struct vfs_where w;
+	const char *rel;
+	if (!u)
+		return -EINVAL;
+	vfs_upload_init(u);
+	int r = vfs_check(v);
+	if (r)
+		return r;
+	r = vfs_rel(vpath, &rel);
+	if (r)
+		return r;
+	if (mode == VFS_UPLOAD_UNIQUE) {
+		/* vpath names the directory; the file name is ours. */
+		r = vfs_openat2(v->root_fd, rel, O_PATH | O_DIRECTORY, 0, &u->dirfd);
+		if (r)
+			goto fail;
+		r = vfs_create_random(u->dirfd, VFS_UNIQUE_PREFIX, VFS_UNIQUE_RANDOM, u->unique_name,
+				      sizeof(u->unique_name), &u->fd);
+		if (r)
+			goto fail;
+		memcpy(u->final, u->unique_name, sizeof(u->final));
+		return 0;
+	}
+	r = vfs_split(vpath, &w);
+	if (r)
+		goto fail;
+	if (!w.name) {
+		r = -EISDIR; /* the root */
+		goto fail;
+	}
+	if (!str_copy(u->final, sizeof(u->final), w.name)) {
+		r = -ENAMETOOLONG;
+		goto fail;
+	}
+	switch (mode) {
+	case VFS_UPLOAD_REPLACE:
+		if (!temp_uploads) {
+			/* O_CREAT through a symlink final component creates its
+			 * target, which openat2 resolves inside the root. */
+			r = vfs_open_inplace(v->root_fd, rel, O_WRONLY | O_CREAT | O_TRUNC, &u->fd);
+			break;
+		}
+		r = vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
+		if (r == 0)
+			r = vfs_begin_replace_temp(v, rel, u);
+		break;
+	case VFS_UPLOAD_APPEND:
+		r = vfs_open_inplace(v->root_fd, rel, O_WRONLY | O_APPEND | O_CREAT, &u->fd);
+		break;
+	case VFS_UPLOAD_RESUME:
+		r = vfs_begin_resume(v, rel, offset, u);
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	if (r)
+		goto fail;
+	return 0;
+fail:
+	vfs_upload_abort(u);
+	vfs_upload_init(u);
+	return r;
+}
+
+int vfs_upload_commit(struct vfs_upload *u)
+{
+	int r = 0;
+	if (!u || u->fd < 0)
+		return -EBADF;
+	if (u->temp && u->tmpfile) {
+		r = vfs_tmpfile_link(u);
+		if (r)
+			goto fail;
+	}
+	/* close() is where NFS or a quota may report a failed write: a file
+	 * that reports one is not put in place. */
+	int fd = u->fd;
+	u->fd = -1;
+	if (close(fd) != 0 && errno != EINTR) {
+		r = -errno;
+		goto fail;
+	}
+	if (u->temp) {
+		/* Atomically replaces an old file; EISDIR if a directory appeared. */
+		if (renameat(u->dirfd, u->tmpname, u->dirfd, u->final) != 0) {
+			r = -errno;
+			goto fail;
+		}
+		u->tmpname[0] = '\0';
+	}
+fail:
+	vfs_upload_abort(u); /* closes the rest; removes the temporary on failure */
+	return r;
+}
+
+/* Safe after commit or a failed begin (everything is -1 / empty then). */
+void vfs_upload_abort(struct vfs_upload *u)
+{
+	if (!u)
+		return;
+	if (u->fd >= 0) {
+		(void)close(u->fd);
+		u->fd = -1;
+	}
+	if (u->tmpname[0] && u->dirfd >= 0)
+		(void)unlinkat(u->dirfd, u->tmpname, 0); /* nothing better to do if it fails */
+	u->tmpname[0] = '\0';
+	if (u->dirfd >= 0) {
+		(void)close(u->dirfd);
+		u->dirfd = -1;
+	}
+}
