@@ -11,6 +11,7 @@
 #include "cmdtab.h"
 #include "listing.h"
 #include "log.h"
+#include "parse.h"
 #include "path.h"
 #include "proto_impl.h"
 #include "reply.h"
@@ -318,4 +319,156 @@ void cmd_mlst(struct proto *p, struct slice arg)
 		p->out_overflow = true;
 	buf_free(&line);
 	proto_reply_end(p, 250, "End");
+}
+
+/* MFMT time path (draft-somers-ftp-mfxx): set the modification time. */
+void cmd_mfmt(struct proto *p, struct slice arg)
+{
+	struct slice when, name;
+	int64_t sec;
+	long nsec;
+	char vpath[PATH_MAX], shown[16];
+	if (!slice_split(arg, ' ', &when, &name) || name.n == 0 || parse_time_val(when, &sec, &nsec) != 0) {
+		proto_reply(p, 501, "MFMT needs YYYYMMDDHHMMSS and a path.");
+		return;
+	}
+	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+		return;
+	struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
+	int r = vfs_set_mtime(&p->vfs, vpath, &ts);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	format_time((time_t)sec, shown);
+	proto_reply(p, 213, "Modify=%s; %s", shown, path_basename(vpath)[0] ? path_basename(vpath) : "/");
+}
+
+/* MFF fact=value;...; path: the settable facts are modify and UNIX.mode. */
+void cmd_mff(struct proto *p, struct slice arg)
+{
+	struct slice facts, name;
+	char vpath[PATH_MAX], shown[16];
+	if (!slice_split(arg, ' ', &facts, &name) || name.n == 0 || facts.n == 0 || facts.p[facts.n - 1] != ';') {
+		proto_reply(p, 501, "MFF needs fact=value;... and a path.");
+		return;
+	}
+	bool set_time = false, set_mode = false;
+	int64_t sec = 0;
+	long nsec = 0;
+	uint64_t mode = 0;
+	struct slice rest = facts;
+	while (rest.n) {
+		struct slice one, key, val;
+		(void)slice_split(rest, ';', &one, &rest);
+		if (one.n == 0)
+			continue;
+		if (!slice_split(one, '=', &key, &val)) {
+			proto_reply(p, 501, "MFF facts are fact=value;.");
+			return;
+		}
+		if (slice_eq_ci(key, "modify")) {
+			if (parse_time_val(val, &sec, &nsec) != 0) {
+				proto_reply(p, 501, "MFF modify needs YYYYMMDDHHMMSS.");
+				return;
+			}
+			set_time = true;
+		} else if (slice_eq_ci(key, "UNIX.mode")) {
+			mode = 0;
+			for (size_t i = 0; i < val.n; i++) {
+				if (val.p[i] < '0' || val.p[i] > '7' || val.n > 4) {
+					proto_reply(p, 501, "MFF UNIX.mode needs octal digits.");
+					return;
+				}
+				mode = mode * 8 + (uint64_t)(val.p[i] - '0');
+			}
+			if (val.n == 0) {
+				proto_reply(p, 501, "MFF UNIX.mode needs octal digits.");
+				return;
+			}
+			set_mode = true;
+		} else {
+			proto_reply(p, 504, "Only the modify and UNIX.mode facts can be set.");
+			return;
+		}
+	}
+	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+		return;
+	int r = 0;
+	if (set_mode)
+		/* SECURITY: no setuid/setgid/sticky bits from clients. */
+		r = vfs_chmod(&p->vfs, vpath, (mode_t)(mode & 0777));
+	if (r == 0 && set_time) {
+		struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
+		r = vfs_set_mtime(&p->vfs, vpath, &ts);
+	}
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	char echo[96] = "";
+	size_t o = 0;
+	if (set_time) {
+		format_time((time_t)sec, shown);
+		o += (size_t)snprintf(echo + o, sizeof(echo) - o, "modify=%s;", shown);
+	}
+	if (set_mode)
+		(void)snprintf(echo + o, sizeof(echo) - o, "UNIX.mode=%04o;", (unsigned)(mode & 0777));
+	proto_reply(p, 213, "%s %s", echo, path_basename(vpath)[0] ? path_basename(vpath) : "/");
+}
+
+/* STAT path: a LIST of the path over the control connection (RFC 959
+ * §4.1.3): 213 for a file, 212 for a directory, bounded in size. */
+void cmd_stat_path(struct proto *p, struct slice arg)
+{
+	struct listing_opts o = { .perms = p->perms, .now = util_wall_s(), .facts = p->mlst_facts };
+	char vpath[PATH_MAX];
+	struct stat st;
+	if (!allowed(p, PERM_LIST) || !proto_resolve(p, arg, vpath))
+		return;
+	int r = vfs_lstat(&p->vfs, vpath, &st);
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	struct buf lines;
+	buf_init(&lines, 128 * 1024);
+	int code = 213;
+	bool truncated = false;
+	if (S_ISDIR(st.st_mode)) {
+		int fd;
+		struct listing *l = NULL;
+		code = 212;
+		r = vfs_opendir(&p->vfs, vpath, &fd);
+		if (r == 0)
+			r = listing_open(fd, LISTING_LIST, &o, &l);
+		while (r == 0) {
+			int more = listing_next(l, &lines, 16 * 1024);
+			if (more < 0) {
+				truncated = more == -ENOBUFS;
+				r = truncated ? 0 : more;
+				break;
+			}
+			if (!more)
+				break;
+		}
+		if (l)
+			listing_free(l);
+	} else {
+		r = listing_list_line(&lines, path_basename(vpath), &st, NULL, &o);
+	}
+	if (r) {
+		buf_free(&lines);
+		proto_reply_errno(p, r);
+		return;
+	}
+	proto_reply_begin(p, code, "Status of %s:", vpath);
+	struct slice rest = buf_slice(&lines), line;
+	while (rest.n && slice_split(rest, '\n', &line, &rest)) {
+		if (line.n && line.p[line.n - 1] == '\r')
+			line.n--;
+		proto_reply_cont(p, "%.*s", (int)line.n, line.p);
+	}
+	buf_free(&lines);
+	proto_reply_end(p, code, truncated ? "End of status (listing cut short; use LIST)." : "End of status.");
 }

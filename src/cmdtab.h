@@ -74,5 +74,8 @@ void cmd_list(struct proto *p, struct slice arg);
 void cmd_nlst(struct proto *p, struct slice arg);
 void cmd_mlsd(struct proto *p, struct slice arg);
 void cmd_abor(struct proto *p, struct slice arg);
+void cmd_mfmt(struct proto *p, struct slice arg);
+void cmd_mff(struct proto *p, struct slice arg);
+void cmd_stat_path(struct proto *p, struct slice arg);
 
 #endif

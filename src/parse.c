@@ -122,3 +122,46 @@ int parse_port_range(struct slice s, uint16_t *lo, uint16_t *hi)
 	*hi = (uint16_t)y;
 	return 0;
 }
+
+static bool leap(uint64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int parse_time_val(struct slice s, int64_t *sec, long *nsec)
+{
+	static const uint8_t mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	struct slice whole, frac;
+	bool has_frac = slice_split(s, '.', &whole, &frac);
+	if (whole.n != 14 || (has_frac && (frac.n == 0 || frac.n > 9)))
+		return -EINVAL;
+	uint64_t f[6];
+	static const size_t at[] = { 0, 4, 6, 8, 10, 12 }, len[] = { 4, 2, 2, 2, 2, 2 };
+	for (size_t i = 0; i < 6; i++)
+		if (parse_u64((struct slice){ whole.p + at[i], len[i] }, 9999, &f[i]) != 0)
+			return -EINVAL;
+	uint64_t y = f[0], mo = f[1], d = f[2], h = f[3], mi = f[4], se = f[5];
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60)
+		return -EINVAL;
+	if (d > (uint64_t)mdays[mo - 1] + (mo == 2 && leap(y)))
+		return -EINVAL;
+	/* days since the epoch, proleptic Gregorian (no timegm: no TZ state) */
+	int64_t days = 0;
+	for (uint64_t yy = 1970; yy < y; yy++)
+		days += leap(yy) ? 366 : 365;
+	for (uint64_t m = 1; m < mo; m++)
+		days += mdays[m - 1] + (m == 2 && leap(y));
+	days += (int64_t)d - 1;
+	*sec = days * 86400 + (int64_t)(h * 3600 + mi * 60 + se);
+	long ns = 0;
+	if (has_frac) {
+		uint64_t v;
+		if (parse_u64(frac, 999999999, &v) != 0)
+			return -EINVAL;
+		ns = (long)v;
+		for (size_t i = frac.n; i < 9; i++)
+			ns *= 10;
+	}
+	*nsec = ns;
+	return 0;
+}

@@ -24,6 +24,11 @@ int parse_hostport(struct slice s, char *host, size_t hostsz, uint16_t *port);
 /* "lo-hi" with 1 <= lo <= hi <= 65535. */
 int parse_port_range(struct slice s, uint16_t *lo, uint16_t *hi);
 
+/* An RFC 3659 time-val "YYYYMMDDHHMMSS[.fraction]" (UTC) → seconds since
+ * the epoch and nanoseconds. Fields range-checked (month 1-12, day valid for
+ * the month, hour 0-23, minute 0-59, second 0-60); -EINVAL otherwise. */
+int parse_time_val(struct slice s, int64_t *sec, long *nsec);
+
 /* true if s is a numeric IPv4 (family 4) or IPv6 (family 6) address. */
 bool parse_is_ip(const char *s, int *family);
 

@@ -205,6 +205,7 @@ void vfs_close(struct vfs *v)
 	}
 }
 
+/* *fd is the caller's to close (also for vfs_opendir). */
 int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd)
 {
 	const char *rel;
@@ -434,9 +435,11 @@ static int vfs_random_name(const char *prefix, size_t nbytes, char *out, size_t 
 	return 0;
 }
 
-/* Creates a new regular file under a fresh random name in dirfd. The name
- * is generated here (one component) and O_EXCL never follows or reuses an
- * existing entry, so no confined walk is needed. name is empty on failure. */
+/* Creates a new regular file under a fresh random name in dirfd (which came
+ * from a confined walk). SECURITY: the name is generated here, one component
+ * without '/', and O_CREAT|O_EXCL never follows or reuses an existing entry
+ * (not even a symlink), so this plain openat cannot leave dirfd. name is
+ * empty on failure. */
 static int vfs_create_random(int dirfd, const char *prefix, size_t nbytes, char *name, size_t namesz, int *fd)
 {
 	int r = -EEXIST;
@@ -444,8 +447,8 @@ static int vfs_create_random(int dirfd, const char *prefix, size_t nbytes, char 
 		r = vfs_random_name(prefix, nbytes, name, namesz);
 		if (r)
 			break;
-		int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-			       VFS_FILE_MODE);
+		int f =
+		    openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, VFS_FILE_MODE);
 		if (f >= 0) {
 			*fd = f;
 			return 0;
@@ -575,8 +578,9 @@ static void vfs_upload_init(struct vfs_upload *u)
 	u->dirfd = -1;
 }
 
-/* On failure nothing stays open or on disk (a RESUME target that existed
- * keeps its content: truncation is the last step before success). */
+/* u is filled in and owns its fds until commit or abort. On failure nothing
+ * stays open (u->fd == -1, abort not needed) and no temporary stays on disk;
+ * a RESUME target keeps its content (truncation is the last step). */
 int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
 		     struct vfs_upload *u)
 {

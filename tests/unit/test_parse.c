@@ -252,9 +252,33 @@ static void test_parse_is_ip(void **state)
 	assert_false(parse_is_ip(" 1.2.3.4", &fam));
 }
 
+static void test_parse_time_val(void **state)
+{
+	int64_t sec;
+	long ns;
+	assert_int_equal(parse_time_val(SLICE_LIT("19700101000000"), &sec, &ns), 0);
+	assert_int_equal(sec, 0);
+	assert_int_equal(ns, 0);
+	assert_int_equal(parse_time_val(SLICE_LIT("20200102030405"), &sec, &ns), 0);
+	assert_int_equal(sec, 1577934245); /* date -u -d 2020-01-02T03:04:05 +%s */
+	assert_int_equal(parse_time_val(SLICE_LIT("20240229235959.25"), &sec, &ns), 0);
+	assert_int_equal(sec, 1709251199);
+	assert_int_equal(ns, 250000000);
+	assert_int_equal(parse_time_val(SLICE_LIT("20230229000000"), &sec, &ns), -EINVAL); /* not a leap year */
+	assert_int_equal(parse_time_val(SLICE_LIT("20200230000000"), &sec, &ns), -EINVAL);
+	assert_int_equal(parse_time_val(SLICE_LIT("20201301000000"), &sec, &ns), -EINVAL);
+	assert_int_equal(parse_time_val(SLICE_LIT("20200101240000"), &sec, &ns), -EINVAL);
+	assert_int_equal(parse_time_val(SLICE_LIT("2020010100000"), &sec, &ns), -EINVAL);
+	assert_int_equal(parse_time_val(SLICE_LIT("20200101000000."), &sec, &ns), -EINVAL);
+	assert_int_equal(parse_time_val(SLICE_LIT("20200101000000.1234567890"), &sec, &ns), -EINVAL);
+	assert_int_equal(parse_time_val(SLICE_LIT("2020010100000x"), &sec, &ns), -EINVAL);
+	assert_int_equal(parse_time_val(SLICE_LIT("19691231235959"), &sec, &ns), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_time_val),
 		cmocka_unit_test(test_parse_u64_ok),
 		cmocka_unit_test(test_parse_u64_range),
 		cmocka_unit_test(test_parse_u64_syntax),
