@@ -19,6 +19,8 @@ S:  TVFS
 S:  EPRT
 S:  EPSV
 S:  MDTM
+S:  MFF modify;UNIX.mode;
+S:  MFMT
 S:  MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;
 S:  UTF8
 S:  REST STREAM
@@ -33,6 +35,8 @@ S:  TVFS
 S:  EPRT
 S:  EPSV
 S:  MDTM
+S:  MFF modify;UNIX.mode;
+S:  MFMT
 S:  MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;
 S:  UTF8
 S:  REST STREAM
@@ -44,11 +48,11 @@ S: 211 End
 C: HELP
 S: 214-The following commands are recognized.
 S:  ABOR ACCT ALLO APPE CDUP CLNT CWD  DELE
-S:  EPRT EPSV FEAT HELP LIST MDTM MKD  MLSD
-S:  MLST MODE NLST NOOP OPTS PASS PASV PORT
-S:  PWD  QUIT REIN REST RETR RMD  RNFR RNTO
-S:  SIZE STAT STOR STOU STRU SYST TYPE USER
-S:  XCUP XCWD XMKD XPWD XRMD
+S:  EPRT EPSV FEAT HELP LIST MDTM MFF  MFMT
+S:  MKD  MLSD MLST MODE NLST NOOP OPTS PASS
+S:  PASV PORT PWD  QUIT REIN REST RETR RMD 
+S:  RNFR RNTO SIZE STAT STOR STOU STRU SYST
+S:  TYPE USER XCUP XCWD XMKD XPWD XRMD
 S: 214 Help OK.
 C: HELP USER
 S: 214 Syntax: USER <sp> username
@@ -65,11 +69,11 @@ S: 501 Unknown command SITE CHMOD.
 C: HELP 
 S: 214-The following commands are recognized.
 S:  ABOR ACCT ALLO APPE CDUP CLNT CWD  DELE
-S:  EPRT EPSV FEAT HELP LIST MDTM MKD  MLSD
-S:  MLST MODE NLST NOOP OPTS PASS PASV PORT
-S:  PWD  QUIT REIN REST RETR RMD  RNFR RNTO
-S:  SIZE STAT STOR STOU STRU SYST TYPE USER
-S:  XCUP XCWD XMKD XPWD XRMD
+S:  EPRT EPSV FEAT HELP LIST MDTM MFF  MFMT
+S:  MKD  MLSD MLST MODE NLST NOOP OPTS PASS
+S:  PASV PORT PWD  QUIT REIN REST RETR RMD 
+S:  RNFR RNTO SIZE STAT STOR STOU STRU SYST
+S:  TYPE USER XCUP XCWD XMKD XPWD XRMD
 S: 214 Help OK.
 
 # J.191
@@ -149,8 +153,11 @@ S:  Logged in as bob
 S:  TYPE: BINARY, FORM: Nonprint; STRUcture: File; transfer MODE: Stream
 S:  No data connection
 S: 211 End of status.
+# STAT with a pathname lists it on the control connection (212 for a
+# directory; the replay home is empty).
 C: STAT /
-S: 501 STAT takes no argument.
+S: 212-Status of /:
+S: 212 End of status.
 
 # F.110 and A.11: MODE and STRU: one letter, only S and F implemented.
 C: MODE S
