@@ -237,7 +237,7 @@ void cmd_size(struct proto *p, struct slice arg)
 	if (!allowed(p, PERM_READ) || !proto_resolve(p, arg, vpath))
 		return;
 	int fd = -1;
-	int r = vfs_open(&p->vfs, vpath, O_RDONLY, &fd);
+	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
 	if (r == 0 && fstat(fd, &st) != 0)
 		r = -errno;
 	if (r == 0 && !S_ISREG(st.st_mode)) {

@@ -364,7 +364,7 @@ void cmd_retr(struct proto *p, struct slice arg)
 	}
 	if (!proto_resolve(p, arg, vpath))
 		return;
-	int r = vfs_open(&p->vfs, vpath, O_RDONLY, &fd);
+	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
 	if (r == 0 && fstat(fd, &st) != 0)
 		r = -errno;
 	if (r == 0 && !S_ISREG(st.st_mode))

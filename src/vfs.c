@@ -395,13 +395,11 @@ int vfs_chmod(struct vfs *v, const char *vpath, mode_t mode)
 		r = -EPERM;
 		goto fail;
 	}
-	if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0)
-		goto fail; /* r == 0 */
-	if (errno != ENOSYS) {
+	if (syscall(SYS_fchmodat2, fd, "", (unsigned int)mode, AT_EMPTY_PATH) != 0) {
 		r = -errno;
-		goto fail;
+		if (r == -ENOSYS)
+			r = vfs_chmod_reopen(v->root_fd, rel, &st, mode);
 	}
-	r = vfs_chmod_reopen(v->root_fd, rel, &st, mode);
 fail:
 	(void)close(fd);
 	return r;

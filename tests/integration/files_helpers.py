@@ -50,6 +50,18 @@ def home_of(server, user="bob"):
     return os.path.join(server.home_root, user)
 
 
+_dir_counter = [0]
+
+
+def fresh_dir(server, request, prefix, user="bob"):
+    """(host path, virtual path) of a new directory in the user's home, named after the test."""
+    _dir_counter[0] += 1
+    name = "%s%03d_%s" % (prefix, _dir_counter[0], re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:90])
+    path = os.path.join(home_of(server, user), name)
+    make_dir(path)
+    return path, "/" + name
+
+
 def _ensure_parent(path):
     parent = os.path.dirname(path)
     missing = []

@@ -10,17 +10,14 @@ import stat
 
 import pytest
 
-from files_helpers import (Session, chown_svc, home_of, make_dir, make_symlink, put_file,
+from files_helpers import (fresh_dir, Session, chown_svc, home_of, make_dir, make_symlink, put_file,
                            read_bytes, text_1000)
 
 
 @pytest.fixture
 def wd(server, request):
     """(host path, virtual path) of a fresh directory for this test."""
-    name = "fs_" + re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:100]
-    path = os.path.join(home_of(server), name)
-    make_dir(path)
-    return path, "/" + name
+    return fresh_dir(server, request, "fs_")
 
 
 @pytest.fixture
@@ -450,10 +447,11 @@ def test_awkward_names_stor_retr_dele(sess, wd, name):
     assert data == body
     assert sess.expect(f"SIZE {name}", 213).text == str(len(body))
     assert sess.expect(f"MDTM {name}", 213)
+    renamed = name + ".2" if len(name) < 250 else name[:-2] + ".2"
     sess.expect(f"RNFR {name}", 350)
-    sess.expect(f"RNTO {name}.2", 250)
-    assert os.listdir(p) == [name + ".2"]
-    sess.expect(f"DELE {name}.2", 250)
+    sess.expect(f"RNTO {renamed}", 250)
+    assert os.listdir(p) == [renamed]
+    sess.expect(f"DELE {renamed}", 250)
     assert os.listdir(p) == []
 
 
