@@ -226,6 +226,7 @@ static void active(struct proto *p, const struct sockaddr_storage *t, const char
 		proto_reply(p, 504, "%s to a port below 1024 is not allowed.", verb);
 		return;
 	}
+	p->setup_verb = verb;
 	start_setup(p, false, t->ss_family, t);
 }
 
@@ -311,7 +312,7 @@ void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r)
 {
 	if (!p->data_passive) {
 		p->data_ready = true;
-		proto_reply(p, 200, "%s command successful.", "PORT");
+		proto_reply(p, 200, "%s command successful.", p->setup_verb ? p->setup_verb : "PORT");
 		return;
 	}
 	if (!r || r->err) {
@@ -392,8 +393,13 @@ void cmd_retr(struct proto *p, struct slice arg)
 	}
 	p->xfer_fd = fd;
 	(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
-	proto_reply(p, 150, "Opening %s mode data connection for %s (%llu bytes).", p->type == 'A' ? "ASCII" : "BINARY",
-		    path_basename(vpath), (unsigned long long)(size - rest));
+	/* Python and curl read "(N bytes)" as the size; in TYPE A the count
+	 * on the wire differs, so none is given there. */
+	if (p->type == 'A')
+		proto_reply(p, 150, "Opening ASCII mode data connection for %s.", path_basename(vpath));
+	else
+		proto_reply(p, 150, "Opening BINARY mode data connection for %s (%llu bytes).", path_basename(vpath),
+			    (unsigned long long)(size - rest));
 	start_xfer(p, XCMD_RETR,
 		   (struct proto_xfer){ .kind = XFER_SEND_FILE, .fd = fd, .offset = rest, .size = size, .ascii = p->type == 'A' });
 }
@@ -409,6 +415,11 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 	}
 	if (!proto_resolve(p, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
 		return;
+	if (rest && p->type == 'A') {
+		/* An on-disk offset means nothing for a converted stream. */
+		proto_reply(p, 555, "Restart offsets need TYPE I.");
+		return;
+	}
 	if (!need_data(p))
 		return;
 	enum vfs_upload_mode mode = VFS_UPLOAD_REPLACE;
@@ -419,7 +430,7 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 	else if (cmd == XCMD_APPE)
 		mode = VFS_UPLOAD_APPEND;
 	int r = vfs_upload_begin(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, &p->upload);
-	if (r == -EINVAL && mode == VFS_UPLOAD_RESUME) {
+	if ((r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME) {
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
 	}
@@ -544,8 +555,10 @@ void cmd_abor(struct proto *p, struct slice arg)
 {
 	if (p->pending == PEND_XFER) {
 		/* The session stops the transfer; cmd_xfer_done then sends
-		 * 426 followed by 226 (RFC 959 §4.1.3, Decision 10). */
+		 * 426 followed by 226 (RFC 959 §4.1.3, Decision 10), and 225 for
+		 * any further ABOR of the same transfer. */
 		p->effect.xfer.abort = true;
+		p->abor_count++;
 		return;
 	}
 	proto_reply(p, 225, "No transfer to abort.");
@@ -558,6 +571,8 @@ static const char *const cmd_names[] = {
 void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 {
 	enum proto_xfer_status status = r ? r->xfer_status : XFER_LOCAL_ERROR;
+	unsigned abors = p->abor_count;
+	p->abor_count = 0;
 	int err = r ? r->err : -EIO;
 	uint64_t bytes = r ? r->bytes : 0;
 	p->data_ready = false; /* a fresh PASV/PORT for every transfer (RFC 1123 §4.1.2.6) */
@@ -599,6 +614,8 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 	case XFER_ABORTED:
 		proto_reply(p, 426, "Transfer aborted. Data connection closed.");
 		proto_reply(p, 226, "Abort successful.");
+		if (abors)
+			abors--;
 		break;
 	case XFER_LOCAL_ERROR:
 		if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG)
@@ -607,4 +624,7 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 			proto_reply(p, 451, "Local error: %s; transfer aborted.", strerror(-err));
 		break;
 	}
+	/* An ABOR that found the transfer already over (or a repeated one). */
+	for (; abors; abors--)
+		proto_reply(p, 225, "No transfer to abort.");
 }

@@ -18,6 +18,8 @@
 /* Replies to one client are small; a client that never reads them is
  * dropped when this much is queued. */
 #define PROTO_OUT_MAX (256u * 1024u)
+/* Commands queued behind a running transfer. */
+#define HELD_MAX (64u * 1024u)
 
 enum { TN_IAC_BYTE = 255, TN_DONT = 254, TN_DO = 253, TN_WONT = 252, TN_WILL = 251, TN_SB_BYTE = 250, TN_SE = 240 };
 
@@ -33,6 +35,7 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 	p->xfer_fd = -1;
 	p->mlst_facts = FACT_DEFAULT;
 	buf_init(&p->xfer_buf, 64 * 1024);
+	buf_init(&p->held, HELD_MAX);
 	proto_reset_params(p);
 	return p;
 }
@@ -55,7 +58,7 @@ void proto_free(struct proto *p)
 	free(p->user);
 	free(p->home);
 	free(p->line);
-	free(p->held);
+	buf_free(&p->held);
 	free(p->rnfr);
 	if (p->upload_open)
 		vfs_upload_abort(&p->upload);
@@ -201,11 +204,40 @@ void proto_timeout(struct proto *p, enum proto_timeout_kind kind)
 	proto_close_with(p, text[kind]);
 }
 
+static void hold(struct proto *p, char kind, struct slice line)
+{
+	/* reading() keeps room for one more line plus its framing. */
+	if (buf_append(&p->held, &kind, 1) != 0 || buf_append(&p->held, line.p, line.n) != 0 ||
+	    buf_append(&p->held, "\n", 1) != 0)
+		p->out_overflow = true;
+}
+
+static void run_line(struct proto *p, struct slice line);
+
 /* Runs one complete command line (CRLF/LF already stripped). */
 static void execute(struct proto *p, struct slice line)
 {
 	if (line.n == 0)
 		return; /* empty lines are ignored, as vsftpd and ProFTPD do */
+	if (p->pending == PEND_XFER) {
+		/* RFC 959 §4.1.3 / RFC 1123 §4.1.3.3: ABOR and STAT act during a
+		 * transfer; everything else (errors included, so replies stay in
+		 * order; QUIT too, so its 221 follows the 226) waits for it. */
+		struct slice verb, arg;
+		bool has_arg = slice_split(line, ' ', &verb, &arg);
+		const struct cmd_row *row = verb.n <= 4 && !slice_has_ctl(line) ? cmdtab_find(verb) : NULL;
+		if (row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n)) {
+			row->fn(p, arg);
+			return;
+		}
+		hold(p, 'L', line);
+		return;
+	}
+	run_line(p, line);
+}
+
+static void run_line(struct proto *p, struct slice line)
+{
 	struct slice verb, arg;
 	bool has_arg = slice_split(line, ' ', &verb, &arg);
 
@@ -215,18 +247,6 @@ static void execute(struct proto *p, struct slice line)
 		return;
 	}
 	const struct cmd_row *row = verb.n <= 4 ? cmdtab_find(verb) : NULL;
-	if (p->pending == PEND_XFER) {
-		/* RFC 959 §4.1.3 / RFC 1123 §4.1.3.3: ABOR and STAT act during a
-		 * transfer; anything else waits for it to finish (QUIT too, so
-		 * its 221 follows the 226). */
-		if (row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n)) {
-			row->fn(p, arg);
-			return;
-		}
-		p->held = util_xstrndup(line.p, line.n);
-		p->held_len = line.n;
-		return;
-	}
 	/* Decisions 4 and 5: a pending REST marker or RNFR survives only the
 	 * commands whose rows say so. */
 	if (!row || !(row->flags & CMD_KEEP_RNFR)) {
@@ -268,7 +288,10 @@ static bool take_byte(struct proto *p, unsigned char c)
 		p->discarding = false;
 		p->line_len = 0;
 		if (too_long) {
-			proto_reply(p, 500, "Command line too long.");
+			if (p->pending == PEND_XFER)
+				hold(p, 'T', (struct slice){ "", 0 });
+			else
+				proto_reply(p, 500, "Command line too long.");
 			return true;
 		}
 		if (n && p->line[n - 1] == '\r')
@@ -303,12 +326,34 @@ static bool reading(const struct proto *p)
 {
 	if (p->out_overflow)
 		return false;
-	return p->pending == PEND_NONE || (p->pending == PEND_XFER && !p->held);
+	if (p->pending == PEND_XFER)
+		return buf_room(&p->held) >= p->cfg->max_line + 3;
+	return p->pending == PEND_NONE && p->held.len == 0;
+}
+
+/* Runs the commands that waited for a transfer, in order, until one of
+ * them starts an effect of its own. */
+static void drain_held(struct proto *p)
+{
+	while (p->held.len && p->pending == PEND_NONE && !p->out_overflow) {
+		struct slice rec = buf_slice(&p->held), line, rest;
+		(void)slice_split(rec, '\n', &line, &rest);
+		char kind = line.p[0];
+		char *copy = util_xstrndup(line.p + 1, line.n - 1);
+		size_t n = line.n - 1;
+		buf_consume(&p->held, line.n + 1);
+		if (kind == 'T')
+			proto_reply(p, 500, "Command line too long.");
+		else
+			run_line(p, (struct slice){ copy, n });
+		free(copy);
+	}
 }
 
 int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 {
 	size_t i = 0;
+	drain_held(p);
 	while (i < len && reading(p)) {
 		unsigned char c = (unsigned char)bytes[i++];
 		switch (p->tn) {
@@ -371,17 +416,10 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 		break;
 	case PEND_XFER:
 		cmd_xfer_done(p, r);
-		if (p->held) {
-			/* The command that waited for the transfer runs now. */
-			char *held = p->held;
-			size_t n = p->held_len;
-			p->held = NULL;
-			execute(p, (struct slice){ held, n });
-			free(held);
-		}
 		break;
 	case PEND_NONE:
 	case PEND_CLOSE:
 		break;
 	}
+	drain_held(p);
 }

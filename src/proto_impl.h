@@ -81,8 +81,12 @@ struct proto {
 	uint64_t xfer_bytes;
 	struct listing *xfer_listing;
 	struct buf xfer_buf;   /* a one-entry listing */
-	char *held;            /* a command that arrived during the transfer */
-	size_t held_len;
+	/* Commands that arrived during the transfer, run after it in order:
+	 * records of one kind byte ('L' a line, 'T' a line that was too long),
+	 * the line, '\n'. Bounded; input waits in the socket beyond it. */
+	struct buf held;
+	unsigned abor_count;   /* ABORs received during this transfer */
+	const char *setup_verb; /* "PORT" or "EPRT", for the 200 text */
 
 	/* effect */
 	struct proto_effect effect;

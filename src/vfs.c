@@ -673,6 +673,7 @@ int vfs_upload_commit(struct vfs_upload *u)
 		}
 		u->tmpname[0] = '\0';
 	}
+	u->unique_name[0] = '\0'; /* committed: the STOU file stays */
 fail:
 	vfs_upload_abort(u); /* closes the rest; removes the temporary on failure */
 	return r;
@@ -690,6 +691,10 @@ void vfs_upload_abort(struct vfs_upload *u)
 	if (u->tmpname[0] && u->dirfd >= 0)
 		(void)unlinkat(u->dirfd, u->tmpname, 0); /* nothing better to do if it fails */
 	u->tmpname[0] = '\0';
+	/* A failed STOU leaves nothing behind under the name it chose. */
+	if (u->unique_name[0] && u->dirfd >= 0)
+		(void)unlinkat(u->dirfd, u->unique_name, 0);
+	u->unique_name[0] = '\0';
 	if (u->dirfd >= 0) {
 		(void)close(u->dirfd);
 		u->dirfd = -1;

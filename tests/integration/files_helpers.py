@@ -377,12 +377,11 @@ class Session:
 # --------------------------------------------------------------------------- big payload
 
 def big_size():
-    """256 MiB with the release build (FERRY_BUILD ending in 'build'), else 32 MiB."""
+    """256 MiB (measured: about 0.3 s per transfer on loopback with the release and the ASan
+    build alike, since sendfile and recv/write do the work). FERRY_BUILD_BIG_MIB overrides it,
+    e.g. 32 on a slow CI machine."""
     env = os.environ.get("FERRY_BUILD_BIG_MIB")
-    if env:
-        return int(env) << 20
-    build = os.environ.get("FERRY_BUILD", "build").rstrip("/")
-    return (256 << 20) if build.endswith("build") else (32 << 20)
+    return (int(env) if env else 256) << 20
 
 
 @pytest.fixture(scope="session")

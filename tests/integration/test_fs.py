@@ -105,6 +105,34 @@ def test_rnfr_survives_noop_stat_help(sess, wd):
     assert read_bytes(os.path.join(p, "g")) == b"abc"
 
 
+def test_failed_rnfr_cancels_the_pending_one(sess, wd):
+    p, v = wd
+    put_file(os.path.join(p, "f"), b"F")
+    sess.expect("RNFR f", 350)
+    sess.expect("RNFR nosuch", 550)
+    sess.expect("RNTO g", 503)
+    assert os.listdir(p) == ["f"]
+
+
+def test_operations_in_a_directory_the_service_user_cannot_write(sess, wd):
+    p, v = wd
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    ro = make_dir(os.path.join(p, "ro"), owner_svc=False)          # root-owned, 0755
+    put_file(os.path.join(ro, "f"), b"F", owner_svc=False)
+    make_dir(os.path.join(ro, "sub"), owner_svc=False)
+    for line in ("DELE ro/f", "MKD ro/new", "RMD ro/sub", "RNFR ro/f"):
+        r = sess.cmd(line)
+        if line.startswith("RNFR"):
+            assert r.code == 350, r           # the source exists; the rename itself fails
+            r = sess.cmd("RNTO ro/g")
+        assert r.lines == ["550 Permission denied."], f"{line}: {r!r}"
+    sess.pasv()
+    r = sess.expect("STOR ro/new", 550)
+    assert r.lines == ["550 Permission denied."]
+    assert sorted(os.listdir(ro)) == ["f", "sub"]
+
+
 def test_rnfr_twice_renames_the_second(sess, wd):
     p, v = wd
     put_file(os.path.join(p, "f"), b"F")

@@ -122,6 +122,10 @@ def test_pasv_twice_closes_first_listener(sess, wd):
         connect_data(HOST, first, timeout=3).close()
     d = connect_data(HOST, second)
     try:
+        # one connection per PASV: a second one to the same port is refused
+        time.sleep(0.1)
+        with pytest.raises(ConnectionRefusedError):
+            connect_data(HOST, second, timeout=3).close()
         sess.expect("RETR f", 150)
         assert recv_all(d) == b"second"
     finally:
@@ -527,6 +531,10 @@ def test_appe(sess, wd):
     assert read_bytes(os.path.join(p, "new")) == b"created"
     sess.stor("new", b"+more", verb="APPE")
     assert read_bytes(os.path.join(p, "new")) == b"created+more"
+    make_dir(os.path.join(p, "d"))
+    sess.pasv()
+    r = sess.expect("APPE d", 550)
+    assert r.lines == ["550 Is a directory."]
 
 
 def test_retr_fifo_does_not_block_the_server(make_server):
@@ -709,9 +717,8 @@ def test_python_ftplib_abort(server, wd):
             resp = f.abort()   # ABOR\r\n sent with MSG_OOB; reads one reply
             assert resp.startswith("426"), resp
             assert f.voidresp().startswith("226")
-            drain_until_closed(conn)
         finally:
-            conn.close()
+            hard_close(conn)
         assert f.voidcmd("NOOP").startswith("200")
         assert f.size("big") == BIG_STALL
         assert f.abort().startswith("225")

@@ -57,9 +57,10 @@
  *                         session timer or job that finishes after a timeout
  *                         replaced its effect with CLOSE.
  *
- * The home directory (every user's root) starts empty. NAMEs are relative to
- * it and take the C< escapes (\x20 for a space); directives may appear
- * anywhere (usually before the first C: line):
+ * The home directory (every user's root) starts empty and is removed with
+ * everything in it after the run (symlinks are not followed). NAMEs are
+ * relative to it and take the C< escapes (\x20 for a space); directives may
+ * appear anywhere (usually before the first C: line):
  *   file NAME CONTENT     creates NAME (parent directories as needed) holding
  *                         the escaped CONTENT (empty if omitted).
  *   mkdir NAME            creates a directory (parents as needed).
@@ -875,7 +876,9 @@ static int check_file(struct replay *r, struct slice rest)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		rc = fail(r, "expected file %s got %s", path, strerror(errno));
-	} else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	} else if (fstat(fd, &st) != 0) {
+		rc = fail(r, "fstat %s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
 		rc = fail(r, "expected %s to be a regular file got mode %o", path, (unsigned)st.st_mode);
 	} else {
 		int e = pread_all(fd, 0, &got);
@@ -1262,9 +1265,9 @@ static int errno_value(struct slice s, int *out)
 		const char *name;
 		int value;
 	} names[] = {
-		{ "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT }, { "EFBIG", EFBIG },		{ "EIO", EIO },
-		{ "EACCES", EACCES }, { "EPIPE", EPIPE },   { "ECONNRESET", ECONNRESET }, { "ETIMEDOUT", ETIMEDOUT },
-		{ "EROFS", EROFS },   { "EPERM", EPERM },   { "ENOENT", ENOENT },
+		{ "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT }, { "EFBIG", EFBIG }, { "EIO", EIO },
+		{ "EACCES", EACCES }, { "EPIPE", EPIPE }, { "ECONNRESET", ECONNRESET }, { "ETIMEDOUT", ETIMEDOUT },
+		{ "EROFS", EROFS }, { "EPERM", EPERM }, { "ENOENT", ENOENT },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (slice_eq(s, slice_from_cstr(names[i].name))) {

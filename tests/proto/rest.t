@@ -39,8 +39,24 @@ S: 200 Switching to Binary mode.
 C: REST 0
 S: 350 Restarting at 0. Send RETR, STOR or APPE.
 
-# G.138 / G.141: REST 100 survives PASV, TYPE, NOOP, PORT, EPRT, EPSV (and the
-# other CMD_KEEP_REST rows: MODE, STRU, ALLO, SIZE, PWD) and is used by RETR.
+# Decision 4 is strict: any command other than PASV, EPSV, PORT, EPRT, TYPE,
+# NOOP (and REST itself) clears the marker. MODE here clears it, so this RETR
+# starts at 0.
+C: REST 100
+S: 350 Restarting at 100. Send RETR, STOR or APPE.
+C: MODE S
+S: 200 MODE set to S.
+C: EPSV
+E: DATA_SETUP PASSIVE
+S: 229 Entering Extended Passive Mode (|||50000|)
+C: RETR f
+S: 150 Opening BINARY mode data connection for f (300 bytes).
+E: XFER SEND_FILE offset=0 size=300 ascii=0 abort=0
+X: XFER_DONE OK 300
+S: 226 Transfer complete.
+
+# G.138 / G.141: REST 100 survives PASV, TYPE, NOOP, PORT, EPRT, EPSV and is
+# used by RETR.
 C: REST 100
 S: 350 Restarting at 100. Send RETR, STOR or APPE.
 C: PASV
@@ -55,17 +71,7 @@ E: DATA_SETUP ACTIVE 192.0.2.1:40001
 S: 200 PORT command successful.
 C: EPRT |1|192.0.2.1|40002|
 E: DATA_SETUP ACTIVE 192.0.2.1:40002
-S: 200 PORT command successful.
-C: MODE S
-S: 200 MODE set to S.
-C: STRU F
-S: 200 STRU set to F.
-C: ALLO 300
-S: 202 No storage allocation necessary.
-C: SIZE f
-S: 213 300
-C: PWD
-S: 257 "/" is the current directory.
+S: 200 EPRT command successful.
 C: EPSV
 E: DATA_SETUP PASSIVE
 S: 229 Entering Extended Passive Mode (|||50000|)
@@ -186,7 +192,7 @@ E: NONE
 C: REST 0
 S: 350 Restarting at 0. Send RETR, STOR or APPE.
 C: RETR f
-S: 150 Opening ASCII mode data connection for f (300 bytes).
+S: 150 Opening ASCII mode data connection for f.
 E: XFER SEND_FILE offset=0 size=300 ascii=1
 X: XFER_DONE OK 300
 S: 226 Transfer complete.

@@ -100,10 +100,10 @@ S: 501 PORT needs an argument.
 # port below 1024 -> 504; any delimiter in 33-126 works.
 C: EPRT |1|192.0.2.1|40001|
 E: DATA_SETUP ACTIVE 192.0.2.1:40001
-S: 200 PORT command successful.
+S: 200 EPRT command successful.
 C: EPRT !1!192.0.2.1!40003!
 E: DATA_SETUP ACTIVE 192.0.2.1:40003
-S: 200 PORT command successful.
+S: 200 EPRT command successful.
 C: EPRT |9|x|1|
 S: 522 Network protocol not supported, use (1)
 C: EPRT |2|2001:db8::1|40001|
@@ -163,7 +163,7 @@ C: PASV
 E: DATA_SETUP PASSIVE
 S: 227 Entering Passive Mode (192,0,2,10,195,80).
 C: RETR f
-S: 150 Opening ASCII mode data connection for f (12 bytes).
+S: 150 Opening ASCII mode data connection for f.
 E: XFER SEND_FILE offset=0 size=12 ascii=1 content=hello\nworld\n
 X: XFER_DONE OK 14
 S: 226 Transfer complete.

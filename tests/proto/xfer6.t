@@ -29,10 +29,10 @@ C: PORT 192,0,2,1,156,65
 S: 522 Network protocol not supported, use (2)
 C: EPRT |2|2001:db8::1|40001|
 E: DATA_SETUP ACTIVE [2001:db8::1]:40001
-S: 200 PORT command successful.
+S: 200 EPRT command successful.
 C: EPRT |2|2001:DB8:0::1|40002|
 E: DATA_SETUP ACTIVE [2001:db8::1]:40002
-S: 200 PORT command successful.
+S: 200 EPRT command successful.
 C: EPRT |1|192.0.2.1|40001|
 S: 522 Network protocol not supported, use (2)
 C: EPRT |2|2001:db8::99|40001|
