@@ -19,7 +19,6 @@
 
 /* TYPE A SIZE is computed by reading the file; above this it is refused
  * rather than blocking the loop (Decision 6). */
-#define ASCII_SIZE_LIMIT (64u * 1024u * 1024u)
 
 bool proto_resolve(struct proto *p, struct slice arg, char *out)
 {
@@ -209,7 +208,7 @@ void cmd_rnto(struct proto *p, struct slice arg)
 }
 
 /* Bytes a TYPE A transfer of fd would send: size plus one CR per LF. */
-static int ascii_size(int fd, uint64_t *out)
+int proto_ascii_size(int fd, uint64_t *out)
 {
 	char buf[65536];
 	uint64_t n = 0;
@@ -259,7 +258,7 @@ void cmd_size(struct proto *p, struct slice arg)
 			proto_reply(p, 550, "File too large for SIZE in ASCII mode; use TYPE I.");
 			return;
 		}
-		r = ascii_size(fd, &size);
+		r = proto_ascii_size(fd, &size);
 	}
 	(void)close(fd);
 	if (r) {

@@ -393,10 +393,14 @@ void cmd_retr(struct proto *p, struct slice arg)
 	}
 	p->xfer_fd = fd;
 	(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
-	/* Python and curl read "(N bytes)" as the size; in TYPE A the count
-	 * on the wire differs, so none is given there. */
-	if (p->type == 'A')
+	/* Python and curl read "(N bytes)" as the size: in TYPE A that is the
+	 * count after conversion, given when it can be computed cheaply. */
+	uint64_t wire = 0;
+	if (p->type == 'A' && (size > ASCII_SIZE_LIMIT || proto_ascii_size(fd, &wire) != 0))
 		proto_reply(p, 150, "Opening ASCII mode data connection for %s.", path_basename(vpath));
+	else if (p->type == 'A')
+		proto_reply(p, 150, "Opening ASCII mode data connection for %s (%llu bytes).", path_basename(vpath),
+			    (unsigned long long)wire);
 	else
 		proto_reply(p, 150, "Opening BINARY mode data connection for %s (%llu bytes).", path_basename(vpath),
 			    (unsigned long long)(size - rest));

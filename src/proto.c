@@ -181,6 +181,19 @@ bool proto_logged_in(const struct proto *p)
 	return p->login == LOGIN_DONE;
 }
 
+bool proto_quit_queued(const struct proto *p)
+{
+	struct slice rest = buf_slice(&p->held), rec, verb, arg;
+	while (rest.n && slice_split(rest, '\n', &rec, &rest)) {
+		if (rec.n < 1 || rec.p[0] != 'L')
+			continue;
+		(void)slice_split((struct slice){ rec.p + 1, rec.n - 1 }, ' ', &verb, &arg);
+		if (slice_eq_ci(verb, "QUIT"))
+			return true;
+	}
+	return false;
+}
+
 const char *proto_user(const struct proto *p)
 {
 	return p->user;

@@ -116,6 +116,8 @@ void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, cons
 struct buf *proto_output(struct proto *p);
 
 bool proto_logged_in(const struct proto *p);
+/* True if a QUIT is queued behind the running transfer. */
+bool proto_quit_queued(const struct proto *p);
 /* Name of the logged-in (or pending) user, or NULL. */
 const char *proto_user(const struct proto *p);
 

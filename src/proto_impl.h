@@ -108,6 +108,13 @@ void proto_logout(struct proto *p);
 /* Resets transfer parameters to the RFC 959 defaults (TYPE A N, MODE S, STRU F). */
 void proto_reset_params(struct proto *p);
 
+/* TYPE A sizes are computed by reading the file; above this they are not
+ * (SIZE answers 550, the RETR 150 reply gives no count) so the loop is
+ * never blocked long (Decision 6). */
+#define ASCII_SIZE_LIMIT (64u * 1024u * 1024u)
+/* Octets a TYPE A transfer of fd would send (reads the file with read()). */
+int proto_ascii_size(int fd, uint64_t *out);
+
 /* Replies for a failed file operation (errno → 450/550/552/553/451). */
 void proto_reply_errno(struct proto *p, int err);
 /* Joins arg onto the cwd into out (PATH_MAX); replies 553 itself and

@@ -77,6 +77,11 @@ static void close_now(struct session *s)
 	if (s->closed)
 		return;
 	s->closed = true;
+	/* A transfer still running is aborted through proto, so it is logged
+	 * and an upload is discarded (the old file stays). Replies it queues
+	 * are never sent. */
+	if (datachan_running(&s->data))
+		datachan_abort(&s->data);
 	struct loop *l = s->host->loop;
 	loop_watch_del(l, &s->watch);
 	conn_close(&s->conn);
@@ -297,7 +302,11 @@ static void pump(struct session *s)
 				continue; /* completed at once */
 			e = proto_effect(s->proto);
 		}
-		if (e && e->kind == PROTO_EFFECT_XFER && e->xfer.abort && datachan_running(&s->data)) {
+		/* RFC 959 §4.1.1: a control connection closed during a transfer
+		 * is ABOR + QUIT (an upload is then discarded), unless the client
+		 * sent QUIT first and only stopped talking. */
+		bool gone = s->read_eof && s->in.len == 0 && !proto_quit_queued(s->proto);
+		if (e && e->kind == PROTO_EFFECT_XFER && (e->xfer.abort || gone) && datachan_running(&s->data)) {
 			datachan_abort(&s->data);
 			continue;
 		}

@@ -43,9 +43,17 @@ char *util_xstrdup(const char *s)
 
 char *util_xstrndup(const char *s, size_t n)
 {
-	char *p = strndup(s, n);
+	/* Copies exactly n bytes: s is often a slice with no NUL after it, so
+	 * strndup (which looks for one) could read past its end. */
+	size_t sz;
+	if (ckd_add(&sz, n, (size_t)1))
+		oom();
+	char *p = malloc(sz);
 	if (!p)
 		oom();
+	if (n)
+		memcpy(p, s, n);
+	p[n] = '\0';
 	return p;
 }
 
