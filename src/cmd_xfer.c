@@ -600,9 +600,10 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 			vfs_upload_abort(&p->upload);
 		}
 	}
-	struct log_escaped e;
+	struct log_escaped e, ep;
 	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s",
-		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd], p->xfer_name,
+		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
+		 log_esc(slice_from_cstr(p->xfer_name), &ep),
 		 (unsigned long long)bytes,
 		 status == XFER_OK ? "ok" : status == XFER_ABORTED ? "aborted" : "failed");
 	switch (status) {

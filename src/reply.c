@@ -28,35 +28,38 @@ static int emit(struct buf *out, const char *prefix, const char *fmt, va_list ap
 	return buf_append(out, line, len);
 }
 
-int reply_line(struct buf *out, int code, const char *fmt, ...)
+/* "ddd" + sep, then the formatted text. */
+static int vcoded(struct buf *out, int code, char sep, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static int vcoded(struct buf *out, int code, char sep, const char *fmt, va_list ap)
 {
 	char pre[8];
-	(void)snprintf(pre, sizeof(pre), "%03d ", code);
+	(void)snprintf(pre, sizeof(pre), "%03d%c", code, sep);
+	return emit(out, pre, fmt, ap);
+}
+
+int reply_line(struct buf *out, int code, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int r = emit(out, pre, fmt, ap);
+	int r = vcoded(out, code, ' ', fmt, ap);
 	va_end(ap);
 	return r;
 }
 
 int reply_begin(struct buf *out, int code, const char *fmt, ...)
 {
-	char pre[8];
-	(void)snprintf(pre, sizeof(pre), "%03d-", code);
 	va_list ap;
 	va_start(ap, fmt);
-	int r = emit(out, pre, fmt, ap);
+	int r = vcoded(out, code, '-', fmt, ap);
 	va_end(ap);
 	return r;
 }
 
 int reply_end(struct buf *out, int code, const char *fmt, ...)
 {
-	char pre[8];
-	(void)snprintf(pre, sizeof(pre), "%03d ", code);
 	va_list ap;
 	va_start(ap, fmt);
-	int r = emit(out, pre, fmt, ap);
+	int r = vcoded(out, code, ' ', fmt, ap);
 	va_end(ap);
 	return r;
 }
