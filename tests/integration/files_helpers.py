@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import HOST, IS_ROOT, SERVICE_USER, Ctl
+from conftest import IS_ROOT, SERVICE_USER, Ctl
 
 DATA_TIMEOUT = 15.0       # bound for one data-connection operation in a normal test
 BIG_TIMEOUT = 300.0       # bound for one checksummed large transfer (ASan builds are slow)

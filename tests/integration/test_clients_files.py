@@ -9,12 +9,11 @@ import random
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.parse
 
 import pytest
 
-from files_helpers import (chown_svc, fresh_dir, home_of, make_dir, put_file, read_bytes,
+from files_helpers import (chown_svc, fresh_dir, make_dir, put_file, read_bytes,
                            text_1000)
 
 TIMEOUT = 60
@@ -93,6 +92,17 @@ def make_tree(root, files=TREE, empty_dirs=EMPTY_DIRS, svc=True):
             chown_svc(p)
 
 
+def set_file_mtimes(root, when=1620284889):   # 2021-05-06 07:08:09 UTC
+    for dirpath, _, filenames in os.walk(root):
+        for n in filenames:
+            os.utime(os.path.join(dirpath, n), (when, when))
+
+
+def file_mtimes(root):
+    return {os.path.relpath(os.path.join(d, n), root): int(os.stat(os.path.join(d, n)).st_mtime)
+            for d, _, fs in os.walk(root) for n in fs}
+
+
 def tree_of(root, skip=(".listing",)):
     """{relpath: bytes or 'DIR'} of everything below root."""
     out = {}
@@ -143,16 +153,25 @@ def test_lftp_mirror_download(server, wd, client_env):
     env, work = client_env
     p, v = wd
     make_tree(os.path.join(p, "remote"))
+    set_file_mtimes(os.path.join(p, "remote"))
     ok(lftp(server, env, f'mirror "{v}/remote" local', work))
     assert_same_tree(tree_of(os.path.join(work, "local")), expected_tree())
+    # modification times come across (MLSD modify facts)
+    assert set(file_mtimes(os.path.join(work, "local")).values()) == {1620284889}
 
 
 def test_lftp_mirror_upload(server, wd, client_env):
     env, work = client_env
     p, v = wd
     make_tree(os.path.join(work, "local"), svc=False)
+    set_file_mtimes(os.path.join(work, "local"))
     ok(lftp(server, env, f'mirror -R local "{v}/remote"', work))
     assert_same_tree(tree_of(os.path.join(p, "remote")), expected_tree())
+    # K.198: uploaded modification times preserved (lftp sends MFMT when FEAT lists it)
+    assert set(file_mtimes(os.path.join(p, "remote")).values()) == {1620284889}
+    # a second mirror -R has nothing to do
+    cp = ok(lftp(server, env, f'mirror -R -v local "{v}/remote"', work))
+    assert b"Transferring" not in cp.stdout, cp.stdout
     assert not [n for _, _, fs in os.walk(p) for n in fs if n.startswith(".ferry-upload.")]
 
 

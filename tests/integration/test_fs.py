@@ -5,8 +5,6 @@ Every test works in its own directory of bob's home on the module's shared serve
 both the reply codes and what is on disk afterwards."""
 
 import os
-import re
-import stat
 
 import pytest
 

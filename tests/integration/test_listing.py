@@ -325,6 +325,19 @@ def test_unlistable_names_left_out(sess, wd):
     assert [x.rsplit(b" ", 1)[1] for x in lines(sess.list_data("LIST", "-la"))] == [b"ok"]
 
 
+def test_non_utf8_names_listed_as_raw_bytes(sess, wd):
+    """RFC 2640: a name that is not UTF-8 goes out as its raw bytes."""
+    p, v = wd
+    raw = b"caf\xe9 latin1"
+    path = os.path.join(os.fsencode(p), raw)
+    with open(path, "wb") as fh:
+        fh.write(b"x")
+    chown_svc(path)
+    assert lines(sess.list_data("NLST")) == [raw]
+    assert [x.split(b" ", 1)[1] for x in lines(sess.list_data("MLSD"))] == [raw]
+    assert lines(sess.list_data("LIST"))[0].endswith(b" " + raw)
+
+
 def test_listing_of_symlinked_directory_inside_home(sess, wd):
     p, v = wd
     put_file(os.path.join(p, "real", "a"), b"a")

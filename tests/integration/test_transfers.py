@@ -11,12 +11,11 @@ import random
 import re
 import socket
 import stat
-import threading
 import time
 
 import pytest
 
-from conftest import HOST, Ctl, free_port, ipv6_loopback_available, wait_until
+from conftest import HOST, free_port, ipv6_loopback_available, wait_until
 from files_helpers import (fresh_dir, DATA_TIMEOUT, BIG_TIMEOUT, Session, big_payload, chown_svc,  # noqa: F401
                            closed_by_peer, connect_data, hard_close, home_of, make_dir, parse227,
                            parse229, put_file, read_bytes, recv_all, recv_hash, send_file,
@@ -581,7 +580,8 @@ def test_type_a_retr_converts_lf(sess, wd):
     sess.expect("TYPE A", 200)
     data, r1, _ = sess.retr("ab")
     assert data == b"a\r\nb\r\n"
-    assert r1.text.startswith("Opening ASCII mode")
+    # the count announced is the count on the wire (Python and curl read it as the size)
+    assert r1.lines == ["150 Opening ASCII mode data connection for ab (6 bytes)."]
     # larger, with chunk-boundary-crossing lines
     lines = [("line %d " % i + "x" * RNG.randrange(0, 200)).encode() for i in range(20000)]
     text = b"\n".join(lines) + b"\n"
@@ -802,6 +802,21 @@ def test_client_closes_data_mid_retr(sess, wd):
     assert data == b"after"
 
 
+def test_control_closed_mid_retr_aborts_it(server, sess, wd):
+    """RFC 959 §4.1.1: closing the control connection during a transfer acts as ABOR + QUIT:
+    the server closes the data connection at once instead of waiting for the data timeout."""
+    p, v = wd
+    d = _start_stalled_retr(sess, p)
+    try:
+        sess.c.sock.close()
+        t0 = time.monotonic()
+        drain_until_closed(d, timeout=10)
+        assert time.monotonic() - t0 < 5
+    finally:
+        d.close()
+    server.wait_log(r"transfer: .*cmd=RETR path=\"%s/big\".*status=aborted" % re.escape(v), timeout=10)
+
+
 def test_client_closes_data_mid_retr_fin(sess, wd):
     """A plain close() with unread data: the kernel resets; still 426, never 226."""
     p, v = wd
@@ -1000,6 +1015,94 @@ def test_abor_mid_upload_keeps_old_file(sess, wd):
     assert os.listdir(p) == ["victim"]
 
 
+def test_disconnect_mid_stou_leaves_nothing(server, sess, wd):
+    p, v = wd
+    sess.expect("TYPE I", 200)
+    d = sess.open_passive()
+    r = sess.expect("STOU", 150)
+    name = r.text.split()[-1]
+    d.sendall(rand_bytes(50000))
+    _wait_progress(sess, 50000)
+    hard_close(d)
+    hard_close(sess.c.sock)
+    server.wait_log(r"transfer: .*cmd=STOU path=\"%s/%s\".*status=(failed|aborted)"
+                    % (re.escape(v), re.escape(name)), timeout=10)
+    wait_until(lambda: os.listdir(p) == [], 5, what="the partial STOU file removed")
+
+
+def test_concurrent_uploads_to_one_name(server, wd):
+    """Five sessions upload the same name at once: the result is exactly one of the uploads,
+    never a mix, and no temporary is left behind."""
+    p, v = wd
+    put_file(os.path.join(p, "shared"), b"original")
+    bodies = [bytes([65 + i]) * (300000 + i * 1000) for i in range(5)]
+    sessions = [Session(server, cwd=v) for _ in bodies]
+    datas = []
+    try:
+        for s in sessions:
+            s.expect("TYPE I", 200)
+            datas.append(s.open_passive())
+        for s in sessions:
+            s.expect("STOR shared", 150)
+        for d, b in zip(datas, bodies):
+            d.sendall(b[:150000])
+        for d, b in zip(datas, bodies):
+            d.sendall(b[150000:])
+            d.close()
+        for s in sessions:
+            assert s.reply(DATA_TIMEOUT).code == 226
+    finally:
+        for d in datas:
+            d.close()
+        for s in sessions:
+            s.close()
+    assert read_bytes(os.path.join(p, "shared")) in bodies
+    assert os.listdir(p) == ["shared"]
+
+
+def test_download_of_a_file_replaced_meanwhile_is_consistent(server, sess, wd):
+    """A RETR that started before an atomic STOR replaced the file delivers the old file whole."""
+    p, v = wd
+    old = rand_bytes(8 << 20)
+    put_file(os.path.join(p, "f"), old)
+    sess.expect("TYPE I", 200)
+    d = sess.open_passive(rcvbuf=4096)
+    try:
+        sess.expect("RETR f", 150)
+        first = d.recv(1000)
+        o = Session(server, cwd=v)
+        try:
+            o.expect("TYPE I", 200)
+            o.stor("f", b"new content")
+        finally:
+            o.close()
+        rest = recv_all(d)
+    finally:
+        d.close()
+    assert sess.reply(DATA_TIMEOUT).code == 226
+    assert first + rest == old
+    assert read_bytes(os.path.join(p, "f")) == b"new content"
+
+
+def test_passive_port_range_exhausted(make_server):
+    srv = make_server({"passive": {"ports": "50200-50200"}})
+    put_file(os.path.join(home_of(srv), "f"), b"one port")
+    a, b = Session(srv), Session(srv)
+    try:
+        assert a.pasv() == 50200
+        r = b.expect("PASV", 425)
+        assert r.lines == ["425 Cannot open a passive data connection."]
+        b.expect("EPSV", 425)
+        b.expect("RETR f", 425)
+        data, _, _ = a.retr("f")           # its own fresh PASV re-binds the only port
+        assert data == b"one port"
+        data, _, _ = b.retr("f", how="epsv")   # free again once a's transfer is over
+        assert data == b"one port"
+    finally:
+        a.close()
+        b.close()
+
+
 def test_non_atomic_uploads_write_in_place(make_server):
     srv = make_server({"transfer": {"atomic_uploads": "no"}})
     home = home_of(srv)
@@ -1099,6 +1202,21 @@ def test_rest_reset_by_other_commands(sess, wd):
     assert data == f
 
 
+@pytest.mark.parametrize("between", ["SIZE f", "MDTM f", "PWD", "MODE S", "STRU F", "ALLO 10",
+                                     "SYST", "FEAT", "HELP", "STAT", "CWD .", "MLST f", "OPTS UTF8 ON"])
+def test_rest_dropped_by_anything_but_setup_commands(sess, wd, between):
+    """Decision 4 (strict): only PASV/EPSV/PORT/EPRT/TYPE/NOOP keep a pending REST marker."""
+    p, v = wd
+    f = text_1000()
+    put_file(os.path.join(p, "f"), f)
+    sess.expect("TYPE I", 200)
+    sess.expect("REST 100", 350)
+    assert sess.cmd(between).code < 400
+    data, r1, _ = sess.retr("f")
+    assert data == f
+    assert "(1000 bytes)" in r1.text
+
+
 def test_rest_beyond_eof_554(sess, wd):
     p, v = wd
     f = text_1000()
@@ -1156,6 +1274,12 @@ def test_rest_type_a_retr_555(sess, wd):
     assert r.lines == ["555 Restart offsets need TYPE I."]
     data, _, _ = sess.retr("f", rest=0)
     assert data == f.replace(b"\n", b"\r\n")
+    # uploads at an offset in TYPE A too
+    for verb in ("STOR", "APPE"):
+        sess.pasv()
+        sess.expect("REST 10", 350)
+        sess.expect(f"{verb} f", 555)
+    assert read_bytes(os.path.join(p, "f")) == f
 
 
 def test_resume_download_in_pieces(sess, wd):
@@ -1228,3 +1352,35 @@ def test_large_stor_checksummed(server, sess, wd, big_payload, how):
         assert _temps(p) == []
     finally:
         os.unlink(target)
+
+
+def test_abor_after_a_queued_command(sess, wd):
+    """A command queued behind a transfer does not keep a later ABOR from acting: 426 and 226
+    for the transfer, then the queued command's reply."""
+    p, v = wd
+    d = _start_stalled_retr(sess, p)
+    try:
+        sess.c.send(b"NOOP\r\n")
+        assert sess.c.no_data(0.3)
+        sess.c.send(b"ABOR\r\n")
+        r1 = sess.reply(DATA_TIMEOUT)
+        r2 = sess.reply(DATA_TIMEOUT)
+        r3 = sess.reply(DATA_TIMEOUT)
+        assert (r1.code, r2.code, r3.code) == (426, 226, 200), (r1, r2, r3)
+    finally:
+        d.close()
+    sess.expect("NOOP", 200)
+
+
+def test_stat_after_a_queued_command(sess, wd):
+    p, v = wd
+    d = _start_stalled_retr(sess, p)
+    try:
+        sess.c.send(b"PWD\r\nSTAT\r\n")
+        r = sess.reply(DATA_TIMEOUT)
+        assert r.code == 213, r
+        sess.c.send(b"ABOR\r\n")
+        codes = [sess.reply(DATA_TIMEOUT).code for _ in range(3)]
+        assert codes == [426, 226, 257], codes
+    finally:
+        d.close()

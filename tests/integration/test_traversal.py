@@ -19,12 +19,10 @@ compared byte for byte with the snapshot taken first, mtimes and ctimes included
 attempts is printed at the end."""
 
 import os
-import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
+import threading
 
 import pytest
 
@@ -688,6 +686,67 @@ def mfmt_mff_outside(c):
     assert r.code in (213, 550), r
     r = c.cmd(f"MFF UNIX.mode=0600; {link}")
     assert r.code in (213, 550), r   # through the link inside the home, or refused on a symlink
+
+
+@attempt
+def rnto_onto_symlinks_replaces_the_link(c):
+    for link, v in (c.fresh_rel_link(), c.fresh_abs_link()):
+        src = "src-" + c.victim()
+        put_file(os.path.join(c.home, src), b"renamed over a link")
+        assert c.cmd(f"RNFR {src}").code == 350
+        assert c.cmd(f"RNTO {link}").code == 250
+        assert not os.path.islink(os.path.join(c.home, link))
+        assert read_bytes(os.path.join(c.home, link)) == b"renamed over a link"
+
+
+@attempt
+def create_over_dangling_symlink_names(c):
+    link, v = c.fresh_rel_link()
+    c.fails(f"MKD {link}")
+    c.fails(f"MKD {link}/")
+    c.fails(f"RMD {link}/")
+    dlink = "dl-" + c.victim()
+    make_symlink("../../outside/emptydir", os.path.join(c.home, dlink))
+    c.fails(f"RMD {dlink}")
+    c.fails(f"RMD {dlink}/")
+    c.fails(f"CWD {dlink}/")
+    c.fails(f"RMD {dlink}/.")
+    assert c.cmd(f"DELE {dlink}/").code == 250           # "dlink/" names the link itself
+    assert not os.path.lexists(os.path.join(c.home, dlink))
+
+
+@attempt
+def symlink_flipping_race(c):
+    """A symlink flips between an inside directory and the sentinel while the client reads
+    through it: every read is the inside file or a failure."""
+    inside = "in-" + c.victim()
+    put_file(os.path.join(c.home, inside, SECRET_NAME), DECOY)
+    flip = os.path.join(c.home, "flip-" + inside)
+    stop = threading.Event()
+    targets = [inside, "../../outside", c.out_abs + "/sub/..", inside]
+
+    def flipper():
+        i = 0
+        while not stop.is_set():
+            tmp = flip + ".new"
+            os.symlink(targets[i % len(targets)], tmp)
+            os.rename(tmp, flip)
+            i += 1
+    make_symlink(inside, flip)
+    t = threading.Thread(target=flipper, daemon=True)
+    t.start()
+    try:
+        name = os.path.basename(flip)
+        for _ in range(40):
+            r, data = c.xfer("RETR", f"{name}/{SECRET_NAME}")
+            assert r.code >= 400 or data == DECOY, (r, data)
+            r = c.cmd(f"SIZE {name}/{SECRET_NAME}")
+            assert r.code >= 400 or r.text == str(len(DECOY)), r
+            r = c.cmd(f"DELE {name}/sub/inner-secret")
+            assert r.code >= 400, r
+    finally:
+        stop.set()
+        t.join(5)
 
 
 # ============================================================================= raw bytes
