@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "listing.h"
+#include "util.h"
 
 /* 2023-11-24 06:28:00 UTC */
 #define T0 INT64_C(1700807280)
@@ -466,7 +467,7 @@ static void stream_lines(int dfd, enum listing_format fmt, const struct listing_
 		assert_true(e > p && e[-1] == '\r');
 		size_t n = (size_t)(e - p) + 1;
 		assert_true(ls->n < 64);
-		ls->v[ls->n] = strndup(p, n);
+		ls->v[ls->n] = util_xstrndup(p, n) /* exactly n bytes: the buffer has no NUL */;
 		assert_non_null(ls->v[ls->n]);
 		ls->n++;
 		p += n;
