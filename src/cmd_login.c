@@ -5,6 +5,7 @@
 
 #include "cmdtab.h"
 #include "log.h"
+#include "parse.h"
 #include "proto_impl.h"
 #include "util.h"
 
@@ -15,6 +16,12 @@ void cmd_user(struct proto *p, struct slice arg)
 {
 	if (arg.n > USER_NAME_MAX) {
 		proto_reply(p, 501, "User name too long.");
+		return;
+	}
+	/* [tls] required = login|all: no credentials in the clear (RFC 4217
+	 * §10.1 lets the server insist). */
+	if ((p->cfg->tls_required & 1) && !p->tls) {
+		proto_reply(p, 530, "TLS is required for login on this server: send AUTH TLS first.");
 		return;
 	}
 	/* RFC 959 §4.1.1: USER flushes user, password and account; transfer
@@ -141,6 +148,110 @@ void cmd_rein(struct proto *p, struct slice arg)
 	proto_logout(p);
 	proto_reset_params(p);
 	proto_reply(p, 220, "Service ready for new user.");
+	if (p->tls) {
+		/* RFC 4217 §13: the 220 goes out protected, then TLS ends. */
+		p->rein_after_stop = true;
+		proto_start_effect(p, PEND_TLS_STOP, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP });
+	}
+}
+
+/* ---- RFC 4217: AUTH TLS, PBSZ, PROT, CCC ---- */
+
+void cmd_auth(struct proto *p, struct slice arg)
+{
+	arg = slice_trim_spaces(arg);
+	bool tls = slice_eq_ci(arg, "TLS") || slice_eq_ci(arg, "TLS-C") || slice_eq_ci(arg, "SSL") ||
+		   slice_eq_ci(arg, "TLS-P");
+	if (!tls) {
+		proto_reply(p, 504, "Unknown AUTH type.");
+		return;
+	}
+	if (!p->tls_available) {
+		proto_reply(p, 431, "TLS is not configured on this server.");
+		return;
+	}
+	if (p->tls) {
+		proto_reply(p, 503, "Already using TLS.");
+		return;
+	}
+	proto_reply(p, 234, "Proceed with negotiation.");
+	/* Anything the client pipelined behind this line was sent in the
+	 * clear and is discarded by the session, never executed. */
+	proto_start_effect(p, PEND_TLS_START, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_START });
+}
+
+void cmd_tls_started(struct proto *p, const struct proto_result *r)
+{
+	if (r && r->err) {
+		/* RFC 4217 §10.1: a failed handshake ends the connection. */
+		proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+		return;
+	}
+	/* RFC 4217 §4.2: almost as if a REIN: user, TYPE/STRU/MODE, cwd. */
+	proto_logout(p);
+	proto_reset_params(p);
+	p->tls = true;
+}
+
+void cmd_tls_stopped(struct proto *p, const struct proto_result *r)
+{
+	if (r && r->err) {
+		proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+		return;
+	}
+	p->tls = false;
+	p->pbsz = false;
+	if (p->rein_after_stop)
+		p->prot = 'C';
+	p->rein_after_stop = false;
+}
+
+void cmd_pbsz(struct proto *p, struct slice arg)
+{
+	uint64_t v;
+	if (!p->tls) {
+		proto_reply(p, 503, "PBSZ needs a TLS connection (AUTH TLS).");
+		return;
+	}
+	if (parse_u64(slice_trim_spaces(arg), UINT32_MAX, &v) != 0) {
+		proto_reply(p, 501, "PBSZ needs a decimal size.");
+		return;
+	}
+	p->pbsz = true;
+	/* RFC 4217 §9: TLS has no buffer size; the answer is always 0. */
+	proto_reply(p, 200, "PBSZ=0");
+}
+
+void cmd_prot(struct proto *p, struct slice arg)
+{
+	arg = slice_trim_spaces(arg);
+	if (!p->tls) {
+		proto_reply(p, 503, "PROT needs a TLS connection (AUTH TLS).");
+		return;
+	}
+	if (!p->pbsz) {
+		proto_reply(p, 503, "PROT needs PBSZ first.");
+		return;
+	}
+	if (slice_eq_ci(arg, "C") || slice_eq_ci(arg, "P")) {
+		p->prot = (char)(arg.p[0] & ~0x20);
+		proto_reply(p, 200, "Protection level set to %c.", p->prot);
+	} else if (slice_eq_ci(arg, "S") || slice_eq_ci(arg, "E")) {
+		proto_reply(p, 536, "PROT S and E are not supported with TLS.");
+	} else {
+		proto_reply(p, 504, "Unknown PROT level.");
+	}
+}
+
+void cmd_ccc(struct proto *p, struct slice arg)
+{
+	if (!p->tls) {
+		proto_reply(p, 533, "CCC needs a TLS control connection.");
+		return;
+	}
+	proto_reply(p, 200, "Clearing control channel; plaintext follows.");
+	p->rein_after_stop = false;
+	proto_start_effect(p, PEND_TLS_STOP, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP });
 }
 
 void cmd_quit(struct proto *p, struct slice arg)

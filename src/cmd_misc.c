@@ -27,7 +27,7 @@ void cmd_feat(struct proto *p, struct slice arg)
 	proto_reply_begin(p, 211, "Features:");
 	/* RFC 2389 §3.2: one feature per line, each starting with one space. */
 	for (size_t i = 0; i < n; i++) {
-		if (!rows[i].feat)
+		if (!rows[i].feat || ((rows[i].flags & CMD_TLS_FEAT) && !p->tls_available))
 			continue;
 		if (strcmp(rows[i].feat, "MLST") == 0) {
 			/* RFC 3659 §7.8: '*' marks the facts currently selected. */
@@ -94,6 +94,9 @@ void cmd_stat(struct proto *p, struct slice arg)
 		proto_reply_cont(p, " Not logged in");
 	proto_reply_cont(p, " TYPE: %s, FORM: Nonprint; STRUcture: File; transfer MODE: Stream",
 			 p->type == 'A' ? "ASCII" : "BINARY");
+	if (p->tls)
+		proto_reply_cont(p, " Control connection is TLS; data protection: %s",
+				 p->prot == 'P' ? "private (PROT P)" : "clear (PROT C)");
 	proto_reply_cont(p, " No data connection");
 	proto_reply_end(p, 211, "End of status.");
 }

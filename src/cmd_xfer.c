@@ -338,6 +338,11 @@ void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r)
 
 static bool need_data(struct proto *p)
 {
+	/* [tls] required = data|all: RFC 4217 §10.2, refused before any 1xx. */
+	if ((p->cfg->tls_required & 2) && p->prot != 'P') {
+		proto_reply(p, 521, "Data connections must be protected: send PBSZ 0 and PROT P.");
+		return false;
+	}
 	if (p->data_ready)
 		return true;
 	proto_reply(p, 425, "Use PORT, PASV, EPRT or EPSV first.");
@@ -346,6 +351,7 @@ static bool need_data(struct proto *p)
 
 static void start_xfer(struct proto *p, enum xfer_cmd cmd, struct proto_xfer x)
 {
+	x.protect = p->prot == 'P';
 	struct proto_effect e = { .kind = PROTO_EFFECT_XFER, .xfer = x };
 	p->xcmd = cmd;
 	p->xfer_bytes = 0;
@@ -621,6 +627,13 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		proto_reply(p, 226, "Abort successful.");
 		if (abors)
 			abors--;
+		break;
+	case XFER_TLS_FAILED:
+		proto_reply(p, 522, "TLS negotiation on the data connection failed.");
+		break;
+	case XFER_TLS_NO_REUSE:
+		proto_reply(p, 522, "Data connection refused: it must resume the TLS session of the control "
+				    "connection ([tls] data_reuse = require).");
 		break;
 	case XFER_LOCAL_ERROR:
 		if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG)

@@ -17,6 +17,7 @@ enum cmd_flags {
 	CMD_KEEP_REST = 1u << 1, /* a pending REST marker survives this command */
 	CMD_KEEP_RNFR = 1u << 2, /* a pending RNFR survives this command */
 	CMD_IN_XFER = 1u << 3,   /* acts immediately while a transfer runs */
+	CMD_TLS_FEAT = 1u << 4,  /* FEAT line only when TLS is configured */
 };
 
 struct cmd_row {
@@ -75,6 +76,10 @@ void cmd_nlst(struct proto *p, struct slice arg);
 void cmd_mlsd(struct proto *p, struct slice arg);
 void cmd_abor(struct proto *p, struct slice arg);
 void cmd_mfmt(struct proto *p, struct slice arg);
+void cmd_auth(struct proto *p, struct slice arg);
+void cmd_pbsz(struct proto *p, struct slice arg);
+void cmd_prot(struct proto *p, struct slice arg);
+void cmd_ccc(struct proto *p, struct slice arg);
 void cmd_mff(struct proto *p, struct slice arg);
 void cmd_stat_path(struct proto *p, struct slice arg);
 

@@ -26,6 +26,8 @@ enum config_type {
 	CONFIG_T_PATH,     /* char[PATH_MAX]; relative → against the file's directory */
 	CONFIG_T_ENUM,     /* int; one of choices (index, or parse_enum when set) */
 	CONFIG_T_IPV4_OPT, /* char[]; "" or a numeric IPv4 address */
+	CONFIG_T_PATH_LIST, /* char[]; "" or comma-separated paths, each resolved as
+			      * CONFIG_T_PATH; max = most entries */
 };
 
 struct config_row {
@@ -58,6 +60,13 @@ static const char *const yes_no[] = { "no", "yes", NULL };
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const store_backends[] = { "sqlite", NULL };
+/* [tls]: the stored value is the index (config.h documents the numbers). */
+static const char *const tls_reuse_modes[] = { "off", "require", NULL };
+static const char *const tls_required_modes[] = { "none", "login", "data", "all", NULL };
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+
+/* tls.c loads at most this many certificate/key pairs. */
+#define CONFIG_MAX_TLS_PAIRS 8
 
 static int config_parse_log_level(const char *s, int *out)
 {
@@ -117,6 +126,27 @@ static const struct config_row config_rows[] = {
 	  .choices = yes_no },
 	ROW("transfer", "data_timeout", CONFIG_T_DURATION, data_timeout_ms, 1 * MS_S, 1 * MS_H, "30s",
 	    "how long to wait for a data connection, and for a stalled transfer to move"),
+	/* cert and key counts, and implicit_listen against [server] listen, are
+	 * checked once the whole file is read (config_check_tls). */
+	ROW("tls", "cert", CONFIG_T_PATH_LIST, tls_cert, 0, CONFIG_MAX_TLS_PAIRS, "",
+	    "PEM certificate files, the first the default, others chosen by SNI; empty = no TLS"),
+	ROW("tls", "key", CONFIG_T_PATH_LIST, tls_key, 0, CONFIG_MAX_TLS_PAIRS, "",
+	    "PEM private keys for cert, same order"),
+	{ .section = "tls", .key = "implicit_listen", .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, tls_implicit),
+	  .off2 = offsetof(struct config, n_tls_implicit), .size = FIELD_SIZE(tls_implicit),
+	  .min = 0, .max = CONFIG_MAX_LISTEN, .def = "",
+	  .help = "addresses for implicit FTPS (TLS from the first byte)" },
+	{ .section = "tls", .key = "data_reuse", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_data_reuse), .size = FIELD_SIZE(tls_data_reuse),
+	  .def = "require", .help = "PROT P data connections must resume the control TLS session",
+	  .choices = tls_reuse_modes },
+	{ .section = "tls", .key = "required", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_required), .size = FIELD_SIZE(tls_required),
+	  .def = "none", .help = "where TLS is mandatory", .choices = tls_required_modes },
+	{ .section = "tls", .key = "min_version", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_min_version), .size = FIELD_SIZE(tls_min_version),
+	  .def = "1.2", .help = "oldest TLS version accepted", .choices = tls_versions },
 	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
 	  .def = "stderr", .help = "where log lines go", .choices = log_targets },
@@ -304,6 +334,10 @@ static int config_set_listen(const struct config_row *row, const char *v, struct
 	bool more = true;
 
 	if (slice_trim_spaces(rest).n == 0) {
+		if (row->min == 0) { /* an optional list: empty = none */
+			memcpy((char *)c + row->off2, &n, sizeof(n));
+			return 0;
+		}
 		config_why(why, whysz, "expected at least one host:port entry");
 		return -EINVAL;
 	}
@@ -387,6 +421,69 @@ static int config_set_path(const struct config_row *row, const char *v, const ch
 	return 0;
 }
 
+/* "a.pem, b.pem" → "DIR/a.pem,DIR/b.pem": each entry trimmed and resolved
+ * like a CONFIG_T_PATH, stored joined by commas (so a file name cannot
+ * contain one). Empty is allowed and stays empty. */
+static int config_set_path_list(const struct config_row *row, const char *v, const char *dir,
+				char *field, char *why, size_t whysz)
+{
+	char q[96], out[1024];
+	struct slice rest = slice_from_cstr(v), item;
+	size_t n = 0, o = 0;
+	bool more = true;
+
+	_Static_assert(sizeof(out) >= FIELD_SIZE(tls_cert) && sizeof(out) >= FIELD_SIZE(tls_key),
+		       "config_set_path_list buffer");
+	if (row->size > sizeof(out)) {
+		config_why(why, whysz, "internal error: list field too large");
+		return -EINVAL;
+	}
+	if (slice_has_ctl(rest)) {
+		config_why(why, whysz, "control characters are not allowed, got \"%s\"",
+			   config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	out[0] = '\0';
+	if (slice_trim_spaces(rest).n == 0) {
+		field[0] = '\0';
+		return 0;
+	}
+	while (more) {
+		more = slice_split(rest, ',', &item, &rest);
+		item = slice_trim_spaces(item);
+		if (n == row->max) {
+			config_why(why, whysz, "at most %" PRIu64 " files are allowed", row->max);
+			return -EINVAL;
+		}
+		if (item.n == 0) {
+			config_why(why, whysz, "empty entry in the list \"%s\"",
+				   config_quote(v, q, sizeof(q)));
+			return -EINVAL;
+		}
+		if (item.p[0] != '/' && !dir) {
+			config_why(why, whysz, "must be an absolute path, got \"%s\"",
+				   str_escape(item, q, sizeof(q)));
+			return -EINVAL;
+		}
+		int k;
+		if (item.p[0] == '/')
+			k = snprintf(out + o, sizeof(out) - o, "%s%.*s", n ? "," : "", (int)item.n,
+				     item.p);
+		else /* dir is absolute; only "/" itself ends in a slash */
+			k = snprintf(out + o, sizeof(out) - o, "%s%s%s%.*s", n ? "," : "", dir,
+				     strcmp(dir, "/") == 0 ? "" : "/", (int)item.n, item.p);
+		if (k < 0 || (size_t)k >= row->size - o) {
+			config_why(why, whysz, "the list is longer than %zu bytes once paths are resolved",
+				   row->size - 1);
+			return -EINVAL;
+		}
+		o += (size_t)k;
+		n++;
+	}
+	memcpy(field, out, o + 1);
+	return 0;
+}
+
 static int config_set_enum(const struct config_row *row, const char *v, void *field, char *why,
 			   size_t whysz)
 {
@@ -450,6 +547,8 @@ static int config_apply(const struct config_row *row, const char *v, struct conf
 		return config_set_enum(row, v, field, why, whysz);
 	case CONFIG_T_IPV4_OPT:
 		return config_set_ipv4_opt(row, v, field, why, whysz);
+	case CONFIG_T_PATH_LIST:
+		return config_set_path_list(row, v, dir, field, why, whysz);
 	}
 	config_why(why, whysz, "internal error: unknown value type");
 	return -EINVAL;
@@ -609,6 +708,102 @@ static int config_handle_key(void *user, const char *section, const char *name, 
 	return 1;
 }
 
+/* Entries in a stored CONFIG_T_PATH_LIST value ("" = 0). */
+static size_t config_list_count(const char *s)
+{
+	size_t n = s[0] ? 1 : 0;
+	for (; *s; s++)
+		n += *s == ',';
+	return n;
+}
+
+static unsigned config_seen_line(const struct config_parse *ctx, const char *section,
+				 const char *key)
+{
+	bool known;
+	const struct config_row *row = config_find_row(section, key, &known);
+	return row ? ctx->seen_line[row - config_rows] : 0;
+}
+
+/* Records an error for a given line (cross-key checks run after the file
+ * was read, when ctx->line is its last line). */
+__attribute__((format(printf, 3, 4))) static void config_fail_at(struct config_parse *ctx,
+								 unsigned line, const char *fmt,
+								 ...)
+{
+	va_list ap;
+	if (ctx->err_line)
+		return;
+	ctx->err_line = line ? line : 1;
+	va_start(ap, fmt);
+	(void)vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* True if a listener on a would take connections meant for b: the same
+ * port and address, or a wildcard of the same family (IPv6 sockets are
+ * V6ONLY, so [::] does not cover IPv4). */
+static bool config_listen_overlap(const struct config_listen *a, const struct config_listen *b)
+{
+	bool v6a = strchr(a->host, ':') != NULL, v6b = strchr(b->host, ':') != NULL;
+	if (a->port != b->port || v6a != v6b)
+		return false;
+	if (strcmp(a->host, b->host) == 0)
+		return true;
+	const char *any = v6a ? "::" : "0.0.0.0";
+	return strcmp(a->host, any) == 0 || strcmp(b->host, any) == 0;
+}
+
+/* [tls] checks that involve several keys. Returns nonzero on failure. */
+static int config_check_tls(struct config_parse *ctx)
+{
+	const struct config *c = ctx->c;
+	size_t nc = config_list_count(c->tls_cert), nk = config_list_count(c->tls_key);
+	unsigned cert_line = config_seen_line(ctx, "tls", "cert");
+	unsigned key_line = config_seen_line(ctx, "tls", "key");
+	unsigned impl_line = config_seen_line(ctx, "tls", "implicit_listen");
+	char a[80], b[80];
+
+	if (nc != nk) {
+		config_fail_at(ctx, key_line ? key_line : cert_line,
+			       "[tls] key: %zu certificate%s but %zu key%s", nc, nc == 1 ? "" : "s", nk,
+			       nk == 1 ? "" : "s");
+		return -1;
+	}
+	/* SECURITY: with SO_REUSEPORT two listeners on one address would both
+	 * bind and the kernel would share connections between plain FTP and
+	 * implicit FTPS. */
+	for (size_t i = 0; i < c->n_tls_implicit; i++) {
+		for (size_t j = 0; j < c->n_listen; j++) {
+			if (!config_listen_overlap(&c->tls_implicit[i], &c->listen[j]))
+				continue;
+			config_listen_format(&c->tls_implicit[i], a, sizeof(a));
+			config_listen_format(&c->listen[j], b, sizeof(b));
+			if (strcmp(a, b) == 0)
+				config_fail_at(ctx, impl_line,
+					       "[tls] implicit_listen: %s is also a [server] listen address",
+					       a);
+			else
+				config_fail_at(ctx, impl_line,
+					       "[tls] implicit_listen: %s overlaps [server] listen %s", a,
+					       b);
+			return -1;
+		}
+	}
+	if (nc == 0 && c->n_tls_implicit) {
+		config_fail_at(ctx, impl_line,
+			       "[tls] implicit_listen: needs a certificate ([tls] cert and key)");
+		return -1;
+	}
+	if (nc == 0 && c->tls_required) {
+		config_fail_at(ctx, config_seen_line(ctx, "tls", "required"),
+			       "[tls] required: %s needs a certificate ([tls] cert and key)",
+			       tls_required_modes[c->tls_required]);
+		return -1;
+	}
+	return 0;
+}
+
 /* c->path is made absolute so a reload after the daemon's chdir("/") reads
  * the same file; ctx->dir is its directory for relative values. */
 static int config_resolve_file(struct config_parse *ctx, const char *path)
@@ -683,7 +878,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errsz)
 			       path, line);
 		goto fail;
 	}
-	if (ctx->err_line) {
+	if (ctx->err_line || config_check_tls(ctx) != 0) {
 		r = -EINVAL;
 		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);
 		goto fail;

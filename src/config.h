@@ -50,6 +50,15 @@ struct config {
 	int atomic_uploads;        /* 1: STOR goes to a temporary renamed into place */
 	uint32_t data_timeout_ms;  /* data connection set-up and stall timeout */
 
+	/* [tls] */
+	char tls_cert[1024];          /* comma-separated PEM certificate files ("" = no TLS) */
+	char tls_key[1024];           /* matching private keys, same order */
+	struct config_listen tls_implicit[CONFIG_MAX_LISTEN]; /* implicit FTPS listeners */
+	size_t n_tls_implicit;
+	int tls_data_reuse;           /* 1 = require (default), 0 = off */
+	int tls_required;             /* 0 none, 1 login, 2 data, 3 all */
+	int tls_min_version;          /* 0 = TLS 1.2, 1 = TLS 1.3 */
+
 	/* [log] */
 	int log_target; /* enum log_target */
 	int log_level;  /* enum log_level */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "privs.h"
+#include "tls.h"
 #include "util.h"
 #include "vfs.h"
 #include "worker.h"
@@ -98,6 +99,17 @@ static void reload(struct daemon *d)
 		return;
 	}
 	warn_unreloadable(old, nw);
+	/* Certificates are re-read now, as the service user: keep the running
+	 * ones if that fails. */
+	struct tls_ctx *tc = NULL;
+	char terr[512] = "";
+	int tr = tls_ctx_new(nw, &tc, terr, sizeof(terr));
+	if (tr == 0)
+		worker_shared_set_tls(&d->shared, tc);
+	else if (tr == -ENOENT)
+		worker_shared_set_tls(&d->shared, NULL);
+	else
+		log_err(0, "reload: TLS certificates not reloaded, keeping the running ones: %s", terr);
 	log_setup((enum log_target)nw->log_target, (enum log_level)nw->log_level, "ferryd");
 	log_info(0, "configuration reloaded from %s; new sessions use it", old->path);
 	config_unref(old);
@@ -147,6 +159,7 @@ int daemon_run(struct config *cfg)
 	unsigned started = 0;
 	bool jobs_up = false;
 
+	pthread_mutex_init(&d.shared.tls_lock, NULL);
 	d.store_ops = auth_backend(cfg->store_backend);
 	if (!d.store_ops) {
 		log_err(0, "[store] backend '%s' is not built in", cfg->store_backend);
@@ -169,14 +182,30 @@ int daemon_run(struct config *cfg)
 	}
 
 	/* Bind as root (privileged ports), one socket per worker and address. */
+	/* Keys are read now, while still root (ARCHITECTURE.md §1). */
+	int tr = tls_ctx_new(cfg, &d.shared.tls, err, sizeof(err));
+	if (tr != 0 && tr != -ENOENT) {
+		log_err(0, "%s", err);
+		goto out;
+	}
+	if (!d.shared.tls && cfg->n_tls_implicit) {
+		log_err(0, "[tls] implicit_listen needs [tls] cert and key");
+		goto out;
+	}
+
 	d.nworkers = worker_count(cfg);
+	size_t nl = cfg->n_listen + cfg->n_tls_implicit;
+	bool implicit[WORKER_MAX_LISTEN];
+	for (size_t i = 0; i < nl; i++)
+		implicit[i] = i >= cfg->n_listen;
 	fds = util_xcalloc(d.nworkers, sizeof(*fds));
 	for (unsigned w = 0; w < d.nworkers; w++) {
-		fds[w] = util_xcalloc(cfg->n_listen, sizeof(int));
-		for (size_t i = 0; i < cfg->n_listen; i++)
+		fds[w] = util_xcalloc(nl, sizeof(int));
+		for (size_t i = 0; i < nl; i++)
 			fds[w][i] = -1;
-		for (size_t i = 0; i < cfg->n_listen; i++) {
-			if (net_listen(cfg->listen[i].host, cfg->listen[i].port, true, &fds[w][i], err, sizeof(err)) != 0) {
+		for (size_t i = 0; i < nl; i++) {
+			const struct config_listen *l = i < cfg->n_listen ? &cfg->listen[i] : &cfg->tls_implicit[i - cfg->n_listen];
+			if (net_listen(l->host, l->port, true, &fds[w][i], err, sizeof(err)) != 0) {
 				log_err(0, "%s", err);
 				goto out;
 			}
@@ -225,7 +254,7 @@ int daemon_run(struct config *cfg)
 	d.shared.stopped_arg = &d;
 	d.workers = util_xcalloc(d.nworkers, sizeof(*d.workers));
 	for (unsigned w = 0; w < d.nworkers; w++) {
-		if (worker_init(&d.workers[w], w, &d.shared, fds[w], cfg->n_listen) != 0) {
+		if (worker_init(&d.workers[w], w, &d.shared, fds[w], implicit, nl) != 0) {
 			log_err(0, "cannot set up worker %u", w);
 			goto out;
 		}
@@ -243,6 +272,12 @@ int daemon_run(struct config *cfg)
 		config_listen_format(&cfg->listen[i], where, sizeof(where));
 		log_info(0, "listening on %s", where);
 	}
+	for (size_t i = 0; i < cfg->n_tls_implicit; i++) {
+		char where[96];
+		config_listen_format(&cfg->tls_implicit[i], where, sizeof(where));
+		log_info(0, "listening on %s (implicit FTPS)", where);
+	}
+	log_info(0, "TLS: %s", d.shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
 	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, cfg->jobs,
 		 cfg->sqlite_path);
 
@@ -263,7 +298,7 @@ out:
 		for (unsigned w = 0; w < d.nworkers; w++) {
 			if (!fds[w])
 				continue;
-			for (size_t i = 0; i < cfg->n_listen; i++)
+			for (size_t i = 0; i < cfg->n_listen + cfg->n_tls_implicit; i++)
 				if (fds[w][i] >= 0)
 					(void)close(fds[w][i]);
 			free(fds[w]);
@@ -276,6 +311,8 @@ out:
 	}
 	if (sigfd >= 0)
 		(void)close(sigfd);
+	worker_shared_set_tls(&d.shared, NULL);
+	pthread_mutex_destroy(&d.shared.tls_lock);
 	if (status == 0)
 		log_info(0, "ferryd stopped");
 	config_set_current(NULL);

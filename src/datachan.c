@@ -12,6 +12,7 @@
 #include "listing.h"
 #include "log.h"
 #include "net.h"
+#include "tls.h"
 #include "util.h"
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -40,6 +41,11 @@ static void close_listener(struct datachan *d)
 
 static void close_conn(struct datachan *d)
 {
+	if (d->tls) {
+		tls_conn_free(d->tls);
+		d->tls = NULL;
+	}
+	d->tstate = DC_PLAIN;
 	if (d->fd >= 0) {
 		loop_watch_del(d->loop, &d->watch);
 		(void)close(d->fd);
@@ -101,6 +107,49 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_st
 	return strcmp(x, y) == 0;
 }
 
+static void watch_conn(struct datachan *d);
+
+/* RFC 4217 §7: the server is the TLS server on data connections too. */
+static void handshake(struct datachan *d)
+{
+	int r = tls_handshake(d->tls);
+	if (r == -EAGAIN) {
+		watch_conn(d);
+		return;
+	}
+	if (r) {
+		log_info(d->sid, "data connection TLS handshake failed: %s", tls_error(d->tls));
+		finish(d, XFER_TLS_FAILED, r);
+		return;
+	}
+	/* RFC 4217 §10.2: the data connection must belong to this client. */
+	if (d->require_reuse && !(d->ctl_tls && tls_resumed_from(d->tls, d->ctl_tls))) {
+		log_warn(d->sid, "data connection did not resume the control connection's TLS session; refused");
+		finish(d, XFER_TLS_NO_REUSE, -EPERM);
+		return;
+	}
+	d->tstate = DC_READY;
+	touch(d);
+	watch_conn(d);
+	pump(d);
+}
+
+/* A data connection is up: TLS first if PROT P, else start moving bytes. */
+static void begin_conn(struct datachan *d)
+{
+	if (d->x.protect) {
+		if (!d->tls_ctx || tls_conn_new(d->tls_ctx, d->fd, &d->tls) != 0) {
+			finish(d, XFER_TLS_FAILED, -EPROTO);
+			return;
+		}
+		d->tstate = DC_HANDSHAKE;
+		handshake(d);
+		return;
+	}
+	d->tstate = DC_PLAIN;
+	watch_conn(d);
+}
+
 static void on_data(struct loop_watch *w, uint32_t ev)
 {
 	struct datachan *d = container_of(w, struct datachan, watch);
@@ -112,6 +161,12 @@ static void on_data(struct loop_watch *w, uint32_t ev)
 			return;
 		}
 		d->connecting = false;
+		begin_conn(d);
+		return;
+	}
+	if (d->tstate == DC_HANDSHAKE) {
+		handshake(d);
+		return;
 	}
 	pump(d);
 }
@@ -119,6 +174,12 @@ static void on_data(struct loop_watch *w, uint32_t ev)
 static void watch_conn(struct datachan *d)
 {
 	uint32_t ev = d->x.kind == XFER_RECV_FILE ? EPOLLIN : EPOLLOUT;
+	if (d->tstate == DC_HANDSHAKE || d->tstate == DC_CLOSE_NOTIFY)
+		ev = tls_want(d->tls) ? tls_want(d->tls) : EPOLLIN;
+	else if (d->tstate == DC_DRAIN)
+		ev = EPOLLIN;
+	else if (d->tls && tls_want(d->tls))
+		ev = tls_want(d->tls);
 	if (d->watch.fd < 0) {
 		if (loop_watch_add(d->loop, &d->watch, d->fd, ev, on_data) != 0)
 			finish(d, XFER_NO_CONNECTION, -errno);
@@ -148,7 +209,7 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 		d->fd = fd;
 		if (d->running) {
 			touch(d);
-			watch_conn(d);
+			begin_conn(d);
 		}
 		return;
 	}
@@ -231,7 +292,9 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 			return;
 		}
 	}
-	if (d->fd >= 0)
+	if (d->fd >= 0 && !d->connecting)
+		begin_conn(d);
+	else if (d->fd >= 0)
 		watch_conn(d);
 	/* else: waiting for the client to connect to the listener */
 }
@@ -245,6 +308,18 @@ void datachan_abort(struct datachan *d)
 static int drain_out(struct datachan *d)
 {
 	while (d->out.len) {
+		if (d->tls) {
+			size_t put = 0;
+			int r = tls_write(d->tls, buf_data(&d->out), d->out.len, &put);
+			if (r == -EAGAIN)
+				return 0;
+			if (r)
+				return r;
+			buf_consume(&d->out, put);
+			d->bytes += put;
+			touch(d);
+			continue;
+		}
 		ssize_t n = send(d->fd, buf_data(&d->out), d->out.len, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -260,8 +335,10 @@ static int drain_out(struct datachan *d)
 	return 1;
 }
 
-/* TYPE A send: LF → CRLF (RFC 959 §3.1.1.1). Returns 1 at EOF. */
-static int fill_ascii(struct datachan *d)
+/* Reads the next chunk of the file into d->out: LF → CRLF for TYPE A
+ * (RFC 959 §3.1.1.1), as is otherwise (TLS, where sendfile cannot be
+ * used). Returns 1 at EOF. */
+static int fill_file(struct datachan *d)
 {
 	char in[CHUNK / 2];
 	ssize_t n = pread(d->x.fd, in, sizeof(in), (off_t)d->off);
@@ -276,7 +353,7 @@ static int fill_ascii(struct datachan *d)
 		return err;
 	size_t k = 0;
 	for (ssize_t i = 0; i < n; i++) {
-		if (in[i] == '\n')
+		if (in[i] == '\n' && d->x.ascii)
 			o[k++] = '\r';
 		o[k++] = in[i];
 	}
@@ -284,8 +361,51 @@ static int fill_ascii(struct datachan *d)
 	return 0;
 }
 
+/* Everything was sent. Plain: close (the kernel ends with FIN). TLS:
+ * close_notify, then wait for the client to close its side, so its own
+ * close_notify never meets a reset (RFC 4217 §12.6). */
+static void send_done(struct datachan *d)
+{
+	if (!d->tls) {
+		finish(d, XFER_OK, 0);
+		return;
+	}
+	if (d->tstate != DC_CLOSE_NOTIFY && d->tstate != DC_DRAIN)
+		d->tstate = DC_CLOSE_NOTIFY;
+	if (d->tstate == DC_CLOSE_NOTIFY) {
+		int r = tls_close_notify(d->tls);
+		if (r == -EAGAIN) {
+			watch_conn(d);
+			return;
+		}
+		if (r) {
+			finish(d, XFER_OK, 0); /* the data is out; the client left early */
+			return;
+		}
+		(void)shutdown(d->fd, SHUT_WR);
+		d->tstate = DC_DRAIN;
+	}
+	for (;;) {
+		char sink[4096];
+		size_t got = 0;
+		int r = tls_read(d->tls, sink, sizeof(sink), &got);
+		if (r == -EAGAIN) {
+			watch_conn(d);
+			return;
+		}
+		if (r || got == 0) {
+			finish(d, XFER_OK, 0);
+			return;
+		}
+	}
+}
+
 static void pump_send(struct datachan *d)
 {
+	if (d->tstate == DC_CLOSE_NOTIFY || d->tstate == DC_DRAIN) {
+		send_done(d);
+		return;
+	}
 	for (;;) {
 		int r = drain_out(d);
 		if (r < 0) {
@@ -294,7 +414,7 @@ static void pump_send(struct datachan *d)
 		}
 		if (r == 0)
 			return; /* wait for EPOLLOUT */
-		if (d->x.kind == XFER_SEND_FILE && !d->x.ascii) {
+		if (d->x.kind == XFER_SEND_FILE && !d->x.ascii && !d->tls) {
 			if (d->off >= d->x.size) {
 				finish(d, XFER_OK, 0);
 				return;
@@ -320,7 +440,7 @@ static void pump_send(struct datachan *d)
 		}
 		int fr;
 		if (d->x.kind == XFER_SEND_FILE) {
-			fr = fill_ascii(d);
+			fr = fill_file(d);
 		} else if (!d->list_done) {
 			/* Directory listing (streamed) or one prepared line. */
 			if (d->x.buf) {
@@ -341,7 +461,7 @@ static void pump_send(struct datachan *d)
 			return;
 		}
 		if (fr == 1 && d->out.len == 0) {
-			finish(d, XFER_OK, 0);
+			send_done(d);
 			return;
 		}
 	}
@@ -383,8 +503,27 @@ static size_t from_ascii(struct datachan *d, char *p, size_t n, char *out)
 static void pump_recv(struct datachan *d)
 {
 	char in[CHUNK], conv[CHUNK + 1];
-	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t n = recv(d->fd, in, sizeof(in), 0);
+	/* Bounded for fairness, but bytes already decrypted inside TLS must be
+	 * taken now: epoll will not signal them again. */
+	for (int rounds = 0; rounds < 16 || (d->tls && tls_pending(d->tls)); rounds++) {
+		ssize_t n;
+		if (d->tls) {
+			size_t got = 0;
+			int r = tls_read(d->tls, in, sizeof(in), &got);
+			if (r == -EAGAIN) {
+				watch_conn(d);
+				return;
+			}
+			if (r) {
+				/* -ECONNRESET: TCP closed without close_notify, so the
+				 * upload may be truncated: not committed. */
+				finish(d, XFER_CONN_LOST, r);
+				return;
+			}
+			n = (ssize_t)got;
+		} else {
+			n = recv(d->fd, in, sizeof(in), 0);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -394,6 +533,11 @@ static void pump_recv(struct datachan *d)
 			return;
 		}
 		if (n == 0) {
+			/* The client's close_notify (TLS) or FIN: the upload is whole.
+			 * Answer close_notify so the client's unwrap completes
+			 * (RFC 4217 §12.6); it is tiny, one try is enough. */
+			if (d->tls)
+				(void)tls_close_notify(d->tls);
 			int r = d->eof_pending_cr ? write_all(d->x.fd, "\r", 1) : 0;
 			d->eof_pending_cr = false;
 			finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
@@ -418,7 +562,7 @@ static void pump_recv(struct datachan *d)
 
 static void pump(struct datachan *d)
 {
-	if (!d->running || d->fd < 0 || d->connecting)
+	if (!d->running || d->fd < 0 || d->connecting || d->tstate == DC_HANDSHAKE)
 		return;
 	if (d->x.kind == XFER_RECV_FILE)
 		pump_recv(d);

@@ -19,6 +19,10 @@ struct datachan {
 	uint16_t port_min, port_max;
 	uint32_t timeout_ms;
 	uint64_t sid; /* for logs */
+	/* TLS (PROT P) */
+	struct tls_ctx *tls_ctx;        /* borrowed from the session */
+	struct tls_conn *ctl_tls;       /* the control connection's TLS, for resumption checks */
+	bool require_reuse;             /* [tls] data_reuse = require */
 	/* called once per datachan_start, on the loop */
 	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
 
@@ -32,6 +36,8 @@ struct datachan {
 	uint64_t off, bytes;
 	struct buf out;
 	bool list_done;
+	struct tls_conn *tls;           /* this data connection's TLS */
+	enum { DC_PLAIN, DC_HANDSHAKE, DC_READY, DC_CLOSE_NOTIFY, DC_DRAIN } tstate;
 };
 
 void datachan_init(struct datachan *d);

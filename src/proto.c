@@ -144,6 +144,8 @@ void proto_logout(struct proto *p)
 void proto_reset_params(struct proto *p)
 {
 	p->type = 'A';
+	p->prot = 'C';
+	p->pbsz = false;
 	p->data_ready = false;
 	p->epsv_all = false;
 	p->mlst_facts = FACT_DEFAULT;
@@ -158,6 +160,12 @@ void proto_greet(struct proto *p)
 void proto_refuse(struct proto *p, const char *text)
 {
 	proto_close_with(p, text);
+}
+
+void proto_set_tls(struct proto *p, bool available, bool implicit)
+{
+	p->tls_available = available;
+	p->tls = implicit;
 }
 
 void proto_xfer_progress(struct proto *p, uint64_t bytes)
@@ -429,6 +437,12 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 		break;
 	case PEND_XFER:
 		cmd_xfer_done(p, r);
+		break;
+	case PEND_TLS_START:
+		cmd_tls_started(p, r);
+		break;
+	case PEND_TLS_STOP:
+		cmd_tls_stopped(p, r);
 		break;
 	case PEND_NONE:
 	case PEND_CLOSE:

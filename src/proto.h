@@ -27,6 +27,8 @@ enum proto_effect_kind {
 	PROTO_EFFECT_CLOSE,      /* flush the output, then close; never completes */
 	PROTO_EFFECT_DATA_SETUP, /* PASV/EPSV: listen; PORT/EPRT: remember target */
 	PROTO_EFFECT_XFER,       /* run a transfer on the data connection */
+	PROTO_EFFECT_TLS_START,  /* flush the 234, drop buffered plaintext, TLS handshake */
+	PROTO_EFFECT_TLS_STOP,   /* flush the reply, then close_notify both ways: plaintext again */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -49,6 +51,7 @@ struct proto_xfer {
 	struct listing *listing;  /* SEND_LIST: stream a directory */
 	struct buf *buf;          /* SEND_LIST: or send these prepared bytes */
 	bool abort;               /* ABOR arrived: stop and complete with XFER_ABORTED */
+	bool protect;             /* PROT P: the data connection is TLS (server side) */
 };
 
 enum proto_xfer_status {
@@ -57,6 +60,8 @@ enum proto_xfer_status {
 	XFER_CONN_LOST,     /* 426: the data connection broke */
 	XFER_ABORTED,       /* ABOR */
 	XFER_LOCAL_ERROR,   /* 451: reading or writing the file failed (err says why) */
+	XFER_TLS_FAILED,    /* 522: the data connection's TLS handshake failed */
+	XFER_TLS_NO_REUSE,  /* 522: it did not resume the control connection's session */
 };
 
 struct proto_effect {
@@ -73,6 +78,7 @@ struct proto_result {
 	/* DATA_SETUP (passive): the port listened on, or err < 0 */
 	uint16_t port;
 	int err;
+	/* TLS_START / TLS_STOP: err < 0 if the handshake or shutdown failed */
 	/* XFER */
 	enum proto_xfer_status xfer_status;
 	uint64_t bytes;
@@ -104,6 +110,11 @@ void proto_complete(struct proto *p, const struct proto_result *r);
 
 /* A timer of the session fired: queues 421 and a CLOSE effect. */
 void proto_timeout(struct proto *p, enum proto_timeout_kind kind);
+
+/* TLS on the control connection: available = a certificate is configured
+ * (AUTH TLS is offered); implicit = the connection is TLS from the start
+ * (implicit FTPS listener). Call before the first command. */
+void proto_set_tls(struct proto *p, bool available, bool implicit);
 
 /* While a transfer runs: bytes moved so far, for STAT. */
 void proto_xfer_progress(struct proto *p, uint64_t bytes);

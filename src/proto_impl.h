@@ -24,6 +24,8 @@ enum pending {
 	PEND_CLOSE,
 	PEND_DATA_SETUP, /* PASV/EPSV/PORT/EPRT */
 	PEND_XFER,       /* a transfer runs; ABOR and STAT are still read */
+	PEND_TLS_START,  /* AUTH TLS: handshake */
+	PEND_TLS_STOP,   /* CCC or REIN: TLS shutdown */
 };
 
 /* What the running transfer is, so completion can reply and clean up. */
@@ -53,6 +55,13 @@ struct proto {
 	char *home;
 	uint32_t perms;
 	unsigned failures;
+
+	/* security (RFC 4217) */
+	bool tls_available; /* a certificate is configured */
+	bool tls;           /* the control connection is TLS now */
+	bool pbsz;          /* PBSZ received since TLS started */
+	char prot;          /* 'C' or 'P' */
+	bool rein_after_stop; /* TLS_STOP for REIN (not CCC) */
 
 	/* transfer parameters (RFC 959 §5.3.2) */
 	char type; /* 'A' or 'I' */
@@ -120,6 +129,10 @@ void proto_reply_errno(struct proto *p, int err);
 /* Joins arg onto the cwd into out (PATH_MAX); replies 553 itself and
  * returns false if the name cannot be used. */
 bool proto_resolve(struct proto *p, struct slice arg, char *out);
+
+/* Continuations after TLS effects (cmd_login.c). */
+void cmd_tls_started(struct proto *p, const struct proto_result *r);
+void cmd_tls_stopped(struct proto *p, const struct proto_result *r);
 
 /* Continuations after effects (cmd_xfer.c). */
 void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r);

@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "net.h"
 #include "proto.h"
+#include "tls.h"
 #include "util.h"
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -51,6 +52,11 @@ struct session {
 	bool effect_started;  /* the pending effect has been set in motion */
 	bool pumping;         /* re-entrancy guard for pump() */
 	struct datachan data;
+	/* TLS on the control connection */
+	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
+	bool implicit_greet;          /* implicit FTPS: greet once the handshake is done */
+	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
+	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
 	char peer[64];
 };
 
@@ -68,6 +74,10 @@ static void session_free(void *p)
 	struct session *s = p;
 	proto_free(s->proto);
 	buf_free(&s->in);
+	if (s->ctl_tls_old)
+		tls_conn_free(s->ctl_tls_old);
+	if (s->tls_ctx)
+		tls_ctx_unref(s->tls_ctx);
 	config_unref(s->cfg);
 	free(s);
 }
@@ -112,10 +122,17 @@ static void update_interest(struct session *s)
 	if (s->closed)
 		return;
 	uint32_t ev = 0;
-	if (!s->read_eof && buf_room(&s->in) > 0)
-		ev |= EPOLLIN;
-	if (proto_output(s->proto)->len)
-		ev |= EPOLLOUT;
+	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
+		ev = s->conn.want ? s->conn.want : EPOLLIN;
+	} else {
+		/* No reading while an AUTH TLS reply is still going out: the
+		 * next bytes from the client are its ClientHello. */
+		if (!s->read_eof && buf_room(&s->in) > 0 && s->tphase == TLS_IDLE)
+			ev |= EPOLLIN;
+		if (proto_output(s->proto)->len)
+			ev |= EPOLLOUT;
+		ev |= s->conn.want;
+	}
 	if (loop_watch_mod(s->host->loop, &s->watch, ev) != 0)
 		close_now(s);
 }
@@ -255,7 +272,15 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	case PROTO_EFFECT_XFER:
 		/* A running transfer counts as activity: no idle timeout. */
 		loop_timer_cancel(s->host->loop, &s->idle_timer);
+		s->data.tls_ctx = s->tls_ctx;
+		s->data.ctl_tls = s->conn.tls ? s->conn.tls : s->ctl_tls_old;
 		datachan_start(&s->data, &e->xfer);
+		break;
+	case PROTO_EFFECT_TLS_START:
+		s->tphase = TLS_FLUSH_THEN_START;
+		break;
+	case PROTO_EFFECT_TLS_STOP:
+		s->tphase = TLS_FLUSH_THEN_STOP;
 		break;
 	case PROTO_EFFECT_NONE:
 		break;
@@ -270,6 +295,81 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
 	if (!s->pumping)
 		pump(s);
+}
+
+/* Moves the control connection's TLS state along: starts the handshake
+ * once the 234 is out, runs it, and shuts TLS down for CCC/REIN once their
+ * reply is out. Returns true when it completed a proto effect. */
+static bool tls_step(struct session *s)
+{
+	struct proto_result res = { 0 };
+	for (;;) {
+		switch (s->tphase) {
+		case TLS_IDLE:
+			return false;
+		case TLS_FLUSH_THEN_START:
+			if (proto_output(s->proto)->len)
+				return false;
+			/* RFC 4217 §4 / PROTOCOL.md §4.4: plaintext pipelined after
+			 * AUTH TLS is never executed. */
+			buf_reset(&s->in);
+			res.err = conn_start_tls(&s->conn, s->tls_ctx);
+			if (res.err) {
+				s->tphase = TLS_IDLE;
+				complete(s, &res);
+				return true;
+			}
+			s->tphase = TLS_HANDSHAKE;
+			continue;
+		case TLS_HANDSHAKE: {
+			int r = conn_handshake(&s->conn);
+			if (r == -EAGAIN)
+				return false;
+			s->tphase = TLS_IDLE;
+			if (r) {
+				log_info(s->id, "TLS handshake failed: ip=%s error=\"%s\"", s->peer,
+					 s->conn.tls ? tls_error(s->conn.tls) : strerror(-r));
+				if (s->implicit_greet) {
+					close_now(s);
+					return false;
+				}
+				res.err = r;
+				complete(s, &res);
+				return true;
+			}
+			const char *sni = tls_sni(s->conn.tls);
+			log_info(s->id, "TLS established: ip=%s version=%s cipher=%s sni=%s", s->peer,
+				 tls_version(s->conn.tls), tls_cipher(s->conn.tls), sni ? sni : "-");
+			if (s->implicit_greet) {
+				s->implicit_greet = false;
+				proto_greet(s->proto);
+				return false;
+			}
+			complete(s, &res);
+			return true;
+		}
+		case TLS_FLUSH_THEN_STOP:
+			if (proto_output(s->proto)->len)
+				return false;
+			s->tphase = TLS_STOPPING;
+			continue;
+		case TLS_STOPPING: {
+			struct tls_conn *old = NULL;
+			int r = conn_stop_tls(&s->conn, &old);
+			if (r == -EAGAIN)
+				return false;
+			s->tphase = TLS_IDLE;
+			if (r == 0) {
+				if (s->ctl_tls_old)
+					tls_conn_free(s->ctl_tls_old);
+				s->ctl_tls_old = old;
+			}
+			res.err = r;
+			complete(s, &res);
+			return true;
+		}
+		}
+	}
 }
 
 /* Feeds buffered input to proto, sets the pending effect in motion (some
@@ -302,6 +402,12 @@ static void pump(struct session *s)
 				continue; /* completed at once */
 			e = proto_effect(s->proto);
 		}
+		/* TLS may hold decrypted bytes the socket will not signal again. */
+		if (!e && s->in.len == 0 && s->tphase == TLS_IDLE && conn_pending(&s->conn)) {
+			read_some(s);
+			if (s->in.len)
+				continue;
+		}
 		/* RFC 959 §4.1.1: a control connection closed during a transfer
 		 * is ABOR + QUIT (an upload is then discarded), unless the client
 		 * sent QUIT first and only stopped talking. */
@@ -324,6 +430,12 @@ static void pump(struct session *s)
 	flush(s);
 	if (s->closed)
 		return;
+	if (tls_step(s)) {
+		pump(s);
+		return;
+	}
+	if (s->closed)
+		return;
 	/* The client has gone and everything it sent has been handled. */
 	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0) {
 		close_now(s);
@@ -335,7 +447,16 @@ static void pump(struct session *s)
 static void on_io(struct loop_watch *w, uint32_t events)
 {
 	struct session *s = container_of(w, struct session, watch);
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
+		if (tls_step(s))
+			pump(s);
+		else if (!s->closed && (events & (EPOLLHUP | EPOLLERR)))
+			close_now(s);
+		else if (!s->closed)
+			pump(s); /* flushes (implicit greeting) and re-arms */
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && s->tphase == TLS_IDLE)
 		read_some(s);
 	if (s->closed)
 		return;
@@ -365,7 +486,7 @@ static void on_login_timeout(struct loop_timer *t)
 }
 
 void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-		   uint64_t id, const char *refuse)
+		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit)
 {
 	struct session *s = util_xcalloc(1, sizeof(*s));
 	s->host = h;
@@ -375,6 +496,8 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	buf_init(&s->in, SESSION_IN_MAX);
 	net_addr_str(peer, s->peer, sizeof(s->peer));
 	s->proto = proto_new(cfg, id, s->peer);
+	s->tls_ctx = tls;
+	proto_set_tls(s->proto, tls != NULL, implicit);
 	s->idle_timer.cb = on_idle;
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -391,6 +514,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	s->data.timeout_ms = cfg->data_timeout_ms;
 	s->data.sid = id;
 	s->data.done = on_xfer_done;
+	s->data.require_reuse = cfg->tls_data_reuse != 0;
 	s->next = h->head;
 	if (h->head)
 		h->head->prev = s;
@@ -410,11 +534,25 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	if (refuse) {
 		proto_refuse(s->proto, refuse);
 	} else {
-		proto_greet(s->proto);
+		if (implicit) {
+			/* Implicit FTPS: TLS first, then the greeting. */
+			if (!tls || conn_start_tls(&s->conn, tls) != 0) {
+				log_warn(id, "cannot start TLS on an implicit FTPS connection");
+				close_now(s);
+				return;
+			}
+			s->tphase = TLS_HANDSHAKE;
+			s->implicit_greet = true;
+		} else {
+			proto_greet(s->proto);
+		}
 		loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, on_idle);
 		loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
 	}
-	pump(s);
+	if (s->tphase == TLS_HANDSHAKE)
+		on_io(&s->watch, 0);
+	else
+		pump(s);
 }
 
 void session_shutdown(struct session *s)

@@ -14,6 +14,7 @@
 struct loop;
 struct jobs;
 struct session;
+struct tls_ctx;
 
 /* What the owning worker lends its sessions. */
 struct session_host {
@@ -33,10 +34,11 @@ struct store_handle {
 };
 
 /* Starts a session on an accepted socket (takes ownership of fd and of a
- * reference to cfg). If refuse is not NULL the client gets "421 refuse" and
- * is closed. */
+ * reference to cfg and to tls, which may be NULL when TLS is not
+ * configured). If refuse is not NULL the client gets "421 refuse" and is
+ * closed. implicit: the listener is implicit FTPS (TLS before the greeting). */
 void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-		   uint64_t id, const char *refuse);
+		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit);
 
 /* Server shutdown deadline: 421 to the client and close. */
 void session_shutdown(struct session *s);

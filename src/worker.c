@@ -9,6 +9,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "net.h"
+#include "tls.h"
 #include "util.h"
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -24,6 +25,24 @@ static void on_session_closed(struct session_host *h)
 	struct worker *w = container_of(h, struct worker, host);
 	atomic_fetch_sub(&w->shared->sessions, 1);
 	maybe_stop(w);
+}
+
+void worker_shared_set_tls(struct worker_shared *sh, struct tls_ctx *c)
+{
+	pthread_mutex_lock(&sh->tls_lock);
+	struct tls_ctx *old = sh->tls;
+	sh->tls = c;
+	pthread_mutex_unlock(&sh->tls_lock);
+	if (old)
+		tls_ctx_unref(old);
+}
+
+static struct tls_ctx *current_tls(struct worker_shared *sh)
+{
+	pthread_mutex_lock(&sh->tls_lock);
+	struct tls_ctx *c = sh->tls ? tls_ctx_ref(sh->tls) : NULL;
+	pthread_mutex_unlock(&sh->tls_lock);
+	return c;
 }
 
 static void on_accept(struct loop_watch *lw, uint32_t events)
@@ -46,11 +65,12 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 		uint64_t sid = atomic_fetch_add(&w->shared->next_sid, 1);
 		unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
 		const char *refuse = n > cfg->max_sessions ? "Too many connections, try again later." : NULL;
-		session_start(&w->host, cfg, fd, &peer, sid, refuse);
+		session_start(&w->host, cfg, fd, &peer, sid, refuse, current_tls(w->shared), li->implicit);
 	}
 }
 
-int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, size_t n)
+int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, const bool *implicit,
+		size_t n)
 {
 	memset(w, 0, sizeof(*w));
 	w->idx = idx;
@@ -64,6 +84,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	for (size_t i = 0; i < n; i++) {
 		w->listen_fds[i] = fds[i];
 		w->listeners[i].w = w;
+		w->listeners[i].implicit = implicit[i];
 		r = loop_watch_add(w->loop, &w->listeners[i].watch, fds[i], EPOLLIN, on_accept);
 		if (r)
 			return r;

@@ -13,12 +13,16 @@
 #include "session.h"
 
 struct jobs;
+struct tls_ctx;
 
 /* State shared by all workers (read-mostly; counters are atomic). */
 struct worker_shared {
 	struct jobs *jobs;
 	atomic_uint_fast64_t next_sid;
 	atomic_uint sessions; /* whole server, for [server] max_sessions */
+	/* The TLS context for new sessions (NULL: TLS off); swapped on reload. */
+	pthread_mutex_t tls_lock;
+	struct tls_ctx *tls;
 	/* Called (from the worker's thread) when a worker has stopped. */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
@@ -29,7 +33,10 @@ struct worker;
 struct listener {
 	struct loop_watch watch;
 	struct worker *w;
+	bool implicit; /* implicit FTPS */
 };
+
+#define WORKER_MAX_LISTEN (2 * CONFIG_MAX_LISTEN)
 
 struct worker {
 	unsigned idx;
@@ -37,16 +44,19 @@ struct worker {
 	struct loop *loop;
 	struct worker_shared *shared;
 	struct session_host host;
-	int listen_fds[CONFIG_MAX_LISTEN];
-	struct listener listeners[CONFIG_MAX_LISTEN];
+	int listen_fds[WORKER_MAX_LISTEN];
+	struct listener listeners[WORKER_MAX_LISTEN];
 	size_t n_listen;
 	bool draining;
 	struct loop_timer drain_timer;
 };
 
 /* Prepares a worker that will serve the given listening sockets (takes
- * ownership of the fds). */
-int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, size_t n);
+ * ownership of the fds); implicit[i] marks implicit-FTPS listeners. */
+int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, const bool *implicit,
+		size_t n);
+/* Replaces the TLS context for new sessions (takes ownership of c). */
+void worker_shared_set_tls(struct worker_shared *sh, struct tls_ctx *c);
 int worker_start(struct worker *w);
 /* Thread-safe: stop accepting, let sessions finish within drain_ms, then
  * close the rest with 421; the thread stops when no session is left. */

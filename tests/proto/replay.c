@@ -111,6 +111,11 @@
  * lines), session id 1, peer "192.0.2.1" (what STAT shows) and the addresses
  * local 192.0.2.10:21, peer 192.0.2.1:40000 (proto_set_addrs). "set family 6"
  * switches to local [2001:db8::10]:21, peer [2001:db8::1]:40000.
+ * "set tls available" offers AUTH TLS (a certificate is configured), "set tls
+ * implicit" starts the connection as TLS; "set tls_required N" sets [tls]
+ * required (0 none, 1 login, 2 data, 3 all). E: TLS_START [FAIL] and
+ * E: TLS_STOP [FAIL] check the pending TLS effect and report the session's
+ * handshake or shutdown as done (or failed).
  *
  * At the end of the file the output must be empty (no unexpected replies) and
  * no effect may be pending unless the last step was "E: CLOSE" (or the session
@@ -175,6 +180,8 @@ struct replay {
 	bool overflow_seen;     /* ... and E: ENOBUFS acknowledged it */
 	bool last_was_close;    /* the most recent step was E: CLOSE */
 	int family;             /* AF_INET or AF_INET6: the control connection */
+	bool tls_available;     /* set tls available|implicit: a certificate is configured */
+	bool tls_implicit;      /* ... and the connection is implicit FTPS */
 };
 
 /* Writes bytes to stderr in the transcript's escape syntax, quoted. */
@@ -316,6 +323,10 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "DATA_SETUP";
 	case PROTO_EFFECT_XFER:
 		return "XFER";
+	case PROTO_EFFECT_TLS_START:
+		return "TLS_START";
+	case PROTO_EFFECT_TLS_STOP:
+		return "TLS_STOP";
 	}
 	return "?";
 }
@@ -445,6 +456,7 @@ static void ensure_proto(struct replay *r)
 		r->p = proto_new(r->cfg, 1, "192.0.2.1");
 	}
 	proto_set_addrs(r->p, &local, &peer);
+	proto_set_tls(r->p, r->tls_available, r->tls_implicit);
 }
 
 static const struct fake_user *find_user(const struct replay *r, const char *name)
@@ -485,6 +497,16 @@ static int do_set(struct replay *r, struct slice rest)
 			r->family = AF_INET6;
 		else
 			return bad_syntax(r, "family must be 4 or 6");
+	} else if (slice_eq_ci(key, "tls")) {
+		/* none | available (AUTH TLS offered) | implicit (TLS from the start) */
+		r->tls_available = !slice_eq(val, SLICE_LIT("none"));
+		r->tls_implicit = slice_eq(val, SLICE_LIT("implicit"));
+		if (!r->tls_available && !slice_eq(val, SLICE_LIT("none")))
+			return bad_syntax(r, "tls must be none, available or implicit");
+	} else if (slice_eq_ci(key, "tls_required")) {
+		if (parse_u64(val, 3, &v))
+			return bad_syntax(r, "tls_required must be 0-3 (none, login, data, all)");
+		r->cfg->tls_required = (int)v;
 	} else if (slice_eq_ci(key, "login_fail_delay_ms")) {
 		if (parse_u64(val, UINT32_MAX, &v))
 			return bad_syntax(r, "login_fail_delay_ms must be 0-4294967295");
@@ -1304,8 +1326,14 @@ static int do_xfer_done(struct replay *r, struct slice arg)
 	} else if (slice_eq(st, SLICE_LIT("LOCAL_ERROR"))) {
 		res.xfer_status = XFER_LOCAL_ERROR;
 		need_errno = true;
+	} else if (slice_eq(st, SLICE_LIT("TLS_FAILED"))) {
+		res.xfer_status = XFER_TLS_FAILED;
+		res.err = -EPROTO;
+	} else if (slice_eq(st, SLICE_LIT("TLS_NO_REUSE"))) {
+		res.xfer_status = XFER_TLS_NO_REUSE;
+		res.err = -EPERM;
 	} else {
-		return bad_syntax(r, "X: XFER_DONE OK|LOST|NOCONN|ABORTED|LOCAL_ERROR ...");
+		return bad_syntax(r, "X: XFER_DONE OK|LOST|NOCONN|ABORTED|LOCAL_ERROR|TLS_FAILED|TLS_NO_REUSE ...");
 	}
 	if (need_errno) {
 		int v;
@@ -1409,6 +1437,23 @@ static int do_effect(struct replay *r, struct slice rest)
 	}
 	if (slice_eq(kind, SLICE_LIT("DATA_SETUP")))
 		return do_data_setup(r, arg);
+	if (slice_eq(kind, SLICE_LIT("TLS_START")) || slice_eq(kind, SLICE_LIT("TLS_STOP"))) {
+		/* E: TLS_START [FAIL] / E: TLS_STOP [FAIL]: the session's handshake
+		 * or shutdown finished (or failed). */
+		bool start = slice_eq(kind, SLICE_LIT("TLS_START"));
+		if (arg.n && !slice_eq(arg, SLICE_LIT("FAIL")))
+			return bad_syntax(r, "E: TLS_START [FAIL] | TLS_STOP [FAIL]");
+		int rc = expect_effect(r, start ? PROTO_EFFECT_TLS_START : PROTO_EFFECT_TLS_STOP, &e);
+		if (rc)
+			return rc;
+		struct proto_result res = { .err = arg.n ? -EPROTO : 0 };
+		/* Like the session: plaintext buffered behind AUTH TLS is
+		 * discarded, never executed (RFC 4217 §4, PROTOCOL.md §4.4). */
+		if (start)
+			buf_reset(&r->in);
+		proto_complete(r->p, &res);
+		return pump(r);
+	}
 	if (slice_eq(kind, SLICE_LIT("XFER")))
 		return do_xfer_effect(r, arg);
 	if (arg.n)

@@ -121,6 +121,12 @@ static void check_defaults(const struct config *c)
 	assert_string_equal(c->pasv_address, "");
 	assert_int_equal(c->log_target, LOG_TO_STDERR);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
+	assert_string_equal(c->tls_cert, "");
+	assert_string_equal(c->tls_key, "");
+	assert_int_equal(c->n_tls_implicit, 0);
+	assert_int_equal(c->tls_data_reuse, 1);
+	assert_int_equal(c->tls_required, 0);
+	assert_int_equal(c->tls_min_version, 0);
 }
 
 static void test_defaults(void **state)
@@ -576,6 +582,177 @@ static void test_example_file_loads(void **state)
 	config_unref(c);
 }
 
+/* ---- [tls] ---- */
+
+static void test_tls_valid(void **state)
+{
+	struct fixture *fx = *state;
+	char want[2 * PATH_MAX];
+	char a[80];
+	struct config *c = load_ok(fx, "[server]\n"
+				       "listen = 127.0.0.1:21, [::1]:21\n"
+				       "[tls]\n"
+				       "cert = certs/a.pem , /etc/ferry/b.pem\n"
+				       "key = keys/a.key,/etc/ferry/b.key\n"
+				       "implicit_listen = 127.0.0.1:990, [::]:990, 127.0.0.2:21\n"
+				       "data_reuse = off\n"
+				       "required = all\n"
+				       "min_version = 1.3\n");
+	(void)snprintf(want, sizeof(want), "%s/certs/a.pem,/etc/ferry/b.pem", fx->dir);
+	assert_string_equal(c->tls_cert, want);
+	(void)snprintf(want, sizeof(want), "%s/keys/a.key,/etc/ferry/b.key", fx->dir);
+	assert_string_equal(c->tls_key, want);
+	assert_int_equal(c->n_tls_implicit, 3);
+	config_listen_format(&c->tls_implicit[0], a, sizeof(a));
+	assert_string_equal(a, "127.0.0.1:990");
+	config_listen_format(&c->tls_implicit[1], a, sizeof(a));
+	assert_string_equal(a, "[::]:990");
+	config_listen_format(&c->tls_implicit[2], a, sizeof(a));
+	assert_string_equal(a, "127.0.0.2:21");
+	assert_int_equal(c->tls_data_reuse, 0);
+	assert_int_equal(c->tls_required, 3);
+	assert_int_equal(c->tls_min_version, 1);
+	/* [server] listen is untouched by implicit_listen */
+	assert_int_equal(c->n_listen, 2);
+	config_unref(c);
+
+	static const struct {
+		const char *v;
+		int want;
+	} req[] = { { "none", 0 }, { "login", 1 }, { "data", 2 }, { "all", 3 } };
+	for (size_t i = 0; i < 4; i++) {
+		char text[256];
+		(void)snprintf(text, sizeof(text),
+			       "[tls]\ncert = a.pem\nkey = a.key\nrequired = %s\n"
+			       "data_reuse = require\nmin_version = 1.2\nimplicit_listen =\n",
+			       req[i].v);
+		c = load_ok(fx, text);
+		assert_int_equal(c->tls_required, req[i].want);
+		assert_int_equal(c->tls_data_reuse, 1);
+		assert_int_equal(c->tls_min_version, 0);
+		assert_int_equal(c->n_tls_implicit, 0);
+		config_unref(c);
+	}
+
+	/* explicitly empty: TLS off */
+	c = load_ok(fx, "[tls]\ncert =\nkey =\n");
+	assert_string_equal(c->tls_cert, "");
+	assert_string_equal(c->tls_key, "");
+	config_unref(c);
+}
+
+static void test_tls_enums(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[tls]\ndata_reuse = yes\n",
+		     ":2: [tls] data_reuse: expected one of: off, require, got \"yes\"");
+	expect_error(fx, "[tls]\n\nrequired = always\n",
+		     ":3: [tls] required: expected one of: none, login, data, all, got \"always\"");
+	expect_error(fx, "[tls]\nmin_version = 1.1\n",
+		     ":2: [tls] min_version: expected one of: 1.2, 1.3, got \"1.1\"");
+	expect_error(fx, "[tls]\nmin_version = TLSv1.3\n",
+		     ":2: [tls] min_version: expected one of: 1.2, 1.3, got \"TLSv1.3\"");
+	expect_error(fx, "[tls]\ncertificate = a.pem\n", ":2: [tls] certificate: unknown key");
+}
+
+static void test_tls_cert_lists(void **state)
+{
+	struct fixture *fx = *state;
+	char text[512];
+	size_t o;
+
+	expect_error(fx, "[tls]\ncert = a.pem,,b.pem\nkey = a.key\n",
+		     ":2: [tls] cert: empty entry in the list \"a.pem,,b.pem\"");
+	expect_error(fx, "[tls]\ncert = a.pem\nkey = a.key,\n",
+		     ":3: [tls] key: empty entry in the list \"a.key,\"");
+	expect_error(fx, "[tls]\ncert = a\x01.pem\n",
+		     ":2: [tls] cert: control characters are not allowed, got \"a\\x01.pem\"");
+
+	/* 8 files at most */
+	o = (size_t)snprintf(text, sizeof(text), "[tls]\ncert = ");
+	for (int i = 0; i < 8; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%d.pem", i ? "," : "", i);
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "\nkey = ");
+	for (int i = 0; i < 8; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%d.key", i ? "," : "", i);
+	(void)snprintf(text + o, sizeof(text) - o, "\n");
+	struct config *c = load_ok(fx, text);
+	char want[PATH_MAX + 32];
+	(void)snprintf(want, sizeof(want), "%s/7.key", fx->dir);
+	assert_non_null(strstr(c->tls_key, want));
+	config_unref(c);
+	expect_error(fx, "[tls]\ncert = 0,1,2,3,4,5,6,7,8\n",
+		     ":2: [tls] cert: at most 8 files are allowed");
+
+	/* counts must agree, reported on the key line, or on the cert line
+	 * when no key is given */
+	expect_error(fx, "[tls]\ncert = a.pem, b.pem\nkey = a.key\n",
+		     ":3: [tls] key: 2 certificates but 1 key");
+	expect_error(fx, "[tls]\nkey = a.key\n\n[log]\nlevel = info\n",
+		     ":2: [tls] key: 0 certificates but 1 key");
+	expect_error(fx, "[tls]\ncert = a.pem\n", ":2: [tls] key: 1 certificate but 0 keys");
+	expect_error(fx, "[tls]\nkey = a.key, b.key\ncert = c.pem\n",
+		     ":2: [tls] key: 1 certificate but 2 keys");
+}
+
+/* Relative entries are resolved against the file's directory, and the
+ * resolved list must fit. */
+static void test_tls_cert_list_too_long(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[512], file[600], text[256], want[700];
+	struct config *c = NULL;
+	size_t o = (size_t)snprintf(dir, sizeof(dir), "%s", fx->dir);
+	/* about 215 bytes: four resolved entries fit in 1023, five do not */
+	for (int i = 0; i < 3; i++) {
+		o += (size_t)snprintf(dir + o, sizeof(dir) - o, "/%060d", i);
+		assert_int_equal(mkdir(dir, 0700), 0);
+	}
+	(void)snprintf(file, sizeof(file), "%s/ferry.conf", dir);
+	(void)snprintf(text, sizeof(text), "[tls]\ncert = 1,2,3,4\nkey = 1,2,3,4\n");
+	write_file(file, text, strlen(text));
+	assert_int_equal(config_load(file, &c, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(strlen(c->tls_cert), 4 * (strlen(dir) + 2) + 3);
+	config_unref(c);
+
+	(void)snprintf(text, sizeof(text), "[tls]\ncert = 1,2,3,4,5\nkey = 1,2,3,4,5\n");
+	write_file(file, text, strlen(text));
+	assert_int_equal(config_load(file, &c, fx->err, sizeof(fx->err)), -EINVAL);
+	(void)snprintf(want, sizeof(want),
+		       "%s:2: [tls] cert: the list is longer than 1023 bytes once paths are resolved",
+		       file);
+	assert_string_equal(fx->err, want);
+}
+
+static void test_tls_implicit_listen(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[server]\nlisten = 127.0.0.1:2121\n[tls]\ncert = a\nkey = a\n"
+			 "implicit_listen = 127.0.0.1:990, 127.0.0.1:2121\n",
+		     ":6: [tls] implicit_listen: 127.0.0.1:2121 is also a [server] listen address");
+	expect_error(fx, "[tls]\ncert = a\nkey = a\nimplicit_listen = [::1]:21, [0::1]:21\n",
+		     ":4: [tls] implicit_listen: [::1]:21 is listed twice");
+	/* a wildcard of the same family on the same port overlaps */
+	expect_error(fx, "[server]\nlisten = 0.0.0.0:21\n[tls]\ncert = a\nkey = a\n"
+			 "implicit_listen = 192.0.2.1:21\n",
+		     ":6: [tls] implicit_listen: 192.0.2.1:21 overlaps [server] listen 0.0.0.0:21");
+	expect_error(fx, "[tls]\nimplicit_listen = *:2121\ncert = a\nkey = a\n",
+		     ":2: [tls] implicit_listen: 0.0.0.0:2121 overlaps [server] listen "
+		     "127.0.0.1:2121");
+	expect_error(fx, "[tls]\nimplicit_listen = x:990\n",
+		     ":2: [tls] implicit_listen: entry \"x:990\" is not host:port (numeric IP "
+		     "address, IPv6 in brackets as [::1]:2121, port 1-65535)");
+	expect_error(fx, "[tls]\nimplicit_listen = 127.0.0.1:990\n",
+		     ":2: [tls] implicit_listen: needs a certificate ([tls] cert and key)");
+	expect_error(fx, "[tls]\nrequired = login\n",
+		     ":2: [tls] required: login needs a certificate ([tls] cert and key)");
+	/* IPv6 listeners are V6ONLY: [::] does not cover IPv4 */
+	struct config *c = load_ok(fx, "[server]\nlisten = 0.0.0.0:21\n[tls]\ncert = a\nkey = a\n"
+				       "implicit_listen = [::]:21, 127.0.0.1:990\n");
+	assert_int_equal(c->n_tls_implicit, 2);
+	config_unref(c);
+}
+
 static void test_refcount(void **state)
 {
 	(void)state;
@@ -676,6 +853,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relative_config_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example_file_loads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_enums, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_cert_lists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_cert_list_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_implicit_listen, setup, teardown),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_current),
 		cmocka_unit_test(test_current_concurrent),

@@ -1,0 +1,642 @@
+/* tls: the only OpenSSL user (ARCHITECTURE.md §3). One SSL_CTX per
+ * certificate/key pair, all configured alike; the first is the default and
+ * owns the server-side session cache, the others are switched to by SNI.
+ *
+ * Data-connection resumption (RFC 4217 §10.2). Every session id this
+ * server issues is 32 bytes: a 16-byte "lineage" token followed by 16
+ * random bytes. A connection's lineage is a random token of its own, or,
+ * when it resumed a session, the lineage of that session. So all sessions
+ * that descend from one full handshake share its token, and
+ * tls_resumed_from() is "data resumed a session of control's lineage". The
+ * id is fixed before the session enters the shared cache and never changes,
+ * so nothing in a cached session is mutated (the cache is shared by all
+ * worker threads). Comparing SSL_get_session() ids after the handshake does
+ * not work in TLS 1.3: a resumed server session is replaced by a copy with
+ * a fresh id when new tickets are sent.
+ *
+ * Keeping the control connection's session in the cache. OpenSSL drops a
+ * session from the cache when a connection that used it ends uncleanly: on
+ * SSL_free without close_notify sent, and on any fatal alert, including the
+ * one it raises itself for a TCP close without close_notify. Every data
+ * connection resumes the control connection's session, so one client that
+ * drops a data connection (or one ABOR) would make every later transfer of
+ * that session fail with 522. TLS >= 1.1 allows resuming after an unclean
+ * close (RFC 5246 §7.2.1), so: SSL_OP_IGNORE_UNEXPECTED_EOF keeps an EOF
+ * from being fatal, an info callback records whether a real close_notify
+ * alert arrived (so a truncated stream is still reported as -ECONNRESET),
+ * and tls_conn_free() marks the connection shut down before freeing it. */
+#include "tls.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "config.h"
+#include "str.h"
+#include "util.h"
+
+#define TLS_MAX_PAIRS 8
+#define TLS_TOKEN_LEN 16
+#define TLS_SID_LEN 32 /* SSL3_SSL_SESSION_ID_LENGTH: lineage + random */
+#define TLS_SESSION_TIMEOUT_S 3600L
+#define TLS_SESSION_CACHE_SIZE 8192L
+static const unsigned char tls_sid_ctx[] = "ferry";
+
+/* Mozilla "intermediate" (TLS 1.2 part). DHE stays: set_dh_auto supplies
+ * RFC 7919 groups sized to the certificate. */
+static const char tls_ciphers12[] =
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
+static const char tls_ciphers13[] =
+	"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
+static const char tls_groups[] = "X25519:P-256:P-384";
+
+struct tls_ctx {
+	atomic_uint refs;
+	size_t n;                       /* certificate/key pairs */
+	SSL_CTX *ssl[TLS_MAX_PAIRS];    /* [0]: default, session cache, callbacks */
+};
+
+struct tls_conn {
+	SSL *ssl;
+	struct tls_ctx *ctx; /* a reference: the SNI callback reads ctx->ssl[] */
+	uint32_t want;       /* EPOLLIN/EPOLLOUT after -EAGAIN */
+	int fatal;           /* 0, or the -errno of a fatal failure (no more SSL calls) */
+	bool established;    /* handshake completed */
+	bool resumed;        /* resumed a session of ours; lineage is its origin */
+	bool notify_sent;    /* tls_close_notify() done */
+	bool peer_notify;    /* the peer's close_notify alert arrived */
+	bool has_sni;
+	unsigned char lineage[TLS_TOKEN_LEN]; /* prefix of the session ids we issue */
+	char sni[256];  /* escaped for logs */
+	char err[256];
+};
+
+/* ---- context ---------------------------------------------------------- */
+
+struct tls_list {
+	size_t n;
+	char item[TLS_MAX_PAIRS][PATH_MAX];
+};
+
+/* Splits config's normalised "a,b,c" (config.c trims and resolves). */
+static int tls_split(const char *s, struct tls_list *out)
+{
+	struct slice rest = slice_from_cstr(s), item;
+	bool more = true;
+	out->n = 0;
+	while (more) {
+		more = slice_split(rest, ',', &item, &rest);
+		item = slice_trim_spaces(item);
+		if (item.n == 0)
+			return -EINVAL;
+		if (out->n == TLS_MAX_PAIRS || item.n >= sizeof(out->item[0]))
+			return -E2BIG;
+		memcpy(out->item[out->n], item.p, item.n);
+		out->item[out->n][item.n] = '\0';
+		out->n++;
+	}
+	return 0;
+}
+
+/* The earliest error on the thread's queue is the root cause ("No such
+ * file or directory", "no start line"); later ones only say where. */
+static const char *tls_reason(const char *fallback)
+{
+	unsigned long e = ERR_peek_error();
+	if (e && ERR_SYSTEM_ERROR(e))
+		return strerror(ERR_GET_REASON(e));
+	if (e && ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER)
+		return "no PEM private key found"; /* the decoder only says "unsupported" */
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	return r ? r : fallback;
+}
+
+/* ferryd has no terminal to ask for a passphrase on; OpenSSL's default
+ * callback would try to read one from /dev/tty. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	if (u)
+		*(bool *)u = true;
+	return -1;
+}
+
+static int tls_gen_session_id(SSL *ssl, unsigned char *id, unsigned int *len)
+{
+	const struct tls_conn *t = SSL_get_app_data(ssl);
+	if (!t || *len < TLS_SID_LEN)
+		return 0;
+	memcpy(id, t->lineage, TLS_TOKEN_LEN);
+	if (RAND_bytes(id + TLS_TOKEN_LEN, TLS_SID_LEN - TLS_TOKEN_LEN) != 1)
+		return 0;
+	*len = TLS_SID_LEN;
+	return 1;
+}
+
+/* Called while the ClientHello is processed, after OpenSSL decided whether
+ * the session is resumed (both TLS 1.2 session ids and TLS 1.3 PSKs) and
+ * before any new session id or ticket is made. */
+static void tls_note_resumption(struct tls_conn *t)
+{
+	if (t->resumed || !SSL_session_reused(t->ssl))
+		return;
+	unsigned int len = 0;
+	const SSL_SESSION *s = SSL_get_session(t->ssl);
+	const unsigned char *id = s ? SSL_SESSION_get_id(s, &len) : NULL;
+	/* Only ids made by tls_gen_session_id are in our cache; anything else
+	 * leaves resumed false, so tls_resumed_from() fails closed. */
+	if (!id || len != TLS_SID_LEN)
+		return;
+	memcpy(t->lineage, id, TLS_TOKEN_LEN);
+	t->resumed = true;
+	/* A resumed connection issues no tickets of its own: clients keep using
+	 * the control connection's session, and the shared cache is not churned
+	 * by every data connection. */
+	(void)SSL_set_num_tickets(t->ssl, 0);
+}
+
+/* With SSL_OP_IGNORE_UNEXPECTED_EOF an EOF looks like close_notify to the
+ * caller (SSL_ERROR_ZERO_RETURN); only a real alert passes through here. */
+static void tls_on_info(const SSL *ssl, int where, int ret)
+{
+	if (!(where & SSL_CB_READ_ALERT) || (ret & 0xff) != SSL_AD_CLOSE_NOTIFY)
+		return;
+	struct tls_conn *t = SSL_get_app_data(ssl);
+	if (t)
+		t->peer_notify = true;
+}
+
+/* OpenSSL calls this for every ClientHello, with or without SNI. */
+static int tls_on_servername(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctx *c = arg;
+	struct tls_conn *t = SSL_get_app_data(ssl);
+	if (!t) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	tls_note_resumption(t);
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (!name || !name[0])
+		return SSL_TLSEXT_ERR_NOACK;
+	/* SECURITY: the name is client text; it reaches logs escaped. */
+	(void)str_escape(slice_from_cstr(name), t->sni, sizeof(t->sni));
+	t->has_sni = true;
+	for (size_t i = 0; i < c->n; i++) {
+		X509 *x = SSL_CTX_get0_certificate(c->ssl[i]);
+		/* DNS SANs, or the CN when there are none; "*." covers one label;
+		 * case-insensitive (RFC 6125). */
+		if (!x || X509_check_host(x, name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1)
+			continue;
+		if (i > 0 && !SSL_set_SSL_CTX(ssl, c->ssl[i])) {
+			*alert = SSL_AD_INTERNAL_ERROR;
+			return SSL_TLSEXT_ERR_ALERT_FATAL;
+		}
+		return SSL_TLSEXT_ERR_OK;
+	}
+	ERR_clear_error();
+	return SSL_TLSEXT_ERR_NOACK; /* the default certificate answers */
+}
+
+static int tls_ssl_ctx_new(const struct config *cfg, SSL_CTX **out, char *err, size_t errsz)
+{
+	int minv = cfg->tls_min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
+	SSL_CTX *s = SSL_CTX_new(TLS_server_method());
+	if (!s) {
+		(void)snprintf(err, errsz, "[tls] cannot create a TLS context: %s",
+			       tls_reason("out of memory"));
+		return -ENOMEM;
+	}
+	/* SSL_OP_IGNORE_UNEXPECTED_EOF only keeps the session cached (see the
+	 * top of the file); truncation is still detected, by tls_on_info. */
+	(void)SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE |
+					     SSL_OP_PRIORITIZE_CHACHA | SSL_OP_NO_RENEGOTIATION |
+					     SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	(void)SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE |
+					  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+					  SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_default_passwd_cb(s, tls_no_passphrase);
+	/* SSL_OP_NO_TICKET: TLS 1.2 resumes by session id and TLS 1.3 uses
+	 * stateful tickets, both through this server-side cache, so a session
+	 * lives only here and its id is ours (see tls_gen_session_id). One
+	 * ticket per full handshake keeps the cache small. */
+	(void)SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
+	(void)SSL_CTX_sess_set_cache_size(s, TLS_SESSION_CACHE_SIZE);
+	(void)SSL_CTX_set_timeout(s, TLS_SESSION_TIMEOUT_S);
+	if (SSL_CTX_set_min_proto_version(s, minv) != 1 ||
+	    SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(s, tls_ciphers12) != 1 ||
+	    SSL_CTX_set_ciphersuites(s, tls_ciphers13) != 1 ||
+	    SSL_CTX_set1_groups_list(s, tls_groups) != 1 || SSL_CTX_set_dh_auto(s, 1) != 1 ||
+	    SSL_CTX_set_num_tickets(s, 1) != 1 ||
+	    SSL_CTX_set_session_id_context(s, tls_sid_ctx, sizeof(tls_sid_ctx) - 1) != 1 ||
+	    SSL_CTX_set_generate_session_id(s, tls_gen_session_id) != 1) {
+		(void)snprintf(err, errsz, "[tls] cannot configure the TLS context: %s",
+			       tls_reason("unknown OpenSSL error"));
+		SSL_CTX_free(s);
+		return -EINVAL;
+	}
+	*out = s;
+	return 0;
+}
+
+static EVP_PKEY *tls_read_key(const char *file, char *err, size_t errsz)
+{
+	bool asked = false;
+	EVP_PKEY *k = NULL;
+	BIO *b = BIO_new_file(file, "r");
+	if (b) {
+		k = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, &asked);
+		BIO_free(b);
+	}
+	if (!k && asked)
+		(void)snprintf(err, errsz,
+			       "[tls] key %s: is encrypted; ferryd cannot ask for a passphrase "
+			       "(store it unencrypted, readable by root only)",
+			       file);
+	else if (!k)
+		(void)snprintf(err, errsz, "[tls] key %s: %s", file, tls_reason("no private key found"));
+	return k;
+}
+
+/* Loads one pair into s. The key is read and checked here rather than by
+ * SSL_CTX_use_PrivateKey_file so that "wrong key" gets its own message. */
+static int tls_load_pair(SSL_CTX *s, const char *cert, const char *key, char *err, size_t errsz)
+{
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(s, cert) != 1) {
+		(void)snprintf(err, errsz, "[tls] cert %s: %s", cert,
+			       tls_reason("no certificate found"));
+		return -EINVAL;
+	}
+	X509 *x = SSL_CTX_get0_certificate(s);
+	EVP_PKEY *k = tls_read_key(key, err, errsz);
+	if (!k)
+		return -EINVAL;
+	int r = 0;
+	if (!x || X509_check_private_key(x, k) != 1) {
+		(void)snprintf(err, errsz, "[tls] key %s: does not match the certificate", key);
+		r = -EINVAL;
+	} else if (SSL_CTX_use_PrivateKey(s, k) != 1 || SSL_CTX_check_private_key(s) != 1) {
+		(void)snprintf(err, errsz, "[tls] key %s: %s", key,
+			       tls_reason("does not match the certificate"));
+		r = -EINVAL;
+	}
+	EVP_PKEY_free(k); /* s holds its own reference */
+	return r;
+}
+
+int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_t errsz)
+{
+	char dummy[1];
+	struct tls_list *certs = NULL, *keys = NULL;
+	struct tls_ctx *c = NULL;
+	int r;
+
+	*out = NULL;
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (slice_trim_spaces(slice_from_cstr(cfg->tls_cert)).n == 0)
+		return -ENOENT; /* TLS off: not an error */
+	certs = calloc(1, sizeof(*certs));
+	keys = calloc(1, sizeof(*keys));
+	c = calloc(1, sizeof(*c));
+	if (!certs || !keys || !c) {
+		(void)snprintf(err, errsz, "[tls] out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	atomic_init(&c->refs, 1u);
+	if (tls_split(cfg->tls_cert, certs) != 0) {
+		(void)snprintf(err, errsz, "[tls] cert: expected 1 to %d file names", TLS_MAX_PAIRS);
+		r = -EINVAL;
+		goto fail;
+	}
+	/* config_load() checks this too; a struct config built elsewhere may not. */
+	if ((cfg->tls_key[0] ? tls_split(cfg->tls_key, keys) : 0) != 0 || keys->n != certs->n) {
+		(void)snprintf(err, errsz, "[tls] key: %zu certificate%s but %zu key%s", certs->n,
+			       certs->n == 1 ? "" : "s", keys->n, keys->n == 1 ? "" : "s");
+		r = -EINVAL;
+		goto fail;
+	}
+	for (size_t i = 0; i < certs->n; i++) {
+		r = tls_ssl_ctx_new(cfg, &c->ssl[i], err, errsz);
+		if (r)
+			goto fail;
+		c->n = i + 1;
+		r = tls_load_pair(c->ssl[i], certs->item[i], keys->item[i], err, errsz);
+		if (r)
+			goto fail;
+	}
+	SSL_CTX_set_tlsext_servername_callback(c->ssl[0], tls_on_servername);
+	SSL_CTX_set_tlsext_servername_arg(c->ssl[0], c);
+	*out = c;
+	c = NULL;
+	r = 0;
+fail:
+	ERR_clear_error();
+	tls_ctx_unref(c);
+	free(certs);
+	free(keys);
+	return r;
+}
+
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *c)
+{
+	if (c)
+		(void)atomic_fetch_add_explicit(&c->refs, 1u, memory_order_relaxed);
+	return c;
+}
+
+void tls_ctx_unref(struct tls_ctx *c)
+{
+	if (!c || atomic_fetch_sub_explicit(&c->refs, 1u, memory_order_acq_rel) != 1u)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		SSL_CTX_free(c->ssl[i]);
+	free(c);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+int tls_conn_new(struct tls_ctx *ctx, int fd, struct tls_conn **out)
+{
+	struct tls_conn *t;
+	int r;
+
+	*out = NULL;
+	if (!ctx || fd < 0)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	ERR_clear_error();
+	/* The lineage token only has to be unique: resuming a session needs
+	 * its secret, which the id does not carry. */
+	if (RAND_bytes(t->lineage, sizeof(t->lineage)) != 1) {
+		r = -EIO;
+		goto fail;
+	}
+	t->ssl = SSL_new(ctx->ssl[0]);
+	if (!t->ssl) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (SSL_set_app_data(t->ssl, t) != 1 || SSL_set_fd(t->ssl, fd) != 1) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	SSL_set_accept_state(t->ssl);
+	SSL_set_info_callback(t->ssl, tls_on_info); /* per SSL: survives SSL_set_SSL_CTX */
+	t->ctx = tls_ctx_ref(ctx);
+	*out = t;
+	return 0;
+fail:
+	ERR_clear_error();
+	SSL_free(t->ssl);
+	free(t);
+	return r;
+}
+
+void tls_conn_free(struct tls_conn *t)
+{
+	if (!t)
+		return;
+	/* Keeps the session resumable after an unclean end (see the top of the
+	 * file); sends nothing. The fd is borrowed: the BIO does not close it. */
+	SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(t->ssl);
+	tls_ctx_unref(t->ctx);
+	free(t);
+}
+
+/* Maps a failed SSL call (ret <= 0, with the errno it left) to our return
+ * codes; fatal outcomes are remembered so no SSL call follows them (OpenSSL
+ * forbids SSL_shutdown after SSL_ERROR_SYSCALL/SSL_ERROR_SSL). */
+static int tls_fail(struct tls_conn *t, int ret, int sys_errno, const char *what)
+{
+	int r;
+	unsigned long e;
+
+	switch (SSL_get_error(t->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		t->want = EPOLLIN;
+		ERR_clear_error();
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		t->want = EPOLLOUT;
+		ERR_clear_error();
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		/* The end of the stream where the caller cannot take it as a
+		 * clean end (handshake, write); reads handle it themselves. */
+		(void)snprintf(t->err, sizeof(t->err), "%s during %s",
+			       t->peer_notify ? "peer sent close_notify"
+					      : "connection closed by peer without close_notify",
+			       what);
+		r = -ECONNRESET;
+		break;
+	case SSL_ERROR_SYSCALL:
+		if (sys_errno == 0 || sys_errno == ECONNRESET || sys_errno == EPIPE) {
+			(void)snprintf(t->err, sizeof(t->err),
+				       "connection closed by peer without close_notify during %s", what);
+			r = -ECONNRESET;
+		} else {
+			(void)snprintf(t->err, sizeof(t->err), "%s during %s", strerror(sys_errno), what);
+			r = -sys_errno;
+		}
+		break;
+	case SSL_ERROR_SSL:
+		e = ERR_peek_error();
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			(void)snprintf(t->err, sizeof(t->err),
+				       "connection closed by peer without close_notify during %s", what);
+			r = -ECONNRESET;
+		} else if (e) {
+			ERR_error_string_n(e, t->err, sizeof(t->err));
+			r = -EPROTO;
+		} else {
+			(void)snprintf(t->err, sizeof(t->err), "TLS protocol error during %s", what);
+			r = -EPROTO;
+		}
+		break;
+	default:
+		(void)snprintf(t->err, sizeof(t->err), "unexpected OpenSSL state during %s", what);
+		r = -EPROTO;
+		break;
+	}
+	ERR_clear_error();
+	t->want = 0;
+	t->fatal = r;
+	return r;
+}
+
+int tls_handshake(struct tls_conn *t)
+{
+	if (t->fatal)
+		return t->fatal;
+	ERR_clear_error();
+	errno = 0;
+	int ret = SSL_do_handshake(t->ssl);
+	int se = errno;
+	if (ret == 1) {
+		t->want = 0;
+		t->established = true;
+		return 0;
+	}
+	return tls_fail(t, ret, se, "the handshake");
+}
+
+int tls_read(struct tls_conn *t, void *p, size_t n, size_t *got)
+{
+	size_t g = 0;
+	*got = 0;
+	if (t->fatal)
+		return t->fatal;
+	if (n == 0)
+		return -EINVAL; /* *got == 0 would read as a clean close */
+	ERR_clear_error();
+	errno = 0;
+	int ret = SSL_read_ex(t->ssl, p, n, &g);
+	int se = errno;
+	if (ret == 1) {
+		t->want = 0;
+		*got = g;
+		return 0;
+	}
+	if (SSL_get_error(t->ssl, ret) == SSL_ERROR_ZERO_RETURN && t->peer_notify) {
+		ERR_clear_error();
+		t->want = 0;
+		return 0; /* close_notify: a clean end of stream */
+	}
+	return tls_fail(t, ret, se, "a read");
+}
+
+int tls_write(struct tls_conn *t, const void *p, size_t n, size_t *put)
+{
+	size_t w = 0;
+	*put = 0;
+	if (t->fatal)
+		return t->fatal;
+	if (n == 0)
+		return 0;
+	ERR_clear_error();
+	errno = 0;
+	int ret = SSL_write_ex(t->ssl, p, n, &w);
+	int se = errno;
+	if (ret == 1) {
+		t->want = 0;
+		*put = w;
+		return 0;
+	}
+	return tls_fail(t, ret, se, "a write");
+}
+
+int tls_shutdown(struct tls_conn *t)
+{
+	if (t->fatal)
+		return t->fatal;
+	for (int i = 0; i < 2; i++) {
+		ERR_clear_error();
+		errno = 0;
+		int ret = SSL_shutdown(t->ssl);
+		int se = errno;
+		if (ret == 1 && !t->peer_notify) {
+			/* "received" only because the peer closed the TCP stream */
+			(void)snprintf(t->err, sizeof(t->err),
+				       "connection closed by peer without close_notify during the shutdown");
+			ERR_clear_error();
+			t->want = 0;
+			t->fatal = -ECONNRESET;
+			return t->fatal;
+		}
+		if (ret == 1) {
+			t->want = 0;
+			t->notify_sent = true;
+			return 0;
+		}
+		if (ret < 0)
+			return tls_fail(t, ret, se, "the shutdown");
+		/* 0: our close_notify is out; the next call waits for the peer's.
+		 * OpenSSL reads only whole records, so plaintext that follows the
+		 * peer's close_notify stays in the socket for the caller. */
+		t->notify_sent = true;
+	}
+	t->want = EPOLLIN;
+	return -EAGAIN;
+}
+
+int tls_close_notify(struct tls_conn *t)
+{
+	if (t->fatal)
+		return t->fatal;
+	if (t->notify_sent)
+		return 0;
+	ERR_clear_error();
+	errno = 0;
+	int ret = SSL_shutdown(t->ssl);
+	int se = errno;
+	if (ret >= 0) {
+		t->want = 0;
+		t->notify_sent = true;
+		return 0;
+	}
+	/* After WANT_WRITE the next call re-sends the queued alert only. */
+	return tls_fail(t, ret, se, "the shutdown");
+}
+
+uint32_t tls_want(const struct tls_conn *t)
+{
+	return t->want;
+}
+
+size_t tls_pending(const struct tls_conn *t)
+{
+	int n = SSL_pending(t->ssl);
+	return n > 0 ? (size_t)n : 0;
+}
+
+bool tls_resumed_from(const struct tls_conn *data, const struct tls_conn *control)
+{
+	if (!data || !control || data == control || !data->established || !control->established)
+		return false;
+	if (!data->resumed || !SSL_session_reused(data->ssl))
+		return false;
+	return CRYPTO_memcmp(data->lineage, control->lineage, TLS_TOKEN_LEN) == 0;
+}
+
+const char *tls_version(const struct tls_conn *t)
+{
+	return SSL_get_version(t->ssl);
+}
+
+const char *tls_cipher(const struct tls_conn *t)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
+	return c ? SSL_CIPHER_get_name(c) : "(none)";
+}
+
+const char *tls_sni(const struct tls_conn *t)
+{
+	return t->has_sni ? t->sni : NULL;
+}
+
+const char *tls_error(const struct tls_conn *t)
+{
+	return t->err[0] ? t->err : "no error";
+}
