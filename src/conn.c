@@ -91,6 +91,12 @@ size_t conn_pending(const struct conn *c)
 	return c->tls ? tls_pending(c->tls) : 0;
 }
 
+void conn_close_notify(struct conn *c)
+{
+	if (c->tls)
+		(void)tls_close_notify(c->tls);
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->tls) {

@@ -33,6 +33,8 @@ int conn_handshake(struct conn *c);
 int conn_stop_tls(struct conn *c, struct tls_conn **old);
 /* Decrypted bytes waiting inside the TLS layer. */
 size_t conn_pending(const struct conn *c);
+/* Best effort: a TLS close_notify before closing (one non-blocking try). */
+void conn_close_notify(struct conn *c);
 /* Closes the socket and frees TLS state (idempotent). */
 void conn_close(struct conn *c);
 

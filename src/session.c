@@ -94,6 +94,9 @@ static void close_now(struct session *s)
 		datachan_abort(&s->data);
 	struct loop *l = s->host->loop;
 	loop_watch_del(l, &s->watch);
+	/* RFC 4217 §12.6: end an established TLS control connection properly. */
+	if (s->tphase == TLS_IDLE)
+		conn_close_notify(&s->conn);
 	conn_close(&s->conn);
 	loop_timer_cancel(l, &s->idle_timer);
 	loop_timer_cancel(l, &s->login_timer);
@@ -471,6 +474,10 @@ static void on_idle(struct loop_timer *t)
 {
 	struct session *s = container_of(t, struct session, idle_timer);
 	log_info(s->id, "idle timeout: ip=%s", s->peer);
+	if (s->tphase != TLS_IDLE) { /* mid-handshake: no reply can be sent */
+		close_now(s);
+		return;
+	}
 	proto_timeout(s->proto, PROTO_TIMEOUT_IDLE);
 	pump(s);
 }
@@ -481,6 +488,10 @@ static void on_login_timeout(struct loop_timer *t)
 	if (proto_logged_in(s->proto))
 		return;
 	log_info(s->id, "login timeout: ip=%s", s->peer);
+	if (s->tphase != TLS_IDLE) { /* mid-handshake: no reply can be sent */
+		close_now(s);
+		return;
+	}
 	proto_timeout(s->proto, PROTO_TIMEOUT_LOGIN);
 	pump(s);
 }
@@ -559,7 +570,9 @@ void session_shutdown(struct session *s)
 {
 	if (s->closed)
 		return;
-	proto_timeout(s->proto, PROTO_TIMEOUT_SHUTDOWN);
-	pump(s);
+	if (s->tphase == TLS_IDLE) {
+		proto_timeout(s->proto, PROTO_TIMEOUT_SHUTDOWN);
+		pump(s);
+	}
 	close_now(s); /* whatever the client has not read by now is lost */
 }

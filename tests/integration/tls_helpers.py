@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from conftest import HOST, Ctl
+from conftest import HOST, Ctl, ProtocolError
 from files_helpers import (DATA_TIMEOUT, chown_svc, connect_data, parse227,
                            parse229)
 
@@ -76,6 +76,9 @@ def copy_over(src, dst):
 
 def client_ctx(min_version=None, max_version=None, ciphers=None, cafile=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # CPython sets OP_IGNORE_UNEXPECTED_EOF by default with OpenSSL 3, which makes a TCP close
+    # without close_notify look like a clean end. The tests must tell the two apart.
+    ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     if cafile:
         ctx.load_verify_locations(cafile)
         ctx.check_hostname = True
@@ -103,6 +106,26 @@ def client_hello(server_hostname="localhost"):
     return data
 
 
+class NoCloseNotify(ssl.SSLEOFError):
+    """The peer closed TCP without a TLS close_notify."""
+
+
+def is_unexpected_eof(e):
+    # CPython 3.11 reports OpenSSL 3's "unexpected eof while reading" as a plain SSLError
+    return isinstance(e, ssl.SSLEOFError) or (
+        isinstance(e, ssl.SSLError) and getattr(e, "reason", None) == "UNEXPECTED_EOF_WHILE_READING")
+
+
+def ssl_recv(sock, n):
+    """sock.recv(n), with a TCP close without close_notify raised as NoCloseNotify."""
+    try:
+        return sock.recv(n)
+    except ssl.SSLError as e:
+        if is_unexpected_eof(e) and not isinstance(e, NoCloseNotify):
+            raise NoCloseNotify(f"connection closed without close_notify: {e}") from e
+        raise
+
+
 def tls_recv_all(ds, timeout=DATA_TIMEOUT, sink=None):
     """Reads a TLS data connection until the server's close_notify. Returns the bytes (or, with
     sink=hashlib object, (hexdigest, count)). The socket must have been wrapped with
@@ -114,7 +137,7 @@ def tls_recv_all(ds, timeout=DATA_TIMEOUT, sink=None):
         if left <= 0:
             raise socket.timeout(f"TLS data connection not closed within {timeout}s ({total} bytes)")
         ds.settimeout(left)
-        b = ds.recv(1 << 20)
+        b = ssl_recv(ds, 1 << 20)
         if not b:
             break
         total += len(b)
@@ -152,9 +175,11 @@ def close_data(ds, clean=True):
 class TlsCtl(Ctl):
     """A control connection (conftest.Ctl reply parser) that can switch to TLS and back."""
 
-    def __init__(self, host, port, ctx=None, implicit=False, server_hostname=None, **kw):
+    def __init__(self, host, port, ctx=None, implicit=False, server_hostname=None, ragged_eofs=True,
+                 **kw):
         self.ctx = ctx or client_ctx()
         self.server_hostname = server_hostname
+        self.ragged_eofs = ragged_eofs   # False: a TCP close without close_notify raises SSLEOFError
         self.session = None          # last TLS session seen on this control connection
         if implicit:
             super().__init__(host, port, greet=False, **kw)
@@ -163,6 +188,19 @@ class TlsCtl(Ctl):
         else:
             super().__init__(host, port, **kw)
 
+    def _fill(self, deadline):
+        try:
+            return super()._fill(deadline)
+        except ssl.SSLError as e:
+            if not is_unexpected_eof(e):
+                raise
+            if self.ragged_eofs:
+                self.eof = True
+                raise ProtocolError(f"connection closed by server (no close_notify); "
+                                    f"buffered: {self.buf[:200]!r}") from e
+            raise NoCloseNotify(f"control connection closed without close_notify; "
+                                f"buffered: {self.buf[:200]!r}") from e
+
     @property
     def tls(self):
         # SSLSocket.unwrap() returns the same object, now without a TLS layer (version None)
@@ -170,7 +208,8 @@ class TlsCtl(Ctl):
 
     def start_tls(self):
         assert not self.buf, f"bytes buffered before the handshake: {self.buf!r}"
-        self.sock = self.ctx.wrap_socket(self.sock, server_hostname=self.server_hostname)
+        self.sock = self.ctx.wrap_socket(self.sock, server_hostname=self.server_hostname,
+                                         suppress_ragged_eofs=self.ragged_eofs)
         return self.sock
 
     def auth(self, mech="TLS"):
