@@ -42,7 +42,6 @@
 
 #include "config.h"
 #include "str.h"
-#include "util.h"
 
 #define TLS_MAX_PAIRS 8
 #define TLS_TOKEN_LEN 16
@@ -53,33 +52,31 @@ static const unsigned char tls_sid_ctx[] = "ferry";
 
 /* Mozilla "intermediate" (TLS 1.2 part). DHE stays: set_dh_auto supplies
  * RFC 7919 groups sized to the certificate. */
-static const char tls_ciphers12[] =
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
-static const char tls_ciphers13[] =
-	"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
+static const char tls_ciphers12[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+				    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+				    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+				    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
+static const char tls_ciphers13[] = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 static const char tls_groups[] = "X25519:P-256:P-384";
 
 struct tls_ctx {
 	atomic_uint refs;
-	size_t n;                       /* certificate/key pairs */
-	SSL_CTX *ssl[TLS_MAX_PAIRS];    /* [0]: default, session cache, callbacks */
+	size_t n;		     /* certificate/key pairs */
+	SSL_CTX *ssl[TLS_MAX_PAIRS]; /* [0]: default, session cache, callbacks */
 };
 
 struct tls_conn {
 	SSL *ssl;
 	struct tls_ctx *ctx; /* a reference: the SNI callback reads ctx->ssl[] */
-	uint32_t want;       /* EPOLLIN/EPOLLOUT after -EAGAIN */
-	int fatal;           /* 0, or the -errno of a fatal failure (no more SSL calls) */
+	uint32_t want;	     /* EPOLLIN/EPOLLOUT after -EAGAIN */
+	int fatal;	     /* 0, or the -errno of a fatal failure (no more SSL calls) */
 	bool established;    /* handshake completed */
-	bool resumed;        /* resumed a session of ours; lineage is its origin */
+	bool resumed;	     /* resumed a session of ours; lineage is its origin */
 	bool notify_sent;    /* tls_close_notify() done */
 	bool peer_notify;    /* the peer's close_notify alert arrived */
 	bool has_sni;
 	unsigned char lineage[TLS_TOKEN_LEN]; /* prefix of the session ids we issue */
-	char sni[256];  /* escaped for logs */
+	char sni[256];			      /* escaped for logs */
 	char err[256];
 };
 
@@ -214,18 +211,16 @@ static int tls_ssl_ctx_new(const struct config *cfg, SSL_CTX **out, char *err, s
 	int minv = cfg->tls_min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
 	SSL_CTX *s = SSL_CTX_new(TLS_server_method());
 	if (!s) {
-		(void)snprintf(err, errsz, "[tls] cannot create a TLS context: %s",
-			       tls_reason("out of memory"));
+		(void)snprintf(err, errsz, "[tls] cannot create a TLS context: %s", tls_reason("out of memory"));
 		return -ENOMEM;
 	}
 	/* SSL_OP_IGNORE_UNEXPECTED_EOF only keeps the session cached (see the
 	 * top of the file); truncation is still detected, by tls_on_info. */
-	(void)SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					     SSL_OP_PRIORITIZE_CHACHA | SSL_OP_NO_RENEGOTIATION |
-					     SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	(void)SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE |
-					  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-					  SSL_MODE_RELEASE_BUFFERS);
+	(void)SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
+					 SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+					 SSL_OP_IGNORE_UNEXPECTED_EOF);
+	(void)SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_default_passwd_cb(s, tls_no_passphrase);
 	/* SSL_OP_NO_TICKET: TLS 1.2 resumes by session id and TLS 1.3 uses
 	 * stateful tickets, both through this server-side cache, so a session
@@ -234,10 +229,8 @@ static int tls_ssl_ctx_new(const struct config *cfg, SSL_CTX **out, char *err, s
 	(void)SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
 	(void)SSL_CTX_sess_set_cache_size(s, TLS_SESSION_CACHE_SIZE);
 	(void)SSL_CTX_set_timeout(s, TLS_SESSION_TIMEOUT_S);
-	if (SSL_CTX_set_min_proto_version(s, minv) != 1 ||
-	    SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(s, tls_ciphers12) != 1 ||
-	    SSL_CTX_set_ciphersuites(s, tls_ciphers13) != 1 ||
+	if (SSL_CTX_set_min_proto_version(s, minv) != 1 || SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(s, tls_ciphers12) != 1 || SSL_CTX_set_ciphersuites(s, tls_ciphers13) != 1 ||
 	    SSL_CTX_set1_groups_list(s, tls_groups) != 1 || SSL_CTX_set_dh_auto(s, 1) != 1 ||
 	    SSL_CTX_set_num_tickets(s, 1) != 1 ||
 	    SSL_CTX_set_session_id_context(s, tls_sid_ctx, sizeof(tls_sid_ctx) - 1) != 1 ||
@@ -258,7 +251,7 @@ static EVP_PKEY *tls_read_key(const char *file, char *err, size_t errsz)
 	BIO *b = BIO_new_file(file, "r");
 	if (b) {
 		k = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, &asked);
-		BIO_free(b);
+		(void)BIO_free(b);
 	}
 	if (!k && asked)
 		(void)snprintf(err, errsz,
@@ -276,8 +269,7 @@ static int tls_load_pair(SSL_CTX *s, const char *cert, const char *key, char *er
 {
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(s, cert) != 1) {
-		(void)snprintf(err, errsz, "[tls] cert %s: %s", cert,
-			       tls_reason("no certificate found"));
+		(void)snprintf(err, errsz, "[tls] cert %s: %s", cert, tls_reason("no certificate found"));
 		return -EINVAL;
 	}
 	X509 *x = SSL_CTX_get0_certificate(s);
@@ -289,8 +281,7 @@ static int tls_load_pair(SSL_CTX *s, const char *cert, const char *key, char *er
 		(void)snprintf(err, errsz, "[tls] key %s: does not match the certificate", key);
 		r = -EINVAL;
 	} else if (SSL_CTX_use_PrivateKey(s, k) != 1 || SSL_CTX_check_private_key(s) != 1) {
-		(void)snprintf(err, errsz, "[tls] key %s: %s", key,
-			       tls_reason("does not match the certificate"));
+		(void)snprintf(err, errsz, "[tls] key %s: %s", key, tls_reason("does not match the certificate"));
 		r = -EINVAL;
 	}
 	EVP_PKEY_free(k); /* s holds its own reference */
@@ -342,8 +333,9 @@ int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_
 		if (r)
 			goto fail;
 	}
-	SSL_CTX_set_tlsext_servername_callback(c->ssl[0], tls_on_servername);
-	SSL_CTX_set_tlsext_servername_arg(c->ssl[0], c);
+	/* Only the context SSL_new() uses: OpenSSL calls the initial one. */
+	(void)SSL_CTX_set_tlsext_servername_callback(c->ssl[0], tls_on_servername);
+	(void)SSL_CTX_set_tlsext_servername_arg(c->ssl[0], c);
 	*out = c;
 	c = NULL;
 	r = 0;
@@ -444,10 +436,9 @@ static int tls_fail(struct tls_conn *t, int ret, int sys_errno, const char *what
 	case SSL_ERROR_ZERO_RETURN:
 		/* The end of the stream where the caller cannot take it as a
 		 * clean end (handshake, write); reads handle it themselves. */
-		(void)snprintf(t->err, sizeof(t->err), "%s during %s",
-			       t->peer_notify ? "peer sent close_notify"
-					      : "connection closed by peer without close_notify",
-			       what);
+		(void)snprintf(
+		    t->err, sizeof(t->err), "%s during %s",
+		    t->peer_notify ? "peer sent close_notify" : "connection closed by peer without close_notify", what);
 		r = -ECONNRESET;
 		break;
 	case SSL_ERROR_SYSCALL:
@@ -462,8 +453,7 @@ static int tls_fail(struct tls_conn *t, int ret, int sys_errno, const char *what
 		break;
 	case SSL_ERROR_SSL:
 		e = ERR_peek_error();
-		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
-		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			(void)snprintf(t->err, sizeof(t->err),
 				       "connection closed by peer without close_notify during %s", what);
 			r = -ECONNRESET;
@@ -497,6 +487,10 @@ int tls_handshake(struct tls_conn *t)
 	if (ret == 1) {
 		t->want = 0;
 		t->established = true;
+		/* Normally done in tls_on_servername already; a no-op then. In
+		 * TLS 1.2 the resumed id is still current here; in TLS 1.3 a late
+		 * call could only see our own lineage, which fails closed. */
+		tls_note_resumption(t);
 		return 0;
 	}
 	return tls_fail(t, ret, se, "the handshake");

@@ -41,8 +41,8 @@ static struct {
 	char b_crt[PATH_MAX], b_key[PATH_MAX]; /* DNS:other.test, DNS:*.wild.test */
 	char c_crt[PATH_MAX], c_key[PATH_MAX]; /* CN=cn.test, no SAN */
 	char r_crt[PATH_MAX], r_key[PATH_MAX]; /* RSA 2048, DNS:rsa.test */
-	char garbage[PATH_MAX];                /* not PEM */
-	char enc_key[PATH_MAX];                /* a's key, passphrase-protected */
+	char garbage[PATH_MAX];		       /* not PEM */
+	char enc_key[PATH_MAX];		       /* a's key, passphrase-protected */
 	char missing[PATH_MAX];
 } fx;
 
@@ -59,8 +59,7 @@ static void write_key(const char *path, EVP_PKEY *k, const char *pass)
 	BIO *b = BIO_new_file(path, "w");
 	assert_non_null(b);
 	if (pass)
-		assert_int_equal(PEM_write_bio_PrivateKey(b, k, EVP_aes_128_cbc(),
-							  (const unsigned char *)pass,
+		assert_int_equal(PEM_write_bio_PrivateKey(b, k, EVP_aes_128_cbc(), (const unsigned char *)pass,
 							  (int)strlen(pass), NULL, NULL),
 				 1);
 	else
@@ -69,8 +68,7 @@ static void write_key(const char *path, EVP_PKEY *k, const char *pass)
 }
 
 /* A self-signed certificate (EC P-256 unless rsa); san NULL = subject CN only. */
-static EVP_PKEY *make_pair(const char *crt, const char *key, const char *cn, const char *san,
-			   bool rsa)
+static EVP_PKEY *make_pair(const char *crt, const char *key, const char *cn, const char *san, bool rsa)
 {
 	EVP_PKEY *k = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 	X509 *x = X509_new();
@@ -82,9 +80,7 @@ static EVP_PKEY *make_pair(const char *crt, const char *key, const char *cn, con
 	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
 	assert_int_equal(X509_set_pubkey(x, k), 1);
 	X509_NAME *nm = X509_get_subject_name(x);
-	assert_int_equal(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-						    -1, -1, 0),
-			 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0), 1);
 	assert_int_equal(X509_set_issuer_name(x, nm), 1);
 	if (san) {
 		X509V3_CTX v;
@@ -125,8 +121,7 @@ static int group_setup(void **state)
 	path_in(fx.r_crt, "r.crt");
 	path_in(fx.r_key, "r.key");
 	EVP_PKEY *a = make_pair(fx.a_crt, fx.a_key, "localhost", "DNS:localhost", false);
-	EVP_PKEY_free(make_pair(fx.b_crt, fx.b_key, "other.test", "DNS:other.test,DNS:*.wild.test",
-				false));
+	EVP_PKEY_free(make_pair(fx.b_crt, fx.b_key, "other.test", "DNS:other.test,DNS:*.wild.test", false));
 	EVP_PKEY_free(make_pair(fx.c_crt, fx.c_key, "cn.test", NULL, false));
 	EVP_PKEY_free(make_pair(fx.r_crt, fx.r_key, "rsa.test", "DNS:rsa.test", true));
 	write_key(fx.enc_key, a, "secret");
@@ -153,10 +148,8 @@ static struct config *cfg_with(const char *certs, const char *keys, int min_vers
 {
 	struct config *c = config_new_default();
 	assert_non_null(c);
-	assert_true((size_t)snprintf(c->tls_cert, sizeof(c->tls_cert), "%s", certs) <
-		    sizeof(c->tls_cert));
-	assert_true((size_t)snprintf(c->tls_key, sizeof(c->tls_key), "%s", keys) <
-		    sizeof(c->tls_key));
+	assert_true((size_t)snprintf(c->tls_cert, sizeof(c->tls_cert), "%s", certs) < sizeof(c->tls_cert));
+	assert_true((size_t)snprintf(c->tls_key, sizeof(c->tls_key), "%s", keys) < sizeof(c->tls_key));
 	c->tls_min_version = min_version;
 	return c;
 }
@@ -235,8 +228,8 @@ static void tcp_pair(int sv[2])
 	assert_int_equal(close(l), 0);
 }
 
-static void pair_open_on(struct pair *p, int sv[2], struct tls_ctx *ctx, SSL_CTX *cctx,
-			 const char *sni, SSL_SESSION *sess)
+static void pair_open_on(struct pair *p, int sv[2], struct tls_ctx *ctx, SSL_CTX *cctx, const char *sni,
+			 SSL_SESSION *sess)
 {
 	p->sfd = sv[0];
 	p->cfd = sv[1];
@@ -251,8 +244,7 @@ static void pair_open_on(struct pair *p, int sv[2], struct tls_ctx *ctx, SSL_CTX
 		assert_int_equal(SSL_set_session(p->cli, sess), 1);
 }
 
-static void pair_open(struct pair *p, struct tls_ctx *ctx, SSL_CTX *cctx, const char *sni,
-		      SSL_SESSION *sess)
+static void pair_open(struct pair *p, struct tls_ctx *ctx, SSL_CTX *cctx, const char *sni, SSL_SESSION *sess)
 {
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
@@ -575,8 +567,7 @@ static void test_sni(void **state)
 		handshake_ok(&p);
 		X509 *peer = SSL_get1_peer_certificate(p.cli);
 		assert_non_null(peer);
-		assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
-						      cn, sizeof(cn)) > 0);
+		assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof(cn)) > 0);
 		if (strcmp(cn, cases[i].cn) != 0)
 			print_error("case %zu (%s): got %s\n", i, cases[i].sni ? cases[i].sni : "-", cn);
 		assert_string_equal(cn, cases[i].cn);
@@ -797,6 +788,21 @@ static void test_shutdown_to_plaintext(void **state)
 		assert_int_equal(read(p.cfd, buf, sizeof(buf)), 9);
 		assert_memory_equal(buf, "257 \"/\"\r\n", 9);
 		pair_close(&p);
+	}
+
+	/* a client that sends data after our close_notify (a command pipelined
+	 * behind CCC) breaks the protocol: OpenSSL 3 refuses it */
+	for (int v = 0; v < 2; v++) {
+		struct pair q;
+		size_t put = 0;
+		assert_int_equal(SSL_CTX_set_max_proto_version(cc, v ? TLS1_3_VERSION : TLS1_2_VERSION), 1);
+		pair_open(&q, t, cc, NULL, NULL);
+		handshake_ok(&q);
+		assert_int_equal(tls_shutdown(q.srv), -EAGAIN);
+		assert_int_equal(SSL_write_ex(q.cli, "NOOP\r\n", 6, &put), 1);
+		assert_int_equal(tls_shutdown(q.srv), -EPROTO);
+		assert_non_null(strstr(tls_error(q.srv), "application data after close notify"));
+		pair_close(&q);
 	}
 
 	/* the client shut down first: one call completes it */
