@@ -542,6 +542,12 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 		close_now(s);
 		return;
 	}
+	if (refuse && implicit) {
+		/* A TLS client would read a plaintext 421 as garbage: just close. */
+		log_info(id, "refused (%s): ip=%s", refuse, s->peer);
+		close_now(s);
+		return;
+	}
 	if (refuse) {
 		proto_refuse(s->proto, refuse);
 	} else {

@@ -431,3 +431,91 @@ def hash_file(path):
                 return h.hexdigest()
             h.update(b)
 
+
+
+class BioClient:
+    """A TLS client over a plain socket through memory BIOs, for byte-exact control of what goes
+    on the wire: dribbling a handshake byte by byte, or sending our close_notify and the next
+    plaintext command in one segment."""
+
+    def __init__(self, sock, ctx=None, server_hostname=None, timeout=DATA_TIMEOUT):
+        self.sock = sock
+        self.sock.settimeout(timeout)
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = (ctx or client_ctx()).wrap_bio(self.inc, self.out, server_hostname=server_hostname)
+        self.timeout = timeout
+        self.plain = b""          # plaintext that followed the server's close_notify
+
+    def _flush(self, dribble=0.0):
+        data = self.out.read()
+        if not data:
+            return
+        if dribble:
+            for i in range(len(data)):
+                self.sock.sendall(data[i:i + 1])
+                time.sleep(dribble)
+        else:
+            self.sock.sendall(data)
+
+    def _recv(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("BioClient: deadline passed")
+        self.sock.settimeout(left)
+        b = self.sock.recv(65536)
+        if not b:
+            raise ConnectionResetError("BioClient: server closed the connection")
+        self.inc.write(b)
+
+    def handshake(self, dribble=0.0):
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.obj.do_handshake()
+                self._flush(dribble)
+                return
+            except ssl.SSLWantReadError:
+                self._flush(dribble)
+                self._recv(deadline)
+
+    def send(self, data):
+        self.obj.write(data)
+        self._flush()
+
+    def reply_line(self):
+        """One CRLF-terminated line of decrypted data."""
+        deadline = time.monotonic() + self.timeout
+        buf = b""
+        while not buf.endswith(b"\r\n"):
+            try:
+                buf += self.obj.read(1)
+            except ssl.SSLWantReadError:
+                self._recv(deadline)
+        return buf
+
+    def shutdown_then_send_plain(self, plaintext):
+        """Our close_notify and `plaintext` in one send(); then completes the shutdown and
+        returns what follows the server's close_notify (up to a CRLF)."""
+        try:
+            self.obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        self.sock.sendall(self.out.read() + plaintext)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.obj.unwrap()
+                break
+            except ssl.SSLWantReadError:
+                self._recv(deadline)
+        rest = self.inc.read()          # bytes after the server's close_notify record
+        while b"\r\n" not in rest:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout(f"no plaintext reply after the shutdown: {rest!r}")
+            self.sock.settimeout(left)
+            b = self.sock.recv(4096)
+            if not b:
+                break
+            rest += b
+        return rest
