@@ -188,10 +188,8 @@ int daemon_run(struct config *cfg)
 		log_err(0, "%s", err);
 		goto out;
 	}
-	if (!d.shared.tls && cfg->n_tls_implicit) {
-		log_err(0, "[tls] implicit_listen needs [tls] cert and key");
-		goto out;
-	}
+	/* implicit_listen or required without a certificate never gets here:
+	 * config_load refuses it with the line number. */
 
 	d.nworkers = worker_count(cfg);
 	size_t nl = cfg->n_listen + cfg->n_tls_implicit;
