@@ -120,6 +120,12 @@ void buf_consume(struct buf *b, size_t n)
 	b->len -= n;
 }
 
+void buf_trim(struct buf *b)
+{
+	if (b->len == 0 && b->p)
+		buf_free(b);
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

@@ -29,6 +29,9 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
 /* Drops n bytes from the front (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);
+/* Releases the storage of an empty buffer (no-op otherwise), so idle
+ * connections hold no buffers between bursts. */
+void buf_trim(struct buf *b);
 /* Ensures room for n more bytes and returns where to write them (then call
  * buf_commit). NULL with errno-style -ENOBUFS via *err if over the cap. */
 char *buf_reserve(struct buf *b, size_t n, int *err);

@@ -117,7 +117,7 @@ static void change_dir(struct proto *p, struct slice arg, int code)
 		proto_reply_errno(p, r);
 		return;
 	}
-	(void)str_copy(p->cwd, sizeof(p->cwd), vpath);
+	proto_set_str(&p->cwd, vpath);
 	proto_reply(p, code, "Directory successfully changed.");
 }
 

@@ -66,7 +66,7 @@ static void login_ok(struct proto *p)
 		free(p->account);
 		p->account = NULL;
 	}
-	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
+	proto_set_str(&p->cwd, "/");
 	log_info(p->sid, "login ok: user=\"%s\" ip=%s", log_esc(slice_from_cstr(p->user), &e), p->peer);
 	proto_reply(p, 230, "Login successful.");
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,29 +134,25 @@ void cmd_rest(struct proto *p, struct slice arg)
 
 /* The control connection's family as seen by the client (mapped IPv4 counts
  * as IPv4). */
-static int ctl_family(const struct sockaddr_storage *ss)
+static int ctl_family(const union proto_sockaddr *a)
 {
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *v6 = (const void *)ss;
-		return IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) ? AF_INET : AF_INET6;
-	}
+	if (a->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr) ? AF_INET : AF_INET6;
 	return AF_INET;
 }
 
 /* SECURITY (RFC 2577 §3-4): active connections only to the control peer. */
 static bool is_peer(const struct proto *p, const struct sockaddr_storage *t)
 {
-	const struct sockaddr_storage *c = &p->peer_addr;
+	const union proto_sockaddr *c = &p->peer_addr;
 	if (t->ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const void *)t;
-		if (c->ss_family == AF_INET)
-			return memcmp(&a->sin_addr, &((const struct sockaddr_in *)(const void *)c)->sin_addr, 4) == 0;
-		const struct sockaddr_in6 *b = (const void *)c;
-		return IN6_IS_ADDR_V4MAPPED(&b->sin6_addr) && memcmp(&a->sin_addr, &b->sin6_addr.s6_addr[12], 4) == 0;
+		if (c->sa.sa_family == AF_INET)
+			return memcmp(&a->sin_addr, &c->in4.sin_addr, 4) == 0;
+		return IN6_IS_ADDR_V4MAPPED(&c->in6.sin6_addr) && memcmp(&a->sin_addr, &c->in6.sin6_addr.s6_addr[12], 4) == 0;
 	}
-	if (t->ss_family == AF_INET6 && c->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)(const void *)t)->sin6_addr,
-			      &((const struct sockaddr_in6 *)(const void *)c)->sin6_addr, 16) == 0;
+	if (t->ss_family == AF_INET6 && c->sa.sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)t)->sin6_addr, &c->in6.sin6_addr, 16) == 0;
 	return false;
 }
 
@@ -327,10 +324,10 @@ void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r)
 	unsigned char ip[4] = { 127, 0, 0, 1 };
 	if (p->cfg->pasv_address[0]) {
 		(void)inet_pton(AF_INET, p->cfg->pasv_address, ip);
-	} else if (p->local_addr.ss_family == AF_INET) {
-		memcpy(ip, &((const struct sockaddr_in *)(const void *)&p->local_addr)->sin_addr, 4);
+	} else if (p->local_addr.sa.sa_family == AF_INET) {
+		memcpy(ip, &p->local_addr.in4.sin_addr, 4);
 	} else {
-		memcpy(ip, &((const struct sockaddr_in6 *)(const void *)&p->local_addr)->sin6_addr.s6_addr[12], 4);
+		memcpy(ip, &p->local_addr.in6.sin6_addr.s6_addr[12], 4);
 	}
 	proto_reply(p, 227, "Entering Passive Mode (%u,%u,%u,%u,%u,%u).", ip[0], ip[1], ip[2], ip[3], r->port >> 8,
 		    r->port & 255);
@@ -398,7 +395,7 @@ void cmd_retr(struct proto *p, struct slice arg)
 		return;
 	}
 	p->xfer_fd = fd;
-	(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
+	proto_set_str(&p->xfer_name, vpath);
 	/* Python and curl read "(N bytes)" as the size: in TYPE A that is the
 	 * count after conversion, given when it can be computed cheaply. */
 	uint64_t wire = 0;
@@ -439,7 +436,10 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 		mode = VFS_UPLOAD_RESUME;
 	else if (cmd == XCMD_APPE)
 		mode = VFS_UPLOAD_APPEND;
-	int r = vfs_upload_begin(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, &p->upload);
+	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
+	int r = vfs_upload_begin(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, up);
+	if (r)
+		free(up);
 	if ((r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME) {
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
@@ -448,18 +448,18 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 		proto_reply_errno(p, r);
 		return;
 	}
-	p->upload_open = true;
+	p->upload = up;
 	if (cmd == XCMD_STOU) {
 		char full[PATH_MAX];
-		(void)path_resolve(vpath, slice_from_cstr(p->upload.unique_name), full, sizeof(full));
-		(void)str_copy(p->xfer_name, sizeof(p->xfer_name), full);
+		(void)path_resolve(vpath, slice_from_cstr(p->upload->unique_name), full, sizeof(full));
+		proto_set_str(&p->xfer_name, full);
 		/* RFC 1123 §4.1.2.9: the name in the preliminary reply, this form. */
-		proto_reply(p, 150, "FILE: %s", p->upload.unique_name);
+		proto_reply(p, 150, "FILE: %s", p->upload->unique_name);
 	} else {
-		(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
+		proto_set_str(&p->xfer_name, vpath);
 		proto_reply(p, 150, "Ok to send data.");
 	}
-	start_xfer(p, cmd, (struct proto_xfer){ .kind = XFER_RECV_FILE, .fd = p->upload.fd, .ascii = p->type == 'A' });
+	start_xfer(p, cmd, (struct proto_xfer){ .kind = XFER_RECV_FILE, .fd = p->upload->fd, .ascii = p->type == 'A' });
 }
 
 void cmd_stor(struct proto *p, struct slice arg)
@@ -541,7 +541,7 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 		x.buf = &p->xfer_buf;
 	}
 	p->xfer_listing = x.listing;
-	(void)str_copy(p->xfer_name, sizeof(p->xfer_name), vpath);
+	proto_set_str(&p->xfer_name, vpath);
 	proto_reply(p, 150, "Here comes the directory listing.");
 	start_xfer(p, XCMD_LIST, x);
 }
@@ -594,17 +594,18 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		(void)close(p->xfer_fd);
 		p->xfer_fd = -1;
 	}
-	if (p->upload_open) {
-		p->upload_open = false;
+	if (p->upload) {
 		if (status == XFER_OK) {
-			int c = vfs_upload_commit(&p->upload);
+			int c = vfs_upload_commit(p->upload);
 			if (c) {
 				status = XFER_LOCAL_ERROR;
 				err = c;
 			}
 		} else {
-			vfs_upload_abort(&p->upload);
+			vfs_upload_abort(p->upload);
 		}
+		free(p->upload);
+		p->upload = NULL;
 	}
 	struct log_escaped e, ep;
 	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s",
@@ -612,6 +613,9 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		 log_esc(slice_from_cstr(p->xfer_name), &ep),
 		 (unsigned long long)bytes,
 		 status == XFER_OK ? "ok" : status == XFER_ABORTED ? "aborted" : "failed");
+	free(p->xfer_name);
+	p->xfer_name = NULL;
+	buf_free(&p->xfer_buf);
 	switch (status) {
 	case XFER_OK:
 		proto_reply(p, 226, "Transfer complete.");

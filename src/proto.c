@@ -28,9 +28,8 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 	struct proto *p = util_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
 	p->sid = sid;
-	(void)str_copy(p->peer, sizeof(p->peer), peer ? peer : "");
+	p->peer = peer ? peer : "";
 	buf_init(&p->out, PROTO_OUT_MAX);
-	p->line = util_xcalloc(1, cfg->max_line + 1);
 	p->vfs.root_fd = -1;
 	p->xfer_fd = -1;
 	p->mlst_facts = FACT_DEFAULT;
@@ -58,10 +57,14 @@ void proto_free(struct proto *p)
 	free(p->user);
 	free(p->home);
 	free(p->line);
+	free(p->cwd);
+	free(p->xfer_name);
 	buf_free(&p->held);
 	free(p->rnfr);
-	if (p->upload_open)
-		vfs_upload_abort(&p->upload);
+	if (p->upload) {
+		vfs_upload_abort(p->upload);
+		free(p->upload);
+	}
 	if (p->xfer_listing)
 		listing_free(p->xfer_listing);
 	if (p->xfer_fd >= 0)
@@ -125,6 +128,13 @@ void proto_close_with(struct proto *p, const char *text)
 	proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
 }
 
+void proto_set_str(char **dst, const char *s)
+{
+	char *copy = util_xstrdup(s);
+	free(*dst);
+	*dst = copy;
+}
+
 void proto_logout(struct proto *p)
 {
 	p->login = LOGIN_NONE;
@@ -138,7 +148,7 @@ void proto_logout(struct proto *p)
 	free(p->rnfr);
 	p->rnfr = NULL;
 	p->rest = 0;
-	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
+	proto_set_str(&p->cwd, "/");
 }
 
 void proto_reset_params(struct proto *p)
@@ -149,7 +159,7 @@ void proto_reset_params(struct proto *p)
 	p->data_ready = false;
 	p->epsv_all = false;
 	p->mlst_facts = FACT_DEFAULT;
-	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
+	proto_set_str(&p->cwd, "/");
 }
 
 void proto_greet(struct proto *p)
@@ -175,8 +185,8 @@ void proto_xfer_progress(struct proto *p, uint64_t bytes)
 
 void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
 {
-	p->local_addr = *local;
-	p->peer_addr = *peer;
+	memcpy(&p->local_addr, local, local->ss_family == AF_INET6 ? sizeof(p->local_addr.in6) : sizeof(p->local_addr.in4));
+	memcpy(&p->peer_addr, peer, peer->ss_family == AF_INET6 ? sizeof(p->peer_addr.in6) : sizeof(p->peer_addr.in4));
 }
 
 struct buf *proto_output(struct proto *p)
@@ -329,6 +339,10 @@ static bool take_byte(struct proto *p, unsigned char c)
 		p->line_len = 0;
 		return false;
 	}
+	/* Allocated per burst of input and released when no partial line is
+	 * left (proto_feed), so an idle session holds no line buffer. */
+	if (!p->line)
+		p->line = util_xcalloc(1, p->cfg->max_line + 1);
 	p->line[p->line_len++] = (char)c;
 	return false;
 }
@@ -413,6 +427,12 @@ int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 		}
 	}
 	*used = i;
+	if (p->line_len == 0) {
+		free(p->line);
+		p->line = NULL;
+	}
+	if (p->held.len == 0)
+		buf_free(&p->held);
 	return p->out_overflow ? -ENOBUFS : 0;
 }
 

@@ -88,7 +88,8 @@ enum proto_timeout_kind { PROTO_TIMEOUT_IDLE, PROTO_TIMEOUT_LOGIN, PROTO_TIMEOUT
 
 /* Creates a protocol state for one control connection. cfg is borrowed and
  * must outlive the proto (the session holds a reference); peer is the
- * client's address as text (copied), used in STAT and logs. */
+ * client's address as text (borrowed: it must outlive the proto, as the
+ * session's copy does), used in STAT and logs. */
 struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer);
 void proto_free(struct proto *p);
 

@@ -4,6 +4,7 @@
 #define FERRY_PROTO_IMPL_H
 
 #include <limits.h>
+#include <netinet/in.h>
 
 #include "proto.h"
 #include "str.h"
@@ -33,10 +34,18 @@ enum xfer_cmd { XCMD_RETR, XCMD_STOR, XCMD_APPE, XCMD_STOU, XCMD_LIST };
 
 enum telnet_state { TN_DATA, TN_IAC, TN_OPT, TN_SB, TN_SB_IAC };
 
+/* An IPv4 or IPv6 socket address in 28 bytes rather than a 128-byte
+ * sockaddr_storage: every idle session carries two. */
+union proto_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
 struct proto {
 	const struct config *cfg;
 	uint64_t sid;
-	char peer[64];
+	const char *peer; /* borrowed from the session */
 	struct buf out;
 	bool out_overflow;
 
@@ -65,7 +74,7 @@ struct proto {
 
 	/* transfer parameters (RFC 959 §5.3.2) */
 	char type; /* 'A' or 'I' */
-	char cwd[PATH_MAX];
+	char *cwd; /* virtual path; heap, so an idle session stays small */
 
 	/* files (valid while logged in) */
 	struct vfs vfs;
@@ -77,16 +86,15 @@ struct proto {
 	bool data_ready;       /* PASV/EPSV/PORT/EPRT done since the last transfer */
 	bool data_passive;
 	bool epsv_all;         /* EPSV ALL: only EPSV may set up data connections */
-	struct sockaddr_storage local_addr, peer_addr;
+	union proto_sockaddr local_addr, peer_addr; /* the control connection */
 	char pasv_reply[96];   /* PASV/EPSV reply being built */
 	bool pasv_extended;
 
 	/* running transfer */
 	enum xfer_cmd xcmd;
-	struct vfs_upload upload;
-	bool upload_open;
+	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
 	int xfer_fd;
-	char xfer_name[PATH_MAX]; /* virtual path, for logs and replies */
+	char *xfer_name;       /* virtual path, for logs and replies */
 	uint64_t xfer_bytes;
 	struct listing *xfer_listing;
 	struct buf xfer_buf;   /* a one-entry listing */
@@ -112,6 +120,8 @@ void proto_reply_end(struct proto *p, int code, const char *fmt, ...) __attribut
 void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e);
 /* Queues "421 text" and the CLOSE effect. */
 void proto_close_with(struct proto *p, const char *text);
+/* Replaces *dst with a copy of s (frees the old string). */
+void proto_set_str(char **dst, const char *s);
 /* Forgets the user (USER, REIN, AUTH): login state back to none. */
 void proto_logout(struct proto *p);
 /* Resets transfer parameters to the RFC 959 defaults (TYPE A N, MODE S, STRU F). */

@@ -444,6 +444,10 @@ static void pump(struct session *s)
 		close_now(s);
 		return;
 	}
+	/* Between bursts an idle session keeps no buffers (memory per idle
+	 * session is a target: bench/). */
+	buf_trim(&s->in);
+	buf_trim(proto_output(s->proto));
 	update_interest(s);
 }
 

@@ -274,6 +274,28 @@ static void test_buf_vprintf(void **state)
 	buf_free(&b);
 }
 
+/* buf_trim releases the storage of an empty buffer only; the cap stays. */
+static void test_buf_trim(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b, 1024);
+	buf_trim(&b); /* never allocated: no-op */
+	assert_null(b.p);
+	assert_int_equal(buf_append_str(&b, "abc"), 0);
+	buf_trim(&b); /* not empty: kept */
+	assert_non_null(b.p);
+	assert_int_equal(b.len, 3);
+	buf_consume(&b, 3);
+	buf_trim(&b);
+	assert_null(b.p);
+	assert_int_equal(b.cap, 0);
+	assert_int_equal(b.max, 1024);
+	assert_int_equal(buf_append_str(&b, "xy"), 0); /* usable again */
+	assert_memory_equal(buf_data(&b), "xy", 2);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_buf_printf_after_consume),
 		cmocka_unit_test(test_buf_printf_exact_fit),
 		cmocka_unit_test(test_buf_vprintf),
+		cmocka_unit_test(test_buf_trim),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
