@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -150,6 +151,40 @@ static unsigned worker_count(const struct config *cfg)
 	return n > 0 && n < 256 ? (unsigned)n : 1;
 }
 
+/* Each session may hold its control socket, its root directory and a data
+ * connection or listener; the default soft limit (1024) would cap Ferry
+ * far below max_sessions. Raised while still root, so the hard limit may
+ * grow too (up to fs.nr_open). */
+static void raise_fd_limit(const struct config *cfg)
+{
+	rlim_t want = (rlim_t)cfg->max_sessions * 3 + 1024, nr_open = 1048576;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	if (f) {
+		unsigned long long v;
+		if (fscanf(f, "%llu", &v) == 1)
+			nr_open = (rlim_t)v;
+		(void)fclose(f);
+	}
+	if (want > nr_open)
+		want = nr_open;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want) {
+		struct rlimit up = { want, want };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		log_warn(0, "max_sessions = %u needs up to %llu file descriptors, but the limit is %llu; "
+			    "raise LimitNOFILE / ulimit -n or lower [server] max_sessions",
+			 cfg->max_sessions, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 int daemon_run(struct config *cfg)
 {
 	struct daemon d = { 0 };
@@ -215,6 +250,7 @@ int daemon_run(struct config *cfg)
 		log_err(0, "this kernel lacks openat2(RESOLVE_IN_ROOT) (Linux 5.6+); refusing to start");
 		goto out;
 	}
+	raise_fd_limit(cfg);
 	if (privs_drop(cfg->run_as, err, sizeof(err)) != 0) {
 		log_err(0, "%s", err);
 		goto out;

@@ -182,29 +182,6 @@ bool vfs_supported(void)
 	return true;
 }
 
-int vfs_open_root(const char *home, struct vfs *v)
-{
-	if (!v)
-		return -EINVAL;
-	v->root_fd = -1;
-	/* home comes from the user store, not the client: a plain open is right. */
-	if (!home || home[0] != '/')
-		return -EINVAL;
-	int fd = open(home, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	v->root_fd = fd;
-	return 0;
-}
-
-void vfs_close(struct vfs *v)
-{
-	if (v && v->root_fd >= 0) {
-		(void)close(v->root_fd);
-		v->root_fd = -1;
-	}
-}
-
 /* *fd is the caller's to close (also for vfs_opendir). */
 int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd)
 {

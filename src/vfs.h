@@ -14,16 +14,25 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct vfs_root;
+
 struct vfs {
 	int root_fd; /* O_PATH|O_DIRECTORY of the user's home; -1 when closed */
+	struct vfs_root *shared; /* the shared entry root_fd belongs to */
 };
 
 /* True if the kernel has openat2 with RESOLVE_IN_ROOT (Linux >= 5.6). */
 bool vfs_supported(void);
 
-/* Opens home (an absolute host path) as the root. -ENOTDIR, -ENOENT, -EACCES. */
+/* Opens home (an absolute host path) as the root. -ENOTDIR, -ENOENT, -EACCES.
+ * Sessions whose homes are the same directory (same device and inode, checked
+ * by opening the path afresh each time) share one descriptor, so a process
+ * holds one per home in use, not one per session. Thread-safe (vfs_root.c). */
 int vfs_open_root(const char *home, struct vfs *v);
+/* Releases the root (the shared descriptor closes with its last user). */
 void vfs_close(struct vfs *v);
+/* Distinct root descriptors open now (tests, metrics). */
+unsigned vfs_roots_open(void);
 
 /* openat2 inside the root with the given open(2) flags (O_CLOEXEC added).
  * O_CREAT/O_TMPFILE are not allowed here (use the upload functions). */

@@ -45,6 +45,15 @@ static struct tls_ctx *current_tls(struct worker_shared *sh)
 	return c;
 }
 
+#define ACCEPT_PAUSE_MS 100u
+
+static void on_accept_resume(struct loop_timer *t)
+{
+	struct listener *li = container_of(t, struct listener, pause);
+	if (li->watch.fd >= 0 && !li->w->draining)
+		(void)loop_watch_mod(li->w->loop, &li->watch, EPOLLIN);
+}
+
 static void on_accept(struct loop_watch *lw, uint32_t events)
 {
 	struct listener *li = container_of(lw, struct listener, watch);
@@ -57,8 +66,12 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 		if (r == -EAGAIN)
 			return;
 		if (r) {
-			/* EMFILE and friends: log and let the next wake-up retry. */
-			log_warn(0, "accept failed: %s", strerror(-r));
+			/* EMFILE and friends: the connection stays queued and the
+			 * level-triggered listener would wake the loop at once, in
+			 * a busy loop. Stop listening for a moment instead. */
+			log_warn(0, "accept failed: %s; pausing accepts for %u ms", strerror(-r), ACCEPT_PAUSE_MS);
+			if (loop_watch_mod(w->loop, lw, 0) == 0)
+				loop_timer_arm(w->loop, &li->pause, ACCEPT_PAUSE_MS, on_accept_resume);
 			return;
 		}
 		const struct config *cfg = config_current();
@@ -131,6 +144,7 @@ static void drain_on_loop(void *arg)
 	w->draining = true;
 	for (size_t i = 0; i < w->n_listen; i++) {
 		loop_watch_del(w->loop, &w->listeners[i].watch);
+		loop_timer_cancel(w->loop, &w->listeners[i].pause);
 		(void)close(w->listen_fds[i]);
 		w->listen_fds[i] = -1;
 	}

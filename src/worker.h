@@ -34,6 +34,7 @@ struct listener {
 	struct loop_watch watch;
 	struct worker *w;
 	bool implicit; /* implicit FTPS */
+	struct loop_timer pause; /* accept paused: out of descriptors or memory */
 };
 
 #define WORKER_MAX_LISTEN (2 * CONFIG_MAX_LISTEN)

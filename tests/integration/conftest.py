@@ -333,7 +333,7 @@ class FerryServer:
 
     Usable without starting it (for CLI tests): write_config(), add_user(), ferry(...)."""
 
-    def __init__(self, bins, config=None, users=DEFAULT_USERS, listen=None, env=None):
+    def __init__(self, bins, config=None, users=DEFAULT_USERS, listen=None, env=None, wrapper=()):
         self.bins = bins
         self.host = HOST
         self.dir = tempfile.mkdtemp(prefix="ferry-it-", dir="/tmp")
@@ -362,6 +362,7 @@ class FerryServer:
         self.env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
         self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         self.env.update(env or {})
+        self.wrapper = list(wrapper)  # e.g. ["prlimit", "--nofile=64:64"]: execs ferryd
         self.proc = None
         self._logf = None
         self.returncode = None
@@ -415,7 +416,7 @@ class FerryServer:
         last_err = ""
         for attempt in range(3):
             self._logf = open(self.log_path, "ab")
-            self.proc = subprocess.Popen([self.bins.ferryd, "-c", self.config_path],
+            self.proc = subprocess.Popen([*self.wrapper, self.bins.ferryd, "-c", self.config_path],
                                          stdin=subprocess.DEVNULL, stdout=self._logf,
                                          stderr=subprocess.STDOUT, env=self.env)
             if not wait_greeting:

@@ -517,3 +517,88 @@ def test_long_user_name_refused_and_log_bounded(make_server):
     srv.wait_log("login failed")
     for line in srv.log().splitlines():
         assert len(line) < 2048, line[:200]
+
+
+# ----------------------------------------------------------- descriptors
+
+def _nofile(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no Max open files line")
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_fd_limit_raised_for_max_sessions(make_server):
+    # A soft limit of 256 (1024 is the usual default) would cap ferryd far
+    # below max_sessions; the soft limit is raised to 3 per session + 1024,
+    # within the hard limit (raising the hard one needs CAP_SYS_RESOURCE).
+    srv = make_server(config={"server": {"max_sessions": "2000"}}, wrapper=["prlimit", "--nofile=256:8192"])
+    assert _nofile(srv.pid) == (2000 * 3 + 1024, 8192)
+    assert "file descriptors" not in srv.log()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="drops CAP_SYS_RESOURCE with setpriv")
+def test_out_of_descriptors_pauses_accepts_without_spinning(make_server):
+    # Without CAP_SYS_RESOURCE the hard limit of 48 stays: ferryd says so at
+    # start, and when accept() fails with EMFILE it must neither spin on the
+    # still-readable listener nor stop serving once descriptors are free.
+    srv = make_server(config={"server": {"max_sessions": "1000", "workers": "1"}},
+                      wrapper=["prlimit", "--nofile=48:48", "setpriv", "--inh-caps=-sys_resource",
+                               "--bounding-set=-sys_resource"])
+    assert "needs up to 4024 file descriptors, but the limit is 48" in srv.log()
+    held = []
+    try:
+        for _ in range(60):  # more than the limit: the rest wait in the backlog
+            s = socket.create_connection((srv.host, srv.port), timeout=5)
+            held.append(s)
+        srv.wait_log("accept failed: Too many open files; pausing accepts", timeout=5)
+        cpu0 = _cpu_seconds(srv.pid)
+        time.sleep(1.0)
+        assert _cpu_seconds(srv.pid) - cpu0 < 0.3, "ferryd spins while out of descriptors"
+        assert srv.alive()
+    finally:
+        for s in held:
+            s.close()
+    # Descriptors come back: a new client gets its greeting and can log in.
+    def greeted():
+        try:
+            c = srv.connect()
+        except (OSError, Exception):
+            return False
+        try:
+            c.login()
+            c.expect("QUIT", 221)
+            return True
+        finally:
+            c.close()
+    wait_until(greeted, timeout=10, what="a login after descriptors are free")
+
+
+def test_sessions_of_one_home_share_the_root_descriptor(make_server):
+    # One descriptor per session (its control socket), not two: logged-in
+    # sessions of one home share the O_PATH root, so the descriptor limit
+    # allows twice as many idle sessions.
+    srv = make_server()
+    fd_dir = f"/proc/{srv.pid}/fd"
+    before = len(os.listdir(fd_dir))
+    sessions = []
+    try:
+        for _ in range(40):
+            c = srv.connect()
+            c.login()
+            sessions.append(c)
+        grown = len(os.listdir(fd_dir)) - before
+        assert 40 <= grown <= 41, grown
+        sessions[0].expect("CWD /", 250)
+    finally:
+        for c in sessions:
+            c.close()
+    wait_until(lambda: len(os.listdir(fd_dir)) <= before, timeout=5, what="descriptors released")

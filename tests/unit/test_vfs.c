@@ -1182,6 +1182,51 @@ static void test_vfs_uploads(void **state)
 	assert_int_equal(outside_unchanged(*state), 0);
 }
 
+/* Sessions of one home share a descriptor; a home renamed away and
+ * recreated under the same path is a different directory and gets its own. */
+static void test_vfs_root_shared(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/ferry-vfsroot-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char home[PATH_MAX], moved[PATH_MAX];
+	(void)snprintf(home, sizeof(home), "%s/home", tmpl);
+	(void)snprintf(moved, sizeof(moved), "%s/moved", tmpl);
+	assert_int_equal(mkdir(home, 0755), 0);
+	unsigned base = vfs_roots_open();
+	struct vfs a = { .root_fd = -1 }, b = { .root_fd = -1 }, c = { .root_fd = -1 }, t = { .root_fd = -1 };
+	assert_int_equal(vfs_open_root(home, &a), 0);
+	assert_int_equal(vfs_open_root(home, &b), 0);
+	assert_int_equal(a.root_fd, b.root_fd);
+	assert_int_equal(vfs_roots_open(), base + 1);
+	assert_int_equal(vfs_open_root(tmpl, &t), 0); /* another directory */
+	assert_int_not_equal(t.root_fd, a.root_fd);
+	assert_int_equal(vfs_roots_open(), base + 2);
+	/* The path now names a new, empty directory: not the old entry. */
+	assert_int_equal(rename(home, moved), 0);
+	assert_int_equal(mkdir(home, 0755), 0);
+	assert_int_equal(vfs_open_root(home, &c), 0);
+	assert_int_not_equal(c.root_fd, a.root_fd);
+	struct stat st;
+	assert_int_equal(vfs_stat(&c, "/", &st), 0);
+	assert_int_equal(vfs_roots_open(), base + 3);
+	/* The first user leaving keeps the descriptor for the second. */
+	vfs_close(&a);
+	assert_int_equal(a.root_fd, -1);
+	assert_int_equal(fcntl(b.root_fd, F_GETFD), FD_CLOEXEC);
+	assert_int_equal(vfs_stat(&b, "/", &st), 0);
+	assert_int_equal(vfs_roots_open(), base + 3);
+	int last = b.root_fd;
+	vfs_close(&b);
+	assert_int_equal(fcntl(last, F_GETFD), -1); /* closed with its last user */
+	vfs_close(&c);
+	vfs_close(&t);
+	assert_int_equal(vfs_roots_open(), base);
+	assert_int_equal(rmdir(home), 0);
+	assert_int_equal(rmdir(moved), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
 static void test_vfs_root_handling(void **state)
 {
 	(void)state;
@@ -1445,6 +1490,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vfs_uploads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_magic_links, setup, teardown),
 		cmocka_unit_test(test_vfs_root_handling),
+		cmocka_unit_test(test_vfs_root_shared),
 		cmocka_unit_test(test_vfs_supported_without_openat2),
 		cmocka_unit_test(test_vfs_as_nobody),
 	};
