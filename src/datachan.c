@@ -83,7 +83,7 @@ static void finish(struct datachan *d, enum proto_xfer_status st, int err)
 	close_conn(d);
 	close_listener(d);
 	d->have_target = false;
-	buf_reset(&d->out);
+	buf_free(&d->out); /* an idle session keeps no transfer buffer */
 	d->done(d, st, err, d->bytes);
 }
 
@@ -340,6 +340,22 @@ static int drain_out(struct datachan *d)
  * used). Returns 1 at EOF. */
 static int fill_file(struct datachan *d)
 {
+	int err = 0;
+	if (!d->x.ascii) {
+		/* Binary under TLS: read straight into the output buffer, a few
+		 * full 16 KiB records at a time. */
+		char *o = buf_reserve(&d->out, CHUNK, &err);
+		if (!o)
+			return err;
+		ssize_t n = pread(d->x.fd, o, CHUNK, (off_t)d->off);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 1;
+		d->off += (uint64_t)n;
+		buf_commit(&d->out, (size_t)n);
+		return 0;
+	}
 	char in[CHUNK / 2];
 	ssize_t n = pread(d->x.fd, in, sizeof(in), (off_t)d->off);
 	if (n < 0)
@@ -347,15 +363,22 @@ static int fill_file(struct datachan *d)
 	if (n == 0)
 		return 1;
 	d->off += (uint64_t)n;
-	int err = 0;
 	char *o = buf_reserve(&d->out, (size_t)n * 2, &err);
 	if (!o)
 		return err;
 	size_t k = 0;
-	for (ssize_t i = 0; i < n; i++) {
-		if (in[i] == '\n' && d->x.ascii)
+	const char *p = in, *end = in + n;
+	while (p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		size_t run = (size_t)((lf ? lf : end) - p);
+		memcpy(o + k, p, run);
+		k += run;
+		p += run;
+		if (lf) {
 			o[k++] = '\r';
-		o[k++] = in[i];
+			o[k++] = '\n';
+			p++;
+		}
 	}
 	buf_commit(&d->out, k);
 	return 0;
