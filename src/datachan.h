@@ -37,6 +37,8 @@ struct datachan {
 	struct buf out;
 	bool list_done;
 	struct tls_conn *tls;           /* this data connection's TLS */
+	int pipe[2];                    /* plain binary upload: socket → pipe → file (splice) */
+	bool no_splice;                 /* splice refused: read/write for this transfer */
 	enum { DC_PLAIN, DC_HANDSHAKE, DC_READY, DC_CLOSE_NOTIFY, DC_DRAIN } tstate;
 };
 
