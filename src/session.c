@@ -93,6 +93,16 @@ static void close_now(struct session *s)
 	if (datachan_running(&s->data))
 		datachan_abort(&s->data);
 	struct loop *l = s->host->loop;
+	/* The slot is free before the socket closes: a client that sees EOF
+	 * and reconnects at once must not meet "max_sessions reached". */
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->host->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->host->count--;
+	s->host->closed(s->host);
 	loop_watch_del(l, &s->watch);
 	/* RFC 4217 §12.6: end an established TLS control connection properly. */
 	if (s->tphase == TLS_IDLE)
@@ -102,13 +112,6 @@ static void close_now(struct session *s)
 	loop_timer_cancel(l, &s->login_timer);
 	loop_timer_cancel(l, &s->effect_timer);
 	datachan_reset(&s->data);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		s->host->head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->host->count--;
 	log_info(s->id, "disconnect: ip=%s", s->peer);
 	/* A password check still queued or running refers to s: free when it
 	 * returns. Cancelling keeps abandoned checks (clients that send PASS and
@@ -117,7 +120,6 @@ static void close_now(struct session *s)
 		atomic_store(&s->job->cancelled, true);
 	else
 		loop_defer(l, session_free, s);
-	s->host->closed(s->host);
 }
 
 static void update_interest(struct session *s)

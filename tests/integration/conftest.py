@@ -448,6 +448,9 @@ class FerryServer:
             try:
                 if c.greeting.code == 220:
                     c.cmd("QUIT")
+                    # ferryd frees the session slot before closing the socket:
+                    # after EOF the probe no longer counts against max_sessions.
+                    c.assert_closed()
                     return True, ""
                 return False, f"unexpected greeting {c.greeting!r}"
             finally:

@@ -1627,7 +1627,19 @@ def test_implicit_refused_when_full_sends_no_plaintext(make_server, certs):
     conf = tls_config(certs, implicit_listen=f"{HOST}:{implicit}")
     conf["server"] = {"max_sessions": "1"}
     s = make_server(conf)
-    first = s.connect()
+    # The readiness probe's session may not be counted out yet: until it
+    # is, `first` itself is refused with 421 and would not hold the slot.
+    held = []
+
+    def hold_slot():
+        c = s.connect()
+        if c.greeting.code == 220:
+            held.append(c)
+            return True
+        c.close()
+        return False
+    wait_until(hold_slot, timeout=5, what="the only session slot")
+    first = held[0]
     try:
         c = TlsCtl(s.host, implicit, greet=False)
         try:
