@@ -123,7 +123,7 @@ def test_database_files_belong_to_service_user(env):
     assert header[18:20] == b"\x02\x02"
     con = sqlite3.connect(f"file:{env.db}?immutable=1", uri=True)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
         cols = [c[1] for c in con.execute("PRAGMA table_info(users)")]
     finally:
         con.close()
@@ -479,7 +479,8 @@ def test_usage_errors(env, args):
 def test_help_and_version(ferry_bin):
     r = subprocess.run([ferry_bin.ferry, "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
-    for word in ["user add NAME --home DIR", "user passwd NAME", "config check", "--create-home"]:
+    for word in ["user add NAME --home DIR", "user passwd NAME", "config check", "--create-home",
+                 "otp init NAME [--alg md5|sha1] [--count N] [--seed SEED]", "totp enable NAME"]:
         assert word in r.stdout
     r = subprocess.run([ferry_bin.ferry, "--version"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and r.stdout.startswith("ferry ")
