@@ -226,38 +226,40 @@ static int cli_otp_show(struct cli *c, const struct cli_otp_args *a)
 	return CLI_EXIT_OK;
 }
 
-static int cli_otp_set(struct cli *c, const struct cli_otp_args *a)
+/* Load, change, save, report: the commands that only flip settings. */
+static int cli_otp_modify(struct cli *c, const struct cli_otp_args *a,
+			  void (*change)(struct otp_state *st, const struct cli_otp_args *a), const char *done)
 {
 	struct otp_state st = { 0 };
-	if (a->reply < 0 && a->static_ok < 0)
-		return cli_usage_err("otp set: nothing to change (give --reply, --allow-password or --no-password)");
 	int rc = cli_otp_load(c, a->name, &st);
 	if (!rc) {
-		if (a->reply >= 0)
-			st.reply = a->reply;
-		if (a->static_ok >= 0)
-			st.static_ok = a->static_ok;
+		change(&st, a);
 		rc = cli_otp_save(c, a->name, &st);
 	}
 	if (!rc)
-		(void)printf("ferry: user '%s' updated\n", a->name);
+		(void)printf("ferry: user '%s' %s\n", a->name, done);
 	otp_state_free(&st);
 	return rc;
 }
 
-static int cli_otp_disable(struct cli *c, const struct cli_otp_args *a)
+static void cli_change_settings(struct otp_state *st, const struct cli_otp_args *a)
 {
-	struct otp_state st = { 0 };
-	int rc = cli_otp_load(c, a->name, &st);
-	if (!rc) {
-		st.otp = false;
-		st.static_ok = false;
-		rc = cli_otp_save(c, a->name, &st);
-	}
-	if (!rc)
-		(void)printf("ferry: user '%s' logs in with the password again\n", a->name);
-	otp_state_free(&st);
-	return rc;
+	if (a->reply >= 0)
+		st->reply = a->reply;
+	if (a->static_ok >= 0)
+		st->static_ok = a->static_ok;
+}
+
+static void cli_change_otp_off(struct otp_state *st, const struct cli_otp_args *a)
+{
+	st->otp = false;
+	st->static_ok = false;
+}
+
+static void cli_change_totp_off(struct otp_state *st, const struct cli_otp_args *a)
+{
+	otp_state_free(st);
+	st->totp_last_step = 0;
 }
 
 int cli_otp(struct cli *c, int argc, char **argv)
@@ -277,13 +279,17 @@ int cli_otp(struct cli *c, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "set") == 0) {
 		rc = cli_otp_parse("otp", argc, argv, set_opts, &a);
-		return rc ? rc : cli_otp_set(c, &a);
+		if (!rc && a.reply < 0 && a.static_ok < 0)
+			rc = cli_usage_err("otp set: nothing to change (give --reply, --allow-password or --no-password)");
+		return rc ? rc : cli_otp_modify(c, &a, cli_change_settings, "updated");
 	}
 	if (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "disable") == 0) {
 		rc = cli_otp_parse("otp", argc, argv, no_opts, &a);
 		if (rc)
 			return rc;
-		return argv[0][0] == 's' ? cli_otp_show(c, &a) : cli_otp_disable(c, &a);
+		if (argv[0][0] == 's')
+			return cli_otp_show(c, &a);
+		return cli_otp_modify(c, &a, cli_change_otp_off, "logs in with the password again");
 	}
 	return cli_usage_err("otp: unknown command '%s'", cli_esc(argv[0], esc, sizeof(esc)));
 }
@@ -332,21 +338,6 @@ out:
 	return rc;
 }
 
-static int cli_totp_disable(struct cli *c, const struct cli_otp_args *a)
-{
-	struct otp_state st = { 0 };
-	int rc = cli_otp_load(c, a->name, &st);
-	if (!rc) {
-		otp_state_free(&st);
-		st.totp_last_step = 0;
-		rc = cli_otp_save(c, a->name, &st);
-	}
-	if (!rc)
-		(void)printf("ferry: user '%s' logs in with the password alone\n", a->name);
-	otp_state_free(&st);
-	return rc;
-}
-
 int cli_totp(struct cli *c, int argc, char **argv)
 {
 	static const int no_opts[] = { 0 };
@@ -361,5 +352,7 @@ int cli_totp(struct cli *c, int argc, char **argv)
 	int rc = cli_otp_parse("totp", argc, argv, no_opts, &a);
 	if (rc)
 		return rc;
-	return enable ? cli_totp_enable(c, &a) : cli_totp_disable(c, &a);
+	if (enable)
+		return cli_totp_enable(c, &a);
+	return cli_otp_modify(c, &a, cli_change_totp_off, "logs in with the password alone");
 }

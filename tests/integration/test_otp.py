@@ -9,17 +9,15 @@ import ftplib
 import hashlib
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 import pytest
 
 from conftest import REPO, wait_until
+from test_clients import clean_home, need, run  # noqa: F401 (clean_home is a fixture)
 
-TIMEOUT = 30
 PHRASE = "This is a test."
 LFTP_BASE = ("set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 5; "
              "set net:reconnect-interval-base 1; set cmd:fail-exit yes; ")
@@ -101,27 +99,6 @@ def challenge(c, user="otpuser"):
     return r
 
 
-def run(args, env=None, timeout=TIMEOUT):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env,
-                          stdin=subprocess.DEVNULL)
-
-
-def need(tool):
-    path = shutil.which(tool)
-    if not path:
-        pytest.skip(f"{tool} is not installed")
-    return path
-
-
-@pytest.fixture
-def clean_env():
-    d = tempfile.mkdtemp(prefix="ferry-it-home-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LFTP", "FTP"))}
-    env.update(HOME=d, LC_ALL="C", LANG="C")
-    yield env
-    shutil.rmtree(d, ignore_errors=True)
-
-
 # ----------------------------------------------------------------- C 49-55: the 331 form
 
 def test_331_challenge_text_and_six_words(otp_server, ctl):
@@ -196,7 +173,8 @@ def test_unknown_and_password_users_unchanged(otp_server, ctl):
 
 # ----------------------------------------------------------------- C 57: lftp computes the OTP
 
-def test_lftp_answers_331(otp_server, clean_env, ctl):
+def test_lftp_answers_331(otp_server, clean_home, ctl):
+    _, clean_env = clean_home
     srv = otp_server()
     cp = run([need("lftp"), "-d", "-c", LFTP_BASE +
               f"open -u 'otpuser,{PHRASE}' ftp://{srv.host}:{srv.port}; quote NOOP"], env=clean_env)
@@ -213,7 +191,8 @@ def test_lftp_answers_331(otp_server, clean_env, ctl):
     assert "otp-md5 97 test" in challenge(c).text
 
 
-def test_lftp_wrong_pass_phrase_fails(otp_server, clean_env):
+def test_lftp_wrong_pass_phrase_fails(otp_server, clean_home):
+    _, clean_env = clean_home
     srv = otp_server()
     cp = run([need("lftp"), "-c", LFTP_BASE +
               f"open -u 'otpuser,not the phrase' ftp://{srv.host}:{srv.port}; quote NOOP"], env=clean_env)

@@ -650,23 +650,15 @@ static void complete_lookup(struct replay *r, bool store_error)
 	proto_complete(r->p, &pr);
 }
 
+static int expect_user_effect(struct replay *r, enum proto_effect_kind kind, struct slice escaped_name,
+			      const struct proto_effect **out);
+
 static int do_lookup(struct replay *r, struct slice escaped_name, bool store_error)
 {
 	const struct proto_effect *e;
-	int rc = expect_effect(r, PROTO_EFFECT_USER_LOOKUP, &e);
+	int rc = expect_user_effect(r, PROTO_EFFECT_USER_LOOKUP, escaped_name, &e);
 	if (rc)
 		return rc;
-	struct buf nb;
-	buf_init(&nb, 4096);
-	if (unescape(escaped_name, &nb)) {
-		buf_free(&nb);
-		return bad_syntax(r, "bad escape in user name (use \\r \\n \\t \\\\ \\xHH)");
-	}
-	bool same = e->user && slice_eq(slice_from_cstr(e->user), buf_slice(&nb));
-	buf_free(&nb);
-	if (!same)
-		return fail(r, "expected USER_LOOKUP for user %.*s got user %s", (int)escaped_name.n, escaped_name.p,
-			    e->user ? e->user : "(null)");
 	complete_lookup(r, store_error);
 	return pump(r);
 }
@@ -770,10 +762,12 @@ static int expect_effect(struct replay *r, enum proto_effect_kind kind, const st
 	return 0;
 }
 
-static int do_auth(struct replay *r, struct slice escaped_name, bool store_error)
+/* The pending effect must be kind for the user named by escaped_name. */
+static int expect_user_effect(struct replay *r, enum proto_effect_kind kind, struct slice escaped_name,
+			      const struct proto_effect **out)
 {
 	const struct proto_effect *e;
-	int rc = expect_effect(r, PROTO_EFFECT_AUTH_CHECK, &e);
+	int rc = expect_effect(r, kind, &e);
 	if (rc)
 		return rc;
 	struct buf nb;
@@ -786,15 +780,23 @@ static int do_auth(struct replay *r, struct slice escaped_name, bool store_error
 	bool same = e->user && slice_eq(slice_from_cstr(e->user), name);
 	if (!same) {
 		where(r);
-		fputs("expected AUTH_CHECK for user ", stderr);
+		fprintf(stderr, "expected %s for user ", effect_name(kind));
 		show(name.p, name.n);
 		fputs(" got user ", stderr);
 		show_cstr(e->user);
 		fputc('\n', stderr);
 	}
 	buf_free(&nb);
-	if (!same)
-		return EXIT_MISMATCH;
+	*out = e;
+	return same ? 0 : EXIT_MISMATCH;
+}
+
+static int do_auth(struct replay *r, struct slice escaped_name, bool store_error)
+{
+	const struct proto_effect *e;
+	int rc = expect_user_effect(r, PROTO_EFFECT_AUTH_CHECK, escaped_name, &e);
+	if (rc)
+		return rc;
 	struct auth_result res = { 0 };
 	if (store_error) {
 		res.err = -EIO;
