@@ -282,7 +282,7 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	 * time does not reveal which names exist, are disabled or use OTP. */
 	bool use_hash = real && auth_hash_usable(u.password_hash) && (!otp_user || st.static_ok);
 	const char *pw = static_pw ? static_pw : (password ? password : "");
-	bool match = auth_crypt_matches(use_hash ? u.password_hash : auth_dummy_hash, totp_user && !static_pw ? "" : pw);
+	bool match = auth_crypt_matches(use_hash ? u.password_hash : auth_dummy_hash, pw);
 	bool ok;
 	if (otp_user)
 		ok = otp_ok || (use_hash && match);
