@@ -287,6 +287,12 @@ static void auth_done(struct job *j)
 	}
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	complete(s, &r);
+	/* A lookup that finished after a timeout replaced it with CLOSE: proto
+	 * never took the lock, so nobody else would release it. */
+	const char *held_user;
+	uint64_t held = 0;
+	if (a->lookup && a->ch.lock && !(proto_challenge_lock(s->proto, &held_user, &held) && held == a->ch.lock))
+		release_lock(s, a->user, a->ch.lock);
 	auth_job_free(a);
 	pump(s);
 }

@@ -86,6 +86,19 @@ S: 331 Response to otp-md5 99 test ext required for otpuser.
 E: AUTH_CHECK otpuser
 S: 230 Login successful.
 
+# A challenge lock outlives REIN and is handed back by the next USER.
+C: USER otpuser
+E: USER_LOOKUP otpuser
+S: 331 Response to otp-md5 99 test ext required for otpuser.
+C: REIN
+S: 220 Service ready for new user.
+C: USER bob
+E: USER_LOOKUP bob release=otpuser
+S: 331 Please specify the password.
+C: PASS pw
+E: AUTH_CHECK bob
+S: 230 Login successful.
+
 # The store failing at USER ends the session like at PASS.
 C: USER otpuser
 E: USER_LOOKUP otpuser ERROR

@@ -30,8 +30,9 @@
  *                         exhausted: no one-time passwords are left.
  *   USER_LOOKUP effects (every USER) are completed from this table as soon
  *   as they appear, unless "set lookup manual": then each one waits for
- *                E: USER_LOOKUP NAME [ERROR]
- *                         (ERROR: the store fails). Unknown names get a
+ *                E: USER_LOOKUP NAME [ERROR | release=USER]
+ *                         (ERROR: the store fails; release=: the lookup must
+ *                         hand back the challenge lock USER's lookup took). Unknown names get a
  *                         password prompt, or with "set otp_unknown 1" the
  *                         made-up challenge "otp-md5 123 fake0".
  *                         "set otp_challenge 336" is [otp] challenge = 336.
@@ -1560,9 +1561,22 @@ static int do_effect(struct replay *r, struct slice rest)
 	if (slice_eq(kind, SLICE_LIT("USER_LOOKUP"))) {
 		struct slice name, flag;
 		(void)slice_split(arg, ' ', &name, &flag);
-		if (!name.n || (flag.n && !slice_eq(flag, SLICE_LIT("ERROR"))))
-			return bad_syntax(r, "E: USER_LOOKUP NAME [ERROR]");
-		return do_lookup(r, name, flag.n != 0);
+		bool err = slice_eq(flag, SLICE_LIT("ERROR"));
+		if (!name.n || (flag.n && !err && (flag.n < 9 || memcmp(flag.p, "release=", 8) != 0)))
+			return bad_syntax(r, "E: USER_LOOKUP NAME [ERROR | release=NAME]");
+		if (flag.n && !err) {
+			/* The lock an earlier USER took is handed back by this lookup. */
+			e = proto_effect(r->p);
+			struct slice want = { flag.p + 8, flag.n - 8 };
+			if (!e || e->kind != PROTO_EFFECT_USER_LOOKUP || !e->lookup.release_user ||
+			    !e->lookup.release_lock || !slice_eq(slice_from_cstr(e->lookup.release_user), want))
+				return fail(r, "expected USER_LOOKUP releasing %.*s's challenge lock got %s", (int)want.n,
+					    want.p,
+					    e && e->kind == PROTO_EFFECT_USER_LOOKUP && e->lookup.release_user
+						? e->lookup.release_user
+						: "no release");
+		}
+		return do_lookup(r, name, err);
 	}
 	if (slice_eq(kind, SLICE_LIT("DELAY"))) {
 		uint64_t ms;
