@@ -189,9 +189,9 @@ int auth_totp_uri(const char *user, const char *secret, char *out, size_t outsz)
 		return -ENAMETOOLONG;
 	/* The Key Uri Format of authenticator apps: issuer in the label and
 	 * as a parameter; the defaults (SHA1, 6 digits, 30 s) spelled out. */
-	int n = snprintf(out, outsz,
-			 "otpauth://totp/Ferry:%s?secret=%s&issuer=Ferry&algorithm=SHA1&digits=%d&period=%d", name,
-			 secret, AUTH_TOTP_DIGITS, AUTH_TOTP_STEP_S);
+	int n =
+	    snprintf(out, outsz, "otpauth://totp/Ferry:%s?secret=%s&issuer=Ferry&algorithm=SHA1&digits=%d&period=%d",
+		     name, secret, AUTH_TOTP_DIGITS, AUTH_TOTP_STEP_S);
 	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }
 

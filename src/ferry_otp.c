@@ -20,13 +20,13 @@
 enum cli_otp_opt { OTP_OPT_ALG = 0x100, OTP_OPT_COUNT, OTP_OPT_SEED, OTP_OPT_REPLY, OTP_OPT_ALLOW, OTP_OPT_NO_PW };
 
 static const struct option cli_otp_options[] = {
-    {"alg", required_argument, NULL, OTP_OPT_ALG},
-    {"count", required_argument, NULL, OTP_OPT_COUNT},
-    {"seed", required_argument, NULL, OTP_OPT_SEED},
-    {"reply", required_argument, NULL, OTP_OPT_REPLY},
-    {"allow-password", no_argument, NULL, OTP_OPT_ALLOW},
-    {"no-password", no_argument, NULL, OTP_OPT_NO_PW},
-    {NULL, 0, NULL, 0},
+	{ "alg", required_argument, NULL, OTP_OPT_ALG },
+	{ "count", required_argument, NULL, OTP_OPT_COUNT },
+	{ "seed", required_argument, NULL, OTP_OPT_SEED },
+	{ "reply", required_argument, NULL, OTP_OPT_REPLY },
+	{ "allow-password", no_argument, NULL, OTP_OPT_ALLOW },
+	{ "no-password", no_argument, NULL, OTP_OPT_NO_PW },
+	{ NULL, 0, NULL, 0 },
 };
 
 struct cli_otp_args {
@@ -35,8 +35,8 @@ struct cli_otp_args {
 	enum otp_alg alg;
 	unsigned count;
 	char seed[OTP_SEED_MAX + 1];
-	int reply;       /* -1: unchanged; 0 default; 331; 336 */
-	int static_ok;   /* -1: unchanged; 0; 1 */
+	int reply;     /* -1: unchanged; 0 default; 331; 336 */
+	int static_ok; /* -1: unchanged; 0; 1 */
 };
 
 static int cli_otp_parse_opt(struct cli_otp_args *a, int o, const char *v)
@@ -94,8 +94,9 @@ static int cli_otp_parse(const char *cmd, int argc, char **argv, const int *allo
 	char esc[128];
 	int o;
 
-	*a = (struct cli_otp_args){ .verb = argv[0], .alg = OTP_MD5, .count = CLI_OTP_COUNT_DEFAULT, .reply = -1,
-				    .static_ok = -1 };
+	*a = (struct cli_otp_args){
+		.verb = argv[0], .alg = OTP_MD5, .count = CLI_OTP_COUNT_DEFAULT, .reply = -1, .static_ok = -1
+	};
 	opterr = 0;
 	optind = 0;
 	while ((o = getopt_long(argc, argv, ":", cli_otp_options, NULL)) != -1) {
@@ -118,8 +119,7 @@ static int cli_otp_parse(const char *cmd, int argc, char **argv, const int *allo
 				     cli_esc(argv[optind + 1], esc, sizeof(esc)));
 	a->name = argv[optind];
 	if (!cli_name_valid(a->name))
-		return cli_usage_err("%s %s: invalid user name '%s'", cmd, a->verb,
-				     cli_esc(a->name, esc, sizeof(esc)));
+		return cli_usage_err("%s %s: invalid user name '%s'", cmd, a->verb, cli_esc(a->name, esc, sizeof(esc)));
 	return CLI_EXIT_OK;
 }
 
@@ -193,8 +193,8 @@ static int cli_otp_init(struct cli *c, const struct cli_otp_args *a)
 		st.static_ok = a->static_ok;
 	rc = cli_otp_save(c, a->name, &st);
 	if (!rc)
-		(void)printf("ferry: user '%s' has a new one-time password key; next challenge: otp-%s %u %s\n", a->name,
-			     otp_alg_name(st.alg), st.seq - 1, st.seed);
+		(void)printf("ferry: user '%s' has a new one-time password key; next challenge: otp-%s %u %s\n",
+			     a->name, otp_alg_name(st.alg), st.seq - 1, st.seed);
 out:
 	util_wipe(phrase, sizeof(phrase));
 	otp_state_free(&st);
@@ -280,7 +280,8 @@ int cli_otp(struct cli *c, int argc, char **argv)
 	if (strcmp(argv[0], "set") == 0) {
 		rc = cli_otp_parse("otp", argc, argv, set_opts, &a);
 		if (!rc && a.reply < 0 && a.static_ok < 0)
-			rc = cli_usage_err("otp set: nothing to change (give --reply, --allow-password or --no-password)");
+			rc = cli_usage_err(
+			    "otp set: nothing to change (give --reply, --allow-password or --no-password)");
 		return rc ? rc : cli_otp_modify(c, &a, cli_change_settings, "updated");
 	}
 	if (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "disable") == 0) {
@@ -323,10 +324,11 @@ static int cli_totp_enable(struct cli *c, const struct cli_otp_args *a)
 	if (!rc) {
 		/* Shown once: the store keeps the secret, nothing prints it again. */
 		(void)printf("%s\n", uri);
-		(void)fprintf(stderr,
-			      "ferry: user '%s' now logs in with the password followed by the 6-digit code; add the URI "
-			      "above to an authenticator app (it is not shown again)\n",
-			      a->name);
+		(void)fprintf(
+		    stderr,
+		    "ferry: user '%s' now logs in with the password followed by the 6-digit code; add the URI "
+		    "above to an authenticator app (it is not shown again)\n",
+		    a->name);
 	}
 out:
 	if (secret) {

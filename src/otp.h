@@ -17,7 +17,7 @@
  * provider, which is not loaded. */
 enum otp_alg { OTP_MD5, OTP_SHA1 };
 
-#define OTP_SEED_MAX 16       /* RFC 2289 §6: 1-16 alphanumeric characters */
+#define OTP_SEED_MAX 16 /* RFC 2289 §6: 1-16 alphanumeric characters */
 #define OTP_SEED_DEFAULT_LEN 10
 #define OTP_PASSPHRASE_MIN 10 /* RFC 2289 §6: generators accept 10-63 */
 #define OTP_PASSPHRASE_MAX 63
