@@ -481,3 +481,30 @@ def test_totp_and_otp_exclude_each_other(totp_server):
     srv, _ = totp_server()
     cp = srv.ferry("otp", "init", "otpuser", input=PHRASE + "\n")
     assert cp.returncode == 1 and "run 'ferry totp disable otpuser' first" in cp.stderr
+
+
+# ----------------------------------------------------------------- an older users.db
+
+def test_schema_1_database_is_migrated(make_server, ctl):
+    """A users.db from before one-time passwords (schema version 1: the users table only) keeps
+    its users and gains the OTP tables when ferryd or ferry opens it."""
+    import sqlite3
+    srv = make_server(users=USERS, start=False)
+    con = sqlite3.connect(srv.db_path)
+    con.executescript("DROP TRIGGER users_delete_otp; DROP TABLE otp; DROP TABLE otp_locks; DROP TABLE meta;"
+                      "PRAGMA user_version = 1;")
+    con.close()
+    srv.start()
+    c = ctl(srv)
+    assert c.login("bob", "pw").code == 230
+    con = sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        con.close()
+    assert {"users", "otp", "otp_locks", "meta"} <= tables
+    init_otp(srv, "otpuser", PHRASE, "--count", "100", "--seed", "test")
+    c = ctl(srv)
+    assert "otp-md5 99 test" in challenge(c).text
+    assert c.cmd("PASS BAIL TUFT BITS GANG CHEF THY").code == 230
