@@ -5,11 +5,11 @@ set -euo pipefail
 
 FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
-  libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev
+  libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev
   sqlite3 openssl
 )
 FERRY_TEST_PKGS=(
-  python3 python3-pytest curl lftp wget tnftp
+  python3 python3-pytest curl lftp wget tnftp oathtool
   libclang-rt-14-dev
 )
 

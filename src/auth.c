@@ -206,31 +206,108 @@ bool auth_verify_password(const char *hash, const char *password)
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		struct auth_result *out)
 {
-	struct user_record u = {0};
-	bool found = false;
+	auth_login(ops, s, user, password, NULL, out);
+}
 
-	*out = (struct auth_result){0};
-	if (!ops || !s || !user || !password) {
-		out->err = -EINVAL;
-	} else {
-		int r = ops->lookup(s, user, &u);
+/* The user's record and OTP settings; errors other than "no such user" /
+ * "nothing set" go to out->err. */
+static void auth_load(const struct userstore_ops *ops, struct userstore *s, const char *user, struct user_record *u,
+		      struct otp_state *st, bool *found, bool *have_st, struct auth_result *out)
+{
+	int r = ops->lookup(s, user, u);
+	if (r == 0)
+		*found = true;
+	else if (r != -ENOENT)
+		out->err = r;
+	if (*found && ops->otp_get) {
+		r = ops->otp_get(s, user, st);
 		if (r == 0)
-			found = true;
+			*have_st = true;
 		else if (r != -ENOENT)
 			out->err = r;
 	}
+}
+
+/* RFC 2289 §7: decode the answer, hash it once; equal to the stored OTP(n)
+ * ⇒ it is OTP(n-1), which then replaces it (compare-and-swap, so only one
+ * of two simultaneous logins with it succeeds). Only for the challenge
+ * this connection was shown. */
+static bool auth_otp_matches(const struct userstore_ops *ops, struct userstore *s, const char *user,
+			     const struct otp_state *st, const struct auth_challenge *ch, const char *answer)
+{
+	uint64_t v, hashed;
+
+	if (!ch || ch->kind != AUTH_KIND_OTP || ch->alg != st->alg || ch->seq + 1 != st->seq ||
+	    strcmp(ch->seed, st->seed) != 0)
+		return false;
+	if (otp_parse_answer(slice_from_cstr(answer), &v) != 0 || otp_step(st->alg, v, &hashed) != 0)
+		return false;
+	if (!util_ct_equal(&hashed, sizeof(hashed), &st->last, sizeof(st->last)))
+		return false;
+	return ops->otp_advance(s, user, st->seq, st->last, v) == 0;
+}
+
+void auth_login(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
+		const struct auth_challenge *ch, struct auth_result *out)
+{
+	struct user_record u = {0};
+	struct otp_state st = {0};
+	bool found = false, have_st = false, otp_ok = false, code_ok = false;
+	char *static_pw = NULL;
+	int64_t step = 0;
+
+	*out = (struct auth_result){0};
+	if (!ops || !s || !user || !password)
+		out->err = -EINVAL;
+	else
+		auth_load(ops, s, user, &u, &st, &found, &have_st, out);
+
+	bool real = found && u.enabled && !out->err;
+	bool otp_user = real && have_st && st.otp;
+	bool totp_user = real && have_st && !st.otp && st.totp_secret;
+	if (otp_user)
+		otp_ok = auth_otp_matches(ops, s, user, &st, ch, password);
+	if (totp_user) {
+		/* "PASS <password><6 digits>": the code is checked here, the
+		 * password below with everyone else's. */
+		size_t n = strlen(password);
+		if (n >= AUTH_TOTP_DIGITS) {
+			static_pw = util_xstrndup(password, n - AUTH_TOTP_DIGITS);
+			code_ok = auth_totp_check(st.totp_secret, password + n - AUTH_TOTP_DIGITS, util_wall_s(),
+						  &step) == 0;
+		}
+	}
 
 	/* SECURITY: one crypt per attempt whatever happened above, so response
-	 * time does not reveal which names exist or are disabled. */
-	bool real = found && u.enabled && auth_hash_usable(u.password_hash);
-	bool match = auth_crypt_matches(real ? u.password_hash : auth_dummy_hash, password ? password : "");
-	if (real && match) {
+	 * time does not reveal which names exist, are disabled or use OTP. */
+	bool use_hash = real && auth_hash_usable(u.password_hash) && (!otp_user || st.static_ok);
+	const char *pw = static_pw ? static_pw : (password ? password : "");
+	bool match = auth_crypt_matches(use_hash ? u.password_hash : auth_dummy_hash, pw);
+	bool ok;
+	if (otp_user)
+		ok = otp_ok || (use_hash && match);
+	else if (totp_user)
+		ok = use_hash && match && code_ok && ops->totp_advance(s, user, step) == 0;
+	else
+		ok = use_hash && match;
+	if (ch && ch->lock && ops && s && user && ops->challenge_unlock)
+		(void)ops->challenge_unlock(s, user, ch->lock);
+	if (ok) {
 		/* Move the strings over rather than copying: nothing to fail. */
 		out->ok = true;
 		out->home = u.home;
 		out->account = u.account;
 		out->perms = u.perms;
 		u.home = u.account = NULL;
+		if (otp_ok) {
+			out->otp = true;
+			out->otp_left = ch->seq > 0 ? ch->seq - 1 : 0;
+		}
 	}
+	if (static_pw) {
+		util_wipe(static_pw, strlen(static_pw));
+		free(static_pw);
+	}
+	otp_state_free(&st);
 	user_record_free(&u);
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "otp.h"
+
 struct config;
 
 /* Per-user permission bits (names as in the store and on the CLI). */
@@ -39,6 +41,20 @@ struct user_record {
 };
 void user_record_free(struct user_record *u); /* frees the strings, not u */
 
+/* A user's one-time password settings (table otp; no row = nothing set). */
+struct otp_state {
+	bool otp;               /* an RFC 2289 key is set */
+	enum otp_alg alg;
+	unsigned seq;           /* the store holds OTP(seq); the next challenge asks for seq-1 */
+	char seed[OTP_SEED_MAX + 1];
+	uint64_t last;          /* OTP(seq): the last accepted one-time password */
+	char *totp_secret;      /* RFC 6238 key, base32; NULL: no TOTP */
+	int64_t totp_last_step; /* last accepted time step (T), so a code works once */
+	int reply;              /* 0: server default ([otp] challenge), 331 or 336 */
+	bool static_ok;         /* the static password is accepted instead of an OTP */
+};
+void otp_state_free(struct otp_state *st); /* wipes and frees the secret, not st */
+
 struct userstore; /* one open handle; not shared between threads */
 
 struct userstore_ops {
@@ -57,6 +73,26 @@ struct userstore_ops {
 	/* Calls fn for each user in name order; stops early if fn returns non-zero. */
 	int (*list)(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg);
 	void (*close)(struct userstore *s);
+
+	/* One-time passwords. otp_get: 0, or -ENOENT when nothing is set.
+	 * otp_put replaces the user's settings (-ENOENT: no such user); a
+	 * state with nothing set removes the row. */
+	int (*otp_get)(struct userstore *s, const char *name, struct otp_state *out);
+	int (*otp_put)(struct userstore *s, const char *name, const struct otp_state *st);
+	/* Compare-and-swap: stores OTP(seq-1) = next only if the row still
+	 * holds seq and last; -ESTALE when another login got there first. */
+	int (*otp_advance)(struct userstore *s, const char *name, unsigned seq, uint64_t last, uint64_t next);
+	/* Records TOTP step as used only if it is later than the last one;
+	 * -ESTALE otherwise (a code is accepted once). */
+	int (*totp_advance)(struct userstore *s, const char *name, int64_t step);
+	/* RFC 2289 §9: one outstanding challenge per name, across connections
+	 * and servers sharing the store. lock takes it for owner until the
+	 * wall-clock second until (-EBUSY: another owner holds it and it has
+	 * not expired); unlock releases it if owner still holds it. */
+	int (*challenge_lock)(struct userstore *s, const char *name, uint64_t owner, int64_t now, int64_t until);
+	int (*challenge_unlock)(struct userstore *s, const char *name, uint64_t owner);
+	/* A random secret made once per store (made-up challenges). */
+	int (*server_secret)(struct userstore *s, uint8_t *out, size_t n);
 };
 
 /* The backend for cfg->store_backend, or NULL. */
@@ -79,6 +115,8 @@ struct auth_result {
 	char *account;       /* set when ok and the user needs ACCT */
 	uint32_t perms;
 	int err;             /* 0, or -errno when the store itself failed */
+	bool otp;            /* logged in with a one-time password ... */
+	unsigned otp_left;   /* ... after which this many are left */
 };
 void auth_result_free(struct auth_result *r);
 
@@ -87,5 +125,56 @@ void auth_result_free(struct auth_result *r);
  * tell which users exist. Blocking: job pool only. */
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		struct auth_result *out);
+
+/* What USER found out (auth_lookup), kept by proto for PASS. */
+enum auth_kind {
+	AUTH_KIND_PASSWORD,  /* a password (also: unknown names, unless made-up challenges) */
+	AUTH_KIND_OTP,       /* an RFC 2289 challenge: alg, seq, seed */
+	AUTH_KIND_TOTP,      /* password followed by a TOTP code */
+	AUTH_KIND_BUSY,      /* another connection holds this name's challenge */
+	AUTH_KIND_EXHAUSTED, /* no one-time passwords left */
+};
+struct auth_challenge {
+	enum auth_kind kind;
+	int reply;        /* the user's own form: 0 (server default), 331 or 336 */
+	enum otp_alg alg;
+	unsigned seq;     /* the sequence number asked for */
+	char seed[OTP_SEED_MAX + 1];
+	uint64_t lock;    /* non-zero: this connection holds the challenge lock (token) */
+	int err;          /* -errno: the store failed */
+};
+
+struct auth_lookup_req {
+	const char *user;
+	bool fake_unknown;        /* [otp] unknown_users = challenge */
+	uint32_t lock_s;          /* how long a challenge lock lasts at most */
+	const char *release_user; /* a lock this connection holds from an earlier USER ... */
+	uint64_t release_lock;    /* ... released first (0: none) */
+};
+
+/* USER: which challenge the name gets, taking its challenge lock when it is
+ * an RFC 2289 one. Costs the same for unknown and known names (one lookup).
+ * Blocking: job pool only. */
+void auth_lookup(const struct userstore_ops *ops, struct userstore *s, const struct auth_lookup_req *req,
+		 struct auth_challenge *out);
+
+/* PASS after auth_lookup: a one-time password (advanced in the store with a
+ * compare-and-swap), password + TOTP code, or a password, as the user's
+ * settings say; always one crypt, so the time does not tell which. Releases
+ * ch's lock. ch may be NULL (then only a password can succeed). */
+void auth_login(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
+		const struct auth_challenge *ch, struct auth_result *out);
+
+/* Releases a challenge lock (a connection that closed). */
+void auth_release(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t lock);
+
+/* TOTP (RFC 6238, 30-second steps, 6 digits, HMAC-SHA1) through liboath.
+ * auth_totp_secret_new: a fresh random secret, base32 in *out (caller
+ * frees). auth_totp_uri: the otpauth:// URI for authenticator apps. */
+#define AUTH_TOTP_DIGITS 6
+int auth_totp_secret_new(char **out);
+int auth_totp_uri(const char *user, const char *secret, char *out, size_t outsz);
+/* The time step of code at now (±1 step of skew), or -EACCES. */
+int auth_totp_check(const char *secret, const char *code, int64_t now, int64_t *step);
 
 #endif

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "parse.h"
 #include "proto_impl.h"
+#include "reply.h"
 #include "util.h"
 
 /* Longer names cannot exist in the store; refuse them before any lookup. */
@@ -28,9 +29,93 @@ void cmd_user(struct proto *p, struct slice arg)
 	 * parameters stay as they are. */
 	proto_logout(p);
 	p->user = slice_dup(arg);
-	p->login = LOGIN_USER;
-	/* RFC 2577 §7: 331 for every name; the verdict comes at PASS. */
-	proto_reply(p, 331, "Please specify the password.");
+	/* Every name is looked up (RFC 2577 §7: the same cost for all): one-time
+	 * password users get their challenge in the reply. */
+	struct auth_lookup_req req = {
+		.user = p->user,
+		.fake_unknown = p->cfg->otp_unknown_challenge != 0,
+		/* A lock outlasting the login timer would only block others. */
+		.lock_s = p->cfg->login_timeout_ms / 1000u + 1u,
+		.release_user = p->lock_user,
+		.release_lock = p->lock,
+	};
+	proto_start_effect(p, PEND_LOOKUP, (struct proto_effect){ .kind = PROTO_EFFECT_USER_LOOKUP, .user = p->user,
+								   .lookup = req });
+}
+
+/* The user's own challenge form, else the server's. */
+static int challenge_form(const struct proto *p, const struct auth_challenge *ch)
+{
+	if (ch->reply == 331 || ch->reply == 336)
+		return ch->reply;
+	return p->cfg->otp_challenge_336 ? 336 : 331;
+}
+
+static void store_failed(struct proto *p, int err)
+{
+	struct log_escaped e;
+	log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
+		log_esc(slice_from_cstr(p->user ? p->user : ""), &e), err);
+	proto_close_with(p, "Service not available: the user database cannot be read.");
+}
+
+void cmd_login_lookup_done(struct proto *p, const struct auth_challenge *ch)
+{
+	char name[USER_NAME_MAX + 1];
+
+	/* The job released the lock of an earlier USER (if any) first. */
+	free(p->lock_user);
+	p->lock_user = NULL;
+	p->lock = 0;
+	if (!ch || ch->err) {
+		store_failed(p, ch ? ch->err : 0);
+		return;
+	}
+	if (ch->lock) {
+		p->lock = ch->lock;
+		p->lock_user = util_xstrdup(p->user);
+	}
+	p->challenge = *ch;
+	(void)reply_sanitize(slice_from_cstr(p->user), name, sizeof(name));
+	int form = challenge_form(p, ch);
+	switch (ch->kind) {
+	case AUTH_KIND_PASSWORD:
+		p->login = LOGIN_USER;
+		/* RFC 2577 §7: the same 331 whether or not the name exists. */
+		proto_reply(p, 331, "Please specify the password.");
+		return;
+	case AUTH_KIND_OTP:
+		p->login = LOGIN_USER;
+		/* Decision 2. The 331 text is what lftp and OPIE clients parse:
+		 * "otp-md5 N seed" followed by a space; "ext": RFC 2243 answers
+		 * ("word:", "hex:") are understood. */
+		if (form == 336)
+			proto_reply(p, 336, "Username okay, need password. Challenge is \"otp-%s %u %s\".",
+				    otp_alg_name(ch->alg), ch->seq, ch->seed);
+		else
+			proto_reply(p, 331, "Response to otp-%s %u %s ext required for %s.", otp_alg_name(ch->alg),
+				    ch->seq, ch->seed, name);
+		return;
+	case AUTH_KIND_TOTP:
+		p->login = LOGIN_USER;
+		if (form == 336)
+			proto_reply(p, 336, "Username okay, need password. Challenge is \"password followed by the "
+					    "6-digit TOTP code\".");
+		else
+			proto_reply(p, 331, "Password and TOTP code required for %s.", name);
+		return;
+	case AUTH_KIND_BUSY:
+		proto_logout(p);
+		/* RFC 2289 §9: no second challenge while one is outstanding.
+		 * "try again later" is meant: lftp then reconnects and retries. */
+		proto_reply(p, 530, "Another login for %s is in progress; try again later.", name);
+		return;
+	case AUTH_KIND_EXHAUSTED:
+		proto_logout(p);
+		proto_reply(p, 530, "No one-time passwords are left for %s; ask the administrator for a new key.",
+			    name);
+		return;
+	}
 }
 
 void cmd_pass(struct proto *p, struct slice arg)
@@ -45,10 +130,11 @@ void cmd_pass(struct proto *p, struct slice arg)
 	}
 	p->password = slice_dup(arg);
 	proto_start_effect(p, PEND_AUTH,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK, .user = p->user, .password = p->password });
+			   (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK, .user = p->user, .password = p->password,
+						  .challenge = &p->challenge });
 }
 
-static void login_ok(struct proto *p)
+static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 {
 	struct log_escaped e;
 	int r = vfs_open_root(p->home, &p->vfs);
@@ -68,7 +154,13 @@ static void login_ok(struct proto *p)
 	}
 	proto_set_str(&p->cwd, "/");
 	log_info(p->sid, "login ok: user=\"%s\" ip=%s", log_esc(slice_from_cstr(p->user), &e), p->peer);
-	proto_reply(p, 230, "Login successful.");
+	if (otp && otp_left == 0)
+		proto_reply(p, 230, "Login successful. That was the last one-time password: ask for a new key now.");
+	else if (otp && otp_left < OTP_LOW_WARN)
+		proto_reply(p, 230, "Login successful. Only %u one-time passwords are left: ask for a new key soon.",
+			    otp_left);
+	else
+		proto_reply(p, 230, "Login successful.");
 }
 
 /* A failed PASS or ACCT: the 530 comes after the configured delay, which is
@@ -99,11 +191,14 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 		free(p->password);
 		p->password = NULL;
 	}
+	/* The check released the challenge lock (if this USER took one). */
+	if (p->challenge.lock && p->challenge.lock == p->lock) {
+		free(p->lock_user);
+		p->lock_user = NULL;
+		p->lock = 0;
+	}
 	if (!res || res->err) {
-		struct log_escaped e;
-		log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
-			log_esc(slice_from_cstr(p->user ? p->user : ""), &e), res ? res->err : 0);
-		proto_close_with(p, "Service not available: the user database cannot be read.");
+		store_failed(p, res ? res->err : 0);
 		return;
 	}
 	if (!res->ok) {
@@ -121,7 +216,7 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 		proto_reply(p, 332, "Need account for login.");
 		return;
 	}
-	login_ok(p);
+	login_ok(p, res->otp, res->otp_left);
 }
 
 void cmd_acct(struct proto *p, struct slice arg)
@@ -138,7 +233,7 @@ void cmd_acct(struct proto *p, struct slice arg)
 		break;
 	}
 	if (util_ct_equal(arg.p, arg.n, p->account, strlen(p->account)))
-		login_ok(p);
+		login_ok(p, false, 0);
 	else
 		login_failed(p, "bad-account");
 }

@@ -30,6 +30,9 @@ static const char *const store_backends[] = { "sqlite", NULL };
 static const char *const tls_reuse_modes[] = { "off", "require", NULL };
 static const char *const tls_required_modes[] = { "none", "login", "data", "all", NULL };
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+/* [otp]: index 0 is the default form (config.h). */
+static const char *const otp_challenge_forms[] = { "331", "336", NULL };
+static const char *const otp_unknown_modes[] = { "password", "challenge", NULL };
 
 
 static int config_parse_log_level(const char *s, int *out)
@@ -111,6 +114,14 @@ static const struct config_row config_rows[] = {
 	{ .section = "tls", .key = "min_version", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, tls_min_version), .size = FIELD_SIZE(tls_min_version),
 	  .def = "1.2", .help = "oldest TLS version accepted", .choices = tls_versions },
+	{ .section = "otp", .key = "challenge", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, otp_challenge_336), .size = FIELD_SIZE(otp_challenge_336),
+	  .def = "331", .help = "reply that carries OTP and TOTP challenges (per-user setting wins)",
+	  .choices = otp_challenge_forms },
+	{ .section = "otp", .key = "unknown_users", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, otp_unknown_challenge), .size = FIELD_SIZE(otp_unknown_challenge),
+	  .def = "password", .help = "what USER answers for a name that does not exist",
+	  .choices = otp_unknown_modes },
 	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
 	  .def = "stderr", .help = "where log lines go", .choices = log_targets },

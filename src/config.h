@@ -59,6 +59,10 @@ struct config {
 	int tls_required;             /* 0 none, 1 login, 2 data, 3 all */
 	int tls_min_version;          /* 0 = TLS 1.2, 1 = TLS 1.3 */
 
+	/* [otp] */
+	int otp_challenge_336;   /* 0: 331 "Response to otp-md5 ..." (default), 1: 336 */
+	int otp_unknown_challenge; /* 1: unknown users get a made-up OTP challenge */
+
 	/* [log] */
 	int log_target; /* enum log_target */
 	int log_level;  /* enum log_level */

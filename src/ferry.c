@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "ferry_cli.h"
 #include "ferry_version.h"
 #include "privs.h"
 #include "str.h"
@@ -32,8 +33,6 @@
 #ifndef FERRY_DEFAULT_CONFIG
 #define FERRY_DEFAULT_CONFIG "/etc/ferry/ferry.conf"
 #endif
-
-enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
 /* Input bound only: libxcrypt refuses passwords of CRYPT_MAX_PASSPHRASE_SIZE
  * (512) bytes or more, which cli_new_hash reports. */
@@ -57,6 +56,14 @@ static const char cli_usage_text[] =
     "  user disable NAME\n"
     "  user set NAME [--home DIR [--create-home]] [--account ACCT|--no-account] [--perms LIST]\n"
     "\n"
+    "One-time passwords:\n"
+    "  otp init NAME [--alg md5|sha1] [--count N] [--seed SEED] [--reply 331|336] [--allow-password]\n"
+    "  otp show NAME\n"
+    "  otp set NAME [--reply 331|336|default] [--allow-password|--no-password]\n"
+    "  otp disable NAME\n"
+    "  totp enable NAME\n"
+    "  totp disable NAME\n"
+    "\n"
     "Configuration:\n"
     "  config check       validate the configuration file\n"
     "\n"
@@ -68,14 +75,8 @@ static const char cli_usage_text[] =
     "NAME is 1-64 characters of A-Z a-z 0-9 . _ @ - and starts with neither '-' nor '.'.\n"
     "LIST is a comma-separated subset of read,write,delete,rename,mkdir,list, or all\n"
     "(the default). Passwords are read from the terminal (twice, not echoed) or as\n"
-    "one line from standard input, never from the command line.\n";
-
-struct cli {
-	const char *conf_arg; /* -c FILE, or NULL for the default */
-	struct config *cfg;
-	const struct userstore_ops *ops;
-	struct userstore *store;
-};
+    "one line from standard input, never from the command line; so is the OTP pass\n"
+    "phrase (10-63 characters, RFC 2289).\n";
 
 /* Option values start above every character getopt may return. */
 enum cli_opt { OPT_HOME = 0x100, OPT_ACCOUNT, OPT_NO_ACCOUNT, OPT_PERMS, OPT_CREATE_HOME, OPT_DISABLED };
@@ -112,9 +113,7 @@ struct cli_args {
 	unsigned seen; /* OPT_BIT of every option given */
 };
 
-/* Writes "ferry: MESSAGE" to stderr and returns code; a usage error also
- * points at --help. */
-__attribute__((format(printf, 2, 3))) static int cli_fail(int code, const char *fmt, ...)
+int cli_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -124,17 +123,15 @@ __attribute__((format(printf, 2, 3))) static int cli_fail(int code, const char *
 	va_end(ap);
 	return code;
 }
-#define cli_err(...) cli_fail(CLI_EXIT_FAIL, __VA_ARGS__)
-#define cli_usage_err(...) cli_fail(CLI_EXIT_USAGE, __VA_ARGS__)
 
 /* Text from argv echoed in a message: the escape keeps a control byte from
  * rewriting the operator's terminal. Returns out. */
-static const char *cli_esc(const char *s, char *out, size_t outsz)
+const char *cli_esc(const char *s, char *out, size_t outsz)
 {
 	return str_escape(slice_from_cstr(s), out, outsz);
 }
 
-static bool cli_name_valid(const char *s)
+bool cli_name_valid(const char *s)
 {
 	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-";
 	size_t n = strlen(s);
@@ -353,40 +350,42 @@ fail:
 	return r;
 }
 
-/* Gets a new password into buf: twice from a terminal, or one line from a
- * pipe. Returns an exit code; buf holds a secret the caller wipes. */
-static int cli_get_password(char *buf, size_t bufsz)
+int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, size_t *len)
 {
-	char again[CLI_PASSWORD_BUF];
+	char again[CLI_PASSWORD_BUF], prompt[64];
 	size_t n = 0, n2 = 0;
 	bool tty = isatty(STDIN_FILENO) == 1;
 	int r;
 
 	if (tty) {
-		r = cli_prompt("Password: ", buf, bufsz, &n);
-		if (r == 0 && n > 0 && n <= CLI_PASSWORD_MAX)
-			r = cli_prompt("Repeat password: ", again, sizeof(again), &n2);
-		if (r == 0 && n > 0 && n <= CLI_PASSWORD_MAX && !util_ct_equal(buf, n, again, n2)) {
+		(void)snprintf(prompt, sizeof(prompt), "%c%s: ", what[0] & ~0x20, what + 1);
+		r = cli_prompt(prompt, buf, bufsz, &n);
+		(void)snprintf(prompt, sizeof(prompt), "Repeat %s: ", what);
+		if (r == 0 && n > 0 && n <= maxlen)
+			r = cli_prompt(prompt, again, sizeof(again), &n2);
+		if (r == 0 && n > 0 && n <= maxlen && !util_ct_equal(buf, n, again, n2)) {
 			util_wipe(again, sizeof(again));
-			return cli_err("passwords do not match");
+			return cli_err("%ss do not match", what);
 		}
 		util_wipe(again, sizeof(again));
 	} else {
 		r = cli_read_line(STDIN_FILENO, -1, buf, bufsz, &n);
 	}
-	if (r == -EMSGSIZE || (r == 0 && n > CLI_PASSWORD_MAX))
-		return cli_err("password is longer than %d bytes", CLI_PASSWORD_MAX);
+	if (r == -EMSGSIZE || (r == 0 && n > maxlen))
+		return cli_err("%s is longer than %zu bytes", what, maxlen);
 	if (r == -ENODATA)
-		return cli_err(tty ? "no password entered" : "no password on standard input (give it as one line)");
+		return tty ? cli_err("no %s entered", what)
+			   : cli_err("no %s on standard input (give it as one line)", what);
 	if (r == -EINTR)
 		return cli_err("interrupted");
 	if (r)
-		return cli_err("cannot read the password: %s", strerror(-r));
+		return cli_err("cannot read the %s: %s", what, strerror(-r));
 	if (n == 0)
-		return cli_err("empty password");
+		return cli_err("empty %s", what);
 	/* crypt would silently stop at the NUL and hash a shorter password. */
 	if (memchr(buf, '\0', n))
-		return cli_err("password contains a NUL byte");
+		return cli_err("%s contains a NUL byte", what);
+	*len = n;
 	return CLI_EXIT_OK;
 }
 
@@ -394,7 +393,8 @@ static int cli_get_password(char *buf, size_t bufsz)
 static int cli_new_hash(char **hash)
 {
 	char pw[CLI_PASSWORD_BUF];
-	int rc = cli_get_password(pw, sizeof(pw));
+	size_t n;
+	int rc = cli_get_secret("password", pw, sizeof(pw), CLI_PASSWORD_MAX, &n);
 
 	if (rc == CLI_EXIT_OK) {
 		int r = auth_hash_password(pw, hash);
@@ -407,7 +407,7 @@ static int cli_new_hash(char **hash)
 	return rc;
 }
 
-static int cli_load_config(struct cli *c)
+int cli_load_config(struct cli *c)
 {
 	char err[1024];
 	const char *path = c->conf_arg ? c->conf_arg : FERRY_DEFAULT_CONFIG;
@@ -425,7 +425,7 @@ static int cli_load_config(struct cli *c)
 }
 
 /* Drops to the service account, then opens the store as that account. */
-static int cli_open_store(struct cli *c, bool create)
+int cli_open_store(struct cli *c, bool create)
 {
 	char err[1024];
 	int r = privs_drop(c->cfg->run_as, err, sizeof(err));
@@ -441,7 +441,7 @@ static int cli_open_store(struct cli *c, bool create)
 	return CLI_EXIT_OK;
 }
 
-static int cli_store_err(const struct cli *c, const char *name, int r)
+int cli_store_err(const struct cli *c, const char *name, int r)
 {
 	if (r == -ENOENT)
 		return cli_err("no such user '%s'", name);
@@ -775,6 +775,10 @@ int main(int argc, char **argv)
 		return cli_usage_err("missing command");
 	if (strcmp(argv[optind], "user") == 0) {
 		rc = cli_user(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "otp") == 0) {
+		rc = cli_otp(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "totp") == 0) {
+		rc = cli_totp(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "config") == 0) {
 		rc = cli_config(&c, argc - optind - 1, argv + optind + 1);
 	} else {

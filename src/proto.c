@@ -55,6 +55,7 @@ void proto_free(struct proto *p)
 	clear_secret(&p->password);
 	clear_secret(&p->account);
 	free(p->user);
+	free(p->lock_user);
 	free(p->home);
 	free(p->line);
 	free(p->cwd);
@@ -144,6 +145,8 @@ void proto_logout(struct proto *p)
 	p->home = NULL;
 	clear_secret(&p->account);
 	p->perms = 0;
+	/* The lock, if any, stays recorded in lock/lock_user. */
+	p->challenge = (struct auth_challenge){ 0 };
 	vfs_close(&p->vfs);
 	free(p->rnfr);
 	p->rnfr = NULL;
@@ -215,6 +218,15 @@ bool proto_quit_queued(const struct proto *p)
 const char *proto_user(const struct proto *p)
 {
 	return p->user;
+}
+
+bool proto_challenge_lock(const struct proto *p, const char **user, uint64_t *lock)
+{
+	if (!p->lock || !p->lock_user)
+		return false;
+	*user = p->lock_user;
+	*lock = p->lock;
+	return true;
 }
 
 const struct proto_effect *proto_effect(const struct proto *p)
@@ -446,6 +458,9 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 	p->pending = PEND_NONE;
 	p->effect = (struct proto_effect){ 0 };
 	switch (why) {
+	case PEND_LOOKUP:
+		cmd_login_lookup_done(p, r ? r->challenge : NULL);
+		break;
 	case PEND_AUTH:
 		cmd_login_auth_done(p, r ? r->auth : NULL);
 		break;

@@ -22,6 +22,7 @@ struct proto;
 
 enum proto_effect_kind {
 	PROTO_EFFECT_NONE = 0,
+	PROTO_EFFECT_USER_LOOKUP, /* USER: which challenge the name gets (job pool) */
 	PROTO_EFFECT_AUTH_CHECK, /* verify user/password in the store (job pool) */
 	PROTO_EFFECT_DELAY,      /* wait delay_ms on a loop timer, then complete */
 	PROTO_EFFECT_CLOSE,      /* flush the output, then close; never completes */
@@ -66,8 +67,10 @@ enum proto_xfer_status {
 
 struct proto_effect {
 	enum proto_effect_kind kind;
-	const char *user;     /* AUTH_CHECK; borrowed until proto_complete */
+	const char *user;     /* USER_LOOKUP, AUTH_CHECK; borrowed until proto_complete */
 	const char *password; /* AUTH_CHECK; borrowed, wiped after completion */
+	const struct auth_challenge *challenge; /* AUTH_CHECK: what USER got (borrowed) */
+	struct auth_lookup_req lookup;          /* USER_LOOKUP (strings borrowed) */
 	uint32_t delay_ms;    /* DELAY */
 	struct proto_data_setup data; /* DATA_SETUP */
 	struct proto_xfer xfer;       /* XFER (abort may turn true while pending) */
@@ -75,6 +78,7 @@ struct proto_effect {
 
 struct proto_result {
 	struct auth_result *auth; /* AUTH_CHECK: proto takes the strings (and clears them) */
+	const struct auth_challenge *challenge; /* USER_LOOKUP (copied) */
 	/* DATA_SETUP (passive): the port listened on, or err < 0 */
 	uint16_t port;
 	int err;
@@ -132,5 +136,8 @@ bool proto_logged_in(const struct proto *p);
 bool proto_quit_queued(const struct proto *p);
 /* Name of the logged-in (or pending) user, or NULL. */
 const char *proto_user(const struct proto *p);
+/* The challenge lock (RFC 2289 §9) this connection holds, if any: the
+ * session releases it when the connection closes. *user is borrowed. */
+bool proto_challenge_lock(const struct proto *p, const char **user, uint64_t *lock);
 
 #endif

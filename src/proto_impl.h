@@ -20,6 +20,7 @@ enum login_state {
 /* What the pending effect is for, so proto_complete knows how to go on. */
 enum pending {
 	PEND_NONE,
+	PEND_LOOKUP,     /* USER_LOOKUP for USER */
 	PEND_AUTH,       /* AUTH_CHECK for PASS */
 	PEND_FAIL_DELAY, /* failed login: delay, then 530 (and maybe 421) */
 	PEND_CLOSE,
@@ -64,6 +65,11 @@ struct proto {
 	char *home;
 	uint32_t perms;
 	unsigned failures;
+	struct auth_challenge challenge; /* what USER found (LOGIN_USER) */
+	/* A challenge lock outlives the login attempt that took it (REIN,
+	 * AUTH): it is released by the next USER or PASS, or at close. */
+	char *lock_user;
+	uint64_t lock;
 
 	/* security (RFC 4217) */
 	bool tls_available; /* a certificate is configured */
@@ -148,7 +154,8 @@ void cmd_tls_stopped(struct proto *p, const struct proto_result *r);
 void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r);
 void cmd_xfer_done(struct proto *p, const struct proto_result *r);
 
-/* Continuations of PASS/ACCT after their effects (cmd_login.c). */
+/* Continuations of USER/PASS/ACCT after their effects (cmd_login.c). */
+void cmd_login_lookup_done(struct proto *p, const struct auth_challenge *ch);
 void cmd_login_auth_done(struct proto *p, struct auth_result *res);
 void cmd_login_fail_done(struct proto *p);
 

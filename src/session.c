@@ -26,13 +26,25 @@
 #define SESSION_IN_MAX (64u * 1024u)
 #define READ_CHUNK 16384u
 
+/* A store job for the login: USER's lookup or PASS's check. */
 struct auth_job {
 	struct job job;
 	atomic_bool cancelled; /* the session closed: skip the hash */
 	struct session *s;
+	bool lookup;           /* USER_LOOKUP (else AUTH_CHECK) */
 	char *user;
 	char *password;
+	char *release_user;    /* lookup: a lock to release first */
+	struct auth_lookup_req req;
+	struct auth_challenge ch;  /* check: what USER got; lookup: the result */
 	struct auth_result res;
+};
+
+/* Releases a challenge lock after its connection closed; owns itself. */
+struct unlock_job {
+	struct job job;
+	char *user;
+	uint64_t lock;
 };
 
 struct session {
@@ -61,6 +73,7 @@ struct session {
 };
 
 static void pump(struct session *s);
+static void release_lock(struct session *s, const char *user, uint64_t lock);
 static void on_idle(struct loop_timer *t);
 static void on_login_timeout(struct loop_timer *t);
 
@@ -116,6 +129,10 @@ static void close_now(struct session *s)
 	/* A password check still queued or running refers to s: free when it
 	 * returns. Cancelling keeps abandoned checks (clients that send PASS and
 	 * hang up) from delaying everyone else's logins and shutdown. */
+	const char *lock_user;
+	uint64_t lock;
+	if (proto_challenge_lock(s->proto, &lock_user, &lock))
+		release_lock(s, lock_user, lock);
 	if (s->job)
 		atomic_store(&s->job->cancelled, true);
 	else
@@ -196,17 +213,53 @@ static void complete(struct session *s, const struct proto_result *r)
 	proto_complete(s->proto, r);
 }
 
+static void unlock_run(struct job *j, void *ctx)
+{
+	struct unlock_job *u = container_of(j, struct unlock_job, job);
+	struct store_handle *h = ctx;
+	if (h && h->store)
+		auth_release(h->ops, h->store, u->user, u->lock);
+}
+
+static void unlock_done(struct job *j)
+{
+	struct unlock_job *u = container_of(j, struct unlock_job, job);
+	free(u->user);
+	free(u);
+}
+
+/* RFC 2289 §9: a connection that goes away gives up its challenge at
+ * once, rather than making the user wait for the lock to expire. */
+static void release_lock(struct session *s, const char *user, uint64_t lock)
+{
+	struct unlock_job *u = util_xcalloc(1, sizeof(*u));
+	u->user = util_xstrdup(user);
+	u->lock = lock;
+	u->job = (struct job){ .run = unlock_run, .done = unlock_done, .owner = s->host->loop };
+	jobs_submit(s->host->jobs, &u->job);
+}
+
 static void auth_run(struct job *j, void *ctx)
 {
 	struct auth_job *a = container_of(j, struct auth_job, job);
 	struct store_handle *h = ctx;
-	if (atomic_load(&a->cancelled))
-		return;
-	if (!h || !h->store) {
-		a->res = (struct auth_result){ .err = -EIO };
+	if (atomic_load(&a->cancelled)) {
+		/* Nobody waits for the answer, but a lock must not linger. */
+		if (h && h->store && !a->lookup)
+			auth_release(h->ops, h->store, a->user, a->ch.lock);
+		if (h && h->store && a->lookup)
+			auth_release(h->ops, h->store, a->release_user, a->req.release_lock);
 		return;
 	}
-	auth_check(h->ops, h->store, a->user, a->password, &a->res);
+	if (!h || !h->store) {
+		a->res = (struct auth_result){ .err = -EIO };
+		a->ch = (struct auth_challenge){ .err = -EIO };
+		return;
+	}
+	if (a->lookup)
+		auth_lookup(h->ops, h->store, &a->req, &a->ch);
+	else
+		auth_login(h->ops, h->store, a->user, a->password, &a->ch, &a->res);
 }
 
 static void auth_job_free(struct auth_job *a)
@@ -217,6 +270,7 @@ static void auth_job_free(struct auth_job *a)
 		free(a->password);
 	}
 	free(a->user);
+	free(a->release_user);
 	free(a);
 }
 
@@ -226,14 +280,44 @@ static void auth_done(struct job *j)
 	struct session *s = a->s;
 	s->job = NULL;
 	if (s->closed) {
+		/* A lookup that took a lock after the client left. */
+		if (a->lookup && a->ch.lock)
+			release_lock(s, a->user, a->ch.lock);
 		auth_job_free(a);
 		session_free(s);
 		return;
 	}
-	struct proto_result r = { .auth = &a->res };
+	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	complete(s, &r);
+	/* A lookup that finished after a timeout replaced it with CLOSE: proto
+	 * never took the lock, so nobody else would release it. */
+	const char *held_user;
+	uint64_t held = 0;
+	if (a->lookup && a->ch.lock && !(proto_challenge_lock(s->proto, &held_user, &held) && held == a->ch.lock))
+		release_lock(s, a->user, a->ch.lock);
 	auth_job_free(a);
 	pump(s);
+}
+
+static void start_auth_job(struct session *s, const struct proto_effect *e)
+{
+	struct auth_job *a = util_xcalloc(1, sizeof(*a));
+	a->s = s;
+	a->user = util_xstrdup(e->user);
+	if (e->kind == PROTO_EFFECT_USER_LOOKUP) {
+		a->lookup = true;
+		a->req = e->lookup;
+		a->req.user = a->user;
+		a->release_user = e->lookup.release_user ? util_xstrdup(e->lookup.release_user) : NULL;
+		a->req.release_user = a->release_user;
+	} else {
+		a->password = util_xstrdup(e->password);
+		if (e->challenge)
+			a->ch = *e->challenge;
+	}
+	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
+	s->job = a;
+	jobs_submit(s->host->jobs, &a->job);
 }
 
 static void on_effect_timer(struct loop_timer *t)
@@ -246,16 +330,10 @@ static void on_effect_timer(struct loop_timer *t)
 static void start_effect(struct session *s, const struct proto_effect *e)
 {
 	switch (e->kind) {
+	case PROTO_EFFECT_USER_LOOKUP:
 	case PROTO_EFFECT_AUTH_CHECK:
-		if (!s->job) {
-			struct auth_job *a = util_xcalloc(1, sizeof(*a));
-			a->s = s;
-			a->user = util_xstrdup(e->user);
-			a->password = util_xstrdup(e->password);
-			a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
-			s->job = a;
-			jobs_submit(s->host->jobs, &a->job);
-		}
+		if (!s->job)
+			start_auth_job(s, e);
 		break;
 	case PROTO_EFFECT_DELAY:
 		if (!loop_timer_armed(&s->effect_timer))

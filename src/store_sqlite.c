@@ -19,7 +19,7 @@
 #include "str.h"
 #include "util.h"
 
-#define STORE_SQLITE_SCHEMA_VERSION 1
+#define STORE_SQLITE_SCHEMA_VERSION 2
 #define STORE_SQLITE_BUSY_MS 5000
 /* Long enough for every permission name joined by commas. */
 #define STORE_SQLITE_PERMS_MAX 64
@@ -33,12 +33,49 @@ static const char store_sqlite_schema[] = "CREATE TABLE IF NOT EXISTS users("
 					  "perms TEXT NOT NULL, "
 					  "enabled INTEGER NOT NULL DEFAULT 1, "
 					  "created_at INTEGER NOT NULL, "
-					  "updated_at INTEGER NOT NULL);"
-					  "PRAGMA user_version = 1;";
+					  "updated_at INTEGER NOT NULL);";
+
+/* Version 2: one-time passwords. A table of its own, so version 1's users
+ * table (and scripts reading it) stays as it was; the trigger keeps "user
+ * remove" from leaving a key behind for a later user of the same name.
+ * last is OTP(seq) as a 64-bit integer (the RFC's hex form, read as a
+ * number); otp_locks holds outstanding challenges (RFC 2289 §9) and may
+ * name users that do not exist (made-up challenges); meta holds the secret
+ * those are made from. */
+static const char store_sqlite_schema_v2[] =
+    "CREATE TABLE IF NOT EXISTS otp("
+    "name TEXT PRIMARY KEY NOT NULL, "
+    "alg TEXT, seq INTEGER, seed TEXT, last INTEGER, "
+    "totp_secret TEXT, totp_last_step INTEGER NOT NULL DEFAULT 0, "
+    "reply INTEGER NOT NULL DEFAULT 0, "
+    "static_ok INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS otp_locks(name TEXT PRIMARY KEY NOT NULL, owner INTEGER NOT NULL, "
+    "until INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS users_delete_otp AFTER DELETE ON users "
+    "BEGIN DELETE FROM otp WHERE name = old.name; END;"
+    "PRAGMA user_version = 2;";
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
 
-enum store_stmt { STMT_LOOKUP, STMT_INSERT, STMT_DELETE, STMT_UPDATE, STMT_LIST, STMT_COUNT };
+enum store_stmt {
+	STMT_LOOKUP,
+	STMT_INSERT,
+	STMT_DELETE,
+	STMT_UPDATE,
+	STMT_LIST,
+	STMT_OTP_GET,
+	STMT_OTP_PUT,
+	STMT_OTP_DELETE,
+	STMT_OTP_ADVANCE,
+	STMT_TOTP_ADVANCE,
+	STMT_LOCK_PURGE,
+	STMT_LOCK,
+	STMT_UNLOCK,
+	STMT_SECRET_GET,
+	STMT_SECRET_PUT,
+	STMT_COUNT
+};
 
 /* Every statement is fixed text with bound parameters; user text never
  * becomes SQL. Insert and update share one binding order (?1..?8, see
@@ -50,6 +87,23 @@ static const char *const store_sqlite_sql[STMT_COUNT] = {
     [STMT_UPDATE] = "UPDATE users SET password_hash = ?2, home = ?3, account = ?4, perms = ?5, enabled = ?6, "
 		    "updated_at = ?8 WHERE name = ?1",
     [STMT_LIST] = "SELECT " STORE_SQLITE_COLUMNS " FROM users ORDER BY name",
+    [STMT_OTP_GET] = "SELECT alg, seq, seed, last, totp_secret, totp_last_step, reply, static_ok FROM otp "
+		     "WHERE name = ?1",
+    [STMT_OTP_PUT] = "INSERT OR REPLACE INTO otp(name, alg, seq, seed, last, totp_secret, totp_last_step, reply, "
+		     "static_ok) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS(SELECT 1 FROM users WHERE name = ?1)",
+    [STMT_OTP_DELETE] = "DELETE FROM otp WHERE name = ?1",
+    /* The compare-and-swap that makes each OTP usable once, even by two
+     * connections (or servers) that verified it at the same moment. */
+    [STMT_OTP_ADVANCE] = "UPDATE otp SET seq = ?2 - 1, last = ?4 WHERE name = ?1 AND alg IS NOT NULL AND seq = ?2 "
+			 "AND last = ?3",
+    [STMT_TOTP_ADVANCE] = "UPDATE otp SET totp_last_step = ?2 WHERE name = ?1 AND totp_secret IS NOT NULL "
+			  "AND totp_last_step < ?2",
+    [STMT_LOCK_PURGE] = "DELETE FROM otp_locks WHERE until < ?1",
+    [STMT_LOCK] = "INSERT INTO otp_locks(name, owner, until) VALUES(?1, ?2, ?4) ON CONFLICT(name) DO UPDATE SET "
+		  "owner = excluded.owner, until = excluded.until WHERE otp_locks.until < ?3 OR otp_locks.owner = ?2",
+    [STMT_UNLOCK] = "DELETE FROM otp_locks WHERE name = ?1 AND owner = ?2",
+    [STMT_SECRET_GET] = "SELECT value FROM meta WHERE key = 'challenge_secret'",
+    [STMT_SECRET_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES('challenge_secret', ?1)",
 };
 
 struct userstore {
@@ -157,6 +211,27 @@ static int store_query_int(struct userstore *s, const char *sql, int64_t *out)
 	return rc;
 }
 
+/* Runs sql (version 1's schema, then version 2's) in one write transaction.
+ * IMMEDIATE takes the write lock first; IF NOT EXISTS covers a second ferry
+ * that created or migrated the schema between our check and this point. */
+static int store_migrate(struct userstore *s, bool from_empty, char *err, size_t errsz)
+{
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && from_empty)
+		rc = sqlite3_exec(s->db, store_sqlite_schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, store_sqlite_schema_v2, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		(void)snprintf(err, errsz, "cannot create the schema in %s: %s", s->path, sqlite3_errmsg(s->db));
+		/* Nothing to roll back if BEGIN failed; the error is already set. */
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return store_errno(s, rc);
+	}
+	return 0;
+}
+
 /* Checks the schema version and creates the schema in a new, empty file.
  * The version is what lets a later ferry migrate the table safely, and an
  * older ferry refuse a newer layout rather than misread it. */
@@ -174,6 +249,8 @@ static int store_check_schema(struct userstore *s, const struct config *cfg, boo
 	}
 	if (version == STORE_SQLITE_SCHEMA_VERSION)
 		return 0;
+	if (version == 1)
+		return store_migrate(s, false, err, errsz);
 	if (version != 0) {
 		(void)snprintf(err, errsz,
 			       "user database %s has schema version %lld; this ferry understands version %d (is it "
@@ -191,20 +268,7 @@ static int store_check_schema(struct userstore *s, const struct config *cfg, boo
 			       s->path, cfg->path[0] ? " -c " : "", cfg->path);
 		return -ENOENT;
 	}
-	/* IMMEDIATE takes the write lock first; IF NOT EXISTS covers a second
-	 * ferry that created the schema between our check and this point. */
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, store_sqlite_schema, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		(void)snprintf(err, errsz, "cannot create the schema in %s: %s", s->path, sqlite3_errmsg(s->db));
-		/* Nothing to roll back if BEGIN failed; the error is already set. */
-		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return store_errno(s, rc);
-	}
-	return 0;
+	return store_migrate(s, true, err, errsz);
 }
 
 /* WAL lets ferryd keep reading while the CLI writes. The mode is stored in
@@ -465,6 +529,174 @@ static int store_sqlite_list(struct userstore *s, int (*fn)(const struct user_re
 	return r;
 }
 
+/* ---- one-time passwords ---- */
+
+static int store_sqlite_otp_get(struct userstore *s, const char *name, struct otp_state *out)
+{
+	sqlite3_stmt *st = s->stmt[STMT_OTP_GET];
+	int r = 0;
+
+	*out = (struct otp_state){ 0 };
+	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else if (rc != SQLITE_ROW) {
+		r = store_fail(s, "otp lookup", rc);
+	} else {
+		const char *alg = (const char *)sqlite3_column_text(st, 0);
+		const char *seed = (const char *)sqlite3_column_text(st, 2);
+		int64_t seq = sqlite3_column_int64(st, 1);
+		if (alg) {
+			/* Hand edits that make no sense fail the lookup rather
+			 * than being guessed at. */
+			if (otp_alg_parse(slice_from_cstr(alg), &out->alg) != 0 || !seed ||
+			    !otp_seed_valid(slice_from_cstr(seed)) || seq < 0 || seq > OTP_COUNT_MAX) {
+				log_err(0, "user database %s: invalid one-time password row", s->path);
+				r = -EINVAL;
+				goto done;
+			}
+			out->otp = true;
+			out->seq = (unsigned)seq;
+			(void)str_copy(out->seed, sizeof(out->seed), seed);
+			out->last = (uint64_t)sqlite3_column_int64(st, 3);
+		}
+		r = store_column_dup(st, 4, true, &out->totp_secret);
+		out->totp_last_step = sqlite3_column_int64(st, 5);
+		int64_t reply = sqlite3_column_int64(st, 6);
+		out->reply = reply == 331 || reply == 336 ? (int)reply : 0;
+		out->static_ok = sqlite3_column_int64(st, 7) != 0;
+	}
+done:
+	store_stmt_done(st);
+	if (r)
+		otp_state_free(out);
+	return r;
+}
+
+static int store_sqlite_otp_put(struct userstore *s, const char *name, const struct otp_state *o)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!o->otp && !o->totp_secret && !o->reply && !o->static_ok) {
+		st = s->stmt[STMT_OTP_DELETE];
+		int r = store_write(s, st, "otp remove", sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC));
+		return r == -ENOENT ? 0 : r;
+	}
+	st = s->stmt[STMT_OTP_PUT];
+	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = o->otp ? sqlite3_bind_text(st, 2, otp_alg_name(o->alg), -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2);
+	if (rc == SQLITE_OK)
+		rc = o->otp ? sqlite3_bind_int64(st, 3, o->seq) : sqlite3_bind_null(st, 3);
+	if (rc == SQLITE_OK)
+		rc = o->otp ? sqlite3_bind_text(st, 4, o->seed, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4);
+	if (rc == SQLITE_OK)
+		rc = o->otp ? sqlite3_bind_int64(st, 5, (int64_t)o->last) : sqlite3_bind_null(st, 5);
+	if (rc == SQLITE_OK)
+		rc = o->totp_secret ? sqlite3_bind_text(st, 6, o->totp_secret, -1, SQLITE_STATIC)
+				    : sqlite3_bind_null(st, 6);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 7, o->totp_last_step);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 8, o->reply);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 9, o->static_ok ? 1 : 0);
+	return store_write(s, st, "otp update", rc);
+}
+
+/* A write whose WHERE clause is the compare part of a compare-and-swap:
+ * touching no row means someone else changed it first. */
+static int store_cas(struct userstore *s, sqlite3_stmt *st, const char *what, int rc)
+{
+	int r = store_write(s, st, what, rc);
+	return r == -ENOENT ? -ESTALE : r;
+}
+
+static int store_sqlite_otp_advance(struct userstore *s, const char *name, unsigned seq, uint64_t last,
+				    uint64_t next)
+{
+	sqlite3_stmt *st = s->stmt[STMT_OTP_ADVANCE];
+	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, seq);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, (int64_t)last);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, (int64_t)next);
+	return store_cas(s, st, "otp advance", rc);
+}
+
+static int store_sqlite_totp_advance(struct userstore *s, const char *name, int64_t step)
+{
+	sqlite3_stmt *st = s->stmt[STMT_TOTP_ADVANCE];
+	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, step);
+	return store_cas(s, st, "totp advance", rc);
+}
+
+static int store_sqlite_challenge_lock(struct userstore *s, const char *name, uint64_t owner, int64_t now,
+				       int64_t until)
+{
+	sqlite3_stmt *st = s->stmt[STMT_LOCK_PURGE];
+	/* Expired locks of names nobody asks for again would pile up. */
+	int r = store_write(s, st, "lock purge", sqlite3_bind_int64(st, 1, now));
+	if (r && r != -ENOENT)
+		return r;
+	st = s->stmt[STMT_LOCK];
+	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, (int64_t)owner);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, now);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, until);
+	r = store_write(s, st, "lock", rc);
+	return r == -ENOENT ? -EBUSY : r;
+}
+
+static int store_sqlite_challenge_unlock(struct userstore *s, const char *name, uint64_t owner)
+{
+	sqlite3_stmt *st = s->stmt[STMT_UNLOCK];
+	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, (int64_t)owner);
+	int r = store_write(s, st, "unlock", rc);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* Reads the secret, making it first if the store has none (INSERT OR
+ * IGNORE: two servers racing agree on whichever came first). */
+static int store_sqlite_server_secret(struct userstore *s, uint8_t *out, size_t n)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		sqlite3_stmt *st = s->stmt[STMT_SECRET_GET];
+		int r = -ENOENT;
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) >= n) {
+			memcpy(out, sqlite3_column_blob(st, 0), n);
+			r = 0;
+		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = store_fail(s, "secret", rc);
+		}
+		store_stmt_done(st);
+		if (r != -ENOENT || attempt == 1)
+			return r;
+		uint8_t fresh[64];
+		if (n > sizeof(fresh) || util_random(fresh, sizeof(fresh)) != 0)
+			return -EIO;
+		st = s->stmt[STMT_SECRET_PUT];
+		r = store_write(s, st, "secret", sqlite3_bind_blob(st, 1, fresh, (int)sizeof(fresh), SQLITE_TRANSIENT));
+		util_wipe(fresh, sizeof(fresh));
+		if (r && r != -ENOENT)
+			return r;
+	}
+	return -EIO;
+}
+
 const struct userstore_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = store_sqlite_open,
@@ -474,4 +706,11 @@ const struct userstore_ops store_sqlite_ops = {
     .update = store_sqlite_update,
     .list = store_sqlite_list,
     .close = store_sqlite_close,
+    .otp_get = store_sqlite_otp_get,
+    .otp_put = store_sqlite_otp_put,
+    .otp_advance = store_sqlite_otp_advance,
+    .totp_advance = store_sqlite_totp_advance,
+    .challenge_lock = store_sqlite_challenge_lock,
+    .challenge_unlock = store_sqlite_challenge_unlock,
+    .server_secret = store_sqlite_server_secret,
 };

@@ -29,6 +29,9 @@ char *util_xstrndup(const char *s, size_t n);
 /* Constant-time comparison of two byte strings (length is not secret). */
 bool util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* n bytes from the kernel's random source (getrandom); 0 or -errno. */
+int util_random(void *out, size_t n);
+
 /* Wipe memory that held a secret; not optimised away. */
 void util_wipe(void *p, size_t n);
 

@@ -16,12 +16,12 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "str.h"
+#include "util.h"
 
 /* fchmodat2(2), Linux 6.6: one number on every architecture; the Debian 12
  * headers predate it. Older kernels answer ENOSYS. */
@@ -389,18 +389,12 @@ static int vfs_random_name(const char *prefix, size_t nbytes, char *out, size_t 
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[16];
-	size_t plen = strlen(prefix), got = 0;
+	size_t plen = strlen(prefix);
 	if (nbytes > sizeof(raw) || plen + 2 * nbytes + 1 > outsz)
 		return -ENAMETOOLONG;
-	while (got < nbytes) {
-		ssize_t n = getrandom(raw + got, nbytes - got, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		got += (size_t)n;
-	}
+	int r = util_random(raw, nbytes);
+	if (r)
+		return r;
 	memcpy(out, prefix, plen);
 	for (size_t i = 0; i < nbytes; i++) {
 		out[plen + 2 * i] = hex[raw[i] >> 4];

@@ -123,7 +123,7 @@ def test_database_files_belong_to_service_user(env):
     assert header[18:20] == b"\x02\x02"
     con = sqlite3.connect(f"file:{env.db}?immutable=1", uri=True)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
         cols = [c[1] for c in con.execute("PRAGMA table_info(users)")]
     finally:
         con.close()
@@ -236,7 +236,7 @@ def test_password_from_argv_is_impossible(env):
     assert r.returncode == 2, fail_msg(r)
 
 
-def _run_on_pty(env, args, answers):
+def _run_on_pty(env, args, answers, prompt=b"assword: "):
     """Runs ferry with stdin/stderr on a pseudo-terminal, answering each
     prompt in turn; returns (exit code, everything the terminal showed)."""
     master, slave = pty.openpty()
@@ -264,7 +264,7 @@ def _run_on_pty(env, args, answers):
                 shown += chunk
                 # Answer each prompt once, only after it appeared: echo is
                 # off by then, so what we type would show if it were on.
-                if pending and shown.count(b"assword: ") == len(answers) - len(pending) + 1:
+                if pending and shown.count(prompt) == len(answers) - len(pending) + 1:
                     os.write(master, pending.pop(0).encode() + b"\n")
             elif proc.poll() is not None:
                 break
@@ -293,6 +293,19 @@ def test_tty_mismatch(env):
     assert code == 1
     assert "passwords do not match" in shown
     assert _crypt_matches("original", env.row("bob")["password_hash"])
+
+
+def test_tty_otp_pass_phrase_prompts_twice_without_echo(env):
+    env.add("bob")
+    phrase = "This is a test."
+    code, shown, out = _run_on_pty(env, ["otp", "init", "bob", "--count", "100", "--seed", "test"],
+                                   [phrase, phrase], prompt=b"ass phrase: ")
+    assert code == 0, shown
+    assert "Pass phrase: " in shown and "Repeat pass phrase: " in shown
+    assert phrase not in shown, "the pass phrase was echoed"
+    assert out == "ferry: user 'bob' has a new one-time password key; next challenge: otp-md5 99 test\n"
+    code, shown, _ = _run_on_pty(env, ["otp", "init", "bob"], [phrase, phrase + "x"], prompt=b"ass phrase: ")
+    assert code == 1 and "pass phrases do not match" in shown
 
 
 # ---- enable / disable / set / del ----
@@ -479,7 +492,8 @@ def test_usage_errors(env, args):
 def test_help_and_version(ferry_bin):
     r = subprocess.run([ferry_bin.ferry, "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
-    for word in ["user add NAME --home DIR", "user passwd NAME", "config check", "--create-home"]:
+    for word in ["user add NAME --home DIR", "user passwd NAME", "config check", "--create-home",
+                 "otp init NAME [--alg md5|sha1] [--count N] [--seed SEED]", "totp enable NAME"]:
         assert word in r.stdout
     r = subprocess.run([ferry_bin.ferry, "--version"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and r.stdout.startswith("ferry ")

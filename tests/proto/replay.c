@@ -18,8 +18,26 @@
  *                         max_login_failures, login_fail_delay_ms (decimal),
  *                         family (4 or 6: the control connection's addresses,
  *                         see below) and banner (the rest of the line).
- *   user NAME PASSWORD [account=ACCT] [disabled]
+ *   user NAME PASSWORD [account=ACCT] [disabled] [otp=ALG:N:SEED] [totp]
+ *        [reply=331|336] [busy] [exhausted]
  *                         adds a user to the fake store; may appear anywhere.
+ *                         PASSWORD takes the C< escapes (\x20 for a space:
+ *                         a six-word OTP). otp=: USER gets the RFC 2289
+ *                         challenge "otp-ALG N SEED" and a successful PASS
+ *                         reports N-1 one-time passwords left; totp: the
+ *                         TOTP form; reply=: the user's own challenge form;
+ *                         busy: another connection holds the challenge;
+ *                         exhausted: no one-time passwords are left.
+ *   USER_LOOKUP effects (every USER) are completed from this table as soon
+ *   as they appear, unless "set lookup manual": then each one waits for
+ *                E: USER_LOOKUP NAME [ERROR | release=USER]
+ *                         (ERROR: the store fails; release=: the lookup must
+ *                         hand back the challenge lock USER's lookup took). Unknown names get a
+ *                         password prompt, or with "set otp_unknown 1" the
+ *                         made-up challenge "otp-md5 123 fake0".
+ *                         "set otp_challenge 336" is [otp] challenge = 336.
+ *                         Challenges other than password ones hold a lock
+ *                         token, which the AUTH_CHECK must carry back.
  *   greet                 proto_greet() (queues the 220).
  *   C: text               feeds text + "\r\n".
  *   C< bytes              feeds bytes with C escapes (\r \n \t \\ \xHH) and
@@ -164,6 +182,11 @@ struct fake_user {
 	char *password;
 	char *account; /* NULL: no ACCT needed */
 	bool disabled;
+	enum auth_kind kind; /* what USER gets */
+	enum otp_alg alg;
+	unsigned seq;
+	char seed[OTP_SEED_MAX + 1];
+	int reply;
 };
 
 struct replay {
@@ -182,6 +205,8 @@ struct replay {
 	int family;             /* AF_INET or AF_INET6: the control connection */
 	bool tls_available;     /* set tls available|implicit: a certificate is configured */
 	bool tls_implicit;      /* ... and the connection is implicit FTPS */
+	bool lookup_manual;     /* set lookup manual: E: USER_LOOKUP completes them */
+	uint64_t next_lock;     /* lock tokens handed out */
 };
 
 /* Writes bytes to stderr in the transcript's escape syntax, quoted. */
@@ -313,6 +338,8 @@ static const char *effect_name(enum proto_effect_kind k)
 	switch (k) {
 	case PROTO_EFFECT_NONE:
 		return "NONE";
+	case PROTO_EFFECT_USER_LOOKUP:
+		return "USER_LOOKUP";
 	case PROTO_EFFECT_AUTH_CHECK:
 		return "AUTH_CHECK";
 	case PROTO_EFFECT_DELAY:
@@ -372,7 +399,7 @@ static void show_effect(const struct proto_effect *e)
 		return;
 	}
 	fprintf(stderr, "effect %s", effect_name(e->kind));
-	if (e->kind == PROTO_EFFECT_AUTH_CHECK) {
+	if (e->kind == PROTO_EFFECT_AUTH_CHECK || e->kind == PROTO_EFFECT_USER_LOOKUP) {
 		fputc(' ', stderr);
 		show_cstr(e->user);
 	} else if (e->kind == PROTO_EFFECT_DELAY) {
@@ -407,8 +434,17 @@ static bool feeding(const struct replay *r)
 
 /* Feeds the queued client bytes until they are gone or proto stops taking
  * them (an effect other than XFER is pending, or a transfer holds a command). */
+static void complete_lookup(struct replay *r, bool store_error);
+static int expect_effect(struct replay *r, enum proto_effect_kind kind, const struct proto_effect **out);
+
 static int pump(struct replay *r)
 {
+	for (;;) {
+		const struct proto_effect *e = proto_effect(r->p);
+		if (!e || e->kind != PROTO_EFFECT_USER_LOOKUP || r->lookup_manual)
+			break;
+		complete_lookup(r, false);
+	}
 	while (r->in.len && feeding(r)) {
 		size_t used = 0, have = r->in.len;
 		int rc = proto_feed(r->p, buf_data(&r->in), have, &used);
@@ -427,6 +463,9 @@ static int pump(struct replay *r)
 				    used);
 		if (used == 0)
 			break; /* a transfer holds a command: the rest waits for it */
+		const struct proto_effect *e = proto_effect(r->p);
+		if (e && e->kind == PROTO_EFFECT_USER_LOOKUP && !r->lookup_manual)
+			return pump(r);
 	}
 	return 0;
 }
@@ -511,8 +550,21 @@ static int do_set(struct replay *r, struct slice rest)
 		if (parse_u64(val, UINT32_MAX, &v))
 			return bad_syntax(r, "login_fail_delay_ms must be 0-4294967295");
 		r->cfg->login_fail_delay_ms = (uint32_t)v;
+	} else if (slice_eq_ci(key, "lookup")) {
+		if (!slice_eq(val, SLICE_LIT("manual")) && !slice_eq(val, SLICE_LIT("auto")))
+			return bad_syntax(r, "lookup must be manual or auto");
+		r->lookup_manual = slice_eq(val, SLICE_LIT("manual"));
+	} else if (slice_eq_ci(key, "otp_challenge")) {
+		if (!slice_eq(val, SLICE_LIT("331")) && !slice_eq(val, SLICE_LIT("336")))
+			return bad_syntax(r, "otp_challenge must be 331 or 336");
+		r->cfg->otp_challenge_336 = slice_eq(val, SLICE_LIT("336"));
+	} else if (slice_eq_ci(key, "otp_unknown")) {
+		if (parse_u64(val, 1, &v))
+			return bad_syntax(r, "otp_unknown must be 0 or 1");
+		r->cfg->otp_unknown_challenge = (int)v;
 	} else {
-		return bad_syntax(r, "unknown set key (max_line, max_login_failures, login_fail_delay_ms, family, banner)");
+		return bad_syntax(r, "unknown set key (max_line, max_login_failures, login_fail_delay_ms, family, banner, "
+				     "lookup, otp_challenge, otp_unknown)");
 	}
 	return 0;
 }
@@ -526,7 +578,14 @@ static int do_user(struct replay *r, struct slice rest)
 	(void)slice_split(rest, ' ', &pw, &rest);
 	if (!name.n || !pw.n)
 		return bad_syntax(r, "user NAME PASSWORD [account=ACCT] [disabled]");
-	struct fake_user u = { .name = slice_dup(name), .password = slice_dup(pw) };
+	struct buf pb;
+	buf_init(&pb, 4096);
+	if (unescape(pw, &pb)) {
+		buf_free(&pb);
+		return bad_syntax(r, "bad escape in password");
+	}
+	struct fake_user u = { .name = slice_dup(name), .password = slice_dup(buf_slice(&pb)) };
+	buf_free(&pb);
 	while (rest.n) {
 		(void)slice_split(rest, ' ', &opt, &rest);
 		if (opt.n > 8 && memcmp(opt.p, "account=", 8) == 0) {
@@ -534,15 +593,75 @@ static int do_user(struct replay *r, struct slice rest)
 			u.account = slice_dup((struct slice){ opt.p + 8, opt.n - 8 });
 		} else if (slice_eq(opt, SLICE_LIT("disabled"))) {
 			u.disabled = true;
+		} else if (opt.n > 4 && memcmp(opt.p, "otp=", 4) == 0) {
+			struct slice alg, seq, seed;
+			uint64_t n;
+			(void)slice_split((struct slice){ opt.p + 4, opt.n - 4 }, ':', &alg, &seq);
+			(void)slice_split(seq, ':', &seq, &seed);
+			if (otp_alg_parse(alg, &u.alg) || parse_u64(seq, OTP_COUNT_MAX, &n) || !otp_seed_valid(seed))
+				goto bad;
+			u.kind = AUTH_KIND_OTP;
+			u.seq = (unsigned)n;
+			memcpy(u.seed, seed.p, seed.n);
+		} else if (slice_eq(opt, SLICE_LIT("totp"))) {
+			u.kind = AUTH_KIND_TOTP;
+		} else if (slice_eq(opt, SLICE_LIT("busy"))) {
+			u.kind = AUTH_KIND_BUSY;
+		} else if (slice_eq(opt, SLICE_LIT("exhausted"))) {
+			u.kind = AUTH_KIND_EXHAUSTED;
+		} else if (slice_eq(opt, SLICE_LIT("reply=331")) || slice_eq(opt, SLICE_LIT("reply=336"))) {
+			u.reply = opt.p[8] == '1' ? 331 : 336;
 		} else {
-			free(u.name);
-			free(u.password);
-			free(u.account);
-			return bad_syntax(r, "unknown user option (account=ACCT, disabled)");
+			goto bad;
 		}
 	}
 	r->users[r->n_users++] = u;
 	return 0;
+bad:
+	free(u.name);
+	free(u.password);
+	free(u.account);
+	return bad_syntax(r, "unknown user option (account=ACCT, disabled, otp=ALG:N:SEED, totp, reply=331|336, busy, "
+			     "exhausted)");
+}
+
+/* Completes the pending USER_LOOKUP from the user table. */
+static void complete_lookup(struct replay *r, bool store_error)
+{
+	const struct proto_effect *e = proto_effect(r->p);
+	const struct fake_user *u = find_user(r, e->user);
+	struct auth_challenge ch = { .kind = AUTH_KIND_PASSWORD };
+	if (store_error) {
+		ch.err = -EIO;
+	} else if (u && !u->disabled) {
+		ch.kind = u->kind;
+		ch.alg = u->alg;
+		ch.seq = u->seq;
+		(void)str_copy(ch.seed, sizeof(ch.seed), u->seed);
+		ch.reply = u->reply;
+	} else if (e->lookup.fake_unknown) {
+		ch.kind = AUTH_KIND_OTP;
+		ch.alg = OTP_MD5;
+		ch.seq = 123;
+		(void)str_copy(ch.seed, sizeof(ch.seed), "fake0");
+	}
+	if (ch.kind == AUTH_KIND_OTP)
+		ch.lock = ++r->next_lock;
+	struct proto_result pr = { .challenge = &ch };
+	proto_complete(r->p, &pr);
+}
+
+static int expect_user_effect(struct replay *r, enum proto_effect_kind kind, struct slice escaped_name,
+			      const struct proto_effect **out);
+
+static int do_lookup(struct replay *r, struct slice escaped_name, bool store_error)
+{
+	const struct proto_effect *e;
+	int rc = expect_user_effect(r, PROTO_EFFECT_USER_LOOKUP, escaped_name, &e);
+	if (rc)
+		return rc;
+	complete_lookup(r, store_error);
+	return pump(r);
 }
 
 static int do_feed(struct replay *r, struct slice bytes, bool escaped)
@@ -644,10 +763,12 @@ static int expect_effect(struct replay *r, enum proto_effect_kind kind, const st
 	return 0;
 }
 
-static int do_auth(struct replay *r, struct slice escaped_name, bool store_error)
+/* The pending effect must be kind for the user named by escaped_name. */
+static int expect_user_effect(struct replay *r, enum proto_effect_kind kind, struct slice escaped_name,
+			      const struct proto_effect **out)
 {
 	const struct proto_effect *e;
-	int rc = expect_effect(r, PROTO_EFFECT_AUTH_CHECK, &e);
+	int rc = expect_effect(r, kind, &e);
 	if (rc)
 		return rc;
 	struct buf nb;
@@ -660,22 +781,37 @@ static int do_auth(struct replay *r, struct slice escaped_name, bool store_error
 	bool same = e->user && slice_eq(slice_from_cstr(e->user), name);
 	if (!same) {
 		where(r);
-		fputs("expected AUTH_CHECK for user ", stderr);
+		fprintf(stderr, "expected %s for user ", effect_name(kind));
 		show(name.p, name.n);
 		fputs(" got user ", stderr);
 		show_cstr(e->user);
 		fputc('\n', stderr);
 	}
 	buf_free(&nb);
-	if (!same)
-		return EXIT_MISMATCH;
+	*out = e;
+	return same ? 0 : EXIT_MISMATCH;
+}
+
+static int do_auth(struct replay *r, struct slice escaped_name, bool store_error)
+{
+	const struct proto_effect *e;
+	int rc = expect_user_effect(r, PROTO_EFFECT_AUTH_CHECK, escaped_name, &e);
+	if (rc)
+		return rc;
 	struct auth_result res = { 0 };
 	if (store_error) {
 		res.err = -EIO;
 	} else {
 		const struct fake_user *u = find_user(r, e->user);
+		/* The lock a challenge took comes back with the check. */
+		if (e->challenge && e->challenge->kind == AUTH_KIND_OTP && !e->challenge->lock)
+			return fail(r, "expected the AUTH_CHECK to carry its challenge's lock got none");
 		if (u && !u->disabled && e->password && strcmp(u->password, e->password) == 0) {
 			res.ok = true;
+			if (u->kind == AUTH_KIND_OTP) {
+				res.otp = true;
+				res.otp_left = u->seq - 1;
+			}
 			res.home = util_xstrdup(g_home);
 			res.account = u->account ? util_xstrdup(u->account) : NULL;
 			res.perms = PERM_ALL;
@@ -1422,6 +1558,26 @@ static int do_effect(struct replay *r, struct slice rest)
 			return bad_syntax(r, "E: AUTH_CHECK NAME");
 		return do_auth(r, arg, slice_eq(kind, SLICE_LIT("AUTH_ERROR")));
 	}
+	if (slice_eq(kind, SLICE_LIT("USER_LOOKUP"))) {
+		struct slice name, flag;
+		(void)slice_split(arg, ' ', &name, &flag);
+		bool err = slice_eq(flag, SLICE_LIT("ERROR"));
+		if (!name.n || (flag.n && !err && (flag.n < 9 || memcmp(flag.p, "release=", 8) != 0)))
+			return bad_syntax(r, "E: USER_LOOKUP NAME [ERROR | release=NAME]");
+		if (flag.n && !err) {
+			/* The lock an earlier USER took is handed back by this lookup. */
+			e = proto_effect(r->p);
+			struct slice want = { flag.p + 8, flag.n - 8 };
+			if (!e || e->kind != PROTO_EFFECT_USER_LOOKUP || !e->lookup.release_user ||
+			    !e->lookup.release_lock || !slice_eq(slice_from_cstr(e->lookup.release_user), want))
+				return fail(r, "expected USER_LOOKUP releasing %.*s's challenge lock got %s", (int)want.n,
+					    want.p,
+					    e && e->kind == PROTO_EFFECT_USER_LOOKUP && e->lookup.release_user
+						? e->lookup.release_user
+						: "no release");
+		}
+		return do_lookup(r, name, err);
+	}
 	if (slice_eq(kind, SLICE_LIT("DELAY"))) {
 		uint64_t ms;
 		if (parse_u64(arg, UINT32_MAX, &ms))
@@ -1486,7 +1642,7 @@ static int do_effect(struct replay *r, struct slice rest)
 		}
 		return 0;
 	}
-	return bad_syntax(r, "unknown effect (AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, CLOSE, "
+	return bad_syntax(r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, CLOSE, "
 			     "ENOBUFS, NONE)");
 }
 

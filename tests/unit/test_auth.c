@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <liboath/oath.h>
 
 #include "auth.h"
 #include "config.h"
@@ -413,9 +416,198 @@ static void test_check_timing(void **state)
 	assert_true(disabled * 4 >= wrong);
 }
 
+/* ---- one-time passwords and TOTP (auth_lookup, auth_login) ---- */
+
+#define PHRASE "This is a test."
+
+static void set_otp(struct fixture *fx, const char *name, unsigned seq, bool static_ok)
+{
+	struct otp_state st = { .otp = true, .alg = OTP_MD5, .seq = seq, .seed = "test", .static_ok = static_ok };
+	assert_int_equal(otp_generate(OTP_MD5, slice_from_cstr("test"), slice_from_cstr(PHRASE), seq, &st.last), 0);
+	assert_int_equal(fx->ops->otp_put(fx->s, name, &st), 0);
+}
+
+static void lookup(struct fixture *fx, const char *name, bool fake, struct auth_challenge *ch)
+{
+	struct auth_lookup_req req = { .user = name, .fake_unknown = fake, .lock_s = 60 };
+	auth_lookup(fx->ops, fx->s, &req, ch);
+	assert_int_equal(ch->err, 0);
+}
+
+static bool login(struct fixture *fx, const char *name, const char *pw, const struct auth_challenge *ch,
+		  struct auth_result *r)
+{
+	auth_login(fx->ops, fx->s, name, pw, ch, r);
+	assert_int_equal(r->err, 0);
+	return r->ok;
+}
+
+static void words(unsigned n, char *out)
+{
+	uint64_t v;
+	assert_int_equal(otp_generate(OTP_MD5, slice_from_cstr("test"), slice_from_cstr(PHRASE), n, &v), 0);
+	otp_format_words(v, out, OTP_WORDS_TEXT_MAX);
+}
+
+static void test_otp_login(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_challenge ch;
+	struct auth_result r;
+	char w99[OTP_WORDS_TEXT_MAX], w98[OTP_WORDS_TEXT_MAX];
+	words(99, w99);
+	words(98, w98);
+	assert_string_equal(w99, "BAIL TUFT BITS GANG CHEF THY");
+	set_otp(fx, "alice", 100, false);
+
+	lookup(fx, "alice", false, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_OTP);
+	assert_int_equal(ch.seq, 99);
+	assert_string_equal(ch.seed, "test");
+	assert_true(ch.lock != 0);
+	/* Only the challenge shown counts: OTP(98) now is refused. */
+	assert_false(login(fx, "alice", w98, &ch, &r));
+	auth_result_free(&r);
+	lookup(fx, "alice", false, &ch);
+	assert_true(login(fx, "alice", "bail tuft bits gang chef thy", &ch, &r));
+	assert_true(r.otp);
+	assert_int_equal(r.otp_left, 98);
+	assert_string_equal(r.home, "/srv/ftp/alice");
+	auth_result_free(&r);
+	/* Replay, and the static password, are refused. */
+	lookup(fx, "alice", false, &ch);
+	assert_int_equal(ch.seq, 98);
+	assert_false(login(fx, "alice", w99, &ch, &r));
+	auth_result_free(&r);
+	lookup(fx, "alice", false, &ch);
+	assert_false(login(fx, "alice", "alice-pw", &ch, &r));
+	auth_result_free(&r);
+	/* No challenge at all (auth_check): no OTP can succeed either. */
+	auth_check(fx->ops, fx->s, "alice", w98, &r);
+	assert_false(r.ok);
+	auth_result_free(&r);
+	/* With the static password allowed, it works and the OTP stays. */
+	set_otp(fx, "alice", 100, true);
+	lookup(fx, "alice", false, &ch);
+	assert_true(login(fx, "alice", "alice-pw", &ch, &r));
+	assert_false(r.otp);
+	auth_result_free(&r);
+	lookup(fx, "alice", false, &ch);
+	assert_int_equal(ch.seq, 99);
+	assert_true(login(fx, "alice", w99, &ch, &r));
+	auth_result_free(&r);
+}
+
+static void test_otp_lookup_kinds(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_challenge ch, ch2, fake1, fake2;
+	struct auth_result r;
+	char w[OTP_WORDS_TEXT_MAX];
+
+	lookup(fx, "carol", false, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_PASSWORD);
+	assert_int_equal(ch.lock, 0);
+	lookup(fx, "mallory", false, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_PASSWORD);
+	/* RFC 2289 §9: one outstanding challenge per name. */
+	set_otp(fx, "alice", 3, false);
+	lookup(fx, "alice", false, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_OTP);
+	lookup(fx, "alice", false, &ch2);
+	assert_int_equal(ch2.kind, AUTH_KIND_BUSY);
+	words(2, w);
+	assert_true(login(fx, "alice", w, &ch, &r)); /* releases the lock */
+	assert_int_equal(r.otp_left, 1);
+	auth_result_free(&r);
+	lookup(fx, "alice", false, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_OTP);
+	assert_int_equal(ch.seq, 1);
+	auth_release(fx->ops, fx->s, "alice", ch.lock);
+	set_otp(fx, "alice", 1, false);
+	lookup(fx, "alice", false, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_EXHAUSTED);
+	/* Made-up challenges: stable per name, locked like real ones. */
+	lookup(fx, "mallory", true, &fake1);
+	assert_int_equal(fake1.kind, AUTH_KIND_OTP);
+	assert_true(fake1.seq >= OTP_FAKE_SEQ_MIN && fake1.seq <= OTP_FAKE_SEQ_MAX);
+	lookup(fx, "mallory", true, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_BUSY);
+	auth_release(fx->ops, fx->s, "mallory", fake1.lock);
+	lookup(fx, "mallory", true, &fake2);
+	assert_int_equal(fake2.seq, fake1.seq);
+	assert_string_equal(fake2.seed, fake1.seed);
+	assert_false(login(fx, "mallory", "BAIL TUFT BITS GANG CHEF THY", &fake2, &r));
+	auth_result_free(&r);
+	/* A disabled user looks like an unknown one. */
+	lookup(fx, "bob", true, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_OTP);
+	auth_release(fx->ops, fx->s, "bob", ch.lock);
+}
+
+static void test_totp_login(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_challenge ch;
+	struct auth_result r;
+	char *secret = NULL, *raw = NULL, code[8], pw[32], uri[256];
+	size_t rawlen = 0;
+	int64_t step;
+
+	assert_int_equal(auth_totp_secret_new(&secret), 0);
+	assert_int_equal(strlen(secret), 32); /* 20 bytes in base32 */
+	assert_int_equal(auth_totp_uri("a b@c", secret, uri, sizeof(uri)), 0);
+	assert_true(strncmp(uri, "otpauth://totp/Ferry:a%20b%40c?secret=", 38) == 0);
+	struct otp_state st = { .totp_secret = secret };
+	assert_int_equal(fx->ops->otp_put(fx->s, "alice", &st), 0);
+	lookup(fx, "alice", false, &ch);
+	assert_int_equal(ch.kind, AUTH_KIND_TOTP);
+	assert_int_equal(ch.lock, 0);
+
+	/* Codes made independently of auth_totp_check, with liboath itself. */
+	assert_int_equal(oath_base32_decode(secret, strlen(secret), &raw, &rawlen), OATH_OK);
+	time_t now = time(NULL);
+	assert_int_equal(oath_totp_generate(raw, rawlen, now, 30, 0, 6, code), OATH_OK);
+	assert_int_equal(auth_totp_check(secret, code, now, &step), 0);
+	assert_int_equal(step, now / 30);
+	assert_int_equal(auth_totp_check(secret, code, now + 30, &step), 0); /* one step of skew */
+	assert_int_equal(auth_totp_check(secret, code, now + 90, &step), -EACCES);
+	assert_int_equal(auth_totp_check(secret, "12345", now, &step), -EACCES);
+	assert_int_equal(auth_totp_check(secret, "12345x", now, &step), -EACCES);
+
+	(void)snprintf(pw, sizeof(pw), "alice-pw%s", code);
+	assert_false(login(fx, "alice", "alice-pw", &ch, &r));
+	auth_result_free(&r);
+	(void)snprintf(pw, sizeof(pw), "alice-PW%s", code);
+	assert_false(login(fx, "alice", pw, &ch, &r));
+	auth_result_free(&r);
+	(void)snprintf(pw, sizeof(pw), "alice-pw%s", code);
+	assert_true(login(fx, "alice", pw, &ch, &r));
+	auth_result_free(&r);
+	/* The same step again: refused. */
+	assert_false(login(fx, "alice", pw, &ch, &r));
+	auth_result_free(&r);
+	free(raw);
+	free(secret);
+}
+
+/* SECURITY: an OTP user's failed login costs a crypt like anyone's. */
+static void test_otp_timing(void **state)
+{
+	struct fixture *fx = *state;
+	set_otp(fx, "alice", 100, false);
+	uint64_t otp_fail = time_check(fx, "alice", "BAIL TUFT BITS GANG CHEF THY");
+	uint64_t unknown = time_check(fx, "mallory", "nope");
+	assert_true(otp_fail * 4 >= unknown);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_otp_login, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_otp_lookup_kinds, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_totp_login, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_otp_timing, setup_store, teardown_store),
 	    cmocka_unit_test(test_perms_parse),
 	    cmocka_unit_test(test_perms_parse_errors),
 	    cmocka_unit_test(test_perms_format),

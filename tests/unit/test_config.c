@@ -127,6 +127,8 @@ static void check_defaults(const struct config *c)
 	assert_int_equal(c->tls_data_reuse, 1);
 	assert_int_equal(c->tls_required, 0);
 	assert_int_equal(c->tls_min_version, 0);
+	assert_int_equal(c->otp_challenge_336, 0);
+	assert_int_equal(c->otp_unknown_challenge, 0);
 }
 
 static void test_defaults(void **state)
@@ -655,6 +657,23 @@ static void test_tls_enums(void **state)
 	expect_error(fx, "[tls]\ncertificate = a.pem\n", ":2: [tls] certificate: unknown key");
 }
 
+static void test_otp_keys(void **state)
+{
+	struct fixture *fx = *state;
+	expect_error(fx, "[otp]\nchallenge = 332\n", ":2: [otp] challenge: expected one of: 331, 336, got \"332\"");
+	expect_error(fx, "[otp]\nunknown_users = fake\n",
+		     ":2: [otp] unknown_users: expected one of: password, challenge, got \"fake\"");
+	expect_error(fx, "[otp]\nreply = 336\n", ":2: [otp] reply: unknown key");
+	struct config *c = load_ok(fx, "[otp]\nchallenge = 336\nunknown_users = challenge\n");
+	assert_int_equal(c->otp_challenge_336, 1);
+	assert_int_equal(c->otp_unknown_challenge, 1);
+	config_unref(c);
+	c = load_ok(fx, "[otp]\nchallenge = 331\nunknown_users = password\n");
+	assert_int_equal(c->otp_challenge_336, 0);
+	assert_int_equal(c->otp_unknown_challenge, 0);
+	config_unref(c);
+}
+
 static void test_tls_cert_lists(void **state)
 {
 	struct fixture *fx = *state;
@@ -855,6 +874,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_example_file_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_enums, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_otp_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_cert_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_cert_list_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_implicit_listen, setup, teardown),

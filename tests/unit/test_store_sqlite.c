@@ -181,7 +181,7 @@ static void test_create_schema(void **state)
 		       text, sizeof(text));
 	assert_string_equal(text, "name,password_hash,home,account,perms,enabled,created_at,updated_at");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "1");
+	assert_string_equal(text, "2");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	/* It holds password hashes: owner only. */
@@ -396,12 +396,113 @@ static void test_newer_schema_refused(void **state)
 	open_store(fx, true);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
-	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 2");
+	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 3");
 	assert_int_equal(fx->ops->open(fx->cfg, false, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 	assert_null(fx->s);
-	assert_non_null(strstr(fx->err, "schema version 2"));
+	assert_non_null(strstr(fx->err, "schema version 3"));
 	/* create=true must not "fix" it either. */
 	assert_int_equal(fx->ops->open(fx->cfg, true, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
+}
+
+/* A users.db written by a ferry before one-time passwords (schema 1) is
+ * migrated in place: its users stay, the OTP tables appear. */
+static void test_migrate_v1(void **state)
+{
+	struct fixture *fx = *state;
+	char text[256];
+	raw_exec(fx->cfg->sqlite_path,
+		 "CREATE TABLE users(name TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL, home TEXT NOT NULL, "
+		 "account TEXT, perms TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, "
+		 "updated_at INTEGER NOT NULL);"
+		 "INSERT INTO users VALUES('old', '$y$j9T$abc$def', '/srv/old', NULL, 'all', 1, 5, 6);"
+		 "PRAGMA user_version = 1;");
+	open_store(fx, false);
+	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "2");
+	struct user_record got;
+	assert_int_equal(fx->ops->lookup(fx->s, "old", &got), 0);
+	assert_string_equal(got.home, "/srv/old");
+	assert_int_equal(got.created_at, 5);
+	user_record_free(&got);
+	struct otp_state st = { .otp = true, .alg = OTP_SHA1, .seq = 100, .seed = "test", .last = 0x8000000000000001ull };
+	assert_int_equal(fx->ops->otp_put(fx->s, "old", &st), 0);
+	reopen_store(fx);
+	struct otp_state back;
+	assert_int_equal(fx->ops->otp_get(fx->s, "old", &back), 0);
+	assert_true(back.otp);
+	assert_int_equal(back.alg, OTP_SHA1);
+	assert_int_equal(back.seq, 100);
+	assert_string_equal(back.seed, "test");
+	assert_true(back.last == 0x8000000000000001ull);
+	otp_state_free(&back);
+}
+
+static void test_otp_state(void **state)
+{
+	struct fixture *fx = *state;
+	struct user_record u = rec("bob", "/srv/bob", NULL, PERM_ALL, true);
+	struct otp_state st = { .otp = true, .alg = OTP_MD5, .seq = 100, .seed = "test", .last = 42, .reply = 336 };
+	struct otp_state got;
+	open_store(fx, true);
+	assert_int_equal(fx->ops->otp_get(fx->s, "bob", &got), -ENOENT);
+	assert_int_equal(fx->ops->otp_put(fx->s, "bob", &st), -ENOENT); /* no such user yet */
+	assert_int_equal(fx->ops->add(fx->s, &u), 0);
+	assert_int_equal(fx->ops->otp_put(fx->s, "bob", &st), 0);
+	/* Compare-and-swap: the first advance wins, a second with the same
+	 * old values (a replay, or a racing connection) loses. */
+	assert_int_equal(fx->ops->otp_advance(fx->s, "bob", 100, 42, 41), 0);
+	assert_int_equal(fx->ops->otp_advance(fx->s, "bob", 100, 42, 41), -ESTALE);
+	assert_int_equal(fx->ops->otp_advance(fx->s, "bob", 99, 42, 40), -ESTALE);
+	reopen_store(fx);
+	assert_int_equal(fx->ops->otp_get(fx->s, "bob", &got), 0);
+	assert_int_equal(got.seq, 99);
+	assert_true(got.last == 41);
+	assert_int_equal(got.reply, 336);
+	assert_false(got.static_ok);
+	assert_null(got.totp_secret);
+	otp_state_free(&got);
+	/* TOTP steps only move forward. */
+	st = (struct otp_state){ .totp_secret = (char *)"JBSWY3DPEHPK3PXP", .totp_last_step = 10 };
+	assert_int_equal(fx->ops->otp_put(fx->s, "bob", &st), 0);
+	assert_int_equal(fx->ops->totp_advance(fx->s, "bob", 10), -ESTALE);
+	assert_int_equal(fx->ops->totp_advance(fx->s, "bob", 11), 0);
+	assert_int_equal(fx->ops->totp_advance(fx->s, "bob", 11), -ESTALE);
+	assert_int_equal(fx->ops->otp_get(fx->s, "bob", &got), 0);
+	assert_false(got.otp);
+	assert_string_equal(got.totp_secret, "JBSWY3DPEHPK3PXP");
+	assert_int_equal(got.totp_last_step, 11);
+	otp_state_free(&got);
+	/* Nothing set: the row goes. Removing the user removes it too. */
+	st = (struct otp_state){ 0 };
+	assert_int_equal(fx->ops->otp_put(fx->s, "bob", &st), 0);
+	assert_int_equal(fx->ops->otp_get(fx->s, "bob", &got), -ENOENT);
+	st = (struct otp_state){ .static_ok = true };
+	assert_int_equal(fx->ops->otp_put(fx->s, "bob", &st), 0);
+	assert_int_equal(fx->ops->remove(fx->s, "bob"), 0);
+	assert_int_equal(fx->ops->add(fx->s, &u), 0);
+	assert_int_equal(fx->ops->otp_get(fx->s, "bob", &got), -ENOENT);
+}
+
+static void test_challenge_locks(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t a[32], b[32];
+	open_store(fx, true);
+	/* Any name (made-up challenges lock names that do not exist). */
+	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 1, 1000, 1060), 0);
+	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 2, 1001, 1061), -EBUSY);
+	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 1, 1001, 1061), 0); /* the owner renews */
+	assert_int_equal(fx->ops->challenge_unlock(fx->s, "ghost", 2), 0);          /* not 2's: stays */
+	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 2, 1002, 1062), -EBUSY);
+	assert_int_equal(fx->ops->challenge_unlock(fx->s, "ghost", 1), 0);
+	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 2, 1002, 1062), 0);
+	/* An expired lock is taken over. */
+	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 3, 1063, 1100), 0);
+	/* The secret is made once and stays. */
+	assert_int_equal(fx->ops->server_secret(fx->s, a, sizeof(a)), 0);
+	reopen_store(fx);
+	assert_int_equal(fx->ops->server_secret(fx->s, b, sizeof(b)), 0);
+	assert_memory_equal(a, b, sizeof(a));
 }
 
 static void test_foreign_database_refused(void **state)
@@ -491,6 +592,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_otp_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_challenge_locks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),

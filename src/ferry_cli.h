@@ -1,0 +1,44 @@
+/* ferry_cli: what the ferry admin CLI's files share (ferry.c: users and
+ * config; ferry_otp.c: one-time passwords and TOTP). Not used by ferryd. */
+#ifndef FERRY_FERRY_CLI_H
+#define FERRY_FERRY_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "auth.h"
+#include "config.h"
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+struct cli {
+	const char *conf_arg; /* -c FILE, or NULL for the default */
+	struct config *cfg;
+	const struct userstore_ops *ops;
+	struct userstore *store;
+};
+
+/* Writes "ferry: MESSAGE" to stderr and returns code; a usage error also
+ * points at --help. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define cli_err(...) cli_fail(CLI_EXIT_FAIL, __VA_ARGS__)
+#define cli_usage_err(...) cli_fail(CLI_EXIT_USAGE, __VA_ARGS__)
+
+/* argv text made safe for a message; returns out. */
+const char *cli_esc(const char *s, char *out, size_t outsz);
+bool cli_name_valid(const char *s);
+/* Loads the configuration, then drops privileges and opens the store. */
+int cli_load_config(struct cli *c);
+int cli_open_store(struct cli *c, bool create);
+/* Exit code and message for a store error about user name. */
+int cli_store_err(const struct cli *c, const char *name, int r);
+/* Reads a secret: twice without echo from a terminal (prompt, then
+ * "Repeat ..."), or one line from a pipe. Returns an exit code; *len is its
+ * length; buf holds a secret the caller wipes. what names it in messages. */
+int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, size_t *len);
+
+/* ferry otp ... / ferry totp ... (ferry_otp.c); argv[0] is the verb. */
+int cli_otp(struct cli *c, int argc, char **argv);
+int cli_totp(struct cli *c, int argc, char **argv);
+
+#endif
