@@ -115,6 +115,8 @@ struct auth_result {
 	char *account;       /* set when ok and the user needs ACCT */
 	uint32_t perms;
 	int err;             /* 0, or -errno when the store itself failed */
+	bool user_limit;     /* ok, but [limits] max_per_user sessions are logged in
+			      * (set by the session, which counts them) */
 	bool otp;            /* logged in with a one-time password ... */
 	unsigned otp_left;   /* ... after which this many are left */
 };

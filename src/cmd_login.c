@@ -147,6 +147,7 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 	}
 	p->login = LOGIN_DONE;
 	p->failures = 0;
+	p->prelogin_cmds = 0;
 	if (p->account) {
 		util_wipe(p->account, strlen(p->account));
 		free(p->account);
@@ -203,6 +204,14 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 	}
 	if (!res->ok) {
 		login_failed(p, "bad-credentials");
+		return;
+	}
+	if (res->user_limit) {
+		struct log_escaped e;
+		log_warn(p->sid, "login refused: user=\"%s\" ip=%s reason=user-limit",
+			 log_esc(slice_from_cstr(p->user), &e), p->peer);
+		proto_logout(p);
+		proto_close_with(p, "Too many sessions for this user, closing control connection.");
 		return;
 	}
 	p->home = res->home;

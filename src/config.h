@@ -37,6 +37,9 @@ struct config {
 	unsigned max_login_failures; /* per connection; then 530 + 421 + close */
 	uint32_t drain_timeout_ms;  /* SIGTERM: sessions get this long to finish */
 	unsigned max_sessions;      /* whole server; over it → 421 at connect */
+	/* [limits]: abuse limits (guard.h); 0 turns a limit off where allowed */
+	unsigned max_per_ip, max_per_user, connect_rate, connect_burst, prelogin_commands, ban_failures;
+	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
 
 	/* [store] */
 	char store_backend[16];     /* "sqlite" */

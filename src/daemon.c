@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "guard.h"
 #include "net.h"
 #include "jobs.h"
 #include "log.h"
@@ -85,6 +86,20 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
 }
 
+static void guard_limits_from(const struct config *c, struct guard_limits *lim)
+{
+	*lim = (struct guard_limits){
+		.max_per_ip = c->max_per_ip,
+		.max_per_user = c->max_per_user,
+		.connect_rate = c->connect_rate,
+		.connect_burst = c->connect_burst,
+		.ban_failures = c->ban_failures,
+		.ban_window_ms = c->ban_window_ms,
+		.ban_time_ms = c->ban_time_ms,
+		.ban_max_ms = c->ban_max_ms,
+	};
+}
+
 static void reload(struct daemon *d)
 {
 	const struct config *old = config_current();
@@ -111,6 +126,9 @@ static void reload(struct daemon *d)
 		worker_shared_set_tls(&d->shared, NULL);
 	else
 		log_err(0, "reload: TLS certificates not reloaded, keeping the running ones: %s", terr);
+	struct guard_limits lim;
+	guard_limits_from(nw, &lim);
+	guard_set_limits(d->shared.guard, &lim);
 	log_setup((enum log_target)nw->log_target, (enum log_level)nw->log_level, "ferryd");
 	log_info(0, "configuration reloaded from %s; new sessions use it", old->path);
 	config_unref(old);
@@ -282,6 +300,9 @@ int daemon_run(struct config *cfg)
 		goto out;
 	}
 	jobs_up = true;
+	struct guard_limits lim;
+	guard_limits_from(cfg, &lim);
+	d.shared.guard = guard_new(&lim);
 	atomic_init(&d.shared.next_sid, 1);
 	atomic_init(&d.shared.sessions, 0);
 	d.shared.stopped = on_worker_stopped;
@@ -328,6 +349,7 @@ out:
 	for (unsigned i = 0; i < started; i++)
 		worker_free(&d.workers[i]);
 	free(d.workers);
+	guard_free(d.shared.guard);
 	if (fds) {
 		for (unsigned w = 0; w < d.nworkers; w++) {
 			if (!fds[w])

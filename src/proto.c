@@ -276,6 +276,13 @@ static void execute(struct proto *p, struct slice line)
 		hold(p, 'L', line);
 		return;
 	}
+	/* SECURITY: a connection that never logs in cannot keep the server
+	 * busy (or probe it) for ever; the login timeout bounds it in time. */
+	if (p->login != LOGIN_DONE && ++p->prelogin_cmds > p->cfg->prelogin_commands) {
+		log_warn(p->sid, "too many commands before login: ip=%s", p->peer);
+		proto_close_with(p, "Too many commands before login, closing control connection.");
+		return;
+	}
 	run_line(p, line);
 }
 

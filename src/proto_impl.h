@@ -65,6 +65,7 @@ struct proto {
 	char *home;
 	uint32_t perms;
 	unsigned failures;
+	unsigned prelogin_cmds; /* commands since the connection or the last login */
 	struct auth_challenge challenge; /* what USER found (LOGIN_USER) */
 	/* A challenge lock outlives the login attempt that took it (REIN,
 	 * AUTH): it is released by the next USER or PASS, or at close. */

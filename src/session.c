@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "datachan.h"
+#include "guard.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -70,6 +71,11 @@ struct session {
 	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
 	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
 	char peer[64];
+	/* [limits] (guard.h): this session counts against its address group
+	 * (guarded) and, once logged in, against its user (counted_user). */
+	struct guard_key gkey;
+	bool guarded;
+	char *counted_user;
 };
 
 static void pump(struct session *s);
@@ -115,6 +121,13 @@ static void close_now(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	s->host->count--;
+	if (s->guarded)
+		guard_disconnect(s->host->guard, &s->gkey);
+	if (s->counted_user) {
+		guard_user_release(s->host->guard, s->counted_user);
+		free(s->counted_user);
+		s->counted_user = NULL;
+	}
 	s->host->closed(s->host);
 	loop_watch_del(l, &s->watch);
 	/* RFC 4217 §12.6: end an established TLS control connection properly. */
@@ -274,6 +287,35 @@ static void auth_job_free(struct auth_job *a)
 	free(a);
 }
 
+/* [limits]: failed logins count towards a ban of the address group; a
+ * good one takes a slot of the user's (max_per_user), or is turned into a
+ * refusal that proto answers with 421. */
+static void guard_login_result(struct session *s, struct auth_job *a)
+{
+	struct guard *g = s->host->guard;
+	if (!g || a->res.err)
+		return;
+	if (!a->res.ok) {
+		uint64_t ban = guard_login_failed(g, &s->gkey, util_now_ms());
+		if (ban) {
+			char group[64];
+			guard_key_format(&s->gkey, group, sizeof(group));
+			log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
+				 (unsigned long long)(ban / 1000));
+		}
+		return;
+	}
+	if (s->counted_user) { /* a new login on this connection (REIN, USER) */
+		guard_user_release(g, s->counted_user);
+		free(s->counted_user);
+		s->counted_user = NULL;
+	}
+	if (guard_user_acquire(g, a->user))
+		s->counted_user = util_xstrdup(a->user);
+	else
+		a->res.user_limit = true;
+}
+
 static void auth_done(struct job *j)
 {
 	struct auth_job *a = container_of(j, struct auth_job, job);
@@ -287,6 +329,8 @@ static void auth_done(struct job *j)
 		session_free(s);
 		return;
 	}
+	if (!a->lookup)
+		guard_login_result(s, a);
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
@@ -580,6 +624,33 @@ static void on_login_timeout(struct loop_timer *t)
 	pump(s);
 }
 
+/* [limits] at connect: NULL when admitted (then counted until close), else
+ * the text of the 421. */
+static const char *guard_admit(struct session *s, const struct sockaddr_storage *peer)
+{
+	uint64_t retry = 0;
+	guard_key_from_addr(peer, &s->gkey);
+	enum guard_verdict v = guard_connect(s->host->guard, &s->gkey, util_now_ms(), &retry);
+	if (v == GUARD_OK) {
+		s->guarded = true;
+		return NULL;
+	}
+	char group[64];
+	guard_key_format(&s->gkey, group, sizeof(group));
+	switch (v) {
+	case GUARD_BANNED:
+		log_warn(s->id, "refused: ip=%s reason=banned group=%s remaining=%llus", s->peer, group,
+			 (unsigned long long)((retry + 999) / 1000));
+		return "Too many failed logins from your address; try again later.";
+	case GUARD_RATE:
+		log_warn(s->id, "refused: ip=%s reason=connect-rate group=%s", s->peer, group);
+		return "Too many new connections from your address; slow down.";
+	default:
+		log_warn(s->id, "refused: ip=%s reason=per-ip-limit group=%s", s->peer, group);
+		return "Too many connections from your address.";
+	}
+}
+
 void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
 		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit)
 {
@@ -616,6 +687,8 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	h->head = s;
 	h->count++;
 	log_info(id, "connect: ip=%s", s->peer);
+	if (!refuse && h->guard)
+		refuse = guard_admit(s, peer);
 
 	int r = net_control_opts(fd);
 	if (r == 0)

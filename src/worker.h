@@ -18,6 +18,7 @@ struct tls_ctx;
 /* State shared by all workers (read-mostly; counters are atomic). */
 struct worker_shared {
 	struct jobs *jobs;
+	struct guard *guard; /* [limits], shared by all workers */
 	atomic_uint_fast64_t next_sid;
 	atomic_uint sessions; /* whole server, for [server] max_sessions */
 	/* The TLS context for new sessions (NULL: TLS off); swapped on reload. */

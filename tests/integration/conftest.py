@@ -60,6 +60,16 @@ DEFAULT_CONFIG = {
         "drain_timeout": "1s",
     },
     "log": {"level": "debug"},
+    # Every test client comes from 127.0.0.1: the per-address abuse limits
+    # would otherwise make tests depend on each other (bans on a shared
+    # server) and on speed. test_limits.py turns them on and tests them.
+    "limits": {
+        "max_per_ip": "0",
+        "max_per_user": "0",
+        "connect_rate": "0",
+        "prelogin_commands": "1000000",
+        "ban_failures": "0",
+    },
 }
 
 
@@ -188,9 +198,11 @@ class Ctl:
     same code."""
 
     def __init__(self, host, port, timeout=IO_TIMEOUT, family=socket.AF_INET, greet=True,
-                 nodelay=True, rcvbuf=None):
+                 nodelay=True, rcvbuf=None, source=None):
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
+        if source:  # a local address to connect from (e.g. 127.0.0.2: "another client")
+            self.sock.bind((source, 0))
         if nodelay:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if rcvbuf:

@@ -4,6 +4,8 @@
 # case-insensitive verbs, the line-length limit (max_line, here 512) and
 # NUL/control bytes.
 set max_line 512
+# Many commands before the login below: the pre-login limit is not the subject.
+set prelogin_commands 10000
 user bob pw
 greet
 S: 220 Ferry FTP server ready.

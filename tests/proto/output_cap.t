@@ -1,6 +1,9 @@
 # output_cap.t: a client that pipelines commands but never reads the
 # replies (ARCHITECTURE.md §6): once the queued output would pass its cap
 # (256 KiB) proto_feed fails with -ENOBUFS and the session is closed.
+# Hundreds of pre-login commands: the output cap, not the pre-login
+# command limit (limits.t), is the subject here.
+set prelogin_commands 10000
 greet
 S: 220 Ferry FTP server ready.
 # Within the cap, queued replies are fine.

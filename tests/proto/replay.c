@@ -15,7 +15,7 @@
  *   # comment             ignored, as are blank lines
  *   set KEY VALUE         config, before the first step that touches proto
  *                         (greet, C:, C<, S:, S<, E:, T:). Keys: max_line,
- *                         max_login_failures, login_fail_delay_ms (decimal),
+ *                         max_login_failures, prelogin_commands, login_fail_delay_ms (decimal),
  *                         family (4 or 6: the control connection's addresses,
  *                         see below) and banner (the rest of the line).
  *   user NAME PASSWORD [account=ACCT] [disabled] [otp=ALG:N:SEED] [totp]
@@ -546,6 +546,10 @@ static int do_set(struct replay *r, struct slice rest)
 		if (parse_u64(val, 3, &v))
 			return bad_syntax(r, "tls_required must be 0-3 (none, login, data, all)");
 		r->cfg->tls_required = (int)v;
+	} else if (slice_eq_ci(key, "prelogin_commands")) {
+		if (parse_u64(val, 10000, &v) || v == 0)
+			return bad_syntax(r, "prelogin_commands must be 1-10000");
+		r->cfg->prelogin_commands = (unsigned)v;
 	} else if (slice_eq_ci(key, "login_fail_delay_ms")) {
 		if (parse_u64(val, UINT32_MAX, &v))
 			return bad_syntax(r, "login_fail_delay_ms must be 0-4294967295");
@@ -563,8 +567,8 @@ static int do_set(struct replay *r, struct slice rest)
 			return bad_syntax(r, "otp_unknown must be 0 or 1");
 		r->cfg->otp_unknown_challenge = (int)v;
 	} else {
-		return bad_syntax(r, "unknown set key (max_line, max_login_failures, login_fail_delay_ms, family, banner, "
-				     "lookup, otp_challenge, otp_unknown)");
+		return bad_syntax(r, "unknown set key (max_line, max_login_failures, prelogin_commands, "
+				     "login_fail_delay_ms, family, banner, lookup, otp_challenge, otp_unknown)");
 	}
 	return 0;
 }
