@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "privs.h"
+#include "session.h"
 #include "tls.h"
 #include "util.h"
 #include "vfs.h"
@@ -84,6 +85,68 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [server] run_as changed; it takes effect after a restart");
 	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
+}
+
+/* Start-up clean-up of upload temporaries a killed ferryd left (vfs_clean.c),
+ * on the job pool so the server answers meanwhile. */
+struct clean_job {
+	struct job job;
+	int64_t before;
+	unsigned removed, homes;
+	char **seen;
+	size_t n_seen;
+};
+
+#define CLEAN_MAX_ENTRIES 1000000ul
+#define CLEAN_MIN_AGE_S 600
+
+static int clean_user(const struct user_record *u, void *arg)
+{
+	struct clean_job *c = arg;
+	for (size_t i = 0; i < c->n_seen; i++)
+		if (strcmp(c->seen[i], u->home) == 0)
+			return 0;
+	c->seen = realloc(c->seen, (c->n_seen + 1) * sizeof(*c->seen));
+	if (!c->seen)
+		return -ENOMEM;
+	c->seen[c->n_seen++] = util_xstrdup(u->home);
+	unsigned n = 0;
+	int r = vfs_clean_stale_uploads(u->home, c->before, CLEAN_MAX_ENTRIES, &n);
+	if (r == -E2BIG)
+		log_warn(0, "stale upload clean-up stopped after %lu entries in %s", CLEAN_MAX_ENTRIES, u->home);
+	c->removed += n;
+	c->homes++;
+	return 0;
+}
+
+static void clean_run(struct job *j, void *ctx)
+{
+	struct clean_job *c = container_of(j, struct clean_job, job);
+	struct store_handle *h = ctx;
+	if (h && h->store && h->ops->list(h->store, clean_user, c) != 0)
+		log_warn(0, "stale upload clean-up: cannot list the users");
+}
+
+static void clean_done(struct job *j)
+{
+	struct clean_job *c = container_of(j, struct clean_job, job);
+	if (c->removed)
+		log_warn(0, "removed %u stale upload temporaries (left by an earlier ferryd that did not exit cleanly)",
+			 c->removed);
+	log_info(0, "stale upload clean-up done: %u home(s) looked at", c->homes);
+	for (size_t i = 0; i < c->n_seen; i++)
+		free(c->seen[i]);
+	free(c->seen);
+	free(c);
+}
+
+static void clean_start(struct daemon *d, const struct config *cfg)
+{
+	struct clean_job *c = util_xcalloc(1, sizeof(*c));
+	int64_t age = (int64_t)cfg->data_timeout_ms / 1000 * 2;
+	c->before = util_wall_s() - (age > CLEAN_MIN_AGE_S ? age : CLEAN_MIN_AGE_S);
+	c->job = (struct job){ .run = clean_run, .done = clean_done, .owner = d->loop };
+	jobs_submit(d->shared.jobs, &c->job);
 }
 
 static void guard_limits_from(const struct config *c, struct guard_limits *lim)
@@ -335,6 +398,7 @@ int daemon_run(struct config *cfg)
 	log_info(0, "TLS: %s", d.shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
 	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, cfg->jobs,
 		 cfg->sqlite_path);
+	clean_start(&d, cfg);
 
 	if (loop_run(d.loop) == 0)
 		status = 0;

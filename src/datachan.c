@@ -16,7 +16,6 @@
 #include "tls.h"
 #include "util.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 #define CHUNK (64u * 1024u)
 #define SENDFILE_CHUNK (1u << 20)
 

@@ -20,7 +20,6 @@
 #include "tls.h"
 #include "util.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 /* Unconsumed input kept while an effect is pending; more waits in the
  * kernel's socket buffer (backpressure). */

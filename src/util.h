@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* The struct that holds member m at p (callbacks get the embedded part). */
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 #define UNUSED(x) ((void)(x))
 
 /* Checked arithmetic: return true on overflow (same convention as C23 ckd_*). */

@@ -34,6 +34,14 @@ void vfs_close(struct vfs *v);
 /* Distinct root descriptors open now (tests, metrics). */
 unsigned vfs_roots_open(void);
 
+/* Removes upload temporaries (".ferry-upload.*", regular files) last
+ * modified before the wall-clock second `before`, anywhere under home (an
+ * absolute host path: a user's home from the store), without following
+ * symlinks. Looks at no more than max_entries directory entries (-E2BIG
+ * when it stopped there). *removed counts what went. Blocking: job pool or
+ * start-up only (vfs_clean.c). */
+int vfs_clean_stale_uploads(const char *home, int64_t before, unsigned long max_entries, unsigned *removed);
+
 /* openat2 inside the root with the given open(2) flags (O_CLOEXEC added).
  * O_CREAT/O_TMPFILE are not allowed here (use the upload functions). */
 int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd);

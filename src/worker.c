@@ -12,7 +12,6 @@
 #include "tls.h"
 #include "util.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 static void maybe_stop(struct worker *w)
 {
