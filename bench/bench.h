@@ -46,6 +46,7 @@ struct opts {
 	const char *dir;      /* files/list: remote directory */
 	unsigned files;	      /* files: distinct files f00000.. in dir */
 	uint64_t entries;     /* list: expected entries */
+	const char *listing;  /* list: LIST, MLSD or both */
 	uint64_t size;	      /* files/retr/stor/limits: bytes */
 	unsigned streams;     /* retr/stor */
 	const char *file;     /* retr: remote file; stor: remote name prefix */

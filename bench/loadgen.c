@@ -46,12 +46,11 @@ enum lg_state {
 	ST_XFER,
 	ST_NOOP,
 	ST_QUIT,
-	ST_CLOSING, /* 221 read: wait for the server's close */
 };
 
 static const char *const lg_state_name[] = {
 	"free", "connect", "greeting", "AUTH TLS", "TLS handshake", "USER", "PASS", "PBSZ", "PROT",
-	"TYPE", "ready",   "EPSV",     "PASV",	   "transfer",	    "NOOP", "QUIT", "closing",
+	"TYPE", "ready",   "EPSV",     "PASV",	   "transfer",	    "NOOP", "QUIT",
 };
 
 enum lg_xfer { X_NONE, X_RETR, X_STOR, X_LIST, X_MLSD };
@@ -363,7 +362,7 @@ static void lg_ctl_read(struct lg_conn *c)
 					lg_ctl_interest(c);
 					return;
 				}
-				if (c->st == ST_CLOSING || e == SSL_ERROR_ZERO_RETURN)
+				if (e == SSL_ERROR_ZERO_RETURN)
 					r = 0;
 				else
 					lg_fail(c, "TLS read on the control connection: %s", lg_ssl_err());
@@ -374,18 +373,12 @@ static void lg_ctl_read(struct lg_conn *c)
 			r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
 			if (r < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
-			if (r < 0 && c->st == ST_CLOSING)
-				r = 0; /* a reset after 221 is a close */
 			if (r < 0)
 				lg_fail(c, "read on the control connection: %s", strerror(errno));
 		}
-		if (r == 0) {
-			if (c->st != ST_CLOSING)
-				lg_fail(c, "server closed the control connection%s%.*s", c->in_len ? "; pending: " : "",
-					(int)(c->in_len > 100 ? 100 : c->in_len), c->in);
-			lg_closed(c);
-			return;
-		}
+		if (r == 0)
+			lg_fail(c, "server closed the control connection%s%.*s", c->in_len ? "; pending: " : "",
+				(int)(c->in_len > 100 ? 100 : c->in_len), c->in);
 		c->in_len += (size_t)r;
 		lg_parse(c);
 	}
@@ -431,6 +424,10 @@ static void lg_ev_ctl(struct lg_conn *c, uint32_t events)
 			err = errno;
 		if (err)
 			lg_fail(c, "connect to %s:%u: %s", G.o->host, G.o->port, strerror(err));
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		if (getpeername(c->fd, (struct sockaddr *)&peer, &pl) != 0)
+			return; /* a stale event from before a reconnect: still connecting */
 		c->st = ST_GREET;
 		lg_ctl_interest(c);
 		return;
@@ -602,6 +599,10 @@ static void lg_ev_data(struct lg_conn *c, uint32_t events)
 			err = errno;
 		if (err)
 			lg_fail(c, "data connect to port %u: %s", c->dport, strerror(err));
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		if (getpeername(c->dfd, (struct sockaddr *)&peer, &pl) != 0)
+			return; /* a stale event for an earlier data connection */
 		c->dconnecting = false;
 	}
 	if (c->dssl && !c->dhs_done) {
@@ -647,7 +648,6 @@ static void lg_xfer_check(struct lg_conn *c)
 	if ((c->xk == X_LIST || c->xk == X_MLSD) && G.o->entries && c->lines != G.o->entries)
 		lg_fail(c, "%s of %s: %llu entries, expected %llu", c->xk == X_LIST ? "LIST" : "MLSD", c->path,
 			(unsigned long long)c->lines, (unsigned long long)G.o->entries);
-	c->xk = X_NONE;
 	c->st = ST_READY;
 	lg_mode_xfer_done(c);
 }
@@ -786,7 +786,9 @@ static void lg_reply(struct lg_conn *c, int code, const char *text)
 	case ST_QUIT:
 		if (code != 221)
 			break;
-		c->st = ST_CLOSING;
+		/* Close at once, as real clients do; waiting for the server's
+		 * close would measure how fast it tears a session down. */
+		lg_closed(c);
 		return;
 	default:
 		break;
@@ -849,11 +851,21 @@ static void lg_idle_open_next(void)
 	}
 }
 
+/* --listing both: LIST on even iterations, MLSD on odd ones, a pair per --count. */
+static enum lg_xfer lg_list_kind(uint64_t iter)
+{
+	if (strcmp(G.o->listing, "LIST") == 0)
+		return X_LIST;
+	if (strcmp(G.o->listing, "MLSD") == 0)
+		return X_MLSD;
+	return iter % 2 == 0 ? X_LIST : X_MLSD;
+}
+
 static void lg_list_next(struct lg_conn *c)
 {
-	/* iter even: LIST, odd: MLSD; a pair per --count. */
-	bool pair_done = c->iter % 2 == 0 && c->iter > 0;
-	if (pair_done && (G.nlist >= G.cap_list || now_s() >= G.deadline)) {
+	bool round_done = c->iter > 0 && lg_list_kind(c->iter) == lg_list_kind(0);
+	size_t most = G.nlist > G.nmlsd ? G.nlist : G.nmlsd;
+	if (round_done && (most >= G.cap_list || now_s() >= G.deadline)) {
 		lg_quit(c);
 		return;
 	}
@@ -897,7 +909,7 @@ static void lg_mode_pasv(struct lg_conn *c)
 	}
 	if (lg_is("list")) {
 		(void)snprintf(c->path, sizeof(c->path), "%s", G.o->dir);
-		lg_xfer(c, c->iter % 2 == 0 ? X_LIST : X_MLSD, 0);
+		lg_xfer(c, lg_list_kind(c->iter), 0);
 		return;
 	}
 	/* retr/stor: a barrier, so every stream starts at once. */
@@ -931,7 +943,7 @@ static void lg_mode_xfer_done(struct lg_conn *c)
 	}
 	if (lg_is("list")) {
 		double ms = (t - c->xt0) * 1000;
-		if (c->iter % 2 == 0)
+		if (c->xk == X_LIST)
 			G.list_ms[G.nlist++] = ms;
 		else
 			G.mlsd_ms[G.nmlsd++] = ms;

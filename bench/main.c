@@ -17,7 +17,8 @@ static const char bench_usage[] =
 	"  idle     --sessions N [--concurrency C] --time T  log N sessions in, print READY n, hold\n"
 	"                                                    until stdin EOF, SIGTERM or T; NOOP, QUIT\n"
 	"  files    --dir D --files F [--size 4096] [--count M] --time T   EPSV+RETR D/fNNNNN\n"
-	"  list     --dir D --entries E [--count K] --time T   LIST and MLSD of D\n"
+	"  list     --dir D --entries E [--count K] [--listing LIST|MLSD|both] --time T\n"
+	"                                                    LIST and/or MLSD of D, entries counted\n"
 	"  retr     --file PATH --size S [--streams N]        parallel downloads of one file\n"
 	"  stor     --file PREFIX --size S [--streams N]      uploads PREFIX-0..N-1\n"
 	"  common:  --host 127.0.0.1 --port P --user U --pass W [--tls] [--pasv] [--op-timeout 30]\n"
@@ -128,7 +129,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		{ "dir", 1, NULL, 'd' },	    { "files", 1, NULL, 'F' },	      { "entries", 1, NULL, 'e' },
 		{ "size", 1, NULL, 'S' },	    { "streams", 1, NULL, 'N' },      { "file", 1, NULL, 'f' },
 		{ "cert", 1, NULL, 'x' },	    { "key", 1, NULL, 'k' },	      { "ciphersuite", 1, NULL, 'z' },
-		{ "hash", 1, NULL, 'H' },	    { "label", 1, NULL, 'L' },	      { NULL, 0, NULL, 0 },
+		{ "hash", 1, NULL, 'H' },	    { "label", 1, NULL, 'L' },	      { "listing", 1, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
 	};
 	*o = (struct opts){ .host = "127.0.0.1",
 			    .port = 21,
@@ -145,7 +147,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			    .streams = 1,
 			    .file = "big.bin",
 			    .ciphersuite = "TLS_AES_128_GCM_SHA256",
-			    .label = "" };
+			    .label = "",
+			    .listing = "both" };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -173,6 +176,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'z': o->ciphersuite = optarg; break;
 		case 'H': o->hash = optarg; break;
 		case 'L': o->label = optarg; break;
+		case 'l': o->listing = optarg; break;
 		default: fputs(bench_usage, stderr); exit(2);
 		}
 	}
@@ -185,6 +189,10 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			fprintf(stderr, "ferry-bench: --label: no quotes, backslashes or control characters\n");
 			exit(2);
 		}
+	}
+	if (strcmp(o->listing, "both") != 0 && strcmp(o->listing, "LIST") != 0 && strcmp(o->listing, "MLSD") != 0) {
+		fprintf(stderr, "ferry-bench: --listing: LIST, MLSD or both\n");
+		exit(2);
 	}
 	if (o->clients == 0 || o->sessions == 0 || o->concurrency == 0 || o->streams == 0 || o->files == 0) {
 		fprintf(stderr, "ferry-bench: counts must be at least 1\n");
