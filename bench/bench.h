@@ -47,6 +47,7 @@ struct opts {
 	unsigned files;	      /* files: distinct files f00000.. in dir */
 	uint64_t entries;     /* list: expected entries */
 	const char *listing;  /* list: LIST, MLSD or both */
+	bool wait_start;      /* list: print READY 1 once logged in, wait for a stdin line */
 	uint64_t size;	      /* files/retr/stor/limits: bytes */
 	unsigned streams;     /* retr/stor */
 	const char *file;     /* retr: remote file; stor: remote name prefix */

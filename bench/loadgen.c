@@ -894,6 +894,17 @@ static void lg_mode_ready(struct lg_conn *c)
 		return;
 	}
 	if (lg_is("list")) {
+		if (G.o->wait_start) {
+			/* Logged in: let the harness take its baseline without the
+			 * login's transient memory (a yescrypt hash uses 16 MiB). */
+			char b[64];
+			printf("READY 1\n");
+			fflush(stdout);
+			ssize_t r = read(0, b, sizeof(b));
+			(void)r;
+			c->last = now_s();
+			G.deadline = c->last + G.o->time_s;
+		}
 		lg_list_next(c);
 		return;
 	}

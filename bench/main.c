@@ -18,7 +18,9 @@ static const char bench_usage[] =
 	"                                                    until stdin EOF, SIGTERM or T; NOOP, QUIT\n"
 	"  files    --dir D --files F [--size 4096] [--count M] --time T   EPSV+RETR D/fNNNNN\n"
 	"  list     --dir D --entries E [--count K] [--listing LIST|MLSD|both] --time T\n"
-	"                                                    LIST and/or MLSD of D, entries counted\n"
+	"           [--wait-start]                           LIST and/or MLSD of D, entries counted;\n"
+	"                                                    --wait-start: READY 1 after login, then\n"
+	"                                                    wait for a line on stdin\n"
 	"  retr     --file PATH --size S [--streams N]        parallel downloads of one file\n"
 	"  stor     --file PREFIX --size S [--streams N]      uploads PREFIX-0..N-1\n"
 	"  common:  --host 127.0.0.1 --port P --user U --pass W [--tls] [--pasv] [--op-timeout 30]\n"
@@ -130,6 +132,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		{ "size", 1, NULL, 'S' },	    { "streams", 1, NULL, 'N' },      { "file", 1, NULL, 'f' },
 		{ "cert", 1, NULL, 'x' },	    { "key", 1, NULL, 'k' },	      { "ciphersuite", 1, NULL, 'z' },
 		{ "hash", 1, NULL, 'H' },	    { "label", 1, NULL, 'L' },	      { "listing", 1, NULL, 'l' },
+		{ "wait-start", 0, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*o = (struct opts){ .host = "127.0.0.1",
@@ -177,6 +180,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'H': o->hash = optarg; break;
 		case 'L': o->label = optarg; break;
 		case 'l': o->listing = optarg; break;
+		case 'W': o->wait_start = true; break;
 		default: fputs(bench_usage, stderr); exit(2);
 		}
 	}

@@ -186,6 +186,12 @@ def test_every_mode_succeeds_and_moves_verified_bytes(bench_bin, bench_server, t
         assert r["entries"] == ENTRIES
         assert r["listings"] == (4 if listing == "both" else 2)
 
+    # --wait-start: READY 1 once logged in; the listings start after a line on stdin.
+    cp = bench(bench_bin, s, "list", "--dir", f"d{ENTRIES}", "--entries", str(ENTRIES), "--count",
+               "1", "--listing", "MLSD", "--wait-start", tls=tls, stdin=None)
+    assert cp.stdout.startswith("READY 1\n")
+    assert ok(cp, "list")["listings"] == 1
+
     r = ok(bench(bench_bin, s, "retr", "--file", "big/big.bin", "--size", str(BIG),
                  "--streams", "3", "--time", "60", tls=tls), "retr")
     assert r["streams"] == 3 and r["bytes"] == 3 * BIG
