@@ -67,6 +67,9 @@ _Noreturn void bench_fail(const char *mode, const char *fmt, ...) __attribute__(
 /* Prints one JSON result line: {"mode":..,"ok":true,"label":..,<fields>}.
  * fields is a preformatted list of "key":value pairs. */
 void bench_result(const struct opts *o, const char *mode, const char *fields);
+/* The oldest queued OpenSSL error (or errno) as text, for FAIL messages;
+ * clears the queue. The string lives until the next call. */
+const char *bench_ssl_err(void);
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit. */
 void bench_raise_nofile(void);
 /* The value at quantile q (0..1) of v[0..n), which it sorts. */

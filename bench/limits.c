@@ -8,7 +8,6 @@
 #include <crypt.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,16 +22,6 @@
 
 static uint8_t lim_buf[LIM_BUF];
 static struct pattern lim_pat;
-
-static const char *lim_ssl_err(void)
-{
-	static char b[160];
-	unsigned long e = ERR_get_error();
-	if (!e)
-		return errno ? strerror(errno) : "no error detail";
-	ERR_error_string_n(e, b, sizeof(b));
-	return b;
-}
 
 /* A listening socket on 127.0.0.1 and an ephemeral port. */
 static int lim_listen(const char *mode, struct sockaddr_in *a)
@@ -92,7 +81,7 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 		    SSL_CTX_use_PrivateKey_file(sctx, o->key, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION) != 1 ||
 		    SSL_CTX_set_ciphersuites(sctx, o->ciphersuite) != 1)
-			bench_fail(mode, "server TLS context (--cert, --key, --ciphersuite): %s", lim_ssl_err());
+			bench_fail(mode, "server TLS context (--cert, --key, --ciphersuite): %s", bench_ssl_err());
 	}
 	int lfd = lim_listen(mode, &a);
 	fflush(stdout);
@@ -109,7 +98,7 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 	if (cctx) {
 		ssl = SSL_new(cctx);
 		if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1)
-			bench_fail(mode, "TLS handshake: %s", lim_ssl_err());
+			bench_fail(mode, "TLS handshake: %s", bench_ssl_err());
 	}
 	pattern_init(&lim_pat, LIM_NAME);
 	uint64_t got = 0, bad = 0;
@@ -161,7 +150,7 @@ int limits_tls(const struct opts *o)
 		bench_fail("tls-limit", "--cert and --key are required");
 	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
 	if (!c || SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1)
-		bench_fail("tls-limit", "client TLS context: %s", lim_ssl_err());
+		bench_fail("tls-limit", "client TLS context: %s", bench_ssl_err());
 	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
 	int r = lim_receive("tls-limit", o, c);
 	SSL_CTX_free(c);

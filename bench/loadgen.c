@@ -138,17 +138,6 @@ static _Noreturn void __attribute__((format(printf, 2, 3))) lg_fail(const struct
 	bench_fail(G.mode, "%s", msg);
 }
 
-static const char *lg_ssl_err(void)
-{
-	static char b[160];
-	unsigned long e = ERR_get_error();
-	if (!e)
-		return errno ? strerror(errno) : "no error detail";
-	ERR_error_string_n(e, b, sizeof(b));
-	ERR_clear_error();
-	return b;
-}
-
 /* ---- epoll interest ----------------------------------------------------- */
 
 static void lg_watch(int fd, struct lg_ev *ev, uint32_t *cur, uint32_t want)
@@ -261,7 +250,7 @@ static void lg_flush(struct lg_conn *c)
 				}
 				if (e == SSL_ERROR_WANT_READ)
 					break;
-				lg_fail(c, "TLS write on the control connection: %s", lg_ssl_err());
+				lg_fail(c, "TLS write on the control connection: %s", bench_ssl_err());
 			}
 			w = r;
 		} else {
@@ -365,7 +354,7 @@ static void lg_ctl_read(struct lg_conn *c)
 				if (e == SSL_ERROR_ZERO_RETURN)
 					r = 0;
 				else
-					lg_fail(c, "TLS read on the control connection: %s", lg_ssl_err());
+					lg_fail(c, "TLS read on the control connection: %s", bench_ssl_err());
 			} else {
 				r = n;
 			}
@@ -390,7 +379,7 @@ static void lg_start_tls(struct lg_conn *c)
 		lg_fail(c, "bytes after 234 before the TLS handshake");
 	c->ssl = SSL_new(G.ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
-		lg_fail(c, "SSL_new: %s", lg_ssl_err());
+		lg_fail(c, "SSL_new: %s", bench_ssl_err());
 	c->st = ST_HANDSHAKE;
 	lg_handshake(c);
 }
@@ -410,7 +399,7 @@ static void lg_handshake(struct lg_conn *c)
 	if (e == SSL_ERROR_WANT_WRITE)
 		c->ssl_want_write = true;
 	else if (e != SSL_ERROR_WANT_READ)
-		lg_fail(c, "TLS handshake: %s", lg_ssl_err());
+		lg_fail(c, "TLS handshake: %s", bench_ssl_err());
 	lg_ctl_interest(c);
 }
 
@@ -466,7 +455,7 @@ static void lg_data_open(struct lg_conn *c, enum lg_xfer k, uint64_t expect)
 
 		c->dssl = SSL_new(G.ctx);
 		if (!c->dssl || SSL_set_fd(c->dssl, c->dfd) != 1 || (c->sess && SSL_set_session(c->dssl, c->sess) != 1))
-			lg_fail(c, "data SSL_new: %s", lg_ssl_err());
+			lg_fail(c, "data SSL_new: %s", bench_ssl_err());
 	}
 	if (c->pat && (k == X_RETR || k == X_STOR))
 		pattern_init(c->pat, c->path);
@@ -528,7 +517,7 @@ static void lg_data_read(struct lg_conn *c)
 				/* Our close_notify is sent: how the server ends it no longer matters. */
 				if (e != SSL_ERROR_ZERO_RETURN && !c->dshut)
 					lg_fail(c, "data connection closed without TLS close_notify after %llu bytes: %s",
-						(unsigned long long)c->dbytes, lg_ssl_err());
+						(unsigned long long)c->dbytes, bench_ssl_err());
 				r = 0;
 			} else {
 				r = n;
@@ -567,7 +556,7 @@ static void lg_data_write(struct lg_conn *c)
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 					return;
 				lg_fail(c, "TLS data write after %llu bytes: %s", (unsigned long long)c->dbytes,
-					lg_ssl_err());
+					bench_ssl_err());
 			}
 			w = r;
 		} else {
@@ -615,7 +604,7 @@ static void lg_ev_data(struct lg_conn *c, uint32_t events)
 			else if (e == SSL_ERROR_WANT_WRITE)
 				lg_data_interest(c, EPOLLOUT);
 			else
-				lg_fail(c, "data TLS handshake: %s", lg_ssl_err());
+				lg_fail(c, "data TLS handshake: %s", bench_ssl_err());
 			return;
 		}
 		c->dhs_done = true;
@@ -1016,7 +1005,7 @@ static void lg_setup(const char *mode, const struct opts *o)
 	if (o->tls) {
 		G.ctx = SSL_CTX_new(TLS_client_method());
 		if (!G.ctx || SSL_CTX_set_min_proto_version(G.ctx, TLS1_2_VERSION) != 1)
-			lg_fail(NULL, "SSL_CTX_new: %s", lg_ssl_err());
+			lg_fail(NULL, "SSL_CTX_new: %s", bench_ssl_err());
 		SSL_CTX_set_verify(G.ctx, SSL_VERIFY_NONE, NULL);
 		(void)SSL_CTX_set_mode(G.ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	}

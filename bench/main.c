@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,17 @@ void bench_result(const struct opts *o, const char *mode, const char *fields)
 	printf("{\"mode\":\"%s\",\"ok\":true,\"tls\":%s,\"label\":\"%s\",%s}\n", mode, o->tls ? "true" : "false",
 	       o->label ? o->label : "", fields);
 	fflush(stdout);
+}
+
+const char *bench_ssl_err(void)
+{
+	static char b[160];
+	unsigned long e = ERR_get_error();
+	if (!e)
+		return errno ? strerror(errno) : "no error detail";
+	ERR_error_string_n(e, b, sizeof(b));
+	ERR_clear_error();
+	return b;
 }
 
 void bench_raise_nofile(void)
