@@ -8,6 +8,14 @@ FERRY_BUILD_PKGS=(
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev
   sqlite3 openssl
 )
+# bench/run only (the reference servers): vsftpd is installed; proftpd-core,
+# proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run
+# unpacks them with apt-get download + dpkg -x (FERRY_BENCH_UNPACK); the four
+# libraries are what proftpd-core links to.
+FERRY_BENCH_PKGS=(
+  vsftpd openssl libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
+)
+FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool
   libclang-rt-14-dev

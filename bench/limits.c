@@ -1,0 +1,186 @@
+/* limits: what this machine can do without any FTP server in the way, so the
+ * harness can report Ferry's figures as a fraction of them: loopback TCP and
+ * TLS throughput (a sender process and a receiver that checks every byte the
+ * same way the load generator does), and the cost of one password hash. */
+#include "bench.h"
+
+#include <arpa/inet.h>
+#include <crypt.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LIM_BUF (256u * 1024u)
+#define LIM_NAME "limit.bin"
+
+static uint8_t lim_buf[LIM_BUF];
+static struct pattern lim_pat;
+
+/* A listening socket on 127.0.0.1 and an ephemeral port. */
+static int lim_listen(const char *mode, struct sockaddr_in *a)
+{
+	socklen_t l = sizeof(*a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	*a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (fd < 0 || bind(fd, (struct sockaddr *)a, sizeof(*a)) != 0 || listen(fd, 1) != 0 ||
+	    getsockname(fd, (struct sockaddr *)a, &l) != 0)
+		bench_fail(mode, "listen on 127.0.0.1: %s", strerror(errno));
+	return fd;
+}
+
+/* The sender: the child process, like a server that sends from memory. */
+static _Noreturn void lim_sender(int lfd, SSL_CTX *sctx, uint64_t size)
+{
+	int fd = accept(lfd, NULL, NULL);
+	SSL *ssl = NULL;
+	if (fd < 0)
+		_exit(1);
+	if (sctx) {
+		ssl = SSL_new(sctx);
+		if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1)
+			_exit(1);
+	}
+	pattern_init(&lim_pat, LIM_NAME);
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < LIM_BUF ? (size_t)(size - off) : LIM_BUF;
+		pattern_fill(&lim_pat, off, lim_buf, n);
+		ssize_t w;
+		if (ssl) {
+			int r = SSL_write(ssl, lim_buf, (int)n);
+			w = r > 0 ? r : -1;
+		} else {
+			w = send(fd, lim_buf, n, MSG_NOSIGNAL);
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(0); /* the receiver stopped at its time limit */
+		off += (uint64_t)w;
+	}
+	if (ssl)
+		(void)SSL_shutdown(ssl);
+	(void)close(fd);
+	_exit(0);
+}
+
+/* The receiver: connects, reads and checks every byte, for at most time_s. */
+static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
+{
+	struct sockaddr_in a;
+	SSL_CTX *sctx = NULL;
+	if (cctx) {
+		sctx = SSL_CTX_new(TLS_server_method());
+		if (!sctx || SSL_CTX_use_certificate_chain_file(sctx, o->cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(sctx, o->key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION) != 1 ||
+		    SSL_CTX_set_ciphersuites(sctx, o->ciphersuite) != 1)
+			bench_fail(mode, "server TLS context (--cert, --key, --ciphersuite): %s", bench_ssl_err());
+	}
+	int lfd = lim_listen(mode, &a);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		bench_fail(mode, "fork: %s", strerror(errno));
+	if (pid == 0)
+		lim_sender(lfd, sctx, o->size);
+	(void)close(lfd);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		bench_fail(mode, "connect: %s", strerror(errno));
+	SSL *ssl = NULL;
+	if (cctx) {
+		ssl = SSL_new(cctx);
+		if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1)
+			bench_fail(mode, "TLS handshake: %s", bench_ssl_err());
+	}
+	pattern_init(&lim_pat, LIM_NAME);
+	uint64_t got = 0, bad = 0;
+	double t0 = now_s(), t1 = t0;
+	while (got < o->size) {
+		ssize_t r;
+		if (ssl) {
+			int n = SSL_read(ssl, lim_buf, (int)LIM_BUF);
+			r = n > 0 ? n : 0;
+		} else {
+			r = recv(fd, lim_buf, LIM_BUF, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+		}
+		if (r <= 0)
+			bench_fail(mode, "receiver: connection ended after %llu bytes", (unsigned long long)got);
+		if (pattern_check(&lim_pat, lim_buf, (size_t)r, &bad) != 0)
+			bench_fail(mode, "receiver: wrong byte at offset %llu", (unsigned long long)bad);
+		got += (uint64_t)r;
+		t1 = now_s();
+		if (t1 - t0 > o->time_s)
+			break;
+	}
+	const char *cipher = ssl ? SSL_get_cipher_name(ssl) : "";
+	const char *version = ssl ? SSL_get_version(ssl) : "";
+	(void)close(fd); /* a sender stopped early gets EPIPE and exits */
+	int st = 0;
+	(void)waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		bench_fail(mode, "the sender process failed (status %d)", st);
+	char f[300];
+	double secs = t1 > t0 ? t1 - t0 : 1e-9;
+	(void)snprintf(f, sizeof(f), "\"bytes\":%llu,\"seconds\":%.3f,\"mib_s\":%.1f,\"cipher\":\"%s\",\"version\":\"%s\"",
+		       (unsigned long long)got, secs, (double)got / secs / 1048576.0, cipher, version);
+	struct opts ro = *o;
+	ro.tls = cctx != NULL;
+	bench_result(&ro, mode, f);
+	if (ssl)
+		SSL_free(ssl);
+	SSL_CTX_free(sctx);
+	return 0;
+}
+
+int limits_tcp(const struct opts *o) { return lim_receive("tcp-limit", o, NULL); }
+
+int limits_tls(const struct opts *o)
+{
+	if (!o->cert || !o->key)
+		bench_fail("tls-limit", "--cert and --key are required");
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+	if (!c || SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1)
+		bench_fail("tls-limit", "client TLS context: %s", bench_ssl_err());
+	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+	int r = lim_receive("tls-limit", o, c);
+	SSL_CTX_free(c);
+	return r;
+}
+
+/* crypt_rn with the setting of a real hash, the way a server checks a
+ * password; the result must equal the hash, so --pass is checked too. */
+int limits_hash(const struct opts *o)
+{
+	if (!o->hash)
+		bench_fail("hash", "--hash is required");
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	if (!cd)
+		bench_fail("hash", "out of memory");
+	uint64_t n = 0, max = o->count ? o->count : UINT64_MAX;
+	double t0 = now_s(), t1 = t0;
+	while (n < max && (n == 0 || t1 - t0 < o->time_s)) {
+		const char *h = crypt_rn(o->pass, o->hash, cd, (int)sizeof(*cd));
+		if (!h || strcmp(h, o->hash) != 0)
+			bench_fail("hash", "crypt_rn of --pass does not reproduce --hash");
+		n++;
+		t1 = now_s();
+	}
+	free(cd);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	double ms = (t1 - t0) * 1000 / (double)n;
+	char f[200];
+	(void)snprintf(f, sizeof(f), "\"hashes\":%llu,\"ms_per_hash\":%.3f,\"cores\":%ld,\"limit_per_s\":%.1f",
+		       (unsigned long long)n, ms, cores, (double)cores * 1000 / ms);
+	bench_result(o, "hash", f);
+	return 0;
+}
