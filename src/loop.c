@@ -128,6 +128,12 @@ void loop_watch_del(struct loop *l, struct loop_watch *w)
 	w->fd = -1; /* events already fetched for it this round are skipped */
 }
 
+void loop_watch_forget(struct loop *l, struct loop_watch *w)
+{
+	(void)l;
+	w->fd = -1; /* as loop_watch_del: fetched events are skipped */
+}
+
 /* --- timers: a binary min-heap of deadlines --- */
 
 static void heap_swap(struct loop *l, size_t a, size_t b)

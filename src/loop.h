@@ -34,6 +34,9 @@ int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events
 int loop_watch_mod(struct loop *l, struct loop_watch *w, uint32_t events);
 /* Stops watching (does not close the fd); safe from inside callbacks. */
 void loop_watch_del(struct loop *l, struct loop_watch *w);
+/* Like loop_watch_del for an fd the caller closes right after and never
+ * duplicated: close(2) takes it out of the epoll set, so no system call. */
+void loop_watch_forget(struct loop *l, struct loop_watch *w);
 
 /* (Re)arms t to fire once after ms milliseconds. */
 void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t ms, void (*cb)(struct loop_timer *));

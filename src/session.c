@@ -215,6 +215,11 @@ static void read_some(struct session *s)
 		}
 		buf_commit(&s->in, got);
 		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
+		/* A short read drained the socket: the level-triggered watch
+		 * reports anything newer, so no read just to see EAGAIN. TLS
+		 * may hold more decrypted bytes: pump() asks conn_pending(). */
+		if (got < want)
+			return;
 	}
 }
 

@@ -75,6 +75,21 @@ void util_wipe(void *p, size_t n)
 		explicit_bzero(p, n);
 }
 
+uint32_t util_random_u32(void)
+{
+	static _Thread_local uint32_t pool[64];
+	static _Thread_local unsigned left;
+	if (left == 0) {
+		if (util_random(pool, sizeof(pool)) != 0) {
+			/* getrandom cannot fail after boot; never return a constant */
+			pool[0] = (uint32_t)util_now_ms() ^ (uint32_t)(uintptr_t)&left;
+			return pool[0];
+		}
+		left = 64;
+	}
+	return pool[--left];
+}
+
 int util_random(void *out, size_t n)
 {
 	size_t got = 0;

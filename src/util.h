@@ -33,6 +33,9 @@ bool util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* n bytes from the kernel's random source (getrandom); 0 or -errno. */
 int util_random(void *out, size_t n);
+/* 32 random bits from a per-thread pool refilled by getrandom (one system
+ * call per 64 values); for choices like passive ports, not keys. */
+uint32_t util_random_u32(void);
 
 /* Wipe memory that held a secret; not optimised away. */
 void util_wipe(void *p, size_t n);
