@@ -6,11 +6,11 @@ set -euo pipefail
 FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev
-  sqlite3 openssl
+  sqlite3 openssl libkrb5-dev
 )
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp
-  libclang-rt-14-dev
+  libclang-rt-14-dev krb5-kdc krb5-admin-server krb5-user python3-gssapi
 )
 
 ferry_missing() {

@@ -111,6 +111,14 @@ static const struct config_row config_rows[] = {
 	{ .section = "tls", .key = "min_version", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, tls_min_version), .size = FIELD_SIZE(tls_min_version),
 	  .def = "1.2", .help = "oldest TLS version accepted", .choices = tls_versions },
+	ROW("gssapi", "keytab", CONFIG_T_PATH_LIST, gss_keytab, 0, 1, "",
+	    "Kerberos keytab with the service's keys; empty = no AUTH GSSAPI"),
+	ROW("gssapi", "service", CONFIG_T_STRING, gss_service, 1, FIELD_SIZE(gss_service) - 1, "ftp",
+	    "service name: keys of principals SERVICE/HOST@REALM are used"),
+	{ .section = "gssapi", .key = "required", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, gss_required), .size = FIELD_SIZE(gss_required), .def = "yes",
+	  .help = "after the GSSAPI exchange, refuse plaintext commands (533) until CCC",
+	  .choices = yes_no },
 	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
 	  .def = "stderr", .help = "where log lines go", .choices = log_targets },
@@ -383,6 +391,12 @@ static int config_check_tls(struct config_parse *ctx)
 		config_fail_at(ctx, config_seen_line(ctx, "tls", "required"),
 			       "[tls] required: %s needs a certificate ([tls] cert and key)",
 			       tls_required_modes[c->tls_required]);
+		return -1;
+	}
+	/* The service is the first component of SERVICE/HOST@REALM. */
+	if (strpbrk(c->gss_service, "/@\\ ")) {
+		config_fail_at(ctx, config_seen_line(ctx, "gssapi", "service"),
+			       "[gssapi] service: a bare service name like \"ftp\" (no '/', '@', '\\' or spaces)");
 		return -1;
 	}
 	return 0;

@@ -59,6 +59,11 @@ struct config {
 	int tls_required;             /* 0 none, 1 login, 2 data, 3 all */
 	int tls_min_version;          /* 0 = TLS 1.2, 1 = TLS 1.3 */
 
+	/* [gssapi] (RFC 2228 App. I) */
+	char gss_keytab[PATH_MAX]; /* "" = AUTH GSSAPI off */
+	char gss_service[64];      /* keytab principals service/HOST@REALM are used */
+	int gss_required;          /* 1: after ADAT, plaintext commands get 533 until CCC */
+
 	/* [log] */
 	int log_target; /* enum log_target */
 	int log_level;  /* enum log_level */
