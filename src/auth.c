@@ -234,3 +234,36 @@ void auth_check(const struct userstore_ops *ops, struct userstore *s, const char
 	}
 	user_record_free(&u);
 }
+
+void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user,
+			  const char *principal, bool by_default, struct auth_result *out)
+{
+	struct user_record u = {0};
+	*out = (struct auth_result){0};
+	if (!ops || !s || !user || !principal) {
+		out->err = -EINVAL;
+		return;
+	}
+	int r = ops->lookup(s, user, &u);
+	if (r) {
+		if (r != -ENOENT)
+			out->err = r;
+		return;
+	}
+	bool allowed = by_default;
+	if (u.enabled && !allowed && ops->principal_check) {
+		r = ops->principal_check(s, principal, user);
+		if (r == 0)
+			allowed = true;
+		else if (r != -ENOENT)
+			out->err = r;
+	}
+	if (u.enabled && allowed && !out->err) {
+		out->ok = true;
+		out->home = u.home;
+		out->account = u.account;
+		out->perms = u.perms;
+		u.home = u.account = NULL;
+	}
+	user_record_free(&u);
+}

@@ -57,6 +57,15 @@ struct userstore_ops {
 	/* Calls fn for each user in name order; stops early if fn returns non-zero. */
 	int (*list)(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg);
 	void (*close)(struct userstore *s);
+	/* Kerberos principal → user mappings (RFC 2228 GSSAPI logins). check:
+	 * 0 if principal may log in as name, -ENOENT if not. add: -EEXIST if
+	 * the pair exists, -ENOENT if the user does not. remove: -ENOENT if
+	 * absent. list: pairs in (user, principal) order; name NULL = all. */
+	int (*principal_check)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_add)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_remove)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_list)(struct userstore *s, const char *name,
+			      int (*fn)(const char *principal, const char *name, void *arg), void *arg);
 };
 
 /* The backend for cfg->store_backend, or NULL. */
@@ -87,5 +96,11 @@ void auth_result_free(struct auth_result *r);
  * tell which users exist. Blocking: job pool only. */
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		struct auth_result *out);
+
+/* After a GSSAPI exchange: may principal log in as user? Yes when the user
+ * exists and is enabled and either by_default (the default rule matched) or
+ * the store maps principal to user. No password is involved. Blocking. */
+void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user,
+			  const char *principal, bool by_default, struct auth_result *out);
 
 #endif

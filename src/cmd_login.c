@@ -29,6 +29,11 @@ void cmd_user(struct proto *p, struct slice arg)
 	proto_logout(p);
 	p->user = slice_dup(arg);
 	p->login = LOGIN_USER;
+	/* RFC 2228 §4: after ADAT the principal may authorise the login. */
+	if (p->gss == GSS_ON) {
+		cmd_user_gss(p);
+		return;
+	}
 	/* RFC 2577 §7: 331 for every name; the verdict comes at PASS. */
 	proto_reply(p, 331, "Please specify the password.");
 }
@@ -50,6 +55,11 @@ void cmd_pass(struct proto *p, struct slice arg)
 
 static void login_ok(struct proto *p)
 {
+	cmd_login_ok(p, 230, "Login successful.");
+}
+
+void cmd_login_ok(struct proto *p, int code, const char *text)
+{
 	struct log_escaped e;
 	int r = vfs_open_root(p->home, &p->vfs);
 	if (r) {
@@ -68,7 +78,7 @@ static void login_ok(struct proto *p)
 	}
 	(void)str_copy(p->cwd, sizeof(p->cwd), "/");
 	log_info(p->sid, "login ok: user=\"%s\" ip=%s", log_esc(slice_from_cstr(p->user), &e), p->peer);
-	proto_reply(p, 230, "Login successful.");
+	proto_reply(p, code, "%s", text);
 }
 
 /* A failed PASS or ACCT: the 530 comes after the configured delay, which is
@@ -148,6 +158,10 @@ void cmd_rein(struct proto *p, struct slice arg)
 	proto_logout(p);
 	proto_reset_params(p);
 	proto_reply(p, 220, "Service ready for new user.");
+	/* RFC 2228 App. I: REIN deletes the security context (after the 220,
+	 * which goes out protected). */
+	if (p->gss != GSS_OFF)
+		gss_drop(p);
 	if (p->tls) {
 		/* RFC 4217 §13: the 220 goes out protected, then TLS ends. */
 		p->rein_after_stop = true;
@@ -160,6 +174,10 @@ void cmd_rein(struct proto *p, struct slice arg)
 void cmd_auth(struct proto *p, struct slice arg)
 {
 	arg = slice_trim_spaces(arg);
+	if (slice_eq_ci(arg, "GSSAPI")) {
+		cmd_auth_gssapi(p);
+		return;
+	}
 	bool tls = slice_eq_ci(arg, "TLS") || slice_eq_ci(arg, "TLS-C") || slice_eq_ci(arg, "SSL") ||
 		   slice_eq_ci(arg, "TLS-P");
 	if (!tls) {
@@ -172,6 +190,11 @@ void cmd_auth(struct proto *p, struct slice arg)
 	}
 	if (p->tls) {
 		proto_reply(p, 503, "Already using TLS.");
+		return;
+	}
+	/* RFC 2228 §3 534 (unwilling): one security mechanism per connection. */
+	if (p->gss != GSS_OFF) {
+		proto_reply(p, 534, "AUTH TLS is not available after AUTH GSSAPI on this connection.");
 		return;
 	}
 	proto_reply(p, 234, "Proceed with negotiation.");
@@ -209,6 +232,10 @@ void cmd_tls_stopped(struct proto *p, const struct proto_result *r)
 void cmd_pbsz(struct proto *p, struct slice arg)
 {
 	uint64_t v;
+	if (p->gss == GSS_ON) {
+		cmd_pbsz_gss(p, arg);
+		return;
+	}
 	if (!p->tls) {
 		proto_reply(p, 503, "PBSZ needs a TLS connection (AUTH TLS).");
 		return;
@@ -225,6 +252,10 @@ void cmd_pbsz(struct proto *p, struct slice arg)
 void cmd_prot(struct proto *p, struct slice arg)
 {
 	arg = slice_trim_spaces(arg);
+	if (p->gss == GSS_ON) {
+		cmd_prot_gss(p, arg);
+		return;
+	}
 	if (!p->tls) {
 		proto_reply(p, 503, "PROT needs a TLS connection (AUTH TLS).");
 		return;
@@ -245,6 +276,10 @@ void cmd_prot(struct proto *p, struct slice arg)
 
 void cmd_ccc(struct proto *p, struct slice arg)
 {
+	if (p->gss == GSS_ON) {
+		cmd_ccc_gss(p);
+		return;
+	}
 	if (!p->tls) {
 		proto_reply(p, 533, "CCC needs a TLS control connection.");
 		return;

@@ -60,7 +60,7 @@ struct config {
 	int tls_min_version;          /* 0 = TLS 1.2, 1 = TLS 1.3 */
 
 	/* [gssapi] (RFC 2228 App. I) */
-	char gss_keytab[PATH_MAX]; /* "" = AUTH GSSAPI off */
+	char gss_keytab[1024];     /* "" = AUTH GSSAPI off (a path list of at most one entry) */
 	char gss_service[64];      /* keytab principals service/HOST@REALM are used */
 	int gss_required;          /* 1: after ADAT, plaintext commands get 533 until CCC */
 

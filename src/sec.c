@@ -65,7 +65,7 @@ int sec_b64_decode(struct slice in, struct buf *out)
 		return -EINVAL;
 	size_t len = in.n / 4 * 3 - pad;
 	int err = 0;
-	unsigned char *o = (unsigned char *)buf_reserve(out, len ? len : 1, &err);
+	unsigned char *o = (unsigned char *)buf_reserve(out, len, &err);
 	if (!o)
 		return err;
 	size_t k = 0;
@@ -83,18 +83,14 @@ int sec_b64_decode(struct slice in, struct buf *out)
 	return 0;
 }
 
-int sec_reply_lines(struct buf *out, int code, const struct slice *tokens, size_t n)
+int sec_reply_line(struct buf *out, int code, bool last, struct slice token)
 {
-	for (size_t i = 0; i < n; i++) {
-		int r = buf_printf(out, "%03d%c", code, i + 1 < n ? '-' : ' ');
-		if (r == 0)
-			r = buf_append(out, tokens[i].p, tokens[i].n);
-		if (r == 0)
-			r = buf_append(out, "\r\n", 2);
-		if (r)
-			return r;
-	}
-	return 0;
+	int r = buf_printf(out, "%03d%c", code, last ? ' ' : '-');
+	if (r == 0)
+		r = sec_b64_encode(token.p, token.n, out);
+	if (r == 0)
+		r = buf_append(out, "\r\n", 2);
+	return r;
 }
 
 void sec_block_header(uint32_t len, unsigned char hdr[4])

@@ -27,10 +27,10 @@ int sec_b64_encode(const void *in, size_t n, struct buf *out);
  * is -EINVAL too: no security command carries an empty token. */
 int sec_b64_decode(struct slice in, struct buf *out);
 
-/* Appends a protected reply: code (631/632/633) and the base64 tokens
- * (one per fragment, already wrapped) as RFC 2228 §5.2 lines: every line
- * but the last "63z-TOKEN", the last "63z TOKEN". tokens[i] borrowed. */
-int sec_reply_lines(struct buf *out, int code, const struct slice *tokens, size_t n);
+/* Appends one line of a protected reply (RFC 2228 §5.2): code (631/632/
+ * 633), '-' unless last, the base64 of token, CRLF. A reply whose plaintext
+ * was split into fragments is one such line per fragment. */
+int sec_reply_line(struct buf *out, int code, bool last, struct slice token);
 
 /* §6 block header: the 4-byte big-endian length of the next token. */
 void sec_block_header(uint32_t len, unsigned char hdr[4]);

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "datachan.h"
+#include "gss.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -26,13 +27,21 @@
 #define SESSION_IN_MAX (64u * 1024u)
 #define READ_CHUNK 16384u
 
+/* A job for the pool: a password check, a principal check (USER after
+ * ADAT: principal set, no password) or a GSSAPI context step (gss). */
 struct auth_job {
 	struct job job;
 	atomic_bool cancelled; /* the session closed: skip the hash */
 	struct session *s;
 	char *user;
 	char *password;
+	char *principal;
+	bool principal_default;
 	struct auth_result res;
+	struct gss_sess *gss; /* GSS_STEP: the session's context, borrowed */
+	struct buf gss_in, gss_out;
+	enum gss_step_status gss_status;
+	char gss_err[256];
 };
 
 struct session {
@@ -57,6 +66,7 @@ struct session {
 	bool implicit_greet;          /* implicit FTPS: greet once the handshake is done */
 	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
 	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
+	struct gss_sess *gss;         /* NULL: GSSAPI not configured */
 	char peer[64];
 };
 
@@ -78,6 +88,7 @@ static void session_free(void *p)
 		tls_conn_free(s->ctl_tls_old);
 	if (s->tls_ctx)
 		tls_ctx_unref(s->tls_ctx);
+	gss_sess_free(s->gss);
 	config_unref(s->cfg);
 	free(s);
 }
@@ -200,11 +211,18 @@ static void auth_run(struct job *j, void *ctx)
 	struct store_handle *h = ctx;
 	if (atomic_load(&a->cancelled))
 		return;
+	if (a->gss) {
+		a->gss_status = gss_sess_step(a->gss, buf_slice(&a->gss_in), &a->gss_out, a->gss_err, sizeof(a->gss_err));
+		return;
+	}
 	if (!h || !h->store) {
 		a->res = (struct auth_result){ .err = -EIO };
 		return;
 	}
-	auth_check(h->ops, h->store, a->user, a->password, &a->res);
+	if (a->principal)
+		auth_check_principal(h->ops, h->store, a->user, a->principal, a->principal_default, &a->res);
+	else
+		auth_check(h->ops, h->store, a->user, a->password, &a->res);
 }
 
 static void auth_job_free(struct auth_job *a)
@@ -215,6 +233,9 @@ static void auth_job_free(struct auth_job *a)
 		free(a->password);
 	}
 	free(a->user);
+	free(a->principal);
+	buf_free(&a->gss_in);
+	buf_free(&a->gss_out);
 	free(a);
 }
 
@@ -229,6 +250,13 @@ static void auth_done(struct job *j)
 		return;
 	}
 	struct proto_result r = { .auth = &a->res };
+	if (a->gss) {
+		r.gss_status = a->gss_status;
+		r.gss_reply = buf_slice(&a->gss_out);
+		r.gss_error = a->gss_err;
+		r.gss_principal = gss_sess_principal(a->gss);
+		r.gss_local = gss_sess_local_name(a->gss);
+	}
 	complete(s, &r);
 	auth_job_free(a);
 	pump(s);
@@ -241,18 +269,36 @@ static void on_effect_timer(struct loop_timer *t)
 	pump(s);
 }
 
+static void submit_job(struct session *s, struct auth_job *a)
+{
+	a->s = s;
+	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
+	s->job = a;
+	jobs_submit(s->host->jobs, &a->job);
+}
+
 static void start_effect(struct session *s, const struct proto_effect *e)
 {
 	switch (e->kind) {
 	case PROTO_EFFECT_AUTH_CHECK:
 		if (!s->job) {
 			struct auth_job *a = util_xcalloc(1, sizeof(*a));
-			a->s = s;
 			a->user = util_xstrdup(e->user);
-			a->password = util_xstrdup(e->password);
-			a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
-			s->job = a;
-			jobs_submit(s->host->jobs, &a->job);
+			a->password = e->password ? util_xstrdup(e->password) : NULL;
+			a->principal = e->principal ? util_xstrdup(e->principal) : NULL;
+			a->principal_default = e->principal_default;
+			submit_job(s, a);
+		}
+		break;
+	case PROTO_EFFECT_GSS_STEP:
+		if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->gss = s->gss;
+			buf_init(&a->gss_in, e->gss_token.n + 1);
+			buf_init(&a->gss_out, 64 * 1024);
+			if (buf_append(&a->gss_in, e->gss_token.p, e->gss_token.n) != 0)
+				a->gss_status = GSS_STEP_FAILED;
+			submit_job(s, a);
 		}
 		break;
 	case PROTO_EFFECT_DELAY:
@@ -277,6 +323,7 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 		loop_timer_cancel(s->host->loop, &s->idle_timer);
 		s->data.tls_ctx = s->tls_ctx;
 		s->data.ctl_tls = s->conn.tls ? s->conn.tls : s->ctl_tls_old;
+		s->data.gss = s->gss;
 		datachan_start(&s->data, &e->xfer);
 		break;
 	case PROTO_EFFECT_TLS_START:
@@ -289,6 +336,28 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 		break;
 	}
 }
+
+/* RFC 2228 protection for proto (proto_gss_ops): the session's context. */
+static int gss_op_wrap(void *ctx, bool conf, struct slice plain, struct buf *out)
+{
+	return gss_sess_wrap(ctx, conf, plain, out);
+}
+
+static int gss_op_unwrap(void *ctx, struct slice token, struct buf *out, bool *conf)
+{
+	return gss_sess_unwrap(ctx, token, out, conf);
+}
+
+static void gss_op_reset(void *ctx)
+{
+	gss_sess_reset(ctx);
+}
+
+static const struct proto_gss_ops session_gss_ops = {
+	.wrap = gss_op_wrap,
+	.unwrap = gss_op_unwrap,
+	.reset = gss_op_reset,
+};
 
 static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes)
 {
@@ -497,7 +566,7 @@ static void on_login_timeout(struct loop_timer *t)
 }
 
 void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit)
+		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit, const struct gss_acceptor *gss)
 {
 	struct session *s = util_xcalloc(1, sizeof(*s));
 	s->host = h;
@@ -509,6 +578,10 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	s->proto = proto_new(cfg, id, s->peer);
 	s->tls_ctx = tls;
 	proto_set_tls(s->proto, tls != NULL, implicit);
+	if (gss) {
+		s->gss = gss_sess_new(gss);
+		proto_set_gss(s->proto, &session_gss_ops, s->gss);
+	}
 	s->idle_timer.cb = on_idle;
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);

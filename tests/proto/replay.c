@@ -327,6 +327,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "TLS_START";
 	case PROTO_EFFECT_TLS_STOP:
 		return "TLS_STOP";
+	case PROTO_EFFECT_GSS_STEP:
+		return "GSS_STEP";
 	}
 	return "?";
 }
