@@ -1,0 +1,442 @@
+"""RFC 2228 GSSAPI (issue 6; PROTOCOL.md §1.2, §2.2, checklist D 60-87) against the real
+ferryd, with a throw-away MIT KDC (krb_helpers.Realm) and an RFC 2228 client written on
+python3-gssapi (krb_helpers.GssCtl)."""
+
+import base64
+import hashlib
+import os
+import socket
+
+import gssapi
+import pytest
+
+from conftest import HOST
+from files_helpers import (chown_svc, connect_data, home_of, parse227, put_file, recv_all,
+                           read_bytes)
+from krb_helpers import REALM, GssCtl, b64, realm, unwrap_blocks, wrap_blocks  # noqa: F401
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="ferryd drops privileges: run as root")
+
+
+def gss_config(realm, **gssapi_keys):
+    keys = {"keytab": realm.keytab}
+    keys.update(gssapi_keys)
+    return {"gssapi": keys}
+
+
+@pytest.fixture(scope="module")
+def gss_server(realm, ferry_bin):
+    from conftest import FerryServer
+    s = FerryServer(ferry_bin, config=gss_config(realm), env=realm.server_env(),
+                    users=(("bob", "pw", None), ("carol", "carolpw", None), ("acctuser", "pw", "acct1"),
+                           ("alice", "alicepw", None)))
+    s.start()
+    yield s
+    s.teardown()
+
+
+@pytest.fixture
+def gsrv(gss_server):
+    yield gss_server
+    gss_server.check_log()
+    assert gss_server.alive(), f"ferryd died:\n{gss_server.log()[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def bob_creds(realm):
+    return realm.creds("bob")
+
+
+@pytest.fixture
+def gctl(gsrv, bob_creds):
+    conns = []
+
+    def factory(srv=None, creds=None, **kw):
+        srv = srv or gsrv
+        c = GssCtl(srv.host, srv.port, creds or bob_creds, **kw)
+        conns.append(c)
+        return c
+
+    yield factory
+    for c in conns:
+        c.close()
+
+
+def logged_in(gctl):
+    c = gctl()
+    c.auth()
+    r = c.mic("USER bob")
+    assert r.code == 232, r
+    return c
+
+
+# --------------------------------------------------------------------------- exchange
+
+def test_feat_lists_auth_gssapi(gctl):
+    c = gctl()
+    r = c.cmd("FEAT")
+    assert " AUTH GSSAPI" in r.lines
+    assert " AUTH TLS" not in r.lines  # no certificate configured
+    assert " PBSZ" in r.lines and " PROT" in r.lines
+
+
+def test_full_exchange_mutual_auth(gctl, gsrv):
+    c = gctl()
+    replies = c.auth()
+    last = replies[-1]
+    assert last.code == 235 and last.text.startswith("ADAT="), last
+    # the client verified the server's AP-REP (mutual authentication) in auth()
+    assert gsrv.wait_log(r'GSSAPI authenticated: principal="bob@FERRY.TEST"')
+
+
+def test_auth_case_insensitive_and_334_text(gctl):
+    c = gctl()
+    r = c.cmd("auth gssapi")
+    assert r.code == 334
+    assert r.text == "Using authentication type GSSAPI; ADAT must follow."
+
+
+def test_adat_before_auth_503(gctl):
+    c = gctl()
+    r = c.cmd("ADAT AAAA")
+    assert (r.code, r.text) == (503, "ADAT needs AUTH GSSAPI first.")
+
+
+def test_adat_after_completion_503(gctl):
+    c = gctl()
+    c.auth()
+    r = c.cmd("ADAT AAAA")
+    assert (r.code, r.text) == (503, "Security data exchange already complete.")
+
+
+def test_adat_bad_base64_501_then_503(gctl):
+    c = gctl()
+    c.expect("AUTH GSSAPI", 334)
+    for bad in ("!!!", "AAA", "AA=A", "AB==", "A===", "QUJD RA==", "QUJDRA"):
+        r = c.cmd("ADAT " + bad)
+        assert (r.code, r.text) == (501, "Cannot decode the ADAT data (base64)."), bad
+        # RFC 2228 §3: the exchange has failed; ADAT needs a new AUTH
+        r = c.cmd("ADAT " + b64(b"x"))
+        assert r.code == 503, r
+        c.expect("AUTH GSSAPI", 334)
+
+
+def test_adat_junk_token_535(gctl):
+    c = gctl()
+    c.expect("AUTH GSSAPI", 334)
+    r = c.cmd("ADAT " + b64(b"this is not a kerberos token"))
+    assert (r.code, r.text) == (535, "GSSAPI security data rejected.")
+    assert c.cmd("ADAT " + b64(b"x")).code == 503
+
+
+def test_second_auth_restarts_and_logs_out(gctl):
+    c = logged_in(gctl)
+    # AUTH again (protected): 334 comes protected, then the old context is gone
+    r = c.mic("AUTH GSSAPI")
+    assert r.code == 334
+    c.new_context()
+    r = c.cmd("ADAT " + b64(c.ctx.step()))
+    assert r.code == 235
+    c.ctx.step(base64.b64decode(r.text[len("ADAT="):]))
+    assert c.mic("PWD").code == 530  # logged out by AUTH
+
+
+def test_plaintext_after_exchange_533(gctl):
+    c = gctl()
+    c.auth()
+    for cmd in ("PWD", "USER bob", "FEAT", "XYZZ"):
+        r = c.cmd(cmd)
+        assert (r.code, r.text) == (533, "Command protection level denied: send it as MIC or ENC."), cmd
+
+
+def test_required_no_allows_plaintext(make_server, realm, bob_creds):
+    s = make_server(gss_config(realm, required="no"), env=realm.server_env())
+    c = GssCtl(s.host, s.port, bob_creds)
+    try:
+        c.auth()
+        r = c.cmd("USER bob")
+        assert r.code == 232, r  # plaintext reply to a plaintext command
+        assert c.cmd("PWD").code == 257
+        assert c.mic("PWD").code == 257
+    finally:
+        c.close()
+
+
+def test_no_keytab_431(make_server):
+    s = make_server()
+    c = s.connect()
+    try:
+        r = c.cmd("AUTH GSSAPI")
+        assert (r.code, r.text) == (431, "GSSAPI is not configured on this server.")
+        assert " AUTH GSSAPI" not in c.cmd("FEAT").lines
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------- protected commands
+
+def test_mic_user_232_and_commands(gctl):
+    c = gctl()
+    c.auth()
+    r = c.mic("USER bob")
+    assert (r.code, r.text) == (232, "User logged in, authorized by security data exchange.")
+    assert c.last_wrapped.code == 631 and len(c.last_wrapped.lines) == 1
+    r = c.mic("PWD")
+    assert (r.code, r.text) == (257, '"/" is the current directory.')
+    r = c.enc("MKD sub")
+    assert r.code == 257
+    assert c.last_wrapped.code == 632
+    r = c.mic("CWD sub")
+    assert r.code == 250
+    r = c.mic("QUIT")
+    assert r.code == 221
+
+
+def test_enc_pass_login_for_unmapped_user(gctl, gsrv):
+    c = gctl()
+    c.auth()
+    # bob@FERRY.TEST may not log in as alice: 331 and a normal password login
+    r = c.mic("USER alice")
+    assert (r.code, r.text) == (331, "Principal not authorized for this user; send the password.")
+    r = c.enc("PASS wrong")
+    assert r.code == 530
+    c.mic("USER alice")
+    r = c.enc("PASS alicepw")
+    assert (r.code, r.text) == (230, "Login successful.")
+    assert c.last_wrapped.code == 632
+
+
+def test_unknown_user_331(gctl):
+    c = gctl()
+    c.auth()
+    r = c.mic("USER nosuchuser")
+    assert r.code == 331
+
+
+def test_account_user_falls_back_to_password(gctl, realm):
+    c = gctl()
+    c.auth()
+    r = c.mic("USER acctuser")
+    assert r.code == 331
+
+
+def test_mic_before_auth_503(gctl):
+    c = gctl()
+    for v in ("MIC", "ENC", "CONF"):
+        r = c.cmd(f"{v} " + b64(b"PWD\r\n"))
+        assert r.code == 503, (v, r)
+
+
+def test_conf_537(gctl):
+    c = logged_in(gctl)
+    r = c.cmd("CONF " + b64(b"PWD\r\n"))
+    assert (r.code, r.text) == (537, "CONF is not supported by GSSAPI; use MIC or ENC.")
+
+
+def test_mic_bad_base64_501(gctl):
+    c = logged_in(gctl)
+    c.send("MIC !!!\r\n")
+    outer, inner = c.sreply()
+    assert outer == 631 and (inner.code, inner.text) == (501, "Cannot decode the protected command (base64).")
+    assert c.mic("PWD").code == 257  # the context is intact
+
+
+def test_mic_modified_token_535(gctl):
+    c = logged_in(gctl)
+    tok = bytearray(c.ctx.wrap(b"PWD\r\n", False).message)
+    tok[-1] ^= 1
+    c.send("MIC " + b64(bytes(tok)) + "\r\n")
+    outer, inner = c.sreply()
+    assert outer == 631 and (inner.code, inner.text) == (535, "Protected command failed the security check.")
+
+
+def test_mic_with_conf_token_535_and_enc_without(gctl):
+    c = logged_in(gctl)
+    # an encrypted token sent as MIC, and an integrity-only one as ENC: wrong level
+    c.send("MIC " + c.wrap_cmd("PWD", True) + "\r\n")
+    outer, inner = c.sreply()
+    assert (outer, inner.code) == (631, 535)
+    c.send("ENC " + c.wrap_cmd("PWD", False) + "\r\n")
+    outer, inner = c.sreply()
+    assert (outer, inner.code) == (632, 535)
+
+
+def test_replayed_token_535(gctl):
+    c = logged_in(gctl)
+    line = "MIC " + c.wrap_cmd("PWD", False) + "\r\n"
+    c.send(line)
+    assert c.sreply()[1].code == 257
+    c.send(line)
+    outer, inner = c.sreply()
+    assert (outer, inner.code) == (631, 535)
+
+
+def test_nested_protection_refused(gctl):
+    c = logged_in(gctl)
+    inner = "MIC " + b64(b"PWD\r\n")
+    r = c.mic(inner)
+    assert (r.code, r.text) == (501, "Protected commands cannot be nested.")
+
+
+def test_multiline_protected_replies(gctl):
+    c = logged_in(gctl)
+    r = c.enc("FEAT")
+    assert r.code == 211 and len(r.lines) > 5
+    assert r.lines[0] == "211-Features:" and r.lines[-1] == "211 End"
+    assert " AUTH GSSAPI" in r.lines
+    assert len(c.last_wrapped.lines) == 1  # one 632 line (single-line policy for curl)
+    r = c.mic("HELP")
+    assert r.code == 214 and r.lines[-1] == "214 Help OK."
+    assert any("ADAT" in ln and "MIC" not in ln for ln in r.lines)
+
+
+def test_long_protected_reply_is_fragmented(gctl, gsrv):
+    c = logged_in(gctl)
+    d = os.path.join(home_of(gsrv), "many")
+    os.makedirs(d, exist_ok=True)
+    for i in range(120):
+        put_file(os.path.join(d, f"file-with-a-long-name-{i:04d}.txt"), b"x")
+    chown_svc(d)
+    r = c.mic("STAT many")
+    assert r.code == 212
+    names = [ln for ln in r.lines if "file-with-a-long-name-" in ln]
+    assert len(names) == 120
+    # RFC 2228 §5.2: several 631 lines, all but the last with '-'
+    w = c.last_wrapped.lines
+    assert len(w) > 1 and all(ln.startswith("631-") for ln in w[:-1]) and w[-1].startswith("631 ")
+
+
+# --------------------------------------------------------------------------- PBSZ / PROT
+
+def test_pbsz_prot(gctl):
+    c = gctl()
+    assert c.cmd("PBSZ 1048576").code == 503  # before AUTH
+    c.auth()
+    assert c.mic("PROT P").code == 503  # PROT before PBSZ
+    r = c.mic("PBSZ 1048576")
+    assert (r.code, r.text) == (200, "PBSZ=65536")
+    r = c.mic("PBSZ 4096")
+    assert (r.code, r.text) == (200, "PBSZ=4096")
+    assert c.mic("PBSZ 12").code == 501
+    assert c.mic("PBSZ x").code == 501
+    assert c.mic("PROT E").code == 536
+    assert c.mic("PROT Q").code == 504
+    for lvl in "CSP":
+        r = c.mic("PROT " + lvl)
+        assert (r.code, r.text) == (200, f"Protection level set to {lvl}.")
+
+
+def pasv_data(c):
+    r = c.mic("PASV")
+    assert r.code == 227, r
+    host, port = parse227(r)
+    return connect_data(host, port)
+
+
+@pytest.mark.parametrize("level", ["S", "P"])
+@pytest.mark.parametrize("pbsz", [1048576, 1000])
+def test_protected_retr(gctl, gsrv, level, pbsz):
+    c = logged_in(gctl)
+    data = os.urandom(300_000) + b"tail"
+    put_file(os.path.join(home_of(gsrv), f"r-{level}.bin"), data)
+    granted = int(c.mic(f"PBSZ {pbsz}").text.split("=")[1])
+    assert c.mic("PROT " + level).code == 200
+    assert c.mic("TYPE I").code == 200
+    sock = pasv_data(c)
+    r = c.mic(f"RETR r-{level}.bin")
+    assert r.code == 150, r
+    wire = recv_all(sock)
+    # the blocks were wrapped before the 226: unwrap them first (sequence numbers)
+    got = unwrap_blocks(c.ctx, wire, level == "P", pbsz=granted)
+    assert c.sreply()[1].code == 226
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("level", ["S", "P"])
+def test_protected_stor(gctl, gsrv, level):
+    c = logged_in(gctl)
+    data = os.urandom(200_000)
+    c.mic("PBSZ 65536")
+    c.mic("PROT " + level)
+    c.mic("TYPE I")
+    sock = pasv_data(c)
+    r = c.mic(f"STOR up-{level}.bin")
+    assert r.code == 150, r
+    sock.sendall(wrap_blocks(c.ctx, data, level == "P", block=30000))
+    sock.close()
+    r = c.sreply()[1]
+    assert (r.code, r.text) == (226, "Transfer complete."), r
+    assert read_bytes(os.path.join(home_of(gsrv), f"up-{level}.bin")) == data
+
+
+def test_protected_list_type_a(gctl, gsrv):
+    c = logged_in(gctl)
+    put_file(os.path.join(home_of(gsrv), "lines.txt"), b"one\ntwo\n")
+    c.mic("PBSZ 65536")
+    c.mic("PROT P")
+    sock = pasv_data(c)
+    assert c.mic("RETR lines.txt").code == 150
+    wire = recv_all(sock)
+    assert unwrap_blocks(c.ctx, wire, True) == b"one\r\ntwo\r\n"
+    assert c.sreply()[1].code == 226
+    sock = pasv_data(c)
+    assert c.mic("NLST").code == 150
+    wire = recv_all(sock)
+    assert b"lines.txt\r\n" in unwrap_blocks(c.ctx, wire, True)
+    assert c.sreply()[1].code == 226
+
+
+def test_stor_block_over_pbsz_535(gctl, gsrv):
+    c = logged_in(gctl)
+    c.mic("PBSZ 1024")
+    c.mic("PROT P")
+    c.mic("TYPE I")
+    sock = pasv_data(c)
+    assert c.mic("STOR big.bin").code == 150
+    sock.sendall(wrap_blocks(c.ctx, os.urandom(5000), True, block=4000))
+    r = c.sreply()[1]
+    sock.close()
+    assert (r.code, r.text) == (535, "Data protection failure; transfer aborted.")
+    assert not os.path.exists(os.path.join(home_of(gsrv), "big.bin"))
+
+
+def test_stor_truncated_is_not_committed(gctl, gsrv):
+    c = logged_in(gctl)
+    c.mic("PBSZ 65536")
+    c.mic("PROT S")
+    c.mic("TYPE I")
+    sock = pasv_data(c)
+    assert c.mic("STOR trunc.bin").code == 150
+    wire = wrap_blocks(c.ctx, b"a" * 1000, False)
+    sock.sendall(wire[:-10])  # without the end of the empty block
+    sock.close()
+    assert c.sreply()[1].code == 426
+    assert not os.path.exists(os.path.join(home_of(gsrv), "trunc.bin"))
+
+
+# --------------------------------------------------------------------------- CCC / REIN
+
+def test_ccc(gctl):
+    c = logged_in(gctl)
+    r = c.cmd("CCC")
+    assert (r.code, r.text) == (533, "Command protection level denied: send it as MIC or ENC.")
+    r = c.mic("CCC")
+    assert (r.code, r.text) == (200, "Command channel cleared; plaintext commands are accepted.")
+    r = c.cmd("PWD")
+    assert r.code == 257  # plaintext reply
+    assert c.mic("PWD").code == 257  # protected still works
+
+
+def test_rein_drops_context(gctl):
+    c = logged_in(gctl)
+    r = c.mic("REIN")
+    assert r.code == 220
+    assert c.cmd("PWD").code == 530
+    assert c.cmd("MIC " + c.wrap_cmd("PWD", False)).code == 503
+
+
+def test_auth_tls_after_gssapi_534(gctl):
+    c = gctl()
+    c.auth()
+    r = c.mic("AUTH TLS")
+    assert r.code in (431, 534), r
