@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "ferry_cli.h"
 #include "ferry_version.h"
 #include "privs.h"
 #include "str.h"
@@ -32,8 +33,6 @@
 #ifndef FERRY_DEFAULT_CONFIG
 #define FERRY_DEFAULT_CONFIG "/etc/ferry/ferry.conf"
 #endif
-
-enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
 /* Input bound only: libxcrypt refuses passwords of CRYPT_MAX_PASSPHRASE_SIZE
  * (512) bytes or more, which cli_new_hash reports. */
@@ -57,6 +56,12 @@ static const char cli_usage_text[] =
     "  user disable NAME\n"
     "  user set NAME [--home DIR [--create-home]] [--account ACCT|--no-account] [--perms LIST]\n"
     "\n"
+    "Kerberos principals allowed to log in as a user (AUTH GSSAPI, then USER -> 232):\n"
+    "  principal add PRINCIPAL NAME\n"
+    "  principal del PRINCIPAL NAME\n"
+    "  principal list [NAME]\n"
+    "  (without a mapping, PRINCIPAL name@DEFAULT.REALM may log in as name)\n"
+    "\n"
     "Configuration:\n"
     "  config check       validate the configuration file\n"
     "\n"
@@ -69,13 +74,6 @@ static const char cli_usage_text[] =
     "LIST is a comma-separated subset of read,write,delete,rename,mkdir,list, or all\n"
     "(the default). Passwords are read from the terminal (twice, not echoed) or as\n"
     "one line from standard input, never from the command line.\n";
-
-struct cli {
-	const char *conf_arg; /* -c FILE, or NULL for the default */
-	struct config *cfg;
-	const struct userstore_ops *ops;
-	struct userstore *store;
-};
 
 /* Option values start above every character getopt may return. */
 enum cli_opt { OPT_HOME = 0x100, OPT_ACCOUNT, OPT_NO_ACCOUNT, OPT_PERMS, OPT_CREATE_HOME, OPT_DISABLED };
@@ -112,9 +110,7 @@ struct cli_args {
 	unsigned seen; /* OPT_BIT of every option given */
 };
 
-/* Writes "ferry: MESSAGE" to stderr and returns code; a usage error also
- * points at --help. */
-__attribute__((format(printf, 2, 3))) static int cli_fail(int code, const char *fmt, ...)
+int cli_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -124,17 +120,15 @@ __attribute__((format(printf, 2, 3))) static int cli_fail(int code, const char *
 	va_end(ap);
 	return code;
 }
-#define cli_err(...) cli_fail(CLI_EXIT_FAIL, __VA_ARGS__)
-#define cli_usage_err(...) cli_fail(CLI_EXIT_USAGE, __VA_ARGS__)
 
 /* Text from argv echoed in a message: the escape keeps a control byte from
  * rewriting the operator's terminal. Returns out. */
-static const char *cli_esc(const char *s, char *out, size_t outsz)
+const char *cli_esc(const char *s, char *out, size_t outsz)
 {
 	return str_escape(slice_from_cstr(s), out, outsz);
 }
 
-static bool cli_name_valid(const char *s)
+bool cli_name_valid(const char *s)
 {
 	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-";
 	size_t n = strlen(s);
@@ -407,7 +401,7 @@ static int cli_new_hash(char **hash)
 	return rc;
 }
 
-static int cli_load_config(struct cli *c)
+int cli_load_config(struct cli *c)
 {
 	char err[1024];
 	const char *path = c->conf_arg ? c->conf_arg : FERRY_DEFAULT_CONFIG;
@@ -424,8 +418,7 @@ static int cli_load_config(struct cli *c)
 	return CLI_EXIT_OK;
 }
 
-/* Drops to the service account, then opens the store as that account. */
-static int cli_open_store(struct cli *c, bool create)
+int cli_open_store(struct cli *c, bool create)
 {
 	char err[1024];
 	int r = privs_drop(c->cfg->run_as, err, sizeof(err));
@@ -775,6 +768,8 @@ int main(int argc, char **argv)
 		return cli_usage_err("missing command");
 	if (strcmp(argv[optind], "user") == 0) {
 		rc = cli_user(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "principal") == 0) {
+		rc = cli_principal(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "config") == 0) {
 		rc = cli_config(&c, argc - optind - 1, argv + optind + 1);
 	} else {

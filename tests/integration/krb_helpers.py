@@ -127,7 +127,7 @@ class Realm:
 
     def kinit(self, name):
         """A fresh FILE: credential cache for name (password on stdin); returns its path."""
-        cc = os.path.join(self.dir, f"cc.{name}.{time.monotonic_ns()}")
+        cc = os.path.join(self.dir, f"cc.{name.replace('/', '_')}.{time.monotonic_ns()}")
         env = dict(self.env, KRB5CCNAME="FILE:" + cc)
         cp = subprocess.run(["kinit", name], input=self.passwords[name] + "\n", capture_output=True,
                             text=True, timeout=TOOL_TIMEOUT, env=env)

@@ -440,3 +440,72 @@ def test_auth_tls_after_gssapi_534(gctl):
     c.auth()
     r = c.mic("AUTH TLS")
     assert r.code in (431, 534), r
+
+
+# --------------------------------------------------------------------------- authorization
+
+def test_principal_mapping_cli_and_login(gctl, gsrv, realm):
+    admin = realm.creds("ftp/admin")
+    carol = realm.creds("carol")
+    # no mapping: ftp/admin@REALM is not covered by the default rule (two components)
+    c = gctl(creds=admin)
+    c.auth()
+    assert c.mic("USER alice").code == 331
+    cp = gsrv.ferry("principal", "add", f"ftp/admin@{REALM}", "alice")
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == f"principal ftp/admin@{REALM} may log in as alice\n"
+    cp = gsrv.ferry("principal", "add", f"carol@{REALM}", "bob")
+    assert cp.returncode == 0, cp.stderr
+    c = gctl(creds=admin)
+    c.auth()
+    r = c.mic("USER alice")
+    assert r.code == 232, r
+    assert c.mic("USER bob").code == 331  # only the mapped user
+    # carol@REALM: herself by the default rule, and bob by the mapping
+    c = gctl(creds=carol)
+    c.auth()
+    assert c.mic("USER carol").code == 232
+    assert c.mic("USER bob").code == 232
+    cp = gsrv.ferry("principal", "list")
+    assert cp.stdout == f"ftp/admin@{REALM} alice\ncarol@{REALM} bob\n", cp.stdout
+    assert gsrv.ferry("principal", "list", "bob").stdout == f"carol@{REALM} bob\n"
+    cp = gsrv.ferry("principal", "add", f"carol@{REALM}", "bob")
+    assert (cp.returncode, cp.stderr) == (1, f"ferry: principal 'carol@{REALM}' is already mapped to user 'bob'\n")
+    cp = gsrv.ferry("principal", "del", f"carol@{REALM}", "bob")
+    assert (cp.returncode, cp.stdout) == (0, f"principal carol@{REALM} no longer maps to bob\n")
+    c = gctl(creds=carol)
+    c.auth()
+    assert c.mic("USER bob").code == 331
+    cp = gsrv.ferry("principal", "del", f"carol@{REALM}", "bob")
+    assert (cp.returncode, cp.stderr) == (1, f"ferry: principal 'carol@{REALM}' is not mapped to user 'bob'\n")
+    assert gsrv.ferry("principal", "del", f"ftp/admin@{REALM}", "alice").returncode == 0
+
+
+def test_principal_cli_errors(ferry_env):
+    env = ferry_env()
+    cp = env.ferry("principal", "add", "bob@X", "nosuch")
+    assert (cp.returncode, cp.stderr) == (1, "ferry: no such user 'nosuch'\n")
+    for bad in ("bob", "@X", "bob@", "bo b@X"):
+        cp = env.ferry("principal", "add", bad, "bob")
+        assert cp.returncode == 2 and "is not a principal like name@REALM" in cp.stderr, (bad, cp.stderr)
+    assert env.ferry("principal", "add", "bob@X").returncode == 2
+    assert env.ferry("principal", "frob").returncode == 2
+    assert env.ferry("principal", "list").stdout == ""
+    assert env.ferry("principal", "add", "x@Y", "bob").returncode == 0
+    # deleting the user deletes its mappings
+    assert env.ferry("user", "del", "bob").returncode == 0
+    assert env.ferry("principal", "list").stdout == ""
+
+
+def test_disabled_user_not_authorized(gctl, gsrv, realm):
+    carol = realm.creds("carol")
+    c = gctl(creds=carol)
+    c.auth()
+    assert c.mic("USER carol").code == 232
+    assert gsrv.ferry("user", "disable", "carol").returncode == 0
+    try:
+        c = gctl(creds=carol)
+        c.auth()
+        assert c.mic("USER carol").code == 331  # the default rule matches, but carol is disabled
+    finally:
+        assert gsrv.ferry("user", "enable", "carol").returncode == 0
