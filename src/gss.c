@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <gssapi/gssapi.h>
+#include <gssapi/gssapi_alloc.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
 
@@ -295,6 +296,19 @@ int gss_sess_wrap(struct gss_sess *g, bool conf, struct slice plain, struct buf 
 	return r;
 }
 
+/* MIT's gss_release_buffer skips zero-length buffers, but unwrapping an
+ * empty integrity-only token (the RFC 2228 §6 end block) allocates one. */
+static void gss_free_buffer(gss_buffer_t b)
+{
+	OM_uint32 minor;
+	if (b->length == 0 && b->value) {
+		gssalloc_free(b->value);
+		b->value = NULL;
+	} else {
+		(void)gss_release_buffer(&minor, b);
+	}
+}
+
 int gss_sess_unwrap(struct gss_sess *g, struct slice token, struct buf *out, bool *conf)
 {
 	if (!g->complete)
@@ -307,12 +321,12 @@ int gss_sess_unwrap(struct gss_sess *g, struct slice token, struct buf *out, boo
 	/* SECURITY: supplementary bits (duplicate, old, gap) are not errors to
 	 * GSSAPI but are a replayed or reordered command here: refused. */
 	if (major != GSS_S_COMPLETE) {
-		(void)gss_release_buffer(&minor, &plain);
+		gss_free_buffer(&plain);
 		return -EBADMSG;
 	}
 	*conf = state != 0;
 	int r = buf_append(out, plain.value, plain.length);
-	(void)gss_release_buffer(&minor, &plain);
+	gss_free_buffer(&plain);
 	return r;
 }
 
