@@ -435,11 +435,30 @@ def test_rein_drops_context(gctl):
     assert c.cmd("MIC " + c.wrap_cmd("PWD", False)).code == 503
 
 
-def test_auth_tls_after_gssapi_534(gctl):
-    c = gctl()
-    c.auth()
-    r = c.mic("AUTH TLS")
-    assert r.code in (431, 534), r
+def test_gssapi_and_tls_are_exclusive(make_server, realm, bob_creds, tmp_path):
+    """One security mechanism per connection: RFC 2228 §3 534 (unwilling) both ways."""
+    from tls_helpers import TlsCtl, make_cert
+    os.chmod(tmp_path, 0o755)
+    cert, key = make_cert(str(tmp_path), "srv")
+    cfg = gss_config(realm)
+    cfg["tls"] = {"cert": cert, "key": key}
+    s = make_server(cfg, env=realm.server_env())
+    c = GssCtl(s.host, s.port, bob_creds)
+    t = TlsCtl(s.host, s.port)
+    try:
+        feat = c.cmd("FEAT").lines
+        assert " AUTH TLS" in feat and " AUTH GSSAPI" in feat
+        c.auth()
+        r = c.mic("AUTH TLS")
+        assert (r.code, r.text) == (534, "AUTH TLS is not available after AUTH GSSAPI on this connection.")
+        assert c.mic("USER bob").code == 232  # the GSSAPI session is intact
+        t.auth()
+        r = t.cmd("AUTH GSSAPI")
+        assert (r.code, r.text) == (534, "AUTH GSSAPI is not available on a TLS connection.")
+        t.login()
+    finally:
+        c.close()
+        t.close()
 
 
 # --------------------------------------------------------------------------- authorization
@@ -509,3 +528,57 @@ def test_disabled_user_not_authorized(gctl, gsrv, realm):
         assert c.mic("USER carol").code == 331  # the default rule matches, but carol is disabled
     finally:
         assert gsrv.ferry("user", "enable", "carol").returncode == 0
+
+
+# --------------------------------------------------------------------------- during a transfer
+
+def test_protected_commands_during_transfer(gctl, gsrv):
+    """MIC(STAT) acts at once during a transfer; MIC(PWD) and a bad token wait for the 226 and
+    keep their order (they are unwrapped on arrival, so GSSAPI sequence numbers stay in step)."""
+    c = logged_in(gctl)
+    size = 8 << 20
+    body = os.urandom(size)
+    put_file(os.path.join(home_of(gsrv), "big.bin"), body)
+    assert c.mic("TYPE I").code == 200
+    r = c.mic("PASV")
+    d = connect_data(*parse227(r), rcvbuf=4096)
+    try:
+        assert c.mic("RETR big.bin").code == 150
+        first = d.recv(1000)
+        r = c.mic("STAT")
+        assert r.code == 213 and r.text.endswith("bytes transferred."), r
+        c.send("MIC " + c.wrap_cmd("PWD", False) + "\r\n")
+        c.send("MIC !!!\r\n")
+        c.send("ENC " + c.wrap_cmd("NOOP", True) + "\r\n")
+        assert c.no_data(0.3)  # all three wait for the transfer
+        rest = recv_all(d)
+    finally:
+        d.close()
+    assert first + rest == body
+    assert c.sreply()[1].code == 226
+    outer, r = c.sreply()
+    assert (outer, r.code) == (631, 257)
+    outer, r = c.sreply()
+    assert (outer, r.code) == (631, 501)
+    outer, r = c.sreply()
+    assert (outer, r.code) == (632, 200)
+
+
+def test_protected_abor_during_transfer(gctl, gsrv):
+    c = logged_in(gctl)
+    path = os.path.join(home_of(gsrv), "huge.bin")
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)
+    chown_svc(path)
+    c.mic("TYPE I")
+    d = connect_data(*parse227(c.mic("PASV")), rcvbuf=4096)
+    try:
+        assert c.mic("RETR huge.bin").code == 150
+        d.recv(1000)
+        r = c.mic("ABOR")
+        assert (r.code, r.text) == (426, "Transfer aborted. Data connection closed."), r
+        outer, r = c.sreply()
+        assert (outer, r.code) == (631, 226)
+    finally:
+        d.close()
+    assert c.mic("NOOP").code == 200
