@@ -26,6 +26,15 @@ void gss_reply_flush(struct proto *p)
 {
 	if (p->level == 'C' || p->stage.len == 0)
 		return;
+	/* A command unwrapped during a transfer may run after an AUTH or REIN
+	 * that waited before it deleted the context: nothing can protect its
+	 * reply any more, so it goes out as plaintext. */
+	if (p->gss != GSS_ON) {
+		if (buf_append(&p->out, buf_data(&p->stage), p->stage.len) != 0)
+			p->out_overflow = true;
+		buf_reset(&p->stage);
+		return;
+	}
 	bool conf = p->level == 'P';
 	int code = conf ? 632 : 631;
 	struct slice plain = buf_slice(&p->stage);

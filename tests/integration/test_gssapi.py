@@ -582,3 +582,25 @@ def test_protected_abor_during_transfer(gctl, gsrv):
     finally:
         d.close()
     assert c.mic("NOOP").code == 200
+
+
+def test_rein_queued_behind_transfer_then_protected_command(gctl, gsrv):
+    """MIC(REIN) and MIC(PWD) wait for a transfer; REIN deletes the context, so the PWD that was
+    unwrapped before it is answered in plaintext (no context left to protect it) -- not a close."""
+    c = logged_in(gctl)
+    put_file(os.path.join(home_of(gsrv), "mid.bin"), os.urandom(4 << 20))
+    c.mic("TYPE I")
+    d = connect_data(*parse227(c.mic("PASV")), rcvbuf=4096)
+    try:
+        assert c.mic("RETR mid.bin").code == 150
+        d.recv(1000)
+        c.send("MIC " + c.wrap_cmd("REIN", False) + "\r\n")
+        c.send("MIC " + c.wrap_cmd("PWD", False) + "\r\n")
+        recv_all(d)
+    finally:
+        d.close()
+    assert c.sreply()[1].code == 226
+    outer, r = c.sreply()
+    assert (outer, r.code) == (631, 220)
+    r = c.reply()
+    assert (r.code, r.text) == (530, "Please login with USER and PASS.")
