@@ -235,6 +235,17 @@ void auth_check(const struct userstore_ops *ops, struct userstore *s, const char
 	user_record_free(&u);
 }
 
+/* A successful check: moves the strings over rather than copying them, so
+ * nothing can fail. */
+static void auth_result_take(struct auth_result *out, struct user_record *u)
+{
+	out->ok = true;
+	out->home = u->home;
+	out->account = u->account;
+	out->perms = u->perms;
+	u->home = u->account = NULL;
+}
+
 void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user,
 			  const char *principal, bool by_default, struct auth_result *out)
 {
@@ -258,12 +269,7 @@ void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, 
 		else if (r != -ENOENT)
 			out->err = r;
 	}
-	if (u.enabled && allowed && !out->err) {
-		out->ok = true;
-		out->home = u.home;
-		out->account = u.account;
-		out->perms = u.perms;
-		u.home = u.account = NULL;
-	}
+	if (u.enabled && allowed && !out->err)
+		auth_result_take(out, &u);
 	user_record_free(&u);
 }

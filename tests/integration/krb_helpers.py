@@ -28,7 +28,7 @@ import time
 import gssapi
 import pytest
 
-from conftest import Ctl, ProtocolError, Reply, _chown_tree, free_port
+from conftest import Ctl, ProtocolError, _chown_tree, free_port
 
 REALM = "FERRY.TEST"
 KDC_START_TIMEOUT = 15.0
@@ -180,6 +180,9 @@ class GssCtl(Ctl):
     mic(cmd) / enc(cmd) send a protected command and return the unwrapped reply, checking
     that it came back as 631 (integrity only) / 632 (confidential)."""
 
+    # RFC 2228 §5.2: protected replies are 631/632/633.
+    REPLY_START = rb"^([1-6][0-9][0-9])([ -])"
+
     def __init__(self, host, port, creds, service="ftp@localhost", **kw):
         super().__init__(host, port, **kw)
         self.creds = creds
@@ -220,25 +223,6 @@ class GssCtl(Ctl):
         if isinstance(line, str):
             line = line.encode()
         return b64(self.ctx.wrap(line + b"\r\n", conf).message)
-
-    def reply(self, timeout=None):
-        """conftest.Ctl.reply, also accepting the RFC 2228 6yz protected replies (§5.2)."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        first = self.readline(max(0.001, deadline - time.monotonic()))
-        raw = first
-        m = re.match(rb"^([1-6][0-9][0-9])([ -])", first)
-        if not m:
-            raise ProtocolError(f"reply does not start with 'ddd ' or 'ddd-': {first!r}")
-        code = m.group(1)
-        lines = [first[:-2].decode("utf-8", "replace")]
-        if m.group(2) == b"-":
-            while True:
-                line = self.readline(max(0.001, deadline - time.monotonic()))
-                raw += line
-                lines.append(line[:-2].decode("utf-8", "replace"))
-                if line.startswith(code + b" "):
-                    break
-        return Reply(int(code), lines, raw)
 
     def sreply(self, timeout=None):
         """Reads a (possibly) protected reply; returns (outer code, inner Reply)."""
