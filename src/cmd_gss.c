@@ -135,8 +135,10 @@ void cmd_gss_step_done(struct proto *p, const struct proto_result *r)
 	}
 	if (!r || r->gss_status < 0) {
 		buf_free(&b64);
+		/* The message may quote names the client chose: escaped. */
+		struct log_escaped e;
 		log_info(p->sid, "GSSAPI exchange failed: ip=%s error=\"%s\"", p->peer,
-			 r && r->gss_error ? r->gss_error : "-");
+			 log_esc(slice_from_cstr(r && r->gss_error ? r->gss_error : "-"), &e));
 		p->gss = GSS_OFF;
 		p->gss_ops->reset(p->gss_ctx);
 		proto_reply(p, 535, "GSSAPI security data rejected.");

@@ -163,6 +163,7 @@ def realm():
     r.add_user("bob", "bobkrbpw")
     r.add_user("carol", "carolkrbpw")
     r.add_user("ftp/admin", "adminkrbpw")
+    r.kadmin("addprinc -randkey host/localhost")  # a service ferryd holds no key for
     yield r
     r.close()
 

@@ -121,12 +121,22 @@ def test_adat_bad_base64_501_then_503(gctl):
         c.expect("AUTH GSSAPI", 334)
 
 
-def test_adat_junk_token_535(gctl):
+def test_adat_junk_token_535(gctl, gsrv):
     c = gctl()
     c.expect("AUTH GSSAPI", 334)
     r = c.cmd("ADAT " + b64(b"this is not a kerberos token"))
     assert (r.code, r.text) == (535, "GSSAPI security data rejected.")
     assert c.cmd("ADAT " + b64(b"x")).code == 503
+    assert gsrv.wait_log(r'GSSAPI exchange failed: ip=127\.0\.0\.1 error="[^"]+"')
+
+
+def test_ticket_for_another_service_535(gctl, realm, gsrv):
+    """A ticket for a principal the keytab does not hold (host/localhost) is rejected."""
+    c = gctl(service="host@localhost")
+    c.expect("AUTH GSSAPI", 334)
+    c.new_context()
+    r = c.cmd("ADAT " + b64(c.ctx.step()))
+    assert (r.code, r.text) == (535, "GSSAPI security data rejected.")
 
 
 def test_second_auth_restarts_and_logs_out(gctl):
