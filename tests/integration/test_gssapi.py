@@ -614,3 +614,32 @@ def test_rein_queued_behind_transfer_then_protected_command(gctl, gsrv):
     assert (outer, r.code) == (631, 220)
     r = c.reply()
     assert (r.code, r.text) == (530, "Please login with USER and PASS.")
+
+
+# --------------------------------------------------------------------------- start-up
+
+def _start_fails(srv):
+    srv.start(wait_greeting=False)
+    assert srv.wait_exit(10) == 1, srv.log()
+    return srv.log()
+
+
+def test_keytab_errors_stop_the_start(make_server, realm, tmp_path):
+    srv = make_server(gss_config(realm, service="imap"), env=realm.server_env(), start=False)
+    log = _start_fails(srv)
+    assert (f'[gssapi] keytab {realm.keytab} has no keys for service "imap" (principals imap/HOST@REALM)'
+            in log), log
+    missing = str(tmp_path / "none.keytab")
+    srv = make_server({"gssapi": {"keytab": missing}}, env=realm.server_env(), start=False)
+    log = _start_fails(srv)
+    assert f"[gssapi] keytab {missing}:" in log, log
+
+
+def test_root_only_keytab_is_read_before_dropping_privileges(gsrv, gctl, realm):
+    """The fixture's keytab is root:root 0600: ferryd read it as root at start."""
+    st = os.stat(realm.keytab)
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+    assert gsrv.wait_log(r"GSSAPI: AUTH GSSAPI offered \([1-9][0-9]* key\(s\) for service ftp\)")
+    c = gctl()
+    c.auth()
+    assert c.mic("USER bob").code == 232
