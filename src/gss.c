@@ -71,6 +71,13 @@ static bool gss_is_service(krb5_context k, krb5_const_principal p, const char *s
 	return c->length == strlen(service) && memcmp(c->data, service, c->length) == 0;
 }
 
+static void gss_krb5_error(krb5_context k, krb5_error_code kr, const char *path, char *err, size_t errsz)
+{
+	const char *msg = krb5_get_error_message(k, kr);
+	(void)snprintf(err, errsz, "[gssapi] keytab %s: %s", path, msg);
+	krb5_free_error_message(k, msg);
+}
+
 /* Copies the service's keys from the keytab file into kt. */
 static int gss_copy_keys(struct gss_acceptor *a, const char *path, const char *service, char *err, size_t errsz)
 {
@@ -83,7 +90,7 @@ static int gss_copy_keys(struct gss_acceptor *a, const char *path, const char *s
 	if (kr == 0)
 		kr = krb5_kt_start_seq_get(a->kctx, file, &cur);
 	if (kr) {
-		(void)snprintf(err, errsz, "[gssapi] keytab %s: %s", path, krb5_get_error_message(a->kctx, kr));
+		gss_krb5_error(a->kctx, kr, path, err, errsz);
 		goto fail;
 	}
 	while ((kr = krb5_kt_next_entry(a->kctx, file, &e, &cur)) == 0) {
@@ -97,7 +104,7 @@ static int gss_copy_keys(struct gss_acceptor *a, const char *path, const char *s
 	}
 	(void)krb5_kt_end_seq_get(a->kctx, file, &cur);
 	if (kr != KRB5_KT_END) {
-		(void)snprintf(err, errsz, "[gssapi] keytab %s: %s", path, krb5_get_error_message(a->kctx, kr));
+		gss_krb5_error(a->kctx, kr, path, err, errsz);
 		goto fail;
 	}
 	(void)krb5_kt_close(a->kctx, file);
@@ -128,7 +135,7 @@ int gss_acceptor_new(const char *keytab, const char *service, struct gss_accepto
 	(void)snprintf(name, sizeof(name), "MEMORY:ferry-acceptor-%p", (void *)a);
 	kr = krb5_kt_resolve(a->kctx, name, &a->kt);
 	if (kr) {
-		(void)snprintf(err, errsz, "[gssapi] %s", krb5_get_error_message(a->kctx, kr));
+		gss_krb5_error(a->kctx, kr, "(memory)", err, errsz);
 		goto fail;
 	}
 	r = gss_copy_keys(a, keytab, service, err, errsz);

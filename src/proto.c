@@ -277,7 +277,7 @@ static bool execute_protected_in_xfer(struct proto *p, struct slice line)
 	if (!level || p->gss != GSS_ON)
 		return false;
 	struct buf inner;
-	buf_init(&inner, p->cfg->max_line);
+	buf_init(&inner, p->cfg->max_line + 2); /* the line and its CRLF */
 	int code = gss_decode_command(p, level, arg, &inner);
 	if (code) {
 		char rec[5] = { level, (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10), 0 };
