@@ -647,3 +647,20 @@ def test_root_only_keytab_is_read_before_dropping_privileges(gsrv, gctl, realm):
     c = gctl()
     c.auth()
     assert c.mic("USER bob").code == 232
+
+
+# --------------------------------------------------------------------------- curl
+
+def test_curl_krb_first_steps(gsrv, realm):
+    """curl 7.88 --krb (PROTOCOL.md §3.2, checklist 67 and 200): AUTH GSSAPI -> 334 and its
+    first ADAT (with curl's non-standard 12-byte channel bindings) -> 235 ADAT=. curl itself
+    cannot finish the exchange (a curl bug), so only these replies are checked."""
+    import subprocess
+    cc = realm.kinit("bob")
+    env = dict(os.environ, KRB5_CONFIG=realm.krb5_conf, KRB5CCNAME="FILE:" + cc)
+    cp = subprocess.run(["curl", "-4", "-v", "-s", "--max-time", "20", "--krb", "private", "-u", "bob:",
+                         f"ftp://localhost:{gsrv.port}/"], capture_output=True, text=True, timeout=60,
+                        env=env, stdin=subprocess.DEVNULL)
+    err = cp.stderr
+    assert "> AUTH GSSAPI" in err and "< 334 Using authentication type GSSAPI; ADAT must follow." in err, err
+    assert "> ADAT " in err and "< 235 ADAT=" in err, err
