@@ -171,7 +171,7 @@ int gss_decode_command(struct proto *p, char level, struct slice arg, struct buf
 	if (p->gss != GSS_ON)
 		return 503;
 	struct buf tok;
-	buf_init(&tok, p->cfg->max_line);
+	buf_init(&tok, PROTO_SEC_LINE_MAX);
 	int code = 0;
 	bool conf = false;
 	if (sec_b64_decode(slice_trim_spaces(arg), &tok) != 0) {

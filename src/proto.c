@@ -30,14 +30,15 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 	p->sid = sid;
 	(void)str_copy(p->peer, sizeof(p->peer), peer ? peer : "");
 	buf_init(&p->out, PROTO_OUT_MAX);
-	p->line = util_xcalloc(1, cfg->max_line + 1);
+	p->line_cap = cfg->max_line + 1;
+	p->line = util_xcalloc(1, p->line_cap);
 	p->vfs.root_fd = -1;
 	p->xfer_fd = -1;
 	p->mlst_facts = FACT_DEFAULT;
 	buf_init(&p->xfer_buf, 64 * 1024);
 	buf_init(&p->held, HELD_MAX);
 	buf_init(&p->stage, PROTO_OUT_MAX);
-	buf_init(&p->gss_tok, cfg->max_line);
+	buf_init(&p->gss_tok, PROTO_SEC_LINE_MAX);
 	p->level = 'C';
 	proto_reset_params(p);
 	return p;
@@ -375,6 +376,24 @@ void proto_run_command(struct proto *p, struct slice line)
 	row->fn(p, arg);
 }
 
+/* The longest line that may be read: a security command's may be longer. */
+static size_t line_max(const struct proto *p)
+{
+	return p->gss_ops && p->cfg->max_line < PROTO_SEC_LINE_MAX ? PROTO_SEC_LINE_MAX : p->cfg->max_line;
+}
+
+/* The limit for the line being read: max_line, or PROTO_SEC_LINE_MAX once
+ * it shows itself to be ADAT, MIC, CONF or ENC (RFC 2228 §10). */
+static size_t line_limit(const struct proto *p)
+{
+	struct slice verb, arg, line = { p->line, p->line_len };
+	if (!p->gss_ops || !slice_split(line, ' ', &verb, &arg))
+		return p->cfg->max_line;
+	bool sec = slice_eq_ci(verb, "ADAT") || slice_eq_ci(verb, "MIC") || slice_eq_ci(verb, "CONF") ||
+		   slice_eq_ci(verb, "ENC");
+	return sec ? line_max(p) : p->cfg->max_line;
+}
+
 /* One data byte after Telnet processing. Returns true when a command ran. */
 static bool take_byte(struct proto *p, unsigned char c)
 {
@@ -384,10 +403,12 @@ static bool take_byte(struct proto *p, unsigned char c)
 		p->discarding = false;
 		p->line_len = 0;
 		if (too_long) {
-			if (p->pending == PEND_XFER)
+			if (p->pending == PEND_XFER) {
 				hold(p, 'T', (struct slice){ "", 0 });
-			else
+			} else {
+				p->level = 'C'; /* its protection is unknown: plaintext */
 				proto_reply(p, 500, "Command line too long.");
+			}
 			return true;
 		}
 		if (n && p->line[n - 1] == '\r')
@@ -399,10 +420,18 @@ static bool take_byte(struct proto *p, unsigned char c)
 		return false;
 	/* The limit counts the command without its line end; one byte of
 	 * slack keeps the CR of a CRLF-terminated line of exactly max_line. */
-	if (p->line_len >= p->cfg->max_line + (c == '\r' ? 1 : 0)) {
+	size_t limit = p->line_len < p->cfg->max_line ? p->cfg->max_line : line_limit(p);
+	if (p->line_len >= limit + (c == '\r' ? 1 : 0)) {
 		p->discarding = true;
 		p->line_len = 0;
 		return false;
+	}
+	if (p->line_len >= p->line_cap) { /* a long security line: grow once */
+		char *bigger = util_xcalloc(1, line_max(p) + 1);
+		memcpy(bigger, p->line, p->line_len);
+		free(p->line);
+		p->line = bigger;
+		p->line_cap = line_max(p) + 1;
 	}
 	p->line[p->line_len++] = (char)c;
 	return false;
@@ -423,7 +452,7 @@ static bool reading(const struct proto *p)
 	if (p->out_overflow)
 		return false;
 	if (p->pending == PEND_XFER)
-		return buf_room(&p->held) >= p->cfg->max_line + 3;
+		return buf_room(&p->held) >= line_max(p) + 3;
 	return p->pending == PEND_NONE && p->held.len == 0;
 }
 

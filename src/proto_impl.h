@@ -48,6 +48,7 @@ struct proto {
 	/* input framing */
 	char *line;
 	size_t line_len;
+	size_t line_cap;  /* bytes allocated at line (grows for long RFC 2228 lines) */
 	bool discarding; /* inside an over-long line: drop to its LF */
 	enum telnet_state tn;
 	unsigned char tn_cmd;
@@ -146,6 +147,13 @@ void proto_reply_errno(struct proto *p, int err);
 /* Joins arg onto the cwd into out (PATH_MAX); replies 553 itself and
  * returns false if the name cannot be used. */
 bool proto_resolve(struct proto *p, struct slice arg, char *out);
+
+/* RFC 2228 §10: base64 arguments of ADAT, MIC, CONF and ENC must not be
+ * refused for their length (a Kerberos ticket with authorization data can
+ * be many KiB), so those lines may be this long whatever [server] max_line
+ * says, when GSSAPI is offered; the command inside MIC/ENC still obeys
+ * max_line. */
+#define PROTO_SEC_LINE_MAX (32u * 1024u)
 
 /* Runs one command line at the protection level p->level (proto.c); the
  * MIC/ENC handlers call it with the unwrapped command. */

@@ -664,3 +664,26 @@ def test_curl_krb_first_steps(gsrv, realm):
     err = cp.stderr
     assert "> AUTH GSSAPI" in err and "< 334 Using authentication type GSSAPI; ADAT must follow." in err, err
     assert "> ADAT " in err and "< 235 ADAT=" in err, err
+
+
+def test_adat_longer_than_max_line(make_server, realm, bob_creds):
+    """RFC 2228 §10: a Kerberos AP-REQ (about 1 KB of base64) is accepted with max_line 512;
+    other lines still obey max_line."""
+    cfg = gss_config(realm)
+    cfg["server"] = {"max_line": "512"}
+    s = make_server(cfg, env=realm.server_env())
+    c = GssCtl(s.host, s.port, bob_creds)
+    try:
+        r = c.cmd("AUTH GSSAPI")
+        assert r.code == 334
+        c.new_context()
+        tok = b64(c.ctx.step())
+        assert len(tok) > 512
+        r = c.cmd("ADAT " + tok)
+        assert r.code == 235, r
+        c.ctx.step(base64.b64decode(r.text[len("ADAT="):]))
+        assert c.mic("USER bob").code == 232
+        r = c.cmd("NOOP " + "x" * 600)
+        assert (r.code, r.text) == (500, "Command line too long.")
+    finally:
+        c.close()
