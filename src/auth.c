@@ -311,3 +311,42 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	otp_state_free(&st);
 	user_record_free(&u);
 }
+
+/* A successful check: moves the strings over rather than copying them, so
+ * nothing can fail. */
+static void auth_result_take(struct auth_result *out, struct user_record *u)
+{
+	out->ok = true;
+	out->home = u->home;
+	out->account = u->account;
+	out->perms = u->perms;
+	u->home = u->account = NULL;
+}
+
+void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user,
+			  const char *principal, bool by_default, struct auth_result *out)
+{
+	struct user_record u = {0};
+	*out = (struct auth_result){0};
+	if (!ops || !s || !user || !principal) {
+		out->err = -EINVAL;
+		return;
+	}
+	int r = ops->lookup(s, user, &u);
+	if (r) {
+		if (r != -ENOENT)
+			out->err = r;
+		return;
+	}
+	bool allowed = by_default;
+	if (u.enabled && !allowed && ops->principal_check) {
+		r = ops->principal_check(s, principal, user);
+		if (r == 0)
+			allowed = true;
+		else if (r != -ENOENT)
+			out->err = r;
+	}
+	if (u.enabled && allowed && !out->err)
+		auth_result_take(out, &u);
+	user_record_free(&u);
+}

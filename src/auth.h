@@ -93,6 +93,15 @@ struct userstore_ops {
 	int (*challenge_unlock)(struct userstore *s, const char *name, uint64_t owner);
 	/* A random secret made once per store (made-up challenges). */
 	int (*server_secret)(struct userstore *s, uint8_t *out, size_t n);
+	/* Kerberos principal → user mappings (RFC 2228 GSSAPI logins). check:
+	 * 0 if principal may log in as name, -ENOENT if not. add: -EEXIST if
+	 * the pair exists, -ENOENT if the user does not. remove: -ENOENT if
+	 * absent. list: pairs in (user, principal) order; name NULL = all. */
+	int (*principal_check)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_add)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_remove)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_list)(struct userstore *s, const char *name,
+			      int (*fn)(const char *principal, const char *name, void *arg), void *arg);
 };
 
 /* The backend for cfg->store_backend, or NULL. */
@@ -178,5 +187,10 @@ int auth_totp_secret_new(char **out);
 int auth_totp_uri(const char *user, const char *secret, char *out, size_t outsz);
 /* The time step of code at now (±1 step of skew), or -EACCES. */
 int auth_totp_check(const char *secret, const char *code, int64_t now, int64_t *step);
+/* After a GSSAPI exchange: may principal log in as user? Yes when the user
+ * exists and is enabled and either by_default (the default rule matched) or
+ * the store maps principal to user. No password is involved. Blocking. */
+void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user,
+			  const char *principal, bool by_default, struct auth_result *out);
 
 #endif

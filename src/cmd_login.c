@@ -1,5 +1,6 @@
 /* USER PASS ACCT REIN QUIT: the login state machine (331 → 230 | 332 → 230,
  * 530 after a loop-timer delay, 421 at the failure limit). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,12 @@ void cmd_user(struct proto *p, struct slice arg)
 	 * parameters stay as they are. */
 	proto_logout(p);
 	p->user = slice_dup(arg);
+	/* RFC 2228 §4: after ADAT the principal may authorise the login. */
+	if (p->gss == GSS_ON) {
+		p->login = LOGIN_USER;
+		cmd_user_gss(p);
+		return;
+	}
 	/* Every name is looked up (RFC 2577 §7: the same cost for all): one-time
 	 * password users get their challenge in the reply. */
 	struct auth_lookup_req req = {
@@ -136,6 +143,20 @@ void cmd_pass(struct proto *p, struct slice arg)
 
 static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 {
+	char text[128];
+	if (otp && otp_left == 0)
+		(void)snprintf(text, sizeof(text),
+			       "Login successful. That was the last one-time password: ask for a new key now.");
+	else if (otp && otp_left < OTP_LOW_WARN)
+		(void)snprintf(text, sizeof(text),
+			       "Login successful. Only %u one-time passwords are left: ask for a new key soon.", otp_left);
+	else
+		(void)snprintf(text, sizeof(text), "Login successful.");
+	cmd_login_ok(p, 230, text);
+}
+
+void cmd_login_ok(struct proto *p, int code, const char *text)
+{
 	struct log_escaped e;
 	int r = vfs_open_root(p->home, &p->vfs);
 	if (r) {
@@ -155,13 +176,7 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 	}
 	proto_set_str(&p->cwd, "/");
 	log_info(p->sid, "login ok: user=\"%s\" ip=%s", log_esc(slice_from_cstr(p->user), &e), p->peer);
-	if (otp && otp_left == 0)
-		proto_reply(p, 230, "Login successful. That was the last one-time password: ask for a new key now.");
-	else if (otp && otp_left < OTP_LOW_WARN)
-		proto_reply(p, 230, "Login successful. Only %u one-time passwords are left: ask for a new key soon.",
-			    otp_left);
-	else
-		proto_reply(p, 230, "Login successful.");
+	proto_reply(p, code, "%s", text);
 }
 
 /* A failed PASS or ACCT: the 530 comes after the configured delay, which is
@@ -252,6 +267,10 @@ void cmd_rein(struct proto *p, struct slice arg)
 	proto_logout(p);
 	proto_reset_params(p);
 	proto_reply(p, 220, "Service ready for new user.");
+	/* RFC 2228 App. I: REIN deletes the security context (after the 220,
+	 * which goes out protected). */
+	if (p->gss != GSS_OFF)
+		gss_drop(p);
 	if (p->tls) {
 		/* RFC 4217 §13: the 220 goes out protected, then TLS ends. */
 		p->rein_after_stop = true;
@@ -264,6 +283,10 @@ void cmd_rein(struct proto *p, struct slice arg)
 void cmd_auth(struct proto *p, struct slice arg)
 {
 	arg = slice_trim_spaces(arg);
+	if (slice_eq_ci(arg, "GSSAPI")) {
+		cmd_auth_gssapi(p);
+		return;
+	}
 	bool tls = slice_eq_ci(arg, "TLS") || slice_eq_ci(arg, "TLS-C") || slice_eq_ci(arg, "SSL") ||
 		   slice_eq_ci(arg, "TLS-P");
 	if (!tls) {
@@ -276,6 +299,11 @@ void cmd_auth(struct proto *p, struct slice arg)
 	}
 	if (p->tls) {
 		proto_reply(p, 503, "Already using TLS.");
+		return;
+	}
+	/* RFC 2228 §3 534 (unwilling): one security mechanism per connection. */
+	if (p->gss != GSS_OFF) {
+		proto_reply(p, 534, "AUTH TLS is not available after AUTH GSSAPI on this connection.");
 		return;
 	}
 	proto_reply(p, 234, "Proceed with negotiation.");
@@ -313,6 +341,10 @@ void cmd_tls_stopped(struct proto *p, const struct proto_result *r)
 void cmd_pbsz(struct proto *p, struct slice arg)
 {
 	uint64_t v;
+	if (p->gss == GSS_ON) {
+		cmd_pbsz_gss(p, arg);
+		return;
+	}
 	if (!p->tls) {
 		proto_reply(p, 503, "PBSZ needs a TLS connection (AUTH TLS).");
 		return;
@@ -329,6 +361,10 @@ void cmd_pbsz(struct proto *p, struct slice arg)
 void cmd_prot(struct proto *p, struct slice arg)
 {
 	arg = slice_trim_spaces(arg);
+	if (p->gss == GSS_ON) {
+		cmd_prot_gss(p, arg);
+		return;
+	}
 	if (!p->tls) {
 		proto_reply(p, 503, "PROT needs a TLS connection (AUTH TLS).");
 		return;
@@ -349,6 +385,10 @@ void cmd_prot(struct proto *p, struct slice arg)
 
 void cmd_ccc(struct proto *p, struct slice arg)
 {
+	if (p->gss == GSS_ON) {
+		cmd_ccc_gss(p);
+		return;
+	}
 	if (!p->tls) {
 		proto_reply(p, 533, "CCC needs a TLS control connection.");
 		return;

@@ -27,8 +27,15 @@ void cmd_feat(struct proto *p, struct slice arg)
 	proto_reply_begin(p, 211, "Features:");
 	/* RFC 2389 §3.2: one feature per line, each starting with one space. */
 	for (size_t i = 0; i < n; i++) {
-		if (!rows[i].feat || ((rows[i].flags & CMD_TLS_FEAT) && !p->tls_available))
+		if (!rows[i].feat || ((rows[i].flags & CMD_TLS_FEAT) && !p->tls_available && !p->gss_ops))
 			continue;
+		if (rows[i].fn == cmd_auth) { /* one line per mechanism offered */
+			if (p->tls_available)
+				proto_reply_cont(p, " AUTH TLS");
+			if (p->gss_ops)
+				proto_reply_cont(p, " AUTH GSSAPI");
+			continue;
+		}
 		if (strcmp(rows[i].feat, "MLST") == 0) {
 			/* RFC 3659 §7.8: '*' marks the facts currently selected. */
 			char facts[128];

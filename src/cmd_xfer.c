@@ -348,7 +348,13 @@ static bool need_data(struct proto *p)
 
 static void start_xfer(struct proto *p, enum xfer_cmd cmd, struct proto_xfer x)
 {
-	x.protect = p->prot == 'P';
+	/* PROT under GSSAPI: RFC 2228 §6 blocks; under TLS: a TLS data connection. */
+	if (p->gss == GSS_ON) {
+		x.gss_prot = p->prot == 'C' ? 0 : p->prot;
+		x.pbsz = p->pbsz_size;
+	} else {
+		x.protect = p->prot == 'P';
+	}
 	struct proto_effect e = { .kind = PROTO_EFFECT_XFER, .xfer = x };
 	p->xcmd = cmd;
 	p->xfer_bytes = 0;
@@ -638,6 +644,9 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 	case XFER_TLS_NO_REUSE:
 		proto_reply(p, 522, "Data connection refused: it must resume the TLS session of the control "
 				    "connection ([tls] data_reuse = require).");
+		break;
+	case XFER_PROT_FAILED:
+		proto_reply(p, 535, "Data protection failure; transfer aborted.");
 		break;
 	case XFER_LOCAL_ERROR:
 		if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG)

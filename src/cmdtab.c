@@ -6,6 +6,7 @@
 #define KR CMD_KEEP_REST
 #define KN CMD_KEEP_RNFR
 #define IX CMD_IN_XFER
+#define SP CMD_SEC_PLAIN
 
 /* One row per verb, in the order HELP lists them. The row is the only place
  * that says whether a verb needs login, whether it takes an argument, what
@@ -13,14 +14,17 @@
 static const struct cmd_row table[] = {
 	{ "ABOR", cmd_abor, ARG_NONE, PRE | IX, "ABOR", NULL },
 	{ "ACCT", cmd_acct, ARG_REQUIRED, PRE, "ACCT <sp> account-information", NULL },
+	{ "ADAT", cmd_adat, ARG_REQUIRED, PRE | SP, "ADAT <sp> base64-data", NULL },
 	{ "ALLO", cmd_allo, ARG_OPTIONAL, 0, "ALLO <sp> decimal-integer", NULL },
 	{ "APPE", cmd_appe, ARG_REQUIRED, KR, "APPE <sp> pathname", NULL },
-	{ "AUTH", cmd_auth, ARG_REQUIRED, PRE | CMD_TLS_FEAT, "AUTH <sp> TLS", "AUTH TLS" },
+	{ "AUTH", cmd_auth, ARG_REQUIRED, PRE | SP | CMD_TLS_FEAT, "AUTH <sp> TLS | GSSAPI", "AUTH TLS" },
 	{ "CCC", cmd_ccc, ARG_NONE, PRE, "CCC", NULL },
 	{ "CDUP", cmd_cdup, ARG_NONE, 0, "CDUP", NULL },
 	{ "CLNT", cmd_clnt, ARG_REQUIRED, PRE, "CLNT <sp> client-name", "CLNT" },
+	{ "CONF", cmd_conf, ARG_REQUIRED, PRE | SP | KR | KN, "CONF <sp> base64-data", NULL },
 	{ "CWD", cmd_cwd, ARG_REQUIRED, 0, "CWD <sp> pathname", "TVFS" },
 	{ "DELE", cmd_dele, ARG_REQUIRED, 0, "DELE <sp> pathname", NULL },
+	{ "ENC", cmd_enc, ARG_REQUIRED, PRE | SP | KR | KN, "ENC <sp> base64-data", NULL },
 	{ "EPRT", cmd_eprt, ARG_REQUIRED, KR, "EPRT <sp> |af|address|port|", "EPRT" },
 	{ "EPSV", cmd_epsv, ARG_OPTIONAL, KR, "EPSV [<sp> 1 | 2 | ALL]", "EPSV" },
 	{ "FEAT", cmd_feat, ARG_NONE, PRE, "FEAT", NULL },
@@ -29,6 +33,7 @@ static const struct cmd_row table[] = {
 	{ "MDTM", cmd_mdtm, ARG_REQUIRED, 0, "MDTM <sp> pathname", "MDTM" },
 	{ "MFF", cmd_mff, ARG_REQUIRED, 0, "MFF <sp> fact=value;... <sp> pathname", "MFF modify;UNIX.mode;" },
 	{ "MFMT", cmd_mfmt, ARG_REQUIRED, 0, "MFMT <sp> YYYYMMDDHHMMSS <sp> pathname", "MFMT" },
+	{ "MIC", cmd_mic, ARG_REQUIRED, PRE | SP | KR | KN, "MIC <sp> base64-data", NULL },
 	{ "MKD", cmd_mkd, ARG_REQUIRED, 0, "MKD <sp> pathname", NULL },
 	{ "MLSD", cmd_mlsd, ARG_OPTIONAL, 0, "MLSD [<sp> pathname]", NULL },
 	{ "MLST", cmd_mlst, ARG_OPTIONAL, 0, "MLST [<sp> pathname]", "MLST" },
@@ -38,9 +43,9 @@ static const struct cmd_row table[] = {
 	{ "OPTS", cmd_opts, ARG_REQUIRED, PRE, "OPTS <sp> UTF8 ON | MLST facts", "UTF8" },
 	{ "PASS", cmd_pass, ARG_OPTIONAL, PRE, "PASS <sp> password", NULL },
 	{ "PASV", cmd_pasv, ARG_NONE, KR, "PASV", NULL },
-	{ "PBSZ", cmd_pbsz, ARG_REQUIRED, PRE | CMD_TLS_FEAT, "PBSZ <sp> 0", "PBSZ" },
+	{ "PBSZ", cmd_pbsz, ARG_REQUIRED, PRE | CMD_TLS_FEAT, "PBSZ <sp> decimal-integer", "PBSZ" },
 	{ "PORT", cmd_port, ARG_REQUIRED, KR, "PORT <sp> h1,h2,h3,h4,p1,p2", NULL },
-	{ "PROT", cmd_prot, ARG_REQUIRED, PRE | CMD_TLS_FEAT, "PROT <sp> C | P", "PROT" },
+	{ "PROT", cmd_prot, ARG_REQUIRED, PRE | CMD_TLS_FEAT, "PROT <sp> C | S | P", "PROT" },
 	{ "PWD", cmd_pwd, ARG_NONE, 0, "PWD", NULL },
 	{ "QUIT", cmd_quit, ARG_NONE, PRE, "QUIT", NULL },
 	{ "REIN", cmd_rein, ARG_NONE, PRE, "REIN", NULL },

@@ -17,7 +17,8 @@ enum cmd_flags {
 	CMD_KEEP_REST = 1u << 1, /* a pending REST marker survives this command */
 	CMD_KEEP_RNFR = 1u << 2, /* a pending RNFR survives this command */
 	CMD_IN_XFER = 1u << 3,   /* acts immediately while a transfer runs */
-	CMD_TLS_FEAT = 1u << 4,  /* FEAT line only when TLS is configured */
+	CMD_TLS_FEAT = 1u << 4,  /* FEAT line only when TLS or GSSAPI is configured */
+	CMD_SEC_PLAIN = 1u << 5, /* allowed unprotected when RFC 2228 protection is required */
 };
 
 struct cmd_row {
@@ -82,5 +83,9 @@ void cmd_prot(struct proto *p, struct slice arg);
 void cmd_ccc(struct proto *p, struct slice arg);
 void cmd_mff(struct proto *p, struct slice arg);
 void cmd_stat_path(struct proto *p, struct slice arg);
+void cmd_adat(struct proto *p, struct slice arg);
+void cmd_mic(struct proto *p, struct slice arg);
+void cmd_enc(struct proto *p, struct slice arg);
+void cmd_conf(struct proto *p, struct slice arg);
 
 #endif

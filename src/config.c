@@ -140,6 +140,14 @@ static const struct config_row config_rows[] = {
 	  .off = offsetof(struct config, otp_unknown_challenge), .size = FIELD_SIZE(otp_unknown_challenge),
 	  .def = "password", .help = "what USER answers for a name that does not exist",
 	  .choices = otp_unknown_modes },
+	ROW("gssapi", "keytab", CONFIG_T_PATH_LIST, gss_keytab, 0, 1, "",
+	    "Kerberos keytab with the service's keys; empty = no AUTH GSSAPI"),
+	ROW("gssapi", "service", CONFIG_T_STRING, gss_service, 1, FIELD_SIZE(gss_service) - 1, "ftp",
+	    "service name: keys of principals SERVICE/HOST@REALM are used"),
+	{ .section = "gssapi", .key = "required", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, gss_required), .size = FIELD_SIZE(gss_required), .def = "yes",
+	  .help = "after the GSSAPI exchange, refuse plaintext commands (533) until CCC",
+	  .choices = yes_no },
 	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
 	  .def = "stderr", .help = "where log lines go", .choices = log_targets },
@@ -412,6 +420,12 @@ static int config_check_tls(struct config_parse *ctx)
 		config_fail_at(ctx, config_seen_line(ctx, "tls", "required"),
 			       "[tls] required: %s needs a certificate ([tls] cert and key)",
 			       tls_required_modes[c->tls_required]);
+		return -1;
+	}
+	/* The service is the first component of SERVICE/HOST@REALM. */
+	if (strpbrk(c->gss_service, "/@\\ ")) {
+		config_fail_at(ctx, config_seen_line(ctx, "gssapi", "service"),
+			       "[gssapi] service: a bare service name like \"ftp\" (no '/', '@', '\\' or spaces)");
 		return -1;
 	}
 	return 0;

@@ -65,6 +65,10 @@ struct config {
 	/* [otp] */
 	int otp_challenge_336;   /* 0: 331 "Response to otp-md5 ..." (default), 1: 336 */
 	int otp_unknown_challenge; /* 1: unknown users get a made-up OTP challenge */
+	/* [gssapi] (RFC 2228 App. I) */
+	char gss_keytab[1024];     /* "" = AUTH GSSAPI off (a path list of at most one entry) */
+	char gss_service[64];      /* keytab principals service/HOST@REALM are used */
+	int gss_required;          /* 1: after ADAT, plaintext commands get 533 until CCC */
 
 	/* [log] */
 	int log_target; /* enum log_target */

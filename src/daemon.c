@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "guard.h"
+#include "gss.h"
 #include "net.h"
 #include "jobs.h"
 #include "log.h"
@@ -85,6 +86,8 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [server] run_as changed; it takes effect after a restart");
 	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
+	if (strcmp(old->gss_keytab, nw->gss_keytab) != 0 || strcmp(old->gss_service, nw->gss_service) != 0)
+		log_warn(0, "reload: [gssapi] keytab/service changed; they take effect after a restart");
 }
 
 /* Start-up clean-up of upload temporaries a killed ferryd left (vfs_clean.c),
@@ -306,6 +309,15 @@ int daemon_run(struct config *cfg)
 	}
 	/* implicit_listen or required without a certificate never gets here:
 	 * config_load refuses it with the line number. */
+	/* The keytab too: its keys are copied into memory now. */
+	if (cfg->gss_keytab[0]) {
+		struct gss_acceptor *ga = NULL;
+		if (gss_acceptor_new(cfg->gss_keytab, cfg->gss_service, &ga, err, sizeof(err)) != 0) {
+			log_err(0, "%s", err);
+			goto out;
+		}
+		d.shared.gss = ga;
+	}
 
 	d.nworkers = worker_count(cfg);
 	size_t nl = cfg->n_listen + cfg->n_tls_implicit;
@@ -396,6 +408,11 @@ int daemon_run(struct config *cfg)
 		log_info(0, "listening on %s (implicit FTPS)", where);
 	}
 	log_info(0, "TLS: %s", d.shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
+	if (d.shared.gss)
+		log_info(0, "GSSAPI: AUTH GSSAPI offered (%zu key(s) for service %s)", gss_acceptor_keys(d.shared.gss),
+			 cfg->gss_service);
+	else
+		log_info(0, "GSSAPI: off (no [gssapi] keytab)");
 	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, cfg->jobs,
 		 cfg->sqlite_path);
 	clean_start(&d, cfg);
@@ -432,6 +449,7 @@ out:
 	if (sigfd >= 0)
 		(void)close(sigfd);
 	worker_shared_set_tls(&d.shared, NULL);
+	gss_acceptor_free((struct gss_acceptor *)d.shared.gss);
 	pthread_mutex_destroy(&d.shared.tls_lock);
 	if (status == 0)
 		log_info(0, "ferryd stopped");

@@ -10,9 +10,11 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "gss.h"
 #include "listing.h"
 #include "log.h"
 #include "net.h"
+#include "sec.h"
 #include "tls.h"
 #include "util.h"
 
@@ -29,6 +31,7 @@ void datachan_init(struct datachan *d)
 	d->lwatch.fd = -1;
 	d->watch.fd = -1;
 	buf_init(&d->out, 4 * CHUNK);
+	buf_init(&d->wire, 0);
 }
 
 static void close_listener(struct datachan *d)
@@ -68,6 +71,7 @@ void datachan_reset(struct datachan *d)
 	d->connecting = false;
 	d->running = false;
 	buf_free(&d->out);
+	buf_free(&d->wire);
 }
 
 bool datachan_running(const struct datachan *d)
@@ -90,6 +94,7 @@ static void finish(struct datachan *d, enum proto_xfer_status st, int err)
 	close_listener(d);
 	d->have_target = false;
 	buf_free(&d->out); /* an idle session keeps no transfer buffer */
+	buf_free(&d->wire);
 	d->done(d, st, err, d->bytes);
 }
 
@@ -295,6 +300,19 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->eof_pending_cr = false;
 	d->no_splice = false;
 	buf_reset(&d->out);
+	d->src_eof = false;
+	d->gss_end = false;
+	if (x->gss_prot) {
+		/* RFC 2228 §6: every token at most PBSZ; received blocks are kept
+		 * whole until unwrapped. */
+		d->max_plain = d->gss ? gss_sess_max_plain(d->gss, x->gss_prot == 'P', x->pbsz) : 0;
+		buf_free(&d->wire);
+		buf_init(&d->wire, (size_t)x->pbsz + 4 + CHUNK);
+		if (!d->max_plain) {
+			finish(d, XFER_PROT_FAILED, -EPROTO);
+			return;
+		}
+	}
 	touch(d);
 	if (d->have_target && d->fd < 0) {
 		int r = connect_out(d);
@@ -434,6 +452,81 @@ static void send_done(struct datachan *d)
 	}
 }
 
+/* The next bytes to send (file, listing, prepared line) into d->out;
+ * 1 when there are no more. */
+static int fill_plain(struct datachan *d)
+{
+	int fr;
+	if (d->x.kind == XFER_SEND_FILE) {
+		fr = fill_file(d);
+	} else if (!d->list_done) {
+		/* Directory listing (streamed) or one prepared line. */
+		if (d->x.buf) {
+			fr = buf_append(&d->out, buf_data(d->x.buf), d->x.buf->len);
+			d->list_done = true;
+		} else {
+			fr = listing_next(d->x.listing, &d->out, CHUNK);
+			if (fr >= 0) {
+				d->list_done = fr == 0;
+				fr = 0;
+			}
+		}
+	} else {
+		fr = 1;
+	}
+	return fr;
+}
+
+/* RFC 2228 §6 sending: plaintext in blocks of at most max_plain, each sent
+ * as a 4-byte big-endian length and its wrapped token, then a wrapped empty
+ * block; the connection closes after it. */
+static void pump_send_gss(struct datachan *d)
+{
+	bool conf = d->x.gss_prot == 'P';
+	for (;;) {
+		while (d->wire.len) {
+			ssize_t n = send(d->fd, buf_data(&d->wire), d->wire.len, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return;
+			if (n < 0) {
+				finish(d, XFER_CONN_LOST, -errno);
+				return;
+			}
+			buf_consume(&d->wire, (size_t)n);
+			touch(d);
+		}
+		if (d->gss_end) {
+			finish(d, XFER_OK, 0);
+			return;
+		}
+		/* Bounded: each fill adds at least one byte or reaches EOF. */
+		while (!d->src_eof && d->out.len < d->max_plain) {
+			int fr = fill_plain(d);
+			if (fr < 0) {
+				finish(d, XFER_LOCAL_ERROR, fr);
+				return;
+			}
+			d->src_eof = fr == 1;
+		}
+		size_t n = d->out.len < d->max_plain ? d->out.len : d->max_plain;
+		unsigned char hdr[4] = { 0 };
+		size_t at = d->wire.len;
+		int r = buf_append(&d->wire, hdr, sizeof(hdr));
+		if (r == 0)
+			r = gss_sess_wrap(d->gss, conf, (struct slice){ buf_data(&d->out), n }, &d->wire);
+		if (r) {
+			finish(d, XFER_PROT_FAILED, r);
+			return;
+		}
+		sec_block_header((uint32_t)(d->wire.len - at - sizeof(hdr)), (unsigned char *)buf_data(&d->wire) + at);
+		buf_consume(&d->out, n);
+		d->bytes += n;
+		d->gss_end = n == 0; /* the empty block ends the stream */
+	}
+}
+
 static void pump_send(struct datachan *d)
 {
 	if (d->tstate == DC_CLOSE_NOTIFY || d->tstate == DC_DRAIN) {
@@ -448,7 +541,7 @@ static void pump_send(struct datachan *d)
 		}
 		if (r == 0)
 			return; /* wait for EPOLLOUT */
-		if (d->x.kind == XFER_SEND_FILE && !d->x.ascii && !d->tls) {
+		if (d->x.kind == XFER_SEND_FILE && !d->x.ascii && !d->tls && !d->x.gss_prot) {
 			if (d->off >= d->x.size) {
 				finish(d, XFER_OK, 0);
 				return;
@@ -472,24 +565,7 @@ static void pump_send(struct datachan *d)
 			touch(d);
 			continue;
 		}
-		int fr;
-		if (d->x.kind == XFER_SEND_FILE) {
-			fr = fill_file(d);
-		} else if (!d->list_done) {
-			/* Directory listing (streamed) or one prepared line. */
-			if (d->x.buf) {
-				fr = buf_append(&d->out, buf_data(d->x.buf), d->x.buf->len);
-				d->list_done = true;
-			} else {
-				fr = listing_next(d->x.listing, &d->out, CHUNK);
-				if (fr >= 0) {
-					d->list_done = fr == 0;
-					fr = 0;
-				}
-			}
-		} else {
-			fr = 1;
-		}
+		int fr = fill_plain(d);
 		if (fr < 0) {
 			finish(d, XFER_LOCAL_ERROR, fr);
 			return;
@@ -616,6 +692,94 @@ static int recv_splice(struct datachan *d)
 	return 0; /* fairness: epoll reports the rest again */
 }
 
+/* RFC 2228 §6 receiving: whole blocks are unwrapped and written; a block
+ * over PBSZ, a bad token or one at the wrong level fails the transfer with
+ * 535; the empty block completes it. Returns 0 or the failure's status. */
+static enum proto_xfer_status recv_blocks_gss(struct datachan *d, int *err)
+{
+	bool conf = d->x.gss_prot == 'P';
+	char conv[CHUNK + 1];
+	struct buf plain;
+	enum proto_xfer_status st = XFER_OK;
+	buf_init(&plain, d->x.pbsz);
+	while (st == XFER_OK && !d->gss_end && d->wire.len >= 4) {
+		uint32_t len = sec_block_len(buf_slice(&d->wire));
+		bool was_conf = false;
+		if (len > d->x.pbsz) {
+			log_info(d->sid, "protected block of %u bytes exceeds PBSZ %u", len, d->x.pbsz);
+			*err = -EMSGSIZE;
+			st = XFER_PROT_FAILED;
+			break;
+		}
+		if (d->wire.len - 4 < len)
+			break;
+		buf_reset(&plain);
+		*err = gss_sess_unwrap(d->gss, (struct slice){ buf_data(&d->wire) + 4, len }, &plain, &was_conf);
+		if (*err || was_conf != conf) {
+			log_info(d->sid, "bad protected data block");
+			*err = -EBADMSG;
+			st = XFER_PROT_FAILED;
+			break;
+		}
+		buf_consume(&d->wire, 4 + (size_t)len);
+		d->gss_end = plain.len == 0;
+		d->bytes += plain.len;
+		for (size_t off = 0; off < plain.len; off += CHUNK) {
+			size_t n = plain.len - off < CHUNK ? plain.len - off : CHUNK;
+			const char *w = buf_data(&plain) + off;
+			if (d->x.ascii) {
+				n = from_ascii(d, buf_data(&plain) + off, n, conv);
+				w = conv;
+			}
+			*err = write_all(d->x.fd, w, n);
+			if (*err) {
+				st = XFER_LOCAL_ERROR;
+				break;
+			}
+		}
+	}
+	buf_free(&plain);
+	return st;
+}
+
+static void pump_recv_gss(struct datachan *d)
+{
+	for (int rounds = 0; rounds < 16; rounds++) {
+		int err = 0;
+		size_t room = buf_room(&d->wire);
+		char *dst = buf_reserve(&d->wire, room < CHUNK ? room : CHUNK, &err);
+		if (!dst) {
+			finish(d, XFER_PROT_FAILED, err);
+			return;
+		}
+		ssize_t n = recv(d->fd, dst, room < CHUNK ? room : CHUNK, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			finish(d, XFER_CONN_LOST, -errno);
+			return;
+		}
+		if (n == 0) { /* EOF before the empty block: truncated, not committed */
+			finish(d, XFER_CONN_LOST, -ECONNRESET);
+			return;
+		}
+		buf_commit(&d->wire, (size_t)n);
+		touch(d);
+		enum proto_xfer_status st = recv_blocks_gss(d, &err);
+		if (st == XFER_OK && d->gss_end) {
+			err = d->eof_pending_cr ? write_all(d->x.fd, "\r", 1) : 0;
+			d->eof_pending_cr = false;
+			st = err ? XFER_LOCAL_ERROR : XFER_OK;
+		}
+		if (st != XFER_OK || d->gss_end) {
+			finish(d, st, err);
+			return;
+		}
+	}
+}
+
 static void pump_recv(struct datachan *d)
 {
 	if (!d->tls && !d->x.ascii && !d->no_splice && recv_splice(d) == 0)
@@ -682,7 +846,11 @@ static void pump(struct datachan *d)
 {
 	if (!d->running || d->fd < 0 || d->connecting || d->tstate == DC_HANDSHAKE)
 		return;
-	if (d->x.kind == XFER_RECV_FILE)
+	if (d->x.gss_prot && d->x.kind == XFER_RECV_FILE)
+		pump_recv_gss(d);
+	else if (d->x.gss_prot)
+		pump_send_gss(d);
+	else if (d->x.kind == XFER_RECV_FILE)
 		pump_recv(d);
 	else
 		pump_send(d);

@@ -1,7 +1,8 @@
 /* datachan: one session's data connection: PASV/EPSV listener or PORT/EPRT
  * target, accept (from the control peer only) or connect, and the transfer
  * pump (sendfile for binary RETR, converted copies for TYPE A, directory
- * listings streamed in chunks). Non-blocking, on the session's loop. */
+ * listings streamed in chunks, RFC 2228 §6 wrapped blocks under GSSAPI PROT
+ * S/P). Non-blocking, on the session's loop. */
 #ifndef FERRY_DATACHAN_H
 #define FERRY_DATACHAN_H
 
@@ -23,8 +24,11 @@ struct datachan {
 	struct tls_ctx *tls_ctx;        /* borrowed from the session */
 	struct tls_conn *ctl_tls;       /* the control connection's TLS, for resumption checks */
 	bool require_reuse;             /* [tls] data_reuse = require */
+	/* GSSAPI (PROT S/P under AUTH GSSAPI): RFC 2228 §6 wrapped blocks */
+	struct gss_sess *gss;           /* borrowed from the session */
 	/* called once per datachan_start, on the loop */
 	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
+	void *owner; /* for done(): the session */
 
 	/* private */
 	int lfd, fd;
@@ -39,6 +43,9 @@ struct datachan {
 	struct tls_conn *tls;           /* this data connection's TLS */
 	int pipe[2];                    /* plain binary upload: socket → pipe → file (splice) */
 	bool no_splice;                 /* splice refused: read/write for this transfer */
+	struct buf wire;                /* GSSAPI: framed tokens to send / received */
+	uint32_t max_plain;             /* GSSAPI: plaintext per block under PBSZ */
+	bool src_eof, gss_end;          /* GSSAPI: source exhausted; empty block sent/seen */
 	enum { DC_PLAIN, DC_HANDSHAKE, DC_READY, DC_CLOSE_NOTIFY, DC_DRAIN } tstate;
 };
 

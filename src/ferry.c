@@ -63,6 +63,11 @@ static const char cli_usage_text[] =
     "  otp disable NAME\n"
     "  totp enable NAME\n"
     "  totp disable NAME\n"
+    "Kerberos principals allowed to log in as a user (AUTH GSSAPI, then USER -> 232):\n"
+    "  principal add PRINCIPAL NAME\n"
+    "  principal del PRINCIPAL NAME\n"
+    "  principal list [NAME]\n"
+    "  (without a mapping, PRINCIPAL name@DEFAULT.REALM may log in as name)\n"
     "\n"
     "Configuration:\n"
     "  config check       validate the configuration file\n"
@@ -779,6 +784,8 @@ int main(int argc, char **argv)
 		rc = cli_otp(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "totp") == 0) {
 		rc = cli_totp(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "principal") == 0) {
+		rc = cli_principal(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "config") == 0) {
 		rc = cli_config(&c, argc - optind - 1, argv + optind + 1);
 	} else {

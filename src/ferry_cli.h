@@ -1,5 +1,6 @@
 /* ferry_cli: what the ferry admin CLI's files share (ferry.c: users and
- * config; ferry_otp.c: one-time passwords and TOTP). Not used by ferryd. */
+ * config; ferry_otp.c: one-time passwords and TOTP; ferry_principal.c:
+ * Kerberos principals). Not used by ferryd. */
 #ifndef FERRY_FERRY_CLI_H
 #define FERRY_FERRY_CLI_H
 
@@ -40,5 +41,8 @@ int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, siz
 /* ferry otp ... / ferry totp ... (ferry_otp.c); argv[0] is the verb. */
 int cli_otp(struct cli *c, int argc, char **argv);
 int cli_totp(struct cli *c, int argc, char **argv);
+
+/* ferry principal add|del|list (ferry_principal.c). */
+int cli_principal(struct cli *c, int argc, char **argv);
 
 #endif

@@ -35,6 +35,9 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 	p->mlst_facts = FACT_DEFAULT;
 	buf_init(&p->xfer_buf, 64 * 1024);
 	buf_init(&p->held, HELD_MAX);
+	buf_init(&p->stage, PROTO_OUT_MAX);
+	buf_init(&p->gss_tok, PROTO_SEC_LINE_MAX);
+	p->level = 'C';
 	proto_reset_params(p);
 	return p;
 }
@@ -72,6 +75,10 @@ void proto_free(struct proto *p)
 		(void)close(p->xfer_fd);
 	vfs_close(&p->vfs);
 	buf_free(&p->xfer_buf);
+	buf_free(&p->stage);
+	buf_free(&p->gss_tok);
+	free(p->gss_principal);
+	free(p->gss_local);
 	buf_free(&p->out);
 	free(p);
 }
@@ -93,28 +100,37 @@ static void put(struct proto *p, int r)
 		p->out_overflow = true;
 }
 
+/* RFC 2228 §7: a reply is protected at the level of the command that
+ * produced it; it is collected whole, then wrapped (gss_reply_flush). */
+static struct buf *reply_buf(struct proto *p)
+{
+	return p->level == 'C' ? &p->out : &p->stage;
+}
+
 void proto_reply(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
-	put(p, reply_line(&p->out, code, "%s", text));
+	put(p, reply_line(reply_buf(p), code, "%s", text));
+	gss_reply_flush(p);
 }
 
 void proto_reply_begin(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
-	put(p, reply_begin(&p->out, code, "%s", text));
+	put(p, reply_begin(reply_buf(p), code, "%s", text));
 }
 
 void proto_reply_cont(struct proto *p, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
-	put(p, reply_cont(&p->out, "%s", text));
+	put(p, reply_cont(reply_buf(p), "%s", text));
 }
 
 void proto_reply_end(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
-	put(p, reply_end(&p->out, code, "%s", text));
+	put(p, reply_end(reply_buf(p), code, "%s", text));
+	gss_reply_flush(p);
 }
 
 void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e)
@@ -181,6 +197,12 @@ void proto_set_tls(struct proto *p, bool available, bool implicit)
 	p->tls = implicit;
 }
 
+void proto_set_gss(struct proto *p, const struct proto_gss_ops *ops, void *ctx)
+{
+	p->gss_ops = ops;
+	p->gss_ctx = ctx;
+}
+
 void proto_xfer_progress(struct proto *p, uint64_t bytes)
 {
 	p->xfer_bytes = bytes;
@@ -206,7 +228,7 @@ bool proto_quit_queued(const struct proto *p)
 {
 	struct slice rest = buf_slice(&p->held), rec, verb, arg;
 	while (rest.n && slice_split(rest, '\n', &rec, &rest)) {
-		if (rec.n < 1 || rec.p[0] != 'L')
+		if (rec.n < 1 || (rec.p[0] != 'L' && rec.p[0] != 'S' && rec.p[0] != 'P'))
 			continue;
 		(void)slice_split((struct slice){ rec.p + 1, rec.n - 1 }, ' ', &verb, &arg);
 		if (slice_eq_ci(verb, "QUIT"))
@@ -257,6 +279,43 @@ static void hold(struct proto *p, char kind, struct slice line)
 
 static void run_line(struct proto *p, struct slice line);
 
+/* ABOR and STAT (without argument) act at once during a transfer. */
+static bool acts_in_xfer(struct slice line)
+{
+	struct slice verb, arg;
+	bool has_arg = slice_split(line, ' ', &verb, &arg);
+	const struct cmd_row *row = verb.n <= 4 && !slice_has_ctl(line) ? cmdtab_find(verb) : NULL;
+	return row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n);
+}
+
+/* A MIC/ENC command during a transfer is unwrapped now, in order (GSSAPI
+ * sequence numbers), and then acts or waits like a plaintext one; a
+ * failure's reply waits too. Returns false if line is not MIC/ENC. */
+static bool execute_protected_in_xfer(struct proto *p, struct slice line)
+{
+	struct slice verb, arg;
+	(void)slice_split(line, ' ', &verb, &arg);
+	char level = slice_eq_ci(verb, "MIC") ? 'S' : slice_eq_ci(verb, "ENC") ? 'P' : 0;
+	if (!level || p->gss != GSS_ON)
+		return false;
+	struct buf inner;
+	buf_init(&inner, p->cfg->max_line + 2); /* the line and its CRLF */
+	int code = gss_decode_command(p, level, arg, &inner);
+	if (code) {
+		char rec[5] = { level, (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10), 0 };
+		hold(p, 'E', (struct slice){ rec, 4 });
+	} else if (acts_in_xfer(buf_slice(&inner))) {
+		char saved = p->level;
+		p->level = level;
+		proto_run_command(p, buf_slice(&inner));
+		p->level = saved;
+	} else {
+		hold(p, level, buf_slice(&inner));
+	}
+	buf_free(&inner);
+	return true;
+}
+
 /* Runs one complete command line (CRLF/LF already stripped). */
 static void execute(struct proto *p, struct slice line)
 {
@@ -266,14 +325,17 @@ static void execute(struct proto *p, struct slice line)
 		/* RFC 959 §4.1.3 / RFC 1123 §4.1.3.3: ABOR and STAT act during a
 		 * transfer; everything else (errors included, so replies stay in
 		 * order; QUIT too, so its 221 follows the 226) waits for it. */
-		struct slice verb, arg;
-		bool has_arg = slice_split(line, ' ', &verb, &arg);
-		const struct cmd_row *row = verb.n <= 4 && !slice_has_ctl(line) ? cmdtab_find(verb) : NULL;
-		if (row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n)) {
-			row->fn(p, arg);
+		if (acts_in_xfer(line)) {
+			char saved = p->level;
+			p->level = 'C';
+			struct slice verb, arg;
+			(void)slice_split(line, ' ', &verb, &arg);
+			cmdtab_find(verb)->fn(p, arg);
+			p->level = saved;
 			return;
 		}
-		hold(p, 'L', line);
+		if (!execute_protected_in_xfer(p, line))
+			hold(p, 'L', line);
 		return;
 	}
 	/* SECURITY: a connection that never logs in cannot keep the server
@@ -286,7 +348,14 @@ static void execute(struct proto *p, struct slice line)
 	run_line(p, line);
 }
 
+/* A plaintext command line: its replies are plaintext. */
 static void run_line(struct proto *p, struct slice line)
+{
+	p->level = 'C';
+	proto_run_command(p, line);
+}
+
+void proto_run_command(struct proto *p, struct slice line)
 {
 	struct slice verb, arg;
 	bool has_arg = slice_split(line, ' ', &verb, &arg);
@@ -297,6 +366,12 @@ static void run_line(struct proto *p, struct slice line)
 		return;
 	}
 	const struct cmd_row *row = verb.n <= 4 ? cmdtab_find(verb) : NULL;
+	/* RFC 2228 §3/§7: after the GSSAPI exchange commands must be protected
+	 * (policy [gssapi] required) until a protected CCC. */
+	if (p->level == 'C' && gss_refuses_plain(p) && !(row && (row->flags & CMD_SEC_PLAIN))) {
+		proto_reply(p, 533, "Command protection level denied: send it as MIC or ENC.");
+		return;
+	}
 	/* Decisions 4 and 5: a pending REST marker or RNFR survives only the
 	 * commands whose rows say so. */
 	if (!row || !(row->flags & CMD_KEEP_RNFR)) {
@@ -329,6 +404,24 @@ static void run_line(struct proto *p, struct slice line)
 	row->fn(p, arg);
 }
 
+/* The longest line that may be read: a security command's may be longer. */
+static size_t line_max(const struct proto *p)
+{
+	return p->gss_ops && p->cfg->max_line < PROTO_SEC_LINE_MAX ? PROTO_SEC_LINE_MAX : p->cfg->max_line;
+}
+
+/* The limit for the line being read: max_line, or PROTO_SEC_LINE_MAX once
+ * it shows itself to be ADAT, MIC, CONF or ENC (RFC 2228 §10). */
+static size_t line_limit(const struct proto *p)
+{
+	struct slice verb, arg, line = { p->line, p->line_len };
+	if (!p->gss_ops || !slice_split(line, ' ', &verb, &arg))
+		return p->cfg->max_line;
+	bool sec = slice_eq_ci(verb, "ADAT") || slice_eq_ci(verb, "MIC") || slice_eq_ci(verb, "CONF") ||
+		   slice_eq_ci(verb, "ENC");
+	return sec ? line_max(p) : p->cfg->max_line;
+}
+
 /* One data byte after Telnet processing. Returns true when a command ran. */
 static bool take_byte(struct proto *p, unsigned char c)
 {
@@ -338,10 +431,12 @@ static bool take_byte(struct proto *p, unsigned char c)
 		p->discarding = false;
 		p->line_len = 0;
 		if (too_long) {
-			if (p->pending == PEND_XFER)
+			if (p->pending == PEND_XFER) {
 				hold(p, 'T', (struct slice){ "", 0 });
-			else
+			} else {
+				p->level = 'C'; /* its protection is unknown: plaintext */
 				proto_reply(p, 500, "Command line too long.");
+			}
 			return true;
 		}
 		if (n && p->line[n - 1] == '\r')
@@ -353,15 +448,25 @@ static bool take_byte(struct proto *p, unsigned char c)
 		return false;
 	/* The limit counts the command without its line end; one byte of
 	 * slack keeps the CR of a CRLF-terminated line of exactly max_line. */
-	if (p->line_len >= p->cfg->max_line + (c == '\r' ? 1 : 0)) {
+	size_t limit = p->line_len < p->cfg->max_line ? p->cfg->max_line : line_limit(p);
+	if (p->line_len >= limit + (c == '\r' ? 1 : 0)) {
 		p->discarding = true;
 		p->line_len = 0;
 		return false;
 	}
 	/* Allocated per burst of input and released when no partial line is
 	 * left (proto_feed), so an idle session holds no line buffer. */
-	if (!p->line)
-		p->line = util_xcalloc(1, p->cfg->max_line + 1);
+	if (!p->line) {
+		p->line_cap = p->cfg->max_line + 1;
+		p->line = util_xcalloc(1, p->line_cap);
+	}
+	if (p->line_len >= p->line_cap) { /* a long security line: grow once */
+		char *bigger = util_xcalloc(1, line_max(p) + 1);
+		memcpy(bigger, p->line, p->line_len);
+		free(p->line);
+		p->line = bigger;
+		p->line_cap = line_max(p) + 1;
+	}
 	p->line[p->line_len++] = (char)c;
 	return false;
 }
@@ -381,7 +486,7 @@ static bool reading(const struct proto *p)
 	if (p->out_overflow)
 		return false;
 	if (p->pending == PEND_XFER)
-		return buf_room(&p->held) >= p->cfg->max_line + 3;
+		return buf_room(&p->held) >= line_max(p) + 3;
 	return p->pending == PEND_NONE && p->held.len == 0;
 }
 
@@ -396,10 +501,18 @@ static void drain_held(struct proto *p)
 		char *copy = util_xstrndup(line.p + 1, line.n - 1);
 		size_t n = line.n - 1;
 		buf_consume(&p->held, line.n + 1);
-		if (kind == 'T')
+		if (kind == 'T') {
+			p->level = 'C';
 			proto_reply(p, 500, "Command line too long.");
-		else
+		} else if (kind == 'S' || kind == 'P') { /* unwrapped during the transfer */
+			p->level = kind;
+			proto_run_command(p, (struct slice){ copy, n });
+		} else if (kind == 'E' && n == 4) { /* a protected command that failed */
+			p->level = copy[0];
+			gss_reply_failure(p, (copy[1] - '0') * 100 + (copy[2] - '0') * 10 + (copy[3] - '0'));
+		} else {
 			run_line(p, (struct slice){ copy, n });
+		}
 		free(copy);
 	}
 }
@@ -449,6 +562,7 @@ int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 	if (p->line_len == 0) {
 		free(p->line);
 		p->line = NULL;
+		p->line_cap = 0;
 	}
 	if (p->held.len == 0)
 		buf_free(&p->held);
@@ -485,6 +599,12 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 		break;
 	case PEND_TLS_STOP:
 		cmd_tls_stopped(p, r);
+		break;
+	case PEND_GSS_STEP:
+		cmd_gss_step_done(p, r);
+		break;
+	case PEND_GSS_USER:
+		cmd_gss_user_done(p, r ? r->auth : NULL);
 		break;
 	case PEND_NONE:
 	case PEND_CLOSE:

@@ -30,6 +30,7 @@ enum proto_effect_kind {
 	PROTO_EFFECT_XFER,       /* run a transfer on the data connection */
 	PROTO_EFFECT_TLS_START,  /* flush the 234, drop buffered plaintext, TLS handshake */
 	PROTO_EFFECT_TLS_STOP,   /* flush the reply, then close_notify both ways: plaintext again */
+	PROTO_EFFECT_GSS_STEP,   /* ADAT: one GSSAPI security-context step (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -53,6 +54,8 @@ struct proto_xfer {
 	struct buf *buf;          /* SEND_LIST: or send these prepared bytes */
 	bool abort;               /* ABOR arrived: stop and complete with XFER_ABORTED */
 	bool protect;             /* PROT P: the data connection is TLS (server side) */
+	char gss_prot;            /* GSSAPI PROT S or P: RFC 2228 §6 wrapped blocks; 0 = clear */
+	uint32_t pbsz;            /* with gss_prot: largest wrapped block either way (PBSZ) */
 };
 
 enum proto_xfer_status {
@@ -63,6 +66,7 @@ enum proto_xfer_status {
 	XFER_LOCAL_ERROR,   /* 451: reading or writing the file failed (err says why) */
 	XFER_TLS_FAILED,    /* 522: the data connection's TLS handshake failed */
 	XFER_TLS_NO_REUSE,  /* 522: it did not resume the control connection's session */
+	XFER_PROT_FAILED,   /* 535: a protected block was bad or larger than PBSZ (RFC 2228 §6) */
 };
 
 struct proto_effect {
@@ -71,6 +75,12 @@ struct proto_effect {
 	const char *password; /* AUTH_CHECK; borrowed, wiped after completion */
 	const struct auth_challenge *challenge; /* AUTH_CHECK: what USER got (borrowed) */
 	struct auth_lookup_req lookup;          /* USER_LOOKUP (strings borrowed) */
+	/* AUTH_CHECK after a GSSAPI exchange (password NULL): may this
+	 * principal log in as user? principal_default: the default rule
+	 * (name@DEFAULT.REALM) already says yes; the user must still exist. */
+	const char *principal;
+	bool principal_default;
+	struct slice gss_token; /* GSS_STEP: the decoded ADAT data, borrowed */
 	uint32_t delay_ms;    /* DELAY */
 	struct proto_data_setup data; /* DATA_SETUP */
 	struct proto_xfer xfer;       /* XFER (abort may turn true while pending) */
@@ -86,6 +96,23 @@ struct proto_result {
 	/* XFER */
 	enum proto_xfer_status xfer_status;
 	uint64_t bytes;
+	/* GSS_STEP (all borrowed until proto_complete returns): gss_status is
+	 * -1 failed (gss_error says why), 0 more data needed, 1 complete;
+	 * gss_reply the token for the client (may be empty); on completion
+	 * the client's principal and the user the default rule maps it to. */
+	int gss_status;
+	struct slice gss_reply;
+	const char *gss_error, *gss_principal, *gss_local;
+};
+
+/* RFC 2228 protection for the control connection, provided by the session
+ * (gss.c) so the protocol layer stays free of GSSAPI: it sees opaque bytes.
+ * wrap/unwrap append to out; unwrap fails (-EBADMSG) for a bad, replayed or
+ * out-of-order token; reset deletes the security context (AUTH, REIN). */
+struct proto_gss_ops {
+	int (*wrap)(void *ctx, bool conf, struct slice plain, struct buf *out);
+	int (*unwrap)(void *ctx, struct slice token, struct buf *out, bool *conf);
+	void (*reset)(void *ctx);
 };
 
 enum proto_timeout_kind { PROTO_TIMEOUT_IDLE, PROTO_TIMEOUT_LOGIN, PROTO_TIMEOUT_SHUTDOWN };
@@ -120,6 +147,11 @@ void proto_timeout(struct proto *p, enum proto_timeout_kind kind);
  * (AUTH TLS is offered); implicit = the connection is TLS from the start
  * (implicit FTPS listener). Call before the first command. */
 void proto_set_tls(struct proto *p, bool available, bool implicit);
+
+/* GSSAPI on the control connection (AUTH GSSAPI is offered when ops is not
+ * NULL); ops and ctx are borrowed for the proto's lifetime. Call before the
+ * first command. */
+void proto_set_gss(struct proto *p, const struct proto_gss_ops *ops, void *ctx);
 
 /* While a transfer runs: bytes moved so far, for STAT. */
 void proto_xfer_progress(struct proto *p, uint64_t bytes);

@@ -28,7 +28,12 @@ enum pending {
 	PEND_XFER,       /* a transfer runs; ABOR and STAT are still read */
 	PEND_TLS_START,  /* AUTH TLS: handshake */
 	PEND_TLS_STOP,   /* CCC or REIN: TLS shutdown */
+	PEND_GSS_STEP,   /* ADAT: security-context step */
+	PEND_GSS_USER,   /* USER after ADAT: may the principal log in as the user? */
 };
+
+/* RFC 2228 §2.2 security states for GSSAPI (PROTOCOL.md §2.2 S0/S1/S2). */
+enum gss_state { GSS_OFF, GSS_NEED_ADAT, GSS_ON };
 
 /* What the running transfer is, so completion can reply and clean up. */
 enum xfer_cmd { XCMD_RETR, XCMD_STOR, XCMD_APPE, XCMD_STOU, XCMD_LIST };
@@ -53,6 +58,7 @@ struct proto {
 	/* input framing */
 	char *line;
 	size_t line_len;
+	size_t line_cap;  /* bytes allocated at line (grows for long RFC 2228 lines) */
 	bool discarding; /* inside an over-long line: drop to its LF */
 	enum telnet_state tn;
 	unsigned char tn_cmd;
@@ -78,6 +84,18 @@ struct proto {
 	bool pbsz;          /* PBSZ received since TLS started */
 	char prot;          /* 'C' or 'P' */
 	bool rein_after_stop; /* TLS_STOP for REIN (not CCC) */
+
+	/* security (RFC 2228 GSSAPI) */
+	const struct proto_gss_ops *gss_ops; /* NULL: no keytab, AUTH GSSAPI → 431 */
+	void *gss_ctx;
+	enum gss_state gss;
+	bool gss_cleared;    /* a protected CCC: plaintext commands allowed again */
+	char *gss_principal; /* the client's principal once GSS_ON */
+	char *gss_local;     /* the user the default rule maps it to, or NULL */
+	uint32_t pbsz_size;  /* PBSZ under GSSAPI (valid when pbsz) */
+	char level;          /* the running command's protection: 'C', 'S' (MIC), 'P' (ENC) */
+	struct buf stage;    /* a reply under MIC/ENC, wrapped once complete */
+	struct buf gss_tok;  /* decoded ADAT data while GSS_STEP runs */
 
 	/* transfer parameters (RFC 959 §5.3.2) */
 	char type; /* 'A' or 'I' */
@@ -147,6 +165,38 @@ void proto_reply_errno(struct proto *p, int err);
  * returns false if the name cannot be used. */
 bool proto_resolve(struct proto *p, struct slice arg, char *out);
 
+/* RFC 2228 §10: base64 arguments of ADAT, MIC, CONF and ENC must not be
+ * refused for their length (a Kerberos ticket with authorization data can
+ * be many KiB), so those lines may be this long whatever [server] max_line
+ * says, when GSSAPI is offered; the command inside MIC/ENC still obeys
+ * max_line. */
+#define PROTO_SEC_LINE_MAX (32u * 1024u)
+
+/* Runs one command line at the protection level p->level (proto.c); the
+ * MIC/ENC handlers call it with the unwrapped command. */
+void proto_run_command(struct proto *p, struct slice line);
+
+/* RFC 2228 (cmd_gss.c). */
+/* Wraps the reply in p->stage into 631/632 lines on p->out. */
+void gss_reply_flush(struct proto *p);
+/* True if a plaintext command must be refused with 533 now. */
+bool gss_refuses_plain(const struct proto *p);
+/* Decodes and unwraps the argument of MIC (level 'S') or ENC ('P') into
+ * inner (CRLF removed). Returns 0, or the reply code of the failure
+ * (501/503/535/537) for gss_reply_failure. Used directly and for
+ * commands that arrive during a transfer (which wait, unwrapped, in order). */
+int gss_decode_command(struct proto *p, char level, struct slice arg, struct buf *inner);
+void gss_reply_failure(struct proto *p, int code);
+/* Forgets the security association (AUTH, REIN). */
+void gss_drop(struct proto *p);
+void cmd_auth_gssapi(struct proto *p);
+void cmd_pbsz_gss(struct proto *p, struct slice arg);
+void cmd_prot_gss(struct proto *p, struct slice arg);
+void cmd_ccc_gss(struct proto *p);
+void cmd_user_gss(struct proto *p);
+void cmd_gss_step_done(struct proto *p, const struct proto_result *r);
+void cmd_gss_user_done(struct proto *p, struct auth_result *res);
+
 /* Continuations after TLS effects (cmd_login.c). */
 void cmd_tls_started(struct proto *p, const struct proto_result *r);
 void cmd_tls_stopped(struct proto *p, const struct proto_result *r);
@@ -159,5 +209,7 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r);
 void cmd_login_lookup_done(struct proto *p, const struct auth_challenge *ch);
 void cmd_login_auth_done(struct proto *p, struct auth_result *res);
 void cmd_login_fail_done(struct proto *p);
+/* Completes a login: opens the home directory, replies code (230, 232). */
+void cmd_login_ok(struct proto *p, int code, const char *text);
 
 #endif

@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "datachan.h"
 #include "guard.h"
+#include "gss.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -26,7 +27,8 @@
 #define SESSION_IN_MAX (64u * 1024u)
 #define READ_CHUNK 16384u
 
-/* A store job for the login: USER's lookup or PASS's check. */
+/* A job for the pool: USER's lookup, PASS's check, a principal check (USER
+ * after ADAT: principal set, no password) or a GSSAPI context step (gss). */
 struct auth_job {
 	struct job job;
 	atomic_bool cancelled; /* the session closed: skip the hash */
@@ -37,7 +39,13 @@ struct auth_job {
 	char *release_user;    /* lookup: a lock to release first */
 	struct auth_lookup_req req;
 	struct auth_challenge ch;  /* check: what USER got; lookup: the result */
+	char *principal;
+	bool principal_default;
 	struct auth_result res;
+	struct gss_sess *gss; /* GSS_STEP: the session's context, borrowed */
+	struct buf gss_in, gss_out;
+	enum gss_step_status gss_status;
+	char gss_err[256];
 };
 
 /* Releases a challenge lock after its connection closed; owns itself. */
@@ -63,12 +71,13 @@ struct session {
 	bool closing;         /* CLOSE effect: close once the output is flushed */
 	bool effect_started;  /* the pending effect has been set in motion */
 	bool pumping;         /* re-entrancy guard for pump() */
-	struct datachan data;
+	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
 	/* TLS on the control connection */
 	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
 	bool implicit_greet;          /* implicit FTPS: greet once the handshake is done */
 	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
 	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
+	struct gss_sess *gss;         /* NULL: GSSAPI not configured */
 	char peer[64];
 	/* [limits] (guard.h): this session counts against its address group
 	 * (guarded) and, once logged in, against its user (counted_user). */
@@ -96,6 +105,8 @@ static void session_free(void *p)
 		tls_conn_free(s->ctl_tls_old);
 	if (s->tls_ctx)
 		tls_ctx_unref(s->tls_ctx);
+	gss_sess_free(s->gss);
+	free(s->data); /* reset by close_now */
 	config_unref(s->cfg);
 	free(s);
 }
@@ -108,8 +119,8 @@ static void close_now(struct session *s)
 	/* A transfer still running is aborted through proto, so it is logged
 	 * and an upload is discarded (the old file stays). Replies it queues
 	 * are never sent. */
-	if (datachan_running(&s->data))
-		datachan_abort(&s->data);
+	if (s->data && datachan_running(s->data))
+		datachan_abort(s->data);
 	struct loop *l = s->host->loop;
 	/* The slot is free before the socket closes: a client that sees EOF
 	 * and reconnects at once must not meet "max_sessions reached". */
@@ -136,7 +147,8 @@ static void close_now(struct session *s)
 	loop_timer_cancel(l, &s->idle_timer);
 	loop_timer_cancel(l, &s->login_timer);
 	loop_timer_cancel(l, &s->effect_timer);
-	datachan_reset(&s->data);
+	if (s->data)
+		datachan_reset(s->data);
 	log_info(s->id, "disconnect: ip=%s", s->peer);
 	/* A password check still queued or running refers to s: free when it
 	 * returns. Cancelling keeps abandoned checks (clients that send PASS and
@@ -261,11 +273,17 @@ static void auth_run(struct job *j, void *ctx)
 	struct auth_job *a = container_of(j, struct auth_job, job);
 	struct store_handle *h = ctx;
 	if (atomic_load(&a->cancelled)) {
+		if (a->gss)
+			return;
 		/* Nobody waits for the answer, but a lock must not linger. */
 		if (h && h->store && !a->lookup)
 			auth_release(h->ops, h->store, a->user, a->ch.lock);
 		if (h && h->store && a->lookup)
 			auth_release(h->ops, h->store, a->release_user, a->req.release_lock);
+		return;
+	}
+	if (a->gss) {
+		a->gss_status = gss_sess_step(a->gss, buf_slice(&a->gss_in), &a->gss_out, a->gss_err, sizeof(a->gss_err));
 		return;
 	}
 	if (!h || !h->store) {
@@ -275,6 +293,8 @@ static void auth_run(struct job *j, void *ctx)
 	}
 	if (a->lookup)
 		auth_lookup(h->ops, h->store, &a->req, &a->ch);
+	else if (a->principal)
+		auth_check_principal(h->ops, h->store, a->user, a->principal, a->principal_default, &a->res);
 	else
 		auth_login(h->ops, h->store, a->user, a->password, &a->ch, &a->res);
 }
@@ -288,6 +308,9 @@ static void auth_job_free(struct auth_job *a)
 	}
 	free(a->user);
 	free(a->release_user);
+	free(a->principal);
+	buf_free(&a->gss_in);
+	buf_free(&a->gss_out);
 	free(a);
 }
 
@@ -300,6 +323,8 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 	if (!g || a->res.err)
 		return;
 	if (!a->res.ok) {
+		if (a->principal) /* not mapped: USER falls back to a password */
+			return;
 		uint64_t ban = guard_login_failed(g, &s->gkey, util_now_ms());
 		if (ban) {
 			char group[64];
@@ -333,9 +358,16 @@ static void auth_done(struct job *j)
 		session_free(s);
 		return;
 	}
-	if (!a->lookup)
+	if (!a->lookup && !a->gss)
 		guard_login_result(s, a);
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
+	if (a->gss) {
+		r.gss_status = a->gss_status;
+		r.gss_reply = buf_slice(&a->gss_out);
+		r.gss_error = a->gss_err;
+		r.gss_principal = gss_sess_principal(a->gss);
+		r.gss_local = gss_sess_local_name(a->gss);
+	}
 	complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
 	 * never took the lock, so nobody else would release it. */
@@ -347,10 +379,17 @@ static void auth_done(struct job *j)
 	pump(s);
 }
 
+static void submit_job(struct session *s, struct auth_job *a)
+{
+	a->s = s;
+	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
+	s->job = a;
+	jobs_submit(s->host->jobs, &a->job);
+}
+
 static void start_auth_job(struct session *s, const struct proto_effect *e)
 {
 	struct auth_job *a = util_xcalloc(1, sizeof(*a));
-	a->s = s;
 	a->user = util_xstrdup(e->user);
 	if (e->kind == PROTO_EFFECT_USER_LOOKUP) {
 		a->lookup = true;
@@ -358,14 +397,15 @@ static void start_auth_job(struct session *s, const struct proto_effect *e)
 		a->req.user = a->user;
 		a->release_user = e->lookup.release_user ? util_xstrdup(e->lookup.release_user) : NULL;
 		a->req.release_user = a->release_user;
+	} else if (e->principal) {
+		a->principal = util_xstrdup(e->principal);
+		a->principal_default = e->principal_default;
 	} else {
 		a->password = util_xstrdup(e->password);
 		if (e->challenge)
 			a->ch = *e->challenge;
 	}
-	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
-	s->job = a;
-	jobs_submit(s->host->jobs, &a->job);
+	submit_job(s, a);
 }
 
 static void on_effect_timer(struct loop_timer *t)
@@ -375,6 +415,35 @@ static void on_effect_timer(struct loop_timer *t)
 	pump(s);
 }
 
+static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
+
+/* The data channel, made on first use: most of an idle session's memory
+ * would otherwise be a data channel it may never use. The control
+ * connection's addresses are read again from the socket. */
+static struct datachan *data_chan(struct session *s)
+{
+	if (s->data)
+		return s->data;
+	struct datachan *d = util_xcalloc(1, sizeof(*d));
+	datachan_init(d);
+	socklen_t len = sizeof(d->ctl_local);
+	if (getsockname(s->conn.fd, (struct sockaddr *)&d->ctl_local, &len) != 0)
+		d->ctl_local.ss_family = AF_UNSPEC; /* PASV/PORT then fail cleanly */
+	len = sizeof(d->ctl_peer);
+	if (getpeername(s->conn.fd, (struct sockaddr *)&d->ctl_peer, &len) != 0)
+		d->ctl_peer.ss_family = AF_UNSPEC;
+	d->loop = s->host->loop;
+	d->port_min = s->cfg->pasv_port_min;
+	d->port_max = s->cfg->pasv_port_max;
+	d->timeout_ms = s->cfg->data_timeout_ms;
+	d->sid = s->id;
+	d->done = on_xfer_done;
+	d->owner = s;
+	d->require_reuse = s->cfg->tls_data_reuse != 0;
+	s->data = d;
+	return d;
+}
+
 static void start_effect(struct session *s, const struct proto_effect *e)
 {
 	switch (e->kind) {
@@ -382,6 +451,21 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	case PROTO_EFFECT_AUTH_CHECK:
 		if (!s->job)
 			start_auth_job(s, e);
+		break;
+	case PROTO_EFFECT_GSS_STEP:
+		if (!s->gss) { /* proto offers GSSAPI only with a context */
+			struct proto_result r = { .gss_status = GSS_STEP_FAILED };
+			complete(s, &r);
+		} else if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->gss = s->gss;
+			/* Sized to fit: the copy cannot fail. The reply token (an
+			 * AP-REP) is small; a larger one fails the step. */
+			buf_init(&a->gss_in, e->gss_token.n + 1);
+			buf_init(&a->gss_out, 64 * 1024);
+			(void)buf_append(&a->gss_in, e->gss_token.p, e->gss_token.n);
+			submit_job(s, a);
+		}
 		break;
 	case PROTO_EFFECT_DELAY:
 		if (!loop_timer_armed(&s->effect_timer))
@@ -393,19 +477,20 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	case PROTO_EFFECT_DATA_SETUP:
 		if (e->data.passive) {
 			struct proto_result r = { 0 };
-			r.err = datachan_passive(&s->data, &r.port);
+			r.err = datachan_passive(data_chan(s), &r.port);
 			complete(s, &r);
 		} else {
-			datachan_active(&s->data, &e->data.target);
+			datachan_active(data_chan(s), &e->data.target);
 			complete(s, NULL);
 		}
 		break;
 	case PROTO_EFFECT_XFER:
 		/* A running transfer counts as activity: no idle timeout. */
 		loop_timer_cancel(s->host->loop, &s->idle_timer);
-		s->data.tls_ctx = s->tls_ctx;
-		s->data.ctl_tls = s->conn.tls ? s->conn.tls : s->ctl_tls_old;
-		datachan_start(&s->data, &e->xfer);
+		data_chan(s)->tls_ctx = s->tls_ctx;
+		s->data->ctl_tls = s->conn.tls ? s->conn.tls : s->ctl_tls_old;
+		s->data->gss = s->gss;
+		datachan_start(s->data, &e->xfer);
 		break;
 	case PROTO_EFFECT_TLS_START:
 		s->tphase = TLS_FLUSH_THEN_START;
@@ -418,9 +503,31 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	}
 }
 
+/* RFC 2228 protection for proto (proto_gss_ops): the session's context. */
+static int gss_op_wrap(void *ctx, bool conf, struct slice plain, struct buf *out)
+{
+	return gss_sess_wrap(ctx, conf, plain, out);
+}
+
+static int gss_op_unwrap(void *ctx, struct slice token, struct buf *out, bool *conf)
+{
+	return gss_sess_unwrap(ctx, token, out, conf);
+}
+
+static void gss_op_reset(void *ctx)
+{
+	gss_sess_reset(ctx);
+}
+
+static const struct proto_gss_ops session_gss_ops = {
+	.wrap = gss_op_wrap,
+	.unwrap = gss_op_unwrap,
+	.reset = gss_op_reset,
+};
+
 static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes)
 {
-	struct session *s = container_of(d, struct session, data);
+	struct session *s = d->owner;
 	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes };
 	complete(s, &r);
 	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
@@ -514,7 +621,7 @@ static void pump(struct session *s)
 		if ((!e || e->kind == PROTO_EFFECT_XFER) && s->in.len) {
 			size_t used = 0;
 			if (e)
-				proto_xfer_progress(s->proto, datachan_bytes(&s->data));
+				proto_xfer_progress(s->proto, s->data ? datachan_bytes(s->data) : 0);
 			int r = proto_feed(s->proto, buf_data(&s->in), s->in.len, &used);
 			buf_consume(&s->in, used);
 			if (r) {
@@ -543,8 +650,9 @@ static void pump(struct session *s)
 		 * is ABOR + QUIT (an upload is then discarded), unless the client
 		 * sent QUIT first and only stopped talking. */
 		bool gone = s->read_eof && s->in.len == 0 && !proto_quit_queued(s->proto);
-		if (e && e->kind == PROTO_EFFECT_XFER && (e->xfer.abort || gone) && datachan_running(&s->data)) {
-			datachan_abort(&s->data);
+		if (e && e->kind == PROTO_EFFECT_XFER && (e->xfer.abort || gone) && s->data &&
+		    datachan_running(s->data)) {
+			datachan_abort(s->data);
 			continue;
 		}
 		break;
@@ -656,7 +764,7 @@ static const char *guard_admit(struct session *s, const struct sockaddr_storage 
 }
 
 void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit)
+		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit, const struct gss_acceptor *gss)
 {
 	struct session *s = util_xcalloc(1, sizeof(*s));
 	s->host = h;
@@ -668,6 +776,10 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	s->proto = proto_new(cfg, id, s->peer);
 	s->tls_ctx = tls;
 	proto_set_tls(s->proto, tls != NULL, implicit);
+	if (gss) {
+		s->gss = gss_sess_new(gss);
+		proto_set_gss(s->proto, &session_gss_ops, s->gss);
+	}
 	s->idle_timer.cb = on_idle;
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
@@ -675,16 +787,6 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0)
 		local.ss_family = peer->ss_family;
 	proto_set_addrs(s->proto, &local, peer);
-	datachan_init(&s->data);
-	s->data.loop = h->loop;
-	s->data.ctl_local = local;
-	s->data.ctl_peer = *peer;
-	s->data.port_min = cfg->pasv_port_min;
-	s->data.port_max = cfg->pasv_port_max;
-	s->data.timeout_ms = cfg->data_timeout_ms;
-	s->data.sid = id;
-	s->data.done = on_xfer_done;
-	s->data.require_reuse = cfg->tls_data_reuse != 0;
 	s->next = h->head;
 	if (h->head)
 		h->head->prev = s;

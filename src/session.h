@@ -15,6 +15,7 @@ struct loop;
 struct jobs;
 struct session;
 struct tls_ctx;
+struct gss_acceptor;
 
 /* What the owning worker lends its sessions. */
 struct guard;
@@ -39,9 +40,10 @@ struct store_handle {
 /* Starts a session on an accepted socket (takes ownership of fd and of a
  * reference to cfg and to tls, which may be NULL when TLS is not
  * configured). If refuse is not NULL the client gets "421 refuse" and is
- * closed. implicit: the listener is implicit FTPS (TLS before the greeting). */
+ * closed. implicit: the listener is implicit FTPS (TLS before the greeting).
+ * gss: the GSSAPI acceptor (borrowed; outlives every session), or NULL. */
 void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit);
+		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit, const struct gss_acceptor *gss);
 
 /* Server shutdown deadline: 421 to the client and close. */
 void session_shutdown(struct session *s);

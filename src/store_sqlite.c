@@ -56,6 +56,19 @@ static const char store_sqlite_schema_v2[] =
     "BEGIN DELETE FROM otp WHERE name = old.name; END;"
     "PRAGMA user_version = 2;";
 
+/* Kerberos principal → user pairs (RFC 2228 GSSAPI logins). Added to
+ * existing databases on open, idempotently, so it needs no schema version:
+ * a ferry without GSSAPI support simply never reads it. A user's pairs go
+ * with the user (trigger). */
+static const char store_sqlite_principals[] =
+    "CREATE TABLE IF NOT EXISTS principals("
+    "principal TEXT NOT NULL, "
+    "user TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL, "
+    "PRIMARY KEY(principal, user));"
+    "CREATE TRIGGER IF NOT EXISTS principals_user_deleted AFTER DELETE ON users "
+    "BEGIN DELETE FROM principals WHERE user = OLD.name; END;";
+
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
 
 enum store_stmt {
@@ -349,6 +362,12 @@ static int store_sqlite_open(const struct config *cfg, bool create, struct users
 	r = store_set_wal(s, err, errsz);
 	if (r)
 		goto fail;
+	rc = sqlite3_exec(s->db, store_sqlite_principals, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		(void)snprintf(err, errsz, "cannot add the principals table to %s: %s", s->path, sqlite3_errmsg(s->db));
+		r = store_errno(s, rc);
+		goto fail;
+	}
 	for (size_t i = 0; i < STMT_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
@@ -697,6 +716,81 @@ static int store_sqlite_server_secret(struct userstore *s, uint8_t *out, size_t 
 	return -EIO;
 }
 
+/* ---- principal → user mappings: rare statements, prepared per call ---- */
+
+/* Runs sql with ?1 = a, ?2 = b (if not NULL), ?3 = now (if stamp). A query
+ * (row_means_ok): 0 if it returned a row, -ENOENT if none. A write: 0, or
+ * -ENOENT if it changed nothing. */
+static int store_principal_run(struct userstore *s, const char *sql, const char *a, const char *b, bool stamp,
+			       bool row_means_ok, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && b)
+		rc = sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && stamp)
+		rc = sqlite3_bind_int64(st, 3, util_wall_s());
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int r;
+	if (row_means_ok)
+		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_fail(s, what, rc);
+	else
+		r = rc != SQLITE_DONE ? store_fail(s, what, rc) : sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
+	(void)sqlite3_finalize(st);
+	return r;
+}
+
+static int store_sqlite_principal_check(struct userstore *s, const char *principal, const char *name)
+{
+	return store_principal_run(s, "SELECT 1 FROM principals WHERE principal = ?1 AND user = ?2", principal, name,
+				   false, true, "principal check");
+}
+
+static int store_sqlite_principal_add(struct userstore *s, const char *principal, const char *name)
+{
+	/* The user must exist; the pair must be new (-EEXIST). */
+	int r = store_principal_run(s, "SELECT 1 FROM users WHERE name = ?1", name, NULL, false, true,
+				    "principal add");
+	if (r == 0)
+		r = store_principal_run(s, "INSERT INTO principals(principal, user, created_at) VALUES(?1, ?2, ?3)",
+					principal, name, true, false, "principal add");
+	return r;
+}
+
+static int store_sqlite_principal_remove(struct userstore *s, const char *principal, const char *name)
+{
+	return store_principal_run(s, "DELETE FROM principals WHERE principal = ?1 AND user = ?2", principal, name,
+				   false, false, "principal remove");
+}
+
+static int store_sqlite_principal_list(struct userstore *s, const char *name,
+				       int (*fn)(const char *principal, const char *name, void *arg), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+	int rc = sqlite3_prepare_v2(s->db,
+				    "SELECT principal, user FROM principals WHERE ?1 IS NULL OR user = ?1 "
+				    "ORDER BY user, principal",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = name ? sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *pr = (const char *)sqlite3_column_text(st, 0);
+		const char *us = (const char *)sqlite3_column_text(st, 1);
+		r = fn(pr ? pr : "", us ? us : "", arg);
+		if (r)
+			break;
+		rc = SQLITE_OK;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = store_fail(s, "principal list", rc);
+	(void)sqlite3_finalize(st);
+	return r;
+}
+
 const struct userstore_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = store_sqlite_open,
@@ -713,4 +807,8 @@ const struct userstore_ops store_sqlite_ops = {
     .challenge_lock = store_sqlite_challenge_lock,
     .challenge_unlock = store_sqlite_challenge_unlock,
     .server_secret = store_sqlite_server_secret,
+    .principal_check = store_sqlite_principal_check,
+    .principal_add = store_sqlite_principal_add,
+    .principal_remove = store_sqlite_principal_remove,
+    .principal_list = store_sqlite_principal_list,
 };

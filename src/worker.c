@@ -77,7 +77,8 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 		uint64_t sid = atomic_fetch_add(&w->shared->next_sid, 1);
 		unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
 		const char *refuse = n > cfg->max_sessions ? "Too many connections, try again later." : NULL;
-		session_start(&w->host, cfg, fd, &peer, sid, refuse, current_tls(w->shared), li->implicit);
+		session_start(&w->host, cfg, fd, &peer, sid, refuse, current_tls(w->shared), li->implicit,
+			      w->shared->gss);
 	}
 }
 

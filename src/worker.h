@@ -14,6 +14,7 @@
 
 struct jobs;
 struct tls_ctx;
+struct gss_acceptor;
 
 /* State shared by all workers (read-mostly; counters are atomic). */
 struct worker_shared {
@@ -24,6 +25,9 @@ struct worker_shared {
 	/* The TLS context for new sessions (NULL: TLS off); swapped on reload. */
 	pthread_mutex_t tls_lock;
 	struct tls_ctx *tls;
+	/* GSSAPI acceptor (NULL: off); set before the workers start, freed
+	 * after they stop, never swapped (a new keytab needs a restart). */
+	const struct gss_acceptor *gss;
 	/* Called (from the worker's thread) when a worker has stopped. */
 	void (*stopped)(void *arg);
 	void *stopped_arg;

@@ -197,6 +197,9 @@ class Ctl:
     every line ends in CRLF, a multi-line reply starts 'ddd-' and ends at 'ddd ' with the
     same code."""
 
+    # First line of a reply: code and separator (RFC 959 §4.2: first digit 1-5).
+    REPLY_START = rb"^([1-5][0-9][0-9])([ -])"
+
     def __init__(self, host, port, timeout=IO_TIMEOUT, family=socket.AF_INET, greet=True,
                  nodelay=True, rcvbuf=None, source=None):
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -258,7 +261,7 @@ class Ctl:
         deadline = time.monotonic() + (timeout or self.timeout)
         first = self.readline(max(0.001, deadline - time.monotonic()))
         raw = first
-        m = re.match(rb"^([1-5][0-9][0-9])([ -])", first)
+        m = re.match(self.REPLY_START, first)
         if not m:
             raise ProtocolError(f"reply does not start with 'ddd ' or 'ddd-': {first!r}")
         code = m.group(1)

@@ -105,7 +105,9 @@
  *   E: XFER SEND_FILE|RECV_FILE|SEND_LIST [KEY=VALUE ...]
  *                         the pending effect must be XFER of that kind, with
  *                         a usable fd (files) and, for each KEY given, that
- *                         value: offset=N size=N ascii=0|1 abort=0|1;
+ *                         value: offset=N size=N ascii=0|1 abort=0|1
+ *                         protect=0|1 (TLS) gss=0|1|2 (GSSAPI PROT C|S|P)
+ *                         pbsz=N;
  *                         content=ESCAPED: SEND_FILE: the fd holds exactly
  *                         these bytes from offset to its end (read with
  *                         pread); SEND_LIST: the listing's lines, compared in
@@ -118,6 +120,7 @@
  *   X: XFER_DONE OK BYTES [data=ESCAPED]
  *   X: XFER_DONE LOST|NOCONN|ABORTED [BYTES] [data=ESCAPED]
  *   X: XFER_DONE LOCAL_ERROR ERRNO [BYTES] [data=ESCAPED]
+ *   X: XFER_DONE TLS_FAILED|TLS_NO_REUSE|PROT_FAILED [BYTES]
  *                         completes the pending XFER with that status
  *                         (ERRNO: a name such as ENOSPC, or a number); data=
  *                         (RECV_FILE only) is first written to the effect's
@@ -134,6 +137,21 @@
  * required (0 none, 1 login, 2 data, 3 all). E: TLS_START [FAIL] and
  * E: TLS_STOP [FAIL] check the pending TLS effect and report the session's
  * handshake or shutdown as done (or failed).
+ *
+ * GSSAPI (RFC 2228), with the stand-in of replay_gss.c (a wrapped token is
+ * the level byte S or P and the plaintext): "set gss available" offers AUTH
+ * GSSAPI, "set gss_required 0|1" sets [gssapi] required.
+ *   E: GSS_STEP TOKEN CONTINUE|COMPLETE|FAIL [reply=ESCAPED] [principal=P] [local=L]
+ *                         the pending effect must be GSS_STEP for the
+ *                         decoded ADAT bytes TOKEN (escaped); completed with
+ *                         that status, reply token, principal and the user
+ *                         the default rule gives it. E: AUTH_CHECK for a
+ *                         USER after the exchange succeeds iff the user
+ *                         exists, is enabled and local= named it.
+ *   C{S}: text / C{P}: text   sends text as MIC / ENC.
+ *   S{S}: text / S{P}: text   the next line of the protected replies: a 631 /
+ *                         632 reply is unwrapped whole (all its fragments,
+ *                         each at that level) and then checked line by line.
  *
  * At the end of the file the output must be empty (no unexpected replies) and
  * no effect may be pending unless the last step was "E: CLOSE" (or the session
@@ -163,6 +181,7 @@
 #include "log.h"
 #include "parse.h"
 #include "proto.h"
+#include "replay_gss.h"
 #include "str.h"
 #include "util.h"
 
@@ -207,6 +226,8 @@ struct replay {
 	bool tls_implicit;      /* ... and the connection is implicit FTPS */
 	bool lookup_manual;     /* set lookup manual: E: USER_LOOKUP completes them */
 	uint64_t next_lock;     /* lock tokens handed out */
+	bool gss;               /* set gss available: AUTH GSSAPI offered (replay_gss.c) */
+	struct buf gss_plain;   /* unwrapped protected replies not yet checked by S{S}:/S{P}: */
 };
 
 /* Writes bytes to stderr in the transcript's escape syntax, quoted. */
@@ -354,6 +375,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "TLS_START";
 	case PROTO_EFFECT_TLS_STOP:
 		return "TLS_STOP";
+	case PROTO_EFFECT_GSS_STEP:
+		return "GSS_STEP";
 	}
 	return "?";
 }
@@ -496,6 +519,8 @@ static void ensure_proto(struct replay *r)
 	}
 	proto_set_addrs(r->p, &local, &peer);
 	proto_set_tls(r->p, r->tls_available, r->tls_implicit);
+	if (r->gss)
+		proto_set_gss(r->p, &replay_gss_ops, NULL);
 }
 
 static const struct fake_user *find_user(const struct replay *r, const char *name)
@@ -550,6 +575,14 @@ static int do_set(struct replay *r, struct slice rest)
 		if (parse_u64(val, 10000, &v) || v == 0)
 			return bad_syntax(r, "prelogin_commands must be 1-10000");
 		r->cfg->prelogin_commands = (unsigned)v;
+	} else if (slice_eq_ci(key, "gss")) {
+		if (!slice_eq(val, SLICE_LIT("available")) && !slice_eq(val, SLICE_LIT("none")))
+			return bad_syntax(r, "gss must be none or available");
+		r->gss = slice_eq(val, SLICE_LIT("available"));
+	} else if (slice_eq_ci(key, "gss_required")) {
+		if (parse_u64(val, 1, &v))
+			return bad_syntax(r, "gss_required must be 0 or 1");
+		r->cfg->gss_required = (int)v;
 	} else if (slice_eq_ci(key, "login_fail_delay_ms")) {
 		if (parse_u64(val, UINT32_MAX, &v))
 			return bad_syntax(r, "login_fail_delay_ms must be 0-4294967295");
@@ -810,7 +843,10 @@ static int do_auth(struct replay *r, struct slice escaped_name, bool store_error
 		/* The lock a challenge took comes back with the check. */
 		if (e->challenge && e->challenge->kind == AUTH_KIND_OTP && !e->challenge->lock)
 			return fail(r, "expected the AUTH_CHECK to carry its challenge's lock got none");
-		if (u && !u->disabled && e->password && strcmp(u->password, e->password) == 0) {
+		/* After a GSSAPI exchange (principal set, no password): only the
+		 * default rule authorises here. */
+		bool by_principal = e->principal && !e->password && e->principal_default;
+		if (u && !u->disabled && (by_principal || (e->password && strcmp(u->password, e->password) == 0))) {
 			res.ok = true;
 			if (u->kind == AUTH_KIND_OTP) {
 				res.otp = true;
@@ -1370,13 +1406,19 @@ static int do_xfer_effect(struct replay *r, struct slice arg)
 			got = x->ascii;
 		} else if (slice_eq(key, SLICE_LIT("abort")) && v <= 1) {
 			got = x->abort;
+		} else if (slice_eq(key, SLICE_LIT("gss")) && v <= 2) {
+			got = x->gss_prot == 'S' ? 1 : x->gss_prot == 'P' ? 2 : 0;
+		} else if (slice_eq(key, SLICE_LIT("pbsz"))) {
+			got = x->pbsz;
+		} else if (slice_eq(key, SLICE_LIT("protect")) && v <= 1) {
+			got = x->protect;
 		} else if (slice_eq(key, SLICE_LIT("lines")) && want_kind == XFER_SEND_LIST) {
 			have_lines = true;
 			lines = v;
 			continue;
 		} else {
 			return bad_syntax(r, "unknown XFER field for %s (SEND_FILE: offset size ascii content; "
-					  "RECV_FILE: ascii; SEND_LIST: content lines; all: abort)",
+					  "RECV_FILE: ascii; SEND_LIST: content lines; all: abort gss pbsz protect)",
 					  xfer_kind_name(want_kind));
 		}
 		if (got != v)
@@ -1472,6 +1514,9 @@ static int do_xfer_done(struct replay *r, struct slice arg)
 	} else if (slice_eq(st, SLICE_LIT("TLS_NO_REUSE"))) {
 		res.xfer_status = XFER_TLS_NO_REUSE;
 		res.err = -EPERM;
+	} else if (slice_eq(st, SLICE_LIT("PROT_FAILED"))) {
+		res.xfer_status = XFER_PROT_FAILED;
+		res.err = -EBADMSG;
 	} else {
 		return bad_syntax(r, "X: XFER_DONE OK|LOST|NOCONN|ABORTED|LOCAL_ERROR|TLS_FAILED|TLS_NO_REUSE ...");
 	}
@@ -1552,6 +1597,8 @@ static void remove_home(void)
 	(void)nftw(g_home, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static int do_gss_step(struct replay *r, struct slice arg);
+
 static int do_effect(struct replay *r, struct slice rest)
 {
 	struct slice kind, arg;
@@ -1616,6 +1663,8 @@ static int do_effect(struct replay *r, struct slice rest)
 	}
 	if (slice_eq(kind, SLICE_LIT("XFER")))
 		return do_xfer_effect(r, arg);
+	if (slice_eq(kind, SLICE_LIT("GSS_STEP")))
+		return do_gss_step(r, arg);
 	if (arg.n)
 		return bad_syntax(r, "E: CLOSE, E: NONE and E: ABORT_REQUESTED take no argument");
 	if (slice_eq(kind, SLICE_LIT("ABORT_REQUESTED")))
@@ -1648,6 +1697,93 @@ static int do_effect(struct replay *r, struct slice rest)
 	}
 	return bad_syntax(r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, CLOSE, "
 			     "ENOBUFS, NONE)");
+}
+
+/* E: GSS_STEP TOKEN CONTINUE|COMPLETE|FAIL [reply=ESCAPED] [principal=P] [local=L] */
+static int do_gss_step(struct replay *r, struct slice arg)
+{
+	const struct proto_effect *e;
+	struct slice tok, rest, status, opt;
+	if (!slice_split(arg, ' ', &tok, &rest))
+		return bad_syntax(r, "E: GSS_STEP TOKEN CONTINUE|COMPLETE|FAIL [reply=..] [principal=..] [local=..]");
+	(void)slice_split(rest, ' ', &status, &rest);
+	int rc = expect_effect(r, PROTO_EFFECT_GSS_STEP, &e);
+	if (rc)
+		return rc;
+	struct buf want, reply;
+	buf_init(&want, 65536);
+	buf_init(&reply, 65536);
+	char principal[256] = "", local[256] = "";
+	struct proto_result res = { .gss_status = slice_eq(status, SLICE_LIT("COMPLETE")) ? 1 : 0,
+				    .gss_error = "replayed failure" };
+	if (slice_eq(status, SLICE_LIT("FAIL")))
+		res.gss_status = -1;
+	else if (!slice_eq(status, SLICE_LIT("CONTINUE")) && !slice_eq(status, SLICE_LIT("COMPLETE")))
+		rc = bad_syntax(r, "GSS_STEP status must be CONTINUE, COMPLETE or FAIL");
+	if (!rc && unescape(tok, &want))
+		rc = bad_syntax(r, "bad escape in the GSS_STEP token");
+	while (!rc && rest.n) {
+		(void)slice_split(rest, ' ', &opt, &rest);
+		if (opt.n > 6 && memcmp(opt.p, "reply=", 6) == 0)
+			rc = unescape((struct slice){ opt.p + 6, opt.n - 6 }, &reply) ? bad_syntax(r, "bad reply=") : 0;
+		else if (opt.n > 10 && memcmp(opt.p, "principal=", 10) == 0 && opt.n - 10 < sizeof(principal))
+			memcpy(principal, opt.p + 10, opt.n - 10);
+		else if (opt.n > 6 && memcmp(opt.p, "local=", 6) == 0 && opt.n - 6 < sizeof(local))
+			memcpy(local, opt.p + 6, opt.n - 6);
+		else
+			rc = bad_syntax(r, "GSS_STEP options: reply=ESCAPED principal=P local=L");
+	}
+	if (!rc && !slice_eq(e->gss_token, buf_slice(&want))) {
+		where(r);
+		fputs("expected GSS_STEP token ", stderr);
+		show(buf_data(&want), want.len);
+		fputs(" got ", stderr);
+		show(e->gss_token.p, e->gss_token.n);
+		fputc('\n', stderr);
+		rc = EXIT_MISMATCH;
+	}
+	if (!rc) {
+		res.gss_reply = buf_slice(&reply);
+		res.gss_principal = principal;
+		res.gss_local = local[0] ? local : NULL;
+		proto_complete(r->p, &res);
+		rc = pump(r);
+	}
+	buf_free(&want);
+	buf_free(&reply);
+	return rc;
+}
+
+/* S{S}: / S{P}: the next line of the protected replies (unwrapped). */
+static int do_expect_protected(struct replay *r, char level, struct slice want)
+{
+	const char *why = NULL;
+	if (r->gss_plain.len == 0 && replay_gss_reply(level, proto_output(r->p), &r->gss_plain, &why) != 0) {
+		where(r);
+		fprintf(stderr, "expected %s (%s) got ", level == 'P' ? "632" : "631", why);
+		struct slice got = buf_slice(proto_output(r->p));
+		const char *lf = got.n ? memchr(got.p, '\n', got.n) : NULL;
+		if (got.n)
+			show(got.p, lf ? (size_t)(lf - got.p) + 1 : got.n);
+		else
+			fputs("no output", stderr);
+		fputc('\n', stderr);
+		return EXIT_MISMATCH;
+	}
+	struct slice got = buf_slice(&r->gss_plain);
+	const char *lf = memchr(got.p, '\n', got.n);
+	size_t n = lf ? (size_t)(lf - got.p) + 1 : got.n;
+	if (n == want.n + 2 && memcmp(got.p, want.p, want.n) == 0 && memcmp(got.p + want.n, "\r\n", 2) == 0) {
+		buf_consume(&r->gss_plain, n);
+		return 0;
+	}
+	where(r);
+	fputs("expected protected ", stderr);
+	show(want.p, want.n);
+	fputs(" got ", stderr);
+	show(got.p, n);
+	fputc('\n', stderr);
+	return EXIT_MISMATCH;
 }
 
 static int do_timeout(struct replay *r, struct slice rest)
@@ -1727,6 +1863,14 @@ static int step(struct replay *r, struct slice line)
 		rc = do_expect(r, rest, true);
 	} else if (directive(line, "S~", &rest)) {
 		rc = do_expect_regex(r, rest);
+	} else if (directive(line, "C{S}:", &rest) || directive(line, "C{P}:", &rest)) {
+		if (r->closed)
+			return bad_syntax(r, "nothing may be fed after E: CLOSE or E: ENOBUFS");
+		if (replay_gss_command(line.p[2], rest, &r->in))
+			return bad_syntax(r, "input queue full");
+		rc = pump(r);
+	} else if (directive(line, "S{S}:", &rest) || directive(line, "S{P}:", &rest)) {
+		rc = do_expect_protected(r, line.p[2], rest);
 	} else if (directive(line, "S-", &rest) && rest.n == 0) {
 		rc = expect_nothing(r);
 	} else if (directive(line, "X:", &rest) && slice_eq(rest, SLICE_LIT("COMPLETE"))) {
@@ -1759,6 +1903,8 @@ static int at_end(struct replay *r)
 	if (r->overflow_seen)
 		return 0; /* closed without flushing: what is queued is dropped */
 	struct slice got = buf_slice(proto_output(r->p));
+	if (r->gss_plain.len)
+		got = buf_slice(&r->gss_plain);
 	if (got.n) {
 		where(r);
 		fputs("expected end of output at end of transcript got ", stderr);
@@ -1838,6 +1984,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	buf_init(&r.in, REPLAY_IN_MAX);
+	buf_init(&r.gss_plain, REPLAY_IN_MAX);
 
 	int rc = run(&r, f);
 	fclose(f);
@@ -1850,6 +1997,7 @@ int main(int argc, char **argv)
 	remove_home();
 	config_unref(r.cfg);
 	buf_free(&r.in);
+	buf_free(&r.gss_plain);
 	for (size_t i = 0; i < r.n_users; i++) {
 		free(r.users[i].name);
 		free(r.users[i].password);

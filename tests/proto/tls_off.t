@@ -7,4 +7,4 @@ S: 431 TLS is not configured on this server.
 C: AUTH SSL
 S: 431 TLS is not configured on this server.
 C: AUTH GSSAPI
-S: 504 Unknown AUTH type.
+S: 431 GSSAPI is not configured on this server.

@@ -601,6 +601,45 @@ static void test_otp_timing(void **state)
 	assert_true(otp_fail * 4 >= unknown);
 }
 
+/* After a GSSAPI exchange: the default rule or a mapping, an existing and
+ * enabled user, no password. */
+static void test_check_principal(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	auth_check_principal(fx->ops, fx->s, "alice", "alice@R", true, &r);
+	assert_true(r.ok);
+	assert_string_equal(r.home, "/srv/ftp/alice");
+	assert_int_equal(r.perms, PERM_READ | PERM_LIST);
+	auth_result_free(&r);
+	auth_check_principal(fx->ops, fx->s, "alice", "eve@R", false, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	assert_null(r.home);
+	auth_result_free(&r);
+	assert_int_equal(fx->ops->principal_add(fx->s, "eve@R", "alice"), 0);
+	auth_check_principal(fx->ops, fx->s, "alice", "eve@R", false, &r);
+	assert_true(r.ok);
+	auth_result_free(&r);
+	/* disabled (bob) and unknown users never pass */
+	auth_check_principal(fx->ops, fx->s, "bob", "bob@R", true, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	auth_result_free(&r);
+	auth_check_principal(fx->ops, fx->s, "zed", "zed@R", true, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	auth_result_free(&r);
+	/* the account is passed on: the caller decides (a password login) */
+	auth_check_principal(fx->ops, fx->s, "carol", "carol@R", true, &r);
+	assert_true(r.ok);
+	assert_string_equal(r.account, "acct-carol");
+	auth_result_free(&r);
+	auth_check_principal(fx->ops, fx->s, "carol", NULL, true, &r);
+	assert_int_equal(r.err, -EINVAL);
+	auth_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +664,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_check_locked_hash, setup_store, teardown_store),
 	    cmocka_unit_test(test_check_store_failure),
 	    cmocka_unit_test_setup_teardown(test_check_timing, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_principal, setup_store, teardown_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

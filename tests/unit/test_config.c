@@ -129,6 +129,9 @@ static void check_defaults(const struct config *c)
 	assert_int_equal(c->tls_min_version, 0);
 	assert_int_equal(c->otp_challenge_336, 0);
 	assert_int_equal(c->otp_unknown_challenge, 0);
+	assert_string_equal(c->gss_keytab, "");
+	assert_string_equal(c->gss_service, "ftp");
+	assert_int_equal(c->gss_required, 1);
 }
 
 static void test_defaults(void **state)
@@ -674,6 +677,30 @@ static void test_otp_keys(void **state)
 	config_unref(c);
 }
 
+static void test_gssapi_keys(void **state)
+{
+	struct fixture *fx = *state;
+	char want[PATH_MAX];
+	struct config *c = load_ok(fx, "[gssapi]\nkeytab = krb/ftp.keytab\nservice = host\nrequired = no\n");
+	(void)snprintf(want, sizeof(want), "%s/krb/ftp.keytab", fx->dir);
+	assert_string_equal(c->gss_keytab, want);
+	assert_string_equal(c->gss_service, "host");
+	assert_int_equal(c->gss_required, 0);
+	config_unref(c);
+	c = load_ok(fx, "[gssapi]\nkeytab = /etc/krb5.keytab\nrequired = yes\n");
+	assert_string_equal(c->gss_keytab, "/etc/krb5.keytab");
+	assert_int_equal(c->gss_required, 1);
+	config_unref(c);
+	expect_error(fx, "[gssapi]\nrequired = maybe\n",
+		     ":2: [gssapi] required: expected one of: no, yes, got \"maybe\"");
+	expect_error(fx, "[gssapi]\nservice = ftp/host\n",
+		     ":2: [gssapi] service: a bare service name like \"ftp\" (no '/', '@', '\\' or spaces)");
+	expect_error(fx, "[gssapi]\n\nservice = ftp@EXAMPLE\n",
+		     ":3: [gssapi] service: a bare service name like \"ftp\" (no '/', '@', '\\' or spaces)");
+	expect_error(fx, "[gssapi]\nkeytab = a.keytab,b.keytab\n", ":2: [gssapi] keytab: at most 1 files are allowed");
+	expect_error(fx, "[gssapi]\nprincipal = x\n", ":2: [gssapi] principal: unknown key");
+}
+
 static void test_tls_cert_lists(void **state)
 {
 	struct fixture *fx = *state;
@@ -878,6 +905,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_cert_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_cert_list_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_implicit_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gssapi_keys, setup, teardown),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_current),
 		cmocka_unit_test(test_current_concurrent),

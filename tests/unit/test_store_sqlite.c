@@ -574,6 +574,80 @@ static void test_hostile_names_are_data(void **state)
 	user_record_free(&got);
 }
 
+/* ---- principal → user mappings (RFC 2228 GSSAPI logins) ---- */
+
+struct pairs {
+	char text[256];
+	size_t n;
+};
+
+static int pairs_fn(const char *principal, const char *name, void *arg)
+{
+	struct pairs *p = arg;
+	size_t used = strlen(p->text);
+	(void)snprintf(p->text + used, sizeof(p->text) - used, "%s=%s;", principal, name);
+	p->n++;
+	return 0;
+}
+
+static void list_pairs(struct fixture *fx, const char *name, const char *want)
+{
+	struct pairs p = {0};
+	assert_int_equal(fx->ops->principal_list(fx->s, name, pairs_fn, &p), 0);
+	assert_string_equal(p.text, want);
+}
+
+static void test_principals(void **state)
+{
+	struct fixture *fx = *state;
+	struct user_record bob = rec("bob", "/h", NULL, PERM_ALL, true), al = rec("al", "/h", NULL, PERM_ALL, true);
+	open_store(fx, true);
+	assert_int_equal(fx->ops->add(fx->s, &bob), 0);
+	assert_int_equal(fx->ops->add(fx->s, &al), 0);
+	assert_int_equal(fx->ops->principal_check(fx->s, "x@R", "bob"), -ENOENT);
+	assert_int_equal(fx->ops->principal_add(fx->s, "x@R", "bob"), 0);
+	assert_int_equal(fx->ops->principal_add(fx->s, "x@R", "bob"), -EEXIST);
+	assert_int_equal(fx->ops->principal_add(fx->s, "x@R", "al"), 0); /* one principal, two users */
+	assert_int_equal(fx->ops->principal_add(fx->s, "a/h@R", "bob"), 0);
+	assert_int_equal(fx->ops->principal_add(fx->s, "x@R", "nosuch"), -ENOENT);
+	assert_int_equal(fx->ops->principal_check(fx->s, "x@R", "bob"), 0);
+	assert_int_equal(fx->ops->principal_check(fx->s, "X@R", "bob"), -ENOENT); /* exact match */
+	assert_int_equal(fx->ops->principal_check(fx->s, "x@R", "nosuch"), -ENOENT);
+	list_pairs(fx, NULL, "x@R=al;a/h@R=bob;x@R=bob;");
+	list_pairs(fx, "bob", "a/h@R=bob;x@R=bob;");
+	list_pairs(fx, "nosuch", "");
+	/* Survives reopening; goes with the user. */
+	reopen_store(fx);
+	assert_int_equal(fx->ops->principal_remove(fx->s, "x@R", "al"), 0);
+	assert_int_equal(fx->ops->principal_remove(fx->s, "x@R", "al"), -ENOENT);
+	assert_int_equal(fx->ops->remove(fx->s, "bob"), 0);
+	list_pairs(fx, NULL, "");
+	assert_int_equal(fx->ops->add(fx->s, &bob), 0);
+	assert_int_equal(fx->ops->principal_check(fx->s, "x@R", "bob"), -ENOENT);
+}
+
+/* A database made before principal mappings existed gets the table when
+ * opened, and keeps its users and schema version. */
+static void test_principals_added_to_old_database(void **state)
+{
+	struct fixture *fx = *state;
+	char text[64];
+	struct user_record bob = rec("bob", "/h", NULL, PERM_ALL, true);
+	open_store(fx, true);
+	assert_int_equal(fx->ops->add(fx->s, &bob), 0);
+	fx->ops->close(fx->s);
+	fx->s = NULL;
+	raw_exec(fx->cfg->sqlite_path, "DROP TRIGGER principals_user_deleted; DROP TABLE principals");
+	open_store(fx, false);
+	raw_query_text(fx->cfg->sqlite_path, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'principals%'", text,
+		       sizeof(text));
+	assert_string_equal(text, "2");
+	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "2"); /* the current version (OTP tables): not bumped */
+	assert_int_equal(fx->ops->principal_add(fx->s, "bob@R", "bob"), 0);
+	assert_int_equal(fx->ops->principal_check(fx->s, "bob@R", "bob"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +674,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_perms_row, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_names_are_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_principals_added_to_old_database, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
