@@ -151,6 +151,45 @@ static bool is_recent(int64_t mtime, int64_t now)
 	return age <= SIX_MONTHS_S && age >= -FUTURE_SLACK_S;
 }
 
+/* Line formatting without printf: a listing formats tens of thousands of
+ * lines, and vsnprintf per field was most of the CPU time of a LIST or
+ * MLSD (bench/). Callers size the buffers for the longest possible line. */
+struct fbuf {
+	char *p;
+	size_t n, cap;
+	bool overflow;
+};
+
+static void put_mem(struct fbuf *f, const char *s, size_t n)
+{
+	if (f->overflow || n > f->cap - f->n) {
+		f->overflow = true;
+		return;
+	}
+	memcpy(f->p + f->n, s, n);
+	f->n += n;
+}
+
+static void put_str(struct fbuf *f, const char *s)
+{
+	put_mem(f, s, strlen(s));
+}
+
+/* v in base 10 or 16, at least width digits/characters: padded on the left
+ * with pad (' ' or '0'). */
+static void put_uint(struct fbuf *f, uint64_t v, unsigned base, unsigned width, char pad)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (sizeof(tmp) - i < width && i > 0)
+		tmp[--i] = pad;
+	put_mem(f, tmp + i, sizeof(tmp) - i);
+}
+
 int listing_list_line(struct buf *out, const char *name, const struct stat *st, const char *target,
 		      const struct listing_opts *o)
 {
@@ -164,26 +203,35 @@ int listing_list_line(struct buf *out, const char *name, const struct stat *st, 
 	char mode[11];
 	mode_string(st->st_mode, mode);
 
-	char date[32];
-	int n;
-	if (is_recent(mtime, now))
-		n = snprintf(date, sizeof(date), "%s %2d %02d:%02d", month_names[tm.tm_mon], tm.tm_mday, tm.tm_hour,
-			     tm.tm_min);
-	else
-		n = snprintf(date, sizeof(date), "%s %2d  %04d", month_names[tm.tm_mon], tm.tm_mday, tm.tm_year + 1900);
-	if (n < 0 || (size_t)n >= sizeof(date))
-		return -EOVERFLOW;
-
-	/* vsftpd's columns: links %4, owner %-8, group %-8, size %8. */
+	/* vsftpd's columns: links %4, owner %-8, group %-8, size %8, then
+	 * "Mon dd HH:MM" or "Mon dd  YYYY". */
 	char head[128];
-	n = snprintf(head, sizeof(head), "%s %4llu %-8s %-8s %8lld %s ", mode, (unsigned long long)st->st_nlink, "ftp",
-		     "ftp", (long long)st->st_size, date);
-	if (n < 0 || (size_t)n >= sizeof(head))
+	struct fbuf f = { .p = head, .cap = sizeof(head) };
+	put_mem(&f, mode, 10);
+	put_mem(&f, " ", 1);
+	put_uint(&f, (uint64_t)st->st_nlink, 10, 4, ' ');
+	put_mem(&f, " ftp      ftp      ", 19);
+	put_uint(&f, st->st_size > 0 ? (uint64_t)st->st_size : 0, 10, 8, ' ');
+	put_mem(&f, " ", 1);
+	put_mem(&f, month_names[tm.tm_mon], 3);
+	put_mem(&f, " ", 1);
+	put_uint(&f, (uint64_t)tm.tm_mday, 10, 2, ' ');
+	if (is_recent(mtime, now)) {
+		put_mem(&f, " ", 1);
+		put_uint(&f, (uint64_t)tm.tm_hour, 10, 2, '0');
+		put_mem(&f, ":", 1);
+		put_uint(&f, (uint64_t)tm.tm_min, 10, 2, '0');
+	} else {
+		put_mem(&f, "  ", 2);
+		put_uint(&f, (uint64_t)(tm.tm_year + 1900), 10, 4, '0');
+	}
+	put_mem(&f, " ", 1);
+	if (f.overflow)
 		return -EOVERFLOW;
 
 	struct slice pcs[5];
 	size_t np = 0;
-	pcs[np++] = (struct slice){ head, (size_t)n };
+	pcs[np++] = (struct slice){ head, f.n };
 	pcs[np++] = slice_from_cstr(name);
 	/* A target with CR/LF would break framing too; the entry itself is
 	 * still worth showing, so only the "-> target" part is left out. */
@@ -193,28 +241,6 @@ int listing_list_line(struct buf *out, const char *name, const struct stat *st, 
 	}
 	pcs[np++] = SLICE_LIT("\r\n");
 	return append_pieces(out, pcs, np);
-}
-
-/* Small bounded formatter for the fact list; remembers overflow. */
-struct fbuf {
-	char *p;
-	size_t n, cap;
-	bool overflow;
-};
-
-__attribute__((format(printf, 2, 3))) static void fput(struct fbuf *f, const char *fmt, ...)
-{
-	if (f->overflow)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vsnprintf(f->p + f->n, f->cap - f->n, fmt, ap);
-	va_end(ap);
-	if (r < 0 || (size_t)r >= f->cap - f->n) {
-		f->overflow = true;
-		return;
-	}
-	f->n += (size_t)r;
 }
 
 static const char *stat_type(mode_t m)
@@ -286,27 +312,49 @@ int listing_facts_line(struct buf *out, const char *name, const struct stat *st,
 	text[0] = '\0';
 
 	if (mlst)
-		fput(&f, " ");
-	if (facts & FACT_TYPE)
-		fput(&f, "type=%s;", type ? type : stat_type(st->st_mode));
-	if ((facts & FACT_SIZE) && S_ISREG(st->st_mode))
-		fput(&f, "size=%lld;", (long long)st->st_size);
+		put_mem(&f, " ", 1);
+	if (facts & FACT_TYPE) {
+		put_mem(&f, "type=", 5);
+		put_str(&f, type ? type : stat_type(st->st_mode));
+		put_mem(&f, ";", 1);
+	}
+	if ((facts & FACT_SIZE) && S_ISREG(st->st_mode)) {
+		put_mem(&f, "size=", 5);
+		put_uint(&f, st->st_size > 0 ? (uint64_t)st->st_size : 0, 10, 1, '0');
+		put_mem(&f, ";", 1);
+	}
 	if (facts & FACT_MODIFY) {
 		struct tm tm = utc_time((int64_t)st->st_mtim.tv_sec);
-		fput(&f, "modify=%04d%02d%02d%02d%02d%02d;", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec);
+		put_mem(&f, "modify=", 7);
+		put_uint(&f, (uint64_t)(tm.tm_year + 1900), 10, 4, '0');
+		put_uint(&f, (uint64_t)(tm.tm_mon + 1), 10, 2, '0');
+		put_uint(&f, (uint64_t)tm.tm_mday, 10, 2, '0');
+		put_uint(&f, (uint64_t)tm.tm_hour, 10, 2, '0');
+		put_uint(&f, (uint64_t)tm.tm_min, 10, 2, '0');
+		put_uint(&f, (uint64_t)tm.tm_sec, 10, 2, '0');
+		put_mem(&f, ";", 1);
 	}
 	if (facts & FACT_PERM) {
 		char p[16];
 		perm_letters(S_ISDIR(st->st_mode), perms, p);
-		fput(&f, "perm=%s;", p);
+		put_mem(&f, "perm=", 5);
+		put_str(&f, p);
+		put_mem(&f, ";", 1);
 	}
-	if (facts & FACT_UNIQUE)
-		fput(&f, "unique=%llxU%llx;", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
-	if (facts & FACT_UNIX_MODE)
-		fput(&f, "UNIX.mode=%04o;", (unsigned)(st->st_mode & 07777));
+	if (facts & FACT_UNIQUE) {
+		put_mem(&f, "unique=", 7);
+		put_uint(&f, (uint64_t)st->st_dev, 16, 1, '0');
+		put_mem(&f, "U", 1);
+		put_uint(&f, (uint64_t)st->st_ino, 16, 1, '0');
+		put_mem(&f, ";", 1);
+	}
+	if (facts & FACT_UNIX_MODE) {
+		put_mem(&f, "UNIX.mode=", 10);
+		put_uint(&f, (uint64_t)(st->st_mode & 07777), 8, 4, '0');
+		put_mem(&f, ";", 1);
+	}
 	/* Exactly one space between the facts and the name (RFC 3659 §7.2). */
-	fput(&f, " ");
+	put_mem(&f, " ", 1);
 	if (f.overflow)
 		return -EOVERFLOW;
 
@@ -318,11 +366,16 @@ void listing_feat_facts(unsigned selected, char *out, size_t outsz)
 {
 	if (!out || outsz == 0)
 		return;
-	struct fbuf f = { .p = out, .cap = outsz };
-	out[0] = '\0';
-	for (size_t i = 0; i < ARRAY_LEN(fact_names); i++)
-		fput(&f, "%s%s;", fact_names[i].name, (selected & fact_names[i].bit) ? "*" : "");
-	/* On overflow the text stops at the last whole fact. */
+	struct fbuf f = { .p = out, .cap = outsz - 1 }; /* room for the NUL */
+	for (size_t i = 0; i < ARRAY_LEN(fact_names) && !f.overflow; i++) {
+		size_t before = f.n;
+		put_str(&f, fact_names[i].name);
+		if (selected & fact_names[i].bit)
+			put_mem(&f, "*", 1);
+		put_mem(&f, ";", 1);
+		if (f.overflow) /* the text stops at the last whole fact */
+			f.n = before;
+	}
 	out[f.n] = '\0';
 }
 
@@ -341,11 +394,16 @@ unsigned listing_parse_facts(const char *arg, char *echo, size_t echosz)
 		 * as RFC 3659 §7.9 requires. */
 	}
 	if (echo && echosz) {
-		struct fbuf f = { .p = echo, .cap = echosz };
-		echo[0] = '\0';
-		for (size_t i = 0; i < ARRAY_LEN(fact_names); i++)
-			if (sel & fact_names[i].bit)
-				fput(&f, "%s;", fact_names[i].name);
+		struct fbuf f = { .p = echo, .cap = echosz - 1 }; /* room for the NUL */
+		for (size_t i = 0; i < ARRAY_LEN(fact_names) && !f.overflow; i++) {
+			if (!(sel & fact_names[i].bit))
+				continue;
+			size_t before = f.n;
+			put_str(&f, fact_names[i].name);
+			put_mem(&f, ";", 1);
+			if (f.overflow) /* whole facts only */
+				f.n = before;
+		}
 		echo[f.n] = '\0';
 	}
 	return sel;
