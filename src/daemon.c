@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "loop.h"
 #include "privs.h"
 #include "session.h"
+#include "systemd.h"
 #include "tls.h"
 #include "util.h"
 #include "vfs.h"
@@ -171,6 +173,7 @@ static void reload(struct daemon *d)
 	const struct config *old = config_current();
 	struct config *nw = NULL;
 	char err[1024];
+	systemd_notify_reloading();
 	int r = config_load(old->path, &nw, err, sizeof(err));
 	if (r) {
 		log_err(0, "reload failed, keeping the running configuration: %s%s", err,
@@ -178,6 +181,7 @@ static void reload(struct daemon *d)
 				       " e.g. owner root, group of the service user, mode 0640)"
 				     : "");
 		config_unref(old);
+		systemd_notify("READY=1\nSTATUS=reload failed, running configuration kept");
 		return;
 	}
 	warn_unreloadable(old, nw);
@@ -199,6 +203,7 @@ static void reload(struct daemon *d)
 	log_info(0, "configuration reloaded from %s; new sessions use it", old->path);
 	config_unref(old);
 	config_set_current(nw);
+	systemd_notify("READY=1\nSTATUS=configuration reloaded");
 }
 
 static void on_signal(struct loop_watch *w, uint32_t events)
@@ -217,6 +222,7 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 				break;
 			}
 			d->draining = true;
+			systemd_notify("STOPPING=1\nSTATUS=draining sessions");
 			log_info(0, "stopping: no new connections; sessions get until the drain deadline");
 			for (unsigned i = 0; i < d->nworkers; i++)
 				worker_drain(&d->workers[i]);
@@ -275,6 +281,7 @@ int daemon_run(struct config *cfg)
 	int status = 1, sigfd = -1;
 	char err[1024];
 	int **fds = NULL;
+	size_t nl = 0;
 	unsigned started = 0;
 	bool jobs_up = false;
 
@@ -300,7 +307,6 @@ int daemon_run(struct config *cfg)
 		goto out;
 	}
 
-	/* Bind as root (privileged ports), one socket per worker and address. */
 	/* Keys are read now, while still root (ARCHITECTURE.md §1). */
 	int tr = tls_ctx_new(cfg, &d.shared.tls, err, sizeof(err));
 	if (tr != 0 && tr != -ENOENT) {
@@ -320,16 +326,51 @@ int daemon_run(struct config *cfg)
 	}
 
 	d.nworkers = worker_count(cfg);
-	size_t nl = cfg->n_listen + cfg->n_tls_implicit;
 	bool implicit[WORKER_MAX_LISTEN];
-	for (size_t i = 0; i < nl; i++)
-		implicit[i] = i >= cfg->n_listen;
+	int passed[WORKER_MAX_LISTEN];
+	size_t npassed = 0;
+	if (systemd_listen_fds(passed, implicit, WORKER_MAX_LISTEN, &npassed, err, sizeof(err)) != 0) {
+		log_err(0, "%s", err);
+		goto out;
+	}
+	d.shared.shared_listeners = npassed > 0;
+	if (npassed) {
+		/* Socket activation: the passed sockets replace [server] listen and
+		 * [tls] implicit_listen. */
+		nl = npassed;
+		for (size_t i = 0; i < nl; i++)
+			if (implicit[i] && !d.shared.tls) {
+				log_err(0, "socket activation passed an implicit FTPS socket (name \"%s\") but [tls] cert "
+					   "is not set",
+					SYSTEMD_FDNAME_IMPLICIT);
+				for (size_t j = 0; j < nl; j++)
+					(void)close(passed[j]);
+				goto out;
+			}
+	} else {
+		nl = cfg->n_listen + cfg->n_tls_implicit;
+		for (size_t i = 0; i < nl; i++)
+			implicit[i] = i >= cfg->n_listen;
+	}
 	fds = util_xcalloc(d.nworkers, sizeof(*fds));
 	for (unsigned w = 0; w < d.nworkers; w++) {
 		fds[w] = util_xcalloc(nl, sizeof(int));
 		for (size_t i = 0; i < nl; i++)
 			fds[w][i] = -1;
+	}
+	for (unsigned w = 0; w < d.nworkers; w++) {
 		for (size_t i = 0; i < nl; i++) {
+			if (npassed) {
+				/* One socket for all workers: each gets its own descriptor
+				 * and watches it with EPOLLEXCLUSIVE (worker.c). */
+				fds[w][i] = w == 0 ? passed[i] : fcntl(passed[i], F_DUPFD_CLOEXEC, 3);
+				if (fds[w][i] < 0) {
+					log_err(0, "dup of a passed socket: %s", strerror(errno));
+					goto out;
+				}
+				continue;
+			}
+			/* Bind as root (privileged ports), one socket per worker and address. */
 			const struct config_listen *l = i < cfg->n_listen ? &cfg->listen[i] : &cfg->tls_implicit[i - cfg->n_listen];
 			if (net_listen(l->host, l->port, true, &fds[w][i], err, sizeof(err)) != 0) {
 				log_err(0, "%s", err);
@@ -397,16 +438,19 @@ int daemon_run(struct config *cfg)
 		}
 		started++;
 	}
-	for (size_t i = 0; i < cfg->n_listen; i++) {
+	for (size_t i = 0; !npassed && i < cfg->n_listen; i++) {
 		char where[96];
 		config_listen_format(&cfg->listen[i], where, sizeof(where));
 		log_info(0, "listening on %s", where);
 	}
-	for (size_t i = 0; i < cfg->n_tls_implicit; i++) {
+	for (size_t i = 0; !npassed && i < cfg->n_tls_implicit; i++) {
 		char where[96];
 		config_listen_format(&cfg->tls_implicit[i], where, sizeof(where));
 		log_info(0, "listening on %s (implicit FTPS)", where);
 	}
+	if (npassed)
+		log_info(0, "socket activation: %zu socket(s) passed, [server] listen and [tls] implicit_listen not used",
+			 npassed);
 	log_info(0, "TLS: %s", d.shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
 	if (d.shared.gss)
 		log_info(0, "GSSAPI: AUTH GSSAPI offered (%zu key(s) for service %s)", gss_acceptor_keys(d.shared.gss),
@@ -415,6 +459,10 @@ int daemon_run(struct config *cfg)
 		log_info(0, "GSSAPI: off (no [gssapi] keytab)");
 	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, cfg->jobs,
 		 cfg->sqlite_path);
+	char status_msg[128];
+	(void)snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=serving: %u worker(s), %zu listener(s)",
+		       d.nworkers, nl);
+	systemd_notify(status_msg);
 	clean_start(&d, cfg);
 
 	if (loop_run(d.loop) == 0)
@@ -435,7 +483,7 @@ out:
 		for (unsigned w = 0; w < d.nworkers; w++) {
 			if (!fds[w])
 				continue;
-			for (size_t i = 0; i < cfg->n_listen + cfg->n_tls_implicit; i++)
+			for (size_t i = 0; i < nl; i++)
 				if (fds[w][i] >= 0)
 					(void)close(fds[w][i]);
 			free(fds[w]);

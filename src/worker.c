@@ -46,11 +46,22 @@ static struct tls_ctx *current_tls(struct worker_shared *sh)
 
 #define ACCEPT_PAUSE_MS 100u
 
+static void on_accept(struct loop_watch *lw, uint32_t events);
+
+/* EPOLLEXCLUSIVE wakes one of the workers sharing a socket, not all. */
+static uint32_t listen_events(const struct worker *w)
+{
+	return EPOLLIN | (w->shared->shared_listeners ? EPOLLEXCLUSIVE : 0u);
+}
+
 static void on_accept_resume(struct loop_timer *t)
 {
 	struct listener *li = container_of(t, struct listener, pause);
-	if (li->watch.fd >= 0 && !li->w->draining)
-		(void)loop_watch_mod(li->w->loop, &li->watch, EPOLLIN);
+	struct worker *w = li->w;
+	int fd = w->listen_fds[li - w->listeners];
+	if (fd >= 0 && !w->draining && li->watch.fd < 0 &&
+	    loop_watch_add(w->loop, &li->watch, fd, listen_events(w), on_accept) != 0)
+		log_err(0, "worker %u: cannot resume accepting", w->idx);
 }
 
 static void on_accept(struct loop_watch *lw, uint32_t events)
@@ -69,8 +80,10 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 			 * level-triggered listener would wake the loop at once, in
 			 * a busy loop. Stop listening for a moment instead. */
 			log_warn(0, "accept failed: %s; pausing accepts for %u ms", strerror(-r), ACCEPT_PAUSE_MS);
-			if (loop_watch_mod(w->loop, lw, 0) == 0)
-				loop_timer_arm(w->loop, &li->pause, ACCEPT_PAUSE_MS, on_accept_resume);
+			/* Removed, not modified: EPOLL_CTL_MOD is refused on an
+			 * EPOLLEXCLUSIVE watch. */
+			loop_watch_del(w->loop, lw);
+			loop_timer_arm(w->loop, &li->pause, ACCEPT_PAUSE_MS, on_accept_resume);
 			return;
 		}
 		const struct config *cfg = config_current();
@@ -99,7 +112,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 		w->listen_fds[i] = fds[i];
 		w->listeners[i].w = w;
 		w->listeners[i].implicit = implicit[i];
-		r = loop_watch_add(w->loop, &w->listeners[i].watch, fds[i], EPOLLIN, on_accept);
+		r = loop_watch_add(w->loop, &w->listeners[i].watch, fds[i], listen_events(w), on_accept);
 		if (r)
 			return r;
 		w->n_listen = i + 1;

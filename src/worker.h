@@ -28,6 +28,10 @@ struct worker_shared {
 	/* GSSAPI acceptor (NULL: off); set before the workers start, freed
 	 * after they stop, never swapped (a new keytab needs a restart). */
 	const struct gss_acceptor *gss;
+	/* Socket activation: all workers watch one listening socket (each
+	 * through its own dup) with EPOLLEXCLUSIVE, instead of SO_REUSEPORT
+	 * sockets of their own. */
+	bool shared_listeners;
 	/* Called (from the worker's thread) when a worker has stopped. */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
