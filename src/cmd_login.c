@@ -63,6 +63,8 @@ static void store_failed(struct proto *p, int err)
 	struct log_escaped e;
 	log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
 		log_esc(slice_from_cstr(p->user ? p->user : ""), &e), err);
+	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
+		 LOG_FS("reason", "store-error"));
 	proto_close_with(p, "Service not available: the user database cannot be read.");
 }
 
@@ -176,6 +178,7 @@ void cmd_login_ok(struct proto *p, int code, const char *text)
 	}
 	proto_set_str(&p->cwd, "/");
 	log_info(p->sid, "login ok: user=\"%s\" ip=%s", log_esc(slice_from_cstr(p->user), &e), p->peer);
+	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "ok"));
 	proto_reply(p, code, "%s", text);
 }
 
@@ -186,6 +189,8 @@ static void login_failed(struct proto *p, const char *why)
 	struct log_escaped e;
 	log_warn(p->sid, "login failed: user=\"%s\" ip=%s reason=%s",
 		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, why);
+	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
+		 LOG_FS("reason", why));
 	proto_logout(p);
 	proto_start_effect(p, PEND_FAIL_DELAY,
 			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms });
@@ -225,6 +230,8 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 		struct log_escaped e;
 		log_warn(p->sid, "login refused: user=\"%s\" ip=%s reason=user-limit",
 			 log_esc(slice_from_cstr(p->user), &e), p->peer);
+		LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
+			 LOG_FS("reason", "user-limit"));
 		proto_logout(p);
 		proto_close_with(p, "Too many sessions for this user, closing control connection.");
 		return;

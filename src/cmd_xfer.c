@@ -358,6 +358,8 @@ static void start_xfer(struct proto *p, enum xfer_cmd cmd, struct proto_xfer x)
 	struct proto_effect e = { .kind = PROTO_EFFECT_XFER, .xfer = x };
 	p->xcmd = cmd;
 	p->xfer_bytes = 0;
+	p->xfer_start_ms = util_now_ms();
+	memcpy(p->xfer_verb, p->verb, sizeof(p->xfer_verb));
 	proto_start_effect(p, PEND_XFER, e);
 }
 
@@ -613,12 +615,24 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		free(p->upload);
 		p->upload = NULL;
 	}
+	const char *result = status == XFER_OK ? "ok" : status == XFER_ABORTED ? "aborted" : "failed";
+	struct log_xfer lx = {
+		.user = p->user,
+		.ip = p->peer,
+		.cmd = p->xcmd == XCMD_LIST && p->xfer_verb[0] ? p->xfer_verb : cmd_names[p->xcmd],
+		.path = p->xfer_name,
+		.bytes = bytes,
+		.duration_ms = util_now_ms() - p->xfer_start_ms,
+		.result = result,
+		.direction = p->xcmd == XCMD_RETR ? 'o' : p->xcmd == XCMD_LIST ? 0 : 'i',
+		.ascii = p->type == 'A',
+	};
+	log_xfer(p->sid, &lx);
 	struct log_escaped e, ep;
 	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s",
 		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
 		 log_esc(slice_from_cstr(p->xfer_name), &ep),
-		 (unsigned long long)bytes,
-		 status == XFER_OK ? "ok" : status == XFER_ABORTED ? "aborted" : "failed");
+		 (unsigned long long)bytes, result);
 	free(p->xfer_name);
 	p->xfer_name = NULL;
 	buf_free(&p->xfer_buf);

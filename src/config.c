@@ -155,6 +155,10 @@ static const struct config_row config_rows[] = {
 	  .off = offsetof(struct config, log_level), .size = FIELD_SIZE(log_level), .def = "info",
 	  .help = "least severe level logged", .choices = log_levels,
 	  .parse_enum = config_parse_log_level },
+	ROW("log", "xferlog", CONFIG_T_PATH_LIST, log_xferlog, 0, 1, "",
+	    "transfer log in the xferlog(5) format, one line per file transfer; empty = off"),
+	ROW("log", "json", CONFIG_T_PATH_LIST, log_json, 0, 1, "",
+	    "event log as JSON lines (connect, login, command errors, transfers, bans, disconnect); empty = off"),
 };
 
 #define CONFIG_N_ROWS ARRAY_LEN(config_rows)

@@ -73,6 +73,8 @@ struct config {
 	/* [log] */
 	int log_target; /* enum log_target */
 	int log_level;  /* enum log_level */
+	char log_xferlog[1024]; /* "" = off (a path list of at most one entry); reopened on SIGUSR1 */
+	char log_json[1024];    /* "" = off */
 };
 
 /* Built-in defaults (no file). Returns ownership (refs = 1). */

@@ -88,6 +88,8 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [server] run_as changed; it takes effect after a restart");
 	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
+	if (strcmp(old->log_xferlog, nw->log_xferlog) != 0 || strcmp(old->log_json, nw->log_json) != 0)
+		log_warn(0, "reload: [log] xferlog/json changed; they take effect after a restart");
 	if (strcmp(old->gss_keytab, nw->gss_keytab) != 0 || strcmp(old->gss_service, nw->gss_service) != 0)
 		log_warn(0, "reload: [gssapi] keytab/service changed; they take effect after a restart");
 }
@@ -215,6 +217,9 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 		case SIGHUP:
 			reload(d);
 			break;
+		case SIGUSR1: /* logrotate renamed the event files */
+			log_files_reopen();
+			break;
 		case SIGTERM:
 		case SIGINT:
 			if (d->draining) {
@@ -231,6 +236,22 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 			break;
 		}
 	}
+}
+
+/* [log] xferlog and json are opened now, as root, so they may live where
+ * only root can create files; a file created here belongs to the service
+ * user, who reopens it on SIGUSR1. */
+static int open_event_logs(const struct config *cfg)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	char err[512];
+	if (geteuid() == 0 && cfg->run_as[0] && privs_lookup(cfg->run_as, &uid, &gid) != 0)
+		uid = (uid_t)-1, gid = (gid_t)-1; /* privs_drop reports the unknown user */
+	int r = log_files_open(cfg->log_xferlog, cfg->log_json, uid, gid, err, sizeof(err));
+	if (r)
+		log_err(0, "%s", err);
+	return r;
 }
 
 static unsigned worker_count(const struct config *cfg)
@@ -297,6 +318,7 @@ int daemon_run(struct config *cfg)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGPIPE);
 	/* Blocked before any thread exists, so every thread inherits it. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -385,6 +407,8 @@ int daemon_run(struct config *cfg)
 		goto out;
 	}
 	raise_fd_limit(cfg);
+	if (open_event_logs(cfg) != 0)
+		goto out;
 	if (privs_drop(cfg->run_as, err, sizeof(err)) != 0) {
 		log_err(0, "%s", err);
 		goto out;
@@ -501,6 +525,7 @@ out:
 	pthread_mutex_destroy(&d.shared.tls_lock);
 	if (status == 0)
 		log_info(0, "ferryd stopped");
+	log_files_close();
 	config_set_current(NULL);
 	config_unref(cfg);
 	return status;

@@ -4,7 +4,10 @@
 #ifndef FERRY_LOG_H
 #define FERRY_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "str.h"
 
@@ -30,5 +33,70 @@ struct log_escaped {
 	char s[272];
 };
 const char *log_esc(struct slice s, struct log_escaped *tmp);
+
+/* --- event files (log_event.c): [log] xferlog and [log] json ---
+ * Both are opened once at start (as root, before the privilege drop; a file
+ * ferryd creates is given to the service account) and reopened by path on
+ * SIGUSR1, as the service user: logrotate's "create" gives the new file to
+ * that user first (packaging/logrotate/ferry). Writers on any thread; each
+ * event is one write(2) of one whole line on an O_APPEND descriptor. */
+
+/* Opens the files whose paths are non-empty (others stay off). uid/gid:
+ * owner for newly created files when running as root ((uid_t)-1: keep).
+ * Paths are copied. 0, or -errno with a message in err. */
+int log_files_open(const char *xferlog, const char *json, uid_t uid, gid_t gid, char *err, size_t errsz);
+/* Reopens both by path (logrotate renamed them); on failure the old
+ * descriptor stays in use and the error is logged. */
+void log_files_reopen(void);
+void log_files_close(void);
+/* True when [log] json is open: callers may skip building an event. */
+bool log_json_on(void);
+
+enum log_field_type { LOG_F_STR, LOG_F_UINT };
+/* One "key": value of a JSON event. s == NULL is written as null; n is
+ * the length of s (SIZE_MAX: NUL-terminated). Keys are program constants. */
+struct log_field {
+	const char *key;
+	enum log_field_type type;
+	const char *s;
+	size_t n;
+	uint64_t u;
+};
+#define LOG_FS(k, v) ((struct log_field){ .key = (k), .type = LOG_F_STR, .s = (v), .n = SIZE_MAX })
+#define LOG_FSL(k, sl) ((struct log_field){ .key = (k), .type = LOG_F_STR, .s = (sl).p, .n = (sl).n })
+#define LOG_FU(k, v) ((struct log_field){ .key = (k), .type = LOG_F_UINT, .u = (uint64_t)(v) })
+
+/* Writes {"ts":..., "session":sid, "event":event, fields...} as one line
+ * of [log] json (nothing when it is off). Strings are escaped by
+ * log_json_escape; fields are borrowed. */
+void log_json(uint64_t sid, const char *event, const struct log_field *f, size_t n);
+#define LOG_JSON(sid, ev, ...)                                                                         \
+	log_json((sid), (ev), (const struct log_field[]){ __VA_ARGS__ },                               \
+		 sizeof((const struct log_field[]){ __VA_ARGS__ }) / sizeof(struct log_field))
+
+/* Appends s to out as the inside of a JSON string: '"', '\\' and control
+ * bytes escaped (\n \r \t \b \f or \u00XX), valid UTF-8 copied as is, and
+ * each byte of an invalid UTF-8 sequence written as \u00XX (its Latin-1
+ * reading, so the byte value survives). Stops (returning false) before
+ * overflowing outsz; out is always NUL-terminated. *len: bytes written. */
+bool log_json_escape(const char *s, size_t n, char *out, size_t outsz, size_t *len);
+
+/* One completed or aborted data transfer. */
+struct log_xfer {
+	const char *user;  /* NULL before login (cannot happen for a transfer) */
+	const char *ip;
+	const char *cmd;   /* RETR STOR APPE STOU LIST NLST MLSD */
+	const char *path;  /* virtual path */
+	uint64_t bytes;
+	uint64_t duration_ms;
+	const char *result; /* "ok", "aborted", "failed" */
+	char direction;     /* 'o' download, 'i' upload, 0 a listing (not in xferlog) */
+	bool ascii;         /* TYPE A */
+};
+/* Writes the transfer to [log] xferlog (file transfers only) and to
+ * [log] json. */
+void log_xfer(uint64_t sid, const struct log_xfer *x);
+/* Formats the xferlog(5) line for x at wall time now (no newline). */
+void log_xfer_format(const struct log_xfer *x, int64_t now, char *out, size_t outsz);
 
 #endif

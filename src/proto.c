@@ -107,9 +107,18 @@ static struct buf *reply_buf(struct proto *p)
 	return p->level == 'C' ? &p->out : &p->stage;
 }
 
+/* Command errors (5xx) go to the JSON event log with the verb they answer. */
+static void log_command_error(struct proto *p, int code, const char *text)
+{
+	if (code >= 500 && log_json_on())
+		LOG_JSON(p->sid, "command_error", LOG_FS("ip", p->peer), LOG_FS("user", p->user),
+			 LOG_FS("cmd", p->verb), LOG_FU("code", (unsigned)code), LOG_FS("text", text));
+}
+
 void proto_reply(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
+	log_command_error(p, code, text);
 	put(p, reply_line(reply_buf(p), code, "%s", text));
 	gss_reply_flush(p);
 }
@@ -129,6 +138,7 @@ void proto_reply_cont(struct proto *p, const char *fmt, ...)
 void proto_reply_end(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
+	log_command_error(p, code, text);
 	put(p, reply_end(reply_buf(p), code, "%s", text));
 	gss_reply_flush(p);
 }
@@ -359,6 +369,13 @@ void proto_run_command(struct proto *p, struct slice line)
 {
 	struct slice verb, arg;
 	bool has_arg = slice_split(line, ' ', &verb, &arg);
+	/* Remembered for the logs only: at most 4 letters, upper-cased. */
+	size_t vn = 0;
+	for (; vn < verb.n && vn < sizeof(p->verb) - 1; vn++) {
+		unsigned char c = (unsigned char)verb.p[vn];
+		p->verb[vn] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+	}
+	p->verb[vn] = '\0';
 
 	/* SECURITY: NUL and control bytes never reach a handler or a path. */
 	if (slice_has_ctl(line)) {

@@ -117,6 +117,9 @@ struct proto {
 
 	/* running transfer */
 	enum xfer_cmd xcmd;
+	uint64_t xfer_start_ms; /* monotonic, for the logged duration */
+	char verb[5];           /* the running command's verb (upper case), for logs */
+	char xfer_verb[5];      /* the verb that started the running transfer */
 	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
 	int xfer_fd;
 	char *xfer_name;       /* virtual path, for logs and replies */

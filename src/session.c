@@ -150,6 +150,7 @@ static void close_now(struct session *s)
 	if (s->data)
 		datachan_reset(s->data);
 	log_info(s->id, "disconnect: ip=%s", s->peer);
+	LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer));
 	/* A password check still queued or running refers to s: free when it
 	 * returns. Cancelling keeps abandoned checks (clients that send PASS and
 	 * hang up) from delaying everyone else's logins and shutdown. */
@@ -331,6 +332,8 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 			guard_key_format(&s->gkey, group, sizeof(group));
 			log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
 				 (unsigned long long)(ban / 1000));
+			LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
+				 LOG_FS("reason", "failed-logins"));
 		}
 		return;
 	}
@@ -793,6 +796,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	h->head = s;
 	h->count++;
 	log_info(id, "connect: ip=%s", s->peer);
+	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("tls", implicit ? "implicit" : "none"));
 	if (!refuse && h->guard)
 		refuse = guard_admit(s, peer);
 
@@ -805,6 +809,8 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 		close_now(s);
 		return;
 	}
+	if (refuse)
+		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse));
 	if (refuse && implicit) {
 		/* A TLS client would read a plaintext 421 as garbage: just close. */
 		log_info(id, "refused (%s): ip=%s", refuse, s->peer);
