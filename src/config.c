@@ -159,6 +159,10 @@ static const struct config_row config_rows[] = {
 	    "transfer log in the xferlog(5) format, one line per file transfer; empty = off"),
 	ROW("log", "json", CONFIG_T_PATH_LIST, log_json, 0, 1, "",
 	    "event log as JSON lines (connect, login, command errors, transfers, bans, disconnect); empty = off"),
+	{ .section = "metrics", .key = "listen", .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, metrics_listen), .off2 = offsetof(struct config, n_metrics_listen),
+	  .size = FIELD_SIZE(metrics_listen), .min = 0, .max = 1, .def = "",
+	  .help = "address of the Prometheus HTTP endpoint (GET /metrics); empty = off" },
 };
 
 #define CONFIG_N_ROWS ARRAY_LEN(config_rows)

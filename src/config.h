@@ -75,6 +75,10 @@ struct config {
 	int log_level;  /* enum log_level */
 	char log_xferlog[1024]; /* "" = off (a path list of at most one entry); reopened on SIGUSR1 */
 	char log_json[1024];    /* "" = off */
+
+	/* [metrics] */
+	struct config_listen metrics_listen[1]; /* Prometheus endpoint */
+	size_t n_metrics_listen;                /* 0 = off */
 };
 
 /* Built-in defaults (no file). Returns ownership (refs = 1). */

@@ -18,6 +18,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "privs.h"
 #include "session.h"
 #include "systemd.h"
@@ -34,6 +35,8 @@ struct daemon {
 	unsigned stopped;
 	bool draining;
 	struct worker_shared shared;
+	struct metrics metrics;
+	struct metrics_http *http; /* [metrics] listen; NULL = off */
 	const struct userstore_ops *store_ops;
 	struct config *startup; /* borrowed: for the job threads' store */
 };
@@ -254,6 +257,16 @@ static int open_event_logs(const struct config *cfg)
 	return r;
 }
 
+/* Scrape-time gauges: on the metrics thread, read through thread-safe
+ * accessors only. */
+static void read_gauges(void *arg, struct metrics_gauges *g)
+{
+	struct daemon *d = arg;
+	g->sessions = atomic_load(&d->shared.sessions);
+	g->bans_active = d->shared.guard ? guard_bans_active(d->shared.guard, util_now_ms()) : 0;
+	g->jobs_queued = d->shared.jobs ? jobs_queued(d->shared.jobs) : 0;
+}
+
 static unsigned worker_count(const struct config *cfg)
 {
 	if (cfg->workers)
@@ -301,7 +314,7 @@ int daemon_run(struct config *cfg)
 	struct daemon d = { 0 };
 	int status = 1, sigfd = -1;
 	char err[1024];
-	int **fds = NULL;
+	int **fds = NULL, metrics_fd = -1;
 	size_t nl = 0;
 	unsigned started = 0;
 	bool jobs_up = false;
@@ -409,6 +422,12 @@ int daemon_run(struct config *cfg)
 	raise_fd_limit(cfg);
 	if (open_event_logs(cfg) != 0)
 		goto out;
+	/* Bound as root too (any port); served from its own thread later. */
+	if (cfg->n_metrics_listen &&
+	    net_listen(cfg->metrics_listen[0].host, cfg->metrics_listen[0].port, false, &metrics_fd, err, sizeof(err)) != 0) {
+		log_err(0, "[metrics] listen: %s", err);
+		goto out;
+	}
 	if (privs_drop(cfg->run_as, err, sizeof(err)) != 0) {
 		log_err(0, "%s", err);
 		goto out;
@@ -445,6 +464,7 @@ int daemon_run(struct config *cfg)
 	d.shared.guard = guard_new(&lim);
 	atomic_init(&d.shared.next_sid, 1);
 	atomic_init(&d.shared.sessions, 0);
+	d.shared.metrics = &d.metrics;
 	d.shared.stopped = on_worker_stopped;
 	d.shared.stopped_arg = &d;
 	d.workers = util_xcalloc(d.nworkers, sizeof(*d.workers));
@@ -475,6 +495,17 @@ int daemon_run(struct config *cfg)
 	if (npassed)
 		log_info(0, "socket activation: %zu socket(s) passed, [server] listen and [tls] implicit_listen not used",
 			 npassed);
+	if (metrics_fd >= 0) {
+		int fd = metrics_fd;
+		metrics_fd = -1; /* metrics_http_start owns it now, even on failure */
+		if (metrics_http_start(fd, &d.metrics, read_gauges, &d, &d.http, err, sizeof(err)) != 0) {
+			log_err(0, "%s", err);
+			goto out;
+		}
+		char where[96];
+		config_listen_format(&cfg->metrics_listen[0], where, sizeof(where));
+		log_info(0, "metrics: Prometheus endpoint on http://%s/metrics", where);
+	}
 	log_info(0, "TLS: %s", d.shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
 	if (d.shared.gss)
 		log_info(0, "GSSAPI: AUTH GSSAPI offered (%zu key(s) for service %s)", gss_acceptor_keys(d.shared.gss),
@@ -492,6 +523,10 @@ int daemon_run(struct config *cfg)
 	if (loop_run(d.loop) == 0)
 		status = 0;
 out:
+	/* First: its thread reads the guard and the job pool. */
+	metrics_http_stop(d.http);
+	if (metrics_fd >= 0)
+		(void)close(metrics_fd);
 	if (started && !d.draining)
 		for (unsigned i = 0; i < started; i++)
 			worker_drain(&d.workers[i]);

@@ -40,6 +40,7 @@ static void close_listener(struct datachan *d)
 		loop_watch_forget(d->loop, &d->lwatch);
 		(void)close(d->lfd);
 		d->lfd = -1;
+		METRICS_ADD(d->metrics, pasv_open, -1);
 	}
 }
 
@@ -130,6 +131,7 @@ static void handshake(struct datachan *d)
 	}
 	if (r) {
 		log_info(d->sid, "data connection TLS handshake failed: %s", tls_error(d->tls));
+		METRICS_ADD(d->metrics, tls_failed, 1);
 		finish(d, XFER_TLS_FAILED, r);
 		return;
 	}
@@ -139,6 +141,7 @@ static void handshake(struct datachan *d)
 		finish(d, XFER_TLS_NO_REUSE, -EPERM);
 		return;
 	}
+	METRICS_ADD(d->metrics, tls_ok, 1);
 	d->tstate = DC_READY;
 	touch(d);
 	watch_conn(d);
@@ -262,8 +265,10 @@ int datachan_passive(struct datachan *d, uint16_t *port)
 	if (r) {
 		(void)close(d->lfd);
 		d->lfd = -1;
+		return r;
 	}
-	return r;
+	METRICS_ADD(d->metrics, pasv_open, 1);
+	return 0;
 }
 
 void datachan_active(struct datachan *d, const struct sockaddr_storage *target)

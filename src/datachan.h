@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "loop.h"
 #include "proto.h"
+#include "metrics.h"
 
 struct datachan {
 	struct loop *loop;
@@ -29,6 +30,7 @@ struct datachan {
 	/* called once per datachan_start, on the loop */
 	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
 	void *owner; /* for done(): the session */
+	struct metrics *metrics; /* borrowed; NULL = not counted */
 
 	/* private */
 	int lfd, fd;

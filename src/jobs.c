@@ -14,6 +14,7 @@ struct jobs {
 	pthread_cond_t cond;
 	struct job *head, **tail;
 	bool stopping;
+	unsigned queued; /* jobs waiting for a thread (metrics) */
 	unsigned n;
 	pthread_t *threads;
 	void *(*init)(void *);
@@ -40,6 +41,7 @@ static void *thread_main(void *p)
 			js->head = j->next;
 			if (!js->head)
 				js->tail = &js->head;
+			js->queued--;
 		}
 		pthread_mutex_unlock(&js->lock);
 		if (!j)
@@ -85,8 +87,17 @@ void jobs_submit(struct jobs *js, struct job *j)
 	pthread_mutex_lock(&js->lock);
 	*js->tail = j;
 	js->tail = &j->next;
+	js->queued++;
 	pthread_cond_signal(&js->cond);
 	pthread_mutex_unlock(&js->lock);
+}
+
+unsigned jobs_queued(struct jobs *js)
+{
+	pthread_mutex_lock(&js->lock);
+	unsigned n = js->queued;
+	pthread_mutex_unlock(&js->lock);
+	return n;
 }
 
 void jobs_stop(struct jobs *js)

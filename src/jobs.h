@@ -22,6 +22,8 @@ int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *arg), v
 	       void *arg);
 /* Queues j (borrowed until done() runs). */
 void jobs_submit(struct jobs *js, struct job *j);
+/* Jobs waiting for a thread now (thread-safe; for metrics). */
+unsigned jobs_queued(struct jobs *js);
 /* Finishes the queued jobs, stops and joins the threads, frees the pool.
  * The owner loops must still be able to take posts (they run later). */
 void jobs_stop(struct jobs *js);

@@ -332,6 +332,7 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 			guard_key_format(&s->gkey, group, sizeof(group));
 			log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
 				 (unsigned long long)(ban / 1000));
+			METRICS_ADD(s->host->metrics, bans, 1);
 			LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
 				 LOG_FS("reason", "failed-logins"));
 		}
@@ -361,8 +362,13 @@ static void auth_done(struct job *j)
 		session_free(s);
 		return;
 	}
-	if (!a->lookup && !a->gss)
+	if (!a->lookup && !a->gss) {
+		if (!a->res.err && a->res.ok)
+			METRICS_ADD(s->host->metrics, logins_ok, 1);
+		else if (!a->res.err)
+			METRICS_ADD(s->host->metrics, logins_failed, 1);
 		guard_login_result(s, a);
+	}
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	if (a->gss) {
 		r.gss_status = a->gss_status;
@@ -440,6 +446,7 @@ static struct datachan *data_chan(struct session *s)
 	d->port_max = s->cfg->pasv_port_max;
 	d->timeout_ms = s->cfg->data_timeout_ms;
 	d->sid = s->id;
+	d->metrics = s->host->metrics;
 	d->done = on_xfer_done;
 	d->owner = s;
 	d->require_reuse = s->cfg->tls_data_reuse != 0;
@@ -532,6 +539,17 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 {
 	struct session *s = d->owner;
 	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes };
+	struct metrics *m = s->host->metrics;
+	if (d->x.kind == XFER_RECV_FILE)
+		METRICS_ADD(m, bytes_in, bytes);
+	else
+		METRICS_ADD(m, bytes_out, bytes);
+	if (st == XFER_OK)
+		METRICS_ADD(m, xfer_ok, 1);
+	else if (st == XFER_ABORTED)
+		METRICS_ADD(m, xfer_aborted, 1);
+	else
+		METRICS_ADD(m, xfer_failed, 1);
 	complete(s, &r);
 	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
 	if (!s->pumping)
@@ -567,6 +585,8 @@ static bool tls_step(struct session *s)
 			if (r == -EAGAIN)
 				return false;
 			s->tphase = TLS_IDLE;
+			METRICS_ADD(s->host->metrics, tls_ok, r == 0);
+			METRICS_ADD(s->host->metrics, tls_failed, r != 0);
 			if (r) {
 				log_info(s->id, "TLS handshake failed: ip=%s error=\"%s\"", s->peer,
 					 s->conn.tls ? tls_error(s->conn.tls) : strerror(-r));
@@ -796,6 +816,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	h->head = s;
 	h->count++;
 	log_info(id, "connect: ip=%s", s->peer);
+	METRICS_ADD(h->metrics, connections, 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("tls", implicit ? "implicit" : "none"));
 	if (!refuse && h->guard)
 		refuse = guard_admit(s, peer);

@@ -24,6 +24,7 @@ struct session_host {
 	struct loop *loop;
 	struct jobs *jobs;
 	struct guard *guard;  /* abuse limits shared by all hosts; NULL = none */
+	struct metrics *metrics; /* counters shared by all hosts; NULL = none */
 	struct session *head; /* the host's sessions (session.c links them) */
 	size_t count;
 	/* Called on the loop after a session closed (count already lowered). */

@@ -32,6 +32,7 @@ struct worker_shared {
 	 * through its own dup) with EPOLLEXCLUSIVE, instead of SO_REUSEPORT
 	 * sockets of their own. */
 	bool shared_listeners;
+	struct metrics *metrics;
 	/* Called (from the worker's thread) when a worker has stopped. */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
