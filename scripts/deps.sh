@@ -6,7 +6,7 @@ set -euo pipefail
 FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev
-  sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev
+  sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev
 )
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run

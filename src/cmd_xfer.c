@@ -633,7 +633,14 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
 		 log_esc(slice_from_cstr(p->xfer_name), &ep),
 		 (unsigned long long)bytes, result);
-	free(p->xfer_name);
+	free(p->committed);
+	p->committed = NULL;
+	if (status == XFER_OK && p->xcmd != XCMD_RETR && p->xcmd != XCMD_LIST) {
+		p->committed = p->xfer_name; /* for the upload hooks */
+		p->committed_bytes = bytes;
+	} else {
+		free(p->xfer_name);
+	}
 	p->xfer_name = NULL;
 	buf_free(&p->xfer_buf);
 	switch (status) {

@@ -163,6 +163,14 @@ static const struct config_row config_rows[] = {
 	  .off = offsetof(struct config, metrics_listen), .off2 = offsetof(struct config, n_metrics_listen),
 	  .size = FIELD_SIZE(metrics_listen), .min = 0, .max = 1, .def = "",
 	  .help = "address of the Prometheus HTTP endpoint (GET /metrics); empty = off" },
+	ROW("hooks", "upload_exec", CONFIG_T_PATH_LIST, hooks_upload_exec, 0, 1, "",
+	    "program run after each committed upload, details in FERRY_* variables; empty = none"),
+	ROW("hooks", "upload_url", CONFIG_T_STRING, hooks_upload_url, 0, FIELD_SIZE(hooks_upload_url) - 1, "",
+	    "http(s) URL that gets a JSON POST after each committed upload; empty = none"),
+	ROW("hooks", "timeout", CONFIG_T_DURATION, hooks_timeout_ms, 100, 10 * MS_M, "30s",
+	    "a hook program is killed, an HTTP attempt abandoned, after this long"),
+	ROW("hooks", "concurrency", CONFIG_T_UINT, hooks_concurrency, 1, 64, "4",
+	    "hooks running at once; more wait in a queue of 1024"),
 };
 
 #define CONFIG_N_ROWS ARRAY_LEN(config_rows)

@@ -79,6 +79,12 @@ struct config {
 	/* [metrics] */
 	struct config_listen metrics_listen[1]; /* Prometheus endpoint */
 	size_t n_metrics_listen;                /* 0 = off */
+
+	/* [hooks] (read at start) */
+	char hooks_upload_exec[1024]; /* "" = none */
+	char hooks_upload_url[512];   /* "" = none */
+	uint32_t hooks_timeout_ms;
+	unsigned hooks_concurrency;
 };
 
 /* Built-in defaults (no file). Returns ownership (refs = 1). */

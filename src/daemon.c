@@ -17,6 +17,7 @@
 #include "net.h"
 #include "jobs.h"
 #include "log.h"
+#include "hooks.h"
 #include "loop.h"
 #include "metrics.h"
 #include "privs.h"
@@ -465,6 +466,15 @@ int daemon_run(struct config *cfg)
 	atomic_init(&d.shared.next_sid, 1);
 	atomic_init(&d.shared.sessions, 0);
 	d.shared.metrics = &d.metrics;
+	if (cfg->hooks_upload_exec[0] || cfg->hooks_upload_url[0]) {
+		if (hooks_start(&d.shared.hooks, cfg->hooks_upload_exec, cfg->hooks_upload_url, cfg->hooks_concurrency,
+				cfg->hooks_timeout_ms) != 0) {
+			log_err(0, "[hooks]: cannot start the hook threads");
+			goto out;
+		}
+		log_info(0, "hooks: after each upload%s%s%s%s", cfg->hooks_upload_exec[0] ? " run " : "",
+			 cfg->hooks_upload_exec, cfg->hooks_upload_url[0] ? " POST to " : "", cfg->hooks_upload_url);
+	}
 	d.shared.stopped = on_worker_stopped;
 	d.shared.stopped_arg = &d;
 	d.workers = util_xcalloc(d.nworkers, sizeof(*d.workers));
@@ -534,6 +544,7 @@ out:
 		worker_join(&d.workers[i]);
 	if (jobs_up)
 		jobs_stop(d.shared.jobs);
+	hooks_stop(d.shared.hooks); /* after the workers: they queue hooks */
 	for (unsigned i = 0; i < started; i++)
 		worker_free(&d.workers[i]);
 	free(d.workers);

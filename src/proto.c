@@ -63,6 +63,7 @@ void proto_free(struct proto *p)
 	free(p->line);
 	free(p->cwd);
 	free(p->xfer_name);
+	free(p->committed);
 	buf_free(&p->held);
 	free(p->rnfr);
 	if (p->upload) {
@@ -628,4 +629,13 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 		break;
 	}
 	drain_held(p);
+}
+
+char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)
+{
+	char *v = p->committed;
+	p->committed = NULL;
+	*bytes = p->committed_bytes;
+	*home = p->home;
+	return v;
 }

@@ -139,6 +139,10 @@ int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used);
 const struct proto_effect *proto_effect(const struct proto *p);
 /* Reports the outcome of the pending effect (r may be NULL for DELAY). */
 void proto_complete(struct proto *p, const struct proto_result *r);
+/* After proto_complete of an upload that was committed (renamed into
+ * place): its virtual path (ownership passes to the caller) and the bytes
+ * received; *home is the user's home (borrowed). NULL otherwise. */
+char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home);
 
 /* A timer of the session fired: queues 421 and a CLOSE effect. */
 void proto_timeout(struct proto *p, enum proto_timeout_kind kind);

@@ -120,6 +120,8 @@ struct proto {
 	uint64_t xfer_start_ms; /* monotonic, for the logged duration */
 	char verb[5];           /* the running command's verb (upper case), for logs */
 	char xfer_verb[5];      /* the verb that started the running transfer */
+	char *committed;        /* virtual path of the upload just committed (for hooks) */
+	uint64_t committed_bytes;
 	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
 	int xfer_fd;
 	char *xfer_name;       /* virtual path, for logs and replies */

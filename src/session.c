@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "datachan.h"
+#include "hooks.h"
 #include "guard.h"
 #include "gss.h"
 #include "jobs.h"
@@ -535,11 +536,28 @@ static const struct proto_gss_ops session_gss_ops = {
 	.reset = gss_op_reset,
 };
 
+/* After the upload was committed (proto renamed it into place). */
+static void run_upload_hooks(struct session *s)
+{
+	uint64_t bytes;
+	const char *home;
+	char *vpath = proto_take_upload(s->proto, &bytes, &home);
+	if (!vpath)
+		return;
+	if (s->host->hooks && home) {
+		struct hook_upload u = { .sid = s->id, .user = proto_user(s->proto), .vpath = vpath, .home = home,
+					 .ip = s->peer, .protocol = s->conn.tls ? "ftps" : "ftp", .bytes = bytes };
+		hooks_upload(s->host->hooks, &u);
+	}
+	free(vpath);
+}
+
 static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes)
 {
 	struct session *s = d->owner;
 	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes };
 	struct metrics *m = s->host->metrics;
+	bool upload = d->x.kind == XFER_RECV_FILE;
 	if (d->x.kind == XFER_RECV_FILE)
 		METRICS_ADD(m, bytes_in, bytes);
 	else
@@ -551,6 +569,8 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 	else
 		METRICS_ADD(m, xfer_failed, 1);
 	complete(s, &r);
+	if (upload)
+		run_upload_hooks(s);
 	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
 	if (!s->pumping)
 		pump(s);

@@ -25,6 +25,7 @@ struct session_host {
 	struct jobs *jobs;
 	struct guard *guard;  /* abuse limits shared by all hosts; NULL = none */
 	struct metrics *metrics; /* counters shared by all hosts; NULL = none */
+	struct hooks *hooks;     /* upload hooks; NULL = none */
 	struct session *head; /* the host's sessions (session.c links them) */
 	size_t count;
 	/* Called on the loop after a session closed (count already lowered). */

@@ -108,6 +108,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.jobs = shared->jobs;
 	w->host.guard = shared->guard;
 	w->host.metrics = shared->metrics;
+	w->host.hooks = shared->hooks;
 	w->host.closed = on_session_closed;
 	for (size_t i = 0; i < n; i++) {
 		w->listen_fds[i] = fds[i];

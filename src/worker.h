@@ -33,6 +33,7 @@ struct worker_shared {
 	 * sockets of their own. */
 	bool shared_listeners;
 	struct metrics *metrics;
+	struct hooks *hooks; /* NULL = no [hooks] */
 	/* Called (from the worker's thread) when a worker has stopped. */
 	void (*stopped)(void *arg);
 	void *stopped_arg;

@@ -1,0 +1,328 @@
+#include "hooks.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define HOOKS_QUEUE_MAX 1024u
+#define HOOKS_URL_TRIES 3
+#define HOOKS_RETRY_MS 200u
+
+struct hook_item {
+	struct hook_item *next;
+	uint64_t sid, bytes;
+	char *user, *vpath, *file, *ip, *protocol;
+};
+
+struct hooks {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct hook_item *head, **tail;
+	unsigned queued;
+	bool stopping;
+	bool curl_up;
+	unsigned n;
+	pthread_t *threads;
+	char *exec, *url;
+	uint32_t timeout_ms;
+};
+
+static void item_free(struct hook_item *it)
+{
+	free(it->user);
+	free(it->vpath);
+	free(it->file);
+	free(it->ip);
+	free(it->protocol);
+	free(it);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+static char *env_var(const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 2;
+	char *s = malloc(n);
+	if (s)
+		(void)snprintf(s, n, "%s=%s", name, value);
+	return s;
+}
+
+/* The program runs as the service user with a clean environment and the
+ * default signal mask (ferryd's threads block the signals it reads from a
+ * signalfd). It is killed when the timeout passes. */
+static void run_exec(struct hooks *h, const struct hook_item *it)
+{
+	char num[32], bytes[32];
+	(void)snprintf(num, sizeof(num), "%llu", (unsigned long long)it->sid);
+	(void)snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)it->bytes);
+	char *envp[] = {
+		env_var("PATH", "/usr/local/bin:/usr/bin:/bin"), env_var("FERRY_EVENT", "upload"),
+		env_var("FERRY_USER", it->user), env_var("FERRY_PATH", it->vpath), env_var("FERRY_FILE", it->file),
+		env_var("FERRY_SIZE", bytes), env_var("FERRY_CLIENT_IP", it->ip),
+		env_var("FERRY_PROTOCOL", it->protocol), env_var("FERRY_SESSION", num), NULL,
+	};
+	const size_t nenv = ARRAY_LEN(envp) - 1;
+	char *argv[] = { h->exec, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	pid_t pid;
+	int r;
+	bool env_ok = true;
+	for (size_t i = 0; i < nenv; i++)
+		env_ok = env_ok && envp[i];
+	if (!env_ok) {
+		log_err(it->sid, "hook: out of memory");
+		goto free_env;
+	}
+	sigemptyset(&none);
+	sigfillset(&def);
+	(void)posix_spawn_file_actions_init(&fa);
+	(void)posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	(void)posix_spawnattr_init(&at);
+	(void)posix_spawnattr_setsigmask(&at, &none);
+	(void)posix_spawnattr_setsigdefault(&at, &def);
+	(void)posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+	r = posix_spawn(&pid, h->exec, &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (r) {
+		log_warn(it->sid, "hook: cannot run %s: %s", h->exec, strerror(r));
+		goto free_env;
+	}
+	uint64_t deadline = util_now_ms() + h->timeout_ms;
+	int status = 0;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		if (util_now_ms() >= deadline) {
+			/* The whole process group (POSIX_SPAWN_SETSID): a shell
+			 * script's children go too. */
+			(void)kill(-pid, SIGKILL);
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, &status, 0);
+			log_warn(it->sid, "hook: %s timed out after %u ms and was killed", h->exec, h->timeout_ms);
+			goto free_env;
+		}
+		sleep_ms(10);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info(it->sid, "hook: %s done", h->exec);
+	else if (WIFEXITED(status))
+		log_warn(it->sid, "hook: %s failed with exit status %d", h->exec, WEXITSTATUS(status));
+	else
+		log_warn(it->sid, "hook: %s killed by signal %d", h->exec, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+free_env:
+	for (size_t i = 0; i < nenv; i++)
+		free(envp[i]);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+static char *json_body(const struct hook_item *it)
+{
+	const char *keys[] = { "user", "path", "file", "ip", "protocol" };
+	const char *vals[] = { it->user, it->vpath, it->file, it->ip, it->protocol };
+	size_t cap = 200;
+	for (size_t i = 0; i < ARRAY_LEN(vals); i++)
+		cap += 16 + 6 * strlen(vals[i]);
+	char *b = malloc(cap);
+	if (!b)
+		return NULL;
+	size_t o = (size_t)snprintf(b, cap, "{\"event\":\"upload\",\"session\":%llu,\"size\":%llu",
+				    (unsigned long long)it->sid, (unsigned long long)it->bytes);
+	for (size_t i = 0; i < ARRAY_LEN(vals); i++) {
+		o += (size_t)snprintf(b + o, cap - o, ",\"%s\":\"", keys[i]);
+		size_t k = 0;
+		(void)log_json_escape(vals[i], strlen(vals[i]), b + o, cap - o, &k);
+		o += k;
+		b[o++] = '"';
+	}
+	b[o++] = '}';
+	b[o] = '\0';
+	return b;
+}
+
+static void run_url(struct hooks *h, const struct hook_item *it)
+{
+	char *body = json_body(it);
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	if (!body || !c || !hdr) {
+		log_err(it->sid, "hook: out of memory for the HTTP hook");
+		goto out;
+	}
+	(void)curl_easy_setopt(c, CURLOPT_URL, h->url);
+	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
+	(void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	for (int attempt = 1; attempt <= HOOKS_URL_TRIES; attempt++) {
+		long code = 0;
+		CURLcode cr = curl_easy_perform(c);
+		if (cr == CURLE_OK)
+			(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		if (cr == CURLE_OK && code >= 200 && code < 300) {
+			log_info(it->sid, "hook: POST %s: %ld", h->url, code);
+			goto out;
+		}
+		if (cr != CURLE_OK)
+			log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): %s", h->url, attempt, HOOKS_URL_TRIES,
+				 curl_easy_strerror(cr));
+		else
+			log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): HTTP %ld", h->url, attempt,
+				 HOOKS_URL_TRIES, code);
+		if (attempt < HOOKS_URL_TRIES)
+			sleep_ms(HOOKS_RETRY_MS << (attempt - 1));
+	}
+	log_err(it->sid, "hook: POST %s gave up after %d attempts", h->url, HOOKS_URL_TRIES);
+out:
+	curl_slist_free_all(hdr);
+	if (c)
+		curl_easy_cleanup(c);
+	free(body);
+}
+
+static void *hook_thread(void *arg)
+{
+	struct hooks *h = arg;
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		while (!h->head && !h->stopping)
+			pthread_cond_wait(&h->cond, &h->lock);
+		struct hook_item *it = h->head;
+		if (it) {
+			h->head = it->next;
+			if (!h->head)
+				h->tail = &h->head;
+			h->queued--;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!it)
+			return NULL;
+		if (h->exec)
+			run_exec(h, it);
+		if (h->url)
+			run_url(h, it);
+		item_free(it);
+	}
+}
+
+int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
+{
+	struct hooks *h = util_xcalloc(1, sizeof(*h));
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	h->tail = &h->head;
+	h->exec = exec && exec[0] ? util_xstrdup(exec) : NULL;
+	h->url = url && url[0] ? util_xstrdup(url) : NULL;
+	h->timeout_ms = timeout_ms;
+	if (h->url) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			hooks_stop(h);
+			return -EIO;
+		}
+		h->curl_up = true;
+	}
+	h->threads = util_xcalloc(concurrency, sizeof(pthread_t));
+	for (unsigned i = 0; i < concurrency; i++) {
+		int r = pthread_create(&h->threads[i], NULL, hook_thread, h);
+		if (r) {
+			hooks_stop(h);
+			return -r;
+		}
+		h->n = i + 1;
+	}
+	*out = h;
+	return 0;
+}
+
+void hooks_upload(struct hooks *h, const struct hook_upload *u)
+{
+	struct hook_item *it = util_xcalloc(1, sizeof(*it));
+	it->sid = u->sid;
+	it->bytes = u->bytes;
+	it->user = util_xstrdup(u->user ? u->user : "");
+	it->vpath = util_xstrdup(u->vpath);
+	size_t hl = strlen(u->home);
+	/* "/home/bob" + "/a/b" (the virtual path always starts with '/'). */
+	size_t fl = hl + strlen(u->vpath) + 1;
+	it->file = util_xcalloc(1, fl);
+	(void)snprintf(it->file, fl, "%.*s%s", (int)(hl && u->home[hl - 1] == '/' ? hl - 1 : hl), u->home, u->vpath);
+	it->ip = util_xstrdup(u->ip);
+	it->protocol = util_xstrdup(u->protocol);
+	pthread_mutex_lock(&h->lock);
+	bool full = h->queued >= HOOKS_QUEUE_MAX;
+	if (!full) {
+		*h->tail = it;
+		h->tail = &it->next;
+		h->queued++;
+		pthread_cond_signal(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (full) {
+		log_warn(u->sid, "hook: queue full (%u waiting); hooks for this upload dropped", HOOKS_QUEUE_MAX);
+		item_free(it);
+	}
+}
+
+void hooks_stop(struct hooks *h)
+{
+	if (!h)
+		return;
+	/* Queued hooks are dropped (a stop must not wait for up to a full
+	 * queue of timeouts); running ones finish or time out. */
+	pthread_mutex_lock(&h->lock);
+	h->stopping = true;
+	struct hook_item *left = h->head;
+	unsigned dropped = h->queued;
+	h->head = NULL;
+	h->tail = &h->head;
+	h->queued = 0;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	if (dropped)
+		log_warn(0, "hook: stopping; %u queued hook run(s) dropped", dropped);
+	while (left) {
+		struct hook_item *it = left;
+		left = it->next;
+		item_free(it);
+	}
+	for (unsigned i = 0; i < h->n; i++)
+		(void)pthread_join(h->threads[i], NULL);
+	if (h->curl_up)
+		curl_global_cleanup();
+	free(h->threads);
+	free(h->exec);
+	free(h->url);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

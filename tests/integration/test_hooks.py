@@ -1,0 +1,188 @@
+"""[hooks] (issue 9): a program hook that records its environment, an HTTP hook against a
+small receiver in the test, a failing receiver (retries, then given up) and a hanging
+program (killed at the timeout) -- none of which changes the transfer's reply."""
+
+import http.server
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import HOST, free_port, wait_until
+from files_helpers import chown_svc, connect_data, parse227
+
+
+@pytest.fixture
+def hookdir():
+    d = tempfile.mkdtemp(prefix="ferry-hooks-", dir="/tmp")
+    os.chmod(d, 0o777)  # the hook runs as the service user and writes here
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def script(d, name, body):
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(p, 0o755)
+    return p
+
+
+def upload(s, name, data):
+    c = s.connect()
+    c.login()
+    c.expect("TYPE I", 200)
+    r = c.expect("PASV", 227)
+    d = connect_data(*parse227(r))
+    c.expect(f"STOR {name}", 150)
+    d.sendall(data)
+    d.close()
+    t0 = time.monotonic()
+    r = c.reply(10)
+    took = time.monotonic() - t0
+    c.expect("QUIT", 221)
+    c.close()
+    return r, took
+
+
+class Receiver:
+    """A local HTTP server recording POST bodies; answers `status`."""
+
+    def __init__(self, status=200):
+        self.posts = []
+        self.status = status
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                outer.posts.append((self.path, self.headers.get("Content-Type"), self.rfile.read(n)))
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer((HOST, 0), H)
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(status=200):
+        r = Receiver(status)
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.close()
+
+
+def test_exec_hook_environment(make_server, hookdir):
+    out = os.path.join(hookdir, "env.txt")
+    prog = script(hookdir, "rec.sh", f"env > {out}.tmp && mv {out}.tmp {out}\n")
+    s = make_server(config={"hooks": {"upload_exec": prog}})
+    r, _ = upload(s, "a b.txt", b"x" * 1234)
+    assert r.code == 226
+    wait_until(lambda: os.path.exists(out), 5.0, what="hook output")
+    env = dict(l.split("=", 1) for l in open(out).read().splitlines() if "=" in l)
+    home = os.path.join(s.home_root, "bob")
+    assert env["FERRY_EVENT"] == "upload"
+    assert env["FERRY_USER"] == "bob"
+    assert env["FERRY_PATH"] == "/a b.txt"
+    assert env["FERRY_FILE"] == os.path.join(home, "a b.txt")
+    assert env["FERRY_SIZE"] == "1234"
+    assert env["FERRY_CLIENT_IP"] == "127.0.0.1"
+    assert env["FERRY_PROTOCOL"] == "ftp"
+    assert env["FERRY_SESSION"].isdigit()
+    # The file was in place (committed) when the hook ran.
+    with open(env["FERRY_FILE"], "rb") as f:
+        assert f.read() == b"x" * 1234
+    # Only our variables (and what the shell adds itself).
+    assert not [k for k in env if k.startswith(("LISTEN_", "NOTIFY_", "ASAN"))]
+    s.wait_log(r"hook: .*rec\.sh done")
+
+
+def test_hanging_hook_killed_reply_unaffected(make_server, hookdir):
+    marker = os.path.join(hookdir, "started")
+    prog = script(hookdir, "hang.sh", f"touch {marker}\nexec sleep 60\n")
+    s = make_server(config={"hooks": {"upload_exec": prog, "timeout": "1s"}})
+    r, took = upload(s, "f", b"y")
+    assert r.code == 226 and took < 1.0
+    s.wait_log(r"hook: .*hang\.sh timed out after 1000 ms and was killed", timeout=10)
+    assert os.path.exists(marker)
+
+
+def test_failing_program_logged(make_server, hookdir):
+    prog = script(hookdir, "fail.sh", "exit 3\n")
+    s = make_server(config={"hooks": {"upload_exec": prog}})
+    r, _ = upload(s, "f", b"z")
+    assert r.code == 226
+    s.wait_log(r"hook: .*fail\.sh failed with exit status 3")
+
+
+def test_http_hook_posts_json(make_server, receiver):
+    rcv = receiver()
+    s = make_server(config={"hooks": {"upload_url": f"http://{HOST}:{rcv.port}/ferry"}})
+    r, _ = upload(s, "up.bin", b"q" * 77)
+    assert r.code == 226
+    wait_until(lambda: rcv.posts, 5.0, what="POST")
+    path, ctype, body = rcv.posts[0]
+    assert path == "/ferry" and ctype == "application/json"
+    ev = json.loads(body)
+    assert {k: v for k, v in ev.items() if k != "session"} == {
+        "event": "upload", "size": 77, "user": "bob", "path": "/up.bin",
+        "file": os.path.join(s.home_root, "bob", "up.bin"), "ip": "127.0.0.1", "protocol": "ftp"}
+    s.wait_log(r"hook: POST .*: 200")
+    assert len(rcv.posts) == 1
+
+
+def test_http_hook_failing_receiver_retried(make_server, receiver):
+    rcv = receiver(status=500)
+    s = make_server(config={"hooks": {"upload_url": f"http://{HOST}:{rcv.port}/x"}})
+    r, took = upload(s, "f", b"1")
+    assert r.code == 226 and took < 1.0
+    s.wait_log(r"hook: POST .* gave up after 3 attempts", timeout=10)
+    assert len(rcv.posts) == 3
+    assert len(s.wait_log(r"failed \(attempt \d of 3\): HTTP 500")) == 3
+
+
+def test_http_hook_unreachable(make_server):
+    port = free_port()  # nothing listens
+    s = make_server(config={"hooks": {"upload_url": f"http://{HOST}:{port}/x", "timeout": "1s"}})
+    r, _ = upload(s, "f", b"1")
+    assert r.code == 226
+    s.wait_log(r"gave up after 3 attempts", timeout=10)
+
+
+def test_no_hook_for_failed_upload_or_download(make_server, hookdir):
+    out = os.path.join(hookdir, "count")
+    prog = script(hookdir, "count.sh", f"echo \"$FERRY_PATH\" >> {out}\n")
+    s = make_server(config={"hooks": {"upload_exec": prog}})
+    upload(s, "one", b"1")
+    c = s.connect()
+    c.login()
+    r = c.expect("PASV", 227)
+    d = connect_data(*parse227(r))
+    c.expect("RETR one", 150)
+    d.recv(10)
+    d.close()
+    assert c.reply(10).code == 226
+    c.expect("QUIT", 221)
+    c.close()
+    s.wait_log(r"hook: .*count\.sh done")
+    time.sleep(0.5)
+    assert open(out).read() == "/one\n"
