@@ -171,6 +171,8 @@ static const struct config_row config_rows[] = {
 	    "a hook program is killed, an HTTP attempt abandoned, after this long"),
 	ROW("hooks", "concurrency", CONFIG_T_UINT, hooks_concurrency, 1, 64, "4",
 	    "hooks running at once; more wait in a queue of 1024"),
+	ROW("admin", "socket", CONFIG_T_PATH_LIST, admin_socket, 0, 1, "",
+	    "local socket for ferry status and ferry kick (mode 0660, service user); empty = none"),
 };
 
 #define CONFIG_N_ROWS ARRAY_LEN(config_rows)

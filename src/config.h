@@ -85,6 +85,9 @@ struct config {
 	char hooks_upload_url[512];   /* "" = none */
 	uint32_t hooks_timeout_ms;
 	unsigned hooks_concurrency;
+
+	/* [admin] */
+	char admin_socket[1024]; /* "" = no admin socket (ferry status/kick) */
 };
 
 /* Built-in defaults (no file). Returns ownership (refs = 1). */

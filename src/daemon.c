@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "guard.h"
 #include "gss.h"
@@ -38,6 +39,7 @@ struct daemon {
 	struct worker_shared shared;
 	struct metrics metrics;
 	struct metrics_http *http; /* [metrics] listen; NULL = off */
+	struct admin *admin;       /* [admin] socket; NULL = off */
 	const struct userstore_ops *store_ops;
 	struct config *startup; /* borrowed: for the job threads' store */
 };
@@ -315,7 +317,7 @@ int daemon_run(struct config *cfg)
 	struct daemon d = { 0 };
 	int status = 1, sigfd = -1;
 	char err[1024];
-	int **fds = NULL, metrics_fd = -1;
+	int **fds = NULL, metrics_fd = -1, admin_fd = -1;
 	size_t nl = 0;
 	unsigned started = 0;
 	bool jobs_up = false;
@@ -429,6 +431,16 @@ int daemon_run(struct config *cfg)
 		log_err(0, "[metrics] listen: %s", err);
 		goto out;
 	}
+	if (cfg->admin_socket[0]) {
+		uid_t uid = (uid_t)-1;
+		gid_t gid = (gid_t)-1;
+		if (geteuid() == 0 && privs_lookup(cfg->run_as, &uid, &gid) != 0)
+			uid = (uid_t)-1, gid = (gid_t)-1;
+		if (admin_listen(cfg->admin_socket, uid, gid, &admin_fd, err, sizeof(err)) != 0) {
+			log_err(0, "%s", err);
+			goto out;
+		}
+	}
 	if (privs_drop(cfg->run_as, err, sizeof(err)) != 0) {
 		log_err(0, "%s", err);
 		goto out;
@@ -516,6 +528,15 @@ int daemon_run(struct config *cfg)
 		config_listen_format(&cfg->metrics_listen[0], where, sizeof(where));
 		log_info(0, "metrics: Prometheus endpoint on http://%s/metrics", where);
 	}
+	if (admin_fd >= 0) {
+		int fd = admin_fd;
+		admin_fd = -1; /* admin_start owns it now */
+		if (admin_start(&d.admin, d.loop, fd, d.workers, d.nworkers) != 0) {
+			log_err(0, "[admin] socket: cannot serve it");
+			goto out;
+		}
+		log_info(0, "admin socket: %s", cfg->admin_socket);
+	}
 	log_info(0, "TLS: %s", d.shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
 	if (d.shared.gss)
 		log_info(0, "GSSAPI: AUTH GSSAPI offered (%zu key(s) for service %s)", gss_acceptor_keys(d.shared.gss),
@@ -537,6 +558,9 @@ out:
 	metrics_http_stop(d.http);
 	if (metrics_fd >= 0)
 		(void)close(metrics_fd);
+	admin_stop(d.admin);
+	if (admin_fd >= 0)
+		(void)close(admin_fd);
 	if (started && !d.draining)
 		for (unsigned i = 0; i < started; i++)
 			worker_drain(&d.workers[i]);

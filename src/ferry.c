@@ -72,6 +72,10 @@ static const char cli_usage_text[] =
     "Configuration:\n"
     "  config check       validate the configuration file\n"
     "\n"
+    "Running server (through [admin] socket):\n"
+    "  status             live sessions: id, user, address, state, transfer and progress\n"
+    "  kick SESSION       close a session (421), by the id status shows\n"
+    "\n"
     "Options:\n"
     "  -c, --config FILE  configuration file (default " FERRY_DEFAULT_CONFIG ")\n"
     "  -h, --help         show this help\n"
@@ -786,6 +790,10 @@ int main(int argc, char **argv)
 		rc = cli_totp(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "principal") == 0) {
 		rc = cli_principal(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "status") == 0) {
+		rc = cli_status(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "kick") == 0) {
+		rc = cli_kick(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "config") == 0) {
 		rc = cli_config(&c, argc - optind - 1, argv + optind + 1);
 	} else {

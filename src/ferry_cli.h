@@ -44,5 +44,8 @@ int cli_totp(struct cli *c, int argc, char **argv);
 
 /* ferry principal add|del|list (ferry_principal.c). */
 int cli_principal(struct cli *c, int argc, char **argv);
+/* ferry_admin.c: status and kick through the running ferryd's admin socket. */
+int cli_status(struct cli *c, int argc, char **argv);
+int cli_kick(struct cli *c, int argc, char **argv);
 
 #endif

@@ -639,3 +639,13 @@ char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)
 	*home = p->home;
 	return v;
 }
+
+bool proto_xfer_running(const struct proto *p, const char **verb, const char **path, uint64_t *size)
+{
+	if (p->pending != PEND_XFER)
+		return false;
+	*verb = p->xfer_verb;
+	*path = p->xfer_name ? p->xfer_name : "";
+	*size = p->effect.xfer.kind == XFER_SEND_FILE ? p->effect.xfer.size : 0;
+	return true;
+}

@@ -143,6 +143,10 @@ void proto_complete(struct proto *p, const struct proto_result *r);
  * place): its virtual path (ownership passes to the caller) and the bytes
  * received; *home is the user's home (borrowed). NULL otherwise. */
 char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home);
+/* The running transfer, for `ferry status`: false when none; otherwise
+ * its verb and virtual path (borrowed) and, for a download, the file's
+ * size (0 otherwise). */
+bool proto_xfer_running(const struct proto *p, const char **verb, const char **path, uint64_t *size);
 
 /* A timer of the session fired: queues 421 and a CLOSE effect. */
 void proto_timeout(struct proto *p, enum proto_timeout_kind kind);

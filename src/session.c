@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -891,4 +892,26 @@ void session_shutdown(struct session *s)
 		pump(s);
 	}
 	close_now(s); /* whatever the client has not read by now is lost */
+}
+
+uint64_t session_id(const struct session *s)
+{
+	return s->id;
+}
+
+void session_describe(const struct session *s, char *out, size_t outsz)
+{
+	struct log_escaped eu, ep;
+	const char *user = proto_user(s->proto);
+	const char *verb, *path;
+	uint64_t size = 0;
+	bool xfer = proto_xfer_running(s->proto, &verb, &path, &size);
+	const char *state = !proto_logged_in(s->proto) ? "login" : xfer ? "transfer" : "idle";
+	int n = snprintf(out, outsz, "%llu user=\"%s\" ip=%s state=%s tls=%s", (unsigned long long)s->id,
+			 log_esc(slice_from_cstr(user ? user : ""), &eu), s->peer, state, s->conn.tls ? "yes" : "no");
+	if (!xfer || n < 0 || (size_t)n >= outsz)
+		return;
+	uint64_t done = s->data ? datachan_bytes(s->data) : 0;
+	(void)snprintf(out + n, outsz - (size_t)n, " cmd=%s path=\"%s\" bytes=%llu size=%llu", verb,
+		       log_esc(slice_from_cstr(path), &ep), (unsigned long long)done, (unsigned long long)size);
 }

@@ -49,6 +49,10 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 
 /* Server shutdown deadline: 421 to the client and close. */
 void session_shutdown(struct session *s);
+/* One line (no newline) for `ferry status`: id, user, address, state and
+ * the running transfer with its progress; client text escaped. */
+void session_describe(const struct session *s, char *out, size_t outsz);
+uint64_t session_id(const struct session *s);
 /* Iteration over a host's sessions. */
 struct session *session_next(struct session *s);
 

@@ -1,0 +1,240 @@
+#include "admin.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "loop.h"
+#include "parse.h"
+#include "session.h"
+#include "util.h"
+#include "worker.h"
+
+#define ADMIN_OUT_MAX (4u << 20) /* status of ~20000 sessions */
+#define ADMIN_IO_TIMEOUT_S 2
+
+struct admin {
+	struct loop *loop;
+	struct loop_watch watch;
+	struct worker *workers;
+	unsigned n;
+};
+
+/* One request; lives until its answer is written. */
+struct admin_req {
+	struct loop *main;
+	int fd;
+	bool kick;
+	uint64_t sid;
+	pthread_mutex_t lock;
+	struct buf out;
+	unsigned pending; /* workers still to answer */
+	bool kicked;
+};
+
+struct admin_visit {
+	struct admin_req *r;
+	struct worker *w;
+};
+
+int admin_listen(const char *path, uid_t uid, gid_t gid, int *fd, char *err, size_t errsz)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		(void)snprintf(err, errsz, "[admin] socket: path too long (at most %zu bytes)", sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		goto fail;
+	/* Only a socket is replaced: a regular file at the path is an error. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(path);
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto fail;
+	if (uid != (uid_t)-1 && geteuid() == 0 && chown(path, uid, gid) != 0)
+		goto fail;
+	if (chmod(path, 0660) != 0 || listen(s, 16) != 0)
+		goto fail;
+	*fd = s;
+	return 0;
+fail:;
+	int r = -errno;
+	(void)snprintf(err, errsz, "[admin] socket %s: %s", path, strerror(errno));
+	if (s >= 0)
+		(void)close(s);
+	return r;
+}
+
+static void req_free(struct admin_req *r)
+{
+	if (r->fd >= 0)
+		(void)close(r->fd);
+	buf_free(&r->out);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* the client left, or timed out (SO_SNDTIMEO) */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* On the main loop: every worker has answered. */
+static void req_finish(void *arg)
+{
+	struct admin_req *r = arg;
+	if (r->kick) {
+		char line[64];
+		(void)snprintf(line, sizeof(line), "%s %llu\n", r->kicked ? "kicked" : "no session",
+			       (unsigned long long)r->sid);
+		write_all(r->fd, line, strlen(line));
+	} else {
+		write_all(r->fd, buf_data(&r->out), r->out.len);
+		write_all(r->fd, ".\n", 2);
+	}
+	req_free(r);
+}
+
+/* On a worker's thread: its sessions are only touched there. */
+static void visit_worker(void *arg)
+{
+	struct admin_visit *v = arg;
+	struct admin_req *r = v->r;
+	struct worker *w = v->w;
+	free(v);
+	struct session *kick = NULL;
+	for (struct session *s = w->host.head; s; s = session_next(s)) {
+		if (r->kick) {
+			if (session_id(s) == r->sid)
+				kick = s;
+			continue;
+		}
+		char line[1024];
+		session_describe(s, line, sizeof(line));
+		pthread_mutex_lock(&r->lock);
+		if (buf_append_str(&r->out, line) != 0 || buf_append(&r->out, "\n", 1) != 0) {
+			pthread_mutex_unlock(&r->lock);
+			break; /* over ADMIN_OUT_MAX: the list is cut short */
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (kick) {
+		log_info(r->sid, "kicked by the administrator");
+		session_shutdown(kick);
+	}
+	pthread_mutex_lock(&r->lock);
+	r->kicked = r->kicked || kick;
+	bool last = --r->pending == 0;
+	pthread_mutex_unlock(&r->lock);
+	if (last)
+		while (loop_post(r->main, req_finish, r) != 0)
+			log_err(0, "admin: cannot post the answer; retrying");
+}
+
+static void serve(struct admin *a, int fd)
+{
+	struct timeval tv = { ADMIN_IO_TIMEOUT_S, 0 };
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* The client sends its one line at once; a short blocking read with a
+	 * timeout keeps this simple (only root and the service user get here). */
+	char line[128];
+	ssize_t n = recv(fd, line, sizeof(line) - 1, 0);
+	if (n <= 0) {
+		(void)close(fd);
+		return;
+	}
+	line[n] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	struct admin_req *r = util_xcalloc(1, sizeof(*r));
+	r->main = a->loop;
+	r->fd = fd;
+	pthread_mutex_init(&r->lock, NULL);
+	buf_init(&r->out, ADMIN_OUT_MAX);
+	if (strncmp(line, "kick ", 5) == 0) {
+		r->kick = true;
+		if (parse_u64(slice_from_cstr(line + 5), UINT64_MAX, &r->sid) != 0) {
+			write_all(fd, "error: kick needs a session id\n", 31);
+			req_free(r);
+			return;
+		}
+	} else if (strcmp(line, "status") != 0) {
+		write_all(fd, "error: unknown request\n", 23);
+		req_free(r);
+		return;
+	}
+	r->pending = a->n;
+	for (unsigned i = 0; i < a->n; i++) {
+		struct admin_visit *v = util_xcalloc(1, sizeof(*v));
+		v->r = r;
+		v->w = &a->workers[i];
+		if (loop_post(a->workers[i].loop, visit_worker, v) != 0) {
+			/* Counted as answered, with nothing to say. */
+			free(v);
+			pthread_mutex_lock(&r->lock);
+			bool last = --r->pending == 0;
+			pthread_mutex_unlock(&r->lock);
+			if (last)
+				req_finish(r);
+		}
+	}
+}
+
+static void on_accept(struct loop_watch *lw, uint32_t events)
+{
+	struct admin *a = container_of(lw, struct admin, watch);
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(lw->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		serve(a, fd);
+	}
+}
+
+int admin_start(struct admin **out, struct loop *loop, int fd, struct worker *workers, unsigned n)
+{
+	struct admin *a = util_xcalloc(1, sizeof(*a));
+	a->loop = loop;
+	a->workers = workers;
+	a->n = n;
+	int r = loop_watch_add(loop, &a->watch, fd, EPOLLIN, on_accept);
+	if (r) {
+		(void)close(fd);
+		free(a);
+		return r;
+	}
+	*out = a;
+	return 0;
+}
+
+void admin_stop(struct admin *a)
+{
+	if (!a)
+		return;
+	int fd = a->watch.fd;
+	loop_watch_del(a->loop, &a->watch);
+	if (fd >= 0)
+		(void)close(fd);
+	free(a);
+}
