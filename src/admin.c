@@ -51,7 +51,8 @@ int admin_listen(const char *path, uid_t uid, gid_t gid, int *fd, char *err, siz
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		(void)snprintf(err, errsz, "[admin] socket: path too long (at most %zu bytes)", sizeof(sa.sun_path) - 1);
+		(void)snprintf(err, errsz, "[admin] socket: path too long (at most %zu bytes)",
+			       sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);

@@ -75,10 +75,16 @@ static void run_exec(struct hooks *h, const struct hook_item *it)
 	(void)snprintf(num, sizeof(num), "%llu", (unsigned long long)it->sid);
 	(void)snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)it->bytes);
 	char *envp[] = {
-		env_var("PATH", "/usr/local/bin:/usr/bin:/bin"), env_var("FERRY_EVENT", "upload"),
-		env_var("FERRY_USER", it->user), env_var("FERRY_PATH", it->vpath), env_var("FERRY_FILE", it->file),
-		env_var("FERRY_SIZE", bytes), env_var("FERRY_CLIENT_IP", it->ip),
-		env_var("FERRY_PROTOCOL", it->protocol), env_var("FERRY_SESSION", num), NULL,
+		env_var("PATH", "/usr/local/bin:/usr/bin:/bin"),
+		env_var("FERRY_EVENT", "upload"),
+		env_var("FERRY_USER", it->user),
+		env_var("FERRY_PATH", it->vpath),
+		env_var("FERRY_FILE", it->file),
+		env_var("FERRY_SIZE", bytes),
+		env_var("FERRY_CLIENT_IP", it->ip),
+		env_var("FERRY_PROTOCOL", it->protocol),
+		env_var("FERRY_SESSION", num),
+		NULL,
 	};
 	const size_t nenv = ARRAY_LEN(envp) - 1;
 	char *argv[] = { h->exec, NULL };
@@ -194,8 +200,8 @@ static void run_url(struct hooks *h, const struct hook_item *it)
 			goto out;
 		}
 		if (cr != CURLE_OK)
-			log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): %s", h->url, attempt, HOOKS_URL_TRIES,
-				 curl_easy_strerror(cr));
+			log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): %s", h->url, attempt,
+				 HOOKS_URL_TRIES, curl_easy_strerror(cr));
 		else
 			log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): HTTP %ld", h->url, attempt,
 				 HOOKS_URL_TRIES, code);

@@ -43,6 +43,17 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
+void log_time(char *out, size_t outsz)
+{
+	struct timespec ts;
+	struct tm tm;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	char when[24];
+	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)snprintf(out, outsz, "%s.%03ldZ", when, ts.tv_nsec / 1000000L);
+}
+
 const char *log_esc(struct slice s, struct log_escaped *tmp)
 {
 	return str_escape(s, tmp->s, sizeof(tmp->s));
@@ -71,15 +82,11 @@ void log_msg(enum log_level lvl, uint64_t sid, const char *fmt, ...)
 		syslog(prio[lvl], "%s%s %s", level_names[lvl], sidbuf, msg);
 		return;
 	}
-	struct timespec ts;
-	struct tm tm;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	char when[40];
-	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	char when[LOG_TIME_LEN];
+	log_time(when, sizeof(when));
 	pthread_mutex_lock(&sink.lock);
-	(void)fprintf(stderr, "%s.%03ldZ %s[%ld]: %s%s %s\n", when, ts.tv_nsec / 1000000L, sink.ident,
-		      (long)getpid(), level_names[lvl], sidbuf, msg);
+	(void)fprintf(stderr, "%s %s[%ld]: %s%s %s\n", when, sink.ident, (long)getpid(), level_names[lvl], sidbuf,
+		      msg);
 	(void)fflush(stderr);
 	pthread_mutex_unlock(&sink.lock);
 }

@@ -27,6 +27,11 @@ void log_msg(enum log_level lvl, uint64_t sid, const char *fmt, ...) __attribute
 #define log_info(sid, ...) log_msg(LOG_LVL_INFO, (sid), __VA_ARGS__)
 #define log_debug(sid, ...) log_msg(LOG_LVL_DEBUG, (sid), __VA_ARGS__)
 
+/* Now in UTC as "2026-11-24T10:20:18.575Z" (the text log and [log] json
+ * share it); out needs LOG_TIME_LEN bytes. */
+#define LOG_TIME_LEN 32
+void log_time(char *out, size_t outsz);
+
 /* Escaped, quoted-safe form of client text for a log line (at most ~256
  * bytes); the storage belongs to the caller's stack via the struct. */
 struct log_escaped {

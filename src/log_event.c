@@ -16,7 +16,7 @@
 
 struct log_file {
 	pthread_mutex_t lock; /* guards fd against a reopen */
-	atomic_int fd;        /* -1: off */
+	atomic_int fd;	      /* -1: off */
 	char path[PATH_MAX];
 	const char *what; /* for messages */
 };
@@ -151,7 +151,8 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 			return 0;
 		cp = cp << 6 | (s[i] & 0x3f);
 	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
 	return len;
 }
@@ -221,14 +222,10 @@ void log_json(uint64_t sid, const char *event, const struct log_field *f, size_t
 	char *line = malloc(cap);
 	if (!line)
 		return;
-	struct timespec ts;
-	struct tm tm;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	char when[40];
-	(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	int w = snprintf(line, cap, "{\"ts\":\"%s.%03ldZ\",\"session\":%llu,\"event\":\"%s\"", when,
-			 ts.tv_nsec / 1000000L, (unsigned long long)sid, event);
+	char when[LOG_TIME_LEN];
+	log_time(when, sizeof(when));
+	int w = snprintf(line, cap, "{\"ts\":\"%s\",\"session\":%llu,\"event\":\"%s\"", when, (unsigned long long)sid,
+			 event);
 	size_t o = w > 0 ? (size_t)w : 0;
 	for (size_t i = 0; i < n && o < cap; i++) {
 		w = snprintf(line + o, cap - o, ",\"%s\":", f[i].key);

@@ -48,11 +48,11 @@ size_t metrics_format(const struct metrics *m, const struct metrics_gauges *g, c
 	if (outsz == 0)
 		return 0;
 	out[0] = '\0';
-#define COUNTER(name, help, val)                                                                                \
-	o = put(out, outsz, o, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",          \
+#define COUNTER(name, help, val)                                                                                       \
+	o = put(out, outsz, o, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",                   \
 		(unsigned long long)(val))
-#define GAUGE(name, help, val)                                                                                  \
-	o = put(out, outsz, o, "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %llu\n",            \
+#define GAUGE(name, help, val)                                                                                         \
+	o = put(out, outsz, o, "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %llu\n",                     \
 		(unsigned long long)(val))
 	o = put(out, outsz, o,
 		"# HELP ferry_build_info Build information.\n# TYPE ferry_build_info gauge\n"
@@ -119,14 +119,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_NO;
 	}
 	(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				      status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain");
+				      status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8"
+							    : "text/plain");
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-int metrics_http_start(int fd, const struct metrics *m, void (*gauges)(void *arg, struct metrics_gauges *g),
-		       void *arg, struct metrics_http **out, char *err, size_t errsz)
+int metrics_http_start(int fd, const struct metrics *m, void (*gauges)(void *arg, struct metrics_gauges *g), void *arg,
+		       struct metrics_http **out, char *err, size_t errsz)
 {
 	struct metrics_http *h = calloc(1, sizeof(*h));
 	if (!h) {

@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""Generates Ferry's man pages -- ferryd(8), ferry(1), ferry.conf(5) -- from one source:
+the page texts below (a small markup: '= SECTION', '== Subsection', '- TERM' followed by
+its indented description, blank line = new paragraph, `code` = bold) and, for
+ferry.conf(5), etc/ferry.conf itself (every key with its comment and default, in order).
+
+    doc/genman.py            rewrite doc/ferryd.8 doc/ferry.1 doc/ferry.conf.5
+    doc/genman.py --check    exit 1 if the checked-in pages differ from what it generates
+
+tests/integration/test_man.py runs --check and `man --warnings` on each page."""
+
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VERSION = re.search(r"version\s*:\s*'([^']+)'", open(os.path.join(ROOT, "meson.build")).read()).group(1)
+DATE = "2026-11-24"
+
+FERRYD = """
+= NAME
+ferryd - Ferry FTP/FTPS server daemon
+
+= SYNOPSIS
+`ferryd` [`-c` FILE] [`--check`]
+
+= DESCRIPTION
+ferryd serves FTP (RFC 959 and its extensions) and FTPS (explicit AUTH TLS and implicit TLS) to virtual users kept in a user store (ferry(1) manages them). It runs in the foreground; started as root it binds its ports, opens its log files and reads its keys, then switches to the service account ([server] run_as) before the first connection is accepted.
+
+= OPTIONS
+- `-c`, `--config` FILE
+  Configuration file (default /etc/ferry/ferry.conf); see ferry.conf(5).
+- `--check`
+  Validate the configuration and exit: status 0 and "FILE: OK", or 1 with the file, line and key at fault.
+- `-h`, `--help`
+  Usage text.
+- `-V`, `--version`
+  Version.
+
+= SIGNALS
+- SIGTERM, SIGINT
+  Stop accepting connections; sessions get [server] drain_timeout to finish, then are closed with 421.
+- SIGHUP
+  Reload the configuration (read as the service user) for new sessions; TLS certificates are re-read. Keys marked "after a restart" in ferry.conf(5) keep their running values.
+- SIGUSR1
+  Reopen [log] xferlog and [log] json by path, after logrotate renamed them.
+
+= SYSTEMD
+ferryd reports to systemd with sd_notify(3) when NOTIFY_SOCKET is set: READY=1 once it serves, RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 when SIGTERM starts the drain, and STATUS= lines. packaging/systemd/ferryd.service is a Type=notify unit with systemd's sandboxing (ProtectSystem=strict, ReadWritePaths= for the state, log and served directories, NoNewPrivileges=yes, a capability bounding set of CAP_NET_BIND_SERVICE, CAP_SETUID and CAP_SETGID).
+
+With socket activation (packaging/systemd/ferryd.socket, ferryd-ftps.socket) ferryd takes the listening sockets passed in LISTEN_FDS instead of binding [server] listen and [tls] implicit_listen. A socket named "ftps" (FileDescriptorName=ftps) is implicit FTPS; any other name is plain FTP. All worker threads share each passed socket.
+
+Without systemd none of this applies and nothing changes.
+
+= LOGS
+Levelled log lines go to stderr or syslog ([log] target). [log] xferlog is the transfer log in the xferlog(5) format of wu-ftpd, ProFTPD and vsftpd; [log] json is an event log of JSON lines. Both are described in ferry.conf(5). packaging/logrotate/ferry rotates them.
+
+= METRICS
+With [metrics] listen set, ferryd serves Prometheus text at http://ADDRESS/metrics: ferry_sessions_open, ferry_connections_total, ferry_logins_total{result}, ferry_received_bytes_total, ferry_sent_bytes_total, ferry_transfers_total{result}, ferry_bans_total, ferry_bans_active, ferry_passive_ports_in_use, ferry_tls_handshakes_total{result}, ferry_job_queue_depth, ferry_build_info{version}.
+
+= EXIT STATUS
+0 after a clean stop; 1 when it cannot start (the reason is logged).
+
+= FILES
+- /etc/ferry/ferry.conf
+  Configuration.
+- /var/lib/ferry/users.db
+  The SQLite user store (default [store] sqlite).
+
+= SEE ALSO
+ferry(1), ferry.conf(5), xferlog(5), systemd.socket(5), sd_notify(3)
+"""
+
+FERRY = """
+= NAME
+ferry - administer Ferry: users, one-time passwords, principals, configuration, live sessions
+
+= SYNOPSIS
+`ferry` [`-c` FILE] COMMAND [ARGUMENTS]
+
+= DESCRIPTION
+ferry manages the user store of ferryd(8) and talks to a running ferryd. Commands that change the store run as the service account ([server] run_as) once the configuration is read.
+
+= COMMANDS
+== Users
+- `user add` NAME `--home` DIR [`--account` ACCT] [`--perms` LIST] [`--create-home`] [`--disabled`]
+  Add a user; the password is read twice from a terminal, or once from standard input.
+- `user del` NAME, `user list`, `user show` NAME
+  Remove, list, show users.
+- `user passwd` NAME, `user enable` NAME, `user disable` NAME
+  Change the password; allow or refuse logins.
+- `user set` NAME [`--home` DIR [`--create-home`]] [`--account` ACCT | `--no-account`] [`--perms` LIST]
+  Change a user's settings. LIST is read, write, delete, rename, mkdir, list or all, comma-separated.
+== One-time passwords
+- `otp init` NAME [`--alg` md5|sha1] [`--count` N] [`--seed` SEED] [`--reply` 331|336] [`--allow-password`]
+  Start an RFC 2289 one-time password sequence.
+- `otp show` NAME, `otp set` NAME ..., `otp disable` NAME
+  Show, change, end it.
+- `totp enable` NAME, `totp disable` NAME
+  RFC 6238 time-based codes after the password.
+== Kerberos principals
+- `principal add` PRINCIPAL NAME, `principal del` PRINCIPAL NAME, `principal list` [NAME]
+  Principals allowed to log in as a user after AUTH GSSAPI.
+== Configuration
+- `config check`
+  Validate the configuration file, as ferryd --check does.
+== Running server
+- `status`
+  One line per live session, then a line ".": the session id, user, client address, state (login, idle, transfer), TLS, and for a running transfer its command, path, bytes so far and the file size. Needs [admin] socket; access is the socket file's permissions (root, the service user and its group).
+- `kick` SESSION
+  Close a session (the client gets 421), by the id status shows. Exit status 1 when there is no such session.
+
+= OPTIONS
+- `-c`, `--config` FILE
+  Configuration file (default /etc/ferry/ferry.conf).
+- `-h`, `--help`
+  Usage text.
+- `-V`, `--version`
+  Version.
+
+= EXIT STATUS
+0 on success, 1 on failure, 2 on a usage error.
+
+= SEE ALSO
+ferryd(8), ferry.conf(5)
+"""
+
+CONF_HEAD = """
+= NAME
+ferry.conf - configuration file of the Ferry FTP server
+
+= SYNOPSIS
+/etc/ferry/ferry.conf
+
+= DESCRIPTION
+ferryd(8) and ferry(1) read this file. The text below is generated from the annotated file shipped as etc/ferry.conf, which lists every key, in order, with its built-in default.
+"""
+
+CONF_TAIL = """
+= SEE ALSO
+ferryd(8), ferry(1), xferlog(5)
+"""
+
+
+def esc(text):
+    """Roff-escapes plain text; `x` becomes bold."""
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    text = re.sub(r"`([^`]+)`", r"\\fB\1\\fR", text)
+    return text
+
+
+def line_safe(text):
+    return "\\&" + text if text[:1] in (".", "'") else text
+
+
+def render(src, name, section, title):
+    out = [f'.TH {name.upper()} {section} "{DATE}" "Ferry {VERSION}" "{title}"']
+    para = []
+    lines = src.strip("\n").splitlines()
+    i = 0
+
+    def flush():
+        if para:
+            out.append(line_safe(esc(" ".join(para))))
+            para.clear()
+    while i < len(lines):
+        l = lines[i]
+        if l.startswith("== "):
+            flush()
+            out.append(".SS " + esc(l[3:]))
+        elif l.startswith("= "):
+            flush()
+            out.append(".SH " + esc(l[2:]))
+        elif l.startswith("- "):
+            flush()
+            out.append(".TP")
+            out.append(line_safe(esc(l[2:])))
+            desc = []
+            while i + 1 < len(lines) and lines[i + 1].startswith("  "):
+                i += 1
+                desc.append(lines[i].strip())
+            out.append(line_safe(esc(" ".join(desc))))
+        elif not l.strip():
+            flush()
+            if out[-1] not in (".PP",) and not out[-1].startswith((".SH", ".SS")):
+                out.append(".PP")
+        else:
+            para.append(l.strip())
+        i += 1
+    flush()
+    return "\n".join(out) + "\n"
+
+
+def conf_source():
+    """etc/ferry.conf -> markup: one '=' section per [section], one '- key' per key with its
+    comment block as description."""
+    src = [CONF_HEAD.strip("\n"), "", "= SYNTAX"]
+    lines = open(os.path.join(ROOT, "etc", "ferry.conf")).read().splitlines()
+    i = 0
+    # The file's header comment (up to the first section) describes the syntax.
+    head = []
+    while i < len(lines) and not lines[i].startswith("["):
+        l = lines[i]
+        if l.startswith("#"):
+            head.append(l[1:].strip())
+        i += 1
+    paras, cur = [], []
+    for h in head[1:]:
+        if not h:
+            if cur:
+                paras.append(" ".join(cur))
+            cur = []
+        elif h == "Syntax":
+            continue
+        else:
+            cur.append(h)
+    if cur:
+        paras.append(" ".join(cur))
+    for p in paras:
+        src += [p, ""]
+    comment = []
+    while i < len(lines):
+        l = lines[i].rstrip()
+        m = re.fullmatch(r"\[(\w+)\]", l)
+        if m:
+            src += ["", f"= [{m.group(1)}]"]
+            comment = []
+        elif l.startswith("#"):
+            comment.append(l[1:].strip())
+        elif not l.strip():
+            if comment and not any(c for c in comment):
+                comment = []
+        else:
+            k, _, v = l.partition("=")
+            src.append(f"- `{k.strip()}` = {v.strip() or '(empty)'}")
+            src.append("  " + " ".join(c for c in comment if c))
+            comment = []
+        i += 1
+    src += ["", CONF_TAIL.strip("\n")]
+    return "\n".join(src)
+
+
+PAGES = {
+    "ferryd.8": (FERRYD, "ferryd", 8, "System Manager's Manual"),
+    "ferry.1": (FERRY, "ferry", 1, "User Commands"),
+    "ferry.conf.5": (None, "ferry.conf", 5, "File Formats Manual"),
+}
+
+
+def generate():
+    out = {}
+    for fn, (src, name, sec, title) in PAGES.items():
+        out[fn] = render(src if src is not None else conf_source(), name, sec, title)
+    return out
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for fn, text in generate().items():
+        path = os.path.join(ROOT, "doc", fn)
+        old = open(path).read() if os.path.exists(path) else None
+        if old != text:
+            stale.append(fn)
+            if not check:
+                with open(path, "w") as f:
+                    f.write(text)
+    if check and stale:
+        print("out of date (run doc/genman.py): " + " ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
