@@ -96,6 +96,15 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
 	if (strcmp(old->log_xferlog, nw->log_xferlog) != 0 || strcmp(old->log_json, nw->log_json) != 0)
 		log_warn(0, "reload: [log] xferlog/json changed; they take effect after a restart");
+	bool metrics_changed = old->n_metrics_listen != nw->n_metrics_listen ||
+			       (old->n_metrics_listen && (old->metrics_listen[0].port != nw->metrics_listen[0].port ||
+							  strcmp(old->metrics_listen[0].host, nw->metrics_listen[0].host) != 0));
+	if (metrics_changed || strcmp(old->admin_socket, nw->admin_socket) != 0)
+		log_warn(0, "reload: [metrics] listen or [admin] socket changed; they take effect after a restart");
+	if (strcmp(old->hooks_upload_exec, nw->hooks_upload_exec) != 0 ||
+	    strcmp(old->hooks_upload_url, nw->hooks_upload_url) != 0 || old->hooks_timeout_ms != nw->hooks_timeout_ms ||
+	    old->hooks_concurrency != nw->hooks_concurrency)
+		log_warn(0, "reload: [hooks] changed; it takes effect after a restart");
 	if (strcmp(old->gss_keytab, nw->gss_keytab) != 0 || strcmp(old->gss_service, nw->gss_service) != 0)
 		log_warn(0, "reload: [gssapi] keytab/service changed; they take effect after a restart");
 }

@@ -186,3 +186,16 @@ def test_no_hook_for_failed_upload_or_download(make_server, hookdir):
     s.wait_log(r"hook: .*count\.sh done")
     time.sleep(0.5)
     assert open(out).read() == "/one\n"
+
+
+def test_reload_keeps_hooks_and_warns(make_server, hookdir):
+    out = os.path.join(hookdir, "ran")
+    prog = script(hookdir, "a.sh", f"echo a >> {out}\n")
+    other = script(hookdir, "b.sh", f"echo b >> {out}\n")
+    s = make_server(config={"hooks": {"upload_exec": prog}})
+    s.write_config({"hooks": {"upload_exec": other}})
+    assert "configuration reloaded" in s.reload()
+    s.wait_log(r"reload: \[hooks\] changed; it takes effect after a restart")
+    upload(s, "f", b"1")
+    s.wait_log(r"hook: .*a\.sh done")
+    assert open(out).read() == "a\n"
