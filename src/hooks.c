@@ -278,7 +278,9 @@ void hooks_upload(struct hooks *h, const struct hook_upload *u)
 	it->user = util_xstrdup(u->user ? u->user : "");
 	it->vpath = util_xstrdup(u->vpath);
 	size_t hl = strlen(u->home);
-	/* "/home/bob" + "/a/b" (the virtual path always starts with '/'). */
+	/* "/home/bob" + "/a/b" (the virtual path always starts with '/').
+	 * SECURITY: joined as text, so a symbolic link inside the home is
+	 * followed by whoever opens it; ferry.conf(5) warns hook authors. */
 	size_t fl = hl + strlen(u->vpath) + 1;
 	it->file = util_xcalloc(1, fl);
 	(void)snprintf(it->file, fl, "%.*s%s", (int)(hl && u->home[hl - 1] == '/' ? hl - 1 : hl), u->home, u->vpath);
