@@ -227,6 +227,16 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 	}
 }
 
+/* [server] jobs = 0: one per CPU, but two at least, so a slow database call
+ * never holds up every login on a one-CPU machine. */
+static unsigned job_count(const struct config *cfg)
+{
+	if (cfg->jobs)
+		return cfg->jobs;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 2 && n <= 64 ? (unsigned)n : n > 64 ? 64 : 2;
+}
+
 static unsigned worker_count(const struct config *cfg)
 {
 	if (cfg->workers)
@@ -370,7 +380,7 @@ int daemon_run(struct config *cfg)
 		log_err(0, "cannot create the main event loop");
 		goto out;
 	}
-	if (jobs_start(&d.shared.jobs, cfg->jobs, store_thread_init, store_thread_fini, &d) != 0) {
+	if (jobs_start(&d.shared.jobs, job_count(cfg), store_thread_init, store_thread_fini, &d) != 0) {
 		log_err(0, "cannot start the job pool");
 		goto out;
 	}
@@ -413,7 +423,7 @@ int daemon_run(struct config *cfg)
 			 cfg->gss_service);
 	else
 		log_info(0, "GSSAPI: off (no [gssapi] keytab)");
-	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, cfg->jobs,
+	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, job_count(cfg),
 		 cfg->sqlite_path);
 	clean_start(&d, cfg);
 

@@ -105,7 +105,7 @@ static void check_defaults(const struct config *c)
 	assert_string_equal(a, "127.0.0.1:2121");
 	assert_string_equal(c->run_as, "ferry");
 	assert_int_equal(c->workers, 0);
-	assert_int_equal(c->jobs, 2);
+	assert_int_equal(c->jobs, 0); /* one per CPU (daemon.c) */
 	assert_string_equal(c->banner, "Ferry FTP server ready.");
 	assert_int_equal(c->max_line, 4096);
 	assert_int_equal(c->idle_timeout_ms, 300000);
@@ -305,8 +305,8 @@ static void test_number_out_of_range(void **state)
 	struct fixture *fx = *state;
 	expect_error(fx, "[server]\n\nworkers = 257\n",
 		     ":3: [server] workers: expected a whole number from 0 to 256, got \"257\"");
-	expect_error(fx, "[server]\njobs = 0\n",
-		     ":2: [server] jobs: expected a whole number from 1 to 64, got \"0\"");
+	expect_error(fx, "[server]\njobs = 65\n",
+		     ":2: [server] jobs: expected a whole number from 0 to 64, got \"65\"");
 	expect_error(fx, "[server]\nmax_line = 511\n",
 		     ":2: [server] max_line: expected a whole number from 512 to 65536, got \"511\"");
 }
