@@ -9,7 +9,7 @@ FERRY_BUILD_PKGS=(
   sqlite3 openssl
 )
 FERRY_TEST_PKGS=(
-  python3 python3-pytest curl lftp wget tnftp oathtool
+  python3 python3-pytest curl lftp wget tnftp oathtool fail2ban
   libclang-rt-14-dev
 )
 
