@@ -5,7 +5,7 @@ set -euo pipefail
 
 FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
-  libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev
+  libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev libseccomp-dev
   sqlite3 openssl
 )
 FERRY_TEST_PKGS=(

@@ -63,6 +63,12 @@ struct config {
 	int otp_challenge_336;   /* 0: 331 "Response to otp-md5 ..." (default), 1: 336 */
 	int otp_unknown_challenge; /* 1: unknown users get a made-up OTP challenge */
 
+	/* [sandbox] */
+	char sandbox_roots[1024]; /* comma-separated directories holding every home; "" = derived at
+				   * start from the user store (daemon.c fills in what it derived) */
+	int sandbox_landlock;     /* enum sandbox_mode: 0 off, 1 auto, 2 require */
+	int sandbox_seccomp;      /* enum sandbox_mode */
+
 	/* [log] */
 	int log_target; /* enum log_target */
 	int log_level;  /* enum log_level */
