@@ -25,8 +25,8 @@
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
 #endif
-#define SANDBOX_SCOPE_ABSTRACT_UNIX (1ULL << 0)   /* ABI 6 */
-#define SANDBOX_SCOPE_SIGNAL (1ULL << 1)          /* ABI 6 */
+#define SANDBOX_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
+#define SANDBOX_SCOPE_SIGNAL (1ULL << 1)	/* ABI 6 */
 
 /* The full struct of ABI 6; older kernels are handed only its prefix. */
 struct sandbox_ll_attr {
@@ -35,20 +35,20 @@ struct sandbox_ll_attr {
 	uint64_t scoped;
 };
 
-#define LL_FILE_RIGHTS                                                                             \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |  \
+#define LL_FILE_RIGHTS                                                                                                 \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |                   \
 	 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
 #define LL_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
-#define LL_DB                                                                                      \
-	(LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |                      \
-	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
+#define LL_DB                                                                                                          \
+	(LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REMOVE_FILE |      \
+	 LANDLOCK_ACCESS_FS_TRUNCATE)
 /* MAKE_SYM: Landlock treats renaming a symlink as making one, and RNTO
  * must rename the symlinks an administrator put in a home (clients cannot
  * create any; a symlink cannot lead Landlock outside the rules anyway). No
  * EXECUTE, no device/socket/fifo creation, no device ioctls: ferryd never
  * needs them, so a compromised ferryd cannot either. */
-#define LL_SERVED                                                                                  \
-	(LL_DB | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REFER | \
+#define LL_SERVED                                                                                                      \
+	(LL_DB | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REFER |              \
 	 LANDLOCK_ACCESS_FS_MAKE_SYM)
 
 /* Paths every ferryd needs, whatever the configuration. Add new needs here
@@ -110,8 +110,8 @@ static int ll_add(int rfd, int abi, const struct sandbox_rule *rule, char *err, 
 	if (pb.parent_fd < 0) {
 		r = -errno;
 		if (!rule->optional)
-			log_warn(0, "sandbox: %s: %s; not reachable", str_escape(slice_from_cstr(rule->path), esc, sizeof(esc)),
-				 strerror(-r));
+			log_warn(0, "sandbox: %s: %s; not reachable",
+				 str_escape(slice_from_cstr(rule->path), esc, sizeof(esc)), strerror(-r));
 		return 0;
 	}
 	if (fstat(pb.parent_fd, &st) != 0) {
@@ -126,8 +126,8 @@ static int ll_add(int rfd, int abi, const struct sandbox_rule *rule, char *err, 
 		r = -errno;
 fail:
 	if (r)
-		(void)snprintf(err, errsz, "Landlock rule for %s: %s", str_escape(slice_from_cstr(rule->path), esc, sizeof(esc)),
-			       strerror(-r));
+		(void)snprintf(err, errsz, "Landlock rule for %s: %s",
+			       str_escape(slice_from_cstr(rule->path), esc, sizeof(esc)), strerror(-r));
 	(void)close(pb.parent_fd);
 	return r;
 }
@@ -143,8 +143,8 @@ int sandbox_landlock_apply(const struct sandbox_rule *rules, size_t n, int *abi_
 	}
 	/* ABI 1 refuses every rename across directories: RNTO would break. */
 	if (abi < 2) {
-		(void)snprintf(err, errsz, "Landlock ABI %d cannot allow renames across directories (Linux 5.19+ needed)",
-			       abi);
+		(void)snprintf(err, errsz,
+			       "Landlock ABI %d cannot allow renames across directories (Linux 5.19+ needed)", abi);
 		return -EOPNOTSUPP;
 	}
 	struct sandbox_ll_attr attr = { .handled_access_fs = ll_handled_fs(abi) };
@@ -179,8 +179,8 @@ int sandbox_landlock_apply(const struct sandbox_rule *rules, size_t n, int *abi_
 	return r;
 }
 
-static size_t add_rule(struct sandbox_rule *rules, size_t n, size_t cap, const char *path, size_t len,
-		       unsigned access, bool optional)
+static size_t add_rule(struct sandbox_rule *rules, size_t n, size_t cap, const char *path, size_t len, unsigned access,
+		       bool optional)
 {
 	if (n >= cap || len == 0 || len >= sizeof(rules[n].path)) {
 		if (n >= cap)
@@ -212,8 +212,7 @@ static size_t add_parent(struct sandbox_rule *rules, size_t n, size_t cap, const
 	return n;
 }
 
-static size_t add_list(struct sandbox_rule *rules, size_t n, size_t cap, const char *list, unsigned access,
-		       bool parent)
+static size_t add_list(struct sandbox_rule *rules, size_t n, size_t cap, const char *list, unsigned access, bool parent)
 {
 	struct slice rest = slice_from_cstr(list), item;
 	bool more = list[0] != '\0';
@@ -225,7 +224,8 @@ static size_t add_list(struct sandbox_rule *rules, size_t n, size_t cap, const c
 			continue;
 		memcpy(one, item.p, item.n);
 		one[item.n] = '\0';
-		n = parent ? add_parent(rules, n, cap, one, access) : add_rule(rules, n, cap, one, item.n, access, false);
+		n = parent ? add_parent(rules, n, cap, one, access)
+			   : add_rule(rules, n, cap, one, item.n, access, false);
 	}
 	return n;
 }
@@ -313,8 +313,7 @@ static int layer_fail(int mode, const char *what, const char *why, char *err, si
 		(void)snprintf(err, errsz, "[sandbox] %s = require, but %s; refusing to start", what, why);
 		return -EPERM;
 	}
-	log_warn(0, "sandbox: %s is OFF: %s (set [sandbox] %s = require to refuse to start instead)", what, why,
-		 what);
+	log_warn(0, "sandbox: %s is OFF: %s (set [sandbox] %s = require to refuse to start instead)", what, why, what);
 	return 0;
 }
 
@@ -335,7 +334,8 @@ int sandbox_apply(const struct config *cfg, char *err, size_t errsz)
 		r = sandbox_landlock_apply(rules, n, &abi, why, sizeof(why));
 		free(rules);
 		if (r == 0)
-			log_info(0, "sandbox: Landlock ABI %d on; files reachable: roots %s, database, config, TLS files",
+			log_info(0,
+				 "sandbox: Landlock ABI %d on; files reachable: roots %s, database, config, TLS files",
 				 abi, cfg->sandbox_roots[0] ? cfg->sandbox_roots : "(none)");
 		else if (layer_fail(cfg->sandbox_landlock, "landlock", why, err, errsz) != 0)
 			return -EPERM;

@@ -22,16 +22,16 @@ enum sandbox_mode { SANDBOX_OFF = 0, SANDBOX_AUTO = 1, SANDBOX_REQUIRE = 2 };
 
 /* Landlock access sets for sandbox_rule.access (masked by what the running
  * kernel knows). */
-#define SANDBOX_READ 1u    /* read files, list directories */
-#define SANDBOX_DB 2u      /* READ + create, write, truncate, delete files (SQLite WAL/SHM) */
-#define SANDBOX_SERVED 4u  /* DB + make/remove directories, rename across directories */
+#define SANDBOX_READ 1u	  /* read files, list directories */
+#define SANDBOX_DB 2u	  /* READ + create, write, truncate, delete files (SQLite WAL/SHM) */
+#define SANDBOX_SERVED 4u /* DB + make/remove directories, rename across directories */
 
 /* One path made reachable. A directory covers everything beneath it; a
  * file only itself (the inode: a file replaced by rename is a new one). */
 struct sandbox_rule {
 	char path[4096];
-	unsigned access;  /* SANDBOX_READ / _DB / _SERVED */
-	bool optional;    /* missing → skipped silently, else logged */
+	unsigned access; /* SANDBOX_READ / _DB / _SERVED */
+	bool optional;	 /* missing → skipped silently, else logged */
 };
 
 /* The Landlock ABI version the kernel offers, or a negative errno

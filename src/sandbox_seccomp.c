@@ -21,6 +21,7 @@
  * integration suite (a missing one is logged by name, see on_sigsys). Add
  * new needs here (GSSAPI: probably nothing beyond file and socket calls
  * already listed; krb5 KDC traffic is UDP/TCP on AF_INET/AF_INET6). */
+/* clang-format off */
 static const char *const sandbox_syscalls[] = {
 	/* memory, threads, signals */
 	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "futex", "futex_waitv", "set_robust_list",
@@ -49,6 +50,7 @@ static const char *const sandbox_syscalls[] = {
 	/* glibc/pthread internals */
 	"prctl", "set_tid_address", "restart_syscall",
 };
+/* clang-format on */
 
 /* Sanitizer builds only (FERRY_SANITIZER, set by meson.build): at exit
  * LeakSanitizer clones a tracer that ptrace-attaches to every thread. */
@@ -104,8 +106,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	o = put(line, o, cap, nr < SANDBOX_MAX_NR && sigsys_names[nr] ? sigsys_names[nr] : "?");
 	o = put(line, o, cap, " (");
 	o = put_num(line, o, cap, nr);
-	o = put(line, o, cap, "); it failed with ENOSYS. Add it to sandbox_syscalls[] in src/sandbox_seccomp.c "
-			      "if ferryd needs it, or set [sandbox] seccomp = off");
+	o = put(line, o, cap,
+		"); it failed with ENOSYS. Add it to sandbox_syscalls[] in src/sandbox_seccomp.c "
+		"if ferryd needs it, or set [sandbox] seccomp = off");
 	line[o++] = '\n';
 	(void)!write(STDERR_FILENO, line, o);
 	ucontext_t *uc = uctx;

@@ -15,8 +15,7 @@
 static void check_normal(const char *p)
 {
 	size_t n = strlen(p);
-	if (p[0] != '/' || (n > 1 && p[n - 1] == '/') || strstr(p, "//") || strstr(p, "/./") ||
-	    strstr(p, "/../"))
+	if (p[0] != '/' || (n > 1 && p[n - 1] == '/') || strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../"))
 		abort();
 	if ((n >= 2 && strcmp(p + n - 2, "/.") == 0) || (n >= 3 && strcmp(p + n - 3, "/..") == 0))
 		abort();

@@ -31,9 +31,9 @@ int main(int argc, char **argv)
 			*colon++ = '\0';
 		int nr = seccomp_syscall_resolve_name(n);
 		int r = nr == __NR_SCMP_ERROR ? -1
-			: colon ? seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 1,
-						   SCMP_A0(SCMP_CMP_EQ, strtoull(colon, NULL, 0)))
-				: seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+			: colon		      ? seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 1,
+								 SCMP_A0(SCMP_CMP_EQ, strtoull(colon, NULL, 0)))
+					      : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 		if (r != 0) {
 			(void)fprintf(stderr, "deny_syscalls: unknown system call %s\n", n);
 			return 1;

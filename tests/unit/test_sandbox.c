@@ -231,8 +231,9 @@ static void test_rules_from_config(void **state)
 		const char *path;
 		unsigned access;
 	} want[] = {
-		{ "/srv/ftp", SANDBOX_SERVED }, { "/home", SANDBOX_SERVED },   { "/var/lib/ferry", SANDBOX_DB },
-		{ "/etc/ferry", SANDBOX_READ }, { "/etc/ferry/tls", SANDBOX_READ }, { "/etc/ferry/keys", SANDBOX_READ },
+		{ "/srv/ftp", SANDBOX_SERVED },	    { "/home", SANDBOX_SERVED },
+		{ "/var/lib/ferry", SANDBOX_DB },   { "/etc/ferry", SANDBOX_READ },
+		{ "/etc/ferry/tls", SANDBOX_READ }, { "/etc/ferry/keys", SANDBOX_READ },
 		{ "/etc/localtime", SANDBOX_READ }, { "/dev/urandom", SANDBOX_READ },
 	};
 	/* Sanitizer builds add /proc/self (LeakSanitizer) at the end. */
