@@ -197,3 +197,35 @@ def test_layers_off(make_server, ctl):
     assert "sandbox: seccomp off ([sandbox] seccomp = off)" in log
     st = status_fields(srv.pid)
     assert (st["Seccomp"], st["NoNewPrivs"]) == ("0", "1")
+
+
+def test_tls_certificates_outside_the_config_directory_reload(make_server, outside_dir):
+    """Certificates in their own directory, certbot style (live/ symlinks into archive/): the
+    renewal replaces every file with a new inode, and the SIGHUP reload still reads them."""
+    from tls_helpers import TlsCtl, cert_fingerprint_file, fingerprint, make_cert
+    archive, live = os.path.join(outside_dir, "archive"), os.path.join(outside_dir, "live")
+    os.makedirs(archive)
+    os.makedirs(live)
+    first = make_cert(archive, "cert1")
+    for src, name in zip(first, ("cert.pem", "key.pem")):
+        os.symlink(os.path.relpath(src, live), os.path.join(live, name))
+    srv = make_server({"tls": {"cert": os.path.join(live, "cert.pem"), "key": os.path.join(live, "key.pem")}})
+
+    def fp():
+        t = TlsCtl(srv.host, srv.port)
+        try:
+            t.auth()
+            t.expect("NOOP", 200)
+            return fingerprint(t.sock)
+        finally:
+            t.close()
+
+    assert fp() == cert_fingerprint_file(first[0])
+    second = make_cert(archive, "cert2")
+    for src, name in zip(second, ("cert.pem", "key.pem")):
+        tmp = os.path.join(live, name + ".new")
+        os.symlink(os.path.relpath(src, live), tmp)
+        os.replace(tmp, os.path.join(live, name))
+    assert "configuration reloaded" in srv.reload()
+    assert "not reloaded" not in srv.log()
+    assert fp() == cert_fingerprint_file(second[0])
