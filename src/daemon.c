@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "privs.h"
 #include "session.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "util.h"
 #include "vfs.h"
@@ -88,6 +89,9 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
 	if (strcmp(old->gss_keytab, nw->gss_keytab) != 0 || strcmp(old->gss_service, nw->gss_service) != 0)
 		log_warn(0, "reload: [gssapi] keytab/service changed; they take effect after a restart");
+	if ((nw->sandbox_roots[0] && strcmp(old->sandbox_roots, nw->sandbox_roots) != 0) ||
+	    old->sandbox_landlock != nw->sandbox_landlock || old->sandbox_seccomp != nw->sandbox_seccomp)
+		log_warn(0, "reload: [sandbox] changed; it takes effect after a restart");
 }
 
 /* Start-up clean-up of upload temporaries a killed ferryd left (vfs_clean.c),
@@ -166,6 +170,26 @@ static void guard_limits_from(const struct config *c, struct guard_limits *lim)
 	};
 }
 
+/* [sandbox] roots left empty: the directories that hold the homes now.
+ * Written into cfg (not yet shared), so logins check the same roots that
+ * Landlock enforces; reload() carries them over. */
+static void derive_roots(struct daemon *d, struct userstore *probe, struct config *cfg)
+{
+	int r = sandbox_derive_roots(d->store_ops, probe, cfg->sandbox_roots, sizeof(cfg->sandbox_roots));
+	if (r) {
+		cfg->sandbox_roots[0] = '\0';
+		log_warn(0, "sandbox: cannot derive the roots from the user store (%s); set [sandbox] roots",
+			 strerror(-r));
+	} else if (!cfg->sandbox_roots[0]) {
+		log_warn(0, "sandbox: the user store has no users and [sandbox] roots is empty: no home is "
+			    "reachable until ferryd restarts; set [sandbox] roots");
+	} else {
+		log_info(0, "sandbox: [sandbox] roots not set; homes must lie under %s (the directories holding "
+			    "the homes in the user store)",
+			 cfg->sandbox_roots);
+	}
+}
+
 static void reload(struct daemon *d)
 {
 	const struct config *old = config_current();
@@ -181,6 +205,10 @@ static void reload(struct daemon *d)
 		return;
 	}
 	warn_unreloadable(old, nw);
+	/* Landlock's rules are fixed: logins keep checking the running roots. */
+	memcpy(nw->sandbox_roots, old->sandbox_roots, sizeof(nw->sandbox_roots));
+	nw->sandbox_landlock = old->sandbox_landlock;
+	nw->sandbox_seccomp = old->sandbox_seccomp;
 	/* Certificates are re-read now, as the service user: keep the running
 	 * ones if that fails. */
 	struct tls_ctx *tc = NULL;
@@ -371,7 +399,15 @@ int daemon_run(struct config *cfg)
 		log_err(0, "%s", err);
 		goto out;
 	}
+	if (cfg->sandbox_landlock != SANDBOX_OFF && !cfg->sandbox_roots[0])
+		derive_roots(&d, probe, cfg);
 	d.store_ops->close(probe);
+
+	/* Before any other thread exists: every thread inherits the sandbox. */
+	if (sandbox_apply(cfg, err, sizeof(err)) != 0) {
+		log_err(0, "%s", err);
+		goto out;
+	}
 
 	d.startup = cfg;
 	(void)config_ref(cfg); /* the current snapshot holds its own reference */

@@ -121,6 +121,9 @@ static void check_defaults(const struct config *c)
 	assert_string_equal(c->pasv_address, "");
 	assert_int_equal(c->log_target, LOG_TO_STDERR);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
+	assert_string_equal(c->sandbox_roots, "");
+	assert_int_equal(c->sandbox_landlock, 1);
+	assert_int_equal(c->sandbox_seccomp, 1);
 	assert_string_equal(c->tls_cert, "");
 	assert_string_equal(c->tls_key, "");
 	assert_int_equal(c->n_tls_implicit, 0);
@@ -660,6 +663,24 @@ static void test_tls_enums(void **state)
 	expect_error(fx, "[tls]\ncertificate = a.pem\n", ":2: [tls] certificate: unknown key");
 }
 
+static void test_sandbox_keys(void **state)
+{
+	struct fixture *fx = *state;
+	char want[PATH_MAX + 64];
+	expect_error(fx, "[sandbox]\nlandlock = yes\n",
+		     ":2: [sandbox] landlock: expected one of: off, auto, require, got \"yes\"");
+	expect_error(fx, "[sandbox]\n\nseccomp = strict\n",
+		     ":3: [sandbox] seccomp: expected one of: off, auto, require, got \"strict\"");
+	expect_error(fx, "[sandbox]\nroots = /srv/ftp,,/home\n",
+		     ":2: [sandbox] roots: empty entry in the list \"/srv/ftp,,/home\"");
+	struct config *c = load_ok(fx, "[sandbox]\nroots = /srv/ftp , homes\nlandlock = require\nseccomp = off\n");
+	(void)snprintf(want, sizeof(want), "/srv/ftp,%s/homes", fx->dir);
+	assert_string_equal(c->sandbox_roots, want);
+	assert_int_equal(c->sandbox_landlock, 2);
+	assert_int_equal(c->sandbox_seccomp, 0);
+	config_unref(c);
+}
+
 static void test_otp_keys(void **state)
 {
 	struct fixture *fx = *state;
@@ -902,6 +923,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_enums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_otp_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_cert_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_cert_list_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_implicit_listen, setup, teardown),
