@@ -5,7 +5,7 @@ set -euo pipefail
 
 FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
-  libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev
+  libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev libseccomp-dev
   sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev
 )
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
@@ -17,7 +17,7 @@ FERRY_BENCH_PKGS=(
 )
 FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 FERRY_TEST_PKGS=(
-  python3 python3-pytest curl lftp wget tnftp oathtool man-db
+  python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
 )
 

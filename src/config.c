@@ -32,6 +32,7 @@ static const char *const tls_required_modes[] = { "none", "login", "data", "all"
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 /* [otp]: index 0 is the default form (config.h). */
 static const char *const otp_challenge_forms[] = { "331", "336", NULL };
+static const char *const sandbox_modes[] = { "off", "auto", "require", NULL };
 static const char *const otp_unknown_modes[] = { "password", "challenge", NULL };
 
 
@@ -55,8 +56,8 @@ static const struct config_row config_rows[] = {
 	    "service account ferryd switches to when started as root"),
 	ROW("server", "workers", CONFIG_T_UINT, workers, 0, 256, "0",
 	    "event-loop threads; 0 = one per CPU"),
-	ROW("server", "jobs", CONFIG_T_UINT, jobs, 1, 64, "2",
-	    "threads for blocking work (password hashing, database)"),
+	ROW("server", "jobs", CONFIG_T_UINT, jobs, 0, 64, "0",
+	    "threads for blocking work (password hashing, database); 0 = one per CPU, at least 2"),
 	ROW("server", "banner", CONFIG_T_STRING, banner, 0, 200, "Ferry FTP server ready.",
 	    "text of the 220 greeting"),
 	ROW("server", "max_line", CONFIG_T_UINT, max_line, 512, 65536, "4096",
@@ -148,6 +149,17 @@ static const struct config_row config_rows[] = {
 	  .off = offsetof(struct config, gss_required), .size = FIELD_SIZE(gss_required), .def = "yes",
 	  .help = "after the GSSAPI exchange, refuse plaintext commands (533) until CCC",
 	  .choices = yes_no },
+	/* Landlock rules are fixed at start: [sandbox] changes need a restart. */
+	ROW("sandbox", "roots", CONFIG_T_PATH_LIST, sandbox_roots, 0, 16, "",
+	    "directories under which every home lies; empty = the parents of the homes in the store at start"),
+	{ .section = "sandbox", .key = "landlock", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, sandbox_landlock), .size = FIELD_SIZE(sandbox_landlock),
+	  .def = "auto", .help = "Landlock file-system confinement: auto, require or off",
+	  .choices = sandbox_modes },
+	{ .section = "sandbox", .key = "seccomp", .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, sandbox_seccomp), .size = FIELD_SIZE(sandbox_seccomp),
+	  .def = "auto", .help = "seccomp system-call allow-list: auto, require or off",
+	  .choices = sandbox_modes },
 	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
 	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
 	  .def = "stderr", .help = "where log lines go", .choices = log_targets },

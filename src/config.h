@@ -70,6 +70,12 @@ struct config {
 	char gss_service[64];      /* keytab principals service/HOST@REALM are used */
 	int gss_required;          /* 1: after ADAT, plaintext commands get 533 until CCC */
 
+	/* [sandbox] */
+	char sandbox_roots[1024]; /* comma-separated directories holding every home; "" = derived at
+				   * start from the user store (daemon.c fills in what it derived) */
+	int sandbox_landlock;     /* enum sandbox_mode: 0 off, 1 auto, 2 require */
+	int sandbox_seccomp;      /* enum sandbox_mode */
+
 	/* [log] */
 	int log_target; /* enum log_target */
 	int log_level;  /* enum log_level */

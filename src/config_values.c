@@ -277,7 +277,8 @@ static int config_set_path_list(const struct config_row *row, const char *v, con
 	size_t n = 0, o = 0;
 	bool more = true;
 
-	_Static_assert(sizeof(out) >= FIELD_SIZE(tls_cert) && sizeof(out) >= FIELD_SIZE(tls_key),
+	_Static_assert(sizeof(out) >= FIELD_SIZE(tls_cert) && sizeof(out) >= FIELD_SIZE(tls_key) &&
+			       sizeof(out) >= FIELD_SIZE(sandbox_roots),
 		       "config_set_path_list buffer");
 	if (row->size > sizeof(out)) {
 		config_why(why, whysz, "internal error: list field too large");

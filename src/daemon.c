@@ -24,6 +24,7 @@
 #include "privs.h"
 #include "session.h"
 #include "systemd.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "util.h"
 #include "vfs.h"
@@ -107,6 +108,9 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [hooks] changed; it takes effect after a restart");
 	if (strcmp(old->gss_keytab, nw->gss_keytab) != 0 || strcmp(old->gss_service, nw->gss_service) != 0)
 		log_warn(0, "reload: [gssapi] keytab/service changed; they take effect after a restart");
+	if ((nw->sandbox_roots[0] && strcmp(old->sandbox_roots, nw->sandbox_roots) != 0) ||
+	    old->sandbox_landlock != nw->sandbox_landlock || old->sandbox_seccomp != nw->sandbox_seccomp)
+		log_warn(0, "reload: [sandbox] changed; it takes effect after a restart");
 }
 
 /* Start-up clean-up of upload temporaries a killed ferryd left (vfs_clean.c),
@@ -185,6 +189,26 @@ static void guard_limits_from(const struct config *c, struct guard_limits *lim)
 	};
 }
 
+/* [sandbox] roots left empty: the directories that hold the homes now.
+ * Written into cfg (not yet shared), so logins check the same roots that
+ * Landlock enforces; reload() carries them over. */
+static void derive_roots(struct daemon *d, struct userstore *probe, struct config *cfg)
+{
+	int r = sandbox_derive_roots(d->store_ops, probe, cfg->sandbox_roots, sizeof(cfg->sandbox_roots));
+	if (r) {
+		cfg->sandbox_roots[0] = '\0';
+		log_warn(0, "sandbox: cannot derive the roots from the user store (%s); set [sandbox] roots",
+			 strerror(-r));
+	} else if (!cfg->sandbox_roots[0]) {
+		log_warn(0, "sandbox: the user store has no users and [sandbox] roots is empty: no home is "
+			    "reachable until ferryd restarts; set [sandbox] roots");
+	} else {
+		log_info(0, "sandbox: [sandbox] roots not set; homes must lie under %s (the directories holding "
+			    "the homes in the user store)",
+			 cfg->sandbox_roots);
+	}
+}
+
 static void reload(struct daemon *d)
 {
 	const struct config *old = config_current();
@@ -202,6 +226,10 @@ static void reload(struct daemon *d)
 		return;
 	}
 	warn_unreloadable(old, nw);
+	/* Landlock's rules are fixed: logins keep checking the running roots. */
+	memcpy(nw->sandbox_roots, old->sandbox_roots, sizeof(nw->sandbox_roots));
+	nw->sandbox_landlock = old->sandbox_landlock;
+	nw->sandbox_seccomp = old->sandbox_seccomp;
 	/* Certificates are re-read now, as the service user: keep the running
 	 * ones if that fails. */
 	struct tls_ctx *tc = NULL;
@@ -251,6 +279,16 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 			break;
 		}
 	}
+}
+
+/* [server] jobs = 0: one per CPU, but two at least, so a slow database call
+ * never holds up every login on a one-CPU machine. */
+static unsigned job_count(const struct config *cfg)
+{
+	if (cfg->jobs)
+		return cfg->jobs;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 2 && n <= 64 ? (unsigned)n : n > 64 ? 64 : 2;
 }
 
 /* [log] xferlog and json are opened now, as root, so they may live where
@@ -467,7 +505,27 @@ int daemon_run(struct config *cfg)
 		log_err(0, "%s", err);
 		goto out;
 	}
+	if (cfg->sandbox_landlock != SANDBOX_OFF && !cfg->sandbox_roots[0])
+		derive_roots(&d, probe, cfg);
 	d.store_ops->close(probe);
+
+	/* Hooks run in a process of their own, forked before the sandbox
+	 * (hooks.c): the programs they start must not inherit it. */
+	if (cfg->hooks_upload_exec[0] || cfg->hooks_upload_url[0]) {
+		if (hooks_start(&d.shared.hooks, cfg->hooks_upload_exec, cfg->hooks_upload_url, cfg->hooks_concurrency,
+				cfg->hooks_timeout_ms) != 0) {
+			log_err(0, "[hooks]: cannot start the hook runner");
+			goto out;
+		}
+		log_info(0, "hooks: after each upload%s%s%s%s", cfg->hooks_upload_exec[0] ? " run " : "",
+			 cfg->hooks_upload_exec, cfg->hooks_upload_url[0] ? " POST to " : "", cfg->hooks_upload_url);
+	}
+
+	/* Before any other thread exists: every thread inherits the sandbox. */
+	if (sandbox_apply(cfg, err, sizeof(err)) != 0) {
+		log_err(0, "%s", err);
+		goto out;
+	}
 
 	d.startup = cfg;
 	(void)config_ref(cfg); /* the current snapshot holds its own reference */
@@ -476,7 +534,7 @@ int daemon_run(struct config *cfg)
 		log_err(0, "cannot create the main event loop");
 		goto out;
 	}
-	if (jobs_start(&d.shared.jobs, cfg->jobs, store_thread_init, store_thread_fini, &d) != 0) {
+	if (jobs_start(&d.shared.jobs, job_count(cfg), store_thread_init, store_thread_fini, &d) != 0) {
 		log_err(0, "cannot start the job pool");
 		goto out;
 	}
@@ -487,15 +545,6 @@ int daemon_run(struct config *cfg)
 	atomic_init(&d.shared.next_sid, 1);
 	atomic_init(&d.shared.sessions, 0);
 	d.shared.metrics = &d.metrics;
-	if (cfg->hooks_upload_exec[0] || cfg->hooks_upload_url[0]) {
-		if (hooks_start(&d.shared.hooks, cfg->hooks_upload_exec, cfg->hooks_upload_url, cfg->hooks_concurrency,
-				cfg->hooks_timeout_ms) != 0) {
-			log_err(0, "[hooks]: cannot start the hook threads");
-			goto out;
-		}
-		log_info(0, "hooks: after each upload%s%s%s%s", cfg->hooks_upload_exec[0] ? " run " : "",
-			 cfg->hooks_upload_exec, cfg->hooks_upload_url[0] ? " POST to " : "", cfg->hooks_upload_url);
-	}
 	d.shared.stopped = on_worker_stopped;
 	d.shared.stopped_arg = &d;
 	d.workers = util_xcalloc(d.nworkers, sizeof(*d.workers));
@@ -552,7 +601,7 @@ int daemon_run(struct config *cfg)
 			 cfg->gss_service);
 	else
 		log_info(0, "GSSAPI: off (no [gssapi] keytab)");
-	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, cfg->jobs,
+	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, job_count(cfg),
 		 cfg->sqlite_path);
 	char status_msg[128];
 	(void)snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=serving: %u worker(s), %zu listener(s)",

@@ -34,6 +34,7 @@ struct datachan {
 
 	/* private */
 	int lfd, fd;
+	uint16_t lport; /* lfd's port */
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
 	bool have_target, connecting, running, eof_pending_cr;

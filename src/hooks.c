@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +29,7 @@ struct hook_item {
 	char *user, *vpath, *file, *ip, *protocol;
 };
 
-struct hooks {
+struct hook_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct hook_item *head, **tail;
@@ -69,7 +71,9 @@ static char *env_var(const char *name, const char *value)
 /* The program runs as the service user with a clean environment and the
  * default signal mask (ferryd's threads block the signals it reads from a
  * signalfd). It is killed when the timeout passes. */
-static void run_exec(struct hooks *h, const struct hook_item *it)
+static void pool_stop(struct hook_pool *h);
+
+static void run_exec(struct hook_pool *h, const struct hook_item *it)
 {
 	char num[32], bytes[32];
 	(void)snprintf(num, sizeof(num), "%llu", (unsigned long long)it->sid);
@@ -174,7 +178,7 @@ static char *json_body(const struct hook_item *it)
 	return b;
 }
 
-static void run_url(struct hooks *h, const struct hook_item *it)
+static void run_url(struct hook_pool *h, const struct hook_item *it)
 {
 	char *body = json_body(it);
 	CURL *c = curl_easy_init();
@@ -218,7 +222,7 @@ out:
 
 static void *hook_thread(void *arg)
 {
-	struct hooks *h = arg;
+	struct hook_pool *h = arg;
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
 		while (!h->head && !h->stopping)
@@ -241,9 +245,9 @@ static void *hook_thread(void *arg)
 	}
 }
 
-int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
+static int pool_start(struct hook_pool **out, const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
 {
-	struct hooks *h = util_xcalloc(1, sizeof(*h));
+	struct hook_pool *h = util_xcalloc(1, sizeof(*h));
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	h->tail = &h->head;
@@ -252,7 +256,7 @@ int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned 
 	h->timeout_ms = timeout_ms;
 	if (h->url) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			hooks_stop(h);
+			pool_stop(h);
 			return -EIO;
 		}
 		h->curl_up = true;
@@ -261,7 +265,7 @@ int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned 
 	for (unsigned i = 0; i < concurrency; i++) {
 		int r = pthread_create(&h->threads[i], NULL, hook_thread, h);
 		if (r) {
-			hooks_stop(h);
+			pool_stop(h);
 			return -r;
 		}
 		h->n = i + 1;
@@ -270,7 +274,7 @@ int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned 
 	return 0;
 }
 
-void hooks_upload(struct hooks *h, const struct hook_upload *u)
+static void pool_upload(struct hook_pool *h, const struct hook_upload *u)
 {
 	struct hook_item *it = util_xcalloc(1, sizeof(*it));
 	it->sid = u->sid;
@@ -301,7 +305,7 @@ void hooks_upload(struct hooks *h, const struct hook_upload *u)
 	}
 }
 
-void hooks_stop(struct hooks *h)
+static void pool_stop(struct hook_pool *h)
 {
 	if (!h)
 		return;
@@ -332,5 +336,157 @@ void hooks_stop(struct hooks *h)
 	free(h->url);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* ---- the hook runner: a process of its own, outside the sandbox ----
+ *
+ * ferryd runs under seccomp and Landlock (sandbox.c); a hook program, a
+ * shell script and whatever it starts would inherit both and die on their
+ * first unlisted system call or path. So hooks run in a child forked
+ * before the sandbox, as the service user, which holds nothing but its end
+ * of a socketpair: ferryd sends it one message per committed upload. */
+
+#define RUNNER_FD 3
+#define RUNNER_MSG_MAX (3u * 4096u + 512u)
+
+struct hooks {
+	int fd;     /* SOCK_SEQPACKET to the runner */
+	pid_t pid;
+	uint32_t timeout_ms;
+};
+
+/* Fields, each ending in NUL: sid, bytes, user, vpath, home, ip, protocol. */
+static size_t runner_pack(const struct hook_upload *u, char *out, size_t cap)
+{
+	char num[2][24];
+	(void)snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)u->sid);
+	(void)snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)u->bytes);
+	const char *f[7] = { num[0], num[1], u->user ? u->user : "", u->vpath, u->home, u->ip, u->protocol };
+	size_t n = 0;
+	for (size_t i = 0; i < 7; i++) {
+		size_t l = strlen(f[i]) + 1;
+		if (l > cap - n)
+			return 0;
+		memcpy(out + n, f[i], l);
+		n += l;
+	}
+	return n;
+}
+
+static bool runner_unpack(char *msg, size_t n, struct hook_upload *u)
+{
+	const char *f[7];
+	size_t k = 0, start = 0;
+	for (size_t i = 0; i < n && k < 7; i++) {
+		if (msg[i] == '\0') {
+			f[k++] = msg + start;
+			start = i + 1;
+		}
+	}
+	if (k != 7)
+		return false;
+	*u = (struct hook_upload){ .sid = strtoull(f[0], NULL, 10), .bytes = strtoull(f[1], NULL, 10), .user = f[2],
+				   .vpath = f[3], .home = f[4], .ip = f[5], .protocol = f[6] };
+	return u->vpath[0] == '/';
+}
+
+static _Noreturn void runner_main(const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
+{
+	/* Ends with ferryd, whatever way ferryd ends. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	(void)signal(SIGTERM, SIG_DFL);
+	(void)pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+	struct hook_pool *p = NULL;
+	if (pool_start(&p, exec, url, concurrency, timeout_ms) != 0) {
+		log_err(0, "hook runner: cannot start its threads");
+		_exit(1);
+	}
+	static char msg[RUNNER_MSG_MAX];
+	for (;;) {
+		ssize_t n = recv(RUNNER_FD, msg, sizeof(msg), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* ferryd closed its end: stop */
+		struct hook_upload u;
+		if (runner_unpack(msg, (size_t)n, &u))
+			pool_upload(p, &u);
+		else
+			log_warn(0, "hook runner: malformed request ignored");
+	}
+	pool_stop(p);
+	_exit(0);
+}
+
+int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+		(void)close(sp[0]);
+		(void)close(sp[1]);
+		return err;
+	}
+	if (pid == 0) {
+		/* Keep only stdio (logs) and the socket: no listening sockets,
+		 * database or keys in the process that runs other programs. */
+		if (dup2(sp[1], RUNNER_FD) != RUNNER_FD)
+			_exit(1);
+		(void)close_range(RUNNER_FD + 1, ~0u, 0);
+		runner_main(exec, url, concurrency, timeout_ms);
+	}
+	(void)close(sp[1]);
+	(void)fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK);
+	struct hooks *h = util_xcalloc(1, sizeof(*h));
+	h->fd = sp[0];
+	h->pid = pid;
+	h->timeout_ms = timeout_ms;
+	*out = h;
+	return 0;
+}
+
+void hooks_upload(struct hooks *h, const struct hook_upload *u)
+{
+	char msg[RUNNER_MSG_MAX];
+	size_t n = runner_pack(u, msg, sizeof(msg));
+	if (n == 0) {
+		log_warn(u->sid, "hook: upload details too long; hooks for this upload dropped");
+		return;
+	}
+	/* One datagram per upload: atomic, so the worker threads can share
+	 * the socket; never blocks a worker. */
+	if (send(h->fd, msg, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_warn(u->sid, "hook: cannot hand the upload to the hook runner (%s); hooks for it dropped",
+			 strerror(errno));
+}
+
+void hooks_stop(struct hooks *h)
+{
+	if (!h)
+		return;
+	(void)close(h->fd); /* the runner drops what is queued and lets running hooks end */
+	uint64_t deadline = util_now_ms() + h->timeout_ms + 2000u;
+	int st;
+	for (;;) {
+		pid_t r = waitpid(h->pid, &st, WNOHANG);
+		if (r == h->pid || (r < 0 && errno != EINTR))
+			break;
+		if (util_now_ms() >= deadline) {
+			/* Landlock's signal scope may refuse this (the runner is
+			 * outside the sandbox); it then ends with ferryd anyway
+			 * (PR_SET_PDEATHSIG). */
+			if (kill(h->pid, SIGKILL) == 0)
+				(void)waitpid(h->pid, &st, 0);
+			break;
+		}
+		sleep_ms(10);
+	}
 	free(h);
 }

@@ -1,7 +1,8 @@
-/* hooks: upload-complete hooks ([hooks] upload_exec, upload_url), run off
- * the event loops on threads of their own, with a concurrency limit (the
- * thread count), a timeout, and a bounded queue. A hook never affects the
- * transfer's reply: failures are logged. The only libcurl user. */
+/* hooks: upload-complete hooks ([hooks] upload_exec, upload_url), run in a
+ * process of their own (forked before the sandbox, so the programs they
+ * start do not inherit seccomp and Landlock), on threads there with a
+ * concurrency limit, a timeout, and a bounded queue. A hook never affects
+ * the transfer's reply: failures are logged. The only libcurl user. */
 #ifndef FERRY_HOOKS_H
 #define FERRY_HOOKS_H
 
@@ -19,7 +20,8 @@ struct hook_upload {
 };
 
 struct hooks;
-/* Starts `concurrency` threads; exec or url may be empty (not both).
+/* Forks the hook runner (call before the sandbox and before any thread),
+ * which starts `concurrency` threads; exec or url may be empty (not both).
  * exec is run with no arguments and the details in FERRY_* variables; url
  * gets a JSON POST, retried up to 3 times. timeout_ms bounds each run or
  * each attempt. */

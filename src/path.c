@@ -1,6 +1,7 @@
 #include "path.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 /* Appends one component (not "." or "..") to out at *len. */
@@ -72,4 +73,23 @@ const char *path_basename(const char *vpath)
 {
 	const char *slash = strrchr(vpath, '/');
 	return slash ? slash + 1 : vpath;
+}
+
+bool path_under_roots(const char *path, const char *roots)
+{
+	char p[PATH_MAX], r[PATH_MAX];
+	struct slice rest = slice_from_cstr(roots), item;
+	bool more = path[0] == '/' && roots[0] != '\0';
+	if (!more || path_resolve("/", slice_from_cstr(path), p, sizeof(p)) != 0)
+		return false;
+	while (more) {
+		more = slice_split(rest, ',', &item, &rest);
+		item = slice_trim_spaces(item);
+		if (item.n == 0 || item.p[0] != '/' || path_resolve("/", item, r, sizeof(r)) != 0)
+			continue;
+		size_t n = strlen(r);
+		if (n == 1 || (strncmp(p, r, n) == 0 && (p[n] == '\0' || p[n] == '/')))
+			return true;
+	}
+	return false;
 }

@@ -5,6 +5,7 @@
 #ifndef FERRY_PATH_H
 #define FERRY_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "str.h"
@@ -18,5 +19,12 @@ int path_resolve(const char *cwd, struct slice arg, char *out, size_t outsz);
 
 /* The last component of a normalised virtual path ("" for "/"). */
 const char *path_basename(const char *vpath);
+
+/* True if the absolute host path lies in or under one of the comma-separated
+ * absolute directories in roots. Both sides are normalised lexically and
+ * compared component by component ("/srv/ftpx" is not under "/srv/ftp",
+ * "/srv/ftp/../etc" is not either). Strings only: for a clear refusal at
+ * login; Landlock (sandbox.c) is what enforces the roots. */
+bool path_under_roots(const char *path, const char *roots);
 
 #endif

@@ -199,3 +199,22 @@ def test_reload_keeps_hooks_and_warns(make_server, hookdir):
     upload(s, "f", b"1")
     s.wait_log(r"hook: .*a\.sh done")
     assert open(out).read() == "a\n"
+
+
+def test_exec_hook_runs_outside_the_sandbox(make_server, hookdir):
+    # ferryd itself runs under seccomp and Landlock; a hook program (a shell
+    # script that starts other programs) must not inherit them, or its first
+    # unlisted system call or path would kill it. It is started by the hook
+    # runner, a process forked before the sandbox.
+    out = os.path.join(hookdir, "status.txt")
+    prog = script(hookdir, "st.sh", f"grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > {out}.tmp "
+                                     f"&& cat /etc/hostname >/dev/null && mv {out}.tmp {out}\n")
+    s = make_server(config={"hooks": {"upload_exec": prog}})
+    with open(f"/proc/{s.pid}/status") as f:
+        assert "Seccomp:\t2" in f.read()  # ferryd is sandboxed
+    r, _ = upload(s, "f.bin", b"y" * 10)
+    assert r.code == 226
+    wait_until(lambda: os.path.exists(out), 5.0, what="hook output")
+    status = dict(l.split(":\t", 1) for l in open(out).read().splitlines())
+    assert status["Seccomp"].strip() == "0", status
+    s.wait_log(r"hook: .*st\.sh done")

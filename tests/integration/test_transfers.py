@@ -111,20 +111,16 @@ def test_pasv_reply_and_connect(sess, wd):
     assert sess.reply(DATA_TIMEOUT).code == 226
 
 
-def test_pasv_twice_closes_first_listener(sess, wd):
+def test_pasv_twice_offers_one_listener(sess, wd):
+    # A session keeps one passive listener: asked again, it names the same
+    # port (a fresh bind per file costs; the peer check keeps others out).
     p, v = wd
     put_file(os.path.join(p, "f"), b"second")
     first = sess.pasv()
     second = sess.pasv()
-    assert first != second
-    with pytest.raises(ConnectionRefusedError):
-        connect_data(HOST, first, timeout=3).close()
+    assert first == second
     d = connect_data(HOST, second)
     try:
-        # one connection per PASV: a second one to the same port is refused
-        time.sleep(0.1)
-        with pytest.raises(ConnectionRefusedError):
-            connect_data(HOST, second, timeout=3).close()
         sess.expect("RETR f", 150)
         assert recv_all(d) == b"second"
     finally:
@@ -132,7 +128,7 @@ def test_pasv_twice_closes_first_listener(sess, wd):
     assert sess.reply(DATA_TIMEOUT).code == 226
 
 
-def test_pasv_listener_closed_after_transfer(sess, wd):
+def test_pasv_listener_after_transfer(sess, wd):
     p, v = wd
     put_file(os.path.join(p, "f"), b"x")
     port = sess.pasv()
@@ -141,11 +137,28 @@ def test_pasv_listener_closed_after_transfer(sess, wd):
     assert recv_all(d) == b"x"
     d.close()
     sess.reply(DATA_TIMEOUT)
-    with pytest.raises(ConnectionRefusedError):
-        connect_data(HOST, port, timeout=3).close()
     # RFC 1123 §4.1.2.6: a fresh PASV for every transfer
     r = sess.expect("RETR f", 425)
     assert r.lines == ["425 Use PORT, PASV, EPRT or EPSV first."]
+    # A connection made before the next PASV is not taken for its answer:
+    # it is closed, and the transfer uses the one made after the 227.
+    stale = connect_data(HOST, port, timeout=3)
+    try:
+        assert sess.pasv() == port
+        d = connect_data(HOST, port)
+        try:
+            sess.expect("RETR f", 150)
+            assert recv_all(d) == b"x"
+        finally:
+            d.close()
+        assert sess.reply(DATA_TIMEOUT).code == 226
+        assert closed_by_peer(stale, timeout=5)
+    finally:
+        stale.close()
+    # Unused for a second, the listener closes.
+    time.sleep(1.5)
+    with pytest.raises(ConnectionRefusedError):
+        connect_data(HOST, port, timeout=3).close()
 
 
 def test_epsv(sess, wd):
@@ -182,17 +195,18 @@ def test_epsv_all(sess, wd):
 
 
 def test_passive_ports_from_configured_range_nonsequential(make_server):
-    srv = make_server({"passive": {"ports": "50100-50139"}})
+    srv = make_server({"passive": {"ports": "61100-61139"}})
     ports = []
-    sessions = [Session(srv), Session(srv)]
+    sessions = []
     try:
-        for i in range(20):
-            s = sessions[i % 2]
-            ports.append(s.pasv() if i % 4 < 2 else s.epsv())
+        for i in range(20):  # a session keeps its listener: a new session each time
+            s = Session(srv)
+            sessions.append(s)
+            ports.append(s.pasv() if i % 2 else s.epsv())
     finally:
         for s in sessions:
             s.close()
-    assert all(50100 <= p <= 50139 for p in ports), ports
+    assert all(61100 <= p <= 61139 for p in ports), ports
     diffs = [b - a for a, b in zip(ports, ports[1:])]
     assert not all(d == 1 for d in diffs), f"passive ports are sequential: {ports}"
     assert len(set(ports)) > 3, ports
@@ -1085,19 +1099,27 @@ def test_download_of_a_file_replaced_meanwhile_is_consistent(server, sess, wd):
 
 
 def test_passive_port_range_exhausted(make_server):
-    srv = make_server({"passive": {"ports": "50200-50200"}})
+    # Above the ephemeral range (32768-60999): no client socket can hold it.
+    srv = make_server({"passive": {"ports": "61200-61200"}})
     put_file(os.path.join(home_of(srv), "f"), b"one port")
     a, b = Session(srv), Session(srv)
     try:
-        assert a.pasv() == 50200
+        assert a.pasv() == 61200
         r = b.expect("PASV", 425)
         assert r.lines == ["425 Cannot open a passive data connection."]
         b.expect("EPSV", 425)
         b.expect("RETR f", 425)
-        data, _, _ = a.retr("f")           # its own fresh PASV re-binds the only port
+        data, _, _ = a.retr("f")           # its own fresh PASV reuses its listener
         assert data == b"one port"
-        data, _, _ = b.retr("f", how="epsv")   # free again once a's transfer is over
-        assert data == b"one port"
+        # Free again once a's listener has lingered its second after the transfer.
+        wait_until(lambda: b.cmd("EPSV").code == 229, timeout=5, what="the port to come free")
+        d = connect_data(HOST, 61200)
+        try:
+            b.expect("RETR f", 150)
+            assert recv_all(d) == b"one port"
+        finally:
+            d.close()
+        assert b.reply(DATA_TIMEOUT).code == 226
     finally:
         a.close()
         b.close()

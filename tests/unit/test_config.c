@@ -105,7 +105,7 @@ static void check_defaults(const struct config *c)
 	assert_string_equal(a, "127.0.0.1:2121");
 	assert_string_equal(c->run_as, "ferry");
 	assert_int_equal(c->workers, 0);
-	assert_int_equal(c->jobs, 2);
+	assert_int_equal(c->jobs, 0); /* one per CPU (daemon.c) */
 	assert_string_equal(c->banner, "Ferry FTP server ready.");
 	assert_int_equal(c->max_line, 4096);
 	assert_int_equal(c->idle_timeout_ms, 300000);
@@ -121,6 +121,9 @@ static void check_defaults(const struct config *c)
 	assert_string_equal(c->pasv_address, "");
 	assert_int_equal(c->log_target, LOG_TO_STDERR);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
+	assert_string_equal(c->sandbox_roots, "");
+	assert_int_equal(c->sandbox_landlock, 1);
+	assert_int_equal(c->sandbox_seccomp, 1);
 	assert_string_equal(c->tls_cert, "");
 	assert_string_equal(c->tls_key, "");
 	assert_int_equal(c->n_tls_implicit, 0);
@@ -305,8 +308,8 @@ static void test_number_out_of_range(void **state)
 	struct fixture *fx = *state;
 	expect_error(fx, "[server]\n\nworkers = 257\n",
 		     ":3: [server] workers: expected a whole number from 0 to 256, got \"257\"");
-	expect_error(fx, "[server]\njobs = 0\n",
-		     ":2: [server] jobs: expected a whole number from 1 to 64, got \"0\"");
+	expect_error(fx, "[server]\njobs = 65\n",
+		     ":2: [server] jobs: expected a whole number from 0 to 64, got \"65\"");
 	expect_error(fx, "[server]\nmax_line = 511\n",
 		     ":2: [server] max_line: expected a whole number from 512 to 65536, got \"511\"");
 }
@@ -660,6 +663,24 @@ static void test_tls_enums(void **state)
 	expect_error(fx, "[tls]\ncertificate = a.pem\n", ":2: [tls] certificate: unknown key");
 }
 
+static void test_sandbox_keys(void **state)
+{
+	struct fixture *fx = *state;
+	char want[PATH_MAX + 64];
+	expect_error(fx, "[sandbox]\nlandlock = yes\n",
+		     ":2: [sandbox] landlock: expected one of: off, auto, require, got \"yes\"");
+	expect_error(fx, "[sandbox]\n\nseccomp = strict\n",
+		     ":3: [sandbox] seccomp: expected one of: off, auto, require, got \"strict\"");
+	expect_error(fx, "[sandbox]\nroots = /srv/ftp,,/home\n",
+		     ":2: [sandbox] roots: empty entry in the list \"/srv/ftp,,/home\"");
+	struct config *c = load_ok(fx, "[sandbox]\nroots = /srv/ftp , homes\nlandlock = require\nseccomp = off\n");
+	(void)snprintf(want, sizeof(want), "/srv/ftp,%s/homes", fx->dir);
+	assert_string_equal(c->sandbox_roots, want);
+	assert_int_equal(c->sandbox_landlock, 2);
+	assert_int_equal(c->sandbox_seccomp, 0);
+	config_unref(c);
+}
+
 static void test_otp_keys(void **state)
 {
 	struct fixture *fx = *state;
@@ -902,6 +923,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_enums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_otp_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_cert_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_cert_list_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_implicit_listen, setup, teardown),

@@ -160,9 +160,26 @@ static void test_path_basename(void **state)
 	assert_ptr_equal(path_basename(p), p + 5);
 }
 
+static void test_under_roots(void **state)
+{
+	(void)state;
+	assert_true(path_under_roots("/srv/ftp/bob", "/srv/ftp"));
+	assert_true(path_under_roots("/srv/ftp", "/srv/ftp"));
+	assert_true(path_under_roots("/srv/ftp/bob/", "/home, /srv/ftp/"));
+	assert_true(path_under_roots("/anything", "/"));
+	assert_true(path_under_roots("/srv//ftp/./bob", "/srv/ftp"));
+	assert_false(path_under_roots("/srv/ftpx/bob", "/srv/ftp"));
+	assert_false(path_under_roots("/srv/ftp/../etc", "/srv/ftp"));
+	assert_false(path_under_roots("/srv", "/srv/ftp"));
+	assert_false(path_under_roots("/srv/ftp/bob", ""));
+	assert_false(path_under_roots("srv/ftp/bob", "/srv/ftp"));
+	assert_false(path_under_roots("/srv/ftp/bob", "srv/ftp,/home"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_under_roots),
 		cmocka_unit_test(test_path_relative_and_absolute),
 		cmocka_unit_test(test_path_dot_and_dotdot),
 		cmocka_unit_test(test_path_never_above_root),

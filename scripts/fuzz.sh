@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer drivers (tests/fuzz) in build-fuzz/ with clang,
+# -fsanitize=fuzzer,address,undefined, and runs each one for a bounded time.
+# Usage: scripts/fuzz.sh [SECONDS_PER_DRIVER] [DRIVER...]   (default 20 s, all)
+#
+# Seed corpora are generated (not committed) into build-fuzz/seeds/DRIVER:
+# the client lines of tests/proto/*.t (whole sessions for proto; command
+# arguments for parse, path and otp), etc/ferry.conf and variants for config,
+# a few LIST entries for listing. What libFuzzer learns is kept in
+# build-fuzz/corpus/DRIVER between runs. A crash fails the run and prints
+# the reproducer (build-fuzz/crashes/DRIVER-crash-*); reproduce with
+#   build-fuzz/tests/fuzz/fuzz_DRIVER FILE
+# then turn it into a regression test (transcript or unit test) with the fix.
+# Prints "fuzz: DRIVER: N executions in S s" per driver. With
+# FERRY_FUZZ_RESULTS=FILE, also appends one JSON line per driver
+# ({"name": "fuzz_DRIVER", "result": "OK"|"FAIL"}) for scripts/summarize.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+shift || true
+drivers=("$@")
+[ ${#drivers[@]} -gt 0 ] || drivers=(proto parse path listing config otp)
+dir=build-fuzz
+
+if [ ! -f "$dir/build.ninja" ]; then
+  CC=clang meson setup "$dir" --buildtype=debugoptimized -Dfuzz=true \
+    -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+else
+  meson setup --reconfigure "$dir" >/dev/null
+fi
+targets=()
+for d in "${drivers[@]}"; do targets+=("tests/fuzz/fuzz_$d"); done
+ninja -C "$dir" "${targets[@]}" >/dev/null || ninja -C "$dir" "${targets[@]}"
+
+# ---- seed corpora, generated from the repository
+seeds="$dir/seeds"
+rm -rf "$seeds"
+mkdir -p "$seeds" "$dir/corpus" "$dir/crashes"
+/usr/bin/python3 - "$seeds" <<'EOF'
+import glob, os, re, sys
+out = sys.argv[1]
+def put(driver, name, data):
+    d = os.path.join(out, driver)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+def unescape(s):
+    return re.sub(rb"\\(x[0-9a-fA-F]{2}|[rnt\\])",
+                  lambda m: {b"r": b"\r", b"n": b"\n", b"t": b"\t", b"\\": b"\\"}.get(
+                      m.group(1), bytes([int(m.group(1)[1:], 16)]) if m.group(1)[:1] == b"x" else m.group(1)),
+                  s)
+args = set()
+for t in sorted(glob.glob("tests/proto/*.t")):
+    session = b""
+    for line in open(t, "rb").read().split(b"\n"):
+        if line.startswith(b"C: "):
+            session += line[3:] + b"\r\n"
+            verb, _, arg = line[3:].partition(b" ")
+            if arg:
+                args.add(arg)
+        elif line.startswith(b"C< "):
+            session += unescape(line[3:])
+    if session:
+        base = os.path.basename(t)[:-2]
+        for mode in (0, 1, 3, 8):   # first byte: TLS offered, effects fail, OTP challenge
+            put("proto", f"{base}-{mode}", bytes([mode]) + session)
+for i, a in enumerate(sorted(args)):
+    for k in range(8):
+        put("parse", f"arg{i}-{k}", bytes([k]) + a)
+    put("path", f"arg{i}", b"/sub/dir\n" + a)
+    put("otp", f"arg{i}", a)
+for i, a in enumerate([b"0", b"18446744073709551615", b"30s", b"1h", b"127.0.0.1:21", b"[::1]:2121",
+                       b"49152-65534", b"20260101120000", b"20260101120000.123", b"::ffff:1.2.3.4"]):
+    for k in range(8):
+        put("parse", f"lit{i}-{k}", bytes([k]) + a)
+put("config", "example", open("etc/ferry.conf", "rb").read())
+put("config", "small", b"[server]\nlisten = 127.0.0.1:21, [::1]:21\nworkers = 2\n[tls]\ncert = a.pem\n"
+    b"key = a.key\n[sandbox]\nroots = /srv/ftp\nlandlock = require\n")
+put("otp", "words", b"ROME MUG FRED SCAN LIVE LACE")
+put("otp", "hex", b"hex:9E87 6134 D904 99DD")
+put("otp", "seed", b"TeSt This is a test.")
+import struct
+for i, (name, mode) in enumerate([(b"a.txt", 0o100644), (b"sub", 0o40755), (b"link\0target", 0o120777)]):
+    # struct fuzz_head in tests/fuzz/fuzz_listing.c (40 bytes with padding)
+    head = struct.pack("<QqqIIBB6x", 1234, 1795500000, 1795514000, mode, 1, 0, 0x3f)
+    put("listing", f"e{i}", head + name)
+EOF
+
+status=0
+for d in "${drivers[@]}"; do
+  mkdir -p "$dir/corpus/$d"
+  log="$dir/fuzz-$d.log"
+  set +e
+  "$dir/tests/fuzz/fuzz_$d" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+    -print_final_stats=1 -artifact_prefix="$dir/crashes/$d-" \
+    "$dir/corpus/$d" "$seeds/$d" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  echo "fuzz: $d: ${execs:-?} executions in ${secs} s (exit $rc)"
+  if [ -n "${FERRY_FUZZ_RESULTS:-}" ]; then
+    printf '{"name": "fuzz_%s", "result": "%s", "executions": %s}\n' "$d" \
+      "$([ $rc -eq 0 ] && echo OK || echo FAIL)" "${execs:-0}" >>"$FERRY_FUZZ_RESULTS"
+  fi
+  if [ $rc -ne 0 ]; then
+    status=1
+    grep -E "ERROR|SUMMARY|Test unit written|runtime error" "$log" | head -20 || true
+    echo "fuzz: $d FAILED; full log $log; reproduce: $dir/tests/fuzz/fuzz_$d <the file named above>"
+  fi
+done
+exit $status
