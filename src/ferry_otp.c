@@ -10,6 +10,7 @@
 
 #include "ferry_cli.h"
 #include "otp.h"
+#include "parse.h"
 #include "str.h"
 #include "util.h"
 
@@ -42,8 +43,7 @@ struct cli_otp_args {
 static int cli_otp_parse_opt(struct cli_otp_args *a, int o, const char *v)
 {
 	char esc[128];
-	unsigned long n;
-	char *end;
+	uint64_t n;
 
 	switch (o) {
 	case OTP_OPT_ALG:
@@ -51,10 +51,8 @@ static int cli_otp_parse_opt(struct cli_otp_args *a, int o, const char *v)
 			return cli_usage_err("otp %s: --alg must be md5 or sha1", a->verb);
 		return CLI_EXIT_OK;
 	case OTP_OPT_COUNT:
-		errno = 0;
-		n = strtoul(v, &end, 10);
 		/* A challenge must ask for a sequence of at least 1. */
-		if (errno || end == v || *end || v[0] == '-' || n < 2 || n > OTP_COUNT_MAX)
+		if (parse_u64(slice_from_cstr(v), OTP_COUNT_MAX, &n) != 0 || n < 2)
 			return cli_usage_err("otp %s: --count must be 2-%d", a->verb, OTP_COUNT_MAX);
 		a->count = (unsigned)n;
 		return CLI_EXIT_OK;

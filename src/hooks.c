@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 
 #define HOOKS_QUEUE_MAX 1024u
@@ -384,10 +385,12 @@ static bool runner_unpack(char *msg, size_t n, struct hook_upload *u)
 			start = i + 1;
 		}
 	}
-	if (k != 7)
+	uint64_t sid, bytes;
+	if (k != 7 || parse_u64(slice_from_cstr(f[0]), UINT64_MAX, &sid) != 0 ||
+	    parse_u64(slice_from_cstr(f[1]), UINT64_MAX, &bytes) != 0)
 		return false;
-	*u = (struct hook_upload){ .sid = strtoull(f[0], NULL, 10), .bytes = strtoull(f[1], NULL, 10), .user = f[2],
-				   .vpath = f[3], .home = f[4], .ip = f[5], .protocol = f[6] };
+	*u = (struct hook_upload){ .sid = sid, .bytes = bytes, .user = f[2], .vpath = f[3], .home = f[4], .ip = f[5],
+				   .protocol = f[6] };
 	return u->vpath[0] == '/';
 }
 

@@ -22,7 +22,7 @@ struct proto;
 
 enum proto_effect_kind {
 	PROTO_EFFECT_NONE = 0,
-	PROTO_EFFECT_USER_LOOKUP, /* USER: which challenge the name gets (job pool) */
+	PROTO_EFFECT_USER_LOOKUP, /* USER: the challenge for the name, if any (job pool) */
 	PROTO_EFFECT_AUTH_CHECK, /* verify user/password in the store (job pool) */
 	PROTO_EFFECT_DELAY,      /* wait delay_ms on a loop timer, then complete */
 	PROTO_EFFECT_CLOSE,      /* flush the output, then close; never completes */

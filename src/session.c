@@ -113,6 +113,16 @@ static void session_free(void *p)
 	free(s);
 }
 
+/* [limits] max_per_user: gives back the slot this session's login took. */
+static void release_user_slot(struct session *s)
+{
+	if (!s->counted_user)
+		return;
+	guard_user_release(s->host->guard, s->counted_user);
+	free(s->counted_user);
+	s->counted_user = NULL;
+}
+
 static void close_now(struct session *s)
 {
 	if (s->closed)
@@ -135,11 +145,7 @@ static void close_now(struct session *s)
 	s->host->count--;
 	if (s->guarded)
 		guard_disconnect(s->host->guard, &s->gkey);
-	if (s->counted_user) {
-		guard_user_release(s->host->guard, s->counted_user);
-		free(s->counted_user);
-		s->counted_user = NULL;
-	}
+	release_user_slot(s);
 	s->host->closed(s->host);
 	loop_watch_del(l, &s->watch);
 	/* RFC 4217 §12.6: end an established TLS control connection properly. */
@@ -340,11 +346,7 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 		}
 		return;
 	}
-	if (s->counted_user) { /* a new login on this connection (REIN, USER) */
-		guard_user_release(g, s->counted_user);
-		free(s->counted_user);
-		s->counted_user = NULL;
-	}
+	release_user_slot(s); /* a new login on this connection (REIN, USER) */
 	if (guard_user_acquire(g, a->user))
 		s->counted_user = util_xstrdup(a->user);
 	else
