@@ -133,6 +133,10 @@ static void close_now(struct session *s)
 	 * are never sent. */
 	if (s->data && datachan_running(s->data))
 		datachan_abort(s->data);
+	/* Data listener and connection go before the session stops counting:
+	 * once it is out of sessions_open, nothing of it is open any more. */
+	if (s->data)
+		datachan_reset(s->data);
 	struct loop *l = s->host->loop;
 	/* The slot is free before the socket closes: a client that sees EOF
 	 * and reconnects at once must not meet "max_sessions reached". */
@@ -155,8 +159,6 @@ static void close_now(struct session *s)
 	loop_timer_cancel(l, &s->idle_timer);
 	loop_timer_cancel(l, &s->login_timer);
 	loop_timer_cancel(l, &s->effect_timer);
-	if (s->data)
-		datachan_reset(s->data);
 	log_info(s->id, "disconnect: ip=%s", s->peer);
 	LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer));
 	/* A password check still queued or running refers to s: free when it
