@@ -49,6 +49,14 @@ int parse_duration_ms(struct slice s, uint64_t max_ms, uint64_t *out)
 	return 0;
 }
 
+bool parse_has_forbidden_byte(struct slice s)
+{
+	for (size_t i = 0; i < s.n; i++)
+		if (s.p[i] == '\0' || s.p[i] == '\r' || s.p[i] == '\n')
+			return true;
+	return false;
+}
+
 bool parse_is_ip(const char *s, int *family)
 {
 	unsigned char tmp[16];

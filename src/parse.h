@@ -29,6 +29,12 @@ int parse_port_range(struct slice s, uint16_t *lo, uint16_t *hi);
  * the month, hour 0-23, minute 0-59, second 0-60); -EINVAL otherwise. */
 int parse_time_val(struct slice s, int64_t *sec, long *nsec);
 
+/* true if s holds a byte that can never be part of a command line: NUL
+ * (C strings end there), CR or LF (they frame lines). PROTOCOL.md Decision 13:
+ * every other byte, TAB and other controls included, belongs to a pathname;
+ * whatever echoes it (logs, listings, replies) escapes it there. */
+bool parse_has_forbidden_byte(struct slice s);
+
 /* true if s is a numeric IPv4 (family 4) or IPv6 (family 6) address. */
 bool parse_is_ip(const char *s, int *family);
 

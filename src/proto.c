@@ -11,6 +11,7 @@
 
 #include "cmdtab.h"
 #include "log.h"
+#include "parse.h"
 #include "proto_impl.h"
 #include "reply.h"
 #include "util.h"
@@ -295,7 +296,7 @@ static bool acts_in_xfer(struct slice line)
 {
 	struct slice verb, arg;
 	bool has_arg = slice_split(line, ' ', &verb, &arg);
-	const struct cmd_row *row = verb.n <= 4 && !slice_has_ctl(line) ? cmdtab_find(verb) : NULL;
+	const struct cmd_row *row = verb.n <= 4 && !parse_has_forbidden_byte(line) ? cmdtab_find(verb) : NULL;
 	return row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n);
 }
 
@@ -378,9 +379,10 @@ void proto_run_command(struct proto *p, struct slice line)
 	}
 	p->verb[vn] = '\0';
 
-	/* SECURITY: NUL and control bytes never reach a handler or a path. */
-	if (slice_has_ctl(line)) {
-		proto_reply(p, 501, "Control characters are not allowed in commands.");
+	/* SECURITY: NUL, CR and LF never reach a handler or a path (Decision 13;
+	 * TAB and other bytes are a pathname's own). */
+	if (parse_has_forbidden_byte(line)) {
+		proto_reply(p, 501, "NUL, CR and LF are not allowed in commands.");
 		return;
 	}
 	const struct cmd_row *row = verb.n <= 4 ? cmdtab_find(verb) : NULL;

@@ -40,7 +40,7 @@ S: 227 Entering Passive Mode (192,0,2,10,195,80).
 C: RETR f
 S: 150 Opening BINARY mode data connection for f (10 bytes).
 E: XFER SEND_FILE offset=0 size=10 ascii=0 abort=0
-C< NO\x01OP\r\n
+C< NO\x00OP\r\n
 S-
 C: FOOB
 S-
@@ -51,7 +51,7 @@ C: STAT
 S: 213 Status: 7 bytes transferred.
 X: XFER_DONE OK 10
 S: 226 Transfer complete.
-S: 501 Control characters are not allowed in commands.
+S: 501 NUL, CR and LF are not allowed in commands.
 S: 500 Unknown command.
 S: 257 "/" is the current directory.
 E: NONE

