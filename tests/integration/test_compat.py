@@ -17,40 +17,10 @@ import urllib.parse
 import pytest
 
 from files_helpers import chown_svc, fresh_dir, make_dir, put_file, read_bytes
+from test_clients_files import client_env, need, ok, run  # noqa: F401 (client_env: a fixture)
 
 TIMEOUT = 60
 RNG = random.Random(1316)
-
-
-def need(tool):
-    path = shutil.which(tool)
-    if not path:
-        pytest.skip(f"{tool} is not installed")
-    return path
-
-
-def run(args, env, cwd=None, input=None, timeout=TIMEOUT):
-    return subprocess.run(args, capture_output=True, env=env, cwd=cwd, timeout=timeout,
-                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
-
-
-def ok(cp):
-    assert cp.returncode == 0, (f"{cp.args!r} exited {cp.returncode}\nstdout: {cp.stdout[-3000:]!r}\n"
-                                f"stderr: {cp.stderr[-3000:]!r}")
-    return cp
-
-
-@pytest.fixture
-def client_env():
-    """A temporary HOME (no rc files, no proxies), a UTF-8 locale, and a scratch directory."""
-    d = tempfile.mkdtemp(prefix="ferry-it-compat-")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LFTP", "CURL", "FTP", "NCFTP")) and "proxy" not in k.lower()}
-    env.update(HOME=d, LC_ALL="C.UTF-8", LANG="C.UTF-8")
-    work = os.path.join(d, "work")
-    os.mkdir(work)
-    yield env, work
-    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
