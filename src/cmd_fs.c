@@ -343,12 +343,16 @@ void cmd_mfmt(struct proto *p, struct slice arg)
 	proto_reply(p, 213, "Modify=%s; %s", shown, path_basename(vpath)[0] ? path_basename(vpath) : "/");
 }
 
-/* MFF fact=value;...; path: the settable facts are modify and UNIX.mode. */
+/* MFF fact=value;... path: the settable facts are modify and UNIX.mode.
+ * The list's trailing ';' is optional and facts that cannot be set are
+ * ignored when a settable one comes with them: ncftp sends
+ * "MFF Modify=t;Create=t path" after each upload. Only a list with nothing
+ * settable in it is refused (504). */
 void cmd_mff(struct proto *p, struct slice arg)
 {
 	struct slice facts, name;
 	char vpath[PATH_MAX], shown[16];
-	if (!slice_split(arg, ' ', &facts, &name) || name.n == 0 || facts.n == 0 || facts.p[facts.n - 1] != ';') {
+	if (!slice_split(arg, ' ', &facts, &name) || name.n == 0 || facts.n == 0) {
 		proto_reply(p, 501, "MFF needs fact=value;... and a path.");
 		return;
 	}
@@ -373,23 +377,16 @@ void cmd_mff(struct proto *p, struct slice arg)
 			}
 			set_time = true;
 		} else if (slice_eq_ci(key, "UNIX.mode")) {
-			mode = 0;
-			for (size_t i = 0; i < val.n; i++) {
-				if (val.p[i] < '0' || val.p[i] > '7' || val.n > 4) {
-					proto_reply(p, 501, "MFF UNIX.mode needs octal digits.");
-					return;
-				}
-				mode = mode * 8 + (uint64_t)(val.p[i] - '0');
-			}
-			if (val.n == 0) {
+			if (parse_octal(val, 07777, &mode) != 0) {
 				proto_reply(p, 501, "MFF UNIX.mode needs octal digits.");
 				return;
 			}
 			set_mode = true;
-		} else {
-			proto_reply(p, 504, "Only the modify and UNIX.mode facts can be set.");
-			return;
 		}
+	}
+	if (!set_time && !set_mode) {
+		proto_reply(p, 504, "Only the modify and UNIX.mode facts can be set.");
+		return;
 	}
 	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
 		return;

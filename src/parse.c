@@ -24,6 +24,21 @@ int parse_u64(struct slice s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int parse_octal(struct slice s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (s.n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < s.n; i++)
+		if (s.p[i] < '0' || s.p[i] > '7')
+			return -EINVAL;
+	for (size_t i = 0; i < s.n; i++)
+		if (ckd_mul(&v, v, (uint64_t)8) || ckd_add(&v, v, (uint64_t)(s.p[i] - '0')) || v > max)
+			return -ERANGE;
+	*out = v;
+	return 0;
+}
+
 int parse_duration_ms(struct slice s, uint64_t max_ms, uint64_t *out)
 {
 	static const struct {

@@ -12,6 +12,9 @@
  * 0 on success; -EINVAL for a non-digit or empty input; -ERANGE over max. */
 int parse_u64(struct slice s, uint64_t max, uint64_t *out);
 
+/* Octal digits only (a file mode), value <= max. Same errors as parse_u64. */
+int parse_octal(struct slice s, uint64_t max, uint64_t *out);
+
 /* A duration: digits with an optional unit "ms", "s", "m" or "h" (no unit =
  * seconds), result in milliseconds <= max_ms. Same errors as parse_u64. */
 int parse_duration_ms(struct slice s, uint64_t max_ms, uint64_t *out);

@@ -8,6 +8,7 @@ import ftplib
 import io
 import os
 import random
+import re
 import shutil
 import stat
 import subprocess
@@ -134,3 +135,30 @@ def test_tab_name_aioftp_uploads_a_tree(server, wd, client_env):
     names = asyncio.run(asyncio.wait_for(upload(), TIMEOUT))
     assert tree_of(os.path.join(p, "up")) == expected(files)
     assert names == sorted(f"{v}/up/{rel}" for rel in expected(files)), names
+
+
+# ------------------------------------------------------------------ item 13: MFF as ncftp sends it
+
+def test_ncftpput_sets_the_time_with_mff(server, wd, client_env):
+    """ncftpput preserves the upload's time with "MFF Modify=t;Create=t name" (no trailing ';',
+    a Create fact the server cannot set): answered 213, so ncftp does not fall back to MFMT."""
+    need("ncftpput")
+    env, work = client_env
+    p, v = wd
+    body = RNG.randbytes(40000)
+    local = os.path.join(work, "up.bin")
+    with open(local, "wb") as f:
+        f.write(body)
+    os.utime(local, (1620284889, 1620284889))  # 2021-05-06 07:08:09 UTC
+    log = os.path.join(work, "ncftp.log")
+    ok(run(["ncftpput", "-d", log, "-t", "20", "-u", "bob", "-p", "pw", "-P", str(server.port),
+            server.host, v, local], env, cwd=work))
+    assert read_bytes(os.path.join(p, "up.bin")) == body
+    assert int(os.stat(os.path.join(p, "up.bin")).st_mtime) == 1620284889
+    text = read_bytes(log).decode(errors="replace")
+    lines = [l.split("  ", 1)[-1] for l in text.splitlines()]
+    mff = [i for i, l in enumerate(lines) if re.fullmatch(r"Cmd: MFF Modify=20210506070809;Create=\d{14} up.bin", l)]
+    assert len(mff) == 1, text[-3000:]
+    i = mff[0]
+    assert lines[i + 1].startswith("213: "), lines[i:i + 2]
+    assert not [l for l in lines if l.startswith("Cmd: MFMT")], text

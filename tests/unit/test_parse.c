@@ -252,6 +252,41 @@ static void test_parse_is_ip(void **state)
 	assert_false(parse_is_ip(" 1.2.3.4", &fam));
 }
 
+static void test_parse_octal(void **state)
+{
+	(void)state;
+	uint64_t v = 99;
+	assert_int_equal(parse_octal(S("640"), 07777, &v), 0);
+	assert_int_equal(v, 0640);
+	assert_int_equal(parse_octal(S("0755"), 07777, &v), 0);
+	assert_int_equal(v, 0755);
+	assert_int_equal(parse_octal(S("000000000000000000000000000007"), 07777, &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(parse_octal(S("7777"), 07777, &v), 0);
+	assert_int_equal(v, 07777);
+	v = 99;
+	assert_int_equal(parse_octal(S("17777"), 07777, &v), -ERANGE);
+	assert_int_equal(parse_octal(S("7777777777777777777777777"), 07777, &v), -ERANGE);
+	assert_int_equal(parse_octal(S(""), 07777, &v), -EINVAL);
+	assert_int_equal(parse_octal(S("8"), 07777, &v), -EINVAL);
+	assert_int_equal(parse_octal(S("64 "), 07777, &v), -EINVAL);
+	assert_int_equal(parse_octal(S("-1"), 07777, &v), -EINVAL);
+	assert_int_equal(parse_octal(S("u+x"), 07777, &v), -EINVAL);
+	assert_int_equal(v, 99); /* untouched on failure */
+}
+
+/* Decision 13: only NUL, CR and LF can never be part of a command. */
+static void test_parse_has_forbidden_byte(void **state)
+{
+	(void)state;
+	assert_false(parse_has_forbidden_byte(S("STOR a\tb.txt")));
+	assert_false(parse_has_forbidden_byte(S("\x01\x1b\x7f\x80\xff")));
+	assert_false(parse_has_forbidden_byte(S("")));
+	assert_true(parse_has_forbidden_byte(SLICE_LIT("a\0b")));
+	assert_true(parse_has_forbidden_byte(S("a\rb")));
+	assert_true(parse_has_forbidden_byte(S("a\n")));
+}
+
 static void test_parse_time_val(void **state)
 {
 	int64_t sec;
@@ -279,6 +314,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_time_val),
+		cmocka_unit_test(test_parse_octal),
+		cmocka_unit_test(test_parse_has_forbidden_byte),
 		cmocka_unit_test(test_parse_u64_ok),
 		cmocka_unit_test(test_parse_u64_range),
 		cmocka_unit_test(test_parse_u64_syntax),

@@ -1,0 +1,50 @@
+# compat.t: what real clients send that a strict reading refused (issue 13):
+# MFF as ncftp sends it (item 13), SITE CHMOD / SITE HELP / SITE UMASK
+# (item 12, Decision 17) and NLST/LIST patterns (item 11, Decision 14).
+user bob pw
+file f hello
+mtime f 1700000000
+greet
+S: 220 Ferry FTP server ready.
+C: USER bob
+S: 331 Please specify the password.
+C: PASS pw
+E: AUTH_CHECK bob
+S: 230 Login successful.
+C: OPTS MLST type;UNIX.mode;
+S: 200 MLST OPTS type;UNIX.mode;
+
+# MFF (draft-somers-ftp-mfxx §5): ncftp 3.2.6 sends "MFF Modify=...;Create=..."
+# with no trailing ';'. A fact the server cannot set is ignored when a
+# settable one comes with it; the 213 echoes only what was set.
+C: MFF Modify=20200102030405;Create=20200102030405 f
+S: 213 modify=20200102030405; f
+C: MDTM f
+S: 213 20200102030405
+C: MFF modify=20210102030405; f
+S: 213 modify=20210102030405; f
+C: MFF UNIX.mode=600 f
+S: 213 UNIX.mode=0600; f
+C: MLST f
+S: 250-Listing /f
+S:  type=file;UNIX.mode=0600; /f
+S: 250 End
+C: MFF create=20200102030405;UNIX.mode=0640;lang=en; f
+S: 213 UNIX.mode=0640; f
+# Nothing settable at all: 504 (checklist J.185); syntax errors: 501.
+C: MFF frogs=1; f
+S: 504 Only the modify and UNIX.mode facts can be set.
+C: MFF Create=20200102030405 f
+S: 504 Only the modify and UNIX.mode facts can be set.
+C: MFF modify=2020; f
+S: 501 MFF modify needs YYYYMMDDHHMMSS.
+C: MFF UNIX.mode=9; f
+S: 501 MFF UNIX.mode needs octal digits.
+C: MFF modify f
+S: 501 MFF facts are fact=value;.
+C: MFF modify=20200102030405;
+S: 501 MFF needs fact=value;... and a path.
+C: MFF modify=20200102030405; nosuch
+S: 550 No such file or directory.
+C: MDTM f
+S: 213 20210102030405
