@@ -413,6 +413,32 @@ void cmd_mff(struct proto *p, struct slice arg)
 	proto_reply(p, 213, "%s %s", echo, path_basename(vpath)[0] ? path_basename(vpath) : "/");
 }
 
+/* SITE CHMOD mode path (Decision 17; ProFTPD mod_site syntax, as lftp's
+ * chmod and mirror -R send it). SECURITY: permission bits only. The files
+ * belong to the service account, so a set-user-ID or set-group-ID bit would
+ * let anyone on the host who can reach an uploaded program run it as that
+ * account, and set-group-ID or sticky directories change how others' files
+ * behave; those bits are left out and the reply says so rather than
+ * failing, because lftp mirrors whatever mode the local file has. */
+void cmd_site_chmod(struct proto *p, struct slice arg)
+{
+	struct slice mode_s, name;
+	uint64_t mode;
+	char vpath[PATH_MAX];
+	if (!slice_split(arg, ' ', &mode_s, &name) || name.n == 0 || parse_octal(mode_s, 07777, &mode) != 0) {
+		proto_reply(p, 501, "SITE CHMOD needs an octal mode (at most 7777) and a path.");
+		return;
+	}
+	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+		return;
+	int r = vfs_chmod(&p->vfs, vpath, (mode_t)(mode & 0777));
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	proto_reply(p, 200, "SITE CHMOD command successful%s.", (mode & ~(uint64_t)0777) ? " (set-ID and sticky bits left out)" : "");
+}
+
 /* STAT path: a LIST of the path over the control connection (RFC 959
  * §4.1.3): 213 for a file, 212 for a directory, bounded in size. */
 void cmd_stat_path(struct proto *p, struct slice arg)

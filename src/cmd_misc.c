@@ -1,4 +1,5 @@
-/* FEAT OPTS SYST HELP STAT NOOP CLNT ALLO: commands that change no files. */
+/* FEAT OPTS SYST HELP STAT NOOP CLNT ALLO SITE: commands that change no
+ * files themselves (SITE hands its subcommands to their handlers). */
 #include <stdio.h>
 #include <string.h>
 
@@ -48,21 +49,10 @@ void cmd_feat(struct proto *p, struct slice arg)
 	proto_reply_end(p, 211, "End");
 }
 
-void cmd_help(struct proto *p, struct slice arg)
+/* Lists rows' verbs, eight to a line, as a 214 reply. */
+static void help_list(struct proto *p, const struct cmd_row *rows, size_t n, const char *what)
 {
-	size_t n;
-	const struct cmd_row *rows = cmdtab_rows(&n);
-	if (arg.n) {
-		const struct cmd_row *row = cmdtab_find(slice_trim_spaces(arg));
-		if (!row) {
-			char shown[64];
-			proto_reply(p, 501, "Unknown command %s.", reply_sanitize(arg, shown, sizeof(shown)));
-			return;
-		}
-		proto_reply(p, 214, "Syntax: %s", row->syntax);
-		return;
-	}
-	proto_reply_begin(p, 214, "The following commands are recognized.");
+	proto_reply_begin(p, 214, "The following %scommands are recognized.", what);
 	char line[128];
 	size_t len = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -75,6 +65,71 @@ void cmd_help(struct proto *p, struct slice arg)
 		}
 	}
 	proto_reply_end(p, 214, "Help OK.");
+}
+
+/* SITE HELP [sub] and HELP SITE [sub]: the SITE table, or one row's syntax. */
+void cmd_site_help(struct proto *p, struct slice arg)
+{
+	size_t n;
+	const struct cmd_row *rows = cmdtab_site_rows(&n);
+	arg = slice_trim_spaces(arg);
+	if (arg.n == 0) {
+		help_list(p, rows, n, "SITE ");
+		return;
+	}
+	const struct cmd_row *row = cmdtab_find_site(arg);
+	if (!row) {
+		char shown[64];
+		proto_reply(p, 501, "Unknown SITE command %s.", reply_sanitize(arg, shown, sizeof(shown)));
+		return;
+	}
+	proto_reply(p, 214, "Syntax: %s", row->syntax);
+}
+
+void cmd_help(struct proto *p, struct slice arg)
+{
+	size_t n;
+	const struct cmd_row *rows = cmdtab_rows(&n);
+	if (arg.n) {
+		struct slice verb, sub;
+		(void)slice_split(slice_trim_spaces(arg), ' ', &verb, &sub);
+		if (slice_eq_ci(verb, "SITE")) { /* RFC 959 §4.1.3: "HELP SITE" */
+			cmd_site_help(p, sub);
+			return;
+		}
+		const struct cmd_row *row = cmdtab_find(slice_trim_spaces(arg));
+		if (!row) {
+			char shown[64];
+			proto_reply(p, 501, "Unknown command %s.", reply_sanitize(arg, shown, sizeof(shown)));
+			return;
+		}
+		proto_reply(p, 214, "Syntax: %s", row->syntax);
+		return;
+	}
+	help_list(p, rows, n, "");
+}
+
+/* SITE sub [args]: the subcommand's row decides its argument rule, as the
+ * main table does for verbs. Anything not in the table is 500 (RFC 2577
+ * §9: SITE EXEC and friends are an attack surface, never offered). */
+void cmd_site(struct proto *p, struct slice arg)
+{
+	struct slice sub, rest;
+	bool has_arg = slice_split(arg, ' ', &sub, &rest);
+	const struct cmd_row *row = cmdtab_find_site(sub);
+	if (!row) {
+		proto_reply(p, 500, "Unknown SITE command.");
+		return;
+	}
+	if (row->arg == ARG_NONE && has_arg && rest.n) {
+		proto_reply(p, 501, "SITE %s takes no argument.", row->verb);
+		return;
+	}
+	if (row->arg == ARG_REQUIRED && (!has_arg || rest.n == 0)) {
+		proto_reply(p, 501, "SITE %s needs an argument.", row->verb);
+		return;
+	}
+	row->fn(p, has_arg ? rest : (struct slice){ arg.p + arg.n, 0 });
 }
 
 void cmd_stat(struct proto *p, struct slice arg)

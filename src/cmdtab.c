@@ -54,6 +54,7 @@ static const struct cmd_row table[] = {
 	{ "RMD", cmd_rmd, ARG_REQUIRED, 0, "RMD <sp> pathname", NULL },
 	{ "RNFR", cmd_rnfr, ARG_REQUIRED, 0, "RNFR <sp> pathname", NULL },
 	{ "RNTO", cmd_rnto, ARG_REQUIRED, KN, "RNTO <sp> pathname", NULL },
+	{ "SITE", cmd_site, ARG_REQUIRED, 0, "SITE <sp> CHMOD | HELP", NULL },
 	{ "SIZE", cmd_size, ARG_REQUIRED, 0, "SIZE <sp> pathname", "SIZE" },
 	{ "STAT", cmd_stat, ARG_OPTIONAL, PRE | KN | IX, "STAT [<sp> pathname]", NULL },
 	{ "STOR", cmd_stor, ARG_REQUIRED, KR, "STOR <sp> pathname", NULL },
@@ -69,12 +70,35 @@ static const struct cmd_row table[] = {
 	{ "XRMD", cmd_rmd, ARG_REQUIRED, 0, "XRMD <sp> pathname", NULL },
 };
 
+/* SITE subcommands, in SITE HELP order. RFC 2577 §9: nothing that runs
+ * programs (SITE EXEC) and nothing beyond what real clients need. */
+static const struct cmd_row site_table[] = {
+	{ "CHMOD", cmd_site_chmod, ARG_REQUIRED, 0, "SITE CHMOD <sp> octal-mode <sp> pathname", NULL },
+	{ "HELP", cmd_site_help, ARG_OPTIONAL, 0, "SITE HELP [<sp> site-command]", NULL },
+};
+
+static const struct cmd_row *find(const struct cmd_row *rows, size_t n, struct slice verb)
+{
+	for (size_t i = 0; i < n; i++)
+		if (slice_eq_ci(verb, rows[i].verb))
+			return &rows[i];
+	return NULL;
+}
+
 const struct cmd_row *cmdtab_find(struct slice verb)
 {
-	for (size_t i = 0; i < ARRAY_LEN(table); i++)
-		if (slice_eq_ci(verb, table[i].verb))
-			return &table[i];
-	return NULL;
+	return find(table, ARRAY_LEN(table), verb);
+}
+
+const struct cmd_row *cmdtab_find_site(struct slice verb)
+{
+	return find(site_table, ARRAY_LEN(site_table), verb);
+}
+
+const struct cmd_row *cmdtab_site_rows(size_t *n)
+{
+	*n = ARRAY_LEN(site_table);
+	return site_table;
 }
 
 const struct cmd_row *cmdtab_rows(size_t *n)

@@ -34,6 +34,11 @@ struct cmd_row {
 const struct cmd_row *cmdtab_find(struct slice verb);
 /* The whole table, in HELP order. */
 const struct cmd_row *cmdtab_rows(size_t *n);
+/* The SITE subcommands (Decision 17), the same way: a row decides the
+ * argument rule and the syntax, and SITE HELP lists them. Only arg, fn,
+ * verb and syntax are used; flags and feat are 0 and NULL. */
+const struct cmd_row *cmdtab_find_site(struct slice verb);
+const struct cmd_row *cmdtab_site_rows(size_t *n);
 
 /* Handlers (cmd_login.c, cmd_misc.c, cmd_xfer.c). */
 void cmd_user(struct proto *p, struct slice arg);
@@ -87,5 +92,8 @@ void cmd_adat(struct proto *p, struct slice arg);
 void cmd_mic(struct proto *p, struct slice arg);
 void cmd_enc(struct proto *p, struct slice arg);
 void cmd_conf(struct proto *p, struct slice arg);
+void cmd_site(struct proto *p, struct slice arg);
+void cmd_site_help(struct proto *p, struct slice arg);
+void cmd_site_chmod(struct proto *p, struct slice arg);
 
 #endif

@@ -162,3 +162,42 @@ def test_ncftpput_sets_the_time_with_mff(server, wd, client_env):
     i = mff[0]
     assert lines[i + 1].startswith("213: "), lines[i:i + 2]
     assert not [l for l in lines if l.startswith("Cmd: MFMT")], text
+
+
+# ------------------------------------------------------------------ item 12: SITE CHMOD
+
+def mode_of(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_lftp_chmod(server, wd, client_env):
+    env, work = client_env
+    p, v = wd
+    put_file(os.path.join(p, "f"), b"data\n", mode=0o644)
+    put_file(os.path.join(p, "g h"), b"gh\n", mode=0o600)
+    cp = ok(lftp(server, env, f'cd "{v}"; chmod 640 f; chmod 755 "g h"', work))
+    assert mode_of(os.path.join(p, "f")) == 0o640
+    assert mode_of(os.path.join(p, "g h")) == 0o755
+    assert b"SITE CHMOD 640 f" in cp.stderr and b"<--- 200 " in cp.stderr
+    # a missing file: lftp reports the 550 and exits non-zero
+    cp = lftp(server, env, f'cd "{v}"; chmod 600 nosuch', work)
+    assert cp.returncode != 0 and b"<--- 550 " in cp.stderr, cp.stderr[-2000:]
+
+
+def test_lftp_mirror_upload_sets_modes(server, wd, client_env):
+    """lftp mirror -R sends SITE CHMOD after each upload whose mode is not the default; the
+    mirror exits 0, every file lands byte-exact with the mode lftp asked for."""
+    env, work = client_env
+    p, v = wd
+    files = {"a.txt": b"a\n" * 100, "private.bin": RNG.randbytes(30000), "sub/run.sh": b"#!/bin/sh\n",
+             "sub/deeper/x.txt": RNG.randbytes(1000)}
+    modes = {"a.txt": 0o644, "private.bin": 0o600, "sub/run.sh": 0o750, "sub/deeper/x.txt": 0o640}
+    local = os.path.join(work, "local")
+    write_tree(local, files)
+    for rel, m in modes.items():
+        os.chmod(os.path.join(local, rel), m)
+    cp = ok(lftp(server, env, f'mirror -R local "{v}/remote"', work))
+    assert tree_of(os.path.join(p, "remote")) == expected(files)
+    assert {rel: mode_of(os.path.join(p, "remote", rel)) for rel in modes} == modes
+    chmods = [l for l in cp.stderr.decode(errors="replace").splitlines() if l.startswith("---> SITE CHMOD")]
+    assert chmods, cp.stderr[-3000:]

@@ -4,8 +4,12 @@
 user bob pw
 file f hello
 mtime f 1700000000
+file a\x20b xy
 greet
 S: 220 Ferry FTP server ready.
+# SITE needs a login like any file command (Decision 12).
+C: SITE HELP
+S: 530 Please login with USER and PASS.
 C: USER bob
 S: 331 Please specify the password.
 C: PASS pw
@@ -48,3 +52,68 @@ C: MFF modify=20200102030405; nosuch
 S: 550 No such file or directory.
 C: MDTM f
 S: 213 20210102030405
+
+# SITE (Decision 17): subcommands from their own table, which SITE HELP and
+# HELP SITE list (RFC 959 §4.1.3, checklist J.188, J.190, J.192).
+C: SITE HELP
+S: 214-The following SITE commands are recognized.
+S:  CHMOD HELP
+S: 214 Help OK.
+C: HELP SITE
+S: 214-The following SITE commands are recognized.
+S:  CHMOD HELP
+S: 214 Help OK.
+C: SITE HELP chmod
+S: 214 Syntax: SITE CHMOD <sp> octal-mode <sp> pathname
+C: HELP SITE CHMOD
+S: 214 Syntax: SITE CHMOD <sp> octal-mode <sp> pathname
+C: SITE HELP EXEC
+S: 501 Unknown SITE command EXEC.
+C: site chmod 600 f
+S: 200 SITE CHMOD command successful.
+C: MLST f
+S: 250-Listing /f
+S:  type=file;UNIX.mode=0600; /f
+S: 250 End
+C: SITE CHMOD 0640 a b
+S: 200 SITE CHMOD command successful.
+C: MLST a b
+S: 250-Listing /a b
+S:  type=file;UNIX.mode=0640; /a b
+S: 250 End
+# Only permission bits: set-ID and sticky bits are left out, and said so.
+C: SITE CHMOD 4755 f
+S: 200 SITE CHMOD command successful (set-ID and sticky bits left out).
+C: MLST f
+S: 250-Listing /f
+S:  type=file;UNIX.mode=0755; /f
+S: 250 End
+C: SITE CHMOD 640 nosuch
+S: 550 No such file or directory.
+C: SITE CHMOD 640 /
+S: 550 Permission denied.
+C: SITE CHMOD 9 f
+S: 501 SITE CHMOD needs an octal mode (at most 7777) and a path.
+C: SITE CHMOD 17777 f
+S: 501 SITE CHMOD needs an octal mode (at most 7777) and a path.
+C: SITE CHMOD u+x f
+S: 501 SITE CHMOD needs an octal mode (at most 7777) and a path.
+C: SITE CHMOD 640
+S: 501 SITE CHMOD needs an octal mode (at most 7777) and a path.
+C: SITE CHMOD
+S: 501 SITE CHMOD needs an argument.
+C: SITE HELP
+S: 214-The following SITE commands are recognized.
+S:  CHMOD HELP
+S: 214 Help OK.
+C: SITE
+S: 501 SITE needs an argument.
+# RFC 2577 §9: no SITE EXEC, nor anything else not in the table.
+C: SITE EXEC ls
+S: 500 Unknown SITE command.
+C: SITE UTIME 20200102030405 f
+S: 500 Unknown SITE command.
+C: MLST f
+S: 250-Listing /f
+S:  type=file;UNIX.mode=0755; /f
+S: 250 End
