@@ -16,6 +16,7 @@
 #include "proto_impl.h"
 #include "reply.h"
 #include "util.h"
+#include "wildmat.h"
 
 /* TYPE A SIZE is computed by reading the file; above this it is refused
  * rather than blocking the loop (Decision 6). */
@@ -411,6 +412,46 @@ void cmd_mff(struct proto *p, struct slice arg)
 	if (set_mode)
 		(void)snprintf(echo + o, sizeof(echo) - o, "UNIX.mode=%04o;", (unsigned)(mode & 0777));
 	proto_reply(p, 213, "%s %s", echo, path_basename(vpath)[0] ? path_basename(vpath) : "/");
+}
+
+int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, const struct listing_opts *o,
+		    char *vpath, struct listing **out)
+{
+	char literal[PATH_MAX];
+	struct stat st;
+	*out = NULL;
+	/* Only the last component is a pattern; "*" + "/x" is the path "*" + "/x". */
+	const char *slash = arg.n ? memrchr(arg.p, '/', arg.n) : NULL;
+	struct slice dir = { arg.p, slash ? (size_t)(slash - arg.p) + 1 : 0 };
+	struct slice pat = { arg.p + dir.n, arg.n - dir.n };
+	if (!wildmat_has_magic(pat) || pat.n > NAME_MAX)
+		return 0;
+	/* A file really named "a*b" is listed as itself. */
+	if (path_resolve(p->cwd, arg, literal, sizeof(literal)) == 0 && vfs_lstat(&p->vfs, literal, &st) == 0)
+		return 0;
+	/* SECURITY: the directory part is resolved and opened like any path
+	 * (openat2 inside the root); the pattern only filters its entries. */
+	if (!proto_resolve(p, dir.n ? dir : SLICE_LIT("."), vpath))
+		return -1;
+	int fd;
+	int r = vfs_opendir(&p->vfs, vpath, &fd);
+	if (r == 0)
+		r = listing_open(fd, fmt, o, out);
+	if (r == 0)
+		r = listing_set_pattern(*out, pat, fmt == LISTING_NLST ? dir : (struct slice){ "", 0 });
+	if (r == 0)
+		r = listing_peek(*out);
+	if (r == 1)
+		return 1;
+	listing_free(*out);
+	*out = NULL;
+	if (r == 0)
+		/* RFC 959 §5.4 gives 450, not 550, for LIST/NLST; curl reads a 450
+		 * as "no matching files". */
+		proto_reply(p, 450, "No files match that pattern.");
+	else
+		proto_reply_errno(p, r);
+	return -1;
 }
 
 /* SITE CHMOD mode path (Decision 17; ProFTPD mod_site syntax, as lftp's

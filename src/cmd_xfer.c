@@ -500,6 +500,14 @@ static struct slice list_options(struct slice arg, bool *all)
 	return arg;
 }
 
+static void list_start(struct proto *p, const char *vpath, struct proto_xfer x)
+{
+	p->xfer_listing = x.listing;
+	proto_set_str(&p->xfer_name, vpath);
+	proto_reply(p, 150, "Here comes the directory listing.");
+	start_xfer(p, XCMD_LIST, x);
+}
+
 static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 {
 	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = util_wall_s() };
@@ -509,8 +517,18 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 		proto_reply(p, 550, "Permission denied.");
 		return;
 	}
-	if (fmt != LISTING_MLSD)
+	if (fmt != LISTING_MLSD) {
 		arg = list_options(arg, &o.all);
+		/* Decision 14: a pattern in the last component lists its matches. */
+		struct listing *matches;
+		int g = proto_list_glob(p, arg, fmt, &o, vpath, &matches);
+		if (g > 0 && need_data(p))
+			list_start(p, vpath, (struct proto_xfer){ .kind = XFER_SEND_LIST, .listing = matches });
+		else if (g > 0)
+			listing_free(matches);
+		if (g)
+			return;
+	}
 	if (!proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
 		return;
 	int r = vfs_stat(&p->vfs, vpath, &st);
@@ -548,10 +566,7 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 		}
 		x.buf = &p->xfer_buf;
 	}
-	p->xfer_listing = x.listing;
-	proto_set_str(&p->xfer_name, vpath);
-	proto_reply(p, 150, "Here comes the directory listing.");
-	start_xfer(p, XCMD_LIST, x);
+	list_start(p, vpath, x);
 }
 
 void cmd_list(struct proto *p, struct slice arg)

@@ -26,6 +26,7 @@
 
 #include "auth.h"
 #include "util.h"
+#include "wildmat.h"
 
 /* In-progress uploads are written under this prefix and renamed into place
  * on success; they are never listed in any format. vfs.c must use the same
@@ -59,6 +60,9 @@ struct listing {
 	/* An entry read but not yet emitted (the chunk was full). It points into
 	 * the DIR's own buffer, which stays valid until the next readdir. */
 	struct dirent *pending;
+	char *pattern;   /* NULL: every entry (heap, from listing_set_pattern) */
+	char *prefix;    /* NLST: written before each name ("" or "dir/") */
+	size_t pattern_n, prefix_n;
 	char target[TARGET_MAX];
 };
 
@@ -414,11 +418,13 @@ static bool skip_name(const struct listing *l, const char *name)
 {
 	if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
 		return true;
-	if (l->fmt != LISTING_MLSD && !l->opts.all && name[0] == '.')
-		return true;
 	if (strncmp(name, LISTING_UPLOAD_PREFIX, sizeof(LISTING_UPLOAD_PREFIX) - 1) == 0)
 		return true;
-	return has_crlf(name);
+	if (has_crlf(name))
+		return true;
+	if (l->pattern) /* bounded: wildmat.h */
+		return !wildmat_match((struct slice){ l->pattern, l->pattern_n }, slice_from_cstr(name), NULL);
+	return l->fmt != LISTING_MLSD && !l->opts.all && name[0] == '.';
 }
 
 /* 1 with *de set, 0 at the end of the directory, -errno on a read error. */
@@ -445,7 +451,7 @@ static int next_candidate(struct listing *l, struct dirent **de)
 static int emit_entry(struct listing *l, struct buf *out, const char *name)
 {
 	if (l->fmt == LISTING_NLST) {
-		struct slice pcs[2] = { slice_from_cstr(name), SLICE_LIT("\r\n") };
+		struct slice pcs[3] = { { l->prefix ? l->prefix : "", l->prefix_n }, slice_from_cstr(name), SLICE_LIT("\r\n") };
 		return append_pieces(out, pcs, ARRAY_LEN(pcs));
 	}
 	int dfd = dirfd(l->dir);
@@ -522,6 +528,32 @@ fail:
 	return r;
 }
 
+int listing_set_pattern(struct listing *l, struct slice pattern, struct slice prefix)
+{
+	if (!l || l->pattern)
+		return -EINVAL;
+	/* SECURITY: the prefix is echoed in NLST lines, so it must not break
+	 * their CRLF framing (proto refuses CR and LF anyway). */
+	if (memchr(prefix.p ? prefix.p : "", '\r', prefix.n) || memchr(prefix.p ? prefix.p : "", '\n', prefix.n))
+		return -EINVAL;
+	l->pattern = slice_dup(pattern);
+	l->prefix = slice_dup(prefix);
+	l->pattern_n = pattern.n;
+	l->prefix_n = prefix.n;
+	return 0;
+}
+
+int listing_peek(struct listing *l)
+{
+	struct dirent *de = NULL;
+	if (!l)
+		return -EINVAL;
+	int r = next_candidate(l, &de);
+	if (r == 1)
+		l->pending = de;
+	return r;
+}
+
 /* A chunk never grows past max bytes unless its single entry is longer. The
  * entry that did not fit (budget or out's cap) is kept and starts the next
  * call; -ENOBUFS is returned only when not even one entry fits, and a retry
@@ -572,5 +604,7 @@ void listing_free(struct listing *l)
 		return;
 	if (l->dir)
 		(void)closedir(l->dir);
+	free(l->pattern);
+	free(l->prefix);
 	free(l);
 }

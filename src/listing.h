@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "str.h"
 
 enum listing_format { LISTING_LIST, LISTING_NLST, LISTING_MLSD };
 
@@ -52,6 +53,16 @@ unsigned listing_parse_facts(const char *arg, char *echo, size_t echosz);
 struct listing;
 /* Starts streaming directory dirfd (takes ownership) in the given format. */
 int listing_open(int dirfd, enum listing_format fmt, const struct listing_opts *o, struct listing **out);
+/* Lists only the entries whose names match pattern (wildmat.h; Decision 14)
+ * and, in NLST, writes each as prefix + name (the directory part as the
+ * client wrote it, so every line is a usable argument). Copies both. With a
+ * pattern, the pattern alone decides whether dot files show (LIST -a does
+ * not add them); upload temporaries never show. */
+int listing_set_pattern(struct listing *l, struct slice pattern, struct slice prefix);
+/* Reads ahead to the next entry that would be listed, keeping it for
+ * listing_next: 1 if there is one, 0 if none is left, -errno on a read
+ * error. So a pattern that matches nothing is known before any data flows. */
+int listing_peek(struct listing *l);
 /* Appends the next lines (at least one entry if any remain, stopping once
  * about max bytes were added). Returns 1 when more remain, 0 when done,
  * -errno on a read error. */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 
+#include "listing.h"
 #include "proto.h"
 #include "str.h"
 #include "vfs.h"
@@ -169,6 +170,13 @@ void proto_reply_errno(struct proto *p, int err);
 /* Joins arg onto the cwd into out (PATH_MAX); replies 553 itself and
  * returns false if the name cannot be used. */
 bool proto_resolve(struct proto *p, struct slice arg, char *out);
+
+/* Decision 14: if arg's last component is a pattern (and no entry has that
+ * very name), opens a listing of the matching entries of its directory
+ * (vpath, PATH_MAX) into *out and returns 1; returns 0 when arg is not a
+ * pattern (list it as a path); -1 after replying (450 no match, 550...). */
+int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, const struct listing_opts *o,
+		    char *vpath, struct listing **out);
 
 /* RFC 2228 §10: base64 arguments of ADAT, MIC, CONF and ENC must not be
  * refused for their length (a Kerberos ticket with authorization data can

@@ -17,7 +17,7 @@ import urllib.parse
 
 import pytest
 
-from files_helpers import chown_svc, fresh_dir, make_dir, put_file, read_bytes
+from files_helpers import Session, fresh_dir, make_dir, put_file, read_bytes
 from test_clients_files import client_env, need, ok, run  # noqa: F401 (client_env: a fixture)
 
 TIMEOUT = 60
@@ -201,3 +201,73 @@ def test_lftp_mirror_upload_sets_modes(server, wd, client_env):
     assert {rel: mode_of(os.path.join(p, "remote", rel)) for rel in modes} == modes
     chmods = [l for l in cp.stderr.decode(errors="replace").splitlines() if l.startswith("---> SITE CHMOD")]
     assert chmods, cp.stderr[-3000:]
+
+
+# ------------------------------------------------------------------ item 11: NLST/LIST patterns
+
+def tnftp_script(server, env, script, cwd, timeout=TIMEOUT):
+    """tnftp -n driven by a script on stdin (user, prompt off, ...)."""
+    need("tnftp")
+    return run(["tnftp", "-n", "-v", server.host, str(server.port)], env, cwd=cwd,
+               input=(f"user bob pw\nprompt off\nbinary\n{script}bye\n").encode(), timeout=timeout)
+
+
+def test_tnftp_mget_pattern(server, wd, client_env):
+    """tnftp's mget expands the pattern with "NLST g*.txt" on the server: exactly the matching
+    files arrive, byte for byte; a pattern in a subdirectory keeps its directory part."""
+    env, work = client_env
+    p, v = wd
+    bodies = {n: RNG.randbytes(RNG.randrange(1, 100000)) for n in
+              ("g1.txt", "g2.txt", "g10.txt", "h.txt", "g1.bin", ".g3.txt", "sub/g4.txt", "sub/x.c")}
+    for n, b in bodies.items():
+        put_file(os.path.join(p, n), b)
+    os.mkdir(os.path.join(work, "sub"))
+    cp = ok(tnftp_script(server, env, f"cd {v}\nmget g*.txt\nmget sub/*.c\nmget nomatch*\n", work))
+    got = {os.path.relpath(os.path.join(d, n), work): read_bytes(os.path.join(d, n))
+           for d, _, fs in os.walk(work) for n in fs}
+    want = {n: bodies[n] for n in ("g1.txt", "g2.txt", "g10.txt", "sub/x.c")}
+    assert got == want, (sorted(got), cp.stdout[-2000:])
+
+
+def test_curl_nlst_pattern(server, wd, client_env):
+    """curl does not send a URL's pattern to the server (it CWDs into the directory and sends a
+    bare NLST, and --ftp-method nocwd sends only the directory), so the pattern goes as a custom
+    listing command: exact matches with the directory part, and no match is an empty success."""
+    need("curl")
+    env, _ = client_env
+    p, v = wd
+    for n in ("a1.txt", "a2.txt", "b.c", "sub dir/c.txt"):
+        put_file(os.path.join(p, n), n.encode())
+    base = ["curl", "-s", "-S", "--max-time", "20", "-u", "bob:pw", "--list-only"]
+    url = f"ftp://{server.host}:{server.port}{urllib.parse.quote(v)}/"
+    cp = ok(run(base + ["-X", "NLST *.txt", url], env))
+    # (curl turns the TYPE A listing's CRLFs into LFs)
+    assert sorted(cp.stdout.split(b"\n")) == [b"", b"a1.txt", b"a2.txt"], cp.stdout
+    cp = ok(run(base + ["-X", "NLST sub dir/?.txt", url], env))
+    assert cp.stdout == b"sub dir/c.txt\n"
+    cp = ok(run(base + ["-X", "NLST *.zip", url], env))   # 450: "no matching files"
+    assert cp.stdout == b""
+    cp = ok(run(["curl", "-s", "-S", "--max-time", "20", "-u", "bob:pw", "-X", "LIST ?1.txt", url], env))
+    assert cp.stdout.endswith(b" a1.txt\n") and cp.stdout.count(b"\n") == 1, cp.stdout
+
+
+def test_pathological_pattern_on_2000_entries(server, wd):
+    """*a*a*a*a*a*a*a*a*b against 2,000 long names: the matcher's work is bounded (see
+    tests/unit/test_wildmat.c for the step count), so the answer comes within the control
+    connection's ordinary timeout; the one matching name is found."""
+    p, v = wd
+    d = os.path.join(p, "many")
+    make_dir(d)
+    for i in range(2000):
+        open(os.path.join(d, "a" * 240 + "%05d" % i), "wb").close()
+    open(os.path.join(d, "a" * 200 + "b"), "wb").close()
+    s = Session(server, cwd=v + "/many")
+    try:
+        s.pasv()
+        r = s.expect("NLST *a*a*a*a*a*a*a*a*c", 450)
+        assert r.text == "No files match that pattern."
+        data = s.list_data("NLST", "*a*a*a*a*a*a*a*a*b")
+        assert data == ("a" * 200 + "b\r\n").encode()
+        s.expect("NOOP", 200)
+    finally:
+        s.close()

@@ -5,6 +5,16 @@ user bob pw
 file f hello
 mtime f 1700000000
 file a\x20b xy
+file g1.txt 1
+file g2.txt 22
+file h.txt 333
+file .g3.txt x
+file .ferry-upload.0123456789abcdef partial
+file sub/s1.txt s
+file sub/s2.c c
+file lit/a*b L
+file lit/axb X
+mkdir emptydir
 greet
 S: 220 Ferry FTP server ready.
 # SITE needs a login like any file command (Decision 12).
@@ -117,3 +127,114 @@ C: MLST f
 S: 250-Listing /f
 S:  type=file;UNIX.mode=0755; /f
 S: 250 End
+
+# Decision 14: NLST and LIST take a pattern in the last path component
+# (tnftp's and ftp's mget send "NLST g*.txt"). NLST names keep the directory
+# part as the client wrote it, so each is a RETR argument (RFC 1123
+# §4.1.2.7); LIST lines show the names. Lines are compared in any order.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST g*.txt
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=g1.txt\r\ng2.txt\r\n
+X: XFER_DONE OK 16
+S: 226 Transfer complete.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST sub/*.txt
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=sub/s1.txt\r\n
+X: XFER_DONE OK 12
+S: 226 Transfer complete.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST /sub/s?.[ct]*
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=/sub/s1.txt\r\n/sub/s2.c\r\n
+X: XFER_DONE OK 23
+S: 226 Transfer complete.
+# A leading dot only by a leading dot; upload temporaries never show.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST .*
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=.g3.txt\r\n
+X: XFER_DONE OK 9
+S: 226 Transfer complete.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST *
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=a\x20b\r\nf\r\ng1.txt\r\ng2.txt\r\nh.txt\r\nsub\r\nlit\r\nemptydir\r\n
+X: XFER_DONE OK 49
+S: 226 Transfer complete.
+# LIST options are taken as before; a set, a negated set.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: LIST -la g[12].txt
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST lines=2
+X: XFER_DONE OK 100
+S: 226 Transfer complete.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: LIST g[!1].txt
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST lines=1
+X: XFER_DONE OK 50
+S: 226 Transfer complete.
+# A name that exists as written is that name, metacharacters or not.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST lit/a*b
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=lit/a*b\r\n
+X: XFER_DONE OK 9
+S: 226 Transfer complete.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST lit/a?b
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=lit/a*b\r\nlit/axb\r\n
+X: XFER_DONE OK 18
+S: 226 Transfer complete.
+# No match: 450 (RFC 959 §5.4 lists 450, not 550, for NLST/LIST; curl
+# reads a 450 as "no matching files"), before any data connection is used.
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: NLST nomatch*
+S: 450 No files match that pattern.
+C: LIST emptydir/*
+S: 450 No files match that pattern.
+# An escaped metacharacter makes no pattern: a plain (missing) name.
+C: NLST ./\*.txt
+S: 550 No such file or directory.
+# The directory part is literal and resolved like any path.
+C: NLST */s1.txt
+S: 550 No such file or directory.
+C: NLST nosuch/*.txt
+S: 550 No such file or directory.
+C: NLST f/*
+S: 550 Not a directory.
+# Only the last component and only NLST/LIST: MLSD takes no pattern.
+C: MLSD g*
+S: 550 No such file or directory.
+C: NLST ../../../g?.txt
+S: 150 Here comes the directory listing.
+E: XFER SEND_LIST content=../../../g1.txt\r\n../../../g2.txt\r\n
+X: XFER_DONE OK 34
+S: 226 Transfer complete.
+C: NLST g1.txt
+S: 425 Use PORT, PASV, EPRT or EPSV first.
+C: NLST g*.txt
+S: 425 Use PORT, PASV, EPRT or EPSV first.
