@@ -587,6 +587,64 @@ static void test_stream_nlst(void **state)
 	remove_tmpdir(dfd, path);
 }
 
+/* Streams a listing of a dup of dfd filtered by pat (NLST prefix "d/"),
+ * after checking that listing_peek sees what is coming. */
+static void stream_pattern(int dfd, const char *pat, const char *prefix, bool all, struct lines *ls)
+{
+	struct listing_opts o = mkopts(T0, FACT_DEFAULT, PERM_ALL);
+	o.all = all;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct listing *l = NULL;
+	assert_int_equal(listing_open(fd, LISTING_NLST, &o, &l), 0);
+	assert_int_equal(listing_set_pattern(l, slice_from_cstr(pat), slice_from_cstr(prefix)), 0);
+	assert_int_equal(listing_set_pattern(l, slice_from_cstr(pat), slice_from_cstr(prefix)), -EINVAL);
+	int peek = listing_peek(l);
+	assert_int_equal(listing_peek(l), peek); /* peeking again moves nothing */
+	struct buf b;
+	buf_init(&b, 1u << 16);
+	int r;
+	while ((r = listing_next(l, &b, 64 * 1024)) == 1)
+		;
+	assert_int_equal(r, 0);
+	listing_free(l);
+	assert_int_equal(peek, b.len > 0);
+	ls->n = 0;
+	for (struct slice rest = buf_slice(&b), line; rest.n && slice_split(rest, '\n', &line, &rest);) {
+		assert_true(ls->n < 64);
+		ls->v[ls->n++] = util_xstrndup(line.p, line.n + 1);
+	}
+	buf_free(&b);
+	qsort(ls->v, ls->n, sizeof(ls->v[0]), cmp_str);
+}
+
+/* Decision 14: NLST with a pattern lists the matches with the prefix; a
+ * leading dot only by a leading dot (LIST -a adds nothing); upload
+ * temporaries and CR/LF names never, whatever the pattern. */
+static void test_stream_pattern(void **state)
+{
+	(void)state;
+	char path[128];
+	int dfd = make_fixture(path, sizeof(path));
+	struct lines ls;
+	const char *a[] = { "d/a\r\n", "d/with space\r\n", "d/ lead\r\n", "d/trail \r\n", "d/escape\r\n" };
+	stream_pattern(dfd, "*a*", "d/", true, &ls);
+	assert_lines(&ls, a, 5);
+	lines_free(&ls);
+	const char *hidden[] = { ".hidden\r\n" };
+	stream_pattern(dfd, ".*", "", false, &ls);
+	assert_lines(&ls, hidden, 1);
+	lines_free(&ls);
+	stream_pattern(dfd, ".f*", "", false, &ls);
+	assert_int_equal(ls.n, 0);
+	stream_pattern(dfd, "*name", "", true, &ls);
+	assert_int_equal(ls.n, 0);
+	const char *set[] = { "x/ lead\r\n", "x/\xe9t\xe9\r\n" };
+	stream_pattern(dfd, "[!a-z]*", "x/", false, &ls);
+	assert_lines(&ls, set, 2);
+	lines_free(&ls);
+	remove_tmpdir(dfd, path);
+}
+
 #define MF(type, size, mode, name)                                                                                     \
 	"type=" type ";" size "modify=20231124062800;perm=rawdf;UNIX.mode=" mode "; " name "\r\n"
 
@@ -828,6 +886,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_vsftpd_layout),
+		cmocka_unit_test(test_stream_pattern),
 		cmocka_unit_test(test_list_dates),
 		cmocka_unit_test(test_list_modes),
 		cmocka_unit_test(test_list_dir_and_symlink),
