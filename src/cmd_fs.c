@@ -477,7 +477,8 @@ void cmd_site_chmod(struct proto *p, struct slice arg)
 		proto_reply_errno(p, r);
 		return;
 	}
-	proto_reply(p, 200, "SITE CHMOD command successful%s.", (mode & ~(uint64_t)0777) ? " (set-ID and sticky bits left out)" : "");
+	proto_reply(p, 200, "SITE CHMOD command successful%s.",
+		    (mode & ~(uint64_t)0777) ? " (set-ID and sticky bits left out)" : "");
 }
 
 /* STAT path: a LIST of the path over the control connection (RFC 959

@@ -60,8 +60,8 @@ struct listing {
 	/* An entry read but not yet emitted (the chunk was full). It points into
 	 * the DIR's own buffer, which stays valid until the next readdir. */
 	struct dirent *pending;
-	char *pattern;   /* NULL: every entry (heap, from listing_set_pattern) */
-	char *prefix;    /* NLST: written before each name ("" or "dir/") */
+	char *pattern; /* NULL: every entry (heap, from listing_set_pattern) */
+	char *prefix;  /* NLST: written before each name ("" or "dir/") */
 	size_t pattern_n, prefix_n;
 	char target[TARGET_MAX];
 };
@@ -451,7 +451,9 @@ static int next_candidate(struct listing *l, struct dirent **de)
 static int emit_entry(struct listing *l, struct buf *out, const char *name)
 {
 	if (l->fmt == LISTING_NLST) {
-		struct slice pcs[3] = { { l->prefix ? l->prefix : "", l->prefix_n }, slice_from_cstr(name), SLICE_LIT("\r\n") };
+		struct slice pcs[3] = { { l->prefix ? l->prefix : "", l->prefix_n },
+					slice_from_cstr(name),
+					SLICE_LIT("\r\n") };
 		return append_pieces(out, pcs, ARRAY_LEN(pcs));
 	}
 	int dfd = dirfd(l->dir);

@@ -36,7 +36,7 @@ static void test_magic(void **state)
 	assert_true(wildmat_has_magic(S("[ab]")));
 	assert_false(wildmat_has_magic(S("plain.txt")));
 	assert_false(wildmat_has_magic(S("")));
-	assert_false(wildmat_has_magic(S("a\\*b")));   /* escaped */
+	assert_false(wildmat_has_magic(S("a\\*b")));  /* escaped */
 	assert_true(wildmat_has_magic(S("a\\\\*b"))); /* an escaped backslash, then a star */
 }
 
@@ -97,7 +97,7 @@ static void test_leading_dot(void **state)
 	assert_true(M(".*", ".hidden"));
 	assert_true(M(".h*", ".hidden"));
 	assert_true(M("\\.h*", ".hidden"));
-	assert_true(M("*.*", "a.b"));      /* only the first byte is special */
+	assert_true(M("*.*", "a.b")); /* only the first byte is special */
 	assert_true(M("*", "a.hidden"));
 }
 
