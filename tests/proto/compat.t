@@ -15,6 +15,9 @@ file sub/s2.c c
 file lit/a*b L
 file lit/axb X
 mkdir emptydir
+# SECURITY: links that point out of the home.
+symlink outetc /etc
+symlink up ../../../../../../etc
 greet
 S: 220 Ferry FTP server ready.
 # SITE needs a login like any file command (Decision 12).
@@ -170,8 +173,8 @@ E: DATA_SETUP PASSIVE
 S: 227 Entering Passive Mode (192,0,2,10,195,80).
 C: NLST *
 S: 150 Here comes the directory listing.
-E: XFER SEND_LIST content=a\x20b\r\nf\r\ng1.txt\r\ng2.txt\r\nh.txt\r\nsub\r\nlit\r\nemptydir\r\n
-X: XFER_DONE OK 49
+E: XFER SEND_LIST content=a\x20b\r\nf\r\ng1.txt\r\ng2.txt\r\nh.txt\r\nsub\r\nlit\r\nemptydir\r\noutetc\r\nup\r\n
+X: XFER_DONE OK 61
 S: 226 Transfer complete.
 # LIST options are taken as before; a set, a negated set.
 C: PASV
@@ -226,6 +229,16 @@ C: NLST nosuch/*.txt
 S: 550 No such file or directory.
 C: NLST f/*
 S: 550 Not a directory.
+# SECURITY: the directory part cannot leave the home, by ".." or by links
+# (openat2 resolves them inside it), so /etc's entries are never matched.
+C: NLST /../../../../etc/pass*
+S: 550 No such file or directory.
+C: NLST outetc/pass*
+S: 550 No such file or directory.
+C: LIST up/*
+S: 550 No such file or directory.
+C: NLST up/../../pass*
+S: 450 No files match that pattern.
 # Only the last component and only NLST/LIST: MLSD takes no pattern.
 C: MLSD g*
 S: 550 No such file or directory.
