@@ -271,3 +271,27 @@ def test_pathological_pattern_on_2000_entries(server, wd):
         s.expect("NOOP", 200)
     finally:
         s.close()
+
+
+def test_site_chmod_needs_write_permission(server):
+    """A user without the write permission cannot change modes (SITE CHMOD as MFF UNIX.mode);
+    a user without list permission gets no pattern listing either."""
+    from test_fs import ensure_user
+    home = ensure_user(server, "ro_chmod", "read,list")
+    put_file(os.path.join(home, "f"), b"F", mode=0o644)
+    s = Session(server, user="ro_chmod")
+    try:
+        assert s.cmd("SITE CHMOD 600 f").lines == ["550 Permission denied."]
+        assert s.cmd("MFF UNIX.mode=600 f").lines == ["550 Permission denied."]
+        assert s.list_data("NLST", "?") == b"f\r\n"
+    finally:
+        s.close()
+    assert mode_of(os.path.join(home, "f")) == 0o644
+    home = ensure_user(server, "nolist_glob", "read,write")
+    put_file(os.path.join(home, "g1"), b"g")
+    s = Session(server, user="nolist_glob")
+    try:
+        s.pasv()
+        assert s.cmd("NLST g*").lines == ["550 Permission denied."]
+    finally:
+        s.close()
