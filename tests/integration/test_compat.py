@@ -9,10 +9,7 @@ import io
 import os
 import random
 import re
-import shutil
 import stat
-import subprocess
-import tempfile
 import urllib.parse
 
 import pytest
