@@ -13,13 +13,15 @@ Clients: rclone (Go) and Python's ssl module, whose private SSLContext._msg_call
 handshake message received. Every wait is bounded."""
 
 import os
+import re
 import shutil
 import ssl
+import tempfile
 
 import pytest
 
 from conftest import FerryServer
-from files_helpers import DATA_TIMEOUT, fresh_dir, put_file, read_bytes
+from files_helpers import DATA_TIMEOUT, fresh_dir, parse227, put_file, read_bytes
 from tls_helpers import (TlsSession, checked, client_ctx, client_env, close_data, need, ok,
                          run, temp_cert, tls_recv_all)
 
@@ -236,3 +238,50 @@ def test_ticket_of_another_control_connection_refused(srv_req, request, maxv):
         a.close()
         b.close()
     srv_req.wait_log(r"did not resume")
+
+
+def test_own_ticket_with_victims_session_id_refused(srv_req, request):
+    """Item 8, the binding: with a TLS 1.2 ticket the session id in the ClientHello is the
+    client's choice, and a session id issued by ferryd (visible in clear in its ServerHello)
+    starts with its control connection's lineage. An attacker resuming its *own* valid ticket
+    under the victim's session id must not pass as the victim's data connection: 522, nothing
+    sent. openssl s_client plays the attacker (its saved session's id is edited in place)."""
+    need("openssl")
+    p, v = fresh_dir(srv_req, request, "tickets_")
+    put_file(os.path.join(p, "f"), b"victim's data")
+    ctx = client_ctx(max_version=ssl.TLSVersion.TLSv1_2)
+    ctx.options |= ssl.OP_NO_TICKET            # the victim resumes by session id
+    victim = TlsSession(srv_req, ctx=ctx)
+    d = tempfile.mkdtemp(prefix="ferry-it-tickets-sess-")
+    try:
+        victim_id = victim.c.session.id
+        assert len(victim_id) == 32, victim_id
+        sess = os.path.join(d, "attacker.pem")
+        ok(run(["openssl", "s_client", "-starttls", "ftp", "-connect", f"{srv_req.host}:{srv_req.port}",
+                "-tls1_2", "-sess_out", sess], input=b"QUIT\r\n", timeout=30))
+        text = ok(run(["openssl", "sess_id", "-in", sess, "-noout", "-text"], timeout=30)).stdout.decode()
+        assert "TLS session ticket:" in text, text
+        own_id = bytes.fromhex(re.search(r"Session-ID: ([0-9A-F]{64})", text).group(1))
+        with open(sess) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read().replace("SSL SESSION PARAMETERS", "CERTIFICATE"))
+        assert der.count(own_id) == 1
+        forged = ssl.DER_cert_to_PEM_cert(der.replace(own_id, victim_id)).replace("CERTIFICATE",
+                                                                                  "SSL SESSION PARAMETERS")
+        with open(sess, "w") as f:
+            f.write(forged)
+
+        victim.expect(f"CWD {v}", 250)
+        _, port = parse227(victim.c.expect("PASV", 227))
+        r = victim.c.cmd("RETR f")
+        assert r.code == 150, r
+        cp = run(["openssl", "s_client", "-connect", f"{srv_req.host}:{port}", "-tls1_2", "-sess_in", sess,
+                  "-ign_eof"], input=b"", timeout=30)
+        out = cp.stdout.decode("utf-8", "replace")
+        assert "Reused, TLSv1.2" in out, out[-3000:]       # the attacker's ticket did resume TLS
+        assert "victim's data" not in out
+        r = victim.c.reply(timeout=DATA_TIMEOUT)
+        assert r.code == 522, r
+        assert victim.retr("f", reuse=True)[0] == b"victim's data"
+    finally:
+        victim.close()
+        shutil.rmtree(d, ignore_errors=True)
