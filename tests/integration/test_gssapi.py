@@ -165,9 +165,9 @@ def test_context_without_replay_detection_535(gctl, gsrv, drop):
 
 
 def test_context_without_sequence_detection_accepted(gctl):
-    """What curl --krb and MIT's ftp client request (mutual authentication and replay detection,
-    not sequence detection) is accepted, and a replayed command is still refused (gss.c says why
-    sequence detection is not required)."""
+    """What curl --krb requests (mutual authentication and replay detection, not sequence
+    detection) is accepted, and a replayed command is still refused (gss.c says why sequence
+    detection is not required)."""
     c = gctl()
     c.expect("AUTH GSSAPI", 334)
     c.new_context(flags=_flags_without("out_of_sequence_detection"))
