@@ -171,11 +171,14 @@ static void tls_note_resumption(struct tls_conn *t)
 		if (SSL_SESSION_get0_ticket_appdata(s, &data, &n) == 1 && n == TLS_TOKEN_LEN)
 			lineage = data;
 	} else if (s) {
-		/* Only ids made by tls_gen_session_id are in our cache. */
+		/* Only ids made by tls_gen_session_id are in our cache. A TLS 1.2
+		 * ticket made now would be written into this cached session,
+		 * which other threads share: none is made. */
 		unsigned int len = 0;
 		const unsigned char *id = SSL_SESSION_get_id(s, &len);
 		if (id && len == TLS_SID_LEN)
 			lineage = id;
+		(void)SSL_set_options(t->ssl, SSL_OP_NO_TICKET);
 	}
 	/* Anything else leaves resumed false: tls_resumed_from() fails closed. */
 	if (!lineage)
@@ -189,16 +192,17 @@ static void tls_note_resumption(struct tls_conn *t)
 }
 
 /* Every ticket carries the lineage of the connection that issues it.
- * OpenSSL calls this on the session the ticket will hold, which belongs to
- * this connection only (a resumed one is copied first), never to the
- * shared cache. Data connections issue none; 0 fails their handshake if
- * one ever tried. */
+ * OpenSSL calls this on the session the ticket will hold: a new one, a
+ * TLS 1.3 copy of a resumed one, or one decrypted from a ticket, all this
+ * connection's own. A session resumed from the shared cache gets no ticket
+ * (tls_note_resumption), nor does a data connection: 0 (a failed
+ * handshake) if one ever got here. */
 static int tls_on_ticket_gen(SSL *ssl, void *arg)
 {
 	(void)arg;
 	const struct tls_conn *t = SSL_get_app_data(ssl);
 	SSL_SESSION *s = SSL_get_session(ssl);
-	if (!t || t->data || !s)
+	if (!t || t->data || !s || (SSL_session_reused(ssl) && !t->ticket_used))
 		return 0;
 	return SSL_SESSION_set1_ticket_appdata(s, t->lineage, TLS_TOKEN_LEN) == 1;
 }

@@ -1100,6 +1100,37 @@ static void test_ticket_under_foreign_session_id(void **state)
 	tls_ctx_unref(t);
 }
 
+/* A TLS 1.2 session resumed from the server's cache (by id) while the
+ * client also offers tickets: no ticket is issued, since making one would
+ * write into the cached session that other threads share. */
+static void test_cached_session_gets_no_ticket(void **state)
+{
+	struct tls_ctx *t = default_ctx();
+	SSL_CTX *by_id = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+	(void)SSL_CTX_set_options(by_id, SSL_OP_NO_TICKET);
+	struct pair ctl, again, d;
+	open_data(&ctl, t, by_id, NULL);
+	SSL_SESSION *s = client_session(&ctl);
+	assert_false(SSL_SESSION_has_ticket(s));
+	open_data(&again, t, cc, s); /* a control connection, tickets offered */
+	assert_true(SSL_session_reused(again.cli));
+	SSL_SESSION *got = client_session(&again);
+	assert_false(SSL_SESSION_has_ticket(got));
+	open_data_conn(&d, t, cc, s);
+	assert_true(SSL_session_reused(d.cli));
+	assert_true(tls_resumed_from(d.srv, ctl.srv));
+	assert_true(tls_resumed_from(d.srv, again.srv));
+	pair_close(&d);
+	SSL_SESSION_free(got);
+	SSL_SESSION_free(s);
+	pair_close(&again);
+	pair_close(&ctl);
+	SSL_CTX_free(cc);
+	SSL_CTX_free(by_id);
+	tls_ctx_unref(t);
+}
+
 /* A client resuming under another SNI name still resumes the session; the
  * lineage, not the certificate, decides. */
 static void test_resumption_with_sni(void **state)
@@ -1150,6 +1181,7 @@ int main(void)
 		cmocka_unit_test(test_data_tickets_tls12),
 		cmocka_unit_test(test_data_tickets_tls13),
 		cmocka_unit_test(test_ticket_under_foreign_session_id),
+		cmocka_unit_test(test_cached_session_gets_no_ticket),
 		cmocka_unit_test(test_resumption_with_sni),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
