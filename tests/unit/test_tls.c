@@ -1056,6 +1056,24 @@ static void test_data_tickets_tls13(void **state)
 	check_data_tickets(TLS1_3_VERSION);
 }
 
+/* TLS 1.2 clients: one that resumes by session id only (SSL_OP_NO_TICKET)
+ * and one that offers tickets; ctl is a control connection of the first,
+ * whose session (an id in the server's cache, no ticket) is returned. */
+struct tls12_clients {
+	SSL_CTX *by_id, *cc;
+};
+
+static SSL_SESSION *tls12_id_session(struct tls12_clients *k, struct tls_ctx *t, struct pair *ctl)
+{
+	k->by_id = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+	k->cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+	(void)SSL_CTX_set_options(k->by_id, SSL_OP_NO_TICKET);
+	open_data(ctl, t, k->by_id, NULL);
+	SSL_SESSION *s = client_session(ctl);
+	assert_false(SSL_SESSION_has_ticket(s));
+	return s;
+}
+
 /* SECURITY: with a TLS 1.2 ticket the session id is the client's choice.
  * A session id of ours (sent in clear in the ServerHello) starts with its
  * control connection's lineage; an attacker's own ticket sent under the
@@ -1063,13 +1081,10 @@ static void test_data_tickets_tls13(void **state)
 static void test_ticket_under_foreign_session_id(void **state)
 {
 	struct tls_ctx *t = default_ctx();
-	SSL_CTX *by_id = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
-	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
-	(void)SSL_CTX_set_options(by_id, SSL_OP_NO_TICKET);
+	struct tls12_clients k;
 	struct pair victim, attacker, d;
-	open_data(&victim, t, by_id, NULL);
-	SSL_SESSION *sv = client_session(&victim);
-	assert_false(SSL_SESSION_has_ticket(sv));
+	SSL_SESSION *sv = tls12_id_session(&k, t, &victim);
+	SSL_CTX *by_id = k.by_id, *cc = k.cc;
 	unsigned int idlen = 0;
 	const unsigned char *id = SSL_SESSION_get_id(sv, &idlen);
 	assert_int_equal(idlen, 32);
@@ -1106,13 +1121,10 @@ static void test_ticket_under_foreign_session_id(void **state)
 static void test_cached_session_gets_no_ticket(void **state)
 {
 	struct tls_ctx *t = default_ctx();
-	SSL_CTX *by_id = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
-	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
-	(void)SSL_CTX_set_options(by_id, SSL_OP_NO_TICKET);
+	struct tls12_clients k;
 	struct pair ctl, again, d;
-	open_data(&ctl, t, by_id, NULL);
-	SSL_SESSION *s = client_session(&ctl);
-	assert_false(SSL_SESSION_has_ticket(s));
+	SSL_SESSION *s = tls12_id_session(&k, t, &ctl);
+	SSL_CTX *by_id = k.by_id, *cc = k.cc;
 	open_data(&again, t, cc, s); /* a control connection, tickets offered */
 	assert_true(SSL_session_reused(again.cli));
 	SSL_SESSION *got = client_session(&again);
