@@ -103,6 +103,13 @@ def rclone(server, env, *args, tls_cache=None, tls12=False):
     return run(["rclone", *args, *opts], env, timeout=RCLONE_TIMEOUT)
 
 
+def control_tls_versions(server, log_start):
+    """The TLS versions of the control connections ferryd logged after log_start."""
+    versions = set(re.findall(r"TLS established: ip=\S+ version=(\S+)", server.log()[log_start:]))
+    assert versions, "no TLS handshake logged"
+    return versions
+
+
 def test_rclone_upload_without_tls_cache_keeps_every_byte(srv_off, request, cenv):
     """Item 7: rclone with --ftp-tls-cache-size 0 never resumes and never reads its data
     connections. A 24 MiB upload under data_reuse = off (atomic_uploads = no) must end with 226
@@ -111,6 +118,7 @@ def test_rclone_upload_without_tls_cache_keeps_every_byte(srv_off, request, cenv
     env, d = cenv
     p, v = fresh_dir(srv_off, request, "tickets_")
     data, src = local_file(d, 24 << 20, seed=7)
+    log_start = len(srv_off.log())
     for i in range(3):   # each upload is a new data connection with a full handshake
         cp = rclone(srv_off, env, "copyto", src, f":ftp:{v}/up{i}.bin", tls_cache=0)
         ok(cp)
@@ -120,6 +128,7 @@ def test_rclone_upload_without_tls_cache_keeps_every_byte(srv_off, request, cenv
     dst = os.path.join(d, "down.bin")
     ok(rclone(srv_off, env, "copyto", f":ftp:{v}/up0.bin", dst, tls_cache=0))
     assert read_bytes(dst) == data
+    assert control_tls_versions(srv_off, log_start) == {"TLSv1.3"}
 
 
 def test_rclone_tls12_resumes_with_tickets(srv_req, request, cenv):
@@ -129,6 +138,7 @@ def test_rclone_tls12_resumes_with_tickets(srv_req, request, cenv):
     env, d = cenv
     p, v = fresh_dir(srv_req, request, "tickets_")
     data, src = local_file(d, 3 << 20, seed=12)
+    log_start = len(srv_req.log())
     ok(rclone(srv_req, env, "copyto", src, f":ftp:{v}/up.bin", tls12=True))
     assert read_bytes(os.path.join(p, "up.bin")) == data
     cp = ok(rclone(srv_req, env, "lsf", f":ftp:{v}", tls12=True))
@@ -136,7 +146,7 @@ def test_rclone_tls12_resumes_with_tickets(srv_req, request, cenv):
     dst = os.path.join(d, "down.bin")
     cp = ok(rclone(srv_req, env, "copyto", f":ftp:{v}/up.bin", dst, tls12=True))
     assert read_bytes(dst) == data
-    srv_req.wait_log(r"TLSv1\.2")
+    assert control_tls_versions(srv_req, log_start) == {"TLSv1.2"}
 
 
 # ----------------------------------------------------------------------------- Python ssl
