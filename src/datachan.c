@@ -171,7 +171,7 @@ static void handshake(struct datachan *d)
 static void begin_conn(struct datachan *d)
 {
 	if (d->x.protect) {
-		if (!d->tls_ctx || tls_conn_new(d->tls_ctx, d->fd, &d->tls) != 0) {
+		if (!d->tls_ctx || tls_conn_new_data(d->tls_ctx, d->fd, &d->tls) != 0) {
 			finish(d, XFER_TLS_FAILED, -EPROTO);
 			return;
 		}

@@ -252,6 +252,19 @@ enum gss_step_status gss_sess_step(struct gss_sess *g, struct slice token, struc
 		(void)snprintf(err, errsz, "context offers no integrity/confidentiality");
 		goto out;
 	}
+	/* SECURITY: replay detection is on only if the client asked for it;
+	 * without it GSS_Unwrap accepts a recorded MIC/ENC command again and
+	 * gss_sess_unwrap's check of the supplementary bits sees nothing.
+	 * Sequence detection (GSS_C_SEQUENCE_FLAG) is not required: curl --krb
+	 * asks for mutual authentication and replay detection only, so
+	 * requiring it would shut curl out. What it adds is reporting tokens
+	 * dropped or reordered in transit, which on one TCP stream takes an
+	 * attacker who rewrites the stream; replayed tokens, the attack open
+	 * to anyone who recorded a session, are refused. */
+	if (!(flags & GSS_C_REPLAY_FLAG)) {
+		(void)snprintf(err, errsz, "client did not request replay detection");
+		goto out;
+	}
 	gss_buffer_desc name = GSS_C_EMPTY_BUFFER;
 	if (GSS_ERROR(gss_display_name(&min2, src, &name, NULL))) {
 		(void)snprintf(err, errsz, "cannot read the client's name");

@@ -2,17 +2,28 @@
  * certificate/key pair, all configured alike; the first is the default and
  * owns the server-side session cache, the others are switched to by SNI.
  *
- * Data-connection resumption (RFC 4217 §10.2). Every session id this
- * server issues is 32 bytes: a 16-byte "lineage" token followed by 16
- * random bytes. A connection's lineage is a random token of its own, or,
- * when it resumed a session, the lineage of that session. So all sessions
- * that descend from one full handshake share its token, and
- * tls_resumed_from() is "data resumed a session of control's lineage". The
- * id is fixed before the session enters the shared cache and never changes,
- * so nothing in a cached session is mutated (the cache is shared by all
- * worker threads). Comparing SSL_get_session() ids after the handshake does
- * not work in TLS 1.3: a resumed server session is replaced by a copy with
- * a fresh id when new tickets are sent.
+ * Data-connection resumption (RFC 4217 §10.2). A connection's "lineage" is
+ * a random 16-byte token of its own, or, when it resumed a session, the
+ * lineage of that session. So all sessions that descend from one full
+ * handshake share its token, and tls_resumed_from() is "data resumed a
+ * session of control's lineage". A session carries its lineage in one of
+ * two places, both out of the client's reach:
+ *  - in a session ticket (TLS 1.3, and TLS 1.2 clients that offer the
+ *    extension), as the ticket's app data, encrypted and authenticated with
+ *    the ticket keys, which OpenSSL makes at random per context and keeps
+ *    in memory only. Go's crypto/tls resumes TLS 1.2 with tickets only.
+ *  - in the session id (TLS 1.2 clients without tickets, through the
+ *    server-side cache): every id this server issues is 32 bytes, the
+ *    lineage followed by 16 random bytes, fixed before the session enters
+ *    the shared cache, so nothing in a cached session is mutated (the cache
+ *    is shared by all worker threads).
+ * A ticket-resumed TLS 1.2 session has the id the client chose, so the id
+ * counts only when no ticket was accepted (tls_note_resumption).
+ *
+ * Data connections issue no tickets (tls_conn_new_data): a TLS 1.3 ticket
+ * comes after the handshake, a client that only writes (an upload) never
+ * reads it, and its kernel answers the close of a socket with unread bytes
+ * by an RST that destroys the end of the upload on the server side.
  *
  * Keeping the control connection's session in the cache. OpenSSL drops a
  * session from the cache when a connection that used it ends uncleanly: on
@@ -72,10 +83,12 @@ struct tls_conn {
 	int fatal;	     /* 0, or the -errno of a fatal failure (no more SSL calls) */
 	bool established;    /* handshake completed */
 	bool resumed;	     /* resumed a session of ours; lineage is its origin */
+	bool data;	     /* a data connection: issues no tickets */
+	bool ticket_used;    /* the ClientHello's ticket was accepted */
 	bool notify_sent;    /* tls_close_notify() done */
 	bool peer_notify;    /* the peer's close_notify alert arrived */
 	bool has_sni;
-	unsigned char lineage[TLS_TOKEN_LEN]; /* prefix of the session ids we issue */
+	unsigned char lineage[TLS_TOKEN_LEN]; /* in our tickets and session ids */
 	char sni[256];			      /* escaped for logs */
 	char err[256];
 };
@@ -148,19 +161,75 @@ static void tls_note_resumption(struct tls_conn *t)
 {
 	if (t->resumed || !SSL_session_reused(t->ssl))
 		return;
-	unsigned int len = 0;
-	const SSL_SESSION *s = SSL_get_session(t->ssl);
-	const unsigned char *id = s ? SSL_SESSION_get_id(s, &len) : NULL;
-	/* Only ids made by tls_gen_session_id are in our cache; anything else
-	 * leaves resumed false, so tls_resumed_from() fails closed. */
-	if (!id || len != TLS_SID_LEN)
+	SSL_SESSION *s = SSL_get_session(t->ssl);
+	const unsigned char *lineage = NULL;
+	if (s && t->ticket_used) {
+		/* SECURITY: with a ticket the session id is the client's choice;
+		 * only the ticket's authenticated app data says whose it is. */
+		void *data = NULL;
+		size_t n = 0;
+		if (SSL_SESSION_get0_ticket_appdata(s, &data, &n) == 1 && n == TLS_TOKEN_LEN)
+			lineage = data;
+	} else if (s) {
+		/* Only ids made by tls_gen_session_id are in our cache. A TLS 1.2
+		 * ticket made now would be written into this cached session,
+		 * which other threads share: none is made. */
+		unsigned int len = 0;
+		const unsigned char *id = SSL_SESSION_get_id(s, &len);
+		if (id && len == TLS_SID_LEN)
+			lineage = id;
+		(void)SSL_set_options(t->ssl, SSL_OP_NO_TICKET);
+	}
+	/* Anything else leaves resumed false: tls_resumed_from() fails closed. */
+	if (!lineage)
 		return;
-	memcpy(t->lineage, id, TLS_TOKEN_LEN);
+	memcpy(t->lineage, lineage, TLS_TOKEN_LEN);
 	t->resumed = true;
 	/* A resumed connection issues no tickets of its own: clients keep using
 	 * the control connection's session, and the shared cache is not churned
 	 * by every data connection. */
 	(void)SSL_set_num_tickets(t->ssl, 0);
+}
+
+/* Every ticket carries the lineage of the connection that issues it.
+ * OpenSSL calls this on the session the ticket will hold: a new one, a
+ * TLS 1.3 copy of a resumed one, or one decrypted from a ticket, all this
+ * connection's own. A session resumed from the shared cache gets no ticket
+ * (tls_note_resumption), nor does a data connection: 0 (a failed
+ * handshake) if one ever got here. */
+static int tls_on_ticket_gen(SSL *ssl, void *arg)
+{
+	(void)arg;
+	const struct tls_conn *t = SSL_get_app_data(ssl);
+	SSL_SESSION *s = SSL_get_session(ssl);
+	if (!t || t->data || !s || (SSL_session_reused(ssl) && !t->ticket_used))
+		return 0;
+	return SSL_SESSION_set1_ticket_appdata(s, t->lineage, TLS_TOKEN_LEN) == 1;
+}
+
+/* Called for the session ticket extension of a TLS 1.2 ClientHello (also
+ * when empty) and for each TLS 1.3 ticket offered. Same decisions as
+ * OpenSSL's default, except that a data connection neither renews a ticket
+ * nor answers an empty one with a new ticket. */
+static SSL_TICKET_RETURN tls_on_ticket_dec(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname, size_t keyname_len,
+					   SSL_TICKET_STATUS status, void *arg)
+{
+	(void)ss, (void)keyname, (void)keyname_len, (void)arg;
+	struct tls_conn *t = SSL_get_app_data(ssl);
+	if (!t)
+		return SSL_TICKET_RETURN_ABORT;
+	switch (status) {
+	case SSL_TICKET_SUCCESS:
+	case SSL_TICKET_SUCCESS_RENEW:
+		t->ticket_used = true;
+		return status == SSL_TICKET_SUCCESS_RENEW && !t->data ? SSL_TICKET_RETURN_USE_RENEW
+								      : SSL_TICKET_RETURN_USE;
+	case SSL_TICKET_EMPTY:
+	case SSL_TICKET_NO_DECRYPT:
+		return t->data ? SSL_TICKET_RETURN_IGNORE : SSL_TICKET_RETURN_IGNORE_RENEW;
+	default:
+		return SSL_TICKET_RETURN_ABORT;
+	}
 }
 
 /* With SSL_OP_IGNORE_UNEXPECTED_EOF an EOF looks like close_notify to the
@@ -216,16 +285,16 @@ static int tls_ssl_ctx_new(const struct config *cfg, SSL_CTX **out, char *err, s
 	}
 	/* SSL_OP_IGNORE_UNEXPECTED_EOF only keeps the session cached (see the
 	 * top of the file); truncation is still detected, by tls_on_info. */
-	(void)SSL_CTX_set_options(s, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
+	(void)SSL_CTX_set_options(s, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
 					 SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 					 SSL_OP_IGNORE_UNEXPECTED_EOF);
 	(void)SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				      SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_default_passwd_cb(s, tls_no_passphrase);
-	/* SSL_OP_NO_TICKET: TLS 1.2 resumes by session id and TLS 1.3 uses
-	 * stateful tickets, both through this server-side cache, so a session
-	 * lives only here and its id is ours (see tls_gen_session_id). One
-	 * ticket per full handshake keeps the cache small. */
+	/* Stateless tickets (TLS 1.3, and TLS 1.2 when offered) carry the
+	 * session, encrypted with keys OpenSSL keeps in this context; TLS 1.2
+	 * clients without tickets resume by session id through this server-side
+	 * cache (see tls_gen_session_id). One ticket per full handshake. */
 	(void)SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
 	(void)SSL_CTX_sess_set_cache_size(s, TLS_SESSION_CACHE_SIZE);
 	(void)SSL_CTX_set_timeout(s, TLS_SESSION_TIMEOUT_S);
@@ -233,6 +302,7 @@ static int tls_ssl_ctx_new(const struct config *cfg, SSL_CTX **out, char *err, s
 	    SSL_CTX_set_cipher_list(s, tls_ciphers12) != 1 || SSL_CTX_set_ciphersuites(s, tls_ciphers13) != 1 ||
 	    SSL_CTX_set1_groups_list(s, tls_groups) != 1 || SSL_CTX_set_dh_auto(s, 1) != 1 ||
 	    SSL_CTX_set_num_tickets(s, 1) != 1 ||
+	    SSL_CTX_set_session_ticket_cb(s, tls_on_ticket_gen, tls_on_ticket_dec, NULL) != 1 ||
 	    SSL_CTX_set_session_id_context(s, tls_sid_ctx, sizeof(tls_sid_ctx) - 1) != 1 ||
 	    SSL_CTX_set_generate_session_id(s, tls_gen_session_id) != 1) {
 		(void)snprintf(err, errsz, "[tls] cannot configure the TLS context: %s",
@@ -365,7 +435,7 @@ void tls_ctx_unref(struct tls_ctx *c)
 
 /* ---- connections ------------------------------------------------------ */
 
-int tls_conn_new(struct tls_ctx *ctx, int fd, struct tls_conn **out)
+static int tls_conn_make(struct tls_ctx *ctx, int fd, bool data, struct tls_conn **out)
 {
 	struct tls_conn *t;
 	int r;
@@ -392,6 +462,12 @@ int tls_conn_new(struct tls_ctx *ctx, int fd, struct tls_conn **out)
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* TLS 1.3 tickets; TLS 1.2 ones are refused by tls_on_ticket_dec. */
+	if (data && SSL_set_num_tickets(t->ssl, 0) != 1) {
+		r = -EINVAL;
+		goto fail;
+	}
+	t->data = data;
 	SSL_set_accept_state(t->ssl);
 	SSL_set_info_callback(t->ssl, tls_on_info); /* per SSL: survives SSL_set_SSL_CTX */
 	t->ctx = tls_ctx_ref(ctx);
@@ -402,6 +478,16 @@ fail:
 	SSL_free(t->ssl);
 	free(t);
 	return r;
+}
+
+int tls_conn_new(struct tls_ctx *ctx, int fd, struct tls_conn **out)
+{
+	return tls_conn_make(ctx, fd, false, out);
+}
+
+int tls_conn_new_data(struct tls_ctx *ctx, int fd, struct tls_conn **out)
+{
+	return tls_conn_make(ctx, fd, true, out);
 }
 
 void tls_conn_free(struct tls_conn *t)

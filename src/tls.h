@@ -18,8 +18,9 @@ struct tls_conn;
  * first pair is the default; further pairs are chosen by SNI when the
  * client's server name matches one of their DNS names), TLS >= min_version
  * (1.2 or 1.3), Mozilla "intermediate" ciphers with AES-128-GCM and
- * ChaCha20 first, a server-side session cache so data connections can
- * resume the control connection's session. -ENOENT when no certificate is
+ * ChaCha20 first, session tickets (TLS 1.2 and 1.3) and a server-side
+ * session cache so data connections can resume the control connection's
+ * session. -ENOENT when no certificate is
  * configured; other failures write a clear message ("[tls] key FILE: ...")
  * to err. Returns a reference (refs = 1). */
 int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_t errsz);
@@ -28,6 +29,10 @@ void tls_ctx_unref(struct tls_ctx *c);
 
 /* A TLS server stream over fd (borrowed; the caller closes it). */
 int tls_conn_new(struct tls_ctx *ctx, int fd, struct tls_conn **out);
+/* The same for a PROT P data connection: it resumes the control
+ * connection's session but issues no session ticket of its own (a TLS 1.3
+ * ticket that an uploading client never reads makes its close an RST). */
+int tls_conn_new_data(struct tls_ctx *ctx, int fd, struct tls_conn **out);
 void tls_conn_free(struct tls_conn *t);
 
 /* Each returns 0 when done, -EAGAIN to retry on tls_want() readiness,

@@ -191,11 +191,12 @@ class GssCtl(Ctl):
         self.ctx = None
         self.last_wrapped = None
 
-    def new_context(self):
+    FLAGS = (gssapi.RequirementFlag.mutual_authentication | gssapi.RequirementFlag.integrity |
+             gssapi.RequirementFlag.confidentiality | gssapi.RequirementFlag.replay_detection |
+             gssapi.RequirementFlag.out_of_sequence_detection)
+
+    def new_context(self, flags=FLAGS):
         name = gssapi.Name(self.service, gssapi.NameType.hostbased_service)
-        flags = (gssapi.RequirementFlag.mutual_authentication | gssapi.RequirementFlag.integrity |
-                 gssapi.RequirementFlag.confidentiality | gssapi.RequirementFlag.replay_detection |
-                 gssapi.RequirementFlag.out_of_sequence_detection)
         self.ctx = gssapi.SecurityContext(name=name, creds=self.creds, usage="initiate", flags=flags)
         return self.ctx
 

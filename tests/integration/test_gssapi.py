@@ -139,6 +139,53 @@ def test_ticket_for_another_service_535(gctl, realm, gsrv):
     assert (r.code, r.text) == (535, "GSSAPI security data rejected.")
 
 
+def _flags_without(*names):
+    flags = GssCtl.FLAGS
+    for n in names:
+        flags &= ~getattr(gssapi.RequirementFlag, n)
+    return flags
+
+
+@pytest.mark.parametrize("drop", [("replay_detection",), ("replay_detection", "out_of_sequence_detection")])
+def test_context_without_replay_detection_535(gctl, gsrv, drop):
+    """Issue 13 item 6: a context whose client did not ask for replay detection would let a
+    recorded MIC/ENC command be accepted again (GSS_Unwrap reports duplicates only when the
+    service is on): ADAT answers 535, nothing is authenticated, and a new AUTH with the flag set
+    then works."""
+    c = gctl()
+    c.expect("AUTH GSSAPI", 334)
+    c.new_context(flags=_flags_without(*drop))
+    r = c.cmd("ADAT " + b64(c.ctx.step()))
+    assert (r.code, r.text) == (535, "GSSAPI security data rejected."), r
+    assert gsrv.wait_log(r'GSSAPI exchange failed: ip=127\.0\.0\.1 error="[^"]*replay detection"')
+    assert c.cmd("ADAT " + b64(b"x")).code == 503
+    assert c.cmd("USER bob").code == 331      # not authenticated by the refused context
+    c.auth()
+    assert c.mic("USER bob").code == 232
+
+
+def test_context_without_sequence_detection_accepted(gctl):
+    """What curl --krb requests (mutual authentication and replay detection, not sequence
+    detection) is accepted, and a replayed command is still refused (gss.c says why sequence
+    detection is not required)."""
+    c = gctl()
+    c.expect("AUTH GSSAPI", 334)
+    c.new_context(flags=_flags_without("out_of_sequence_detection"))
+    token = c.ctx.step()
+    for _ in range(4):
+        r = c.cmd("ADAT " + b64(token))
+        assert r.code in (235, 335), r
+        token = c.ctx.step(base64.b64decode(r.text[len("ADAT="):]))
+        if r.code == 235:
+            break
+    assert c.mic("USER bob").code == 232
+    line = "MIC " + c.wrap_cmd("PWD", False) + "\r\n"
+    c.send(line)
+    assert c.sreply()[1].code == 257
+    c.send(line)
+    assert c.sreply()[1].code == 535
+
+
 def test_second_auth_restarts_and_logs_out(gctl):
     c = logged_in(gctl)
     # AUTH again (protected): 334 comes protected, then the old context is gone

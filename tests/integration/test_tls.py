@@ -29,7 +29,7 @@ import pytest
 from conftest import HOST, FerryServer, free_port, wait_until
 from files_helpers import (DATA_TIMEOUT, BIG_TIMEOUT, chown_svc, closed_by_peer, connect_data, fresh_dir, hard_close, home_of,
                            make_dir, parse227, put_file, read_bytes, sha256_file)
-from tls_helpers import (BioClient, TlsCtl, TlsSession, client_ctx, client_env, client_hello, close_data,
+from tls_helpers import (BioClient, TlsCtl, TlsSession, checked, client_ctx, client_env, client_hello, close_data,
                          copy_over, curl, curl_tls, fingerprint, cert_fingerprint_file, lftp,
                          make_cert, ok, s_client, s_client_facts, tls_recv_all)
 
@@ -90,28 +90,22 @@ def _srv_req(ferry_bin, certs):
     s.teardown()
 
 
-def _checked(s):
-    yield s
-    s.check_log()
-    assert s.alive(), f"ferryd died:\n{s.log()[-3000:]}"
-
-
 @pytest.fixture
 def srv_off(_srv_off):
     """data_reuse = off, implicit listener on srv_off.implicit_port."""
-    yield from _checked(_srv_off)
+    yield from checked(_srv_off)
 
 
 @pytest.fixture
 def srv_req(_srv_req):
     """data_reuse = require (the default), implicit listener on srv_req.implicit_port."""
-    yield from _checked(_srv_req)
+    yield from checked(_srv_req)
 
 
 @pytest.fixture(params=["reuse_off", "reuse_require"])
 def either(request, _srv_off, _srv_req):
     s = _srv_off if request.param == "reuse_off" else _srv_req
-    yield from _checked(s)
+    yield from checked(s)
 
 
 @pytest.fixture

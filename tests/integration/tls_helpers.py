@@ -53,6 +53,16 @@ def make_cert(directory, stem, cn="localhost", san="DNS:localhost,IP:127.0.0.1",
     return cert, key
 
 
+def temp_cert(prefix, stem):
+    """For a fixture: yields make_cert()'s pair in a new directory, removed afterwards."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    try:
+        yield make_cert(d, stem)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def cert_fingerprint_file(path):
     with open(path) as f:
         der = ssl.PEM_cert_to_DER_cert(f.read())
@@ -70,6 +80,14 @@ def copy_over(src, dst):
         data = f.read()
     with open(dst, "wb") as f:
         f.write(data)
+
+
+def checked(s):
+    """For a fixture that lends a module's server to one test: afterwards ferryd must still run
+    and its log be free of sanitizer reports."""
+    yield s
+    s.check_log()
+    assert s.alive(), f"ferryd died:\n{s.log()[-3000:]}"
 
 
 # --------------------------------------------------------------------------- TLS client side

@@ -850,10 +850,14 @@ static void open_data(struct pair *p, struct tls_ctx *t, SSL_CTX *cc, SSL_SESSIO
 	handshake_ok(p);
 }
 
-static void check_resumption(int version)
+/* tickets: the client offers session tickets (else TLS 1.2 resumes by
+ * session id through the server's cache). */
+static void check_resumption(int version, bool tickets)
 {
 	struct tls_ctx *t = default_ctx();
 	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, version);
+	if (!tickets)
+		(void)SSL_CTX_set_options(cc, SSL_OP_NO_TICKET);
 	struct pair ctl, ctl2, ctl3, d;
 
 	/* two clients' control connections, each a full handshake */
@@ -989,12 +993,154 @@ static void check_resumption(int version)
 
 static void test_resumption_tls12(void **state)
 {
-	check_resumption(TLS1_2_VERSION);
+	check_resumption(TLS1_2_VERSION, true);
+}
+
+static void test_resumption_tls12_session_ids(void **state)
+{
+	check_resumption(TLS1_2_VERSION, false);
 }
 
 static void test_resumption_tls13(void **state)
 {
-	check_resumption(TLS1_3_VERSION);
+	check_resumption(TLS1_3_VERSION, true);
+}
+
+/* A PROT P data connection: tls_conn_new_data instead of tls_conn_new. */
+static void open_data_conn(struct pair *p, struct tls_ctx *t, SSL_CTX *cc, SSL_SESSION *s)
+{
+	pair_open(p, t, cc, "localhost", s);
+	tls_conn_free(p->srv);
+	assert_int_equal(tls_conn_new_data(t, p->sfd, &p->srv), 0);
+	handshake_ok(p);
+	char c;
+	srv_write_all(p, "x", 1); /* the client reads past any ticket sent */
+	cli_read_exact(p, &c, 1);
+}
+
+/* Data connections issue no session tickets, fresh or resumed (a TLS 1.3
+ * ticket an uploading client never reads makes its close an RST). */
+static void check_data_tickets(int version)
+{
+	struct tls_ctx *t = default_ctx();
+	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, version);
+	struct pair ctl, d;
+	open_data(&ctl, t, cc, NULL);
+	SSL_SESSION *s1 = client_session(&ctl);
+	assert_true(SSL_SESSION_has_ticket(s1)); /* control connections do issue them */
+
+	open_data_conn(&d, t, cc, NULL);
+	assert_false(SSL_session_reused(d.cli));
+	assert_false(SSL_SESSION_has_ticket(SSL_get_session(d.cli)));
+	pair_close(&d);
+
+	open_data_conn(&d, t, cc, s1);
+	assert_true(SSL_session_reused(d.cli));
+	assert_true(tls_resumed_from(d.srv, ctl.srv));
+	assert_ptr_equal(SSL_get_session(d.cli), s1); /* no new or renewed ticket */
+	pair_close(&d);
+
+	SSL_SESSION_free(s1);
+	pair_close(&ctl);
+	SSL_CTX_free(cc);
+	tls_ctx_unref(t);
+}
+
+static void test_data_tickets_tls12(void **state)
+{
+	check_data_tickets(TLS1_2_VERSION);
+}
+
+static void test_data_tickets_tls13(void **state)
+{
+	check_data_tickets(TLS1_3_VERSION);
+}
+
+/* TLS 1.2 clients: one that resumes by session id only (SSL_OP_NO_TICKET)
+ * and one that offers tickets; ctl is a control connection of the first,
+ * whose session (an id in the server's cache, no ticket) is returned. */
+struct tls12_clients {
+	SSL_CTX *by_id, *cc;
+};
+
+static SSL_SESSION *tls12_id_session(struct tls12_clients *k, struct tls_ctx *t, struct pair *ctl)
+{
+	k->by_id = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+	k->cc = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+	(void)SSL_CTX_set_options(k->by_id, SSL_OP_NO_TICKET);
+	open_data(ctl, t, k->by_id, NULL);
+	SSL_SESSION *s = client_session(ctl);
+	assert_false(SSL_SESSION_has_ticket(s));
+	return s;
+}
+
+/* SECURITY: with a TLS 1.2 ticket the session id is the client's choice.
+ * A session id of ours (sent in clear in the ServerHello) starts with its
+ * control connection's lineage; an attacker's own ticket sent under the
+ * victim's session id must still count as the attacker's. */
+static void test_ticket_under_foreign_session_id(void **state)
+{
+	struct tls_ctx *t = default_ctx();
+	struct tls12_clients k;
+	struct pair victim, attacker, d;
+	SSL_SESSION *sv = tls12_id_session(&k, t, &victim);
+	SSL_CTX *by_id = k.by_id, *cc = k.cc;
+	unsigned int idlen = 0;
+	const unsigned char *id = SSL_SESSION_get_id(sv, &idlen);
+	assert_int_equal(idlen, 32);
+	open_data(&attacker, t, cc, NULL);
+	SSL_SESSION *sa = client_session(&attacker);
+	assert_true(SSL_SESSION_has_ticket(sa));
+	SSL_SESSION *forged = SSL_SESSION_dup(sa);
+	assert_non_null(forged);
+	assert_int_equal(SSL_SESSION_set1_id(forged, id, idlen), 1);
+
+	open_data_conn(&d, t, cc, forged);
+	assert_true(SSL_session_reused(d.cli)); /* the ticket resumed TLS */
+	assert_false(tls_resumed_from(d.srv, victim.srv));
+	assert_true(tls_resumed_from(d.srv, attacker.srv));
+	pair_close(&d);
+	open_data_conn(&d, t, by_id, sv); /* the victim's own data connection */
+	assert_true(SSL_session_reused(d.cli));
+	assert_true(tls_resumed_from(d.srv, victim.srv));
+	pair_close(&d);
+
+	SSL_SESSION_free(forged);
+	SSL_SESSION_free(sa);
+	SSL_SESSION_free(sv);
+	pair_close(&attacker);
+	pair_close(&victim);
+	SSL_CTX_free(cc);
+	SSL_CTX_free(by_id);
+	tls_ctx_unref(t);
+}
+
+/* A TLS 1.2 session resumed from the server's cache (by id) while the
+ * client also offers tickets: no ticket is issued, since making one would
+ * write into the cached session that other threads share. */
+static void test_cached_session_gets_no_ticket(void **state)
+{
+	struct tls_ctx *t = default_ctx();
+	struct tls12_clients k;
+	struct pair ctl, again, d;
+	SSL_SESSION *s = tls12_id_session(&k, t, &ctl);
+	SSL_CTX *by_id = k.by_id, *cc = k.cc;
+	open_data(&again, t, cc, s); /* a control connection, tickets offered */
+	assert_true(SSL_session_reused(again.cli));
+	SSL_SESSION *got = client_session(&again);
+	assert_false(SSL_SESSION_has_ticket(got));
+	open_data_conn(&d, t, cc, s);
+	assert_true(SSL_session_reused(d.cli));
+	assert_true(tls_resumed_from(d.srv, ctl.srv));
+	assert_true(tls_resumed_from(d.srv, again.srv));
+	pair_close(&d);
+	SSL_SESSION_free(got);
+	SSL_SESSION_free(s);
+	pair_close(&again);
+	pair_close(&ctl);
+	SSL_CTX_free(cc);
+	SSL_CTX_free(by_id);
+	tls_ctx_unref(t);
 }
 
 /* A client resuming under another SNI name still resumes the session; the
@@ -1042,7 +1188,12 @@ int main(void)
 		cmocka_unit_test(test_shutdown_to_plaintext),
 		cmocka_unit_test(test_close_notify),
 		cmocka_unit_test(test_resumption_tls12),
+		cmocka_unit_test(test_resumption_tls12_session_ids),
 		cmocka_unit_test(test_resumption_tls13),
+		cmocka_unit_test(test_data_tickets_tls12),
+		cmocka_unit_test(test_data_tickets_tls13),
+		cmocka_unit_test(test_ticket_under_foreign_session_id),
+		cmocka_unit_test(test_cached_session_gets_no_ticket),
 		cmocka_unit_test(test_resumption_with_sni),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
