@@ -150,6 +150,12 @@ void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e
 	p->effect = e;
 }
 
+void proto_count_ascii(struct proto *p, int fd, void (*then)(struct proto *, const struct proto_result *))
+{
+	proto_start_effect(p, PEND_THEN,
+			   (struct proto_effect){ .kind = PROTO_EFFECT_ASCII_SIZE, .count_fd = fd, .then = then });
+}
+
 void proto_close_with(struct proto *p, const char *text)
 {
 	proto_reply(p, 421, "%s", text);
@@ -509,10 +515,11 @@ static bool reading(const struct proto *p)
 }
 
 /* Runs the commands that waited for a transfer, in order, until one of
- * them starts an effect of its own. */
-static void drain_held(struct proto *p)
+ * them starts an effect of its own or the budget is spent. */
+static void drain_held(struct proto *p, unsigned *budget)
 {
-	while (p->held.len && p->pending == PEND_NONE && !p->out_overflow) {
+	while (p->held.len && p->pending == PEND_NONE && !p->out_overflow && *budget) {
+		--*budget;
 		struct slice rec = buf_slice(&p->held), line, rest;
 		(void)slice_split(rec, '\n', &line, &rest);
 		char kind = line.p[0];
@@ -537,21 +544,28 @@ static void drain_held(struct proto *p)
 
 int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 {
+	unsigned budget = UINT_MAX;
+	return proto_feed_some(p, bytes, len, &budget, used);
+}
+
+int proto_feed_some(struct proto *p, const char *bytes, size_t len, unsigned *budget, size_t *used)
+{
 	size_t i = 0;
-	drain_held(p);
-	while (i < len && reading(p)) {
+	drain_held(p, budget);
+	while (i < len && *budget && reading(p)) {
 		unsigned char c = (unsigned char)bytes[i++];
 		switch (p->tn) {
 		case TN_DATA:
 			if (c == TN_IAC_BYTE)
 				p->tn = TN_IAC;
-			else
-				(void)take_byte(p, c);
+			else if (take_byte(p, c))
+				--*budget;
 			break;
 		case TN_IAC:
 			p->tn = TN_DATA;
 			if (c == TN_IAC_BYTE) {
-				(void)take_byte(p, c); /* IAC IAC = one 0xFF data byte */
+				if (take_byte(p, c)) /* IAC IAC = one 0xFF data byte */
+					--*budget;
 			} else if (c >= TN_WILL && c <= TN_DONT) {
 				p->tn_cmd = c;
 				p->tn = TN_OPT;
@@ -590,6 +604,8 @@ int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 void proto_complete(struct proto *p, const struct proto_result *r)
 {
 	enum pending why = p->pending;
+	void (*then)(struct proto *, const struct proto_result *) = p->effect.then;
+	unsigned budget = UINT_MAX; /* held commands: bounded by their buffer */
 	/* CLOSE never completes: a timer or job that finishes after a timeout
 	 * replaced its effect with CLOSE is ignored. */
 	if (why == PEND_CLOSE)
@@ -624,11 +640,14 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 	case PEND_GSS_USER:
 		cmd_gss_user_done(p, r ? r->auth : NULL);
 		break;
+	case PEND_THEN:
+		then(p, r);
+		break;
 	case PEND_NONE:
 	case PEND_CLOSE:
 		break;
 	}
-	drain_held(p);
+	drain_held(p, &budget);
 }
 
 char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)

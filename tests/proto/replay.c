@@ -116,6 +116,10 @@
  *                         pending: C: lines are still fed (proto reads ABOR
  *                         and STAT, and holds one other command).
  *   E: ABORT_REQUESTED    the pending XFER effect has abort == true.
+ *   E: ASCII_SIZE [FAIL]  the pending effect must be ASCII_SIZE (TYPE A SIZE
+ *                         or RETR: the count is read on the job pool); it
+ *                         is counted from its fd as the session's job does
+ *                         and completed (FAIL: with err = -EIO).
  *   P: N                  proto_xfer_progress(p, N).
  *   X: XFER_DONE OK BYTES [data=ESCAPED]
  *   X: XFER_DONE LOST|NOCONN|ABORTED [BYTES] [data=ESCAPED]
@@ -184,6 +188,7 @@
 #include "replay_gss.h"
 #include "str.h"
 #include "util.h"
+#include "vfs.h"
 
 /* The home directory every fake user logs into: login opens it as the
  * session's root (vfs), so it must exist. */
@@ -377,6 +382,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "TLS_STOP";
 	case PROTO_EFFECT_GSS_STEP:
 		return "GSS_STEP";
+	case PROTO_EFFECT_ASCII_SIZE:
+		return "ASCII_SIZE";
 	}
 	return "?";
 }
@@ -1663,6 +1670,23 @@ static int do_effect(struct replay *r, struct slice rest)
 	}
 	if (slice_eq(kind, SLICE_LIT("XFER")))
 		return do_xfer_effect(r, arg);
+	if (slice_eq(kind, SLICE_LIT("ASCII_SIZE"))) {
+		/* E: ASCII_SIZE [FAIL]: counted here as the session's job does
+		 * (FAIL: the read fails with EIO). */
+		if (arg.n && !slice_eq(arg, SLICE_LIT("FAIL")))
+			return bad_syntax(r, "E: ASCII_SIZE [FAIL]");
+		int rc = expect_effect(r, PROTO_EFFECT_ASCII_SIZE, &e);
+		if (rc)
+			return rc;
+		struct proto_result res = { .err = -EIO };
+		if (!arg.n)
+			res.err = vfs_ascii_size(e->count_fd, ASCII_SIZE_LIMIT, &res.bytes);
+		if (res.err && !arg.n)
+			return fail(r, "expected ASCII_SIZE of a readable fd got error %d (%s)", res.err,
+				    strerror(-res.err));
+		proto_complete(r->p, &res);
+		return pump(r);
+	}
 	if (slice_eq(kind, SLICE_LIT("GSS_STEP")))
 		return do_gss_step(r, arg);
 	if (arg.n)
@@ -1695,8 +1719,8 @@ static int do_effect(struct replay *r, struct slice rest)
 		}
 		return 0;
 	}
-	return bad_syntax(r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, CLOSE, "
-			     "ENOBUFS, NONE)");
+	return bad_syntax(r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, "
+			     "ASCII_SIZE, CLOSE, ENOBUFS, NONE)");
 }
 
 /* E: GSS_STEP TOKEN CONTINUE|COMPLETE|FAIL [reply=ESCAPED] [principal=P] [local=L] */
