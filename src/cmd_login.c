@@ -201,8 +201,11 @@ static void login_failed(struct proto *p, const char *why)
 	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
 		 LOG_FS("reason", why));
 	proto_logout(p);
+	/* SECURITY: counted toward the address's ban whichever step failed
+	 * (a wrong ACCT is as much a guess as a wrong PASS). */
 	proto_start_effect(p, PEND_FAIL_DELAY,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms });
+			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms,
+						  .login_failed = true });
 }
 
 void cmd_login_fail_done(struct proto *p)

@@ -342,29 +342,30 @@ static void auth_job_free(struct auth_job *a)
 	free(a);
 }
 
-/* [limits]: failed logins count towards a ban of the address group; a
- * good one takes a slot of the user's (max_per_user), or is turned into a
- * refusal that proto answers with 421. */
+/* [limits]: a failed login (proto's DELAY effect says so, for PASS and
+ * ACCT alike) counts towards a ban of the address group. */
+static void guard_login_failed_now(struct session *s)
+{
+	struct guard *g = s->host->guard;
+	uint64_t ban = g ? guard_login_failed(g, &s->gkey, util_now_ms()) : 0;
+	if (ban) {
+		char group[64];
+		guard_key_format(&s->gkey, group, sizeof(group));
+		log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
+			 (unsigned long long)(ban / 1000));
+		METRICS_ADD(s->host->metrics, bans, 1);
+		LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
+			 LOG_FS("reason", "failed-logins"));
+	}
+}
+
+/* [limits]: a good login takes a slot of the user's (max_per_user), or is
+ * turned into a refusal that proto answers with 421. */
 static void guard_login_result(struct session *s, struct auth_job *a)
 {
 	struct guard *g = s->host->guard;
-	if (!g || a->res.err)
+	if (!g || a->res.err || !a->res.ok)
 		return;
-	if (!a->res.ok) {
-		if (a->principal) /* not mapped: USER falls back to a password */
-			return;
-		uint64_t ban = guard_login_failed(g, &s->gkey, util_now_ms());
-		if (ban) {
-			char group[64];
-			guard_key_format(&s->gkey, group, sizeof(group));
-			log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
-				 (unsigned long long)(ban / 1000));
-			METRICS_ADD(s->host->metrics, bans, 1);
-			LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
-				 LOG_FS("reason", "failed-logins"));
-		}
-		return;
-	}
 	release_user_slot(s); /* a new login on this connection (REIN, USER) */
 	if (guard_user_acquire(g, a->user))
 		s->counted_user = util_xstrdup(a->user);
@@ -510,6 +511,8 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 		}
 		break;
 	case PROTO_EFFECT_DELAY:
+		if (e->login_failed && !loop_timer_armed(&s->effect_timer))
+			guard_login_failed_now(s);
 		if (!loop_timer_armed(&s->effect_timer))
 			loop_timer_arm(s->host->loop, &s->effect_timer, e->delay_ms, on_effect_timer);
 		break;
