@@ -235,7 +235,11 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 		return;
 	}
 	if (!res->ok) {
-		login_failed(p, "bad-credentials");
+		/* SECURITY: RFC 2289 §9: a challenge another connection holds
+		 * gets one answer here (auth_otp.c says why). */
+		if (p->challenge.shared && p->cfg->max_login_failures)
+			p->failures = p->cfg->max_login_failures - 1;
+		login_failed(p, p->challenge.shared ? "bad-credentials-shared-challenge" : "bad-credentials");
 		return;
 	}
 	if (res->user_limit) {
