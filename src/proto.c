@@ -18,7 +18,8 @@
 /* Replies to one client are small; a client that never reads them is
  * dropped when this much is queued. */
 #define PROTO_OUT_MAX (256u * 1024u)
-/* Commands queued behind a running transfer. */
+/* Commands queued behind a running transfer: this much, plus room for one
+ * more line of the longest kind (see proto_new). */
 #define HELD_MAX (64u * 1024u)
 
 enum { TN_IAC_BYTE = 255, TN_DONT = 254, TN_DO = 253, TN_WONT = 252, TN_WILL = 251, TN_SB_BYTE = 250, TN_SE = 240 };
@@ -34,7 +35,11 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 	p->xfer_fd = -1;
 	p->mlst_facts = FACT_DEFAULT;
 	buf_init(&p->xfer_buf, 64 * 1024);
-	buf_init(&p->held, HELD_MAX);
+	/* reading() takes a line during a transfer only while one of the
+	 * longest kind (and its framing) still fits: sized from max_line (up to
+	 * 64 KiB), so that with such a line held ABOR and STAT are still read. */
+	size_t longest = (cfg->max_line > PROTO_SEC_LINE_MAX ? cfg->max_line : PROTO_SEC_LINE_MAX) + 3;
+	buf_init(&p->held, (HELD_MAX > longest ? HELD_MAX : longest) + longest);
 	buf_init(&p->stage, PROTO_OUT_MAX);
 	buf_init(&p->gss_tok, PROTO_SEC_LINE_MAX);
 	p->level = 'C';
