@@ -241,6 +241,11 @@ struct buf *proto_output(struct proto *p)
 	return &p->out;
 }
 
+bool proto_has_held(const struct proto *p)
+{
+	return p->held.len != 0;
+}
+
 bool proto_logged_in(const struct proto *p)
 {
 	return p->login == LOGIN_DONE;
@@ -610,7 +615,6 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 {
 	enum pending why = p->pending;
 	void (*then)(struct proto *, const struct proto_result *) = p->effect.then;
-	unsigned budget = UINT_MAX; /* held commands: bounded by their buffer */
 	/* CLOSE never completes: a timer or job that finishes after a timeout
 	 * replaced its effect with CLOSE is ignored. */
 	if (why == PEND_CLOSE)
@@ -652,7 +656,8 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 	case PEND_CLOSE:
 		break;
 	}
-	drain_held(p, &budget);
+	/* Commands held behind a transfer run at the next proto_feed, within
+	 * the session's budget (proto_has_held). */
 }
 
 char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)

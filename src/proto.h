@@ -155,6 +155,9 @@ int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used);
  * a loop round, so one client's pipelined commands cannot hold up others. */
 int proto_feed_some(struct proto *p, const char *bytes, size_t len, unsigned *budget, size_t *used);
 
+/* Commands that waited for a transfer are still to run: feed proto (even
+ * with no new input) once nothing is pending. */
+bool proto_has_held(const struct proto *p);
 /* Pending effect, or NULL. */
 const struct proto_effect *proto_effect(const struct proto *p);
 /* Reports the outcome of the pending effect (r may be NULL for DELAY). */

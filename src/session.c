@@ -714,8 +714,10 @@ static void pump(struct session *s)
 	s->pumping = true;
 	while (!s->closed) {
 		const struct proto_effect *e = proto_effect(s->proto);
-		if ((!e || e->kind == PROTO_EFFECT_XFER) && s->in.len && !s->yielded) {
+		if ((!e || e->kind == PROTO_EFFECT_XFER) && (s->in.len || (!e && proto_has_held(s->proto))) &&
+		    !s->yielded) {
 			size_t used = 0;
+			unsigned before = budget;
 			size_t out_len = proto_output(s->proto)->len;
 			if (!budget || (out_len > out_start && out_len - out_start >= PUMP_REPLY_BYTES)) {
 				s->yielded = true;
@@ -731,7 +733,7 @@ static void pump(struct session *s)
 				close_now(s);
 				break;
 			}
-			if (used && !proto_effect(s->proto))
+			if ((used || budget != before) && !proto_effect(s->proto))
 				continue;
 		}
 		e = proto_effect(s->proto);
@@ -778,7 +780,7 @@ static void pump(struct session *s)
 	if (s->closed)
 		return;
 	/* The client has gone and everything it sent has been handled. */
-	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0) {
+	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0 && !proto_has_held(s->proto)) {
 		close_now(s);
 		return;
 	}

@@ -475,7 +475,7 @@ static int pump(struct replay *r)
 			break;
 		complete_lookup(r, false);
 	}
-	while (r->in.len && feeding(r)) {
+	while ((r->in.len || (!proto_effect(r->p) && proto_has_held(r->p))) && feeding(r)) {
 		size_t used = 0, have = r->in.len;
 		int rc = proto_feed(r->p, buf_data(&r->in), have, &used);
 		if (used > have)
