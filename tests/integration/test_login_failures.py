@@ -7,7 +7,8 @@ Bans are seen as the 421 before the greeting; every loop is bounded."""
 import pytest
 
 from conftest import Ctl
-from test_otp import PHRASE, USERS, answer, init_otp
+from test_clients import clean_home, need, run  # noqa: F401 (clean_home is a fixture)
+from test_otp import LFTP_BASE, PHRASE, USERS, answer, init_otp
 
 BANNED = (421, "Too many failed logins from your address; try again later.")
 
@@ -73,6 +74,20 @@ def test_held_challenge_does_not_lock_the_user_out(otp_srv, ctl):
     assert a.cmd("PASS " + answer(ra.text)).code == 530
     # The next challenge is one lower, for whoever asks.
     assert "otp-md5 98 test" in ctl(srv).cmd("USER otpuser").text
+
+
+def test_lftp_logs_in_while_another_connection_holds_the_challenge(otp_srv, ctl, clean_home):
+    """The same with a real client: lftp computes the answer from the 331 challenge; before,
+    it got "530 Another login for otpuser is in progress" however often it retried."""
+    _, env = clean_home
+    srv = otp_srv()
+    squatter = ctl(srv)
+    assert squatter.cmd("USER otpuser").code == 331
+    cp = run([need("lftp"), "-d", "-c", LFTP_BASE +
+              f"open -u 'otpuser,{PHRASE}' ftp://{srv.host}:{srv.port}; quote NOOP"], env=env)
+    assert cp.returncode == 0, cp.stderr
+    assert "230 Login successful." in cp.stderr, cp.stderr
+    assert squatter.cmd("PASS BAIL TUFT BITS GANG CHEF THY").code == 530  # used once already
 
 
 def test_guess_on_a_shared_challenge_ends_the_connection_and_counts(otp_srv, ctl):
