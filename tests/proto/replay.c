@@ -19,7 +19,7 @@
  *                         family (4 or 6: the control connection's addresses,
  *                         see below) and banner (the rest of the line).
  *   user NAME PASSWORD [account=ACCT] [disabled] [otp=ALG:N:SEED] [totp]
- *        [reply=331|336] [busy] [exhausted]
+ *        [reply=331|336] [busy] [exhausted] [shared]
  *                         adds a user to the fake store; may appear anywhere.
  *                         PASSWORD takes the C< escapes (\x20 for a space:
  *                         a six-word OTP). otp=: USER gets the RFC 2289
@@ -27,7 +27,9 @@
  *                         reports N-1 one-time passwords left; totp: the
  *                         TOTP form; reply=: the user's own challenge form;
  *                         busy: another connection holds the challenge;
- *                         exhausted: no one-time passwords are left.
+ *                         exhausted: no one-time passwords are left;
+ *                         shared: another connection holds the challenge
+ *                         lock, so this one gets the challenge without it.
  *   USER_LOOKUP effects (every USER) are completed from this table as soon
  *   as they appear, unless "set lookup manual": then each one waits for
  *                E: USER_LOOKUP NAME [ERROR | release=USER]
@@ -211,6 +213,7 @@ struct fake_user {
 	unsigned seq;
 	char seed[OTP_SEED_MAX + 1];
 	int reply;
+	bool shared; /* another connection holds the challenge lock */
 };
 
 struct replay {
@@ -653,6 +656,8 @@ static int do_user(struct replay *r, struct slice rest)
 			u.kind = AUTH_KIND_BUSY;
 		} else if (slice_eq(opt, SLICE_LIT("exhausted"))) {
 			u.kind = AUTH_KIND_EXHAUSTED;
+		} else if (slice_eq(opt, SLICE_LIT("shared"))) {
+			u.shared = true;
 		} else if (slice_eq(opt, SLICE_LIT("reply=331")) || slice_eq(opt, SLICE_LIT("reply=336"))) {
 			u.reply = opt.p[8] == '1' ? 331 : 336;
 		} else {
@@ -666,7 +671,7 @@ bad:
 	free(u.password);
 	free(u.account);
 	return bad_syntax(r, "unknown user option (account=ACCT, disabled, otp=ALG:N:SEED, totp, reply=331|336, busy, "
-			     "exhausted)");
+			     "exhausted, shared)");
 }
 
 /* Completes the pending USER_LOOKUP from the user table. */
@@ -683,13 +688,14 @@ static void complete_lookup(struct replay *r, bool store_error)
 		ch.seq = u->seq;
 		(void)str_copy(ch.seed, sizeof(ch.seed), u->seed);
 		ch.reply = u->reply;
+		ch.shared = u->shared;
 	} else if (e->lookup.fake_unknown) {
 		ch.kind = AUTH_KIND_OTP;
 		ch.alg = OTP_MD5;
 		ch.seq = 123;
 		(void)str_copy(ch.seed, sizeof(ch.seed), "fake0");
 	}
-	if (ch.kind == AUTH_KIND_OTP)
+	if (ch.kind == AUTH_KIND_OTP && !ch.shared)
 		ch.lock = ++r->next_lock;
 	struct proto_result pr = { .challenge = &ch };
 	proto_complete(r->p, &pr);
@@ -847,8 +853,9 @@ static int do_auth(struct replay *r, struct slice escaped_name, bool store_error
 		res.err = -EIO;
 	} else {
 		const struct fake_user *u = find_user(r, e->user);
-		/* The lock a challenge took comes back with the check. */
-		if (e->challenge && e->challenge->kind == AUTH_KIND_OTP && !e->challenge->lock)
+		/* The lock a challenge took comes back with the check (a shared
+		 * challenge has none). */
+		if (e->challenge && e->challenge->kind == AUTH_KIND_OTP && !e->challenge->lock && !e->challenge->shared)
 			return fail(r, "expected the AUTH_CHECK to carry its challenge's lock got none");
 		/* After a GSSAPI exchange (principal set, no password): only the
 		 * default rule authorises here. */
