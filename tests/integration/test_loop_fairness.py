@@ -79,7 +79,7 @@ def test_pipelined_ascii_size_leaves_the_worker_to_others(make_server, ctl):
     assert done_when_b_served < n // 2, f"A had {done_when_b_served} of {n} SIZE replies when B was served"
     replies = [a.reply(timeout=60) for _ in range(n)]
     assert {(r.code, r.text) for r in replies} == {(213, str(want))}
-    # The TYPE A count before RETR is no longer on the loop either; TYPE I stays exact.
+    # TYPE I: the byte count, as before.
     a.expect("TYPE I", 200)
     assert a.cmd("SIZE big.txt").text == str(16 * MIB)
 
