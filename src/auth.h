@@ -152,6 +152,7 @@ struct auth_challenge {
 	unsigned seq;     /* the sequence number asked for */
 	char seed[OTP_SEED_MAX + 1];
 	uint64_t lock;    /* non-zero: this connection holds the challenge lock (token) */
+	bool shared;      /* another connection holds the lock: same challenge, one try */
 	int err;          /* -errno: the store failed */
 };
 

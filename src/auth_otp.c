@@ -99,9 +99,18 @@ void auth_lookup(const struct userstore_ops *ops, struct userstore *s, const str
 		goto done;
 	}
 
-	/* SECURITY: RFC 2289 §9 race attack: while one connection holds this
-	 * name's challenge, no other gets one. Made-up challenges take the
-	 * lock too, or a second connection would tell them apart. */
+	/* SECURITY: RFC 2289 §9 race attack (someone who saw most of an answer
+	 * guesses the rest on a second connection). The first connection to
+	 * ask holds the name's challenge lock (until its PASS, its close or
+	 * the login timeout). A second one is not refused: USER needs no
+	 * credentials, so a refusal would let anyone lock a user out for as
+	 * long as they keep asking. It gets the same challenge, shared: the
+	 * store's compare-and-swap (otp_advance) still accepts each one-time
+	 * password once, whoever sends it, and a wrong answer on a shared
+	 * challenge ends that connection and counts toward its address's ban
+	 * (cmd_login.c), so the guesses a race needs cost a connection and a
+	 * ban count each. Made-up challenges are locked and shared the same
+	 * way, or a second connection would tell them apart. */
 	uint64_t token = 0;
 	while (token == 0 && (r = util_random(&token, sizeof(token))) == 0) {
 	}
@@ -110,7 +119,7 @@ void auth_lookup(const struct userstore_ops *ops, struct userstore *s, const str
 		r = ops->challenge_lock ? ops->challenge_lock(s, req->user, token, now, now + req->lock_s) : -ENOSYS;
 	}
 	if (r == -EBUSY) {
-		out->kind = AUTH_KIND_BUSY;
+		out->shared = true;
 	} else if (r) {
 		out->err = r;
 	} else {

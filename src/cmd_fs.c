@@ -18,9 +18,6 @@
 #include "util.h"
 #include "wildmat.h"
 
-/* TYPE A SIZE is computed by reading the file; above this it is refused
- * rather than blocking the loop (Decision 6). */
-
 bool proto_resolve(struct proto *p, struct slice arg, char *out)
 {
 	int r = path_resolve(p->cwd, arg, out, PATH_MAX);
@@ -208,26 +205,17 @@ void cmd_rnto(struct proto *p, struct slice arg)
 	free(from);
 }
 
-/* Bytes a TYPE A transfer of fd would send: size plus one CR per LF. */
-int proto_ascii_size(int fd, uint64_t *out)
+/* The TYPE A count of SIZE, from the job pool. */
+static void size_counted(struct proto *p, const struct proto_result *r)
 {
-	char buf[65536];
-	uint64_t n = 0;
-	for (;;) {
-		ssize_t got = read(fd, buf, sizeof(buf));
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (got == 0)
-			break;
-		n += (uint64_t)got;
-		for (ssize_t i = 0; i < got; i++)
-			n += buf[i] == '\n';
-	}
-	*out = n;
-	return 0;
+	(void)close(p->xfer_fd);
+	p->xfer_fd = -1;
+	if (r && r->err == -EFBIG)
+		proto_reply(p, 550, "File too large for SIZE in ASCII mode; use TYPE I.");
+	else if (!r || r->err)
+		proto_reply_errno(p, r && r->err ? r->err : -EIO);
+	else
+		proto_reply(p, 213, "%llu", (unsigned long long)r->bytes);
 }
 
 void cmd_size(struct proto *p, struct slice arg)
@@ -259,13 +247,12 @@ void cmd_size(struct proto *p, struct slice arg)
 			proto_reply(p, 550, "File too large for SIZE in ASCII mode; use TYPE I.");
 			return;
 		}
-		r = proto_ascii_size(fd, &size);
-	}
-	(void)close(fd);
-	if (r) {
-		proto_reply_errno(p, r);
+		/* Counting reads the file: never on the loop (size_counted). */
+		p->xfer_fd = fd;
+		proto_count_ascii(p, fd, size_counted);
 		return;
 	}
+	(void)close(fd);
 	proto_reply(p, 213, "%llu", (unsigned long long)size);
 }
 

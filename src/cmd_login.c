@@ -201,8 +201,11 @@ static void login_failed(struct proto *p, const char *why)
 	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
 		 LOG_FS("reason", why));
 	proto_logout(p);
+	/* SECURITY: counted toward the address's ban whichever step failed
+	 * (a wrong ACCT is as much a guess as a wrong PASS). */
 	proto_start_effect(p, PEND_FAIL_DELAY,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms });
+			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms,
+						  .login_failed = true });
 }
 
 void cmd_login_fail_done(struct proto *p)
@@ -232,7 +235,11 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 		return;
 	}
 	if (!res->ok) {
-		login_failed(p, "bad-credentials");
+		/* SECURITY: RFC 2289 §9: a challenge another connection holds
+		 * gets one answer here (auth_otp.c says why). */
+		if (p->challenge.shared && p->cfg->max_login_failures)
+			p->failures = p->cfg->max_login_failures - 1;
+		login_failed(p, p->challenge.shared ? "bad-credentials-shared-challenge" : "bad-credentials");
 		return;
 	}
 	if (res->user_limit) {

@@ -363,6 +363,33 @@ static void start_xfer(struct proto *p, enum xfer_cmd cmd, struct proto_xfer x)
 	proto_start_effect(p, PEND_XFER, e);
 }
 
+/* RETR's 150 and the transfer of p->xfer_fd; counted: wire is the TYPE A
+ * count for the reply. */
+static void retr_start(struct proto *p, uint64_t rest, uint64_t size, bool counted, uint64_t wire)
+{
+	const char *name = path_basename(p->xfer_name);
+	if (p->type == 'A' && counted)
+		proto_reply(p, 150, "Opening ASCII mode data connection for %s (%llu bytes).", name,
+			    (unsigned long long)wire);
+	else if (p->type == 'A')
+		proto_reply(p, 150, "Opening ASCII mode data connection for %s.", name);
+	else
+		proto_reply(p, 150, "Opening BINARY mode data connection for %s (%llu bytes).", name,
+			    (unsigned long long)(size - rest));
+	start_xfer(p, XCMD_RETR,
+		   (struct proto_xfer){ .kind = XFER_SEND_FILE, .fd = p->xfer_fd, .offset = rest, .size = size,
+					.ascii = p->type == 'A' });
+}
+
+/* The TYPE A count for RETR's 150 (from the job pool); REST is refused in
+ * TYPE A, so the transfer starts at 0. */
+static void retr_counted(struct proto *p, const struct proto_result *r)
+{
+	struct stat st;
+	uint64_t size = fstat(p->xfer_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	retr_start(p, 0, size, r && !r->err, r ? r->bytes : 0);
+}
+
 void cmd_retr(struct proto *p, struct slice arg)
 {
 	uint64_t rest = p->rest;
@@ -405,18 +432,13 @@ void cmd_retr(struct proto *p, struct slice arg)
 	p->xfer_fd = fd;
 	proto_set_str(&p->xfer_name, vpath);
 	/* Python and curl read "(N bytes)" as the size: in TYPE A that is the
-	 * count after conversion, given when it can be computed cheaply. */
-	uint64_t wire = 0;
-	if (p->type == 'A' && (size > ASCII_SIZE_LIMIT || proto_ascii_size(fd, &wire) != 0))
-		proto_reply(p, 150, "Opening ASCII mode data connection for %s.", path_basename(vpath));
-	else if (p->type == 'A')
-		proto_reply(p, 150, "Opening ASCII mode data connection for %s (%llu bytes).", path_basename(vpath),
-			    (unsigned long long)wire);
-	else
-		proto_reply(p, 150, "Opening BINARY mode data connection for %s (%llu bytes).", path_basename(vpath),
-			    (unsigned long long)(size - rest));
-	start_xfer(p, XCMD_RETR,
-		   (struct proto_xfer){ .kind = XFER_SEND_FILE, .fd = fd, .offset = rest, .size = size, .ascii = p->type == 'A' });
+	 * count after conversion, read on the job pool (retr_counted) unless
+	 * the file is too large for it. */
+	if (p->type == 'A' && size <= ASCII_SIZE_LIMIT) {
+		proto_count_ascii(p, fd, retr_counted);
+		return;
+	}
+	retr_start(p, rest, size, false, 0);
 }
 
 static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)

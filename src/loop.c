@@ -64,18 +64,19 @@ fail:;
 	return r ? r : -EIO;
 }
 
+/* Runs the calls deferred so far. Calls they defer in turn wait for the
+ * next round, after epoll_wait (then with a zero timeout): a session that
+ * yields by deferring itself lets every other event in first. */
 static void run_deferred(struct loop *l)
 {
-	while (l->deferred) {
-		struct call *c = l->deferred;
-		l->deferred = NULL;
-		l->deferred_tail = &l->deferred;
-		while (c) {
-			struct call *next = c->next;
-			c->fn(c->arg);
-			free(c);
-			c = next;
-		}
+	struct call *c = l->deferred;
+	l->deferred = NULL;
+	l->deferred_tail = &l->deferred;
+	while (c) {
+		struct call *next = c->next;
+		c->fn(c->arg);
+		free(c);
+		c = next;
 	}
 }
 
@@ -84,7 +85,8 @@ void loop_free(struct loop *l)
 	if (!l)
 		return;
 	run_posted(l);
-	run_deferred(l);
+	while (l->deferred)
+		run_deferred(l);
 	loop_watch_del(l, &l->wake);
 	close(l->wakefd);
 	close(l->epfd);

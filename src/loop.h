@@ -43,7 +43,9 @@ void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t ms, void (*cb
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 static inline bool loop_timer_armed(const struct loop_timer *t) { return t->idx != 0; }
 
-/* Runs fn(arg) on this loop's thread after the current round. */
+/* Runs fn(arg) on this loop's thread at the end of the current round (a
+ * call deferred from a deferred call: at the end of the next round, after
+ * the events that came in meanwhile). */
 void loop_defer(struct loop *l, void (*fn)(void *), void *arg);
 /* Thread-safe: runs fn(arg) on the loop's thread soon. 0 or -ENOMEM. */
 int loop_post(struct loop *l, void (*fn)(void *), void *arg);

@@ -19,7 +19,8 @@
 /* Replies to one client are small; a client that never reads them is
  * dropped when this much is queued. */
 #define PROTO_OUT_MAX (256u * 1024u)
-/* Commands queued behind a running transfer. */
+/* Commands queued behind a running transfer: this much, plus room for one
+ * more line of the longest kind (see proto_new). */
 #define HELD_MAX (64u * 1024u)
 
 enum { TN_IAC_BYTE = 255, TN_DONT = 254, TN_DO = 253, TN_WONT = 252, TN_WILL = 251, TN_SB_BYTE = 250, TN_SE = 240 };
@@ -35,7 +36,11 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 	p->xfer_fd = -1;
 	p->mlst_facts = FACT_DEFAULT;
 	buf_init(&p->xfer_buf, 64 * 1024);
-	buf_init(&p->held, HELD_MAX);
+	/* reading() takes a line during a transfer only while one of the
+	 * longest kind (and its framing) still fits: sized from max_line (up to
+	 * 64 KiB), so that with such a line held ABOR and STAT are still read. */
+	size_t longest = (cfg->max_line > PROTO_SEC_LINE_MAX ? cfg->max_line : PROTO_SEC_LINE_MAX) + 3;
+	buf_init(&p->held, (HELD_MAX > longest ? HELD_MAX : longest) + longest);
 	buf_init(&p->stage, PROTO_OUT_MAX);
 	buf_init(&p->gss_tok, PROTO_SEC_LINE_MAX);
 	p->level = 'C';
@@ -151,6 +156,12 @@ void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e
 	p->effect = e;
 }
 
+void proto_count_ascii(struct proto *p, int fd, void (*then)(struct proto *, const struct proto_result *))
+{
+	proto_start_effect(p, PEND_THEN,
+			   (struct proto_effect){ .kind = PROTO_EFFECT_ASCII_SIZE, .count_fd = fd, .then = then });
+}
+
 void proto_close_with(struct proto *p, const char *text)
 {
 	proto_reply(p, 421, "%s", text);
@@ -229,6 +240,11 @@ void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, cons
 struct buf *proto_output(struct proto *p)
 {
 	return &p->out;
+}
+
+bool proto_has_held(const struct proto *p)
+{
+	return p->held.len != 0;
 }
 
 bool proto_logged_in(const struct proto *p)
@@ -511,10 +527,11 @@ static bool reading(const struct proto *p)
 }
 
 /* Runs the commands that waited for a transfer, in order, until one of
- * them starts an effect of its own. */
-static void drain_held(struct proto *p)
+ * them starts an effect of its own or the budget is spent. */
+static void drain_held(struct proto *p, unsigned *budget)
 {
-	while (p->held.len && p->pending == PEND_NONE && !p->out_overflow) {
+	while (p->held.len && p->pending == PEND_NONE && !p->out_overflow && *budget) {
+		--*budget;
 		struct slice rec = buf_slice(&p->held), line, rest;
 		(void)slice_split(rec, '\n', &line, &rest);
 		char kind = line.p[0];
@@ -539,21 +556,28 @@ static void drain_held(struct proto *p)
 
 int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 {
+	unsigned budget = UINT_MAX;
+	return proto_feed_some(p, bytes, len, &budget, used);
+}
+
+int proto_feed_some(struct proto *p, const char *bytes, size_t len, unsigned *budget, size_t *used)
+{
 	size_t i = 0;
-	drain_held(p);
-	while (i < len && reading(p)) {
+	drain_held(p, budget);
+	while (i < len && *budget && reading(p)) {
 		unsigned char c = (unsigned char)bytes[i++];
 		switch (p->tn) {
 		case TN_DATA:
 			if (c == TN_IAC_BYTE)
 				p->tn = TN_IAC;
-			else
-				(void)take_byte(p, c);
+			else if (take_byte(p, c))
+				--*budget;
 			break;
 		case TN_IAC:
 			p->tn = TN_DATA;
 			if (c == TN_IAC_BYTE) {
-				(void)take_byte(p, c); /* IAC IAC = one 0xFF data byte */
+				if (take_byte(p, c)) /* IAC IAC = one 0xFF data byte */
+					--*budget;
 			} else if (c >= TN_WILL && c <= TN_DONT) {
 				p->tn_cmd = c;
 				p->tn = TN_OPT;
@@ -592,6 +616,7 @@ int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used)
 void proto_complete(struct proto *p, const struct proto_result *r)
 {
 	enum pending why = p->pending;
+	void (*then)(struct proto *, const struct proto_result *) = p->effect.then;
 	/* CLOSE never completes: a timer or job that finishes after a timeout
 	 * replaced its effect with CLOSE is ignored. */
 	if (why == PEND_CLOSE)
@@ -626,11 +651,15 @@ void proto_complete(struct proto *p, const struct proto_result *r)
 	case PEND_GSS_USER:
 		cmd_gss_user_done(p, r ? r->auth : NULL);
 		break;
+	case PEND_THEN:
+		then(p, r);
+		break;
 	case PEND_NONE:
 	case PEND_CLOSE:
 		break;
 	}
-	drain_held(p);
+	/* Commands held behind a transfer run at the next proto_feed, within
+	 * the session's budget (proto_has_held). */
 }
 
 char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)

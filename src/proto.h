@@ -19,6 +19,12 @@
 #include "listing.h"
 
 struct proto;
+struct proto_result;
+
+/* TYPE A sizes are computed by reading the file, on the job pool; above
+ * this they are not (SIZE answers 550, the RETR 150 reply gives no count),
+ * so one command costs a pool thread a bounded time (Decision 6). */
+#define ASCII_SIZE_LIMIT (64u * 1024u * 1024u)
 
 enum proto_effect_kind {
 	PROTO_EFFECT_NONE = 0,
@@ -31,6 +37,7 @@ enum proto_effect_kind {
 	PROTO_EFFECT_TLS_START,  /* flush the 234, drop buffered plaintext, TLS handshake */
 	PROTO_EFFECT_TLS_STOP,   /* flush the reply, then close_notify both ways: plaintext again */
 	PROTO_EFFECT_GSS_STEP,   /* ADAT: one GSSAPI security-context step (job pool) */
+	PROTO_EFFECT_ASCII_SIZE, /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -84,6 +91,15 @@ struct proto_effect {
 	uint32_t delay_ms;    /* DELAY */
 	struct proto_data_setup data; /* DATA_SETUP */
 	struct proto_xfer xfer;       /* XFER (abort may turn true while pending) */
+	/* ASCII_SIZE: reading a whole file (up to ASCII_SIZE_LIMIT bytes, else
+	 * -EFBIG) takes tens of milliseconds, too long for the loop. count_fd
+	 * is borrowed (proto closes it); the result is r->err or r->bytes,
+	 * which proto_complete hands to then, the command's continuation. */
+	int count_fd;
+	void (*then)(struct proto *p, const struct proto_result *r);
+	/* DELAY after a failed PASS or ACCT: the session counts it towards
+	 * the address's ban ([limits] ban_failures). */
+	bool login_failed;
 };
 
 struct proto_result {
@@ -95,7 +111,7 @@ struct proto_result {
 	/* TLS_START / TLS_STOP: err < 0 if the handshake or shutdown failed */
 	/* XFER */
 	enum proto_xfer_status xfer_status;
-	uint64_t bytes;
+	uint64_t bytes; /* XFER: bytes moved; ASCII_SIZE: the count (err < 0: failed) */
 	/* GSS_STEP (all borrowed until proto_complete returns): gss_status is
 	 * -1 failed (gss_error says why), 0 more data needed, 1 complete;
 	 * gss_reply the token for the client (may be empty); on completion
@@ -134,7 +150,14 @@ void proto_refuse(struct proto *p, const char *text);
  * again after the pending effect completes. Returns 0, or -ENOBUFS when the
  * output would exceed its cap (the session must close). */
 int proto_feed(struct proto *p, const char *bytes, size_t len, size_t *used);
+/* As proto_feed, but runs at most *budget commands (each one run takes one
+ * off) and then stops taking input, effect or not: the session's share of
+ * a loop round, so one client's pipelined commands cannot hold up others. */
+int proto_feed_some(struct proto *p, const char *bytes, size_t len, unsigned *budget, size_t *used);
 
+/* Commands that waited for a transfer are still to run: feed proto (even
+ * with no new input) once nothing is pending. */
+bool proto_has_held(const struct proto *p);
 /* Pending effect, or NULL. */
 const struct proto_effect *proto_effect(const struct proto *p);
 /* Reports the outcome of the pending effect (r may be NULL for DELAY). */

@@ -31,6 +31,7 @@ enum pending {
 	PEND_TLS_STOP,   /* CCC or REIN: TLS shutdown */
 	PEND_GSS_STEP,   /* ADAT: security-context step */
 	PEND_GSS_USER,   /* USER after ADAT: may the principal log in as the user? */
+	PEND_THEN,       /* the effect carries its continuation (effect.then) */
 };
 
 /* RFC 2228 §2.2 security states for GSSAPI (PROTOCOL.md §2.2 S0/S1/S2). */
@@ -124,7 +125,7 @@ struct proto {
 	char *committed;        /* virtual path of the upload just committed (for hooks) */
 	uint64_t committed_bytes;
 	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
-	int xfer_fd;
+	int xfer_fd;           /* RETR's file; also a TYPE A SIZE's while it is counted */
 	char *xfer_name;       /* virtual path, for logs and replies */
 	uint64_t xfer_bytes;
 	struct listing *xfer_listing;
@@ -158,12 +159,9 @@ void proto_logout(struct proto *p);
 /* Resets transfer parameters to the RFC 959 defaults (TYPE A N, MODE S, STRU F). */
 void proto_reset_params(struct proto *p);
 
-/* TYPE A sizes are computed by reading the file; above this they are not
- * (SIZE answers 550, the RETR 150 reply gives no count) so the loop is
- * never blocked long (Decision 6). */
-#define ASCII_SIZE_LIMIT (64u * 1024u * 1024u)
-/* Octets a TYPE A transfer of fd would send (reads the file with read()). */
-int proto_ascii_size(int fd, uint64_t *out);
+/* Starts the ASCII_SIZE effect for fd (borrowed: the caller keeps it open
+ * until then runs, which proto_complete calls with the count). */
+void proto_count_ascii(struct proto *p, int fd, void (*then)(struct proto *, const struct proto_result *));
 
 /* Replies for a failed file operation (errno → 450/550/552/553/451). */
 void proto_reply_errno(struct proto *p, int err);

@@ -22,15 +22,23 @@
 #include "proto.h"
 #include "tls.h"
 #include "util.h"
+#include "vfs.h"
 
 
 /* Unconsumed input kept while an effect is pending; more waits in the
  * kernel's socket buffer (backpressure). */
 #define SESSION_IN_MAX (64u * 1024u)
 #define READ_CHUNK 16384u
+/* One session's share of a loop round: after this many commands, or this
+ * many bytes of replies, it lets the other sessions run (yield) and goes
+ * on in the next round. Enough for a burst of pipelined commands from a
+ * real client; a flood of them no longer keeps the loop to itself. */
+#define PUMP_COMMANDS 32u
+#define PUMP_REPLY_BYTES (16u * 1024u)
 
 /* A job for the pool: USER's lookup, PASS's check, a principal check (USER
- * after ADAT: principal set, no password) or a GSSAPI context step (gss). */
+ * after ADAT: principal set, no password), a GSSAPI context step (gss) or
+ * a TYPE A count (count_fd >= 0). */
 struct auth_job {
 	struct job job;
 	atomic_bool cancelled; /* the session closed: skip the hash */
@@ -48,6 +56,9 @@ struct auth_job {
 	struct buf gss_in, gss_out;
 	enum gss_step_status gss_status;
 	char gss_err[256];
+	int count_fd; /* ASCII_SIZE: borrowed from proto, which outlives the job */
+	uint64_t count;
+	int count_err;
 };
 
 /* Releases a challenge lock after its connection closed; owns itself. */
@@ -73,6 +84,7 @@ struct session {
 	bool closing;         /* CLOSE effect: close once the output is flushed */
 	bool effect_started;  /* the pending effect has been set in motion */
 	bool pumping;         /* re-entrancy guard for pump() */
+	bool yielded;         /* resume_pump is deferred: the rest of the input waits for it */
 	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
 	/* TLS on the control connection */
 	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
@@ -283,6 +295,11 @@ static void auth_run(struct job *j, void *ctx)
 {
 	struct auth_job *a = container_of(j, struct auth_job, job);
 	struct store_handle *h = ctx;
+	if (a->count_fd >= 0) {
+		if (!atomic_load(&a->cancelled))
+			a->count_err = vfs_ascii_size(a->count_fd, ASCII_SIZE_LIMIT, &a->count);
+		return;
+	}
 	if (atomic_load(&a->cancelled)) {
 		if (a->gss)
 			return;
@@ -325,29 +342,30 @@ static void auth_job_free(struct auth_job *a)
 	free(a);
 }
 
-/* [limits]: failed logins count towards a ban of the address group; a
- * good one takes a slot of the user's (max_per_user), or is turned into a
- * refusal that proto answers with 421. */
+/* [limits]: a failed login (proto's DELAY effect says so, for PASS and
+ * ACCT alike) counts towards a ban of the address group. */
+static void guard_login_failed_now(struct session *s)
+{
+	struct guard *g = s->host->guard;
+	uint64_t ban = g ? guard_login_failed(g, &s->gkey, util_now_ms()) : 0;
+	if (ban) {
+		char group[64];
+		guard_key_format(&s->gkey, group, sizeof(group));
+		log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
+			 (unsigned long long)(ban / 1000));
+		METRICS_ADD(s->host->metrics, bans, 1);
+		LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
+			 LOG_FS("reason", "failed-logins"));
+	}
+}
+
+/* [limits]: a good login takes a slot of the user's (max_per_user), or is
+ * turned into a refusal that proto answers with 421. */
 static void guard_login_result(struct session *s, struct auth_job *a)
 {
 	struct guard *g = s->host->guard;
-	if (!g || a->res.err)
+	if (!g || a->res.err || !a->res.ok)
 		return;
-	if (!a->res.ok) {
-		if (a->principal) /* not mapped: USER falls back to a password */
-			return;
-		uint64_t ban = guard_login_failed(g, &s->gkey, util_now_ms());
-		if (ban) {
-			char group[64];
-			guard_key_format(&s->gkey, group, sizeof(group));
-			log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
-				 (unsigned long long)(ban / 1000));
-			METRICS_ADD(s->host->metrics, bans, 1);
-			LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
-				 LOG_FS("reason", "failed-logins"));
-		}
-		return;
-	}
 	release_user_slot(s); /* a new login on this connection (REIN, USER) */
 	if (guard_user_acquire(g, a->user))
 		s->counted_user = util_xstrdup(a->user);
@@ -365,10 +383,13 @@ static void auth_done(struct job *j)
 		if (a->lookup && a->ch.lock)
 			release_lock(s, a->user, a->ch.lock);
 		auth_job_free(a);
-		session_free(s);
+		if (s->yielded) /* resume_pump, deferred, still refers to s */
+			loop_defer(s->host->loop, session_free, s);
+		else
+			session_free(s);
 		return;
 	}
-	if (!a->lookup && !a->gss) {
+	if (!a->lookup && !a->gss && a->count_fd < 0) {
 		if (!a->res.err && a->res.ok)
 			METRICS_ADD(s->host->metrics, logins_ok, 1);
 		else if (!a->res.err)
@@ -382,6 +403,10 @@ static void auth_done(struct job *j)
 		r.gss_error = a->gss_err;
 		r.gss_principal = gss_sess_principal(a->gss);
 		r.gss_local = gss_sess_local_name(a->gss);
+	}
+	if (a->count_fd >= 0) {
+		r.err = a->count_err;
+		r.bytes = a->count;
 	}
 	complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
@@ -405,6 +430,7 @@ static void submit_job(struct session *s, struct auth_job *a)
 static void start_auth_job(struct session *s, const struct proto_effect *e)
 {
 	struct auth_job *a = util_xcalloc(1, sizeof(*a));
+	a->count_fd = -1;
 	a->user = util_xstrdup(e->user);
 	if (e->kind == PROTO_EFFECT_USER_LOOKUP) {
 		a->lookup = true;
@@ -474,6 +500,7 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 			complete(s, &r);
 		} else if (!s->job) {
 			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->count_fd = -1;
 			a->gss = s->gss;
 			/* Sized to fit: the copy cannot fail. The reply token (an
 			 * AP-REP) is small; a larger one fails the step. */
@@ -484,6 +511,8 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 		}
 		break;
 	case PROTO_EFFECT_DELAY:
+		if (e->login_failed && !loop_timer_armed(&s->effect_timer))
+			guard_login_failed_now(s);
 		if (!loop_timer_armed(&s->effect_timer))
 			loop_timer_arm(s->host->loop, &s->effect_timer, e->delay_ms, on_effect_timer);
 		break;
@@ -513,6 +542,13 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 		break;
 	case PROTO_EFFECT_TLS_STOP:
 		s->tphase = TLS_FLUSH_THEN_STOP;
+		break;
+	case PROTO_EFFECT_ASCII_SIZE:
+		if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->count_fd = e->count_fd;
+			submit_job(s, a);
+		}
 		break;
 	case PROTO_EFFECT_NONE:
 		break;
@@ -658,26 +694,46 @@ static bool tls_step(struct session *s)
 	}
 }
 
+static void resume_pump(void *arg)
+{
+	struct session *s = arg;
+	s->yielded = false;
+	if (!s->closed)
+		pump(s);
+}
+
 /* Feeds buffered input to proto, sets the pending effect in motion (some
  * complete at once: DATA_SETUP, a failed connect, ABOR), and writes the
- * replies. During a transfer input is still fed, so ABOR and STAT act. */
+ * replies. During a transfer input is still fed, so ABOR and STAT act.
+ * SECURITY: a share of commands per call (PUMP_COMMANDS), then the rest
+ * waits for resume_pump in the next loop round, after other sessions. */
 static void pump(struct session *s)
 {
+	unsigned budget = PUMP_COMMANDS;
+	size_t out_start = proto_output(s->proto)->len;
 	s->pumping = true;
 	while (!s->closed) {
 		const struct proto_effect *e = proto_effect(s->proto);
-		if ((!e || e->kind == PROTO_EFFECT_XFER) && s->in.len) {
+		if ((!e || e->kind == PROTO_EFFECT_XFER) && (s->in.len || (!e && proto_has_held(s->proto))) &&
+		    !s->yielded) {
 			size_t used = 0;
+			unsigned before = budget;
+			size_t out_len = proto_output(s->proto)->len;
+			if (!budget || (out_len > out_start && out_len - out_start >= PUMP_REPLY_BYTES)) {
+				s->yielded = true;
+				loop_defer(s->host->loop, resume_pump, s);
+				break;
+			}
 			if (e)
 				proto_xfer_progress(s->proto, s->data ? datachan_bytes(s->data) : 0);
-			int r = proto_feed(s->proto, buf_data(&s->in), s->in.len, &used);
+			int r = proto_feed_some(s->proto, buf_data(&s->in), s->in.len, &budget, &used);
 			buf_consume(&s->in, used);
 			if (r) {
 				log_warn(s->id, "client does not read its replies; closing");
 				close_now(s);
 				break;
 			}
-			if (used && !proto_effect(s->proto))
+			if ((used || budget != before) && !proto_effect(s->proto))
 				continue;
 		}
 		e = proto_effect(s->proto);
@@ -724,7 +780,7 @@ static void pump(struct session *s)
 	if (s->closed)
 		return;
 	/* The client has gone and everything it sent has been handled. */
-	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0) {
+	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0 && !proto_has_held(s->proto)) {
 		close_now(s);
 		return;
 	}

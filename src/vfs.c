@@ -199,6 +199,29 @@ int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd)
 	return vfs_openat2(v->root_fd, rel, (unsigned int)flags, 0, fd);
 }
 
+int vfs_ascii_size(int fd, uint64_t max, uint64_t *out)
+{
+	char buf[65536];
+	uint64_t n = 0, lf = 0;
+	for (;;) {
+		/* pread: the file offset stays where a transfer expects it. */
+		ssize_t got = pread(fd, buf, sizeof(buf), (off_t)n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			break;
+		n += (uint64_t)got;
+		if (n > max) /* it grew: the work stays bounded */
+			return -EFBIG;
+		for (ssize_t i = 0; i < got; i++)
+			lf += buf[i] == '\n';
+	}
+	*out = n + lf;
+	return 0;
+}
+
 int vfs_stat(struct vfs *v, const char *vpath, struct stat *st)
 {
 	return vfs_stat_with(v, vpath, O_PATH, st);

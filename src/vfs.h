@@ -45,6 +45,10 @@ int vfs_clean_stale_uploads(const char *home, int64_t before, unsigned long max_
 /* openat2 inside the root with the given open(2) flags (O_CLOEXEC added).
  * O_CREAT/O_TMPFILE are not allowed here (use the upload functions). */
 int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd);
+/* Octets a TYPE A transfer of the open file fd sends: its size plus one CR
+ * per LF. Reads it whole (pread, the offset is untouched), -EFBIG past max
+ * bytes: blocking, job pool only. */
+int vfs_ascii_size(int fd, uint64_t max, uint64_t *out);
 /* stat of the object at vpath, following symlinks inside the root only. */
 int vfs_stat(struct vfs *v, const char *vpath, struct stat *st);
 /* lstat: the link itself if the final component is a symlink. */

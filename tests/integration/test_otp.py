@@ -252,16 +252,18 @@ def test_sequence_survives_restart(otp_server, ctl):
 
 # ----------------------------------------------------------------- C 56: one challenge at a time
 
-def test_second_connection_refused_while_challenge_outstanding(otp_server, ctl):
+def test_second_connection_shares_the_outstanding_challenge(otp_server, ctl):
+    """Issue 13 item 6: a second connection is no longer refused (anyone could lock a user
+    out by asking); it gets the same challenge, and the store accepts its answer once."""
     srv = otp_server()
     c1, c2 = ctl(srv), ctl(srv)
     assert "otp-md5 99 test" in challenge(c1).text
     r = challenge(c2)
-    assert r.code == 530 and r.text == "Another login for otpuser is in progress; try again later."
-    assert c2.cmd("PASS BAIL TUFT BITS GANG CHEF THY").code == 503
+    assert r.code == 331 and r.text == "Response to otp-md5 99 test ext required for otpuser."
     assert c1.cmd("PASS BAIL TUFT BITS GANG CHEF THY").code == 230
+    assert c2.cmd("PASS BAIL TUFT BITS GANG CHEF THY").code == 530
     # Finished: the next challenge goes to whoever asks, one lower.
-    assert "otp-md5 98 test" in challenge(c2).text
+    assert "otp-md5 98 test" in challenge(ctl(srv)).text
 
 
 def test_challenge_released_when_connection_drops(otp_server, ctl):
@@ -342,9 +344,9 @@ def test_unknown_users_get_stable_made_up_challenges(make_server, ctl):
     other = challenge(c, "nosuch2").text
     assert other.split()[3] != a.split()[3]
     assert c.cmd("PASS " + answer(other)).code == 530
-    # Same lock rule as real users: a second connection is turned away meanwhile.
-    c.cmd("USER nosuch")
-    assert challenge(ctl(srv), "nosuch").code == 530
+    # Same lock rule as real users: a second connection shares the challenge meanwhile.
+    held = c.cmd("USER nosuch").text
+    assert challenge(ctl(srv), "nosuch").text == held
     # Password users keep their prompt.
     assert challenge(c, "bob").text == "Please specify the password."
 

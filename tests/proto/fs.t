@@ -164,8 +164,10 @@ S: 213 6
 C: TYPE A
 S: 200 Switching to ASCII mode.
 C: SIZE text
+E: ASCII_SIZE
 S: 213 9
 C: SIZE f
+E: ASCII_SIZE
 S: 213 5
 C: SIZE d
 S: 550 Not a plain file.

@@ -19,7 +19,7 @@
  *                         family (4 or 6: the control connection's addresses,
  *                         see below) and banner (the rest of the line).
  *   user NAME PASSWORD [account=ACCT] [disabled] [otp=ALG:N:SEED] [totp]
- *        [reply=331|336] [busy] [exhausted]
+ *        [reply=331|336] [busy] [exhausted] [shared]
  *                         adds a user to the fake store; may appear anywhere.
  *                         PASSWORD takes the C< escapes (\x20 for a space:
  *                         a six-word OTP). otp=: USER gets the RFC 2289
@@ -27,7 +27,9 @@
  *                         reports N-1 one-time passwords left; totp: the
  *                         TOTP form; reply=: the user's own challenge form;
  *                         busy: another connection holds the challenge;
- *                         exhausted: no one-time passwords are left.
+ *                         exhausted: no one-time passwords are left;
+ *                         shared: another connection holds the challenge
+ *                         lock, so this one gets the challenge without it.
  *   USER_LOOKUP effects (every USER) are completed from this table as soon
  *   as they appear, unless "set lookup manual": then each one waits for
  *                E: USER_LOOKUP NAME [ERROR | release=USER]
@@ -116,6 +118,10 @@
  *                         pending: C: lines are still fed (proto reads ABOR
  *                         and STAT, and holds one other command).
  *   E: ABORT_REQUESTED    the pending XFER effect has abort == true.
+ *   E: ASCII_SIZE [FAIL]  the pending effect must be ASCII_SIZE (TYPE A SIZE
+ *                         or RETR: the count is read on the job pool); it
+ *                         is counted from its fd as the session's job does
+ *                         and completed (FAIL: with err = -EIO).
  *   P: N                  proto_xfer_progress(p, N).
  *   X: XFER_DONE OK BYTES [data=ESCAPED]
  *   X: XFER_DONE LOST|NOCONN|ABORTED [BYTES] [data=ESCAPED]
@@ -184,6 +190,7 @@
 #include "replay_gss.h"
 #include "str.h"
 #include "util.h"
+#include "vfs.h"
 
 /* The home directory every fake user logs into: login opens it as the
  * session's root (vfs), so it must exist. */
@@ -206,6 +213,7 @@ struct fake_user {
 	unsigned seq;
 	char seed[OTP_SEED_MAX + 1];
 	int reply;
+	bool shared; /* another connection holds the challenge lock */
 };
 
 struct replay {
@@ -377,6 +385,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "TLS_STOP";
 	case PROTO_EFFECT_GSS_STEP:
 		return "GSS_STEP";
+	case PROTO_EFFECT_ASCII_SIZE:
+		return "ASCII_SIZE";
 	}
 	return "?";
 }
@@ -468,7 +478,7 @@ static int pump(struct replay *r)
 			break;
 		complete_lookup(r, false);
 	}
-	while (r->in.len && feeding(r)) {
+	while ((r->in.len || (!proto_effect(r->p) && proto_has_held(r->p))) && feeding(r)) {
 		size_t used = 0, have = r->in.len;
 		int rc = proto_feed(r->p, buf_data(&r->in), have, &used);
 		if (used > have)
@@ -646,6 +656,8 @@ static int do_user(struct replay *r, struct slice rest)
 			u.kind = AUTH_KIND_BUSY;
 		} else if (slice_eq(opt, SLICE_LIT("exhausted"))) {
 			u.kind = AUTH_KIND_EXHAUSTED;
+		} else if (slice_eq(opt, SLICE_LIT("shared"))) {
+			u.shared = true;
 		} else if (slice_eq(opt, SLICE_LIT("reply=331")) || slice_eq(opt, SLICE_LIT("reply=336"))) {
 			u.reply = opt.p[8] == '1' ? 331 : 336;
 		} else {
@@ -659,7 +671,7 @@ bad:
 	free(u.password);
 	free(u.account);
 	return bad_syntax(r, "unknown user option (account=ACCT, disabled, otp=ALG:N:SEED, totp, reply=331|336, busy, "
-			     "exhausted)");
+			     "exhausted, shared)");
 }
 
 /* Completes the pending USER_LOOKUP from the user table. */
@@ -676,13 +688,14 @@ static void complete_lookup(struct replay *r, bool store_error)
 		ch.seq = u->seq;
 		(void)str_copy(ch.seed, sizeof(ch.seed), u->seed);
 		ch.reply = u->reply;
+		ch.shared = u->shared;
 	} else if (e->lookup.fake_unknown) {
 		ch.kind = AUTH_KIND_OTP;
 		ch.alg = OTP_MD5;
 		ch.seq = 123;
 		(void)str_copy(ch.seed, sizeof(ch.seed), "fake0");
 	}
-	if (ch.kind == AUTH_KIND_OTP)
+	if (ch.kind == AUTH_KIND_OTP && !ch.shared)
 		ch.lock = ++r->next_lock;
 	struct proto_result pr = { .challenge = &ch };
 	proto_complete(r->p, &pr);
@@ -840,8 +853,9 @@ static int do_auth(struct replay *r, struct slice escaped_name, bool store_error
 		res.err = -EIO;
 	} else {
 		const struct fake_user *u = find_user(r, e->user);
-		/* The lock a challenge took comes back with the check. */
-		if (e->challenge && e->challenge->kind == AUTH_KIND_OTP && !e->challenge->lock)
+		/* The lock a challenge took comes back with the check (a shared
+		 * challenge has none). */
+		if (e->challenge && e->challenge->kind == AUTH_KIND_OTP && !e->challenge->lock && !e->challenge->shared)
 			return fail(r, "expected the AUTH_CHECK to carry its challenge's lock got none");
 		/* After a GSSAPI exchange (principal set, no password): only the
 		 * default rule authorises here. */
@@ -1663,6 +1677,23 @@ static int do_effect(struct replay *r, struct slice rest)
 	}
 	if (slice_eq(kind, SLICE_LIT("XFER")))
 		return do_xfer_effect(r, arg);
+	if (slice_eq(kind, SLICE_LIT("ASCII_SIZE"))) {
+		/* E: ASCII_SIZE [FAIL]: counted here as the session's job does
+		 * (FAIL: the read fails with EIO). */
+		if (arg.n && !slice_eq(arg, SLICE_LIT("FAIL")))
+			return bad_syntax(r, "E: ASCII_SIZE [FAIL]");
+		int rc = expect_effect(r, PROTO_EFFECT_ASCII_SIZE, &e);
+		if (rc)
+			return rc;
+		struct proto_result res = { .err = -EIO };
+		if (!arg.n)
+			res.err = vfs_ascii_size(e->count_fd, ASCII_SIZE_LIMIT, &res.bytes);
+		if (res.err && !arg.n)
+			return fail(r, "expected ASCII_SIZE of a readable fd got error %d (%s)", res.err,
+				    strerror(-res.err));
+		proto_complete(r->p, &res);
+		return pump(r);
+	}
 	if (slice_eq(kind, SLICE_LIT("GSS_STEP")))
 		return do_gss_step(r, arg);
 	if (arg.n)
@@ -1695,8 +1726,8 @@ static int do_effect(struct replay *r, struct slice rest)
 		}
 		return 0;
 	}
-	return bad_syntax(r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, CLOSE, "
-			     "ENOBUFS, NONE)");
+	return bad_syntax(r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, "
+			     "ASCII_SIZE, CLOSE, ENOBUFS, NONE)");
 }
 
 /* E: GSS_STEP TOKEN CONTINUE|COMPLETE|FAIL [reply=ESCAPED] [principal=P] [local=L] */

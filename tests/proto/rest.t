@@ -192,6 +192,7 @@ E: NONE
 C: REST 0
 S: 350 Restarting at 0. Send RETR, STOR or APPE.
 C: RETR f
+E: ASCII_SIZE
 S: 150 Opening ASCII mode data connection for f (300 bytes).
 E: XFER SEND_FILE offset=0 size=300 ascii=1
 X: XFER_DONE OK 300

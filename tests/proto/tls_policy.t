@@ -29,6 +29,7 @@ S: 200 PBSZ=0
 C: PROT P
 S: 200 Protection level set to P.
 C: RETR f
+E: ASCII_SIZE
 S: 150 Opening ASCII mode data connection for f (10 bytes).
 E: XFER SEND_FILE offset=0 size=10 ascii=1
 X: XFER_DONE TLS_NO_REUSE

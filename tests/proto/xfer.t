@@ -163,6 +163,7 @@ C: PASV
 E: DATA_SETUP PASSIVE
 S: 227 Entering Passive Mode (192,0,2,10,195,80).
 C: RETR f
+E: ASCII_SIZE
 S: 150 Opening ASCII mode data connection for f (14 bytes).
 E: XFER SEND_FILE offset=0 size=12 ascii=1 content=hello\nworld\n
 X: XFER_DONE OK 14

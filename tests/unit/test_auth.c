@@ -510,15 +510,24 @@ static void test_otp_lookup_kinds(void **state)
 	assert_int_equal(ch.lock, 0);
 	lookup(fx, "mallory", false, &ch);
 	assert_int_equal(ch.kind, AUTH_KIND_PASSWORD);
-	/* RFC 2289 §9: one outstanding challenge per name. */
+	/* RFC 2289 §9: one connection holds the name's challenge; a second
+	 * gets the same one, shared (no lock), so nobody is locked out. */
 	set_otp(fx, "alice", 3, false);
 	lookup(fx, "alice", false, &ch);
 	assert_int_equal(ch.kind, AUTH_KIND_OTP);
+	assert_true(ch.lock != 0);
+	assert_false(ch.shared);
 	lookup(fx, "alice", false, &ch2);
-	assert_int_equal(ch2.kind, AUTH_KIND_BUSY);
+	assert_int_equal(ch2.kind, AUTH_KIND_OTP);
+	assert_true(ch2.shared);
+	assert_int_equal(ch2.lock, 0);
+	assert_int_equal(ch2.seq, ch.seq);
+	assert_string_equal(ch2.seed, ch.seed);
 	words(2, w);
 	assert_true(login(fx, "alice", w, &ch, &r)); /* releases the lock */
 	assert_int_equal(r.otp_left, 1);
+	auth_result_free(&r);
+	assert_false(login(fx, "alice", w, &ch2, &r)); /* the same OTP works once */
 	auth_result_free(&r);
 	lookup(fx, "alice", false, &ch);
 	assert_int_equal(ch.kind, AUTH_KIND_OTP);
@@ -532,7 +541,9 @@ static void test_otp_lookup_kinds(void **state)
 	assert_int_equal(fake1.kind, AUTH_KIND_OTP);
 	assert_true(fake1.seq >= OTP_FAKE_SEQ_MIN && fake1.seq <= OTP_FAKE_SEQ_MAX);
 	lookup(fx, "mallory", true, &ch);
-	assert_int_equal(ch.kind, AUTH_KIND_BUSY);
+	assert_int_equal(ch.kind, AUTH_KIND_OTP);
+	assert_true(ch.shared);
+	assert_int_equal(ch.seq, fake1.seq);
 	auth_release(fx->ops, fx->s, "mallory", fake1.lock);
 	lookup(fx, "mallory", true, &fake2);
 	assert_int_equal(fake2.seq, fake1.seq);

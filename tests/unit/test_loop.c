@@ -170,12 +170,60 @@ static void test_watch_and_defer(void **state)
 	loop_free(x.l);
 }
 
+/* A callback that defers itself again (a session yielding after its share
+ * of pipelined commands) must let the loop take new events between its
+ * runs, not spin in one round until it stops by itself. */
+struct yielder {
+	struct loop *l;
+	struct loop_watch w;
+	int fds[2];
+	int runs;          /* times the yielding callback ran */
+	int runs_at_event; /* ... when the watch fired; -1: not yet */
+};
+
+#define YIELD_MAX_RUNS 100000
+
+static void on_yield(void *arg)
+{
+	struct yielder *y = arg;
+	if (++y->runs == 1) /* an event arrives while it is running */
+		assert_int_equal(write(y->fds[1], "x", 1), 1);
+	if (y->runs < YIELD_MAX_RUNS && y->runs_at_event < 0)
+		loop_defer(y->l, on_yield, y);
+	else
+		loop_stop(y->l);
+}
+
+static void on_yield_readable(struct loop_watch *w, uint32_t ev)
+{
+	struct yielder *y = (struct yielder *)((char *)w - offsetof(struct yielder, w));
+	char c;
+	assert_int_equal(read(w->fd, &c, 1), 1);
+	y->runs_at_event = y->runs;
+	loop_watch_del(y->l, w);
+}
+
+static void test_defer_yields_to_events(void **state)
+{
+	struct yielder y = { .runs_at_event = -1 };
+	assert_int_equal(loop_new(&y.l), 0);
+	assert_int_equal(pipe(y.fds), 0);
+	assert_int_equal(loop_watch_add(y.l, &y.w, y.fds[0], EPOLLIN, on_yield_readable), 0);
+	loop_defer(y.l, on_yield, &y);
+	assert_int_equal(loop_run(y.l), 0);
+	/* The next round's epoll_wait reports it. */
+	assert_int_equal(y.runs_at_event, 1);
+	close(y.fds[0]);
+	close(y.fds[1]);
+	loop_free(y.l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timer_order),     cmocka_unit_test(test_timer_rearm),
 		cmocka_unit_test(test_timer_heap_many), cmocka_unit_test(test_post_cross_thread),
-		cmocka_unit_test(test_watch_and_defer),
+		cmocka_unit_test(test_watch_and_defer), cmocka_unit_test(test_defer_yields_to_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
