@@ -785,8 +785,8 @@ static void on_login_timeout(struct loop_timer *t)
 }
 
 /* [limits] at connect: NULL when admitted (then counted until close), else
- * the text of the 421. */
-static const char *guard_admit(struct session *s, const struct sockaddr_storage *peer)
+ * the text of the 421 (in buf), which names the limit and its value. */
+static const char *guard_admit(struct session *s, const struct sockaddr_storage *peer, char *buf, size_t bufsz)
 {
 	uint64_t retry = 0;
 	guard_key_from_addr(peer, &s->gkey);
@@ -804,10 +804,18 @@ static const char *guard_admit(struct session *s, const struct sockaddr_storage 
 		return "Too many failed logins from your address; try again later.";
 	case GUARD_RATE:
 		log_warn(s->id, "refused: ip=%s reason=connect-rate group=%s", s->peer, group);
-		return "Too many new connections from your address; slow down.";
+		(void)snprintf(buf, bufsz,
+			       "Too many new connections from your address (limit %u per second, %u at once); slow down "
+			       "or raise [limits] connect_rate.",
+			       s->cfg->connect_rate, s->cfg->connect_burst);
+		return buf;
 	default:
 		log_warn(s->id, "refused: ip=%s reason=per-ip-limit group=%s", s->peer, group);
-		return "Too many connections from your address.";
+		(void)snprintf(buf, bufsz,
+			       "Too many connections from your address (limit %u); close some or raise [limits] "
+			       "max_per_ip.",
+			       s->cfg->max_per_ip);
+		return buf;
 	}
 }
 
@@ -843,8 +851,9 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	log_info(id, "connect: ip=%s", s->peer);
 	METRICS_ADD(h->metrics, connections, 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("tls", implicit ? "implicit" : "none"));
+	char refuse_buf[200];
 	if (!refuse && h->guard)
-		refuse = guard_admit(s, peer);
+		refuse = guard_admit(s, peer, refuse_buf, sizeof(refuse_buf));
 
 	int r = net_control_opts(fd);
 	if (r == 0)
