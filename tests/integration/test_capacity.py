@@ -19,12 +19,7 @@ from conftest import Ctl, wait_until
 def shipped_limits(make_server, **kw):
     """A started server whose config has no [limits] section: the shipped defaults apply."""
     srv = make_server(start=False, **kw)
-    with open(srv.config_path) as f:
-        text = f.read()
-    before, _, after = text.partition("[limits]")
-    rest = after.split("\n[", 1)
-    srv.write_config(text=before + ("[" + rest[1] if len(rest) > 1 else ""))
-    assert "[limits]" not in open(srv.config_path).read()
+    srv.drop_config_section("limits")
     srv.start()
     return srv
 
