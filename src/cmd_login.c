@@ -246,8 +246,8 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 		char name[64], text[200];
 		(void)reply_sanitize(slice_from_cstr(p->user), name, sizeof(name));
 		(void)snprintf(text, sizeof(text),
-			       "Too many sessions for user %s (limit %u); close some or raise [limits] max_per_user.", name,
-			       p->cfg->max_per_user);
+			       "Too many sessions for user %s (limit %u); close some or raise [limits] max_per_user.",
+			       name, p->cfg->max_per_user);
 		proto_logout(p);
 		proto_close_with(p, text);
 		return;

@@ -82,6 +82,9 @@ size_t metrics_format(const struct metrics *m, const struct metrics_gauges *g, c
 		(unsigned long long)get(&m->xfer_failed));
 	COUNTER("ferry_bans_total", "Client address groups banned for failed logins.", get(&m->bans));
 	GAUGE("ferry_bans_active", "Client address groups banned now.", g->bans_active);
+	COUNTER("ferry_sessions_evicted_total",
+		"Connections not logged in closed to make room for a new one at [server] max_sessions.",
+		get(&m->evictions));
 	GAUGE("ferry_passive_ports_in_use", "Passive (PASV/EPSV) listeners open now.",
 	      atomic_load_explicit(&m->pasv_open, memory_order_relaxed));
 	o = put(out, outsz, o,
