@@ -25,6 +25,7 @@ struct metrics_gauges {
 	unsigned sessions;
 	unsigned bans_active;
 	unsigned jobs_queued;
+	uint64_t hooks_dropped; /* a counter kept by the hook runner (hooks.h) */
 };
 
 #define METRICS_ADD(m, field, n)                                                                       \
