@@ -896,7 +896,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	char refuse_buf[200];
 	if (!refuse && h->guard)
 		refuse = guard_admit(s, peer, refuse_buf, sizeof(refuse_buf));
-	if (!refuse && h->room_needed && !h->make_room(h)) {
+	if (!refuse && h->room_needed && !(h->make_room && h->make_room(h))) {
 		log_warn(id, "refused: ip=%s reason=server-full max_sessions=%u (all logged in)", s->peer,
 			 cfg->max_sessions);
 		(void)snprintf(refuse_buf, sizeof(refuse_buf),

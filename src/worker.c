@@ -81,7 +81,8 @@ static void evict_posted(void *arg)
  * worker, so connections that never log in cannot lock out the ones that
  * do. False if every session is logged in. Another worker's session goes
  * on that worker's loop, a little later: until then the server holds one
- * session more than max_sessions (bounded by MAX_SESSIONS_SLACK). */
+ * session more than max_sessions per eviction on its way (at most
+ * MAX_SESSIONS_SLACK). */
 static bool make_room(struct session_host *h)
 {
 	struct worker *w = container_of(h, struct worker, host);
