@@ -248,8 +248,15 @@ void cmd_login_auth_done(struct proto *p, struct auth_result *res)
 			 log_esc(slice_from_cstr(p->user), &e), p->peer);
 		LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
 			 LOG_FS("reason", "user-limit"));
+		/* Issue 13: say which limit, so a client's user can tell a
+		 * refusal from a fault (rclone only showed its retries). */
+		char name[64], text[200];
+		(void)reply_sanitize(slice_from_cstr(p->user), name, sizeof(name));
+		(void)snprintf(text, sizeof(text),
+			       "Too many sessions for user %s (limit %u); close some or raise [limits] max_per_user.",
+			       name, p->cfg->max_per_user);
 		proto_logout(p);
-		proto_close_with(p, "Too many sessions for this user, closing control connection.");
+		proto_close_with(p, text);
 		return;
 	}
 	p->home = res->home;

@@ -315,6 +315,7 @@ static void read_gauges(void *arg, struct metrics_gauges *g)
 	g->sessions = atomic_load(&d->shared.sessions);
 	g->bans_active = d->shared.guard ? guard_bans_active(d->shared.guard, util_now_ms()) : 0;
 	g->jobs_queued = d->shared.jobs ? jobs_queued(d->shared.jobs) : 0;
+	g->hooks_dropped = hooks_dropped(d->shared.hooks);
 }
 
 static unsigned worker_count(const struct config *cfg)

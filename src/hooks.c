@@ -6,10 +6,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -30,11 +32,25 @@ struct hook_item {
 	char *user, *vpath, *file, *ip, *protocol;
 };
 
+/* One user's waiting hooks, oldest first. */
+struct hook_user {
+	struct hook_user *next; /* the next user in turn */
+	struct hook_item *head, **tail;
+	unsigned queued;
+	char name[];
+};
+
+/* Users take turns (round robin): one user's flood neither delays nor,
+ * while the queue is full, pushes out another user's hooks. */
 struct hook_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct hook_item *head, **tail;
+	/* Users with waiting hooks, the next in turn first. */
+	struct hook_user *turn, **turn_tail;
+	/* All users' waiting hooks, at most HOOKS_QUEUE_MAX. */
 	unsigned queued;
+	/* Shared with ferryd (struct hooks), for metrics. */
+	atomic_uint_fast64_t *dropped;
 	bool stopping;
 	bool curl_up;
 	unsigned n;
@@ -221,20 +237,41 @@ out:
 	free(body);
 }
 
+/* The oldest hook of the user whose turn it is; that user then goes to the
+ * back of the line (or leaves it, with nothing left). Under h->lock. */
+static struct hook_item *take_next(struct hook_pool *h)
+{
+	struct hook_user *u = h->turn;
+	if (!u)
+		return NULL;
+	struct hook_item *it = u->head;
+	u->head = it->next;
+	if (!u->head)
+		u->tail = &u->head;
+	it->next = NULL;
+	u->queued--;
+	h->queued--;
+	h->turn = u->next;
+	if (!h->turn)
+		h->turn_tail = &h->turn;
+	u->next = NULL;
+	if (u->queued) {
+		*h->turn_tail = u;
+		h->turn_tail = &u->next;
+	} else {
+		free(u);
+	}
+	return it;
+}
+
 static void *hook_thread(void *arg)
 {
 	struct hook_pool *h = arg;
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
-		while (!h->head && !h->stopping)
+		while (!h->turn && !h->stopping)
 			pthread_cond_wait(&h->cond, &h->lock);
-		struct hook_item *it = h->head;
-		if (it) {
-			h->head = it->next;
-			if (!h->head)
-				h->tail = &h->head;
-			h->queued--;
-		}
+		struct hook_item *it = take_next(h);
 		pthread_mutex_unlock(&h->lock);
 		if (!it)
 			return NULL;
@@ -246,12 +283,14 @@ static void *hook_thread(void *arg)
 	}
 }
 
-static int pool_start(struct hook_pool **out, const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
+static int pool_start(struct hook_pool **out, const char *exec, const char *url, unsigned concurrency,
+		      uint32_t timeout_ms, atomic_uint_fast64_t *dropped)
 {
 	struct hook_pool *h = util_xcalloc(1, sizeof(*h));
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
-	h->tail = &h->head;
+	h->turn_tail = &h->turn;
+	h->dropped = dropped;
 	h->exec = exec && exec[0] ? util_xstrdup(exec) : NULL;
 	h->url = url && url[0] ? util_xstrdup(url) : NULL;
 	h->timeout_ms = timeout_ms;
@@ -275,6 +314,50 @@ static int pool_start(struct hook_pool **out, const char *exec, const char *url,
 	return 0;
 }
 
+/* Queues it under its user. When the queue is full, the hook dropped is
+ * it, unless another user holds at least two more: then that user's newest
+ * goes instead (the one it would have been refused). So a user is refused
+ * only when taking its hook would leave it holding as many as anybody.
+ * Returns the item dropped (it or another user's), or NULL. Under h->lock. */
+static struct hook_item *queue_fairly(struct hook_pool *h, struct hook_item *it)
+{
+	struct hook_user *mine = NULL, *most = NULL;
+	for (struct hook_user *u = h->turn; u; u = u->next) {
+		if (strcmp(u->name, it->user) == 0)
+			mine = u;
+		if (!most || u->queued > most->queued)
+			most = u;
+	}
+	struct hook_item *drop = NULL;
+	if (h->queued >= HOOKS_QUEUE_MAX) {
+		if (!most || (mine ? mine->queued : 0) + 1 >= most->queued)
+			return it;
+		/* most keeps at least one: it is still in turn, where it was. */
+		struct hook_item **pp = &most->head;
+		while ((*pp)->next)
+			pp = &(*pp)->next;
+		drop = *pp;
+		*pp = NULL;
+		most->tail = pp;
+		most->queued--;
+		h->queued--;
+	}
+	if (!mine) {
+		size_t n = strlen(it->user) + 1;
+		mine = util_xcalloc(1, sizeof(*mine) + n);
+		memcpy(mine->name, it->user, n);
+		mine->tail = &mine->head;
+		*h->turn_tail = mine;
+		h->turn_tail = &mine->next;
+	}
+	*mine->tail = it;
+	mine->tail = &it->next;
+	mine->queued++;
+	h->queued++;
+	pthread_cond_signal(&h->cond);
+	return drop;
+}
+
 static void pool_upload(struct hook_pool *h, const struct hook_upload *u)
 {
 	struct hook_item *it = util_xcalloc(1, sizeof(*it));
@@ -292,17 +375,18 @@ static void pool_upload(struct hook_pool *h, const struct hook_upload *u)
 	it->ip = util_xstrdup(u->ip);
 	it->protocol = util_xstrdup(u->protocol);
 	pthread_mutex_lock(&h->lock);
-	bool full = h->queued >= HOOKS_QUEUE_MAX;
-	if (!full) {
-		*h->tail = it;
-		h->tail = &it->next;
-		h->queued++;
-		pthread_cond_signal(&h->cond);
-	}
+	struct hook_item *drop = queue_fairly(h, it);
+	const char *why = drop == it ? "queue-full" : "fair-share";
 	pthread_mutex_unlock(&h->lock);
-	if (full) {
-		log_warn(u->sid, "hook: queue full (%u waiting); hooks for this upload dropped", HOOKS_QUEUE_MAX);
-		item_free(it);
+	if (drop) {
+		/* Never silent: whoever scans or moves uploads must learn which
+		 * upload went without its hooks. */
+		atomic_fetch_add_explicit(h->dropped, 1, memory_order_relaxed);
+		struct log_escaped eu, ep;
+		log_warn(drop->sid, "hook: dropped: user=\"%s\" path=\"%s\" reason=%s (%u waiting)",
+			 log_esc(slice_from_cstr(drop->user), &eu), log_esc(slice_from_cstr(drop->vpath), &ep), why,
+			 HOOKS_QUEUE_MAX);
+		item_free(drop);
 	}
 }
 
@@ -314,19 +398,24 @@ static void pool_stop(struct hook_pool *h)
 	 * queue of timeouts); running ones finish or time out. */
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
-	struct hook_item *left = h->head;
+	struct hook_user *left = h->turn;
 	unsigned dropped = h->queued;
-	h->head = NULL;
-	h->tail = &h->head;
+	h->turn = NULL;
+	h->turn_tail = &h->turn;
 	h->queued = 0;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	if (dropped)
 		log_warn(0, "hook: stopping; %u queued hook run(s) dropped", dropped);
 	while (left) {
-		struct hook_item *it = left;
-		left = it->next;
-		item_free(it);
+		struct hook_user *u = left;
+		left = u->next;
+		while (u->head) {
+			struct hook_item *it = u->head;
+			u->head = it->next;
+			item_free(it);
+		}
+		free(u);
 	}
 	for (unsigned i = 0; i < h->n; i++)
 		(void)pthread_join(h->threads[i], NULL);
@@ -355,6 +444,9 @@ struct hooks {
 	int fd;     /* SOCK_SEQPACKET to the runner */
 	pid_t pid;
 	uint32_t timeout_ms;
+	/* Hooks dropped, by ferryd or the runner: one page shared between the
+	 * two processes (MAP_SHARED, made before the fork). */
+	atomic_uint_fast64_t *dropped;
 };
 
 /* Fields, each ending in NUL: sid, bytes, user, vpath, home, ip, protocol. */
@@ -394,7 +486,8 @@ static bool runner_unpack(char *msg, size_t n, struct hook_upload *u)
 	return u->vpath[0] == '/';
 }
 
-static _Noreturn void runner_main(const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
+static _Noreturn void runner_main(const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms,
+				  atomic_uint_fast64_t *dropped)
 {
 	/* Ends with ferryd, whatever way ferryd ends. */
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -404,7 +497,7 @@ static _Noreturn void runner_main(const char *exec, const char *url, unsigned co
 	(void)signal(SIGTERM, SIG_DFL);
 	(void)pthread_sigmask(SIG_UNBLOCK, &term, NULL);
 	struct hook_pool *p = NULL;
-	if (pool_start(&p, exec, url, concurrency, timeout_ms) != 0) {
+	if (pool_start(&p, exec, url, concurrency, timeout_ms, dropped) != 0) {
 		log_err(0, "hook runner: cannot start its threads");
 		_exit(1);
 	}
@@ -428,13 +521,22 @@ static _Noreturn void runner_main(const char *exec, const char *url, unsigned co
 int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms)
 {
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+	atomic_uint_fast64_t *dropped =
+	    mmap(NULL, sizeof(*dropped), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (dropped == MAP_FAILED)
 		return -errno;
+	atomic_init(dropped, 0);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+		int err = -errno;
+		(void)munmap(dropped, sizeof(*dropped));
+		return err;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		int err = -errno;
 		(void)close(sp[0]);
 		(void)close(sp[1]);
+		(void)munmap(dropped, sizeof(*dropped));
 		return err;
 	}
 	if (pid == 0) {
@@ -443,7 +545,7 @@ int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned 
 		if (dup2(sp[1], RUNNER_FD) != RUNNER_FD)
 			_exit(1);
 		(void)close_range(RUNNER_FD + 1, ~0u, 0);
-		runner_main(exec, url, concurrency, timeout_ms);
+		runner_main(exec, url, concurrency, timeout_ms, dropped);
 	}
 	(void)close(sp[1]);
 	(void)fcntl(sp[0], F_SETFL, fcntl(sp[0], F_GETFL) | O_NONBLOCK);
@@ -451,8 +553,14 @@ int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned 
 	h->fd = sp[0];
 	h->pid = pid;
 	h->timeout_ms = timeout_ms;
+	h->dropped = dropped;
 	*out = h;
 	return 0;
+}
+
+uint64_t hooks_dropped(const struct hooks *h)
+{
+	return h ? atomic_load_explicit(h->dropped, memory_order_relaxed) : 0;
 }
 
 void hooks_upload(struct hooks *h, const struct hook_upload *u)
@@ -460,14 +568,17 @@ void hooks_upload(struct hooks *h, const struct hook_upload *u)
 	char msg[RUNNER_MSG_MAX];
 	size_t n = runner_pack(u, msg, sizeof(msg));
 	if (n == 0) {
+		atomic_fetch_add_explicit(h->dropped, 1, memory_order_relaxed);
 		log_warn(u->sid, "hook: upload details too long; hooks for this upload dropped");
 		return;
 	}
 	/* One datagram per upload: atomic, so the worker threads can share
 	 * the socket; never blocks a worker. */
-	if (send(h->fd, msg, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (send(h->fd, msg, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		atomic_fetch_add_explicit(h->dropped, 1, memory_order_relaxed);
 		log_warn(u->sid, "hook: cannot hand the upload to the hook runner (%s); hooks for it dropped",
 			 strerror(errno));
+	}
 }
 
 void hooks_stop(struct hooks *h)
@@ -491,5 +602,6 @@ void hooks_stop(struct hooks *h)
 		}
 		sleep_ms(10);
 	}
+	(void)munmap(h->dropped, sizeof(*h->dropped));
 	free(h);
 }

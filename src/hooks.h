@@ -26,9 +26,13 @@ struct hooks;
  * gets a JSON POST, retried up to 3 times. timeout_ms bounds each run or
  * each attempt. */
 int hooks_start(struct hooks **out, const char *exec, const char *url, unsigned concurrency, uint32_t timeout_ms);
-/* Queues the hooks for u (thread-safe); drops it with a warning when the
- * queue is full. */
+/* Queues the hooks for u (thread-safe). Users take turns; when the queue
+ * is full, the newest hook of the user with the most waiting is dropped
+ * (u's own when that is u's user), with a warning and hooks_dropped. */
 void hooks_upload(struct hooks *h, const struct hook_upload *u);
+/* Thread-safe: hooks dropped so far (queue full, runner unreachable);
+ * 0 for NULL. */
+uint64_t hooks_dropped(const struct hooks *h);
 /* Drops what is queued, lets running hooks finish (or time out), then
  * stops the threads; NULL is fine. */
 void hooks_stop(struct hooks *h);

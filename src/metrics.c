@@ -14,6 +14,12 @@
 #include "ferry_version.h"
 #include "log.h"
 
+/* Connections the endpoint holds at once, and how long an idle one may
+ * keep its slot (seconds); see metrics_http_start. The descriptors come
+ * out of the 1024 that daemon.c adds to the limit for max_sessions. */
+#define METRICS_CONN_MAX 256u
+#define METRICS_CONN_TIMEOUT_S 3u
+
 struct metrics_http {
 	struct MHD_Daemon *mhd;
 	const struct metrics *m;
@@ -76,6 +82,9 @@ size_t metrics_format(const struct metrics *m, const struct metrics_gauges *g, c
 		(unsigned long long)get(&m->xfer_failed));
 	COUNTER("ferry_bans_total", "Client address groups banned for failed logins.", get(&m->bans));
 	GAUGE("ferry_bans_active", "Client address groups banned now.", g->bans_active);
+	COUNTER("ferry_sessions_evicted_total",
+		"Connections not logged in closed to make room for a new one at [server] max_sessions.",
+		get(&m->evictions));
 	GAUGE("ferry_passive_ports_in_use", "Passive (PASV/EPSV) listeners open now.",
 	      atomic_load_explicit(&m->pasv_open, memory_order_relaxed));
 	o = put(out, outsz, o,
@@ -84,6 +93,8 @@ size_t metrics_format(const struct metrics *m, const struct metrics_gauges *g, c
 		"ferry_tls_handshakes_total{result=\"ok\"} %llu\nferry_tls_handshakes_total{result=\"failed\"} %llu\n",
 		(unsigned long long)get(&m->tls_ok), (unsigned long long)get(&m->tls_failed));
 	GAUGE("ferry_job_queue_depth", "Blocking jobs (password checks...) waiting for a thread.", g->jobs_queued);
+	COUNTER("ferry_hooks_dropped_total", "Upload hooks dropped (queue full: the user held the most waiting).",
+		g->hooks_dropped);
 #undef COUNTER
 #undef GAUGE
 	return o;
@@ -139,11 +150,17 @@ int metrics_http_start(int fd, const struct metrics *m, void (*gauges)(void *arg
 	h->gauges = gauges;
 	h->arg = arg;
 	h->fd = fd;
-	/* SECURITY: a scraper gets a small, bounded service: few
-	 * connections, a short timeout, one thread. */
+	/* SECURITY: a scraper gets a bounded service on one thread. Idle
+	 * connections cost that thread nothing (epoll), but each holds a slot
+	 * until its timeout, and at the limit new ones wait in the backlog:
+	 * 16 slots and 10 s let 20 idle connections block every scrape for
+	 * 10 s. So: many slots, each with a small memory pool (a scrape's
+	 * request is a few hundred bytes; at most METRICS_CONN_MAX × 16 KiB),
+	 * and a short timeout (a scrape takes milliseconds). */
 	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, answer, h,
-				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, 16u,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+				  METRICS_CONN_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+				  MHD_OPTION_CONNECTION_TIMEOUT, METRICS_CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!h->mhd) {
 		(void)close(fd);
 		free(h);

@@ -16,6 +16,7 @@ struct metrics {
 	atomic_uint_fast64_t xfer_ok, xfer_aborted, xfer_failed;
 	atomic_uint_fast64_t tls_ok, tls_failed; /* control and data handshakes */
 	atomic_uint_fast64_t bans;          /* bans imposed */
+	atomic_uint_fast64_t evictions;     /* sessions not logged in closed for room (max_sessions) */
 	atomic_uint pasv_open;              /* passive listeners open now */
 };
 
@@ -24,6 +25,7 @@ struct metrics_gauges {
 	unsigned sessions;
 	unsigned bans_active;
 	unsigned jobs_queued;
+	uint64_t hooks_dropped; /* a counter kept by the hook runner (hooks.h) */
 };
 
 #define METRICS_ADD(m, field, n)                                                                       \

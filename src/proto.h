@@ -131,7 +131,9 @@ struct proto_gss_ops {
 	void (*reset)(void *ctx);
 };
 
-enum proto_timeout_kind { PROTO_TIMEOUT_IDLE, PROTO_TIMEOUT_LOGIN, PROTO_TIMEOUT_SHUTDOWN };
+/* Why the session ends from outside (421): EVICTED = the server is full and
+ * this connection, the oldest not logged in, makes room for a new one. */
+enum proto_timeout_kind { PROTO_TIMEOUT_IDLE, PROTO_TIMEOUT_LOGIN, PROTO_TIMEOUT_SHUTDOWN, PROTO_TIMEOUT_EVICTED };
 
 /* Creates a protocol state for one control connection. cfg is borrowed and
  * must outlive the proto (the session holds a reference); peer is the

@@ -98,6 +98,11 @@ struct session {
 	struct guard_key gkey;
 	bool guarded;
 	char *counted_user;
+	/* In the host's list of sessions not logged in ([server] max_sessions
+	 * evicts the oldest of them), since prelogin_since. */
+	bool prelogin;
+	uint64_t prelogin_since;
+	struct session *pl_prev, *pl_next;
 };
 
 static void pump(struct session *s);
@@ -135,6 +140,41 @@ static void release_user_slot(struct session *s)
 	s->counted_user = NULL;
 }
 
+/* Keeps s in its host's list of sessions not logged in exactly while it is
+ * open, not closing and not logged in; a session that logs out (REIN, a
+ * new USER) joins again as the newest. */
+static void prelogin_sync(struct session *s)
+{
+	struct session_host *h = s->host;
+	bool want = !s->closed && !s->closing && !proto_logged_in(s->proto);
+	if (want == s->prelogin)
+		return;
+	s->prelogin = want;
+	if (want) {
+		uint64_t now = util_now_ms();
+		s->prelogin_since = now ? now : 1; /* 0 means "none" to readers */
+		s->pl_next = NULL;
+		s->pl_prev = h->prelogin_tail;
+		if (h->prelogin_tail)
+			h->prelogin_tail->pl_next = s;
+		else
+			h->prelogin_head = s;
+		h->prelogin_tail = s;
+	} else {
+		if (s->pl_prev)
+			s->pl_prev->pl_next = s->pl_next;
+		else
+			h->prelogin_head = s->pl_next;
+		if (s->pl_next)
+			s->pl_next->pl_prev = s->pl_prev;
+		else
+			h->prelogin_tail = s->pl_prev;
+		s->pl_prev = s->pl_next = NULL;
+	}
+	atomic_store_explicit(&h->prelogin_since, h->prelogin_head ? h->prelogin_head->prelogin_since : 0,
+			      memory_order_relaxed);
+}
+
 static void close_now(struct session *s)
 {
 	if (s->closed)
@@ -159,6 +199,7 @@ static void close_now(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	s->host->count--;
+	prelogin_sync(s);
 	if (s->guarded)
 		guard_disconnect(s->host->guard, &s->gkey);
 	release_user_slot(s);
@@ -770,6 +811,7 @@ static void pump(struct session *s)
 		loop_timer_cancel(s->host->loop, &s->login_timer);
 	else if (!loop_timer_armed(&s->login_timer) && !s->closing)
 		loop_timer_arm(s->host->loop, &s->login_timer, s->cfg->login_timeout_ms, on_login_timeout);
+	prelogin_sync(s);
 	flush(s);
 	if (s->closed)
 		return;
@@ -841,8 +883,8 @@ static void on_login_timeout(struct loop_timer *t)
 }
 
 /* [limits] at connect: NULL when admitted (then counted until close), else
- * the text of the 421. */
-static const char *guard_admit(struct session *s, const struct sockaddr_storage *peer)
+ * the text of the 421 (in buf), which names the limit and its value. */
+static const char *guard_admit(struct session *s, const struct sockaddr_storage *peer, char *buf, size_t bufsz)
 {
 	uint64_t retry = 0;
 	guard_key_from_addr(peer, &s->gkey);
@@ -860,10 +902,18 @@ static const char *guard_admit(struct session *s, const struct sockaddr_storage 
 		return "Too many failed logins from your address; try again later.";
 	case GUARD_RATE:
 		log_warn(s->id, "refused: ip=%s reason=connect-rate group=%s", s->peer, group);
-		return "Too many new connections from your address; slow down.";
+		(void)snprintf(buf, bufsz,
+			       "Too many new connections from your address (limit %u per second, %u at once); "
+			       "slow down or raise [limits] connect_rate.",
+			       s->cfg->connect_rate, s->cfg->connect_burst);
+		return buf;
 	default:
 		log_warn(s->id, "refused: ip=%s reason=per-ip-limit group=%s", s->peer, group);
-		return "Too many connections from your address.";
+		(void)snprintf(buf, bufsz,
+			       "Too many connections from your address (limit %u); close some or raise [limits] "
+			       "max_per_ip.",
+			       s->cfg->max_per_ip);
+		return buf;
 	}
 }
 
@@ -899,8 +949,18 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	log_info(id, "connect: ip=%s", s->peer);
 	METRICS_ADD(h->metrics, connections, 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("tls", implicit ? "implicit" : "none"));
+	char refuse_buf[200];
 	if (!refuse && h->guard)
-		refuse = guard_admit(s, peer);
+		refuse = guard_admit(s, peer, refuse_buf, sizeof(refuse_buf));
+	if (!refuse && h->room_needed && !(h->make_room && h->make_room(h))) {
+		log_warn(id, "refused: ip=%s reason=server-full max_sessions=%u (all logged in)", s->peer,
+			 cfg->max_sessions);
+		(void)snprintf(refuse_buf, sizeof(refuse_buf),
+			       "Too many connections (server limit %u, all logged in); try again later or raise "
+			       "[server] max_sessions.",
+			       cfg->max_sessions);
+		refuse = refuse_buf;
+	}
 
 	int r = net_control_opts(fd);
 	if (r == 0)
@@ -943,15 +1003,42 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 		pump(s);
 }
 
-void session_shutdown(struct session *s)
+/* 421 with the reason (unless a TLS handshake is under way: no reply can be
+ * sent then) and close at once, so the slot is free when this returns. */
+static void end_with(struct session *s, enum proto_timeout_kind why)
 {
 	if (s->closed)
 		return;
 	if (s->tphase == TLS_IDLE) {
-		proto_timeout(s->proto, PROTO_TIMEOUT_SHUTDOWN);
+		proto_timeout(s->proto, why);
 		pump(s);
 	}
 	close_now(s); /* whatever the client has not read by now is lost */
+}
+
+void session_shutdown(struct session *s)
+{
+	end_with(s, PROTO_TIMEOUT_SHUTDOWN);
+}
+
+bool session_evict_oldest_prelogin(struct session_host *h)
+{
+	struct session *s = h->prelogin_head;
+	if (!s)
+		return false;
+	/* SECURITY: connections that never log in must not lock logged-in
+	 * users out (issue 13: a distributed slowloris filled max_sessions). */
+	log_warn(s->id, "evicted: ip=%s reason=server-full max_sessions=%u not-logged-in-for=%llums", s->peer,
+		 s->cfg->max_sessions, (unsigned long long)(util_now_ms() - s->prelogin_since));
+	LOG_JSON(s->id, "evicted", LOG_FS("ip", s->peer), LOG_FS("reason", "server-full"));
+	METRICS_ADD(h->metrics, evictions, 1);
+	end_with(s, PROTO_TIMEOUT_EVICTED);
+	return true;
+}
+
+uint64_t session_host_prelogin_since(struct session_host *h)
+{
+	return atomic_load_explicit(&h->prelogin_since, memory_order_relaxed);
 }
 
 uint64_t session_id(const struct session *s)

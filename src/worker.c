@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -64,6 +65,49 @@ static void on_accept_resume(struct loop_timer *t)
 		log_err(0, "worker %u: cannot resume accepting", w->idx);
 }
 
+/* Posted to the worker that held the server's oldest session not logged
+ * in: sessions never change thread, so it evicts on its own loop (its
+ * oldest one by now; none if they have all logged in or left meanwhile). */
+static void evict_posted(void *arg)
+{
+	struct worker *w = arg;
+	if (w->draining)
+		return;
+	if (!session_evict_oldest_prelogin(&w->host))
+		log_debug(0, "worker %u: nothing to evict any more (logged in or gone)", w->idx);
+}
+
+/* The server is full: evicts the oldest session not logged in of any
+ * worker, so connections that never log in cannot lock out the ones that
+ * do. False if every session is logged in. Another worker's session goes
+ * on that worker's loop, a little later: until then the server holds one
+ * session more than max_sessions per eviction on its way (at most
+ * MAX_SESSIONS_SLACK). */
+static bool make_room(struct session_host *h)
+{
+	struct worker *w = container_of(h, struct worker, host);
+	struct worker_shared *sh = w->shared;
+	unsigned n = atomic_load_explicit(&sh->n_workers, memory_order_acquire);
+	struct worker *oldest = NULL;
+	uint64_t oldest_since = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t since = session_host_prelogin_since(&sh->workers[i]->host);
+		if (since && (!oldest || since < oldest_since)) {
+			oldest = sh->workers[i];
+			oldest_since = since;
+		}
+	}
+	if (!oldest)
+		return false;
+	if (oldest == w)
+		return session_evict_oldest_prelogin(&w->host);
+	return loop_post(oldest->loop, evict_posted, oldest) == 0;
+}
+
+/* Sessions admitted over max_sessions while their evictions are still on
+ * their way to other workers; beyond it new connections are refused. */
+#define MAX_SESSIONS_SLACK 128u
+
 static void on_accept(struct loop_watch *lw, uint32_t events)
 {
 	struct listener *li = container_of(lw, struct listener, watch);
@@ -89,9 +133,19 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 		const struct config *cfg = config_current();
 		uint64_t sid = atomic_fetch_add(&w->shared->next_sid, 1);
 		unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
-		const char *refuse = n > cfg->max_sessions ? "Too many connections, try again later." : NULL;
+		const char *refuse = NULL;
+		char text[160];
+		if (n > cfg->max_sessions + MAX_SESSIONS_SLACK) {
+			(void)snprintf(text, sizeof(text), "Too many connections (server limit %u); try again later.",
+				       cfg->max_sessions);
+			refuse = text;
+		}
+		/* Over max_sessions: room is made only for a connection that
+		 * [limits] admit, so refused ones cannot evict anybody. */
+		w->host.room_needed = n > cfg->max_sessions;
 		session_start(&w->host, cfg, fd, &peer, sid, refuse, current_tls(w->shared), li->implicit,
 			      w->shared->gss);
+		w->host.room_needed = false;
 	}
 }
 
@@ -110,6 +164,10 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.metrics = shared->metrics;
 	w->host.hooks = shared->hooks;
 	w->host.closed = on_session_closed;
+	w->host.make_room = make_room;
+	if (idx >= WORKER_MAX)
+		return -EINVAL;
+	shared->workers[idx] = w;
 	for (size_t i = 0; i < n; i++) {
 		w->listen_fds[i] = fds[i];
 		w->listeners[i].w = w;
@@ -119,6 +177,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 			return r;
 		w->n_listen = i + 1;
 	}
+	/* Published last: other workers may now look at this one's sessions. */
+	atomic_store_explicit(&shared->n_workers, idx + 1, memory_order_release);
 	return 0;
 }
 

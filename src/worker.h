@@ -16,12 +16,22 @@ struct jobs;
 struct tls_ctx;
 struct gss_acceptor;
 
+struct worker;
+
+/* [server] workers is at most this (config.c). */
+#define WORKER_MAX 256u
+
 /* State shared by all workers (read-mostly; counters are atomic). */
 struct worker_shared {
 	struct jobs *jobs;
 	struct guard *guard; /* [limits], shared by all workers */
 	atomic_uint_fast64_t next_sid;
 	atomic_uint sessions; /* whole server, for [server] max_sessions */
+	/* Every worker, for evicting a session not logged in on whichever
+	 * worker holds the oldest: entries below n_workers are set (each
+	 * before n_workers grows past it) and stay until the workers are freed. */
+	struct worker *workers[WORKER_MAX];
+	atomic_uint n_workers;
 	/* The TLS context for new sessions (NULL: TLS off); swapped on reload. */
 	pthread_mutex_t tls_lock;
 	struct tls_ctx *tls;
@@ -38,8 +48,6 @@ struct worker_shared {
 	void (*stopped)(void *arg);
 	void *stopped_arg;
 };
-
-struct worker;
 
 struct listener {
 	struct loop_watch watch;

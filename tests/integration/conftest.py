@@ -406,6 +406,15 @@ class FerryServer:
         _chown_tree(self.dir)
         return self.config_path
 
+    def drop_config_section(self, section):
+        """Rewrites ferry.conf without [section], so the shipped defaults of its keys apply."""
+        with open(self.config_path) as f:
+            text = f.read()
+        before, _, after = text.partition(f"[{section}]")
+        rest = after.split("\n[", 1)
+        self.write_config(text=before + ("[" + rest[1] if len(rest) > 1 else ""))
+        assert f"[{section}]" not in open(self.config_path).read()
+
     # -- admin CLI
     def ferry(self, *args, input=None, timeout=CLI_TIMEOUT, check=False):
         """Runs `ferry -c CONFIG args...`; returns CompletedProcess (text)."""

@@ -492,6 +492,7 @@ def test_max_sessions(make_server):
     try:
         for c in conns:
             assert c.greeting.code == 220
+            c.login()  # a session not logged in would make room for the newcomer (issue 13)
         extra = Ctl(srv.host, srv.port, greet=False)
         try:
             r = extra.reply()

@@ -2,13 +2,17 @@
 small receiver in the test, a failing receiver (retries, then given up) and a hanging
 program (killed at the timeout) -- none of which changes the transfer's reply."""
 
+import ftplib
 import http.server
+import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -218,3 +222,53 @@ def test_exec_hook_runs_outside_the_sandbox(make_server, hookdir):
     status = dict(l.split(":\t", 1) for l in open(out).read().splitlines())
     assert status["Seccomp"].strip() == "0", status
     s.wait_log(r"hook: .*st\.sh done")
+
+
+def test_one_users_flood_does_not_drop_another_users_hook(make_server, hookdir):
+    # Issue 13 item 5: the hook queue (1,024) was shared by all users: one user's quick uploads
+    # filled it and another user's hook was dropped without a trace in the metrics. Each user
+    # now gets a fair share (served in turn); a drop is logged and counted.
+    fifo = os.path.join(hookdir, "gate")
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o666)
+    started = os.path.join(hookdir, "started")
+    # Each run records itself, then waits for one line from the gate: the test decides when
+    # hooks finish (it holds the FIFO open, so a hook's open never blocks, only its read).
+    prog = script(hookdir, "gate.sh", f'echo "$FERRY_USER $FERRY_PATH" >> {started}\nread x < {fifo}\n')
+    gate = os.open(fifo, os.O_RDWR)
+    mport = free_port()
+    s = make_server(config={"hooks": {"upload_exec": prog, "concurrency": "1", "timeout": "60s"},
+                            "metrics": {"listen": f"{HOST}:{mport}"}})
+    s.add_user("alice", "secret")
+
+    def runs():
+        return open(started).read().splitlines() if os.path.exists(started) else []
+    try:
+        f = ftplib.FTP()
+        f.connect(s.host, s.port, timeout=10)
+        f.login("bob", "pw")
+        f.storbinary("STOR a0", io.BytesIO(b"0"))
+        wait_until(lambda: runs() == ["bob /a0"], 5.0, what="the first hook to run (and block)")
+        # 1,024 queue behind it, 5 more do not fit.
+        for i in range(1, 1030):
+            f.storbinary(f"STOR a{i}", io.BytesIO(b"a"))
+        f.quit()
+        s.wait_log(r'hook: dropped: user="bob" path="/a10(2[5-9])" reason=queue-full', count=5, timeout=10)
+        g = ftplib.FTP()
+        g.connect(s.host, s.port, timeout=10)
+        g.login("alice", "secret")
+        g.storbinary("STOR b.txt", io.BytesIO(b"b"))
+        g.quit()
+        # alice's hook takes the place of bob's newest: bob holds more than his share.
+        s.wait_log(r'hook: dropped: user="bob" path="/a1024" reason=fair-share', timeout=10)
+        # Users are served in turn: bob's a1, then alice's hook (not after bob's 1,023 others).
+        os.write(gate, b"\n\n")
+        wait_until(lambda: len(runs()) >= 3, 10.0, what="three hook runs")
+        assert runs()[:3] == ["bob /a0", "bob /a1", "alice /b.txt"]
+        with urllib.request.urlopen(f"http://{HOST}:{mport}/metrics", timeout=5) as r:
+            assert "\nferry_hooks_dropped_total 6\n" in r.read().decode()
+        assert len(re.findall(r"hook: dropped: ", s.log())) == 6
+    finally:
+        os.write(gate, b"\n" * 4096)  # lets whatever runs finish; stopping drops the queue
+        s.stop()
+        os.close(gate)

@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import time
 import urllib.error
@@ -136,3 +137,20 @@ def test_metrics_follow_traffic(msrv):
     v = wait_until(lambda: (x := scrape(s.mport))["ferry_bans_total"] == 1 and x, 5.0, what="ban")
     assert v["ferry_bans_active"] == 1
     assert v['ferry_logins_total{result="failed"}'] == 2
+
+
+def test_idle_connections_do_not_hold_the_endpoint(msrv):
+    # Issue 13 item 6: 20 idle connections (no request sent) took every slot of the endpoint
+    # and a scrape waited for their 10 s timeout. With them still open, a scrape answers at once.
+    held = []
+    try:
+        for _ in range(40):
+            held.append(socket.create_connection((HOST, msrv.mport), timeout=5))
+        t0 = time.monotonic()
+        cp = subprocess.run(["curl", "-sS", "--max-time", "5", f"http://{HOST}:{msrv.mport}/metrics"],
+                            capture_output=True, text=True, timeout=20)
+        assert cp.returncode == 0, (cp.returncode, cp.stderr, time.monotonic() - t0)
+        assert "ferry_sessions_open 0" in cp.stdout
+    finally:
+        for s in held:
+            s.close()

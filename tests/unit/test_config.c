@@ -113,7 +113,12 @@ static void check_defaults(const struct config *c)
 	assert_int_equal(c->login_fail_delay_ms, 1000);
 	assert_int_equal(c->max_login_failures, 3);
 	assert_int_equal(c->drain_timeout_ms, 30000);
-	assert_int_equal(c->max_sessions, 2000);
+	assert_int_equal(c->max_sessions, 10000);
+	/* Issue 13: room for rclone --transfers 32 --checkers 32 (65 at once). */
+	assert_int_equal(c->max_per_ip, 100);
+	assert_int_equal(c->max_per_user, 100);
+	assert_int_equal(c->connect_rate, 20);
+	assert_int_equal(c->connect_burst, 100);
 	assert_string_equal(c->store_backend, "sqlite");
 	assert_string_equal(c->sqlite_path, "/var/lib/ferry/users.db");
 	assert_int_equal(c->pasv_port_min, 49152);
