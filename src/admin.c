@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/stat.h>
@@ -81,8 +83,12 @@ static int make_socket(int s, int dfd, const char *base, uid_t uid, gid_t gid, c
 		return -EEXIST;
 	}
 	int r = -EEXIST, tfd = -1;
+	/* A random name: the service account cannot occupy it in advance. */
 	for (unsigned i = 0; i < 16 && r == -EEXIST; i++) {
-		(void)snprintf(tmp, sizeof(tmp), ".ferry-admin.%ld.%u", (long)getpid(), i);
+		uint64_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -errno;
+		(void)snprintf(tmp, sizeof(tmp), ".ferry-admin.%016llx", (unsigned long long)rnd);
 		r = mkdirat(dfd, tmp, 0700) == 0 ? 0 : -errno;
 	}
 	if (r)
@@ -109,8 +115,9 @@ static int make_socket(int s, int dfd, const char *base, uid_t uid, gid_t gid, c
 			*why = "bind through /proc/self/fd failed (is /proc mounted?)";
 		goto out;
 	}
+	/* Listening before the rename: the name never leads to a dead socket. */
 	if ((uid != (uid_t)-1 && geteuid() == 0 && fchownat(tfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) != 0) ||
-	    fchmodat(tfd, "s", 0660, 0) != 0 || renameat(tfd, "s", dfd, base) != 0)
+	    fchmodat(tfd, "s", 0660, 0) != 0 || listen(s, 16) != 0 || renameat(tfd, "s", dfd, base) != 0)
 		r = -errno;
 out:
 	if (tfd >= 0) {
@@ -138,8 +145,6 @@ int admin_listen(const char *path, uid_t uid, gid_t gid, int *fd, char *err, siz
 		r = -errno;
 	else
 		r = make_socket(s, dfd, base, uid, gid, &why);
-	if (r == 0 && listen(s, 16) != 0)
-		r = -errno;
 	if (dfd >= 0)
 		(void)close(dfd);
 	if (r) {
