@@ -133,7 +133,8 @@ int admin_listen(const char *path, uid_t uid, gid_t gid, int *fd, char *err, siz
 	/* ferry status connects by this name: it must fit in sun_path. */
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char *base, *why = NULL;
-	int s = -1, dfd = -1, r = strlen(path) < sizeof(dir) ? split_path(path, dir, sizeof(dir), &base) : -ENAMETOOLONG;
+	int s = -1, dfd = -1,
+	    r = strlen(path) < sizeof(dir) ? split_path(path, dir, sizeof(dir), &base) : -ENAMETOOLONG;
 	if (r) {
 		(void)snprintf(err, errsz, "[admin] socket: %s (at most %zu bytes, ending in a file name)",
 			       r == -ENAMETOOLONG ? "path too long" : "not a socket path", sizeof(dir) - 1);

@@ -657,9 +657,8 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s",
 		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
 		 log_esc(slice_from_cstr(p->xfer_name), &ep), (unsigned long long)bytes, result,
-		 lx.reason ? " reason=" : "", lx.reason ? lx.reason : "",
-		 status == XFER_LOCAL_ERROR ? " error=\"" : "", status == XFER_LOCAL_ERROR ? strerror(-err) : "",
-		 status == XFER_LOCAL_ERROR ? "\"" : "");
+		 lx.reason ? " reason=" : "", lx.reason ? lx.reason : "", status == XFER_LOCAL_ERROR ? " error=\"" : "",
+		 status == XFER_LOCAL_ERROR ? strerror(-err) : "", status == XFER_LOCAL_ERROR ? "\"" : "");
 	free(p->committed);
 	p->committed = NULL;
 	if (status == XFER_OK && p->xcmd != XCMD_RETR && p->xcmd != XCMD_LIST) {

@@ -116,9 +116,9 @@ bool str_cp_breaks_line(uint32_t cp)
 	 * U+2000-U+200A look like a field separator), the line and paragraph
 	 * separators U+2028/U+2029, and the invisible and bidirectional
 	 * formatting characters that reorder or hide what a reader sees. */
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x61c || cp == 0x1680 ||
-	       cp == 0x180e || (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
-	       (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x61c || cp == 0x1680 || cp == 0x180e ||
+	       (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
+	       cp == 0x3000 || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
 }
 
 /* Bytes of the next unit at s and whether they are escaped: an ASCII byte,
