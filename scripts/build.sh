@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Ferry with meson: build/ (release-ish, hardened) and, with
 # "asan", build-asan/ (ASan+UBSan). Usage: scripts/build.sh [release|asan|clang]...
+# Warnings are errors here (-Dwerror=true; opt-in for a plain meson build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for kind in "${@:-release}"; do
@@ -11,10 +12,10 @@ for kind in "${@:-release}"; do
     *) echo "unknown build kind: $kind" >&2; exit 2 ;;
   esac
   if [ ! -f "$dir/build.ninja" ]; then
-    CC=$cc meson setup "$dir" "${opts[@]}" >/dev/null
+    CC=$cc meson setup "$dir" "${opts[@]}" -Dwerror=true >/dev/null
   else
     # tests/proto/*.t are listed at configure time: pick up new transcripts.
-    meson setup --reconfigure "$dir" >/dev/null
+    meson setup --reconfigure "$dir" -Dwerror=true >/dev/null
   fi
   ninja -C "$dir" >/dev/null || ninja -C "$dir"
 done

@@ -1,11 +1,14 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/stat.h>
@@ -47,36 +50,112 @@ struct admin_visit {
 	struct worker *w;
 };
 
+/* The socket's name split into its directory and last component. */
+static int split_path(const char *path, char *dir, size_t dirsz, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	*base = slash ? slash + 1 : path;
+	size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+	if (!**base || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0 || n >= dirsz)
+		return -EINVAL;
+	memcpy(dir, !slash ? "." : path, n);
+	dir[n] = '\0';
+	return 0;
+}
+
+/* SECURITY: the socket's directory may belong to the service account, so
+ * nothing done as root may act on a name in it that the service account
+ * could swap (chown()/chmod() by path after bind() once gave it any file
+ * it pointed a symbolic link at). The socket is made in a fresh directory
+ * only root can write, reached through its descriptor (bind() takes a
+ * path, so /proc/self/fd/N names it): its owner and mode are set there,
+ * then rename() moves it to its name in one step. rename() replaces the
+ * directory entry itself and never follows a link found there. What is in
+ * the way must be a socket (one a killed ferryd left): anything else,
+ * a symbolic link too, is an error for the administrator. */
+static int make_socket(int s, int dfd, const char *base, uid_t uid, gid_t gid, const char **why)
+{
+	char tmp[32], bpath[64];
+	struct stat st;
+	*why = NULL;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISSOCK(st.st_mode)) {
+		*why = "exists and is not a socket (refused: remove it)";
+		return -EEXIST;
+	}
+	int r = -EEXIST, tfd = -1;
+	/* A random name: the service account cannot occupy it in advance. */
+	for (unsigned i = 0; i < 16 && r == -EEXIST; i++) {
+		uint64_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -errno;
+		(void)snprintf(tmp, sizeof(tmp), ".ferry-admin.%016llx", (unsigned long long)rnd);
+		r = mkdirat(dfd, tmp, 0700) == 0 ? 0 : -errno;
+	}
+	if (r)
+		return r;
+	/* The service account could have replaced the new directory by now:
+	 * only one that root owns and no one else may write is used. */
+	tfd = openat(dfd, tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstat(tfd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 0077)) {
+		*why = "its temporary directory was replaced";
+		r = -EPERM;
+		(void)close(tfd);
+		return r; /* not ours: left alone */
+	}
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	(void)snprintf(bpath, sizeof(bpath), "/proc/self/fd/%d/s", tfd);
+	memcpy(sa.sun_path, bpath, strlen(bpath) + 1);
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			*why = "bind through /proc/self/fd failed (is /proc mounted?)";
+		goto out;
+	}
+	/* Listening before the rename: the name never leads to a dead socket. */
+	if ((uid != (uid_t)-1 && geteuid() == 0 && fchownat(tfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) != 0) ||
+	    fchmodat(tfd, "s", 0660, 0) != 0 || listen(s, 16) != 0 || renameat(tfd, "s", dfd, base) != 0)
+		r = -errno;
+out:
+	if (tfd >= 0) {
+		(void)unlinkat(tfd, "s", 0); /* gone after the rename */
+		(void)close(tfd);
+	}
+	(void)unlinkat(dfd, tmp, AT_REMOVEDIR);
+	return r;
+}
+
 int admin_listen(const char *path, uid_t uid, gid_t gid, int *fd, char *err, size_t errsz)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		(void)snprintf(err, errsz, "[admin] socket: path too long (at most %zu bytes)",
-			       sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
+	/* ferry status connects by this name: it must fit in sun_path. */
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *base, *why = NULL;
+	int s = -1, dfd = -1,
+	    r = strlen(path) < sizeof(dir) ? split_path(path, dir, sizeof(dir), &base) : -ENAMETOOLONG;
+	if (r) {
+		(void)snprintf(err, errsz, "[admin] socket: %s (at most %zu bytes, ending in a file name)",
+			       r == -ENAMETOOLONG ? "path too long" : "not a socket path", sizeof(dir) - 1);
+		return r;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		goto fail;
-	/* Only a socket is replaced: a regular file at the path is an error. */
-	struct stat st;
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(path);
-	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		goto fail;
-	if (uid != (uid_t)-1 && geteuid() == 0 && chown(path, uid, gid) != 0)
-		goto fail;
-	if (chmod(path, 0660) != 0 || listen(s, 16) != 0)
-		goto fail;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s < 0 || dfd < 0)
+		r = -errno;
+	else
+		r = make_socket(s, dfd, base, uid, gid, &why);
+	if (dfd >= 0)
+		(void)close(dfd);
+	if (r) {
+		(void)snprintf(err, errsz, "[admin] socket %s: %s", path, why ? why : strerror(-r));
+		if (s >= 0)
+			(void)close(s);
+		return r;
+	}
 	*fd = s;
 	return 0;
-fail:;
-	int r = -errno;
-	(void)snprintf(err, errsz, "[admin] socket %s: %s", path, strerror(errno));
-	if (s >= 0)
-		(void)close(s);
-	return r;
 }
 
 static void req_free(struct admin_req *r)

@@ -623,6 +623,30 @@ static const char *const cmd_names[] = {
 	[XCMD_RETR] = "RETR", [XCMD_STOR] = "STOR", [XCMD_APPE] = "APPE", [XCMD_STOU] = "STOU", [XCMD_LIST] = "LIST",
 };
 
+/* Why a transfer did not complete, one token for the logs (NULL: it did). */
+static const char *xfer_reason(enum proto_xfer_status status, int err)
+{
+	switch (status) {
+	case XFER_OK:
+		return NULL;
+	case XFER_NO_CONNECTION:
+		return "no-data-connection";
+	case XFER_CONN_LOST:
+		return err == -ETIMEDOUT ? "timeout" : "conn-lost";
+	case XFER_ABORTED:
+		return "aborted";
+	case XFER_TLS_FAILED:
+		return "tls-failed";
+	case XFER_TLS_NO_REUSE:
+		return "tls-no-reuse";
+	case XFER_PROT_FAILED:
+		return "prot-failed";
+	case XFER_LOCAL_ERROR:
+		break;
+	}
+	return err == -ENOSPC ? "disk-full" : err == -EDQUOT ? "quota" : err == -EFBIG ? "file-too-big" : "local-error";
+}
+
 void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 {
 	enum proto_xfer_status status = r ? r->xfer_status : XFER_LOCAL_ERROR;
@@ -661,15 +685,17 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		.bytes = bytes,
 		.duration_ms = util_now_ms() - p->xfer_start_ms,
 		.result = result,
+		.reason = xfer_reason(status, err),
 		.direction = p->xcmd == XCMD_RETR ? 'o' : p->xcmd == XCMD_LIST ? 0 : 'i',
 		.ascii = p->type == 'A',
 	};
 	log_xfer(p->sid, &lx);
 	struct log_escaped e, ep;
-	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s",
+	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s",
 		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
-		 log_esc(slice_from_cstr(p->xfer_name), &ep),
-		 (unsigned long long)bytes, result);
+		 log_esc(slice_from_cstr(p->xfer_name), &ep), (unsigned long long)bytes, result,
+		 lx.reason ? " reason=" : "", lx.reason ? lx.reason : "", status == XFER_LOCAL_ERROR ? " error=\"" : "",
+		 status == XFER_LOCAL_ERROR ? strerror(-err) : "", status == XFER_LOCAL_ERROR ? "\"" : "");
 	free(p->committed);
 	p->committed = NULL;
 	if (status == XFER_OK && p->xcmd != XCMD_RETR && p->xcmd != XCMD_LIST) {

@@ -419,7 +419,6 @@ int daemon_run(struct config *cfg)
 		log_err(0, "%s", err);
 		goto out;
 	}
-	d.shared.shared_listeners = npassed > 0;
 	if (npassed) {
 		/* Socket activation: the passed sockets replace [server] listen and
 		 * [tls] implicit_listen. */
@@ -444,22 +443,25 @@ int daemon_run(struct config *cfg)
 		for (size_t i = 0; i < nl; i++)
 			fds[w][i] = -1;
 	}
-	for (unsigned w = 0; w < d.nworkers; w++) {
-		for (size_t i = 0; i < nl; i++) {
-			if (npassed) {
-				/* One socket for all workers: each gets its own descriptor
-				 * and watches it with EPOLLEXCLUSIVE (worker.c). */
-				fds[w][i] = w == 0 ? passed[i] : fcntl(passed[i], F_DUPFD_CLOEXEC, 3);
-				if (fds[w][i] < 0) {
-					log_err(0, "dup of a passed socket: %s", strerror(errno));
-					goto out;
-				}
-				continue;
-			}
-			/* Bind as root (privileged ports), one socket per worker and address. */
+	for (size_t i = 0; i < nl; i++) {
+		if (npassed) {
+			fds[0][i] = passed[i];
+		} else {
+			/* Bound as root (privileged ports), once per address and
+			 * without SO_REUSEPORT: a second ferryd on the same address
+			 * fails here with "Address already in use" instead of
+			 * silently sharing the port with this one. */
 			const struct config_listen *l = i < cfg->n_listen ? &cfg->listen[i] : &cfg->tls_implicit[i - cfg->n_listen];
-			if (net_listen(l->host, l->port, true, &fds[w][i], err, sizeof(err)) != 0) {
+			if (net_listen(l->host, l->port, &fds[0][i], err, sizeof(err)) != 0) {
 				log_err(0, "%s", err);
+				goto out;
+			}
+		}
+		/* One descriptor per worker for the one socket. */
+		for (unsigned w = 1; w < d.nworkers; w++) {
+			fds[w][i] = fcntl(fds[0][i], F_DUPFD_CLOEXEC, 3);
+			if (fds[w][i] < 0) {
+				log_err(0, "dup of a listening socket: %s", strerror(errno));
 				goto out;
 			}
 		}
@@ -475,7 +477,7 @@ int daemon_run(struct config *cfg)
 		goto out;
 	/* Bound as root too (any port); served from its own thread later. */
 	if (cfg->n_metrics_listen &&
-	    net_listen(cfg->metrics_listen[0].host, cfg->metrics_listen[0].port, false, &metrics_fd, err, sizeof(err)) != 0) {
+	    net_listen(cfg->metrics_listen[0].host, cfg->metrics_listen[0].port, &metrics_fd, err, sizeof(err)) != 0) {
 		log_err(0, "[metrics] listen: %s", err);
 		goto out;
 	}

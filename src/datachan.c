@@ -292,7 +292,7 @@ int datachan_passive(struct datachan *d, uint16_t *port)
 	char err[256];
 	for (uint32_t i = 0; i < span && i < 256; i++) {
 		uint16_t p = (uint16_t)(d->port_min + (start + i * 2654435761u) % span);
-		r = net_listen(host, p, false, &d->lfd, err, sizeof(err));
+		r = net_listen(host, p, &d->lfd, err, sizeof(err));
 		if (r == 0) {
 			*port = p;
 			d->lport = p;

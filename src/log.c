@@ -59,6 +59,42 @@ const char *log_esc(struct slice s, struct log_escaped *tmp)
 	return str_escape(s, tmp->s, sizeof(tmp->s));
 }
 
+bool log_enabled(enum log_level lvl)
+{
+	return lvl <= sink.level;
+}
+
+void log_debug_command(uint64_t sid, struct slice line)
+{
+	if (!log_enabled(LOG_LVL_DEBUG))
+		return;
+	/* SECURITY: PASS carries passwords and OTP responses, ACCT and ADAT
+	 * credentials, MIC/CONF/ENC a protected command (a MIC-protected
+	 * PASS is readable in its base64); the unwrapped command is logged on
+	 * its own and masked the same way. */
+	static const char *const secret[] = { "PASS", "ACCT", "ADAT", "MIC", "CONF", "ENC" };
+	struct slice verb, arg;
+	struct log_escaped e;
+	if (slice_split(line, ' ', &verb, &arg) && arg.n)
+		for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+			if (slice_eq_ci(verb, secret[i])) {
+				log_debug(sid, "command: \"%s ****\"", log_esc(verb, &e));
+				return;
+			}
+	log_debug(sid, "command: \"%s\"", log_esc(line, &e));
+}
+
+void log_debug_reply(uint64_t sid, int code, char sep, const char *text)
+{
+	if (!log_enabled(LOG_LVL_DEBUG))
+		return;
+	struct log_escaped e;
+	if (code)
+		log_debug(sid, "reply: %03d%c%s", code, sep, log_esc(slice_from_cstr(text), &e));
+	else
+		log_debug(sid, "reply: %s", log_esc(slice_from_cstr(text), &e));
+}
+
 void log_msg(enum log_level lvl, uint64_t sid, const char *fmt, ...)
 {
 	if (lvl > sink.level)

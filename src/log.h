@@ -22,6 +22,10 @@ int log_level_parse(const char *s, enum log_level *out);
 /* One event. sid 0 = not tied to a session. */
 void log_msg(enum log_level lvl, uint64_t sid, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* True when events of level lvl are written: callers may skip building
+ * costly arguments (escaping) for a level that is off. */
+bool log_enabled(enum log_level lvl);
+
 #define log_err(sid, ...) log_msg(LOG_LVL_ERROR, (sid), __VA_ARGS__)
 #define log_warn(sid, ...) log_msg(LOG_LVL_WARN, (sid), __VA_ARGS__)
 #define log_info(sid, ...) log_msg(LOG_LVL_INFO, (sid), __VA_ARGS__)
@@ -38,6 +42,13 @@ struct log_escaped {
 	char s[272];
 };
 const char *log_esc(struct slice s, struct log_escaped *tmp);
+
+/* [log] level = debug: one FTP command as it runs (after Telnet and
+ * RFC 2228 unwrapping), the argument of a credential-carrying verb masked
+ * as "****"; and one reply line as written (code 0: a continuation line),
+ * before RFC 2228 wrapping. Client text is escaped. */
+void log_debug_command(uint64_t sid, struct slice line);
+void log_debug_reply(uint64_t sid, int code, char sep, const char *text);
 
 /* --- event files (log_event.c): [log] xferlog and [log] json ---
  * Both are opened once at start (as root, before the privilege drop; a file
@@ -95,6 +106,7 @@ struct log_xfer {
 	uint64_t bytes;
 	uint64_t duration_ms;
 	const char *result; /* "ok", "aborted", "failed" */
+	const char *reason; /* NULL when ok; else e.g. "conn-lost", "disk-full" */
 	char direction;     /* 'o' download, 'i' upload, 0 a listing (not in xferlog) */
 	bool ascii;         /* TYPE A */
 };

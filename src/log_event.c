@@ -28,18 +28,55 @@ static struct log_file json_file = { PTHREAD_MUTEX_INITIALIZER, -1, "", "[log] j
 
 #define LOG_FILE_MODE 0640
 
-/* Opens path for appending; a file created here is given to uid/gid so
- * the service user can keep using it (and a reopen finds it writable). */
-static int file_open(const char *path, uid_t uid, gid_t gid)
+/* SECURITY: the files are opened as root before the privilege drop, often
+ * in a directory the service account may write (and reopened by the
+ * service user on SIGUSR1): a link planted at the path must not make
+ * ferryd append to another file. O_NOFOLLOW refuses a symbolic link as the
+ * last component (O_NONBLOCK: a FIFO planted there cannot block the open);
+ * what is opened must be a regular file with one link (a hard link to
+ * another file has two) owned by root, by us or by the service user uid.
+ * On refusal *why says what was found. */
+static int file_check(int fd, uid_t uid, const char **why)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
-	if (fd >= 0 || errno != ENOENT)
-		return fd >= 0 ? fd : -errno;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, LOG_FILE_MODE);
-	if (fd < 0)
+	struct stat st;
+	*why = NULL;
+	if (fstat(fd, &st) != 0)
 		return -errno;
-	if (uid != (uid_t)-1 && geteuid() == 0 && fchown(fd, uid, gid) != 0) {
+	if (!S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	else if (st.st_nlink != 1)
+		*why = "a hard link (the file has other names)";
+	else if (st.st_uid != 0 && st.st_uid != geteuid() && (uid == (uid_t)-1 || st.st_uid != uid))
+		*why = "owned by another user than root or the service user";
+	else
+		return 0;
+	return -EPERM;
+}
+
+/* Opens path for appending; a file created here is given to uid/gid so
+ * the service user can keep using it (and a reopen finds it writable).
+ * On failure *why is the reason for the message. */
+static int file_open(const char *path, uid_t uid, gid_t gid, const char **why)
+{
+	const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
+	bool created = false;
+	int fd = open(path, flags);
+	if (fd < 0 && errno == ENOENT) {
+		/* O_EXCL: never through a link planted meanwhile. */
+		fd = open(path, flags | O_CREAT | O_EXCL, LOG_FILE_MODE);
+		created = fd >= 0;
+	}
+	if (fd < 0) {
 		int r = -errno;
+		*why = r == -ELOOP ? "a symbolic link (refused: it could point anywhere)" : strerror(-r);
+		return r;
+	}
+	int r = file_check(fd, uid, why);
+	if (r == 0 && created && uid != (uid_t)-1 && geteuid() == 0 && fchown(fd, uid, gid) != 0)
+		r = -errno;
+	if (r) {
+		if (!*why)
+			*why = strerror(-r);
 		(void)close(fd);
 		return r;
 	}
@@ -70,9 +107,10 @@ int log_files_open(const char *xferlog, const char *json, uid_t uid, gid_t gid, 
 			(void)snprintf(err, errsz, "%s: path too long", f->what);
 			return -ENAMETOOLONG;
 		}
-		int fd = file_open(paths[i], uid, gid);
+		const char *why = NULL;
+		int fd = file_open(paths[i], uid, gid, &why);
 		if (fd < 0) {
-			(void)snprintf(err, errsz, "%s: cannot open %s: %s", f->what, paths[i], strerror(-fd));
+			(void)snprintf(err, errsz, "%s: cannot open %s: %s", f->what, paths[i], why);
 			return fd;
 		}
 		memcpy(f->path, paths[i], strlen(paths[i]) + 1);
@@ -88,10 +126,10 @@ void log_files_reopen(void)
 		struct log_file *f = files[i];
 		if (!f->path[0])
 			continue;
-		int fd = file_open(f->path, (uid_t)-1, (gid_t)-1);
+		const char *why = NULL;
+		int fd = file_open(f->path, (uid_t)-1, (gid_t)-1, &why);
 		if (fd < 0) {
-			log_err(0, "%s: cannot reopen %s: %s; still writing to the old file", f->what, f->path,
-				strerror(-fd));
+			log_err(0, "%s: cannot reopen %s: %s; still writing to the old file", f->what, f->path, why);
 			continue;
 		}
 		file_set(f, fd);
@@ -123,40 +161,6 @@ static void file_write(struct log_file *f, const char *line, size_t n)
 	pthread_mutex_unlock(&f->lock);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one
- * (overlong forms, surrogates and code points above U+10FFFF are not). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 bool log_json_escape(const char *s, size_t n, char *out, size_t outsz, size_t *len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -170,7 +174,8 @@ bool log_json_escape(const char *s, size_t n, char *out, size_t outsz, size_t *l
 		const char *piece = tmp;
 		size_t k = 0, used = 1;
 		unsigned char c = u[i];
-		size_t ul = c >= 0x80 ? utf8_len(u + i, n - i) : 1;
+		uint32_t cp = c;
+		size_t ul = c >= 0x80 ? str_utf8_next(s + i, n - i, &cp) : 1;
 		if (c == '"' || c == '\\') {
 			tmp[0] = '\\';
 			tmp[1] = (char)c;
@@ -186,6 +191,16 @@ bool log_json_escape(const char *s, size_t n, char *out, size_t outsz, size_t *l
 			tmp[4] = hex[c >> 4];
 			tmp[5] = hex[c & 15];
 			k = 6;
+		} else if (str_cp_breaks_line(cp) && cp <= 0xffff) {
+			/* SECURITY: valid JSON raw, but a line reader (or
+			 * JavaScript before ES2019) would split the record at
+			 * U+0085/U+2028/U+2029: written as \uXXXX. */
+			tmp[0] = '\\';
+			tmp[1] = 'u';
+			for (int d = 0; d < 4; d++)
+				tmp[2 + d] = hex[cp >> (12 - 4 * d) & 15];
+			k = 6;
+			used = ul;
 		} else {
 			piece = s + i;
 			k = used = ul;
@@ -253,14 +268,31 @@ void log_json(uint64_t sid, const char *event, const struct log_field *f, size_t
 }
 
 /* xferlog(5) has no quoting: whitespace would split the filename field, so
- * spaces become '_' (as wu-ftpd, ProFTPD and vsftpd write them) and control
- * bytes '?'. */
+ * spaces become '_' (as wu-ftpd, ProFTPD and vsftpd write them), and so do
+ * the Unicode spaces and line separators (SECURITY: U+0085, U+00A0, U+2028
+ * would split the record or field for some readers); control bytes and
+ * bytes of invalid UTF-8 (a lone 0x85 is NEL in Latin-1) become '?'. Valid
+ * UTF-8 is kept. */
 static void xfer_name(const char *s, char *out, size_t outsz)
 {
-	size_t o = 0;
-	for (; *s && o + 1 < outsz; s++) {
-		unsigned char c = (unsigned char)*s;
-		out[o++] = c == ' ' ? '_' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	size_t n = strlen(s), o = 0;
+	for (size_t i = 0; i < n && o + 1 < outsz;) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t cp = c;
+		size_t len = str_utf8_next(s + i, n - i, &cp);
+		if (len == 0 || (c < 0x80 && str_cp_breaks_line(cp))) {
+			out[o++] = '?';
+			i++;
+		} else if (c == ' ' || str_cp_breaks_line(cp)) {
+			out[o++] = '_';
+			i += len;
+		} else if (o + len < outsz) {
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+		} else {
+			break; /* a character is never cut in half */
+		}
 	}
 	out[o] = '\0';
 }
@@ -295,5 +327,5 @@ void log_xfer(uint64_t sid, const struct log_xfer *x)
 	}
 	LOG_JSON(sid, "transfer", LOG_FS("user", x->user), LOG_FS("ip", x->ip), LOG_FS("cmd", x->cmd),
 		 LOG_FS("path", x->path), LOG_FU("bytes", x->bytes), LOG_FU("duration_ms", x->duration_ms),
-		 LOG_FS("result", x->result), LOG_FS("type", x->ascii ? "A" : "I"));
+		 LOG_FS("result", x->result), LOG_FS("type", x->ascii ? "A" : "I"), LOG_FS("reason", x->reason));
 }

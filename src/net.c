@@ -10,7 +10,7 @@
 
 #include "str.h"
 
-int net_listen(const char *host, uint16_t port, bool reuseport, int *fdp, char *err, size_t errsz)
+int net_listen(const char *host, uint16_t port, int *fdp, char *err, size_t errsz)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -34,8 +34,6 @@ int net_listen(const char *host, uint16_t port, bool reuseport, int *fdp, char *
 		goto fail;
 	int one = 1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
-		goto fail;
-	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
 		goto fail;
 	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
 		goto fail;

@@ -8,9 +8,10 @@
 #include <sys/socket.h>
 
 /* Binds and listens on host:port (numeric address), non-blocking and
- * close-on-exec; reuseport sets SO_REUSEPORT so each worker has its own
- * socket. IPv6 sockets are IPv6-only. On failure writes a message to err. */
-int net_listen(const char *host, uint16_t port, bool reuseport, int *fd, char *err, size_t errsz);
+ * close-on-exec. Never SO_REUSEPORT: a port in use (by another ferryd too)
+ * fails with EADDRINUSE; the workers of one ferryd share the one socket.
+ * IPv6 sockets are IPv6-only. On failure writes a message to err. */
+int net_listen(const char *host, uint16_t port, int *fd, char *err, size_t errsz);
 
 /* Accepts one connection: 0 with *fd set, -EAGAIN when none is waiting. */
 int net_accept(int lfd, int *fd, struct sockaddr_storage *peer);

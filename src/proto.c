@@ -126,6 +126,7 @@ void proto_reply(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
 	log_command_error(p, code, text);
+	log_debug_reply(p->sid, code, ' ', text);
 	put(p, reply_line(reply_buf(p), code, "%s", text));
 	gss_reply_flush(p);
 }
@@ -133,12 +134,14 @@ void proto_reply(struct proto *p, int code, const char *fmt, ...)
 void proto_reply_begin(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
+	log_debug_reply(p->sid, code, '-', text);
 	put(p, reply_begin(reply_buf(p), code, "%s", text));
 }
 
 void proto_reply_cont(struct proto *p, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
+	log_debug_reply(p->sid, 0, 0, text);
 	put(p, reply_cont(reply_buf(p), "%s", text));
 }
 
@@ -146,6 +149,7 @@ void proto_reply_end(struct proto *p, int code, const char *fmt, ...)
 {
 	FORMAT_TEXT(text, fmt);
 	log_command_error(p, code, text);
+	log_debug_reply(p->sid, code, ' ', text);
 	put(p, reply_end(reply_buf(p), code, "%s", text));
 	gss_reply_flush(p);
 }
@@ -360,6 +364,7 @@ static void execute(struct proto *p, struct slice line)
 			p->level = 'C';
 			struct slice verb, arg;
 			(void)slice_split(line, ' ', &verb, &arg);
+			log_debug_command(p->sid, line);
 			cmdtab_find(verb)->fn(p, arg);
 			p->level = saved;
 			return;
@@ -387,6 +392,7 @@ static void run_line(struct proto *p, struct slice line)
 
 void proto_run_command(struct proto *p, struct slice line)
 {
+	log_debug_command(p->sid, line);
 	struct slice verb, arg;
 	bool has_arg = slice_split(line, ' ', &verb, &arg);
 	/* Remembered for the logs only: at most 4 letters, upper-cased. */

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A borrowed, not NUL-terminated view of bytes. */
 struct slice {
@@ -26,10 +27,23 @@ bool slice_has_ctl(struct slice s);
 /* Returns a newly allocated NUL-terminated copy (caller frees). */
 char *slice_dup(struct slice s);
 
+/* Length (1..4) of the valid UTF-8 character at s, its code point in *cp;
+ * 0 if s does not start one (n == 0, a stray or missing continuation byte,
+ * an overlong form, a surrogate, beyond U+10FFFF). The one UTF-8 validator
+ * of the logs (text, JSON, xferlog). */
+size_t str_utf8_next(const char *s, size_t n, uint32_t *cp);
+/* True for a code point that can split or forge a log record or field for
+ * some reader: C0/C1 controls (U+0085 NEL), DEL, Unicode spaces other than
+ * U+0020 (U+00A0, U+2000-U+200A...), U+2028/U+2029, and invisible or
+ * bidirectional formatting characters. Every log format escapes these. */
+bool str_cp_breaks_line(uint32_t cp);
+
 /* Writes a printable, escaped form of s into out (always NUL-terminated,
- * truncated with "..." if it does not fit): bytes outside 0x20-0x7e and the
- * backslash and double quote become \xHH escapes. Used wherever client text
- * reaches logs. Returns out. */
+ * truncated with "..." if it does not fit): valid UTF-8 is kept so names
+ * stay readable; each byte of invalid UTF-8, of a control or of a
+ * character str_cp_breaks_line() names, and the backslash and double quote
+ * become \xHH escapes. Used wherever client text reaches logs. Returns
+ * out. */
 char *str_escape(struct slice s, char *out, size_t outsz);
 
 /* Bounded copy that always NUL-terminates; returns false if truncated. */

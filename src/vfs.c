@@ -174,7 +174,9 @@ static int vfs_stat_with(struct vfs *v, const char *vpath, uint64_t flags, struc
 
 bool vfs_supported(void)
 {
-	int fd;
+	/* Initialised although vfs_openat2 sets it on success: gcc -O3 cannot
+	 * see that through the inlined syscall wrapper (-Wmaybe-uninitialized). */
+	int fd = -1;
 	/* Any failure (ENOSYS, or a sandbox refusing the call) means no openat2. */
 	if (vfs_openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, &fd) != 0)
 		return false;

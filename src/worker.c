@@ -49,10 +49,12 @@ static struct tls_ctx *current_tls(struct worker_shared *sh)
 
 static void on_accept(struct loop_watch *lw, uint32_t events);
 
-/* EPOLLEXCLUSIVE wakes one of the workers sharing a socket, not all. */
+/* All workers watch each listening socket (each through its own dup, no
+ * SO_REUSEPORT, so a second ferryd cannot join the port): EPOLLEXCLUSIVE
+ * wakes one of them per connection, not all. */
 static uint32_t listen_events(const struct worker *w)
 {
-	return EPOLLIN | (w->shared->shared_listeners ? EPOLLEXCLUSIVE : 0u);
+	return EPOLLIN | EPOLLEXCLUSIVE;
 }
 
 static void on_accept_resume(struct loop_timer *t)

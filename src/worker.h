@@ -1,5 +1,6 @@
-/* worker: one thread with its own event loop, its own SO_REUSEPORT
- * listeners and the sessions it accepted; a session never changes thread. */
+/* worker: one thread with its own event loop, a descriptor of each of the
+ * daemon's listening sockets (shared by all workers, EPOLLEXCLUSIVE) and the
+ * sessions it accepted; a session never changes thread. */
 #ifndef FERRY_WORKER_H
 #define FERRY_WORKER_H
 
@@ -38,10 +39,6 @@ struct worker_shared {
 	/* GSSAPI acceptor (NULL: off); set before the workers start, freed
 	 * after they stop, never swapped (a new keytab needs a restart). */
 	const struct gss_acceptor *gss;
-	/* Socket activation: all workers watch one listening socket (each
-	 * through its own dup) with EPOLLEXCLUSIVE, instead of SO_REUSEPORT
-	 * sockets of their own. */
-	bool shared_listeners;
 	struct metrics *metrics;
 	struct hooks *hooks; /* NULL = no [hooks] */
 	/* Called (from the worker's thread) when a worker has stopped. */

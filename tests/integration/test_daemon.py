@@ -498,9 +498,10 @@ def test_client_text_escaped_in_log(make_server):
     srv.wait_log(r"login failed")
     srv.wait_log(r'client: "')
     raw = srv.log_bytes()
-    text = raw.decode("ascii")     # fails on any 8-bit byte in the log
+    text = raw.decode("utf-8")     # fails on any invalid UTF-8 in the log
     assert r'login failed: user="q\x22u\x5co\xe9\xff%s%n" ip=127.0.0.1' in text, text[-2000:]
-    assert r'client: "caf\xc3\xa9 \x22x\x22 \x5c"' in text
+    # Valid UTF-8 stays readable (issue 13 item 15).
+    assert 'client: "caf\u00e9 \\x22x\\x22 \\x5c"' in text
     assert r'client: "evil\x1b[31m"' in text
     for line in raw.split(b"\n"):
         assert not re.search(rb"[\x00-\x1f\x7f]", line), line

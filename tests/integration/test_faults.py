@@ -67,7 +67,8 @@ def test_disk_full_during_stor_is_552_and_the_old_file_stays(make_server, small_
         # The temporary went; the old file is untouched.
         assert read_bytes(os.path.join(home, "f")) == OLD
         assert listing(home) == ["f"]
-    srv.wait_log(r"transfer: user=\"carol\" .*cmd=STOR path=\"/f\" .*status=failed")
+    srv.wait_log(r"transfer: user=\"carol\" .*cmd=STOR path=\"/f\" .*status=failed reason=disk-full "
+                 r"error=\"No space left on device\"")
 
 
 def test_client_reset_mid_upload_discards_it(make_server, request):

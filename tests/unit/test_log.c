@@ -50,6 +50,15 @@ static void test_json_escape_utf8(void **state)
 	esc("\xe2\x82", 2, "\\u00e2\\u0082");
 }
 
+/* Issue 13 item 6: valid JSON raw, but a line reader splits at these. */
+static void test_json_escape_line_separators(void **state)
+{
+	(void)state;
+	esc("a\xc2\x85" "b\xc2\xa0" "c\xe2\x80\xa8" "d\xe2\x80\xa9" "e", 15,
+	    "a\\u0085b\\u00a0c\\u2028d\\u2029e");
+	esc("\xe2\x80\xae", 3, "\\u202e");
+}
+
 static void test_json_escape_bounded(void **state)
 {
 	(void)state;
@@ -78,6 +87,20 @@ static void test_xferlog_line(void **state)
 	x.bytes = 0;
 	log_xfer_format(&x, 1700000000 + 86400 * 20, line, sizeof(line));
 	assert_string_equal(line, "Mon Dec  4 22:13:20 2023 1 192.0.2.7 0 /dir/my_file?.txt a _ i r bob ftp 0 * i");
+}
+
+static void test_xferlog_unicode_name(void **state)
+{
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	/* Valid UTF-8 kept; Unicode spaces and separators '_' like a space;
+	 * invalid bytes (a lone 0x85 is NEL in Latin-1) '?'. */
+	struct log_xfer x = { .user = "b\xc2\xa0ob", .ip = "192.0.2.7", .cmd = "STOR",
+			      .path = "/caf\xc3\xa9\xc2\x85x\xe2\x80\xa8y\x85z", .bytes = 1, .duration_ms = 1,
+			      .result = "ok", .direction = 'i' };
+	char line[512];
+	log_xfer_format(&x, 1700000000, line, sizeof(line));
+	assert_string_equal(line, "Tue Nov 14 22:13:20 2023 1 192.0.2.7 1 /caf\xc3\xa9_x_y?z b _ i r b_ob ftp 0 * c");
 }
 
 static char *slurp(const char *path)
@@ -148,7 +171,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_escape_ascii_and_controls),
 		cmocka_unit_test(test_json_escape_utf8),
+		cmocka_unit_test(test_json_escape_line_separators),
 		cmocka_unit_test(test_json_escape_bounded),
+		cmocka_unit_test(test_xferlog_unicode_name),
 		cmocka_unit_test(test_xferlog_line),
 		cmocka_unit_test(test_files_and_reopen),
 	};

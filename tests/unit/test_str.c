@@ -228,6 +228,49 @@ static void test_str_escape_fits_exactly(void **state)
 	assert_string_equal(str_escape(S("\n"), esc, sizeof(esc)), "\\x0a");
 }
 
+/* Issue 13 items 6 and 15: valid UTF-8 stays readable; what can split or
+ * forge a record for some reader is escaped, byte by byte. */
+static void test_str_escape_utf8(void **state)
+{
+	(void)state;
+	char out[128];
+	assert_string_equal(str_escape(S("caf\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x98\x80"), out, sizeof(out)),
+			    "caf\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x98\x80");
+	/* U+0085 NEL, U+00A0, U+2028, U+2029, U+202E (bidi override), U+FEFF. */
+	assert_string_equal(str_escape(S("a\xc2\x85" "b\xc2\xa0" "c\xe2\x80\xa8" "d\xe2\x80\xa9" "e\xe2\x80\xae" "f\xef\xbb\xbf"),
+				       out, sizeof(out)),
+			    "a\\xc2\\x85b\\xc2\\xa0c\\xe2\\x80\\xa8d\\xe2\\x80\\xa9e\\xe2\\x80\\xaef\\xef\\xbb\\xbf");
+	/* Invalid: each byte escaped, what follows read afresh. */
+	assert_string_equal(str_escape(S("\xc3(\xe2\x82\xed\xa0\x80\xc3\xa9"), out, sizeof(out)),
+			    "\\xc3(\\xe2\\x82\\xed\\xa0\\x80\xc3\xa9");
+	/* A character is never cut in half by the truncation. */
+	char small[8];
+	str_escape(S("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"), small, sizeof(small));
+	assert_string_equal(small, "\xc3\xa9\xc3\xa9...");
+}
+
+static void test_utf8_next_and_classifier(void **state)
+{
+	(void)state;
+	uint32_t cp = 0;
+	assert_int_equal(str_utf8_next("A", 1, &cp), 1);
+	assert_int_equal(cp, 'A');
+	assert_int_equal(str_utf8_next("\xe2\x80\xa8", 3, &cp), 3);
+	assert_int_equal(cp, 0x2028);
+	assert_int_equal(str_utf8_next("\xf0\x9f\x98\x80", 4, &cp), 4);
+	assert_int_equal(cp, 0x1f600);
+	assert_int_equal(str_utf8_next("\xe2\x80\xa8", 2, &cp), 0); /* truncated */
+	assert_int_equal(str_utf8_next("\xc0\xaf", 2, &cp), 0);	      /* overlong */
+	assert_int_equal(str_utf8_next("", 0, &cp), 0);
+	static const uint32_t breaks[] = { 0x0a, 0x0d, 0x1e, 0x7f, 0x85, 0xa0, 0x1680, 0x2000, 0x200b, 0x200f,
+					   0x2028, 0x2029, 0x202e, 0x205f, 0x2066, 0x3000, 0xfeff };
+	for (size_t i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++)
+		assert_true(str_cp_breaks_line(breaks[i]));
+	static const uint32_t fine[] = { ' ', 'a', 0xe9, 0x6f22, 0x2010, 0x1f600 };
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+		assert_false(str_cp_breaks_line(fine[i]));
+}
+
 static void test_str_copy(void **state)
 {
 	(void)state;
@@ -265,6 +308,8 @@ int main(void)
 		cmocka_unit_test(test_str_escape_special),
 		cmocka_unit_test(test_str_escape_truncation),
 		cmocka_unit_test(test_str_escape_fits_exactly),
+		cmocka_unit_test(test_str_escape_utf8),
+		cmocka_unit_test(test_utf8_next_and_classifier),
 		cmocka_unit_test(test_str_copy),
 		/* Last: under clang's UBSan with halt_on_error it ends the run. */
 		cmocka_unit_test(test_slice_split_null_empty),
