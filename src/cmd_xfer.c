@@ -629,10 +629,10 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 	};
 	log_xfer(p->sid, &lx);
 	struct log_escaped e, ep;
-	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s",
+	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s",
 		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
 		 log_esc(slice_from_cstr(p->xfer_name), &ep),
-		 (unsigned long long)bytes, result);
+		 (unsigned long long)bytes, result, r && r->ctl_closed ? " reason=control-closed" : "");
 	free(p->committed);
 	p->committed = NULL;
 	if (status == XFER_OK && p->xcmd != XCMD_RETR && p->xcmd != XCMD_LIST) {
