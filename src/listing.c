@@ -31,6 +31,8 @@
  * on success; they are never listed in any format. vfs.c must use the same
  * prefix for its named temporaries. */
 #define LISTING_UPLOAD_PREFIX ".ferry-upload."
+/* Resumable partials (vfs.h): hidden the same way. */
+#define LISTING_PARTIAL_PREFIX ".ferry-partial."
 
 #define SIX_MONTHS_S INT64_C(15552000)
 #define FUTURE_SLACK_S INT64_C(3600)
@@ -416,7 +418,8 @@ static bool skip_name(const struct listing *l, const char *name)
 		return true;
 	if (l->fmt != LISTING_MLSD && !l->opts.all && name[0] == '.')
 		return true;
-	if (strncmp(name, LISTING_UPLOAD_PREFIX, sizeof(LISTING_UPLOAD_PREFIX) - 1) == 0)
+	if (strncmp(name, LISTING_UPLOAD_PREFIX, sizeof(LISTING_UPLOAD_PREFIX) - 1) == 0 ||
+	    strncmp(name, LISTING_PARTIAL_PREFIX, sizeof(LISTING_PARTIAL_PREFIX) - 1) == 0)
 		return true;
 	return has_crlf(name);
 }

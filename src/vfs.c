@@ -20,6 +20,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "str.h"
 #include "util.h"
 
@@ -38,6 +40,9 @@
 /* Shared with listing.c, which never lists these names. */
 #define VFS_TMP_PREFIX ".ferry-upload."
 #define VFS_TMP_RANDOM 8 /* bytes, 16 hex digits */
+/* Resumable partials (vfs.h); listing.c and vfs_clean.c know it too. */
+#define VFS_PARTIAL_PREFIX ".ferry-partial."
+#define VFS_PARTIAL_HASH 16 /* bytes of SHA-256, 32 hex digits */
 #define VFS_UNIQUE_PREFIX "ferry."
 #define VFS_UNIQUE_RANDOM 4 /* bytes, 8 hex digits */
 
@@ -80,6 +85,17 @@ static int vfs_openat2(int dirfd, const char *rel, uint64_t flags, uint64_t mode
 }
 
 /* vpath relative to the root: leading slashes dropped, the root itself ".". */
+/* SECURITY: upload temporaries and partials are ferryd's own: no client
+ * path may name one (to read, replace, rename or delete it), so they are
+ * refused like a file the user may not touch, existing or not. */
+static int vfs_reserved(const char *name)
+{
+	if (strncmp(name, VFS_TMP_PREFIX, sizeof(VFS_TMP_PREFIX) - 1) == 0 ||
+	    strncmp(name, VFS_PARTIAL_PREFIX, sizeof(VFS_PARTIAL_PREFIX) - 1) == 0)
+		return -EACCES;
+	return 0;
+}
+
 static int vfs_rel(const char *vpath, const char **rel)
 {
 	if (!vpath)
@@ -88,6 +104,10 @@ static int vfs_rel(const char *vpath, const char **rel)
 		vpath++;
 	if (strnlen(vpath, PATH_MAX) >= PATH_MAX)
 		return -ENAMETOOLONG;
+	const char *last = strrchr(vpath, '/');
+	int r = vfs_reserved(last ? last + 1 : vpath);
+	if (r)
+		return r;
 	*rel = *vpath ? vpath : ".";
 	return 0;
 }
@@ -106,7 +126,7 @@ static int vfs_check_name(const char *name)
 		return -ENAMETOOLONG;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || memchr(name, '/', n))
 		return -EINVAL;
-	return 0;
+	return vfs_reserved(name);
 }
 
 static int vfs_split(const char *vpath, struct vfs_where *w)
@@ -384,24 +404,29 @@ fail:
 
 /* ---- uploads ---- */
 
-/* prefix followed by nbytes random bytes in hex; names never contain '/'. */
-static int vfs_random_name(const char *prefix, size_t nbytes, char *out, size_t outsz)
+/* prefix followed by the n bytes of raw in hex; names never contain '/'. */
+static int vfs_hex_name(const char *prefix, const unsigned char *raw, size_t n, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
 	size_t plen = strlen(prefix);
-	if (nbytes > sizeof(raw) || plen + 2 * nbytes + 1 > outsz)
+	if (plen + 2 * n + 1 > outsz)
 		return -ENAMETOOLONG;
-	int r = util_random(raw, nbytes);
-	if (r)
-		return r;
 	memcpy(out, prefix, plen);
-	for (size_t i = 0; i < nbytes; i++) {
+	for (size_t i = 0; i < n; i++) {
 		out[plen + 2 * i] = hex[raw[i] >> 4];
 		out[plen + 2 * i + 1] = hex[raw[i] & 0x0f];
 	}
-	out[plen + 2 * nbytes] = '\0';
+	out[plen + 2 * n] = '\0';
 	return 0;
+}
+
+static int vfs_random_name(const char *prefix, size_t nbytes, char *out, size_t outsz)
+{
+	unsigned char raw[16];
+	if (nbytes > sizeof(raw))
+		return -ENAMETOOLONG;
+	int r = util_random(raw, nbytes);
+	return r ? r : vfs_hex_name(prefix, raw, nbytes, out, outsz);
 }
 
 /* Creates a new regular file under a fresh random name in dirfd (which came
@@ -540,6 +565,71 @@ static int vfs_begin_replace_temp(struct vfs *v, const char *rel, struct vfs_upl
 	return vfs_create_random(u->dirfd, VFS_TMP_PREFIX, VFS_TMP_RANDOM, u->tmpname, sizeof(u->tmpname), &u->fd);
 }
 
+/* The owner's partial for final: the prefix and a hash of both, so another
+ * user (sharing the directory) never meets it and the name fits any
+ * file system whatever the lengths. */
+static int vfs_partial_name(const char *owner, const char *final, char *out, size_t outsz)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	/* The NUL keeps ("ab", "c") and ("a", "bc") apart. */
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+		  EVP_DigestUpdate(ctx, owner, strlen(owner) + 1) == 1 &&
+		  EVP_DigestUpdate(ctx, final, strlen(final)) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
+		  mdlen >= VFS_PARTIAL_HASH;
+	EVP_MD_CTX_free(ctx);
+	return ok ? vfs_hex_name(VFS_PARTIAL_PREFIX, md, VFS_PARTIAL_HASH, out, outsz) : -ENOMEM;
+}
+
+/* Continues u->partial (APPEND at its end, RESUME at offset): -ENOENT when
+ * there is none. SECURITY: one generated component under the confined
+ * dirfd, O_NOFOLLOW, regular files only. */
+static int vfs_begin_partial(struct vfs_upload *u, enum vfs_upload_mode mode, uint64_t offset)
+{
+	struct stat st;
+	int fd = openat(u->dirfd, u->partial, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ELOOP ? -ENOENT : -errno;
+	int r = fstat(fd, &st) != 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -ENOENT;
+	uint64_t at = mode == VFS_UPLOAD_APPEND ? (uint64_t)st.st_size : offset;
+	if (r == 0 && at > (uint64_t)st.st_size)
+		r = -EINVAL; /* REST beyond what arrived: 554 */
+	if (r == 0 && (ftruncate(fd, (off_t)at) != 0 || lseek(fd, (off_t)at, SEEK_SET) < 0))
+		r = -errno;
+	if (r) {
+		(void)close(fd);
+		return r;
+	}
+	u->fd = fd;
+	u->temp = true;
+	u->resumed = true;
+	memcpy(u->tmpname, u->partial, sizeof(u->tmpname));
+	return 0;
+}
+
+int vfs_partial_size(struct vfs *v, const char *vpath, const char *owner, uint64_t *size)
+{
+	struct vfs_where w;
+	struct stat st;
+	char name[sizeof(((struct vfs_upload *)0)->partial)];
+	int dfd = -1;
+	if (!owner)
+		return -ENOENT;
+	int r = vfs_parent(v, vpath, -ENOENT, &w, &dfd);
+	if (r == 0)
+		r = vfs_partial_name(owner, w.name, name, sizeof(name));
+	if (r == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		r = -errno;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = -ENOENT;
+	if (dfd >= 0)
+		(void)close(dfd);
+	if (r == 0)
+		*size = (uint64_t)st.st_size;
+	return r;
+}
+
 static void vfs_upload_init(struct vfs_upload *u)
 {
 	memset(u, 0, sizeof(*u));
@@ -552,6 +642,12 @@ static void vfs_upload_init(struct vfs_upload *u)
  * a RESUME target keeps its content (truncation is the last step). */
 int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
 		     struct vfs_upload *u)
+{
+	return vfs_upload_begin_as(v, vpath, mode, offset, temp_uploads, NULL, u);
+}
+
+int vfs_upload_begin_as(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
+			const char *owner, struct vfs_upload *u)
 {
 	struct vfs_where w;
 	const char *rel;
@@ -587,6 +683,19 @@ int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
+	if (owner && temp_uploads) {
+		r = vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
+		if (r == 0)
+			r = vfs_partial_name(owner, u->final, u->partial, sizeof(u->partial));
+		if (r == 0 && mode != VFS_UPLOAD_REPLACE) {
+			r = vfs_begin_partial(u, mode, offset);
+			if (r != -ENOENT)
+				goto done; /* continued, or a real error */
+			r = 0;
+		}
+		if (r)
+			goto fail;
+	}
 	switch (mode) {
 	case VFS_UPLOAD_REPLACE:
 		if (!temp_uploads) {
@@ -595,7 +704,8 @@ int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode
 			r = vfs_open_inplace(v->root_fd, rel, O_WRONLY | O_CREAT | O_TRUNC, &u->fd);
 			break;
 		}
-		r = vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
+		if (u->dirfd < 0)
+			r = vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
 		if (r == 0)
 			r = vfs_begin_replace_temp(v, rel, u);
 		break;
@@ -609,6 +719,7 @@ int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode
 		r = -EINVAL;
 		break;
 	}
+done:
 	if (r)
 		goto fail;
 	return 0;
@@ -643,6 +754,9 @@ int vfs_upload_commit(struct vfs_upload *u)
 			goto fail;
 		}
 		u->tmpname[0] = '\0';
+		/* A fresh upload supersedes its owner's partial. */
+		if (!u->resumed && u->partial[0])
+			(void)unlinkat(u->dirfd, u->partial, 0);
 	}
 	u->unique_name[0] = '\0'; /* committed: the STOU file stays */
 fail:
@@ -670,4 +784,30 @@ void vfs_upload_abort(struct vfs_upload *u)
 		(void)close(u->dirfd);
 		u->dirfd = -1;
 	}
+}
+
+void vfs_upload_keep(struct vfs_upload *u)
+{
+	struct stat st;
+	if (!u || u->fd < 0 || !u->temp || !u->partial[0] || u->resumed) {
+		if (u && u->resumed)
+			u->tmpname[0] = '\0'; /* it is the partial already */
+		vfs_upload_abort(u);
+		return;
+	}
+	/* Nothing arrived: nothing worth resuming (an older partial stays). */
+	if (fstat(u->fd, &st) != 0 || st.st_size == 0) {
+		vfs_upload_abort(u);
+		return;
+	}
+	if (u->tmpfile) {
+		/* linkat cannot replace: an older partial of the same upload goes. */
+		for (int i = 0; i < 2; i++)
+			if (linkat(u->fd, "", u->dirfd, u->partial, AT_EMPTY_PATH) == 0 || errno != EEXIST ||
+			    unlinkat(u->dirfd, u->partial, 0) != 0)
+				break;
+	} else if (renameat(u->dirfd, u->tmpname, u->dirfd, u->partial) == 0) {
+		u->tmpname[0] = '\0';
+	}
+	vfs_upload_abort(u); /* an unnamed temporary that could not be linked vanishes */
 }

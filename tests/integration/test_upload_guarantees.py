@@ -9,6 +9,7 @@ open descriptors (/proc/<pid>/fd), socket states from /proc/net/tcp."""
 
 import hashlib
 import os
+import random
 import re
 import signal
 import socket
@@ -18,7 +19,7 @@ import time
 import pytest
 
 from conftest import wait_until
-from files_helpers import Session, home_of, put_file, read_bytes
+from files_helpers import Session, home_of, put_file, read_bytes, recv_all
 
 OLD = b"o" * 1000  # the 1,000-byte file of the report
 
@@ -90,6 +91,48 @@ def partials(d):
     return [n for n in os.listdir(d) if n.startswith(".ferry-partial.")]
 
 
+NEW = random.Random(13).randbytes(3 << 20)  # the new content of x.bin, 3 MiB
+
+
+def client_env(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LFTP", "CURL", "FTP")) and "proxy" not in k.lower()}
+    env.update(HOME=str(tmp_path), LC_ALL="C.UTF-8", LANG="C.UTF-8")
+    return env
+
+
+def shared_home_server(make_server):
+    """bob and eve share one home: eve is "another user" looking at bob's upload."""
+    srv = make_server(start=False)
+    home = home_of(srv)
+    srv.add_user("eve", "pw2", None, home)
+    put_file(os.path.join(home, "x.bin"), OLD)
+    srv.start()
+    return srv, home
+
+
+def interrupt_with_curl(srv, home, tmp_path, at_least):
+    """`curl -T - x.bin` fed NEW from a pipe, SIGKILLed once ferryd holds at_least bytes."""
+    curl = subprocess.Popen(["curl", "-sS", "--ftp-pasv", "-T", "-", "-u", "bob:pw",
+                             f"ftp://127.0.0.1:{srv.port}/x.bin"], env=client_env(tmp_path),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        curl.stdin.write(NEW[:2 << 20])
+        curl.stdin.flush()
+        wait_server_has(srv, home, at_least)
+        curl.send_signal(signal.SIGKILL)
+        curl.wait(timeout=10)
+    finally:
+        if curl.poll() is None:
+            curl.kill()
+            curl.wait(timeout=10)
+        try:
+            curl.stdin.close()
+        except BrokenPipeError:
+            pass
+    srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/x.bin" .*status=(aborted|ok)', timeout=10)
+
+
 # --------------------------------------------------------------------------- item 9
 
 
@@ -127,8 +170,7 @@ def test_killed_client_partial_never_replaces_old_file(make_server, order):
         s.close()
     srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/x.bin" .*status=', timeout=10)
     line = transfer_lines(srv, "/x.bin")[-1]
-    assert "status=aborted" in line and "reason=control-closed" in line or "status=failed" in line, line
-    assert "status=ok" not in line, line
+    assert "status=aborted reason=control-closed" in line, line
     assert read_bytes(os.path.join(home, "x.bin")) == OLD
 
 
@@ -139,26 +181,154 @@ def test_curl_killed_mid_upload_keeps_old_file(make_server, tmp_path):
     srv = make_server()
     home = home_of(srv)
     put_file(os.path.join(home, "x.bin"), OLD)
-    curl = subprocess.Popen(["curl", "-sS", "--ftp-pasv", "-T", "-", "-u", "bob:pw",
-                             f"ftp://127.0.0.1:{srv.port}/x.bin"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        chunk = b"k" * 65536
-        for _ in range(32):  # 2 MiB; the pipe and socket buffers take it
-            curl.stdin.write(chunk)
-        curl.stdin.flush()
-        wait_server_has(srv, home, 1 << 20)
-        curl.send_signal(signal.SIGKILL)
-        curl.wait(timeout=10)
-    finally:
-        if curl.poll() is None:
-            curl.kill()
-            curl.wait(timeout=10)
-        try:
-            curl.stdin.close()
-        except BrokenPipeError:
-            pass
-    srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/x.bin" .*status=', timeout=10)
+    interrupt_with_curl(srv, home, tmp_path, 1 << 20)
     line = transfer_lines(srv, "/x.bin")[-1]
-    assert "status=ok" not in line, line
+    assert "reason=control-closed" in line, line
     assert read_bytes(os.path.join(home, "x.bin")) == OLD
+
+
+# --------------------------------------------------------------------------- item 10
+
+def interrupt_with_drop(srv, home, n):
+    """A client that sends n bytes of NEW, then drops the control and the data connection."""
+    s = Session(srv)
+    s.expect("TYPE I", 200)
+    d = s.open_passive()
+    s.expect("STOR x.bin", 150)
+    d.sendall(NEW[:n])
+    wait_server_has(srv, home, n)
+    s.close()
+    d.close()
+    srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/x.bin" .*status=aborted', timeout=10)
+
+
+def check_hidden_from_others(srv, home):
+    """While bob's partial exists, eve (same directory) and every listing see only the old file."""
+    [name] = partials(home)
+    e = Session(srv, "eve", "pw2")
+    try:
+        e.expect("TYPE I", 200)
+        assert e.cmd("SIZE x.bin").text == "1000"
+        data, _, _ = e.retr("x.bin")
+        assert data == OLD
+        for verb in ("NLST -a", "LIST -a", "MLSD"):
+            d = e.open_passive()
+            e.expect(verb, 150)
+            listing = recv_all(d)
+            d.close()
+            assert e.reply(timeout=10).code == 226
+            assert b"ferry-partial" not in listing and b"x.bin" in listing, (verb, listing)
+        for cmd in (f"SIZE {name}", f"MDTM {name}", f"RETR {name}", f"DELE {name}", f"RNFR {name}"):
+            assert e.cmd(cmd).code == 550, cmd
+    finally:
+        e.close()
+    return name
+
+
+def upload_bytes(srv, verb):
+    m = re.findall(rf'transfer: user="bob" .*cmd={verb} path="/x.bin" bytes=(\d+) status=ok', srv.log())
+    return int(m[-1]) if m else None
+
+
+def test_curl_resumes_an_interrupted_atomic_upload(make_server, tmp_path):
+    srv, home = shared_home_server(make_server)
+    interrupt_with_curl(srv, home, tmp_path, 1 << 20)
+    assert read_bytes(os.path.join(home, "x.bin")) == OLD
+    name = check_hidden_from_others(srv, home)
+    kept = os.path.getsize(os.path.join(home, name))
+    assert (1 << 20) <= kept <= (2 << 20)
+    assert read_bytes(os.path.join(home, name)) == NEW[:kept]
+    # Its uploader sees what arrived (what curl -C - resumes from)...
+    b = Session(srv)
+    try:
+        b.expect("TYPE I", 200)
+        assert b.cmd("SIZE x.bin").text == str(kept)
+        # ...while the file itself is still the old one, for bob too.
+        data, _, _ = b.retr("x.bin")
+        assert data == OLD
+    finally:
+        b.close()
+    local = tmp_path / "x.bin"
+    local.write_bytes(NEW)
+    cp = subprocess.run(["curl", "-sS", "--ftp-pasv", "-C", "-", "-T", str(local), "-u", "bob:pw",
+                         f"ftp://127.0.0.1:{srv.port}/x.bin"], env=client_env(tmp_path),
+                        capture_output=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    srv.wait_log(r'transfer: user="bob" .*cmd=APPE path="/x.bin" .*status=ok')
+    assert upload_bytes(srv, "APPE") == len(NEW) - kept  # only the remainder went over the wire
+    assert hashlib.sha256(read_bytes(os.path.join(home, "x.bin"))).hexdigest() == hashlib.sha256(NEW).hexdigest()
+    assert partials(home) == []
+
+
+def test_lftp_put_c_resumes_an_interrupted_atomic_upload(make_server, tmp_path):
+    srv, home = shared_home_server(make_server)
+    interrupt_with_drop(srv, home, 1234567)
+    assert read_bytes(os.path.join(home, "x.bin")) == OLD
+    name = check_hidden_from_others(srv, home)
+    assert read_bytes(os.path.join(home, name)) == NEW[:1234567]
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "x.bin").write_bytes(NEW)
+    script = ("set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; set cmd:fail-exit yes; "
+              f"open -u bob,pw ftp://127.0.0.1:{srv.port}; put -c x.bin")
+    cp = subprocess.run(["lftp", "-c", script], env=client_env(tmp_path), cwd=work,
+                        capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/x.bin" .*status=ok')
+    assert upload_bytes(srv, "STOR") == len(NEW) - 1234567
+    assert hashlib.sha256(read_bytes(os.path.join(home, "x.bin"))).hexdigest() == hashlib.sha256(NEW).hexdigest()
+    assert partials(home) == []
+
+
+def test_a_fresh_stor_supersedes_the_partial(make_server):
+    """Plain STOR (no REST) starts over; its success removes the partial, and REST beyond what
+    arrived is 554."""
+    srv, home = shared_home_server(make_server)
+    interrupt_with_drop(srv, home, 100000)
+    s = Session(srv)
+    try:
+        s.expect("TYPE I", 200)
+        s.expect("REST 100001", 350)
+        d = s.open_passive()
+        r = s.cmd("STOR x.bin")
+        d.close()
+        assert r.code == 554, r
+        assert partials(home) != []
+        s.stor("x.bin", b"fresh")
+    finally:
+        s.close()
+    assert read_bytes(os.path.join(home, "x.bin")) == b"fresh"
+    assert partials(home) == []
+
+
+def test_partial_keep_0_discards_interrupted_uploads(make_server):
+    srv = make_server(config={"transfer": {"partial_keep": "0"}}, start=False)
+    home = home_of(srv)
+    put_file(os.path.join(home, "x.bin"), OLD)
+    srv.start()
+    interrupt_with_drop(srv, home, 100000)
+    assert partials(home) == []
+    assert read_bytes(os.path.join(home, "x.bin")) == OLD
+    s = Session(srv)
+    try:
+        s.expect("TYPE I", 200)
+        assert s.cmd("SIZE x.bin").text == "1000"
+    finally:
+        s.close()
+
+
+def test_start_cleanup_keeps_partials_younger_than_partial_keep(make_server):
+    """partial_keep is 24h by default: a partial written to an hour ago stays resumable, one
+    left for two days goes (as does an hour-old temporary, which nobody can resume)."""
+    srv = make_server(start=False)
+    home = home_of(srv)
+    now = time.time()
+    put_file(os.path.join(home, ".ferry-partial.young"), b"y", mtime=now - 3600)
+    put_file(os.path.join(home, "sub", ".ferry-partial.old"), b"o", mtime=now - 48 * 3600)
+    put_file(os.path.join(home, ".ferry-upload.old"), b"t", mtime=now - 3600)
+    srv.start()
+    srv.wait_log(r"removed 2 stale upload temporaries")
+    srv.wait_log(r"stale upload clean-up done")
+    assert os.path.exists(os.path.join(home, ".ferry-partial.young"))
+    assert not os.path.exists(os.path.join(home, "sub", ".ferry-partial.old"))
+    assert not os.path.exists(os.path.join(home, ".ferry-upload.old"))
