@@ -280,6 +280,23 @@ def test_lftp_put_c_resumes_an_interrupted_atomic_upload(make_server, tmp_path):
     assert partials(home) == []
 
 
+def test_lftp_mirror_continue_sends_whole_and_stays_atomic(make_server, tmp_path):
+    """mirror -R --continue decides from the listing, which shows only the old file: it sends the
+    file whole (no SIZE, no REST), the result is exact and the superseded partial goes."""
+    srv, home = shared_home_server(make_server)
+    interrupt_with_drop(srv, home, 1234567)
+    up = tmp_path / "work" / "up"
+    up.mkdir(parents=True)
+    (up / "x.bin").write_bytes(NEW)
+    script = ("set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; set cmd:fail-exit yes; "
+              f"open -u bob,pw ftp://127.0.0.1:{srv.port}; mirror -R --continue up /")
+    cp = subprocess.run(["lftp", "-c", script], env=client_env(tmp_path), cwd=up.parent,
+                        capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    assert hashlib.sha256(read_bytes(os.path.join(home, "x.bin"))).hexdigest() == hashlib.sha256(NEW).hexdigest()
+    assert partials(home) == []
+
+
 def test_a_fresh_stor_supersedes_the_partial(make_server):
     """Plain STOR (no REST) starts over; its success removes the partial, and REST beyond what
     arrived is 554."""
