@@ -650,6 +650,8 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 	if (upload && st == XFER_OK && !d->tls && !d->x.gss_prot && s->cfg->commit_grace_ms && !s->closed &&
 	    !ctl_gone(s)) {
 		s->grace_pending = true;
+		log_debug(s->id, "upload EOF: waiting up to %ums for the control connection before the commit",
+			  (unsigned)s->cfg->commit_grace_ms);
 		loop_timer_arm(s->host->loop, &s->effect_timer, s->cfg->commit_grace_ms, on_grace_timer);
 		return;
 	}

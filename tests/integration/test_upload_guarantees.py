@@ -53,17 +53,34 @@ def wait_server_has(srv, home, n, timeout=20.0):
                what=f"ferryd to hold {n} uploaded bytes")
 
 
-def tcp_states():
-    """{(local port, remote port): state} of the IPv4 TCP sockets (hex state as in /proc)."""
-    out = {}
+def tcp_table():
+    """[(local port, remote port, state, inode)] of the IPv4 TCP sockets (state in hex, as in
+    /proc/net/tcp)."""
+    out = []
     with open("/proc/net/tcp") as f:
         next(f)
         for line in f:
             parts = line.split()
-            lp = int(parts[1].split(":")[1], 16)
-            rp = int(parts[2].split(":")[1], 16)
-            out[(lp, rp)] = parts[3]
+            out.append((int(parts[1].split(":")[1], 16), int(parts[2].split(":")[1], 16), parts[3], parts[9]))
     return out
+
+
+def tcp_states():
+    """{(local port, remote port): state}."""
+    return {(lp, rp): st for lp, rp, st, _ in tcp_table()}
+
+
+def peer_keys_of(pid):
+    """The server-side (local, remote) keys of pid's established TCP connections."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+        if m:
+            inodes.add(m.group(1))
+    return [(rp, lp) for lp, rp, st, ino in tcp_table() if ino in inodes and st == "01"]
 
 
 CLOSE_WAIT = "08"
@@ -116,13 +133,26 @@ def interrupt_with_curl(srv, home, tmp_path, at_least):
     curl = subprocess.Popen(["curl", "-sS", "--ftp-pasv", "-T", "-", "-u", "bob:pw",
                              f"ftp://127.0.0.1:{srv.port}/x.bin"], env=client_env(tmp_path),
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stopped = False
     try:
         curl.stdin.write(NEW[:2 << 20])
         curl.stdin.flush()
         wait_server_has(srv, home, at_least)
+        keys = peer_keys_of(curl.pid)
+        assert len(keys) == 2, keys  # control and data
+        # ferryd is stopped while curl dies, so both of curl's closes have reached ferryd's
+        # sockets, in whatever order its kernel sent them, before ferryd looks at either:
+        # the outcome does not depend on how far apart they come (the grace covers that).
+        srv.signal(signal.SIGSTOP)
+        stopped = True
+        wait_until(lambda: all_threads_stopped(srv.pid), 10.0, what="ferryd to be stopped")
         curl.send_signal(signal.SIGKILL)
         curl.wait(timeout=10)
+        wait_until(lambda: all(tcp_states().get(k) in (None, CLOSE_WAIT) for k in keys), 10.0,
+                   what="curl's FINs or resets at ferryd's sockets")
     finally:
+        if stopped:
+            srv.signal(signal.SIGCONT)
         if curl.poll() is None:
             curl.kill()
             curl.wait(timeout=10)
@@ -172,6 +202,42 @@ def test_killed_client_partial_never_replaces_old_file(make_server, order):
     line = transfer_lines(srv, "/x.bin")[-1]
     assert "status=aborted reason=control-closed" in line, line
     assert read_bytes(os.path.join(home, "x.bin")) == OLD
+
+
+def test_control_close_within_the_grace_discards_the_upload(make_server):
+    """The data connection's FIN first, the control connection's later (as a killed client's
+    kernel may send them): the commit waits [transfer] commit_grace for it. A long grace makes
+    the order certain: the control connection closes only once ferryd is waiting."""
+    srv = make_server(config={"transfer": {"commit_grace": "30s"}})
+    home = home_of(srv)
+    put_file(os.path.join(home, "x.bin"), OLD)
+    s = Session(srv)
+    try:
+        d = s.open_passive()
+        s.expect("STOR x.bin", 150)
+        d.sendall(b"n" * 300000)
+        d.close()
+        srv.wait_log(r"upload EOF: waiting up to 30000ms for the control connection", timeout=10)
+    finally:
+        s.close()
+    srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/x.bin" .*status=', timeout=10)
+    assert "status=aborted reason=control-closed" in transfer_lines(srv, "/x.bin")[-1]
+    assert read_bytes(os.path.join(home, "x.bin")) == OLD
+
+
+def test_live_client_commits_after_the_grace(make_server):
+    srv = make_server(config={"transfer": {"commit_grace": "200ms"}})
+    home = home_of(srv)
+    put_file(os.path.join(home, "x.bin"), OLD)
+    s = Session(srv)
+    try:
+        s.stor("x.bin", b"new content")
+        s.stor("x.bin", b"newer", verb="STOR")
+        s.expect("NOOP", 200)
+    finally:
+        s.close()
+    assert read_bytes(os.path.join(home, "x.bin")) == b"newer"
+    assert srv.log().count("upload EOF: waiting up to 200ms") == 2
 
 
 def test_curl_killed_mid_upload_keeps_old_file(make_server, tmp_path):
