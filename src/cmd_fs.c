@@ -238,7 +238,8 @@ void cmd_size(struct proto *p, struct slice arg)
 	/* Resumable uploads: the uploader's own interrupted upload of this
 	 * file is what curl -C - and lftp put -c continue from (vfs.h). */
 	uint64_t partial;
-	if (p->type != 'A' && p->cfg->partial_keep_ms && vfs_partial_size(&p->vfs, vpath, p->user, &partial) == 0) {
+	if (p->type != 'A' && p->cfg->atomic_uploads && p->cfg->partial_keep_ms &&
+	    vfs_partial_size(&p->vfs, vpath, p->user, &partial) == 0) {
 		proto_reply(p, 213, "%llu", (unsigned long long)partial);
 		return;
 	}

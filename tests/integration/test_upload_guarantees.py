@@ -415,3 +415,26 @@ def test_start_cleanup_keeps_partials_younger_than_partial_keep(make_server):
     assert os.path.exists(os.path.join(home, ".ferry-partial.young"))
     assert not os.path.exists(os.path.join(home, "sub", ".ferry-partial.old"))
     assert not os.path.exists(os.path.join(home, ".ferry-upload.old"))
+
+
+def partial_name(user, name):
+    return ".ferry-partial." + hashlib.sha256(user.encode() + b"\0" + name.encode()).hexdigest()[:32]
+
+
+def test_partials_ignored_without_atomic_uploads(make_server):
+    """atomic_uploads = no writes in place: a partial left from an earlier configuration is
+    neither reported nor continued."""
+    srv = make_server(config={"transfer": {"atomic_uploads": "no"}}, start=False)
+    home = home_of(srv)
+    put_file(os.path.join(home, "x.bin"), OLD)
+    put_file(os.path.join(home, partial_name("bob", "x.bin")), b"p" * 77)
+    srv.start()
+    s = Session(srv)
+    try:
+        s.expect("TYPE I", 200)
+        assert s.cmd("SIZE x.bin").text == "1000"
+        s.stor("x.bin", b"!", verb="APPE")
+    finally:
+        s.close()
+    assert read_bytes(os.path.join(home, "x.bin")) == OLD + b"!"
+    assert read_bytes(os.path.join(home, partial_name("bob", "x.bin"))) == b"p" * 77
