@@ -20,10 +20,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "str.h"
 #include "util.h"
+#include "vfs_impl.h"
 
 /* fchmodat2(2), Linux 6.6: one number on every architecture; the Debian 12
  * headers predate it. Older kernels answer ENOSYS. */
@@ -40,18 +39,8 @@
 /* Shared with listing.c, which never lists these names. */
 #define VFS_TMP_PREFIX ".ferry-upload."
 #define VFS_TMP_RANDOM 8 /* bytes, 16 hex digits */
-/* Resumable partials (vfs.h); listing.c and vfs_clean.c know it too. */
-#define VFS_PARTIAL_PREFIX ".ferry-partial."
-#define VFS_PARTIAL_HASH 16 /* bytes of SHA-256, 32 hex digits */
 #define VFS_UNIQUE_PREFIX "ferry."
 #define VFS_UNIQUE_RANDOM 4 /* bytes, 8 hex digits */
-
-/* A client path split into its parent (relative to the root) and final
- * component. name points into the caller's vpath; NULL means the root. */
-struct vfs_where {
-	char parent[PATH_MAX];
-	const char *name;
-};
 
 static int vfs_check(const struct vfs *v)
 {
@@ -157,7 +146,7 @@ static int vfs_split(const char *vpath, struct vfs_where *w)
 
 /* Splits vpath and opens its parent (O_PATH) inside the root. root_err is
  * the answer when vpath is the root itself, which has no parent here. */
-static int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd)
+int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd)
 {
 	int r = vfs_check(v);
 	if (r)
@@ -405,7 +394,7 @@ fail:
 /* ---- uploads ---- */
 
 /* prefix followed by the n bytes of raw in hex; names never contain '/'. */
-static int vfs_hex_name(const char *prefix, const unsigned char *raw, size_t n, char *out, size_t outsz)
+int vfs_hex_name(const char *prefix, const unsigned char *raw, size_t n, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t plen = strlen(prefix);
@@ -565,71 +554,6 @@ static int vfs_begin_replace_temp(struct vfs *v, const char *rel, struct vfs_upl
 	return vfs_create_random(u->dirfd, VFS_TMP_PREFIX, VFS_TMP_RANDOM, u->tmpname, sizeof(u->tmpname), &u->fd);
 }
 
-/* The owner's partial for final: the prefix and a hash of both, so another
- * user (sharing the directory) never meets it and the name fits any
- * file system whatever the lengths. */
-static int vfs_partial_name(const char *owner, const char *final, char *out, size_t outsz)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	/* The NUL keeps ("ab", "c") and ("a", "bc") apart. */
-	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-		  EVP_DigestUpdate(ctx, owner, strlen(owner) + 1) == 1 &&
-		  EVP_DigestUpdate(ctx, final, strlen(final)) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
-		  mdlen >= VFS_PARTIAL_HASH;
-	EVP_MD_CTX_free(ctx);
-	return ok ? vfs_hex_name(VFS_PARTIAL_PREFIX, md, VFS_PARTIAL_HASH, out, outsz) : -ENOMEM;
-}
-
-/* Continues u->partial (APPEND at its end, RESUME at offset): -ENOENT when
- * there is none. SECURITY: one generated component under the confined
- * dirfd, O_NOFOLLOW, regular files only. */
-static int vfs_begin_partial(struct vfs_upload *u, enum vfs_upload_mode mode, uint64_t offset)
-{
-	struct stat st;
-	int fd = openat(u->dirfd, u->partial, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return errno == ELOOP ? -ENOENT : -errno;
-	int r = fstat(fd, &st) != 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -ENOENT;
-	uint64_t at = mode == VFS_UPLOAD_APPEND ? (uint64_t)st.st_size : offset;
-	if (r == 0 && at > (uint64_t)st.st_size)
-		r = -EINVAL; /* REST beyond what arrived: 554 */
-	if (r == 0 && (ftruncate(fd, (off_t)at) != 0 || lseek(fd, (off_t)at, SEEK_SET) < 0))
-		r = -errno;
-	if (r) {
-		(void)close(fd);
-		return r;
-	}
-	u->fd = fd;
-	u->temp = true;
-	u->resumed = true;
-	memcpy(u->tmpname, u->partial, sizeof(u->tmpname));
-	return 0;
-}
-
-int vfs_partial_size(struct vfs *v, const char *vpath, const char *owner, uint64_t *size)
-{
-	struct vfs_where w;
-	struct stat st;
-	char name[sizeof(((struct vfs_upload *)0)->partial)];
-	int dfd = -1;
-	if (!owner)
-		return -ENOENT;
-	int r = vfs_parent(v, vpath, -ENOENT, &w, &dfd);
-	if (r == 0)
-		r = vfs_partial_name(owner, w.name, name, sizeof(name));
-	if (r == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		r = -errno;
-	if (r == 0 && !S_ISREG(st.st_mode))
-		r = -ENOENT;
-	if (dfd >= 0)
-		(void)close(dfd);
-	if (r == 0)
-		*size = (uint64_t)st.st_size;
-	return r;
-}
-
 static void vfs_upload_init(struct vfs_upload *u)
 {
 	memset(u, 0, sizeof(*u));
@@ -784,30 +708,4 @@ void vfs_upload_abort(struct vfs_upload *u)
 		(void)close(u->dirfd);
 		u->dirfd = -1;
 	}
-}
-
-void vfs_upload_keep(struct vfs_upload *u)
-{
-	struct stat st;
-	if (!u || u->fd < 0 || !u->temp || !u->partial[0] || u->resumed) {
-		if (u && u->resumed)
-			u->tmpname[0] = '\0'; /* it is the partial already */
-		vfs_upload_abort(u);
-		return;
-	}
-	/* Nothing arrived: nothing worth resuming (an older partial stays). */
-	if (fstat(u->fd, &st) != 0 || st.st_size == 0) {
-		vfs_upload_abort(u);
-		return;
-	}
-	if (u->tmpfile) {
-		/* linkat cannot replace: an older partial of the same upload goes. */
-		for (int i = 0; i < 2; i++)
-			if (linkat(u->fd, "", u->dirfd, u->partial, AT_EMPTY_PATH) == 0 || errno != EEXIST ||
-			    unlinkat(u->dirfd, u->partial, 0) != 0)
-				break;
-	} else if (renameat(u->dirfd, u->tmpname, u->dirfd, u->partial) == 0) {
-		u->tmpname[0] = '\0';
-	}
-	vfs_upload_abort(u); /* an unnamed temporary that could not be linked vanishes */
 }
