@@ -36,7 +36,7 @@
 /* Attempts at a fresh random name before giving up with EEXIST. */
 #define VFS_NAME_TRIES 8
 #define VFS_FILE_MODE 0644
-/* Shared with listing.c, which never lists these names. */
+/* Shared with listing.c, which never lists these names (nor partials). */
 #define VFS_TMP_PREFIX ".ferry-upload."
 #define VFS_TMP_RANDOM 8 /* bytes, 16 hex digits */
 #define VFS_UNIQUE_PREFIX "ferry."

@@ -21,7 +21,7 @@
 
 #define CLEAN_MAX_DEPTH 64
 #define TMP_PREFIX ".ferry-upload." /* vfs.c VFS_TMP_PREFIX, listing.c hides it */
-#define PARTIAL_PREFIX ".ferry-partial." /* vfs.c VFS_PARTIAL_PREFIX */
+#define PARTIAL_PREFIX ".ferry-partial." /* vfs_impl.h VFS_PARTIAL_PREFIX */
 
 struct clean {
 	int64_t before;   /* remove temporaries last modified before this */
