@@ -224,6 +224,14 @@ void cmd_size(struct proto *p, struct slice arg)
 	struct stat st;
 	if (!allowed(p, PERM_READ) || !proto_resolve(p, arg, vpath))
 		return;
+	/* Resumable uploads: the uploader's own interrupted upload of this
+	 * file is what curl -C - and lftp put -c continue from (vfs.h). */
+	uint64_t partial;
+	if (p->type != 'A' && p->cfg->atomic_uploads && p->cfg->partial_keep_ms &&
+	    vfs_partial_size(&p->vfs, vpath, p->user, &partial) == 0) {
+		proto_reply(p, 213, "%llu", (unsigned long long)partial);
+		return;
+	}
 	int fd = -1;
 	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
 	if (r == 0 && fstat(fd, &st) != 0)

@@ -467,7 +467,10 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 	else if (cmd == XCMD_APPE)
 		mode = VFS_UPLOAD_APPEND;
 	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
-	int r = vfs_upload_begin(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, up);
+	/* The uploader's interrupted upload of this file, if kept, is what
+	 * REST+STOR and APPE continue (vfs.h: resumable atomic uploads). */
+	const char *owner = p->cfg->partial_keep_ms ? p->user : NULL;
+	int r = vfs_upload_begin_as(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, owner, up);
 	if (r)
 		free(up);
 	if ((r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME) {
@@ -670,6 +673,10 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 				status = XFER_LOCAL_ERROR;
 				err = c;
 			}
+		} else if ((status == XFER_CONN_LOST || status == XFER_ABORTED) && p->type != 'A') {
+			/* Interrupted, not failed: resumable by its uploader (a
+			 * TYPE A stream has no byte offset to resume at). */
+			vfs_upload_keep(p->upload);
 		} else {
 			vfs_upload_abort(p->upload);
 		}
@@ -685,7 +692,7 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		.bytes = bytes,
 		.duration_ms = util_now_ms() - p->xfer_start_ms,
 		.result = result,
-		.reason = xfer_reason(status, err),
+		.reason = r && r->ctl_closed ? "control-closed" : xfer_reason(status, err),
 		.direction = p->xcmd == XCMD_RETR ? 'o' : p->xcmd == XCMD_LIST ? 0 : 'i',
 		.ascii = p->type == 'A',
 	};

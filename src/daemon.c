@@ -117,7 +117,7 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
  * on the job pool so the server answers meanwhile. */
 struct clean_job {
 	struct job job;
-	int64_t before;
+	int64_t before, partial_before;
 	unsigned removed, homes;
 	char **seen;
 	size_t n_seen;
@@ -137,7 +137,7 @@ static int clean_user(const struct user_record *u, void *arg)
 		return -ENOMEM;
 	c->seen[c->n_seen++] = util_xstrdup(u->home);
 	unsigned n = 0;
-	int r = vfs_clean_stale_uploads(u->home, c->before, CLEAN_MAX_ENTRIES, &n);
+	int r = vfs_clean_stale_uploads(u->home, c->before, c->partial_before, CLEAN_MAX_ENTRIES, &n);
 	if (r == -E2BIG)
 		log_warn(0, "stale upload clean-up stopped after %lu entries in %s", CLEAN_MAX_ENTRIES, u->home);
 	c->removed += n;
@@ -171,6 +171,8 @@ static void clean_start(struct daemon *d, const struct config *cfg)
 	struct clean_job *c = util_xcalloc(1, sizeof(*c));
 	int64_t age = (int64_t)cfg->data_timeout_ms / 1000 * 2;
 	c->before = util_wall_s() - (age > CLEAN_MIN_AGE_S ? age : CLEAN_MIN_AGE_S);
+	/* Resumable partials live [transfer] partial_keep (0: none are kept). */
+	c->partial_before = util_wall_s() - (int64_t)(cfg->partial_keep_ms / 1000);
 	c->job = (struct job){ .run = clean_run, .done = clean_done, .owner = d->loop };
 	jobs_submit(d->shared.jobs, &c->job);
 }

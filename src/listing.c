@@ -32,6 +32,8 @@
  * on success; they are never listed in any format. vfs.c must use the same
  * prefix for its named temporaries. */
 #define LISTING_UPLOAD_PREFIX ".ferry-upload."
+/* Resumable partials (vfs.h): hidden the same way. */
+#define LISTING_PARTIAL_PREFIX ".ferry-partial."
 
 #define SIX_MONTHS_S INT64_C(15552000)
 #define FUTURE_SLACK_S INT64_C(3600)
@@ -418,7 +420,8 @@ static bool skip_name(const struct listing *l, const char *name)
 {
 	if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
 		return true;
-	if (strncmp(name, LISTING_UPLOAD_PREFIX, sizeof(LISTING_UPLOAD_PREFIX) - 1) == 0)
+	if (strncmp(name, LISTING_UPLOAD_PREFIX, sizeof(LISTING_UPLOAD_PREFIX) - 1) == 0 ||
+	    strncmp(name, LISTING_PARTIAL_PREFIX, sizeof(LISTING_PARTIAL_PREFIX) - 1) == 0)
 		return true;
 	if (has_crlf(name))
 		return true;

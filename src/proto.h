@@ -112,6 +112,9 @@ struct proto_result {
 	/* XFER */
 	enum proto_xfer_status xfer_status;
 	uint64_t bytes; /* XFER: bytes moved; ASCII_SIZE: the count (err < 0: failed) */
+	/* an upload that ended because the control connection was gone (a
+	 * killed client): never committed, logged reason=control-closed */
+	bool ctl_closed;
 	/* GSS_STEP (all borrowed until proto_complete returns): gss_status is
 	 * -1 failed (gss_error says why), 0 more data needed, 1 complete;
 	 * gss_reply the token for the client (may be empty); on completion

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 
 #include "buf.h"
@@ -85,6 +86,7 @@ struct session {
 	bool effect_started;  /* the pending effect has been set in motion */
 	bool pumping;         /* re-entrancy guard for pump() */
 	bool yielded;         /* resume_pump is deferred: the rest of the input waits for it */
+	bool grace_pending;   /* an upload's data EOF waits for commit_grace (on_xfer_done) */
 	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
 	/* TLS on the control connection */
 	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
@@ -109,6 +111,7 @@ static void pump(struct session *s);
 static void release_lock(struct session *s, const char *user, uint64_t lock);
 static void on_idle(struct loop_timer *t);
 static void on_login_timeout(struct loop_timer *t);
+static void grace_end(struct session *s);
 
 struct session *session_next(struct session *s)
 {
@@ -185,6 +188,8 @@ static void close_now(struct session *s)
 	 * are never sent. */
 	if (s->data && datachan_running(s->data))
 		datachan_abort(s->data);
+	if (s->grace_pending)
+		grace_end(s); /* s->closed: ctl_gone() says gone, the upload is not committed */
 	/* Data listener and connection go before the session stops counting:
 	 * once it is out of sessions_open, nothing of it is open any more. */
 	if (s->data)
@@ -634,13 +639,46 @@ static void run_upload_hooks(struct session *s)
 	free(vpath);
 }
 
-static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes)
+/* True when the client is gone: FIN or reset on the control connection
+ * and no QUIT before it. In stream mode an upload ends with the data
+ * connection's FIN, and a killed client's kernel sends that FIN too, so
+ * the data EOF alone cannot tell a complete upload from a killed client.
+ * A live client waits for the 226 before it closes the control connection
+ * (or says QUIT first). The check sees only a FIN that has arrived: the
+ * kernel closes a dying process's sockets one by one in no guaranteed
+ * order (on loopback the data connection's FIN is often first), and across
+ * a network nothing orders two TCP connections; on_xfer_done's grace
+ * covers the gap (README: "What uploads guarantee"). */
+static bool ctl_gone(struct session *s)
 {
-	struct session *s = d->owner;
-	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes };
+	if (!s->read_eof && !s->closed) {
+		struct pollfd pfd = { .fd = s->conn.fd, .events = POLLIN | POLLRDHUP };
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			/* What the client sent before its FIN decides (a QUIT);
+			 * a reset closes the session. */
+			read_some(s);
+			if (!s->closed && s->in.len) {
+				size_t used = 0;
+				if (proto_feed(s->proto, buf_data(&s->in), s->in.len, &used) == 0)
+					buf_consume(&s->in, used);
+			}
+		}
+	}
+	return s->closed || (s->read_eof && s->in.len == 0 && !proto_quit_queued(s->proto));
+}
+
+/* Reports a transfer's end to proto (which commits or discards an upload). */
+static void xfer_finish(struct session *s, bool upload, enum proto_xfer_status st, int err, uint64_t bytes)
+{
 	struct metrics *m = s->host->metrics;
-	bool upload = d->x.kind == XFER_RECV_FILE;
-	if (d->x.kind == XFER_RECV_FILE)
+	bool ctl_closed = upload && (st == XFER_OK || st == XFER_ABORTED) && ctl_gone(s);
+	if (ctl_closed && st == XFER_OK) {
+		log_info(s->id, "upload ended by the data connection's EOF with the control connection closed: "
+				"not committed");
+		st = XFER_ABORTED;
+	}
+	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes, .ctl_closed = ctl_closed };
+	if (upload)
 		METRICS_ADD(m, bytes_in, bytes);
 	else
 		METRICS_ADD(m, bytes_out, bytes);
@@ -653,9 +691,48 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 	complete(s, &r);
 	if (upload)
 		run_upload_hooks(s);
+	if (s->closed)
+		return; /* ctl_gone() met a reset, or close_now() ended a grace */
 	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
 	if (!s->pumping)
 		pump(s);
+}
+
+/* The end of an upload's grace (see on_xfer_done): commit unless the
+ * control connection went meanwhile. */
+static void grace_end(struct session *s)
+{
+	s->grace_pending = false;
+	loop_timer_cancel(s->host->loop, &s->effect_timer);
+	xfer_finish(s, true, XFER_OK, 0, s->data ? datachan_bytes(s->data) : 0);
+}
+
+static void on_grace_timer(struct loop_timer *t)
+{
+	grace_end(container_of(t, struct session, effect_timer));
+}
+
+static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes)
+{
+	struct session *s = d->owner;
+	bool upload = d->x.kind == XFER_RECV_FILE;
+	/* A plain stream upload ends with a bare FIN, which a killed client's
+	 * kernel sends as well, and the kernel does not order its closes of
+	 * the client's sockets (the data connection's FIN often comes first,
+	 * microseconds ahead). So the commit waits [transfer] commit_grace for
+	 * the control connection's FIN; a live client is waiting for the 226
+	 * and sends nothing. TLS (close_notify) and RFC 2228 (the empty
+	 * block) uploads end with an explicit marker a killed client never
+	 * sends, and need no grace. effect_timer is free during a transfer. */
+	if (upload && st == XFER_OK && !d->tls && !d->x.gss_prot && s->cfg->commit_grace_ms && !s->closed &&
+	    !ctl_gone(s)) {
+		s->grace_pending = true;
+		log_debug(s->id, "upload EOF: waiting up to %ums for the control connection before the commit",
+			  (unsigned)s->cfg->commit_grace_ms);
+		loop_timer_arm(s->host->loop, &s->effect_timer, s->cfg->commit_grace_ms, on_grace_timer);
+		return;
+	}
+	xfer_finish(s, upload, st, err, bytes);
 }
 
 /* Moves the control connection's TLS state along: starts the handshake
@@ -795,6 +872,10 @@ static void pump(struct session *s)
 		 * is ABOR + QUIT (an upload is then discarded), unless the client
 		 * sent QUIT first and only stopped talking. */
 		bool gone = s->read_eof && s->in.len == 0 && !proto_quit_queued(s->proto);
+		if (s->grace_pending && s->read_eof) {
+			grace_end(s); /* the control connection's FIN came within the grace */
+			continue;
+		}
 		if (e && e->kind == PROTO_EFFECT_XFER && (e->xfer.abort || gone) && s->data &&
 		    datachan_running(s->data)) {
 			datachan_abort(s->data);

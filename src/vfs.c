@@ -22,6 +22,7 @@
 
 #include "str.h"
 #include "util.h"
+#include "vfs_impl.h"
 
 /* fchmodat2(2), Linux 6.6: one number on every architecture; the Debian 12
  * headers predate it. Older kernels answer ENOSYS. */
@@ -35,18 +36,11 @@
 /* Attempts at a fresh random name before giving up with EEXIST. */
 #define VFS_NAME_TRIES 8
 #define VFS_FILE_MODE 0644
-/* Shared with listing.c, which never lists these names. */
+/* Shared with listing.c, which never lists these names (nor partials). */
 #define VFS_TMP_PREFIX ".ferry-upload."
 #define VFS_TMP_RANDOM 8 /* bytes, 16 hex digits */
 #define VFS_UNIQUE_PREFIX "ferry."
 #define VFS_UNIQUE_RANDOM 4 /* bytes, 8 hex digits */
-
-/* A client path split into its parent (relative to the root) and final
- * component. name points into the caller's vpath; NULL means the root. */
-struct vfs_where {
-	char parent[PATH_MAX];
-	const char *name;
-};
 
 static int vfs_check(const struct vfs *v)
 {
@@ -80,6 +74,17 @@ static int vfs_openat2(int dirfd, const char *rel, uint64_t flags, uint64_t mode
 }
 
 /* vpath relative to the root: leading slashes dropped, the root itself ".". */
+/* SECURITY: upload temporaries and partials are ferryd's own: no client
+ * path may name one (to read, replace, rename or delete it), so they are
+ * refused like a file the user may not touch, existing or not. */
+static int vfs_reserved(const char *name)
+{
+	if (strncmp(name, VFS_TMP_PREFIX, sizeof(VFS_TMP_PREFIX) - 1) == 0 ||
+	    strncmp(name, VFS_PARTIAL_PREFIX, sizeof(VFS_PARTIAL_PREFIX) - 1) == 0)
+		return -EACCES;
+	return 0;
+}
+
 static int vfs_rel(const char *vpath, const char **rel)
 {
 	if (!vpath)
@@ -88,6 +93,10 @@ static int vfs_rel(const char *vpath, const char **rel)
 		vpath++;
 	if (strnlen(vpath, PATH_MAX) >= PATH_MAX)
 		return -ENAMETOOLONG;
+	const char *last = strrchr(vpath, '/');
+	int r = vfs_reserved(last ? last + 1 : vpath);
+	if (r)
+		return r;
 	*rel = *vpath ? vpath : ".";
 	return 0;
 }
@@ -106,7 +115,7 @@ static int vfs_check_name(const char *name)
 		return -ENAMETOOLONG;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || memchr(name, '/', n))
 		return -EINVAL;
-	return 0;
+	return vfs_reserved(name);
 }
 
 static int vfs_split(const char *vpath, struct vfs_where *w)
@@ -137,7 +146,7 @@ static int vfs_split(const char *vpath, struct vfs_where *w)
 
 /* Splits vpath and opens its parent (O_PATH) inside the root. root_err is
  * the answer when vpath is the root itself, which has no parent here. */
-static int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd)
+int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd)
 {
 	int r = vfs_check(v);
 	if (r)
@@ -409,24 +418,29 @@ fail:
 
 /* ---- uploads ---- */
 
-/* prefix followed by nbytes random bytes in hex; names never contain '/'. */
-static int vfs_random_name(const char *prefix, size_t nbytes, char *out, size_t outsz)
+/* prefix followed by the n bytes of raw in hex; names never contain '/'. */
+int vfs_hex_name(const char *prefix, const unsigned char *raw, size_t n, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
 	size_t plen = strlen(prefix);
-	if (nbytes > sizeof(raw) || plen + 2 * nbytes + 1 > outsz)
+	if (plen + 2 * n + 1 > outsz)
 		return -ENAMETOOLONG;
-	int r = util_random(raw, nbytes);
-	if (r)
-		return r;
 	memcpy(out, prefix, plen);
-	for (size_t i = 0; i < nbytes; i++) {
+	for (size_t i = 0; i < n; i++) {
 		out[plen + 2 * i] = hex[raw[i] >> 4];
 		out[plen + 2 * i + 1] = hex[raw[i] & 0x0f];
 	}
-	out[plen + 2 * nbytes] = '\0';
+	out[plen + 2 * n] = '\0';
 	return 0;
+}
+
+static int vfs_random_name(const char *prefix, size_t nbytes, char *out, size_t outsz)
+{
+	unsigned char raw[16];
+	if (nbytes > sizeof(raw))
+		return -ENAMETOOLONG;
+	int r = util_random(raw, nbytes);
+	return r ? r : vfs_hex_name(prefix, raw, nbytes, out, outsz);
 }
 
 /* Creates a new regular file under a fresh random name in dirfd (which came
@@ -578,6 +592,12 @@ static void vfs_upload_init(struct vfs_upload *u)
 int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
 		     struct vfs_upload *u)
 {
+	return vfs_upload_begin_as(v, vpath, mode, offset, temp_uploads, NULL, u);
+}
+
+int vfs_upload_begin_as(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
+			const char *owner, struct vfs_upload *u)
+{
 	struct vfs_where w;
 	const char *rel;
 	if (!u)
@@ -612,6 +632,19 @@ int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
+	if (owner && temp_uploads) {
+		r = vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
+		if (r == 0)
+			r = vfs_partial_name(owner, u->final, u->partial, sizeof(u->partial));
+		if (r == 0 && mode != VFS_UPLOAD_REPLACE) {
+			r = vfs_begin_partial(u, mode, offset);
+			if (r != -ENOENT)
+				goto done; /* continued, or a real error */
+			r = 0;
+		}
+		if (r)
+			goto fail;
+	}
 	switch (mode) {
 	case VFS_UPLOAD_REPLACE:
 		if (!temp_uploads) {
@@ -620,7 +653,8 @@ int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode
 			r = vfs_open_inplace(v->root_fd, rel, O_WRONLY | O_CREAT | O_TRUNC, &u->fd);
 			break;
 		}
-		r = vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
+		if (u->dirfd < 0)
+			r = vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
 		if (r == 0)
 			r = vfs_begin_replace_temp(v, rel, u);
 		break;
@@ -634,6 +668,7 @@ int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode
 		r = -EINVAL;
 		break;
 	}
+done:
 	if (r)
 		goto fail;
 	return 0;
@@ -668,6 +703,9 @@ int vfs_upload_commit(struct vfs_upload *u)
 			goto fail;
 		}
 		u->tmpname[0] = '\0';
+		/* A fresh upload supersedes its owner's partial. */
+		if (!u->resumed && u->partial[0])
+			(void)unlinkat(u->dirfd, u->partial, 0);
 	}
 	u->unique_name[0] = '\0'; /* committed: the STOU file stays */
 fail:

@@ -35,12 +35,14 @@ void vfs_close(struct vfs *v);
 unsigned vfs_roots_open(void);
 
 /* Removes upload temporaries (".ferry-upload.*", regular files) last
- * modified before the wall-clock second `before`, anywhere under home (an
- * absolute host path: a user's home from the store), without following
- * symlinks. Looks at no more than max_entries directory entries (-E2BIG
- * when it stopped there). *removed counts what went. Blocking: job pool or
- * start-up only (vfs_clean.c). */
-int vfs_clean_stale_uploads(const char *home, int64_t before, unsigned long max_entries, unsigned *removed);
+ * modified before the wall-clock second `before`, and resumable partials
+ * (".ferry-partial.*") last modified before `partial_before`, anywhere
+ * under home (an absolute host path: a user's home from the store), without
+ * following symlinks. Looks at no more than max_entries directory entries
+ * (-E2BIG when it stopped there). *removed counts what went. Blocking: job
+ * pool or start-up only (vfs_clean.c). */
+int vfs_clean_stale_uploads(const char *home, int64_t before, int64_t partial_before, unsigned long max_entries,
+			    unsigned *removed);
 
 /* openat2 inside the root with the given open(2) flags (O_CLOEXEC added).
  * O_CREAT/O_TMPFILE are not allowed here (use the upload functions). */
@@ -81,18 +83,39 @@ struct vfs_upload {
 	int dirfd;     /* the target's directory (O_PATH) */
 	bool temp;     /* REPLACE: fd is a temporary that commit renames */
 	bool tmpfile;  /* the temporary is an O_TMPFILE (no name yet) */
+	bool resumed;  /* fd is the owner's partial (tmpname names it) */
 	char final[256];   /* final component */
 	char tmpname[64];  /* named temporary (when O_TMPFILE is unavailable) */
 	char unique_name[256]; /* UNIQUE: the name chosen */
+	char partial[64];      /* the owner's partial for this target ("" = none kept) */
 };
 
 /* temp_uploads=false makes REPLACE write in place (truncate) instead. */
 int vfs_upload_begin(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
 		     struct vfs_upload *u);
+
+/* Resumable atomic uploads. With temp_uploads and an owner (the user name),
+ * an interrupted upload can be kept (vfs_upload_keep) as a hidden partial
+ * ".ferry-partial.<hash of owner and name>" in the target's directory,
+ * which no client path can name (-ENOENT) and no listing shows. While it
+ * exists, that owner's APPEND continues it at its end and RESUME (REST n)
+ * at n <= its size (-EINVAL beyond), and commit renames it over the target;
+ * the target itself stays as it was until then. Without a partial both
+ * write in place as before. A new REPLACE upload starts afresh; its commit
+ * removes the owner's partial. owner NULL: vfs_upload_begin. */
+int vfs_upload_begin_as(struct vfs *v, const char *vpath, enum vfs_upload_mode mode, uint64_t offset, bool temp_uploads,
+			const char *owner, struct vfs_upload *u);
+/* Size of owner's partial for vpath: -ENOENT when there is none. */
+int vfs_partial_size(struct vfs *v, const char *vpath, const char *owner, uint64_t *size);
 /* fsync is the caller's choice; commit links/renames the temporary into place
  * and closes everything. */
 int vfs_upload_commit(struct vfs_upload *u);
-/* Discards a temporary (the old file stays) and closes everything. */
+/* Discards a temporary (the old file stays) and closes everything; a
+ * continued partial is removed too. */
 void vfs_upload_abort(struct vfs_upload *u);
+/* Keeps an interrupted REPLACE or continued upload as its owner's partial
+ * (replacing an older one) and closes everything; other uploads are
+ * aborted. The target is not touched either way. */
+void vfs_upload_keep(struct vfs_upload *u);
 
 #endif

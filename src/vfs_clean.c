@@ -6,7 +6,10 @@
  * and an orphaned temporary in the second (e.g. Debian 12's 6.1 kernel, a
  * non-root service user). At start ferryd walks the homes and removes the
  * ones nobody has written to for a while: a server sharing the homes may
- * have uploads running, and those keep their temporaries fresh. */
+ * have uploads running, and those keep their temporaries fresh.
+ *
+ * Resumable partials (".ferry-partial.*", vfs.h) are kept on purpose, for
+ * [transfer] partial_keep after their last write; older ones go here. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +21,11 @@
 
 #define CLEAN_MAX_DEPTH 64
 #define TMP_PREFIX ".ferry-upload." /* vfs.c VFS_TMP_PREFIX, listing.c hides it */
+#define PARTIAL_PREFIX ".ferry-partial." /* vfs_impl.h VFS_PARTIAL_PREFIX */
 
 struct clean {
 	int64_t before;   /* remove temporaries last modified before this */
+	int64_t partial_before; /* and partials last modified before this */
 	unsigned long budget; /* directory entries left to look at */
 	unsigned removed;
 };
@@ -52,12 +57,17 @@ static void clean_dir(struct clean *c, int fd, int depth)
 			if (de->d_type == DT_DIR)
 				continue;
 		}
-		if (strncmp(n, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) != 0)
+		int64_t cutoff;
+		if (strncmp(n, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0)
+			cutoff = c->before;
+		else if (strncmp(n, PARTIAL_PREFIX, sizeof(PARTIAL_PREFIX) - 1) == 0)
+			cutoff = c->partial_before;
+		else
 			continue;
 		struct stat st;
 		if (fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if ((int64_t)st.st_mtim.tv_sec >= c->before)
+		if ((int64_t)st.st_mtim.tv_sec >= cutoff)
 			continue;
 		if (unlinkat(fd, n, 0) == 0)
 			c->removed++;
@@ -65,7 +75,8 @@ static void clean_dir(struct clean *c, int fd, int depth)
 	(void)closedir(d);
 }
 
-int vfs_clean_stale_uploads(const char *home, int64_t before, unsigned long max_entries, unsigned *removed)
+int vfs_clean_stale_uploads(const char *home, int64_t before, int64_t partial_before, unsigned long max_entries,
+			    unsigned *removed)
 {
 	*removed = 0;
 	if (!home || home[0] != '/')
@@ -73,7 +84,7 @@ int vfs_clean_stale_uploads(const char *home, int64_t before, unsigned long max_
 	int fd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	struct clean c = { .before = before, .budget = max_entries };
+	struct clean c = { .before = before, .partial_before = partial_before, .budget = max_entries };
 	clean_dir(&c, fd, 0);
 	*removed = c.removed;
 	return c.budget ? 0 : -E2BIG;

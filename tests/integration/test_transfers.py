@@ -918,13 +918,25 @@ def test_data_timeout_stalled_transfers_426(quick_server):
     finally:
         s.close()
     assert read_bytes(os.path.join(home, "keep")) == b"old content"
-    assert sorted(os.listdir(home)) == ["big", "keep"]
+    # The stalled upload is kept as bob's hidden partial, for resuming
+    # (README: What uploads guarantee).
+    assert sorted(_visible(home)) == ["big", "keep"]
+    assert [read_bytes(os.path.join(home, n)) for n in _partials(home)] == [b"partial new"]
 
 
 # ======================================================================= atomic uploads
 
 def _temps(path):
     return [n for n in os.listdir(path) if n.startswith(".ferry-upload.")]
+
+
+def _partials(path):
+    return [n for n in os.listdir(path) if n.startswith(".ferry-partial.")]
+
+
+def _visible(path):
+    """The names a listing may show: interrupted uploads are kept as hidden partials."""
+    return [n for n in os.listdir(path) if not n.startswith(".ferry-partial.")]
 
 
 def _wait_progress(sess, at_least, timeout=DATA_TIMEOUT):
@@ -984,7 +996,7 @@ def test_disconnect_mid_upload_reset(server, sess, wd):
                     count=1, timeout=10)
     wait_until(lambda: _temps(p) == [], 5, what="temporary upload file removed")
     assert read_bytes(os.path.join(p, "victim")) == old
-    assert os.listdir(p) == ["victim"]
+    assert _visible(p) == ["victim"]
     assert server.log().count("cmd=STOR") == before + 1
 
 
@@ -1026,7 +1038,8 @@ def test_abor_mid_upload_keeps_old_file(sess, wd):
     finally:
         d.close()
     assert read_bytes(os.path.join(p, "victim")) == old
-    assert os.listdir(p) == ["victim"]
+    assert _visible(p) == ["victim"]
+    assert len(_partials(p)) == 1  # resumable by its uploader
 
 
 def test_disconnect_mid_stou_leaves_nothing(server, sess, wd):

@@ -267,6 +267,13 @@ X: XFER_DONE LOST 4 data=half
 S: 426 Connection closed; transfer aborted.
 F: old new
 F! .ferry-upload.*
+# What arrived is kept as the uploader's hidden partial (resumable atomic
+# uploads, issue 13): SIZE shows it to the uploader (curl -C -, lftp put -c
+# resume from there), no client path names it.
+C: SIZE old
+S: 213 4
+C: SIZE .ferry-upload.x
+S: 550 Permission denied.
 C: PASV
 E: DATA_SETUP PASSIVE
 S: 227 Entering Passive Mode (192,0,2,10,195,80).
@@ -278,7 +285,10 @@ S: 552 Insufficient storage space; transfer aborted.
 F! up/fresh
 F! up/.ferry-upload.*
 
-# F.127: APPE adds to a file; APPE of a new name creates it.
+# F.127: APPE adds to a file; APPE of a new name creates it. Right after
+# the interrupted STOR of old, APPE old continues that upload (what curl -C -
+# sends after SIZE) and the whole replaces old only now; then APPE appends
+# to the file itself again.
 C: PASV
 E: DATA_SETUP PASSIVE
 S: 227 Entering Passive Mode (192,0,2,10,195,80).
@@ -287,7 +297,18 @@ S: 150 Ok to send data.
 E: XFER RECV_FILE ascii=0
 X: XFER_DONE OK 10 data=0123456789
 S: 226 Transfer complete.
-F: old new0123456789
+F: old half0123456789
+C: SIZE old
+S: 213 14
+C: PASV
+E: DATA_SETUP PASSIVE
+S: 227 Entering Passive Mode (192,0,2,10,195,80).
+C: APPE old
+S: 150 Ok to send data.
+E: XFER RECV_FILE ascii=0
+X: XFER_DONE OK 1 data=!
+S: 226 Transfer complete.
+F: old half0123456789!
 C: PASV
 E: DATA_SETUP PASSIVE
 S: 227 Entering Passive Mode (192,0,2,10,195,80).

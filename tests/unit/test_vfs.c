@@ -1182,6 +1182,95 @@ static void test_vfs_uploads(void **state)
 	assert_int_equal(outside_unchanged(*state), 0);
 }
 
+#define PARTIAL_PREFIX ".ferry-partial."
+
+/* Resumable atomic uploads (vfs.h): an interrupted upload kept for its
+ * owner, continued by RESUME/APPEND, renamed over the target only at the
+ * end; other owners never meet it and no client path names it. */
+static int scen_partials(struct fx *f)
+{
+	struct vfs *v = &f->v;
+	struct vfs_upload u;
+	uint64_t size = 0;
+	char name[NAME_MAX + 2] = "";
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_REPLACE, 0, true, "bob", &u), 0);
+	CHECK(write_all(u.fd, "new-con") == 0);
+	vfs_upload_keep(&u);
+	CHECK_EQ(u.fd, -1);
+	CHECK(host_eq(f, "file.txt", "hello world\n") == 0);
+	CHECK_EQ(count_prefix(f->root, PARTIAL_PREFIX), 1);
+	CHECK_EQ(count_prefix(f->root, TMP_PREFIX), 0);
+	CHECK_EQ(vfs_partial_size(v, "/file.txt", "bob", &size), 0);
+	CHECK_EQ(size, 7);
+	CHECK_EQ(vfs_partial_size(v, "/file.txt", "eve", &size), -ENOENT);
+	CHECK_EQ(vfs_partial_size(v, "/other.txt", "bob", &size), -ENOENT);
+	/* No client path names a partial or a temporary. */
+	DIR *d = opendir(f->root);
+	CHECK(d != NULL);
+	for (struct dirent *de; (de = readdir(d)) != NULL;)
+		if (strncmp(de->d_name, PARTIAL_PREFIX, strlen(PARTIAL_PREFIX)) == 0)
+			(void)snprintf(name, sizeof(name), "/%s", de->d_name);
+	(void)closedir(d);
+	struct stat st;
+	int fd = -1;
+	CHECK_EQ(vfs_stat(v, name, &st), -EACCES);
+	CHECK_EQ(vfs_open(v, name, O_RDONLY, &fd), -EACCES);
+	CHECK_EQ(vfs_unlink(v, name), -EACCES);
+	CHECK_EQ(vfs_rename(v, name, "/stolen"), -EACCES);
+	CHECK_EQ(vfs_upload_begin(v, name, VFS_UPLOAD_REPLACE, 0, true, &u), -EACCES);
+	CHECK_EQ(vfs_stat(v, "/dir/.ferry-upload.0123456789abcdef", &st), -EACCES);
+	/* Another owner's APPEND writes the file itself, in place. */
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_APPEND, 0, true, "eve", &u), 0);
+	CHECK(!u.resumed);
+	vfs_upload_abort(&u);
+	/* REST beyond what arrived is refused and the partial stays. */
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_RESUME, 8, true, "bob", &u), -EINVAL);
+	CHECK_EQ(count_prefix(f->root, PARTIAL_PREFIX), 1);
+	/* REST 4 + STOR continues at 4; interrupted again, it stays the partial. */
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_RESUME, 4, true, "bob", &u), 0);
+	CHECK(u.resumed);
+	CHECK(write_all(u.fd, "XYZ") == 0);
+	vfs_upload_keep(&u);
+	CHECK_EQ(vfs_partial_size(v, "/file.txt", "bob", &size), 0);
+	CHECK_EQ(size, 7);
+	CHECK(host_eq(f, "file.txt", "hello world\n") == 0);
+	/* APPE continues at its end; commit puts the whole in place. */
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_APPEND, 0, true, "bob", &u), 0);
+	CHECK(write_all(u.fd, "!!") == 0);
+	CHECK_EQ(vfs_upload_commit(&u), 0);
+	CHECK(host_eq(f, "file.txt", "new-XYZ!!") == 0);
+	CHECK_EQ(count_prefix(f->root, PARTIAL_PREFIX), 0);
+	/* A fresh REPLACE supersedes a partial; an empty one is not kept. */
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_REPLACE, 0, true, "bob", &u), 0);
+	CHECK(write_all(u.fd, "a") == 0);
+	vfs_upload_keep(&u);
+	CHECK_EQ(count_prefix(f->root, PARTIAL_PREFIX), 1);
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_REPLACE, 0, true, "bob", &u), 0);
+	vfs_upload_keep(&u);
+	CHECK_EQ(count_prefix(f->root, PARTIAL_PREFIX), 1); /* the older one stays */
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_REPLACE, 0, true, "bob", &u), 0);
+	CHECK(write_all(u.fd, "fresh") == 0);
+	CHECK_EQ(vfs_upload_commit(&u), 0);
+	CHECK(host_eq(f, "file.txt", "fresh") == 0);
+	CHECK_EQ(count_prefix(f->root, PARTIAL_PREFIX), 0);
+	CHECK_EQ(count_prefix(f->root, TMP_PREFIX), 0);
+	/* A continued partial that fails (abort) goes. */
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_REPLACE, 0, true, "bob", &u), 0);
+	CHECK(write_all(u.fd, "b") == 0);
+	vfs_upload_keep(&u);
+	CHECK_EQ(vfs_upload_begin_as(v, "/file.txt", VFS_UPLOAD_APPEND, 0, true, "bob", &u), 0);
+	vfs_upload_abort(&u);
+	CHECK_EQ(count_prefix(f->root, PARTIAL_PREFIX), 0);
+	CHECK(host_eq(f, "file.txt", "fresh") == 0);
+	return 0;
+}
+
+static void test_vfs_partials(void **state)
+{
+	assert_int_equal(scen_partials(*state), 0);
+	assert_int_equal(outside_unchanged(*state), 0);
+}
+
 /* Sessions of one home share a descriptor; a home renamed away and
  * recreated under the same path is a different directory and gets its own. */
 static void test_vfs_root_shared(void **state)
@@ -1488,6 +1577,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vfs_escape_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_escape_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_uploads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vfs_partials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_magic_links, setup, teardown),
 		cmocka_unit_test(test_vfs_root_handling),
 		cmocka_unit_test(test_vfs_root_shared),

@@ -1,0 +1,33 @@
+/* vfs_impl: what vfs.c and vfs_partial.c share; not for other modules. */
+#ifndef FERRY_VFS_IMPL_H
+#define FERRY_VFS_IMPL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vfs.h"
+
+/* Resumable partials (vfs.h); listing.c and vfs_clean.c know the prefix too. */
+#define VFS_PARTIAL_PREFIX ".ferry-partial."
+#define VFS_PARTIAL_HASH 16 /* bytes of SHA-256, 32 hex digits */
+
+/* A client path split into its parent (relative to the root) and final
+ * component. name points into the caller's vpath; NULL means the root. */
+struct vfs_where {
+	char parent[PATH_MAX];
+	const char *name;
+};
+
+/* Splits vpath and opens its parent (O_PATH) inside the root. root_err is
+ * the answer when vpath is the root itself, which has no parent here. */
+int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd);
+/* prefix followed by the n bytes of raw in hex; names never contain '/'. */
+int vfs_hex_name(const char *prefix, const unsigned char *raw, size_t n, char *out, size_t outsz);
+/* The owner's partial for final (vfs_partial.c). */
+int vfs_partial_name(const char *owner, const char *final, char *out, size_t outsz);
+/* Continues u->partial (APPEND at its end, RESUME at offset); -ENOENT when
+ * there is none (vfs_partial.c). */
+int vfs_begin_partial(struct vfs_upload *u, enum vfs_upload_mode mode, uint64_t offset);
+
+#endif
