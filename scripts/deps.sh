@@ -16,10 +16,15 @@ FERRY_BENCH_PKGS=(
   vsftpd openssl libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
 )
 FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
+# Commands the tests run beyond a minimal Debian (debootstrap --variant=minbase
+# has the required/essential packages: coreutils, util-linux (setpriv,
+# prlimit, runuser), mount, passwd, login...): procps for /bin/kill (the
+# units' ExecReload, checked by systemd-analyze verify), strace for
+# test_admin_race.
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
-  rclone ncftp python3-aioftp
+  rclone ncftp python3-aioftp procps strace
 )
 
 ferry_missing() {

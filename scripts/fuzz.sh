@@ -2,6 +2,7 @@
 # Builds the libFuzzer drivers (tests/fuzz) in build-fuzz/ with clang,
 # -fsanitize=fuzzer,address,undefined, and runs each one for a bounded time.
 # Usage: scripts/fuzz.sh [SECONDS_PER_DRIVER] [DRIVER...]   (default 20 s, all)
+# Warnings are errors (-Dwerror=true, as in scripts/build.sh; opt-in for meson).
 #
 # Seed corpora are generated (not committed) into build-fuzz/seeds/DRIVER:
 # the client lines of tests/proto/*.t (whole sessions for proto; command
@@ -25,9 +26,9 @@ dir=build-fuzz
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang meson setup "$dir" --buildtype=debugoptimized -Dfuzz=true \
     -Db_sanitize=address,undefined -Db_lundef=false \
-    -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+    -Dc_args=-fsanitize=fuzzer-no-link -Dwerror=true >/dev/null
 else
-  meson setup --reconfigure "$dir" >/dev/null
+  meson setup --reconfigure "$dir" -Dwerror=true >/dev/null
 fi
 targets=()
 for d in "${drivers[@]}"; do targets+=("tests/fuzz/fuzz_$d"); done

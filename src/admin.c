@@ -115,9 +115,12 @@ static int make_socket(int s, int dfd, const char *base, uid_t uid, gid_t gid, c
 			*why = "bind through /proc/self/fd failed (is /proc mounted?)";
 		goto out;
 	}
-	/* Listening before the rename: the name never leads to a dead socket. */
-	if ((uid != (uid_t)-1 && geteuid() == 0 && fchownat(tfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) != 0) ||
-	    fchmodat(tfd, "s", 0660, 0) != 0 || listen(s, 16) != 0 || renameat(tfd, "s", dfd, base) != 0)
+	/* Listening before the rename: the name never leads to a dead socket.
+	 * The mode before the owner: a chmod of a socket root no longer owns
+	 * would need CAP_FOWNER, which ferryd.service does not grant. */
+	if (fchmodat(tfd, "s", 0660, 0) != 0 ||
+	    (uid != (uid_t)-1 && geteuid() == 0 && fchownat(tfd, "s", uid, gid, AT_SYMLINK_NOFOLLOW) != 0) ||
+	    listen(s, 16) != 0 || renameat(tfd, "s", dfd, base) != 0)
 		r = -errno;
 out:
 	if (tfd >= 0) {

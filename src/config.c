@@ -425,9 +425,11 @@ static int config_check_tls(struct config_parse *ctx)
 			       nk == 1 ? "" : "s");
 		return -1;
 	}
-	/* SECURITY: with SO_REUSEPORT two listeners on one address would both
-	 * bind and the kernel would share connections between plain FTP and
-	 * implicit FTPS. */
+	/* One address cannot serve both plain FTP and implicit FTPS. ferryd
+	 * binds one socket per address without SO_REUSEPORT, so the second
+	 * bind would fail at start with a bare "Address already in use";
+	 * refusing here names the keys and lets --check catch it before a
+	 * restart. */
 	for (size_t i = 0; i < c->n_tls_implicit; i++) {
 		for (size_t j = 0; j < c->n_listen; j++) {
 			if (!config_listen_overlap(&c->tls_implicit[i], &c->listen[j]))
