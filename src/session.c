@@ -7,23 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/epoll.h>
 
 #include "buf.h"
 #include "conn.h"
 #include "datachan.h"
-#include "hooks.h"
 #include "guard.h"
 #include "gss.h"
-#include "jobs.h"
 #include "log.h"
 #include "loop.h"
 #include "net.h"
 #include "proto.h"
+#include "session_impl.h"
 #include "tls.h"
 #include "util.h"
-#include "vfs.h"
 
 
 /* Unconsumed input kept while an effect is pending; more waits in the
@@ -37,88 +34,14 @@
 #define PUMP_COMMANDS 32u
 #define PUMP_REPLY_BYTES (16u * 1024u)
 
-/* A job for the pool: USER's lookup, PASS's check, a principal check (USER
- * after ADAT: principal set, no password), a GSSAPI context step (gss) or
- * a TYPE A count (count_fd >= 0). */
-struct auth_job {
-	struct job job;
-	atomic_bool cancelled; /* the session closed: skip the hash */
-	struct session *s;
-	bool lookup;           /* USER_LOOKUP (else AUTH_CHECK) */
-	char *user;
-	char *password;
-	char *release_user;    /* lookup: a lock to release first */
-	struct auth_lookup_req req;
-	struct auth_challenge ch;  /* check: what USER got; lookup: the result */
-	char *principal;
-	bool principal_default;
-	struct auth_result res;
-	struct gss_sess *gss; /* GSS_STEP: the session's context, borrowed */
-	struct buf gss_in, gss_out;
-	enum gss_step_status gss_status;
-	char gss_err[256];
-	int count_fd; /* ASCII_SIZE: borrowed from proto, which outlives the job */
-	uint64_t count;
-	int count_err;
-};
-
-/* Releases a challenge lock after its connection closed; owns itself. */
-struct unlock_job {
-	struct job job;
-	char *user;
-	uint64_t lock;
-};
-
-struct session {
-	struct session_host *host;
-	struct session *prev, *next;
-	uint64_t id;
-	const struct config *cfg;
-	struct conn conn;
-	struct loop_watch watch;
-	struct proto *proto;
-	struct buf in;
-	struct loop_timer idle_timer, login_timer, effect_timer;
-	struct auth_job *job; /* in flight on the pool */
-	bool closed;          /* socket gone; freed once no job refers to it */
-	bool read_eof;
-	bool closing;         /* CLOSE effect: close once the output is flushed */
-	bool effect_started;  /* the pending effect has been set in motion */
-	bool pumping;         /* re-entrancy guard for pump() */
-	bool yielded;         /* resume_pump is deferred: the rest of the input waits for it */
-	bool grace_pending;   /* an upload's data EOF waits for commit_grace (on_xfer_done) */
-	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
-	/* TLS on the control connection */
-	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
-	bool implicit_greet;          /* implicit FTPS: greet once the handshake is done */
-	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
-	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
-	struct gss_sess *gss;         /* NULL: GSSAPI not configured */
-	char peer[64];
-	/* [limits] (guard.h): this session counts against its address group
-	 * (guarded) and, once logged in, against its user (counted_user). */
-	struct guard_key gkey;
-	bool guarded;
-	char *counted_user;
-	/* In the host's list of sessions not logged in ([server] max_sessions
-	 * evicts the oldest of them), since prelogin_since. */
-	bool prelogin;
-	uint64_t prelogin_since;
-	struct session *pl_prev, *pl_next;
-};
-
-static void pump(struct session *s);
-static void release_lock(struct session *s, const char *user, uint64_t lock);
-static void on_idle(struct loop_timer *t);
 static void on_login_timeout(struct loop_timer *t);
-static void grace_end(struct session *s);
 
 struct session *session_next(struct session *s)
 {
 	return s->next;
 }
 
-static void session_free(void *p)
+void session_free(void *p)
 {
 	struct session *s = p;
 	proto_free(s->proto);
@@ -128,13 +51,13 @@ static void session_free(void *p)
 	if (s->tls_ctx)
 		tls_ctx_unref(s->tls_ctx);
 	gss_sess_free(s->gss);
-	free(s->data); /* reset by close_now */
+	free(s->data); /* reset by session_close_now */
 	config_unref(s->cfg);
 	free(s);
 }
 
 /* [limits] max_per_user: gives back the slot this session's login took. */
-static void release_user_slot(struct session *s)
+void session_release_user_slot(struct session *s)
 {
 	if (!s->counted_user)
 		return;
@@ -178,7 +101,7 @@ static void prelogin_sync(struct session *s)
 			      memory_order_relaxed);
 }
 
-static void close_now(struct session *s)
+void session_close_now(struct session *s)
 {
 	if (s->closed)
 		return;
@@ -189,7 +112,7 @@ static void close_now(struct session *s)
 	if (s->data && datachan_running(s->data))
 		datachan_abort(s->data);
 	if (s->grace_pending)
-		grace_end(s); /* s->closed: ctl_gone() says gone, the upload is not committed */
+		session_grace_end(s); /* s->closed: ctl_gone() says gone, the upload is not committed */
 	/* Data listener and connection go before the session stops counting:
 	 * once it is out of sessions_open, nothing of it is open any more. */
 	if (s->data)
@@ -207,7 +130,7 @@ static void close_now(struct session *s)
 	prelogin_sync(s);
 	if (s->guarded)
 		guard_disconnect(s->host->guard, &s->gkey);
-	release_user_slot(s);
+	session_release_user_slot(s);
 	s->host->closed(s->host);
 	loop_watch_del(l, &s->watch);
 	/* RFC 4217 §12.6: end an established TLS control connection properly. */
@@ -225,9 +148,9 @@ static void close_now(struct session *s)
 	const char *lock_user;
 	uint64_t lock;
 	if (proto_challenge_lock(s->proto, &lock_user, &lock))
-		release_lock(s, lock_user, lock);
+		session_release_lock(s, lock_user, lock);
 	if (s->job)
-		atomic_store(&s->job->cancelled, true);
+		session_cancel_job(s->job);
 	else
 		loop_defer(l, session_free, s);
 }
@@ -249,7 +172,7 @@ static void update_interest(struct session *s)
 		ev |= s->conn.want;
 	}
 	if (loop_watch_mod(s->host->loop, &s->watch, ev) != 0)
-		close_now(s);
+		session_close_now(s);
 }
 
 static void flush(struct session *s)
@@ -262,23 +185,23 @@ static void flush(struct session *s)
 			break;
 		if (r) {
 			log_debug(s->id, "write failed: %s", strerror(-r));
-			close_now(s);
+			session_close_now(s);
 			return;
 		}
 		buf_consume(out, put);
 	}
 	if (!s->closed && s->closing && out->len == 0)
-		close_now(s);
+		session_close_now(s);
 }
 
-static void read_some(struct session *s)
+void session_read_some(struct session *s)
 {
 	while (!s->read_eof && buf_room(&s->in) > 0) {
 		size_t want = buf_room(&s->in) < READ_CHUNK ? buf_room(&s->in) : READ_CHUNK;
 		int err = 0;
 		char *dst = buf_reserve(&s->in, want, &err);
 		if (!dst) {
-			close_now(s);
+			session_close_now(s);
 			return;
 		}
 		size_t got = 0;
@@ -287,7 +210,7 @@ static void read_some(struct session *s)
 			return;
 		if (r) {
 			log_debug(s->id, "read failed: %s", strerror(-r));
-			close_now(s);
+			session_close_now(s);
 			return;
 		}
 		if (got == 0) {
@@ -298,94 +221,17 @@ static void read_some(struct session *s)
 		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
 		/* A short read drained the socket: the level-triggered watch
 		 * reports anything newer, so no read just to see EAGAIN. TLS
-		 * may hold more decrypted bytes: pump() asks conn_pending(). */
+		 * may hold more decrypted bytes: session_pump() asks conn_pending(). */
 		if (got < want)
 			return;
 	}
 }
 
 /* Reports the pending effect's outcome to proto. */
-static void complete(struct session *s, const struct proto_result *r)
+void session_complete(struct session *s, const struct proto_result *r)
 {
 	s->effect_started = false;
 	proto_complete(s->proto, r);
-}
-
-static void unlock_run(struct job *j, void *ctx)
-{
-	struct unlock_job *u = container_of(j, struct unlock_job, job);
-	struct store_handle *h = ctx;
-	if (h && h->store)
-		auth_release(h->ops, h->store, u->user, u->lock);
-}
-
-static void unlock_done(struct job *j)
-{
-	struct unlock_job *u = container_of(j, struct unlock_job, job);
-	free(u->user);
-	free(u);
-}
-
-/* RFC 2289 §9: a connection that goes away gives up its challenge at
- * once, rather than making the user wait for the lock to expire. */
-static void release_lock(struct session *s, const char *user, uint64_t lock)
-{
-	struct unlock_job *u = util_xcalloc(1, sizeof(*u));
-	u->user = util_xstrdup(user);
-	u->lock = lock;
-	u->job = (struct job){ .run = unlock_run, .done = unlock_done, .owner = s->host->loop };
-	jobs_submit(s->host->jobs, &u->job);
-}
-
-static void auth_run(struct job *j, void *ctx)
-{
-	struct auth_job *a = container_of(j, struct auth_job, job);
-	struct store_handle *h = ctx;
-	if (a->count_fd >= 0) {
-		if (!atomic_load(&a->cancelled))
-			a->count_err = vfs_ascii_size(a->count_fd, ASCII_SIZE_LIMIT, &a->count);
-		return;
-	}
-	if (atomic_load(&a->cancelled)) {
-		if (a->gss)
-			return;
-		/* Nobody waits for the answer, but a lock must not linger. */
-		if (h && h->store && !a->lookup)
-			auth_release(h->ops, h->store, a->user, a->ch.lock);
-		if (h && h->store && a->lookup)
-			auth_release(h->ops, h->store, a->release_user, a->req.release_lock);
-		return;
-	}
-	if (a->gss) {
-		a->gss_status = gss_sess_step(a->gss, buf_slice(&a->gss_in), &a->gss_out, a->gss_err, sizeof(a->gss_err));
-		return;
-	}
-	if (!h || !h->store) {
-		a->res = (struct auth_result){ .err = -EIO };
-		a->ch = (struct auth_challenge){ .err = -EIO };
-		return;
-	}
-	if (a->lookup)
-		auth_lookup(h->ops, h->store, &a->req, &a->ch);
-	else if (a->principal)
-		auth_check_principal(h->ops, h->store, a->user, a->principal, a->principal_default, &a->res);
-	else
-		auth_login(h->ops, h->store, a->user, a->password, &a->ch, &a->res);
-}
-
-static void auth_job_free(struct auth_job *a)
-{
-	auth_result_free(&a->res);
-	if (a->password) {
-		util_wipe(a->password, strlen(a->password));
-		free(a->password);
-	}
-	free(a->user);
-	free(a->release_user);
-	free(a->principal);
-	buf_free(&a->gss_in);
-	buf_free(&a->gss_out);
-	free(a);
 }
 
 /* [limits]: a failed login (proto's DELAY effect says so, for PASS and
@@ -405,131 +251,11 @@ static void guard_login_failed_now(struct session *s)
 	}
 }
 
-/* [limits]: a good login takes a slot of the user's (max_per_user), or is
- * turned into a refusal that proto answers with 421. */
-static void guard_login_result(struct session *s, struct auth_job *a)
-{
-	struct guard *g = s->host->guard;
-	if (!g || a->res.err || !a->res.ok)
-		return;
-	release_user_slot(s); /* a new login on this connection (REIN, USER) */
-	if (guard_user_acquire(g, a->user))
-		s->counted_user = util_xstrdup(a->user);
-	else
-		a->res.user_limit = true;
-}
-
-static void auth_done(struct job *j)
-{
-	struct auth_job *a = container_of(j, struct auth_job, job);
-	struct session *s = a->s;
-	s->job = NULL;
-	if (s->closed) {
-		/* A lookup that took a lock after the client left. */
-		if (a->lookup && a->ch.lock)
-			release_lock(s, a->user, a->ch.lock);
-		auth_job_free(a);
-		if (s->yielded) /* resume_pump, deferred, still refers to s */
-			loop_defer(s->host->loop, session_free, s);
-		else
-			session_free(s);
-		return;
-	}
-	if (!a->lookup && !a->gss && a->count_fd < 0) {
-		if (!a->res.err && a->res.ok)
-			METRICS_ADD(s->host->metrics, logins_ok, 1);
-		else if (!a->res.err)
-			METRICS_ADD(s->host->metrics, logins_failed, 1);
-		guard_login_result(s, a);
-	}
-	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
-	if (a->gss) {
-		r.gss_status = a->gss_status;
-		r.gss_reply = buf_slice(&a->gss_out);
-		r.gss_error = a->gss_err;
-		r.gss_principal = gss_sess_principal(a->gss);
-		r.gss_local = gss_sess_local_name(a->gss);
-	}
-	if (a->count_fd >= 0) {
-		r.err = a->count_err;
-		r.bytes = a->count;
-	}
-	complete(s, &r);
-	/* A lookup that finished after a timeout replaced it with CLOSE: proto
-	 * never took the lock, so nobody else would release it. */
-	const char *held_user;
-	uint64_t held = 0;
-	if (a->lookup && a->ch.lock && !(proto_challenge_lock(s->proto, &held_user, &held) && held == a->ch.lock))
-		release_lock(s, a->user, a->ch.lock);
-	auth_job_free(a);
-	pump(s);
-}
-
-static void submit_job(struct session *s, struct auth_job *a)
-{
-	a->s = s;
-	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
-	s->job = a;
-	jobs_submit(s->host->jobs, &a->job);
-}
-
-static void start_auth_job(struct session *s, const struct proto_effect *e)
-{
-	struct auth_job *a = util_xcalloc(1, sizeof(*a));
-	a->count_fd = -1;
-	a->user = util_xstrdup(e->user);
-	if (e->kind == PROTO_EFFECT_USER_LOOKUP) {
-		a->lookup = true;
-		a->req = e->lookup;
-		a->req.user = a->user;
-		a->release_user = e->lookup.release_user ? util_xstrdup(e->lookup.release_user) : NULL;
-		a->req.release_user = a->release_user;
-	} else if (e->principal) {
-		a->principal = util_xstrdup(e->principal);
-		a->principal_default = e->principal_default;
-	} else {
-		a->password = util_xstrdup(e->password);
-		if (e->challenge)
-			a->ch = *e->challenge;
-	}
-	submit_job(s, a);
-}
-
 static void on_effect_timer(struct loop_timer *t)
 {
 	struct session *s = container_of(t, struct session, effect_timer);
-	complete(s, NULL);
-	pump(s);
-}
-
-static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
-
-/* The data channel, made on first use: most of an idle session's memory
- * would otherwise be a data channel it may never use. The control
- * connection's addresses are read again from the socket. */
-static struct datachan *data_chan(struct session *s)
-{
-	if (s->data)
-		return s->data;
-	struct datachan *d = util_xcalloc(1, sizeof(*d));
-	datachan_init(d);
-	socklen_t len = sizeof(d->ctl_local);
-	if (getsockname(s->conn.fd, (struct sockaddr *)&d->ctl_local, &len) != 0)
-		d->ctl_local.ss_family = AF_UNSPEC; /* PASV/PORT then fail cleanly */
-	len = sizeof(d->ctl_peer);
-	if (getpeername(s->conn.fd, (struct sockaddr *)&d->ctl_peer, &len) != 0)
-		d->ctl_peer.ss_family = AF_UNSPEC;
-	d->loop = s->host->loop;
-	d->port_min = s->cfg->pasv_port_min;
-	d->port_max = s->cfg->pasv_port_max;
-	d->timeout_ms = s->cfg->data_timeout_ms;
-	d->sid = s->id;
-	d->metrics = s->host->metrics;
-	d->done = on_xfer_done;
-	d->owner = s;
-	d->require_reuse = s->cfg->tls_data_reuse != 0;
-	s->data = d;
-	return d;
+	session_complete(s, NULL);
+	session_pump(s);
 }
 
 static void start_effect(struct session *s, const struct proto_effect *e)
@@ -537,24 +263,9 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	switch (e->kind) {
 	case PROTO_EFFECT_USER_LOOKUP:
 	case PROTO_EFFECT_AUTH_CHECK:
-		if (!s->job)
-			start_auth_job(s, e);
-		break;
 	case PROTO_EFFECT_GSS_STEP:
-		if (!s->gss) { /* proto offers GSSAPI only with a context */
-			struct proto_result r = { .gss_status = GSS_STEP_FAILED };
-			complete(s, &r);
-		} else if (!s->job) {
-			struct auth_job *a = util_xcalloc(1, sizeof(*a));
-			a->count_fd = -1;
-			a->gss = s->gss;
-			/* Sized to fit: the copy cannot fail. The reply token (an
-			 * AP-REP) is small; a larger one fails the step. */
-			buf_init(&a->gss_in, e->gss_token.n + 1);
-			buf_init(&a->gss_out, 64 * 1024);
-			(void)buf_append(&a->gss_in, e->gss_token.p, e->gss_token.n);
-			submit_job(s, a);
-		}
+	case PROTO_EFFECT_ASCII_SIZE:
+		session_start_job(s, e);
 		break;
 	case PROTO_EFFECT_DELAY:
 		if (e->login_failed && !loop_timer_armed(&s->effect_timer))
@@ -566,35 +277,14 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 		s->closing = true;
 		break;
 	case PROTO_EFFECT_DATA_SETUP:
-		if (e->data.passive) {
-			struct proto_result r = { 0 };
-			r.err = datachan_passive(data_chan(s), &r.port);
-			complete(s, &r);
-		} else {
-			datachan_active(data_chan(s), &e->data.target);
-			complete(s, NULL);
-		}
-		break;
 	case PROTO_EFFECT_XFER:
-		/* A running transfer counts as activity: no idle timeout. */
-		loop_timer_cancel(s->host->loop, &s->idle_timer);
-		data_chan(s)->tls_ctx = s->tls_ctx;
-		s->data->ctl_tls = s->conn.tls ? s->conn.tls : s->ctl_tls_old;
-		s->data->gss = s->gss;
-		datachan_start(s->data, &e->xfer);
+		session_start_data(s, e);
 		break;
 	case PROTO_EFFECT_TLS_START:
 		s->tphase = TLS_FLUSH_THEN_START;
 		break;
 	case PROTO_EFFECT_TLS_STOP:
 		s->tphase = TLS_FLUSH_THEN_STOP;
-		break;
-	case PROTO_EFFECT_ASCII_SIZE:
-		if (!s->job) {
-			struct auth_job *a = util_xcalloc(1, sizeof(*a));
-			a->count_fd = e->count_fd;
-			submit_job(s, a);
-		}
 		break;
 	case PROTO_EFFECT_NONE:
 		break;
@@ -623,201 +313,12 @@ static const struct proto_gss_ops session_gss_ops = {
 	.reset = gss_op_reset,
 };
 
-/* After the upload was committed (proto renamed it into place). */
-static void run_upload_hooks(struct session *s)
-{
-	uint64_t bytes;
-	const char *home;
-	char *vpath = proto_take_upload(s->proto, &bytes, &home);
-	if (!vpath)
-		return;
-	if (s->host->hooks && home) {
-		struct hook_upload u = { .sid = s->id, .user = proto_user(s->proto), .vpath = vpath, .home = home,
-					 .ip = s->peer, .protocol = s->conn.tls ? "ftps" : "ftp", .bytes = bytes };
-		hooks_upload(s->host->hooks, &u);
-	}
-	free(vpath);
-}
-
-/* True when the client is gone: FIN or reset on the control connection
- * and no QUIT before it. In stream mode an upload ends with the data
- * connection's FIN, and a killed client's kernel sends that FIN too, so
- * the data EOF alone cannot tell a complete upload from a killed client.
- * A live client waits for the 226 before it closes the control connection
- * (or says QUIT first). The check sees only a FIN that has arrived: the
- * kernel closes a dying process's sockets one by one in no guaranteed
- * order (on loopback the data connection's FIN is often first), and across
- * a network nothing orders two TCP connections; on_xfer_done's grace
- * covers the gap (README: "What uploads guarantee"). */
-static bool ctl_gone(struct session *s)
-{
-	if (!s->read_eof && !s->closed) {
-		struct pollfd pfd = { .fd = s->conn.fd, .events = POLLIN | POLLRDHUP };
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-			/* What the client sent before its FIN decides (a QUIT);
-			 * a reset closes the session. */
-			read_some(s);
-			if (!s->closed && s->in.len) {
-				size_t used = 0;
-				if (proto_feed(s->proto, buf_data(&s->in), s->in.len, &used) == 0)
-					buf_consume(&s->in, used);
-			}
-		}
-	}
-	return s->closed || (s->read_eof && s->in.len == 0 && !proto_quit_queued(s->proto));
-}
-
-/* Reports a transfer's end to proto (which commits or discards an upload). */
-static void xfer_finish(struct session *s, bool upload, enum proto_xfer_status st, int err, uint64_t bytes)
-{
-	struct metrics *m = s->host->metrics;
-	bool ctl_closed = upload && (st == XFER_OK || st == XFER_ABORTED) && ctl_gone(s);
-	if (ctl_closed && st == XFER_OK) {
-		log_info(s->id, "upload ended by the data connection's EOF with the control connection closed: "
-				"not committed");
-		st = XFER_ABORTED;
-	}
-	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes, .ctl_closed = ctl_closed };
-	if (upload)
-		METRICS_ADD(m, bytes_in, bytes);
-	else
-		METRICS_ADD(m, bytes_out, bytes);
-	if (st == XFER_OK)
-		METRICS_ADD(m, xfer_ok, 1);
-	else if (st == XFER_ABORTED)
-		METRICS_ADD(m, xfer_aborted, 1);
-	else
-		METRICS_ADD(m, xfer_failed, 1);
-	complete(s, &r);
-	if (upload)
-		run_upload_hooks(s);
-	if (s->closed)
-		return; /* ctl_gone() met a reset, or close_now() ended a grace */
-	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
-	if (!s->pumping)
-		pump(s);
-}
-
-/* The end of an upload's grace (see on_xfer_done): commit unless the
- * control connection went meanwhile. */
-static void grace_end(struct session *s)
-{
-	s->grace_pending = false;
-	loop_timer_cancel(s->host->loop, &s->effect_timer);
-	xfer_finish(s, true, XFER_OK, 0, s->data ? datachan_bytes(s->data) : 0);
-}
-
-static void on_grace_timer(struct loop_timer *t)
-{
-	grace_end(container_of(t, struct session, effect_timer));
-}
-
-static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes)
-{
-	struct session *s = d->owner;
-	bool upload = d->x.kind == XFER_RECV_FILE;
-	/* A plain stream upload ends with a bare FIN, which a killed client's
-	 * kernel sends as well, and the kernel does not order its closes of
-	 * the client's sockets (the data connection's FIN often comes first,
-	 * microseconds ahead). So the commit waits [transfer] commit_grace for
-	 * the control connection's FIN; a live client is waiting for the 226
-	 * and sends nothing. TLS (close_notify) and RFC 2228 (the empty
-	 * block) uploads end with an explicit marker a killed client never
-	 * sends, and need no grace. effect_timer is free during a transfer. */
-	if (upload && st == XFER_OK && !d->tls && !d->x.gss_prot && s->cfg->commit_grace_ms && !s->closed &&
-	    !ctl_gone(s)) {
-		s->grace_pending = true;
-		log_debug(s->id, "upload EOF: waiting up to %ums for the control connection before the commit",
-			  (unsigned)s->cfg->commit_grace_ms);
-		loop_timer_arm(s->host->loop, &s->effect_timer, s->cfg->commit_grace_ms, on_grace_timer);
-		return;
-	}
-	xfer_finish(s, upload, st, err, bytes);
-}
-
-/* Moves the control connection's TLS state along: starts the handshake
- * once the 234 is out, runs it, and shuts TLS down for CCC/REIN once their
- * reply is out. Returns true when it completed a proto effect. */
-static bool tls_step(struct session *s)
-{
-	struct proto_result res = { 0 };
-	for (;;) {
-		switch (s->tphase) {
-		case TLS_IDLE:
-			return false;
-		case TLS_FLUSH_THEN_START:
-			if (proto_output(s->proto)->len)
-				return false;
-			/* RFC 4217 §4 / PROTOCOL.md §4.4: plaintext pipelined after
-			 * AUTH TLS is never executed. */
-			buf_reset(&s->in);
-			res.err = conn_start_tls(&s->conn, s->tls_ctx);
-			if (res.err) {
-				s->tphase = TLS_IDLE;
-				complete(s, &res);
-				return true;
-			}
-			s->tphase = TLS_HANDSHAKE;
-			continue;
-		case TLS_HANDSHAKE: {
-			int r = conn_handshake(&s->conn);
-			if (r == -EAGAIN)
-				return false;
-			s->tphase = TLS_IDLE;
-			METRICS_ADD(s->host->metrics, tls_ok, r == 0);
-			METRICS_ADD(s->host->metrics, tls_failed, r != 0);
-			if (r) {
-				log_info(s->id, "TLS handshake failed: ip=%s error=\"%s\"", s->peer,
-					 s->conn.tls ? tls_error(s->conn.tls) : strerror(-r));
-				if (s->implicit_greet) {
-					close_now(s);
-					return false;
-				}
-				res.err = r;
-				complete(s, &res);
-				return true;
-			}
-			const char *sni = tls_sni(s->conn.tls);
-			log_info(s->id, "TLS established: ip=%s version=%s cipher=%s sni=%s", s->peer,
-				 tls_version(s->conn.tls), tls_cipher(s->conn.tls), sni ? sni : "-");
-			if (s->implicit_greet) {
-				s->implicit_greet = false;
-				proto_greet(s->proto);
-				return false;
-			}
-			complete(s, &res);
-			return true;
-		}
-		case TLS_FLUSH_THEN_STOP:
-			if (proto_output(s->proto)->len)
-				return false;
-			s->tphase = TLS_STOPPING;
-			continue;
-		case TLS_STOPPING: {
-			struct tls_conn *old = NULL;
-			int r = conn_stop_tls(&s->conn, &old);
-			if (r == -EAGAIN)
-				return false;
-			s->tphase = TLS_IDLE;
-			if (r == 0) {
-				if (s->ctl_tls_old)
-					tls_conn_free(s->ctl_tls_old);
-				s->ctl_tls_old = old;
-			}
-			res.err = r;
-			complete(s, &res);
-			return true;
-		}
-		}
-	}
-}
-
 static void resume_pump(void *arg)
 {
 	struct session *s = arg;
 	s->yielded = false;
 	if (!s->closed)
-		pump(s);
+		session_pump(s);
 }
 
 /* Feeds buffered input to proto, sets the pending effect in motion (some
@@ -825,7 +326,7 @@ static void resume_pump(void *arg)
  * replies. During a transfer input is still fed, so ABOR and STAT act.
  * SECURITY: a share of commands per call (PUMP_COMMANDS), then the rest
  * waits for resume_pump in the next loop round, after other sessions. */
-static void pump(struct session *s)
+void session_pump(struct session *s)
 {
 	unsigned budget = PUMP_COMMANDS;
 	size_t out_start = proto_output(s->proto)->len;
@@ -848,7 +349,7 @@ static void pump(struct session *s)
 			buf_consume(&s->in, used);
 			if (r) {
 				log_warn(s->id, "client does not read its replies; closing");
-				close_now(s);
+				session_close_now(s);
 				break;
 			}
 			if ((used || budget != before) && !proto_effect(s->proto))
@@ -864,7 +365,7 @@ static void pump(struct session *s)
 		}
 		/* TLS may hold decrypted bytes the socket will not signal again. */
 		if (!e && s->in.len == 0 && s->tphase == TLS_IDLE && conn_pending(&s->conn)) {
-			read_some(s);
+			session_read_some(s);
 			if (s->in.len)
 				continue;
 		}
@@ -873,7 +374,7 @@ static void pump(struct session *s)
 		 * sent QUIT first and only stopped talking. */
 		bool gone = s->read_eof && s->in.len == 0 && !proto_quit_queued(s->proto);
 		if (s->grace_pending && s->read_eof) {
-			grace_end(s); /* the control connection's FIN came within the grace */
+			session_grace_end(s); /* the control connection's FIN came within the grace */
 			continue;
 		}
 		if (e && e->kind == PROTO_EFFECT_XFER && (e->xfer.abort || gone) && s->data &&
@@ -896,15 +397,15 @@ static void pump(struct session *s)
 	flush(s);
 	if (s->closed)
 		return;
-	if (tls_step(s)) {
-		pump(s);
+	if (session_tls_step(s)) {
+		session_pump(s);
 		return;
 	}
 	if (s->closed)
 		return;
 	/* The client has gone and everything it sent has been handled. */
 	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0 && !proto_has_held(s->proto)) {
-		close_now(s);
+		session_close_now(s);
 		return;
 	}
 	/* Between bursts an idle session keeps no buffers (memory per idle
@@ -918,35 +419,35 @@ static void on_io(struct loop_watch *w, uint32_t events)
 {
 	struct session *s = container_of(w, struct session, watch);
 	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
-		if (tls_step(s))
-			pump(s);
+		if (session_tls_step(s))
+			session_pump(s);
 		else if (!s->closed && (events & (EPOLLHUP | EPOLLERR)))
-			close_now(s);
+			session_close_now(s);
 		else if (!s->closed)
-			pump(s); /* flushes (implicit greeting) and re-arms */
+			session_pump(s); /* flushes (implicit greeting) and re-arms */
 		return;
 	}
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && s->tphase == TLS_IDLE)
-		read_some(s);
+		session_read_some(s);
 	if (s->closed)
 		return;
-	pump(s);
+	session_pump(s);
 	/* Both directions are gone (HUP cannot be masked): waiting for a
 	 * pending effect would only spin; nothing can reach the client now. */
 	if (events & (EPOLLHUP | EPOLLERR))
-		close_now(s);
+		session_close_now(s);
 }
 
-static void on_idle(struct loop_timer *t)
+void session_on_idle(struct loop_timer *t)
 {
 	struct session *s = container_of(t, struct session, idle_timer);
 	log_info(s->id, "idle timeout: ip=%s", s->peer);
 	if (s->tphase != TLS_IDLE) { /* mid-handshake: no reply can be sent */
-		close_now(s);
+		session_close_now(s);
 		return;
 	}
 	proto_timeout(s->proto, PROTO_TIMEOUT_IDLE);
-	pump(s);
+	session_pump(s);
 }
 
 static void on_login_timeout(struct loop_timer *t)
@@ -956,11 +457,11 @@ static void on_login_timeout(struct loop_timer *t)
 		return;
 	log_info(s->id, "login timeout: ip=%s", s->peer);
 	if (s->tphase != TLS_IDLE) { /* mid-handshake: no reply can be sent */
-		close_now(s);
+		session_close_now(s);
 		return;
 	}
 	proto_timeout(s->proto, PROTO_TIMEOUT_LOGIN);
-	pump(s);
+	session_pump(s);
 }
 
 /* [limits] at connect: NULL when admitted (then counted until close), else
@@ -1015,7 +516,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 		s->gss = gss_sess_new(gss);
 		proto_set_gss(s->proto, &session_gss_ops, s->gss);
 	}
-	s->idle_timer.cb = on_idle;
+	s->idle_timer.cb = session_on_idle;
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
 	memset(&local, 0, sizeof(local));
@@ -1049,7 +550,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	if (r) {
 		log_warn(id, "cannot set up connection: %s", strerror(-r));
 		s->watch.fd = -1;
-		close_now(s);
+		session_close_now(s);
 		return;
 	}
 	if (refuse)
@@ -1057,7 +558,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	if (refuse && implicit) {
 		/* A TLS client would read a plaintext 421 as garbage: just close. */
 		log_info(id, "refused (%s): ip=%s", refuse, s->peer);
-		close_now(s);
+		session_close_now(s);
 		return;
 	}
 	if (refuse) {
@@ -1067,7 +568,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 			/* Implicit FTPS: TLS first, then the greeting. */
 			if (!tls || conn_start_tls(&s->conn, tls) != 0) {
 				log_warn(id, "cannot start TLS on an implicit FTPS connection");
-				close_now(s);
+				session_close_now(s);
 				return;
 			}
 			s->tphase = TLS_HANDSHAKE;
@@ -1075,13 +576,13 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 		} else {
 			proto_greet(s->proto);
 		}
-		loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, on_idle);
+		loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, session_on_idle);
 		loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
 	}
 	if (s->tphase == TLS_HANDSHAKE)
 		on_io(&s->watch, 0);
 	else
-		pump(s);
+		session_pump(s);
 }
 
 /* 421 with the reason (unless a TLS handshake is under way: no reply can be
@@ -1092,9 +593,9 @@ static void end_with(struct session *s, enum proto_timeout_kind why)
 		return;
 	if (s->tphase == TLS_IDLE) {
 		proto_timeout(s->proto, why);
-		pump(s);
+		session_pump(s);
 	}
-	close_now(s); /* whatever the client has not read by now is lost */
+	session_close_now(s); /* whatever the client has not read by now is lost */
 }
 
 void session_shutdown(struct session *s)
