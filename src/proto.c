@@ -296,8 +296,8 @@ void proto_timeout(struct proto *p, enum proto_timeout_kind kind)
 		[PROTO_TIMEOUT_IDLE] = "Idle timeout, closing control connection.",
 		[PROTO_TIMEOUT_LOGIN] = "Login timeout, closing control connection.",
 		[PROTO_TIMEOUT_SHUTDOWN] = "Server shutting down, closing control connection.",
-		[PROTO_TIMEOUT_EVICTED] = "Server full; closing the oldest connection not logged in to make room. "
-					  "Try again later.",
+		[PROTO_TIMEOUT_EVICTED] = ("Server full; closing the oldest connection not logged in to make room. "
+					   "Try again later."),
 	};
 	clear_secret(&p->password);
 	proto_close_with(p, text[kind]);
