@@ -112,7 +112,7 @@ static const struct config_row config_rows[] = {
 	  .choices = yes_no },
 	ROW("transfer", "data_timeout", CONFIG_T_DURATION, data_timeout_ms, 1 * MS_S, 1 * MS_H, "30s",
 	    "how long to wait for a data connection, and for a stalled transfer to move"),
-	ROW("transfer", "commit_grace", CONFIG_T_DURATION, commit_grace_ms, 0, 1 * MS_M, "5ms",
+	ROW("transfer", "commit_grace", CONFIG_T_DURATION_US, commit_grace_us, 0, 1 * MS_M * US_MS, "250us",
 	    "a plain FTP upload's end waits this long for a killed client's control connection to close"),
 	ROW("transfer", "partial_keep", CONFIG_T_DURATION, partial_keep_ms, 0, 30 * 24 * MS_H, "24h",
 	    "how long an interrupted upload stays resumable by its uploader; 0 = discard it"),

@@ -52,7 +52,7 @@ struct config {
 	/* [transfer] */
 	int atomic_uploads;        /* 1: STOR goes to a temporary renamed into place */
 	uint32_t data_timeout_ms;  /* data connection set-up and stall timeout */
-	uint32_t commit_grace_ms;  /* a plain upload's EOF waits this long for a closing control connection */
+	uint32_t commit_grace_us;  /* a plain upload's EOF waits this long (µs) for a closing control connection */
 	uint32_t partial_keep_ms;  /* interrupted atomic uploads stay resumable this long; 0 = discarded */
 
 	/* [tls] */

@@ -13,6 +13,7 @@ enum config_type {
 	CONFIG_T_STRING,   /* char[]; min/max = length; optional choices */
 	CONFIG_T_UINT,     /* unsigned/size_t/uint32_t; min/max = value */
 	CONFIG_T_DURATION, /* uint32_t milliseconds; min/max in ms */
+	CONFIG_T_DURATION_US, /* uint32_t microseconds; min/max in µs; "us" also accepted */
 	CONFIG_T_LISTEN,   /* struct config_listen[] at off, size_t count at off2 */
 	CONFIG_T_PORTS,    /* "lo-hi": uint16_t lo at off, hi at off2; min = lowest lo */
 	CONFIG_T_PATH,     /* char[PATH_MAX]; relative → against the file's directory */
@@ -44,7 +45,7 @@ struct config_row {
 #define MS_S 1000u
 #define MS_M (60u * MS_S)
 #define MS_H (60u * MS_M)
-
+#define US_MS 1000u
 /* tls.c loads at most this many certificate/key pairs. */
 #define CONFIG_MAX_TLS_PAIRS 8
 

@@ -48,6 +48,15 @@ static void config_format_ms(uint64_t ms, char *out, size_t outsz)
 		(void)snprintf(out, outsz, "%" PRIu64 "ms", ms);
 }
 
+/* As config_format_ms, with "us" when not a whole ms. */
+static void config_format_us(uint64_t us, char *out, size_t outsz)
+{
+	if (us % US_MS == 0)
+		config_format_ms(us / US_MS, out, outsz);
+	else
+		(void)snprintf(out, outsz, "%" PRIu64 "us", us);
+}
+
 static void config_join_choices(const char *const *choices, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -139,21 +148,31 @@ static int config_set_uint(const struct config_row *row, const char *v, void *fi
 	return config_store_uint(field, row->size, x, why, whysz);
 }
 
+/* A duration: CONFIG_T_DURATION stores ms; CONFIG_T_DURATION_US stores µs
+ * and also accepts "us" ("250us"), every other unit meaning the same. */
 static int config_set_duration(const struct config_row *row, const char *v, void *field,
 			       char *why, size_t whysz)
 {
 	char q[96], lo[24], hi[24];
-	uint64_t ms;
-	if (parse_duration_ms(slice_from_cstr(v), row->max, &ms) != 0 || ms < row->min) {
-		config_format_ms(row->min, lo, sizeof(lo));
-		config_format_ms(row->max, hi, sizeof(hi));
-		config_why(why, whysz,
-			   "expected a duration from %s to %s such as 90s, 500ms, 5m or 1h "
-			   "(no unit = seconds), got \"%s\"",
-			   lo, hi, config_quote(v, q, sizeof(q)));
+	bool in_us = row->type == CONFIG_T_DURATION_US;
+	uint64_t scale = in_us ? US_MS : 1, x = 0;
+	struct slice s = slice_from_cstr(v);
+	int r;
+	if (in_us && s.n > 2 && memcmp(s.p + s.n - 2, "us", 2) == 0) {
+		r = parse_u64((struct slice){ s.p, s.n - 2 }, row->max, &x);
+	} else {
+		r = parse_duration_ms(s, row->max / scale, &x);
+		x *= scale; /* x <= max / scale: no overflow */
+	}
+	if (r != 0 || x < row->min) {
+		config_format_us(row->min * (in_us ? 1 : US_MS), lo, sizeof(lo));
+		config_format_us(row->max * (in_us ? 1 : US_MS), hi, sizeof(hi));
+		config_why(why, whysz, "expected a duration from %s to %s such as %s (no unit = seconds), got \"%s\"",
+			   lo, hi, in_us ? "250us, 5ms, 90s or 5m" : "90s, 500ms, 5m or 1h",
+			   config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
-	return config_store_uint(field, row->size, ms, why, whysz);
+	return config_store_uint(field, row->size, x, why, whysz);
 }
 
 /* Rewrites host in its canonical text form so that two spellings of one
@@ -382,6 +401,7 @@ int config_apply(const struct config_row *row, const char *v, struct config *c,
 	case CONFIG_T_UINT:
 		return config_set_uint(row, v, field, why, whysz);
 	case CONFIG_T_DURATION:
+	case CONFIG_T_DURATION_US:
 		return config_set_duration(row, v, field, why, whysz);
 	case CONFIG_T_LISTEN:
 		return config_set_listen(row, v, c, why, whysz);

@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,10 @@ struct call {
 struct loop {
 	int epfd;
 	bool stop;
-	uint64_t now;
+	/* epoll_pwait2 (Linux 5.11) works: timers wait to the microsecond;
+	 * else epoll_wait with the wait rounded up to whole ms. */
+	bool pwait2;
+	uint64_t now; /* util_now_us() at the latest round step */
 	struct loop_timer **heap;
 	size_t nheap, capheap;
 	struct call *deferred, **deferred_tail;
@@ -49,7 +53,12 @@ int loop_new(struct loop **out)
 	pthread_mutex_init(&l->lock, NULL);
 	l->deferred_tail = &l->deferred;
 	l->posted_tail = &l->posted;
-	l->now = util_now_ms();
+	l->now = util_now_us();
+	/* Decided once: probe with a zero timeout while the set is empty.
+	 * SECURITY: sandbox_seccomp.c allows both system calls. */
+	struct epoll_event probe;
+	struct timespec zero = { 0, 0 };
+	l->pwait2 = epoll_pwait2(l->epfd, &probe, 1, &zero, NULL) >= 0 || errno != ENOSYS;
 	if (loop_watch_add(l, &l->wake, l->wakefd, EPOLLIN, on_wake) != 0)
 		goto fail;
 	*out = l;
@@ -190,6 +199,14 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 
 void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t ms, void (*cb)(struct loop_timer *))
 {
+	uint64_t us;
+	if (ckd_mul(&us, ms, (uint64_t)1000))
+		us = UINT64_MAX;
+	loop_timer_arm_us(l, t, us, cb);
+}
+
+void loop_timer_arm_us(struct loop *l, struct loop_timer *t, uint64_t us, void (*cb)(struct loop_timer *))
+{
 	loop_timer_cancel(l, t);
 	if (l->nheap == l->capheap) {
 		size_t ncap = l->capheap ? l->capheap * 2 : 64;
@@ -200,7 +217,8 @@ void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t ms, void (*cb
 		l->capheap = ncap;
 	}
 	t->cb = cb;
-	t->deadline = util_now_ms() + ms;
+	if (ckd_add(&t->deadline, util_now_us(), us))
+		t->deadline = UINT64_MAX;
 	l->heap[l->nheap] = t;
 	t->idx = ++l->nheap;
 	heap_up(l, l->nheap - 1);
@@ -261,7 +279,35 @@ static void run_posted(struct loop *l)
 
 uint64_t loop_now(const struct loop *l)
 {
-	return l->now;
+	return l->now / 1000u;
+}
+
+void loop_timeout_ts(uint64_t deadline_us, uint64_t now_us, struct timespec *ts)
+{
+	uint64_t d = deadline_us > now_us ? deadline_us - now_us : 0;
+	ts->tv_sec = (time_t)(d / 1000000u);
+	ts->tv_nsec = (long)(d % 1000000u) * 1000;
+}
+
+int loop_timeout_ms(uint64_t deadline_us, uint64_t now_us)
+{
+	uint64_t d = deadline_us > now_us ? deadline_us - now_us : 0;
+	uint64_t ms = d / 1000u + (d % 1000u != 0);
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Waits for events until the earliest timer's deadline (none: forever;
+ * deferred calls pending: not at all). */
+static int loop_wait(struct loop *l, struct epoll_event *evs, int max)
+{
+	bool forever = !l->deferred && !l->nheap;
+	uint64_t deadline = l->deferred ? 0 : l->nheap ? l->heap[0]->deadline : 0;
+	if (l->pwait2) {
+		struct timespec ts;
+		loop_timeout_ts(deadline, l->now, &ts);
+		return epoll_pwait2(l->epfd, evs, max, forever ? NULL : &ts, NULL);
+	}
+	return epoll_wait(l->epfd, evs, max, forever ? -1 : loop_timeout_ms(deadline, l->now));
 }
 
 void loop_stop(struct loop *l)
@@ -274,19 +320,14 @@ int loop_run(struct loop *l)
 	struct epoll_event evs[64];
 	l->stop = false;
 	while (!l->stop) {
-		int timeout = -1;
-		l->now = util_now_ms();
-		if (l->deferred)
-			timeout = 0;
-		else if (l->nheap)
-			timeout = l->heap[0]->deadline <= l->now ? 0 : (int)(l->heap[0]->deadline - l->now);
-		int n = epoll_wait(l->epfd, evs, (int)ARRAY_LEN(evs), timeout);
+		l->now = util_now_us();
+		int n = loop_wait(l, evs, (int)ARRAY_LEN(evs));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		l->now = util_now_ms();
+		l->now = util_now_us();
 		for (int i = 0; i < n; i++) {
 			struct loop_watch *w = evs[i].data.ptr;
 			if (w->fd < 0)
@@ -294,7 +335,7 @@ int loop_run(struct loop *l)
 			w->cb(w, evs[i].events);
 		}
 		run_posted(l);
-		l->now = util_now_ms();
+		l->now = util_now_us();
 		run_timers(l);
 		run_deferred(l);
 	}

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct loop;
 
@@ -18,7 +19,7 @@ struct loop_watch {
 };
 
 struct loop_timer {
-	uint64_t deadline; /* loop clock, ms */
+	uint64_t deadline; /* util_now_us() clock, microseconds */
 	size_t idx;        /* position in the heap + 1; 0 = not armed */
 	void (*cb)(struct loop_timer *t);
 };
@@ -38,8 +39,12 @@ void loop_watch_del(struct loop *l, struct loop_watch *w);
  * duplicated: close(2) takes it out of the epoll set, so no system call. */
 void loop_watch_forget(struct loop *l, struct loop_watch *w);
 
-/* (Re)arms t to fire once after ms milliseconds. */
+/* (Re)arms t to fire once, no earlier than ms milliseconds from now. */
 void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t ms, void (*cb)(struct loop_timer *));
+/* The same in microseconds: the loop waits with epoll_pwait2, so a
+ * sub-millisecond delay is honoured (with the epoll_wait fallback of a
+ * kernel before 5.11 it is rounded up to the next whole ms). */
+void loop_timer_arm_us(struct loop *l, struct loop_timer *t, uint64_t us, void (*cb)(struct loop_timer *));
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 static inline bool loop_timer_armed(const struct loop_timer *t) { return t->idx != 0; }
 
@@ -53,7 +58,13 @@ int loop_post(struct loop *l, void (*fn)(void *), void *arg);
 /* Runs until loop_stop; returns 0 or -errno if epoll itself failed. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
-/* The loop's clock (ms, monotonic), refreshed every round. */
+/* The loop's clock (ms, monotonic, = util_now_ms()), refreshed every round. */
 uint64_t loop_now(const struct loop *l);
+
+/* The wait from now_us until deadline_us (0 if due), exposed for unit
+ * tests: exact for epoll_pwait2, and in whole ms ROUNDED UP (never early;
+ * at most INT_MAX) for epoll_wait. */
+void loop_timeout_ts(uint64_t deadline_us, uint64_t now_us, struct timespec *ts);
+int loop_timeout_ms(uint64_t deadline_us, uint64_t now_us);
 
 #endif

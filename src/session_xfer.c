@@ -171,12 +171,14 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 	 * and sends nothing. TLS (close_notify) and RFC 2228 (the empty
 	 * block) uploads end with an explicit marker a killed client never
 	 * sends, and need no grace. effect_timer is free during a transfer. */
-	if (upload && st == XFER_OK && !d->tls && !d->x.gss_prot && s->cfg->commit_grace_ms && !s->closed &&
+	if (upload && st == XFER_OK && !d->tls && !d->x.gss_prot && s->cfg->commit_grace_us && !s->closed &&
 	    !ctl_gone(s)) {
 		s->grace_pending = true;
-		log_debug(s->id, "upload EOF: waiting up to %ums for the control connection before the commit",
-			  (unsigned)s->cfg->commit_grace_ms);
-		loop_timer_arm(s->host->loop, &s->effect_timer, s->cfg->commit_grace_ms, on_grace_timer);
+		uint32_t us = s->cfg->commit_grace_us;
+		bool whole_ms = us % 1000u == 0; /* written as configured: "5ms", "250us" */
+		log_debug(s->id, "upload EOF: waiting up to %u%s for the control connection before the commit",
+			  (unsigned)(whole_ms ? us / 1000u : us), whole_ms ? "ms" : "us");
+		loop_timer_arm_us(s->host->loop, &s->effect_timer, s->cfg->commit_grace_us, on_grace_timer);
 		return;
 	}
 	xfer_finish(s, upload, st, err, bytes);

@@ -18,6 +18,8 @@
 
 /* Monotonic clock in milliseconds; never goes backwards. */
 uint64_t util_now_ms(void);
+/* The same clock in microseconds (util_now_us() / 1000 == util_now_ms()). */
+uint64_t util_now_us(void);
 /* Wall clock in seconds since the epoch. */
 int64_t util_wall_s(void);
 

@@ -140,6 +140,8 @@ static void check_defaults(const struct config *c)
 	assert_string_equal(c->gss_keytab, "");
 	assert_string_equal(c->gss_service, "ftp");
 	assert_int_equal(c->gss_required, 1);
+	/* Loopback FIN gap ~10 us; etc/ferry.conf says why 250us. */
+	assert_int_equal(c->commit_grace_us, 250);
 }
 
 static void test_defaults(void **state)
@@ -331,6 +333,41 @@ static void test_bad_duration(void **state)
 	expect_error(fx, "[server]\ndrain_timeout = 61m\n",
 		     ":2: [server] drain_timeout: expected a duration from 0 to 1h such as 90s, "
 		     "500ms, 5m or 1h (no unit = seconds), got \"61m\"");
+}
+
+/* [transfer] commit_grace is kept in microseconds (the loop's µs timers):
+ * "us" is accepted besides the usual units, which mean what they mean for
+ * every other duration. */
+static void test_commit_grace_us(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *v;
+		uint32_t us;
+	} ok[] = { { "250us", 250 },   { "1ms", 1000 },		  { "0", 0 }, { "0us", 0 }, { "2", 2000000 },
+		   { "1m", 60000000 }, { "60000000us", 60000000 } };
+	char text[128];
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		(void)snprintf(text, sizeof(text), "[transfer]\ncommit_grace = %s\n", ok[i].v);
+		struct config *c = load_ok(fx, text);
+		assert_int_equal(c->commit_grace_us, ok[i].us);
+		config_unref(c);
+	}
+	static const char *const bad[] = { "250ns", "1.5ms", "us",	   "250 us", "250uss",
+					   "-1us",  "61s",   "60000001us", "250US" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char suffix[256];
+		(void)snprintf(text, sizeof(text), "[transfer]\ncommit_grace = %s\n", bad[i]);
+		(void)snprintf(suffix, sizeof(suffix),
+			       ":2: [transfer] commit_grace: expected a duration from 0 to 1m such as 250us, "
+			       "5ms, 90s or 5m (no unit = seconds), got \"%s\"",
+			       bad[i]);
+		expect_error(fx, text, suffix);
+	}
+	/* "us" stays a commit_grace unit: millisecond keys refuse it. */
+	expect_error(fx, "[server]\nlogin_fail_delay = 500us\n",
+		     ":2: [server] login_fail_delay: expected a duration from 0 to 30s such as 90s, "
+		     "500ms, 5m or 1h (no unit = seconds), got \"500us\"");
 }
 
 static void test_bad_listen(void **state)
@@ -911,6 +948,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_number, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_number_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_duration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_grace_us, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_listen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_listen, setup, teardown),

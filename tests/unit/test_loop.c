@@ -6,10 +6,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -20,7 +22,7 @@ struct rec {
 	int order[16];
 	int n;
 	struct loop_timer t[4];
-	uint64_t fired[4]; /* util_now_ms() when each timer's callback ran */
+	uint64_t fired[4]; /* util_now_us() when each timer's callback ran */
 };
 
 static struct rec *g_rec;
@@ -29,7 +31,7 @@ static void on_timer(struct loop_timer *t)
 {
 	struct rec *r = g_rec;
 	int idx = (int)(t - r->t);
-	r->fired[idx] = util_now_ms();
+	r->fired[idx] = util_now_us();
 	r->order[r->n++] = idx;
 	if (r->n == 3)
 		loop_stop(r->l);
@@ -58,29 +60,28 @@ static void test_timer_order(void **state)
 	g_rec = &r;
 	/* t0 before arming: each deadline is at least t0 + its delay (taking
 	 * t0 after arming raced with a millisecond tick in between). */
-	uint64_t t0 = util_now_ms();
+	uint64_t t0 = util_now_us();
 	loop_timer_arm(r.l, &r.t[0], 30, on_timer);
 	loop_timer_arm(r.l, &r.t[1], 10, on_timer);
 	loop_timer_arm(r.l, &r.t[2], 20, on_timer);
 	loop_timer_arm(r.l, &r.t[3], 15, on_timer);
-	uint64_t t1 = util_now_ms();
+	uint64_t t1 = util_now_us();
 	loop_timer_cancel(r.l, &r.t[3]);
 	assert_false(loop_timer_armed(&r.t[3]));
 	assert_int_equal(loop_run(r.l), 0);
 	check_deadline_order(&r);
-	assert_true(r.fired[0] >= t0 + 30);
-	assert_true(r.fired[1] >= t0 + 10);
-	assert_true(r.fired[2] >= t0 + 20);
+	assert_true(r.fired[0] >= t0 + 30000);
+	assert_true(r.fired[1] >= t0 + 10000);
+	assert_true(r.fired[2] >= t0 + 20000);
 	assert_int_equal(r.fired[3], 0); /* cancelled: never ran */
 	/* Arming within 10 ms (always, unless preempted) makes the deadlines
 	 * strictly ordered 1 < 2 < 0, so the heap must have reordered them. */
-	if (t1 - t0 < 10) {
+	if (t1 - t0 < 10000) {
 		assert_int_equal(r.order[0], 1);
 		assert_int_equal(r.order[1], 2);
 		assert_int_equal(r.order[2], 0);
 	} else {
-		print_message("arming took %llu ms: order checked by deadline only\n",
-			      (unsigned long long)(t1 - t0));
+		print_message("arming took %llu us: order checked by deadline only\n", (unsigned long long)(t1 - t0));
 	}
 	loop_free(r.l);
 }
@@ -90,16 +91,16 @@ static void test_timer_rearm(void **state)
 	struct rec r = { 0 };
 	assert_int_equal(loop_new(&r.l), 0);
 	g_rec = &r;
-	uint64_t t0 = util_now_ms();
+	uint64_t t0 = util_now_us();
 	loop_timer_arm(r.l, &r.t[0], 10, on_timer);
 	loop_timer_arm(r.l, &r.t[0], 40, on_timer); /* re-arm moves it */
 	loop_timer_arm(r.l, &r.t[1], 20, on_timer);
 	loop_timer_arm(r.l, &r.t[2], 30, on_timer);
-	uint64_t t1 = util_now_ms();
+	uint64_t t1 = util_now_us();
 	assert_int_equal(loop_run(r.l), 0);
 	check_deadline_order(&r);
-	assert_true(r.fired[0] >= t0 + 40); /* not at the first arm's 10 ms */
-	if (t1 - t0 < 10) {
+	assert_true(r.fired[0] >= t0 + 40000); /* not at the first arm's 10 ms */
+	if (t1 - t0 < 10000) {
 		assert_int_equal(r.order[0], 1);
 		assert_int_equal(r.order[1], 2);
 		assert_int_equal(r.order[2], 0);
@@ -255,12 +256,70 @@ static void test_defer_yields_to_events(void **state)
 	loop_free(y.l);
 }
 
+/* A sub-millisecond timer: its deadline is kept to the microsecond (not
+ * rounded to a whole ms either way) and it never fires before it. How LATE
+ * it fires is the scheduler's business, so it is not asserted here; that
+ * the wait is not stretched to 1 ms is checked on the pure conversions
+ * below. */
+static void test_timer_us(void **state)
+{
+	struct rec r = { 0 };
+	assert_int_equal(loop_new(&r.l), 0);
+	g_rec = &r;
+	uint64_t t0 = util_now_us();
+	loop_timer_arm_us(r.l, &r.t[0], 300, on_timer);
+	loop_timer_arm_us(r.l, &r.t[1], 100, on_timer);
+	loop_timer_arm(r.l, &r.t[2], 2, on_timer); /* ms callers: still ms */
+	uint64_t t1 = util_now_us();
+	assert_true(r.t[0].deadline >= t0 + 300 && r.t[0].deadline <= t1 + 300);
+	assert_true(r.t[1].deadline >= t0 + 100 && r.t[1].deadline <= t1 + 100);
+	assert_true(r.t[2].deadline >= t0 + 2000 && r.t[2].deadline <= t1 + 2000);
+	assert_int_equal(loop_run(r.l), 0);
+	check_deadline_order(&r);
+	assert_true(r.fired[0] >= t0 + 300);
+	assert_true(r.fired[1] >= t0 + 100);
+	assert_true(r.fired[2] >= t0 + 2000);
+	/* loop_now() stays in ms, on the same monotonic clock. */
+	uint64_t ms = loop_now(r.l);
+	assert_true(ms <= util_now_ms() && ms + 1000 > util_now_ms());
+	loop_free(r.l);
+}
+
+/* The loop's wait for its next deadline: to the nanosecond for
+ * epoll_pwait2, and rounded UP to whole ms for the epoll_wait fallback
+ * (rounding down would wake early and spin a round for nothing). */
+static void test_wait_timeout(void **state)
+{
+	(void)state;
+	struct timespec ts;
+	loop_timeout_ts(1300, 1000, &ts); /* a 300 us timer armed at 1000 */
+	assert_int_equal(ts.tv_sec, 0);
+	assert_int_equal(ts.tv_nsec, 300000);
+	loop_timeout_ts(1000, 1000, &ts); /* due */
+	assert_int_equal(ts.tv_sec, 0);
+	assert_int_equal(ts.tv_nsec, 0);
+	loop_timeout_ts(1000, 5000, &ts); /* overdue */
+	assert_int_equal(ts.tv_sec, 0);
+	assert_int_equal(ts.tv_nsec, 0);
+	loop_timeout_ts(2500001, 1, &ts);
+	assert_int_equal(ts.tv_sec, 2);
+	assert_int_equal(ts.tv_nsec, 500000000);
+
+	assert_int_equal(loop_timeout_ms(1300, 1000), 1);	   /* 300 us → 1 ms, not 0 */
+	assert_int_equal(loop_timeout_ms(2000, 1000), 1);	   /* exactly 1 ms */
+	assert_int_equal(loop_timeout_ms(2001, 1000), 2);	   /* 1.001 ms → 2 */
+	assert_int_equal(loop_timeout_ms(1000, 1000), 0);	   /* due */
+	assert_int_equal(loop_timeout_ms(1000, 5000), 0);	   /* overdue */
+	assert_int_equal(loop_timeout_ms(UINT64_MAX, 0), INT_MAX); /* capped */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_timer_order),     cmocka_unit_test(test_timer_rearm),
+		cmocka_unit_test(test_timer_order),	cmocka_unit_test(test_timer_rearm),
 		cmocka_unit_test(test_timer_heap_many), cmocka_unit_test(test_post_cross_thread),
 		cmocka_unit_test(test_watch_and_defer), cmocka_unit_test(test_defer_yields_to_events),
+		cmocka_unit_test(test_timer_us),	cmocka_unit_test(test_wait_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
