@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "userstore.h"
 #include "config.h"
 #include "log.h"
 #include "str.h"
