@@ -1,23 +1,16 @@
+/* auth: password hashing and checks, the PASS side of a login (auth_login:
+ * password, one-time password or password + TOTP, always one crypt) and
+ * Kerberos principal logins, plus the backend registry. Calls go one way:
+ * auth.c -> auth_otp.c (TOTP check) -> userstore.c; see auth.h. */
 #include "auth.h"
 
 #include <crypt.h>
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "str.h"
 #include "util.h"
-
-/* Names in the order of the bits: perms_format writes them in this order,
- * which is the canonical text the store keeps. */
-static const struct {
-	const char *name;
-	uint32_t bit;
-} perm_names[] = {
-    {"read", PERM_READ},     {"write", PERM_WRITE}, {"delete", PERM_DELETE},
-    {"rename", PERM_RENAME}, {"mkdir", PERM_MKDIR}, {"list", PERM_LIST},
-};
 
 /* A valid yescrypt hash (default cost, as auth_hash_password makes them) of a
  * password nobody knows. auth_check verifies against it when there is no real
@@ -28,84 +21,6 @@ static const char auth_dummy_hash[] = "$y$j9T$2/5M4F5xS643Ok2hER1km0$7cxcxrmrS4.
 
 /* The only prefix libxcrypt is asked to generate; see auth_hash_password. */
 #define AUTH_HASH_PREFIX "$y$"
-
-static int perm_lookup(struct slice word, uint32_t *bits)
-{
-	if (slice_eq_ci(word, "all")) {
-		*bits = PERM_ALL;
-		return 0;
-	}
-	if (slice_eq_ci(word, "none")) {
-		*bits = 0;
-		return 0;
-	}
-	for (size_t i = 0; i < ARRAY_LEN(perm_names); i++) {
-		if (slice_eq_ci(word, perm_names[i].name)) {
-			*bits = perm_names[i].bit;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-int perms_parse(const char *s, uint32_t *out)
-{
-	struct slice rest = slice_from_cstr(s), word;
-	uint32_t perms = 0;
-	bool more = true;
-
-	if (!s || slice_trim_spaces(rest).n == 0)
-		return -EINVAL;
-	while (more) {
-		uint32_t bits;
-		more = slice_split(rest, ',', &word, &rest);
-		/* An empty item ("read,,list", a trailing comma) is a typo worth
-		 * reporting rather than something to skip silently. */
-		if (perm_lookup(slice_trim_spaces(word), &bits) != 0)
-			return -EINVAL;
-		perms |= bits;
-	}
-	*out = perms;
-	return 0;
-}
-
-void perms_format(uint32_t perms, char *out, size_t outsz)
-{
-	size_t used = 0;
-
-	if (outsz == 0)
-		return;
-	perms &= PERM_ALL;
-	if (perms == PERM_ALL) {
-		(void)str_copy(out, outsz, "all");
-		return;
-	}
-	if (perms == 0) {
-		(void)str_copy(out, outsz, "none");
-		return;
-	}
-	out[0] = '\0';
-	for (size_t i = 0; i < ARRAY_LEN(perm_names); i++) {
-		if (!(perms & perm_names[i].bit))
-			continue;
-		int n = snprintf(out + used, outsz - used, "%s%s", used ? "," : "", perm_names[i].name);
-		/* Truncated output stays NUL-terminated; stop rather than overrun. */
-		if (n < 0 || (size_t)n >= outsz - used)
-			return;
-		used += (size_t)n;
-	}
-}
-
-void user_record_free(struct user_record *u)
-{
-	if (!u)
-		return;
-	free(u->name);
-	free(u->password_hash);
-	free(u->home);
-	free(u->account);
-	u->name = u->password_hash = u->home = u->account = NULL;
-}
 
 void auth_result_free(struct auth_result *r)
 {
@@ -209,25 +124,6 @@ void auth_check(const struct userstore_ops *ops, struct userstore *s, const char
 	auth_login(ops, s, user, password, NULL, out);
 }
 
-/* The user's record and OTP settings; errors other than "no such user" /
- * "nothing set" go to out->err. */
-static void auth_load(const struct userstore_ops *ops, struct userstore *s, const char *user, struct user_record *u,
-		      struct otp_state *st, bool *found, bool *have_st, struct auth_result *out)
-{
-	int r = ops->lookup(s, user, u);
-	if (r == 0)
-		*found = true;
-	else if (r != -ENOENT)
-		out->err = r;
-	if (*found && ops->otp_get) {
-		r = ops->otp_get(s, user, st);
-		if (r == 0)
-			*have_st = true;
-		else if (r != -ENOENT)
-			out->err = r;
-	}
-}
-
 /* RFC 2289 §7: decode the answer, hash it once; equal to the stored OTP(n)
  * ⇒ it is OTP(n-1), which then replaces it (compare-and-swap, so only one
  * of two simultaneous logins with it succeeds). Only for the challenge
@@ -260,7 +156,7 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	if (!ops || !s || !user || !password)
 		out->err = -EINVAL;
 	else
-		auth_load(ops, s, user, &u, &st, &found, &have_st, out);
+		out->err = userstore_load(ops, s, user, &u, &st, &found, &have_st);
 
 	bool real = found && u.enabled && !out->err;
 	bool otp_user = real && have_st && st.otp;

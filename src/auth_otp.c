@@ -1,7 +1,9 @@
 /* auth_otp: the USER side of one-time passwords (which challenge a name
  * gets, the RFC 2289 §9 challenge lock) and TOTP through liboath. The PASS
  * side is auth_login in auth.c, next to the password check it must cost the
- * same as. Everything here may block: job pool only. */
+ * same as. auth.c calls into this file, never the reverse: this file uses
+ * only the store interface (userstore.h). Everything here may block: job
+ * pool only. */
 #include <errno.h>
 #include <liboath/oath.h>
 #include <pthread.h>
@@ -9,24 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "auth_otp.h"
 #include "log.h"
+#include "str.h"
 #include "util.h"
 
 #define AUTH_TOTP_STEP_S 30
 #define AUTH_TOTP_SECRET_BYTES 20 /* RFC 4226 §4: 160 bits recommended */
 #define AUTH_SECRET_BYTES 32
-
-void otp_state_free(struct otp_state *st)
-{
-	if (!st)
-		return;
-	if (st->totp_secret) {
-		util_wipe(st->totp_secret, strlen(st->totp_secret));
-		free(st->totp_secret);
-	}
-	st->totp_secret = NULL;
-}
 
 /* A challenge for a name that has no key ([otp] unknown_users = challenge). */
 static void auth_fake(const struct userstore_ops *ops, struct userstore *s, const char *user,
@@ -60,18 +52,7 @@ void auth_lookup(const struct userstore_ops *ops, struct userstore *s, const str
 	}
 	if (req->release_lock && req->release_user && ops->challenge_unlock)
 		(void)ops->challenge_unlock(s, req->release_user, req->release_lock);
-	r = ops->lookup(s, req->user, &u);
-	if (r == 0)
-		found = true;
-	else if (r != -ENOENT)
-		out->err = r;
-	if (found && ops->otp_get) {
-		r = ops->otp_get(s, req->user, &st);
-		if (r == 0)
-			have_st = true;
-		else if (r != -ENOENT)
-			out->err = r;
-	}
+	out->err = userstore_load(ops, s, req->user, &u, &st, &found, &have_st);
 	if (out->err)
 		goto done;
 	bool real = found && u.enabled;

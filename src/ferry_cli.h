@@ -1,6 +1,7 @@
-/* ferry_cli: what the ferry admin CLI's files share (ferry.c: users and
- * config; ferry_otp.c: one-time passwords and TOTP; ferry_principal.c:
- * Kerberos principals). Not used by ferryd. */
+/* ferry_cli: what the ferry admin CLI's files share (ferry.c: main and
+ * config check; ferry_common.c: the helpers below; ferry_user.c: users;
+ * ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
+ * principals; ferry_admin.c: the running server). Not used by ferryd. */
 #ifndef FERRY_FERRY_CLI_H
 #define FERRY_FERRY_CLI_H
 
@@ -9,6 +10,17 @@
 
 #include "auth.h"
 #include "config.h"
+
+#ifndef FERRY_DEFAULT_CONFIG
+#define FERRY_DEFAULT_CONFIG "/etc/ferry/ferry.conf"
+#endif
+
+/* Input bound only: libxcrypt refuses passwords of CRYPT_MAX_PASSPHRASE_SIZE
+ * (512) bytes or more, which cli_new_hash (ferry_user.c) reports. */
+#define CLI_PASSWORD_MAX 1024
+/* Room for the longest password, a CR, an LF and the NUL. */
+#define CLI_PASSWORD_BUF (CLI_PASSWORD_MAX + 3)
+#define CLI_NAME_MAX 64
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
@@ -38,6 +50,9 @@ int cli_store_err(const struct cli *c, const char *name, int r);
  * length; buf holds a secret the caller wipes. what names it in messages. */
 int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, size_t *len);
 
+/* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
+ * argv[0] is the verb. */
+int cli_user(struct cli *c, int argc, char **argv);
 /* ferry otp ... / ferry totp ... (ferry_otp.c); argv[0] is the verb. */
 int cli_otp(struct cli *c, int argc, char **argv);
 int cli_totp(struct cli *c, int argc, char **argv);

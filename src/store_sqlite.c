@@ -2,7 +2,10 @@
  * user in the tree. The database is shared between ferryd (many readers, one
  * handle per job thread) and the ferry CLI (an occasional writer), so it runs
  * in WAL mode with a busy timeout: the CLI never makes a login fail and a
- * login never makes the CLI fail. */
+ * login never makes the CLI fail. This file opens the database, owns the
+ * schema and its migrations and the users table; the OTP statements are in
+ * store_sqlite_otp.c, the principal ones in store_sqlite_principal.c, and
+ * the ops table below joins them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "store_sqlite_impl.h"
 #include "str.h"
 #include "util.h"
 
@@ -71,25 +74,6 @@ static const char store_sqlite_principals[] =
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
 
-enum store_stmt {
-	STMT_LOOKUP,
-	STMT_INSERT,
-	STMT_DELETE,
-	STMT_UPDATE,
-	STMT_LIST,
-	STMT_OTP_GET,
-	STMT_OTP_PUT,
-	STMT_OTP_DELETE,
-	STMT_OTP_ADVANCE,
-	STMT_TOTP_ADVANCE,
-	STMT_LOCK_PURGE,
-	STMT_LOCK,
-	STMT_UNLOCK,
-	STMT_SECRET_GET,
-	STMT_SECRET_PUT,
-	STMT_COUNT
-};
-
 /* Every statement is fixed text with bound parameters; user text never
  * becomes SQL. Insert and update share one binding order (?1..?8, see
  * store_bind_record); update leaves created_at (?7) alone. */
@@ -100,68 +84,7 @@ static const char *const store_sqlite_sql[STMT_COUNT] = {
     [STMT_UPDATE] = "UPDATE users SET password_hash = ?2, home = ?3, account = ?4, perms = ?5, enabled = ?6, "
 		    "updated_at = ?8 WHERE name = ?1",
     [STMT_LIST] = "SELECT " STORE_SQLITE_COLUMNS " FROM users ORDER BY name",
-    [STMT_OTP_GET] = "SELECT alg, seq, seed, last, totp_secret, totp_last_step, reply, static_ok FROM otp "
-		     "WHERE name = ?1",
-    [STMT_OTP_PUT] = "INSERT OR REPLACE INTO otp(name, alg, seq, seed, last, totp_secret, totp_last_step, reply, "
-		     "static_ok) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS(SELECT 1 FROM users WHERE name = ?1)",
-    [STMT_OTP_DELETE] = "DELETE FROM otp WHERE name = ?1",
-    /* The compare-and-swap that makes each OTP usable once, even by two
-     * connections (or servers) that verified it at the same moment. */
-    [STMT_OTP_ADVANCE] = "UPDATE otp SET seq = ?2 - 1, last = ?4 WHERE name = ?1 AND alg IS NOT NULL AND seq = ?2 "
-			 "AND last = ?3",
-    [STMT_TOTP_ADVANCE] = "UPDATE otp SET totp_last_step = ?2 WHERE name = ?1 AND totp_secret IS NOT NULL "
-			  "AND totp_last_step < ?2",
-    [STMT_LOCK_PURGE] = "DELETE FROM otp_locks WHERE until < ?1",
-    [STMT_LOCK] = "INSERT INTO otp_locks(name, owner, until) VALUES(?1, ?2, ?4) ON CONFLICT(name) DO UPDATE SET "
-		  "owner = excluded.owner, until = excluded.until WHERE otp_locks.until < ?3 OR otp_locks.owner = ?2",
-    [STMT_UNLOCK] = "DELETE FROM otp_locks WHERE name = ?1 AND owner = ?2",
-    [STMT_SECRET_GET] = "SELECT value FROM meta WHERE key = 'challenge_secret'",
-    [STMT_SECRET_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES('challenge_secret', ?1)",
 };
-
-struct userstore {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[STMT_COUNT];
-	char path[PATH_MAX];
-};
-
-/* Maps an SQLite result code to -errno. -EEXIST and -ENOENT are reserved for
- * the meanings auth.h gives them. */
-static int store_errno(const struct userstore *s, int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_CONSTRAINT:
-		return rc == SQLITE_CONSTRAINT_PRIMARYKEY ? -EEXIST : -EINVAL;
-	case SQLITE_CANTOPEN: {
-		int e = s->db ? sqlite3_system_errno(s->db) : 0;
-		return e > 0 ? -e : -EIO;
-	}
-	default:
-		return -EIO;
-	}
-}
-
-/* Logs SQLite's own explanation (the caller only sees an errno) and returns
- * the mapped error. */
-static int store_fail(const struct userstore *s, const char *what, int rc)
-{
-	int r = store_errno(s, rc);
-	if (r != -EEXIST)
-		log_err(0, "user database %s: %s: %s", s->path, what,
-			s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-	return r;
-}
 
 /* Makes sure the file exists before SQLite opens it, so that "missing" gets a
  * clear message and a new database is created 0600: it holds password
@@ -240,7 +163,7 @@ static int store_migrate(struct userstore *s, bool from_empty, char *err, size_t
 		(void)snprintf(err, errsz, "cannot create the schema in %s: %s", s->path, sqlite3_errmsg(s->db));
 		/* Nothing to roll back if BEGIN failed; the error is already set. */
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return store_errno(s, rc);
+		return store_sqlite_errno(s, rc);
 	}
 	return 0;
 }
@@ -258,7 +181,7 @@ static int store_check_schema(struct userstore *s, const struct config *cfg, boo
 		rc = store_query_int(s, "SELECT count(*) FROM sqlite_master", &objects);
 	if (rc != SQLITE_OK) {
 		(void)snprintf(err, errsz, "cannot read user database %s: %s", s->path, sqlite3_errmsg(s->db));
-		return store_errno(s, rc);
+		return store_sqlite_errno(s, rc);
 	}
 	if (version == STORE_SQLITE_SCHEMA_VERSION)
 		return 0;
@@ -295,7 +218,7 @@ static int store_set_wal(struct userstore *s, char *err, size_t errsz)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		(void)snprintf(err, errsz, "cannot switch %s to WAL mode: %s", s->path, sqlite3_errmsg(s->db));
-		r = store_errno(s, rc);
+		r = store_sqlite_errno(s, rc);
 		goto fail;
 	}
 	const char *mode = (const char *)sqlite3_column_text(st, 0);
@@ -316,10 +239,26 @@ static void store_sqlite_close(struct userstore *s)
 		return;
 	for (size_t i = 0; i < ARRAY_LEN(s->stmt); i++)
 		(void)sqlite3_finalize(s->stmt[i]);
+	for (size_t i = 0; i < ARRAY_LEN(s->otp_stmt); i++)
+		(void)sqlite3_finalize(s->otp_stmt[i]);
 	/* All statements are finalized, so close cannot be left pending. */
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		log_err(0, "user database %s: close: %s", s->path, sqlite3_errmsg(s->db));
 	free(s);
+}
+
+/* Prepares n fixed statements (sql[i] into st[i]) for the handle's life. */
+static int store_prepare_all(struct userstore *s, const char *const *sql, sqlite3_stmt **st, size_t n, char *err,
+			     size_t errsz)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL);
+		if (rc != SQLITE_OK) {
+			(void)snprintf(err, errsz, "user database %s: %s", s->path, sqlite3_errmsg(s->db));
+			return store_sqlite_errno(s, rc);
+		}
+	}
+	return 0;
 }
 
 /* Borrows cfg; the handle returned in *out belongs to the caller (close). */
@@ -349,7 +288,7 @@ static int store_sqlite_open(const struct config *cfg, bool create, struct users
 	/* The file exists now: never let SQLite create a new one elsewhere. */
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc != SQLITE_OK) {
-		r = store_errno(s, rc);
+		r = store_sqlite_errno(s, rc);
 		(void)snprintf(err, errsz, "cannot open user database %s: %s", s->path,
 			       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto fail;
@@ -365,33 +304,19 @@ static int store_sqlite_open(const struct config *cfg, bool create, struct users
 	rc = sqlite3_exec(s->db, store_sqlite_principals, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		(void)snprintf(err, errsz, "cannot add the principals table to %s: %s", s->path, sqlite3_errmsg(s->db));
-		r = store_errno(s, rc);
+		r = store_sqlite_errno(s, rc);
 		goto fail;
 	}
-	for (size_t i = 0; i < STMT_COUNT; i++) {
-		rc = sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
-		if (rc != SQLITE_OK) {
-			(void)snprintf(err, errsz, "user database %s: %s", s->path, sqlite3_errmsg(s->db));
-			r = store_errno(s, rc);
-			goto fail;
-		}
-	}
+	r = store_prepare_all(s, store_sqlite_sql, s->stmt, STMT_COUNT, err, errsz);
+	if (!r)
+		r = store_prepare_all(s, store_sqlite_otp_sql, s->otp_stmt, STMT_OTP_COUNT, err, errsz);
+	if (r)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
 	store_sqlite_close(s);
 	return r;
-}
-
-/* Copies text column i into *out (NULL for SQL NULL when nullable). */
-static int store_column_dup(sqlite3_stmt *st, int i, bool nullable, char **out)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	*out = NULL;
-	if (!t)
-		return nullable && sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : -EIO;
-	*out = strndup((const char *)t, (size_t)sqlite3_column_bytes(st, i));
-	return *out ? 0 : -ENOMEM;
 }
 
 /* Fills u (owned by the caller afterwards) from the current row. */
@@ -401,13 +326,13 @@ static int store_row_read(const struct userstore *s, sqlite3_stmt *st, struct us
 	int r;
 
 	*u = (struct user_record){0};
-	r = store_column_dup(st, 0, false, &u->name);
+	r = store_sqlite_column_dup(st, 0, false, &u->name);
 	if (!r)
-		r = store_column_dup(st, 1, false, &u->password_hash);
+		r = store_sqlite_column_dup(st, 1, false, &u->password_hash);
 	if (!r)
-		r = store_column_dup(st, 2, false, &u->home);
+		r = store_sqlite_column_dup(st, 2, false, &u->home);
 	if (!r)
-		r = store_column_dup(st, 3, true, &u->account);
+		r = store_sqlite_column_dup(st, 3, true, &u->account);
 	if (r)
 		goto fail;
 	/* An operator may edit the table by hand: a perms value we cannot read
@@ -428,13 +353,6 @@ fail:
 	return r;
 }
 
-/* Statements are reused: always leave them reset and unbound. */
-static void store_stmt_done(sqlite3_stmt *st)
-{
-	(void)sqlite3_reset(st);
-	(void)sqlite3_clear_bindings(st);
-}
-
 static int store_sqlite_lookup(struct userstore *s, const char *name, struct user_record *out)
 {
 	sqlite3_stmt *st = s->stmt[STMT_LOOKUP];
@@ -448,8 +366,8 @@ static int store_sqlite_lookup(struct userstore *s, const char *name, struct use
 	else if (rc == SQLITE_DONE)
 		r = -ENOENT;
 	else
-		r = store_fail(s, "lookup", rc);
-	store_stmt_done(st);
+		r = store_sqlite_fail(s, "lookup", rc);
+	store_sqlite_stmt_done(st);
 	return r;
 }
 
@@ -484,21 +402,6 @@ static bool store_record_valid(const struct user_record *u)
 	return u && u->name && u->password_hash && u->home;
 }
 
-/* Runs a write statement; -ENOENT when it touched no row. */
-static int store_write(struct userstore *s, sqlite3_stmt *st, const char *what, int rc)
-{
-	int r = 0;
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		r = store_fail(s, what, rc);
-	else if (sqlite3_changes(s->db) == 0)
-		r = -ENOENT;
-	store_stmt_done(st);
-	return r;
-}
-
 /* created_at 0 means "now"; a non-zero value is kept (imports). */
 static int store_sqlite_add(struct userstore *s, const struct user_record *u)
 {
@@ -506,14 +409,14 @@ static int store_sqlite_add(struct userstore *s, const struct user_record *u)
 
 	if (!store_record_valid(u))
 		return -EINVAL;
-	return store_write(s, st, "add", store_bind_record(st, u, util_wall_s()));
+	return store_sqlite_write(s, st, "add", store_bind_record(st, u, util_wall_s()));
 }
 
 static int store_sqlite_remove(struct userstore *s, const char *name)
 {
 	sqlite3_stmt *st = s->stmt[STMT_DELETE];
 
-	return store_write(s, st, "remove", sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC));
+	return store_sqlite_write(s, st, "remove", sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC));
 }
 
 static int store_sqlite_update(struct userstore *s, const struct user_record *u)
@@ -522,7 +425,7 @@ static int store_sqlite_update(struct userstore *s, const struct user_record *u)
 
 	if (!store_record_valid(u))
 		return -EINVAL;
-	return store_write(s, st, "update", store_bind_record(st, u, util_wall_s()));
+	return store_sqlite_write(s, st, "update", store_bind_record(st, u, util_wall_s()));
 }
 
 /* Each record passed to fn is freed when fn returns. Returns 0 after the last
@@ -543,251 +446,8 @@ static int store_sqlite_list(struct userstore *s, int (*fn)(const struct user_re
 			break;
 	}
 	if (!r && rc != SQLITE_DONE)
-		r = store_fail(s, "list", rc);
-	store_stmt_done(st);
-	return r;
-}
-
-/* ---- one-time passwords ---- */
-
-static int store_sqlite_otp_get(struct userstore *s, const char *name, struct otp_state *out)
-{
-	sqlite3_stmt *st = s->stmt[STMT_OTP_GET];
-	int r = 0;
-
-	*out = (struct otp_state){ 0 };
-	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		r = -ENOENT;
-	} else if (rc != SQLITE_ROW) {
-		r = store_fail(s, "otp lookup", rc);
-	} else {
-		const char *alg = (const char *)sqlite3_column_text(st, 0);
-		const char *seed = (const char *)sqlite3_column_text(st, 2);
-		int64_t seq = sqlite3_column_int64(st, 1);
-		if (alg) {
-			/* Hand edits that make no sense fail the lookup rather
-			 * than being guessed at. */
-			if (otp_alg_parse(slice_from_cstr(alg), &out->alg) != 0 || !seed ||
-			    !otp_seed_valid(slice_from_cstr(seed)) || seq < 0 || seq > OTP_COUNT_MAX) {
-				log_err(0, "user database %s: invalid one-time password row", s->path);
-				r = -EINVAL;
-				goto done;
-			}
-			out->otp = true;
-			out->seq = (unsigned)seq;
-			(void)str_copy(out->seed, sizeof(out->seed), seed);
-			out->last = (uint64_t)sqlite3_column_int64(st, 3);
-		}
-		r = store_column_dup(st, 4, true, &out->totp_secret);
-		out->totp_last_step = sqlite3_column_int64(st, 5);
-		int64_t reply = sqlite3_column_int64(st, 6);
-		out->reply = reply == 331 || reply == 336 ? (int)reply : 0;
-		out->static_ok = sqlite3_column_int64(st, 7) != 0;
-	}
-done:
-	store_stmt_done(st);
-	if (r)
-		otp_state_free(out);
-	return r;
-}
-
-static int store_sqlite_otp_put(struct userstore *s, const char *name, const struct otp_state *o)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (!o->otp && !o->totp_secret && !o->reply && !o->static_ok) {
-		st = s->stmt[STMT_OTP_DELETE];
-		int r = store_write(s, st, "otp remove", sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC));
-		return r == -ENOENT ? 0 : r;
-	}
-	st = s->stmt[STMT_OTP_PUT];
-	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = o->otp ? sqlite3_bind_text(st, 2, otp_alg_name(o->alg), -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2);
-	if (rc == SQLITE_OK)
-		rc = o->otp ? sqlite3_bind_int64(st, 3, o->seq) : sqlite3_bind_null(st, 3);
-	if (rc == SQLITE_OK)
-		rc = o->otp ? sqlite3_bind_text(st, 4, o->seed, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4);
-	if (rc == SQLITE_OK)
-		rc = o->otp ? sqlite3_bind_int64(st, 5, (int64_t)o->last) : sqlite3_bind_null(st, 5);
-	if (rc == SQLITE_OK)
-		rc = o->totp_secret ? sqlite3_bind_text(st, 6, o->totp_secret, -1, SQLITE_STATIC)
-				    : sqlite3_bind_null(st, 6);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 7, o->totp_last_step);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(st, 8, o->reply);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(st, 9, o->static_ok ? 1 : 0);
-	return store_write(s, st, "otp update", rc);
-}
-
-/* A write whose WHERE clause is the compare part of a compare-and-swap:
- * touching no row means someone else changed it first. */
-static int store_cas(struct userstore *s, sqlite3_stmt *st, const char *what, int rc)
-{
-	int r = store_write(s, st, what, rc);
-	return r == -ENOENT ? -ESTALE : r;
-}
-
-static int store_sqlite_otp_advance(struct userstore *s, const char *name, unsigned seq, uint64_t last,
-				    uint64_t next)
-{
-	sqlite3_stmt *st = s->stmt[STMT_OTP_ADVANCE];
-	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, seq);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 3, (int64_t)last);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 4, (int64_t)next);
-	return store_cas(s, st, "otp advance", rc);
-}
-
-static int store_sqlite_totp_advance(struct userstore *s, const char *name, int64_t step)
-{
-	sqlite3_stmt *st = s->stmt[STMT_TOTP_ADVANCE];
-	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, step);
-	return store_cas(s, st, "totp advance", rc);
-}
-
-static int store_sqlite_challenge_lock(struct userstore *s, const char *name, uint64_t owner, int64_t now,
-				       int64_t until)
-{
-	sqlite3_stmt *st = s->stmt[STMT_LOCK_PURGE];
-	/* Expired locks of names nobody asks for again would pile up. */
-	int r = store_write(s, st, "lock purge", sqlite3_bind_int64(st, 1, now));
-	if (r && r != -ENOENT)
-		return r;
-	st = s->stmt[STMT_LOCK];
-	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, (int64_t)owner);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 3, now);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 4, until);
-	r = store_write(s, st, "lock", rc);
-	return r == -ENOENT ? -EBUSY : r;
-}
-
-static int store_sqlite_challenge_unlock(struct userstore *s, const char *name, uint64_t owner)
-{
-	sqlite3_stmt *st = s->stmt[STMT_UNLOCK];
-	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, (int64_t)owner);
-	int r = store_write(s, st, "unlock", rc);
-	return r == -ENOENT ? 0 : r;
-}
-
-/* Reads the secret, making it first if the store has none (INSERT OR
- * IGNORE: two servers racing agree on whichever came first). */
-static int store_sqlite_server_secret(struct userstore *s, uint8_t *out, size_t n)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		sqlite3_stmt *st = s->stmt[STMT_SECRET_GET];
-		int r = -ENOENT;
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) >= n) {
-			memcpy(out, sqlite3_column_blob(st, 0), n);
-			r = 0;
-		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			r = store_fail(s, "secret", rc);
-		}
-		store_stmt_done(st);
-		if (r != -ENOENT || attempt == 1)
-			return r;
-		uint8_t fresh[64];
-		if (n > sizeof(fresh) || util_random(fresh, sizeof(fresh)) != 0)
-			return -EIO;
-		st = s->stmt[STMT_SECRET_PUT];
-		r = store_write(s, st, "secret", sqlite3_bind_blob(st, 1, fresh, (int)sizeof(fresh), SQLITE_TRANSIENT));
-		util_wipe(fresh, sizeof(fresh));
-		if (r && r != -ENOENT)
-			return r;
-	}
-	return -EIO;
-}
-
-/* ---- principal → user mappings: rare statements, prepared per call ---- */
-
-/* Runs sql with ?1 = a, ?2 = b (if not NULL), ?3 = now (if stamp). A query
- * (row_means_ok): 0 if it returned a row, -ENOENT if none. A write: 0, or
- * -ENOENT if it changed nothing. */
-static int store_principal_run(struct userstore *s, const char *sql, const char *a, const char *b, bool stamp,
-			       bool row_means_ok, const char *what)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK && b)
-		rc = sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK && stamp)
-		rc = sqlite3_bind_int64(st, 3, util_wall_s());
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	int r;
-	if (row_means_ok)
-		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_fail(s, what, rc);
-	else
-		r = rc != SQLITE_DONE ? store_fail(s, what, rc) : sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
-	(void)sqlite3_finalize(st);
-	return r;
-}
-
-static int store_sqlite_principal_check(struct userstore *s, const char *principal, const char *name)
-{
-	return store_principal_run(s, "SELECT 1 FROM principals WHERE principal = ?1 AND user = ?2", principal, name,
-				   false, true, "principal check");
-}
-
-static int store_sqlite_principal_add(struct userstore *s, const char *principal, const char *name)
-{
-	/* The user must exist; the pair must be new (-EEXIST). */
-	int r = store_principal_run(s, "SELECT 1 FROM users WHERE name = ?1", name, NULL, false, true,
-				    "principal add");
-	if (r == 0)
-		r = store_principal_run(s, "INSERT INTO principals(principal, user, created_at) VALUES(?1, ?2, ?3)",
-					principal, name, true, false, "principal add");
-	return r;
-}
-
-static int store_sqlite_principal_remove(struct userstore *s, const char *principal, const char *name)
-{
-	return store_principal_run(s, "DELETE FROM principals WHERE principal = ?1 AND user = ?2", principal, name,
-				   false, false, "principal remove");
-}
-
-static int store_sqlite_principal_list(struct userstore *s, const char *name,
-				       int (*fn)(const char *principal, const char *name, void *arg), void *arg)
-{
-	sqlite3_stmt *st = NULL;
-	int r = 0;
-	int rc = sqlite3_prepare_v2(s->db,
-				    "SELECT principal, user FROM principals WHERE ?1 IS NULL OR user = ?1 "
-				    "ORDER BY user, principal",
-				    -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = name ? sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *pr = (const char *)sqlite3_column_text(st, 0);
-		const char *us = (const char *)sqlite3_column_text(st, 1);
-		r = fn(pr ? pr : "", us ? us : "", arg);
-		if (r)
-			break;
-		rc = SQLITE_OK;
-	}
-	if (!r && rc != SQLITE_DONE)
-		r = store_fail(s, "principal list", rc);
-	(void)sqlite3_finalize(st);
+		r = store_sqlite_fail(s, "list", rc);
+	store_sqlite_stmt_done(st);
 	return r;
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests for auth.c: permission lists, password hashing and verification
+/* Unit tests for auth.c and userstore.c: permission lists, password hashing and verification
  * for every scheme the store may hold, and auth_check's outcomes (including
  * its timing for unknown users) against a real SQLite store in a fresh
  * mkdtemp() directory, plus a failing store. */
