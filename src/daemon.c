@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "buildinfo.h"
 #include "guard.h"
 #include "gss.h"
 #include "net.h"
@@ -217,7 +218,7 @@ static void reload(struct daemon *d)
 	struct config *nw = NULL;
 	char err[1024];
 	systemd_notify_reloading();
-	int r = config_load(old->path, &nw, err, sizeof(err));
+	int r = config_load_checked(old->path, buildinfo_check_config, &nw, err, sizeof(err));
 	if (r) {
 		log_err(0, "reload failed, keeping the running configuration: %s%s", err,
 			r == -EACCES ? " (reloads read the file as the service user: make it readable by that user,"
