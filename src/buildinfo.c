@@ -10,8 +10,7 @@ const char *buildinfo_features(void)
 	return FERRY_FEATURES; /* meson.build: the features whose files it chose */
 }
 
-int buildinfo_check_config(const struct config *c, const char **section, const char **key, char *why,
-			  size_t whysz)
+int buildinfo_check_config(const struct config *c, const char **section, const char **key, char *why, size_t whysz)
 {
 	/* systemd has no key: systemd_none.c refuses passed sockets at start. */
 	int (*const checks[])(const struct config *, const char **, const char **, char *, size_t) = {

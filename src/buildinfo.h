@@ -16,7 +16,6 @@ const char *buildinfo_features(void);
 /* A config_load_checked() check: nonzero when c sets a key whose part this
  * build leaves out, with that key's section and name and why (borrowed
  * static strings; why is written). */
-int buildinfo_check_config(const struct config *c, const char **section, const char **key, char *why,
-			  size_t whysz);
+int buildinfo_check_config(const struct config *c, const char **section, const char **key, char *why, size_t whysz);
 
 #endif

@@ -10,17 +10,14 @@
 
 #include "config.h"
 
-int gss_acceptor_new(const char *keytab, const char *service, struct gss_acceptor **out, char *err,
-		     size_t errsz)
+int gss_acceptor_new(const char *keytab, const char *service, struct gss_acceptor **out, char *err, size_t errsz)
 {
 	/* Not reached: gss_check_config refuses [gssapi] keytab first. */
 	(void)snprintf(err, errsz, "[gssapi] keytab: ferryd was built without GSSAPI");
 	return -ENOTSUP;
 }
 
-void gss_acceptor_free(struct gss_acceptor *a)
-{
-}
+void gss_acceptor_free(struct gss_acceptor *a) {}
 
 size_t gss_acceptor_keys(const struct gss_acceptor *a)
 {
@@ -32,16 +29,11 @@ struct gss_sess *gss_sess_new(const struct gss_acceptor *a)
 	return NULL;
 }
 
-void gss_sess_free(struct gss_sess *g)
-{
-}
+void gss_sess_free(struct gss_sess *g) {}
 
-void gss_sess_reset(struct gss_sess *g)
-{
-}
+void gss_sess_reset(struct gss_sess *g) {}
 
-enum gss_step_status gss_sess_step(struct gss_sess *g, struct slice token, struct buf *out, char *err,
-				   size_t errsz)
+enum gss_step_status gss_sess_step(struct gss_sess *g, struct slice token, struct buf *out, char *err, size_t errsz)
 {
 	(void)snprintf(err, errsz, "built without GSSAPI");
 	return GSS_STEP_FAILED;

@@ -203,8 +203,7 @@ static void run_url(struct hook_pool *h, const struct hook_item *it)
 			log_info(it->sid, "hook: POST %s: %ld", h->url, code);
 			goto out;
 		}
-		log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): %s", h->url, attempt, HOOKS_URL_TRIES,
-			 why);
+		log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): %s", h->url, attempt, HOOKS_URL_TRIES, why);
 		if (attempt < HOOKS_URL_TRIES)
 			sleep_ms(HOOKS_RETRY_MS << (attempt - 1));
 	}

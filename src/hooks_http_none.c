@@ -13,9 +13,7 @@ int hooks_http_global_init(void)
 	return -ENOTSUP; /* not reached: hooks_check_config refuses upload_url */
 }
 
-void hooks_http_global_cleanup(void)
-{
-}
+void hooks_http_global_cleanup(void) {}
 
 struct hooks_http *hooks_http_new(const char *url, const char *body, uint32_t timeout_ms)
 {
@@ -28,9 +26,7 @@ int hooks_http_post(struct hooks_http *hh, long *code, char *why, size_t whysz)
 	return -ENOTSUP;
 }
 
-void hooks_http_free(struct hooks_http *hh)
-{
-}
+void hooks_http_free(struct hooks_http *hh) {}
 
 int hooks_check_config(const struct config *c, const char **section, const char **key, char *why, size_t whysz)
 {

@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 			return 0;
 		case 'V':
 			/* The second line tells scripts and tests what is built in. */
-			(void)printf("ferryd %s\nfeatures: %s\n", FERRY_VERSION, buildinfo_features());
+			(void)printf("ferryd %s\nfeatures:%s%s\n", FERRY_VERSION, buildinfo_features()[0] ? " " : "",
+				     buildinfo_features());
 			return 0;
 		default:
 			usage(stderr);

@@ -18,9 +18,7 @@ int metrics_http_start(int fd, const struct metrics *m, void (*gauges)(void *arg
 	return -ENOTSUP;
 }
 
-void metrics_http_stop(struct metrics_http *h)
-{
-}
+void metrics_http_stop(struct metrics_http *h) {}
 
 int metrics_check_config(const struct config *c, const char **section, const char **key, char *why, size_t whysz)
 {

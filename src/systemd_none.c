@@ -23,15 +23,12 @@ int systemd_listen_fds(int *fds, bool *implicit, size_t max, size_t *n, char *er
 	if (!pid || !nfds || parse_u64((struct slice){ pid, strlen(pid) }, UINT32_MAX, &v) != 0 ||
 	    v != (uint64_t)getpid())
 		return 0;
-	(void)snprintf(err, errsz, "socket activation: sockets were passed (LISTEN_FDS) but ferryd was built "
-				   "without systemd support (meson -Dsystemd=disabled)");
+	(void)snprintf(err, errsz,
+		       "socket activation: sockets were passed (LISTEN_FDS) but ferryd was built "
+		       "without systemd support (meson -Dsystemd=disabled)");
 	return -ENOTSUP;
 }
 
-void systemd_notify(const char *state)
-{
-}
+void systemd_notify(const char *state) {}
 
-void systemd_notify_reloading(void)
-{
-}
+void systemd_notify_reloading(void) {}
