@@ -35,7 +35,7 @@ ferryd serves FTP (RFC 959 and its extensions) and FTPS (explicit AUTH TLS and i
 - `-h`, `--help`
   Usage text.
 - `-V`, `--version`
-  Version.
+  Version, and a second line "features: ..." naming the optional parts built in (gssapi, metrics, hooks, systemd; meson features). A configuration that asks for a part not built in fails --check with its line.
 
 = SIGNALS
 - SIGTERM, SIGINT

@@ -491,7 +491,24 @@ static int config_resolve_file(struct config_parse *ctx, const char *path)
 	return 0;
 }
 
+/* The build's check (config_load_checked), after the file's own checks. */
+static int config_check_build(struct config_parse *ctx, config_check_fn *check)
+{
+	const char *section = "", *key = "";
+	char why[256] = "";
+	if (!check || check(ctx->c, &section, &key, why, sizeof(why)) == 0)
+		return 0;
+	config_fail_at(ctx, config_seen_line(ctx, section, key), "[%s] %s: %s", section, key, why);
+	return -1;
+}
+
 int config_load(const char *path, struct config **out, char *err, size_t errsz)
+{
+	return config_load_checked(path, NULL, out, err, errsz);
+}
+
+int config_load_checked(const char *path, config_check_fn *check, struct config **out, char *err,
+			size_t errsz)
 {
 	char dummy[1];
 	struct config_parse *ctx = util_xcalloc(1, sizeof(*ctx));
@@ -541,7 +558,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errsz)
 			       path, line);
 		goto fail;
 	}
-	if (ctx->err_line || config_check_tls(ctx) != 0) {
+	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_build(ctx, check) != 0) {
 		r = -EINVAL;
 		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);
 		goto fail;

@@ -108,6 +108,14 @@ struct config *config_new_default(void);
  * resolved against the file's directory. */
 int config_load(const char *path, struct config **out, char *err, size_t errsz);
 
+/* config_load plus the build's own check (buildinfo.c: keys asking for a
+ * part this build leaves out): check returns nonzero with the key's section
+ * and name and why, reported as "FILE:LINE: [section] key: why". NULL: none. */
+typedef int config_check_fn(const struct config *c, const char **section, const char **key, char *why,
+			    size_t whysz);
+int config_load_checked(const char *path, config_check_fn *check, struct config **out, char *err,
+			size_t errsz);
+
 /* Reference counting: config_ref returns c; config_unref frees at zero. */
 const struct config *config_ref(const struct config *c);
 void config_unref(const struct config *c);

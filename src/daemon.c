@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "buildinfo.h"
 #include "guard.h"
 #include "gss.h"
 #include "net.h"
@@ -43,6 +44,16 @@ struct daemon {
 	struct admin *admin;       /* [admin] socket; NULL = off */
 	const struct userstore_ops *store_ops;
 	struct config *startup; /* borrowed: for the job threads' store */
+	/* Start-up state handed from one daemon_run phase to the next, and
+	 * undone by shut_down for whatever was reached. */
+	int sigfd;
+	int **fds;       /* fds[worker][listener]; a row is NULL once its worker owns it */
+	size_t nl;       /* listeners per worker */
+	size_t npassed;  /* of them passed by socket activation */
+	bool implicit[WORKER_MAX_LISTEN];
+	int metrics_fd, admin_fd; /* bound as root, served after the workers start */
+	unsigned started;         /* workers running */
+	bool jobs_up;
 };
 
 static void *store_thread_init(void *arg)
@@ -217,7 +228,7 @@ static void reload(struct daemon *d)
 	struct config *nw = NULL;
 	char err[1024];
 	systemd_notify_reloading();
-	int r = config_load(old->path, &nw, err, sizeof(err));
+	int r = config_load_checked(old->path, buildinfo_check_config, &nw, err, sizeof(err));
 	if (r) {
 		log_err(0, "reload failed, keeping the running configuration: %s%s", err,
 			r == -EACCES ? " (reloads read the file as the service user: make it readable by that user,"
@@ -362,23 +373,11 @@ static void raise_fd_limit(const struct config *cfg)
 			 cfg->max_sessions, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
-int daemon_run(struct config *cfg)
+/* Signals arrive through a signalfd, never handlers (ARCHITECTURE.md §3);
+ * they are blocked before any thread exists, so every thread inherits the
+ * mask and only the main loop reads them. */
+static int block_signals(struct daemon *d)
 {
-	struct daemon d = { 0 };
-	int status = 1, sigfd = -1;
-	char err[1024];
-	int **fds = NULL, metrics_fd = -1, admin_fd = -1;
-	size_t nl = 0;
-	unsigned started = 0;
-	bool jobs_up = false;
-
-	pthread_mutex_init(&d.shared.tls_lock, NULL);
-	d.store_ops = auth_backend(cfg->store_backend);
-	if (!d.store_ops) {
-		log_err(0, "[store] backend '%s' is not built in", cfg->store_backend);
-		config_unref(cfg);
-		return 1;
-	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -389,273 +388,357 @@ int daemon_run(struct config *cfg)
 	/* Blocked before any thread exists, so every thread inherits it. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGPIPE);
-	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sigfd < 0) {
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0) {
 		log_err(0, "signalfd: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
+/* Secrets are read while still root (ARCHITECTURE.md §1): the files may be
+ * readable by root only, and the service user never needs them. */
+static int read_secrets(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
+{
 	/* Keys are read now, while still root (ARCHITECTURE.md §1). */
-	int tr = tls_ctx_new(cfg, &d.shared.tls, err, sizeof(err));
+	int tr = tls_ctx_new(cfg, &d->shared.tls, err, errsz);
 	if (tr != 0 && tr != -ENOENT) {
 		log_err(0, "%s", err);
-		goto out;
+		return -1;
 	}
 	/* implicit_listen or required without a certificate never gets here:
 	 * config_load refuses it with the line number. */
 	/* The keytab too: its keys are copied into memory now. */
 	if (cfg->gss_keytab[0]) {
 		struct gss_acceptor *ga = NULL;
-		if (gss_acceptor_new(cfg->gss_keytab, cfg->gss_service, &ga, err, sizeof(err)) != 0) {
+		if (gss_acceptor_new(cfg->gss_keytab, cfg->gss_service, &ga, err, errsz) != 0) {
 			log_err(0, "%s", err);
-			goto out;
+			return -1;
 		}
-		d.shared.gss = ga;
+		d->shared.gss = ga;
 	}
+	return 0;
+}
 
-	d.nworkers = worker_count(cfg);
-	bool implicit[WORKER_MAX_LISTEN];
+/* The control listeners, bound as root (privileged ports) or passed by
+ * socket activation, each duplicated once per worker: d->fds[w][i]. */
+static int bind_listeners(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
+{
 	int passed[WORKER_MAX_LISTEN];
-	size_t npassed = 0;
-	if (systemd_listen_fds(passed, implicit, WORKER_MAX_LISTEN, &npassed, err, sizeof(err)) != 0) {
+	if (systemd_listen_fds(passed, d->implicit, WORKER_MAX_LISTEN, &d->npassed, err, errsz) != 0) {
 		log_err(0, "%s", err);
-		goto out;
+		return -1;
 	}
-	if (npassed) {
+	if (d->npassed) {
 		/* Socket activation: the passed sockets replace [server] listen and
 		 * [tls] implicit_listen. */
-		nl = npassed;
-		for (size_t i = 0; i < nl; i++)
-			if (implicit[i] && !d.shared.tls) {
-				log_err(0, "socket activation passed an implicit FTPS socket (name \"%s\") but [tls] cert "
-					   "is not set",
+		d->nl = d->npassed;
+		for (size_t i = 0; i < d->nl; i++)
+			if (d->implicit[i] && !d->shared.tls) {
+				log_err(0,
+					"socket activation passed an implicit FTPS socket (name \"%s\") but [tls] cert "
+					"is not set",
 					SYSTEMD_FDNAME_IMPLICIT);
-				for (size_t j = 0; j < nl; j++)
+				for (size_t j = 0; j < d->nl; j++)
 					(void)close(passed[j]);
-				goto out;
+				return -1;
 			}
 	} else {
-		nl = cfg->n_listen + cfg->n_tls_implicit;
-		for (size_t i = 0; i < nl; i++)
-			implicit[i] = i >= cfg->n_listen;
+		d->nl = cfg->n_listen + cfg->n_tls_implicit;
+		for (size_t i = 0; i < d->nl; i++)
+			d->implicit[i] = i >= cfg->n_listen;
 	}
-	fds = util_xcalloc(d.nworkers, sizeof(*fds));
-	for (unsigned w = 0; w < d.nworkers; w++) {
-		fds[w] = util_xcalloc(nl, sizeof(int));
-		for (size_t i = 0; i < nl; i++)
-			fds[w][i] = -1;
+	d->fds = util_xcalloc(d->nworkers, sizeof(*d->fds));
+	for (unsigned w = 0; w < d->nworkers; w++) {
+		d->fds[w] = util_xcalloc(d->nl, sizeof(int));
+		for (size_t i = 0; i < d->nl; i++)
+			d->fds[w][i] = -1;
 	}
-	for (size_t i = 0; i < nl; i++) {
-		if (npassed) {
-			fds[0][i] = passed[i];
+	for (size_t i = 0; i < d->nl; i++) {
+		if (d->npassed) {
+			d->fds[0][i] = passed[i];
 		} else {
 			/* Bound as root (privileged ports), once per address and
 			 * without SO_REUSEPORT: a second ferryd on the same address
 			 * fails here with "Address already in use" instead of
 			 * silently sharing the port with this one. */
-			const struct config_listen *l = i < cfg->n_listen ? &cfg->listen[i] : &cfg->tls_implicit[i - cfg->n_listen];
-			if (net_listen(l->host, l->port, &fds[0][i], err, sizeof(err)) != 0) {
+			const struct config_listen *l =
+			    i < cfg->n_listen ? &cfg->listen[i] : &cfg->tls_implicit[i - cfg->n_listen];
+			if (net_listen(l->host, l->port, &d->fds[0][i], err, errsz) != 0) {
 				log_err(0, "%s", err);
-				goto out;
+				return -1;
 			}
 		}
 		/* One descriptor per worker for the one socket. */
-		for (unsigned w = 1; w < d.nworkers; w++) {
-			fds[w][i] = fcntl(fds[0][i], F_DUPFD_CLOEXEC, 3);
-			if (fds[w][i] < 0) {
+		for (unsigned w = 1; w < d->nworkers; w++) {
+			d->fds[w][i] = fcntl(d->fds[0][i], F_DUPFD_CLOEXEC, 3);
+			if (d->fds[w][i] < 0) {
 				log_err(0, "dup of a listening socket: %s", strerror(errno));
-				goto out;
+				return -1;
 			}
 		}
 	}
+	return 0;
+}
 
+/* The rest of what needs root: the kernel check, the descriptor limit, the
+ * event logs (maybe in a root-only directory), the metrics listener (any
+ * port) and the admin socket (created, then given to the service user). */
+static int open_as_root(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
+{
 	/* ARCHITECTURE.md §5: confinement is the kernel's job; no fallback. */
 	if (!vfs_supported()) {
 		log_err(0, "this kernel lacks openat2(RESOLVE_IN_ROOT) (Linux 5.6+); refusing to start");
-		goto out;
+		return -1;
 	}
 	raise_fd_limit(cfg);
 	if (open_event_logs(cfg) != 0)
-		goto out;
+		return -1;
 	/* Bound as root too (any port); served from its own thread later. */
 	if (cfg->n_metrics_listen &&
-	    net_listen(cfg->metrics_listen[0].host, cfg->metrics_listen[0].port, &metrics_fd, err, sizeof(err)) != 0) {
+	    net_listen(cfg->metrics_listen[0].host, cfg->metrics_listen[0].port, &d->metrics_fd, err, errsz) != 0) {
 		log_err(0, "[metrics] listen: %s", err);
-		goto out;
+		return -1;
 	}
 	if (cfg->admin_socket[0]) {
 		uid_t uid = (uid_t)-1;
 		gid_t gid = (gid_t)-1;
 		if (geteuid() == 0 && privs_lookup(cfg->run_as, &uid, &gid) != 0)
 			uid = (uid_t)-1, gid = (gid_t)-1;
-		if (admin_listen(cfg->admin_socket, uid, gid, &admin_fd, err, sizeof(err)) != 0) {
+		if (admin_listen(cfg->admin_socket, uid, gid, &d->admin_fd, err, errsz) != 0) {
 			log_err(0, "%s", err);
-			goto out;
+			return -1;
 		}
 	}
-	if (privs_drop(cfg->run_as, err, sizeof(err)) != 0) {
+	return 0;
+}
+
+/* From here on ferryd is the service user: whatever it opens next (the
+ * store, the config on reload) is checked with that user's rights now, at
+ * start, not at the first login or the first SIGHUP. */
+static int drop_to_service_user(struct daemon *d, struct config *cfg, char *err, size_t errsz)
+{
+	if (privs_drop(cfg->run_as, err, errsz) != 0) {
 		log_err(0, "%s", err);
-		goto out;
+		return -1;
 	}
 
 	if (access(cfg->path, R_OK) != 0)
-		log_warn(0, "%s is not readable by the service user; SIGHUP reloads will fail until it is "
-			    "(e.g. owner root, group of the service user, mode 0640)",
+		log_warn(0,
+			 "%s is not readable by the service user; SIGHUP reloads will fail until it is "
+			 "(e.g. owner root, group of the service user, mode 0640)",
 			 cfg->path);
 
 	/* Open (and create on first run) the store now, as the service user,
 	 * so a permission problem is reported at start, not at first login. */
 	struct userstore *probe = NULL;
-	if (d.store_ops->open(cfg, true, &probe, err, sizeof(err)) != 0) {
+	if (d->store_ops->open(cfg, true, &probe, err, errsz) != 0) {
 		log_err(0, "%s", err);
-		goto out;
+		return -1;
 	}
 	if (cfg->sandbox_landlock != SANDBOX_OFF && !cfg->sandbox_roots[0])
-		derive_roots(&d, probe, cfg);
-	d.store_ops->close(probe);
+		derive_roots(d, probe, cfg);
+	d->store_ops->close(probe);
+	return 0;
+}
 
+/* Hooks, then the sandbox: both while ferryd is still one thread, so the
+ * hook runner forks cleanly and every later thread inherits the sandbox. */
+static int fork_hooks_and_sandbox(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
+{
 	/* Hooks run in a process of their own, forked before the sandbox
 	 * (hooks.c): the programs they start must not inherit it. */
 	if (cfg->hooks_upload_exec[0] || cfg->hooks_upload_url[0]) {
-		if (hooks_start(&d.shared.hooks, cfg->hooks_upload_exec, cfg->hooks_upload_url, cfg->hooks_concurrency,
+		if (hooks_start(&d->shared.hooks, cfg->hooks_upload_exec, cfg->hooks_upload_url, cfg->hooks_concurrency,
 				cfg->hooks_timeout_ms) != 0) {
 			log_err(0, "[hooks]: cannot start the hook runner");
-			goto out;
+			return -1;
 		}
 		log_info(0, "hooks: after each upload%s%s%s%s", cfg->hooks_upload_exec[0] ? " run " : "",
 			 cfg->hooks_upload_exec, cfg->hooks_upload_url[0] ? " POST to " : "", cfg->hooks_upload_url);
 	}
 
 	/* Before any other thread exists: every thread inherits the sandbox. */
-	if (sandbox_apply(cfg, err, sizeof(err)) != 0) {
+	if (sandbox_apply(cfg, err, errsz) != 0) {
 		log_err(0, "%s", err);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
-	d.startup = cfg;
+/* The threads: the main loop (signals), the job pool, then the workers,
+ * each taking its copies of the listeners. cfg becomes the current
+ * snapshot first, since every thread reads it. */
+static int start_threads(struct daemon *d, struct config *cfg)
+{
+	d->startup = cfg;
 	(void)config_ref(cfg); /* the current snapshot holds its own reference */
 	config_set_current(cfg);
-	if (loop_new(&d.loop) != 0 || loop_watch_add(d.loop, &d.sigwatch, sigfd, EPOLLIN, on_signal) != 0) {
+	if (loop_new(&d->loop) != 0 || loop_watch_add(d->loop, &d->sigwatch, d->sigfd, EPOLLIN, on_signal) != 0) {
 		log_err(0, "cannot create the main event loop");
-		goto out;
+		return -1;
 	}
-	if (jobs_start(&d.shared.jobs, job_count(cfg), store_thread_init, store_thread_fini, &d) != 0) {
+	if (jobs_start(&d->shared.jobs, job_count(cfg), store_thread_init, store_thread_fini, d) != 0) {
 		log_err(0, "cannot start the job pool");
-		goto out;
+		return -1;
 	}
-	jobs_up = true;
+	d->jobs_up = true;
 	struct guard_limits lim;
 	guard_limits_from(cfg, &lim);
-	d.shared.guard = guard_new(&lim);
-	atomic_init(&d.shared.next_sid, 1);
-	atomic_init(&d.shared.sessions, 0);
-	d.shared.metrics = &d.metrics;
-	d.shared.stopped = on_worker_stopped;
-	d.shared.stopped_arg = &d;
-	d.workers = util_xcalloc(d.nworkers, sizeof(*d.workers));
-	for (unsigned w = 0; w < d.nworkers; w++) {
-		if (worker_init(&d.workers[w], w, &d.shared, fds[w], implicit, nl) != 0) {
+	d->shared.guard = guard_new(&lim);
+	atomic_init(&d->shared.next_sid, 1);
+	atomic_init(&d->shared.sessions, 0);
+	d->shared.metrics = &d->metrics;
+	d->shared.stopped = on_worker_stopped;
+	d->shared.stopped_arg = d;
+	d->workers = util_xcalloc(d->nworkers, sizeof(*d->workers));
+	for (unsigned w = 0; w < d->nworkers; w++) {
+		if (worker_init(&d->workers[w], w, &d->shared, d->fds[w], d->implicit, d->nl) != 0) {
 			log_err(0, "cannot set up worker %u", w);
-			goto out;
+			return -1;
 		}
-		free(fds[w]);
-		fds[w] = NULL; /* the worker owns the sockets now */
-		if (worker_start(&d.workers[w]) != 0) {
+		free(d->fds[w]);
+		d->fds[w] = NULL; /* the worker owns the sockets now */
+		if (worker_start(&d->workers[w]) != 0) {
 			log_err(0, "cannot start worker %u", w);
-			worker_free(&d.workers[w]);
-			goto out;
+			worker_free(&d->workers[w]);
+			return -1;
 		}
-		started++;
+		d->started++;
 	}
-	for (size_t i = 0; !npassed && i < cfg->n_listen; i++) {
+	return 0;
+}
+
+/* Serving: the side endpoints (metrics, admin) come up once the workers
+ * they report on exist; then the start-up log, READY=1 for systemd and the
+ * clean-up of temporaries an earlier ferryd left. */
+static int announce_ready(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
+{
+	for (size_t i = 0; !d->npassed && i < cfg->n_listen; i++) {
 		char where[96];
 		config_listen_format(&cfg->listen[i], where, sizeof(where));
 		log_info(0, "listening on %s", where);
 	}
-	for (size_t i = 0; !npassed && i < cfg->n_tls_implicit; i++) {
+	for (size_t i = 0; !d->npassed && i < cfg->n_tls_implicit; i++) {
 		char where[96];
 		config_listen_format(&cfg->tls_implicit[i], where, sizeof(where));
 		log_info(0, "listening on %s (implicit FTPS)", where);
 	}
-	if (npassed)
-		log_info(0, "socket activation: %zu socket(s) passed, [server] listen and [tls] implicit_listen not used",
-			 npassed);
-	if (metrics_fd >= 0) {
-		int fd = metrics_fd;
-		metrics_fd = -1; /* metrics_http_start owns it now, even on failure */
-		if (metrics_http_start(fd, &d.metrics, read_gauges, &d, &d.http, err, sizeof(err)) != 0) {
+	if (d->npassed)
+		log_info(0,
+			 "socket activation: %zu socket(s) passed, [server] listen and [tls] implicit_listen not used",
+			 d->npassed);
+	if (d->metrics_fd >= 0) {
+		int fd = d->metrics_fd;
+		d->metrics_fd = -1; /* metrics_http_start owns it now, even on failure */
+		if (metrics_http_start(fd, &d->metrics, read_gauges, d, &d->http, err, errsz) != 0) {
 			log_err(0, "%s", err);
-			goto out;
+			return -1;
 		}
 		char where[96];
 		config_listen_format(&cfg->metrics_listen[0], where, sizeof(where));
 		log_info(0, "metrics: Prometheus endpoint on http://%s/metrics", where);
 	}
-	if (admin_fd >= 0) {
-		int fd = admin_fd;
-		admin_fd = -1; /* admin_start owns it now */
-		if (admin_start(&d.admin, d.loop, fd, d.workers, d.nworkers) != 0) {
+	if (d->admin_fd >= 0) {
+		int fd = d->admin_fd;
+		d->admin_fd = -1; /* admin_start owns it now */
+		if (admin_start(&d->admin, d->loop, fd, d->workers, d->nworkers) != 0) {
 			log_err(0, "[admin] socket: cannot serve it");
-			goto out;
+			return -1;
 		}
 		log_info(0, "admin socket: %s", cfg->admin_socket);
 	}
-	log_info(0, "TLS: %s", d.shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
-	if (d.shared.gss)
-		log_info(0, "GSSAPI: AUTH GSSAPI offered (%zu key(s) for service %s)", gss_acceptor_keys(d.shared.gss),
+	log_info(0, "TLS: %s", d->shared.tls ? "AUTH TLS offered" : "off (no [tls] cert)");
+	if (d->shared.gss)
+		log_info(0, "GSSAPI: AUTH GSSAPI offered (%zu key(s) for service %s)", gss_acceptor_keys(d->shared.gss),
 			 cfg->gss_service);
 	else
 		log_info(0, "GSSAPI: off (no [gssapi] keytab)");
-	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d.nworkers, job_count(cfg),
+	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d->nworkers, job_count(cfg),
 		 cfg->sqlite_path);
 	char status_msg[128];
 	(void)snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=serving: %u worker(s), %zu listener(s)",
-		       d.nworkers, nl);
+		       d->nworkers, d->nl);
 	systemd_notify(status_msg);
-	clean_start(&d, cfg);
+	clean_start(d, cfg);
+	return 0;
+}
+
+/* Undoes whatever the phases got to, in an order that respects who reads
+ * what: the metrics thread first, the workers (which queue jobs and hooks)
+ * before the job pool and the hook runner, the shared state last. */
+static void shut_down(struct daemon *d)
+{
+	/* First: its thread reads the guard and the job pool. */
+	metrics_http_stop(d->http);
+	if (d->metrics_fd >= 0)
+		(void)close(d->metrics_fd);
+	admin_stop(d->admin);
+	if (d->admin_fd >= 0)
+		(void)close(d->admin_fd);
+	if (d->started && !d->draining)
+		for (unsigned i = 0; i < d->started; i++)
+			worker_drain(&d->workers[i]);
+	for (unsigned i = 0; i < d->started; i++)
+		worker_join(&d->workers[i]);
+	if (d->jobs_up)
+		jobs_stop(d->shared.jobs);
+	hooks_stop(d->shared.hooks); /* after the workers: they queue hooks */
+	for (unsigned i = 0; i < d->started; i++)
+		worker_free(&d->workers[i]);
+	free(d->workers);
+	guard_free(d->shared.guard);
+	if (d->fds) {
+		for (unsigned w = 0; w < d->nworkers; w++) {
+			if (!d->fds[w])
+				continue;
+			for (size_t i = 0; i < d->nl; i++)
+				if (d->fds[w][i] >= 0)
+					(void)close(d->fds[w][i]);
+			free(d->fds[w]);
+		}
+		free(d->fds);
+	}
+	if (d->loop) {
+		loop_watch_del(d->loop, &d->sigwatch);
+		loop_free(d->loop);
+	}
+	if (d->sigfd >= 0)
+		(void)close(d->sigfd);
+	worker_shared_set_tls(&d->shared, NULL);
+	gss_acceptor_free((struct gss_acceptor *)d->shared.gss);
+	pthread_mutex_destroy(&d->shared.tls_lock);
+}
+
+/* The phases in their one safe order (ARCHITECTURE.md §1): everything that
+ * needs root, then the privilege drop, then the sandbox while single-
+ * threaded, then the threads; each phase logs its own failure. */
+int daemon_run(struct config *cfg)
+{
+	struct daemon d = { .sigfd = -1, .metrics_fd = -1, .admin_fd = -1 };
+	int status = 1;
+	char err[1024];
+
+	pthread_mutex_init(&d.shared.tls_lock, NULL);
+	d.store_ops = auth_backend(cfg->store_backend);
+	if (!d.store_ops) {
+		log_err(0, "[store] backend '%s' is not built in", cfg->store_backend);
+		config_unref(cfg);
+		return 1;
+	}
+	if (block_signals(&d) != 0 || read_secrets(&d, cfg, err, sizeof(err)) != 0)
+		goto out;
+	d.nworkers = worker_count(cfg);
+	if (bind_listeners(&d, cfg, err, sizeof(err)) != 0 || open_as_root(&d, cfg, err, sizeof(err)) != 0 ||
+	    drop_to_service_user(&d, cfg, err, sizeof(err)) != 0 ||
+	    fork_hooks_and_sandbox(&d, cfg, err, sizeof(err)) != 0 || start_threads(&d, cfg) != 0 ||
+	    announce_ready(&d, cfg, err, sizeof(err)) != 0)
+		goto out;
 
 	if (loop_run(d.loop) == 0)
 		status = 0;
 out:
-	/* First: its thread reads the guard and the job pool. */
-	metrics_http_stop(d.http);
-	if (metrics_fd >= 0)
-		(void)close(metrics_fd);
-	admin_stop(d.admin);
-	if (admin_fd >= 0)
-		(void)close(admin_fd);
-	if (started && !d.draining)
-		for (unsigned i = 0; i < started; i++)
-			worker_drain(&d.workers[i]);
-	for (unsigned i = 0; i < started; i++)
-		worker_join(&d.workers[i]);
-	if (jobs_up)
-		jobs_stop(d.shared.jobs);
-	hooks_stop(d.shared.hooks); /* after the workers: they queue hooks */
-	for (unsigned i = 0; i < started; i++)
-		worker_free(&d.workers[i]);
-	free(d.workers);
-	guard_free(d.shared.guard);
-	if (fds) {
-		for (unsigned w = 0; w < d.nworkers; w++) {
-			if (!fds[w])
-				continue;
-			for (size_t i = 0; i < nl; i++)
-				if (fds[w][i] >= 0)
-					(void)close(fds[w][i]);
-			free(fds[w]);
-		}
-		free(fds);
-	}
-	if (d.loop) {
-		loop_watch_del(d.loop, &d.sigwatch);
-		loop_free(d.loop);
-	}
-	if (sigfd >= 0)
-		(void)close(sigfd);
-	worker_shared_set_tls(&d.shared, NULL);
-	gss_acceptor_free((struct gss_acceptor *)d.shared.gss);
-	pthread_mutex_destroy(&d.shared.tls_lock);
+	shut_down(&d);
 	if (status == 0)
 		log_info(0, "ferryd stopped");
 	log_files_close();

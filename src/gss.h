@@ -59,4 +59,9 @@ int gss_sess_unwrap(struct gss_sess *g, struct slice token, struct buf *out, boo
  * 0 if none fits. */
 uint32_t gss_sess_max_plain(struct gss_sess *g, bool conf, uint32_t max_token);
 
+struct config;
+/* Config check of this build (buildinfo.c): nonzero, with the key and why,
+ * when c asks for GSSAPI and it is not built in (gss_none.c). */
+int gss_check_config(const struct config *c, const char **section, const char **key, char *why, size_t whysz);
+
 #endif

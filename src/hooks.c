@@ -1,6 +1,5 @@
 #include "hooks.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks_http.h"
 #include "log.h"
 #include "parse.h"
 #include "util.h"
@@ -52,7 +52,7 @@ struct hook_pool {
 	/* Shared with ferryd (struct hooks), for metrics. */
 	atomic_uint_fast64_t *dropped;
 	bool stopping;
-	bool curl_up;
+	bool http_up;
 	unsigned n;
 	pthread_t *threads;
 	char *exec, *url;
@@ -164,13 +164,6 @@ free_env:
 		free(envp[i]);
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
-}
-
 static char *json_body(const struct hook_item *it)
 {
 	const char *keys[] = { "user", "path", "file", "ip", "protocol" };
@@ -198,42 +191,25 @@ static char *json_body(const struct hook_item *it)
 static void run_url(struct hook_pool *h, const struct hook_item *it)
 {
 	char *body = json_body(it);
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	if (!body || !c || !hdr) {
+	struct hooks_http *hh = body ? hooks_http_new(h->url, body, h->timeout_ms) : NULL;
+	if (!hh) {
 		log_err(it->sid, "hook: out of memory for the HTTP hook");
 		goto out;
 	}
-	(void)curl_easy_setopt(c, CURLOPT_URL, h->url);
-	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
-	(void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	for (int attempt = 1; attempt <= HOOKS_URL_TRIES; attempt++) {
 		long code = 0;
-		CURLcode cr = curl_easy_perform(c);
-		if (cr == CURLE_OK)
-			(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-		if (cr == CURLE_OK && code >= 200 && code < 300) {
+		char why[256] = "";
+		if (hooks_http_post(hh, &code, why, sizeof(why)) == 0) {
 			log_info(it->sid, "hook: POST %s: %ld", h->url, code);
 			goto out;
 		}
-		if (cr != CURLE_OK)
-			log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): %s", h->url, attempt,
-				 HOOKS_URL_TRIES, curl_easy_strerror(cr));
-		else
-			log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): HTTP %ld", h->url, attempt,
-				 HOOKS_URL_TRIES, code);
+		log_warn(it->sid, "hook: POST %s failed (attempt %d of %d): %s", h->url, attempt, HOOKS_URL_TRIES, why);
 		if (attempt < HOOKS_URL_TRIES)
 			sleep_ms(HOOKS_RETRY_MS << (attempt - 1));
 	}
 	log_err(it->sid, "hook: POST %s gave up after %d attempts", h->url, HOOKS_URL_TRIES);
 out:
-	curl_slist_free_all(hdr);
-	if (c)
-		curl_easy_cleanup(c);
+	hooks_http_free(hh);
 	free(body);
 }
 
@@ -295,11 +271,11 @@ static int pool_start(struct hook_pool **out, const char *exec, const char *url,
 	h->url = url && url[0] ? util_xstrdup(url) : NULL;
 	h->timeout_ms = timeout_ms;
 	if (h->url) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		if (hooks_http_global_init() != 0) {
 			pool_stop(h);
 			return -EIO;
 		}
-		h->curl_up = true;
+		h->http_up = true;
 	}
 	h->threads = util_xcalloc(concurrency, sizeof(pthread_t));
 	for (unsigned i = 0; i < concurrency; i++) {
@@ -419,8 +395,8 @@ static void pool_stop(struct hook_pool *h)
 	}
 	for (unsigned i = 0; i < h->n; i++)
 		(void)pthread_join(h->threads[i], NULL);
-	if (h->curl_up)
-		curl_global_cleanup();
+	if (h->http_up)
+		hooks_http_global_cleanup();
 	free(h->threads);
 	free(h->exec);
 	free(h->url);

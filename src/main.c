@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "buildinfo.h"
 #include "ferry_version.h"
 #include "log.h"
 
@@ -19,7 +20,7 @@ static void usage(FILE *f)
 			 "  -c, --config FILE  configuration file (default " FERRY_DEFAULT_CONFIG ")\n"
 			 "      --check        validate the configuration and exit (status 1 on error)\n"
 			 "  -h, --help         this text\n"
-			 "  -V, --version      print the version\n"
+			 "  -V, --version      print the version and the optional parts built in\n"
 			 "Runs in the foreground until SIGTERM; SIGHUP reloads the configuration.\n");
 }
 
@@ -44,7 +45,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			(void)printf("ferryd %s\n", FERRY_VERSION);
+			/* The second line tells scripts and tests what is built in. */
+			(void)printf("ferryd %s\nfeatures:%s%s\n", FERRY_VERSION, buildinfo_features()[0] ? " " : "",
+				     buildinfo_features());
 			return 0;
 		default:
 			usage(stderr);
@@ -57,7 +60,7 @@ int main(int argc, char **argv)
 	}
 	struct config *cfg = NULL;
 	char err[1024];
-	if (config_load(path, &cfg, err, sizeof(err)) != 0) {
+	if (config_load_checked(path, buildinfo_check_config, &cfg, err, sizeof(err)) != 0) {
 		(void)fprintf(stderr, "ferryd: %s\n", err);
 		return 1;
 	}

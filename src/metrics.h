@@ -46,4 +46,9 @@ int metrics_http_start(int fd, const struct metrics *m, void (*gauges)(void *arg
 /* Stops the thread and closes the socket; NULL is fine. */
 void metrics_http_stop(struct metrics_http *h);
 
+struct config;
+/* Config check of this build (buildinfo.c): nonzero, with the key and why,
+ * when c asks for the endpoint and it is not built in (metrics_http_none.c). */
+int metrics_check_config(const struct config *c, const char **section, const char **key, char *why, size_t whysz);
+
 #endif

@@ -14,6 +14,9 @@ Fixtures
                  every test for sanitizer reports and for having died
   ctl            factory for raw control connections: c = ctl(server); c.cmd("NOOP").code
 
+require_feature(ferry_bin, "gssapi") skips a test (or fixture) that needs an optional part
+ferryd was built without (meson -Dgssapi=disabled etc.; `ferryd --version` lists them).
+
 Every wait is bounded; every socket has a timeout; every subprocess has timeout=.
 """
 
@@ -163,6 +166,27 @@ def ferry_bin():
         if not os.access(p, os.X_OK):
             pytest.fail(f"{p} not found: build first (scripts/build.sh release) or set FERRY_BUILD")
     return b
+
+
+def built_features(bins):
+    """The optional parts ferryd was built with (meson features), from the
+    "features:" line of `ferryd --version`, e.g. {"gssapi", "metrics", "hooks", "systemd"}."""
+    if bins.ferryd not in _FEATURES:
+        out = subprocess.run([bins.ferryd, "--version"], capture_output=True, text=True, timeout=CLI_TIMEOUT,
+                             check=True).stdout
+        line = next(l for l in out.splitlines() if l.startswith("features:"))
+        _FEATURES[bins.ferryd] = frozenset(line[len("features:"):].split())
+    return _FEATURES[bins.ferryd]
+
+
+_FEATURES = {}
+
+
+def require_feature(bins, name):
+    """Skips the calling test or fixture when ferryd was built without name
+    (e.g. meson -Dgssapi=disabled)."""
+    if name not in built_features(bins):
+        pytest.skip(f"ferryd built without {name} (meson -D{name}=disabled)")
 
 
 # --------------------------------------------------------------------------- control connection

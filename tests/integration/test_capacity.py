@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HOST, Ctl, free_port, wait_until
+from conftest import HOST, Ctl, free_port, require_feature, wait_until
 
 
 def shipped_limits(make_server, **kw):
@@ -93,7 +93,8 @@ OFF = {"max_per_ip": "0", "max_per_user": "0", "connect_rate": "0", "prelogin_co
 EVICTED = "421 Server full; closing the oldest connection not logged in to make room. Try again later."
 
 
-def test_idle_unauthenticated_connections_cannot_lock_out_a_login(make_server):
+def test_idle_unauthenticated_connections_cannot_lock_out_a_login(make_server, ferry_bin):
+    require_feature(ferry_bin, "metrics")
     # Issue 13 item 4: connections that never log in (a distributed slowloris: several
     # addresses, each within its own limits) filled max_sessions and a real user got
     # "421 Too many connections". Now the oldest one not logged in makes room.

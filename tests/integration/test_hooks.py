@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HOST, free_port, wait_until
+from conftest import HOST, free_port, require_feature, wait_until
 from files_helpers import chown_svc, connect_data, parse227
 
 
@@ -83,7 +83,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(ferry_bin):
+    require_feature(ferry_bin, "hooks")  # upload_url (libcurl); upload_exec is always built
     made = []
 
     def make(status=200):
@@ -164,7 +165,8 @@ def test_http_hook_failing_receiver_retried(make_server, receiver):
     assert len(s.wait_log(r"failed \(attempt \d of 3\): HTTP 500")) == 3
 
 
-def test_http_hook_unreachable(make_server):
+def test_http_hook_unreachable(make_server, ferry_bin):
+    require_feature(ferry_bin, "hooks")
     port = free_port()  # nothing listens
     s = make_server(config={"hooks": {"upload_url": f"http://{HOST}:{port}/x", "timeout": "1s"}})
     r, _ = upload(s, "f", b"1")
@@ -224,7 +226,8 @@ def test_exec_hook_runs_outside_the_sandbox(make_server, hookdir):
     s.wait_log(r"hook: .*st\.sh done")
 
 
-def test_one_users_flood_does_not_drop_another_users_hook(make_server, hookdir):
+def test_one_users_flood_does_not_drop_another_users_hook(make_server, hookdir, ferry_bin):
+    require_feature(ferry_bin, "metrics")  # the drops are counted on the endpoint
     # Issue 13 item 5: the hook queue (1,024) was shared by all users: one user's quick uploads
     # filled it and another user's hook was dropped without a trace in the metrics. Each user
     # now gets a fair share (served in turn); a drop is logged and counted.

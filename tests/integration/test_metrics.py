@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import HOST, free_port, wait_until
+from conftest import HOST, free_port, require_feature, wait_until
 from files_helpers import connect_data, parse227, recv_all
 from tls_helpers import make_cert
 
@@ -36,7 +36,8 @@ def scrape(port):
 
 
 @pytest.fixture
-def msrv(make_server):
+def msrv(make_server, ferry_bin):
+    require_feature(ferry_bin, "metrics")
     d = tempfile.mkdtemp(prefix="ferry-metrics-", dir="/tmp")
     os.chmod(d, 0o755)
     cert, key = make_cert(d, "srv")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import HOST, Ctl, free_port
+from conftest import HOST, Ctl, free_port, require_feature
 from tls_helpers import client_ctx, make_cert
 
 SSA = shutil.which("systemd-socket-activate") or "/lib/systemd/systemd-socket-activate"
@@ -57,7 +57,8 @@ class Notify:
 
 
 @pytest.fixture
-def notify():
+def notify(ferry_bin):
+    require_feature(ferry_bin, "systemd")  # every user of it runs ferryd under socket activation
     n = Notify()
     yield n
     n.close()
