@@ -10,6 +10,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "gss.h"
 #include "listing.h"
 #include "log.h"
@@ -347,7 +348,7 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->bytes = 0;
 	d->running = true;
 	d->list_done = false;
-	d->eof_pending_cr = false;
+	d->rx = (struct ascii_rx){ 0 };
 	d->no_splice = false;
 	buf_reset(&d->out);
 	d->src_eof = false;
@@ -442,24 +443,10 @@ static int fill_file(struct datachan *d)
 	if (n == 0)
 		return 1;
 	d->off += (uint64_t)n;
-	char *o = buf_reserve(&d->out, (size_t)n * 2, &err);
+	char *o = buf_reserve(&d->out, ASCII_TO_WIRE_MAX((size_t)n), &err);
 	if (!o)
 		return err;
-	size_t k = 0;
-	const char *p = in, *end = in + n;
-	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p));
-		size_t run = (size_t)((lf ? lf : end) - p);
-		memcpy(o + k, p, run);
-		k += run;
-		p += run;
-		if (lf) {
-			o[k++] = '\r';
-			o[k++] = '\n';
-			p++;
-		}
-	}
-	buf_commit(&d->out, k);
+	buf_commit(&d->out, ascii_to_wire((struct slice){ in, (size_t)n }, o));
 	return 0;
 }
 
@@ -642,22 +629,28 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* TYPE A receive: CRLF → LF; a CR at a chunk end waits for the next byte. */
-static size_t from_ascii(struct datachan *d, char *p, size_t n, char *out)
+/* Stores received bytes in the file, CRLF → LF first under TYPE A. */
+static int store(struct datachan *d, const char *p, size_t n)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (d->eof_pending_cr) {
-			d->eof_pending_cr = false;
-			if (p[i] != '\n')
-				out[k++] = '\r';
-		}
-		if (p[i] == '\r')
-			d->eof_pending_cr = true;
-		else
-			out[k++] = p[i];
+	if (!d->x.ascii)
+		return write_all(d->x.fd, p, n);
+	char conv[ASCII_FROM_WIRE_MAX(CHUNK)];
+	for (size_t off = 0; off < n; off += CHUNK) {
+		size_t k = n - off < CHUNK ? n - off : CHUNK;
+		k = ascii_from_wire(&d->rx, (struct slice){ p + off, k }, conv);
+		int r = write_all(d->x.fd, conv, k);
+		if (r)
+			return r;
 	}
-	return k;
+	return 0;
+}
+
+/* The upload is whole: a CR held back by TYPE A was the file's last byte. */
+static int store_end(struct datachan *d)
+{
+	char cr;
+	size_t n = ascii_rx_end(&d->rx, &cr);
+	return n ? write_all(d->x.fd, &cr, n) : 0;
 }
 
 #define SPLICE_PIPE (1u << 20)
@@ -748,7 +741,6 @@ static int recv_splice(struct datachan *d)
 static enum proto_xfer_status recv_blocks_gss(struct datachan *d, int *err)
 {
 	bool conf = d->x.gss_prot == 'P';
-	char conv[CHUNK + 1];
 	struct buf plain;
 	enum proto_xfer_status st = XFER_OK;
 	buf_init(&plain, d->x.pbsz);
@@ -774,19 +766,9 @@ static enum proto_xfer_status recv_blocks_gss(struct datachan *d, int *err)
 		buf_consume(&d->wire, 4 + (size_t)len);
 		d->gss_end = plain.len == 0;
 		d->bytes += plain.len;
-		for (size_t off = 0; off < plain.len; off += CHUNK) {
-			size_t n = plain.len - off < CHUNK ? plain.len - off : CHUNK;
-			const char *w = buf_data(&plain) + off;
-			if (d->x.ascii) {
-				n = from_ascii(d, buf_data(&plain) + off, n, conv);
-				w = conv;
-			}
-			*err = write_all(d->x.fd, w, n);
-			if (*err) {
-				st = XFER_LOCAL_ERROR;
-				break;
-			}
-		}
+		*err = store(d, buf_data(&plain), plain.len);
+		if (*err)
+			st = XFER_LOCAL_ERROR;
 	}
 	buf_free(&plain);
 	return st;
@@ -819,8 +801,7 @@ static void pump_recv_gss(struct datachan *d)
 		touch(d);
 		enum proto_xfer_status st = recv_blocks_gss(d, &err);
 		if (st == XFER_OK && d->gss_end) {
-			err = d->eof_pending_cr ? write_all(d->x.fd, "\r", 1) : 0;
-			d->eof_pending_cr = false;
+			err = store_end(d);
 			st = err ? XFER_LOCAL_ERROR : XFER_OK;
 		}
 		if (st != XFER_OK || d->gss_end) {
@@ -834,7 +815,7 @@ static void pump_recv(struct datachan *d)
 {
 	if (!d->tls && !d->x.ascii && !d->no_splice && recv_splice(d) == 0)
 		return;
-	char in[CHUNK], conv[CHUNK + 1];
+	char in[CHUNK];
 	/* Bounded for fairness, but bytes already decrypted inside TLS must be
 	 * taken now: epoll will not signal them again. */
 	for (int rounds = 0; rounds < 16 || (d->tls && tls_pending(d->tls)); rounds++) {
@@ -870,20 +851,13 @@ static void pump_recv(struct datachan *d)
 			 * (RFC 4217 §12.6); it is tiny, one try is enough. */
 			if (d->tls)
 				(void)tls_close_notify(d->tls);
-			int r = d->eof_pending_cr ? write_all(d->x.fd, "\r", 1) : 0;
-			d->eof_pending_cr = false;
+			int r = store_end(d);
 			finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
 			return;
 		}
 		d->bytes += (uint64_t)n;
 		touch(d);
-		const char *w = in;
-		size_t wn = (size_t)n;
-		if (d->x.ascii) {
-			wn = from_ascii(d, in, (size_t)n, conv);
-			w = conv;
-		}
-		int r = write_all(d->x.fd, w, wn);
+		int r = store(d, in, (size_t)n);
 		if (r) {
 			finish(d, XFER_LOCAL_ERROR, r);
 			return;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ascii.h"
 #include "buf.h"
 #include "loop.h"
 #include "proto.h"
@@ -37,7 +38,8 @@ struct datachan {
 	uint16_t lport; /* lfd's port */
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
-	bool have_target, connecting, running, eof_pending_cr;
+	bool have_target, connecting, running;
+	struct ascii_rx rx; /* TYPE A receive: a CR held between chunks */
 	struct sockaddr_storage target;
 	struct proto_xfer x;
 	uint64_t off, bytes;
