@@ -7,7 +7,8 @@
 # Seed corpora are generated (not committed) into build-fuzz/seeds/DRIVER:
 # the client lines of tests/proto/*.t (whole sessions for proto; command
 # arguments for parse, path and otp), etc/ferry.conf and variants for config,
-# a few LIST entries for listing. What libFuzzer learns is kept in
+# a few LIST entries for listing, text with every CR/LF neighbourhood for
+# ascii. What libFuzzer learns is kept in
 # build-fuzz/corpus/DRIVER between runs. A crash fails the run and prints
 # the reproducer (build-fuzz/crashes/DRIVER-crash-*); reproduce with
 #   build-fuzz/tests/fuzz/fuzz_DRIVER FILE
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 drivers=("$@")
-[ ${#drivers[@]} -gt 0 ] || drivers=(proto parse path listing config otp)
+[ ${#drivers[@]} -gt 0 ] || drivers=(proto parse path listing config otp ascii)
 dir=build-fuzz
 
 if [ ! -f "$dir/build.ninja" ]; then
@@ -81,6 +82,10 @@ put("config", "small", b"[server]\nlisten = 127.0.0.1:21, [::1]:21\nworkers = 2\
 put("otp", "words", b"ROME MUG FRED SCAN LIVE LACE")
 put("otp", "hex", b"hex:9E87 6134 D904 99DD")
 put("otp", "seed", b"TeSt This is a test.")
+for i, t in enumerate([b"line one\nline two\n", b"dos\r\nlines\r\n", b"lone\rcr\r", b"\r\r\n\n\r",
+                       b"", b"no newline"]):
+    for step in (0, 2, 63):   # first byte: chunk size - 1
+        put("ascii", f"t{i}-{step}", bytes([step]) + t)
 import struct
 for i, (name, mode) in enumerate([(b"a.txt", 0o100644), (b"sub", 0o40755), (b"link\0target", 0o120777)]):
     # struct fuzz_head in tests/fuzz/fuzz_listing.c (40 bytes with padding)

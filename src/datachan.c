@@ -1,4 +1,5 @@
 #include "datachan.h"
+#include "datachan_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,15 +11,14 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
-#include "gss.h"
+#include "ascii.h"
 #include "listing.h"
 #include "log.h"
 #include "net.h"
-#include "sec.h"
 #include "tls.h"
 #include "util.h"
 
-#define CHUNK (64u * 1024u)
+#define CHUNK DATACHAN_CHUNK
 #define SENDFILE_CHUNK (1u << 20)
 
 static void pump(struct datachan *d);
@@ -31,7 +31,7 @@ void datachan_init(struct datachan *d)
 	d->lwatch.fd = -1;
 	d->watch.fd = -1;
 	buf_init(&d->out, 4 * CHUNK);
-	buf_init(&d->wire, 0);
+	buf_init(&d->sec.wire, 0);
 }
 
 static void close_listener(struct datachan *d)
@@ -72,7 +72,7 @@ void datachan_reset(struct datachan *d)
 	d->connecting = false;
 	d->running = false;
 	buf_free(&d->out);
-	buf_free(&d->wire);
+	buf_free(&d->sec.wire);
 }
 
 bool datachan_running(const struct datachan *d)
@@ -99,7 +99,7 @@ static void on_linger(struct loop_timer *t)
 	}
 }
 
-static void finish(struct datachan *d, enum proto_xfer_status st, int err)
+void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err)
 {
 	if (!d->running)
 		return;
@@ -114,7 +114,7 @@ static void finish(struct datachan *d, enum proto_xfer_status st, int err)
 	}
 	d->have_target = false;
 	buf_free(&d->out); /* an idle session keeps no transfer buffer */
-	buf_free(&d->wire);
+	buf_free(&d->sec.wire);
 	d->done(d, st, err, d->bytes);
 }
 
@@ -122,10 +122,10 @@ static void on_timeout(struct loop_timer *t)
 {
 	struct datachan *d = container_of(t, struct datachan, timer);
 	log_info(d->sid, "data connection timed out");
-	finish(d, d->fd >= 0 ? XFER_CONN_LOST : XFER_NO_CONNECTION, -ETIMEDOUT);
+	datachan_finish(d, d->fd >= 0 ? XFER_CONN_LOST : XFER_NO_CONNECTION, -ETIMEDOUT);
 }
 
-static void touch(struct datachan *d)
+void datachan_touch(struct datachan *d)
 {
 	loop_timer_arm(d->loop, &d->timer, d->timeout_ms, on_timeout);
 }
@@ -151,18 +151,18 @@ static void handshake(struct datachan *d)
 	if (r) {
 		log_info(d->sid, "data connection TLS handshake failed: %s", tls_error(d->tls));
 		METRICS_ADD(d->metrics, tls_failed, 1);
-		finish(d, XFER_TLS_FAILED, r);
+		datachan_finish(d, XFER_TLS_FAILED, r);
 		return;
 	}
 	/* RFC 4217 §10.2: the data connection must belong to this client. */
 	if (d->require_reuse && !(d->ctl_tls && tls_resumed_from(d->tls, d->ctl_tls))) {
 		log_warn(d->sid, "data connection did not resume the control connection's TLS session; refused");
-		finish(d, XFER_TLS_NO_REUSE, -EPERM);
+		datachan_finish(d, XFER_TLS_NO_REUSE, -EPERM);
 		return;
 	}
 	METRICS_ADD(d->metrics, tls_ok, 1);
 	d->tstate = DC_READY;
-	touch(d);
+	datachan_touch(d);
 	watch_conn(d);
 	pump(d);
 }
@@ -172,7 +172,7 @@ static void begin_conn(struct datachan *d)
 {
 	if (d->x.protect) {
 		if (!d->tls_ctx || tls_conn_new_data(d->tls_ctx, d->fd, &d->tls) != 0) {
-			finish(d, XFER_TLS_FAILED, -EPROTO);
+			datachan_finish(d, XFER_TLS_FAILED, -EPROTO);
 			return;
 		}
 		d->tstate = DC_HANDSHAKE;
@@ -196,7 +196,7 @@ static void on_data(struct loop_watch *w, uint32_t ev)
 		int soerr = 0;
 		socklen_t len = sizeof(soerr);
 		if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr) {
-			finish(d, XFER_NO_CONNECTION, -(soerr ? soerr : errno));
+			datachan_finish(d, XFER_NO_CONNECTION, -(soerr ? soerr : errno));
 			return;
 		}
 		d->connecting = false;
@@ -221,9 +221,9 @@ static void watch_conn(struct datachan *d)
 		ev = tls_want(d->tls);
 	if (d->watch.fd < 0) {
 		if (loop_watch_add(d->loop, &d->watch, d->fd, ev, on_data) != 0)
-			finish(d, XFER_NO_CONNECTION, -errno);
+			datachan_finish(d, XFER_NO_CONNECTION, -errno);
 	} else if (loop_watch_mod(d->loop, &d->watch, ev) != 0) {
-		finish(d, XFER_CONN_LOST, -errno);
+		datachan_finish(d, XFER_CONN_LOST, -errno);
 	}
 }
 
@@ -245,12 +245,12 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 			continue;
 		}
 		/* One connection per PASV/EPSV: the listener stops listening
-		 * until the next one (or lingers and closes, see finish). */
+		 * until the next one (or lingers and closes, see datachan_finish). */
 		if (loop_watch_mod(d->loop, &d->lwatch, 0) != 0)
 			close_listener(d);
 		d->fd = fd;
 		if (d->running) {
-			touch(d);
+			datachan_touch(d);
 			begin_conn(d);
 		}
 		return;
@@ -347,27 +347,18 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->bytes = 0;
 	d->running = true;
 	d->list_done = false;
-	d->eof_pending_cr = false;
+	d->rx = (struct ascii_rx){ 0 };
 	d->no_splice = false;
 	buf_reset(&d->out);
-	d->src_eof = false;
-	d->gss_end = false;
-	if (x->gss_prot) {
-		/* RFC 2228 §6: every token at most PBSZ; received blocks are kept
-		 * whole until unwrapped. */
-		d->max_plain = d->gss ? gss_sess_max_plain(d->gss, x->gss_prot == 'P', x->pbsz) : 0;
-		buf_free(&d->wire);
-		buf_init(&d->wire, (size_t)x->pbsz + 4 + CHUNK);
-		if (!d->max_plain) {
-			finish(d, XFER_PROT_FAILED, -EPROTO);
-			return;
-		}
+	if (x->gss_prot && datachan_sec_start(d) != 0) {
+		datachan_finish(d, XFER_PROT_FAILED, -EPROTO);
+		return;
 	}
-	touch(d);
+	datachan_touch(d);
 	if (d->have_target && d->fd < 0) {
 		int r = connect_out(d);
 		if (r) {
-			finish(d, XFER_NO_CONNECTION, r);
+			datachan_finish(d, XFER_NO_CONNECTION, r);
 			return;
 		}
 	}
@@ -380,7 +371,7 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 
 void datachan_abort(struct datachan *d)
 {
-	finish(d, XFER_ABORTED, 0);
+	datachan_finish(d, XFER_ABORTED, 0);
 }
 
 /* Writes d->out to the socket; 1 when it is empty, 0 when blocked, <0 lost. */
@@ -396,7 +387,7 @@ static int drain_out(struct datachan *d)
 				return r;
 			buf_consume(&d->out, put);
 			d->bytes += put;
-			touch(d);
+			datachan_touch(d);
 			continue;
 		}
 		ssize_t n = send(d->fd, buf_data(&d->out), d->out.len, MSG_NOSIGNAL);
@@ -409,7 +400,7 @@ static int drain_out(struct datachan *d)
 		}
 		buf_consume(&d->out, (size_t)n);
 		d->bytes += (uint64_t)n;
-		touch(d);
+		datachan_touch(d);
 	}
 	return 1;
 }
@@ -442,24 +433,10 @@ static int fill_file(struct datachan *d)
 	if (n == 0)
 		return 1;
 	d->off += (uint64_t)n;
-	char *o = buf_reserve(&d->out, (size_t)n * 2, &err);
+	char *o = buf_reserve(&d->out, ASCII_TO_WIRE_MAX((size_t)n), &err);
 	if (!o)
 		return err;
-	size_t k = 0;
-	const char *p = in, *end = in + n;
-	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p));
-		size_t run = (size_t)((lf ? lf : end) - p);
-		memcpy(o + k, p, run);
-		k += run;
-		p += run;
-		if (lf) {
-			o[k++] = '\r';
-			o[k++] = '\n';
-			p++;
-		}
-	}
-	buf_commit(&d->out, k);
+	buf_commit(&d->out, ascii_to_wire((struct slice){ in, (size_t)n }, o));
 	return 0;
 }
 
@@ -469,7 +446,7 @@ static int fill_file(struct datachan *d)
 static void send_done(struct datachan *d)
 {
 	if (!d->tls) {
-		finish(d, XFER_OK, 0);
+		datachan_finish(d, XFER_OK, 0);
 		return;
 	}
 	if (d->tstate != DC_CLOSE_NOTIFY && d->tstate != DC_DRAIN)
@@ -481,7 +458,7 @@ static void send_done(struct datachan *d)
 			return;
 		}
 		if (r) {
-			finish(d, XFER_OK, 0); /* the data is out; the client left early */
+			datachan_finish(d, XFER_OK, 0); /* the data is out; the client left early */
 			return;
 		}
 		(void)shutdown(d->fd, SHUT_WR);
@@ -496,7 +473,7 @@ static void send_done(struct datachan *d)
 			return;
 		}
 		if (r || got == 0) {
-			finish(d, XFER_OK, 0);
+			datachan_finish(d, XFER_OK, 0);
 			return;
 		}
 	}
@@ -504,7 +481,7 @@ static void send_done(struct datachan *d)
 
 /* The next bytes to send (file, listing, prepared line) into d->out;
  * 1 when there are no more. */
-static int fill_plain(struct datachan *d)
+int datachan_fill(struct datachan *d)
 {
 	int fr;
 	if (d->x.kind == XFER_SEND_FILE) {
@@ -527,56 +504,6 @@ static int fill_plain(struct datachan *d)
 	return fr;
 }
 
-/* RFC 2228 §6 sending: plaintext in blocks of at most max_plain, each sent
- * as a 4-byte big-endian length and its wrapped token, then a wrapped empty
- * block; the connection closes after it. */
-static void pump_send_gss(struct datachan *d)
-{
-	bool conf = d->x.gss_prot == 'P';
-	for (;;) {
-		while (d->wire.len) {
-			ssize_t n = send(d->fd, buf_data(&d->wire), d->wire.len, MSG_NOSIGNAL);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				return;
-			if (n < 0) {
-				finish(d, XFER_CONN_LOST, -errno);
-				return;
-			}
-			buf_consume(&d->wire, (size_t)n);
-			touch(d);
-		}
-		if (d->gss_end) {
-			finish(d, XFER_OK, 0);
-			return;
-		}
-		/* Bounded: each fill adds at least one byte or reaches EOF. */
-		while (!d->src_eof && d->out.len < d->max_plain) {
-			int fr = fill_plain(d);
-			if (fr < 0) {
-				finish(d, XFER_LOCAL_ERROR, fr);
-				return;
-			}
-			d->src_eof = fr == 1;
-		}
-		size_t n = d->out.len < d->max_plain ? d->out.len : d->max_plain;
-		unsigned char hdr[4] = { 0 };
-		size_t at = d->wire.len;
-		int r = buf_append(&d->wire, hdr, sizeof(hdr));
-		if (r == 0)
-			r = gss_sess_wrap(d->gss, conf, (struct slice){ buf_data(&d->out), n }, &d->wire);
-		if (r) {
-			finish(d, XFER_PROT_FAILED, r);
-			return;
-		}
-		sec_block_header((uint32_t)(d->wire.len - at - sizeof(hdr)), (unsigned char *)buf_data(&d->wire) + at);
-		buf_consume(&d->out, n);
-		d->bytes += n;
-		d->gss_end = n == 0; /* the empty block ends the stream */
-	}
-}
-
 static void pump_send(struct datachan *d)
 {
 	if (d->tstate == DC_CLOSE_NOTIFY || d->tstate == DC_DRAIN) {
@@ -586,14 +513,14 @@ static void pump_send(struct datachan *d)
 	for (;;) {
 		int r = drain_out(d);
 		if (r < 0) {
-			finish(d, XFER_CONN_LOST, r);
+			datachan_finish(d, XFER_CONN_LOST, r);
 			return;
 		}
 		if (r == 0)
 			return; /* wait for EPOLLOUT */
 		if (d->x.kind == XFER_SEND_FILE && !d->x.ascii && !d->tls && !d->x.gss_prot) {
 			if (d->off >= d->x.size) {
-				finish(d, XFER_OK, 0);
+				datachan_finish(d, XFER_OK, 0);
 				return;
 			}
 			off_t off = (off_t)d->off;
@@ -603,21 +530,22 @@ static void pump_send(struct datachan *d)
 					return;
 				int e = errno;
 				/* EPIPE/ECONNRESET: the client went away */
-				finish(d, e == EPIPE || e == ECONNRESET ? XFER_CONN_LOST : XFER_LOCAL_ERROR, -e);
+				datachan_finish(d, e == EPIPE || e == ECONNRESET ? XFER_CONN_LOST : XFER_LOCAL_ERROR,
+						-e);
 				return;
 			}
 			if (n == 0) { /* the file shrank under us: send what there was */
-				finish(d, XFER_OK, 0);
+				datachan_finish(d, XFER_OK, 0);
 				return;
 			}
 			d->off = (uint64_t)off;
 			d->bytes += (uint64_t)n;
-			touch(d);
+			datachan_touch(d);
 			continue;
 		}
-		int fr = fill_plain(d);
+		int fr = datachan_fill(d);
 		if (fr < 0) {
-			finish(d, XFER_LOCAL_ERROR, fr);
+			datachan_finish(d, XFER_LOCAL_ERROR, fr);
 			return;
 		}
 		if (fr == 1 && d->out.len == 0) {
@@ -642,22 +570,28 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* TYPE A receive: CRLF → LF; a CR at a chunk end waits for the next byte. */
-static size_t from_ascii(struct datachan *d, char *p, size_t n, char *out)
+/* Stores received bytes in the file, CRLF → LF first under TYPE A. */
+int datachan_store(struct datachan *d, const char *p, size_t n)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (d->eof_pending_cr) {
-			d->eof_pending_cr = false;
-			if (p[i] != '\n')
-				out[k++] = '\r';
-		}
-		if (p[i] == '\r')
-			d->eof_pending_cr = true;
-		else
-			out[k++] = p[i];
+	if (!d->x.ascii)
+		return write_all(d->x.fd, p, n);
+	char conv[ASCII_FROM_WIRE_MAX(CHUNK)];
+	for (size_t off = 0; off < n; off += CHUNK) {
+		size_t k = n - off < CHUNK ? n - off : CHUNK;
+		k = ascii_from_wire(&d->rx, (struct slice){ p + off, k }, conv);
+		int r = write_all(d->x.fd, conv, k);
+		if (r)
+			return r;
 	}
-	return k;
+	return 0;
+}
+
+/* The upload is whole: a CR held back by TYPE A was the file's last byte. */
+int datachan_store_end(struct datachan *d)
+{
+	char cr;
+	size_t n = ascii_rx_end(&d->rx, &cr);
+	return n ? write_all(d->x.fd, &cr, n) : 0;
 }
 
 #define SPLICE_PIPE (1u << 20)
@@ -681,7 +615,7 @@ static int pipe_to_file(struct datachan *d, size_t left)
 
 /* Plain binary upload without copying through user space: socket → pipe →
  * file. Returns 1 when it cannot be used (the caller falls back to
- * read/write), 0 when it has done what it could (finish() called or waiting
+ * read/write), 0 when it has done what it could (datachan_finish() called or waiting
  * for input). */
 static int recv_splice(struct datachan *d)
 {
@@ -706,15 +640,15 @@ static int recv_splice(struct datachan *d)
 				d->no_splice = true;
 				return 1;
 			}
-			finish(d, XFER_CONN_LOST, -errno);
+			datachan_finish(d, XFER_CONN_LOST, -errno);
 			return 0;
 		}
 		if (n == 0) { /* FIN: the upload is whole */
-			finish(d, XFER_OK, 0);
+			datachan_finish(d, XFER_OK, 0);
 			return 0;
 		}
 		d->bytes += (uint64_t)n;
-		touch(d);
+		datachan_touch(d);
 		/* The pipe is emptied into the file before reading more, so
 		 * nothing is left in it when the transfer ends. */
 		for (size_t left = (size_t)n; left;) {
@@ -726,14 +660,14 @@ static int recv_splice(struct datachan *d)
 				 * pipe holds, then read/write for the rest. */
 				int r = pipe_to_file(d, left);
 				if (r) {
-					finish(d, XFER_LOCAL_ERROR, r);
+					datachan_finish(d, XFER_LOCAL_ERROR, r);
 					return 0;
 				}
 				d->no_splice = true;
 				return 1;
 			}
 			if (w <= 0) {
-				finish(d, XFER_LOCAL_ERROR, w < 0 ? -errno : -EIO);
+				datachan_finish(d, XFER_LOCAL_ERROR, w < 0 ? -errno : -EIO);
 				return 0;
 			}
 			left -= (size_t)w;
@@ -742,91 +676,14 @@ static int recv_splice(struct datachan *d)
 	return 0; /* fairness: epoll reports the rest again */
 }
 
-/* RFC 2228 §6 receiving: whole blocks are unwrapped and written; a block
- * over PBSZ, a bad token or one at the wrong level fails the transfer with
- * 535; the empty block completes it. Returns 0 or the failure's status. */
-static enum proto_xfer_status recv_blocks_gss(struct datachan *d, int *err)
+ssize_t datachan_recv(struct datachan *d, char *dst, size_t n)
 {
-	bool conf = d->x.gss_prot == 'P';
-	char conv[CHUNK + 1];
-	struct buf plain;
-	enum proto_xfer_status st = XFER_OK;
-	buf_init(&plain, d->x.pbsz);
-	while (st == XFER_OK && !d->gss_end && d->wire.len >= 4) {
-		uint32_t len = sec_block_len(buf_slice(&d->wire));
-		bool was_conf = false;
-		if (len > d->x.pbsz) {
-			log_info(d->sid, "protected block of %u bytes exceeds PBSZ %u", len, d->x.pbsz);
-			*err = -EMSGSIZE;
-			st = XFER_PROT_FAILED;
-			break;
-		}
-		if (d->wire.len - 4 < len)
-			break;
-		buf_reset(&plain);
-		*err = gss_sess_unwrap(d->gss, (struct slice){ buf_data(&d->wire) + 4, len }, &plain, &was_conf);
-		if (*err || was_conf != conf) {
-			log_info(d->sid, "bad protected data block");
-			*err = -EBADMSG;
-			st = XFER_PROT_FAILED;
-			break;
-		}
-		buf_consume(&d->wire, 4 + (size_t)len);
-		d->gss_end = plain.len == 0;
-		d->bytes += plain.len;
-		for (size_t off = 0; off < plain.len; off += CHUNK) {
-			size_t n = plain.len - off < CHUNK ? plain.len - off : CHUNK;
-			const char *w = buf_data(&plain) + off;
-			if (d->x.ascii) {
-				n = from_ascii(d, buf_data(&plain) + off, n, conv);
-				w = conv;
-			}
-			*err = write_all(d->x.fd, w, n);
-			if (*err) {
-				st = XFER_LOCAL_ERROR;
-				break;
-			}
-		}
-	}
-	buf_free(&plain);
-	return st;
-}
-
-static void pump_recv_gss(struct datachan *d)
-{
-	for (int rounds = 0; rounds < 16; rounds++) {
-		int err = 0;
-		size_t room = buf_room(&d->wire);
-		char *dst = buf_reserve(&d->wire, room < CHUNK ? room : CHUNK, &err);
-		if (!dst) {
-			finish(d, XFER_PROT_FAILED, err);
-			return;
-		}
-		ssize_t n = recv(d->fd, dst, room < CHUNK ? room : CHUNK, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			finish(d, XFER_CONN_LOST, -errno);
-			return;
-		}
-		if (n == 0) { /* EOF before the empty block: truncated, not committed */
-			finish(d, XFER_CONN_LOST, -ECONNRESET);
-			return;
-		}
-		buf_commit(&d->wire, (size_t)n);
-		touch(d);
-		enum proto_xfer_status st = recv_blocks_gss(d, &err);
-		if (st == XFER_OK && d->gss_end) {
-			err = d->eof_pending_cr ? write_all(d->x.fd, "\r", 1) : 0;
-			d->eof_pending_cr = false;
-			st = err ? XFER_LOCAL_ERROR : XFER_OK;
-		}
-		if (st != XFER_OK || d->gss_end) {
-			finish(d, st, err);
-			return;
-		}
+	for (;;) {
+		ssize_t got = recv(d->fd, dst, n, 0);
+		if (got >= 0)
+			return got;
+		if (errno != EINTR)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
 }
 
@@ -834,7 +691,7 @@ static void pump_recv(struct datachan *d)
 {
 	if (!d->tls && !d->x.ascii && !d->no_splice && recv_splice(d) == 0)
 		return;
-	char in[CHUNK], conv[CHUNK + 1];
+	char in[CHUNK];
 	/* Bounded for fairness, but bytes already decrypted inside TLS must be
 	 * taken now: epoll will not signal them again. */
 	for (int rounds = 0; rounds < 16 || (d->tls && tls_pending(d->tls)); rounds++) {
@@ -849,20 +706,18 @@ static void pump_recv(struct datachan *d)
 			if (r) {
 				/* -ECONNRESET: TCP closed without close_notify, so the
 				 * upload may be truncated: not committed. */
-				finish(d, XFER_CONN_LOST, r);
+				datachan_finish(d, XFER_CONN_LOST, r);
 				return;
 			}
 			n = (ssize_t)got;
 		} else {
-			n = recv(d->fd, in, sizeof(in), 0);
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			n = datachan_recv(d, in, sizeof(in));
+			if (n == -EAGAIN)
 				return;
-			finish(d, XFER_CONN_LOST, -errno);
-			return;
+			if (n < 0) {
+				datachan_finish(d, XFER_CONN_LOST, (int)n);
+				return;
+			}
 		}
 		if (n == 0) {
 			/* The client's close_notify (TLS) or FIN: the upload is whole.
@@ -870,22 +725,15 @@ static void pump_recv(struct datachan *d)
 			 * (RFC 4217 §12.6); it is tiny, one try is enough. */
 			if (d->tls)
 				(void)tls_close_notify(d->tls);
-			int r = d->eof_pending_cr ? write_all(d->x.fd, "\r", 1) : 0;
-			d->eof_pending_cr = false;
-			finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
+			int r = datachan_store_end(d);
+			datachan_finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
 			return;
 		}
 		d->bytes += (uint64_t)n;
-		touch(d);
-		const char *w = in;
-		size_t wn = (size_t)n;
-		if (d->x.ascii) {
-			wn = from_ascii(d, in, (size_t)n, conv);
-			w = conv;
-		}
-		int r = write_all(d->x.fd, w, wn);
+		datachan_touch(d);
+		int r = datachan_store(d, in, (size_t)n);
 		if (r) {
-			finish(d, XFER_LOCAL_ERROR, r);
+			datachan_finish(d, XFER_LOCAL_ERROR, r);
 			return;
 		}
 	}
@@ -897,9 +745,9 @@ static void pump(struct datachan *d)
 	if (!d->running || d->fd < 0 || d->connecting || d->tstate == DC_HANDSHAKE)
 		return;
 	if (d->x.gss_prot && d->x.kind == XFER_RECV_FILE)
-		pump_recv_gss(d);
+		datachan_sec_pump_recv(d);
 	else if (d->x.gss_prot)
-		pump_send_gss(d);
+		datachan_sec_pump_send(d);
 	else if (d->x.kind == XFER_RECV_FILE)
 		pump_recv(d);
 	else

@@ -1,8 +1,8 @@
 /* datachan: one session's data connection: PASV/EPSV listener or PORT/EPRT
  * target, accept (from the control peer only) or connect, and the transfer
  * pump (sendfile for binary RETR, converted copies for TYPE A, directory
- * listings streamed in chunks, RFC 2228 §6 wrapped blocks under GSSAPI PROT
- * S/P). Non-blocking, on the session's loop. */
+ * listings streamed in chunks; RFC 2228 §6 wrapped blocks under GSSAPI PROT
+ * S/P are datachan_sec.c's). Non-blocking, on the session's loop. */
 #ifndef FERRY_DATACHAN_H
 #define FERRY_DATACHAN_H
 
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ascii.h"
 #include "buf.h"
 #include "loop.h"
 #include "proto.h"
@@ -37,7 +38,8 @@ struct datachan {
 	uint16_t lport; /* lfd's port */
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
-	bool have_target, connecting, running, eof_pending_cr;
+	bool have_target, connecting, running;
+	struct ascii_rx rx; /* TYPE A receive: a CR held between chunks */
 	struct sockaddr_storage target;
 	struct proto_xfer x;
 	uint64_t off, bytes;
@@ -46,9 +48,11 @@ struct datachan {
 	struct tls_conn *tls;           /* this data connection's TLS */
 	int pipe[2];                    /* plain binary upload: socket → pipe → file (splice) */
 	bool no_splice;                 /* splice refused: read/write for this transfer */
-	struct buf wire;                /* GSSAPI: framed tokens to send / received */
-	uint32_t max_plain;             /* GSSAPI: plaintext per block under PBSZ */
-	bool src_eof, gss_end;          /* GSSAPI: source exhausted; empty block sent/seen */
+	struct {			/* RFC 2228 §6 protected blocks (datachan_sec.c) */
+		struct buf wire;	/* framed tokens to send / received */
+		uint32_t max_plain;	/* plaintext per block under PBSZ */
+		bool src_eof, end;	/* source exhausted; empty block sent/seen */
+	} sec;
 	enum { DC_PLAIN, DC_HANDSHAKE, DC_READY, DC_CLOSE_NOTIFY, DC_DRAIN } tstate;
 };
 

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "str.h"
 #include "util.h"
 #include "vfs_impl.h"
@@ -213,7 +214,7 @@ int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd)
 int vfs_ascii_size(int fd, uint64_t max, uint64_t *out)
 {
 	char buf[65536];
-	uint64_t n = 0, lf = 0;
+	uint64_t n = 0, size = 0;
 	for (;;) {
 		/* pread: the file offset stays where a transfer expects it. */
 		ssize_t got = pread(fd, buf, sizeof(buf), (off_t)n);
@@ -226,10 +227,9 @@ int vfs_ascii_size(int fd, uint64_t max, uint64_t *out)
 		n += (uint64_t)got;
 		if (n > max) /* it grew: the work stays bounded */
 			return -EFBIG;
-		for (ssize_t i = 0; i < got; i++)
-			lf += buf[i] == '\n';
+		size += ascii_wire_size((struct slice){ buf, (size_t)got });
 	}
-	*out = n + lf;
+	*out = size;
 	return 0;
 }
 

@@ -48,8 +48,9 @@ int vfs_clean_stale_uploads(const char *home, int64_t before, int64_t partial_be
  * O_CREAT/O_TMPFILE are not allowed here (use the upload functions). */
 int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd);
 /* Octets a TYPE A transfer of the open file fd sends: its size plus one CR
- * per LF. Reads it whole (pread, the offset is untouched), -EFBIG past max
- * bytes: blocking, job pool only. */
+ * per LF, counted by ascii_wire_size as the sender converts. Reads it whole
+ * (pread, the offset is untouched), -EFBIG past max bytes: blocking, job
+ * pool only. */
 int vfs_ascii_size(int fd, uint64_t max, uint64_t *out);
 /* stat of the object at vpath, following symlinks inside the root only. */
 int vfs_stat(struct vfs *v, const char *vpath, struct stat *st);

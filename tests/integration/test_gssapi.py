@@ -443,6 +443,27 @@ def test_protected_list_type_a(gctl, gsrv):
     assert c.sreply()[1].code == 226
 
 
+@pytest.mark.parametrize("block,repeat", [(1, 40), (7, 300), (59_999, 20_000)])
+def test_protected_stor_type_a(gctl, gsrv, block, repeat):
+    """TYPE A upload in protected blocks: CRLF becomes LF also where a block ends between the
+    CR and the LF (the 20-byte unit and the block sizes put block ends at every offset of it);
+    a lone CR, a bare LF and a CR as the very last byte are kept."""
+    c = logged_in(gctl)
+    unit = b"dos\r\nunix\nlone\rcr\r\r\n"
+    wire = unit * repeat + b"end\r"
+    c.mic("PBSZ 1048576")
+    c.mic("PROT P")
+    assert c.mic("TYPE A").code == 200
+    sock = pasv_data(c)
+    assert c.mic(f"STOR a-{block}.txt").code == 150
+    sock.sendall(wrap_blocks(c.ctx, wire, True, block=block))
+    sock.close()
+    r = c.sreply()[1]
+    assert (r.code, r.text) == (226, "Transfer complete."), r
+    want = b"dos\nunix\nlone\rcr\r\n" * repeat + b"end\r"
+    assert read_bytes(os.path.join(home_of(gsrv), f"a-{block}.txt")) == want
+
+
 def test_stor_block_over_pbsz_535(gctl, gsrv):
     c = logged_in(gctl)
     c.mic("PBSZ 1024")
