@@ -15,6 +15,13 @@
 /* Longer names cannot exist in the store; refuse them before any lookup. */
 #define USER_NAME_MAX 256
 
+/* Continuations, carried by the effects they follow. */
+static void lookup_done(struct proto *p, const struct proto_result *r);
+static void auth_done(struct proto *p, const struct proto_result *r);
+static void fail_done(struct proto *p, const struct proto_result *r);
+static void tls_started(struct proto *p, const struct proto_result *r);
+static void tls_stopped(struct proto *p, const struct proto_result *r);
+
 void cmd_user(struct proto *p, struct slice arg)
 {
 	if (arg.n > USER_NAME_MAX) {
@@ -47,8 +54,9 @@ void cmd_user(struct proto *p, struct slice arg)
 		.release_user = p->lock_user,
 		.release_lock = p->lock,
 	};
-	proto_start_effect(p, PEND_LOOKUP, (struct proto_effect){ .kind = PROTO_EFFECT_USER_LOOKUP, .user = p->user,
-								   .lookup = req });
+	proto_start_effect(p,
+			   (struct proto_effect){
+			       .kind = PROTO_EFFECT_USER_LOOKUP, .user = p->user, .lookup = req, .then = lookup_done });
 }
 
 /* The user's own challenge form, else the server's. */
@@ -69,8 +77,9 @@ static void store_failed(struct proto *p, int err)
 	proto_close_with(p, "Service not available: the user database cannot be read.");
 }
 
-void cmd_login_lookup_done(struct proto *p, const struct auth_challenge *ch)
+static void lookup_done(struct proto *p, const struct proto_result *r)
 {
+	const struct auth_challenge *ch = r ? r->challenge : NULL;
 	char name[USER_NAME_MAX + 1];
 
 	/* The job released the lock of an earlier USER (if any) first. */
@@ -139,9 +148,11 @@ void cmd_pass(struct proto *p, struct slice arg)
 		return;
 	}
 	p->password = slice_dup(arg);
-	proto_start_effect(p, PEND_AUTH,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK, .user = p->user, .password = p->password,
-						  .challenge = &p->challenge });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK,
+						     .user = p->user,
+						     .password = p->password,
+						     .challenge = &p->challenge,
+						     .then = auth_done });
 }
 
 static void login_ok(struct proto *p, bool otp, unsigned otp_left)
@@ -203,12 +214,13 @@ static void login_failed(struct proto *p, const char *why)
 	proto_logout(p);
 	/* SECURITY: counted toward the address's ban whichever step failed
 	 * (a wrong ACCT is as much a guess as a wrong PASS). */
-	proto_start_effect(p, PEND_FAIL_DELAY,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms,
-						  .login_failed = true });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_DELAY,
+						     .delay_ms = p->cfg->login_fail_delay_ms,
+						     .login_failed = true,
+						     .then = fail_done });
 }
 
-void cmd_login_fail_done(struct proto *p)
+static void fail_done(struct proto *p, const struct proto_result *r)
 {
 	p->failures++;
 	/* Neutral text: lftp retries on words like "try again later". */
@@ -217,8 +229,9 @@ void cmd_login_fail_done(struct proto *p)
 		proto_close_with(p, "Login failure limit reached, closing control connection.");
 }
 
-void cmd_login_auth_done(struct proto *p, struct auth_result *res)
+static void auth_done(struct proto *p, const struct proto_result *r)
 {
+	struct auth_result *res = r ? r->auth : NULL;
 	if (p->password) {
 		util_wipe(p->password, strlen(p->password));
 		free(p->password);
@@ -304,7 +317,7 @@ void cmd_rein(struct proto *p, struct slice arg)
 	if (p->tls) {
 		/* RFC 4217 §13: the 220 goes out protected, then TLS ends. */
 		p->rein_after_stop = true;
-		proto_start_effect(p, PEND_TLS_STOP, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP });
+		proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP, .then = tls_stopped });
 	}
 }
 
@@ -339,14 +352,14 @@ void cmd_auth(struct proto *p, struct slice arg)
 	proto_reply(p, 234, "Proceed with negotiation.");
 	/* Anything the client pipelined behind this line was sent in the
 	 * clear and is discarded by the session, never executed. */
-	proto_start_effect(p, PEND_TLS_START, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_START });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_START, .then = tls_started });
 }
 
-void cmd_tls_started(struct proto *p, const struct proto_result *r)
+static void tls_started(struct proto *p, const struct proto_result *r)
 {
 	if (r && r->err) {
 		/* RFC 4217 §10.1: a failed handshake ends the connection. */
-		proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+		proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
 		return;
 	}
 	/* RFC 4217 §4.2: almost as if a REIN: user, TYPE/STRU/MODE, cwd. */
@@ -355,10 +368,10 @@ void cmd_tls_started(struct proto *p, const struct proto_result *r)
 	p->tls = true;
 }
 
-void cmd_tls_stopped(struct proto *p, const struct proto_result *r)
+static void tls_stopped(struct proto *p, const struct proto_result *r)
 {
 	if (r && r->err) {
-		proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+		proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
 		return;
 	}
 	p->tls = false;
@@ -425,11 +438,11 @@ void cmd_ccc(struct proto *p, struct slice arg)
 	}
 	proto_reply(p, 200, "Clearing control channel; plaintext follows.");
 	p->rein_after_stop = false;
-	proto_start_effect(p, PEND_TLS_STOP, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP, .then = tls_stopped });
 }
 
 void cmd_quit(struct proto *p, struct slice arg)
 {
 	proto_reply(p, 221, "Goodbye.");
-	proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
 }
