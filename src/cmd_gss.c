@@ -1,8 +1,9 @@
-/* RFC 2228 with the GSSAPI mechanism (App. I): AUTH GSSAPI, ADAT, MIC/ENC/
- * CONF, PBSZ/PROT/CCC under GSSAPI, USER authorised by the exchange (232),
- * and the wrapping of replies to protected commands (631/632). The GSSAPI
- * calls themselves are the session's (proto_gss_ops, gss.c); the context
- * steps run on the job pool as the GSS_STEP effect. */
+/* RFC 2228 with the GSSAPI mechanism (App. I): AUTH GSSAPI, ADAT, CONF and
+ * PBSZ/PROT/CCC under GSSAPI. MIC/ENC and the wrapping of their replies
+ * (631/632) are the dispatcher's (proto.c); USER authorised by the exchange
+ * (232) is the login's (cmd_login.c). The GSSAPI calls themselves are the
+ * session's (proto_gss_ops, gss.c); the context steps run on the job pool as
+ * the GSS_STEP effect. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,41 +181,4 @@ void cmd_ccc_gss(struct proto *p)
 	}
 	proto_reply(p, 200, "Command channel cleared; plaintext commands are accepted.");
 	p->gss_cleared = true;
-}
-
-/* ---- USER after the exchange (RFC 2228 §4, Decision 11) ---- */
-
-static void gss_user_done(struct proto *p, const struct proto_result *r);
-
-void cmd_user_gss(struct proto *p)
-{
-	bool by_default = p->gss_local && strcmp(p->gss_local, p->user) == 0;
-	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK,
-						     .user = p->user,
-						     .principal = p->gss_principal,
-						     .principal_default = by_default,
-						     .then = gss_user_done });
-}
-
-static void gss_user_done(struct proto *p, const struct proto_result *r)
-{
-	struct auth_result *res = r ? r->auth : NULL;
-	struct log_escaped e, ep;
-	if (!res || res->err) {
-		log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
-			log_esc(slice_from_cstr(p->user ? p->user : ""), &e), res ? res->err : 0);
-		proto_close_with(p, "Service not available: the user database cannot be read.");
-		return;
-	}
-	/* A user who needs ACCT logs in with PASS (332 only answers PASS). */
-	if (!res->ok || res->account) {
-		log_info(p->sid, "GSSAPI principal not authorized for user: principal=\"%s\" user=\"%s\"",
-			 log_esc(slice_from_cstr(p->gss_principal), &ep), log_esc(slice_from_cstr(p->user), &e));
-		proto_reply(p, 331, "Principal not authorized for this user; send the password.");
-		return;
-	}
-	p->home = res->home;
-	res->home = NULL;
-	p->perms = res->perms;
-	cmd_login_ok(p, 232, "User logged in, authorized by security data exchange.");
 }

@@ -1,5 +1,6 @@
 /* USER PASS ACCT REIN QUIT: the login state machine (331 → 230 | 332 → 230,
- * 530 after a loop-timer delay, 421 at the failure limit). */
+ * 530 after a loop-timer delay, 421 at the failure limit; 232 after a GSSAPI
+ * exchange), and AUTH/PBSZ/PROT/CCC (RFC 4217). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ static void auth_done(struct proto *p, const struct proto_result *r);
 static void fail_done(struct proto *p, const struct proto_result *r);
 static void tls_started(struct proto *p, const struct proto_result *r);
 static void tls_stopped(struct proto *p, const struct proto_result *r);
+static void gss_user_done(struct proto *p, const struct proto_result *r);
+static void user_gss(struct proto *p);
+static void cmd_login_ok(struct proto *p, int code, const char *text);
 
 void cmd_user(struct proto *p, struct slice arg)
 {
@@ -41,7 +45,7 @@ void cmd_user(struct proto *p, struct slice arg)
 	/* RFC 2228 §4: after ADAT the principal may authorise the login. */
 	if (p->gss == GSS_ON) {
 		p->login = LOGIN_USER;
-		cmd_user_gss(p);
+		user_gss(p);
 		return;
 	}
 	/* Every name is looked up (RFC 2577 §7: the same cost for all): one-time
@@ -169,7 +173,8 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 	cmd_login_ok(p, 230, text);
 }
 
-void cmd_login_ok(struct proto *p, int code, const char *text)
+/* Completes a login: opens the home directory, replies code (230, 232). */
+static void cmd_login_ok(struct proto *p, int code, const char *text)
 {
 	struct log_escaped e;
 	/* SECURITY: Landlock would refuse the open anyway; this says why. */
@@ -445,4 +450,39 @@ void cmd_quit(struct proto *p, struct slice arg)
 {
 	proto_reply(p, 221, "Goodbye.");
 	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+}
+
+/* ---- USER after the exchange (RFC 2228 §4, Decision 11) ---- */
+
+static void user_gss(struct proto *p)
+{
+	bool by_default = p->gss_local && strcmp(p->gss_local, p->user) == 0;
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK,
+						     .user = p->user,
+						     .principal = p->gss_principal,
+						     .principal_default = by_default,
+						     .then = gss_user_done });
+}
+
+static void gss_user_done(struct proto *p, const struct proto_result *r)
+{
+	struct auth_result *res = r ? r->auth : NULL;
+	struct log_escaped e, ep;
+	if (!res || res->err) {
+		log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
+			log_esc(slice_from_cstr(p->user ? p->user : ""), &e), res ? res->err : 0);
+		proto_close_with(p, "Service not available: the user database cannot be read.");
+		return;
+	}
+	/* A user who needs ACCT logs in with PASS (332 only answers PASS). */
+	if (!res->ok || res->account) {
+		log_info(p->sid, "GSSAPI principal not authorized for user: principal=\"%s\" user=\"%s\"",
+			 log_esc(slice_from_cstr(p->gss_principal), &ep), log_esc(slice_from_cstr(p->user), &e));
+		proto_reply(p, 331, "Principal not authorized for this user; send the password.");
+		return;
+	}
+	p->home = res->home;
+	res->home = NULL;
+	p->perms = res->perms;
+	cmd_login_ok(p, 232, "User logged in, authorized by security data exchange.");
 }

@@ -187,9 +187,5 @@ void cmd_auth_gssapi(struct proto *p);
 void cmd_pbsz_gss(struct proto *p, struct slice arg);
 void cmd_prot_gss(struct proto *p, struct slice arg);
 void cmd_ccc_gss(struct proto *p);
-void cmd_user_gss(struct proto *p);
-
-/* Completes a login: opens the home directory, replies code (230, 232). */
-void cmd_login_ok(struct proto *p, int code, const char *text);
 
 #endif
