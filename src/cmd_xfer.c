@@ -186,22 +186,19 @@ void cmd_pasv(struct proto *p, struct slice arg)
 void cmd_epsv(struct proto *p, struct slice arg)
 {
 	int fam = ctl_family(&p->local_addr);
-	arg = slice_trim_spaces(arg);
-	if (arg.n) {
-		if (slice_eq_ci(arg, "ALL")) {
-			p->epsv_all = true;
-			proto_reply(p, 200, "EPSV ALL ok.");
-			return;
-		}
-		if (!slice_eq(arg, SLICE_LIT("1")) && !slice_eq(arg, SLICE_LIT("2"))) {
-			proto_reply(p, 501, "EPSV takes 1, 2 or ALL.");
-			return;
-		}
-		int want = arg.p[0] == '1' ? AF_INET : AF_INET6;
-		if (want != fam) {
-			proto_reply(p, 522, "Network protocol not supported, use (%d)", fam == AF_INET ? 1 : 2);
-			return;
-		}
+	enum parse_epsv form;
+	if (parse_epsv_arg(arg, &form) != 0) {
+		proto_reply(p, 501, "EPSV takes 1, 2 or ALL.");
+		return;
+	}
+	if (form == PARSE_EPSV_ALL) {
+		p->epsv_all = true;
+		proto_reply(p, 200, "EPSV ALL ok.");
+		return;
+	}
+	if (form != PARSE_EPSV_ANY && (form == PARSE_EPSV_V4 ? AF_INET : AF_INET6) != fam) {
+		proto_reply(p, 522, "Network protocol not supported, use (%d)", fam == AF_INET ? 1 : 2);
+		return;
 	}
 	p->pasv_extended = true;
 	start_setup(p, true, fam, NULL);
@@ -230,80 +227,37 @@ static void active(struct proto *p, const struct sockaddr_storage *t, const char
 
 void cmd_port(struct proto *p, struct slice arg)
 {
-	uint64_t v[6];
-	struct slice rest = slice_trim_spaces(arg);
-	for (int i = 0; i < 6; i++) {
-		struct slice num;
-		bool more = slice_split(rest, ',', &num, &rest);
-		if ((i < 5 && !more) || (i == 5 && more) || parse_u64(slice_trim_spaces(num), 255, &v[i]) != 0) {
-			proto_reply(p, 501, "Syntax error in PORT arguments.");
-			return;
-		}
+	struct sockaddr_storage t;
+	if (parse_port_arg(arg, &t) != 0) {
+		proto_reply(p, 501, "Syntax error in PORT arguments.");
+		return;
 	}
 	if (ctl_family(&p->peer_addr) != AF_INET) {
 		proto_reply(p, 522, "Network protocol not supported, use (2)");
 		return;
 	}
-	struct sockaddr_storage t = { 0 };
-	struct sockaddr_in *a = (struct sockaddr_in *)&t;
-	a->sin_family = AF_INET;
-	uint8_t *ip = (uint8_t *)&a->sin_addr;
-	for (int i = 0; i < 4; i++)
-		ip[i] = (uint8_t)v[i];
-	a->sin_port = htons((uint16_t)(v[4] * 256 + v[5]));
 	active(p, &t, "PORT");
 }
 
 void cmd_eprt(struct proto *p, struct slice arg)
 {
-	/* EPRT <d>af<d>addr<d>port<d> (RFC 2428 §2) */
-	if (arg.n < 7 || arg.p[0] < 33 || arg.p[0] > 126 || arg.p[arg.n - 1] != arg.p[0]) {
-		proto_reply(p, 501, "Syntax error in EPRT arguments.");
-		return;
-	}
-	char d = arg.p[0];
-	struct slice s = { arg.p + 1, arg.n - 2 }, af, addr, port;
-	if (!slice_split(s, d, &af, &s) || !slice_split(s, d, &addr, &port) || memchr(port.p, d, port.n)) {
-		proto_reply(p, 501, "Syntax error in EPRT arguments.");
-		return;
-	}
+	struct sockaddr_storage t;
+	int af;
+	int r = parse_eprt_arg(arg, &af, &t);
 	int fam = ctl_family(&p->peer_addr);
-	const char *supported = fam == AF_INET ? "(1)" : "(2)";
-	uint64_t afn, pn;
-	if (parse_u64(af, 255, &afn) != 0 || (afn != 1 && afn != 2)) {
-		proto_reply(p, 522, "Network protocol not supported, use %s", supported);
-		return;
-	}
-	if ((afn == 1) != (fam == AF_INET)) {
-		proto_reply(p, 522, "Network protocol not supported, use %s", supported);
-		return;
-	}
-	char host[INET6_ADDRSTRLEN];
-	if (parse_u64(port, 65535, &pn) != 0 || pn == 0 || addr.n == 0 || addr.n >= sizeof(host)) {
+	/* The order of the replies is parse_eprt_arg's order of checks, with
+	 * a family this connection cannot use refused as soon as it is known. */
+	if (r == -EINVAL && !af) {
 		proto_reply(p, 501, "Syntax error in EPRT arguments.");
-		return;
-	}
-	memcpy(host, addr.p, addr.n);
-	host[addr.n] = '\0';
-	struct sockaddr_storage t = { 0 };
-	if (afn == 1) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&t;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)pn);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
-			proto_reply(p, 501, "Syntax error in EPRT address.");
-			return;
-		}
+	} else if (r == -EAFNOSUPPORT || (af == 1) != (fam == AF_INET)) {
+		proto_reply(p, 522, "Network protocol not supported, use %s", fam == AF_INET ? "(1)" : "(2)");
+	} else if (r == -EINVAL) {
+		proto_reply(p, 501, "Syntax error in EPRT arguments.");
+	} else if (r) {
+		proto_reply(p, 501, "Syntax error in EPRT address.");
 	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&t;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)pn);
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
-			proto_reply(p, 501, "Syntax error in EPRT address.");
-			return;
-		}
+		active(p, &t, "EPRT");
 	}
-	active(p, &t, "EPRT");
 }
 
 static void setup_done(struct proto *p, const struct proto_result *r)
