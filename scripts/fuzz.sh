@@ -68,13 +68,14 @@ for t in sorted(glob.glob("tests/proto/*.t")):
         for mode in (0, 1, 3, 8):   # first byte: TLS offered, effects fail, OTP challenge
             put("proto", f"{base}-{mode}", bytes([mode]) + session)
 for i, a in enumerate(sorted(args)):
-    for k in range(8):
+    for k in range(11):
         put("parse", f"arg{i}-{k}", bytes([k]) + a)
     put("path", f"arg{i}", b"/sub/dir\n" + a)
     put("otp", f"arg{i}", a)
 for i, a in enumerate([b"0", b"18446744073709551615", b"30s", b"1h", b"127.0.0.1:21", b"[::1]:2121",
-                       b"49152-65534", b"20260101120000", b"20260101120000.123", b"::ffff:1.2.3.4"]):
-    for k in range(8):
+                       b"49152-65534", b"20260101120000", b"20260101120000.123", b"::ffff:1.2.3.4",
+                       b"127,0,0,1,4,1", b"|1|127.0.0.1|2121|", b"|2|::1|2121|", b"ALL"]):
+    for k in range(11):
         put("parse", f"lit{i}-{k}", bytes([k]) + a)
 put("config", "example", open("etc/ferry.conf", "rb").read())
 put("config", "small", b"[server]\nlisten = 127.0.0.1:21, [::1]:21\nworkers = 2\n[tls]\ncert = a.pem\n"

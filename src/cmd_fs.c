@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cmdtab.h"
 #include "listing.h"
@@ -109,7 +108,7 @@ static void change_dir(struct proto *p, struct slice arg, int code)
 		int fd;
 		r = vfs_opendir(&p->vfs, vpath, &fd);
 		if (r == 0)
-			(void)close(fd);
+			vfs_fd_close(fd);
 	}
 	if (r) {
 		proto_reply_errno(p, r);
@@ -208,7 +207,7 @@ void cmd_rnto(struct proto *p, struct slice arg)
 /* The TYPE A count of SIZE, from the job pool. */
 static void size_counted(struct proto *p, const struct proto_result *r)
 {
-	(void)close(p->xfer_fd);
+	vfs_fd_close(p->xfer_fd);
 	p->xfer_fd = -1;
 	if (r && r->err == -EFBIG)
 		proto_reply(p, 550, "File too large for SIZE in ASCII mode; use TYPE I.");
@@ -234,16 +233,15 @@ void cmd_size(struct proto *p, struct slice arg)
 	}
 	int fd = -1;
 	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
-	if (r == 0 && fstat(fd, &st) != 0)
-		r = -errno;
+	if (r == 0)
+		r = vfs_fstat(fd, &st);
 	if (r == 0 && !S_ISREG(st.st_mode)) {
-		(void)close(fd);
+		vfs_fd_close(fd);
 		proto_reply(p, 550, "Not a plain file.");
 		return;
 	}
 	if (r) {
-		if (fd >= 0)
-			(void)close(fd);
+		vfs_fd_close(fd);
 		proto_reply_errno(p, r);
 		return;
 	}
@@ -251,7 +249,7 @@ void cmd_size(struct proto *p, struct slice arg)
 	if (p->type == 'A') {
 		/* RFC 3659 §4: the exact octet count for the current TYPE. */
 		if (size > ASCII_SIZE_LIMIT) {
-			(void)close(fd);
+			vfs_fd_close(fd);
 			proto_reply(p, 550, "File too large for SIZE in ASCII mode; use TYPE I.");
 			return;
 		}
@@ -260,7 +258,7 @@ void cmd_size(struct proto *p, struct slice arg)
 		proto_count_ascii(p, fd, size_counted);
 		return;
 	}
-	(void)close(fd);
+	vfs_fd_close(fd);
 	proto_reply(p, 213, "%llu", (unsigned long long)size);
 }
 
@@ -480,7 +478,7 @@ void cmd_site_chmod(struct proto *p, struct slice arg)
  * §4.1.3): 213 for a file, 212 for a directory, bounded in size. */
 void cmd_stat_path(struct proto *p, struct slice arg)
 {
-	struct listing_opts o = { .perms = p->perms, .now = util_wall_s(), .facts = p->mlst_facts };
+	struct listing_opts o = { .perms = p->perms, .now = p->wall_s, .facts = p->mlst_facts };
 	char vpath[PATH_MAX];
 	struct stat st;
 	if (!allowed(p, PERM_LIST) || !proto_resolve(p, arg, vpath))

@@ -1,8 +1,9 @@
-/* RFC 2228 with the GSSAPI mechanism (App. I): AUTH GSSAPI, ADAT, MIC/ENC/
- * CONF, PBSZ/PROT/CCC under GSSAPI, USER authorised by the exchange (232),
- * and the wrapping of replies to protected commands (631/632). The GSSAPI
- * calls themselves are the session's (proto_gss_ops, gss.c); the context
- * steps run on the job pool as the GSS_STEP effect. */
+/* RFC 2228 with the GSSAPI mechanism (App. I): AUTH GSSAPI, ADAT, CONF and
+ * PBSZ/PROT/CCC under GSSAPI. MIC/ENC and the wrapping of their replies
+ * (631/632) are the dispatcher's (proto.c); USER authorised by the exchange
+ * (232) is the login's (cmd_login.c). The GSSAPI calls themselves are the
+ * session's (proto_gss_ops, gss.c); the context steps run on the job pool as
+ * the GSS_STEP effect. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,48 +22,6 @@
 #define GSS_PBSZ_MAX 65536u
 /* Smaller buffers leave no room for data after the token overhead. */
 #define GSS_PBSZ_MIN 256u
-
-void gss_reply_flush(struct proto *p)
-{
-	if (p->level == 'C' || p->stage.len == 0)
-		return;
-	/* A command unwrapped during a transfer may run after an AUTH or REIN
-	 * that waited before it deleted the context: nothing can protect its
-	 * reply any more, so it goes out as plaintext. */
-	if (p->gss != GSS_ON) {
-		if (buf_append(&p->out, buf_data(&p->stage), p->stage.len) != 0)
-			p->out_overflow = true;
-		buf_reset(&p->stage);
-		return;
-	}
-	bool conf = p->level == 'P';
-	int code = conf ? 632 : 631;
-	struct slice plain = buf_slice(&p->stage);
-	struct buf tok;
-	buf_init(&tok, 2 * SEC_REPLY_FRAGMENT);
-	/* RFC 2228 §5.2: the plaintext (CRLFs included) is split into
-	 * fragments, each wrapped and sent as one 63z line. */
-	for (size_t off = 0; off < plain.n && !p->out_overflow;) {
-		size_t n = plain.n - off < SEC_REPLY_FRAGMENT ? plain.n - off : SEC_REPLY_FRAGMENT;
-		buf_reset(&tok);
-		int r = p->gss_ops->wrap(p->gss_ctx, conf, (struct slice){ plain.p + off, n }, &tok);
-		if (r == 0)
-			r = sec_reply_line(&p->out, code, off + n == plain.n, buf_slice(&tok));
-		if (r) {
-			/* Nothing sensible can reach the client: the session closes. */
-			log_err(p->sid, "cannot protect a reply (GSSAPI wrap failed)");
-			p->out_overflow = true;
-		}
-		off += n;
-	}
-	buf_free(&tok);
-	buf_reset(&p->stage);
-}
-
-bool gss_refuses_plain(const struct proto *p)
-{
-	return p->gss == GSS_ON && !p->gss_cleared && p->cfg->gss_required;
-}
 
 void gss_drop(struct proto *p)
 {
@@ -102,6 +61,8 @@ void cmd_auth_gssapi(struct proto *p)
 	p->gss = GSS_NEED_ADAT;
 }
 
+static void gss_step_done(struct proto *p, const struct proto_result *r);
+
 void cmd_adat(struct proto *p, struct slice arg)
 {
 	if (p->gss != GSS_NEED_ADAT) {
@@ -117,11 +78,12 @@ void cmd_adat(struct proto *p, struct slice arg)
 		proto_reply(p, 501, "Cannot decode the ADAT data (base64).");
 		return;
 	}
-	proto_start_effect(p, PEND_GSS_STEP,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_GSS_STEP, .gss_token = buf_slice(&p->gss_tok) });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_GSS_STEP,
+						     .gss_token = buf_slice(&p->gss_tok),
+						     .then = gss_step_done });
 }
 
-void cmd_gss_step_done(struct proto *p, const struct proto_result *r)
+static void gss_step_done(struct proto *p, const struct proto_result *r)
 {
 	buf_reset(&p->gss_tok);
 	struct buf b64;
@@ -164,88 +126,7 @@ void cmd_gss_step_done(struct proto *p, const struct proto_result *r)
 	buf_free(&b64);
 }
 
-/* ---- MIC, ENC, CONF ---- */
-
-int gss_decode_command(struct proto *p, char level, struct slice arg, struct buf *inner)
-{
-	if (p->gss != GSS_ON)
-		return 503;
-	struct buf tok;
-	buf_init(&tok, PROTO_SEC_LINE_MAX);
-	int code = 0;
-	bool conf = false;
-	if (sec_b64_decode(slice_trim_spaces(arg), &tok) != 0) {
-		code = 501;
-	} else {
-		int r = p->gss_ops->unwrap(p->gss_ctx, buf_slice(&tok), inner, &conf);
-		/* SECURITY: MIC must be integrity-only and ENC confidential
-		 * (App. I); a token at another level is refused, not run. */
-		if (r == -ENOBUFS)
-			code = 500;
-		else if (r || conf != (level == 'P'))
-			code = 535;
-	}
-	buf_free(&tok);
-	if (code)
-		return code;
-	/* The EOL inside the protected text is optional (RFC 2228 §3). */
-	if (inner->len && buf_data(inner)[inner->len - 1] == '\n')
-		inner->len--;
-	if (inner->len && buf_data(inner)[inner->len - 1] == '\r')
-		inner->len--;
-	if (inner->len > p->cfg->max_line)
-		return 500;
-	return 0;
-}
-
-void gss_reply_failure(struct proto *p, int code)
-{
-	/* Without a context nothing can be protected (503). */
-	if (p->gss != GSS_ON)
-		p->level = 'C';
-	switch (code) {
-	case 503:
-		proto_reply(p, 503, "Protected commands need a completed security exchange (AUTH GSSAPI, ADAT).");
-		break;
-	case 501:
-		proto_reply(p, 501, "Cannot decode the protected command (base64).");
-		break;
-	case 500:
-		proto_reply(p, 500, "Command line too long.");
-		break;
-	default:
-		proto_reply(p, 535, "Protected command failed the security check.");
-		break;
-	}
-}
-
-static void protected_command(struct proto *p, char level, struct slice arg)
-{
-	if (p->level != 'C') {
-		proto_reply(p, 501, "Protected commands cannot be nested.");
-		return;
-	}
-	struct buf inner;
-	buf_init(&inner, p->cfg->max_line + 2);
-	int code = gss_decode_command(p, level, arg, &inner);
-	/* RFC 2228 §7: replies, failures included, at the command's level. */
-	p->level = level;
-	if (code)
-		gss_reply_failure(p, code);
-	else
-		proto_run_command(p, buf_slice(&inner));
-	buf_free(&inner);
-}
-
-void cmd_mic(struct proto *p, struct slice arg)
-{
-	protected_command(p, 'S', arg);
-}
-
-void cmd_enc(struct proto *p, struct slice arg)
-{
-	protected_command(p, 'P', arg);
-}
+/* ---- CONF (MIC and ENC are unwrapped by the dispatcher, proto.c) ---- */
 
 void cmd_conf(struct proto *p, struct slice arg)
 {
@@ -300,36 +181,4 @@ void cmd_ccc_gss(struct proto *p)
 	}
 	proto_reply(p, 200, "Command channel cleared; plaintext commands are accepted.");
 	p->gss_cleared = true;
-}
-
-/* ---- USER after the exchange (RFC 2228 §4, Decision 11) ---- */
-
-void cmd_user_gss(struct proto *p)
-{
-	bool by_default = p->gss_local && strcmp(p->gss_local, p->user) == 0;
-	proto_start_effect(p, PEND_GSS_USER,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK, .user = p->user,
-						  .principal = p->gss_principal, .principal_default = by_default });
-}
-
-void cmd_gss_user_done(struct proto *p, struct auth_result *res)
-{
-	struct log_escaped e, ep;
-	if (!res || res->err) {
-		log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
-			log_esc(slice_from_cstr(p->user ? p->user : ""), &e), res ? res->err : 0);
-		proto_close_with(p, "Service not available: the user database cannot be read.");
-		return;
-	}
-	/* A user who needs ACCT logs in with PASS (332 only answers PASS). */
-	if (!res->ok || res->account) {
-		log_info(p->sid, "GSSAPI principal not authorized for user: principal=\"%s\" user=\"%s\"",
-			 log_esc(slice_from_cstr(p->gss_principal), &ep), log_esc(slice_from_cstr(p->user), &e));
-		proto_reply(p, 331, "Principal not authorized for this user; send the password.");
-		return;
-	}
-	p->home = res->home;
-	res->home = NULL;
-	p->perms = res->perms;
-	cmd_login_ok(p, 232, "User logged in, authorized by security data exchange.");
 }

@@ -1,5 +1,6 @@
 /* USER PASS ACCT REIN QUIT: the login state machine (331 → 230 | 332 → 230,
- * 530 after a loop-timer delay, 421 at the failure limit). */
+ * 530 after a loop-timer delay, 421 at the failure limit; 232 after a GSSAPI
+ * exchange), and AUTH/PBSZ/PROT/CCC (RFC 4217). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,16 @@
 
 /* Longer names cannot exist in the store; refuse them before any lookup. */
 #define USER_NAME_MAX 256
+
+/* Continuations, carried by the effects they follow. */
+static void lookup_done(struct proto *p, const struct proto_result *r);
+static void auth_done(struct proto *p, const struct proto_result *r);
+static void fail_done(struct proto *p, const struct proto_result *r);
+static void tls_started(struct proto *p, const struct proto_result *r);
+static void tls_stopped(struct proto *p, const struct proto_result *r);
+static void gss_user_done(struct proto *p, const struct proto_result *r);
+static void user_gss(struct proto *p);
+static void cmd_login_ok(struct proto *p, int code, const char *text);
 
 void cmd_user(struct proto *p, struct slice arg)
 {
@@ -34,7 +45,7 @@ void cmd_user(struct proto *p, struct slice arg)
 	/* RFC 2228 §4: after ADAT the principal may authorise the login. */
 	if (p->gss == GSS_ON) {
 		p->login = LOGIN_USER;
-		cmd_user_gss(p);
+		user_gss(p);
 		return;
 	}
 	/* Every name is looked up (RFC 2577 §7: the same cost for all): one-time
@@ -47,8 +58,9 @@ void cmd_user(struct proto *p, struct slice arg)
 		.release_user = p->lock_user,
 		.release_lock = p->lock,
 	};
-	proto_start_effect(p, PEND_LOOKUP, (struct proto_effect){ .kind = PROTO_EFFECT_USER_LOOKUP, .user = p->user,
-								   .lookup = req });
+	proto_start_effect(p,
+			   (struct proto_effect){
+			       .kind = PROTO_EFFECT_USER_LOOKUP, .user = p->user, .lookup = req, .then = lookup_done });
 }
 
 /* The user's own challenge form, else the server's. */
@@ -69,8 +81,9 @@ static void store_failed(struct proto *p, int err)
 	proto_close_with(p, "Service not available: the user database cannot be read.");
 }
 
-void cmd_login_lookup_done(struct proto *p, const struct auth_challenge *ch)
+static void lookup_done(struct proto *p, const struct proto_result *r)
 {
+	const struct auth_challenge *ch = r ? r->challenge : NULL;
 	char name[USER_NAME_MAX + 1];
 
 	/* The job released the lock of an earlier USER (if any) first. */
@@ -139,9 +152,11 @@ void cmd_pass(struct proto *p, struct slice arg)
 		return;
 	}
 	p->password = slice_dup(arg);
-	proto_start_effect(p, PEND_AUTH,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK, .user = p->user, .password = p->password,
-						  .challenge = &p->challenge });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK,
+						     .user = p->user,
+						     .password = p->password,
+						     .challenge = &p->challenge,
+						     .then = auth_done });
 }
 
 static void login_ok(struct proto *p, bool otp, unsigned otp_left)
@@ -158,7 +173,8 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 	cmd_login_ok(p, 230, text);
 }
 
-void cmd_login_ok(struct proto *p, int code, const char *text)
+/* Completes a login: opens the home directory, replies code (230, 232). */
+static void cmd_login_ok(struct proto *p, int code, const char *text)
 {
 	struct log_escaped e;
 	/* SECURITY: Landlock would refuse the open anyway; this says why. */
@@ -203,12 +219,13 @@ static void login_failed(struct proto *p, const char *why)
 	proto_logout(p);
 	/* SECURITY: counted toward the address's ban whichever step failed
 	 * (a wrong ACCT is as much a guess as a wrong PASS). */
-	proto_start_effect(p, PEND_FAIL_DELAY,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_DELAY, .delay_ms = p->cfg->login_fail_delay_ms,
-						  .login_failed = true });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_DELAY,
+						     .delay_ms = p->cfg->login_fail_delay_ms,
+						     .login_failed = true,
+						     .then = fail_done });
 }
 
-void cmd_login_fail_done(struct proto *p)
+static void fail_done(struct proto *p, const struct proto_result *r)
 {
 	p->failures++;
 	/* Neutral text: lftp retries on words like "try again later". */
@@ -217,8 +234,9 @@ void cmd_login_fail_done(struct proto *p)
 		proto_close_with(p, "Login failure limit reached, closing control connection.");
 }
 
-void cmd_login_auth_done(struct proto *p, struct auth_result *res)
+static void auth_done(struct proto *p, const struct proto_result *r)
 {
+	struct auth_result *res = r ? r->auth : NULL;
 	if (p->password) {
 		util_wipe(p->password, strlen(p->password));
 		free(p->password);
@@ -304,7 +322,7 @@ void cmd_rein(struct proto *p, struct slice arg)
 	if (p->tls) {
 		/* RFC 4217 §13: the 220 goes out protected, then TLS ends. */
 		p->rein_after_stop = true;
-		proto_start_effect(p, PEND_TLS_STOP, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP });
+		proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP, .then = tls_stopped });
 	}
 }
 
@@ -339,14 +357,14 @@ void cmd_auth(struct proto *p, struct slice arg)
 	proto_reply(p, 234, "Proceed with negotiation.");
 	/* Anything the client pipelined behind this line was sent in the
 	 * clear and is discarded by the session, never executed. */
-	proto_start_effect(p, PEND_TLS_START, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_START });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_START, .then = tls_started });
 }
 
-void cmd_tls_started(struct proto *p, const struct proto_result *r)
+static void tls_started(struct proto *p, const struct proto_result *r)
 {
 	if (r && r->err) {
 		/* RFC 4217 §10.1: a failed handshake ends the connection. */
-		proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+		proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
 		return;
 	}
 	/* RFC 4217 §4.2: almost as if a REIN: user, TYPE/STRU/MODE, cwd. */
@@ -355,10 +373,10 @@ void cmd_tls_started(struct proto *p, const struct proto_result *r)
 	p->tls = true;
 }
 
-void cmd_tls_stopped(struct proto *p, const struct proto_result *r)
+static void tls_stopped(struct proto *p, const struct proto_result *r)
 {
 	if (r && r->err) {
-		proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+		proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
 		return;
 	}
 	p->tls = false;
@@ -425,11 +443,46 @@ void cmd_ccc(struct proto *p, struct slice arg)
 	}
 	proto_reply(p, 200, "Clearing control channel; plaintext follows.");
 	p->rein_after_stop = false;
-	proto_start_effect(p, PEND_TLS_STOP, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_TLS_STOP, .then = tls_stopped });
 }
 
 void cmd_quit(struct proto *p, struct slice arg)
 {
 	proto_reply(p, 221, "Goodbye.");
-	proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+}
+
+/* ---- USER after the exchange (RFC 2228 §4, Decision 11) ---- */
+
+static void user_gss(struct proto *p)
+{
+	bool by_default = p->gss_local && strcmp(p->gss_local, p->user) == 0;
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK,
+						     .user = p->user,
+						     .principal = p->gss_principal,
+						     .principal_default = by_default,
+						     .then = gss_user_done });
+}
+
+static void gss_user_done(struct proto *p, const struct proto_result *r)
+{
+	struct auth_result *res = r ? r->auth : NULL;
+	struct log_escaped e, ep;
+	if (!res || res->err) {
+		log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
+			log_esc(slice_from_cstr(p->user ? p->user : ""), &e), res ? res->err : 0);
+		proto_close_with(p, "Service not available: the user database cannot be read.");
+		return;
+	}
+	/* A user who needs ACCT logs in with PASS (332 only answers PASS). */
+	if (!res->ok || res->account) {
+		log_info(p->sid, "GSSAPI principal not authorized for user: principal=\"%s\" user=\"%s\"",
+			 log_esc(slice_from_cstr(p->gss_principal), &ep), log_esc(slice_from_cstr(p->user), &e));
+		proto_reply(p, 331, "Principal not authorized for this user; send the password.");
+		return;
+	}
+	p->home = res->home;
+	res->home = NULL;
+	p->perms = res->perms;
+	cmd_login_ok(p, 232, "User logged in, authorized by security data exchange.");
 }

@@ -135,7 +135,7 @@ void cmd_site(struct proto *p, struct slice arg)
 void cmd_stat(struct proto *p, struct slice arg)
 {
 	struct log_escaped e;
-	if (arg.n && p->pending != PEND_XFER) {
+	if (arg.n && !proto_in_xfer(p)) {
 		if (p->login != LOGIN_DONE) {
 			proto_reply(p, 530, "Please login with USER and PASS.");
 			return;
@@ -143,7 +143,7 @@ void cmd_stat(struct proto *p, struct slice arg)
 		cmd_stat_path(p, arg);
 		return;
 	}
-	if (p->pending == PEND_XFER) {
+	if (proto_in_xfer(p)) {
 		/* RFC 959 §4.1.3: during a transfer, the transfer's status. */
 		proto_reply(p, 213, "Status: %llu bytes transferred.", (unsigned long long)p->xfer_bytes);
 		return;

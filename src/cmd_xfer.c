@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmdtab.h"
 #include "log.h"
@@ -156,16 +155,18 @@ static bool is_peer(const struct proto *p, const struct sockaddr_storage *t)
 	return false;
 }
 
+static void setup_done(struct proto *p, const struct proto_result *r);
+
 static void start_setup(struct proto *p, bool passive, int family, const struct sockaddr_storage *target)
 {
-	struct proto_effect e = { .kind = PROTO_EFFECT_DATA_SETUP };
+	struct proto_effect e = { .kind = PROTO_EFFECT_DATA_SETUP, .then = setup_done };
 	e.data.passive = passive;
 	e.data.family = family;
 	if (target)
 		e.data.target = *target;
 	p->data_ready = false;
 	p->data_passive = passive;
-	proto_start_effect(p, PEND_DATA_SETUP, e);
+	proto_start_effect(p, e);
 }
 
 void cmd_pasv(struct proto *p, struct slice arg)
@@ -185,22 +186,19 @@ void cmd_pasv(struct proto *p, struct slice arg)
 void cmd_epsv(struct proto *p, struct slice arg)
 {
 	int fam = ctl_family(&p->local_addr);
-	arg = slice_trim_spaces(arg);
-	if (arg.n) {
-		if (slice_eq_ci(arg, "ALL")) {
-			p->epsv_all = true;
-			proto_reply(p, 200, "EPSV ALL ok.");
-			return;
-		}
-		if (!slice_eq(arg, SLICE_LIT("1")) && !slice_eq(arg, SLICE_LIT("2"))) {
-			proto_reply(p, 501, "EPSV takes 1, 2 or ALL.");
-			return;
-		}
-		int want = arg.p[0] == '1' ? AF_INET : AF_INET6;
-		if (want != fam) {
-			proto_reply(p, 522, "Network protocol not supported, use (%d)", fam == AF_INET ? 1 : 2);
-			return;
-		}
+	enum parse_epsv form;
+	if (parse_epsv_arg(arg, &form) != 0) {
+		proto_reply(p, 501, "EPSV takes 1, 2 or ALL.");
+		return;
+	}
+	if (form == PARSE_EPSV_ALL) {
+		p->epsv_all = true;
+		proto_reply(p, 200, "EPSV ALL ok.");
+		return;
+	}
+	if (form != PARSE_EPSV_ANY && (form == PARSE_EPSV_V4 ? AF_INET : AF_INET6) != fam) {
+		proto_reply(p, 522, "Network protocol not supported, use (%d)", fam == AF_INET ? 1 : 2);
+		return;
 	}
 	p->pasv_extended = true;
 	start_setup(p, true, fam, NULL);
@@ -229,83 +227,40 @@ static void active(struct proto *p, const struct sockaddr_storage *t, const char
 
 void cmd_port(struct proto *p, struct slice arg)
 {
-	uint64_t v[6];
-	struct slice rest = slice_trim_spaces(arg);
-	for (int i = 0; i < 6; i++) {
-		struct slice num;
-		bool more = slice_split(rest, ',', &num, &rest);
-		if ((i < 5 && !more) || (i == 5 && more) || parse_u64(slice_trim_spaces(num), 255, &v[i]) != 0) {
-			proto_reply(p, 501, "Syntax error in PORT arguments.");
-			return;
-		}
+	struct sockaddr_storage t;
+	if (parse_port_arg(arg, &t) != 0) {
+		proto_reply(p, 501, "Syntax error in PORT arguments.");
+		return;
 	}
 	if (ctl_family(&p->peer_addr) != AF_INET) {
 		proto_reply(p, 522, "Network protocol not supported, use (2)");
 		return;
 	}
-	struct sockaddr_storage t = { 0 };
-	struct sockaddr_in *a = (struct sockaddr_in *)&t;
-	a->sin_family = AF_INET;
-	uint8_t *ip = (uint8_t *)&a->sin_addr;
-	for (int i = 0; i < 4; i++)
-		ip[i] = (uint8_t)v[i];
-	a->sin_port = htons((uint16_t)(v[4] * 256 + v[5]));
 	active(p, &t, "PORT");
 }
 
 void cmd_eprt(struct proto *p, struct slice arg)
 {
-	/* EPRT <d>af<d>addr<d>port<d> (RFC 2428 §2) */
-	if (arg.n < 7 || arg.p[0] < 33 || arg.p[0] > 126 || arg.p[arg.n - 1] != arg.p[0]) {
-		proto_reply(p, 501, "Syntax error in EPRT arguments.");
-		return;
-	}
-	char d = arg.p[0];
-	struct slice s = { arg.p + 1, arg.n - 2 }, af, addr, port;
-	if (!slice_split(s, d, &af, &s) || !slice_split(s, d, &addr, &port) || memchr(port.p, d, port.n)) {
-		proto_reply(p, 501, "Syntax error in EPRT arguments.");
-		return;
-	}
+	struct sockaddr_storage t;
+	int af;
+	int r = parse_eprt_arg(arg, &af, &t);
 	int fam = ctl_family(&p->peer_addr);
-	const char *supported = fam == AF_INET ? "(1)" : "(2)";
-	uint64_t afn, pn;
-	if (parse_u64(af, 255, &afn) != 0 || (afn != 1 && afn != 2)) {
-		proto_reply(p, 522, "Network protocol not supported, use %s", supported);
-		return;
-	}
-	if ((afn == 1) != (fam == AF_INET)) {
-		proto_reply(p, 522, "Network protocol not supported, use %s", supported);
-		return;
-	}
-	char host[INET6_ADDRSTRLEN];
-	if (parse_u64(port, 65535, &pn) != 0 || pn == 0 || addr.n == 0 || addr.n >= sizeof(host)) {
+	/* The order of the replies is parse_eprt_arg's order of checks, with
+	 * a family this connection cannot use refused as soon as it is known. */
+	if (r == -EINVAL && !af) {
 		proto_reply(p, 501, "Syntax error in EPRT arguments.");
-		return;
-	}
-	memcpy(host, addr.p, addr.n);
-	host[addr.n] = '\0';
-	struct sockaddr_storage t = { 0 };
-	if (afn == 1) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&t;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)pn);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
-			proto_reply(p, 501, "Syntax error in EPRT address.");
-			return;
-		}
+	} else if (r == -EAFNOSUPPORT || (af == 1) != (fam == AF_INET)) {
+		proto_reply(p, 522, "Network protocol not supported, use %s", fam == AF_INET ? "(1)" : "(2)");
+	} else if (r == -EINVAL) {
+		proto_reply(p, 501, "Syntax error in EPRT arguments.");
+	} else if (r) {
+		proto_reply(p, 501, "Syntax error in EPRT address.");
 	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&t;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)pn);
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
-			proto_reply(p, 501, "Syntax error in EPRT address.");
-			return;
-		}
+		active(p, &t, "EPRT");
 	}
-	active(p, &t, "EPRT");
 }
 
-void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r)
+static void setup_done(struct proto *p, const struct proto_result *r)
 {
 	if (!p->data_passive) {
 		p->data_ready = true;
@@ -346,6 +301,8 @@ static bool need_data(struct proto *p)
 	return false;
 }
 
+static void xfer_done(struct proto *p, const struct proto_result *r);
+
 static void start_xfer(struct proto *p, enum xfer_cmd cmd, struct proto_xfer x)
 {
 	/* PROT under GSSAPI: RFC 2228 §6 blocks; under TLS: a TLS data connection. */
@@ -355,12 +312,12 @@ static void start_xfer(struct proto *p, enum xfer_cmd cmd, struct proto_xfer x)
 	} else {
 		x.protect = p->prot == 'P';
 	}
-	struct proto_effect e = { .kind = PROTO_EFFECT_XFER, .xfer = x };
+	struct proto_effect e = { .kind = PROTO_EFFECT_XFER, .xfer = x, .then = xfer_done };
 	p->xcmd = cmd;
 	p->xfer_bytes = 0;
-	p->xfer_start_ms = util_now_ms();
+	p->xfer_start_ms = p->now_ms;
 	memcpy(p->xfer_verb, p->verb, sizeof(p->xfer_verb));
-	proto_start_effect(p, PEND_XFER, e);
+	proto_start_effect(p, e);
 }
 
 /* RETR's 150 and the transfer of p->xfer_fd; counted: wire is the TYPE A
@@ -386,7 +343,7 @@ static void retr_start(struct proto *p, uint64_t rest, uint64_t size, bool count
 static void retr_counted(struct proto *p, const struct proto_result *r)
 {
 	struct stat st;
-	uint64_t size = fstat(p->xfer_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	uint64_t size = vfs_fstat(p->xfer_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	retr_start(p, 0, size, r && !r->err, r ? r->bytes : 0);
 }
 
@@ -404,29 +361,28 @@ void cmd_retr(struct proto *p, struct slice arg)
 	if (!proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
-	if (r == 0 && fstat(fd, &st) != 0)
-		r = -errno;
+	if (r == 0)
+		r = vfs_fstat(fd, &st);
 	if (r == 0 && !S_ISREG(st.st_mode))
 		r = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
 	if (r) {
-		if (fd >= 0)
-			(void)close(fd);
+		vfs_fd_close(fd);
 		proto_reply_errno(p, r);
 		return;
 	}
 	uint64_t size = (uint64_t)st.st_size;
 	if (rest > size) {
-		(void)close(fd);
+		vfs_fd_close(fd);
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
 	}
 	if (rest && p->type == 'A') {
-		(void)close(fd);
+		vfs_fd_close(fd);
 		proto_reply(p, 555, "Restart offsets need TYPE I.");
 		return;
 	}
 	if (!need_data(p)) {
-		(void)close(fd);
+		vfs_fd_close(fd);
 		return;
 	}
 	p->xfer_fd = fd;
@@ -535,7 +491,7 @@ static void list_start(struct proto *p, const char *vpath, struct proto_xfer x)
 
 static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 {
-	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = util_wall_s() };
+	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = p->wall_s };
 	char vpath[PATH_MAX];
 	struct stat st;
 	if (!(p->perms & PERM_LIST)) {
@@ -611,8 +567,8 @@ void cmd_mlsd(struct proto *p, struct slice arg)
 
 void cmd_abor(struct proto *p, struct slice arg)
 {
-	if (p->pending == PEND_XFER) {
-		/* The session stops the transfer; cmd_xfer_done then sends
+	if (proto_in_xfer(p)) {
+		/* The session stops the transfer; xfer_done then sends
 		 * 426 followed by 226 (RFC 959 §4.1.3, Decision 10), and 225 for
 		 * any further ABOR of the same transfer. */
 		p->effect.xfer.abort = true;
@@ -650,7 +606,7 @@ static const char *xfer_reason(enum proto_xfer_status status, int err)
 	return err == -ENOSPC ? "disk-full" : err == -EDQUOT ? "quota" : err == -EFBIG ? "file-too-big" : "local-error";
 }
 
-void cmd_xfer_done(struct proto *p, const struct proto_result *r)
+static void xfer_done(struct proto *p, const struct proto_result *r)
 {
 	enum proto_xfer_status status = r ? r->xfer_status : XFER_LOCAL_ERROR;
 	unsigned abors = p->abor_count;
@@ -663,7 +619,7 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		p->xfer_listing = NULL;
 	}
 	if (p->xcmd == XCMD_RETR && p->xfer_fd >= 0) {
-		(void)close(p->xfer_fd);
+		vfs_fd_close(p->xfer_fd);
 		p->xfer_fd = -1;
 	}
 	if (p->upload) {
@@ -690,7 +646,7 @@ void cmd_xfer_done(struct proto *p, const struct proto_result *r)
 		.cmd = p->xcmd == XCMD_LIST && p->xfer_verb[0] ? p->xfer_verb : cmd_names[p->xcmd],
 		.path = p->xfer_name,
 		.bytes = bytes,
-		.duration_ms = util_now_ms() - p->xfer_start_ms,
+		.duration_ms = p->now_ms - p->xfer_start_ms,
 		.result = result,
 		.reason = r && r->ctl_closed ? "control-closed" : xfer_reason(status, err),
 		.direction = p->xcmd == XCMD_RETR ? 'o' : p->xcmd == XCMD_LIST ? 0 : 'i',

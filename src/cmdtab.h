@@ -19,6 +19,7 @@ enum cmd_flags {
 	CMD_IN_XFER = 1u << 3,   /* acts immediately while a transfer runs */
 	CMD_TLS_FEAT = 1u << 4,  /* FEAT line only when TLS or GSSAPI is configured */
 	CMD_SEC_PLAIN = 1u << 5, /* allowed unprotected when RFC 2228 protection is required */
+	CMD_WRAPS = 1u << 6,     /* MIC, ENC: the dispatcher unwraps and runs the argument (fn NULL) */
 };
 
 struct cmd_row {
@@ -89,8 +90,6 @@ void cmd_ccc(struct proto *p, struct slice arg);
 void cmd_mff(struct proto *p, struct slice arg);
 void cmd_stat_path(struct proto *p, struct slice arg);
 void cmd_adat(struct proto *p, struct slice arg);
-void cmd_mic(struct proto *p, struct slice arg);
-void cmd_enc(struct proto *p, struct slice arg);
 void cmd_conf(struct proto *p, struct slice arg);
 void cmd_site(struct proto *p, struct slice arg);
 void cmd_site_help(struct proto *p, struct slice arg);

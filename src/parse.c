@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "util.h"
@@ -186,5 +187,78 @@ int parse_time_val(struct slice s, int64_t *sec, long *nsec)
 			ns *= 10;
 	}
 	*nsec = ns;
+	return 0;
+}
+
+int parse_port_arg(struct slice s, struct sockaddr_storage *out)
+{
+	uint64_t v[6];
+	struct slice rest = slice_trim_spaces(s);
+	for (int i = 0; i < 6; i++) {
+		struct slice num;
+		bool more = slice_split(rest, ',', &num, &rest);
+		if ((i < 5 && !more) || (i == 5 && more) || parse_u64(slice_trim_spaces(num), 255, &v[i]) != 0)
+			return -EINVAL;
+	}
+	*out = (struct sockaddr_storage){ 0 };
+	struct sockaddr_in *a = (struct sockaddr_in *)out;
+	a->sin_family = AF_INET;
+	uint8_t *ip = (uint8_t *)&a->sin_addr;
+	for (int i = 0; i < 4; i++)
+		ip[i] = (uint8_t)v[i];
+	a->sin_port = htons((uint16_t)(v[4] * 256 + v[5]));
+	return 0;
+}
+
+int parse_eprt_arg(struct slice s, int *af, struct sockaddr_storage *out)
+{
+	*af = 0;
+	/* The first byte names the delimiter; the last must repeat it. */
+	unsigned char d = s.n ? (unsigned char)s.p[0] : 0;
+	if (s.n < 7 || d < 33 || d > 126 || (unsigned char)s.p[s.n - 1] != d)
+		return -EINVAL;
+	struct slice in = { s.p + 1, s.n - 2 }, afs, addr, port;
+	if (!slice_split(in, (char)d, &afs, &in) || !slice_split(in, (char)d, &addr, &port) ||
+	    memchr(port.p, d, port.n))
+		return -EINVAL;
+	uint64_t afn, pn;
+	if (parse_u64(afs, 255, &afn) != 0 || (afn != 1 && afn != 2))
+		return -EAFNOSUPPORT;
+	*af = (int)afn;
+	char host[INET6_ADDRSTRLEN];
+	if (parse_u64(port, 65535, &pn) != 0 || pn == 0 || addr.n == 0 || addr.n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr.p, addr.n);
+	host[addr.n] = '\0';
+	*out = (struct sockaddr_storage){ 0 };
+	if (afn == 1) {
+		struct sockaddr_in *a = (struct sockaddr_in *)out;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)pn);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -EADDRNOTAVAIL;
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)pn);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return -EADDRNOTAVAIL;
+	}
+	return 0;
+}
+
+int parse_epsv_arg(struct slice s, enum parse_epsv *out)
+{
+	s = slice_trim_spaces(s);
+	if (s.n == 0)
+		*out = PARSE_EPSV_ANY;
+	else if (slice_eq_ci(s, "ALL"))
+		*out = PARSE_EPSV_ALL;
+	else if (slice_eq(s, SLICE_LIT("1")))
+		*out = PARSE_EPSV_V4;
+	else if (slice_eq(s, SLICE_LIT("2")))
+		*out = PARSE_EPSV_V6;
+	else
+		return -EINVAL;
 	return 0;
 }

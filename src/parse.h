@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "str.h"
 
@@ -40,5 +41,25 @@ bool parse_has_forbidden_byte(struct slice s);
 
 /* true if s is a numeric IPv4 (family 4) or IPv6 (family 6) address. */
 bool parse_is_ip(const char *s, int *family);
+
+/* PORT h1,h2,h3,h4,p1,p2 (RFC 959 §4.1.2): six decimal numbers 0-255
+ * separated by commas, spaces (and TABs) allowed around the argument and
+ * each number. *out becomes that AF_INET address and port (network order;
+ * a low port is the caller's to refuse). -EINVAL on any syntax problem. */
+int parse_port_arg(struct slice s, struct sockaddr_storage *out);
+
+/* EPRT <d>af<d>addr<d>port<d> (RFC 2428 §2), d any byte 33-126, no spaces.
+ * The checks run in this order and the first failure is returned: framing
+ * (-EINVAL, *af 0); af 1 or 2 (else -EAFNOSUPPORT, *af 0); port 1-65535 and
+ * an address of plausible length (-EINVAL, *af set); the address, numeric
+ * for af (-EADDRNOTAVAIL, *af set). *af is set as soon as it is known so the
+ * caller can refuse a family it does not serve (522) before a later syntax
+ * error. On success *out holds the address and port (network order). */
+int parse_eprt_arg(struct slice s, int *af, struct sockaddr_storage *out);
+
+/* EPSV [1 | 2 | ALL] (RFC 2428 §3; ALL in any case; spaces around). */
+enum parse_epsv { PARSE_EPSV_ANY, PARSE_EPSV_ALL, PARSE_EPSV_V4, PARSE_EPSV_V6 };
+/* Which form s is (empty: ANY), or -EINVAL. */
+int parse_epsv_arg(struct slice s, enum parse_epsv *out);
 
 #endif

@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmdtab.h"
 #include "log.h"
 #include "parse.h"
 #include "proto_impl.h"
 #include "reply.h"
+#include "sec.h"
 #include "util.h"
 
 /* Replies to one client are small; a client that never reads them is
@@ -78,8 +78,7 @@ void proto_free(struct proto *p)
 	}
 	if (p->xfer_listing)
 		listing_free(p->xfer_listing);
-	if (p->xfer_fd >= 0)
-		(void)close(p->xfer_fd);
+	vfs_fd_close(p->xfer_fd);
 	vfs_close(&p->vfs);
 	buf_free(&p->xfer_buf);
 	buf_free(&p->stage);
@@ -108,10 +107,48 @@ static void put(struct proto *p, int r)
 }
 
 /* RFC 2228 §7: a reply is protected at the level of the command that
- * produced it; it is collected whole, then wrapped (gss_reply_flush). */
+ * produced it; it is collected whole, then wrapped (protect_flush). */
 static struct buf *reply_buf(struct proto *p)
 {
 	return p->level == 'C' ? &p->out : &p->stage;
+}
+
+/* Wraps the reply in p->stage into 631/632 lines on p->out. */
+static void protect_flush(struct proto *p)
+{
+	if (p->level == 'C' || p->stage.len == 0)
+		return;
+	/* A command unwrapped during a transfer may run after an AUTH or REIN
+	 * that waited before it deleted the context: nothing can protect its
+	 * reply any more, so it goes out as plaintext. */
+	if (p->gss != GSS_ON) {
+		if (buf_append(&p->out, buf_data(&p->stage), p->stage.len) != 0)
+			p->out_overflow = true;
+		buf_reset(&p->stage);
+		return;
+	}
+	bool conf = p->level == 'P';
+	int code = conf ? 632 : 631;
+	struct slice plain = buf_slice(&p->stage);
+	struct buf tok;
+	buf_init(&tok, 2 * SEC_REPLY_FRAGMENT);
+	/* RFC 2228 §5.2: the plaintext (CRLFs included) is split into
+	 * fragments, each wrapped and sent as one 63z line. */
+	for (size_t off = 0; off < plain.n && !p->out_overflow;) {
+		size_t n = plain.n - off < SEC_REPLY_FRAGMENT ? plain.n - off : SEC_REPLY_FRAGMENT;
+		buf_reset(&tok);
+		int r = p->gss_ops->wrap(p->gss_ctx, conf, (struct slice){ plain.p + off, n }, &tok);
+		if (r == 0)
+			r = sec_reply_line(&p->out, code, off + n == plain.n, buf_slice(&tok));
+		if (r) {
+			/* Nothing sensible can reach the client: the session closes. */
+			log_err(p->sid, "cannot protect a reply (GSSAPI wrap failed)");
+			p->out_overflow = true;
+		}
+		off += n;
+	}
+	buf_free(&tok);
+	buf_reset(&p->stage);
 }
 
 /* Command errors (5xx) go to the JSON event log with the verb they answer. */
@@ -128,7 +165,7 @@ void proto_reply(struct proto *p, int code, const char *fmt, ...)
 	log_command_error(p, code, text);
 	log_debug_reply(p->sid, code, ' ', text);
 	put(p, reply_line(reply_buf(p), code, "%s", text));
-	gss_reply_flush(p);
+	protect_flush(p);
 }
 
 void proto_reply_begin(struct proto *p, int code, const char *fmt, ...)
@@ -151,25 +188,23 @@ void proto_reply_end(struct proto *p, int code, const char *fmt, ...)
 	log_command_error(p, code, text);
 	log_debug_reply(p->sid, code, ' ', text);
 	put(p, reply_end(reply_buf(p), code, "%s", text));
-	gss_reply_flush(p);
+	protect_flush(p);
 }
 
-void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e)
+void proto_start_effect(struct proto *p, struct proto_effect e)
 {
-	p->pending = why;
 	p->effect = e;
 }
 
 void proto_count_ascii(struct proto *p, int fd, void (*then)(struct proto *, const struct proto_result *))
 {
-	proto_start_effect(p, PEND_THEN,
-			   (struct proto_effect){ .kind = PROTO_EFFECT_ASCII_SIZE, .count_fd = fd, .then = then });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_ASCII_SIZE, .count_fd = fd, .then = then });
 }
 
 void proto_close_with(struct proto *p, const char *text)
 {
 	proto_reply(p, 421, "%s", text);
-	proto_start_effect(p, PEND_CLOSE, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_CLOSE });
 }
 
 void proto_set_str(char **dst, const char *s)
@@ -285,12 +320,12 @@ bool proto_challenge_lock(const struct proto *p, const char **user, uint64_t *lo
 
 const struct proto_effect *proto_effect(const struct proto *p)
 {
-	return p->pending == PEND_NONE ? NULL : &p->effect;
+	return p->effect.kind == PROTO_EFFECT_NONE ? NULL : &p->effect;
 }
 
 void proto_timeout(struct proto *p, enum proto_timeout_kind kind)
 {
-	if (p->pending == PEND_CLOSE)
+	if (p->effect.kind == PROTO_EFFECT_CLOSE)
 		return;
 	static const char *const text[] = {
 		[PROTO_TIMEOUT_IDLE] = "Idle timeout, closing control connection.",
@@ -312,6 +347,7 @@ static void hold(struct proto *p, char kind, struct slice line)
 }
 
 static void run_line(struct proto *p, struct slice line);
+static void run_command(struct proto *p, struct slice line);
 
 /* ABOR and STAT (without argument) act at once during a transfer. */
 static bool acts_in_xfer(struct slice line)
@@ -322,32 +358,98 @@ static bool acts_in_xfer(struct slice line)
 	return row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n);
 }
 
-/* A MIC/ENC command during a transfer is unwrapped now, in order (GSSAPI
- * sequence numbers), and then acts or waits like a plaintext one; a
- * failure's reply waits too. Returns false if line is not MIC/ENC. */
-static bool execute_protected_in_xfer(struct proto *p, struct slice line)
+/* RFC 2228 §3/§7: after the GSSAPI exchange commands must be protected
+ * (policy [gssapi] required) until a protected CCC. */
+static bool protect_refuses_plain(const struct proto *p)
 {
-	struct slice verb, arg;
-	(void)slice_split(line, ' ', &verb, &arg);
-	char level = slice_eq_ci(verb, "MIC") ? 'S' : slice_eq_ci(verb, "ENC") ? 'P' : 0;
-	if (!level || p->gss != GSS_ON)
-		return false;
+	return p->gss == GSS_ON && !p->gss_cleared && p->cfg->gss_required;
+}
+
+/* Decodes and unwraps the argument of MIC (level 'S') or ENC ('P') into
+ * inner (CRLF removed). Returns 0, or the reply code of the failure
+ * (501/503/535/500) for protect_reply_failure. */
+static int protect_unwrap(struct proto *p, char level, struct slice arg, struct buf *inner)
+{
+	if (p->gss != GSS_ON)
+		return 503;
+	struct buf tok;
+	buf_init(&tok, PROTO_SEC_LINE_MAX);
+	int code = 0;
+	bool conf = false;
+	if (sec_b64_decode(slice_trim_spaces(arg), &tok) != 0) {
+		code = 501;
+	} else {
+		int r = p->gss_ops->unwrap(p->gss_ctx, buf_slice(&tok), inner, &conf);
+		/* SECURITY: MIC must be integrity-only and ENC confidential
+		 * (App. I); a token at another level is refused, not run. */
+		if (r == -ENOBUFS)
+			code = 500;
+		else if (r || conf != (level == 'P'))
+			code = 535;
+	}
+	buf_free(&tok);
+	if (code)
+		return code;
+	/* The EOL inside the protected text is optional (RFC 2228 §3). */
+	if (inner->len && buf_data(inner)[inner->len - 1] == '\n')
+		inner->len--;
+	if (inner->len && buf_data(inner)[inner->len - 1] == '\r')
+		inner->len--;
+	if (inner->len > p->cfg->max_line)
+		return 500;
+	return 0;
+}
+
+static void protect_reply_failure(struct proto *p, int code)
+{
+	/* Without a context nothing can be protected (503). */
+	if (p->gss != GSS_ON)
+		p->level = 'C';
+	switch (code) {
+	case 503:
+		proto_reply(p, 503, "Protected commands need a completed security exchange (AUTH GSSAPI, ADAT).");
+		break;
+	case 501:
+		proto_reply(p, 501, "Cannot decode the protected command (base64).");
+		break;
+	case 500:
+		proto_reply(p, 500, "Command line too long.");
+		break;
+	default:
+		proto_reply(p, 535, "Protected command failed the security check.");
+		break;
+	}
+}
+
+/* RFC 2228: the one place a protected command (MIC: level 'S', ENC: 'P')
+ * is unwrapped. Replies, failures included, go out at its level (§7).
+ * During a transfer it is unwrapped on arrival, in order (GSSAPI sequence
+ * numbers), and then acts (ABOR, STAT) or waits like a plaintext command;
+ * a failure's reply waits too. */
+static void run_protected(struct proto *p, char level, struct slice arg, bool in_xfer)
+{
 	struct buf inner;
 	buf_init(&inner, p->cfg->max_line + 2); /* the line and its CRLF */
-	int code = gss_decode_command(p, level, arg, &inner);
-	if (code) {
+	int code = protect_unwrap(p, level, arg, &inner);
+	if (code && in_xfer) {
 		char rec[5] = { level, (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10), 0 };
 		hold(p, 'E', (struct slice){ rec, 4 });
-	} else if (acts_in_xfer(buf_slice(&inner))) {
+	} else if (in_xfer && !acts_in_xfer(buf_slice(&inner))) {
+		hold(p, level, buf_slice(&inner));
+	} else {
 		char saved = p->level;
 		p->level = level;
-		proto_run_command(p, buf_slice(&inner));
-		p->level = saved;
-	} else {
-		hold(p, level, buf_slice(&inner));
+		if (code)
+			protect_reply_failure(p, code);
+		else
+			run_command(p, buf_slice(&inner));
+		/* The running transfer's replies keep its own command's level;
+		 * otherwise the level stays for the replies to this command's
+		 * effect. */
+		if (in_xfer)
+			p->level = saved;
 	}
 	buf_free(&inner);
-	return true;
 }
 
 /* Runs one complete command line (CRLF/LF already stripped). */
@@ -355,21 +457,24 @@ static void execute(struct proto *p, struct slice line)
 {
 	if (line.n == 0)
 		return; /* empty lines are ignored, as vsftpd and ProFTPD do */
-	if (p->pending == PEND_XFER) {
+	if (proto_in_xfer(p)) {
 		/* RFC 959 §4.1.3 / RFC 1123 §4.1.3.3: ABOR and STAT act during a
 		 * transfer; everything else (errors included, so replies stay in
 		 * order; QUIT too, so its 221 follows the 226) waits for it. */
+		struct slice verb, arg;
+		(void)slice_split(line, ' ', &verb, &arg);
 		if (acts_in_xfer(line)) {
 			char saved = p->level;
 			p->level = 'C';
-			struct slice verb, arg;
-			(void)slice_split(line, ' ', &verb, &arg);
 			log_debug_command(p->sid, line);
 			cmdtab_find(verb)->fn(p, arg);
 			p->level = saved;
 			return;
 		}
-		if (!execute_protected_in_xfer(p, line))
+		char level = slice_eq_ci(verb, "MIC") ? 'S' : slice_eq_ci(verb, "ENC") ? 'P' : 0;
+		if (level && p->gss == GSS_ON)
+			run_protected(p, level, arg, true);
+		else
 			hold(p, 'L', line);
 		return;
 	}
@@ -387,10 +492,11 @@ static void execute(struct proto *p, struct slice line)
 static void run_line(struct proto *p, struct slice line)
 {
 	p->level = 'C';
-	proto_run_command(p, line);
+	run_command(p, line);
 }
 
-void proto_run_command(struct proto *p, struct slice line)
+/* Runs one command line at the protection level p->level. */
+static void run_command(struct proto *p, struct slice line)
 {
 	log_debug_command(p->sid, line);
 	struct slice verb, arg;
@@ -410,9 +516,7 @@ void proto_run_command(struct proto *p, struct slice line)
 		return;
 	}
 	const struct cmd_row *row = verb.n <= 4 ? cmdtab_find(verb) : NULL;
-	/* RFC 2228 §3/§7: after the GSSAPI exchange commands must be protected
-	 * (policy [gssapi] required) until a protected CCC. */
-	if (p->level == 'C' && gss_refuses_plain(p) && !(row && (row->flags & CMD_SEC_PLAIN))) {
+	if (p->level == 'C' && protect_refuses_plain(p) && !(row && (row->flags & CMD_SEC_PLAIN))) {
 		proto_reply(p, 533, "Command protection level denied: send it as MIC or ENC.");
 		return;
 	}
@@ -445,7 +549,13 @@ void proto_run_command(struct proto *p, struct slice line)
 		proto_reply(p, 501, "%s needs an argument.", row->verb);
 		return;
 	}
-	row->fn(p, arg);
+	if (!(row->flags & CMD_WRAPS)) {
+		row->fn(p, arg);
+	} else if (p->level != 'C') {
+		proto_reply(p, 501, "Protected commands cannot be nested.");
+	} else {
+		run_protected(p, row->verb[0] == 'E' ? 'P' : 'S', arg, false);
+	}
 }
 
 /* The longest line that may be read: a security command's may be longer. */
@@ -475,7 +585,7 @@ static bool take_byte(struct proto *p, unsigned char c)
 		p->discarding = false;
 		p->line_len = 0;
 		if (too_long) {
-			if (p->pending == PEND_XFER) {
+			if (proto_in_xfer(p)) {
 				hold(p, 'T', (struct slice){ "", 0 });
 			} else {
 				p->level = 'C'; /* its protection is unknown: plaintext */
@@ -529,16 +639,16 @@ static bool reading(const struct proto *p)
 {
 	if (p->out_overflow)
 		return false;
-	if (p->pending == PEND_XFER)
+	if (proto_in_xfer(p))
 		return buf_room(&p->held) >= line_max(p) + 3;
-	return p->pending == PEND_NONE && p->held.len == 0;
+	return p->effect.kind == PROTO_EFFECT_NONE && p->held.len == 0;
 }
 
 /* Runs the commands that waited for a transfer, in order, until one of
  * them starts an effect of its own or the budget is spent. */
 static void drain_held(struct proto *p, unsigned *budget)
 {
-	while (p->held.len && p->pending == PEND_NONE && !p->out_overflow && *budget) {
+	while (p->held.len && p->effect.kind == PROTO_EFFECT_NONE && !p->out_overflow && *budget) {
 		--*budget;
 		struct slice rec = buf_slice(&p->held), line, rest;
 		(void)slice_split(rec, '\n', &line, &rest);
@@ -551,10 +661,10 @@ static void drain_held(struct proto *p, unsigned *budget)
 			proto_reply(p, 500, "Command line too long.");
 		} else if (kind == 'S' || kind == 'P') { /* unwrapped during the transfer */
 			p->level = kind;
-			proto_run_command(p, (struct slice){ copy, n });
+			run_command(p, (struct slice){ copy, n });
 		} else if (kind == 'E' && n == 4) { /* a protected command that failed */
 			p->level = copy[0];
-			gss_reply_failure(p, (copy[1] - '0') * 100 + (copy[2] - '0') * 10 + (copy[3] - '0'));
+			protect_reply_failure(p, (copy[1] - '0') * 100 + (copy[2] - '0') * 10 + (copy[3] - '0'));
 		} else {
 			run_line(p, (struct slice){ copy, n });
 		}
@@ -623,51 +733,22 @@ int proto_feed_some(struct proto *p, const char *bytes, size_t len, unsigned *bu
 
 void proto_complete(struct proto *p, const struct proto_result *r)
 {
-	enum pending why = p->pending;
 	void (*then)(struct proto *, const struct proto_result *) = p->effect.then;
 	/* CLOSE never completes: a timer or job that finishes after a timeout
 	 * replaced its effect with CLOSE is ignored. */
-	if (why == PEND_CLOSE)
+	if (p->effect.kind == PROTO_EFFECT_CLOSE)
 		return;
-	p->pending = PEND_NONE;
 	p->effect = (struct proto_effect){ 0 };
-	switch (why) {
-	case PEND_LOOKUP:
-		cmd_login_lookup_done(p, r ? r->challenge : NULL);
-		break;
-	case PEND_AUTH:
-		cmd_login_auth_done(p, r ? r->auth : NULL);
-		break;
-	case PEND_FAIL_DELAY:
-		cmd_login_fail_done(p);
-		break;
-	case PEND_DATA_SETUP:
-		cmd_xfer_setup_done(p, r);
-		break;
-	case PEND_XFER:
-		cmd_xfer_done(p, r);
-		break;
-	case PEND_TLS_START:
-		cmd_tls_started(p, r);
-		break;
-	case PEND_TLS_STOP:
-		cmd_tls_stopped(p, r);
-		break;
-	case PEND_GSS_STEP:
-		cmd_gss_step_done(p, r);
-		break;
-	case PEND_GSS_USER:
-		cmd_gss_user_done(p, r ? r->auth : NULL);
-		break;
-	case PEND_THEN:
+	if (then)
 		then(p, r);
-		break;
-	case PEND_NONE:
-	case PEND_CLOSE:
-		break;
-	}
 	/* Commands held behind a transfer run at the next proto_feed, within
 	 * the session's budget (proto_has_held). */
+}
+
+void proto_set_now(struct proto *p, uint64_t now_ms, int64_t wall_s)
+{
+	p->now_ms = now_ms;
+	p->wall_s = wall_s;
 }
 
 char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)
@@ -681,7 +762,7 @@ char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)
 
 bool proto_xfer_running(const struct proto *p, const char **verb, const char **path, uint64_t *size)
 {
-	if (p->pending != PEND_XFER)
+	if (!proto_in_xfer(p))
 		return false;
 	*verb = p->xfer_verb;
 	*path = p->xfer_name ? p->xfer_name : "";

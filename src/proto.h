@@ -93,9 +93,10 @@ struct proto_effect {
 	struct proto_xfer xfer;       /* XFER (abort may turn true while pending) */
 	/* ASCII_SIZE: reading a whole file (up to ASCII_SIZE_LIMIT bytes, else
 	 * -EFBIG) takes tens of milliseconds, too long for the loop. count_fd
-	 * is borrowed (proto closes it); the result is r->err or r->bytes,
-	 * which proto_complete hands to then, the command's continuation. */
+	 * is borrowed (proto closes it); the result is r->err or r->bytes. */
 	int count_fd;
+	/* Every effect but CLOSE: the command's continuation, which
+	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);
 	/* DELAY after a failed PASS or ACCT: the session counts it towards
 	 * the address's ban ([limits] ban_failures). */
@@ -167,6 +168,11 @@ bool proto_has_held(const struct proto *p);
 const struct proto_effect *proto_effect(const struct proto *p);
 /* Reports the outcome of the pending effect (r may be NULL for DELAY). */
 void proto_complete(struct proto *p, const struct proto_result *r);
+/* The clocks, given by the session before it feeds input or completes an
+ * effect: proto reads none itself (a transcript sets them). now_ms is
+ * monotonic (transfer durations), wall_s seconds since the epoch (the
+ * six-month rule of LIST dates). */
+void proto_set_now(struct proto *p, uint64_t now_ms, int64_t wall_s);
 /* After proto_complete of an upload that was committed (renamed into
  * place): its virtual path (ownership passes to the caller) and the bytes
  * received; *home is the user's home (borrowed). NULL otherwise. */

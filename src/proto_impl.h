@@ -18,22 +18,6 @@ enum login_state {
 	LOGIN_DONE,  /* 230 sent */
 };
 
-/* What the pending effect is for, so proto_complete knows how to go on. */
-enum pending {
-	PEND_NONE,
-	PEND_LOOKUP,     /* USER_LOOKUP for USER */
-	PEND_AUTH,       /* AUTH_CHECK for PASS */
-	PEND_FAIL_DELAY, /* failed login: delay, then 530 (and maybe 421) */
-	PEND_CLOSE,
-	PEND_DATA_SETUP, /* PASV/EPSV/PORT/EPRT */
-	PEND_XFER,       /* a transfer runs; ABOR and STAT are still read */
-	PEND_TLS_START,  /* AUTH TLS: handshake */
-	PEND_TLS_STOP,   /* CCC or REIN: TLS shutdown */
-	PEND_GSS_STEP,   /* ADAT: security-context step */
-	PEND_GSS_USER,   /* USER after ADAT: may the principal log in as the user? */
-	PEND_THEN,       /* the effect carries its continuation (effect.then) */
-};
-
 /* RFC 2228 §2.2 security states for GSSAPI (PROTOCOL.md §2.2 S0/S1/S2). */
 enum gss_state { GSS_OFF, GSS_NEED_ADAT, GSS_ON };
 
@@ -68,7 +52,7 @@ struct proto {
 	/* login */
 	enum login_state login;
 	char *user;
-	char *password; /* only while PEND_AUTH */
+	char *password; /* only while PASS's AUTH_CHECK runs */
 	char *account;  /* account the user needs (LOGIN_ACCT) */
 	char *home;
 	uint32_t perms;
@@ -137,9 +121,14 @@ struct proto {
 	unsigned abor_count;   /* ABORs received during this transfer */
 	const char *setup_verb; /* "PORT" or "EPRT", for the 200 text */
 
-	/* effect */
+	/* The pending effect (kind NONE: none). Its continuation travels with
+	 * it (effect.then), so completion names no command file; a CLOSE never
+	 * completes and an XFER keeps ABOR and STAT readable. */
 	struct proto_effect effect;
-	enum pending pending;
+
+	/* Clocks, given by the session (proto_set_now): proto reads none. */
+	uint64_t now_ms; /* monotonic, for transfer durations */
+	int64_t wall_s;  /* seconds since the epoch, for listings */
 };
 
 /* Reply helpers: append to p->out, remembering an overflow. */
@@ -148,8 +137,14 @@ void proto_reply_begin(struct proto *p, int code, const char *fmt, ...) __attrib
 void proto_reply_cont(struct proto *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void proto_reply_end(struct proto *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Starts an effect; the handler returns right after. */
-void proto_start_effect(struct proto *p, enum pending why, struct proto_effect e);
+/* Starts an effect; the handler returns right after. e.then (NULL for
+ * CLOSE) is what proto_complete calls with the result. */
+void proto_start_effect(struct proto *p, struct proto_effect e);
+/* The pending effect is a transfer (ABOR and STAT are still read). */
+static inline bool proto_in_xfer(const struct proto *p)
+{
+	return p->effect.kind == PROTO_EFFECT_XFER;
+}
 /* Queues "421 text" and the CLOSE effect. */
 void proto_close_with(struct proto *p, const char *text);
 /* Replaces *dst with a copy of s (frees the old string). */
@@ -183,44 +178,14 @@ int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, 
  * max_line. */
 #define PROTO_SEC_LINE_MAX (32u * 1024u)
 
-/* Runs one command line at the protection level p->level (proto.c); the
- * MIC/ENC handlers call it with the unwrapped command. */
-void proto_run_command(struct proto *p, struct slice line);
-
-/* RFC 2228 (cmd_gss.c). */
-/* Wraps the reply in p->stage into 631/632 lines on p->out. */
-void gss_reply_flush(struct proto *p);
-/* True if a plaintext command must be refused with 533 now. */
-bool gss_refuses_plain(const struct proto *p);
-/* Decodes and unwraps the argument of MIC (level 'S') or ENC ('P') into
- * inner (CRLF removed). Returns 0, or the reply code of the failure
- * (501/503/535/537) for gss_reply_failure. Used directly and for
- * commands that arrive during a transfer (which wait, unwrapped, in order). */
-int gss_decode_command(struct proto *p, char level, struct slice arg, struct buf *inner);
-void gss_reply_failure(struct proto *p, int code);
+/* RFC 2228 (cmd_gss.c). The protection of the control channel itself
+ * (unwrapping MIC/ENC, wrapping their replies) is the dispatcher's, in
+ * proto.c; these are the security commands. */
 /* Forgets the security association (AUTH, REIN). */
 void gss_drop(struct proto *p);
 void cmd_auth_gssapi(struct proto *p);
 void cmd_pbsz_gss(struct proto *p, struct slice arg);
 void cmd_prot_gss(struct proto *p, struct slice arg);
 void cmd_ccc_gss(struct proto *p);
-void cmd_user_gss(struct proto *p);
-void cmd_gss_step_done(struct proto *p, const struct proto_result *r);
-void cmd_gss_user_done(struct proto *p, struct auth_result *res);
-
-/* Continuations after TLS effects (cmd_login.c). */
-void cmd_tls_started(struct proto *p, const struct proto_result *r);
-void cmd_tls_stopped(struct proto *p, const struct proto_result *r);
-
-/* Continuations after effects (cmd_xfer.c). */
-void cmd_xfer_setup_done(struct proto *p, const struct proto_result *r);
-void cmd_xfer_done(struct proto *p, const struct proto_result *r);
-
-/* Continuations of USER/PASS/ACCT after their effects (cmd_login.c). */
-void cmd_login_lookup_done(struct proto *p, const struct auth_challenge *ch);
-void cmd_login_auth_done(struct proto *p, struct auth_result *res);
-void cmd_login_fail_done(struct proto *p);
-/* Completes a login: opens the home directory, replies code (230, 232). */
-void cmd_login_ok(struct proto *p, int code, const char *text);
 
 #endif

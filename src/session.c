@@ -231,6 +231,7 @@ void session_read_some(struct session *s)
 void session_complete(struct session *s, const struct proto_result *r)
 {
 	s->effect_started = false;
+	proto_set_now(s->proto, util_now_ms(), util_wall_s());
 	proto_complete(s->proto, r);
 }
 
@@ -345,6 +346,7 @@ void session_pump(struct session *s)
 			}
 			if (e)
 				proto_xfer_progress(s->proto, s->data ? datachan_bytes(s->data) : 0);
+			proto_set_now(s->proto, util_now_ms(), util_wall_s());
 			int r = proto_feed_some(s->proto, buf_data(&s->in), s->in.len, &budget, &used);
 			buf_consume(&s->in, used);
 			if (r) {

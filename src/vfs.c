@@ -211,6 +211,17 @@ int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd)
 	return vfs_openat2(v->root_fd, rel, (unsigned int)flags, 0, fd);
 }
 
+int vfs_fstat(int fd, struct stat *st)
+{
+	return fstat(fd, st) == 0 ? 0 : -errno;
+}
+
+void vfs_fd_close(int fd)
+{
+	if (fd >= 0)
+		(void)close(fd);
+}
+
 int vfs_ascii_size(int fd, uint64_t max, uint64_t *out)
 {
 	char buf[65536];

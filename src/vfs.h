@@ -47,6 +47,12 @@ int vfs_clean_stale_uploads(const char *home, int64_t before, int64_t partial_be
 /* openat2 inside the root with the given open(2) flags (O_CLOEXEC added).
  * O_CREAT/O_TMPFILE are not allowed here (use the upload functions). */
 int vfs_open(struct vfs *v, const char *vpath, int flags, int *fd);
+/* fstat of an fd vfs opened (once a file is open, the fd is used, never
+ * its path again). 0 or -errno. */
+int vfs_fstat(int fd, struct stat *st);
+/* Closes an fd vfs handed out (a file or a directory); -1 is ignored. So
+ * the protocol layer, which holds such fds, makes no system call itself. */
+void vfs_fd_close(int fd);
 /* Octets a TYPE A transfer of the open file fd sends: its size plus one CR
  * per LF, counted by ascii_wire_size as the sender converts. Reads it whole
  * (pread, the offset is untouched), -EFBIG past max bytes: blocking, job

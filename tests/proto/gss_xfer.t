@@ -62,6 +62,39 @@ E: XFER RECV_FILE gss=2 pbsz=1000
 X: XFER_DONE PROT_FAILED
 S{P}: 535 Data protection failure; transfer aborted.
 F! up
+# More protected commands during a transfer take the same unwrap as outside
+# one (proto.c run_protected): a nested MIC, an undecodable token and one at
+# the wrong level wait in order and get the replies they get outside a
+# transfer; a protected ABOR acts at once (the transfer's replies keep the
+# RETR's level).
+C{S}: PASV
+E: DATA_SETUP PASSIVE
+S{S}: 227 Entering Passive Mode (192,0,2,10,195,80).
+C{S}: RETR f
+S{S}: 150 Opening BINARY mode data connection for f (12 bytes).
+E: XFER SEND_FILE offset=0 size=12 gss=2 pbsz=1000 protect=0
+C{S}: MIC U1BXRA0K
+C: MIC !!!!
+C: ENC U1BXRA0K
+C{P}: NOOP
+S-
+X: XFER_DONE OK 12
+S{S}: 226 Transfer complete.
+S{S}: 501 Protected commands cannot be nested.
+S{S}: 501 Cannot decode the protected command (base64).
+S{P}: 535 Protected command failed the security check.
+S{P}: 200 NOOP ok.
+C{S}: PASV
+E: DATA_SETUP PASSIVE
+S{S}: 227 Entering Passive Mode (192,0,2,10,195,80).
+C{S}: RETR f
+S{S}: 150 Opening BINARY mode data connection for f (12 bytes).
+E: XFER SEND_FILE gss=2
+C{P}: ABOR
+E: ABORT_REQUESTED
+X: XFER_DONE ABORTED 0
+S{S}: 426 Transfer aborted. Data connection closed.
+S{S}: 226 Abort successful.
 C{P}: QUIT
 S{P}: 221 Goodbye.
 E: CLOSE

@@ -86,6 +86,11 @@
  *   mkdir NAME            creates a directory (parents as needed).
  *   symlink NAME TARGET   creates a symlink NAME -> TARGET (TARGET literal).
  *   mtime NAME SECONDS    sets NAME's modification time (utimensat).
+ *   clock SECONDS [MS]    the clocks proto is given (proto_set_now): wall
+ *                         time SECONDS since the epoch (LIST dates) and, if
+ *                         given, the monotonic clock MS. Until then both are
+ *                         the real clocks at the start of the run; they do
+ *                         not move by themselves.
  *   F: NAME CONTENT       NAME must be a regular file holding exactly CONTENT.
  *   F! NAME               NAME must not exist (lstat).
  *   D: NAME               NAME must be a directory (lstat: not a symlink).
@@ -236,6 +241,8 @@ struct replay {
 	uint64_t next_lock;     /* lock tokens handed out */
 	bool gss;               /* set gss available: AUTH GSSAPI offered (replay_gss.c) */
 	struct buf gss_plain;   /* unwrapped protected replies not yet checked by S{S}:/S{P}: */
+	uint64_t now_ms;        /* the clocks given to proto (clock) */
+	int64_t wall_s;
 };
 
 /* Writes bytes to stderr in the transcript's escape syntax, quoted. */
@@ -528,6 +535,7 @@ static void ensure_proto(struct replay *r)
 		r->p = proto_new(r->cfg, 1, "192.0.2.1");
 	}
 	proto_set_addrs(r->p, &local, &peer);
+	proto_set_now(r->p, r->now_ms, r->wall_s);
 	proto_set_tls(r->p, r->tls_available, r->tls_implicit);
 	if (r->gss)
 		proto_set_gss(r->p, &replay_gss_ops, NULL);
@@ -1004,6 +1012,20 @@ static int do_mtime(struct replay *r, struct slice rest)
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = (time_t)v } };
 	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0)
 		return bad_syntax(r, "utimensat %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int do_clock(struct replay *r, struct slice rest)
+{
+	struct slice secs, ms;
+	uint64_t s, m = r->now_ms;
+	bool has_ms = slice_split(rest, ' ', &secs, &ms);
+	if (parse_u64(secs, INT64_MAX, &s) || (has_ms && parse_u64(ms, UINT64_MAX, &m)))
+		return bad_syntax(r, "clock SECONDS [MS]");
+	r->wall_s = (int64_t)s;
+	r->now_ms = m;
+	if (r->p)
+		proto_set_now(r->p, r->now_ms, r->wall_s);
 	return 0;
 }
 
@@ -1874,6 +1896,8 @@ static int step(struct replay *r, struct slice line)
 		return do_symlink(r, rest);
 	if (directive(line, "mtime", &rest))
 		return do_mtime(r, rest);
+	if (directive(line, "clock", &rest))
+		return do_clock(r, rest);
 	if (directive(line, "F:", &rest))
 		return check_file(r, rest);
 	if (directive(line, "F!", &rest))
@@ -1917,7 +1941,7 @@ static int step(struct replay *r, struct slice line)
 	} else if (directive(line, "T:", &rest)) {
 		rc = do_timeout(r, rest);
 	} else {
-		return bad_syntax(r, "unknown directive (set user file mkdir symlink mtime F: F! D: greet C: C< S: S< S~ "
+		return bad_syntax(r, "unknown directive (set user file mkdir symlink mtime clock F: F! D: greet C: C< S: S< S~ "
 				     "S- E: T: X: P:)");
 	}
 	r->last_was_close = close_step;
@@ -1997,7 +2021,7 @@ int main(int argc, char **argv)
 	}
 	log_setup(LOG_TO_STDERR, verbose ? LOG_LVL_DEBUG : LOG_LVL_ERROR, "proto_replay");
 
-	struct replay r = { .file = argv[argi], .family = AF_INET };
+	struct replay r = { .file = argv[argi], .family = AF_INET, .now_ms = util_now_ms(), .wall_s = util_wall_s() };
 	FILE *f = fopen(r.file, "r");
 	if (!f) {
 		fprintf(stderr, "%s: %s\n", r.file, strerror(errno));

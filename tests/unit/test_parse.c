@@ -1,12 +1,15 @@
 /* Unit tests for src/parse.c: the only parsers of numbers and addresses from
- * untrusted text (config files, later REST/PORT/EPRT arguments). */
+ * untrusted text (config files, REST/PORT/EPRT/EPSV arguments). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "parse.h"
@@ -310,6 +313,191 @@ static void test_parse_time_val(void **state)
 	assert_int_equal(parse_time_val(SLICE_LIT("19691231235959"), &sec, &ns), -EINVAL);
 }
 
+/* The IPv4 address and port a PORT/EPRT target holds, as "a.b.c.d:port". */
+static const char *v4_str(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+	const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)ss;
+	char ip[INET_ADDRSTRLEN];
+	assert_int_equal(a->sin_family, AF_INET);
+	assert_non_null(inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip)));
+	(void)snprintf(out, n, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+	return out;
+}
+
+static const char *v6_str(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)ss;
+	char ip[INET6_ADDRSTRLEN];
+	assert_int_equal(a->sin6_family, AF_INET6);
+	assert_non_null(inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip)));
+	(void)snprintf(out, n, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+	return out;
+}
+
+static void test_parse_port_arg_ok(void **state)
+{
+	(void)state;
+	struct sockaddr_storage t;
+	char s[64];
+	assert_int_equal(parse_port_arg(S("127,0,0,1,4,1"), &t), 0);
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "127.0.0.1:1025");
+	assert_int_equal(parse_port_arg(S("255,255,255,255,255,255"), &t), 0);
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "255.255.255.255:65535");
+	assert_int_equal(parse_port_arg(S("0,0,0,0,0,0"), &t), 0); /* port 0: the caller refuses it */
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "0.0.0.0:0");
+	/* Spaces around the argument and around each number. */
+	assert_int_equal(parse_port_arg(S("  10, 1 ,2,3 , 200,7  "), &t), 0);
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "10.1.2.3:51207");
+	assert_int_equal(parse_port_arg(S("\t1,2,3,4,5,\t6\t"), &t), 0); /* TAB counts as a space */
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "1.2.3.4:1286");
+	assert_int_equal(parse_port_arg(S("010,001,002,003,000,021"), &t), 0);
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "10.1.2.3:21");
+}
+
+static void test_parse_port_arg_bad(void **state)
+{
+	(void)state;
+	struct sockaddr_storage t;
+	static const char *const bad[] = {
+		"",				     /* missing fields */
+		"1,2,3,4,5",			     /* five numbers */
+		"1,2,3,4,5,6,7",		     /* seven */
+		"1,2,3,4,5,",			     /* an empty last field */
+		",1,2,3,4,5",			     /* an empty first field */
+		"1,,3,4,5,6",			     /* an empty middle field */
+		"256,0,0,1,4,1",		     /* over 255 */
+		"1,2,3,4,5,256",		     /* port byte over 255 */
+		"1,2,3,4,5,99999999999999999999999", /* overflow */
+		"-1,2,3,4,5,6",			     /* a sign */
+		"+1,2,3,4,5,6",
+		"1,2,3,4,5,6x",	 /* trailing junk */
+		"1.2.3.4,5,6",	 /* dotted */
+		"1 2,3,4,5,6,7", /* a space inside a number */
+		"0x1,2,3,4,5,6",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_port_arg(S(bad[i]), &t) != -EINVAL)
+			fail_msg("PORT %s accepted", bad[i]);
+	}
+	/* Only the slice's bytes count. */
+	const char buf[] = "1,2,3,4,5,67";
+	assert_int_equal(parse_port_arg((struct slice){ buf, sizeof(buf) - 2 }, &t), 0);
+	char s[64];
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "1.2.3.4:1286");
+}
+
+static void test_parse_eprt_arg_ok(void **state)
+{
+	(void)state;
+	struct sockaddr_storage t;
+	char s[80];
+	int af = 0;
+	assert_int_equal(parse_eprt_arg(S("|1|132.235.1.2|6275|"), &af, &t), 0);
+	assert_int_equal(af, 1);
+	assert_string_equal(v4_str(&t, s, sizeof(s)), "132.235.1.2:6275");
+	assert_int_equal(parse_eprt_arg(S("|2|1080::8:800:200C:417A|5282|"), &af, &t), 0);
+	assert_int_equal(af, 2);
+	assert_string_equal(v6_str(&t, s, sizeof(s)), "[1080::8:800:200c:417a]:5282");
+	assert_int_equal(parse_eprt_arg(S("|2|::ffff:127.0.0.1|65535|"), &af, &t), 0);
+	assert_string_equal(v6_str(&t, s, sizeof(s)), "[::ffff:127.0.0.1]:65535");
+	/* RFC 2428 §2: any delimiter in 33-126 (the first byte says which). */
+	for (int d = 33; d <= 126; d++) {
+		if (d == '.' || (d >= '0' && d <= '9'))
+			continue; /* would split the address or the numbers */
+		char arg[64];
+		(void)snprintf(arg, sizeof(arg), "%c1%c10.0.0.1%c2121%c", d, d, d, d);
+		af = 0;
+		if (parse_eprt_arg(S(arg), &af, &t) != 0 || af != 1)
+			fail_msg("EPRT %s refused", arg);
+		assert_string_equal(v4_str(&t, s, sizeof(s)), "10.0.0.1:2121");
+		if (d == ':' || (d >= 'a' && d <= 'f') || (d >= 'A' && d <= 'F'))
+			continue; /* part of an IPv6 address */
+		(void)snprintf(arg, sizeof(arg), "%c2%c::1%c2121%c", d, d, d, d);
+		if (parse_eprt_arg(S(arg), &af, &t) != 0 || af != 2)
+			fail_msg("EPRT %s refused", arg);
+		assert_string_equal(v6_str(&t, s, sizeof(s)), "[::1]:2121");
+	}
+}
+
+static void test_parse_eprt_arg_bad(void **state)
+{
+	(void)state;
+	struct sockaddr_storage t;
+	static const struct {
+		const char *arg;
+		int err, af; /* af: what the parser knew when it stopped */
+	} cases[] = {
+		{ "", -EINVAL, 0 },
+		{ "|1|", -EINVAL, 0 },		     /* too short */
+		{ "|1|1.2.3.4|5", -EINVAL, 0 },	     /* no closing delimiter */
+		{ "|1|1.2.3.4|5/", -EINVAL, 0 },     /* another closing byte */
+		{ " |1|1.2.3.4|2121|", -EINVAL, 0 }, /* a leading space is no delimiter */
+		{ "|1|1.2.3.4|2121| ", -EINVAL, 0 }, /* nor a trailing one */
+		{ "\x7f"
+		  "1\x7f"
+		  "1.2.3.4\x7f"
+		  "2121\x7f",
+		  -EINVAL, 0 }, /* 127: not a delimiter */
+		{ "\x80"
+		  "1\x80"
+		  "1.2.3.4\x80"
+		  "2121\x80",
+		  -EINVAL, 0 },				  /* nor a high byte */
+		{ "|1|1.2.3.4|21|21|", -EINVAL, 0 },	  /* one field too many */
+		{ "|11.2.3.4|2121|", -EINVAL, 0 },	  /* one field short */
+		{ "|3|1.2.3.4|2121|", -EAFNOSUPPORT, 0 }, /* af 3 */
+		{ "||1.2.3.4|2121|", -EAFNOSUPPORT, 0 },  /* af missing */
+		{ "|x|1.2.3.4|2121|", -EAFNOSUPPORT, 0 },
+		{ "|99999999999999999999|1.2.3.4|2121|", -EAFNOSUPPORT, 0 }, /* overflow */
+		{ "|1|1.2.3.4|0|", -EINVAL, 1 },			     /* port 0 */
+		{ "|1|1.2.3.4|65536|", -EINVAL, 1 },			     /* port over 65535 */
+		{ "|1|1.2.3.4|99999999999999999999|", -EINVAL, 1 },
+		{ "|1|1.2.3.4||", -EINVAL, 1 },						   /* port missing */
+		{ "|1|1.2.3.4| 2121|", -EINVAL, 1 },					   /* spaces */
+		{ "|1||2121|", -EINVAL, 1 },						   /* address missing */
+		{ "|1|1111111111222222222233333333334444444444555555|2121|", -EINVAL, 1 }, /* longer than any address */
+		{ "|1|1.2.3.256|2121|", -EADDRNOTAVAIL, 1 },
+		{ "|1|::1|2121|", -EADDRNOTAVAIL, 1 },	   /* af 1 with an IPv6 address */
+		{ "|2|1.2.3.4|2121|", -EADDRNOTAVAIL, 2 }, /* af 2 with an IPv4 address */
+		{ "|1| 1.2.3.4|2121|", -EADDRNOTAVAIL, 1 },
+		{ "|2|host.example|2121|", -EADDRNOTAVAIL, 2 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int af = -1;
+		int r = parse_eprt_arg(S(cases[i].arg), &af, &t);
+		if (r != cases[i].err || af != cases[i].af)
+			fail_msg("EPRT %s: got %d af %d, want %d af %d", cases[i].arg, r, af, cases[i].err,
+				 cases[i].af);
+	}
+}
+
+static void test_parse_epsv_arg(void **state)
+{
+	(void)state;
+	enum parse_epsv e;
+	assert_int_equal(parse_epsv_arg(S(""), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_ANY);
+	assert_int_equal(parse_epsv_arg(S("  "), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_ANY);
+	assert_int_equal(parse_epsv_arg(S("1"), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_V4);
+	assert_int_equal(parse_epsv_arg(S(" 2 "), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_V6);
+	assert_int_equal(parse_epsv_arg(S("ALL"), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_ALL);
+	assert_int_equal(parse_epsv_arg(S("all"), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_ALL);
+	assert_int_equal(parse_epsv_arg(S("\t1"), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_V4);
+	assert_int_equal(parse_epsv_arg(S(" aLl "), &e), 0);
+	assert_int_equal(e, PARSE_EPSV_ALL);
+	static const char *const bad[] = { "3", "0", "01", "12", "1 2", "ALLX", "AL", "ALL 1", "+1", "-1", "1,2" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_epsv_arg(S(bad[i]), &e) != -EINVAL)
+			fail_msg("EPSV %s accepted", bad[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +515,11 @@ int main(void)
 		cmocka_unit_test(test_parse_hostport_small_host_buffer),
 		cmocka_unit_test(test_parse_port_range),
 		cmocka_unit_test(test_parse_is_ip),
+		cmocka_unit_test(test_parse_port_arg_ok),
+		cmocka_unit_test(test_parse_port_arg_bad),
+		cmocka_unit_test(test_parse_eprt_arg_ok),
+		cmocka_unit_test(test_parse_eprt_arg_bad),
+		cmocka_unit_test(test_parse_epsv_arg),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
