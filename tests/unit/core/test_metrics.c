@@ -1,4 +1,4 @@
-/* Unit tests for src/metrics.c: the Prometheus text exposition. */
+/* Unit tests for src/core/metrics.c: the Prometheus text exposition. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

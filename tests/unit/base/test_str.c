@@ -1,4 +1,4 @@
-/* Unit tests for src/str.c: slices over untrusted bytes, escaping for logs
+/* Unit tests for src/base/str.c: slices over untrusted bytes, escaping for logs
  * and the bounded copy. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/otp.c: every RFC 2289 Appendix C vector (MD5 and SHA1,
+/* Unit tests for src/store/otp.c: every RFC 2289 Appendix C vector (MD5 and SHA1,
  * hex and six-word forms), dictionary round trips, checksum failures, answer
  * parsing in its accepted variants, seeds and made-up challenges. */
 #include <stdarg.h>

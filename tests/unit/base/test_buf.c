@@ -1,4 +1,4 @@
-/* Unit tests for src/buf.c: the capped byte buffer every reply and every
+/* Unit tests for src/base/buf.c: the capped byte buffer every reply and every
  * byte of client input goes through. */
 #include <stdarg.h>
 #include <stddef.h>

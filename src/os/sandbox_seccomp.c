@@ -109,7 +109,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	o = put(line, o, cap, " (");
 	o = put_num(line, o, cap, nr);
 	o = put(line, o, cap,
-		"); it failed with ENOSYS. Add it to sandbox_syscalls[] in src/sandbox_seccomp.c "
+		"); it failed with ENOSYS. Add it to sandbox_syscalls[] in src/os/sandbox_seccomp.c "
 		"if ferryd needs it, or set [sandbox] seccomp = off");
 	line[o++] = '\n';
 	(void)!write(STDERR_FILENO, line, o);

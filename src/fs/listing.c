@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "userstore.h"
 #include "util.h"
 #include "wildmat.h"
 

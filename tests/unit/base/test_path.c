@@ -1,4 +1,4 @@
-/* Unit tests for src/path.c: lexical joining and normalising of virtual
+/* Unit tests for src/base/path.c: lexical joining and normalising of virtual
  * paths (what PWD shows and what vfs is handed; the kernel does the
  * confinement, but these strings must still never climb above "/"). */
 #include <stdarg.h>

@@ -651,9 +651,21 @@ static void test_check_principal(void **state)
 	auth_result_free(&r);
 }
 
+/* The store backends ferryd and ferry can name in [store] backend. */
+static void test_backend_registry(void **state)
+{
+	(void)state;
+	assert_ptr_equal(auth_backend("sqlite"), &store_sqlite_ops);
+	assert_string_equal(store_sqlite_ops.name, "sqlite");
+	assert_null(auth_backend("pg"));
+	assert_null(auth_backend(""));
+	assert_null(auth_backend(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_backend_registry),
 	    cmocka_unit_test_setup_teardown(test_otp_login, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_otp_lookup_kinds, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_totp_login, setup_store, teardown_store),

@@ -1,4 +1,4 @@
-/* Unit tests for src/listing.c: exact LIST / NLST / MLSD / MLST lines (the
+/* Unit tests for src/fs/listing.c: exact LIST / NLST / MLSD / MLST lines (the
  * strings clients parse), OPTS MLST fact selection, and streaming of real
  * directories (filters, odd names, chunking, 100,000 entries). */
 #include <stdarg.h>
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "userstore.h"
 #include "buf.h"
 #include "listing.h"
 #include "util.h"

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "userstore.h"
 #include "config.h"
 #include "str.h"
 
@@ -43,7 +43,7 @@ static int setup(void **state)
 		return -1;
 	}
 	(void)snprintf(fx->cfg->sqlite_path, sizeof(fx->cfg->sqlite_path), "%s/users.db", fx->dir);
-	fx->ops = auth_backend("sqlite");
+	fx->ops = &store_sqlite_ops;
 	*state = fx;
 	return 0;
 }
@@ -121,16 +121,6 @@ static void raw_query_text(const char *path, const char *sql, char *out, size_t 
 	(void)snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(st, 0));
 	assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
-}
-
-static void test_backend_registry(void **state)
-{
-	(void)state;
-	assert_ptr_equal(auth_backend("sqlite"), &store_sqlite_ops);
-	assert_string_equal(store_sqlite_ops.name, "sqlite");
-	assert_null(auth_backend("pg"));
-	assert_null(auth_backend(""));
-	assert_null(auth_backend(NULL));
 }
 
 static void test_open_missing_without_create(void **state)
@@ -651,7 +641,6 @@ static void test_principals_added_to_old_database(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_backend_registry),
 	    cmocka_unit_test_setup_teardown(test_open_missing_without_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_missing_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_unset_path, setup, teardown),

@@ -1,4 +1,4 @@
-/* Unit tests for src/reply.c: reply framing (RFC 959 §4.2), scrubbing of
+/* Unit tests for src/base/reply.c: reply framing (RFC 959 §4.2), scrubbing of
  * text, echoing of client text and the 257 path quoting. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/wildmat.c: the NLST/LIST pattern matcher (PROTOCOL.md
+/* Unit tests for src/base/wildmat.c: the NLST/LIST pattern matcher (PROTOCOL.md
  * Decision 14). Its cost is checked by counting steps, never by a clock:
  * every match stays within 2 (pattern length + 1)(name length + 1) steps,
  * and the pathological pattern grows linearly with the name. */

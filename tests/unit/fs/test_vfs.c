@@ -1,4 +1,4 @@
-/* Unit tests for src/vfs.c: confinement by openat2(RESOLVE_IN_ROOT |
+/* Unit tests for src/fs/vfs.c: confinement by openat2(RESOLVE_IN_ROOT |
  * RESOLVE_NO_MAGICLINKS), the parent + final component operations and the
  * upload protocol (temporaries, commit, abort).
  *

@@ -1,4 +1,4 @@
-/* Unit tests for src/sandbox.c and src/sandbox_seccomp.c. The layers are
+/* Unit tests for src/os/sandbox.c and src/os/sandbox_seccomp.c. The layers are
  * applied for real, each in a forked child (they cannot be undone): Landlock
  * must make a path outside the rules unreachable even to root, seccomp must
  * fail a call outside the allow-list with ENOSYS and name it on stderr. */

@@ -1,4 +1,4 @@
-/* Unit tests for src/log_event.c: JSON escaping of untrusted bytes, the
+/* Unit tests for src/base/log_event.c: JSON escaping of untrusted bytes, the
  * xferlog(5) line, and the event files (written, reopened after a rename). */
 #include <stdarg.h>
 #include <stddef.h>

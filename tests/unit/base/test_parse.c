@@ -1,4 +1,4 @@
-/* Unit tests for src/parse.c: the only parsers of numbers and addresses from
+/* Unit tests for src/base/parse.c: the only parsers of numbers and addresses from
  * untrusted text (config files, REST/PORT/EPRT/EPSV arguments). */
 #include <stdarg.h>
 #include <stddef.h>
