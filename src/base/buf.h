@@ -19,8 +19,14 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 /* Start of unconsumed data. */
-static inline char *buf_data(const struct buf *b) { return b->p ? b->p + b->off : NULL; }
-static inline struct slice buf_slice(const struct buf *b) { return (struct slice){ buf_data(b), b->len }; }
+static inline char *buf_data(const struct buf *b)
+{
+	return b->p ? b->p + b->off : NULL;
+}
+static inline struct slice buf_slice(const struct buf *b)
+{
+	return (struct slice){ buf_data(b), b->len };
+}
 /* Appends n bytes; 0, or -ENOBUFS when the cap would be exceeded (nothing appended). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);

@@ -121,8 +121,7 @@ void log_msg(enum log_level lvl, uint64_t sid, const char *fmt, ...)
 	char when[LOG_TIME_LEN];
 	log_time(when, sizeof(when));
 	pthread_mutex_lock(&sink.lock);
-	(void)fprintf(stderr, "%s %s[%ld]: %s%s %s\n", when, sink.ident, (long)getpid(), level_names[lvl], sidbuf,
-		      msg);
+	(void)fprintf(stderr, "%s %s[%ld]: %s%s %s\n", when, sink.ident, (long)getpid(), level_names[lvl], sidbuf, msg);
 	(void)fflush(stderr);
 	pthread_mutex_unlock(&sink.lock);
 }

@@ -86,8 +86,8 @@ struct log_field {
  * of [log] json (nothing when it is off). Strings are escaped by
  * log_json_escape; fields are borrowed. */
 void log_json(uint64_t sid, const char *event, const struct log_field *f, size_t n);
-#define LOG_JSON(sid, ev, ...)                                                                         \
-	log_json((sid), (ev), (const struct log_field[]){ __VA_ARGS__ },                               \
+#define LOG_JSON(sid, ev, ...)                                                                                         \
+	log_json((sid), (ev), (const struct log_field[]){ __VA_ARGS__ },                                               \
 		 sizeof((const struct log_field[]){ __VA_ARGS__ }) / sizeof(struct log_field))
 
 /* Appends s to out as the inside of a JSON string: '"', '\\' and control
@@ -99,16 +99,16 @@ bool log_json_escape(const char *s, size_t n, char *out, size_t outsz, size_t *l
 
 /* One completed or aborted data transfer. */
 struct log_xfer {
-	const char *user;  /* NULL before login (cannot happen for a transfer) */
+	const char *user; /* NULL before login (cannot happen for a transfer) */
 	const char *ip;
-	const char *cmd;   /* RETR STOR APPE STOU LIST NLST MLSD */
-	const char *path;  /* virtual path */
+	const char *cmd;  /* RETR STOR APPE STOU LIST NLST MLSD */
+	const char *path; /* virtual path */
 	uint64_t bytes;
 	uint64_t duration_ms;
 	const char *result; /* "ok", "aborted", "failed" */
 	const char *reason; /* NULL when ok; else e.g. "conn-lost", "disk-full" */
-	char direction;     /* 'o' download, 'i' upload, 0 a listing (not in xferlog) */
-	bool ascii;         /* TYPE A */
+	char direction;	    /* 'o' download, 'i' upload, 0 a listing (not in xferlog) */
+	bool ascii;	    /* TYPE A */
 };
 /* Writes the transfer to [log] xferlog (file transfers only) and to
  * [log] json. */

@@ -29,7 +29,8 @@ static int emit(struct buf *out, const char *prefix, const char *fmt, va_list ap
 }
 
 /* "ddd" + sep, then the formatted text. */
-static int vcoded(struct buf *out, int code, char sep, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static int vcoded(struct buf *out, int code, char sep, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 static int vcoded(struct buf *out, int code, char sep, const char *fmt, va_list ap)
 {
 	char pre[8];
@@ -64,8 +65,7 @@ int reply_end(struct buf *out, int code, const char *fmt, ...)
 	return r;
 }
 
-static int emit_str(struct buf *out, const char *prefix, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int emit_str(struct buf *out, const char *prefix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int emit_str(struct buf *out, const char *prefix, const char *fmt, ...)
 {
 	va_list ap;
@@ -87,8 +87,8 @@ int reply_cont(struct buf *out, const char *fmt, ...)
 	/* Interop: a continuation line must never look like the last line of a
 	 * reply (curl ends a reply at any line starting "ddd "), so lines that
 	 * start with three digits get a leading space (RFC 959 §4.2). */
-	bool digits = line[0] >= '0' && line[0] <= '9' && line[1] >= '0' && line[1] <= '9' &&
-		      line[2] >= '0' && line[2] <= '9';
+	bool digits =
+	    line[0] >= '0' && line[0] <= '9' && line[1] >= '0' && line[1] <= '9' && line[2] >= '0' && line[2] <= '9';
 	return emit_str(out, digits ? " " : "", "%s", line);
 }
 

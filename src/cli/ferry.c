@@ -79,12 +79,12 @@ static int cli_config(struct cli *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option global[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct cli c = {0};
+	struct cli c = { 0 };
 	int o, rc = CLI_EXIT_OK;
 
 	opterr = 0;

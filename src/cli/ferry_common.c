@@ -56,7 +56,7 @@ static int cli_read_line(int fd, int sfd, char *buf, size_t bufsz, size_t *len)
 		if (n + 1 >= bufsz)
 			return -EMSGSIZE;
 		if (sfd >= 0) {
-			struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+			struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
 			if (poll(p, 2, -1) < 0) {
 				if (errno == EINTR)
 					continue;

@@ -29,13 +29,13 @@ enum cli_opt { OPT_HOME = 0x100, OPT_ACCOUNT, OPT_NO_ACCOUNT, OPT_PERMS, OPT_CRE
 #define OPT_BIT(o) (1u << ((o)-OPT_HOME))
 
 static const struct option cli_user_options[] = {
-    {"home", required_argument, NULL, OPT_HOME},
-    {"account", required_argument, NULL, OPT_ACCOUNT},
-    {"no-account", no_argument, NULL, OPT_NO_ACCOUNT},
-    {"perms", required_argument, NULL, OPT_PERMS},
-    {"create-home", no_argument, NULL, OPT_CREATE_HOME},
-    {"disabled", no_argument, NULL, OPT_DISABLED},
-    {NULL, 0, NULL, 0},
+	{ "home", required_argument, NULL, OPT_HOME },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "no-account", no_argument, NULL, OPT_NO_ACCOUNT },
+	{ "perms", required_argument, NULL, OPT_PERMS },
+	{ "create-home", no_argument, NULL, OPT_CREATE_HOME },
+	{ "disabled", no_argument, NULL, OPT_DISABLED },
+	{ NULL, 0, NULL, 0 },
 };
 
 struct cli_args;
@@ -210,7 +210,7 @@ static int cli_lookup(const struct cli *c, const char *name, struct user_record 
 
 static int cli_user_add(struct cli *c, const struct cli_args *a)
 {
-	struct user_record u = {0};
+	struct user_record u = { 0 };
 	int rc, r;
 
 	/* Ask for the password only once the name is known to be free. */
@@ -272,9 +272,9 @@ static const char *cli_hash_scheme(const char *hash)
 	static const struct {
 		const char *prefix, *name;
 	} schemes[] = {
-	    {"$y$", "yescrypt"},    {"$gy$", "gost-yescrypt"}, {"$7$", "scrypt"},
-	    {"$2b$", "bcrypt"},	    {"$2a$", "bcrypt"},	       {"$2y$", "bcrypt"},
-	    {"$6$", "sha512crypt"}, {"$5$", "sha256crypt"},    {"$1$", "md5crypt (weak)"},
+		{ "$y$", "yescrypt" },	  { "$gy$", "gost-yescrypt" }, { "$7$", "scrypt" },
+		{ "$2b$", "bcrypt" },	  { "$2a$", "bcrypt" },	       { "$2y$", "bcrypt" },
+		{ "$6$", "sha512crypt" }, { "$5$", "sha256crypt" },    { "$1$", "md5crypt (weak)" },
 	};
 	if (hash[0] == '*' || hash[0] == '!')
 		return "locked";
@@ -388,14 +388,14 @@ fail:
  * the database (only add: a typo in the path must not leave empty files).
  * Rows that modify one user name the change and the word reporting it. */
 static const struct cli_user_cmd cli_user_cmds[] = {
-    {"add", cli_user_add, NULL, NULL, OPTS_ADD, true, true},
-    {"del", cli_user_del, NULL, NULL, 0, true, false},
-    {"list", cli_user_list, NULL, NULL, 0, false, false},
-    {"show", cli_user_show, NULL, NULL, 0, true, false},
-    {"passwd", cli_user_modify, cli_change_password, "has a new password", 0, true, false},
-    {"enable", cli_user_modify, cli_change_enable, "enabled", 0, true, false},
-    {"disable", cli_user_modify, cli_change_disable, "disabled", 0, true, false},
-    {"set", cli_user_modify, cli_change_set, "updated", OPTS_SET, true, false},
+	{ "add", cli_user_add, NULL, NULL, OPTS_ADD, true, true },
+	{ "del", cli_user_del, NULL, NULL, 0, true, false },
+	{ "list", cli_user_list, NULL, NULL, 0, false, false },
+	{ "show", cli_user_show, NULL, NULL, 0, true, false },
+	{ "passwd", cli_user_modify, cli_change_password, "has a new password", 0, true, false },
+	{ "enable", cli_user_modify, cli_change_enable, "enabled", 0, true, false },
+	{ "disable", cli_user_modify, cli_change_disable, "disabled", 0, true, false },
+	{ "set", cli_user_modify, cli_change_set, "updated", OPTS_SET, true, false },
 };
 
 /* argv[0] is the verb. GNU getopt permutes, so NAME may come anywhere. */
@@ -403,7 +403,7 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
 {
 	int o;
 
-	*a = (struct cli_args){.cmd = cmd};
+	*a = (struct cli_args){ .cmd = cmd };
 	opterr = 0;
 	optind = 0; /* 0 makes glibc's getopt start over on a new vector */
 	while ((o = getopt_long(argc, argv, ":", cli_user_options, NULL)) != -1) {

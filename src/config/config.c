@@ -18,7 +18,6 @@
 #include "str.h"
 #include "util.h"
 
-
 /* The log target row stores the index into this list, so the order must
  * follow enum log_target. */
 _Static_assert(LOG_TO_STDERR == 0 && LOG_TO_SYSLOG == 1, "log_targets[] order");
@@ -35,7 +34,6 @@ static const char *const otp_challenge_forms[] = { "331", "336", NULL };
 static const char *const sandbox_modes[] = { "off", "auto", "require", NULL };
 static const char *const otp_unknown_modes[] = { "password", "challenge", NULL };
 
-
 static int config_parse_log_level(const char *s, int *out)
 {
 	enum log_level lvl;
@@ -48,26 +46,30 @@ static int config_parse_log_level(const char *s, int *out)
 /* One row per key. etc/ferry.conf documents them in this order; keep both
  * in step (its unit test loads it). */
 static const struct config_row config_rows[] = {
-	{ .section = "server", .key = "listen", .type = CONFIG_T_LISTEN,
-	  .off = offsetof(struct config, listen), .off2 = offsetof(struct config, n_listen),
-	  .size = FIELD_SIZE(listen), .min = 1, .max = CONFIG_MAX_LISTEN, .def = "127.0.0.1:2121",
+	{ .section = "server",
+	  .key = "listen",
+	  .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, listen),
+	  .off2 = offsetof(struct config, n_listen),
+	  .size = FIELD_SIZE(listen),
+	  .min = 1,
+	  .max = CONFIG_MAX_LISTEN,
+	  .def = "127.0.0.1:2121",
 	  .help = "addresses to accept control connections on" },
 	ROW("server", "run_as", CONFIG_T_STRING, run_as, 1, FIELD_SIZE(run_as) - 1, "ferry",
 	    "service account ferryd switches to when started as root"),
-	ROW("server", "workers", CONFIG_T_UINT, workers, 0, 256, "0",
-	    "event-loop threads; 0 = one per CPU"),
+	ROW("server", "workers", CONFIG_T_UINT, workers, 0, 256, "0", "event-loop threads; 0 = one per CPU"),
 	ROW("server", "jobs", CONFIG_T_UINT, jobs, 0, 64, "0",
 	    "threads for blocking work (password hashing, database); 0 = one per CPU, at least 2"),
-	ROW("server", "banner", CONFIG_T_STRING, banner, 0, 200, "Ferry FTP server ready.",
-	    "text of the 220 greeting"),
+	ROW("server", "banner", CONFIG_T_STRING, banner, 0, 200, "Ferry FTP server ready.", "text of the 220 greeting"),
 	ROW("server", "max_line", CONFIG_T_UINT, max_line, 512, 65536, "4096",
 	    "longest command line accepted, in bytes"),
-	ROW("server", "idle_timeout", CONFIG_T_DURATION, idle_timeout_ms, 10 * MS_S, 24 * MS_H,
-	    "300s", "close a session idle this long"),
-	ROW("server", "login_timeout", CONFIG_T_DURATION, login_timeout_ms, 1 * MS_S, 1 * MS_H,
-	    "60s", "close a session not logged in after this long"),
-	ROW("server", "login_fail_delay", CONFIG_T_DURATION, login_fail_delay_ms, 0, 30 * MS_S,
-	    "1s", "pause before answering a failed login"),
+	ROW("server", "idle_timeout", CONFIG_T_DURATION, idle_timeout_ms, 10 * MS_S, 24 * MS_H, "300s",
+	    "close a session idle this long"),
+	ROW("server", "login_timeout", CONFIG_T_DURATION, login_timeout_ms, 1 * MS_S, 1 * MS_H, "60s",
+	    "close a session not logged in after this long"),
+	ROW("server", "login_fail_delay", CONFIG_T_DURATION, login_fail_delay_ms, 0, 30 * MS_S, "1s",
+	    "pause before answering a failed login"),
 	ROW("server", "max_login_failures", CONFIG_T_UINT, max_login_failures, 1, 100, "3",
 	    "failed logins per connection before it is closed"),
 	ROW("server", "drain_timeout", CONFIG_T_DURATION, drain_timeout_ms, 0, 1 * MS_H, "30s",
@@ -92,23 +94,39 @@ static const struct config_row config_rows[] = {
 	    "length of a first ban; each repeat offence doubles it"),
 	ROW("limits", "ban_max", CONFIG_T_DURATION, ban_max_ms, 1 * MS_S, 24 * MS_H, "24h",
 	    "longest ban; an address banned no more for this long starts afresh"),
-	{ .section = "store", .key = "backend", .type = CONFIG_T_STRING,
-	  .off = offsetof(struct config, store_backend), .size = FIELD_SIZE(store_backend), .min = 1,
-	  .max = FIELD_SIZE(store_backend) - 1, .def = "sqlite", .help = "user store",
+	{ .section = "store",
+	  .key = "backend",
+	  .type = CONFIG_T_STRING,
+	  .off = offsetof(struct config, store_backend),
+	  .size = FIELD_SIZE(store_backend),
+	  .min = 1,
+	  .max = FIELD_SIZE(store_backend) - 1,
+	  .def = "sqlite",
+	  .help = "user store",
 	  .choices = store_backends },
-	ROW("store", "sqlite", CONFIG_T_PATH, sqlite_path, 1, FIELD_SIZE(sqlite_path) - 1,
-	    "/var/lib/ferry/users.db", "SQLite user database"),
+	ROW("store", "sqlite", CONFIG_T_PATH, sqlite_path, 1, FIELD_SIZE(sqlite_path) - 1, "/var/lib/ferry/users.db",
+	    "SQLite user database"),
 	/* Passive ports are bound after the privilege drop, so ports below 1024
 	 * could never be used by an unprivileged ferryd. */
-	{ .section = "passive", .key = "ports", .type = CONFIG_T_PORTS,
+	{ .section = "passive",
+	  .key = "ports",
+	  .type = CONFIG_T_PORTS,
 	  .off = offsetof(struct config, pasv_port_min),
-	  .off2 = offsetof(struct config, pasv_port_max), .size = FIELD_SIZE(pasv_port_min),
-	  .min = 1024, .max = 65535, .def = "49152-65534", .help = "ports for PASV/EPSV listeners" },
-	ROW("passive", "address", CONFIG_T_IPV4_OPT, pasv_address, 0, FIELD_SIZE(pasv_address) - 1,
-	    "", "IPv4 address advertised in 227 replies (for NAT)"),
-	{ .section = "transfer", .key = "atomic_uploads", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, atomic_uploads), .size = FIELD_SIZE(atomic_uploads),
-	  .def = "yes", .help = "STOR writes a temporary file renamed into place on success",
+	  .off2 = offsetof(struct config, pasv_port_max),
+	  .size = FIELD_SIZE(pasv_port_min),
+	  .min = 1024,
+	  .max = 65535,
+	  .def = "49152-65534",
+	  .help = "ports for PASV/EPSV listeners" },
+	ROW("passive", "address", CONFIG_T_IPV4_OPT, pasv_address, 0, FIELD_SIZE(pasv_address) - 1, "",
+	    "IPv4 address advertised in 227 replies (for NAT)"),
+	{ .section = "transfer",
+	  .key = "atomic_uploads",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, atomic_uploads),
+	  .size = FIELD_SIZE(atomic_uploads),
+	  .def = "yes",
+	  .help = "STOR writes a temporary file renamed into place on success",
 	  .choices = yes_no },
 	ROW("transfer", "data_timeout", CONFIG_T_DURATION, data_timeout_ms, 1 * MS_S, 1 * MS_H, "30s",
 	    "how long to wait for a data connection, and for a stalled transfer to move"),
@@ -122,62 +140,117 @@ static const struct config_row config_rows[] = {
 	    "PEM certificate files, the first the default, others chosen by SNI; empty = no TLS"),
 	ROW("tls", "key", CONFIG_T_PATH_LIST, tls_key, 0, CONFIG_MAX_TLS_PAIRS, "",
 	    "PEM private keys for cert, same order"),
-	{ .section = "tls", .key = "implicit_listen", .type = CONFIG_T_LISTEN,
+	{ .section = "tls",
+	  .key = "implicit_listen",
+	  .type = CONFIG_T_LISTEN,
 	  .off = offsetof(struct config, tls_implicit),
-	  .off2 = offsetof(struct config, n_tls_implicit), .size = FIELD_SIZE(tls_implicit),
-	  .min = 0, .max = CONFIG_MAX_LISTEN, .def = "",
+	  .off2 = offsetof(struct config, n_tls_implicit),
+	  .size = FIELD_SIZE(tls_implicit),
+	  .min = 0,
+	  .max = CONFIG_MAX_LISTEN,
+	  .def = "",
 	  .help = "addresses for implicit FTPS (TLS from the first byte)" },
-	{ .section = "tls", .key = "data_reuse", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, tls_data_reuse), .size = FIELD_SIZE(tls_data_reuse),
-	  .def = "require", .help = "PROT P data connections must resume the control TLS session",
+	{ .section = "tls",
+	  .key = "data_reuse",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_data_reuse),
+	  .size = FIELD_SIZE(tls_data_reuse),
+	  .def = "require",
+	  .help = "PROT P data connections must resume the control TLS session",
 	  .choices = tls_reuse_modes },
-	{ .section = "tls", .key = "required", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, tls_required), .size = FIELD_SIZE(tls_required),
-	  .def = "none", .help = "where TLS is mandatory", .choices = tls_required_modes },
-	{ .section = "tls", .key = "min_version", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, tls_min_version), .size = FIELD_SIZE(tls_min_version),
-	  .def = "1.2", .help = "oldest TLS version accepted", .choices = tls_versions },
-	{ .section = "otp", .key = "challenge", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, otp_challenge_336), .size = FIELD_SIZE(otp_challenge_336),
-	  .def = "331", .help = "reply that carries OTP and TOTP challenges (per-user setting wins)",
+	{ .section = "tls",
+	  .key = "required",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_required),
+	  .size = FIELD_SIZE(tls_required),
+	  .def = "none",
+	  .help = "where TLS is mandatory",
+	  .choices = tls_required_modes },
+	{ .section = "tls",
+	  .key = "min_version",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_min_version),
+	  .size = FIELD_SIZE(tls_min_version),
+	  .def = "1.2",
+	  .help = "oldest TLS version accepted",
+	  .choices = tls_versions },
+	{ .section = "otp",
+	  .key = "challenge",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, otp_challenge_336),
+	  .size = FIELD_SIZE(otp_challenge_336),
+	  .def = "331",
+	  .help = "reply that carries OTP and TOTP challenges (per-user setting wins)",
 	  .choices = otp_challenge_forms },
-	{ .section = "otp", .key = "unknown_users", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, otp_unknown_challenge), .size = FIELD_SIZE(otp_unknown_challenge),
-	  .def = "password", .help = "what USER answers for a name that does not exist",
+	{ .section = "otp",
+	  .key = "unknown_users",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, otp_unknown_challenge),
+	  .size = FIELD_SIZE(otp_unknown_challenge),
+	  .def = "password",
+	  .help = "what USER answers for a name that does not exist",
 	  .choices = otp_unknown_modes },
 	ROW("gssapi", "keytab", CONFIG_T_PATH_LIST, gss_keytab, 0, 1, "",
 	    "Kerberos keytab with the service's keys; empty = no AUTH GSSAPI"),
 	ROW("gssapi", "service", CONFIG_T_STRING, gss_service, 1, FIELD_SIZE(gss_service) - 1, "ftp",
 	    "service name: keys of principals SERVICE/HOST@REALM are used"),
-	{ .section = "gssapi", .key = "required", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, gss_required), .size = FIELD_SIZE(gss_required), .def = "yes",
+	{ .section = "gssapi",
+	  .key = "required",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, gss_required),
+	  .size = FIELD_SIZE(gss_required),
+	  .def = "yes",
 	  .help = "after the GSSAPI exchange, refuse plaintext commands (533) until CCC",
 	  .choices = yes_no },
 	/* Landlock rules are fixed at start: [sandbox] changes need a restart. */
 	ROW("sandbox", "roots", CONFIG_T_PATH_LIST, sandbox_roots, 0, 16, "",
 	    "directories under which every home lies; empty = the parents of the homes in the store at start"),
-	{ .section = "sandbox", .key = "landlock", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, sandbox_landlock), .size = FIELD_SIZE(sandbox_landlock),
-	  .def = "auto", .help = "Landlock file-system confinement: auto, require or off",
+	{ .section = "sandbox",
+	  .key = "landlock",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, sandbox_landlock),
+	  .size = FIELD_SIZE(sandbox_landlock),
+	  .def = "auto",
+	  .help = "Landlock file-system confinement: auto, require or off",
 	  .choices = sandbox_modes },
-	{ .section = "sandbox", .key = "seccomp", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, sandbox_seccomp), .size = FIELD_SIZE(sandbox_seccomp),
-	  .def = "auto", .help = "seccomp system-call allow-list: auto, require or off",
+	{ .section = "sandbox",
+	  .key = "seccomp",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, sandbox_seccomp),
+	  .size = FIELD_SIZE(sandbox_seccomp),
+	  .def = "auto",
+	  .help = "seccomp system-call allow-list: auto, require or off",
 	  .choices = sandbox_modes },
-	{ .section = "log", .key = "target", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, log_target), .size = FIELD_SIZE(log_target),
-	  .def = "stderr", .help = "where log lines go", .choices = log_targets },
-	{ .section = "log", .key = "level", .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, log_level), .size = FIELD_SIZE(log_level), .def = "info",
-	  .help = "least severe level logged", .choices = log_levels,
+	{ .section = "log",
+	  .key = "target",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, log_target),
+	  .size = FIELD_SIZE(log_target),
+	  .def = "stderr",
+	  .help = "where log lines go",
+	  .choices = log_targets },
+	{ .section = "log",
+	  .key = "level",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, log_level),
+	  .size = FIELD_SIZE(log_level),
+	  .def = "info",
+	  .help = "least severe level logged",
+	  .choices = log_levels,
 	  .parse_enum = config_parse_log_level },
 	ROW("log", "xferlog", CONFIG_T_PATH_LIST, log_xferlog, 0, 1, "",
 	    "transfer log in the xferlog(5) format, one line per file transfer; empty = off"),
 	ROW("log", "json", CONFIG_T_PATH_LIST, log_json, 0, 1, "",
 	    "event log as JSON lines (connect, login, command errors, transfers, bans, disconnect); empty = off"),
-	{ .section = "metrics", .key = "listen", .type = CONFIG_T_LISTEN,
-	  .off = offsetof(struct config, metrics_listen), .off2 = offsetof(struct config, n_metrics_listen),
-	  .size = FIELD_SIZE(metrics_listen), .min = 0, .max = 1, .def = "",
+	{ .section = "metrics",
+	  .key = "listen",
+	  .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, metrics_listen),
+	  .off2 = offsetof(struct config, n_metrics_listen),
+	  .size = FIELD_SIZE(metrics_listen),
+	  .min = 0,
+	  .max = 1,
+	  .def = "",
 	  .help = "address of the Prometheus HTTP endpoint (GET /metrics); empty = off" },
 	ROW("hooks", "upload_exec", CONFIG_T_PATH_LIST, hooks_upload_exec, 0, 1, "",
 	    "program run after each committed upload, details in FERRY_* variables; empty = none"),
@@ -202,9 +275,9 @@ struct config_parse {
 	size_t bufsz;
 	unsigned line;
 	unsigned seen_line[CONFIG_N_ROWS]; /* 0 = not yet given */
-	int io_err;                        /* errno of a read failure */
-	unsigned err_line;                 /* 0 = no error recorded */
-	char msg[512];                     /* the first error, without "FILE:LINE: " */
+	int io_err;			   /* errno of a read failure */
+	unsigned err_line;		   /* 0 = no error recorded */
+	char msg[512];			   /* the first error, without "FILE:LINE: " */
 };
 
 /* Values and names from the file are quoted in messages that end up on a
@@ -215,8 +288,7 @@ static int config_apply_defaults(struct config *c, char *why, size_t whysz)
 	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
 		const struct config_row *row = &config_rows[i];
 		if (config_apply(row, row->def, c, NULL, tmp, sizeof(tmp)) != 0) {
-			config_why(why, whysz, "built-in default: [%s] %s: %s", row->section,
-				   row->key, tmp);
+			config_why(why, whysz, "built-in default: [%s] %s: %s", row->section, row->key, tmp);
 			return -EINVAL;
 		}
 	}
@@ -246,8 +318,7 @@ static bool config_section_known(const char *s, size_t n)
 }
 
 /* Records the first error only: later ones are often consequences of it. */
-__attribute__((format(printf, 2, 3))) static void config_fail(struct config_parse *ctx,
-							      const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void config_fail(struct config_parse *ctx, const char *fmt, ...)
 {
 	va_list ap;
 	if (ctx->err_line)
@@ -260,10 +331,9 @@ __attribute__((format(printf, 2, 3))) static void config_fail(struct config_pars
 
 /* inih's line reader. Reading the file ourselves lets us (1) count lines, so
  * our message is paired with its own line number, and inih's return value
- * (the first failing line) tells whether a syntax error came earlier; (2) refuse lines too long for inih's fixed 200-byte buffer,
- * which it would otherwise split silently into two "lines"; (3) strip
- * leading blanks, so an indented key is a key and not a continuation of the
- * previous value; (4) see [section] headers, so an empty unknown section is
+ * (the first failing line) tells whether a syntax error came earlier; (2) refuse lines too long for inih's fixed
+ * 200-byte buffer, which it would otherwise split silently into two "lines"; (3) strip leading blanks, so an indented
+ * key is a key and not a continuation of the previous value; (4) see [section] headers, so an empty unknown section is
  * still an error. Returning NULL ends the parse after the first error. */
 static char *config_read_line(char *str, int num, void *stream)
 {
@@ -302,8 +372,7 @@ static char *config_read_line(char *str, int num, void *stream)
 		size_t n = end ? (size_t)(end - s.p - 1) : 0;
 		if (end && !config_section_known(s.p + 1, n)) {
 			struct slice name = { s.p + 1, n };
-			config_fail(ctx, "[%s]: unknown section",
-				    str_escape(name, sect, sizeof(sect)));
+			config_fail(ctx, "[%s]: unknown section", str_escape(name, sect, sizeof(sect)));
 			return NULL;
 		}
 	}
@@ -312,8 +381,7 @@ static char *config_read_line(char *str, int num, void *stream)
 	return str;
 }
 
-static const struct config_row *config_find_row(const char *section, const char *key,
-						bool *section_known)
+static const struct config_row *config_find_row(const char *section, const char *key, bool *section_known)
 {
 	*section_known = false;
 	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
@@ -345,14 +413,12 @@ static int config_handle_key(void *user, const char *section, const char *name, 
 	}
 	const struct config_row *row = config_find_row(section, name, &section_known);
 	if (!row) {
-		config_fail(ctx, "[%s] %s: %s", qs, qk,
-			    section_known ? "unknown key" : "unknown section");
+		config_fail(ctx, "[%s] %s: %s", qs, qk, section_known ? "unknown key" : "unknown section");
 		return 0;
 	}
 	size_t i = (size_t)(row - config_rows);
 	if (ctx->seen_line[i]) {
-		config_fail(ctx, "[%s] %s: given twice (first on line %u)", qs, qk,
-			    ctx->seen_line[i]);
+		config_fail(ctx, "[%s] %s: given twice (first on line %u)", qs, qk, ctx->seen_line[i]);
 		return 0;
 	}
 	ctx->seen_line[i] = ctx->line;
@@ -372,8 +438,7 @@ static size_t config_list_count(const char *s)
 	return n;
 }
 
-static unsigned config_seen_line(const struct config_parse *ctx, const char *section,
-				 const char *key)
+static unsigned config_seen_line(const struct config_parse *ctx, const char *section, const char *key)
 {
 	bool known;
 	const struct config_row *row = config_find_row(section, key, &known);
@@ -382,9 +447,8 @@ static unsigned config_seen_line(const struct config_parse *ctx, const char *sec
 
 /* Records an error for a given line (cross-key checks run after the file
  * was read, when ctx->line is its last line). */
-__attribute__((format(printf, 3, 4))) static void config_fail_at(struct config_parse *ctx,
-								 unsigned line, const char *fmt,
-								 ...)
+__attribute__((format(printf, 3, 4))) static void config_fail_at(struct config_parse *ctx, unsigned line,
+								 const char *fmt, ...)
 {
 	va_list ap;
 	if (ctx->err_line)
@@ -420,9 +484,8 @@ static int config_check_tls(struct config_parse *ctx)
 	char a[80], b[80];
 
 	if (nc != nk) {
-		config_fail_at(ctx, key_line ? key_line : cert_line,
-			       "[tls] key: %zu certificate%s but %zu key%s", nc, nc == 1 ? "" : "s", nk,
-			       nk == 1 ? "" : "s");
+		config_fail_at(ctx, key_line ? key_line : cert_line, "[tls] key: %zu certificate%s but %zu key%s", nc,
+			       nc == 1 ? "" : "s", nk, nk == 1 ? "" : "s");
 		return -1;
 	}
 	/* One address cannot serve both plain FTP and implicit FTPS. ferryd
@@ -438,18 +501,15 @@ static int config_check_tls(struct config_parse *ctx)
 			config_listen_format(&c->listen[j], b, sizeof(b));
 			if (strcmp(a, b) == 0)
 				config_fail_at(ctx, impl_line,
-					       "[tls] implicit_listen: %s is also a [server] listen address",
-					       a);
+					       "[tls] implicit_listen: %s is also a [server] listen address", a);
 			else
-				config_fail_at(ctx, impl_line,
-					       "[tls] implicit_listen: %s overlaps [server] listen %s", a,
-					       b);
+				config_fail_at(ctx, impl_line, "[tls] implicit_listen: %s overlaps [server] listen %s",
+					       a, b);
 			return -1;
 		}
 	}
 	if (nc == 0 && c->n_tls_implicit) {
-		config_fail_at(ctx, impl_line,
-			       "[tls] implicit_listen: needs a certificate ([tls] cert and key)");
+		config_fail_at(ctx, impl_line, "[tls] implicit_listen: needs a certificate ([tls] cert and key)");
 		return -1;
 	}
 	if (nc == 0 && c->tls_required) {
@@ -479,8 +539,7 @@ static int config_resolve_file(struct config_parse *ctx, const char *path)
 		char cwd[PATH_MAX];
 		if (!getcwd(cwd, sizeof(cwd)))
 			return -errno;
-		n = snprintf(c->path, sizeof(c->path), "%s%s%s", cwd,
-			     strcmp(cwd, "/") == 0 ? "" : "/", path);
+		n = snprintf(c->path, sizeof(c->path), "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
 	}
 	if (n < 0 || (size_t)n >= sizeof(c->path))
 		return -ENAMETOOLONG;
@@ -507,8 +566,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errsz)
 	return config_load_checked(path, NULL, out, err, errsz);
 }
 
-int config_load_checked(const char *path, config_check_fn *check, struct config **out, char *err,
-			size_t errsz)
+int config_load_checked(const char *path, config_check_fn *check, struct config **out, char *err, size_t errsz)
 {
 	char dummy[1];
 	struct config_parse *ctx = util_xcalloc(1, sizeof(*ctx));

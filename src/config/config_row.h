@@ -10,17 +10,17 @@
 #include "config.h"
 
 enum config_type {
-	CONFIG_T_STRING,   /* char[]; min/max = length; optional choices */
-	CONFIG_T_UINT,     /* unsigned/size_t/uint32_t; min/max = value */
-	CONFIG_T_DURATION, /* uint32_t milliseconds; min/max in ms */
+	CONFIG_T_STRING,      /* char[]; min/max = length; optional choices */
+	CONFIG_T_UINT,	      /* unsigned/size_t/uint32_t; min/max = value */
+	CONFIG_T_DURATION,    /* uint32_t milliseconds; min/max in ms */
 	CONFIG_T_DURATION_US, /* uint32_t microseconds; min/max in µs; "us" also accepted */
-	CONFIG_T_LISTEN,   /* struct config_listen[] at off, size_t count at off2 */
-	CONFIG_T_PORTS,    /* "lo-hi": uint16_t lo at off, hi at off2; min = lowest lo */
-	CONFIG_T_PATH,     /* char[PATH_MAX]; relative → against the file's directory */
-	CONFIG_T_ENUM,     /* int; one of choices (index, or parse_enum when set) */
-	CONFIG_T_IPV4_OPT, /* char[]; "" or a numeric IPv4 address */
-	CONFIG_T_PATH_LIST, /* char[]; "" or comma-separated paths, each resolved as
-			      * CONFIG_T_PATH; max = most entries */
+	CONFIG_T_LISTEN,      /* struct config_listen[] at off, size_t count at off2 */
+	CONFIG_T_PORTS,	      /* "lo-hi": uint16_t lo at off, hi at off2; min = lowest lo */
+	CONFIG_T_PATH,	      /* char[PATH_MAX]; relative → against the file's directory */
+	CONFIG_T_ENUM,	      /* int; one of choices (index, or parse_enum when set) */
+	CONFIG_T_IPV4_OPT,    /* char[]; "" or a numeric IPv4 address */
+	CONFIG_T_PATH_LIST,   /* char[]; "" or comma-separated paths, each resolved as
+			       * CONFIG_T_PATH; max = most entries */
 };
 
 struct config_row {
@@ -38,9 +38,11 @@ struct config_row {
 };
 
 #define FIELD_SIZE(f) sizeof(((struct config *)0)->f)
-#define ROW(sec, k, t, f, lo, hi, d, h)                                                         \
-	{ .section = (sec), .key = (k), .type = (t), .off = offsetof(struct config, f),          \
-	  .size = FIELD_SIZE(f), .min = (lo), .max = (hi), .def = (d), .help = (h) }
+#define ROW(sec, k, t, f, lo, hi, d, h)                                                                                \
+	{                                                                                                              \
+		.section = (sec), .key = (k), .type = (t), .off = offsetof(struct config, f), .size = FIELD_SIZE(f),   \
+		.min = (lo), .max = (hi), .def = (d), .help = (h)                                                      \
+	}
 
 #define MS_S 1000u
 #define MS_M (60u * MS_S)

@@ -24,8 +24,7 @@ const char *config_quote(const char *s, char *out, size_t outsz)
 	return str_escape(slice_from_cstr(s), out, outsz);
 }
 
-__attribute__((format(printf, 3, 4))) void config_why(char *why, size_t whysz,
-							      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) void config_why(char *why, size_t whysz, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -102,24 +101,21 @@ static int config_store_uint(void *field, size_t size, uint64_t v, char *why, si
 	}
 }
 
-static int config_set_string(const struct config_row *row, const char *v, char *field, char *why,
-			     size_t whysz)
+static int config_set_string(const struct config_row *row, const char *v, char *field, char *why, size_t whysz)
 {
 	char q[96], list[128];
 	size_t n = strlen(v), max = row->max < row->size ? row->max : row->size - 1;
 	if (row->choices) {
 		if (config_find_choice(row->choices, v) < 0) {
 			config_join_choices(row->choices, list, sizeof(list));
-			config_why(why, whysz, "expected one of: %s, got \"%s\"", list,
-				   config_quote(v, q, sizeof(q)));
+			config_why(why, whysz, "expected one of: %s, got \"%s\"", list, config_quote(v, q, sizeof(q)));
 			return -EINVAL;
 		}
 	}
 	/* SECURITY: strings reach replies (banner) and system calls (run_as);
 	 * a control byte there could forge a reply line or hide in logs. */
 	if (slice_has_ctl(slice_from_cstr(v))) {
-		config_why(why, whysz, "control characters are not allowed, got \"%s\"",
-			   config_quote(v, q, sizeof(q)));
+		config_why(why, whysz, "control characters are not allowed, got \"%s\"", config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
 	if (n < row->min) {
@@ -134,15 +130,13 @@ static int config_set_string(const struct config_row *row, const char *v, char *
 	return 0;
 }
 
-static int config_set_uint(const struct config_row *row, const char *v, void *field, char *why,
-			   size_t whysz)
+static int config_set_uint(const struct config_row *row, const char *v, void *field, char *why, size_t whysz)
 {
 	char q[96];
 	uint64_t x;
 	if (parse_u64(slice_from_cstr(v), row->max, &x) != 0 || x < row->min) {
-		config_why(why, whysz, "expected a whole number from %" PRIu64 " to %" PRIu64
-				       ", got \"%s\"",
-			   row->min, row->max, config_quote(v, q, sizeof(q)));
+		config_why(why, whysz, "expected a whole number from %" PRIu64 " to %" PRIu64 ", got \"%s\"", row->min,
+			   row->max, config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
 	return config_store_uint(field, row->size, x, why, whysz);
@@ -150,8 +144,7 @@ static int config_set_uint(const struct config_row *row, const char *v, void *fi
 
 /* A duration: CONFIG_T_DURATION stores ms; CONFIG_T_DURATION_US stores µs
  * and also accepts "us" ("250us"), every other unit meaning the same. */
-static int config_set_duration(const struct config_row *row, const char *v, void *field,
-			       char *why, size_t whysz)
+static int config_set_duration(const struct config_row *row, const char *v, void *field, char *why, size_t whysz)
 {
 	char q[96], lo[24], hi[24];
 	bool in_us = row->type == CONFIG_T_DURATION_US;
@@ -188,8 +181,7 @@ static int config_canon_host(char *host, size_t hostsz)
 	return 0;
 }
 
-static int config_set_listen(const struct config_row *row, const char *v, struct config *c,
-			     char *why, size_t whysz)
+static int config_set_listen(const struct config_row *row, const char *v, struct config *c, char *why, size_t whysz)
 {
 	struct config_listen tmp[CONFIG_MAX_LISTEN];
 	struct slice rest = slice_from_cstr(v), item;
@@ -235,15 +227,13 @@ static int config_set_listen(const struct config_row *row, const char *v, struct
 	return 0;
 }
 
-static int config_set_ports(const struct config_row *row, const char *v, struct config *c,
-			    char *why, size_t whysz)
+static int config_set_ports(const struct config_row *row, const char *v, struct config *c, char *why, size_t whysz)
 {
 	char q[96];
 	uint16_t lo, hi;
 	if (parse_port_range(slice_from_cstr(v), &lo, &hi) != 0 || lo < row->min) {
 		config_why(why, whysz,
-			   "expected a port range lo-hi with %" PRIu64 " <= lo <= hi <= %" PRIu64
-			   ", got \"%s\"",
+			   "expected a port range lo-hi with %" PRIu64 " <= lo <= hi <= %" PRIu64 ", got \"%s\"",
 			   row->min, row->max, config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
@@ -254,8 +244,8 @@ static int config_set_ports(const struct config_row *row, const char *v, struct 
 
 /* dir is the config file's directory, or NULL for the built-in defaults
  * (which are absolute: there is no file to be relative to). */
-static int config_set_path(const struct config_row *row, const char *v, const char *dir,
-			   char *field, char *why, size_t whysz)
+static int config_set_path(const struct config_row *row, const char *v, const char *dir, char *field, char *why,
+			   size_t whysz)
 {
 	char q[96];
 	int n;
@@ -264,13 +254,11 @@ static int config_set_path(const struct config_row *row, const char *v, const ch
 		return -EINVAL;
 	}
 	if (slice_has_ctl(slice_from_cstr(v))) {
-		config_why(why, whysz, "control characters are not allowed, got \"%s\"",
-			   config_quote(v, q, sizeof(q)));
+		config_why(why, whysz, "control characters are not allowed, got \"%s\"", config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
 	if (v[0] != '/' && !dir) {
-		config_why(why, whysz, "must be an absolute path, got \"%s\"",
-			   config_quote(v, q, sizeof(q)));
+		config_why(why, whysz, "must be an absolute path, got \"%s\"", config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
 	if (v[0] == '/')
@@ -288,8 +276,8 @@ static int config_set_path(const struct config_row *row, const char *v, const ch
 /* "a.pem, b.pem" → "DIR/a.pem,DIR/b.pem": each entry trimmed and resolved
  * like a CONFIG_T_PATH, stored joined by commas (so a file name cannot
  * contain one). Empty is allowed and stays empty. */
-static int config_set_path_list(const struct config_row *row, const char *v, const char *dir,
-				char *field, char *why, size_t whysz)
+static int config_set_path_list(const struct config_row *row, const char *v, const char *dir, char *field, char *why,
+				size_t whysz)
 {
 	char q[96], out[1024];
 	struct slice rest = slice_from_cstr(v), item;
@@ -297,15 +285,14 @@ static int config_set_path_list(const struct config_row *row, const char *v, con
 	bool more = true;
 
 	_Static_assert(sizeof(out) >= FIELD_SIZE(tls_cert) && sizeof(out) >= FIELD_SIZE(tls_key) &&
-			       sizeof(out) >= FIELD_SIZE(sandbox_roots),
+			   sizeof(out) >= FIELD_SIZE(sandbox_roots),
 		       "config_set_path_list buffer");
 	if (row->size > sizeof(out)) {
 		config_why(why, whysz, "internal error: list field too large");
 		return -EINVAL;
 	}
 	if (slice_has_ctl(rest)) {
-		config_why(why, whysz, "control characters are not allowed, got \"%s\"",
-			   config_quote(v, q, sizeof(q)));
+		config_why(why, whysz, "control characters are not allowed, got \"%s\"", config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
 	out[0] = '\0';
@@ -321,19 +308,16 @@ static int config_set_path_list(const struct config_row *row, const char *v, con
 			return -EINVAL;
 		}
 		if (item.n == 0) {
-			config_why(why, whysz, "empty entry in the list \"%s\"",
-				   config_quote(v, q, sizeof(q)));
+			config_why(why, whysz, "empty entry in the list \"%s\"", config_quote(v, q, sizeof(q)));
 			return -EINVAL;
 		}
 		if (item.p[0] != '/' && !dir) {
-			config_why(why, whysz, "must be an absolute path, got \"%s\"",
-				   str_escape(item, q, sizeof(q)));
+			config_why(why, whysz, "must be an absolute path, got \"%s\"", str_escape(item, q, sizeof(q)));
 			return -EINVAL;
 		}
 		int k;
 		if (item.p[0] == '/')
-			k = snprintf(out + o, sizeof(out) - o, "%s%.*s", n ? "," : "", (int)item.n,
-				     item.p);
+			k = snprintf(out + o, sizeof(out) - o, "%s%.*s", n ? "," : "", (int)item.n, item.p);
 		else /* dir is absolute; only "/" itself ends in a slash */
 			k = snprintf(out + o, sizeof(out) - o, "%s%s%s%.*s", n ? "," : "", dir,
 				     strcmp(dir, "/") == 0 ? "" : "/", (int)item.n, item.p);
@@ -349,8 +333,7 @@ static int config_set_path_list(const struct config_row *row, const char *v, con
 	return 0;
 }
 
-static int config_set_enum(const struct config_row *row, const char *v, void *field, char *why,
-			   size_t whysz)
+static int config_set_enum(const struct config_row *row, const char *v, void *field, char *why, size_t whysz)
 {
 	char q[96], list[128];
 	int x = -1;
@@ -362,16 +345,14 @@ static int config_set_enum(const struct config_row *row, const char *v, void *fi
 	}
 	if (x < 0) {
 		config_join_choices(row->choices, list, sizeof(list));
-		config_why(why, whysz, "expected one of: %s, got \"%s\"", list,
-			   config_quote(v, q, sizeof(q)));
+		config_why(why, whysz, "expected one of: %s, got \"%s\"", list, config_quote(v, q, sizeof(q)));
 		return -EINVAL;
 	}
 	memcpy(field, &x, sizeof(x));
 	return 0;
 }
 
-static int config_set_ipv4_opt(const struct config_row *row, const char *v, char *field,
-			       char *why, size_t whysz)
+static int config_set_ipv4_opt(const struct config_row *row, const char *v, char *field, char *why, size_t whysz)
 {
 	char q[96];
 	int family = 0;
@@ -391,8 +372,8 @@ static int config_set_ipv4_opt(const struct config_row *row, const char *v, char
 /* The one place a textual value becomes a field: defaults and file values
  * both come through here. On failure why holds "what is wrong" and c is
  * unchanged for list-like fields (a failed load is discarded anyway). */
-int config_apply(const struct config_row *row, const char *v, struct config *c,
-			const char *dir, char *why, size_t whysz)
+int config_apply(const struct config_row *row, const char *v, struct config *c, const char *dir, char *why,
+		 size_t whysz)
 {
 	char *field = (char *)c + row->off;
 	switch (row->type) {
@@ -419,4 +400,3 @@ int config_apply(const struct config_row *row, const char *v, struct config *c,
 	config_why(why, whysz, "internal error: unknown value type");
 	return -EINVAL;
 }
-

@@ -28,12 +28,12 @@ void auth_result_free(struct auth_result *r)
 		return;
 	free(r->home);
 	free(r->account);
-	*r = (struct auth_result){0};
+	*r = (struct auth_result){ 0 };
 }
 
 const struct userstore_ops *auth_backend(const char *name)
 {
-	static const struct userstore_ops *const backends[] = {&store_sqlite_ops};
+	static const struct userstore_ops *const backends[] = { &store_sqlite_ops };
 
 	if (!name)
 		return NULL;
@@ -146,13 +146,13 @@ static bool auth_otp_matches(const struct userstore_ops *ops, struct userstore *
 void auth_login(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		const struct auth_challenge *ch, struct auth_result *out)
 {
-	struct user_record u = {0};
-	struct otp_state st = {0};
+	struct user_record u = { 0 };
+	struct otp_state st = { 0 };
 	bool found = false, have_st = false, otp_ok = false, code_ok = false;
 	char *static_pw = NULL;
 	int64_t step = 0;
 
-	*out = (struct auth_result){0};
+	*out = (struct auth_result){ 0 };
 	if (!ops || !s || !user || !password)
 		out->err = -EINVAL;
 	else
@@ -169,8 +169,8 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 		size_t n = strlen(password);
 		if (n >= AUTH_TOTP_DIGITS) {
 			static_pw = util_xstrndup(password, n - AUTH_TOTP_DIGITS);
-			code_ok = auth_totp_check(st.totp_secret, password + n - AUTH_TOTP_DIGITS, util_wall_s(),
-						  &step) == 0;
+			code_ok =
+			    auth_totp_check(st.totp_secret, password + n - AUTH_TOTP_DIGITS, util_wall_s(), &step) == 0;
 		}
 	}
 
@@ -219,11 +219,11 @@ static void auth_result_take(struct auth_result *out, struct user_record *u)
 	u->home = u->account = NULL;
 }
 
-void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user,
-			  const char *principal, bool by_default, struct auth_result *out)
+void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *principal,
+			  bool by_default, struct auth_result *out)
 {
-	struct user_record u = {0};
-	*out = (struct auth_result){0};
+	struct user_record u = { 0 };
+	*out = (struct auth_result){ 0 };
 	if (!ops || !s || !user || !principal) {
 		out->err = -EINVAL;
 		return;

@@ -27,15 +27,15 @@ bool auth_verify_password(const char *hash, const char *password);
 
 /* Result of a login check, owned by the caller (auth_result_free). */
 struct auth_result {
-	bool ok;             /* user exists, enabled, password matches */
-	char *home;          /* set when ok */
-	char *account;       /* set when ok and the user needs ACCT */
+	bool ok;       /* user exists, enabled, password matches */
+	char *home;    /* set when ok */
+	char *account; /* set when ok and the user needs ACCT */
 	uint32_t perms;
-	int err;             /* 0, or -errno when the store itself failed */
-	bool user_limit;     /* ok, but [limits] max_per_user sessions are logged in
-			      * (set by the session, which counts them) */
-	bool otp;            /* logged in with a one-time password ... */
-	unsigned otp_left;   /* ... after which this many are left */
+	int err;	   /* 0, or -errno when the store itself failed */
+	bool user_limit;   /* ok, but [limits] max_per_user sessions are logged in
+			    * (set by the session, which counts them) */
+	bool otp;	   /* logged in with a one-time password ... */
+	unsigned otp_left; /* ... after which this many are left */
 };
 void auth_result_free(struct auth_result *r);
 
@@ -55,7 +55,7 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 /* After a GSSAPI exchange: may principal log in as user? Yes when the user
  * exists and is enabled and either by_default (the default rule matched) or
  * the store maps principal to user. No password is involved. Blocking. */
-void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user,
-			  const char *principal, bool by_default, struct auth_result *out);
+void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *principal,
+			  bool by_default, struct auth_result *out);
 
 #endif

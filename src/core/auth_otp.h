@@ -16,28 +16,28 @@
 /* What USER found out (auth_lookup), kept by proto for PASS. */
 enum auth_kind {
 	AUTH_KIND_PASSWORD,  /* a password (also: unknown names, unless made-up challenges) */
-	AUTH_KIND_OTP,       /* an RFC 2289 challenge: alg, seq, seed */
-	AUTH_KIND_TOTP,      /* password followed by a TOTP code */
-	AUTH_KIND_BUSY,      /* another connection holds this name's challenge */
+	AUTH_KIND_OTP,	     /* an RFC 2289 challenge: alg, seq, seed */
+	AUTH_KIND_TOTP,	     /* password followed by a TOTP code */
+	AUTH_KIND_BUSY,	     /* another connection holds this name's challenge */
 	AUTH_KIND_EXHAUSTED, /* no one-time passwords left */
 };
 struct auth_challenge {
 	enum auth_kind kind;
-	int reply;        /* the user's own form: 0 (server default), 331 or 336 */
+	int reply; /* the user's own form: 0 (server default), 331 or 336 */
 	enum otp_alg alg;
-	unsigned seq;     /* the sequence number asked for */
+	unsigned seq; /* the sequence number asked for */
 	char seed[OTP_SEED_MAX + 1];
-	uint64_t lock;    /* non-zero: this connection holds the challenge lock (token) */
-	bool shared;      /* another connection holds the lock: same challenge, one try */
-	int err;          /* -errno: the store failed */
+	uint64_t lock; /* non-zero: this connection holds the challenge lock (token) */
+	bool shared;   /* another connection holds the lock: same challenge, one try */
+	int err;       /* -errno: the store failed */
 };
 
 struct auth_lookup_req {
 	const char *user;
-	bool fake_unknown;        /* [otp] unknown_users = challenge */
-	uint32_t lock_s;          /* how long a challenge lock lasts at most */
+	bool fake_unknown;	  /* [otp] unknown_users = challenge */
+	uint32_t lock_s;	  /* how long a challenge lock lasts at most */
 	const char *release_user; /* a lock this connection holds from an earlier USER ... */
-	uint64_t release_lock;    /* ... released first (0: none) */
+	uint64_t release_lock;	  /* ... released first (0: none) */
 };
 
 /* USER: which challenge the name gets, taking its challenge lock when it is

@@ -24,12 +24,12 @@ struct ip_entry {
 	struct ip_entry *next;
 	struct guard_key key;
 	unsigned sessions;
-	uint64_t tokens;       /* thousandths of a connection */
-	uint64_t refill_ms;    /* when tokens were last brought up to date */
-	unsigned failures;     /* failed logins in the current window */
+	uint64_t tokens;    /* thousandths of a connection */
+	uint64_t refill_ms; /* when tokens were last brought up to date */
+	unsigned failures;  /* failed logins in the current window */
 	uint64_t window_start;
-	uint64_t ban_until;    /* 0: not banned */
-	unsigned offences;     /* bans so far, forgotten ban_max after the last one */
+	uint64_t ban_until; /* 0: not banned */
+	unsigned offences;  /* bans so far, forgotten ban_max after the last one */
 };
 
 struct user_entry {

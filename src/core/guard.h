@@ -16,14 +16,14 @@
 #include <sys/socket.h>
 
 struct guard_limits {
-	unsigned max_per_ip;      /* concurrent sessions per address group; 0 = no limit */
-	unsigned max_per_user;    /* concurrent logged-in sessions per user; 0 = no limit */
-	unsigned connect_rate;    /* new connections per second per group (sustained); 0 = no limit */
-	unsigned connect_burst;   /* ... and how many may come at once */
-	unsigned ban_failures;    /* failed logins within ban_window that start a ban; 0 = never */
+	unsigned max_per_ip;	/* concurrent sessions per address group; 0 = no limit */
+	unsigned max_per_user;	/* concurrent logged-in sessions per user; 0 = no limit */
+	unsigned connect_rate;	/* new connections per second per group (sustained); 0 = no limit */
+	unsigned connect_burst; /* ... and how many may come at once */
+	unsigned ban_failures;	/* failed logins within ban_window that start a ban; 0 = never */
 	uint32_t ban_window_ms;
-	uint32_t ban_time_ms;     /* first ban; each repeat offence doubles it ... */
-	uint32_t ban_max_ms;      /* ... up to this */
+	uint32_t ban_time_ms; /* first ban; each repeat offence doubles it ... */
+	uint32_t ban_max_ms;  /* ... up to this */
 };
 
 struct guard_key {
@@ -31,10 +31,10 @@ struct guard_key {
 };
 
 enum guard_verdict {
-	GUARD_OK,      /* counted: call guard_disconnect when the session ends */
-	GUARD_BANNED,  /* too many failed logins from this group lately */
-	GUARD_RATE,    /* connecting faster than connect_rate/connect_burst */
-	GUARD_PER_IP,  /* max_per_ip sessions already open */
+	GUARD_OK,     /* counted: call guard_disconnect when the session ends */
+	GUARD_BANNED, /* too many failed logins from this group lately */
+	GUARD_RATE,   /* connecting faster than connect_rate/connect_burst */
+	GUARD_PER_IP, /* max_per_ip sessions already open */
 };
 
 struct guard;

@@ -417,7 +417,7 @@ static void pool_stop(struct hook_pool *h)
 #define RUNNER_MSG_MAX (3u * 4096u + 512u)
 
 struct hooks {
-	int fd;     /* SOCK_SEQPACKET to the runner */
+	int fd; /* SOCK_SEQPACKET to the runner */
 	pid_t pid;
 	uint32_t timeout_ms;
 	/* Hooks dropped, by ferryd or the runner: one page shared between the
@@ -457,8 +457,9 @@ static bool runner_unpack(char *msg, size_t n, struct hook_upload *u)
 	if (k != 7 || parse_u64(slice_from_cstr(f[0]), UINT64_MAX, &sid) != 0 ||
 	    parse_u64(slice_from_cstr(f[1]), UINT64_MAX, &bytes) != 0)
 		return false;
-	*u = (struct hook_upload){ .sid = sid, .bytes = bytes, .user = f[2], .vpath = f[3], .home = f[4], .ip = f[5],
-				   .protocol = f[6] };
+	*u = (struct hook_upload){
+		.sid = sid, .bytes = bytes, .user = f[2], .vpath = f[3], .home = f[4], .ip = f[5], .protocol = f[6]
+	};
 	return u->vpath[0] == '/';
 }
 

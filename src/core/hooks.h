@@ -12,8 +12,8 @@
 struct hook_upload {
 	uint64_t sid;
 	const char *user;
-	const char *vpath;    /* virtual path */
-	const char *home;     /* the user's home: FERRY_FILE = home + vpath */
+	const char *vpath; /* virtual path */
+	const char *home;  /* the user's home: FERRY_FILE = home + vpath */
 	const char *ip;
 	const char *protocol; /* "ftp" or "ftps" */
 	uint64_t bytes;

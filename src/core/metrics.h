@@ -10,14 +10,14 @@
 #include <stdint.h>
 
 struct metrics {
-	atomic_uint_fast64_t connections;   /* accepted control connections */
+	atomic_uint_fast64_t connections; /* accepted control connections */
 	atomic_uint_fast64_t logins_ok, logins_failed;
 	atomic_uint_fast64_t bytes_in, bytes_out; /* data connections */
 	atomic_uint_fast64_t xfer_ok, xfer_aborted, xfer_failed;
 	atomic_uint_fast64_t tls_ok, tls_failed; /* control and data handshakes */
-	atomic_uint_fast64_t bans;          /* bans imposed */
-	atomic_uint_fast64_t evictions;     /* sessions not logged in closed for room (max_sessions) */
-	atomic_uint pasv_open;              /* passive listeners open now */
+	atomic_uint_fast64_t bans;		 /* bans imposed */
+	atomic_uint_fast64_t evictions;		 /* sessions not logged in closed for room (max_sessions) */
+	atomic_uint pasv_open;			 /* passive listeners open now */
 };
 
 /* Values read at scrape time. */
@@ -28,10 +28,10 @@ struct metrics_gauges {
 	uint64_t hooks_dropped; /* a counter kept by the hook runner (hooks.h) */
 };
 
-#define METRICS_ADD(m, field, n)                                                                       \
-	do {                                                                                           \
-		if (m)                                                                                 \
-			atomic_fetch_add_explicit(&(m)->field, (n), memory_order_relaxed);             \
+#define METRICS_ADD(m, field, n)                                                                                       \
+	do {                                                                                                           \
+		if (m)                                                                                                 \
+			atomic_fetch_add_explicit(&(m)->field, (n), memory_order_relaxed);                             \
 	} while (0)
 
 /* The Prometheus text exposition (format 0.0.4) of m and g into out;
@@ -41,8 +41,8 @@ size_t metrics_format(const struct metrics *m, const struct metrics_gauges *g, c
 struct metrics_http;
 /* Serves GET /metrics on the listening socket fd (takes ownership) from a
  * thread of its own; gauges(arg, g) is called there on every scrape. */
-int metrics_http_start(int fd, const struct metrics *m, void (*gauges)(void *arg, struct metrics_gauges *g),
-		       void *arg, struct metrics_http **out, char *err, size_t errsz);
+int metrics_http_start(int fd, const struct metrics *m, void (*gauges)(void *arg, struct metrics_gauges *g), void *arg,
+		       struct metrics_http **out, char *err, size_t errsz);
 /* Stops the thread and closes the socket; NULL is fine. */
 void metrics_http_stop(struct metrics_http *h);
 

@@ -20,7 +20,7 @@ struct loop_watch {
 
 struct loop_timer {
 	uint64_t deadline; /* util_now_us() clock, microseconds */
-	size_t idx;        /* position in the heap + 1; 0 = not armed */
+	size_t idx;	   /* position in the heap + 1; 0 = not armed */
 	void (*cb)(struct loop_timer *t);
 };
 
@@ -46,7 +46,10 @@ void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t ms, void (*cb
  * kernel before 5.11 it is rounded up to the next whole ms). */
 void loop_timer_arm_us(struct loop *l, struct loop_timer *t, uint64_t us, void (*cb)(struct loop_timer *));
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
-static inline bool loop_timer_armed(const struct loop_timer *t) { return t->idx != 0; }
+static inline bool loop_timer_armed(const struct loop_timer *t)
+{
+	return t->idx != 0;
+}
 
 /* Runs fn(arg) on this loop's thread at the end of the current round (a
  * call deferred from a deferred call: at the end of the next round, after

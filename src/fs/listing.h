@@ -26,10 +26,10 @@ enum {
 };
 
 struct listing_opts {
-	bool all;          /* LIST -a: include dot files */
-	unsigned facts;    /* MLSD/MLST facts to emit */
-	uint32_t perms;    /* the user's PERM_* bits (for the perm fact) */
-	int64_t now;       /* seconds since the epoch, for the six-month rule */
+	bool all;	/* LIST -a: include dot files */
+	unsigned facts; /* MLSD/MLST facts to emit */
+	uint32_t perms; /* the user's PERM_* bits (for the perm fact) */
+	int64_t now;	/* seconds since the epoch, for the six-month rule */
 };
 
 /* Appends one LIST line ("drwxr-xr-x 2 ftp ftp 4096 Nov 24 06:28 name\r\n"),

@@ -17,7 +17,7 @@
 struct vfs_root;
 
 struct vfs {
-	int root_fd; /* O_PATH|O_DIRECTORY of the user's home; -1 when closed */
+	int root_fd;		 /* O_PATH|O_DIRECTORY of the user's home; -1 when closed */
 	struct vfs_root *shared; /* the shared entry root_fd belongs to */
 };
 
@@ -86,13 +86,13 @@ int vfs_chmod(struct vfs *v, const char *vpath, mode_t mode);
 enum vfs_upload_mode { VFS_UPLOAD_REPLACE, VFS_UPLOAD_APPEND, VFS_UPLOAD_RESUME, VFS_UPLOAD_UNIQUE };
 
 struct vfs_upload {
-	int fd;        /* write here */
-	int dirfd;     /* the target's directory (O_PATH) */
-	bool temp;     /* REPLACE: fd is a temporary that commit renames */
-	bool tmpfile;  /* the temporary is an O_TMPFILE (no name yet) */
-	bool resumed;  /* fd is the owner's partial (tmpname names it) */
-	char final[256];   /* final component */
-	char tmpname[64];  /* named temporary (when O_TMPFILE is unavailable) */
+	int fd;		       /* write here */
+	int dirfd;	       /* the target's directory (O_PATH) */
+	bool temp;	       /* REPLACE: fd is a temporary that commit renames */
+	bool tmpfile;	       /* the temporary is an O_TMPFILE (no name yet) */
+	bool resumed;	       /* fd is the owner's partial (tmpname names it) */
+	char final[256];       /* final component */
+	char tmpname[64];      /* named temporary (when O_TMPFILE is unavailable) */
 	char unique_name[256]; /* UNIQUE: the name chosen */
 	char partial[64];      /* the owner's partial for this target ("" = none kept) */
 };

@@ -20,13 +20,13 @@
 #include "vfs.h"
 
 #define CLEAN_MAX_DEPTH 64
-#define TMP_PREFIX ".ferry-upload." /* vfs.c VFS_TMP_PREFIX, listing.c hides it */
+#define TMP_PREFIX ".ferry-upload."	 /* vfs.c VFS_TMP_PREFIX, listing.c hides it */
 #define PARTIAL_PREFIX ".ferry-partial." /* vfs_impl.h VFS_PARTIAL_PREFIX */
 
 struct clean {
-	int64_t before;   /* remove temporaries last modified before this */
+	int64_t before;		/* remove temporaries last modified before this */
 	int64_t partial_before; /* and partials last modified before this */
-	unsigned long budget; /* directory entries left to look at */
+	unsigned long budget;	/* directory entries left to look at */
 	unsigned removed;
 };
 

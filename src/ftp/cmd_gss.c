@@ -66,8 +66,9 @@ static void gss_step_done(struct proto *p, const struct proto_result *r);
 void cmd_adat(struct proto *p, struct slice arg)
 {
 	if (p->gss != GSS_NEED_ADAT) {
-		proto_reply(p, 503, p->gss == GSS_ON ? "Security data exchange already complete."
-						     : "ADAT needs AUTH GSSAPI first.");
+		proto_reply(p, 503,
+			    p->gss == GSS_ON ? "Security data exchange already complete."
+					     : "ADAT needs AUTH GSSAPI first.");
 		return;
 	}
 	buf_reset(&p->gss_tok);

@@ -122,8 +122,9 @@ static void lookup_done(struct proto *p, const struct proto_result *r)
 	case AUTH_KIND_TOTP:
 		p->login = LOGIN_USER;
 		if (form == 336)
-			proto_reply(p, 336, "Username okay, need password. Challenge is \"password followed by the "
-					    "6-digit TOTP code\".");
+			proto_reply(p, 336,
+				    "Username okay, need password. Challenge is \"password followed by the "
+				    "6-digit TOTP code\".");
 		else
 			proto_reply(p, 331, "Password and TOTP code required for %s.", name);
 		return;
@@ -167,7 +168,8 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 			       "Login successful. That was the last one-time password: ask for a new key now.");
 	else if (otp && otp_left < OTP_LOW_WARN)
 		(void)snprintf(text, sizeof(text),
-			       "Login successful. Only %u one-time passwords are left: ask for a new key soon.", otp_left);
+			       "Login successful. Only %u one-time passwords are left: ask for a new key soon.",
+			       otp_left);
 	else
 		(void)snprintf(text, sizeof(text), "Login successful.");
 	cmd_login_ok(p, 230, text);

@@ -148,7 +148,8 @@ static bool is_peer(const struct proto *p, const struct sockaddr_storage *t)
 		const struct sockaddr_in *a = (const void *)t;
 		if (c->sa.sa_family == AF_INET)
 			return memcmp(&a->sin_addr, &c->in4.sin_addr, 4) == 0;
-		return IN6_IS_ADDR_V4MAPPED(&c->in6.sin6_addr) && memcmp(&a->sin_addr, &c->in6.sin6_addr.s6_addr[12], 4) == 0;
+		return IN6_IS_ADDR_V4MAPPED(&c->in6.sin6_addr) &&
+		       memcmp(&a->sin_addr, &c->in6.sin6_addr.s6_addr[12], 4) == 0;
 	}
 	if (t->ss_family == AF_INET6 && c->sa.sa_family == AF_INET6)
 		return memcmp(&((const struct sockaddr_in6 *)(const void *)t)->sin6_addr, &c->in6.sin6_addr, 16) == 0;
@@ -216,7 +217,7 @@ static void active(struct proto *p, const struct sockaddr_storage *t, const char
 		return;
 	}
 	uint16_t port = ntohs(t->ss_family == AF_INET ? ((const struct sockaddr_in *)(const void *)t)->sin_port
-						       : ((const struct sockaddr_in6 *)(const void *)t)->sin6_port);
+						      : ((const struct sockaddr_in6 *)(const void *)t)->sin6_port);
 	if (port < 1024) {
 		proto_reply(p, 504, "%s to a port below 1024 is not allowed.", verb);
 		return;
@@ -333,9 +334,10 @@ static void retr_start(struct proto *p, uint64_t rest, uint64_t size, bool count
 	else
 		proto_reply(p, 150, "Opening BINARY mode data connection for %s (%llu bytes).", name,
 			    (unsigned long long)(size - rest));
-	start_xfer(p, XCMD_RETR,
-		   (struct proto_xfer){ .kind = XFER_SEND_FILE, .fd = p->xfer_fd, .offset = rest, .size = size,
-					.ascii = p->type == 'A' });
+	start_xfer(
+	    p, XCMD_RETR,
+	    (struct proto_xfer){
+		.kind = XFER_SEND_FILE, .fd = p->xfer_fd, .offset = rest, .size = size, .ascii = p->type == 'A' });
 }
 
 /* The TYPE A count for RETR's 150 (from the job pool); REST is refused in
@@ -649,7 +651,9 @@ static void xfer_done(struct proto *p, const struct proto_result *r)
 		.duration_ms = p->now_ms - p->xfer_start_ms,
 		.result = result,
 		.reason = r && r->ctl_closed ? "control-closed" : xfer_reason(status, err),
-		.direction = p->xcmd == XCMD_RETR ? 'o' : p->xcmd == XCMD_LIST ? 0 : 'i',
+		.direction = p->xcmd == XCMD_RETR   ? 'o'
+			     : p->xcmd == XCMD_LIST ? 0
+						    : 'i',
 		.ascii = p->type == 'A',
 	};
 	log_xfer(p->sid, &lx);
@@ -689,8 +693,9 @@ static void xfer_done(struct proto *p, const struct proto_result *r)
 		proto_reply(p, 522, "TLS negotiation on the data connection failed.");
 		break;
 	case XFER_TLS_NO_REUSE:
-		proto_reply(p, 522, "Data connection refused: it must resume the TLS session of the control "
-				    "connection ([tls] data_reuse = require).");
+		proto_reply(p, 522,
+			    "Data connection refused: it must resume the TLS session of the control "
+			    "connection ([tls] data_reuse = require).");
 		break;
 	case XFER_PROT_FAILED:
 		proto_reply(p, 535, "Data protection failure; transfer aborted.");

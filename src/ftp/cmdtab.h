@@ -13,13 +13,13 @@ struct proto;
 enum cmd_arg { ARG_NONE, ARG_OPTIONAL, ARG_REQUIRED };
 
 enum cmd_flags {
-	CMD_PRELOGIN = 1u << 0,  /* allowed before login */
+	CMD_PRELOGIN = 1u << 0,	 /* allowed before login */
 	CMD_KEEP_REST = 1u << 1, /* a pending REST marker survives this command */
 	CMD_KEEP_RNFR = 1u << 2, /* a pending RNFR survives this command */
-	CMD_IN_XFER = 1u << 3,   /* acts immediately while a transfer runs */
-	CMD_TLS_FEAT = 1u << 4,  /* FEAT line only when TLS or GSSAPI is configured */
+	CMD_IN_XFER = 1u << 3,	 /* acts immediately while a transfer runs */
+	CMD_TLS_FEAT = 1u << 4,	 /* FEAT line only when TLS or GSSAPI is configured */
 	CMD_SEC_PLAIN = 1u << 5, /* allowed unprotected when RFC 2228 protection is required */
-	CMD_WRAPS = 1u << 6,     /* MIC, ENC: the dispatcher unwraps and runs the argument (fn NULL) */
+	CMD_WRAPS = 1u << 6,	 /* MIC, ENC: the dispatcher unwraps and runs the argument (fn NULL) */
 };
 
 struct cmd_row {

@@ -23,14 +23,14 @@ struct datachan {
 	uint32_t timeout_ms;
 	uint64_t sid; /* for logs */
 	/* TLS (PROT P) */
-	struct tls_ctx *tls_ctx;        /* borrowed from the session */
-	struct tls_conn *ctl_tls;       /* the control connection's TLS, for resumption checks */
-	bool require_reuse;             /* [tls] data_reuse = require */
+	struct tls_ctx *tls_ctx;  /* borrowed from the session */
+	struct tls_conn *ctl_tls; /* the control connection's TLS, for resumption checks */
+	bool require_reuse;	  /* [tls] data_reuse = require */
 	/* GSSAPI (PROT S/P under AUTH GSSAPI): RFC 2228 §6 wrapped blocks */
-	struct gss_sess *gss;           /* borrowed from the session */
+	struct gss_sess *gss; /* borrowed from the session */
 	/* called once per datachan_start, on the loop */
 	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
-	void *owner; /* for done(): the session */
+	void *owner;		 /* for done(): the session */
 	struct metrics *metrics; /* borrowed; NULL = not counted */
 
 	/* private */
@@ -45,13 +45,13 @@ struct datachan {
 	uint64_t off, bytes;
 	struct buf out;
 	bool list_done;
-	struct tls_conn *tls;           /* this data connection's TLS */
-	int pipe[2];                    /* plain binary upload: socket → pipe → file (splice) */
-	bool no_splice;                 /* splice refused: read/write for this transfer */
-	struct {			/* RFC 2228 §6 protected blocks (datachan_sec.c) */
-		struct buf wire;	/* framed tokens to send / received */
-		uint32_t max_plain;	/* plaintext per block under PBSZ */
-		bool src_eof, end;	/* source exhausted; empty block sent/seen */
+	struct tls_conn *tls;	    /* this data connection's TLS */
+	int pipe[2];		    /* plain binary upload: socket → pipe → file (splice) */
+	bool no_splice;		    /* splice refused: read/write for this transfer */
+	struct {		    /* RFC 2228 §6 protected blocks (datachan_sec.c) */
+		struct buf wire;    /* framed tokens to send / received */
+		uint32_t max_plain; /* plaintext per block under PBSZ */
+		bool src_eof, end;  /* source exhausted; empty block sent/seen */
 	} sec;
 	enum { DC_PLAIN, DC_HANDSHAKE, DC_READY, DC_CLOSE_NOTIFY, DC_DRAIN } tstate;
 };

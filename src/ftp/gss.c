@@ -109,8 +109,9 @@ static int gss_copy_keys(struct gss_acceptor *a, const char *path, const char *s
 	}
 	(void)krb5_kt_close(a->kctx, file);
 	if (!a->keys) {
-		(void)snprintf(err, errsz, "[gssapi] keytab %s has no keys for service \"%s\" (principals %s/HOST@REALM)",
-			       path, service, service);
+		(void)snprintf(err, errsz,
+			       "[gssapi] keytab %s has no keys for service \"%s\" (principals %s/HOST@REALM)", path,
+			       service, service);
 		return -ENOENT;
 	}
 	return 0;
@@ -222,8 +223,7 @@ static char *gss_local_name(const struct gss_acceptor *a, const char *principal)
 	return util_xstrndup(principal, (size_t)(at - principal));
 }
 
-enum gss_step_status gss_sess_step(struct gss_sess *g, struct slice token, struct buf *out, char *err,
-				   size_t errsz)
+enum gss_step_status gss_sess_step(struct gss_sess *g, struct slice token, struct buf *out, char *err, size_t errsz)
 {
 	OM_uint32 minor, min2, flags = 0;
 	gss_buffer_desc in = { token.n, (void *)(uintptr_t)token.p }, tok = GSS_C_EMPTY_BUFFER;
@@ -353,8 +353,7 @@ int gss_sess_unwrap(struct gss_sess *g, struct slice token, struct buf *out, boo
 uint32_t gss_sess_max_plain(struct gss_sess *g, bool conf, uint32_t max_token)
 {
 	OM_uint32 minor, max_in = 0;
-	if (!g->complete ||
-	    GSS_ERROR(gss_wrap_size_limit(&minor, g->ctx, conf, GSS_C_QOP_DEFAULT, max_token, &max_in)))
+	if (!g->complete || GSS_ERROR(gss_wrap_size_limit(&minor, g->ctx, conf, GSS_C_QOP_DEFAULT, max_token, &max_in)))
 		return 0;
 	return max_in;
 }

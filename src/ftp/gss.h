@@ -19,8 +19,7 @@ struct gss_acceptor;
  * and keeps the keys of principals "service/HOST@REALM", any HOST. Also
  * reads the default realm for the default authorization rule. Writes one
  * clear message to err on failure. *out is owned by the caller. */
-int gss_acceptor_new(const char *keytab, const char *service, struct gss_acceptor **out, char *err,
-		     size_t errsz);
+int gss_acceptor_new(const char *keytab, const char *service, struct gss_acceptor **out, char *err, size_t errsz);
 void gss_acceptor_free(struct gss_acceptor *a);
 /* Number of keys loaded (for the start-up log). */
 size_t gss_acceptor_keys(const struct gss_acceptor *a);
@@ -41,8 +40,7 @@ enum gss_step_status { GSS_STEP_FAILED = -1, GSS_STEP_CONTINUE = 0, GSS_STEP_COM
  * send back (if any) is appended to out; on failure err gets the GSSAPI
  * message. No channel bindings (PROTOCOL.md Decision 11). Blocking (keytab,
  * replay cache): job pool only. */
-enum gss_step_status gss_sess_step(struct gss_sess *g, struct slice token, struct buf *out, char *err,
-				   size_t errsz);
+enum gss_step_status gss_sess_step(struct gss_sess *g, struct slice token, struct buf *out, char *err, size_t errsz);
 /* After COMPLETE: the client's principal ("bob@REALM"), and the user name
  * the default rule gives it ("bob" for a one-component principal of the
  * default realm, else NULL). Borrowed until the next reset. */

@@ -91,13 +91,13 @@ void proto_free(struct proto *p)
 
 /* The reply helpers format the text once and record an output overflow in
  * one place; the session closes the connection when it sees it. */
-#define FORMAT_TEXT(text, fmt)                                   \
-	char text[REPLY_MAX_LINE];                               \
-	do {                                                     \
-		va_list ap_;                                     \
-		va_start(ap_, fmt);                              \
-		(void)vsnprintf(text, sizeof(text), fmt, ap_);   \
-		va_end(ap_);                                     \
+#define FORMAT_TEXT(text, fmt)                                                                                         \
+	char text[REPLY_MAX_LINE];                                                                                     \
+	do {                                                                                                           \
+		va_list ap_;                                                                                           \
+		va_start(ap_, fmt);                                                                                    \
+		(void)vsnprintf(text, sizeof(text), fmt, ap_);                                                         \
+		va_end(ap_);                                                                                           \
 	} while (0)
 
 static void put(struct proto *p, int r)
@@ -272,7 +272,8 @@ void proto_xfer_progress(struct proto *p, uint64_t bytes)
 
 void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
 {
-	memcpy(&p->local_addr, local, local->ss_family == AF_INET6 ? sizeof(p->local_addr.in6) : sizeof(p->local_addr.in4));
+	memcpy(&p->local_addr, local,
+	       local->ss_family == AF_INET6 ? sizeof(p->local_addr.in6) : sizeof(p->local_addr.in4));
 	memcpy(&p->peer_addr, peer, peer->ss_family == AF_INET6 ? sizeof(p->peer_addr.in6) : sizeof(p->peer_addr.in4));
 }
 
@@ -432,7 +433,8 @@ static void run_protected(struct proto *p, char level, struct slice arg, bool in
 	buf_init(&inner, p->cfg->max_line + 2); /* the line and its CRLF */
 	int code = protect_unwrap(p, level, arg, &inner);
 	if (code && in_xfer) {
-		char rec[5] = { level, (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10), 0 };
+		char rec[5] = { level, (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10),
+				0 };
 		hold(p, 'E', (struct slice){ rec, 4 });
 	} else if (in_xfer && !acts_in_xfer(buf_slice(&inner))) {
 		hold(p, level, buf_slice(&inner));

@@ -29,22 +29,22 @@ struct proto_result;
 enum proto_effect_kind {
 	PROTO_EFFECT_NONE = 0,
 	PROTO_EFFECT_USER_LOOKUP, /* USER: the challenge for the name, if any (job pool) */
-	PROTO_EFFECT_AUTH_CHECK, /* verify user/password in the store (job pool) */
-	PROTO_EFFECT_DELAY,      /* wait delay_ms on a loop timer, then complete */
-	PROTO_EFFECT_CLOSE,      /* flush the output, then close; never completes */
-	PROTO_EFFECT_DATA_SETUP, /* PASV/EPSV: listen; PORT/EPRT: remember target */
-	PROTO_EFFECT_XFER,       /* run a transfer on the data connection */
-	PROTO_EFFECT_TLS_START,  /* flush the 234, drop buffered plaintext, TLS handshake */
-	PROTO_EFFECT_TLS_STOP,   /* flush the reply, then close_notify both ways: plaintext again */
-	PROTO_EFFECT_GSS_STEP,   /* ADAT: one GSSAPI security-context step (job pool) */
-	PROTO_EFFECT_ASCII_SIZE, /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
+	PROTO_EFFECT_AUTH_CHECK,  /* verify user/password in the store (job pool) */
+	PROTO_EFFECT_DELAY,	  /* wait delay_ms on a loop timer, then complete */
+	PROTO_EFFECT_CLOSE,	  /* flush the output, then close; never completes */
+	PROTO_EFFECT_DATA_SETUP,  /* PASV/EPSV: listen; PORT/EPRT: remember target */
+	PROTO_EFFECT_XFER,	  /* run a transfer on the data connection */
+	PROTO_EFFECT_TLS_START,	  /* flush the 234, drop buffered plaintext, TLS handshake */
+	PROTO_EFFECT_TLS_STOP,	  /* flush the reply, then close_notify both ways: plaintext again */
+	PROTO_EFFECT_GSS_STEP,	  /* ADAT: one GSSAPI security-context step (job pool) */
+	PROTO_EFFECT_ASCII_SIZE,  /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
 struct proto_data_setup {
 	bool passive;
-	int family;                         /* passive: AF_INET or AF_INET6 */
-	struct sockaddr_storage target;     /* active: where to connect */
+	int family;			/* passive: AF_INET or AF_INET6 */
+	struct sockaddr_storage target; /* active: where to connect */
 };
 
 enum proto_xfer_kind { XFER_SEND_FILE, XFER_RECV_FILE, XFER_SEND_LIST };
@@ -53,23 +53,23 @@ enum proto_xfer_kind { XFER_SEND_FILE, XFER_RECV_FILE, XFER_SEND_LIST };
  * duration of the effect; proto closes them when it completes. */
 struct proto_xfer {
 	enum proto_xfer_kind kind;
-	int fd;                   /* SEND_FILE: file to read; RECV_FILE: file to write */
-	uint64_t offset;          /* SEND_FILE: where to start (REST) */
-	uint64_t size;            /* SEND_FILE: file size */
-	bool ascii;               /* TYPE A: LF <-> CRLF conversion */
-	struct listing *listing;  /* SEND_LIST: stream a directory */
-	struct buf *buf;          /* SEND_LIST: or send these prepared bytes */
-	bool abort;               /* ABOR arrived: stop and complete with XFER_ABORTED */
-	bool protect;             /* PROT P: the data connection is TLS (server side) */
-	char gss_prot;            /* GSSAPI PROT S or P: RFC 2228 §6 wrapped blocks; 0 = clear */
-	uint32_t pbsz;            /* with gss_prot: largest wrapped block either way (PBSZ) */
+	int fd;			 /* SEND_FILE: file to read; RECV_FILE: file to write */
+	uint64_t offset;	 /* SEND_FILE: where to start (REST) */
+	uint64_t size;		 /* SEND_FILE: file size */
+	bool ascii;		 /* TYPE A: LF <-> CRLF conversion */
+	struct listing *listing; /* SEND_LIST: stream a directory */
+	struct buf *buf;	 /* SEND_LIST: or send these prepared bytes */
+	bool abort;		 /* ABOR arrived: stop and complete with XFER_ABORTED */
+	bool protect;		 /* PROT P: the data connection is TLS (server side) */
+	char gss_prot;		 /* GSSAPI PROT S or P: RFC 2228 §6 wrapped blocks; 0 = clear */
+	uint32_t pbsz;		 /* with gss_prot: largest wrapped block either way (PBSZ) */
 };
 
 enum proto_xfer_status {
 	XFER_OK = 0,
 	XFER_NO_CONNECTION, /* 425: could not open the data connection */
-	XFER_CONN_LOST,     /* 426: the data connection broke */
-	XFER_ABORTED,       /* ABOR */
+	XFER_CONN_LOST,	    /* 426: the data connection broke */
+	XFER_ABORTED,	    /* ABOR */
 	XFER_LOCAL_ERROR,   /* 451: reading or writing the file failed (err says why) */
 	XFER_TLS_FAILED,    /* 522: the data connection's TLS handshake failed */
 	XFER_TLS_NO_REUSE,  /* 522: it did not resume the control connection's session */
@@ -78,19 +78,19 @@ enum proto_xfer_status {
 
 struct proto_effect {
 	enum proto_effect_kind kind;
-	const char *user;     /* USER_LOOKUP, AUTH_CHECK; borrowed until proto_complete */
-	const char *password; /* AUTH_CHECK; borrowed, wiped after completion */
+	const char *user;			/* USER_LOOKUP, AUTH_CHECK; borrowed until proto_complete */
+	const char *password;			/* AUTH_CHECK; borrowed, wiped after completion */
 	const struct auth_challenge *challenge; /* AUTH_CHECK: what USER got (borrowed) */
-	struct auth_lookup_req lookup;          /* USER_LOOKUP (strings borrowed) */
+	struct auth_lookup_req lookup;		/* USER_LOOKUP (strings borrowed) */
 	/* AUTH_CHECK after a GSSAPI exchange (password NULL): may this
 	 * principal log in as user? principal_default: the default rule
 	 * (name@DEFAULT.REALM) already says yes; the user must still exist. */
 	const char *principal;
 	bool principal_default;
-	struct slice gss_token; /* GSS_STEP: the decoded ADAT data, borrowed */
-	uint32_t delay_ms;    /* DELAY */
+	struct slice gss_token;	      /* GSS_STEP: the decoded ADAT data, borrowed */
+	uint32_t delay_ms;	      /* DELAY */
 	struct proto_data_setup data; /* DATA_SETUP */
-	struct proto_xfer xfer;       /* XFER (abort may turn true while pending) */
+	struct proto_xfer xfer;	      /* XFER (abort may turn true while pending) */
 	/* ASCII_SIZE: reading a whole file (up to ASCII_SIZE_LIMIT bytes, else
 	 * -EFBIG) takes tens of milliseconds, too long for the loop. count_fd
 	 * is borrowed (proto closes it); the result is r->err or r->bytes. */
@@ -104,7 +104,7 @@ struct proto_effect {
 };
 
 struct proto_result {
-	struct auth_result *auth; /* AUTH_CHECK: proto takes the strings (and clears them) */
+	struct auth_result *auth;		/* AUTH_CHECK: proto takes the strings (and clears them) */
 	const struct auth_challenge *challenge; /* USER_LOOKUP (copied) */
 	/* DATA_SETUP (passive): the port listened on, or err < 0 */
 	uint16_t port;

@@ -12,10 +12,10 @@
 #include "vfs.h"
 
 enum login_state {
-	LOGIN_NONE,  /* nothing yet, or after a failure / REIN */
-	LOGIN_USER,  /* USER answered 331: PASS expected */
-	LOGIN_ACCT,  /* PASS answered 332: ACCT expected */
-	LOGIN_DONE,  /* 230 sent */
+	LOGIN_NONE, /* nothing yet, or after a failure / REIN */
+	LOGIN_USER, /* USER answered 331: PASS expected */
+	LOGIN_ACCT, /* PASS answered 332: ACCT expected */
+	LOGIN_DONE, /* 230 sent */
 };
 
 /* RFC 2228 §2.2 security states for GSSAPI (PROTOCOL.md §2.2 S0/S1/S2). */
@@ -44,7 +44,7 @@ struct proto {
 	/* input framing */
 	char *line;
 	size_t line_len;
-	size_t line_cap;  /* bytes allocated at line (grows for long RFC 2228 lines) */
+	size_t line_cap; /* bytes allocated at line (grows for long RFC 2228 lines) */
 	bool discarding; /* inside an over-long line: drop to its LF */
 	enum telnet_state tn;
 	unsigned char tn_cmd;
@@ -53,11 +53,11 @@ struct proto {
 	enum login_state login;
 	char *user;
 	char *password; /* only while PASS's AUTH_CHECK runs */
-	char *account;  /* account the user needs (LOGIN_ACCT) */
+	char *account;	/* account the user needs (LOGIN_ACCT) */
 	char *home;
 	uint32_t perms;
 	unsigned failures;
-	unsigned prelogin_cmds; /* commands since the connection or the last login */
+	unsigned prelogin_cmds;		 /* commands since the connection or the last login */
 	struct auth_challenge challenge; /* what USER found (LOGIN_USER) */
 	/* A challenge lock outlives the login attempt that took it (REIN,
 	 * AUTH): it is released by the next USER or PASS, or at close. */
@@ -65,10 +65,10 @@ struct proto {
 	uint64_t lock;
 
 	/* security (RFC 4217) */
-	bool tls_available; /* a certificate is configured */
-	bool tls;           /* the control connection is TLS now */
-	bool pbsz;          /* PBSZ received since TLS started */
-	char prot;          /* 'C' or 'P' */
+	bool tls_available;   /* a certificate is configured */
+	bool tls;	      /* the control connection is TLS now */
+	bool pbsz;	      /* PBSZ received since TLS started */
+	char prot;	      /* 'C' or 'P' */
 	bool rein_after_stop; /* TLS_STOP for REIN (not CCC) */
 
 	/* security (RFC 2228 GSSAPI) */
@@ -79,7 +79,7 @@ struct proto {
 	char *gss_principal; /* the client's principal once GSS_ON */
 	char *gss_local;     /* the user the default rule maps it to, or NULL */
 	uint32_t pbsz_size;  /* PBSZ under GSSAPI (valid when pbsz) */
-	char level;          /* the running command's protection: 'C', 'S' (MIC), 'P' (ENC) */
+	char level;	     /* the running command's protection: 'C', 'S' (MIC), 'P' (ENC) */
 	struct buf stage;    /* a reply under MIC/ENC, wrapped once complete */
 	struct buf gss_tok;  /* decoded ADAT data while GSS_STEP runs */
 
@@ -89,36 +89,36 @@ struct proto {
 
 	/* files (valid while logged in) */
 	struct vfs vfs;
-	uint64_t rest;         /* REST marker for the next RETR/STOR/APPE */
-	char *rnfr;            /* pending RNFR source (virtual path) */
-	unsigned mlst_facts;   /* OPTS MLST selection */
+	uint64_t rest;	     /* REST marker for the next RETR/STOR/APPE */
+	char *rnfr;	     /* pending RNFR source (virtual path) */
+	unsigned mlst_facts; /* OPTS MLST selection */
 
 	/* data connection */
-	bool data_ready;       /* PASV/EPSV/PORT/EPRT done since the last transfer */
+	bool data_ready; /* PASV/EPSV/PORT/EPRT done since the last transfer */
 	bool data_passive;
-	bool epsv_all;         /* EPSV ALL: only EPSV may set up data connections */
+	bool epsv_all;				    /* EPSV ALL: only EPSV may set up data connections */
 	union proto_sockaddr local_addr, peer_addr; /* the control connection */
-	char pasv_reply[96];   /* PASV/EPSV reply being built */
+	char pasv_reply[96];			    /* PASV/EPSV reply being built */
 	bool pasv_extended;
 
 	/* running transfer */
 	enum xfer_cmd xcmd;
 	uint64_t xfer_start_ms; /* monotonic, for the logged duration */
-	char verb[5];           /* the running command's verb (upper case), for logs */
-	char xfer_verb[5];      /* the verb that started the running transfer */
-	char *committed;        /* virtual path of the upload just committed (for hooks) */
+	char verb[5];		/* the running command's verb (upper case), for logs */
+	char xfer_verb[5];	/* the verb that started the running transfer */
+	char *committed;	/* virtual path of the upload just committed (for hooks) */
 	uint64_t committed_bytes;
 	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
-	int xfer_fd;           /* RETR's file; also a TYPE A SIZE's while it is counted */
-	char *xfer_name;       /* virtual path, for logs and replies */
+	int xfer_fd;		   /* RETR's file; also a TYPE A SIZE's while it is counted */
+	char *xfer_name;	   /* virtual path, for logs and replies */
 	uint64_t xfer_bytes;
 	struct listing *xfer_listing;
-	struct buf xfer_buf;   /* a one-entry listing */
+	struct buf xfer_buf; /* a one-entry listing */
 	/* Commands that arrived during the transfer, run after it in order:
 	 * records of one kind byte ('L' a line, 'T' a line that was too long),
 	 * the line, '\n'. Bounded; input waits in the socket beyond it. */
 	struct buf held;
-	unsigned abor_count;   /* ABORs received during this transfer */
+	unsigned abor_count;	/* ABORs received during this transfer */
 	const char *setup_verb; /* "PORT" or "EPRT", for the 200 text */
 
 	/* The pending effect (kind NONE: none). Its continuation travels with
@@ -128,7 +128,7 @@ struct proto {
 
 	/* Clocks, given by the session (proto_set_now): proto reads none. */
 	uint64_t now_ms; /* monotonic, for transfer durations */
-	int64_t wall_s;  /* seconds since the epoch, for listings */
+	int64_t wall_s;	 /* seconds since the epoch, for listings */
 };
 
 /* Reply helpers: append to p->out, remembering an overflow. */

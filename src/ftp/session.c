@@ -22,7 +22,6 @@
 #include "tls.h"
 #include "util.h"
 
-
 /* Unconsumed input kept while an effect is pending; more waits in the
  * kernel's socket buffer (backpressure). */
 #define SESSION_IN_MAX (64u * 1024u)

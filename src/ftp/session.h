@@ -25,10 +25,10 @@ struct guard;
 struct session_host {
 	struct loop *loop;
 	struct jobs *jobs;
-	struct guard *guard;  /* abuse limits shared by all hosts; NULL = none */
+	struct guard *guard;	 /* abuse limits shared by all hosts; NULL = none */
 	struct metrics *metrics; /* counters shared by all hosts; NULL = none */
-	struct hooks *hooks;     /* upload hooks; NULL = none */
-	struct session *head; /* the host's sessions (session.c links them) */
+	struct hooks *hooks;	 /* upload hooks; NULL = none */
+	struct session *head;	 /* the host's sessions (session.c links them) */
 	size_t count;
 	/* Its sessions not logged in, oldest first (session.c links them), and
 	 * since when the oldest is in that state (util_now_ms; 0: none), which

@@ -33,20 +33,20 @@ struct session {
 	struct buf in;
 	struct loop_timer idle_timer, login_timer, effect_timer;
 	struct auth_job *job; /* in flight on the pool */
-	bool closed;          /* socket gone; freed once no job refers to it */
+	bool closed;	      /* socket gone; freed once no job refers to it */
 	bool read_eof;
-	bool closing;         /* CLOSE effect: close once the output is flushed */
-	bool effect_started;  /* the pending effect has been set in motion */
-	bool pumping;         /* re-entrancy guard for session_pump() */
-	bool yielded;         /* resume_pump is deferred: the rest of the input waits for it */
-	bool grace_pending;   /* an upload's data EOF waits for commit_grace (on_xfer_done) */
+	bool closing;	       /* CLOSE effect: close once the output is flushed */
+	bool effect_started;   /* the pending effect has been set in motion */
+	bool pumping;	       /* re-entrancy guard for session_pump() */
+	bool yielded;	       /* resume_pump is deferred: the rest of the input waits for it */
+	bool grace_pending;    /* an upload's data EOF waits for commit_grace (on_xfer_done) */
 	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
 	/* TLS on the control connection */
 	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
-	bool implicit_greet;          /* implicit FTPS: greet once the handshake is done */
+	bool implicit_greet;	      /* implicit FTPS: greet once the handshake is done */
 	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
 	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
-	struct gss_sess *gss;         /* NULL: GSSAPI not configured */
+	struct gss_sess *gss;	      /* NULL: GSSAPI not configured */
 	char peer[64];
 	/* [limits] (guard.h): this session counts against its address group
 	 * (guarded) and, once logged in, against its user (counted_user). */

@@ -24,12 +24,12 @@ struct auth_job {
 	struct job job;
 	atomic_bool cancelled; /* the session closed: skip the hash */
 	struct session *s;
-	bool lookup;           /* USER_LOOKUP (else AUTH_CHECK) */
+	bool lookup; /* USER_LOOKUP (else AUTH_CHECK) */
 	char *user;
 	char *password;
-	char *release_user;    /* lookup: a lock to release first */
+	char *release_user; /* lookup: a lock to release first */
 	struct auth_lookup_req req;
-	struct auth_challenge ch;  /* check: what USER got; lookup: the result */
+	struct auth_challenge ch; /* check: what USER got; lookup: the result */
 	char *principal;
 	bool principal_default;
 	struct auth_result res;
@@ -95,7 +95,8 @@ static void auth_run(struct job *j, void *ctx)
 		return;
 	}
 	if (a->gss) {
-		a->gss_status = gss_sess_step(a->gss, buf_slice(&a->gss_in), &a->gss_out, a->gss_err, sizeof(a->gss_err));
+		a->gss_status =
+		    gss_sess_step(a->gss, buf_slice(&a->gss_in), &a->gss_out, a->gss_err, sizeof(a->gss_err));
 		return;
 	}
 	if (!h || !h->store) {

@@ -79,8 +79,13 @@ static void run_upload_hooks(struct session *s)
 	if (!vpath)
 		return;
 	if (s->host->hooks && home) {
-		struct hook_upload u = { .sid = s->id, .user = proto_user(s->proto), .vpath = vpath, .home = home,
-					 .ip = s->peer, .protocol = s->conn.tls ? "ftps" : "ftp", .bytes = bytes };
+		struct hook_upload u = { .sid = s->id,
+					 .user = proto_user(s->proto),
+					 .vpath = vpath,
+					 .home = home,
+					 .ip = s->peer,
+					 .protocol = s->conn.tls ? "ftps" : "ftp",
+					 .bytes = bytes };
 		hooks_upload(s->host->hooks, &u);
 	}
 	free(vpath);

@@ -13,7 +13,7 @@ struct tls_conn;
 struct conn {
 	int fd;
 	struct tls_conn *tls; /* NULL: plaintext */
-	uint32_t want;        /* EPOLLIN/EPOLLOUT needed by the last -EAGAIN */
+	uint32_t want;	      /* EPOLLIN/EPOLLOUT needed by the last -EAGAIN */
 };
 
 void conn_init(struct conn *c, int fd);

@@ -61,7 +61,7 @@ bool tls_resumed_from(const struct tls_conn *data, const struct tls_conn *contro
 
 const char *tls_version(const struct tls_conn *t); /* "TLSv1.3" */
 const char *tls_cipher(const struct tls_conn *t);  /* "TLS_AES_128_GCM_SHA256" */
-const char *tls_sni(const struct tls_conn *t);     /* server name sent, or NULL */
+const char *tls_sni(const struct tls_conn *t);	   /* server name sent, or NULL */
 const char *tls_error(const struct tls_conn *t);   /* last failure, for logs */
 
 #endif

@@ -25,7 +25,7 @@
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
 #endif
-#define SANDBOX_SCOPE_SIGNAL (1ULL << 1)	/* ABI 6 */
+#define SANDBOX_SCOPE_SIGNAL (1ULL << 1) /* ABI 6 */
 
 /* The full struct of ABI 6; older kernels are handed only its prefix. */
 struct sandbox_ll_attr {

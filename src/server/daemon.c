@@ -41,18 +41,18 @@ struct daemon {
 	struct worker_shared shared;
 	struct metrics metrics;
 	struct metrics_http *http; /* [metrics] listen; NULL = off */
-	struct admin *admin;       /* [admin] socket; NULL = off */
+	struct admin *admin;	   /* [admin] socket; NULL = off */
 	const struct userstore_ops *store_ops;
 	struct config *startup; /* borrowed: for the job threads' store */
 	/* Start-up state handed from one daemon_run phase to the next, and
 	 * undone by shut_down for whatever was reached. */
 	int sigfd;
-	int **fds;       /* fds[worker][listener]; a row is NULL once its worker owns it */
-	size_t nl;       /* listeners per worker */
-	size_t npassed;  /* of them passed by socket activation */
+	int **fds;	/* fds[worker][listener]; a row is NULL once its worker owns it */
+	size_t nl;	/* listeners per worker */
+	size_t npassed; /* of them passed by socket activation */
 	bool implicit[WORKER_MAX_LISTEN];
 	int metrics_fd, admin_fd; /* bound as root, served after the workers start */
-	unsigned started;         /* workers running */
+	unsigned started;	  /* workers running */
 	bool jobs_up;
 };
 
@@ -96,8 +96,8 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 {
 	bool listen_changed = old->n_listen != nw->n_listen;
 	for (size_t i = 0; !listen_changed && i < old->n_listen; i++)
-		listen_changed = old->listen[i].port != nw->listen[i].port ||
-				 strcmp(old->listen[i].host, nw->listen[i].host) != 0;
+		listen_changed =
+		    old->listen[i].port != nw->listen[i].port || strcmp(old->listen[i].host, nw->listen[i].host) != 0;
 	if (listen_changed)
 		log_warn(0, "reload: [server] listen changed; it takes effect after a restart");
 	if (old->workers != nw->workers || old->jobs != nw->jobs)
@@ -108,9 +108,10 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
 	if (strcmp(old->log_xferlog, nw->log_xferlog) != 0 || strcmp(old->log_json, nw->log_json) != 0)
 		log_warn(0, "reload: [log] xferlog/json changed; they take effect after a restart");
-	bool metrics_changed = old->n_metrics_listen != nw->n_metrics_listen ||
-			       (old->n_metrics_listen && (old->metrics_listen[0].port != nw->metrics_listen[0].port ||
-							  strcmp(old->metrics_listen[0].host, nw->metrics_listen[0].host) != 0));
+	bool metrics_changed =
+	    old->n_metrics_listen != nw->n_metrics_listen ||
+	    (old->n_metrics_listen && (old->metrics_listen[0].port != nw->metrics_listen[0].port ||
+				       strcmp(old->metrics_listen[0].host, nw->metrics_listen[0].host) != 0));
 	if (metrics_changed || strcmp(old->admin_socket, nw->admin_socket) != 0)
 		log_warn(0, "reload: [metrics] listen or [admin] socket changed; they take effect after a restart");
 	if (strcmp(old->hooks_upload_exec, nw->hooks_upload_exec) != 0 ||
@@ -216,8 +217,9 @@ static void derive_roots(struct daemon *d, struct userstore *probe, struct confi
 		log_warn(0, "sandbox: the user store has no users and [sandbox] roots is empty: no home is "
 			    "reachable until ferryd restarts; set [sandbox] roots");
 	} else {
-		log_info(0, "sandbox: [sandbox] roots not set; homes must lie under %s (the directories holding "
-			    "the homes in the user store)",
+		log_info(0,
+			 "sandbox: [sandbox] roots not set; homes must lie under %s (the directories holding "
+			 "the homes in the user store)",
 			 cfg->sandbox_roots);
 	}
 }
@@ -368,8 +370,9 @@ static void raise_fd_limit(const struct config *cfg)
 	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < want)
-		log_warn(0, "max_sessions = %u needs up to %llu file descriptors, but the limit is %llu; "
-			    "raise LimitNOFILE / ulimit -n or lower [server] max_sessions",
+		log_warn(0,
+			 "max_sessions = %u needs up to %llu file descriptors, but the limit is %llu; "
+			 "raise LimitNOFILE / ulimit -n or lower [server] max_sessions",
 			 cfg->max_sessions, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 

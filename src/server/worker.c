@@ -13,7 +13,6 @@
 #include "tls.h"
 #include "util.h"
 
-
 static void maybe_stop(struct worker *w)
 {
 	if (w->draining && w->host.count == 0)

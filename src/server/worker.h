@@ -49,7 +49,7 @@ struct worker_shared {
 struct listener {
 	struct loop_watch watch;
 	struct worker *w;
-	bool implicit; /* implicit FTPS */
+	bool implicit;		 /* implicit FTPS */
 	struct loop_timer pause; /* accept paused: out of descriptors or memory */
 };
 

@@ -78,12 +78,12 @@ static const char store_sqlite_principals[] =
  * becomes SQL. Insert and update share one binding order (?1..?8, see
  * store_bind_record); update leaves created_at (?7) alone. */
 static const char *const store_sqlite_sql[STMT_COUNT] = {
-    [STMT_LOOKUP] = "SELECT " STORE_SQLITE_COLUMNS " FROM users WHERE name = ?1",
-    [STMT_INSERT] = "INSERT INTO users(" STORE_SQLITE_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [STMT_DELETE] = "DELETE FROM users WHERE name = ?1",
-    [STMT_UPDATE] = "UPDATE users SET password_hash = ?2, home = ?3, account = ?4, perms = ?5, enabled = ?6, "
-		    "updated_at = ?8 WHERE name = ?1",
-    [STMT_LIST] = "SELECT " STORE_SQLITE_COLUMNS " FROM users ORDER BY name",
+	[STMT_LOOKUP] = "SELECT " STORE_SQLITE_COLUMNS " FROM users WHERE name = ?1",
+	[STMT_INSERT] = "INSERT INTO users(" STORE_SQLITE_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_DELETE] = "DELETE FROM users WHERE name = ?1",
+	[STMT_UPDATE] = "UPDATE users SET password_hash = ?2, home = ?3, account = ?4, perms = ?5, enabled = ?6, "
+			"updated_at = ?8 WHERE name = ?1",
+	[STMT_LIST] = "SELECT " STORE_SQLITE_COLUMNS " FROM users ORDER BY name",
 };
 
 /* Makes sure the file exists before SQLite opens it, so that "missing" gets a
@@ -325,7 +325,7 @@ static int store_row_read(const struct userstore *s, sqlite3_stmt *st, struct us
 	const char *perms = (const char *)sqlite3_column_text(st, 4);
 	int r;
 
-	*u = (struct user_record){0};
+	*u = (struct user_record){ 0 };
 	r = store_sqlite_column_dup(st, 0, false, &u->name);
 	if (!r)
 		r = store_sqlite_column_dup(st, 1, false, &u->password_hash);
@@ -452,23 +452,23 @@ static int store_sqlite_list(struct userstore *s, int (*fn)(const struct user_re
 }
 
 const struct userstore_ops store_sqlite_ops = {
-    .name = "sqlite",
-    .open = store_sqlite_open,
-    .lookup = store_sqlite_lookup,
-    .add = store_sqlite_add,
-    .remove = store_sqlite_remove,
-    .update = store_sqlite_update,
-    .list = store_sqlite_list,
-    .close = store_sqlite_close,
-    .otp_get = store_sqlite_otp_get,
-    .otp_put = store_sqlite_otp_put,
-    .otp_advance = store_sqlite_otp_advance,
-    .totp_advance = store_sqlite_totp_advance,
-    .challenge_lock = store_sqlite_challenge_lock,
-    .challenge_unlock = store_sqlite_challenge_unlock,
-    .server_secret = store_sqlite_server_secret,
-    .principal_check = store_sqlite_principal_check,
-    .principal_add = store_sqlite_principal_add,
-    .principal_remove = store_sqlite_principal_remove,
-    .principal_list = store_sqlite_principal_list,
+	.name = "sqlite",
+	.open = store_sqlite_open,
+	.lookup = store_sqlite_lookup,
+	.add = store_sqlite_add,
+	.remove = store_sqlite_remove,
+	.update = store_sqlite_update,
+	.list = store_sqlite_list,
+	.close = store_sqlite_close,
+	.otp_get = store_sqlite_otp_get,
+	.otp_put = store_sqlite_otp_put,
+	.otp_advance = store_sqlite_otp_advance,
+	.totp_advance = store_sqlite_totp_advance,
+	.challenge_lock = store_sqlite_challenge_lock,
+	.challenge_unlock = store_sqlite_challenge_unlock,
+	.server_secret = store_sqlite_server_secret,
+	.principal_check = store_sqlite_principal_check,
+	.principal_add = store_sqlite_principal_add,
+	.principal_remove = store_sqlite_principal_remove,
+	.principal_list = store_sqlite_principal_list,
 };

@@ -16,14 +16,7 @@
 #include "userstore.h"
 
 /* User statements (SQL in store_sqlite.c). */
-enum store_stmt {
-	STMT_LOOKUP,
-	STMT_INSERT,
-	STMT_DELETE,
-	STMT_UPDATE,
-	STMT_LIST,
-	STMT_COUNT
-};
+enum store_stmt { STMT_LOOKUP, STMT_INSERT, STMT_DELETE, STMT_UPDATE, STMT_LIST, STMT_COUNT };
 
 /* One-time password statements (SQL in store_sqlite_otp.c). */
 enum store_otp_stmt {

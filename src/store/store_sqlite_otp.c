@@ -14,23 +14,25 @@
 
 /* Fixed text with bound parameters, like the user statements. */
 const char *const store_sqlite_otp_sql[STMT_OTP_COUNT] = {
-    [STMT_OTP_GET] = "SELECT alg, seq, seed, last, totp_secret, totp_last_step, reply, static_ok FROM otp "
-		     "WHERE name = ?1",
-    [STMT_OTP_PUT] = "INSERT OR REPLACE INTO otp(name, alg, seq, seed, last, totp_secret, totp_last_step, reply, "
-		     "static_ok) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS(SELECT 1 FROM users WHERE name = ?1)",
-    [STMT_OTP_DELETE] = "DELETE FROM otp WHERE name = ?1",
-    /* The compare-and-swap that makes each OTP usable once, even by two
-     * connections (or servers) that verified it at the same moment. */
-    [STMT_OTP_ADVANCE] = "UPDATE otp SET seq = ?2 - 1, last = ?4 WHERE name = ?1 AND alg IS NOT NULL AND seq = ?2 "
-			 "AND last = ?3",
-    [STMT_TOTP_ADVANCE] = "UPDATE otp SET totp_last_step = ?2 WHERE name = ?1 AND totp_secret IS NOT NULL "
-			  "AND totp_last_step < ?2",
-    [STMT_LOCK_PURGE] = "DELETE FROM otp_locks WHERE until < ?1",
-    [STMT_LOCK] = "INSERT INTO otp_locks(name, owner, until) VALUES(?1, ?2, ?4) ON CONFLICT(name) DO UPDATE SET "
-		  "owner = excluded.owner, until = excluded.until WHERE otp_locks.until < ?3 OR otp_locks.owner = ?2",
-    [STMT_UNLOCK] = "DELETE FROM otp_locks WHERE name = ?1 AND owner = ?2",
-    [STMT_SECRET_GET] = "SELECT value FROM meta WHERE key = 'challenge_secret'",
-    [STMT_SECRET_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES('challenge_secret', ?1)",
+	[STMT_OTP_GET] = "SELECT alg, seq, seed, last, totp_secret, totp_last_step, reply, static_ok FROM otp "
+			 "WHERE name = ?1",
+	[STMT_OTP_PUT] =
+	    "INSERT OR REPLACE INTO otp(name, alg, seq, seed, last, totp_secret, totp_last_step, reply, "
+	    "static_ok) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS(SELECT 1 FROM users WHERE name = ?1)",
+	[STMT_OTP_DELETE] = "DELETE FROM otp WHERE name = ?1",
+	/* The compare-and-swap that makes each OTP usable once, even by two
+	 * connections (or servers) that verified it at the same moment. */
+	[STMT_OTP_ADVANCE] = "UPDATE otp SET seq = ?2 - 1, last = ?4 WHERE name = ?1 AND alg IS NOT NULL AND seq = ?2 "
+			     "AND last = ?3",
+	[STMT_TOTP_ADVANCE] = "UPDATE otp SET totp_last_step = ?2 WHERE name = ?1 AND totp_secret IS NOT NULL "
+			      "AND totp_last_step < ?2",
+	[STMT_LOCK_PURGE] = "DELETE FROM otp_locks WHERE until < ?1",
+	[STMT_LOCK] =
+	    "INSERT INTO otp_locks(name, owner, until) VALUES(?1, ?2, ?4) ON CONFLICT(name) DO UPDATE SET "
+	    "owner = excluded.owner, until = excluded.until WHERE otp_locks.until < ?3 OR otp_locks.owner = ?2",
+	[STMT_UNLOCK] = "DELETE FROM otp_locks WHERE name = ?1 AND owner = ?2",
+	[STMT_SECRET_GET] = "SELECT value FROM meta WHERE key = 'challenge_secret'",
+	[STMT_SECRET_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES('challenge_secret', ?1)",
 };
 
 int store_sqlite_otp_get(struct userstore *s, const char *name, struct otp_state *out)
@@ -90,7 +92,8 @@ int store_sqlite_otp_put(struct userstore *s, const char *name, const struct otp
 	st = s->otp_stmt[STMT_OTP_PUT];
 	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
-		rc = o->otp ? sqlite3_bind_text(st, 2, otp_alg_name(o->alg), -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2);
+		rc = o->otp ? sqlite3_bind_text(st, 2, otp_alg_name(o->alg), -1, SQLITE_STATIC)
+			    : sqlite3_bind_null(st, 2);
 	if (rc == SQLITE_OK)
 		rc = o->otp ? sqlite3_bind_int64(st, 3, o->seq) : sqlite3_bind_null(st, 3);
 	if (rc == SQLITE_OK)
@@ -117,8 +120,7 @@ static int store_cas(struct userstore *s, sqlite3_stmt *st, const char *what, in
 	return r == -ENOENT ? -ESTALE : r;
 }
 
-int store_sqlite_otp_advance(struct userstore *s, const char *name, unsigned seq, uint64_t last,
-				    uint64_t next)
+int store_sqlite_otp_advance(struct userstore *s, const char *name, unsigned seq, uint64_t last, uint64_t next)
 {
 	sqlite3_stmt *st = s->otp_stmt[STMT_OTP_ADVANCE];
 	int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -140,8 +142,7 @@ int store_sqlite_totp_advance(struct userstore *s, const char *name, int64_t ste
 	return store_cas(s, st, "totp advance", rc);
 }
 
-int store_sqlite_challenge_lock(struct userstore *s, const char *name, uint64_t owner, int64_t now,
-				       int64_t until)
+int store_sqlite_challenge_lock(struct userstore *s, const char *name, uint64_t owner, int64_t now, int64_t until)
 {
 	sqlite3_stmt *st = s->otp_stmt[STMT_LOCK_PURGE];
 	/* Expired locks of names nobody asks for again would pile up. */
@@ -191,7 +192,8 @@ int store_sqlite_server_secret(struct userstore *s, uint8_t *out, size_t n)
 		if (n > sizeof(fresh) || util_random(fresh, sizeof(fresh)) != 0)
 			return -EIO;
 		st = s->otp_stmt[STMT_SECRET_PUT];
-		r = store_sqlite_write(s, st, "secret", sqlite3_bind_blob(st, 1, fresh, (int)sizeof(fresh), SQLITE_TRANSIENT));
+		r = store_sqlite_write(s, st, "secret",
+				       sqlite3_bind_blob(st, 1, fresh, (int)sizeof(fresh), SQLITE_TRANSIENT));
 		util_wipe(fresh, sizeof(fresh));
 		if (r && r != -ENOENT)
 			return r;

@@ -41,8 +41,7 @@ int store_sqlite_principal_check(struct userstore *s, const char *principal, con
 int store_sqlite_principal_add(struct userstore *s, const char *principal, const char *name)
 {
 	/* The user must exist; the pair must be new (-EEXIST). */
-	int r = store_principal_run(s, "SELECT 1 FROM users WHERE name = ?1", name, NULL, false, true,
-				    "principal add");
+	int r = store_principal_run(s, "SELECT 1 FROM users WHERE name = ?1", name, NULL, false, true, "principal add");
 	if (r == 0)
 		r = store_principal_run(s, "INSERT INTO principals(principal, user, created_at) VALUES(?1, ?2, ?3)",
 					principal, name, true, false, "principal add");
@@ -56,7 +55,7 @@ int store_sqlite_principal_remove(struct userstore *s, const char *principal, co
 }
 
 int store_sqlite_principal_list(struct userstore *s, const char *name,
-				       int (*fn)(const char *principal, const char *name, void *arg), void *arg)
+				int (*fn)(const char *principal, const char *name, void *arg), void *arg)
 {
 	sqlite3_stmt *st = NULL;
 	int r = 0;

@@ -17,8 +17,8 @@ static const struct {
 	const char *name;
 	uint32_t bit;
 } perm_names[] = {
-    {"read", PERM_READ},     {"write", PERM_WRITE}, {"delete", PERM_DELETE},
-    {"rename", PERM_RENAME}, {"mkdir", PERM_MKDIR}, {"list", PERM_LIST},
+	{ "read", PERM_READ },	   { "write", PERM_WRITE }, { "delete", PERM_DELETE },
+	{ "rename", PERM_RENAME }, { "mkdir", PERM_MKDIR }, { "list", PERM_LIST },
 };
 
 static int perm_lookup(struct slice word, uint32_t *bits)

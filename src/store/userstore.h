@@ -33,8 +33,8 @@ void perms_format(uint32_t perms, char *out, size_t outsz);
 struct user_record {
 	char *name;
 	char *password_hash; /* crypt(3) string: $y$ (yescrypt), $2b$, $6$ ... */
-	char *home;          /* absolute directory */
-	char *account;       /* NULL: ACCT not required */
+	char *home;	     /* absolute directory */
+	char *account;	     /* NULL: ACCT not required */
 	uint32_t perms;
 	bool enabled;
 	int64_t created_at, updated_at; /* seconds since the epoch */
@@ -43,15 +43,15 @@ void user_record_free(struct user_record *u); /* frees the strings, not u */
 
 /* A user's one-time password settings (table otp; no row = nothing set). */
 struct otp_state {
-	bool otp;               /* an RFC 2289 key is set */
+	bool otp; /* an RFC 2289 key is set */
 	enum otp_alg alg;
-	unsigned seq;           /* the store holds OTP(seq); the next challenge asks for seq-1 */
+	unsigned seq; /* the store holds OTP(seq); the next challenge asks for seq-1 */
 	char seed[OTP_SEED_MAX + 1];
-	uint64_t last;          /* OTP(seq): the last accepted one-time password */
-	char *totp_secret;      /* RFC 6238 key, base32; NULL: no TOTP */
+	uint64_t last;		/* OTP(seq): the last accepted one-time password */
+	char *totp_secret;	/* RFC 6238 key, base32; NULL: no TOTP */
 	int64_t totp_last_step; /* last accepted time step (T), so a code works once */
-	int reply;              /* 0: server default ([otp] challenge), 331 or 336 */
-	bool static_ok;         /* the static password is accepted instead of an OTP */
+	int reply;		/* 0: server default ([otp] challenge), 331 or 336 */
+	bool static_ok;		/* the static password is accepted instead of an OTP */
 };
 void otp_state_free(struct otp_state *st); /* wipes and frees the secret, not st */
 
