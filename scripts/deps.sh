@@ -22,7 +22,7 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # units' ExecReload, checked by systemd-analyze verify), strace for
 # test_admin_race.
 FERRY_TEST_PKGS=(
-  python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db
+  python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
   rclone ncftp python3-aioftp procps strace
 )

@@ -1,4 +1,4 @@
-/* libFuzzer driver: src/ascii.c (TYPE A). The first input byte picks the
+/* libFuzzer driver: src/base/ascii.c (TYPE A). The first input byte picks the
  * chunk size (1..64) the rest is fed in, as a data connection would cut it.
  * Checks: ascii_wire_size summed over the chunks is what ascii_to_wire
  * produced; receiving in chunks equals a whole-stream reference (drop each

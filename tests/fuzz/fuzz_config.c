@@ -1,4 +1,4 @@
-/* libFuzzer driver: the config parser (src/config.c, config_values.c) on
+/* libFuzzer driver: the config parser (src/config/config.c, config_values.c) on
  * arbitrary file contents. config_load reads a path, so each input is
  * written to one scratch file first. A successful load must give a config
  * the rest of ferryd can trust: listen entries present, strings

@@ -1,4 +1,4 @@
-/* libFuzzer driver: src/otp.c. Answers (six words or hex, RFC 2289 and
+/* libFuzzer driver: src/store/otp.c. Answers (six words or hex, RFC 2289 and
  * RFC 2243 "word:"/"hex:" forms) must parse without overreading and any
  * value formatted by otp_format_words/otp_format_hex must parse back to
  * itself; challenges: algorithm names, seeds and the made-up challenge for

@@ -1,4 +1,4 @@
-/* libFuzzer driver: the argument parsers of src/parse.c (numbers,
+/* libFuzzer driver: the argument parsers of src/base/parse.c (numbers,
  * durations, host:port, port ranges, MFMT times, IP literals, the PORT,
  * EPRT and EPSV arguments) and the
  * escaping of echoed client text (str_escape, reply_sanitize). The first

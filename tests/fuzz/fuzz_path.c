@@ -1,4 +1,4 @@
-/* libFuzzer driver: src/path.c. The input is "CWD\nARG" (CWD normalised
+/* libFuzzer driver: src/base/path.c. The input is "CWD\nARG" (CWD normalised
  * first, as the session only ever holds normalised ones). Checks the
  * promises of path.h: the result starts with '/', holds no "." or ".."
  * component, no "//", no trailing '/' except "/" itself, and resolving it

@@ -1,4 +1,4 @@
-/* libFuzzer driver: the protocol state machine (src/proto.c and the command
+/* libFuzzer driver: the protocol state machine (src/ftp/proto.c and the command
  * handlers) fed arbitrary client bytes, as tests/proto/replay.c does, with
  * a fake effect completer in place of the session: USER gets a password
  * prompt, "bob"/"pw" logs in (home: a scratch directory), delays, data

@@ -26,7 +26,7 @@ LFTP_BASE = ("set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 5; "
 # ----------------------------------------------------------------- independent RFC 2289 generator
 
 def _load_words():
-    with open(os.path.join(REPO, "src", "otp_words.c")) as f:
+    with open(os.path.join(REPO, "src", "store", "otp_words.c")) as f:
         body = f.read().split("{", 1)[1]
     words = re.findall(r'"([A-Z]{1,4})"', body)
     assert len(words) == 2048

@@ -1,4 +1,4 @@
-"""The sandbox (src/sandbox.c) around the real ferryd: NO_NEW_PRIVS and a seccomp filter on the
+"""The sandbox (src/os/sandbox.c) around the real ferryd: NO_NEW_PRIVS and a seccomp filter on the
 running process, Landlock confining it to [sandbox] roots (homes outside them cannot log in, a
 symlinked home pointing outside is unreachable even though the service user may read it), users
 added while ferryd runs, and the "kernel lacks it" paths (auto: say so and continue; require:

@@ -1,6 +1,6 @@
 # late_complete.t: a timeout replaced a pending DELAY (or AUTH_CHECK) with
 # CLOSE, and then the session's delay timer (or password job) finishes and
-# reports back, as src/session.c on_effect_timer / auth_done do. CLOSE never
+# reports back, as src/ftp/session.c on_effect_timer / auth_done do. CLOSE never
 # completes (proto.h): the report must be ignored, no command queued behind
 # the failed PASS may run after the 421, and CLOSE must stay pending.
 user bob pw

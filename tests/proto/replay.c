@@ -1,5 +1,5 @@
 /* proto_replay: replays a protocol transcript against the real protocol state
- * machine (src/proto.c and the command handlers) with no sockets, no timers
+ * machine (src/ftp/proto.c and the command handlers) with no sockets, no timers
  * and no user database. It plays the part of the session: it feeds client
  * bytes, checks the reply bytes proto produces and carries out its effects
  * from a fake user table.

@@ -1,0 +1,215 @@
+/* ferry_common: what every ferry subcommand shares: messages and exit
+ * codes, argv text made safe to echo, user-name rules, reading a secret
+ * from the terminal or a pipe, and loading the configuration and opening the
+ * store (after the privilege drop). main and the dispatch stay in ferry.c. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "ferry_cli.h"
+#include "privs.h"
+#include "str.h"
+#include "util.h"
+
+int cli_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)fputs("ferry: ", stderr);
+	(void)vfprintf(stderr, fmt, ap);
+	(void)fputs(code == CLI_EXIT_USAGE ? "\nTry 'ferry --help'.\n" : "\n", stderr);
+	va_end(ap);
+	return code;
+}
+
+/* Text from argv echoed in a message: the escape keeps a control byte from
+ * rewriting the operator's terminal. Returns out. */
+const char *cli_esc(const char *s, char *out, size_t outsz)
+{
+	return str_escape(slice_from_cstr(s), out, outsz);
+}
+
+bool cli_name_valid(const char *s)
+{
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-";
+	size_t n = strlen(s);
+
+	return n > 0 && n <= CLI_NAME_MAX && s[0] != '-' && s[0] != '.' && strspn(s, allowed) == n;
+}
+
+/* Reads up to a newline or EOF into buf (NUL-terminated, newline dropped).
+ * With sfd >= 0, a signal on that signalfd aborts the read (-EINTR).
+ * -EMSGSIZE if no newline fits; -ENODATA on EOF before any byte. */
+static int cli_read_line(int fd, int sfd, char *buf, size_t bufsz, size_t *len)
+{
+	size_t n = 0;
+
+	for (;;) {
+		if (n + 1 >= bufsz)
+			return -EMSGSIZE;
+		if (sfd >= 0) {
+			struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+			if (poll(p, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			if (p[1].revents)
+				return -EINTR;
+		}
+		ssize_t k = read(fd, buf + n, bufsz - 1 - n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0) {
+			if (n == 0)
+				return -ENODATA;
+			break;
+		}
+		/* Only the first line counts; anything after it is ignored. */
+		char *nl = memchr(buf + n, '\n', (size_t)k);
+		if (nl) {
+			n = (size_t)(nl - buf);
+			break;
+		}
+		n += (size_t)k;
+	}
+	if (n && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+/* Prompts on stderr and reads with echo off. The signals that would kill us
+ * are blocked and watched through a signalfd, so echo is always restored
+ * first; unblocking afterwards delivers them as usual. */
+static int cli_prompt(const char *prompt, char *buf, size_t bufsz, size_t *len)
+{
+	struct termios saved, quiet;
+	sigset_t sigs, oldmask;
+	int sfd = -1, r;
+
+	if (tcgetattr(STDIN_FILENO, &saved) != 0)
+		return -errno;
+	(void)sigemptyset(&sigs);
+	(void)sigaddset(&sigs, SIGINT);
+	(void)sigaddset(&sigs, SIGTERM);
+	(void)sigaddset(&sigs, SIGHUP);
+	(void)sigaddset(&sigs, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &sigs, &oldmask) != 0)
+		return -errno;
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	quiet = saved;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	(void)fputs(prompt, stderr);
+	(void)fflush(stderr);
+	r = cli_read_line(STDIN_FILENO, sfd, buf, bufsz, len);
+	(void)fputc('\n', stderr);
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+fail:
+	if (sfd >= 0)
+		(void)close(sfd);
+	(void)sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	return r;
+}
+
+int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, size_t *len)
+{
+	char again[CLI_PASSWORD_BUF], prompt[64];
+	size_t n = 0, n2 = 0;
+	bool tty = isatty(STDIN_FILENO) == 1;
+	int r;
+
+	if (tty) {
+		(void)snprintf(prompt, sizeof(prompt), "%c%s: ", what[0] & ~0x20, what + 1);
+		r = cli_prompt(prompt, buf, bufsz, &n);
+		(void)snprintf(prompt, sizeof(prompt), "Repeat %s: ", what);
+		if (r == 0 && n > 0 && n <= maxlen)
+			r = cli_prompt(prompt, again, sizeof(again), &n2);
+		if (r == 0 && n > 0 && n <= maxlen && !util_ct_equal(buf, n, again, n2)) {
+			util_wipe(again, sizeof(again));
+			return cli_err("%ss do not match", what);
+		}
+		util_wipe(again, sizeof(again));
+	} else {
+		r = cli_read_line(STDIN_FILENO, -1, buf, bufsz, &n);
+	}
+	if (r == -EMSGSIZE || (r == 0 && n > maxlen))
+		return cli_err("%s is longer than %zu bytes", what, maxlen);
+	if (r == -ENODATA)
+		return tty ? cli_err("no %s entered", what)
+			   : cli_err("no %s on standard input (give it as one line)", what);
+	if (r == -EINTR)
+		return cli_err("interrupted");
+	if (r)
+		return cli_err("cannot read the %s: %s", what, strerror(-r));
+	if (n == 0)
+		return cli_err("empty %s", what);
+	/* crypt would silently stop at the NUL and hash a shorter password. */
+	if (memchr(buf, '\0', n))
+		return cli_err("%s contains a NUL byte", what);
+	*len = n;
+	return CLI_EXIT_OK;
+}
+
+int cli_load_config(struct cli *c)
+{
+	char err[1024];
+	const char *path = c->conf_arg ? c->conf_arg : FERRY_DEFAULT_CONFIG;
+
+	/* Without -c, a host with no config file gets the built-in defaults
+	 * (the store path among them). An explicit -c must exist. */
+	if (!c->conf_arg && access(path, F_OK) != 0 && errno == ENOENT) {
+		c->cfg = config_new_default();
+		return c->cfg ? CLI_EXIT_OK : cli_err("out of memory");
+	}
+	int r = config_load(path, &c->cfg, err, sizeof(err));
+	if (r)
+		return cli_err("%s", err);
+	return CLI_EXIT_OK;
+}
+
+/* Drops to the service account, then opens the store as that account. */
+int cli_open_store(struct cli *c, bool create)
+{
+	char err[1024];
+	int r = privs_drop(c->cfg->run_as, err, sizeof(err));
+
+	if (r)
+		return cli_err("%s", err);
+	c->ops = auth_backend(c->cfg->store_backend);
+	if (!c->ops)
+		return cli_err("[store] backend '%s' is not available", c->cfg->store_backend);
+	r = c->ops->open(c->cfg, create, &c->store, err, sizeof(err));
+	if (r)
+		return cli_err("%s", err);
+	return CLI_EXIT_OK;
+}
+
+int cli_store_err(const struct cli *c, const char *name, int r)
+{
+	if (r == -ENOENT)
+		return cli_err("no such user '%s'", name);
+	if (r == -EEXIST)
+		return cli_err("user '%s' already exists", name);
+	return cli_err("user database %s: %s", c->cfg->sqlite_path, strerror(-r));
+}

@@ -1,0 +1,688 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "config_row.h"
+#include "log.h"
+#include "parse.h"
+#include "str.h"
+#include "util.h"
+
+/* The log target row stores the index into this list, so the order must
+ * follow enum log_target. */
+_Static_assert(LOG_TO_STDERR == 0 && LOG_TO_SYSLOG == 1, "log_targets[] order");
+static const char *const yes_no[] = { "no", "yes", NULL };
+static const char *const log_targets[] = { "stderr", "syslog", NULL };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const store_backends[] = { "sqlite", NULL };
+/* [tls]: the stored value is the index (config.h documents the numbers). */
+static const char *const tls_reuse_modes[] = { "off", "require", NULL };
+static const char *const tls_required_modes[] = { "none", "login", "data", "all", NULL };
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+/* [otp]: index 0 is the default form (config.h). */
+static const char *const otp_challenge_forms[] = { "331", "336", NULL };
+static const char *const sandbox_modes[] = { "off", "auto", "require", NULL };
+static const char *const otp_unknown_modes[] = { "password", "challenge", NULL };
+
+static int config_parse_log_level(const char *s, int *out)
+{
+	enum log_level lvl;
+	int r = log_level_parse(s, &lvl);
+	if (r == 0)
+		*out = (int)lvl;
+	return r;
+}
+
+/* One row per key. etc/ferry.conf documents them in this order; keep both
+ * in step (its unit test loads it). */
+static const struct config_row config_rows[] = {
+	{ .section = "server",
+	  .key = "listen",
+	  .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, listen),
+	  .off2 = offsetof(struct config, n_listen),
+	  .size = FIELD_SIZE(listen),
+	  .min = 1,
+	  .max = CONFIG_MAX_LISTEN,
+	  .def = "127.0.0.1:2121",
+	  .help = "addresses to accept control connections on" },
+	ROW("server", "run_as", CONFIG_T_STRING, run_as, 1, FIELD_SIZE(run_as) - 1, "ferry",
+	    "service account ferryd switches to when started as root"),
+	ROW("server", "workers", CONFIG_T_UINT, workers, 0, 256, "0", "event-loop threads; 0 = one per CPU"),
+	ROW("server", "jobs", CONFIG_T_UINT, jobs, 0, 64, "0",
+	    "threads for blocking work (password hashing, database); 0 = one per CPU, at least 2"),
+	ROW("server", "banner", CONFIG_T_STRING, banner, 0, 200, "Ferry FTP server ready.", "text of the 220 greeting"),
+	ROW("server", "max_line", CONFIG_T_UINT, max_line, 512, 65536, "4096",
+	    "longest command line accepted, in bytes"),
+	ROW("server", "idle_timeout", CONFIG_T_DURATION, idle_timeout_ms, 10 * MS_S, 24 * MS_H, "300s",
+	    "close a session idle this long"),
+	ROW("server", "login_timeout", CONFIG_T_DURATION, login_timeout_ms, 1 * MS_S, 1 * MS_H, "60s",
+	    "close a session not logged in after this long"),
+	ROW("server", "login_fail_delay", CONFIG_T_DURATION, login_fail_delay_ms, 0, 30 * MS_S, "1s",
+	    "pause before answering a failed login"),
+	ROW("server", "max_login_failures", CONFIG_T_UINT, max_login_failures, 1, 100, "3",
+	    "failed logins per connection before it is closed"),
+	ROW("server", "drain_timeout", CONFIG_T_DURATION, drain_timeout_ms, 0, 1 * MS_H, "30s",
+	    "on SIGTERM, how long sessions get to finish"),
+	ROW("server", "max_sessions", CONFIG_T_UINT, max_sessions, 1, 1000000, "10000",
+	    "sessions for the whole server; when full, the oldest one not logged in makes room"),
+	ROW("limits", "max_per_ip", CONFIG_T_UINT, max_per_ip, 0, 1000000, "100",
+	    "sessions from one client address (IPv6: one /64); 0 = no limit"),
+	ROW("limits", "max_per_user", CONFIG_T_UINT, max_per_user, 0, 1000000, "100",
+	    "logged-in sessions of one user; 0 = no limit"),
+	ROW("limits", "connect_rate", CONFIG_T_UINT, connect_rate, 0, 1000000, "20",
+	    "new connections per second from one client address, sustained; 0 = no limit"),
+	ROW("limits", "connect_burst", CONFIG_T_UINT, connect_burst, 1, 1000000, "100",
+	    "new connections from one client address allowed at once"),
+	ROW("limits", "prelogin_commands", CONFIG_T_UINT, prelogin_commands, 1, 1000000, "30",
+	    "commands a connection may send before it is logged in"),
+	ROW("limits", "ban_failures", CONFIG_T_UINT, ban_failures, 0, 100000, "10",
+	    "failed logins from one client address within ban_window that ban it; 0 = never"),
+	ROW("limits", "ban_window", CONFIG_T_DURATION, ban_window_ms, 1 * MS_S, 24 * MS_H, "10m",
+	    "how far back failed logins count"),
+	ROW("limits", "ban_time", CONFIG_T_DURATION, ban_time_ms, 1 * MS_S, 24 * MS_H, "10m",
+	    "length of a first ban; each repeat offence doubles it"),
+	ROW("limits", "ban_max", CONFIG_T_DURATION, ban_max_ms, 1 * MS_S, 24 * MS_H, "24h",
+	    "longest ban; an address banned no more for this long starts afresh"),
+	{ .section = "store",
+	  .key = "backend",
+	  .type = CONFIG_T_STRING,
+	  .off = offsetof(struct config, store_backend),
+	  .size = FIELD_SIZE(store_backend),
+	  .min = 1,
+	  .max = FIELD_SIZE(store_backend) - 1,
+	  .def = "sqlite",
+	  .help = "user store",
+	  .choices = store_backends },
+	ROW("store", "sqlite", CONFIG_T_PATH, sqlite_path, 1, FIELD_SIZE(sqlite_path) - 1, "/var/lib/ferry/users.db",
+	    "SQLite user database"),
+	/* Passive ports are bound after the privilege drop, so ports below 1024
+	 * could never be used by an unprivileged ferryd. */
+	{ .section = "passive",
+	  .key = "ports",
+	  .type = CONFIG_T_PORTS,
+	  .off = offsetof(struct config, pasv_port_min),
+	  .off2 = offsetof(struct config, pasv_port_max),
+	  .size = FIELD_SIZE(pasv_port_min),
+	  .min = 1024,
+	  .max = 65535,
+	  .def = "49152-65534",
+	  .help = "ports for PASV/EPSV listeners" },
+	ROW("passive", "address", CONFIG_T_IPV4_OPT, pasv_address, 0, FIELD_SIZE(pasv_address) - 1, "",
+	    "IPv4 address advertised in 227 replies (for NAT)"),
+	{ .section = "transfer",
+	  .key = "atomic_uploads",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, atomic_uploads),
+	  .size = FIELD_SIZE(atomic_uploads),
+	  .def = "yes",
+	  .help = "STOR writes a temporary file renamed into place on success",
+	  .choices = yes_no },
+	ROW("transfer", "data_timeout", CONFIG_T_DURATION, data_timeout_ms, 1 * MS_S, 1 * MS_H, "30s",
+	    "how long to wait for a data connection, and for a stalled transfer to move"),
+	ROW("transfer", "commit_grace", CONFIG_T_DURATION_US, commit_grace_us, 0, 1 * MS_M * US_MS, "250us",
+	    "a plain FTP upload's end waits this long for a killed client's control connection to close"),
+	ROW("transfer", "partial_keep", CONFIG_T_DURATION, partial_keep_ms, 0, 30 * 24 * MS_H, "24h",
+	    "how long an interrupted upload stays resumable by its uploader; 0 = discard it"),
+	/* cert and key counts, and implicit_listen against [server] listen, are
+	 * checked once the whole file is read (config_check_tls). */
+	ROW("tls", "cert", CONFIG_T_PATH_LIST, tls_cert, 0, CONFIG_MAX_TLS_PAIRS, "",
+	    "PEM certificate files, the first the default, others chosen by SNI; empty = no TLS"),
+	ROW("tls", "key", CONFIG_T_PATH_LIST, tls_key, 0, CONFIG_MAX_TLS_PAIRS, "",
+	    "PEM private keys for cert, same order"),
+	{ .section = "tls",
+	  .key = "implicit_listen",
+	  .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, tls_implicit),
+	  .off2 = offsetof(struct config, n_tls_implicit),
+	  .size = FIELD_SIZE(tls_implicit),
+	  .min = 0,
+	  .max = CONFIG_MAX_LISTEN,
+	  .def = "",
+	  .help = "addresses for implicit FTPS (TLS from the first byte)" },
+	{ .section = "tls",
+	  .key = "data_reuse",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_data_reuse),
+	  .size = FIELD_SIZE(tls_data_reuse),
+	  .def = "require",
+	  .help = "PROT P data connections must resume the control TLS session",
+	  .choices = tls_reuse_modes },
+	{ .section = "tls",
+	  .key = "required",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_required),
+	  .size = FIELD_SIZE(tls_required),
+	  .def = "none",
+	  .help = "where TLS is mandatory",
+	  .choices = tls_required_modes },
+	{ .section = "tls",
+	  .key = "min_version",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_min_version),
+	  .size = FIELD_SIZE(tls_min_version),
+	  .def = "1.2",
+	  .help = "oldest TLS version accepted",
+	  .choices = tls_versions },
+	{ .section = "otp",
+	  .key = "challenge",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, otp_challenge_336),
+	  .size = FIELD_SIZE(otp_challenge_336),
+	  .def = "331",
+	  .help = "reply that carries OTP and TOTP challenges (per-user setting wins)",
+	  .choices = otp_challenge_forms },
+	{ .section = "otp",
+	  .key = "unknown_users",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, otp_unknown_challenge),
+	  .size = FIELD_SIZE(otp_unknown_challenge),
+	  .def = "password",
+	  .help = "what USER answers for a name that does not exist",
+	  .choices = otp_unknown_modes },
+	ROW("gssapi", "keytab", CONFIG_T_PATH_LIST, gss_keytab, 0, 1, "",
+	    "Kerberos keytab with the service's keys; empty = no AUTH GSSAPI"),
+	ROW("gssapi", "service", CONFIG_T_STRING, gss_service, 1, FIELD_SIZE(gss_service) - 1, "ftp",
+	    "service name: keys of principals SERVICE/HOST@REALM are used"),
+	{ .section = "gssapi",
+	  .key = "required",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, gss_required),
+	  .size = FIELD_SIZE(gss_required),
+	  .def = "yes",
+	  .help = "after the GSSAPI exchange, refuse plaintext commands (533) until CCC",
+	  .choices = yes_no },
+	/* Landlock rules are fixed at start: [sandbox] changes need a restart. */
+	ROW("sandbox", "roots", CONFIG_T_PATH_LIST, sandbox_roots, 0, 16, "",
+	    "directories under which every home lies; empty = the parents of the homes in the store at start"),
+	{ .section = "sandbox",
+	  .key = "landlock",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, sandbox_landlock),
+	  .size = FIELD_SIZE(sandbox_landlock),
+	  .def = "auto",
+	  .help = "Landlock file-system confinement: auto, require or off",
+	  .choices = sandbox_modes },
+	{ .section = "sandbox",
+	  .key = "seccomp",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, sandbox_seccomp),
+	  .size = FIELD_SIZE(sandbox_seccomp),
+	  .def = "auto",
+	  .help = "seccomp system-call allow-list: auto, require or off",
+	  .choices = sandbox_modes },
+	{ .section = "log",
+	  .key = "target",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, log_target),
+	  .size = FIELD_SIZE(log_target),
+	  .def = "stderr",
+	  .help = "where log lines go",
+	  .choices = log_targets },
+	{ .section = "log",
+	  .key = "level",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, log_level),
+	  .size = FIELD_SIZE(log_level),
+	  .def = "info",
+	  .help = "least severe level logged",
+	  .choices = log_levels,
+	  .parse_enum = config_parse_log_level },
+	ROW("log", "xferlog", CONFIG_T_PATH_LIST, log_xferlog, 0, 1, "",
+	    "transfer log in the xferlog(5) format, one line per file transfer; empty = off"),
+	ROW("log", "json", CONFIG_T_PATH_LIST, log_json, 0, 1, "",
+	    "event log as JSON lines (connect, login, command errors, transfers, bans, disconnect); empty = off"),
+	{ .section = "metrics",
+	  .key = "listen",
+	  .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, metrics_listen),
+	  .off2 = offsetof(struct config, n_metrics_listen),
+	  .size = FIELD_SIZE(metrics_listen),
+	  .min = 0,
+	  .max = 1,
+	  .def = "",
+	  .help = "address of the Prometheus HTTP endpoint (GET /metrics); empty = off" },
+	ROW("hooks", "upload_exec", CONFIG_T_PATH_LIST, hooks_upload_exec, 0, 1, "",
+	    "program run after each committed upload, details in FERRY_* variables; empty = none"),
+	ROW("hooks", "upload_url", CONFIG_T_STRING, hooks_upload_url, 0, FIELD_SIZE(hooks_upload_url) - 1, "",
+	    "http(s) URL that gets a JSON POST after each committed upload; empty = none"),
+	ROW("hooks", "timeout", CONFIG_T_DURATION, hooks_timeout_ms, 100, 10 * MS_M, "30s",
+	    "a hook program is killed, an HTTP attempt abandoned, after this long"),
+	ROW("hooks", "concurrency", CONFIG_T_UINT, hooks_concurrency, 1, 64, "4",
+	    "hooks running at once; more wait in a queue of 1024"),
+	ROW("admin", "socket", CONFIG_T_PATH_LIST, admin_socket, 0, 1, "",
+	    "local socket for ferry status and ferry kick (mode 0660, service user); empty = none"),
+};
+
+#define CONFIG_N_ROWS ARRAY_LEN(config_rows)
+
+/* State of one config_load(): the reader and the key handler share it. */
+struct config_parse {
+	struct config *c;
+	char dir[PATH_MAX];
+	FILE *f;
+	char *buf; /* getline() buffer */
+	size_t bufsz;
+	unsigned line;
+	unsigned seen_line[CONFIG_N_ROWS]; /* 0 = not yet given */
+	int io_err;			   /* errno of a read failure */
+	unsigned err_line;		   /* 0 = no error recorded */
+	char msg[512];			   /* the first error, without "FILE:LINE: " */
+};
+
+/* Values and names from the file are quoted in messages that end up on a
+ * terminal or in syslog, so they are escaped and kept short. */
+static int config_apply_defaults(struct config *c, char *why, size_t whysz)
+{
+	char tmp[256];
+	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
+		const struct config_row *row = &config_rows[i];
+		if (config_apply(row, row->def, c, NULL, tmp, sizeof(tmp)) != 0) {
+			config_why(why, whysz, "built-in default: [%s] %s: %s", row->section, row->key, tmp);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+struct config *config_new_default(void)
+{
+	char why[384];
+	struct config *c = util_xcalloc(1, sizeof(*c));
+	atomic_init(&c->refs, 1u);
+	if (config_apply_defaults(c, why, sizeof(why)) != 0) {
+		/* Only a broken table gets here; the unit tests would fail first. */
+		log_err(0, "config: %s", why);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static bool config_section_known(const char *s, size_t n)
+{
+	for (size_t i = 0; i < CONFIG_N_ROWS; i++)
+		if (strlen(config_rows[i].section) == n && memcmp(config_rows[i].section, s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Records the first error only: later ones are often consequences of it. */
+__attribute__((format(printf, 2, 3))) static void config_fail(struct config_parse *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	if (ctx->err_line)
+		return;
+	ctx->err_line = ctx->line ? ctx->line : 1;
+	va_start(ap, fmt);
+	(void)vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* inih's line reader. Reading the file ourselves lets us (1) count lines, so
+ * our message is paired with its own line number, and inih's return value
+ * (the first failing line) tells whether a syntax error came earlier; (2) refuse lines too long for inih's fixed
+ * 200-byte buffer, which it would otherwise split silently into two "lines"; (3) strip leading blanks, so an indented
+ * key is a key and not a continuation of the previous value; (4) see [section] headers, so an empty unknown section is
+ * still an error. Returning NULL ends the parse after the first error. */
+static char *config_read_line(char *str, int num, void *stream)
+{
+	struct config_parse *ctx = stream;
+	char sect[64];
+
+	if (ctx->err_line || ctx->io_err || num < 2)
+		return NULL;
+	errno = 0;
+	ssize_t got = getline(&ctx->buf, &ctx->bufsz, ctx->f);
+	if (got < 0) {
+		if (ferror(ctx->f))
+			ctx->io_err = errno ? errno : EIO;
+		return NULL;
+	}
+	ctx->line++;
+	struct slice s = { ctx->buf, (size_t)got };
+	if (memchr(s.p, '\0', s.n)) {
+		config_fail(ctx, "line contains a NUL byte");
+		return NULL;
+	}
+	if (ctx->line == 1 && s.n >= 3 && memcmp(s.p, "\xEF\xBB\xBF", 3) == 0) {
+		s.p += 3;
+		s.n -= 3;
+	}
+	while (s.n && (s.p[s.n - 1] == '\n' || s.p[s.n - 1] == '\r'))
+		s.n--;
+	s = slice_trim_spaces(s);
+	if (s.n && (s.p[0] == ';' || s.p[0] == '#')) {
+		s.n = 1; /* a comment of any length is still a comment */
+	} else if (s.n > (size_t)num - 1) {
+		config_fail(ctx, "line is longer than %d characters", num - 1);
+		return NULL;
+	} else if (s.n && s.p[0] == '[') {
+		const char *end = memchr(s.p, ']', s.n);
+		size_t n = end ? (size_t)(end - s.p - 1) : 0;
+		if (end && !config_section_known(s.p + 1, n)) {
+			struct slice name = { s.p + 1, n };
+			config_fail(ctx, "[%s]: unknown section", str_escape(name, sect, sizeof(sect)));
+			return NULL;
+		}
+	}
+	memcpy(str, s.p, s.n);
+	str[s.n] = '\0';
+	return str;
+}
+
+static const struct config_row *config_find_row(const char *section, const char *key, bool *section_known)
+{
+	*section_known = false;
+	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
+		if (strcmp(config_rows[i].section, section) != 0)
+			continue;
+		*section_known = true;
+		if (strcmp(config_rows[i].key, key) == 0)
+			return &config_rows[i];
+	}
+	return NULL;
+}
+
+/* inih's handler: nonzero = accepted. */
+static int config_handle_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_parse *ctx = user;
+	char qs[64], qk[64], why[384];
+	bool section_known;
+
+	if (ctx->err_line)
+		return 0;
+	if (!value)
+		value = "";
+	(void)config_quote(section, qs, sizeof(qs));
+	(void)config_quote(name, qk, sizeof(qk));
+	if (section[0] == '\0') {
+		config_fail(ctx, "%s: key outside any [section]", qk);
+		return 0;
+	}
+	const struct config_row *row = config_find_row(section, name, &section_known);
+	if (!row) {
+		config_fail(ctx, "[%s] %s: %s", qs, qk, section_known ? "unknown key" : "unknown section");
+		return 0;
+	}
+	size_t i = (size_t)(row - config_rows);
+	if (ctx->seen_line[i]) {
+		config_fail(ctx, "[%s] %s: given twice (first on line %u)", qs, qk, ctx->seen_line[i]);
+		return 0;
+	}
+	ctx->seen_line[i] = ctx->line;
+	if (config_apply(row, value, ctx->c, ctx->dir, why, sizeof(why)) != 0) {
+		config_fail(ctx, "[%s] %s: %s", qs, qk, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* Entries in a stored CONFIG_T_PATH_LIST value ("" = 0). */
+static size_t config_list_count(const char *s)
+{
+	size_t n = s[0] ? 1 : 0;
+	for (; *s; s++)
+		n += *s == ',';
+	return n;
+}
+
+static unsigned config_seen_line(const struct config_parse *ctx, const char *section, const char *key)
+{
+	bool known;
+	const struct config_row *row = config_find_row(section, key, &known);
+	return row ? ctx->seen_line[row - config_rows] : 0;
+}
+
+/* Records an error for a given line (cross-key checks run after the file
+ * was read, when ctx->line is its last line). */
+__attribute__((format(printf, 3, 4))) static void config_fail_at(struct config_parse *ctx, unsigned line,
+								 const char *fmt, ...)
+{
+	va_list ap;
+	if (ctx->err_line)
+		return;
+	ctx->err_line = line ? line : 1;
+	va_start(ap, fmt);
+	(void)vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* True if a listener on a would take connections meant for b: the same
+ * port and address, or a wildcard of the same family (IPv6 sockets are
+ * V6ONLY, so [::] does not cover IPv4). */
+static bool config_listen_overlap(const struct config_listen *a, const struct config_listen *b)
+{
+	bool v6a = strchr(a->host, ':') != NULL, v6b = strchr(b->host, ':') != NULL;
+	if (a->port != b->port || v6a != v6b)
+		return false;
+	if (strcmp(a->host, b->host) == 0)
+		return true;
+	const char *any = v6a ? "::" : "0.0.0.0";
+	return strcmp(a->host, any) == 0 || strcmp(b->host, any) == 0;
+}
+
+/* [tls] checks that involve several keys. Returns nonzero on failure. */
+static int config_check_tls(struct config_parse *ctx)
+{
+	const struct config *c = ctx->c;
+	size_t nc = config_list_count(c->tls_cert), nk = config_list_count(c->tls_key);
+	unsigned cert_line = config_seen_line(ctx, "tls", "cert");
+	unsigned key_line = config_seen_line(ctx, "tls", "key");
+	unsigned impl_line = config_seen_line(ctx, "tls", "implicit_listen");
+	char a[80], b[80];
+
+	if (nc != nk) {
+		config_fail_at(ctx, key_line ? key_line : cert_line, "[tls] key: %zu certificate%s but %zu key%s", nc,
+			       nc == 1 ? "" : "s", nk, nk == 1 ? "" : "s");
+		return -1;
+	}
+	/* One address cannot serve both plain FTP and implicit FTPS. ferryd
+	 * binds one socket per address without SO_REUSEPORT, so the second
+	 * bind would fail at start with a bare "Address already in use";
+	 * refusing here names the keys and lets --check catch it before a
+	 * restart. */
+	for (size_t i = 0; i < c->n_tls_implicit; i++) {
+		for (size_t j = 0; j < c->n_listen; j++) {
+			if (!config_listen_overlap(&c->tls_implicit[i], &c->listen[j]))
+				continue;
+			config_listen_format(&c->tls_implicit[i], a, sizeof(a));
+			config_listen_format(&c->listen[j], b, sizeof(b));
+			if (strcmp(a, b) == 0)
+				config_fail_at(ctx, impl_line,
+					       "[tls] implicit_listen: %s is also a [server] listen address", a);
+			else
+				config_fail_at(ctx, impl_line, "[tls] implicit_listen: %s overlaps [server] listen %s",
+					       a, b);
+			return -1;
+		}
+	}
+	if (nc == 0 && c->n_tls_implicit) {
+		config_fail_at(ctx, impl_line, "[tls] implicit_listen: needs a certificate ([tls] cert and key)");
+		return -1;
+	}
+	if (nc == 0 && c->tls_required) {
+		config_fail_at(ctx, config_seen_line(ctx, "tls", "required"),
+			       "[tls] required: %s needs a certificate ([tls] cert and key)",
+			       tls_required_modes[c->tls_required]);
+		return -1;
+	}
+	/* The service is the first component of SERVICE/HOST@REALM. */
+	if (strpbrk(c->gss_service, "/@\\ ")) {
+		config_fail_at(ctx, config_seen_line(ctx, "gssapi", "service"),
+			       "[gssapi] service: a bare service name like \"ftp\" (no '/', '@', '\\' or spaces)");
+		return -1;
+	}
+	return 0;
+}
+
+/* c->path is made absolute so a reload after the daemon's chdir("/") reads
+ * the same file; ctx->dir is its directory for relative values. */
+static int config_resolve_file(struct config_parse *ctx, const char *path)
+{
+	struct config *c = ctx->c;
+	int n;
+	if (path[0] == '/') {
+		n = snprintf(c->path, sizeof(c->path), "%s", path);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		n = snprintf(c->path, sizeof(c->path), "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
+	}
+	if (n < 0 || (size_t)n >= sizeof(c->path))
+		return -ENAMETOOLONG;
+	const char *slash = strrchr(c->path, '/');
+	size_t dn = slash == c->path ? 1 : (size_t)(slash - c->path);
+	memcpy(ctx->dir, c->path, dn);
+	ctx->dir[dn] = '\0';
+	return 0;
+}
+
+/* The build's check (config_load_checked), after the file's own checks. */
+static int config_check_build(struct config_parse *ctx, config_check_fn *check)
+{
+	const char *section = "", *key = "";
+	char why[256] = "";
+	if (!check || check(ctx->c, &section, &key, why, sizeof(why)) == 0)
+		return 0;
+	config_fail_at(ctx, config_seen_line(ctx, section, key), "[%s] %s: %s", section, key, why);
+	return -1;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errsz)
+{
+	return config_load_checked(path, NULL, out, err, errsz);
+}
+
+int config_load_checked(const char *path, config_check_fn *check, struct config **out, char *err, size_t errsz)
+{
+	char dummy[1];
+	struct config_parse *ctx = util_xcalloc(1, sizeof(*ctx));
+	int r;
+
+	if (!err || errsz == 0) {
+		err = dummy;
+		errsz = sizeof(dummy);
+	}
+	err[0] = '\0';
+	ctx->c = util_xcalloc(1, sizeof(*ctx->c));
+	atomic_init(&ctx->c->refs, 1u);
+	r = config_apply_defaults(ctx->c, ctx->msg, sizeof(ctx->msg));
+	if (r != 0) {
+		(void)snprintf(err, errsz, "%s: %s", path, ctx->msg);
+		goto fail;
+	}
+	r = config_resolve_file(ctx, path);
+	if (r != 0) {
+		(void)snprintf(err, errsz, "%s: cannot resolve path: %s", path, strerror(-r));
+		goto fail;
+	}
+	ctx->f = fopen(path, "re");
+	if (!ctx->f) {
+		r = -errno;
+		(void)snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+		goto fail;
+	}
+	int line = ini_parse_stream(config_read_line, ctx, config_handle_key, ctx);
+	if (ctx->io_err) {
+		r = -ctx->io_err;
+		(void)snprintf(err, errsz, "%s: cannot read: %s", path, strerror(ctx->io_err));
+		goto fail;
+	}
+	if (line < 0) {
+		r = -ENOMEM; /* -2: inih's heap line buffer (not used by Debian's build) */
+		(void)snprintf(err, errsz, "%s: out of memory", path);
+		goto fail;
+	}
+	/* inih reports the first failing line, ours or its own syntax error;
+	 * an earlier syntax error wins over our later message. */
+	if (line > 0 && (ctx->err_line == 0 || (unsigned)line < ctx->err_line)) {
+		r = -EINVAL;
+		(void)snprintf(err, errsz,
+			       "%s:%d: syntax error: expected \"[section]\", \"key = value\" or a "
+			       "comment",
+			       path, line);
+		goto fail;
+	}
+	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_build(ctx, check) != 0) {
+		r = -EINVAL;
+		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);
+		goto fail;
+	}
+	*out = ctx->c;
+	ctx->c = NULL;
+	r = 0;
+fail:
+	if (ctx->f)
+		(void)fclose(ctx->f);
+	free(ctx->buf);
+	free(ctx->c);
+	free(ctx);
+	return r;
+}
+
+const struct config *config_ref(const struct config *c)
+{
+	if (c) {
+		/* refs is the one mutable member of an otherwise immutable
+		 * snapshot; the object itself was never defined const. */
+		atomic_uint *refs = (atomic_uint *)&c->refs;
+		(void)atomic_fetch_add_explicit(refs, 1u, memory_order_relaxed);
+	}
+	return c;
+}
+
+void config_unref(const struct config *c)
+{
+	if (!c)
+		return;
+	atomic_uint *refs = (atomic_uint *)&c->refs;
+	/* acq_rel: every holder's reads happen before the free. */
+	if (atomic_fetch_sub_explicit(refs, 1u, memory_order_acq_rel) == 1u)
+		free((void *)c);
+}
+
+/* The current snapshot and its lock (ARCHITECTURE.md §3: a permitted global). */
+static pthread_mutex_t config_cur_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct config *config_cur;
+
+const struct config *config_current(void)
+{
+	/* The reference is taken under the lock so a concurrent swap cannot
+	 * drop the last reference between the read and the increment. */
+	(void)pthread_mutex_lock(&config_cur_lock);
+	const struct config *c = config_ref(config_cur);
+	(void)pthread_mutex_unlock(&config_cur_lock);
+	return c;
+}
+
+void config_set_current(struct config *c)
+{
+	(void)pthread_mutex_lock(&config_cur_lock);
+	struct config *old = config_cur;
+	config_cur = c;
+	(void)pthread_mutex_unlock(&config_cur_lock);
+	config_unref(old); /* outside the lock: freeing needs no lock */
+}
+
+void config_listen_format(const struct config_listen *l, char *out, size_t outsz)
+{
+	if (outsz == 0)
+		return;
+	if (strchr(l->host, ':'))
+		(void)snprintf(out, outsz, "[%s]:%u", l->host, (unsigned)l->port);
+	else
+		(void)snprintf(out, outsz, "%s:%u", l->host, (unsigned)l->port);
+}

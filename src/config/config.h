@@ -1,0 +1,130 @@
+/* config: one INI file (libinih) → an immutable struct config.
+ * Every key is a row in a table in config.c (section, key, type, range,
+ * default, help); etc/ferry.conf documents each one. A reload builds a new
+ * struct and swaps the current snapshot; sessions keep the one they started
+ * with until they end. */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN 16
+
+struct config_listen {
+	char host[64]; /* numeric IPv4 or IPv6 address, without brackets */
+	uint16_t port;
+};
+
+struct config {
+	atomic_uint refs;
+	char path[PATH_MAX]; /* the file it was read from ("" for built-in defaults) */
+
+	/* [server] */
+	struct config_listen listen[CONFIG_MAX_LISTEN];
+	size_t n_listen;
+	char run_as[64];	   /* service user when started as root */
+	unsigned workers;	   /* event-loop threads; 0 = one per CPU */
+	unsigned jobs;		   /* blocking-work threads (hashing, database) */
+	char banner[256];	   /* text of the 220 greeting */
+	size_t max_line;	   /* longest command line accepted, bytes */
+	uint32_t idle_timeout_ms;  /* no command and no transfer → 421 */
+	uint32_t login_timeout_ms; /* not logged in after this long → 421 */
+	uint32_t login_fail_delay_ms;
+	unsigned max_login_failures; /* per connection; then 530 + 421 + close */
+	uint32_t drain_timeout_ms;   /* SIGTERM: sessions get this long to finish */
+	unsigned max_sessions;	     /* whole server; over it → 421 at connect */
+	/* [limits]: abuse limits (guard.h); 0 turns a limit off where allowed */
+	unsigned max_per_ip, max_per_user, connect_rate, connect_burst, prelogin_commands, ban_failures;
+	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
+
+	/* [store] */
+	char store_backend[16];	    /* "sqlite" */
+	char sqlite_path[PATH_MAX]; /* absolute after loading */
+
+	/* [passive] */
+	uint16_t pasv_port_min, pasv_port_max;
+	char pasv_address[64]; /* advertised; "" = control connection's local address */
+
+	/* [transfer] */
+	int atomic_uploads;	  /* 1: STOR goes to a temporary renamed into place */
+	uint32_t data_timeout_ms; /* data connection set-up and stall timeout */
+	uint32_t commit_grace_us; /* a plain upload's EOF waits this long (µs) for a closing control connection */
+	uint32_t partial_keep_ms; /* interrupted atomic uploads stay resumable this long; 0 = discarded */
+
+	/* [tls] */
+	char tls_cert[1024];				      /* comma-separated PEM certificate files ("" = no TLS) */
+	char tls_key[1024];				      /* matching private keys, same order */
+	struct config_listen tls_implicit[CONFIG_MAX_LISTEN]; /* implicit FTPS listeners */
+	size_t n_tls_implicit;
+	int tls_data_reuse;  /* 1 = require (default), 0 = off */
+	int tls_required;    /* 0 none, 1 login, 2 data, 3 all */
+	int tls_min_version; /* 0 = TLS 1.2, 1 = TLS 1.3 */
+
+	/* [otp] */
+	int otp_challenge_336;	   /* 0: 331 "Response to otp-md5 ..." (default), 1: 336 */
+	int otp_unknown_challenge; /* 1: unknown users get a made-up OTP challenge */
+	/* [gssapi] (RFC 2228 App. I) */
+	char gss_keytab[1024]; /* "" = AUTH GSSAPI off (a path list of at most one entry) */
+	char gss_service[64];  /* keytab principals service/HOST@REALM are used */
+	int gss_required;      /* 1: after ADAT, plaintext commands get 533 until CCC */
+
+	/* [sandbox] */
+	char sandbox_roots[1024]; /* comma-separated directories holding every home; "" = derived at
+				   * start from the user store (daemon.c fills in what it derived) */
+	int sandbox_landlock;	  /* enum sandbox_mode: 0 off, 1 auto, 2 require */
+	int sandbox_seccomp;	  /* enum sandbox_mode */
+
+	/* [log] */
+	int log_target;		/* enum log_target */
+	int log_level;		/* enum log_level */
+	char log_xferlog[1024]; /* "" = off (a path list of at most one entry); reopened on SIGUSR1 */
+	char log_json[1024];	/* "" = off */
+
+	/* [metrics] */
+	struct config_listen metrics_listen[1]; /* Prometheus endpoint */
+	size_t n_metrics_listen;		/* 0 = off */
+
+	/* [hooks] (read at start) */
+	char hooks_upload_exec[1024]; /* "" = none */
+	char hooks_upload_url[512];   /* "" = none */
+	uint32_t hooks_timeout_ms;
+	unsigned hooks_concurrency;
+
+	/* [admin] */
+	char admin_socket[1024]; /* "" = no admin socket (ferry status/kick) */
+};
+
+/* Built-in defaults (no file). Returns ownership (refs = 1). */
+struct config *config_new_default(void);
+
+/* Reads and validates path. On success *out owns a new config (refs = 1) and
+ * 0 is returned. On failure returns -EINVAL (or -errno for I/O) and writes one
+ * clear message to err, of the form "FILE:LINE: [section] key: what is wrong"
+ * (or "FILE: ..." when no line applies). Relative paths inside the file are
+ * resolved against the file's directory. */
+int config_load(const char *path, struct config **out, char *err, size_t errsz);
+
+/* config_load plus the build's own check (buildinfo.c: keys asking for a
+ * part this build leaves out): check returns nonzero with the key's section
+ * and name and why, reported as "FILE:LINE: [section] key: why". NULL: none. */
+typedef int config_check_fn(const struct config *c, const char **section, const char **key, char *why, size_t whysz);
+int config_load_checked(const char *path, config_check_fn *check, struct config **out, char *err, size_t errsz);
+
+/* Reference counting: config_ref returns c; config_unref frees at zero. */
+const struct config *config_ref(const struct config *c);
+void config_unref(const struct config *c);
+
+/* The current snapshot (one of the two permitted globals). config_current()
+ * returns a new reference the caller must config_unref(). config_set_current
+ * takes ownership of c's reference and drops the previous snapshot's. */
+const struct config *config_current(void);
+void config_set_current(struct config *c);
+
+/* Writes "host:port" / "[v6]:port" for listen entry i. */
+void config_listen_format(const struct config_listen *l, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,61 @@
+/* auth: password hashing and checks, and the login decisions: PASS after
+ * USER (auth_login: password, one-time password or password + TOTP), plain
+ * password checks and Kerberos principal logins; plus the backend registry.
+ * It sits on top of auth_otp.h (the USER side and TOTP) and userstore.h (the
+ * user model and store interface), which never call back into it; including
+ * auth.h brings in both. Everything here may block: the daemon calls it only
+ * from the job pool, never on an event loop. */
+#ifndef FERRY_AUTH_H
+#define FERRY_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth_otp.h"
+#include "userstore.h"
+
+/* The backend for cfg->store_backend, or NULL. */
+const struct userstore_ops *auth_backend(const char *name);
+
+/* Hashes password with a fresh random yescrypt salt (libxcrypt); returns a
+ * malloc'd crypt string in *out. */
+int auth_hash_password(const char *password, char **out);
+
+/* Verifies password against a crypt(3) hash in constant time per hash type. */
+bool auth_verify_password(const char *hash, const char *password);
+
+/* Result of a login check, owned by the caller (auth_result_free). */
+struct auth_result {
+	bool ok;       /* user exists, enabled, password matches */
+	char *home;    /* set when ok */
+	char *account; /* set when ok and the user needs ACCT */
+	uint32_t perms;
+	int err;	   /* 0, or -errno when the store itself failed */
+	bool user_limit;   /* ok, but [limits] max_per_user sessions are logged in
+			    * (set by the session, which counts them) */
+	bool otp;	   /* logged in with a one-time password ... */
+	unsigned otp_left; /* ... after which this many are left */
+};
+void auth_result_free(struct auth_result *r);
+
+/* Looks the user up and verifies the password. An unknown or disabled user
+ * costs one hash computation against a fixed dummy hash, so timing does not
+ * tell which users exist. Blocking: job pool only. */
+void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
+		struct auth_result *out);
+
+/* PASS after auth_lookup: a one-time password (advanced in the store with a
+ * compare-and-swap), password + TOTP code, or a password, as the user's
+ * settings say; always one crypt, so the time does not tell which. Releases
+ * ch's lock. ch may be NULL (then only a password can succeed). */
+void auth_login(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
+		const struct auth_challenge *ch, struct auth_result *out);
+
+/* After a GSSAPI exchange: may principal log in as user? Yes when the user
+ * exists and is enabled and either by_default (the default rule matched) or
+ * the store maps principal to user. No password is involved. Blocking. */
+void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *principal,
+			  bool by_default, struct auth_result *out);
+
+#endif

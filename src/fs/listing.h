@@ -1,0 +1,72 @@
+/* listing: LIST / NLST / MLSD / MLST lines from a directory fd or a stat.
+ * Pure formatting plus readdir on an fd it is handed; streams a directory
+ * in bounded chunks so 100,000 entries never sit in memory at once. */
+#ifndef FERRY_LISTING_H
+#define FERRY_LISTING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "str.h"
+
+enum listing_format { LISTING_LIST, LISTING_NLST, LISTING_MLSD };
+
+/* MLST facts (RFC 3659 §7.5) that can be selected with OPTS MLST. */
+enum {
+	FACT_TYPE = 1u << 0,
+	FACT_SIZE = 1u << 1,
+	FACT_MODIFY = 1u << 2,
+	FACT_PERM = 1u << 3,
+	FACT_UNIQUE = 1u << 4,
+	FACT_UNIX_MODE = 1u << 5,
+	FACT_ALL = (1u << 6) - 1,
+	FACT_DEFAULT = FACT_ALL,
+};
+
+struct listing_opts {
+	bool all;	/* LIST -a: include dot files */
+	unsigned facts; /* MLSD/MLST facts to emit */
+	uint32_t perms; /* the user's PERM_* bits (for the perm fact) */
+	int64_t now;	/* seconds since the epoch, for the six-month rule */
+};
+
+/* Appends one LIST line ("drwxr-xr-x 2 ftp ftp 4096 Nov 24 06:28 name\r\n"),
+ * times in UTC, "Mon DD HH:MM" for entries within six months of now, else
+ * "Mon DD  YYYY". For symlinks, target (may be NULL) is shown as "-> target". */
+int listing_list_line(struct buf *out, const char *name, const struct stat *st, const char *target,
+		      const struct listing_opts *o);
+/* Appends "facts; name\r\n" (MLSD line) or, with mlst=true, " facts; name\r\n"
+ * (one leading space, for the MLST control-connection reply). type may be
+ * "file", "dir", "cdir", "pdir". */
+int listing_facts_line(struct buf *out, const char *name, const struct stat *st, const char *type, bool mlst,
+		       const struct listing_opts *o);
+/* "type;size;modify;..." of the selected facts, FEAT style: each supported
+ * fact followed by '*' if selected, then ';'. */
+void listing_feat_facts(unsigned selected, char *out, size_t outsz);
+/* Parses an OPTS MLST argument ("type;size;" case-insensitive, unknown
+ * facts ignored) into a selection and writes the canonical echo
+ * ("type;size;"). */
+unsigned listing_parse_facts(const char *arg, char *echo, size_t echosz);
+
+struct listing;
+/* Starts streaming directory dirfd (takes ownership) in the given format. */
+int listing_open(int dirfd, enum listing_format fmt, const struct listing_opts *o, struct listing **out);
+/* Lists only the entries whose names match pattern (wildmat.h; Decision 14)
+ * and, in NLST, writes each as prefix + name (the directory part as the
+ * client wrote it, so every line is a usable argument). Copies both. With a
+ * pattern, the pattern alone decides whether dot files show (LIST -a does
+ * not add them); upload temporaries never show. */
+int listing_set_pattern(struct listing *l, struct slice pattern, struct slice prefix);
+/* Reads ahead to the next entry that would be listed, keeping it for
+ * listing_next: 1 if there is one, 0 if none is left, -errno on a read
+ * error. So a pattern that matches nothing is known before any data flows. */
+int listing_peek(struct listing *l);
+/* Appends the next lines (at least one entry if any remain, stopping once
+ * about max bytes were added). Returns 1 when more remain, 0 when done,
+ * -errno on a read error. */
+int listing_next(struct listing *l, struct buf *out, size_t max);
+void listing_free(struct listing *l);
+
+#endif

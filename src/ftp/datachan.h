@@ -1,0 +1,74 @@
+/* datachan: one session's data connection: PASV/EPSV listener or PORT/EPRT
+ * target, accept (from the control peer only) or connect, and the transfer
+ * pump (sendfile for binary RETR, converted copies for TYPE A, directory
+ * listings streamed in chunks; RFC 2228 §6 wrapped blocks under GSSAPI PROT
+ * S/P are datachan_sec.c's). Non-blocking, on the session's loop. */
+#ifndef FERRY_DATACHAN_H
+#define FERRY_DATACHAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ascii.h"
+#include "buf.h"
+#include "loop.h"
+#include "proto.h"
+#include "metrics.h"
+
+struct datachan {
+	struct loop *loop;
+	struct sockaddr_storage ctl_local, ctl_peer; /* the control connection */
+	uint16_t port_min, port_max;
+	uint32_t timeout_ms;
+	uint64_t sid; /* for logs */
+	/* TLS (PROT P) */
+	struct tls_ctx *tls_ctx;  /* borrowed from the session */
+	struct tls_conn *ctl_tls; /* the control connection's TLS, for resumption checks */
+	bool require_reuse;	  /* [tls] data_reuse = require */
+	/* GSSAPI (PROT S/P under AUTH GSSAPI): RFC 2228 §6 wrapped blocks */
+	struct gss_sess *gss; /* borrowed from the session */
+	/* called once per datachan_start, on the loop */
+	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
+	void *owner;		 /* for done(): the session */
+	struct metrics *metrics; /* borrowed; NULL = not counted */
+
+	/* private */
+	int lfd, fd;
+	uint16_t lport; /* lfd's port */
+	struct loop_watch lwatch, watch;
+	struct loop_timer timer;
+	bool have_target, connecting, running;
+	struct ascii_rx rx; /* TYPE A receive: a CR held between chunks */
+	struct sockaddr_storage target;
+	struct proto_xfer x;
+	uint64_t off, bytes;
+	struct buf out;
+	bool list_done;
+	struct tls_conn *tls;	    /* this data connection's TLS */
+	int pipe[2];		    /* plain binary upload: socket → pipe → file (splice) */
+	bool no_splice;		    /* splice refused: read/write for this transfer */
+	struct {		    /* RFC 2228 §6 protected blocks (datachan_sec.c) */
+		struct buf wire;    /* framed tokens to send / received */
+		uint32_t max_plain; /* plaintext per block under PBSZ */
+		bool src_eof, end;  /* source exhausted; empty block sent/seen */
+	} sec;
+	enum { DC_PLAIN, DC_HANDSHAKE, DC_READY, DC_CLOSE_NOTIFY, DC_DRAIN } tstate;
+};
+
+void datachan_init(struct datachan *d);
+/* Closes the listener/connection (no callback). */
+void datachan_reset(struct datachan *d);
+/* PASV/EPSV: listens on a port from the range on the control connection's
+ * local address; *port is the port. */
+int datachan_passive(struct datachan *d, uint16_t *port);
+/* PORT/EPRT: the next transfer connects to target. */
+void datachan_active(struct datachan *d, const struct sockaddr_storage *target);
+/* Runs x; done() reports the outcome. */
+void datachan_start(struct datachan *d, const struct proto_xfer *x);
+/* Stops a running transfer: done(XFER_ABORTED). */
+void datachan_abort(struct datachan *d);
+bool datachan_running(const struct datachan *d);
+uint64_t datachan_bytes(const struct datachan *d);
+
+#endif

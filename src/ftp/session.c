@@ -1,0 +1,647 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "datachan.h"
+#include "guard.h"
+#include "gss.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+#include "proto.h"
+#include "session_impl.h"
+#include "tls.h"
+#include "util.h"
+
+/* Unconsumed input kept while an effect is pending; more waits in the
+ * kernel's socket buffer (backpressure). */
+#define SESSION_IN_MAX (64u * 1024u)
+#define READ_CHUNK 16384u
+/* One session's share of a loop round: after this many commands, or this
+ * many bytes of replies, it lets the other sessions run (yield) and goes
+ * on in the next round. Enough for a burst of pipelined commands from a
+ * real client; a flood of them no longer keeps the loop to itself. */
+#define PUMP_COMMANDS 32u
+#define PUMP_REPLY_BYTES (16u * 1024u)
+
+static void on_login_timeout(struct loop_timer *t);
+
+struct session *session_next(struct session *s)
+{
+	return s->next;
+}
+
+void session_free(void *p)
+{
+	struct session *s = p;
+	proto_free(s->proto);
+	buf_free(&s->in);
+	if (s->ctl_tls_old)
+		tls_conn_free(s->ctl_tls_old);
+	if (s->tls_ctx)
+		tls_ctx_unref(s->tls_ctx);
+	gss_sess_free(s->gss);
+	free(s->data); /* reset by session_close_now */
+	config_unref(s->cfg);
+	free(s);
+}
+
+/* [limits] max_per_user: gives back the slot this session's login took. */
+void session_release_user_slot(struct session *s)
+{
+	if (!s->counted_user)
+		return;
+	guard_user_release(s->host->guard, s->counted_user);
+	free(s->counted_user);
+	s->counted_user = NULL;
+}
+
+/* Keeps s in its host's list of sessions not logged in exactly while it is
+ * open, not closing and not logged in; a session that logs out (REIN, a
+ * new USER) joins again as the newest. */
+static void prelogin_sync(struct session *s)
+{
+	struct session_host *h = s->host;
+	bool want = !s->closed && !s->closing && !proto_logged_in(s->proto);
+	if (want == s->prelogin)
+		return;
+	s->prelogin = want;
+	if (want) {
+		uint64_t now = util_now_ms();
+		s->prelogin_since = now ? now : 1; /* 0 means "none" to readers */
+		s->pl_next = NULL;
+		s->pl_prev = h->prelogin_tail;
+		if (h->prelogin_tail)
+			h->prelogin_tail->pl_next = s;
+		else
+			h->prelogin_head = s;
+		h->prelogin_tail = s;
+	} else {
+		if (s->pl_prev)
+			s->pl_prev->pl_next = s->pl_next;
+		else
+			h->prelogin_head = s->pl_next;
+		if (s->pl_next)
+			s->pl_next->pl_prev = s->pl_prev;
+		else
+			h->prelogin_tail = s->pl_prev;
+		s->pl_prev = s->pl_next = NULL;
+	}
+	atomic_store_explicit(&h->prelogin_since, h->prelogin_head ? h->prelogin_head->prelogin_since : 0,
+			      memory_order_relaxed);
+}
+
+void session_close_now(struct session *s)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	/* A transfer still running is aborted through proto, so it is logged
+	 * and an upload is discarded (the old file stays). Replies it queues
+	 * are never sent. */
+	if (s->data && datachan_running(s->data))
+		datachan_abort(s->data);
+	if (s->grace_pending)
+		session_grace_end(s); /* s->closed: ctl_gone() says gone, the upload is not committed */
+	/* Data listener and connection go before the session stops counting:
+	 * once it is out of sessions_open, nothing of it is open any more. */
+	if (s->data)
+		datachan_reset(s->data);
+	struct loop *l = s->host->loop;
+	/* The slot is free before the socket closes: a client that sees EOF
+	 * and reconnects at once must not meet "max_sessions reached". */
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->host->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->host->count--;
+	prelogin_sync(s);
+	if (s->guarded)
+		guard_disconnect(s->host->guard, &s->gkey);
+	session_release_user_slot(s);
+	s->host->closed(s->host);
+	loop_watch_del(l, &s->watch);
+	/* RFC 4217 §12.6: end an established TLS control connection properly. */
+	if (s->tphase == TLS_IDLE)
+		conn_close_notify(&s->conn);
+	conn_close(&s->conn);
+	loop_timer_cancel(l, &s->idle_timer);
+	loop_timer_cancel(l, &s->login_timer);
+	loop_timer_cancel(l, &s->effect_timer);
+	log_info(s->id, "disconnect: ip=%s", s->peer);
+	LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer));
+	/* A password check still queued or running refers to s: free when it
+	 * returns. Cancelling keeps abandoned checks (clients that send PASS and
+	 * hang up) from delaying everyone else's logins and shutdown. */
+	const char *lock_user;
+	uint64_t lock;
+	if (proto_challenge_lock(s->proto, &lock_user, &lock))
+		session_release_lock(s, lock_user, lock);
+	if (s->job)
+		session_cancel_job(s->job);
+	else
+		loop_defer(l, session_free, s);
+}
+
+static void update_interest(struct session *s)
+{
+	if (s->closed)
+		return;
+	uint32_t ev = 0;
+	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
+		ev = s->conn.want ? s->conn.want : EPOLLIN;
+	} else {
+		/* No reading while an AUTH TLS reply is still going out: the
+		 * next bytes from the client are its ClientHello. */
+		if (!s->read_eof && buf_room(&s->in) > 0 && s->tphase == TLS_IDLE)
+			ev |= EPOLLIN;
+		if (proto_output(s->proto)->len)
+			ev |= EPOLLOUT;
+		ev |= s->conn.want;
+	}
+	if (loop_watch_mod(s->host->loop, &s->watch, ev) != 0)
+		session_close_now(s);
+}
+
+static void flush(struct session *s)
+{
+	struct buf *out = proto_output(s->proto);
+	while (!s->closed && out->len) {
+		size_t put = 0;
+		int r = conn_write(&s->conn, buf_data(out), out->len, &put);
+		if (r == -EAGAIN)
+			break;
+		if (r) {
+			log_debug(s->id, "write failed: %s", strerror(-r));
+			session_close_now(s);
+			return;
+		}
+		buf_consume(out, put);
+	}
+	if (!s->closed && s->closing && out->len == 0)
+		session_close_now(s);
+}
+
+void session_read_some(struct session *s)
+{
+	while (!s->read_eof && buf_room(&s->in) > 0) {
+		size_t want = buf_room(&s->in) < READ_CHUNK ? buf_room(&s->in) : READ_CHUNK;
+		int err = 0;
+		char *dst = buf_reserve(&s->in, want, &err);
+		if (!dst) {
+			session_close_now(s);
+			return;
+		}
+		size_t got = 0;
+		int r = conn_read(&s->conn, dst, want, &got);
+		if (r == -EAGAIN)
+			return;
+		if (r) {
+			log_debug(s->id, "read failed: %s", strerror(-r));
+			session_close_now(s);
+			return;
+		}
+		if (got == 0) {
+			s->read_eof = true;
+			return;
+		}
+		buf_commit(&s->in, got);
+		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
+		/* A short read drained the socket: the level-triggered watch
+		 * reports anything newer, so no read just to see EAGAIN. TLS
+		 * may hold more decrypted bytes: session_pump() asks conn_pending(). */
+		if (got < want)
+			return;
+	}
+}
+
+/* Reports the pending effect's outcome to proto. */
+void session_complete(struct session *s, const struct proto_result *r)
+{
+	s->effect_started = false;
+	proto_set_now(s->proto, util_now_ms(), util_wall_s());
+	proto_complete(s->proto, r);
+}
+
+/* [limits]: a failed login (proto's DELAY effect says so, for PASS and
+ * ACCT alike) counts towards a ban of the address group. */
+static void guard_login_failed_now(struct session *s)
+{
+	struct guard *g = s->host->guard;
+	uint64_t ban = g ? guard_login_failed(g, &s->gkey, util_now_ms()) : 0;
+	if (ban) {
+		char group[64];
+		guard_key_format(&s->gkey, group, sizeof(group));
+		log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
+			 (unsigned long long)(ban / 1000));
+		METRICS_ADD(s->host->metrics, bans, 1);
+		LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
+			 LOG_FS("reason", "failed-logins"));
+	}
+}
+
+static void on_effect_timer(struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, effect_timer);
+	session_complete(s, NULL);
+	session_pump(s);
+}
+
+static void start_effect(struct session *s, const struct proto_effect *e)
+{
+	switch (e->kind) {
+	case PROTO_EFFECT_USER_LOOKUP:
+	case PROTO_EFFECT_AUTH_CHECK:
+	case PROTO_EFFECT_GSS_STEP:
+	case PROTO_EFFECT_ASCII_SIZE:
+		session_start_job(s, e);
+		break;
+	case PROTO_EFFECT_DELAY:
+		if (e->login_failed && !loop_timer_armed(&s->effect_timer))
+			guard_login_failed_now(s);
+		if (!loop_timer_armed(&s->effect_timer))
+			loop_timer_arm(s->host->loop, &s->effect_timer, e->delay_ms, on_effect_timer);
+		break;
+	case PROTO_EFFECT_CLOSE:
+		s->closing = true;
+		break;
+	case PROTO_EFFECT_DATA_SETUP:
+	case PROTO_EFFECT_XFER:
+		session_start_data(s, e);
+		break;
+	case PROTO_EFFECT_TLS_START:
+		s->tphase = TLS_FLUSH_THEN_START;
+		break;
+	case PROTO_EFFECT_TLS_STOP:
+		s->tphase = TLS_FLUSH_THEN_STOP;
+		break;
+	case PROTO_EFFECT_NONE:
+		break;
+	}
+}
+
+/* RFC 2228 protection for proto (proto_gss_ops): the session's context. */
+static int gss_op_wrap(void *ctx, bool conf, struct slice plain, struct buf *out)
+{
+	return gss_sess_wrap(ctx, conf, plain, out);
+}
+
+static int gss_op_unwrap(void *ctx, struct slice token, struct buf *out, bool *conf)
+{
+	return gss_sess_unwrap(ctx, token, out, conf);
+}
+
+static void gss_op_reset(void *ctx)
+{
+	gss_sess_reset(ctx);
+}
+
+static const struct proto_gss_ops session_gss_ops = {
+	.wrap = gss_op_wrap,
+	.unwrap = gss_op_unwrap,
+	.reset = gss_op_reset,
+};
+
+static void resume_pump(void *arg)
+{
+	struct session *s = arg;
+	s->yielded = false;
+	if (!s->closed)
+		session_pump(s);
+}
+
+/* Feeds buffered input to proto, sets the pending effect in motion (some
+ * complete at once: DATA_SETUP, a failed connect, ABOR), and writes the
+ * replies. During a transfer input is still fed, so ABOR and STAT act.
+ * SECURITY: a share of commands per call (PUMP_COMMANDS), then the rest
+ * waits for resume_pump in the next loop round, after other sessions. */
+void session_pump(struct session *s)
+{
+	unsigned budget = PUMP_COMMANDS;
+	size_t out_start = proto_output(s->proto)->len;
+	s->pumping = true;
+	while (!s->closed) {
+		const struct proto_effect *e = proto_effect(s->proto);
+		if ((!e || e->kind == PROTO_EFFECT_XFER) && (s->in.len || (!e && proto_has_held(s->proto))) &&
+		    !s->yielded) {
+			size_t used = 0;
+			unsigned before = budget;
+			size_t out_len = proto_output(s->proto)->len;
+			if (!budget || (out_len > out_start && out_len - out_start >= PUMP_REPLY_BYTES)) {
+				s->yielded = true;
+				loop_defer(s->host->loop, resume_pump, s);
+				break;
+			}
+			if (e)
+				proto_xfer_progress(s->proto, s->data ? datachan_bytes(s->data) : 0);
+			proto_set_now(s->proto, util_now_ms(), util_wall_s());
+			int r = proto_feed_some(s->proto, buf_data(&s->in), s->in.len, &budget, &used);
+			buf_consume(&s->in, used);
+			if (r) {
+				log_warn(s->id, "client does not read its replies; closing");
+				session_close_now(s);
+				break;
+			}
+			if ((used || budget != before) && !proto_effect(s->proto))
+				continue;
+		}
+		e = proto_effect(s->proto);
+		if (e && !s->effect_started) {
+			s->effect_started = true;
+			start_effect(s, e);
+			if (!s->effect_started)
+				continue; /* completed at once */
+			e = proto_effect(s->proto);
+		}
+		/* TLS may hold decrypted bytes the socket will not signal again. */
+		if (!e && s->in.len == 0 && s->tphase == TLS_IDLE && conn_pending(&s->conn)) {
+			session_read_some(s);
+			if (s->in.len)
+				continue;
+		}
+		/* RFC 959 §4.1.1: a control connection closed during a transfer
+		 * is ABOR + QUIT (an upload is then discarded), unless the client
+		 * sent QUIT first and only stopped talking. */
+		bool gone = s->read_eof && s->in.len == 0 && !proto_quit_queued(s->proto);
+		if (s->grace_pending && s->read_eof) {
+			session_grace_end(s); /* the control connection's FIN came within the grace */
+			continue;
+		}
+		if (e && e->kind == PROTO_EFFECT_XFER && (e->xfer.abort || gone) && s->data &&
+		    datachan_running(s->data)) {
+			datachan_abort(s->data);
+			continue;
+		}
+		break;
+	}
+	s->pumping = false;
+	if (s->closed)
+		return;
+	/* The login timer runs whenever nobody is logged in: also after REIN
+	 * or a new USER on a logged-in connection. */
+	if (proto_logged_in(s->proto))
+		loop_timer_cancel(s->host->loop, &s->login_timer);
+	else if (!loop_timer_armed(&s->login_timer) && !s->closing)
+		loop_timer_arm(s->host->loop, &s->login_timer, s->cfg->login_timeout_ms, on_login_timeout);
+	prelogin_sync(s);
+	flush(s);
+	if (s->closed)
+		return;
+	if (session_tls_step(s)) {
+		session_pump(s);
+		return;
+	}
+	if (s->closed)
+		return;
+	/* The client has gone and everything it sent has been handled. */
+	if (s->read_eof && !proto_effect(s->proto) && s->in.len == 0 && !proto_has_held(s->proto)) {
+		session_close_now(s);
+		return;
+	}
+	/* Between bursts an idle session keeps no buffers (memory per idle
+	 * session is a target: bench/). */
+	buf_trim(&s->in);
+	buf_trim(proto_output(s->proto));
+	update_interest(s);
+}
+
+static void on_io(struct loop_watch *w, uint32_t events)
+{
+	struct session *s = container_of(w, struct session, watch);
+	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
+		if (session_tls_step(s))
+			session_pump(s);
+		else if (!s->closed && (events & (EPOLLHUP | EPOLLERR)))
+			session_close_now(s);
+		else if (!s->closed)
+			session_pump(s); /* flushes (implicit greeting) and re-arms */
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && s->tphase == TLS_IDLE)
+		session_read_some(s);
+	if (s->closed)
+		return;
+	session_pump(s);
+	/* Both directions are gone (HUP cannot be masked): waiting for a
+	 * pending effect would only spin; nothing can reach the client now. */
+	if (events & (EPOLLHUP | EPOLLERR))
+		session_close_now(s);
+}
+
+void session_on_idle(struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, idle_timer);
+	log_info(s->id, "idle timeout: ip=%s", s->peer);
+	if (s->tphase != TLS_IDLE) { /* mid-handshake: no reply can be sent */
+		session_close_now(s);
+		return;
+	}
+	proto_timeout(s->proto, PROTO_TIMEOUT_IDLE);
+	session_pump(s);
+}
+
+static void on_login_timeout(struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, login_timer);
+	if (proto_logged_in(s->proto))
+		return;
+	log_info(s->id, "login timeout: ip=%s", s->peer);
+	if (s->tphase != TLS_IDLE) { /* mid-handshake: no reply can be sent */
+		session_close_now(s);
+		return;
+	}
+	proto_timeout(s->proto, PROTO_TIMEOUT_LOGIN);
+	session_pump(s);
+}
+
+/* [limits] at connect: NULL when admitted (then counted until close), else
+ * the text of the 421 (in buf), which names the limit and its value. */
+static const char *guard_admit(struct session *s, const struct sockaddr_storage *peer, char *buf, size_t bufsz)
+{
+	uint64_t retry = 0;
+	guard_key_from_addr(peer, &s->gkey);
+	enum guard_verdict v = guard_connect(s->host->guard, &s->gkey, util_now_ms(), &retry);
+	if (v == GUARD_OK) {
+		s->guarded = true;
+		return NULL;
+	}
+	char group[64];
+	guard_key_format(&s->gkey, group, sizeof(group));
+	switch (v) {
+	case GUARD_BANNED:
+		log_warn(s->id, "refused: ip=%s reason=banned group=%s remaining=%llus", s->peer, group,
+			 (unsigned long long)((retry + 999) / 1000));
+		return "Too many failed logins from your address; try again later.";
+	case GUARD_RATE:
+		log_warn(s->id, "refused: ip=%s reason=connect-rate group=%s", s->peer, group);
+		(void)snprintf(buf, bufsz,
+			       "Too many new connections from your address (limit %u per second, %u at once); "
+			       "slow down or raise [limits] connect_rate.",
+			       s->cfg->connect_rate, s->cfg->connect_burst);
+		return buf;
+	default:
+		log_warn(s->id, "refused: ip=%s reason=per-ip-limit group=%s", s->peer, group);
+		(void)snprintf(buf, bufsz,
+			       "Too many connections from your address (limit %u); close some or raise [limits] "
+			       "max_per_ip.",
+			       s->cfg->max_per_ip);
+		return buf;
+	}
+}
+
+void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
+		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit, const struct gss_acceptor *gss)
+{
+	struct session *s = util_xcalloc(1, sizeof(*s));
+	s->host = h;
+	s->id = id;
+	s->cfg = cfg;
+	conn_init(&s->conn, fd);
+	buf_init(&s->in, SESSION_IN_MAX);
+	net_addr_str(peer, s->peer, sizeof(s->peer));
+	s->proto = proto_new(cfg, id, s->peer);
+	s->tls_ctx = tls;
+	proto_set_tls(s->proto, tls != NULL, implicit);
+	if (gss) {
+		s->gss = gss_sess_new(gss);
+		proto_set_gss(s->proto, &session_gss_ops, s->gss);
+	}
+	s->idle_timer.cb = session_on_idle;
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	memset(&local, 0, sizeof(local));
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0)
+		local.ss_family = peer->ss_family;
+	proto_set_addrs(s->proto, &local, peer);
+	s->next = h->head;
+	if (h->head)
+		h->head->prev = s;
+	h->head = s;
+	h->count++;
+	log_info(id, "connect: ip=%s", s->peer);
+	METRICS_ADD(h->metrics, connections, 1);
+	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("tls", implicit ? "implicit" : "none"));
+	char refuse_buf[200];
+	if (!refuse && h->guard)
+		refuse = guard_admit(s, peer, refuse_buf, sizeof(refuse_buf));
+	if (!refuse && h->room_needed && !(h->make_room && h->make_room(h))) {
+		log_warn(id, "refused: ip=%s reason=server-full max_sessions=%u (all logged in)", s->peer,
+			 cfg->max_sessions);
+		(void)snprintf(refuse_buf, sizeof(refuse_buf),
+			       "Too many connections (server limit %u, all logged in); try again later or raise "
+			       "[server] max_sessions.",
+			       cfg->max_sessions);
+		refuse = refuse_buf;
+	}
+
+	int r = net_control_opts(fd);
+	if (r == 0)
+		r = loop_watch_add(h->loop, &s->watch, fd, EPOLLIN, on_io);
+	if (r) {
+		log_warn(id, "cannot set up connection: %s", strerror(-r));
+		s->watch.fd = -1;
+		session_close_now(s);
+		return;
+	}
+	if (refuse)
+		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse));
+	if (refuse && implicit) {
+		/* A TLS client would read a plaintext 421 as garbage: just close. */
+		log_info(id, "refused (%s): ip=%s", refuse, s->peer);
+		session_close_now(s);
+		return;
+	}
+	if (refuse) {
+		proto_refuse(s->proto, refuse);
+	} else {
+		if (implicit) {
+			/* Implicit FTPS: TLS first, then the greeting. */
+			if (!tls || conn_start_tls(&s->conn, tls) != 0) {
+				log_warn(id, "cannot start TLS on an implicit FTPS connection");
+				session_close_now(s);
+				return;
+			}
+			s->tphase = TLS_HANDSHAKE;
+			s->implicit_greet = true;
+		} else {
+			proto_greet(s->proto);
+		}
+		loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, session_on_idle);
+		loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
+	}
+	if (s->tphase == TLS_HANDSHAKE)
+		on_io(&s->watch, 0);
+	else
+		session_pump(s);
+}
+
+/* 421 with the reason (unless a TLS handshake is under way: no reply can be
+ * sent then) and close at once, so the slot is free when this returns. */
+static void end_with(struct session *s, enum proto_timeout_kind why)
+{
+	if (s->closed)
+		return;
+	if (s->tphase == TLS_IDLE) {
+		proto_timeout(s->proto, why);
+		session_pump(s);
+	}
+	session_close_now(s); /* whatever the client has not read by now is lost */
+}
+
+void session_shutdown(struct session *s)
+{
+	end_with(s, PROTO_TIMEOUT_SHUTDOWN);
+}
+
+bool session_evict_oldest_prelogin(struct session_host *h)
+{
+	struct session *s = h->prelogin_head;
+	if (!s)
+		return false;
+	/* SECURITY: connections that never log in must not lock logged-in
+	 * users out (issue 13: a distributed slowloris filled max_sessions). */
+	log_warn(s->id, "evicted: ip=%s reason=server-full max_sessions=%u not-logged-in-for=%llums", s->peer,
+		 s->cfg->max_sessions, (unsigned long long)(util_now_ms() - s->prelogin_since));
+	LOG_JSON(s->id, "evicted", LOG_FS("ip", s->peer), LOG_FS("reason", "server-full"));
+	METRICS_ADD(h->metrics, evictions, 1);
+	end_with(s, PROTO_TIMEOUT_EVICTED);
+	return true;
+}
+
+uint64_t session_host_prelogin_since(struct session_host *h)
+{
+	return atomic_load_explicit(&h->prelogin_since, memory_order_relaxed);
+}
+
+uint64_t session_id(const struct session *s)
+{
+	return s->id;
+}
+
+void session_describe(const struct session *s, char *out, size_t outsz)
+{
+	struct log_escaped eu, ep;
+	const char *user = proto_user(s->proto);
+	const char *verb, *path;
+	uint64_t size = 0;
+	bool xfer = proto_xfer_running(s->proto, &verb, &path, &size);
+	const char *state = !proto_logged_in(s->proto) ? "login" : xfer ? "transfer" : "idle";
+	int n = snprintf(out, outsz, "%llu user=\"%s\" ip=%s state=%s tls=%s", (unsigned long long)s->id,
+			 log_esc(slice_from_cstr(user ? user : ""), &eu), s->peer, state, s->conn.tls ? "yes" : "no");
+	if (!xfer || n < 0 || (size_t)n >= outsz)
+		return;
+	uint64_t done = s->data ? datachan_bytes(s->data) : 0;
+	(void)snprintf(out + n, outsz - (size_t)n, " cmd=%s path=\"%s\" bytes=%llu size=%llu", verb,
+		       log_esc(slice_from_cstr(path), &ep), (unsigned long long)done, (unsigned long long)size);
+}

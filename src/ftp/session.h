@@ -1,0 +1,80 @@
+/* session: one client. Owns the control connection and its proto, reads
+ * bytes into proto, writes its replies, and carries out its effects (job
+ * pool for password checks, loop timers for delays and timeouts, close). */
+#ifndef FERRY_SESSION_H
+#define FERRY_SESSION_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "auth.h"
+#include "config.h"
+
+struct loop;
+struct jobs;
+struct session;
+struct tls_ctx;
+struct gss_acceptor;
+
+/* What the owning worker lends its sessions. */
+struct guard;
+
+struct session_host {
+	struct loop *loop;
+	struct jobs *jobs;
+	struct guard *guard;	 /* abuse limits shared by all hosts; NULL = none */
+	struct metrics *metrics; /* counters shared by all hosts; NULL = none */
+	struct hooks *hooks;	 /* upload hooks; NULL = none */
+	struct session *head;	 /* the host's sessions (session.c links them) */
+	size_t count;
+	/* Its sessions not logged in, oldest first (session.c links them), and
+	 * since when the oldest is in that state (util_now_ms; 0: none), which
+	 * other workers read to choose whom to evict when the server is full. */
+	struct session *prelogin_head, *prelogin_tail;
+	atomic_uint_fast64_t prelogin_since;
+	/* Called on the loop after a session closed (count already lowered). */
+	void (*closed)(struct session_host *h);
+	/* Set by the host around session_start when the new connection takes
+	 * the server past [server] max_sessions: once [limits] admitted it,
+	 * make_room(h) must evict a session not logged in (see
+	 * session_evict_oldest_prelogin), or it is refused with 421. */
+	bool room_needed;
+	bool (*make_room)(struct session_host *h);
+};
+
+/* The per-thread context of the job pool: each pool thread has its own store
+ * handle (SQLite connections are not shared between threads). */
+struct store_handle {
+	const struct userstore_ops *ops;
+	struct userstore *store; /* NULL if it could not be opened */
+};
+
+/* Starts a session on an accepted socket (takes ownership of fd and of a
+ * reference to cfg and to tls, which may be NULL when TLS is not
+ * configured). If refuse is not NULL the client gets "421 refuse" and is
+ * closed. implicit: the listener is implicit FTPS (TLS before the greeting).
+ * gss: the GSSAPI acceptor (borrowed; outlives every session), or NULL. */
+void session_start(struct session_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
+		   uint64_t id, const char *refuse, struct tls_ctx *tls, bool implicit, const struct gss_acceptor *gss);
+
+/* Server shutdown deadline: 421 to the client and close. */
+void session_shutdown(struct session *s);
+/* [server] max_sessions reached: the host's oldest session not logged in
+ * gets a 421 saying why and is closed (logged, counted in metrics), so a
+ * new connection can take its slot. On the host's thread; false if the
+ * host has no session that is not logged in. */
+bool session_evict_oldest_prelogin(struct session_host *h);
+/* Thread-safe: since when the host's oldest session not logged in has been
+ * so (util_now_ms), or 0 if every one of its sessions is logged in. */
+uint64_t session_host_prelogin_since(struct session_host *h);
+/* One line (no newline) for `ferry status`: id, user, address, state and
+ * the running transfer with its progress; client text escaped. */
+void session_describe(const struct session *s, char *out, size_t outsz);
+uint64_t session_id(const struct session *s);
+/* Iteration over a host's sessions. */
+struct session *session_next(struct session *s);
+
+#endif

@@ -1,0 +1,99 @@
+/* session_impl: the session state shared by session.c (the control
+ * connection: reading, pumping proto, writing, closing), session_jobs.c
+ * (job-pool work), session_xfer.c (data channel and upload commit) and
+ * session_tls.c (TLS on the control connection). Nothing else includes
+ * this. */
+#ifndef FERRY_SESSION_IMPL_H
+#define FERRY_SESSION_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "guard.h"
+#include "loop.h"
+#include "proto.h"
+#include "session.h"
+
+struct auth_job;
+struct datachan;
+struct gss_sess;
+struct tls_conn;
+struct tls_ctx;
+
+struct session {
+	struct session_host *host;
+	struct session *prev, *next;
+	uint64_t id;
+	const struct config *cfg;
+	struct conn conn;
+	struct loop_watch watch;
+	struct proto *proto;
+	struct buf in;
+	struct loop_timer idle_timer, login_timer, effect_timer;
+	struct auth_job *job; /* in flight on the pool */
+	bool closed;	      /* socket gone; freed once no job refers to it */
+	bool read_eof;
+	bool closing;	       /* CLOSE effect: close once the output is flushed */
+	bool effect_started;   /* the pending effect has been set in motion */
+	bool pumping;	       /* re-entrancy guard for session_pump() */
+	bool yielded;	       /* resume_pump is deferred: the rest of the input waits for it */
+	bool grace_pending;    /* an upload's data EOF waits for commit_grace (on_xfer_done) */
+	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
+	/* TLS on the control connection */
+	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
+	bool implicit_greet;	      /* implicit FTPS: greet once the handshake is done */
+	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
+	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
+	struct gss_sess *gss;	      /* NULL: GSSAPI not configured */
+	char peer[64];
+	/* [limits] (guard.h): this session counts against its address group
+	 * (guarded) and, once logged in, against its user (counted_user). */
+	struct guard_key gkey;
+	bool guarded;
+	char *counted_user;
+	/* In the host's list of sessions not logged in ([server] max_sessions
+	 * evicts the oldest of them), since prelogin_since. */
+	bool prelogin;
+	uint64_t prelogin_since;
+	struct session *pl_prev, *pl_next;
+};
+
+/* session.c */
+/* Frees s once nothing refers to it (a loop_defer callback: p is s). */
+void session_free(void *p);
+/* Closes the connection at once; s is freed later (see session_free). */
+void session_close_now(struct session *s);
+/* Reads what the socket has into s->in; may close s. */
+void session_read_some(struct session *s);
+/* Reports the pending effect's outcome to proto. */
+void session_complete(struct session *s, const struct proto_result *r);
+/* Feeds input to proto, starts its effect and writes its replies. */
+void session_pump(struct session *s);
+/* [limits] max_per_user: gives back the slot this session's login took. */
+void session_release_user_slot(struct session *s);
+/* The idle timer's callback (idle_timeout). */
+void session_on_idle(struct loop_timer *t);
+
+/* session_jobs.c */
+/* Puts a USER_LOOKUP, AUTH_CHECK, GSS_STEP or ASCII_SIZE effect on the job
+ * pool (one job per session at a time: s->job); its end completes it. */
+void session_start_job(struct session *s, const struct proto_effect *e);
+/* The session closed: the job skips its work and frees s when it returns. */
+void session_cancel_job(struct auth_job *a);
+/* Releases a challenge lock on the job pool (copies user). */
+void session_release_lock(struct session *s, const char *user, uint64_t lock);
+
+/* session_xfer.c */
+/* Carries out a DATA_SETUP or XFER effect on the session's data channel. */
+void session_start_data(struct session *s, const struct proto_effect *e);
+/* Ends an upload's commit grace: commits unless the control connection went. */
+void session_grace_end(struct session *s);
+
+/* session_tls.c */
+/* Moves the control connection's TLS phase along; true when it completed a
+ * proto effect. */
+bool session_tls_step(struct session *s);
+
+#endif

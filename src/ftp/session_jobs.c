@@ -1,0 +1,259 @@
+/* session_jobs: the session's work on the job pool: USER's lookup, the
+ * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps and
+ * the TYPE A size count, and the release of an abandoned challenge lock. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "gss.h"
+#include "guard.h"
+#include "jobs.h"
+#include "metrics.h"
+#include "proto.h"
+#include "session_impl.h"
+#include "util.h"
+#include "vfs.h"
+
+/* A job for the pool: USER's lookup, PASS's check, a principal check (USER
+ * after ADAT: principal set, no password), a GSSAPI context step (gss) or
+ * a TYPE A count (count_fd >= 0). */
+struct auth_job {
+	struct job job;
+	atomic_bool cancelled; /* the session closed: skip the hash */
+	struct session *s;
+	bool lookup; /* USER_LOOKUP (else AUTH_CHECK) */
+	char *user;
+	char *password;
+	char *release_user; /* lookup: a lock to release first */
+	struct auth_lookup_req req;
+	struct auth_challenge ch; /* check: what USER got; lookup: the result */
+	char *principal;
+	bool principal_default;
+	struct auth_result res;
+	struct gss_sess *gss; /* GSS_STEP: the session's context, borrowed */
+	struct buf gss_in, gss_out;
+	enum gss_step_status gss_status;
+	char gss_err[256];
+	int count_fd; /* ASCII_SIZE: borrowed from proto, which outlives the job */
+	uint64_t count;
+	int count_err;
+};
+
+/* Releases a challenge lock after its connection closed; owns itself. */
+struct unlock_job {
+	struct job job;
+	char *user;
+	uint64_t lock;
+};
+
+static void unlock_run(struct job *j, void *ctx)
+{
+	struct unlock_job *u = container_of(j, struct unlock_job, job);
+	struct store_handle *h = ctx;
+	if (h && h->store)
+		auth_release(h->ops, h->store, u->user, u->lock);
+}
+
+static void unlock_done(struct job *j)
+{
+	struct unlock_job *u = container_of(j, struct unlock_job, job);
+	free(u->user);
+	free(u);
+}
+
+/* RFC 2289 §9: a connection that goes away gives up its challenge at
+ * once, rather than making the user wait for the lock to expire. */
+void session_release_lock(struct session *s, const char *user, uint64_t lock)
+{
+	struct unlock_job *u = util_xcalloc(1, sizeof(*u));
+	u->user = util_xstrdup(user);
+	u->lock = lock;
+	u->job = (struct job){ .run = unlock_run, .done = unlock_done, .owner = s->host->loop };
+	jobs_submit(s->host->jobs, &u->job);
+}
+
+static void auth_run(struct job *j, void *ctx)
+{
+	struct auth_job *a = container_of(j, struct auth_job, job);
+	struct store_handle *h = ctx;
+	if (a->count_fd >= 0) {
+		if (!atomic_load(&a->cancelled))
+			a->count_err = vfs_ascii_size(a->count_fd, ASCII_SIZE_LIMIT, &a->count);
+		return;
+	}
+	if (atomic_load(&a->cancelled)) {
+		if (a->gss)
+			return;
+		/* Nobody waits for the answer, but a lock must not linger. */
+		if (h && h->store && !a->lookup)
+			auth_release(h->ops, h->store, a->user, a->ch.lock);
+		if (h && h->store && a->lookup)
+			auth_release(h->ops, h->store, a->release_user, a->req.release_lock);
+		return;
+	}
+	if (a->gss) {
+		a->gss_status =
+		    gss_sess_step(a->gss, buf_slice(&a->gss_in), &a->gss_out, a->gss_err, sizeof(a->gss_err));
+		return;
+	}
+	if (!h || !h->store) {
+		a->res = (struct auth_result){ .err = -EIO };
+		a->ch = (struct auth_challenge){ .err = -EIO };
+		return;
+	}
+	if (a->lookup)
+		auth_lookup(h->ops, h->store, &a->req, &a->ch);
+	else if (a->principal)
+		auth_check_principal(h->ops, h->store, a->user, a->principal, a->principal_default, &a->res);
+	else
+		auth_login(h->ops, h->store, a->user, a->password, &a->ch, &a->res);
+}
+
+static void auth_job_free(struct auth_job *a)
+{
+	auth_result_free(&a->res);
+	if (a->password) {
+		util_wipe(a->password, strlen(a->password));
+		free(a->password);
+	}
+	free(a->user);
+	free(a->release_user);
+	free(a->principal);
+	buf_free(&a->gss_in);
+	buf_free(&a->gss_out);
+	free(a);
+}
+
+/* [limits]: a good login takes a slot of the user's (max_per_user), or is
+ * turned into a refusal that proto answers with 421. */
+static void guard_login_result(struct session *s, struct auth_job *a)
+{
+	struct guard *g = s->host->guard;
+	if (!g || a->res.err || !a->res.ok)
+		return;
+	session_release_user_slot(s); /* a new login on this connection (REIN, USER) */
+	if (guard_user_acquire(g, a->user))
+		s->counted_user = util_xstrdup(a->user);
+	else
+		a->res.user_limit = true;
+}
+
+static void auth_done(struct job *j)
+{
+	struct auth_job *a = container_of(j, struct auth_job, job);
+	struct session *s = a->s;
+	s->job = NULL;
+	if (s->closed) {
+		/* A lookup that took a lock after the client left. */
+		if (a->lookup && a->ch.lock)
+			session_release_lock(s, a->user, a->ch.lock);
+		auth_job_free(a);
+		if (s->yielded) /* resume_pump, deferred, still refers to s */
+			loop_defer(s->host->loop, session_free, s);
+		else
+			session_free(s);
+		return;
+	}
+	if (!a->lookup && !a->gss && a->count_fd < 0) {
+		if (!a->res.err && a->res.ok)
+			METRICS_ADD(s->host->metrics, logins_ok, 1);
+		else if (!a->res.err)
+			METRICS_ADD(s->host->metrics, logins_failed, 1);
+		guard_login_result(s, a);
+	}
+	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
+	if (a->gss) {
+		r.gss_status = a->gss_status;
+		r.gss_reply = buf_slice(&a->gss_out);
+		r.gss_error = a->gss_err;
+		r.gss_principal = gss_sess_principal(a->gss);
+		r.gss_local = gss_sess_local_name(a->gss);
+	}
+	if (a->count_fd >= 0) {
+		r.err = a->count_err;
+		r.bytes = a->count;
+	}
+	session_complete(s, &r);
+	/* A lookup that finished after a timeout replaced it with CLOSE: proto
+	 * never took the lock, so nobody else would release it. */
+	const char *held_user;
+	uint64_t held = 0;
+	if (a->lookup && a->ch.lock && !(proto_challenge_lock(s->proto, &held_user, &held) && held == a->ch.lock))
+		session_release_lock(s, a->user, a->ch.lock);
+	auth_job_free(a);
+	session_pump(s);
+}
+
+static void submit_job(struct session *s, struct auth_job *a)
+{
+	a->s = s;
+	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
+	s->job = a;
+	jobs_submit(s->host->jobs, &a->job);
+}
+
+static void start_auth_job(struct session *s, const struct proto_effect *e)
+{
+	struct auth_job *a = util_xcalloc(1, sizeof(*a));
+	a->count_fd = -1;
+	a->user = util_xstrdup(e->user);
+	if (e->kind == PROTO_EFFECT_USER_LOOKUP) {
+		a->lookup = true;
+		a->req = e->lookup;
+		a->req.user = a->user;
+		a->release_user = e->lookup.release_user ? util_xstrdup(e->lookup.release_user) : NULL;
+		a->req.release_user = a->release_user;
+	} else if (e->principal) {
+		a->principal = util_xstrdup(e->principal);
+		a->principal_default = e->principal_default;
+	} else {
+		a->password = util_xstrdup(e->password);
+		if (e->challenge)
+			a->ch = *e->challenge;
+	}
+	submit_job(s, a);
+}
+
+void session_start_job(struct session *s, const struct proto_effect *e)
+{
+	switch (e->kind) {
+	case PROTO_EFFECT_USER_LOOKUP:
+	case PROTO_EFFECT_AUTH_CHECK:
+		if (!s->job)
+			start_auth_job(s, e);
+		break;
+	case PROTO_EFFECT_GSS_STEP:
+		if (!s->gss) { /* proto offers GSSAPI only with a context */
+			struct proto_result r = { .gss_status = GSS_STEP_FAILED };
+			session_complete(s, &r);
+		} else if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->count_fd = -1;
+			a->gss = s->gss;
+			/* Sized to fit: the copy cannot fail. The reply token (an
+			 * AP-REP) is small; a larger one fails the step. */
+			buf_init(&a->gss_in, e->gss_token.n + 1);
+			buf_init(&a->gss_out, 64 * 1024);
+			(void)buf_append(&a->gss_in, e->gss_token.p, e->gss_token.n);
+			submit_job(s, a);
+		}
+		break;
+	case PROTO_EFFECT_ASCII_SIZE:
+		if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->count_fd = e->count_fd;
+			submit_job(s, a);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void session_cancel_job(struct auth_job *a)
+{
+	atomic_store(&a->cancelled, true);
+}

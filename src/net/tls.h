@@ -1,0 +1,67 @@
+/* tls: the only OpenSSL user. A server context (certificates, SNI, the
+ * session cache) and TLS streams over non-blocking sockets, for the control
+ * connection (AUTH TLS, implicit FTPS) and for PROT P data connections
+ * (RFC 4217: the server is always the TLS server). Every call that would
+ * block returns -EAGAIN and tls_want() says which readiness to wait for. */
+#ifndef FERRY_TLS_H
+#define FERRY_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct tls_ctx;
+struct tls_conn;
+
+/* Builds a server context from cfg's [tls] keys: cert/key PEM files (the
+ * first pair is the default; further pairs are chosen by SNI when the
+ * client's server name matches one of their DNS names), TLS >= min_version
+ * (1.2 or 1.3), Mozilla "intermediate" ciphers with AES-128-GCM and
+ * ChaCha20 first, session tickets (TLS 1.2 and 1.3) and a server-side
+ * session cache so data connections can resume the control connection's
+ * session. -ENOENT when no certificate is
+ * configured; other failures write a clear message ("[tls] key FILE: ...")
+ * to err. Returns a reference (refs = 1). */
+int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_t errsz);
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *c);
+void tls_ctx_unref(struct tls_ctx *c);
+
+/* A TLS server stream over fd (borrowed; the caller closes it). */
+int tls_conn_new(struct tls_ctx *ctx, int fd, struct tls_conn **out);
+/* The same for a PROT P data connection: it resumes the control
+ * connection's session but issues no session ticket of its own (a TLS 1.3
+ * ticket that an uploading client never reads makes its close an RST). */
+int tls_conn_new_data(struct tls_ctx *ctx, int fd, struct tls_conn **out);
+void tls_conn_free(struct tls_conn *t);
+
+/* Each returns 0 when done, -EAGAIN to retry on tls_want() readiness,
+ * -EPROTO when the peer broke the protocol (tls_error() says how), or
+ * another -errno. */
+int tls_handshake(struct tls_conn *t);
+/* 0 with *got > 0; 0 with *got == 0 at a clean close (close_notify);
+ * -ECONNRESET when the peer closed the TCP connection without
+ * close_notify (a possibly truncated stream). */
+int tls_read(struct tls_conn *t, void *p, size_t n, size_t *got);
+int tls_write(struct tls_conn *t, const void *p, size_t n, size_t *put);
+/* Sends close_notify and waits for the peer's (bidirectional shutdown, so
+ * the socket can carry plaintext afterwards: CCC, REIN). 0 when complete. */
+int tls_shutdown(struct tls_conn *t);
+/* Sends close_notify only (data connections, before closing). */
+int tls_close_notify(struct tls_conn *t);
+/* EPOLLIN and/or EPOLLOUT wanted by the last -EAGAIN. */
+uint32_t tls_want(const struct tls_conn *t);
+/* Decrypted bytes already buffered inside OpenSSL (read them before
+ * waiting for the socket again). */
+size_t tls_pending(const struct tls_conn *t);
+
+/* True if data resumed a session that was issued on control's handshake
+ * (RFC 4217 §10.2: the data connection belongs to this client). */
+bool tls_resumed_from(const struct tls_conn *data, const struct tls_conn *control);
+
+const char *tls_version(const struct tls_conn *t); /* "TLSv1.3" */
+const char *tls_cipher(const struct tls_conn *t);  /* "TLS_AES_128_GCM_SHA256" */
+const char *tls_sni(const struct tls_conn *t);	   /* server name sent, or NULL */
+const char *tls_error(const struct tls_conn *t);   /* last failure, for logs */
+
+#endif

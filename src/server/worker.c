@@ -1,0 +1,252 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "net.h"
+#include "tls.h"
+#include "util.h"
+
+static void maybe_stop(struct worker *w)
+{
+	if (w->draining && w->host.count == 0)
+		loop_stop(w->loop);
+}
+
+static void on_session_closed(struct session_host *h)
+{
+	struct worker *w = container_of(h, struct worker, host);
+	atomic_fetch_sub(&w->shared->sessions, 1);
+	maybe_stop(w);
+}
+
+void worker_shared_set_tls(struct worker_shared *sh, struct tls_ctx *c)
+{
+	pthread_mutex_lock(&sh->tls_lock);
+	struct tls_ctx *old = sh->tls;
+	sh->tls = c;
+	pthread_mutex_unlock(&sh->tls_lock);
+	if (old)
+		tls_ctx_unref(old);
+}
+
+static struct tls_ctx *current_tls(struct worker_shared *sh)
+{
+	pthread_mutex_lock(&sh->tls_lock);
+	struct tls_ctx *c = sh->tls ? tls_ctx_ref(sh->tls) : NULL;
+	pthread_mutex_unlock(&sh->tls_lock);
+	return c;
+}
+
+#define ACCEPT_PAUSE_MS 100u
+
+static void on_accept(struct loop_watch *lw, uint32_t events);
+
+/* All workers watch each listening socket (each through its own dup, no
+ * SO_REUSEPORT, so a second ferryd cannot join the port): EPOLLEXCLUSIVE
+ * wakes one of them per connection, not all. */
+static uint32_t listen_events(const struct worker *w)
+{
+	return EPOLLIN | EPOLLEXCLUSIVE;
+}
+
+static void on_accept_resume(struct loop_timer *t)
+{
+	struct listener *li = container_of(t, struct listener, pause);
+	struct worker *w = li->w;
+	int fd = w->listen_fds[li - w->listeners];
+	if (fd >= 0 && !w->draining && li->watch.fd < 0 &&
+	    loop_watch_add(w->loop, &li->watch, fd, listen_events(w), on_accept) != 0)
+		log_err(0, "worker %u: cannot resume accepting", w->idx);
+}
+
+/* Posted to the worker that held the server's oldest session not logged
+ * in: sessions never change thread, so it evicts on its own loop (its
+ * oldest one by now; none if they have all logged in or left meanwhile). */
+static void evict_posted(void *arg)
+{
+	struct worker *w = arg;
+	if (w->draining)
+		return;
+	if (!session_evict_oldest_prelogin(&w->host))
+		log_debug(0, "worker %u: nothing to evict any more (logged in or gone)", w->idx);
+}
+
+/* The server is full: evicts the oldest session not logged in of any
+ * worker, so connections that never log in cannot lock out the ones that
+ * do. False if every session is logged in. Another worker's session goes
+ * on that worker's loop, a little later: until then the server holds one
+ * session more than max_sessions per eviction on its way (at most
+ * MAX_SESSIONS_SLACK). */
+static bool make_room(struct session_host *h)
+{
+	struct worker *w = container_of(h, struct worker, host);
+	struct worker_shared *sh = w->shared;
+	unsigned n = atomic_load_explicit(&sh->n_workers, memory_order_acquire);
+	struct worker *oldest = NULL;
+	uint64_t oldest_since = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t since = session_host_prelogin_since(&sh->workers[i]->host);
+		if (since && (!oldest || since < oldest_since)) {
+			oldest = sh->workers[i];
+			oldest_since = since;
+		}
+	}
+	if (!oldest)
+		return false;
+	if (oldest == w)
+		return session_evict_oldest_prelogin(&w->host);
+	return loop_post(oldest->loop, evict_posted, oldest) == 0;
+}
+
+/* Sessions admitted over max_sessions while their evictions are still on
+ * their way to other workers; beyond it new connections are refused. */
+#define MAX_SESSIONS_SLACK 128u
+
+static void on_accept(struct loop_watch *lw, uint32_t events)
+{
+	struct listener *li = container_of(lw, struct listener, watch);
+	struct worker *w = li->w;
+	/* Bounded per wake-up so one busy listener cannot starve the loop. */
+	for (int i = 0; i < 64 && lw->fd >= 0; i++) {
+		int fd;
+		struct sockaddr_storage peer;
+		int r = net_accept(lw->fd, &fd, &peer);
+		if (r == -EAGAIN)
+			return;
+		if (r) {
+			/* EMFILE and friends: the connection stays queued and the
+			 * level-triggered listener would wake the loop at once, in
+			 * a busy loop. Stop listening for a moment instead. */
+			log_warn(0, "accept failed: %s; pausing accepts for %u ms", strerror(-r), ACCEPT_PAUSE_MS);
+			/* Removed, not modified: EPOLL_CTL_MOD is refused on an
+			 * EPOLLEXCLUSIVE watch. */
+			loop_watch_del(w->loop, lw);
+			loop_timer_arm(w->loop, &li->pause, ACCEPT_PAUSE_MS, on_accept_resume);
+			return;
+		}
+		const struct config *cfg = config_current();
+		uint64_t sid = atomic_fetch_add(&w->shared->next_sid, 1);
+		unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
+		const char *refuse = NULL;
+		char text[160];
+		if (n > cfg->max_sessions + MAX_SESSIONS_SLACK) {
+			(void)snprintf(text, sizeof(text), "Too many connections (server limit %u); try again later.",
+				       cfg->max_sessions);
+			refuse = text;
+		}
+		/* Over max_sessions: room is made only for a connection that
+		 * [limits] admit, so refused ones cannot evict anybody. */
+		w->host.room_needed = n > cfg->max_sessions;
+		session_start(&w->host, cfg, fd, &peer, sid, refuse, current_tls(w->shared), li->implicit,
+			      w->shared->gss);
+		w->host.room_needed = false;
+	}
+}
+
+int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, const bool *implicit,
+		size_t n)
+{
+	memset(w, 0, sizeof(*w));
+	w->idx = idx;
+	w->shared = shared;
+	int r = loop_new(&w->loop);
+	if (r)
+		return r;
+	w->host.loop = w->loop;
+	w->host.jobs = shared->jobs;
+	w->host.guard = shared->guard;
+	w->host.metrics = shared->metrics;
+	w->host.hooks = shared->hooks;
+	w->host.closed = on_session_closed;
+	w->host.make_room = make_room;
+	if (idx >= WORKER_MAX)
+		return -EINVAL;
+	shared->workers[idx] = w;
+	for (size_t i = 0; i < n; i++) {
+		w->listen_fds[i] = fds[i];
+		w->listeners[i].w = w;
+		w->listeners[i].implicit = implicit[i];
+		r = loop_watch_add(w->loop, &w->listeners[i].watch, fds[i], listen_events(w), on_accept);
+		if (r)
+			return r;
+		w->n_listen = i + 1;
+	}
+	/* Published last: other workers may now look at this one's sessions. */
+	atomic_store_explicit(&shared->n_workers, idx + 1, memory_order_release);
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int r = loop_run(w->loop);
+	if (r)
+		log_err(0, "worker %u: event loop failed: %s", w->idx, strerror(-r));
+	/* Anything still open (loop failure) is closed here, on its thread. */
+	while (w->host.head)
+		session_shutdown(w->host.head);
+	loop_timer_cancel(w->loop, &w->drain_timer);
+	if (w->shared->stopped)
+		w->shared->stopped(w->shared->stopped_arg);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	return -pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+static void on_drain_deadline(struct loop_timer *t)
+{
+	struct worker *w = container_of(t, struct worker, drain_timer);
+	if (w->host.count)
+		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx, w->host.count);
+	while (w->host.head)
+		session_shutdown(w->host.head);
+	loop_stop(w->loop);
+}
+
+static void drain_on_loop(void *arg)
+{
+	struct worker *w = arg;
+	if (w->draining)
+		return;
+	w->draining = true;
+	for (size_t i = 0; i < w->n_listen; i++) {
+		loop_watch_del(w->loop, &w->listeners[i].watch);
+		loop_timer_cancel(w->loop, &w->listeners[i].pause);
+		(void)close(w->listen_fds[i]);
+		w->listen_fds[i] = -1;
+	}
+	const struct config *cfg = config_current();
+	loop_timer_arm(w->loop, &w->drain_timer, cfg->drain_timeout_ms, on_drain_deadline);
+	config_unref(cfg);
+	maybe_stop(w);
+}
+
+void worker_drain(struct worker *w)
+{
+	if (loop_post(w->loop, drain_on_loop, w) != 0)
+		log_err(0, "worker %u: cannot post drain request", w->idx);
+}
+
+void worker_join(struct worker *w)
+{
+	(void)pthread_join(w->thread, NULL);
+}
+
+void worker_free(struct worker *w)
+{
+	for (size_t i = 0; i < w->n_listen; i++)
+		if (w->listen_fds[i] >= 0)
+			(void)close(w->listen_fds[i]);
+	loop_free(w->loop);
+	w->loop = NULL;
+}

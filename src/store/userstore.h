@@ -1,0 +1,118 @@
+/* userstore: the user model (permissions, user records, one-time password
+ * settings) and the store interface every backend fills. Backends are whole
+ * files (store_sqlite.c, later store_pg.c). This is the bottom of the login
+ * code: the stores, auth_otp.c and auth.c use it; it uses none of them. */
+#ifndef FERRY_USERSTORE_H
+#define FERRY_USERSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otp.h"
+
+struct config;
+
+/* Per-user permission bits (names as in the store and on the CLI). */
+enum {
+	PERM_READ = 1u << 0,   /* "read": RETR, SIZE, MDTM, HASH */
+	PERM_WRITE = 1u << 1,  /* "write": STOR, APPE, STOU, MFMT, SITE CHMOD */
+	PERM_DELETE = 1u << 2, /* "delete": DELE, RMD */
+	PERM_RENAME = 1u << 3, /* "rename": RNFR/RNTO */
+	PERM_MKDIR = 1u << 4,  /* "mkdir": MKD */
+	PERM_LIST = 1u << 5,   /* "list": LIST, NLST, MLSD, MLST, STAT path */
+	PERM_ALL = (1u << 6) - 1,
+};
+
+/* Parses "read,write,list" or "all" (case-insensitive, spaces allowed around
+ * commas) into bits; -EINVAL names nothing itself, the caller reports it.
+ * perms_format writes the canonical comma list ("all" for PERM_ALL). */
+int perms_parse(const char *s, uint32_t *out);
+void perms_format(uint32_t perms, char *out, size_t outsz);
+
+struct user_record {
+	char *name;
+	char *password_hash; /* crypt(3) string: $y$ (yescrypt), $2b$, $6$ ... */
+	char *home;	     /* absolute directory */
+	char *account;	     /* NULL: ACCT not required */
+	uint32_t perms;
+	bool enabled;
+	int64_t created_at, updated_at; /* seconds since the epoch */
+};
+void user_record_free(struct user_record *u); /* frees the strings, not u */
+
+/* A user's one-time password settings (table otp; no row = nothing set). */
+struct otp_state {
+	bool otp; /* an RFC 2289 key is set */
+	enum otp_alg alg;
+	unsigned seq; /* the store holds OTP(seq); the next challenge asks for seq-1 */
+	char seed[OTP_SEED_MAX + 1];
+	uint64_t last;		/* OTP(seq): the last accepted one-time password */
+	char *totp_secret;	/* RFC 6238 key, base32; NULL: no TOTP */
+	int64_t totp_last_step; /* last accepted time step (T), so a code works once */
+	int reply;		/* 0: server default ([otp] challenge), 331 or 336 */
+	bool static_ok;		/* the static password is accepted instead of an OTP */
+};
+void otp_state_free(struct otp_state *st); /* wipes and frees the secret, not st */
+
+struct userstore; /* one open handle; not shared between threads */
+
+struct userstore_ops {
+	const char *name; /* "sqlite" */
+	/* Opens the store named by cfg. create: make the database and schema if
+	 * missing (else a missing store is -ENOENT). Writes a clear message to
+	 * err on failure. */
+	int (*open)(const struct config *cfg, bool create, struct userstore **out, char *err, size_t errsz);
+	/* 0 and *out filled, -ENOENT if no such user, other -errno on failure. */
+	int (*lookup)(struct userstore *s, const char *name, struct user_record *out);
+	/* Admin operations (the ferry CLI). -EEXIST / -ENOENT as appropriate. */
+	int (*add)(struct userstore *s, const struct user_record *u);
+	int (*remove)(struct userstore *s, const char *name);
+	/* Replaces every field of the existing row u->name; updated_at = now. */
+	int (*update)(struct userstore *s, const struct user_record *u);
+	/* Calls fn for each user in name order; stops early if fn returns non-zero. */
+	int (*list)(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg);
+	void (*close)(struct userstore *s);
+
+	/* One-time passwords. otp_get: 0, or -ENOENT when nothing is set.
+	 * otp_put replaces the user's settings (-ENOENT: no such user); a
+	 * state with nothing set removes the row. */
+	int (*otp_get)(struct userstore *s, const char *name, struct otp_state *out);
+	int (*otp_put)(struct userstore *s, const char *name, const struct otp_state *st);
+	/* Compare-and-swap: stores OTP(seq-1) = next only if the row still
+	 * holds seq and last; -ESTALE when another login got there first. */
+	int (*otp_advance)(struct userstore *s, const char *name, unsigned seq, uint64_t last, uint64_t next);
+	/* Records TOTP step as used only if it is later than the last one;
+	 * -ESTALE otherwise (a code is accepted once). */
+	int (*totp_advance)(struct userstore *s, const char *name, int64_t step);
+	/* RFC 2289 §9: one outstanding challenge per name, across connections
+	 * and servers sharing the store. lock takes it for owner until the
+	 * wall-clock second until (-EBUSY: another owner holds it and it has
+	 * not expired); unlock releases it if owner still holds it. */
+	int (*challenge_lock)(struct userstore *s, const char *name, uint64_t owner, int64_t now, int64_t until);
+	int (*challenge_unlock)(struct userstore *s, const char *name, uint64_t owner);
+	/* A random secret made once per store (made-up challenges). */
+	int (*server_secret)(struct userstore *s, uint8_t *out, size_t n);
+	/* Kerberos principal → user mappings (RFC 2228 GSSAPI logins). check:
+	 * 0 if principal may log in as name, -ENOENT if not. add: -EEXIST if
+	 * the pair exists, -ENOENT if the user does not. remove: -ENOENT if
+	 * absent. list: pairs in (user, principal) order; name NULL = all. */
+	int (*principal_check)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_add)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_remove)(struct userstore *s, const char *principal, const char *name);
+	int (*principal_list)(struct userstore *s, const char *name,
+			      int (*fn)(const char *principal, const char *name, void *arg), void *arg);
+};
+
+/* The lookup both halves of a login start with (auth_lookup for USER,
+ * auth_login for PASS): name's record into *u and, when the user exists, its
+ * OTP settings into *st; *found and *have_st say which were there. Returns
+ * 0, or the store's -errno for anything but "no such user" / "nothing set".
+ * The caller owns and frees *u and *st in every case. Blocking. */
+int userstore_load(const struct userstore_ops *ops, struct userstore *s, const char *name, struct user_record *u,
+		   struct otp_state *st, bool *found, bool *have_st);
+
+/* The embedded SQLite backend (store_sqlite.c). */
+extern const struct userstore_ops store_sqlite_ops;
+
+#endif
