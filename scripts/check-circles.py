@@ -9,9 +9,10 @@ linker's point of view, so a call through a header declared anywhere counts.
 
 Usage: check-circles.py BUILD_DIR. Reads, with nm, the object file of every
 src/ file that BUILD_DIR/compile_commands.json lists (so an object left over
-from a removed file does not count), prints every circle (and, for information, every longer loop: files
-that reach each other through three or more), and exits 1 when one is not in ALLOWED below, or when an
-entry of ALLOWED is no longer a circle (so the list stays true).
+from a removed file does not count), prints every circle and, for
+information, every longer loop (three or more files that reach each other),
+and exits 1 when a circle is not in ALLOWED below, or when an entry of
+ALLOWED is no longer a circle (so the list stays true).
 """
 import json
 import os
