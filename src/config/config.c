@@ -676,13 +676,3 @@ void config_set_current(struct config *c)
 	(void)pthread_mutex_unlock(&config_cur_lock);
 	config_unref(old); /* outside the lock: freeing needs no lock */
 }
-
-void config_listen_format(const struct config_listen *l, char *out, size_t outsz)
-{
-	if (outsz == 0)
-		return;
-	if (strchr(l->host, ':'))
-		(void)snprintf(out, outsz, "[%s]:%u", l->host, (unsigned)l->port);
-	else
-		(void)snprintf(out, outsz, "%s:%u", l->host, (unsigned)l->port);
-}

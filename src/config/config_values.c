@@ -168,6 +168,18 @@ static int config_set_duration(const struct config_row *row, const char *v, void
 	return config_store_uint(field, row->size, x, why, whysz);
 }
 
+/* Here, beside the parser of listen entries, so that config_values.c needs
+ * nothing from config.c (config.c uses this file, not the other way). */
+void config_listen_format(const struct config_listen *l, char *out, size_t outsz)
+{
+	if (outsz == 0)
+		return;
+	if (strchr(l->host, ':'))
+		(void)snprintf(out, outsz, "[%s]:%u", l->host, (unsigned)l->port);
+	else
+		(void)snprintf(out, outsz, "%s:%u", l->host, (unsigned)l->port);
+}
+
 /* Rewrites host in its canonical text form so that two spellings of one
  * address ("::1", "0::1") are caught as duplicates and logged alike. */
 static int config_canon_host(char *host, size_t hostsz)

@@ -2,7 +2,7 @@
  *
  * Uploads are written to an O_TMPFILE where the kernel lets this process
  * name it later, else to a named ".ferry-upload.*" file renamed into place
- * on success (vfs.c). A crash or SIGKILL leaves nothing in the first case
+ * on success (vfs_upload.c). A crash or SIGKILL leaves nothing in the first case
  * and an orphaned temporary in the second (e.g. Debian 12's 6.1 kernel, a
  * non-root service user). At start ferryd walks the homes and removes the
  * ones nobody has written to for a while: a server sharing the homes may
@@ -20,7 +20,7 @@
 #include "vfs.h"
 
 #define CLEAN_MAX_DEPTH 64
-#define TMP_PREFIX ".ferry-upload."	 /* vfs.c VFS_TMP_PREFIX, listing.c hides it */
+#define TMP_PREFIX ".ferry-upload."	 /* vfs_impl.h VFS_TMP_PREFIX, listing.c hides it */
 #define PARTIAL_PREFIX ".ferry-partial." /* vfs_impl.h VFS_PARTIAL_PREFIX */
 
 struct clean {

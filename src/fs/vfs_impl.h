@@ -1,4 +1,5 @@
-/* vfs_impl: what vfs.c and vfs_partial.c share; not for other modules. */
+/* vfs_impl: what the files of fs/vfs* share; not for other modules. They
+ * call downwards only: vfs_upload.c → vfs_partial.c → vfs.c. */
 #ifndef FERRY_VFS_IMPL_H
 #define FERRY_VFS_IMPL_H
 
@@ -8,7 +9,9 @@
 
 #include "vfs.h"
 
-/* Resumable partials (vfs.h); listing.c and vfs_clean.c know the prefix too. */
+/* Upload temporaries and resumable partials (vfs.h); no client path may
+ * name them (vfs.c); listing.c and vfs_clean.c know the prefixes too. */
+#define VFS_TMP_PREFIX ".ferry-upload."
 #define VFS_PARTIAL_PREFIX ".ferry-partial."
 #define VFS_PARTIAL_HASH 16 /* bytes of SHA-256, 32 hex digits */
 
@@ -19,6 +22,16 @@ struct vfs_where {
 	const char *name;
 };
 
+/* vfs.c: 0 when v has a root. */
+int vfs_check(const struct vfs *v);
+/* vfs.c, SECURITY: the one place a client path is resolved (openat2 with
+ * RESOLVE_IN_ROOT from dirfd, the root). */
+int vfs_openat2(int dirfd, const char *rel, uint64_t flags, uint64_t mode, int *out);
+/* vfs.c: vpath relative to the root ("." for the root); -EACCES for the
+ * names of temporaries and partials. */
+int vfs_rel(const char *vpath, const char **rel);
+/* vfs.c: vpath split into parent and one checked final component. */
+int vfs_split(const char *vpath, struct vfs_where *w);
 /* Splits vpath and opens its parent (O_PATH) inside the root. root_err is
  * the answer when vpath is the root itself, which has no parent here. */
 int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd);

@@ -1,7 +1,7 @@
 /* vfs_partial: resumable atomic uploads (vfs.h). An interrupted upload's
- * temporary becomes its owner's hidden partial in the target directory;
- * that owner's APPEND or RESUME continues it and commit (vfs.c) renames it
- * over the target. The partial's name is derived from the owner and the
+ * temporary becomes its owner's hidden partial in the target directory
+ * (vfs_upload_keep); that owner's APPEND or RESUME continues it and commit
+ * (vfs_upload.c) renames it over the target. The partial's name is derived from the owner and the
  * file name, so nothing has to be stored to find it again, also after a
  * restart. */
 #include <errno.h>
@@ -78,30 +78,4 @@ int vfs_partial_size(struct vfs *v, const char *vpath, const char *owner, uint64
 	if (r == 0)
 		*size = (uint64_t)st.st_size;
 	return r;
-}
-
-void vfs_upload_keep(struct vfs_upload *u)
-{
-	struct stat st;
-	if (!u || u->fd < 0 || !u->temp || !u->partial[0] || u->resumed) {
-		if (u && u->resumed)
-			u->tmpname[0] = '\0'; /* it is the partial already */
-		vfs_upload_abort(u);
-		return;
-	}
-	/* Nothing arrived: nothing worth resuming (an older partial stays). */
-	if (fstat(u->fd, &st) != 0 || st.st_size == 0) {
-		vfs_upload_abort(u);
-		return;
-	}
-	if (u->tmpfile) {
-		/* linkat cannot replace: an older partial of the same upload goes. */
-		for (int i = 0; i < 2; i++)
-			if (linkat(u->fd, "", u->dirfd, u->partial, AT_EMPTY_PATH) == 0 || errno != EEXIST ||
-			    unlinkat(u->dirfd, u->partial, 0) != 0)
-				break;
-	} else if (renameat(u->dirfd, u->tmpname, u->dirfd, u->partial) == 0) {
-		u->tmpname[0] = '\0';
-	}
-	vfs_upload_abort(u); /* an unnamed temporary that could not be linked vanishes */
 }

@@ -23,8 +23,8 @@ void cmd_syst(struct proto *p, struct slice arg)
 
 void cmd_feat(struct proto *p, struct slice arg)
 {
-	size_t n;
-	const struct cmd_row *rows = cmdtab_rows(&n);
+	const struct cmd_row *rows = p->cmds->verbs.row;
+	size_t n = p->cmds->verbs.n;
 	proto_reply_begin(p, 211, "Features:");
 	/* RFC 2389 §3.2: one feature per line, each starting with one space. */
 	for (size_t i = 0; i < n; i++) {
@@ -50,16 +50,16 @@ void cmd_feat(struct proto *p, struct slice arg)
 }
 
 /* Lists rows' verbs, eight to a line, as a 214 reply. */
-static void help_list(struct proto *p, const struct cmd_row *rows, size_t n, const char *what)
+static void help_list(struct proto *p, struct cmd_rows rows, const char *what)
 {
 	proto_reply_begin(p, 214, "The following %scommands are recognized.", what);
 	char line[128];
 	size_t len = 0;
-	for (size_t i = 0; i < n; i++) {
-		int w = snprintf(line + len, sizeof(line) - len, " %-4s", rows[i].verb);
+	for (size_t i = 0; i < rows.n; i++) {
+		int w = snprintf(line + len, sizeof(line) - len, " %-4s", rows.row[i].verb);
 		if (w > 0)
 			len += (size_t)w;
-		if ((i + 1) % 8 == 0 || i + 1 == n) {
+		if ((i + 1) % 8 == 0 || i + 1 == rows.n) {
 			proto_reply_cont(p, "%s", line);
 			len = 0;
 		}
@@ -70,14 +70,12 @@ static void help_list(struct proto *p, const struct cmd_row *rows, size_t n, con
 /* SITE HELP [sub] and HELP SITE [sub]: the SITE table, or one row's syntax. */
 void cmd_site_help(struct proto *p, struct slice arg)
 {
-	size_t n;
-	const struct cmd_row *rows = cmdtab_site_rows(&n);
 	arg = slice_trim_spaces(arg);
 	if (arg.n == 0) {
-		help_list(p, rows, n, "SITE ");
+		help_list(p, p->cmds->site, "SITE ");
 		return;
 	}
-	const struct cmd_row *row = cmdtab_find_site(arg);
+	const struct cmd_row *row = cmd_rows_find(p->cmds->site, arg);
 	if (!row) {
 		char shown[64];
 		proto_reply(p, 501, "Unknown SITE command %s.", reply_sanitize(arg, shown, sizeof(shown)));
@@ -88,8 +86,6 @@ void cmd_site_help(struct proto *p, struct slice arg)
 
 void cmd_help(struct proto *p, struct slice arg)
 {
-	size_t n;
-	const struct cmd_row *rows = cmdtab_rows(&n);
 	if (arg.n) {
 		struct slice verb, sub;
 		(void)slice_split(slice_trim_spaces(arg), ' ', &verb, &sub);
@@ -97,7 +93,7 @@ void cmd_help(struct proto *p, struct slice arg)
 			cmd_site_help(p, sub);
 			return;
 		}
-		const struct cmd_row *row = cmdtab_find(slice_trim_spaces(arg));
+		const struct cmd_row *row = cmd_rows_find(p->cmds->verbs, slice_trim_spaces(arg));
 		if (!row) {
 			char shown[64];
 			proto_reply(p, 501, "Unknown command %s.", reply_sanitize(arg, shown, sizeof(shown)));
@@ -106,7 +102,7 @@ void cmd_help(struct proto *p, struct slice arg)
 		proto_reply(p, 214, "Syntax: %s", row->syntax);
 		return;
 	}
-	help_list(p, rows, n, "");
+	help_list(p, p->cmds->verbs, "");
 }
 
 /* SITE sub [args]: the subcommand's row decides its argument rule, as the
@@ -116,7 +112,7 @@ void cmd_site(struct proto *p, struct slice arg)
 {
 	struct slice sub, rest;
 	bool has_arg = slice_split(arg, ' ', &sub, &rest);
-	const struct cmd_row *row = cmdtab_find_site(sub);
+	const struct cmd_row *row = cmd_rows_find(p->cmds->site, sub);
 	if (!row) {
 		proto_reply(p, 500, "Unknown SITE command.");
 		return;

@@ -77,32 +77,17 @@ static const struct cmd_row site_table[] = {
 	{ "HELP", cmd_site_help, ARG_OPTIONAL, 0, "SITE HELP [<sp> site-command]", NULL },
 };
 
-static const struct cmd_row *find(const struct cmd_row *rows, size_t n, struct slice verb)
+static const struct cmdtab tab = {
+	.verbs = { table, ARRAY_LEN(table) },
+	.site = { site_table, ARRAY_LEN(site_table) },
+};
+
+const struct cmdtab *cmdtab_get(void)
 {
-	for (size_t i = 0; i < n; i++)
-		if (slice_eq_ci(verb, rows[i].verb))
-			return &rows[i];
-	return NULL;
+	return &tab;
 }
 
 const struct cmd_row *cmdtab_find(struct slice verb)
 {
-	return find(table, ARRAY_LEN(table), verb);
-}
-
-const struct cmd_row *cmdtab_find_site(struct slice verb)
-{
-	return find(site_table, ARRAY_LEN(site_table), verb);
-}
-
-const struct cmd_row *cmdtab_site_rows(size_t *n)
-{
-	*n = ARRAY_LEN(site_table);
-	return site_table;
-}
-
-const struct cmd_row *cmdtab_rows(size_t *n)
-{
-	*n = ARRAY_LEN(table);
-	return table;
+	return cmd_rows_find(tab.verbs, verb);
 }

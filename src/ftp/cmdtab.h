@@ -31,15 +31,36 @@ struct cmd_row {
 	const char *feat;   /* FEAT line without the leading space, or NULL */
 };
 
-/* Finds a verb (ASCII case-insensitive), or NULL. */
+/* Rows in HELP order. */
+struct cmd_rows {
+	const struct cmd_row *row;
+	size_t n;
+};
+
+/* The verbs, and the SITE subcommands (Decision 17) the same way: a row
+ * decides the argument rule and the syntax, and SITE HELP lists them (only
+ * arg, fn, verb and syntax are used; flags and feat are 0 and NULL). The
+ * dispatcher hands this to the handlers (struct proto's cmds), so FEAT, HELP
+ * and SITE read the table that names them without calling back into
+ * cmdtab.c. */
+struct cmdtab {
+	struct cmd_rows verbs;
+	struct cmd_rows site;
+};
+
+const struct cmdtab *cmdtab_get(void);
+/* Finds a verb of the main table (ASCII case-insensitive), or NULL. */
 const struct cmd_row *cmdtab_find(struct slice verb);
-/* The whole table, in HELP order. */
-const struct cmd_row *cmdtab_rows(size_t *n);
-/* The SITE subcommands (Decision 17), the same way: a row decides the
- * argument rule and the syntax, and SITE HELP lists them. Only arg, fn,
- * verb and syntax are used; flags and feat are 0 and NULL. */
-const struct cmd_row *cmdtab_find_site(struct slice verb);
-const struct cmd_row *cmdtab_site_rows(size_t *n);
+
+/* Finds a verb among rows (ASCII case-insensitive), or NULL. Inline: the
+ * handlers that read the table use it without linking cmdtab.c. */
+static inline const struct cmd_row *cmd_rows_find(struct cmd_rows rows, struct slice verb)
+{
+	for (size_t i = 0; i < rows.n; i++)
+		if (slice_eq_ci(verb, rows.row[i].verb))
+			return &rows.row[i];
+	return NULL;
+}
 
 /* Handlers (cmd_login.c, cmd_misc.c, cmd_xfer.c). */
 void cmd_user(struct proto *p, struct slice arg);

@@ -29,6 +29,7 @@ struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer
 {
 	struct proto *p = util_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
+	p->cmds = cmdtab_get();
 	p->sid = sid;
 	p->peer = peer ? peer : "";
 	buf_init(&p->out, PROTO_OUT_MAX);

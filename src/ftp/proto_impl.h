@@ -34,8 +34,11 @@ union proto_sockaddr {
 	struct sockaddr_in6 in6;
 };
 
+struct cmdtab;
+
 struct proto {
 	const struct config *cfg;
+	const struct cmdtab *cmds; /* the command table, for FEAT, HELP and SITE */
 	uint64_t sid;
 	const char *peer; /* borrowed from the session */
 	struct buf out;
