@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmdtab.h"
+#include "files.h"
 #include "listing.h"
 #include "log.h"
 #include "parse.h"
@@ -75,11 +76,12 @@ void proto_reply_errno(struct proto *p, int err)
 	}
 }
 
-static bool allowed(struct proto *p, uint32_t perm)
+bool proto_allow(struct proto *p, enum files_op op)
 {
-	if (p->perms & perm)
+	int r = files_allow(p->perms, op);
+	if (r == 0)
 		return true;
-	proto_reply(p, 550, "Permission denied.");
+	proto_reply_errno(p, r); /* -EACCES: 550 Permission denied. */
 	return false;
 }
 
@@ -98,7 +100,7 @@ static void change_dir(struct proto *p, struct slice arg, int code)
 {
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_CHDIR) || !proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_stat(&p->vfs, vpath, &st);
 	if (r == 0 && !S_ISDIR(st.st_mode))
@@ -132,7 +134,7 @@ void cmd_cdup(struct proto *p, struct slice arg)
 void cmd_mkd(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!allowed(p, PERM_MKDIR) || !proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_MKDIR) || !proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_mkdir(&p->vfs, vpath, 0755);
 	if (r) {
@@ -145,7 +147,7 @@ void cmd_mkd(struct proto *p, struct slice arg)
 void cmd_rmd(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!allowed(p, PERM_DELETE) || !proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_RMDIR) || !proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_rmdir(&p->vfs, vpath);
 	if (r) {
@@ -158,7 +160,7 @@ void cmd_rmd(struct proto *p, struct slice arg)
 void cmd_dele(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!allowed(p, PERM_DELETE) || !proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_DELETE) || !proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_unlink(&p->vfs, vpath);
 	if (r) {
@@ -172,7 +174,7 @@ void cmd_rnfr(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!allowed(p, PERM_RENAME) || !proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_RENAME) || !proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_lstat(&p->vfs, vpath, &st);
 	if (r) {
@@ -221,7 +223,7 @@ void cmd_size(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!allowed(p, PERM_READ) || !proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_READ) || !proto_resolve(p, arg, vpath))
 		return;
 	/* Resumable uploads: the uploader's own interrupted upload of this
 	 * file is what curl -C - and lftp put -c continue from (vfs.h). */
@@ -273,7 +275,7 @@ void cmd_mdtm(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX], when[16];
 	struct stat st;
-	if (!proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_MTIME) || !proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_stat(&p->vfs, vpath, &st);
 	if (r == 0 && !S_ISREG(st.st_mode))
@@ -290,7 +292,7 @@ void cmd_mlst(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!allowed(p, PERM_LIST) || !proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
+	if (!proto_allow(p, FILES_OP_LIST) || !proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
 		return;
 	int r = vfs_stat(&p->vfs, vpath, &st);
 	if (r) {
@@ -325,7 +327,7 @@ void cmd_mfmt(struct proto *p, struct slice arg)
 		proto_reply(p, 501, "MFMT needs YYYYMMDDHHMMSS and a path.");
 		return;
 	}
-	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+	if (!proto_allow(p, FILES_OP_SET_TIME) || !proto_resolve(p, name, vpath))
 		return;
 	struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
 	int r = vfs_set_mtime(&p->vfs, vpath, &ts);
@@ -382,7 +384,8 @@ void cmd_mff(struct proto *p, struct slice arg)
 		proto_reply(p, 504, "Only the modify and UNIX.mode facts can be set.");
 		return;
 	}
-	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+	if ((set_time && !proto_allow(p, FILES_OP_SET_TIME)) || (set_mode && !proto_allow(p, FILES_OP_SET_MODE)) ||
+	    !proto_resolve(p, name, vpath))
 		return;
 	int r = 0;
 	if (set_mode)
@@ -463,7 +466,7 @@ void cmd_site_chmod(struct proto *p, struct slice arg)
 		proto_reply(p, 501, "SITE CHMOD needs an octal mode (at most 7777) and a path.");
 		return;
 	}
-	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+	if (!proto_allow(p, FILES_OP_SET_MODE) || !proto_resolve(p, name, vpath))
 		return;
 	int r = vfs_chmod(&p->vfs, vpath, (mode_t)(mode & 0777));
 	if (r) {
@@ -481,7 +484,7 @@ void cmd_stat_path(struct proto *p, struct slice arg)
 	struct listing_opts o = { .perms = p->perms, .now = p->wall_s, .facts = p->mlst_facts };
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!allowed(p, PERM_LIST) || !proto_resolve(p, arg, vpath))
+	if (!proto_allow(p, FILES_OP_LIST) || !proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_lstat(&p->vfs, vpath, &st);
 	if (r) {

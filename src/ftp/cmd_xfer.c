@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmdtab.h"
+#include "files.h"
 #include "log.h"
 #include "parse.h"
 #include "path.h"
@@ -356,10 +357,8 @@ void cmd_retr(struct proto *p, struct slice arg)
 	char vpath[PATH_MAX];
 	struct stat st;
 	int fd = -1;
-	if (!(p->perms & PERM_READ)) {
-		proto_reply(p, 550, "Permission denied.");
+	if (!proto_allow(p, FILES_OP_READ))
 		return;
-	}
 	if (!proto_resolve(p, arg, vpath))
 		return;
 	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
@@ -404,10 +403,8 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 	uint64_t rest = p->rest;
 	p->rest = 0;
 	char vpath[PATH_MAX];
-	if (!(p->perms & PERM_WRITE)) {
-		proto_reply(p, 550, "Permission denied.");
+	if (!proto_allow(p, FILES_OP_UPLOAD))
 		return;
-	}
 	if (!proto_resolve(p, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
 		return;
 	if (rest && p->type == 'A') {
@@ -496,10 +493,8 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = p->wall_s };
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!(p->perms & PERM_LIST)) {
-		proto_reply(p, 550, "Permission denied.");
+	if (!proto_allow(p, FILES_OP_LIST))
 		return;
-	}
 	if (fmt != LISTING_MLSD) {
 		arg = list_options(arg, &o.all);
 		/* Decision 14: a pattern in the last component lists its matches. */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 
+#include "files.h"
 #include "listing.h"
 #include "proto.h"
 #include "str.h"
@@ -163,6 +164,9 @@ void proto_reply_errno(struct proto *p, int err);
 /* Joins arg onto the cwd into out (PATH_MAX); replies 553 itself and
  * returns false if the name cannot be used. */
 bool proto_resolve(struct proto *p, struct slice arg, char *out);
+/* The file service's permission decision (files_allow) for op; a refusal
+ * is answered (550) and false returned. */
+bool proto_allow(struct proto *p, enum files_op op);
 
 /* Decision 14: if arg's last component is a pattern (and no entry has that
  * very name), opens a listing of the matching entries of its directory
