@@ -1,7 +1,12 @@
 /* files: the file service (files.h). */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "files.h"
+#include "hooks.h"
+#include "log.h"
+#include "metrics.h"
 
 /* The PERM_* bit each operation needs; 0: any logged-in user. MDTM has
  * never needed "read" (it shows a time, not content), and entering a
@@ -27,4 +32,65 @@ int files_allow(uint32_t perms, enum files_op op)
 		return -EACCES;
 	uint32_t need = op_needs[op];
 	return (perms & need) == need ? 0 : -EACCES;
+}
+
+static const char *const result_names[] = { [FILES_OK] = "ok", [FILES_ABORTED] = "aborted", [FILES_FAILED] = "failed" };
+
+size_t files_event_line(const struct files_event *ev, char *out, size_t n)
+{
+	struct log_escaped e, ep;
+	bool le = ev->local_error;
+	int w = snprintf(out, n, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s",
+			 log_esc(slice_from_cstr(ev->user ? ev->user : ""), &e), ev->ip, ev->cmd,
+			 log_esc(slice_from_cstr(ev->path ? ev->path : ""), &ep), (unsigned long long)ev->bytes,
+			 result_names[ev->result], ev->reason ? " reason=" : "", ev->reason ? ev->reason : "",
+			 le ? " error=\"" : "", le ? strerror(-ev->err) : "", le ? "\"" : "");
+	if (w < 0)
+		return 0;
+	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;
+}
+
+void files_event(const struct files_sink *sink, const struct files_event *ev)
+{
+	struct log_xfer lx = {
+		.user = ev->user,
+		.ip = ev->ip,
+		.cmd = ev->verb,
+		.path = ev->path,
+		.bytes = ev->bytes,
+		.duration_ms = ev->duration_ms,
+		.result = result_names[ev->result],
+		.reason = ev->reason,
+		.direction = ev->kind == FILES_XFER_READ   ? 'o'
+			     : ev->kind == FILES_XFER_LIST ? 0
+							   : 'i',
+		.ascii = ev->ascii,
+	};
+	log_xfer(ev->sid, &lx);
+	char line[1024]; /* log_info's own limit */
+	(void)files_event_line(ev, line, sizeof(line));
+	log_info(ev->sid, "%s", line);
+	if (!sink)
+		return;
+	struct metrics *m = sink->metrics;
+	if (ev->kind == FILES_XFER_WRITE)
+		METRICS_ADD(m, bytes_in, ev->bytes);
+	else
+		METRICS_ADD(m, bytes_out, ev->bytes);
+	if (ev->result == FILES_OK)
+		METRICS_ADD(m, xfer_ok, 1);
+	else if (ev->result == FILES_ABORTED)
+		METRICS_ADD(m, xfer_aborted, 1);
+	else
+		METRICS_ADD(m, xfer_failed, 1);
+	if (ev->kind == FILES_XFER_WRITE && ev->result == FILES_OK && sink->hooks && ev->home) {
+		struct hook_upload u = { .sid = ev->sid,
+					 .user = ev->user,
+					 .vpath = ev->path,
+					 .home = ev->home,
+					 .ip = ev->ip,
+					 .protocol = ev->protocol,
+					 .bytes = ev->bytes };
+		hooks_upload(sink->hooks, &u);
+	}
 }

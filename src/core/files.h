@@ -7,6 +7,8 @@
 #ifndef FERRY_FILES_H
 #define FERRY_FILES_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "userstore.h"
@@ -32,5 +34,51 @@ enum files_op {
  * -EACCES. Checked before the path is even resolved, so a refused user
  * learns nothing about the tree. */
 int files_allow(uint32_t perms, enum files_op op);
+
+/* ---- events: every transfer's end, raised once ---- */
+
+enum files_xfer {
+	FILES_XFER_READ,  /* a download */
+	FILES_XFER_WRITE, /* an upload (store, append, unique) */
+	FILES_XFER_LIST,  /* a directory listing */
+};
+
+enum files_result { FILES_OK, FILES_ABORTED, FILES_FAILED };
+
+/* One transfer's outcome; all strings borrowed. */
+struct files_event {
+	uint64_t sid;
+	const char *user; /* NULL: logged as "" */
+	const char *ip;
+	const char *protocol; /* "ftp", "ftps": for the hooks */
+	const char *home;     /* the user's home: hooks get home + path */
+	enum files_xfer kind;
+	const char *cmd;  /* the text log's name: RETR STOR APPE STOU LIST */
+	const char *verb; /* the event logs' name: the same, or NLST/MLSD for a listing */
+	const char *path; /* virtual path */
+	uint64_t bytes;
+	uint64_t duration_ms;
+	enum files_result result;
+	const char *reason; /* one token, NULL when ok ("conn-lost", "disk-full"...) */
+	bool local_error;   /* logged with error="strerror(err)" */
+	int err;
+	bool ascii; /* TYPE A */
+};
+
+struct metrics;
+struct hooks;
+/* Where events go besides the logs; either may be NULL. */
+struct files_sink {
+	struct metrics *metrics;
+	struct hooks *hooks;
+};
+
+/* The text log's "transfer: ..." line for ev into out (pure; fail2ban and
+ * the tests read this exact form). Returns the length, truncated at n - 1. */
+size_t files_event_line(const struct files_event *ev, char *out, size_t n);
+/* Raises ev once: the text log, [log] xferlog and [log] json (log_xfer),
+ * the transfer and byte counters, and for a completed upload the hooks.
+ * sink may be NULL (no metrics, no hooks). */
+void files_event(const struct files_sink *sink, const struct files_event *ev);
 
 #endif

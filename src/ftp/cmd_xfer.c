@@ -636,36 +636,30 @@ static void xfer_done(struct proto *p, const struct proto_result *r)
 		free(p->upload);
 		p->upload = NULL;
 	}
-	const char *result = status == XFER_OK ? "ok" : status == XFER_ABORTED ? "aborted" : "failed";
-	struct log_xfer lx = {
+	struct files_event ev = {
+		.sid = p->sid,
 		.user = p->user,
 		.ip = p->peer,
-		.cmd = p->xcmd == XCMD_LIST && p->xfer_verb[0] ? p->xfer_verb : cmd_names[p->xcmd],
+		.protocol = p->tls ? "ftps" : "ftp",
+		.home = p->home,
+		.kind = p->xcmd == XCMD_RETR   ? FILES_XFER_READ
+			: p->xcmd == XCMD_LIST ? FILES_XFER_LIST
+					       : FILES_XFER_WRITE,
+		.cmd = cmd_names[p->xcmd],
+		.verb = p->xcmd == XCMD_LIST && p->xfer_verb[0] ? p->xfer_verb : cmd_names[p->xcmd],
 		.path = p->xfer_name,
 		.bytes = bytes,
 		.duration_ms = p->now_ms - p->xfer_start_ms,
-		.result = result,
+		.result = status == XFER_OK	   ? FILES_OK
+			  : status == XFER_ABORTED ? FILES_ABORTED
+						   : FILES_FAILED,
 		.reason = r && r->ctl_closed ? "control-closed" : xfer_reason(status, err),
-		.direction = p->xcmd == XCMD_RETR   ? 'o'
-			     : p->xcmd == XCMD_LIST ? 0
-						    : 'i',
+		.local_error = status == XFER_LOCAL_ERROR,
+		.err = err,
 		.ascii = p->type == 'A',
 	};
-	log_xfer(p->sid, &lx);
-	struct log_escaped e, ep;
-	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s",
-		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
-		 log_esc(slice_from_cstr(p->xfer_name), &ep), (unsigned long long)bytes, result,
-		 lx.reason ? " reason=" : "", lx.reason ? lx.reason : "", status == XFER_LOCAL_ERROR ? " error=\"" : "",
-		 status == XFER_LOCAL_ERROR ? strerror(-err) : "", status == XFER_LOCAL_ERROR ? "\"" : "");
-	free(p->committed);
-	p->committed = NULL;
-	if (status == XFER_OK && p->xcmd != XCMD_RETR && p->xcmd != XCMD_LIST) {
-		p->committed = p->xfer_name; /* for the upload hooks */
-		p->committed_bytes = bytes;
-	} else {
-		free(p->xfer_name);
-	}
+	files_event(&p->files_sink, &ev);
+	free(p->xfer_name);
 	p->xfer_name = NULL;
 	buf_free(&p->xfer_buf);
 	switch (status) {

@@ -93,6 +93,8 @@ struct proto {
 	uint64_t rest;	     /* REST marker for the next RETR/STOR/APPE */
 	char *rnfr;	     /* pending RNFR source (virtual path) */
 	unsigned mlst_facts; /* OPTS MLST selection */
+	/* Metrics and hooks of the file service's events (files_event). */
+	struct files_sink files_sink;
 
 	/* data connection */
 	bool data_ready; /* PASV/EPSV/PORT/EPRT done since the last transfer */
@@ -104,11 +106,9 @@ struct proto {
 
 	/* running transfer */
 	enum xfer_cmd xcmd;
-	uint64_t xfer_start_ms; /* monotonic, for the logged duration */
-	char verb[5];		/* the running command's verb (upper case), for logs */
-	char xfer_verb[5];	/* the verb that started the running transfer */
-	char *committed;	/* virtual path of the upload just committed (for hooks) */
-	uint64_t committed_bytes;
+	uint64_t xfer_start_ms;	   /* monotonic, for the logged duration */
+	char verb[5];		   /* the running command's verb (upper case), for logs */
+	char xfer_verb[5];	   /* the verb that started the running transfer */
 	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
 	int xfer_fd;		   /* RETR's file; also a TYPE A SIZE's while it is counted */
 	char *xfer_name;	   /* virtual path, for logs and replies */

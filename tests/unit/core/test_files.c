@@ -1,5 +1,6 @@
 /* Unit tests for src/core/files.c: the file service's permission decision
- * (every operation against every combination of PERM_* bits). */
+ * (every operation against every combination of PERM_* bits) and the text
+ * log line of a transfer event, whose exact form fail2ban filters read. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,6 +8,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "files.h"
 
@@ -79,12 +82,91 @@ static void test_allow_unknown_op_refused(void **state)
 	assert_int_equal(files_allow(PERM_ALL, (enum files_op) - 1), -EACCES);
 }
 
+static void test_event_line_ok(void **state)
+{
+	(void)state;
+	struct files_event ev = { .user = "bob",
+				  .ip = "127.0.0.1",
+				  .cmd = "STOR",
+				  .verb = "STOR",
+				  .path = "/up/a b",
+				  .bytes = 12345,
+				  .result = FILES_OK,
+				  .kind = FILES_XFER_WRITE };
+	char line[1024];
+	size_t n = files_event_line(&ev, line, sizeof(line));
+	assert_string_equal(line,
+			    "transfer: user=\"bob\" ip=127.0.0.1 cmd=STOR path=\"/up/a b\" bytes=12345 status=ok");
+	assert_int_equal(n, strlen(line));
+}
+
+static void test_event_line_failed_local_error(void **state)
+{
+	(void)state;
+	struct files_event ev = { .user = "carol",
+				  .ip = "::1",
+				  .cmd = "STOR",
+				  .verb = "STOR",
+				  .path = "/f",
+				  .bytes = 0,
+				  .result = FILES_FAILED,
+				  .reason = "disk-full",
+				  .local_error = true,
+				  .err = -ENOSPC };
+	char line[1024];
+	(void)files_event_line(&ev, line, sizeof(line));
+	char want[256];
+	(void)snprintf(want, sizeof(want),
+		       "transfer: user=\"carol\" ip=::1 cmd=STOR path=\"/f\" bytes=0 status=failed reason=disk-full "
+		       "error=\"%s\"",
+		       strerror(ENOSPC));
+	assert_string_equal(line, want);
+}
+
+static void test_event_line_escapes_client_text(void **state)
+{
+	(void)state;
+	/* A listing is logged as LIST whatever its verb; the user and the path
+	 * are client text: a quote or a line break cannot forge a field. */
+	struct files_event ev = { .user = NULL,
+				  .ip = "10.0.0.1",
+				  .cmd = "LIST",
+				  .verb = "MLSD",
+				  .path = "/x\" status=ok\nfake",
+				  .bytes = 7,
+				  .result = FILES_ABORTED,
+				  .reason = "aborted",
+				  .kind = FILES_XFER_LIST };
+	char line[1024];
+	(void)files_event_line(&ev, line, sizeof(line));
+	assert_non_null(strstr(line, "transfer: user=\"\" ip=10.0.0.1 cmd=LIST path=\""));
+	assert_null(strchr(line, '\n'));
+	assert_non_null(strstr(line, "path=\"/x\\x22 status=ok\\x0afake\""));
+	assert_non_null(strstr(line, " bytes=7 status=aborted reason=aborted"));
+}
+
+static void test_event_line_truncates(void **state)
+{
+	(void)state;
+	struct files_event ev = {
+		.user = "u", .ip = "1.2.3.4", .cmd = "RETR", .verb = "RETR", .path = "/p", .result = FILES_OK
+	};
+	char line[16];
+	size_t n = files_event_line(&ev, line, sizeof(line));
+	assert_int_equal(n, 15);
+	assert_string_equal(line, "transfer: user=");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allow_every_op_and_perms),
 		cmocka_unit_test(test_allow_single_bits),
 		cmocka_unit_test(test_allow_unknown_op_refused),
+		cmocka_unit_test(test_event_line_ok),
+		cmocka_unit_test(test_event_line_failed_local_error),
+		cmocka_unit_test(test_event_line_escapes_client_text),
+		cmocka_unit_test(test_event_line_truncates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
