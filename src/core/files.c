@@ -7,6 +7,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "metrics.h"
+#include "path.h"
 
 /* The PERM_* bit each operation needs; 0: any logged-in user. MDTM has
  * never needed "read" (it shows a time, not content), and entering a
@@ -32,6 +33,88 @@ int files_allow(uint32_t perms, enum files_op op)
 		return -EACCES;
 	uint32_t need = op_needs[op];
 	return (perms & need) == need ? 0 : -EACCES;
+}
+
+int files_resolve(const struct files_user *u, enum files_op op, const char *cwd, struct slice arg, char *vpath)
+{
+	int r = files_allow(u->perms, op);
+	return r ? r : path_resolve(cwd, arg, vpath, PATH_MAX);
+}
+
+int files_chdir(const struct files_user *u, const char *vpath)
+{
+	struct stat st;
+	int r = files_allow(u->perms, FILES_OP_CHDIR);
+	if (r == 0)
+		r = vfs_stat(u->vfs, vpath, &st);
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (r == 0) {
+		/* The directory must be enterable by the service account too. */
+		int fd;
+		r = vfs_opendir(u->vfs, vpath, &fd);
+		if (r == 0)
+			vfs_fd_close(fd);
+	}
+	return r;
+}
+
+int files_mtime(const struct files_user *u, const char *vpath, time_t *mtime)
+{
+	struct stat st;
+	int r = files_allow(u->perms, FILES_OP_MTIME);
+	if (r == 0)
+		r = vfs_stat(u->vfs, vpath, &st);
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = -EISDIR;
+	if (r == 0)
+		*mtime = st.st_mtime;
+	return r;
+}
+
+int files_mkdir(const struct files_user *u, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_MKDIR);
+	return r ? r : vfs_mkdir(u->vfs, vpath, 0755);
+}
+
+int files_rmdir(const struct files_user *u, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_RMDIR);
+	return r ? r : vfs_rmdir(u->vfs, vpath);
+}
+
+int files_delete(const struct files_user *u, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_DELETE);
+	return r ? r : vfs_unlink(u->vfs, vpath);
+}
+
+int files_rename_check(const struct files_user *u, const char *vpath)
+{
+	struct stat st;
+	int r = files_allow(u->perms, FILES_OP_RENAME);
+	return r ? r : vfs_lstat(u->vfs, vpath, &st);
+}
+
+int files_rename(const struct files_user *u, const char *from, const char *to)
+{
+	int r = files_allow(u->perms, FILES_OP_RENAME);
+	return r ? r : vfs_rename(u->vfs, from, to);
+}
+
+int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_TIME);
+	return r ? r : vfs_set_mtime(u->vfs, vpath, mtime);
+}
+
+int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
+	 * (the files belong to the service account). */
+	return r ? r : vfs_chmod(u->vfs, vpath, mode & 0777);
 }
 
 static const char *const result_names[] = { [FILES_OK] = "ok", [FILES_ABORTED] = "aborted", [FILES_FAILED] = "failed" };

@@ -7,11 +7,16 @@
 #ifndef FERRY_FILES_H
 #define FERRY_FILES_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "str.h"
 #include "userstore.h"
+#include "vfs.h"
 
 /* What a user asks to do; files_allow decides each from the user's
  * PERM_* bits (userstore.h). */
@@ -34,6 +39,38 @@ enum files_op {
  * -EACCES. Checked before the path is even resolved, so a refused user
  * learns nothing about the tree. */
 int files_allow(uint32_t perms, enum files_op op);
+
+/* The user an operation is for; all borrowed. */
+struct files_user {
+	struct vfs *vfs;  /* the user's confined root (fs/vfs.h) */
+	uint32_t perms;	  /* PERM_* */
+	const char *name; /* owner of resumable partials; NULL: none */
+};
+
+/* ---- operations: each asks files_allow itself, then acts through vfs;
+ * 0 or a negative errno the front-end maps to its reply ---- */
+
+/* The start of every operation on a client path: files_allow for op,
+ * then arg joined onto cwd into vpath (PATH_MAX). A refusal comes before
+ * the name is looked at (-EACCES); a name that cannot be used is
+ * -ENAMETOOLONG or -EINVAL. */
+int files_resolve(const struct files_user *u, enum files_op op, const char *cwd, struct slice arg, char *vpath);
+/* Whether vpath is a directory the user (and the service account) can
+ * enter: -ENOTDIR, or the error opening it. */
+int files_chdir(const struct files_user *u, const char *vpath);
+/* The modification time of the plain file vpath (-EISDIR otherwise). */
+int files_mtime(const struct files_user *u, const char *vpath, time_t *mtime);
+int files_mkdir(const struct files_user *u, const char *vpath);
+int files_rmdir(const struct files_user *u, const char *vpath);
+/* Removes a file or symlink, never a directory (-EISDIR). */
+int files_delete(const struct files_user *u, const char *vpath);
+/* Whether vpath can be renamed: it must exist (the link itself). */
+int files_rename_check(const struct files_user *u, const char *vpath);
+/* Renames within the root, replacing an existing file. */
+int files_rename(const struct files_user *u, const char *from, const char *to);
+int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime);
+/* Sets the permission bits of mode; set-ID and sticky bits are dropped. */
+int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode);
 
 /* ---- events: every transfer's end, raised once ---- */
 

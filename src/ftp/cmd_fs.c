@@ -76,6 +76,21 @@ void proto_reply_errno(struct proto *p, int err)
 	}
 }
 
+struct files_user proto_files_user(struct proto *p)
+{
+	return (struct files_user){ .vfs = &p->vfs, .perms = p->perms, .name = p->user };
+}
+
+bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath)
+{
+	struct files_user u = proto_files_user(p);
+	int r = files_resolve(&u, op, p->cwd, arg, vpath);
+	if (r == 0)
+		return true;
+	proto_reply_errno(p, r); /* 550 refused, 553 a name that cannot be used */
+	return false;
+}
+
 bool proto_allow(struct proto *p, enum files_op op)
 {
 	int r = files_allow(p->perms, op);
@@ -99,19 +114,10 @@ static void reply_257(struct proto *p, const char *vpath, const char *text)
 static void change_dir(struct proto *p, struct slice arg, int code)
 {
 	char vpath[PATH_MAX];
-	struct stat st;
-	if (!proto_allow(p, FILES_OP_CHDIR) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_CHDIR, arg, vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
-	if (r == 0 && !S_ISDIR(st.st_mode))
-		r = -ENOTDIR;
-	if (r == 0) {
-		/* The directory must be enterable by the service account too. */
-		int fd;
-		r = vfs_opendir(&p->vfs, vpath, &fd);
-		if (r == 0)
-			vfs_fd_close(fd);
-	}
+	struct files_user u = proto_files_user(p);
+	int r = files_chdir(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -134,9 +140,10 @@ void cmd_cdup(struct proto *p, struct slice arg)
 void cmd_mkd(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!proto_allow(p, FILES_OP_MKDIR) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_MKDIR, arg, vpath))
 		return;
-	int r = vfs_mkdir(&p->vfs, vpath, 0755);
+	struct files_user u = proto_files_user(p);
+	int r = files_mkdir(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -147,9 +154,10 @@ void cmd_mkd(struct proto *p, struct slice arg)
 void cmd_rmd(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!proto_allow(p, FILES_OP_RMDIR) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_RMDIR, arg, vpath))
 		return;
-	int r = vfs_rmdir(&p->vfs, vpath);
+	struct files_user u = proto_files_user(p);
+	int r = files_rmdir(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -160,9 +168,10 @@ void cmd_rmd(struct proto *p, struct slice arg)
 void cmd_dele(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!proto_allow(p, FILES_OP_DELETE) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_DELETE, arg, vpath))
 		return;
-	int r = vfs_unlink(&p->vfs, vpath);
+	struct files_user u = proto_files_user(p);
+	int r = files_delete(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -173,10 +182,10 @@ void cmd_dele(struct proto *p, struct slice arg)
 void cmd_rnfr(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	struct stat st;
-	if (!proto_allow(p, FILES_OP_RENAME) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_RENAME, arg, vpath))
 		return;
-	int r = vfs_lstat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_rename_check(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -196,8 +205,9 @@ void cmd_rnto(struct proto *p, struct slice arg)
 	}
 	char *from = p->rnfr;
 	p->rnfr = NULL; /* an RNTO always ends the pair, whatever its outcome */
-	if (proto_resolve(p, arg, vpath)) {
-		int r = vfs_rename(&p->vfs, from, vpath);
+	if (proto_files_resolve(p, FILES_OP_RENAME, arg, vpath)) {
+		struct files_user u = proto_files_user(p);
+		int r = files_rename(&u, from, vpath);
 		if (r)
 			proto_reply_errno(p, r);
 		else
@@ -274,17 +284,15 @@ static void format_time(time_t t, char out[16])
 void cmd_mdtm(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX], when[16];
-	struct stat st;
-	if (!proto_allow(p, FILES_OP_MTIME) || !proto_resolve(p, arg, vpath))
+	time_t mtime;
+	if (!proto_files_resolve(p, FILES_OP_MTIME, arg, vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
-	if (r == 0 && !S_ISREG(st.st_mode))
-		r = -EISDIR;
-	if (r) {
+	struct files_user u = proto_files_user(p);
+	if (files_mtime(&u, vpath, &mtime) != 0) {
 		proto_reply(p, 550, "Could not get file modification time.");
 		return;
 	}
-	format_time(st.st_mtime, when);
+	format_time(mtime, when);
 	proto_reply(p, 213, "%s", when);
 }
 
@@ -327,10 +335,11 @@ void cmd_mfmt(struct proto *p, struct slice arg)
 		proto_reply(p, 501, "MFMT needs YYYYMMDDHHMMSS and a path.");
 		return;
 	}
-	if (!proto_allow(p, FILES_OP_SET_TIME) || !proto_resolve(p, name, vpath))
+	if (!proto_files_resolve(p, FILES_OP_SET_TIME, name, vpath))
 		return;
+	struct files_user u = proto_files_user(p);
 	struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
-	int r = vfs_set_mtime(&p->vfs, vpath, &ts);
+	int r = files_set_mtime(&u, vpath, &ts);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -384,16 +393,16 @@ void cmd_mff(struct proto *p, struct slice arg)
 		proto_reply(p, 504, "Only the modify and UNIX.mode facts can be set.");
 		return;
 	}
-	if ((set_time && !proto_allow(p, FILES_OP_SET_TIME)) || (set_mode && !proto_allow(p, FILES_OP_SET_MODE)) ||
-	    !proto_resolve(p, name, vpath))
+	if ((set_mode && !proto_allow(p, FILES_OP_SET_MODE)) ||
+	    !proto_files_resolve(p, set_time ? FILES_OP_SET_TIME : FILES_OP_SET_MODE, name, vpath))
 		return;
+	struct files_user u = proto_files_user(p);
 	int r = 0;
 	if (set_mode)
-		/* SECURITY: no setuid/setgid/sticky bits from clients. */
-		r = vfs_chmod(&p->vfs, vpath, (mode_t)(mode & 0777));
+		r = files_set_mode(&u, vpath, (mode_t)(mode & 07777));
 	if (r == 0 && set_time) {
 		struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
-		r = vfs_set_mtime(&p->vfs, vpath, &ts);
+		r = files_set_mtime(&u, vpath, &ts);
 	}
 	if (r) {
 		proto_reply_errno(p, r);
@@ -466,9 +475,10 @@ void cmd_site_chmod(struct proto *p, struct slice arg)
 		proto_reply(p, 501, "SITE CHMOD needs an octal mode (at most 7777) and a path.");
 		return;
 	}
-	if (!proto_allow(p, FILES_OP_SET_MODE) || !proto_resolve(p, name, vpath))
+	if (!proto_files_resolve(p, FILES_OP_SET_MODE, name, vpath))
 		return;
-	int r = vfs_chmod(&p->vfs, vpath, (mode_t)(mode & 0777));
+	struct files_user u = proto_files_user(p);
+	int r = files_set_mode(&u, vpath, (mode_t)mode); /* set-ID and sticky bits dropped there */
 	if (r) {
 		proto_reply_errno(p, r);
 		return;

@@ -167,6 +167,12 @@ bool proto_resolve(struct proto *p, struct slice arg, char *out);
 /* The file service's permission decision (files_allow) for op; a refusal
  * is answered (550) and false returned. */
 bool proto_allow(struct proto *p, enum files_op op);
+/* The session's user for the file service (files.h); borrows p. */
+struct files_user proto_files_user(struct proto *p);
+/* files_resolve for op: arg joined onto the cwd into vpath (PATH_MAX);
+ * a refusal (550) or a name that cannot be used (553) is answered and
+ * false returned. */
+bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath);
 
 /* Decision 14: if arg's last component is a pattern (and no entry has that
  * very name), opens a listing of the matching entries of its directory

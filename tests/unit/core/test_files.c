@@ -1,6 +1,8 @@
 /* Unit tests for src/core/files.c: the file service's permission decision
  * (every operation against every combination of PERM_* bits) and the text
- * log line of a transfer event, whose exact form fail2ban filters read. */
+ * log line of a transfer event, whose exact form fail2ban filters read;
+ * the operations on a real temporary tree: a refused operation changes
+ * nothing, an allowed one does what it says. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +11,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <ftw.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "files.h"
 
@@ -157,6 +163,103 @@ static void test_event_line_truncates(void **state)
 	assert_string_equal(line, "transfer: user=");
 }
 
+struct tree {
+	char home[64];
+	struct vfs v;
+};
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int tree_setup(void **state)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	(void)snprintf(t->home, sizeof(t->home), "/tmp/ferry-files-XXXXXX");
+	if (!mkdtemp(t->home) || vfs_open_root(t->home, &t->v) != 0)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+static int tree_teardown(void **state)
+{
+	struct tree *t = *state;
+	vfs_close(&t->v);
+	(void)nftw(t->home, rm_cb, 16, FTW_PHYS | FTW_DEPTH);
+	free(t);
+	return 0;
+}
+
+static bool exists(struct tree *t, const char *rel, mode_t *mode)
+{
+	char full[128];
+	struct stat st;
+	(void)snprintf(full, sizeof(full), "%s/%s", t->home, rel);
+	if (lstat(full, &st) != 0)
+		return false;
+	if (mode)
+		*mode = st.st_mode;
+	return true;
+}
+
+static void test_ops_refused_change_nothing(void **state)
+{
+	struct tree *t = *state;
+	struct files_user all = { .vfs = &t->v, .perms = PERM_ALL, .name = "bob" };
+	struct files_user none = { .vfs = &t->v, .perms = 0, .name = "bob" };
+	char vpath[PATH_MAX];
+	assert_int_equal(files_resolve(&none, FILES_OP_MKDIR, "/", SLICE_LIT("d"), vpath), -EACCES);
+	assert_int_equal(files_mkdir(&none, "/d"), -EACCES);
+	assert_false(exists(t, "d", NULL));
+	assert_int_equal(files_resolve(&all, FILES_OP_MKDIR, "/", SLICE_LIT("d"), vpath), 0);
+	assert_string_equal(vpath, "/d");
+	assert_int_equal(files_mkdir(&all, vpath), 0);
+	assert_true(exists(t, "d", NULL));
+	assert_int_equal(files_rmdir(&none, "/d"), -EACCES);
+	assert_int_equal(files_rename_check(&none, "/d"), -EACCES);
+	assert_int_equal(files_rename(&none, "/d", "/e"), -EACCES);
+	assert_int_equal(files_set_mode(&none, "/d", 0700), -EACCES);
+	struct timespec ts = { .tv_sec = 1000000000 };
+	assert_int_equal(files_set_mtime(&none, "/d", &ts), -EACCES);
+	assert_true(exists(t, "d", NULL));
+	assert_false(exists(t, "e", NULL));
+	/* Entering a directory and reading a time need no bit. */
+	time_t mt;
+	assert_int_equal(files_chdir(&none, "/d"), 0);
+	assert_int_equal(files_mtime(&none, "/d", &mt), -EISDIR);
+}
+
+static void test_ops_allowed(void **state)
+{
+	struct tree *t = *state;
+	struct files_user u = { .vfs = &t->v, .perms = PERM_ALL, .name = "bob" };
+	char vpath[PATH_MAX];
+	assert_int_equal(files_resolve(&u, FILES_OP_MKDIR, "/a", SLICE_LIT("../b"), vpath), 0);
+	assert_string_equal(vpath, "/b");
+	assert_int_equal(files_resolve(&u, FILES_OP_MKDIR, "/", (struct slice){ "x\0y", 3 }, vpath), -EINVAL);
+	assert_int_equal(files_mkdir(&u, "/b"), 0);
+	assert_int_equal(files_mkdir(&u, "/b"), -EEXIST);
+	assert_int_equal(files_chdir(&u, "/nope"), -ENOENT);
+	assert_int_equal(files_rename_check(&u, "/b"), 0);
+	assert_int_equal(files_rename(&u, "/b", "/c"), 0);
+	assert_true(exists(t, "c", NULL));
+	/* SECURITY: set-ID and sticky bits never reach the disk. */
+	mode_t m = 0;
+	assert_int_equal(files_set_mode(&u, "/c", 07755), 0);
+	assert_true(exists(t, "c", &m));
+	assert_int_equal(m & 07777, 0755);
+	assert_int_equal(files_rmdir(&u, "/c"), 0);
+	assert_false(exists(t, "c", NULL));
+	assert_int_equal(files_delete(&u, "/c"), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +270,8 @@ int main(void)
 		cmocka_unit_test(test_event_line_failed_local_error),
 		cmocka_unit_test(test_event_line_escapes_client_text),
 		cmocka_unit_test(test_event_line_truncates),
+		cmocka_unit_test_setup_teardown(test_ops_refused_change_nothing, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_ops_allowed, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
