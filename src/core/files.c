@@ -1,5 +1,6 @@
 /* files: the file service (files.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,6 +116,39 @@ int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
 	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
 	 * (the files belong to the service account). */
 	return r ? r : vfs_chmod(u->vfs, vpath, mode & 0777);
+}
+
+int files_open_read(const struct files_user *u, const char *vpath, uint64_t offset, struct files_read *out)
+{
+	struct stat st;
+	*out = (struct files_read){ .fd = -1 };
+	int r = files_allow(u->perms, FILES_OP_READ);
+	if (r == 0)
+		r = vfs_open(u->vfs, vpath, O_RDONLY | O_NONBLOCK, &out->fd); /* a FIFO must not block the loop */
+	if (r == 0)
+		r = vfs_fstat(out->fd, &st);
+	if (r == 0 && !S_ISREG(st.st_mode)) {
+		out->not_plain = true;
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
+	}
+	if (r == 0) {
+		out->size = (uint64_t)st.st_size;
+		if (offset > out->size)
+			r = -ERANGE;
+	}
+	if (r) {
+		vfs_fd_close(out->fd);
+		out->fd = -1;
+	}
+	return r;
+}
+
+int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *size)
+{
+	int r = files_allow(u->perms, FILES_OP_READ);
+	if (r == 0 && !(u->atomic && u->partials))
+		r = -ENOENT; /* none is ever kept */
+	return r ? r : vfs_partial_size(u->vfs, vpath, u->name, size);
 }
 
 static const char *const result_names[] = { [FILES_OK] = "ok", [FILES_ABORTED] = "aborted", [FILES_FAILED] = "failed" };

@@ -45,6 +45,8 @@ struct files_user {
 	struct vfs *vfs;  /* the user's confined root (fs/vfs.h) */
 	uint32_t perms;	  /* PERM_* */
 	const char *name; /* owner of resumable partials; NULL: none */
+	bool atomic;	  /* [transfer] atomic_uploads: temporary + rename */
+	bool partials;	  /* [transfer] partial_keep: interrupted uploads stay resumable */
 };
 
 /* ---- operations: each asks files_allow itself, then acts through vfs;
@@ -71,6 +73,21 @@ int files_rename(const struct files_user *u, const char *from, const char *to);
 int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime);
 /* Sets the permission bits of mode; set-ID and sticky bits are dropped. */
 int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode);
+
+/* A file opened for reading (files_open_read). */
+struct files_read {
+	int fd;		/* the caller closes it (vfs_fd_close); -1 when none */
+	uint64_t size;	/* its size when opened */
+	bool not_plain; /* refused because it is a directory, FIFO or device */
+};
+/* Opens the plain file vpath for reading from offset. A directory is
+ * -EISDIR and any other non-plain file -EACCES (a FIFO or a device must
+ * neither block nor be read), both with not_plain; an offset beyond the
+ * end is -ERANGE. Never blocks (O_NONBLOCK). */
+int files_open_read(const struct files_user *u, const char *vpath, uint64_t offset, struct files_read *out);
+/* The size of the user's own interrupted upload of vpath, which a resumed
+ * upload continues from (-ENOENT when none is kept). */
+int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *size);
 
 /* ---- events: every transfer's end, raised once ---- */
 

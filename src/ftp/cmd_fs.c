@@ -78,7 +78,11 @@ void proto_reply_errno(struct proto *p, int err)
 
 struct files_user proto_files_user(struct proto *p)
 {
-	return (struct files_user){ .vfs = &p->vfs, .perms = p->perms, .name = p->user };
+	return (struct files_user){ .vfs = &p->vfs,
+				    .perms = p->perms,
+				    .name = p->user,
+				    .atomic = p->cfg->atomic_uploads != 0,
+				    .partials = p->cfg->partial_keep_ms != 0 };
 }
 
 bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath)
@@ -232,32 +236,28 @@ static void size_counted(struct proto *p, const struct proto_result *r)
 void cmd_size(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	struct stat st;
-	if (!proto_allow(p, FILES_OP_READ) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_READ, arg, vpath))
 		return;
+	struct files_user u = proto_files_user(p);
 	/* Resumable uploads: the uploader's own interrupted upload of this
 	 * file is what curl -C - and lftp put -c continue from (vfs.h). */
 	uint64_t partial;
-	if (p->type != 'A' && p->cfg->atomic_uploads && p->cfg->partial_keep_ms &&
-	    vfs_partial_size(&p->vfs, vpath, p->user, &partial) == 0) {
+	if (p->type != 'A' && files_partial_size(&u, vpath, &partial) == 0) {
 		proto_reply(p, 213, "%llu", (unsigned long long)partial);
 		return;
 	}
-	int fd = -1;
-	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
-	if (r == 0)
-		r = vfs_fstat(fd, &st);
-	if (r == 0 && !S_ISREG(st.st_mode)) {
-		vfs_fd_close(fd);
+	struct files_read f;
+	int r = files_open_read(&u, vpath, 0, &f);
+	if (r && f.not_plain) {
 		proto_reply(p, 550, "Not a plain file.");
 		return;
 	}
 	if (r) {
-		vfs_fd_close(fd);
 		proto_reply_errno(p, r);
 		return;
 	}
-	uint64_t size = (uint64_t)st.st_size;
+	int fd = f.fd;
+	uint64_t size = f.size;
 	if (p->type == 'A') {
 		/* RFC 3659 §4: the exact octet count for the current TYPE. */
 		if (size > ASCII_SIZE_LIMIT) {

@@ -355,28 +355,21 @@ void cmd_retr(struct proto *p, struct slice arg)
 	uint64_t rest = p->rest;
 	p->rest = 0; /* used by this command whatever happens */
 	char vpath[PATH_MAX];
-	struct stat st;
-	int fd = -1;
-	if (!proto_allow(p, FILES_OP_READ))
+	if (!proto_files_resolve(p, FILES_OP_READ, arg, vpath))
 		return;
-	if (!proto_resolve(p, arg, vpath))
-		return;
-	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
-	if (r == 0)
-		r = vfs_fstat(fd, &st);
-	if (r == 0 && !S_ISREG(st.st_mode))
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
-	if (r) {
-		vfs_fd_close(fd);
-		proto_reply_errno(p, r);
-		return;
-	}
-	uint64_t size = (uint64_t)st.st_size;
-	if (rest > size) {
-		vfs_fd_close(fd);
+	struct files_user u = proto_files_user(p);
+	struct files_read f;
+	int r = files_open_read(&u, vpath, rest, &f);
+	if (r == -ERANGE) {
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
 	}
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	int fd = f.fd;
+	uint64_t size = f.size;
 	if (rest && p->type == 'A') {
 		vfs_fd_close(fd);
 		proto_reply(p, 555, "Restart offsets need TYPE I.");

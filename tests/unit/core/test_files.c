@@ -260,6 +260,55 @@ static void test_ops_allowed(void **state)
 	assert_int_equal(files_delete(&u, "/c"), -ENOENT);
 }
 
+static void put(struct tree *t, const char *rel, const char *data)
+{
+	char full[128];
+	(void)snprintf(full, sizeof(full), "%s/%s", t->home, rel);
+	FILE *f = fopen(full, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(data, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_open_read(void **state)
+{
+	struct tree *t = *state;
+	struct files_user u = { .vfs = &t->v, .perms = PERM_READ, .name = "bob" };
+	struct files_user no = { .vfs = &t->v, .perms = PERM_ALL & ~PERM_READ, .name = "bob" };
+	struct files_read f;
+	char full[128];
+	put(t, "f", "hello");
+	assert_int_equal(files_mkdir(&(struct files_user){ .vfs = &t->v, .perms = PERM_MKDIR }, "/d"), 0);
+	(void)snprintf(full, sizeof(full), "%s/fifo", t->home);
+	assert_int_equal(mkfifo(full, 0600), 0);
+
+	assert_int_equal(files_open_read(&no, "/f", 0, &f), -EACCES);
+	assert_false(f.not_plain);
+	assert_int_equal(f.fd, -1);
+	assert_int_equal(files_open_read(&u, "/f", 6, &f), -ERANGE);
+	assert_int_equal(f.fd, -1);
+	assert_int_equal(files_open_read(&u, "/d", 0, &f), -EISDIR);
+	assert_true(f.not_plain);
+	/* A FIFO is neither read nor waited on. */
+	assert_int_equal(files_open_read(&u, "/fifo", 0, &f), -EACCES);
+	assert_true(f.not_plain);
+	assert_int_equal(files_open_read(&u, "/nope", 0, &f), -ENOENT);
+	assert_int_equal(files_open_read(&u, "/f", 5, &f), 0);
+	assert_int_equal(f.size, 5);
+	char b[8];
+	assert_int_equal(read(f.fd, b, sizeof(b)), 5);
+	vfs_fd_close(f.fd);
+
+	/* No partial is ever found where none are kept. */
+	uint64_t size = 1;
+	struct files_user keep = { .vfs = &t->v, .perms = PERM_READ, .name = "bob", .atomic = true, .partials = true };
+	assert_int_equal(files_partial_size(&u, "/f", &size), -ENOENT);
+	assert_int_equal(files_partial_size(&keep, "/f", &size), -ENOENT);
+	keep.perms = 0;
+	assert_int_equal(files_partial_size(&keep, "/f", &size), -EACCES);
+	assert_int_equal(size, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_event_line_truncates),
 		cmocka_unit_test_setup_teardown(test_ops_refused_change_nothing, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_ops_allowed, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_open_read, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
