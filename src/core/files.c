@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "files.h"
@@ -9,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "path.h"
+#include "util.h"
 
 /* The PERM_* bit each operation needs; 0: any logged-in user. MDTM has
  * never needed "read" (it shows a time, not content), and entering a
@@ -149,6 +151,38 @@ int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *
 	if (r == 0 && !(u->atomic && u->partials))
 		r = -ENOENT; /* none is ever kept */
 	return r ? r : vfs_partial_size(u->vfs, vpath, u->name, size);
+}
+
+int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
+		       struct vfs_upload **out)
+{
+	*out = NULL;
+	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	if (r)
+		return r;
+	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
+	/* The uploader's interrupted upload of this file, if kept, is what a
+	 * resumed upload or an append continues (vfs.h). */
+	r = vfs_upload_begin_as(u->vfs, vpath, mode, offset, u->atomic, u->partials ? u->name : NULL, up);
+	if (r) {
+		free(up);
+		return (r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME ? -ERANGE : r;
+	}
+	*out = up;
+	return 0;
+}
+
+int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted)
+{
+	int r = 0;
+	if (complete)
+		r = vfs_upload_commit(up);
+	else if (interrupted)
+		vfs_upload_keep(up); /* interrupted, not failed: resumable by its uploader */
+	else
+		vfs_upload_abort(up);
+	free(up);
+	return r;
 }
 
 static const char *const result_names[] = { [FILES_OK] = "ok", [FILES_ABORTED] = "aborted", [FILES_FAILED] = "failed" };

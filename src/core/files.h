@@ -89,6 +89,20 @@ int files_open_read(const struct files_user *u, const char *vpath, uint64_t offs
  * upload continues from (-ENOENT when none is kept). */
 int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *size);
 
+/* Starts an upload to vpath (fs/vfs.h: REPLACE writes a temporary that
+ * only files_upload_end's commit puts under the name; APPEND; RESUME at
+ * offset; UNIQUE a fresh name in the directory vpath). A kept partial of
+ * the user's own is what REPLACE at an offset and APPEND continue. *out
+ * (returned, owned by the caller until files_upload_end) has the fd to
+ * write. -ERANGE: a RESUME offset past the end (or of no file). */
+int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
+		       struct vfs_upload **out);
+/* Ends an upload and frees up: complete commits it (the rename into place;
+ * its error is returned), interrupted keeps it as the uploader's resumable
+ * partial (a stream whose byte offsets mean something: not TYPE A), else
+ * the temporary is discarded and any old file stays. */
+int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
+
 /* ---- events: every transfer's end, raised once ---- */
 
 enum files_xfer {

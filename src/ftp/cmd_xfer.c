@@ -396,9 +396,7 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 	uint64_t rest = p->rest;
 	p->rest = 0;
 	char vpath[PATH_MAX];
-	if (!proto_allow(p, FILES_OP_UPLOAD))
-		return;
-	if (!proto_resolve(p, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_UPLOAD, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
 		return;
 	if (rest && p->type == 'A') {
 		/* An on-disk offset means nothing for a converted stream. */
@@ -414,14 +412,10 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 		mode = VFS_UPLOAD_RESUME;
 	else if (cmd == XCMD_APPE)
 		mode = VFS_UPLOAD_APPEND;
-	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
-	/* The uploader's interrupted upload of this file, if kept, is what
-	 * REST+STOR and APPE continue (vfs.h: resumable atomic uploads). */
-	const char *owner = p->cfg->partial_keep_ms ? p->user : NULL;
-	int r = vfs_upload_begin_as(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, owner, up);
-	if (r)
-		free(up);
-	if ((r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME) {
+	struct files_user u = proto_files_user(p);
+	struct vfs_upload *up;
+	int r = files_upload_begin(&u, vpath, mode, rest, &up);
+	if (r == -ERANGE) {
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
 	}
@@ -613,21 +607,15 @@ static void xfer_done(struct proto *p, const struct proto_result *r)
 		p->xfer_fd = -1;
 	}
 	if (p->upload) {
-		if (status == XFER_OK) {
-			int c = vfs_upload_commit(p->upload);
-			if (c) {
-				status = XFER_LOCAL_ERROR;
-				err = c;
-			}
-		} else if ((status == XFER_CONN_LOST || status == XFER_ABORTED) && p->type != 'A') {
-			/* Interrupted, not failed: resumable by its uploader (a
-			 * TYPE A stream has no byte offset to resume at). */
-			vfs_upload_keep(p->upload);
-		} else {
-			vfs_upload_abort(p->upload);
-		}
-		free(p->upload);
+		/* Interrupted, not failed, is resumable by its uploader (a TYPE A
+		 * stream has no byte offset to resume at). */
+		bool interrupted = (status == XFER_CONN_LOST || status == XFER_ABORTED) && p->type != 'A';
+		int c = files_upload_end(p->upload, status == XFER_OK, interrupted);
 		p->upload = NULL;
+		if (c) {
+			status = XFER_LOCAL_ERROR;
+			err = c;
+		}
 	}
 	struct files_event ev = {
 		.sid = p->sid,

@@ -71,10 +71,8 @@ void proto_free(struct proto *p)
 	free(p->xfer_name);
 	buf_free(&p->held);
 	free(p->rnfr);
-	if (p->upload) {
-		vfs_upload_abort(p->upload);
-		free(p->upload);
-	}
+	if (p->upload)
+		(void)files_upload_end(p->upload, false, false);
 	if (p->xfer_listing)
 		listing_free(p->xfer_listing);
 	vfs_fd_close(p->xfer_fd);

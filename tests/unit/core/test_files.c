@@ -309,6 +309,69 @@ static void test_open_read(void **state)
 	assert_int_equal(size, 1);
 }
 
+static void test_upload(void **state)
+{
+	struct tree *t = *state;
+	struct files_user u = {
+		.vfs = &t->v, .perms = PERM_READ | PERM_WRITE, .name = "bob", .atomic = true, .partials = true
+	};
+	struct files_user no = { .vfs = &t->v, .perms = PERM_ALL & ~PERM_WRITE, .name = "bob", .atomic = true };
+	struct vfs_upload *up;
+	char full[128];
+	struct stat st;
+	(void)snprintf(full, sizeof(full), "%s/f", t->home);
+
+	assert_int_equal(files_upload_begin(&no, "/f", VFS_UPLOAD_REPLACE, 0, &up), -EACCES);
+	assert_null(up);
+	assert_false(exists(t, "f", NULL));
+	assert_int_equal(files_upload_begin(&u, "/f", VFS_UPLOAD_RESUME, 3, &up), -ERANGE);
+	assert_null(up);
+
+	/* Atomic: nothing under the name before the commit. */
+	assert_int_equal(files_upload_begin(&u, "/f", VFS_UPLOAD_REPLACE, 0, &up), 0);
+	assert_int_equal(write(up->fd, "hello", 5), 5);
+	assert_false(exists(t, "f", NULL));
+	assert_int_equal(files_upload_end(up, true, false), 0);
+	assert_int_equal(stat(full, &st), 0);
+	assert_int_equal(st.st_size, 5);
+
+	/* A failed replacement leaves the old file as it was. */
+	assert_int_equal(files_upload_begin(&u, "/f", VFS_UPLOAD_REPLACE, 0, &up), 0);
+	assert_int_equal(write(up->fd, "xx", 2), 2);
+	assert_int_equal(files_upload_end(up, false, false), 0);
+	assert_int_equal(stat(full, &st), 0);
+	assert_int_equal(st.st_size, 5);
+
+	/* An interrupted one is kept as the uploader's partial and resumed. */
+	uint64_t size = 0;
+	assert_int_equal(files_upload_begin(&u, "/f", VFS_UPLOAD_REPLACE, 0, &up), 0);
+	assert_int_equal(write(up->fd, "abc", 3), 3);
+	assert_int_equal(files_upload_end(up, false, true), 0);
+	assert_int_equal(files_partial_size(&u, "/f", &size), 0);
+	assert_int_equal(size, 3);
+	assert_int_equal(stat(full, &st), 0);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(files_upload_begin(&u, "/f", VFS_UPLOAD_RESUME, 3, &up), 0);
+	assert_int_equal(write(up->fd, "de", 2), 2);
+	assert_int_equal(files_upload_end(up, true, false), 0);
+	assert_int_equal(stat(full, &st), 0);
+	assert_int_equal(st.st_size, 5);
+	char b[8] = "";
+	FILE *f = fopen(full, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(b, 1, sizeof(b) - 1, f), 5);
+	(void)fclose(f);
+	assert_string_equal(b, "abcde");
+	assert_int_equal(files_partial_size(&u, "/f", &size), -ENOENT);
+
+	/* Append adds to the end. */
+	assert_int_equal(files_upload_begin(&u, "/f", VFS_UPLOAD_APPEND, 0, &up), 0);
+	assert_int_equal(write(up->fd, "!", 1), 1);
+	assert_int_equal(files_upload_end(up, true, false), 0);
+	assert_int_equal(stat(full, &st), 0);
+	assert_int_equal(st.st_size, 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +385,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ops_refused_change_nothing, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_ops_allowed, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_open_read, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_upload, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
