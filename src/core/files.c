@@ -120,6 +120,31 @@ int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
 	return r ? r : vfs_chmod(u->vfs, vpath, mode & 0777);
 }
 
+int files_stat(const struct files_user *u, const char *vpath, struct stat *st)
+{
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	return r ? r : vfs_stat(u->vfs, vpath, st);
+}
+
+int files_lstat(const struct files_user *u, const char *vpath, struct stat *st)
+{
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	return r ? r : vfs_lstat(u->vfs, vpath, st);
+}
+
+int files_list_open(const struct files_user *u, const char *vpath, enum listing_format fmt,
+		    const struct listing_opts *o, struct listing **out)
+{
+	int fd;
+	*out = NULL;
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	if (r == 0)
+		r = vfs_opendir(u->vfs, vpath, &fd);
+	if (r == 0)
+		r = listing_open(fd, fmt, o, out); /* takes fd */
+	return r;
+}
+
 int files_open_read(const struct files_user *u, const char *vpath, uint64_t offset, struct files_read *out)
 {
 	struct stat st;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "listing.h"
 #include "str.h"
 #include "userstore.h"
 #include "vfs.h"
@@ -73,6 +74,16 @@ int files_rename(const struct files_user *u, const char *from, const char *to);
 int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime);
 /* Sets the permission bits of mode; set-ID and sticky bits are dropped. */
 int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode);
+
+/* stat (following links inside the root) and lstat of vpath, for a user
+ * who may list. */
+int files_stat(const struct files_user *u, const char *vpath, struct stat *st);
+int files_lstat(const struct files_user *u, const char *vpath, struct stat *st);
+/* Starts streaming the entries of directory vpath in format fmt (fs/
+ * listing.h); *out is the caller's (listing_free). -ENOTDIR if it is not
+ * a directory. */
+int files_list_open(const struct files_user *u, const char *vpath, enum listing_format fmt,
+		    const struct listing_opts *o, struct listing **out);
 
 /* A file opened for reading (files_open_read). */
 struct files_read {

@@ -300,9 +300,10 @@ void cmd_mlst(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!proto_allow(p, FILES_OP_LIST) || !proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
+	if (!proto_files_resolve(p, FILES_OP_LIST, arg.n ? arg : SLICE_LIT("."), vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_stat(&u, vpath, &st);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -432,16 +433,14 @@ int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, 
 	if (!wildmat_has_magic(pat) || pat.n > NAME_MAX)
 		return 0;
 	/* A file really named "a*b" is listed as itself. */
-	if (path_resolve(p->cwd, arg, literal, sizeof(literal)) == 0 && vfs_lstat(&p->vfs, literal, &st) == 0)
+	struct files_user u = proto_files_user(p);
+	if (path_resolve(p->cwd, arg, literal, sizeof(literal)) == 0 && files_lstat(&u, literal, &st) == 0)
 		return 0;
 	/* SECURITY: the directory part is resolved and opened like any path
 	 * (openat2 inside the root); the pattern only filters its entries. */
 	if (!proto_resolve(p, dir.n ? dir : SLICE_LIT("."), vpath))
 		return -1;
-	int fd;
-	int r = vfs_opendir(&p->vfs, vpath, &fd);
-	if (r == 0)
-		r = listing_open(fd, fmt, o, out);
+	int r = files_list_open(&u, vpath, fmt, o, out);
 	if (r == 0)
 		r = listing_set_pattern(*out, pat, fmt == LISTING_NLST ? dir : (struct slice){ "", 0 });
 	if (r == 0)
@@ -494,9 +493,10 @@ void cmd_stat_path(struct proto *p, struct slice arg)
 	struct listing_opts o = { .perms = p->perms, .now = p->wall_s, .facts = p->mlst_facts };
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!proto_allow(p, FILES_OP_LIST) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_LIST, arg, vpath))
 		return;
-	int r = vfs_lstat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_lstat(&u, vpath, &st);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -506,12 +506,9 @@ void cmd_stat_path(struct proto *p, struct slice arg)
 	int code = 213;
 	bool truncated = false;
 	if (S_ISDIR(st.st_mode)) {
-		int fd;
 		struct listing *l = NULL;
 		code = 212;
-		r = vfs_opendir(&p->vfs, vpath, &fd);
-		if (r == 0)
-			r = listing_open(fd, LISTING_LIST, &o, &l);
+		r = files_list_open(&u, vpath, LISTING_LIST, &o, &l);
 		while (r == 0) {
 			int more = listing_next(l, &lines, 16 * 1024);
 			if (more < 0) {

@@ -494,9 +494,10 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 		if (g)
 			return;
 	}
-	if (!proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
+	if (!proto_files_resolve(p, FILES_OP_LIST, arg.n ? arg : SLICE_LIT("."), vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_stat(&u, vpath, &st);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -510,10 +511,7 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 		return;
 	struct proto_xfer x = { .kind = XFER_SEND_LIST };
 	if (S_ISDIR(st.st_mode)) {
-		int fd;
-		r = vfs_opendir(&p->vfs, vpath, &fd);
-		if (r == 0)
-			r = listing_open(fd, fmt, &o, &x.listing);
+		r = files_list_open(&u, vpath, fmt, &o, &x.listing);
 		if (r) {
 			proto_reply_errno(p, r);
 			return;

@@ -372,6 +372,36 @@ static void test_upload(void **state)
 	assert_int_equal(st.st_size, 6);
 }
 
+static void test_list(void **state)
+{
+	struct tree *t = *state;
+	struct files_user u = { .vfs = &t->v, .perms = PERM_LIST };
+	struct files_user no = { .vfs = &t->v, .perms = PERM_ALL & ~PERM_LIST };
+	struct listing *l;
+	struct stat st;
+	put(t, "one", "1");
+	put(t, "two", "22");
+	assert_int_equal(files_list_open(&no, "/", LISTING_NLST, &(struct listing_opts){ 0 }, &l), -EACCES);
+	assert_null(l);
+	assert_int_equal(files_stat(&no, "/one", &st), -EACCES);
+	assert_int_equal(files_lstat(&no, "/one", &st), -EACCES);
+	assert_int_equal(files_list_open(&u, "/one", LISTING_NLST, &(struct listing_opts){ 0 }, &l), -ENOTDIR);
+	assert_int_equal(files_stat(&u, "/two", &st), 0);
+	assert_int_equal(st.st_size, 2);
+	assert_int_equal(files_list_open(&u, "/", LISTING_NLST, &(struct listing_opts){ 0 }, &l), 0);
+	struct buf b;
+	buf_init(&b, 4096);
+	int more = 1;
+	for (int i = 0; i < 16 && more > 0; i++)
+		more = listing_next(l, &b, 4096);
+	assert_int_equal(more, 0);
+	listing_free(l);
+	/* buf holds bytes, not a C string. */
+	assert_non_null(memmem(buf_data(&b), b.len, "one\r\n", 5));
+	assert_non_null(memmem(buf_data(&b), b.len, "two\r\n", 5));
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +416,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ops_allowed, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_open_read, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_upload, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_list, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
