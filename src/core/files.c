@@ -38,6 +38,21 @@ int files_allow(uint32_t perms, enum files_op op)
 	return (perms & need) == need ? 0 : -EACCES;
 }
 
+int files_open_home(uint64_t sid, const char *user, const char *home, const char *roots, struct vfs *v)
+{
+	struct log_escaped e;
+	if (roots[0] && !path_under_roots(home, roots)) {
+		log_err(sid, "home directory outside [sandbox] roots: user=\"%s\" home=\"%s\" roots=\"%s\"",
+			log_esc(slice_from_cstr(user), &e), home, roots);
+		return -EPERM;
+	}
+	int r = vfs_open_root(home, v);
+	if (r)
+		log_err(sid, "home directory unavailable: user=\"%s\" home=\"%s\" error=%s",
+			log_esc(slice_from_cstr(user), &e), home, strerror(-r));
+	return r;
+}
+
 int files_resolve(const struct files_user *u, enum files_op op, const char *cwd, struct slice arg, char *vpath)
 {
 	int r = files_allow(u->perms, op);

@@ -50,6 +50,12 @@ struct files_user {
 	bool partials;	  /* [transfer] partial_keep: interrupted uploads stay resumable */
 };
 
+/* Opens the home of a user who just logged in as the root of all their
+ * paths (fs/vfs.h). SECURITY: a home outside roots (the [sandbox] roots;
+ * "" none) is refused (-EPERM) before the open, which Landlock would
+ * refuse anyway, so the log says why; either failure is logged. */
+int files_open_home(uint64_t sid, const char *user, const char *home, const char *roots, struct vfs *v);
+
 /* ---- operations: each asks files_allow itself, then acts through vfs;
  * 0 or a negative errno the front-end maps to its reply ---- */
 

@@ -179,18 +179,7 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 static void cmd_login_ok(struct proto *p, int code, const char *text)
 {
 	struct log_escaped e;
-	/* SECURITY: Landlock would refuse the open anyway; this says why. */
-	if (p->cfg->sandbox_roots[0] && !path_under_roots(p->home, p->cfg->sandbox_roots)) {
-		log_err(p->sid, "home directory outside [sandbox] roots: user=\"%s\" home=\"%s\" roots=\"%s\"",
-			log_esc(slice_from_cstr(p->user), &e), p->home, p->cfg->sandbox_roots);
-		proto_logout(p);
-		proto_reply(p, 530, "Home directory is not available.");
-		return;
-	}
-	int r = vfs_open_root(p->home, &p->vfs);
-	if (r) {
-		log_err(p->sid, "home directory unavailable: user=\"%s\" home=\"%s\" error=%s",
-			log_esc(slice_from_cstr(p->user), &e), p->home, strerror(-r));
+	if (files_open_home(p->sid, p->user, p->home, p->cfg->sandbox_roots, &p->vfs) != 0) {
 		proto_logout(p);
 		proto_reply(p, 530, "Home directory is not available.");
 		return;

@@ -402,6 +402,21 @@ static void test_list(void **state)
 	buf_free(&b);
 }
 
+static void test_open_home(void **state)
+{
+	struct tree *t = *state;
+	struct vfs v = { .root_fd = -1 };
+	char missing[96];
+	(void)snprintf(missing, sizeof(missing), "%s/none", t->home);
+	/* SECURITY: a home outside the sandbox roots is refused before any open. */
+	assert_int_equal(files_open_home(1, "bob", t->home, "/srv/ftp", &v), -EPERM);
+	assert_int_equal(v.root_fd, -1);
+	assert_int_equal(files_open_home(1, "bob", missing, "", &v), -ENOENT);
+	assert_int_equal(files_open_home(1, "bob", t->home, "/tmp", &v), 0);
+	assert_true(v.root_fd >= 0);
+	vfs_close(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +432,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_read, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_upload, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_list, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_open_home, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
