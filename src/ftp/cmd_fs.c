@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmdtab.h"
+#include "files.h"
 #include "listing.h"
 #include "log.h"
 #include "parse.h"
@@ -75,11 +76,31 @@ void proto_reply_errno(struct proto *p, int err)
 	}
 }
 
-static bool allowed(struct proto *p, uint32_t perm)
+struct files_user proto_files_user(struct proto *p)
 {
-	if (p->perms & perm)
+	return (struct files_user){ .vfs = &p->vfs,
+				    .perms = p->perms,
+				    .name = p->user,
+				    .atomic = p->cfg->atomic_uploads != 0,
+				    .partials = p->cfg->partial_keep_ms != 0 };
+}
+
+bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath)
+{
+	struct files_user u = proto_files_user(p);
+	int r = files_resolve(&u, op, p->cwd, arg, vpath);
+	if (r == 0)
 		return true;
-	proto_reply(p, 550, "Permission denied.");
+	proto_reply_errno(p, r); /* 550 refused, 553 a name that cannot be used */
+	return false;
+}
+
+bool proto_allow(struct proto *p, enum files_op op)
+{
+	int r = files_allow(p->perms, op);
+	if (r == 0)
+		return true;
+	proto_reply_errno(p, r); /* -EACCES: 550 Permission denied. */
 	return false;
 }
 
@@ -97,19 +118,10 @@ static void reply_257(struct proto *p, const char *vpath, const char *text)
 static void change_dir(struct proto *p, struct slice arg, int code)
 {
 	char vpath[PATH_MAX];
-	struct stat st;
-	if (!proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_CHDIR, arg, vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
-	if (r == 0 && !S_ISDIR(st.st_mode))
-		r = -ENOTDIR;
-	if (r == 0) {
-		/* The directory must be enterable by the service account too. */
-		int fd;
-		r = vfs_opendir(&p->vfs, vpath, &fd);
-		if (r == 0)
-			vfs_fd_close(fd);
-	}
+	struct files_user u = proto_files_user(p);
+	int r = files_chdir(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -132,9 +144,10 @@ void cmd_cdup(struct proto *p, struct slice arg)
 void cmd_mkd(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!allowed(p, PERM_MKDIR) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_MKDIR, arg, vpath))
 		return;
-	int r = vfs_mkdir(&p->vfs, vpath, 0755);
+	struct files_user u = proto_files_user(p);
+	int r = files_mkdir(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -145,9 +158,10 @@ void cmd_mkd(struct proto *p, struct slice arg)
 void cmd_rmd(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!allowed(p, PERM_DELETE) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_RMDIR, arg, vpath))
 		return;
-	int r = vfs_rmdir(&p->vfs, vpath);
+	struct files_user u = proto_files_user(p);
+	int r = files_rmdir(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -158,9 +172,10 @@ void cmd_rmd(struct proto *p, struct slice arg)
 void cmd_dele(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	if (!allowed(p, PERM_DELETE) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_DELETE, arg, vpath))
 		return;
-	int r = vfs_unlink(&p->vfs, vpath);
+	struct files_user u = proto_files_user(p);
+	int r = files_delete(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -171,10 +186,10 @@ void cmd_dele(struct proto *p, struct slice arg)
 void cmd_rnfr(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	struct stat st;
-	if (!allowed(p, PERM_RENAME) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_RENAME, arg, vpath))
 		return;
-	int r = vfs_lstat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_rename_check(&u, vpath);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -194,8 +209,9 @@ void cmd_rnto(struct proto *p, struct slice arg)
 	}
 	char *from = p->rnfr;
 	p->rnfr = NULL; /* an RNTO always ends the pair, whatever its outcome */
-	if (proto_resolve(p, arg, vpath)) {
-		int r = vfs_rename(&p->vfs, from, vpath);
+	if (proto_files_resolve(p, FILES_OP_RENAME, arg, vpath)) {
+		struct files_user u = proto_files_user(p);
+		int r = files_rename(&u, from, vpath);
 		if (r)
 			proto_reply_errno(p, r);
 		else
@@ -220,32 +236,28 @@ static void size_counted(struct proto *p, const struct proto_result *r)
 void cmd_size(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
-	struct stat st;
-	if (!allowed(p, PERM_READ) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_READ, arg, vpath))
 		return;
+	struct files_user u = proto_files_user(p);
 	/* Resumable uploads: the uploader's own interrupted upload of this
 	 * file is what curl -C - and lftp put -c continue from (vfs.h). */
 	uint64_t partial;
-	if (p->type != 'A' && p->cfg->atomic_uploads && p->cfg->partial_keep_ms &&
-	    vfs_partial_size(&p->vfs, vpath, p->user, &partial) == 0) {
+	if (p->type != 'A' && files_partial_size(&u, vpath, &partial) == 0) {
 		proto_reply(p, 213, "%llu", (unsigned long long)partial);
 		return;
 	}
-	int fd = -1;
-	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
-	if (r == 0)
-		r = vfs_fstat(fd, &st);
-	if (r == 0 && !S_ISREG(st.st_mode)) {
-		vfs_fd_close(fd);
+	struct files_read f;
+	int r = files_open_read(&u, vpath, 0, &f);
+	if (r && f.not_plain) {
 		proto_reply(p, 550, "Not a plain file.");
 		return;
 	}
 	if (r) {
-		vfs_fd_close(fd);
 		proto_reply_errno(p, r);
 		return;
 	}
-	uint64_t size = (uint64_t)st.st_size;
+	int fd = f.fd;
+	uint64_t size = f.size;
 	if (p->type == 'A') {
 		/* RFC 3659 §4: the exact octet count for the current TYPE. */
 		if (size > ASCII_SIZE_LIMIT) {
@@ -272,17 +284,15 @@ static void format_time(time_t t, char out[16])
 void cmd_mdtm(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX], when[16];
-	struct stat st;
-	if (!proto_resolve(p, arg, vpath))
+	time_t mtime;
+	if (!proto_files_resolve(p, FILES_OP_MTIME, arg, vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
-	if (r == 0 && !S_ISREG(st.st_mode))
-		r = -EISDIR;
-	if (r) {
+	struct files_user u = proto_files_user(p);
+	if (files_mtime(&u, vpath, &mtime) != 0) {
 		proto_reply(p, 550, "Could not get file modification time.");
 		return;
 	}
-	format_time(st.st_mtime, when);
+	format_time(mtime, when);
 	proto_reply(p, 213, "%s", when);
 }
 
@@ -290,9 +300,10 @@ void cmd_mlst(struct proto *p, struct slice arg)
 {
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!allowed(p, PERM_LIST) || !proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
+	if (!proto_files_resolve(p, FILES_OP_LIST, arg.n ? arg : SLICE_LIT("."), vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_stat(&u, vpath, &st);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -325,10 +336,11 @@ void cmd_mfmt(struct proto *p, struct slice arg)
 		proto_reply(p, 501, "MFMT needs YYYYMMDDHHMMSS and a path.");
 		return;
 	}
-	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+	if (!proto_files_resolve(p, FILES_OP_SET_TIME, name, vpath))
 		return;
+	struct files_user u = proto_files_user(p);
 	struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
-	int r = vfs_set_mtime(&p->vfs, vpath, &ts);
+	int r = files_set_mtime(&u, vpath, &ts);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -382,15 +394,16 @@ void cmd_mff(struct proto *p, struct slice arg)
 		proto_reply(p, 504, "Only the modify and UNIX.mode facts can be set.");
 		return;
 	}
-	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+	if ((set_mode && !proto_allow(p, FILES_OP_SET_MODE)) ||
+	    !proto_files_resolve(p, set_time ? FILES_OP_SET_TIME : FILES_OP_SET_MODE, name, vpath))
 		return;
+	struct files_user u = proto_files_user(p);
 	int r = 0;
 	if (set_mode)
-		/* SECURITY: no setuid/setgid/sticky bits from clients. */
-		r = vfs_chmod(&p->vfs, vpath, (mode_t)(mode & 0777));
+		r = files_set_mode(&u, vpath, (mode_t)(mode & 07777));
 	if (r == 0 && set_time) {
 		struct timespec ts = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
-		r = vfs_set_mtime(&p->vfs, vpath, &ts);
+		r = files_set_mtime(&u, vpath, &ts);
 	}
 	if (r) {
 		proto_reply_errno(p, r);
@@ -420,16 +433,14 @@ int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, 
 	if (!wildmat_has_magic(pat) || pat.n > NAME_MAX)
 		return 0;
 	/* A file really named "a*b" is listed as itself. */
-	if (path_resolve(p->cwd, arg, literal, sizeof(literal)) == 0 && vfs_lstat(&p->vfs, literal, &st) == 0)
+	struct files_user u = proto_files_user(p);
+	if (path_resolve(p->cwd, arg, literal, sizeof(literal)) == 0 && files_lstat(&u, literal, &st) == 0)
 		return 0;
 	/* SECURITY: the directory part is resolved and opened like any path
 	 * (openat2 inside the root); the pattern only filters its entries. */
 	if (!proto_resolve(p, dir.n ? dir : SLICE_LIT("."), vpath))
 		return -1;
-	int fd;
-	int r = vfs_opendir(&p->vfs, vpath, &fd);
-	if (r == 0)
-		r = listing_open(fd, fmt, o, out);
+	int r = files_list_open(&u, vpath, fmt, o, out);
 	if (r == 0)
 		r = listing_set_pattern(*out, pat, fmt == LISTING_NLST ? dir : (struct slice){ "", 0 });
 	if (r == 0)
@@ -463,9 +474,10 @@ void cmd_site_chmod(struct proto *p, struct slice arg)
 		proto_reply(p, 501, "SITE CHMOD needs an octal mode (at most 7777) and a path.");
 		return;
 	}
-	if (!allowed(p, PERM_WRITE) || !proto_resolve(p, name, vpath))
+	if (!proto_files_resolve(p, FILES_OP_SET_MODE, name, vpath))
 		return;
-	int r = vfs_chmod(&p->vfs, vpath, (mode_t)(mode & 0777));
+	struct files_user u = proto_files_user(p);
+	int r = files_set_mode(&u, vpath, (mode_t)mode); /* set-ID and sticky bits dropped there */
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -481,9 +493,10 @@ void cmd_stat_path(struct proto *p, struct slice arg)
 	struct listing_opts o = { .perms = p->perms, .now = p->wall_s, .facts = p->mlst_facts };
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!allowed(p, PERM_LIST) || !proto_resolve(p, arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_LIST, arg, vpath))
 		return;
-	int r = vfs_lstat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_lstat(&u, vpath, &st);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -493,12 +506,9 @@ void cmd_stat_path(struct proto *p, struct slice arg)
 	int code = 213;
 	bool truncated = false;
 	if (S_ISDIR(st.st_mode)) {
-		int fd;
 		struct listing *l = NULL;
 		code = 212;
-		r = vfs_opendir(&p->vfs, vpath, &fd);
-		if (r == 0)
-			r = listing_open(fd, LISTING_LIST, &o, &l);
+		r = files_list_open(&u, vpath, LISTING_LIST, &o, &l);
 		while (r == 0) {
 			int more = listing_next(l, &lines, 16 * 1024);
 			if (more < 0) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_event.h"
 #include "cmdtab.h"
 #include "log.h"
 #include "parse.h"
@@ -73,11 +74,8 @@ static int challenge_form(const struct proto *p, const struct auth_challenge *ch
 
 static void store_failed(struct proto *p, int err)
 {
-	struct log_escaped e;
-	log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
-		log_esc(slice_from_cstr(p->user ? p->user : ""), &e), err);
-	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
-		 LOG_FS("reason", "store-error"));
+	auth_event(&(struct auth_event){
+	    .sid = p->sid, .user = p->user, .ip = p->peer, .outcome = AUTH_LOGIN_STORE_ERROR, .err = err });
 	proto_close_with(p, "Service not available: the user database cannot be read.");
 }
 
@@ -178,19 +176,7 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 /* Completes a login: opens the home directory, replies code (230, 232). */
 static void cmd_login_ok(struct proto *p, int code, const char *text)
 {
-	struct log_escaped e;
-	/* SECURITY: Landlock would refuse the open anyway; this says why. */
-	if (p->cfg->sandbox_roots[0] && !path_under_roots(p->home, p->cfg->sandbox_roots)) {
-		log_err(p->sid, "home directory outside [sandbox] roots: user=\"%s\" home=\"%s\" roots=\"%s\"",
-			log_esc(slice_from_cstr(p->user), &e), p->home, p->cfg->sandbox_roots);
-		proto_logout(p);
-		proto_reply(p, 530, "Home directory is not available.");
-		return;
-	}
-	int r = vfs_open_root(p->home, &p->vfs);
-	if (r) {
-		log_err(p->sid, "home directory unavailable: user=\"%s\" home=\"%s\" error=%s",
-			log_esc(slice_from_cstr(p->user), &e), p->home, strerror(-r));
+	if (files_open_home(p->sid, p->user, p->home, p->cfg->sandbox_roots, &p->vfs) != 0) {
 		proto_logout(p);
 		proto_reply(p, 530, "Home directory is not available.");
 		return;
@@ -204,8 +190,7 @@ static void cmd_login_ok(struct proto *p, int code, const char *text)
 		p->account = NULL;
 	}
 	proto_set_str(&p->cwd, "/");
-	log_info(p->sid, "login ok: user=\"%s\" ip=%s", log_esc(slice_from_cstr(p->user), &e), p->peer);
-	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "ok"));
+	auth_event(&(struct auth_event){ .sid = p->sid, .user = p->user, .ip = p->peer, .outcome = AUTH_LOGIN_OK });
 	proto_reply(p, code, "%s", text);
 }
 
@@ -213,11 +198,8 @@ static void cmd_login_ok(struct proto *p, int code, const char *text)
  * a loop timer (RFC 2577 §5); the attempt counter is per connection. */
 static void login_failed(struct proto *p, const char *why)
 {
-	struct log_escaped e;
-	log_warn(p->sid, "login failed: user=\"%s\" ip=%s reason=%s",
-		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, why);
-	LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
-		 LOG_FS("reason", why));
+	auth_event(&(struct auth_event){
+	    .sid = p->sid, .user = p->user, .ip = p->peer, .outcome = AUTH_LOGIN_FAILED, .reason = why });
 	proto_logout(p);
 	/* SECURITY: counted toward the address's ban whichever step failed
 	 * (a wrong ACCT is as much a guess as a wrong PASS). */
@@ -263,11 +245,11 @@ static void auth_done(struct proto *p, const struct proto_result *r)
 		return;
 	}
 	if (res->user_limit) {
-		struct log_escaped e;
-		log_warn(p->sid, "login refused: user=\"%s\" ip=%s reason=user-limit",
-			 log_esc(slice_from_cstr(p->user), &e), p->peer);
-		LOG_JSON(p->sid, "login", LOG_FS("user", p->user), LOG_FS("ip", p->peer), LOG_FS("result", "failed"),
-			 LOG_FS("reason", "user-limit"));
+		auth_event(&(struct auth_event){ .sid = p->sid,
+						 .user = p->user,
+						 .ip = p->peer,
+						 .outcome = AUTH_LOGIN_REFUSED,
+						 .reason = "user-limit" });
 		/* Issue 13: say which limit, so a client's user can tell a
 		 * refusal from a fault (rclone only showed its retries). */
 		char name[64], text[200];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmdtab.h"
+#include "files.h"
 #include "log.h"
 #include "parse.h"
 #include "path.h"
@@ -354,30 +355,21 @@ void cmd_retr(struct proto *p, struct slice arg)
 	uint64_t rest = p->rest;
 	p->rest = 0; /* used by this command whatever happens */
 	char vpath[PATH_MAX];
-	struct stat st;
-	int fd = -1;
-	if (!(p->perms & PERM_READ)) {
-		proto_reply(p, 550, "Permission denied.");
+	if (!proto_files_resolve(p, FILES_OP_READ, arg, vpath))
 		return;
-	}
-	if (!proto_resolve(p, arg, vpath))
-		return;
-	int r = vfs_open(&p->vfs, vpath, O_RDONLY | O_NONBLOCK, &fd); /* a FIFO must not block the loop */
-	if (r == 0)
-		r = vfs_fstat(fd, &st);
-	if (r == 0 && !S_ISREG(st.st_mode))
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
-	if (r) {
-		vfs_fd_close(fd);
-		proto_reply_errno(p, r);
-		return;
-	}
-	uint64_t size = (uint64_t)st.st_size;
-	if (rest > size) {
-		vfs_fd_close(fd);
+	struct files_user u = proto_files_user(p);
+	struct files_read f;
+	int r = files_open_read(&u, vpath, rest, &f);
+	if (r == -ERANGE) {
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
 	}
+	if (r) {
+		proto_reply_errno(p, r);
+		return;
+	}
+	int fd = f.fd;
+	uint64_t size = f.size;
 	if (rest && p->type == 'A') {
 		vfs_fd_close(fd);
 		proto_reply(p, 555, "Restart offsets need TYPE I.");
@@ -404,11 +396,7 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 	uint64_t rest = p->rest;
 	p->rest = 0;
 	char vpath[PATH_MAX];
-	if (!(p->perms & PERM_WRITE)) {
-		proto_reply(p, 550, "Permission denied.");
-		return;
-	}
-	if (!proto_resolve(p, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
+	if (!proto_files_resolve(p, FILES_OP_UPLOAD, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
 		return;
 	if (rest && p->type == 'A') {
 		/* An on-disk offset means nothing for a converted stream. */
@@ -424,14 +412,10 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 		mode = VFS_UPLOAD_RESUME;
 	else if (cmd == XCMD_APPE)
 		mode = VFS_UPLOAD_APPEND;
-	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
-	/* The uploader's interrupted upload of this file, if kept, is what
-	 * REST+STOR and APPE continue (vfs.h: resumable atomic uploads). */
-	const char *owner = p->cfg->partial_keep_ms ? p->user : NULL;
-	int r = vfs_upload_begin_as(&p->vfs, vpath, mode, rest, p->cfg->atomic_uploads, owner, up);
-	if (r)
-		free(up);
-	if ((r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME) {
+	struct files_user u = proto_files_user(p);
+	struct vfs_upload *up;
+	int r = files_upload_begin(&u, vpath, mode, rest, &up);
+	if (r == -ERANGE) {
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
 	}
@@ -496,10 +480,8 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = p->wall_s };
 	char vpath[PATH_MAX];
 	struct stat st;
-	if (!(p->perms & PERM_LIST)) {
-		proto_reply(p, 550, "Permission denied.");
+	if (!proto_allow(p, FILES_OP_LIST))
 		return;
-	}
 	if (fmt != LISTING_MLSD) {
 		arg = list_options(arg, &o.all);
 		/* Decision 14: a pattern in the last component lists its matches. */
@@ -512,9 +494,10 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 		if (g)
 			return;
 	}
-	if (!proto_resolve(p, arg.n ? arg : SLICE_LIT("."), vpath))
+	if (!proto_files_resolve(p, FILES_OP_LIST, arg.n ? arg : SLICE_LIT("."), vpath))
 		return;
-	int r = vfs_stat(&p->vfs, vpath, &st);
+	struct files_user u = proto_files_user(p);
+	int r = files_stat(&u, vpath, &st);
 	if (r) {
 		proto_reply_errno(p, r);
 		return;
@@ -528,10 +511,7 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 		return;
 	struct proto_xfer x = { .kind = XFER_SEND_LIST };
 	if (S_ISDIR(st.st_mode)) {
-		int fd;
-		r = vfs_opendir(&p->vfs, vpath, &fd);
-		if (r == 0)
-			r = listing_open(fd, fmt, &o, &x.listing);
+		r = files_list_open(&u, vpath, fmt, &o, &x.listing);
 		if (r) {
 			proto_reply_errno(p, r);
 			return;
@@ -625,52 +605,40 @@ static void xfer_done(struct proto *p, const struct proto_result *r)
 		p->xfer_fd = -1;
 	}
 	if (p->upload) {
-		if (status == XFER_OK) {
-			int c = vfs_upload_commit(p->upload);
-			if (c) {
-				status = XFER_LOCAL_ERROR;
-				err = c;
-			}
-		} else if ((status == XFER_CONN_LOST || status == XFER_ABORTED) && p->type != 'A') {
-			/* Interrupted, not failed: resumable by its uploader (a
-			 * TYPE A stream has no byte offset to resume at). */
-			vfs_upload_keep(p->upload);
-		} else {
-			vfs_upload_abort(p->upload);
-		}
-		free(p->upload);
+		/* Interrupted, not failed, is resumable by its uploader (a TYPE A
+		 * stream has no byte offset to resume at). */
+		bool interrupted = (status == XFER_CONN_LOST || status == XFER_ABORTED) && p->type != 'A';
+		int c = files_upload_end(p->upload, status == XFER_OK, interrupted);
 		p->upload = NULL;
+		if (c) {
+			status = XFER_LOCAL_ERROR;
+			err = c;
+		}
 	}
-	const char *result = status == XFER_OK ? "ok" : status == XFER_ABORTED ? "aborted" : "failed";
-	struct log_xfer lx = {
+	struct files_event ev = {
+		.sid = p->sid,
 		.user = p->user,
 		.ip = p->peer,
-		.cmd = p->xcmd == XCMD_LIST && p->xfer_verb[0] ? p->xfer_verb : cmd_names[p->xcmd],
+		.protocol = p->tls ? "ftps" : "ftp",
+		.home = p->home,
+		.kind = p->xcmd == XCMD_RETR   ? FILES_XFER_READ
+			: p->xcmd == XCMD_LIST ? FILES_XFER_LIST
+					       : FILES_XFER_WRITE,
+		.cmd = cmd_names[p->xcmd],
+		.verb = p->xcmd == XCMD_LIST && p->xfer_verb[0] ? p->xfer_verb : cmd_names[p->xcmd],
 		.path = p->xfer_name,
 		.bytes = bytes,
 		.duration_ms = p->now_ms - p->xfer_start_ms,
-		.result = result,
+		.result = status == XFER_OK	   ? FILES_OK
+			  : status == XFER_ABORTED ? FILES_ABORTED
+						   : FILES_FAILED,
 		.reason = r && r->ctl_closed ? "control-closed" : xfer_reason(status, err),
-		.direction = p->xcmd == XCMD_RETR   ? 'o'
-			     : p->xcmd == XCMD_LIST ? 0
-						    : 'i',
+		.local_error = status == XFER_LOCAL_ERROR,
+		.err = err,
 		.ascii = p->type == 'A',
 	};
-	log_xfer(p->sid, &lx);
-	struct log_escaped e, ep;
-	log_info(p->sid, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s",
-		 log_esc(slice_from_cstr(p->user ? p->user : ""), &e), p->peer, cmd_names[p->xcmd],
-		 log_esc(slice_from_cstr(p->xfer_name), &ep), (unsigned long long)bytes, result,
-		 lx.reason ? " reason=" : "", lx.reason ? lx.reason : "", status == XFER_LOCAL_ERROR ? " error=\"" : "",
-		 status == XFER_LOCAL_ERROR ? strerror(-err) : "", status == XFER_LOCAL_ERROR ? "\"" : "");
-	free(p->committed);
-	p->committed = NULL;
-	if (status == XFER_OK && p->xcmd != XCMD_RETR && p->xcmd != XCMD_LIST) {
-		p->committed = p->xfer_name; /* for the upload hooks */
-		p->committed_bytes = bytes;
-	} else {
-		free(p->xfer_name);
-	}
+	files_event(&p->files_sink, &ev);
+	free(p->xfer_name);
 	p->xfer_name = NULL;
 	buf_free(&p->xfer_buf);
 	switch (status) {

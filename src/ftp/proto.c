@@ -70,13 +70,10 @@ void proto_free(struct proto *p)
 	free(p->line);
 	free(p->cwd);
 	free(p->xfer_name);
-	free(p->committed);
 	buf_free(&p->held);
 	free(p->rnfr);
-	if (p->upload) {
-		vfs_upload_abort(p->upload);
-		free(p->upload);
-	}
+	if (p->upload)
+		(void)files_upload_end(p->upload, false, false);
 	if (p->xfer_listing)
 		listing_free(p->xfer_listing);
 	vfs_fd_close(p->xfer_fd);
@@ -754,13 +751,9 @@ void proto_set_now(struct proto *p, uint64_t now_ms, int64_t wall_s)
 	p->wall_s = wall_s;
 }
 
-char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home)
+void proto_set_files_sink(struct proto *p, struct files_sink sink)
 {
-	char *v = p->committed;
-	p->committed = NULL;
-	*bytes = p->committed_bytes;
-	*home = p->home;
-	return v;
+	p->files_sink = sink;
 }
 
 bool proto_xfer_running(const struct proto *p, const char **verb, const char **path, uint64_t *size)

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "files.h"
 #include "listing.h"
 
 struct proto;
@@ -173,10 +174,9 @@ void proto_complete(struct proto *p, const struct proto_result *r);
  * monotonic (transfer durations), wall_s seconds since the epoch (the
  * six-month rule of LIST dates). */
 void proto_set_now(struct proto *p, uint64_t now_ms, int64_t wall_s);
-/* After proto_complete of an upload that was committed (renamed into
- * place): its virtual path (ownership passes to the caller) and the bytes
- * received; *home is the user's home (borrowed). NULL otherwise. */
-char *proto_take_upload(struct proto *p, uint64_t *bytes, const char **home);
+/* Where the file service's events go besides the logs (metrics, upload
+ * hooks; files.h); the pointers are borrowed for the session's life. */
+void proto_set_files_sink(struct proto *p, struct files_sink sink);
 /* The running transfer, for `ferry status`: false when none; otherwise
  * its verb and virtual path (borrowed) and, for a download, the file's
  * size (0 otherwise). */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 
+#include "files.h"
 #include "listing.h"
 #include "proto.h"
 #include "str.h"
@@ -95,6 +96,8 @@ struct proto {
 	uint64_t rest;	     /* REST marker for the next RETR/STOR/APPE */
 	char *rnfr;	     /* pending RNFR source (virtual path) */
 	unsigned mlst_facts; /* OPTS MLST selection */
+	/* Metrics and hooks of the file service's events (files_event). */
+	struct files_sink files_sink;
 
 	/* data connection */
 	bool data_ready; /* PASV/EPSV/PORT/EPRT done since the last transfer */
@@ -106,11 +109,9 @@ struct proto {
 
 	/* running transfer */
 	enum xfer_cmd xcmd;
-	uint64_t xfer_start_ms; /* monotonic, for the logged duration */
-	char verb[5];		/* the running command's verb (upper case), for logs */
-	char xfer_verb[5];	/* the verb that started the running transfer */
-	char *committed;	/* virtual path of the upload just committed (for hooks) */
-	uint64_t committed_bytes;
+	uint64_t xfer_start_ms;	   /* monotonic, for the logged duration */
+	char verb[5];		   /* the running command's verb (upper case), for logs */
+	char xfer_verb[5];	   /* the verb that started the running transfer */
 	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
 	int xfer_fd;		   /* RETR's file; also a TYPE A SIZE's while it is counted */
 	char *xfer_name;	   /* virtual path, for logs and replies */
@@ -166,6 +167,15 @@ void proto_reply_errno(struct proto *p, int err);
 /* Joins arg onto the cwd into out (PATH_MAX); replies 553 itself and
  * returns false if the name cannot be used. */
 bool proto_resolve(struct proto *p, struct slice arg, char *out);
+/* The file service's permission decision (files_allow) for op; a refusal
+ * is answered (550) and false returned. */
+bool proto_allow(struct proto *p, enum files_op op);
+/* The session's user for the file service (files.h); borrows p. */
+struct files_user proto_files_user(struct proto *p);
+/* files_resolve for op: arg joined onto the cwd into vpath (PATH_MAX);
+ * a refusal (550) or a name that cannot be used (553) is answered and
+ * false returned. */
+bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath);
 
 /* Decision 14: if arg's last component is a pattern (and no entry has that
  * very name), opens a listing of the matching entries of its directory

@@ -511,6 +511,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	buf_init(&s->in, SESSION_IN_MAX);
 	net_addr_str(peer, s->peer, sizeof(s->peer));
 	s->proto = proto_new(cfg, id, s->peer);
+	proto_set_files_sink(s->proto, (struct files_sink){ .metrics = h->metrics, .hooks = h->hooks });
 	s->tls_ctx = tls;
 	proto_set_tls(s->proto, tls != NULL, implicit);
 	if (gss) {

@@ -1,15 +1,13 @@
 /* session_xfer: the session's data channel (made on first use), the
  * DATA_SETUP and XFER effects, and a transfer's end: the upload commit
- * guard (ctl_gone, commit_grace) and the upload hooks. */
+ * guard (ctl_gone, commit_grace). */
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
 #include "datachan.h"
-#include "hooks.h"
 #include "log.h"
-#include "metrics.h"
 #include "proto.h"
 #include "session_impl.h"
 #include "util.h"
@@ -70,27 +68,6 @@ void session_start_data(struct session *s, const struct proto_effect *e)
 	}
 }
 
-/* After the upload was committed (proto renamed it into place). */
-static void run_upload_hooks(struct session *s)
-{
-	uint64_t bytes;
-	const char *home;
-	char *vpath = proto_take_upload(s->proto, &bytes, &home);
-	if (!vpath)
-		return;
-	if (s->host->hooks && home) {
-		struct hook_upload u = { .sid = s->id,
-					 .user = proto_user(s->proto),
-					 .vpath = vpath,
-					 .home = home,
-					 .ip = s->peer,
-					 .protocol = s->conn.tls ? "ftps" : "ftp",
-					 .bytes = bytes };
-		hooks_upload(s->host->hooks, &u);
-	}
-	free(vpath);
-}
-
 /* True when the client is gone: FIN or reset on the control connection
  * and no QUIT before it. In stream mode an upload ends with the data
  * connection's FIN, and a killed client's kernel sends that FIN too, so
@@ -122,7 +99,6 @@ static bool ctl_gone(struct session *s)
 /* Reports a transfer's end to proto (which commits or discards an upload). */
 static void xfer_finish(struct session *s, bool upload, enum proto_xfer_status st, int err, uint64_t bytes)
 {
-	struct metrics *m = s->host->metrics;
 	bool ctl_closed = upload && (st == XFER_OK || st == XFER_ABORTED) && ctl_gone(s);
 	if (ctl_closed && st == XFER_OK) {
 		log_info(s->id, "upload ended by the data connection's EOF with the control connection closed: "
@@ -130,19 +106,7 @@ static void xfer_finish(struct session *s, bool upload, enum proto_xfer_status s
 		st = XFER_ABORTED;
 	}
 	struct proto_result r = { .xfer_status = st, .err = err, .bytes = bytes, .ctl_closed = ctl_closed };
-	if (upload)
-		METRICS_ADD(m, bytes_in, bytes);
-	else
-		METRICS_ADD(m, bytes_out, bytes);
-	if (st == XFER_OK)
-		METRICS_ADD(m, xfer_ok, 1);
-	else if (st == XFER_ABORTED)
-		METRICS_ADD(m, xfer_aborted, 1);
-	else
-		METRICS_ADD(m, xfer_failed, 1);
-	session_complete(s, &r);
-	if (upload)
-		run_upload_hooks(s);
+	session_complete(s, &r); /* the transfer's event: logs, metrics, hooks (files_event) */
 	if (s->closed)
 		return; /* ctl_gone() met a reset, or session_close_now() ended a grace */
 	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, session_on_idle);

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import HOST, free_port, require_feature, wait_until
 from files_helpers import chown_svc, connect_data, parse227
+from tls_helpers import client_ctx, make_cert
 
 
 @pytest.fixture
@@ -275,3 +276,26 @@ def test_one_users_flood_does_not_drop_another_users_hook(make_server, hookdir, 
         os.write(gate, b"\n" * 4096)  # lets whatever runs finish; stopping drops the queue
         s.stop()
         os.close(gate)
+
+
+def test_exec_hook_protocol_ftps(make_server, hookdir):
+    """An upload over explicit TLS (AUTH TLS, PROT P) is handed to the hook as "ftps": the
+    transfer's one event (core/files.c files_event) carries the control connection's TLS state."""
+    cert, key = make_cert(hookdir, "h")
+    out = os.path.join(hookdir, "env.txt")
+    prog = script(hookdir, "rec.sh", f"env > {out}.tmp && mv {out}.tmp {out}\n")
+    s = make_server(config={"hooks": {"upload_exec": prog}, "tls": {"cert": cert, "key": key, "data_reuse": "off"}})
+    f = ftplib.FTP_TLS(context=client_ctx(), timeout=30)
+    f.connect(s.host, s.port)
+    try:
+        assert f.login("bob", "pw").startswith("230")
+        assert f.prot_p().startswith("200")
+        assert f.storbinary("STOR t.bin", io.BytesIO(b"y" * 321)).startswith("226")
+        f.quit()
+    finally:
+        f.close()
+    wait_until(lambda: os.path.exists(out), 5.0, what="hook output")
+    env = dict(l.split("=", 1) for l in open(out).read().splitlines() if "=" in l)
+    assert env["FERRY_PROTOCOL"] == "ftps"
+    assert env["FERRY_PATH"] == "/t.bin"
+    assert env["FERRY_SIZE"] == "321"

@@ -1,0 +1,53 @@
+/* auth_event: a login's outcome in the logs (auth_event.h). */
+#include "auth_event.h"
+
+#include <stdio.h>
+
+#include "log.h"
+
+size_t auth_event_line(const struct auth_event *ev, char *out, size_t n)
+{
+	struct log_escaped e;
+	const char *user = log_esc(slice_from_cstr(ev->user ? ev->user : ""), &e);
+	int w = 0;
+	switch (ev->outcome) {
+	case AUTH_LOGIN_OK:
+		w = snprintf(out, n, "login ok: user=\"%s\" ip=%s", user, ev->ip);
+		break;
+	case AUTH_LOGIN_FAILED:
+		w = snprintf(out, n, "login failed: user=\"%s\" ip=%s reason=%s", user, ev->ip, ev->reason);
+		break;
+	case AUTH_LOGIN_REFUSED:
+		w = snprintf(out, n, "login refused: user=\"%s\" ip=%s reason=%s", user, ev->ip, ev->reason);
+		break;
+	case AUTH_LOGIN_STORE_ERROR:
+		w = snprintf(out, n, "user store failed during login: user=\"%s\" error=%d", user, ev->err);
+		break;
+	}
+	if (w < 0)
+		return 0;
+	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;
+}
+
+void auth_event(const struct auth_event *ev)
+{
+	char line[1024]; /* the log sink's own limit */
+	(void)auth_event_line(ev, line, sizeof(line));
+	switch (ev->outcome) {
+	case AUTH_LOGIN_OK:
+		log_info(ev->sid, "%s", line);
+		LOG_JSON(ev->sid, "login", LOG_FS("user", ev->user), LOG_FS("ip", ev->ip), LOG_FS("result", "ok"));
+		return;
+	case AUTH_LOGIN_FAILED:
+	case AUTH_LOGIN_REFUSED:
+		log_warn(ev->sid, "%s", line);
+		LOG_JSON(ev->sid, "login", LOG_FS("user", ev->user), LOG_FS("ip", ev->ip), LOG_FS("result", "failed"),
+			 LOG_FS("reason", ev->reason));
+		return;
+	case AUTH_LOGIN_STORE_ERROR:
+		log_err(ev->sid, "%s", line);
+		LOG_JSON(ev->sid, "login", LOG_FS("user", ev->user), LOG_FS("ip", ev->ip), LOG_FS("result", "failed"),
+			 LOG_FS("reason", "store-error"));
+		return;
+	}
+}

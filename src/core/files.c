@@ -1,0 +1,287 @@
+/* files: the file service (files.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "files.h"
+#include "hooks.h"
+#include "log.h"
+#include "metrics.h"
+#include "path.h"
+#include "util.h"
+
+/* The PERM_* bit each operation needs; 0: any logged-in user. MDTM has
+ * never needed "read" (it shows a time, not content), and entering a
+ * directory needs nothing because listing it does. */
+static const uint32_t op_needs[FILES_OP_COUNT] = {
+	[FILES_OP_CHDIR] = 0,
+	[FILES_OP_MTIME] = 0,
+	[FILES_OP_LIST] = PERM_LIST,
+	[FILES_OP_READ] = PERM_READ,
+	[FILES_OP_UPLOAD] = PERM_WRITE,
+	[FILES_OP_SET_TIME] = PERM_WRITE,
+	[FILES_OP_SET_MODE] = PERM_WRITE,
+	[FILES_OP_MKDIR] = PERM_MKDIR,
+	[FILES_OP_RMDIR] = PERM_DELETE,
+	[FILES_OP_DELETE] = PERM_DELETE,
+	[FILES_OP_RENAME] = PERM_RENAME,
+};
+
+int files_allow(uint32_t perms, enum files_op op)
+{
+	/* SECURITY: an operation outside the table is refused, not allowed. */
+	if ((unsigned)op >= FILES_OP_COUNT)
+		return -EACCES;
+	uint32_t need = op_needs[op];
+	return (perms & need) == need ? 0 : -EACCES;
+}
+
+int files_open_home(uint64_t sid, const char *user, const char *home, const char *roots, struct vfs *v)
+{
+	struct log_escaped e;
+	if (roots[0] && !path_under_roots(home, roots)) {
+		log_err(sid, "home directory outside [sandbox] roots: user=\"%s\" home=\"%s\" roots=\"%s\"",
+			log_esc(slice_from_cstr(user), &e), home, roots);
+		return -EPERM;
+	}
+	int r = vfs_open_root(home, v);
+	if (r)
+		log_err(sid, "home directory unavailable: user=\"%s\" home=\"%s\" error=%s",
+			log_esc(slice_from_cstr(user), &e), home, strerror(-r));
+	return r;
+}
+
+int files_resolve(const struct files_user *u, enum files_op op, const char *cwd, struct slice arg, char *vpath)
+{
+	int r = files_allow(u->perms, op);
+	return r ? r : path_resolve(cwd, arg, vpath, PATH_MAX);
+}
+
+int files_chdir(const struct files_user *u, const char *vpath)
+{
+	struct stat st;
+	int r = files_allow(u->perms, FILES_OP_CHDIR);
+	if (r == 0)
+		r = vfs_stat(u->vfs, vpath, &st);
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (r == 0) {
+		/* The directory must be enterable by the service account too. */
+		int fd;
+		r = vfs_opendir(u->vfs, vpath, &fd);
+		if (r == 0)
+			vfs_fd_close(fd);
+	}
+	return r;
+}
+
+int files_mtime(const struct files_user *u, const char *vpath, time_t *mtime)
+{
+	struct stat st;
+	int r = files_allow(u->perms, FILES_OP_MTIME);
+	if (r == 0)
+		r = vfs_stat(u->vfs, vpath, &st);
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = -EISDIR;
+	if (r == 0)
+		*mtime = st.st_mtime;
+	return r;
+}
+
+int files_mkdir(const struct files_user *u, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_MKDIR);
+	return r ? r : vfs_mkdir(u->vfs, vpath, 0755);
+}
+
+int files_rmdir(const struct files_user *u, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_RMDIR);
+	return r ? r : vfs_rmdir(u->vfs, vpath);
+}
+
+int files_delete(const struct files_user *u, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_DELETE);
+	return r ? r : vfs_unlink(u->vfs, vpath);
+}
+
+int files_rename_check(const struct files_user *u, const char *vpath)
+{
+	struct stat st;
+	int r = files_allow(u->perms, FILES_OP_RENAME);
+	return r ? r : vfs_lstat(u->vfs, vpath, &st);
+}
+
+int files_rename(const struct files_user *u, const char *from, const char *to)
+{
+	int r = files_allow(u->perms, FILES_OP_RENAME);
+	return r ? r : vfs_rename(u->vfs, from, to);
+}
+
+int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_TIME);
+	return r ? r : vfs_set_mtime(u->vfs, vpath, mtime);
+}
+
+int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
+	 * (the files belong to the service account). */
+	return r ? r : vfs_chmod(u->vfs, vpath, mode & 0777);
+}
+
+int files_stat(const struct files_user *u, const char *vpath, struct stat *st)
+{
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	return r ? r : vfs_stat(u->vfs, vpath, st);
+}
+
+int files_lstat(const struct files_user *u, const char *vpath, struct stat *st)
+{
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	return r ? r : vfs_lstat(u->vfs, vpath, st);
+}
+
+int files_list_open(const struct files_user *u, const char *vpath, enum listing_format fmt,
+		    const struct listing_opts *o, struct listing **out)
+{
+	int fd;
+	*out = NULL;
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	if (r == 0)
+		r = vfs_opendir(u->vfs, vpath, &fd);
+	if (r == 0)
+		r = listing_open(fd, fmt, o, out); /* takes fd */
+	return r;
+}
+
+int files_open_read(const struct files_user *u, const char *vpath, uint64_t offset, struct files_read *out)
+{
+	struct stat st;
+	*out = (struct files_read){ .fd = -1 };
+	int r = files_allow(u->perms, FILES_OP_READ);
+	if (r == 0)
+		r = vfs_open(u->vfs, vpath, O_RDONLY | O_NONBLOCK, &out->fd); /* a FIFO must not block the loop */
+	if (r == 0)
+		r = vfs_fstat(out->fd, &st);
+	if (r == 0 && !S_ISREG(st.st_mode)) {
+		out->not_plain = true;
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
+	}
+	if (r == 0) {
+		out->size = (uint64_t)st.st_size;
+		if (offset > out->size)
+			r = -ERANGE;
+	}
+	if (r) {
+		vfs_fd_close(out->fd);
+		out->fd = -1;
+	}
+	return r;
+}
+
+int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *size)
+{
+	int r = files_allow(u->perms, FILES_OP_READ);
+	if (r == 0 && !(u->atomic && u->partials))
+		r = -ENOENT; /* none is ever kept */
+	return r ? r : vfs_partial_size(u->vfs, vpath, u->name, size);
+}
+
+int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
+		       struct vfs_upload **out)
+{
+	*out = NULL;
+	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	if (r)
+		return r;
+	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
+	/* The uploader's interrupted upload of this file, if kept, is what a
+	 * resumed upload or an append continues (vfs.h). */
+	r = vfs_upload_begin_as(u->vfs, vpath, mode, offset, u->atomic, u->partials ? u->name : NULL, up);
+	if (r) {
+		free(up);
+		return (r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME ? -ERANGE : r;
+	}
+	*out = up;
+	return 0;
+}
+
+int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted)
+{
+	int r = 0;
+	if (complete)
+		r = vfs_upload_commit(up);
+	else if (interrupted)
+		vfs_upload_keep(up); /* interrupted, not failed: resumable by its uploader */
+	else
+		vfs_upload_abort(up);
+	free(up);
+	return r;
+}
+
+static const char *const result_names[] = { [FILES_OK] = "ok", [FILES_ABORTED] = "aborted", [FILES_FAILED] = "failed" };
+
+size_t files_event_line(const struct files_event *ev, char *out, size_t n)
+{
+	struct log_escaped e, ep;
+	bool le = ev->local_error;
+	int w = snprintf(out, n, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s",
+			 log_esc(slice_from_cstr(ev->user ? ev->user : ""), &e), ev->ip, ev->cmd,
+			 log_esc(slice_from_cstr(ev->path ? ev->path : ""), &ep), (unsigned long long)ev->bytes,
+			 result_names[ev->result], ev->reason ? " reason=" : "", ev->reason ? ev->reason : "",
+			 le ? " error=\"" : "", le ? strerror(-ev->err) : "", le ? "\"" : "");
+	if (w < 0)
+		return 0;
+	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;
+}
+
+void files_event(const struct files_sink *sink, const struct files_event *ev)
+{
+	struct log_xfer lx = {
+		.user = ev->user,
+		.ip = ev->ip,
+		.cmd = ev->verb,
+		.path = ev->path,
+		.bytes = ev->bytes,
+		.duration_ms = ev->duration_ms,
+		.result = result_names[ev->result],
+		.reason = ev->reason,
+		.direction = ev->kind == FILES_XFER_READ   ? 'o'
+			     : ev->kind == FILES_XFER_LIST ? 0
+							   : 'i',
+		.ascii = ev->ascii,
+	};
+	log_xfer(ev->sid, &lx);
+	char line[1024]; /* log_info's own limit */
+	(void)files_event_line(ev, line, sizeof(line));
+	log_info(ev->sid, "%s", line);
+	if (!sink)
+		return;
+	struct metrics *m = sink->metrics;
+	if (ev->kind == FILES_XFER_WRITE)
+		METRICS_ADD(m, bytes_in, ev->bytes);
+	else
+		METRICS_ADD(m, bytes_out, ev->bytes);
+	if (ev->result == FILES_OK)
+		METRICS_ADD(m, xfer_ok, 1);
+	else if (ev->result == FILES_ABORTED)
+		METRICS_ADD(m, xfer_aborted, 1);
+	else
+		METRICS_ADD(m, xfer_failed, 1);
+	if (ev->kind == FILES_XFER_WRITE && ev->result == FILES_OK && sink->hooks && ev->home) {
+		struct hook_upload u = { .sid = ev->sid,
+					 .user = ev->user,
+					 .vpath = ev->path,
+					 .home = ev->home,
+					 .ip = ev->ip,
+					 .protocol = ev->protocol,
+					 .bytes = ev->bytes };
+		hooks_upload(sink->hooks, &u);
+	}
+}

@@ -1,0 +1,169 @@
+/* files: the file service, what a logged-in user does to files whatever
+ * the protocol (FTP today, SFTP next). The permission decision, the
+ * operations over fs/vfs and the event that ends each transfer live here
+ * once, so a second front-end cannot skip or reword them; a front-end
+ * parses its arguments, calls these functions and maps the negative errno
+ * they return to its own replies. */
+#ifndef FERRY_FILES_H
+#define FERRY_FILES_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "listing.h"
+#include "str.h"
+#include "userstore.h"
+#include "vfs.h"
+
+/* What a user asks to do; files_allow decides each from the user's
+ * PERM_* bits (userstore.h). */
+enum files_op {
+	FILES_OP_CHDIR,	   /* enter a directory: no bit (FTP CWD, CDUP) */
+	FILES_OP_MTIME,	   /* a file's modification time: no bit (FTP MDTM) */
+	FILES_OP_LIST,	   /* list a directory or stat a name: "list" */
+	FILES_OP_READ,	   /* read a file or its size: "read" */
+	FILES_OP_UPLOAD,   /* create, replace, resume or append: "write" */
+	FILES_OP_SET_TIME, /* set the modification time: "write" */
+	FILES_OP_SET_MODE, /* set the permission bits: "write" */
+	FILES_OP_MKDIR,	   /* "mkdir" */
+	FILES_OP_RMDIR,	   /* "delete" */
+	FILES_OP_DELETE,   /* "delete" */
+	FILES_OP_RENAME,   /* "rename" */
+	FILES_OP_COUNT
+};
+
+/* The one permission decision: 0 when a user with perms may do op, else
+ * -EACCES. Checked before the path is even resolved, so a refused user
+ * learns nothing about the tree. */
+int files_allow(uint32_t perms, enum files_op op);
+
+/* The user an operation is for; all borrowed. */
+struct files_user {
+	struct vfs *vfs;  /* the user's confined root (fs/vfs.h) */
+	uint32_t perms;	  /* PERM_* */
+	const char *name; /* owner of resumable partials; NULL: none */
+	bool atomic;	  /* [transfer] atomic_uploads: temporary + rename */
+	bool partials;	  /* [transfer] partial_keep: interrupted uploads stay resumable */
+};
+
+/* Opens the home of a user who just logged in as the root of all their
+ * paths (fs/vfs.h). SECURITY: a home outside roots (the [sandbox] roots;
+ * "" none) is refused (-EPERM) before the open, which Landlock would
+ * refuse anyway, so the log says why; either failure is logged. */
+int files_open_home(uint64_t sid, const char *user, const char *home, const char *roots, struct vfs *v);
+
+/* ---- operations: each asks files_allow itself, then acts through vfs;
+ * 0 or a negative errno the front-end maps to its reply ---- */
+
+/* The start of every operation on a client path: files_allow for op,
+ * then arg joined onto cwd into vpath (PATH_MAX). A refusal comes before
+ * the name is looked at (-EACCES); a name that cannot be used is
+ * -ENAMETOOLONG or -EINVAL. */
+int files_resolve(const struct files_user *u, enum files_op op, const char *cwd, struct slice arg, char *vpath);
+/* Whether vpath is a directory the user (and the service account) can
+ * enter: -ENOTDIR, or the error opening it. */
+int files_chdir(const struct files_user *u, const char *vpath);
+/* The modification time of the plain file vpath (-EISDIR otherwise). */
+int files_mtime(const struct files_user *u, const char *vpath, time_t *mtime);
+int files_mkdir(const struct files_user *u, const char *vpath);
+int files_rmdir(const struct files_user *u, const char *vpath);
+/* Removes a file or symlink, never a directory (-EISDIR). */
+int files_delete(const struct files_user *u, const char *vpath);
+/* Whether vpath can be renamed: it must exist (the link itself). */
+int files_rename_check(const struct files_user *u, const char *vpath);
+/* Renames within the root, replacing an existing file. */
+int files_rename(const struct files_user *u, const char *from, const char *to);
+int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime);
+/* Sets the permission bits of mode; set-ID and sticky bits are dropped. */
+int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode);
+
+/* stat (following links inside the root) and lstat of vpath, for a user
+ * who may list. */
+int files_stat(const struct files_user *u, const char *vpath, struct stat *st);
+int files_lstat(const struct files_user *u, const char *vpath, struct stat *st);
+/* Starts streaming the entries of directory vpath in format fmt (fs/
+ * listing.h); *out is the caller's (listing_free). -ENOTDIR if it is not
+ * a directory. */
+int files_list_open(const struct files_user *u, const char *vpath, enum listing_format fmt,
+		    const struct listing_opts *o, struct listing **out);
+
+/* A file opened for reading (files_open_read). */
+struct files_read {
+	int fd;		/* the caller closes it (vfs_fd_close); -1 when none */
+	uint64_t size;	/* its size when opened */
+	bool not_plain; /* refused because it is a directory, FIFO or device */
+};
+/* Opens the plain file vpath for reading from offset. A directory is
+ * -EISDIR and any other non-plain file -EACCES (a FIFO or a device must
+ * neither block nor be read), both with not_plain; an offset beyond the
+ * end is -ERANGE. Never blocks (O_NONBLOCK). */
+int files_open_read(const struct files_user *u, const char *vpath, uint64_t offset, struct files_read *out);
+/* The size of the user's own interrupted upload of vpath, which a resumed
+ * upload continues from (-ENOENT when none is kept). */
+int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *size);
+
+/* Starts an upload to vpath (fs/vfs.h: REPLACE writes a temporary that
+ * only files_upload_end's commit puts under the name; APPEND; RESUME at
+ * offset; UNIQUE a fresh name in the directory vpath). A kept partial of
+ * the user's own is what REPLACE at an offset and APPEND continue. *out
+ * (returned, owned by the caller until files_upload_end) has the fd to
+ * write. -ERANGE: a RESUME offset past the end (or of no file). */
+int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
+		       struct vfs_upload **out);
+/* Ends an upload and frees up: complete commits it (the rename into place;
+ * its error is returned), interrupted keeps it as the uploader's resumable
+ * partial (a stream whose byte offsets mean something: not TYPE A), else
+ * the temporary is discarded and any old file stays. */
+int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
+
+/* ---- events: every transfer's end, raised once ---- */
+
+enum files_xfer {
+	FILES_XFER_READ,  /* a download */
+	FILES_XFER_WRITE, /* an upload (store, append, unique) */
+	FILES_XFER_LIST,  /* a directory listing */
+};
+
+enum files_result { FILES_OK, FILES_ABORTED, FILES_FAILED };
+
+/* One transfer's outcome; all strings borrowed. */
+struct files_event {
+	uint64_t sid;
+	const char *user; /* NULL: logged as "" */
+	const char *ip;
+	const char *protocol; /* "ftp", "ftps": for the hooks */
+	const char *home;     /* the user's home: hooks get home + path */
+	enum files_xfer kind;
+	const char *cmd;  /* the text log's name: RETR STOR APPE STOU LIST */
+	const char *verb; /* the event logs' name: the same, or NLST/MLSD for a listing */
+	const char *path; /* virtual path */
+	uint64_t bytes;
+	uint64_t duration_ms;
+	enum files_result result;
+	const char *reason; /* one token, NULL when ok ("conn-lost", "disk-full"...) */
+	bool local_error;   /* logged with error="strerror(err)" */
+	int err;
+	bool ascii; /* TYPE A */
+};
+
+struct metrics;
+struct hooks;
+/* Where events go besides the logs; either may be NULL. */
+struct files_sink {
+	struct metrics *metrics;
+	struct hooks *hooks;
+};
+
+/* The text log's "transfer: ..." line for ev into out (pure; fail2ban and
+ * the tests read this exact form). Returns the length, truncated at n - 1. */
+size_t files_event_line(const struct files_event *ev, char *out, size_t n);
+/* Raises ev once: the text log, [log] xferlog and [log] json (log_xfer),
+ * the transfer and byte counters, and for a completed upload the hooks.
+ * sink may be NULL (no metrics, no hooks). */
+void files_event(const struct files_sink *sink, const struct files_event *ev);
+
+#endif
