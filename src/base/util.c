@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t util_now_ms(void)
 {
@@ -95,6 +96,22 @@ uint32_t util_random_u32(void)
 		left = 64;
 	}
 	return pool[--left];
+}
+
+int util_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 int util_random(void *out, size_t n)

@@ -39,6 +39,10 @@ int util_random(void *out, size_t n);
  * call per 64 values); for choices like passive ports, not keys. */
 uint32_t util_random_u32(void);
 
+/* Writes all n bytes to fd (a file: short writes continue, EINTR is
+ * retried); 0 or -errno. */
+int util_write_all(int fd, const void *p, size_t n);
+
 /* Wipe memory that held a secret; not optimised away. */
 void util_wipe(void *p, size_t n);
 

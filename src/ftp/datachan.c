@@ -1,5 +1,4 @@
 #include "datachan.h"
-#include "datachan_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,17 +7,19 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <stdlib.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "ascii.h"
+#include "conn.h"
+#include "conn_sec.h"
 #include "listing.h"
 #include "log.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
 
-#define CHUNK DATACHAN_CHUNK
+/* Bytes moved per read/write step (file, socket, listing chunk). */
+#define CHUNK (64u * 1024u)
 #define SENDFILE_CHUNK (1u << 20)
 
 static void pump(struct datachan *d);
@@ -26,12 +27,11 @@ static void pump(struct datachan *d);
 void datachan_init(struct datachan *d)
 {
 	d->lfd = -1;
-	d->fd = -1;
-	d->pipe[0] = d->pipe[1] = -1;
+	conn_init(&d->conn, -1);
+	d->top = &d->conn;
 	d->lwatch.fd = -1;
 	d->watch.fd = -1;
 	buf_init(&d->out, 4 * CHUNK);
-	buf_init(&d->sec.wire, 0);
 }
 
 static void close_listener(struct datachan *d)
@@ -44,23 +44,16 @@ static void close_listener(struct datachan *d)
 	}
 }
 
+/* The stacked RFC 2228 transport goes before the stream it rides on. */
 static void close_conn(struct datachan *d)
 {
-	if (d->tls) {
-		tls_conn_free(d->tls);
-		d->tls = NULL;
-	}
-	d->tstate = DC_PLAIN;
-	for (int i = 0; i < 2; i++) {
-		if (d->pipe[i] >= 0)
-			(void)close(d->pipe[i]);
-		d->pipe[i] = -1;
-	}
-	if (d->fd >= 0) {
+	if (d->top != &d->conn)
+		conn_close(d->top);
+	d->top = &d->conn;
+	d->tstate = DC_OPEN;
+	if (d->conn.fd >= 0)
 		loop_watch_forget(d->loop, &d->watch);
-		(void)close(d->fd);
-		d->fd = -1;
-	}
+	conn_close(&d->conn);
 }
 
 void datachan_reset(struct datachan *d)
@@ -72,7 +65,6 @@ void datachan_reset(struct datachan *d)
 	d->connecting = false;
 	d->running = false;
 	buf_free(&d->out);
-	buf_free(&d->sec.wire);
 }
 
 bool datachan_running(const struct datachan *d)
@@ -99,7 +91,9 @@ static void on_linger(struct loop_timer *t)
 	}
 }
 
-void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err)
+/* Ends the running transfer: closes the connection, keeps a passive
+ * listener lingering, calls d->done once. */
+static void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err)
 {
 	if (!d->running)
 		return;
@@ -114,7 +108,6 @@ void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err)
 	}
 	d->have_target = false;
 	buf_free(&d->out); /* an idle session keeps no transfer buffer */
-	buf_free(&d->sec.wire);
 	d->done(d, st, err, d->bytes);
 }
 
@@ -122,10 +115,11 @@ static void on_timeout(struct loop_timer *t)
 {
 	struct datachan *d = container_of(t, struct datachan, timer);
 	log_info(d->sid, "data connection timed out");
-	datachan_finish(d, d->fd >= 0 ? XFER_CONN_LOST : XFER_NO_CONNECTION, -ETIMEDOUT);
+	datachan_finish(d, d->conn.fd >= 0 ? XFER_CONN_LOST : XFER_NO_CONNECTION, -ETIMEDOUT);
 }
 
-void datachan_touch(struct datachan *d)
+/* Progress: re-arms the idle timeout. */
+static void datachan_touch(struct datachan *d)
 {
 	loop_timer_arm(d->loop, &d->timer, d->timeout_ms, on_timeout);
 }
@@ -143,25 +137,25 @@ static void watch_conn(struct datachan *d);
 /* RFC 4217 §7: the server is the TLS server on data connections too. */
 static void handshake(struct datachan *d)
 {
-	int r = tls_handshake(d->tls);
+	int r = conn_handshake(&d->conn);
 	if (r == -EAGAIN) {
 		watch_conn(d);
 		return;
 	}
 	if (r) {
-		log_info(d->sid, "data connection TLS handshake failed: %s", tls_error(d->tls));
+		log_info(d->sid, "data connection TLS handshake failed: %s", tls_error(d->conn.tls));
 		METRICS_ADD(d->metrics, tls_failed, 1);
 		datachan_finish(d, XFER_TLS_FAILED, r);
 		return;
 	}
 	/* RFC 4217 §10.2: the data connection must belong to this client. */
-	if (d->require_reuse && !(d->ctl_tls && tls_resumed_from(d->tls, d->ctl_tls))) {
+	if (d->require_reuse && !(d->ctl_tls && tls_resumed_from(d->conn.tls, d->ctl_tls))) {
 		log_warn(d->sid, "data connection did not resume the control connection's TLS session; refused");
 		datachan_finish(d, XFER_TLS_NO_REUSE, -EPERM);
 		return;
 	}
 	METRICS_ADD(d->metrics, tls_ok, 1);
-	d->tstate = DC_READY;
+	d->tstate = DC_OPEN;
 	datachan_touch(d);
 	watch_conn(d);
 	pump(d);
@@ -171,7 +165,7 @@ static void handshake(struct datachan *d)
 static void begin_conn(struct datachan *d)
 {
 	if (d->x.protect) {
-		if (!d->tls_ctx || tls_conn_new_data(d->tls_ctx, d->fd, &d->tls) != 0) {
+		if (!d->tls_ctx || conn_start_tls_data(&d->conn, d->tls_ctx) != 0) {
 			datachan_finish(d, XFER_TLS_FAILED, -EPROTO);
 			return;
 		}
@@ -179,13 +173,13 @@ static void begin_conn(struct datachan *d)
 		handshake(d);
 		return;
 	}
-	d->tstate = DC_PLAIN;
+	d->tstate = DC_OPEN;
 	/* A fresh connection can be written to (and read, if the client was
 	 * quick) at once: go now rather than after an epoll round trip, so a
 	 * small file's 150 and 226 leave in one write. The watch is added
 	 * only if the transfer has to wait. */
 	pump(d);
-	if (d->running && d->fd >= 0 && d->watch.fd < 0)
+	if (d->running && d->conn.fd >= 0 && d->watch.fd < 0)
 		watch_conn(d);
 }
 
@@ -195,7 +189,7 @@ static void on_data(struct loop_watch *w, uint32_t ev)
 	if (d->connecting) {
 		int soerr = 0;
 		socklen_t len = sizeof(soerr);
-		if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr) {
+		if (getsockopt(d->conn.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr) {
 			datachan_finish(d, XFER_NO_CONNECTION, -(soerr ? soerr : errno));
 			return;
 		}
@@ -210,17 +204,17 @@ static void on_data(struct loop_watch *w, uint32_t ev)
 	pump(d);
 }
 
+/* The interest follows what the transport's last -EAGAIN waits for (a
+ * TLS read can need the socket writable), else the transfer's direction;
+ * the handshake and the end of a stream wait for the peer. */
 static void watch_conn(struct datachan *d)
 {
-	uint32_t ev = d->x.kind == XFER_RECV_FILE ? EPOLLIN : EPOLLOUT;
-	if (d->tstate == DC_HANDSHAKE || d->tstate == DC_CLOSE_NOTIFY)
-		ev = tls_want(d->tls) ? tls_want(d->tls) : EPOLLIN;
-	else if (d->tstate == DC_DRAIN)
-		ev = EPOLLIN;
-	else if (d->tls && tls_want(d->tls))
-		ev = tls_want(d->tls);
+	const struct conn *c = d->tstate == DC_HANDSHAKE ? &d->conn : d->top;
+	uint32_t ev = d->x.kind == XFER_RECV_FILE || d->tstate != DC_OPEN ? EPOLLIN : EPOLLOUT;
+	if (c->want)
+		ev = c->want;
 	if (d->watch.fd < 0) {
-		if (loop_watch_add(d->loop, &d->watch, d->fd, ev, on_data) != 0)
+		if (loop_watch_add(d->loop, &d->watch, d->conn.fd, ev, on_data) != 0)
 			datachan_finish(d, XFER_NO_CONNECTION, -errno);
 	} else if (loop_watch_mod(d->loop, &d->watch, ev) != 0) {
 		datachan_finish(d, XFER_CONN_LOST, -errno);
@@ -248,7 +242,7 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 		 * until the next one (or lingers and closes, see datachan_finish). */
 		if (loop_watch_mod(d->loop, &d->lwatch, 0) != 0)
 			close_listener(d);
-		d->fd = fd;
+		conn_init(&d->conn, fd);
 		if (d->running) {
 			datachan_touch(d);
 			begin_conn(d);
@@ -335,7 +329,7 @@ static int connect_out(struct datachan *d)
 		(void)close(fd);
 		return r;
 	}
-	d->fd = fd;
+	conn_init(&d->conn, fd);
 	d->connecting = true;
 	return 0;
 }
@@ -348,23 +342,26 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->running = true;
 	d->list_done = false;
 	d->rx = (struct ascii_rx){ 0 };
-	d->no_splice = false;
 	buf_reset(&d->out);
-	if (x->gss_prot && datachan_sec_start(d) != 0) {
-		datachan_finish(d, XFER_PROT_FAILED, -EPROTO);
-		return;
+	/* RFC 2228 §6: PROT S/P under AUTH GSSAPI rides on the stream. */
+	if (x->gss_prot) {
+		if (conn_sec_start(&d->sec, &d->conn, d->gss, x->gss_prot == 'P', x->pbsz, d->sid) != 0) {
+			datachan_finish(d, XFER_PROT_FAILED, -EPROTO);
+			return;
+		}
+		d->top = &d->sec;
 	}
 	datachan_touch(d);
-	if (d->have_target && d->fd < 0) {
+	if (d->have_target && d->conn.fd < 0) {
 		int r = connect_out(d);
 		if (r) {
 			datachan_finish(d, XFER_NO_CONNECTION, r);
 			return;
 		}
 	}
-	if (d->fd >= 0 && !d->connecting)
+	if (d->conn.fd >= 0 && !d->connecting)
 		begin_conn(d);
-	else if (d->fd >= 0)
+	else if (d->conn.fd >= 0)
 		watch_conn(d);
 	/* else: waiting for the client to connect to the listener */
 }
@@ -374,46 +371,41 @@ void datachan_abort(struct datachan *d)
 	datachan_finish(d, XFER_ABORTED, 0);
 }
 
-/* Writes d->out to the socket; 1 when it is empty, 0 when blocked, <0 lost. */
+/* A stream that failed: a stacked transport's refusal of the client's
+ * blocks (RFC 2228 §6: over PBSZ, a bad token, the wrong level) is a
+ * protection failure (535), anything else a lost connection. */
+static void lost(struct datachan *d, int r)
+{
+	bool refused = d->top != &d->conn && (r == -EBADMSG || r == -EMSGSIZE);
+	datachan_finish(d, refused ? XFER_PROT_FAILED : XFER_CONN_LOST, r);
+}
+
+/* Writes d->out to the stream; 1 when it is empty, 0 when blocked, <0 lost. */
 static int drain_out(struct datachan *d)
 {
 	while (d->out.len) {
-		if (d->tls) {
-			size_t put = 0;
-			int r = tls_write(d->tls, buf_data(&d->out), d->out.len, &put);
-			if (r == -EAGAIN)
-				return 0;
-			if (r)
-				return r;
-			buf_consume(&d->out, put);
-			d->bytes += put;
-			datachan_touch(d);
-			continue;
-		}
-		ssize_t n = send(d->fd, buf_data(&d->out), d->out.len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -errno;
-		}
-		buf_consume(&d->out, (size_t)n);
-		d->bytes += (uint64_t)n;
+		size_t put = 0;
+		int r = conn_write(d->top, buf_data(&d->out), d->out.len, &put);
+		if (r == -EAGAIN)
+			return 0;
+		if (r)
+			return r;
+		buf_consume(&d->out, put);
+		d->bytes += put;
 		datachan_touch(d);
 	}
 	return 1;
 }
 
 /* Reads the next chunk of the file into d->out: LF → CRLF for TYPE A
- * (RFC 959 §3.1.1.1), as is otherwise (TLS, where sendfile cannot be
- * used). Returns 1 at EOF. */
+ * (RFC 959 §3.1.1.1), as is otherwise (a transport without sendfile).
+ * Returns 1 at EOF. */
 static int fill_file(struct datachan *d)
 {
 	int err = 0;
 	if (!d->x.ascii) {
-		/* Binary under TLS: read straight into the output buffer, a few
-		 * full 16 KiB records at a time. */
+		/* Binary: read straight into the output buffer, a few full
+		 * 16 KiB TLS records at a time. */
 		char *o = buf_reserve(&d->out, CHUNK, &err);
 		if (!o)
 			return err;
@@ -440,34 +432,36 @@ static int fill_file(struct datachan *d)
 	return 0;
 }
 
-/* Everything was sent. Plain: close (the kernel ends with FIN). TLS:
- * close_notify, then wait for the client to close its side, so its own
- * close_notify never meets a reset (RFC 4217 §12.6). */
+/* Everything was handed to the stream: its end mark (plain: none, the
+ * close sends FIN; TLS: close_notify; RFC 2228: the last block and the
+ * empty one). Where the transport asks for it, then wait for the client to
+ * close its side, so its own close_notify never meets a reset (RFC 4217
+ * §12.6). */
 static void send_done(struct datachan *d)
 {
-	if (!d->tls) {
-		datachan_finish(d, XFER_OK, 0);
-		return;
-	}
-	if (d->tstate != DC_CLOSE_NOTIFY && d->tstate != DC_DRAIN)
-		d->tstate = DC_CLOSE_NOTIFY;
-	if (d->tstate == DC_CLOSE_NOTIFY) {
-		int r = tls_close_notify(d->tls);
+	if (d->tstate == DC_OPEN)
+		d->tstate = DC_SHUTDOWN;
+	if (d->tstate == DC_SHUTDOWN) {
+		int r = conn_shutdown(d->top);
 		if (r == -EAGAIN) {
 			watch_conn(d);
 			return;
 		}
-		if (r) {
-			datachan_finish(d, XFER_OK, 0); /* the data is out; the client left early */
+		if (r < 0) {
+			lost(d, r);
 			return;
 		}
-		(void)shutdown(d->fd, SHUT_WR);
+		/* r == 1: the data is out; the client left early. */
+		if (r == 1 || !(conn_caps(d->top) & CONN_CAP_AWAIT_PEER)) {
+			datachan_finish(d, XFER_OK, 0);
+			return;
+		}
 		d->tstate = DC_DRAIN;
 	}
 	for (;;) {
 		char sink[4096];
 		size_t got = 0;
-		int r = tls_read(d->tls, sink, sizeof(sink), &got);
+		int r = conn_read(d->top, sink, sizeof(sink), &got);
 		if (r == -EAGAIN) {
 			watch_conn(d);
 			return;
@@ -481,7 +475,7 @@ static void send_done(struct datachan *d)
 
 /* The next bytes to send (file, listing, prepared line) into d->out;
  * 1 when there are no more. */
-int datachan_fill(struct datachan *d)
+static int fill(struct datachan *d)
 {
 	int fr;
 	if (d->x.kind == XFER_SEND_FILE) {
@@ -504,46 +498,57 @@ int datachan_fill(struct datachan *d)
 	return fr;
 }
 
+/* Binary RETR over a stream that can take it: sendfile(2), no copy
+ * through user space. */
+static int send_zero_copy(struct datachan *d)
+{
+	if (d->off >= d->x.size)
+		return 1;
+	size_t put = 0;
+	int r = conn_sendfile(d->top, d->x.fd, &d->off, SENDFILE_CHUNK, &put);
+	if (r)
+		return r;
+	if (put == 0) /* the file shrank under us: send what there was */
+		return 1;
+	d->bytes += put;
+	datachan_touch(d);
+	return 0;
+}
+
 static void pump_send(struct datachan *d)
 {
-	if (d->tstate == DC_CLOSE_NOTIFY || d->tstate == DC_DRAIN) {
+	if (d->tstate != DC_OPEN) {
 		send_done(d);
 		return;
 	}
+	bool zero_copy = d->x.kind == XFER_SEND_FILE && !d->x.ascii && (conn_caps(d->top) & CONN_CAP_SENDFILE);
 	for (;;) {
 		int r = drain_out(d);
 		if (r < 0) {
-			datachan_finish(d, XFER_CONN_LOST, r);
+			lost(d, r);
 			return;
 		}
-		if (r == 0)
-			return; /* wait for EPOLLOUT */
-		if (d->x.kind == XFER_SEND_FILE && !d->x.ascii && !d->tls && !d->x.gss_prot) {
-			if (d->off >= d->x.size) {
-				datachan_finish(d, XFER_OK, 0);
+		if (r == 0) {
+			watch_conn(d);
+			return;
+		}
+		if (zero_copy) {
+			r = send_zero_copy(d);
+			if (r == -EAGAIN) {
+				watch_conn(d);
 				return;
 			}
-			off_t off = (off_t)d->off;
-			ssize_t n = sendfile(d->fd, d->x.fd, &off, SENDFILE_CHUNK);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return;
-				int e = errno;
-				/* EPIPE/ECONNRESET: the client went away */
-				datachan_finish(d, e == EPIPE || e == ECONNRESET ? XFER_CONN_LOST : XFER_LOCAL_ERROR,
-						-e);
+			/* EPIPE/ECONNRESET: the client went away */
+			if (r < 0)
+				datachan_finish(d, r == -EPIPE || r == -ECONNRESET ? XFER_CONN_LOST : XFER_LOCAL_ERROR,
+						r);
+			else if (r == 1)
+				send_done(d);
+			if (r)
 				return;
-			}
-			if (n == 0) { /* the file shrank under us: send what there was */
-				datachan_finish(d, XFER_OK, 0);
-				return;
-			}
-			d->off = (uint64_t)off;
-			d->bytes += (uint64_t)n;
-			datachan_touch(d);
 			continue;
 		}
-		int fr = datachan_fill(d);
+		int fr = fill(d);
 		if (fr < 0) {
 			datachan_finish(d, XFER_LOCAL_ERROR, fr);
 			return;
@@ -555,183 +560,97 @@ static void pump_send(struct datachan *d)
 	}
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Stores received bytes in the file, CRLF → LF first under TYPE A. */
-int datachan_store(struct datachan *d, const char *p, size_t n)
+static int store(struct datachan *d, const char *p, size_t n)
 {
 	if (!d->x.ascii)
-		return write_all(d->x.fd, p, n);
+		return util_write_all(d->x.fd, p, n);
 	char conv[ASCII_FROM_WIRE_MAX(CHUNK)];
 	for (size_t off = 0; off < n; off += CHUNK) {
 		size_t k = n - off < CHUNK ? n - off : CHUNK;
 		k = ascii_from_wire(&d->rx, (struct slice){ p + off, k }, conv);
-		int r = write_all(d->x.fd, conv, k);
+		int r = util_write_all(d->x.fd, conv, k);
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
-/* The upload is whole: a CR held back by TYPE A was the file's last byte. */
-int datachan_store_end(struct datachan *d)
+/* The stream's end mark arrived (plain: FIN; TLS: close_notify; RFC 2228:
+ * the empty block): the upload is whole. Its own end mark answers the
+ * client's (TLS: so the client's unwrap completes, RFC 4217 §12.6; tiny,
+ * one try is enough), and a CR held back by TYPE A was the file's last
+ * byte. */
+static void end_upload(struct datachan *d)
 {
+	conn_close_notify(d->top);
 	char cr;
 	size_t n = ascii_rx_end(&d->rx, &cr);
-	return n ? write_all(d->x.fd, &cr, n) : 0;
+	int r = n ? util_write_all(d->x.fd, &cr, n) : 0;
+	datachan_finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
 }
 
-#define SPLICE_PIPE (1u << 20)
+#define SPLICE_MAX (1u << 20)
 
-static int pipe_to_file(struct datachan *d, size_t left)
+/* Binary STOR over a stream that can take it: socket → pipe → file
+ * (splice(2)). Returns 1 when the transfer goes on by read/write, 0 when
+ * it has done what it could (finished, waiting for input, or paused for
+ * fairness: epoll reports the rest again). */
+static int recv_zero_copy(struct datachan *d)
 {
-	char tmp[CHUNK];
-	while (left) {
-		ssize_t n = read(d->pipe[0], tmp, left < sizeof(tmp) ? left : sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		int r = write_all(d->x.fd, tmp, (size_t)n);
-		if (r)
-			return r;
-		left -= (size_t)n;
+	for (int rounds = 0; rounds < 16; rounds++) {
+		size_t got = 0;
+		bool file_err = false;
+		int r = conn_splice_in(d->top, d->x.fd, SPLICE_MAX, &got, &file_err);
+		if (r == -EOPNOTSUPP)
+			return 1;
+		if (r == -EAGAIN) {
+			watch_conn(d);
+			return 0;
+		}
+		if (r) {
+			datachan_finish(d, file_err ? XFER_LOCAL_ERROR : XFER_CONN_LOST, r);
+			return 0;
+		}
+		if (got == 0) { /* FIN: the upload is whole */
+			end_upload(d);
+			return 0;
+		}
+		d->bytes += got;
+		datachan_touch(d);
 	}
 	return 0;
-}
-
-/* Plain binary upload without copying through user space: socket → pipe →
- * file. Returns 1 when it cannot be used (the caller falls back to
- * read/write), 0 when it has done what it could (datachan_finish() called or waiting
- * for input). */
-static int recv_splice(struct datachan *d)
-{
-	if (d->pipe[0] < 0) {
-		/* splice(2) refuses O_APPEND targets (APPE, resumed uploads). */
-		int fl = fcntl(d->x.fd, F_GETFL);
-		if (fl < 0 || (fl & O_APPEND) || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
-			d->no_splice = true;
-			return 1;
-		}
-		/* A bigger pipe means fewer splice calls; the default 64 KiB works too. */
-		(void)fcntl(d->pipe[1], F_SETPIPE_SZ, SPLICE_PIPE);
-	}
-	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t n = splice(d->fd, NULL, d->pipe[1], NULL, SPLICE_PIPE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return 0;
-			if ((errno == EINVAL || errno == ENOSYS) && d->bytes == 0) {
-				d->no_splice = true;
-				return 1;
-			}
-			datachan_finish(d, XFER_CONN_LOST, -errno);
-			return 0;
-		}
-		if (n == 0) { /* FIN: the upload is whole */
-			datachan_finish(d, XFER_OK, 0);
-			return 0;
-		}
-		d->bytes += (uint64_t)n;
-		datachan_touch(d);
-		/* The pipe is emptied into the file before reading more, so
-		 * nothing is left in it when the transfer ends. */
-		for (size_t left = (size_t)n; left;) {
-			ssize_t w = splice(d->pipe[0], NULL, d->x.fd, NULL, left, SPLICE_F_MOVE);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0 && errno == EINVAL) {
-				/* The file system does not take splice: copy what the
-				 * pipe holds, then read/write for the rest. */
-				int r = pipe_to_file(d, left);
-				if (r) {
-					datachan_finish(d, XFER_LOCAL_ERROR, r);
-					return 0;
-				}
-				d->no_splice = true;
-				return 1;
-			}
-			if (w <= 0) {
-				datachan_finish(d, XFER_LOCAL_ERROR, w < 0 ? -errno : -EIO);
-				return 0;
-			}
-			left -= (size_t)w;
-		}
-	}
-	return 0; /* fairness: epoll reports the rest again */
-}
-
-ssize_t datachan_recv(struct datachan *d, char *dst, size_t n)
-{
-	for (;;) {
-		ssize_t got = recv(d->fd, dst, n, 0);
-		if (got >= 0)
-			return got;
-		if (errno != EINTR)
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	}
 }
 
 static void pump_recv(struct datachan *d)
 {
-	if (!d->tls && !d->x.ascii && !d->no_splice && recv_splice(d) == 0)
+	if (!d->x.ascii && (conn_caps(d->top) & CONN_CAP_SPLICE_IN) && recv_zero_copy(d) == 0)
 		return;
 	char in[CHUNK];
-	/* Bounded for fairness, but bytes already decrypted inside TLS must be
-	 * taken now: epoll will not signal them again. */
-	for (int rounds = 0; rounds < 16 || (d->tls && tls_pending(d->tls)); rounds++) {
-		ssize_t n;
-		if (d->tls) {
-			size_t got = 0;
-			int r = tls_read(d->tls, in, sizeof(in), &got);
-			if (r == -EAGAIN) {
-				watch_conn(d);
-				return;
-			}
-			if (r) {
-				/* -ECONNRESET: TCP closed without close_notify, so the
-				 * upload may be truncated: not committed. */
-				datachan_finish(d, XFER_CONN_LOST, r);
-				return;
-			}
-			n = (ssize_t)got;
-		} else {
-			n = datachan_recv(d, in, sizeof(in));
-			if (n == -EAGAIN)
-				return;
-			if (n < 0) {
-				datachan_finish(d, XFER_CONN_LOST, (int)n);
-				return;
-			}
-		}
-		if (n == 0) {
-			/* The client's close_notify (TLS) or FIN: the upload is whole.
-			 * Answer close_notify so the client's unwrap completes
-			 * (RFC 4217 §12.6); it is tiny, one try is enough. */
-			if (d->tls)
-				(void)tls_close_notify(d->tls);
-			int r = datachan_store_end(d);
-			datachan_finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
+	/* Bounded for fairness, but bytes already inside the transport (TLS
+	 * records decrypted, RFC 2228 blocks whole) must be taken now: epoll
+	 * will not signal them again. */
+	for (int rounds = 0; rounds < 16 || conn_pending(d->top); rounds++) {
+		size_t n = 0;
+		int r = conn_read(d->top, in, sizeof(in), &n);
+		if (r == -EAGAIN) {
+			watch_conn(d);
 			return;
 		}
-		d->bytes += (uint64_t)n;
+		if (r) {
+			/* -ECONNRESET: the stream closed without its end mark
+			 * (TLS close_notify, RFC 2228's empty block), so the
+			 * upload may be truncated: not committed. */
+			lost(d, r);
+			return;
+		}
+		if (n == 0) {
+			end_upload(d);
+			return;
+		}
+		d->bytes += n;
 		datachan_touch(d);
-		int r = datachan_store(d, in, (size_t)n);
+		r = store(d, in, n);
 		if (r) {
 			datachan_finish(d, XFER_LOCAL_ERROR, r);
 			return;
@@ -740,15 +659,13 @@ static void pump_recv(struct datachan *d)
 	/* Fairness: let other sessions run; epoll reports the rest again. */
 }
 
+/* One pump for every transport: what differs (TLS, RFC 2228 blocks, the
+ * zero-copy paths of plain TCP) is the conn's. */
 static void pump(struct datachan *d)
 {
-	if (!d->running || d->fd < 0 || d->connecting || d->tstate == DC_HANDSHAKE)
+	if (!d->running || d->conn.fd < 0 || d->connecting || d->tstate == DC_HANDSHAKE)
 		return;
-	if (d->x.gss_prot && d->x.kind == XFER_RECV_FILE)
-		datachan_sec_pump_recv(d);
-	else if (d->x.gss_prot)
-		datachan_sec_pump_send(d);
-	else if (d->x.kind == XFER_RECV_FILE)
+	if (d->x.kind == XFER_RECV_FILE)
 		pump_recv(d);
 	else
 		pump_send(d);

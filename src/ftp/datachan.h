@@ -1,8 +1,9 @@
 /* datachan: one session's data connection: PASV/EPSV listener or PORT/EPRT
  * target, accept (from the control peer only) or connect, and the transfer
- * pump (sendfile for binary RETR, converted copies for TYPE A, directory
- * listings streamed in chunks; RFC 2228 §6 wrapped blocks under GSSAPI PROT
- * S/P are datachan_sec.c's). Non-blocking, on the session's loop. */
+ * pump: one loop over a conn (plain, TLS under PROT P, RFC 2228 §6 blocks
+ * under GSSAPI PROT S/P stacked on it, conn_sec.c), TYPE A converted on the
+ * way (ascii.c), sendfile for binary RETR and splice for binary STOR where
+ * the transport offers them. Non-blocking, on the session's loop. */
 #ifndef FERRY_DATACHAN_H
 #define FERRY_DATACHAN_H
 
@@ -12,6 +13,7 @@
 
 #include "ascii.h"
 #include "buf.h"
+#include "conn.h"
 #include "loop.h"
 #include "proto.h"
 #include "metrics.h"
@@ -34,7 +36,7 @@ struct datachan {
 	struct metrics *metrics; /* borrowed; NULL = not counted */
 
 	/* private */
-	int lfd, fd;
+	int lfd;
 	uint16_t lport; /* lfd's port */
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
@@ -45,15 +47,10 @@ struct datachan {
 	uint64_t off, bytes;
 	struct buf out;
 	bool list_done;
-	struct tls_conn *tls;	    /* this data connection's TLS */
-	int pipe[2];		    /* plain binary upload: socket → pipe → file (splice) */
-	bool no_splice;		    /* splice refused: read/write for this transfer */
-	struct {		    /* RFC 2228 §6 protected blocks (datachan_sec.c) */
-		struct buf wire;    /* framed tokens to send / received */
-		uint32_t max_plain; /* plaintext per block under PBSZ */
-		bool src_eof, end;  /* source exhausted; empty block sent/seen */
-	} sec;
-	enum { DC_PLAIN, DC_HANDSHAKE, DC_READY, DC_CLOSE_NOTIFY, DC_DRAIN } tstate;
+	struct conn conn; /* the data connection: plain, or TLS under PROT P */
+	struct conn sec;  /* RFC 2228 §6 blocks over conn (GSSAPI PROT S/P) */
+	struct conn *top; /* what the pump reads and writes: &conn or &sec */
+	enum { DC_OPEN, DC_HANDSHAKE, DC_SHUTDOWN, DC_DRAIN } tstate;
 };
 
 void datachan_init(struct datachan *d);

@@ -1,31 +1,93 @@
+/* conn: the calls every transport answers, and the plain TCP transport
+ * (with sendfile and splice as its zero-copy paths). TLS is conn_tls.c. */
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tls.h"
+#include "util.h"
 
 void conn_init(struct conn *c, int fd)
 {
-	c->fd = fd;
-	c->tls = NULL;
-	c->want = 0;
+	*c = (struct conn){ .fd = fd, .ops = &conn_plain_ops, .pipe = { -1, -1 } };
 }
+
+void conn_stack(struct conn *c, struct conn *lower, const struct conn_ops *ops, void *xprt)
+{
+	*c = (struct conn){ .fd = lower->fd, .ops = ops, .lower = lower, .xprt = xprt, .pipe = { -1, -1 } };
+}
+
+int conn_read(struct conn *c, void *p, size_t n, size_t *got)
+{
+	return c->ops->read(c, p, n, got);
+}
+
+int conn_write(struct conn *c, const void *p, size_t n, size_t *put)
+{
+	return c->ops->write(c, p, n, put);
+}
+
+int conn_shutdown(struct conn *c)
+{
+	return c->ops->shutdown(c);
+}
+
+uint32_t conn_caps(const struct conn *c)
+{
+	return c->ops->caps;
+}
+
+int conn_sendfile(struct conn *c, int fd, uint64_t *off, size_t n, size_t *put)
+{
+	return c->ops->sendfile ? c->ops->sendfile(c, fd, off, n, put) : -EOPNOTSUPP;
+}
+
+int conn_splice_in(struct conn *c, int fd, size_t n, size_t *got, bool *file_err)
+{
+	*file_err = false;
+	return c->ops->splice_in && !c->no_splice ? c->ops->splice_in(c, fd, n, got, file_err) : -EOPNOTSUPP;
+}
+
+size_t conn_pending(const struct conn *c)
+{
+	return c->ops->pending ? c->ops->pending(c) : 0;
+}
+
+void conn_close_notify(struct conn *c)
+{
+	if (c->ops->close_notify)
+		c->ops->close_notify(c);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->ops && c->ops->free)
+		c->ops->free(c);
+	for (int i = 0; i < 2; i++) {
+		if (c->pipe[i] >= 0)
+			(void)close(c->pipe[i]);
+		c->pipe[i] = -1;
+	}
+	if (!c->lower && c->fd >= 0)
+		(void)close(c->fd);
+	c->fd = -1;
+	c->lower = NULL;
+	c->ops = &conn_plain_ops;
+}
+
+/* ---- plain TCP */
 
 static int plain_errno(void)
 {
 	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
-int conn_read(struct conn *c, void *p, size_t n, size_t *got)
+static int plain_read(struct conn *c, void *p, size_t n, size_t *got)
 {
-	if (c->tls) {
-		int r = tls_read(c->tls, p, n, got);
-		c->want = r == -EAGAIN ? tls_want(c->tls) : 0;
-		return r;
-	}
 	for (;;) {
 		ssize_t r = recv(c->fd, p, n, 0);
 		if (r >= 0) {
@@ -40,13 +102,8 @@ int conn_read(struct conn *c, void *p, size_t n, size_t *got)
 	}
 }
 
-int conn_write(struct conn *c, const void *p, size_t n, size_t *put)
+static int plain_write(struct conn *c, const void *p, size_t n, size_t *put)
 {
-	if (c->tls) {
-		int r = tls_write(c->tls, p, n, put);
-		c->want = r == -EAGAIN ? tls_want(c->tls) : 0;
-		return r;
-	}
 	for (;;) {
 		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (r >= 0) {
@@ -61,50 +118,105 @@ int conn_write(struct conn *c, const void *p, size_t n, size_t *put)
 	}
 }
 
-int conn_start_tls(struct conn *c, struct tls_ctx *ctx)
+/* The end of a plain stream is the FIN that closing the socket sends. */
+static int plain_shutdown(struct conn *c)
 {
-	if (c->tls)
-		return -EALREADY;
-	return tls_conn_new(ctx, c->fd, &c->tls);
+	c->want = 0;
+	return 0;
 }
 
-int conn_handshake(struct conn *c)
+static int plain_sendfile(struct conn *c, int fd, uint64_t *off, size_t n, size_t *put)
 {
-	int r = tls_handshake(c->tls);
-	c->want = r == -EAGAIN ? tls_want(c->tls) : 0;
-	return r;
-}
-
-int conn_stop_tls(struct conn *c, struct tls_conn **old)
-{
-	int r = tls_shutdown(c->tls);
-	c->want = r == -EAGAIN ? tls_want(c->tls) : 0;
-	if (r == 0) {
-		*old = c->tls;
-		c->tls = NULL;
+	off_t o = (off_t)*off;
+	ssize_t r = sendfile(c->fd, fd, &o, n);
+	if (r < 0) {
+		c->want = errno == EAGAIN || errno == EWOULDBLOCK ? EPOLLOUT : 0;
+		return plain_errno();
 	}
-	return r;
+	c->want = 0;
+	*off = (uint64_t)o;
+	*put = (size_t)r;
+	return 0;
 }
 
-size_t conn_pending(const struct conn *c)
+static int pipe_to_file(struct conn *c, int fd, size_t left)
 {
-	return c->tls ? tls_pending(c->tls) : 0;
-}
-
-void conn_close_notify(struct conn *c)
-{
-	if (c->tls)
-		(void)tls_close_notify(c->tls);
-}
-
-void conn_close(struct conn *c)
-{
-	if (c->tls) {
-		tls_conn_free(c->tls);
-		c->tls = NULL;
+	char tmp[64 * 1024];
+	while (left) {
+		ssize_t n = read(c->pipe[0], tmp, left < sizeof(tmp) ? left : sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		int r = util_write_all(fd, tmp, (size_t)n);
+		if (r)
+			return r;
+		left -= (size_t)n;
 	}
-	if (c->fd >= 0) {
-		(void)close(c->fd);
-		c->fd = -1;
-	}
+	return 0;
 }
+
+#define SPLICE_PIPE (1u << 20)
+
+/* socket → pipe → file, the pipe emptied into the file before returning,
+ * so nothing is left in it when the stream ends. */
+static int plain_splice_in(struct conn *c, int fd, size_t n, size_t *got, bool *file_err)
+{
+	if (c->pipe[0] < 0) {
+		/* splice(2) refuses O_APPEND targets (APPE, resumed uploads). */
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || (fl & O_APPEND) || pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+			c->no_splice = true;
+			return -EOPNOTSUPP;
+		}
+		/* A bigger pipe means fewer splice calls; the default 64 KiB works too. */
+		(void)fcntl(c->pipe[1], F_SETPIPE_SZ, SPLICE_PIPE);
+	}
+	ssize_t r;
+	do
+		r = splice(c->fd, NULL, c->pipe[1], NULL, n < SPLICE_PIPE ? n : SPLICE_PIPE,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		c->want = errno == EAGAIN ? EPOLLIN : 0;
+		if (errno == EAGAIN)
+			return -EAGAIN;
+		if (errno == EINVAL || errno == ENOSYS) {
+			/* Nothing moved yet on this call: the caller reads instead. */
+			c->no_splice = true;
+			return -EOPNOTSUPP;
+		}
+		return -errno;
+	}
+	c->want = 0;
+	*got = (size_t)r;
+	for (size_t left = (size_t)r; left;) {
+		ssize_t w = splice(c->pipe[0], NULL, fd, NULL, left, SPLICE_F_MOVE);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EINVAL) {
+			/* The file system does not take splice: copy what the
+			 * pipe holds, then read/write for the rest. */
+			int e = pipe_to_file(c, fd, left);
+			*file_err = e != 0;
+			c->no_splice = true;
+			return e;
+		}
+		if (w <= 0) {
+			*file_err = true;
+			return w < 0 ? -errno : -EIO;
+		}
+		left -= (size_t)w;
+	}
+	return 0;
+}
+
+const struct conn_ops conn_plain_ops = {
+	.name = "plain",
+	.caps = CONN_CAP_SENDFILE | CONN_CAP_SPLICE_IN,
+	.read = plain_read,
+	.write = plain_write,
+	.shutdown = plain_shutdown,
+	.sendfile = plain_sendfile,
+	.splice_in = plain_splice_in,
+};
