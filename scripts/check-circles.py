@@ -22,8 +22,6 @@ import sys
 # Pairs that may stay, each with why. Keep it short: a new entry needs a
 # reason that the two files are one module split for size, not two modules.
 ALLOWED = {
-    ("ftp/datachan.c", "ftp/datachan_sec.c"):
-        "one data channel split for size: the pump calls the RFC 2228 block framing, which refills through the pump",
     ("ftp/session.c", "ftp/session_jobs.c"):
         "one FTP session split for size: jobs run its effects and complete them back into the session",
     ("ftp/session.c", "ftp/session_tls.c"):
