@@ -140,7 +140,8 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 	 * and sends nothing. TLS (close_notify) and RFC 2228 (the empty
 	 * block) uploads end with an explicit marker a killed client never
 	 * sends, and need no grace. effect_timer is free during a transfer. */
-	if (upload && st == XFER_OK && !d->x.gss_prot && s->cfg->commit_grace_us && !s->closed && !ctl_gone(s)) {
+	if (upload && st == XFER_OK && !d->x.protect && !d->x.gss_prot && s->cfg->commit_grace_us && !s->closed &&
+	    !ctl_gone(s)) {
 		s->grace_pending = true;
 		uint32_t us = s->cfg->commit_grace_us;
 		bool whole_ms = us % 1000u == 0; /* written as configured: "5ms", "250us" */

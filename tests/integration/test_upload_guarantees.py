@@ -438,3 +438,28 @@ def test_partials_ignored_without_atomic_uploads(make_server):
         s.close()
     assert read_bytes(os.path.join(home, "x.bin")) == OLD + b"!"
     assert read_bytes(os.path.join(home, partial_name("bob", "x.bin"))) == b"p" * 77
+
+
+def test_tls_upload_commits_without_the_grace(make_server, tmp_path):
+    """An FTPS upload ends with the client's close_notify, which a killed client never sends, so
+    it needs no commit grace: with a 30 s grace the upload still commits at once (curl, PROT P)."""
+    import shutil
+    import tempfile
+    from tls_helpers import make_cert
+    d = tempfile.mkdtemp(prefix="ferry-it-certs-", dir="/tmp")
+    os.chmod(d, 0o755)  # the service user reads them again on SIGHUP
+    cert, key = make_cert(d, "grace")
+    srv = make_server(config={"transfer": {"commit_grace": "30s"},
+                              "tls": {"cert": cert, "key": key, "data_reuse": "off"}})
+    home = home_of(srv)
+    put_file(os.path.join(home, "x.bin"), OLD)
+    src = tmp_path / "new.bin"
+    data = os.urandom(300000)
+    src.write_bytes(data)
+    # --max-time far below the grace: waiting it out would fail the upload.
+    r = subprocess.run(["curl", "-sS", "--max-time", "15", "--ssl-reqd", "-k", "-u", "bob:pw",
+                        "-T", str(src), f"{srv.url()}/x.bin"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert read_bytes(os.path.join(home, "x.bin")) == data
+    assert "upload EOF: waiting" not in srv.log()
+    shutil.rmtree(d, ignore_errors=True)
