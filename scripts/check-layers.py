@@ -11,6 +11,8 @@ directories of its own and lower layers); this script says it in words, for
 every file at once, and also catches an #include "../x/y.h" that would slip
 past the include path. Exit status 0 when clean, 1 with one line per
 violation.
+It also keeps epoll inside event/: outside src/event/ (and tests/unit/event/)
+no EPOLL* identifier and no <sys/epoll.h> (comments aside).
 """
 import os
 import re
@@ -32,6 +34,10 @@ ORDER = [
 ]
 RANK = {name: i for i, row in enumerate(ORDER) for name in row}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+# epoll is event/'s business: everyone else speaks loop.h's LOOP_* flags, so
+# the loop could move to another poller without touching its callers.
+EPOLL = re.compile(r"\bEPOLL\w*|<sys/epoll\.h>")
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 
 
 def main():
@@ -70,6 +76,10 @@ def main():
                 checked += 1
                 with open(os.path.join(d, f), encoding="utf-8", errors="replace") as fh:
                     text = fh.read()
+                if layer != "event":
+                    code = COMMENT.sub(" ", text)
+                    for m in sorted(set(EPOLL.findall(code))):
+                        problems.append(f"{rel}: uses {m} outside src/event/; use loop.h's LOOP_* flags")
                 for inc in INCLUDE.findall(text):
                     if "/" in inc:
                         problems.append(f"{rel}: includes \"{inc}\" by a path; include headers by name")

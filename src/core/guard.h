@@ -1,7 +1,7 @@
 /* guard: per-client-address and per-user abuse limits, shared by all
  * workers (a client's connections land on any worker: all of them accept
  * from the daemon's one listening socket per address, each through its own
- * dup, woken one at a time by EPOLLEXCLUSIVE).
+ * dup, woken one at a time by LOOP_EXCLUSIVE).
  *
  * Addresses are grouped as attackers hold them: an IPv4 address is one
  * client, an IPv6 client is its /64 (one host gets a whole /64 and can pick

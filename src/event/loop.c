@@ -12,6 +12,12 @@
 
 #include "util.h"
 
+/* loop.h's flags are epoll's numbers, so they go to epoll_ctl and come back
+ * from epoll_wait untranslated. */
+_Static_assert(LOOP_IN == EPOLLIN && LOOP_OUT == EPOLLOUT && LOOP_ERR == EPOLLERR && LOOP_HUP == EPOLLHUP &&
+		   LOOP_EXCLUSIVE == EPOLLEXCLUSIVE,
+	       "loop.h flags equal epoll's");
+
 struct call {
 	void (*fn)(void *);
 	void *arg;

@@ -12,6 +12,15 @@
 
 struct loop;
 
+/* Interest and event flags of a watch. Callers outside event/ use only these;
+ * the numbers equal epoll's (loop.c static-asserts it), so they pass to
+ * epoll_ctl and back unchanged, yet no caller includes <sys/epoll.h>. */
+#define LOOP_IN 0x001u		  /* readable (or a listener has a connection) */
+#define LOOP_OUT 0x004u		  /* writable */
+#define LOOP_ERR 0x008u		  /* error (reported, never asked for) */
+#define LOOP_HUP 0x010u		  /* hang-up (reported, never asked for) */
+#define LOOP_EXCLUSIVE (1u << 28) /* wake one of the loops sharing the fd */
+
 struct loop_watch {
 	int fd; /* -1 once removed */
 	uint32_t events;
@@ -29,7 +38,7 @@ int loop_new(struct loop **out);
  * their owners; pending posts are run first. */
 void loop_free(struct loop *l);
 
-/* Watches fd for events (EPOLLIN/EPOLLOUT...). w is borrowed until del. */
+/* Watches fd for events (LOOP_IN/LOOP_OUT...). w is borrowed until del. */
 int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events,
 		   void (*cb)(struct loop_watch *, uint32_t));
 int loop_watch_mod(struct loop *l, struct loop_watch *w, uint32_t events);

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "conn_sec.h"
 #include "listing.h"
 #include "log.h"
+#include "loop.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
@@ -210,7 +210,7 @@ static void on_data(struct loop_watch *w, uint32_t ev)
 static void watch_conn(struct datachan *d)
 {
 	const struct conn *c = d->tstate == DC_HANDSHAKE ? &d->conn : d->top;
-	uint32_t ev = d->x.kind == XFER_RECV_FILE || d->tstate != DC_OPEN ? EPOLLIN : EPOLLOUT;
+	uint32_t ev = d->x.kind == XFER_RECV_FILE || d->tstate != DC_OPEN ? LOOP_IN : LOOP_OUT;
 	if (c->want)
 		ev = c->want;
 	if (d->watch.fd < 0) {
@@ -263,7 +263,7 @@ static int reuse_listener(struct datachan *d, uint16_t *port)
 			break;
 		(void)close(fd);
 	}
-	if (loop_watch_mod(d->loop, &d->lwatch, EPOLLIN) != 0)
+	if (loop_watch_mod(d->loop, &d->lwatch, LOOP_IN) != 0)
 		return -EIO;
 	loop_timer_cancel(d->loop, &d->timer);
 	*port = d->lport;
@@ -299,7 +299,7 @@ int datachan_passive(struct datachan *d, uint16_t *port)
 		log_warn(d->sid, "no passive port available: %s", strerror(-r));
 		return r;
 	}
-	r = loop_watch_add(d->loop, &d->lwatch, d->lfd, EPOLLIN, on_accept);
+	r = loop_watch_add(d->loop, &d->lwatch, d->lfd, LOOP_IN, on_accept);
 	if (r) {
 		(void)close(d->lfd);
 		d->lfd = -1;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "buf.h"
 #include "conn.h"
@@ -160,14 +159,14 @@ static void update_interest(struct session *s)
 		return;
 	uint32_t ev = 0;
 	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
-		ev = s->conn.want ? s->conn.want : EPOLLIN;
+		ev = s->conn.want ? s->conn.want : LOOP_IN;
 	} else {
 		/* No reading while an AUTH TLS reply is still going out: the
 		 * next bytes from the client are its ClientHello. */
 		if (!s->read_eof && buf_room(&s->in) > 0 && s->tphase == TLS_IDLE)
-			ev |= EPOLLIN;
+			ev |= LOOP_IN;
 		if (proto_output(s->proto)->len)
-			ev |= EPOLLOUT;
+			ev |= LOOP_OUT;
 		ev |= s->conn.want;
 	}
 	if (loop_watch_mod(s->host->loop, &s->watch, ev) != 0)
@@ -422,20 +421,20 @@ static void on_io(struct loop_watch *w, uint32_t events)
 	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
 		if (session_tls_step(s))
 			session_pump(s);
-		else if (!s->closed && (events & (EPOLLHUP | EPOLLERR)))
+		else if (!s->closed && (events & (LOOP_HUP | LOOP_ERR)))
 			session_close_now(s);
 		else if (!s->closed)
 			session_pump(s); /* flushes (implicit greeting) and re-arms */
 		return;
 	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && s->tphase == TLS_IDLE)
+	if ((events & (LOOP_IN | LOOP_HUP | LOOP_ERR)) && s->tphase == TLS_IDLE)
 		session_read_some(s);
 	if (s->closed)
 		return;
 	session_pump(s);
 	/* Both directions are gone (HUP cannot be masked): waiting for a
 	 * pending effect would only spin; nothing can reach the client now. */
-	if (events & (EPOLLHUP | EPOLLERR))
+	if (events & (LOOP_HUP | LOOP_ERR))
 		session_close_now(s);
 }
 
@@ -548,7 +547,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 
 	int r = net_control_opts(fd);
 	if (r == 0)
-		r = loop_watch_add(h->loop, &s->watch, fd, EPOLLIN, on_io);
+		r = loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io);
 	if (r) {
 		log_warn(id, "cannot set up connection: %s", strerror(-r));
 		s->watch.fd = -1;

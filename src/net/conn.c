@@ -4,11 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "util.h"
 
 void conn_init(struct conn *c, int fd)
@@ -97,7 +97,7 @@ static int plain_read(struct conn *c, void *p, size_t n, size_t *got)
 		}
 		if (errno == EINTR)
 			continue;
-		c->want = errno == EWOULDBLOCK ? EPOLLIN : 0;
+		c->want = errno == EWOULDBLOCK ? LOOP_IN : 0;
 		return plain_errno();
 	}
 }
@@ -113,7 +113,7 @@ static int plain_write(struct conn *c, const void *p, size_t n, size_t *put)
 		}
 		if (errno == EINTR)
 			continue;
-		c->want = errno == EWOULDBLOCK ? EPOLLOUT : 0;
+		c->want = errno == EWOULDBLOCK ? LOOP_OUT : 0;
 		return plain_errno();
 	}
 }
@@ -130,7 +130,7 @@ static int plain_sendfile(struct conn *c, int fd, uint64_t *off, size_t n, size_
 	off_t o = (off_t)*off;
 	ssize_t r = sendfile(c->fd, fd, &o, n);
 	if (r < 0) {
-		c->want = errno == EAGAIN || errno == EWOULDBLOCK ? EPOLLOUT : 0;
+		c->want = errno == EAGAIN || errno == EWOULDBLOCK ? LOOP_OUT : 0;
 		return plain_errno();
 	}
 	c->want = 0;
@@ -178,7 +178,7 @@ static int plain_splice_in(struct conn *c, int fd, size_t n, size_t *got, bool *
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
-		c->want = errno == EAGAIN ? EPOLLIN : 0;
+		c->want = errno == EAGAIN ? LOOP_IN : 0;
 		if (errno == EAGAIN)
 			return -EAGAIN;
 		if (errno == EINVAL || errno == ENOSYS) {

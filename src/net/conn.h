@@ -51,7 +51,7 @@ struct conn {
 	struct tls_conn *tls; /* the TLS transport's state; NULL otherwise */
 	struct conn *lower;   /* a stacked transport's carrier; NULL: the socket */
 	void *xprt;	      /* a stacked transport's own state */
-	uint32_t want;	      /* EPOLLIN/EPOLLOUT needed by the last -EAGAIN */
+	uint32_t want;	      /* LOOP_IN/LOOP_OUT needed by the last -EAGAIN */
 	int pipe[2];	      /* plain splice_in: socket → pipe → file */
 	bool no_splice;	      /* splice refused on this stream: read/write instead */
 };

@@ -42,7 +42,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -52,6 +51,7 @@
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "loop.h"
 #include "str.h"
 
 #define TLS_MAX_PAIRS 8
@@ -79,7 +79,7 @@ struct tls_ctx {
 struct tls_conn {
 	SSL *ssl;
 	struct tls_ctx *ctx; /* a reference: the SNI callback reads ctx->ssl[] */
-	uint32_t want;	     /* EPOLLIN/EPOLLOUT after -EAGAIN */
+	uint32_t want;	     /* LOOP_IN/LOOP_OUT after -EAGAIN */
 	int fatal;	     /* 0, or the -errno of a fatal failure (no more SSL calls) */
 	bool established;    /* handshake completed */
 	bool resumed;	     /* resumed a session of ours; lineage is its origin */
@@ -512,11 +512,11 @@ static int tls_fail(struct tls_conn *t, int ret, int sys_errno, const char *what
 
 	switch (SSL_get_error(t->ssl, ret)) {
 	case SSL_ERROR_WANT_READ:
-		t->want = EPOLLIN;
+		t->want = LOOP_IN;
 		ERR_clear_error();
 		return -EAGAIN;
 	case SSL_ERROR_WANT_WRITE:
-		t->want = EPOLLOUT;
+		t->want = LOOP_OUT;
 		ERR_clear_error();
 		return -EAGAIN;
 	case SSL_ERROR_ZERO_RETURN:
@@ -657,7 +657,7 @@ int tls_shutdown(struct tls_conn *t)
 		 * peer's close_notify stays in the socket for the caller. */
 		t->notify_sent = true;
 	}
-	t->want = EPOLLIN;
+	t->want = LOOP_IN;
 	return -EAGAIN;
 }
 

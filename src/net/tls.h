@@ -49,7 +49,7 @@ int tls_write(struct tls_conn *t, const void *p, size_t n, size_t *put);
 int tls_shutdown(struct tls_conn *t);
 /* Sends close_notify only (data connections, before closing). */
 int tls_close_notify(struct tls_conn *t);
-/* EPOLLIN and/or EPOLLOUT wanted by the last -EAGAIN. */
+/* LOOP_IN and/or LOOP_OUT wanted by the last -EAGAIN. */
 uint32_t tls_want(const struct tls_conn *t);
 /* Decrypted bytes already buffered inside OpenSSL (read them before
  * waiting for the socket again). */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -301,7 +300,7 @@ int admin_start(struct admin **out, struct loop *loop, int fd, struct worker *wo
 	a->loop = loop;
 	a->workers = workers;
 	a->n = n;
-	int r = loop_watch_add(loop, &a->watch, fd, EPOLLIN, on_accept);
+	int r = loop_watch_add(loop, &a->watch, fd, LOOP_IN, on_accept);
 	if (r) {
 		(void)close(fd);
 		free(a);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -577,7 +576,7 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	d->startup = cfg;
 	(void)config_ref(cfg); /* the current snapshot holds its own reference */
 	config_set_current(cfg);
-	if (loop_new(&d->loop) != 0 || loop_watch_add(d->loop, &d->sigwatch, d->sigfd, EPOLLIN, on_signal) != 0) {
+	if (loop_new(&d->loop) != 0 || loop_watch_add(d->loop, &d->sigwatch, d->sigfd, LOOP_IN, on_signal) != 0) {
 		log_err(0, "cannot create the main event loop");
 		return -1;
 	}

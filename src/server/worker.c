@@ -4,11 +4,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "jobs.h"
 #include "log.h"
+#include "loop.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
@@ -49,11 +49,11 @@ static struct tls_ctx *current_tls(struct worker_shared *sh)
 static void on_accept(struct loop_watch *lw, uint32_t events);
 
 /* All workers watch each listening socket (each through its own dup, no
- * SO_REUSEPORT, so a second ferryd cannot join the port): EPOLLEXCLUSIVE
+ * SO_REUSEPORT, so a second ferryd cannot join the port): LOOP_EXCLUSIVE
  * wakes one of them per connection, not all. */
 static uint32_t listen_events(const struct worker *w)
 {
-	return EPOLLIN | EPOLLEXCLUSIVE;
+	return LOOP_IN | LOOP_EXCLUSIVE;
 }
 
 static void on_accept_resume(struct loop_timer *t)
@@ -125,8 +125,8 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 			 * level-triggered listener would wake the loop at once, in
 			 * a busy loop. Stop listening for a moment instead. */
 			log_warn(0, "accept failed: %s; pausing accepts for %u ms", strerror(-r), ACCEPT_PAUSE_MS);
-			/* Removed, not modified: EPOLL_CTL_MOD is refused on an
-			 * EPOLLEXCLUSIVE watch. */
+			/* Removed, not modified: epoll refuses to modify a
+			 * LOOP_EXCLUSIVE watch. */
 			loop_watch_del(w->loop, lw);
 			loop_timer_arm(w->loop, &li->pause, ACCEPT_PAUSE_MS, on_accept_resume);
 			return;

@@ -1,5 +1,5 @@
 /* worker: one thread with its own event loop, a descriptor of each of the
- * daemon's listening sockets (shared by all workers, EPOLLEXCLUSIVE) and the
+ * daemon's listening sockets (shared by all workers, LOOP_EXCLUSIVE) and the
  * sessions it accepted; a session never changes thread. */
 #ifndef FERRY_WORKER_H
 #define FERRY_WORKER_H

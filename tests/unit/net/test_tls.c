@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "loop.h"
 #include "tls.h"
 
 /* Generated once for the whole group. */
@@ -275,7 +275,7 @@ static int drive(struct pair *p, bool *cli_ok)
 		if (!sdone) {
 			sr = tls_handshake(p->srv);
 			if (sr == -EAGAIN)
-				assert_true(tls_want(p->srv) == EPOLLIN || tls_want(p->srv) == EPOLLOUT);
+				assert_true(tls_want(p->srv) == LOOP_IN || tls_want(p->srv) == LOOP_OUT);
 			else
 				sdone = true;
 		}
@@ -597,7 +597,7 @@ static void test_read_write_pending(void **state)
 	/* nothing to read yet */
 	assert_int_equal(tls_read(p.srv, buf, sizeof(buf), &got), -EAGAIN);
 	assert_int_equal(got, 0);
-	assert_int_equal(tls_want(p.srv), EPOLLIN);
+	assert_int_equal(tls_want(p.srv), LOOP_IN);
 	assert_int_equal(tls_read(p.srv, buf, 0, &got), -EINVAL);
 
 	/* one record of 100 bytes, read 10 at a time: the rest is pending */
@@ -616,7 +616,7 @@ static void test_read_write_pending(void **state)
 	assert_int_equal(tls_pending(p.srv), 0);
 
 	/* a write larger than the socket takes: partial writes, then -EAGAIN
-	 * wanting EPOLLOUT until the client reads */
+	 * wanting LOOP_OUT until the client reads */
 	size_t total = 4u << 20, sent = 0, recvd = 0;
 	char *big = malloc(total), *back = malloc(total);
 	assert_non_null(big);
@@ -630,7 +630,7 @@ static void test_read_write_pending(void **state)
 			int r = tls_write(p.srv, big + sent, total - sent, &put);
 			if (r == -EAGAIN) {
 				saw_eagain = true;
-				assert_int_equal(tls_want(p.srv), EPOLLOUT);
+				assert_int_equal(tls_want(p.srv), LOOP_OUT);
 				assert_int_equal(put, 0);
 				break;
 			}
@@ -767,7 +767,7 @@ static void test_shutdown_to_plaintext(void **state)
 		handshake_ok(&p);
 		srv_write_all(&p, "200 CCC ok\r\n", 12);
 		assert_int_equal(tls_shutdown(p.srv), -EAGAIN);
-		assert_int_equal(tls_want(p.srv), EPOLLIN);
+		assert_int_equal(tls_want(p.srv), LOOP_IN);
 		assert_int_equal(tls_shutdown(p.srv), -EAGAIN); /* still waiting */
 
 		/* the client reads the reply and the close_notify, answers it
