@@ -194,7 +194,7 @@ bool log_json_escape(const char *s, size_t n, char *out, size_t outsz, size_t *l
 		} else if (str_cp_breaks_line(cp) && cp <= 0xffff) {
 			/* SECURITY: valid JSON raw, but a line reader (or
 			 * JavaScript before ES2019) would split the record at
-			 * U+0085/U+2028/U+2029: written as \uXXXX. */
+			 * U+0085/U+2028/U+2029: written as a \u escape (\u2028). */
 			tmp[0] = '\\';
 			tmp[1] = 'u';
 			for (int d = 0; d < 4; d++)

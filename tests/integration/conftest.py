@@ -589,6 +589,24 @@ class FerryServer:
     def url(self):
         return f"ftp://{self.host}:{self.port}"
 
+    def _stray_daemons(self):
+        """ferryd processes still running on this server's config: a wrapper that does not exec
+        (strace -f detaches when it is stopped) leaves the daemon behind its own pid."""
+        found = []
+        if not getattr(self, "config_path", None):
+            return found
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if self.config_path.encode() in argv and os.path.basename(argv[0]) == b"ferryd":
+                found.append(int(d))
+        return found
+
     def teardown(self):
         """Stops the server (SIGTERM, then SIGKILL), removes its directory, checks the log."""
         try:
@@ -596,6 +614,15 @@ class FerryServer:
                 self.proc.send_signal(signal.SIGTERM)
                 if self.wait_exit(STOP_TIMEOUT) is None:
                     self.kill()
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                for pid in self._stray_daemons():
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+                deadline = time.monotonic() + STOP_TIMEOUT
+                while self._stray_daemons() and time.monotonic() < deadline:
+                    time.sleep(0.05)
         finally:
             if self._logf:
                 self._logf.close()
