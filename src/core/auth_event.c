@@ -51,3 +51,19 @@ void auth_event(const struct auth_event *ev)
 		return;
 	}
 }
+
+uint64_t auth_event_failure_counts(struct guard *g, const struct guard_key *k, struct metrics *m, uint64_t sid,
+				   const char *ip, uint64_t now_ms)
+{
+	uint64_t ban = g ? guard_login_failed(g, k, now_ms) : 0;
+	if (ban) {
+		char group[64];
+		guard_key_format(k, group, sizeof(group));
+		log_warn(sid, "ban: ip=%s group=%s for=%llus reason=failed-logins", ip, group,
+			 (unsigned long long)(ban / 1000));
+		METRICS_ADD(m, bans, 1);
+		LOG_JSON(sid, "ban", LOG_FS("ip", ip), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
+			 LOG_FS("reason", "failed-logins"));
+	}
+	return ban;
+}

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guard.h"
+#include "metrics.h"
+
 enum auth_outcome {
 	AUTH_LOGIN_OK,
 	AUTH_LOGIN_FAILED,	/* wrong credentials (reason says which way) */
@@ -31,5 +34,12 @@ size_t auth_event_line(const struct auth_event *ev, char *out, size_t n);
 /* Writes ev to the text log (at the outcome's level) and as a JSON
  * "login" event. */
 void auth_event(const struct auth_event *ev);
+
+/* [limits]: a failed login from k (a wrong password, account or one-time
+ * password, whatever the protocol) counts toward a ban of k's address
+ * group; a ban it starts is logged (text "ban: ...", JSON "ban") and
+ * counted in m. g and m may be NULL. Returns the ban's length (ms) or 0. */
+uint64_t auth_event_failure_counts(struct guard *g, const struct guard_key *k, struct metrics *m, uint64_t sid,
+				   const char *ip, uint64_t now_ms);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_event.h"
 #include "buf.h"
 #include "conn.h"
 #include "datachan.h"
@@ -234,20 +235,10 @@ void session_complete(struct session *s, const struct proto_result *r)
 }
 
 /* [limits]: a failed login (proto's DELAY effect says so, for PASS and
- * ACCT alike) counts towards a ban of the address group. */
+ * ACCT alike) counts towards a ban of the address group (core decides). */
 static void guard_login_failed_now(struct session *s)
 {
-	struct guard *g = s->host->guard;
-	uint64_t ban = g ? guard_login_failed(g, &s->gkey, util_now_ms()) : 0;
-	if (ban) {
-		char group[64];
-		guard_key_format(&s->gkey, group, sizeof(group));
-		log_warn(s->id, "ban: ip=%s group=%s for=%llus reason=failed-logins", s->peer, group,
-			 (unsigned long long)(ban / 1000));
-		METRICS_ADD(s->host->metrics, bans, 1);
-		LOG_JSON(s->id, "ban", LOG_FS("ip", s->peer), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
-			 LOG_FS("reason", "failed-logins"));
-	}
+	(void)auth_event_failure_counts(s->host->guard, &s->gkey, s->host->metrics, s->id, s->peer, util_now_ms());
 }
 
 static void on_effect_timer(struct loop_timer *t)

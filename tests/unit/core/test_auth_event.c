@@ -6,6 +6,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "auth_event.h"
@@ -56,12 +59,37 @@ static void test_truncates(void **state)
 	assert_string_equal(line, "login ok:");
 }
 
+/* The ban rule is core's: the third failure within the window starts a ban,
+ * counted once in the metrics; the failures before it start none. */
+static void test_failures_count_toward_a_ban(void **state)
+{
+	(void)state;
+	struct guard_limits lim = { .ban_failures = 3, .ban_window_ms = 60000, .ban_time_ms = 10000,
+				    .ban_max_ms = 40000 };
+	struct guard *g = guard_new(&lim);
+	assert_non_null(g);
+	struct metrics m = { 0 };
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(0x7f000002);
+	struct guard_key k;
+	guard_key_from_addr(&ss, &k);
+	assert_int_equal(auth_event_failure_counts(g, &k, &m, 1, "127.0.0.2", 1000), 0);
+	assert_int_equal(auth_event_failure_counts(g, &k, &m, 1, "127.0.0.2", 2000), 0);
+	assert_int_equal(auth_event_failure_counts(g, &k, &m, 1, "127.0.0.2", 3000), 10000);
+	assert_int_equal(atomic_load(&m.bans), 1);
+	assert_int_equal(auth_event_failure_counts(NULL, &k, &m, 1, "127.0.0.2", 4000), 0);
+	guard_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_user_escaped),
 		cmocka_unit_test(test_truncates),
+		cmocka_unit_test(test_failures_count_toward_a_ban),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
