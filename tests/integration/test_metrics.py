@@ -65,6 +65,9 @@ def test_not_found_and_method(msrv):
 
 def test_metrics_follow_traffic(msrv):
     s = msrv
+    # The start-up sweep of stale upload temporaries is a job: wait for it so
+    # that the queue depth read below is the idle server's.
+    s.wait_log(r"stale upload clean-up done")
     v0 = scrape(s.mport)
     assert v0['ferry_build_info{version="0.1.0"}'] == 1
     assert v0["ferry_sessions_open"] == 0
