@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmdtab.h"
+#include "cmd.h"
 #include "files.h"
 #include "listing.h"
 #include "log.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdtab.h"
+#include "cmd.h"
 #include "log.h"
 #include "parse.h"
 #include "proto_impl.h"

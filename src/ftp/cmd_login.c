@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "auth_event.h"
-#include "cmdtab.h"
+#include "cmd.h"
 #include "log.h"
 #include "parse.h"
 #include "path.h"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "cmdtab.h"
 #include "listing.h"
 #include "log.h"

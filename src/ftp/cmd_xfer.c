@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdtab.h"
+#include "cmd.h"
 #include "files.h"
 #include "log.h"
 #include "parse.h"

@@ -1,5 +1,6 @@
 #include "cmdtab.h"
 
+#include "cmd.h"
 #include "util.h"
 
 #define PRE CMD_PRELOGIN
@@ -85,9 +86,4 @@ static const struct cmdtab tab = {
 const struct cmdtab *cmdtab_get(void)
 {
 	return &tab;
-}
-
-const struct cmd_row *cmdtab_find(struct slice verb)
-{
-	return cmd_rows_find(tab.verbs, verb);
 }

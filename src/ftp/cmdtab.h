@@ -1,6 +1,10 @@
 /* cmdtab: the command table. One row per verb decides the argument rule,
  * the states the verb is allowed in, its HELP syntax and its FEAT line, so
- * handlers never re-check those and FEAT/HELP are generated from it. */
+ * handlers never re-check those and FEAT/HELP are generated from it.
+ * The table is data: the session hands it to proto (proto_new), which looks
+ * verbs up in it and calls the row's fn. The handlers it names are declared
+ * in cmd.h, which proto.c does not include: the dispatcher never names a
+ * command file, so there is no proto -> cmdtab -> cmd_* -> proto loop. */
 #ifndef FERRY_CMDTAB_H
 #define FERRY_CMDTAB_H
 
@@ -39,21 +43,20 @@ struct cmd_rows {
 
 /* The verbs, and the SITE subcommands (Decision 17) the same way: a row
  * decides the argument rule and the syntax, and SITE HELP lists them (only
- * arg, fn, verb and syntax are used; flags and feat are 0 and NULL). The
- * dispatcher hands this to the handlers (struct proto's cmds), so FEAT, HELP
- * and SITE read the table that names them without calling back into
- * cmdtab.c. */
+ * arg, fn, verb and syntax are used; flags and feat are 0 and NULL). proto
+ * keeps it (struct proto's cmds), so the dispatcher and FEAT, HELP and SITE
+ * read the table without calling into cmdtab.c. */
 struct cmdtab {
 	struct cmd_rows verbs;
 	struct cmd_rows site;
 };
 
+/* The FTP command table (static: never freed). */
 const struct cmdtab *cmdtab_get(void);
-/* Finds a verb of the main table (ASCII case-insensitive), or NULL. */
-const struct cmd_row *cmdtab_find(struct slice verb);
 
 /* Finds a verb among rows (ASCII case-insensitive), or NULL. Inline: the
- * handlers that read the table use it without linking cmdtab.c. */
+ * dispatcher and the handlers that read the table use it without linking
+ * cmdtab.c. */
 static inline const struct cmd_row *cmd_rows_find(struct cmd_rows rows, struct slice verb)
 {
 	for (size_t i = 0; i < rows.n; i++)
@@ -61,59 +64,5 @@ static inline const struct cmd_row *cmd_rows_find(struct cmd_rows rows, struct s
 			return &rows.row[i];
 	return NULL;
 }
-
-/* Handlers (cmd_login.c, cmd_misc.c, cmd_xfer.c). */
-void cmd_user(struct proto *p, struct slice arg);
-void cmd_pass(struct proto *p, struct slice arg);
-void cmd_acct(struct proto *p, struct slice arg);
-void cmd_rein(struct proto *p, struct slice arg);
-void cmd_quit(struct proto *p, struct slice arg);
-void cmd_noop(struct proto *p, struct slice arg);
-void cmd_syst(struct proto *p, struct slice arg);
-void cmd_feat(struct proto *p, struct slice arg);
-void cmd_help(struct proto *p, struct slice arg);
-void cmd_stat(struct proto *p, struct slice arg);
-void cmd_opts(struct proto *p, struct slice arg);
-void cmd_clnt(struct proto *p, struct slice arg);
-void cmd_allo(struct proto *p, struct slice arg);
-void cmd_pwd(struct proto *p, struct slice arg);
-void cmd_type(struct proto *p, struct slice arg);
-void cmd_mode(struct proto *p, struct slice arg);
-void cmd_stru(struct proto *p, struct slice arg);
-void cmd_cwd(struct proto *p, struct slice arg);
-void cmd_cdup(struct proto *p, struct slice arg);
-void cmd_mkd(struct proto *p, struct slice arg);
-void cmd_rmd(struct proto *p, struct slice arg);
-void cmd_dele(struct proto *p, struct slice arg);
-void cmd_rnfr(struct proto *p, struct slice arg);
-void cmd_rnto(struct proto *p, struct slice arg);
-void cmd_size(struct proto *p, struct slice arg);
-void cmd_mdtm(struct proto *p, struct slice arg);
-void cmd_mlst(struct proto *p, struct slice arg);
-void cmd_rest(struct proto *p, struct slice arg);
-void cmd_pasv(struct proto *p, struct slice arg);
-void cmd_epsv(struct proto *p, struct slice arg);
-void cmd_port(struct proto *p, struct slice arg);
-void cmd_eprt(struct proto *p, struct slice arg);
-void cmd_retr(struct proto *p, struct slice arg);
-void cmd_stor(struct proto *p, struct slice arg);
-void cmd_appe(struct proto *p, struct slice arg);
-void cmd_stou(struct proto *p, struct slice arg);
-void cmd_list(struct proto *p, struct slice arg);
-void cmd_nlst(struct proto *p, struct slice arg);
-void cmd_mlsd(struct proto *p, struct slice arg);
-void cmd_abor(struct proto *p, struct slice arg);
-void cmd_mfmt(struct proto *p, struct slice arg);
-void cmd_auth(struct proto *p, struct slice arg);
-void cmd_pbsz(struct proto *p, struct slice arg);
-void cmd_prot(struct proto *p, struct slice arg);
-void cmd_ccc(struct proto *p, struct slice arg);
-void cmd_mff(struct proto *p, struct slice arg);
-void cmd_stat_path(struct proto *p, struct slice arg);
-void cmd_adat(struct proto *p, struct slice arg);
-void cmd_conf(struct proto *p, struct slice arg);
-void cmd_site(struct proto *p, struct slice arg);
-void cmd_site_help(struct proto *p, struct slice arg);
-void cmd_site_chmod(struct proto *p, struct slice arg);
 
 #endif

@@ -25,11 +25,11 @@
 
 enum { TN_IAC_BYTE = 255, TN_DONT = 254, TN_DO = 253, TN_WONT = 252, TN_WILL = 251, TN_SB_BYTE = 250, TN_SE = 240 };
 
-struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer)
+struct proto *proto_new(const struct config *cfg, const struct cmdtab *cmds, uint64_t sid, const char *peer)
 {
 	struct proto *p = util_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
-	p->cmds = cmdtab_get();
+	p->cmds = cmds;
 	p->sid = sid;
 	p->peer = peer ? peer : "";
 	buf_init(&p->out, PROTO_OUT_MAX);
@@ -349,11 +349,12 @@ static void run_line(struct proto *p, struct slice line);
 static void run_command(struct proto *p, struct slice line);
 
 /* ABOR and STAT (without argument) act at once during a transfer. */
-static bool acts_in_xfer(struct slice line)
+static bool acts_in_xfer(const struct proto *p, struct slice line)
 {
 	struct slice verb, arg;
 	bool has_arg = slice_split(line, ' ', &verb, &arg);
-	const struct cmd_row *row = verb.n <= 4 && !parse_has_forbidden_byte(line) ? cmdtab_find(verb) : NULL;
+	const struct cmd_row *row =
+	    verb.n <= 4 && !parse_has_forbidden_byte(line) ? cmd_rows_find(p->cmds->verbs, verb) : NULL;
 	return row && (row->flags & CMD_IN_XFER) && !(has_arg && arg.n);
 }
 
@@ -434,7 +435,7 @@ static void run_protected(struct proto *p, char level, struct slice arg, bool in
 		char rec[5] = { level, (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10),
 				0 };
 		hold(p, 'E', (struct slice){ rec, 4 });
-	} else if (in_xfer && !acts_in_xfer(buf_slice(&inner))) {
+	} else if (in_xfer && !acts_in_xfer(p, buf_slice(&inner))) {
 		hold(p, level, buf_slice(&inner));
 	} else {
 		char saved = p->level;
@@ -463,11 +464,11 @@ static void execute(struct proto *p, struct slice line)
 		 * order; QUIT too, so its 221 follows the 226) waits for it. */
 		struct slice verb, arg;
 		(void)slice_split(line, ' ', &verb, &arg);
-		if (acts_in_xfer(line)) {
+		if (acts_in_xfer(p, line)) {
 			char saved = p->level;
 			p->level = 'C';
 			log_debug_command(p->sid, line);
-			cmdtab_find(verb)->fn(p, arg);
+			cmd_rows_find(p->cmds->verbs, verb)->fn(p, arg);
 			p->level = saved;
 			return;
 		}
@@ -515,7 +516,7 @@ static void run_command(struct proto *p, struct slice line)
 		proto_reply(p, 501, "NUL, CR and LF are not allowed in commands.");
 		return;
 	}
-	const struct cmd_row *row = verb.n <= 4 ? cmdtab_find(verb) : NULL;
+	const struct cmd_row *row = verb.n <= 4 ? cmd_rows_find(p->cmds->verbs, verb) : NULL;
 	if (p->level == 'C' && protect_refuses_plain(p) && !(row && (row->flags & CMD_SEC_PLAIN))) {
 		proto_reply(p, 533, "Command protection level denied: send it as MIC or ENC.");
 		return;

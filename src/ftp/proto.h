@@ -19,6 +19,7 @@
 #include "files.h"
 #include "listing.h"
 
+struct cmdtab;
 struct proto;
 struct proto_result;
 
@@ -141,10 +142,11 @@ struct proto_gss_ops {
 enum proto_timeout_kind { PROTO_TIMEOUT_IDLE, PROTO_TIMEOUT_LOGIN, PROTO_TIMEOUT_SHUTDOWN, PROTO_TIMEOUT_EVICTED };
 
 /* Creates a protocol state for one control connection. cfg is borrowed and
- * must outlive the proto (the session holds a reference); peer is the
- * client's address as text (borrowed: it must outlive the proto, as the
- * session's copy does), used in STAT and logs. */
-struct proto *proto_new(const struct config *cfg, uint64_t sid, const char *peer);
+ * must outlive the proto (the session holds a reference); cmds is the
+ * command table the dispatcher reads (cmdtab_get(), borrowed: static); peer
+ * is the client's address as text (borrowed: it must outlive the proto, as
+ * the session's copy does), used in STAT and logs. */
+struct proto *proto_new(const struct config *cfg, const struct cmdtab *cmds, uint64_t sid, const char *peer);
 void proto_free(struct proto *p);
 
 /* Queues the 220 greeting. */

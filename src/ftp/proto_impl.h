@@ -191,14 +191,4 @@ int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, 
  * max_line. */
 #define PROTO_SEC_LINE_MAX (32u * 1024u)
 
-/* RFC 2228 (cmd_gss.c). The protection of the control channel itself
- * (unwrapping MIC/ENC, wrapping their replies) is the dispatcher's, in
- * proto.c; these are the security commands. */
-/* Forgets the security association (AUTH, REIN). */
-void gss_drop(struct proto *p);
-void cmd_auth_gssapi(struct proto *p);
-void cmd_pbsz_gss(struct proto *p, struct slice arg);
-void cmd_prot_gss(struct proto *p, struct slice arg);
-void cmd_ccc_gss(struct proto *p);
-
 #endif

@@ -10,6 +10,7 @@
 
 #include "auth_event.h"
 #include "buf.h"
+#include "cmdtab.h"
 #include "conn.h"
 #include "datachan.h"
 #include "guard.h"
@@ -500,7 +501,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	conn_init(&s->conn, fd);
 	buf_init(&s->in, SESSION_IN_MAX);
 	net_addr_str(peer, s->peer, sizeof(s->peer));
-	s->proto = proto_new(cfg, id, s->peer);
+	s->proto = proto_new(cfg, cmdtab_get(), id, s->peer);
 	proto_set_files_sink(s->proto, (struct files_sink){ .metrics = h->metrics, .hooks = h->hooks });
 	s->tls_ctx = tls;
 	proto_set_tls(s->proto, tls != NULL, implicit);

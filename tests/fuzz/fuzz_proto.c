@@ -20,6 +20,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "cmdtab.h"
 #include "config.h"
 #include "listing.h"
 #include "log.h"
@@ -137,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)inet_pton(AF_INET, "192.0.2.1", &c->sin_addr);
 	l->sin_port = htons(21);
 	c->sin_port = htons(40000);
-	struct proto *p = proto_new(g_cfg, 1, "192.0.2.1");
+	struct proto *p = proto_new(g_cfg, cmdtab_get(), 1, "192.0.2.1");
 	proto_set_addrs(p, &local, &peer);
 	proto_set_tls(p, mode & 1, (mode & 0x30) == 0x30);
 	proto_greet(p);

@@ -187,6 +187,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "cmdtab.h"
 #include "config.h"
 #include "listing.h"
 #include "log.h"
@@ -524,7 +525,7 @@ static void ensure_proto(struct replay *r)
 		(void)inet_pton(AF_INET6, "2001:db8::1", &c->sin6_addr);
 		l->sin6_port = htons(21);
 		c->sin6_port = htons(40000);
-		r->p = proto_new(r->cfg, 1, "2001:db8::1");
+		r->p = proto_new(r->cfg, cmdtab_get(), 1, "2001:db8::1");
 	} else {
 		struct sockaddr_in *l = (struct sockaddr_in *)&local, *c = (struct sockaddr_in *)&peer;
 		l->sin_family = c->sin_family = AF_INET;
@@ -532,7 +533,7 @@ static void ensure_proto(struct replay *r)
 		(void)inet_pton(AF_INET, "192.0.2.1", &c->sin_addr);
 		l->sin_port = htons(21);
 		c->sin_port = htons(40000);
-		r->p = proto_new(r->cfg, 1, "192.0.2.1");
+		r->p = proto_new(r->cfg, cmdtab_get(), 1, "192.0.2.1");
 	}
 	proto_set_addrs(r->p, &local, &peer);
 	proto_set_now(r->p, r->now_ms, r->wall_s);
