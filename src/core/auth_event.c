@@ -29,7 +29,8 @@ size_t auth_event_line(const struct auth_event *ev, char *out, size_t n)
 	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;
 }
 
-void auth_event(const struct auth_event *ev)
+/* The text log line (at the outcome's level) and the JSON "login" event. */
+static void auth_event_log(const struct auth_event *ev)
 {
 	char line[1024]; /* the log sink's own limit */
 	(void)auth_event_line(ev, line, sizeof(line));
@@ -52,10 +53,12 @@ void auth_event(const struct auth_event *ev)
 	}
 }
 
-uint64_t auth_event_failure_counts(struct guard *g, const struct guard_key *k, struct metrics *m, uint64_t sid,
-				   const char *ip, uint64_t now_ms)
+/* [limits]: a failed login from k counts toward a ban of k's address
+ * group; a ban it starts is logged and counted in m. */
+static uint64_t failure_counts(struct guard *g, const struct guard_key *k, struct metrics *m, uint64_t sid,
+			       const char *ip, uint64_t now_ms)
 {
-	uint64_t ban = g ? guard_login_failed(g, k, now_ms) : 0;
+	uint64_t ban = g && k ? guard_login_failed(g, k, now_ms) : 0;
 	if (ban) {
 		char group[64];
 		guard_key_format(k, group, sizeof(group));
@@ -66,4 +69,21 @@ uint64_t auth_event_failure_counts(struct guard *g, const struct guard_key *k, s
 			 LOG_FS("reason", "failed-logins"));
 	}
 	return ban;
+}
+
+uint64_t auth_event(const struct auth_event *ev, const struct auth_sink *s, uint64_t now_ms)
+{
+	auth_event_log(ev);
+	struct metrics *m = s ? s->metrics : NULL;
+	if (ev->outcome == AUTH_LOGIN_OK) {
+		METRICS_ADD(m, logins_ok, 1);
+		return 0;
+	}
+	METRICS_ADD(m, logins_failed, 1);
+	/* SECURITY: only a guess counts toward the ban: a wrong password,
+	 * account or one-time password, whichever step of whichever protocol
+	 * it was. */
+	if (ev->outcome != AUTH_LOGIN_FAILED || !s)
+		return 0;
+	return failure_counts(s->guard, s->key, m, ev->sid, ev->ip, now_ms);
 }

@@ -1,7 +1,9 @@
-/* auth_event: how a login ended, raised once whatever the protocol: the
- * text log line (fail2ban's filters read "login failed: user=... ip=..."
- * exactly) and the JSON "login" event. A front-end maps the login
- * service's results (auth.h) to its replies and raises this. */
+/* auth_event: how a login ended, decided once whatever the protocol and
+ * the login path: the text log line (fail2ban's filters read "login
+ * failed: user=... ip=..." exactly), the JSON "login" event, the login
+ * counters (ferry_logins_total) and the failure that counts toward an
+ * address's ban. A front-end maps the login service's results (auth.h) to
+ * its replies and, when a login is decided, raises this (auth_event()). */
 #ifndef FERRY_AUTH_EVENT_H
 #define FERRY_AUTH_EVENT_H
 
@@ -28,18 +30,31 @@ struct auth_event {
 	int err;	    /* STORE_ERROR: the store's error */
 };
 
+/* Where a session's login outcomes are counted besides the logs; all
+ * borrowed for the session's life, each may be NULL (not counted, no
+ * bans). */
+struct auth_sink {
+	struct metrics *metrics;
+	struct guard *guard;
+	const struct guard_key *key; /* the client's address group (guard) */
+};
+
 /* The text log line for ev into out (pure); returns its length, truncated
  * at n - 1. */
 size_t auth_event_line(const struct auth_event *ev, char *out, size_t n);
-/* Writes ev to the text log (at the outcome's level) and as a JSON
- * "login" event. */
-void auth_event(const struct auth_event *ev);
 
-/* [limits]: a failed login from k (a wrong password, account or one-time
- * password, whatever the protocol) counts toward a ban of k's address
- * group; a ban it starts is logged (text "ban: ...", JSON "ban") and
- * counted in m. g and m may be NULL. Returns the ban's length (ms) or 0. */
-uint64_t auth_event_failure_counts(struct guard *g, const struct guard_key *k, struct metrics *m, uint64_t sid,
-				   const char *ip, uint64_t now_ms);
+/* A login ended. The one call every front-end makes, once per login,
+ * whatever the path (password, account, one-time password, TOTP, a
+ * principal, a refusal after good credentials), when the login is decided;
+ * a step that continues it (an account asked for, a principal that may not
+ * log in as the user and falls back to a password) raises nothing.
+ * Writes ev to the text log (at the outcome's level) and as a JSON "login"
+ * event, and counts it in s->metrics: OK as ok, every other outcome as
+ * failed (as the JSON event's result says). [limits]: a FAILED login (wrong
+ * credentials) also counts toward a ban of s->key's address group at
+ * now_ms (monotonic); a ban it starts is logged (text "ban: ...", JSON
+ * "ban") and counted. A refusal or a store error never does: the client
+ * guessed nothing. Returns the ban's length (ms) or 0. */
+uint64_t auth_event(const struct auth_event *ev, const struct auth_sink *s, uint64_t now_ms);
 
 #endif

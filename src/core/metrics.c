@@ -52,7 +52,8 @@ size_t metrics_format(const struct metrics *m, const struct metrics_gauges *g, c
 	GAUGE("ferry_sessions_open", "Control connections open now.", g->sessions);
 	COUNTER("ferry_connections_total", "Control connections accepted.", get(&m->connections));
 	o = put(out, outsz, o,
-		"# HELP ferry_logins_total Password checks by result.\n# TYPE ferry_logins_total counter\n"
+		"# HELP ferry_logins_total Logins by result (failed: wrong credentials, refused, store error).\n"
+		"# TYPE ferry_logins_total counter\n"
 		"ferry_logins_total{result=\"ok\"} %llu\nferry_logins_total{result=\"failed\"} %llu\n",
 		(unsigned long long)get(&m->logins_ok), (unsigned long long)get(&m->logins_failed));
 	COUNTER("ferry_received_bytes_total", "Bytes received on data connections (uploads).", get(&m->bytes_in));

@@ -64,6 +64,18 @@ void cmd_user(struct proto *p, struct slice arg)
 			       .kind = PROTO_EFFECT_USER_LOOKUP, .user = p->user, .lookup = req, .then = lookup_done });
 }
 
+/* A login ended: logged, counted and, for a FAILED one, counted toward the
+ * address's ban, all by core (auth_event). Every way a login ends here
+ * comes through this once; reason for FAILED and REFUSED, err for
+ * STORE_ERROR. */
+static void login_end(struct proto *p, enum auth_outcome outcome, const char *reason, int err)
+{
+	(void)auth_event(
+	    &(struct auth_event){
+		.sid = p->sid, .user = p->user, .ip = p->peer, .outcome = outcome, .reason = reason, .err = err },
+	    &p->auth_sink, p->now_ms);
+}
+
 /* The user's own challenge form, else the server's. */
 static int challenge_form(const struct proto *p, const struct auth_challenge *ch)
 {
@@ -74,8 +86,7 @@ static int challenge_form(const struct proto *p, const struct auth_challenge *ch
 
 static void store_failed(struct proto *p, int err)
 {
-	auth_event(&(struct auth_event){
-	    .sid = p->sid, .user = p->user, .ip = p->peer, .outcome = AUTH_LOGIN_STORE_ERROR, .err = err });
+	login_end(p, AUTH_LOGIN_STORE_ERROR, NULL, err);
 	proto_close_with(p, "Service not available: the user database cannot be read.");
 }
 
@@ -177,6 +188,7 @@ static void login_ok(struct proto *p, bool otp, unsigned otp_left)
 static void cmd_login_ok(struct proto *p, int code, const char *text)
 {
 	if (files_open_home(p->sid, p->user, p->home, p->cfg->sandbox_roots, &p->vfs) != 0) {
+		login_end(p, AUTH_LOGIN_REFUSED, "home-unavailable", 0);
 		proto_logout(p);
 		proto_reply(p, 530, "Home directory is not available.");
 		return;
@@ -190,7 +202,7 @@ static void cmd_login_ok(struct proto *p, int code, const char *text)
 		p->account = NULL;
 	}
 	proto_set_str(&p->cwd, "/");
-	auth_event(&(struct auth_event){ .sid = p->sid, .user = p->user, .ip = p->peer, .outcome = AUTH_LOGIN_OK });
+	login_end(p, AUTH_LOGIN_OK, NULL, 0);
 	proto_reply(p, code, "%s", text);
 }
 
@@ -198,15 +210,29 @@ static void cmd_login_ok(struct proto *p, int code, const char *text)
  * a loop timer (RFC 2577 §5); the attempt counter is per connection. */
 static void login_failed(struct proto *p, const char *why)
 {
-	auth_event(&(struct auth_event){
-	    .sid = p->sid, .user = p->user, .ip = p->peer, .outcome = AUTH_LOGIN_FAILED, .reason = why });
-	proto_logout(p);
 	/* SECURITY: counted toward the address's ban whichever step failed
 	 * (a wrong ACCT is as much a guess as a wrong PASS). */
+	login_end(p, AUTH_LOGIN_FAILED, why, 0);
+	proto_logout(p);
 	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_DELAY,
 						     .delay_ms = p->cfg->login_fail_delay_ms,
-						     .login_failed = true,
 						     .then = fail_done });
+}
+
+/* [limits] max_per_user: good credentials, but the user has as many
+ * sessions as allowed (the session found no free slot): 421 and close. */
+static void user_limit_refused(struct proto *p)
+{
+	login_end(p, AUTH_LOGIN_REFUSED, "user-limit", 0);
+	/* Issue 13: say which limit, so a client's user can tell a refusal
+	 * from a fault (rclone only showed its retries). */
+	char name[64], text[200];
+	(void)reply_sanitize(slice_from_cstr(p->user), name, sizeof(name));
+	(void)snprintf(text, sizeof(text),
+		       "Too many sessions for user %s (limit %u); close some or raise [limits] max_per_user.", name,
+		       p->cfg->max_per_user);
+	proto_logout(p);
+	proto_close_with(p, text);
 }
 
 static void fail_done(struct proto *p, const struct proto_result *r)
@@ -245,20 +271,7 @@ static void auth_done(struct proto *p, const struct proto_result *r)
 		return;
 	}
 	if (res->user_limit) {
-		auth_event(&(struct auth_event){ .sid = p->sid,
-						 .user = p->user,
-						 .ip = p->peer,
-						 .outcome = AUTH_LOGIN_REFUSED,
-						 .reason = "user-limit" });
-		/* Issue 13: say which limit, so a client's user can tell a
-		 * refusal from a fault (rclone only showed its retries). */
-		char name[64], text[200];
-		(void)reply_sanitize(slice_from_cstr(p->user), name, sizeof(name));
-		(void)snprintf(text, sizeof(text),
-			       "Too many sessions for user %s (limit %u); close some or raise [limits] max_per_user.",
-			       name, p->cfg->max_per_user);
-		proto_logout(p);
-		proto_close_with(p, text);
+		user_limit_refused(p);
 		return;
 	}
 	p->home = res->home;
@@ -453,16 +466,20 @@ static void gss_user_done(struct proto *p, const struct proto_result *r)
 	struct auth_result *res = r ? r->auth : NULL;
 	struct log_escaped e, ep;
 	if (!res || res->err) {
-		log_err(p->sid, "user store failed during login: user=\"%s\" error=%d",
-			log_esc(slice_from_cstr(p->user ? p->user : ""), &e), res ? res->err : 0);
-		proto_close_with(p, "Service not available: the user database cannot be read.");
+		store_failed(p, res ? res->err : 0);
 		return;
 	}
-	/* A user who needs ACCT logs in with PASS (332 only answers PASS). */
+	/* A user who needs ACCT logs in with PASS (332 only answers PASS).
+	 * Not the end of the login, which goes on with a password: nothing
+	 * is counted (auth_event comes with PASS's outcome). */
 	if (!res->ok || res->account) {
 		log_info(p->sid, "GSSAPI principal not authorized for user: principal=\"%s\" user=\"%s\"",
 			 log_esc(slice_from_cstr(p->gss_principal), &ep), log_esc(slice_from_cstr(p->user), &e));
 		proto_reply(p, 331, "Principal not authorized for this user; send the password.");
+		return;
+	}
+	if (res->user_limit) {
+		user_limit_refused(p);
 		return;
 	}
 	p->home = res->home;

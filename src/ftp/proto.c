@@ -757,6 +757,11 @@ void proto_set_files_sink(struct proto *p, struct files_sink sink)
 	p->files_sink = sink;
 }
 
+void proto_set_auth_sink(struct proto *p, struct auth_sink sink)
+{
+	p->auth_sink = sink;
+}
+
 bool proto_xfer_running(const struct proto *p, const char **verb, const char **path, uint64_t *size)
 {
 	if (!proto_in_xfer(p))

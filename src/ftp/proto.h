@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "auth.h"
+#include "auth_event.h"
 #include "buf.h"
 #include "config.h"
 #include "files.h"
@@ -100,9 +101,6 @@ struct proto_effect {
 	/* Every effect but CLOSE: the command's continuation, which
 	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);
-	/* DELAY after a failed PASS or ACCT: the session counts it towards
-	 * the address's ban ([limits] ban_failures). */
-	bool login_failed;
 };
 
 struct proto_result {
@@ -179,6 +177,10 @@ void proto_set_now(struct proto *p, uint64_t now_ms, int64_t wall_s);
 /* Where the file service's events go besides the logs (metrics, upload
  * hooks; files.h); the pointers are borrowed for the session's life. */
 void proto_set_files_sink(struct proto *p, struct files_sink sink);
+/* Where login outcomes are counted (metrics, the address's ban; the
+ * pointers are borrowed for the session's life): every login this proto
+ * decides is raised once through auth_event() (core/auth_event.h). */
+void proto_set_auth_sink(struct proto *p, struct auth_sink sink);
 /* The running transfer, for `ferry status`: false when none; otherwise
  * its verb and virtual path (borrowed) and, for a download, the file's
  * size (0 otherwise). */

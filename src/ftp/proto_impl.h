@@ -98,6 +98,8 @@ struct proto {
 	unsigned mlst_facts; /* OPTS MLST selection */
 	/* Metrics and hooks of the file service's events (files_event). */
 	struct files_sink files_sink;
+	/* Metrics and bans of a login's outcome (auth_event). */
+	struct auth_sink auth_sink;
 
 	/* data connection */
 	bool data_ready; /* PASV/EPSV/PORT/EPRT done since the last transfer */

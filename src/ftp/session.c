@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth_event.h"
 #include "buf.h"
 #include "cmdtab.h"
 #include "conn.h"
@@ -235,13 +234,6 @@ void session_complete(struct session *s, const struct proto_result *r)
 	proto_complete(s->proto, r);
 }
 
-/* [limits]: a failed login (proto's DELAY effect says so, for PASS and
- * ACCT alike) counts towards a ban of the address group (core decides). */
-static void guard_login_failed_now(struct session *s)
-{
-	(void)auth_event_failure_counts(s->host->guard, &s->gkey, s->host->metrics, s->id, s->peer, util_now_ms());
-}
-
 static void on_effect_timer(struct loop_timer *t)
 {
 	struct session *s = container_of(t, struct session, effect_timer);
@@ -259,8 +251,6 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 		session_start_job(s, e);
 		break;
 	case PROTO_EFFECT_DELAY:
-		if (e->login_failed && !loop_timer_armed(&s->effect_timer))
-			guard_login_failed_now(s);
 		if (!loop_timer_armed(&s->effect_timer))
 			loop_timer_arm(s->host->loop, &s->effect_timer, e->delay_ms, on_effect_timer);
 		break;
@@ -503,6 +493,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	net_addr_str(peer, s->peer, sizeof(s->peer));
 	s->proto = proto_new(cfg, cmdtab_get(), id, s->peer);
 	proto_set_files_sink(s->proto, (struct files_sink){ .metrics = h->metrics, .hooks = h->hooks });
+	proto_set_auth_sink(s->proto, (struct auth_sink){ .metrics = h->metrics, .guard = h->guard, .key = &s->gkey });
 	s->tls_ctx = tls;
 	proto_set_tls(s->proto, tls != NULL, implicit);
 	if (gss) {

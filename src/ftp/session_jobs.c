@@ -11,7 +11,6 @@
 #include "gss.h"
 #include "guard.h"
 #include "jobs.h"
-#include "metrics.h"
 #include "proto.h"
 #include "session_impl.h"
 #include "util.h"
@@ -157,13 +156,10 @@ static void auth_done(struct job *j)
 			session_free(s);
 		return;
 	}
-	if (!a->lookup && !a->gss && a->count_fd < 0) {
-		if (!a->res.err && a->res.ok)
-			METRICS_ADD(s->host->metrics, logins_ok, 1);
-		else if (!a->res.err)
-			METRICS_ADD(s->host->metrics, logins_failed, 1);
+	/* How the login ends (and so what is counted) is proto's to say, once
+	 * it has the result (auth_event). */
+	if (!a->lookup && !a->gss && a->count_fd < 0)
 		guard_login_result(s, a);
-	}
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	if (a->gss) {
 		r.gss_status = a->gss_status;
