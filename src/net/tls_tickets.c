@@ -43,9 +43,9 @@ static int load_one(const char *file, struct tls_ticket_key *k, char *err, size_
 	unsigned char buf[TICKET_FILE_SIZE + 1];
 	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		int e = errno;
-		(void)snprintf(err, errsz, "[tls] ticket_keys %s: %s", file, strerror(e));
-		return -e;
+		/* Not -ENOENT: to tls_ctx_new's callers that means "TLS off". */
+		(void)snprintf(err, errsz, "[tls] ticket_keys %s: %s", file, strerror(errno));
+		return -EINVAL;
 	}
 	struct stat st;
 	int r = 0;

@@ -17,11 +17,11 @@ import ftplib
 import os
 import re
 import socket
-import time
+import subprocess
 
 import pytest
 
-from conftest import FerryServer, free_port
+from conftest import CLI_TIMEOUT, REPO, FerryServer, free_port
 from files_helpers import DATA_TIMEOUT, hard_close, put_file
 from proxy_helpers import (BALANCER, CLIENT, HAPROXY_GLOBAL, Haproxy, big_file, haproxy_nodes_config,
                            start_proxied)
@@ -58,8 +58,8 @@ def free_range(hosts, n, lo=20000, hi=None):
     pytest.fail("no free port range")
 
 
-def node_config(host, port, lo, hi, pasv_address, pasv_proxy):
-    return {"server": {"listen": f"{host}:{port}", "proxy_protocol": "any", "proxy_from": BALANCER,
+def node_config(host, port, lo, hi, pasv_address, pasv_proxy, mode="v2"):
+    return {"server": {"listen": f"{host}:{port}", "proxy_protocol": mode, "proxy_from": BALANCER,
                        "proxy_timeout": "5s"},
             "passive": {"ports": f"{lo}-{hi}", "address": pasv_address,
                         "proxy_protocol": "v2" if pasv_proxy else "off"}}
@@ -86,7 +86,7 @@ def direct(ferry_bin):
     port = free_port()
     lo, hi = free_range([BALANCER], 20)
     node = FerryServer(ferry_bin, listen=f"127.0.0.1:{port}",
-                       config=node_config("127.0.0.1", port, lo, hi, "127.0.0.1", False))
+                       config=node_config("127.0.0.1", port, lo, hi, "127.0.0.1", False, mode="any"))
     fv1, fv2 = free_port(), free_port()
     text = HAPROXY_GLOBAL + f"""
 frontend ftp_v1
@@ -341,3 +341,24 @@ def test_nodes_curl_and_lftp(nodes, tmp_path):
     assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
     assert b"shared.txt" in cp.stdout
     assert_real_client_only(nodes["nodes"])
+
+
+# ----------------------------------------------------------------------------- the README
+
+def test_readme_shows_this_configuration(ferry_bin, tmp_path):
+    """README "Running several nodes" shows the HAProxy configuration these tests run (rendered
+    with its example addresses) and a node configuration ferryd --check accepts."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    text = haproxy_nodes_config("203.0.113.10:21", [("node_a", "10.0.0.2", 21, 50000, 50099),
+                                                    ("node_b", "10.0.0.3", 21, 50100, 50199)],
+                                passive_bind="203.0.113.10")
+    assert "```\n" + text.rstrip("\n") + "\n```" in readme
+    section = readme[readme.index("### HAProxy"):]
+    ini = section[section.index("```ini\n") + 7:]
+    ini = ini[:ini.index("```")]
+    conf = tmp_path / "node.conf"
+    conf.write_text(ini)
+    cp = subprocess.run([ferry_bin.ferryd, "-c", str(conf), "--check"], capture_output=True, text=True,
+                        timeout=CLI_TIMEOUT)
+    assert cp.returncode == 0, cp.stderr
