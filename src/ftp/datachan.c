@@ -257,8 +257,7 @@ static void proxy_header(struct datachan *d)
 	}
 	if (r || !same_host(&peer, &d->ctl_peer)) {
 		if (r)
-			log_warn(d->sid, "data connection refused: PROXY header: %s",
-				 r == -EPROTO || r == -ECONNRESET ? why : strerror(-r));
+			log_warn(d->sid, "data connection refused: PROXY header: %s", why[0] ? why : strerror(-r));
 		else
 			log_warn(d->sid, "data connection from a foreign address refused: ip=%s (PROXY header)", who);
 		close_conn(d);

@@ -605,7 +605,7 @@ static void end_with(struct session *s, enum proto_timeout_kind why)
 {
 	if (s->closed)
 		return;
-	if (s->tphase == TLS_IDLE) {
+	if (s->tphase == TLS_IDLE && !s->pp) { /* waiting for a PROXY header: nobody to tell yet */
 		proto_timeout(s->proto, why);
 		session_pump(s);
 	}
@@ -649,7 +649,8 @@ void session_describe(const struct session *s, char *out, size_t outsz)
 	const char *verb, *path;
 	uint64_t size = 0;
 	bool xfer = proto_xfer_running(s->proto, &verb, &path, &size);
-	const char *state = !proto_logged_in(s->proto) ? "login" : xfer ? "transfer" : "idle";
+	/* "proxy": still waiting for the PROXY header; ip is the balancer's. */
+	const char *state = s->pp ? "proxy" : !proto_logged_in(s->proto) ? "login" : xfer ? "transfer" : "idle";
 	int n = snprintf(out, outsz, "%llu user=\"%s\" ip=%s state=%s tls=%s", (unsigned long long)s->id,
 			 log_esc(slice_from_cstr(user ? user : ""), &eu), s->peer, state, s->conn.tls ? "yes" : "no");
 	if (!xfer || n < 0 || (size_t)n >= outsz)

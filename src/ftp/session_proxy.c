@@ -77,7 +77,9 @@ void session_proxy_io(struct session *s)
 	if (r == -EAGAIN)
 		return;
 	if (r == -EPROTO || r == -ECONNRESET) {
-		refuse_now(s, r == -EPROTO ? "proxy-header-malformed" : "proxy-header-missing", why);
+		/* why is empty for a reset (an error, not an end of stream) */
+		refuse_now(s, r == -EPROTO ? "proxy-header-malformed" : "proxy-header-missing",
+			   why[0] ? why : strerror(-r));
 		return;
 	}
 	if (r) {
