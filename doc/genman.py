@@ -41,7 +41,7 @@ ferryd serves FTP (RFC 959 and its extensions) and FTPS (explicit AUTH TLS and i
 - SIGTERM, SIGINT
   Stop accepting connections; sessions get [server] drain_timeout to finish, then are closed with 421.
 - SIGHUP
-  Reload the configuration (read as the service user) for new sessions; TLS certificates are re-read. Keys marked "after a restart" in ferry.conf(5) keep their running values.
+  Reload the configuration (read as the service user) for new sessions; TLS certificates and [tls] ticket_keys are re-read. Keys marked "after a restart" in ferry.conf(5) keep their running values.
 - SIGUSR1
   Reopen [log] xferlog and [log] json by path, after logrotate renamed them.
 

@@ -29,6 +29,8 @@ import sys
 ALLOWED = {
     ("ftp/session.c", "ftp/session_jobs.c"):
         "one FTP session split for size: jobs run its effects and complete them back into the session",
+    ("ftp/session.c", "ftp/session_proxy.c"):
+        "one FTP session split for size: its start waits for the PROXY header, then begins or closes the session",
     ("ftp/session.c", "ftp/session_tls.c"):
         "one FTP session split for size: the TLS handshake step completes or closes the session it belongs to",
     ("ftp/session.c", "ftp/session_xfer.c"):

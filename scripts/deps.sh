@@ -20,11 +20,12 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # has the required/essential packages: coreutils, util-linux (setpriv,
 # prlimit, runuser), mount, passwd, login...): procps for /bin/kill (the
 # units' ExecReload, checked by systemd-analyze verify), strace for
-# test_admin_race.
+# test_admin_race, haproxy for the tests behind a balancer (test_proxy_haproxy,
+# started by the test itself: the package's service is not used).
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
-  rclone ncftp python3-aioftp procps strace
+  rclone ncftp python3-aioftp procps strace haproxy
 )
 
 ferry_missing() {

@@ -8,7 +8,7 @@
 # the client lines of tests/proto/*.t (whole sessions for proto; command
 # arguments for parse, path and otp), etc/ferry.conf and variants for config,
 # a few LIST entries for listing, text with every CR/LF neighbourhood for
-# ascii. What libFuzzer learns is kept in
+# ascii, PROXY protocol v1 lines and v2 headers (with TLVs) for proxy. What libFuzzer learns is kept in
 # build-fuzz/corpus/DRIVER between runs. A crash fails the run and prints
 # the reproducer (build-fuzz/crashes/DRIVER-crash-*); reproduce with
 #   build-fuzz/tests/fuzz/fuzz_DRIVER FILE
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 drivers=("$@")
-[ ${#drivers[@]} -gt 0 ] || drivers=(proto parse path listing config otp ascii)
+[ ${#drivers[@]} -gt 0 ] || drivers=(proto parse path listing config otp ascii proxy)
 dir=build-fuzz
 
 if [ ! -f "$dir/build.ninja" ]; then
@@ -88,6 +88,18 @@ for i, t in enumerate([b"line one\nline two\n", b"dos\r\nlines\r\n", b"lone\rcr\
     for step in (0, 2, 63):   # first byte: chunk size - 1
         put("ascii", f"t{i}-{step}", bytes([step]) + t)
 import struct
+for i, line in enumerate([b"PROXY TCP4 192.0.2.5 198.51.100.1 56324 21\r\n", b"PROXY TCP6 2001:db8::1 ::1 1 21\r\n",
+                          b"PROXY UNKNOWN\r\n", b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nUSER bob\r\n"]):
+    put("proxy", f"v1-{i}", bytes([0]) + line)
+    put("proxy", f"any1-{i}", bytes([2]) + line)
+sig = b"\r\n\r\n\x00\r\nQUIT\n"
+for i, (vc, fam, body) in enumerate([(0x21, 0x11, bytes([192, 0, 2, 5, 198, 51, 100, 1, 0, 80, 0, 21])),
+                                     (0x21, 0x11, bytes(12) + b"\x04\x00\x01\x00\x01\x00\x03ftp"),
+                                     (0x21, 0x21, bytes(36)), (0x20, 0x00, b""), (0x21, 0x31, bytes(216)),
+                                     (0x21, 0x12, bytes(12))]):
+    hdr = sig + bytes([vc, fam]) + struct.pack(">H", len(body)) + body
+    put("proxy", f"v2-{i}", bytes([1]) + hdr)
+    put("proxy", f"any2-{i}", bytes([3 | (i << 2)]) + hdr + b"\x16\x03\x01")
 for i, (name, mode) in enumerate([(b"a.txt", 0o100644), (b"sub", 0o40755), (b"link\0target", 0o120777)]):
     # struct fuzz_head in tests/fuzz/fuzz_listing.c (40 bytes with padding)
     head = struct.pack("<QqqIIBB6x", 1234, 1795500000, 1795514000, mode, 1, 0, 0x3f)

@@ -33,6 +33,8 @@ static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 static const char *const otp_challenge_forms[] = { "331", "336", NULL };
 static const char *const sandbox_modes[] = { "off", "auto", "require", NULL };
 static const char *const otp_unknown_modes[] = { "password", "challenge", NULL };
+/* PROXY protocol: the index is enum proxy_mode (net/proxyproto.h). */
+static const char *const proxy_modes[] = { "off", "v1", "v2", "any", NULL };
 
 static int config_parse_log_level(const char *s, int *out)
 {
@@ -76,6 +78,25 @@ static const struct config_row config_rows[] = {
 	    "on SIGTERM, how long sessions get to finish"),
 	ROW("server", "max_sessions", CONFIG_T_UINT, max_sessions, 1, 1000000, "10000",
 	    "sessions for the whole server; when full, the oldest one not logged in makes room"),
+	{ .section = "server",
+	  .key = "proxy_protocol",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, proxy_protocol),
+	  .size = FIELD_SIZE(proxy_protocol),
+	  .def = "off",
+	  .help = "PROXY protocol header (HAProxy send-proxy) expected before the greeting",
+	  .choices = proxy_modes },
+	{ .section = "server",
+	  .key = "proxy_from",
+	  .type = CONFIG_T_CIDRS,
+	  .off = offsetof(struct config, proxy_from),
+	  .off2 = offsetof(struct config, n_proxy_from),
+	  .size = FIELD_SIZE(proxy_from),
+	  .max = CONFIG_MAX_CIDRS,
+	  .def = "",
+	  .help = "addresses or networks of the balancers allowed to send the PROXY header" },
+	ROW("server", "proxy_timeout", CONFIG_T_DURATION, proxy_timeout_ms, 1 * MS_S, 5 * MS_M, "5s",
+	    "a connection that has not sent its PROXY header by then is closed"),
 	ROW("limits", "max_per_ip", CONFIG_T_UINT, max_per_ip, 0, 1000000, "100",
 	    "sessions from one client address (IPv6: one /64); 0 = no limit"),
 	ROW("limits", "max_per_user", CONFIG_T_UINT, max_per_user, 0, 1000000, "100",
@@ -120,6 +141,14 @@ static const struct config_row config_rows[] = {
 	  .help = "ports for PASV/EPSV listeners" },
 	ROW("passive", "address", CONFIG_T_IPV4_OPT, pasv_address, 0, FIELD_SIZE(pasv_address) - 1, "",
 	    "IPv4 address advertised in 227 replies (for NAT)"),
+	{ .section = "passive",
+	  .key = "proxy_protocol",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, pasv_proxy_protocol),
+	  .size = FIELD_SIZE(pasv_proxy_protocol),
+	  .def = "off",
+	  .help = "PROXY protocol header expected on passive data connections",
+	  .choices = proxy_modes },
 	{ .section = "transfer",
 	  .key = "atomic_uploads",
 	  .type = CONFIG_T_ENUM,
@@ -174,6 +203,8 @@ static const struct config_row config_rows[] = {
 	  .def = "1.2",
 	  .help = "oldest TLS version accepted",
 	  .choices = tls_versions },
+	ROW("tls", "ticket_keys", CONFIG_T_PATH_LIST, tls_ticket_keys, 0, CONFIG_MAX_TICKET_KEYS, "",
+	    "session ticket key files (80 bytes each, as nginx's); the first encrypts; empty = per process"),
 	{ .section = "otp",
 	  .key = "challenge",
 	  .type = CONFIG_T_ENUM,
@@ -527,6 +558,22 @@ static int config_check_tls(struct config_parse *ctx)
 	return 0;
 }
 
+/* [server] proxy_protocol and [passive] proxy_protocol trust a header only
+ * from proxy_from: on without it would trust anybody, or nobody. */
+static int config_check_proxy(struct config_parse *ctx)
+{
+	const struct config *c = ctx->c;
+	const char *sec = c->proxy_protocol ? "server" : c->pasv_proxy_protocol ? "passive" : NULL;
+	if (!sec || c->n_proxy_from)
+		return 0;
+	int mode = c->proxy_protocol ? c->proxy_protocol : c->pasv_proxy_protocol;
+	config_fail_at(ctx, config_seen_line(ctx, sec, "proxy_protocol"),
+		       "[%s] proxy_protocol: %s needs [server] proxy_from, the addresses of the balancers allowed "
+		       "to send the PROXY header (e.g. proxy_from = 10.0.0.5, 192.0.2.0/28)",
+		       sec, proxy_modes[mode]);
+	return -1;
+}
+
 /* c->path is made absolute so a reload after the daemon's chdir("/") reads
  * the same file; ctx->dir is its directory for relative values. */
 static int config_resolve_file(struct config_parse *ctx, const char *path)
@@ -616,7 +663,8 @@ int config_load_checked(const char *path, config_check_fn *check, struct config 
 			       path, line);
 		goto fail;
 	}
-	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_build(ctx, check) != 0) {
+	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_proxy(ctx) != 0 ||
+	    config_check_build(ctx, check) != 0) {
 		r = -EINVAL;
 		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);
 		goto fail;

@@ -19,6 +19,15 @@ struct config_listen {
 	uint16_t port;
 };
 
+/* A network of [server] proxy_from: family 4 or 6, the address (IPv4 in the
+ * first 4 bytes) with no bit set past the prefix length. */
+#define CONFIG_MAX_CIDRS 32
+struct config_cidr {
+	uint8_t family;
+	uint8_t bits;
+	uint8_t addr[16];
+};
+
 struct config {
 	atomic_uint refs;
 	char path[PATH_MAX]; /* the file it was read from ("" for built-in defaults) */
@@ -37,6 +46,12 @@ struct config {
 	unsigned max_login_failures; /* per connection; then 530 + 421 + close */
 	uint32_t drain_timeout_ms;   /* SIGTERM: sessions get this long to finish */
 	unsigned max_sessions;	     /* whole server; over it → 421 at connect */
+	/* PROXY protocol on control connections (enum proxy_mode: 0 off, 1 v1,
+	 * 2 v2, 3 any), accepted only from proxy_from, read within proxy_timeout */
+	int proxy_protocol;
+	struct config_cidr proxy_from[CONFIG_MAX_CIDRS];
+	size_t n_proxy_from;
+	uint32_t proxy_timeout_ms;
 	/* [limits]: abuse limits (guard.h); 0 turns a limit off where allowed */
 	unsigned max_per_ip, max_per_user, connect_rate, connect_burst, prelogin_commands, ban_failures;
 	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
@@ -47,7 +62,8 @@ struct config {
 
 	/* [passive] */
 	uint16_t pasv_port_min, pasv_port_max;
-	char pasv_address[64]; /* advertised; "" = control connection's local address */
+	char pasv_address[64];	 /* advertised; "" = control connection's local address */
+	int pasv_proxy_protocol; /* PROXY protocol on data connections (as proxy_protocol) */
 
 	/* [transfer] */
 	int atomic_uploads;	  /* 1: STOR goes to a temporary renamed into place */
@@ -60,9 +76,10 @@ struct config {
 	char tls_key[1024];				      /* matching private keys, same order */
 	struct config_listen tls_implicit[CONFIG_MAX_LISTEN]; /* implicit FTPS listeners */
 	size_t n_tls_implicit;
-	int tls_data_reuse;  /* 1 = require (default), 0 = off */
-	int tls_required;    /* 0 none, 1 login, 2 data, 3 all */
-	int tls_min_version; /* 0 = TLS 1.2, 1 = TLS 1.3 */
+	int tls_data_reuse;	    /* 1 = require (default), 0 = off */
+	int tls_required;	    /* 0 none, 1 login, 2 data, 3 all */
+	int tls_min_version;	    /* 0 = TLS 1.2, 1 = TLS 1.3 */
+	char tls_ticket_keys[1024]; /* comma-separated 80-byte key files, the first encrypts ("" = per process) */
 
 	/* [otp] */
 	int otp_challenge_336;	   /* 0: 331 "Response to otp-md5 ..." (default), 1: 336 */

@@ -21,6 +21,7 @@ enum config_type {
 	CONFIG_T_IPV4_OPT,    /* char[]; "" or a numeric IPv4 address */
 	CONFIG_T_PATH_LIST,   /* char[]; "" or comma-separated paths, each resolved as
 			       * CONFIG_T_PATH; max = most entries */
+	CONFIG_T_CIDRS,	      /* struct config_cidr[] at off, size_t count at off2; max = most entries */
 };
 
 struct config_row {
@@ -50,6 +51,8 @@ struct config_row {
 #define US_MS 1000u
 /* tls.c loads at most this many certificate/key pairs. */
 #define CONFIG_MAX_TLS_PAIRS 8
+/* tls_tickets.c loads at most this many ticket key files. */
+#define CONFIG_MAX_TICKET_KEYS 8
 
 /* Writes a reason into why (printf-style). */
 void config_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -297,7 +297,7 @@ static int config_set_path_list(const struct config_row *row, const char *v, con
 	bool more = true;
 
 	_Static_assert(sizeof(out) >= FIELD_SIZE(tls_cert) && sizeof(out) >= FIELD_SIZE(tls_key) &&
-			   sizeof(out) >= FIELD_SIZE(sandbox_roots),
+			   sizeof(out) >= FIELD_SIZE(sandbox_roots) && sizeof(out) >= FIELD_SIZE(tls_ticket_keys),
 		       "config_set_path_list buffer");
 	if (row->size > sizeof(out)) {
 		config_why(why, whysz, "internal error: list field too large");
@@ -381,6 +381,67 @@ static int config_set_ipv4_opt(const struct config_row *row, const char *v, char
 	return 0;
 }
 
+/* "10.0.0.0/8, 192.0.2.7, ::1, 2001:db8::/32": networks, a bare address
+ * being its own /32 or /128. A network with bits set past its prefix is
+ * refused with the network it probably means, rather than guessed. */
+static int config_set_cidrs(const struct config_row *row, const char *v, struct config *c, char *why, size_t whysz)
+{
+	struct config_cidr tmp[CONFIG_MAX_CIDRS];
+	struct slice rest = slice_from_cstr(v), item;
+	size_t n = 0;
+	char q[96], host[INET6_ADDRSTRLEN];
+	bool more = slice_trim_spaces(rest).n != 0;
+
+	while (more) {
+		more = slice_split(rest, ',', &item, &rest);
+		item = slice_trim_spaces(item);
+		if (n == row->max || n == CONFIG_MAX_CIDRS) {
+			config_why(why, whysz, "at most %" PRIu64 " entries are allowed", row->max);
+			return -EINVAL;
+		}
+		struct config_cidr *e = &tmp[n];
+		struct slice addr, len;
+		bool has_len = slice_split(item, '/', &addr, &len);
+		int fam = 0;
+		uint64_t bits = 0;
+		memset(e, 0, sizeof(*e));
+		if (addr.n == 0 || addr.n >= sizeof(host)) {
+			fam = 0;
+		} else {
+			memcpy(host, addr.p, addr.n);
+			host[addr.n] = '\0';
+			if (!parse_is_ip(host, &fam))
+				fam = 0;
+		}
+		uint64_t maxbits = fam == 4 ? 32 : 128;
+		if (!fam || (has_len && parse_u64(len, maxbits, &bits) != 0) ||
+		    inet_pton(fam == 4 ? AF_INET : AF_INET6, host, e->addr) != 1) {
+			config_why(why, whysz,
+				   "entry \"%s\" is not an address or network such as 192.0.2.7, 10.0.0.0/8 or "
+				   "2001:db8::/32 (prefix length at most 32 for IPv4, 128 for IPv6)",
+				   str_escape(item, q, sizeof(q)));
+			return -EINVAL;
+		}
+		e->family = (uint8_t)fam;
+		e->bits = (uint8_t)(has_len ? bits : maxbits);
+		for (unsigned b = e->bits; b < maxbits; b++) {
+			if (e->addr[b / 8] & (0x80u >> (b % 8))) {
+				for (unsigned k = e->bits; k < maxbits; k++)
+					e->addr[k / 8] &= (uint8_t) ~(0x80u >> (k % 8));
+				(void)inet_ntop(fam == 4 ? AF_INET : AF_INET6, e->addr, host, sizeof(host));
+				config_why(why, whysz,
+					   "entry \"%s\" has bits set past its /%u prefix (the network is %s/%u)",
+					   str_escape(item, q, sizeof(q)), e->bits, host, e->bits);
+				return -EINVAL;
+			}
+		}
+		n++;
+	}
+	memcpy((char *)c + row->off, tmp, n * sizeof(tmp[0]));
+	memcpy((char *)c + row->off2, &n, sizeof(n));
+	return 0;
+}
+
 /* The one place a textual value becomes a field: defaults and file values
  * both come through here. On failure why holds "what is wrong" and c is
  * unchanged for list-like fields (a failed load is discarded anyway). */
@@ -408,6 +469,8 @@ int config_apply(const struct config_row *row, const char *v, struct config *c, 
 		return config_set_ipv4_opt(row, v, field, why, whysz);
 	case CONFIG_T_PATH_LIST:
 		return config_set_path_list(row, v, dir, field, why, whysz);
+	case CONFIG_T_CIDRS:
+		return config_set_cidrs(row, v, c, why, whysz);
 	}
 	config_why(why, whysz, "internal error: unknown value type");
 	return -EINVAL;

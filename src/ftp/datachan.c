@@ -54,6 +54,8 @@ static void close_conn(struct datachan *d)
 	if (d->conn.fd >= 0)
 		loop_watch_forget(d->loop, &d->watch);
 	conn_close(&d->conn);
+	net_proxy_reader_free(&d->hdr);
+	d->hdr_wait = false;
 }
 
 void datachan_reset(struct datachan *d)
@@ -115,7 +117,7 @@ static void on_timeout(struct loop_timer *t)
 {
 	struct datachan *d = container_of(t, struct datachan, timer);
 	log_info(d->sid, "data connection timed out");
-	datachan_finish(d, d->conn.fd >= 0 ? XFER_CONN_LOST : XFER_NO_CONNECTION, -ETIMEDOUT);
+	datachan_finish(d, d->conn.fd >= 0 && !d->hdr_wait ? XFER_CONN_LOST : XFER_NO_CONNECTION, -ETIMEDOUT);
 }
 
 /* Progress: re-arms the idle timeout. */
@@ -183,9 +185,15 @@ static void begin_conn(struct datachan *d)
 		watch_conn(d);
 }
 
+static void proxy_header(struct datachan *d);
+
 static void on_data(struct loop_watch *w, uint32_t ev)
 {
 	struct datachan *d = container_of(w, struct datachan, watch);
+	if (d->hdr_wait) {
+		proxy_header(d);
+		return;
+	}
 	if (d->connecting) {
 		int soerr = 0;
 		socklen_t len = sizeof(soerr);
@@ -221,6 +229,52 @@ static void watch_conn(struct datachan *d)
 	}
 }
 
+/* [passive] proxy_protocol: reads the PROXY header of the passive
+ * connection in d->conn; the client it names must be the control
+ * connection's. A bad header or a foreign client closes the connection and
+ * the listener takes the next one. */
+static void proxy_header(struct datachan *d)
+{
+	struct proxy_hdr h;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	const char *why = "";
+	char who[64] = "?";
+	int r = net_proxy_read(d->conn.fd, &d->hdr, &h, &why);
+	if (r == -EAGAIN) {
+		if (d->watch.fd >= 0)
+			return;
+		r = loop_watch_add(d->loop, &d->watch, d->conn.fd, LOOP_IN, on_data);
+		if (r == 0)
+			return;
+	}
+	if (r == 0 && !h.has_addr && getpeername(d->conn.fd, (struct sockaddr *)&peer, &len) != 0)
+		r = -errno;
+	if (r == 0) {
+		if (h.has_addr)
+			peer = h.src;
+		net_addr_str(&peer, who, sizeof(who));
+	}
+	if (r || !same_host(&peer, &d->ctl_peer)) {
+		if (r)
+			log_warn(d->sid, "data connection refused: PROXY header: %s", why[0] ? why : strerror(-r));
+		else
+			log_warn(d->sid, "data connection from a foreign address refused: ip=%s (PROXY header)", who);
+		close_conn(d);
+		if (d->lfd >= 0 && loop_watch_mod(d->loop, &d->lwatch, LOOP_IN) != 0)
+			close_listener(d);
+		return;
+	}
+	net_proxy_reader_free(&d->hdr);
+	d->hdr_wait = false;
+	if (d->running) {
+		datachan_touch(d);
+		begin_conn(d);
+	} else {
+		loop_watch_del(d->loop, &d->watch); /* the transfer adds its own (begin_conn) */
+	}
+}
+
 static void on_accept(struct loop_watch *w, uint32_t ev)
 {
 	struct datachan *d = container_of(w, struct datachan, lwatch);
@@ -230,11 +284,16 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 		int r = net_accept(d->lfd, &fd, &peer);
 		if (r)
 			return;
-		/* SECURITY (RFC 2577 §8): only the control peer may connect. */
-		if (!same_host(&peer, &d->ctl_peer)) {
+		/* SECURITY (RFC 2577 §8): only the control peer may connect;
+		 * behind a balancer, only the balancer, for the peer its PROXY
+		 * header names (proxy_header). */
+		bool ok = d->proxy_mode ? proxy_from_allows(&peer, d->proxy_from, d->n_proxy_from)
+					: same_host(&peer, &d->ctl_peer);
+		if (!ok) {
 			char who[64];
 			net_addr_str(&peer, who, sizeof(who));
-			log_warn(d->sid, "data connection from a foreign address refused: ip=%s", who);
+			log_warn(d->sid, "data connection from a foreign address refused: ip=%s%s", who,
+				 d->proxy_mode ? " (not in [server] proxy_from; [passive] proxy_protocol is on)" : "");
 			(void)close(fd);
 			continue;
 		}
@@ -243,7 +302,11 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 		if (loop_watch_mod(d->loop, &d->lwatch, 0) != 0)
 			close_listener(d);
 		conn_init(&d->conn, fd);
-		if (d->running) {
+		if (d->proxy_mode) {
+			net_proxy_reader_init(&d->hdr, (enum proxy_mode)d->proxy_mode);
+			d->hdr_wait = true;
+			proxy_header(d);
+		} else if (d->running) {
 			datachan_touch(d);
 			begin_conn(d);
 		}
@@ -359,6 +422,8 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 			return;
 		}
 	}
+	if (d->hdr_wait)
+		return; /* proxy_header() begins once the PROXY header is read */
 	if (d->conn.fd >= 0 && !d->connecting)
 		begin_conn(d);
 	else if (d->conn.fd >= 0)

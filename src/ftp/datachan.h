@@ -15,8 +15,9 @@
 #include "buf.h"
 #include "conn.h"
 #include "loop.h"
-#include "proto.h"
 #include "metrics.h"
+#include "net.h"
+#include "proto.h"
 
 struct datachan {
 	struct loop *loop;
@@ -34,6 +35,12 @@ struct datachan {
 	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
 	void *owner;		 /* for done(): the session */
 	struct metrics *metrics; /* borrowed; NULL = not counted */
+	/* [passive] proxy_protocol (enum proxy_mode, 0 = off): passive
+	 * connections come from a balancer in proxy_from (borrowed from the
+	 * session's config) with a PROXY header naming the client. */
+	int proxy_mode;
+	const struct config_cidr *proxy_from;
+	size_t n_proxy_from;
 
 	/* private */
 	int lfd;
@@ -50,6 +57,8 @@ struct datachan {
 	struct conn conn; /* the data connection: plain, or TLS under PROT P */
 	struct conn sec;  /* RFC 2228 §6 blocks over conn (GSSAPI PROT S/P) */
 	struct conn *top; /* what the pump reads and writes: &conn or &sec */
+	bool hdr_wait;	  /* conn is a passive connection still sending its PROXY header */
+	struct net_proxy_reader hdr;
 	enum { DC_OPEN, DC_HANDSHAKE, DC_SHUTDOWN, DC_DRAIN } tstate;
 };
 

@@ -601,6 +601,15 @@ static bool take_byte(struct proto *p, unsigned char c)
 	}
 	if (p->discarding)
 		return false;
+	/* ABOR's LF may never come: Python's ftplib sends "ABOR\r\n" as TCP
+	 * urgent data, and a proxy that reads without SO_OOBINLINE (HAProxy)
+	 * drops the urgent byte, the LF. A CR right after ABOR ends the line;
+	 * the LF, when it does come, is an empty line, ignored (Decision 10). */
+	if (c == '\r' && p->line_len == 4 && slice_eq_ci((struct slice){ p->line, 4 }, "ABOR")) {
+		p->line_len = 0;
+		execute(p, (struct slice){ p->line, 4 });
+		return true;
+	}
 	/* The limit counts the command without its line end; one byte of
 	 * slack keeps the CR of a CRLF-terminated line of exactly max_line. */
 	size_t limit = p->line_len < p->cfg->max_line ? p->cfg->max_line : line_limit(p);
@@ -702,6 +711,12 @@ int proto_feed_some(struct proto *p, const char *bytes, size_t len, unsigned *bu
 				p->tn = TN_OPT;
 			} else if (c == TN_SB_BYTE) {
 				p->tn = TN_SB;
+			} else if (c < TN_SE && take_byte(p, c)) {
+				/* Not a Telnet command (they are 240-255): the IAC
+				 * was the first half of a Synch whose DM, sent as
+				 * urgent data, a proxy dropped (lftp's ABOR through
+				 * HAProxy). The byte is data. */
+				--*budget;
 			}
 			/* IP, DM, AYT, NOP ... carry no data: dropped. */
 			break;

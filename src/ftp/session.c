@@ -50,6 +50,7 @@ void session_free(void *p)
 	if (s->tls_ctx)
 		tls_ctx_unref(s->tls_ctx);
 	gss_sess_free(s->gss);
+	session_proxy_free(s->pp);
 	free(s->data); /* reset by session_close_now */
 	config_unref(s->cfg);
 	free(s);
@@ -139,8 +140,10 @@ void session_close_now(struct session *s)
 	loop_timer_cancel(l, &s->idle_timer);
 	loop_timer_cancel(l, &s->login_timer);
 	loop_timer_cancel(l, &s->effect_timer);
-	log_info(s->id, "disconnect: ip=%s", s->peer);
-	LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer));
+	if (s->begun) { /* else refused before it had an address (session_proxy.c) */
+		log_info(s->id, "disconnect: ip=%s", s->peer);
+		LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer));
+	}
 	/* A password check still queued or running refers to s: free when it
 	 * returns. Cancelling keeps abandoned checks (clients that send PASS and
 	 * hang up) from delaying everyone else's logins and shutdown. */
@@ -400,6 +403,10 @@ void session_pump(struct session *s)
 static void on_io(struct loop_watch *w, uint32_t events)
 {
 	struct session *s = container_of(w, struct session, watch);
+	if (s->pp) {
+		session_proxy_io(s);
+		return;
+	}
 	if (s->tphase == TLS_HANDSHAKE || s->tphase == TLS_STOPPING) {
 		if (session_tls_step(s))
 			session_pump(s);
@@ -490,6 +497,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	s->cfg = cfg;
 	conn_init(&s->conn, fd);
 	buf_init(&s->in, SESSION_IN_MAX);
+	s->peer_addr = *peer; /* the balancer's, until a PROXY header says whose */
 	net_addr_str(peer, s->peer, sizeof(s->peer));
 	s->proto = proto_new(cfg, cmdtab_get(), id, s->peer);
 	proto_set_files_sink(s->proto, (struct files_sink){ .metrics = h->metrics, .hooks = h->hooks });
@@ -501,24 +509,48 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 		proto_set_gss(s->proto, &session_gss_ops, s->gss);
 	}
 	s->idle_timer.cb = session_on_idle;
-	struct sockaddr_storage local;
-	socklen_t llen = sizeof(local);
-	memset(&local, 0, sizeof(local));
-	if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0)
-		local.ss_family = peer->ss_family;
-	proto_set_addrs(s->proto, &local, peer);
 	s->next = h->head;
 	if (h->head)
 		h->head->prev = s;
 	h->head = s;
 	h->count++;
+	int r = net_control_opts(fd);
+	if (r == 0)
+		r = loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io);
+	if (r) {
+		log_warn(id, "cannot set up connection: ip=%s: %s", s->peer, strerror(-r));
+		s->watch.fd = -1;
+		session_close_now(s);
+		return;
+	}
+	if (cfg->proxy_protocol)
+		session_proxy_start(s, refuse, h->room_needed, implicit);
+	else
+		session_begin(s, peer, refuse, h->room_needed, implicit);
+}
+
+void session_begin(struct session *s, const struct sockaddr_storage *peer, const char *refuse, bool room_needed,
+		   bool implicit)
+{
+	struct session_host *h = s->host;
+	const struct config *cfg = s->cfg;
+	uint64_t id = s->id;
+	s->begun = true;
+	s->peer_addr = *peer;
+	net_addr_str(peer, s->peer, sizeof(s->peer)); /* proto reads it there */
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	memset(&local, 0, sizeof(local));
+	if (getsockname(s->conn.fd, (struct sockaddr *)&local, &llen) != 0)
+		local.ss_family = peer->ss_family;
+	proto_set_addrs(s->proto, &local, peer);
 	log_info(id, "connect: ip=%s", s->peer);
 	METRICS_ADD(h->metrics, connections, 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("tls", implicit ? "implicit" : "none"));
 	char refuse_buf[200];
 	if (!refuse && h->guard)
 		refuse = guard_admit(s, peer, refuse_buf, sizeof(refuse_buf));
-	if (!refuse && h->room_needed && !(h->make_room && h->make_room(h))) {
+	if (!refuse && room_needed && !(h->make_room && h->make_room(h))) {
 		log_warn(id, "refused: ip=%s reason=server-full max_sessions=%u (all logged in)", s->peer,
 			 cfg->max_sessions);
 		(void)snprintf(refuse_buf, sizeof(refuse_buf),
@@ -526,16 +558,6 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 			       "[server] max_sessions.",
 			       cfg->max_sessions);
 		refuse = refuse_buf;
-	}
-
-	int r = net_control_opts(fd);
-	if (r == 0)
-		r = loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io);
-	if (r) {
-		log_warn(id, "cannot set up connection: %s", strerror(-r));
-		s->watch.fd = -1;
-		session_close_now(s);
-		return;
 	}
 	if (refuse)
 		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse));
@@ -550,7 +572,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	} else {
 		if (implicit) {
 			/* Implicit FTPS: TLS first, then the greeting. */
-			if (!tls || conn_start_tls(&s->conn, tls) != 0) {
+			if (!s->tls_ctx || conn_start_tls(&s->conn, s->tls_ctx) != 0) {
 				log_warn(id, "cannot start TLS on an implicit FTPS connection");
 				session_close_now(s);
 				return;
@@ -575,7 +597,7 @@ static void end_with(struct session *s, enum proto_timeout_kind why)
 {
 	if (s->closed)
 		return;
-	if (s->tphase == TLS_IDLE) {
+	if (s->tphase == TLS_IDLE && !s->pp) { /* waiting for a PROXY header: nobody to tell yet */
 		proto_timeout(s->proto, why);
 		session_pump(s);
 	}
@@ -619,7 +641,8 @@ void session_describe(const struct session *s, char *out, size_t outsz)
 	const char *verb, *path;
 	uint64_t size = 0;
 	bool xfer = proto_xfer_running(s->proto, &verb, &path, &size);
-	const char *state = !proto_logged_in(s->proto) ? "login" : xfer ? "transfer" : "idle";
+	/* "proxy": still waiting for the PROXY header; ip is the balancer's. */
+	const char *state = s->pp ? "proxy" : !proto_logged_in(s->proto) ? "login" : xfer ? "transfer" : "idle";
 	int n = snprintf(out, outsz, "%llu user=\"%s\" ip=%s state=%s tls=%s", (unsigned long long)s->id,
 			 log_esc(slice_from_cstr(user ? user : ""), &eu), s->peer, state, s->conn.tls ? "yes" : "no");
 	if (!xfer || n < 0 || (size_t)n >= outsz)

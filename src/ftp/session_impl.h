@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "conn.h"
@@ -19,6 +20,7 @@
 struct auth_job;
 struct datachan;
 struct gss_sess;
+struct session_proxy;
 struct tls_conn;
 struct tls_ctx;
 
@@ -47,7 +49,14 @@ struct session {
 	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
 	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
 	struct gss_sess *gss;	      /* NULL: GSSAPI not configured */
+	/* The client's address, set once (session_begin): the PROXY header's
+	 * behind a balancer, else the socket's peer. Everything that names or
+	 * checks the client uses it or peer, its text: [limits], logs, proto's
+	 * PORT/EPRT check, the data connections' peer check. */
+	struct sockaddr_storage peer_addr;
 	char peer[64];
+	bool begun;		  /* session_begin ran: connect was logged, disconnect will be */
+	struct session_proxy *pp; /* waiting for the PROXY header (session_proxy.c) */
 	/* [limits] (guard.h): this session counts against its address group
 	 * (guarded) and, once logged in, against its user (counted_user). */
 	struct guard_key gkey;
@@ -75,6 +84,20 @@ void session_pump(struct session *s);
 void session_release_user_slot(struct session *s);
 /* The idle timer's callback (idle_timeout). */
 void session_on_idle(struct loop_timer *t);
+/* The client's address is known (peer, borrowed): logs the connection,
+ * applies [limits] and [server] max_sessions (room_needed) or refuse (the
+ * worker's 421 text, or NULL), then greets or starts implicit TLS. */
+void session_begin(struct session *s, const struct sockaddr_storage *peer, const char *refuse, bool room_needed,
+		   bool implicit);
+
+/* session_proxy.c */
+/* [server] proxy_protocol: checks proxy_from and waits (proxy_timeout) for
+ * the PROXY header, then calls session_begin with its address; refuse,
+ * room_needed and implicit are passed on. May close s. */
+void session_proxy_start(struct session *s, const char *refuse, bool room_needed, bool implicit);
+/* The control socket is readable while s->pp is set. May close s. */
+void session_proxy_io(struct session *s);
+void session_proxy_free(struct session_proxy *pp);
 
 /* session_jobs.c */
 /* Puts a USER_LOOKUP, AUTH_CHECK, GSS_STEP or ASCII_SIZE effect on the job

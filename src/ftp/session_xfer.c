@@ -16,7 +16,8 @@ static void on_xfer_done(struct datachan *d, enum proto_xfer_status st, int err,
 
 /* The data channel, made on first use: most of an idle session's memory
  * would otherwise be a data channel it may never use. The control
- * connection's addresses are read again from the socket. */
+ * connection's local address is read again from the socket; its peer is
+ * the client's address (a PROXY header's behind a balancer). */
 static struct datachan *data_chan(struct session *s)
 {
 	if (s->data)
@@ -26,9 +27,10 @@ static struct datachan *data_chan(struct session *s)
 	socklen_t len = sizeof(d->ctl_local);
 	if (getsockname(s->conn.fd, (struct sockaddr *)&d->ctl_local, &len) != 0)
 		d->ctl_local.ss_family = AF_UNSPEC; /* PASV/PORT then fail cleanly */
-	len = sizeof(d->ctl_peer);
-	if (getpeername(s->conn.fd, (struct sockaddr *)&d->ctl_peer, &len) != 0)
-		d->ctl_peer.ss_family = AF_UNSPEC;
+	d->ctl_peer = s->peer_addr;
+	d->proxy_mode = s->cfg->pasv_proxy_protocol;
+	d->proxy_from = s->cfg->proxy_from;
+	d->n_proxy_from = s->cfg->n_proxy_from;
 	d->loop = s->host->loop;
 	d->port_min = s->cfg->pasv_port_min;
 	d->port_max = s->cfg->pasv_port_max;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -87,4 +88,73 @@ void net_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz)
 	} else {
 		(void)str_copy(out, outsz, "?");
 	}
+}
+
+void net_proxy_reader_init(struct net_proxy_reader *r, enum proxy_mode mode)
+{
+	memset(r, 0, sizeof(*r));
+	r->mode = mode;
+}
+
+void net_proxy_reader_free(struct net_proxy_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->have = r->cap = 0;
+}
+
+/* recv, retried on EINTR; -errno or the count. */
+static ssize_t net_recv(int fd, void *p, size_t n, int flags)
+{
+	ssize_t got;
+	do
+		got = recv(fd, p, n, flags);
+	while (got < 0 && errno == EINTR);
+	return got < 0 ? -errno : got;
+}
+
+int net_proxy_read(int fd, struct net_proxy_reader *r, struct proxy_hdr *hdr, const char **why)
+{
+	/* Each round consumes header bytes or returns: a v2 header takes two
+	 * (fixed part, then the rest), a v1 line one. */
+	for (int round = 0; round < 4; round++) {
+		size_t want = 0;
+		enum proxy_status st = proxy_parse(r->mode, r->buf, r->have, &want, hdr, why);
+		if (st == PROXY_BAD)
+			return -EPROTO;
+		if (st == PROXY_DONE) /* not reached: a complete header returned below */
+			return 0;
+		if (want > r->cap) {
+			uint8_t *nb = realloc(r->buf, want);
+			if (!nb)
+				return -ENOMEM;
+			r->buf = nb;
+			r->cap = want;
+		}
+		/* SECURITY: only a peek may look past what is surely header. */
+		ssize_t got = net_recv(fd, r->buf + r->have, want - r->have, MSG_PEEK);
+		if (got == -EAGAIN || got == -EWOULDBLOCK)
+			return -EAGAIN;
+		if (got < 0)
+			return (int)got;
+		if (got == 0) {
+			*why = r->have ? "the connection closed in the middle of the PROXY header"
+				       : "the connection closed before sending the PROXY header";
+			return -ECONNRESET;
+		}
+		size_t n = r->have + (size_t)got, len = 0;
+		st = proxy_parse(r->mode, r->buf, n, &len, hdr, why);
+		if (st == PROXY_BAD)
+			return -EPROTO;
+		size_t take = st == PROXY_DONE ? len : n; /* PROXY_NEED: all of it is header */
+		got = net_recv(fd, r->buf + r->have, take - r->have, 0);
+		if (got < 0)
+			return (int)got;
+		if ((size_t)got != take - r->have)
+			return -EIO; /* the kernel gave fewer bytes than it showed */
+		r->have = take;
+		if (st == PROXY_DONE)
+			return 0;
+	}
+	return -EAGAIN;
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "proxyproto.h"
+
 /* Binds and listens on host:port (numeric address), non-blocking and
  * close-on-exec. Never SO_REUSEPORT: a port in use (by another ferryd too)
  * fails with EADDRINUSE; the workers of one ferryd share the one socket.
@@ -23,5 +25,24 @@ int net_control_opts(int fd);
 /* Numeric address without port ("127.0.0.1", "::1"; IPv4-mapped IPv6 shown
  * as IPv4). */
 void net_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz);
+
+/* Reads a PROXY protocol header (proxyproto.h) off a new connection, never
+ * a byte beyond it: peeks at what the socket holds, lets proxy_parse say
+ * how much of it is header, and consumes exactly that, so the client's own
+ * first bytes (a TLS ClientHello) stay in the socket. Non-blocking: call
+ * again when fd is readable. Owns a buffer (at most PROXY_V2_MAX bytes,
+ * usually ~100): net_proxy_reader_free. */
+struct net_proxy_reader {
+	enum proxy_mode mode;
+	uint8_t *buf;
+	size_t have, cap; /* header bytes consumed so far; buf's size */
+};
+
+void net_proxy_reader_init(struct net_proxy_reader *r, enum proxy_mode mode);
+void net_proxy_reader_free(struct net_proxy_reader *r);
+/* 0 with *hdr the complete header; -EAGAIN: wait for fd to be readable;
+ * -EPROTO: not a valid header (*why, static text); -ECONNRESET: the peer
+ * closed before the header was complete (*why); another -errno. */
+int net_proxy_read(int fd, struct net_proxy_reader *r, struct proxy_hdr *hdr, const char **why);
 
 #endif

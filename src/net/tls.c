@@ -53,6 +53,7 @@
 #include "config.h"
 #include "loop.h"
 #include "str.h"
+#include "tls_tickets.h"
 
 #define TLS_MAX_PAIRS 8
 #define TLS_TOKEN_LEN 16
@@ -74,6 +75,7 @@ struct tls_ctx {
 	atomic_uint refs;
 	size_t n;		     /* certificate/key pairs */
 	SSL_CTX *ssl[TLS_MAX_PAIRS]; /* [0]: default, session cache, callbacks */
+	struct tls_tickets *tickets; /* [tls] ticket_keys; NULL: OpenSSL's own per-context keys */
 };
 
 struct tls_conn {
@@ -230,6 +232,17 @@ static SSL_TICKET_RETURN tls_on_ticket_dec(SSL *ssl, SSL_SESSION *ss, const unsi
 	default:
 		return SSL_TICKET_RETURN_ABORT;
 	}
+}
+
+/* [tls] ticket_keys: tickets are sealed with the shared keys
+ * (tls_tickets.c), so another node holding them can resume the session. */
+static int tls_on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *c, EVP_MAC_CTX *h,
+			     int enc)
+{
+	const struct tls_conn *t = SSL_get_app_data(ssl);
+	if (!t || !t->ctx->tickets)
+		return -1;
+	return tls_tickets_cb(t->ctx->tickets, name, iv, c, h, enc);
 }
 
 /* With SSL_OP_IGNORE_UNEXPECTED_EOF an EOF looks like close_notify to the
@@ -403,6 +416,13 @@ int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_
 		if (r)
 			goto fail;
 	}
+	if (cfg->tls_ticket_keys[0]) {
+		r = tls_tickets_load(cfg->tls_ticket_keys, &c->tickets, err, errsz);
+		if (r)
+			goto fail;
+		for (size_t i = 0; i < c->n; i++)
+			(void)SSL_CTX_set_tlsext_ticket_key_evp_cb(c->ssl[i], tls_on_ticket_key);
+	}
 	/* Only the context SSL_new() uses: OpenSSL calls the initial one. */
 	(void)SSL_CTX_set_tlsext_servername_callback(c->ssl[0], tls_on_servername);
 	(void)SSL_CTX_set_tlsext_servername_arg(c->ssl[0], c);
@@ -430,6 +450,7 @@ void tls_ctx_unref(struct tls_ctx *c)
 		return;
 	for (size_t i = 0; i < c->n; i++)
 		SSL_CTX_free(c->ssl[i]);
+	tls_tickets_free(c->tickets);
 	free(c);
 }
 

@@ -267,6 +267,7 @@ size_t sandbox_rules_from_config(const struct config *cfg, struct sandbox_rule *
 		n = add_parent(rules, n, cap, cfg->path, SANDBOX_READ);
 	n = add_list(rules, n, cap, cfg->tls_cert, SANDBOX_READ, true);
 	n = add_list(rules, n, cap, cfg->tls_key, SANDBOX_READ, true);
+	n = add_list(rules, n, cap, cfg->tls_ticket_keys, SANDBOX_READ, true);
 	if (cfg->gss_keytab[0])
 		n = add_gss_rules(rules, n, cap);
 	/* [log] xferlog and json are reopened on SIGUSR1 (logrotate). */

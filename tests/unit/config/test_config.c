@@ -142,6 +142,11 @@ static void check_defaults(const struct config *c)
 	assert_int_equal(c->gss_required, 1);
 	/* Loopback FIN gap ~10 us; etc/ferry.conf says why 250us. */
 	assert_int_equal(c->commit_grace_us, 250);
+	assert_int_equal(c->proxy_protocol, 0);
+	assert_int_equal(c->n_proxy_from, 0);
+	assert_int_equal(c->proxy_timeout_ms, 5000);
+	assert_int_equal(c->pasv_proxy_protocol, 0);
+	assert_string_equal(c->tls_ticket_keys, "");
 }
 
 static void test_defaults(void **state)
@@ -934,6 +939,103 @@ static void test_current_concurrent(void **state)
 	config_set_current(NULL);
 }
 
+/* ---- PROXY protocol and ticket keys (issue 16) ---- */
+
+static void test_proxy_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = load_ok(fx, "[server]\nproxy_protocol = v2\n"
+				       "proxy_from = 127.0.0.1, 10.0.0.0/8 ,192.0.2.0/28, ::1, 2001:db8::/32, 0.0.0.0/0\n"
+				       "proxy_timeout = 2s\n[passive]\nproxy_protocol = any\n");
+	assert_int_equal(c->proxy_protocol, 2);
+	assert_int_equal(c->pasv_proxy_protocol, 3);
+	assert_int_equal(c->proxy_timeout_ms, 2000);
+	assert_int_equal(c->n_proxy_from, 6);
+	static const unsigned char v4[4] = { 127, 0, 0, 1 }, net10[4] = { 10, 0, 0, 0 };
+	static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	assert_int_equal(c->proxy_from[0].family, 4);
+	assert_int_equal(c->proxy_from[0].bits, 32);
+	assert_memory_equal(c->proxy_from[0].addr, v4, 4);
+	assert_int_equal(c->proxy_from[1].bits, 8);
+	assert_memory_equal(c->proxy_from[1].addr, net10, 4);
+	assert_int_equal(c->proxy_from[2].bits, 28);
+	assert_int_equal(c->proxy_from[3].family, 6);
+	assert_int_equal(c->proxy_from[3].bits, 128);
+	assert_int_equal(c->proxy_from[3].addr[15], 1);
+	assert_int_equal(c->proxy_from[4].bits, 32);
+	assert_memory_equal(c->proxy_from[4].addr, v6, 16);
+	assert_int_equal(c->proxy_from[5].bits, 0);
+	config_unref(c);
+
+	static const char *const modes[] = { "off", "v1", "v2", "any" };
+	for (int i = 0; i < 4; i++) {
+		char text[128];
+		(void)snprintf(text, sizeof(text), "[server]\nproxy_protocol = %s\nproxy_from = 127.0.0.1\n", modes[i]);
+		c = load_ok(fx, text);
+		assert_int_equal(c->proxy_protocol, i);
+		config_unref(c);
+	}
+	/* proxy_from alone is harmless: nothing trusts it */
+	c = load_ok(fx, "[server]\nproxy_from = 127.0.0.1\n");
+	assert_int_equal(c->proxy_protocol, 0);
+	config_unref(c);
+}
+
+static void test_proxy_errors(void **state)
+{
+	struct fixture *fx = *state;
+	/* the contract: on without proxy_from is refused, naming what to add */
+	expect_error(fx, "[server]\nlisten = 127.0.0.1:21\nproxy_protocol = v1\n",
+		     ":3: [server] proxy_protocol: v1 needs [server] proxy_from, the addresses of the balancers "
+		     "allowed to send the PROXY header (e.g. proxy_from = 10.0.0.5, 192.0.2.0/28)");
+	expect_error(fx, "[server]\nproxy_protocol = any\nproxy_from =\n",
+		     ":2: [server] proxy_protocol: any needs [server] proxy_from, the addresses of the balancers "
+		     "allowed to send the PROXY header (e.g. proxy_from = 10.0.0.5, 192.0.2.0/28)");
+	expect_error(fx, "[passive]\nproxy_protocol = v2\n",
+		     ":2: [passive] proxy_protocol: v2 needs [server] proxy_from, the addresses of the balancers "
+		     "allowed to send the PROXY header (e.g. proxy_from = 10.0.0.5, 192.0.2.0/28)");
+	expect_error(fx, "[server]\nproxy_protocol = yes\n",
+		     ":2: [server] proxy_protocol: expected one of: off, v1, v2, any, got \"yes\"");
+	static const char *const bad[] = { "10.0.0.0/33", "::1/129", "10.0.0.0/", "/8", "host.example", "10.0.0.0/8/8",
+					   "10.0.0", "1.2.3.4 5.6.7.8", "10.0.0.0/+8", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[128], want[256];
+		(void)snprintf(text, sizeof(text), "[server]\nproxy_from = 127.0.0.1,%s\n", bad[i]);
+		(void)snprintf(want, sizeof(want),
+			       ":2: [server] proxy_from: entry \"%s\" is not an address or network such as 192.0.2.7, "
+			       "10.0.0.0/8 or 2001:db8::/32 (prefix length at most 32 for IPv4, 128 for IPv6)",
+			       bad[i]);
+		expect_error(fx, text, want);
+	}
+	expect_error(fx, "[server]\nproxy_from = 10.1.2.3/8\n",
+		     ":2: [server] proxy_from: entry \"10.1.2.3/8\" has bits set past its /8 prefix (the network is "
+		     "10.0.0.0/8)");
+	expect_error(fx, "[server]\nproxy_from = 2001:db8::1/64\n",
+		     ":2: [server] proxy_from: entry \"2001:db8::1/64\" has bits set past its /64 prefix (the network "
+		     "is 2001:db8::/64)");
+	/* short entries: a line holds at most 199 characters */
+	char many[600] = "[server]\nproxy_from = ::1";
+	for (int i = 2; i <= 33; i++)
+		(void)snprintf(many + strlen(many), sizeof(many) - strlen(many), ",::%x", i);
+	(void)snprintf(many + strlen(many), sizeof(many) - strlen(many), "\n");
+	expect_error(fx, many, ":2: [server] proxy_from: at most 32 entries are allowed");
+	expect_error(fx, "[server]\nproxy_timeout = 500ms\n",
+		     ":2: [server] proxy_timeout: expected a duration from 1s to 5m such as 90s, 500ms, 5m or 1h "
+		     "(no unit = seconds), got \"500ms\"");
+}
+
+static void test_ticket_keys(void **state)
+{
+	struct fixture *fx = *state;
+	char want[2 * PATH_MAX];
+	struct config *c = load_ok(fx, "[tls]\nticket_keys = keys/new.key, /etc/ferry/old.key\n");
+	(void)snprintf(want, sizeof(want), "%s/keys/new.key,/etc/ferry/old.key", fx->dir);
+	assert_string_equal(c->tls_ticket_keys, want);
+	config_unref(c);
+	expect_error(fx, "[tls]\nticket_keys = a,b,c,d,e,f,g,h,i\n",
+		     ":2: [tls] ticket_keys: at most 8 files are allowed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -971,6 +1073,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_cert_list_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_implicit_listen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gssapi_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_keys, setup, teardown),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_current),
 		cmocka_unit_test(test_current_concurrent),
