@@ -63,6 +63,16 @@ static const struct {
 	{ "/dev/urandom", SANDBOX_READ, true },
 };
 
+/* [store] postgres: libpq's connection looks up the local user (its
+ * default user name) and the database host by name, and may read a
+ * password file and TLS material under the service user's home; the
+ * conninfo's own file keywords (sslrootcert, passfile...) are best given
+ * under these or under the configuration's directory. */
+static const char *const sandbox_pg_paths[] = {
+	"/etc/passwd",	    "/etc/group",    "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf",
+	"/etc/resolv.conf", "/etc/gai.conf", "/etc/services",	   "/etc/ssl",	 "/etc/postgresql-common",
+};
+
 /* Sanitizer builds only: LeakSanitizer reads /proc/PID/task and maps at exit. */
 static const char *const sanitizer_paths[] = { "/proc/self" };
 
@@ -262,7 +272,14 @@ static size_t add_gss_rules(struct sandbox_rule *rules, size_t n, size_t cap)
 size_t sandbox_rules_from_config(const struct config *cfg, struct sandbox_rule *rules, size_t cap)
 {
 	size_t n = add_list(rules, 0, cap, cfg->sandbox_roots, SANDBOX_SERVED, false);
-	n = add_parent(rules, n, cap, cfg->sqlite_path, SANDBOX_DB);
+	/* A PostgreSQL store is a socket (connect is not a Landlock right);
+	 * libpq reads only what the name service and its own files need. */
+	if (strcmp(cfg->store_backend, "sqlite") == 0)
+		n = add_parent(rules, n, cap, cfg->sqlite_path, SANDBOX_DB);
+	else
+		for (size_t i = 0; i < ARRAY_LEN(sandbox_pg_paths); i++)
+			n = add_rule(rules, n, cap, sandbox_pg_paths[i], strlen(sandbox_pg_paths[i]), SANDBOX_READ,
+				     true);
 	if (cfg->path[0])
 		n = add_parent(rules, n, cap, cfg->path, SANDBOX_READ);
 	n = add_list(rules, n, cap, cfg->tls_cert, SANDBOX_READ, true);
