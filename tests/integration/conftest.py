@@ -226,13 +226,17 @@ class PgServer:
             pw = pwd.getpwnam(self.run_as)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         os.chmod(self.dir, 0o700 if self.run_as is None else 0o711)
-        self._run("initdb", "-D", self.data, "-U", self.user, "--auth=trust", "-E", "UTF8",
-                  "--locale=C.UTF-8", "--no-sync", "--no-instructions")
-        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
-            f.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
-                    f"unix_socket_directories = '{self.dir}'\nfsync = off\nsynchronous_commit = off\n"
-                    "full_page_writes = off\nmax_connections = 300\n")
-        self.start()
+        try:
+            self._run("initdb", "-D", self.data, "-U", self.user, "--auth=trust", "-E", "UTF8",
+                      "--locale=C.UTF-8", "--no-sync", "--no-instructions")
+            with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+                f.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
+                        f"unix_socket_directories = '{self.dir}'\nfsync = off\nsynchronous_commit = off\n"
+                        "full_page_writes = off\nmax_connections = 300\n")
+            self.start()
+        except BaseException:
+            self.teardown()
+            raise
 
     def _cmd(self, prog, *args):
         cmd = [os.path.join(self.bindir, prog), *args]
