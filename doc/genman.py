@@ -35,7 +35,7 @@ ferryd serves FTP (RFC 959 and its extensions) and FTPS (explicit AUTH TLS and i
 - `-h`, `--help`
   Usage text.
 - `-V`, `--version`
-  Version, and a second line "features: ..." naming the optional parts built in (gssapi, metrics, hooks, systemd; meson features). A configuration that asks for a part not built in fails --check with its line.
+  Version, and a second line "features: ..." naming the optional parts built in (gssapi, metrics, hooks, systemd, postgres; meson features). A configuration that asks for a part not built in fails --check with its line.
 
 = SIGNALS
 - SIGTERM, SIGINT
@@ -73,7 +73,7 @@ ferry(1), ferry.conf(5), xferlog(5), systemd.socket(5), sd_notify(3)
 
 FERRY = """
 = NAME
-ferry - administer Ferry: users, one-time passwords, principals, configuration, live sessions
+ferry - administer Ferry: users, one-time passwords, principals, the user store, configuration, live sessions
 
 = SYNOPSIS
 `ferry` [`-c` FILE] COMMAND [ARGUMENTS]
@@ -101,6 +101,11 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 == Kerberos principals
 - `principal add` PRINCIPAL NAME, `principal del` PRINCIPAL NAME, `principal list` [NAME]
   Principals allowed to log in as a user after AUTH GSSAPI.
+== User store
+- `store migrate`
+  Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".
+- `store copy` `--to` CONNINFO [`--force`]
+  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step) and every Kerberos principal mapping from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
 == Configuration
 - `config check`
   Validate the configuration file, as ferryd --check does.

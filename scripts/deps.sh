@@ -6,7 +6,7 @@ set -euo pipefail
 FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev libseccomp-dev
-  sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev
+  sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev
 )
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run
@@ -20,12 +20,14 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # has the required/essential packages: coreutils, util-linux (setpriv,
 # prlimit, runuser), mount, passwd, login...): procps for /bin/kill (the
 # units' ExecReload, checked by systemd-analyze verify), strace for
-# test_admin_race, haproxy for the tests behind a balancer (test_proxy_haproxy,
-# started by the test itself: the package's service is not used).
+# test_admin_race; haproxy for the tests behind a balancer (test_proxy_haproxy,
+# started by the test itself: the package's service is not used); postgresql
+# (initdb, pg_ctl, psql) for the tests that run against [store] postgres (a
+# private server in a temporary directory).
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
-  rclone ncftp python3-aioftp procps strace haproxy
+  rclone ncftp python3-aioftp procps strace haproxy postgresql
 )
 
 ferry_missing() {

@@ -1,7 +1,8 @@
 /* ferry_cli: what the ferry admin CLI's files share (ferry.c: main and
  * config check; ferry_common.c: the helpers below; ferry_user.c: users;
  * ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
- * principals; ferry_admin.c: the running server). Not used by ferryd. */
+ * principals; ferry_store.c: schema migrations and copying a store;
+ * ferry_admin.c: the running server). Not used by ferryd. */
 #ifndef FERRY_FERRY_CLI_H
 #define FERRY_FERRY_CLI_H
 
@@ -42,9 +43,12 @@ const char *cli_esc(const char *s, char *out, size_t outsz);
 bool cli_name_valid(const char *s);
 /* Loads the configuration, then drops privileges and opens the store. */
 int cli_load_config(struct cli *c);
-int cli_open_store(struct cli *c, bool create);
+/* flags: USERSTORE_CREATE (userstore.h) or 0. */
+int cli_open_store(struct cli *c, unsigned flags);
 /* Exit code and message for a store error about user name. */
 int cli_store_err(const struct cli *c, const char *name, int r);
+/* Exit code and "STORE: error" for a store error about nothing in particular. */
+int cli_store_fail(const struct cli *c, int r);
 /* Reads a secret: twice without echo from a terminal (prompt, then
  * "Repeat ..."), or one line from a pipe. Returns an exit code; *len is its
  * length; buf holds a secret the caller wipes. what names it in messages. */
@@ -59,6 +63,8 @@ int cli_totp(struct cli *c, int argc, char **argv);
 
 /* ferry principal add|del|list (ferry_principal.c). */
 int cli_principal(struct cli *c, int argc, char **argv);
+/* ferry store migrate|copy (ferry_store.c). */
+int cli_store(struct cli *c, int argc, char **argv);
 /* ferry_admin.c: status and kick through the running ferryd's admin socket. */
 int cli_status(struct cli *c, int argc, char **argv);
 int cli_kick(struct cli *c, int argc, char **argv);

@@ -189,7 +189,7 @@ int cli_load_config(struct cli *c)
 }
 
 /* Drops to the service account, then opens the store as that account. */
-int cli_open_store(struct cli *c, bool create)
+int cli_open_store(struct cli *c, unsigned flags)
 {
 	char err[1024];
 	int r = privs_drop(c->cfg->run_as, err, sizeof(err));
@@ -199,7 +199,7 @@ int cli_open_store(struct cli *c, bool create)
 	c->ops = auth_backend(c->cfg->store_backend);
 	if (!c->ops)
 		return cli_err("[store] backend '%s' is not available", c->cfg->store_backend);
-	r = c->ops->open(c->cfg, create, &c->store, err, sizeof(err));
+	r = c->ops->open(c->cfg, flags, &c->store, err, sizeof(err));
 	if (r)
 		return cli_err("%s", err);
 	return CLI_EXIT_OK;
@@ -211,5 +211,12 @@ int cli_store_err(const struct cli *c, const char *name, int r)
 		return cli_err("no such user '%s'", name);
 	if (r == -EEXIST)
 		return cli_err("user '%s' already exists", name);
-	return cli_err("user database %s: %s", c->cfg->sqlite_path, strerror(-r));
+	return cli_store_fail(c, r);
+}
+
+int cli_store_fail(const struct cli *c, int r)
+{
+	char where[512];
+	c->ops->where(c->cfg, where, sizeof(where));
+	return cli_err("%s: %s", where, strerror(-r));
 }

@@ -128,7 +128,7 @@ static int cli_otp_load(struct cli *c, const char *name, struct otp_state *st)
 	struct user_record u;
 	int rc = cli_load_config(c);
 	if (!rc)
-		rc = cli_open_store(c, false);
+		rc = cli_open_store(c, 0);
 	if (rc)
 		return rc;
 	int r = c->ops->lookup(c->store, name, &u);

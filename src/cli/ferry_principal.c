@@ -52,7 +52,7 @@ int cli_principal(struct cli *c, int argc, char **argv)
 		return cli_usage_err("principal %s: invalid user name '%s'", argv[0], cli_esc(name, esc, sizeof(esc)));
 	int rc = cli_load_config(c);
 	if (!rc)
-		rc = cli_open_store(c, false);
+		rc = cli_open_store(c, 0);
 	if (rc)
 		return rc;
 	if (!c->ops->principal_add)
@@ -73,7 +73,7 @@ int cli_principal(struct cli *c, int argc, char **argv)
 	if (r == -EEXIST)
 		return cli_err("principal '%s' is already mapped to user '%s'", esc, esc2);
 	if (r)
-		return cli_err("user database %s: %s", c->cfg->sqlite_path, strerror(-r));
+		return cli_store_fail(c, r);
 	if (add)
 		(void)printf("principal %s may log in as %s\n", esc, esc2);
 	else if (del)

@@ -263,7 +263,7 @@ static int cli_print_row(const struct user_record *u, void *arg)
 static int cli_user_list(struct cli *c, const struct cli_args *a)
 {
 	int r = c->ops->list(c->store, cli_print_row, NULL);
-	return r ? cli_err("user database %s: %s", c->cfg->sqlite_path, strerror(-r)) : CLI_EXIT_OK;
+	return r ? cli_store_fail(c, r) : CLI_EXIT_OK;
 }
 
 /* The scheme, never the hash: the hash is an offline-guessable secret. */
@@ -466,7 +466,7 @@ int cli_user(struct cli *c, int argc, char **argv)
 	if (!rc)
 		rc = cli_load_config(c);
 	if (!rc)
-		rc = cli_open_store(c, cmd->create);
+		rc = cli_open_store(c, cmd->create ? USERSTORE_CREATE : 0);
 	if (!rc)
 		rc = cmd->run(c, &a);
 	return rc;

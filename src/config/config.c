@@ -24,7 +24,7 @@ _Static_assert(LOG_TO_STDERR == 0 && LOG_TO_SYSLOG == 1, "log_targets[] order");
 static const char *const yes_no[] = { "no", "yes", NULL };
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
-static const char *const store_backends[] = { "sqlite", NULL };
+static const char *const store_backends[] = { "sqlite", "postgres", NULL };
 /* [tls]: the stored value is the index (config.h documents the numbers). */
 static const char *const tls_reuse_modes[] = { "off", "require", NULL };
 static const char *const tls_required_modes[] = { "none", "login", "data", "all", NULL };
@@ -123,10 +123,14 @@ static const struct config_row config_rows[] = {
 	  .min = 1,
 	  .max = FIELD_SIZE(store_backend) - 1,
 	  .def = "sqlite",
-	  .help = "user store",
+	  .help = "user store: sqlite, or postgres when [store] postgres is set",
 	  .choices = store_backends },
 	ROW("store", "sqlite", CONFIG_T_PATH, sqlite_path, 1, FIELD_SIZE(sqlite_path) - 1, "/var/lib/ferry/users.db",
 	    "SQLite user database"),
+	/* Checked against sqlite and backend once the file is read
+	 * (config_check_store); its syntax by libpq (store_pg_check_config). */
+	ROW("store", "postgres", CONFIG_T_STRING, pg_conninfo, 0, FIELD_SIZE(pg_conninfo) - 1, "",
+	    "PostgreSQL user store: a libpq connection string or URI; empty = not used"),
 	/* Passive ports are bound after the privilege drop, so ports below 1024
 	 * could never be used by an unprivileged ferryd. */
 	{ .section = "passive",
@@ -574,6 +578,38 @@ static int config_check_proxy(struct config_parse *ctx)
 	return -1;
 }
 
+/* [store]: exactly one of sqlite and postgres names the store. sqlite has
+ * a default, so "given" means written in the file; postgres means set to a
+ * non-empty value, which also makes postgres the backend. */
+static int config_check_store(struct config_parse *ctx)
+{
+	struct config *c = ctx->c;
+	unsigned sqlite_line = config_seen_line(ctx, "store", "sqlite");
+	unsigned pg_line = config_seen_line(ctx, "store", "postgres");
+	unsigned backend_line = config_seen_line(ctx, "store", "backend");
+	bool pg = c->pg_conninfo[0] != '\0';
+
+	if (pg && sqlite_line) {
+		config_fail_at(ctx, pg_line > sqlite_line ? pg_line : sqlite_line,
+			       "[store] %s: only one of [store] sqlite and [store] postgres may be set (this file sets "
+			       "both: sqlite on line %u, postgres on line %u)",
+			       pg_line > sqlite_line ? "postgres" : "sqlite", sqlite_line, pg_line);
+		return -1;
+	}
+	if (pg && backend_line && strcmp(c->store_backend, "postgres") != 0) {
+		config_fail_at(ctx, backend_line, "[store] backend: is %s, but [store] postgres is set",
+			       c->store_backend);
+		return -1;
+	}
+	if (!pg && strcmp(c->store_backend, "postgres") == 0) {
+		config_fail_at(ctx, backend_line, "[store] backend: postgres needs [store] postgres = CONNINFO");
+		return -1;
+	}
+	if (pg)
+		(void)str_copy(c->store_backend, sizeof(c->store_backend), "postgres");
+	return 0;
+}
+
 /* c->path is made absolute so a reload after the daemon's chdir("/") reads
  * the same file; ctx->dir is its directory for relative values. */
 static int config_resolve_file(struct config_parse *ctx, const char *path)
@@ -664,6 +700,7 @@ int config_load_checked(const char *path, config_check_fn *check, struct config 
 		goto fail;
 	}
 	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_proxy(ctx) != 0 ||
+	    config_check_store(ctx) != 0 ||
 	    config_check_build(ctx, check) != 0) {
 		r = -EINVAL;
 		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);

@@ -57,8 +57,9 @@ struct config {
 	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
 
 	/* [store] */
-	char store_backend[16];	    /* "sqlite" */
+	char store_backend[16];	    /* "sqlite" or "postgres" (set by [store] postgres) */
 	char sqlite_path[PATH_MAX]; /* absolute after loading */
+	char pg_conninfo[512];	    /* libpq connection string or URI; "" = not set */
 
 	/* [passive] */
 	uint16_t pasv_port_min, pasv_port_max;

@@ -33,7 +33,7 @@ void auth_result_free(struct auth_result *r)
 
 const struct userstore_ops *auth_backend(const char *name)
 {
-	static const struct userstore_ops *const backends[] = { &store_sqlite_ops };
+	static const struct userstore_ops *const backends[] = { &store_sqlite_ops, &store_pg_ops };
 
 	if (!name)
 		return NULL;
@@ -124,12 +124,23 @@ void auth_check(const struct userstore_ops *ops, struct userstore *s, const char
 	auth_login(ops, s, user, password, NULL, out);
 }
 
+/* A compare-and-swap's outcome: -ESTALE (another login used it first) is
+ * a plain refusal; any other error is the store's, kept in *err so the
+ * login ends in 421 like any store failure, not in a 530 that blames the
+ * password (and counts toward a ban). */
+static bool auth_cas_ok(int r, int *err)
+{
+	if (r && r != -ESTALE && !*err)
+		*err = r;
+	return r == 0;
+}
+
 /* RFC 2289 §7: decode the answer, hash it once; equal to the stored OTP(n)
  * ⇒ it is OTP(n-1), which then replaces it (compare-and-swap, so only one
  * of two simultaneous logins with it succeeds). Only for the challenge
  * this connection was shown. */
 static bool auth_otp_matches(const struct userstore_ops *ops, struct userstore *s, const char *user,
-			     const struct otp_state *st, const struct auth_challenge *ch, const char *answer)
+			     const struct otp_state *st, const struct auth_challenge *ch, const char *answer, int *err)
 {
 	uint64_t v, hashed;
 
@@ -140,7 +151,7 @@ static bool auth_otp_matches(const struct userstore_ops *ops, struct userstore *
 		return false;
 	if (!util_ct_equal(&hashed, sizeof(hashed), &st->last, sizeof(st->last)))
 		return false;
-	return ops->otp_advance(s, user, st->seq, st->last, v) == 0;
+	return auth_cas_ok(ops->otp_advance(s, user, st->seq, st->last, v), err);
 }
 
 void auth_login(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
@@ -162,7 +173,7 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	bool otp_user = real && have_st && st.otp;
 	bool totp_user = real && have_st && !st.otp && st.totp_secret;
 	if (otp_user)
-		otp_ok = auth_otp_matches(ops, s, user, &st, ch, password);
+		otp_ok = auth_otp_matches(ops, s, user, &st, ch, password, &out->err);
 	if (totp_user) {
 		/* "PASS <password><6 digits>": the code is checked here, the
 		 * password below with everyone else's. */
@@ -183,9 +194,10 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	if (otp_user)
 		ok = otp_ok || (use_hash && match);
 	else if (totp_user)
-		ok = use_hash && match && code_ok && ops->totp_advance(s, user, step) == 0;
+		ok = use_hash && match && code_ok && auth_cas_ok(ops->totp_advance(s, user, step), &out->err);
 	else
 		ok = use_hash && match;
+	ok = ok && !out->err; /* a store failure is never a login */
 	if (ch && ch->lock && ops && s && user && ops->challenge_unlock)
 		(void)ops->challenge_unlock(s, user, ch->lock);
 	if (ok) {

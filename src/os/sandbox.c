@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/landlock.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,16 @@ static const struct {
 	{ "/etc/localtime", SANDBOX_READ, true },
 	/* OpenSSL's random source when getrandom() is not enough at reload. */
 	{ "/dev/urandom", SANDBOX_READ, true },
+};
+
+/* [store] postgres: libpq's connection looks up the local user (its
+ * default user name) and the database host by name, and may read a
+ * password file and TLS material under the service user's home; the
+ * conninfo's own file keywords (sslrootcert, passfile...) are best given
+ * under these or under the configuration's directory. */
+static const char *const sandbox_pg_paths[] = {
+	"/etc/passwd",	    "/etc/group",    "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf",
+	"/etc/resolv.conf", "/etc/gai.conf", "/etc/services",	   "/etc/ssl",	 "/etc/postgresql-common",
 };
 
 /* Sanitizer builds only: LeakSanitizer reads /proc/PID/task and maps at exit. */
@@ -259,10 +270,39 @@ static size_t add_gss_rules(struct sandbox_rule *rules, size_t n, size_t cap)
 	return add_rule(rules, n, cap, rc, strlen(rc), SANDBOX_DB, true);
 }
 
+/* libpq reads its password file ($PGPASSFILE, else ~/.pgpass) and TLS
+ * files (~/.postgresql) at each connection, and ferryd reconnects after
+ * the sandbox is up: the service user's (the sandbox comes after the
+ * privilege drop). */
+static size_t add_pg_rules(struct sandbox_rule *rules, size_t n, size_t cap)
+{
+	char buf[4096], path[PATH_MAX];
+	struct passwd pw, *res = NULL;
+	for (size_t i = 0; i < ARRAY_LEN(sandbox_pg_paths); i++)
+		n = add_rule(rules, n, cap, sandbox_pg_paths[i], strlen(sandbox_pg_paths[i]), SANDBOX_READ, true);
+	const char *passfile = getenv("PGPASSFILE");
+	if (passfile && passfile[0] == '/')
+		n = add_rule(rules, n, cap, passfile, strlen(passfile), SANDBOX_READ, true);
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) != 0 || !res || res->pw_dir[0] != '/')
+		return n;
+	static const char *const own[] = { ".pgpass", ".postgresql" };
+	for (size_t i = 0; i < ARRAY_LEN(own); i++) {
+		int k = snprintf(path, sizeof(path), "%s/%s", strcmp(res->pw_dir, "/") == 0 ? "" : res->pw_dir, own[i]);
+		if (k > 0 && (size_t)k < sizeof(path))
+			n = add_rule(rules, n, cap, path, (size_t)k, SANDBOX_READ, true);
+	}
+	return n;
+}
+
 size_t sandbox_rules_from_config(const struct config *cfg, struct sandbox_rule *rules, size_t cap)
 {
 	size_t n = add_list(rules, 0, cap, cfg->sandbox_roots, SANDBOX_SERVED, false);
-	n = add_parent(rules, n, cap, cfg->sqlite_path, SANDBOX_DB);
+	/* A PostgreSQL store is a socket (connect is not a Landlock right);
+	 * libpq reads only what the name service and its own files need. */
+	if (strcmp(cfg->store_backend, "sqlite") == 0)
+		n = add_parent(rules, n, cap, cfg->sqlite_path, SANDBOX_DB);
+	else
+		n = add_pg_rules(rules, n, cap);
 	if (cfg->path[0])
 		n = add_parent(rules, n, cap, cfg->path, SANDBOX_READ);
 	n = add_list(rules, n, cap, cfg->tls_cert, SANDBOX_READ, true);

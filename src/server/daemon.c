@@ -61,7 +61,9 @@ static void *store_thread_init(void *arg)
 	struct store_handle *h = util_xcalloc(1, sizeof(*h));
 	char err[512] = "";
 	h->ops = d->store_ops;
-	if (h->ops->open(d->startup, false, &h->store, err, sizeof(err)) != 0) {
+	/* LAZY: a PostgreSQL store connects at the thread's first job, and
+	 * again after a lost connection, rather than failing for good here. */
+	if (h->ops->open(d->startup, USERSTORE_LAZY, &h->store, err, sizeof(err)) != 0) {
 		log_err(0, "job thread: cannot open the user store: %s", err);
 		h->store = NULL;
 	}
@@ -103,7 +105,8 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [server] workers/jobs changed; they take effect after a restart");
 	if (strcmp(old->run_as, nw->run_as) != 0)
 		log_warn(0, "reload: [server] run_as changed; it takes effect after a restart");
-	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0)
+	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0 ||
+	    strcmp(old->pg_conninfo, nw->pg_conninfo) != 0)
 		log_warn(0, "reload: [store] changed; it takes effect after a restart");
 	if (strcmp(old->log_xferlog, nw->log_xferlog) != 0 || strcmp(old->log_json, nw->log_json) != 0)
 		log_warn(0, "reload: [log] xferlog/json changed; they take effect after a restart");
@@ -534,7 +537,7 @@ static int drop_to_service_user(struct daemon *d, struct config *cfg, char *err,
 	/* Open (and create on first run) the store now, as the service user,
 	 * so a permission problem is reported at start, not at first login. */
 	struct userstore *probe = NULL;
-	if (d->store_ops->open(cfg, true, &probe, err, errsz) != 0) {
+	if (d->store_ops->open(cfg, USERSTORE_CREATE, &probe, err, errsz) != 0) {
 		log_err(0, "%s", err);
 		return -1;
 	}
@@ -656,8 +659,9 @@ static int announce_ready(struct daemon *d, const struct config *cfg, char *err,
 			 cfg->gss_service);
 	else
 		log_info(0, "GSSAPI: off (no [gssapi] keytab)");
-	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), user store %s", d->nworkers, job_count(cfg),
-		 cfg->sqlite_path);
+	char where[512];
+	d->store_ops->where(cfg, where, sizeof(where));
+	log_info(0, "ferryd ready: %u worker(s), %u job thread(s), %s", d->nworkers, job_count(cfg), where);
 	char status_msg[128];
 	(void)snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=serving: %u worker(s), %zu listener(s)",
 		       d->nworkers, d->nl);

@@ -18,59 +18,59 @@
 
 #include "config.h"
 #include "log.h"
+#include "store_migrate.h"
 #include "store_sqlite_impl.h"
 #include "str.h"
 #include "util.h"
 
-#define STORE_SQLITE_SCHEMA_VERSION 2
 #define STORE_SQLITE_BUSY_MS 5000
 /* Long enough for every permission name joined by commas. */
 #define STORE_SQLITE_PERMS_MAX 64
 
-/* Column names are a contract: operators' scripts read this table. */
-static const char store_sqlite_schema[] = "CREATE TABLE IF NOT EXISTS users("
-					  "name TEXT PRIMARY KEY NOT NULL, "
-					  "password_hash TEXT NOT NULL, "
-					  "home TEXT NOT NULL, "
-					  "account TEXT, "
-					  "perms TEXT NOT NULL, "
-					  "enabled INTEGER NOT NULL DEFAULT 1, "
-					  "created_at INTEGER NOT NULL, "
-					  "updated_at INTEGER NOT NULL);";
-
-/* Version 2: one-time passwords. A table of its own, so version 1's users
- * table (and scripts reading it) stays as it was; the trigger keeps "user
- * remove" from leaving a key behind for a later user of the same name.
- * last is OTP(seq) as a 64-bit integer (the RFC's hex form, read as a
- * number); otp_locks holds outstanding challenges (RFC 2289 §9) and may
- * name users that do not exist (made-up challenges); meta holds the secret
- * those are made from. */
-static const char store_sqlite_schema_v2[] =
-    "CREATE TABLE IF NOT EXISTS otp("
-    "name TEXT PRIMARY KEY NOT NULL, "
-    "alg TEXT, seq INTEGER, seed TEXT, last INTEGER, "
-    "totp_secret TEXT, totp_last_step INTEGER NOT NULL DEFAULT 0, "
-    "reply INTEGER NOT NULL DEFAULT 0, "
-    "static_ok INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS otp_locks(name TEXT PRIMARY KEY NOT NULL, owner INTEGER NOT NULL, "
-    "until INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
-    "CREATE TRIGGER IF NOT EXISTS users_delete_otp AFTER DELETE ON users "
-    "BEGIN DELETE FROM otp WHERE name = old.name; END;"
-    "PRAGMA user_version = 2;";
-
-/* Kerberos principal → user pairs (RFC 2228 GSSAPI logins). Added to
- * existing databases on open, idempotently, so it needs no schema version:
- * a ferry without GSSAPI support simply never reads it. A user's pairs go
- * with the user (trigger). */
-static const char store_sqlite_principals[] =
-    "CREATE TABLE IF NOT EXISTS principals("
-    "principal TEXT NOT NULL, "
-    "user TEXT NOT NULL, "
-    "created_at INTEGER NOT NULL, "
-    "PRIMARY KEY(principal, user));"
-    "CREATE TRIGGER IF NOT EXISTS principals_user_deleted AFTER DELETE ON users "
-    "BEGIN DELETE FROM principals WHERE user = OLD.name; END;";
+/* The schema, one step per version (store_migrate.h); PRAGMA user_version
+ * holds the version. Every statement is IF NOT EXISTS, so a database that
+ * already has a step's tables (version 2 files got the principals table
+ * without a version of its own) takes the step unharmed. */
+static const char *const store_sqlite_steps[STORE_SCHEMA_VERSION] = {
+	/* Version 1: users. Column names are a contract: operators' scripts
+	 * read this table. */
+	"CREATE TABLE IF NOT EXISTS users("
+	"name TEXT PRIMARY KEY NOT NULL, "
+	"password_hash TEXT NOT NULL, "
+	"home TEXT NOT NULL, "
+	"account TEXT, "
+	"perms TEXT NOT NULL, "
+	"enabled INTEGER NOT NULL DEFAULT 1, "
+	"created_at INTEGER NOT NULL, "
+	"updated_at INTEGER NOT NULL);",
+	/* Version 2: one-time passwords. A table of its own, so version 1's
+	 * users table (and scripts reading it) stays as it was; the trigger
+	 * keeps "user remove" from leaving a key behind for a later user of
+	 * the same name. last is OTP(seq) as a 64-bit integer (the RFC's hex
+	 * form, read as a number); otp_locks holds outstanding challenges (RFC
+	 * 2289 §9) and may name users that do not exist (made-up challenges);
+	 * meta holds the secret those are made from. */
+	"CREATE TABLE IF NOT EXISTS otp("
+	"name TEXT PRIMARY KEY NOT NULL, "
+	"alg TEXT, seq INTEGER, seed TEXT, last INTEGER, "
+	"totp_secret TEXT, totp_last_step INTEGER NOT NULL DEFAULT 0, "
+	"reply INTEGER NOT NULL DEFAULT 0, "
+	"static_ok INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS otp_locks(name TEXT PRIMARY KEY NOT NULL, owner INTEGER NOT NULL, "
+	"until INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS users_delete_otp AFTER DELETE ON users "
+	"BEGIN DELETE FROM otp WHERE name = old.name; END;",
+	/* Version 3: Kerberos principal → user pairs (RFC 2228 GSSAPI logins);
+	 * a user's pairs go with the user (trigger). */
+	"CREATE TABLE IF NOT EXISTS principals("
+	"principal TEXT NOT NULL, "
+	"user TEXT NOT NULL, "
+	"created_at INTEGER NOT NULL, "
+	"PRIMARY KEY(principal, user));"
+	"CREATE TRIGGER IF NOT EXISTS principals_user_deleted AFTER DELETE ON users "
+	"BEGIN DELETE FROM principals WHERE user = OLD.name; END;",
+};
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
 
@@ -147,64 +147,77 @@ static int store_query_int(struct userstore *s, const char *sql, int64_t *out)
 	return rc;
 }
 
-/* Runs sql (version 1's schema, then version 2's) in one write transaction.
- * IMMEDIATE takes the write lock first; IF NOT EXISTS covers a second ferry
- * that created or migrated the schema between our check and this point. */
-static int store_migrate(struct userstore *s, bool from_empty, char *err, size_t errsz)
+/* store_migrate's view of the database (store_migrate.h). */
+static int store_mig_version(void *db, int64_t *version, bool *foreign)
 {
-	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK && from_empty)
-		rc = sqlite3_exec(s->db, store_sqlite_schema, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, store_sqlite_schema_v2, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		(void)snprintf(err, errsz, "cannot create the schema in %s: %s", s->path, sqlite3_errmsg(s->db));
-		/* Nothing to roll back if BEGIN failed; the error is already set. */
-		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return store_sqlite_errno(s, rc);
-	}
-	return 0;
+	struct userstore *s = db;
+	int64_t objects = 0;
+	int rc = store_query_int(s, "PRAGMA user_version", version);
+	if (rc == SQLITE_OK && *version == 0)
+		rc = store_query_int(s, "SELECT count(*) FROM sqlite_master", &objects);
+	*foreign = objects != 0;
+	return rc == SQLITE_OK ? 0 : store_sqlite_errno(s, rc);
 }
 
-/* Checks the schema version and creates the schema in a new, empty file.
- * The version is what lets a later ferry migrate the table safely, and an
- * older ferry refuse a newer layout rather than misread it. */
+static int store_mig_exec(struct userstore *s, const char *sql)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : store_sqlite_errno(s, rc);
+}
+
+/* IMMEDIATE takes the write lock first: a second ferry waits here (busy
+ * timeout), then finds the work done. */
+static int store_mig_lock(void *db)
+{
+	return store_mig_exec(db, "BEGIN IMMEDIATE");
+}
+
+static int store_mig_step(void *db, int to)
+{
+	return store_mig_exec(db, store_sqlite_steps[to - 1]);
+}
+
+static int store_mig_commit(void *db, int version)
+{
+	char sql[48];
+	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+	int r = store_mig_exec(db, sql);
+	return r ? r : store_mig_exec(db, "COMMIT");
+}
+
+static void store_mig_rollback(void *db)
+{
+	/* Nothing to roll back if BEGIN failed; the error is already set. */
+	(void)store_mig_exec(db, "ROLLBACK");
+}
+
+static const char *store_mig_errmsg(void *db)
+{
+	return sqlite3_errmsg(((struct userstore *)db)->db);
+}
+
+static const struct store_migrate_ops store_sqlite_migrate_ops = {
+	.version = store_mig_version,
+	.lock = store_mig_lock,
+	.step = store_mig_step,
+	.commit = store_mig_commit,
+	.rollback = store_mig_rollback,
+	.errmsg = store_mig_errmsg,
+};
+
+/* Checks the schema version and brings it up to date (a new, empty file
+ * gets the whole schema when create is set). The version is what lets a
+ * later ferry migrate the tables safely, and an older ferry refuse a newer
+ * layout rather than misread it. */
 static int store_check_schema(struct userstore *s, const struct config *cfg, bool create, char *err, size_t errsz)
 {
-	int64_t version = 0, objects = 0;
-	int rc;
-
-	rc = store_query_int(s, "PRAGMA user_version", &version);
-	if (rc == SQLITE_OK && version == 0)
-		rc = store_query_int(s, "SELECT count(*) FROM sqlite_master", &objects);
-	if (rc != SQLITE_OK) {
-		(void)snprintf(err, errsz, "cannot read user database %s: %s", s->path, sqlite3_errmsg(s->db));
-		return store_sqlite_errno(s, rc);
-	}
-	if (version == STORE_SQLITE_SCHEMA_VERSION)
-		return 0;
-	if (version == 1)
-		return store_migrate(s, false, err, errsz);
-	if (version != 0) {
-		(void)snprintf(err, errsz,
-			       "user database %s has schema version %lld; this ferry understands version %d (is it "
-			       "from a newer ferry?)",
-			       s->path, (long long)version, STORE_SQLITE_SCHEMA_VERSION);
-		return -EPROTONOSUPPORT;
-	}
-	if (objects != 0) {
-		(void)snprintf(err, errsz, "%s is not a ferry user database (it has tables but no ferry schema)",
-			       s->path);
-		return -EINVAL;
-	}
-	if (!create) {
+	char where[PATH_MAX + 32];
+	(void)snprintf(where, sizeof(where), "user database %s", s->path);
+	int r = store_migrate(&store_sqlite_migrate_ops, s, where, create, &s->found_version, err, errsz);
+	if (r == -ENOENT)
 		(void)snprintf(err, errsz, "user database %s is empty (run: ferry%s%s user add NAME --home DIR)",
 			       s->path, cfg->path[0] ? " -c " : "", cfg->path);
-		return -ENOENT;
-	}
-	return store_migrate(s, true, err, errsz);
+	return r;
 }
 
 /* WAL lets ferryd keep reading while the CLI writes. The mode is stored in
@@ -261,10 +274,12 @@ static int store_prepare_all(struct userstore *s, const char *const *sql, sqlite
 	return 0;
 }
 
-/* Borrows cfg; the handle returned in *out belongs to the caller (close). */
-static int store_sqlite_open(const struct config *cfg, bool create, struct userstore **out, char *err, size_t errsz)
+/* Borrows cfg; the handle returned in *out belongs to the caller (close).
+ * USERSTORE_LAZY means nothing here: the file is local. */
+static int store_sqlite_open(const struct config *cfg, unsigned flags, struct userstore **out, char *err, size_t errsz)
 {
 	struct userstore *s = NULL;
+	bool create = flags & USERSTORE_CREATE;
 	int r, rc;
 
 	*out = NULL;
@@ -301,12 +316,6 @@ static int store_sqlite_open(const struct config *cfg, bool create, struct users
 	r = store_set_wal(s, err, errsz);
 	if (r)
 		goto fail;
-	rc = sqlite3_exec(s->db, store_sqlite_principals, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		(void)snprintf(err, errsz, "cannot add the principals table to %s: %s", s->path, sqlite3_errmsg(s->db));
-		r = store_sqlite_errno(s, rc);
-		goto fail;
-	}
 	r = store_prepare_all(s, store_sqlite_sql, s->stmt, STMT_COUNT, err, errsz);
 	if (!r)
 		r = store_prepare_all(s, store_sqlite_otp_sql, s->otp_stmt, STMT_OTP_COUNT, err, errsz);
@@ -451,9 +460,36 @@ static int store_sqlite_list(struct userstore *s, int (*fn)(const struct user_re
 	return r;
 }
 
+static void store_sqlite_where(const struct config *cfg, char *out, size_t outsz)
+{
+	(void)snprintf(out, outsz, "user database %s", cfg->sqlite_path);
+}
+
+static void store_sqlite_schema(struct userstore *s, int *version, int *found)
+{
+	*version = STORE_SCHEMA_VERSION;
+	*found = s->found_version;
+}
+
+/* A deferred BEGIN: a reader (ferry store copy's source) gets one snapshot
+ * without holding the write lock ferryd's logins need. */
+static int store_sqlite_txn(struct userstore *s, enum userstore_txn what)
+{
+	static const char *const sql[] = {
+		[USERSTORE_BEGIN] = "BEGIN",
+		[USERSTORE_COMMIT] = "COMMIT",
+		[USERSTORE_ROLLBACK] = "ROLLBACK",
+	};
+	int rc = sqlite3_exec(s->db, sql[what], NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : store_sqlite_fail(s, sql[what], rc);
+}
+
 const struct userstore_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = store_sqlite_open,
+	.where = store_sqlite_where,
+	.schema = store_sqlite_schema,
+	.txn = store_sqlite_txn,
 	.lookup = store_sqlite_lookup,
 	.add = store_sqlite_add,
 	.remove = store_sqlite_remove,

@@ -41,6 +41,7 @@ struct userstore {
 	sqlite3_stmt *stmt[STMT_COUNT];
 	sqlite3_stmt *otp_stmt[STMT_OTP_COUNT];
 	char path[PATH_MAX];
+	int found_version; /* the schema version open found (store_migrate) */
 };
 
 /* store_sqlite_db.c: the statement helpers. */

@@ -1,7 +1,8 @@
 /* userstore: the user model (permissions, user records, one-time password
  * settings) and the store interface every backend fills. Backends are whole
- * files (store_sqlite.c, later store_pg.c). This is the bottom of the login
- * code: the stores, auth_otp.c and auth.c use it; it uses none of them. */
+ * files (store_sqlite*.c, store_pg*.c or store_pg_none.c). This is the
+ * bottom of the login code: the stores, auth_otp.c and auth.c use it; it
+ * uses none of them. */
 #ifndef FERRY_USERSTORE_H
 #define FERRY_USERSTORE_H
 
@@ -57,15 +58,35 @@ void otp_state_free(struct otp_state *st); /* wipes and frees the secret, not st
 
 struct userstore; /* one open handle; not shared between threads */
 
+/* open's flags. CREATE: make the database (SQLite: the file) and schema if
+ * missing, else a missing store is -ENOENT; both stores bring an older
+ * schema up to date either way (store_migrate.h). LAZY: a store behind a
+ * server (PostgreSQL) connects at its first call instead of now, so a
+ * database that is down when a job thread starts is not an error; the
+ * handle then checks the schema version at each connection. */
+enum { USERSTORE_CREATE = 1u << 0, USERSTORE_LAZY = 1u << 1 };
+
+/* A transaction around several calls (ferry store copy). */
+enum userstore_txn { USERSTORE_BEGIN, USERSTORE_COMMIT, USERSTORE_ROLLBACK };
+
 struct userstore_ops {
-	const char *name; /* "sqlite" */
-	/* Opens the store named by cfg. create: make the database and schema if
-	 * missing (else a missing store is -ENOENT). Writes a clear message to
-	 * err on failure. */
-	int (*open)(const struct config *cfg, bool create, struct userstore **out, char *err, size_t errsz);
+	const char *name; /* "sqlite", "postgres": [store] backend */
+	/* Opens the store named by cfg (flags: USERSTORE_*). Writes a clear
+	 * message to err on failure. */
+	int (*open)(const struct config *cfg, unsigned flags, struct userstore **out, char *err, size_t errsz);
+	/* Names the store cfg configures for messages ("user database PATH",
+	 * "PostgreSQL user store host=... dbname=..."): never a password. */
+	void (*where)(const struct config *cfg, char *out, size_t outsz);
+	/* The schema version of the open store and the one open found (equal
+	 * when open had nothing to migrate). */
+	void (*schema)(struct userstore *s, int *version, int *found);
+	/* Begins, commits or rolls back a transaction: the calls in between
+	 * take effect together or not at all. */
+	int (*txn)(struct userstore *s, enum userstore_txn what);
 	/* 0 and *out filled, -ENOENT if no such user, other -errno on failure. */
 	int (*lookup)(struct userstore *s, const char *name, struct user_record *out);
-	/* Admin operations (the ferry CLI). -EEXIST / -ENOENT as appropriate. */
+	/* Admin operations (the ferry CLI). -EEXIST / -ENOENT as appropriate.
+	 * add: created_at 0 means now; a non-zero one is kept (copies). */
 	int (*add)(struct userstore *s, const struct user_record *u);
 	int (*remove)(struct userstore *s, const char *name);
 	/* Replaces every field of the existing row u->name; updated_at = now. */
@@ -114,5 +135,11 @@ int userstore_load(const struct userstore_ops *ops, struct userstore *s, const c
 
 /* The embedded SQLite backend (store_sqlite.c). */
 extern const struct userstore_ops store_sqlite_ops;
+/* The PostgreSQL backend (store_pg.c; store_pg_none.c when ferry is built
+ * without libpq: its open refuses with a clear message). */
+extern const struct userstore_ops store_pg_ops;
+/* The build's check of [store] postgres (buildinfo.c): nonzero with why
+ * when the build has no PostgreSQL support. */
+int store_pg_check_config(const struct config *c, const char **section, const char **key, char *why, size_t whysz);
 
 #endif

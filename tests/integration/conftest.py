@@ -17,9 +17,20 @@ Fixtures
 require_feature(ferry_bin, "gssapi") skips a test (or fixture) that needs an optional part
 ferryd was built without (meson -Dgssapi=disabled etc.; `ferryd --version` lists them).
 
+The user store
+  pg_server      a private PostgreSQL server (session scope, started on first use): initdb in a
+                 temporary directory as an unprivileged user (postgres, or the current user when
+                 not root), listening on 127.0.0.1 and a socket in that directory only; stopped
+                 and removed at the end. pg_server.create_db() -> a fresh database's name.
+  ferry_store    the store the servers of a module use: "sqlite" unless the module sets
+                 FERRY_STORES = ("sqlite", "postgres"), which runs each of its tests once per
+                 store (ids test_x[sqlite], test_x[postgres]); make_server, ferry_env and server
+                 then configure [store] postgres with a fresh database per server.
+
 Every wait is bounded; every socket has a timeout; every subprocess has timeout=.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -187,6 +198,146 @@ def require_feature(bins, name):
     (e.g. meson -Dgssapi=disabled)."""
     if name not in built_features(bins):
         pytest.skip(f"ferryd built without {name} (meson -D{name}=disabled)")
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+PG_BIN_DIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+PG_USER = "postgres"          # Debian's postgresql package makes it; the server runs as it (as root)
+PG_START_TIMEOUT = 60         # pg_ctl -w -t: start/stop/restart wait at most this
+
+
+class PgServer:
+    """A private PostgreSQL server in a temporary directory: trust authentication on 127.0.0.1
+    and a Unix socket in that directory only, role "ferry" (the initdb superuser). Never the
+    host's own cluster."""
+
+    def __init__(self, bindir):
+        self.bindir = bindir
+        self.dir = tempfile.mkdtemp(prefix="ferry-pg-", dir="/tmp")
+        self.data = os.path.join(self.dir, "data")
+        self.log_path = os.path.join(self.dir, "postgres.log")
+        self.port = free_port()
+        self.user = "ferry"
+        self._dbs = 0
+        self.run_as = PG_USER if IS_ROOT else None
+        if self.run_as:
+            import pwd
+            pw = pwd.getpwnam(self.run_as)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.dir, 0o700 if self.run_as is None else 0o711)
+        try:
+            self._run("initdb", "-D", self.data, "-U", self.user, "--auth=trust", "-E", "UTF8",
+                      "--locale=C.UTF-8", "--no-sync", "--no-instructions")
+            with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+                f.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
+                        f"unix_socket_directories = '{self.dir}'\nfsync = off\nsynchronous_commit = off\n"
+                        "full_page_writes = off\nmax_connections = 300\n")
+            self.start()
+        except BaseException:
+            self.teardown()
+            raise
+
+    def _cmd(self, prog, *args):
+        cmd = [os.path.join(self.bindir, prog), *args]
+        return ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else cmd
+
+    def _run(self, prog, *args, timeout=PG_START_TIMEOUT + 10, check=True):
+        cp = subprocess.run(self._cmd(prog, *args), capture_output=True, text=True, timeout=timeout,
+                            cwd=self.dir)
+        if check and cp.returncode != 0:
+            raise RuntimeError(f"{prog} {' '.join(args)} failed ({cp.returncode}): {cp.stdout}{cp.stderr}"
+                               f"\n--- log ---\n{self.log()[-3000:]}")
+        return cp
+
+    def start(self):
+        self._run("pg_ctl", "-D", self.data, "-l", self.log_path, "-w", "-t", str(PG_START_TIMEOUT), "start")
+
+    def stop(self, mode="fast"):
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", str(PG_START_TIMEOUT), "stop")
+
+    def restart(self):
+        self._run("pg_ctl", "-D", self.data, "-l", self.log_path, "-m", "fast", "-w", "-t",
+                  str(PG_START_TIMEOUT), "restart")
+
+    def running(self):
+        return self._run("pg_ctl", "-D", self.data, "status", check=False).returncode == 0
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def conninfo(self, db):
+        return f"host=127.0.0.1 port={self.port} dbname={db} user={self.user}"
+
+    def psql(self, db, sql, check=True):
+        """Runs sql; returns the rows as lists of strings (NULL = None), from CSV."""
+        cp = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "--csv", "-t", "-P", "null=\\N", "-v",
+                             "ON_ERROR_STOP=1", "-d", self.conninfo(db), "-c", sql],
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT)
+        if check and cp.returncode != 0:
+            raise RuntimeError(f"psql {sql!r}: {cp.stderr}")
+        import csv
+        return [[None if v == "\\N" else v for v in row] for row in csv.reader(cp.stdout.splitlines())]
+
+    def create_db(self):
+        self._dbs += 1
+        name = f"ferry_it_{os.getpid()}_{self._dbs}"
+        self.psql("postgres", f"CREATE DATABASE {name}")
+        return name
+
+    def teardown(self):
+        try:
+            if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+                self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "-t", str(PG_START_TIMEOUT),
+                          "stop", check=False)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(ferry_bin):
+    """The private PostgreSQL server (see PgServer), made on first use, removed at the end."""
+    require_feature(ferry_bin, "postgres")
+    bindir = next((d for d in PG_BIN_DIRS if os.access(os.path.join(d, "initdb"), os.X_OK)), None)
+    if not bindir:
+        pytest.skip("PostgreSQL server binaries not installed (Debian postgresql; scripts/deps.sh test)")
+    if IS_ROOT:
+        import pwd
+        try:
+            pwd.getpwnam(PG_USER)
+        except KeyError:
+            pytest.skip(f"no '{PG_USER}' user to run PostgreSQL as (Debian postgresql makes it)")
+    s = PgServer(bindir)
+    try:
+        yield s
+    finally:
+        s.teardown()
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    kind: str                 # "sqlite" or "postgres"
+    pg: object = None         # the PgServer for "postgres"
+
+
+@pytest.fixture(scope="module")
+def ferry_store(request):
+    """The module's store for this run: see FERRY_STORES (pytest_generate_tests)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgres":
+        return StoreSpec("postgres", request.getfixturevalue("pg_server"))
+    return StoreSpec("sqlite")
+
+
+def pytest_generate_tests(metafunc):
+    """A module with FERRY_STORES = ("sqlite", "postgres") runs each test once per store."""
+    stores = getattr(metafunc.module, "FERRY_STORES", None)
+    if stores and "ferry_store" in metafunc.fixturenames:
+        metafunc.parametrize("ferry_store", stores, indirect=True, scope="module")
 
 
 # --------------------------------------------------------------------------- control connection
@@ -372,8 +523,11 @@ class FerryServer:
 
     Usable without starting it (for CLI tests): write_config(), add_user(), ferry(...)."""
 
-    def __init__(self, bins, config=None, users=DEFAULT_USERS, listen=None, env=None, wrapper=()):
+    def __init__(self, bins, config=None, users=DEFAULT_USERS, listen=None, env=None, wrapper=(), store=None):
         self.bins = bins
+        # The user store: SQLite (db_path) unless store is postgres (a fresh database).
+        self.store = store or StoreSpec("sqlite")
+        self.pg_db = self.store.pg.create_db() if self.store.kind == "postgres" else None
         self.host = HOST
         self.dir = tempfile.mkdtemp(prefix="ferry-it-", dir="/tmp")
         os.chmod(self.dir, 0o755)
@@ -413,9 +567,40 @@ class FerryServer:
     # -- configuration
     def config_dict(self):
         listen = self._explicit_listen or f"{self.host}:{self.port}"
-        base = merge_config(DEFAULT_CONFIG, {"server": {"listen": listen},
-                                             "store": {"sqlite": self.db_path}})
+        store = ({"postgres": self.store.pg.conninfo(self.pg_db)} if self.pg_db else {"sqlite": self.db_path})
+        base = merge_config(DEFAULT_CONFIG, {"server": {"listen": listen}, "store": store})
         return merge_config(base, self.overrides)
+
+    def store_rows(self, table, where="", params=()):
+        """Rows of a store table as dicts, from whichever store the server uses (tests that look
+        behind the CLI). where: an SQL condition with ? placeholders (params: text only)."""
+        sql = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "")
+        if self.pg_db:
+            for p in params:
+                sql = sql.replace("?", "'" + str(p).replace("'", "''") + "'", 1)
+            cols = self.store.pg.psql(
+                self.pg_db, f"SELECT column_name, data_type FROM information_schema.columns "
+                f"WHERE table_name = '{table}' ORDER BY ordinal_position")
+            # Values as SQLite gives them: integers, and booleans as 0/1.
+            conv = {"bigint": int, "integer": int, "boolean": lambda v: 1 if v == "t" else 0}
+            return [{c: (v if v is None else conv.get(t, str)(v)) for (c, t), v in zip(cols, r)}
+                    for r in self.store.pg.psql(self.pg_db, sql)]
+        import sqlite3
+        if not os.path.exists(self.db_path):
+            return []
+        # immutable=1: read the file without creating -wal/-shm files as root.
+        con = sqlite3.connect(f"file:{self.db_path}?immutable=1", uri=True)
+        try:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute(sql, params)]
+        finally:
+            con.close()
+
+    def store_exists(self):
+        """True once the store has been created (SQLite: the file; PostgreSQL: the schema)."""
+        if self.pg_db:
+            return self.store.pg.psql(self.pg_db, "SELECT to_regclass('users') IS NOT NULL")[0][0] == "t"
+        return os.path.exists(self.db_path)
 
     def write_config(self, overrides=None, text=None):
         """Rewrites ferry.conf: from `text` verbatim, or from the defaults + overrides."""
@@ -637,11 +822,12 @@ class FerryServer:
 
 
 @pytest.fixture
-def ferry_env(ferry_bin):
+def ferry_env(ferry_bin, ferry_store):
     """Factory for unstarted servers: config file, database and users, no ferryd process."""
     made = []
 
     def factory(config=None, users=DEFAULT_USERS, **kw):
+        kw.setdefault("store", ferry_store)
         s = FerryServer(ferry_bin, config=config, users=users, **kw)
         made.append(s)
         return s
@@ -652,12 +838,13 @@ def ferry_env(ferry_bin):
 
 
 @pytest.fixture
-def make_server(ferry_bin):
+def make_server(ferry_bin, ferry_store):
     """make_server(config_overrides=None, users=DEFAULT_USERS, listen=None) -> started FerryServer.
     Torn down after the test (SIGTERM, SIGKILL as last resort); a sanitizer report fails it."""
     made = []
 
     def factory(config=None, users=DEFAULT_USERS, start=True, **kw):
+        kw.setdefault("store", ferry_store)
         s = FerryServer(ferry_bin, config=config, users=users, **kw)
         made.append(s)
         if start:
@@ -676,8 +863,8 @@ def make_server(ferry_bin):
 
 
 @pytest.fixture(scope="module")
-def _shared_server(ferry_bin):
-    s = FerryServer(ferry_bin)
+def _shared_server(ferry_bin, ferry_store):
+    s = FerryServer(ferry_bin, store=ferry_store)
     s.start()
     yield s
     s.teardown()

@@ -1,5 +1,6 @@
 """The `ferry` admin CLI driven as an operator would: real processes, a real
-SQLite file, passwords through stdin and through a pseudo-terminal.
+SQLite file or PostgreSQL database (every test runs once per store), passwords
+through stdin and through a pseudo-terminal.
 
 Uses conftest's ferry_env (an unstarted server: config with run_as = nobody,
 a database path and a home root in a /tmp directory owned by nobody, since
@@ -23,6 +24,7 @@ import pytest
 
 from conftest import IS_ROOT, REPO, SERVICE_USER, _chown_tree, render_config
 
+FERRY_STORES = ("sqlite", "postgres")
 PERMS_HELP = "(use read,write,delete,rename,mkdir,list or all)"
 DEFAULT_PASSWORD = "pw-xxxxxxxx"
 
@@ -63,14 +65,13 @@ class Env:
         assert r.returncode == 0, fail_msg(r)
         return r
 
+    @property
+    def pg(self) -> bool:
+        return self.srv.pg_db is not None
+
     def row(self, name: str):
-        # immutable=1: read the file without creating -wal/-shm files as root.
-        con = sqlite3.connect(f"file:{self.db}?immutable=1", uri=True)
-        try:
-            con.row_factory = sqlite3.Row
-            return con.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
-        finally:
-            con.close()
+        rows = self.srv.store_rows("users", "name = ?", (name,))
+        return rows[0] if rows else None
 
     def write(self, name: str, text: str) -> str:
         path = os.path.join(self.root, name)
@@ -110,7 +111,22 @@ def test_add_and_list(env):
     assert row["perms"] == "all" and row["enabled"] == 1 and row["account"] is None
 
 
+def test_schema_contract(env):
+    """The users table's column names are a contract (operators' scripts read them), the same
+    in both stores, at the current schema version."""
+    env.add("bob")
+    assert list(env.row("bob")) == ["name", "password_hash", "home", "account", "perms", "enabled",
+                                    "created_at", "updated_at"]
+    r = env.run("store", "migrate")
+    assert r.returncode == 0, fail_msg(r)
+    assert r.stdout.endswith(": schema version 3 (up to date)\n")
+    if env.pg:
+        assert [r["version"] for r in env.srv.store_rows("schema_version")] == [1, 2, 3]
+
+
 def test_database_files_belong_to_service_user(env):
+    if env.pg:
+        pytest.skip("a SQLite file's mode and owner")
     env.add("bob")
     st = os.stat(env.db)
     assert stat.S_IMODE(st.st_mode) == 0o600
@@ -123,7 +139,7 @@ def test_database_files_belong_to_service_user(env):
     assert header[18:20] == b"\x02\x02"
     con = sqlite3.connect(f"file:{env.db}?immutable=1", uri=True)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 3
         cols = [c[1] for c in con.execute("PRAGMA table_info(users)")]
     finally:
         con.close()
@@ -168,10 +184,14 @@ def test_show_never_prints_the_hash(env):
 
 def test_list_empty_and_missing_database(env):
     r = env.run("user", "list")
-    assert r.returncode == 1
-    assert f"user database {env.db} does not exist" in r.stderr
-    assert "user add" in r.stderr
-    assert not os.path.exists(env.db), "only 'user add' may create the database"
+    if env.pg:
+        # The database exists (the operator made it): ferry gives it the schema.
+        assert r.returncode == 0 and r.stdout == "", fail_msg(r)
+    else:
+        assert r.returncode == 1
+        assert f"user database {env.db} does not exist" in r.stderr
+        assert "user add" in r.stderr
+        assert not os.path.exists(env.db), "only 'user add' may create the database"
     env.add("bob")
     assert env.run("user", "del", "bob").returncode == 0
     r = env.run("user", "list")
@@ -231,7 +251,7 @@ def test_password_from_argv_is_impossible(env):
     r = env.run("user", "add", "bob", "--home", env.home("bob"), "--password", "x", input="pw\n")
     assert r.returncode == 2, fail_msg(r)
     assert "unknown option '--password'" in r.stderr
-    assert not os.path.exists(env.db)
+    assert not env.srv.store_exists()
     r = env.run("user", "passwd", "bob", "hunter2", input="pw\n")
     assert r.returncode == 2, fail_msg(r)
 
@@ -373,7 +393,7 @@ def test_bad_names(env, name):
     r = env.run("user", "add", "--home", env.home("h"), "--", name, input="pw\n")
     assert r.returncode == 1, fail_msg(r)
     assert "ferry: invalid user name" in r.stderr
-    assert not os.path.exists(env.db)
+    assert not env.srv.store_exists()
 
 
 def test_name_starting_with_dash(env):
@@ -402,7 +422,7 @@ def test_missing_home_rejected(env):
     assert f"home {missing} does not exist" in r.stderr
     assert "--create-home" in r.stderr
     assert not os.path.exists(missing)
-    if os.path.exists(env.db):
+    if env.srv.store_exists():
         assert env.row("bob") is None
 
 
@@ -438,7 +458,7 @@ def test_home_checked_as_service_user(env):
 @pytest.mark.skipif(not IS_ROOT, reason="run_as only applies when started as root")
 def test_missing_service_user(env):
     bad = env.write("bad-user.conf", render_config({"server": {"run_as": "no-such-user-ferry"},
-                                                     "store": {"sqlite": env.db}}))
+                                                     "store": env.srv.config_dict()["store"]}))
     r = env.run("user", "list", conf=bad)
     assert r.returncode == 1
     assert "no such user 'no-such-user-ferry'" in r.stderr

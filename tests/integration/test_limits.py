@@ -9,6 +9,9 @@ import pytest
 
 from conftest import Ctl, wait_until
 
+# Every test runs once against each user store (conftest: ferry_store).
+FERRY_STORES = ("sqlite", "postgres")
+
 OFF = {"max_per_ip": "0", "max_per_user": "0", "connect_rate": "0", "prelogin_commands": "1000000",
        "ban_failures": "0"}
 

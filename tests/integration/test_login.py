@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+# Every test runs once against each user store (conftest: ferry_store).
+FERRY_STORES = ("sqlite", "postgres")
+
 # lftp's default ftp:retry-530 regex (PROTOCOL.md §3.3): a 530 matching it makes lftp retry.
 LFTP_RETRY_530 = re.compile(
     r"too many|overloaded|try (again |back )?later|is restricted to|maximum number|"

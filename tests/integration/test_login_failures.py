@@ -10,6 +10,9 @@ from conftest import Ctl
 from test_clients import clean_home, need, run  # noqa: F401 (clean_home is a fixture)
 from test_otp import LFTP_BASE, PHRASE, USERS, answer, init_otp
 
+# Every test runs once against each user store (conftest: ferry_store).
+FERRY_STORES = ("sqlite", "postgres")
+
 BANNED = (421, "Too many failed logins from your address; try again later.")
 
 

@@ -505,8 +505,8 @@ static void test_enums(void **state)
 		     ":2: [log] target: expected one of: stderr, syslog, got \"file\"");
 	expect_error(fx, "[log]\nlevel = verbose\n",
 		     ":2: [log] level: expected one of: error, warn, info, debug, got \"verbose\"");
-	expect_error(fx, "[store]\nbackend = postgres\n",
-		     ":2: [store] backend: expected one of: sqlite, got \"postgres\"");
+	expect_error(fx, "[store]\nbackend = ldap\n",
+		     ":2: [store] backend: expected one of: sqlite, postgres, got \"ldap\"");
 	struct config *c = load_ok(fx, "[log]\ntarget = stderr\nlevel = error\n");
 	assert_int_equal(c->log_target, LOG_TO_STDERR);
 	assert_int_equal(c->log_level, LOG_LVL_ERROR);
@@ -559,6 +559,36 @@ static void test_relative_sqlite_path(void **state)
 
 /* A config file named by a relative path: c->path and the paths inside
  * it become absolute, so a later chdir() changes nothing. */
+/* [store] postgres: exactly one of sqlite and postgres names the store,
+ * and --check says which lines clash. */
+static void test_store_postgres(void **state)
+{
+	struct fixture *fx = *state;
+	struct config *c = load_ok(fx, "[store]\npostgres = host=db.example port=5433 dbname=ferry user=ferry\n");
+	assert_string_equal(c->store_backend, "postgres");
+	assert_string_equal(c->pg_conninfo, "host=db.example port=5433 dbname=ferry user=ferry");
+	config_unref(c);
+	c = load_ok(fx, "[store]\nbackend = postgres\npostgres = postgresql://ferry@db.example:5433/ferry\n");
+	assert_string_equal(c->store_backend, "postgres");
+	assert_string_equal(c->pg_conninfo, "postgresql://ferry@db.example:5433/ferry");
+	config_unref(c);
+	/* Empty: not set (the shipped file lists it so). */
+	c = load_ok(fx, "[store]\nsqlite = /srv/users.db\npostgres =\n");
+	assert_string_equal(c->store_backend, "sqlite");
+	assert_string_equal(c->pg_conninfo, "");
+	config_unref(c);
+	expect_error(fx, "[store]\nsqlite = /srv/users.db\npostgres = dbname=ferry\n",
+		     ":3: [store] postgres: only one of [store] sqlite and [store] postgres may be set (this file sets "
+		     "both: sqlite on line 2, postgres on line 3)");
+	expect_error(fx, "[store]\npostgres = dbname=ferry\n\nsqlite = /srv/users.db\n",
+		     ":4: [store] sqlite: only one of [store] sqlite and [store] postgres may be set (this file sets "
+		     "both: sqlite on line 4, postgres on line 2)");
+	expect_error(fx, "[store]\nbackend = sqlite\npostgres = dbname=ferry\n",
+		     ":2: [store] backend: is sqlite, but [store] postgres is set");
+	expect_error(fx, "[store]\nbackend = postgres\n",
+		     ":2: [store] backend: postgres needs [store] postgres = CONNINFO");
+}
+
 static void test_relative_config_file(void **state)
 {
 	struct fixture *fx = *state;
@@ -1062,6 +1092,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pasv_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_sqlite_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_postgres, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_config_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_example_file_loads, setup, teardown),

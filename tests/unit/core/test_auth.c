@@ -602,6 +602,60 @@ static void test_totp_login(void **state)
 	free(secret);
 }
 
+/* The compare-and-swap's store fails (a PostgreSQL connection lost in the
+ * middle): the login is a store error (421), never a 530 that blames the
+ * password and counts toward a ban, and never a 230. */
+static int broken_otp_advance(struct userstore *s, const char *name, unsigned seq, uint64_t last, uint64_t next)
+{
+	return -EIO;
+}
+
+static int broken_totp_advance(struct userstore *s, const char *name, int64_t step)
+{
+	return -EIO;
+}
+
+static void test_cas_store_failure(void **state)
+{
+	struct fixture *fx = *state;
+	struct userstore_ops broken = *fx->ops;
+	struct auth_challenge ch;
+	struct auth_result r;
+	char w99[OTP_WORDS_TEXT_MAX], code[8], pw[32];
+	char *secret = NULL, *raw = NULL;
+	size_t rawlen = 0;
+
+	broken.otp_advance = broken_otp_advance;
+	broken.totp_advance = broken_totp_advance;
+	words(99, w99);
+	set_otp(fx, "alice", 100, true);
+	lookup(fx, "alice", false, &ch);
+	auth_login(&broken, fx->s, "alice", w99, &ch, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, -EIO);
+	auth_result_free(&r);
+	/* Even where the static password would do: a store error is no login. */
+	auth_login(&broken, fx->s, "alice", "alice-pw", &ch, &r);
+	assert_true(r.ok); /* the static password needs no compare-and-swap */
+	assert_int_equal(r.err, 0);
+	auth_result_free(&r);
+	auth_release(fx->ops, fx->s, "alice", ch.lock);
+
+	assert_int_equal(auth_totp_secret_new(&secret), 0);
+	struct otp_state st = { .totp_secret = secret };
+	assert_int_equal(fx->ops->otp_put(fx->s, "alice", &st), 0);
+	assert_int_equal(oath_base32_decode(secret, strlen(secret), &raw, &rawlen), OATH_OK);
+	assert_int_equal(oath_totp_generate(raw, rawlen, time(NULL), 30, 0, 6, code), OATH_OK);
+	(void)snprintf(pw, sizeof(pw), "alice-pw%s", code);
+	lookup(fx, "alice", false, &ch);
+	auth_login(&broken, fx->s, "alice", pw, &ch, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, -EIO);
+	auth_result_free(&r);
+	free(raw);
+	free(secret);
+}
+
 /* SECURITY: an OTP user's failed login costs a crypt like anyone's. */
 static void test_otp_timing(void **state)
 {
@@ -669,6 +723,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_otp_login, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_otp_lookup_kinds, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_totp_login, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_cas_store_failure, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_otp_timing, setup_store, teardown_store),
 	    cmocka_unit_test(test_perms_parse),
 	    cmocka_unit_test(test_perms_parse_errors),

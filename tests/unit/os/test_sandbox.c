@@ -246,6 +246,27 @@ static void test_rules_from_config(void **state)
 	config_unref(c);
 }
 
+/* A PostgreSQL store: no SQLite directory (the default path stays in the
+ * config but is not the store), the name-service and libpq files instead. */
+static void test_rules_for_postgres(void **state)
+{
+	(void)state;
+	struct sandbox_rule rules[40];
+	struct config *c = config_new_default();
+	assert_non_null(c);
+	(void)snprintf(c->store_backend, sizeof(c->store_backend), "postgres");
+	(void)snprintf(c->pg_conninfo, sizeof(c->pg_conninfo), "host=db dbname=ferry");
+	size_t n = sandbox_rules_from_config(c, rules, 40);
+	bool hosts = false, passwd = false;
+	for (size_t i = 0; i < n; i++) {
+		assert_string_not_equal(rules[i].path, "/var/lib/ferry");
+		hosts |= strcmp(rules[i].path, "/etc/hosts") == 0 && rules[i].access == SANDBOX_READ;
+		passwd |= strcmp(rules[i].path, "/etc/passwd") == 0 && rules[i].access == SANDBOX_READ;
+	}
+	assert_true(hosts && passwd);
+	config_unref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_blocks_and_names),
 		cmocka_unit_test(test_derive_roots),
 		cmocka_unit_test(test_rules_from_config),
+		cmocka_unit_test(test_rules_for_postgres),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -171,7 +172,7 @@ static void test_create_schema(void **state)
 		       text, sizeof(text));
 	assert_string_equal(text, "name,password_hash,home,account,perms,enabled,created_at,updated_at");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "2");
+	assert_string_equal(text, "3");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	/* It holds password hashes: owner only. */
@@ -386,10 +387,10 @@ static void test_newer_schema_refused(void **state)
 	open_store(fx, true);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
-	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 3");
+	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 4");
 	assert_int_equal(fx->ops->open(fx->cfg, false, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 	assert_null(fx->s);
-	assert_non_null(strstr(fx->err, "schema version 3"));
+	assert_non_null(strstr(fx->err, "schema version 4; this ferry understands version 3"));
 	/* create=true must not "fix" it either. */
 	assert_int_equal(fx->ops->open(fx->cfg, true, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 }
@@ -408,7 +409,11 @@ static void test_migrate_v1(void **state)
 		 "PRAGMA user_version = 1;");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "2");
+	assert_string_equal(text, "3");
+	int version, found;
+	fx->ops->schema(fx->s, &version, &found);
+	assert_int_equal(version, 3);
+	assert_int_equal(found, 1);
 	struct user_record got;
 	assert_int_equal(fx->ops->lookup(fx->s, "old", &got), 0);
 	assert_string_equal(got.home, "/srv/old");
@@ -616,8 +621,10 @@ static void test_principals(void **state)
 	assert_int_equal(fx->ops->principal_check(fx->s, "x@R", "bob"), -ENOENT);
 }
 
-/* A database made before principal mappings existed gets the table when
- * opened, and keeps its users and schema version. */
+/* A version 2 database made before principal mappings existed gets the
+ * table in step 3 (version 3); one whose principals table a ferry of that
+ * time already added (without a version of its own) takes step 3 unharmed,
+ * its mappings kept. */
 static void test_principals_added_to_old_database(void **state)
 {
 	struct fixture *fx = *state;
@@ -625,17 +632,87 @@ static void test_principals_added_to_old_database(void **state)
 	struct user_record bob = rec("bob", "/h", NULL, PERM_ALL, true);
 	open_store(fx, true);
 	assert_int_equal(fx->ops->add(fx->s, &bob), 0);
+	assert_int_equal(fx->ops->principal_add(fx->s, "kept@R", "bob"), 0);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
-	raw_exec(fx->cfg->sqlite_path, "DROP TRIGGER principals_user_deleted; DROP TABLE principals");
+	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 2");
+	open_store(fx, false);
+	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "3");
+	assert_int_equal(fx->ops->principal_check(fx->s, "kept@R", "bob"), 0);
+	fx->ops->close(fx->s);
+	fx->s = NULL;
+
+	raw_exec(fx->cfg->sqlite_path,
+		 "DROP TRIGGER principals_user_deleted; DROP TABLE principals; PRAGMA user_version = 2");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'principals%'", text,
 		       sizeof(text));
 	assert_string_equal(text, "2");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "2"); /* the current version (OTP tables): not bumped */
+	assert_string_equal(text, "3");
 	assert_int_equal(fx->ops->principal_add(fx->s, "bob@R", "bob"), 0);
 	assert_int_equal(fx->ops->principal_check(fx->s, "bob@R", "bob"), 0);
+	/* Opening again has nothing to do. */
+	reopen_store(fx);
+	int version, found;
+	fx->ops->schema(fx->s, &version, &found);
+	assert_int_equal(found, 3);
+}
+
+/* Several ferry processes opening an old database at the same moment (two
+ * nodes starting, ferryd and the CLI): BEGIN IMMEDIATE serialises them,
+ * each re-reads the version under the lock, all succeed, the users stay. */
+static void test_concurrent_migration(void **state)
+{
+	struct fixture *fx = *state;
+	enum { PROCS = 6 };
+	pid_t pids[PROCS];
+	int pipes[2];
+	char text[64];
+	raw_exec(fx->cfg->sqlite_path,
+		 "CREATE TABLE users(name TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL, home TEXT NOT NULL, "
+		 "account TEXT, perms TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, "
+		 "updated_at INTEGER NOT NULL);"
+		 "INSERT INTO users VALUES('old', '$y$j9T$abc$def', '/srv/old', NULL, 'all', 1, 5, 6);"
+		 "PRAGMA user_version = 1;");
+	assert_int_equal(pipe(pipes), 0);
+	for (int i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			char go;
+			struct userstore *s = NULL;
+			char err[512];
+			(void)close(pipes[1]);
+			/* Everyone starts when the parent closes the pipe. */
+			if (read(pipes[0], &go, 1) != 0)
+				_exit(3);
+			int r = fx->ops->open(fx->cfg, 0, &s, err, sizeof(err));
+			if (r)
+				(void)fprintf(stderr, "child %d: %s\n", i, err);
+			struct user_record got;
+			if (!r)
+				r = fx->ops->lookup(s, "old", &got);
+			if (!r)
+				user_record_free(&got);
+			if (s)
+				fx->ops->close(s);
+			_exit(r ? 1 : 0);
+		}
+	}
+	(void)close(pipes[0]);
+	(void)close(pipes[1]);
+	for (int i = 0; i < PROCS; i++) {
+		int status = 0;
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "3");
+	raw_query_text(fx->cfg->sqlite_path, "SELECT count(*) FROM users", text, sizeof(text));
+	assert_string_equal(text, "1");
 }
 
 int main(void)
@@ -665,6 +742,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hostile_names_are_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_principals_added_to_old_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
