@@ -700,8 +700,7 @@ int config_load_checked(const char *path, config_check_fn *check, struct config 
 		goto fail;
 	}
 	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_proxy(ctx) != 0 ||
-	    config_check_store(ctx) != 0 ||
-	    config_check_build(ctx, check) != 0) {
+	    config_check_store(ctx) != 0 || config_check_build(ctx, check) != 0) {
 		r = -EINVAL;
 		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);
 		goto fail;
