@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,11 @@
 
 static uint8_t lim_buf[LIM_BUF];
 static struct pattern lim_pat;
+
+static double lim_tv(struct timeval a, struct timeval b)
+{
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_usec - a.tv_usec) / 1e6;
+}
 
 /* A listening socket on 127.0.0.1 and an ephemeral port. */
 static int lim_listen(const char *mode, struct sockaddr_in *a)
@@ -102,6 +108,8 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 	}
 	pattern_init(&lim_pat, LIM_NAME);
 	uint64_t got = 0, bad = 0;
+	struct rusage ru0, ru1, rs;
+	(void)getrusage(RUSAGE_SELF, &ru0);
 	double t0 = now_s(), t1 = t0;
 	while (got < o->size) {
 		ssize_t r;
@@ -122,17 +130,25 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 		if (t1 - t0 > o->time_s)
 			break;
 	}
+	(void)getrusage(RUSAGE_SELF, &ru1);
 	const char *cipher = ssl ? SSL_get_cipher_name(ssl) : "";
 	const char *version = ssl ? SSL_get_version(ssl) : "";
 	(void)close(fd); /* a sender stopped early gets EPIPE and exits */
 	int st = 0;
-	(void)waitpid(pid, &st, 0);
+	memset(&rs, 0, sizeof(rs));
+	(void)wait4(pid, &st, 0, &rs);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		bench_fail(mode, "the sender process failed (status %d)", st);
-	char f[300];
+	char f[400];
 	double secs = t1 > t0 ? t1 - t0 : 1e-9;
-	(void)snprintf(f, sizeof(f), "\"bytes\":%llu,\"seconds\":%.3f,\"mib_s\":%.1f,\"cipher\":\"%s\",\"version\":\"%s\"",
-		       (unsigned long long)got, secs, (double)got / secs / 1048576.0, cipher, version);
+	/* CPU seconds of the receiver over the window and of the whole sender
+	 * process: which side limits the probe. */
+	double rcpu = lim_tv(ru0.ru_utime, ru1.ru_utime) + lim_tv(ru0.ru_stime, ru1.ru_stime);
+	double scpu = lim_tv((struct timeval){ 0, 0 }, rs.ru_utime) + lim_tv((struct timeval){ 0, 0 }, rs.ru_stime);
+	(void)snprintf(f, sizeof(f),
+		       "\"bytes\":%llu,\"seconds\":%.3f,\"mib_s\":%.1f,\"cipher\":\"%s\",\"version\":\"%s\","
+		       "\"recv_cpu_s\":%.3f,\"send_cpu_s\":%.3f",
+		       (unsigned long long)got, secs, (double)got / secs / 1048576.0, cipher, version, rcpu, scpu);
 	struct opts ro = *o;
 	ro.tls = cctx != NULL;
 	bench_result(&ro, mode, f);

@@ -11,9 +11,11 @@ FERRY_BUILD_PKGS=(
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run
 # unpacks them with apt-get download + dpkg -x (FERRY_BENCH_UNPACK); the four
-# libraries are what proftpd-core links to.
+# libraries are what proftpd-core links to; binutils for nm (does a ferryd
+# without [transfer] fsync call fsync at all?).
 FERRY_BENCH_PKGS=(
   vsftpd openssl libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
+  binutils
 )
 FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # Commands the tests run beyond a minimal Debian (debootstrap --variant=minbase

@@ -1,24 +1,33 @@
-"""Smoke test of the benchmark load generator (issue 8): build/bench/ferry-bench drives a real
-ferryd in every mode, plain and FTPS, with tiny sizes, and its checks can fail: a corrupted,
-truncated or missing byte, a wrong entry count and an unexpected reply code each make it exit 1
-with a message naming the problem. Not timed: no performance is asserted here (bench/run
-measures). The pattern the harness writes and checks is recomputed here in Python, so
-`ferry-bench gen` and `verify` are checked against an independent implementation.
+"""Smoke test of the benchmark (issues 8 and 15): build/bench/ferry-bench drives a real ferryd
+in every mode, plain and FTPS, with tiny sizes, and its checks can fail: a corrupted, truncated
+or missing byte, a wrong entry count and an unexpected reply code each make it exit 1 with a
+message naming the problem. Every result carries the generator's own CPU time over the measured
+window, and --wait-start holds the load until the harness says go. Not timed: no performance is
+asserted here (bench/run measures). The pattern the harness writes and checks is recomputed here
+in Python, so `ferry-bench gen` and `verify` are checked against an independent implementation.
+bench/table.py (medians and spreads over rounds, per-round ratios, the generator-bound flag,
+server CPU figures, the fsync rows, PASS/FAIL) is tested as pure functions on canned results.
 """
 
+import contextlib
+import copy
 import json
 import os
 import shutil
 import sqlite3
 import struct
 import subprocess
+import sys
 import tempfile
 
 import pytest
 
-from conftest import HOST
+from conftest import HOST, REPO
 from files_helpers import chown_svc, home_of
 from tls_helpers import make_cert
+
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import table  # noqa: E402  (bench/table.py)
 
 RUN_TIMEOUT = 180   # bound for one ferry-bench run (ASan builds are slow)
 M64 = (1 << 64) - 1
@@ -115,6 +124,14 @@ def ok(cp, mode):
     return r
 
 
+def generator_cpu(r):
+    """Every load result reports the measured window and the generator's CPU time within it
+    (bench/run flags a figure whose generator saturated a core)."""
+    assert r["window_s"] > 0, r
+    assert r["gen_user_s"] >= 0 and r["gen_sys_s"] >= 0, r
+    assert abs(r["gen_cpu_s"] - r["gen_user_s"] - r["gen_sys_s"]) < 0.001, r
+
+
 def failed(cp, mode, message):
     assert cp.returncode == 1, f"ferry-bench {mode} should have failed: {cp.stdout}{cp.stderr}"
     r = result(cp)
@@ -175,16 +192,19 @@ def test_every_mode_succeeds_and_moves_verified_bytes(bench_bin, bench_server, t
                  tls=tls), "logins")
     assert r["tls"] is tls and r["logins"] >= 12 and r["clients"] == 4
     assert 0 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
+    generator_cpu(r)
 
     r = ok(bench(bench_bin, s, "files", "--dir", "small", "--files", str(SMALL), "--count", "12",
                  "--time", "60", tls=tls), "files")
     assert r["files"] == 12 and r["size"] == 4096
+    generator_cpu(r)
 
     for listing in ("LIST", "MLSD", "both"):
         r = ok(bench(bench_bin, s, "list", "--dir", f"d{ENTRIES}", "--entries", str(ENTRIES),
                      "--count", "2", "--listing", listing, "--time", "60", tls=tls), "list")
         assert r["entries"] == ENTRIES
         assert r["listings"] == (4 if listing == "both" else 2)
+        generator_cpu(r)
 
     # --wait-start: READY 1 once logged in; the listings start after a line on stdin.
     cp = bench(bench_bin, s, "list", "--dir", f"d{ENTRIES}", "--entries", str(ENTRIES), "--count",
@@ -195,10 +215,12 @@ def test_every_mode_succeeds_and_moves_verified_bytes(bench_bin, bench_server, t
     r = ok(bench(bench_bin, s, "retr", "--file", "big/big.bin", "--size", str(BIG),
                  "--streams", "3", "--time", "60", tls=tls), "retr")
     assert r["streams"] == 3 and r["bytes"] == 3 * BIG
+    generator_cpu(r)
 
     r = ok(bench(bench_bin, s, "stor", "--file", "up/u", "--size", str(BIG), "--streams", "2",
                  "--time", "60", tls=tls), "stor")
     assert r["bytes"] == 2 * BIG
+    generator_cpu(r)
     for i in range(2):
         with open(os.path.join(home, "up", f"u-{i}"), "rb") as f:
             assert f.read() == pattern(f"u-{i}", BIG)
@@ -208,27 +230,40 @@ def test_every_mode_succeeds_and_moves_verified_bytes(bench_bin, bench_server, t
     assert s.alive()
 
 
+@contextlib.contextmanager
+def interactive(bin_, server, mode, *args):
+    """ferry-bench with a pipe on stdin (idle, --wait-start); killed if the test fails first."""
+    p = subprocess.Popen([bin_, mode, "--host", HOST, "--port", str(server.port), "--user", "bob",
+                          "--pass", "pw", "--op-timeout", "60", *args], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
+def release(p, line=""):
+    """Writes line (if any) and EOF on the generator's stdin; its JSON result once it is done."""
+    p.stdin.write(line)
+    p.stdin.close()
+    p.stdin = None
+    out, err = p.communicate(timeout=RUN_TIMEOUT)
+    assert p.returncode == 0, err
+    return json.loads(out.strip())
+
+
 def test_idle_holds_sessions_until_stdin_closes(bench_bin, bench_server):
     s = bench_server
-    p = subprocess.Popen([bench_bin, "idle", "--host", HOST, "--port", str(s.port), "--user",
-                          "bob", "--pass", "pw", "--sessions", "20", "--concurrency", "5",
-                          "--time", "120"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
+    with interactive(bench_bin, s, "idle", "--sessions", "20", "--concurrency", "5", "--time",
+                     "120") as p:
         assert p.stdout.readline() == "READY 20\n"
         # All 20 are logged in now: a 21st connection still gets its greeting (no limit hit).
         c = s.connect()
         assert c.greeting.code == 220
         c.close()
-        p.stdin.close()
-        p.stdin = None
-        out, err = p.communicate(timeout=RUN_TIMEOUT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
-    assert p.returncode == 0, err
-    r = json.loads(out.strip())
+        r = release(p)
     assert r["mode"] == "idle" and r["ok"] and r["sessions"] == 20 and r["alive"] == 20, r
 
 
@@ -236,6 +271,29 @@ def test_idle_tls_with_stdin_at_eof_releases_once_all_are_in(bench_bin, bench_se
     cp = bench(bench_bin, bench_server, "idle", "--sessions", "8", "--time", "60", tls=True)
     r = ok(cp, "idle")
     assert cp.stdout.startswith("READY 8\n") and r["alive"] == 8
+
+
+@pytest.mark.parametrize("mode", ["files", "retr", "stor"])
+def test_wait_start_holds_the_load_until_a_line_on_stdin(bench_bin, bench_server, mode):
+    """--wait-start: READY n once every session is logged in (every stream at its barrier);
+    nothing is transferred before the harness writes a line (it reads the server's CPU time
+    there, so the logins' hashes stay out of the figure)."""
+    s = bench_server
+    home = home_of(s)
+    args = {"files": ["--dir", "small", "--files", str(SMALL), "--count", "3"],
+            "retr": ["--file", "big/big.bin", "--size", str(BIG), "--streams", "2"],
+            "stor": ["--file", "up/w", "--size", str(BIG), "--streams", "2"]}[mode]
+    with interactive(bench_bin, s, mode, "--time", "60", "--wait-start", *args) as p:
+        assert p.stdout.readline() == ("READY 1\n" if mode == "files" else "READY 2\n")
+        # Held: no upload exists yet (EPSV was answered, STOR not sent).
+        assert not any(f.startswith("w-") for f in os.listdir(os.path.join(home, "up")))
+        r = release(p, "go\n")
+    assert r["mode"] == mode and r["ok"], r
+    generator_cpu(r)
+    if mode == "stor":
+        for i in range(2):
+            with open(os.path.join(home, "up", f"w-{i}"), "rb") as f:
+                assert f.read() == pattern(f"w-{i}", BIG)
 
 
 # --------------------------------------------------------------------------- the checks fail
@@ -293,6 +351,7 @@ def test_limits_report_and_check(bench_bin, bench_server, certs):
     r = ok(subprocess.run([bench_bin, "tcp-limit", "--size", str(8 << 20)], capture_output=True,
                           text=True, timeout=RUN_TIMEOUT), "tcp-limit")
     assert r["bytes"] == 8 << 20 and r["mib_s"] > 0
+    assert r["recv_cpu_s"] >= 0 and r["send_cpu_s"] >= 0, r
     cert, key = certs
     r = ok(subprocess.run([bench_bin, "tls-limit", "--size", str(8 << 20), "--cert", cert, "--key",
                            key], capture_output=True, text=True, timeout=RUN_TIMEOUT), "tls-limit")
@@ -306,3 +365,208 @@ def test_limits_report_and_check(bench_bin, bench_server, certs):
     cp = subprocess.run([bench_bin, "hash", "--hash", h, "--pass", "nope", "--count", "1"],
                         capture_output=True, text=True, timeout=RUN_TIMEOUT)
     failed(cp, "hash", "crypt_rn of --pass does not reproduce --hash")
+
+
+# --------------------------------------------------------------------------- the table (pure)
+# bench/table.py on canned results: no server, no timing.
+
+MIB512 = 512 << 20
+
+
+def xfer(mib_s, server_cpu_s, gen=0.3, streams=1):
+    """A RETR/STOR result as ferry-bench prints it, plus bench/run's server CPU time."""
+    b = MIB512 * streams
+    secs = b / (mib_s * (1 << 20))
+    return {"ok": True, "mode": "retr", "streams": streams, "bytes": b, "seconds": secs,
+            "mib_s": mib_s, "window_s": secs, "gen_cpu_s": gen * secs, "gen_user_s": 0,
+            "gen_sys_s": gen * secs, "server_cpu_s": server_cpu_s}
+
+
+def files(rate, gen):
+    return {"ok": True, "mode": "files", "files": int(rate * 3), "seconds": 3.0, "rate": rate,
+            "window_s": 3.0, "gen_cpu_s": gen * 3.0, "server_cpu_s": rate * 3 * 50e-6}
+
+
+def canned():
+    """Three rounds of ferryd, vsftpd and proftpd (figures chosen by hand)."""
+    cfg = {"big": MIB512, "small_files": 1000, "dirs": [10000, 100000], "idle": [1000, 10000],
+           "idle_tls": 1000, "seconds": 3, "limit": 1 << 30, "hash_seconds": 2,
+           "ref_idle_max": 1000, "rounds": 3, "load": ["0.10", "0.20"]}
+    retr = {"ferryd": [1000, 1200, 900], "vsftpd": [800, 1000, 1000],
+            "proftpd": [850, 900, 950]}
+    tcp = [2000, 2000, 1000]
+    gen_files = {"ferryd": [0.95, 0.97, 0.5], "vsftpd": [0.3, 0.3, 0.3],
+                 "proftpd": [0.2, 0.25, 0.2]}
+    rounds = []
+    for i in range(3):
+        res = {}
+        for n in ("ferryd", "vsftpd", "proftpd"):
+            res[n] = {"retr_mem_1": xfer(retr[n][i], 0.25 if n == "ferryd" else 0.3),
+                      "files": files(1000 * (i + 1), gen_files[n][i]),
+                      "retr_mem_4": xfer(2000, 1.0, streams=4),
+                      "stor_disk_1": xfer(700 if n == "ferryd" else 600, 0.4),
+                      "mlsd_10000": {"ok": True, "mlsd_ms": 10.0, "listings": 10,
+                                     "entries": 10000, "server_cpu_s": 0.2, "window_s": 0.1,
+                                     "gen_cpu_s": 0.01}}
+        res["ferryd"]["stor_disk_1_fsync_off"] = xfer(1400, 0.3)
+        res["vsftpd"]["mlsd_10000"] = {"ok": False, "skip": "no MLSD (MLST not in FEAT)"}
+        if i == 1:
+            res["proftpd"]["retr_mem_4"] = {"ok": False, "error": "session 2: wrong byte at 9"}
+        rounds.append({"limits": {"tcp": {"ok": True, "mib_s": tcp[i], "seconds": 1.0,
+                                          "recv_cpu_s": 0.9},
+                                  "tls": {"ok": False, "error": "no TLS suite"},
+                                  "hash": {"ok": True, "limit_per_s": 190.0,
+                                           "ms_per_hash": 10.5}},
+                       "results": res})
+    return {"version": 2, "started": "2026-01-02 03:04", "quick": False, "config": cfg,
+            "names": ["ferryd", "vsftpd", "proftpd"], "rounds": rounds, "notes": ["a note"],
+            "machine": {"cores": 2, "cpu": "test", "kernel": "6.1"}, "cipher": "TLSv1.3 X",
+            "fsync": {"supported": False, "skip": "ferryd lacks [transfer] fsync",
+                      "main": "off"}}
+
+
+def row(data, label_start):
+    (r,) = [r for r in table.rows_for(data) if r["label"].startswith(label_start)]
+    return table.evaluate_row(r, data["names"], data["rounds"])
+
+
+def test_table_spread_is_the_median_and_min_max():
+    assert table.spread([3, 1, 2]) == {"median": 2, "lo": 1, "hi": 3, "n": 3}
+    assert table.spread([4, None, 1, 2, 3]) == {"median": 2.5, "lo": 1, "hi": 4, "n": 4}
+    assert table.spread([None, None]) is None and table.spread([]) is None
+    assert table.fmt_spread(table.spread([900, 1200, 1000])) == "1,000 (900–1,200)"
+    assert table.fmt_spread(table.spread([0.5])) == "0.50"
+
+
+def test_table_ratios_are_paired_per_round_and_judged_on_the_median():
+    """Ferry ÷ the best peer of the same round (850, 1000, 1000): 1.18, 1.20, 0.90; the median
+    1.18 passes ≥ 1.1 although the ratio of the medians (1000 ÷ 950) would not. Ferry ÷ the TCP
+    limit of the same round: 0.5, 0.6, 0.9, median 0.6: FAIL."""
+    ev = row(canned(), "RETR 512 MiB ×1, memory")
+    f = ev["cells"]["ferryd"]
+    assert f["values"] == [1000, 1200, 900]
+    assert f["stats"] == {"median": 1000, "lo": 900, "hi": 1200, "n": 3}
+    rr = ev["ratio_ref"]
+    assert round(rr["median"], 4) == round(1000 / 850, 4)
+    assert (rr["lo"], rr["hi"]) == (0.9, 1.2)
+    assert ev["ratio_lim"] == {"median": 0.6, "lo": 0.5, "hi": 0.9, "n": 3}
+    assert ev["verdicts"] == ["FAIL", "PASS"]          # ≥ 0.9 × TCP; ≥ 1.1 × best peer
+    assert ev["limit"]["median"] == 2000
+    assert round(ev["noise"], 4) == round(300 / 1000, 4)   # ferryd's 900–1200 is the widest
+    assert ev["gen_max"] == pytest.approx(0.3)
+    # One round only: the same arithmetic, no spread.
+    one = canned()
+    one["rounds"] = one["rounds"][:1]
+    ev = row(one, "RETR 512 MiB ×1, memory")
+    assert ev["ratio_ref"] == {"median": 1000 / 850, "lo": 1000 / 850, "hi": 1000 / 850, "n": 1}
+
+
+def test_table_server_cpu_figures_and_their_target():
+    r = xfer(1000, 0.25)
+    assert table.value(r, "cpu_s_per_gib") == pytest.approx(0.5)
+    assert table.value(files(1000, 0.1), "cpu_us_per_file") == pytest.approx(50)
+    assert table.value({"ok": True, "listings": 10, "entries": 10000, "server_cpu_s": 0.2},
+                       "cpu_us_per_entry") == pytest.approx(2.0)
+    assert table.value({"ok": True, "server_cpu_s": None, "bytes": 1}, "cpu_s_per_gib") is None
+    assert table.value({"ok": False, "error": "x"}, "mib_s") is None
+    rows = table.rows_for(canned())
+    i = [r["label"] for r in rows].index("RETR 512 MiB ×1, memory (MiB/s)")
+    cpu = rows[i + 1]
+    assert cpu["label"] == "↳ server CPU (s/GiB)" and cpu["targets"] == [("ref", 1.0)]
+    ev = table.evaluate_row(cpu, ["ferryd", "vsftpd", "proftpd"], canned()["rounds"])
+    assert ev["cells"]["ferryd"]["stats"]["median"] == pytest.approx(0.5)
+    assert ev["ratio_ref"]["median"] == pytest.approx(0.5 / 0.6)
+    assert ev["verdicts"] == ["PASS"]                   # ≤ 1.0 × the best peer's CPU per GiB
+    assert ev["gen_max"] is None                        # CPU rows are not generator-checked
+
+
+def test_table_generator_bound_cell_gives_no_figure_and_no_verdict():
+    """ferryd's generator used 95%, 97%, 50% of a core: median 95% ≥ 90%, so the files/s
+    figure is the generator's: shown as a bound, no ratio verdict."""
+    r = table.cell([files(1000, 0.95), files(2000, 0.97), files(3000, 0.5)], "rate")
+    assert r["gen"] == pytest.approx(0.95) and r["bound"] is True
+    assert table.cell_text(r, True) == "gen-bound³ (≥ 2,000)"
+    r = table.cell([files(1000, 0.95), files(2000, 0.5), files(3000, 0.6)], "rate")
+    assert r["gen"] == pytest.approx(0.6) and r["bound"] is False
+    assert table.cell([files(1000, 0.95)], "rate", gen_check=False)["bound"] is False
+    assert table.gen_fraction({"ok": True, "gen_cpu_s": 0.45, "window_s": 0.5}) == 0.9
+    assert table.gen_fraction({"ok": True, "gen_cpu_s": 0.45}) is None
+    ev = row(canned(), "4 KiB files/s")
+    assert ev["cells"]["ferryd"]["bound"] and ev["verdicts"] == ["gen-bound"]
+    assert ev["gen_max"] == pytest.approx(0.95)
+    # A bound peer makes a peer comparison undecidable too.
+    data = canned()
+    for rd in data["rounds"]:
+        rd["results"]["ferryd"]["files"]["gen_cpu_s"] = 0.1
+        rd["results"]["vsftpd"]["files"]["gen_cpu_s"] = 2.9
+    assert row(data, "4 KiB files/s")["verdicts"] == ["gen-bound"]
+    for rd in data["rounds"]:
+        rd["results"]["vsftpd"]["files"]["gen_cpu_s"] = 0.1
+    ev = row(data, "4 KiB files/s")
+    assert ev["ratio_ref"]["median"] == 1.0 and ev["verdicts"] == ["FAIL"]   # < 2 × best peer
+
+
+def test_table_a_failed_round_fails_the_cell_and_a_skip_says_why():
+    ev = row(canned(), "RETR 512 MiB ×4, memory")
+    p = ev["cells"]["proftpd"]
+    assert p["status"] == "fail" and "wrong byte" in p["reason"]
+    assert table.cell_text(p, True) == "FAIL²"
+    # The best peer is then vsftpd alone: 2000 every round.
+    assert ev["ratio_ref"]["median"] == 1.0
+    ev = row(canned(), "MLSD 10,000 entries")
+    assert ev["cells"]["vsftpd"]["status"] == "skip"
+    assert table.cell_text(ev["cells"]["vsftpd"], False) == "skipped¹"
+    assert ev["cells"]["ferryd"]["stats"]["median"] == 10.0
+    # A failed ferryd cell fails every target of its row.
+    data = canned()
+    data["rounds"][2]["results"]["ferryd"]["retr_mem_1"] = {"ok": False, "error": "550"}
+    assert row(data, "RETR 512 MiB ×1, memory")["verdicts"] == ["FAIL", "FAIL"]
+
+
+def test_table_fsync_rows():
+    """Without [transfer] fsync: the fsync-on row skips ferryd with the reason, the fsync-off
+    row holds its default run (a build known not to fsync). With it: both rows are ferryd's."""
+    data = canned()
+    on = row(data, "STOR 512 MiB ×1, disk, ferryd fsync on")
+    assert on["cells"]["ferryd"]["status"] == "skip"
+    assert on["cells"]["ferryd"]["reason"] == "ferryd lacks [transfer] fsync"
+    assert on["cells"]["vsftpd"]["stats"]["median"] == 600
+    off = row(data, "STOR 512 MiB ×1, disk, ferryd fsync off")
+    assert off["cells"]["ferryd"]["stats"]["median"] == 700
+    assert off["cells"]["proftpd"]["stats"]["median"] == 600
+    data["fsync"] = {"supported": True, "main": "on"}
+    assert row(data, "STOR 512 MiB ×1, disk, ferryd fsync on")["cells"]["ferryd"]["stats"][
+        "median"] == 700
+    off = row(data, "STOR 512 MiB ×1, disk, ferryd fsync off")
+    assert off["cells"]["ferryd"]["stats"]["median"] == 1400
+    assert off["cells"]["vsftpd"]["stats"]["median"] == 600      # peers never fsync
+    data["fsync"] = {"supported": False, "skip": "ferryd lacks [transfer] fsync"}
+    for mode in ("on", "off"):
+        assert row(data, f"STOR 512 MiB ×1, disk, ferryd fsync {mode}")["cells"]["ferryd"][
+            "status"] == "skip"
+
+
+def test_table_renders_a_saved_run_and_bench_run_report_prints_it(tmp_path):
+    data = canned()
+    text = table.render(data)
+    assert "**3 rounds**" in text and "median over the rounds (min–max)" in text
+    assert ("| RETR 512 MiB ×1, memory (MiB/s) | 1,000 (900–1,200) | 1,000 (800–1,000) | "
+            "900 (850–950) | 30% | ±15% | 1.18 (0.90–1.20) | 2,000 (1,000–2,000) (TCP) | "
+            "0.60 (0.50–0.90) | ≥ 0.9 × TCP; ≥ 1.1 × best peer | FAIL, PASS |") in text
+    assert "| 4 KiB files/s, one session | gen-bound³ (≥ 2,000) |" in text
+    assert "| **95%** |" in text
+    assert "- proftpd `retr_mem_4` (round 2): FAILED: session 2: wrong byte at 9" in text
+    assert "- vsftpd `mlsd_10000`: skipped: no MLSD (MLST not in FEAT)" in text
+    assert "- ferryd fsync rows: ferryd lacks [transfer] fsync" in text
+    assert "- ferryd, 4 KiB files/s, one session: generator-bound" in text
+    assert ("loopback TCP **2,000 (1,000–2,000) MiB/s** (CPU of a core: sender –, receiver 90%)"
+            in text)
+    assert "- a note" in text
+    # The input is not modified, and bench/run --report prints the same table (no root needed).
+    assert data == canned()
+    p = tmp_path / "run.json"
+    p.write_text(json.dumps(copy.deepcopy(data)))
+    cp = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "bench", "run"), "--report",
+                         str(p)], capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == text
