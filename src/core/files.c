@@ -258,9 +258,11 @@ void files_event(const struct files_sink *sink, const struct files_event *ev)
 		.ascii = ev->ascii,
 	};
 	log_xfer(ev->sid, &lx);
-	char line[1024]; /* log_info's own limit */
-	(void)files_event_line(ev, line, sizeof(line));
-	log_info(ev->sid, "%s", line);
+	if (log_enabled(LOG_LVL_INFO)) { /* formatted for nothing otherwise: once per file */
+		char line[1024];	 /* log_info's own limit */
+		(void)files_event_line(ev, line, sizeof(line));
+		log_info(ev->sid, "%s", line);
+	}
 	if (!sink)
 		return;
 	struct metrics *m = sink->metrics;

@@ -41,7 +41,9 @@ struct datachan {
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
 	bool have_target, connecting, running;
-	struct ascii_rx rx; /* TYPE A receive: a CR held between chunks */
+	bool offered;	     /* a PASV/EPSV reply names lfd and no connection was taken for it */
+	bool accepted_early; /* datachan_start took it: skip one listener event */
+	struct ascii_rx rx;  /* TYPE A receive: a CR held between chunks */
 	struct sockaddr_storage target;
 	struct proto_xfer x;
 	uint64_t off, bytes;
