@@ -208,6 +208,7 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 		free(up);
 		return (r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME ? -ERANGE : r;
 	}
+	up->durable = u->durable;
 	*out = up;
 	return 0;
 }

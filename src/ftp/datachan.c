@@ -17,6 +17,7 @@
 #include "net.h"
 #include "tls.h"
 #include "util.h"
+#include "vfs.h"
 
 /* Bytes moved per read/write step (file, socket, listing chunk). */
 #define CHUNK (64u * 1024u)
@@ -25,8 +26,38 @@
  * sessions (epoll reports the socket writable again at once): ~3 ms at
  * loopback speed, and one more epoll_wait per 8 MiB costs nothing. */
 #define SEND_BURST (8u << 20)
+/* A durable upload asks the kernel to start writing what arrived every
+ * this many bytes (vfs_upload_writebehind), so its fsync at the end finds
+ * little to do instead of the whole file. */
+#define WRITE_BEHIND (8u << 20)
 
 static void pump(struct datachan *d);
+
+/* A durable upload's write-behind, on the job pool: sync_file_range can
+ * wait for the device's queue (tens of ms seen on this machine's disk),
+ * which the loop must not. The job has its own descriptor, so the upload
+ * may end (and its fd close) while it runs; d is forgotten then. */
+struct writebehind {
+	struct job job;
+	int fd;
+	struct datachan *d; /* NULL once the transfer ended */
+};
+
+static void writebehind_run(struct job *j, void *ctx)
+{
+	struct writebehind *w = container_of(j, struct writebehind, job);
+	(void)ctx;
+	vfs_upload_writebehind(w->fd);
+	vfs_fd_close(w->fd);
+}
+
+static void writebehind_done(struct job *j)
+{
+	struct writebehind *w = container_of(j, struct writebehind, job);
+	if (w->d)
+		w->d->wb = NULL;
+	free(w);
+}
 
 void datachan_init(struct datachan *d)
 {
@@ -105,6 +136,10 @@ static void datachan_finish(struct datachan *d, enum proto_xfer_status st, int e
 		return;
 	d->running = false;
 	loop_timer_cancel(d->loop, &d->timer);
+	if (d->wb) {
+		d->wb->d = NULL;
+		d->wb = NULL;
+	}
 	close_conn(d);
 	d->offered = false; /* whatever connects now, the next PASV/EPSV did not ask for */
 	if (d->lfd >= 0)
@@ -358,6 +393,7 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->x = *x;
 	d->off = x->offset;
 	d->bytes = 0;
+	d->unflushed = 0;
 	d->running = true;
 	d->list_done = false;
 	d->rx = (struct ascii_rx){ 0 };
@@ -594,11 +630,27 @@ static void pump_send(struct datachan *d)
 	}
 }
 
-/* n more bytes of the upload are in its file. */
+/* n more bytes of the upload are in its file. One write-behind at a time:
+ * while one runs, the next waits for the following bytes. */
 static void received(struct datachan *d, size_t n)
 {
 	d->bytes += n;
 	datachan_touch(d);
+	if (!d->x.durable || !d->jobs)
+		return;
+	d->unflushed += n;
+	if (d->unflushed < WRITE_BEHIND || d->wb)
+		return;
+	int fd = fcntl(d->x.fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return; /* best effort: the commit's fsync does it all */
+	struct writebehind *w = util_xcalloc(1, sizeof(*w));
+	*w = (struct writebehind){ .job = { .run = writebehind_run, .done = writebehind_done, .owner = d->loop },
+				   .fd = fd,
+				   .d = d };
+	d->wb = w;
+	d->unflushed = 0;
+	jobs_submit(d->jobs, &w->job);
 }
 
 /* Stores received bytes in the file, CRLF → LF first under TYPE A. */

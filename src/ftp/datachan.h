@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "ascii.h"
+#include "jobs.h"
 #include "buf.h"
 #include "conn.h"
 #include "loop.h"
@@ -34,6 +35,7 @@ struct datachan {
 	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
 	void *owner;		 /* for done(): the session */
 	struct metrics *metrics; /* borrowed; NULL = not counted */
+	struct jobs *jobs;	 /* borrowed: a durable upload's write-behind; NULL = none */
 
 	/* private */
 	int lfd;
@@ -47,6 +49,8 @@ struct datachan {
 	struct sockaddr_storage target;
 	struct proto_xfer x;
 	uint64_t off, bytes;
+	uint64_t unflushed;	/* a durable upload's bytes since the last write-behind */
+	struct writebehind *wb; /* its write-behind job in flight, if any */
 	struct buf out;
 	bool list_done;
 	struct conn conn; /* the data connection: plain, or TLS under PROT P */
