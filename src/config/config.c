@@ -22,6 +22,7 @@
  * follow enum log_target. */
 _Static_assert(LOG_TO_STDERR == 0 && LOG_TO_SYSLOG == 1, "log_targets[] order");
 static const char *const yes_no[] = { "no", "yes", NULL };
+static const char *const on_off[] = { "off", "on", NULL };
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const store_backends[] = { "sqlite", "postgres", NULL };
@@ -167,6 +168,14 @@ static const struct config_row config_rows[] = {
 	    "a plain FTP upload's end waits this long for a killed client's control connection to close"),
 	ROW("transfer", "partial_keep", CONFIG_T_DURATION, partial_keep_ms, 0, 30 * 24 * MS_H, "24h",
 	    "how long an interrupted upload stays resumable by its uploader; 0 = discard it"),
+	{ .section = "transfer",
+	  .key = "fsync",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, xfer_fsync),
+	  .size = FIELD_SIZE(xfer_fsync),
+	  .def = "on",
+	  .help = "a completed upload is on disk (file and directory fsync'ed) before its 226",
+	  .choices = on_off },
 	/* cert and key counts, and implicit_listen against [server] listen, are
 	 * checked once the whole file is read (config_check_tls). */
 	ROW("tls", "cert", CONFIG_T_PATH_LIST, tls_cert, 0, CONFIG_MAX_TLS_PAIRS, "",

@@ -71,6 +71,7 @@ struct config {
 	uint32_t data_timeout_ms; /* data connection set-up and stall timeout */
 	uint32_t commit_grace_us; /* a plain upload's EOF waits this long (µs) for a closing control connection */
 	uint32_t partial_keep_ms; /* interrupted atomic uploads stay resumable this long; 0 = discarded */
+	int xfer_fsync;		  /* 1: a committed upload is fsync'ed (file, directory) before its 226 */
 
 	/* [tls] */
 	char tls_cert[1024];				      /* comma-separated PEM certificate files ("" = no TLS) */

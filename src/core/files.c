@@ -208,6 +208,7 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 		free(up);
 		return (r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME ? -ERANGE : r;
 	}
+	up->durable = u->durable;
 	*out = up;
 	return 0;
 }
@@ -258,9 +259,11 @@ void files_event(const struct files_sink *sink, const struct files_event *ev)
 		.ascii = ev->ascii,
 	};
 	log_xfer(ev->sid, &lx);
-	char line[1024]; /* log_info's own limit */
-	(void)files_event_line(ev, line, sizeof(line));
-	log_info(ev->sid, "%s", line);
+	if (log_enabled(LOG_LVL_INFO)) { /* formatted for nothing otherwise: once per file */
+		char line[1024];	 /* log_info's own limit */
+		(void)files_event_line(ev, line, sizeof(line));
+		log_info(ev->sid, "%s", line);
+	}
 	if (!sink)
 		return;
 	struct metrics *m = sink->metrics;

@@ -48,6 +48,7 @@ struct files_user {
 	const char *name; /* owner of resumable partials; NULL: none */
 	bool atomic;	  /* [transfer] atomic_uploads: temporary + rename */
 	bool partials;	  /* [transfer] partial_keep: interrupted uploads stay resumable */
+	bool durable;	  /* [transfer] fsync: a commit is on disk before it succeeds */
 };
 
 /* Opens the home of a user who just logged in as the root of all their
@@ -114,8 +115,9 @@ int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *
  * write. -ERANGE: a RESUME offset past the end (or of no file). */
 int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
 		       struct vfs_upload **out);
-/* Ends an upload and frees up: complete commits it (the rename into place;
- * its error is returned), interrupted keeps it as the uploader's resumable
+/* Ends an upload and frees up: complete commits it (the rename into place,
+ * with the fsyncs first when the user's uploads are durable, so then it
+ * blocks: job pool; its error is returned), interrupted keeps it as the uploader's resumable
  * partial (a stream whose byte offsets mean something: not TYPE A), else
  * the temporary is discarded and any old file stays. */
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);

@@ -95,6 +95,9 @@ struct vfs_upload {
 	char tmpname[64];      /* named temporary (when O_TMPFILE is unavailable) */
 	char unique_name[256]; /* UNIQUE: the name chosen */
 	char partial[64];      /* the owner's partial for this target ("" = none kept) */
+	/* Set by the caller after begin ([transfer] fsync): commit makes the
+	 * upload durable before it returns 0 (see vfs_upload_commit). */
+	bool durable;
 };
 
 /* temp_uploads=false makes REPLACE write in place (truncate) instead. */
@@ -114,9 +117,19 @@ int vfs_upload_begin_as(struct vfs *v, const char *vpath, enum vfs_upload_mode m
 			const char *owner, struct vfs_upload *u);
 /* Size of owner's partial for vpath: -ENOENT when there is none. */
 int vfs_partial_size(struct vfs *v, const char *vpath, const char *owner, uint64_t *size);
-/* fsync is the caller's choice; commit links/renames the temporary into place
- * and closes everything. */
+/* Links/renames the temporary into place and closes everything. With
+ * u->durable it first fsyncs the file (a failure discards the temporary
+ * and leaves the old file as it was) and, once the name is in place, the
+ * directory holding it, so 0 means the content and the name survive a
+ * crash; a failed directory fsync is returned too, the new file then being
+ * in place already. Blocking (fsync): job pool only when durable. */
 int vfs_upload_commit(struct vfs_upload *u);
+/* A durable upload's write-behind: starts the kernel writing back what
+ * has arrived in the upload's file fd so far (sync_file_range, no waiting
+ * for it), so the fsync at commit has little left and the dirty pages of
+ * a large upload never pile up. Best effort; does not block on the disk
+ * (the device's queue aside), so the loop may call it. */
+void vfs_upload_writebehind(int fd);
 /* Discards a temporary (the old file stays) and closes everything; a
  * continued partial is removed too. */
 void vfs_upload_abort(struct vfs_upload *u);

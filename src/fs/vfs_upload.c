@@ -96,6 +96,30 @@ static int vfs_tmpfile_link(struct vfs_upload *u)
 	return -EEXIST;
 }
 
+/* The directory of an in-place upload (O_PATH, like a temporary's), so a
+ * durable commit can fsync the name's directory too. Best effort: the
+ * target itself opened already, and without it only the file is synced. */
+static void vfs_inplace_dir(struct vfs *v, const char *vpath, struct vfs_upload *u)
+{
+	struct vfs_where w;
+	if (u->dirfd < 0 && vfs_split(vpath, &w) == 0)
+		(void)vfs_openat2(v->root_fd, w.parent, O_PATH | O_DIRECTORY, 0, &u->dirfd);
+}
+
+/* fsync of the directory dirfd (an O_PATH descriptor, which fsync refuses:
+ * opened again for reading through ".", which cannot leave it). */
+static int vfs_sync_dir(int dirfd)
+{
+	if (dirfd < 0)
+		return 0;
+	int d = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return -errno;
+	int r = fsync(d) == 0 ? 0 : -errno;
+	(void)close(d);
+	return r;
+}
+
 /* Opens an upload target in place. O_NONBLOCK keeps a FIFO from stalling the
  * worker at open; anything but a regular file is refused. */
 static int vfs_open_inplace(int root_fd, const char *rel, uint64_t flags, int *out)
@@ -263,6 +287,7 @@ int vfs_upload_begin_as(struct vfs *v, const char *vpath, enum vfs_upload_mode m
 done:
 	if (r)
 		goto fail;
+	vfs_inplace_dir(v, vpath, u);
 	return 0;
 fail:
 	vfs_upload_abort(u);
@@ -275,6 +300,12 @@ int vfs_upload_commit(struct vfs_upload *u)
 	int r = 0;
 	if (!u || u->fd < 0)
 		return -EBADF;
+	/* Durable: the content first, while a failure can still leave
+	 * everything as it was (an O_TMPFILE has no name yet). */
+	if (u->durable && fsync(u->fd) != 0) {
+		r = -errno;
+		goto fail;
+	}
 	if (u->temp && u->tmpfile) {
 		r = vfs_tmpfile_link(u);
 		if (r)
@@ -300,9 +331,20 @@ int vfs_upload_commit(struct vfs_upload *u)
 			(void)unlinkat(u->dirfd, u->partial, 0);
 	}
 	u->unique_name[0] = '\0'; /* committed: the STOU file stays */
+	/* The new name: after this the upload survives a crash. Nothing is
+	 * undone if it fails (the file is in place); the caller reports it. */
+	if (u->durable)
+		r = vfs_sync_dir(u->dirfd);
 fail:
 	vfs_upload_abort(u); /* closes the rest; removes the temporary on failure */
 	return r;
+}
+
+void vfs_upload_writebehind(int fd)
+{
+	/* WRITE alone: queue what is dirty (pages already being written are
+	 * skipped), wait for nothing. 0, 0: the whole file, as far as it goes. */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 /* Safe after commit or a failed begin (everything is -1 / empty then). */

@@ -82,7 +82,8 @@ struct files_user proto_files_user(struct proto *p)
 				    .perms = p->perms,
 				    .name = p->user,
 				    .atomic = p->cfg->atomic_uploads != 0,
-				    .partials = p->cfg->partial_keep_ms != 0 };
+				    .partials = p->cfg->partial_keep_ms != 0,
+				    .durable = p->cfg->xfer_fsync != 0 };
 }
 
 bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath)

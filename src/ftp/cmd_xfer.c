@@ -434,7 +434,10 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 		proto_set_str(&p->xfer_name, vpath);
 		proto_reply(p, 150, "Ok to send data.");
 	}
-	start_xfer(p, cmd, (struct proto_xfer){ .kind = XFER_RECV_FILE, .fd = p->upload->fd, .ascii = p->type == 'A' });
+	start_xfer(
+	    p, cmd,
+	    (struct proto_xfer){
+		.kind = XFER_RECV_FILE, .fd = p->upload->fd, .ascii = p->type == 'A', .durable = p->upload->durable });
 }
 
 void cmd_stor(struct proto *p, struct slice arg)
@@ -588,33 +591,13 @@ static const char *xfer_reason(enum proto_xfer_status status, int err)
 	return err == -ENOSPC ? "disk-full" : err == -EDQUOT ? "quota" : err == -EFBIG ? "file-too-big" : "local-error";
 }
 
-static void xfer_done(struct proto *p, const struct proto_result *r)
+/* The transfer's event and its replies (p->xend says how it ended). */
+static void xfer_report(struct proto *p)
 {
-	enum proto_xfer_status status = r ? r->xfer_status : XFER_LOCAL_ERROR;
-	unsigned abors = p->abor_count;
-	p->abor_count = 0;
-	int err = r ? r->err : -EIO;
-	uint64_t bytes = r ? r->bytes : 0;
-	p->data_ready = false; /* a fresh PASV/PORT for every transfer (RFC 1123 §4.1.2.6) */
-	if (p->xfer_listing) {
-		listing_free(p->xfer_listing);
-		p->xfer_listing = NULL;
-	}
-	if (p->xcmd == XCMD_RETR && p->xfer_fd >= 0) {
-		vfs_fd_close(p->xfer_fd);
-		p->xfer_fd = -1;
-	}
-	if (p->upload) {
-		/* Interrupted, not failed, is resumable by its uploader (a TYPE A
-		 * stream has no byte offset to resume at). */
-		bool interrupted = (status == XFER_CONN_LOST || status == XFER_ABORTED) && p->type != 'A';
-		int c = files_upload_end(p->upload, status == XFER_OK, interrupted);
-		p->upload = NULL;
-		if (c) {
-			status = XFER_LOCAL_ERROR;
-			err = c;
-		}
-	}
+	enum proto_xfer_status status = p->xend.status;
+	int err = p->xend.err;
+	uint64_t bytes = p->xend.bytes;
+	unsigned abors = p->xend.abors;
 	struct files_event ev = {
 		.sid = p->sid,
 		.user = p->user,
@@ -632,7 +615,7 @@ static void xfer_done(struct proto *p, const struct proto_result *r)
 		.result = status == XFER_OK	   ? FILES_OK
 			  : status == XFER_ABORTED ? FILES_ABORTED
 						   : FILES_FAILED,
-		.reason = r && r->ctl_closed ? "control-closed" : xfer_reason(status, err),
+		.reason = p->xend.ctl_closed ? "control-closed" : xfer_reason(status, err),
 		.local_error = status == XFER_LOCAL_ERROR,
 		.err = err,
 		.ascii = p->type == 'A',
@@ -678,4 +661,58 @@ static void xfer_done(struct proto *p, const struct proto_result *r)
 	/* An ABOR that found the transfer already over (or a repeated one). */
 	for (; abors; abors--)
 		proto_reply(p, 225, "No transfer to abort.");
+}
+
+/* A durable upload's commit is done (the fsyncs included): its result
+ * decides between 226 and 451. */
+static void commit_done(struct proto *p, const struct proto_result *r)
+{
+	int c = r ? r->err : -EIO;
+	if (c) {
+		p->xend.status = XFER_LOCAL_ERROR;
+		p->xend.err = c;
+	}
+	xfer_report(p);
+}
+
+static void xfer_done(struct proto *p, const struct proto_result *r)
+{
+	enum proto_xfer_status status = r ? r->xfer_status : XFER_LOCAL_ERROR;
+	p->xend.abors = p->abor_count;
+	p->abor_count = 0;
+	p->xend.err = r ? r->err : -EIO;
+	p->xend.bytes = r ? r->bytes : 0;
+	p->xend.ctl_closed = r && r->ctl_closed;
+	p->data_ready = false; /* a fresh PASV/PORT for every transfer (RFC 1123 §4.1.2.6) */
+	if (p->xfer_listing) {
+		listing_free(p->xfer_listing);
+		p->xfer_listing = NULL;
+	}
+	if (p->xcmd == XCMD_RETR && p->xfer_fd >= 0) {
+		vfs_fd_close(p->xfer_fd);
+		p->xfer_fd = -1;
+	}
+	if (p->upload) {
+		struct vfs_upload *up = p->upload;
+		p->upload = NULL;
+		if (status == XFER_OK && up->durable) {
+			/* fsync takes as long as the disk needs: off the loop, and
+			 * the 226 only once it is done. */
+			p->xend.status = status;
+			proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_UPLOAD_COMMIT,
+								     .upload = up,
+								     .then = commit_done });
+			return;
+		}
+		/* Interrupted, not failed, is resumable by its uploader (a TYPE A
+		 * stream has no byte offset to resume at). */
+		bool interrupted = (status == XFER_CONN_LOST || status == XFER_ABORTED) && p->type != 'A';
+		int c = files_upload_end(up, status == XFER_OK, interrupted);
+		if (c) {
+			status = XFER_LOCAL_ERROR;
+			p->xend.err = c;
+		}
+	}
+	p->xend.status = status;
+	xfer_report(p);
 }

@@ -17,12 +17,47 @@
 #include "net.h"
 #include "tls.h"
 #include "util.h"
+#include "vfs.h"
 
 /* Bytes moved per read/write step (file, socket, listing chunk). */
 #define CHUNK (64u * 1024u)
 #define SENDFILE_CHUNK (1u << 20)
+/* Bytes one wake-up may send before the loop serves the worker's other
+ * sessions (epoll reports the socket writable again at once): ~3 ms at
+ * loopback speed, and one more epoll_wait per 8 MiB costs nothing. */
+#define SEND_BURST (8u << 20)
+/* A durable upload asks the kernel to start writing what arrived every
+ * this many bytes (vfs_upload_writebehind), so its fsync at the end finds
+ * little to do instead of the whole file. */
+#define WRITE_BEHIND (8u << 20)
 
 static void pump(struct datachan *d);
+
+/* A durable upload's write-behind, on the job pool: sync_file_range can
+ * wait for the device's queue (tens of ms seen on this machine's disk),
+ * which the loop must not. The job has its own descriptor, so the upload
+ * may end (and its fd close) while it runs; d is forgotten then. */
+struct writebehind {
+	struct job job;
+	int fd;
+	struct datachan *d; /* NULL once the transfer ended */
+};
+
+static void writebehind_run(struct job *j, void *ctx)
+{
+	struct writebehind *w = container_of(j, struct writebehind, job);
+	(void)ctx;
+	vfs_upload_writebehind(w->fd);
+	vfs_fd_close(w->fd);
+}
+
+static void writebehind_done(struct job *j)
+{
+	struct writebehind *w = container_of(j, struct writebehind, job);
+	if (w->d)
+		w->d->wb = NULL;
+	free(w);
+}
 
 void datachan_init(struct datachan *d)
 {
@@ -40,6 +75,8 @@ static void close_listener(struct datachan *d)
 		loop_watch_forget(d->loop, &d->lwatch);
 		(void)close(d->lfd);
 		d->lfd = -1;
+		d->offered = false;
+		d->accepted_early = false;
 		METRICS_ADD(d->metrics, pasv_open, -1);
 	}
 }
@@ -101,13 +138,14 @@ static void datachan_finish(struct datachan *d, enum proto_xfer_status st, int e
 		return;
 	d->running = false;
 	loop_timer_cancel(d->loop, &d->timer);
-	close_conn(d);
-	if (d->lfd >= 0) {
-		if (loop_watch_mod(d->loop, &d->lwatch, 0) == 0)
-			loop_timer_arm(d->loop, &d->timer, LISTENER_LINGER_MS, on_linger);
-		else
-			close_listener(d);
+	if (d->wb) {
+		d->wb->d = NULL;
+		d->wb = NULL;
 	}
+	close_conn(d);
+	d->offered = false; /* whatever connects now, the next PASV/EPSV did not ask for */
+	if (d->lfd >= 0)
+		loop_timer_arm(d->loop, &d->timer, LISTENER_LINGER_MS, on_linger);
 	d->have_target = false;
 	buf_free(&d->out); /* an idle session keeps no transfer buffer */
 	d->done(d, st, err, d->bytes);
@@ -261,8 +299,7 @@ static void proxy_header(struct datachan *d)
 		else
 			log_warn(d->sid, "data connection from a foreign address refused: ip=%s (PROXY header)", who);
 		close_conn(d);
-		if (d->lfd >= 0 && loop_watch_mod(d->loop, &d->lwatch, LOOP_IN) != 0)
-			close_listener(d);
+		d->offered = true; /* the listener (always armed) takes the next one */
 		return;
 	}
 	net_proxy_reader_free(&d->hdr);
@@ -275,9 +312,14 @@ static void proxy_header(struct datachan *d)
 	}
 }
 
-static void on_accept(struct loop_watch *w, uint32_t ev)
+/* Takes the client's connection from the listener, if it is there, and
+ * starts the transfer waiting for it. The listener stays armed for its
+ * whole life (no epoll_ctl per transfer): what connects while no reply
+ * offers the port (before the PASV/EPSV that names it again, or a second
+ * connection for one reply) is closed at once, as the drain of the next
+ * PASV/EPSV did before. */
+static void accept_pending(struct datachan *d)
 {
-	struct datachan *d = container_of(w, struct datachan, lwatch);
 	for (;;) {
 		int fd;
 		struct sockaddr_storage peer;
@@ -297,10 +339,13 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 			(void)close(fd);
 			continue;
 		}
-		/* One connection per PASV/EPSV: the listener stops listening
-		 * until the next one (or lingers and closes, see datachan_finish). */
-		if (loop_watch_mod(d->loop, &d->lwatch, 0) != 0)
-			close_listener(d);
+		/* One connection per PASV/EPSV reply; anything else predates
+		 * the reply or comes after the client's answer to it. */
+		if (!d->offered || d->conn.fd >= 0) {
+			(void)close(fd);
+			continue;
+		}
+		d->offered = false;
 		conn_init(&d->conn, fd);
 		if (d->proxy_mode) {
 			net_proxy_reader_init(&d->hdr, (enum proxy_mode)d->proxy_mode);
@@ -314,31 +359,37 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 	}
 }
 
-/* The listener is offered again: anything that connected since the last
- * transfer predates the reply that will name the port, so it cannot be the
- * client's answer to it. */
-static int reuse_listener(struct datachan *d, uint16_t *port)
+static void on_accept(struct loop_watch *w, uint32_t ev)
 {
-	for (;;) {
-		int fd;
-		struct sockaddr_storage peer;
-		if (net_accept(d->lfd, &fd, &peer) != 0)
-			break;
-		(void)close(fd);
+	struct datachan *d = container_of(w, struct datachan, lwatch);
+	/* datachan_start took the connection this round, and this event was
+	 * likely fetched with the command's: skip it once rather than pay
+	 * for an accept4 that fails (the listener is level-triggered: one
+	 * that is real is reported again). */
+	if (d->accepted_early) {
+		d->accepted_early = false;
+		return;
 	}
-	if (loop_watch_mod(d->loop, &d->lwatch, LOOP_IN) != 0)
-		return -EIO;
+	accept_pending(d);
+}
+
+/* The lingering listener is offered again (see accept_pending). */
+static void reuse_listener(struct datachan *d, uint16_t *port)
+{
 	loop_timer_cancel(d->loop, &d->timer);
+	d->offered = true;
+	d->accepted_early = false;
 	*port = d->lport;
-	return 0;
 }
 
 int datachan_passive(struct datachan *d, uint16_t *port)
 {
 	close_conn(d);
 	d->have_target = false;
-	if (d->lfd >= 0 && !d->running && reuse_listener(d, port) == 0)
+	if (d->lfd >= 0 && !d->running) {
+		reuse_listener(d, port);
 		return 0;
+	}
 	close_listener(d);
 	char host[64];
 	net_addr_str(&d->ctl_local, host, sizeof(host));
@@ -369,6 +420,8 @@ int datachan_passive(struct datachan *d, uint16_t *port)
 		return r;
 	}
 	METRICS_ADD(d->metrics, pasv_open, 1);
+	d->offered = true;
+	d->accepted_early = false;
 	return 0;
 }
 
@@ -402,6 +455,7 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->x = *x;
 	d->off = x->offset;
 	d->bytes = 0;
+	d->unflushed = 0;
 	d->running = true;
 	d->list_done = false;
 	d->rx = (struct ascii_rx){ 0 };
@@ -428,7 +482,15 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 		begin_conn(d);
 	else if (d->conn.fd >= 0)
 		watch_conn(d);
-	/* else: waiting for the client to connect to the listener */
+	else if (d->lfd >= 0 && d->offered) {
+		/* Clients connect before they send RETR or STOR, so the
+		 * connection is usually queued already (its event fetched in the
+		 * same round as the command, or not yet): taken now, a small
+		 * file is done in this round and its 150 and 226 leave in one
+		 * write. Otherwise on_accept takes it when it comes. */
+		accept_pending(d);
+		d->accepted_early = !d->offered;
+	}
 }
 
 void datachan_abort(struct datachan *d)
@@ -570,7 +632,8 @@ static int send_zero_copy(struct datachan *d)
 	if (d->off >= d->x.size)
 		return 1;
 	size_t put = 0;
-	int r = conn_sendfile(d->top, d->x.fd, &d->off, SENDFILE_CHUNK, &put);
+	uint64_t left = d->x.size - d->off;
+	int r = conn_sendfile(d->top, d->x.fd, &d->off, left < SENDFILE_CHUNK ? (size_t)left : SENDFILE_CHUNK, &put);
 	if (r)
 		return r;
 	if (put == 0) /* the file shrank under us: send what there was */
@@ -587,7 +650,13 @@ static void pump_send(struct datachan *d)
 		return;
 	}
 	bool zero_copy = d->x.kind == XFER_SEND_FILE && !d->x.ascii && (conn_caps(d->top) & CONN_CAP_SENDFILE);
+	uint64_t start = d->bytes;
 	for (;;) {
+		if (d->bytes - start >= SEND_BURST) {
+			/* Fairness: the rest after the other sessions' events. */
+			watch_conn(d);
+			return;
+		}
 		int r = drain_out(d);
 		if (r < 0) {
 			lost(d, r);
@@ -623,6 +692,29 @@ static void pump_send(struct datachan *d)
 			return;
 		}
 	}
+}
+
+/* n more bytes of the upload are in its file. One write-behind at a time:
+ * while one runs, the next waits for the following bytes. */
+static void received(struct datachan *d, size_t n)
+{
+	d->bytes += n;
+	datachan_touch(d);
+	if (!d->x.durable || !d->jobs)
+		return;
+	d->unflushed += n;
+	if (d->unflushed < WRITE_BEHIND || d->wb)
+		return;
+	int fd = fcntl(d->x.fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return; /* best effort: the commit's fsync does it all */
+	struct writebehind *w = util_xcalloc(1, sizeof(*w));
+	*w = (struct writebehind){ .job = { .run = writebehind_run, .done = writebehind_done, .owner = d->loop },
+				   .fd = fd,
+				   .d = d };
+	d->wb = w;
+	d->unflushed = 0;
+	jobs_submit(d->jobs, &w->job);
 }
 
 /* Stores received bytes in the file, CRLF → LF first under TYPE A. */
@@ -681,8 +773,7 @@ static int recv_zero_copy(struct datachan *d)
 			end_upload(d);
 			return 0;
 		}
-		d->bytes += got;
-		datachan_touch(d);
+		received(d, got);
 	}
 	return 0;
 }
@@ -713,8 +804,7 @@ static void pump_recv(struct datachan *d)
 			end_upload(d);
 			return;
 		}
-		d->bytes += n;
-		datachan_touch(d);
+		received(d, n);
 		r = store(d, in, n);
 		if (r) {
 			datachan_finish(d, XFER_LOCAL_ERROR, r);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "ascii.h"
+#include "jobs.h"
 #include "buf.h"
 #include "conn.h"
 #include "loop.h"
@@ -41,6 +42,7 @@ struct datachan {
 	int proxy_mode;
 	const struct config_cidr *proxy_from;
 	size_t n_proxy_from;
+	struct jobs *jobs; /* borrowed: a durable upload's write-behind; NULL = none */
 
 	/* private */
 	int lfd;
@@ -48,10 +50,14 @@ struct datachan {
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
 	bool have_target, connecting, running;
-	struct ascii_rx rx; /* TYPE A receive: a CR held between chunks */
+	bool offered;	     /* a PASV/EPSV reply names lfd and no connection was taken for it */
+	bool accepted_early; /* datachan_start took it: skip one listener event */
+	struct ascii_rx rx;  /* TYPE A receive: a CR held between chunks */
 	struct sockaddr_storage target;
 	struct proto_xfer x;
 	uint64_t off, bytes;
+	uint64_t unflushed;	/* a durable upload's bytes since the last write-behind */
+	struct writebehind *wb; /* its write-behind job in flight, if any */
 	struct buf out;
 	bool list_done;
 	struct conn conn; /* the data connection: plain, or TLS under PROT P */

@@ -31,16 +31,17 @@ struct proto_result;
 
 enum proto_effect_kind {
 	PROTO_EFFECT_NONE = 0,
-	PROTO_EFFECT_USER_LOOKUP, /* USER: the challenge for the name, if any (job pool) */
-	PROTO_EFFECT_AUTH_CHECK,  /* verify user/password in the store (job pool) */
-	PROTO_EFFECT_DELAY,	  /* wait delay_ms on a loop timer, then complete */
-	PROTO_EFFECT_CLOSE,	  /* flush the output, then close; never completes */
-	PROTO_EFFECT_DATA_SETUP,  /* PASV/EPSV: listen; PORT/EPRT: remember target */
-	PROTO_EFFECT_XFER,	  /* run a transfer on the data connection */
-	PROTO_EFFECT_TLS_START,	  /* flush the 234, drop buffered plaintext, TLS handshake */
-	PROTO_EFFECT_TLS_STOP,	  /* flush the reply, then close_notify both ways: plaintext again */
-	PROTO_EFFECT_GSS_STEP,	  /* ADAT: one GSSAPI security-context step (job pool) */
-	PROTO_EFFECT_ASCII_SIZE,  /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
+	PROTO_EFFECT_USER_LOOKUP,   /* USER: the challenge for the name, if any (job pool) */
+	PROTO_EFFECT_AUTH_CHECK,    /* verify user/password in the store (job pool) */
+	PROTO_EFFECT_DELAY,	    /* wait delay_ms on a loop timer, then complete */
+	PROTO_EFFECT_CLOSE,	    /* flush the output, then close; never completes */
+	PROTO_EFFECT_DATA_SETUP,    /* PASV/EPSV: listen; PORT/EPRT: remember target */
+	PROTO_EFFECT_XFER,	    /* run a transfer on the data connection */
+	PROTO_EFFECT_TLS_START,	    /* flush the 234, drop buffered plaintext, TLS handshake */
+	PROTO_EFFECT_TLS_STOP,	    /* flush the reply, then close_notify both ways: plaintext again */
+	PROTO_EFFECT_GSS_STEP,	    /* ADAT: one GSSAPI security-context step (job pool) */
+	PROTO_EFFECT_ASCII_SIZE,    /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
+	PROTO_EFFECT_UPLOAD_COMMIT, /* a durable upload's commit: fsync, rename, fsync (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -66,6 +67,7 @@ struct proto_xfer {
 	bool protect;		 /* PROT P: the data connection is TLS (server side) */
 	char gss_prot;		 /* GSSAPI PROT S or P: RFC 2228 §6 wrapped blocks; 0 = clear */
 	uint32_t pbsz;		 /* with gss_prot: largest wrapped block either way (PBSZ) */
+	bool durable;		 /* RECV_FILE: the commit will fsync ([transfer] fsync): write behind */
 };
 
 enum proto_xfer_status {
@@ -98,6 +100,12 @@ struct proto_effect {
 	 * -EFBIG) takes tens of milliseconds, too long for the loop. count_fd
 	 * is borrowed (proto closes it); the result is r->err or r->bytes. */
 	int count_fd;
+	/* UPLOAD_COMMIT: a complete upload whose commit waits for the disk
+	 * ([transfer] fsync). The session takes it: it ends it with
+	 * files_upload_end(upload, true, false) off the loop, whatever happens
+	 * to the connection meanwhile, and completes with that result in
+	 * r->err (the 226 or the 451 waits for it). */
+	struct vfs_upload *upload;
 	/* Every effect but CLOSE: the command's continuation, which
 	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);
@@ -113,6 +121,7 @@ struct proto_result {
 	/* XFER */
 	enum proto_xfer_status xfer_status;
 	uint64_t bytes; /* XFER: bytes moved; ASCII_SIZE: the count (err < 0: failed) */
+	/* UPLOAD_COMMIT: err is files_upload_end's result */
 	/* an upload that ended because the control connection was gone (a
 	 * killed client): never committed, logged reason=control-closed */
 	bool ctl_closed;

@@ -124,7 +124,16 @@ struct proto {
 	 * records of one kind byte ('L' a line, 'T' a line that was too long),
 	 * the line, '\n'. Bounded; input waits in the socket beyond it. */
 	struct buf held;
-	unsigned abor_count;	/* ABORs received during this transfer */
+	unsigned abor_count; /* ABORs received during this transfer */
+	/* How the transfer ended, kept while a durable upload's commit runs
+	 * (PROTO_EFFECT_UPLOAD_COMMIT) for the event and the replies after it. */
+	struct {
+		enum proto_xfer_status status;
+		int err;
+		uint64_t bytes;
+		bool ctl_closed;
+		unsigned abors;
+	} xend;
 	const char *setup_verb; /* "PORT" or "EPRT", for the 200 text */
 
 	/* The pending effect (kind NONE: none). Its continuation travels with

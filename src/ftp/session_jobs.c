@@ -1,6 +1,7 @@
 /* session_jobs: the session's work on the job pool: USER's lookup, the
- * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps and
- * the TYPE A size count, and the release of an abandoned challenge lock. */
+ * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps, the
+ * TYPE A size count and a durable upload's commit (its fsyncs), and the
+ * release of an abandoned challenge lock. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "files.h"
 #include "gss.h"
 #include "guard.h"
 #include "jobs.h"
@@ -39,6 +41,9 @@ struct auth_job {
 	int count_fd; /* ASCII_SIZE: borrowed from proto, which outlives the job */
 	uint64_t count;
 	int count_err;
+	struct vfs_upload *commit; /* UPLOAD_COMMIT: owned until the job ends it */
+	bool committing;	   /* UPLOAD_COMMIT */
+	int commit_err;
 };
 
 /* Releases a challenge lock after its connection closed; owns itself. */
@@ -78,6 +83,13 @@ static void auth_run(struct job *j, void *ctx)
 {
 	struct auth_job *a = container_of(j, struct auth_job, job);
 	struct store_handle *h = ctx;
+	if (a->commit) {
+		/* Even for a session that closed meanwhile: the upload was
+		 * complete and its commit decided; only the reply is lost. */
+		a->commit_err = files_upload_end(a->commit, true, false);
+		a->commit = NULL;
+		return;
+	}
 	if (a->count_fd >= 0) {
 		if (!atomic_load(&a->cancelled))
 			a->count_err = vfs_ascii_size(a->count_fd, ASCII_SIZE_LIMIT, &a->count);
@@ -158,7 +170,7 @@ static void auth_done(struct job *j)
 	}
 	/* How the login ends (and so what is counted) is proto's to say, once
 	 * it has the result (auth_event). */
-	if (!a->lookup && !a->gss && a->count_fd < 0)
+	if (!a->lookup && !a->gss && a->count_fd < 0 && !a->committing)
 		guard_login_result(s, a);
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	if (a->gss) {
@@ -172,6 +184,8 @@ static void auth_done(struct job *j)
 		r.err = a->count_err;
 		r.bytes = a->count;
 	}
+	if (a->committing)
+		r.err = a->commit_err;
 	session_complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
 	 * never took the lock, so nobody else would release it. */
@@ -241,6 +255,15 @@ void session_start_job(struct session *s, const struct proto_effect *e)
 		if (!s->job) {
 			struct auth_job *a = util_xcalloc(1, sizeof(*a));
 			a->count_fd = e->count_fd;
+			submit_job(s, a);
+		}
+		break;
+	case PROTO_EFFECT_UPLOAD_COMMIT:
+		if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->count_fd = -1;
+			a->commit = e->upload;
+			a->committing = true;
 			submit_job(s, a);
 		}
 		break;

@@ -54,6 +54,7 @@ struct conn {
 	uint32_t want;	      /* LOOP_IN/LOOP_OUT needed by the last -EAGAIN */
 	int pipe[2];	      /* plain splice_in: socket → pipe → file */
 	bool no_splice;	      /* splice refused on this stream: read/write instead */
+	bool corked;	      /* plain sendfile: TCP_CORK set (the close flushes it) */
 };
 
 extern const struct conn_ops conn_plain_ops;
@@ -80,7 +81,11 @@ int conn_shutdown(struct conn *c);
 /* Transport capabilities, CONN_CAP_*. */
 uint32_t conn_caps(const struct conn *c);
 /* CONN_CAP_SENDFILE: up to n bytes of fd from *off (advanced): 0 with *put
- * (0: the file ends before *off); -EAGAIN; -errno. */
+ * (0: the file ends before *off); -EAGAIN; -errno. A bulk sender asks for
+ * large n: from CONN_BULK_MIN on, the stream is corked for good (only full
+ * segments leave; closing it sends the rest with the FIN), which saves the
+ * kernel on both ends a good part of its work per byte. */
+#define CONN_BULK_MIN (256u * 1024u)
 int conn_sendfile(struct conn *c, int fd, uint64_t *off, size_t n, size_t *put);
 /* CONN_CAP_SPLICE_IN: up to n bytes of the stream appended to the file fd:
  * 0 with *got (0 at end of stream); -EAGAIN; -EOPNOTSUPP when this file

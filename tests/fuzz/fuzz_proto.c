@@ -116,6 +116,9 @@ static void complete(struct proto *p, const struct proto_effect *e, unsigned mod
 	case PROTO_EFFECT_TLS_STOP:
 		res.err = fail ? -EIO : 0;
 		break;
+	case PROTO_EFFECT_UPLOAD_COMMIT:
+		res.err = files_upload_end(e->upload, true, false);
+		break;
 	default:
 		break;
 	}

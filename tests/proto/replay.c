@@ -230,19 +230,19 @@ struct replay {
 	struct proto *p;
 	struct fake_user users[REPLAY_MAX_USERS];
 	size_t n_users;
-	struct buf in;          /* client bytes proto has not consumed yet */
-	bool closed;            /* an E: CLOSE or E: ENOBUFS was checked */
-	bool overflow;          /* proto_feed returned -ENOBUFS */
-	bool overflow_seen;     /* ... and E: ENOBUFS acknowledged it */
-	bool last_was_close;    /* the most recent step was E: CLOSE */
-	int family;             /* AF_INET or AF_INET6: the control connection */
-	bool tls_available;     /* set tls available|implicit: a certificate is configured */
-	bool tls_implicit;      /* ... and the connection is implicit FTPS */
-	bool lookup_manual;     /* set lookup manual: E: USER_LOOKUP completes them */
-	uint64_t next_lock;     /* lock tokens handed out */
-	bool gss;               /* set gss available: AUTH GSSAPI offered (replay_gss.c) */
-	struct buf gss_plain;   /* unwrapped protected replies not yet checked by S{S}:/S{P}: */
-	uint64_t now_ms;        /* the clocks given to proto (clock) */
+	struct buf in;	      /* client bytes proto has not consumed yet */
+	bool closed;	      /* an E: CLOSE or E: ENOBUFS was checked */
+	bool overflow;	      /* proto_feed returned -ENOBUFS */
+	bool overflow_seen;   /* ... and E: ENOBUFS acknowledged it */
+	bool last_was_close;  /* the most recent step was E: CLOSE */
+	int family;	      /* AF_INET or AF_INET6: the control connection */
+	bool tls_available;   /* set tls available|implicit: a certificate is configured */
+	bool tls_implicit;    /* ... and the connection is implicit FTPS */
+	bool lookup_manual;   /* set lookup manual: E: USER_LOOKUP completes them */
+	uint64_t next_lock;   /* lock tokens handed out */
+	bool gss;	      /* set gss available: AUTH GSSAPI offered (replay_gss.c) */
+	struct buf gss_plain; /* unwrapped protected replies not yet checked by S{S}:/S{P}: */
+	uint64_t now_ms;      /* the clocks given to proto (clock) */
 	int64_t wall_s;
 };
 
@@ -395,6 +395,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "GSS_STEP";
 	case PROTO_EFFECT_ASCII_SIZE:
 		return "ASCII_SIZE";
+	case PROTO_EFFECT_UPLOAD_COMMIT:
+		return "UPLOAD_COMMIT";
 	}
 	return "?";
 }
@@ -482,6 +484,13 @@ static int pump(struct replay *r)
 {
 	for (;;) {
 		const struct proto_effect *e = proto_effect(r->p);
+		if (e && e->kind == PROTO_EFFECT_UPLOAD_COMMIT) {
+			/* A durable upload's commit, carried out at once as the
+			 * session's job would (the transcripts' files are real). */
+			struct proto_result res = { .err = files_upload_end(e->upload, true, false) };
+			proto_complete(r->p, &res);
+			continue;
+		}
 		if (!e || e->kind != PROTO_EFFECT_USER_LOOKUP || r->lookup_manual)
 			break;
 		complete_lookup(r, false);
@@ -1412,7 +1421,8 @@ static int do_xfer_effect(struct replay *r, struct slice arg)
 	if (want_kind != XFER_SEND_LIST) {
 		int fl = fcntl(x->fd, F_GETFL);
 		if (fl < 0)
-			return fail(r, "expected a usable fd in the XFER effect got fd %d (%s)", x->fd, strerror(errno));
+			return fail(r, "expected a usable fd in the XFER effect got fd %d (%s)", x->fd,
+				    strerror(errno));
 		if (want_kind == XFER_RECV_FILE && (fl & O_ACCMODE) == O_RDONLY)
 			return fail(r, "expected RECV_FILE's fd to be writable got a read-only fd");
 		if (want_kind == XFER_SEND_FILE && (fl & O_ACCMODE) == O_WRONLY)
@@ -1454,13 +1464,15 @@ static int do_xfer_effect(struct replay *r, struct slice arg)
 			lines = v;
 			continue;
 		} else {
-			return bad_syntax(r, "unknown XFER field for %s (SEND_FILE: offset size ascii content; "
+			return bad_syntax(r,
+					  "unknown XFER field for %s (SEND_FILE: offset size ascii content; "
 					  "RECV_FILE: ascii; SEND_LIST: content lines; all: abort gss pbsz protect)",
 					  xfer_kind_name(want_kind));
 		}
 		if (got != v)
-			return fail(r, "expected XFER %s %.*s=%llu got %.*s=%llu", xfer_kind_name(want_kind), (int)key.n,
-				    key.p, (unsigned long long)v, (int)key.n, key.p, (unsigned long long)got);
+			return fail(r, "expected XFER %s %.*s=%llu got %.*s=%llu", xfer_kind_name(want_kind),
+				    (int)key.n, key.p, (unsigned long long)v, (int)key.n, key.p,
+				    (unsigned long long)got);
 	}
 	if (want_kind == XFER_SEND_LIST) {
 		if (have_content || have_lines)
@@ -1481,8 +1493,8 @@ static int do_xfer_effect(struct replay *r, struct slice arg)
 		if (e2)
 			rc = fail(r, "reading the SEND_FILE fd: %s", strerror(-e2));
 		else if (!slice_eq(buf_slice(&want), buf_slice(&got)))
-			rc = content_mismatch(r, "SEND_FILE content from the offset", buf_slice(&want),
-					      buf_slice(&got));
+			rc =
+			    content_mismatch(r, "SEND_FILE content from the offset", buf_slice(&want), buf_slice(&got));
 		buf_free(&want);
 		buf_free(&got);
 	}
@@ -1506,9 +1518,9 @@ static int errno_value(struct slice s, int *out)
 		const char *name;
 		int value;
 	} names[] = {
-		{ "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT }, { "EFBIG", EFBIG }, { "EIO", EIO },
-		{ "EACCES", EACCES }, { "EPIPE", EPIPE }, { "ECONNRESET", ECONNRESET }, { "ETIMEDOUT", ETIMEDOUT },
-		{ "EROFS", EROFS }, { "EPERM", EPERM }, { "ENOENT", ENOENT },
+		{ "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT }, { "EFBIG", EFBIG },		  { "EIO", EIO },
+		{ "EACCES", EACCES }, { "EPIPE", EPIPE },   { "ECONNRESET", ECONNRESET }, { "ETIMEDOUT", ETIMEDOUT },
+		{ "EROFS", EROFS },   { "EPERM", EPERM },   { "ENOENT", ENOENT },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (slice_eq(s, slice_from_cstr(names[i].name))) {
@@ -1658,8 +1670,8 @@ static int do_effect(struct replay *r, struct slice rest)
 			struct slice want = { flag.p + 8, flag.n - 8 };
 			if (!e || e->kind != PROTO_EFFECT_USER_LOOKUP || !e->lookup.release_user ||
 			    !e->lookup.release_lock || !slice_eq(slice_from_cstr(e->lookup.release_user), want))
-				return fail(r, "expected USER_LOOKUP releasing %.*s's challenge lock got %s", (int)want.n,
-					    want.p,
+				return fail(r, "expected USER_LOOKUP releasing %.*s's challenge lock got %s",
+					    (int)want.n, want.p,
 					    e && e->kind == PROTO_EFFECT_USER_LOOKUP && e->lookup.release_user
 						? e->lookup.release_user
 						: "no release");
@@ -1732,7 +1744,8 @@ static int do_effect(struct replay *r, struct slice rest)
 	}
 	if (slice_eq(kind, SLICE_LIT("ENOBUFS"))) {
 		if (!r->overflow)
-			return fail(r, "expected proto_feed to have returned -ENOBUFS got no overflow (output %zu bytes)",
+			return fail(r,
+				    "expected proto_feed to have returned -ENOBUFS got no overflow (output %zu bytes)",
 				    proto_output(r->p)->len);
 		r->overflow_seen = true;
 		r->closed = true;
@@ -1749,8 +1762,9 @@ static int do_effect(struct replay *r, struct slice rest)
 		}
 		return 0;
 	}
-	return bad_syntax(r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, "
-			     "ASCII_SIZE, CLOSE, ENOBUFS, NONE)");
+	return bad_syntax(
+	    r, "unknown effect (USER_LOOKUP, AUTH_CHECK, AUTH_ERROR, DELAY, DATA_SETUP, XFER, ABORT_REQUESTED, "
+	       "ASCII_SIZE, CLOSE, ENOBUFS, NONE)");
 }
 
 /* E: GSS_STEP TOKEN CONTINUE|COMPLETE|FAIL [reply=ESCAPED] [principal=P] [local=L] */
@@ -1942,8 +1956,9 @@ static int step(struct replay *r, struct slice line)
 	} else if (directive(line, "T:", &rest)) {
 		rc = do_timeout(r, rest);
 	} else {
-		return bad_syntax(r, "unknown directive (set user file mkdir symlink mtime clock F: F! D: greet C: C< S: S< S~ "
-				     "S- E: T: X: P:)");
+		return bad_syntax(
+		    r, "unknown directive (set user file mkdir symlink mtime clock F: F! D: greet C: C< S: S< S~ "
+		       "S- E: T: X: P:)");
 	}
 	r->last_was_close = close_step;
 	return rc;

@@ -1271,6 +1271,63 @@ static void test_vfs_partials(void **state)
 	assert_int_equal(outside_unchanged(*state), 0);
 }
 
+/* The upload's descriptor now refers to a pipe, on which fsync fails
+ * (EINVAL): a failing disk, as far as commit can tell. */
+static int break_fsync(struct vfs_upload *u)
+{
+	int p[2];
+	CHECK(pipe(p) == 0);
+	CHECK(dup2(p[1], u->fd) == u->fd);
+	(void)close(p[0]);
+	(void)close(p[1]);
+	return 0;
+}
+
+/* [transfer] fsync (vfs.h: durable): commit syncs the file before the
+ * rename and the directory after it; a failed fsync leaves the old file as
+ * it was and no temporary (or STOU name) behind. */
+static int scen_durable(struct fx *f)
+{
+	struct vfs *v = &f->v;
+	struct vfs_upload u;
+	CHECK_EQ(vfs_upload_begin(v, "/file.txt", VFS_UPLOAD_REPLACE, 0, true, &u), 0);
+	CHECK(write_all(u.fd, "durable") == 0);
+	u.durable = true;
+	CHECK_EQ(vfs_upload_commit(&u), 0);
+	CHECK(host_eq(f, "file.txt", "durable") == 0);
+	/* The file's fsync fails: nothing is renamed, the temporary goes. */
+	CHECK_EQ(vfs_upload_begin(v, "/file.txt", VFS_UPLOAD_REPLACE, 0, true, &u), 0);
+	CHECK(write_all(u.fd, "lost") == 0);
+	CHECK(break_fsync(&u) == 0);
+	u.durable = true;
+	CHECK_EQ(vfs_upload_commit(&u), -EINVAL);
+	CHECK_EQ(u.fd, -1);
+	CHECK_EQ(u.dirfd, -1);
+	CHECK(host_eq(f, "file.txt", "durable") == 0);
+	CHECK_EQ(count_prefix(f->root, TMP_PREFIX), 0);
+	/* In place (APPE): the file, then its directory (opened at begin). */
+	CHECK_EQ(vfs_upload_begin(v, "/file.txt", VFS_UPLOAD_APPEND, 0, true, &u), 0);
+	CHECK(u.dirfd >= 0);
+	CHECK(write_all(u.fd, "+more") == 0);
+	u.durable = true;
+	CHECK_EQ(vfs_upload_commit(&u), 0);
+	CHECK(host_eq(f, "file.txt", "durable+more") == 0);
+	/* STOU whose fsync fails leaves no file under the name it chose. */
+	CHECK_EQ(vfs_upload_begin(v, "/", VFS_UPLOAD_UNIQUE, 0, true, &u), 0);
+	CHECK_EQ(count_prefix(f->root, "ferry."), 1);
+	CHECK(break_fsync(&u) == 0);
+	u.durable = true;
+	CHECK_EQ(vfs_upload_commit(&u), -EINVAL);
+	CHECK_EQ(count_prefix(f->root, "ferry."), 0);
+	return 0;
+}
+
+static void test_vfs_durable(void **state)
+{
+	assert_int_equal(scen_durable(*state), 0);
+	assert_int_equal(outside_unchanged(*state), 0);
+}
+
 /* Sessions of one home share a descriptor; a home renamed away and
  * recreated under the same path is a different directory and gets its own. */
 static void test_vfs_root_shared(void **state)
@@ -1603,6 +1660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vfs_escape_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_uploads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_partials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vfs_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_magic_links, setup, teardown),
 		cmocka_unit_test(test_vfs_root_handling),
 		cmocka_unit_test(test_vfs_root_shared),
