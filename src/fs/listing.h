@@ -1,9 +1,13 @@
 /* listing: LIST / NLST / MLSD / MLST lines from a directory fd or a stat.
- * Pure formatting plus readdir on an fd it is handed; streams a directory
- * in bounded chunks so 100,000 entries never sit in memory at once. */
+ * Pure formatting plus getdents64/statx on an fd it is handed; streams a
+ * directory in bounded chunks so 100,000 entries never sit in memory at
+ * once. A listing is used by one thread at a time (the job pool produces
+ * the chunks of a data connection's listing, ftp/list_feed.c); handing it
+ * over through a mutex-protected queue is what makes that safe. */
 #ifndef FERRY_LISTING_H
 #define FERRY_LISTING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -67,6 +71,15 @@ int listing_peek(struct listing *l);
  * about max bytes were added). Returns 1 when more remain, 0 when done,
  * -errno on a read error. */
 int listing_next(struct listing *l, struct buf *out, size_t max);
+/* listing_next with two more limits, for a chunk made on the job pool:
+ * it also ends after the entry during which util_now_us() passed
+ * deadline_us (0: none), so a directory on slow storage still yields a
+ * chunk now and then, and as soon as *stop (may be NULL) is true, after
+ * the entry in hand (then 1 is returned: the listing is not finished). */
+int listing_next_until(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop);
+/* Another reference to l (a job that may outlive its transfer holds one);
+ * each listing_free drops one, the last frees. Returns l. */
+struct listing *listing_hold(struct listing *l);
 void listing_free(struct listing *l);
 
 #endif

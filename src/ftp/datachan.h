@@ -18,6 +18,9 @@
 #include "proto.h"
 #include "metrics.h"
 
+struct jobs;
+struct list_feed;
+
 struct datachan {
 	struct loop *loop;
 	struct sockaddr_storage ctl_local, ctl_peer; /* the control connection */
@@ -34,6 +37,7 @@ struct datachan {
 	void (*done)(struct datachan *d, enum proto_xfer_status st, int err, uint64_t bytes);
 	void *owner;		 /* for done(): the session */
 	struct metrics *metrics; /* borrowed; NULL = not counted */
+	struct jobs *jobs;	 /* borrowed: listings are made there (list_feed.h); NULL = on the loop */
 
 	/* private */
 	int lfd;
@@ -47,6 +51,8 @@ struct datachan {
 	uint64_t off, bytes;
 	struct buf out;
 	bool list_done;
+	/* a listing's chunks, made on the job pool */
+	struct list_feed *feed;
 	struct conn conn; /* the data connection: plain, or TLS under PROT P */
 	struct conn sec;  /* RFC 2228 §6 blocks over conn (GSSAPI PROT S/P) */
 	struct conn *top; /* what the pump reads and writes: &conn or &sec */

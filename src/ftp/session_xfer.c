@@ -35,6 +35,7 @@ static struct datachan *data_chan(struct session *s)
 	d->timeout_ms = s->cfg->data_timeout_ms;
 	d->sid = s->id;
 	d->metrics = s->host->metrics;
+	d->jobs = s->host->jobs;
 	d->done = on_xfer_done;
 	d->owner = s;
 	d->require_reuse = s->cfg->tls_data_reuse != 0;
