@@ -25,6 +25,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +82,17 @@ struct day_cache {
 	struct utc date;
 };
 
+/* What one formatting call needs of its own: listing_fill runs in several
+ * threads at once, listing_next uses the listing's. */
+struct scratch {
+	struct day_cache days;
+	char target[TARGET_MAX];
+};
+
 struct listing {
 	int fd; /* the directory (owned) */
+	/* The cursor below, for listing_fill's concurrent callers. */
+	pthread_mutex_t lock;
 	enum listing_format fmt;
 	struct listing_opts opts;
 	atomic_uint refs;
@@ -94,8 +105,7 @@ struct listing {
 	char *pattern; /* NULL: every entry (heap, from listing_set_pattern) */
 	char *prefix;  /* NLST: written before each name ("" or "dir/") */
 	size_t pattern_n, prefix_n;
-	struct day_cache days;
-	char target[TARGET_MAX];
+	struct scratch own; /* listing_next's */
 };
 
 static bool has_crlf_n(const char *s, size_t n)
@@ -588,7 +598,7 @@ static int next_candidate(struct listing *l, struct entry *e)
  * never followed: following one would reach outside the user's root
  * (openat2's RESOLVE_IN_ROOT does not apply here) and leak the target's
  * metadata. MLSD reports the link itself. */
-static int stat_entry(const struct listing *l, const struct entry *e, struct stat *st)
+static int stat_entry(const struct listing *l, int fd, const struct entry *e, struct stat *st)
 {
 	struct statx sx;
 	unsigned mask = STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME;
@@ -596,7 +606,7 @@ static int stat_entry(const struct listing *l, const struct entry *e, struct sta
 		mask |= STATX_NLINK;
 	if (l->opts.facts & FACT_UNIQUE)
 		mask |= STATX_INO;
-	if (statx(l->fd, e->name, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT, mask, &sx) != 0)
+	if (statx(fd, e->name, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT, mask, &sx) != 0)
 		return -errno;
 	st->st_mode = sx.stx_mode;
 	st->st_nlink = sx.stx_nlink;
@@ -608,8 +618,9 @@ static int stat_entry(const struct listing *l, const struct entry *e, struct sta
 	return 0;
 }
 
-/* 0 appended, 1 skipped (vanished or unreadable), -errno otherwise. */
-static int emit_entry(struct listing *l, struct buf *out, const struct entry *e)
+/* 0 appended, 1 skipped (vanished or unreadable), -errno otherwise. fd is
+ * the directory (l's, or a caller's own descriptor of it). */
+static int emit_entry(const struct listing *l, int fd, struct buf *out, const struct entry *e, struct scratch *sc)
 {
 	if (l->fmt == LISTING_NLST) {
 		struct slice pcs[3] = { { l->prefix ? l->prefix : "", l->prefix_n },
@@ -618,20 +629,20 @@ static int emit_entry(struct listing *l, struct buf *out, const struct entry *e)
 		return append_pieces(out, pcs, ARRAY_LEN(pcs));
 	}
 	struct stat st;
-	int r = stat_entry(l, e, &st);
+	int r = stat_entry(l, fd, e, &st);
 	if (r)
 		return r == -ENOMEM ? r : 1; /* gone since getdents64 (ENOENT) or unreadable: leave it out */
 	if (l->fmt == LISTING_MLSD)
-		return facts_line(out, e->name, e->n, &st, NULL, false, l->opts.facts, l->opts.perms, &l->days);
+		return facts_line(out, e->name, e->n, &st, NULL, false, l->opts.facts, l->opts.perms, &sc->days);
 	const char *target = NULL;
 	if (S_ISLNK(st.st_mode)) {
-		ssize_t n = readlinkat(l->fd, e->name, l->target, sizeof(l->target) - 1);
-		if (n >= 0 && (size_t)n < sizeof(l->target) - 1) {
-			l->target[n] = '\0';
-			target = l->target;
+		ssize_t n = readlinkat(fd, e->name, sc->target, sizeof(sc->target) - 1);
+		if (n >= 0 && (size_t)n < sizeof(sc->target) - 1) {
+			sc->target[n] = '\0';
+			target = sc->target;
 		}
 	}
-	return list_line(out, e->name, e->n, &st, target, l->opts.now, &l->days);
+	return list_line(out, e->name, e->n, &st, target, l->opts.now, &sc->days);
 }
 
 int listing_open(int dirfd, enum listing_format fmt, const struct listing_opts *o, struct listing **out)
@@ -664,6 +675,7 @@ int listing_open(int dirfd, enum listing_format fmt, const struct listing_opts *
 		goto fail;
 	}
 	l->fd = dirfd;
+	(void)pthread_mutex_init(&l->lock, NULL);
 	l->fmt = fmt;
 	atomic_init(&l->refs, 1u);
 	if (o) {
@@ -725,7 +737,7 @@ int listing_next_until(struct listing *l, struct buf *out, size_t max, uint64_t 
 						(stop && atomic_load_explicit(stop, memory_order_relaxed))))
 			return 1;
 		size_t before = out->len;
-		r = emit_entry(l, out, &e);
+		r = emit_entry(l, l->fd, out, &e, &l->own);
 		if (r < 0) {
 			/* A full output buffer is not an error of the listing:
 			 * the entry stays for the next call. */
@@ -748,6 +760,63 @@ int listing_next(struct listing *l, struct buf *out, size_t max)
 	return listing_next_until(l, out, max, 0, NULL);
 }
 
+/* listing_fill takes names in groups under the lock, then stats and
+ * formats them without it, so two jobs on one listing stat in parallel. */
+#define FILL_GROUP 32
+
+struct named {
+	struct entry e;
+	char name[NAME_MAX + 1];
+};
+
+int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop)
+{
+	if (!l || !out)
+		return -EINVAL;
+	struct scratch *sc = malloc(sizeof(*sc) + FILL_GROUP * sizeof(struct named));
+	if (!sc)
+		return -ENOMEM;
+	struct named *g = (struct named *)(sc + 1);
+	sc->days.valid = false;
+	/* A descriptor of our own: concurrent calls on one shared descriptor
+	 * would bounce its reference count between the CPUs at every statx. */
+	int fd = openat(l->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fd = l->fd;
+	size_t start = out->len;
+	int r = 1;
+	while (r == 1 && out->len - start < max) {
+		if ((deadline_us && util_now_us() >= deadline_us) ||
+		    (stop && atomic_load_explicit(stop, memory_order_relaxed)))
+			break;
+		size_t k = 0;
+		pthread_mutex_lock(&l->lock);
+		while (k < FILL_GROUP && (r = next_candidate(l, &g[k].e)) == 1) {
+			if (g[k].e.n > NAME_MAX) { /* no statx could find it */
+				consume(l);
+				continue;
+			}
+			memcpy(g[k].name, g[k].e.name, g[k].e.n);
+			g[k].name[g[k].e.n] = '\0';
+			g[k].e.name = g[k].name;
+			consume(l);
+			k++;
+		}
+		pthread_mutex_unlock(&l->lock);
+		for (size_t i = 0; i < k; i++) {
+			int e = emit_entry(l, fd, out, &g[i].e, sc);
+			if (e < 0) {
+				r = e; /* the names taken are lost: the listing has failed */
+				break;
+			}
+		}
+	}
+	if (fd != l->fd)
+		(void)close(fd);
+	free(sc);
+	return r;
+}
+
 struct listing *listing_hold(struct listing *l)
 {
 	if (l)
@@ -760,6 +829,7 @@ void listing_free(struct listing *l)
 	if (!l || atomic_fetch_sub_explicit(&l->refs, 1u, memory_order_acq_rel) > 1)
 		return;
 	(void)close(l->fd);
+	pthread_mutex_destroy(&l->lock);
 	free(l->dents);
 	free(l->pattern);
 	free(l->prefix);

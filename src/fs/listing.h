@@ -77,6 +77,14 @@ int listing_next(struct listing *l, struct buf *out, size_t max);
  * chunk now and then, and as soon as *stop (may be NULL) is true, after
  * the entry in hand (then 1 is returned: the listing is not finished). */
 int listing_next_until(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop);
+/* For a listing made by several jobs at once (ftp/list_feed.c): appends
+ * whole lines until about max bytes were added (overshooting by at most 32
+ * lines, which out must have room for), deadline_us passed or *stop turned
+ * true. Safe to call from several threads at once on one listing (each with
+ * its own out); lines come in no particular order across calls. Not to be
+ * mixed with listing_next. 1 when names may remain, 0 once they ran out
+ * (calls still running may add their last lines), -errno on an error. */
+int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop);
 /* Another reference to l (a job that may outlive its transfer holds one);
  * each listing_free drops one, the last frees. Returns l. */
 struct listing *listing_hold(struct listing *l);

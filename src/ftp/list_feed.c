@@ -1,10 +1,16 @@
-/* list_feed: a data connection's listing, one chunk at a time on the job
- * pool (list_feed.h). The feed is one allocation shared by the loop and at
- * most one job: while a job is in flight only the job touches `work` and
- * the listing, and the pool's queue lock and loop_post order the hand-over
- * both ways. A cancelled feed with a job in flight is freed by that job's
- * completion, on the loop, so nothing of it outlives the job or is freed
- * under it. */
+/* list_feed: a data connection's listing, made in chunks on the job pool
+ * (list_feed.h). Two jobs make chunks at once (listing_fill takes names
+ * under the listing's lock and stats them in parallel: the name lookup of
+ * each statx is most of a listing's cost), and a job starts again only
+ * once its chunk was taken, so a feed holds at most two chunks besides
+ * the one being sent. Chunks go out in the order they were finished. The
+ * second job starts once the first chunk shows there is more than one, so
+ * a small directory costs one job.
+ *
+ * Each slot's job owns its `work` buffer while in flight; the pool's queue
+ * lock and loop_post order the hand-over both ways. A cancelled feed with
+ * jobs in flight is freed by the last of them to complete, on the loop, so
+ * nothing of it outlives a job or is freed under one. */
 #include "list_feed.h"
 
 #include <errno.h>
@@ -17,21 +23,32 @@
 /* One chunk: bytes (a few socket writes) and time. The time bound keeps a
  * directory on slow storage from holding a pool thread, and the client
  * without news, for long. */
-#define FEED_CHUNK (128u * 1024u)
+#define FEED_CHUNK (96u * 1024u)
 #define FEED_CHUNK_US 20000u
-/* The buffers' cap: a chunk ends after the line that crosses FEED_CHUNK,
- * and one LIST line is at most a name, a symlink target and the head. */
-#define FEED_BUF_MAX (FEED_CHUNK + 16u * 1024u)
+/* The buffers' cap: listing_fill may overshoot the chunk by 32 lines, and
+ * a LIST line is at most its head, a name and a symlink target. */
+#define FEED_BUF_MAX (FEED_CHUNK + 32u * (96u + 256u + 4u + 4096u + 2u))
+#define FEED_SLOTS 2
+
+struct feed_slot {
+	struct job job;
+	struct list_feed *f;
+	struct buf work; /* the chunk being made, or made and not yet taken */
+	int result;	 /* listing_fill's: 1 more, 0 no names left, <0 error */
+	bool in_flight;
+};
 
 struct list_feed {
-	struct job job;
+	struct feed_slot slot[FEED_SLOTS];
 	struct jobs *jobs;
 	struct listing *l; /* our reference */
-	struct buf work;   /* the chunk being made (the job's while in flight) */
-	struct buf ready;  /* a chunk made and not yet taken */
-	int result;	   /* the last chunk's listing_next_until: 1 more, 0 end, <0 error */
 	atomic_bool cancelled;
-	bool in_flight, finished, waiting;
+	unsigned in_flight;
+	unsigned ready[FEED_SLOTS]; /* slots with a chunk to take, oldest first */
+	unsigned nready;
+	bool names_done; /* a job found no names left */
+	int err;
+	bool waiting; /* take said -EAGAIN: wake when there is news */
 	void (*wake)(void *arg);
 	void *arg;
 };
@@ -39,18 +56,82 @@ struct list_feed {
 static void feed_free(struct list_feed *f)
 {
 	listing_free(f->l);
-	buf_free(&f->work);
-	buf_free(&f->ready);
+	for (unsigned i = 0; i < FEED_SLOTS; i++)
+		buf_free(&f->slot[i].work);
 	free(f);
 }
 
-static void feed_run(struct job *j, void *thread_ctx)
+static void slot_run(struct job *j, void *thread_ctx)
 {
 	(void)thread_ctx;
-	struct list_feed *f = container_of(j, struct list_feed, job);
+	struct feed_slot *s = container_of(j, struct feed_slot, job);
+	struct list_feed *f = s->f;
 	if (atomic_load(&f->cancelled))
 		return;
-	f->result = listing_next_until(f->l, &f->work, FEED_CHUNK, util_now_us() + FEED_CHUNK_US, &f->cancelled);
+	s->result = listing_fill(f->l, &s->work, FEED_CHUNK, util_now_us() + FEED_CHUNK_US, &f->cancelled);
+}
+
+static void slot_submit(struct list_feed *f, struct feed_slot *s)
+{
+	buf_reset(&s->work);
+	s->result = 1;
+	s->in_flight = true;
+	f->in_flight++;
+	jobs_submit(f->jobs, &s->job);
+}
+
+static void slot_done(struct job *j)
+{
+	struct feed_slot *s = container_of(j, struct feed_slot, job);
+	struct list_feed *f = s->f;
+	s->in_flight = false;
+	f->in_flight--;
+	if (atomic_load(&f->cancelled)) {
+		if (f->in_flight == 0)
+			feed_free(f);
+		return;
+	}
+	if (s->result == 0)
+		f->names_done = true;
+	else if (s->result < 0 && !f->err)
+		f->err = s->result;
+	if (s->work.len)
+		f->ready[f->nready++] = (unsigned)(s - f->slot);
+	/* Idle slots (no chunk waiting) go on while names remain: this one
+	 * if it made nothing (the time ran out on vanished entries, say), the
+	 * other one after the first chunk. */
+	for (unsigned i = 0; i < FEED_SLOTS && !f->names_done && !f->err; i++) {
+		struct feed_slot *o = &f->slot[i];
+		if (!o->in_flight && o->work.len == 0)
+			slot_submit(f, o);
+	}
+	if (f->waiting && (f->nready || f->err || f->in_flight == 0)) {
+		f->waiting = false;
+		f->wake(f->arg);
+	}
+}
+
+int list_feed_start(struct list_feed **out, struct jobs *js, struct loop *loop, struct listing *l,
+		    void (*wake)(void *arg), void *arg)
+{
+	struct list_feed *f = calloc(1, sizeof(*f));
+	*out = NULL;
+	if (!f)
+		return -ENOMEM;
+	f->jobs = js;
+	f->l = listing_hold(l);
+	atomic_init(&f->cancelled, false);
+	f->wake = wake;
+	f->arg = arg;
+	for (unsigned i = 0; i < FEED_SLOTS; i++) {
+		struct feed_slot *s = &f->slot[i];
+		s->f = f;
+		buf_init(&s->work, FEED_BUF_MAX);
+		s->job = (struct job){ .run = slot_run, .done = slot_done, .owner = loop };
+	}
+	slot_submit(f, &f->slot[0]);
+	*out = f;
+	return 0;
 }
 
 /* Swaps the storage of two buffers (their caps stay). */
@@ -67,75 +148,31 @@ static void buf_swap_storage(struct buf *a, struct buf *b)
 	b->cap = t.cap;
 }
 
-static void feed_submit(struct list_feed *f)
-{
-	buf_reset(&f->work);
-	f->in_flight = true;
-	jobs_submit(f->jobs, &f->job);
-}
-
-static void feed_done(struct job *j)
-{
-	struct list_feed *f = container_of(j, struct list_feed, job);
-	f->in_flight = false;
-	if (atomic_load(&f->cancelled)) {
-		feed_free(f);
-		return;
-	}
-	/* ready is empty here: a chunk is started only once the last was taken. */
-	buf_swap_storage(&f->ready, &f->work);
-	f->finished = f->result <= 0;
-	if (f->ready.len == 0 && !f->finished) {
-		/* Nothing yet (the time ran out on vanished entries, say). */
-		feed_submit(f);
-		return;
-	}
-	if (f->waiting) {
-		f->waiting = false;
-		f->wake(f->arg);
-	}
-}
-
-int list_feed_start(struct list_feed **out, struct jobs *js, struct loop *loop, struct listing *l,
-		    void (*wake)(void *arg), void *arg)
-{
-	struct list_feed *f = calloc(1, sizeof(*f));
-	*out = NULL;
-	if (!f)
-		return -ENOMEM;
-	f->jobs = js;
-	f->l = listing_hold(l);
-	buf_init(&f->work, FEED_BUF_MAX);
-	buf_init(&f->ready, FEED_BUF_MAX);
-	atomic_init(&f->cancelled, false);
-	f->wake = wake;
-	f->arg = arg;
-	f->job = (struct job){ .run = feed_run, .done = feed_done, .owner = loop };
-	feed_submit(f);
-	*out = f;
-	return 0;
-}
-
 int list_feed_take(struct list_feed *f, struct buf *out)
 {
-	if (f->ready.len == 0) {
+	if (f->err)
+		return f->err; /* lines were lost with it: the listing has failed */
+	if (f->nready == 0) {
 		if (f->in_flight) {
 			f->waiting = true;
 			return -EAGAIN;
 		}
-		/* The last chunk was taken (or was empty). */
-		return f->result < 0 ? f->result : 1;
+		return 1; /* every name listed and every chunk taken */
 	}
+	struct feed_slot *s = &f->slot[f->ready[0]];
+	f->nready--;
+	for (unsigned i = 0; i < f->nready; i++)
+		f->ready[i] = f->ready[i + 1];
 	if (out->len == 0) {
-		buf_swap_storage(out, &f->ready);
+		buf_swap_storage(out, &s->work);
 	} else {
-		int r = buf_append(out, buf_data(&f->ready), f->ready.len);
+		int r = buf_append(out, buf_data(&s->work), s->work.len);
 		if (r)
 			return r;
 	}
-	buf_reset(&f->ready);
-	if (!f->finished)
-		feed_submit(f);
+	buf_reset(&s->work);
+	if (!f->names_done)
+		slot_submit(f, s);
 	return 0;
 }
 
@@ -144,7 +181,7 @@ void list_feed_cancel(struct list_feed *f)
 	if (!f)
 		return;
 	atomic_store(&f->cancelled, true);
-	if (!f->in_flight)
+	if (f->in_flight == 0)
 		feed_free(f);
-	/* else feed_done frees it */
+	/* else the last slot_done frees it */
 }
