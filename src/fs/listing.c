@@ -817,6 +817,17 @@ int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadli
 	return r;
 }
 
+int listing_read_all(struct listing *l, struct buf *out, size_t step)
+{
+	for (;;) {
+		int more = listing_next(l, out, step);
+		if (more < 0)
+			return more == -ENOBUFS ? 1 : more;
+		if (!more)
+			return 0;
+	}
+}
+
 struct listing *listing_hold(struct listing *l)
 {
 	if (l)

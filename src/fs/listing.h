@@ -71,6 +71,10 @@ int listing_peek(struct listing *l);
  * about max bytes were added). Returns 1 when more remain, 0 when done,
  * -errno on a read error. */
 int listing_next(struct listing *l, struct buf *out, size_t max);
+/* Reads lines into out until the listing ends (0) or out is full (1: the
+ * lines that fit, whole), step bytes at a time; -errno on a read error. For
+ * a listing that must fit in one bounded reply (STAT). */
+int listing_read_all(struct listing *l, struct buf *out, size_t step);
 /* listing_next with two more limits, for a chunk made on the job pool:
  * it also ends after the entry during which util_now_us() passed
  * deadline_us (0: none), so a directory on slow storage still yields a

@@ -39,6 +39,7 @@ enum proto_effect_kind {
 	PROTO_EFFECT_TLS_STOP,	  /* flush the reply, then close_notify both ways: plaintext again */
 	PROTO_EFFECT_GSS_STEP,	  /* ADAT: one GSSAPI security-context step (job pool) */
 	PROTO_EFFECT_ASCII_SIZE,  /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
+	PROTO_EFFECT_LIST_READ,	  /* LIST/NLST pattern, STAT dir: read a directory (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -96,6 +97,15 @@ struct proto_effect {
 	 * -EFBIG) takes tens of milliseconds, too long for the loop. count_fd
 	 * is borrowed (proto closes it); the result is r->err or r->bytes. */
 	int count_fd;
+	/* LIST_READ: a directory on slow storage may take any time to read,
+	 * so it is read on the job pool. list_read (borrowed: proto frees it)
+	 * is peeked when list_out is NULL (is there an entry to list? r->bytes
+	 * 1 or 0), else read into list_out (borrowed) until the listing ends
+	 * (r->bytes 0) or list_out is full (1), list_step bytes at a time
+	 * (listing_read_all). r->err < 0: the directory could not be read. */
+	struct listing *list_read;
+	struct buf *list_out;
+	size_t list_step;
 	/* Every effect but CLOSE: the command's continuation, which
 	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);

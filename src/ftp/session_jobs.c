@@ -1,6 +1,7 @@
 /* session_jobs: the session's work on the job pool: USER's lookup, the
- * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps and
- * the TYPE A size count, and the release of an abandoned challenge lock. */
+ * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps, the
+ * TYPE A size count, the directory reads of a listing pattern and of STAT,
+ * and the release of an abandoned challenge lock. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include "gss.h"
 #include "guard.h"
 #include "jobs.h"
+#include "listing.h"
 #include "metrics.h"
 #include "proto.h"
 #include "session_impl.h"
@@ -40,6 +42,11 @@ struct auth_job {
 	int count_fd; /* ASCII_SIZE: borrowed from proto, which outlives the job */
 	uint64_t count;
 	int count_err;
+	/* LIST_READ (list set): borrowed from proto, which outlives the job */
+	struct listing *list;
+	struct buf *list_out;
+	size_t list_step;
+	int list_result;
 };
 
 /* Releases a challenge lock after its connection closed; owns itself. */
@@ -82,6 +89,12 @@ static void auth_run(struct job *j, void *ctx)
 	if (a->count_fd >= 0) {
 		if (!atomic_load(&a->cancelled))
 			a->count_err = vfs_ascii_size(a->count_fd, ASCII_SIZE_LIMIT, &a->count);
+		return;
+	}
+	if (a->list) {
+		if (!atomic_load(&a->cancelled))
+			a->list_result =
+			    a->list_out ? listing_read_all(a->list, a->list_out, a->list_step) : listing_peek(a->list);
 		return;
 	}
 	if (atomic_load(&a->cancelled)) {
@@ -157,7 +170,7 @@ static void auth_done(struct job *j)
 			session_free(s);
 		return;
 	}
-	if (!a->lookup && !a->gss && a->count_fd < 0) {
+	if (!a->lookup && !a->gss && a->count_fd < 0 && !a->list) {
 		if (!a->res.err && a->res.ok)
 			METRICS_ADD(s->host->metrics, logins_ok, 1);
 		else if (!a->res.err)
@@ -175,6 +188,10 @@ static void auth_done(struct job *j)
 	if (a->count_fd >= 0) {
 		r.err = a->count_err;
 		r.bytes = a->count;
+	}
+	if (a->list) {
+		r.err = a->list_result < 0 ? a->list_result : 0;
+		r.bytes = a->list_result > 0;
 	}
 	session_complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
@@ -245,6 +262,16 @@ void session_start_job(struct session *s, const struct proto_effect *e)
 		if (!s->job) {
 			struct auth_job *a = util_xcalloc(1, sizeof(*a));
 			a->count_fd = e->count_fd;
+			submit_job(s, a);
+		}
+		break;
+	case PROTO_EFFECT_LIST_READ:
+		if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->count_fd = -1;
+			a->list = e->list_read;
+			a->list_out = e->list_out;
+			a->list_step = e->list_step;
 			submit_job(s, a);
 		}
 		break;

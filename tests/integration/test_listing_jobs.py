@@ -253,3 +253,41 @@ def test_disconnect_mid_listing(one_worker, huge, how):
         d.close()
     one_worker.wait_log(ended.pattern, timeout=30, count=before + 1)  # the transfer ended, logged
     _healthy(one_worker, v)
+
+
+def test_pattern_in_huge_directory(one_worker, huge):
+    """Decision 14 on 100,000 entries: the first match is looked for on the job pool; no match
+    is 450, the matches are listed exactly."""
+    path, v = huge
+    s = Session(one_worker)
+    try:
+        s.pasv()
+        r = s.cmd(f"NLST {v}/nomatch*")
+        assert r.lines == ["450 No files match that pattern."]
+        got = sorted(lines(_listing(s, "NLST", f"{v}/entry-09999?")))
+        assert got == [b"%s/entry-%06d" % (v.encode(), i) for i in range(99990, 100000)]
+        now = int(time.time())
+        got = lines(_listing(s, "LIST", f"{v}/*-099999"))
+        assert got == [expected_list_line(os.path.join(path, "entry-099999"), "entry-099999", now)]
+        s.expect("NOOP", 200)
+    finally:
+        s.close()
+
+
+def test_stat_of_huge_directory(one_worker, huge):
+    """STAT of a 100,000-entry directory (read on the job pool): 212, LIST lines over the control
+    connection, cut short at the reply's bound and saying so."""
+    path, v = huge
+    s = Session(one_worker)
+    try:
+        now = int(time.time())
+        r = s.expect(f"STAT {v}", 212, timeout=60)
+    finally:
+        s.close()
+    assert r.lines[0] == f"212-Status of {v}:"
+    assert r.lines[-1] == "212 End of status (listing cut short; use LIST)."
+    body = r.lines[1:-1]
+    assert 1000 < len(body) < N and len(r.raw) < 160 * 1024
+    for line in body[:50] + body[-50:]:
+        name = line.rsplit(" -> ", 1)[0].rsplit(" ", 1)[1]
+        assert line.lstrip().encode() == expected_list_line(os.path.join(path, name), name, now)
