@@ -56,8 +56,6 @@
 #define TARGET_MAX 4096
 /* getdents64 buffer: a 10,000-entry directory in a handful of calls. */
 #define DENTS_BUF (64u * 1024u)
-/* How often (in entries) listing_next_until looks at the clock. */
-#define CLOCK_EVERY 32u
 
 static const char month_names[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
@@ -720,21 +718,18 @@ int listing_peek(struct listing *l)
  * with more room resumes there. 1 means another entry was already read, but
  * it may vanish before it is stat'ed: the next call can then add nothing and
  * return 0. */
-int listing_next_until(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop)
+int listing_next(struct listing *l, struct buf *out, size_t max)
 {
 	if (!l || !out)
 		return -EINVAL;
 	size_t start = out->len;
 	size_t emitted = 0;
-	for (unsigned tick = 1;; tick++) {
+	for (;;) {
 		struct entry e;
 		int r = next_candidate(l, &e);
 		if (r <= 0)
 			return r;
 		if (emitted && out->len - start >= max)
-			return 1;
-		if (tick % CLOCK_EVERY == 0 && ((deadline_us && util_now_us() >= deadline_us) ||
-						(stop && atomic_load_explicit(stop, memory_order_relaxed))))
 			return 1;
 		size_t before = out->len;
 		r = emit_entry(l, l->fd, out, &e, &l->own);
@@ -753,11 +748,6 @@ int listing_next_until(struct listing *l, struct buf *out, size_t max, uint64_t 
 		consume(l);
 		emitted += r == 0;
 	}
-}
-
-int listing_next(struct listing *l, struct buf *out, size_t max)
-{
-	return listing_next_until(l, out, max, 0, NULL);
 }
 
 /* listing_fill takes names in groups under the lock, then stats and

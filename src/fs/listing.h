@@ -75,12 +75,6 @@ int listing_next(struct listing *l, struct buf *out, size_t max);
  * lines that fit, whole), step bytes at a time; -errno on a read error. For
  * a listing that must fit in one bounded reply (STAT). */
 int listing_read_all(struct listing *l, struct buf *out, size_t step);
-/* listing_next with two more limits, for a chunk made on the job pool:
- * it also ends after the entry during which util_now_us() passed
- * deadline_us (0: none), so a directory on slow storage still yields a
- * chunk now and then, and as soon as *stop (may be NULL) is true, after
- * the entry in hand (then 1 is returned: the listing is not finished). */
-int listing_next_until(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop);
 /* For a listing made by several jobs at once (ftp/list_feed.c): appends
  * whole lines until about max bytes were added (overshooting by at most 32
  * lines, which out must have room for), deadline_us passed or *stop turned

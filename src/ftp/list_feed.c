@@ -24,6 +24,9 @@
  * directory on slow storage from holding a pool thread, and the client
  * without news, for long. */
 #define FEED_CHUNK (96u * 1024u)
+/* The first chunk is small: its bytes reach the client sooner, and the
+ * second job starts sooner when it shows there is more. */
+#define FEED_FIRST_CHUNK (16u * 1024u)
 #define FEED_CHUNK_US 20000u
 /* The buffers' cap: listing_fill may overshoot the chunk by 32 lines, and
  * a LIST line is at most its head, a name and a symlink target. */
@@ -34,6 +37,7 @@ struct feed_slot {
 	struct job job;
 	struct list_feed *f;
 	struct buf work; /* the chunk being made, or made and not yet taken */
+	size_t budget;	 /* bytes for the chunk being made */
 	int result;	 /* listing_fill's: 1 more, 0 no names left, <0 error */
 	bool in_flight;
 };
@@ -68,12 +72,13 @@ static void slot_run(struct job *j, void *thread_ctx)
 	struct list_feed *f = s->f;
 	if (atomic_load(&f->cancelled))
 		return;
-	s->result = listing_fill(f->l, &s->work, FEED_CHUNK, util_now_us() + FEED_CHUNK_US, &f->cancelled);
+	s->result = listing_fill(f->l, &s->work, s->budget, util_now_us() + FEED_CHUNK_US, &f->cancelled);
 }
 
-static void slot_submit(struct list_feed *f, struct feed_slot *s)
+static void slot_submit(struct list_feed *f, struct feed_slot *s, size_t budget)
 {
 	buf_reset(&s->work);
+	s->budget = budget;
 	s->result = 1;
 	s->in_flight = true;
 	f->in_flight++;
@@ -103,7 +108,7 @@ static void slot_done(struct job *j)
 	for (unsigned i = 0; i < FEED_SLOTS && !f->names_done && !f->err; i++) {
 		struct feed_slot *o = &f->slot[i];
 		if (!o->in_flight && o->work.len == 0)
-			slot_submit(f, o);
+			slot_submit(f, o, FEED_CHUNK);
 	}
 	if (f->waiting && (f->nready || f->err || f->in_flight == 0)) {
 		f->waiting = false;
@@ -129,7 +134,7 @@ int list_feed_start(struct list_feed **out, struct jobs *js, struct loop *loop, 
 		buf_init(&s->work, FEED_BUF_MAX);
 		s->job = (struct job){ .run = slot_run, .done = slot_done, .owner = loop };
 	}
-	slot_submit(f, &f->slot[0]);
+	slot_submit(f, &f->slot[0], FEED_FIRST_CHUNK);
 	*out = f;
 	return 0;
 }
@@ -172,7 +177,7 @@ int list_feed_take(struct list_feed *f, struct buf *out)
 	}
 	buf_reset(&s->work);
 	if (!f->names_done)
-		slot_submit(f, s);
+		slot_submit(f, s, FEED_CHUNK);
 	return 0;
 }
 
