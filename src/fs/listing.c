@@ -759,6 +759,16 @@ struct named {
 	char name[NAME_MAX + 1];
 };
 
+/* The longest line an entry named n bytes can make in l's format. */
+static size_t line_bound(const struct listing *l, size_t n)
+{
+	if (l->fmt == LISTING_NLST)
+		return l->prefix_n + n + 2;
+	if (l->fmt == LISTING_MLSD)
+		return FACTS_MAX + n + 2;
+	return LIST_HEAD_MAX + n + 4 + TARGET_MAX + 2;
+}
+
 int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop)
 {
 	if (!l || !out)
@@ -779,13 +789,18 @@ int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadli
 		if ((deadline_us && util_now_us() >= deadline_us) ||
 		    (stop && atomic_load_explicit(stop, memory_order_relaxed)))
 			break;
-		size_t k = 0;
+		/* A group is only as large as out can surely take: names taken
+		 * cannot be put back. */
+		size_t k = 0, room = buf_room(out), need = 0;
 		pthread_mutex_lock(&l->lock);
 		while (k < FILL_GROUP && (r = next_candidate(l, &g[k].e)) == 1) {
 			if (g[k].e.n > NAME_MAX) { /* no statx could find it */
 				consume(l);
 				continue;
 			}
+			need += line_bound(l, g[k].e.n);
+			if (k && need > room)
+				break;
 			memcpy(g[k].name, g[k].e.name, g[k].e.n);
 			g[k].name[g[k].e.n] = '\0';
 			g[k].e.name = g[k].name;
@@ -793,7 +808,7 @@ int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadli
 			k++;
 		}
 		pthread_mutex_unlock(&l->lock);
-		for (size_t i = 0; i < k; i++) {
+		for (size_t i = 0; i < k && !(stop && atomic_load_explicit(stop, memory_order_relaxed)); i++) {
 			int e = emit_entry(l, fd, out, &g[i].e, sc);
 			if (e < 0) {
 				r = e; /* the names taken are lost: the listing has failed */

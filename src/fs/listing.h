@@ -77,10 +77,11 @@ int listing_next(struct listing *l, struct buf *out, size_t max);
 int listing_read_all(struct listing *l, struct buf *out, size_t step);
 /* For a listing made by several jobs at once (ftp/list_feed.c): appends
  * whole lines until about max bytes were added (overshooting by at most 32
- * lines, which out must have room for), deadline_us passed or *stop turned
+ * lines, and never taking more names than out's room surely holds: give it
+ * room for max plus 32 of the longest lines), deadline_us passed or *stop turned
  * true. Safe to call from several threads at once on one listing (each with
  * its own out); lines come in no particular order across calls. Not to be
- * mixed with listing_next. 1 when names may remain, 0 once they ran out
+ * mixed with listing_next (a listing_peek before is fine). 1 when names may remain, 0 once they ran out
  * (calls still running may add their last lines), -errno on an error. */
 int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop);
 /* Another reference to l (a job that may outlive its transfer holds one);
