@@ -1,6 +1,7 @@
-/* Unit tests for src/fs/listing.c: exact LIST / NLST / MLSD / MLST lines (the
- * strings clients parse), OPTS MLST fact selection, and streaming of real
- * directories (filters, odd names, chunking, 100,000 entries). */
+/* Unit tests for src/fs/listing.c and listing_line.c: exact LIST / NLST /
+ * MLSD / MLST lines (the strings clients parse), OPTS MLST fact selection,
+ * and streaming of real directories (filters, odd names, chunking, 100,000
+ * entries, two threads filling one listing). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
