@@ -124,24 +124,25 @@ static void mode_string(mode_t m, char out[10])
 	else if (S_ISSOCK(m))
 		t = 's';
 	out[0] = t;
-	out[1] = (m & S_IRUSR) ? 'r' : '-';
-	out[2] = (m & S_IWUSR) ? 'w' : '-';
-	if (m & S_ISUID)
-		out[3] = (m & S_IXUSR) ? 's' : 'S';
-	else
-		out[3] = (m & S_IXUSR) ? 'x' : '-';
-	out[4] = (m & S_IRGRP) ? 'r' : '-';
-	out[5] = (m & S_IWGRP) ? 'w' : '-';
-	if (m & S_ISGID)
-		out[6] = (m & S_IXGRP) ? 's' : 'S';
-	else
-		out[6] = (m & S_IXGRP) ? 'x' : '-';
-	out[7] = (m & S_IROTH) ? 'r' : '-';
-	out[8] = (m & S_IWOTH) ? 'w' : '-';
-	if (m & S_ISVTX)
-		out[9] = (m & S_IXOTH) ? 't' : 'T';
-	else
-		out[9] = (m & S_IXOTH) ? 'x' : '-';
+	/* Owner, group, others: rwx, the execute column showing set-user-ID,
+	 * set-group-ID and sticky as s/S, s/S, t/T like ls. */
+	static const struct {
+		mode_t r, w, x, special;
+		char both, special_only;
+	} triads[3] = {
+		{ S_IRUSR, S_IWUSR, S_IXUSR, S_ISUID, 's', 'S' },
+		{ S_IRGRP, S_IWGRP, S_IXGRP, S_ISGID, 's', 'S' },
+		{ S_IROTH, S_IWOTH, S_IXOTH, S_ISVTX, 't', 'T' },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		char *o = out + 1 + 3 * i;
+		o[0] = (m & triads[i].r) ? 'r' : '-';
+		o[1] = (m & triads[i].w) ? 'w' : '-';
+		if (m & triads[i].special)
+			o[2] = (m & triads[i].x) ? triads[i].both : triads[i].special_only;
+		else
+			o[2] = (m & triads[i].x) ? 'x' : '-';
+	}
 }
 
 /* ls's rule: the time of day for entries modified within the last six
