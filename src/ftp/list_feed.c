@@ -1,11 +1,11 @@
 /* list_feed: a data connection's listing, made in chunks on the job pool
- * (list_feed.h). Two jobs make chunks at once (listing_fill takes names
- * under the listing's lock and stats them in parallel: the name lookup of
- * each statx is most of a listing's cost), and a job starts again only
- * once its chunk was taken, so a feed holds at most two chunks besides
- * the one being sent. Chunks go out in the order they were finished. The
- * second job starts once the first chunk shows there is more than one, so
- * a small directory costs one job.
+ * (list_feed.h). Two jobs make chunks at once while the pool has nothing
+ * else waiting (listing_fill takes names under the listing's lock and stats
+ * them in parallel: the name lookup of each statx is most of a listing's
+ * cost), and a job starts again only once its chunk was taken, so a feed
+ * holds at most two chunks besides the one being sent. Chunks go out in the
+ * order they were finished. The second job starts once the first chunk
+ * shows there is more than one, so a small directory costs one job.
  *
  * Each slot's job owns its `work` buffer while in flight; the pool's queue
  * lock and loop_post order the hand-over both ways. A cancelled feed with
@@ -85,6 +85,13 @@ static void slot_submit(struct list_feed *f, struct feed_slot *s, size_t budget)
 	jobs_submit(f->jobs, &s->job);
 }
 
+/* A second job of the same listing only while the pool keeps up: when
+ * other sessions' jobs (logins, say) wait, one listing takes one thread. */
+static bool may_add_job(struct list_feed *f)
+{
+	return f->in_flight == 0 || jobs_queued(f->jobs) == 0;
+}
+
 static void slot_done(struct job *j)
 {
 	struct feed_slot *s = container_of(j, struct feed_slot, job);
@@ -107,7 +114,7 @@ static void slot_done(struct job *j)
 	 * other one after the first chunk. */
 	for (unsigned i = 0; i < FEED_SLOTS && !f->names_done && !f->err; i++) {
 		struct feed_slot *o = &f->slot[i];
-		if (!o->in_flight && o->work.len == 0)
+		if (!o->in_flight && o->work.len == 0 && may_add_job(f))
 			slot_submit(f, o, FEED_CHUNK);
 	}
 	if (f->waiting && (f->nready || f->err || f->in_flight == 0)) {
@@ -176,7 +183,7 @@ int list_feed_take(struct list_feed *f, struct buf *out)
 			return r;
 	}
 	buf_reset(&s->work);
-	if (!f->names_done)
+	if (!f->names_done && may_add_job(f))
 		slot_submit(f, s, FEED_CHUNK);
 	return 0;
 }
