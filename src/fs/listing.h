@@ -1,9 +1,13 @@
 /* listing: LIST / NLST / MLSD / MLST lines from a directory fd or a stat.
- * Pure formatting plus readdir on an fd it is handed; streams a directory
- * in bounded chunks so 100,000 entries never sit in memory at once. */
+ * Pure formatting plus getdents64/statx on an fd it is handed; streams a
+ * directory in bounded chunks so 100,000 entries never sit in memory at
+ * once. A listing is used by one thread at a time (the job pool produces
+ * the chunks of a data connection's listing, ftp/list_feed.c); handing it
+ * over through a mutex-protected queue is what makes that safe. */
 #ifndef FERRY_LISTING_H
 #define FERRY_LISTING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -67,6 +71,22 @@ int listing_peek(struct listing *l);
  * about max bytes were added). Returns 1 when more remain, 0 when done,
  * -errno on a read error. */
 int listing_next(struct listing *l, struct buf *out, size_t max);
+/* Reads lines into out until the listing ends (0) or out is full (1: the
+ * lines that fit, whole), step bytes at a time; -errno on a read error. For
+ * a listing that must fit in one bounded reply (STAT). */
+int listing_read_all(struct listing *l, struct buf *out, size_t step);
+/* For a listing made by several jobs at once (ftp/list_feed.c): appends
+ * whole lines until about max bytes were added (overshooting by at most 32
+ * lines, and never taking more names than out's room surely holds: give it
+ * room for max plus 32 of the longest lines), deadline_us passed or *stop turned
+ * true. Safe to call from several threads at once on one listing (each with
+ * its own out); lines come in no particular order across calls. Not to be
+ * mixed with listing_next (a listing_peek before is fine). 1 when names may remain, 0 once they ran out
+ * (calls still running may add their last lines), -errno on an error. */
+int listing_fill(struct listing *l, struct buf *out, size_t max, uint64_t deadline_us, const atomic_bool *stop);
+/* Another reference to l (a job that may outlive its transfer holds one);
+ * each listing_free drops one, the last frees. Returns l. */
+struct listing *listing_hold(struct listing *l);
 void listing_free(struct listing *l);
 
 #endif

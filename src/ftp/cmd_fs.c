@@ -422,11 +422,10 @@ void cmd_mff(struct proto *p, struct slice arg)
 }
 
 int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, const struct listing_opts *o,
-		    char *vpath, struct listing **out)
+		    void (*then)(struct proto *, const struct proto_result *))
 {
-	char literal[PATH_MAX];
+	char literal[PATH_MAX], vpath[PATH_MAX];
 	struct stat st;
-	*out = NULL;
 	/* Only the last component is a pattern; "*" + "/x" is the path "*" + "/x". */
 	const char *slash = arg.n ? memrchr(arg.p, '/', arg.n) : NULL;
 	struct slice dir = { arg.p, slash ? (size_t)(slash - arg.p) + 1 : 0 };
@@ -441,22 +440,35 @@ int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, 
 	 * (openat2 inside the root); the pattern only filters its entries. */
 	if (!proto_resolve(p, dir.n ? dir : SLICE_LIT("."), vpath))
 		return -1;
-	int r = files_list_open(&u, vpath, fmt, o, out);
+	struct listing *l = NULL;
+	int r = files_list_open(&u, vpath, fmt, o, &l);
 	if (r == 0)
-		r = listing_set_pattern(*out, pat, fmt == LISTING_NLST ? dir : (struct slice){ "", 0 });
-	if (r == 0)
-		r = listing_peek(*out);
-	if (r == 1)
-		return 1;
-	listing_free(*out);
-	*out = NULL;
-	if (r == 0)
+		r = listing_set_pattern(l, pat, fmt == LISTING_NLST ? dir : (struct slice){ "", 0 });
+	if (r) {
+		listing_free(l);
+		proto_reply_errno(p, r);
+		return -1;
+	}
+	p->xfer_listing = l;
+	proto_set_str(&p->xfer_name, vpath);
+	proto_read_listing(p, l, NULL, 0, then);
+	return 1;
+}
+
+bool proto_list_glob_found(struct proto *p, const struct proto_result *r)
+{
+	int err = r ? r->err : -EIO;
+	if (err == 0 && r->bytes)
+		return true;
+	listing_free(p->xfer_listing);
+	p->xfer_listing = NULL;
+	if (err == 0)
 		/* RFC 959 §5.4 gives 450, not 550, for LIST/NLST; curl reads a 450
 		 * as "no matching files". */
 		proto_reply(p, 450, "No files match that pattern.");
 	else
-		proto_reply_errno(p, r);
-	return -1;
+		proto_reply_errno(p, err);
+	return false;
 }
 
 /* SITE CHMOD mode path (Decision 17; ProFTPD mod_site syntax, as lftp's
@@ -488,7 +500,38 @@ void cmd_site_chmod(struct proto *p, struct slice arg)
 }
 
 /* STAT path: a LIST of the path over the control connection (RFC 959
- * §4.1.3): 213 for a file, 212 for a directory, bounded in size. */
+ * §4.1.3): 213 for a file, 212 for a directory, bounded in size. A
+ * directory is read on the job pool (stat_listed). */
+#define STAT_LINES_MAX (128u * 1024u)
+
+static void stat_reply(struct proto *p, int code, const char *vpath, bool truncated)
+{
+	proto_reply_begin(p, code, "Status of %s:", vpath);
+	struct slice rest = buf_slice(&p->xfer_buf), line;
+	while (rest.n && slice_split(rest, '\n', &line, &rest)) {
+		if (line.n && line.p[line.n - 1] == '\r')
+			line.n--;
+		proto_reply_cont(p, "%.*s", (int)line.n, line.p);
+	}
+	buf_free(&p->xfer_buf);
+	buf_init(&p->xfer_buf, 64 * 1024);
+	proto_reply_end(p, code, truncated ? "End of status (listing cut short; use LIST)." : "End of status.");
+}
+
+static void stat_listed(struct proto *p, const struct proto_result *r)
+{
+	listing_free(p->xfer_listing);
+	p->xfer_listing = NULL;
+	int err = r ? r->err : -EIO;
+	if (err) {
+		buf_free(&p->xfer_buf);
+		buf_init(&p->xfer_buf, 64 * 1024);
+		proto_reply_errno(p, err);
+		return;
+	}
+	stat_reply(p, 212, p->xfer_name, r->bytes != 0);
+}
+
 void cmd_stat_path(struct proto *p, struct slice arg)
 {
 	struct listing_opts o = { .perms = p->perms, .now = p->wall_s, .facts = p->mlst_facts };
@@ -502,41 +545,27 @@ void cmd_stat_path(struct proto *p, struct slice arg)
 		proto_reply_errno(p, r);
 		return;
 	}
-	struct buf lines;
-	buf_init(&lines, 128 * 1024);
-	int code = 213;
-	bool truncated = false;
+	/* No transfer runs (STAT with a path during one is refused), so the
+	 * transfer's listing and one-line buffer are free to use. */
+	buf_free(&p->xfer_buf);
+	buf_init(&p->xfer_buf, STAT_LINES_MAX);
 	if (S_ISDIR(st.st_mode)) {
 		struct listing *l = NULL;
-		code = 212;
 		r = files_list_open(&u, vpath, LISTING_LIST, &o, &l);
-		while (r == 0) {
-			int more = listing_next(l, &lines, 16 * 1024);
-			if (more < 0) {
-				truncated = more == -ENOBUFS;
-				r = truncated ? 0 : more;
-				break;
-			}
-			if (!more)
-				break;
+		if (r == 0) {
+			p->xfer_listing = l;
+			proto_set_str(&p->xfer_name, vpath);
+			proto_read_listing(p, l, &p->xfer_buf, 16 * 1024, stat_listed);
+			return;
 		}
-		if (l)
-			listing_free(l);
 	} else {
-		r = listing_list_line(&lines, path_basename(vpath), &st, NULL, &o);
+		r = listing_list_line(&p->xfer_buf, path_basename(vpath), &st, NULL, &o);
 	}
 	if (r) {
-		buf_free(&lines);
+		buf_free(&p->xfer_buf);
+		buf_init(&p->xfer_buf, 64 * 1024);
 		proto_reply_errno(p, r);
 		return;
 	}
-	proto_reply_begin(p, code, "Status of %s:", vpath);
-	struct slice rest = buf_slice(&lines), line;
-	while (rest.n && slice_split(rest, '\n', &line, &rest)) {
-		if (line.n && line.p[line.n - 1] == '\r')
-			line.n--;
-		proto_reply_cont(p, "%.*s", (int)line.n, line.p);
-	}
-	buf_free(&lines);
-	proto_reply_end(p, code, truncated ? "End of status (listing cut short; use LIST)." : "End of status.");
+	stat_reply(p, 213, vpath, false);
 }

@@ -478,6 +478,20 @@ static void list_start(struct proto *p, const char *vpath, struct proto_xfer x)
 	start_xfer(p, XCMD_LIST, x);
 }
 
+/* A LIST/NLST pattern's first match was looked for (proto_list_glob). */
+static void glob_peeked(struct proto *p, const struct proto_result *r)
+{
+	if (!proto_list_glob_found(p, r))
+		return;
+	struct listing *matches = p->xfer_listing;
+	if (need_data(p)) {
+		list_start(p, p->xfer_name, (struct proto_xfer){ .kind = XFER_SEND_LIST, .listing = matches });
+		return;
+	}
+	listing_free(matches);
+	p->xfer_listing = NULL;
+}
+
 static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 {
 	struct listing_opts o = { .facts = p->mlst_facts, .perms = p->perms, .now = p->wall_s };
@@ -488,13 +502,7 @@ static void list(struct proto *p, struct slice arg, enum listing_format fmt)
 	if (fmt != LISTING_MLSD) {
 		arg = list_options(arg, &o.all);
 		/* Decision 14: a pattern in the last component lists its matches. */
-		struct listing *matches;
-		int g = proto_list_glob(p, arg, fmt, &o, vpath, &matches);
-		if (g > 0 && need_data(p))
-			list_start(p, vpath, (struct proto_xfer){ .kind = XFER_SEND_LIST, .listing = matches });
-		else if (g > 0)
-			listing_free(matches);
-		if (g)
+		if (proto_list_glob(p, arg, fmt, &o, glob_peeked))
 			return;
 	}
 	if (!proto_files_resolve(p, FILES_OP_LIST, arg.n ? arg : SLICE_LIT("."), vpath))

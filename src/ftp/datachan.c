@@ -11,6 +11,7 @@
 #include "ascii.h"
 #include "conn.h"
 #include "conn_sec.h"
+#include "list_feed.h"
 #include "listing.h"
 #include "log.h"
 #include "loop.h"
@@ -59,6 +60,12 @@ static void writebehind_done(struct job *j)
 	free(w);
 }
 
+/* A listing's next chunk is ready (list_feed.h): send it. */
+static void list_ready(void *arg)
+{
+	pump(arg);
+}
+
 void datachan_init(struct datachan *d)
 {
 	d->lfd = -1;
@@ -103,6 +110,8 @@ void datachan_reset(struct datachan *d)
 	d->have_target = false;
 	d->connecting = false;
 	d->running = false;
+	list_feed_cancel(d->feed);
+	d->feed = NULL;
 	buf_free(&d->out);
 }
 
@@ -137,6 +146,8 @@ static void datachan_finish(struct datachan *d, enum proto_xfer_status st, int e
 	if (!d->running)
 		return;
 	d->running = false;
+	list_feed_cancel(d->feed); /* a chunk still being made is dropped by its job */
+	d->feed = NULL;
 	loop_timer_cancel(d->loop, &d->timer);
 	if (d->wb) {
 		d->wb->d = NULL;
@@ -468,6 +479,12 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 		}
 		d->top = &d->sec;
 	}
+	/* A listing's first chunk is made while the connection comes up. */
+	if (x->kind == XFER_SEND_LIST && x->listing && d->jobs &&
+	    list_feed_start(&d->feed, d->jobs, d->loop, x->listing, list_ready, d) != 0) {
+		datachan_finish(d, XFER_LOCAL_ERROR, -ENOMEM);
+		return;
+	}
 	datachan_touch(d);
 	if (d->have_target && d->conn.fd < 0) {
 		int r = connect_out(d);
@@ -612,6 +629,13 @@ static int fill(struct datachan *d)
 		if (d->x.buf) {
 			fr = buf_append(&d->out, buf_data(d->x.buf), d->x.buf->len);
 			d->list_done = true;
+		} else if (d->feed) {
+			/* -EAGAIN: the next chunk is still being made (list_ready). */
+			fr = list_feed_take(d->feed, &d->out);
+			if (fr >= 0) {
+				d->list_done = fr == 1;
+				fr = 0;
+			}
 		} else {
 			fr = listing_next(d->x.listing, &d->out, CHUNK);
 			if (fr >= 0) {
@@ -683,6 +707,12 @@ static void pump_send(struct datachan *d)
 			continue;
 		}
 		int fr = fill(d);
+		if (fr == -EAGAIN) {
+			/* Nothing to send until list_ready: no interest in
+			 * writability meanwhile (it would only spin). */
+			loop_watch_del(d->loop, &d->watch);
+			return;
+		}
 		if (fr < 0) {
 			datachan_finish(d, XFER_LOCAL_ERROR, fr);
 			return;

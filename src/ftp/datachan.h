@@ -20,6 +20,9 @@
 #include "net.h"
 #include "proto.h"
 
+struct jobs;
+struct list_feed;
+
 struct datachan {
 	struct loop *loop;
 	struct sockaddr_storage ctl_local, ctl_peer; /* the control connection */
@@ -42,7 +45,8 @@ struct datachan {
 	int proxy_mode;
 	const struct config_cidr *proxy_from;
 	size_t n_proxy_from;
-	struct jobs *jobs; /* borrowed: a durable upload's write-behind; NULL = none */
+	struct jobs *jobs; /* borrowed: a durable upload's write-behind and listings (list_feed.h) are
+			    * made there; NULL = none, listings on the loop */
 
 	/* private */
 	int lfd;
@@ -60,6 +64,8 @@ struct datachan {
 	struct writebehind *wb; /* its write-behind job in flight, if any */
 	struct buf out;
 	bool list_done;
+	/* a listing's chunks, made on the job pool */
+	struct list_feed *feed;
 	struct conn conn; /* the data connection: plain, or TLS under PROT P */
 	struct conn sec;  /* RFC 2228 §6 blocks over conn (GSSAPI PROT S/P) */
 	struct conn *top; /* what the pump reads and writes: &conn or &sec */

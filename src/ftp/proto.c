@@ -199,6 +199,14 @@ void proto_count_ascii(struct proto *p, int fd, void (*then)(struct proto *, con
 	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_ASCII_SIZE, .count_fd = fd, .then = then });
 }
 
+void proto_read_listing(struct proto *p, struct listing *l, struct buf *out, size_t step,
+			void (*then)(struct proto *, const struct proto_result *))
+{
+	proto_start_effect(
+	    p, (struct proto_effect){
+		   .kind = PROTO_EFFECT_LIST_READ, .list_read = l, .list_out = out, .list_step = step, .then = then });
+}
+
 void proto_close_with(struct proto *p, const char *text)
 {
 	proto_reply(p, 421, "%s", text);

@@ -42,6 +42,7 @@ enum proto_effect_kind {
 	PROTO_EFFECT_GSS_STEP,	    /* ADAT: one GSSAPI security-context step (job pool) */
 	PROTO_EFFECT_ASCII_SIZE,    /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
 	PROTO_EFFECT_UPLOAD_COMMIT, /* a durable upload's commit: fsync, rename, fsync (job pool) */
+	PROTO_EFFECT_LIST_READ,	    /* LIST/NLST pattern, STAT dir: read a directory (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -106,6 +107,15 @@ struct proto_effect {
 	 * to the connection meanwhile, and completes with that result in
 	 * r->err (the 226 or the 451 waits for it). */
 	struct vfs_upload *upload;
+	/* LIST_READ: a directory on slow storage may take any time to read,
+	 * so it is read on the job pool. list_read (borrowed: proto frees it)
+	 * is peeked when list_out is NULL (is there an entry to list? r->bytes
+	 * 1 or 0), else read into list_out (borrowed) until the listing ends
+	 * (r->bytes 0) or list_out is full (1), list_step bytes at a time
+	 * (listing_read_all). r->err < 0: the directory could not be read. */
+	struct listing *list_read;
+	struct buf *list_out;
+	size_t list_step;
 	/* Every effect but CLOSE: the command's continuation, which
 	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);

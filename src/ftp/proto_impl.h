@@ -172,6 +172,10 @@ void proto_reset_params(struct proto *p);
 /* Starts the ASCII_SIZE effect for fd (borrowed: the caller keeps it open
  * until then runs, which proto_complete calls with the count). */
 void proto_count_ascii(struct proto *p, int fd, void (*then)(struct proto *, const struct proto_result *));
+/* Starts the LIST_READ effect (proto.h): peeks l (out NULL) or reads it
+ * into out; both borrowed until then() runs. */
+void proto_read_listing(struct proto *p, struct listing *l, struct buf *out, size_t step,
+			void (*then)(struct proto *, const struct proto_result *));
 
 /* Replies for a failed file operation (errno → 450/550/552/553/451). */
 void proto_reply_errno(struct proto *p, int err);
@@ -189,11 +193,18 @@ struct files_user proto_files_user(struct proto *p);
 bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath);
 
 /* Decision 14: if arg's last component is a pattern (and no entry has that
- * very name), opens a listing of the matching entries of its directory
- * (vpath, PATH_MAX) into *out and returns 1; returns 0 when arg is not a
- * pattern (list it as a path); -1 after replying (450 no match, 550...). */
+ * very name), opens a listing of the matching entries of its directory,
+ * keeps it in p->xfer_listing and its directory in p->xfer_name, and looks
+ * for a first match on the job pool (LIST_READ: the directory may be large
+ * and slow); then() gets the result (proto_list_glob_found says what to
+ * do). Returns 1 when that was started, 0 when arg is not a pattern (list
+ * it as a path), -1 after replying (550...). */
 int proto_list_glob(struct proto *p, struct slice arg, enum listing_format fmt, const struct listing_opts *o,
-		    char *vpath, struct listing **out);
+		    void (*then)(struct proto *, const struct proto_result *));
+/* In proto_list_glob's then(): true when p->xfer_listing has a match to
+ * list; else it was freed and the reply given (450 no match, or the read
+ * error). */
+bool proto_list_glob_found(struct proto *p, const struct proto_result *r);
 
 /* RFC 2228 §10: base64 arguments of ADAT, MIC, CONF and ENC must not be
  * refused for their length (a Kerberos ticket with authorization data can

@@ -1,7 +1,8 @@
 /* session_jobs: the session's work on the job pool: USER's lookup, the
  * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps, the
- * TYPE A size count and a durable upload's commit (its fsyncs), and the
- * release of an abandoned challenge lock. */
+ * TYPE A size count, a durable upload's commit (its fsyncs), the directory
+ * reads of a listing pattern and of STAT, and the release of an abandoned
+ * challenge lock. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 #include "gss.h"
 #include "guard.h"
 #include "jobs.h"
+#include "listing.h"
 #include "proto.h"
 #include "session_impl.h"
 #include "util.h"
@@ -44,6 +46,11 @@ struct auth_job {
 	struct vfs_upload *commit; /* UPLOAD_COMMIT: owned until the job ends it */
 	bool committing;	   /* UPLOAD_COMMIT */
 	int commit_err;
+	/* LIST_READ (list set): borrowed from proto, which outlives the job */
+	struct listing *list;
+	struct buf *list_out;
+	size_t list_step;
+	int list_result;
 };
 
 /* Releases a challenge lock after its connection closed; owns itself. */
@@ -93,6 +100,12 @@ static void auth_run(struct job *j, void *ctx)
 	if (a->count_fd >= 0) {
 		if (!atomic_load(&a->cancelled))
 			a->count_err = vfs_ascii_size(a->count_fd, ASCII_SIZE_LIMIT, &a->count);
+		return;
+	}
+	if (a->list) {
+		if (!atomic_load(&a->cancelled))
+			a->list_result =
+			    a->list_out ? listing_read_all(a->list, a->list_out, a->list_step) : listing_peek(a->list);
 		return;
 	}
 	if (atomic_load(&a->cancelled)) {
@@ -170,7 +183,7 @@ static void auth_done(struct job *j)
 	}
 	/* How the login ends (and so what is counted) is proto's to say, once
 	 * it has the result (auth_event). */
-	if (!a->lookup && !a->gss && a->count_fd < 0 && !a->committing)
+	if (!a->lookup && !a->gss && a->count_fd < 0 && !a->committing && !a->list)
 		guard_login_result(s, a);
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	if (a->gss) {
@@ -186,6 +199,10 @@ static void auth_done(struct job *j)
 	}
 	if (a->committing)
 		r.err = a->commit_err;
+	if (a->list) {
+		r.err = a->list_result < 0 ? a->list_result : 0;
+		r.bytes = a->list_result > 0;
+	}
 	session_complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
 	 * never took the lock, so nobody else would release it. */
@@ -264,6 +281,16 @@ void session_start_job(struct session *s, const struct proto_effect *e)
 			a->count_fd = -1;
 			a->commit = e->upload;
 			a->committing = true;
+			submit_job(s, a);
+		}
+		break;
+	case PROTO_EFFECT_LIST_READ:
+		if (!s->job) {
+			struct auth_job *a = util_xcalloc(1, sizeof(*a));
+			a->count_fd = -1;
+			a->list = e->list_read;
+			a->list_out = e->list_out;
+			a->list_step = e->list_step;
 			submit_job(s, a);
 		}
 		break;

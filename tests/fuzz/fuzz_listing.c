@@ -1,4 +1,4 @@
-/* libFuzzer driver: the line functions of src/fs/listing.c (LIST, MLSD/MLST)
+/* libFuzzer driver: the line functions of src/fs/listing_line.c (LIST, MLSD/MLST)
  * with fuzzed names, symlink targets and stat fields, and the OPTS MLST
  * fact parser. Every line must be exactly one CRLF-terminated line: a file
  * name with CR or LF must never split it (RFC 959 listings are parsed line

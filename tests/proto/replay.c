@@ -76,6 +76,9 @@
  *   X: COMPLETE           proto_complete(NULL) whatever is pending: models a
  *                         session timer or job that finishes after a timeout
  *                         replaced its effect with CLOSE.
+ * A LIST_READ effect (a listing pattern's first match, STAT of a directory:
+ * the session reads the directory on the job pool) is carried out at once,
+ * as USER_LOOKUP is: transcripts see only its outcome.
  *
  * The home directory (every user's root) starts empty and is removed with
  * everything in it after the run (symlinks are not followed). NAMEs are
@@ -397,6 +400,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "ASCII_SIZE";
 	case PROTO_EFFECT_UPLOAD_COMMIT:
 		return "UPLOAD_COMMIT";
+	case PROTO_EFFECT_LIST_READ:
+		return "LIST_READ";
 	}
 	return "?";
 }
@@ -480,6 +485,14 @@ static bool feeding(const struct replay *r)
 static void complete_lookup(struct replay *r, bool store_error);
 static int expect_effect(struct replay *r, enum proto_effect_kind kind, const struct proto_effect **out);
 
+/* LIST_READ, as the session's job does it (session_jobs.c). */
+static void complete_list_read(struct replay *r, const struct proto_effect *e)
+{
+	int got = e->list_out ? listing_read_all(e->list_read, e->list_out, e->list_step) : listing_peek(e->list_read);
+	struct proto_result res = { .err = got < 0 ? got : 0, .bytes = got > 0 };
+	proto_complete(r->p, &res);
+}
+
 static int pump(struct replay *r)
 {
 	for (;;) {
@@ -489,6 +502,10 @@ static int pump(struct replay *r)
 			 * session's job would (the transcripts' files are real). */
 			struct proto_result res = { .err = files_upload_end(e->upload, true, false) };
 			proto_complete(r->p, &res);
+			continue;
+		}
+		if (e && e->kind == PROTO_EFFECT_LIST_READ) {
+			complete_list_read(r, e);
 			continue;
 		}
 		if (!e || e->kind != PROTO_EFFECT_USER_LOOKUP || r->lookup_manual)
@@ -514,7 +531,8 @@ static int pump(struct replay *r)
 		if (used == 0)
 			break; /* a transfer holds a command: the rest waits for it */
 		const struct proto_effect *e = proto_effect(r->p);
-		if (e && e->kind == PROTO_EFFECT_USER_LOOKUP && !r->lookup_manual)
+		if (e && ((e->kind == PROTO_EFFECT_USER_LOOKUP && !r->lookup_manual) ||
+			  e->kind == PROTO_EFFECT_LIST_READ))
 			return pump(r);
 	}
 	return 0;

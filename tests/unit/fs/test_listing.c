@@ -1,6 +1,7 @@
-/* Unit tests for src/fs/listing.c: exact LIST / NLST / MLSD / MLST lines (the
- * strings clients parse), OPTS MLST fact selection, and streaming of real
- * directories (filters, odd names, chunking, 100,000 entries). */
+/* Unit tests for src/fs/listing.c and listing_line.c: exact LIST / NLST /
+ * MLSD / MLST lines (the strings clients parse), OPTS MLST fact selection,
+ * and streaming of real directories (filters, odd names, chunking, 100,000
+ * entries, two threads filling one listing). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -859,6 +861,69 @@ static void stream_big(int dfd, enum listing_format fmt, const char *label)
 	       lines, total, calls, peak_len, peak_cap, s);
 }
 
+/* listing_fill from two threads at once on one listing, each into its own
+ * buffer of chunks: every name exactly once, whole lines only. */
+struct filler {
+	struct listing *l;
+	unsigned char *seen; /* written under seen_lock */
+	size_t lines, calls;
+	pthread_mutex_t *seen_lock;
+	int last;
+};
+
+static void *fill_thread(void *arg)
+{
+	struct filler *f = arg;
+	struct buf b;
+	buf_init(&b, 64 * 1024 + 32 * 8192);
+	int r;
+	do {
+		r = listing_fill(f->l, &b, 64 * 1024, 0, NULL);
+		f->calls++;
+		const char *p = buf_data(&b), *end = p + b.len;
+		pthread_mutex_lock(f->seen_lock);
+		while (p < end) {
+			const char *e = memchr(p, '\n', (size_t)(end - p));
+			if (!e || e - p < 9 || e[-1] != '\r' || e[-8] != 'f')
+				break;
+			unsigned long k = strtoul(e - 7, NULL, 10);
+			if (k < BIG_N && !f->seen[k]++)
+				f->lines++;
+			p = e + 1;
+		}
+		pthread_mutex_unlock(f->seen_lock);
+		buf_reset(&b);
+	} while (r == 1);
+	f->last = r;
+	buf_free(&b);
+	return NULL;
+}
+
+static void fill_big(int dfd, enum listing_format fmt)
+{
+	struct listing_opts o = mkopts(T0, FACT_DEFAULT, PERM_ALL);
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct listing *l = NULL;
+	assert_int_equal(listing_open(fd, fmt, &o, &l), 0);
+	unsigned char *seen = calloc(BIG_N, 1);
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct filler a = { .l = l, .seen = seen, .seen_lock = &lock }, b = a;
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, fill_thread, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, fill_thread, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.last, 0);
+	assert_int_equal(b.last, 0);
+	assert_int_equal(a.lines + b.lines, BIG_N); /* each name once (a repeat is not counted) */
+	for (size_t i = 0; i < BIG_N; i++)
+		assert_int_equal(seen[i], 1);
+	printf("# fill %s: %zu + %zu lines in %zu + %zu calls\n", fmt == LISTING_MLSD ? "MLSD" : "LIST", a.lines,
+	       b.lines, a.calls, b.calls);
+	free(seen);
+	listing_free(l);
+}
+
 static void test_stream_100000_entries(void **state)
 {
 	(void)state;
@@ -877,6 +942,8 @@ static void test_stream_100000_entries(void **state)
 	stream_big(dfd, LISTING_LIST, "LIST");
 	stream_big(dfd, LISTING_NLST, "NLST");
 	stream_big(dfd, LISTING_MLSD, "MLSD");
+	fill_big(dfd, LISTING_MLSD);
+	fill_big(dfd, LISTING_LIST);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	remove_tmpdir(dfd, path);
 	printf("# removed in %.3f s\n", seconds_since(&t0));
