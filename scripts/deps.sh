@@ -7,6 +7,7 @@ FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev libseccomp-dev
   sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev
+  libssh-dev
 )
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run
@@ -28,6 +29,7 @@ FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
   rclone ncftp python3-aioftp procps strace haproxy postgresql
+  openssh-client sshpass python3-paramiko
 )
 
 ferry_missing() {
