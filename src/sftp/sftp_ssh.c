@@ -278,12 +278,28 @@ static void channel_request(struct sftp_session *s, ssh_message msg)
 	(void)ssh_message_reply_default(msg);
 }
 
+/* A channel given up before SFTP started on it (its requests were
+ * refused) is dropped, so another may be opened. */
+static void drop_idle_channel(struct sftp_session *s)
+{
+	if (s->srv || !s->chan || !(s->chan_closed || s->chan_eof))
+		return;
+	if (!s->chan_closed)
+		(void)ssh_channel_close(s->chan);
+	ssh_channel_free(s->chan);
+	s->chan = NULL;
+	s->chan_closed = s->chan_eof = false;
+	s->chan_pending = 0;
+	buf_reset(&s->in);
+}
+
 /* Takes the messages libssh queued. The one that needs the job pool (a
  * password) is kept by sftp_auth.c; every other is answered now. */
 static void take_messages(struct sftp_session *s)
 {
 	ssh_message msg;
 	while (!s->closed && (msg = ssh_message_get(s->ssh)) != NULL) {
+		drop_idle_channel(s); /* closed in the same read as this message came */
 		switch (ssh_message_type(msg)) {
 		case SSH_REQUEST_AUTH:
 			sftp_auth_request(s, msg); /* takes msg */
@@ -439,7 +455,9 @@ static void drive(struct sftp_session *s)
 	}
 	if (!s->closed && s->kex_done)
 		(void)serve(s);
-	if (!s->closed && (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
+	drop_idle_channel(s);
+	if (!s->closed && s->srv &&
+	    (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
 		/* The client ended the SFTP channel: so ends the connection. */
 		if (s->chan && !s->chan_closed) {
 			(void)ssh_channel_send_eof(s->chan);
