@@ -37,11 +37,13 @@
 #define DRIVE_REQUESTS 64u
 
 /* Modern algorithms only (README): curve25519 key exchange (libssh 0.10.6
- * adds the strict key exchange of the Terrapin fix itself), AEAD ciphers
- * first, CTR only with encrypt-then-MAC. */
+ * adds the strict key exchange of the Terrapin fix itself), ed25519 (or
+ * RSA with SHA-2) host keys, AEAD ciphers first, then CTR with SHA-2 MACs,
+ * encrypt-then-MAC first; the plain SHA-2 MACs after them are for libssh2
+ * 1.10 (curl's sftp:// in Debian 12), which knows no ETM and no AEAD. */
 #define SFTP_KEX "curve25519-sha256,curve25519-sha256@libssh.org"
 #define SFTP_CIPHERS "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes128-ctr"
-#define SFTP_MACS "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
+#define SFTP_MACS "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
 #define SFTP_HOSTKEYS "ssh-ed25519,rsa-sha2-512,rsa-sha2-256"
 
 int sftp_host_init(struct sftp_host *h, const struct sftp_keys *keys, char *err, size_t errsz)

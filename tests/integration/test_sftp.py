@@ -20,7 +20,7 @@ from conftest import HOST, SERVICE_USER, IS_ROOT, wait_until
 from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, FX_BAD_MESSAGE, FX_EOF, FX_FAILURE,
                           FX_NO_SUCH_FILE, FX_OK, FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED, FXF_APPEND, FXF_CREAT,
                           FXF_EXCL, FXF_READ, FXF_TRUNC, FXF_WRITE, MKDIR, NAME, OPENDIR, READ, READDIR, READLINK,
-                          REALPATH, REMOVE, RENAME, RMDIR, SETSTAT, STAT, SYMLINK, WRITE, LSTAT, Raw, client, sstr,
+                          REALPATH, REMOVE, RMDIR, SETSTAT, STAT, SYMLINK, WRITE, Raw, client, sstr,
                           start_sftp_server, transport)
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")

@@ -178,3 +178,20 @@ def test_no_escape_through_any_path_request(srv, trap):
         assert f.read() == passwd
     # Nothing was made beside the home either.
     assert sorted(os.listdir(srv.home_root)) == sorted(["bob", "acctuser", "outside"])
+
+
+def test_curl_sftp(srv, tmp_path):
+    """curl's sftp:// (libssh2 1.10: no ETM MAC, no AEAD cipher; served with aes-ctr and
+    hmac-sha2-256)."""
+    import subprocess
+    home = os.path.join(srv.home_root, "bob")
+    data = os.urandom(200000)
+    (tmp_path / "c.bin").write_bytes(data)
+    base = ["curl", "-sS", "-k", "-u", "bob:pw", "--max-time", "60"]
+    cp = subprocess.run(base + ["-T", str(tmp_path / "c.bin"), f"sftp://127.0.0.1:{srv.sftp_port}/c.bin"],
+                        capture_output=True, timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    with open(os.path.join(home, "c.bin"), "rb") as f:
+        assert f.read() == data
+    cp = subprocess.run(base + [f"sftp://127.0.0.1:{srv.sftp_port}/c.bin"], capture_output=True, timeout=90)
+    assert (cp.returncode, cp.stdout) == (0, data), cp.stderr
