@@ -404,3 +404,50 @@ def test_permissions_are_the_users(srv):
         assert e.value.errno == errno.EACCES
     assert os.listdir(home(srv, name)) == ["f"]
     c.close()
+
+
+# ---- shared with FTP: limits, bans, hooks
+
+def test_bans_and_user_limits_are_shared_with_ftp(make_server):
+    s = start_sftp_server(make_server, {"limits": {"ban_failures": "2", "max_per_user": "1"}})
+    # One FTP session of bob takes his only slot: an SFTP login is refused, and counted so.
+    c = s.connect()
+    c.login()
+    with pytest.raises(paramiko.AuthenticationException):
+        transport(s)
+    s.wait_log(r'login refused: user="bob" ip=127\.0\.0\.1 reason=user-limit protocol=sftp')
+    c.cmd("QUIT")
+    c.close()
+    # Two wrong SFTP passwords ban the address, for FTP too.
+    for _ in range(2):
+        with pytest.raises(paramiko.AuthenticationException):
+            transport(s, password="wrong")
+    s.wait_log(r"ban: ip=127\.0\.0\.1 group=127\.0\.0\.1 for=\d+s reason=failed-logins")
+    c = s.connect()
+    assert c.greeting.code == 421 and "failed logins" in c.greeting.text, c.greeting
+    c.close()
+    with pytest.raises((paramiko.SSHException, EOFError, OSError)):
+        transport(s)
+    s.wait_log(r"refused: ip=127\.0\.0\.1 reason=banned group=127\.0\.0\.1 protocol=sftp")
+
+
+def test_upload_hook_names_sftp(make_server):
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="ferry-sftp-hook-", dir="/tmp")
+    try:
+        os.chmod(d, 0o777)  # the hook runs as the service user and writes here
+        out = os.path.join(d, "hook.out")
+        hook = os.path.join(d, "hook.sh")
+        with open(hook, "w") as f:
+            f.write(f"#!/bin/sh\nprintf '%s %s %s\\n' \"$FERRY_PROTOCOL\" \"$FERRY_USER\" \"$FERRY_PATH\" > {out}\n")
+        os.chmod(hook, 0o755)
+        s = start_sftp_server(make_server, {"hooks": {"upload_exec": hook}})
+        c = client(s)
+        with c.open("/h.txt", "wb") as f:
+            f.write(b"x")
+        c.close()
+        wait_until(lambda: os.path.exists(out) and open(out).read(), 10, what="the hook to run")
+        assert open(out).read() == "sftp bob /h.txt\n"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
