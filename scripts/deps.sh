@@ -24,7 +24,9 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # test_admin_race; haproxy for the tests behind a balancer (test_proxy_haproxy,
 # started by the test itself: the package's service is not used); postgresql
 # (initdb, pg_ctl, psql) for the tests that run against [store] postgres (a
-# private server in a temporary directory).
+# private server in a temporary directory); openssh-client (sftp, ssh-keygen),
+# sshpass (sftp's password in batch mode) and python3-paramiko for the SFTP
+# tests.
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
