@@ -25,7 +25,7 @@ ferryd - Ferry FTP/FTPS server daemon
 `ferryd` [`-c` FILE] [`--check`]
 
 = DESCRIPTION
-ferryd serves FTP (RFC 959 and its extensions) and FTPS (explicit AUTH TLS and implicit TLS) to virtual users kept in a user store (ferry(1) manages them). It runs in the foreground; started as root it binds its ports, opens its log files and reads its keys, then switches to the service account ([server] run_as) before the first connection is accepted.
+ferryd serves FTP (RFC 959 and its extensions), FTPS (explicit AUTH TLS and implicit TLS) and SFTP (version 3 over SSH, [sftp] listen) to virtual users kept in a user store (ferry(1) manages them). It runs in the foreground; started as root it binds its ports, opens its log files and reads its keys, then switches to the service account ([server] run_as) before the first connection is accepted.
 
 = OPTIONS
 - `-c`, `--config` FILE

@@ -12,7 +12,7 @@ for kind in "${@:-release}"; do
     asan)    dir=build-asan;  opts=(--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false) ; cc=gcc ;;
     clang)   dir=build-clang; opts=(--buildtype=debugoptimized) ; cc=clang ;;
     minimal) dir=build-min;   opts=(--buildtype=debugoptimized -Dgssapi=disabled -Dmetrics=disabled
-                                    -Dhooks=disabled -Dsystemd=disabled -Dpostgres=disabled) ; cc=gcc ;;
+                                    -Dhooks=disabled -Dsystemd=disabled -Dpostgres=disabled -Dsftp=disabled) ; cc=gcc ;;
     *) echo "unknown build kind: $kind" >&2; exit 2 ;;
   esac
   if [ ! -f "$dir/build.ninja" ]; then

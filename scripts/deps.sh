@@ -7,6 +7,7 @@ FERRY_BUILD_PKGS=(
   gcc clang meson ninja-build pkg-config
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev libseccomp-dev
   sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev
+  libssh-dev
 )
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run
@@ -25,11 +26,14 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # test_admin_race; haproxy for the tests behind a balancer (test_proxy_haproxy,
 # started by the test itself: the package's service is not used); postgresql
 # (initdb, pg_ctl, psql) for the tests that run against [store] postgres (a
-# private server in a temporary directory).
+# private server in a temporary directory); openssh-client (sftp, ssh-keygen),
+# sshpass (sftp's password in batch mode) and python3-paramiko for the SFTP
+# tests.
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
   rclone ncftp python3-aioftp procps strace haproxy postgresql
+  openssh-client sshpass python3-paramiko
 )
 
 ferry_missing() {

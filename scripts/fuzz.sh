@@ -8,7 +8,8 @@
 # the client lines of tests/proto/*.t (whole sessions for proto; command
 # arguments for parse, path and otp), etc/ferry.conf and variants for config,
 # a few LIST entries for listing, text with every CR/LF neighbourhood for
-# ascii, PROXY protocol v1 lines and v2 headers (with TLVs) for proxy. What libFuzzer learns is kept in
+# ascii, PROXY protocol v1 lines and v2 headers (with TLVs) for proxy, SFTP
+# sessions (INIT and one packet of every request type) for sftp. What libFuzzer learns is kept in
 # build-fuzz/corpus/DRIVER between runs. A crash fails the run and prints
 # the reproducer (build-fuzz/crashes/DRIVER-crash-*); reproduce with
 #   build-fuzz/tests/fuzz/fuzz_DRIVER FILE
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 drivers=("$@")
-[ ${#drivers[@]} -gt 0 ] || drivers=(proto parse path listing config otp ascii proxy)
+[ ${#drivers[@]} -gt 0 ] || drivers=(proto parse path listing config otp ascii proxy sftp)
 dir=build-fuzz
 
 if [ ! -f "$dir/build.ninja" ]; then
@@ -104,6 +105,24 @@ for i, (name, mode) in enumerate([(b"a.txt", 0o100644), (b"sub", 0o40755), (b"li
     # struct fuzz_head in tests/fuzz/fuzz_listing.c (40 bytes with padding)
     head = struct.pack("<QqqIIBB6x", 1234, 1795500000, 1795514000, mode, 1, 0, 0x3f)
     put("listing", f"e{i}", head + name)
+def sftp_str(b):
+    return struct.pack(">I", len(b)) + b
+def sftp_pkt(t, body):
+    return struct.pack(">IB", len(body) + 1, t) + body
+init = sftp_pkt(1, struct.pack(">I", 3))
+h = sftp_str(b"\0\0\0\1")
+attrs = struct.pack(">IIII", 0xc, 0o100644, 10, 20)
+reqs = [(3, sftp_str(b"/f") + struct.pack(">I", 0x1a) + attrs), (4, h), (5, h + struct.pack(">QI", 0, 32768)),
+        (6, h + struct.pack(">Q", 0) + sftp_str(b"data")), (7, sftp_str(b"/f")), (8, h),
+        (9, sftp_str(b"/f") + attrs), (10, h + attrs), (11, sftp_str(b"/")), (12, h), (13, sftp_str(b"/f")),
+        (14, sftp_str(b"/d") + struct.pack(">I", 0)), (15, sftp_str(b"/d")), (16, sftp_str(b".")),
+        (17, sftp_str(b"../f")), (18, sftp_str(b"/a") + sftp_str(b"/b")), (19, sftp_str(b"/l")),
+        (200, sftp_str(b"posix-rename@openssh.com") + sftp_str(b"/a") + sftp_str(b"/b")),
+        (200, sftp_str(b"statvfs@openssh.com") + sftp_str(b"/")), (200, sftp_str(b"limits@openssh.com")),
+        (200, sftp_str(b"expand-path@openssh.com") + sftp_str(b"~/x")), (200, sftp_str(b"fsync@openssh.com") + h)]
+for i, (t, body) in enumerate(reqs):
+    put("sftp", f"r{i}", init + sftp_pkt(t, struct.pack(">I", i + 1) + body))
+put("sftp", "all", init + b"".join(sftp_pkt(t, struct.pack(">I", i + 1) + b) for i, (t, b) in enumerate(reqs)))
 EOF
 
 status=0

@@ -105,11 +105,17 @@ struct log_xfer {
 	const char *path; /* virtual path */
 	uint64_t bytes;
 	uint64_t duration_ms;
-	const char *result; /* "ok", "aborted", "failed" */
-	const char *reason; /* NULL when ok; else e.g. "conn-lost", "disk-full" */
-	char direction;	    /* 'o' download, 'i' upload, 0 a listing (not in xferlog) */
-	bool ascii;	    /* TYPE A */
+	const char *result;   /* "ok", "aborted", "failed" */
+	const char *reason;   /* NULL when ok; else e.g. "conn-lost", "disk-full" */
+	char direction;	      /* 'o' download, 'i' upload, 0 a listing (not in xferlog) */
+	bool ascii;	      /* TYPE A */
+	const char *protocol; /* NULL or "ftp"/"ftps": xferlog's service name "ftp", no JSON field; else
+			       * ("sftp") the service name and a JSON "protocol" field */
 };
+/* Whether events name their protocol: FTP's ("ftp", "ftps", or NULL) keep
+ * the form their readers know; another front-end's ("sftp") is named in
+ * the text line and the JSON event as protocol=... */
+bool log_protocol_shown(const char *protocol);
 /* Writes the transfer to [log] xferlog (file transfers only) and to
  * [log] json. */
 void log_xfer(uint64_t sid, const struct log_xfer *x);

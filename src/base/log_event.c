@@ -297,6 +297,11 @@ static void xfer_name(const char *s, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
+bool log_protocol_shown(const char *protocol)
+{
+	return protocol && strcmp(protocol, "ftp") != 0 && strcmp(protocol, "ftps") != 0;
+}
+
 void log_xfer_format(const struct log_xfer *x, int64_t now, char *out, size_t outsz)
 {
 	time_t t = (time_t)now;
@@ -311,9 +316,9 @@ void log_xfer_format(const struct log_xfer *x, int64_t now, char *out, size_t ou
 	char name[PATH_MAX], user[256];
 	xfer_name(x->path ? x->path : "", name, sizeof(name));
 	xfer_name(x->user && x->user[0] ? x->user : "*", user, sizeof(user));
-	(void)snprintf(out, outsz, "%s %llu %s %llu %s %c _ %c r %s ftp 0 * %c", when, (unsigned long long)secs, x->ip,
+	(void)snprintf(out, outsz, "%s %llu %s %llu %s %c _ %c r %s %s 0 * %c", when, (unsigned long long)secs, x->ip,
 		       (unsigned long long)x->bytes, name, x->ascii ? 'a' : 'b', x->direction, user,
-		       strcmp(x->result, "ok") == 0 ? 'c' : 'i');
+		       log_protocol_shown(x->protocol) ? x->protocol : "ftp", strcmp(x->result, "ok") == 0 ? 'c' : 'i');
 }
 
 void log_xfer(uint64_t sid, const struct log_xfer *x)
@@ -325,7 +330,13 @@ void log_xfer(uint64_t sid, const struct log_xfer *x)
 		line[n++] = '\n';
 		file_write(&xfer_file, line, n);
 	}
-	LOG_JSON(sid, "transfer", LOG_FS("user", x->user), LOG_FS("ip", x->ip), LOG_FS("cmd", x->cmd),
-		 LOG_FS("path", x->path), LOG_FU("bytes", x->bytes), LOG_FU("duration_ms", x->duration_ms),
-		 LOG_FS("result", x->result), LOG_FS("type", x->ascii ? "A" : "I"), LOG_FS("reason", x->reason));
+	const struct log_field f[] = {
+		LOG_FS("user", x->user),     LOG_FS("ip", x->ip),
+		LOG_FS("cmd", x->cmd),	     LOG_FS("path", x->path),
+		LOG_FU("bytes", x->bytes),   LOG_FU("duration_ms", x->duration_ms),
+		LOG_FS("result", x->result), LOG_FS("type", x->ascii ? "A" : "I"),
+		LOG_FS("reason", x->reason), LOG_FS("protocol", x->protocol),
+	};
+	/* The protocol field only for a front-end other than FTP's. */
+	log_json(sid, "transfer", f, ARRAY_LEN(f) - (log_protocol_shown(x->protocol) ? 0 : 1));
 }

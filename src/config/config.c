@@ -304,6 +304,19 @@ static const struct config_row config_rows[] = {
 	    "a hook program is killed, an HTTP attempt abandoned, after this long"),
 	ROW("hooks", "concurrency", CONFIG_T_UINT, hooks_concurrency, 1, 64, "4",
 	    "hooks running at once; more wait in a queue of 1024"),
+	{ .section = "sftp",
+	  .key = "listen",
+	  .type = CONFIG_T_LISTEN,
+	  .off = offsetof(struct config, sftp_listen),
+	  .off2 = offsetof(struct config, n_sftp_listen),
+	  .size = FIELD_SIZE(sftp_listen),
+	  .min = 0,
+	  .max = CONFIG_MAX_LISTEN,
+	  .def = "",
+	  .help = "addresses to accept SSH connections for SFTP on; empty = SFTP off" },
+	ROW("sftp", "host_keys", CONFIG_T_PATH_LIST, sftp_host_keys, 0, CONFIG_MAX_HOST_KEYS, "",
+	    "SSH host private keys (OpenSSH format, ed25519 first; RSA accepted), mode 0600; empty = an "
+	    "ed25519 key generated once as ssh_host_ed25519_key beside [store] sqlite"),
 	ROW("admin", "socket", CONFIG_T_PATH_LIST, admin_socket, 0, 1, "",
 	    "local socket for ferry status and ferry kick (mode 0660, service user); empty = none"),
 };
@@ -571,6 +584,31 @@ static int config_check_tls(struct config_parse *ctx)
 	return 0;
 }
 
+/* [sftp] listen: an address already serving FTP or implicit FTPS would
+ * fail at start with a bare "Address already in use" (as implicit_listen
+ * above); refused here with the key's line. */
+static int config_check_sftp(struct config_parse *ctx)
+{
+	const struct config *c = ctx->c;
+	char a[80];
+	for (size_t i = 0; i < c->n_sftp_listen; i++) {
+		const struct config_listen *other = NULL;
+		for (size_t j = 0; !other && j < c->n_listen; j++)
+			if (config_listen_overlap(&c->sftp_listen[i], &c->listen[j]))
+				other = &c->listen[j];
+		for (size_t j = 0; !other && j < c->n_tls_implicit; j++)
+			if (config_listen_overlap(&c->sftp_listen[i], &c->tls_implicit[j]))
+				other = &c->tls_implicit[j];
+		if (other) {
+			config_listen_format(&c->sftp_listen[i], a, sizeof(a));
+			config_fail_at(ctx, config_seen_line(ctx, "sftp", "listen"),
+				       "[sftp] listen: %s is also an FTP listen address", a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* [server] proxy_protocol and [passive] proxy_protocol trust a header only
  * from proxy_from: on without it would trust anybody, or nobody. */
 static int config_check_proxy(struct config_parse *ctx)
@@ -709,7 +747,7 @@ int config_load_checked(const char *path, config_check_fn *check, struct config 
 		goto fail;
 	}
 	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_proxy(ctx) != 0 ||
-	    config_check_store(ctx) != 0 || config_check_build(ctx, check) != 0) {
+	    config_check_store(ctx) != 0 || config_check_sftp(ctx) != 0 || config_check_build(ctx, check) != 0) {
 		r = -EINVAL;
 		(void)snprintf(err, errsz, "%s:%u: %s", path, ctx->err_line, ctx->msg);
 		goto fail;

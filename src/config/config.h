@@ -113,6 +113,12 @@ struct config {
 	uint32_t hooks_timeout_ms;
 	unsigned hooks_concurrency;
 
+	/* [sftp] (src/sftp/; read at start) */
+	struct config_listen sftp_listen[CONFIG_MAX_LISTEN]; /* SSH/SFTP listeners; none = SFTP off */
+	size_t n_sftp_listen;
+	char sftp_host_keys[1024]; /* comma-separated private key files; "" = one ed25519 key generated
+				    * once in the state directory (the directory of [store] sqlite) */
+
 	/* [admin] */
 	char admin_socket[1024]; /* "" = no admin socket (ferry status/kick) */
 };

@@ -51,6 +51,8 @@ struct config_row {
 #define US_MS 1000u
 /* tls.c loads at most this many certificate/key pairs. */
 #define CONFIG_MAX_TLS_PAIRS 8
+/* sftp_keys.c loads at most this many host keys. */
+#define CONFIG_MAX_HOST_KEYS 4
 /* tls_tickets.c loads at most this many ticket key files. */
 #define CONFIG_MAX_TICKET_KEYS 8
 

@@ -15,6 +15,14 @@
 #include "auth_otp.h"
 #include "userstore.h"
 
+/* The per-thread context of the job pool: each pool thread has its own store
+ * handle (SQLite connections are not shared between threads); every
+ * front-end's login jobs get it. */
+struct store_handle {
+	const struct userstore_ops *ops;
+	struct userstore *store; /* NULL if it could not be opened */
+};
+
 /* The backend for cfg->store_backend, or NULL. */
 const struct userstore_ops *auth_backend(const char *name);
 

@@ -1,9 +1,11 @@
 /* auth_event: a login's outcome in the logs (auth_event.h). */
 #include "auth_event.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "log.h"
+#include "util.h"
 
 size_t auth_event_line(const struct auth_event *ev, char *out, size_t n)
 {
@@ -24,9 +26,32 @@ size_t auth_event_line(const struct auth_event *ev, char *out, size_t n)
 		w = snprintf(out, n, "user store failed during login: user=\"%s\" error=%d", user, ev->err);
 		break;
 	}
+	if (w >= 0 && (size_t)w < n && log_protocol_shown(ev->protocol)) {
+		int more = snprintf(out + w, n - (size_t)w, " protocol=%s", ev->protocol);
+		w = more < 0 ? w : w + more;
+	}
 	if (w < 0)
 		return 0;
 	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;
+}
+
+/* The JSON "login" event: the fields given, and the protocol when it is
+ * not FTP's (as the text line). */
+static void login_json(const struct auth_event *ev, const char *result, bool has_reason, const char *reason)
+{
+	const struct log_field f[] = {
+		LOG_FS("user", ev->user),	  LOG_FS("ip", ev->ip),
+		LOG_FS("result", result),	  LOG_FS("reason", reason),
+		LOG_FS("protocol", ev->protocol),
+	};
+	/* Left out: reason for a success, protocol when FTP's. */
+	bool pr = log_protocol_shown(ev->protocol);
+	struct log_field g[ARRAY_LEN(f)];
+	size_t k = 0;
+	for (size_t i = 0; i < ARRAY_LEN(f); i++)
+		if ((i != 3 || has_reason) && (i != 4 || pr))
+			g[k++] = f[i];
+	log_json(ev->sid, "login", g, k);
 }
 
 /* The text log line (at the outcome's level) and the JSON "login" event. */
@@ -37,18 +62,16 @@ static void auth_event_log(const struct auth_event *ev)
 	switch (ev->outcome) {
 	case AUTH_LOGIN_OK:
 		log_info(ev->sid, "%s", line);
-		LOG_JSON(ev->sid, "login", LOG_FS("user", ev->user), LOG_FS("ip", ev->ip), LOG_FS("result", "ok"));
+		login_json(ev, "ok", false, NULL);
 		return;
 	case AUTH_LOGIN_FAILED:
 	case AUTH_LOGIN_REFUSED:
 		log_warn(ev->sid, "%s", line);
-		LOG_JSON(ev->sid, "login", LOG_FS("user", ev->user), LOG_FS("ip", ev->ip), LOG_FS("result", "failed"),
-			 LOG_FS("reason", ev->reason));
+		login_json(ev, "failed", true, ev->reason);
 		return;
 	case AUTH_LOGIN_STORE_ERROR:
 		log_err(ev->sid, "%s", line);
-		LOG_JSON(ev->sid, "login", LOG_FS("user", ev->user), LOG_FS("ip", ev->ip), LOG_FS("result", "failed"),
-			 LOG_FS("reason", "store-error"));
+		login_json(ev, "failed", true, "store-error");
 		return;
 	}
 }

@@ -26,8 +26,9 @@ struct auth_event {
 	const char *user; /* NULL: logged as "" */
 	const char *ip;
 	enum auth_outcome outcome;
-	const char *reason; /* FAILED, REFUSED: one token ("bad-credentials", "user-limit") */
-	int err;	    /* STORE_ERROR: the store's error */
+	const char *reason;   /* FAILED, REFUSED: one token ("bad-credentials", "user-limit") */
+	int err;	      /* STORE_ERROR: the store's error */
+	const char *protocol; /* NULL: FTP (the form fail2ban reads); "sftp": logged as protocol=sftp */
 };
 
 /* Where a session's login outcomes are counted besides the logs; all

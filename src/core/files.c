@@ -232,11 +232,13 @@ size_t files_event_line(const struct files_event *ev, char *out, size_t n)
 {
 	struct log_escaped e, ep;
 	bool le = ev->local_error;
-	int w = snprintf(out, n, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s",
+	bool pr = log_protocol_shown(ev->protocol);
+	int w = snprintf(out, n, "transfer: user=\"%s\" ip=%s cmd=%s path=\"%s\" bytes=%llu status=%s%s%s%s%s%s%s%s",
 			 log_esc(slice_from_cstr(ev->user ? ev->user : ""), &e), ev->ip, ev->cmd,
 			 log_esc(slice_from_cstr(ev->path ? ev->path : ""), &ep), (unsigned long long)ev->bytes,
 			 result_names[ev->result], ev->reason ? " reason=" : "", ev->reason ? ev->reason : "",
-			 le ? " error=\"" : "", le ? strerror(-ev->err) : "", le ? "\"" : "");
+			 le ? " error=\"" : "", le ? strerror(-ev->err) : "", le ? "\"" : "", pr ? " protocol=" : "",
+			 pr ? ev->protocol : "");
 	if (w < 0)
 		return 0;
 	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;
@@ -257,6 +259,7 @@ void files_event(const struct files_sink *sink, const struct files_event *ev)
 			     : ev->kind == FILES_XFER_LIST ? 0
 							   : 'i',
 		.ascii = ev->ascii,
+		.protocol = ev->protocol,
 	};
 	log_xfer(ev->sid, &lx);
 	if (log_enabled(LOG_LVL_INFO)) { /* formatted for nothing otherwise: once per file */

@@ -18,6 +18,7 @@
 #include "str.h"
 #include "userstore.h"
 #include "vfs.h"
+#include "vfs_dir.h"
 
 /* What a user asks to do; files_allow decides each from the user's
  * PERM_* bits (userstore.h). */
@@ -122,6 +123,18 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
  * the temporary is discarded and any old file stays. */
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
 
+/* ---- open files and directories (SFTP's handles): core/files_fd.c ---- */
+
+/* Starts reading directory vpath entry by entry (fs/vfs_dir.h), for a user
+ * who may list; *out is the caller's (vfs_dir_close). */
+int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir **out);
+/* The modification time and the permission bits (set-ID and sticky bits
+ * dropped) of a file the user has open, asked of files_allow as by path. */
+int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime);
+int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode);
+/* The figures of the file system holding vpath, for a user who may list. */
+int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs *out);
+
 /* ---- events: every transfer's end, raised once ---- */
 
 enum files_xfer {
@@ -137,7 +150,7 @@ struct files_event {
 	uint64_t sid;
 	const char *user; /* NULL: logged as "" */
 	const char *ip;
-	const char *protocol; /* "ftp", "ftps": for the hooks */
+	const char *protocol; /* "ftp", "ftps", "sftp": for the hooks; logged when not FTP's */
 	const char *home;     /* the user's home: hooks get home + path */
 	enum files_xfer kind;
 	const char *cmd;  /* the text log's name: RETR STOR APPE STOU LIST */

@@ -45,13 +45,6 @@ struct session_host {
 	bool (*make_room)(struct session_host *h);
 };
 
-/* The per-thread context of the job pool: each pool thread has its own store
- * handle (SQLite connections are not shared between threads). */
-struct store_handle {
-	const struct userstore_ops *ops;
-	struct userstore *store; /* NULL if it could not be opened */
-};
-
 /* Starts a session on an accepted socket (takes ownership of fd and of a
  * reference to cfg and to tls, which may be NULL when TLS is not
  * configured). If refuse is not NULL the client gets "421 refuse" and is

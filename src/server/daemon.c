@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "privs.h"
 #include "session.h"
+#include "sftp.h"
 #include "systemd.h"
 #include "sandbox.h"
 #include "tls.h"
@@ -50,6 +51,8 @@ struct daemon {
 	size_t nl;	/* listeners per worker */
 	size_t npassed; /* of them passed by socket activation */
 	bool implicit[WORKER_MAX_LISTEN];
+	bool sftp[WORKER_MAX_LISTEN]; /* [sftp] listen: the last ones */
+	struct sftp_keys *sftp_keys;
 	int metrics_fd, admin_fd; /* bound as root, served after the workers start */
 	unsigned started;	  /* workers running */
 	bool jobs_up;
@@ -120,6 +123,11 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 	    strcmp(old->hooks_upload_url, nw->hooks_upload_url) != 0 || old->hooks_timeout_ms != nw->hooks_timeout_ms ||
 	    old->hooks_concurrency != nw->hooks_concurrency)
 		log_warn(0, "reload: [hooks] changed; it takes effect after a restart");
+	bool sftp_changed = old->n_sftp_listen != nw->n_sftp_listen ||
+			    memcmp(old->sftp_listen, nw->sftp_listen, sizeof(old->sftp_listen)) != 0 ||
+			    strcmp(old->sftp_host_keys, nw->sftp_host_keys) != 0;
+	if (sftp_changed)
+		log_warn(0, "reload: [sftp] changed; it takes effect after a restart");
 	if (strcmp(old->gss_keytab, nw->gss_keytab) != 0 || strcmp(old->gss_service, nw->gss_service) != 0)
 		log_warn(0, "reload: [gssapi] keytab/service changed; they take effect after a restart");
 	if ((nw->sandbox_roots[0] && strcmp(old->sandbox_roots, nw->sandbox_roots) != 0) ||
@@ -422,6 +430,19 @@ static int read_secrets(struct daemon *d, const struct config *cfg, char *err, s
 		}
 		d->shared.gss = ga;
 	}
+	/* The SSH host keys too (the default one is made now if missing, as
+	 * root, and given to the service user). */
+	if (cfg->n_sftp_listen) {
+		uid_t uid = (uid_t)-1;
+		gid_t gid = (gid_t)-1;
+		if (geteuid() == 0 && cfg->run_as[0] && privs_lookup(cfg->run_as, &uid, &gid) != 0)
+			uid = (uid_t)-1, gid = (gid_t)-1; /* privs_drop reports the unknown user */
+		if (sftp_keys_load(cfg, uid, gid, &d->sftp_keys, err, errsz) != 0) {
+			log_err(0, "%s", err);
+			return -1;
+		}
+		d->shared.sftp_keys = d->sftp_keys;
+	}
 	return 0;
 }
 
@@ -453,6 +474,10 @@ static int bind_listeners(struct daemon *d, const struct config *cfg, char *err,
 		for (size_t i = 0; i < d->nl; i++)
 			d->implicit[i] = i >= cfg->n_listen;
 	}
+	/* [sftp] listen is bound by ferryd, also under socket activation. */
+	size_t nftp = d->nl;
+	for (size_t i = 0; i < cfg->n_sftp_listen; i++)
+		d->sftp[d->nl++] = true;
 	d->fds = util_xcalloc(d->nworkers, sizeof(*d->fds));
 	for (unsigned w = 0; w < d->nworkers; w++) {
 		d->fds[w] = util_xcalloc(d->nl, sizeof(int));
@@ -460,15 +485,16 @@ static int bind_listeners(struct daemon *d, const struct config *cfg, char *err,
 			d->fds[w][i] = -1;
 	}
 	for (size_t i = 0; i < d->nl; i++) {
-		if (d->npassed) {
+		if (d->npassed && i < nftp) {
 			d->fds[0][i] = passed[i];
 		} else {
 			/* Bound as root (privileged ports), once per address and
 			 * without SO_REUSEPORT: a second ferryd on the same address
 			 * fails here with "Address already in use" instead of
 			 * silently sharing the port with this one. */
-			const struct config_listen *l =
-			    i < cfg->n_listen ? &cfg->listen[i] : &cfg->tls_implicit[i - cfg->n_listen];
+			const struct config_listen *l = i >= nftp	    ? &cfg->sftp_listen[i - nftp]
+							: i < cfg->n_listen ? &cfg->listen[i]
+									    : &cfg->tls_implicit[i - cfg->n_listen];
 			if (net_listen(l->host, l->port, &d->fds[0][i], err, errsz) != 0) {
 				log_err(0, "%s", err);
 				return -1;
@@ -598,7 +624,7 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	d->shared.stopped_arg = d;
 	d->workers = util_xcalloc(d->nworkers, sizeof(*d->workers));
 	for (unsigned w = 0; w < d->nworkers; w++) {
-		if (worker_init(&d->workers[w], w, &d->shared, d->fds[w], d->implicit, d->nl) != 0) {
+		if (worker_init(&d->workers[w], w, &d->shared, d->fds[w], d->implicit, d->sftp, d->nl) != 0) {
 			log_err(0, "cannot set up worker %u", w);
 			return -1;
 		}
@@ -633,6 +659,11 @@ static int announce_ready(struct daemon *d, const struct config *cfg, char *err,
 		log_info(0,
 			 "socket activation: %zu socket(s) passed, [server] listen and [tls] implicit_listen not used",
 			 d->npassed);
+	for (size_t i = 0; i < cfg->n_sftp_listen; i++) {
+		char where[96];
+		config_listen_format(&cfg->sftp_listen[i], where, sizeof(where));
+		log_info(0, "listening on %s (SFTP)", where);
+	}
 	if (d->metrics_fd >= 0) {
 		int fd = d->metrics_fd;
 		d->metrics_fd = -1; /* metrics_http_start owns it now, even on failure */
@@ -713,6 +744,7 @@ static void shut_down(struct daemon *d)
 		(void)close(d->sigfd);
 	worker_shared_set_tls(&d->shared, NULL);
 	gss_acceptor_free((struct gss_acceptor *)d->shared.gss);
+	sftp_keys_free(d->sftp_keys); /* after the workers: their binds held copies */
 	pthread_mutex_destroy(&d->shared.tls_lock);
 }
 

@@ -16,8 +16,15 @@
 
 static void maybe_stop(struct worker *w)
 {
-	if (w->draining && w->host.count == 0)
+	if (w->draining && w->host.count == 0 && w->sftp.count == 0)
 		loop_stop(w->loop);
+}
+
+static void on_sftp_closed(struct sftp_host *h)
+{
+	struct worker *w = container_of(h, struct worker, sftp);
+	atomic_fetch_sub(&w->shared->sessions, 1);
+	maybe_stop(w);
 }
 
 static void on_session_closed(struct session_host *h)
@@ -206,6 +213,17 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 				       cfg->max_sessions);
 			refuse = text;
 		}
+		if (li->sftp) {
+			/* SFTP sessions count toward max_sessions with FTP's;
+			 * over it an SSH connection is refused (nobody is evicted
+			 * for it yet). */
+			if (!refuse && n > cfg->max_sessions) {
+				(void)snprintf(text, sizeof(text), "server-full max_sessions=%u", cfg->max_sessions);
+				refuse = text;
+			}
+			sftp_session_start(&w->sftp, cfg, fd, &peer, sid, refuse);
+			continue;
+		}
 		/* Over max_sessions: room is made only for a connection that
 		 * [limits] admit, so refused ones cannot evict anybody. */
 		bool room = n > cfg->max_sessions;
@@ -234,7 +252,7 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 }
 
 int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, const bool *implicit,
-		size_t n)
+		const bool *sftp, size_t n)
 {
 	memset(w, 0, sizeof(*w));
 	w->idx = idx;
@@ -249,6 +267,20 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.hooks = shared->hooks;
 	w->host.closed = on_session_closed;
 	w->host.make_room = make_room;
+	w->sftp.loop = w->loop;
+	w->sftp.jobs = shared->jobs;
+	w->sftp.guard = shared->guard;
+	w->sftp.metrics = shared->metrics;
+	w->sftp.hooks = shared->hooks;
+	w->sftp.closed = on_sftp_closed;
+	if (shared->sftp_keys) {
+		char err[256];
+		r = sftp_host_init(&w->sftp, shared->sftp_keys, err, sizeof(err));
+		if (r) {
+			log_err(0, "worker %u: %s", idx, err);
+			return r;
+		}
+	}
 	if (idx >= WORKER_MAX)
 		return -EINVAL;
 	shared->workers[idx] = w;
@@ -256,6 +288,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 		w->listen_fds[i] = fds[i];
 		w->listeners[i].w = w;
 		w->listeners[i].implicit = implicit[i];
+		w->listeners[i].sftp = sftp[i];
 		r = loop_watch_add(w->loop, &w->listeners[i].watch, fds[i], listen_events(w), on_accept);
 		if (r)
 			return r;
@@ -275,6 +308,7 @@ static void *worker_main(void *arg)
 	/* Anything still open (loop failure) is closed here, on its thread. */
 	while (w->host.head)
 		session_shutdown(w->host.head);
+	sftp_host_close_all(&w->sftp);
 	loop_timer_cancel(w->loop, &w->drain_timer);
 	if (w->shared->stopped)
 		w->shared->stopped(w->shared->stopped_arg);
@@ -289,10 +323,12 @@ int worker_start(struct worker *w)
 static void on_drain_deadline(struct loop_timer *t)
 {
 	struct worker *w = container_of(t, struct worker, drain_timer);
-	if (w->host.count)
-		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx, w->host.count);
+	if (w->host.count || w->sftp.count)
+		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx,
+			 w->host.count + w->sftp.count);
 	while (w->host.head)
 		session_shutdown(w->host.head);
+	sftp_host_close_all(&w->sftp);
 	loop_stop(w->loop);
 }
 
@@ -330,6 +366,7 @@ void worker_free(struct worker *w)
 	for (size_t i = 0; i < w->n_listen; i++)
 		if (w->listen_fds[i] >= 0)
 			(void)close(w->listen_fds[i]);
+	sftp_host_fini(&w->sftp);
 	loop_free(w->loop);
 	w->loop = NULL;
 }

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "loop.h"
 #include "session.h"
+#include "sftp.h"
 
 struct jobs;
 struct tls_ctx;
@@ -41,6 +42,9 @@ struct worker_shared {
 	const struct gss_acceptor *gss;
 	struct metrics *metrics;
 	struct hooks *hooks; /* NULL = no [hooks] */
+	/* SFTP host keys (NULL: no [sftp] listen); set before the workers
+	 * start, freed after they stop. */
+	const struct sftp_keys *sftp_keys;
 	/* Called (from the worker's thread) when a worker has stopped. */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
@@ -50,10 +54,11 @@ struct listener {
 	struct loop_watch watch;
 	struct worker *w;
 	bool implicit;		 /* implicit FTPS */
+	bool sftp;		 /* SSH/SFTP ([sftp] listen) */
 	struct loop_timer pause; /* accept paused: out of descriptors or memory */
 };
 
-#define WORKER_MAX_LISTEN (2 * CONFIG_MAX_LISTEN)
+#define WORKER_MAX_LISTEN (3 * CONFIG_MAX_LISTEN)
 
 struct worker {
 	unsigned idx;
@@ -61,6 +66,7 @@ struct worker {
 	struct loop *loop;
 	struct worker_shared *shared;
 	struct session_host host;
+	struct sftp_host sftp; /* its SFTP sessions (bind NULL: SFTP off) */
 	int listen_fds[WORKER_MAX_LISTEN];
 	struct listener listeners[WORKER_MAX_LISTEN];
 	size_t n_listen;
@@ -73,9 +79,10 @@ struct worker {
 };
 
 /* Prepares a worker that will serve the given listening sockets (takes
- * ownership of the fds); implicit[i] marks implicit-FTPS listeners. */
+ * ownership of the fds); implicit[i] marks implicit-FTPS listeners,
+ * sftp[i] SSH/SFTP ones. */
 int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, const int *fds, const bool *implicit,
-		size_t n);
+		const bool *sftp, size_t n);
 /* Replaces the TLS context for new sessions (takes ownership of c). */
 void worker_shared_set_tls(struct worker_shared *sh, struct tls_ctx *c);
 int worker_start(struct worker *w);

@@ -1,4 +1,5 @@
-"""Optional parts chosen by the build (meson features: gssapi, metrics, hooks, systemd, postgres).
+"""Optional parts chosen by the build (meson features: gssapi, metrics, hooks, systemd, postgres,
+sftp).
 
 `ferryd --version` names the parts built in, and the list is true to the binary (it links the
 library of each part it names, and no other). A config key that asks for a part the build
@@ -26,6 +27,8 @@ PARTS = {
     "systemd": ("libsystemd.so", None, None, None),
     "postgres": ("libpq.so", "[store]\npostgres = host=127.0.0.1 dbname=ferry\n", 5,
                  "[store] postgres: this ferry was built without PostgreSQL support (meson -Dpostgres=disabled)"),
+    "sftp": ("libssh.so", f"[sftp]\nlisten = {HOST}:9\n", 5,
+             "[sftp] listen: ferryd was built without SFTP (meson -Dsftp=disabled)"),
 }
 
 

@@ -54,8 +54,12 @@ static void test_json_escape_utf8(void **state)
 static void test_json_escape_line_separators(void **state)
 {
 	(void)state;
-	esc("a\xc2\x85" "b\xc2\xa0" "c\xe2\x80\xa8" "d\xe2\x80\xa9" "e", 15,
-	    "a\\u0085b\\u00a0c\\u2028d\\u2029e");
+	esc("a\xc2\x85"
+	    "b\xc2\xa0"
+	    "c\xe2\x80\xa8"
+	    "d\xe2\x80\xa9"
+	    "e",
+	    15, "a\\u0085b\\u00a0c\\u2028d\\u2029e");
 	esc("\xe2\x80\xae", 3, "\\u202e");
 }
 
@@ -75,8 +79,14 @@ static void test_xferlog_line(void **state)
 {
 	(void)state;
 	setenv("TZ", "UTC", 1);
-	struct log_xfer x = { .user = "bob", .ip = "192.0.2.7", .cmd = "RETR", .path = "/dir/my file\x01.txt",
-			      .bytes = 12345, .duration_ms = 2600, .result = "ok", .direction = 'o' };
+	struct log_xfer x = { .user = "bob",
+			      .ip = "192.0.2.7",
+			      .cmd = "RETR",
+			      .path = "/dir/my file\x01.txt",
+			      .bytes = 12345,
+			      .duration_ms = 2600,
+			      .result = "ok",
+			      .direction = 'o' };
 	char line[512];
 	log_xfer_format(&x, 1700000000, line, sizeof(line));
 	assert_string_equal(line, "Tue Nov 14 22:13:20 2023 3 192.0.2.7 12345 /dir/my_file?.txt b _ o r bob ftp 0 * c");
@@ -87,6 +97,13 @@ static void test_xferlog_line(void **state)
 	x.bytes = 0;
 	log_xfer_format(&x, 1700000000 + 86400 * 20, line, sizeof(line));
 	assert_string_equal(line, "Mon Dec  4 22:13:20 2023 1 192.0.2.7 0 /dir/my_file?.txt a _ i r bob ftp 0 * i");
+	/* The service name: "ftp" for FTP and FTPS, the protocol for SFTP. */
+	x.protocol = "ftps";
+	log_xfer_format(&x, 1700000000 + 86400 * 20, line, sizeof(line));
+	assert_string_equal(line, "Mon Dec  4 22:13:20 2023 1 192.0.2.7 0 /dir/my_file?.txt a _ i r bob ftp 0 * i");
+	x.protocol = "sftp";
+	log_xfer_format(&x, 1700000000 + 86400 * 20, line, sizeof(line));
+	assert_string_equal(line, "Mon Dec  4 22:13:20 2023 1 192.0.2.7 0 /dir/my_file?.txt a _ i r bob sftp 0 * i");
 }
 
 static void test_xferlog_unicode_name(void **state)
@@ -95,9 +112,14 @@ static void test_xferlog_unicode_name(void **state)
 	setenv("TZ", "UTC", 1);
 	/* Valid UTF-8 kept; Unicode spaces and separators '_' like a space;
 	 * invalid bytes (a lone 0x85 is NEL in Latin-1) '?'. */
-	struct log_xfer x = { .user = "b\xc2\xa0ob", .ip = "192.0.2.7", .cmd = "STOR",
-			      .path = "/caf\xc3\xa9\xc2\x85x\xe2\x80\xa8y\x85z", .bytes = 1, .duration_ms = 1,
-			      .result = "ok", .direction = 'i' };
+	struct log_xfer x = { .user = "b\xc2\xa0ob",
+			      .ip = "192.0.2.7",
+			      .cmd = "STOR",
+			      .path = "/caf\xc3\xa9\xc2\x85x\xe2\x80\xa8y\x85z",
+			      .bytes = 1,
+			      .duration_ms = 1,
+			      .result = "ok",
+			      .direction = 'i' };
 	char line[512];
 	log_xfer_format(&x, 1700000000, line, sizeof(line));
 	assert_string_equal(line, "Tue Nov 14 22:13:20 2023 1 192.0.2.7 1 /caf\xc3\xa9_x_y?z b _ i r b_ob ftp 0 * c");
@@ -129,13 +151,15 @@ static void test_files_and_reopen(void **state)
 	assert_true(log_json_on());
 	LOG_JSON(7, "login", LOG_FS("user", "b\"o\nb"), LOG_FS("reason", NULL), LOG_FU("n", 42));
 	const char *j = slurp(js);
-	const char *tail = strstr(j, ",\"session\":7,\"event\":\"login\",\"user\":\"b\\\"o\\nb\",\"reason\":null,\"n\":42}\n");
+	const char *tail =
+	    strstr(j, ",\"session\":7,\"event\":\"login\",\"user\":\"b\\\"o\\nb\",\"reason\":null,\"n\":42}\n");
 	assert_non_null(tail);
 	assert_memory_equal(j, "{\"ts\":\"", 7);
 	assert_int_equal(strlen(j), (size_t)(tail - j) + strlen(tail));
 
-	struct log_xfer x = { .user = "bob", .ip = "127.0.0.1", .cmd = "LIST", .path = "/", .bytes = 5,
-			      .result = "ok", .direction = 0 };
+	struct log_xfer x = {
+		.user = "bob", .ip = "127.0.0.1", .cmd = "LIST", .path = "/", .bytes = 5, .result = "ok", .direction = 0
+	};
 	log_xfer(1, &x); /* a listing: JSON only */
 	assert_string_equal(slurp(xl), "");
 	x.cmd = "STOR";

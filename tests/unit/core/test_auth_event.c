@@ -41,6 +41,16 @@ static void test_lines(void **state)
 	    "login refused: user=\"amy\" ip=10.0.0.2 reason=user-limit");
 	check(&(struct auth_event){ .user = NULL, .ip = "10.0.0.2", .outcome = AUTH_LOGIN_STORE_ERROR, .err = -5 },
 	      "user store failed during login: user=\"\" error=-5");
+	/* Another front-end's lines name it at the end (fail2ban's filter still
+	 * matches); FTP's ("ftp", or none) keep their form. */
+	check(&(struct auth_event){ .user = "bob",
+				    .ip = "::1",
+				    .outcome = AUTH_LOGIN_FAILED,
+				    .reason = "bad-credentials",
+				    .protocol = "sftp" },
+	      "login failed: user=\"bob\" ip=::1 reason=bad-credentials protocol=sftp");
+	check(&(struct auth_event){ .user = "bob", .ip = "::1", .outcome = AUTH_LOGIN_OK, .protocol = "ftp" },
+	      "login ok: user=\"bob\" ip=::1");
 }
 
 static void test_user_escaped(void **state)

@@ -104,6 +104,15 @@ static void test_event_line_ok(void **state)
 	assert_string_equal(line,
 			    "transfer: user=\"bob\" ip=127.0.0.1 cmd=STOR path=\"/up/a b\" bytes=12345 status=ok");
 	assert_int_equal(n, strlen(line));
+	/* FTP's protocols keep the form; another front-end is named. */
+	ev.protocol = "ftps";
+	(void)files_event_line(&ev, line, sizeof(line));
+	assert_string_equal(line,
+			    "transfer: user=\"bob\" ip=127.0.0.1 cmd=STOR path=\"/up/a b\" bytes=12345 status=ok");
+	ev.protocol = "sftp";
+	(void)files_event_line(&ev, line, sizeof(line));
+	assert_string_equal(
+	    line, "transfer: user=\"bob\" ip=127.0.0.1 cmd=STOR path=\"/up/a b\" bytes=12345 status=ok protocol=sftp");
 }
 
 static void test_event_line_failed_local_error(void **state)

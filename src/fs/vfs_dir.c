@@ -1,0 +1,146 @@
+/* vfs_dir: fds vfs opened, used by the SFTP front-end (vfs_dir.h). */
+#include "vfs_dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "vfs_impl.h"
+
+int vfs_fd_pread(int fd, void *buf, size_t n, uint64_t off, size_t *got)
+{
+	*got = 0;
+	if (off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	for (;;) {
+		ssize_t r = pread(fd, buf, n, (off_t)off);
+		if (r >= 0) {
+			*got = (size_t)r;
+			return 0;
+		}
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int vfs_fd_pwrite(int fd, const void *buf, size_t n, uint64_t off)
+{
+	const char *p = buf;
+	uint64_t end;
+	if (__builtin_add_overflow(off, (uint64_t)n, &end) || end > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	while (n) {
+		ssize_t r = pwrite(fd, p, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+int vfs_fd_sync(int fd)
+{
+	return fsync(fd) == 0 ? 0 : -errno;
+}
+
+int vfs_fd_set_mtime(int fd, const struct timespec *mtime)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };
+	return futimens(fd, ts) == 0 ? 0 : -errno;
+}
+
+int vfs_fd_chmod(int fd, mode_t mode)
+{
+	return fchmod(fd, mode) == 0 ? 0 : -errno;
+}
+
+int vfs_statvfs(struct vfs *v, const char *vpath, struct statvfs *out)
+{
+	const char *rel;
+	int fd = -1;
+	int r = vfs_check(v);
+	if (r == 0)
+		r = vfs_rel(vpath, &rel);
+	if (r == 0)
+		r = vfs_openat2(v->root_fd, rel, O_PATH, 0, &fd);
+	if (r == 0)
+		r = vfs_fd_statvfs(fd, out);
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+int vfs_fd_statvfs(int fd, struct statvfs *out)
+{
+	return fstatvfs(fd, out) == 0 ? 0 : -errno;
+}
+
+struct vfs_dir {
+	DIR *d;
+};
+
+int vfs_dir_open(int dirfd, struct vfs_dir **out)
+{
+	*out = NULL;
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		int e = errno;
+		(void)close(dirfd);
+		return -e;
+	}
+	struct vfs_dir *vd = util_xcalloc(1, sizeof(*vd));
+	vd->d = d;
+	*out = vd;
+	return 0;
+}
+
+static bool hidden(const char *name)
+{
+	return strncmp(name, VFS_TMP_PREFIX, sizeof(VFS_TMP_PREFIX) - 1) == 0 ||
+	       strncmp(name, VFS_PARTIAL_PREFIX, sizeof(VFS_PARTIAL_PREFIX) - 1) == 0;
+}
+
+int vfs_dir_next(struct vfs_dir *d, const char **name, struct stat *st, char *target, size_t targetsz)
+{
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d->d);
+		if (!de)
+			return errno ? -errno : 0;
+		if (hidden(de->d_name))
+			continue;
+		/* SECURITY: fstatat on one component of a directory opened
+		 * inside the root, without following a link: nothing outside
+		 * is looked at. */
+		if (fstatat(dirfd(d->d), de->d_name, st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		target[0] = '\0';
+		if (S_ISLNK(st->st_mode) && targetsz > 1) {
+			ssize_t n = readlinkat(dirfd(d->d), de->d_name, target, targetsz - 1);
+			target[n > 0 ? (size_t)n : 0] = '\0';
+		}
+		*name = de->d_name;
+		return 1;
+	}
+}
+
+void vfs_dir_close(struct vfs_dir *d)
+{
+	if (!d)
+		return;
+	(void)closedir(d->d);
+	free(d);
+}

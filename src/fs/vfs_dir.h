@@ -1,0 +1,41 @@
+/* vfs_dir: what a front-end does with an fd vfs opened, beyond streaming
+ * it (SFTP's reads and writes at offsets, directory entries one by one with
+ * their attributes, fsync, times and modes of the open file), and the file
+ * system's figures (statvfs): the system calls stay in fs/. */
+#ifndef FERRY_VFS_DIR_H
+#define FERRY_VFS_DIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "vfs.h"
+
+/* pread of up to n bytes at off: *got is 0 at the end of the file. */
+int vfs_fd_pread(int fd, void *buf, size_t n, uint64_t off, size_t *got);
+/* pwrite of all n bytes at off (short writes continued). With O_APPEND
+ * the kernel appends whatever off says. */
+int vfs_fd_pwrite(int fd, const void *buf, size_t n, uint64_t off);
+int vfs_fd_sync(int fd);
+int vfs_fd_set_mtime(int fd, const struct timespec *mtime);
+int vfs_fd_chmod(int fd, mode_t mode);
+/* statvfs of the file system holding vpath (inside the root). */
+int vfs_statvfs(struct vfs *v, const char *vpath, struct statvfs *out);
+/* fstatvfs of an fd vfs opened. */
+int vfs_fd_statvfs(int fd, struct statvfs *out);
+
+/* A directory read entry by entry, each with its lstat and, for a
+ * symlink, its target text. Upload temporaries and partials (vfs.h) are
+ * never returned; "." and ".." are. */
+struct vfs_dir;
+/* Takes dirfd (from vfs_opendir); *out is the caller's (vfs_dir_close). */
+int vfs_dir_open(int dirfd, struct vfs_dir **out);
+/* 1 with the next entry (*name valid until the next call; target "" unless
+ * a symlink), 0 at the end, -errno on a read error. An entry that vanished
+ * between readdir and lstat is skipped. */
+int vfs_dir_next(struct vfs_dir *d, const char **name, struct stat *st, char *target, size_t targetsz);
+void vfs_dir_close(struct vfs_dir *d);
+
+#endif

@@ -1,0 +1,300 @@
+/* sftp_server: the SFTP requests of one channel (SFTP version 3) carried
+ * out through core's file service, so the permission bits (files_allow),
+ * the confinement (fs/vfs: openat2 RESOLVE_IN_ROOT under the user's home)
+ * and the transfer events are FTP's. Paths are virtual: "/" is the home,
+ * as in FTP, and every path is resolved against it (SFTP has no current
+ * directory; REALPATH "." is "/").
+ *
+ * This file frames and dispatches requests and answers those that name a
+ * path; sftp_files.c answers those on handles. Requests are answered in
+ * order, each completely before the next (file I/O runs on the loop, as
+ * FTP's transfers do), so pipelined requests (64 READs in flight) need no
+ * bookkeeping beyond the input buffer. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path.h"
+#include "sftp_server_impl.h"
+#include "util.h"
+
+struct sftp_server *sftp_server_new(const struct sftp_server_conf *c)
+{
+	struct sftp_server *srv = util_xcalloc(1, sizeof(*srv));
+	srv->c = *c;
+	return srv;
+}
+
+void sftp_server_free(struct sftp_server *srv, bool lost)
+{
+	if (!srv)
+		return;
+	sftp_files_close_all(srv);
+	free(srv);
+}
+
+/* A client path as a virtual path (PATH_MAX), for op: the permission is
+ * asked before the name is looked at (files_resolve). SECURITY: a NUL
+ * inside the name is refused (-EINVAL), never cut short. */
+static int resolve(struct sftp_server *srv, enum files_op op, struct slice path, char *vpath)
+{
+	if (memchr(path.p, '\0', path.n))
+		return -EINVAL;
+	return files_resolve(&srv->c.fu, op, "/", path, vpath);
+}
+
+static void reply_stat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out, bool follow)
+{
+	char vpath[PATH_MAX];
+	struct stat st;
+	int e = resolve(srv, FILES_OP_LIST, r->path, vpath);
+	if (e == 0)
+		e = follow ? files_stat(&srv->c.fu, vpath, &st) : files_lstat(&srv->c.fu, vpath, &st);
+	if (e) {
+		(void)sftp_reply_errno(out, r->id, e);
+		return;
+	}
+	struct sftp_attrs a;
+	sftp_attrs_from_stat(&st, &a);
+	(void)sftp_put_attrs(out, r->id, &a);
+}
+
+/* SETSTAT: the permission bits and the modification time, as FTP's SITE
+ * CHMOD and MFMT allow them. Owners belong to the service account
+ * (PERMISSION_DENIED); a size (truncation) is not offered. */
+static void setstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	const struct sftp_attrs *a = &r->attrs;
+	char vpath[PATH_MAX];
+	int e = 0;
+	if (a->flags & SFTP_ATTR_SIZE) {
+		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Setting the size is not supported");
+		return;
+	}
+	if (a->flags & SFTP_ATTR_UIDGID) {
+		(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Files belong to the server");
+		return;
+	}
+	if (a->flags & SFTP_ATTR_PERMISSIONS) {
+		e = resolve(srv, FILES_OP_SET_MODE, r->path, vpath);
+		if (e == 0)
+			e = files_set_mode(&srv->c.fu, vpath, (mode_t)a->perms);
+	}
+	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
+		struct timespec ts = { .tv_sec = (time_t)a->mtime };
+		e = resolve(srv, FILES_OP_SET_TIME, r->path, vpath);
+		if (e == 0)
+			e = files_set_mtime(&srv->c.fu, vpath, &ts);
+	}
+	(void)sftp_reply_errno(out, r->id, e);
+}
+
+/* A NAME with one entry: a resolved path (REALPATH and its kin). */
+static void reply_name(struct buf *out, uint32_t id, const char *vpath)
+{
+	size_t mark;
+	struct sftp_attrs none = { 0 };
+	if (sftp_name_begin(out, id, &mark) != 0)
+		return;
+	if (sftp_name_add(out, slice_from_cstr(vpath), slice_from_cstr(vpath), &none) == 0)
+		sftp_name_end(out, mark, 1);
+	else
+		sftp_name_end(out, mark, 0);
+}
+
+/* REALPATH, expand-path@openssh.com ("~" and "~/x" are the home, which is
+ * "/"; "~name" only for the user's own name) and home-directory. */
+static void realpath_of(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	struct slice p = r->path;
+	char vpath[PATH_MAX];
+	if (r->ext == SFTP_EXT_HOME) {
+		if (p.n && !slice_eq(p, slice_from_cstr(srv->c.user))) {
+			(void)sftp_put_status(out, r->id, SFTP_NO_SUCH_FILE, "No such user");
+			return;
+		}
+		p = SLICE_LIT("/");
+	} else if (r->ext == SFTP_EXT_EXPAND_PATH && p.n && p.p[0] == '~') {
+		struct slice name, rest;
+		bool more = slice_split((struct slice){ p.p + 1, p.n - 1 }, '/', &name, &rest);
+		if (name.n && !slice_eq(name, slice_from_cstr(srv->c.user))) {
+			(void)sftp_put_status(out, r->id, SFTP_NO_SUCH_FILE, "No such user");
+			return;
+		}
+		p = more ? rest : SLICE_LIT("/");
+	}
+	if (p.n == 0)
+		p = SLICE_LIT("/");
+	int e = resolve(srv, FILES_OP_CHDIR, p, vpath);
+	if (e)
+		(void)sftp_reply_errno(out, r->id, e);
+	else
+		reply_name(out, r->id, vpath);
+}
+
+/* RENAME (version 3: the target must not exist, as OpenSSH's server
+ * does it) and posix-rename@openssh.com (replaces the target). */
+static void rename_to(struct sftp_server *srv, const struct sftp_req *r, struct buf *out, bool replace)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct stat st;
+	int e = resolve(srv, FILES_OP_RENAME, r->path, from);
+	if (e == 0)
+		e = resolve(srv, FILES_OP_RENAME, r->path2, to);
+	if (e == 0)
+		e = files_rename_check(&srv->c.fu, from);
+	if (e == 0 && !replace && files_lstat(&srv->c.fu, to, &st) == 0)
+		e = -EEXIST;
+	if (e == 0)
+		e = files_rename(&srv->c.fu, from, to);
+	(void)sftp_reply_errno(out, r->id, e);
+}
+
+static void by_path(struct sftp_server *srv, const struct sftp_req *r, struct buf *out,
+		    int (*fn)(const struct files_user *, const char *), enum files_op op)
+{
+	char vpath[PATH_MAX];
+	int e = resolve(srv, op, r->path, vpath);
+	if (e == 0)
+		e = fn(&srv->c.fu, vpath);
+	(void)sftp_reply_errno(out, r->id, e);
+}
+
+static void statvfs_of(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	char vpath[PATH_MAX];
+	struct statvfs sv;
+	int e = resolve(srv, FILES_OP_LIST, r->path, vpath);
+	if (e == 0)
+		e = files_statvfs(&srv->c.fu, vpath, &sv);
+	if (e) {
+		(void)sftp_reply_errno(out, r->id, e);
+		return;
+	}
+	uint64_t f[11];
+	sftp_statvfs_fields(&sv, f);
+	(void)sftp_put_statvfs(out, r->id, f);
+}
+
+static void extended(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	switch (r->ext) {
+	case SFTP_EXT_POSIX_RENAME:
+		rename_to(srv, r, out, true);
+		return;
+	case SFTP_EXT_STATVFS:
+		statvfs_of(srv, r, out);
+		return;
+	case SFTP_EXT_FSTATVFS:
+		sftp_files_fstatvfs(srv, r, out);
+		return;
+	case SFTP_EXT_FSYNC:
+		sftp_files_fsync(srv, r, out);
+		return;
+	case SFTP_EXT_LIMITS:
+		(void)sftp_put_limits(out, r->id, SFTP_MAX_HANDLES);
+		return;
+	case SFTP_EXT_EXPAND_PATH:
+	case SFTP_EXT_HOME:
+		realpath_of(srv, r, out);
+		return;
+	case SFTP_EXT_UNKNOWN:
+	case SFTP_EXT_NONE:
+		break;
+	}
+	(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Unsupported extension");
+}
+
+static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	switch (r->type) {
+	case SFTP_OPEN:
+		sftp_files_open(srv, r, out);
+		return;
+	case SFTP_CLOSE:
+		sftp_files_close(srv, r, out);
+		return;
+	case SFTP_READ:
+		sftp_files_read(srv, r, out);
+		return;
+	case SFTP_WRITE:
+		sftp_files_write(srv, r, out);
+		return;
+	case SFTP_LSTAT:
+		reply_stat(srv, r, out, false);
+		return;
+	case SFTP_STAT:
+		reply_stat(srv, r, out, true);
+		return;
+	case SFTP_FSTAT:
+		sftp_files_fstat(srv, r, out);
+		return;
+	case SFTP_SETSTAT:
+		setstat(srv, r, out);
+		return;
+	case SFTP_FSETSTAT:
+		sftp_files_fsetstat(srv, r, out);
+		return;
+	case SFTP_OPENDIR:
+		sftp_files_opendir(srv, r, out);
+		return;
+	case SFTP_READDIR:
+		sftp_files_readdir(srv, r, out);
+		return;
+	case SFTP_REMOVE:
+		by_path(srv, r, out, files_delete, FILES_OP_DELETE);
+		return;
+	case SFTP_MKDIR:
+		by_path(srv, r, out, files_mkdir, FILES_OP_MKDIR);
+		return;
+	case SFTP_RMDIR:
+		by_path(srv, r, out, files_rmdir, FILES_OP_RMDIR);
+		return;
+	case SFTP_REALPATH:
+		realpath_of(srv, r, out);
+		return;
+	case SFTP_RENAME:
+		rename_to(srv, r, out, false);
+		return;
+	case SFTP_EXTENDED:
+		extended(srv, r, out);
+		return;
+	default:
+		/* READLINK and SYMLINK: not offered (a link made by a client
+		 * could point anywhere; reading one is a later step). */
+		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Operation not supported");
+		return;
+	}
+}
+
+int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, size_t out_high, unsigned *budget)
+{
+	while (*budget && out->len < out_high) {
+		size_t size = 0;
+		int r = sftp_frame(buf_data(in), in->len, &size);
+		if (r <= 0)
+			return r; /* 0: wait for more; a bad length breaks the stream */
+		struct sftp_req req;
+		bool has_id;
+		const char *body = buf_data(in) + 4;
+		r = sftp_parse(body, size - 4, &req, &has_id);
+		(*budget)--;
+		if (!srv->inited) {
+			/* SECURITY: the first packet must be INIT (filexfer-02 §4). */
+			if (r != 0 || req.type != SFTP_INIT)
+				return -EPROTO;
+			srv->inited = true;
+			(void)sftp_put_version(out);
+		} else if (r == -EBADMSG) {
+			if (!has_id)
+				return -EBADMSG;
+			(void)sftp_put_status(out, req.id, SFTP_BAD_MESSAGE, "Malformed request");
+		} else if (r == -ENOTSUP) {
+			(void)sftp_put_status(out, req.id, SFTP_OP_UNSUPPORTED, "Operation not supported");
+		} else if (req.type != SFTP_INIT) {
+			dispatch(srv, &req, out);
+		}
+		buf_consume(in, size);
+	}
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* sftp_server_impl: inside the SFTP server, shared by sftp_server.c
+ * (the dispatch, requests by path) and sftp_files.c (handles); nothing
+ * else includes it. sftp_server.c calls into sftp_files.c, never the
+ * other way. */
+#ifndef FERRY_SFTP_SERVER_IMPL_H
+#define FERRY_SFTP_SERVER_IMPL_H
+
+#include "sftp_impl.h"
+#include "sftp_codec.h"
+#include "vfs_dir.h"
+
+/* Handles open at once per channel (limits@openssh.com says so). */
+#define SFTP_MAX_HANDLES 64u
+
+enum sftp_handle_kind { SFTP_H_FREE, SFTP_H_READ, SFTP_H_WRITE, SFTP_H_DIR };
+
+struct sftp_handle {
+	enum sftp_handle_kind kind;
+	uint16_t gen; /* so a closed handle's bytes do not name its successor */
+	char *vpath;
+	int fd;		       /* READ; WRITE: up->fd */
+	struct vfs_upload *up; /* WRITE */
+	struct vfs_dir *dir;   /* DIR */
+	const char *cmd;       /* the event's name: RETR, STOR, APPE */
+	uint64_t bytes;
+	uint64_t started_ms;
+	int err; /* WRITE: the first write error; the upload then fails */
+};
+
+struct sftp_server {
+	struct sftp_server_conf c;
+	bool inited;
+	struct sftp_handle h[SFTP_MAX_HANDLES];
+};
+
+/* sftp_files.c: helpers sftp_server.c uses too */
+/* The SFTP status for a negative errno (as OpenSSH's sftp-server maps). */
+enum sftp_status sftp_status_of(int err);
+/* STATUS for err (0: OK) with its text. */
+int sftp_reply_errno(struct buf *out, uint32_t id, int err);
+void sftp_attrs_from_stat(const struct stat *st, struct sftp_attrs *a);
+/* statvfs@openssh.com's eleven fields. */
+void sftp_statvfs_fields(const struct statvfs *sv, uint64_t f[11]);
+
+/* sftp_files.c: requests on handles; each appends its reply to out. */
+void sftp_files_open(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_opendir(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_close(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_read(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_readdir(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_fstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_fsync(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+/* Closes every open handle (the channel ended): lost = aborted uploads. */
+void sftp_files_close_all(struct sftp_server *srv);
+
+#endif

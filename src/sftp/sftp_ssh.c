@@ -1,0 +1,572 @@
+/* sftp_ssh: the SSH connection of an SFTP session, driven by the worker's
+ * own event loop (no thread or process per connection).
+ *
+ * libssh runs non-blocking on the accepted socket: the loop watches the fd
+ * and, when it is ready, drive() lets libssh read and write with
+ * ssh_event_dopoll(.., 0) (a poll() that never waits) until the socket has
+ * nothing more, then takes the messages libssh queued (authentication,
+ * channel open and channel requests: answered here, or later for a
+ * password that waits for the job pool) and moves SFTP bytes between the
+ * channel and the SFTP server (sftp_server.c). libssh's callbacks only
+ * record (channel bytes into s->in, EOF, close): everything is acted on
+ * from drive(), never from inside libssh, so no callback re-enters
+ * the session. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "metrics.h"
+#include "net.h"
+#include "sftp_codec.h"
+#include "sftp_impl.h"
+#include "util.h"
+
+/* Unconsumed SFTP input held here; more waits in libssh's channel buffer
+ * and then in the client, held back by the channel window. */
+#define IN_MAX (1024u * 1024u)
+/* Replies are made while less than OUT_HIGH waits to go out. */
+#define OUT_HIGH (512u * 1024u)
+#define OUT_MAX (OUT_HIGH + SFTP_MAX_PACKET + 64u * 1024u)
+/* Per wake-up: poll rounds (4 KiB each in libssh) and SFTP requests, then
+ * the loop's other sessions get their turn. */
+#define DRIVE_ROUNDS 64
+#define DRIVE_REQUESTS 64u
+
+/* Modern algorithms only (README): curve25519 key exchange (libssh 0.10.6
+ * adds the strict key exchange of the Terrapin fix itself), ed25519 (or
+ * RSA with SHA-2) host keys, AEAD ciphers first, then CTR with SHA-2 MACs,
+ * encrypt-then-MAC first; the plain SHA-2 MACs after them are for libssh2
+ * 1.10 (curl's sftp:// in Debian 12), which knows no ETM and no AEAD. */
+#define SFTP_KEX "curve25519-sha256,curve25519-sha256@libssh.org"
+#define SFTP_CIPHERS "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes128-ctr"
+#define SFTP_MACS "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
+#define SFTP_HOSTKEYS "ssh-ed25519,rsa-sha2-512,rsa-sha2-256"
+
+int sftp_host_init(struct sftp_host *h, const struct sftp_keys *keys, char *err, size_t errsz)
+{
+	ssh_bind b = ssh_bind_new();
+	bool no = false;
+	if (!b) {
+		(void)snprintf(err, errsz, "sftp: cannot create the SSH server (out of memory)");
+		return -ENOMEM;
+	}
+	/* No system-wide libssh configuration: what is served is what ferryd
+	 * says (and nothing is read from disk after the sandbox). */
+	int min = RSA_MIN_BITS;
+	int r = ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
+	if (r == 0)
+		r = ssh_bind_options_set(b, SSH_BIND_OPTIONS_RSA_MIN_SIZE, &min);
+	const struct {
+		enum ssh_bind_options_e opt;
+		const char *v;
+	} opts[] = {
+		{ SSH_BIND_OPTIONS_KEY_EXCHANGE, SFTP_KEX },	{ SSH_BIND_OPTIONS_CIPHERS_C_S, SFTP_CIPHERS },
+		{ SSH_BIND_OPTIONS_CIPHERS_S_C, SFTP_CIPHERS }, { SSH_BIND_OPTIONS_HMAC_C_S, SFTP_MACS },
+		{ SSH_BIND_OPTIONS_HMAC_S_C, SFTP_MACS },	{ SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, SFTP_HOSTKEYS },
+		{ SSH_BIND_OPTIONS_BANNER, "Ferry" },
+	};
+	for (size_t i = 0; r == 0 && i < ARRAY_LEN(opts); i++)
+		r = ssh_bind_options_set(b, opts[i].opt, opts[i].v);
+	for (size_t i = 0; r == 0 && i < keys->n; i++) {
+		/* The bind owns what it imports: each worker its own copy. */
+		ssh_key k = ssh_key_dup(keys->keys[i]);
+		r = k ? ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, k) : -1;
+	}
+	if (r != 0) {
+		(void)snprintf(err, errsz, "sftp: cannot set up the SSH server: %s", ssh_get_error(b));
+		ssh_bind_free(b);
+		return -EINVAL;
+	}
+	h->bind = b;
+	return 0;
+}
+
+void sftp_host_fini(struct sftp_host *h)
+{
+	if (h->bind)
+		ssh_bind_free(h->bind);
+	h->bind = NULL;
+}
+
+static void drive(struct sftp_session *s);
+static void session_close(struct sftp_session *s, const char *why);
+static void session_free(struct sftp_session *s);
+
+static void drive_deferred(void *p)
+{
+	drive(p);
+}
+
+static const struct sftp_conn_ops conn_ops = { .close = session_close, .drive = drive, .free = session_free };
+
+/* ---- channel callbacks: record only (see the top of this file) ---- */
+
+static int on_chan_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len, int is_stderr, void *arg)
+{
+	struct sftp_session *s = arg;
+	if (is_stderr || s->closed)
+		return (int)len; /* a client's stderr means nothing to SFTP */
+	/* Taken as far as s->in has room; libssh keeps the rest (and opens
+	 * the window no further), pulled once there is room (pull_input). */
+	size_t take = buf_room(&s->in) < len ? buf_room(&s->in) : len;
+	if (take && buf_append(&s->in, data, take) != 0)
+		take = 0;
+	s->chan_pending = len - take;
+	return (int)take;
+}
+
+static void on_chan_eof(ssh_session ssh, ssh_channel ch, void *arg)
+{
+	struct sftp_session *s = arg;
+	s->chan_eof = true;
+}
+
+static void on_chan_close(ssh_session ssh, ssh_channel ch, void *arg)
+{
+	struct sftp_session *s = arg;
+	s->chan_closed = true;
+}
+
+/* ---- closing ---- */
+
+static void session_free(struct sftp_session *s)
+{
+	buf_free(&s->in);
+	buf_free(&s->out);
+	free(s->user);
+	free(s->home);
+	config_unref(s->cfg);
+	free(s);
+}
+
+static void free_deferred(void *p)
+{
+	session_free(p);
+}
+
+static void session_close(struct sftp_session *s, const char *why)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	struct sftp_host *h = s->host;
+	if (s->srv) {
+		sftp_server_free(s->srv, true);
+		s->srv = NULL;
+	}
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	h->count--;
+	if (s->guarded)
+		guard_disconnect(h->guard, &s->gkey);
+	sftp_auth_release(s);
+	loop_timer_cancel(h->loop, &s->login_timer);
+	loop_timer_cancel(h->loop, &s->idle_timer);
+	loop_timer_cancel(h->loop, &s->delay_timer);
+	if (s->watch.fd >= 0)
+		loop_watch_forget(h->loop, &s->watch); /* libssh closes the socket below */
+	if (s->ssh) {
+		if (ssh_is_connected(s->ssh))
+			ssh_disconnect(s->ssh); /* a DISCONNECT message, then the socket closes */
+		s->chan = NULL;			/* freed with the session */
+		if (s->ev)
+			ssh_event_free(s->ev);
+		ssh_free(s->ssh);
+		s->ssh = NULL;
+		s->ev = NULL;
+	}
+	log_info(s->id, "disconnect: ip=%s protocol=sftp%s%s", s->peer, why ? " reason=" : "", why ? why : "");
+	LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	h->closed(h);
+	/* A password check in flight refers to s: it frees s when it returns. */
+	if (s->job)
+		sftp_auth_cancel(s);
+	else
+		loop_defer(h->loop, free_deferred, s);
+}
+
+void sftp_host_close_all(struct sftp_host *h)
+{
+	while (h->head)
+		session_close(h->head, "shutdown");
+}
+
+/* ---- messages: channels and their requests ---- */
+
+static void channel_open(struct sftp_session *s, ssh_message msg)
+{
+	/* SECURITY: a session channel only, one per connection, after login:
+	 * no direct-tcpip or forwarded-tcpip (port forwarding), no x11. */
+	if (!s->logged_in || s->chan || ssh_message_subtype(msg) != SSH_CHANNEL_SESSION) {
+		log_info(s->id, "sftp: channel refused: ip=%s type=%d", s->peer, ssh_message_subtype(msg));
+		(void)ssh_message_reply_default(msg);
+		return;
+	}
+	s->chan = ssh_message_channel_request_open_reply_accept(msg);
+	if (!s->chan)
+		return;
+	memset(&s->chan_cb, 0, sizeof(s->chan_cb));
+	s->chan_cb.userdata = s;
+	s->chan_cb.channel_data_function = on_chan_data;
+	s->chan_cb.channel_eof_function = on_chan_eof;
+	s->chan_cb.channel_close_function = on_chan_close;
+	ssh_callbacks_init(&s->chan_cb);
+	(void)ssh_set_channel_callbacks(s->chan, &s->chan_cb);
+}
+
+static const char *request_name(int subtype)
+{
+	switch (subtype) {
+	case SSH_CHANNEL_REQUEST_PTY:
+		return "pty";
+	case SSH_CHANNEL_REQUEST_EXEC:
+		return "exec";
+	case SSH_CHANNEL_REQUEST_SHELL:
+		return "shell";
+	case SSH_CHANNEL_REQUEST_ENV:
+		return "env";
+	case SSH_CHANNEL_REQUEST_SUBSYSTEM:
+		return "subsystem";
+	case SSH_CHANNEL_REQUEST_WINDOW_CHANGE:
+		return "window-change";
+	case SSH_CHANNEL_REQUEST_X11:
+		return "x11";
+	default:
+		return "other";
+	}
+}
+
+static void start_sftp(struct sftp_session *s)
+{
+	struct sftp_server_conf c = {
+		.sid = s->id,
+		.user = s->user,
+		.ip = s->peer,
+		.home = s->home,
+		.fu = { .vfs = &s->vfs,
+			.perms = s->perms,
+			.name = s->user,
+			.atomic = s->cfg->atomic_uploads != 0,
+			.partials = false },
+		.sink = { .metrics = s->host->metrics, .hooks = s->host->hooks },
+	};
+	s->srv = sftp_server_new(&c);
+}
+
+static void channel_request(struct sftp_session *s, ssh_message msg)
+{
+	int sub = ssh_message_subtype(msg);
+	const char *subsystem =
+	    sub == SSH_CHANNEL_REQUEST_SUBSYSTEM ? ssh_message_channel_request_subsystem(msg) : NULL;
+	if (s->chan && ssh_message_channel_request_channel(msg) == s->chan && !s->srv && subsystem &&
+	    strcmp(subsystem, "sftp") == 0) {
+		start_sftp(s);
+		(void)ssh_message_channel_request_reply_success(msg);
+		log_info(s->id, "sftp: subsystem started: user=\"%s\" ip=%s", s->user, s->peer);
+		return;
+	}
+	/* SECURITY: everything but the sftp subsystem is refused: no shell,
+	 * exec, pty, agent or X11 forwarding; env is ignored (refused). */
+	if (sub != SSH_CHANNEL_REQUEST_ENV)
+		log_info(s->id, "sftp: channel request refused: ip=%s request=%s", s->peer, request_name(sub));
+	(void)ssh_message_reply_default(msg);
+}
+
+/* A channel given up before SFTP started on it (its requests were
+ * refused) is dropped, so another may be opened. */
+static void drop_idle_channel(struct sftp_session *s)
+{
+	if (s->srv || !s->chan || !(s->chan_closed || s->chan_eof))
+		return;
+	if (!s->chan_closed)
+		(void)ssh_channel_close(s->chan);
+	ssh_channel_free(s->chan);
+	s->chan = NULL;
+	s->chan_closed = s->chan_eof = false;
+	s->chan_pending = 0;
+	buf_reset(&s->in);
+}
+
+/* Takes the messages libssh queued. The one that needs the job pool (a
+ * password) is kept by sftp_auth.c; every other is answered now. */
+static void take_messages(struct sftp_session *s)
+{
+	ssh_message msg;
+	while (!s->closed && (msg = ssh_message_get(s->ssh)) != NULL) {
+		drop_idle_channel(s); /* closed in the same read as this message came */
+		switch (ssh_message_type(msg)) {
+		case SSH_REQUEST_AUTH:
+			sftp_auth_request(s, msg); /* takes msg */
+			continue;
+		case SSH_REQUEST_CHANNEL_OPEN:
+			channel_open(s, msg);
+			break;
+		case SSH_REQUEST_CHANNEL:
+			channel_request(s, msg);
+			break;
+		default: /* service requests (accepted), global requests (refused) */
+			(void)ssh_message_reply_default(msg);
+			break;
+		}
+		ssh_message_free(msg);
+	}
+}
+
+/* ---- the SFTP byte stream ---- */
+
+/* More of what libssh holds for us, now that s->in has room. */
+static void pull_input(struct sftp_session *s)
+{
+	while (s->chan && s->chan_pending && buf_room(&s->in)) {
+		size_t want = buf_room(&s->in) < s->chan_pending ? buf_room(&s->in) : s->chan_pending;
+		if (want > 64u * 1024u)
+			want = 64u * 1024u;
+		int err = 0;
+		char *dst = buf_reserve(&s->in, want, &err);
+		if (!dst)
+			return;
+		/* libssh's buffer holds at least want bytes: this reads them
+		 * without touching the socket. */
+		int n = ssh_channel_read_nonblocking(s->chan, dst, (uint32_t)want, 0);
+		if (n <= 0) {
+			s->chan_pending = 0;
+			return;
+		}
+		buf_commit(&s->in, (size_t)n);
+		s->chan_pending -= (size_t)n < s->chan_pending ? (size_t)n : s->chan_pending;
+	}
+}
+
+/* Replies go out as far as the channel's window and libssh's own output
+ * allow; the rest waits in s->out for the client's window adjust. */
+static int push_output(struct sftp_session *s)
+{
+	while (s->chan && s->out.len && !(ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING)) {
+		uint32_t win = ssh_channel_window_size(s->chan);
+		size_t n = s->out.len < win ? s->out.len : win;
+		if (n > 256u * 1024u)
+			n = 256u * 1024u;
+		if (n == 0)
+			return 0;
+		int w = ssh_channel_write(s->chan, buf_data(&s->out), (uint32_t)n);
+		if (w < 0)
+			return -EIO;
+		if (w == 0)
+			return 0; /* a key re-exchange holds writes back */
+		buf_consume(&s->out, (size_t)w);
+	}
+	return 0;
+}
+
+/* Answers the SFTP requests in s->in. Returns false when the session
+ * closed. */
+static bool serve(struct sftp_session *s)
+{
+	if (!s->srv)
+		return true;
+	unsigned budget = DRIVE_REQUESTS;
+	for (;;) {
+		pull_input(s);
+		size_t before = s->in.len;
+		int r = sftp_server_feed(s->srv, &s->in, &s->out, OUT_HIGH, &budget);
+		if (r) {
+			log_warn(s->id, "sftp: closing: ip=%s reason=%s", s->peer,
+				 r == -EMSGSIZE ? "packet-too-large"
+				 : r == -EPROTO ? "no-init"
+						: "bad-packet");
+			session_close(s, r == -EMSGSIZE ? "packet-too-large" : "bad-packet");
+			return false;
+		}
+		if (s->in.len != before)
+			loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
+		if (push_output(s) != 0) {
+			session_close(s, "write-failed");
+			return false;
+		}
+		if (s->in.len == before || !budget || s->out.len >= OUT_HIGH)
+			break;
+	}
+	if (!budget)
+		loop_defer(s->host->loop, drive_deferred, s);
+	return true;
+}
+
+/* ---- driving ---- */
+
+static void update_interest(struct sftp_session *s)
+{
+	uint32_t ev = LOOP_IN;
+	if (ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING)
+		ev |= LOOP_OUT;
+	if (s->watch.events != ev && loop_watch_mod(s->host->loop, &s->watch, ev) != 0)
+		session_close(s, "epoll");
+}
+
+static bool ssh_gone(struct sftp_session *s)
+{
+	return (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
+}
+
+static void drive(struct sftp_session *s)
+{
+	if (s->closed || s->driving)
+		return;
+	s->driving = true;
+	for (int i = 0; i < DRIVE_ROUNDS && !s->closed; i++) {
+		if (!s->kex_done) {
+			int r = ssh_handle_key_exchange(s->ssh);
+			if (r == SSH_AGAIN)
+				break;
+			if (r != SSH_OK) {
+				log_info(s->id, "sftp: SSH handshake failed: ip=%s error=\"%s\"", s->peer,
+					 ssh_get_error(s->ssh));
+				session_close(s, "handshake");
+				break;
+			}
+			s->kex_done = true;
+			/* Its socket moves into s->ev: from now on one poll() per
+			 * round on this session's fd alone. */
+			if (ssh_event_add_session(s->ev, s->ssh) != SSH_OK) {
+				session_close(s, "ssh-event");
+				break;
+			}
+			continue;
+		}
+		int r = ssh_event_dopoll(s->ev, 0);
+		if (r == SSH_ERROR || ssh_gone(s)) {
+			session_close(s, "client-gone");
+			break;
+		}
+		if (!serve(s))
+			break;
+		if (r == SSH_AGAIN)
+			break; /* the socket has nothing more */
+	}
+	if (!s->closed && s->kex_done) {
+		take_messages(s);
+		if (!s->closed && ssh_gone(s))
+			session_close(s, "client-gone");
+	}
+	if (!s->closed && s->kex_done)
+		(void)serve(s);
+	drop_idle_channel(s);
+	if (!s->closed && s->srv &&
+	    (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
+		/* The client ended the SFTP channel: so ends the connection. */
+		if (s->chan && !s->chan_closed) {
+			(void)ssh_channel_send_eof(s->chan);
+			(void)ssh_channel_close(s->chan);
+		}
+		session_close(s, NULL);
+	}
+	s->driving = false;
+	if (!s->closed) {
+		buf_trim(&s->in);
+		buf_trim(&s->out);
+		update_interest(s);
+	}
+}
+
+static void on_io(struct loop_watch *w, uint32_t events)
+{
+	struct sftp_session *s = container_of(w, struct sftp_session, watch);
+	drive(s);
+}
+
+static void on_login_timeout(struct loop_timer *t)
+{
+	struct sftp_session *s = container_of(t, struct sftp_session, login_timer);
+	if (s->logged_in)
+		return;
+	log_info(s->id, "login timeout: ip=%s protocol=sftp", s->peer);
+	session_close(s, "login-timeout");
+}
+
+static void on_idle(struct loop_timer *t)
+{
+	struct sftp_session *s = container_of(t, struct sftp_session, idle_timer);
+	log_info(s->id, "idle timeout: ip=%s protocol=sftp", s->peer);
+	session_close(s, "idle-timeout");
+}
+
+/* [limits] at connect (guard.h): NULL when admitted (then counted until
+ * close), else the reason token, logged as FTP logs it. */
+static const char *guard_admit(struct sftp_session *s)
+{
+	uint64_t retry = 0;
+	guard_key_from_addr(&s->peer_addr, &s->gkey);
+	enum guard_verdict v = guard_connect(s->host->guard, &s->gkey, util_now_ms(), &retry);
+	if (v == GUARD_OK) {
+		s->guarded = true;
+		return NULL;
+	}
+	char group[64];
+	guard_key_format(&s->gkey, group, sizeof(group));
+	const char *why = v == GUARD_BANNED ? "banned" : v == GUARD_RATE ? "connect-rate" : "per-ip-limit";
+	log_warn(s->id, "refused: ip=%s reason=%s group=%s protocol=sftp", s->peer, why, group);
+	return why;
+}
+
+void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
+			uint64_t id, const char *refuse)
+{
+	struct sftp_session *s = util_xcalloc(1, sizeof(*s));
+	s->host = h;
+	s->ops = &conn_ops;
+	s->id = id;
+	s->cfg = cfg;
+	s->vfs.root_fd = -1;
+	s->watch.fd = -1;
+	s->peer_addr = *peer;
+	net_addr_str(peer, s->peer, sizeof(s->peer));
+	buf_init(&s->in, IN_MAX);
+	buf_init(&s->out, OUT_MAX);
+	s->idle_timer.cb = on_idle;
+	s->next = h->head;
+	if (h->head)
+		h->head->prev = s;
+	h->head = s;
+	h->count++;
+	log_info(id, "connect: ip=%s protocol=sftp", s->peer);
+	METRICS_ADD(h->metrics, connections, 1);
+	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	if (!refuse && h->guard)
+		refuse = guard_admit(s);
+	else if (refuse)
+		log_warn(id, "refused: ip=%s reason=%s protocol=sftp", s->peer, refuse);
+	if (refuse) {
+		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse));
+		(void)close(fd); /* no SSH yet: nothing can be said to the client */
+		session_close(s, "refused");
+		return;
+	}
+	s->ssh = ssh_new();
+	s->ev = ssh_event_new();
+	if (!s->ssh || !s->ev || net_control_opts(fd) != 0 || ssh_bind_accept_fd(h->bind, s->ssh, fd) != SSH_OK) {
+		log_warn(id, "sftp: cannot set up the connection: ip=%s: %s", s->peer,
+			 s->ssh ? ssh_get_error(s->ssh) : "out of memory");
+		if (!s->ssh || ssh_get_fd(s->ssh) != fd)
+			(void)close(fd);
+		session_close(s, "setup");
+		return;
+	}
+	ssh_set_blocking(s->ssh, 0);
+	/* Password only for now (sftp_auth.c). */
+	ssh_set_auth_methods(s->ssh, SSH_AUTH_METHOD_PASSWORD);
+	if (loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io) != 0) {
+		s->watch.fd = -1;
+		session_close(s, "epoll");
+		return;
+	}
+	loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, on_idle);
+	loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
+	drive(s);
+}
