@@ -15,6 +15,7 @@ connections: a connection held open on one node sends the next one to the other
 (connect_on). Every wait is bounded and waits for a condition (a log line, HAProxy's view of a
 node), never for time."""
 
+import ftplib
 import hashlib
 import io
 import os
@@ -150,17 +151,12 @@ def wrong_passwords(cl, node, source, n):
         f = cl.connect_on(node, source)
         try:
             for _ in range(min(3, left)):
-                with pytest.raises(ftplib_error_perm()) as e:
+                with pytest.raises(ftplib.error_perm) as e:
                     f.login("bob", "wrong")
                 assert str(e.value).startswith("530"), e.value
                 left -= 1
         finally:
             f.close()
-
-
-def ftplib_error_perm():
-    import ftplib
-    return ftplib.error_perm
 
 
 # ----------------------------------------------------------------------------- users
@@ -210,7 +206,7 @@ def test_user_disable_refuses_new_logins_on_both_nodes(cluster):
         for node in cluster.nodes:
             f = cluster.connect_on(node)
             try:
-                with pytest.raises(ftplib_error_perm()) as e:
+                with pytest.raises(ftplib.error_perm) as e:
                     f.login("dave", "dave-pw")
                 assert str(e.value) == "530 Login incorrect."
             finally:
@@ -350,7 +346,7 @@ def test_otp_answer_is_not_replayed_on_the_other_node(cluster):
             assert "otp-md5 99 clus" in ca and "otp-md5 99 clus" in cb, (ca, cb)
             words = answer(ca)
             assert fa.sendcmd("PASS " + words).startswith("230")
-            with pytest.raises(ftplib_error_perm()) as e:
+            with pytest.raises(ftplib.error_perm) as e:
                 fb.sendcmd("PASS " + words)
             assert str(e.value) == "530 Login incorrect."
         finally:
@@ -369,7 +365,7 @@ def test_otp_answer_is_not_replayed_on_the_other_node(cluster):
 
 # ----------------------------------------------------------------------------- a node dies
 
-def test_killed_node_download_resumes_on_the_other(cluster, tmp_path):
+def test_killed_node_download_resumes_on_the_other(cluster):
     """The node serving a download is killed (SIGKILL) half-way; HAProxy's health checks mark it
     down; the client reconnects, lands on the other node and resumes with REST: the whole file
     arrives, byte for byte. The node is then started again and comes back up."""
@@ -428,6 +424,48 @@ def test_killed_node_download_resumes_on_the_other(cluster, tmp_path):
         f.quit()
     finally:
         f.close()
+
+
+# ----------------------------------------------------------------------------- the database goes
+
+def test_database_outage_keeps_bans_and_sharing_resumes(cluster, pg_server):
+    """While PostgreSQL is down the nodes keep refusing the addresses they hold banned (a local
+    lookup), greet others and answer their logins 421; once it is back, a ban lifted with ferry
+    reaches both nodes again."""
+    lifted = {n.name: len(client_lines(n, r"bans: 1 lifted in the user store")) for n in cluster.nodes}
+    learnt = len(client_lines(cluster.b, r"ban from the user store: group=127\.0\.0\.9 "))
+    wrong_passwords(cluster, cluster.a, BANNED, 5)
+    cluster.b.wait_log(r"ban from the user store: group=127\.0\.0\.9 ", timeout=BAN_SYNC, count=learnt + 1)
+    refused = {n.name: len(client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned")) for n in cluster.nodes}
+    pg_server.stop()
+    try:
+        for _ in range(10):
+            assert first_reply(cluster, BANNED) == f"421 {BAN_TEXT}"
+            if all(len(client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned")) > refused[n.name]
+                   for n in cluster.nodes):
+                break
+        for n in cluster.nodes:
+            assert len(client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned")) > refused[n.name], n.name
+            f = cluster.connect_on(n)
+            try:
+                with pytest.raises(ftplib.error_temp) as e:
+                    f.login("bob", "pw")
+                assert str(e.value) == "421 Service not available: the user database cannot be read."
+            finally:
+                f.close()
+    finally:
+        pg_server.start()
+    cp = cluster.a.ferry("ban", "del", BANNED)
+    assert cp.returncode == 0, cp.stderr
+    for n in cluster.nodes:
+        n.wait_log(r"bans: 1 lifted in the user store", timeout=15.0, count=lifted[n.name] + 1)
+    for n in cluster.nodes:
+        f = cluster.connect_on(n, source=BANNED)
+        try:
+            assert f.login("bob", "pw").startswith("230")
+            f.quit()
+        finally:
+            f.close()
 
 
 # ----------------------------------------------------------------------------- the logs
