@@ -66,6 +66,15 @@ static void wake(void *arg)
 	(void)!write(gs->wake_fd, &one, sizeof(one));
 }
 
+/* A ban another ferryd started, new here. */
+static void log_learnt(const struct guard_key *k, int64_t until, int64_t wall)
+{
+	char group[64];
+	guard_key_format(k, group, sizeof(group));
+	log_info(0, "ban from the user store: group=%s remaining=%llds", group,
+		 (long long)((until - wall + 999) / 1000));
+}
+
 /* One failed login into the store's count; a ban the count starts or
  * holds becomes the guard's. */
 static void count_one(struct guard_sync *gs, const struct guard_failure *f, const struct ban_rule *rule)
@@ -94,8 +103,12 @@ static void count_one(struct guard_sync *gs, const struct guard_failure *f, cons
 	if (until <= wall)
 		return;
 	/* A ban this node's own count already started was logged then. */
-	if (guard_ban_apply(gs->g, &f->key, to_mono(until, wall, now), now) && started)
+	if (!guard_ban_apply(gs->g, &f->key, to_mono(until, wall, now), now))
+		return;
+	if (started)
 		auth_event_ban(f->sid, f->ip, &f->key, (uint64_t)(until - at), gs->m);
+	else
+		log_learnt(&f->key, until, wall);
 }
 
 static void count_failures(struct guard_sync *gs, const struct guard_limits *lim)
@@ -128,14 +141,10 @@ static int pass_one(const char *address, int64_t until, void *arg)
 {
 	struct pass *p = arg;
 	struct guard_key k;
-	char group[64];
 	if (guard_key_parse(address, &k) != 0)
 		return 0; /* a row made by hand that names no address */
-	if (guard_ban_apply(p->gs->g, &k, to_mono(until, p->wall, p->now), p->now)) {
-		guard_key_format(&k, group, sizeof(group));
-		log_info(0, "ban from the user store: group=%s remaining=%llds", group,
-			 (long long)((until - p->wall + 999) / 1000));
-	}
+	if (guard_ban_apply(p->gs->g, &k, to_mono(until, p->wall, p->now), p->now))
+		log_learnt(&k, until, p->wall);
 	return 0;
 }
 
