@@ -1,9 +1,12 @@
 /* guard: abuse limits per address group and per user (see guard.h).
  *
- * One mutex guards two chained hash tables. Every operation is O(1) on
- * average; idle address entries (no session, full token bucket, no recent
- * failures, no ban to remember) are swept when the table has doubled since
- * the last sweep, so a scan from many addresses cannot grow memory for good. */
+ * One mutex guards two chained hash tables and, when the bans are shared
+ * (guard_sync.c), a bounded ring of failures waiting for the store. Every
+ * operation but a store pass's end (one walk of the table, twice a second
+ * on the sync thread) is O(1) on average; idle address entries (no session,
+ * full token bucket, no recent failures, no ban to remember) are swept when
+ * the table has doubled since the last sweep, so a scan from many addresses
+ * cannot grow memory for good. */
 #include "guard.h"
 
 #include <arpa/inet.h>

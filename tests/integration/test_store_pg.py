@@ -36,7 +36,7 @@ def test_store_unit_tests_against_a_live_server(ferry_bin, pg):
                CMOCKA_MESSAGE_OUTPUT="stdout")
     cp = subprocess.run([exe], capture_output=True, text=True, timeout=300, env=env)
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    assert "[  PASSED  ] 17 test(s)." in cp.stdout + cp.stderr, cp.stdout + cp.stderr
+    assert "[  PASSED  ] 18 test(s)." in cp.stdout + cp.stderr, cp.stdout + cp.stderr
 
 
 # ----------------------------------------------------------------- configuration

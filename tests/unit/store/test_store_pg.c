@@ -710,6 +710,40 @@ static void test_bans_race(void **state)
 	ban_cases_race(fx->ops, fx->cfg, USERSTORE_LAZY, fx->s);
 }
 
+/* LISTEN/NOTIFY: a handle that watches hears of a ban another handle (node)
+ * starts or lifts, not of a failure that changes no ban; wake_fd ends a
+ * wait. Each wait for news is bounded (it returns as soon as news come). */
+static void test_ban_watch(void **state)
+{
+	struct fixture *fx = *state;
+	struct userstore *w = NULL;
+	struct ban_rule one = { .failures = 1, .window_ms = 60000, .ban_ms = 10000, .max_ms = 20000 };
+	struct ban_rule two = one;
+	int64_t until;
+	bool started;
+	int fds[2];
+	two.failures = 2;
+	open_store(fx, USERSTORE_CREATE);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(fx->ops->open(fx->cfg, USERSTORE_LAZY, &w, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 0), 1); /* a new connection: read everything */
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 0), 0);
+	assert_int_equal(fx->ops->ban_fail(fx->s, "192.0.2.1", &two, 1000, &until, &started), 0);
+	assert_false(started);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 200), 0); /* counted, nobody banned */
+	assert_int_equal(fx->ops->ban_fail(fx->s, "192.0.2.2", &one, 1000, &until, &started), 0);
+	assert_true(started);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 10000), 1);
+	assert_int_equal(fx->ops->ban_remove(fx->s, "192.0.2.2"), 0);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 10000), 1);
+	assert_int_equal(fx->ops->ban_remove(fx->s, "192.0.2.1"), 0); /* had no ban */
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 10000), 0); /* woken, no news */
+	fx->ops->close(w);
+	(void)close(fds[0]);
+	(void)close(fds[1]);
+}
+
 int main(void)
 {
 	base_conninfo = getenv("FERRY_TEST_PG");
@@ -736,6 +770,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lazy_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bans_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ban_watch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
