@@ -143,6 +143,29 @@ def first_reply(cl, source):
         s.close()
 
 
+def login_refused(cluster, node, user, password, exc, text):
+    """A login on node (through HAProxy) fails with exactly text."""
+    f = cluster.connect_on(node)
+    try:
+        with pytest.raises(exc) as e:
+            f.login(user, password)
+        assert str(e.value) == text
+    finally:
+        f.close()
+
+
+def refused_on_both(cluster, source):
+    """Connections from source (banned) get the ban's 421 before any greeting, whichever node
+    HAProxy picks, until each node has logged one more refusal of it."""
+    pattern = rf"refused: ip={re.escape(source)} reason=banned group={re.escape(source)} remaining=\d+s"
+    before = {n.name: len(client_lines(n, pattern)) for n in cluster.nodes}
+    for _ in range(10):
+        assert first_reply(cluster, source) == f"421 {BAN_TEXT}"
+        if all(len(client_lines(n, pattern)) > before[n.name] for n in cluster.nodes):
+            return
+    pytest.fail(f"not refused by both nodes: {before}")
+
+
 def wrong_passwords(cl, node, source, n):
     """n wrong passwords for bob on node from source ([server] max_login_failures is 3 per
     connection, so a new connection after every third)."""
@@ -204,13 +227,7 @@ def test_user_disable_refuses_new_logins_on_both_nodes(cluster):
             f.quit()
         cluster.b.ferry("user", "disable", "dave", check=True)
         for node in cluster.nodes:
-            f = cluster.connect_on(node)
-            try:
-                with pytest.raises(ftplib.error_perm) as e:
-                    f.login("dave", "dave-pw")
-                assert str(e.value) == "530 Login incorrect."
-            finally:
-                f.close()
+            login_refused(cluster, node, "dave", "dave-pw", ftplib.error_perm, "530 Login incorrect.")
             node.wait_log(r'login failed: user="dave" ip=127\.0\.0\.5 reason=')
         assert before.pwd() == "/"   # the session logged in before carries on
         cluster.a.ferry("user", "enable", "dave", check=True)
@@ -270,13 +287,7 @@ def test_five_wrong_passwords_on_one_node_ban_on_the_other(cluster):
     wrong_passwords(cluster, cluster.a, BANNED, 5)
     cluster.a.wait_log(r"ban: ip=127\.0\.0\.9 group=127\.0\.0\.9 for=600s reason=failed-logins")
     cluster.b.wait_log(r"ban from the user store: group=127\.0\.0\.9 remaining=\d+s", timeout=BAN_SYNC)
-    # Refused before the greeting, whichever node HAProxy picks (until each has refused one).
-    for _ in range(10):
-        assert first_reply(cluster, BANNED) == f"421 {BAN_TEXT}"
-        if all(client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned") for n in cluster.nodes):
-            break
-    for n in cluster.nodes:
-        assert client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned group=127\.0\.0\.9 remaining=\d+s")
+    refused_on_both(cluster, BANNED)
     # Others are not affected.
     assert first_reply(cluster, CLIENT).startswith("220 Ferry node ")
     listing = cluster.a.ferry("ban", "list", check=True).stdout
@@ -297,8 +308,7 @@ def test_failures_spread_over_both_nodes_count_together(cluster):
                   if client_lines(n, r"ban from the user store: group=127\.0\.0\.10 remaining=\d+s")]
         return len(started) == 1 and learnt == [cluster.other(started[0])]
     wait_until(banned_by_the_store, BAN_SYNC, what="one node to ban 127.0.0.10 and the other to learn it")
-    for _ in range(4):
-        assert first_reply(cluster, SPREAD) == f"421 {BAN_TEXT}"
+    refused_on_both(cluster, SPREAD)
 
 
 def test_ban_del_lifts_the_ban_on_both_nodes(cluster):
@@ -436,23 +446,12 @@ def test_database_outage_keeps_bans_and_sharing_resumes(cluster, pg_server):
     learnt = len(client_lines(cluster.b, r"ban from the user store: group=127\.0\.0\.9 "))
     wrong_passwords(cluster, cluster.a, BANNED, 5)
     cluster.b.wait_log(r"ban from the user store: group=127\.0\.0\.9 ", timeout=BAN_SYNC, count=learnt + 1)
-    refused = {n.name: len(client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned")) for n in cluster.nodes}
     pg_server.stop()
     try:
-        for _ in range(10):
-            assert first_reply(cluster, BANNED) == f"421 {BAN_TEXT}"
-            if all(len(client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned")) > refused[n.name]
-                   for n in cluster.nodes):
-                break
+        refused_on_both(cluster, BANNED)
         for n in cluster.nodes:
-            assert len(client_lines(n, r"refused: ip=127\.0\.0\.9 reason=banned")) > refused[n.name], n.name
-            f = cluster.connect_on(n)
-            try:
-                with pytest.raises(ftplib.error_temp) as e:
-                    f.login("bob", "pw")
-                assert str(e.value) == "421 Service not available: the user database cannot be read."
-            finally:
-                f.close()
+            login_refused(cluster, n, "bob", "pw", ftplib.error_temp,
+                          "421 Service not available: the user database cannot be read.")
     finally:
         pg_server.start()
     cp = cluster.a.ferry("ban", "del", BANNED)
