@@ -73,7 +73,7 @@ ferry(1), ferry.conf(5), xferlog(5), systemd.socket(5), sd_notify(3)
 
 FERRY = """
 = NAME
-ferry - administer Ferry: users, one-time passwords, principals, the user store, configuration, live sessions
+ferry - administer Ferry: users, one-time passwords, principals, bans, the user store, configuration, live sessions
 
 = SYNOPSIS
 `ferry` [`-c` FILE] COMMAND [ARGUMENTS]
@@ -101,6 +101,11 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 == Kerberos principals
 - `principal add` PRINCIPAL NAME, `principal del` PRINCIPAL NAME, `principal list` [NAME]
   Principals allowed to log in as a user after AUTH GSSAPI.
+== Failed-login bans
+- `ban list`
+  The client addresses banned now ([limits] ban_failures), one per line: the address (an IPv6 client is its /64), when the ban ends (UTC) and the seconds left. Bans live in the user store, so this is every node's list.
+- `ban del` ADDRESS
+  Lift the ban of ADDRESS (IPv4 or IPv6; an IPv6 address means its /64) and forget its failed logins and earlier bans; every ferryd using the store lets it in again within a second. Exit status 1 when nothing is recorded for it.
 == User store
 - `store migrate`
   Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".

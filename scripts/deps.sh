@@ -23,7 +23,7 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # has the required/essential packages: coreutils, util-linux (setpriv,
 # prlimit, runuser), mount, passwd, login...): procps for /bin/kill (the
 # units' ExecReload, checked by systemd-analyze verify), strace for
-# test_admin_race; haproxy for the tests behind a balancer (test_proxy_haproxy,
+# test_admin_race; haproxy for the tests behind a balancer (test_proxy_haproxy, test_cluster,
 # started by the test itself: the package's service is not used); postgresql
 # (initdb, pg_ctl, psql) for the tests that run against [store] postgres (a
 # private server in a temporary directory); openssh-client (sftp, ssh-keygen),

@@ -1,7 +1,8 @@
 /* ferry: the admin CLI. Manages the user store and checks configuration
  * files. This file holds only main: the global options, the help text and
  * the dispatch to each command word's file (ferry_user.c, ferry_otp.c,
- * ferry_principal.c, ferry_store.c, ferry_admin.c; ferry_common.c holds what they share),
+ * ferry_principal.c, ferry_ban.c, ferry_store.c, ferry_admin.c; ferry_common.c holds what
+ * they share),
  * plus `config check`. Started as root, a command that opens the store
  * becomes the service account first (cli_open_store), so everything it
  * creates belongs to the account ferryd runs as. */
@@ -39,6 +40,11 @@ static const char cli_usage_text[] =
     "  principal del PRINCIPAL NAME\n"
     "  principal list [NAME]\n"
     "  (without a mapping, PRINCIPAL name@DEFAULT.REALM may log in as name)\n"
+    "\n"
+    "Failed-login bans ([limits] ban_*), shared by every ferryd using the store:\n"
+    "  ban list           addresses banned now, and until when\n"
+    "  ban del ADDRESS    lift ADDRESS's ban (an IPv6 address: its /64) and forget its\n"
+    "                     failed logins, on every node\n"
     "\n"
     "User store:\n"
     "  store migrate      bring the store's schema up to this ferry's version\n"
@@ -124,6 +130,8 @@ int main(int argc, char **argv)
 		rc = cli_totp(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "principal") == 0) {
 		rc = cli_principal(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "ban") == 0) {
+		rc = cli_ban(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "store") == 0) {
 		rc = cli_store(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "status") == 0) {

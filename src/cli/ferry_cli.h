@@ -1,7 +1,8 @@
 /* ferry_cli: what the ferry admin CLI's files share (ferry.c: main and
  * config check; ferry_common.c: the helpers below; ferry_user.c: users;
  * ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
- * principals; ferry_store.c: schema migrations and copying a store;
+ * principals; ferry_ban.c: failed-login bans; ferry_store.c: schema
+ * migrations and copying a store;
  * ferry_admin.c: the running server). Not used by ferryd. */
 #ifndef FERRY_FERRY_CLI_H
 #define FERRY_FERRY_CLI_H
@@ -63,6 +64,8 @@ int cli_totp(struct cli *c, int argc, char **argv);
 
 /* ferry principal add|del|list (ferry_principal.c). */
 int cli_principal(struct cli *c, int argc, char **argv);
+/* ferry ban list|del (ferry_ban.c). */
+int cli_ban(struct cli *c, int argc, char **argv);
 /* ferry store migrate|copy (ferry_store.c). */
 int cli_store(struct cli *c, int argc, char **argv);
 /* ferry_admin.c: status and kick through the running ferryd's admin socket. */

@@ -76,21 +76,30 @@ static void auth_event_log(const struct auth_event *ev)
 	}
 }
 
+void auth_event_ban(uint64_t sid, const char *ip, const struct guard_key *k, uint64_t ban_ms, struct metrics *m)
+{
+	char group[64];
+	guard_key_format(k, group, sizeof(group));
+	log_warn(sid, "ban: ip=%s group=%s for=%llus reason=failed-logins", ip, group,
+		 (unsigned long long)(ban_ms / 1000));
+	METRICS_ADD(m, bans, 1);
+	LOG_JSON(sid, "ban", LOG_FS("ip", ip), LOG_FS("group", group), LOG_FU("seconds", ban_ms / 1000),
+		 LOG_FS("reason", "failed-logins"));
+}
+
 /* [limits]: a failed login from k counts toward a ban of k's address
- * group; a ban it starts is logged and counted in m. */
+ * group, here at once and, when the nodes share their bans, in the store
+ * (guard_sync.c counts it there); a ban it starts is logged and counted in
+ * m. */
 static uint64_t failure_counts(struct guard *g, const struct guard_key *k, struct metrics *m, uint64_t sid,
 			       const char *ip, uint64_t now_ms)
 {
-	uint64_t ban = g && k ? guard_login_failed(g, k, now_ms) : 0;
-	if (ban) {
-		char group[64];
-		guard_key_format(k, group, sizeof(group));
-		log_warn(sid, "ban: ip=%s group=%s for=%llus reason=failed-logins", ip, group,
-			 (unsigned long long)(ban / 1000));
-		METRICS_ADD(m, bans, 1);
-		LOG_JSON(sid, "ban", LOG_FS("ip", ip), LOG_FS("group", group), LOG_FU("seconds", ban / 1000),
-			 LOG_FS("reason", "failed-logins"));
-	}
+	if (!g || !k)
+		return 0;
+	uint64_t ban = guard_login_failed(g, k, now_ms);
+	guard_failure_share(g, k, now_ms, sid, ip);
+	if (ban)
+		auth_event_ban(sid, ip, k, ban, m);
 	return ban;
 }
 

@@ -55,7 +55,15 @@ size_t auth_event_line(const struct auth_event *ev, char *out, size_t n);
  * credentials) also counts toward a ban of s->key's address group at
  * now_ms (monotonic); a ban it starts is logged (text "ban: ...", JSON
  * "ban") and counted. A refusal or a store error never does: the client
- * guessed nothing. Returns the ban's length (ms) or 0. */
+ * guessed nothing. With sharing on (guard_sync.h) the failure is also
+ * queued for the store's count. Returns the ban's length (ms) or 0. */
 uint64_t auth_event(const struct auth_event *ev, const struct auth_sink *s, uint64_t now_ms);
+
+/* A ban of k's group for ban_ms started by a failed login of session sid
+ * from ip: the text line ("ban: ip=... group=... for=Ns
+ * reason=failed-logins"), the JSON "ban" event and the bans counter of m
+ * (may be NULL). auth_event raises it for a ban this node's own count
+ * starts; guard_sync.c for one the store's count (every node's) starts. */
+void auth_event_ban(uint64_t sid, const char *ip, const struct guard_key *k, uint64_t ban_ms, struct metrics *m);
 
 #endif

@@ -1,24 +1,30 @@
 /* guard: abuse limits per address group and per user (see guard.h).
  *
- * One mutex guards two chained hash tables. Every operation is O(1) on
- * average; idle address entries (no session, full token bucket, no recent
- * failures, no ban to remember) are swept when the table has doubled since
- * the last sweep, so a scan from many addresses cannot grow memory for good. */
+ * One mutex guards two chained hash tables and, when the bans are shared
+ * (guard_sync.c), a bounded ring of failures waiting for the store. Every
+ * operation but a store pass's end (one walk of the table, twice a second
+ * on the sync thread) is O(1) on average; idle address entries (no session,
+ * full token bucket, no recent failures, no ban to remember) are swept when
+ * the table has doubled since the last sweep, so a scan from many addresses
+ * cannot grow memory for good. */
 #include "guard.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "str.h"
 #include "util.h"
 
 #define IP_BUCKETS 4096u
 #define USER_BUCKETS 1024u
 #define SWEEP_MIN 1024u
-#define MILLI 1000u /* token bucket in thousandths of a connection */
+#define MILLI 1000u  /* token bucket in thousandths of a connection */
+#define OUTBOX 1024u /* failures waiting for the store */
 
 struct ip_entry {
 	struct ip_entry *next;
@@ -30,6 +36,8 @@ struct ip_entry {
 	uint64_t window_start;
 	uint64_t ban_until; /* 0: not banned */
 	unsigned offences;  /* bans so far, forgotten ban_max after the last one */
+	bool shared;	    /* ban_until is the store's (guard_ban_apply) */
+	unsigned seen;	    /* the store pass that last listed it */
 };
 
 struct user_entry {
@@ -44,6 +52,13 @@ struct guard {
 	struct ip_entry *ips[IP_BUCKETS];
 	size_t n_ips, sweep_at;
 	struct user_entry *users[USER_BUCKETS];
+	/* Sharing (guard_share): failures waiting for the store, a ring. */
+	void (*notify)(void *arg);
+	void *notify_arg;
+	struct guard_failure *outbox;
+	size_t out_head, out_n;
+	uint64_t dropped;
+	unsigned pass; /* the current store pass (guard_bans_pass) */
 };
 
 static uint32_t fnv1a(const unsigned char *p, size_t n)
@@ -115,6 +130,7 @@ void guard_free(struct guard *g)
 			free(u);
 		}
 	}
+	free(g->outbox);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
@@ -316,4 +332,123 @@ unsigned guard_bans_active(struct guard *g, uint64_t now_ms)
 			n += e->ban_until > now_ms;
 	pthread_mutex_unlock(&g->lock);
 	return n;
+}
+
+int guard_key_parse(const char *text, struct guard_key *k)
+{
+	struct sockaddr_storage ss;
+	char buf[INET6_ADDRSTRLEN + 4];
+	size_t n = strlen(text);
+
+	memset(&ss, 0, sizeof(ss));
+	/* A /64 is what an IPv6 group is written as; no other prefix is one. */
+	if (n > 3 && strcmp(text + n - 3, "/64") == 0)
+		n -= 3;
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (n == strlen(text) && inet_pton(AF_INET, buf, &a4->sin_addr) == 1)
+		a4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, &a6->sin6_addr) == 1)
+		a6->sin6_family = AF_INET6;
+	else
+		return -EINVAL;
+	guard_key_from_addr(&ss, k);
+	return 0;
+}
+
+void guard_share(struct guard *g, void (*notify)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&g->lock);
+	g->notify = notify;
+	g->notify_arg = arg;
+	if (notify && !g->outbox)
+		g->outbox = util_xcalloc(OUTBOX, sizeof(*g->outbox));
+	g->out_head = g->out_n = 0;
+	pthread_mutex_unlock(&g->lock);
+}
+
+void guard_failure_share(struct guard *g, const struct guard_key *k, uint64_t now_ms, uint64_t sid, const char *ip)
+{
+	pthread_mutex_lock(&g->lock);
+	if (g->notify && g->lim.ban_failures) {
+		if (g->out_n == OUTBOX) {
+			g->dropped++;
+		} else {
+			struct guard_failure *f = &g->outbox[(g->out_head + g->out_n++) % OUTBOX];
+			f->key = *k;
+			f->at_ms = now_ms;
+			f->sid = sid;
+			(void)str_copy(f->ip, sizeof(f->ip), ip ? ip : "");
+		}
+		g->notify(g->notify_arg);
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+size_t guard_failures_take(struct guard *g, struct guard_failure *out, size_t n, uint64_t *dropped)
+{
+	size_t taken = 0;
+	pthread_mutex_lock(&g->lock);
+	while (taken < n && g->out_n) {
+		out[taken++] = g->outbox[g->out_head];
+		g->out_head = (g->out_head + 1) % OUTBOX;
+		g->out_n--;
+	}
+	*dropped = g->dropped;
+	g->dropped = 0;
+	pthread_mutex_unlock(&g->lock);
+	return taken;
+}
+
+void guard_limits_get(struct guard *g, struct guard_limits *out)
+{
+	pthread_mutex_lock(&g->lock);
+	*out = g->lim;
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool guard_ban_apply(struct guard *g, const struct guard_key *k, uint64_t until_ms, uint64_t now_ms)
+{
+	pthread_mutex_lock(&g->lock);
+	struct ip_entry *e = find_ip(g, k, true, now_ms);
+	bool was = e->ban_until > now_ms;
+	/* The store's count includes this node's: its ban is the one. */
+	e->ban_until = until_ms;
+	e->shared = true;
+	e->seen = g->pass;
+	pthread_mutex_unlock(&g->lock);
+	return !was && until_ms > now_ms;
+}
+
+void guard_bans_pass(struct guard *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->pass++;
+	pthread_mutex_unlock(&g->lock);
+}
+
+unsigned guard_bans_pass_end(struct guard *g, uint64_t now_ms)
+{
+	unsigned lifted = 0;
+	pthread_mutex_lock(&g->lock);
+	for (size_t i = 0; i < IP_BUCKETS; i++) {
+		for (struct ip_entry *e = g->ips[i]; e; e = e->next) {
+			if (!e->shared || e->seen == g->pass)
+				continue;
+			/* Gone from the store: lifted there, or ended. */
+			if (e->ban_until > now_ms) {
+				lifted++;
+				e->ban_until = 0;
+				e->failures = 0;
+				e->offences = 0;
+			}
+			e->shared = false;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	return lifted;
 }

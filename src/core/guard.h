@@ -68,4 +68,48 @@ void guard_user_release(struct guard *g, const char *user);
 /* Groups banned at now_ms (metrics, tests). */
 unsigned guard_bans_active(struct guard *g, uint64_t now_ms);
 
+/* Parses an address ("192.0.2.1", "2001:db8::5") or a group as
+ * guard_key_format writes it ("2001:db8:1:2::/64") into its group; -EINVAL
+ * for anything else. */
+int guard_key_parse(const char *text, struct guard_key *k);
+
+/* Sharing with the other nodes through the store (guard_sync.c). Counting
+ * stays here too (guard_login_failed), so a node bans on what it saw
+ * itself at once and while the store is unreachable; the store's count,
+ * which adds up every node's, bans as soon as it answers, and its bans
+ * replace this node's own for the same group. */
+
+/* A failed login waiting to be counted in the store. */
+struct guard_failure {
+	struct guard_key key;
+	uint64_t at_ms; /* monotonic, as guard_login_failed's now_ms */
+	uint64_t sid;	/* the session, for the ban's log line */
+	char ip[64];	/* the client's address as logged */
+};
+
+/* Turns sharing on (notify(arg) is called, under the guard's lock so it
+ * never runs after sharing is off, each time a failure is queued; it must
+ * not block) or off (notify NULL: the queue is dropped). */
+void guard_share(struct guard *g, void (*notify)(void *arg), void *arg);
+/* Queues a failed login for the store (when sharing and bans are on);
+ * dropped, and counted, when the queue is full. */
+void guard_failure_share(struct guard *g, const struct guard_key *k, uint64_t now_ms, uint64_t sid, const char *ip);
+/* Takes up to n queued failures, oldest first; *dropped gets the number
+ * dropped since the last call. */
+size_t guard_failures_take(struct guard *g, struct guard_failure *out, size_t n, uint64_t *dropped);
+/* The limits in force (a reload may change them). */
+void guard_limits_get(struct guard *g, struct guard_limits *out);
+/* The store holds a ban of k until until_ms (monotonic, converted by the
+ * caller): it becomes k's ban here. Returns true when k was not banned
+ * here at now_ms. */
+bool guard_ban_apply(struct guard *g, const struct guard_key *k, uint64_t until_ms, uint64_t now_ms);
+/* A pass over every ban the store holds: guard_bans_pass, guard_ban_apply
+ * for each, then guard_bans_pass_end, which lifts the bans that came from
+ * the store and are no longer in it (ferry ban del), forgetting the
+ * group's failures and offences too; it returns how many it lifted. A ban
+ * the store never confirmed (counted here while it was unreachable) is
+ * left to expire. */
+void guard_bans_pass(struct guard *g);
+unsigned guard_bans_pass_end(struct guard *g, uint64_t now_ms);
+
 #endif

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "buildinfo.h"
 #include "guard.h"
+#include "guard_sync.h"
 #include "gss.h"
 #include "net.h"
 #include "jobs.h"
@@ -42,6 +43,7 @@ struct daemon {
 	struct metrics metrics;
 	struct metrics_http *http; /* [metrics] listen; NULL = off */
 	struct admin *admin;	   /* [admin] socket; NULL = off */
+	struct guard_sync *gsync;  /* bans shared through the store */
 	const struct userstore_ops *store_ops;
 	struct config *startup; /* borrowed: for the job threads' store */
 	/* Start-up state handed from one daemon_run phase to the next, and
@@ -617,6 +619,11 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	struct guard_limits lim;
 	guard_limits_from(cfg, &lim);
 	d->shared.guard = guard_new(&lim);
+	char err[512];
+	if (guard_sync_start(&d->gsync, d->shared.guard, d->store_ops, cfg, &d->metrics, err, sizeof(err)) != 0) {
+		log_err(0, "%s", err);
+		return -1;
+	}
 	atomic_init(&d->shared.next_sid, 1);
 	atomic_init(&d->shared.sessions, 0);
 	d->shared.metrics = &d->metrics;
@@ -720,6 +727,7 @@ static void shut_down(struct daemon *d)
 		worker_join(&d->workers[i]);
 	if (d->jobs_up)
 		jobs_stop(d->shared.jobs);
+	guard_sync_stop(d->gsync);   /* after the workers: they queue failures */
 	hooks_stop(d->shared.hooks); /* after the workers: they queue hooks */
 	for (unsigned i = 0; i < d->started; i++)
 		worker_free(&d->workers[i]);

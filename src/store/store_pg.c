@@ -1,7 +1,8 @@
 /* store_pg: the PostgreSQL user store ([store] postgres = CONNINFO), beside
  * the SQLite one behind the same interface, for several ferryd nodes that
  * share one database. The only libpq user in the tree with its siblings:
- * store_pg_db.c (connection, queries), store_pg_users.c, store_pg_otp.c.
+ * store_pg_db.c (connection, queries), store_pg_users.c, store_pg_otp.c,
+ * store_pg_bans.c.
  * This file opens a handle, owns the schema (the same versions as SQLite's,
  * store_migrate.h) and transactions, and joins the ops table.
  *
@@ -46,6 +47,21 @@ static const char *const store_pg_steps[STORE_SCHEMA_VERSION] = {
 	"name text NOT NULL REFERENCES users(name) ON DELETE CASCADE, created_at bigint NOT NULL, "
 	"PRIMARY KEY(principal, name));"
 	"CREATE INDEX principals_name ON principals(name);",
+	/* Version 4: failed logins and bans shared by the nodes
+	 * (store_pg_bans.c). A change of a ban is announced on channel
+	 * ferry_bans (LISTEN/NOTIFY, delivered at commit), whoever made it:
+	 * a node, ferry ban del, or an operator's own SQL. */
+	"CREATE TABLE bans(address text PRIMARY KEY, failures bigint NOT NULL, window_start bigint NOT NULL, "
+	"banned_until bigint NOT NULL DEFAULT 0, offences bigint NOT NULL DEFAULT 0, updated_at bigint NOT NULL);"
+	"CREATE INDEX bans_banned_until ON bans(banned_until);"
+	"CREATE FUNCTION ferry_bans_notify() RETURNS trigger LANGUAGE plpgsql AS "
+	"$$BEGIN PERFORM pg_notify('ferry_bans', ''); RETURN NULL; END$$;"
+	"CREATE TRIGGER bans_insert AFTER INSERT ON bans FOR EACH ROW WHEN (NEW.banned_until > 0) "
+	"EXECUTE FUNCTION ferry_bans_notify();"
+	"CREATE TRIGGER bans_update AFTER UPDATE ON bans FOR EACH ROW "
+	"WHEN (NEW.banned_until <> OLD.banned_until) EXECUTE FUNCTION ferry_bans_notify();"
+	"CREATE TRIGGER bans_delete AFTER DELETE ON bans FOR EACH ROW WHEN (OLD.banned_until > 0) "
+	"EXECUTE FUNCTION ferry_bans_notify();",
 };
 
 /* store_migrate's view of the database. The tables are looked up through
@@ -293,4 +309,9 @@ const struct userstore_ops store_pg_ops = {
 	.principal_add = store_pg_principal_add,
 	.principal_remove = store_pg_principal_remove,
 	.principal_list = store_pg_principal_list,
+	.ban_fail = store_pg_ban_fail,
+	.ban_list = store_pg_ban_list,
+	.ban_remove = store_pg_ban_remove,
+	.ban_purge = store_pg_ban_purge,
+	.ban_watch = store_pg_ban_watch,
 };

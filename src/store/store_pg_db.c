@@ -124,6 +124,7 @@ static int store_pg_connect(struct userstore *s)
 		return -EIO;
 	}
 	(void)PQsetNoticeReceiver(s->conn, store_pg_notice, s);
+	s->conn_gen++;
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* store_pg_impl: what the PostgreSQL backend's files share: the handle, the
  * parameter builder and the query helpers. Calls go one way, top to bottom:
  * store_pg.c (open, migrations, transactions, the ops table) ->
- * store_pg_users.c, store_pg_otp.c (the rest of store_pg_ops) ->
+ * store_pg_users.c, store_pg_otp.c, store_pg_bans.c (the rest of
+ * store_pg_ops) ->
  * store_pg_db.c (the connection and the query helpers). Nothing outside the
  * backend may include it; only these files include libpq. */
 #ifndef FERRY_STORE_PG_IMPL_H
@@ -34,6 +35,8 @@ struct userstore {
 	uint64_t retry_at_ms; /* monotonic: no new attempt before (backoff) */
 	uint32_t backoff_ms;  /* 0 after a good connection */
 	int found_version;    /* what open's migration found */
+	unsigned conn_gen;    /* counts connections made (a new one has no LISTEN yet) */
+	unsigned listen_gen;  /* the connection LISTEN ferry_bans was sent on */
 };
 
 /* Parameters, all sent in binary: text as its bytes, integers as 8 bytes in
@@ -96,5 +99,14 @@ int store_pg_principal_add(struct userstore *s, const char *principal, const cha
 int store_pg_principal_remove(struct userstore *s, const char *principal, const char *name);
 int store_pg_principal_list(struct userstore *s, const char *name,
 			    int (*fn)(const char *principal, const char *name, void *arg), void *arg);
+
+/* store_pg_bans.c: the userstore_ops of the same names. */
+int store_pg_ban_fail(struct userstore *s, const char *address, const struct ban_rule *rule, int64_t now_ms,
+		      int64_t *until, bool *started);
+int store_pg_ban_list(struct userstore *s, int64_t now_ms, int (*fn)(const char *address, int64_t until, void *arg),
+		      void *arg);
+int store_pg_ban_remove(struct userstore *s, const char *address);
+int store_pg_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
+int store_pg_ban_watch(struct userstore *s, int wake_fd, int timeout_ms);
 
 #endif

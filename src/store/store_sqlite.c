@@ -4,8 +4,8 @@
  * in WAL mode with a busy timeout: the CLI never makes a login fail and a
  * login never makes the CLI fail. This file opens the database, owns the
  * schema and its migrations and the users table; the OTP statements are in
- * store_sqlite_otp.c, the principal ones in store_sqlite_principal.c, and
- * the ops table below joins them. */
+ * store_sqlite_otp.c, the principal ones in store_sqlite_principal.c, the
+ * bans in store_sqlite_bans.c, and the ops table below joins them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -70,6 +70,17 @@ static const char *const store_sqlite_steps[STORE_SCHEMA_VERSION] = {
 	"PRIMARY KEY(principal, user));"
 	"CREATE TRIGGER IF NOT EXISTS principals_user_deleted AFTER DELETE ON users "
 	"BEGIN DELETE FROM principals WHERE user = OLD.name; END;",
+	/* Version 4: failed logins and bans of client address groups, shared
+	 * by every ferryd using the file (store_sqlite_bans.c); times in
+	 * milliseconds since the epoch. */
+	"CREATE TABLE IF NOT EXISTS bans("
+	"address TEXT PRIMARY KEY NOT NULL, "
+	"failures INTEGER NOT NULL, "
+	"window_start INTEGER NOT NULL, "
+	"banned_until INTEGER NOT NULL DEFAULT 0, "
+	"offences INTEGER NOT NULL DEFAULT 0, "
+	"updated_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS bans_banned_until ON bans(banned_until);",
 };
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
@@ -507,4 +518,8 @@ const struct userstore_ops store_sqlite_ops = {
 	.principal_add = store_sqlite_principal_add,
 	.principal_remove = store_sqlite_principal_remove,
 	.principal_list = store_sqlite_principal_list,
+	.ban_fail = store_sqlite_ban_fail,
+	.ban_list = store_sqlite_ban_list,
+	.ban_remove = store_sqlite_ban_remove,
+	.ban_purge = store_sqlite_ban_purge,
 };

@@ -56,6 +56,20 @@ struct otp_state {
 };
 void otp_state_free(struct otp_state *st); /* wipes and frees the secret, not st */
 
+/* Failed logins and bans shared by every ferryd using the store (schema 4,
+ * table bans): one row per client address group, keyed by its text as
+ * guard.h formats it ("192.0.2.1", "2001:db8:1:2::/64"). Times are
+ * wall-clock milliseconds since the epoch, so the nodes' clocks must agree
+ * (NTP, as TOTP already needs). The rule is guard.h's: failures failed
+ * logins within window_ms ban the address for ban_ms, doubled for each
+ * repeat within max_ms of the last ban, up to max_ms. */
+struct ban_rule {
+	int64_t failures; /* >= 1 */
+	int64_t window_ms;
+	int64_t ban_ms;
+	int64_t max_ms;
+};
+
 struct userstore; /* one open handle; not shared between threads */
 
 /* open's flags. CREATE: make the database (SQLite: the file) and schema if
@@ -123,6 +137,26 @@ struct userstore_ops {
 	int (*principal_remove)(struct userstore *s, const char *principal, const char *name);
 	int (*principal_list)(struct userstore *s, const char *name,
 			      int (*fn)(const char *principal, const char *name, void *arg), void *arg);
+	/* Bans (struct ban_rule). ban_fail counts one failed login from
+	 * address at now_ms under rule, in one statement, so failures from
+	 * every node add up exactly: *until gets the address's banned_until
+	 * afterwards (0, or past: not banned) and *started whether this very
+	 * failure started the ban. ban_list calls fn for each address banned
+	 * at now_ms, in address order. ban_remove forgets an address (its ban,
+	 * failures and repeat offences; -ENOENT: nothing recorded).
+	 * ban_purge deletes the rows nothing depends on any more at now_ms. */
+	int (*ban_fail)(struct userstore *s, const char *address, const struct ban_rule *rule, int64_t now_ms,
+			int64_t *until, bool *started);
+	int (*ban_list)(struct userstore *s, int64_t now_ms, int (*fn)(const char *address, int64_t until, void *arg),
+			void *arg);
+	int (*ban_remove)(struct userstore *s, const char *address);
+	int (*ban_purge)(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
+	/* Waits at most timeout_ms for news that a ban changed (another node
+	 * banned or ferry ban del lifted one) or for wake_fd to be readable:
+	 * 1 when there may be news (and after a new connection, which missed
+	 * what came before), 0 otherwise. NULL for a store that cannot tell
+	 * (SQLite): the caller polls. PostgreSQL: LISTEN ferry_bans. */
+	int (*ban_watch)(struct userstore *s, int wake_fd, int timeout_ms);
 };
 
 /* The lookup both halves of a login start with (auth_lookup for USER,

@@ -7,7 +7,12 @@ ferryd that expects them, and HAProxy (Debian's `haproxy`) started by the test i
                            probe sends a v2 LOCAL header, as HAProxy's health check does)
   Haproxy                  haproxy -db -f CONFIG in a temporary directory, stopped (bounded) at
                            the end; ready once its frontends listen (read from /proc/net/tcp)
-  HAPROXY_NODES            the configuration README "Running several nodes" documents
+  haproxy_nodes_config     the configuration README "Running several nodes" documents
+  node_config              a node's [server]/[passive] behind HAProxy; free_range: its passive ports
+  ftp_client / lftp        real clients through HAProxy from a given source address
+  client_lines / assert_real_client_only
+                           the nodes' log lines that name a client, and the check that they name
+                           the clients, never HAProxy
 
 Addresses: HAProxy connects to ferryd from 127.0.0.1 ([server] proxy_from); the test's clients
 connect from 127.0.0.5 (a bound source address), which the header carries.
@@ -15,8 +20,11 @@ connect from 127.0.0.5 (a bound source address), which the header carries.
 Every wait is bounded; every socket has a timeout; every subprocess has a timeout.
 """
 
+import ftplib
 import ipaddress
 import os
+import random
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +36,8 @@ import time
 import pytest
 
 from conftest import START_TIMEOUT, STOP_TIMEOUT, Ctl, ProtocolError
+from files_helpers import DATA_TIMEOUT
+from tls_helpers import need, run
 
 BALANCER = "127.0.0.1"   # where HAProxy's connections to the nodes come from
 CLIENT = "127.0.0.5"     # the real client, as HAProxy (and the header) sees it
@@ -111,13 +121,19 @@ def tcp_listening(host, port):
 class Haproxy:
     """HAProxy in the foreground (-db, no daemon) with a configuration from the test."""
 
-    def __init__(self, config_text):
+    def __init__(self, config_text, stats=False):
+        """stats: a stats socket in the global section, for server_status()."""
         self.exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
         if not os.access(self.exe, os.X_OK):
             pytest.fail("haproxy is not installed (scripts/deps.sh FERRY_TEST_PKGS)")
         self.dir = tempfile.mkdtemp(prefix="ferry-haproxy-", dir="/tmp")
         self.config = os.path.join(self.dir, "haproxy.cfg")
         self.log_path = os.path.join(self.dir, "haproxy.log")
+        self.stats_path = os.path.join(self.dir, "stats.sock") if stats else None
+        if stats:
+            assert config_text.startswith("global\n"), config_text[:40]
+            config_text = config_text.replace(
+                "global\n", f"global\n    stats socket {self.stats_path} mode 600 level admin\n", 1)
         with open(self.config, "w") as f:
             f.write(config_text)
         self.proc = None
@@ -149,6 +165,26 @@ class Haproxy:
             if pending:
                 time.sleep(0.02)
         return self
+
+    def server_status(self, backend, server):
+        """The server's check status as HAProxy's stats say: "UP", "DOWN", "UP 1/2"..."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5.0)
+            s.connect(self.stats_path)
+            s.sendall(b"show stat\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        lines = data.decode().splitlines()
+        cols = lines[0].lstrip("# ").split(",")
+        for line in lines[1:]:
+            row = dict(zip(cols, line.split(",")))
+            if row.get("pxname") == backend and row.get("svname") == server:
+                return row["status"]
+        raise AssertionError(f"no server {backend}/{server} in HAProxy's stats")
 
     def log(self):
         try:
@@ -226,3 +262,68 @@ def haproxy_nodes_config(listen, nodes, passive_bind):
     for n, h, _, lo, hi in nodes:
         text += HAPROXY_PASSIVE.format(name=n, bind_host=passive_bind, lo=lo, hi=hi, node_host=h)
     return text
+
+
+# ----------------------------------------------------------------------------- nodes and clients
+
+def free_range(hosts, n, lo=20000, hi=None):
+    """n consecutive ports free on every host (checked by binding; bounded tries), below the
+    kernel's ephemeral range, so no connection made meanwhile can take one of them before
+    HAProxy and ferryd bind them (free_port() picks ephemeral ports)."""
+    rnd = random.Random()
+    if hi is None:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = int(f.read().split()[0]) - 1
+    assert hi - lo > 10 * n, (lo, hi)
+    for _ in range(200):
+        start = rnd.randrange(lo, hi - n)
+        socks = []
+        try:
+            for h in hosts:
+                for p in range(start, start + n):
+                    s = socket.socket()
+                    socks.append(s)
+                    s.bind((h, p))
+            return start, start + n - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    pytest.fail("no free port range")
+
+
+def node_config(host, port, lo, hi, pasv_address, pasv_proxy, mode="v2"):
+    return {"server": {"listen": f"{host}:{port}", "proxy_protocol": mode, "proxy_from": BALANCER,
+                       "proxy_timeout": "5s"},
+            "passive": {"ports": f"{lo}-{hi}", "address": pasv_address,
+                        "proxy_protocol": "v2" if pasv_proxy else "off"}}
+
+
+def client_lines(node, pattern):
+    return [l for l in node.log().splitlines() if re.search(pattern, l)]
+
+
+def assert_real_client_only(nodes, clients=(CLIENT,)):
+    """Every login, transfer, refusal and ban line of every node names one of the clients, never
+    the balancer."""
+    seen = 0
+    for n in nodes:
+        for l in client_lines(n, r" (login ok|login failed|transfer|refused|ban):"):
+            seen += 1
+            ip = re.search(r" ip=(\S+)", l)
+            assert ip and ip.group(1) in clients and ip.group(1) != BALANCER, l
+    assert seen, "no login or transfer logged"
+
+
+def ftp_client(port, timeout=DATA_TIMEOUT, source=CLIENT):
+    f = ftplib.FTP()
+    f.connect("127.0.0.1", port, timeout=timeout, source_address=(source, 0))
+    return f
+
+
+def lftp(port, script, cwd, user="bob", password="pw"):
+    need("lftp")
+    return run(["lftp", "-c", "set net:socket-bind-ipv4 " + CLIENT + "; set net:max-retries 1; "
+                "set net:timeout 20; set ftp:prefer-epsv no; set ftp:ssl-allow no; "
+                f"open -u {user},{password} ftp://127.0.0.1:{port}; " + script], cwd=cwd)

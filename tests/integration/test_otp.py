@@ -508,7 +508,7 @@ def test_schema_1_database_is_migrated(make_server, ctl):
     assert c.login("bob", "pw").code == 230
     con = sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 4
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         con.close()

@@ -13,7 +13,6 @@ The clients connect from 127.0.0.5; HAProxy connects to the nodes from 127.0.0.1
 not pass TCP urgent data, so ABOR through it arrives in band (ftplib's loses its LF, lftp's its
 Telnet DM): both must still abort. Every wait is bounded."""
 
-import ftplib
 import os
 import re
 import socket
@@ -22,61 +21,13 @@ import subprocess
 import pytest
 
 from conftest import CLI_TIMEOUT, REPO, FerryServer, free_port
-from files_helpers import DATA_TIMEOUT, hard_close, put_file
-from proxy_helpers import (BALANCER, CLIENT, HAPROXY_GLOBAL, Haproxy, big_file, haproxy_nodes_config,
+from files_helpers import hard_close, put_file
+from proxy_helpers import (BALANCER, CLIENT, HAPROXY_GLOBAL, Haproxy, assert_real_client_only, big_file,
+                           client_lines, free_range, ftp_client, haproxy_nodes_config, lftp, node_config,
                            start_proxied)
 from tls_helpers import need, run
 
 BIG = 64 << 20   # far more than socket and HAProxy buffers: a RETR the client does not read stalls
-
-
-def free_range(hosts, n, lo=20000, hi=None):
-    """n consecutive ports free on every host (checked by binding; bounded tries), below the
-    kernel's ephemeral range, so no connection made meanwhile can take one of them before
-    HAProxy and ferryd bind them (free_port() picks ephemeral ports)."""
-    import random
-    rnd = random.Random()
-    if hi is None:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            hi = int(f.read().split()[0]) - 1
-    assert hi - lo > 10 * n, (lo, hi)
-    for _ in range(200):
-        start = rnd.randrange(lo, hi - n)
-        socks = []
-        try:
-            for h in hosts:
-                for p in range(start, start + n):
-                    s = socket.socket()
-                    socks.append(s)
-                    s.bind((h, p))
-            return start, start + n - 1
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.fail("no free port range")
-
-
-def node_config(host, port, lo, hi, pasv_address, pasv_proxy, mode="v2"):
-    return {"server": {"listen": f"{host}:{port}", "proxy_protocol": mode, "proxy_from": BALANCER,
-                       "proxy_timeout": "5s"},
-            "passive": {"ports": f"{lo}-{hi}", "address": pasv_address,
-                        "proxy_protocol": "v2" if pasv_proxy else "off"}}
-
-
-def client_lines(node, pattern):
-    return [l for l in node.log().splitlines() if re.search(pattern, l)]
-
-
-def assert_real_client_only(nodes):
-    """Every login and transfer line of every node names the client, never the balancer."""
-    seen = 0
-    for n in nodes:
-        for l in client_lines(n, r" (login ok|login failed|transfer):"):
-            seen += 1
-            assert f"ip={CLIENT} " in l + " ", l
-    assert seen, "no login or transfer logged"
 
 
 # ----------------------------------------------------------------------------- direct layout
@@ -116,12 +67,6 @@ backend node_v2
         if hap:
             hap.stop()
         node.teardown()
-
-
-def ftp_client(port, timeout=DATA_TIMEOUT):
-    f = ftplib.FTP()
-    f.connect("127.0.0.1", port, timeout=timeout, source_address=(CLIENT, 0))
-    return f
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
@@ -208,13 +153,6 @@ def test_curl_direct(direct, tmp_path):
     with open(os.path.join(direct.home_root, "bob", "curl.bin"), "rb") as fh:
         assert fh.read() == src.read_bytes()
     assert_real_client_only([direct])
-
-
-def lftp(port, script, cwd):
-    need("lftp")
-    return run(["lftp", "-c", "set net:socket-bind-ipv4 " + CLIENT + "; set net:max-retries 1; "
-                "set net:timeout 20; set ftp:prefer-epsv no; set ftp:ssl-allow no; "
-                f"open -u bob,pw ftp://127.0.0.1:{port}; " + script], cwd=cwd)
 
 
 def test_lftp_direct(direct, tmp_path):

@@ -36,7 +36,7 @@ def test_store_unit_tests_against_a_live_server(ferry_bin, pg):
                CMOCKA_MESSAGE_OUTPUT="stdout")
     cp = subprocess.run([exe], capture_output=True, text=True, timeout=300, env=env)
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    assert "[  PASSED  ] 15 test(s)." in cp.stdout + cp.stderr, cp.stdout + cp.stderr
+    assert "[  PASSED  ] 18 test(s)." in cp.stdout + cp.stderr, cp.stdout + cp.stderr
 
 
 # ----------------------------------------------------------------- configuration
@@ -148,21 +148,21 @@ def test_migrate_twice_at_once(ferry_env, pg):
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
     said = sorted(o[0].rsplit("(", 1)[1] for o in outs)
     assert said == ["created)\n", "up to date)\n", "up to date)\n", "up to date)\n"], outs
-    assert [r["version"] for r in env.store_rows("schema_version")] == [1, 2, 3]
+    assert [r["version"] for r in env.store_rows("schema_version")] == [1, 2, 3, 4]
     cp = env.ferry("store", "migrate", check=True)
     assert cp.stdout == (f"ferry: PostgreSQL user store host=127.0.0.1 port={pg.port} dbname={env.pg_db} "
-                         f"user=ferry: schema version 3 (up to date)\n")
+                         f"user=ferry: schema version 4 (up to date)\n")
 
 
 def test_migrate_sqlite(ferry_env):
     env = ferry_env(users=(), store=StoreSpec("sqlite"))
     cp = env.ferry("store", "migrate", check=True)
-    assert cp.stdout == f"ferry: user database {env.db_path}: schema version 3 (created)\n"
+    assert cp.stdout == f"ferry: user database {env.db_path}: schema version 4 (created)\n"
     con = sqlite3.connect(env.db_path)
     con.execute("PRAGMA user_version = 2")
     con.close()
     cp = env.ferry("store", "migrate", check=True)
-    assert cp.stdout == f"ferry: user database {env.db_path}: schema version 3 (migrated from 2)\n"
+    assert cp.stdout == f"ferry: user database {env.db_path}: schema version 4 (migrated from 2)\n"
 
 
 COPY_USERS = (("bob", "pw-bob", None), ("acctuser", "pw-acct", "acct1"), ("carol", "pw-carol", None),
@@ -253,7 +253,7 @@ def test_copy_is_all_or_nothing(ferry_env, pg):
     assert "ferry: cannot copy user 'zz': " in cp.stderr and "nothing was copied" in cp.stderr, cp.stderr
     assert StoreTarget(pg, db).names() == []
     # The target was migrated (copy does that first) and is usable.
-    assert pg.psql(db, "SELECT max(version) FROM schema_version")[0][0] == "3"
+    assert pg.psql(db, "SELECT max(version) FROM schema_version")[0][0] == "4"
 
 
 def test_copy_usage(ferry_env, pg):

@@ -214,6 +214,43 @@ static void test_each_outcome_counts_once(void **state)
 	(void)rmdir(dir);
 }
 
+static void woke(void *arg)
+{
+	(*(unsigned *)arg)++;
+}
+
+/* With the nodes sharing bans, a wrong credential is also queued for the
+ * store's count (guard_sync.c), with its session and address; a refusal
+ * or a store error is not. */
+static void test_failures_are_shared(void **state)
+{
+	(void)state;
+	struct guard_limits lim = {
+		.ban_failures = 3, .ban_window_ms = 60000, .ban_time_ms = 10000, .ban_max_ms = 40000
+	};
+	struct guard *g = guard_new(&lim);
+	unsigned woken = 0;
+	guard_share(g, woke, &woken);
+	struct guard_key k = key_of(0x7f000002);
+	struct auth_sink s = { .guard = g, .key = &k };
+	struct auth_event failed = ev_of(AUTH_LOGIN_FAILED, "bad-credentials");
+	struct auth_event refused = ev_of(AUTH_LOGIN_REFUSED, "user-limit");
+	struct auth_event store = ev_of(AUTH_LOGIN_STORE_ERROR, NULL);
+	(void)auth_event(&refused, &s, 1000);
+	(void)auth_event(&store, &s, 1000);
+	(void)auth_event(&failed, &s, 2000);
+	struct guard_failure f[2];
+	uint64_t dropped;
+	assert_int_equal(guard_failures_take(g, f, 2, &dropped), 1);
+	assert_int_equal(woken, 1);
+	assert_memory_equal(&f[0].key, &k, sizeof(k));
+	assert_int_equal(f[0].at_ms, 2000);
+	assert_int_equal(f[0].sid, 1);
+	assert_string_equal(f[0].ip, "127.0.0.2");
+	guard_share(g, NULL, NULL);
+	guard_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_user_escaped),
 		cmocka_unit_test(test_truncates),
 		cmocka_unit_test(test_failures_count_toward_a_ban),
+		cmocka_unit_test(test_failures_are_shared),
 		cmocka_unit_test(test_each_outcome_counts_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

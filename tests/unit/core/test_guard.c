@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -215,6 +216,120 @@ static void test_sweep_keeps_state_that_matters(void **state)
 	guard_free(g);
 }
 
+static void test_key_parse(void **state)
+{
+	(void)state;
+	struct guard_key k, want;
+	char text[64];
+	assert_int_equal(guard_key_parse("192.0.2.7", &k), 0);
+	want = key4("192.0.2.7");
+	assert_memory_equal(&k, &want, sizeof(k));
+	assert_int_equal(guard_key_parse("::ffff:192.0.2.7", &k), 0); /* the same client */
+	assert_memory_equal(&k, &want, sizeof(k));
+	/* An IPv6 address means its /64, written either way. */
+	want = key6("2001:db8:1:2::5");
+	assert_int_equal(guard_key_parse("2001:db8:1:2:ffff::9", &k), 0);
+	assert_memory_equal(&k, &want, sizeof(k));
+	guard_key_format(&k, text, sizeof(text));
+	assert_int_equal(guard_key_parse(text, &k), 0);
+	assert_memory_equal(&k, &want, sizeof(k));
+	const char *bad[] = { "", "x", "192.0.2.7/64", "192.0.2.256", "2001:db8::/48", "2001:db8::/64 ", "/64",
+			      "1.2.3" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(guard_key_parse(bad[i], &k), -EINVAL);
+}
+
+static void note(void *arg)
+{
+	(*(unsigned *)arg)++;
+}
+
+/* Shared failures wait in a bounded queue, oldest first; nothing is queued
+ * without sharing or with bans off; a full queue drops and says how many. */
+static void test_failure_queue(void **state)
+{
+	(void)state;
+	struct guard_limits lim = base;
+	struct guard *g = guard_new(&lim);
+	struct guard_key a = key4("192.0.2.1"), b = key4("192.0.2.2");
+	struct guard_failure f[4];
+	uint64_t dropped = 9;
+	unsigned woken = 0;
+	guard_failure_share(g, &a, 1, 1, "192.0.2.1"); /* not sharing: dropped silently */
+	guard_share(g, note, &woken);
+	guard_failure_share(g, &a, 5, 7, "192.0.2.1");
+	guard_failure_share(g, &b, 6, 8, "192.0.2.2");
+	assert_int_equal(woken, 2);
+	assert_int_equal(guard_failures_take(g, f, 4, &dropped), 2);
+	assert_int_equal(dropped, 0);
+	assert_memory_equal(&f[0].key, &a, sizeof(a));
+	assert_int_equal(f[0].at_ms, 5);
+	assert_int_equal(f[0].sid, 7);
+	assert_string_equal(f[1].ip, "192.0.2.2");
+	assert_int_equal(guard_failures_take(g, f, 4, &dropped), 0);
+	for (unsigned i = 0; i < 1030; i++)
+		guard_failure_share(g, &a, i, i, "192.0.2.1");
+	size_t n = 0, got;
+	while ((got = guard_failures_take(g, f, 4, &dropped)) > 0) {
+		if (n == 0)
+			assert_int_equal(dropped, 6);
+		n += got;
+	}
+	assert_int_equal(n, 1024);
+	assert_int_equal(f[3].at_ms, 1023); /* the last full batch */
+	lim.ban_failures = 0;
+	guard_set_limits(g, &lim);
+	guard_failure_share(g, &a, 1, 1, "192.0.2.1");
+	assert_int_equal(guard_failures_take(g, f, 4, &dropped), 0);
+	guard_share(g, NULL, NULL);
+	guard_free(g);
+}
+
+/* The store's bans become the guard's; a pass lifts the store's bans that
+ * are gone from it, never a ban this node counted on its own. */
+static void test_store_bans(void **state)
+{
+	(void)state;
+	struct guard_limits lim = base;
+	lim.connect_rate = 0;
+	struct guard *g = guard_new(&lim);
+	struct guard_key a = key4("192.0.2.1"), b = key4("192.0.2.2"), own = key4("192.0.2.3");
+	uint64_t retry = 0;
+	for (int i = 0; i < 3; i++)
+		(void)guard_login_failed(g, &own, 100);
+	/* a: banned by another node (new here); then confirmed again. */
+	assert_true(guard_ban_apply(g, &a, 5000, 100));
+	assert_int_equal(guard_connect(g, &a, 200, &retry), GUARD_BANNED);
+	assert_int_equal(retry, 4800);
+	assert_false(guard_ban_apply(g, &a, 6000, 200));
+	/* own: this node banned it first; the store's count agrees. */
+	assert_false(guard_ban_apply(g, &own, 10100, 150));
+	/* A pass that lists a and own leaves all as they are... */
+	guard_bans_pass(g);
+	assert_false(guard_ban_apply(g, &a, 6000, 300));
+	assert_false(guard_ban_apply(g, &own, 10100, 300));
+	assert_int_equal(guard_bans_pass_end(g, 300), 0);
+	assert_int_equal(guard_bans_active(g, 300), 2);
+	/* ... one that lists only own lifts a (ferry ban del)... */
+	guard_bans_pass(g);
+	assert_false(guard_ban_apply(g, &own, 10100, 400));
+	assert_int_equal(guard_bans_pass_end(g, 400), 1);
+	assert_int_equal(guard_connect(g, &a, 400, NULL), GUARD_OK);
+	/* ... and its failures and offences are forgotten: three more are a
+	 * first ban again. */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(guard_login_failed(g, &a, 500), 0);
+	assert_int_equal(guard_login_failed(g, &a, 500), 10000);
+	/* b: banned here while the store could not be told: no pass lifts it. */
+	for (int i = 0; i < 3; i++)
+		(void)guard_login_failed(g, &b, 500);
+	guard_bans_pass(g);
+	assert_int_equal(guard_bans_pass_end(g, 600), 1); /* own, gone from the store */
+	assert_int_equal(guard_connect(g, &b, 600, NULL), GUARD_BANNED);
+	assert_int_equal(guard_connect(g, &a, 600, NULL), GUARD_BANNED); /* counted here, never shared */
+	guard_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +341,9 @@ int main(void)
 		cmocka_unit_test(test_bans_off),
 		cmocka_unit_test(test_per_user),
 		cmocka_unit_test(test_sweep_keeps_state_that_matters),
+		cmocka_unit_test(test_key_parse),
+		cmocka_unit_test(test_failure_queue),
+		cmocka_unit_test(test_store_bans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

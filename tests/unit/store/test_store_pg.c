@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "userstore.h"
+#include "ban_cases.h"
 
 static const char *base_conninfo;
 static unsigned db_counter;
@@ -140,11 +141,11 @@ static void test_migrate_fresh_and_again(void **state)
 	int version, found;
 	open_store(fx, USERSTORE_CREATE);
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	assert_int_equal(found, 0);
 	raw(fx->admin, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version", text,
 	    sizeof(text));
-	assert_string_equal(text, "1,2,3");
+	assert_string_equal(text, "1,2,3,4");
 	/* The column names are the same contract as SQLite's. */
 	raw(fx->admin,
 	    "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns "
@@ -154,9 +155,9 @@ static void test_migrate_fresh_and_again(void **state)
 	/* Idempotent: opening again (ferryd, ferry, another node) changes nothing. */
 	reopen_store(fx);
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(found, 3);
+	assert_int_equal(found, 4);
 	raw(fx->admin, "SELECT count(*) FROM schema_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 }
 
 static void test_migrate_from_version_1(void **state)
@@ -175,7 +176,7 @@ static void test_migrate_from_version_1(void **state)
 	open_store(fx, 0);
 	fx->ops->schema(fx->s, &version, &found);
 	assert_int_equal(found, 1);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	struct user_record got;
 	assert_int_equal(fx->ops->lookup(fx->s, "old", &got), 0);
 	assert_int_equal(got.created_at, 5);
@@ -183,7 +184,7 @@ static void test_migrate_from_version_1(void **state)
 	user_record_free(&got);
 	assert_int_equal(fx->ops->principal_add(fx->s, "old@R", "old"), 0);
 	raw(fx->admin, "SELECT max(version) FROM schema_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 }
 
 /* Two nodes (here six processes) starting at once on an empty database:
@@ -229,7 +230,7 @@ static void test_concurrent_migration(void **state)
 	}
 	raw(fx->admin, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version", text,
 	    sizeof(text));
-	assert_string_equal(text, "1,2,3");
+	assert_string_equal(text, "1,2,3,4");
 	raw(fx->admin, "SELECT count(*) FROM users", text, sizeof(text));
 	assert_string_equal(text, "6");
 }
@@ -241,10 +242,10 @@ static void test_newer_schema_refused(void **state)
 	open_store(fx, USERSTORE_CREATE);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
-	raw(fx->admin, "INSERT INTO schema_version VALUES(4, 0, 'future')", NULL, 0);
+	raw(fx->admin, "INSERT INTO schema_version VALUES(5, 0, 'future')", NULL, 0);
 	assert_int_equal(fx->ops->open(fx->cfg, USERSTORE_CREATE, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 	assert_null(fx->s);
-	assert_non_null(strstr(fx->err, "schema version 4; this ferry understands version 3"));
+	assert_non_null(strstr(fx->err, "schema version 5; this ferry understands version 4"));
 	/* A job thread's lazy handle checks at its first connection. */
 	open_store(fx, USERSTORE_LAZY);
 	assert_int_equal(fx->ops->lookup(fx->s, "bob", &got), -EPROTONOSUPPORT);
@@ -693,6 +694,56 @@ static void test_lazy_unreachable(void **state)
 	assert_non_null(strstr(fx->err, "cannot connect to the PostgreSQL user store host=127.0.0.1"));
 }
 
+/* ---- shared bans (ban_cases.h) ---- */
+
+static void test_bans(void **state)
+{
+	struct fixture *fx = *state;
+	open_store(fx, USERSTORE_CREATE);
+	ban_cases_run(fx->ops, fx->s);
+}
+
+static void test_bans_race(void **state)
+{
+	struct fixture *fx = *state;
+	open_store(fx, USERSTORE_CREATE);
+	ban_cases_race(fx->ops, fx->cfg, USERSTORE_LAZY, fx->s);
+}
+
+/* LISTEN/NOTIFY: a handle that watches hears of a ban another handle (node)
+ * starts or lifts, not of a failure that changes no ban; wake_fd ends a
+ * wait. Each wait for news is bounded (it returns as soon as news come). */
+static void test_ban_watch(void **state)
+{
+	struct fixture *fx = *state;
+	struct userstore *w = NULL;
+	struct ban_rule one = { .failures = 1, .window_ms = 60000, .ban_ms = 10000, .max_ms = 20000 };
+	struct ban_rule two = one;
+	int64_t until;
+	bool started;
+	int fds[2];
+	two.failures = 2;
+	open_store(fx, USERSTORE_CREATE);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(fx->ops->open(fx->cfg, USERSTORE_LAZY, &w, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 0), 1); /* a new connection: read everything */
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 0), 0);
+	assert_int_equal(fx->ops->ban_fail(fx->s, "192.0.2.1", &two, 1000, &until, &started), 0);
+	assert_false(started);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 200), 0); /* counted, nobody banned */
+	assert_int_equal(fx->ops->ban_fail(fx->s, "192.0.2.2", &one, 1000, &until, &started), 0);
+	assert_true(started);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 10000), 1);
+	assert_int_equal(fx->ops->ban_remove(fx->s, "192.0.2.2"), 0);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 10000), 1);
+	assert_int_equal(fx->ops->ban_remove(fx->s, "192.0.2.1"), 0); /* had no ban */
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	assert_int_equal(fx->ops->ban_watch(w, fds[0], 10000), 0); /* woken, no news */
+	fx->ops->close(w);
+	(void)close(fds[0]);
+	(void)close(fds[1]);
+}
+
 int main(void)
 {
 	base_conninfo = getenv("FERRY_TEST_PG");
@@ -717,6 +768,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect_between_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_during_a_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lazy_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bans_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ban_watch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "userstore.h"
 #include "config.h"
 #include "str.h"
+#include "ban_cases.h"
 
 struct fixture {
 	char dir[256];
@@ -172,7 +174,7 @@ static void test_create_schema(void **state)
 		       text, sizeof(text));
 	assert_string_equal(text, "name,password_hash,home,account,perms,enabled,created_at,updated_at");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	/* It holds password hashes: owner only. */
@@ -387,10 +389,10 @@ static void test_newer_schema_refused(void **state)
 	open_store(fx, true);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
-	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 4");
+	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 5");
 	assert_int_equal(fx->ops->open(fx->cfg, false, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 	assert_null(fx->s);
-	assert_non_null(strstr(fx->err, "schema version 4; this ferry understands version 3"));
+	assert_non_null(strstr(fx->err, "schema version 5; this ferry understands version 4"));
 	/* create=true must not "fix" it either. */
 	assert_int_equal(fx->ops->open(fx->cfg, true, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 }
@@ -409,10 +411,10 @@ static void test_migrate_v1(void **state)
 		 "PRAGMA user_version = 1;");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	int version, found;
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(version, 3);
+	assert_int_equal(version, 4);
 	assert_int_equal(found, 1);
 	struct user_record got;
 	assert_int_equal(fx->ops->lookup(fx->s, "old", &got), 0);
@@ -638,7 +640,7 @@ static void test_principals_added_to_old_database(void **state)
 	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 2");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	assert_int_equal(fx->ops->principal_check(fx->s, "kept@R", "bob"), 0);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
@@ -650,14 +652,14 @@ static void test_principals_added_to_old_database(void **state)
 		       sizeof(text));
 	assert_string_equal(text, "2");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	assert_int_equal(fx->ops->principal_add(fx->s, "bob@R", "bob"), 0);
 	assert_int_equal(fx->ops->principal_check(fx->s, "bob@R", "bob"), 0);
 	/* Opening again has nothing to do. */
 	reopen_store(fx);
 	int version, found;
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(found, 3);
+	assert_int_equal(found, 4);
 }
 
 /* Several ferry processes opening an old database at the same moment (two
@@ -710,9 +712,25 @@ static void test_concurrent_migration(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	raw_query_text(fx->cfg->sqlite_path, "SELECT count(*) FROM users", text, sizeof(text));
 	assert_string_equal(text, "1");
+}
+
+/* ---- shared bans (ban_cases.h) ---- */
+
+static void test_bans(void **state)
+{
+	struct fixture *fx = *state;
+	open_store(fx, true);
+	ban_cases_run(fx->ops, fx->s);
+}
+
+static void test_bans_race(void **state)
+{
+	struct fixture *fx = *state;
+	open_store(fx, true);
+	ban_cases_race(fx->ops, fx->cfg, 0, fx->s);
 }
 
 int main(void)
@@ -743,6 +761,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_principals_added_to_old_database, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bans_race, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
