@@ -63,6 +63,7 @@ struct config {
 	int tls_data_reuse;  /* 1 = require (default), 0 = off */
 	int tls_required;    /* 0 none, 1 login, 2 data, 3 all */
 	int tls_min_version; /* 0 = TLS 1.2, 1 = TLS 1.3 */
+	int tls_ktls;	     /* 0 = off, 1 = auto (default): kernel TLS on data connections */
 
 	/* [otp] */
 	int otp_challenge_336;	   /* 0: 331 "Response to otp-md5 ..." (default), 1: 336 */

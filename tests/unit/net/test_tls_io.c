@@ -1,0 +1,511 @@
+/* Unit tests for tls_io.c: the bulk paths of PROT P data connections
+ * (several records per read, records gathered into large socket writes
+ * whose bytes all arrive, files sent by tls_send_file from any offset,
+ * what a failure or an end read together with the data leaves). The kernel
+ * TLS send path (SSL_sendfile) needs a kernel with the tls ULP: on one
+ * without it these tests check that data connections fall back, with
+ * [tls] ktls = auto and off (tls_ktls.c is test_tls_ktls.c's). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "loop.h"
+#include "tls.h"
+#include "tls_fixture.h"
+
+static struct {
+	char dir[64];
+	char crt[PATH_MAX], key[PATH_MAX];
+	char file[PATH_MAX]; /* FILE_SIZE bytes of pattern */
+} fx;
+
+#define FILE_SIZE (300u * 1024u + 123u) /* not a multiple of a record or a buffer */
+#define BIG (1u << 20)
+
+static unsigned char pattern_at(uint64_t off)
+{
+	return (unsigned char)((off * 7u + off / 251u) & 0xff);
+}
+
+static int group_setup(void **state)
+{
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -1;
+	(void)snprintf(fx.dir, sizeof(fx.dir), "/tmp/ferry-test-tlsdata-XXXXXX");
+	if (!mkdtemp(fx.dir))
+		return -1;
+	(void)snprintf(fx.crt, sizeof(fx.crt), "%s/a.crt", fx.dir);
+	(void)snprintf(fx.key, sizeof(fx.key), "%s/a.key", fx.dir);
+	(void)snprintf(fx.file, sizeof(fx.file), "%s/file", fx.dir);
+	EVP_PKEY_free(make_pair(fx.crt, fx.key, "localhost", "DNS:localhost", false));
+	FILE *f = fopen(fx.file, "w");
+	if (!f)
+		return -1;
+	for (uint64_t i = 0; i < FILE_SIZE; i++)
+		if (fputc(pattern_at(i), f) == EOF)
+			return -1;
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)unlink(fx.crt);
+	(void)unlink(fx.key);
+	(void)unlink(fx.file);
+	return rmdir(fx.dir);
+}
+
+/* ---- data connections ------------------------------------------------- */
+
+static struct tls_ctx *data_ctx(bool ktls)
+{
+	struct config *c = config_new_default();
+	assert_non_null(c);
+	assert_true((size_t)snprintf(c->tls_cert, sizeof(c->tls_cert), "%s", fx.crt) < sizeof(c->tls_cert));
+	assert_true((size_t)snprintf(c->tls_key, sizeof(c->tls_key), "%s", fx.key) < sizeof(c->tls_key));
+	c->tls_ktls = ktls ? 1 : 0;
+	struct tls_ctx *t = NULL;
+	char err[512];
+	assert_int_equal(tls_ctx_new(c, &t, err, sizeof(err)), 0);
+	config_unref(c);
+	return t;
+}
+
+/* A PROT P data connection, handshake done, TLS 1.3 unless max says. */
+static void data_open(struct pair *p, struct tls_ctx *t, SSL_CTX *cc, bool tcp)
+{
+	int sv[2];
+	if (tcp)
+		tcp_pair(sv);
+	else
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	pair_open_on(p, sv, t, cc, "localhost", NULL);
+	tls_conn_free(p->srv);
+	assert_int_equal(tls_conn_new_data(t, p->sfd, &p->srv), 0);
+	handshake_ok(p);
+}
+
+/* Whatever the client can read now; -1 at its end of stream. */
+static long cli_drain(struct pair *p, unsigned char *buf, size_t cap, size_t *have)
+{
+	long n = 0;
+	for (int i = 0; i < 100000; i++) {
+		if (*have == cap) {
+			/* Only the end of the stream may follow. */
+			unsigned char c;
+			size_t one = 0;
+			if (SSL_read_ex(p->cli, &c, 1, &one) == 1)
+				fail_msg("the client got more than %zu bytes", cap);
+			int e = SSL_get_error(p->cli, 0);
+			ERR_clear_error();
+			if (e == SSL_ERROR_ZERO_RETURN)
+				return -1;
+			assert_int_equal(e, SSL_ERROR_WANT_READ);
+			break;
+		}
+		size_t got = 0;
+		if (SSL_read_ex(p->cli, buf + *have, cap - *have, &got) == 1) {
+			*have += got;
+			n += (long)got;
+			continue;
+		}
+		int e = SSL_get_error(p->cli, 0);
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return -1;
+		assert_int_equal(e, SSL_ERROR_WANT_READ);
+		break;
+	}
+	ERR_clear_error();
+	return n;
+}
+
+/* Sends the file from off with tls_send_file while the client reads;
+ * checks every byte, the close_notify after them, and returns the count. */
+static uint64_t send_file_and_check(struct pair *p, int fd, uint64_t off)
+{
+	unsigned char *got = malloc(FILE_SIZE);
+	assert_non_null(got);
+	size_t have = 0;
+	uint64_t start = off;
+	bool eof = false, notified = false, cli_end = false;
+	for (int i = 0; i < 100000 && !cli_end; i++) {
+		if (!eof) {
+			size_t put = 0;
+			int r = tls_send_file(p->srv, fd, &off, BIG, &put);
+			if (r == 0 && put == 0)
+				eof = true;
+			else if (r)
+				assert_int_equal(r, -EAGAIN);
+		} else if (!notified) {
+			int r = tls_close_notify(p->srv);
+			if (r == 0)
+				notified = true;
+			else
+				assert_int_equal(r, -EAGAIN);
+		}
+		cli_end = cli_drain(p, got, FILE_SIZE, &have) < 0;
+	}
+	if (!(eof && notified && cli_end))
+		print_error("eof %d notified %d cli_end %d off %llu have %zu: %s\n", eof, notified, cli_end,
+			    (unsigned long long)off, have, tls_error(p->srv));
+	assert_true(eof && notified && cli_end);
+	assert_int_equal(off, FILE_SIZE);
+	assert_int_equal(have, FILE_SIZE - start);
+	for (size_t i = 0; i < have; i++)
+		if (got[i] != pattern_at(start + i))
+			fail_msg("byte %zu of the file: %u, expected %u", (size_t)start + i, got[i],
+				 pattern_at(start + i));
+	free(got);
+	return have;
+}
+
+/* Without kernel TLS (here, or switched off) a file goes out as records
+ * read from it in large blocks, from any offset (REST), and ends with the
+ * end of the file. */
+static void test_send_file(void **state)
+{
+	for (int ktls = 0; ktls < 2; ktls++) {
+		struct tls_ctx *t = data_ctx(ktls);
+		SSL_CTX *cc = client_ctx(TLS1_2_VERSION, ktls ? TLS1_2_VERSION : TLS1_3_VERSION);
+		int fd = open(fx.file, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		uint64_t offs[] = { 0, 100001, FILE_SIZE - 1 };
+		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+			struct pair p;
+			data_open(&p, t, cc, i == 0);
+			(void)send_file_and_check(&p, fd, offs[i]);
+			if (!tls_ktls_probe(false, (char[200]){ 0 }, 200))
+				assert_false(tls_ktls_sending(p.srv));
+			pair_close(&p);
+		}
+		(void)close(fd);
+		SSL_CTX_free(cc);
+		tls_ctx_unref(t);
+	}
+}
+
+/* Past the end: nothing sent, 0; a file that cannot be read: its error,
+ * and the connection still works. A control connection has no such path. */
+static void test_send_file_edges(void **state)
+{
+	struct tls_ctx *t = data_ctx(true);
+	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct pair p;
+	data_open(&p, t, cc, false);
+	int fd = open(fx.file, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	uint64_t off = FILE_SIZE + 5;
+	size_t put = 99;
+	assert_int_equal(tls_send_file(p.srv, fd, &off, BIG, &put), 0);
+	assert_int_equal(put, 0);
+	assert_int_equal(off, FILE_SIZE + 5);
+	int wfd = open(fx.file, O_WRONLY | O_CLOEXEC);
+	assert_true(wfd >= 0);
+	off = 0;
+	assert_int_equal(tls_send_file(p.srv, wfd, &off, BIG, &put), -EBADF);
+	assert_int_equal(off, 0);
+	(void)close(wfd);
+	assert_int_equal(tls_send_file(p.srv, fd, &off, 0, &put), -EINVAL);
+	char c;
+	srv_write_all(&p, "k", 1);
+	cli_read_exact(&p, &c, 1);
+	assert_int_equal(c, 'k');
+	pair_close(&p);
+
+	pair_open(&p, t, cc, "localhost", NULL);
+	handshake_ok(&p);
+	off = 0;
+	assert_int_equal(tls_send_file(p.srv, fd, &off, BIG, &put), -EOPNOTSUPP);
+	pair_close(&p);
+	(void)close(fd);
+	SSL_CTX_free(cc);
+	tls_ctx_unref(t);
+}
+
+/* Writes gathered into large sends count as written: every byte counted
+ * reaches the client, the ones still buffered when the socket was full
+ * included, before the close_notify. After -EAGAIN the writer offers the
+ * same bytes again, as for any TLS write. */
+static void test_buffered_writes_arrive(void **state)
+{
+	struct tls_ctx *t = data_ctx(false);
+	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct pair p;
+	data_open(&p, t, cc, true);
+	const size_t total = 6 * BIG;
+	unsigned char *src = malloc(BIG), *got = malloc(total);
+	assert_non_null(src);
+	assert_non_null(got);
+	for (size_t i = 0; i < BIG; i++)
+		src[i] = pattern_at(i);
+	size_t written = 0, have = 0;
+	bool blocked = false, flushed = false, notified = false, end = false;
+	for (int i = 0; i < 100000 && !end; i++) {
+		int r;
+		if (written < total) {
+			size_t put = 0;
+			/* chunks that end mid-record, as a caller's buffer does */
+			size_t n = BIG - written % BIG < 100000 ? BIG - written % BIG : 100000;
+			r = tls_write(p.srv, src + written % BIG, n, &put);
+			written += put;
+			if (r == -EAGAIN) {
+				assert_int_equal(tls_want(p.srv), LOOP_OUT);
+				blocked = true;
+			} else {
+				assert_int_equal(r, 0);
+			}
+			if (!blocked)
+				continue; /* the client reads nothing until the socket is full */
+		} else if (!flushed) {
+			r = tls_flush(p.srv);
+			flushed = r == 0;
+			if (r)
+				assert_int_equal(r, -EAGAIN);
+		} else if (!notified) {
+			r = tls_close_notify(p.srv);
+			notified = r == 0;
+			if (r)
+				assert_int_equal(r, -EAGAIN);
+		}
+		end = cli_drain(&p, got, total, &have) < 0;
+	}
+	assert_true(blocked && end);
+	assert_int_equal(written, total);
+	assert_int_equal(have, total);
+	for (size_t i = 0; i < have; i++)
+		if (got[i] != src[i % BIG])
+			fail_msg("byte %zu differs", i);
+	free(src);
+	free(got);
+	pair_close(&p);
+	SSL_CTX_free(cc);
+	tls_ctx_unref(t);
+}
+
+/* Bytes buffered in the connection that cannot go out any more (the
+ * client reset the connection) are a lost stream, not a short success:
+ * the transfer must not be reported complete. */
+static void test_buffered_writes_lost(void **state)
+{
+	struct tls_ctx *t = data_ctx(false);
+	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct pair p;
+	data_open(&p, t, cc, true);
+	struct conn c;
+	conn_init(&c, p.sfd);
+	c.ops = &conn_tls_ops;
+	c.tls = p.srv;
+	unsigned char *src = calloc(1, BIG);
+	assert_non_null(src);
+	int r = 0;
+	for (int i = 0; i < 1000 && r == 0; i++) {
+		size_t put = 0;
+		r = conn_write(&c, src, BIG, &put);
+	}
+	assert_int_equal(r, -EAGAIN);
+	/* SO_LINGER 0: the client's close is an RST. */
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	assert_int_equal(setsockopt(p.cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	(void)close(p.cfd);
+	p.cfd = -1;
+	for (int i = 0; i < 100 && r == -EAGAIN; i++) {
+		r = conn_shutdown(&c);
+		if (r == -EAGAIN)
+			(void)usleep(1000);
+	}
+	assert_true(r < 0 && r != -EAGAIN);
+	assert_int_equal(r, -ECONNRESET);
+	print_message("after the reset: %s\n", tls_error(p.srv));
+	free(src);
+	pair_close(&p);
+	SSL_CTX_free(cc);
+	tls_ctx_unref(t);
+}
+
+/* The client writes records faster than the server reads: one read takes
+ * several records (one file write per 64 KiB of upload, not per 16 KiB
+ * record), tls_pending tells of records still inside, and the close_notify
+ * after them is a clean end. */
+static void test_reads_take_several_records(void **state)
+{
+	struct tls_ctx *t = data_ctx(false);
+	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct pair p;
+	data_open(&p, t, cc, true);
+	unsigned char *src = malloc(BIG), *got = malloc(BIG);
+	assert_non_null(src);
+	assert_non_null(got);
+	for (size_t i = 0; i < BIG; i++)
+		src[i] = pattern_at(i * 3);
+	size_t sent = 0, have = 0, biggest = 0;
+	bool shut = false, end = false, small_done = false, blocked = false;
+	(void)SSL_set_mode(p.cli, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	for (int i = 0; i < 100000 && !end; i++) {
+		if (sent < BIG) {
+			size_t w = 0;
+			if (SSL_write_ex(p.cli, src + sent, BIG - sent, &w) == 1)
+				sent += w;
+			else
+				blocked = true;
+			ERR_clear_error();
+		} else if (!shut) {
+			shut = SSL_shutdown(p.cli) >= 0;
+			ERR_clear_error();
+		}
+		if (!blocked && !shut)
+			continue; /* let records pile up first */
+		size_t want = small_done ? 64 * 1024 : 10;
+		size_t n = 0;
+		int r = tls_read(p.srv, got + have, want < BIG - have ? want : BIG - have + 1, &n);
+		if (r == -EAGAIN)
+			continue;
+		assert_int_equal(r, 0);
+		if (!small_done) {
+			/* The rest of the records read from the socket are inside. */
+			assert_true(tls_pending(p.srv) > 0);
+			small_done = true;
+		}
+		if (n == 0)
+			end = true;
+		have += n;
+		if (n > biggest)
+			biggest = n;
+	}
+	assert_true(end);
+	assert_int_equal(have, BIG);
+	assert_memory_equal(got, src, BIG);
+	print_message("largest read: %zu bytes\n", biggest);
+	assert_true(biggest > 16384);
+	free(src);
+	free(got);
+	pair_close(&p);
+	SSL_CTX_free(cc);
+	tls_ctx_unref(t);
+}
+
+/* Records read ahead and then a TCP close without close_notify: every
+ * byte first, then the possible truncation (-ECONNRESET), never a clean
+ * end. */
+static void test_reads_then_truncation(void **state)
+{
+	struct tls_ctx *t = data_ctx(false);
+	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct pair p;
+	data_open(&p, t, cc, true);
+	unsigned char src[100000], got[sizeof(src)];
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = pattern_at(i);
+	size_t w = 0;
+	assert_int_equal(fcntl(p.cfd, F_SETFL, 0), 0); /* blocking: all of it now */
+	assert_int_equal(SSL_write_ex(p.cli, src, sizeof(src), &w), 1);
+	assert_int_equal(w, sizeof(src));
+	assert_int_equal(shutdown(p.cfd, SHUT_WR), 0);
+	size_t have = 0;
+	int r = 0;
+	for (int i = 0; i < 10000; i++) {
+		size_t n = 0;
+		r = tls_read(p.srv, got + have, sizeof(got) - have + 1, &n);
+		if (r == -EAGAIN) {
+			(void)usleep(100);
+			continue;
+		}
+		if (r)
+			break;
+		assert_true(n > 0); /* never a clean end */
+		have += n;
+	}
+	assert_int_equal(have, sizeof(src));
+	assert_memory_equal(got, src, sizeof(src));
+	assert_int_equal(r, -ECONNRESET);
+	assert_string_equal(tls_error(p.srv), "connection closed by peer without close_notify during a read");
+	pair_close(&p);
+	SSL_CTX_free(cc);
+	tls_ctx_unref(t);
+}
+
+/* The last records and the close_notify arrive together: the read that
+ * returns the data has taken the close_notify from the buffer too, so the
+ * socket will never signal it again. tls_pending() must tell the caller
+ * to read once more (before, an upload whose end came that way hung until
+ * the data timeout). */
+static void test_end_read_with_the_data_is_pending(void **state)
+{
+	for (int failure = 0; failure < 2; failure++) {
+		struct tls_ctx *t = data_ctx(false);
+		SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+		struct pair p;
+		data_open(&p, t, cc, true);
+		unsigned char src[3 * 16384 + 100], got[sizeof(src) + 1];
+		memset(src, 'u', sizeof(src));
+		size_t w = 0;
+		assert_int_equal(fcntl(p.cfd, F_SETFL, 0), 0);
+		assert_int_equal(SSL_write_ex(p.cli, src, sizeof(src), &w), 1);
+		if (failure) {
+			/* a record the server cannot decrypt */
+			static const unsigned char bad[] = { 23, 3,  3,	 0,  20, 1,  2,	 3,  4,	 5,  6,	 7, 8,
+							     9,	 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
+			assert_int_equal(write(p.cfd, bad, sizeof(bad)), (ssize_t)sizeof(bad));
+		} else {
+			assert_true(SSL_shutdown(p.cli) >= 0);
+		}
+		size_t have = 0, n = 0;
+		int r = -EAGAIN;
+		for (int i = 0; i < 1000 && r == -EAGAIN; i++) {
+			r = tls_read(p.srv, got, sizeof(got), &n);
+			if (r == -EAGAIN)
+				(void)usleep(1000);
+		}
+		assert_int_equal(r, 0);
+		have = n;
+		for (int i = 0; i < 1000 && have < sizeof(src); i++) {
+			r = tls_read(p.srv, got + have, sizeof(got) - have, &n);
+			if (r == -EAGAIN) {
+				(void)usleep(1000);
+				continue;
+			}
+			assert_int_equal(r, 0);
+			have += n;
+		}
+		assert_int_equal(have, sizeof(src));
+		/* Whatever is still to come is already inside: say so. */
+		assert_true(tls_pending(p.srv) > 0);
+		r = tls_read(p.srv, got, sizeof(got), &n);
+		if (failure) {
+			assert_int_equal(r, -EPROTO);
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(n, 0); /* the clean end */
+		}
+		assert_int_equal(tls_pending(p.srv), 0);
+		pair_close(&p);
+		SSL_CTX_free(cc);
+		tls_ctx_unref(t);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_send_file),
+		cmocka_unit_test(test_send_file_edges),
+		cmocka_unit_test(test_buffered_writes_arrive),
+		cmocka_unit_test(test_buffered_writes_lost),
+		cmocka_unit_test(test_reads_take_several_records),
+		cmocka_unit_test(test_reads_then_truncation),
+		cmocka_unit_test(test_end_read_with_the_data_is_pending),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
