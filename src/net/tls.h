@@ -45,8 +45,9 @@ int tls_handshake(struct tls_conn *t);
 int tls_read(struct tls_conn *t, void *p, size_t n, size_t *got);
 int tls_write(struct tls_conn *t, const void *p, size_t n, size_t *put);
 /* Sends up to n bytes of the file fd from *off (advanced): 0 with *put
- * (0: the file ends before *off), -EAGAIN, or -errno (a file read error
- * too). A data connection only. With kernel TLS sending (tls_ktls_sending)
+ * (0: the file ends before *off), -EAGAIN, -ECONNRESET or -EPIPE when the
+ * stream is lost (tls_error says how), another -errno when the file could
+ * not be read. A data connection only. With kernel TLS sending (tls_ktls_sending)
  * the kernel encrypts straight from the page cache (SSL_sendfile); without
  * it the file is read in large blocks into a buffer of the connection and
  * written as whole records. */

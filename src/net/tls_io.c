@@ -99,6 +99,10 @@ int tls_fail(struct tls_conn *t, int ret, int sys_errno, const char *what)
 #ifndef TLS_DATA_WBUF
 #define TLS_DATA_WBUF (64u * 1024u)
 #endif
+/* A caller that reads or writes at least a record's worth at a time moves
+ * bulk data: only then are the buffering BIOs worth their memory (not for
+ * the few bytes read while a download waits for the client's close). */
+#define TLS_DATA_BULK 16384u
 /* Bytes of a file read per pread when the kernel does not send it. */
 #ifndef TLS_DATA_FBUF
 #define TLS_DATA_FBUF (128u * 1024u)
@@ -198,7 +202,8 @@ static int tls_data_flush(struct tls_conn *t)
 static int tls_data_write(struct tls_conn *t, const void *p, size_t n, size_t *put)
 {
 	*put = 0;
-	tls_data_write_setup(t);
+	if (n >= TLS_DATA_BULK)
+		tls_data_write_setup(t);
 	int r = tls_data_flush(t);
 	if (r)
 		return r;
@@ -302,6 +307,11 @@ int tls_send_file(struct tls_conn *t, int fd, uint64_t *off, size_t n, size_t *p
 	size_t k = t->flen - at < n ? t->flen - at : n;
 	size_t w = 0;
 	int r = tls_data_write(t, t->fbuf + at, k, &w);
+	/* The caller tells a failed file (any errno) from a lost stream
+	 * (-EPIPE, -ECONNRESET), as for sendfile(2) on a plain socket: every
+	 * failure of the TLS stream is a lost stream (tls_error says how). */
+	if (r && r != -EAGAIN && r != -EPIPE && r != -ENOMEM)
+		return -ECONNRESET;
 	if (r)
 		return r;
 	*off += w;
@@ -327,7 +337,7 @@ int tls_read(struct tls_conn *t, void *p, size_t n, size_t *got)
 		return t->fatal;
 	if (n == 0)
 		return -EINVAL; /* *got == 0 would read as a clean close */
-	if (t->data)
+	if (t->data && n >= TLS_DATA_BULK)
 		tls_data_read_setup(t);
 	for (;;) {
 		size_t g = 0;

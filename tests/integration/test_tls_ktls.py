@@ -18,7 +18,7 @@ import socket
 
 import pytest
 
-from files_helpers import fresh_dir, put_file
+from files_helpers import fresh_dir, hard_close, put_file
 from tls_helpers import TlsSession, temp_cert
 
 LINE = r"tls: kernel TLS offload (available|unavailable): ([^\n]*)"
@@ -118,5 +118,32 @@ def test_transfers_byte_exact(make_server, cert, request, ktls):
         names = t.listing("NLST", v).decode().split("\r\n")
         assert {os.path.basename(n) for n in names if n} == {"big.bin", "text.txt", "up.bin"}
         t.expect("QUIT", 221)
+    finally:
+        t.close()
+
+
+def test_download_reset_by_client_is_426(make_server, cert, request):
+    """A client that resets a PROT P download halfway: 426 and a conn-lost transfer line (the
+    stream was lost, not a local error), and the session goes on."""
+    s = tls_server(make_server, cert)
+    p, v = fresh_dir(s, request, "ktls_")
+    data = pattern(32 << 20, 3)
+    put_file(os.path.join(p, "big.bin"), data)
+    t = TlsSession(s)
+    try:
+        ds, _ = t.begin(f"RETR {v}/big.bin")
+        got = b""
+        while len(got) < (1 << 20):
+            b = ds.recv(1 << 16)
+            assert b, "the download ended early"
+            got += b
+        assert got == data[:len(got)]
+        hard_close(ds)  # an RST, mid-stream
+        r = t.c.reply(timeout=30)
+        assert r.code == 426, r
+        s.wait_log(r"transfer: .*cmd=RETR .*status=failed reason=conn-lost")
+        t.expect("NOOP", 200)
+        got, _, r2, _ = t.retr(f"{v}/big.bin")
+        assert got == data and r2.code == 226
     finally:
         t.close()
