@@ -141,7 +141,7 @@ def test_download_reset_by_client_is_426(make_server, cert, request):
         hard_close(ds)  # an RST, mid-stream
         r = t.c.reply(timeout=30)
         assert r.code == 426, r
-        s.wait_log(r"transfer: .*cmd=RETR .*status=failed reason=conn-lost")
+        s.wait_log(r"transfer: .*cmd=RETR .*status=failed reason=conn-lost", timeout=30)
         t.expect("NOOP", 200)
         got, _, r2, _ = t.retr(f"{v}/big.bin")
         assert got == data and r2.code == 226
