@@ -82,6 +82,10 @@ bool tls_ktls_decide(const struct tls_ktls_facts *f, char *reason, size_t reason
 		(void)str_escape(l, list, sizeof(list));
 		(void)snprintf(reason, reasonsz, "the kernel has no tls ULP (tcp_available_ulp: %s)",
 			       list[0] ? list : "empty");
+	} else if (f->probe_errno == ENOENT) {
+		/* No such ULP, and none this process could load: conclusive. */
+		(void)snprintf(reason, reasonsz, "the kernel has no tls ULP (setsockopt TCP_ULP: %s)",
+			       strerror(ENOENT));
 	} else {
 		(void)snprintf(reason, reasonsz, "no tls ULP found (setsockopt TCP_ULP: %s; %s: %s)",
 			       f->probe_errno > 0 ? strerror(f->probe_errno) : "not tried", tls_ulp_file,

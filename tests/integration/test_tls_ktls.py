@@ -55,7 +55,8 @@ def tls_server(make_server, cert, **tls):
 
 
 def test_startup_says_what_the_kernel_has(make_server, cert):
-    """One line at start, available or not as this machine is, with its reason."""
+    """One line at start, available or not as this machine is, with its reason; the same answer
+    after a reload."""
     s = tls_server(make_server, cert)
     found = s.wait_log(LINE)
     assert len(found) == 1, found
@@ -66,6 +67,10 @@ def test_startup_says_what_the_kernel_has(make_server, cert):
     else:
         assert kind == "unavailable", why
         assert re.search(r"no tls ULP", why), why
+    # A reload builds a new context and asks again (as the service user, in the sandbox).
+    s.reload(timeout=30)
+    again = s.wait_log(LINE, timeout=30, count=2)
+    assert again[1][0] == kind, again
 
 
 def test_startup_says_off(make_server, cert):

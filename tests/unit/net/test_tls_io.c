@@ -47,7 +47,7 @@ static int group_setup(void **state)
 {
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return -1;
-	(void)snprintf(fx.dir, sizeof(fx.dir), "/tmp/ferry-test-tlsdata-XXXXXX");
+	(void)snprintf(fx.dir, sizeof(fx.dir), "/tmp/ferry-test-tlsio-XXXXXX");
 	if (!mkdtemp(fx.dir))
 		return -1;
 	(void)snprintf(fx.crt, sizeof(fx.crt), "%s/a.crt", fx.dir);
@@ -87,17 +87,35 @@ static struct tls_ctx *data_ctx(bool ktls)
 	return t;
 }
 
-/* A PROT P data connection, handshake done, TLS 1.3 unless max says. */
-static void data_open(struct pair *p, struct tls_ctx *t, SSL_CTX *cc, bool tcp)
+/* A server context ([tls] ktls as asked) and a client context (TLS 1.2
+ * up to max). */
+struct dctx {
+	struct tls_ctx *t;
+	SSL_CTX *cc;
+};
+
+static struct dctx dctx_new(bool ktls, int max)
+{
+	return (struct dctx){ .t = data_ctx(ktls), .cc = client_ctx(TLS1_2_VERSION, max) };
+}
+
+static void dctx_free(struct dctx *c)
+{
+	SSL_CTX_free(c->cc);
+	tls_ctx_unref(c->t);
+}
+
+/* A PROT P data connection, handshake done, over TCP or a socket pair. */
+static void data_open(struct pair *p, const struct dctx *c, bool tcp)
 {
 	int sv[2];
 	if (tcp)
 		tcp_pair(sv);
 	else
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-	pair_open_on(p, sv, t, cc, "localhost", NULL);
+	pair_open_on(p, sv, c->t, c->cc, "localhost", NULL);
 	tls_conn_free(p->srv);
-	assert_int_equal(tls_conn_new_data(t, p->sfd, &p->srv), 0);
+	assert_int_equal(tls_conn_new_data(c->t, p->sfd, &p->srv), 0);
 	handshake_ok(p);
 }
 
@@ -205,22 +223,20 @@ static uint64_t send_file_and_check(struct pair *p, int fd, uint64_t off)
 static void test_send_file(void **state)
 {
 	for (int ktls = 0; ktls < 2; ktls++) {
-		struct tls_ctx *t = data_ctx(ktls);
-		SSL_CTX *cc = client_ctx(TLS1_2_VERSION, ktls ? TLS1_2_VERSION : TLS1_3_VERSION);
+		struct dctx x = dctx_new(ktls, ktls ? TLS1_2_VERSION : TLS1_3_VERSION);
 		int fd = open(fx.file, O_RDONLY | O_CLOEXEC);
 		assert_true(fd >= 0);
 		uint64_t offs[] = { 0, 100001, FILE_SIZE - 1 };
 		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 			struct pair p;
-			data_open(&p, t, cc, i == 0);
+			data_open(&p, &x, i == 0);
 			(void)send_file_and_check(&p, fd, offs[i]);
 			if (!tls_ktls_probe(false, (char[200]){ 0 }, 200))
 				assert_false(tls_ktls_sending(p.srv));
 			pair_close(&p);
 		}
 		(void)close(fd);
-		SSL_CTX_free(cc);
-		tls_ctx_unref(t);
+		dctx_free(&x);
 	}
 }
 
@@ -228,10 +244,9 @@ static void test_send_file(void **state)
  * and the connection still works. A control connection has no such path. */
 static void test_send_file_edges(void **state)
 {
-	struct tls_ctx *t = data_ctx(true);
-	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct dctx x = dctx_new(true, TLS1_3_VERSION);
 	struct pair p;
-	data_open(&p, t, cc, false);
+	data_open(&p, &x, false);
 	int fd = open(fx.file, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	uint64_t off = FILE_SIZE + 5;
@@ -252,14 +267,13 @@ static void test_send_file_edges(void **state)
 	assert_int_equal(c, 'k');
 	pair_close(&p);
 
-	pair_open(&p, t, cc, "localhost", NULL);
+	pair_open(&p, x.t, x.cc, "localhost", NULL);
 	handshake_ok(&p);
 	off = 0;
 	assert_int_equal(tls_send_file(p.srv, fd, &off, BIG, &put), -EOPNOTSUPP);
 	pair_close(&p);
 	(void)close(fd);
-	SSL_CTX_free(cc);
-	tls_ctx_unref(t);
+	dctx_free(&x);
 }
 
 /* Writes gathered into large sends count as written: every byte counted
@@ -268,10 +282,9 @@ static void test_send_file_edges(void **state)
  * same bytes again, as for any TLS write. */
 static void test_buffered_writes_arrive(void **state)
 {
-	struct tls_ctx *t = data_ctx(false);
-	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct dctx x = dctx_new(false, TLS1_3_VERSION);
 	struct pair p;
-	data_open(&p, t, cc, true);
+	data_open(&p, &x, true);
 	const size_t total = 6 * BIG;
 	unsigned char *src = malloc(BIG), *got = malloc(total);
 	assert_non_null(src);
@@ -321,8 +334,7 @@ static void test_buffered_writes_arrive(void **state)
 	free(src);
 	free(got);
 	pair_close(&p);
-	SSL_CTX_free(cc);
-	tls_ctx_unref(t);
+	dctx_free(&x);
 }
 
 /* Bytes buffered in the connection that cannot go out any more (the
@@ -330,10 +342,9 @@ static void test_buffered_writes_arrive(void **state)
  * the transfer must not be reported complete. */
 static void test_buffered_writes_lost(void **state)
 {
-	struct tls_ctx *t = data_ctx(false);
-	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct dctx x = dctx_new(false, TLS1_3_VERSION);
 	struct pair p;
-	data_open(&p, t, cc, true);
+	data_open(&p, &x, true);
 	struct conn c;
 	conn_init(&c, p.sfd);
 	c.ops = &conn_tls_ops;
@@ -361,8 +372,7 @@ static void test_buffered_writes_lost(void **state)
 	print_message("after the reset: %s\n", tls_error(p.srv));
 	free(src);
 	pair_close(&p);
-	SSL_CTX_free(cc);
-	tls_ctx_unref(t);
+	dctx_free(&x);
 }
 
 /* The client writes records faster than the server reads: one read takes
@@ -371,10 +381,9 @@ static void test_buffered_writes_lost(void **state)
  * after them is a clean end. */
 static void test_reads_take_several_records(void **state)
 {
-	struct tls_ctx *t = data_ctx(false);
-	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct dctx x = dctx_new(false, TLS1_3_VERSION);
 	struct pair p;
-	data_open(&p, t, cc, true);
+	data_open(&p, &x, true);
 	unsigned char *src = malloc(BIG), *got = malloc(BIG);
 	assert_non_null(src);
 	assert_non_null(got);
@@ -425,8 +434,7 @@ static void test_reads_take_several_records(void **state)
 	free(src);
 	free(got);
 	pair_close(&p);
-	SSL_CTX_free(cc);
-	tls_ctx_unref(t);
+	dctx_free(&x);
 }
 
 /* Records read ahead and then a TCP close without close_notify: every
@@ -434,10 +442,9 @@ static void test_reads_take_several_records(void **state)
  * end. */
 static void test_reads_then_truncation(void **state)
 {
-	struct tls_ctx *t = data_ctx(false);
-	SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+	struct dctx x = dctx_new(false, TLS1_3_VERSION);
 	struct pair p;
-	data_open(&p, t, cc, true);
+	data_open(&p, &x, true);
 	unsigned char src[100000], got[sizeof(src)];
 	for (size_t i = 0; i < sizeof(src); i++)
 		src[i] = pattern_at(i);
@@ -465,8 +472,7 @@ static void test_reads_then_truncation(void **state)
 	assert_int_equal(r, -ECONNRESET);
 	assert_string_equal(tls_error(p.srv), "connection closed by peer without close_notify during a read");
 	pair_close(&p);
-	SSL_CTX_free(cc);
-	tls_ctx_unref(t);
+	dctx_free(&x);
 }
 
 /* The last records and the close_notify arrive together: the read that
@@ -480,10 +486,9 @@ static void test_end_read_with_the_data_is_pending(void **state)
 	static const unsigned char bad_record[] = { 23, 3, 3, 0, 20, 1, 2, 3, 4, 5, 6, 7, 8,
 						    9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
 	for (int failure = 0; failure < 2; failure++) {
-		struct tls_ctx *t = data_ctx(false);
-		SSL_CTX *cc = client_ctx(TLS1_2_VERSION, TLS1_3_VERSION);
+		struct dctx x = dctx_new(false, TLS1_3_VERSION);
 		struct pair p;
-		data_open(&p, t, cc, true);
+		data_open(&p, &x, true);
 		unsigned char src[3 * 16384 + 100], got[sizeof(src) + 1];
 		memset(src, 'u', sizeof(src));
 		size_t w = 0;
@@ -525,8 +530,7 @@ static void test_end_read_with_the_data_is_pending(void **state)
 		}
 		assert_int_equal(tls_pending(p.srv), 0);
 		pair_close(&p);
-		SSL_CTX_free(cc);
-		tls_ctx_unref(t);
+		dctx_free(&x);
 	}
 }
 

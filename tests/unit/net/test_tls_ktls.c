@@ -35,6 +35,9 @@ static void test_ktls_decide(void **state)
 	assert_string_equal(why, "the kernel has no tls ULP (tcp_available_ulp: empty)");
 	/* A name that only contains "tls" is not it. */
 	assert_false(decide(ENOENT, "tlsx mptcp espintcp\n", 0, why, sizeof(why)));
+	/* No list to read (Landlock at a reload): the probe alone decides. */
+	assert_false(decide(ENOENT, NULL, EACCES, why, sizeof(why)));
+	assert_string_equal(why, "the kernel has no tls ULP (setsockopt TCP_ULP: No such file or directory)");
 	/* Neither question answered (a sandbox, no /proc). */
 	assert_false(decide(EPERM, NULL, EACCES, why, sizeof(why)));
 	assert_string_equal(why, "no tls ULP found (setsockopt TCP_ULP: Operation not permitted; "
