@@ -30,6 +30,7 @@ static const char *const store_backends[] = { "sqlite", "postgres", NULL };
 static const char *const tls_reuse_modes[] = { "off", "require", NULL };
 static const char *const tls_required_modes[] = { "none", "login", "data", "all", NULL };
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+static const char *const tls_ktls_modes[] = { "off", "auto", NULL };
 /* [otp]: index 0 is the default form (config.h). */
 static const char *const otp_challenge_forms[] = { "331", "336", NULL };
 static const char *const sandbox_modes[] = { "off", "auto", "require", NULL };
@@ -218,6 +219,14 @@ static const struct config_row config_rows[] = {
 	  .choices = tls_versions },
 	ROW("tls", "ticket_keys", CONFIG_T_PATH_LIST, tls_ticket_keys, 0, CONFIG_MAX_TICKET_KEYS, "",
 	    "session ticket key files (80 bytes each, as nginx's); the first encrypts; empty = per process"),
+	{ .section = "tls",
+	  .key = "ktls",
+	  .type = CONFIG_T_ENUM,
+	  .off = offsetof(struct config, tls_ktls),
+	  .size = FIELD_SIZE(tls_ktls),
+	  .def = "auto",
+	  .help = "PROT P data connections use kernel TLS (SSL_sendfile) where the kernel has it",
+	  .choices = tls_ktls_modes },
 	{ .section = "otp",
 	  .key = "challenge",
 	  .type = CONFIG_T_ENUM,

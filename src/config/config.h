@@ -82,6 +82,7 @@ struct config {
 	int tls_required;	    /* 0 none, 1 login, 2 data, 3 all */
 	int tls_min_version;	    /* 0 = TLS 1.2, 1 = TLS 1.3 */
 	char tls_ticket_keys[1024]; /* comma-separated 80-byte key files, the first encrypts ("" = per process) */
+	int tls_ktls;		    /* 0 = off, 1 = auto (default): kernel TLS on data connections */
 
 	/* [otp] */
 	int otp_challenge_336;	   /* 0: 331 "Response to otp-md5 ..." (default), 1: 336 */

@@ -1,5 +1,8 @@
-/* conn_tls: the TLS transport of conn (tls.c does the OpenSSL work). No
- * zero-copy paths: every byte is encrypted in user space. */
+/* conn_tls: the TLS transport of conn (tls*.c do the OpenSSL work). Its
+ * sendfile sends a file with SSL_sendfile where the kernel does TLS (no
+ * copy through user space), else by large reads and whole records
+ * (tls_send_file); there is no splice_in: every byte received is
+ * decrypted in user space. */
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -23,11 +26,15 @@ static int xtls_write(struct conn *c, const void *p, size_t n, size_t *put)
 }
 
 /* close_notify, then half-close the socket; the peer's close_notify is
- * awaited by the caller (CONN_CAP_AWAIT_PEER, RFC 4217 §12.6). Data
- * written before went out whole, so a peer that left early is no loss. */
+ * awaited by the caller (CONN_CAP_AWAIT_PEER, RFC 4217 §12.6). Written
+ * bytes still buffered go first, and failing that the stream is lost;
+ * once they are out, a peer that left early is no loss. */
 static int xtls_shutdown(struct conn *c)
 {
-	int r = tls_step(c, tls_close_notify(c->tls));
+	int r = tls_step(c, tls_flush(c->tls));
+	if (r)
+		return r;
+	r = tls_step(c, tls_close_notify(c->tls));
 	if (r == -EAGAIN)
 		return r;
 	if (r)
@@ -39,6 +46,11 @@ static int xtls_shutdown(struct conn *c)
 static void xtls_close_notify(struct conn *c)
 {
 	(void)tls_close_notify(c->tls);
+}
+
+static int xtls_sendfile(struct conn *c, int fd, uint64_t *off, size_t n, size_t *put)
+{
+	return tls_step(c, tls_send_file(c->tls, fd, off, n, put));
 }
 
 static size_t xtls_pending(const struct conn *c)
@@ -54,12 +66,13 @@ static void xtls_free(struct conn *c)
 
 const struct conn_ops conn_tls_ops = {
 	.name = "tls",
-	.caps = CONN_CAP_AWAIT_PEER,
+	.caps = CONN_CAP_AWAIT_PEER | CONN_CAP_SENDFILE,
 	.read = xtls_read,
 	.write = xtls_write,
 	.shutdown = xtls_shutdown,
 	.close_notify = xtls_close_notify,
 	.pending = xtls_pending,
+	.sendfile = xtls_sendfile,
 	.free = xtls_free,
 };
 

@@ -51,12 +51,12 @@
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "log.h"
 #include "loop.h"
 #include "str.h"
 #include "tls_tickets.h"
+#include "tls_local.h"
 
-#define TLS_MAX_PAIRS 8
-#define TLS_TOKEN_LEN 16
 #define TLS_SID_LEN 32 /* SSL3_SSL_SESSION_ID_LENGTH: lineage + random */
 #define TLS_SESSION_TIMEOUT_S 3600L
 #define TLS_SESSION_CACHE_SIZE 8192L
@@ -70,30 +70,6 @@ static const char tls_ciphers12[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES
 				    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
 static const char tls_ciphers13[] = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 static const char tls_groups[] = "X25519:P-256:P-384";
-
-struct tls_ctx {
-	atomic_uint refs;
-	size_t n;		     /* certificate/key pairs */
-	SSL_CTX *ssl[TLS_MAX_PAIRS]; /* [0]: default, session cache, callbacks */
-	struct tls_tickets *tickets; /* [tls] ticket_keys; NULL: OpenSSL's own per-context keys */
-};
-
-struct tls_conn {
-	SSL *ssl;
-	struct tls_ctx *ctx; /* a reference: the SNI callback reads ctx->ssl[] */
-	uint32_t want;	     /* LOOP_IN/LOOP_OUT after -EAGAIN */
-	int fatal;	     /* 0, or the -errno of a fatal failure (no more SSL calls) */
-	bool established;    /* handshake completed */
-	bool resumed;	     /* resumed a session of ours; lineage is its origin */
-	bool data;	     /* a data connection: issues no tickets */
-	bool ticket_used;    /* the ClientHello's ticket was accepted */
-	bool notify_sent;    /* tls_close_notify() done */
-	bool peer_notify;    /* the peer's close_notify alert arrived */
-	bool has_sni;
-	unsigned char lineage[TLS_TOKEN_LEN]; /* in our tickets and session ids */
-	char sni[256];			      /* escaped for logs */
-	char err[256];
-};
 
 /* ---- context ---------------------------------------------------------- */
 
@@ -423,6 +399,11 @@ int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_
 		for (size_t i = 0; i < c->n; i++)
 			(void)SSL_CTX_set_tlsext_ticket_key_evp_cb(c->ssl[i], tls_on_ticket_key);
 	}
+	/* Once per context (start, and each reload): a reload may find a
+	 * module loaded since. */
+	char why[200];
+	c->ktls = tls_ktls_probe(cfg->tls_ktls == 0, why, sizeof(why));
+	log_info(0, "tls: kernel TLS offload %s: %s", c->ktls ? "available" : "unavailable", why);
 	/* Only the context SSL_new() uses: OpenSSL calls the initial one. */
 	(void)SSL_CTX_set_tlsext_servername_callback(c->ssl[0], tls_on_servername);
 	(void)SSL_CTX_set_tlsext_servername_arg(c->ssl[0], c);
@@ -489,6 +470,20 @@ static int tls_conn_make(struct tls_ctx *ctx, int fd, bool data, struct tls_conn
 		goto fail;
 	}
 	t->data = data;
+	if (data) {
+		/* A data connection lives for one transfer and is never idle:
+		 * OpenSSL keeps its record buffers rather than freeing and
+		 * allocating them again for every record. */
+		(void)SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+		/* Kernel TLS where the kernel has it (tls_ktls_probe): OpenSSL
+		 * hands the keys to the socket after the handshake when it can,
+		 * and silently stays in user space when it cannot. Never on a
+		 * control connection: CCC and REIN go back to plaintext. */
+		if (ctx->ktls) {
+			(void)SSL_set_options(t->ssl, SSL_OP_ENABLE_KTLS);
+			t->ktls = true;
+		}
+	}
 	SSL_set_accept_state(t->ssl);
 	SSL_set_info_callback(t->ssl, tls_on_info); /* per SSL: survives SSL_set_SSL_CTX */
 	t->ctx = tls_ctx_ref(ctx);
@@ -519,68 +514,9 @@ void tls_conn_free(struct tls_conn *t)
 	 * file); sends nothing. The fd is borrowed: the BIO does not close it. */
 	SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(t->ssl);
+	tls_data_free(t);
 	tls_ctx_unref(t->ctx);
 	free(t);
-}
-
-/* Maps a failed SSL call (ret <= 0, with the errno it left) to our return
- * codes; fatal outcomes are remembered so no SSL call follows them (OpenSSL
- * forbids SSL_shutdown after SSL_ERROR_SYSCALL/SSL_ERROR_SSL). */
-static int tls_fail(struct tls_conn *t, int ret, int sys_errno, const char *what)
-{
-	int r;
-	unsigned long e;
-
-	switch (SSL_get_error(t->ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		t->want = LOOP_IN;
-		ERR_clear_error();
-		return -EAGAIN;
-	case SSL_ERROR_WANT_WRITE:
-		t->want = LOOP_OUT;
-		ERR_clear_error();
-		return -EAGAIN;
-	case SSL_ERROR_ZERO_RETURN:
-		/* The end of the stream where the caller cannot take it as a
-		 * clean end (handshake, write); reads handle it themselves. */
-		(void)snprintf(
-		    t->err, sizeof(t->err), "%s during %s",
-		    t->peer_notify ? "peer sent close_notify" : "connection closed by peer without close_notify", what);
-		r = -ECONNRESET;
-		break;
-	case SSL_ERROR_SYSCALL:
-		if (sys_errno == 0 || sys_errno == ECONNRESET || sys_errno == EPIPE) {
-			(void)snprintf(t->err, sizeof(t->err),
-				       "connection closed by peer without close_notify during %s", what);
-			r = -ECONNRESET;
-		} else {
-			(void)snprintf(t->err, sizeof(t->err), "%s during %s", strerror(sys_errno), what);
-			r = -sys_errno;
-		}
-		break;
-	case SSL_ERROR_SSL:
-		e = ERR_peek_error();
-		if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-			(void)snprintf(t->err, sizeof(t->err),
-				       "connection closed by peer without close_notify during %s", what);
-			r = -ECONNRESET;
-		} else if (e) {
-			ERR_error_string_n(e, t->err, sizeof(t->err));
-			r = -EPROTO;
-		} else {
-			(void)snprintf(t->err, sizeof(t->err), "TLS protocol error during %s", what);
-			r = -EPROTO;
-		}
-		break;
-	default:
-		(void)snprintf(t->err, sizeof(t->err), "unexpected OpenSSL state during %s", what);
-		r = -EPROTO;
-		break;
-	}
-	ERR_clear_error();
-	t->want = 0;
-	t->fatal = r;
-	return r;
 }
 
 int tls_handshake(struct tls_conn *t)
@@ -601,51 +537,6 @@ int tls_handshake(struct tls_conn *t)
 		return 0;
 	}
 	return tls_fail(t, ret, se, "the handshake");
-}
-
-int tls_read(struct tls_conn *t, void *p, size_t n, size_t *got)
-{
-	size_t g = 0;
-	*got = 0;
-	if (t->fatal)
-		return t->fatal;
-	if (n == 0)
-		return -EINVAL; /* *got == 0 would read as a clean close */
-	ERR_clear_error();
-	errno = 0;
-	int ret = SSL_read_ex(t->ssl, p, n, &g);
-	int se = errno;
-	if (ret == 1) {
-		t->want = 0;
-		*got = g;
-		return 0;
-	}
-	if (SSL_get_error(t->ssl, ret) == SSL_ERROR_ZERO_RETURN && t->peer_notify) {
-		ERR_clear_error();
-		t->want = 0;
-		return 0; /* close_notify: a clean end of stream */
-	}
-	return tls_fail(t, ret, se, "a read");
-}
-
-int tls_write(struct tls_conn *t, const void *p, size_t n, size_t *put)
-{
-	size_t w = 0;
-	*put = 0;
-	if (t->fatal)
-		return t->fatal;
-	if (n == 0)
-		return 0;
-	ERR_clear_error();
-	errno = 0;
-	int ret = SSL_write_ex(t->ssl, p, n, &w);
-	int se = errno;
-	if (ret == 1) {
-		t->want = 0;
-		*put = w;
-		return 0;
-	}
-	return tls_fail(t, ret, se, "a write");
 }
 
 int tls_shutdown(struct tls_conn *t)
@@ -680,36 +571,6 @@ int tls_shutdown(struct tls_conn *t)
 	}
 	t->want = LOOP_IN;
 	return -EAGAIN;
-}
-
-int tls_close_notify(struct tls_conn *t)
-{
-	if (t->fatal)
-		return t->fatal;
-	if (t->notify_sent)
-		return 0;
-	ERR_clear_error();
-	errno = 0;
-	int ret = SSL_shutdown(t->ssl);
-	int se = errno;
-	if (ret >= 0) {
-		t->want = 0;
-		t->notify_sent = true;
-		return 0;
-	}
-	/* After WANT_WRITE the next call re-sends the queued alert only. */
-	return tls_fail(t, ret, se, "the shutdown");
-}
-
-uint32_t tls_want(const struct tls_conn *t)
-{
-	return t->want;
-}
-
-size_t tls_pending(const struct tls_conn *t)
-{
-	int n = SSL_pending(t->ssl);
-	return n > 0 ? (size_t)n : 0;
 }
 
 bool tls_resumed_from(const struct tls_conn *data, const struct tls_conn *control)

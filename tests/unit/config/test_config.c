@@ -135,6 +135,7 @@ static void check_defaults(const struct config *c)
 	assert_int_equal(c->tls_data_reuse, 1);
 	assert_int_equal(c->tls_required, 0);
 	assert_int_equal(c->tls_min_version, 0);
+	assert_int_equal(c->tls_ktls, 1);
 	assert_int_equal(c->otp_challenge_336, 0);
 	assert_int_equal(c->otp_unknown_challenge, 0);
 	assert_string_equal(c->gss_keytab, "");
@@ -682,7 +683,8 @@ static void test_tls_valid(void **state)
 				       "implicit_listen = 127.0.0.1:990, [::]:990, 127.0.0.2:21\n"
 				       "data_reuse = off\n"
 				       "required = all\n"
-				       "min_version = 1.3\n");
+				       "min_version = 1.3\n"
+				       "ktls = off\n");
 	(void)snprintf(want, sizeof(want), "%s/certs/a.pem,/etc/ferry/b.pem", fx->dir);
 	assert_string_equal(c->tls_cert, want);
 	(void)snprintf(want, sizeof(want), "%s/keys/a.key,/etc/ferry/b.key", fx->dir);
@@ -697,6 +699,7 @@ static void test_tls_valid(void **state)
 	assert_int_equal(c->tls_data_reuse, 0);
 	assert_int_equal(c->tls_required, 3);
 	assert_int_equal(c->tls_min_version, 1);
+	assert_int_equal(c->tls_ktls, 0);
 	/* [server] listen is untouched by implicit_listen */
 	assert_int_equal(c->n_listen, 2);
 	config_unref(c);
@@ -709,12 +712,13 @@ static void test_tls_valid(void **state)
 		char text[256];
 		(void)snprintf(text, sizeof(text),
 			       "[tls]\ncert = a.pem\nkey = a.key\nrequired = %s\n"
-			       "data_reuse = require\nmin_version = 1.2\nimplicit_listen =\n",
+			       "data_reuse = require\nmin_version = 1.2\nimplicit_listen =\nktls = auto\n",
 			       req[i].v);
 		c = load_ok(fx, text);
 		assert_int_equal(c->tls_required, req[i].want);
 		assert_int_equal(c->tls_data_reuse, 1);
 		assert_int_equal(c->tls_min_version, 0);
+		assert_int_equal(c->tls_ktls, 1);
 		assert_int_equal(c->n_tls_implicit, 0);
 		config_unref(c);
 	}
@@ -733,6 +737,7 @@ static void test_tls_enums(void **state)
 		     ":2: [tls] data_reuse: expected one of: off, require, got \"yes\"");
 	expect_error(fx, "[tls]\n\nrequired = always\n",
 		     ":3: [tls] required: expected one of: none, login, data, all, got \"always\"");
+	expect_error(fx, "[tls]\nktls = on\n", ":2: [tls] ktls: expected one of: off, auto, got \"on\"");
 	expect_error(fx, "[tls]\nmin_version = 1.1\n",
 		     ":2: [tls] min_version: expected one of: 1.2, 1.3, got \"1.1\"");
 	expect_error(fx, "[tls]\nmin_version = TLSv1.3\n",
