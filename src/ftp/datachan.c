@@ -384,10 +384,21 @@ static void on_accept(struct loop_watch *w, uint32_t ev)
 	accept_pending(d);
 }
 
-/* The lingering listener is offered again (see accept_pending). */
+/* The lingering listener is offered again (see accept_pending). What is
+ * queued on it now connected before the reply that names the port again,
+ * so it is not the client's answer to it: closed here, before the offer
+ * (its epoll event may not have been handled yet). */
 static void reuse_listener(struct datachan *d, uint16_t *port)
 {
 	loop_timer_cancel(d->loop, &d->timer);
+	d->offered = false;
+	for (;;) {
+		int fd;
+		struct sockaddr_storage peer;
+		if (net_accept(d->lfd, &fd, &peer) != 0)
+			break;
+		(void)close(fd);
+	}
 	d->offered = true;
 	d->accepted_early = false;
 	*port = d->lport;

@@ -161,6 +161,50 @@ def test_pasv_listener_after_transfer(sess, wd):
         connect_data(HOST, port, timeout=3).close()
 
 
+def test_pasv_reuse_drops_a_connection_queued_before_it(server, sess, wd):
+    """A connection queued on the reused passive listener when the PASV that offers it again is
+    handled predates that 227: it is closed, never taken as the answer. Made deterministic by
+    stopping ferryd while the PASV and the early connection arrive, in that order, so the PASV is
+    handled before the listener's event (it failed this way once in CI)."""
+    import signal
+    p, v = wd
+    put_file(os.path.join(p, "f"), b"x")
+    port = sess.pasv()
+    d = connect_data(HOST, port)
+    sess.expect("RETR f", 150)
+    assert recv_all(d) == b"x"
+    d.close()
+    assert sess.reply(DATA_TIMEOUT).code == 226
+    os.kill(server.pid, signal.SIGSTOP)
+
+    def stopped():  # every thread, as SIGSTOP takes effect asynchronously
+        for tid in os.listdir(f"/proc/{server.pid}/task"):
+            with open(f"/proc/{server.pid}/task/{tid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "T":
+                    return False
+        return True
+    try:
+        assert wait_until(stopped, 10), "ferryd did not stop"
+        sess.c.send(b"PASV\r\n")
+        time.sleep(0.05)  # ordering only: the PASV's bytes are queued first either way
+        early = connect_data(HOST, port, timeout=3)  # the kernel completes it in the backlog
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    try:
+        r = sess.reply(DATA_TIMEOUT)
+        assert r.code == 227 and parse227(r)[1] == port, r
+        d = connect_data(HOST, port)
+        try:
+            sess.expect("RETR f", 150)
+            assert recv_all(d) == b"x"
+        finally:
+            d.close()
+        assert sess.reply(DATA_TIMEOUT).code == 226
+        assert closed_by_peer(early, timeout=5)
+    finally:
+        early.close()
+
+
 def test_epsv(sess, wd):
     p, v = wd
     put_file(os.path.join(p, "f"), b"epsv data")
