@@ -39,13 +39,18 @@ static inline uint8_t pattern_head(const struct pattern *p, uint64_t b, unsigned
 	return p->block[k] ^ (uint8_t)(b >> (8 * k));
 }
 
+/* libc's memcpy, called: gcc inlines a 4 KiB memcpy as "rep movsq", which
+ * took half the generator's CPU in FTPS STOR (perf), capping every server's
+ * figure at the generator's; glibc's vector copy is about twice as fast. */
+static void *(*volatile block_copy)(void *, const void *, size_t) = memcpy;
+
 void pattern_fill(const struct pattern *p, uint64_t off, uint8_t *buf, size_t n)
 {
 	while (n > 0) {
 		uint64_t b = off / PATTERN_BLOCK;
 		size_t o = (size_t)(off % PATTERN_BLOCK);
 		size_t l = PATTERN_BLOCK - o < n ? PATTERN_BLOCK - o : n;
-		memcpy(buf, p->block + o, l);
+		block_copy(buf, p->block + o, l);
 		for (size_t k = o; k < 8 && k < o + l; k++)
 			buf[k - o] = pattern_head(p, b, (unsigned)k);
 		buf += l;
