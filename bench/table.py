@@ -202,9 +202,32 @@ def limit_of(name, field):
     return f
 
 
-def ferry_logins_rate(rd):
-    r = rd["results"].get("ferryd", {}).get("logins") or {}
-    return r.get("rate") if r.get("ok") else None
+def ferry_figure(key, field):
+    """A function round -> ferryd's figure of that scenario in that round (None when it failed
+    or is missing)."""
+    def f(rd):
+        r = rd["results"].get("ferryd", {}).get(key) or {}
+        return r.get(field) if r.get("ok") else None
+    return f
+
+
+ferry_logins_rate = ferry_figure("logins", "rate")
+
+
+def postgres_rows(data):
+    """ferryd with [store] postgres beside the SQLite rows: the same logins scenario, run on a
+    second ferryd each round (result key logins_pg, ferryd only). Its "limit" is the SQLite
+    ferryd's figure of the same round, so the Ferry ÷ limit column is PostgreSQL ÷ SQLite. No
+    target. Only in runs that say whether PostgreSQL ran (data["postgres"]): an older saved run
+    gets no such rows."""
+    if "postgres" not in data:
+        return []
+    return [{"label": "Logins/s, 32 clients, PostgreSQL store", "key": None,
+             "keys": {"ferryd": "logins_pg"}, "field": "rate", "higher": True,
+             "limit": ferry_figure("logins", "rate"), "lname": "SQLite", "targets": []},
+            {"label": "Login p99 (ms), PostgreSQL store", "key": None,
+             "keys": {"ferryd": "logins_pg"}, "field": "p99_ms", "higher": False,
+             "limit": ferry_figure("logins", "p99_ms"), "lname": "SQLite", "targets": []}]
 
 
 def fsync_rows(data, streams, big_label):
@@ -250,6 +273,9 @@ def rows_for(data):
          "limit": yes, "lname": "yescrypt", "targets": [("limit", 0.9)]},
         {"label": "Login p99 latency (ms)", "key": "logins", "field": "p99_ms", "higher": False,
          "targets": [("abs_le", 250)]},
+    ]
+    R += postgres_rows(data)
+    R += [
         {"label": "TLS logins/s, 32 clients", "key": "logins_tls", "field": "rate", "higher": True,
          "limit": yes, "lname": "yescrypt", "targets": []},
         {"label": "TLS login p99 (ms)", "key": "logins_tls", "field": "p99_ms", "higher": False,
@@ -416,7 +442,11 @@ def render(data):
                "Memory: sum of PSS over the server's process tree with the sessions idle, minus "
                "the same sum before, divided by the number of sessions. Peak memory growth: the "
                "larger of (highest PSS sampled every 20 ms during the listings − PSS before) and "
-               "the growth of the main process's peak RSS (VmHWM, reset before the listings).")
+               "the growth of the main process's peak RSS (VmHWM, reset before the listings)."
+               + (" **PostgreSQL store** rows: the plain logins scenario against a second ferryd "
+                  "with `[store] postgres` in the same round; their **Limit** is the SQLite "
+                  "ferryd's figure of that round, so **Ferry ÷ limit** is PostgreSQL ÷ SQLite."
+                  if postgres_rows(data) else ""))
     out.append("")
     out.append("¹ Skipped / ² failed / ³ generator-bound:")
     out.append("")

@@ -13,10 +13,11 @@ FERRY_BUILD_PKGS=(
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run
 # unpacks them with apt-get download + dpkg -x (FERRY_BENCH_UNPACK); the four
 # libraries are what proftpd-core links to; binutils for nm (does a ferryd
-# without [transfer] fsync call fsync at all?).
+# without [transfer] fsync call fsync at all?); postgresql for the PostgreSQL
+# store rows (a private server, initdb + pg_ctl; `--no-postgres` skips them).
 FERRY_BENCH_PKGS=(
   vsftpd openssl libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
-  binutils
+  binutils postgresql
 )
 FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # Commands the tests run beyond a minimal Debian (debootstrap --variant=minbase

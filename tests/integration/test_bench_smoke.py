@@ -570,3 +570,62 @@ def test_table_renders_a_saved_run_and_bench_run_report_prints_it(tmp_path):
                          str(p)], capture_output=True, text=True, timeout=60)
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout == text
+
+
+def logins(rate, p99):
+    return {"ok": True, "mode": "logins", "logins": int(rate * 3), "seconds": 3.0, "rate": rate,
+            "p50_ms": p99 / 2, "p99_ms": p99, "window_s": 3.0, "gen_cpu_s": 0.03}
+
+
+def with_postgres(data, sqlite, pg):
+    """data with ferryd's logins (SQLite) and logins_pg (PostgreSQL store) per round: lists of
+    (rate, p99) or a result dict."""
+    data["postgres"] = {"version": "15.0", "settings": {"fsync": "on"}}
+    for rd, s, p in zip(data["rounds"], sqlite, pg):
+        rd["results"]["ferryd"]["logins"] = logins(*s) if isinstance(s, tuple) else s
+        rd["results"]["ferryd"]["logins_pg"] = logins(*p) if isinstance(p, tuple) else p
+    return data
+
+
+def test_table_postgres_store_rows_beside_sqlite():
+    """The PostgreSQL store rows follow the SQLite login rows, ferryd only, no target; their
+    ratio is PostgreSQL ÷ SQLite ferryd of the same round (in the Limit columns). A saved run
+    from before them (no "postgres" key) gets no such rows."""
+    labels = [r["label"] for r in table.rows_for(canned())]
+    assert not [lb for lb in labels if "PostgreSQL" in lb]
+    data = with_postgres(canned(), [(100, 300), (120, 200), (110, 400)],
+                         [(90, 330), (130, 200), (55, 800)])
+    labels = [r["label"] for r in table.rows_for(data)]
+    i = labels.index("Login p99 latency (ms)")
+    assert labels[i + 1:i + 3] == ["Logins/s, 32 clients, PostgreSQL store",
+                                   "Login p99 (ms), PostgreSQL store"]
+    ev = row(data, "Logins/s, 32 clients, PostgreSQL store")
+    assert ev["cells"]["ferryd"]["values"] == [90, 130, 55]
+    assert ev["cells"]["vsftpd"]["status"] == "none" and ev["ratio_ref"] is None
+    assert ev["ratio_lim"]["median"] == pytest.approx(0.9)          # 0.9, 1.083, 0.5
+    assert (ev["ratio_lim"]["lo"], ev["ratio_lim"]["hi"]) == (0.5, pytest.approx(130 / 120))
+    assert ev["limit"]["median"] == 110 and ev["verdicts"] == []
+    ev = row(data, "Login p99 (ms), PostgreSQL store")
+    assert ev["cells"]["ferryd"]["stats"]["median"] == 330
+    assert ev["ratio_lim"]["median"] == pytest.approx(1.1)          # 1.1, 1.0, 2.0
+    text = table.render(data)
+    assert ("| Logins/s, 32 clients, PostgreSQL store | 90.0 (55.0–130) | – | – | 1% | ±42% | – "
+            "| 110 (100–120) (SQLite) | 0.90 (0.50–1.08) |  |  |") in text
+    assert "**Ferry ÷ limit** is PostgreSQL ÷ SQLite" in text
+    # A failed SQLite round leaves that round without a ratio; a failed PostgreSQL round fails
+    # the cell.
+    data = with_postgres(canned(), [(100, 300), {"ok": False, "error": "530"}, (110, 400)],
+                         [(90, 330), (130, 200), (55, 800)])
+    assert row(data, "Logins/s, 32 clients, PostgreSQL store")["ratio_lim"]["n"] == 2
+    data = with_postgres(canned(), [(100, 300)] * 3,
+                         [(90, 330), {"ok": False, "error": "421 user database"}, (55, 800)])
+    assert row(data, "Login p99 (ms), PostgreSQL store")["cells"]["ferryd"]["status"] == "fail"
+    # --no-postgres, or PostgreSQL not startable: skipped with the reason, named under the table.
+    why = "PostgreSQL not available: no 'postgres' user to run PostgreSQL as"
+    data = with_postgres(canned(), [(100, 300)] * 3, [{"ok": False, "skip": why}] * 3)
+    data["postgres"] = {"skip": why}
+    c = row(data, "Logins/s, 32 clients, PostgreSQL store")["cells"]["ferryd"]
+    assert c["status"] == "skip" and c["reason"] == why
+    text = table.render(data)
+    assert "| Logins/s, 32 clients, PostgreSQL store | skipped¹ |" in text
+    assert f"- ferryd `logins_pg`: skipped: {why}" in text
