@@ -1,0 +1,31 @@
+/* datachan_impl.h: what datachan.c (set-up, the end of a transfer) and
+ * datachan_pump.c (the byte pumps) share; not for other files. One module
+ * split for size: the two call each other (scripts/check-circles.py). */
+#ifndef FERRY_DATACHAN_IMPL_H
+#define FERRY_DATACHAN_IMPL_H
+
+#include "datachan.h"
+
+/* Bytes moved per read/write step (file, socket, listing chunk). */
+#define CHUNK (64u * 1024u)
+#define SENDFILE_CHUNK (1u << 20)
+/* Bytes one wake-up may send before the loop serves the worker's other
+ * sessions (epoll reports the socket writable again at once): ~3 ms at
+ * loopback speed, and one more epoll_wait per 8 MiB costs nothing. */
+#define SEND_BURST (8u << 20)
+/* A durable upload asks the kernel to start writing what arrived every
+ * this many bytes (vfs_upload_writebehind), so its fsync at the end finds
+ * little to do instead of the whole file. */
+#define WRITE_BEHIND (8u << 20)
+
+/* datachan.c */
+void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err);
+void datachan_touch(struct datachan *d);
+void datachan_watch_conn(struct datachan *d);
+
+/* datachan_pump.c */
+void datachan_pump(struct datachan *d);
+void datachan_lost(struct datachan *d, int r);
+void datachan_wb_forget(struct datachan *d);
+
+#endif

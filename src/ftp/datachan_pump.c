@@ -1,0 +1,398 @@
+/* datachan_pump: the byte pumps of a transfer (send: file, listing or
+ * TYPE A conversion to the connection; receive: the connection to the
+ * file), one for every transport, and a durable upload's write-behind.
+ * datachan.c sets the connection up and ends the transfer. */
+#include "datachan.h"
+#include "datachan_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ascii.h"
+#include "conn.h"
+#include "jobs.h"
+#include "list_feed.h"
+#include "listing.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+#include "vfs.h"
+
+/* A durable upload's write-behind, on the job pool: sync_file_range can
+ * wait for the device's queue (tens of ms seen on this machine's disk),
+ * which the loop must not. The job has its own descriptor, so the upload
+ * may end (and its fd close) while it runs; d is forgotten then. */
+struct writebehind {
+	struct job job;
+	int fd;
+	struct datachan *d; /* NULL once the transfer ended */
+};
+
+static void writebehind_run(struct job *j, void *ctx)
+{
+	struct writebehind *w = container_of(j, struct writebehind, job);
+	(void)ctx;
+	vfs_upload_writebehind(w->fd);
+	vfs_fd_close(w->fd);
+}
+
+static void writebehind_done(struct job *j)
+{
+	struct writebehind *w = container_of(j, struct writebehind, job);
+	if (w->d)
+		w->d->wb = NULL;
+	free(w);
+}
+
+void datachan_wb_forget(struct datachan *d)
+{
+	if (d->wb) {
+		d->wb->d = NULL;
+		d->wb = NULL;
+	}
+}
+
+/* A stream that failed: a stacked transport's refusal of the client's
+ * blocks (RFC 2228 §6: over PBSZ, a bad token, the wrong level) is a
+ * protection failure (535), anything else a datachan_lost connection. */
+void datachan_lost(struct datachan *d, int r)
+{
+	bool refused = d->top != &d->conn && (r == -EBADMSG || r == -EMSGSIZE);
+	datachan_finish(d, refused ? XFER_PROT_FAILED : XFER_CONN_LOST, r);
+}
+
+/* Writes d->out to the stream; 1 when it is empty, 0 when blocked, <0 datachan_lost. */
+static int drain_out(struct datachan *d)
+{
+	while (d->out.len) {
+		size_t put = 0;
+		int r = conn_write(d->top, buf_data(&d->out), d->out.len, &put);
+		if (r == -EAGAIN)
+			return 0;
+		if (r)
+			return r;
+		buf_consume(&d->out, put);
+		d->bytes += put;
+		datachan_touch(d);
+	}
+	return 1;
+}
+
+/* Reads the next chunk of the file into d->out: LF → CRLF for TYPE A
+ * (RFC 959 §3.1.1.1), as is otherwise (a transport without sendfile).
+ * Returns 1 at EOF. */
+static int fill_file(struct datachan *d)
+{
+	int err = 0;
+	if (!d->x.ascii) {
+		/* Binary: read straight into the output buffer, a few full
+		 * 16 KiB TLS records at a time. */
+		char *o = buf_reserve(&d->out, CHUNK, &err);
+		if (!o)
+			return err;
+		ssize_t n = pread(d->x.fd, o, CHUNK, (off_t)d->off);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 1;
+		d->off += (uint64_t)n;
+		buf_commit(&d->out, (size_t)n);
+		return 0;
+	}
+	char in[CHUNK / 2];
+	ssize_t n = pread(d->x.fd, in, sizeof(in), (off_t)d->off);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 1;
+	d->off += (uint64_t)n;
+	char *o = buf_reserve(&d->out, ASCII_TO_WIRE_MAX((size_t)n), &err);
+	if (!o)
+		return err;
+	buf_commit(&d->out, ascii_to_wire((struct slice){ in, (size_t)n }, o));
+	return 0;
+}
+
+/* Everything was handed to the stream: its end mark (plain: none, the
+ * close sends FIN; TLS: close_notify; RFC 2228: the last block and the
+ * empty one). Where the transport asks for it, then wait for the client to
+ * close its side, so its own close_notify never meets a reset (RFC 4217
+ * §12.6). */
+static void send_done(struct datachan *d)
+{
+	if (d->tstate == DC_OPEN)
+		d->tstate = DC_SHUTDOWN;
+	if (d->tstate == DC_SHUTDOWN) {
+		int r = conn_shutdown(d->top);
+		if (r == -EAGAIN) {
+			datachan_watch_conn(d);
+			return;
+		}
+		if (r < 0) {
+			datachan_lost(d, r);
+			return;
+		}
+		/* r == 1: the data is out; the client left early. */
+		if (r == 1 || !(conn_caps(d->top) & CONN_CAP_AWAIT_PEER)) {
+			datachan_finish(d, XFER_OK, 0);
+			return;
+		}
+		d->tstate = DC_DRAIN;
+	}
+	for (;;) {
+		char sink[4096];
+		size_t got = 0;
+		int r = conn_read(d->top, sink, sizeof(sink), &got);
+		if (r == -EAGAIN) {
+			datachan_watch_conn(d);
+			return;
+		}
+		if (r || got == 0) {
+			datachan_finish(d, XFER_OK, 0);
+			return;
+		}
+	}
+}
+
+/* The next bytes to send (file, listing, prepared line) into d->out;
+ * 1 when there are no more. */
+static int fill(struct datachan *d)
+{
+	int fr;
+	if (d->x.kind == XFER_SEND_FILE) {
+		fr = fill_file(d);
+	} else if (!d->list_done) {
+		/* Directory listing (streamed) or one prepared line. */
+		if (d->x.buf) {
+			fr = buf_append(&d->out, buf_data(d->x.buf), d->x.buf->len);
+			d->list_done = true;
+		} else if (d->feed) {
+			/* -EAGAIN: the next chunk is still being made (list_ready). */
+			fr = list_feed_take(d->feed, &d->out);
+			if (fr >= 0) {
+				d->list_done = fr == 1;
+				fr = 0;
+			}
+		} else {
+			fr = listing_next(d->x.listing, &d->out, CHUNK);
+			if (fr >= 0) {
+				d->list_done = fr == 0;
+				fr = 0;
+			}
+		}
+	} else {
+		fr = 1;
+	}
+	return fr;
+}
+
+/* Binary RETR over a stream that can take it: sendfile(2), no copy
+ * through user space. */
+static int send_zero_copy(struct datachan *d)
+{
+	if (d->off >= d->x.size)
+		return 1;
+	size_t put = 0;
+	uint64_t left = d->x.size - d->off;
+	int r = conn_sendfile(d->top, d->x.fd, &d->off, left < SENDFILE_CHUNK ? (size_t)left : SENDFILE_CHUNK, &put);
+	if (r)
+		return r;
+	if (put == 0) /* the file shrank under us: send what there was */
+		return 1;
+	d->bytes += put;
+	datachan_touch(d);
+	return 0;
+}
+
+static void pump_send(struct datachan *d)
+{
+	if (d->tstate != DC_OPEN) {
+		send_done(d);
+		return;
+	}
+	bool zero_copy = d->x.kind == XFER_SEND_FILE && !d->x.ascii && (conn_caps(d->top) & CONN_CAP_SENDFILE);
+	uint64_t start = d->bytes;
+	for (;;) {
+		if (d->bytes - start >= SEND_BURST) {
+			/* Fairness: the rest after the other sessions' events. */
+			datachan_watch_conn(d);
+			return;
+		}
+		int r = drain_out(d);
+		if (r < 0) {
+			datachan_lost(d, r);
+			return;
+		}
+		if (r == 0) {
+			datachan_watch_conn(d);
+			return;
+		}
+		if (zero_copy) {
+			r = send_zero_copy(d);
+			if (r == -EAGAIN) {
+				datachan_watch_conn(d);
+				return;
+			}
+			/* EPIPE/ECONNRESET: the client went away */
+			if (r < 0)
+				datachan_finish(d, r == -EPIPE || r == -ECONNRESET ? XFER_CONN_LOST : XFER_LOCAL_ERROR,
+						r);
+			else if (r == 1)
+				send_done(d);
+			if (r)
+				return;
+			continue;
+		}
+		int fr = fill(d);
+		if (fr == -EAGAIN) {
+			/* Nothing to send until list_ready: no interest in
+			 * writability meanwhile (it would only spin). */
+			loop_watch_del(d->loop, &d->watch);
+			return;
+		}
+		if (fr < 0) {
+			datachan_finish(d, XFER_LOCAL_ERROR, fr);
+			return;
+		}
+		if (fr == 1 && d->out.len == 0) {
+			send_done(d);
+			return;
+		}
+	}
+}
+
+/* n more bytes of the upload are in its file. One write-behind at a time:
+ * while one runs, the next waits for the following bytes. */
+static void received(struct datachan *d, size_t n)
+{
+	d->bytes += n;
+	datachan_touch(d);
+	if (!d->x.durable || !d->jobs)
+		return;
+	d->unflushed += n;
+	if (d->unflushed < WRITE_BEHIND || d->wb)
+		return;
+	int fd = fcntl(d->x.fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return; /* best effort: the commit's fsync does it all */
+	struct writebehind *w = util_xcalloc(1, sizeof(*w));
+	*w = (struct writebehind){ .job = { .run = writebehind_run, .done = writebehind_done, .owner = d->loop },
+				   .fd = fd,
+				   .d = d };
+	d->wb = w;
+	d->unflushed = 0;
+	jobs_submit(d->jobs, &w->job);
+}
+
+/* Stores received bytes in the file, CRLF → LF first under TYPE A. */
+static int store(struct datachan *d, const char *p, size_t n)
+{
+	if (!d->x.ascii)
+		return util_write_all(d->x.fd, p, n);
+	char conv[ASCII_FROM_WIRE_MAX(CHUNK)];
+	for (size_t off = 0; off < n; off += CHUNK) {
+		size_t k = n - off < CHUNK ? n - off : CHUNK;
+		k = ascii_from_wire(&d->rx, (struct slice){ p + off, k }, conv);
+		int r = util_write_all(d->x.fd, conv, k);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The stream's end mark arrived (plain: FIN; TLS: close_notify; RFC 2228:
+ * the empty block): the upload is whole. Its own end mark answers the
+ * client's (TLS: so the client's unwrap completes, RFC 4217 §12.6; tiny,
+ * one try is enough), and a CR held back by TYPE A was the file's last
+ * byte. */
+static void end_upload(struct datachan *d)
+{
+	conn_close_notify(d->top);
+	char cr;
+	size_t n = ascii_rx_end(&d->rx, &cr);
+	int r = n ? util_write_all(d->x.fd, &cr, n) : 0;
+	datachan_finish(d, r ? XFER_LOCAL_ERROR : XFER_OK, r);
+}
+
+#define SPLICE_MAX (1u << 20)
+
+/* Binary STOR over a stream that can take it: socket → pipe → file
+ * (splice(2)). Returns 1 when the transfer goes on by read/write, 0 when
+ * it has done what it could (finished, waiting for input, or paused for
+ * fairness: epoll reports the rest again). */
+static int recv_zero_copy(struct datachan *d)
+{
+	for (int rounds = 0; rounds < 16; rounds++) {
+		size_t got = 0;
+		bool file_err = false;
+		int r = conn_splice_in(d->top, d->x.fd, SPLICE_MAX, &got, &file_err);
+		if (r == -EOPNOTSUPP)
+			return 1;
+		if (r == -EAGAIN) {
+			datachan_watch_conn(d);
+			return 0;
+		}
+		if (r) {
+			datachan_finish(d, file_err ? XFER_LOCAL_ERROR : XFER_CONN_LOST, r);
+			return 0;
+		}
+		if (got == 0) { /* FIN: the upload is whole */
+			end_upload(d);
+			return 0;
+		}
+		received(d, got);
+	}
+	return 0;
+}
+
+static void pump_recv(struct datachan *d)
+{
+	if (!d->x.ascii && (conn_caps(d->top) & CONN_CAP_SPLICE_IN) && recv_zero_copy(d) == 0)
+		return;
+	char in[CHUNK];
+	/* Bounded for fairness, but bytes already inside the transport (TLS
+	 * records decrypted, RFC 2228 blocks whole) must be taken now: epoll
+	 * will not signal them again. */
+	for (int rounds = 0; rounds < 16 || conn_pending(d->top); rounds++) {
+		size_t n = 0;
+		int r = conn_read(d->top, in, sizeof(in), &n);
+		if (r == -EAGAIN) {
+			datachan_watch_conn(d);
+			return;
+		}
+		if (r) {
+			/* -ECONNRESET: the stream closed without its end mark
+			 * (TLS close_notify, RFC 2228's empty block), so the
+			 * upload may be truncated: not committed. */
+			datachan_lost(d, r);
+			return;
+		}
+		if (n == 0) {
+			end_upload(d);
+			return;
+		}
+		received(d, n);
+		r = store(d, in, n);
+		if (r) {
+			datachan_finish(d, XFER_LOCAL_ERROR, r);
+			return;
+		}
+	}
+	/* Fairness: let other sessions run; epoll reports the rest again. */
+}
+
+/* One datachan_pump for every transport: what differs (TLS, RFC 2228 blocks, the
+ * zero-copy paths of plain TCP) is the conn's. */
+void datachan_pump(struct datachan *d)
+{
+	if (!d->running || d->conn.fd < 0 || d->connecting || d->tstate == DC_HANDSHAKE)
+		return;
+	if (d->x.kind == XFER_RECV_FILE)
+		pump_recv(d);
+	else
+		pump_send(d);
+}
