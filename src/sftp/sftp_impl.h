@@ -44,6 +44,19 @@ struct sftp_conn_ops {
 	void (*free)(struct sftp_session *s);
 };
 
+/* A session channel the client opened. SFTP runs on one; the others
+ * only get their requests refused, and are kept until the client's
+ * CLOSE for them (libssh would free a channel given up earlier on its own
+ * when that CLOSE comes, under a request message that may refer to it). */
+#define SFTP_MAX_CHANNELS 4
+struct sftp_chan {
+	struct sftp_session *s;
+	ssh_channel ch; /* NULL: a free slot */
+	struct ssh_channel_callbacks_struct cb;
+	size_t pending;		      /* bytes libssh holds, before SFTP starts on it */
+	bool eof, closed, close_sent; /* the client's EOF, its CLOSE; ours */
+};
+
 struct sftp_session {
 	struct sftp_host *host;
 	const struct sftp_conn_ops *ops;
@@ -71,9 +84,9 @@ struct sftp_session {
 	char *counted_user; /* [limits] max_per_user slot held */
 	struct vfs vfs;	    /* the user's root once logged in */
 	bool logged_in;
-	/* the SFTP channel (one per connection) */
+	/* the session channels open (sftp_ssh.c), and the one SFTP runs on */
+	struct sftp_chan chans[SFTP_MAX_CHANNELS];
 	ssh_channel chan;
-	struct ssh_channel_callbacks_struct chan_cb;
 	struct sftp_server *srv; /* after the "sftp" subsystem request */
 	struct buf in, out;
 	size_t chan_pending; /* bytes libssh still holds for us (in was full) */

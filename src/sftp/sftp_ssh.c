@@ -107,9 +107,16 @@ static const struct sftp_conn_ops conn_ops = { .close = session_close, .drive = 
 
 static int on_chan_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len, int is_stderr, void *arg)
 {
-	struct sftp_session *s = arg;
+	struct sftp_chan *c = arg;
+	struct sftp_session *s = c->s;
 	if (is_stderr || s->closed)
 		return (int)len; /* a client's stderr means nothing to SFTP */
+	if (ch != s->chan) {
+		/* Before SFTP starts on it (its INIT may come right behind
+		 * the subsystem request): libssh keeps it, within the window. */
+		c->pending = len;
+		return 0;
+	}
 	/* Taken as far as s->in has room; libssh keeps the rest (and opens
 	 * the window no further), pulled once there is room (pull_input). */
 	size_t take = buf_room(&s->in) < len ? buf_room(&s->in) : len;
@@ -121,14 +128,18 @@ static int on_chan_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t le
 
 static void on_chan_eof(ssh_session ssh, ssh_channel ch, void *arg)
 {
-	struct sftp_session *s = arg;
-	s->chan_eof = true;
+	struct sftp_chan *c = arg;
+	c->eof = true;
+	if (ch == c->s->chan)
+		c->s->chan_eof = true;
 }
 
 static void on_chan_close(ssh_session ssh, ssh_channel ch, void *arg)
 {
-	struct sftp_session *s = arg;
-	s->chan_closed = true;
+	struct sftp_chan *c = arg;
+	c->closed = true;
+	if (ch == c->s->chan)
+		c->s->chan_closed = true;
 }
 
 /* ---- closing ---- */
@@ -176,7 +187,8 @@ static void session_close(struct sftp_session *s, const char *why)
 	if (s->ssh) {
 		if (ssh_is_connected(s->ssh))
 			ssh_disconnect(s->ssh); /* a DISCONNECT message, then the socket closes */
-		s->chan = NULL;			/* freed with the session */
+		s->chan = NULL;			/* the channels are freed with the session */
+		memset(s->chans, 0, sizeof(s->chans));
 		if (s->ev)
 			ssh_event_free(s->ev);
 		ssh_free(s->ssh);
@@ -201,25 +213,39 @@ void sftp_host_close_all(struct sftp_host *h)
 
 /* ---- messages: channels and their requests ---- */
 
+static struct sftp_chan *chan_slot(struct sftp_session *s, ssh_channel ch)
+{
+	for (size_t i = 0; i < ARRAY_LEN(s->chans); i++)
+		if (s->chans[i].ch == ch)
+			return &s->chans[i];
+	return NULL;
+}
+
 static void channel_open(struct sftp_session *s, ssh_message msg)
 {
-	/* SECURITY: a session channel only, one per connection, after login:
-	 * no direct-tcpip or forwarded-tcpip (port forwarding), no x11. */
-	if (!s->logged_in || s->chan || ssh_message_subtype(msg) != SSH_CHANNEL_SESSION) {
+	/* SECURITY: session channels only, after login, a few at a time and
+	 * none once SFTP runs (one SFTP channel per connection): no
+	 * direct-tcpip or forwarded-tcpip (port forwarding), no x11. A client
+	 * may open the next before it closes one whose request was refused
+	 * (paramiko does), so more than one is taken. */
+	struct sftp_chan *c = chan_slot(s, NULL);
+	if (!s->logged_in || s->srv || !c || ssh_message_subtype(msg) != SSH_CHANNEL_SESSION) {
 		log_info(s->id, "sftp: channel refused: ip=%s type=%d", s->peer, ssh_message_subtype(msg));
 		(void)ssh_message_reply_default(msg);
 		return;
 	}
-	s->chan = ssh_message_channel_request_open_reply_accept(msg);
-	if (!s->chan)
+	ssh_channel ch = ssh_message_channel_request_open_reply_accept(msg);
+	if (!ch)
 		return;
-	memset(&s->chan_cb, 0, sizeof(s->chan_cb));
-	s->chan_cb.userdata = s;
-	s->chan_cb.channel_data_function = on_chan_data;
-	s->chan_cb.channel_eof_function = on_chan_eof;
-	s->chan_cb.channel_close_function = on_chan_close;
-	ssh_callbacks_init(&s->chan_cb);
-	(void)ssh_set_channel_callbacks(s->chan, &s->chan_cb);
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	c->ch = ch;
+	c->cb.userdata = c;
+	c->cb.channel_data_function = on_chan_data;
+	c->cb.channel_eof_function = on_chan_eof;
+	c->cb.channel_close_function = on_chan_close;
+	ssh_callbacks_init(&c->cb);
+	(void)ssh_set_channel_callbacks(ch, &c->cb);
 }
 
 static const char *request_name(int subtype)
@@ -266,8 +292,11 @@ static void channel_request(struct sftp_session *s, ssh_message msg)
 	int sub = ssh_message_subtype(msg);
 	const char *subsystem =
 	    sub == SSH_CHANNEL_REQUEST_SUBSYSTEM ? ssh_message_channel_request_subsystem(msg) : NULL;
-	if (s->chan && ssh_message_channel_request_channel(msg) == s->chan && !s->srv && subsystem &&
-	    strcmp(subsystem, "sftp") == 0) {
+	ssh_channel ch = ssh_message_channel_request_channel(msg);
+	struct sftp_chan *c = ch ? chan_slot(s, ch) : NULL;
+	if (c && !s->srv && !c->eof && !c->closed && subsystem && strcmp(subsystem, "sftp") == 0) {
+		s->chan = ch;
+		s->chan_pending = c->pending;
 		start_sftp(s);
 		(void)ssh_message_channel_request_reply_success(msg);
 		log_info(s->id, "sftp: subsystem started: user=\"%s\" ip=%s", s->user, s->peer);
@@ -280,19 +309,28 @@ static void channel_request(struct sftp_session *s, ssh_message msg)
 	(void)ssh_message_reply_default(msg);
 }
 
-/* A channel given up before SFTP started on it (its requests were
- * refused) is dropped, so another may be opened. */
-static void drop_idle_channel(struct sftp_session *s)
+/* The channels SFTP does not run on, given up by the client: its EOF is
+ * answered with our CLOSE; its CLOSE frees the channel. Called right after
+ * take_messages() emptied libssh's queue, so no request message refers to
+ * a channel freed here. (A channel freed before the client's CLOSE would
+ * be freed by libssh when that comes, in the middle of a read, under a
+ * request that may have come just before it; and its callbacks would run
+ * then, for a slot that may hold the next channel.) */
+static void retire_channels(struct sftp_session *s)
 {
-	if (s->srv || !s->chan || !(s->chan_closed || s->chan_eof))
-		return;
-	if (!s->chan_closed)
-		(void)ssh_channel_close(s->chan);
-	ssh_channel_free(s->chan);
-	s->chan = NULL;
-	s->chan_closed = s->chan_eof = false;
-	s->chan_pending = 0;
-	buf_reset(&s->in);
+	for (size_t i = 0; i < ARRAY_LEN(s->chans); i++) {
+		struct sftp_chan *c = &s->chans[i];
+		if (!c->ch || c->ch == s->chan)
+			continue;
+		if (c->closed) {
+			(void)ssh_remove_channel_callbacks(c->ch, &c->cb);
+			ssh_channel_free(c->ch); /* sends our CLOSE if not sent */
+			memset(c, 0, sizeof(*c));
+		} else if (c->eof && !c->close_sent) {
+			(void)ssh_channel_close(c->ch);
+			c->close_sent = true;
+		}
+	}
 }
 
 /* Takes the messages libssh queued. The one that needs the job pool (a
@@ -301,7 +339,6 @@ static void take_messages(struct sftp_session *s)
 {
 	ssh_message msg;
 	while (!s->closed && (msg = ssh_message_get(s->ssh)) != NULL) {
-		drop_idle_channel(s); /* closed in the same read as this message came */
 		switch (ssh_message_type(msg)) {
 		case SSH_REQUEST_AUTH:
 			sftp_auth_request(s, msg); /* takes msg */
@@ -455,9 +492,12 @@ static void drive(struct sftp_session *s)
 		if (!s->closed && ssh_gone(s))
 			session_close(s, "client-gone");
 	}
+	/* Right after the queue is empty (ssh_message_get() reads too), so
+	 * that no message refers to a channel retired here. */
+	if (!s->closed && s->kex_done)
+		retire_channels(s);
 	if (!s->closed && s->kex_done)
 		(void)serve(s);
-	drop_idle_channel(s);
 	if (!s->closed && s->srv &&
 	    (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
 		/* The client ended the SFTP channel: so ends the connection. */

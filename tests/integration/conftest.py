@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ASAN_SUPPRESSIONS = os.path.join(REPO, "tests", "sanitizers", "asan.supp")
 HOST = "127.0.0.1"
 SERVICE_USER = "nobody"
 IS_ROOT = os.geteuid() == 0
@@ -553,6 +554,8 @@ class FerryServer:
         self.overrides = config or {}
         self.env = dict(os.environ)
         self.env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        if "suppressions=" not in self.env["ASAN_OPTIONS"]:  # a library's known false reports
+            self.env["ASAN_OPTIONS"] += ":suppressions=" + ASAN_SUPPRESSIONS
         self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         self.env.update(env or {})
         self.wrapper = list(wrapper)  # e.g. ["prlimit", "--nofile=64:64"]: execs ferryd

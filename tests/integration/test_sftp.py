@@ -127,6 +127,49 @@ def test_only_the_sftp_subsystem(srv):
     srv.wait_log(r"channel request refused: ip=127\.0\.0\.1 request=exec")
     srv.wait_log(r"channel request refused: ip=127\.0\.0\.1 request=shell")
     srv.wait_log(r"channel request refused: ip=127\.0\.0\.1 request=pty")
+    srv.wait_log(r"channel request refused: ip=127\.0\.0\.1 request=subsystem")
+
+
+def test_a_channel_given_up_by_eof_then_closed_late(srv):
+    """The client's EOF alone makes ferryd drop an idle channel (and close it); the client's CLOSE
+    for it comes later, with or after the next channel's open. That late close belongs to the
+    dropped channel: the next one stays open and the sftp subsystem starts on it. (The late close
+    used to mark the next channel closed, which ferryd then dropped before answering its first
+    request: paramiko sends EOF and CLOSE as two packets after a refused request, so now and then
+    a read held the EOF alone and the next channel's shell request went unanswered. Here the EOF
+    is sent alone every time.)"""
+    t = transport(srv)
+    try:
+        for _ in range(2):
+            ch = t.open_session()
+            ch.shutdown_write()  # EOF only: ferryd drops the channel and closes it
+            # paramiko answers ferryd's close with its own, the late close.
+            wait_until(lambda: ch.closed, 10, what="ferryd to close the idle channel")
+        c = paramiko.SFTPClient.from_transport(t)
+        assert sorted(c.listdir("/")) == sorted(os.listdir(home(srv)))
+        c.close()
+    finally:
+        t.close()
+    srv.wait_log(r'sftp: subsystem started: user="bob" ip=127\.0\.0\.1')
+
+
+def test_the_next_channel_before_the_last_is_closed(srv):
+    """paramiko sends its EOF and CLOSE for a channel whose request was refused from its own
+    thread, after exec_command has already raised: the next open may come first. A few session
+    channels may be open at once; SFTP starts on any of them, and then no more are opened."""
+    t = transport(srv)
+    try:
+        first = t.open_session()
+        second = t.open_session()
+        c = paramiko.SFTPClient.from_transport(t)
+        assert sorted(c.listdir("/")) == sorted(os.listdir(home(srv)))
+        assert not first.closed and not second.closed
+        with pytest.raises(paramiko.ChannelException):
+            t.open_session()
+        c.close()
+    finally:
+        t.close()
+    srv.wait_log(r"sftp: channel refused: ip=127\.0\.0\.1 type=1")
 
 
 def test_host_key_generated_once(srv, make_server):
