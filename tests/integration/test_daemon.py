@@ -303,7 +303,7 @@ def test_sigint_like_sigterm(make_server):
 
 
 def test_sigterm_drains_connected_client(make_server):
-    srv = make_server({"server": {"drain_timeout": "2s"}})
+    srv = make_server({"server": {"drain_timeout": "6s"}})
     c = Ctl(srv.host, srv.port)
     try:
         c.login()
@@ -316,23 +316,25 @@ def test_sigterm_drains_connected_client(make_server):
                 s = socket.create_connection((srv.host, srv.port), timeout=1)
             except ConnectionRefusedError:
                 return True
+            except (ConnectionResetError, socket.timeout):
+                return False  # caught while the listener closed: ask again
             s.close()
             return False
-        wait_until(refused, 1.5, what="the listener to close")
+        wait_until(refused, 5, what="the listener to close")
 
         # The connected client keeps working until the deadline.
         assert c.cmd("NOOP").code == 200
         time.sleep(0.5)
         assert c.cmd("PWD").code == 257
-        assert time.monotonic() - t0 < 1.8, "too slow to test the drain window"
-        r = c.reply(timeout=5)
+        assert time.monotonic() - t0 < 5.5, "too slow to test the drain window"
+        r = c.reply(timeout=15)
         dt = time.monotonic() - t0
         assert r.code == 421, r
-        assert 1.5 <= dt <= 4.0, dt
+        assert 5.5 <= dt <= 20.0, dt  # not before the deadline
         c.assert_closed()
     finally:
         c.close()
-    rc = srv.wait_exit(5)
+    rc = srv.wait_exit(15)
     assert rc == 0, srv.log()[-2000:]
     srv.check_log()
 
