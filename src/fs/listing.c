@@ -26,14 +26,8 @@
 
 #include "listing_impl.h"
 #include "util.h"
+#include "vfs_impl.h"
 #include "wildmat.h"
-
-/* In-progress uploads are written under this prefix and renamed into place
- * on success; they are never listed in any format. vfs.c must use the same
- * prefix for its named temporaries. */
-#define LISTING_UPLOAD_PREFIX ".ferry-upload."
-/* Resumable partials (vfs.h): hidden the same way. */
-#define LISTING_PARTIAL_PREFIX ".ferry-partial."
 
 /* getdents64 buffer: a 10,000-entry directory in a handful of calls. */
 #define DENTS_BUF (64u * 1024u)
@@ -69,9 +63,7 @@ static bool skip_name(const struct listing *l, const char *name, size_t n)
 {
 	if (name[0] == '.' && (n == 1 || (n == 2 && name[1] == '.')))
 		return true;
-	if (name[0] == '.' && n > 8 && name[1] == 'f' &&
-	    (strncmp(name, LISTING_UPLOAD_PREFIX, sizeof(LISTING_UPLOAD_PREFIX) - 1) == 0 ||
-	     strncmp(name, LISTING_PARTIAL_PREFIX, sizeof(LISTING_PARTIAL_PREFIX) - 1) == 0))
+	if (name[0] == '.' && vfs_name_internal(name)) /* never listed in any format */
 		return true;
 	if (listing_has_crlf(name, n))
 		return true;

@@ -70,10 +70,7 @@ int vfs_openat2(int dirfd, const char *rel, uint64_t flags, uint64_t mode, int *
  * refused like a file the user may not touch, existing or not. */
 static int vfs_reserved(const char *name)
 {
-	if (strncmp(name, VFS_TMP_PREFIX, sizeof(VFS_TMP_PREFIX) - 1) == 0 ||
-	    strncmp(name, VFS_PARTIAL_PREFIX, sizeof(VFS_PARTIAL_PREFIX) - 1) == 0)
-		return -EACCES;
-	return 0;
+	return vfs_name_internal(name) ? -EACCES : 0;
 }
 
 int vfs_rel(const char *vpath, const char **rel)

@@ -18,10 +18,9 @@
 #include <unistd.h>
 
 #include "vfs.h"
+#include "vfs_impl.h"
 
 #define CLEAN_MAX_DEPTH 64
-#define TMP_PREFIX ".ferry-upload."	 /* vfs_impl.h VFS_TMP_PREFIX, listing.c hides it */
-#define PARTIAL_PREFIX ".ferry-partial." /* vfs_impl.h VFS_PARTIAL_PREFIX */
 
 struct clean {
 	int64_t before;		/* remove temporaries last modified before this */
@@ -58,9 +57,9 @@ static void clean_dir(struct clean *c, int fd, int depth)
 				continue;
 		}
 		int64_t cutoff;
-		if (strncmp(n, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0)
+		if (strncmp(n, VFS_TMP_PREFIX, sizeof(VFS_TMP_PREFIX) - 1) == 0)
 			cutoff = c->before;
-		else if (strncmp(n, PARTIAL_PREFIX, sizeof(PARTIAL_PREFIX) - 1) == 0)
+		else if (strncmp(n, VFS_PARTIAL_PREFIX, sizeof(VFS_PARTIAL_PREFIX) - 1) == 0)
 			cutoff = c->partial_before;
 		else
 			continue;

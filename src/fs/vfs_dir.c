@@ -104,12 +104,6 @@ int vfs_dir_open(int dirfd, struct vfs_dir **out)
 	return 0;
 }
 
-static bool hidden(const char *name)
-{
-	return strncmp(name, VFS_TMP_PREFIX, sizeof(VFS_TMP_PREFIX) - 1) == 0 ||
-	       strncmp(name, VFS_PARTIAL_PREFIX, sizeof(VFS_PARTIAL_PREFIX) - 1) == 0;
-}
-
 int vfs_dir_next(struct vfs_dir *d, const char **name, struct stat *st, char *target, size_t targetsz)
 {
 	for (;;) {
@@ -117,7 +111,7 @@ int vfs_dir_next(struct vfs_dir *d, const char **name, struct stat *st, char *ta
 		struct dirent *de = readdir(d->d);
 		if (!de)
 			return errno ? -errno : 0;
-		if (hidden(de->d_name))
+		if (vfs_name_internal(de->d_name))
 			continue;
 		/* SECURITY: fstatat on one component of a directory opened
 		 * inside the root, without following a link: nothing outside

@@ -4,15 +4,25 @@
 #define FERRY_VFS_IMPL_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vfs.h"
 
-/* Upload temporaries and resumable partials (vfs.h); no client path may
- * name them (vfs.c); listing.c and vfs_clean.c know the prefixes too. */
+/* Upload temporaries and resumable partials (vfs.h): no client path may
+ * name them (vfs.c), no listing shows them (listing.c, vfs_dir.c), and the
+ * stale clean-up removes them (vfs_clean.c). */
 #define VFS_TMP_PREFIX ".ferry-upload."
 #define VFS_PARTIAL_PREFIX ".ferry-partial."
+
+/* A name of ferryd's own (a temporary or a partial), never a client's. */
+static inline bool vfs_name_internal(const char *name)
+{
+	return strncmp(name, VFS_TMP_PREFIX, sizeof(VFS_TMP_PREFIX) - 1) == 0 ||
+	       strncmp(name, VFS_PARTIAL_PREFIX, sizeof(VFS_PARTIAL_PREFIX) - 1) == 0;
+}
 #define VFS_PARTIAL_HASH 16 /* bytes of SHA-256, 32 hex digits */
 
 /* A client path split into its parent (relative to the root) and final
