@@ -128,15 +128,22 @@ def test_pasv_twice_offers_one_listener(sess, wd):
     assert sess.reply(DATA_TIMEOUT).code == 226
 
 
+def retr_x(sess, port):
+    """RETR of the one-byte file f over a connection to the passive port: b"x", then 226."""
+    d = connect_data(HOST, port)
+    try:
+        sess.expect("RETR f", 150)
+        assert recv_all(d) == b"x"
+    finally:
+        d.close()
+    assert sess.reply(DATA_TIMEOUT).code == 226
+
+
 def test_pasv_listener_after_transfer(sess, wd):
     p, v = wd
     put_file(os.path.join(p, "f"), b"x")
     port = sess.pasv()
-    d = connect_data(HOST, port)
-    sess.expect("RETR f", 150)
-    assert recv_all(d) == b"x"
-    d.close()
-    sess.reply(DATA_TIMEOUT)
+    retr_x(sess, port)
     # RFC 1123 §4.1.2.6: a fresh PASV for every transfer
     r = sess.expect("RETR f", 425)
     assert r.lines == ["425 Use PORT, PASV, EPRT or EPSV first."]
@@ -145,13 +152,7 @@ def test_pasv_listener_after_transfer(sess, wd):
     stale = connect_data(HOST, port, timeout=3)
     try:
         assert sess.pasv() == port
-        d = connect_data(HOST, port)
-        try:
-            sess.expect("RETR f", 150)
-            assert recv_all(d) == b"x"
-        finally:
-            d.close()
-        assert sess.reply(DATA_TIMEOUT).code == 226
+        retr_x(sess, port)
         assert closed_by_peer(stale, timeout=5)
     finally:
         stale.close()
@@ -170,11 +171,7 @@ def test_pasv_reuse_drops_a_connection_queued_before_it(server, sess, wd):
     p, v = wd
     put_file(os.path.join(p, "f"), b"x")
     port = sess.pasv()
-    d = connect_data(HOST, port)
-    sess.expect("RETR f", 150)
-    assert recv_all(d) == b"x"
-    d.close()
-    assert sess.reply(DATA_TIMEOUT).code == 226
+    retr_x(sess, port)
     os.kill(server.pid, signal.SIGSTOP)
 
     def stopped():  # every thread, as SIGSTOP takes effect asynchronously
@@ -186,20 +183,13 @@ def test_pasv_reuse_drops_a_connection_queued_before_it(server, sess, wd):
     try:
         assert wait_until(stopped, 10), "ferryd did not stop"
         sess.c.send(b"PASV\r\n")
-        time.sleep(0.05)  # ordering only: the PASV's bytes are queued first either way
         early = connect_data(HOST, port, timeout=3)  # the kernel completes it in the backlog
     finally:
         os.kill(server.pid, signal.SIGCONT)
     try:
         r = sess.reply(DATA_TIMEOUT)
         assert r.code == 227 and parse227(r)[1] == port, r
-        d = connect_data(HOST, port)
-        try:
-            sess.expect("RETR f", 150)
-            assert recv_all(d) == b"x"
-        finally:
-            d.close()
-        assert sess.reply(DATA_TIMEOUT).code == 226
+        retr_x(sess, port)
         assert closed_by_peer(early, timeout=5)
     finally:
         early.close()
