@@ -219,8 +219,16 @@ static int import_store(struct import *imp, size_t line, const struct userfile_e
 		(void)printf("%s%s %s (home %s%s%s%s%s)\n", imp->dry_run ? "would " : "",
 			     exists ? (imp->dry_run ? "replace" : "replaced") : (imp->dry_run ? "import" : "imported"),
 			     name, home, e->locked ? ", disabled" : "", old ? ", " : "",
-			     old ? auth_hash_method(hash) : "",
-			     old ? " hash upgraded to yescrypt at its next login" : "");
+			     old ? auth_hash_method(hash) : "", old ? ": yescrypt at its next login" : "");
+		if (!imp->home_base && e->start[0])
+			import_note(name,
+				    "the start directory %s inside its chroot is not kept (sessions start at the home)",
+				    e->start);
+		if (e->limits)
+			import_note(
+			    name, "%s",
+			    "its Pure-FTPd limits (bandwidth, ratios, quotas, connections, IP and time rules) are "
+			    "not imported");
 		imp->imported++;
 	}
 	user_record_free(&u);
@@ -260,15 +268,6 @@ static int import_line(struct import *imp, size_t line, struct slice text, unsig
 		rc = import_skip(imp, line, e.name, "home directory is too long");
 	} else {
 		import_remember(imp, name, line);
-		if (!imp->home_base && e.start[0])
-			import_note(name,
-				    "the start directory %s inside its chroot is not kept (sessions start at the home)",
-				    e.start);
-		if (e.limits)
-			import_note(
-			    name, "%s",
-			    "its Pure-FTPd limits (bandwidth, ratios, quotas, connections, IP and time rules) are "
-			    "not imported");
 		rc = import_store(imp, line, &e, name, hash, home);
 	}
 	free(name);
