@@ -136,15 +136,24 @@ static bool auth_yescrypt_cheap(const char *hash)
 	return false;
 }
 
-/* A whole hash, not a bare setting: the part after the last '$' (or a
- * DES-style string) is there. Without the password nothing more can be
- * checked. */
+/* A whole hash, not a bare setting or some other text: only crypt's
+ * alphabet ("./0-9A-Za-z", plus '$', '=' and ',' between a method's
+ * fields); a DES-style hash (no '$') is 13 characters, bigcrypt 13 plus
+ * 11 per further block, BSDi's '_' form 20. Without the password nothing
+ * more can be checked: a cleartext password that happens to have such a
+ * form passes (and never matches). */
 static bool auth_hash_complete(const char *hash)
 {
+	static const char alphabet[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	size_t n = strlen(hash);
+
+	if (hash[0] == '_')
+		return n == 20 && strspn(hash + 1, alphabet) == n - 1;
 	if (hash[0] != '$')
-		return strlen(hash) >= 13;
-	const char *last = strrchr(hash, '$');
-	return last[1] != '\0';
+		return n >= 13 && (n - 13) % 11 == 0 && strspn(hash, alphabet) == n;
+	if (strspn(hash, "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz$=,") != n)
+		return false;
+	return strrchr(hash, '$')[1] != '\0';
 }
 
 enum auth_hash_grade auth_hash_grade(const char *hash, const char **why)
@@ -181,7 +190,7 @@ enum auth_hash_grade auth_hash_grade(const char *hash, const char **why)
 		return AUTH_HASH_UNUSABLE;
 	}
 	if (!auth_hash_complete(hash)) {
-		*why = "a hash setting without the hash itself";
+		*why = "not a password hash (cleartext, or a bare setting?)";
 		return AUTH_HASH_UNUSABLE;
 	}
 	if (*why)

@@ -103,8 +103,14 @@ static void test_grade_unusable(void **state)
 	expect("*", AUTH_HASH_UNUSABLE, "libxcrypt");
 	expect("$9$whatever$x", AUTH_HASH_UNUSABLE, "libxcrypt");
 	/* A setting without its hash: no password could ever match. */
-	expect("$1$abcdefgh$", AUTH_HASH_UNUSABLE, "without the hash");
-	expect("$y$j9T$abcdefghijklmnopqrstuv$", AUTH_HASH_UNUSABLE, "without the hash");
+	expect("$1$abcdefgh$", AUTH_HASH_UNUSABLE, "not a password hash (");
+	expect("$y$j9T$abcdefghijklmnopqrstuv$", AUTH_HASH_UNUSABLE, "not a password hash (");
+	/* htpasswd -p keeps cleartext: crypt_checksalt takes "cl" for a DES
+	 * salt, the form check does not. */
+	expect("cleartext-password", AUTH_HASH_UNUSABLE, "not a password hash (");
+	expect("abcdefghijklmn", AUTH_HASH_UNUSABLE, "not a password hash (");
+	expect("$1$abc$d f", AUTH_HASH_UNUSABLE, NULL);
+	expect("_J9..abcd", AUTH_HASH_UNUSABLE, "not a password hash (");
 	assert_int_equal(auth_hash_grade("$1$abcdefgh$", NULL), AUTH_HASH_UNUSABLE); /* why may be NULL */
 	assert_string_equal(auth_hash_method("$apr1$x$y"), "Apache APR1-MD5");
 	assert_string_equal(auth_hash_method("{SHA}x"), "Apache SHA-1");
