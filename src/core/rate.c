@@ -111,8 +111,8 @@ uint64_t rate_wait_us(struct rate_bucket *b, uint64_t want, uint64_t now_us)
 	if (want > burst)
 		want = burst;
 	uint64_t now = now_us * 1000;
-	uint64_t ready = base_ns(atomic_load_explicit(&b->tat, memory_order_relaxed), now, rate, burst) +
-			 cost_ns(want, rate);
+	uint64_t ready =
+	    base_ns(atomic_load_explicit(&b->tat, memory_order_relaxed), now, rate, burst) + cost_ns(want, rate);
 	return ready > now ? (ready - now + 999) / 1000 : 0;
 }
 
@@ -126,8 +126,7 @@ uint64_t rate_resume(const struct rate_bucket *b)
 	return r < burst ? r : burst;
 }
 
-uint64_t rate_take2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t want, uint64_t now_us,
-		    uint64_t *wait_us)
+uint64_t rate_take2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t want, uint64_t now_us, uint64_t *wait_us)
 {
 	*wait_us = 0;
 	uint64_t g = rate_take(own, want, now_us);

@@ -132,9 +132,12 @@ static void test_take2(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unlimited),	     cmocka_unit_test(test_burst_size),
-		cmocka_unit_test(test_burst_then_refill),    cmocka_unit_test(test_long_run_accuracy),
-		cmocka_unit_test(test_wait),		     cmocka_unit_test(test_give_back_and_charge),
+		cmocka_unit_test(test_unlimited),
+		cmocka_unit_test(test_burst_size),
+		cmocka_unit_test(test_burst_then_refill),
+		cmocka_unit_test(test_long_run_accuracy),
+		cmocka_unit_test(test_wait),
+		cmocka_unit_test(test_give_back_and_charge),
 		cmocka_unit_test(test_take2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
