@@ -14,12 +14,12 @@
 
 #include "parse.h"
 
-static struct slice S(const char *s) {
+static struct slice S(const char *s)
+{
 	return slice_from_cstr(s);
 }
 
-static void
-test_parse_u64_ok(void **state)
+static void test_parse_u64_ok(void **state)
 {
 	(void)state;
 	uint64_t v = 99;
@@ -60,8 +60,8 @@ static void test_parse_u64_syntax(void **state)
 {
 	(void)state;
 	uint64_t v = 77;
-	static const char *const bad[] = { "",	 "+1",	 "-1",	"-0",  " 1",  "1 ", "1a",
-					   "a1", "0x10", "1.5", "1e3", "\t1", "１", "1,000" };
+	static const char *const bad[] = { "", "+1", "-1", "-0", " 1", "1 ", "1a", "a1", "0x10", "1.5",
+					   "1e3", "\t1", "１", "1,000" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(parse_u64(S(bad[i]), UINT64_MAX, &v), -EINVAL);
 	assert_int_equal(parse_u64((struct slice){ NULL, 0 }, UINT64_MAX, &v), -EINVAL);
@@ -125,8 +125,8 @@ static void test_parse_duration_bad(void **state)
 {
 	(void)state;
 	uint64_t v = 77;
-	static const char *const bad[] = { "",	  "s",	"ms",  "m",    "h",   "5x",   "5 s",  " 5s", "5s ", "-5s",
-					   "+5s", "5S", "5MS", "5sec", "5ss", "5mss", "1.5s", "5hm", "s5" };
+	static const char *const bad[] = { "", "s", "ms", "m", "h", "5x", "5 s", " 5s", "5s ", "-5s", "+5s",
+					   "5S", "5MS", "5sec", "5ss", "5mss", "1.5s", "5hm", "s5" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = parse_duration_ms(S(bad[i]), UINT64_MAX, &v);
 		if (r != -EINVAL)
@@ -255,10 +255,8 @@ static void test_parse_port_range(void **state)
 	assert_int_equal(hi, 2048);
 
 	lo = hi = 7;
-	static const char *const bad[] = {
-		"",	   "1024",	  "-",	 "-2048",	   "1024-", "0-10", "10-5",
-		"1-65536", "65536-65537", "a-b", "1024-2048-3000", "+1-2",  "1--2", "1.0-2"
-	};
+	static const char *const bad[] = { "", "1024", "-", "-2048", "1024-", "0-10", "10-5", "1-65536",
+					   "65536-65537", "a-b", "1024-2048-3000", "+1-2", "1--2", "1.0-2" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = parse_port_range(S(bad[i]), &lo, &hi);
 		if (r != -EINVAL)
