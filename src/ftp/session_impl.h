@@ -15,6 +15,7 @@
 #include "guard.h"
 #include "loop.h"
 #include "proto.h"
+#include "rate.h"
 #include "session.h"
 
 struct auth_job;
@@ -37,12 +38,13 @@ struct session {
 	struct auth_job *job; /* in flight on the pool */
 	bool closed;	      /* socket gone; freed once no job refers to it */
 	bool read_eof;
-	bool closing;	       /* CLOSE effect: close once the output is flushed */
-	bool effect_started;   /* the pending effect has been set in motion */
-	bool pumping;	       /* re-entrancy guard for session_pump() */
-	bool yielded;	       /* resume_pump is deferred: the rest of the input waits for it */
-	bool grace_pending;    /* an upload's data EOF waits for commit_grace (on_xfer_done) */
-	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
+	bool closing;			       /* CLOSE effect: close once the output is flushed */
+	bool effect_started;		       /* the pending effect has been set in motion */
+	bool pumping;			       /* re-entrancy guard for session_pump() */
+	bool yielded;			       /* resume_pump is deferred: the rest of the input waits for it */
+	bool grace_pending;		       /* an upload's data EOF waits for commit_grace (on_xfer_done) */
+	struct datachan *data;		       /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
+	struct rate_bucket rate_down, rate_up; /* session_set_rate; rate 0 (zeroed) = unlimited */
 	/* TLS on the control connection */
 	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
 	bool implicit_greet;	      /* implicit FTPS: greet once the handshake is done */

@@ -265,6 +265,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.guard = shared->guard;
 	w->host.metrics = shared->metrics;
 	w->host.hooks = shared->hooks;
+	w->host.rate_down = &shared->rate_down;
+	w->host.rate_up = &shared->rate_up;
 	w->host.closed = on_session_closed;
 	w->host.make_room = make_room;
 	w->sftp.loop = w->loop;
