@@ -274,6 +274,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->sftp.guard = shared->guard;
 	w->sftp.metrics = shared->metrics;
 	w->sftp.hooks = shared->hooks;
+	w->sftp.rate_down = &shared->rate_down;
+	w->sftp.rate_up = &shared->rate_up;
 	w->sftp.closed = on_sftp_closed;
 	if (shared->sftp_keys) {
 		char err[256];

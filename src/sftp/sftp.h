@@ -20,6 +20,7 @@ struct jobs;
 struct guard;
 struct metrics;
 struct hooks;
+struct rate_bucket;
 struct sftp_keys;
 struct sftp_session;
 
@@ -30,7 +31,9 @@ struct sftp_host {
 	struct guard *guard;	 /* NULL = no [limits] */
 	struct metrics *metrics; /* NULL = not counted */
 	struct hooks *hooks;	 /* NULL = no [hooks] */
-	void *bind;		 /* this worker's ssh_bind (sftp_host_init) */
+	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
+	struct rate_bucket *rate_down, *rate_up;
+	void *bind; /* this worker's ssh_bind (sftp_host_init) */
 	struct sftp_session *head;
 	size_t count;
 	/* Called on the loop after a session closed (count already lowered). */

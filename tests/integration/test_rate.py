@@ -255,3 +255,31 @@ def test_empty_and_zero_mean_unlimited(make_server):
         assert s.retr("z.bin")[0] == body
     finally:
         s.close()
+
+
+def test_sftp_throttled_exact(make_server, ferry_bin, tmp_path):
+    """SFTP under both caps: a pipelined download (paramiko prefetches many READs) and an upload
+    (pipelined WRITEs) arrive exact; requests held back by the bucket wait on a loop timer, and the
+    same session's other requests (stat, listdir) are still answered afterwards. OpenSSH's sftp
+    gets the same file exact."""
+    from conftest import built_features
+    if "sftp" not in built_features(ferry_bin):
+        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
+    from sftp_helpers import client, openssh_sftp, start_sftp_server
+    srv = start_sftp_server(make_server, rated(rate_down=RATE, rate_up=RATE))
+    body = payload(RATE_B + 99999, seed=21)
+    put_file(os.path.join(home_of(srv), "s.bin"), body)
+    c = client(srv)
+    try:
+        out = io.BytesIO()
+        c.getfo("/s.bin", out)
+        assert sha(out.getvalue()) == sha(body)
+        c.putfo(io.BytesIO(body), "/s_up.bin")
+        assert sha(read_bytes(os.path.join(home_of(srv), "s_up.bin"))) == sha(body)
+        assert c.stat("/s.bin").st_size == len(body)
+        assert "s_up.bin" in c.listdir("/")
+    finally:
+        c.close()
+    r = openssh_sftp(srv, ["get /s.bin got.bin"], cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert sha((tmp_path / "got.bin").read_bytes()) == sha(body)
