@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from files_helpers import (DATA_TIMEOUT, Session, chown_svc, home_of, make_dir, put_file, read_bytes,
+from files_helpers import (DATA_TIMEOUT, Session, home_of, make_dir, put_file, read_bytes,
                            recv_all)
 from tls_helpers import make_cert
 
@@ -243,6 +243,29 @@ def test_bad_values_refused(make_server, key, value, why):
     cp = subprocess.run([srv.bins.ferryd, "-c", srv.config_path], capture_output=True, text=True, timeout=30)
     assert cp.returncode == 1, cp
     assert f"[limits] {key}: expected a number of bytes" in cp.stderr and why in cp.stderr, cp.stderr
+
+
+def test_bench_rate_smoke(ferry_bin, tmp_path):
+    """bench/rate runs end to end with tiny sizes (its numbers are not judged here), prints its
+    four rows, writes a JSON file with every transfer and removes its scratch folder."""
+    import json
+    import shutil
+    from conftest import REPO
+    work = tempfile.mkdtemp(prefix="ferry-it-benchrate-", dir="/tmp")
+    os.chmod(work, 0o755)  # ferryd runs as the service user
+    try:
+        cp = subprocess.run([os.path.join(REPO, "bench", "rate"), "--rounds", "1", "--mib", "2", "--limit", "4M",
+                             "--build", ferry_bin.build, "--work", os.path.join(work, "w"),
+                             "--results", str(tmp_path / "res")], capture_output=True, text=True, timeout=300)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert not os.path.exists(os.path.join(work, "w"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for row in ("| RETR ×1 |", "| STOR ×1 |", "| RETR ×2 |", "| STOR ×2 |"):
+        assert row in cp.stdout, cp.stdout
+    (res,) = list((tmp_path / "res").iterdir())
+    data = json.loads(res.read_text())
+    assert data["limit"] == 4 << 20 and len(data["raw"]["retr_2"][0]) == 2
 
 
 def test_empty_and_zero_mean_unlimited(make_server):
