@@ -133,6 +133,20 @@ uint64_t rate_take2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t w
 	uint64_t g2 = g ? rate_take(srv, g, now_us) : 0;
 	if (g2 < g)
 		rate_give_back(own, g - g2);
+	/* A sliver (what trickled in since the last grant) would cost a
+	 * system call, or a TLS record, per few bytes: wait for a worthwhile
+	 * amount instead. */
+	uint64_t floor = 0;
+	if (rate_limited(own))
+		floor = rate_resume(own);
+	if (rate_limited(srv) && rate_resume(srv) > floor)
+		floor = rate_resume(srv);
+	if (floor > want)
+		floor = want;
+	if (g2 && g2 < floor) {
+		rate_give_back2(own, srv, g2);
+		g2 = 0;
+	}
 	if (g2 == 0) {
 		uint64_t w1 = rate_limited(own) ? rate_wait_us(own, rate_resume(own), now_us) : 0;
 		uint64_t w2 = rate_limited(srv) ? rate_wait_us(srv, rate_resume(srv), now_us) : 0;

@@ -56,8 +56,9 @@ void rate_charge(struct rate_bucket *b, uint64_t n, uint64_t now_us);
 uint64_t rate_wait_us(struct rate_bucket *b, uint64_t want, uint64_t now_us);
 
 /* A session's bucket in front of the server's (either may be NULL or
- * unlimited): grants what both hold, taken from both. On 0, *wait_us is
- * how long until a worthwhile amount (rate_resume) may go through both. */
+ * unlimited): grants what both hold, taken from both, but nothing while
+ * that is less than a worthwhile amount (rate_resume, or want if less).
+ * On 0, *wait_us is how long until that amount may go through both. */
 uint64_t rate_take2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t want, uint64_t now_us,
 		    uint64_t *wait_us);
 void rate_give_back2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t n);

@@ -120,6 +120,15 @@ static void test_take2(void **state)
 	assert_int_equal(rate_take2(&own, &srv, 1000, T0 + 100000, &w), 0);
 	assert_int_equal(w, 100000 + 10000); /* the debt, then 10 ms worth */
 	assert_int_equal(rate_take(&own, 1ull << 30, T0 + 100000), 100000);
+	/* a sliver is not granted: it waits for 10 ms worth */
+	rate_init(&srv, 0, T0);
+	rate_init(&own, 1000 * 1000, T0);
+	assert_int_equal(rate_take(&own, 1ull << 30, T0), ob);
+	assert_int_equal(rate_take2(&own, &srv, 65536, T0 + 50, &w), 0);
+	assert_int_equal(w, 10000 - 50);
+	assert_int_equal(rate_take2(&own, &srv, 65536, T0 + 10000, &w), 10000);
+	assert_int_equal(rate_take2(&own, &srv, 100, T0 + 10100, &w), 100); /* less wanted: less needed */
+	rate_init(&srv, 2000 * 1000, T0);
 	/* either bucket alone */
 	rate_init(&own, 0, T0);
 	assert_int_equal(rate_take2(&own, &srv, 1000, T0 + 400000, &w), 1000);
