@@ -29,11 +29,11 @@ struct session_host {
 	struct guard *guard;	 /* abuse limits shared by all hosts; NULL = none */
 	struct metrics *metrics; /* counters shared by all hosts; NULL = none */
 	struct hooks *hooks;	 /* upload hooks; NULL = none */
+	struct session *head;	 /* the host's sessions (session.c links them) */
+	size_t count;
 	/* [limits] rate_down/rate_up: the server's buckets, shared by all
 	 * hosts (core/rate.h); NULL = none */
 	struct rate_bucket *rate_down, *rate_up;
-	struct session *head; /* the host's sessions (session.c links them) */
-	size_t count;
 	/* Its sessions not logged in, oldest first (session.c links them), and
 	 * since when the oldest is in that state (util_now_ms; 0: none), which
 	 * other workers read to choose whom to evict when the server is full. */

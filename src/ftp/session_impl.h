@@ -38,13 +38,14 @@ struct session {
 	struct auth_job *job; /* in flight on the pool */
 	bool closed;	      /* socket gone; freed once no job refers to it */
 	bool read_eof;
-	bool closing;			       /* CLOSE effect: close once the output is flushed */
-	bool effect_started;		       /* the pending effect has been set in motion */
-	bool pumping;			       /* re-entrancy guard for session_pump() */
-	bool yielded;			       /* resume_pump is deferred: the rest of the input waits for it */
-	bool grace_pending;		       /* an upload's data EOF waits for commit_grace (on_xfer_done) */
-	struct datachan *data;		       /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
-	struct rate_bucket rate_down, rate_up; /* session_set_rate; rate 0 (zeroed) = unlimited */
+	bool closing;	       /* CLOSE effect: close once the output is flushed */
+	bool effect_started;   /* the pending effect has been set in motion */
+	bool pumping;	       /* re-entrancy guard for session_pump() */
+	bool yielded;	       /* resume_pump is deferred: the rest of the input waits for it */
+	bool grace_pending;    /* an upload's data EOF waits for commit_grace (on_xfer_done) */
+	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
+	/* session_set_rate: the session's own buckets (zeroed: unlimited) */
+	struct rate_bucket rate_down, rate_up;
 	/* TLS on the control connection */
 	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
 	bool implicit_greet;	      /* implicit FTPS: greet once the handshake is done */

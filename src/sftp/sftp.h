@@ -31,11 +31,11 @@ struct sftp_host {
 	struct guard *guard;	 /* NULL = no [limits] */
 	struct metrics *metrics; /* NULL = not counted */
 	struct hooks *hooks;	 /* NULL = no [hooks] */
-	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
-	struct rate_bucket *rate_down, *rate_up;
-	void *bind; /* this worker's ssh_bind (sftp_host_init) */
+	void *bind;		 /* this worker's ssh_bind (sftp_host_init) */
 	struct sftp_session *head;
 	size_t count;
+	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
+	struct rate_bucket *rate_down, *rate_up;
 	/* Called on the loop after a session closed (count already lowered). */
 	void (*closed)(struct sftp_host *h);
 };
