@@ -117,6 +117,11 @@ static const struct config_row config_rows[] = {
 	    "length of a first ban; each repeat offence doubles it"),
 	ROW("limits", "ban_max", CONFIG_T_DURATION, ban_max_ms, 1 * MS_S, 24 * MS_H, "24h",
 	    "longest ban; an address banned no more for this long starts afresh"),
+	/* RATE_MAX (core/rate.h): 1T */
+	ROW("limits", "rate_down", CONFIG_T_SIZE, rate_down, 0, 1ull << 40, "0",
+	    "bytes per second the whole server sends (downloads, listings), K/M/G suffixes; 0 = no limit"),
+	ROW("limits", "rate_up", CONFIG_T_SIZE, rate_up, 0, 1ull << 40, "0",
+	    "bytes per second the whole server receives (uploads), K/M/G suffixes; 0 = no limit"),
 	{ .section = "store",
 	  .key = "backend",
 	  .type = CONFIG_T_STRING,
