@@ -82,4 +82,9 @@ int store_sqlite_ban_list(struct userstore *s, int64_t now_ms, int (*fn)(const c
 int store_sqlite_ban_remove(struct userstore *s, const char *address);
 int store_sqlite_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
 
+/* store_sqlite_policy.c: the userstore_ops of the same names. */
+int store_sqlite_policy_write(struct userstore *s, enum store_policy_sql q, const char *const *args, int n);
+int store_sqlite_policy_read(struct userstore *s, enum store_policy_sql q, const char *const *args, int n,
+			     int (*fn)(const char *const *cols, void *arg), void *arg);
+
 #endif
