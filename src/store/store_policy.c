@@ -71,7 +71,7 @@ int policy_parse_size(const char *s, char max_suffix, uint64_t *out)
 		last = (char)(last - 'a' + 'A');
 	const char *suf = strchr(suffixes, last);
 	if (last != '\0' && suf) {
-		const char *max = strchr(suffixes, max_suffix);
+		const char *max = max_suffix ? strchr(suffixes, max_suffix) : NULL;
 		if (!max || suf > max)
 			return -EINVAL;
 		for (const char *k = suffixes; k <= suf; k++)
