@@ -417,3 +417,111 @@ int cli_policy_show(struct cli *c, enum policy_kind kind, const char *name, cons
 	}
 	return r ? cli_store_fail(c, r) : CLI_EXIT_OK;
 }
+
+/* ---- ferry store copy ---- */
+
+struct cli_policy_copy {
+	const struct userstore_ops *from_ops, *to_ops;
+	struct userstore *from, *to;
+	enum policy_kind kind;
+	const char *owner;
+	char *user; /* memberships: the user being collected */
+	char **groups;
+	size_t n_groups;
+	unsigned copied;
+};
+
+static int cli_copy_row(const char *attr, const char *key, const char *value, void *arg)
+{
+	struct cli_policy_copy *cp = arg;
+	return policy_put(cp->to_ops, cp->to, cp->kind, cp->owner, attr, key, value);
+}
+
+static int cli_copy_owner_rows(struct cli_policy_copy *cp, enum policy_kind kind, const char *name)
+{
+	cp->kind = kind;
+	cp->owner = name;
+	return policy_rows(cp->from_ops, cp->from, kind, name, cli_copy_row, cp);
+}
+
+static int cli_copy_group(const char *name, void *arg)
+{
+	struct cli_policy_copy *cp = arg;
+	int r = policy_group_add(cp->to_ops, cp->to, name);
+	if (!r)
+		r = cli_copy_owner_rows(cp, POLICY_GROUP, name);
+	cp->copied += r == 0;
+	return r;
+}
+
+static int cli_copy_flush_members(struct cli_policy_copy *cp)
+{
+	int r = 0;
+	if (cp->user)
+		r = policy_groups_set(cp->to_ops, cp->to, cp->user, (const char *const *)cp->groups, cp->n_groups);
+	for (size_t i = 0; i < cp->n_groups; i++)
+		free(cp->groups[i]);
+	free(cp->user);
+	cp->user = NULL;
+	cp->n_groups = 0;
+	return r;
+}
+
+static int cli_copy_member(const char *user, const char *group, void *arg)
+{
+	struct cli_policy_copy *cp = arg;
+	int r = 0;
+	if (cp->user && strcmp(cp->user, user) != 0)
+		r = cli_copy_flush_members(cp);
+	if (!cp->user)
+		cp->user = util_xstrdup(user);
+	char **g = realloc(cp->groups, (cp->n_groups + 1) * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	cp->groups = g;
+	cp->groups[cp->n_groups++] = util_xstrdup(group);
+	return r;
+}
+
+static int cli_copy_user_rows(const struct user_record *u, void *arg)
+{
+	return cli_copy_owner_rows(arg, POLICY_USER, u->name);
+}
+
+static int cli_copy_collect_group(const char *name, void *arg)
+{
+	struct cli_policy_copy *cp = arg;
+	char **g = realloc(cp->groups, (cp->n_groups + 1) * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	cp->groups = g;
+	cp->groups[cp->n_groups++] = util_xstrdup(name);
+	return 0;
+}
+
+int cli_policy_copy(const struct userstore_ops *from_ops, struct userstore *from, const struct userstore_ops *to_ops,
+		    struct userstore *to, unsigned *groups)
+{
+	struct cli_policy_copy cp = { .from_ops = from_ops, .to_ops = to_ops, .from = from, .to = to };
+	int r = 0;
+	*groups = 0;
+	if (!from_ops->policy_read || !to_ops->policy_write)
+		return 0;
+	/* The target's own groups go, as its users did (--force). */
+	r = policy_group_list(to_ops, to, cli_copy_collect_group, &cp);
+	for (size_t i = 0; !r && i < cp.n_groups; i++)
+		r = policy_group_remove(to_ops, to, cp.groups[i]);
+	for (size_t i = 0; i < cp.n_groups; i++)
+		free(cp.groups[i]);
+	cp.n_groups = 0;
+	if (!r)
+		r = policy_group_list(from_ops, from, cli_copy_group, &cp);
+	if (!r)
+		r = from_ops->list(from, cli_copy_user_rows, &cp);
+	if (!r)
+		r = policy_members(from_ops, from, NULL, NULL, cli_copy_member, &cp);
+	int f = cli_copy_flush_members(&cp);
+	free(cp.groups);
+	*groups = cp.copied;
+	return r ? r : f;
+}

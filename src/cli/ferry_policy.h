@@ -44,4 +44,10 @@ int cli_policy_apply(struct cli *c, const struct cli_policy *p, enum policy_kind
  * effective policy. Returns an exit code. */
 int cli_policy_show(struct cli *c, enum policy_kind kind, const char *name, const struct user_record *u);
 
+/* ferry store copy: every group with its attributes, every user's
+ * attributes and memberships, from one store into another (inside the
+ * caller's transaction; the target's groups are replaced). -errno. */
+int cli_policy_copy(const struct userstore_ops *from_ops, struct userstore *from, const struct userstore_ops *to_ops,
+		    struct userstore *to, unsigned *groups);
+
 #endif

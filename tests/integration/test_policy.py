@@ -266,3 +266,26 @@ def test_unknown_user_and_user_delete(make_server):
     out = ferry_ok(srv, "user", "show", "bob")
     assert "groups: (none)\n" in out and "\nmax-sessions:" not in out  # a new bob inherits nothing
     assert ferry_ok(srv, "group", "show", "g") == "name: g\nmembers: (none)\n"
+
+
+def test_store_copy_takes_groups_and_policies(make_server, ferry_store, request):
+    """ferry store copy moves groups, their attributes, memberships (in order) and users'
+    attributes to PostgreSQL with the users."""
+    if ferry_store.kind != "sqlite":
+        pytest.skip("copies from SQLite")
+    from conftest import StoreSpec
+    pg = request.getfixturevalue("pg_server")
+    src = make_server(start=False)
+    for g in ("g1", "g2"):
+        ferry_ok(src, "group", "add", g)
+    ferry_ok(src, "group", "set", "g1", "--perms", "read,list", "--allow-from", "127.0.0.0/8")
+    ferry_ok(src, "group", "set", "g2", "--mount", f"/shared={src.home_root}:read", "--rate-up", "2K")
+    ferry_ok(src, "user", "set", "bob", "--groups", "g2,g1", "--perms", "inherit", "--expires", "2999-01-01")
+    db = pg.create_db()
+    ferry_ok(src, "store", "copy", "--to", pg.conninfo(db))
+    dst = make_server(users=(), store=StoreSpec("postgres", pg), start=False)
+    dst.pg_db = db
+    dst.write_config()
+    for args in (("group", "list"), ("group", "show", "g1"), ("group", "show", "g2"), ("user", "show", "bob")):
+        assert ferry_ok(dst, *args) == ferry_ok(src, *args), args
+    assert "groups: g2, g1\n" in ferry_ok(dst, "user", "show", "bob")
