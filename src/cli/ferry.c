@@ -133,7 +133,9 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_err("missing command");
-	if (strcmp(argv[optind], "user") == 0) {
+	if (strcmp(argv[optind], "user") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "set") == 0) {
+		rc = cli_user_set(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "user") == 0) {
 		rc = cli_user(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "group") == 0) {
 		rc = cli_group(&c, argc - optind - 1, argv + optind + 1);

@@ -58,9 +58,8 @@ int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, siz
 /* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
  * argv[0] is the verb. */
 int cli_user(struct cli *c, int argc, char **argv);
-/* ferry_user.c's own commands (cli_user minus set's policy options). */
-int cli_user_run(struct cli *c, int argc, char **argv);
-/* ferry user set with policy options (ferry_user_set.c). */
+/* ferry user set (ferry_user_set.c): takes the policy options out and
+ * hands the rest to cli_user. */
 int cli_user_set(struct cli *c, int argc, char **argv);
 /* ferry group add|del|list|show|set (ferry_group.c). */
 int cli_group(struct cli *c, int argc, char **argv);

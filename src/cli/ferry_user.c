@@ -449,14 +449,6 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
 
 int cli_user(struct cli *c, int argc, char **argv)
 {
-	/* set's policy options are ferry_user_set.c's (it calls back). */
-	if (argc >= 1 && strcmp(argv[0], "set") == 0)
-		return cli_user_set(c, argc, argv);
-	return cli_user_run(c, argc, argv);
-}
-
-int cli_user_run(struct cli *c, int argc, char **argv)
-{
 	const struct cli_user_cmd *cmd = NULL;
 	struct cli_args a;
 	int rc;

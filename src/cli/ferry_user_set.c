@@ -44,7 +44,7 @@ int cli_user_set(struct cli *c, int argc, char **argv)
 	if (rc)
 		goto out;
 	if (p.n == 0 && !p.groups_given && !perms_list) { /* no policy option: all ferry_user.c's */
-		rc = cli_user_run(c, argc, argv);
+		rc = cli_user(c, argc, argv);
 		goto out;
 	}
 	/* --perms LIST makes the user's own perms count again. */
@@ -76,7 +76,7 @@ int cli_user_set(struct cli *c, int argc, char **argv)
 	}
 	user_record_free(&u);
 	if (nrest > 2 || (nrest == 2 && strcmp(rest[1], name) != 0)) {
-		rc = cli_user_run(c, nrest, rest); /* --home, --account, --perms LIST ... */
+		rc = cli_user(c, nrest, rest); /* --home, --account, --perms LIST ... */
 		if (rc)
 			goto out;
 	}
