@@ -283,6 +283,8 @@ static void store_sqlite_close(struct userstore *s)
 		(void)sqlite3_finalize(s->stmt[i]);
 	for (size_t i = 0; i < ARRAY_LEN(s->otp_stmt); i++)
 		(void)sqlite3_finalize(s->otp_stmt[i]);
+	for (size_t i = 0; i < ARRAY_LEN(s->policy_stmt); i++)
+		(void)sqlite3_finalize(s->policy_stmt[i]);
 	/* All statements are finalized, so close cannot be left pending. */
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		log_err(0, "user database %s: close: %s", s->path, sqlite3_errmsg(s->db));

@@ -41,6 +41,7 @@ struct userstore {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT_COUNT];
 	sqlite3_stmt *otp_stmt[STMT_OTP_COUNT];
+	sqlite3_stmt *policy_stmt[STORE_POL_COUNT]; /* prepared at first use (store_sqlite_policy.c) */
 	char path[PATH_MAX];
 	int found_version; /* the schema version open found (store_migrate) */
 };

@@ -1,7 +1,8 @@
 /* store_sqlite_policy: the SQLite backend's groups and policies (tables of
  * schema 5, created by store_sqlite.c; the SQL is store_policy_sql.h's,
- * shared with PostgreSQL). Administrative and login-time reads, so the
- * statements are prepared per call. */
+ * shared with PostgreSQL). Every login reads a user's policy and its
+ * groups', so a statement is prepared at its first use and kept for the
+ * handle's life (store_sqlite_close finalizes it). */
 #include <errno.h>
 #include <sqlite3.h>
 
@@ -19,7 +20,11 @@ static const char *const store_sqlite_policy_sql[STORE_POL_COUNT] = { STORE_POLI
 static int store_policy_prepare(struct userstore *s, enum store_policy_sql q, const char *const *args, int n,
 				sqlite3_stmt **st)
 {
-	int rc = sqlite3_prepare_v2(s->db, store_sqlite_policy_sql[q], -1, st, NULL);
+	int rc = SQLITE_OK;
+	if (!s->policy_stmt[q])
+		rc = sqlite3_prepare_v3(s->db, store_sqlite_policy_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
+					&s->policy_stmt[q], NULL);
+	*st = s->policy_stmt[q];
 	for (int i = 0; rc == SQLITE_OK && i < n; i++)
 		rc =
 		    args[i] ? sqlite3_bind_text(*st, i + 1, args[i], -1, SQLITE_STATIC) : sqlite3_bind_null(*st, i + 1);
@@ -33,7 +38,8 @@ int store_sqlite_policy_write(struct userstore *s, enum store_policy_sql q, cons
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	int r = rc != SQLITE_DONE ? store_sqlite_fail(s, "policy", rc) : sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
-	(void)sqlite3_finalize(st);
+	if (st)
+		store_sqlite_stmt_done(st);
 	return r;
 }
 
@@ -57,6 +63,7 @@ int store_sqlite_policy_read(struct userstore *s, enum store_policy_sql q, const
 	}
 	if (!r && rc != SQLITE_DONE)
 		r = store_sqlite_fail(s, "policy read", rc);
-	(void)sqlite3_finalize(st);
+	if (st)
+		store_sqlite_stmt_done(st);
 	return r;
 }
