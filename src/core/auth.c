@@ -223,11 +223,9 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 		(void)ops->challenge_unlock(s, user, ch->lock);
 	if (ok)
 		auth_result_take(ops, s, out, &u);
-	if (out->ok) {
-		if (otp_ok) {
-			out->otp = true;
-			out->otp_left = ch->seq > 0 ? ch->seq - 1 : 0;
-		}
+	if (out->ok && otp_ok) {
+		out->otp = true;
+		out->otp_left = ch->seq > 0 ? ch->seq - 1 : 0;
 	}
 	if (static_pw) {
 		util_wipe(static_pw, strlen(static_pw));
