@@ -14,7 +14,8 @@
 #include "otp.h"
 #include "util.h"
 
-static struct slice S(const char *s) {
+static struct slice S(const char *s)
+{
 	return slice_from_cstr(s);
 }
 
@@ -25,24 +26,24 @@ static const struct {
 	unsigned count;
 	const char *hex, *words;
 } vectors[] = {
-	{ OTP_MD5, "This is a test.", "TeSt", 0, "9E87 6134 D904 99DD", "INCH SEA ANNE LONG AHEM TOUR" },
-	{ OTP_MD5, "This is a test.", "TeSt", 1, "7965 E054 36F5 029F", "EASE OIL FUM CURE AWRY AVIS" },
-	{ OTP_MD5, "This is a test.", "TeSt", 99, "50FE 1962 C496 5880", "BAIL TUFT BITS GANG CHEF THY" },
-	{ OTP_MD5, "AbCdEfGhIjK", "alpha1", 0, "8706 6DD9 644B F206", "FULL PEW DOWN ONCE MORT ARC" },
-	{ OTP_MD5, "AbCdEfGhIjK", "alpha1", 1, "7CD3 4C10 40AD D14B", "FACT HOOF AT FIST SITE KENT" },
-	{ OTP_MD5, "AbCdEfGhIjK", "alpha1", 99, "5AA3 7A81 F212 146C", "BODE HOP JAKE STOW JUT RAP" },
-	{ OTP_MD5, "OTP's are good", "correct", 0, "F205 7539 43DE 4CF9", "ULAN NEW ARMY FUSE SUIT EYED" },
-	{ OTP_MD5, "OTP's are good", "correct", 1, "DDCD AC95 6F23 4937", "SKIM CULT LOB SLAM POE HOWL" },
-	{ OTP_MD5, "OTP's are good", "correct", 99, "B203 E28F A525 BE47", "LONG IVY JULY AJAR BOND LEE" },
-	{ OTP_SHA1, "This is a test.", "TeSt", 0, "BB9E 6AE1 979D 8FF4", "MILT VARY MAST OK SEES WENT" },
-	{ OTP_SHA1, "This is a test.", "TeSt", 1, "63D9 3663 9734 385B", "CART OTTO HIVE ODE VAT NUT" },
-	{ OTP_SHA1, "This is a test.", "TeSt", 99, "87FE C776 8B73 CCF9", "GAFF WAIT SKID GIG SKY EYED" },
-	{ OTP_SHA1, "AbCdEfGhIjK", "alpha1", 0, "AD85 F658 EBE3 83C9", "LEST OR HEEL SCOT ROB SUIT" },
-	{ OTP_SHA1, "AbCdEfGhIjK", "alpha1", 1, "D07C E229 B5CF 119B", "RITE TAKE GELD COST TUNE RECK" },
-	{ OTP_SHA1, "AbCdEfGhIjK", "alpha1", 99, "27BC 7103 5AAF 3DC6", "MAY STAR TIN LYON VEDA STAN" },
-	{ OTP_SHA1, "OTP's are good", "correct", 0, "D51F 3E99 BF8E 6F0B", "RUST WELT KICK FELL TAIL FRAU" },
-	{ OTP_SHA1, "OTP's are good", "correct", 1, "82AE B52D 9437 74E4", "FLIT DOSE ALSO MEW DRUM DEFY" },
-	{ OTP_SHA1, "OTP's are good", "correct", 99, "4F29 6A74 FE15 67EC", "AURA ALOE HURL WING BERG WAIT" },
+    { OTP_MD5, "This is a test.", "TeSt", 0, "9E87 6134 D904 99DD", "INCH SEA ANNE LONG AHEM TOUR" },
+    { OTP_MD5, "This is a test.", "TeSt", 1, "7965 E054 36F5 029F", "EASE OIL FUM CURE AWRY AVIS" },
+    { OTP_MD5, "This is a test.", "TeSt", 99, "50FE 1962 C496 5880", "BAIL TUFT BITS GANG CHEF THY" },
+    { OTP_MD5, "AbCdEfGhIjK", "alpha1", 0, "8706 6DD9 644B F206", "FULL PEW DOWN ONCE MORT ARC" },
+    { OTP_MD5, "AbCdEfGhIjK", "alpha1", 1, "7CD3 4C10 40AD D14B", "FACT HOOF AT FIST SITE KENT" },
+    { OTP_MD5, "AbCdEfGhIjK", "alpha1", 99, "5AA3 7A81 F212 146C", "BODE HOP JAKE STOW JUT RAP" },
+    { OTP_MD5, "OTP's are good", "correct", 0, "F205 7539 43DE 4CF9", "ULAN NEW ARMY FUSE SUIT EYED" },
+    { OTP_MD5, "OTP's are good", "correct", 1, "DDCD AC95 6F23 4937", "SKIM CULT LOB SLAM POE HOWL" },
+    { OTP_MD5, "OTP's are good", "correct", 99, "B203 E28F A525 BE47", "LONG IVY JULY AJAR BOND LEE" },
+    { OTP_SHA1, "This is a test.", "TeSt", 0, "BB9E 6AE1 979D 8FF4", "MILT VARY MAST OK SEES WENT" },
+    { OTP_SHA1, "This is a test.", "TeSt", 1, "63D9 3663 9734 385B", "CART OTTO HIVE ODE VAT NUT" },
+    { OTP_SHA1, "This is a test.", "TeSt", 99, "87FE C776 8B73 CCF9", "GAFF WAIT SKID GIG SKY EYED" },
+    { OTP_SHA1, "AbCdEfGhIjK", "alpha1", 0, "AD85 F658 EBE3 83C9", "LEST OR HEEL SCOT ROB SUIT" },
+    { OTP_SHA1, "AbCdEfGhIjK", "alpha1", 1, "D07C E229 B5CF 119B", "RITE TAKE GELD COST TUNE RECK" },
+    { OTP_SHA1, "AbCdEfGhIjK", "alpha1", 99, "27BC 7103 5AAF 3DC6", "MAY STAR TIN LYON VEDA STAN" },
+    { OTP_SHA1, "OTP's are good", "correct", 0, "D51F 3E99 BF8E 6F0B", "RUST WELT KICK FELL TAIL FRAU" },
+    { OTP_SHA1, "OTP's are good", "correct", 1, "82AE B52D 9437 74E4", "FLIT DOSE ALSO MEW DRUM DEFY" },
+    { OTP_SHA1, "OTP's are good", "correct", 99, "4F29 6A74 FE15 67EC", "AURA ALOE HURL WING BERG WAIT" },
 };
 
 static void test_rfc_vectors(void **state)
@@ -51,9 +52,9 @@ static void test_rfc_vectors(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(vectors); i++) {
 		uint64_t v = 0, parsed = 0;
 		char hex[OTP_HEX_TEXT_MAX], words[OTP_WORDS_TEXT_MAX];
-		assert_int_equal(
-		    otp_generate(vectors[i].alg, S(vectors[i].seed), S(vectors[i].passphrase), vectors[i].count, &v),
-		    0);
+		assert_int_equal(otp_generate(vectors[i].alg, S(vectors[i].seed), S(vectors[i].passphrase),
+					      vectors[i].count, &v),
+				 0);
 		otp_format_hex(v, hex, sizeof(hex));
 		otp_format_words(v, words, sizeof(words));
 		assert_string_equal(hex, vectors[i].hex);
@@ -240,10 +241,10 @@ static void test_fake_challenge(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc_vectors),	 cmocka_unit_test(test_step_links_counts),
-		cmocka_unit_test(test_dictionary),	 cmocka_unit_test(test_round_trips),
+		cmocka_unit_test(test_rfc_vectors),     cmocka_unit_test(test_step_links_counts),
+		cmocka_unit_test(test_dictionary),      cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_checksum_failure), cmocka_unit_test(test_parse_variants),
-		cmocka_unit_test(test_seed_and_alg),	 cmocka_unit_test(test_fake_challenge),
+		cmocka_unit_test(test_seed_and_alg),    cmocka_unit_test(test_fake_challenge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,7 +201,7 @@ static void test_migrate_from_version_1(void **state)
 	assert_int_equal(got.updated_at, 6);
 	user_record_free(&got);
 	assert_int_equal(fx->ops->principal_add(fx->s, "old@R", "old"), 0);
-	/* The old user takes groups and policies (schema 5). */
+	/* The old user takes groups and policies (the newest step). */
 	assert_int_equal(policy_group_add(fx->ops, fx->s, "g"), 0);
 	const char *g = "g";
 	assert_int_equal(policy_groups_set(fx->ops, fx->s, "old", &g, 1), 0);

@@ -106,12 +106,12 @@ static void reopen_store(struct fixture *fx)
 static struct user_record rec(const char *name, const char *home, const char *account, uint32_t perms, bool enabled)
 {
 	return (struct user_record){
-		.name = (char *)name,
-		.password_hash = (char *)"$y$j9T$abc$def",
-		.home = (char *)home,
-		.account = (char *)account,
-		.perms = perms,
-		.enabled = enabled,
+	    .name = (char *)name,
+	    .password_hash = (char *)"$y$j9T$abc$def",
+	    .home = (char *)home,
+	    .account = (char *)account,
+	    .perms = perms,
+	    .enabled = enabled,
 	};
 }
 
@@ -334,8 +334,8 @@ static int collect_fn(const struct user_record *u, void *arg)
 static void test_list(void **state)
 {
 	struct fixture *fx = *state;
-	static const char *const names[] = { "mallory", "alice", "zed", "bob" };
-	struct collect c = { 0 };
+	static const char *const names[] = {"mallory", "alice", "zed", "bob"};
+	struct collect c = {0};
 	open_store(fx, true);
 	assert_int_equal(fx->ops->list(fx->s, collect_fn, &c), 0);
 	assert_int_equal(c.n, 0);
@@ -353,10 +353,10 @@ static void test_list(void **state)
 
 	/* Stopping early returns the callback's value and leaves the handle
 	 * usable (the statement was reset). */
-	c = (struct collect){ .stop_after = 2 };
+	c = (struct collect){.stop_after = 2};
 	assert_int_equal(fx->ops->list(fx->s, collect_fn, &c), 42);
 	assert_int_equal(c.n, 2);
-	c = (struct collect){ 0 };
+	c = (struct collect){0};
 	assert_int_equal(fx->ops->list(fx->s, collect_fn, &c), 0);
 	assert_int_equal(c.n, 4);
 }
@@ -438,14 +438,12 @@ static void test_migrate_v1(void **state)
 	assert_string_equal(got.home, "/srv/old");
 	assert_int_equal(got.created_at, 5);
 	user_record_free(&got);
-	/* The old user takes groups and policies (schema 5). */
+	/* The old user takes groups and policies (the newest step). */
 	assert_int_equal(policy_group_add(fx->ops, fx->s, "g"), 0);
 	const char *g = "g";
 	assert_int_equal(policy_groups_set(fx->ops, fx->s, "old", &g, 1), 0);
 	assert_int_equal(policy_put(fx->ops, fx->s, POLICY_USER, "old", POLICY_A_MAX_SESSIONS, "", "2"), 0);
-	struct otp_state st = {
-		.otp = true, .alg = OTP_SHA1, .seq = 100, .seed = "test", .last = 0x8000000000000001ull
-	};
+	struct otp_state st = { .otp = true, .alg = OTP_SHA1, .seq = 100, .seed = "test", .last = 0x8000000000000001ull };
 	assert_int_equal(fx->ops->otp_put(fx->s, "old", &st), 0);
 	reopen_store(fx);
 	struct otp_state back;
@@ -513,7 +511,7 @@ static void test_challenge_locks(void **state)
 	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 1, 1000, 1060), 0);
 	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 2, 1001, 1061), -EBUSY);
 	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 1, 1001, 1061), 0); /* the owner renews */
-	assert_int_equal(fx->ops->challenge_unlock(fx->s, "ghost", 2), 0);	     /* not 2's: stays */
+	assert_int_equal(fx->ops->challenge_unlock(fx->s, "ghost", 2), 0);          /* not 2's: stays */
 	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 2, 1002, 1062), -EBUSY);
 	assert_int_equal(fx->ops->challenge_unlock(fx->s, "ghost", 1), 0);
 	assert_int_equal(fx->ops->challenge_lock(fx->s, "ghost", 2, 1002, 1062), 0);
@@ -613,7 +611,7 @@ static int pairs_fn(const char *principal, const char *name, void *arg)
 
 static void list_pairs(struct fixture *fx, const char *name, const char *want)
 {
-	struct pairs p = { 0 };
+	struct pairs p = {0};
 	assert_int_equal(fx->ops->principal_list(fx->s, name, pairs_fn, &p), 0);
 	assert_string_equal(p.text, want);
 }
@@ -769,34 +767,34 @@ static void test_bans_race(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_missing_without_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_missing_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_unset_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_add_lookup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_perms_stored_canonically, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_add_duplicate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_add_invalid_record, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_otp_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_challenge_locks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_perms_row, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_names_are_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_principals_added_to_old_database, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bans_race, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_missing_without_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_missing_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_unset_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perms_stored_canonically, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_duplicate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_invalid_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_otp_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_challenge_locks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_perms_row, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_names_are_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_principals_added_to_old_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bans_race, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
