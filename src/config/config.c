@@ -102,7 +102,7 @@ static const struct config_row config_rows[] = {
 	ROW("limits", "max_per_ip", CONFIG_T_UINT, max_per_ip, 0, 1000000, "100",
 	    "sessions from one client address (IPv6: one /64); 0 = no limit"),
 	ROW("limits", "max_per_user", CONFIG_T_UINT, max_per_user, 0, 1000000, "100",
-	    "logged-in sessions of one user; 0 = no limit"),
+	    "logged-in sessions of one user; 0 = no limit (a user's or group's max-sessions replaces it)"),
 	ROW("limits", "connect_rate", CONFIG_T_UINT, connect_rate, 0, 1000000, "20",
 	    "new connections per second from one client address, sustained; 0 = no limit"),
 	ROW("limits", "connect_burst", CONFIG_T_UINT, connect_burst, 1, 1000000, "100",
