@@ -561,7 +561,8 @@ def render_sftp(data):
         return out + [f"Not run: {sf['skip']}", ""]
     names, rounds = sf["names"], sftp_rounds(data)
     out.append(f"Same user and yescrypt hash, same client ({sf.get('client', '?')}, `sftp -b -` "
-               f"with its default 32 KiB requests, 64 in flight), same algorithms on both "
+               f"with its defaults: reads and writes as large as the server's limits@openssh.com "
+               f"allows, 255 KiB on both, up to 64 in flight), same algorithms on both "
                f"servers: cipher **{sf.get('cipher')}**, key exchange {sf.get('kex')}, host key "
                f"{sf.get('hostkey')}, password authentication. sshd: {sf.get('sshd', '?')}, "
                f"a private instance ({sf.get('chroot', '')}, UsePAM no). Servers alternate "
