@@ -102,6 +102,9 @@ enum sftp_ext {
 	SFTP_EXT_LIMITS,       /* limits@openssh.com */
 	SFTP_EXT_EXPAND_PATH,  /* expand-path@openssh.com: path */
 	SFTP_EXT_HOME,	       /* home-directory: path (a user name) */
+	SFTP_EXT_HARDLINK,     /* hardlink@openssh.com: path (old), path2 (new) */
+	SFTP_EXT_COPY_DATA,    /* copy-data: handle, offset, length, handle2, offset2 */
+	SFTP_EXT_LSETSTAT,     /* lsetstat@openssh.com: path, attrs */
 	SFTP_EXT_UNKNOWN,      /* any other name: OP_UNSUPPORTED */
 };
 
@@ -116,7 +119,12 @@ struct sftp_req {
 	uint64_t offset;	 /* READ, WRITE */
 	uint32_t len;		 /* READ */
 	struct slice data;	 /* WRITE */
-	struct sftp_attrs attrs; /* OPEN, SETSTAT, FSETSTAT, MKDIR */
+	struct sftp_attrs attrs; /* OPEN, SETSTAT, FSETSTAT, MKDIR, lsetstat */
+	/* copy-data (draft-ietf-secsh-filexfer-extensions-00 §7): handle at
+	 * offset for length bytes (0: to its end) into handle2 at offset2. */
+	uint64_t length;
+	struct slice handle2;
+	uint64_t offset2;
 	enum sftp_ext ext;
 	struct slice ext_name;
 };
