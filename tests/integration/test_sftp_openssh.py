@@ -1,0 +1,358 @@
+"""SFTP v3's whole request set and the OpenSSH extensions with exact status codes (READLINK,
+SYMLINK, hardlink@openssh.com, copy-data, lsetstat@openssh.com: confined, under the user's
+permission bits), real clients (OpenSSH sftp -b and scp in its SFTP mode, rclone's sftp backend,
+lftp's sftp://) with exact bytes on disk, traversal through every path-taking request with the
+FTP traversal suite's world (test_traversal.py: sentinels outside, symlinks pointing out, the
+decoy inside), 1 GiB each way by sha256, a killed client's upload, and bad input (truncated,
+oversized, unknown, another session's handles): a status or a closed channel, never a crash."""
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from conftest import HOST, IS_ROOT, wait_until
+from files_helpers import chown_svc, home_of, make_dir, put_file
+from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, FSETSTAT, FX_BAD_MESSAGE, FX_EOF,
+                          FX_FAILURE, FX_NO_SUCH_FILE, FX_OK, FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED, FXF_APPEND,
+                          FXF_CREAT, FXF_READ, FXF_TRUNC, FXF_WRITE, LSTAT, MKDIR, NAME, OPEN, OPENDIR, READ,
+                          READDIR, READLINK, REALPATH, REMOVE, RENAME, RMDIR, SETSTAT, STAT, STATUS, SYMLINK, WRITE,
+                          Raw, openssh_sftp, sstr, start_sftp_server, transport)
+
+pytestmark = pytest.mark.usefixtures("needs_sftp")
+
+SSH_OPTS = ["-F", "/dev/null", "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=no", "-o",
+            "UserKnownHostsFile=/dev/null", "-o", "PreferredAuthentications=password", "-o",
+            "PubkeyAuthentication=no", "-o", "LogLevel=ERROR"]
+
+
+@pytest.fixture
+def needs_sftp(ferry_bin):
+    from conftest import built_features
+    if "sftp" not in built_features(ferry_bin):
+        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
+
+
+@pytest.fixture
+def srv(make_server):
+    return start_sftp_server(make_server)
+
+
+def need(*tools):
+    for t in tools:
+        if not shutil.which(t):
+            pytest.skip(f"{t} is not installed (scripts/deps.sh FERRY_TEST_PKGS)")
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def status_of(typ, body):
+    assert typ == STATUS, (typ, body)
+    return struct.unpack(">I", body[:4])[0]
+
+
+def name_of(typ, body):
+    """The first name of a NAME reply."""
+    assert typ == NAME, (typ, body)
+    n = struct.unpack(">I", body[4:8])[0]
+    return body[8:8 + n]
+
+
+def copy_data(r, rh, roff, rlen, wh, woff):
+    return r.status(EXTENDED, sstr("copy-data") + sstr(rh) + struct.pack(">QQ", roff, rlen) + sstr(wh)
+                    + struct.pack(">Q", woff))
+
+
+# ---- the new requests, exact status codes
+
+def test_version_names_every_extension(srv):
+    t = transport(srv)
+    r = Raw(t)
+    assert r.extensions == {
+        "posix-rename@openssh.com": "1", "statvfs@openssh.com": "2", "fstatvfs@openssh.com": "2",
+        "fsync@openssh.com": "1", "limits@openssh.com": "1", "expand-path@openssh.com": "1",
+        "home-directory": "1", "hardlink@openssh.com": "1", "copy-data": "1", "lsetstat@openssh.com": "1"}
+    t.close()
+
+
+def test_symlink_and_readlink_stay_inside(srv):
+    """Targets are stored as given; an absolute one is a path from the home (the client's "/"),
+    and nothing followed through a link leaves the home."""
+    h = home_of(srv)
+    outside = os.path.join(srv.dir, "outside")
+    put_file(os.path.join(outside, "secret"), b"SECRET")
+    put_file(os.path.join(h, "dir", "f"), b"inside")
+    t = transport(srv)
+    r = Raw(t)
+    # OpenSSH's order: the target first, then the link's path.
+    assert r.status(SYMLINK, sstr("dir/f") + sstr("/rel")) == FX_OK
+    assert r.status(SYMLINK, sstr("/dir/f") + sstr("/abs")) == FX_OK
+    assert r.status(SYMLINK, sstr("../outside/secret") + sstr("/up")) == FX_OK
+    assert r.status(SYMLINK, sstr(os.path.join(outside, "secret")) + sstr("/host")) == FX_OK
+    assert r.status(SYMLINK, sstr("/etc/passwd") + sstr("/passwd")) == FX_OK
+    assert os.readlink(os.path.join(h, "rel")) == "dir/f"
+    assert os.readlink(os.path.join(h, "abs")) == "/dir/f"
+    assert os.readlink(os.path.join(h, "up")) == "../outside/secret"
+    assert name_of(*r.request(READLINK, sstr("/abs"))) == b"/dir/f"
+    assert name_of(*r.request(READLINK, sstr("host"))) == os.path.join(outside, "secret").encode()
+    # Followed: inside, or nothing.
+    for link, want in (("/rel", b"inside"), ("/abs", b"inside")):
+        fh = r.open(link, FXF_READ)
+        assert r.request(READ, sstr(fh) + struct.pack(">QI", 0, 100)) == (DATA, sstr(want))
+        assert r.status(CLOSE, sstr(fh)) == FX_OK
+    for link in ("/up", "/host", "/passwd", "/up/x", "/host/../secret"):
+        assert status_of(*r.request(OPEN, sstr(link) + struct.pack(">II", FXF_READ, 0))) == FX_NO_SUCH_FILE
+        assert r.status(STAT, sstr(link)) == FX_NO_SUCH_FILE
+    assert r.request(LSTAT, sstr("/up"))[0] == ATTRS  # the link itself is inside
+    # A write through an outward link lands inside, never outside.
+    w = r.open("/up", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert r.status(WRITE, sstr(w) + struct.pack(">Q", 0) + sstr(b"new")) == FX_OK
+    assert r.status(CLOSE, sstr(w)) == FX_OK
+    assert read(os.path.join(outside, "secret")) == b"SECRET"
+    # Errors.
+    assert r.status(SYMLINK, sstr("x") + sstr("/dir/f")) == FX_FAILURE  # exists
+    assert r.status(SYMLINK, sstr("") + sstr("/empty")) == FX_BAD_MESSAGE
+    assert r.status(SYMLINK, sstr("a\0b") + sstr("/nul")) == FX_BAD_MESSAGE
+    assert r.status(SYMLINK, sstr("x") + sstr("/nope/l")) == FX_NO_SUCH_FILE
+    assert r.status(READLINK, sstr("/dir/f")) == FX_BAD_MESSAGE  # not a link: EINVAL
+    assert r.status(READLINK, sstr("/nope")) == FX_NO_SUCH_FILE
+    t.close()
+    assert read(os.path.join(outside, "secret")) == b"SECRET"
+    assert os.listdir(outside) == ["secret"]
+
+
+def test_hardlink_inside_the_home_only(srv):
+    h = home_of(srv)
+    outside = os.path.join(srv.dir, "outside")
+    put_file(os.path.join(outside, "secret"), b"SECRET")
+    put_file(os.path.join(h, "f"), b"data")
+    os.symlink(os.path.join(outside, "secret"), os.path.join(h, "out"))
+    os.symlink("../outside", os.path.join(h, "outdir"))
+    chown_svc(os.path.join(h, "out"))
+    t = transport(srv)
+    r = Raw(t)
+
+    def hardlink(a, b):
+        return r.status(EXTENDED, sstr("hardlink@openssh.com") + sstr(a) + sstr(b))
+    assert hardlink("/f", "/g") == FX_OK
+    assert os.stat(os.path.join(h, "g")).st_ino == os.stat(os.path.join(h, "f")).st_ino
+    assert hardlink("/f", "/g") == FX_FAILURE  # exists
+    assert hardlink("/nope", "/x") == FX_NO_SUCH_FILE
+    make_dir(os.path.join(h, "d"))
+    assert hardlink("/d", "/d2") == FX_PERMISSION_DENIED  # a directory: EPERM
+    # The outward link is linked itself (a link inside), never what it points at.
+    assert hardlink("/out", "/out2") == FX_OK
+    assert os.path.islink(os.path.join(h, "out2"))
+    assert os.stat(os.path.join(outside, "secret")).st_nlink == 1
+    for a, b in (("/outdir/secret", "/stolen"), ("/../outside/secret", "/stolen"), ("/f", "/outdir/planted"),
+                 ("/f", "/../outside/planted")):
+        hardlink(a, b)
+    assert sorted(os.listdir(outside)) == ["secret"]
+    assert os.stat(os.path.join(outside, "secret")).st_nlink == 1
+    assert not os.path.exists(os.path.join(h, "stolen"))
+    t.close()
+
+
+def test_lsetstat_changes_the_name_itself(srv):
+    h = home_of(srv)
+    put_file(os.path.join(h, "f"), b"data", mtime=1500000000)
+    os.symlink("f", os.path.join(h, "l"))
+    chown_svc(os.path.join(h, "l"))
+    t = transport(srv)
+    r = Raw(t)
+
+    def lsetstat(p, attrs):
+        return r.status(EXTENDED, sstr("lsetstat@openssh.com") + sstr(p) + attrs)
+    assert lsetstat("/l", struct.pack(">III", 8, 1200000000, 1200000000)) == FX_OK
+    assert os.lstat(os.path.join(h, "l")).st_mtime == 1200000000
+    assert os.stat(os.path.join(h, "f")).st_mtime == 1500000000  # the target untouched
+    assert lsetstat("/l", struct.pack(">II", 4, 0o600)) == FX_OP_UNSUPPORTED  # a link has no mode
+    assert lsetstat("/f", struct.pack(">II", 4, 0o640)) == FX_OK
+    assert os.stat(os.path.join(h, "f")).st_mode & 0o7777 == 0o640
+    assert lsetstat("/f", struct.pack(">II", 4, 0o4755)) == FX_OK  # set-ID bits dropped
+    assert os.stat(os.path.join(h, "f")).st_mode & 0o7777 == 0o755
+    assert lsetstat("/f", struct.pack(">IQ", 1, 0)) == FX_OP_UNSUPPORTED  # a size
+    assert lsetstat("/f", struct.pack(">III", 2, 0, 0)) == FX_PERMISSION_DENIED  # owners
+    assert lsetstat("/nope", struct.pack(">II", 4, 0o600)) == FX_NO_SUCH_FILE
+    t.close()
+
+
+def test_copy_data(srv):
+    """Offsets and lengths as in draft-ietf-secsh-filexfer-extensions copy-data; a copy bigger
+    than a step (8 MiB) goes over several turns of the loop, requests behind it wait their turn."""
+    h = home_of(srv)
+    src = os.urandom(20 * 1024 * 1024 + 123)
+    put_file(os.path.join(h, "src"), src)
+    put_file(os.path.join(h, "part"), b"0123456789")
+    t = transport(srv)
+    r = Raw(t)
+    rh = r.open("/src", FXF_READ)
+    # Whole file (length 0: to the end) into a new upload, committed at CLOSE.
+    wh = r.open("/dst", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    # Pipelined: the STAT behind the copy is answered after it, in order.
+    r.send(EXTENDED, struct.pack(">I", 500) + sstr("copy-data") + sstr(rh) + struct.pack(">QQ", 0, 0) + sstr(wh)
+           + struct.pack(">Q", 0))
+    r.send(STAT, struct.pack(">I", 501) + sstr("/"))
+    typ, body = r.recv()
+    assert (typ, struct.unpack(">II", body[:8])) == (STATUS, (500, FX_OK))
+    typ, body = r.recv()
+    assert typ == ATTRS and struct.unpack(">I", body[:4])[0] == 501
+    assert not os.path.exists(os.path.join(h, "dst"))  # not before CLOSE
+    assert r.status(CLOSE, sstr(wh)) == FX_OK
+    assert read(os.path.join(h, "dst")) == src
+    # A range into a file written in place at an offset.
+    ph = r.open("/part", FXF_WRITE)
+    assert copy_data(r, rh, 5, 3, ph, 2) == FX_OK
+    # Past the end of the source: what there is, then OK (as OpenSSH's server).
+    assert copy_data(r, rh, len(src) - 2, 100, ph, 10) == FX_OK
+    assert r.status(CLOSE, sstr(ph)) == FX_OK
+    assert read(os.path.join(h, "part")) == b"01" + src[5:8] + b"56789" + src[-2:]
+    # Appending: the data goes to the end whatever the offset says.
+    ah = r.open("/part", FXF_WRITE | FXF_APPEND)
+    assert copy_data(r, rh, 0, 4, ah, 0) == FX_OK
+    assert r.status(CLOSE, sstr(ah)) == FX_OK
+    assert read(os.path.join(h, "part")) == b"01" + src[5:8] + b"56789" + src[-2:] + src[:4]
+    # Handles: of the wrong kind, closed, unknown, the same file.
+    wh = r.open("/dst", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert copy_data(r, wh, 0, 1, rh, 0) == FX_FAILURE
+    assert copy_data(r, b"\0\0\0\7", 0, 1, wh, 0) == FX_FAILURE
+    same = r.open("/src", FXF_WRITE)
+    assert copy_data(r, rh, 0, 10, same, 100) == FX_FAILURE
+    assert r.status(CLOSE, sstr(same)) == FX_OK
+    assert r.status(CLOSE, sstr(wh)) == FX_OK
+    assert copy_data(r, rh, 0, 1, wh, 0) == FX_FAILURE  # closed
+    assert r.status(EXTENDED, sstr("copy-data") + sstr(rh) + struct.pack(">Q", 0)) == FX_BAD_MESSAGE
+    assert r.status(CLOSE, sstr(rh)) == FX_OK
+    assert read(os.path.join(h, "src")) == src
+    t.close()
+    srv.wait_log(rf'cmd=STOR path="/dst" bytes={len(src)} status=ok protocol=sftp')
+
+
+def test_new_requests_ask_the_users_permissions(srv):
+    """SYMLINK and hardlink need "write"; READLINK "list"; lsetstat "write"; copy-data needs the
+    two handles (read, write)."""
+    h = home_of(srv, "ro")
+    srv.add_user("ro", "pw")
+    srv.ferry("user", "set", "ro", "--perms", "read", check=True)
+    put_file(os.path.join(h, "f"), b"data", mtime=1500000000)
+    os.symlink("f", os.path.join(h, "l"))
+    chown_svc(os.path.join(h, "l"))
+    t = transport(srv, user="ro")
+    r = Raw(t)
+    assert r.status(SYMLINK, sstr("f") + sstr("/l2")) == FX_PERMISSION_DENIED
+    assert r.status(EXTENDED, sstr("hardlink@openssh.com") + sstr("/f") + sstr("/g")) == FX_PERMISSION_DENIED
+    assert r.status(READLINK, sstr("/l")) == FX_PERMISSION_DENIED
+    assert r.status(EXTENDED, sstr("lsetstat@openssh.com") + sstr("/f") + struct.pack(">III", 8, 1, 1)) \
+        == FX_PERMISSION_DENIED
+    assert r.status(EXTENDED, sstr("lsetstat@openssh.com") + sstr("/f") + struct.pack(">II", 4, 0o777)) \
+        == FX_PERMISSION_DENIED
+    rh = r.open("/f", FXF_READ)
+    assert status_of(*r.request(OPEN, sstr("/g") + struct.pack(">II", FXF_WRITE | FXF_CREAT | FXF_TRUNC, 0))) \
+        == FX_PERMISSION_DENIED
+    assert copy_data(r, rh, 0, 0, rh, 0) == FX_FAILURE  # no write handle to be had
+    t.close()
+    assert sorted(os.listdir(h)) == ["f", "l"]
+    assert os.stat(os.path.join(h, "f")).st_mtime == 1500000000
+
+
+def test_every_v3_request_is_answered(srv):
+    """Each request type of filexfer-02 with valid fields gets its reply; every other type, and
+    every known type cut short, a STATUS with its id; the session serves on."""
+    put_file(os.path.join(home_of(srv), "f"), b"abc")
+    t = transport(srv)
+    r = Raw(t)
+    fh = r.open("/f", FXF_READ)
+    dh = r.handle(OPENDIR, sstr("/"))
+    replies = {
+        OPEN: r.request(OPEN, sstr("/f") + struct.pack(">II", FXF_READ, 0))[0],
+        READ: r.request(READ, sstr(fh) + struct.pack(">QI", 0, 10))[0],
+        LSTAT: r.request(LSTAT, sstr("/f"))[0],
+        FSTAT: r.request(FSTAT, sstr(fh))[0],
+        SETSTAT: r.request(SETSTAT, sstr("/f") + struct.pack(">II", 4, 0o644))[0],
+        FSETSTAT: r.request(FSETSTAT, sstr(fh) + struct.pack(">I", 0))[0],
+        READDIR: r.request(READDIR, sstr(dh))[0],
+        MKDIR: r.request(MKDIR, sstr("/d") + struct.pack(">I", 0))[0],
+        RMDIR: r.request(RMDIR, sstr("/d"))[0],
+        REALPATH: r.request(REALPATH, sstr("."))[0],
+        STAT: r.request(STAT, sstr("/f"))[0],
+        RENAME: r.request(RENAME, sstr("/f") + sstr("/g"))[0],
+        SYMLINK: r.request(SYMLINK, sstr("g") + sstr("/l"))[0],
+        READLINK: r.request(READLINK, sstr("/l"))[0],
+        REMOVE: r.request(REMOVE, sstr("/l"))[0],
+        WRITE: r.request(WRITE, sstr(fh) + struct.pack(">Q", 0) + sstr(b"x"))[0],
+        CLOSE: r.request(CLOSE, sstr(dh))[0],
+    }
+    assert replies == {OPEN: 102, READ: DATA, LSTAT: ATTRS, FSTAT: ATTRS, SETSTAT: STATUS, FSETSTAT: STATUS,
+                       READDIR: NAME, MKDIR: STATUS, RMDIR: STATUS, REALPATH: NAME, STAT: ATTRS, RENAME: STATUS,
+                       SYMLINK: STATUS, READLINK: NAME, REMOVE: STATUS, WRITE: STATUS, CLOSE: STATUS}
+    # Unknown types (and reply types sent by a client): OP_UNSUPPORTED with the id.
+    for typ in (0, 2, 21, 99, 100, 101, 104, 199, 201, 255):
+        assert r.status(typ, b"anything") == FX_OP_UNSUPPORTED, typ
+    assert r.status(EXTENDED, sstr("no-such@example.com") + b"\0\0") == FX_OP_UNSUPPORTED
+    # Every known type with nothing but its id: BAD_MESSAGE.
+    for typ in list(range(OPEN, SYMLINK + 1)) + [EXTENDED]:
+        assert r.status(typ, b"") == FX_BAD_MESSAGE, typ
+    for ext in ("posix-rename@openssh.com", "statvfs@openssh.com", "fstatvfs@openssh.com", "fsync@openssh.com",
+                "expand-path@openssh.com", "home-directory", "hardlink@openssh.com", "copy-data",
+                "lsetstat@openssh.com"):
+        assert r.status(EXTENDED, sstr(ext)) == FX_BAD_MESSAGE, ext
+    assert r.request(STAT, sstr("/g"))[0] == ATTRS
+    t.close()
+    assert srv.alive()
+
+
+def test_bad_input_never_crashes(srv):
+    """Truncated packets (a length promising more than comes, then the channel closed), oversized
+    ones, garbage, and handles of another session, including for copy-data."""
+    put_file(os.path.join(home_of(srv), "f"), b"secret")
+    # Another session's handles: nothing, whichever request carries them.
+    t1, t2 = transport(srv), transport(srv)
+    r1, r2 = Raw(t1), Raw(t2)
+    rh = r1.open("/f", FXF_READ)
+    wh = r1.open("/w", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    mine = r2.open("/mine", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert copy_data(r2, rh, 0, 0, mine, 0) == FX_FAILURE
+    assert r2.status(EXTENDED, sstr("fsync@openssh.com") + sstr(wh)) == FX_FAILURE
+    assert r2.status(FSETSTAT, sstr(wh) + struct.pack(">II", 4, 0o777)) == FX_FAILURE
+    assert r2.status(WRITE, sstr(wh) + struct.pack(">Q", 0) + sstr(b"x")) == FX_FAILURE
+    assert r2.status(CLOSE, sstr(mine)) == FX_OK
+    assert read(os.path.join(home_of(srv), "mine")) == b""
+    assert r1.status(CLOSE, sstr(wh)) == FX_OK and r1.status(CLOSE, sstr(rh)) == FX_OK
+    t1.close()
+    t2.close()
+    # A packet cut short by the client going away; then garbage; then a zero length.
+    for junk in (struct.pack(">IB", 100, STAT) + b"\0\0\0\1", os.urandom(64), b"\0\0\0\0",
+                 struct.pack(">I", 0xFFFFFFFF) + b"\3"):
+        t = transport(srv)
+        r = Raw(t)
+        r.send_raw(junk)
+        r.ch.shutdown_write()
+        try:
+            r.recv()
+        except (EOFError, OSError, socket.timeout):
+            pass
+        t.close()
+    # Still serving.
+    t = transport(srv)
+    r = Raw(t)
+    assert r.request(STAT, sstr("/f"))[0] == ATTRS
+    t.close()
+    assert srv.alive()
+    srv.wait_log(r"sftp: closing: ip=127\.0\.0\.1 reason=packet-too-large")
