@@ -145,6 +145,10 @@ int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir
  * dropped) of a file the user has open, asked of files_allow as by path. */
 int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime);
 int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode);
+/* The size of a file the user has open for writing, or of the plain file
+ * vpath (cut or extended), for a user who may upload. */
+int files_fd_truncate(const struct files_user *u, int fd, uint64_t size);
+int files_truncate(const struct files_user *u, const char *vpath, uint64_t size);
 /* The figures of the file system holding vpath, for a user who may list. */
 int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs *out);
 

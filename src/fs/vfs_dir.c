@@ -90,6 +90,30 @@ int vfs_fd_copy(int in, uint64_t off_in, int out, uint64_t off_out, size_t n, si
 	return copy_by_hand(in, off_in, out, off_out, n, copied);
 }
 
+int vfs_fd_truncate(int fd, uint64_t size)
+{
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+}
+
+int vfs_truncate(struct vfs *v, const char *vpath, uint64_t size)
+{
+	struct stat st;
+	int fd = -1;
+	/* O_NONBLOCK: a FIFO must not block the loop (it is refused below). */
+	int r = vfs_open(v, vpath, O_WRONLY | O_NONBLOCK, &fd);
+	if (r == 0 && fstat(fd, &st) != 0)
+		r = -errno;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	if (r == 0)
+		r = vfs_fd_truncate(fd, size);
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
 int vfs_fd_sync(int fd)
 {
 	return fsync(fd) == 0 ? 0 : -errno;

@@ -137,7 +137,7 @@ int sftp_frame(const void *p, size_t n, size_t *size);
 
 /* Parses one packet's body (after the length: type and fields, n bytes).
  * 0: *r holds the request. -EBADMSG: malformed (truncated, a string past
- * the end, bytes left over); r->type and, when has_id, r->id are set so
+ * the end; bytes after the fields are ignored, as OpenSSH does); r->type and, when has_id, r->id are set so
  * the caller can answer BAD_MESSAGE. -ENOTSUP: a type this server does not
  * serve (r->id set): OP_UNSUPPORTED. *has_id says whether r->id was read. */
 int sftp_parse(const void *p, size_t n, struct sftp_req *r, bool *has_id);

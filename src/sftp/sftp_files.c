@@ -513,16 +513,22 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 		reply_bad_handle(out, r->id);
 		return;
 	}
-	if (a->flags & SFTP_ATTR_SIZE) {
-		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Setting the size is not supported");
-		return;
-	}
 	if (a->flags & SFTP_ATTR_UIDGID) {
 		(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Files belong to the server");
 		return;
 	}
 	int e = 0;
-	if (a->flags & SFTP_ATTR_PERMISSIONS)
+	if (a->flags & SFTP_ATTR_SIZE) {
+		/* OpenSSH's scp writes in place and cuts the file at its end
+		 * (a temporary of a truncating upload is cut, the old file
+		 * then untouched until CLOSE). */
+		if (h->kind != SFTP_H_WRITE) {
+			(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Not open for writing");
+			return;
+		}
+		e = h->err ? h->err : files_fd_truncate(&srv->c.fu, h->fd, a->size);
+	}
+	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS))
 		e = files_fd_set_mode(&srv->c.fu, h->fd, (mode_t)a->perms);
 	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
 		struct timespec ts = { .tv_sec = (time_t)a->mtime };

@@ -91,6 +91,10 @@ struct sftp_session {
 	struct buf in, out;
 	size_t chan_pending; /* bytes libssh still holds for us (in was full) */
 	bool chan_eof, chan_closed;
+	/* The end of the SFTP channel: our exit-status, EOF and CLOSE sent
+	 * (ending); closed both ways (over): the client, not us, then ends
+	 * the connection (the idle timeout if it does not). */
+	bool chan_ending, chan_over;
 };
 
 /* sftp_auth.c */

@@ -61,7 +61,7 @@ static void reply_stat(struct sftp_server *srv, const struct sftp_req *r, struct
 
 /* SETSTAT: the permission bits and the modification time, as FTP's SITE
  * CHMOD and MFMT allow them. Owners belong to the service account
- * (PERMISSION_DENIED); a size (truncation) is not offered.
+ * (PERMISSION_DENIED); a size cuts or extends a plain file ("write").
  * lsetstat@openssh.com (nofollow): the same on the name itself, a final
  * symbolic link not followed (a link has no mode: OP_UNSUPPORTED). */
 static void setstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out, bool nofollow)
@@ -69,15 +69,21 @@ static void setstat(struct sftp_server *srv, const struct sftp_req *r, struct bu
 	const struct sftp_attrs *a = &r->attrs;
 	char vpath[PATH_MAX];
 	int e = 0;
-	if (a->flags & SFTP_ATTR_SIZE) {
-		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Setting the size is not supported");
-		return;
-	}
 	if (a->flags & SFTP_ATTR_UIDGID) {
 		(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Files belong to the server");
 		return;
 	}
-	if (a->flags & SFTP_ATTR_PERMISSIONS) {
+	if (a->flags & SFTP_ATTR_SIZE) {
+		/* A link itself has no size to set: lsetstat follows none. */
+		if (nofollow) {
+			(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Setting the size is not supported");
+			return;
+		}
+		e = resolve(srv, FILES_OP_UPLOAD, r->path, vpath);
+		if (e == 0)
+			e = files_truncate(&srv->c.fu, vpath, a->size);
+	}
+	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS)) {
 		e = resolve(srv, FILES_OP_SET_MODE, r->path, vpath);
 		if (e == 0)
 			e = nofollow ? files_lset_mode(&srv->c.fu, vpath, (mode_t)a->perms)

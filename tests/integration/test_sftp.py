@@ -289,7 +289,7 @@ def test_status_codes(srv):
     assert r.status(EXTENDED, sstr("copy-data") + b"junk") == FX_BAD_MESSAGE  # served: fields cut short
     assert r.status(EXTENDED, sstr("copy-data@example.com") + b"junk") == FX_OP_UNSUPPORTED
     assert r.status(99, b"") == FX_OP_UNSUPPORTED  # an unknown request type
-    assert r.status(SETSTAT, sstr("/f") + struct.pack(">IQ", 1, 0)) == FX_OP_UNSUPPORTED  # size
+    assert r.status(SETSTAT, sstr("/") + struct.pack(">IQ", 1, 0)) == FX_FAILURE  # the size of a directory
     # EXCL on an existing file; writing without CREAT to a missing one.
     assert r.status(3, sstr("/f") + struct.pack(">II", FXF_WRITE | FXF_CREAT | FXF_EXCL, 0)) == FX_FAILURE
     assert r.status(3, sstr("/g") + struct.pack(">II", FXF_WRITE, 0)) == FX_NO_SUCH_FILE
@@ -357,10 +357,10 @@ def test_malformed_packets(srv):
     r.send(STAT, struct.pack(">I", 77) + struct.pack(">I", 1000) + b"abc")
     typ, body = r.recv()
     assert typ == 101 and struct.unpack(">II", body[:8]) == (77, FX_BAD_MESSAGE)
-    # Bytes left over after the fields.
+    # Bytes left over after the fields: ignored, as OpenSSH's server does (rclone sends them).
     r.send(REMOVE, struct.pack(">I", 78) + sstr("/x") + b"!")
     typ, body = r.recv()
-    assert typ == 101 and struct.unpack(">II", body[:8]) == (78, FX_BAD_MESSAGE)
+    assert typ == 101 and struct.unpack(">II", body[:8]) == (78, FX_NO_SUCH_FILE)
     # Still serving.
     assert r.request(STAT, sstr("/"))[0] == ATTRS
     # Over the packet limit: the stream cannot be resynchronised, the connection closes.

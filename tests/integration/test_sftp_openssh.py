@@ -194,6 +194,48 @@ def test_lsetstat_changes_the_name_itself(srv):
     t.close()
 
 
+def test_sizes_set_by_setstat_and_fsetstat(srv):
+    """A size cuts or extends a plain file (SETSTAT by path, FSETSTAT on a handle open for
+    writing: what OpenSSH's scp sends after writing in place); needs "write"."""
+    h = home_of(srv)
+    put_file(os.path.join(h, "f"), b"0123456789")
+    put_file(os.path.join(h, "g"), b"old file")
+    t = transport(srv)
+    r = Raw(t)
+    assert r.status(SETSTAT, sstr("/f") + struct.pack(">IQ", 1, 4)) == FX_OK
+    assert read(os.path.join(h, "f")) == b"0123"
+    assert r.status(SETSTAT, sstr("/f") + struct.pack(">IQ", 1, 6)) == FX_OK
+    assert read(os.path.join(h, "f")) == b"0123\0\0"
+    assert r.status(SETSTAT, sstr("/") + struct.pack(">IQ", 1, 0)) == FX_FAILURE
+    assert r.status(SETSTAT, sstr("/nope") + struct.pack(">IQ", 1, 0)) == FX_NO_SUCH_FILE
+    # In place (no TRUNC), then cut at the end: scp's upload.
+    w = r.open("/g", FXF_WRITE | FXF_CREAT)
+    assert r.status(WRITE, sstr(w) + struct.pack(">Q", 0) + sstr(b"new")) == FX_OK
+    assert r.status(FSETSTAT, sstr(w) + struct.pack(">IQ", 1, 3)) == FX_OK
+    assert r.status(CLOSE, sstr(w)) == FX_OK
+    assert read(os.path.join(h, "g")) == b"new"
+    # A truncating upload's temporary is cut; the old file stays until CLOSE.
+    w = r.open("/g", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert r.status(WRITE, sstr(w) + struct.pack(">Q", 0) + sstr(b"abcdef")) == FX_OK
+    assert r.status(FSETSTAT, sstr(w) + struct.pack(">IQ", 1, 2)) == FX_OK
+    assert read(os.path.join(h, "g")) == b"new"
+    assert r.status(CLOSE, sstr(w)) == FX_OK
+    assert read(os.path.join(h, "g")) == b"ab"
+    rh = r.open("/g", FXF_READ)
+    assert r.status(FSETSTAT, sstr(rh) + struct.pack(">IQ", 1, 0)) == FX_PERMISSION_DENIED
+    assert r.status(CLOSE, sstr(rh)) == FX_OK
+    assert read(os.path.join(h, "g")) == b"ab"
+    t.close()
+    srv.add_user("ro", "pw")
+    srv.ferry("user", "set", "ro", "--perms", "read,list", check=True)
+    put_file(os.path.join(home_of(srv, "ro"), "f"), b"keep")
+    t = transport(srv, user="ro")
+    r = Raw(t)
+    assert r.status(SETSTAT, sstr("/f") + struct.pack(">IQ", 1, 0)) == FX_PERMISSION_DENIED
+    t.close()
+    assert read(os.path.join(home_of(srv, "ro"), "f")) == b"keep"
+
+
 def test_copy_data(srv):
     """Offsets and lengths as in draft-ietf-secsh-filexfer-extensions copy-data; a copy bigger
     than a step (8 MiB) goes over several turns of the loop, requests behind it wait their turn."""
@@ -356,3 +398,161 @@ def test_bad_input_never_crashes(srv):
     t.close()
     assert srv.alive()
     srv.wait_log(r"sftp: closing: ip=127\.0\.0\.1 reason=packet-too-large")
+
+
+# ---- real clients
+
+def test_openssh_sftp_batch_every_command(srv, tmp_path):
+    h = home_of(srv)
+    local = tmp_path
+    data = os.urandom(500000) + b"end"
+    (local / "a.bin").write_bytes(data)
+    cp = openssh_sftp(srv, ["mkdir d", "put a.bin d/a.bin", "ln d/a.bin d/hard.bin", "ln -s /d/a.bin abs.lnk",
+                            "ln -s d/a.bin rel.lnk", "rename d/hard.bin d/h.bin", "chmod 640 d/a.bin",
+                            "ls -l d", "ls -l", "df /", "get abs.lnk via-abs.bin", "get rel.lnk via-rel.bin",
+                            "mkdir gone", "rmdir gone"], cwd=str(local))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert read(os.path.join(h, "d", "a.bin")) == data
+    st = os.stat(os.path.join(h, "d", "a.bin"))
+    assert st.st_ino == os.stat(os.path.join(h, "d", "h.bin")).st_ino and st.st_nlink == 2
+    assert st.st_mode & 0o777 == 0o640
+    assert os.readlink(os.path.join(h, "abs.lnk")) == "/d/a.bin"
+    assert os.readlink(os.path.join(h, "rel.lnk")) == "d/a.bin"
+    assert (local / "via-abs.bin").read_bytes() == data and (local / "via-rel.bin").read_bytes() == data
+    assert sorted(os.listdir(h)) == ["abs.lnk", "d", "rel.lnk"]
+    # ls -l shows the links with their targets; df shows the figures.
+    assert "abs.lnk -> /d/a.bin" in cp.stdout and "rel.lnk -> d/a.bin" in cp.stdout, cp.stdout
+    assert "Avail" in cp.stdout
+    # reget continues a download, reput an upload, each from what is there.
+    (local / "half.bin").write_bytes(data[:123456])
+    with open(os.path.join(h, "up.bin"), "wb") as f:
+        f.write(data[:200000])
+    chown_svc(os.path.join(h, "up.bin"))
+    cp = openssh_sftp(srv, ["reget d/a.bin half.bin", "reput a.bin up.bin"], cwd=str(local))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert (local / "half.bin").read_bytes() == data
+    assert read(os.path.join(h, "up.bin")) == data
+    srv.wait_log(rf'cmd=RETR path="/d/a\.bin" bytes={len(data) - 123456} status=ok protocol=sftp')
+    # cp (copy-data, OpenSSH 9's "copy"), where the client offers it.
+    cp = openssh_sftp(srv, ["help"], cwd=str(local))
+    if "copy" in cp.stdout:
+        cp = openssh_sftp(srv, ["copy d/a.bin copied.bin"], cwd=str(local))
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert read(os.path.join(h, "copied.bin")) == data
+    cp = openssh_sftp(srv, ["rm d/a.bin", "rm d/h.bin", "rmdir d", "rm abs.lnk", "rm rel.lnk", "rm up.bin"],
+                      cwd=str(local))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert sorted(os.listdir(h)) in ([], ["copied.bin"])
+
+
+def scp(s, args, cwd, password="pw"):
+    need("scp", "sshpass")
+    cmd = ["sshpass", "-p", password, "scp"] + SSH_OPTS + ["-P", str(s.sftp_port)] + args
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd,
+                          env={**os.environ, "HOME": cwd})
+
+
+def tree(root):
+    out = {}
+    for d, _, files in os.walk(root):
+        for n in files:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = read(p)
+    return out
+
+
+def make_tree(root):
+    files = {"top.txt": b"top\n", "a/one.bin": os.urandom(70000), "a/b/two.bin": os.urandom(300001),
+             "a/b/c/empty": b"", "z/" + "n" * 100: b"long name"}
+    for rel, data in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+    return files
+
+
+def test_scp_both_ways_recursive(srv, tmp_path):
+    """scp in OpenSSH 9's default SFTP mode (-s forces it on older ones): files and -r trees."""
+    h = home_of(srv)
+    src = tmp_path / "src"
+    want = make_tree(str(src))
+    one = os.urandom(1 << 20)
+    (tmp_path / "one.bin").write_bytes(one)
+    target = f"bob@{HOST}:"
+    cp = scp(srv, ["-s", "one.bin", target + "/one.bin"], str(tmp_path))
+    assert cp.returncode == 0, cp.stderr + srv.log()[-3000:]
+    assert read(os.path.join(h, "one.bin")) == one
+    cp = scp(srv, ["-s", "-r", "src", target + "/tree"], str(tmp_path))
+    assert cp.returncode == 0, cp.stderr
+    assert tree(os.path.join(h, "tree")) == want
+    cp = scp(srv, ["-s", target + "/one.bin", "back.bin"], str(tmp_path))
+    assert cp.returncode == 0, cp.stderr
+    assert (tmp_path / "back.bin").read_bytes() == one
+    cp = scp(srv, ["-s", "-r", target + "/tree", "down"], str(tmp_path))
+    assert cp.returncode == 0, cp.stderr
+    assert tree(str(tmp_path / "down")) == want
+    # scp's "~" paths go through expand-path@openssh.com.
+    cp = scp(srv, ["-s", target + "~/one.bin", "tilde.bin"], str(tmp_path))
+    assert cp.returncode == 0, cp.stderr
+    assert (tmp_path / "tilde.bin").read_bytes() == one
+    cp = scp(srv, ["-s", target + "/nope", "x"], str(tmp_path))
+    assert cp.returncode != 0 and "No such file" in cp.stderr
+
+
+def test_rclone_sync_both_ways_and_check(srv, tmp_path):
+    need("rclone")
+    h = home_of(srv)
+    obscured = subprocess.run(["rclone", "obscure", "pw"], capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+    env = {**os.environ, "RCLONE_CONFIG": "/dev/null", "HOME": str(tmp_path),
+           "RCLONE_SFTP_HOST": HOST, "RCLONE_SFTP_PORT": str(srv.sftp_port), "RCLONE_SFTP_USER": "bob",
+           "RCLONE_SFTP_PASS": obscured, "RCLONE_SFTP_DISABLE_HASHCHECK": "true"}
+
+    def rclone(*args):
+        cp = subprocess.run(["rclone", "--retries", "1", "--low-level-retries", "1"] + list(args),
+                            capture_output=True, text=True, timeout=180, env=env)
+        assert cp.returncode == 0, cp.stderr
+        return cp
+    src = tmp_path / "src"
+    want = make_tree(str(src))
+    rclone("sync", str(src), ":sftp:/mirror")
+    assert tree(os.path.join(h, "mirror")) == want
+    rclone("check", "--download", str(src), ":sftp:/mirror")
+    # Changed on the server, synced back down: an update, a new file, a removal.
+    put_file(os.path.join(h, "mirror", "top.txt"), b"changed on the server\n")
+    put_file(os.path.join(h, "mirror", "a", "new.bin"), b"new")
+    os.unlink(os.path.join(h, "mirror", "a", "one.bin"))
+    down = tmp_path / "down"
+    rclone("sync", ":sftp:/mirror", str(down))
+    assert tree(str(down)) == tree(os.path.join(h, "mirror"))
+    rclone("check", "--download", str(down), ":sftp:/mirror")
+    # A difference is found.
+    (down / "top.txt").write_bytes(b"local edit\n")
+    cp = subprocess.run(["rclone", "check", "--download", str(down), ":sftp:/mirror"], capture_output=True,
+                        text=True, timeout=180, env=env)
+    assert cp.returncode != 0 and "1 differences found" in cp.stderr, cp.stderr
+
+
+def test_lftp_sftp_put_get_mirror(srv, tmp_path):
+    need("lftp", "ssh")
+    h = home_of(srv)
+    src = tmp_path / "src"
+    want = make_tree(str(src))
+    one = os.urandom(400000)
+    (tmp_path / "one.bin").write_bytes(one)
+    connect = "ssh -a -x " + " ".join(SSH_OPTS).replace("PreferredAuthentications=password",
+                                                          "PreferredAuthentications=password,keyboard-interactive")
+    script = "\n".join([
+        f'set sftp:connect-program "{connect}"',
+        "set net:max-retries 1", "set net:timeout 30", "set cmd:fail-exit yes",
+        f"open -u bob,pw sftp://{HOST}:{srv.sftp_port}",
+        "put one.bin -o /one.bin", "get /one.bin -o back.bin",
+        "mirror -R src /up", "mirror /up down", "rm -r /up", "bye"])
+    cp = subprocess.run(["lftp", "-f", "/dev/stdin"], input=script, capture_output=True, text=True, timeout=180,
+                        cwd=str(tmp_path), env={**os.environ, "HOME": str(tmp_path)})
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert read(os.path.join(h, "one.bin")) == one
+    assert (tmp_path / "back.bin").read_bytes() == one
+    assert tree(str(tmp_path / "down")) == want
+    assert os.listdir(h) == ["one.bin"]
