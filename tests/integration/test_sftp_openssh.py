@@ -75,6 +75,20 @@ def name_of(typ, body):
     return body[8:8 + n]
 
 
+def names_in(body):
+    """The file names of a NAME reply (after its id)."""
+    count, off, out = struct.unpack(">I", body[:4])[0], 4, []
+    for _ in range(count):
+        for k in range(2):
+            n = struct.unpack(">I", body[off:off + 4])[0]
+            if k == 0:
+                out.append(body[off + 4:off + 4 + n])
+            off += 4 + n
+        flags = struct.unpack(">I", body[off:off + 4])[0]
+        off += 4 + 8 * bool(flags & 1) + 8 * bool(flags & 2) + 4 * bool(flags & 4) + 8 * bool(flags & 8)
+    return out
+
+
 def copy_data(r, rh, roff, rlen, wh, woff):
     return r.status(EXTENDED, sstr("copy-data") + sstr(rh) + struct.pack(">QQ", roff, rlen) + sstr(wh)
                     + struct.pack(">Q", woff))
@@ -556,3 +570,246 @@ def test_lftp_sftp_put_get_mirror(srv, tmp_path):
     assert (tmp_path / "back.bin").read_bytes() == one
     assert tree(str(tmp_path / "down")) == want
     assert os.listdir(h) == ["one.bin"]
+
+
+# ---- traversal: the FTP traversal suite's world, through every request that takes a path
+
+@pytest.fixture
+def world(srv):
+    """test_traversal.py's world around bob's home: sentinels (world-writable, the service
+    account's) beside the home and in /tmp, named by relative and absolute symlinks, loops,
+    /proc links, and the decoy the absolute sentinel path finds inside the home."""
+    import tempfile
+    from files_helpers import snapshot
+    from test_traversal import SECRET_NAME, build_home, build_sentinel
+    W = type("W", (), {})()
+    W.srv = srv
+    W.out_abs = tempfile.mkdtemp(prefix="ferry-outside-", dir="/tmp")
+    try:
+        build_sentinel(W.out_abs)
+        W.outside = os.path.join(srv.dir, "outside")
+        build_sentinel(W.outside)
+        W.home, W.decoy = build_home(srv, W.out_abs)
+        # Without the confinement the links would reach the sentinels (the host's view).
+        from test_traversal import SECRET
+        assert read(os.path.join(W.home, "rel_file")) == SECRET == read(os.path.join(W.home, "abs_file"))
+        put_file(os.path.join(W.home, "mine.txt"), b"mine")
+        W.paths = traversal_paths(W, SECRET_NAME)
+        W.snap = snapshot
+        W.watched = [W.out_abs, W.outside, "/etc/passwd"]
+        W.before = {p: snapshot(p) for p in W.watched}
+        yield W
+    finally:
+        shutil.rmtree(W.out_abs, ignore_errors=True)
+
+
+def traversal_paths(W, secret_name):
+    """The escape list: test_traversal.py's links and paths, and test_sftp_clients.py's."""
+    from test_sftp_clients import ESCAPES
+    up = "../" * 20
+    out_rel = W.outside.lstrip("/")
+    return ESCAPES + [
+        "rel_file", "abs_file", "deep_rel", "rel_dir", "abs_dir", "etc_link", "root_link", "dotdot",
+        "loop1", "proc_root", "proc_cwd", "proc_root_rel",
+        f"rel_dir/{secret_name}", f"rel_dir/sub/inner-secret", f"abs_dir/{secret_name}", "abs_dir/sub",
+        f"d/up/{out_rel}/{secret_name}", f"d/up/{out_rel}", "etc_link/passwd", "root_link/..", "dotdot/..",
+        f"dotdot/../outside/{secret_name}", f"root_link/../../outside/{secret_name}", "proc_root/etc/passwd",
+        "proc_root_rel/etc/passwd", "loop1/x", f"../outside/{secret_name}", f"/../../outside/{secret_name}",
+        f"{up}{out_rel}/{secret_name}", f"{W.outside}/{secret_name}", f"{W.outside}/sub", W.outside,
+        f"{W.out_abs}/{secret_name}", W.out_abs, "/proc/self/root/etc/passwd", "/proc/self/cwd",
+        "/proc/self/fd/3", "/proc/1/root", f"./{up}{out_rel}/emptydir", "d/up/tmp",
+    ]
+
+
+def test_no_escape_through_any_request(world):
+    """OPEN (read, truncating write, in place, append), OPENDIR, STAT, LSTAT, SETSTAT, REMOVE,
+    MKDIR, RMDIR, REALPATH, RENAME (both ways), READLINK, SYMLINK (as target and as link, then
+    read through), posix-rename, hardlink (both ways), statvfs, expand-path, lsetstat and
+    copy-data: nothing outside the home is read, listed, written, linked or changed."""
+    from test_traversal import SECRET, SECRET_NAME
+    W = world
+    srv = W.srv
+    with open("/etc/passwd", "rb") as f:
+        passwd = f.read()
+    t = transport(srv)
+    r = Raw(t)
+    seen = bytearray()
+    escapes = []
+    n = 0
+
+    def req(typ, body):
+        nonlocal n
+        n += 1
+        rtyp, rbody = r.request(typ, body)
+        seen.extend(rbody)
+        return rtyp, rbody
+
+    def read_all(h, what):
+        content = b""
+        for _ in range(64):
+            rt, data = req(READ, sstr(h) + struct.pack(">QI", len(content), 65536))
+            if rt != DATA:
+                break
+            content += data[4:]
+        if SECRET in content or (len(content) > 20 and content in passwd):
+            escapes.append(what)
+        return content
+
+    def ext(name, *fields):
+        return req(EXTENDED, sstr(name) + b"".join(fields))
+
+    mine = r.open("/mine.txt", FXF_READ)
+    for i, p in enumerate(W.paths):
+        for flags in (FXF_READ, FXF_WRITE | FXF_CREAT | FXF_TRUNC, FXF_WRITE, FXF_WRITE | FXF_APPEND):
+            rt, body = req(OPEN, sstr(p) + struct.pack(">II", flags, 0))
+            if rt != STATUS:
+                h = body[4:]
+                if flags == FXF_READ:
+                    read_all(h, ("read", p))
+                    dst = r.open(f"/copy-{i}", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+                    req(EXTENDED, sstr("copy-data") + sstr(h) + struct.pack(">QQ", 0, 0) + sstr(dst)
+                        + struct.pack(">Q", 0))
+                    req(CLOSE, sstr(dst))
+                    if SECRET in read(os.path.join(W.home, f"copy-{i}")):
+                        escapes.append(("copy-data from", p))
+                else:
+                    req(WRITE, sstr(h) + struct.pack(">Q", 0) + sstr(b"PWNED"))
+                    req(FSETSTAT, sstr(h) + struct.pack(">IQ", 1, 2))
+                    req(EXTENDED, sstr("copy-data") + sstr(mine) + struct.pack(">QQ", 0, 0) + sstr(h)
+                        + struct.pack(">Q", 0))
+                req(CLOSE, sstr(h))
+        rt, body = req(OPENDIR, sstr(p))
+        if rt != STATUS:
+            h = body[4:]
+            for _ in range(16):
+                rt, names = req(READDIR, sstr(h))
+                if rt != NAME:
+                    break
+                # Names only the sentinels and the host's /etc have (a listing of the
+                # home shows "passwd" files made inside it by earlier attempts).
+                if {b"emptydir", b"inner-secret", b"os-release"} & set(names_in(names)):
+                    escapes.append(("list", p))
+            req(CLOSE, sstr(h))
+        req(STAT, sstr(p))
+        req(LSTAT, sstr(p))
+        req(REALPATH, sstr(p))
+        req(READLINK, sstr(p))
+        ext("expand-path@openssh.com", sstr(p))
+        ext("statvfs@openssh.com", sstr(p))
+        req(SETSTAT, sstr(p) + struct.pack(">II", 4, 0o777))
+        req(SETSTAT, sstr(p) + struct.pack(">III", 8, 1000, 1000))
+        req(SETSTAT, sstr(p) + struct.pack(">IQ", 1, 0))
+        ext("lsetstat@openssh.com", sstr(p), struct.pack(">II", 4, 0o777))
+        ext("lsetstat@openssh.com", sstr(p), struct.pack(">III", 8, 1000, 1000))
+        # Links: p as a target (read through), as the link's own path, hard links both ways.
+        req(SYMLINK, sstr(p) + sstr(f"/sl-{i}"))
+        rt, body = req(OPEN, sstr(f"/sl-{i}") + struct.pack(">II", FXF_READ, 0))
+        if rt != STATUS:
+            read_all(body[4:], ("read through a new symlink", p))
+            req(CLOSE, sstr(body[4:]))
+        req(SYMLINK, sstr("/mine.txt") + sstr(p))
+        req(SYMLINK, sstr("/mine.txt") + sstr(p + "/planted"))
+        ext("hardlink@openssh.com", sstr(p), sstr(f"/hl-{i}"))
+        ext("hardlink@openssh.com", sstr("/mine.txt"), sstr(p))
+        ext("hardlink@openssh.com", sstr("/mine.txt"), sstr(p + "/planted"))
+        req(MKDIR, sstr(p + "/newdir") + struct.pack(">I", 0))
+        req(MKDIR, sstr(p) + struct.pack(">I", 0))
+        # Moves: p away and back, something onto p, then removals.
+        req(RENAME, sstr(p) + sstr(f"/moved-{i}"))
+        req(RENAME, sstr(f"/moved-{i}") + sstr(p))
+        ext("posix-rename@openssh.com", sstr(p), sstr(f"/pmoved-{i}"))
+        ext("posix-rename@openssh.com", sstr(f"/pmoved-{i}"), sstr(p))
+        put_file(os.path.join(W.home, "victim.txt"), b"victim")
+        req(RENAME, sstr("/victim.txt") + sstr(p + "/planted2"))
+        ext("posix-rename@openssh.com", sstr("/victim.txt"), sstr(p))
+        req(REMOVE, sstr(p))
+        req(RMDIR, sstr(p))
+        req(RMDIR, sstr(p + "/newdir"))
+    req(CLOSE, sstr(mine))
+    # Still serving.
+    assert req(STAT, sstr("/"))[0] == ATTRS
+    t.close()
+    assert escapes == []
+    assert SECRET not in bytes(seen)
+    for path in W.watched:
+        assert W.snap(path) == W.before[path], f"{path} changed"
+    # Nothing was made beside the home either.
+    assert sorted(os.listdir(srv.home_root)) == ["acctuser", "bob"]
+    print(f"{n} SFTP requests over {len(W.paths)} escape paths, 0 escapes, {SECRET_NAME} untouched")
+    assert srv.alive()
+
+
+# ---- big transfers, a killed client
+
+def openssh_sftp_fast(s, commands, cwd, timeout=600):
+    """OpenSSH's sftp with AES-GCM (AES-NI) and 255 requests in flight: the 1 GiB test's speed."""
+    need("sftp", "sshpass")
+    cmd = ["sshpass", "-p", "pw", "sftp"] + SSH_OPTS + ["-o", "Ciphers=aes128-gcm@openssh.com", "-R", "255",
+                                                        "-P", str(s.sftp_port), "-b", "-", f"bob@{HOST}"]
+    return subprocess.run(cmd, input="\n".join(commands) + "\n", capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env={**os.environ, "HOME": cwd})
+
+
+def test_1gib_each_way_sha256(srv, tmp_path):
+    """1 GiB up and down with OpenSSH's sftp, checked by sha256. The source is generated sparse
+    (a hole with a random head and tail), so making it costs nothing; every byte crosses the
+    wire and lands on disk on the server."""
+    h = home_of(srv)
+    size = 1 << 30
+    src = tmp_path / "big.bin"
+    head, tail = os.urandom(1 << 20), os.urandom(1 << 20)
+    with open(src, "wb") as f:
+        f.write(head)
+        f.seek(size - len(tail))
+        f.write(tail)
+    try:
+        want = sha256_file(src)
+        cp = openssh_sftp_fast(srv, ["put big.bin big.bin", "get big.bin down.bin"], str(tmp_path))
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert os.path.getsize(os.path.join(h, "big.bin")) == size
+        assert sha256_file(os.path.join(h, "big.bin")) == want
+        assert sha256_file(tmp_path / "down.bin") == want
+        srv.wait_log(rf'cmd=STOR path="/big\.bin" bytes={size} status=ok protocol=sftp')
+        srv.wait_log(rf'cmd=RETR path="/big\.bin" bytes={size} status=ok protocol=sftp')
+    finally:
+        for p in (src, tmp_path / "down.bin", os.path.join(h, "big.bin")):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+KILLED_CLIENT = r"""
+import socket, sys, paramiko
+t = paramiko.Transport(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20))
+t.connect(username="bob", password="pw")
+c = paramiko.SFTPClient.from_transport(t)
+f = c.open("/keep", "wb")  # WRITE|CREAT|TRUNC: an upload to a temporary
+f.set_pipelined(False)     # each write acknowledged before the next
+chunk = b"N" * (1 << 20)
+for i in range(4096):
+    f.write(chunk)
+    if i == 3:
+        print("written", flush=True)
+"""
+
+
+def test_killed_client_leaves_the_old_file(srv, tmp_path):
+    """A client killed (SIGKILL) in the middle of an upload: the old file stays whole under its
+    name, the temporary goes, the transfer is logged aborted."""
+    h = home_of(srv)
+    old = os.urandom(100000)
+    put_file(os.path.join(h, "keep"), old)
+    p = subprocess.Popen([sys.executable, "-c", KILLED_CLIENT, str(srv.sftp_port)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()  # 4 MiB acknowledged: the upload is under way
+        assert line == "written\n", p.stderr.read() if p.poll() is not None else line
+        assert read(os.path.join(h, "keep")) == old
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=30)
+    srv.wait_log(r'cmd=STOR path="/keep" bytes=\d+ status=aborted reason=conn-lost protocol=sftp', timeout=30)
+    assert read(os.path.join(h, "keep")) == old
+    assert os.listdir(h) == ["keep"]
