@@ -495,8 +495,17 @@ def test_scp_both_ways_recursive(srv, tmp_path):
     (tmp_path / "one.bin").write_bytes(one)
     target = f"bob@{HOST}:"
     cp = scp(srv, ["-s", "one.bin", target + "/one.bin"], str(tmp_path))
-    assert cp.returncode == 0, cp.stderr + srv.log()[-3000:]
+    assert cp.returncode == 0, cp.stderr
     assert read(os.path.join(h, "one.bin")) == one
+    # scp opens without truncation, writes from 0 and sets the size at the end (FSETSTAT):
+    # in place (README: Uploads), as a second hard link to the file shows.
+    os.link(os.path.join(h, "one.bin"), os.path.join(srv.dir, "other-link"))
+    (tmp_path / "short.bin").write_bytes(b"short")
+    cp = scp(srv, ["-s", "short.bin", target + "/one.bin"], str(tmp_path))
+    assert cp.returncode == 0, cp.stderr
+    assert read(os.path.join(h, "one.bin")) == b"short" == read(os.path.join(srv.dir, "other-link"))
+    cp = scp(srv, ["-s", "one.bin", target + "/one.bin"], str(tmp_path))
+    assert cp.returncode == 0, cp.stderr
     cp = scp(srv, ["-s", "-r", "src", target + "/tree"], str(tmp_path))
     assert cp.returncode == 0, cp.stderr
     assert tree(os.path.join(h, "tree")) == want
