@@ -386,10 +386,11 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
  * open for writing at offset2 (its end when opened to append), as reads
  * and writes would, in the kernel where it can. The end of the source
  * before length is reached ends the copy with OK, as OpenSSH's server
- * does. Two handles of the same file are refused (their ranges could
- * overlap). The copy is done SFTP_COPY_STEP bytes per call, so a big one
- * never holds the loop (sftp_server_feed calls again on the next turn);
- * permissions were asked when the two handles were opened. */
+ * does. Two handles of the same file (by inode: also through another
+ * link) are refused, their ranges could overlap; a truncating upload of
+ * the source writes a new file and may copy from the old one. The copy is done SFTP_COPY_STEP bytes per call, so a big
+ * one never holds the loop (sftp_server_feed calls again on the next turn); permissions were asked when the two handles
+ * were opened. */
 bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
 {
 	struct sftp_handle *rh = handle_get(srv, r->handle, K(SFTP_H_READ));
@@ -401,7 +402,15 @@ bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, str
 		reply_bad_handle(out, r->id);
 		return true;
 	}
-	if (strcmp(rh->vpath, wh->vpath) == 0) {
+	struct stat rs, ws;
+	e = vfs_fstat(rh->fd, &rs);
+	if (e == 0)
+		e = vfs_fstat(wh->fd, &ws);
+	if (e) {
+		(void)sftp_reply_errno(out, r->id, e);
+		return true;
+	}
+	if (rs.st_dev == ws.st_dev && rs.st_ino == ws.st_ino) {
 		(void)sftp_put_status(out, r->id, SFTP_FAILURE, "Source and destination are the same file");
 		return true;
 	}

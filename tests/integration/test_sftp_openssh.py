@@ -292,6 +292,11 @@ def test_copy_data(srv):
     same = r.open("/src", FXF_WRITE)
     assert copy_data(r, rh, 0, 10, same, 100) == FX_FAILURE
     assert r.status(CLOSE, sstr(same)) == FX_OK
+    os.link(os.path.join(h, "src"), os.path.join(h, "src-link"))  # the same file by another name
+    same = r.open("/src-link", FXF_WRITE)
+    assert copy_data(r, rh, 0, 10, same, 100) == FX_FAILURE
+    assert r.status(CLOSE, sstr(same)) == FX_OK
+    os.unlink(os.path.join(h, "src-link"))
     assert r.status(CLOSE, sstr(wh)) == FX_OK
     assert copy_data(r, rh, 0, 1, wh, 0) == FX_FAILURE  # closed
     assert r.status(EXTENDED, sstr("copy-data") + sstr(rh) + struct.pack(">Q", 0)) == FX_BAD_MESSAGE
