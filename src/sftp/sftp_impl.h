@@ -96,6 +96,10 @@ struct sftp_session {
 	 * and the timer that resumes requests held back by a rate limit */
 	struct rate_bucket rate_down, rate_up;
 	struct loop_timer rate_timer;
+	/* The end of the SFTP channel: our exit-status, EOF and CLOSE sent
+	 * (ending); closed both ways (over): the client, not us, then ends
+	 * the connection (the idle timeout if it does not). */
+	bool chan_ending, chan_over;
 };
 
 /* The session's own transfer rates, bytes/s (0 = unlimited), in front of

@@ -518,14 +518,21 @@ static void drive(struct sftp_session *s)
 		retire_channels(s);
 	if (!s->closed && s->kex_done)
 		(void)serve(s);
-	if (!s->closed && s->srv &&
+	if (!s->closed && s->srv && !s->chan_over &&
 	    (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
-		/* The client ended the SFTP channel: so ends the connection. */
-		if (s->chan && !s->chan_closed) {
+		/* The client ended the SFTP channel. As sshd, we answer its EOF
+		 * with exit-status 0, EOF and CLOSE, and leave the connection
+		 * for the client to end: OpenSSH's ssh (under scp) fails with
+		 * "closed by remote host" and Go's ssh (rclone) with "use of
+		 * closed network connection" when the server goes first. No
+		 * channel opens after this one (s->srv stays). */
+		if (s->chan && !s->chan_closed && !s->chan_ending) {
+			s->chan_ending = true;
+			(void)ssh_channel_request_send_exit_status(s->chan, 0);
 			(void)ssh_channel_send_eof(s->chan);
 			(void)ssh_channel_close(s->chan);
 		}
-		session_close(s, NULL);
+		s->chan_over = s->chan_closed;
 	}
 	s->driving = false;
 	if (!s->closed) {
