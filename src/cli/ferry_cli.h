@@ -1,5 +1,6 @@
 /* ferry_cli: what the ferry admin CLI's files share (ferry.c: main and
  * config check; ferry_common.c: the helpers below; ferry_user.c: users;
+ * ferry_user_key.c: users' SSH keys;
  * ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
  * principals; ferry_ban.c: failed-login bans; ferry_store.c: schema
  * migrations and copying a store;
@@ -58,6 +59,9 @@ int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, siz
 /* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
  * argv[0] is the verb. */
 int cli_user(struct cli *c, int argc, char **argv);
+/* ferry user key add|list|del (ferry_user_key.c); argv[0] is the verb
+ * after "key". */
+int cli_user_key(struct cli *c, int argc, char **argv);
 /* ferry otp ... / ferry totp ... (ferry_otp.c); argv[0] is the verb. */
 int cli_otp(struct cli *c, int argc, char **argv);
 int cli_totp(struct cli *c, int argc, char **argv);

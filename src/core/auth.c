@@ -258,3 +258,25 @@ void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, 
 		auth_result_take(out, &u);
 	user_record_free(&u);
 }
+
+void auth_check_key(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *fingerprint,
+		    const char *blob, struct auth_result *out)
+{
+	struct user_record u = { 0 };
+	*out = (struct auth_result){ 0 };
+	if (!ops || !s || !user || !fingerprint || !blob || !ops->key_check) {
+		out->err = -EINVAL;
+		return;
+	}
+	/* SECURITY: the same two lookups whether or not the user exists, so
+	 * the time does not tell either. */
+	int r = ops->lookup(s, user, &u);
+	int k = ops->key_check(s, user, fingerprint, blob);
+	if (r && r != -ENOENT)
+		out->err = r;
+	else if (k && k != -ENOENT)
+		out->err = k;
+	else if (r == 0 && k == 0 && u.enabled)
+		auth_result_take(out, &u);
+	user_record_free(&u);
+}

@@ -66,4 +66,12 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *principal,
 			  bool by_default, struct auth_result *out);
 
+/* An SSH public key login: may the key of fingerprint and blob (base64, as
+ * the store keeps it) log in as user? Yes when the user exists, is enabled
+ * and has the key on its list (userstore key_check). An unknown user, a
+ * disabled one and a key not on the list look the same (!ok); no password
+ * is involved. Blocking: job pool only. */
+void auth_check_key(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *fingerprint,
+		    const char *blob, struct auth_result *out);
+
 #endif
