@@ -126,7 +126,9 @@ void sftp_auth_request(struct sftp_session *s, ssh_message msg)
 	/* One request at a time: a client waits for the answer. After a
 	 * partial success only keyboard-interactive (the account) goes on. */
 	bool busy = s->logged_in || s->auth_msg || s->job;
-	bool allowed = (method & s->methods) != 0 && user && user[0];
+	/* A keyboard-interactive response names no user: the exchange does. */
+	bool response = method == SSH_AUTH_METHOD_INTERACTIVE && ssh_message_auth_kbdint_is_response(msg);
+	bool allowed = (method & s->methods) != 0 && (response || (user && user[0]));
 	if (busy || !allowed) {
 		if (method != SSH_AUTH_METHOD_NONE && !busy)
 			log_debug(s->id, "sftp: authentication method %d not offered: ip=%s", method, s->peer);
