@@ -4,6 +4,7 @@
  * a build without SFTP refuses); keys are named by their SHA256
  * fingerprint, as ssh-keygen -l prints it. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,20 @@
 #include "ferry_cli.h"
 #include "sftp.h"
 #include "sftp_keyline.h"
+
+/* Input refused (a bad key line, a key the user already has): "ferry:
+ * MESSAGE" and exit 2, without cli_usage_err's pointer to --help (the
+ * command was right, its input was not). */
+__attribute__((format(printf, 1, 2))) static int cli_key_refused(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)fputs("ferry: ", stderr);
+	(void)vfprintf(stderr, fmt, ap);
+	(void)fputs("\n", stderr);
+	va_end(ap);
+	return CLI_EXIT_USAGE;
+}
 
 /* "SHA256:" and 43 characters of unpadded base64. */
 static bool cli_fingerprint_valid(const char *s)
@@ -54,7 +69,7 @@ static int cli_key_add(struct cli *c, const char *name)
 	if (r == -ENOTSUP)
 		return cli_err("%s", err);
 	if (r)
-		return cli_usage_err("user key add: %s", err);
+		return cli_key_refused("user key add: %s", err);
 	rc = cli_load_config(c);
 	if (!rc)
 		rc = cli_open_store(c, 0);
@@ -63,7 +78,7 @@ static int cli_key_add(struct cli *c, const char *name)
 	if (!rc) {
 		r = c->ops->key_add(c->store, name, &k);
 		if (r == -EEXIST)
-			rc = cli_usage_err("user '%s' already has the key %s", name, k.fingerprint);
+			rc = cli_key_refused("user '%s' already has the key %s", name, k.fingerprint);
 		else if (r)
 			rc = cli_store_err(c, name, r);
 		else

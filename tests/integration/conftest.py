@@ -44,6 +44,16 @@ from dataclasses import dataclass
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def _store_schema_version():
+    """STORE_SCHEMA_VERSION of the tree under test: tests never write the number (a schema step
+    added on another branch renumbers the steps)."""
+    with open(os.path.join(REPO, "src", "store", "store_migrate.h")) as f:
+        return int(re.search(r"#define STORE_SCHEMA_VERSION (\d+)", f.read()).group(1))
+
+
+SCHEMA = _store_schema_version()
 ASAN_SUPPRESSIONS = os.path.join(REPO, "tests", "sanitizers", "asan.supp")
 HOST = "127.0.0.1"
 SERVICE_USER = "nobody"

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI_TIMEOUT, StoreSpec, render_config, wait_until
+from conftest import CLI_TIMEOUT, SCHEMA, StoreSpec, built_features, render_config, wait_until
 
 UNAVAILABLE = "421 Service not available: the user database cannot be read."
 
@@ -148,26 +148,28 @@ def test_migrate_twice_at_once(ferry_env, pg):
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
     said = sorted(o[0].rsplit("(", 1)[1] for o in outs)
     assert said == ["created)\n", "up to date)\n", "up to date)\n", "up to date)\n"], outs
-    assert [r["version"] for r in env.store_rows("schema_version")] == [1, 2, 3, 4]
+    assert [r["version"] for r in env.store_rows("schema_version")] == list(range(1, SCHEMA + 1))
     cp = env.ferry("store", "migrate", check=True)
     assert cp.stdout == (f"ferry: PostgreSQL user store host=127.0.0.1 port={pg.port} dbname={env.pg_db} "
-                         f"user=ferry: schema version 4 (up to date)\n")
+                         f"user=ferry: schema version {SCHEMA} (up to date)\n")
 
 
 def test_migrate_sqlite(ferry_env):
     env = ferry_env(users=(), store=StoreSpec("sqlite"))
     cp = env.ferry("store", "migrate", check=True)
-    assert cp.stdout == f"ferry: user database {env.db_path}: schema version 4 (created)\n"
+    assert cp.stdout == f"ferry: user database {env.db_path}: schema version {SCHEMA} (created)\n"
     con = sqlite3.connect(env.db_path)
     con.execute("PRAGMA user_version = 2")
     con.close()
     cp = env.ferry("store", "migrate", check=True)
-    assert cp.stdout == f"ferry: user database {env.db_path}: schema version 4 (migrated from 2)\n"
+    assert cp.stdout == f"ferry: user database {env.db_path}: schema version {SCHEMA} (migrated from 2)\n"
 
 
 COPY_USERS = (("bob", "pw-bob", None), ("acctuser", "pw-acct", "acct1"), ("carol", "pw-carol", None),
               ("otpuser", "pw-otp", None), ("totpuser", "pw-totp", None))
 PHRASE = "This is a test."
+# An SSH public key for the copy (ferry user key add checks keys with libssh: SFTP builds only).
+COPY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL9gm3TkE4fueCeUvRJ9qXZWQbkOpBzjmJRMARXvTRbC copy test key\n"
 
 
 def _sqlite_source(ferry_env):
@@ -178,6 +180,8 @@ def _sqlite_source(ferry_env):
     src.ferry("totp", "enable", "totpuser", check=True)
     src.ferry("principal", "add", "bob@EXAMPLE.COM", "bob", check=True)
     src.ferry("principal", "add", "ops/admin@EXAMPLE.COM", "acctuser", check=True)
+    if "sftp" in built_features(src.bins):
+        src.ferry("user", "key", "add", "bob", input=COPY_KEY, check=True)
     return src
 
 
@@ -187,13 +191,15 @@ def test_copy_round_trip(ferry_env, make_server, pg, ctl):
     src = _sqlite_source(ferry_env)
     db = pg.create_db()
     cp = src.ferry("store", "copy", "--to", pg.conninfo(db), check=True)
-    assert cp.stdout == (f"ferry: copied 5 users (2 with one-time password settings) and 2 principal mappings "
-                         f"from user database {src.db_path} to PostgreSQL user store host=127.0.0.1 "
+    keys = 1 if "sftp" in built_features(src.bins) else 0
+    assert cp.stdout == (f"ferry: copied 5 users (2 with one-time password settings), 2 principal mappings "
+                         f"and {keys} SSH key{'' if keys == 1 else 's'} from user database {src.db_path} to PostgreSQL user store host=127.0.0.1 "
                          f"port={pg.port} dbname={db} user=ferry\n")
     dst = make_server(users=(), store=pg_store(pg), start=False)
     dst.pg_db = db
     dst.write_config()
-    for args in (("user", "list"), ("principal", "list"), ("otp", "show", "otpuser"), ("user", "show", "carol")):
+    for args in (("user", "list"), ("principal", "list"), ("otp", "show", "otpuser"), ("user", "show", "carol"),
+                 ("user", "key", "list", "bob")):
         assert dst.ferry(*args, check=True).stdout == src.ferry(*args, check=True).stdout, args
     # The rows themselves, stamps included (the hash is the same string).
     def by_name(rows):
@@ -253,7 +259,7 @@ def test_copy_is_all_or_nothing(ferry_env, pg):
     assert "ferry: cannot copy user 'zz': " in cp.stderr and "nothing was copied" in cp.stderr, cp.stderr
     assert StoreTarget(pg, db).names() == []
     # The target was migrated (copy does that first) and is usable.
-    assert pg.psql(db, "SELECT max(version) FROM schema_version")[0][0] == "4"
+    assert pg.psql(db, "SELECT max(version) FROM schema_version")[0][0] == str(SCHEMA)
 
 
 def test_copy_usage(ferry_env, pg):

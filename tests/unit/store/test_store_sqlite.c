@@ -25,6 +25,14 @@
 #include "config.h"
 #include "str.h"
 #include "ban_cases.h"
+#include "store_migrate.h"
+
+/* The schema version as text, and a newer one: no number written here
+ * (another schema step renumbers them). */
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)
+#define SCHEMA_TEXT TEXT(STORE_SCHEMA_VERSION)
+#define NEWER_TEXT "99"
 
 struct fixture {
 	char dir[256];
@@ -174,7 +182,7 @@ static void test_create_schema(void **state)
 		       text, sizeof(text));
 	assert_string_equal(text, "name,password_hash,home,account,perms,enabled,created_at,updated_at");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	/* It holds password hashes: owner only. */
@@ -389,10 +397,10 @@ static void test_newer_schema_refused(void **state)
 	open_store(fx, true);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
-	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 5");
+	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = " NEWER_TEXT);
 	assert_int_equal(fx->ops->open(fx->cfg, false, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 	assert_null(fx->s);
-	assert_non_null(strstr(fx->err, "schema version 5; this ferry understands version 4"));
+	assert_non_null(strstr(fx->err, "schema version " NEWER_TEXT "; this ferry understands version " SCHEMA_TEXT));
 	/* create=true must not "fix" it either. */
 	assert_int_equal(fx->ops->open(fx->cfg, true, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 }
@@ -411,10 +419,10 @@ static void test_migrate_v1(void **state)
 		 "PRAGMA user_version = 1;");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	int version, found;
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
 	assert_int_equal(found, 1);
 	struct user_record got;
 	assert_int_equal(fx->ops->lookup(fx->s, "old", &got), 0);
@@ -640,7 +648,7 @@ static void test_principals_added_to_old_database(void **state)
 	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 2");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	assert_int_equal(fx->ops->principal_check(fx->s, "kept@R", "bob"), 0);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
@@ -652,14 +660,14 @@ static void test_principals_added_to_old_database(void **state)
 		       sizeof(text));
 	assert_string_equal(text, "2");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	assert_int_equal(fx->ops->principal_add(fx->s, "bob@R", "bob"), 0);
 	assert_int_equal(fx->ops->principal_check(fx->s, "bob@R", "bob"), 0);
 	/* Opening again has nothing to do. */
 	reopen_store(fx);
 	int version, found;
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(found, 4);
+	assert_int_equal(found, STORE_SCHEMA_VERSION);
 }
 
 /* Several ferry processes opening an old database at the same moment (two
@@ -712,7 +720,7 @@ static void test_concurrent_migration(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	raw_query_text(fx->cfg->sqlite_path, "SELECT count(*) FROM users", text, sizeof(text));
 	assert_string_equal(text, "1");
 }
