@@ -15,8 +15,9 @@
  *   challenge, password + TOTP code, the account).
  * A user who needs an account (FTP's 332) and gave a good password or key
  * gets a partial success: the account follows as a keyboard-interactive
- * answer. "none" (what clients try first) and anything else is answered
- * with the methods that may continue. */
+ * answer; so does the TOTP code of a user with TOTP who gave a good key
+ * (the key stands for the password, the second factor stays). "none" (what clients try first) and anything else is
+ * answered with the methods that may continue. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,12 +47,13 @@ static enum ssh_publickey_state_e message_pubkey_state(ssh_message msg)
 }
 #pragma GCC diagnostic pop
 
-/* Good credentials: the account first when the user needs one (partial
- * success: keyboard-interactive asks for it), else the login. */
+/* Good credentials: the TOTP code after a key and the account when the
+ * user needs them (partial success: keyboard-interactive asks for them),
+ * else the login. */
 static void credentials_good(struct sftp_session *s, struct sftp_auth_job *a, const char *method)
 {
 	const char *fp = a->key.fingerprint;
-	if (a->res.account) {
+	if (a->res.account || a->res.totp_next) {
 		sftp_login_hold(s, a->user, &a->res, method, fp);
 		s->methods = SSH_AUTH_METHOD_INTERACTIVE;
 		ssh_message_auth_set_methods(s->auth_msg, s->methods);

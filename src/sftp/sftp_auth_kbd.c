@@ -10,6 +10,9 @@
  * - the answers: auth_login on the pool (as FTP's PASS), the same crypt
  *   for every name; the user who needs an account gets a second prompt,
  *   "Account: " (FTP's 332), checked here in constant time.
+ * - after a good password or key (partial success, sftp_auth.c): the
+ *   account, and after a key the TOTP code of a user with TOTP
+ *   ("TOTP code: ", auth_check_totp on the pool).
  * The outcomes are sftp_login.c's, so they are FTP's. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,10 +45,15 @@ static void kbd_reset(struct sftp_session *s)
 	s->kbd.user = NULL;
 }
 
-static void ask_account(struct sftp_session *s)
+/* What good credentials still wait for: the TOTP code (after a key),
+ * then the account. */
+static void ask_held(struct sftp_session *s)
 {
-	const char *p[] = { "Account: " };
-	ask(s, SFTP_KBD_ACCOUNT, 1, p);
+	const char *totp[] = { "TOTP code: " }, *acct[] = { "Account: " };
+	if (s->hold.res.totp_next)
+		ask(s, SFTP_KBD_TOTP, 1, totp);
+	else
+		ask(s, SFTP_KBD_ACCOUNT, 1, acct);
 }
 
 static void lookup_done(struct sftp_session *s, struct sftp_auth_job *a)
@@ -120,7 +128,7 @@ static void login_done(struct sftp_session *s, struct sftp_auth_job *a)
 				  KBD_METHOD, NULL);
 	} else if (a->res.account) {
 		sftp_login_hold(s, a->user, &a->res, KBD_METHOD, NULL);
-		ask_account(s);
+		ask_held(s);
 	} else {
 		if (a->res.otp)
 			log_info(s->id, "one-time password used: ip=%s protocol=sftp left=%u", s->peer,
@@ -154,31 +162,79 @@ static void answers(struct sftp_session *s)
 	sftp_login_submit(s, a);
 }
 
-/* The answer to "Account: ". */
-static void account(struct sftp_session *s)
+/* The held credentials are complete: the login. */
+static void finish_held(struct sftp_session *s)
 {
 	struct sftp_login_hold *h = &s->hold;
-	int n = ssh_userauth_kbdint_getnanswers(s->ssh);
-	const char *acct = n == 1 ? ssh_userauth_kbdint_getanswer(s->ssh, 0) : NULL;
-	s->kbd.stage = SFTP_KBD_NONE;
 	char *user = util_xstrdup(h->user);
 	char key[SFTP_FP_MAX];
 	(void)snprintf(key, sizeof(key), "%s", h->key);
 	const char *method = h->method;
-	if (acct && util_ct_equal(acct, strlen(acct), h->res.account, strlen(h->res.account))) {
-		struct auth_result res = h->res;
-		h->res = (struct auth_result){ .account = NULL };
-		sftp_login_hold_free(s);
-		sftp_login_finish(s, user, &res, method, key);
-		auth_result_free(&res);
-	} else {
-		/* SECURITY: a wrong account is as much a guess as a wrong
-		 * password (counted toward the ban); the login starts over. */
-		sftp_login_hold_free(s);
-		s->methods = SFTP_AUTH_METHODS;
-		sftp_login_failed(s, user, "bad-account", method, key);
-	}
+	struct auth_result res = h->res;
+	h->res = (struct auth_result){ 0 };
+	sftp_login_hold_free(s);
+	sftp_login_finish(s, user, &res, method, key);
+	if (res.account)
+		util_wipe(res.account, strlen(res.account));
+	auth_result_free(&res);
 	free(user);
+}
+
+/* A wrong TOTP code or account after good credentials: a failed login
+ * (counted toward the ban, as FTP's wrong ACCT), and the login starts
+ * over. */
+static void held_failed(struct sftp_session *s, const char *reason)
+{
+	char *user = util_xstrdup(s->hold.user);
+	char key[SFTP_FP_MAX];
+	(void)snprintf(key, sizeof(key), "%s", s->hold.key);
+	const char *method = s->hold.method;
+	sftp_login_hold_free(s);
+	s->methods = SFTP_AUTH_METHODS;
+	sftp_login_failed(s, user, reason, method, key);
+	free(user);
+}
+
+static void totp_done(struct sftp_session *s, struct sftp_auth_job *a)
+{
+	if (!s->hold.user) /* not reached: nothing else ends a hold meanwhile */
+		return;
+	if (a->res.err) {
+		sftp_login_store_error(s, a->user, a->res.err, s->hold.method);
+	} else if (!a->res.ok) {
+		held_failed(s, "bad-credentials");
+	} else {
+		s->hold.res.totp_next = false;
+		if (s->hold.res.account) {
+			ask_held(s);
+			return;
+		}
+		finish_held(s);
+	}
+}
+
+/* The answer to "TOTP code: ". */
+static void totp(struct sftp_session *s)
+{
+	int n = ssh_userauth_kbdint_getnanswers(s->ssh);
+	const char *code = n == 1 ? ssh_userauth_kbdint_getanswer(s->ssh, 0) : NULL;
+	s->kbd.stage = SFTP_KBD_NONE;
+	struct sftp_auth_job *a = sftp_login_job(s, SFTP_JOB_TOTP, s->hold.user, totp_done);
+	a->secret = util_xstrdup(code ? code : "");
+	sftp_login_submit(s, a);
+}
+
+/* The answer to "Account: ". */
+static void account(struct sftp_session *s)
+{
+	int n = ssh_userauth_kbdint_getnanswers(s->ssh);
+	const char *acct = n == 1 ? ssh_userauth_kbdint_getanswer(s->ssh, 0) : NULL;
+	const char *want = s->hold.res.account;
+	s->kbd.stage = SFTP_KBD_NONE;
+	if (acct && util_ct_equal(acct, strlen(acct), want, strlen(want)))
+		finish_held(s);
+	else
+		held_failed(s, "bad-account");
 }
 
 void sftp_kbd_request(struct sftp_session *s)
@@ -189,6 +245,8 @@ void sftp_kbd_request(struct sftp_session *s)
 			answers(s);
 		else if (s->kbd.stage == SFTP_KBD_ACCOUNT && s->hold.user)
 			account(s);
+		else if (s->kbd.stage == SFTP_KBD_TOTP && s->hold.user)
+			totp(s);
 		else
 			sftp_login_reply_failure(s);
 		return;
@@ -196,7 +254,7 @@ void sftp_kbd_request(struct sftp_session *s)
 	/* A new exchange: the account of credentials already good, or the
 	 * challenge for this name. */
 	if (s->hold.user) {
-		ask_account(s);
+		ask_held(s);
 		return;
 	}
 	struct sftp_auth_job *a = sftp_login_job(s, SFTP_JOB_LOOKUP, ssh_message_auth_user(msg), lookup_done);

@@ -76,8 +76,9 @@ struct sftp_chan {
 	bool eof, closed, close_sent; /* the client's EOF, its CLOSE; ours */
 };
 
-/* Good credentials of a user who needs an account (FTP's 332), kept
- * until the account is given as a keyboard-interactive answer. */
+/* Good credentials of a user who needs an account (FTP's 332) or, after
+ * a key, a TOTP code, kept until those are given as keyboard-interactive
+ * answers. */
 struct sftp_login_hold {
 	char *user; /* NULL: nothing held */
 	struct auth_result res;
@@ -89,6 +90,7 @@ struct sftp_login_hold {
 enum sftp_kbd_stage {
 	SFTP_KBD_NONE,
 	SFTP_KBD_ANSWER,  /* the challenge's prompts were sent */
+	SFTP_KBD_TOTP,	  /* the TOTP code prompt after a key was sent (hold is set) */
 	SFTP_KBD_ACCOUNT, /* the account prompt was sent (hold is set) */
 };
 struct sftp_kbd {
@@ -164,6 +166,7 @@ enum sftp_job_kind {
 	SFTP_JOB_KEY,	   /* auth_check_key(user, key) */
 	SFTP_JOB_LOOKUP,   /* auth_lookup(lookup) -> ch */
 	SFTP_JOB_LOGIN,	   /* auth_login(user, secret, ch) */
+	SFTP_JOB_TOTP,	   /* auth_check_totp(user, secret) */
 	SFTP_JOB_RELEASE,  /* auth_release(user, ch.lock); no session waits */
 };
 struct sftp_auth_job {

@@ -44,6 +44,9 @@ static void job_run(struct job *j, void *ctx)
 	case SFTP_JOB_LOGIN:
 		auth_login(h->ops, h->store, a->user, a->secret, &a->ch, &a->res);
 		break;
+	case SFTP_JOB_TOTP:
+		auth_check_totp(h->ops, h->store, a->user, a->secret, &a->res);
+		break;
 	case SFTP_JOB_RELEASE:
 		auth_release(h->ops, h->store, a->user, a->ch.lock);
 		break;

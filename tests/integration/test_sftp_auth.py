@@ -414,3 +414,39 @@ def test_kbd_totp_second_factor(make_server):
     # The password method alone cannot pass the second factor.
     with pytest.raises(paramiko.AuthenticationException):
         transport(s, user="otpuser", password="static-pw")
+
+
+def test_key_login_keeps_the_totp_second_factor(make_server, tmp_path):
+    """A user with TOTP who gives a good key: the key stands for the password, the TOTP code still
+    follows (a partial success, then "TOTP code: "); a wrong code is a failed login."""
+    s = unstarted(make_server)
+    cp = s.ferry("totp", "enable", "otpuser")
+    assert cp.returncode == 0, cp.stderr
+    secret = re.search(r"secret=([A-Z2-7]+)&", cp.stdout).group(1)
+    path, line = keygen(tmp_path, "ed25519")
+    add_key(s, "otpuser", line)
+    s.start()
+    from test_otp import _fresh_step
+    _fresh_step()
+    code = totp_code(secret)
+    t = connect(s)
+    try:
+        assert t.auth_publickey("otpuser", load_key(path)) == ["keyboard-interactive"]
+        h = Answers(lambda p: [f"{(int(code) + 1) % 1000000:06d}"])
+        with pytest.raises(paramiko.AuthenticationException):
+            t.auth_interactive("otpuser", h)
+        assert h.rounds == [["TOTP code: "]]
+    finally:
+        t.close()
+    s.wait_log(r'login failed: user="otpuser" ip=127\.0\.0\.1 reason=bad-credentials protocol=sftp '
+               r'method=publickey key=SHA256:')
+    t = connect(s)
+    try:
+        assert t.auth_publickey("otpuser", load_key(path)) == ["keyboard-interactive"]
+        h = Answers(lambda p: [code])
+        assert t.auth_interactive("otpuser", h) == []
+        assert h.rounds == [["TOTP code: "]]
+        sftp_works(t)
+    finally:
+        t.close()
+    s.wait_log(r'login ok: user="otpuser" ip=127\.0\.0\.1 protocol=sftp method=publickey key=SHA256:')
