@@ -73,7 +73,7 @@ ferry(1), ferry.conf(5), xferlog(5), systemd.socket(5), sd_notify(3)
 
 FERRY = """
 = NAME
-ferry - administer Ferry: users, one-time passwords, principals, bans, the user store, configuration, live sessions
+ferry - administer Ferry: users, SSH keys, one-time passwords, principals, bans, the user store, configuration, live sessions
 
 = SYNOPSIS
 `ferry` [`-c` FILE] COMMAND [ARGUMENTS]
@@ -91,6 +91,13 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Change the password; allow or refuse logins.
 - `user set` NAME [`--home` DIR [`--create-home`]] [`--account` ACCT | `--no-account`] [`--perms` LIST]
   Change a user's settings. LIST is read, write, delete, rename, mkdir, list or all, comma-separated.
+== SSH public keys
+- `user key add` NAME
+  Read one OpenSSH public key line (as in a .pub file: type, base64 key, comment) from standard input and let NAME log in over SFTP with that key. ed25519, ECDSA, security-key and RSA keys of 2048 bits or more are accepted, checked with libssh (a ferry built without SFTP refuses). A bad line, or a key NAME already has, is refused with exit status 2.
+- `user key list` NAME
+  One line per key, tab-separated: its SHA256 fingerprint (as ssh-keygen -l prints it), type, comment and the date it was added (UTC).
+- `user key del` NAME FINGERPRINT
+  Remove the key of that fingerprint. A user's keys are removed with the user.
 == One-time passwords
 - `otp init` NAME [`--alg` md5|sha1] [`--count` N] [`--seed` SEED] [`--reply` 331|336] [`--allow-password`]
   Start an RFC 2289 one-time password sequence.
@@ -110,7 +117,7 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `store migrate`
   Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".
 - `store copy` `--to` CONNINFO [`--force`]
-  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step) and every Kerberos principal mapping from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
+  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping and every SSH key from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
 == Configuration
 - `config check`
   Validate the configuration file, as ferryd --check does.
