@@ -82,6 +82,13 @@ static void job_done(struct job *j)
 	}
 	s->job = NULL;
 	if (s->closed) {
+		/* RFC 2289 §9: a challenge lock taken for a connection that has
+		 * gone meanwhile is given back now, not when it expires. */
+		if (a->kind == SFTP_JOB_LOOKUP && a->ch.lock) {
+			struct sftp_auth_job *r = sftp_login_job(s, SFTP_JOB_RELEASE, a->user, NULL);
+			r->ch.lock = a->ch.lock;
+			sftp_login_submit(s, r);
+		}
 		job_free(a);
 		loop_defer(s->host->loop, free_deferred, s);
 		return;

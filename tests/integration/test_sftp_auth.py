@@ -212,11 +212,11 @@ def test_openssh_sftp_key_login(srv, tmp_path):
         pw = pwd.getpwnam(SERVICE_USER)
         os.chown(os.path.join(srv.home_root, "bob", "hello.txt"), pw.pw_uid, pw.pw_gid)
 
-    def run(key):
+    def run(key, user="bob"):
         cmd = ["sftp", "-F", "/dev/null", "-i", key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "PreferredAuthentications=publickey", "-o", "LogLevel=ERROR",
-               "-P", str(srv.sftp_port), "-b", "-", f"bob@{HOST}"]
+               "-P", str(srv.sftp_port), "-b", "-", f"{user}@{HOST}"]
         return subprocess.run(cmd, input="get hello.txt\n", capture_output=True, text=True, timeout=120,
                               cwd=str(tmp_path), env={**os.environ, "HOME": str(tmp_path)})
 
@@ -225,9 +225,13 @@ def test_openssh_sftp_key_login(srv, tmp_path):
     assert (tmp_path / "hello.txt").read_text() == "hello\n"
     srv.wait_log(rf'login ok: user="bob" ip=127\.0\.0\.1 protocol=sftp method=publickey '
                  rf'key={re.escape(fingerprint(path))}')
-    cp = run(wrong)
-    assert cp.returncode != 0
-    assert "Permission denied" in cp.stderr
+    # A key not on the list and a user that does not exist get the same answer to the probe.
+    for key, user in ((wrong, "bob"), (path, "nobody-here")):
+        cp = run(key, user)
+        assert cp.returncode != 0
+        m = re.search(r"Permission denied \(([a-z,-]+)\)", cp.stderr)
+        assert m and sorted(m.group(1).split(",")) == ["keyboard-interactive", "password", "publickey"], \
+            cp.stderr
     # A probe refused is not a guessed secret: no failed login is counted for it.
     assert "login failed" not in srv.log()
 
