@@ -1,6 +1,6 @@
 /* ferry_cli: what the ferry admin CLI's files share (ferry.c: main and
  * config check; ferry_common.c: the helpers below; ferry_user.c: users;
- * ferry_user_key.c: users' SSH keys;
+ * ferry_import.c: user import; ferry_user_key.c: users' SSH keys;
  * ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
  * principals; ferry_ban.c: failed-login bans; ferry_store.c: schema
  * migrations and copying a store;
@@ -24,6 +24,7 @@
 /* Room for the longest password, a CR, an LF and the NUL. */
 #define CLI_PASSWORD_BUF (CLI_PASSWORD_MAX + 3)
 #define CLI_NAME_MAX 64
+#define CLI_HOME_MODE 0750
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
@@ -59,6 +60,10 @@ int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, siz
 /* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
  * argv[0] is the verb. */
 int cli_user(struct cli *c, int argc, char **argv);
+/* ferry user import (ferry_import.c); argv[0] is "import". */
+int cli_user_import(struct cli *c, int argc, char **argv);
+/* mkdir -p of a home, each new directory CLI_HOME_MODE: 0 or -errno. */
+int cli_mkdir_p(const char *path);
 /* ferry user key add|list|del (ferry_user_key.c); argv[0] is the verb
  * after "key". */
 int cli_user_key(struct cli *c, int argc, char **argv);

@@ -21,7 +21,6 @@
 #include "str.h"
 #include "util.h"
 
-#define CLI_HOME_MODE 0750
 #define CLI_PERMS_HELP "use read,write,delete,rename,mkdir,list or all"
 
 /* Option values start above every character getopt may return. */
@@ -125,26 +124,6 @@ static void cli_whoami(char *out, size_t outsz)
 		(void)str_copy(out, outsz, pw.pw_name);
 	else
 		(void)snprintf(out, outsz, "uid %u", (unsigned)geteuid());
-}
-
-/* mkdir -p: every missing component gets CLI_HOME_MODE (less the umask). */
-static int cli_mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-
-	if (!str_copy(tmp, sizeof(tmp), path))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(tmp, CLI_HOME_MODE) != 0 && errno != EEXIST)
-			return -errno;
-		*p = saved;
-		if (!saved)
-			return 0;
-	}
 }
 
 /* Runs after the privilege drop: ferryd opens the home as the service user,
@@ -452,7 +431,8 @@ int cli_user(struct cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc < 1)
-		return cli_usage_err("user: missing command (add, del, list, show, passwd, enable, disable, set)");
+		return cli_usage_err(
+		    "user: missing command (add, del, list, show, passwd, enable, disable, set, import, key)");
 	if (strcmp(argv[0], "key") == 0)
 		return cli_user_key(c, argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_LEN(cli_user_cmds); i++)

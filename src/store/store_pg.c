@@ -301,6 +301,7 @@ const struct userstore_ops store_pg_ops = {
 	.add = store_pg_add,
 	.remove = store_pg_remove,
 	.update = store_pg_update,
+	.password_swap = store_pg_password_swap,
 	.list = store_pg_list,
 	.close = store_pg_close,
 	.otp_get = store_pg_otp_get,

@@ -86,6 +86,7 @@ int store_pg_lookup(struct userstore *s, const char *name, struct user_record *o
 int store_pg_add(struct userstore *s, const struct user_record *u);
 int store_pg_remove(struct userstore *s, const char *name);
 int store_pg_update(struct userstore *s, const struct user_record *u);
+int store_pg_password_swap(struct userstore *s, const char *name, const char *old_hash, const char *new_hash);
 int store_pg_list(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg);
 int store_pg_otp_get(struct userstore *s, const char *name, struct otp_state *out);
 int store_pg_otp_put(struct userstore *s, const char *name, const struct otp_state *o);

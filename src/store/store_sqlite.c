@@ -461,6 +461,27 @@ static int store_sqlite_update(struct userstore *s, const struct user_record *u)
 	return store_sqlite_write(s, st, "update", store_bind_record(st, u, util_wall_s()));
 }
 
+/* Rare (once per upgraded user), so prepared per call. */
+static int store_sqlite_password_swap(struct userstore *s, const char *name, const char *old_hash, const char *new_hash)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "UPDATE users SET password_hash = ?3 WHERE name = ?1 AND password_hash = ?2",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, old_hash, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 3, new_hash, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int r = rc != SQLITE_DONE	      ? store_sqlite_fail(s, "password swap", rc)
+		: sqlite3_changes(s->db) == 0 ? -ESTALE
+					      : 0;
+	(void)sqlite3_finalize(st);
+	return r;
+}
+
 /* Each record passed to fn is freed when fn returns. Returns 0 after the last
  * row, or the non-zero value fn returned to stop early. */
 static int store_sqlite_list(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg)
@@ -518,6 +539,7 @@ const struct userstore_ops store_sqlite_ops = {
 	.add = store_sqlite_add,
 	.remove = store_sqlite_remove,
 	.update = store_sqlite_update,
+	.password_swap = store_sqlite_password_swap,
 	.list = store_sqlite_list,
 	.close = store_sqlite_close,
 	.otp_get = store_sqlite_otp_get,

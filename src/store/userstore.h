@@ -117,6 +117,11 @@ struct userstore_ops {
 	int (*remove)(struct userstore *s, const char *name);
 	/* Replaces every field of the existing row u->name; updated_at = now. */
 	int (*update)(struct userstore *s, const struct user_record *u);
+	/* Compare-and-swap of a password hash (the upgrade at login,
+	 * core/auth_hash.c): sets name's hash to new_hash only if it still
+	 * is old_hash; -ESTALE when it is not (changed meanwhile, or no such
+	 * user). Leaves updated_at alone: no admin changed the user. */
+	int (*password_swap)(struct userstore *s, const char *name, const char *old_hash, const char *new_hash);
 	/* Calls fn for each user in name order; stops early if fn returns non-zero. */
 	int (*list)(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg);
 	void (*close)(struct userstore *s);
