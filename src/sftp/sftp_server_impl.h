@@ -32,7 +32,7 @@ struct sftp_server {
 	bool inited;
 	struct sftp_handle h[SFTP_MAX_HANDLES];
 	uint64_t rate_wait_us; /* sftp_server_rate_wait */
-	uint64_t copied; /* the copy-data at the front of the input: bytes so far */
+	uint64_t copied;       /* the copy-data at the front of the input: bytes so far */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */

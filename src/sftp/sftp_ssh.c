@@ -626,8 +626,8 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 		return;
 	}
 	ssh_set_blocking(s->ssh, 0);
-	/* Password only for now (sftp_auth.c). */
-	ssh_set_auth_methods(s->ssh, SSH_AUTH_METHOD_PASSWORD);
+	/* password, publickey, keyboard-interactive (sftp_auth.c). */
+	ssh_set_auth_methods(s->ssh, SFTP_AUTH_METHODS);
 	if (loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io) != 0) {
 		s->watch.fd = -1;
 		session_close(s, "epoll");
