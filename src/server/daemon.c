@@ -339,7 +339,8 @@ static int open_event_logs(const struct config *cfg)
 static void read_gauges(void *arg, struct metrics_gauges *g)
 {
 	struct daemon *d = arg;
-	g->sessions = atomic_load(&d->shared.sessions);
+	for (int p = 0; p < METRICS_PROTOCOLS; p++)
+		g->sessions[p] = atomic_load(&d->shared.sessions_by[p]);
 	g->bans_active = d->shared.guard ? guard_bans_active(d->shared.guard, util_now_ms()) : 0;
 	g->jobs_queued = d->shared.jobs ? jobs_queued(d->shared.jobs) : 0;
 	g->hooks_dropped = hooks_dropped(d->shared.hooks);
@@ -626,6 +627,8 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	}
 	atomic_init(&d->shared.next_sid, 1);
 	atomic_init(&d->shared.sessions, 0);
+	for (int p = 0; p < METRICS_PROTOCOLS; p++)
+		atomic_init(&d->shared.sessions_by[p], 0);
 	d->shared.metrics = &d->metrics;
 	d->shared.stopped = on_worker_stopped;
 	d->shared.stopped_arg = d;

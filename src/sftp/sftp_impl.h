@@ -17,6 +17,7 @@
 #include "files.h"
 #include "guard.h"
 #include "loop.h"
+#include "sessions.h"
 #include "sftp.h"
 
 #define SFTP_MAX_KEYS 4
@@ -59,6 +60,7 @@ struct sftp_chan {
 
 struct sftp_session {
 	struct sftp_host *host;
+	struct sessions_entry reg; /* in the worker's registry: status, kick, eviction */
 	const struct sftp_conn_ops *ops;
 	struct sftp_session *prev, *next;
 	uint64_t id;
@@ -117,5 +119,9 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 /* The channel ended: open handles close (an upload not closed is
  * discarded, the old file stays), each transfer logged. */
 void sftp_server_free(struct sftp_server *srv, bool lost);
+/* `ferry status`: the file transfer open most recently (its event's
+ * verb, path, bytes so far and the file's size now); false if none. */
+bool sftp_server_transfer(const struct sftp_server *srv, const char **cmd, const char **path, uint64_t *bytes,
+			  uint64_t *size);
 
 #endif

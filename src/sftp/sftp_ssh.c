@@ -176,6 +176,7 @@ static void session_close(struct sftp_session *s, const char *why)
 	if (s->next)
 		s->next->prev = s->prev;
 	h->count--;
+	sessions_remove(h->reg, &s->reg);
 	if (s->guarded)
 		guard_disconnect(h->guard, &s->gkey);
 	sftp_auth_release(s);
@@ -422,8 +423,10 @@ static bool serve(struct sftp_session *s)
 			session_close(s, r == -EMSGSIZE ? "packet-too-large" : "bad-packet");
 			return false;
 		}
-		if (s->in.len != before)
+		if (s->in.len != before) {
 			loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
+			sessions_touch(&s->reg);
+		}
 		if (push_output(s) != 0) {
 			session_close(s, "write-failed");
 			return false;
@@ -509,6 +512,9 @@ static void drive(struct sftp_session *s)
 	}
 	s->driving = false;
 	if (!s->closed) {
+		/* Logged in by now (sftp_auth.c drives after a login): no longer
+		 * one max_sessions may evict. */
+		sessions_set_prelogin(s->host->reg, &s->reg, !s->logged_in);
 		buf_trim(&s->in);
 		buf_trim(&s->out);
 		update_interest(s);
@@ -536,6 +542,40 @@ static void on_idle(struct loop_timer *t)
 	log_info(s->id, "idle timeout: ip=%s protocol=sftp", s->peer);
 	session_close(s, "idle-timeout");
 }
+
+/* ---- the worker's registry (core/sessions.h) ---- */
+
+static void reg_view(const struct sessions_entry *e, struct sessions_view *v)
+{
+	const struct sftp_session *s = container_of(e, struct sftp_session, reg);
+	v->user = s->logged_in ? s->user : NULL;
+	v->xfer = s->srv && sftp_server_transfer(s->srv, &v->verb, &v->path, &v->bytes, &v->size);
+	v->state = !s->logged_in ? "login" : v->xfer ? "transfer" : "idle";
+}
+
+static void reg_kick(struct sessions_entry *e)
+{
+	session_close(container_of(e, struct sftp_session, reg), "kicked");
+}
+
+/* [server] max_sessions: an SSH connection not logged in makes room as an
+ * FTP session not logged in does (logged, counted; SSH's DISCONNECT). */
+static bool reg_evict(struct sessions_entry *e)
+{
+	struct sftp_session *s = container_of(e, struct sftp_session, reg);
+	if (s->closed || s->logged_in)
+		return false;
+	log_warn(s->id, "evicted: ip=%s reason=server-full max_sessions=%u not-logged-in-for=%llums protocol=sftp",
+		 s->peer, s->cfg->max_sessions, (unsigned long long)(util_now_ms() - s->reg.prelogin_since));
+	LOG_JSON(s->id, "evicted", LOG_FS("ip", s->peer), LOG_FS("reason", "server-full"), LOG_FS("protocol", "sftp"));
+	METRICS_ADD(s->host->metrics, evictions[METRICS_SFTP], 1);
+	session_close(s, "evicted");
+	return true;
+}
+
+static const struct sessions_ops reg_ops = {
+	.protocol = "sftp", .view = reg_view, .kick = reg_kick, .evict = reg_evict
+};
 
 /* [limits] at connect (guard.h): NULL when admitted (then counted until
  * close), else the reason token, logged as FTP logs it. */
@@ -575,13 +615,23 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 		h->head->prev = s;
 	h->head = s;
 	h->count++;
+	sessions_add(h->reg, &s->reg, &reg_ops, id, s->peer);
 	log_info(id, "connect: ip=%s protocol=sftp", s->peer);
-	METRICS_ADD(h->metrics, connections, 1);
+	METRICS_ADD(h->metrics, connections[METRICS_SFTP], 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	char why[64];
 	if (!refuse && h->guard)
 		refuse = guard_admit(s);
 	else if (refuse)
 		log_warn(id, "refused: ip=%s reason=%s protocol=sftp", s->peer, refuse);
+	/* Over max_sessions: room is made only for a connection [limits]
+	 * admit, so refused ones cannot evict anybody. */
+	if (!refuse && h->room_needed && !(h->make_room && h->make_room(h))) {
+		log_warn(id, "refused: ip=%s reason=server-full max_sessions=%u (all logged in) protocol=sftp", s->peer,
+			 cfg->max_sessions);
+		(void)snprintf(why, sizeof(why), "server-full max_sessions=%u", cfg->max_sessions);
+		refuse = why;
+	}
 	if (refuse) {
 		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse));
 		(void)close(fd); /* no SSH yet: nothing can be said to the client */
@@ -608,5 +658,6 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 	}
 	loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, on_idle);
 	loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
+	sessions_set_prelogin(h->reg, &s->reg, true);
 	drive(s);
 }
