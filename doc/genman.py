@@ -56,7 +56,7 @@ Without systemd none of this applies and nothing changes.
 Levelled log lines go to stderr or syslog ([log] target). [log] xferlog is the transfer log in the xferlog(5) format of wu-ftpd, ProFTPD and vsftpd; [log] json is an event log of JSON lines. Both are described in ferry.conf(5). packaging/logrotate/ferry rotates them.
 
 = METRICS
-With [metrics] listen set, ferryd serves Prometheus text at http://ADDRESS/metrics: ferry_sessions_open, ferry_connections_total, ferry_logins_total{result}, ferry_received_bytes_total, ferry_sent_bytes_total, ferry_transfers_total{result}, ferry_bans_total, ferry_bans_active, ferry_passive_ports_in_use, ferry_tls_handshakes_total{result}, ferry_job_queue_depth, ferry_build_info{version}.
+With [metrics] listen set, ferryd serves Prometheus text at http://ADDRESS/metrics: ferry_sessions_open{protocol}, ferry_connections_total{protocol}, ferry_logins_total{protocol,result}, ferry_received_bytes_total{protocol}, ferry_sent_bytes_total{protocol}, ferry_transfers_total{protocol,result}, ferry_sessions_evicted_total{protocol}, ferry_bans_total, ferry_bans_active, ferry_passive_ports_in_use, ferry_tls_handshakes_total{result}, ferry_job_queue_depth, ferry_build_info{version}.
 
 = EXIT STATUS
 0 after a clean stop; 1 when it cannot start (the reason is logged).
@@ -116,9 +116,11 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Validate the configuration file, as ferryd --check does.
 == Running server
 - `status`
-  One line per live session, then a line ".": the session id, user, client address, state (login, idle, transfer), TLS, and for a running transfer its command, path, bytes so far and the file size. Needs [admin] socket; access is the socket file's permissions (root, the service user and its group).
+  One line per live session, FTP and SFTP alike, then a line ".": the session id, user, client address, protocol (ftp, sftp), state (login, idle, transfer), TLS (FTP), seconds since the client's last request, and for a running transfer its command, path, bytes so far and the file size. Needs [admin] socket; access is the socket file's permissions (root, the service user and its group).
 - `kick` SESSION
-  Close a session (the client gets 421), by the id status shows. Exit status 1 when there is no such session.
+  Close a session (an FTP client gets 421, an SFTP client an SSH disconnect), by the id status shows. Exit status 1 when there is no such session.
+- `kick --user` NAME, `kick --ip` ADDRESS
+  Close every session of the user (logged in), or from the address as status shows it, whatever its protocol: one line "kicked ID" each. Exit status 1 when there is none.
 
 = OPTIONS
 - `-c`, `--config` FILE
