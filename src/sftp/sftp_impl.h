@@ -30,6 +30,7 @@ struct sftp_keys {
 };
 
 struct sftp_auth_job;
+struct sftp_proxy;
 struct sftp_server;
 struct sftp_session;
 
@@ -43,6 +44,10 @@ struct sftp_conn_ops {
 	void (*drive)(struct sftp_session *s);
 	/* Frees a closed session (the job that referred to it has ended). */
 	void (*free)(struct sftp_session *s);
+	/* The PROXY header was read (sftp_proxy.c): client is whose the
+	 * connection is; refuse and room_needed are the worker's at accept. */
+	void (*begin)(struct sftp_session *s, const struct sockaddr_storage *client, const char *refuse,
+		      bool room_needed);
 };
 
 /* A session channel the client opened. SFTP runs on one; the others
@@ -69,6 +74,8 @@ struct sftp_session {
 	struct sockaddr_storage peer_addr;
 	struct guard_key gkey;
 	bool guarded;
+	bool begun;	       /* session_begin ran: connect was logged, disconnect will be */
+	struct sftp_proxy *pp; /* waiting for the PROXY header (sftp_proxy.c) */
 	struct loop_watch watch;
 	struct loop_timer login_timer, idle_timer, delay_timer;
 	ssh_session ssh;
@@ -102,6 +109,15 @@ void sftp_auth_request(struct sftp_session *s, ssh_message msg);
 void sftp_auth_cancel(struct sftp_session *s);
 /* Gives back what a login holds (user slot, root, pending reply). */
 void sftp_auth_release(struct sftp_session *s);
+
+/* sftp_proxy.c: [server] proxy_protocol on the SFTP listeners. */
+/* The connection (its fd watched, no SSH yet) must come from proxy_from
+ * and send a PROXY header within proxy_timeout; then ops->begin, else
+ * ops->close. refuse, room_needed: kept for begin. */
+void sftp_proxy_start(struct sftp_session *s, const char *refuse, bool room_needed);
+/* The socket is readable while s->pp is set. */
+void sftp_proxy_io(struct sftp_session *s);
+void sftp_proxy_free(struct sftp_proxy *pp);
 
 /* sftp_server.c: the SFTP requests of one channel, over core/files. */
 struct sftp_server_conf {

@@ -101,7 +101,12 @@ static void drive_deferred(void *p)
 	drive(p);
 }
 
-static const struct sftp_conn_ops conn_ops = { .close = session_close, .drive = drive, .free = session_free };
+static void proxy_begin(struct sftp_session *s, const struct sockaddr_storage *client, const char *refuse,
+			bool room_needed);
+
+static const struct sftp_conn_ops conn_ops = {
+	.close = session_close, .drive = drive, .free = session_free, .begin = proxy_begin
+};
 
 /* ---- channel callbacks: record only (see the top of this file) ---- */
 
@@ -183,8 +188,13 @@ static void session_close(struct sftp_session *s, const char *why)
 	loop_timer_cancel(h->loop, &s->login_timer);
 	loop_timer_cancel(h->loop, &s->idle_timer);
 	loop_timer_cancel(h->loop, &s->delay_timer);
-	if (s->watch.fd >= 0)
+	int fd = s->watch.fd;
+	if (fd >= 0)
 		loop_watch_forget(h->loop, &s->watch); /* libssh closes the socket below */
+	if (fd >= 0 && !s->ssh)
+		(void)close(fd); /* no SSH yet (waiting for the PROXY header) */
+	sftp_proxy_free(s->pp);
+	s->pp = NULL;
 	if (s->ssh) {
 		if (ssh_is_connected(s->ssh))
 			ssh_disconnect(s->ssh); /* a DISCONNECT message, then the socket closes */
@@ -196,8 +206,10 @@ static void session_close(struct sftp_session *s, const char *why)
 		s->ssh = NULL;
 		s->ev = NULL;
 	}
-	log_info(s->id, "disconnect: ip=%s protocol=sftp%s%s", s->peer, why ? " reason=" : "", why ? why : "");
-	LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	if (s->begun) { /* else not logged as a connection either (PROXY header refused) */
+		log_info(s->id, "disconnect: ip=%s protocol=sftp%s%s", s->peer, why ? " reason=" : "", why ? why : "");
+		LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	}
 	h->closed(h);
 	/* A password check in flight refers to s: it frees s when it returns. */
 	if (s->job)
@@ -524,7 +536,10 @@ static void drive(struct sftp_session *s)
 static void on_io(struct loop_watch *w, uint32_t events)
 {
 	struct sftp_session *s = container_of(w, struct sftp_session, watch);
-	drive(s);
+	if (s->pp)
+		sftp_proxy_io(s);
+	else
+		drive(s);
 }
 
 static void on_login_timeout(struct loop_timer *t)
@@ -550,7 +565,8 @@ static void reg_view(const struct sessions_entry *e, struct sessions_view *v)
 	const struct sftp_session *s = container_of(e, struct sftp_session, reg);
 	v->user = s->logged_in ? s->user : NULL;
 	v->xfer = s->srv && sftp_server_transfer(s->srv, &v->verb, &v->path, &v->bytes, &v->size);
-	v->state = !s->logged_in ? "login" : v->xfer ? "transfer" : "idle";
+	/* "proxy": still waiting for the PROXY header; ip is the balancer's. */
+	v->state = s->pp ? "proxy" : !s->logged_in ? "login" : v->xfer ? "transfer" : "idle";
 }
 
 static void reg_kick(struct sessions_entry *e)
@@ -595,27 +611,18 @@ static const char *guard_admit(struct sftp_session *s)
 	return why;
 }
 
-void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-			uint64_t id, const char *refuse)
+/* The client's address is known (peer: the socket's, or the PROXY
+ * header's): logs the connection, applies [limits], refuse (the worker's
+ * reason, or NULL) and max_sessions (room_needed), then starts SSH on fd. */
+static void session_begin(struct sftp_session *s, int fd, const struct sockaddr_storage *peer, const char *refuse,
+			  bool room_needed)
 {
-	struct sftp_session *s = util_xcalloc(1, sizeof(*s));
-	s->host = h;
-	s->ops = &conn_ops;
-	s->id = id;
-	s->cfg = cfg;
-	s->vfs.root_fd = -1;
-	s->watch.fd = -1;
+	struct sftp_host *h = s->host;
+	const struct config *cfg = s->cfg;
+	uint64_t id = s->id;
+	s->begun = true;
 	s->peer_addr = *peer;
 	net_addr_str(peer, s->peer, sizeof(s->peer));
-	buf_init(&s->in, IN_MAX);
-	buf_init(&s->out, OUT_MAX);
-	s->idle_timer.cb = on_idle;
-	s->next = h->head;
-	if (h->head)
-		h->head->prev = s;
-	h->head = s;
-	h->count++;
-	sessions_add(h->reg, &s->reg, &reg_ops, id, s->peer);
 	log_info(id, "connect: ip=%s protocol=sftp", s->peer);
 	METRICS_ADD(h->metrics, connections[METRICS_SFTP], 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
@@ -626,7 +633,7 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 		log_warn(id, "refused: ip=%s reason=%s protocol=sftp", s->peer, refuse);
 	/* Over max_sessions: room is made only for a connection [limits]
 	 * admit, so refused ones cannot evict anybody. */
-	if (!refuse && h->room_needed && !(h->make_room && h->make_room(h))) {
+	if (!refuse && room_needed && !(h->make_room && h->make_room(h))) {
 		log_warn(id, "refused: ip=%s reason=server-full max_sessions=%u (all logged in) protocol=sftp", s->peer,
 			 cfg->max_sessions);
 		(void)snprintf(why, sizeof(why), "server-full max_sessions=%u", cfg->max_sessions);
@@ -660,4 +667,48 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 	loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
 	sessions_set_prelogin(h->reg, &s->reg, true);
 	drive(s);
+}
+
+/* Behind a balancer: the PROXY header says whose the connection is
+ * (sftp_proxy.c), then session_begin. */
+static void proxy_begin(struct sftp_session *s, const struct sockaddr_storage *client, const char *refuse,
+			bool room_needed)
+{
+	int fd = s->watch.fd;
+	loop_watch_del(s->host->loop, &s->watch); /* session_begin watches it again */
+	session_begin(s, fd, client, refuse, room_needed);
+}
+
+void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
+			uint64_t id, const char *refuse)
+{
+	struct sftp_session *s = util_xcalloc(1, sizeof(*s));
+	s->host = h;
+	s->ops = &conn_ops;
+	s->id = id;
+	s->cfg = cfg;
+	s->vfs.root_fd = -1;
+	s->watch.fd = -1;
+	s->peer_addr = *peer; /* the balancer's, until a PROXY header says whose */
+	net_addr_str(peer, s->peer, sizeof(s->peer));
+	buf_init(&s->in, IN_MAX);
+	buf_init(&s->out, OUT_MAX);
+	s->idle_timer.cb = on_idle;
+	s->next = h->head;
+	if (h->head)
+		h->head->prev = s;
+	h->head = s;
+	h->count++;
+	sessions_add(h->reg, &s->reg, &reg_ops, id, s->peer);
+	if (!cfg->proxy_protocol) {
+		session_begin(s, fd, peer, refuse, h->room_needed);
+		return;
+	}
+	if (loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io) != 0) {
+		s->watch.fd = -1;
+		(void)close(fd);
+		session_close(s, "epoll");
+		return;
+	}
+	sftp_proxy_start(s, refuse, h->room_needed);
 }

@@ -384,3 +384,64 @@ def test_sftp_runs_inside_the_sandbox(make_server):
     assert "sandbox: seccomp allow-list on" in log
     assert "seccomp: blocked system call" not in log, log[-3000:]
     assert re.search(r"sandbox: Landlock ABI \d+ on|sandbox: landlock is OFF: ", log), log[-3000:]
+
+
+# ---- behind a balancer: [server] proxy_protocol on the SFTP listener too
+
+def proxied_transport(s, header, source=None):
+    """A paramiko login through a connection from the balancer that first sends header."""
+    from proxy_helpers import BALANCER
+    sock = socket.create_connection((HOST, s.sftp_port), timeout=20, source_address=(source or BALANCER, 0))
+    sock.sendall(header)
+    t = paramiko.Transport(sock)
+    t.banner_timeout = t.auth_timeout = 20
+    try:
+        t.connect(username="bob", password="pw")
+    except Exception:
+        t.close()
+        raise
+    return t
+
+
+def test_proxy_header_on_the_sftp_listener(make_server, tmpdir_shared):
+    from proxy_helpers import CLIENT, start_proxied, v1, v2
+    s = start_sftp_server(make_server, {"server": {"proxy_protocol": "any", "proxy_from": "127.0.0.1",
+                                                   "proxy_timeout": "1s"},
+                                        "admin": {"socket": os.path.join(tmpdir_shared, "admin.sock")}},
+                          start=False)
+    start_proxied(s)
+    for header in (v2(dport=s.sftp_port), v1(dport=s.sftp_port)):
+        t = proxied_transport(s, header)
+        c = paramiko.SFTPClient.from_transport(t)
+        assert c.listdir("/") == []
+        # The header's address is the client's everywhere: status, logs.
+        lines = status_lines(s)
+        assert len(lines) == 1 and f'user="bob" ip={CLIENT} protocol=sftp state=idle' in lines[0], lines
+        sid = lines[0].split()[0]
+        c.close()
+        t.close()
+        s.wait_log(rf"session={sid} disconnect: ip=127\.0\.0\.5 protocol=sftp")
+        mine = [l for l in s.log().splitlines() if f"session={sid} " in l]
+        assert any(f"connect: ip={CLIENT} protocol=sftp" in l for l in mine), mine
+        assert any(f'login ok: user="bob" ip={CLIENT} protocol=sftp' in l for l in mine), mine
+        assert any(f"client ip={CLIENT} protocol=sftp" in l for l in mine), mine
+    # No header within proxy_timeout, a malformed one, one from outside proxy_from: closed before
+    # SSH says anything, logged with the balancer's address, never as a connection.
+    cases = ((b"", "127.0.0.1", r"reason=proxy-header-timeout"),
+             (b"PROXY TCP4 nonsense\r\n", "127.0.0.1", r"reason=proxy-header-malformed"),
+             (v2(dport=s.sftp_port), CLIENT, r"reason=proxy-not-allowed \(not in \[server\] proxy_from\)"))
+    for header, source, why in cases:
+        sock = socket.create_connection((HOST, s.sftp_port), timeout=20, source_address=(source, 0))
+        sock.sendall(header)
+        sock.settimeout(15)
+        try:
+            got = sock.recv(100)
+        except ConnectionResetError:     # closed with the header unread
+            got = b""
+        assert got == b"", got           # no SSH banner: closed
+        sock.close()
+        found = s.wait_log(rf"session=(\d+) refused: ip={re.escape(source)} {why}.* protocol=sftp")
+        sid = found[-1]
+        assert not [l for l in s.log().splitlines() if f"session={sid} connect:" in l or
+                    f"session={sid} disconnect:" in l]
+    assert status_lines(s) == []
