@@ -48,7 +48,7 @@ ferryd serves FTP (RFC 959 and its extensions), FTPS (explicit AUTH TLS and impl
 = SYSTEMD
 ferryd reports to systemd with sd_notify(3) when NOTIFY_SOCKET is set: READY=1 once it serves, RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 when SIGTERM starts the drain, and STATUS= lines. packaging/systemd/ferryd.service is a Type=notify unit with systemd's sandboxing (ProtectSystem=strict, ReadWritePaths= for the state, log and served directories, NoNewPrivileges=yes, a capability bounding set of CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID, and CAP_DAC_OVERRIDE and CAP_CHOWN for the log files and the admin socket it creates as root, all gone after the privilege drop).
 
-With socket activation (packaging/systemd/ferryd.socket, ferryd-ftps.socket) ferryd takes the listening sockets passed in LISTEN_FDS instead of binding [server] listen and [tls] implicit_listen. A socket named "ftps" (FileDescriptorName=ftps) is implicit FTPS; any other name is plain FTP. All worker threads share each passed socket.
+With socket activation (packaging/systemd/ferryd.socket, ferryd-ftps.socket, ferryd-sftp.socket) ferryd takes the listening sockets passed in LISTEN_FDS instead of binding [server] listen and [tls] implicit_listen. A socket named "ftps" (FileDescriptorName=ftps) is implicit FTPS; a socket named "sftp" is SFTP, and when one is passed [sftp] listen is not bound; any other name is plain FTP. All worker threads share each passed socket.
 
 Without systemd none of this applies and nothing changes.
 

@@ -445,3 +445,38 @@ def test_proxy_header_on_the_sftp_listener(make_server, tmpdir_shared):
         assert not [l for l in s.log().splitlines() if f"session={sid} connect:" in l or
                     f"session={sid} disconnect:" in l]
     assert status_lines(s) == []
+
+
+# ---- systemd socket activation of the SFTP listener
+
+def test_socket_activation_passes_the_sftp_listener(make_server, ferry_bin):
+    """A socket named "sftp" (FileDescriptorName=sftp) is an SFTP listener and replaces [sftp]
+    listen, which ferryd then does not bind."""
+    from test_systemd import SSA, Notify
+    if not os.access(SSA, os.X_OK):
+        pytest.skip("systemd-socket-activate missing")
+    require_feature(ferry_bin, "systemd")
+    notify = Notify()
+    try:
+        port, sport, unused, sunused = free_port(), free_port(), free_port(), free_port()
+        wrapper = [SSA, "-l", f"{HOST}:{port}", "-l", f"{HOST}:{sport}", "--fdname=ftp:sftp",
+                   "-E", "NOTIFY_SOCKET", "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS"]
+        s = make_server(config={"sftp": {"listen": f"{HOST}:{sunused}"}}, listen=f"{HOST}:{unused}",
+                        env={"NOTIFY_SOCKET": notify.env}, wrapper=wrapper, start=False)
+        s.port = port
+        s.start()
+        notify.wait_for("READY=1")
+        s.sftp_port = sport
+        c = client(s)
+        with c.open("/sa.txt", "wb") as f:
+            f.write(b"activated")
+        assert c.listdir("/") == ["sa.txt"]
+        c.close()
+        s.wait_log(r"socket activation: 1 SFTP socket\(s\) passed, \[sftp\] listen not used")
+        assert "(SFTP)" not in s.log()   # no "listening on ... (SFTP)": [sftp] listen not bound
+        with pytest.raises(OSError):
+            socket.create_connection((HOST, sunused), timeout=5).close()
+        with open(os.path.join(s.home_root, "bob", "sa.txt"), "rb") as f:
+            assert f.read() == b"activated"
+    finally:
+        notify.close()
