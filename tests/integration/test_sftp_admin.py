@@ -16,7 +16,7 @@ import pytest
 
 from conftest import HOST, free_port, require_feature, wait_until
 from files_helpers import chown_svc
-from sftp_helpers import client, start_sftp_server, transport
+from sftp_helpers import client, openssh_sftp, start_sftp_server, transport
 from test_metrics import scrape
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")
@@ -349,7 +349,7 @@ def test_max_sessions_evicts_either_protocol_not_logged_in(make_server, ferry_bi
 
 # ---- the sandbox
 
-def test_sftp_runs_inside_the_sandbox(make_server):
+def test_sftp_runs_inside_the_sandbox(make_server, tmp_path):
     # seccomp = require: ferryd refuses to start without the filter, and a system call outside
     # the allow-list would be logged (and fail) instead of going through.
     s = start_sftp_server(make_server, {"sandbox": {"seccomp": "require"},
@@ -375,7 +375,14 @@ def test_sftp_runs_inside_the_sandbox(make_server):
     with pytest.raises(paramiko.AuthenticationException):
         transport(s, password="wrong")
     c.close()
-    s.wait_log(r"disconnect: ip=127\.0\.0\.1 protocol=sftp", count=2)
+    # OpenSSH's client too: statvfs (df), fsync (put -f), listings, a resumed download.
+    os.chmod(tmp_path, 0o755)
+    (tmp_path / "o.bin").write_bytes(data)
+    cp = openssh_sftp(s, ["put -f o.bin o.bin", "df -h /", "ls -l", "get o.bin back.bin", "reget o.bin back.bin",
+                          "rm o.bin"], cwd=str(tmp_path))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert (tmp_path / "back.bin").read_bytes() == data
+    s.wait_log(r"disconnect: ip=127\.0\.0\.1 protocol=sftp", count=3)
     pid = s.pid
     for task in os.listdir(f"/proc/{pid}/task"):
         fields = dict(l.split(":", 1) for l in open(f"/proc/{pid}/task/{task}/status").read().splitlines())
