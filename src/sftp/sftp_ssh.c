@@ -640,7 +640,7 @@ static void session_begin(struct sftp_session *s, int fd, const struct sockaddr_
 		refuse = why;
 	}
 	if (refuse) {
-		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse));
+		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse), LOG_FS("protocol", "sftp"));
 		(void)close(fd); /* no SSH yet: nothing can be said to the client */
 		session_close(s, "refused");
 		return;

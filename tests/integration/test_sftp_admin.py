@@ -283,7 +283,8 @@ def test_hook_fires_after_sftp_uploads_only(make_server, tmpdir_shared):
 # ---- limits: FTP and SFTP counted together
 
 def test_per_user_and_per_address_limits_count_both(make_server):
-    s = start_sftp_server(make_server, {"limits": {"max_per_user": "1", "max_per_ip": "2"}})
+    s = start_sftp_server(make_server, {"limits": {"max_per_user": "1", "max_per_ip": "2"},
+                                        "log": {"json": "events.json"}})
     # bob's one slot taken over SFTP: an FTP login is refused.
     c = client(s)
     f = s.connect()
@@ -302,6 +303,9 @@ def test_per_user_and_per_address_limits_count_both(make_server):
     with pytest.raises((paramiko.SSHException, EOFError, OSError)):
         transport(s)
     s.wait_log(r"refused: ip=127\.0\.0\.1 reason=per-ip-limit group=127\.0\.0\.1 protocol=sftp")
+    refused = [e for e in map(json.loads, open(os.path.join(s.dir, "events.json"))) if e["event"] == "refused"]
+    assert [e.get("protocol") for e in refused] == [None, "sftp"], refused   # FTP's, then SFTP's
+    assert refused[1]["reason"] == "per-ip-limit", refused
     # Once the SFTP session has gone, bob may log in over FTP.
     gone = r"disconnect: ip=127\.0\.0\.1 protocol=sftp\n"
     n = len(re.findall(gone, s.log()))
