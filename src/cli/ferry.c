@@ -1,6 +1,6 @@
 /* ferry: the admin CLI. Manages the user store and checks configuration
  * files. This file holds only main: the global options, the help text and
- * the dispatch to each command word's file (ferry_user.c, ferry_otp.c,
+ * the dispatch to each command word's file (ferry_user.c, ferry_import.c, ferry_otp.c,
  * ferry_principal.c, ferry_ban.c, ferry_store.c, ferry_admin.c; ferry_common.c holds what
  * they share),
  * plus `config check`. Started as root, a command that opens the store
@@ -27,6 +27,21 @@ static const char cli_usage_text[] =
     "  user enable NAME\n"
     "  user disable NAME\n"
     "  user set NAME [--home DIR [--create-home]] [--account ACCT|--no-account] [--perms LIST]\n"
+    "  user import --format pureftpd|proftpd|htpasswd FILE [--home-base DIR] [--replace]\n"
+    "              [--create-homes] [--perms LIST] [--dry-run]\n"
+    "                     take the users of a Pure-FTPd, ProFTPD or htpasswd file, keeping\n"
+    "                     the password hashes libxcrypt verifies (exit 1: some skipped)\n"
+    "  user set NAME [--groups G1,G2] [--perms inherit] [--mount VPATH=DIR[:PERMS]] [--unmount VPATH]\n"
+    "                [--dir-perms VPATH=PERMS] [--quota-bytes N] [--quota-files N] [--rate-down N]\n"
+    "                [--rate-up N] [--allow-from CIDR,...] [--expires DATE] [--max-sessions N]\n"
+    "                     policy: sizes take K/M/G, rates (bytes/s) K/M; each option takes\n"
+    "                     'inherit' to drop the user's own value (groups, then server apply)\n"
+    "Groups (a user takes policy from itself, then its groups in order, then the server):\n"
+    "  group add NAME\n"
+    "  group del NAME\n"
+    "  group list\n"
+    "  group show NAME\n"
+    "  group set NAME [--perms LIST] [the policy options of user set but --groups]\n"
     "\n"
     "One-time passwords:\n"
     "  otp init NAME [--alg md5|sha1] [--count N] [--seed SEED] [--reply 331|336] [--allow-password]\n"
@@ -124,8 +139,14 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_err("missing command");
-	if (strcmp(argv[optind], "user") == 0) {
+	if (strcmp(argv[optind], "user") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "import") == 0) {
+		rc = cli_user_import(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "user") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "set") == 0) {
+		rc = cli_user_set(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "user") == 0) {
 		rc = cli_user(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "group") == 0) {
+		rc = cli_group(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "otp") == 0) {
 		rc = cli_otp(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "totp") == 0) {

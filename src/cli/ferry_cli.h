@@ -1,6 +1,6 @@
 /* ferry_cli: what the ferry admin CLI's files share (ferry.c: main and
  * config check; ferry_common.c: the helpers below; ferry_user.c: users;
- * ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
+ * ferry_import.c: user import; ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
  * principals; ferry_ban.c: failed-login bans; ferry_store.c: schema
  * migrations and copying a store;
  * ferry_admin.c: the running server). Not used by ferryd. */
@@ -23,6 +23,7 @@
 /* Room for the longest password, a CR, an LF and the NUL. */
 #define CLI_PASSWORD_BUF (CLI_PASSWORD_MAX + 3)
 #define CLI_NAME_MAX 64
+#define CLI_HOME_MODE 0750
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
@@ -58,6 +59,15 @@ int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, siz
 /* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
  * argv[0] is the verb. */
 int cli_user(struct cli *c, int argc, char **argv);
+/* ferry user import (ferry_import.c); argv[0] is "import". */
+int cli_user_import(struct cli *c, int argc, char **argv);
+/* mkdir -p of a home, each new directory CLI_HOME_MODE: 0 or -errno. */
+int cli_mkdir_p(const char *path);
+/* ferry user set (ferry_user_set.c): takes the policy options out and
+ * hands the rest to cli_user. */
+int cli_user_set(struct cli *c, int argc, char **argv);
+/* ferry group add|del|list|show|set (ferry_group.c). */
+int cli_group(struct cli *c, int argc, char **argv);
 /* ferry otp ... / ferry totp ... (ferry_otp.c); argv[0] is the verb. */
 int cli_otp(struct cli *c, int argc, char **argv);
 int cli_totp(struct cli *c, int argc, char **argv);

@@ -1,7 +1,7 @@
 /* ferry_common: what every ferry subcommand shares: messages and exit
  * codes, argv text made safe to echo, user-name rules, reading a secret
  * from the terminal or a pipe, and loading the configuration and opening the
- * store (after the privilege drop). main and the dispatch stay in ferry.c. */
+ * store (after the privilege drop), making homes. main and the dispatch stay in ferry.c. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -169,6 +170,26 @@ int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, siz
 		return cli_err("%s contains a NUL byte", what);
 	*len = n;
 	return CLI_EXIT_OK;
+}
+
+/* mkdir -p: every missing component gets CLI_HOME_MODE (less the umask). */
+int cli_mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (!str_copy(tmp, sizeof(tmp), path))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(tmp, CLI_HOME_MODE) != 0 && errno != EEXIST)
+			return -errno;
+		*p = saved;
+		if (!saved)
+			return 0;
+	}
 }
 
 int cli_load_config(struct cli *c)

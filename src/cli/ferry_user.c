@@ -18,10 +18,10 @@
 
 #include "auth.h"
 #include "ferry_cli.h"
+#include "ferry_policy.h"
 #include "str.h"
 #include "util.h"
 
-#define CLI_HOME_MODE 0750
 #define CLI_PERMS_HELP "use read,write,delete,rename,mkdir,list or all"
 
 /* Option values start above every character getopt may return. */
@@ -125,26 +125,6 @@ static void cli_whoami(char *out, size_t outsz)
 		(void)str_copy(out, outsz, pw.pw_name);
 	else
 		(void)snprintf(out, outsz, "uid %u", (unsigned)geteuid());
-}
-
-/* mkdir -p: every missing component gets CLI_HOME_MODE (less the umask). */
-static int cli_mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-
-	if (!str_copy(tmp, sizeof(tmp), path))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(tmp, CLI_HOME_MODE) != 0 && errno != EEXIST)
-			return -errno;
-		*p = saved;
-		if (!saved)
-			return 0;
-	}
 }
 
 /* Runs after the privilege drop: ferryd opens the home as the service user,
@@ -308,8 +288,9 @@ static int cli_user_show(struct cli *c, const struct cli_args *a)
 		     "updated: %s\n",
 		     u.name, u.enabled ? "enabled" : "disabled", u.home, perms, u.account ? u.account : "(none)",
 		     cli_hash_scheme(u.password_hash), created, updated);
+	rc = cli_policy_show(c, POLICY_USER, a->name, &u); /* issue 18 */
 	user_record_free(&u);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 /* The commands that change one existing user: each changes the record
@@ -452,7 +433,8 @@ int cli_user(struct cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc < 1)
-		return cli_usage_err("user: missing command (add, del, list, show, passwd, enable, disable, set)");
+		return cli_usage_err(
+		    "user: missing command (add, del, list, show, passwd, enable, disable, set, import)");
 	for (size_t i = 0; i < ARRAY_LEN(cli_user_cmds); i++)
 		if (strcmp(argv[0], cli_user_cmds[i].verb) == 0)
 			cmd = &cli_user_cmds[i];
@@ -463,9 +445,9 @@ int cli_user(struct cli *c, int argc, char **argv)
 	rc = cli_parse_user_args(cmd, argc, argv, &a);
 	if (!rc)
 		rc = cli_validate_args(&a);
-	if (!rc)
+	if (!rc && !c->cfg)
 		rc = cli_load_config(c);
-	if (!rc)
+	if (!rc && !c->store)
 		rc = cli_open_store(c, cmd->create ? USERSTORE_CREATE : 0);
 	if (!rc)
 		rc = cmd->run(c, &a);

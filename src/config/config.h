@@ -55,6 +55,9 @@ struct config {
 	/* [limits]: abuse limits (guard.h); 0 turns a limit off where allowed */
 	unsigned max_per_ip, max_per_user, connect_rate, connect_burst, prelogin_commands, ban_failures;
 	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
+	/* [limits] rate_down, rate_up: the whole server's transfer rates, bytes/s,
+	 * shared by all sessions (core/rate.h); 0 = unlimited */
+	uint64_t rate_down, rate_up;
 
 	/* [store] */
 	char store_backend[16];	    /* "sqlite" or "postgres" (set by [store] postgres) */

@@ -1,7 +1,8 @@
 /* auth: password hashing and checks, the PASS side of a login (auth_login:
  * password, one-time password or password + TOTP, always one crypt) and
  * Kerberos principal logins, plus the backend registry. Calls go one way:
- * auth.c -> auth_otp.c (TOTP check) -> userstore.c; see auth.h. */
+ * auth.c -> auth_otp.c (TOTP check) -> userstore.c, and auth.c ->
+ * auth_hash.c (making hashes, upgrading old ones); see auth.h. */
 #include "auth.h"
 
 #include <crypt.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_hash.h"
+#include "policy_eff.h"
 #include "str.h"
 #include "util.h"
 
@@ -19,15 +22,13 @@
  * crypt fail fast and bring the timing difference back. */
 static const char auth_dummy_hash[] = "$y$j9T$2/5M4F5xS643Ok2hER1km0$7cxcxrmrS4.g9ylguQPYO6AR2MIuz/tad2jm6BoXMeA";
 
-/* The only prefix libxcrypt is asked to generate; see auth_hash_password. */
-#define AUTH_HASH_PREFIX "$y$"
-
 void auth_result_free(struct auth_result *r)
 {
 	if (!r)
 		return;
 	free(r->home);
 	free(r->account);
+	policy_attrs_free(&r->policy);
 	*r = (struct auth_result){ 0 };
 }
 
@@ -41,48 +42,6 @@ const struct userstore_ops *auth_backend(const char *name)
 		if (strcmp(backends[i]->name, name) == 0)
 			return backends[i];
 	return NULL;
-}
-
-int auth_hash_password(const char *password, char **out)
-{
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data *cd = NULL;
-	const char *h;
-	int r;
-
-	if (!password || !out)
-		return -EINVAL;
-	errno = 0;
-	/* NULL rbytes: libxcrypt takes the salt from the OS random source;
-	 * count 0 picks the library's current recommended cost. */
-	if (!crypt_gensalt_rn(AUTH_HASH_PREFIX, 0, NULL, 0, salt, (int)sizeof(salt))) {
-		r = errno ? -errno : -EINVAL;
-		goto fail;
-	}
-	/* struct crypt_data is 32 KiB: too big for a job-pool thread's stack. */
-	cd = calloc(1, sizeof(*cd));
-	if (!cd) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	errno = 0;
-	h = crypt_rn(password, salt, cd, (int)sizeof(*cd));
-	if (!h || h[0] != '$') {
-		r = errno ? -errno : -EINVAL;
-		goto fail;
-	}
-	*out = strdup(h);
-	if (!*out) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = 0;
-fail:
-	/* The scratch area holds key material derived from the password. */
-	if (cd)
-		util_wipe(cd, sizeof(*cd));
-	free(cd);
-	return r;
 }
 
 /* Runs crypt once and compares; false on any failure. Callers decide which
@@ -154,6 +113,25 @@ static bool auth_otp_matches(const struct userstore_ops *ops, struct userstore *
 	return auth_cas_ok(ops->otp_advance(s, user, st->seq, st->last, v), err);
 }
 
+/* A successful check: the user's effective policy (its groups' too) from
+ * the store, then the strings moved over rather than copied. A store
+ * failure there is the login's (out->err, never ok). */
+static void auth_result_take(const struct userstore_ops *ops, struct userstore *s, struct auth_result *out,
+			     struct user_record *u)
+{
+	int r = policy_eff_load(ops, s, u, &out->policy);
+	if (r) {
+		policy_attrs_free(&out->policy);
+		out->err = r;
+		return;
+	}
+	out->ok = true;
+	out->home = u->home;
+	out->account = u->account;
+	out->perms = out->policy.perms;
+	u->home = u->account = NULL;
+}
+
 void auth_login(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		const struct auth_challenge *ch, struct auth_result *out)
 {
@@ -198,19 +176,17 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	else
 		ok = use_hash && match;
 	ok = ok && !out->err; /* a store failure is never a login */
+	/* The password is known only now: an old or cheap hash becomes a
+	 * yescrypt one (auth_hash.c; never fails the login). */
+	if (ok && use_hash && match)
+		auth_rehash(ops, s, user, pw, u.password_hash);
 	if (ch && ch->lock && ops && s && user && ops->challenge_unlock)
 		(void)ops->challenge_unlock(s, user, ch->lock);
-	if (ok) {
-		/* Move the strings over rather than copying: nothing to fail. */
-		out->ok = true;
-		out->home = u.home;
-		out->account = u.account;
-		out->perms = u.perms;
-		u.home = u.account = NULL;
-		if (otp_ok) {
-			out->otp = true;
-			out->otp_left = ch->seq > 0 ? ch->seq - 1 : 0;
-		}
+	if (ok)
+		auth_result_take(ops, s, out, &u);
+	if (out->ok && otp_ok) {
+		out->otp = true;
+		out->otp_left = ch->seq > 0 ? ch->seq - 1 : 0;
 	}
 	if (static_pw) {
 		util_wipe(static_pw, strlen(static_pw));
@@ -218,17 +194,6 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	}
 	otp_state_free(&st);
 	user_record_free(&u);
-}
-
-/* A successful check: moves the strings over rather than copying them, so
- * nothing can fail. */
-static void auth_result_take(struct auth_result *out, struct user_record *u)
-{
-	out->ok = true;
-	out->home = u->home;
-	out->account = u->account;
-	out->perms = u->perms;
-	u->home = u->account = NULL;
 }
 
 void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *principal,
@@ -255,6 +220,6 @@ void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, 
 			out->err = r;
 	}
 	if (u.enabled && allowed && !out->err)
-		auth_result_take(out, &u);
+		auth_result_take(ops, s, out, &u);
 	user_record_free(&u);
 }

@@ -22,6 +22,7 @@ struct sessions;
 
 /* What the owning worker lends its sessions. */
 struct guard;
+struct rate_bucket;
 
 struct session_host {
 	struct loop *loop;
@@ -31,6 +32,9 @@ struct session_host {
 	struct hooks *hooks;	 /* upload hooks; NULL = none */
 	struct session *head;	 /* the host's sessions (session.c links them) */
 	size_t count;
+	/* [limits] rate_down/rate_up: the server's buckets, shared by all
+	 * hosts (core/rate.h); NULL = none */
+	struct rate_bucket *rate_down, *rate_up;
 	/* The worker's sessions of every protocol (core/sessions.h): each
 	 * session is listed there, and so is whether it has logged in, for
 	 * `ferry status`/`kick` and for max_sessions' evictions. */
@@ -55,5 +59,10 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 
 /* Server shutdown deadline: 421 to the client and close. */
 void session_shutdown(struct session *s);
+/* The session's own transfer rates, bytes/s (0 = unlimited), in front of
+ * the server's [limits] rate_down/rate_up: the policy of the user logged
+ * in (its own, then its groups'). Applies from the next byte, a running
+ * transfer's too. */
+void session_set_rate(struct session *s, uint64_t down, uint64_t up);
 
 #endif

@@ -277,6 +277,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.guard = shared->guard;
 	w->host.metrics = shared->metrics;
 	w->host.hooks = shared->hooks;
+	w->host.rate_down = &shared->rate_down;
+	w->host.rate_up = &shared->rate_up;
 	w->host.closed = on_session_closed;
 	w->host.make_room = make_room_ftp;
 	w->host.reg = &w->reg;
@@ -285,6 +287,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->sftp.guard = shared->guard;
 	w->sftp.metrics = shared->metrics;
 	w->sftp.hooks = shared->hooks;
+	w->sftp.rate_down = &shared->rate_down;
+	w->sftp.rate_up = &shared->rate_up;
 	w->sftp.closed = on_sftp_closed;
 	w->sftp.make_room = make_room_sftp;
 	w->sftp.reg = &w->reg;

@@ -20,6 +20,7 @@ struct jobs;
 struct guard;
 struct metrics;
 struct hooks;
+struct rate_bucket;
 struct sftp_keys;
 struct sftp_session;
 struct sessions;
@@ -36,6 +37,8 @@ struct sftp_host {
 	size_t count;
 	/* The worker's sessions of every protocol (core/sessions.h). */
 	struct sessions *reg;
+	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
+	struct rate_bucket *rate_down, *rate_up;
 	/* Called on the loop after a session closed (count already lowered). */
 	void (*closed)(struct sftp_host *h);
 	/* Set by the host around sftp_session_start when the connection takes

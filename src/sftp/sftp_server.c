@@ -269,8 +269,49 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 	}
 }
 
+uint64_t sftp_server_rate_wait(const struct sftp_server *srv)
+{
+	return srv->rate_wait_us;
+}
+
+/* Bandwidth: a READ's reply and a WRITE's data pass the buckets whole
+ * (a short READ would cost clients a round trip): granted anything, the
+ * request goes and the rest is owed (the next one waits for it); granted
+ * nothing, it waits in the input (false), behind it the requests
+ * pipelined after it, and libssh opens the client's window no further. */
+static bool rate_admit(struct sftp_server *srv, const struct sftp_req *r)
+{
+	bool down = r->type == SFTP_READ;
+	struct rate_bucket *own = down ? srv->c.own_down : srv->c.own_up;
+	struct rate_bucket *sb = down ? srv->c.srv_down : srv->c.srv_up;
+	if ((r->type != SFTP_READ && r->type != SFTP_WRITE) || (!rate_limited(own) && !rate_limited(sb)))
+		return true;
+	uint64_t want = down ? r->len : r->data.n, now = util_now_us();
+	uint64_t g = rate_take2(own, sb, want, now, &srv->rate_wait_us);
+	if (g == 0)
+		return false;
+	rate_charge(own, want - g, now);
+	rate_charge(sb, want - g, now);
+	return true;
+}
+
+/* A READ answered with less than it asked (the end of the file, an
+ * error) gives back what it did not send. */
+static void rate_settle_read(struct sftp_server *srv, const struct sftp_req *r, const struct buf *out, size_t before)
+{
+	if (r->type != SFTP_READ || (!rate_limited(srv->c.own_down) && !rate_limited(srv->c.srv_down)))
+		return;
+	/* DATA: length, type, id, string length, then the bytes */
+	size_t sent = 0, hdr = 4 + 1 + 4 + 4;
+	if (out->len > before + hdr && (uint8_t)buf_data(out)[before + 4] == SFTP_DATA)
+		sent = out->len - before - hdr;
+	if (sent < r->len)
+		rate_give_back2(srv->c.own_down, srv->c.srv_down, r->len - sent);
+}
+
 int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, size_t out_high, unsigned *budget)
 {
+	srv->rate_wait_us = 0;
 	while (*budget && out->len < out_high) {
 		size_t size = 0;
 		int r = sftp_frame(buf_data(in), in->len, &size);
@@ -294,7 +335,13 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 		} else if (r == -ENOTSUP) {
 			(void)sftp_put_status(out, req.id, SFTP_OP_UNSUPPORTED, "Operation not supported");
 		} else if (req.type != SFTP_INIT) {
+			if (!rate_admit(srv, &req)) {
+				(*budget)++;
+				return 0; /* held back: sftp_server_rate_wait */
+			}
+			size_t before = out->len;
 			dispatch(srv, &req, out);
+			rate_settle_read(srv, &req, out, before);
 		}
 		buf_consume(in, size);
 	}

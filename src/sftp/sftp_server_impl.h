@@ -31,6 +31,7 @@ struct sftp_server {
 	struct sftp_server_conf c;
 	bool inited;
 	struct sftp_handle h[SFTP_MAX_HANDLES];
+	uint64_t rate_wait_us; /* sftp_server_rate_wait */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */

@@ -188,6 +188,7 @@ static void session_close(struct sftp_session *s, const char *why)
 	loop_timer_cancel(h->loop, &s->login_timer);
 	loop_timer_cancel(h->loop, &s->idle_timer);
 	loop_timer_cancel(h->loop, &s->delay_timer);
+	loop_timer_cancel(h->loop, &s->rate_timer);
 	int fd = s->watch.fd;
 	if (fd >= 0)
 		loop_watch_forget(h->loop, &s->watch); /* libssh closes the socket below */
@@ -296,6 +297,10 @@ static void start_sftp(struct sftp_session *s)
 			.atomic = s->cfg->atomic_uploads != 0,
 			.partials = false },
 		.sink = { .metrics = s->host->metrics, .hooks = s->host->hooks },
+		.own_down = &s->rate_down,
+		.own_up = &s->rate_up,
+		.srv_down = s->host->rate_down,
+		.srv_up = s->host->rate_up,
 	};
 	s->srv = sftp_server_new(&c);
 }
@@ -416,6 +421,19 @@ static int push_output(struct sftp_session *s)
 	return 0;
 }
 
+/* A request held back by a rate limit may go now. */
+static void on_rate(struct loop_timer *t)
+{
+	drive(container_of(t, struct sftp_session, rate_timer));
+}
+
+void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up)
+{
+	uint64_t now = util_now_us();
+	rate_init(&s->rate_down, down, now);
+	rate_init(&s->rate_up, up, now);
+}
+
 /* Answers the SFTP requests in s->in. Returns false when the session
  * closed. */
 static bool serve(struct sftp_session *s)
@@ -448,6 +466,8 @@ static bool serve(struct sftp_session *s)
 	}
 	if (!budget)
 		loop_defer(s->host->loop, drive_deferred, s);
+	else if (sftp_server_rate_wait(s->srv))
+		loop_timer_arm_us(s->host->loop, &s->rate_timer, sftp_server_rate_wait(s->srv), on_rate);
 	return true;
 }
 

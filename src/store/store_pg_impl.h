@@ -86,6 +86,7 @@ int store_pg_lookup(struct userstore *s, const char *name, struct user_record *o
 int store_pg_add(struct userstore *s, const struct user_record *u);
 int store_pg_remove(struct userstore *s, const char *name);
 int store_pg_update(struct userstore *s, const struct user_record *u);
+int store_pg_password_swap(struct userstore *s, const char *name, const char *old_hash, const char *new_hash);
 int store_pg_list(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg);
 int store_pg_otp_get(struct userstore *s, const char *name, struct otp_state *out);
 int store_pg_otp_put(struct userstore *s, const char *name, const struct otp_state *o);
@@ -108,5 +109,10 @@ int store_pg_ban_list(struct userstore *s, int64_t now_ms, int (*fn)(const char 
 int store_pg_ban_remove(struct userstore *s, const char *address);
 int store_pg_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
 int store_pg_ban_watch(struct userstore *s, int wake_fd, int timeout_ms);
+
+/* store_pg_policy.c: the userstore_ops of the same names. */
+int store_pg_policy_write(struct userstore *s, enum store_policy_sql q, const char *const *args, int n);
+int store_pg_policy_read(struct userstore *s, enum store_policy_sql q, const char *const *args, int n,
+			 int (*fn)(const char *const *cols, void *arg), void *arg);
 
 #endif

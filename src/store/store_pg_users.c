@@ -126,6 +126,17 @@ int store_pg_update(struct userstore *s, const struct user_record *u)
 			      &p);
 }
 
+int store_pg_password_swap(struct userstore *s, const char *name, const char *old_hash, const char *new_hash)
+{
+	struct pg_params p = { 0 };
+	pg_param_text(&p, name);
+	pg_param_text(&p, old_hash);
+	pg_param_text(&p, new_hash);
+	int r = store_pg_write(s, "password swap",
+			       "UPDATE users SET password_hash = $3 WHERE name = $1 AND password_hash = $2", &p);
+	return r == -ENOENT ? -ESTALE : r;
+}
+
 /* Each record passed to fn is freed when fn returns. Returns 0 after the last
  * row, or the non-zero value fn returned to stop early. */
 int store_pg_list(struct userstore *s, int (*fn)(const struct user_record *u, void *arg), void *arg)
