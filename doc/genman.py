@@ -48,7 +48,7 @@ ferryd serves FTP (RFC 959 and its extensions), FTPS (explicit AUTH TLS and impl
 = SYSTEMD
 ferryd reports to systemd with sd_notify(3) when NOTIFY_SOCKET is set: READY=1 once it serves, RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 when SIGTERM starts the drain, and STATUS= lines. packaging/systemd/ferryd.service is a Type=notify unit with systemd's sandboxing (ProtectSystem=strict, ReadWritePaths= for the state, log and served directories, NoNewPrivileges=yes, a capability bounding set of CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID, and CAP_DAC_OVERRIDE and CAP_CHOWN for the log files and the admin socket it creates as root, all gone after the privilege drop).
 
-With socket activation (packaging/systemd/ferryd.socket, ferryd-ftps.socket) ferryd takes the listening sockets passed in LISTEN_FDS instead of binding [server] listen and [tls] implicit_listen. A socket named "ftps" (FileDescriptorName=ftps) is implicit FTPS; any other name is plain FTP. All worker threads share each passed socket.
+With socket activation (packaging/systemd/ferryd.socket, ferryd-ftps.socket, ferryd-sftp.socket) ferryd takes the listening sockets passed in LISTEN_FDS instead of binding [server] listen and [tls] implicit_listen. A socket named "ftps" (FileDescriptorName=ftps) is implicit FTPS; a socket named "sftp" is SFTP, and when one is passed [sftp] listen is not bound; any other name is plain FTP. All worker threads share each passed socket.
 
 Without systemd none of this applies and nothing changes.
 
@@ -56,7 +56,7 @@ Without systemd none of this applies and nothing changes.
 Levelled log lines go to stderr or syslog ([log] target). [log] xferlog is the transfer log in the xferlog(5) format of wu-ftpd, ProFTPD and vsftpd; [log] json is an event log of JSON lines. Both are described in ferry.conf(5). packaging/logrotate/ferry rotates them.
 
 = METRICS
-With [metrics] listen set, ferryd serves Prometheus text at http://ADDRESS/metrics: ferry_sessions_open, ferry_connections_total, ferry_logins_total{result}, ferry_received_bytes_total, ferry_sent_bytes_total, ferry_transfers_total{result}, ferry_bans_total, ferry_bans_active, ferry_passive_ports_in_use, ferry_tls_handshakes_total{result}, ferry_job_queue_depth, ferry_build_info{version}.
+With [metrics] listen set, ferryd serves Prometheus text at http://ADDRESS/metrics: ferry_sessions_open{protocol}, ferry_connections_total{protocol}, ferry_logins_total{protocol,result}, ferry_received_bytes_total{protocol}, ferry_sent_bytes_total{protocol}, ferry_transfers_total{protocol,result}, ferry_sessions_evicted_total{protocol}, ferry_bans_total, ferry_bans_active, ferry_passive_ports_in_use, ferry_tls_handshakes_total{result}, ferry_job_queue_depth, ferry_build_info{version}.
 
 = EXIT STATUS
 0 after a clean stop; 1 when it cannot start (the reason is logged).
@@ -132,9 +132,11 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Validate the configuration file, as ferryd --check does.
 == Running server
 - `status`
-  One line per live session, then a line ".": the session id, user, client address, state (login, idle, transfer), TLS, and for a running transfer its command, path, bytes so far and the file size. Needs [admin] socket; access is the socket file's permissions (root, the service user and its group).
+  One line per live session, FTP and SFTP alike, then a line ".": the session id, user, client address, protocol (ftp, sftp), state (login, idle, transfer), TLS (FTP), seconds since the client's last request, and for a running transfer its command, path, bytes so far and the file size. Needs [admin] socket; access is the socket file's permissions (root, the service user and its group).
 - `kick` SESSION
-  Close a session (the client gets 421), by the id status shows. Exit status 1 when there is no such session.
+  Close a session (an FTP client gets 421, an SFTP client an SSH disconnect), by the id status shows. Exit status 1 when there is no such session.
+- `kick --user` NAME, `kick --ip` ADDRESS
+  Close every session of the user (logged in), or from the address as status shows it, whatever its protocol: one line "kicked ID" each. Exit status 1 when there is none.
 
 = OPTIONS
 - `-c`, `--config` FILE

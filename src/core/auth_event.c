@@ -118,11 +118,12 @@ uint64_t auth_event(const struct auth_event *ev, const struct auth_sink *s, uint
 {
 	auth_event_log(ev);
 	struct metrics *m = s ? s->metrics : NULL;
+	enum metrics_protocol p = metrics_protocol_of(ev->protocol);
 	if (ev->outcome == AUTH_LOGIN_OK) {
-		METRICS_ADD(m, logins_ok, 1);
+		METRICS_ADD(m, logins_ok[p], 1);
 		return 0;
 	}
-	METRICS_ADD(m, logins_failed, 1);
+	METRICS_ADD(m, logins_failed[p], 1);
 	/* SECURITY: only a guess counts toward the ban: a wrong password,
 	 * account or one-time password, whichever step of whichever protocol
 	 * it was. */

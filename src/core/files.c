@@ -303,16 +303,17 @@ void files_event(const struct files_sink *sink, const struct files_event *ev)
 	if (!sink)
 		return;
 	struct metrics *m = sink->metrics;
+	enum metrics_protocol p = metrics_protocol_of(ev->protocol);
 	if (ev->kind == FILES_XFER_WRITE)
-		METRICS_ADD(m, bytes_in, ev->bytes);
+		METRICS_ADD(m, bytes_in[p], ev->bytes);
 	else
-		METRICS_ADD(m, bytes_out, ev->bytes);
+		METRICS_ADD(m, bytes_out[p], ev->bytes);
 	if (ev->result == FILES_OK)
-		METRICS_ADD(m, xfer_ok, 1);
+		METRICS_ADD(m, xfer_ok[p], 1);
 	else if (ev->result == FILES_ABORTED)
-		METRICS_ADD(m, xfer_aborted, 1);
+		METRICS_ADD(m, xfer_aborted[p], 1);
 	else
-		METRICS_ADD(m, xfer_failed, 1);
+		METRICS_ADD(m, xfer_failed[p], 1);
 	if (ev->kind == FILES_XFER_WRITE && ev->result == FILES_OK && sink->hooks && ev->home) {
 		struct hook_upload u = { .sid = ev->sid,
 					 .user = ev->user,

@@ -24,6 +24,7 @@ struct hooks;
 struct rate_bucket;
 struct sftp_keys;
 struct sftp_session;
+struct sessions;
 
 /* What a worker lends its SFTP sessions (as ftp/'s session_host). */
 struct sftp_host {
@@ -35,10 +36,18 @@ struct sftp_host {
 	void *bind;		 /* this worker's ssh_bind (sftp_host_init) */
 	struct sftp_session *head;
 	size_t count;
+	/* The worker's sessions of every protocol (core/sessions.h). */
+	struct sessions *reg;
 	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
 	struct rate_bucket *rate_down, *rate_up;
 	/* Called on the loop after a session closed (count already lowered). */
 	void (*closed)(struct sftp_host *h);
+	/* Set by the host around sftp_session_start when the connection takes
+	 * the server past [server] max_sessions: once [limits] admitted it,
+	 * make_room(h) must evict a session not logged in (of any protocol),
+	 * or it is refused. */
+	bool room_needed;
+	bool (*make_room)(struct sftp_host *h);
 };
 
 /* The build's config check (buildinfo.c): nonzero when c sets an [sftp]

@@ -22,6 +22,7 @@
 #include "jobs.h"
 #include "loop.h"
 #include "rate.h"
+#include "sessions.h"
 #include "sftp.h"
 
 #define SFTP_MAX_KEYS 4
@@ -49,6 +50,7 @@ bool sftp_rsa_size_ok(ssh_key key);
 int sftp_key_describe(ssh_key key, struct user_key *out);
 
 struct sftp_auth_job;
+struct sftp_proxy;
 struct sftp_server;
 struct sftp_session;
 
@@ -62,6 +64,10 @@ struct sftp_conn_ops {
 	void (*drive)(struct sftp_session *s);
 	/* Frees a closed session (the job that referred to it has ended). */
 	void (*free)(struct sftp_session *s);
+	/* The PROXY header was read (sftp_proxy.c): client is whose the
+	 * connection is; refuse and room_needed are the worker's at accept. */
+	void (*begin)(struct sftp_session *s, const struct sockaddr_storage *client, const char *refuse,
+		      bool room_needed);
 };
 
 /* A session channel the client opened. SFTP runs on one; the others
@@ -104,6 +110,7 @@ struct sftp_kbd {
 
 struct sftp_session {
 	struct sftp_host *host;
+	struct sessions_entry reg; /* in the worker's registry: status, kick, eviction */
 	const struct sftp_conn_ops *ops;
 	struct sftp_session *prev, *next;
 	uint64_t id;
@@ -112,6 +119,8 @@ struct sftp_session {
 	struct sockaddr_storage peer_addr;
 	struct guard_key gkey;
 	bool guarded;
+	bool begun;	       /* session_begin ran: connect was logged, disconnect will be */
+	struct sftp_proxy *pp; /* waiting for the PROXY header (sftp_proxy.c) */
 	struct loop_watch watch;
 	struct loop_timer login_timer, idle_timer, delay_timer;
 	ssh_session ssh;
@@ -220,6 +229,14 @@ void sftp_login_hold_free(struct sftp_session *s);
  * the home, USERAUTH_SUCCESS and the event; or a refusal and the close. */
 void sftp_login_finish(struct sftp_session *s, const char *user, struct auth_result *res, const char *method,
 		       const char *key);
+/* sftp_proxy.c: [server] proxy_protocol on the SFTP listeners. */
+/* The connection (its fd watched, no SSH yet) must come from proxy_from
+ * and send a PROXY header within proxy_timeout; then ops->begin, else
+ * ops->close. refuse, room_needed: kept for begin. */
+void sftp_proxy_start(struct sftp_session *s, const char *refuse, bool room_needed);
+/* The socket is readable while s->pp is set. */
+void sftp_proxy_io(struct sftp_session *s);
+void sftp_proxy_free(struct sftp_proxy *pp);
 
 /* sftp_server.c: the SFTP requests of one channel, over core/files. */
 struct sftp_server_conf {
@@ -240,6 +257,10 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 /* The channel ended: open handles close (an upload not closed is
  * discarded, the old file stays), each transfer logged. */
 void sftp_server_free(struct sftp_server *srv, bool lost);
+/* `ferry status`: the file transfer open most recently (its event's
+ * verb, path, bytes so far and the file's size now); false if none. */
+bool sftp_server_transfer(const struct sftp_server *srv, const char **cmd, const char **path, uint64_t *bytes,
+			  uint64_t *size);
 /* After sftp_server_feed: microseconds until the request it held back for
  * a rate limit may go (drive again then), 0 = none held back. */
 uint64_t sftp_server_rate_wait(const struct sftp_server *srv);

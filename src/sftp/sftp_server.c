@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "path.h"
+#include "vfs.h"
 #include "sftp_server_impl.h"
 #include "util.h"
 
@@ -421,4 +423,23 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 		buf_consume(in, size);
 	}
 	return 0;
+}
+
+bool sftp_server_transfer(const struct sftp_server *srv, const char **cmd, const char **path, uint64_t *bytes,
+			  uint64_t *size)
+{
+	const struct sftp_handle *best = NULL;
+	for (size_t i = 0; i < SFTP_MAX_HANDLES; i++) {
+		const struct sftp_handle *h = &srv->h[i];
+		if ((h->kind == SFTP_H_READ || h->kind == SFTP_H_WRITE) && (!best || h->started_ms >= best->started_ms))
+			best = h;
+	}
+	if (!best)
+		return false;
+	struct stat st;
+	*cmd = best->cmd;
+	*path = best->vpath;
+	*bytes = best->bytes;
+	*size = best->fd >= 0 && vfs_fstat(best->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return true;
 }
