@@ -117,6 +117,8 @@ static const struct config_row config_rows[] = {
 	    "length of a first ban; each repeat offence doubles it"),
 	ROW("limits", "ban_max", CONFIG_T_DURATION, ban_max_ms, 1 * MS_S, 24 * MS_H, "24h",
 	    "longest ban; an address banned no more for this long starts afresh"),
+	ROW("limits", "hash_jobs", CONFIG_T_UINT, hash_jobs, 0, 1000, "2",
+	    "checksums (FTP HASH, XCRC, XMD5, XSHA*) one user may have running at once; more get 450; 0 = no limit"),
 	{ .section = "store",
 	  .key = "backend",
 	  .type = CONFIG_T_STRING,

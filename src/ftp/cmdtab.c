@@ -29,6 +29,7 @@ static const struct cmd_row table[] = {
 	{ "EPRT", cmd_eprt, ARG_REQUIRED, KR, "EPRT <sp> |af|address|port|", "EPRT" },
 	{ "EPSV", cmd_epsv, ARG_OPTIONAL, KR, "EPSV [<sp> 1 | 2 | ALL]", "EPSV" },
 	{ "FEAT", cmd_feat, ARG_NONE, PRE, "FEAT", NULL },
+	{ "HASH", cmd_hash, ARG_REQUIRED, KR, "HASH <sp> pathname", "HASH" },
 	{ "HELP", cmd_help, ARG_OPTIONAL, PRE | KN, "HELP [<sp> command]", NULL },
 	{ "LIST", cmd_list, ARG_OPTIONAL, 0, "LIST [<sp> pathname]", NULL },
 	{ "MDTM", cmd_mdtm, ARG_REQUIRED, 0, "MDTM <sp> pathname", "MDTM" },
@@ -49,6 +50,7 @@ static const struct cmd_row table[] = {
 	{ "PROT", cmd_prot, ARG_REQUIRED, PRE | CMD_TLS_FEAT, "PROT <sp> C | S | P", "PROT" },
 	{ "PWD", cmd_pwd, ARG_NONE, 0, "PWD", NULL },
 	{ "QUIT", cmd_quit, ARG_NONE, PRE, "QUIT", NULL },
+	{ "RANG", cmd_rang, ARG_REQUIRED, 0, "RANG <sp> start <sp> end", "RANG STREAM" },
 	{ "REIN", cmd_rein, ARG_NONE, PRE, "REIN", NULL },
 	{ "REST", cmd_rest, ARG_REQUIRED, KR, "REST <sp> offset", "REST STREAM" },
 	{ "RETR", cmd_retr, ARG_REQUIRED, KR, "RETR <sp> pathname", NULL },
@@ -64,11 +66,16 @@ static const struct cmd_row table[] = {
 	{ "SYST", cmd_syst, ARG_NONE, PRE, "SYST", NULL },
 	{ "TYPE", cmd_type, ARG_REQUIRED, KR, "TYPE <sp> A [<sp> N] | I | L <sp> 8", NULL },
 	{ "USER", cmd_user, ARG_REQUIRED, PRE, "USER <sp> username", NULL },
+	{ "XCRC", cmd_xcrc, ARG_REQUIRED, 0, "XCRC <sp> pathname [<sp> start <sp> end]", NULL },
 	{ "XCUP", cmd_cdup, ARG_NONE, 0, "XCUP", NULL },
 	{ "XCWD", cmd_cwd, ARG_REQUIRED, 0, "XCWD <sp> pathname", NULL },
+	{ "XMD5", cmd_xmd5, ARG_REQUIRED, 0, "XMD5 <sp> pathname [<sp> start <sp> end]", NULL },
 	{ "XMKD", cmd_mkd, ARG_REQUIRED, 0, "XMKD <sp> pathname", NULL },
 	{ "XPWD", cmd_pwd, ARG_NONE, 0, "XPWD", NULL },
 	{ "XRMD", cmd_rmd, ARG_REQUIRED, 0, "XRMD <sp> pathname", NULL },
+	{ "XSHA1", cmd_xsha1, ARG_REQUIRED, 0, "XSHA1 <sp> pathname [<sp> start <sp> end]", NULL },
+	{ "XSHA256", cmd_xsha256, ARG_REQUIRED, 0, "XSHA256 <sp> pathname [<sp> start <sp> end]", NULL },
+	{ "XSHA512", cmd_xsha512, ARG_REQUIRED, 0, "XSHA512 <sp> pathname [<sp> start <sp> end]", NULL },
 };
 
 /* SITE subcommands, in SITE HELP order. RFC 2577 §9: nothing that runs

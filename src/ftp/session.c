@@ -253,6 +253,7 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	case PROTO_EFFECT_ASCII_SIZE:
 	case PROTO_EFFECT_UPLOAD_COMMIT:
 	case PROTO_EFFECT_LIST_READ:
+	case PROTO_EFFECT_HASH:
 		session_start_job(s, e);
 		break;
 	case PROTO_EFFECT_DELAY:

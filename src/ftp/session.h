@@ -21,14 +21,16 @@ struct gss_acceptor;
 
 /* What the owning worker lends its sessions. */
 struct guard;
+struct hash_limit;
 
 struct session_host {
 	struct loop *loop;
 	struct jobs *jobs;
-	struct guard *guard;	 /* abuse limits shared by all hosts; NULL = none */
-	struct metrics *metrics; /* counters shared by all hosts; NULL = none */
-	struct hooks *hooks;	 /* upload hooks; NULL = none */
-	struct session *head;	 /* the host's sessions (session.c links them) */
+	struct guard *guard;	    /* abuse limits shared by all hosts; NULL = none */
+	struct metrics *metrics;    /* counters shared by all hosts; NULL = none */
+	struct hooks *hooks;	    /* upload hooks; NULL = none */
+	struct hash_limit *hashlim; /* [limits] hash_jobs, shared by all hosts; NULL = none */
+	struct session *head;	    /* the host's sessions (session.c links them) */
 	size_t count;
 	/* Its sessions not logged in, oldest first (session.c links them), and
 	 * since when the oldest is in that state (util_now_ms; 0: none), which
