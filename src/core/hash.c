@@ -41,8 +41,10 @@ void hash_alg_list(enum hash_alg cur, char *out, size_t outsz)
 		out[0] = '\0';
 	for (unsigned i = 0; i < HASH_ALG_COUNT; i++) {
 		int w = snprintf(out + len, outsz - len, "%s%s%s", i ? ";" : "", names[i], i == cur ? "*" : "");
-		if (w < 0 || (size_t)w >= outsz - len)
+		if (w < 0 || (size_t)w >= outsz - len) {
+			out[len] = '\0'; /* whole names only */
 			return;
+		}
 		len += (size_t)w;
 	}
 }

@@ -143,7 +143,7 @@ static void xhash(struct proto *p, struct slice arg, enum hash_alg a)
 	bool ranged;
 	uint64_t start = 0, end = 0;
 	int r = hash_args_x(arg, &path, &ranged, &start, &end);
-	if (r == 0 && ranged) {
+	if (r != 0 || ranged) {
 		/* The whole argument first: "a 1 2" may be a file's name. */
 		int whole = open_arg(p, arg, &f);
 		if (whole == -ECANCELED)
