@@ -64,6 +64,9 @@ static void hash_done(struct proto *p, const struct proto_result *r)
 	int err = r ? r->err : -EIO;
 	if (err == -EBUSY) {
 		proto_reply(p, 450, "Too many checksums running for this user; try again later.");
+	} else if (err == -ECANCELED) {
+		log_info(p->sid, "hash cancelled: the client left");
+		proto_reply(p, 451, "Checksum cancelled.");
 	} else if (err) {
 		log_warn(p->sid, "hash failed: %s", strerror(-err));
 		proto_reply(p, p->hash_x ? 550 : 451, "Could not read the file.");

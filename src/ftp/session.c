@@ -370,6 +370,9 @@ void session_pump(struct session *s)
 			datachan_abort(s->data);
 			continue;
 		}
+		/* Nobody will read a checksum's reply: stop reading the file. */
+		if (e && e->kind == PROTO_EFFECT_HASH && gone && s->job)
+			session_cancel_job(s->job);
 		break;
 	}
 	s->pumping = false;

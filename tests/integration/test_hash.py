@@ -189,13 +189,14 @@ def test_abor_and_quit_during_hash_wait_for_it(server, wd, ctl):
 
 
 def test_hash_jobs_limit_slot_freed_when_client_leaves(make_server):
-    # [limits] hash_jobs = 1: a client that disconnects in the middle of a long hash gives
-    # its slot back (the job stops at its next read); a new session's HASH then succeeds.
+    # [limits] hash_jobs = 1: a client that disconnects in the middle of a long hash stops it
+    # (the job polls a cancel flag between reads) and gives its slot back; a new session's HASH
+    # then succeeds. Without the cancel the 8 GiB hash would hold the slot far past the bounds.
     srv = make_server(config={"limits": {"hash_jobs": "1"}})
     home = os.path.join(srv.home_root, "bob")
     big = os.path.join(home, "big.sparse")
     put_file(big, b"")
-    os.truncate(big, 512 * 1024 * 1024)
+    os.truncate(big, 8 << 30)  # sparse: SHA-512 of 8 GiB takes many seconds, leaving takes none
     put_file(os.path.join(home, "small"), b"0123456789")
     c = srv.connect()
     c.login()
@@ -214,7 +215,8 @@ def test_hash_jobs_limit_slot_freed_when_client_leaves(make_server):
             return r.lines[0] == want
         finally:
             s.close()
-    wait_until(small_hash_ok, 120, interval=0.2, what="a HASH once the slot is free")
+    srv.wait_log(r"hash cancelled: the client left", timeout=60)
+    wait_until(small_hash_ok, 60, interval=0.2, what="a HASH once the slot is free")
     assert all(x == want or x.startswith("450 ") for x in seen), seen
     assert srv.alive()
 
