@@ -62,32 +62,45 @@ static void hash_done(struct proto *p, const struct proto_result *r)
 	vfs_fd_close(p->xfer_fd);
 	p->xfer_fd = -1;
 	int err = r ? r->err : -EIO;
+	struct log_escaped e;
+	const char *path = log_esc(slice_from_cstr(p->hash_name ? p->hash_name : ""), &e);
+	const char *alg = hash_alg_name(p->hash_running);
 	if (err == -EBUSY) {
 		proto_reply(p, 450, "Too many checksums running for this user; try again later.");
 	} else if (err == -ECANCELED) {
 		log_info(p->sid, "hash cancelled: the client left");
 		proto_reply(p, 451, "Checksum cancelled.");
 	} else if (err) {
-		log_warn(p->sid, "hash failed: %s", strerror(-err));
+		log_warn(p->sid, "hash failed: alg=%s path=\"%s\" error=%s", alg, path, strerror(-err));
 		proto_reply(p, p->hash_x ? 550 : 451, "Could not read the file.");
-	} else if (p->hash_x) {
-		char hex[HASH_HEX_MAX];
-		(void)str_copy(hex, sizeof(hex), r->hash_hex);
-		hash_args_upper(hex);
-		proto_reply(p, 250, "%s", hex);
 	} else {
-		proto_reply(p, 213, "%s %llu-%llu %s %s", hash_alg_name(p->hash_alg), (unsigned long long)p->hash_first,
-			    (unsigned long long)p->hash_last, r->hash_hex, p->hash_name);
+		log_info(p->sid, "hash: alg=%s range=%llu-%llu path=\"%s\"", alg, (unsigned long long)p->hash_first,
+			 (unsigned long long)p->hash_last, path);
+		if (p->hash_x) {
+			char hex[HASH_HEX_MAX];
+			(void)str_copy(hex, sizeof(hex), r->hash_hex);
+			hash_args_upper(hex);
+			proto_reply(p, 250, "%s", hex);
+		} else {
+			proto_reply(p, 213, "%s %llu-%llu %s %s", alg, (unsigned long long)p->hash_first,
+				    (unsigned long long)p->hash_last, r->hash_hex, p->hash_name);
+		}
 	}
 	free(p->hash_name);
 	p->hash_name = NULL;
 }
 
-static void hash_start(struct proto *p, int fd, enum hash_alg a, uint64_t first, uint64_t last, uint64_t count)
+/* Starts the HASH effect over fd (kept in p->xfer_fd, which proto closes
+ * if the session ends first); name is what the reply and log name. */
+static void hash_start(struct proto *p, int fd, enum hash_alg a, struct slice name, uint64_t first, uint64_t last,
+		       uint64_t count)
 {
 	p->xfer_fd = fd;
 	p->hash_first = first;
 	p->hash_last = last;
+	p->hash_running = (unsigned char)a;
+	free(p->hash_name);
+	p->hash_name = slice_dup(name);
 	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_HASH,
 						     .hash_fd = fd,
 						     .hash_alg = a,
@@ -131,9 +144,7 @@ void cmd_hash(struct proto *p, struct slice arg)
 		return;
 	}
 	p->hash_x = false;
-	free(p->hash_name);
-	p->hash_name = slice_dup(arg);
-	hash_start(p, f.fd, (enum hash_alg)p->hash_alg, first, last, count);
+	hash_start(p, f.fd, (enum hash_alg)p->hash_alg, arg, first, last, count);
 }
 
 /* XCRC & co: "path" or "path start end" (end exclusive, ProFTPD's
@@ -183,7 +194,7 @@ run:
 		return;
 	}
 	p->hash_x = true;
-	hash_start(p, f.fd, a, start, end ? end - 1 : 0, end - start);
+	hash_start(p, f.fd, a, ranged ? path : arg, start, end ? end - 1 : 0, end - start);
 }
 
 void cmd_xcrc(struct proto *p, struct slice arg)

@@ -42,7 +42,7 @@ static const struct cmd_row table[] = {
 	{ "MODE", cmd_mode, ARG_REQUIRED, 0, "MODE <sp> S", NULL },
 	{ "NLST", cmd_nlst, ARG_OPTIONAL, 0, "NLST [<sp> pathname]", NULL },
 	{ "NOOP", cmd_noop, ARG_NONE, PRE | KR | KN, "NOOP", NULL },
-	{ "OPTS", cmd_opts, ARG_REQUIRED, PRE, "OPTS <sp> UTF8 ON | MLST facts", "UTF8" },
+	{ "OPTS", cmd_opts, ARG_REQUIRED, PRE, "OPTS <sp> UTF8 ON | MLST facts | HASH [<sp> algorithm]", "UTF8" },
 	{ "PASS", cmd_pass, ARG_OPTIONAL, PRE, "PASS <sp> password", NULL },
 	{ "PASV", cmd_pasv, ARG_NONE, KR, "PASV", NULL },
 	{ "PBSZ", cmd_pbsz, ARG_REQUIRED, PRE | CMD_TLS_FEAT, "PBSZ <sp> decimal-integer", "PBSZ" },

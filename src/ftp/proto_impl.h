@@ -105,6 +105,7 @@ struct proto {
 	bool rang;
 	uint64_t rang_start, rang_end;
 	bool hash_x;			/* XCRC/XMD5/XSHA*: 250 with the hex only */
+	unsigned char hash_running;	/* the running checksum's algorithm (enum hash_alg) */
 	uint64_t hash_first, hash_last; /* the range the 213 names */
 	char *hash_name;		/* the pathname as the client gave it */
 	/* Metrics and hooks of the file service's events (files_event). */
