@@ -224,6 +224,7 @@ static void auth_done(struct job *j)
 	if (a->hash_user) {
 		r.err = a->hash_err;
 		r.hash_hex = a->hash_hex;
+		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, session_on_idle);
 	}
 	session_complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
@@ -276,6 +277,8 @@ static void start_hash_job(struct session *s, const struct proto_effect *e)
 		session_complete(s, &r);
 		return;
 	}
+	/* Like a transfer, a long checksum is not idleness (README). */
+	loop_timer_cancel(s->host->loop, &s->idle_timer);
 	struct auth_job *a = util_xcalloc(1, sizeof(*a));
 	a->count_fd = -1;
 	a->hash_user = util_xstrdup(user);
