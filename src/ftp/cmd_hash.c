@@ -74,8 +74,6 @@ static void hash_done(struct proto *p, const struct proto_result *r)
 		log_warn(p->sid, "hash failed: alg=%s path=\"%s\" error=%s", alg, path, strerror(-err));
 		proto_reply(p, p->hash_x ? 550 : 451, "Could not read the file.");
 	} else {
-		log_info(p->sid, "hash: alg=%s range=%llu-%llu path=\"%s\"", alg, (unsigned long long)p->hash_first,
-			 (unsigned long long)p->hash_last, path);
 		if (p->hash_x) {
 			char hex[HASH_HEX_MAX];
 			(void)str_copy(hex, sizeof(hex), r->hash_hex);
@@ -106,6 +104,7 @@ static void hash_start(struct proto *p, int fd, enum hash_alg a, struct slice na
 						     .hash_alg = a,
 						     .hash_offset = first,
 						     .hash_count = count,
+						     .hash_path = p->hash_name,
 						     .then = hash_done });
 }
 

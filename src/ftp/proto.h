@@ -124,6 +124,7 @@ struct proto_effect {
 	int hash_fd;
 	unsigned hash_alg;
 	uint64_t hash_offset, hash_count;
+	const char *hash_path; /* the path as the client gave it, for the log (borrowed) */
 	/* Every effect but CLOSE: the command's continuation, which
 	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);

@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "jobs.h"
 #include "listing.h"
+#include "log.h"
 #include "proto.h"
 #include "session_impl.h"
 #include "util.h"
@@ -277,6 +278,11 @@ static void start_hash_job(struct session *s, const struct proto_effect *e)
 		session_complete(s, &r);
 		return;
 	}
+	struct log_escaped esc;
+	log_info(s->id, "hash: start alg=%s range=%llu-%llu path=\"%s\"", hash_alg_name((enum hash_alg)e->hash_alg),
+		 (unsigned long long)e->hash_offset,
+		 (unsigned long long)(e->hash_count ? e->hash_offset + e->hash_count - 1 : e->hash_offset),
+		 log_esc(slice_from_cstr(e->hash_path ? e->hash_path : ""), &esc));
 	/* Like a transfer, a long checksum is not idleness (README). */
 	loop_timer_cancel(s->host->loop, &s->idle_timer);
 	struct auth_job *a = util_xcalloc(1, sizeof(*a));

@@ -244,3 +244,39 @@ def test_curl_quote_hash(server, wd, clean_home):
     cp = run([need("curl"), "-s", "-S", "--max-time", "30", "--connect-timeout", "5", "-u", "bob:pw",
               "-Q", f"HASH {wd[1]}/nosuch", "--list-only", f"ftp://{server.host}:{server.port}{wd[1]}/"], env=env)
     assert cp.returncode == 21, cp.stderr
+
+
+def test_hash_jobs_limit_450_while_another_session_hashes(make_server):
+    # [limits] hash_jobs = 1: while one session of bob hashes (its slot taken: the "hash: start"
+    # line is logged after the slot is), another session of bob gets 450 at once, alice is not
+    # affected; once the first ends (its client leaves: cancelled), bob can hash again.
+    srv = make_server(config={"limits": {"hash_jobs": "1"}},
+                      users=[("bob", "pw"), ("alice", "pw")])
+    for user in ("bob", "alice"):
+        home = os.path.join(srv.home_root, user)
+        put_file(os.path.join(home, "small"), b"0123456789")
+    big = os.path.join(srv.home_root, "bob", "big.sparse")
+    put_file(big, b"")
+    os.truncate(big, 16 << 30)  # sparse: SHA-512 of 16 GiB takes far longer than the test needs
+    a = srv.connect()
+    a.login()
+    a.expect("OPTS HASH SHA-512", 200)
+    a.send(b"HASH big.sparse\r\n")
+    srv.wait_log(r"hash: start alg=SHA-512 range=0-17179869183 path=\"big.sparse\"", timeout=30)
+    b = srv.connect()
+    b.login()
+    r = b.cmd("HASH small", timeout=30)
+    assert r.lines == ["450 Too many checksums running for this user; try again later."]
+    r = b.cmd("XCRC small", timeout=30)
+    assert r.code == 450
+    c = srv.connect()
+    c.login("alice", "pw")
+    r = c.cmd("HASH small", timeout=30)
+    assert r.lines == [f"213 SHA-256 0-9 {hashlib.sha256(b'0123456789').hexdigest()} small"]
+    c.close()
+    a.close()
+    srv.wait_log(r"hash cancelled: the client left", timeout=60)
+    want = f"213 SHA-256 0-9 {hashlib.sha256(b'0123456789').hexdigest()} small"
+    wait_until(lambda: b.cmd("HASH small", timeout=30).lines[0] == want, 60, interval=0.2,
+               what="bob's HASH once the slot is free")
+    b.close()
