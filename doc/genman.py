@@ -73,7 +73,7 @@ ferry(1), ferry.conf(5), xferlog(5), systemd.socket(5), sd_notify(3)
 
 FERRY = """
 = NAME
-ferry - administer Ferry: users, one-time passwords, principals, bans, the user store, configuration, live sessions
+ferry - administer Ferry: users, groups and policy, one-time passwords, principals, bans, the user store, configuration, live sessions
 
 = SYNOPSIS
 `ferry` [`-c` FILE] COMMAND [ARGUMENTS]
@@ -93,6 +93,13 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Change a user's settings. LIST is read, write, delete, rename, mkdir, list or all, comma-separated.
 - `user import` `--format` pureftpd|proftpd|htpasswd FILE [`--home-base` DIR] [`--replace`] [`--create-homes`] [`--perms` LIST] [`--dry-run`]
   Take the users of another server's user file: a Pure-FTPd pureftpd.passwd, a ProFTPD AuthUserFile (ftpasswd) or an htpasswd file (which has no homes: `--home-base` DIR gives each user DIR/NAME, and overrides the file's homes for the other formats). Each password hash libxcrypt can verify is kept as it is; a legacy or cheap one (md5crypt, sha256crypt, DES, any method but yescrypt, yescrypt below the default cost) becomes a yescrypt hash at the user's next good password login (FTP or SFTP; logged as "password hash upgraded"). Apache's $apr1$ and {SHA}, Argon2 and cleartext are not libxcrypt hashes: such users are not imported. A chroot marker "/./" in a home is where the home ends (a start directory after it is dropped, with a warning); uid, gid, gecos, shell and Pure-FTPd's limits are not imported. A ProFTPD hash locked with a leading "!" makes a disabled user. A user already in the store is not imported unless `--replace` (which sets its hash, home and enabled state, and keeps its permissions, account and one-time passwords unless `--perms`). A missing home is a warning (the user is imported; logins fail until it exists) unless `--create-homes` makes it. `--dry-run` reports the same and changes nothing (the store must exist). Every user not imported gets one line on standard error naming the file, line, user and reason. FILE is read before the privilege drop, the users are written in one transaction. Exit status: 0 every user imported, 1 some were not (or the store failed: then none was), 2 a usage error, an unreadable file or one without a single line of that format.
+- `user set` NAME [`--groups` G1,G2] [`--perms` inherit] [`--mount` VPATH=DIR[:PERMS]] [`--unmount` VPATH] [`--dir-perms` VPATH=PERMS] [`--quota-bytes` N] [`--quota-files` N] [`--rate-down` N] [`--rate-up` N] [`--allow-from` CIDR,...] [`--expires` DATE] [`--max-sessions` N]
+  Set the user's groups (in order; `none` for no group) and policy. Sizes take K, M or G (powers of 1024), rates are bytes per second with K or M; 0 means no quota, no limit. `--allow-from` takes addresses and CIDR networks (`any`: everywhere); `--expires` YYYY-MM-DD (the last day the account works, UTC), YYYY-MM-DDTHH:MM:SSZ or `never`; `--mount` and `--dir-perms` may be repeated. Every policy option takes `inherit` to drop the user's own value; `--perms inherit` makes the groups' permissions apply before the user's own. `user show` prints the groups, the user's own policy and the effective one. Bad input exits with status 2 and changes nothing.
+== Groups
+- `group add` NAME, `group del` NAME, `group list`, `group show` NAME
+  Add, remove (members lose the group), list groups; show a group's members and policy.
+- `group set` NAME [`--perms` LIST] [the policy options of `user set` but `--groups`]
+  Set a group's policy. A user's policy comes from the user, then its groups in order, then the server ([limits] and the rest of ferry.conf(5)): the first that sets an attribute wins; mounts and dir-perms are merged by virtual path. ferryd enforces allow-from and expires (refused logins get 530, the log says why), max-sessions (over [limits] max_per_user) and permissions at each login; mounts, dir-perms, quotas and rates are stored for the parts of ferryd that enforce them.
 == One-time passwords
 - `otp init` NAME [`--alg` md5|sha1] [`--count` N] [`--seed` SEED] [`--reply` 331|336] [`--allow-password`]
   Start an RFC 2289 one-time password sequence.
@@ -112,7 +119,7 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `store migrate`
   Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".
 - `store copy` `--to` CONNINFO [`--force`]
-  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step) and every Kerberos principal mapping from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
+  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every group and every user's and group's policy from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
 == Configuration
 - `config check`
   Validate the configuration file, as ferryd --check does.

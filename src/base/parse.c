@@ -65,6 +65,42 @@ int parse_duration_ms(struct slice s, uint64_t max_ms, uint64_t *out)
 	return 0;
 }
 
+int parse_size(struct slice s, uint64_t max, uint64_t *out)
+{
+	uint64_t mult = 1, v;
+	if (s.n > 1) {
+		switch (s.p[s.n - 1]) {
+		case 'K':
+		case 'k':
+			mult = 1ull << 10;
+			break;
+		case 'M':
+		case 'm':
+			mult = 1ull << 20;
+			break;
+		case 'G':
+		case 'g':
+			mult = 1ull << 30;
+			break;
+		case 'T':
+		case 't':
+			mult = 1ull << 40;
+			break;
+		default:
+			break;
+		}
+		if (mult != 1)
+			s.n--;
+	}
+	int r = parse_u64(s, UINT64_MAX, &v);
+	if (r)
+		return r;
+	if (ckd_mul(&v, v, mult) || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
 bool parse_has_forbidden_byte(struct slice s)
 {
 	for (size_t i = 0; i < s.n; i++)

@@ -33,6 +33,11 @@ int parse_port_range(struct slice s, uint16_t *lo, uint16_t *hi);
  * the month, hour 0-23, minute 0-59, second 0-60); -EINVAL otherwise. */
 int parse_time_val(struct slice s, int64_t *sec, long *nsec);
 
+/* A size in bytes: digits with an optional suffix K, M, G or T (either
+ * case; powers of 1024: "20M" = 20971520), value <= max. Same errors as
+ * parse_u64. */
+int parse_size(struct slice s, uint64_t max, uint64_t *out);
+
 /* true if s holds a byte that can never be part of a command line: NUL
  * (C strings end there), CR or LF (they frame lines). PROTOCOL.md Decision 13:
  * every other byte, TAB and other controls included, belongs to a pathname;

@@ -31,6 +31,17 @@ static const char cli_usage_text[] =
     "              [--create-homes] [--perms LIST] [--dry-run]\n"
     "                     take the users of a Pure-FTPd, ProFTPD or htpasswd file, keeping\n"
     "                     the password hashes libxcrypt verifies (exit 1: some skipped)\n"
+    "  user set NAME [--groups G1,G2] [--perms inherit] [--mount VPATH=DIR[:PERMS]] [--unmount VPATH]\n"
+    "                [--dir-perms VPATH=PERMS] [--quota-bytes N] [--quota-files N] [--rate-down N]\n"
+    "                [--rate-up N] [--allow-from CIDR,...] [--expires DATE] [--max-sessions N]\n"
+    "                     policy: sizes take K/M/G, rates (bytes/s) K/M; each option takes\n"
+    "                     'inherit' to drop the user's own value (groups, then server apply)\n"
+    "Groups (a user takes policy from itself, then its groups in order, then the server):\n"
+    "  group add NAME\n"
+    "  group del NAME\n"
+    "  group list\n"
+    "  group show NAME\n"
+    "  group set NAME [--perms LIST] [the policy options of user set but --groups]\n"
     "\n"
     "One-time passwords:\n"
     "  otp init NAME [--alg md5|sha1] [--count N] [--seed SEED] [--reply 331|336] [--allow-password]\n"
@@ -128,8 +139,12 @@ int main(int argc, char **argv)
 		return cli_usage_err("missing command");
 	if (strcmp(argv[optind], "user") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "import") == 0) {
 		rc = cli_user_import(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "user") == 0 && optind + 1 < argc && strcmp(argv[optind + 1], "set") == 0) {
+		rc = cli_user_set(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "user") == 0) {
 		rc = cli_user(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "group") == 0) {
+		rc = cli_group(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "otp") == 0) {
 		rc = cli_otp(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "totp") == 0) {

@@ -63,6 +63,11 @@ int cli_user(struct cli *c, int argc, char **argv);
 int cli_user_import(struct cli *c, int argc, char **argv);
 /* mkdir -p of a home, each new directory CLI_HOME_MODE: 0 or -errno. */
 int cli_mkdir_p(const char *path);
+/* ferry user set (ferry_user_set.c): takes the policy options out and
+ * hands the rest to cli_user. */
+int cli_user_set(struct cli *c, int argc, char **argv);
+/* ferry group add|del|list|show|set (ferry_group.c). */
+int cli_group(struct cli *c, int argc, char **argv);
 /* ferry otp ... / ferry totp ... (ferry_otp.c); argv[0] is the verb. */
 int cli_otp(struct cli *c, int argc, char **argv);
 int cli_totp(struct cli *c, int argc, char **argv);

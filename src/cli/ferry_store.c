@@ -1,7 +1,7 @@
 /* ferry_store: `ferry store migrate` (bring the configured store's schema to
  * this ferry's version, and say which it is) and `ferry store copy --to
  * CONNINFO [--force]` (move an installation to PostgreSQL: every user with
- * its OTP/TOTP settings and principal mappings, in one transaction of the
+ * its OTP/TOTP settings and principal mappings, groups and policies, in one transaction of the
  * target, through the store interface, so what is copied is exactly what
  * ferryd reads). */
 #include <errno.h>
@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "ferry_cli.h"
+#include "ferry_policy.h"
 #include "str.h"
 #include "util.h"
 
@@ -44,7 +45,7 @@ struct cli_copy {
 	struct userstore *from, *to;
 	char **names; /* the target's users before the copy */
 	size_t n_names;
-	unsigned users, otp, principals;
+	unsigned users, otp, principals, groups;
 	const char *failed_user; /* borrowed while the list runs */
 	char failed[CLI_NAME_MAX * 4 + 1];
 	int err;
@@ -118,6 +119,11 @@ static int cli_copy_run(struct cli_copy *cp, bool force, const char *to_where)
 	r = cp->from_ops->list(cp->from, cli_copy_user, cp);
 	if (!r && cp->from_ops->principal_list)
 		r = cp->from_ops->principal_list(cp->from, NULL, cli_copy_principal, cp);
+	if (!r) { /* groups and policies (ferry_policy.c) */
+		r = cli_policy_copy(cp->from_ops, cp->from, cp->to_ops, cp->to, &cp->groups);
+		if (r)
+			return cli_err("cannot copy the groups and policies: %s; nothing was copied", strerror(-r));
+	}
 	if (r && cp->err)
 		return cli_err("cannot copy user '%s': %s; nothing was copied", cp->failed, strerror(-cp->err));
 	if (r)

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "ferry_cli.h"
+#include "ferry_policy.h"
 #include "str.h"
 #include "util.h"
 
@@ -287,8 +288,9 @@ static int cli_user_show(struct cli *c, const struct cli_args *a)
 		     "updated: %s\n",
 		     u.name, u.enabled ? "enabled" : "disabled", u.home, perms, u.account ? u.account : "(none)",
 		     cli_hash_scheme(u.password_hash), created, updated);
+	rc = cli_policy_show(c, POLICY_USER, a->name, &u); /* issue 18 */
 	user_record_free(&u);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 /* The commands that change one existing user: each changes the record
@@ -443,9 +445,9 @@ int cli_user(struct cli *c, int argc, char **argv)
 	rc = cli_parse_user_args(cmd, argc, argv, &a);
 	if (!rc)
 		rc = cli_validate_args(&a);
-	if (!rc)
+	if (!rc && !c->cfg)
 		rc = cli_load_config(c);
-	if (!rc)
+	if (!rc && !c->store)
 		rc = cli_open_store(c, cmd->create ? USERSTORE_CREATE : 0);
 	if (!rc)
 		rc = cmd->run(c, &a);

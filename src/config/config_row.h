@@ -22,6 +22,8 @@ enum config_type {
 	CONFIG_T_PATH_LIST,   /* char[]; "" or comma-separated paths, each resolved as
 			       * CONFIG_T_PATH; max = most entries */
 	CONFIG_T_CIDRS,	      /* struct config_cidr[] at off, size_t count at off2; max = most entries */
+	CONFIG_T_SIZE,	      /* uint64_t bytes: digits with an optional K/M/G/T suffix (powers of 1024);
+			       * "" = 0; min/max = value */
 };
 
 struct config_row {

@@ -142,6 +142,21 @@ static int config_set_uint(const struct config_row *row, const char *v, void *fi
 	return config_store_uint(field, row->size, x, why, whysz);
 }
 
+/* A size: "20M" (parse_size), "" meaning 0 (a limit left unset). */
+static int config_set_size(const struct config_row *row, const char *v, void *field, char *why, size_t whysz)
+{
+	char q[96];
+	uint64_t x = 0;
+	if ((v[0] && parse_size(slice_from_cstr(v), row->max, &x) != 0) || x < row->min) {
+		config_why(why, whysz,
+			   "expected a number of bytes from %" PRIu64 " to %" PRIu64
+			   " with an optional K, M, G or T suffix (such as 512K or 20M), got \"%s\"",
+			   row->min, row->max, config_quote(v, q, sizeof(q)));
+		return -EINVAL;
+	}
+	return config_store_uint(field, row->size, x, why, whysz);
+}
+
 /* A duration: CONFIG_T_DURATION stores ms; CONFIG_T_DURATION_US stores µs
  * and also accepts "us" ("250us"), every other unit meaning the same. */
 static int config_set_duration(const struct config_row *row, const char *v, void *field, char *why, size_t whysz)
@@ -471,6 +486,8 @@ int config_apply(const struct config_row *row, const char *v, struct config *c, 
 		return config_set_path_list(row, v, dir, field, why, whysz);
 	case CONFIG_T_CIDRS:
 		return config_set_cidrs(row, v, c, why, whysz);
+	case CONFIG_T_SIZE:
+		return config_set_size(row, v, field, why, whysz);
 	}
 	config_why(why, whysz, "internal error: unknown value type");
 	return -EINVAL;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth_hash.h"
+#include "policy_eff.h"
 #include "str.h"
 #include "util.h"
 
@@ -27,6 +28,7 @@ void auth_result_free(struct auth_result *r)
 		return;
 	free(r->home);
 	free(r->account);
+	policy_attrs_free(&r->policy);
 	*r = (struct auth_result){ 0 };
 }
 
@@ -111,6 +113,25 @@ static bool auth_otp_matches(const struct userstore_ops *ops, struct userstore *
 	return auth_cas_ok(ops->otp_advance(s, user, st->seq, st->last, v), err);
 }
 
+/* A successful check: the user's effective policy (its groups' too) from
+ * the store, then the strings moved over rather than copied. A store
+ * failure there is the login's (out->err, never ok). */
+static void auth_result_take(const struct userstore_ops *ops, struct userstore *s, struct auth_result *out,
+			     struct user_record *u)
+{
+	int r = policy_eff_load(ops, s, u, &out->policy);
+	if (r) {
+		policy_attrs_free(&out->policy);
+		out->err = r;
+		return;
+	}
+	out->ok = true;
+	out->home = u->home;
+	out->account = u->account;
+	out->perms = out->policy.perms;
+	u->home = u->account = NULL;
+}
+
 void auth_login(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		const struct auth_challenge *ch, struct auth_result *out)
 {
@@ -161,17 +182,11 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 		auth_rehash(ops, s, user, pw, u.password_hash);
 	if (ch && ch->lock && ops && s && user && ops->challenge_unlock)
 		(void)ops->challenge_unlock(s, user, ch->lock);
-	if (ok) {
-		/* Move the strings over rather than copying: nothing to fail. */
-		out->ok = true;
-		out->home = u.home;
-		out->account = u.account;
-		out->perms = u.perms;
-		u.home = u.account = NULL;
-		if (otp_ok) {
-			out->otp = true;
-			out->otp_left = ch->seq > 0 ? ch->seq - 1 : 0;
-		}
+	if (ok)
+		auth_result_take(ops, s, out, &u);
+	if (out->ok && otp_ok) {
+		out->otp = true;
+		out->otp_left = ch->seq > 0 ? ch->seq - 1 : 0;
 	}
 	if (static_pw) {
 		util_wipe(static_pw, strlen(static_pw));
@@ -179,17 +194,6 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
 	}
 	otp_state_free(&st);
 	user_record_free(&u);
-}
-
-/* A successful check: moves the strings over rather than copying them, so
- * nothing can fail. */
-static void auth_result_take(struct auth_result *out, struct user_record *u)
-{
-	out->ok = true;
-	out->home = u->home;
-	out->account = u->account;
-	out->perms = u->perms;
-	u->home = u->account = NULL;
 }
 
 void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *principal,
@@ -216,6 +220,6 @@ void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, 
 			out->err = r;
 	}
 	if (u.enabled && allowed && !out->err)
-		auth_result_take(out, &u);
+		auth_result_take(ops, s, out, &u);
 	user_record_free(&u);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "auth_otp.h"
+#include "policy.h"
 #include "userstore.h"
 
 /* The per-thread context of the job pool: each pool thread has its own store
@@ -44,6 +45,14 @@ struct auth_result {
 			    * (set by the session, which counts them) */
 	bool otp;	   /* logged in with a one-time password ... */
 	unsigned otp_left; /* ... after which this many are left */
+	/* When ok: the user's effective policy (policy_eff.h: user, groups,
+	 * then the server's defaults, which auth_admit adds on the loop).
+	 * perms above is policy.perms. Front-ends take what they enforce
+	 * from here: allow-from, expires, max-sessions (auth_admit), later
+	 * mounts, dir-perms, quotas and rates. */
+	struct policy_attrs policy;
+	const char *refused; /* set by the front-end from auth_admit: why a
+			      * good login was refused ("allow-from", ...) */
 };
 void auth_result_free(struct auth_result *r);
 

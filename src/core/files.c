@@ -27,6 +27,8 @@ static const uint32_t op_needs[FILES_OP_COUNT] = {
 	[FILES_OP_RMDIR] = PERM_DELETE,
 	[FILES_OP_DELETE] = PERM_DELETE,
 	[FILES_OP_RENAME] = PERM_RENAME,
+	[FILES_OP_SYMLINK] = PERM_WRITE,
+	[FILES_OP_LINK] = PERM_WRITE,
 };
 
 int files_allow(uint32_t perms, enum files_op op)
@@ -133,6 +135,37 @@ int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
 	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
 	 * (the files belong to the service account). */
 	return r ? r : vfs_chmod(u->vfs, vpath, mode & 0777);
+}
+
+int files_readlink(const struct files_user *u, const char *vpath, char *out, size_t outsz)
+{
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	return r ? r : vfs_readlink(u->vfs, vpath, out, outsz);
+}
+
+int files_symlink(const struct files_user *u, const char *target, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_SYMLINK);
+	return r ? r : vfs_symlink(u->vfs, target, vpath);
+}
+
+int files_hardlink(const struct files_user *u, const char *from, const char *to)
+{
+	int r = files_allow(u->perms, FILES_OP_LINK);
+	return r ? r : vfs_hardlink(u->vfs, from, to);
+}
+
+int files_lset_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_TIME);
+	return r ? r : vfs_lset_mtime(u->vfs, vpath, mtime);
+}
+
+int files_lset_mode(const struct files_user *u, const char *vpath, mode_t mode)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	/* SECURITY: as files_set_mode: no set-ID or sticky bit from a client. */
+	return r ? r : vfs_lchmod(u->vfs, vpath, mode & 0777);
 }
 
 int files_stat(const struct files_user *u, const char *vpath, struct stat *st)

@@ -35,3 +35,15 @@ int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs 
 	int r = files_allow(u->perms, FILES_OP_LIST);
 	return r ? r : vfs_statvfs(u->vfs, vpath, out);
 }
+
+int files_fd_truncate(const struct files_user *u, int fd, uint64_t size)
+{
+	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	return r ? r : vfs_fd_truncate(fd, size);
+}
+
+int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
+{
+	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	return r ? r : vfs_truncate(u->vfs, vpath, size);
+}

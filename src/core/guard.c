@@ -289,6 +289,11 @@ static struct user_entry **find_user(struct guard *g, const char *user)
 
 bool guard_user_acquire(struct guard *g, const char *user)
 {
+	return guard_user_acquire_limit(g, user, NULL);
+}
+
+bool guard_user_acquire_limit(struct guard *g, const char *user, const unsigned *limit)
+{
 	bool ok = true;
 	pthread_mutex_lock(&g->lock);
 	struct user_entry **pp = find_user(g, user);
@@ -298,7 +303,8 @@ bool guard_user_acquire(struct guard *g, const char *user)
 		memcpy(u->name, user, n);
 		*pp = u;
 	}
-	if (g->lim.max_per_user && (*pp)->sessions >= g->lim.max_per_user)
+	unsigned max = limit ? *limit : g->lim.max_per_user;
+	if (max && (*pp)->sessions >= max)
 		ok = false;
 	else
 		(*pp)->sessions++;

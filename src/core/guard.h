@@ -63,6 +63,9 @@ uint64_t guard_login_failed(struct guard *g, const struct guard_key *k, uint64_t
  * logged in (then nothing is counted). Each true is paired with one
  * guard_user_release. */
 bool guard_user_acquire(struct guard *g, const char *user);
+/* The same with the user's own limit (policy max-sessions; 0 = no limit)
+ * in place of max_per_user; limit NULL = max_per_user. */
+bool guard_user_acquire_limit(struct guard *g, const char *user, const unsigned *limit);
 void guard_user_release(struct guard *g, const char *user);
 
 /* Groups banned at now_ms (metrics, tests). */

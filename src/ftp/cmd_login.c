@@ -235,6 +235,18 @@ static void user_limit_refused(struct proto *p)
 	proto_close_with(p, text);
 }
 
+/* Good credentials that the user's policy refuses (allow-from, expired):
+ * the log says why; the client gets what a wrong password gets, the same
+ * 530 after the same delay, and nothing counts toward a ban. */
+static void policy_refused(struct proto *p, const char *why)
+{
+	login_end(p, AUTH_LOGIN_REFUSED, why, 0);
+	proto_logout(p);
+	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_DELAY,
+						     .delay_ms = p->cfg->login_fail_delay_ms,
+						     .then = fail_done });
+}
+
 static void fail_done(struct proto *p, const struct proto_result *r)
 {
 	p->failures++;
@@ -272,6 +284,10 @@ static void auth_done(struct proto *p, const struct proto_result *r)
 	}
 	if (res->user_limit) {
 		user_limit_refused(p);
+		return;
+	}
+	if (res->refused) {
+		policy_refused(p, res->refused);
 		return;
 	}
 	p->home = res->home;
@@ -480,6 +496,10 @@ static void gss_user_done(struct proto *p, const struct proto_result *r)
 	}
 	if (res->user_limit) {
 		user_limit_refused(p);
+		return;
+	}
+	if (res->refused) {
+		policy_refused(p, res->refused);
 		return;
 	}
 	p->home = res->home;

@@ -68,6 +68,7 @@ void datachan_reset(struct datachan *d)
 	close_listener(d);
 	close_conn(d);
 	loop_timer_cancel(d->loop, &d->timer);
+	loop_timer_cancel(d->loop, &d->rate_timer);
 	d->have_target = false;
 	d->connecting = false;
 	d->running = false;
@@ -110,6 +111,7 @@ void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err)
 	list_feed_cancel(d->feed); /* a chunk still being made is dropped by its job */
 	d->feed = NULL;
 	loop_timer_cancel(d->loop, &d->timer);
+	loop_timer_cancel(d->loop, &d->rate_timer);
 	datachan_wb_forget(d);
 	close_conn(d);
 	d->offered = false; /* whatever connects now, the next PASV/EPSV did not ask for */

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "proto.h"
+#include "rate.h"
 
 struct jobs;
 struct list_feed;
@@ -47,12 +48,19 @@ struct datachan {
 	size_t n_proxy_from;
 	struct jobs *jobs; /* borrowed: a durable upload's write-behind and listings (list_feed.h) are
 			    * made there; NULL = none, listings on the loop */
+	/* Bandwidth (core/rate.h), borrowed, NULL = none: the session's own
+	 * buckets and the server's ([limits] rate_down/rate_up, shared by
+	 * every worker). A transfer moves what both grant; when they are
+	 * empty it stops watching its socket and waits on rate_timer, so the
+	 * worker's other sessions (and its own commands) go on. */
+	struct rate_bucket *own_down, *own_up, *srv_down, *srv_up;
 
 	/* private */
 	int lfd;
 	uint16_t lport; /* lfd's port */
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
+	struct loop_timer rate_timer; /* armed while the rate buckets are empty */
 	bool have_target, connecting, running;
 	bool offered;	     /* a PASV/EPSV reply names lfd and no connection was taken for it */
 	bool accepted_early; /* datachan_start took it: skip one listener event */

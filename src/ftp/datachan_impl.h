@@ -27,5 +27,9 @@ void datachan_watch_conn(struct datachan *d);
 void datachan_pump(struct datachan *d);
 void datachan_lost(struct datachan *d, int r);
 void datachan_wb_forget(struct datachan *d);
+/* The bytes the next step may move (at most want): all of them without a
+ * rate limit; 0 pauses the transfer until the buckets hold enough. */
+uint64_t datachan_rate_take(struct datachan *d, uint64_t want);
+void datachan_rate_give_back(struct datachan *d, uint64_t n);
 
 #endif

@@ -56,6 +56,65 @@ void datachan_wb_forget(struct datachan *d)
 	}
 }
 
+/* Bandwidth. The buckets are empty: the transfer stops watching its
+ * socket (a level-triggered watch would only spin) and resumes when they
+ * hold enough to be worth a wake-up (rate_resume). Waiting for our own
+ * limit is not the client's idleness: the data timeout is off meanwhile
+ * and starts afresh on resume. */
+static void on_rate(struct loop_timer *t)
+{
+	struct datachan *d = container_of(t, struct datachan, rate_timer);
+	if (!d->running || d->conn.fd < 0)
+		return;
+	datachan_touch(d);
+	datachan_watch_conn(d);
+	if (d->running)
+		datachan_pump(d);
+}
+
+static struct rate_bucket *own_bucket(const struct datachan *d)
+{
+	return d->x.kind == XFER_RECV_FILE ? d->own_up : d->own_down;
+}
+
+static struct rate_bucket *srv_bucket(const struct datachan *d)
+{
+	return d->x.kind == XFER_RECV_FILE ? d->srv_up : d->srv_down;
+}
+
+uint64_t datachan_rate_take(struct datachan *d, uint64_t want)
+{
+	struct rate_bucket *own = own_bucket(d), *srv = srv_bucket(d);
+	if (!rate_limited(own) && !rate_limited(srv))
+		return want; /* the fast path: two loads */
+	uint64_t wait_us = 0;
+	uint64_t g = rate_take2(own, srv, want, util_now_us(), &wait_us);
+	if (g == 0) {
+		loop_watch_del(d->loop, &d->watch);
+		loop_timer_cancel(d->loop, &d->timer);
+		loop_timer_arm_us(d->loop, &d->rate_timer, wait_us, on_rate);
+	}
+	return g;
+}
+
+void datachan_rate_give_back(struct datachan *d, uint64_t n)
+{
+	rate_give_back2(own_bucket(d), srv_bucket(d), n);
+}
+
+/* Bytes made ready to send beyond what was granted (a listing's chunk,
+ * TYPE A's added CRs) are owed: the next grants wait for them. */
+static void rate_settle(struct datachan *d, uint64_t granted, uint64_t used)
+{
+	if (used < granted) {
+		datachan_rate_give_back(d, granted - used);
+	} else if (used > granted) {
+		uint64_t now = util_now_us();
+		rate_charge(own_bucket(d), used - granted, now);
+		rate_charge(srv_bucket(d), used - granted, now);
+	}
+}
+
 /* A stream that failed: a stacked transport's refusal of the client's
  * blocks (RFC 2228 §6: over PBSZ, a bad token, the wrong level) is a
  * protection failure (535), anything else a datachan_lost connection. */
@@ -85,7 +144,7 @@ static int drain_out(struct datachan *d)
 /* Reads the next chunk of the file into d->out: LF → CRLF for TYPE A
  * (RFC 959 §3.1.1.1), as is otherwise (a transport without sendfile).
  * Returns 1 at EOF. */
-static int fill_file(struct datachan *d)
+static int fill_file(struct datachan *d, size_t max)
 {
 	int err = 0;
 	if (!d->x.ascii) {
@@ -94,7 +153,7 @@ static int fill_file(struct datachan *d)
 		char *o = buf_reserve(&d->out, CHUNK, &err);
 		if (!o)
 			return err;
-		ssize_t n = pread(d->x.fd, o, CHUNK, (off_t)d->off);
+		ssize_t n = pread(d->x.fd, o, max < CHUNK ? max : CHUNK, (off_t)d->off);
 		if (n < 0)
 			return -errno;
 		if (n == 0)
@@ -104,7 +163,7 @@ static int fill_file(struct datachan *d)
 		return 0;
 	}
 	char in[CHUNK / 2];
-	ssize_t n = pread(d->x.fd, in, sizeof(in), (off_t)d->off);
+	ssize_t n = pread(d->x.fd, in, max < sizeof(in) ? max : sizeof(in), (off_t)d->off);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
@@ -158,13 +217,13 @@ static void send_done(struct datachan *d)
 	}
 }
 
-/* The next bytes to send (file, listing, prepared line) into d->out;
- * 1 when there are no more. */
-static int fill(struct datachan *d)
+/* The next bytes to send (file, listing, prepared line) into d->out, a
+ * file's at most max; 1 when there are no more. */
+static int fill(struct datachan *d, size_t max)
 {
 	int fr;
 	if (d->x.kind == XFER_SEND_FILE) {
-		fr = fill_file(d);
+		fr = fill_file(d, max);
 	} else if (!d->list_done) {
 		/* Directory listing (streamed) or one prepared line. */
 		if (d->x.buf) {
@@ -198,7 +257,11 @@ static int send_zero_copy(struct datachan *d)
 		return 1;
 	size_t put = 0;
 	uint64_t left = d->x.size - d->off;
-	int r = conn_sendfile(d->top, d->x.fd, &d->off, left < SENDFILE_CHUNK ? (size_t)left : SENDFILE_CHUNK, &put);
+	uint64_t g = datachan_rate_take(d, left < SENDFILE_CHUNK ? left : SENDFILE_CHUNK);
+	if (g == 0)
+		return 2; /* paused (rate_timer) */
+	int r = conn_sendfile(d->top, d->x.fd, &d->off, (size_t)g, &put);
+	datachan_rate_give_back(d, g - put);
 	if (r)
 		return r;
 	if (put == 0) /* the file shrank under us: send what there was */
@@ -247,7 +310,12 @@ static void pump_send(struct datachan *d)
 				return;
 			continue;
 		}
-		int fr = fill(d);
+		uint64_t g = datachan_rate_take(d, CHUNK);
+		if (g == 0)
+			return; /* paused (rate_timer) */
+		size_t before = d->out.len;
+		int fr = fill(d, (size_t)g);
+		rate_settle(d, g, d->out.len > before ? d->out.len - before : 0);
 		if (fr == -EAGAIN) {
 			/* Nothing to send until list_ready: no interest in
 			 * writability meanwhile (it would only spin). */
@@ -329,7 +397,11 @@ static int recv_zero_copy(struct datachan *d)
 	for (int rounds = 0; rounds < 16; rounds++) {
 		size_t got = 0;
 		bool file_err = false;
-		int r = conn_splice_in(d->top, d->x.fd, SPLICE_MAX, &got, &file_err);
+		uint64_t g = datachan_rate_take(d, SPLICE_MAX);
+		if (g == 0)
+			return 0; /* paused (rate_timer) */
+		int r = conn_splice_in(d->top, d->x.fd, (size_t)g, &got, &file_err);
+		datachan_rate_give_back(d, g - got);
 		if (r == -EOPNOTSUPP)
 			return 1;
 		if (r == -EAGAIN) {
@@ -359,7 +431,11 @@ static void pump_recv(struct datachan *d)
 	 * will not signal them again. */
 	for (int rounds = 0; rounds < 16 || conn_pending(d->top); rounds++) {
 		size_t n = 0;
-		int r = conn_read(d->top, in, sizeof(in), &n);
+		uint64_t g = datachan_rate_take(d, sizeof(in));
+		if (g == 0)
+			return; /* paused (rate_timer) */
+		int r = conn_read(d->top, in, (size_t)g, &n);
+		datachan_rate_give_back(d, g - n);
 		if (r == -EAGAIN) {
 			datachan_watch_conn(d);
 			return;

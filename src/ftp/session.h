@@ -21,6 +21,7 @@ struct gss_acceptor;
 
 /* What the owning worker lends its sessions. */
 struct guard;
+struct rate_bucket;
 struct hash_limit;
 
 struct session_host {
@@ -32,6 +33,9 @@ struct session_host {
 	struct hash_limit *hashlim; /* [limits] hash_jobs, shared by all hosts; NULL = none */
 	struct session *head;	    /* the host's sessions (session.c links them) */
 	size_t count;
+	/* [limits] rate_down/rate_up: the server's buckets, shared by all
+	 * hosts (core/rate.h); NULL = none */
+	struct rate_bucket *rate_down, *rate_up;
 	/* Its sessions not logged in, oldest first (session.c links them), and
 	 * since when the oldest is in that state (util_now_ms; 0: none), which
 	 * other workers read to choose whom to evict when the server is full. */
@@ -57,6 +61,11 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 
 /* Server shutdown deadline: 421 to the client and close. */
 void session_shutdown(struct session *s);
+/* The session's own transfer rates, bytes/s (0 = unlimited), in front of
+ * the server's [limits] rate_down/rate_up: the policy of the user logged
+ * in (its own, then its groups'). Applies from the next byte, a running
+ * transfer's too. */
+void session_set_rate(struct session *s, uint64_t down, uint64_t up);
 /* [server] max_sessions reached: the host's oldest session not logged in
  * gets a 421 saying why and is closed (logged, counted in metrics), so a
  * new connection can take its slot. On the host's thread; false if the

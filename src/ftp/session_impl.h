@@ -15,6 +15,7 @@
 #include "guard.h"
 #include "loop.h"
 #include "proto.h"
+#include "rate.h"
 #include "session.h"
 
 struct auth_job;
@@ -43,6 +44,8 @@ struct session {
 	bool yielded;	       /* resume_pump is deferred: the rest of the input waits for it */
 	bool grace_pending;    /* an upload's data EOF waits for commit_grace (on_xfer_done) */
 	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
+	/* session_set_rate: the session's own buckets (zeroed: unlimited) */
+	struct rate_bucket rate_down, rate_up;
 	/* TLS on the control connection */
 	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
 	bool implicit_greet;	      /* implicit FTPS: greet once the handshake is done */

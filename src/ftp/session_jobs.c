@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "jobs.h"
 #include "listing.h"
+#include "policy_eff.h"
 #include "log.h"
 #include "proto.h"
 #include "session_impl.h"
@@ -168,18 +169,23 @@ static void auth_job_free(struct auth_job *a)
 	free(a);
 }
 
-/* [limits]: a good login takes a slot of the user's (max_per_user), or is
- * turned into a refusal that proto answers with 421. */
+/* A good login is admitted by the user's policy (core's auth_admit:
+ * allow-from and expires, answered 530, then a slot of the user's
+ * max-sessions / [limits] max_per_user, answered 421), or turned into the
+ * refusal proto answers. */
 static void guard_login_result(struct session *s, struct auth_job *a)
 {
-	struct guard *g = s->host->guard;
-	if (!g || a->res.err || !a->res.ok)
+	bool counted = false;
+	if (a->res.err || !a->res.ok)
 		return;
 	session_release_user_slot(s); /* a new login on this connection (REIN, USER) */
-	if (guard_user_acquire(g, a->user))
+	const char *why = auth_admit(s->host->guard, s->cfg, a->user, &a->res, &s->peer_addr, util_wall_s(), &counted);
+	if (counted)
 		s->counted_user = util_xstrdup(a->user);
-	else
+	if (why && strcmp(why, "user-limit") == 0)
 		a->res.user_limit = true;
+	else
+		a->res.refused = why;
 }
 
 static void auth_done(struct job *j)

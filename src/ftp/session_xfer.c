@@ -38,11 +38,22 @@ static struct datachan *data_chan(struct session *s)
 	d->sid = s->id;
 	d->metrics = s->host->metrics;
 	d->jobs = s->host->jobs;
+	d->own_down = &s->rate_down;
+	d->own_up = &s->rate_up;
+	d->srv_down = s->host->rate_down;
+	d->srv_up = s->host->rate_up;
 	d->done = on_xfer_done;
 	d->owner = s;
 	d->require_reuse = s->cfg->tls_data_reuse != 0;
 	s->data = d;
 	return d;
+}
+
+void session_set_rate(struct session *s, uint64_t down, uint64_t up)
+{
+	uint64_t now = util_now_us();
+	rate_init(&s->rate_down, down, now);
+	rate_init(&s->rate_up, up, now);
 }
 
 void session_start_data(struct session *s, const struct proto_effect *e)

@@ -272,6 +272,8 @@ static void reload(struct daemon *d)
 	struct guard_limits lim;
 	guard_limits_from(nw, &lim);
 	guard_set_limits(d->shared.guard, &lim);
+	rate_set(&d->shared.rate_down, nw->rate_down);
+	rate_set(&d->shared.rate_up, nw->rate_up);
 	log_setup((enum log_target)nw->log_target, (enum log_level)nw->log_level, "ferryd");
 	log_info(0, "configuration reloaded from %s; new sessions use it", old->path);
 	config_unref(old);
@@ -620,6 +622,8 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	struct guard_limits lim;
 	guard_limits_from(cfg, &lim);
 	d->shared.guard = guard_new(&lim);
+	rate_init(&d->shared.rate_down, cfg->rate_down, util_now_us());
+	rate_init(&d->shared.rate_up, cfg->rate_up, util_now_us());
 	d->shared.hashlim = hash_limit_new();
 	char err[512];
 	if (guard_sync_start(&d->gsync, d->shared.guard, d->store_ops, cfg, &d->metrics, err, sizeof(err)) != 0) {

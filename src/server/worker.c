@@ -266,6 +266,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.hashlim = shared->hashlim;
 	w->host.metrics = shared->metrics;
 	w->host.hooks = shared->hooks;
+	w->host.rate_down = &shared->rate_down;
+	w->host.rate_up = &shared->rate_up;
 	w->host.closed = on_session_closed;
 	w->host.make_room = make_room;
 	w->sftp.loop = w->loop;
@@ -273,6 +275,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->sftp.guard = shared->guard;
 	w->sftp.metrics = shared->metrics;
 	w->sftp.hooks = shared->hooks;
+	w->sftp.rate_down = &shared->rate_down;
+	w->sftp.rate_up = &shared->rate_up;
 	w->sftp.closed = on_sftp_closed;
 	if (shared->sftp_keys) {
 		char err[256];

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "rate.h"
 #include "session.h"
 #include "sftp.h"
 
@@ -43,6 +44,9 @@ struct worker_shared {
 	const struct gss_acceptor *gss;
 	struct metrics *metrics;
 	struct hooks *hooks; /* NULL = no [hooks] */
+	/* [limits] rate_down/rate_up: one bucket each for the whole server
+	 * (core/rate.h; lock-free, rate 0 = unlimited); a reload sets the rate. */
+	struct rate_bucket rate_down, rate_up;
 	/* SFTP host keys (NULL: no [sftp] listen); set before the workers
 	 * start, freed after they stop. */
 	const struct sftp_keys *sftp_keys;

@@ -20,6 +20,7 @@ struct jobs;
 struct guard;
 struct metrics;
 struct hooks;
+struct rate_bucket;
 struct sftp_keys;
 struct sftp_session;
 
@@ -33,6 +34,8 @@ struct sftp_host {
 	void *bind;		 /* this worker's ssh_bind (sftp_host_init) */
 	struct sftp_session *head;
 	size_t count;
+	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
+	struct rate_bucket *rate_down, *rate_up;
 	/* Called on the loop after a session closed (count already lowered). */
 	void (*closed)(struct sftp_host *h);
 };

@@ -18,6 +18,7 @@
 #include "auth_event.h"
 #include "jobs.h"
 #include "log.h"
+#include "policy_eff.h"
 #include "sftp_impl.h"
 #include "util.h"
 
@@ -100,14 +101,16 @@ static void login_ok(struct sftp_session *s, struct sftp_auth_job *a)
 {
 	struct guard *g = s->host->guard;
 	const char *refused = NULL;
+	bool counted = false;
 	if (a->res.account) {
 		/* FTP's ACCT step has no SSH password form yet (a keyboard-
 		 * interactive prompt will carry it): refused, not guessed. */
 		refused = "account-required";
-	} else if (g && !guard_user_acquire(g, a->user)) {
-		refused = "user-limit";
+	} else if ((refused = auth_admit(g, s->cfg, a->user, &a->res, &s->peer_addr, util_wall_s(), &counted))) {
+		/* allow-from, expired, user-limit: the log line says which; the
+		 * client learns only that authentication failed. */
 	} else {
-		if (g)
+		if (counted)
 			s->counted_user = util_xstrdup(a->user);
 		if (files_open_home(s->id, a->user, a->res.home, s->cfg->sandbox_roots, &s->vfs) != 0)
 			refused = "home-unavailable";

@@ -17,6 +17,7 @@
 #include "files.h"
 #include "guard.h"
 #include "loop.h"
+#include "rate.h"
 #include "sftp.h"
 
 #define SFTP_MAX_KEYS 4
@@ -91,7 +92,20 @@ struct sftp_session {
 	struct buf in, out;
 	size_t chan_pending; /* bytes libssh still holds for us (in was full) */
 	bool chan_eof, chan_closed;
+	/* the session's own rates (sftp_session_set_rate; zeroed = unlimited),
+	 * and the timer that resumes requests held back by a rate limit */
+	struct rate_bucket rate_down, rate_up;
+	struct loop_timer rate_timer;
+	/* The end of the SFTP channel: our exit-status, EOF and CLOSE sent
+	 * (ending); closed both ways (over): the client, not us, then ends
+	 * the connection (the idle timeout if it does not). */
+	bool chan_ending, chan_over;
 };
+
+/* The session's own transfer rates, bytes/s (0 = unlimited), in front of
+ * the server's [limits] rate_down/rate_up: the policy of the user logged
+ * in. Applies from the next request. */
+void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up);
 
 /* sftp_auth.c */
 /* An authentication request (owns msg). */
@@ -107,6 +121,9 @@ struct sftp_server_conf {
 	const char *user, *ip, *home; /* borrowed for the server's life */
 	struct files_user fu;	      /* its vfs borrowed */
 	struct files_sink sink;
+	/* READ replies and WRITE data pass these buckets (borrowed; NULL =
+	 * none): the session's own, then the server's */
+	struct rate_bucket *own_down, *own_up, *srv_down, *srv_up;
 };
 struct sftp_server *sftp_server_new(const struct sftp_server_conf *c);
 /* Answers the whole packets at the front of in (consumed) into out while
@@ -117,5 +134,8 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 /* The channel ended: open handles close (an upload not closed is
  * discarded, the old file stays), each transfer logged. */
 void sftp_server_free(struct sftp_server *srv, bool lost);
+/* After sftp_server_feed: microseconds until the request it held back for
+ * a rate limit may go (drive again then), 0 = none held back. */
+uint64_t sftp_server_rate_wait(const struct sftp_server *srv);
 
 #endif

@@ -182,6 +182,7 @@ static void session_close(struct sftp_session *s, const char *why)
 	loop_timer_cancel(h->loop, &s->login_timer);
 	loop_timer_cancel(h->loop, &s->idle_timer);
 	loop_timer_cancel(h->loop, &s->delay_timer);
+	loop_timer_cancel(h->loop, &s->rate_timer);
 	if (s->watch.fd >= 0)
 		loop_watch_forget(h->loop, &s->watch); /* libssh closes the socket below */
 	if (s->ssh) {
@@ -283,6 +284,10 @@ static void start_sftp(struct sftp_session *s)
 			.atomic = s->cfg->atomic_uploads != 0,
 			.partials = false },
 		.sink = { .metrics = s->host->metrics, .hooks = s->host->hooks },
+		.own_down = &s->rate_down,
+		.own_up = &s->rate_up,
+		.srv_down = s->host->rate_down,
+		.srv_up = s->host->rate_up,
 	};
 	s->srv = sftp_server_new(&c);
 }
@@ -403,6 +408,19 @@ static int push_output(struct sftp_session *s)
 	return 0;
 }
 
+/* A request held back by a rate limit may go now. */
+static void on_rate(struct loop_timer *t)
+{
+	drive(container_of(t, struct sftp_session, rate_timer));
+}
+
+void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up)
+{
+	uint64_t now = util_now_us();
+	rate_init(&s->rate_down, down, now);
+	rate_init(&s->rate_up, up, now);
+}
+
 /* Answers the SFTP requests in s->in. Returns false when the session
  * closed. */
 static bool serve(struct sftp_session *s)
@@ -433,6 +451,8 @@ static bool serve(struct sftp_session *s)
 	}
 	if (!budget)
 		loop_defer(s->host->loop, drive_deferred, s);
+	else if (sftp_server_rate_wait(s->srv))
+		loop_timer_arm_us(s->host->loop, &s->rate_timer, sftp_server_rate_wait(s->srv), on_rate);
 	return true;
 }
 
@@ -498,14 +518,21 @@ static void drive(struct sftp_session *s)
 		retire_channels(s);
 	if (!s->closed && s->kex_done)
 		(void)serve(s);
-	if (!s->closed && s->srv &&
+	if (!s->closed && s->srv && !s->chan_over &&
 	    (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
-		/* The client ended the SFTP channel: so ends the connection. */
-		if (s->chan && !s->chan_closed) {
+		/* The client ended the SFTP channel. As sshd, we answer its EOF
+		 * with exit-status 0, EOF and CLOSE, and leave the connection
+		 * for the client to end: OpenSSH's ssh (under scp) fails with
+		 * "closed by remote host" and Go's ssh (rclone) with "use of
+		 * closed network connection" when the server goes first. No
+		 * channel opens after this one (s->srv stays). */
+		if (s->chan && !s->chan_closed && !s->chan_ending) {
+			s->chan_ending = true;
+			(void)ssh_channel_request_send_exit_status(s->chan, 0);
 			(void)ssh_channel_send_eof(s->chan);
 			(void)ssh_channel_close(s->chan);
 		}
-		session_close(s, NULL);
+		s->chan_over = s->chan_closed;
 	}
 	s->driving = false;
 	if (!s->closed) {

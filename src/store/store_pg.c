@@ -2,7 +2,7 @@
  * the SQLite one behind the same interface, for several ferryd nodes that
  * share one database. The only libpq user in the tree with its siblings:
  * store_pg_db.c (connection, queries), store_pg_users.c, store_pg_otp.c,
- * store_pg_bans.c.
+ * store_pg_bans.c, store_pg_policy.c.
  * This file opens a handle, owns the schema (the same versions as SQLite's,
  * store_migrate.h) and transactions, and joins the ops table.
  *
@@ -62,6 +62,17 @@ static const char *const store_pg_steps[STORE_SCHEMA_VERSION] = {
 	"WHEN (NEW.banned_until <> OLD.banned_until) EXECUTE FUNCTION ferry_bans_notify();"
 	"CREATE TRIGGER bans_delete AFTER DELETE ON bans FOR EACH ROW WHEN (OLD.banned_until > 0) "
 	"EXECUTE FUNCTION ferry_bans_notify();",
+	/* Version 5: groups and policies (see store_sqlite.c for the
+	 * columns); foreign keys remove a user's or group's rows with it. */
+	"CREATE TABLE groups(name text PRIMARY KEY, created_at bigint NOT NULL);"
+	"CREATE TABLE group_members(name text NOT NULL REFERENCES users(name) ON DELETE CASCADE, "
+	"grp text NOT NULL REFERENCES groups(name) ON DELETE CASCADE, position bigint NOT NULL, "
+	"PRIMARY KEY(name, grp));"
+	"CREATE INDEX group_members_grp ON group_members(grp);"
+	"CREATE TABLE user_policy(name text NOT NULL REFERENCES users(name) ON DELETE CASCADE, attr text NOT NULL, "
+	"key text NOT NULL DEFAULT '', value text NOT NULL, PRIMARY KEY(name, attr, key));"
+	"CREATE TABLE group_policy(name text NOT NULL REFERENCES groups(name) ON DELETE CASCADE, attr text NOT NULL, "
+	"key text NOT NULL DEFAULT '', value text NOT NULL, PRIMARY KEY(name, attr, key));",
 };
 
 /* store_migrate's view of the database. The tables are looked up through
@@ -315,4 +326,6 @@ const struct userstore_ops store_pg_ops = {
 	.ban_remove = store_pg_ban_remove,
 	.ban_purge = store_pg_ban_purge,
 	.ban_watch = store_pg_ban_watch,
+	.policy_write = store_pg_policy_write,
+	.policy_read = store_pg_policy_read,
 };

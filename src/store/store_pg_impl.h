@@ -110,4 +110,9 @@ int store_pg_ban_remove(struct userstore *s, const char *address);
 int store_pg_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
 int store_pg_ban_watch(struct userstore *s, int wake_fd, int timeout_ms);
 
+/* store_pg_policy.c: the userstore_ops of the same names. */
+int store_pg_policy_write(struct userstore *s, enum store_policy_sql q, const char *const *args, int n);
+int store_pg_policy_read(struct userstore *s, enum store_policy_sql q, const char *const *args, int n,
+			 int (*fn)(const char *const *cols, void *arg), void *arg);
+
 #endif

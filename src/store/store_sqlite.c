@@ -81,6 +81,24 @@ static const char *const store_sqlite_steps[STORE_SCHEMA_VERSION] = {
 	"offences INTEGER NOT NULL DEFAULT 0, "
 	"updated_at INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS bans_banned_until ON bans(banned_until);",
+	/* Version 5: groups and policies (policy.h, store_sqlite_policy.c).
+	 * group_members keeps each user's groups in order (position); the
+	 * policies are one row per attribute (attr: "quota-bytes", "mount"...;
+	 * key: "" or the virtual path of a mount or dir-perms), so a new
+	 * attribute needs no schema step. A user's or group's rows go with it
+	 * (triggers). */
+	"CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS group_members(name TEXT NOT NULL, grp TEXT NOT NULL, position INTEGER NOT NULL, "
+	"PRIMARY KEY(name, grp));"
+	"CREATE INDEX IF NOT EXISTS group_members_grp ON group_members(grp);"
+	"CREATE TABLE IF NOT EXISTS user_policy(name TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL DEFAULT '', "
+	"value TEXT NOT NULL, PRIMARY KEY(name, attr, key));"
+	"CREATE TABLE IF NOT EXISTS group_policy(name TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL DEFAULT '', "
+	"value TEXT NOT NULL, PRIMARY KEY(name, attr, key));"
+	"CREATE TRIGGER IF NOT EXISTS users_delete_policy AFTER DELETE ON users BEGIN "
+	"DELETE FROM user_policy WHERE name = old.name; DELETE FROM group_members WHERE name = old.name; END;"
+	"CREATE TRIGGER IF NOT EXISTS groups_delete_policy AFTER DELETE ON groups BEGIN "
+	"DELETE FROM group_policy WHERE name = old.name; DELETE FROM group_members WHERE grp = old.name; END;",
 };
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
@@ -265,6 +283,8 @@ static void store_sqlite_close(struct userstore *s)
 		(void)sqlite3_finalize(s->stmt[i]);
 	for (size_t i = 0; i < ARRAY_LEN(s->otp_stmt); i++)
 		(void)sqlite3_finalize(s->otp_stmt[i]);
+	for (size_t i = 0; i < ARRAY_LEN(s->policy_stmt); i++)
+		(void)sqlite3_finalize(s->policy_stmt[i]);
 	/* All statements are finalized, so close cannot be left pending. */
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
 		log_err(0, "user database %s: close: %s", s->path, sqlite3_errmsg(s->db));
@@ -544,4 +564,6 @@ const struct userstore_ops store_sqlite_ops = {
 	.ban_list = store_sqlite_ban_list,
 	.ban_remove = store_sqlite_ban_remove,
 	.ban_purge = store_sqlite_ban_purge,
+	.policy_write = store_sqlite_policy_write,
+	.policy_read = store_sqlite_policy_read,
 };

@@ -41,6 +41,7 @@ struct userstore {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT_COUNT];
 	sqlite3_stmt *otp_stmt[STMT_OTP_COUNT];
+	sqlite3_stmt *policy_stmt[STORE_POL_COUNT]; /* prepared at first use (store_sqlite_policy.c) */
 	char path[PATH_MAX];
 	int found_version; /* the schema version open found (store_migrate) */
 };
@@ -81,5 +82,10 @@ int store_sqlite_ban_list(struct userstore *s, int64_t now_ms, int (*fn)(const c
 			  void *arg);
 int store_sqlite_ban_remove(struct userstore *s, const char *address);
 int store_sqlite_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
+
+/* store_sqlite_policy.c: the userstore_ops of the same names. */
+int store_sqlite_policy_write(struct userstore *s, enum store_policy_sql q, const char *const *args, int n);
+int store_sqlite_policy_read(struct userstore *s, enum store_policy_sql q, const char *const *args, int n,
+			     int (*fn)(const char *const *cols, void *arg), void *arg);
 
 #endif

@@ -80,6 +80,26 @@ struct userstore; /* one open handle; not shared between threads */
  * handle then checks the schema version at each connection. */
 enum { USERSTORE_CREATE = 1u << 0, USERSTORE_LAZY = 1u << 1 };
 
+/* The statements of groups and policies (schema 5; the SQL is
+ * store_policy_sql.h's, the calls on them policy.h's, store_policy.c). */
+enum store_policy_sql {
+	STORE_POL_GROUP_ADD,	  /* 1 name, 2 created_at */
+	STORE_POL_GROUP_DEL,	  /* 1 name */
+	STORE_POL_GROUP_LIST,	  /* 1 name or NULL -> name */
+	STORE_POL_MEMBER_CLEAR,	  /* 1 user */
+	STORE_POL_MEMBER_ADD,	  /* 1 user, 2 group, 3 position */
+	STORE_POL_MEMBER_LIST,	  /* 1 user or NULL, 2 group or NULL -> user, group */
+	STORE_POL_USER_PUT,	  /* 1 user, 2 attr, 3 key, 4 value */
+	STORE_POL_USER_DEL,	  /* 1 user, 2 attr, 3 key */
+	STORE_POL_USER_GET,	  /* 1 user -> attr, key, value */
+	STORE_POL_GROUP_PUT,	  /* as USER_* for a group */
+	STORE_POL_GROUP_DEL_ATTR, /* 1 group, 2 attr, 3 key */
+	STORE_POL_GROUP_GET,	  /* 1 group -> attr, key, value */
+	STORE_POL_COUNT
+};
+#define STORE_POL_MAX_ARGS 4
+#define STORE_POL_MAX_COLS 3
+
 /* A transaction around several calls (ferry store copy). */
 enum userstore_txn { USERSTORE_BEGIN, USERSTORE_COMMIT, USERSTORE_ROLLBACK };
 
@@ -162,6 +182,14 @@ struct userstore_ops {
 	 * what came before), 0 otherwise. NULL for a store that cannot tell
 	 * (SQLite): the caller polls. PostgreSQL: LISTEN ferry_bans. */
 	int (*ban_watch)(struct userstore *s, int wake_fd, int timeout_ms);
+	/* Groups and policies (policy.h is the API on top of these two).
+	 * policy_write runs statement q with n text arguments (NULL: SQL
+	 * NULL): 0, -ENOENT when it changed no row, -EEXIST for a duplicate
+	 * key, other -errno. policy_read calls fn with each row's text
+	 * columns (never NULL) until fn returns non-zero (returned). */
+	int (*policy_write)(struct userstore *s, enum store_policy_sql q, const char *const *args, int n);
+	int (*policy_read)(struct userstore *s, enum store_policy_sql q, const char *const *args, int n,
+			   int (*fn)(const char *const *cols, void *arg), void *arg);
 };
 
 /* The lookup both halves of a login start with (auth_lookup for USER,

@@ -54,6 +54,11 @@ STOP_TIMEOUT = 10.0    # SIGTERM -> exit (drain_timeout in the default test conf
 IO_TIMEOUT = 5.0       # default socket timeout for control connections
 CLI_TIMEOUT = 20.0
 
+# The store's schema version (src/store/store_migrate.h): tests read it rather than name a
+# number, since schema steps are renumbered when branches merge.
+with open(os.path.join(REPO, "src", "store", "store_migrate.h")) as _f:
+    SCHEMA_VERSION = int(re.search(r"#define STORE_SCHEMA_VERSION (\d+)", _f.read()).group(1))
+
 # Strings a sanitizer build prints; any of them in ferryd's stderr fails the test.
 SANITIZER_PATTERNS = (
     "ERROR: AddressSanitizer",

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import IS_ROOT, REPO, SERVICE_USER, _chown_tree, render_config
+from conftest import IS_ROOT, REPO, SCHEMA_VERSION, SERVICE_USER, _chown_tree, render_config
 
 FERRY_STORES = ("sqlite", "postgres")
 PERMS_HELP = "(use read,write,delete,rename,mkdir,list or all)"
@@ -119,9 +119,9 @@ def test_schema_contract(env):
                                     "created_at", "updated_at"]
     r = env.run("store", "migrate")
     assert r.returncode == 0, fail_msg(r)
-    assert r.stdout.endswith(": schema version 4 (up to date)\n")
+    assert r.stdout.endswith(f": schema version {SCHEMA_VERSION} (up to date)\n")
     if env.pg:
-        assert [r["version"] for r in env.srv.store_rows("schema_version")] == [1, 2, 3, 4]
+        assert [r["version"] for r in env.srv.store_rows("schema_version")] == list(range(1, SCHEMA_VERSION + 1))
 
 
 def test_database_files_belong_to_service_user(env):
@@ -139,7 +139,7 @@ def test_database_files_belong_to_service_user(env):
     assert header[18:20] == b"\x02\x02"
     con = sqlite3.connect(f"file:{env.db}?immutable=1", uri=True)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         cols = [c[1] for c in con.execute("PRAGMA table_info(users)")]
     finally:
         con.close()

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import REPO, wait_until
+from conftest import REPO, SCHEMA_VERSION, wait_until
 from test_clients import clean_home, need, run  # noqa: F401 (clean_home is a fixture)
 
 # Every test runs once against each user store (conftest: ferry_store).
@@ -508,7 +508,7 @@ def test_schema_1_database_is_migrated(make_server, ctl):
     assert c.login("bob", "pw").code == 230
     con = sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         con.close()

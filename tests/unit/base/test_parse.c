@@ -94,6 +94,33 @@ static void test_parse_duration(void **state)
 	assert_int_equal(v, 30000);
 }
 
+static void test_parse_size(void **state)
+{
+	(void)state;
+	uint64_t v = 0;
+	assert_int_equal(parse_size(S("0"), UINT64_MAX, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(parse_size(S("1500"), UINT64_MAX, &v), 0);
+	assert_int_equal(v, 1500);
+	assert_int_equal(parse_size(S("64K"), UINT64_MAX, &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(parse_size(S("20M"), UINT64_MAX, &v), 0);
+	assert_int_equal(v, 20971520);
+	assert_int_equal(parse_size(S("2g"), UINT64_MAX, &v), 0);
+	assert_int_equal(v, 2147483648);
+	assert_int_equal(parse_size(S("1T"), 1ull << 40, &v), 0);
+	assert_int_equal(v, 1ull << 40);
+	v = 77;
+	assert_int_equal(parse_size(S("2T"), 1ull << 40, &v), -ERANGE);
+	assert_int_equal(parse_size(S("99999999999G"), UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(parse_size(S("M"), UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(parse_size(S(""), UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(parse_size(S("5MB"), UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(parse_size(S("-5"), UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(parse_size(S("1.5M"), UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(v, 77);
+}
+
 static void test_parse_duration_bad(void **state)
 {
 	(void)state;
@@ -509,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_parse_u64_syntax),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_duration_bad),
+		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_duration_range),
 		cmocka_unit_test(test_parse_hostport_ok),
 		cmocka_unit_test(test_parse_hostport_bad),

@@ -22,9 +22,24 @@
 #include <unistd.h>
 
 #include "userstore.h"
+#include "store_migrate.h"
 #include "config.h"
 #include "str.h"
 #include "ban_cases.h"
+#include "policy_cases.h"
+
+/* The schema version as text, and the refusal of the next one: the
+ * coordinator renumbers steps at merge, so no test names a number. */
+#define VERSION_STR_(v) #v
+#define VERSION_STR(v) VERSION_STR_(v)
+#define SCHEMA_TEXT VERSION_STR(STORE_SCHEMA_VERSION)
+static const char *newer_refusal(void)
+{
+	static char text[96];
+	(void)snprintf(text, sizeof(text), "schema version %d; this ferry understands version %d",
+		       STORE_SCHEMA_VERSION + 1, STORE_SCHEMA_VERSION);
+	return text;
+}
 
 struct fixture {
 	char dir[256];
@@ -174,7 +189,7 @@ static void test_create_schema(void **state)
 		       text, sizeof(text));
 	assert_string_equal(text, "name,password_hash,home,account,perms,enabled,created_at,updated_at");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	/* It holds password hashes: owner only. */
@@ -389,10 +404,12 @@ static void test_newer_schema_refused(void **state)
 	open_store(fx, true);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
-	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 5");
+	char future[48];
+	(void)snprintf(future, sizeof(future), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+	raw_exec(fx->cfg->sqlite_path, future);
 	assert_int_equal(fx->ops->open(fx->cfg, false, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 	assert_null(fx->s);
-	assert_non_null(strstr(fx->err, "schema version 5; this ferry understands version 4"));
+	assert_non_null(strstr(fx->err, newer_refusal()));
 	/* create=true must not "fix" it either. */
 	assert_int_equal(fx->ops->open(fx->cfg, true, &fx->s, fx->err, sizeof(fx->err)), -EPROTONOSUPPORT);
 }
@@ -411,16 +428,21 @@ static void test_migrate_v1(void **state)
 		 "PRAGMA user_version = 1;");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	int version, found;
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(version, 4);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
 	assert_int_equal(found, 1);
 	struct user_record got;
 	assert_int_equal(fx->ops->lookup(fx->s, "old", &got), 0);
 	assert_string_equal(got.home, "/srv/old");
 	assert_int_equal(got.created_at, 5);
 	user_record_free(&got);
+	/* The old user takes groups and policies (the newest step). */
+	assert_int_equal(policy_group_add(fx->ops, fx->s, "g"), 0);
+	const char *g = "g";
+	assert_int_equal(policy_groups_set(fx->ops, fx->s, "old", &g, 1), 0);
+	assert_int_equal(policy_put(fx->ops, fx->s, POLICY_USER, "old", POLICY_A_MAX_SESSIONS, "", "2"), 0);
 	struct otp_state st = { .otp = true, .alg = OTP_SHA1, .seq = 100, .seed = "test", .last = 0x8000000000000001ull };
 	assert_int_equal(fx->ops->otp_put(fx->s, "old", &st), 0);
 	reopen_store(fx);
@@ -640,7 +662,7 @@ static void test_principals_added_to_old_database(void **state)
 	raw_exec(fx->cfg->sqlite_path, "PRAGMA user_version = 2");
 	open_store(fx, false);
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	assert_int_equal(fx->ops->principal_check(fx->s, "kept@R", "bob"), 0);
 	fx->ops->close(fx->s);
 	fx->s = NULL;
@@ -652,14 +674,14 @@ static void test_principals_added_to_old_database(void **state)
 		       sizeof(text));
 	assert_string_equal(text, "2");
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	assert_int_equal(fx->ops->principal_add(fx->s, "bob@R", "bob"), 0);
 	assert_int_equal(fx->ops->principal_check(fx->s, "bob@R", "bob"), 0);
 	/* Opening again has nothing to do. */
 	reopen_store(fx);
 	int version, found;
 	fx->ops->schema(fx->s, &version, &found);
-	assert_int_equal(found, 4);
+	assert_int_equal(found, STORE_SCHEMA_VERSION);
 }
 
 /* Several ferry processes opening an old database at the same moment (two
@@ -712,7 +734,7 @@ static void test_concurrent_migration(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, SCHEMA_TEXT);
 	raw_query_text(fx->cfg->sqlite_path, "SELECT count(*) FROM users", text, sizeof(text));
 	assert_string_equal(text, "1");
 }
@@ -724,6 +746,15 @@ static void test_bans(void **state)
 	struct fixture *fx = *state;
 	open_store(fx, true);
 	ban_cases_run(fx->ops, fx->s);
+}
+
+/* ---- groups and policies (policy_cases.h) ---- */
+
+static void test_policies(void **state)
+{
+	struct fixture *fx = *state;
+	open_store(fx, true);
+	policy_cases_run(fx->ops, fx->s);
 }
 
 static void test_bans_race(void **state)
@@ -762,6 +793,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_principals_added_to_old_database, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bans_race, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,42 @@
+/* store_policy_sql: the SQL of groups and policies (tables groups,
+ * group_members, user_policy, group_policy: schema 5), written once for both
+ * stores. The including file defines the dialect first: POL_P1..POL_P4 its
+ * parameters ("?1" or "$1"...) and POL_ORDER, the collation names sort by
+ * (PostgreSQL: COLLATE "C", so both stores list in byte order). Every
+ * parameter is text (NULL allowed); integers are cast in the SQL, so a
+ * backend binds nothing but text. Included by store_sqlite_policy.c and
+ * store_pg_policy.c only; the statements are used by store_policy.c through
+ * userstore_ops policy_write/policy_read, in the order of enum
+ * store_policy_sql (userstore.h). */
+#ifndef FERRY_STORE_POLICY_SQL_H
+#define FERRY_STORE_POLICY_SQL_H
+
+/* A policy row of a user or a group: only for an owner that exists (no row
+ * inserted means -ENOENT), replacing the value of the same (attr, key). */
+#define STORE_POLICY_PUT(table, owners)                                                                                \
+	"INSERT INTO " table "(name, attr, key, value) SELECT " POL_P1 ", " POL_P2 ", " POL_P3 ", " POL_P4             \
+	" FROM " owners " WHERE name = " POL_P1 " ON CONFLICT(name, attr, key) DO UPDATE SET value = excluded.value"
+#define STORE_POLICY_DEL(table) "DELETE FROM " table " WHERE name = " POL_P1 " AND attr = " POL_P2 " AND key = " POL_P3
+#define STORE_POLICY_GET(table)                                                                                        \
+	"SELECT attr, key, value FROM " table " WHERE name = " POL_P1 " ORDER BY attr" POL_ORDER ", key" POL_ORDER
+
+#define STORE_POLICY_SQL_INIT                                                                                          \
+	[STORE_POL_GROUP_ADD] = "INSERT INTO groups(name, created_at) VALUES(" POL_P1 ", CAST(" POL_P2 " AS BIGINT))", \
+	[STORE_POL_GROUP_DEL] = "DELETE FROM groups WHERE name = " POL_P1,                                             \
+	[STORE_POL_GROUP_LIST] =                                                                                       \
+	    "SELECT name FROM groups WHERE " POL_P1 " IS NULL OR name = " POL_P1 " ORDER BY name" POL_ORDER,           \
+	[STORE_POL_MEMBER_CLEAR] = "DELETE FROM group_members WHERE name = " POL_P1,                                   \
+	[STORE_POL_MEMBER_ADD] =                                                                                       \
+	    "INSERT INTO group_members(name, grp, position) SELECT " POL_P1 ", " POL_P2 ", CAST(" POL_P3               \
+	    " AS BIGINT) FROM groups WHERE name = " POL_P2 " AND EXISTS(SELECT 1 FROM users WHERE name = " POL_P1 ")", \
+	[STORE_POL_MEMBER_LIST] =                                                                                      \
+	    "SELECT name, grp FROM group_members WHERE (" POL_P1 " IS NULL OR name = " POL_P1 ") AND (" POL_P2         \
+	    " IS NULL OR grp = " POL_P2 ") ORDER BY name" POL_ORDER ", position",                                      \
+	[STORE_POL_USER_PUT] = STORE_POLICY_PUT("user_policy", "users"),                                               \
+	[STORE_POL_USER_DEL] = STORE_POLICY_DEL("user_policy"),                                                        \
+	[STORE_POL_USER_GET] = STORE_POLICY_GET("user_policy"),                                                        \
+	[STORE_POL_GROUP_PUT] = STORE_POLICY_PUT("group_policy", "groups"),                                            \
+	[STORE_POL_GROUP_DEL_ATTR] = STORE_POLICY_DEL("group_policy"),                                                 \
+	[STORE_POL_GROUP_GET] = STORE_POLICY_GET("group_policy"),
+
+#endif

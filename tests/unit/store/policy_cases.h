@@ -1,0 +1,179 @@
+/* Groups and policies (policy.h, schema 5) as both stores must keep them:
+ * included by test_store_sqlite.c and test_store_pg.c, which run each case
+ * on an open handle of their store. Needs cmocka, errno.h, string.h and
+ * userstore.h included first. */
+#ifndef FERRY_TEST_POLICY_CASES_H
+#define FERRY_TEST_POLICY_CASES_H
+
+#include "policy.h"
+
+static void policy_user(const struct userstore_ops *ops, struct userstore *s, const char *name)
+{
+	struct user_record u = { .name = (char *)name,
+				 .password_hash = (char *)"$y$j9T$abc$def",
+				 .home = (char *)"/srv/x",
+				 .perms = PERM_READ | PERM_LIST,
+				 .enabled = true };
+	assert_int_equal(ops->add(s, &u), 0);
+}
+
+struct policy_seen {
+	char text[512];
+};
+
+static int policy_collect1(const char *a, void *arg)
+{
+	struct policy_seen *p = arg;
+	size_t used = strlen(p->text);
+	(void)snprintf(p->text + used, sizeof(p->text) - used, "%s%s", used ? " " : "", a);
+	return 0;
+}
+
+static int policy_collect2(const char *a, const char *b, void *arg)
+{
+	struct policy_seen *p = arg;
+	size_t used = strlen(p->text);
+	(void)snprintf(p->text + used, sizeof(p->text) - used, "%s%s:%s", used ? " " : "", a, b);
+	return 0;
+}
+
+static int policy_collect3(const char *a, const char *b, const char *c, void *arg)
+{
+	struct policy_seen *p = arg;
+	size_t used = strlen(p->text);
+	(void)snprintf(p->text + used, sizeof(p->text) - used, "%s%s[%s]=%s", used ? " " : "", a, b, c);
+	return 0;
+}
+
+static const char *policy_groups_text(const struct userstore_ops *ops, struct userstore *s, struct policy_seen *p)
+{
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(policy_group_list(ops, s, policy_collect1, p), 0);
+	return p->text;
+}
+
+static const char *policy_members_text(const struct userstore_ops *ops, struct userstore *s, const char *user,
+				       const char *group, struct policy_seen *p)
+{
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(policy_members(ops, s, user, group, policy_collect2, p), 0);
+	return p->text;
+}
+
+static const char *policy_rows_text(const struct userstore_ops *ops, struct userstore *s, enum policy_kind kind,
+				    const char *name, struct policy_seen *p)
+{
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(policy_rows(ops, s, kind, name, policy_collect3, p), 0);
+	return p->text;
+}
+
+/* Groups: added once, listed in byte order, checked, removed once. */
+static void policy_case_groups(const struct userstore_ops *ops, struct userstore *s)
+{
+	struct policy_seen seen;
+	assert_string_equal(policy_groups_text(ops, s, &seen), "");
+	assert_int_equal(policy_group_add(ops, s, "staff"), 0);
+	assert_int_equal(policy_group_add(ops, s, "Admins"), 0);
+	assert_int_equal(policy_group_add(ops, s, "x' OR '1'='1"), 0); /* text, never SQL */
+	assert_int_equal(policy_group_add(ops, s, "staff"), -EEXIST);
+	assert_string_equal(policy_groups_text(ops, s, &seen), "Admins staff x' OR '1'='1");
+	assert_int_equal(policy_group_check(ops, s, "staff"), 0);
+	assert_int_equal(policy_group_check(ops, s, "STAFF"), -ENOENT);
+	assert_int_equal(policy_group_remove(ops, s, "x' OR '1'='1"), 0);
+	assert_int_equal(policy_group_remove(ops, s, "x' OR '1'='1"), -ENOENT);
+	assert_string_equal(policy_groups_text(ops, s, &seen), "Admins staff");
+}
+
+/* A user's groups keep the order given; unknown users and groups are
+ * -ENOENT; deleting a user or a group takes its memberships along. */
+static void policy_case_members(const struct userstore_ops *ops, struct userstore *s)
+{
+	struct policy_seen seen;
+	const char *order[] = { "zeta", "alpha", "mid" };
+	const char *bad[] = { "alpha", "nosuch" };
+	policy_user(ops, s, "ann");
+	policy_user(ops, s, "bob");
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(policy_group_add(ops, s, order[i]), 0);
+	assert_int_equal(policy_groups_set(ops, s, "ann", order, 3), 0);
+	assert_int_equal(policy_groups_set(ops, s, "bob", order + 1, 1), 0);
+	assert_string_equal(policy_members_text(ops, s, "ann", NULL, &seen), "ann:zeta ann:alpha ann:mid");
+	assert_string_equal(policy_members_text(ops, s, NULL, "alpha", &seen), "ann:alpha bob:alpha");
+	/* Replaced, not added to. */
+	assert_int_equal(policy_groups_set(ops, s, "ann", order + 2, 1), 0);
+	assert_string_equal(policy_members_text(ops, s, "ann", NULL, &seen), "ann:mid");
+	assert_int_equal(ops->txn(s, USERSTORE_BEGIN), 0);
+	assert_int_equal(policy_groups_set(ops, s, "ann", bad, 2), -ENOENT);
+	assert_int_equal(ops->txn(s, USERSTORE_ROLLBACK), 0);
+	assert_string_equal(policy_members_text(ops, s, "ann", NULL, &seen), "ann:mid");
+	assert_int_equal(policy_groups_set(ops, s, "nobody", order, 1), -ENOENT);
+	assert_int_equal(policy_groups_set(ops, s, "ann", NULL, 0), 0);
+	assert_string_equal(policy_members_text(ops, s, "ann", NULL, &seen), "");
+	assert_int_equal(policy_groups_set(ops, s, "ann", order, 3), 0);
+	assert_int_equal(policy_group_remove(ops, s, "alpha"), 0);
+	assert_string_equal(policy_members_text(ops, s, NULL, NULL, &seen), "ann:zeta ann:mid");
+	assert_int_equal(ops->remove(s, "ann"), 0);
+	assert_string_equal(policy_members_text(ops, s, NULL, NULL, &seen), "");
+}
+
+/* Attributes of users and groups: set, replaced, removed, read back as
+ * text and parsed; only for owners that exist; gone with their owner. */
+static void policy_case_attrs(const struct userstore_ops *ops, struct userstore *s)
+{
+	struct policy_seen seen;
+	struct policy_attrs a;
+	policy_user(ops, s, "carol");
+	assert_int_equal(policy_group_add(ops, s, "g"), 0);
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_QUOTA_BYTES, "", "1024"), 0);
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_QUOTA_BYTES, "", "2048"), 0);
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_MOUNT, "/shared", "/srv/share:read,list"),
+			 0);
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_MOUNT, "/drop", "/srv/drop"), 0);
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_ALLOW_FROM, "", "10.0.0.0/8,::1/128"), 0);
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "nobody", POLICY_A_RATE_UP, "", "1"), -ENOENT);
+	assert_int_equal(policy_put(ops, s, POLICY_GROUP, "nogroup", POLICY_A_RATE_UP, "", "1"), -ENOENT);
+	assert_int_equal(policy_put(ops, s, POLICY_GROUP, "g", POLICY_A_RATE_DOWN, "", "65536"), 0);
+	assert_int_equal(policy_put(ops, s, POLICY_GROUP, "g", POLICY_A_PERMS, "", "read,write"), 0);
+	assert_string_equal(
+	    policy_rows_text(ops, s, POLICY_USER, "carol", &seen),
+	    "allow-from[]=10.0.0.0/8,::1/128 mount[/drop]=/srv/drop mount[/shared]=/srv/share:read,list "
+	    "quota-bytes[]=2048");
+	assert_string_equal(policy_rows_text(ops, s, POLICY_GROUP, "g", &seen), "perms[]=read,write rate-down[]=65536");
+	/* A user and a group of the same name are different owners. */
+	assert_string_equal(policy_rows_text(ops, s, POLICY_GROUP, "carol", &seen), "");
+
+	assert_int_equal(policy_load(ops, s, POLICY_USER, "carol", &a), 0);
+	assert_int_equal(a.has, POLICY_HAS_QUOTA_BYTES | POLICY_HAS_ALLOW_FROM);
+	assert_true(a.quota_bytes == 2048);
+	assert_int_equal(a.n_allow, 2);
+	assert_int_equal(a.n_mounts, 2);
+	assert_string_equal(a.mounts[0].vpath, "/drop");
+	assert_string_equal(a.mounts[0].dir, "/srv/drop");
+	assert_false(a.mounts[0].has_perms);
+	assert_string_equal(a.mounts[1].dir, "/srv/share");
+	assert_int_equal(a.mounts[1].perms, PERM_READ | PERM_LIST);
+	policy_attrs_free(&a);
+
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_MOUNT, "/drop", NULL), 0);
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_MOUNT, "/drop", NULL), -ENOENT);
+	/* A value this ferry cannot read fails the load rather than guess. */
+	assert_int_equal(policy_put(ops, s, POLICY_USER, "carol", POLICY_A_EXPIRES, "", "soon"), 0);
+	assert_int_equal(policy_load(ops, s, POLICY_USER, "carol", &a), -EINVAL);
+	policy_attrs_free(&a);
+	assert_int_equal(ops->remove(s, "carol"), 0);
+	assert_int_equal(policy_group_remove(ops, s, "g"), 0);
+	policy_user(ops, s, "carol"); /* a new carol inherits nothing */
+	assert_string_equal(policy_rows_text(ops, s, POLICY_USER, "carol", &seen), "");
+	assert_int_equal(policy_group_add(ops, s, "g"), 0);
+	assert_string_equal(policy_rows_text(ops, s, POLICY_GROUP, "g", &seen), "");
+}
+
+static void policy_cases_run(const struct userstore_ops *ops, struct userstore *s)
+{
+	policy_case_groups(ops, s);
+	policy_case_members(ops, s);
+	policy_case_attrs(ops, s);
+}
+
+#endif
