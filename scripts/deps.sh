@@ -8,6 +8,7 @@ FERRY_BUILD_PKGS=(
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev libseccomp-dev
   sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev
   libssh-dev
+  zlib1g-dev
 )
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run

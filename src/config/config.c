@@ -122,6 +122,8 @@ static const struct config_row config_rows[] = {
 	    "bytes per second the whole server sends (downloads, listings), K/M/G suffixes; 0 = no limit"),
 	ROW("limits", "rate_up", CONFIG_T_SIZE, rate_up, 0, 1ull << 40, "0",
 	    "bytes per second the whole server receives (uploads), K/M/G suffixes; 0 = no limit"),
+	ROW("limits", "hash_jobs", CONFIG_T_UINT, hash_jobs, 0, 1000, "2",
+	    "checksums (FTP HASH, XCRC, XMD5, XSHA*) one user may have running at once; more get 450; 0 = no limit"),
 	{ .section = "store",
 	  .key = "backend",
 	  .type = CONFIG_T_STRING,

@@ -54,6 +54,7 @@ struct config {
 	uint32_t proxy_timeout_ms;
 	/* [limits]: abuse limits (guard.h); 0 turns a limit off where allowed */
 	unsigned max_per_ip, max_per_user, connect_rate, connect_burst, prelogin_commands, ban_failures;
+	unsigned hash_jobs; /* [limits] hash_jobs: HASH/XCRC/check-file running at once per user */
 	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
 	/* [limits] rate_down, rate_up: the whole server's transfer rates, bytes/s,
 	 * shared by all sessions (core/rate.h); 0 = unlimited */

@@ -43,6 +43,7 @@ enum proto_effect_kind {
 	PROTO_EFFECT_ASCII_SIZE,    /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
 	PROTO_EFFECT_UPLOAD_COMMIT, /* a durable upload's commit: fsync, rename, fsync (job pool) */
 	PROTO_EFFECT_LIST_READ,	    /* LIST/NLST pattern, STAT dir: read a directory (job pool) */
+	PROTO_EFFECT_HASH,	    /* HASH, XCRC, XMD5, XSHA*: checksum a file range (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -116,6 +117,14 @@ struct proto_effect {
 	struct listing *list_read;
 	struct buf *list_out;
 	size_t list_step;
+	/* HASH: hash_count bytes of hash_fd (borrowed: proto closes it) from
+	 * hash_offset with hash_alg (enum hash_alg, core/hash.h), bounded by
+	 * the user's [limits] hash_jobs (the session answers -EBUSY when they
+	 * are all in use). Result: r->err, else r->hash_hex. */
+	int hash_fd;
+	unsigned hash_alg;
+	uint64_t hash_offset, hash_count;
+	const char *hash_path; /* the path as the client gave it, for the log (borrowed) */
 	/* Every effect but CLOSE: the command's continuation, which
 	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);
@@ -142,6 +151,9 @@ struct proto_result {
 	int gss_status;
 	struct slice gss_reply;
 	const char *gss_error, *gss_principal, *gss_local;
+	/* HASH: the lowercase hex digest (borrowed until proto_complete
+	 * returns); err -EBUSY: the user's hash_jobs are all running. */
+	const char *hash_hex;
 };
 
 /* RFC 2228 protection for the control connection, provided by the session

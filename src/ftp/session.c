@@ -224,6 +224,7 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	case PROTO_EFFECT_ASCII_SIZE:
 	case PROTO_EFFECT_UPLOAD_COMMIT:
 	case PROTO_EFFECT_LIST_READ:
+	case PROTO_EFFECT_HASH:
 		session_start_job(s, e);
 		break;
 	case PROTO_EFFECT_DELAY:
@@ -340,6 +341,9 @@ void session_pump(struct session *s)
 			datachan_abort(s->data);
 			continue;
 		}
+		/* Nobody will read a checksum's reply: stop reading the file. */
+		if (e && e->kind == PROTO_EFFECT_HASH && gone && s->job)
+			session_cancel_job(s->job);
 		break;
 	}
 	s->pumping = false;

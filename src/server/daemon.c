@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "buildinfo.h"
 #include "guard.h"
+#include "hash.h"
 #include "guard_sync.h"
 #include "gss.h"
 #include "net.h"
@@ -638,6 +639,7 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	d->shared.guard = guard_new(&lim);
 	rate_init(&d->shared.rate_down, cfg->rate_down, util_now_us());
 	rate_init(&d->shared.rate_up, cfg->rate_up, util_now_us());
+	d->shared.hashlim = hash_limit_new();
 	char err[512];
 	if (guard_sync_start(&d->gsync, d->shared.guard, d->store_ops, cfg, &d->metrics, err, sizeof(err)) != 0) {
 		log_err(0, "%s", err);
@@ -756,6 +758,7 @@ static void shut_down(struct daemon *d)
 		worker_free(&d->workers[i]);
 	free(d->workers);
 	guard_free(d->shared.guard);
+	hash_limit_free(d->shared.hashlim);
 	if (d->fds) {
 		for (unsigned w = 0; w < d->nworkers; w++) {
 			if (!d->fds[w])

@@ -275,6 +275,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.loop = w->loop;
 	w->host.jobs = shared->jobs;
 	w->host.guard = shared->guard;
+	w->host.hashlim = shared->hashlim;
 	w->host.metrics = shared->metrics;
 	w->host.hooks = shared->hooks;
 	w->host.rate_down = &shared->rate_down;

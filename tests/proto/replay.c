@@ -192,6 +192,7 @@
 #include "buf.h"
 #include "cmdtab.h"
 #include "config.h"
+#include "hash.h"
 #include "listing.h"
 #include "log.h"
 #include "parse.h"
@@ -402,6 +403,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "UPLOAD_COMMIT";
 	case PROTO_EFFECT_LIST_READ:
 		return "LIST_READ";
+	case PROTO_EFFECT_HASH:
+		return "HASH";
 	}
 	return "?";
 }
@@ -1744,6 +1747,22 @@ static int do_effect(struct replay *r, struct slice rest)
 		if (res.err && !arg.n)
 			return fail(r, "expected ASCII_SIZE of a readable fd got error %d (%s)", res.err,
 				    strerror(-res.err));
+		proto_complete(r->p, &res);
+		return pump(r);
+	}
+	if (slice_eq(kind, SLICE_LIT("HASH"))) {
+		/* E: HASH [BUSY]: hashed here as the session's job does (BUSY:
+		 * the user's [limits] hash_jobs are all in use). */
+		if (arg.n && !slice_eq(arg, SLICE_LIT("BUSY")))
+			return bad_syntax(r, "E: HASH [BUSY]");
+		int rc = expect_effect(r, PROTO_EFFECT_HASH, &e);
+		if (rc)
+			return rc;
+		char hex[HASH_HEX_MAX] = "";
+		struct proto_result res = { .err = -EBUSY, .hash_hex = hex };
+		if (!arg.n)
+			res.err = hash_fd_range(e->hash_fd, (enum hash_alg)e->hash_alg, e->hash_offset, e->hash_count,
+						NULL, hex);
 		proto_complete(r->p, &res);
 		return pump(r);
 	}
