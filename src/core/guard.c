@@ -289,6 +289,11 @@ static struct user_entry **find_user(struct guard *g, const char *user)
 
 bool guard_user_acquire(struct guard *g, const char *user)
 {
+	return guard_user_acquire_max(g, user, 0);
+}
+
+bool guard_user_acquire_max(struct guard *g, const char *user, unsigned max)
+{
 	bool ok = true;
 	pthread_mutex_lock(&g->lock);
 	struct user_entry **pp = find_user(g, user);
@@ -298,7 +303,8 @@ bool guard_user_acquire(struct guard *g, const char *user)
 		memcpy(u->name, user, n);
 		*pp = u;
 	}
-	if (g->lim.max_per_user && (*pp)->sessions >= g->lim.max_per_user)
+	unsigned lim = max ? max : g->lim.max_per_user;
+	if (lim && (*pp)->sessions >= lim)
 		ok = false;
 	else
 		(*pp)->sessions++;

@@ -63,6 +63,9 @@ uint64_t guard_login_failed(struct guard *g, const struct guard_key *k, uint64_t
  * logged in (then nothing is counted). Each true is paired with one
  * guard_user_release. */
 bool guard_user_acquire(struct guard *g, const char *user);
+/* The same with the limit max instead of max_per_user (0: max_per_user):
+ * a [host NAME] max_per_user for its users. */
+bool guard_user_acquire_max(struct guard *g, const char *user, unsigned max);
 void guard_user_release(struct guard *g, const char *user);
 
 /* Groups banned at now_ms (metrics, tests). */

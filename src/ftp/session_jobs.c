@@ -159,7 +159,7 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 	if (!g || a->res.err || !a->res.ok)
 		return;
 	session_release_user_slot(s); /* a new login on this connection (REIN, USER) */
-	if (guard_user_acquire(g, a->user))
+	if (guard_user_acquire_max(g, a->user, proto_user_limit(s->cfg, a->user)))
 		s->counted_user = util_xstrdup(a->user);
 	else
 		a->res.user_limit = true;

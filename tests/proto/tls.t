@@ -16,6 +16,7 @@ S:  CLNT
 S:  TVFS
 S:  EPRT
 S:  EPSV
+S:  HOST
 S:  MDTM
 S:  MFF modify;UNIX.mode;
 S:  MFMT
