@@ -226,6 +226,24 @@ def test_host_before_auth_tls_selects_certificate(vsrv, certs):
         c.close()
 
 
+def test_implicit_ftps_greeting_of_the_sni_host(make_server, certs):
+    from conftest import free_port
+    implicit = free_port()
+    conf = vhost_config(certs)
+    conf["tls"]["implicit_listen"] = f"{HOST}:{implicit}"
+    srv = make_server(config=conf)
+    c = TlsCtl(HOST, implicit, implicit=True, server_hostname="ftp.a.test")
+    try:
+        assert (c.greeting.code, c.greeting.text) == (220, "Welcome to A.")
+    finally:
+        c.close()
+    c = TlsCtl(HOST, implicit, implicit=True, server_hostname="localhost")
+    try:
+        assert (c.greeting.code, c.greeting.text) == (220, "Ferry FTP server ready.")
+    finally:
+        c.close()
+
+
 # ------------------------------------------------------------------ CLI and config
 
 def test_cli_host_users(vsrv):
