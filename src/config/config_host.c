@@ -180,13 +180,24 @@ int config_host_aliases(struct config_vhost *h, char *why, size_t whysz)
 	return 0;
 }
 
-static bool taken_elsewhere(const char *name, const void *arg)
+/* each_name's callback for config_host_check: is name one of an earlier
+ * host's? (arg: the config, the host checked, and where to put the other) */
+struct taken_arg {
+	const struct config *c;
+	const struct config_vhost *self;
+	const struct config_vhost *other;
+	char name[CONFIG_VHOST_NAME_MAX + 1];
+};
+
+static bool taken_before(const char *name, const void *arg)
 {
-	const struct config *c = ((const void *const *)arg)[0];
-	const struct config_vhost *self = ((const void *const *)arg)[1];
-	for (size_t i = 0; i < c->n_vhosts; i++)
-		if (&c->vhosts[i] != self && each_name(&c->vhosts[i], same_name, name))
+	struct taken_arg *t = (struct taken_arg *)arg;
+	for (const struct config_vhost *h = t->c->vhosts; h < t->self; h++)
+		if (each_name(h, same_name, name)) {
+			t->other = h;
+			(void)str_copy(t->name, sizeof(t->name), name);
 			return true;
+		}
 	return false;
 }
 
@@ -206,10 +217,10 @@ int config_host_check(const struct config *c, unsigned *line, char *why, size_t 
 				   h->name);
 			return -EINVAL;
 		}
-		const void *arg[2] = { c, h };
-		if (each_name(h, taken_elsewhere, arg)) {
-			config_why(why, whysz, "[host %s]: a name or alias of it also names another [host] section",
-				   h->name);
+		struct taken_arg t = { .c = c, .self = h };
+		if (each_name(h, taken_before, &t)) {
+			config_why(why, whysz, "[host %s]: %s already names [host %s] (line %u)", h->name, t.name,
+				   t.other->name, t.other->line);
 			return -EINVAL;
 		}
 	}

@@ -297,7 +297,7 @@ def check(ferry_bin, path):
     ("[host a.test]\nbogus = 1\n", 3, "[host a.test] bogus: unknown key"),
     ("[host a.test]\nbanner = x\nbanner = y\n", 4, "[host a.test] banner: given twice"),
     ("[host a.test]\n[host A.TEST]\n", 3, "[host a.test]: given twice (first on line 2)"),
-    ("[host a.test]\naliases = b.test\n[host b.test]\n", 2, "[host a.test]: a name or alias of it also"),
+    ("[host a.test]\naliases = b.test\n[host b.test]\n", 4, "[host b.test]: b.test already names [host a.test] (line 2)"),
     ("[host a.test]\naliases = ok.test, bad:name\n", 3, "[host a.test] aliases: 'bad:name' is not a host name"),
     ("[host a.test]\ncert = /x.pem\n", 2, "[host a.test] key: cert and key go together"),
     ("[host a.test]\ncert = /x.pem\nkey = /x.key\n", 2, "[host a.test] cert: needs TLS on"),
