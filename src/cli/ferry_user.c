@@ -447,16 +447,9 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
  * is then "NAME:HOST" (userstore.h user_key). */
 static int cli_user_host(const struct cli *c, struct cli_args *a)
 {
-	char esc[128];
-	if (a->host) {
-		const struct config_vhost *h = config_vhost_find(c->cfg, a->host);
-		if (!h)
-			return cli_usage_err("--host: unknown host '%s' (no [host %s] section in %s)",
-					     cli_esc(a->host, esc, sizeof(esc)), esc, c->cfg->path);
-		a->host_name = h->name;
-	}
-	if (a->name && user_key(a->name, a->host_name, a->key, sizeof(a->key)) != 0)
-		return cli_usage_err("invalid user name '%s'", cli_esc(a->name, esc, sizeof(esc)));
+	int rc = cli_user_key(c, a->name, a->host, a->key, sizeof(a->key), &a->host_name);
+	if (rc)
+		return rc;
 	if (a->name)
 		(void)snprintf(a->shown, sizeof(a->shown), "%s%s%s", a->name, a->host_name ? "' in host '" : "",
 			       a->host_name ? a->host_name : "");

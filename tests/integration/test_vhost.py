@@ -286,6 +286,31 @@ def test_cli_host_users(vsrv):
     assert vsrv.ferry("user", "show", "bob", check=True).returncode == 0
 
 
+def test_cli_host_one_time_passwords(vsrv):
+    """ferry otp --host: the one-time passwords of a.test's bob; the default and b.test bobs keep
+    their passwords. RFC 2289 App. C: "This is a test." / TeSt / 99 = BAIL TUFT BITS GANG CHEF THY."""
+    cp = vsrv.ferry("otp", "init", "bob", "--host", "ftp.a.test", "--count", "100", "--seed", "TeSt",
+                    input="This is a test.\n")
+    assert cp.returncode == 0, cp.stderr
+    assert "next challenge: otp-md5 99 test" in cp.stdout
+    assert "otp-md5" in vsrv.ferry("otp", "show", "bob", "--host", "a.test", check=True).stdout
+    cp = vsrv.ferry("otp", "show", "bob", "--host", "nosuch.test")
+    assert cp.returncode == 2 and "unknown host 'nosuch.test'" in cp.stderr
+    c = vsrv.connect()
+    c.expect("HOST a.test", 220)
+    r = c.expect("USER bob", 331)
+    assert r.text == "Response to otp-md5 99 test ext required for bob."
+    c.expect("PASS BAIL TUFT BITS GANG CHEF THY", 230)
+    c.close()
+    for host, pw in (("b.test", "pw-b"), (None, "pw")):
+        c = vsrv.connect()
+        if host:
+            c.expect(f"HOST {host}", 220)
+        assert c.expect("USER bob", 331).text == "Please specify the password."
+        c.expect(f"PASS {pw}", 230)
+        c.close()
+
+
 def check(ferry_bin, path):
     return subprocess.run([ferry_bin.ferryd, "-c", path, "--check"], capture_output=True, text=True,
                           timeout=30, stdin=subprocess.DEVNULL)
