@@ -244,6 +244,37 @@ def test_implicit_ftps_greeting_of_the_sni_host(make_server, certs):
         c.close()
 
 
+def test_host_certificate_reloaded_on_sighup(make_server, certs):
+    """A [host] certificate in a directory of its own: renewed in place and SIGHUP, the next
+    handshake for that host presents the new one (the directory is reachable under Landlock)."""
+    from tls_helpers import copy_over
+    d = tempfile.mkdtemp(prefix="ferry-it-vhost-own-", dir="/tmp")
+    os.chmod(d, 0o755)
+    try:
+        cert, key = make_cert(d, "own", cn="a.test", san="DNS:a.test")
+        conf = vhost_config(certs, cert=cert, key=key)
+        srv = make_server(config=conf)
+        fp_old = cert_fingerprint_file(cert)
+        new_cert, new_key = make_cert(d, "new", cn="a.test", san="DNS:a.test")
+        c = TlsCtl(HOST, srv.port, server_hostname="a.test")
+        try:
+            c.auth()
+            assert fingerprint(c.sock) == fp_old
+        finally:
+            c.close()
+        copy_over(new_cert, cert)
+        copy_over(new_key, key)
+        assert "reload failed" not in srv.reload()
+        c = TlsCtl(HOST, srv.port, server_hostname="a.test")
+        try:
+            c.auth()
+            assert fingerprint(c.sock) == cert_fingerprint_file(new_cert)
+        finally:
+            c.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ CLI and config
 
 def test_cli_host_users(vsrv):
