@@ -196,6 +196,38 @@ def test_sni_selects_certificate_and_host(vsrv, certs):
             c.close()
 
 
+def test_protected_transfer_resumes_under_the_hosts_certificate(vsrv):
+    """PROT P data connections resume the control session made with a host's certificate."""
+    from tls_helpers import TlsSession
+    sess = TlsSession(vsrv, password="pw-a", server_hostname="ftp.a.test")
+    try:
+        data, _, _, facts = sess.retr("whoami", reuse=True)
+        assert data == b"bob of a.test\n" and facts["resumed"], facts
+    finally:
+        sess.close()
+
+
+def test_protected_transfer_after_host_then_auth_tls(vsrv, certs):
+    """HOST b.test, AUTH TLS without SNI (b.test's certificate), then a PROT P transfer whose
+    data connection (no SNI either) resumes that session."""
+    from tls_helpers import TlsSession, client_ctx
+    sess = TlsSession.__new__(TlsSession)
+    sess.server, sess.host = vsrv, vsrv.host
+    sess.ctx = sess.data_ctx = client_ctx()
+    sess.c = TlsCtl(HOST, vsrv.port, ctx=sess.ctx, server_hostname=None)
+    try:
+        sess.c.expect("HOST b.test", 220)
+        sess.c.auth()
+        assert fingerprint(sess.c.sock) == cert_fingerprint_file(certs["b.test"][0])
+        sess.c.login("bob", "pw-b")
+        sess.c.protect("P")
+        sess.c.expect("TYPE I", 200)
+        data, _, _, facts = sess.retr("whoami", reuse=True)
+        assert data == b"bob of b.test\n" and facts["resumed"], facts
+    finally:
+        sess.close()
+
+
 def test_sni_and_host_must_agree(vsrv):
     c = TlsCtl(HOST, vsrv.port, server_hostname="a.test")
     try:
