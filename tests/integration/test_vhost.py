@@ -307,6 +307,34 @@ def test_host_certificate_reloaded_on_sighup(make_server, certs):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_sftp_logins_are_default_host_users(make_server, certs, ferry_bin, ferry_store):
+    """SFTP has no HOST: its logins are users of the default host, and a host user's store key
+    ("bob:a.test") is no login name, even with that user's password."""
+    from conftest import built_features
+    if "sftp" not in built_features(ferry_bin):
+        pytest.skip("ferryd built without SFTP")
+    if ferry_store.kind != "sqlite":
+        pytest.skip("the SFTP front-end is the same with either store (its host key lives beside SQLite's)")
+    import paramiko
+    from sftp_helpers import client, sftp_config
+    from conftest import free_port
+    port = free_port()
+    conf = vhost_config(certs)
+    conf.update(sftp_config(port))
+    srv = make_server(config=conf, start=False)
+    add_host_user(srv, "bob", "a.test", "pw-a")
+    srv.start()
+    srv.sftp_port = port
+    c = client(srv, "bob", "pw")
+    try:
+        assert "whoami" not in c.listdir(".")  # the default bob's home, not a.test's
+    finally:
+        c.close()
+    for user, pw in (("bob:a.test", "pw-a"), ("bob", "pw-a")):
+        with pytest.raises(paramiko.AuthenticationException):
+            client(srv, user, pw)
+
+
 # ------------------------------------------------------------------ CLI and config
 
 def test_cli_host_users(vsrv):
