@@ -91,6 +91,8 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Change the password; allow or refuse logins.
 - `user set` NAME [`--home` DIR [`--create-home`]] [`--account` ACCT | `--no-account`] [`--perms` LIST]
   Change a user's settings. LIST is read, write, delete, rename, mkdir, list or all, comma-separated.
+- `--host` HOSTNAME (with any user command above but import; also otp and totp)
+  The user is one of the virtual host HOSTNAME (a [host NAME] section of ferry.conf(5), by its name or an alias), not of the default host: the same name may exist once per host, each with its own password and home. An unknown HOSTNAME is a usage error (status 2). `user list` ends a host user's line with a sixth field host=NAME and with `--host` lists that host's users only; `user show` adds a host: line. In the store the user's name is NAME:HOST.
 - `user import` `--format` pureftpd|proftpd|htpasswd FILE [`--home-base` DIR] [`--replace`] [`--create-homes`] [`--perms` LIST] [`--dry-run`]
   Take the users of another server's user file: a Pure-FTPd pureftpd.passwd, a ProFTPD AuthUserFile (ftpasswd) or an htpasswd file (which has no homes: `--home-base` DIR gives each user DIR/NAME, and overrides the file's homes for the other formats). Each password hash libxcrypt can verify is kept as it is; a legacy or cheap one (md5crypt, sha256crypt, DES, any method but yescrypt, yescrypt below the default cost) becomes a yescrypt hash at the user's next good password login (FTP or SFTP; logged as "password hash upgraded"). Apache's $apr1$ and {SHA}, Argon2 and cleartext are not libxcrypt hashes: such users are not imported. A chroot marker "/./" in a home is where the home ends (a start directory after it is dropped, with a warning); uid, gid, gecos, shell and Pure-FTPd's limits are not imported. A ProFTPD hash locked with a leading "!" makes a disabled user. A user already in the store is not imported unless `--replace` (which sets its hash, home and enabled state, and keeps its permissions, account and one-time passwords unless `--perms`). A missing home is a warning (the user is imported; logins fail until it exists) unless `--create-homes` makes it. `--dry-run` reports the same and changes nothing (the store must exist). Every user not imported gets one line on standard error naming the file, line, user and reason. FILE is read before the privilege drop, the users are written in one transaction. Exit status: 0 every user imported, 1 some were not (or the store failed: then none was), 2 a usage error, an unreadable file or one without a single line of that format.
 - `user set` NAME [`--groups` G1,G2] [`--perms` inherit] [`--mount` VPATH=DIR[:PERMS]] [`--unmount` VPATH] [`--dir-perms` VPATH=PERMS] [`--quota-bytes` N] [`--quota-files` N] [`--rate-down` N] [`--rate-up` N] [`--allow-from` CIDR,...] [`--expires` DATE] [`--max-sessions` N]
@@ -114,6 +116,8 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Show, change, end it.
 - `totp enable` NAME, `totp disable` NAME
   RFC 6238 time-based codes after the password.
+- `--host` HOSTNAME (with any otp or totp command)
+  The user of that virtual host, as for the user commands.
 == Kerberos principals
 - `principal add` PRINCIPAL NAME, `principal del` PRINCIPAL NAME, `principal list` [NAME]
   Principals allowed to log in as a user after AUTH GSSAPI.
@@ -165,6 +169,20 @@ ferryd(8) and ferry(1) read this file. The text below is generated from the anno
 """
 
 CONF_TAIL = """
+= VIRTUAL HOSTS
+A section `[host` NAME`]` declares a virtual host: RFC 7151 HOST (before USER) or the TLS server name (SNI) of an FTPS client selects it, and its users are its own (ferry user add NAME `--host` NAME, see ferry(1)). A session that selects none is on the default host, the rest of this file. HOST replies 220 with the host's banner, 504 for a name no section has or one other than the host the SNI named, 501 for a name with a port, 503 after USER or a login (REIN forgets the host). An IP address selects the default host; without any [host] section every name does. SFTP logins are users of the default host. Up to 16 sections; NAME is a host name (letters, digits, '.' and '-'), matched without regard to case. Keys (all optional):
+
+- `aliases` = (empty)
+  Further host names, comma-separated, that select this host. No name or alias may belong to two sections.
+- `banner` = (empty)
+  Text of the 220 reply to HOST (and of the greeting of an implicit FTPS connection whose SNI names the host). Empty: [server] banner.
+- `cert` = (empty)
+  PEM certificate presented to the clients of this host: when the SNI names it, or when HOST named it before AUTH TLS. Needs `key`, and TLS on ([tls] cert, the default certificate). Empty: the [tls] certificates answer.
+- `key` = (empty)
+  The private key of `cert`.
+- `max_per_user` = 0
+  Logged-in sessions per user of this host (the user's further logins get 421); 0: [limits] max_per_user applies.
+
 = SEE ALSO
 ferryd(8), ferry(1), xferlog(5)
 """

@@ -57,6 +57,12 @@ int cli_store_fail(const struct cli *c, int r);
  * length; buf holds a secret the caller wipes. what names it in messages. */
 int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, size_t *len);
 
+/* --host HOSTNAME (virtual hosts): name's store key (user_key) in that
+ * [host] of c->cfg (loaded), or name itself when host is NULL; *host_name
+ * (may be NULL) the section's name or NULL. An unknown host is a usage
+ * error (exit 2) naming the file. */
+int cli_store_key(const struct cli *c, const char *name, const char *host, char *key, size_t keysz,
+		  const char **host_name);
 /* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
  * argv[0] is the verb. */
 int cli_user(struct cli *c, int argc, char **argv);

@@ -80,6 +80,11 @@ bool auth_verify_password(const char *hash, const char *password)
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		struct auth_result *out)
 {
+	/* SECURITY: a login name is never a virtual host's key ("NAME:HOST",
+	 * userstore.h): SFTP logins are users of the default host. The name
+	 * becomes one no key can be, so the cost is that of an unknown user. */
+	if (user && strchr(user, USER_HOST_SEP))
+		user = "";
 	auth_login(ops, s, user, password, NULL, out);
 }
 

@@ -57,7 +57,9 @@ struct auth_result {
 };
 void auth_result_free(struct auth_result *r);
 
-/* Looks the user up and verifies the password. An unknown or disabled user
+/* Looks the user up and verifies the password (a name holding ':', the
+ * key of a [host] user, is refused as unknown: callers that select a host
+ * build its key with user_key and call auth_login). An unknown or disabled user
  * costs one hash computation against a fixed dummy hash, so timing does not
  * tell which users exist. Blocking: job pool only. */
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,

@@ -14,6 +14,7 @@ void cmd_user(struct proto *p, struct slice arg);
 void cmd_pass(struct proto *p, struct slice arg);
 void cmd_acct(struct proto *p, struct slice arg);
 void cmd_rein(struct proto *p, struct slice arg);
+void cmd_host(struct proto *p, struct slice arg);
 void cmd_quit(struct proto *p, struct slice arg);
 void cmd_noop(struct proto *p, struct slice arg);
 void cmd_syst(struct proto *p, struct slice arg);

@@ -31,6 +31,7 @@ static const struct cmd_row table[] = {
 	{ "FEAT", cmd_feat, ARG_NONE, PRE, "FEAT", NULL },
 	{ "HASH", cmd_hash, ARG_REQUIRED, KR, "HASH <sp> pathname", "HASH" },
 	{ "HELP", cmd_help, ARG_OPTIONAL, PRE | KN, "HELP [<sp> command]", NULL },
+	{ "HOST", cmd_host, ARG_REQUIRED, PRE, "HOST <sp> hostname", "HOST" },
 	{ "LIST", cmd_list, ARG_OPTIONAL, 0, "LIST [<sp> pathname]", NULL },
 	{ "MDTM", cmd_mdtm, ARG_REQUIRED, 0, "MDTM <sp> pathname", "MDTM" },
 	{ "MFF", cmd_mff, ARG_REQUIRED, 0, "MFF <sp> fact=value;... <sp> pathname", "MFF modify;UNIX.mode;" },

@@ -254,7 +254,26 @@ void proto_reset_params(struct proto *p)
 
 void proto_greet(struct proto *p)
 {
-	proto_reply(p, 220, "%s", p->cfg->banner);
+	proto_reply(p, 220, "%s", p->vhost && p->vhost->banner[0] ? p->vhost->banner : p->cfg->banner);
+}
+
+void proto_set_sni(struct proto *p, const char *sni)
+{
+	p->sni_given = sni && sni[0];
+	p->sni_vhost = p->sni_given ? config_vhost_find(p->cfg, sni) : NULL;
+	if (!p->vhost)
+		p->vhost = p->sni_vhost;
+}
+
+const char *proto_vhost_name(const struct proto *p)
+{
+	return p->vhost ? p->vhost->name : NULL;
+}
+
+unsigned proto_user_limit(const struct config *cfg, const char *user_key)
+{
+	const struct config_vhost *h = config_vhost_find(cfg, user_key_host(user_key));
+	return h ? h->max_per_user : 0;
 }
 
 void proto_refuse(struct proto *p, const char *text)

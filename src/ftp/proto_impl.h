@@ -69,6 +69,12 @@ struct proto {
 	char *lock_user;
 	uint64_t lock;
 
+	/* virtual host (RFC 7151 HOST, TLS SNI): the [host NAME] selected
+	 * (in cfg), NULL for the default host; what the SNI named */
+	const struct config_vhost *vhost;
+	const struct config_vhost *sni_vhost;
+	bool sni_given;
+
 	/* security (RFC 4217) */
 	bool tls_available;   /* a certificate is configured */
 	bool tls;	      /* the control connection is TLS now */

@@ -141,3 +141,24 @@ int userstore_load(const struct userstore_ops *ops, struct userstore *s, const c
 	}
 	return err;
 }
+
+int user_key(const char *name, const char *host, char *out, size_t outsz)
+{
+	if (!name || !name[0] || strchr(name, USER_HOST_SEP))
+		return -EINVAL;
+	int n = host && host[0] ? snprintf(out, outsz, "%s%c%s", name, USER_HOST_SEP, host)
+				: snprintf(out, outsz, "%s", name);
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+const char *user_key_host(const char *key)
+{
+	const char *sep = strchr(key, USER_HOST_SEP);
+	return sep ? sep + 1 : NULL;
+}
+
+size_t user_key_name_len(const char *key)
+{
+	const char *sep = strchr(key, USER_HOST_SEP);
+	return sep ? (size_t)(sep - key) : strlen(key);
+}

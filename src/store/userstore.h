@@ -223,6 +223,20 @@ struct userstore_ops {
 int userstore_load(const struct userstore_ops *ops, struct userstore *s, const char *name, struct user_record *u,
 		   struct otp_state *st, bool *found, bool *have_st);
 
+/* Virtual hosts ([host NAME], RFC 7151 HOST): a user of a host other than
+ * the default one is stored under the key "NAME:HOST" (HOST the section's
+ * name, lower case) in every table that names users; ':' is not allowed in
+ * user names, so no key of one host can be a name of another. */
+#define USER_HOST_SEP ':'
+/* Writes name's key for host (NULL or "" = the default host: name itself)
+ * to out. -EINVAL when name is empty or holds the separator (a client's
+ * text, never a key), -ENAMETOOLONG when it does not fit. */
+int user_key(const char *name, const char *host, char *out, size_t outsz);
+/* The host part of a key, or NULL for a user of the default host; the name
+ * is the key's first user_key_name_len() bytes. */
+const char *user_key_host(const char *key);
+size_t user_key_name_len(const char *key);
+
 /* The embedded SQLite backend (store_sqlite.c). */
 extern const struct userstore_ops store_sqlite_ops;
 /* The PostgreSQL backend (store_pg.c; store_pg_none.c when ferry is built

@@ -17,6 +17,7 @@ S:  TVFS
 S:  EPRT
 S:  EPSV
 S:  HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32
+S:  HOST
 S:  MDTM
 S:  MFF modify;UNIX.mode;
 S:  MFMT

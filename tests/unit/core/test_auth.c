@@ -284,6 +284,44 @@ static void test_check_ok(void **state)
 	assert_false(r.ok);
 }
 
+/* Virtual hosts: a host's user is stored as "NAME:HOST" (user_key).
+ * auth_login (FTP, after HOST) finds it by its key; auth_check (SFTP, the
+ * default host) never takes a name holding ':', even the key itself. */
+static void test_check_host_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	char key[64];
+	assert_int_equal(user_key("alice", "a.test", key, sizeof(key)), 0);
+	assert_string_equal(key, "alice:a.test");
+	assert_string_equal(user_key_host(key), "a.test");
+	assert_int_equal(user_key_name_len(key), 5);
+	assert_null(user_key_host("alice"));
+	assert_int_equal(user_key_name_len("alice"), 5);
+	assert_int_equal(user_key("alice", NULL, key, sizeof(key)), 0);
+	assert_string_equal(key, "alice");
+	assert_int_equal(user_key("a:b", "a.test", key, sizeof(key)), -EINVAL);
+	assert_int_equal(user_key("", NULL, key, sizeof(key)), -EINVAL);
+	assert_int_equal(user_key("alice", "a.test", key, 8), -ENAMETOOLONG);
+
+	add_user(fx, "alice:a.test", "host-pw", NULL, PERM_READ, true);
+	auth_login(fx->ops, fx->s, "alice:a.test", "host-pw", NULL, &r);
+	assert_true(r.ok);
+	assert_string_equal(r.home, "/srv/ftp/alice:a.test");
+	auth_result_free(&r);
+	auth_check(fx->ops, fx->s, "alice:a.test", "host-pw", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	auth_result_free(&r);
+	/* the default host's alice is another user */
+	auth_check(fx->ops, fx->s, "alice", "host-pw", &r);
+	assert_false(r.ok);
+	auth_result_free(&r);
+	auth_check(fx->ops, fx->s, "alice", "alice-pw", &r);
+	assert_true(r.ok);
+	auth_result_free(&r);
+}
+
 static void test_check_wrong_password(void **state)
 {
 	struct fixture *fx = *state;
@@ -792,6 +830,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_locked_and_malformed),
 	    cmocka_unit_test_setup_teardown(test_check_ok, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_wrong_password, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_host_keys, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_unknown_user, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_disabled, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_account, setup_store, teardown_store),
