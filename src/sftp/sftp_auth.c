@@ -114,6 +114,8 @@ static void login_ok(struct sftp_session *s, struct sftp_auth_job *a)
 			s->counted_user = util_xstrdup(a->user);
 		if (files_open_home(s->id, a->user, a->res.home, s->cfg->sandbox_roots, &s->vfs) != 0)
 			refused = "home-unavailable";
+		else
+			files_space_open(s->id, a->user, &a->res.policy, s->cfg->sandbox_roots, &s->space);
 	}
 	if (refused) {
 		login_end(s, a->user, AUTH_LOGIN_REFUSED, refused, 0);
@@ -209,6 +211,8 @@ void sftp_auth_release(struct sftp_session *s)
 	}
 	if (s->vfs.root_fd >= 0)
 		vfs_close(&s->vfs);
+	files_space_free(s->space);
+	s->space = NULL;
 	if (s->auth_msg) {
 		ssh_message_free(s->auth_msg);
 		s->auth_msg = NULL;

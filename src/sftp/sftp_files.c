@@ -56,6 +56,8 @@ enum sftp_status sftp_status_of(int err)
 int sftp_reply_errno(struct buf *out, uint32_t id, int err)
 {
 	const char *text = err == 0 ? "Success" : err == -EEXIST ? "File exists" : strerror(-err);
+	if (err == -EXDEV) /* files_rename: from and to in different roots */
+		text = "Cannot rename across a shared folder or file system boundary";
 	return sftp_put_status(out, id, sftp_status_of(err), text);
 }
 
