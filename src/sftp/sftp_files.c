@@ -472,11 +472,13 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 		return;
 	}
 	int e = 0;
+	struct files_user fu = srv->c.fu;
+	fu.perms = files_perms_at(&srv->c.fu, h->vpath); /* dir-perms and shared folders */
 	if (a->flags & SFTP_ATTR_PERMISSIONS)
-		e = files_fd_set_mode(&srv->c.fu, h->fd, (mode_t)a->perms);
+		e = files_fd_set_mode(&fu, h->fd, (mode_t)a->perms);
 	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
 		struct timespec ts = { .tv_sec = (time_t)a->mtime };
-		e = files_fd_set_mtime(&srv->c.fu, h->fd, &ts);
+		e = files_fd_set_mtime(&fu, h->fd, &ts);
 	}
 	(void)sftp_reply_errno(out, r->id, e);
 }
@@ -499,7 +501,7 @@ void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, stru
 		reply_bad_handle(out, r->id);
 		return;
 	}
-	int e = files_allow(srv->c.fu.perms, FILES_OP_LIST);
+	int e = files_allow(files_perms_at(&srv->c.fu, h->vpath), FILES_OP_LIST);
 	if (e == 0)
 		e = vfs_fd_statvfs(h->fd, &sv);
 	if (e) {
