@@ -73,7 +73,7 @@ ferry(1), ferry.conf(5), xferlog(5), systemd.socket(5), sd_notify(3)
 
 FERRY = """
 = NAME
-ferry - administer Ferry: users, groups and policy, one-time passwords, principals, bans, the user store, configuration, live sessions
+ferry - administer Ferry: users, SSH keys, groups and policy, one-time passwords, principals, bans, the user store, configuration, live sessions
 
 = SYNOPSIS
 `ferry` [`-c` FILE] COMMAND [ARGUMENTS]
@@ -100,6 +100,13 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Add, remove (members lose the group), list groups; show a group's members and policy.
 - `group set` NAME [`--perms` LIST] [the policy options of `user set` but `--groups`]
   Set a group's policy. A user's policy comes from the user, then its groups in order, then the server ([limits] and the rest of ferry.conf(5)): the first that sets an attribute wins; mounts and dir-perms are merged by virtual path. ferryd enforces allow-from and expires (refused logins get 530, the log says why), max-sessions (over [limits] max_per_user) and permissions at each login; mounts, dir-perms, quotas and rates are stored for the parts of ferryd that enforce them.
+== SSH public keys
+- `user key add` NAME
+  Read one OpenSSH public key line (as in a .pub file: type, base64 key, comment) from standard input and let NAME log in over SFTP with that key. ed25519, ECDSA, security-key and RSA keys of 2048 bits or more are accepted, checked with libssh (a ferry built without SFTP refuses). A bad line, or a key NAME already has, is refused with exit status 2.
+- `user key list` NAME
+  One line per key, tab-separated: its SHA256 fingerprint (as ssh-keygen -l prints it), type, comment and the date it was added (UTC).
+- `user key del` NAME FINGERPRINT
+  Remove the key of that fingerprint. A user's keys are removed with the user.
 == One-time passwords
 - `otp init` NAME [`--alg` md5|sha1] [`--count` N] [`--seed` SEED] [`--reply` 331|336] [`--allow-password`]
   Start an RFC 2289 one-time password sequence.
@@ -119,7 +126,7 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `store migrate`
   Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".
 - `store copy` `--to` CONNINFO [`--force`]
-  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every group and every user's and group's policy from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
+  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every SSH key, every group and every user's and group's policy from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
 == Configuration
 - `config check`
   Validate the configuration file, as ferryd --check does.

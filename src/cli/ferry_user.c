@@ -434,7 +434,9 @@ int cli_user(struct cli *c, int argc, char **argv)
 
 	if (argc < 1)
 		return cli_usage_err(
-		    "user: missing command (add, del, list, show, passwd, enable, disable, set, import)");
+		    "user: missing command (add, del, list, show, passwd, enable, disable, set, import, key)");
+	if (strcmp(argv[0], "key") == 0)
+		return cli_user_key(c, argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_LEN(cli_user_cmds); i++)
 		if (strcmp(argv[0], cli_user_cmds[i].verb) == 0)
 			cmd = &cli_user_cmds[i];

@@ -137,6 +137,48 @@ int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
 	return r ? r : vfs_chmod(w.vfs, w.sub, mode & 0777);
 }
 
+int files_readlink(const struct files_user *u, const char *vpath, char *out, size_t outsz)
+{
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_LIST, &w);
+	return r ? r : vfs_readlink(w.vfs, w.sub, out, outsz);
+}
+
+int files_symlink(const struct files_user *u, const char *target, const char *vpath)
+{
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SYMLINK, &w);
+	/* The target is text followed only by a walk inside the root the link
+	 * lives in: one in a shared folder stays in that folder. */
+	return r ? r : vfs_symlink(w.vfs, target, w.sub);
+}
+
+int files_hardlink(const struct files_user *u, const char *from, const char *to)
+{
+	struct files_where wf, wt;
+	int r = at(u, from, FILES_OP_LINK, &wf);
+	if (r == 0)
+		r = at(u, to, FILES_OP_LINK, &wt);
+	if (r == 0 && wf.vfs != wt.vfs)
+		r = -EXDEV; /* as files_rename: never across a mount point */
+	return r ? r : vfs_hardlink(wf.vfs, wf.sub, wt.sub);
+}
+
+int files_lset_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
+{
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SET_TIME, &w);
+	return r ? r : vfs_lset_mtime(w.vfs, w.sub, mtime);
+}
+
+int files_lset_mode(const struct files_user *u, const char *vpath, mode_t mode)
+{
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SET_MODE, &w);
+	/* SECURITY: as files_set_mode: no set-ID or sticky bit from a client. */
+	return r ? r : vfs_lchmod(w.vfs, w.sub, mode & 0777);
+}
+
 int files_stat(const struct files_user *u, const char *vpath, struct stat *st)
 {
 	struct files_where w;

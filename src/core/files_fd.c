@@ -52,3 +52,18 @@ int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs 
 		r = files_allow(w.perms, FILES_OP_LIST);
 	return r ? r : vfs_statvfs(w.vfs, w.sub, out);
 }
+
+int files_fd_truncate(const struct files_user *u, int fd, uint64_t size)
+{
+	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	return r ? r : vfs_fd_truncate(fd, size);
+}
+
+int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
+{
+	struct files_where w;
+	int r = files_where(u, vpath, &w);
+	if (r == 0)
+		r = files_allow(w.perms, FILES_OP_UPLOAD);
+	return r ? r : vfs_truncate(w.vfs, w.sub, size);
+}

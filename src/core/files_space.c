@@ -35,6 +35,8 @@ static const uint32_t op_needs[FILES_OP_COUNT] = {
 	[FILES_OP_RMDIR] = PERM_DELETE,
 	[FILES_OP_DELETE] = PERM_DELETE,
 	[FILES_OP_RENAME] = PERM_RENAME,
+	[FILES_OP_SYMLINK] = PERM_WRITE,
+	[FILES_OP_LINK] = PERM_WRITE,
 };
 
 int files_allow(uint32_t perms, enum files_op op)

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "userstore.h"
 
 struct loop;
 struct jobs;
@@ -54,6 +55,15 @@ void sftp_keys_free(struct sftp_keys *k);
 /* Where the generated key lives: ssh_host_ed25519_key in the state
  * directory, the directory of [store] sqlite (/var/lib/ferry by default). */
 int sftp_keys_default_path(const struct config *cfg, char *out, size_t outsz);
+
+/* ferry user key add: one OpenSSH public key line (len bytes, see
+ * sftp_keyline.h) read with libssh (ssh_pki_import_pubkey_base64) into
+ * *out (the caller's: user_key_free), its fingerprint computed. Refused:
+ * a malformed line, an unknown key type, DSA, certificates, RSA shorter
+ * than 2048 bits, a key that is not what the line's type says. 0, or
+ * -EINVAL with the reason in err; -ENOTSUP in a build without libssh
+ * (sftp_none.c). */
+int sftp_pubkey_parse(const char *line, size_t len, struct user_key *out, char *err, size_t errsz);
 
 /* Prepares h's SSH server side with keys (borrowed; outlive h). The other
  * fields are the caller's. 0, or -errno with err. */

@@ -519,14 +519,21 @@ static void drive(struct sftp_session *s)
 		retire_channels(s);
 	if (!s->closed && s->kex_done)
 		(void)serve(s);
-	if (!s->closed && s->srv &&
+	if (!s->closed && s->srv && !s->chan_over &&
 	    (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
-		/* The client ended the SFTP channel: so ends the connection. */
-		if (s->chan && !s->chan_closed) {
+		/* The client ended the SFTP channel. As sshd, we answer its EOF
+		 * with exit-status 0, EOF and CLOSE, and leave the connection
+		 * for the client to end: OpenSSH's ssh (under scp) fails with
+		 * "closed by remote host" and Go's ssh (rclone) with "use of
+		 * closed network connection" when the server goes first. No
+		 * channel opens after this one (s->srv stays). */
+		if (s->chan && !s->chan_closed && !s->chan_ending) {
+			s->chan_ending = true;
+			(void)ssh_channel_request_send_exit_status(s->chan, 0);
 			(void)ssh_channel_send_eof(s->chan);
 			(void)ssh_channel_close(s->chan);
 		}
-		session_close(s, NULL);
+		s->chan_over = s->chan_closed;
 	}
 	s->driving = false;
 	if (!s->closed) {
@@ -620,8 +627,8 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 		return;
 	}
 	ssh_set_blocking(s->ssh, 0);
-	/* Password only for now (sftp_auth.c). */
-	ssh_set_auth_methods(s->ssh, SSH_AUTH_METHOD_PASSWORD);
+	/* password, publickey, keyboard-interactive (sftp_auth.c). */
+	ssh_set_auth_methods(s->ssh, SFTP_AUTH_METHODS);
 	if (loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io) != 0) {
 		s->watch.fd = -1;
 		session_close(s, "epoll");

@@ -99,6 +99,17 @@ void user_record_free(struct user_record *u)
 	u->name = u->password_hash = u->home = u->account = NULL;
 }
 
+void user_key_free(struct user_key *k)
+{
+	if (!k)
+		return;
+	free(k->type);
+	free(k->blob);
+	free(k->comment);
+	free(k->fingerprint);
+	k->type = k->blob = k->comment = k->fingerprint = NULL;
+}
+
 void otp_state_free(struct otp_state *st)
 {
 	if (!st)

@@ -70,6 +70,18 @@ struct ban_rule {
 	int64_t max_ms;
 };
 
+/* A user's SSH public key (schema 5, table user_keys): one OpenSSH
+ * public key line, taken apart. The fingerprint is OpenSSH's
+ * ("SHA256:" and unpadded base64 of the blob's SHA-256), unique per user. */
+struct user_key {
+	char *type;	   /* the key type as the line names it: "ssh-ed25519" */
+	char *blob;	   /* the key itself: the line's base64 */
+	char *comment;	   /* "" when the line has none */
+	char *fingerprint; /* "SHA256:..." */
+	int64_t created_at;
+};
+void user_key_free(struct user_key *k); /* frees the strings, not k */
+
 struct userstore; /* one open handle; not shared between threads */
 
 /* open's flags. CREATE: make the database (SQLite: the file) and schema if
@@ -162,6 +174,17 @@ struct userstore_ops {
 	int (*principal_remove)(struct userstore *s, const char *principal, const char *name);
 	int (*principal_list)(struct userstore *s, const char *name,
 			      int (*fn)(const char *principal, const char *name, void *arg), void *arg);
+	/* SSH public keys (struct user_key; SFTP publickey logins). add:
+	 * -EEXIST if the user has a key of that fingerprint, -ENOENT if the
+	 * user does not exist; created_at 0 means now. remove: -ENOENT if the
+	 * user has no such key. list: name's keys (NULL: everyone's) in
+	 * (user, added, fingerprint) order. check: 0 if name has the key of
+	 * that fingerprint and blob, -ENOENT if not. */
+	int (*key_add)(struct userstore *s, const char *name, const struct user_key *k);
+	int (*key_remove)(struct userstore *s, const char *name, const char *fingerprint);
+	int (*key_list)(struct userstore *s, const char *name,
+			int (*fn)(const char *name, const struct user_key *k, void *arg), void *arg);
+	int (*key_check)(struct userstore *s, const char *name, const char *fingerprint, const char *blob);
 	/* Bans (struct ban_rule). ban_fail counts one failed login from
 	 * address at now_ms under rule, in one statement, so failures from
 	 * every node add up exactly: *until gets the address's banned_until

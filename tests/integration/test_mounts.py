@@ -21,7 +21,9 @@ import test_traversal as tt
 from conftest import FerryServer, built_features
 from files_helpers import (DATA_TIMEOUT, Session, chown_svc, connect_data, make_dir, parse227,
                            put_file, read_bytes)
-from sftp_helpers import client as sftp_client, start_sftp_server
+from sftp_helpers import (EXTENDED, FX_FAILURE, FX_OK, RENAME, STATUS, SYMLINK, Raw, sstr,
+                          start_sftp_server, transport)
+from sftp_helpers import client as sftp_client
 
 
 def ferry_ok(srv, *args):
@@ -329,6 +331,54 @@ def test_sftp_drop_box_share_and_rename(make_server, ferry_bin):
     assert sorted(os.listdir(pub)) == ["doc.txt"]
     assert sorted(os.listdir(drop)) == ["other.txt", "up.bin"]
     assert read_bytes(os.path.join(rw, "in-share.txt")) == b"share"
+
+
+def test_sftp_raw_rename_hardlink_across_mount(make_server, ferry_bin):
+    """Exact statuses: RENAME, posix-rename and hardlink across a mount point are
+    SSH_FX_FAILURE with the message, nothing moved; within a folder they work; a symlink made in
+    a folder pointing at "/" or "../.." resolves in that folder."""
+    need_sftp(ferry_bin)
+    srv = start_sftp_server(make_server)
+    rw = shared_dir(srv, "rw", [("a.txt", b"folder file")])
+    home = os.path.join(srv.home_root, "bob")
+    put_file(os.path.join(home, "h.txt"), b"home file")
+    ferry_ok(srv, "user", "set", "bob", "--mount", f"/rw={rw}")
+    t = transport(srv)
+    try:
+        r = Raw(t)
+
+        def status_text(typ, body):
+            rtyp, rbody = r.request(typ, body)
+            assert rtyp == STATUS, (rtyp, rbody)
+            code = int.from_bytes(rbody[:4], "big")
+            n = int.from_bytes(rbody[4:8], "big")
+            return code, rbody[8:8 + n].decode()
+        msg = "Cannot rename across a shared folder or file system boundary"
+        for src, dst in (("/h.txt", "/rw/h.txt"), ("/rw/a.txt", "/a.txt")):
+            assert status_text(RENAME, sstr(src) + sstr(dst)) == (FX_FAILURE, msg)
+            assert status_text(EXTENDED, sstr("posix-rename@openssh.com") + sstr(src) + sstr(dst)) \
+                == (FX_FAILURE, msg)
+            assert status_text(EXTENDED, sstr("hardlink@openssh.com") + sstr(src) + sstr(dst)) \
+                == (FX_FAILURE, msg)
+        assert r.status(EXTENDED, sstr("hardlink@openssh.com") + sstr("/rw/a.txt") + sstr("/rw/b.txt")) \
+            == FX_OK
+        # OpenSSH's SYMLINK puts the target first (its documented swap).
+        assert r.status(SYMLINK, sstr("/h.txt") + sstr("/rw/up")) == FX_OK
+        assert r.status(SYMLINK, sstr("../bob/h.txt") + sstr("/rw/up2")) == FX_OK
+    finally:
+        t.close()
+    assert sorted(os.listdir(home)) == ["h.txt"]
+    assert read_bytes(os.path.join(home, "h.txt")) == b"home file"
+    assert os.stat(os.path.join(rw, "b.txt")).st_ino == os.stat(os.path.join(rw, "a.txt")).st_ino
+    # On the host "../bob/h.txt" from the folder is the home's file: the link must not reach it.
+    assert read_bytes(os.path.join(rw, "up2")) == b"home file"
+    c = sftp_client(srv)
+    try:
+        for link in ("/rw/up", "/rw/up2"):   # "/h.txt" in the folder: none there
+            with pytest.raises(FileNotFoundError):
+                c.open(link, "rb")
+    finally:
+        c.close()
 
 
 # --------------------------------------------------------------------------- escapes
