@@ -96,6 +96,12 @@ int files_open_home(uint64_t sid, const char *user, const char *home, const char
 void files_space_open(uint64_t sid, const char *user, const struct policy_attrs *policy, const char *roots,
 		      struct files_space **out);
 void files_space_free(struct files_space *s);
+/* Blocking (job pool, start-up): calls fn with the directory of every
+ * shared folder a user or a group of store s names (a directory may come
+ * more than once), e.g. for the stale upload clean-up. 0, the store's
+ * -errno, or fn's non-zero. */
+int files_space_dirs(const struct userstore_ops *ops, struct userstore *s, int (*fn)(const char *dir, void *arg),
+		     void *arg);
 
 /* Where vpath lands (pure: strings only): the root it resolves in, the
  * path relative to that root ("/" for a mount point itself), the mount

@@ -184,3 +184,74 @@ int files_space_children(const struct files_user *u, const char *vpath,
 	}
 	return 0;
 }
+
+/* A list of strings (files_space_dirs). */
+struct names {
+	char **v;
+	size_t n;
+};
+
+static int names_add(struct names *ns, const char *s)
+{
+	char **v = realloc(ns->v, (ns->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ns->v = v;
+	ns->v[ns->n++] = util_xstrdup(s);
+	return 0;
+}
+
+static void names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+	*ns = (struct names){ 0 };
+}
+
+static int user_name(const struct user_record *u, void *arg)
+{
+	return names_add(arg, u->name);
+}
+
+static int group_name(const char *name, void *arg)
+{
+	return names_add(arg, name);
+}
+
+static int mount_dir(const char *attr, const char *key, const char *value, void *arg)
+{
+	char *dir = NULL;
+	uint32_t perms;
+	bool has_perms;
+	(void)key;
+	/* A row that cannot be read fails the login that meets it (policy_load
+	 * logs it); here it is only not a folder to look at. */
+	if (strcmp(attr, POLICY_A_MOUNT) != 0 || policy_parse_mount(value, &dir, &perms, &has_perms) != 0)
+		return 0;
+	int r = names_add(arg, dir);
+	free(dir);
+	return r;
+}
+
+int files_space_dirs(const struct userstore_ops *ops, struct userstore *s, int (*fn)(const char *dir, void *arg),
+		     void *arg)
+{
+	struct names users = { 0 }, groups = { 0 }, dirs = { 0 };
+	if (!ops->policy_read) /* a store without policies has no folders */
+		return 0;
+	/* Names first, then each owner's rows: no query runs inside another. */
+	int r = ops->list(s, user_name, &users);
+	if (r == 0)
+		r = policy_group_list(ops, s, group_name, &groups);
+	for (size_t i = 0; r == 0 && i < users.n; i++)
+		r = policy_rows(ops, s, POLICY_USER, users.v[i], mount_dir, &dirs);
+	for (size_t i = 0; r == 0 && i < groups.n; i++)
+		r = policy_rows(ops, s, POLICY_GROUP, groups.v[i], mount_dir, &dirs);
+	for (size_t i = 0; r == 0 && i < dirs.n; i++)
+		r = fn(dirs.v[i], arg);
+	names_free(&users);
+	names_free(&groups);
+	names_free(&dirs);
+	return r;
+}

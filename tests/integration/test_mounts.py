@@ -11,19 +11,24 @@ test_traversal.py run again from inside a mounted folder (0 escapes, checked on 
 import os
 import re
 import shutil
+import subprocess
 import tempfile
+import time
 import types
 
-import paramiko
 import pytest
 
 import test_traversal as tt
 from conftest import FerryServer, built_features
-from files_helpers import (DATA_TIMEOUT, Session, chown_svc, connect_data, make_dir, parse227,
-                           put_file, read_bytes)
+from files_helpers import (Session, chown_svc, connect_data, make_dir, parse227, put_file,
+                           read_bytes)
 from sftp_helpers import (EXTENDED, FX_FAILURE, FX_OK, RENAME, STATUS, SYMLINK, Raw, sstr,
                           start_sftp_server, transport)
 from sftp_helpers import client as sftp_client
+
+
+# Every test on a make_server runs once per store (the policy rows, the folders' clean-up).
+FERRY_STORES = ("sqlite", "postgres")
 
 
 def ferry_ok(srv, *args):
@@ -62,6 +67,17 @@ def names(listing):
 def need_sftp(ferry_bin):
     if "sftp" not in built_features(ferry_bin):
         pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
+
+
+@pytest.fixture(scope="module")
+def host_key():
+    """A host key of its own: with PostgreSQL there is no [store] sqlite directory to make one
+    beside."""
+    keydir = tempfile.mkdtemp(prefix="ferry-mounts-key-", dir="/tmp")
+    key = os.path.join(keydir, "host_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True, timeout=30)
+    yield key
+    shutil.rmtree(keydir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- FTP
@@ -275,11 +291,34 @@ def test_mount_outside_sandbox_roots_left_out(make_server):
         shutil.rmtree(outside, ignore_errors=True)
 
 
+def test_stale_temporaries_in_shared_folders_removed_at_start(make_server):
+    """The start-up clean-up looks in every shared folder a user or a group names, as in the
+    homes: an old upload temporary goes, a fresh one and the files stay."""
+    srv = make_server(start=False)
+    old = time.time() - 3600
+    mine = shared_dir(srv, "mine")
+    team = shared_dir(srv, "team")
+    put_file(os.path.join(mine, "sub", ".ferry-upload.abc123"), b"half", mtime=old)
+    put_file(os.path.join(team, ".ferry-upload.def456"), b"half", mtime=old)
+    put_file(os.path.join(team, ".ferry-upload.fresh"), b"maybe another server's upload")
+    put_file(os.path.join(team, "keep.txt"), b"data", mtime=old)
+    ferry_ok(srv, "user", "set", "bob", "--mount", f"/mine={mine}")
+    ferry_ok(srv, "group", "add", "staff")
+    ferry_ok(srv, "group", "set", "staff", "--mount", f"/team={team}:read,list")
+    srv.start()
+    srv.wait_log(r"removed 2 stale upload temporaries")
+    srv.wait_log(r"stale upload clean-up done: 2 home\(s\) looked at, 2 shared folder\(s\)")
+    assert not os.path.exists(os.path.join(mine, "sub", ".ferry-upload.abc123"))
+    assert not os.path.exists(os.path.join(team, ".ferry-upload.def456"))
+    assert read_bytes(os.path.join(team, ".ferry-upload.fresh")) == b"maybe another server's upload"
+    assert read_bytes(os.path.join(team, "keep.txt")) == b"data"
+
+
 # --------------------------------------------------------------------------- SFTP
 
-def test_sftp_drop_box_share_and_rename(make_server, ferry_bin):
+def test_sftp_drop_box_share_and_rename(make_server, ferry_bin, host_key):
     need_sftp(ferry_bin)
-    srv = start_sftp_server(make_server)
+    srv = start_sftp_server(make_server, {"sftp": {"host_keys": host_key}})
     drop = shared_dir(srv, "drop", [("other.txt", b"not yours")])
     pub = shared_dir(srv, "pub", [("doc.txt", b"shared document\n")])
     home = os.path.join(srv.home_root, "bob")
@@ -333,12 +372,12 @@ def test_sftp_drop_box_share_and_rename(make_server, ferry_bin):
     assert read_bytes(os.path.join(rw, "in-share.txt")) == b"share"
 
 
-def test_sftp_raw_rename_hardlink_across_mount(make_server, ferry_bin):
+def test_sftp_raw_rename_hardlink_across_mount(make_server, ferry_bin, host_key):
     """Exact statuses: RENAME, posix-rename and hardlink across a mount point are
     SSH_FX_FAILURE with the message, nothing moved; within a folder they work; a symlink made in
     a folder pointing at "/" or "../.." resolves in that folder."""
     need_sftp(ferry_bin)
-    srv = start_sftp_server(make_server)
+    srv = start_sftp_server(make_server, {"sftp": {"host_keys": host_key}})
     rw = shared_dir(srv, "rw", [("a.txt", b"folder file")])
     home = os.path.join(srv.home_root, "bob")
     put_file(os.path.join(home, "h.txt"), b"home file")
