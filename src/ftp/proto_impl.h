@@ -100,9 +100,10 @@ struct proto {
 
 	/* files (valid while logged in) */
 	struct vfs vfs;
-	uint64_t rest;	     /* REST marker for the next RETR/STOR/APPE */
-	char *rnfr;	     /* pending RNFR source (virtual path) */
-	unsigned mlst_facts; /* OPTS MLST selection */
+	struct files_space *space; /* shared folders and dir-perms (NULL: none) */
+	uint64_t rest;		   /* REST marker for the next RETR/STOR/APPE */
+	char *rnfr;		   /* pending RNFR source (virtual path) */
+	unsigned mlst_facts;	   /* OPTS MLST selection */
 	/* HASH (draft-bryan-ftpext-hash) and RANG (draft-bryan-ftp-range),
 	 * cmd_hash.c: the OPTS HASH selection (enum hash_alg; REIN resets
 	 * it), a pending RANG for the next HASH, RETR or STOR (cleared like

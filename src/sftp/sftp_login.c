@@ -209,6 +209,8 @@ void sftp_login_finish(struct sftp_session *s, const char *user, struct auth_res
 			s->counted_user = util_xstrdup(user);
 		if (files_open_home(s->id, user, res->home, s->cfg->sandbox_roots, &s->vfs) != 0)
 			refused = "home-unavailable";
+		else /* shared folders and dir-perms (core/files_space.c) */
+			files_space_open(s->id, user, &res->policy, s->cfg->sandbox_roots, &s->space);
 	}
 	if (refused) {
 		login_end(s, user, AUTH_LOGIN_REFUSED, refused, 0, method, key);
