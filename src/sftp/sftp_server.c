@@ -264,7 +264,9 @@ static void extended(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_EXT_LSETSTAT:
 		setstat(srv, r, out, true);
 		return;
-	case SFTP_EXT_COPY_DATA: /* sftp_server_feed's, a step at a time */
+	case SFTP_EXT_COPY_DATA:       /* sftp_server_feed's, a step at a time */
+	case SFTP_EXT_CHECK_FILE_NAME: /* sftp_server_feed's, on the job pool (sftp_check.c) */
+	case SFTP_EXT_CHECK_FILE_HANDLE:
 	case SFTP_EXT_UNKNOWN:
 	case SFTP_EXT_NONE:
 		break;
