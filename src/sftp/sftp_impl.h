@@ -3,7 +3,8 @@
  * one way: sftp_ssh.c (the connection) → sftp_auth.c (logins: password,
  * publickey) → sftp_auth_kbd.c (keyboard-interactive) → sftp_login.c (the
  * jobs and outcomes both share) → sftp_pubkey.c (keys); and sftp_ssh.c →
- * sftp_server.c (the SFTP requests) → sftp_files.c (handles). */
+ * sftp_server.c (the SFTP requests) → sftp_check.c (check-file) →
+ * sftp_files.c (handles). */
 #ifndef FERRY_SFTP_IMPL_H
 #define FERRY_SFTP_IMPL_H
 

@@ -1,7 +1,7 @@
 /* sftp_server_impl: inside the SFTP server, shared by sftp_server.c
- * (the dispatch, requests by path) and sftp_files.c (handles); nothing
- * else includes it. sftp_server.c calls into sftp_files.c, never the
- * other way. */
+ * (the dispatch, requests by path), sftp_files.c (handles) and
+ * sftp_check.c (check-file on the job pool); nothing else includes it.
+ * Calls run one way: sftp_server.c → sftp_check.c → sftp_files.c. */
 #ifndef FERRY_SFTP_SERVER_IMPL_H
 #define FERRY_SFTP_SERVER_IMPL_H
 
