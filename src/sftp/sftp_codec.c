@@ -199,6 +199,10 @@ int sftp_check_alg_pick(struct slice algs, enum hash_alg *out)
 				*out = (enum hash_alg)i;
 				return 0;
 			}
+		/* The IANA names FTP's HASH takes ("sha-1", "SHA-256"), which
+		 * WinSCP tells its users to give. */
+		if (hash_alg_parse(name, out) == 0)
+			return 0;
 	}
 	return -ENOTSUP;
 }

@@ -157,8 +157,8 @@ int sftp_parse(const void *p, size_t n, struct sftp_req *r, bool *has_id);
 enum sftp_ext sftp_ext_lookup(struct slice name);
 
 /* check-file: the first algorithm of the comma list (algs) this server
- * supports (md5, sha1, sha256, sha512, crc32) into *out: 0, or -ENOTSUP
- * when none is. */
+ * supports (md5, sha1, sha256, sha512, crc32, or the IANA names FTP's HASH
+ * takes: SHA-1, sha-256...) into *out: 0, or -ENOTSUP when none is. */
 int sftp_check_alg_pick(struct slice algs, enum hash_alg *out);
 /* The check-file name of a (as the client would list it: "sha256"). */
 const char *sftp_check_alg_name(enum hash_alg a);

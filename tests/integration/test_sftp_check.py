@@ -116,12 +116,15 @@ def test_check_file_name_and_errors(srv):
     assert check_reply(raw, check_body("check-file-name", "/small", "md5", 0, 0, 256)) == (
         "md5", hashlib.md5(b"0123456789").digest())
     assert check_reply(raw, check_body("check-file-name", "/small", "md5", 10, 0, 256)) == ("md5", b"")
+    # the IANA names FTP's HASH takes (WinSCP's documentation suggests "sha-1")
+    assert check_reply(raw, check_body("check-file-name", "/small", "sha-1")) == (
+        "sha1", hashlib.sha1(b"0123456789").digest())
     # the draft's names for the file handle form
     h = raw.open("/small", FXF_READ)
     assert check_reply(raw, check_body("check-file-handle", h, "crc32", 2, 3)) == (
         "crc32", struct.pack(">I", zlib.crc32(b"234")))
     cases = [
-        (check_body("check-file-name", "/f.bin", "sha384,sha224,SHA-256"), FX_OP_UNSUPPORTED,
+        (check_body("check-file-name", "/f.bin", "sha384,sha224,SHA-384"), FX_OP_UNSUPPORTED,
          "No supported hash algorithm (md5, sha1, sha256, sha512, crc32)"),
         (check_body("check-file-name", "/f.bin", "md5", 0, 0, 255), FX_FAILURE,
          "Block size must be 0 or at least 256"),

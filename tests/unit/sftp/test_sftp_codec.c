@@ -352,7 +352,11 @@ static void test_check_file(void **state)
 	assert_int_equal(sftp_check_alg_pick(SLICE_LIT(",sha1"), &a), 0);
 	assert_int_equal(a, HASH_SHA1);
 	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha224,sha384"), &a), -ENOTSUP);
-	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("SHA-256"), &a), -ENOTSUP); /* FTP's name is not SFTP's */
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha384,SHA-256"), &a), 0); /* FTP's (IANA) names too */
+	assert_int_equal(a, HASH_SHA256);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha-1"), &a), 0);
+	assert_int_equal(a, HASH_SHA1);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha-224,md4"), &a), -ENOTSUP);
 	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha2"), &a), -ENOTSUP);
 	assert_int_equal(sftp_check_alg_pick(SLICE_LIT(""), &a), -ENOTSUP);
 	assert_string_equal(sftp_check_alg_name(HASH_SHA256), "sha256");
