@@ -123,7 +123,10 @@ reqs = [(3, sftp_str(b"/f") + struct.pack(">I", 0x1a) + attrs), (4, h), (5, h + 
         (20, sftp_str(b"target") + sftp_str(b"/l")),
         (200, sftp_str(b"hardlink@openssh.com") + sftp_str(b"/a") + sftp_str(b"/b")),
         (200, sftp_str(b"copy-data") + h + struct.pack(">QQ", 0, 0) + h + struct.pack(">Q", 0)),
-        (200, sftp_str(b"lsetstat@openssh.com") + sftp_str(b"/l") + attrs)]
+        (200, sftp_str(b"lsetstat@openssh.com") + sftp_str(b"/l") + attrs),
+        (200, sftp_str(b"check-file-name") + sftp_str(b"/f") + sftp_str(b"sha384,md5") + struct.pack(">QQI", 0, 0, 0)),
+        (200, sftp_str(b"check-file-handle") + h + sftp_str(b"sha256") + struct.pack(">QQI", 1, 4096, 256)),
+        (200, sftp_str(b"check-file") + h + sftp_str(b"crc32,sha1") + struct.pack(">QQI", 0, 0, 1024))]
 for i, (t, body) in enumerate(reqs):
     put("sftp", f"r{i}", init + sftp_pkt(t, struct.pack(">I", i + 1) + body))
 put("sftp", "all", init + b"".join(sftp_pkt(t, struct.pack(">I", i + 1) + b) for i, (t, b) in enumerate(reqs)))

@@ -94,61 +94,115 @@ static void to_hex(const unsigned char *md, size_t n, char *hex)
 
 #define HASH_CHUNK (256u * 1024u)
 
-int hash_fd_range(int fd, enum hash_alg a, uint64_t offset, uint64_t count, const atomic_bool *cancel,
-		  char hex[HASH_HEX_MAX])
+size_t hash_alg_size(enum hash_alg a)
 {
+	static const size_t sizes[HASH_ALG_COUNT] = {
+		[HASH_SHA256] = 32, [HASH_SHA512] = 64, [HASH_SHA1] = 20, [HASH_MD5] = 16, [HASH_CRC32] = 4,
+	};
+	return (unsigned)a < HASH_ALG_COUNT ? sizes[a] : 0;
+}
+
+/* What one hashing pass needs, allocated once for every block. */
+struct hasher {
+	enum hash_alg a;
+	unsigned char *chunk;
+	EVP_MD_CTX *ctx; /* NULL for CRC32 */
+};
+
+static int hasher_init(struct hasher *h, enum hash_alg a)
+{
+	*h = (struct hasher){ .a = a };
 	if ((unsigned)a >= HASH_ALG_COUNT)
 		return -EINVAL;
-	unsigned char *chunk = malloc(HASH_CHUNK);
-	EVP_MD_CTX *ctx = a == HASH_CRC32 ? NULL : EVP_MD_CTX_new();
+	h->chunk = malloc(HASH_CHUNK);
+	h->ctx = a == HASH_CRC32 ? NULL : EVP_MD_CTX_new();
+	return !h->chunk || (a != HASH_CRC32 && !h->ctx) ? -ENOMEM : 0;
+}
+
+static void hasher_fini(struct hasher *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	free(h->chunk);
+}
+
+/* The digest of count bytes from offset into md (hash_alg_size bytes;
+ * CRC32 big-endian). */
+static int digest_range(struct hasher *h, int fd, uint64_t offset, uint64_t count, const atomic_bool *cancel,
+			unsigned char *md)
+{
 	uLong crc = crc32(0L, Z_NULL, 0);
-	int rc = 0;
-	if (!chunk || (a != HASH_CRC32 && (!ctx || EVP_DigestInit_ex(ctx, md_of(a), NULL) != 1))) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (h->ctx && EVP_DigestInit_ex(h->ctx, md_of(h->a), NULL) != 1)
+		return -ENOMEM;
 	while (count) {
-		if (cancel && atomic_load(cancel)) {
-			rc = -ECANCELED;
-			goto out;
-		}
+		if (cancel && atomic_load(cancel))
+			return -ECANCELED;
 		size_t want = count < HASH_CHUNK ? (size_t)count : HASH_CHUNK;
-		ssize_t got = pread(fd, chunk, want, (off_t)offset);
+		ssize_t got = pread(fd, h->chunk, want, (off_t)offset);
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (got == 0) { /* shrank under us */
-			rc = -EIO;
-			goto out;
-		}
-		if (ctx && EVP_DigestUpdate(ctx, chunk, (size_t)got) != 1) {
-			rc = -EIO;
-			goto out;
-		}
-		if (!ctx)
-			crc = crc32(crc, chunk, (uInt)got);
+		if (got < 0)
+			return -errno;
+		if (got == 0) /* shrank under us */
+			return -EIO;
+		if (h->ctx && EVP_DigestUpdate(h->ctx, h->chunk, (size_t)got) != 1)
+			return -EIO;
+		if (!h->ctx)
+			crc = crc32(crc, h->chunk, (uInt)got);
 		offset += (uint64_t)got;
 		count -= (uint64_t)got;
 	}
-	if (ctx) {
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned n = 0;
-		if (EVP_DigestFinal_ex(ctx, md, &n) != 1) {
-			rc = -EIO;
-			goto out;
-		}
-		to_hex(md, n, hex);
-	} else {
-		unsigned char be[4] = { (unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
-					(unsigned char)(crc >> 8), (unsigned char)crc };
-		to_hex(be, 4, hex);
+	if (!h->ctx) {
+		md[0] = (unsigned char)(crc >> 24);
+		md[1] = (unsigned char)(crc >> 16);
+		md[2] = (unsigned char)(crc >> 8);
+		md[3] = (unsigned char)crc;
+		return 0;
 	}
-out:
-	EVP_MD_CTX_free(ctx);
-	free(chunk);
+	unsigned n = 0;
+	unsigned char full[EVP_MAX_MD_SIZE];
+	if (EVP_DigestFinal_ex(h->ctx, full, &n) != 1 || n != hash_alg_size(h->a))
+		return -EIO;
+	memcpy(md, full, n);
+	return 0;
+}
+
+int hash_fd_range(int fd, enum hash_alg a, uint64_t offset, uint64_t count, const atomic_bool *cancel,
+		  char hex[HASH_HEX_MAX])
+{
+	struct hasher h;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	int rc = hasher_init(&h, a);
+	if (rc == 0)
+		rc = digest_range(&h, fd, offset, count, cancel, md);
+	if (rc == 0)
+		to_hex(md, hash_alg_size(a), hex);
+	hasher_fini(&h);
+	return rc;
+}
+
+uint64_t hash_block_count(uint64_t count, uint64_t block)
+{
+	if (block == 0)
+		return 1;
+	return count / block + (count % block != 0);
+}
+
+int hash_fd_blocks(int fd, enum hash_alg a, uint64_t offset, uint64_t count, uint64_t block, const atomic_bool *cancel,
+		   unsigned char *out, size_t outsz)
+{
+	uint64_t n = hash_block_count(count, block);
+	size_t sz = hash_alg_size(a);
+	if (sz == 0)
+		return -EINVAL;
+	if (n > outsz / sz)
+		return -ENOBUFS;
+	struct hasher h;
+	int rc = hasher_init(&h, a);
+	for (uint64_t i = 0; rc == 0 && i < n; i++) {
+		uint64_t len = block == 0 || count - i * block < block ? count - i * block : block;
+		rc = digest_range(&h, fd, offset + i * block, len, cancel, out + i * sz);
+	}
+	hasher_fini(&h);
 	return rc;
 }
 

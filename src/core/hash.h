@@ -44,6 +44,19 @@ int hash_range(uint64_t size, bool ranged, uint64_t start, uint64_t end, uint64_
 int hash_fd_range(int fd, enum hash_alg a, uint64_t offset, uint64_t count, const atomic_bool *cancel,
 		  char hex[HASH_HEX_MAX]);
 
+/* The digest's length in bytes (SHA-256 32 ... CRC32 4), 0 for none. */
+size_t hash_alg_size(enum hash_alg a);
+/* How many digests hash_fd_blocks gives for count bytes in blocks of block
+ * bytes (0: one of the whole range; the last block may be shorter). An
+ * empty range in blocks has none. */
+uint64_t hash_block_count(uint64_t count, uint64_t block);
+/* SFTP check-file: the raw digests (hash_alg_size bytes each, CRC32
+ * big-endian) of each block of count bytes of fd from offset, one after
+ * another, into out. -ENOBUFS when they would not fit in outsz (nothing
+ * read), else as hash_fd_range. */
+int hash_fd_blocks(int fd, enum hash_alg a, uint64_t offset, uint64_t count, uint64_t block, const atomic_bool *cancel,
+		   unsigned char *out, size_t outsz);
+
 /* Running hashes per user (thread-safe; shared by all workers). */
 struct hash_limit;
 struct hash_limit *hash_limit_new(void);

@@ -290,6 +290,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->sftp.hooks = shared->hooks;
 	w->sftp.rate_down = &shared->rate_down;
 	w->sftp.rate_up = &shared->rate_up;
+	w->sftp.hashlim = shared->hashlim;
 	w->sftp.closed = on_sftp_closed;
 	w->sftp.make_room = make_room_sftp;
 	w->sftp.reg = &w->reg;

@@ -22,6 +22,7 @@ struct guard;
 struct metrics;
 struct hooks;
 struct rate_bucket;
+struct hash_limit;
 struct sftp_keys;
 struct sftp_session;
 struct sessions;
@@ -40,6 +41,8 @@ struct sftp_host {
 	struct sessions *reg;
 	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
 	struct rate_bucket *rate_down, *rate_up;
+	/* [limits] hash_jobs (check-file), shared by all workers; NULL = none */
+	struct hash_limit *hashlim;
 	/* Called on the loop after a session closed (count already lowered). */
 	void (*closed)(struct sftp_host *h);
 	/* Set by the host around sftp_session_start when the connection takes

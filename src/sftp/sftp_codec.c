@@ -115,6 +115,9 @@ static const struct {
 	{ "hardlink@openssh.com", SFTP_EXT_HARDLINK },
 	{ "copy-data", SFTP_EXT_COPY_DATA },
 	{ "lsetstat@openssh.com", SFTP_EXT_LSETSTAT },
+	{ "check-file-name", SFTP_EXT_CHECK_FILE_NAME },
+	{ "check-file-handle", SFTP_EXT_CHECK_FILE_HANDLE },
+	{ "check-file", SFTP_EXT_CHECK_FILE_HANDLE }, /* paramiko's SFTPFile.check */
 };
 
 enum sftp_ext sftp_ext_lookup(struct slice name)
@@ -155,6 +158,17 @@ static void parse_extended(struct rd *d, struct sftp_req *r)
 	case SFTP_EXT_FSYNC:
 		r->handle = rd_str(d);
 		break;
+	case SFTP_EXT_CHECK_FILE_NAME:
+	case SFTP_EXT_CHECK_FILE_HANDLE:
+		if (r->ext == SFTP_EXT_CHECK_FILE_NAME)
+			r->path = rd_str(d);
+		else
+			r->handle = rd_str(d);
+		r->algs = rd_str(d);
+		r->offset = rd_u64(d);
+		r->length = rd_u64(d);
+		r->block_size = rd_u32(d);
+		break;
 	case SFTP_EXT_UNKNOWN:
 		d->off = d->n; /* its fields are its own: not malformed */
 		break;
@@ -162,6 +176,35 @@ static void parse_extended(struct rd *d, struct sftp_req *r)
 	case SFTP_EXT_NONE:
 		break;
 	}
+}
+
+static const char *const check_algs[HASH_ALG_COUNT] = {
+	[HASH_SHA256] = "sha256", [HASH_SHA512] = "sha512", [HASH_SHA1] = "sha1",
+	[HASH_MD5] = "md5",	  [HASH_CRC32] = "crc32",
+};
+
+const char *sftp_check_alg_name(enum hash_alg a)
+{
+	return (unsigned)a < HASH_ALG_COUNT ? check_algs[a] : "?";
+}
+
+int sftp_check_alg_pick(struct slice algs, enum hash_alg *out)
+{
+	struct slice name, rest = algs;
+	bool more = true;
+	while (more) {
+		more = slice_split(rest, ',', &name, &rest);
+		for (unsigned i = 0; i < HASH_ALG_COUNT; i++)
+			if (slice_eq(name, slice_from_cstr(check_algs[i]))) {
+				*out = (enum hash_alg)i;
+				return 0;
+			}
+		/* The IANA names FTP's HASH takes ("sha-1", "SHA-256"), which
+		 * WinSCP tells its users to give. */
+		if (hash_alg_parse(name, out) == 0)
+			return 0;
+	}
+	return -ENOTSUP;
 }
 
 int sftp_parse(const void *p, size_t n, struct sftp_req *r, bool *has_id)
@@ -356,6 +399,8 @@ int sftp_put_version(struct buf *out)
 		{ "hardlink@openssh.com", "1" },
 		{ "copy-data", "1" },
 		{ "lsetstat@openssh.com", "1" },
+		{ "check-file-name", "1" },
+		{ "check-file-handle", "1" },
 	};
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		wr_cstr(&w, exts[i][0]);
@@ -466,5 +511,16 @@ int sftp_put_statvfs(struct buf *out, uint32_t id, const uint64_t f[11])
 	wr_u32(&w, id);
 	for (int i = 0; i < 11; i++)
 		wr_u64(&w, f[i]);
+	return wr_end(&w);
+}
+
+int sftp_put_check_file(struct buf *out, uint32_t id, const char *alg, const void *hashes, size_t n)
+{
+	struct wr w;
+	wr_begin(&w, out, SFTP_EXTENDED_REPLY);
+	wr_u32(&w, id);
+	wr_cstr(&w, "check-file");
+	wr_cstr(&w, alg);
+	wr_bytes(&w, hashes, n);
 	return wr_end(&w);
 }

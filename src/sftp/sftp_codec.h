@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "str.h"
 
 #define SFTP_VERSION 3
@@ -105,7 +106,12 @@ enum sftp_ext {
 	SFTP_EXT_HARDLINK,     /* hardlink@openssh.com: path (old), path2 (new) */
 	SFTP_EXT_COPY_DATA,    /* copy-data: handle, offset, length, handle2, offset2 */
 	SFTP_EXT_LSETSTAT,     /* lsetstat@openssh.com: path, attrs */
-	SFTP_EXT_UNKNOWN,      /* any other name: OP_UNSUPPORTED */
+	/* check-file-name / check-file-handle (draft-ietf-secsh-filexfer-
+	 * extensions-00 §3; "check-file", paramiko's name, is the handle
+	 * form): path or handle, algs, offset, length, block_size */
+	SFTP_EXT_CHECK_FILE_NAME,
+	SFTP_EXT_CHECK_FILE_HANDLE,
+	SFTP_EXT_UNKNOWN, /* any other name: OP_UNSUPPORTED */
 };
 
 /* One request. Slices point into the packet given to sftp_parse. */
@@ -127,6 +133,11 @@ struct sftp_req {
 	uint64_t offset2;
 	enum sftp_ext ext;
 	struct slice ext_name;
+	/* check-file: the client's comma list of algorithms and the block
+	 * size (0: one hash of the whole range); offset and length (0: to
+	 * the end of the file) above. */
+	struct slice algs;
+	uint32_t block_size;
 };
 
 /* Looks for a whole packet at the start of p (n bytes): 1 with its total
@@ -144,6 +155,13 @@ int sftp_parse(const void *p, size_t n, struct sftp_req *r, bool *has_id);
 
 /* The extension name's enum (NULL-safe on the slice). */
 enum sftp_ext sftp_ext_lookup(struct slice name);
+
+/* check-file: the first algorithm of the comma list (algs) this server
+ * supports (md5, sha1, sha256, sha512, crc32, or the IANA names FTP's HASH
+ * takes: SHA-1, sha-256...) into *out: 0, or -ENOTSUP when none is. */
+int sftp_check_alg_pick(struct slice algs, enum hash_alg *out);
+/* The check-file name of a (as the client would list it: "sha256"). */
+const char *sftp_check_alg_name(enum hash_alg a);
 
 /* ---- replies: each appends one whole packet to out; 0 or -ENOBUFS (out's
  * cap; nothing appended then) ---- */
@@ -165,6 +183,10 @@ void sftp_name_end(struct buf *out, size_t mark, uint32_t count);
 int sftp_put_limits(struct buf *out, uint32_t id, uint64_t max_handles);
 /* EXTENDED_REPLY of statvfs@openssh.com (11 uint64 fields in order). */
 int sftp_put_statvfs(struct buf *out, uint32_t id, const uint64_t f[11]);
+
+/* EXTENDED_REPLY of check-file: "check-file", the algorithm used, then
+ * the n bytes of the digests one after another. */
+int sftp_put_check_file(struct buf *out, uint32_t id, const char *alg, const void *hashes, size_t n);
 
 /* The longest reply header of a NAME entry besides its strings and attrs. */
 #define SFTP_ATTRS_MAX 32u

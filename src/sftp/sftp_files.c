@@ -579,3 +579,13 @@ void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, stru
 	sftp_statvfs_fields(&sv, f);
 	(void)sftp_put_statvfs(out, r->id, f);
 }
+
+int sftp_files_read_fd(struct sftp_server *srv, struct slice handle, int *fd, const char **vpath)
+{
+	struct sftp_handle *h = handle_get(srv, handle, K(SFTP_H_READ));
+	if (!h)
+		return -EBADF;
+	*fd = h->fd;
+	*vpath = h->vpath;
+	return 0;
+}

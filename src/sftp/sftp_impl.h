@@ -3,7 +3,8 @@
  * one way: sftp_ssh.c (the connection) → sftp_auth.c (logins: password,
  * publickey) → sftp_auth_kbd.c (keyboard-interactive) → sftp_login.c (the
  * jobs and outcomes both share) → sftp_pubkey.c (keys); and sftp_ssh.c →
- * sftp_server.c (the SFTP requests) → sftp_files.c (handles). */
+ * sftp_server.c (the SFTP requests) → sftp_check.c (check-file) →
+ * sftp_files.c (handles). */
 #ifndef FERRY_SFTP_IMPL_H
 #define FERRY_SFTP_IMPL_H
 
@@ -248,6 +249,15 @@ struct sftp_server_conf {
 	/* READ replies and WRITE data pass these buckets (borrowed; NULL =
 	 * none): the session's own, then the server's */
 	struct rate_bucket *own_down, *own_up, *srv_down, *srv_up;
+	/* check-file (sftp_check.c): its job goes to jobs, its end comes back
+	 * on loop and calls wake(wake_arg) (the session drives again); the
+	 * user's [limits] hash_jobs slots are counted in hashlim (NULL: none) */
+	struct loop *loop;
+	struct jobs *jobs;
+	struct hash_limit *hashlim;
+	unsigned hash_jobs;
+	void (*wake)(void *arg);
+	void *wake_arg;
 };
 struct sftp_server *sftp_server_new(const struct sftp_server_conf *c);
 /* Answers the whole packets at the front of in (consumed) into out while
@@ -265,5 +275,7 @@ bool sftp_server_transfer(const struct sftp_server *srv, const char **cmd, const
 /* After sftp_server_feed: microseconds until the request it held back for
  * a rate limit may go (drive again then), 0 = none held back. */
 uint64_t sftp_server_rate_wait(const struct sftp_server *srv);
+/* A request waits for a job (check-file): the session is not idle. */
+bool sftp_server_waiting(const struct sftp_server *srv);
 
 #endif

@@ -31,6 +31,7 @@ void sftp_server_free(struct sftp_server *srv, bool lost)
 {
 	if (!srv)
 		return;
+	sftp_check_cancel(srv);
 	sftp_files_close_all(srv);
 	free(srv);
 }
@@ -264,7 +265,9 @@ static void extended(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_EXT_LSETSTAT:
 		setstat(srv, r, out, true);
 		return;
-	case SFTP_EXT_COPY_DATA: /* sftp_server_feed's, a step at a time */
+	case SFTP_EXT_COPY_DATA:       /* sftp_server_feed's, a step at a time */
+	case SFTP_EXT_CHECK_FILE_NAME: /* sftp_server_feed's, on the job pool (sftp_check.c) */
+	case SFTP_EXT_CHECK_FILE_HANDLE:
 	case SFTP_EXT_UNKNOWN:
 	case SFTP_EXT_NONE:
 		break;
@@ -338,6 +341,11 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 	}
 }
 
+bool sftp_server_waiting(const struct sftp_server *srv)
+{
+	return sftp_check_waiting(srv);
+}
+
 uint64_t sftp_server_rate_wait(const struct sftp_server *srv)
 {
 	return srv->rate_wait_us;
@@ -409,6 +417,15 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 			 * (requests are answered in order). */
 			if (!sftp_files_copy_step(srv, &req, out)) {
 				*budget = 0;
+				return 0;
+			}
+		} else if (req.type == SFTP_EXTENDED &&
+			   (req.ext == SFTP_EXT_CHECK_FILE_NAME || req.ext == SFTP_EXT_CHECK_FILE_HANDLE)) {
+			/* Hashed on the job pool: the request stays at the front
+			 * of in until its reply is written; the job's end wakes
+			 * the session (sftp_check.c). */
+			if (!sftp_check_step(srv, &req, out)) {
+				(*budget)++;
 				return 0;
 			}
 		} else if (req.type != SFTP_INIT) {

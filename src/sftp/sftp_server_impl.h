@@ -1,7 +1,7 @@
 /* sftp_server_impl: inside the SFTP server, shared by sftp_server.c
- * (the dispatch, requests by path) and sftp_files.c (handles); nothing
- * else includes it. sftp_server.c calls into sftp_files.c, never the
- * other way. */
+ * (the dispatch, requests by path), sftp_files.c (handles) and
+ * sftp_check.c (check-file on the job pool); nothing else includes it.
+ * Calls run one way: sftp_server.c → sftp_check.c → sftp_files.c. */
 #ifndef FERRY_SFTP_SERVER_IMPL_H
 #define FERRY_SFTP_SERVER_IMPL_H
 
@@ -31,8 +31,9 @@ struct sftp_server {
 	struct sftp_server_conf c;
 	bool inited;
 	struct sftp_handle h[SFTP_MAX_HANDLES];
-	uint64_t rate_wait_us; /* sftp_server_rate_wait */
-	uint64_t copied;       /* the copy-data at the front of the input: bytes so far */
+	uint64_t rate_wait_us;	  /* sftp_server_rate_wait */
+	uint64_t copied;	  /* the copy-data at the front of the input: bytes so far */
+	struct sftp_check *check; /* the check-file at the front of the input (sftp_check.c) */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */
@@ -61,5 +62,17 @@ void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, stru
 bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 /* Closes every open handle (the channel ended): lost = aborted uploads. */
 void sftp_files_close_all(struct sftp_server *srv);
+/* The descriptor and path of a handle open for reading (borrowed), or
+ * -EBADF. */
+int sftp_files_read_fd(struct sftp_server *srv, struct slice handle, int *fd, const char **vpath);
+
+/* sftp_check.c: check-file-name/-handle, hashed on the job pool. Like
+ * copy's step: false while its job runs (the same request is given again
+ * once conf.wake was called), true once it was answered. */
+bool sftp_check_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+/* A check-file job is running (the session is not idle). */
+bool sftp_check_waiting(const struct sftp_server *srv);
+/* The channel ended: a running job is cancelled (it frees itself). */
+void sftp_check_cancel(struct sftp_server *srv);
 
 #endif

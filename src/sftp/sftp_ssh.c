@@ -302,6 +302,12 @@ static void start_sftp(struct sftp_session *s)
 		.own_up = &s->rate_up,
 		.srv_down = s->host->rate_down,
 		.srv_up = s->host->rate_up,
+		.loop = s->host->loop,
+		.jobs = s->host->jobs,
+		.hashlim = s->host->hashlim,
+		.hash_jobs = s->cfg->hash_jobs,
+		.wake = drive_deferred,
+		.wake_arg = s,
 	};
 	s->srv = sftp_server_new(&c);
 }
@@ -587,6 +593,11 @@ static void on_login_timeout(struct loop_timer *t)
 static void on_idle(struct loop_timer *t)
 {
 	struct sftp_session *s = container_of(t, struct sftp_session, idle_timer);
+	if (s->srv && sftp_server_waiting(s->srv)) {
+		/* Like a transfer, a long checksum is not idleness. */
+		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, on_idle);
+		return;
+	}
 	log_info(s->id, "idle timeout: ip=%s protocol=sftp", s->peer);
 	session_close(s, "idle-timeout");
 }

@@ -4,7 +4,8 @@
  * the server does. Checked: a frame is never longer than the input nor
  * past the limit; every slice a parsed request holds lies inside its
  * packet; a parse error leaves an id only when one was there; and replies
- * built from the parsed fields (STATUS, HANDLE, NAME, ATTRS, DATA) are
+ * built from the parsed fields (STATUS, HANDLE, NAME, ATTRS, DATA, the
+ * check-file reply with the algorithm picked from its list) are
  * whole packets whose length field matches what was appended. */
 #include <errno.h>
 #include <stdbool.h>
@@ -64,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inside(req.handle2, body, n);
 		inside(req.data, body, n);
 		inside(req.ext_name, body, n);
+		inside(req.algs, body, n);
 		buf_reset(&out);
 		size_t start = out.len;
 		(void)sftp_put_status(&out, req.id, SFTP_OK, "ok");
@@ -89,6 +91,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(d, req.data.p ? req.data.p : "", want);
 			sftp_data_end(&out, d, want, want);
 		}
+		whole(&out, start);
+		start = out.len;
+		enum hash_alg alg;
+		if (sftp_check_alg_pick(req.algs, &alg) == 0)
+			(void)sftp_put_check_file(&out, req.id, sftp_check_alg_name(alg), req.algs.p, req.algs.n);
 		whole(&out, start);
 		off += len;
 	}

@@ -102,7 +102,8 @@ def test_version_names_every_extension(srv):
     assert r.extensions == {
         "posix-rename@openssh.com": "1", "statvfs@openssh.com": "2", "fstatvfs@openssh.com": "2",
         "fsync@openssh.com": "1", "limits@openssh.com": "1", "expand-path@openssh.com": "1",
-        "home-directory": "1", "hardlink@openssh.com": "1", "copy-data": "1", "lsetstat@openssh.com": "1"}
+        "home-directory": "1", "hardlink@openssh.com": "1", "copy-data": "1", "lsetstat@openssh.com": "1",
+        "check-file-name": "1", "check-file-handle": "1"}
     t.close()
 
 

@@ -118,6 +118,51 @@ static void test_vectors(void **state)
 	assert_int_equal(close(fd), 0);
 }
 
+static void hex_of(const unsigned char *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* SFTP check-file: raw digests per block, the last one shorter. */
+static void test_blocks(void **state)
+{
+	(void)state;
+	static const char fox[] = "The quick brown fox jumps over the lazy dog";
+	char path[] = "/tmp/ferry-test-hash-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(write(fd, fox, strlen(fox)), (ssize_t)strlen(fox));
+	unsigned char out[4 * 16];
+	char hex[2 * sizeof(out) + 1];
+	assert_int_equal(hash_alg_size(HASH_MD5), 16);
+	assert_int_equal(hash_alg_size(HASH_SHA512), 64);
+	assert_int_equal(hash_alg_size(HASH_CRC32), 4);
+	assert_int_equal(hash_block_count(43, 16), 3);
+	assert_int_equal(hash_block_count(48, 16), 3);
+	assert_int_equal(hash_block_count(0, 16), 0);
+	assert_int_equal(hash_block_count(0, 0), 1);
+	assert_int_equal(hash_fd_blocks(fd, HASH_MD5, 0, 43, 16, NULL, out, 48), 0);
+	hex_of(out, 48, hex);
+	assert_string_equal(hex, "b0e45b65d9e1d88169c40dc47605e2d9"
+				 "eb95d2042eb0a424541098f42607590a"
+				 "707fb34197808db6dcd342aa81fb55ec");
+	assert_int_equal(hash_fd_blocks(fd, HASH_CRC32, 0, 43, 20, NULL, out, 12), 0);
+	hex_of(out, 12, hex);
+	assert_string_equal(hex, "88b075e2954b369b812c397d");
+	assert_int_equal(hash_fd_blocks(fd, HASH_SHA1, 4, 10, 0, NULL, out, 20), 0);
+	hex_of(out, 20, hex);
+	assert_string_equal(hex, "78caa9085d69b2c42eb5e646cb5775177a468d78");
+	/* Too many digests for the room: refused before reading. */
+	assert_int_equal(hash_fd_blocks(fd, HASH_MD5, 0, 43, 16, NULL, out, 47), -ENOBUFS);
+	/* Past the end of the file. */
+	assert_int_equal(hash_fd_blocks(fd, HASH_MD5, 0, 50, 16, NULL, out, sizeof(out)), -EIO);
+	atomic_bool cancel = true;
+	assert_int_equal(hash_fd_blocks(fd, HASH_MD5, 0, 43, 16, &cancel, out, sizeof(out)), -ECANCELED);
+	assert_int_equal(close(fd), 0);
+}
+
 static void test_limit(void **state)
 {
 	(void)state;
@@ -150,8 +195,9 @@ static void test_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names), cmocka_unit_test(test_list),    cmocka_unit_test(test_range),
-		cmocka_unit_test(test_fd),    cmocka_unit_test(test_vectors), cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_names),  cmocka_unit_test(test_list),    cmocka_unit_test(test_range),
+		cmocka_unit_test(test_fd),     cmocka_unit_test(test_vectors), cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_blocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -303,6 +303,91 @@ static void test_parse_extended(void **state)
 	assert_int_equal(r.id, 5);
 }
 
+/* check-file-name / check-file-handle ("check-file": paramiko's name for
+ * the handle form), the algorithm choice and the reply's exact bytes. */
+static void test_check_file(void **state)
+{
+	struct sftp_req r;
+	bool has_id;
+	struct pk p = { 0 };
+	u8(&p, SFTP_EXTENDED);
+	u32(&p, 11);
+	str(&p, "check-file-name");
+	str(&p, "/big.bin");
+	str(&p, "sha384,md5,sha1");
+	u64(&p, 0x100000000ull);
+	u64(&p, 4096);
+	u32(&p, 1024);
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
+	assert_int_equal(r.ext, SFTP_EXT_CHECK_FILE_NAME);
+	assert_true(slice_is(r.path, "/big.bin") && slice_is(r.algs, "sha384,md5,sha1"));
+	assert_true(r.offset == 0x100000000ull && r.length == 4096 && r.block_size == 1024);
+	p.n -= 2; /* the block size cut short */
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), -EBADMSG);
+	assert_int_equal(r.id, 11);
+	static const char *const names[] = { "check-file-handle", "check-file" };
+	for (size_t i = 0; i < 2; i++) {
+		p.n = 0;
+		u8(&p, SFTP_EXTENDED);
+		u32(&p, 12);
+		str(&p, names[i]);
+		str(&p, "HHHH");
+		str(&p, "sha256");
+		u64(&p, 0);
+		u64(&p, 0);
+		u32(&p, 0);
+		assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
+		assert_int_equal(r.ext, SFTP_EXT_CHECK_FILE_HANDLE);
+		assert_true(slice_is(r.handle, "HHHH") && slice_is(r.algs, "sha256") && r.block_size == 0);
+		assert_int_equal(r.path.n, 0);
+	}
+	/* The first one supported, in the client's order. */
+	enum hash_alg a = HASH_SHA256;
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha384,md5,sha1"), &a), 0);
+	assert_int_equal(a, HASH_MD5);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("crc32"), &a), 0);
+	assert_int_equal(a, HASH_CRC32);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha512,sha1"), &a), 0);
+	assert_int_equal(a, HASH_SHA512);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT(",sha1"), &a), 0);
+	assert_int_equal(a, HASH_SHA1);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha224,sha384"), &a), -ENOTSUP);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha384,SHA-256"), &a), 0); /* FTP's (IANA) names too */
+	assert_int_equal(a, HASH_SHA256);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha-1"), &a), 0);
+	assert_int_equal(a, HASH_SHA1);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha-224,md4"), &a), -ENOTSUP);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT("sha2"), &a), -ENOTSUP);
+	assert_int_equal(sftp_check_alg_pick(SLICE_LIT(""), &a), -ENOTSUP);
+	assert_string_equal(sftp_check_alg_name(HASH_SHA256), "sha256");
+	assert_string_equal(sftp_check_alg_name(HASH_CRC32), "crc32");
+
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(sftp_put_check_file(&b, 7, "md5", "\x01\x02\x03", 3), 0);
+	static const char cf[] = "\0\0\0\x1d\xc9\0\0\0\x07\0\0\0\x0a"
+				 "check-file"
+				 "\0\0\0\x03"
+				 "md5\x01\x02\x03";
+	assert_int_equal(b.len, sizeof(cf) - 1);
+	assert_memory_equal(buf_data(&b), cf, sizeof(cf) - 1);
+	buf_reset(&b);
+	assert_int_equal(sftp_put_version(&b), 0);
+	assert_non_null(memmem(buf_data(&b), b.len,
+			       "\0\0\0\x0f"
+			       "check-file-name"
+			       "\0\0\0\x01"
+			       "1",
+			       24));
+	assert_non_null(memmem(buf_data(&b), b.len,
+			       "\0\0\0\x11"
+			       "check-file-handle"
+			       "\0\0\0\x01"
+			       "1",
+			       26));
+	buf_free(&b);
+}
+
 static void test_replies(void **state)
 {
 	struct buf b;
@@ -364,7 +449,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame),	  cmocka_unit_test(test_parse_requests),
 		cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_parse_extended),
-		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_replies),	  cmocka_unit_test(test_check_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
