@@ -169,6 +169,12 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 		a->res.user_limit = true;
 	else
 		a->res.refused = why;
+	/* The user's own rates (user, then groups; 0 = unlimited), in front
+	 * of the server's: a refused login leaves none behind. */
+	if (why)
+		session_set_rate(s, 0, 0);
+	else
+		session_set_rate(s, a->res.policy.rate_down, a->res.policy.rate_up);
 }
 
 static void auth_done(struct job *j)

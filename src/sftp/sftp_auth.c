@@ -126,6 +126,7 @@ static void login_ok(struct sftp_session *s, struct sftp_auth_job *a)
 	s->home = a->res.home;
 	a->res.home = NULL;
 	s->perms = a->res.perms;
+	sftp_session_set_rate(s, a->res.policy.rate_down, a->res.policy.rate_up);
 	loop_timer_cancel(s->host->loop, &s->login_timer);
 	(void)ssh_message_auth_reply_success(s->auth_msg, 0);
 	ssh_message_free(s->auth_msg);
