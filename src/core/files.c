@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "path.h"
+#include "quota.h"
 #include "util.h"
 
 /* The PERM_* bit each operation needs; 0: any logged-in user. MDTM has
@@ -102,10 +103,23 @@ int files_rmdir(const struct files_user *u, const char *vpath)
 	return r ? r : vfs_rmdir(u->vfs, vpath);
 }
 
+/* The size a quota counts for vpath's file (0, false: none counted: no
+ * quota, or not a regular file), asked before it goes away. */
+static bool files_counted(const struct files_user *u, const char *vpath, struct stat *st)
+{
+	return u->quota && vfs_lstat(u->vfs, vpath, st) == 0 && S_ISREG(st->st_mode);
+}
+
 int files_delete(const struct files_user *u, const char *vpath)
 {
+	struct stat st;
 	int r = files_allow(u->perms, FILES_OP_DELETE);
-	return r ? r : vfs_unlink(u->vfs, vpath);
+	bool counted = r == 0 && files_counted(u, vpath, &st);
+	if (r == 0)
+		r = vfs_unlink(u->vfs, vpath);
+	if (r == 0 && counted)
+		quota_user_change(u->quota, -(int64_t)st.st_size, -1);
+	return r;
 }
 
 int files_rename_check(const struct files_user *u, const char *vpath)
@@ -117,8 +131,17 @@ int files_rename_check(const struct files_user *u, const char *vpath)
 
 int files_rename(const struct files_user *u, const char *from, const char *to)
 {
+	struct stat st, sf;
 	int r = files_allow(u->perms, FILES_OP_RENAME);
-	return r ? r : vfs_rename(u->vfs, from, to);
+	/* A file renamed over another frees the other's share of the quota
+	 * (unless both names are one file already). */
+	bool counted = r == 0 && files_counted(u, to, &st) &&
+		       !(vfs_lstat(u->vfs, from, &sf) == 0 && sf.st_ino == st.st_ino && sf.st_dev == st.st_dev);
+	if (r == 0)
+		r = vfs_rename(u->vfs, from, to);
+	if (r == 0 && counted)
+		quota_user_change(u->quota, -(int64_t)st.st_size, -1);
+	return r;
 }
 
 int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
@@ -193,6 +216,32 @@ int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *
 	return r ? r : vfs_partial_size(u->vfs, vpath, u->name, size);
 }
 
+/* An upload and its quota account: files_upload_begin hands out &up,
+ * the rest finds its way back with container_of. */
+struct files_upload {
+	struct vfs_upload up;
+	struct quota_upload acct;
+};
+
+/* Opens u's quota account of an upload to vpath (before the upload
+ * starts: the target's size as it is now is what the quota counts). */
+static int files_quota_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode,
+			     struct quota_upload *a)
+{
+	struct stat st;
+	if (!u->quota)
+		return 0;
+	*a = (struct quota_upload){ .q = quota_user_ref(u->quota) };
+	if (mode != VFS_UPLOAD_UNIQUE && files_counted(u, vpath, &st)) {
+		a->base = (uint64_t)st.st_size;
+		a->old_file = true;
+	}
+	int r = quota_upload_start(a);
+	if (r)
+		quota_upload_end(a, false, 0);
+	return r;
+}
+
 int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
 		       struct vfs_upload **out)
 {
@@ -200,29 +249,72 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 	int r = files_allow(u->perms, FILES_OP_UPLOAD);
 	if (r)
 		return r;
-	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
+	struct files_upload *fu = util_xcalloc(1, sizeof(*fu));
+	r = files_quota_begin(u, vpath, mode, &fu->acct);
+	if (r) {
+		free(fu);
+		return r;
+	}
+	struct vfs_upload *up = &fu->up;
 	/* The uploader's interrupted upload of this file, if kept, is what a
 	 * resumed upload or an append continues (vfs.h). */
 	r = vfs_upload_begin_as(u->vfs, vpath, mode, offset, u->atomic, u->partials ? u->name : NULL, up);
 	if (r) {
-		free(up);
+		quota_upload_end(&fu->acct, false, 0);
+		free(fu);
 		return (r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME ? -ERANGE : r;
 	}
+	/* Where the writes start: 0, a partial's end, an append's end or a
+	 * resume's offset. */
+	struct stat st;
+	if (fu->acct.q && vfs_fstat(up->fd, &st) == 0)
+		fu->acct.pos = (uint64_t)st.st_size;
 	up->durable = u->durable;
 	*out = up;
 	return 0;
 }
 
+uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want)
+{
+	return quota_upload_grant(&container_of(up, struct files_upload, up)->acct, want);
+}
+
+void files_upload_wrote(struct vfs_upload *up, uint64_t n)
+{
+	quota_upload_wrote(&container_of(up, struct files_upload, up)->acct, n);
+}
+
+int files_upload_reserve_to(struct vfs_upload *up, uint64_t end)
+{
+	struct quota_upload *a = &container_of(up, struct files_upload, up)->acct;
+	if (!a->q || end <= a->pos)
+		return 0;
+	uint64_t want = end - a->pos;
+	if (quota_upload_grant(a, want) < want)
+		return -EDQUOT;
+	quota_upload_wrote(a, want);
+	return 0;
+}
+
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted)
 {
+	struct files_upload *fu = container_of(up, struct files_upload, up);
 	int r = 0;
+	/* What the quota counts afterwards: a file written in place stays
+	 * whatever happens; a temporary only once committed. */
+	bool in_place = !up->temp && !up->resumed;
+	uint64_t final = 0;
+	struct stat st;
+	if (fu->acct.q && (complete || in_place) && vfs_fstat(up->fd, &st) == 0)
+		final = (uint64_t)st.st_size;
 	if (complete)
 		r = vfs_upload_commit(up);
 	else if (interrupted)
 		vfs_upload_keep(up); /* interrupted, not failed: resumable by its uploader */
 	else
 		vfs_upload_abort(up);
-	free(up);
+	quota_upload_end(&fu->acct, in_place || (complete && r == 0), final);
+	free(fu);
 	return r;
 }
 

@@ -93,9 +93,10 @@ struct proto {
 
 	/* files (valid while logged in) */
 	struct vfs vfs;
-	uint64_t rest;	     /* REST marker for the next RETR/STOR/APPE */
-	char *rnfr;	     /* pending RNFR source (virtual path) */
-	unsigned mlst_facts; /* OPTS MLST selection */
+	struct quota_user *quota; /* borrowed from the session (proto_set_quota) */
+	uint64_t rest;		  /* REST marker for the next RETR/STOR/APPE */
+	char *rnfr;		  /* pending RNFR source (virtual path) */
+	unsigned mlst_facts;	  /* OPTS MLST selection */
 	/* Metrics and hooks of the file service's events (files_event). */
 	struct files_sink files_sink;
 	/* Metrics and bans of a login's outcome (auth_event). */

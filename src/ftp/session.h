@@ -26,10 +26,11 @@ struct rate_bucket;
 struct session_host {
 	struct loop *loop;
 	struct jobs *jobs;
-	struct guard *guard;	 /* abuse limits shared by all hosts; NULL = none */
-	struct metrics *metrics; /* counters shared by all hosts; NULL = none */
-	struct hooks *hooks;	 /* upload hooks; NULL = none */
-	struct session *head;	 /* the host's sessions (session.c links them) */
+	struct guard *guard;	  /* abuse limits shared by all hosts; NULL = none */
+	struct metrics *metrics;  /* counters shared by all hosts; NULL = none */
+	struct hooks *hooks;	  /* upload hooks; NULL = none */
+	struct quota_book *quota; /* users' quotas, shared by all hosts (core/quota.h); NULL = none */
+	struct session *head;	  /* the host's sessions (session.c links them) */
 	size_t count;
 	/* [limits] rate_down/rate_up: the server's buckets, shared by all
 	 * hosts (core/rate.h); NULL = none */

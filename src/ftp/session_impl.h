@@ -65,6 +65,7 @@ struct session {
 	struct guard_key gkey;
 	bool guarded;
 	char *counted_user;
+	struct quota_user *quota; /* the logged-in user's quota (core/quota.h), lent to proto */
 	/* In the host's list of sessions not logged in ([server] max_sessions
 	 * evicts the oldest of them), since prelogin_since. */
 	bool prelogin;

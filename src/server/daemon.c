@@ -15,6 +15,7 @@
 #include "buildinfo.h"
 #include "guard.h"
 #include "guard_sync.h"
+#include "quota.h"
 #include "gss.h"
 #include "net.h"
 #include "jobs.h"
@@ -621,6 +622,7 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	struct guard_limits lim;
 	guard_limits_from(cfg, &lim);
 	d->shared.guard = guard_new(&lim);
+	d->shared.quota = quota_book_new(d->shared.jobs);
 	rate_init(&d->shared.rate_down, cfg->rate_down, util_now_us());
 	rate_init(&d->shared.rate_up, cfg->rate_up, util_now_us());
 	char err[512];
@@ -731,12 +733,14 @@ static void shut_down(struct daemon *d)
 		worker_join(&d->workers[i]);
 	if (d->jobs_up)
 		jobs_stop(d->shared.jobs);
-	guard_sync_stop(d->gsync);   /* after the workers: they queue failures */
-	hooks_stop(d->shared.hooks); /* after the workers: they queue hooks */
+	quota_book_stop(d->shared.quota); /* sessions freed below send no more */
+	guard_sync_stop(d->gsync);	  /* after the workers: they queue failures */
+	hooks_stop(d->shared.hooks);	  /* after the workers: they queue hooks */
 	for (unsigned i = 0; i < d->started; i++)
 		worker_free(&d->workers[i]);
 	free(d->workers);
 	guard_free(d->shared.guard);
+	quota_book_free(d->shared.quota);
 	if (d->fds) {
 		for (unsigned w = 0; w < d->nworkers; w++) {
 			if (!d->fds[w])

@@ -27,7 +27,8 @@ struct worker;
 /* State shared by all workers (read-mostly; counters are atomic). */
 struct worker_shared {
 	struct jobs *jobs;
-	struct guard *guard; /* [limits], shared by all workers */
+	struct guard *guard;	  /* [limits], shared by all workers */
+	struct quota_book *quota; /* users' quotas (core/quota.h) */
 	atomic_uint_fast64_t next_sid;
 	atomic_uint sessions; /* whole server, for [server] max_sessions */
 	/* Every worker, for evicting a session not logged in on whichever

@@ -95,6 +95,15 @@ static void free_deferred(void *p)
 	s->ops->free(s);
 }
 
+/* (sftp_impl.h) Here, beside the login that sets them, so the login needs
+ * nothing from sftp_ssh.c. */
+void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up)
+{
+	uint64_t now = util_now_us();
+	rate_init(&s->rate_down, down, now);
+	rate_init(&s->rate_up, up, now);
+}
+
 /* Good credentials: the user's slot ([limits] max_per_user), the home as
  * the root of every path, then USERAUTH_SUCCESS. */
 static void login_ok(struct sftp_session *s, struct sftp_auth_job *a)
@@ -127,6 +136,8 @@ static void login_ok(struct sftp_session *s, struct sftp_auth_job *a)
 	a->res.home = NULL;
 	s->perms = a->res.perms;
 	sftp_session_set_rate(s, a->res.policy.rate_down, a->res.policy.rate_up);
+	s->quota = quota_user_get(s->host->quota, a->user, a->res.policy.quota_bytes, a->res.policy.quota_files,
+				  a->res.usage_known, a->res.usage_bytes, a->res.usage_files);
 	loop_timer_cancel(s->host->loop, &s->login_timer);
 	(void)ssh_message_auth_reply_success(s->auth_msg, 0);
 	ssh_message_free(s->auth_msg);
@@ -208,6 +219,8 @@ void sftp_auth_release(struct sftp_session *s)
 		free(s->counted_user);
 		s->counted_user = NULL;
 	}
+	quota_user_put(s->quota);
+	s->quota = NULL;
 	if (s->vfs.root_fd >= 0)
 		vfs_close(&s->vfs);
 	if (s->auth_msg) {

@@ -55,7 +55,10 @@ enum sftp_status sftp_status_of(int err)
 
 int sftp_reply_errno(struct buf *out, uint32_t id, int err)
 {
-	const char *text = err == 0 ? "Success" : err == -EEXIST ? "File exists" : strerror(-err);
+	const char *text = err == 0	    ? "Success"
+			   : err == -EEXIST ? "File exists"
+			   : err == -EDQUOT ? "Quota exceeded: the upload is discarded"
+					    : strerror(-err);
 	return sftp_put_status(out, id, sftp_status_of(err), text);
 }
 
@@ -371,7 +374,11 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
 		(void)sftp_reply_errno(out, r->id, h->err);
 		return;
 	}
-	int e = vfs_fd_pwrite(h->fd, r->data.p, r->data.n, r->offset);
+	/* The quota's check (core/files.h): a write that would pass it fails
+	 * the upload, which CLOSE then discards. */
+	int e = files_upload_reserve_to(h->up, r->offset + r->data.n < r->offset ? UINT64_MAX : r->offset + r->data.n);
+	if (!e)
+		e = vfs_fd_pwrite(h->fd, r->data.p, r->data.n, r->offset);
 	if (e)
 		h->err = e;
 	else

@@ -92,6 +92,7 @@ struct sftp_session {
 	struct buf in, out;
 	size_t chan_pending; /* bytes libssh still holds for us (in was full) */
 	bool chan_eof, chan_closed;
+	struct quota_user *quota; /* the user's quota (core/quota.h), lent to the server */
 	/* the session's own rates (sftp_session_set_rate; zeroed = unlimited),
 	 * and the timer that resumes requests held back by a rate limit */
 	struct rate_bucket rate_down, rate_up;

@@ -147,4 +147,17 @@ int policy_rows(const struct userstore_ops *ops, struct userstore *s, enum polic
 int policy_load(const struct userstore_ops *ops, struct userstore *s, enum policy_kind kind, const char *name,
 		struct policy_attrs *out);
 
+/* Quota usage (schema 6, table quota_usage): the bytes and files under a
+ * user's home as the store counts them (core/quota.h keeps the count and
+ * enforces it). usage_get: 0 and 0, 0 when no row is kept yet. usage_add
+ * adds the deltas in one statement, so every node's changes add up
+ * exactly; a total never goes below 0. usage_set replaces both (ferry
+ * quota scan). Both: -ENOENT when no such user. Blocking. */
+int policy_usage_get(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t *bytes,
+		     uint64_t *files);
+int policy_usage_add(const struct userstore_ops *ops, struct userstore *s, const char *user, int64_t dbytes,
+		     int64_t dfiles);
+int policy_usage_set(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t bytes,
+		     uint64_t files);
+
 #endif

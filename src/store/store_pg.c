@@ -73,6 +73,9 @@ static const char *const store_pg_steps[STORE_SCHEMA_VERSION] = {
 	"key text NOT NULL DEFAULT '', value text NOT NULL, PRIMARY KEY(name, attr, key));"
 	"CREATE TABLE group_policy(name text NOT NULL REFERENCES groups(name) ON DELETE CASCADE, attr text NOT NULL, "
 	"key text NOT NULL DEFAULT '', value text NOT NULL, PRIMARY KEY(name, attr, key));",
+	/* Version 6: quota usage (see store_sqlite.c). */
+	"CREATE TABLE quota_usage(name text PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE, "
+	"bytes bigint NOT NULL DEFAULT 0, files bigint NOT NULL DEFAULT 0);",
 };
 
 /* store_migrate's view of the database. The tables are looked up through

@@ -99,6 +99,13 @@ static const char *const store_sqlite_steps[STORE_SCHEMA_VERSION] = {
 	"DELETE FROM user_policy WHERE name = old.name; DELETE FROM group_members WHERE name = old.name; END;"
 	"CREATE TRIGGER IF NOT EXISTS groups_delete_policy AFTER DELETE ON groups BEGIN "
 	"DELETE FROM group_policy WHERE name = old.name; DELETE FROM group_members WHERE grp = old.name; END;",
+	/* Version 6: each user's quota usage (bytes and files under the home,
+	 * core/quota.h), kept up to date by every node's uploads and deletes
+	 * and recounted by ferry quota scan; it goes with the user. */
+	"CREATE TABLE IF NOT EXISTS quota_usage(name TEXT PRIMARY KEY NOT NULL, bytes INTEGER NOT NULL DEFAULT 0, "
+	"files INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TRIGGER IF NOT EXISTS users_delete_usage AFTER DELETE ON users BEGIN "
+	"DELETE FROM quota_usage WHERE name = old.name; END;",
 };
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"
