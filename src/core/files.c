@@ -236,10 +236,7 @@ static int files_quota_begin(const struct files_user *u, const char *vpath, enum
 		a->base = (uint64_t)st.st_size;
 		a->old_file = true;
 	}
-	int r = quota_upload_start(a);
-	if (r)
-		quota_upload_end(a, false, 0);
-	return r;
+	return quota_upload_start(a);
 }
 
 int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,

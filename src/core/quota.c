@@ -154,6 +154,10 @@ int quota_upload_start(struct quota_upload *u)
 		u->file_reserved = true;
 	}
 	pthread_mutex_unlock(&q->book->lock);
+	if (r) {
+		u->q = NULL;
+		quota_user_put(q);
+	}
 	return r;
 }
 

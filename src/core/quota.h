@@ -73,9 +73,8 @@ struct quota_upload {
 uint64_t quota_need(uint64_t base, uint64_t pos, uint64_t n);
 
 /* Starts u's account (u->q already a reference, base/old_file/pos set):
- * refuses (-EDQUOT) a new file past quota-files and, unless it replaces an
- * existing file, an upload when no byte is left; else reserves the new
- * file's slot. */
+ * refuses (-EDQUOT, the reference given back) a new file past quota-files
+ * or when no byte is left; else reserves the new file's slot. */
 int quota_upload_start(struct quota_upload *u);
 /* How many of the next want bytes may be written (reserving them): want,
  * or less at the quota (0: not one more byte). */
