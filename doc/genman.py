@@ -99,7 +99,12 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `group add` NAME, `group del` NAME, `group list`, `group show` NAME
   Add, remove (members lose the group), list groups; show a group's members and policy.
 - `group set` NAME [`--perms` LIST] [the policy options of `user set` but `--groups`]
-  Set a group's policy. A user's policy comes from the user, then its groups in order, then the server ([limits] and the rest of ferry.conf(5)): the first that sets an attribute wins; mounts and dir-perms are merged by virtual path. ferryd enforces allow-from and expires (refused logins get 530, the log says why), max-sessions (over [limits] max_per_user) and permissions at each login; mounts, dir-perms, quotas and rates are stored for the parts of ferryd that enforce them.
+  Set a group's policy. A user's policy comes from the user, then its groups in order, then the server ([limits] and the rest of ferry.conf(5)): the first that sets an attribute wins; mounts and dir-perms are merged by virtual path. ferryd enforces allow-from and expires (refused logins get 530, the log says why), max-sessions (over [limits] max_per_user) and permissions at each login, rates from the login on and quotas on every upload; mounts and dir-perms are stored for the parts of ferryd that enforce them. A group's quota is a limit for each member on its own, not a pool the members share.
+== Quotas
+- `quota show` NAME
+  The user's effective quota-bytes and quota-files and the usage the store keeps: "bytes: USED used of QUOTA, LEFT left" (or "no quota"), the same for files. The store's figures are every node's commits: uploads (an overwrite counts new minus old), deletes and renames over a file.
+- `quota scan` NAME
+  Recount the user's usage from the home on disk (every regular file by size; upload temporaries and kept partials left out) into the store, and show it. Run it once after setting a quota on a user with files, or whenever files changed outside ferry. A running ferryd takes the new figures at the user's next login while none of the user's uploads runs on it.
 == One-time passwords
 - `otp init` NAME [`--alg` md5|sha1] [`--count` N] [`--seed` SEED] [`--reply` 331|336] [`--allow-password`]
   Start an RFC 2289 one-time password sequence.
