@@ -99,12 +99,11 @@ struct sftp_session {
 	struct loop_timer rate_timer;
 };
 
+/* sftp_auth.c */
 /* The session's own transfer rates, bytes/s (0 = unlimited), in front of
  * the server's [limits] rate_down/rate_up: the policy of the user logged
- * in. Applies from the next request. */
+ * in (set at login). Applies from the next request. */
 void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up);
-
-/* sftp_auth.c */
 /* An authentication request (owns msg). */
 void sftp_auth_request(struct sftp_session *s, ssh_message msg);
 /* The session closed: a check in flight finishes and frees it. */
