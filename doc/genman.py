@@ -124,7 +124,7 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `store migrate`
   Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".
 - `store copy` `--to` CONNINFO [`--force`]
-  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every group and every user's and group's policy from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
+  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every group, every user's and group's policy and every user's quota usage from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
 == Configuration
 - `config check`
   Validate the configuration file, as ferryd --check does.

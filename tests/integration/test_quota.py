@@ -307,6 +307,25 @@ def test_avbl_needs_login(make_server):
         c.close()
 
 
+def test_store_copy_takes_usage(make_server, ferry_store, request):
+    """ferry store copy carries each user's quota usage to PostgreSQL."""
+    if ferry_store.kind != "sqlite":
+        pytest.skip("copies from SQLite")
+    from conftest import StoreSpec
+    pg = request.getfixturevalue("pg_server")
+    src = make_server(start=False)
+    put_file(os.path.join(home_of(src), "a"), b"x" * 321)
+    ferry_ok(src, "user", "set", "bob", "--quota-bytes", "1M")
+    ferry_ok(src, "quota", "scan", "bob")
+    db = pg.create_db()
+    ferry_ok(src, "store", "copy", "--to", pg.conninfo(db))
+    dst = make_server(users=(), store=StoreSpec("postgres", pg), start=False)
+    dst.pg_db = db
+    dst.write_config()
+    assert usage(dst) == (321, 1)
+    assert ferry_ok(dst, "quota", "show", "bob") == ferry_ok(src, "quota", "show", "bob")
+
+
 # --------------------------------------------------------------------------- SFTP
 
 def _sftp_server(make_server, ferry_bin, keydir):
