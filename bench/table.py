@@ -380,6 +380,12 @@ def render(data):
                f"than {m.get('cores', '?')}, other work shared the CPU and every figure is "
                f"provisional.")
     out.append("")
+    if not names:                          # bench/run --only sftp
+        out += render_sftp(data)
+        out += ["Notes:", ""] + [f"- {note}" for note in data.get("notes", [])]
+        out.append("- Reproduce: `bench/run --only sftp`; see bench/README.md, \"SFTP\". "
+                   "`bench/run --report FILE.json` rebuilds this table from the JSON beside it.")
+        return "\n".join(out) + "\n"
     out.append(f"**{len(rounds)} rounds**, servers alternating within each round "
                f"({' → '.join(names)}, then again), one server at a time. Each cell is the "
                f"**median over the rounds (min–max)**; each ratio is taken per round (Ferry ÷ "
@@ -476,6 +482,7 @@ def render(data):
                            f"{pct(c['gen'])} of a core): the server may be faster; no ratio or "
                            f"verdict is drawn from it.")
     out.append("")
+    out += render_sftp(data)
     out.append("Notes:")
     out.append("")
     for note in data.get("notes", []):
@@ -506,3 +513,124 @@ def probe_text(rounds, name):
     rx = spread([probe_cpu(rd, name, "recv") for rd in rounds])
     return (f"CPU of a core: sender {pct(tx['median']) if tx else '–'}, receiver "
             f"{pct(rx['median']) if rx else '–'}")
+
+
+# --------------------------------------------------------------------------- SFTP (issue 17)
+
+def sftp_rounds(data):
+    """The rounds as evaluate_row reads them, with the SFTP results (rd["sftp"]) as results."""
+    return [{"results": rd.get("sftp") or {}, "limits": {}} for rd in data["rounds"]]
+
+
+def sftp_rows(data):
+    """The SFTP table: ferryd's SFTP front-end beside OpenSSH's sshd + internal-sftp. Targets
+    (issue 17): throughput >= sshd's (files/s, download, upload); memory per idle session
+    <= 1/10 of sshd's. Logins/s and p99 are reported without a target."""
+    cfg = data["config"]
+    big = cfg["sftp_big"]
+    big_label = "1 GiB" if big == GIB else f"{big >> 20} MiB"
+    logins = {"label": f"SFTP logins/s, {cfg['sftp_clients']} clients", "key": "logins",
+              "field": "rate", "higher": True, "targets": []}
+    R = [logins, cpu_row(logins, "cpu_ms_per_login", "server CPU (ms/login)", []),
+         {"label": "SFTP login p99 latency (ms)", "key": "logins", "field": "p99_ms",
+          "higher": False, "targets": []}]
+    for n in cfg["sftp_idle"]:
+        R.append({"label": f"Memory per idle SFTP session, {n:,} (KiB)", "key": f"idle_{n}",
+                  "field": "kib_per_session", "higher": False, "targets": [("ref", 0.1)],
+                  "gen_check": False})
+    n = cfg["sftp_idle"][-1]
+    R.append({"label": f"{n:,} SFTP sessions opened/s", "key": f"idle_{n}", "field": "open_rate",
+              "higher": True, "targets": [], "gen_check": False})
+    files = {"label": "4 KiB files/s, one SFTP session", "key": "files", "field": "rate",
+             "higher": True, "targets": [("ref", 1.0)]}
+    R += [files, cpu_row(files, "cpu_us_per_file", "server CPU (µs/file)", [])]
+    for kind, what in (("retr", "download"), ("stor", "upload")):
+        row = {"label": f"SFTP {what} {big_label} ×1, memory (MiB/s)", "key": f"{kind}_1",
+               "field": "mib_s", "higher": True, "targets": [("ref", 1.0)]}
+        R += [row, cpu_row(row, "cpu_s_per_gib", "server CPU (s/GiB)", [])]
+    return R
+
+
+def render_sftp(data):
+    """The SFTP section of the report (Markdown lines), or [] for a run without SFTP rows."""
+    sf = data.get("sftp")
+    if not sf:
+        return []
+    out = ["## SFTP: ferryd beside OpenSSH's sshd + internal-sftp", ""]
+    if sf.get("skip"):
+        return out + [f"Not run: {sf['skip']}", ""]
+    names, rounds = sf["names"], sftp_rounds(data)
+    out.append(f"Same user and yescrypt hash, same client ({sf.get('client', '?')}, `sftp -b -` "
+               f"with its defaults: reads and writes as large as the server's limits@openssh.com "
+               f"allows, 255 KiB on both, up to 64 in flight), same algorithms on both "
+               f"servers: cipher **{sf.get('cipher')}**, key exchange {sf.get('kex')}, host key "
+               f"{sf.get('hostkey')}, password authentication. sshd: {sf.get('sshd', '?')}, "
+               f"a private instance ({sf.get('chroot', '')}, UsePAM no). Servers alternate "
+               f"within each round ({' → '.join(names)}). Cells: median (min–max) over "
+               f"{len(rounds)} rounds; ratios per round.")
+    out.append("")
+    head = ["Scenario"] + names + ["Gen CPU", "Noise", "Ferry ÷ sshd", "Target", "Result"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 3) + ["---", ":---:"]) + "|")
+    summary, parent, bound = [], "", []
+    for row in sftp_rows(data):
+        ev = evaluate_row(row, names, rounds)
+        name = (f"{parent.rsplit(' (', 1)[0]}, {row['label'][2:]}" if row["label"].startswith("↳")
+                else row["label"])
+        parent = parent if row["label"].startswith("↳") else row["label"]
+        texts = [cell_text(ev["cells"][n], row["higher"]) for n in names]
+        gen = ev["gen_max"]
+        gen_t = "–" if gen is None else (f"**{pct(gen)}**" if gen >= GEN_BOUND else pct(gen))
+        noise_t = "–" if ev["noise"] is None else f"±{ev['noise'] * 50:.0f}%"
+        tgts = [target_text(k, x, row["higher"], None).replace("best peer", "sshd")
+                for k, x in row.get("targets", [])]
+        for t, v in zip(tgts, ev["verdicts"]):
+            summary.append((f"{name}: {t}", v))
+        out.append("| " + " | ".join([row["label"]] + texts + [
+            gen_t, noise_t, fmt_spread(ev["ratio_ref"], 2), "; ".join(tgts),
+            ", ".join(ev["verdicts"])]) + " |")
+        bound += [f"- {n}, {row['label']}: generator-bound (the client used "
+                  f"{pct(ev['cells'][n]['gen'])} of a core)" for n in names
+                  if ev["cells"][n]["bound"]]
+    out.append("")
+    passed = sum(1 for _, v in summary if v == "PASS")
+    out.append(f"SFTP targets met: **{passed} of {len(summary)}** (judged on the medians)."
+               + (" Not met: " + "; ".join(f"{l} ({v})" for l, v in summary if v != "PASS") + "."
+                  if passed < len(summary) else ""))
+    out.append("")
+    out.append("**Gen CPU**: the client's CPU ÷ the window (100% = one core). For the transfer "
+               "and files rows it is the busiest client process (sftp or the ssh under it, one "
+               "thread each): at ≥ 90% the client limits the figure (generator-bound³). For "
+               "logins it is all client processes together (32 loops of sftp + ssh + askpass), "
+               "which share the 2 cores with the server. **Memory**: sum of PSS over the "
+               "server's process tree (sshd: the listener and every per-connection process) "
+               "with the sessions idle, minus the same sum before, ÷ sessions. **memory** rows: "
+               "the download is served from the page cache into a file on the tmpfs, the upload "
+               "read from the page cache into the tmpfs; every byte is checked afterwards "
+               "(`ferry-bench verify`).")
+    out.append("")
+    notes = []
+    for i, rd in enumerate(rounds):
+        for n in names:
+            res = rd["results"].get(n, {})
+            for key, r in sorted(res.items()):
+                if isinstance(r, dict) and r.get("skip"):
+                    notes.append(f"- {n} `{key}`: skipped: {r['skip']}")
+                elif isinstance(r, dict) and not r.get("ok") and r.get("error"):
+                    notes.append(f"- {n} `{key}` (round {i + 1}): FAILED: {r['error']}")
+            if res.get("_error"):
+                notes.append(f"- {n} (round {i + 1}): {res['_error']}")
+    notes = list(dict.fromkeys(notes)) + bound
+    if notes:
+        out += ["¹ Skipped / ² failed / ³ generator-bound (SFTP):", ""] + notes + [""]
+    out.append(f"- SFTP sizes: {big_label_of(data)} per transfer; {data['config']['sftp_files']:,} "
+               f"gets of 4 KiB files (cycling through {data['config']['small_files']:,}); idle "
+               f"sessions {', '.join(f'{i:,}' for i in data['config']['sftp_idle'])}; logins "
+               f"for {data['config']['sftp_seconds']} s.")
+    out.append("")
+    return out
+
+
+def big_label_of(data):
+    big = data["config"]["sftp_big"]
+    return "1 GiB" if big == GIB else f"{big >> 20} MiB"

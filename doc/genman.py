@@ -48,7 +48,7 @@ ferryd serves FTP (RFC 959 and its extensions), FTPS (explicit AUTH TLS and impl
 = SYSTEMD
 ferryd reports to systemd with sd_notify(3) when NOTIFY_SOCKET is set: READY=1 once it serves, RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 when SIGTERM starts the drain, and STATUS= lines. packaging/systemd/ferryd.service is a Type=notify unit with systemd's sandboxing (ProtectSystem=strict, ReadWritePaths= for the state, log and served directories, NoNewPrivileges=yes, a capability bounding set of CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID, and CAP_DAC_OVERRIDE and CAP_CHOWN for the log files and the admin socket it creates as root, all gone after the privilege drop).
 
-With socket activation (packaging/systemd/ferryd.socket, ferryd-ftps.socket) ferryd takes the listening sockets passed in LISTEN_FDS instead of binding [server] listen and [tls] implicit_listen. A socket named "ftps" (FileDescriptorName=ftps) is implicit FTPS; any other name is plain FTP. All worker threads share each passed socket.
+With socket activation (packaging/systemd/ferryd.socket, ferryd-ftps.socket, ferryd-sftp.socket) ferryd takes the listening sockets passed in LISTEN_FDS instead of binding [server] listen and [tls] implicit_listen. A socket named "ftps" (FileDescriptorName=ftps) is implicit FTPS; a socket named "sftp" is SFTP, and when one is passed [sftp] listen is not bound; any other name is plain FTP. All worker threads share each passed socket.
 
 Without systemd none of this applies and nothing changes.
 
@@ -56,7 +56,7 @@ Without systemd none of this applies and nothing changes.
 Levelled log lines go to stderr or syslog ([log] target). [log] xferlog is the transfer log in the xferlog(5) format of wu-ftpd, ProFTPD and vsftpd; [log] json is an event log of JSON lines. Both are described in ferry.conf(5). packaging/logrotate/ferry rotates them.
 
 = METRICS
-With [metrics] listen set, ferryd serves Prometheus text at http://ADDRESS/metrics: ferry_sessions_open, ferry_connections_total, ferry_logins_total{result}, ferry_received_bytes_total, ferry_sent_bytes_total, ferry_transfers_total{result}, ferry_bans_total, ferry_bans_active, ferry_passive_ports_in_use, ferry_tls_handshakes_total{result}, ferry_job_queue_depth, ferry_build_info{version}.
+With [metrics] listen set, ferryd serves Prometheus text at http://ADDRESS/metrics: ferry_sessions_open{protocol}, ferry_connections_total{protocol}, ferry_logins_total{protocol,result}, ferry_received_bytes_total{protocol}, ferry_sent_bytes_total{protocol}, ferry_transfers_total{protocol,result}, ferry_sessions_evicted_total{protocol}, ferry_bans_total, ferry_bans_active, ferry_passive_ports_in_use, ferry_tls_handshakes_total{result}, ferry_job_queue_depth, ferry_build_info{version}.
 
 = EXIT STATUS
 0 after a clean stop; 1 when it cannot start (the reason is logged).
@@ -73,7 +73,7 @@ ferry(1), ferry.conf(5), xferlog(5), systemd.socket(5), sd_notify(3)
 
 FERRY = """
 = NAME
-ferry - administer Ferry: users, groups and policy, one-time passwords, principals, bans, the user store, configuration, live sessions
+ferry - administer Ferry: users, SSH keys, groups and policy, one-time passwords, principals, bans, the user store, configuration, live sessions
 
 = SYNOPSIS
 `ferry` [`-c` FILE] COMMAND [ARGUMENTS]
@@ -91,6 +91,8 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Change the password; allow or refuse logins.
 - `user set` NAME [`--home` DIR [`--create-home`]] [`--account` ACCT | `--no-account`] [`--perms` LIST]
   Change a user's settings. LIST is read, write, delete, rename, mkdir, list or all, comma-separated.
+- `--host` HOSTNAME (with any user command above but import; also otp and totp)
+  The user is one of the virtual host HOSTNAME (a [host NAME] section of ferry.conf(5), by its name or an alias), not of the default host: the same name may exist once per host, each with its own password and home. An unknown HOSTNAME is a usage error (status 2). `user list` ends a host user's line with a sixth field host=NAME and with `--host` lists that host's users only; `user show` adds a host: line. In the store the user's name is NAME:HOST.
 - `user import` `--format` pureftpd|proftpd|htpasswd FILE [`--home-base` DIR] [`--replace`] [`--create-homes`] [`--perms` LIST] [`--dry-run`]
   Take the users of another server's user file: a Pure-FTPd pureftpd.passwd, a ProFTPD AuthUserFile (ftpasswd) or an htpasswd file (which has no homes: `--home-base` DIR gives each user DIR/NAME, and overrides the file's homes for the other formats). Each password hash libxcrypt can verify is kept as it is; a legacy or cheap one (md5crypt, sha256crypt, DES, any method but yescrypt, yescrypt below the default cost) becomes a yescrypt hash at the user's next good password login (FTP or SFTP; logged as "password hash upgraded"). Apache's $apr1$ and {SHA}, Argon2 and cleartext are not libxcrypt hashes: such users are not imported. A chroot marker "/./" in a home is where the home ends (a start directory after it is dropped, with a warning); uid, gid, gecos, shell and Pure-FTPd's limits are not imported. A ProFTPD hash locked with a leading "!" makes a disabled user. A user already in the store is not imported unless `--replace` (which sets its hash, home and enabled state, and keeps its permissions, account and one-time passwords unless `--perms`). A missing home is a warning (the user is imported; logins fail until it exists) unless `--create-homes` makes it. `--dry-run` reports the same and changes nothing (the store must exist). Every user not imported gets one line on standard error naming the file, line, user and reason. FILE is read before the privilege drop, the users are written in one transaction. Exit status: 0 every user imported, 1 some were not (or the store failed: then none was), 2 a usage error, an unreadable file or one without a single line of that format.
 - `user set` NAME [`--groups` G1,G2] [`--perms` inherit] [`--mount` VPATH=DIR[:PERMS]] [`--unmount` VPATH] [`--dir-perms` VPATH=PERMS] [`--quota-bytes` N] [`--quota-files` N] [`--rate-down` N] [`--rate-up` N] [`--allow-from` CIDR,...] [`--expires` DATE] [`--max-sessions` N]
@@ -105,6 +107,13 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   The user's effective quota-bytes and quota-files and the usage the store keeps: "bytes: USED used of QUOTA, LEFT left" (or "no quota"), the same for files. The store's figures are every node's commits: uploads (an overwrite counts new minus old), deletes and renames over a file.
 - `quota scan` NAME
   Recount the user's usage from the home on disk (every regular file by size; upload temporaries and kept partials left out) into the store, and show it. Run it once after setting a quota on a user with files, or whenever files changed outside ferry. A running ferryd takes the new figures at the user's next login while none of the user's uploads runs on it.
+== SSH public keys
+- `user key add` NAME
+  Read one OpenSSH public key line (as in a .pub file: type, base64 key, comment) from standard input and let NAME log in over SFTP with that key. ed25519, ECDSA, security-key and RSA keys of 2048 bits or more are accepted, checked with libssh (a ferry built without SFTP refuses). A bad line, or a key NAME already has, is refused with exit status 2.
+- `user key list` NAME
+  One line per key, tab-separated: its SHA256 fingerprint (as ssh-keygen -l prints it), type, comment and the date it was added (UTC).
+- `user key del` NAME FINGERPRINT
+  Remove the key of that fingerprint. A user's keys are removed with the user.
 == One-time passwords
 - `otp init` NAME [`--alg` md5|sha1] [`--count` N] [`--seed` SEED] [`--reply` 331|336] [`--allow-password`]
   Start an RFC 2289 one-time password sequence.
@@ -112,6 +121,8 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
   Show, change, end it.
 - `totp enable` NAME, `totp disable` NAME
   RFC 6238 time-based codes after the password.
+- `--host` HOSTNAME (with any otp or totp command)
+  The user of that virtual host, as for the user commands.
 == Kerberos principals
 - `principal add` PRINCIPAL NAME, `principal del` PRINCIPAL NAME, `principal list` [NAME]
   Principals allowed to log in as a user after AUTH GSSAPI.
@@ -124,15 +135,17 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `store migrate`
   Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".
 - `store copy` `--to` CONNINFO [`--force`]
-  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every group, every user's and group's policy and every user's quota usage from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
+  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every SSH key, every group, every user's and group's policy and every user's quota usage from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
 == Configuration
 - `config check`
   Validate the configuration file, as ferryd --check does.
 == Running server
 - `status`
-  One line per live session, then a line ".": the session id, user, client address, state (login, idle, transfer), TLS, and for a running transfer its command, path, bytes so far and the file size. Needs [admin] socket; access is the socket file's permissions (root, the service user and its group).
+  One line per live session, FTP and SFTP alike, then a line ".": the session id, user, client address, protocol (ftp, sftp), state (login, idle, transfer), TLS (FTP), seconds since the client's last request, and for a running transfer its command, path, bytes so far and the file size. Needs [admin] socket; access is the socket file's permissions (root, the service user and its group).
 - `kick` SESSION
-  Close a session (the client gets 421), by the id status shows. Exit status 1 when there is no such session.
+  Close a session (an FTP client gets 421, an SFTP client an SSH disconnect), by the id status shows. Exit status 1 when there is no such session.
+- `kick --user` NAME, `kick --ip` ADDRESS
+  Close every session of the user (logged in), or from the address as status shows it, whatever its protocol: one line "kicked ID" each. Exit status 1 when there is none.
 
 = OPTIONS
 - `-c`, `--config` FILE
@@ -161,6 +174,20 @@ ferryd(8) and ferry(1) read this file. The text below is generated from the anno
 """
 
 CONF_TAIL = """
+= VIRTUAL HOSTS
+A section `[host` NAME`]` declares a virtual host: RFC 7151 HOST (before USER) or the TLS server name (SNI) of an FTPS client selects it, and its users are its own (ferry user add NAME `--host` NAME, see ferry(1)). A session that selects none is on the default host, the rest of this file. HOST replies 220 with the host's banner, 504 for a name no section has or one other than the host the SNI named, 501 for a name with a port, 503 after USER or a login (REIN forgets the host). An IP address selects the default host; without any [host] section every name does. SFTP logins are users of the default host. Up to 16 sections; NAME is a host name (letters, digits, '.' and '-'), matched without regard to case. Keys (all optional):
+
+- `aliases` = (empty)
+  Further host names, comma-separated, that select this host. No name or alias may belong to two sections.
+- `banner` = (empty)
+  Text of the 220 reply to HOST (and of the greeting of an implicit FTPS connection whose SNI names the host). Empty: [server] banner.
+- `cert` = (empty)
+  PEM certificate presented to the clients of this host: when the SNI names it, or when HOST named it before AUTH TLS. Needs `key`, and TLS on ([tls] cert, the default certificate). Empty: the [tls] certificates answer.
+- `key` = (empty)
+  The private key of `cert`.
+- `max_per_user` = 0
+  Logged-in sessions per user of this host (the user's further logins get 421); 0: [limits] max_per_user applies.
+
 = SEE ALSO
 ferryd(8), ferry(1), xferlog(5)
 """

@@ -8,16 +8,21 @@ FERRY_BUILD_PKGS=(
   libinih-dev libsqlite3-dev libcrypt-dev libcmocka-dev libssl-dev liboath-dev libseccomp-dev
   sqlite3 openssl libkrb5-dev libsystemd-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev
   libssh-dev
+  zlib1g-dev
 )
 # bench/run only (the reference servers): vsftpd is installed; proftpd-core,
 # proftpd-mod-crypto and pure-ftpd conflict with it as packages, so bench/run
 # unpacks them with apt-get download + dpkg -x (FERRY_BENCH_UNPACK); the four
 # libraries are what proftpd-core links to; binutils for nm (does a ferryd
 # without [transfer] fsync call fsync at all?); postgresql for the PostgreSQL
-# store rows (a private server, initdb + pg_ctl; `--no-postgres` skips them).
+# store rows (a private server, initdb + pg_ctl; `--no-postgres` skips them);
+# openssh-server + openssh-client for the SFTP rows (a private sshd with its
+# own sshd_config; bench/run installs it without starting or enabling the
+# system's sshd: policy-rc.d, /etc/ssh/sshd_not_to_be_run, systemctl disable).
 FERRY_BENCH_PKGS=(
   vsftpd openssl libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3
   binutils postgresql
+  openssh-server openssh-client
 )
 FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # Commands the tests run beyond a minimal Debian (debootstrap --variant=minbase

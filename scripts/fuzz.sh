@@ -119,7 +119,11 @@ reqs = [(3, sftp_str(b"/f") + struct.pack(">I", 0x1a) + attrs), (4, h), (5, h + 
         (17, sftp_str(b"../f")), (18, sftp_str(b"/a") + sftp_str(b"/b")), (19, sftp_str(b"/l")),
         (200, sftp_str(b"posix-rename@openssh.com") + sftp_str(b"/a") + sftp_str(b"/b")),
         (200, sftp_str(b"statvfs@openssh.com") + sftp_str(b"/")), (200, sftp_str(b"limits@openssh.com")),
-        (200, sftp_str(b"expand-path@openssh.com") + sftp_str(b"~/x")), (200, sftp_str(b"fsync@openssh.com") + h)]
+        (200, sftp_str(b"expand-path@openssh.com") + sftp_str(b"~/x")), (200, sftp_str(b"fsync@openssh.com") + h),
+        (20, sftp_str(b"target") + sftp_str(b"/l")),
+        (200, sftp_str(b"hardlink@openssh.com") + sftp_str(b"/a") + sftp_str(b"/b")),
+        (200, sftp_str(b"copy-data") + h + struct.pack(">QQ", 0, 0) + h + struct.pack(">Q", 0)),
+        (200, sftp_str(b"lsetstat@openssh.com") + sftp_str(b"/l") + attrs)]
 for i, (t, body) in enumerate(reqs):
     put("sftp", f"r{i}", init + sftp_pkt(t, struct.pack(">I", i + 1) + body))
 put("sftp", "all", init + b"".join(sftp_pkt(t, struct.pack(">I", i + 1) + b) for i, (t, b) in enumerate(reqs)))

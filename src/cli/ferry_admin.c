@@ -82,12 +82,22 @@ int cli_status(struct cli *c, int argc, char **argv)
 	return admin_ask(c, "status\n", first, sizeof(first));
 }
 
+/* ferry kick ID | --user NAME | --ip ADDRESS: FTP and SFTP sessions alike. */
 int cli_kick(struct cli *c, int argc, char **argv)
 {
-	if (argc != 1 || !argv[0][0] || strspn(argv[0], "0123456789") != strlen(argv[0]) || strlen(argv[0]) > 19)
-		return cli_usage_err("kick: expected one SESSION id (a number, as 'ferry status' shows it)");
-	char req[64], first[128];
-	(void)snprintf(req, sizeof(req), "kick %s\n", argv[0]);
+	char req[160], first[160];
+	if (argc == 2 && (strcmp(argv[0], "--user") == 0 || strcmp(argv[0], "--ip") == 0)) {
+		size_t n = strlen(argv[1]);
+		if (n == 0 || n > 95 || strcspn(argv[1], " \t\r\n") != n)
+			return cli_usage_err("kick: %s needs a value without spaces (at most 95 bytes)", argv[0]);
+		(void)snprintf(req, sizeof(req), "kick %s %s\n", argv[0] + 2, argv[1]);
+	} else if (argc == 1 && argv[0][0] && strspn(argv[0], "0123456789") == strlen(argv[0]) &&
+		   strlen(argv[0]) <= 19) {
+		(void)snprintf(req, sizeof(req), "kick %s\n", argv[0]);
+	} else {
+		return cli_usage_err("kick: expected one SESSION id (a number, as 'ferry status' shows it), "
+				     "--user NAME or --ip ADDRESS");
+	}
 	int rc = admin_ask(c, req, first, sizeof(first));
 	if (rc == CLI_EXIT_OK && strncmp(first, "kicked ", 7) != 0)
 		rc = CLI_EXIT_FAIL;

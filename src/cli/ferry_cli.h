@@ -1,6 +1,7 @@
 /* ferry_cli: what the ferry admin CLI's files share (ferry.c: main and
  * config check; ferry_common.c: the helpers below; ferry_user.c: users;
- * ferry_import.c: user import; ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
+ * ferry_import.c: user import; ferry_user_key.c: users' SSH keys;
+ * ferry_otp.c: one-time passwords and TOTP; ferry_principal.c: Kerberos
  * principals; ferry_ban.c: failed-login bans; ferry_store.c: schema
  * migrations and copying a store;
  * ferry_admin.c: the running server). Not used by ferryd. */
@@ -56,6 +57,12 @@ int cli_store_fail(const struct cli *c, int r);
  * length; buf holds a secret the caller wipes. what names it in messages. */
 int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, size_t *len);
 
+/* --host HOSTNAME (virtual hosts): name's store key (user_key) in that
+ * [host] of c->cfg (loaded), or name itself when host is NULL; *host_name
+ * (may be NULL) the section's name or NULL. An unknown host is a usage
+ * error (exit 2) naming the file. */
+int cli_store_key(const struct cli *c, const char *name, const char *host, char *key, size_t keysz,
+		  const char **host_name);
 /* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
  * argv[0] is the verb. */
 int cli_user(struct cli *c, int argc, char **argv);
@@ -68,6 +75,9 @@ int cli_mkdir_p(const char *path);
 int cli_user_set(struct cli *c, int argc, char **argv);
 /* ferry group add|del|list|show|set (ferry_group.c). */
 int cli_group(struct cli *c, int argc, char **argv);
+/* ferry user key add|list|del (ferry_user_key.c); argv[0] is the verb
+ * after "key". */
+int cli_user_key(struct cli *c, int argc, char **argv);
 /* ferry otp ... / ferry totp ... (ferry_otp.c); argv[0] is the verb. */
 int cli_otp(struct cli *c, int argc, char **argv);
 int cli_totp(struct cli *c, int argc, char **argv);

@@ -241,3 +241,21 @@ int cli_store_fail(const struct cli *c, int r)
 	c->ops->where(c->cfg, where, sizeof(where));
 	return cli_err("%s: %s", where, strerror(-r));
 }
+
+int cli_store_key(const struct cli *c, const char *name, const char *host, char *key, size_t keysz,
+		  const char **host_name)
+{
+	char esc[128];
+	const struct config_vhost *h = NULL;
+	if (host) {
+		h = config_vhost_find(c->cfg, host);
+		if (!h)
+			return cli_usage_err("--host: unknown host '%s' (no [host %s] section in %s)",
+					     cli_esc(host, esc, sizeof(esc)), esc, c->cfg->path);
+	}
+	if (host_name)
+		*host_name = h ? h->name : NULL;
+	if (name && user_key(name, h ? h->name : NULL, key, keysz) != 0)
+		return cli_usage_err("invalid user name '%s'", cli_esc(name, esc, sizeof(esc)));
+	return CLI_EXIT_OK;
+}

@@ -18,8 +18,17 @@
 #define CLI_OTP_COUNT_DEFAULT 500
 #define CLI_PHRASE_BUF (OTP_PASSPHRASE_MAX + 64)
 
-enum cli_otp_opt { OTP_OPT_ALG = 0x100, OTP_OPT_COUNT, OTP_OPT_SEED, OTP_OPT_REPLY, OTP_OPT_ALLOW, OTP_OPT_NO_PW };
+enum cli_otp_opt {
+	OTP_OPT_ALG = 0x100,
+	OTP_OPT_COUNT,
+	OTP_OPT_SEED,
+	OTP_OPT_REPLY,
+	OTP_OPT_ALLOW,
+	OTP_OPT_NO_PW,
+	OTP_OPT_HOST
+};
 
+/* clang-format off */
 static const struct option cli_otp_options[] = {
 	{ "alg", required_argument, NULL, OTP_OPT_ALG },
 	{ "count", required_argument, NULL, OTP_OPT_COUNT },
@@ -27,8 +36,10 @@ static const struct option cli_otp_options[] = {
 	{ "reply", required_argument, NULL, OTP_OPT_REPLY },
 	{ "allow-password", no_argument, NULL, OTP_OPT_ALLOW },
 	{ "no-password", no_argument, NULL, OTP_OPT_NO_PW },
+	{ "host", required_argument, NULL, OTP_OPT_HOST },
 	{ NULL, 0, NULL, 0 },
 };
+/* clang-format on */
 
 struct cli_otp_args {
 	const char *verb;
@@ -36,8 +47,11 @@ struct cli_otp_args {
 	enum otp_alg alg;
 	unsigned count;
 	char seed[OTP_SEED_MAX + 1];
-	int reply;     /* -1: unchanged; 0 default; 331; 336 */
-	int static_ok; /* -1: unchanged; 0; 1 */
+	int reply;	  /* -1: unchanged; 0 default; 331; 336 */
+	int static_ok;	  /* -1: unchanged; 0; 1 */
+	const char *host; /* --host: a [host NAME] */
+	/* the store key: name, or "NAME:HOST" with --host (user_key) */
+	char key[CLI_NAME_MAX + CONFIG_VHOST_NAME_MAX + 2];
 };
 
 static int cli_otp_parse_opt(struct cli_otp_args *a, int o, const char *v)
@@ -75,6 +89,9 @@ static int cli_otp_parse_opt(struct cli_otp_args *a, int o, const char *v)
 		else
 			return cli_usage_err("otp %s: --reply must be 331, 336 or default", a->verb);
 		return CLI_EXIT_OK;
+	case OTP_OPT_HOST:
+		a->host = v;
+		return CLI_EXIT_OK;
 	case OTP_OPT_ALLOW:
 	case OTP_OPT_NO_PW:
 		if (a->static_ok >= 0 && a->static_ok != (o == OTP_OPT_ALLOW))
@@ -87,7 +104,8 @@ static int cli_otp_parse_opt(struct cli_otp_args *a, int o, const char *v)
 }
 
 /* argv[0] is the verb; allowed: the OTP_OPT_* values the verb accepts. */
-static int cli_otp_parse(const char *cmd, int argc, char **argv, const int *allowed, struct cli_otp_args *a)
+static int cli_otp_parse(struct cli *c, const char *cmd, int argc, char **argv, const int *allowed,
+			 struct cli_otp_args *a)
 {
 	char esc[128];
 	int o;
@@ -118,7 +136,12 @@ static int cli_otp_parse(const char *cmd, int argc, char **argv, const int *allo
 	a->name = argv[optind];
 	if (!cli_name_valid(a->name))
 		return cli_usage_err("%s %s: invalid user name '%s'", cmd, a->verb, cli_esc(a->name, esc, sizeof(esc)));
-	return CLI_EXIT_OK;
+	if (!a->host) {
+		(void)str_copy(a->key, sizeof(a->key), a->name);
+		return CLI_EXIT_OK;
+	}
+	int rc = cli_load_config(c);
+	return rc ? rc : cli_store_key(c, a->name, a->host, a->key, sizeof(a->key), NULL);
 }
 
 /* Opens the store and reads the user's current settings (none is fine);
@@ -126,7 +149,7 @@ static int cli_otp_parse(const char *cmd, int argc, char **argv, const int *allo
 static int cli_otp_load(struct cli *c, const char *name, struct otp_state *st)
 {
 	struct user_record u;
-	int rc = cli_load_config(c);
+	int rc = c->cfg ? CLI_EXIT_OK : cli_load_config(c); /* --host loaded it */
 	if (!rc)
 		rc = cli_open_store(c, 0);
 	if (rc)
@@ -152,7 +175,7 @@ static int cli_otp_init(struct cli *c, const struct cli_otp_args *a)
 	struct otp_state st = { 0 };
 	char phrase[CLI_PHRASE_BUF];
 	size_t n = 0;
-	int rc = cli_otp_load(c, a->name, &st);
+	int rc = cli_otp_load(c, a->key, &st);
 
 	if (rc)
 		goto out;
@@ -189,7 +212,7 @@ static int cli_otp_init(struct cli *c, const struct cli_otp_args *a)
 		st.reply = a->reply;
 	if (a->static_ok >= 0)
 		st.static_ok = a->static_ok;
-	rc = cli_otp_save(c, a->name, &st);
+	rc = cli_otp_save(c, a->key, &st);
 	if (!rc)
 		(void)printf("ferry: user '%s' has a new one-time password key; next challenge: otp-%s %u %s\n",
 			     a->name, otp_alg_name(st.alg), st.seq - 1, st.seed);
@@ -202,7 +225,7 @@ out:
 static int cli_otp_show(struct cli *c, const struct cli_otp_args *a)
 {
 	struct otp_state st = { 0 };
-	int rc = cli_otp_load(c, a->name, &st);
+	int rc = cli_otp_load(c, a->key, &st);
 	if (rc)
 		return rc;
 	(void)printf("name: %s\n", a->name);
@@ -229,10 +252,10 @@ static int cli_otp_modify(struct cli *c, const struct cli_otp_args *a,
 			  void (*change)(struct otp_state *st, const struct cli_otp_args *a), const char *done)
 {
 	struct otp_state st = { 0 };
-	int rc = cli_otp_load(c, a->name, &st);
+	int rc = cli_otp_load(c, a->key, &st);
 	if (!rc) {
 		change(&st, a);
-		rc = cli_otp_save(c, a->name, &st);
+		rc = cli_otp_save(c, a->key, &st);
 	}
 	if (!rc)
 		(void)printf("ferry: user '%s' %s\n", a->name, done);
@@ -262,9 +285,11 @@ static void cli_change_totp_off(struct otp_state *st, const struct cli_otp_args 
 
 int cli_otp(struct cli *c, int argc, char **argv)
 {
-	static const int init_opts[] = { OTP_OPT_ALG, OTP_OPT_COUNT, OTP_OPT_SEED, OTP_OPT_REPLY, OTP_OPT_ALLOW, 0 };
-	static const int set_opts[] = { OTP_OPT_REPLY, OTP_OPT_ALLOW, OTP_OPT_NO_PW, 0 };
-	static const int no_opts[] = { 0 };
+	static const int init_opts[] = {
+		OTP_OPT_ALG, OTP_OPT_COUNT, OTP_OPT_SEED, OTP_OPT_REPLY, OTP_OPT_ALLOW, OTP_OPT_HOST, 0
+	};
+	static const int set_opts[] = { OTP_OPT_REPLY, OTP_OPT_ALLOW, OTP_OPT_NO_PW, OTP_OPT_HOST, 0 };
+	static const int no_opts[] = { OTP_OPT_HOST, 0 };
 	struct cli_otp_args a;
 	char esc[128];
 	int rc;
@@ -272,18 +297,18 @@ int cli_otp(struct cli *c, int argc, char **argv)
 	if (argc < 1)
 		return cli_usage_err("otp: missing command (init, show, set, disable)");
 	if (strcmp(argv[0], "init") == 0) {
-		rc = cli_otp_parse("otp", argc, argv, init_opts, &a);
+		rc = cli_otp_parse(c, "otp", argc, argv, init_opts, &a);
 		return rc ? rc : cli_otp_init(c, &a);
 	}
 	if (strcmp(argv[0], "set") == 0) {
-		rc = cli_otp_parse("otp", argc, argv, set_opts, &a);
+		rc = cli_otp_parse(c, "otp", argc, argv, set_opts, &a);
 		if (!rc && a.reply < 0 && a.static_ok < 0)
 			rc = cli_usage_err(
 			    "otp set: nothing to change (give --reply, --allow-password or --no-password)");
 		return rc ? rc : cli_otp_modify(c, &a, cli_change_settings, "updated");
 	}
 	if (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "disable") == 0) {
-		rc = cli_otp_parse("otp", argc, argv, no_opts, &a);
+		rc = cli_otp_parse(c, "otp", argc, argv, no_opts, &a);
 		if (rc)
 			return rc;
 		if (argv[0][0] == 's')
@@ -298,7 +323,7 @@ static int cli_totp_enable(struct cli *c, const struct cli_otp_args *a)
 	struct otp_state st = { 0 };
 	char uri[512];
 	char *secret = NULL;
-	int rc = cli_otp_load(c, a->name, &st);
+	int rc = cli_otp_load(c, a->key, &st);
 	int r;
 
 	if (rc)
@@ -318,7 +343,7 @@ static int cli_totp_enable(struct cli *c, const struct cli_otp_args *a)
 	st.totp_secret = secret;
 	secret = NULL;
 	st.totp_last_step = 0;
-	rc = cli_otp_save(c, a->name, &st);
+	rc = cli_otp_save(c, a->key, &st);
 	if (!rc) {
 		/* Shown once: the store keeps the secret, nothing prints it again. */
 		(void)printf("%s\n", uri);
@@ -340,7 +365,7 @@ out:
 
 int cli_totp(struct cli *c, int argc, char **argv)
 {
-	static const int no_opts[] = { 0 };
+	static const int no_opts[] = { OTP_OPT_HOST, 0 };
 	struct cli_otp_args a;
 	char esc[128];
 
@@ -349,7 +374,7 @@ int cli_totp(struct cli *c, int argc, char **argv)
 	bool enable = strcmp(argv[0], "enable") == 0;
 	if (!enable && strcmp(argv[0], "disable") != 0)
 		return cli_usage_err("totp: unknown command '%s'", cli_esc(argv[0], esc, sizeof(esc)));
-	int rc = cli_otp_parse("totp", argc, argv, no_opts, &a);
+	int rc = cli_otp_parse(c, "totp", argc, argv, no_opts, &a);
 	if (rc)
 		return rc;
 	if (enable)

@@ -1,7 +1,7 @@
 /* ferry_store: `ferry store migrate` (bring the configured store's schema to
  * this ferry's version, and say which it is) and `ferry store copy --to
  * CONNINFO [--force]` (move an installation to PostgreSQL: every user with
- * its OTP/TOTP settings and principal mappings, groups and policies, in one transaction of the
+ * its OTP/TOTP settings, principal mappings and SSH keys, groups and policies, in one transaction of the
  * target, through the store interface, so what is copied is exactly what
  * ferryd reads). */
 #include <errno.h>
@@ -45,7 +45,7 @@ struct cli_copy {
 	struct userstore *from, *to;
 	char **names; /* the target's users before the copy */
 	size_t n_names;
-	unsigned users, otp, principals, groups;
+	unsigned users, otp, principals, keys, groups;
 	const char *failed_user; /* borrowed while the list runs */
 	char failed[CLI_NAME_MAX * 4 + 1];
 	int err;
@@ -102,6 +102,16 @@ static int cli_copy_principal(const char *principal, const char *name, void *arg
 	return 0;
 }
 
+static int cli_copy_key(const char *name, const struct user_key *k, void *arg)
+{
+	struct cli_copy *cp = arg;
+	int r = cp->to_ops->key_add(cp->to, name, k);
+	if (r)
+		return cli_copy_failed(cp, name, r);
+	cp->keys++;
+	return 0;
+}
+
 /* The copy proper, inside the target's transaction. */
 static int cli_copy_run(struct cli_copy *cp, bool force, const char *to_where)
 {
@@ -124,6 +134,8 @@ static int cli_copy_run(struct cli_copy *cp, bool force, const char *to_where)
 		if (r)
 			return cli_err("cannot copy the groups and policies: %s; nothing was copied", strerror(-r));
 	}
+	if (!r && cp->from_ops->key_list && cp->to_ops->key_add)
+		r = cp->from_ops->key_list(cp->from, NULL, cli_copy_key, cp);
 	if (r && cp->err)
 		return cli_err("cannot copy user '%s': %s; nothing was copied", cp->failed, strerror(-cp->err));
 	if (r)
@@ -200,10 +212,11 @@ static int cli_store_copy(struct cli *c, int argc, char **argv)
 	if (rc == CLI_EXIT_OK && r)
 		rc = cli_err("%s: the copy could not be committed: %s; nothing was copied", to_where, strerror(-r));
 	if (rc == CLI_EXIT_OK)
-		(void)printf("ferry: copied %u user%s (%u with one-time password settings) and %u principal "
-			     "mapping%s from %s to %s%s\n",
+		(void)printf("ferry: copied %u user%s (%u with one-time password settings), %u principal "
+			     "mapping%s and %u SSH key%s from %s to %s%s\n",
 			     cp.users, cp.users == 1 ? "" : "s", cp.otp, cp.principals, cp.principals == 1 ? "" : "s",
-			     from_where, to_where, cp.n_names ? " (its earlier users were replaced)" : "");
+			     cp.keys, cp.keys == 1 ? "" : "s", from_where, to_where,
+			     cp.n_names ? " (its earlier users were replaced)" : "");
 out:
 	if (cp.to)
 		cp.to_ops->close(cp.to);

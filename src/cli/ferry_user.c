@@ -25,17 +25,14 @@
 #define CLI_PERMS_HELP "use read,write,delete,rename,mkdir,list or all"
 
 /* Option values start above every character getopt may return. */
-enum cli_opt { OPT_HOME = 0x100, OPT_ACCOUNT, OPT_NO_ACCOUNT, OPT_PERMS, OPT_CREATE_HOME, OPT_DISABLED };
+enum cli_opt { OPT_HOME = 0x100, OPT_ACCOUNT, OPT_NO_ACCOUNT, OPT_PERMS, OPT_CREATE_HOME, OPT_DISABLED, OPT_HOST };
 #define OPT_BIT(o) (1u << ((o)-OPT_HOME))
 
 static const struct option cli_user_options[] = {
-	{ "home", required_argument, NULL, OPT_HOME },
-	{ "account", required_argument, NULL, OPT_ACCOUNT },
-	{ "no-account", no_argument, NULL, OPT_NO_ACCOUNT },
-	{ "perms", required_argument, NULL, OPT_PERMS },
-	{ "create-home", no_argument, NULL, OPT_CREATE_HOME },
-	{ "disabled", no_argument, NULL, OPT_DISABLED },
-	{ NULL, 0, NULL, 0 },
+	{ "home", required_argument, NULL, OPT_HOME },	       { "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "no-account", no_argument, NULL, OPT_NO_ACCOUNT },   { "perms", required_argument, NULL, OPT_PERMS },
+	{ "create-home", no_argument, NULL, OPT_CREATE_HOME }, { "disabled", no_argument, NULL, OPT_DISABLED },
+	{ "host", required_argument, NULL, OPT_HOST },	       { NULL, 0, NULL, 0 },
 };
 
 struct cli_args;
@@ -56,7 +53,14 @@ struct cli_args {
 	const char *account;
 	const char *perms_text;
 	uint32_t perms;
-	unsigned seen; /* OPT_BIT of every option given */
+	unsigned seen;	  /* OPT_BIT of every option given */
+	const char *host; /* --host: a [host NAME] (name or alias), or NULL */
+	/* The store key of name (user_key: "NAME:HOST" in a [host], else the
+	 * name) and the host's canonical name, once the config is loaded. */
+	char key[CLI_NAME_MAX + CONFIG_VHOST_NAME_MAX + 2];
+	const char *host_name;
+	/* name as messages quote it: "bob", or "bob' in host 'a.test" */
+	char shown[CLI_NAME_MAX + CONFIG_VHOST_NAME_MAX + 16];
 };
 
 /* perms_parse only says "invalid": find the item to name in the message. */
@@ -182,10 +186,10 @@ static int cli_new_hash(char **hash)
 }
 
 /* Fetches an existing user for the commands that modify one. */
-static int cli_lookup(const struct cli *c, const char *name, struct user_record *u)
+static int cli_lookup(const struct cli *c, const char *key, const char *shown, struct user_record *u)
 {
-	int r = c->ops->lookup(c->store, name, u);
-	return r ? cli_store_err(c, name, r) : CLI_EXIT_OK;
+	int r = c->ops->lookup(c->store, key, u);
+	return r ? cli_store_err(c, shown, r) : CLI_EXIT_OK;
 }
 
 static int cli_user_add(struct cli *c, const struct cli_args *a)
@@ -194,27 +198,27 @@ static int cli_user_add(struct cli *c, const struct cli_args *a)
 	int rc, r;
 
 	/* Ask for the password only once the name is known to be free. */
-	r = c->ops->lookup(c->store, a->name, &u);
+	r = c->ops->lookup(c->store, a->key, &u);
 	user_record_free(&u);
 	if (r != -ENOENT)
-		return cli_store_err(c, a->name, r ? r : -EEXIST);
+		return cli_store_err(c, a->shown, r ? r : -EEXIST);
 	rc = cli_check_home(a->home, a->seen & OPT_BIT(OPT_CREATE_HOME));
 	if (rc)
 		return rc;
 	rc = cli_new_hash(&u.password_hash);
 	if (rc)
 		goto fail;
-	u.name = util_xstrdup(a->name);
+	u.name = util_xstrdup(a->key);
 	u.home = util_xstrdup(a->home);
 	u.account = a->account ? util_xstrdup(a->account) : NULL;
 	u.perms = a->perms;
 	u.enabled = !(a->seen & OPT_BIT(OPT_DISABLED));
 	r = c->ops->add(c->store, &u);
 	if (r) {
-		rc = cli_store_err(c, a->name, r);
+		rc = cli_store_err(c, a->shown, r);
 		goto fail;
 	}
-	(void)printf("ferry: user '%s' added (home %s)\n", a->name, a->home);
+	(void)printf("ferry: user '%s' added (home %s)\n", a->shown, a->home);
 fail:
 	user_record_free(&u);
 	return rc;
@@ -222,27 +226,34 @@ fail:
 
 static int cli_user_del(struct cli *c, const struct cli_args *a)
 {
-	int r = c->ops->remove(c->store, a->name);
+	int r = c->ops->remove(c->store, a->key);
 	if (r)
-		return cli_store_err(c, a->name, r);
-	(void)printf("ferry: user '%s' deleted\n", a->name);
+		return cli_store_err(c, a->shown, r);
+	(void)printf("ferry: user '%s' deleted\n", a->shown);
 	return CLI_EXIT_OK;
 }
 
 static int cli_print_row(const struct user_record *u, void *arg)
 {
+	const struct cli_args *a = arg;
+	const char *host = user_key_host(u->name);
 	char perms[64];
 
+	/* --host lists that host's users only. */
+	if (a->host_name && (!host || strcmp(host, a->host_name) != 0))
+		return 0;
 	perms_format(u->perms, perms, sizeof(perms));
-	/* Tab-separated: ferry never writes a tab into a name, home or perms. */
-	(void)printf("%s\t%s\t%s\t%s\taccount=%s\n", u->name, u->enabled ? "enabled" : "disabled", u->home, perms,
-		     u->account ? "yes" : "no");
+	/* Tab-separated: ferry never writes a tab into a name, home or perms.
+	 * A [host] user's line ends in a sixth field, host=NAME. */
+	(void)printf("%.*s\t%s\t%s\t%s\taccount=%s%s%s\n", (int)user_key_name_len(u->name), u->name,
+		     u->enabled ? "enabled" : "disabled", u->home, perms, u->account ? "yes" : "no",
+		     host ? "\thost=" : "", host ? host : "");
 	return 0;
 }
 
 static int cli_user_list(struct cli *c, const struct cli_args *a)
 {
-	int r = c->ops->list(c->store, cli_print_row, NULL);
+	int r = c->ops->list(c->store, cli_print_row, (void *)a);
 	return r ? cli_store_fail(c, r) : CLI_EXIT_OK;
 }
 
@@ -277,16 +288,20 @@ static int cli_user_show(struct cli *c, const struct cli_args *a)
 {
 	struct user_record u;
 	char perms[64], created[64], updated[64];
-	int rc = cli_lookup(c, a->name, &u);
+	int rc = cli_lookup(c, a->key, a->shown, &u);
 
 	if (rc)
 		return rc;
 	perms_format(u.perms, perms, sizeof(perms));
 	cli_format_time(u.created_at, created, sizeof(created));
 	cli_format_time(u.updated_at, updated, sizeof(updated));
-	(void)printf("name: %s\nstatus: %s\nhome: %s\nperms: %s\naccount: %s\npassword: %s\ncreated: %s\n"
+	if (a->host_name)
+		(void)printf("name: %s\nhost: %s\n", a->name, a->host_name);
+	else
+		(void)printf("name: %s\n", u.name);
+	(void)printf("status: %s\nhome: %s\nperms: %s\naccount: %s\npassword: %s\ncreated: %s\n"
 		     "updated: %s\n",
-		     u.name, u.enabled ? "enabled" : "disabled", u.home, perms, u.account ? u.account : "(none)",
+		     u.enabled ? "enabled" : "disabled", u.home, perms, u.account ? u.account : "(none)",
 		     cli_hash_scheme(u.password_hash), created, updated);
 	rc = cli_policy_show(c, POLICY_USER, a->name, &u); /* issue 18 */
 	user_record_free(&u);
@@ -340,7 +355,7 @@ static int cli_change_set(struct user_record *u, const struct cli_args *a)
 static int cli_user_modify(struct cli *c, const struct cli_args *a)
 {
 	struct user_record u;
-	int r, rc = cli_lookup(c, a->name, &u);
+	int r, rc = cli_lookup(c, a->key, a->shown, &u);
 
 	if (rc)
 		return rc;
@@ -349,33 +364,35 @@ static int cli_user_modify(struct cli *c, const struct cli_args *a)
 		goto fail;
 	r = c->ops->update(c->store, &u);
 	if (r) {
-		rc = cli_store_err(c, a->name, r);
+		rc = cli_store_err(c, a->shown, r);
 		goto fail;
 	}
-	(void)printf("ferry: user '%s' %s\n", a->name, a->cmd->done);
+	(void)printf("ferry: user '%s' %s\n", a->shown, a->cmd->done);
 fail:
 	user_record_free(&u);
 	return rc;
 }
 
+/* --host HOSTNAME: every verb; the user is one of that [host NAME]. */
+#define OPT_H OPT_BIT(OPT_HOST)
 #define OPTS_ADD                                                                                                       \
 	(OPT_BIT(OPT_HOME) | OPT_BIT(OPT_ACCOUNT) | OPT_BIT(OPT_PERMS) | OPT_BIT(OPT_CREATE_HOME) |                    \
-	 OPT_BIT(OPT_DISABLED))
+	 OPT_BIT(OPT_DISABLED) | OPT_H)
 #define OPTS_SET                                                                                                       \
 	(OPT_BIT(OPT_HOME) | OPT_BIT(OPT_ACCOUNT) | OPT_BIT(OPT_NO_ACCOUNT) | OPT_BIT(OPT_PERMS) |                     \
-	 OPT_BIT(OPT_CREATE_HOME))
+	 OPT_BIT(OPT_CREATE_HOME) | OPT_H)
 
 /* One row per `ferry user VERB`: what it accepts and whether it may create
  * the database (only add: a typo in the path must not leave empty files).
  * Rows that modify one user name the change and the word reporting it. */
 static const struct cli_user_cmd cli_user_cmds[] = {
 	{ "add", cli_user_add, NULL, NULL, OPTS_ADD, true, true },
-	{ "del", cli_user_del, NULL, NULL, 0, true, false },
-	{ "list", cli_user_list, NULL, NULL, 0, false, false },
-	{ "show", cli_user_show, NULL, NULL, 0, true, false },
-	{ "passwd", cli_user_modify, cli_change_password, "has a new password", 0, true, false },
-	{ "enable", cli_user_modify, cli_change_enable, "enabled", 0, true, false },
-	{ "disable", cli_user_modify, cli_change_disable, "disabled", 0, true, false },
+	{ "del", cli_user_del, NULL, NULL, OPT_H, true, false },
+	{ "list", cli_user_list, NULL, NULL, OPT_H, false, false },
+	{ "show", cli_user_show, NULL, NULL, OPT_H, true, false },
+	{ "passwd", cli_user_modify, cli_change_password, "has a new password", OPT_H, true, false },
+	{ "enable", cli_user_modify, cli_change_enable, "enabled", OPT_H, true, false },
+	{ "disable", cli_user_modify, cli_change_disable, "disabled", OPT_H, true, false },
 	{ "set", cli_user_modify, cli_change_set, "updated", OPTS_SET, true, false },
 };
 
@@ -394,7 +411,7 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
 			return cli_usage_err("user %s: option '%s' needs a value", cmd->verb, argv[optind - 1]);
 		if (o == '?' && optopt)
 			return cli_usage_err("user %s: unknown option '-%c'", cmd->verb, optopt);
-		if (o < OPT_HOME || o > OPT_DISABLED)
+		if (o < OPT_HOME || o > OPT_HOST)
 			return cli_usage_err("user %s: unknown option '%s'", cmd->verb, argv[optind - 1]);
 		if (!(cmd->options & OPT_BIT(o)))
 			return cli_usage_err("user %s: option '--%s' does not apply here", cmd->verb,
@@ -406,6 +423,8 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
 			a->account = optarg;
 		else if (o == OPT_PERMS)
 			a->perms_text = optarg;
+		else if (o == OPT_HOST)
+			a->host = optarg;
 	}
 	int nargs = argc - optind;
 	if (cmd->takes_name && nargs < 1)
@@ -419,10 +438,23 @@ static int cli_parse_user_args(const struct cli_user_cmd *cmd, int argc, char **
 		return cli_usage_err("user add: --home DIR is required");
 	if (a->account && (a->seen & OPT_BIT(OPT_NO_ACCOUNT)))
 		return cli_usage_err("user %s: --account and --no-account exclude each other", cmd->verb);
-	if (cmd->change == cli_change_set && !(a->seen & ~OPT_BIT(OPT_CREATE_HOME)))
+	if (cmd->change == cli_change_set && !(a->seen & ~(OPT_BIT(OPT_CREATE_HOME) | OPT_H)))
 		return cli_usage_err("user set: nothing to change (give --home, --account, --no-account or --perms)");
 	if ((a->seen & OPT_BIT(OPT_CREATE_HOME)) && !a->home)
 		return cli_usage_err("user %s: --create-home needs --home", cmd->verb);
+	return CLI_EXIT_OK;
+}
+
+/* --host: the [host NAME] must exist in the configuration; the store key
+ * is then "NAME:HOST" (userstore.h user_key). */
+static int cli_user_host(const struct cli *c, struct cli_args *a)
+{
+	int rc = cli_store_key(c, a->name, a->host, a->key, sizeof(a->key), &a->host_name);
+	if (rc)
+		return rc;
+	if (a->name)
+		(void)snprintf(a->shown, sizeof(a->shown), "%s%s%s", a->name, a->host_name ? "' in host '" : "",
+			       a->host_name ? a->host_name : "");
 	return CLI_EXIT_OK;
 }
 
@@ -434,7 +466,9 @@ int cli_user(struct cli *c, int argc, char **argv)
 
 	if (argc < 1)
 		return cli_usage_err(
-		    "user: missing command (add, del, list, show, passwd, enable, disable, set, import)");
+		    "user: missing command (add, del, list, show, passwd, enable, disable, set, import, key)");
+	if (strcmp(argv[0], "key") == 0)
+		return cli_user_key(c, argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_LEN(cli_user_cmds); i++)
 		if (strcmp(argv[0], cli_user_cmds[i].verb) == 0)
 			cmd = &cli_user_cmds[i];
@@ -447,6 +481,8 @@ int cli_user(struct cli *c, int argc, char **argv)
 		rc = cli_validate_args(&a);
 	if (!rc && !c->cfg)
 		rc = cli_load_config(c);
+	if (!rc)
+		rc = cli_user_host(c, &a);
 	if (!rc && !c->store)
 		rc = cli_open_store(c, cmd->create ? USERSTORE_CREATE : 0);
 	if (!rc)

@@ -17,7 +17,8 @@
 /* ferry_user.c's options that take a value as the next argument. */
 static bool cli_user_takes_value(const char *arg)
 {
-	return strcmp(arg, "--home") == 0 || strcmp(arg, "--account") == 0 || strcmp(arg, "--perms") == 0;
+	return strcmp(arg, "--home") == 0 || strcmp(arg, "--account") == 0 || strcmp(arg, "--perms") == 0 ||
+	       strcmp(arg, "--host") == 0;
 }
 
 int cli_user_set(struct cli *c, int argc, char **argv)
@@ -26,7 +27,8 @@ int cli_user_set(struct cli *c, int argc, char **argv)
 	char **rest = util_xcalloc((size_t)argc + 1, sizeof(*rest));
 	int nrest = 0, rc;
 	bool perms_list = false;
-	const char *name = NULL;
+	const char *name = NULL, *host = NULL;
+	char key[CLI_NAME_MAX + CONFIG_VHOST_NAME_MAX + 2];
 
 	rc = cli_policy_parse(&p, POLICY_USER, "user set", argc, argv);
 	for (int i = 0; !rc && i < argc; i++) {
@@ -37,6 +39,11 @@ int cli_user_set(struct cli *c, int argc, char **argv)
 		}
 		if (strncmp(argv[i], "--perms", 7) == 0)
 			perms_list = true;
+		if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) {
+			host = argv[i + 1];
+		} else if (strncmp(argv[i], "--host=", 7) == 0) {
+			host = argv[i] + 7;
+		}
 		if (i > 0 && argv[i][0] != '-' && !name && !cli_user_takes_value(argv[i - 1]))
 			name = argv[i];
 		rest[nrest++] = argv[i];
@@ -60,6 +67,8 @@ int cli_user_set(struct cli *c, int argc, char **argv)
 	}
 	if (!rc)
 		rc = cli_load_config(c);
+	if (!rc) /* a virtual host's user (--host): its store key */
+		rc = cli_store_key(c, name, host, key, sizeof(key), NULL);
 	if (!rc)
 		rc = cli_open_store(c, 0);
 	if (!rc && !c->ops->policy_write)
@@ -69,22 +78,28 @@ int cli_user_set(struct cli *c, int argc, char **argv)
 	if (rc)
 		goto out;
 	struct user_record u;
-	int r = c->ops->lookup(c->store, name, &u);
+	int r = c->ops->lookup(c->store, key, &u);
 	if (r) {
 		rc = cli_store_err(c, name, r);
 		goto out;
 	}
 	user_record_free(&u);
-	if (nrest > 2 || (nrest == 2 && strcmp(rest[1], name) != 0)) {
+	/* Options for ferry_user.c beyond "set NAME" and --host */
+	bool other = false;
+	for (int j = 1; j < nrest; j++)
+		if (rest[j] != name && strcmp(rest[j], "--host") != 0 && strncmp(rest[j], "--host=", 7) != 0 &&
+		    !(host && rest[j] == host && strcmp(rest[j - 1], "--host") == 0))
+			other = true;
+	if (other) {
 		rc = cli_user(c, nrest, rest); /* --home, --account, --perms LIST ... */
 		if (rc)
 			goto out;
 	}
 	r = c->ops->txn(c->store, USERSTORE_BEGIN);
 	if (!r) {
-		r = cli_policy_apply(c, &p, POLICY_USER, name);
+		r = cli_policy_apply(c, &p, POLICY_USER, key);
 		if (!r && perms_list) {
-			r = policy_put(c->ops, c->store, POLICY_USER, name, POLICY_A_PERMS, "", NULL);
+			r = policy_put(c->ops, c->store, POLICY_USER, key, POLICY_A_PERMS, "", NULL);
 			r = r == -ENOENT ? 0 : r;
 		}
 		r = c->ops->txn(c->store, r ? USERSTORE_ROLLBACK : USERSTORE_COMMIT) ?: r;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config_row.h"
+#include "config_host.h"
 #include "log.h"
 #include "parse.h"
 #include "str.h"
@@ -122,6 +123,8 @@ static const struct config_row config_rows[] = {
 	    "bytes per second the whole server sends (downloads, listings), K/M/G suffixes; 0 = no limit"),
 	ROW("limits", "rate_up", CONFIG_T_SIZE, rate_up, 0, 1ull << 40, "0",
 	    "bytes per second the whole server receives (uploads), K/M/G suffixes; 0 = no limit"),
+	ROW("limits", "hash_jobs", CONFIG_T_UINT, hash_jobs, 0, 1000, "2",
+	    "checksums (FTP HASH, XCRC, XMD5, XSHA*) one user may have running at once; more get 450; 0 = no limit"),
 	{ .section = "store",
 	  .key = "backend",
 	  .type = CONFIG_T_STRING,
@@ -349,6 +352,7 @@ struct config_parse {
 	int io_err;			   /* errno of a read failure */
 	unsigned err_line;		   /* 0 = no error recorded */
 	char msg[512];			   /* the first error, without "FILE:LINE: " */
+	unsigned host_seen;		   /* keys given in the current [host NAME] */
 };
 
 /* Values and names from the file are quoted in messages that end up on a
@@ -441,6 +445,18 @@ static char *config_read_line(char *str, int num, void *stream)
 	} else if (s.n && s.p[0] == '[') {
 		const char *end = memchr(s.p, ']', s.n);
 		size_t n = end ? (size_t)(end - s.p - 1) : 0;
+		/* [host NAME]: inih gets "[host]" (config_host.c). */
+		if (end && (n == 4 || (n > 4 && s.p[5] == ' ')) && memcmp(s.p + 1, "host", 4) == 0) {
+			char why[384];
+			struct slice name = { s.p + 5, n - 4 };
+			if (config_host_begin(ctx->c, name, ctx->line, why, sizeof(why)) != 0) {
+				config_fail(ctx, "%s", why);
+				return NULL;
+			}
+			ctx->host_seen = 0;
+			memcpy(str, "[host]", sizeof("[host]"));
+			return str;
+		}
 		if (end && !config_section_known(s.p + 1, n)) {
 			struct slice name = { s.p + 1, n };
 			config_fail(ctx, "[%s]: unknown section", str_escape(name, sect, sizeof(sect)));
@@ -481,6 +497,13 @@ static int config_handle_key(void *user, const char *section, const char *name, 
 	if (section[0] == '\0') {
 		config_fail(ctx, "%s: key outside any [section]", qk);
 		return 0;
+	}
+	if (strcmp(section, "host") == 0) {
+		if (config_host_key(ctx->c, name, value, ctx->dir, &ctx->host_seen, why, sizeof(why)) != 0) {
+			config_fail(ctx, "%s", why);
+			return 0;
+		}
+		return 1;
 	}
 	const struct config_row *row = config_find_row(section, name, &section_known);
 	if (!row) {
@@ -759,6 +782,11 @@ int config_load_checked(const char *path, config_check_fn *check, struct config 
 			       "comment",
 			       path, line);
 		goto fail;
+	}
+	if (!ctx->err_line) {
+		unsigned hl = 0;
+		if (config_host_check(ctx->c, &hl, ctx->msg, sizeof(ctx->msg)) != 0)
+			ctx->err_line = hl ? hl : 1;
 	}
 	if (ctx->err_line || config_check_tls(ctx) != 0 || config_check_proxy(ctx) != 0 ||
 	    config_check_store(ctx) != 0 || config_check_sftp(ctx) != 0 || config_check_build(ctx, check) != 0) {

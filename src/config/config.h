@@ -28,6 +28,21 @@ struct config_cidr {
 	uint8_t addr[16];
 };
 
+/* A [host NAME] section (RFC 7151 HOST and TLS SNI select it): its own
+ * users (stored under user_key(): "NAME:HOST"), banner, certificate and
+ * limits. Names are lower case; aliases is "" or comma-separated. */
+#define CONFIG_MAX_VHOSTS 16
+#define CONFIG_VHOST_NAME_MAX 127
+struct config_vhost {
+	char name[CONFIG_VHOST_NAME_MAX + 1]; /* the section's NAME: the canonical host name */
+	char aliases[512];		      /* further names HOST and SNI match */
+	char banner[256];		      /* reply text of HOST's 220; "" = [server] banner */
+	char tls_cert[1024];		      /* "" = the [tls] certificates answer */
+	char tls_key[1024];
+	unsigned max_per_user; /* logged-in sessions per user of this host; 0 = [limits] max_per_user */
+	unsigned line;	       /* of the [host NAME] header, for messages */
+};
+
 struct config {
 	atomic_uint refs;
 	char path[PATH_MAX]; /* the file it was read from ("" for built-in defaults) */
@@ -54,6 +69,7 @@ struct config {
 	uint32_t proxy_timeout_ms;
 	/* [limits]: abuse limits (guard.h); 0 turns a limit off where allowed */
 	unsigned max_per_ip, max_per_user, connect_rate, connect_burst, prelogin_commands, ban_failures;
+	unsigned hash_jobs; /* [limits] hash_jobs: HASH/XCRC/check-file running at once per user */
 	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
 	/* [limits] rate_down, rate_up: the whole server's transfer rates, bytes/s,
 	 * shared by all sessions (core/rate.h); 0 = unlimited */
@@ -125,7 +141,17 @@ struct config {
 
 	/* [admin] */
 	char admin_socket[1024]; /* "" = no admin socket (ferry status/kick) */
+
+	/* [host NAME] sections (config_host.c), in file order */
+	struct config_vhost vhosts[CONFIG_MAX_VHOSTS];
+	size_t n_vhosts;
 };
+
+/* The [host] section whose name or alias is name (case-insensitive), or NULL. */
+const struct config_vhost *config_vhost_find(const struct config *c, const char *name);
+/* True if name is a valid host name for HOST, SNI and [host NAME]: 1-127
+ * characters of letters, digits, '.', '-' (no ':' or '/': see user_key). */
+bool config_vhost_name_valid(const char *name);
 
 /* Built-in defaults (no file). Returns ownership (refs = 1). */
 struct config *config_new_default(void);

@@ -80,6 +80,11 @@ bool auth_verify_password(const char *hash, const char *password)
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
 		struct auth_result *out)
 {
+	/* SECURITY: a login name is never a virtual host's key ("NAME:HOST",
+	 * userstore.h): SFTP logins are users of the default host. The name
+	 * becomes one no key can be, so the cost is that of an unknown user. */
+	if (user && strchr(user, USER_HOST_SEP))
+		user = "";
 	auth_login(ops, s, user, password, NULL, out);
 }
 
@@ -226,5 +231,54 @@ void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, 
 	}
 	if (u.enabled && allowed && !out->err)
 		auth_result_take(ops, s, out, &u);
+	user_record_free(&u);
+}
+
+void auth_check_key(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *fingerprint,
+		    const char *blob, struct auth_result *out)
+{
+	struct user_record u = { 0 };
+	struct otp_state st = { 0 };
+	bool found = false, have_st = false;
+	*out = (struct auth_result){ 0 };
+	if (!ops || !s || !user || !fingerprint || !blob || !ops->key_check) {
+		out->err = -EINVAL;
+		return;
+	}
+	/* SECURITY: the same lookups whether or not the user exists, so the
+	 * time does not tell either. */
+	int r = userstore_load(ops, s, user, &u, &st, &found, &have_st);
+	int k = ops->key_check(s, user, fingerprint, blob);
+	if (r)
+		out->err = r;
+	else if (k && k != -ENOENT)
+		out->err = k;
+	else if (found && k == 0 && u.enabled) {
+		auth_result_take(ops, s, out, &u);
+		out->totp_next = have_st && st.totp_secret;
+	}
+	otp_state_free(&st);
+	user_record_free(&u);
+}
+
+void auth_check_totp(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *code,
+		     struct auth_result *out)
+{
+	struct user_record u = { 0 };
+	struct otp_state st = { 0 };
+	bool found = false, have_st = false;
+	int64_t step = 0;
+	*out = (struct auth_result){ 0 };
+	if (!ops || !s || !user || !code) {
+		out->err = -EINVAL;
+		return;
+	}
+	out->err = userstore_load(ops, s, user, &u, &st, &found, &have_st);
+	bool ok = !out->err && found && u.enabled && have_st && st.totp_secret &&
+		  auth_totp_check(st.totp_secret, code, util_wall_s(), &step) == 0 &&
+		  auth_cas_ok(ops->totp_advance(s, user, step), &out->err);
+	if (ok && !out->err)
+		auth_result_take(ops, s, out, &u);
+	otp_state_free(&st);
 	user_record_free(&u);
 }

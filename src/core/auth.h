@@ -43,6 +43,7 @@ struct auth_result {
 	int err;	   /* 0, or -errno when the store itself failed */
 	bool user_limit;   /* ok, but [limits] max_per_user sessions are logged in
 			    * (set by the session, which counts them) */
+	bool totp_next;	   /* ok, but the user's TOTP code must follow (auth_check_key) */
 	bool otp;	   /* logged in with a one-time password ... */
 	unsigned otp_left; /* ... after which this many are left */
 	/* When ok: the user's effective policy (policy_eff.h: user, groups,
@@ -60,7 +61,9 @@ struct auth_result {
 };
 void auth_result_free(struct auth_result *r);
 
-/* Looks the user up and verifies the password. An unknown or disabled user
+/* Looks the user up and verifies the password (a name holding ':', the
+ * key of a [host] user, is refused as unknown: callers that select a host
+ * build its key with user_key and call auth_login). An unknown or disabled user
  * costs one hash computation against a fixed dummy hash, so timing does not
  * tell which users exist. Blocking: job pool only. */
 void auth_check(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *password,
@@ -78,5 +81,21 @@ void auth_login(const struct userstore_ops *ops, struct userstore *s, const char
  * the store maps principal to user. No password is involved. Blocking. */
 void auth_check_principal(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *principal,
 			  bool by_default, struct auth_result *out);
+
+/* An SSH public key login: may the key of fingerprint and blob (base64, as
+ * the store keeps it) log in as user? Yes when the user exists, is enabled
+ * and has the key on its list (userstore key_check). An unknown user, a
+ * disabled one and a key not on the list look the same (!ok); no password
+ * is involved. A user with TOTP gets totp_next: the key stands for the
+ * password, the code must still follow (auth_check_totp). Blocking: job
+ * pool only. */
+void auth_check_key(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *fingerprint,
+		    const char *blob, struct auth_result *out);
+
+/* The TOTP code after a key (totp_next): ok when the enabled user's code
+ * is good for now (±1 step) and not used before (the store's
+ * compare-and-swap, as auth_login's). Blocking: job pool only. */
+void auth_check_totp(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *code,
+		     struct auth_result *out);
 
 #endif

@@ -30,6 +30,15 @@ size_t auth_event_line(const struct auth_event *ev, char *out, size_t n)
 		int more = snprintf(out + w, n - (size_t)w, " protocol=%s", ev->protocol);
 		w = more < 0 ? w : w + more;
 	}
+	/* After the fields fail2ban's filters read, never before them. */
+	if (w >= 0 && (size_t)w < n && ev->method) {
+		int more = snprintf(out + w, n - (size_t)w, " method=%s", ev->method);
+		w = more < 0 ? w : w + more;
+	}
+	if (w >= 0 && (size_t)w < n && ev->key) {
+		int more = snprintf(out + w, n - (size_t)w, " key=%s", ev->key);
+		w = more < 0 ? w : w + more;
+	}
 	if (w < 0)
 		return 0;
 	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;
@@ -42,14 +51,16 @@ static void login_json(const struct auth_event *ev, const char *result, bool has
 	const struct log_field f[] = {
 		LOG_FS("user", ev->user),	  LOG_FS("ip", ev->ip),
 		LOG_FS("result", result),	  LOG_FS("reason", reason),
-		LOG_FS("protocol", ev->protocol),
+		LOG_FS("protocol", ev->protocol), LOG_FS("method", ev->method),
+		LOG_FS("key", ev->key),
 	};
-	/* Left out: reason for a success, protocol when FTP's. */
+	/* Left out: reason for a success, protocol when FTP's, method and key
+	 * when not given. */
 	bool pr = log_protocol_shown(ev->protocol);
 	struct log_field g[ARRAY_LEN(f)];
 	size_t k = 0;
 	for (size_t i = 0; i < ARRAY_LEN(f); i++)
-		if ((i != 3 || has_reason) && (i != 4 || pr))
+		if ((i != 3 || has_reason) && (i != 4 || pr) && (i != 5 || ev->method) && (i != 6 || ev->key))
 			g[k++] = f[i];
 	log_json(ev->sid, "login", g, k);
 }
@@ -107,11 +118,12 @@ uint64_t auth_event(const struct auth_event *ev, const struct auth_sink *s, uint
 {
 	auth_event_log(ev);
 	struct metrics *m = s ? s->metrics : NULL;
+	enum metrics_protocol p = metrics_protocol_of(ev->protocol);
 	if (ev->outcome == AUTH_LOGIN_OK) {
-		METRICS_ADD(m, logins_ok, 1);
+		METRICS_ADD(m, logins_ok[p], 1);
 		return 0;
 	}
-	METRICS_ADD(m, logins_failed, 1);
+	METRICS_ADD(m, logins_failed[p], 1);
 	/* SECURITY: only a guess counts toward the ban: a wrong password,
 	 * account or one-time password, whichever step of whichever protocol
 	 * it was. */

@@ -29,6 +29,9 @@ struct auth_event {
 	const char *reason;   /* FAILED, REFUSED: one token ("bad-credentials", "user-limit") */
 	int err;	      /* STORE_ERROR: the store's error */
 	const char *protocol; /* NULL: FTP (the form fail2ban reads); "sftp": logged as protocol=sftp */
+	const char *method;   /* NULL: not logged; SSH's method ("password", "publickey",
+			       * "keyboard-interactive"): method=... */
+	const char *key;      /* NULL: not logged; a public key's fingerprint: key=SHA256:... */
 };
 
 /* Where a session's login outcomes are counted besides the logs; all

@@ -28,6 +28,8 @@ static const uint32_t op_needs[FILES_OP_COUNT] = {
 	[FILES_OP_RMDIR] = PERM_DELETE,
 	[FILES_OP_DELETE] = PERM_DELETE,
 	[FILES_OP_RENAME] = PERM_RENAME,
+	[FILES_OP_SYMLINK] = PERM_WRITE,
+	[FILES_OP_LINK] = PERM_WRITE,
 };
 
 int files_allow(uint32_t perms, enum files_op op)
@@ -156,6 +158,37 @@ int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
 	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
 	 * (the files belong to the service account). */
 	return r ? r : vfs_chmod(u->vfs, vpath, mode & 0777);
+}
+
+int files_readlink(const struct files_user *u, const char *vpath, char *out, size_t outsz)
+{
+	int r = files_allow(u->perms, FILES_OP_LIST);
+	return r ? r : vfs_readlink(u->vfs, vpath, out, outsz);
+}
+
+int files_symlink(const struct files_user *u, const char *target, const char *vpath)
+{
+	int r = files_allow(u->perms, FILES_OP_SYMLINK);
+	return r ? r : vfs_symlink(u->vfs, target, vpath);
+}
+
+int files_hardlink(const struct files_user *u, const char *from, const char *to)
+{
+	int r = files_allow(u->perms, FILES_OP_LINK);
+	return r ? r : vfs_hardlink(u->vfs, from, to);
+}
+
+int files_lset_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_TIME);
+	return r ? r : vfs_lset_mtime(u->vfs, vpath, mtime);
+}
+
+int files_lset_mode(const struct files_user *u, const char *vpath, mode_t mode)
+{
+	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	/* SECURITY: as files_set_mode: no set-ID or sticky bit from a client. */
+	return r ? r : vfs_lchmod(u->vfs, vpath, mode & 0777);
 }
 
 int files_stat(const struct files_user *u, const char *vpath, struct stat *st)
@@ -359,16 +392,17 @@ void files_event(const struct files_sink *sink, const struct files_event *ev)
 	if (!sink)
 		return;
 	struct metrics *m = sink->metrics;
+	enum metrics_protocol p = metrics_protocol_of(ev->protocol);
 	if (ev->kind == FILES_XFER_WRITE)
-		METRICS_ADD(m, bytes_in, ev->bytes);
+		METRICS_ADD(m, bytes_in[p], ev->bytes);
 	else
-		METRICS_ADD(m, bytes_out, ev->bytes);
+		METRICS_ADD(m, bytes_out[p], ev->bytes);
 	if (ev->result == FILES_OK)
-		METRICS_ADD(m, xfer_ok, 1);
+		METRICS_ADD(m, xfer_ok[p], 1);
 	else if (ev->result == FILES_ABORTED)
-		METRICS_ADD(m, xfer_aborted, 1);
+		METRICS_ADD(m, xfer_aborted[p], 1);
 	else
-		METRICS_ADD(m, xfer_failed, 1);
+		METRICS_ADD(m, xfer_failed[p], 1);
 	if (ev->kind == FILES_XFER_WRITE && ev->result == FILES_OK && sink->hooks && ev->home) {
 		struct hook_upload u = { .sid = ev->sid,
 					 .user = ev->user,

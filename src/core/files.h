@@ -35,6 +35,8 @@ enum files_op {
 	FILES_OP_RMDIR,	   /* "delete" */
 	FILES_OP_DELETE,   /* "delete" */
 	FILES_OP_RENAME,   /* "rename" */
+	FILES_OP_SYMLINK,  /* make a symbolic link (a new name): "write" */
+	FILES_OP_LINK,	   /* make a hard link (a new name): "write" */
 	FILES_OP_COUNT
 };
 
@@ -86,6 +88,17 @@ int files_rename(const struct files_user *u, const char *from, const char *to);
 int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime);
 /* Sets the permission bits of mode; set-ID and sticky bits are dropped. */
 int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode);
+
+/* Links (SFTP's READLINK, SYMLINK, hardlink, lsetstat): the target text of
+ * the symbolic link vpath (needs "list"); a symbolic link vpath to target,
+ * stored as given and only ever followed inside the root (fs/vfs.h); a hard
+ * link to of from, both inside the root; the time and mode of vpath itself
+ * (a final link not followed), as files_set_mtime and files_set_mode. */
+int files_readlink(const struct files_user *u, const char *vpath, char *out, size_t outsz);
+int files_symlink(const struct files_user *u, const char *target, const char *vpath);
+int files_hardlink(const struct files_user *u, const char *from, const char *to);
+int files_lset_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime);
+int files_lset_mode(const struct files_user *u, const char *vpath, mode_t mode);
 
 /* stat (following links inside the root) and lstat of vpath, for a user
  * who may list. */
@@ -148,6 +161,10 @@ int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir
  * dropped) of a file the user has open, asked of files_allow as by path. */
 int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime);
 int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode);
+/* The size of a file the user has open for writing, or of the plain file
+ * vpath (cut or extended), for a user who may upload. */
+int files_fd_truncate(const struct files_user *u, int fd, uint64_t size);
+int files_truncate(const struct files_user *u, const char *vpath, uint64_t size);
 /* The figures of the file system holding vpath, for a user who may list;
  * with a quota, the free and available blocks and files are at most what
  * is left of it. */

@@ -80,3 +80,15 @@ int files_available(const struct files_user *u, const char *vpath, uint64_t *byt
 	}
 	return 0;
 }
+
+int files_fd_truncate(const struct files_user *u, int fd, uint64_t size)
+{
+	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	return r ? r : vfs_fd_truncate(fd, size);
+}
+
+int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
+{
+	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	return r ? r : vfs_truncate(u->vfs, vpath, size);
+}

@@ -9,20 +9,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The protocol label (protocol="ftp"|"sftp") of the session, login and
+ * transfer series: their counters are arrays indexed by it. FTPS is
+ * counted as ftp. */
+enum metrics_protocol { METRICS_FTP, METRICS_SFTP, METRICS_PROTOCOLS };
+
 struct metrics {
-	atomic_uint_fast64_t connections; /* accepted control connections */
-	atomic_uint_fast64_t logins_ok, logins_failed;
-	atomic_uint_fast64_t bytes_in, bytes_out; /* data connections */
-	atomic_uint_fast64_t xfer_ok, xfer_aborted, xfer_failed;
-	atomic_uint_fast64_t tls_ok, tls_failed; /* control and data handshakes */
-	atomic_uint_fast64_t bans;		 /* bans imposed */
-	atomic_uint_fast64_t evictions;		 /* sessions not logged in closed for room (max_sessions) */
-	atomic_uint pasv_open;			 /* passive listeners open now */
+	atomic_uint_fast64_t connections[METRICS_PROTOCOLS]; /* accepted control (SSH) connections */
+	atomic_uint_fast64_t logins_ok[METRICS_PROTOCOLS], logins_failed[METRICS_PROTOCOLS];
+	atomic_uint_fast64_t bytes_in[METRICS_PROTOCOLS], bytes_out[METRICS_PROTOCOLS]; /* file data */
+	atomic_uint_fast64_t xfer_ok[METRICS_PROTOCOLS], xfer_aborted[METRICS_PROTOCOLS],
+	    xfer_failed[METRICS_PROTOCOLS];
+	atomic_uint_fast64_t tls_ok, tls_failed;	   /* control and data handshakes */
+	atomic_uint_fast64_t bans;			   /* bans imposed */
+	atomic_uint_fast64_t evictions[METRICS_PROTOCOLS]; /* not logged in, closed for room (max_sessions) */
+	atomic_uint pasv_open;				   /* passive listeners open now */
 };
+
+/* The label index of a front-end's protocol name ("ftp", "ftps", "sftp";
+ * NULL is FTP's, as in auth_event and files_event). */
+enum metrics_protocol metrics_protocol_of(const char *protocol);
 
 /* Values read at scrape time. */
 struct metrics_gauges {
-	unsigned sessions;
+	unsigned sessions[METRICS_PROTOCOLS];
 	unsigned bans_active;
 	unsigned jobs_queued;
 	uint64_t hooks_dropped; /* a counter kept by the hook runner (hooks.h) */

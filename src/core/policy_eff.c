@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "config.h"
 #include "guard.h"
+#include "userstore.h"
 #include "util.h"
 
 void policy_defaults_from_config(const struct config *cfg, struct policy_defaults *d)
@@ -205,6 +206,12 @@ const char *auth_admit(struct guard *g, const struct config *cfg, const char *us
 	/* Without a value of its own the guard's live [limits] max_per_user
 	 * counts (a reload may have changed it since cfg). */
 	const unsigned *limit = (res->policy.has & POLICY_HAS_MAX_SESSIONS) ? &res->policy.max_sessions : NULL;
+	/* A virtual host's user (NAME:HOST): that [host] max_per_user, when
+	 * set, stands for the server's. */
+	const struct config_vhost *h = config_vhost_find(cfg, user_key_host(user));
+	unsigned host_max = h ? h->max_per_user : 0;
+	if (!limit && host_max)
+		limit = &host_max;
 	if (!guard_user_acquire_limit(g, user, limit))
 		return "user-limit";
 	*counted = true;

@@ -75,6 +75,21 @@ int vfs_rename(struct vfs *v, const char *from, const char *to);
 int vfs_set_mtime(struct vfs *v, const char *vpath, const struct timespec *mtime);
 int vfs_chmod(struct vfs *v, const char *vpath, mode_t mode);
 
+/* Links (vfs_link.c). A symbolic link's target is stored as given and only
+ * ever followed by the confined walk, so it cannot lead out of the root
+ * (an absolute target is a path under the root). */
+/* The target text of the symbolic link vpath into out (NUL-terminated);
+ * -EINVAL when vpath is not a link, -ENAMETOOLONG when out is too small. */
+int vfs_readlink(struct vfs *v, const char *vpath, char *out, size_t outsz);
+/* Makes vpath a symbolic link to target (any text but empty). */
+int vfs_symlink(struct vfs *v, const char *target, const char *vpath);
+/* Makes to a hard link of from (not followed if a symlink); both inside. */
+int vfs_hardlink(struct vfs *v, const char *from, const char *to);
+/* The modification time and the mode of vpath itself, a final symbolic
+ * link not followed (Linux has no mode on a link: -EOPNOTSUPP). */
+int vfs_lset_mtime(struct vfs *v, const char *vpath, const struct timespec *mtime);
+int vfs_lchmod(struct vfs *v, const char *vpath, mode_t mode);
+
 /* Uploads. A REPLACE upload writes a new unnamed/temporary file in the
  * target's directory and only vfs_upload_commit() makes it appear under
  * the final name (atomically replacing an old file), so no half-written

@@ -48,6 +48,72 @@ int vfs_fd_pwrite(int fd, const void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/* read + write through a buffer: copy_file_range cannot (another file
+ * system before Linux 5.19, an O_APPEND fd, a kernel without it). */
+static int copy_by_hand(int in, uint64_t off_in, int out, uint64_t off_out, size_t n, size_t *copied)
+{
+	char buf[64 * 1024];
+	while (*copied < n) {
+		size_t want = n - *copied < sizeof(buf) ? n - *copied : sizeof(buf), got;
+		int r = vfs_fd_pread(in, buf, want, off_in + *copied, &got);
+		if (r == 0 && got)
+			r = vfs_fd_pwrite(out, buf, got, off_out + *copied);
+		if (r || !got)
+			return r;
+		*copied += got;
+	}
+	return 0;
+}
+
+int vfs_fd_copy(int in, uint64_t off_in, int out, uint64_t off_out, size_t n, size_t *copied)
+{
+	uint64_t end;
+	*copied = 0;
+	if (off_in > (uint64_t)INT64_MAX || __builtin_add_overflow(off_out, (uint64_t)n, &end) ||
+	    end > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	int fl = fcntl(out, F_GETFL);
+	while (!(fl & O_APPEND) && *copied < n) {
+		loff_t oi = (loff_t)(off_in + *copied), oo = (loff_t)(off_out + *copied);
+		ssize_t r = copy_file_range(in, &oi, out, &oo, n - *copied, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 &&
+		    (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EBADF))
+			break; /* the kernel cannot here: by hand from where it stopped */
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return 0; /* the end of in */
+		*copied += (size_t)r;
+	}
+	return copy_by_hand(in, off_in, out, off_out, n, copied);
+}
+
+int vfs_fd_truncate(int fd, uint64_t size)
+{
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+}
+
+int vfs_truncate(struct vfs *v, const char *vpath, uint64_t size)
+{
+	struct stat st;
+	int fd = -1;
+	/* O_NONBLOCK: a FIFO must not block the loop (it is refused below). */
+	int r = vfs_open(v, vpath, O_WRONLY | O_NONBLOCK, &fd);
+	if (r == 0 && fstat(fd, &st) != 0)
+		r = -errno;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	if (r == 0)
+		r = vfs_fd_truncate(fd, size);
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
 int vfs_fd_sync(int fd)
 {
 	return fsync(fd) == 0 ? 0 : -errno;

@@ -19,6 +19,17 @@ int vfs_fd_pread(int fd, void *buf, size_t n, uint64_t off, size_t *got);
  * the kernel appends whatever off says. */
 int vfs_fd_pwrite(int fd, const void *buf, size_t n, uint64_t off);
 int vfs_fd_sync(int fd);
+/* Cuts or extends the open file fd to size bytes (ftruncate). */
+int vfs_fd_truncate(int fd, uint64_t size);
+/* The same on the plain file at vpath (inside the root): -EISDIR for a
+ * directory, -EINVAL for anything else not plain. */
+int vfs_truncate(struct vfs *v, const char *vpath, uint64_t size);
+/* Copies up to n bytes from fd in at off_in to fd out at off_out, in the
+ * kernel where it can (copy_file_range; read and write otherwise, so also
+ * to an O_APPEND fd, whose data goes to its end). *copied is what was
+ * copied, less than n only at the end of in. Blocks for as long as n bytes
+ * take: callers bound n. */
+int vfs_fd_copy(int in, uint64_t off_in, int out, uint64_t off_out, size_t n, size_t *copied);
 int vfs_fd_set_mtime(int fd, const struct timespec *mtime);
 int vfs_fd_chmod(int fd, mode_t mode);
 /* statvfs of the file system holding vpath (inside the root). */

@@ -14,6 +14,7 @@ void cmd_user(struct proto *p, struct slice arg);
 void cmd_pass(struct proto *p, struct slice arg);
 void cmd_acct(struct proto *p, struct slice arg);
 void cmd_rein(struct proto *p, struct slice arg);
+void cmd_host(struct proto *p, struct slice arg);
 void cmd_quit(struct proto *p, struct slice arg);
 void cmd_noop(struct proto *p, struct slice arg);
 void cmd_syst(struct proto *p, struct slice arg);
@@ -63,6 +64,15 @@ void cmd_conf(struct proto *p, struct slice arg);
 void cmd_site(struct proto *p, struct slice arg);
 void cmd_site_help(struct proto *p, struct slice arg);
 void cmd_site_chmod(struct proto *p, struct slice arg);
+/* Checksums (cmd_hash.c): HASH, RANG, the X forms; OPTS HASH. */
+void cmd_hash(struct proto *p, struct slice arg);
+void cmd_rang(struct proto *p, struct slice arg);
+void cmd_xcrc(struct proto *p, struct slice arg);
+void cmd_xmd5(struct proto *p, struct slice arg);
+void cmd_xsha1(struct proto *p, struct slice arg);
+void cmd_xsha256(struct proto *p, struct slice arg);
+void cmd_xsha512(struct proto *p, struct slice arg);
+void cmd_opts_hash(struct proto *p, struct slice arg);
 
 /* RFC 2228 (cmd_gss.c). The protection of the control channel itself
  * (unwrapping MIC/ENC, wrapping their replies) is the dispatcher's, in

@@ -27,6 +27,22 @@ static void gss_user_done(struct proto *p, const struct proto_result *r);
 static void user_gss(struct proto *p);
 static void cmd_login_ok(struct proto *p, int code, const char *text);
 
+/* The store key of the name USER gave, in the selected host (userstore.h
+ * user_key). A name holding the key separator is never a login name: its
+ * key starts with the separator, which no key does, so it is an unknown
+ * user like any other (331, then 530). */
+static char *user_key_for(struct proto *p, struct slice arg)
+{
+	char *name = slice_dup(arg);
+	const char *host = p->vhost ? p->vhost->name : NULL;
+	size_t n = arg.n + (host ? strlen(host) : 0) + 2;
+	char *key = util_xcalloc(1, n);
+	if (user_key(name, host, key, n) != 0)
+		(void)snprintf(key, n, "%c%s", USER_HOST_SEP, name);
+	free(name);
+	return key;
+}
+
 void cmd_user(struct proto *p, struct slice arg)
 {
 	if (arg.n > USER_NAME_MAX) {
@@ -42,7 +58,7 @@ void cmd_user(struct proto *p, struct slice arg)
 	/* RFC 959 §4.1.1: USER flushes user, password and account; transfer
 	 * parameters stay as they are. */
 	proto_logout(p);
-	p->user = slice_dup(arg);
+	p->user = user_key_for(p, arg);
 	/* RFC 2228 §4: after ADAT the principal may authorise the login. */
 	if (p->gss == GSS_ON) {
 		p->login = LOGIN_USER;
@@ -108,7 +124,7 @@ static void lookup_done(struct proto *p, const struct proto_result *r)
 		p->lock_user = util_xstrdup(p->user);
 	}
 	p->challenge = *ch;
-	(void)reply_sanitize(slice_from_cstr(p->user), name, sizeof(name));
+	(void)reply_sanitize((struct slice){ p->user, user_key_name_len(p->user) }, name, sizeof(name));
 	int form = challenge_form(p, ch);
 	switch (ch->kind) {
 	case AUTH_KIND_PASSWORD:
@@ -227,10 +243,10 @@ static void user_limit_refused(struct proto *p)
 	/* Issue 13: say which limit, so a client's user can tell a refusal
 	 * from a fault (rclone only showed its retries). */
 	char name[64], text[200];
-	(void)reply_sanitize(slice_from_cstr(p->user), name, sizeof(name));
-	(void)snprintf(text, sizeof(text),
-		       "Too many sessions for user %s (limit %u); close some or raise [limits] max_per_user.", name,
-		       p->cfg->max_per_user);
+	unsigned limit = proto_user_limit(p->cfg, p->user);
+	(void)reply_sanitize((struct slice){ p->user, user_key_name_len(p->user) }, name, sizeof(name));
+	(void)snprintf(text, sizeof(text), "Too many sessions for user %s (limit %u); close some or raise %s.", name,
+		       limit ? limit : p->cfg->max_per_user, limit ? "[host] max_per_user" : "[limits] max_per_user");
 	proto_logout(p);
 	proto_close_with(p, text);
 }
@@ -328,6 +344,8 @@ void cmd_rein(struct proto *p, struct slice arg)
 	proto_logout(p);
 	proto_reset_params(p);
 	proto_reply(p, 220, "Service ready for new user.");
+	/* RFC 7151 §3.2.1: REIN forgets the HOST (the SNI goes with TLS). */
+	p->vhost = NULL;
 	/* RFC 2228 App. I: REIN deletes the security context (after the 220,
 	 * which goes out protected). */
 	if (p->gss != GSS_OFF)
@@ -394,6 +412,8 @@ static void tls_stopped(struct proto *p, const struct proto_result *r)
 	}
 	p->tls = false;
 	p->pbsz = false;
+	p->sni_given = false;
+	p->sni_vhost = NULL;
 	if (p->rein_after_stop)
 		p->prot = 'C';
 	p->rein_after_stop = false;

@@ -45,6 +45,12 @@ void cmd_feat(struct proto *p, struct slice arg)
 			proto_reply_cont(p, " MLST %s", facts);
 			continue;
 		}
+		if (rows[i].fn == cmd_hash) { /* HASH draft §3.1: '*' marks the selection */
+			char algs[96];
+			hash_alg_list(p->hash_alg, algs, sizeof(algs));
+			proto_reply_cont(p, " HASH %s", algs);
+			continue;
+		}
 		proto_reply_cont(p, " %s", rows[i].feat);
 	}
 	proto_reply_end(p, 211, "End");
@@ -187,6 +193,10 @@ void cmd_opts(struct proto *p, struct slice arg)
 		}
 		p->mlst_facts = listing_parse_facts(want, echo, sizeof(echo));
 		proto_reply(p, 200, "MLST OPTS %s", echo);
+		return;
+	}
+	if (slice_eq_ci(name, "HASH")) {
+		cmd_opts_hash(p, rest);
 		return;
 	}
 	proto_reply(p, 501, "Option not understood.");

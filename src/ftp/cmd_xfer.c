@@ -129,6 +129,7 @@ void cmd_rest(struct proto *p, struct slice arg)
 		return;
 	}
 	p->rest = v;
+	p->rang = false; /* the later of REST and RANG decides */
 	proto_reply(p, 350, "Restarting at %llu. Send RETR, STOR or APPE.", (unsigned long long)v);
 }
 
@@ -353,13 +354,19 @@ static void retr_counted(struct proto *p, const struct proto_result *r)
 void cmd_retr(struct proto *p, struct slice arg)
 {
 	uint64_t rest = p->rest;
+	bool rang = p->rang;
 	p->rest = 0; /* used by this command whatever happens */
+	p->rang = false;
+	if (rang && p->type == 'A') { /* draft-bryan-ftp-range §5 */
+		proto_reply(p, 551, "RANG needs TYPE I.");
+		return;
+	}
 	char vpath[PATH_MAX];
 	if (!proto_files_resolve(p, FILES_OP_READ, arg, vpath))
 		return;
 	struct files_user u = proto_files_user(p);
 	struct files_read f;
-	int r = files_open_read(&u, vpath, rest, &f);
+	int r = files_open_read(&u, vpath, rang ? 0 : rest, &f);
 	if (r == -ERANGE) {
 		proto_reply(p, 554, "Restart offset %llu is beyond the end of the file.", (unsigned long long)rest);
 		return;
@@ -370,6 +377,13 @@ void cmd_retr(struct proto *p, struct slice arg)
 	}
 	int fd = f.fd;
 	uint64_t size = f.size;
+	if (rang) {
+		/* draft-bryan-ftp-range §4.3: bytes start..end (inclusive), as
+		 * much of them as the file has; nothing when start is past it. */
+		rest = p->rang_start < size ? p->rang_start : size;
+		if (p->rang_end < size)
+			size = p->rang_end + 1;
+	}
 	if (rest && p->type == 'A') {
 		vfs_fd_close(fd);
 		proto_reply(p, 555, "Restart offsets need TYPE I.");
@@ -395,6 +409,11 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 {
 	uint64_t rest = p->rest;
 	p->rest = 0;
+	if (p->rang) { /* writing inside a file without truncating it is not offered */
+		p->rang = false;
+		proto_reply(p, 504, "RANG applies to RETR and HASH only; use REST to resume an upload.");
+		return;
+	}
 	char vpath[PATH_MAX];
 	if (!proto_files_resolve(p, FILES_OP_UPLOAD, cmd == XCMD_STOU ? SLICE_LIT(".") : arg, vpath))
 		return;

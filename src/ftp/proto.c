@@ -70,6 +70,7 @@ void proto_free(struct proto *p)
 	free(p->line);
 	free(p->cwd);
 	free(p->xfer_name);
+	free(p->hash_name);
 	buf_free(&p->held);
 	free(p->rnfr);
 	if (p->upload)
@@ -246,12 +247,33 @@ void proto_reset_params(struct proto *p)
 	p->data_ready = false;
 	p->epsv_all = false;
 	p->mlst_facts = FACT_DEFAULT;
+	p->hash_alg = HASH_DEFAULT; /* HASH draft §3.2: until OPTS HASH or REIN */
+	p->rang = false;
 	proto_set_str(&p->cwd, "/");
 }
 
 void proto_greet(struct proto *p)
 {
-	proto_reply(p, 220, "%s", p->cfg->banner);
+	proto_reply(p, 220, "%s", p->vhost && p->vhost->banner[0] ? p->vhost->banner : p->cfg->banner);
+}
+
+void proto_set_sni(struct proto *p, const char *sni)
+{
+	p->sni_given = sni && sni[0];
+	p->sni_vhost = p->sni_given ? config_vhost_find(p->cfg, sni) : NULL;
+	if (!p->vhost)
+		p->vhost = p->sni_vhost;
+}
+
+const char *proto_vhost_name(const struct proto *p)
+{
+	return p->vhost ? p->vhost->name : NULL;
+}
+
+unsigned proto_user_limit(const struct config *cfg, const char *user_key)
+{
+	const struct config_vhost *h = config_vhost_find(cfg, user_key_host(user_key));
+	return h ? h->max_per_user : 0;
 }
 
 void proto_refuse(struct proto *p, const char *text)
@@ -524,7 +546,8 @@ static void run_command(struct proto *p, struct slice line)
 		proto_reply(p, 501, "NUL, CR and LF are not allowed in commands.");
 		return;
 	}
-	const struct cmd_row *row = verb.n <= 4 ? cmd_rows_find(p->cmds->verbs, verb) : NULL;
+	/* Four letters (RFC 959 §5.3), and the de-facto XSHA256 and XSHA512. */
+	const struct cmd_row *row = verb.n <= 7 ? cmd_rows_find(p->cmds->verbs, verb) : NULL;
 	if (p->level == 'C' && protect_refuses_plain(p) && !(row && (row->flags & CMD_SEC_PLAIN))) {
 		proto_reply(p, 533, "Command protection level denied: send it as MIC or ENC.");
 		return;
@@ -535,8 +558,10 @@ static void run_command(struct proto *p, struct slice line)
 		free(p->rnfr);
 		p->rnfr = NULL;
 	}
-	if (!row || !(row->flags & CMD_KEEP_REST))
+	if (!row || !(row->flags & CMD_KEEP_REST)) {
 		p->rest = 0;
+		p->rang = false; /* RANG's range lives as long as a REST marker */
+	}
 	if (!row) {
 		/* Before login every other verb gets 530, known or not, so the
 		 * command set is not probed anonymously (as vsftpd does). */

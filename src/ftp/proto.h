@@ -43,6 +43,7 @@ enum proto_effect_kind {
 	PROTO_EFFECT_ASCII_SIZE,    /* TYPE A SIZE/RETR: count what TYPE A sends of a file (job pool) */
 	PROTO_EFFECT_UPLOAD_COMMIT, /* a durable upload's commit: fsync, rename, fsync (job pool) */
 	PROTO_EFFECT_LIST_READ,	    /* LIST/NLST pattern, STAT dir: read a directory (job pool) */
+	PROTO_EFFECT_HASH,	    /* HASH, XCRC, XMD5, XSHA*: checksum a file range (job pool) */
 };
 
 /* How the next data connection is made (PASV/EPSV vs PORT/EPRT). */
@@ -117,6 +118,14 @@ struct proto_effect {
 	struct listing *list_read;
 	struct buf *list_out;
 	size_t list_step;
+	/* HASH: hash_count bytes of hash_fd (borrowed: proto closes it) from
+	 * hash_offset with hash_alg (enum hash_alg, core/hash.h), bounded by
+	 * the user's [limits] hash_jobs (the session answers -EBUSY when they
+	 * are all in use). Result: r->err, else r->hash_hex. */
+	int hash_fd;
+	unsigned hash_alg;
+	uint64_t hash_offset, hash_count;
+	const char *hash_path; /* the path as the client gave it, for the log (borrowed) */
 	/* Every effect but CLOSE: the command's continuation, which
 	 * proto_complete calls with the result (internal to proto). */
 	void (*then)(struct proto *p, const struct proto_result *r);
@@ -143,6 +152,9 @@ struct proto_result {
 	int gss_status;
 	struct slice gss_reply;
 	const char *gss_error, *gss_principal, *gss_local;
+	/* HASH: the lowercase hex digest (borrowed until proto_complete
+	 * returns); err -EBUSY: the user's hash_jobs are all running. */
+	const char *hash_hex;
 };
 
 /* RFC 2228 protection for the control connection, provided by the session
@@ -169,6 +181,14 @@ void proto_free(struct proto *p);
 
 /* Queues the 220 greeting. */
 void proto_greet(struct proto *p);
+/* Virtual hosts (RFC 7151, [host NAME]): after a TLS handshake the session
+ * passes the client's server name (SNI; NULL if none), which selects the
+ * host when no HOST did. proto_vhost_name: the [host] selected, or NULL. */
+void proto_set_sni(struct proto *p, const char *sni);
+const char *proto_vhost_name(const struct proto *p);
+/* The max_per_user limit for a user's store key (its [host]'s, or 0 for
+ * [limits] max_per_user). */
+unsigned proto_user_limit(const struct config *cfg, const char *user_key);
 /* Queues "421 text" for a connection refused at accept (e.g. server full)
  * and makes CLOSE the pending effect. */
 void proto_refuse(struct proto *p, const char *text);

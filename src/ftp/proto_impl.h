@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include "files.h"
+#include "hash.h"
 #include "listing.h"
 #include "proto.h"
 #include "str.h"
@@ -68,6 +69,12 @@ struct proto {
 	char *lock_user;
 	uint64_t lock;
 
+	/* virtual host (RFC 7151 HOST, TLS SNI): the [host NAME] selected
+	 * (in cfg), NULL for the default host; what the SNI named */
+	const struct config_vhost *vhost;
+	const struct config_vhost *sni_vhost;
+	bool sni_given;
+
 	/* security (RFC 4217) */
 	bool tls_available;   /* a certificate is configured */
 	bool tls;	      /* the control connection is TLS now */
@@ -97,6 +104,17 @@ struct proto {
 	uint64_t rest;		  /* REST marker for the next RETR/STOR/APPE */
 	char *rnfr;		  /* pending RNFR source (virtual path) */
 	unsigned mlst_facts;	  /* OPTS MLST selection */
+	/* HASH (draft-bryan-ftpext-hash) and RANG (draft-bryan-ftp-range),
+	 * cmd_hash.c: the OPTS HASH selection (enum hash_alg; REIN resets
+	 * it), a pending RANG for the next HASH, RETR or STOR (cleared like
+	 * REST's marker, and by REST), and the running hash's reply. */
+	unsigned char hash_alg;
+	bool rang;
+	uint64_t rang_start, rang_end;
+	bool hash_x;			/* XCRC/XMD5/XSHA*: 250 with the hex only */
+	unsigned char hash_running;	/* the running checksum's algorithm (enum hash_alg) */
+	uint64_t hash_first, hash_last; /* the range the 213 names */
+	char *hash_name;		/* the pathname as the client gave it */
 	/* Metrics and hooks of the file service's events (files_event). */
 	struct files_sink files_sink;
 	/* Metrics and bans of a login's outcome (auth_event). */
@@ -113,8 +131,8 @@ struct proto {
 	/* running transfer */
 	enum xfer_cmd xcmd;
 	uint64_t xfer_start_ms;	   /* monotonic, for the logged duration */
-	char verb[5];		   /* the running command's verb (upper case), for logs */
-	char xfer_verb[5];	   /* the verb that started the running transfer */
+	char verb[8];		   /* the running command's verb (upper case, XSHA512 the longest), for logs */
+	char xfer_verb[8];	   /* the verb that started the running transfer */
 	struct vfs_upload *upload; /* open upload (heap: only while one runs) */
 	int xfer_fd;		   /* RETR's file; also a TYPE A SIZE's while it is counted */
 	char *xfer_name;	   /* virtual path, for logs and replies */

@@ -15,6 +15,7 @@
 #include "guard.h"
 #include "gss.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "net.h"
 #include "proto.h"
@@ -34,11 +35,7 @@
 #define PUMP_REPLY_BYTES (16u * 1024u)
 
 static void on_login_timeout(struct loop_timer *t);
-
-struct session *session_next(struct session *s)
-{
-	return s->next;
-}
+static const struct sessions_ops session_reg_ops;
 
 void session_free(void *p)
 {
@@ -67,39 +64,12 @@ void session_release_user_slot(struct session *s)
 	s->counted_user = NULL;
 }
 
-/* Keeps s in its host's list of sessions not logged in exactly while it is
- * open, not closing and not logged in; a session that logs out (REIN, a
+/* Keeps s in the registry's list of sessions not logged in exactly while it
+ * is open, not closing and not logged in; a session that logs out (REIN, a
  * new USER) joins again as the newest. */
 static void prelogin_sync(struct session *s)
 {
-	struct session_host *h = s->host;
-	bool want = !s->closed && !s->closing && !proto_logged_in(s->proto);
-	if (want == s->prelogin)
-		return;
-	s->prelogin = want;
-	if (want) {
-		uint64_t now = util_now_ms();
-		s->prelogin_since = now ? now : 1; /* 0 means "none" to readers */
-		s->pl_next = NULL;
-		s->pl_prev = h->prelogin_tail;
-		if (h->prelogin_tail)
-			h->prelogin_tail->pl_next = s;
-		else
-			h->prelogin_head = s;
-		h->prelogin_tail = s;
-	} else {
-		if (s->pl_prev)
-			s->pl_prev->pl_next = s->pl_next;
-		else
-			h->prelogin_head = s->pl_next;
-		if (s->pl_next)
-			s->pl_next->pl_prev = s->pl_prev;
-		else
-			h->prelogin_tail = s->pl_prev;
-		s->pl_prev = s->pl_next = NULL;
-	}
-	atomic_store_explicit(&h->prelogin_since, h->prelogin_head ? h->prelogin_head->prelogin_since : 0,
-			      memory_order_relaxed);
+	sessions_set_prelogin(s->host->reg, &s->reg, !s->closed && !s->closing && !proto_logged_in(s->proto));
 }
 
 void session_close_now(struct session *s)
@@ -128,7 +98,7 @@ void session_close_now(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	s->host->count--;
-	prelogin_sync(s);
+	sessions_remove(s->host->reg, &s->reg);
 	if (s->guarded)
 		guard_disconnect(s->host->guard, &s->gkey);
 	session_release_user_slot(s);
@@ -222,6 +192,7 @@ void session_read_some(struct session *s)
 		}
 		buf_commit(&s->in, got);
 		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
+		sessions_touch(&s->reg);
 		/* A short read drained the socket: the level-triggered watch
 		 * reports anything newer, so no read just to see EAGAIN. TLS
 		 * may hold more decrypted bytes: session_pump() asks conn_pending(). */
@@ -254,6 +225,7 @@ static void start_effect(struct session *s, const struct proto_effect *e)
 	case PROTO_EFFECT_ASCII_SIZE:
 	case PROTO_EFFECT_UPLOAD_COMMIT:
 	case PROTO_EFFECT_LIST_READ:
+	case PROTO_EFFECT_HASH:
 		session_start_job(s, e);
 		break;
 	case PROTO_EFFECT_DELAY:
@@ -370,6 +342,9 @@ void session_pump(struct session *s)
 			datachan_abort(s->data);
 			continue;
 		}
+		/* Nobody will read a checksum's reply: stop reading the file. */
+		if (e && e->kind == PROTO_EFFECT_HASH && gone && s->job)
+			session_cancel_job(s->job);
 		break;
 	}
 	s->pumping = false;
@@ -517,6 +492,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 		h->head->prev = s;
 	h->head = s;
 	h->count++;
+	sessions_add(h->reg, &s->reg, &session_reg_ops, id, s->peer);
 	int r = net_control_opts(fd);
 	if (r == 0)
 		r = loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io);
@@ -548,7 +524,7 @@ void session_begin(struct session *s, const struct sockaddr_storage *peer, const
 		local.ss_family = peer->ss_family;
 	proto_set_addrs(s->proto, &local, peer);
 	log_info(id, "connect: ip=%s", s->peer);
-	METRICS_ADD(h->metrics, connections, 1);
+	METRICS_ADD(h->metrics, connections[METRICS_FTP], 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("tls", implicit ? "implicit" : "none"));
 	char refuse_buf[200];
 	if (!refuse && h->guard)
@@ -612,45 +588,43 @@ void session_shutdown(struct session *s)
 	end_with(s, PROTO_TIMEOUT_SHUTDOWN);
 }
 
-bool session_evict_oldest_prelogin(struct session_host *h)
+/* [server] max_sessions reached: the oldest session not logged in (of
+ * this protocol) gets a 421 saying why and is closed, so a new connection
+ * can take its slot. */
+static bool reg_evict(struct sessions_entry *e)
 {
-	struct session *s = h->prelogin_head;
-	if (!s)
+	struct session *s = container_of(e, struct session, reg);
+	if (s->closed || proto_logged_in(s->proto))
 		return false;
 	/* SECURITY: connections that never log in must not lock logged-in
 	 * users out (issue 13: a distributed slowloris filled max_sessions). */
 	log_warn(s->id, "evicted: ip=%s reason=server-full max_sessions=%u not-logged-in-for=%llums", s->peer,
-		 s->cfg->max_sessions, (unsigned long long)(util_now_ms() - s->prelogin_since));
+		 s->cfg->max_sessions, (unsigned long long)(util_now_ms() - s->reg.prelogin_since));
 	LOG_JSON(s->id, "evicted", LOG_FS("ip", s->peer), LOG_FS("reason", "server-full"));
-	METRICS_ADD(h->metrics, evictions, 1);
+	METRICS_ADD(s->host->metrics, evictions[METRICS_FTP], 1);
 	end_with(s, PROTO_TIMEOUT_EVICTED);
 	return true;
 }
 
-uint64_t session_host_prelogin_since(struct session_host *h)
+static void reg_kick(struct sessions_entry *e)
 {
-	return atomic_load_explicit(&h->prelogin_since, memory_order_relaxed);
+	session_shutdown(container_of(e, struct session, reg));
 }
 
-uint64_t session_id(const struct session *s)
+/* `ferry status`: user, state and the running transfer with its progress. */
+static void reg_view(const struct sessions_entry *e, struct sessions_view *v)
 {
-	return s->id;
-}
-
-void session_describe(const struct session *s, char *out, size_t outsz)
-{
-	struct log_escaped eu, ep;
-	const char *user = proto_user(s->proto);
-	const char *verb, *path;
+	const struct session *s = container_of(e, struct session, reg);
 	uint64_t size = 0;
-	bool xfer = proto_xfer_running(s->proto, &verb, &path, &size);
+	v->user = proto_user(s->proto);
+	v->xfer = proto_xfer_running(s->proto, &v->verb, &v->path, &size);
 	/* "proxy": still waiting for the PROXY header; ip is the balancer's. */
-	const char *state = s->pp ? "proxy" : !proto_logged_in(s->proto) ? "login" : xfer ? "transfer" : "idle";
-	int n = snprintf(out, outsz, "%llu user=\"%s\" ip=%s state=%s tls=%s", (unsigned long long)s->id,
-			 log_esc(slice_from_cstr(user ? user : ""), &eu), s->peer, state, s->conn.tls ? "yes" : "no");
-	if (!xfer || n < 0 || (size_t)n >= outsz)
-		return;
-	uint64_t done = s->data ? datachan_bytes(s->data) : 0;
-	(void)snprintf(out + n, outsz - (size_t)n, " cmd=%s path=\"%s\" bytes=%llu size=%llu", verb,
-		       log_esc(slice_from_cstr(path), &ep), (unsigned long long)done, (unsigned long long)size);
+	v->state = s->pp ? "proxy" : !proto_logged_in(s->proto) ? "login" : v->xfer ? "transfer" : "idle";
+	v->extra = s->conn.tls ? "tls=yes" : "tls=no";
+	v->size = size;
+	v->bytes = v->xfer && s->data ? datachan_bytes(s->data) : 0;
 }
+
+static const struct sessions_ops session_reg_ops = {
+	.protocol = "ftp", .view = reg_view, .kick = reg_kick, .evict = reg_evict
+};

@@ -18,34 +18,36 @@ struct jobs;
 struct session;
 struct tls_ctx;
 struct gss_acceptor;
+struct sessions;
 
 /* What the owning worker lends its sessions. */
 struct guard;
 struct rate_bucket;
+struct hash_limit;
 
 struct session_host {
 	struct loop *loop;
 	struct jobs *jobs;
-	struct guard *guard;	  /* abuse limits shared by all hosts; NULL = none */
-	struct metrics *metrics;  /* counters shared by all hosts; NULL = none */
-	struct hooks *hooks;	  /* upload hooks; NULL = none */
-	struct quota_book *quota; /* users' quotas, shared by all hosts (core/quota.h); NULL = none */
-	struct session *head;	  /* the host's sessions (session.c links them) */
+	struct guard *guard;	    /* abuse limits shared by all hosts; NULL = none */
+	struct metrics *metrics;    /* counters shared by all hosts; NULL = none */
+	struct hooks *hooks;	    /* upload hooks; NULL = none */
+	struct hash_limit *hashlim; /* [limits] hash_jobs, shared by all hosts; NULL = none */
+	struct quota_book *quota;   /* users' quotas, shared by all hosts (core/quota.h); NULL = none */
+	struct session *head;	    /* the host's sessions (session.c links them) */
 	size_t count;
 	/* [limits] rate_down/rate_up: the server's buckets, shared by all
 	 * hosts (core/rate.h); NULL = none */
 	struct rate_bucket *rate_down, *rate_up;
-	/* Its sessions not logged in, oldest first (session.c links them), and
-	 * since when the oldest is in that state (util_now_ms; 0: none), which
-	 * other workers read to choose whom to evict when the server is full. */
-	struct session *prelogin_head, *prelogin_tail;
-	atomic_uint_fast64_t prelogin_since;
+	/* The worker's sessions of every protocol (core/sessions.h): each
+	 * session is listed there, and so is whether it has logged in, for
+	 * `ferry status`/`kick` and for max_sessions' evictions. */
+	struct sessions *reg;
 	/* Called on the loop after a session closed (count already lowered). */
 	void (*closed)(struct session_host *h);
 	/* Set by the host around session_start when the new connection takes
 	 * the server past [server] max_sessions: once [limits] admitted it,
-	 * make_room(h) must evict a session not logged in (see
-	 * session_evict_oldest_prelogin), or it is refused with 421. */
+	 * make_room(h) must evict a session not logged in (of any protocol:
+	 * sessions_evict_oldest), or it is refused with 421. */
 	bool room_needed;
 	bool (*make_room)(struct session_host *h);
 };
@@ -65,19 +67,5 @@ void session_shutdown(struct session *s);
  * in (its own, then its groups'). Applies from the next byte, a running
  * transfer's too. */
 void session_set_rate(struct session *s, uint64_t down, uint64_t up);
-/* [server] max_sessions reached: the host's oldest session not logged in
- * gets a 421 saying why and is closed (logged, counted in metrics), so a
- * new connection can take its slot. On the host's thread; false if the
- * host has no session that is not logged in. */
-bool session_evict_oldest_prelogin(struct session_host *h);
-/* Thread-safe: since when the host's oldest session not logged in has been
- * so (util_now_ms), or 0 if every one of its sessions is logged in. */
-uint64_t session_host_prelogin_since(struct session_host *h);
-/* One line (no newline) for `ferry status`: id, user, address, state and
- * the running transfer with its progress; client text escaped. */
-void session_describe(const struct session *s, char *out, size_t outsz);
-uint64_t session_id(const struct session *s);
-/* Iteration over a host's sessions. */
-struct session *session_next(struct session *s);
 
 #endif

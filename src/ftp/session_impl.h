@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "rate.h"
 #include "session.h"
+#include "sessions.h"
 
 struct auth_job;
 struct datachan;
@@ -66,11 +67,10 @@ struct session {
 	bool guarded;
 	char *counted_user;
 	struct quota_user *quota; /* the logged-in user's quota (core/quota.h), lent to proto */
-	/* In the host's list of sessions not logged in ([server] max_sessions
-	 * evicts the oldest of them), since prelogin_since. */
-	bool prelogin;
-	uint64_t prelogin_since;
-	struct session *pl_prev, *pl_next;
+	/* Its entry in the worker's registry (core/sessions.h): `ferry
+	 * status`/`kick`, and [server] max_sessions evicts the oldest of those
+	 * not logged in. */
+	struct sessions_entry reg;
 };
 
 /* session.c */

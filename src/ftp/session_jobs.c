@@ -1,8 +1,8 @@
 /* session_jobs: the session's work on the job pool: USER's lookup, the
  * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps, the
  * TYPE A size count, a durable upload's commit (its fsyncs), the directory
- * reads of a listing pattern and of STAT, and the release of an abandoned
- * challenge lock. */
+ * reads of a listing pattern and of STAT, a checksum (HASH, XCRC...), and
+ * the release of an abandoned challenge lock. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,9 +13,11 @@
 #include "files.h"
 #include "gss.h"
 #include "guard.h"
+#include "hash.h"
 #include "jobs.h"
 #include "listing.h"
 #include "policy_eff.h"
+#include "log.h"
 #include "proto.h"
 #include "session_impl.h"
 #include "util.h"
@@ -52,6 +54,14 @@ struct auth_job {
 	struct buf *list_out;
 	size_t list_step;
 	int list_result;
+	/* HASH (hash_fd >= 0): borrowed from proto, which outlives the job;
+	 * hash_user holds one of the user's hash_jobs slots until done. */
+	int hash_fd;
+	enum hash_alg hash_alg;
+	uint64_t hash_offset, hash_count;
+	char *hash_user;
+	int hash_err;
+	char hash_hex[HASH_HEX_MAX];
 };
 
 /* Releases a challenge lock after its connection closed; owns itself. */
@@ -103,6 +113,12 @@ static void auth_run(struct job *j, void *ctx)
 			a->count_err = vfs_ascii_size(a->count_fd, ASCII_SIZE_LIMIT, &a->count);
 		return;
 	}
+	if (a->hash_user) {
+		/* Polls cancelled between reads: a client that leaves stops it. */
+		a->hash_err =
+		    hash_fd_range(a->hash_fd, a->hash_alg, a->hash_offset, a->hash_count, &a->cancelled, a->hash_hex);
+		return;
+	}
 	if (a->list) {
 		if (!atomic_load(&a->cancelled))
 			a->list_result =
@@ -147,6 +163,7 @@ static void auth_job_free(struct auth_job *a)
 	free(a->user);
 	free(a->release_user);
 	free(a->principal);
+	free(a->hash_user);
 	buf_free(&a->gss_in);
 	buf_free(&a->gss_out);
 	free(a);
@@ -189,6 +206,8 @@ static void auth_done(struct job *j)
 	struct auth_job *a = container_of(j, struct auth_job, job);
 	struct session *s = a->s;
 	s->job = NULL;
+	if (a->hash_user)
+		hash_limit_release(s->host->hashlim, a->hash_user);
 	if (s->closed) {
 		/* A lookup that took a lock after the client left. */
 		if (a->lookup && a->ch.lock)
@@ -202,7 +221,7 @@ static void auth_done(struct job *j)
 	}
 	/* How the login ends (and so what is counted) is proto's to say, once
 	 * it has the result (auth_event). */
-	if (!a->lookup && !a->gss && a->count_fd < 0 && !a->committing && !a->list)
+	if (!a->lookup && !a->gss && a->count_fd < 0 && !a->committing && !a->list && !a->hash_user)
 		guard_login_result(s, a);
 	struct proto_result r = { .auth = &a->res, .challenge = &a->ch };
 	if (a->gss) {
@@ -221,6 +240,11 @@ static void auth_done(struct job *j)
 	if (a->list) {
 		r.err = a->list_result < 0 ? a->list_result : 0;
 		r.bytes = a->list_result > 0;
+	}
+	if (a->hash_user) {
+		r.err = a->hash_err;
+		r.hash_hex = a->hash_hex;
+		loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, session_on_idle);
 	}
 	session_complete(s, &r);
 	/* A lookup that finished after a timeout replaced it with CLOSE: proto
@@ -260,6 +284,33 @@ static void start_auth_job(struct session *s, const struct proto_effect *e)
 		if (e->challenge)
 			a->ch = *e->challenge;
 	}
+	submit_job(s, a);
+}
+
+/* HASH: one of the user's [limits] hash_jobs slots, or -EBUSY (450) at
+ * once; the slot is given back when the job is done (auth_done). */
+static void start_hash_job(struct session *s, const struct proto_effect *e)
+{
+	const char *user = proto_user(s->proto);
+	if (!user || !hash_limit_acquire(s->host->hashlim, user, s->cfg->hash_jobs)) {
+		struct proto_result r = { .err = -EBUSY };
+		session_complete(s, &r);
+		return;
+	}
+	struct log_escaped esc;
+	log_info(s->id, "hash: start alg=%s range=%llu-%llu path=\"%s\"", hash_alg_name((enum hash_alg)e->hash_alg),
+		 (unsigned long long)e->hash_offset,
+		 (unsigned long long)(e->hash_count ? e->hash_offset + e->hash_count - 1 : e->hash_offset),
+		 log_esc(slice_from_cstr(e->hash_path ? e->hash_path : ""), &esc));
+	/* Like a transfer, a long checksum is not idleness (README). */
+	loop_timer_cancel(s->host->loop, &s->idle_timer);
+	struct auth_job *a = util_xcalloc(1, sizeof(*a));
+	a->count_fd = -1;
+	a->hash_user = util_xstrdup(user);
+	a->hash_fd = e->hash_fd;
+	a->hash_alg = (enum hash_alg)e->hash_alg;
+	a->hash_offset = e->hash_offset;
+	a->hash_count = e->hash_count;
 	submit_job(s, a);
 }
 
@@ -312,6 +363,10 @@ void session_start_job(struct session *s, const struct proto_effect *e)
 			a->list_step = e->list_step;
 			submit_job(s, a);
 		}
+		break;
+	case PROTO_EFFECT_HASH:
+		if (!s->job)
+			start_hash_job(s, e);
 		break;
 	default:
 		break;

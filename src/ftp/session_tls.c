@@ -28,6 +28,8 @@ bool session_tls_step(struct session *s)
 			 * AUTH TLS is never executed. */
 			buf_reset(&s->in);
 			res.err = conn_start_tls(&s->conn, s->tls_ctx);
+			if (!res.err) /* RFC 7151: a HOST before AUTH TLS picks the certificate */
+				tls_conn_set_host(s->conn.tls, proto_vhost_name(s->proto));
 			if (res.err) {
 				s->tphase = TLS_IDLE;
 				session_complete(s, &res);
@@ -56,6 +58,7 @@ bool session_tls_step(struct session *s)
 			const char *sni = tls_sni(s->conn.tls);
 			log_info(s->id, "TLS established: ip=%s version=%s cipher=%s sni=%s", s->peer,
 				 tls_version(s->conn.tls), tls_cipher(s->conn.tls), sni ? sni : "-");
+			proto_set_sni(s->proto, sni);
 			if (s->implicit_greet) {
 				s->implicit_greet = false;
 				proto_greet(s->proto);

@@ -124,6 +124,7 @@ static void xfer_finish(struct session *s, bool upload, enum proto_xfer_status s
 	if (s->closed)
 		return; /* ctl_gone() met a reset, or session_close_now() ended a grace */
 	loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, session_on_idle);
+	sessions_touch(&s->reg);
 	if (!s->pumping)
 		session_pump(s);
 }

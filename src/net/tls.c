@@ -42,6 +42,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -232,6 +233,24 @@ static void tls_on_info(const SSL *ssl, int where, int ret)
 		t->peer_notify = true;
 }
 
+/* The [host NAME] whose name or alias is name (case-insensitive), or NULL. */
+static const struct tls_vhost *tls_vhost_find(const struct tls_ctx *c, const char *name)
+{
+	if (!name || !name[0])
+		return NULL;
+	size_t n = strlen(name);
+	for (size_t i = 0; i < c->n_vhosts; i++) {
+		struct slice rest = slice_from_cstr(c->vhosts[i].names), item;
+		bool more = true;
+		while (more) {
+			more = slice_split(rest, ',', &item, &rest);
+			if (item.n == n && strncasecmp(item.p, name, n) == 0)
+				return &c->vhosts[i];
+		}
+	}
+	return NULL;
+}
+
 /* OpenSSL calls this for every ClientHello, with or without SNI. */
 static int tls_on_servername(SSL *ssl, int *alert, void *arg)
 {
@@ -243,12 +262,24 @@ static int tls_on_servername(SSL *ssl, int *alert, void *arg)
 	}
 	tls_note_resumption(t);
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (name && name[0]) {
+		/* SECURITY: the name is client text; it reaches logs escaped. */
+		(void)str_escape(slice_from_cstr(name), t->sni, sizeof(t->sni));
+		t->has_sni = true;
+	}
+	/* [host NAME]: a HOST sent before AUTH TLS (RFC 7151 §3.2.2) names the
+	 * host, else the SNI does; its own certificate answers. */
+	const struct tls_vhost *vh = tls_vhost_find(c, t->host[0] ? t->host : name);
+	if (vh) {
+		if (!SSL_set_SSL_CTX(ssl, c->ssl[vh->ssl])) {
+			*alert = SSL_AD_INTERNAL_ERROR;
+			return SSL_TLSEXT_ERR_ALERT_FATAL;
+		}
+		return name && name[0] ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_NOACK;
+	}
 	if (!name || !name[0])
 		return SSL_TLSEXT_ERR_NOACK;
-	/* SECURITY: the name is client text; it reaches logs escaped. */
-	(void)str_escape(slice_from_cstr(name), t->sni, sizeof(t->sni));
-	t->has_sni = true;
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; i < c->n_global; i++) {
 		X509 *x = SSL_CTX_get0_certificate(c->ssl[i]);
 		/* DNS SANs, or the CN when there are none; "*." covers one label;
 		 * case-insensitive (RFC 6125). */
@@ -347,6 +378,35 @@ static int tls_load_pair(SSL_CTX *s, const char *cert, const char *key, char *er
 	return r;
 }
 
+/* One context per [host NAME] with a certificate, after the [tls] ones. */
+static int tls_load_vhosts(const struct config *cfg, struct tls_ctx *c, char *err, size_t errsz)
+{
+	for (size_t i = 0; i < cfg->n_vhosts; i++) {
+		const struct config_vhost *h = &cfg->vhosts[i];
+		if (!h->tls_cert[0])
+			continue;
+		if (c->n >= TLS_MAX_PAIRS) {
+			(void)snprintf(err, errsz, "[host %s] cert: more than %d certificates in all", h->name,
+				       TLS_MAX_PAIRS);
+			return -EINVAL;
+		}
+		int r = tls_ssl_ctx_new(cfg, &c->ssl[c->n], err, errsz);
+		if (r)
+			return r;
+		c->n++;
+		char why[512];
+		r = tls_load_pair(c->ssl[c->n - 1], h->tls_cert, h->tls_key, why, sizeof(why));
+		if (r) {
+			(void)snprintf(err, errsz, "[host %s] %s", h->name, why + (strncmp(why, "[tls] ", 6) ? 0 : 6));
+			return r;
+		}
+		struct tls_vhost *v = &c->vhosts[c->n_vhosts++];
+		v->ssl = c->n - 1;
+		(void)snprintf(v->names, sizeof(v->names), "%s%s%s", h->name, h->aliases[0] ? "," : "", h->aliases);
+	}
+	return 0;
+}
+
 int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_t errsz)
 {
 	char dummy[1];
@@ -392,6 +452,10 @@ int tls_ctx_new(const struct config *cfg, struct tls_ctx **out, char *err, size_
 		if (r)
 			goto fail;
 	}
+	c->n_global = c->n;
+	r = tls_load_vhosts(cfg, c, err, errsz);
+	if (r)
+		goto fail;
 	if (cfg->tls_ticket_keys[0]) {
 		r = tls_tickets_load(cfg->tls_ticket_keys, &c->tickets, err, errsz);
 		if (r)
@@ -517,6 +581,11 @@ void tls_conn_free(struct tls_conn *t)
 	tls_data_free(t);
 	tls_ctx_unref(t->ctx);
 	free(t);
+}
+
+void tls_conn_set_host(struct tls_conn *t, const char *host)
+{
+	(void)str_copy(t->host, sizeof(t->host), host ? host : "");
 }
 
 int tls_handshake(struct tls_conn *t)

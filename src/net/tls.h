@@ -14,7 +14,8 @@ struct config;
 struct tls_ctx;
 struct tls_conn;
 
-/* Builds a server context from cfg's [tls] keys: cert/key PEM files (the
+/* Builds a server context from cfg's [tls] keys and [host NAME] sections
+ * (a host's cert answers an SNI or HOST naming it): cert/key PEM files (the
  * first pair is the default; further pairs are chosen by SNI when the
  * client's server name matches one of their DNS names), TLS >= min_version
  * (1.2 or 1.3), Mozilla "intermediate" ciphers with AES-128-GCM and
@@ -39,6 +40,9 @@ void tls_conn_free(struct tls_conn *t);
  * -EPROTO when the peer broke the protocol (tls_error() says how), or
  * another -errno. */
 int tls_handshake(struct tls_conn *t);
+/* Before the handshake: the [host NAME] (a name or alias) a HOST command
+ * selected; its certificate answers whatever the SNI says. NULL/"": none. */
+void tls_conn_set_host(struct tls_conn *t, const char *host);
 /* 0 with *got > 0; 0 with *got == 0 at a clean close (close_notify);
  * -ECONNRESET when the peer closed the TCP connection without
  * close_notify (a possibly truncated stream). */

@@ -11,14 +11,22 @@
 
 #include <openssl/ssl.h>
 
-#define TLS_MAX_PAIRS 8
+/* [tls] pairs, then one per [host NAME] with a certificate. */
+#define TLS_MAX_PAIRS 24
 #define TLS_TOKEN_LEN 16
 
 struct tls_tickets;
 
 struct tls_ctx {
 	atomic_uint refs;
-	size_t n;		     /* certificate/key pairs */
+	size_t n;	 /* certificate/key pairs */
+	size_t n_global; /* ssl[0..n_global-1]: the [tls] pairs; then the hosts' */
+	/* Per [host NAME] with a cert: its names and its ssl[] index. */
+	struct tls_vhost {
+		char names[640]; /* "name,alias,..." lower case */
+		size_t ssl;
+	} vhosts[TLS_MAX_PAIRS];
+	size_t n_vhosts;
 	SSL_CTX *ssl[TLS_MAX_PAIRS]; /* [0]: default, session cache, callbacks */
 	bool ktls;		     /* data connections ask for kernel TLS (tls_ktls_probe) */
 	struct tls_tickets *tickets; /* [tls] ticket_keys; NULL: OpenSSL's own per-context keys */
@@ -46,6 +54,7 @@ struct tls_conn {
 	size_t flen;			      /* bytes in fbuf */
 	unsigned char lineage[TLS_TOKEN_LEN]; /* in our tickets and session ids */
 	char sni[256];			      /* escaped for logs */
+	char host[128];			      /* a HOST before the handshake: its certificate answers */
 	char err[256];
 };
 

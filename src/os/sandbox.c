@@ -308,6 +308,11 @@ size_t sandbox_rules_from_config(const struct config *cfg, struct sandbox_rule *
 	n = add_list(rules, n, cap, cfg->tls_cert, SANDBOX_READ, true);
 	n = add_list(rules, n, cap, cfg->tls_key, SANDBOX_READ, true);
 	n = add_list(rules, n, cap, cfg->tls_ticket_keys, SANDBOX_READ, true);
+	/* [host NAME] certificates are re-read on SIGHUP too. */
+	for (size_t i = 0; i < cfg->n_vhosts; i++) {
+		n = add_list(rules, n, cap, cfg->vhosts[i].tls_cert, SANDBOX_READ, true);
+		n = add_list(rules, n, cap, cfg->vhosts[i].tls_key, SANDBOX_READ, true);
+	}
 	if (cfg->gss_keytab[0])
 		n = add_gss_rules(rules, n, cap);
 	/* [log] xferlog and json are reopened on SIGUSR1 (logrotate). */
@@ -405,8 +410,8 @@ int sandbox_apply(const struct config *cfg, char *err, size_t errsz)
 	if (cfg->sandbox_landlock == SANDBOX_OFF) {
 		log_info(0, "sandbox: Landlock off ([sandbox] landlock = off)");
 	} else {
-		struct sandbox_rule *rules = util_xcalloc(64, sizeof(*rules));
-		size_t n = sandbox_rules_from_config(cfg, rules, 64);
+		struct sandbox_rule *rules = util_xcalloc(128, sizeof(*rules)); /* [host] certificates: up to 64 more */
+		size_t n = sandbox_rules_from_config(cfg, rules, 128);
 		int abi = 0;
 		r = sandbox_landlock_apply(rules, n, &abi, why, sizeof(why));
 		free(rules);

@@ -44,7 +44,7 @@ static const char *const sandbox_syscalls[] = {
 	/* files: vfs.c (openat2 on client paths), SQLite, listings, TLS reload */
 	"openat", "openat2", "open", "newfstatat", "fstat", "stat", "lstat", "statx", "fstatfs", "statfs",
 	"getdents64", "readlinkat", "readlink", "mkdirat", "unlinkat", "unlink", "renameat", "renameat2",
-	"rename", "linkat", "utimensat", "fchmod", "fchmodat", "fchmodat2", "fchown", "ftruncate",
+	"rename", "linkat", "symlinkat", "utimensat", "fchmod", "fchmodat", "fchmodat2", "fchown", "ftruncate",
 	"fallocate", "fsync", "fdatasync", "sync_file_range", "faccessat", "faccessat2", "access", "getcwd", "flock",
 	"fadvise64", "umask",
 	/* glibc/pthread internals */

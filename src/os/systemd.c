@@ -22,7 +22,7 @@ static int make_nonblocking(int fd)
 	return 0;
 }
 
-int systemd_listen_fds(int *fds, bool *implicit, size_t max, size_t *n, char *err, size_t errsz)
+int systemd_listen_fds(int *fds, bool *implicit, bool *sftp, size_t max, size_t *n, char *err, size_t errsz)
 {
 	char **names = NULL;
 	*n = 0;
@@ -55,6 +55,7 @@ int systemd_listen_fds(int *fds, bool *implicit, size_t max, size_t *n, char *er
 		}
 		fds[i] = fd;
 		implicit[i] = names && names[i] && strcmp(names[i], SYSTEMD_FDNAME_IMPLICIT) == 0;
+		sftp[i] = names && names[i] && strcmp(names[i], SYSTEMD_FDNAME_SFTP) == 0;
 	}
 	*n = (size_t)got;
 fail:

@@ -13,7 +13,7 @@
 
 #include "parse.h"
 
-int systemd_listen_fds(int *fds, bool *implicit, size_t max, size_t *n, char *err, size_t errsz)
+int systemd_listen_fds(int *fds, bool *implicit, bool *sftp, size_t max, size_t *n, char *err, size_t errsz)
 {
 	*n = 0;
 	/* Like sd_listen_fds: the variables count only when LISTEN_PID names

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "parse.h"
-#include "session.h"
+#include "sessions.h"
 #include "util.h"
 #include "worker.h"
 
@@ -33,15 +33,18 @@ struct admin {
 };
 
 /* One request; lives until its answer is written. */
+enum admin_kick { KICK_NONE, KICK_ID, KICK_USER, KICK_IP };
+
 struct admin_req {
 	struct loop *main;
 	int fd;
-	bool kick;
+	enum admin_kick kick;
 	uint64_t sid;
+	char who[96]; /* KICK_USER, KICK_IP: the name or the address */
 	pthread_mutex_t lock;
 	struct buf out;
 	unsigned pending; /* workers still to answer */
-	bool kicked;
+	unsigned kicked;
 };
 
 struct admin_visit {
@@ -186,16 +189,69 @@ static void write_all(int fd, const char *p, size_t n)
 static void req_finish(void *arg)
 {
 	struct admin_req *r = arg;
-	if (r->kick) {
+	if (r->kick == KICK_ID) {
 		char line[64];
 		(void)snprintf(line, sizeof(line), "%s %llu\n", r->kicked ? "kicked" : "no session",
 			       (unsigned long long)r->sid);
 		write_all(r->fd, line, strlen(line));
+	} else if (r->kick && !r->kicked) {
+		char line[160];
+		(void)snprintf(line, sizeof(line), "no session %s=%s\n", r->kick == KICK_USER ? "user" : "ip", r->who);
+		write_all(r->fd, line, strlen(line));
+	} else if (r->kick) {
+		write_all(r->fd, buf_data(&r->out), r->out.len); /* one "kicked ID" line each */
 	} else {
 		write_all(r->fd, buf_data(&r->out), r->out.len);
 		write_all(r->fd, ".\n", 2);
 	}
 	req_free(r);
+}
+
+static bool kick_matches(const struct admin_req *r, const struct sessions_entry *e)
+{
+	switch (r->kick) {
+	case KICK_ID:
+		return e->id == r->sid;
+	case KICK_USER:
+		return strcmp(sessions_user(e), r->who) == 0;
+	case KICK_IP:
+		return strcmp(e->peer, r->who) == 0;
+	default:
+		return false;
+	}
+}
+
+static void append_line(struct admin_req *r, const char *line)
+{
+	pthread_mutex_lock(&r->lock);
+	/* Over ADMIN_OUT_MAX the list is cut short. */
+	if (buf_append_str(&r->out, line) == 0)
+		(void)buf_append(&r->out, "\n", 1);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Kicks the worker's sessions that match r, whatever their protocol. A
+ * kicked session leaves the registry at once, so each round starts from
+ * the head again; bounded by the number there was. */
+static unsigned kick_on_worker(struct admin_req *r, struct sessions *reg)
+{
+	unsigned kicked = 0;
+	for (size_t round = 0, n = reg->count; round < n; round++) {
+		struct sessions_entry *e = reg->head;
+		while (e && !kick_matches(r, e))
+			e = e->next;
+		if (!e)
+			break;
+		char line[48];
+		(void)snprintf(line, sizeof(line), "kicked %llu", (unsigned long long)e->id);
+		log_info(e->id, "kicked by the administrator: protocol=%s", e->ops->protocol);
+		append_line(r, line);
+		e->ops->kick(e);
+		kicked++;
+		if (r->kick == KICK_ID)
+			break;
+	}
+	return kicked;
 }
 
 /* On a worker's thread: its sessions are only touched there. */
@@ -205,28 +261,19 @@ static void visit_worker(void *arg)
 	struct admin_req *r = v->r;
 	struct worker *w = v->w;
 	free(v);
-	struct session *kick = NULL;
-	for (struct session *s = w->host.head; s; s = session_next(s)) {
-		if (r->kick) {
-			if (session_id(s) == r->sid)
-				kick = s;
-			continue;
+	unsigned kicked = 0;
+	if (r->kick) {
+		kicked = kick_on_worker(r, &w->reg);
+	} else {
+		uint64_t now = util_now_ms();
+		for (struct sessions_entry *e = w->reg.head; e; e = e->next) {
+			char line[1024];
+			sessions_describe(e, now, line, sizeof(line));
+			append_line(r, line);
 		}
-		char line[1024];
-		session_describe(s, line, sizeof(line));
-		pthread_mutex_lock(&r->lock);
-		if (buf_append_str(&r->out, line) != 0 || buf_append(&r->out, "\n", 1) != 0) {
-			pthread_mutex_unlock(&r->lock);
-			break; /* over ADMIN_OUT_MAX: the list is cut short */
-		}
-		pthread_mutex_unlock(&r->lock);
-	}
-	if (kick) {
-		log_info(r->sid, "kicked by the administrator");
-		session_shutdown(kick);
 	}
 	pthread_mutex_lock(&r->lock);
-	r->kicked = r->kicked || kick;
+	r->kicked += kicked;
 	bool last = --r->pending == 0;
 	pthread_mutex_unlock(&r->lock);
 	if (last)
@@ -254,8 +301,19 @@ static void serve(struct admin *a, int fd)
 	r->fd = fd;
 	pthread_mutex_init(&r->lock, NULL);
 	buf_init(&r->out, ADMIN_OUT_MAX);
-	if (strncmp(line, "kick ", 5) == 0) {
-		r->kick = true;
+	const char *who = strncmp(line, "kick user ", 10) == 0 ? line + 10
+			  : strncmp(line, "kick ip ", 8) == 0  ? line + 8
+							       : NULL;
+	if (who) {
+		r->kick = line[5] == 'u' ? KICK_USER : KICK_IP;
+		if (!who[0] || strlen(who) >= sizeof(r->who)) {
+			write_all(fd, "error: kick needs a user name or an address\n", 44);
+			req_free(r);
+			return;
+		}
+		memcpy(r->who, who, strlen(who) + 1);
+	} else if (strncmp(line, "kick ", 5) == 0) {
+		r->kick = KICK_ID;
 		if (parse_u64(slice_from_cstr(line + 5), UINT64_MAX, &r->sid) != 0) {
 			write_all(fd, "error: kick needs a session id\n", 31);
 			req_free(r);

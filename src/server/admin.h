@@ -2,8 +2,12 @@
  * `ferry kick` talk to. Access control is the file's permissions: the
  * socket belongs to the service user, mode 0660 (root, the service user
  * and its group may connect). One request line per connection:
- *   "status"   → one line per session (session_describe), then "."
+ *   "status"   → one line per session of any protocol (sessions_describe),
+ *                then "."
  *   "kick ID"  → "kicked ID" or "no session ID"
+ *   "kick user NAME", "kick ip ADDR" → "kicked ID" for each session of
+ *                that user (logged in) or from that address, or
+ *                "no session user=NAME" / "no session ip=ADDR"
  * Requests are served on the main loop; session lists are read on each
  * worker's own thread (loop_post), never across threads. */
 #ifndef FERRY_ADMIN_H

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "buildinfo.h"
 #include "guard.h"
+#include "hash.h"
 #include "guard_sync.h"
 #include "quota.h"
 #include "gss.h"
@@ -50,9 +51,10 @@ struct daemon {
 	/* Start-up state handed from one daemon_run phase to the next, and
 	 * undone by shut_down for whatever was reached. */
 	int sigfd;
-	int **fds;	/* fds[worker][listener]; a row is NULL once its worker owns it */
-	size_t nl;	/* listeners per worker */
-	size_t npassed; /* of them passed by socket activation */
+	int **fds;	     /* fds[worker][listener]; a row is NULL once its worker owns it */
+	size_t nl;	     /* listeners per worker */
+	size_t npassed;	     /* of them passed by socket activation */
+	size_t npassed_sftp; /* of those, SFTP ones (named "sftp") */
 	bool implicit[WORKER_MAX_LISTEN];
 	bool sftp[WORKER_MAX_LISTEN]; /* [sftp] listen: the last ones */
 	struct sftp_keys *sftp_keys;
@@ -342,7 +344,8 @@ static int open_event_logs(const struct config *cfg)
 static void read_gauges(void *arg, struct metrics_gauges *g)
 {
 	struct daemon *d = arg;
-	g->sessions = atomic_load(&d->shared.sessions);
+	for (int p = 0; p < METRICS_PROTOCOLS; p++)
+		g->sessions[p] = atomic_load(&d->shared.sessions_by[p]);
 	g->bans_active = d->shared.guard ? guard_bans_active(d->shared.guard, util_now_ms()) : 0;
 	g->jobs_queued = d->shared.jobs ? jobs_queued(d->shared.jobs) : 0;
 	g->hooks_dropped = hooks_dropped(d->shared.hooks);
@@ -416,6 +419,22 @@ static int block_signals(struct daemon *d)
 
 /* Secrets are read while still root (ARCHITECTURE.md §1): the files may be
  * readable by root only, and the service user never needs them. */
+/* The SSH host keys: the default one is made now if missing, as root, and
+ * given to the service user. */
+static int load_sftp_keys(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	if (geteuid() == 0 && cfg->run_as[0] && privs_lookup(cfg->run_as, &uid, &gid) != 0)
+		uid = (uid_t)-1, gid = (gid_t)-1; /* privs_drop reports the unknown user */
+	if (sftp_keys_load(cfg, uid, gid, &d->sftp_keys, err, errsz) != 0) {
+		log_err(0, "%s", err);
+		return -1;
+	}
+	d->shared.sftp_keys = d->sftp_keys;
+	return 0;
+}
+
 static int read_secrets(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
 {
 	/* Keys are read now, while still root (ARCHITECTURE.md §1). */
@@ -435,20 +454,9 @@ static int read_secrets(struct daemon *d, const struct config *cfg, char *err, s
 		}
 		d->shared.gss = ga;
 	}
-	/* The SSH host keys too (the default one is made now if missing, as
-	 * root, and given to the service user). */
-	if (cfg->n_sftp_listen) {
-		uid_t uid = (uid_t)-1;
-		gid_t gid = (gid_t)-1;
-		if (geteuid() == 0 && cfg->run_as[0] && privs_lookup(cfg->run_as, &uid, &gid) != 0)
-			uid = (uid_t)-1, gid = (gid_t)-1; /* privs_drop reports the unknown user */
-		if (sftp_keys_load(cfg, uid, gid, &d->sftp_keys, err, errsz) != 0) {
-			log_err(0, "%s", err);
-			return -1;
-		}
-		d->shared.sftp_keys = d->sftp_keys;
-	}
-	return 0;
+	/* The SSH host keys too (bind_listeners when only socket activation
+	 * passes SFTP sockets). */
+	return cfg->n_sftp_listen ? load_sftp_keys(d, cfg, err, errsz) : 0;
 }
 
 /* The control listeners, bound as root (privileged ports) or passed by
@@ -456,14 +464,16 @@ static int read_secrets(struct daemon *d, const struct config *cfg, char *err, s
 static int bind_listeners(struct daemon *d, const struct config *cfg, char *err, size_t errsz)
 {
 	int passed[WORKER_MAX_LISTEN];
-	if (systemd_listen_fds(passed, d->implicit, WORKER_MAX_LISTEN, &d->npassed, err, errsz) != 0) {
+	if (systemd_listen_fds(passed, d->implicit, d->sftp, WORKER_MAX_LISTEN, &d->npassed, err, errsz) != 0) {
 		log_err(0, "%s", err);
 		return -1;
 	}
 	if (d->npassed) {
 		/* Socket activation: the passed sockets replace [server] listen and
-		 * [tls] implicit_listen. */
+		 * [tls] implicit_listen, and those named "sftp" [sftp] listen. */
 		d->nl = d->npassed;
+		for (size_t i = 0; i < d->nl; i++)
+			d->npassed_sftp += d->sftp[i];
 		for (size_t i = 0; i < d->nl; i++)
 			if (d->implicit[i] && !d->shared.tls) {
 				log_err(0,
@@ -479,10 +489,16 @@ static int bind_listeners(struct daemon *d, const struct config *cfg, char *err,
 		for (size_t i = 0; i < d->nl; i++)
 			d->implicit[i] = i >= cfg->n_listen;
 	}
-	/* [sftp] listen is bound by ferryd, also under socket activation. */
+	/* [sftp] listen is bound by ferryd, also under socket activation,
+	 * unless sockets named "sftp" were passed. */
 	size_t nftp = d->nl;
-	for (size_t i = 0; i < cfg->n_sftp_listen; i++)
+	for (size_t i = 0; !d->npassed_sftp && i < cfg->n_sftp_listen; i++)
 		d->sftp[d->nl++] = true;
+	if (d->npassed_sftp && !d->sftp_keys && load_sftp_keys(d, cfg, err, errsz) != 0) {
+		for (size_t j = 0; j < d->npassed; j++)
+			(void)close(passed[j]);
+		return -1;
+	}
 	d->fds = util_xcalloc(d->nworkers, sizeof(*d->fds));
 	for (unsigned w = 0; w < d->nworkers; w++) {
 		d->fds[w] = util_xcalloc(d->nl, sizeof(int));
@@ -625,6 +641,7 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	d->shared.quota = quota_book_new(d->shared.jobs);
 	rate_init(&d->shared.rate_down, cfg->rate_down, util_now_us());
 	rate_init(&d->shared.rate_up, cfg->rate_up, util_now_us());
+	d->shared.hashlim = hash_limit_new();
 	char err[512];
 	if (guard_sync_start(&d->gsync, d->shared.guard, d->store_ops, cfg, &d->metrics, err, sizeof(err)) != 0) {
 		log_err(0, "%s", err);
@@ -632,6 +649,8 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	}
 	atomic_init(&d->shared.next_sid, 1);
 	atomic_init(&d->shared.sessions, 0);
+	for (int p = 0; p < METRICS_PROTOCOLS; p++)
+		atomic_init(&d->shared.sessions_by[p], 0);
 	d->shared.metrics = &d->metrics;
 	d->shared.stopped = on_worker_stopped;
 	d->shared.stopped_arg = d;
@@ -672,7 +691,9 @@ static int announce_ready(struct daemon *d, const struct config *cfg, char *err,
 		log_info(0,
 			 "socket activation: %zu socket(s) passed, [server] listen and [tls] implicit_listen not used",
 			 d->npassed);
-	for (size_t i = 0; i < cfg->n_sftp_listen; i++) {
+	if (d->npassed_sftp)
+		log_info(0, "socket activation: %zu SFTP socket(s) passed, [sftp] listen not used", d->npassed_sftp);
+	for (size_t i = 0; !d->npassed_sftp && i < cfg->n_sftp_listen; i++) {
 		char where[96];
 		config_listen_format(&cfg->sftp_listen[i], where, sizeof(where));
 		log_info(0, "listening on %s (SFTP)", where);
@@ -740,6 +761,7 @@ static void shut_down(struct daemon *d)
 		worker_free(&d->workers[i]);
 	free(d->workers);
 	guard_free(d->shared.guard);
+	hash_limit_free(d->shared.hashlim);
 	quota_book_free(d->shared.quota);
 	if (d->fds) {
 		for (unsigned w = 0; w < d->nworkers; w++) {

@@ -40,7 +40,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	if (found && get_or_head) {
 		struct metrics_gauges g = { 0 };
 		h->gauges(h->arg, &g);
-		size_t cap = 8192;
+		size_t cap = 16384;
 		body = malloc(cap);
 		if (!body)
 			return MHD_NO;

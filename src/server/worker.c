@@ -24,6 +24,7 @@ static void on_sftp_closed(struct sftp_host *h)
 {
 	struct worker *w = container_of(h, struct worker, sftp);
 	atomic_fetch_sub(&w->shared->sessions, 1);
+	atomic_fetch_sub(&w->shared->sessions_by[METRICS_SFTP], 1);
 	maybe_stop(w);
 }
 
@@ -31,6 +32,7 @@ static void on_session_closed(struct session_host *h)
 {
 	struct worker *w = container_of(h, struct worker, host);
 	atomic_fetch_sub(&w->shared->sessions, 1);
+	atomic_fetch_sub(&w->shared->sessions_by[METRICS_FTP], 1);
 	atomic_fetch_sub(&w->load, 1);
 	maybe_stop(w);
 }
@@ -83,25 +85,24 @@ static void evict_posted(void *arg)
 	struct worker *w = arg;
 	if (w->draining)
 		return;
-	if (!session_evict_oldest_prelogin(&w->host))
+	if (!sessions_evict_oldest(&w->reg))
 		log_debug(0, "worker %u: nothing to evict any more (logged in or gone)", w->idx);
 }
 
 /* The server is full: evicts the oldest session not logged in of any
- * worker, so connections that never log in cannot lock out the ones that
- * do. False if every session is logged in. Another worker's session goes
- * on that worker's loop, a little later: until then the server holds one
- * session more than max_sessions per eviction on its way (at most
- * MAX_SESSIONS_SLACK). */
-static bool make_room(struct session_host *h)
+ * worker and either protocol, so connections that never log in cannot lock
+ * out the ones that do. False if every session is logged in. Another
+ * worker's session goes on that worker's loop, a little later: until then
+ * the server holds one session more than max_sessions per eviction on its
+ * way (at most MAX_SESSIONS_SLACK). */
+static bool make_room(struct worker *w)
 {
-	struct worker *w = container_of(h, struct worker, host);
 	struct worker_shared *sh = w->shared;
 	unsigned n = atomic_load_explicit(&sh->n_workers, memory_order_acquire);
 	struct worker *oldest = NULL;
 	uint64_t oldest_since = 0;
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t since = session_host_prelogin_since(&sh->workers[i]->host);
+		uint64_t since = sessions_prelogin_since(&sh->workers[i]->reg);
 		if (since && (!oldest || since < oldest_since)) {
 			oldest = sh->workers[i];
 			oldest_since = since;
@@ -110,8 +111,18 @@ static bool make_room(struct session_host *h)
 	if (!oldest)
 		return false;
 	if (oldest == w)
-		return session_evict_oldest_prelogin(&w->host);
+		return sessions_evict_oldest(&w->reg);
 	return loop_post(oldest->loop, evict_posted, oldest) == 0;
+}
+
+static bool make_room_ftp(struct session_host *h)
+{
+	return make_room(container_of(h, struct worker, host));
+}
+
+static bool make_room_sftp(struct sftp_host *h)
+{
+	return make_room(container_of(h, struct worker, sftp));
 }
 
 /* A connection accepted by one worker for another (see least_loaded);
@@ -146,6 +157,7 @@ static void handoff_run(void *arg)
 		if (h->tls)
 			tls_ctx_unref(h->tls);
 		atomic_fetch_sub(&w->shared->sessions, 1);
+		atomic_fetch_sub(&w->shared->sessions_by[METRICS_FTP], 1);
 		atomic_fetch_sub(&w->load, 1);
 		maybe_stop(w);
 	} else {
@@ -206,6 +218,7 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 		const struct config *cfg = config_current();
 		uint64_t sid = atomic_fetch_add(&w->shared->next_sid, 1);
 		unsigned n = atomic_fetch_add(&w->shared->sessions, 1) + 1;
+		atomic_fetch_add(&w->shared->sessions_by[li->sftp ? METRICS_SFTP : METRICS_FTP], 1);
 		const char *refuse = NULL;
 		char text[160];
 		if (n > cfg->max_sessions + MAX_SESSIONS_SLACK) {
@@ -214,14 +227,13 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 			refuse = text;
 		}
 		if (li->sftp) {
-			/* SFTP sessions count toward max_sessions with FTP's;
-			 * over it an SSH connection is refused (nobody is evicted
-			 * for it yet). */
-			if (!refuse && n > cfg->max_sessions) {
+			/* SFTP sessions count toward max_sessions with FTP's and
+			 * make room over it the same way (make_room). */
+			if (refuse)
 				(void)snprintf(text, sizeof(text), "server-full max_sessions=%u", cfg->max_sessions);
-				refuse = text;
-			}
+			w->sftp.room_needed = n > cfg->max_sessions;
 			sftp_session_start(&w->sftp, cfg, fd, &peer, sid, refuse);
+			w->sftp.room_needed = false;
 			continue;
 		}
 		/* Over max_sessions: room is made only for a connection that
@@ -263,13 +275,15 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.loop = w->loop;
 	w->host.jobs = shared->jobs;
 	w->host.guard = shared->guard;
+	w->host.hashlim = shared->hashlim;
 	w->host.quota = shared->quota;
 	w->host.metrics = shared->metrics;
 	w->host.hooks = shared->hooks;
 	w->host.rate_down = &shared->rate_down;
 	w->host.rate_up = &shared->rate_up;
 	w->host.closed = on_session_closed;
-	w->host.make_room = make_room;
+	w->host.make_room = make_room_ftp;
+	w->host.reg = &w->reg;
 	w->sftp.loop = w->loop;
 	w->sftp.jobs = shared->jobs;
 	w->sftp.guard = shared->guard;
@@ -279,6 +293,8 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->sftp.rate_down = &shared->rate_down;
 	w->sftp.rate_up = &shared->rate_up;
 	w->sftp.closed = on_sftp_closed;
+	w->sftp.make_room = make_room_sftp;
+	w->sftp.reg = &w->reg;
 	if (shared->sftp_keys) {
 		char err[256];
 		r = sftp_host_init(&w->sftp, shared->sftp_keys, err, sizeof(err));

@@ -11,7 +11,9 @@
 
 #include "config.h"
 #include "loop.h"
+#include "metrics.h"
 #include "rate.h"
+#include "sessions.h"
 #include "session.h"
 #include "sftp.h"
 
@@ -27,10 +29,12 @@ struct worker;
 /* State shared by all workers (read-mostly; counters are atomic). */
 struct worker_shared {
 	struct jobs *jobs;
-	struct guard *guard;	  /* [limits], shared by all workers */
-	struct quota_book *quota; /* users' quotas (core/quota.h) */
+	struct guard *guard;	    /* [limits], shared by all workers */
+	struct hash_limit *hashlim; /* [limits] hash_jobs, shared by all workers */
+	struct quota_book *quota;   /* users' quotas (core/quota.h) */
 	atomic_uint_fast64_t next_sid;
-	atomic_uint sessions; /* whole server, for [server] max_sessions */
+	atomic_uint sessions;			    /* whole server, for [server] max_sessions */
+	atomic_uint sessions_by[METRICS_PROTOCOLS]; /* the same by protocol (metrics) */
 	/* Every worker, for evicting a session not logged in on whichever
 	 * worker holds the oldest: entries below n_workers are set (each
 	 * before n_workers grows past it) and stay until the workers are freed. */
@@ -72,6 +76,7 @@ struct worker {
 	struct worker_shared *shared;
 	struct session_host host;
 	struct sftp_host sftp; /* its SFTP sessions (bind NULL: SFTP off) */
+	struct sessions reg;   /* both hosts' sessions: status, kick, evictions */
 	int listen_fds[WORKER_MAX_LISTEN];
 	struct listener listeners[WORKER_MAX_LISTEN];
 	size_t n_listen;

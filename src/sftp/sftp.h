@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "userstore.h"
 
 struct loop;
 struct jobs;
@@ -23,6 +24,7 @@ struct hooks;
 struct rate_bucket;
 struct sftp_keys;
 struct sftp_session;
+struct sessions;
 
 /* What a worker lends its SFTP sessions (as ftp/'s session_host). */
 struct sftp_host {
@@ -35,10 +37,18 @@ struct sftp_host {
 	void *bind;		  /* this worker's ssh_bind (sftp_host_init) */
 	struct sftp_session *head;
 	size_t count;
+	/* The worker's sessions of every protocol (core/sessions.h). */
+	struct sessions *reg;
 	/* [limits] rate_down/rate_up, the server's buckets (core/rate.h); NULL = none */
 	struct rate_bucket *rate_down, *rate_up;
 	/* Called on the loop after a session closed (count already lowered). */
 	void (*closed)(struct sftp_host *h);
+	/* Set by the host around sftp_session_start when the connection takes
+	 * the server past [server] max_sessions: once [limits] admitted it,
+	 * make_room(h) must evict a session not logged in (of any protocol),
+	 * or it is refused. */
+	bool room_needed;
+	bool (*make_room)(struct sftp_host *h);
 };
 
 /* The build's config check (buildinfo.c): nonzero when c sets an [sftp]
@@ -55,6 +65,15 @@ void sftp_keys_free(struct sftp_keys *k);
 /* Where the generated key lives: ssh_host_ed25519_key in the state
  * directory, the directory of [store] sqlite (/var/lib/ferry by default). */
 int sftp_keys_default_path(const struct config *cfg, char *out, size_t outsz);
+
+/* ferry user key add: one OpenSSH public key line (len bytes, see
+ * sftp_keyline.h) read with libssh (ssh_pki_import_pubkey_base64) into
+ * *out (the caller's: user_key_free), its fingerprint computed. Refused:
+ * a malformed line, an unknown key type, DSA, certificates, RSA shorter
+ * than 2048 bits, a key that is not what the line's type says. 0, or
+ * -EINVAL with the reason in err; -ENOTSUP in a build without libssh
+ * (sftp_none.c). */
+int sftp_pubkey_parse(const char *line, size_t len, struct user_key *out, char *err, size_t errsz);
 
 /* Prepares h's SSH server side with keys (borrowed; outlive h). The other
  * fields are the caller's. 0, or -errno with err. */

@@ -112,6 +112,9 @@ static const struct {
 	{ "limits@openssh.com", SFTP_EXT_LIMITS },
 	{ "expand-path@openssh.com", SFTP_EXT_EXPAND_PATH },
 	{ "home-directory", SFTP_EXT_HOME },
+	{ "hardlink@openssh.com", SFTP_EXT_HARDLINK },
+	{ "copy-data", SFTP_EXT_COPY_DATA },
+	{ "lsetstat@openssh.com", SFTP_EXT_LSETSTAT },
 };
 
 enum sftp_ext sftp_ext_lookup(struct slice name)
@@ -128,8 +131,20 @@ static void parse_extended(struct rd *d, struct sftp_req *r)
 	r->ext = d->bad ? SFTP_EXT_NONE : sftp_ext_lookup(r->ext_name);
 	switch (r->ext) {
 	case SFTP_EXT_POSIX_RENAME:
+	case SFTP_EXT_HARDLINK:
 		r->path = rd_str(d);
 		r->path2 = rd_str(d);
+		break;
+	case SFTP_EXT_LSETSTAT:
+		r->path = rd_str(d);
+		rd_attrs(d, &r->attrs);
+		break;
+	case SFTP_EXT_COPY_DATA:
+		r->handle = rd_str(d);
+		r->offset = rd_u64(d);
+		r->length = rd_u64(d);
+		r->handle2 = rd_str(d);
+		r->offset2 = rd_u64(d);
 		break;
 	case SFTP_EXT_STATVFS:
 	case SFTP_EXT_EXPAND_PATH:
@@ -220,7 +235,11 @@ int sftp_parse(const void *p, size_t n, struct sftp_req *r, bool *has_id)
 	default:
 		return -ENOTSUP;
 	}
-	if (d.bad || d.off != d.n)
+	/* Bytes after the fields are ignored, as OpenSSH's sftp-server skips
+	 * them: the packet's length already delimits it, and clients send
+	 * them (rclone 1.60's sftp library sends a whole 32 KiB WRITE packet
+	 * around the shorter data of a file's last chunk). */
+	if (d.bad)
 		return -EBADMSG;
 	return 0;
 }
@@ -327,9 +346,16 @@ int sftp_put_version(struct buf *out)
 	/* The extensions served, each with its version string as OpenSSH
 	 * announces them (clients check the version). */
 	static const char *const exts[][2] = {
-		{ "posix-rename@openssh.com", "1" }, { "statvfs@openssh.com", "2" }, { "fstatvfs@openssh.com", "2" },
-		{ "fsync@openssh.com", "1" },	     { "limits@openssh.com", "1" },  { "expand-path@openssh.com", "1" },
+		{ "posix-rename@openssh.com", "1" },
+		{ "statvfs@openssh.com", "2" },
+		{ "fstatvfs@openssh.com", "2" },
+		{ "fsync@openssh.com", "1" },
+		{ "limits@openssh.com", "1" },
+		{ "expand-path@openssh.com", "1" },
 		{ "home-directory", "1" },
+		{ "hardlink@openssh.com", "1" },
+		{ "copy-data", "1" },
+		{ "lsetstat@openssh.com", "1" },
 	};
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		wr_cstr(&w, exts[i][0]);

@@ -102,6 +102,9 @@ enum sftp_ext {
 	SFTP_EXT_LIMITS,       /* limits@openssh.com */
 	SFTP_EXT_EXPAND_PATH,  /* expand-path@openssh.com: path */
 	SFTP_EXT_HOME,	       /* home-directory: path (a user name) */
+	SFTP_EXT_HARDLINK,     /* hardlink@openssh.com: path (old), path2 (new) */
+	SFTP_EXT_COPY_DATA,    /* copy-data: handle, offset, length, handle2, offset2 */
+	SFTP_EXT_LSETSTAT,     /* lsetstat@openssh.com: path, attrs */
 	SFTP_EXT_UNKNOWN,      /* any other name: OP_UNSUPPORTED */
 };
 
@@ -116,7 +119,12 @@ struct sftp_req {
 	uint64_t offset;	 /* READ, WRITE */
 	uint32_t len;		 /* READ */
 	struct slice data;	 /* WRITE */
-	struct sftp_attrs attrs; /* OPEN, SETSTAT, FSETSTAT, MKDIR */
+	struct sftp_attrs attrs; /* OPEN, SETSTAT, FSETSTAT, MKDIR, lsetstat */
+	/* copy-data (draft-ietf-secsh-filexfer-extensions-00 §7): handle at
+	 * offset for length bytes (0: to its end) into handle2 at offset2. */
+	uint64_t length;
+	struct slice handle2;
+	uint64_t offset2;
 	enum sftp_ext ext;
 	struct slice ext_name;
 };
@@ -129,7 +137,7 @@ int sftp_frame(const void *p, size_t n, size_t *size);
 
 /* Parses one packet's body (after the length: type and fields, n bytes).
  * 0: *r holds the request. -EBADMSG: malformed (truncated, a string past
- * the end, bytes left over); r->type and, when has_id, r->id are set so
+ * the end; bytes after the fields are ignored, as OpenSSH does); r->type and, when has_id, r->id are set so
  * the caller can answer BAD_MESSAGE. -ENOTSUP: a type this server does not
  * serve (r->id set): OP_UNSUPPORTED. *has_id says whether r->id was read. */
 int sftp_parse(const void *p, size_t n, struct sftp_req *r, bool *has_id);

@@ -386,6 +386,67 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
 	(void)sftp_reply_errno(out, r->id, e);
 }
 
+/* ---- copy-data ---- */
+
+/* draft-ietf-secsh-filexfer-extensions-00 copy-data: length bytes (0: up
+ * to the end) of the file open for reading at offset go into the file
+ * open for writing at offset2 (its end when opened to append), as reads
+ * and writes would, in the kernel where it can. The end of the source
+ * before length is reached ends the copy with OK, as OpenSSH's server
+ * does. Two handles of the same file (by inode: also through another
+ * link) are refused, their ranges could overlap; a truncating upload of
+ * the source writes a new file and may copy from the old one. The copy is done SFTP_COPY_STEP bytes per call, so a big
+ * one never holds the loop (sftp_server_feed calls again on the next turn); permissions were asked when the two handles
+ * were opened. */
+bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	struct sftp_handle *rh = handle_get(srv, r->handle, K(SFTP_H_READ));
+	struct sftp_handle *wh = handle_get(srv, r->handle2, K(SFTP_H_WRITE));
+	uint64_t done = srv->copied, off_in, off_out;
+	int e = 0;
+	srv->copied = 0;
+	if (!rh || !wh) {
+		reply_bad_handle(out, r->id);
+		return true;
+	}
+	struct stat rs, ws;
+	e = vfs_fstat(rh->fd, &rs);
+	if (e == 0)
+		e = vfs_fstat(wh->fd, &ws);
+	if (e) {
+		(void)sftp_reply_errno(out, r->id, e);
+		return true;
+	}
+	if (rs.st_dev == ws.st_dev && rs.st_ino == ws.st_ino) {
+		(void)sftp_put_status(out, r->id, SFTP_FAILURE, "Source and destination are the same file");
+		return true;
+	}
+	if (wh->err) { /* the upload already failed: it will not be committed */
+		(void)sftp_reply_errno(out, r->id, wh->err);
+		return true;
+	}
+	uint64_t left = r->length ? r->length - done : SFTP_COPY_STEP;
+	size_t step = left < SFTP_COPY_STEP ? (size_t)left : SFTP_COPY_STEP, got = 0;
+	if (__builtin_add_overflow(r->offset, done, &off_in) || __builtin_add_overflow(r->offset2, done, &off_out))
+		e = -EFBIG;
+	if (e == 0)
+		e = vfs_fd_copy(rh->fd, off_in, wh->fd, off_out, step, &got);
+	rh->bytes += got;
+	wh->bytes += got;
+	if (e) {
+		wh->err = e;
+		(void)sftp_reply_errno(out, r->id, e);
+		return true;
+	}
+	done += got;
+	if (got == step && got && (!r->length || done < r->length)) {
+		srv->copied = done;
+		return false;
+	}
+	(void)sftp_reply_errno(out, r->id, 0);
+	return true;
+}
+
 /* ---- READDIR ---- */
 
 /* Entries per NAME reply: OpenSSH's server sends up to 100. */
@@ -468,16 +529,22 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 		reply_bad_handle(out, r->id);
 		return;
 	}
-	if (a->flags & SFTP_ATTR_SIZE) {
-		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Setting the size is not supported");
-		return;
-	}
 	if (a->flags & SFTP_ATTR_UIDGID) {
 		(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Files belong to the server");
 		return;
 	}
 	int e = 0;
-	if (a->flags & SFTP_ATTR_PERMISSIONS)
+	if (a->flags & SFTP_ATTR_SIZE) {
+		/* OpenSSH's scp writes in place and cuts the file at its end
+		 * (a temporary of a truncating upload is cut, the old file
+		 * then untouched until CLOSE). */
+		if (h->kind != SFTP_H_WRITE) {
+			(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Not open for writing");
+			return;
+		}
+		e = h->err ? h->err : files_fd_truncate(&srv->c.fu, h->fd, a->size);
+	}
+	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS))
 		e = files_fd_set_mode(&srv->c.fu, h->fd, (mode_t)a->perms);
 	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
 		struct timespec ts = { .tv_sec = (time_t)a->mtime };

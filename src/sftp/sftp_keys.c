@@ -36,8 +36,7 @@ int sftp_keys_default_path(const struct config *cfg, char *out, size_t outsz)
 	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }
 
-/* "SHA256:..." as ssh-keygen -l prints it. */
-static void key_fingerprint(ssh_key key, char *out, size_t outsz)
+void sftp_key_fingerprint(ssh_key key, char *out, size_t outsz)
 {
 	unsigned char *hash = NULL;
 	size_t hlen = 0;
@@ -149,9 +148,7 @@ out:
 	return r;
 }
 
-/* libssh tells a key's size only to a bind importing it (with the same
- * minimum the workers' binds set: sftp_ssh.c). */
-static bool rsa_size_ok(ssh_key key)
+bool sftp_rsa_size_ok(ssh_key key)
 {
 	ssh_bind b = ssh_bind_new();
 	int min = RSA_MIN_BITS;
@@ -176,7 +173,7 @@ static int key_accept(struct sftp_keys *k, ssh_key key, const char *path, char *
 			       ssh_key_type_to_char(t));
 		return -EINVAL;
 	}
-	if (t == SSH_KEYTYPE_RSA && !rsa_size_ok(key)) {
+	if (t == SSH_KEYTYPE_RSA && !sftp_rsa_size_ok(key)) {
 		(void)snprintf(err, errsz, "[sftp] host_keys: %s: an RSA key shorter than %d bits", path, RSA_MIN_BITS);
 		return -EINVAL;
 	}
@@ -187,7 +184,7 @@ static int key_accept(struct sftp_keys *k, ssh_key key, const char *path, char *
 			return -EINVAL;
 		}
 	char fp[128];
-	key_fingerprint(key, fp, sizeof(fp));
+	sftp_key_fingerprint(key, fp, sizeof(fp));
 	log_info(0, "sftp: host key %s (%s) %s", path, ssh_key_type_to_char(t), fp);
 	k->keys[k->n++] = key;
 	return 0;

@@ -47,3 +47,12 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 }
 
 void sftp_host_close_all(struct sftp_host *h) {}
+
+int sftp_pubkey_parse(const char *line, size_t len, struct user_key *out, char *err, size_t errsz)
+{
+	*out = (struct user_key){ 0 };
+	(void)snprintf(err, errsz,
+		       "ferry was built without SFTP (meson -Dsftp=disabled): SSH keys cannot be checked, so none "
+		       "can be added");
+	return -ENOTSUP;
+}

@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "path.h"
+#include "vfs.h"
 #include "sftp_server_impl.h"
 #include "util.h"
 
@@ -61,30 +63,40 @@ static void reply_stat(struct sftp_server *srv, const struct sftp_req *r, struct
 
 /* SETSTAT: the permission bits and the modification time, as FTP's SITE
  * CHMOD and MFMT allow them. Owners belong to the service account
- * (PERMISSION_DENIED); a size (truncation) is not offered. */
-static void setstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+ * (PERMISSION_DENIED); a size cuts or extends a plain file ("write").
+ * lsetstat@openssh.com (nofollow): the same on the name itself, a final
+ * symbolic link not followed (a link has no mode: OP_UNSUPPORTED). */
+static void setstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out, bool nofollow)
 {
 	const struct sftp_attrs *a = &r->attrs;
 	char vpath[PATH_MAX];
 	int e = 0;
-	if (a->flags & SFTP_ATTR_SIZE) {
-		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Setting the size is not supported");
-		return;
-	}
 	if (a->flags & SFTP_ATTR_UIDGID) {
 		(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Files belong to the server");
 		return;
 	}
-	if (a->flags & SFTP_ATTR_PERMISSIONS) {
+	if (a->flags & SFTP_ATTR_SIZE) {
+		/* A link itself has no size to set: lsetstat follows none. */
+		if (nofollow) {
+			(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Setting the size is not supported");
+			return;
+		}
+		e = resolve(srv, FILES_OP_UPLOAD, r->path, vpath);
+		if (e == 0)
+			e = files_truncate(&srv->c.fu, vpath, a->size);
+	}
+	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS)) {
 		e = resolve(srv, FILES_OP_SET_MODE, r->path, vpath);
 		if (e == 0)
-			e = files_set_mode(&srv->c.fu, vpath, (mode_t)a->perms);
+			e = nofollow ? files_lset_mode(&srv->c.fu, vpath, (mode_t)a->perms)
+				     : files_set_mode(&srv->c.fu, vpath, (mode_t)a->perms);
 	}
 	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
 		struct timespec ts = { .tv_sec = (time_t)a->mtime };
 		e = resolve(srv, FILES_OP_SET_TIME, r->path, vpath);
 		if (e == 0)
-			e = files_set_mtime(&srv->c.fu, vpath, &ts);
+			e = nofollow ? files_lset_mtime(&srv->c.fu, vpath, &ts)
+				     : files_set_mtime(&srv->c.fu, vpath, &ts);
 	}
 	(void)sftp_reply_errno(out, r->id, e);
 }
@@ -150,6 +162,54 @@ static void rename_to(struct sftp_server *srv, const struct sftp_req *r, struct 
 	(void)sftp_reply_errno(out, r->id, e);
 }
 
+/* READLINK: the link's target text, as it was stored (a NAME of one). */
+static void readlink_of(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	char vpath[PATH_MAX], target[PATH_MAX];
+	int e = resolve(srv, FILES_OP_LIST, r->path, vpath);
+	if (e == 0)
+		e = files_readlink(&srv->c.fu, vpath, target, sizeof(target));
+	if (e)
+		(void)sftp_reply_errno(out, r->id, e);
+	else
+		reply_name(out, r->id, target);
+}
+
+/* SYMLINK, with its two paths in the order OpenSSH sends them (target,
+ * then the link's path: the reverse of filexfer-02, which every common
+ * client follows). The target is stored as the client gave it, relative
+ * or absolute; the file system layer only ever follows it inside the home
+ * (RESOLVE_IN_ROOT), where an absolute target is a path from the home,
+ * the client's "/", as every path it sends. */
+static void symlink_to(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	char vpath[PATH_MAX], target[PATH_MAX];
+	int e = resolve(srv, FILES_OP_SYMLINK, r->path2, vpath);
+	if (e == 0 && (memchr(r->path.p, '\0', r->path.n) || r->path.n == 0))
+		e = -EINVAL;
+	else if (e == 0 && r->path.n >= sizeof(target))
+		e = -ENAMETOOLONG;
+	if (e == 0) {
+		memcpy(target, r->path.p, r->path.n);
+		target[r->path.n] = '\0';
+		e = files_symlink(&srv->c.fu, target, vpath);
+	}
+	(void)sftp_reply_errno(out, r->id, e);
+}
+
+/* hardlink@openssh.com: a new name (path2) for the file at path, both
+ * inside the home; a directory cannot be linked. */
+static void hardlink_to(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	int e = resolve(srv, FILES_OP_LINK, r->path, from);
+	if (e == 0)
+		e = resolve(srv, FILES_OP_LINK, r->path2, to);
+	if (e == 0)
+		e = files_hardlink(&srv->c.fu, from, to);
+	(void)sftp_reply_errno(out, r->id, e);
+}
+
 static void by_path(struct sftp_server *srv, const struct sftp_req *r, struct buf *out,
 		    int (*fn)(const struct files_user *, const char *), enum files_op op)
 {
@@ -198,6 +258,13 @@ static void extended(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_EXT_HOME:
 		realpath_of(srv, r, out);
 		return;
+	case SFTP_EXT_HARDLINK:
+		hardlink_to(srv, r, out);
+		return;
+	case SFTP_EXT_LSETSTAT:
+		setstat(srv, r, out, true);
+		return;
+	case SFTP_EXT_COPY_DATA: /* sftp_server_feed's, a step at a time */
 	case SFTP_EXT_UNKNOWN:
 	case SFTP_EXT_NONE:
 		break;
@@ -230,7 +297,7 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 		sftp_files_fstat(srv, r, out);
 		return;
 	case SFTP_SETSTAT:
-		setstat(srv, r, out);
+		setstat(srv, r, out, false);
 		return;
 	case SFTP_FSETSTAT:
 		sftp_files_fsetstat(srv, r, out);
@@ -259,9 +326,13 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_EXTENDED:
 		extended(srv, r, out);
 		return;
-	default:
-		/* READLINK and SYMLINK: not offered (a link made by a client
-		 * could point anywhere; reading one is a later step). */
+	case SFTP_READLINK:
+		readlink_of(srv, r, out);
+		return;
+	case SFTP_SYMLINK:
+		symlink_to(srv, r, out);
+		return;
+	default: /* sftp_parse answered the others -ENOTSUP */
 		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Operation not supported");
 		return;
 	}
@@ -332,6 +403,14 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 			(void)sftp_put_status(out, req.id, SFTP_BAD_MESSAGE, "Malformed request");
 		} else if (r == -ENOTSUP) {
 			(void)sftp_put_status(out, req.id, SFTP_OP_UNSUPPORTED, "Operation not supported");
+		} else if (req.type == SFTP_EXTENDED && req.ext == SFTP_EXT_COPY_DATA) {
+			/* A copy goes a bounded step per turn of the loop; the
+			 * request stays at the front of in until its last step
+			 * (requests are answered in order). */
+			if (!sftp_files_copy_step(srv, &req, out)) {
+				*budget = 0;
+				return 0;
+			}
 		} else if (req.type != SFTP_INIT) {
 			if (!rate_admit(srv, &req)) {
 				(*budget)++;
@@ -344,4 +423,23 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 		buf_consume(in, size);
 	}
 	return 0;
+}
+
+bool sftp_server_transfer(const struct sftp_server *srv, const char **cmd, const char **path, uint64_t *bytes,
+			  uint64_t *size)
+{
+	const struct sftp_handle *best = NULL;
+	for (size_t i = 0; i < SFTP_MAX_HANDLES; i++) {
+		const struct sftp_handle *h = &srv->h[i];
+		if ((h->kind == SFTP_H_READ || h->kind == SFTP_H_WRITE) && (!best || h->started_ms >= best->started_ms))
+			best = h;
+	}
+	if (!best)
+		return false;
+	struct stat st;
+	*cmd = best->cmd;
+	*path = best->vpath;
+	*bytes = best->bytes;
+	*size = best->fd >= 0 && vfs_fstat(best->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return true;
 }

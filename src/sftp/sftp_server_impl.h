@@ -32,6 +32,7 @@ struct sftp_server {
 	bool inited;
 	struct sftp_handle h[SFTP_MAX_HANDLES];
 	uint64_t rate_wait_us; /* sftp_server_rate_wait */
+	uint64_t copied;       /* the copy-data at the front of the input: bytes so far */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */
@@ -54,6 +55,10 @@ void sftp_files_fstat(struct sftp_server *srv, const struct sftp_req *r, struct 
 void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 void sftp_files_fsync(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+/* copy-data, one bounded step (SFTP_COPY_STEP bytes): false while more
+ * is to come (the same request is given again), true once it was answered. */
+#define SFTP_COPY_STEP (8u * 1024u * 1024u)
+bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 /* Closes every open handle (the channel ended): lost = aborted uploads. */
 void sftp_files_close_all(struct sftp_server *srv);
 

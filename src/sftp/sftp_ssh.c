@@ -101,7 +101,12 @@ static void drive_deferred(void *p)
 	drive(p);
 }
 
-static const struct sftp_conn_ops conn_ops = { .close = session_close, .drive = drive, .free = session_free };
+static void proxy_begin(struct sftp_session *s, const struct sockaddr_storage *client, const char *refuse,
+			bool room_needed);
+
+static const struct sftp_conn_ops conn_ops = {
+	.close = session_close, .drive = drive, .free = session_free, .begin = proxy_begin
+};
 
 /* ---- channel callbacks: record only (see the top of this file) ---- */
 
@@ -176,6 +181,7 @@ static void session_close(struct sftp_session *s, const char *why)
 	if (s->next)
 		s->next->prev = s->prev;
 	h->count--;
+	sessions_remove(h->reg, &s->reg);
 	if (s->guarded)
 		guard_disconnect(h->guard, &s->gkey);
 	sftp_auth_release(s);
@@ -183,8 +189,13 @@ static void session_close(struct sftp_session *s, const char *why)
 	loop_timer_cancel(h->loop, &s->idle_timer);
 	loop_timer_cancel(h->loop, &s->delay_timer);
 	loop_timer_cancel(h->loop, &s->rate_timer);
-	if (s->watch.fd >= 0)
+	int fd = s->watch.fd;
+	if (fd >= 0)
 		loop_watch_forget(h->loop, &s->watch); /* libssh closes the socket below */
+	if (fd >= 0 && !s->ssh)
+		(void)close(fd); /* no SSH yet (waiting for the PROXY header) */
+	sftp_proxy_free(s->pp);
+	s->pp = NULL;
 	if (s->ssh) {
 		if (ssh_is_connected(s->ssh))
 			ssh_disconnect(s->ssh); /* a DISCONNECT message, then the socket closes */
@@ -196,8 +207,10 @@ static void session_close(struct sftp_session *s, const char *why)
 		s->ssh = NULL;
 		s->ev = NULL;
 	}
-	log_info(s->id, "disconnect: ip=%s protocol=sftp%s%s", s->peer, why ? " reason=" : "", why ? why : "");
-	LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	if (s->begun) { /* else not logged as a connection either (PROXY header refused) */
+		log_info(s->id, "disconnect: ip=%s protocol=sftp%s%s", s->peer, why ? " reason=" : "", why ? why : "");
+		LOG_JSON(s->id, "disconnect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	}
 	h->closed(h);
 	/* A password check in flight refers to s: it frees s when it returns. */
 	if (s->job)
@@ -434,8 +447,10 @@ static bool serve(struct sftp_session *s)
 			session_close(s, r == -EMSGSIZE ? "packet-too-large" : "bad-packet");
 			return false;
 		}
-		if (s->in.len != before)
+		if (s->in.len != before) {
 			loop_timer_arm(s->host->loop, &s->idle_timer, s->cfg->idle_timeout_ms, s->idle_timer.cb);
+			sessions_touch(&s->reg);
+		}
 		if (push_output(s) != 0) {
 			session_close(s, "write-failed");
 			return false;
@@ -512,17 +527,32 @@ static void drive(struct sftp_session *s)
 		retire_channels(s);
 	if (!s->closed && s->kex_done)
 		(void)serve(s);
-	if (!s->closed && s->srv &&
+	if (!s->closed && s->srv && !s->chan_over &&
 	    (s->chan_closed || (s->chan_eof && s->in.len == 0 && !s->chan_pending && !s->out.len))) {
-		/* The client ended the SFTP channel: so ends the connection. */
-		if (s->chan && !s->chan_closed) {
+		/* The client ended the SFTP channel. As sshd, we answer its EOF
+		 * with exit-status 0, EOF and CLOSE, and leave the connection
+		 * for the client to end: OpenSSH's ssh (under scp) fails with
+		 * "closed by remote host" and Go's ssh (rclone) with "use of
+		 * closed network connection" when the server goes first. No
+		 * channel opens after this one (s->srv stays). */
+		if (s->chan && !s->chan_closed && !s->chan_ending) {
+			s->chan_ending = true;
+			(void)ssh_channel_request_send_exit_status(s->chan, 0);
 			(void)ssh_channel_send_eof(s->chan);
 			(void)ssh_channel_close(s->chan);
 		}
-		session_close(s, NULL);
+		s->chan_over = s->chan_closed;
 	}
+	/* Sending (the replies above, the channel's end) reads too: libssh
+	 * may have met the client's end there and closed the socket, which
+	 * leaves the loop nothing more to report. */
+	if (!s->closed && s->kex_done && ssh_gone(s))
+		session_close(s, "client-gone");
 	s->driving = false;
 	if (!s->closed) {
+		/* Logged in by now (sftp_auth.c drives after a login): no longer
+		 * one max_sessions may evict. */
+		sessions_set_prelogin(s->host->reg, &s->reg, !s->logged_in);
 		buf_trim(&s->in);
 		buf_trim(&s->out);
 		update_interest(s);
@@ -532,7 +562,10 @@ static void drive(struct sftp_session *s)
 static void on_io(struct loop_watch *w, uint32_t events)
 {
 	struct sftp_session *s = container_of(w, struct sftp_session, watch);
-	drive(s);
+	if (s->pp)
+		sftp_proxy_io(s);
+	else
+		drive(s);
 }
 
 static void on_login_timeout(struct loop_timer *t)
@@ -550,6 +583,41 @@ static void on_idle(struct loop_timer *t)
 	log_info(s->id, "idle timeout: ip=%s protocol=sftp", s->peer);
 	session_close(s, "idle-timeout");
 }
+
+/* ---- the worker's registry (core/sessions.h) ---- */
+
+static void reg_view(const struct sessions_entry *e, struct sessions_view *v)
+{
+	const struct sftp_session *s = container_of(e, struct sftp_session, reg);
+	v->user = s->logged_in ? s->user : NULL;
+	v->xfer = s->srv && sftp_server_transfer(s->srv, &v->verb, &v->path, &v->bytes, &v->size);
+	/* "proxy": still waiting for the PROXY header; ip is the balancer's. */
+	v->state = s->pp ? "proxy" : !s->logged_in ? "login" : v->xfer ? "transfer" : "idle";
+}
+
+static void reg_kick(struct sessions_entry *e)
+{
+	session_close(container_of(e, struct sftp_session, reg), "kicked");
+}
+
+/* [server] max_sessions: an SSH connection not logged in makes room as an
+ * FTP session not logged in does (logged, counted; SSH's DISCONNECT). */
+static bool reg_evict(struct sessions_entry *e)
+{
+	struct sftp_session *s = container_of(e, struct sftp_session, reg);
+	if (s->closed || s->logged_in)
+		return false;
+	log_warn(s->id, "evicted: ip=%s reason=server-full max_sessions=%u not-logged-in-for=%llums protocol=sftp",
+		 s->peer, s->cfg->max_sessions, (unsigned long long)(util_now_ms() - s->reg.prelogin_since));
+	LOG_JSON(s->id, "evicted", LOG_FS("ip", s->peer), LOG_FS("reason", "server-full"), LOG_FS("protocol", "sftp"));
+	METRICS_ADD(s->host->metrics, evictions[METRICS_SFTP], 1);
+	session_close(s, "evicted");
+	return true;
+}
+
+static const struct sessions_ops reg_ops = {
+	.protocol = "sftp", .view = reg_view, .kick = reg_kick, .evict = reg_evict
+};
 
 /* [limits] at connect (guard.h): NULL when admitted (then counted until
  * close), else the reason token, logged as FTP logs it. */
@@ -569,35 +637,36 @@ static const char *guard_admit(struct sftp_session *s)
 	return why;
 }
 
-void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-			uint64_t id, const char *refuse)
+/* The client's address is known (peer: the socket's, or the PROXY
+ * header's): logs the connection, applies [limits], refuse (the worker's
+ * reason, or NULL) and max_sessions (room_needed), then starts SSH on fd. */
+static void session_begin(struct sftp_session *s, int fd, const struct sockaddr_storage *peer, const char *refuse,
+			  bool room_needed)
 {
-	struct sftp_session *s = util_xcalloc(1, sizeof(*s));
-	s->host = h;
-	s->ops = &conn_ops;
-	s->id = id;
-	s->cfg = cfg;
-	s->vfs.root_fd = -1;
-	s->watch.fd = -1;
+	struct sftp_host *h = s->host;
+	const struct config *cfg = s->cfg;
+	uint64_t id = s->id;
+	s->begun = true;
 	s->peer_addr = *peer;
 	net_addr_str(peer, s->peer, sizeof(s->peer));
-	buf_init(&s->in, IN_MAX);
-	buf_init(&s->out, OUT_MAX);
-	s->idle_timer.cb = on_idle;
-	s->next = h->head;
-	if (h->head)
-		h->head->prev = s;
-	h->head = s;
-	h->count++;
 	log_info(id, "connect: ip=%s protocol=sftp", s->peer);
-	METRICS_ADD(h->metrics, connections, 1);
+	METRICS_ADD(h->metrics, connections[METRICS_SFTP], 1);
 	LOG_JSON(id, "connect", LOG_FS("ip", s->peer), LOG_FS("protocol", "sftp"));
+	char why[64];
 	if (!refuse && h->guard)
 		refuse = guard_admit(s);
 	else if (refuse)
 		log_warn(id, "refused: ip=%s reason=%s protocol=sftp", s->peer, refuse);
+	/* Over max_sessions: room is made only for a connection [limits]
+	 * admit, so refused ones cannot evict anybody. */
+	if (!refuse && room_needed && !(h->make_room && h->make_room(h))) {
+		log_warn(id, "refused: ip=%s reason=server-full max_sessions=%u (all logged in) protocol=sftp", s->peer,
+			 cfg->max_sessions);
+		(void)snprintf(why, sizeof(why), "server-full max_sessions=%u", cfg->max_sessions);
+		refuse = why;
+	}
 	if (refuse) {
-		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse));
+		LOG_JSON(id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", refuse), LOG_FS("protocol", "sftp"));
 		(void)close(fd); /* no SSH yet: nothing can be said to the client */
 		session_close(s, "refused");
 		return;
@@ -613,8 +682,8 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 		return;
 	}
 	ssh_set_blocking(s->ssh, 0);
-	/* Password only for now (sftp_auth.c). */
-	ssh_set_auth_methods(s->ssh, SSH_AUTH_METHOD_PASSWORD);
+	/* password, publickey, keyboard-interactive (sftp_auth.c). */
+	ssh_set_auth_methods(s->ssh, SFTP_AUTH_METHODS);
 	if (loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io) != 0) {
 		s->watch.fd = -1;
 		session_close(s, "epoll");
@@ -622,5 +691,50 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 	}
 	loop_timer_arm(h->loop, &s->idle_timer, cfg->idle_timeout_ms, on_idle);
 	loop_timer_arm(h->loop, &s->login_timer, cfg->login_timeout_ms, on_login_timeout);
+	sessions_set_prelogin(h->reg, &s->reg, true);
 	drive(s);
+}
+
+/* Behind a balancer: the PROXY header says whose the connection is
+ * (sftp_proxy.c), then session_begin. */
+static void proxy_begin(struct sftp_session *s, const struct sockaddr_storage *client, const char *refuse,
+			bool room_needed)
+{
+	int fd = s->watch.fd;
+	loop_watch_del(s->host->loop, &s->watch); /* session_begin watches it again */
+	session_begin(s, fd, client, refuse, room_needed);
+}
+
+void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
+			uint64_t id, const char *refuse)
+{
+	struct sftp_session *s = util_xcalloc(1, sizeof(*s));
+	s->host = h;
+	s->ops = &conn_ops;
+	s->id = id;
+	s->cfg = cfg;
+	s->vfs.root_fd = -1;
+	s->watch.fd = -1;
+	s->peer_addr = *peer; /* the balancer's, until a PROXY header says whose */
+	net_addr_str(peer, s->peer, sizeof(s->peer));
+	buf_init(&s->in, IN_MAX);
+	buf_init(&s->out, OUT_MAX);
+	s->idle_timer.cb = on_idle;
+	s->next = h->head;
+	if (h->head)
+		h->head->prev = s;
+	h->head = s;
+	h->count++;
+	sessions_add(h->reg, &s->reg, &reg_ops, id, s->peer);
+	if (!cfg->proxy_protocol) {
+		session_begin(s, fd, peer, refuse, h->room_needed);
+		return;
+	}
+	if (loop_watch_add(h->loop, &s->watch, fd, LOOP_IN, on_io) != 0) {
+		s->watch.fd = -1;
+		(void)close(fd);
+		session_close(s, "epoll");
+		return;
+	}
+	sftp_proxy_start(s, refuse, h->room_needed);
 }

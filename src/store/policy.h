@@ -147,7 +147,7 @@ int policy_rows(const struct userstore_ops *ops, struct userstore *s, enum polic
 int policy_load(const struct userstore_ops *ops, struct userstore *s, enum policy_kind kind, const char *name,
 		struct policy_attrs *out);
 
-/* Quota usage (schema 6, table quota_usage): the bytes and files under a
+/* Quota usage (schema 7, table quota_usage): the bytes and files under a
  * user's home as the store counts them (core/quota.h keeps the count and
  * enforces it). usage_get: 0 and 0, 0 when no row is kept yet. usage_add
  * adds the deltas in one statement, so every node's changes add up

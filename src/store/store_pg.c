@@ -2,7 +2,7 @@
  * the SQLite one behind the same interface, for several ferryd nodes that
  * share one database. The only libpq user in the tree with its siblings:
  * store_pg_db.c (connection, queries), store_pg_users.c, store_pg_otp.c,
- * store_pg_bans.c, store_pg_policy.c.
+ * store_pg_keys.c, store_pg_bans.c, store_pg_policy.c.
  * This file opens a handle, owns the schema (the same versions as SQLite's,
  * store_migrate.h) and transactions, and joins the ops table.
  *
@@ -73,7 +73,12 @@ static const char *const store_pg_steps[STORE_SCHEMA_VERSION] = {
 	"key text NOT NULL DEFAULT '', value text NOT NULL, PRIMARY KEY(name, attr, key));"
 	"CREATE TABLE group_policy(name text NOT NULL REFERENCES groups(name) ON DELETE CASCADE, attr text NOT NULL, "
 	"key text NOT NULL DEFAULT '', value text NOT NULL, PRIMARY KEY(name, attr, key));",
-	/* Version 6: quota usage (see store_sqlite.c). */
+	/* Version 6: users' SSH public keys (store_pg_keys.c), keyed by their
+	 * SHA256 fingerprint per user. */
+	"CREATE TABLE user_keys(name text NOT NULL REFERENCES users(name) ON DELETE CASCADE, "
+	"fingerprint text NOT NULL, type text NOT NULL, key text NOT NULL, comment text NOT NULL DEFAULT '', "
+	"created_at bigint NOT NULL, PRIMARY KEY(name, fingerprint));",
+	/* Version 7: quota usage (see store_sqlite.c). */
 	"CREATE TABLE quota_usage(name text PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE, "
 	"bytes bigint NOT NULL DEFAULT 0, files bigint NOT NULL DEFAULT 0);",
 };
@@ -324,6 +329,10 @@ const struct userstore_ops store_pg_ops = {
 	.principal_add = store_pg_principal_add,
 	.principal_remove = store_pg_principal_remove,
 	.principal_list = store_pg_principal_list,
+	.key_add = store_pg_key_add,
+	.key_remove = store_pg_key_remove,
+	.key_list = store_pg_key_list,
+	.key_check = store_pg_key_check,
 	.ban_fail = store_pg_ban_fail,
 	.ban_list = store_pg_ban_list,
 	.ban_remove = store_pg_ban_remove,

@@ -1,7 +1,7 @@
 /* store_pg_impl: what the PostgreSQL backend's files share: the handle, the
  * parameter builder and the query helpers. Calls go one way, top to bottom:
  * store_pg.c (open, migrations, transactions, the ops table) ->
- * store_pg_users.c, store_pg_otp.c, store_pg_bans.c (the rest of
+ * store_pg_users.c, store_pg_otp.c, store_pg_keys.c, store_pg_bans.c (the rest of
  * store_pg_ops) ->
  * store_pg_db.c (the connection and the query helpers). Nothing outside the
  * backend may include it; only these files include libpq. */
@@ -100,6 +100,13 @@ int store_pg_principal_add(struct userstore *s, const char *principal, const cha
 int store_pg_principal_remove(struct userstore *s, const char *principal, const char *name);
 int store_pg_principal_list(struct userstore *s, const char *name,
 			    int (*fn)(const char *principal, const char *name, void *arg), void *arg);
+
+/* store_pg_keys.c: the userstore_ops of the same names. */
+int store_pg_key_add(struct userstore *s, const char *name, const struct user_key *k);
+int store_pg_key_remove(struct userstore *s, const char *name, const char *fingerprint);
+int store_pg_key_list(struct userstore *s, const char *name,
+		      int (*fn)(const char *name, const struct user_key *k, void *arg), void *arg);
+int store_pg_key_check(struct userstore *s, const char *name, const char *fingerprint, const char *blob);
 
 /* store_pg_bans.c: the userstore_ops of the same names. */
 int store_pg_ban_fail(struct userstore *s, const char *address, const struct ban_rule *rule, int64_t now_ms,

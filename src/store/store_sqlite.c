@@ -99,7 +99,20 @@ static const char *const store_sqlite_steps[STORE_SCHEMA_VERSION] = {
 	"DELETE FROM user_policy WHERE name = old.name; DELETE FROM group_members WHERE name = old.name; END;"
 	"CREATE TRIGGER IF NOT EXISTS groups_delete_policy AFTER DELETE ON groups BEGIN "
 	"DELETE FROM group_policy WHERE name = old.name; DELETE FROM group_members WHERE grp = old.name; END;",
-	/* Version 6: each user's quota usage (bytes and files under the home,
+	/* Version 6: users' SSH public keys (store_sqlite_keys.c), one row
+	 * per key, keyed by its SHA256 fingerprint; they go with the user
+	 * (trigger). */
+	"CREATE TABLE IF NOT EXISTS user_keys("
+	"name TEXT NOT NULL, "
+	"fingerprint TEXT NOT NULL, "
+	"type TEXT NOT NULL, "
+	"key TEXT NOT NULL, "
+	"comment TEXT NOT NULL DEFAULT '', "
+	"created_at INTEGER NOT NULL, "
+	"PRIMARY KEY(name, fingerprint));"
+	"CREATE TRIGGER IF NOT EXISTS user_keys_user_deleted AFTER DELETE ON users "
+	"BEGIN DELETE FROM user_keys WHERE name = OLD.name; END;",
+	/* Version 7: each user's quota usage (bytes and files under the home,
 	 * core/quota.h), kept up to date by every node's uploads and deletes
 	 * and recounted by ferry quota scan; it goes with the user. */
 	"CREATE TABLE IF NOT EXISTS quota_usage(name TEXT PRIMARY KEY NOT NULL, bytes INTEGER NOT NULL DEFAULT 0, "
@@ -567,6 +580,10 @@ const struct userstore_ops store_sqlite_ops = {
 	.principal_add = store_sqlite_principal_add,
 	.principal_remove = store_sqlite_principal_remove,
 	.principal_list = store_sqlite_principal_list,
+	.key_add = store_sqlite_key_add,
+	.key_remove = store_sqlite_key_remove,
+	.key_list = store_sqlite_key_list,
+	.key_check = store_sqlite_key_check,
 	.ban_fail = store_sqlite_ban_fail,
 	.ban_list = store_sqlite_ban_list,
 	.ban_remove = store_sqlite_ban_remove,

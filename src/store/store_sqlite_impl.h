@@ -2,7 +2,7 @@
  * its statement slots, and the functions each file offers the others. Calls
  * go one way, top to bottom: store_sqlite.c (open, schema, users, the ops
  * table) -> store_sqlite_otp.c, store_sqlite_principal.c,
- * store_sqlite_bans.c (the rest of store_sqlite_ops) -> store_sqlite_db.c
+ * store_sqlite_keys.c, store_sqlite_bans.c (the rest of store_sqlite_ops) -> store_sqlite_db.c
  * (statement helpers). Nothing
  * outside the backend may include it. */
 #ifndef FERRY_STORE_SQLITE_IMPL_H
@@ -74,6 +74,13 @@ int store_sqlite_principal_add(struct userstore *s, const char *principal, const
 int store_sqlite_principal_remove(struct userstore *s, const char *principal, const char *name);
 int store_sqlite_principal_list(struct userstore *s, const char *name,
 				int (*fn)(const char *principal, const char *name, void *arg), void *arg);
+
+/* store_sqlite_keys.c: the userstore_ops of the same names. */
+int store_sqlite_key_add(struct userstore *s, const char *name, const struct user_key *k);
+int store_sqlite_key_remove(struct userstore *s, const char *name, const char *fingerprint);
+int store_sqlite_key_list(struct userstore *s, const char *name,
+			  int (*fn)(const char *name, const struct user_key *k, void *arg), void *arg);
+int store_sqlite_key_check(struct userstore *s, const char *name, const char *fingerprint, const char *blob);
 
 /* store_sqlite_bans.c: the userstore_ops of the same names. */
 int store_sqlite_ban_fail(struct userstore *s, const char *address, const struct ban_rule *rule, int64_t now_ms,

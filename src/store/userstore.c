@@ -99,6 +99,17 @@ void user_record_free(struct user_record *u)
 	u->name = u->password_hash = u->home = u->account = NULL;
 }
 
+void user_key_free(struct user_key *k)
+{
+	if (!k)
+		return;
+	free(k->type);
+	free(k->blob);
+	free(k->comment);
+	free(k->fingerprint);
+	k->type = k->blob = k->comment = k->fingerprint = NULL;
+}
+
 void otp_state_free(struct otp_state *st)
 {
 	if (!st)
@@ -129,4 +140,25 @@ int userstore_load(const struct userstore_ops *ops, struct userstore *s, const c
 			err = r;
 	}
 	return err;
+}
+
+int user_key(const char *name, const char *host, char *out, size_t outsz)
+{
+	if (!name || !name[0] || strchr(name, USER_HOST_SEP))
+		return -EINVAL;
+	int n = host && host[0] ? snprintf(out, outsz, "%s%c%s", name, USER_HOST_SEP, host)
+				: snprintf(out, outsz, "%s", name);
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+const char *user_key_host(const char *key)
+{
+	const char *sep = strchr(key, USER_HOST_SEP);
+	return sep ? sep + 1 : NULL;
+}
+
+size_t user_key_name_len(const char *key)
+{
+	const char *sep = strchr(key, USER_HOST_SEP);
+	return sep ? (size_t)(sep - key) : strlen(key);
 }

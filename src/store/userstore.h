@@ -70,6 +70,18 @@ struct ban_rule {
 	int64_t max_ms;
 };
 
+/* A user's SSH public key (schema 5, table user_keys): one OpenSSH
+ * public key line, taken apart. The fingerprint is OpenSSH's
+ * ("SHA256:" and unpadded base64 of the blob's SHA-256), unique per user. */
+struct user_key {
+	char *type;	   /* the key type as the line names it: "ssh-ed25519" */
+	char *blob;	   /* the key itself: the line's base64 */
+	char *comment;	   /* "" when the line has none */
+	char *fingerprint; /* "SHA256:..." */
+	int64_t created_at;
+};
+void user_key_free(struct user_key *k); /* frees the strings, not k */
+
 struct userstore; /* one open handle; not shared between threads */
 
 /* open's flags. CREATE: make the database (SQLite: the file) and schema if
@@ -95,7 +107,7 @@ enum store_policy_sql {
 	STORE_POL_GROUP_PUT,	  /* as USER_* for a group */
 	STORE_POL_GROUP_DEL_ATTR, /* 1 group, 2 attr, 3 key */
 	STORE_POL_GROUP_GET,	  /* 1 group -> attr, key, value */
-	/* Quota usage (schema 6, quota_usage.h): an absent row is 0, 0. */
+	/* Quota usage (schema 7, policy.h): an absent row is 0, 0. */
 	STORE_POL_USAGE_GET, /* 1 user -> bytes, files */
 	STORE_POL_USAGE_ADD, /* 1 user, 2 delta bytes, 3 delta files (clamped at 0) */
 	STORE_POL_USAGE_SET, /* 1 user, 2 bytes, 3 files */
@@ -166,6 +178,17 @@ struct userstore_ops {
 	int (*principal_remove)(struct userstore *s, const char *principal, const char *name);
 	int (*principal_list)(struct userstore *s, const char *name,
 			      int (*fn)(const char *principal, const char *name, void *arg), void *arg);
+	/* SSH public keys (struct user_key; SFTP publickey logins). add:
+	 * -EEXIST if the user has a key of that fingerprint, -ENOENT if the
+	 * user does not exist; created_at 0 means now. remove: -ENOENT if the
+	 * user has no such key. list: name's keys (NULL: everyone's) in
+	 * (user, added, fingerprint) order. check: 0 if name has the key of
+	 * that fingerprint and blob, -ENOENT if not. */
+	int (*key_add)(struct userstore *s, const char *name, const struct user_key *k);
+	int (*key_remove)(struct userstore *s, const char *name, const char *fingerprint);
+	int (*key_list)(struct userstore *s, const char *name,
+			int (*fn)(const char *name, const struct user_key *k, void *arg), void *arg);
+	int (*key_check)(struct userstore *s, const char *name, const char *fingerprint, const char *blob);
 	/* Bans (struct ban_rule). ban_fail counts one failed login from
 	 * address at now_ms under rule, in one statement, so failures from
 	 * every node add up exactly: *until gets the address's banned_until
@@ -203,6 +226,20 @@ struct userstore_ops {
  * The caller owns and frees *u and *st in every case. Blocking. */
 int userstore_load(const struct userstore_ops *ops, struct userstore *s, const char *name, struct user_record *u,
 		   struct otp_state *st, bool *found, bool *have_st);
+
+/* Virtual hosts ([host NAME], RFC 7151 HOST): a user of a host other than
+ * the default one is stored under the key "NAME:HOST" (HOST the section's
+ * name, lower case) in every table that names users; ':' is not allowed in
+ * user names, so no key of one host can be a name of another. */
+#define USER_HOST_SEP ':'
+/* Writes name's key for host (NULL or "" = the default host: name itself)
+ * to out. -EINVAL when name is empty or holds the separator (a client's
+ * text, never a key), -ENAMETOOLONG when it does not fit. */
+int user_key(const char *name, const char *host, char *out, size_t outsz);
+/* The host part of a key, or NULL for a user of the default host; the name
+ * is the key's first user_key_name_len() bytes. */
+const char *user_key_host(const char *key);
+size_t user_key_name_len(const char *key);
 
 /* The embedded SQLite backend (store_sqlite.c). */
 extern const struct userstore_ops store_sqlite_ops;

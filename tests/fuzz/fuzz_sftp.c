@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inside(req.path, body, n);
 		inside(req.path2, body, n);
 		inside(req.handle, body, n);
+		inside(req.handle2, body, n);
 		inside(req.data, body, n);
 		inside(req.ext_name, body, n);
 		buf_reset(&out);

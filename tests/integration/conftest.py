@@ -44,6 +44,16 @@ from dataclasses import dataclass
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def _store_schema_version():
+    """STORE_SCHEMA_VERSION of the tree under test: tests never write the number (a schema step
+    added on another branch renumbers the steps)."""
+    with open(os.path.join(REPO, "src", "store", "store_migrate.h")) as f:
+        return int(re.search(r"#define STORE_SCHEMA_VERSION (\d+)", f.read()).group(1))
+
+
+SCHEMA_VERSION = _store_schema_version()
 ASAN_SUPPRESSIONS = os.path.join(REPO, "tests", "sanitizers", "asan.supp")
 HOST = "127.0.0.1"
 SERVICE_USER = "nobody"
@@ -54,10 +64,6 @@ STOP_TIMEOUT = 10.0    # SIGTERM -> exit (drain_timeout in the default test conf
 IO_TIMEOUT = 5.0       # default socket timeout for control connections
 CLI_TIMEOUT = 20.0
 
-# The store's schema version (src/store/store_migrate.h): tests read it rather than name a
-# number, since schema steps are renumbered when branches merge.
-with open(os.path.join(REPO, "src", "store", "store_migrate.h")) as _f:
-    SCHEMA_VERSION = int(re.search(r"#define STORE_SCHEMA_VERSION (\d+)", _f.read()).group(1))
 
 # Strings a sanitizer build prints; any of them in ferryd's stderr fails the test.
 SANITIZER_PATTERNS = (

@@ -52,9 +52,19 @@ def transport(s, user="bob", password="pw"):
     return t
 
 
+class _Client(paramiko.SFTPClient):
+    """An SFTPClient whose close() ends the connection too, as OpenSSH's sftp does: ferryd, like
+    sshd, leaves the connection open after the SFTP channel ends (the client may open another)."""
+
+    def close(self):
+        t = self.get_channel().get_transport()
+        super().close()
+        t.close()
+
+
 def client(s, user="bob", password="pw"):
     t = transport(s, user, password)
-    c = paramiko.SFTPClient.from_transport(t)
+    c = _Client.from_transport(t)
     c.get_channel().settimeout(SFTP_TIMEOUT)
     return c
 

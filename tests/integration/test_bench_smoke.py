@@ -629,3 +629,67 @@ def test_table_postgres_store_rows_beside_sqlite():
     text = table.render(data)
     assert "| Logins/s, 32 clients, PostgreSQL store | skipped¹ |" in text
     assert f"- ferryd `logins_pg`: skipped: {why}" in text
+
+
+def sftp_canned(only):
+    """Three rounds of SFTP results of ferryd and sshd (figures chosen by hand), alone (bench/run
+    --only sftp: no FTP names, no limits) or added to the FTP rounds."""
+    data = canned()
+    data["config"].update(sftp_big=1 << 30, sftp_idle=[200], sftp_files=2000, sftp_clients=32,
+                          sftp_seconds=10)
+    data["sftp"] = {"names": ["ferryd", "sshd"], "client": "OpenSSH_9.2p1",
+                    "cipher": "aes128-gcm@openssh.com", "kex": "curve25519-sha256",
+                    "hostkey": "ssh-ed25519", "sshd": "OpenSSH_9.2", "chroot": "ChrootDirectory X"}
+    if only:
+        data["names"] = []
+        for rd in data["rounds"]:
+            rd["results"], rd["limits"] = {}, {}
+    figs = {"ferryd": {"retr": [400, 450, 500], "kib": [20, 21, 22], "files": [1700, 3000, 2000]},
+            "sshd": {"retr": [460, 400, 410], "kib": [2050, 2060, 2040], "files": [2700, 2500, 2600]}}
+    for i, rd in enumerate(data["rounds"]):
+        rd["sftp"] = {}
+        for n, f in figs.items():
+            rd["sftp"][n] = {
+                "logins": {"ok": True, "logins": 400, "rate": 40.0, "window_s": 10.0,
+                           "p50_ms": 700, "p99_ms": 1100, "gen_cpu_s": 6.0, "server_cpu_s": 8.0},
+                "idle_200": {"ok": True, "sessions": 200, "kib_per_session": f["kib"][i],
+                             "open_rate": 30.0},
+                "files": {"ok": True, "files": 2000, "rate": f["files"][i], "window_s": 1.0,
+                          "gen_cpu_s": 0.4, "server_cpu_s": 0.2},
+                "retr_1": {"ok": True, "bytes": 1 << 30, "mib_s": f["retr"][i], "window_s": 2.5,
+                           "gen_cpu_s": 2.4 if n == "sshd" and i < 2 else 0.5,
+                           "server_cpu_s": 1.0},
+                "stor_1": ({"ok": False, "error": "upload check: wrong byte at offset 7"}
+                           if n == "ferryd" and i == 1 else
+                           {"ok": True, "bytes": 1 << 30, "mib_s": 420, "window_s": 2.4,
+                            "gen_cpu_s": 0.5, "server_cpu_s": 1.0}),
+            }
+    return data
+
+
+def test_table_sftp_rows_beside_sshd():
+    """The SFTP table (issue 17): ferryd ÷ sshd per round; memory per idle session ≤ 0.1 × sshd,
+    files/s and transfers ≥ 1.0 × sshd; a generator-bound sshd cell leaves no verdict; a failed
+    round fails the cell. `--only sftp` renders the SFTP table alone; a run without SFTP results
+    (an older saved run) renders none."""
+    assert "## SFTP" not in table.render(canned())
+    for only in (True, False):
+        data = sftp_canned(only)
+        text = table.render(data)
+        assert "## SFTP: ferryd beside OpenSSH's sshd + internal-sftp" in text
+        assert ("Machine limits" in text) is not only and ("| LIST 10,000" in text) is not only
+        assert ("| Memory per idle SFTP session, 200 (KiB) | 21.0 (20.0–22.0) | 2,050 "
+                "(2,040–2,060) | – | ±5% | 0.01 (0.01–0.01) | ≤ 0.1 × sshd | PASS |") in text
+        # per round 1700/2700, 3000/2500, 2000/2600: the median ratio 0.77 < 1.0
+        assert ("| 4 KiB files/s, one SFTP session | 2,000 (1,700–3,000) | 2,600 (2,500–2,700) "
+                "| 40% | ±32% | 0.77 (0.63–1.20) | ≥ 1.0 × sshd | FAIL |") in text
+        assert ("| SFTP download 1 GiB ×1, memory (MiB/s) | 450 (400–500) | gen-bound³ (≥ 410) "
+                "| **96%** |") in text and "| gen-bound |" in text
+        assert "| SFTP upload 1 GiB ×1, memory (MiB/s) | FAIL² | 420 (420–420) |" in text
+        assert "- ferryd `stor_1` (round 2): FAILED: upload check: wrong byte at offset 7" in text
+        assert "- sshd, SFTP download 1 GiB ×1, memory (MiB/s): generator-bound" in text
+        assert "| ↳ server CPU (ms/login) | 20.0 (20.0–20.0) |" in text
+        assert "SFTP targets met: **1 of 4**" in text
+    data = sftp_canned(True)
+    data["sftp"] = {"skip": "no /usr/sbin/sshd (openssh-server)"}
+    assert "Not run: no /usr/sbin/sshd (openssh-server)" in table.render(data)

@@ -136,7 +136,7 @@ def test_idle_unauthenticated_connections_cannot_lock_out_a_login(make_server, f
                 assert r.code == 200, r
         assert len(evicted) == 11
         with urllib.request.urlopen(f"http://{HOST}:{mport}/metrics", timeout=5) as r:
-            assert "\nferry_sessions_evicted_total 11\n" in r.read().decode()
+            assert '\nferry_sessions_evicted_total{protocol="ftp"} 11\n' in r.read().decode()
         assert len(srv.log().split("evicted: ")) - 1 == 11
     finally:
         for c in held:

@@ -3,7 +3,7 @@ core/auth_event.c whatever the path -- USER/PASS, USER/PASS/ACCT (332), RFC 2289
 336 forms), TOTP, GSSAPI (AUTH GSSAPI/ADAT, USER answered 232), and the refusals after good
 credentials (max_per_user, a missing home).
 
-An outcome is seen in three places, which must agree: ferry_logins_total{result="ok"|"failed"}
+An outcome is seen in three places, which must agree: ferry_logins_total{protocol="ftp",result="ok"|"failed"}
 goes up by exactly one, the text log gets one `login ok:`/`login failed:`/`login refused:` line
 (the form fail2ban reads) and the JSON log one "login" event. A step that does not end the login
 (PASS answered 332, a principal not authorised for the user: 331) counts nothing. A failure with
@@ -24,7 +24,7 @@ from krb_helpers import REALM, GssCtl, realm  # noqa: F401 (realm is a fixture)
 from test_metrics import scrape
 from test_otp import PHRASE, _fresh_step, answer, init_otp, totp_code
 
-OK, FAILED = 'ferry_logins_total{result="ok"}', 'ferry_logins_total{result="failed"}'
+OK, FAILED = 'ferry_logins_total{protocol="ftp",result="ok"}', 'ferry_logins_total{protocol="ftp",result="failed"}'
 LOGIN_LINE = re.compile(r'(login (?:ok|failed|refused): user="[^"]*" ip=\S+(?: reason=\S+)?)$', re.M)
 USERS = (("bob", "pw", None), ("acctuser", "pw", "acct1"), ("alice", "alicepw", None),
          ("otpuser", "static-pw", None), ("otp336", "static-pw", None), ("totpuser", "static-pw", None),

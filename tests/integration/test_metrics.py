@@ -70,11 +70,13 @@ def test_metrics_follow_traffic(msrv):
     s.wait_log(r"stale upload clean-up done")
     v0 = scrape(s.mport)
     assert v0['ferry_build_info{version="0.1.0"}'] == 1
-    assert v0["ferry_sessions_open"] == 0
-    assert v0["ferry_connections_total"] == 1  # the start-up probe
-    for k in ('ferry_logins_total{result="ok"}', 'ferry_logins_total{result="failed"}',
-              "ferry_received_bytes_total", "ferry_sent_bytes_total", 'ferry_transfers_total{result="ok"}',
-              'ferry_transfers_total{result="aborted"}', 'ferry_transfers_total{result="failed"}',
+    assert v0['ferry_sessions_open{protocol="ftp"}'] == 0
+    assert v0['ferry_connections_total{protocol="ftp"}'] == 1  # the start-up probe
+    for k in ('ferry_logins_total{protocol="ftp",result="ok"}', 'ferry_logins_total{protocol="ftp",result="failed"}',
+              'ferry_received_bytes_total{protocol="ftp"}', 'ferry_sent_bytes_total{protocol="ftp"}',
+              'ferry_transfers_total{protocol="ftp",result="ok"}',
+              'ferry_transfers_total{protocol="ftp",result="aborted"}',
+              'ferry_transfers_total{protocol="ftp",result="failed"}',
               "ferry_bans_total", "ferry_bans_active", "ferry_passive_ports_in_use",
               'ferry_tls_handshakes_total{result="ok"}', 'ferry_tls_handshakes_total{result="failed"}',
               "ferry_job_queue_depth"):
@@ -88,7 +90,7 @@ def test_metrics_follow_traffic(msrv):
     c.expect("TYPE I", 200)
     r = c.expect("PASV", 227)
     v = scrape(s.mport)
-    assert v["ferry_sessions_open"] == 1
+    assert v['ferry_sessions_open{protocol="ftp"}'] == 1
     assert v["ferry_passive_ports_in_use"] == 1
     d = connect_data(*parse227(r))
     c.expect("STOR up.bin", 150)
@@ -119,16 +121,16 @@ def test_metrics_follow_traffic(msrv):
 
     def settled():
         v = scrape(s.mport)
-        return v if v["ferry_sessions_open"] == 0 else None
+        return v if v['ferry_sessions_open{protocol="ftp"}'] == 0 else None
     v = wait_until(settled, 5.0, what="sessions to close")
-    assert v["ferry_connections_total"] == 3
-    assert v['ferry_logins_total{result="ok"}'] == 2
-    assert v['ferry_logins_total{result="failed"}'] == 1
-    assert v["ferry_received_bytes_total"] == 3000
+    assert v['ferry_connections_total{protocol="ftp"}'] == 3
+    assert v['ferry_logins_total{protocol="ftp",result="ok"}'] == 2
+    assert v['ferry_logins_total{protocol="ftp",result="failed"}'] == 1
+    assert v['ferry_received_bytes_total{protocol="ftp"}'] == 3000
     nlst_bytes = len("up.bin\r\n")
-    assert v["ferry_sent_bytes_total"] == 3000 + nlst_bytes
-    assert v['ferry_transfers_total{result="ok"}'] == 3
-    assert v['ferry_transfers_total{result="aborted"}'] == 0
+    assert v['ferry_sent_bytes_total{protocol="ftp"}'] == 3000 + nlst_bytes
+    assert v['ferry_transfers_total{protocol="ftp",result="ok"}'] == 3
+    assert v['ferry_transfers_total{protocol="ftp",result="aborted"}'] == 0
     assert v['ferry_tls_handshakes_total{result="ok"}'] == 2
     assert v['ferry_tls_handshakes_total{result="failed"}'] == 0
     assert v["ferry_passive_ports_in_use"] == 0
@@ -140,7 +142,7 @@ def test_metrics_follow_traffic(msrv):
     c.close()
     v = wait_until(lambda: (x := scrape(s.mport))["ferry_bans_total"] == 1 and x, 5.0, what="ban")
     assert v["ferry_bans_active"] == 1
-    assert v['ferry_logins_total{result="failed"}'] == 2
+    assert v['ferry_logins_total{protocol="ftp",result="failed"}'] == 2
 
 
 def test_idle_connections_do_not_hold_the_endpoint(msrv):
@@ -154,7 +156,7 @@ def test_idle_connections_do_not_hold_the_endpoint(msrv):
         cp = subprocess.run(["curl", "-sS", "--max-time", "5", f"http://{HOST}:{msrv.mport}/metrics"],
                             capture_output=True, text=True, timeout=20)
         assert cp.returncode == 0, (cp.returncode, cp.stderr, time.monotonic() - t0)
-        assert "ferry_sessions_open 0" in cp.stdout
+        assert 'ferry_sessions_open{protocol="ftp"} 0' in cp.stdout
     finally:
         for s in held:
             s.close()

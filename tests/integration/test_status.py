@@ -64,9 +64,10 @@ def test_status_during_transfer_and_kick(admsrv):
     lines = status_lines(s)
     assert len(lines) == 2, lines
     by_state = {re.search(r"state=(\w+)", l).group(1): l for l in lines}
-    assert re.fullmatch(r'\d+ user="" ip=127\.0\.0\.1 state=login tls=no', by_state["login"]), lines
-    m = re.fullmatch(r'(\d+) user="bob" ip=127\.0\.0\.1 state=transfer tls=no cmd=RETR path="/big" '
-                     r'bytes=(\d+) size=(\d+)', by_state["transfer"])
+    assert re.fullmatch(r'\d+ user="" ip=127\.0\.0\.1 protocol=ftp state=login tls=no idle=\d+s',
+                        by_state["login"]), lines
+    m = re.fullmatch(r'(\d+) user="bob" ip=127\.0\.0\.1 protocol=ftp state=transfer tls=no idle=\d+s cmd=RETR '
+                     r'path="/big" bytes=(\d+) size=(\d+)', by_state["transfer"])
     assert m, lines
     sid, done, size = int(m.group(1)), int(m.group(2)), int(m.group(3))
     assert size == BIG and 0 < done < BIG

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI_TIMEOUT, SCHEMA_VERSION, StoreSpec, render_config, wait_until
+from conftest import CLI_TIMEOUT, SCHEMA_VERSION, StoreSpec, built_features, render_config, wait_until
 
 UNAVAILABLE = "421 Service not available: the user database cannot be read."
 
@@ -170,6 +170,8 @@ def test_migrate_sqlite(ferry_env):
 COPY_USERS = (("bob", "pw-bob", None), ("acctuser", "pw-acct", "acct1"), ("carol", "pw-carol", None),
               ("otpuser", "pw-otp", None), ("totpuser", "pw-totp", None))
 PHRASE = "This is a test."
+# An SSH public key for the copy (ferry user key add checks keys with libssh: SFTP builds only).
+COPY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL9gm3TkE4fueCeUvRJ9qXZWQbkOpBzjmJRMARXvTRbC copy test key\n"
 
 
 def _sqlite_source(ferry_env):
@@ -180,6 +182,8 @@ def _sqlite_source(ferry_env):
     src.ferry("totp", "enable", "totpuser", check=True)
     src.ferry("principal", "add", "bob@EXAMPLE.COM", "bob", check=True)
     src.ferry("principal", "add", "ops/admin@EXAMPLE.COM", "acctuser", check=True)
+    if "sftp" in built_features(src.bins):
+        src.ferry("user", "key", "add", "bob", input=COPY_KEY, check=True)
     return src
 
 
@@ -189,13 +193,15 @@ def test_copy_round_trip(ferry_env, make_server, pg, ctl):
     src = _sqlite_source(ferry_env)
     db = pg.create_db()
     cp = src.ferry("store", "copy", "--to", pg.conninfo(db), check=True)
-    assert cp.stdout == (f"ferry: copied 5 users (2 with one-time password settings) and 2 principal mappings "
-                         f"from user database {src.db_path} to PostgreSQL user store host=127.0.0.1 "
+    keys = 1 if "sftp" in built_features(src.bins) else 0
+    assert cp.stdout == (f"ferry: copied 5 users (2 with one-time password settings), 2 principal mappings "
+                         f"and {keys} SSH key{'' if keys == 1 else 's'} from user database {src.db_path} to PostgreSQL user store host=127.0.0.1 "
                          f"port={pg.port} dbname={db} user=ferry\n")
     dst = make_server(users=(), store=pg_store(pg), start=False)
     dst.pg_db = db
     dst.write_config()
-    for args in (("user", "list"), ("principal", "list"), ("otp", "show", "otpuser"), ("user", "show", "carol")):
+    for args in (("user", "list"), ("principal", "list"), ("otp", "show", "otpuser"), ("user", "show", "carol"),
+                 ("user", "key", "list", "bob")):
         assert dst.ferry(*args, check=True).stdout == src.ferry(*args, check=True).stdout, args
     # The rows themselves, stamps included (the hash is the same string).
     def by_name(rows):

@@ -176,7 +176,7 @@ def test_units_verify(ferry_bin, tmp_path):
     import subprocess
     from conftest import REPO
     src = os.path.join(REPO, "packaging", "systemd")
-    names = ["ferryd.service", "ferryd.socket", "ferryd-ftps.socket"]
+    names = ["ferryd.service", "ferryd.socket", "ferryd-ftps.socket", "ferryd-sftp.socket"]
     for n in names:
         with open(os.path.join(src, n)) as f:
             text = f.read().replace("/usr/sbin/ferryd", ferry_bin.ferryd)

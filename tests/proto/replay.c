@@ -192,6 +192,7 @@
 #include "buf.h"
 #include "cmdtab.h"
 #include "config.h"
+#include "hash.h"
 #include "listing.h"
 #include "log.h"
 #include "parse.h"
@@ -402,6 +403,8 @@ static const char *effect_name(enum proto_effect_kind k)
 		return "UPLOAD_COMMIT";
 	case PROTO_EFFECT_LIST_READ:
 		return "LIST_READ";
+	case PROTO_EFFECT_HASH:
+		return "HASH";
 	}
 	return "?";
 }
@@ -531,8 +534,8 @@ static int pump(struct replay *r)
 		if (used == 0)
 			break; /* a transfer holds a command: the rest waits for it */
 		const struct proto_effect *e = proto_effect(r->p);
-		if (e && ((e->kind == PROTO_EFFECT_USER_LOOKUP && !r->lookup_manual) ||
-			  e->kind == PROTO_EFFECT_LIST_READ))
+		if (e &&
+		    ((e->kind == PROTO_EFFECT_USER_LOOKUP && !r->lookup_manual) || e->kind == PROTO_EFFECT_LIST_READ))
 			return pump(r);
 	}
 	return 0;
@@ -584,6 +587,21 @@ static int do_set(struct replay *r, struct slice rest)
 		return bad_syntax(r, "set must come before the first step that uses proto");
 	if (!slice_split(rest, ' ', &key, &val))
 		return bad_syntax(r, "set KEY VALUE");
+	if (slice_eq_ci(key, "host")) {
+		/* set host NAME [BANNER]: a [host NAME] section */
+		struct slice name, banner = { "", 0 };
+		struct config_vhost *h = &r->cfg->vhosts[r->cfg->n_vhosts];
+		if (!slice_split(val, ' ', &name, &banner))
+			banner = (struct slice){ "", 0 };
+		if (r->cfg->n_vhosts >= CONFIG_MAX_VHOSTS || name.n == 0 || name.n >= sizeof(h->name) ||
+		    banner.n >= sizeof(h->banner))
+			return bad_syntax(r, "set host NAME [BANNER]");
+		*h = (struct config_vhost){ 0 };
+		memcpy(h->name, name.p, name.n);
+		memcpy(h->banner, banner.p, banner.n);
+		r->cfg->n_vhosts++;
+		return 0;
+	}
 	if (slice_eq_ci(key, "banner")) {
 		if (val.n >= sizeof(r->cfg->banner))
 			return bad_syntax(r, "banner too long");
@@ -1715,12 +1733,40 @@ static int do_effect(struct replay *r, struct slice rest)
 		/* E: TLS_START [FAIL] / E: TLS_STOP [FAIL]: the session's handshake
 		 * or shutdown finished (or failed). */
 		bool start = slice_eq(kind, SLICE_LIT("TLS_START"));
-		if (arg.n && !slice_eq(arg, SLICE_LIT("FAIL")))
-			return bad_syntax(r, "E: TLS_START [FAIL] | TLS_STOP [FAIL]");
+		/* TLS_START host=NAME|- : the [host] whose certificate the
+		 * handshake uses (a HOST before AUTH TLS); sni=NAME: the
+		 * server name the client sent (proto_set_sni). */
+		char sni[128] = "", host[128] = "", *opt = NULL;
+		struct slice a0, opts = arg;
+		bool fail = false;
+		arg = (struct slice){ "", 0 };
+		while (opts.n) {
+			(void)slice_split(opts, ' ', &a0, &opts);
+			opt = a0.n > 4 && memcmp(a0.p, "sni=", 4) == 0	  ? sni
+			      : a0.n > 5 && memcmp(a0.p, "host=", 5) == 0 ? host
+									  : NULL;
+			if (slice_eq(a0, SLICE_LIT("FAIL")))
+				fail = true;
+			else if (!start || !opt || a0.n >= 128)
+				return bad_syntax(r, "E: TLS_START [FAIL] [host=NAME|-] [sni=NAME] | TLS_STOP [FAIL]");
+			else
+				(void)snprintf(opt, 128, "%.*s", (int)(a0.n - (opt == sni ? 4 : 5)),
+					       a0.p + (opt == sni ? 4 : 5));
+		}
 		int rc = expect_effect(r, start ? PROTO_EFFECT_TLS_START : PROTO_EFFECT_TLS_STOP, &e);
 		if (rc)
 			return rc;
-		struct proto_result res = { .err = arg.n ? -EPROTO : 0 };
+		if (host[0]) {
+			const char *got = proto_vhost_name(r->p);
+			if (strcmp(got ? got : "-", host) != 0) {
+				where(r);
+				fprintf(stderr, "expected TLS_START host=%s got host=%s\n", host, got ? got : "-");
+				return EXIT_MISMATCH;
+			}
+		}
+		struct proto_result res = { .err = fail ? -EPROTO : 0 };
+		if (start && !fail && sni[0])
+			proto_set_sni(r->p, sni);
 		/* Like the session: plaintext buffered behind AUTH TLS is
 		 * discarded, never executed (RFC 4217 §4, PROTOCOL.md §4.4). */
 		if (start)
@@ -1744,6 +1790,22 @@ static int do_effect(struct replay *r, struct slice rest)
 		if (res.err && !arg.n)
 			return fail(r, "expected ASCII_SIZE of a readable fd got error %d (%s)", res.err,
 				    strerror(-res.err));
+		proto_complete(r->p, &res);
+		return pump(r);
+	}
+	if (slice_eq(kind, SLICE_LIT("HASH"))) {
+		/* E: HASH [BUSY]: hashed here as the session's job does (BUSY:
+		 * the user's [limits] hash_jobs are all in use). */
+		if (arg.n && !slice_eq(arg, SLICE_LIT("BUSY")))
+			return bad_syntax(r, "E: HASH [BUSY]");
+		int rc = expect_effect(r, PROTO_EFFECT_HASH, &e);
+		if (rc)
+			return rc;
+		char hex[HASH_HEX_MAX] = "";
+		struct proto_result res = { .err = -EBUSY, .hash_hex = hex };
+		if (!arg.n)
+			res.err = hash_fd_range(e->hash_fd, (enum hash_alg)e->hash_alg, e->hash_offset, e->hash_count,
+						NULL, hex);
 		proto_complete(r->p, &res);
 		return pump(r);
 	}

@@ -17,6 +17,8 @@ S:  CLNT
 S:  TVFS
 S:  EPRT
 S:  EPSV
+S:  HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32
+S:  HOST
 S:  MDTM
 S:  MFF modify;UNIX.mode;
 S:  MFMT
@@ -24,6 +26,7 @@ S:  MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;
 S:  UTF8
 S:  PBSZ
 S:  PROT
+S:  RANG STREAM
 S:  REST STREAM
 S:  SIZE
 S: 211 End

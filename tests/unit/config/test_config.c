@@ -283,6 +283,45 @@ static void test_unknown_key(void **state)
 		     ":3: [server] wrokers: unknown key");
 }
 
+/* [host NAME] sections: names lower case, aliases normalised, relative
+ * cert paths resolved, lookups by name or alias without regard to case;
+ * "[host NAME]" longer than inih's section buffer still works. */
+static void test_host_sections(void **state)
+{
+	struct fixture *fx = *state;
+	char want[PATH_MAX + 32];
+	struct config *c = load_ok(fx, "[tls]\ncert = d.pem\nkey = d.key\n"
+				       "[host FTP.A.test]\naliases = A.test ,  files-a.test\nbanner = Hello A\n"
+				       "cert = a.pem\nkey = /k/a.key\nmax_per_user = 3\n"
+				       "[server]\nworkers = 2\n"
+				       "[host a-very-long-host-name-that-inih-would-truncate.example.com]\n");
+	assert_int_equal(c->n_vhosts, 2);
+	assert_string_equal(c->vhosts[0].name, "ftp.a.test");
+	assert_string_equal(c->vhosts[0].aliases, "a.test,files-a.test");
+	assert_string_equal(c->vhosts[0].banner, "Hello A");
+	(void)snprintf(want, sizeof(want), "%s/a.pem", fx->dir);
+	assert_string_equal(c->vhosts[0].tls_cert, want);
+	assert_string_equal(c->vhosts[0].tls_key, "/k/a.key");
+	assert_int_equal(c->vhosts[0].max_per_user, 3);
+	assert_int_equal(c->vhosts[0].line, 4);
+	assert_int_equal(c->workers, 2);
+	assert_string_equal(c->vhosts[1].name, "a-very-long-host-name-that-inih-would-truncate.example.com");
+	assert_string_equal(c->vhosts[1].banner, "");
+	assert_ptr_equal(config_vhost_find(c, "A.TEST"), &c->vhosts[0]);
+	assert_ptr_equal(config_vhost_find(c, "files-a.test"), &c->vhosts[0]);
+	assert_ptr_equal(config_vhost_find(c, "ftp.a.test"), &c->vhosts[0]);
+	assert_ptr_equal(config_vhost_find(c, "A-VERY-LONG-HOST-NAME-THAT-INIH-WOULD-TRUNCATE.example.com"),
+			 &c->vhosts[1]);
+	assert_null(config_vhost_find(c, "b.test"));
+	assert_null(config_vhost_find(c, "a.tes"));
+	assert_null(config_vhost_find(c, ""));
+	assert_null(config_vhost_find(c, NULL));
+	config_unref(c);
+	expect_error(fx, "[host a.test]\n[host b.test]\naliases = A.TEST\n",
+		     ":2: [host b.test]: a.test already names [host a.test] (line 1)");
+	expect_error(fx, "[host a.test]\nmax_per_user = -1\n", ":2: [host a.test] max_per_user: expected a whole number from 0 to 100000, got \"-1\"");
+}
+
 static void test_key_outside_section(void **state)
 {
 	expect_error(*state, "workers = 1\n", ":1: workers: key outside any [section]");
@@ -1079,6 +1118,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_sections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_outside_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),

@@ -284,6 +284,44 @@ static void test_check_ok(void **state)
 	assert_false(r.ok);
 }
 
+/* Virtual hosts: a host's user is stored as "NAME:HOST" (user_key).
+ * auth_login (FTP, after HOST) finds it by its key; auth_check (SFTP, the
+ * default host) never takes a name holding ':', even the key itself. */
+static void test_check_host_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	char key[64];
+	assert_int_equal(user_key("alice", "a.test", key, sizeof(key)), 0);
+	assert_string_equal(key, "alice:a.test");
+	assert_string_equal(user_key_host(key), "a.test");
+	assert_int_equal(user_key_name_len(key), 5);
+	assert_null(user_key_host("alice"));
+	assert_int_equal(user_key_name_len("alice"), 5);
+	assert_int_equal(user_key("alice", NULL, key, sizeof(key)), 0);
+	assert_string_equal(key, "alice");
+	assert_int_equal(user_key("a:b", "a.test", key, sizeof(key)), -EINVAL);
+	assert_int_equal(user_key("", NULL, key, sizeof(key)), -EINVAL);
+	assert_int_equal(user_key("alice", "a.test", key, 8), -ENAMETOOLONG);
+
+	add_user(fx, "alice:a.test", "host-pw", NULL, PERM_READ, true);
+	auth_login(fx->ops, fx->s, "alice:a.test", "host-pw", NULL, &r);
+	assert_true(r.ok);
+	assert_string_equal(r.home, "/srv/ftp/alice:a.test");
+	auth_result_free(&r);
+	auth_check(fx->ops, fx->s, "alice:a.test", "host-pw", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	auth_result_free(&r);
+	/* the default host's alice is another user */
+	auth_check(fx->ops, fx->s, "alice", "host-pw", &r);
+	assert_false(r.ok);
+	auth_result_free(&r);
+	auth_check(fx->ops, fx->s, "alice", "alice-pw", &r);
+	assert_true(r.ok);
+	auth_result_free(&r);
+}
+
 static void test_check_wrong_password(void **state)
 {
 	struct fixture *fx = *state;
@@ -324,6 +362,62 @@ static void test_check_disabled(void **state)
 	assert_int_equal(r.err, 0);
 	assert_null(r.home);
 	auth_result_free(&r);
+}
+
+/* SSH key logins: listed keys of enabled users only, the same answer for
+ * an unknown user, a disabled one, another key or another blob under the
+ * same fingerprint; a TOTP user's key asks for the code next. */
+static void test_check_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct auth_result r;
+	struct user_key k = { .type = "ssh-ed25519", .blob = "AAAAkey1", .comment = "c", .fingerprint = "SHA256:one" };
+	assert_int_equal(fx->ops->key_add(fx->s, "alice", &k), 0);
+	assert_int_equal(fx->ops->key_add(fx->s, "alice", &k), -EEXIST);
+	assert_int_equal(fx->ops->key_add(fx->s, "bob", &k), 0);
+	assert_int_equal(fx->ops->key_add(fx->s, "mallory", &k), -ENOENT);
+	auth_check_key(fx->ops, fx->s, "alice", "SHA256:one", "AAAAkey1", &r);
+	assert_true(r.ok);
+	assert_false(r.totp_next);
+	assert_string_equal(r.home, "/srv/ftp/alice");
+	assert_int_equal(r.perms, PERM_READ | PERM_LIST);
+	auth_result_free(&r);
+	const char *no[][3] = {
+		{ "alice", "SHA256:one", "AAAAkey2" }, /* another blob */
+		{ "alice", "SHA256:two", "AAAAkey1" }, /* another key */
+		{ "bob", "SHA256:one", "AAAAkey1" },   /* disabled */
+		{ "mallory", "SHA256:one", "AAAAkey1" }, /* unknown */
+		{ "Alice", "SHA256:one", "AAAAkey1" },   /* names are exact */
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		auth_check_key(fx->ops, fx->s, no[i][0], no[i][1], no[i][2], &r);
+		assert_false(r.ok);
+		assert_int_equal(r.err, 0);
+		assert_null(r.home);
+		auth_result_free(&r);
+	}
+	/* With TOTP the key stands for the password only. */
+	struct otp_state st = { .totp_secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" };
+	assert_int_equal(fx->ops->otp_put(fx->s, "alice", &st), 0);
+	auth_check_key(fx->ops, fx->s, "alice", "SHA256:one", "AAAAkey1", &r);
+	assert_true(r.ok);
+	assert_true(r.totp_next);
+	auth_result_free(&r);
+	auth_check_totp(fx->ops, fx->s, "alice", "000000x", &r);
+	assert_false(r.ok);
+	auth_result_free(&r);
+	auth_check_totp(fx->ops, fx->s, "mallory", "123456", &r);
+	assert_false(r.ok);
+	assert_int_equal(r.err, 0);
+	auth_result_free(&r);
+	/* The keys go with the user. */
+	assert_int_equal(fx->ops->remove(fx->s, "alice"), 0);
+	add_user(fx, "alice", "alice-pw", NULL, PERM_ALL, true);
+	auth_check_key(fx->ops, fx->s, "alice", "SHA256:one", "AAAAkey1", &r);
+	assert_false(r.ok);
+	auth_result_free(&r);
+	assert_int_equal(fx->ops->key_remove(fx->s, "bob", "SHA256:one"), 0);
+	assert_int_equal(fx->ops->key_remove(fx->s, "bob", "SHA256:one"), -ENOENT);
 }
 
 static void test_check_account(void **state)
@@ -736,9 +830,11 @@ int main(void)
 	    cmocka_unit_test(test_verify_locked_and_malformed),
 	    cmocka_unit_test_setup_teardown(test_check_ok, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_wrong_password, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_host_keys, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_unknown_user, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_disabled, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_account, setup_store, teardown_store),
+	    cmocka_unit_test_setup_teardown(test_check_key, setup_store, teardown_store),
 	    cmocka_unit_test_setup_teardown(test_check_locked_hash, setup_store, teardown_store),
 	    cmocka_unit_test(test_check_store_failure),
 	    cmocka_unit_test_setup_teardown(test_check_timing, setup_store, teardown_store),

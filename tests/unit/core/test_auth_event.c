@@ -108,11 +108,11 @@ static void test_failures_count_toward_a_ban(void **state)
 	assert_int_equal(auth_event(&ev, &s, 2000), 0);
 	assert_int_equal(auth_event(&ev, &s, 3000), 10000);
 	assert_int_equal(atomic_load(&m.bans), 1);
-	assert_int_equal(atomic_load(&m.logins_failed), 3);
+	assert_int_equal(atomic_load(&m.logins_failed[METRICS_FTP]), 3);
 	/* No guard (limits off), no sink at all: logged, nothing else. */
 	s.guard = NULL;
 	assert_int_equal(auth_event(&ev, &s, 4000), 0);
-	assert_int_equal(atomic_load(&m.logins_failed), 4);
+	assert_int_equal(atomic_load(&m.logins_failed[METRICS_FTP]), 4);
 	assert_int_equal(auth_event(&ev, NULL, 5000), 0);
 	assert_int_equal(atomic_load(&m.bans), 1);
 	guard_free(g);
@@ -169,8 +169,8 @@ static void test_each_outcome_counts_once(void **state)
 
 	struct auth_event ok = ev_of(AUTH_LOGIN_OK, NULL);
 	assert_int_equal(auth_event(&ok, &s, 1000), 0);
-	assert_int_equal(atomic_load(&m.logins_ok), 1);
-	assert_int_equal(atomic_load(&m.logins_failed), 0);
+	assert_int_equal(atomic_load(&m.logins_ok[METRICS_FTP]), 1);
+	assert_int_equal(atomic_load(&m.logins_failed[METRICS_FTP]), 0);
 	for (int i = 0; i < 2; i++) {
 		struct auth_event refused = ev_of(AUTH_LOGIN_REFUSED, "user-limit");
 		struct auth_event store = ev_of(AUTH_LOGIN_STORE_ERROR, NULL);
@@ -178,15 +178,15 @@ static void test_each_outcome_counts_once(void **state)
 		assert_int_equal(auth_event(&refused, &s, 2000), 0);
 		assert_int_equal(auth_event(&store, &s, 2000), 0);
 	}
-	assert_int_equal(atomic_load(&m.logins_failed), 4);
+	assert_int_equal(atomic_load(&m.logins_failed[METRICS_FTP]), 4);
 	assert_int_equal(atomic_load(&m.bans), 0);
 	struct auth_event failed = ev_of(AUTH_LOGIN_FAILED, "bad-account");
 	assert_int_equal(auth_event(&failed, &s, 3000), 0);
 	assert_int_equal(atomic_load(&m.bans), 0);
 	assert_int_equal(auth_event(&failed, &s, 4000), 10000);
 	assert_int_equal(atomic_load(&m.bans), 1);
-	assert_int_equal(atomic_load(&m.logins_ok), 1);
-	assert_int_equal(atomic_load(&m.logins_failed), 6);
+	assert_int_equal(atomic_load(&m.logins_ok[METRICS_FTP]), 1);
+	assert_int_equal(atomic_load(&m.logins_failed[METRICS_FTP]), 6);
 	guard_free(g);
 
 	fflush(stderr);

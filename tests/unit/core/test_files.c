@@ -34,6 +34,8 @@ static uint32_t expected_need(enum files_op op)
 	case FILES_OP_UPLOAD:
 	case FILES_OP_SET_TIME:
 	case FILES_OP_SET_MODE:
+	case FILES_OP_SYMLINK: /* SFTP's SYMLINK and hardlink: a new name */
+	case FILES_OP_LINK:
 		return PERM_WRITE;
 	case FILES_OP_MKDIR:
 		return PERM_MKDIR;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "vfs.h"
+#include "vfs_dir.h"
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
@@ -607,6 +608,87 @@ static int scen_escape_reads(struct fx *f)
 	return 0;
 }
 
+/* Links made and read through vfs (SFTP's SYMLINK, READLINK, hardlink,
+ * lsetstat) and copies between fds: stored as given, followed only
+ * inside the root. */
+static int scen_links(struct fx *f)
+{
+	struct vfs *v = &f->v;
+	char p[PATH_MAX], t[PATH_MAX], buf[128];
+	struct stat st;
+	int fd;
+	CHECK(hpath(p, sizeof(p), f->outside, "secret") == 0);
+	/* Targets are stored as given, absolute or not. */
+	ATTEMPT(vfs_symlink(v, p, "/sl_host_abs"), 0);
+	ATTEMPT(vfs_symlink(v, "../../../outside/secret", "/sl_up"), 0);
+	ATTEMPT(vfs_symlink(v, "/dir/inner.txt", "/sl_virt_abs"), 0);
+	ATTEMPT(vfs_readlink(v, "/sl_host_abs", t, sizeof(t)), 0);
+	CHECK(strcmp(t, p) == 0);
+	ATTEMPT(vfs_readlink(v, "/sl_up", t, sizeof(t)), 0);
+	CHECK(strcmp(t, "../../../outside/secret") == 0);
+	CHECK(lstat_host(f->root, "sl_up", &st) == 0 && S_ISLNK(st.st_mode));
+	/* Followed, they stay inside: the host path means nothing, ".." stops
+	 * at the root (the decoy), an absolute target is under the root. */
+	ATTEMPT(vfs_open(v, "/sl_host_abs", O_RDONLY, &fd), -ENOENT);
+	ATTEMPT(vfs_open(v, "/sl_up", O_RDONLY, &fd), 0);
+	CHECK(read_fd(fd, buf, sizeof(buf)) >= 0);
+	CHECK(close(fd) == 0);
+	CHECK(strcmp(buf, DECOY) == 0);
+	ATTEMPT(vfs_stat(v, "/sl_virt_abs", &st), 0);
+	CHECK(S_ISREG(st.st_mode));
+	/* Made through an outward link or with an escaping name: nothing outside. */
+	ATTEMPT(vfs_symlink(v, "x", "/link_abs_dir/" ESC), -ENOENT);
+	ATTEMPT(vfs_symlink(v, "x", "/../../" ESC), 0);
+	CHECK(lstat_host(f->root, ESC, &st) == 0 && S_ISLNK(st.st_mode));
+	ATTEMPT(vfs_symlink(v, "x", "/.."), -EINVAL);
+	ATTEMPT(vfs_symlink(v, "x", "/"), -EEXIST);
+	ATTEMPT(vfs_symlink(v, "", "/empty_target"), -EINVAL);
+	ATTEMPT(vfs_symlink(v, "x", "/file.txt"), -EEXIST);
+	ATTEMPT(vfs_readlink(v, "/file.txt", t, sizeof(t)), -EINVAL);
+	ATTEMPT(vfs_readlink(v, "/link_abs_dir/secret", t, sizeof(t)), -ENOENT);
+	/* Hard links: never of what an outward link points at. */
+	ATTEMPT(vfs_hardlink(v, "/link_abs_dir/secret", "/stolen"), -ENOENT);
+	ATTEMPT(vfs_hardlink(v, "/../../box/box_secret", "/stolen"), -ENOENT);
+	ATTEMPT(vfs_hardlink(v, "/link_abs_file", "/hl_link"), 0); /* the link itself */
+	CHECK(lstat_host(f->root, "hl_link", &st) == 0 && S_ISLNK(st.st_mode));
+	ATTEMPT(vfs_hardlink(v, "/dir/inner.txt", "/hl_inner"), 0);
+	CHECK(lstat_host(f->root, "hl_inner", &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 2);
+	ATTEMPT(vfs_hardlink(v, "/dir/inner.txt", "/link_abs_dir/" ESC), -ENOENT);
+	ATTEMPT(vfs_hardlink(v, "/dir/inner.txt", "/hl_inner"), -EEXIST);
+	ATTEMPT(vfs_hardlink(v, "/dir", "/hl_dir"), -EPERM);
+	ATTEMPT(vfs_hardlink(v, "/", "/hl_root"), -EPERM);
+	/* A link's own time; a link has no mode, a file's is set. */
+	struct timespec ts = { .tv_sec = 1000000000 };
+	ATTEMPT(vfs_lset_mtime(v, "/link_abs_file", &ts), 0);
+	CHECK(lstat_host(f->root, "link_abs_file", &st) == 0 && st.st_mtime == 1000000000);
+	ATTEMPT(vfs_lset_mtime(v, "/link_abs_dir/secret", &ts), -ENOENT);
+	ATTEMPT(vfs_lchmod(v, "/link_abs_file", 0600), -EOPNOTSUPP);
+	ATTEMPT(vfs_lchmod(v, "/hl_inner", 0600), 0);
+	CHECK(lstat_host(f->root, "hl_inner", &st) == 0 && (st.st_mode & 0777) == 0600);
+	/* Copies between fds, also to an O_APPEND fd and past the end. */
+	int in, out;
+	size_t copied;
+	CHECK(write_host(f->root, "src.bin", "0123456789") == 0);
+	CHECK(write_host(f->root, "dst.bin", "abcdefghij") == 0);
+	ATTEMPT(vfs_open(v, "/src.bin", O_RDONLY, &in), 0);
+	ATTEMPT(vfs_open(v, "/dst.bin", O_WRONLY, &out), 0);
+	CHECK_EQ(vfs_fd_copy(in, 2, out, 4, 3, &copied), 0);
+	CHECK_EQ(copied, 3);
+	CHECK_EQ(vfs_fd_copy(in, 8, out, 10, 100, &copied), 0);
+	CHECK_EQ(copied, 2);
+	CHECK(close(out) == 0);
+	CHECK_EQ(read_host(f->root, "dst.bin", buf, sizeof(buf)), 12);
+	CHECK(memcmp(buf, "abcd234hij89", 12) == 0);
+	ATTEMPT(vfs_open(v, "/dst.bin", O_WRONLY | O_APPEND, &out), 0);
+	CHECK_EQ(vfs_fd_copy(in, 0, out, 0, 2, &copied), 0);
+	CHECK_EQ(copied, 2);
+	CHECK(close(out) == 0);
+	CHECK(close(in) == 0);
+	CHECK_EQ(read_host(f->root, "dst.bin", buf, sizeof(buf)), 14);
+	CHECK(memcmp(buf, "abcd234hij8901", 14) == 0);
+	return 0;
+}
+
 static int scen_escape_writes(struct fx *f)
 {
 	struct vfs *v = &f->v;
@@ -1165,6 +1247,12 @@ static void test_vfs_escape_writes(void **state)
 	assert_int_equal(outside_unchanged(*state), 0);
 }
 
+static void test_vfs_links(void **state)
+{
+	assert_int_equal(scen_links(*state), 0);
+	assert_int_equal(outside_unchanged(*state), 0);
+}
+
 static void test_vfs_basic(void **state)
 {
 	assert_int_equal(scen_basic(*state), 0);
@@ -1662,6 +1750,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vfs_partials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_magic_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vfs_links, setup, teardown),
 		cmocka_unit_test(test_vfs_root_handling),
 		cmocka_unit_test(test_vfs_root_shared),
 		cmocka_unit_test(test_vfs_supported_without_openat2),

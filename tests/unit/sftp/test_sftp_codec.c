@@ -170,14 +170,26 @@ static void test_parse_bad(void **state)
 	u32(&p, 43);
 	u32(&p, 0xffffffffu);
 	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), -EBADMSG);
-	/* Bytes left over after the fields. */
+	/* Bytes left over after the fields are ignored (OpenSSH's server
+	 * skips them; rclone 1.60 sends them after a file's last WRITE). */
 	p.n = 0;
 	u8(&p, SFTP_REMOVE);
 	u32(&p, 44);
 	str(&p, "x");
 	u8(&p, 0);
-	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), -EBADMSG);
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
 	assert_int_equal(r.id, 44);
+	assert_true(slice_is(r.path, "x"));
+	p.n = 0;
+	u8(&p, SFTP_WRITE);
+	u32(&p, 45);
+	str(&p, "HHHH");
+	u64(&p, 65536);
+	str(&p, "tail");
+	memset(p.b + p.n, 0xAB, 100);
+	p.n += 100;
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
+	assert_true(slice_is(r.data, "tail") && r.offset == 65536);
 	/* No id at all. */
 	p.n = 0;
 	u8(&p, SFTP_REMOVE);
@@ -235,11 +247,53 @@ static void test_parse_extended(void **state)
 	p.n = 0;
 	u8(&p, SFTP_EXTENDED);
 	u32(&p, 4);
-	str(&p, "copy-data");
+	str(&p, "copy-data@example.com");
 	str(&p, "whatever");
 	u64(&p, 1);
 	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
 	assert_int_equal(r.ext, SFTP_EXT_UNKNOWN);
+	/* copy-data: read handle, offset, length, write handle, offset. */
+	p.n = 0;
+	u8(&p, SFTP_EXTENDED);
+	u32(&p, 6);
+	str(&p, "copy-data");
+	str(&p, "RRRR");
+	u64(&p, 0x100000001ull);
+	u64(&p, 0);
+	str(&p, "WWWW");
+	u64(&p, 7);
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
+	assert_int_equal(r.ext, SFTP_EXT_COPY_DATA);
+	assert_true(slice_is(r.handle, "RRRR") && slice_is(r.handle2, "WWWW"));
+	assert_true(r.offset == 0x100000001ull && r.length == 0 && r.offset2 == 7);
+	p.n -= 8; /* the write offset cut off */
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), -EBADMSG);
+	assert_int_equal(r.id, 6);
+	/* hardlink: old path, new path. */
+	p.n = 0;
+	u8(&p, SFTP_EXTENDED);
+	u32(&p, 7);
+	str(&p, "hardlink@openssh.com");
+	str(&p, "old");
+	str(&p, "new");
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
+	assert_int_equal(r.ext, SFTP_EXT_HARDLINK);
+	assert_true(slice_is(r.path, "old") && slice_is(r.path2, "new"));
+	/* lsetstat: path, attrs. */
+	p.n = 0;
+	u8(&p, SFTP_EXTENDED);
+	u32(&p, 8);
+	str(&p, "lsetstat@openssh.com");
+	str(&p, "ln");
+	u32(&p, SFTP_ATTR_ACMODTIME);
+	u32(&p, 1);
+	u32(&p, 2);
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), 0);
+	assert_int_equal(r.ext, SFTP_EXT_LSETSTAT);
+	assert_true(slice_is(r.path, "ln"));
+	assert_true(r.attrs.flags == SFTP_ATTR_ACMODTIME && r.attrs.atime == 1 && r.attrs.mtime == 2);
+	p.n -= 4;
+	assert_int_equal(sftp_parse(p.b, p.n, &r, &has_id), -EBADMSG);
 	/* A known one with a missing field is. */
 	p.n = 0;
 	u8(&p, SFTP_EXTENDED);
@@ -288,6 +342,14 @@ static void test_replies(void **state)
 	assert_int_equal(get32(buf_data(&b) + 5), 3);
 	assert_non_null(memmem(buf_data(&b), b.len, "posix-rename@openssh.com", 24));
 	assert_non_null(memmem(buf_data(&b), b.len, "limits@openssh.com", 18));
+	assert_non_null(memmem(buf_data(&b), b.len, "hardlink@openssh.com", 20));
+	assert_non_null(memmem(buf_data(&b), b.len,
+			       "\0\0\0\x09"
+			       "copy-data"
+			       "\0\0\0\x01"
+			       "1",
+			       18));
+	assert_non_null(memmem(buf_data(&b), b.len, "lsetstat@openssh.com", 20));
 	buf_free(&b);
 
 	/* A reply that does not fit leaves nothing behind. */
