@@ -69,6 +69,18 @@ int path_resolve(const char *cwd, struct slice arg, char *out, size_t outsz)
 	return r;
 }
 
+bool path_under(const char *dir, const char *vpath, const char **rest)
+{
+	size_t n = strlen(dir);
+	while (n && dir[n - 1] == '/') /* "/" is the empty prefix */
+		n--;
+	if (strncmp(dir, vpath, n) != 0 || (vpath[n] != '\0' && vpath[n] != '/'))
+		return false;
+	if (rest)
+		*rest = vpath[n] == '/' ? vpath + n + 1 : vpath + n;
+	return true;
+}
+
 const char *path_basename(const char *vpath)
 {
 	const char *slash = strrchr(vpath, '/');

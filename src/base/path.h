@@ -17,6 +17,13 @@
  * -EINVAL if arg contains a NUL byte. */
 int path_resolve(const char *cwd, struct slice arg, char *out, size_t outsz);
 
+/* Whether the normalised virtual path vpath is dir or lies below it,
+ * component by component ("/ab" is not under "/a"; everything is under
+ * "/"). When it is, *rest (may be NULL) points into vpath at what follows
+ * dir without its leading '/' ("" for dir itself). Strings only: which root
+ * a path resolves in (core/files_space.c). */
+bool path_under(const char *dir, const char *vpath, const char **rest);
+
 /* The last component of a normalised virtual path ("" for "/"). */
 const char *path_basename(const char *vpath);
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "parse.h"
 #include "path.h"
 
 #define USERFILE_FIELDS_MAX 18 /* Pure-FTPd's full line */
@@ -112,6 +113,47 @@ static const char *userfile_credentials(struct slice name, struct slice hash, st
 	return NULL;
 }
 
+/* One numeric limit field: empty = not set, else decimal digits (what
+ * pure-pw writes; its reader's strtoul would turn anything else into 0). */
+static const char *userfile_number(const struct slice *f, size_t n, size_t i, bool *has, uint64_t *out, const char *why)
+{
+	if (i >= n || f[i].n == 0)
+		return NULL;
+	if (parse_u64(f[i], UINT64_MAX, out) != 0)
+		return why;
+	if (has)
+		*has = true;
+	return NULL;
+}
+
+/* Fields 7-18: bandwidth up and down, ratio up and down, connections,
+ * files and size quota, allowed/refused local IPs, allowed/refused client
+ * IPs, time restrictions (pure-ftpd's log_puredb.c reads them so). */
+static const char *userfile_pureftpd_limits(const struct slice *f, size_t n, struct userfile_limits *l)
+{
+	const char *why = userfile_number(f, n, 6, &l->has_rate_up, &l->rate_up, "upload bandwidth is not a number");
+	if (!why)
+		why = userfile_number(f, n, 7, &l->has_rate_down, &l->rate_down, "download bandwidth is not a number");
+	if (!why)
+		why = userfile_number(f, n, 8, NULL, &l->ratio_up, "upload ratio is not a number");
+	if (!why)
+		why = userfile_number(f, n, 9, NULL, &l->ratio_down, "download ratio is not a number");
+	if (!why)
+		why = userfile_number(f, n, 10, &l->has_max_sessions, &l->max_sessions,
+				      "maximum number of connections is not a number");
+	if (!why)
+		why = userfile_number(f, n, 11, &l->has_quota_files, &l->quota_files, "files quota is not a number");
+	if (!why)
+		why = userfile_number(f, n, 12, &l->has_quota_bytes, &l->quota_bytes, "size quota is not a number");
+	struct slice *text[] = { &l->allow_local, &l->deny_local, &l->allow_client, &l->deny_client, &l->time };
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		*text[i] = 13 + i < n ? f[13 + i] : (struct slice){ "", 0 };
+		if (!why && slice_has_ctl(*text[i]))
+			why = "an address list or time restriction contains control characters";
+	}
+	return why;
+}
+
 static const char *userfile_pureftpd(const struct slice *f, size_t n, struct userfile_entry *e)
 {
 	const char *why;
@@ -125,6 +167,8 @@ static const char *userfile_pureftpd(const struct slice *f, size_t n, struct use
 		why = "uid or gid is not a number";
 	if (!why)
 		why = userfile_home(f[5], e);
+	if (!why)
+		why = userfile_pureftpd_limits(f, n, &e->lim);
 	for (size_t i = 6; i < n; i++)
 		if (f[i].n > 0)
 			e->limits = true;

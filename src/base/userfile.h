@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "str.h"
 
@@ -17,6 +18,21 @@ enum userfile_format { USERFILE_PUREFTPD, USERFILE_PROFTPD, USERFILE_HTPASSWD };
 int userfile_format_parse(const char *s, enum userfile_format *out);
 
 #define USERFILE_HOME_MAX 4096
+
+/* Pure-FTPd's per-user limits (fields 7-18 of its line), as its file keeps
+ * them: pure-pw writes the bandwidths in bytes/s (its -t/-T take KB/s and
+ * multiply by 1024) and the size quota in bytes (its -N takes MB). has_*
+ * says the field was not empty; the address lists and the time restriction
+ * ("hhmm-hhmm") are the raw text (slices into the line), "" when empty. */
+struct userfile_limits {
+	bool has_rate_up, has_rate_down, has_max_sessions, has_quota_files, has_quota_bytes;
+	uint64_t rate_up, rate_down;   /* bytes/s; Pure-FTPd: 0 = unthrottled */
+	uint64_t max_sessions;	       /* Pure-FTPd: 0 = no limit */
+	uint64_t quota_files;	       /* Pure-FTPd: 0 = nothing may be uploaded */
+	uint64_t quota_bytes;	       /* bytes; 0 likewise */
+	uint64_t ratio_up, ratio_down; /* 0 = none */
+	struct slice allow_local, deny_local, allow_client, deny_client, time;
+};
 
 /* One user. name and hash point into the line given to userfile_parse. */
 struct userfile_entry {
@@ -32,7 +48,8 @@ struct userfile_entry {
 	bool chroot; /* the home had a "/./" marker */
 	bool locked; /* the hash had a leading '!' (ftpasswd --lock) */
 	bool limits; /* Pure-FTPd: bandwidth, ratio, quota, connection, IP or
-		      * time fields were set (Ferry does not take them over) */
+		      * time fields were set (then lim says which) */
+	struct userfile_limits lim;
 };
 
 enum userfile_verdict {

@@ -6,11 +6,18 @@
  * line on stderr saying why. The file is read whole before the privilege
  * drop (it is usually root's alone, as /etc/pure-ftpd/pureftpd.passwd is),
  * the users are written in one transaction after it.
+ * Pure-FTPd's per-user limits become the user's policy in the same
+ * transaction (import_limits): bandwidths, quotas, connections and allowed
+ * client addresses are handed to the policy options `ferry user set` takes
+ * (ferry_policy.c parses and writes them); what Ferry has no equivalent for
+ * (ratios, time restrictions, refused or local addresses, host names) is a
+ * warning naming the user.
  * Exit status: 0 every user imported, 1 some were not (or the store
  * failed: then none was), 2 bad usage or an unreadable or unusable file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +26,7 @@
 
 #include "auth_hash.h"
 #include "ferry_cli.h"
+#include "ferry_policy.h"
 #include "str.h"
 #include "userfile.h"
 #include "util.h"
@@ -174,6 +182,178 @@ static int import_home(const struct import *imp, const char *name, const char *h
 	return 0;
 }
 
+/* ---- Pure-FTPd's limits ---- */
+
+/* The option list handed to cli_policy_parse (argv[0] is not read). */
+#define IMPORT_POLICY_ARGS 16
+struct import_argv {
+	char *v[IMPORT_POLICY_ARGS];
+	int n;
+};
+
+static void import_argv_add(struct import_argv *a, const char *opt, const char *value)
+{
+	a->v[a->n++] = util_xstrdup(opt);
+	a->v[a->n++] = util_xstrdup(value);
+}
+
+static void import_argv_u64(struct import_argv *a, const char *opt, uint64_t v)
+{
+	char text[32];
+	(void)snprintf(text, sizeof(text), "%" PRIu64, v);
+	import_argv_add(a, opt, text);
+}
+
+static void import_argv_free(struct import_argv *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->v[i]);
+	a->n = 0;
+}
+
+/* A quota: Pure-FTPd's 0 lets nothing be uploaded, Ferry's 0 is no quota;
+ * that one is said, not taken. */
+static void import_quota(struct import_argv *a, const char *name, const char *opt, bool has, uint64_t v,
+			 const char *what)
+{
+	if (has && v == 0)
+		import_note(name,
+			    "its %s quota of 0 (no uploads at all) is not imported: 0 is no quota in Ferry "
+			    "(--perms without write forbids uploads)",
+			    what);
+	else if (has)
+		import_argv_u64(a, opt, v);
+}
+
+/* The allowed client addresses: each item an address or CIDR network the
+ * policy parser takes is kept; the rest (host names, which Pure-FTPd
+ * resolves at each login) is a warning. Returns false when the list is
+ * set but nothing in it maps: the user would be allowed from everywhere. */
+static bool import_allow(struct import_argv *a, const char *name, struct slice list)
+{
+	struct slice rest = list, item;
+	char *kept = util_xcalloc(1, list.n + 1), *lost = util_xcalloc(1, list.n + 1), esc[512];
+	size_t nk = 0, nl = 0;
+	bool more = list.n > 0, ok = true;
+
+	while (more) {
+		more = slice_split(rest, ',', &item, &rest);
+		item = slice_trim_spaces(item);
+		if (item.n == 0)
+			continue;
+		char *one = slice_dup(item);
+		struct policy_net *net = NULL;
+		size_t n = 0;
+		bool maps = !slice_eq_ci(item, "any") && policy_parse_nets(one, &net, &n, NULL, NULL) == 0;
+		free(net);
+		free(one);
+		char *to = maps ? kept : lost;
+		size_t *len = maps ? &nk : &nl;
+		if (*len)
+			to[(*len)++] = ',';
+		memcpy(to + *len, item.p, item.n);
+		*len += item.n;
+	}
+	if (nk)
+		import_argv_add(a, "--allow-from", kept);
+	if (nl && nk)
+		import_note(name,
+			    "allowed client IPs %s not imported (Ferry takes addresses and CIDR networks, not host "
+			    "names): logins from there are refused",
+			    str_escape((struct slice){ lost, nl }, esc, sizeof(esc)));
+	ok = nk > 0 || nl == 0;
+	free(kept);
+	free(lost);
+	return ok;
+}
+
+/* The warnings for what has no Ferry equivalent. */
+static void import_unmapped(const char *name, const struct userfile_limits *l)
+{
+	char esc[512];
+
+	if (l->deny_client.n)
+		import_note(name,
+			    "refused client IPs %s not imported: Ferry has no per-user deny list (ferry ban, or an "
+			    "--allow-from that leaves them out)",
+			    str_escape(l->deny_client, esc, sizeof(esc)));
+	if (l->allow_local.n || l->deny_local.n)
+		import_note(name,
+			    "allowed/refused local IPs %s not imported: Ferry has no per-user rule on the "
+			    "server's address",
+			    str_escape(l->allow_local.n ? l->allow_local : l->deny_local, esc, sizeof(esc)));
+	if (l->ratio_up || l->ratio_down)
+		import_note(name, "upload:download ratio %" PRIu64 ":%" PRIu64 " not imported: Ferry has no ratios",
+			    l->ratio_up, l->ratio_down);
+	if (l->time.n)
+		import_note(name, "time restriction %s not imported: Ferry has no login hours",
+			    str_escape(l->time, esc, sizeof(esc)));
+}
+
+/* Pure-FTPd's limits of one user as policy changes in *p (empty for the
+ * other formats). With --replace the limits the line does not set are
+ * removed (the file is the truth for them). Returns NULL, or why the user
+ * is not imported. */
+static const char *import_limits(const struct import *imp, const char *name, const struct userfile_entry *e,
+				 bool exists, struct cli_policy *p)
+{
+	const struct userfile_limits *l = &e->lim;
+	struct import_argv a = { .v = { util_xstrdup("user import") }, .n = 1 };
+	const char *why = NULL;
+
+	*p = (struct cli_policy){ 0 };
+	if (imp->format != USERFILE_PUREFTPD) {
+		import_argv_free(&a);
+		return NULL;
+	}
+	if (l->has_rate_up)
+		import_argv_u64(&a, "--rate-up", l->rate_up);
+	if (l->has_rate_down)
+		import_argv_u64(&a, "--rate-down", l->rate_down);
+	if (l->has_max_sessions)
+		import_argv_u64(&a, "--max-sessions", l->max_sessions);
+	import_quota(&a, name, "--quota-files", l->has_quota_files, l->quota_files, "files");
+	import_quota(&a, name, "--quota-bytes", l->has_quota_bytes, l->quota_bytes, "size");
+	if (!import_allow(&a, name, l->allow_client))
+		why = "none of its allowed client IPs is an address or CIDR network Ferry can check (host names are "
+		      "not): it would be allowed from everywhere";
+	if (!why && exists && imp->replace) {
+		static const char *const all[] = { "--rate-up",	    "--rate-down",   "--max-sessions",
+						   "--quota-files", "--quota-bytes", "--allow-from" };
+		for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+			bool given = false;
+			for (int j = 1; j < a.n; j += 2)
+				given |= strcmp(a.v[j], all[i]) == 0;
+			if (!given)
+				import_argv_add(&a, all[i], "inherit");
+		}
+	}
+	if (!why && cli_policy_parse(p, POLICY_USER, "user import", a.n, a.v) != CLI_EXIT_OK)
+		why = "a limit Ferry cannot take (above)";
+	if (!why)
+		import_unmapped(name, l);
+	import_argv_free(&a);
+	return why;
+}
+
+/* "rate-up 102400, allow-from 10.0.0.0/8" (what is set, not what is
+ * removed) into out; false when nothing is set. */
+static bool import_policy_text(const struct cli_policy *p, char *out, size_t outsz)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < p->n; i++) {
+		if (!p->changes[i].value)
+			continue;
+		int k = snprintf(out + used, outsz - used, "%s%s %s", used ? ", " : "", p->changes[i].attr,
+				 p->changes[i].value);
+		if (k < 0 || (size_t)k >= outsz - used)
+			break;
+		used += (size_t)k;
+	}
+	return used > 0;
+}
+
 /* Writes one user (add, or update with --replace). Returns an exit code:
  * CLI_EXIT_OK also when the user was skipped; anything else is the store
  * failing, which stops the import. */
@@ -191,9 +371,17 @@ static int import_store(struct import *imp, size_t line, const struct userfile_e
 		user_record_free(&u);
 		return import_skip(imp, line, e->name, "already in the store (--replace replaces it)");
 	}
+	struct cli_policy pol;
+	const char *refused = import_limits(imp, name, e, exists, &pol);
+	if (refused) {
+		cli_policy_free(&pol);
+		user_record_free(&u);
+		return import_skip(imp, line, e->name, refused);
+	}
 	if (import_home(imp, name, home) != 0) {
 		char why[PATH_MAX + 64];
 		(void)snprintf(why, sizeof(why), "cannot create its home %s: %s", home, strerror(errno));
+		cli_policy_free(&pol);
 		user_record_free(&u);
 		return import_skip(imp, line, e->name, why);
 	}
@@ -210,6 +398,8 @@ static int import_store(struct import *imp, size_t line, const struct userfile_e
 		u.perms = imp->perms;
 	if (!imp->dry_run) {
 		r = exists ? imp->c->ops->update(imp->c->store, &u) : imp->c->ops->add(imp->c->store, &u);
+		if (!r && pol.n)
+			r = cli_policy_apply(imp->c, &pol, POLICY_USER, name);
 		if (r)
 			rc = cli_store_fail(imp->c, r);
 	}
@@ -224,13 +414,12 @@ static int import_store(struct import *imp, size_t line, const struct userfile_e
 			import_note(name,
 				    "the start directory %s inside its chroot is not kept (sessions start at the home)",
 				    e->start);
-		if (e->limits)
-			import_note(
-			    name, "%s",
-			    "its Pure-FTPd limits (bandwidth, ratios, quotas, connections, IP and time rules) are "
-			    "not imported");
+		char text[2048];
+		if (import_policy_text(&pol, text, sizeof(text)))
+			(void)printf("%s %s's policy: %s\n", imp->dry_run ? "would set" : "set", name, text);
 		imp->imported++;
 	}
+	cli_policy_free(&pol);
 	user_record_free(&u);
 	return rc;
 }

@@ -55,6 +55,7 @@ struct auth_result {
 	/* When ok and the user has a quota: its usage in the store
 	 * (usage_known: read; else the store had none to give). */
 	uint64_t usage_bytes, usage_files;
+	uint64_t usage_read_us; /* util_now_us() just before the read */
 	bool usage_known;
 	const char *refused; /* set by the front-end from auth_admit: why a
 			      * good login was refused ("allow-from", ...) */

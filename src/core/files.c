@@ -13,34 +13,6 @@
 #include "quota.h"
 #include "util.h"
 
-/* The PERM_* bit each operation needs; 0: any logged-in user. MDTM has
- * never needed "read" (it shows a time, not content), and entering a
- * directory needs nothing because listing it does. */
-static const uint32_t op_needs[FILES_OP_COUNT] = {
-	[FILES_OP_CHDIR] = 0,
-	[FILES_OP_MTIME] = 0,
-	[FILES_OP_LIST] = PERM_LIST,
-	[FILES_OP_READ] = PERM_READ,
-	[FILES_OP_UPLOAD] = PERM_WRITE,
-	[FILES_OP_SET_TIME] = PERM_WRITE,
-	[FILES_OP_SET_MODE] = PERM_WRITE,
-	[FILES_OP_MKDIR] = PERM_MKDIR,
-	[FILES_OP_RMDIR] = PERM_DELETE,
-	[FILES_OP_DELETE] = PERM_DELETE,
-	[FILES_OP_RENAME] = PERM_RENAME,
-	[FILES_OP_SYMLINK] = PERM_WRITE,
-	[FILES_OP_LINK] = PERM_WRITE,
-};
-
-int files_allow(uint32_t perms, enum files_op op)
-{
-	/* SECURITY: an operation outside the table is refused, not allowed. */
-	if ((unsigned)op >= FILES_OP_COUNT)
-		return -EACCES;
-	uint32_t need = op_needs[op];
-	return (perms & need) == need ? 0 : -EACCES;
-}
-
 int files_open_home(uint64_t sid, const char *user, const char *home, const char *roots, struct vfs *v)
 {
 	struct log_escaped e;
@@ -58,22 +30,36 @@ int files_open_home(uint64_t sid, const char *user, const char *home, const char
 
 int files_resolve(const struct files_user *u, enum files_op op, const char *cwd, struct slice arg, char *vpath)
 {
-	int r = files_allow(u->perms, op);
-	return r ? r : path_resolve(cwd, arg, vpath, PATH_MAX);
+	/* The bits that apply depend on where the path lands (dir-perms,
+	 * shared folders): strings only, so a refused user still learns
+	 * nothing about the tree. A user refused everywhere is refused before
+	 * the name is even looked at. */
+	int r = files_allow_somewhere(u, op);
+	if (r == 0)
+		r = path_resolve(cwd, arg, vpath, PATH_MAX);
+	return r ? r : files_allow(files_perms_at(u, vpath), op);
+}
+
+/* files_allow at vpath, and where vpath resolves (files_space.c). */
+static int at(const struct files_user *u, const char *vpath, enum files_op op, struct files_where *w)
+{
+	int r = files_where(u, vpath, w);
+	return r ? r : files_allow(w->perms, op);
 }
 
 int files_chdir(const struct files_user *u, const char *vpath)
 {
 	struct stat st;
-	int r = files_allow(u->perms, FILES_OP_CHDIR);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_CHDIR, &w);
 	if (r == 0)
-		r = vfs_stat(u->vfs, vpath, &st);
+		r = vfs_stat(w.vfs, w.sub, &st);
 	if (r == 0 && !S_ISDIR(st.st_mode))
 		r = -ENOTDIR;
 	if (r == 0) {
 		/* The directory must be enterable by the service account too. */
 		int fd;
-		r = vfs_opendir(u->vfs, vpath, &fd);
+		r = vfs_opendir(w.vfs, w.sub, &fd);
 		if (r == 0)
 			vfs_fd_close(fd);
 	}
@@ -83,9 +69,10 @@ int files_chdir(const struct files_user *u, const char *vpath)
 int files_mtime(const struct files_user *u, const char *vpath, time_t *mtime)
 {
 	struct stat st;
-	int r = files_allow(u->perms, FILES_OP_MTIME);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_MTIME, &w);
 	if (r == 0)
-		r = vfs_stat(u->vfs, vpath, &st);
+		r = vfs_stat(w.vfs, w.sub, &st);
 	if (r == 0 && !S_ISREG(st.st_mode))
 		r = -EISDIR;
 	if (r == 0)
@@ -95,30 +82,34 @@ int files_mtime(const struct files_user *u, const char *vpath, time_t *mtime)
 
 int files_mkdir(const struct files_user *u, const char *vpath)
 {
-	int r = files_allow(u->perms, FILES_OP_MKDIR);
-	return r ? r : vfs_mkdir(u->vfs, vpath, 0755);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_MKDIR, &w);
+	return r ? r : vfs_mkdir(w.vfs, w.sub, 0755);
 }
 
 int files_rmdir(const struct files_user *u, const char *vpath)
 {
-	int r = files_allow(u->perms, FILES_OP_RMDIR);
-	return r ? r : vfs_rmdir(u->vfs, vpath);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_RMDIR, &w);
+	return r ? r : vfs_rmdir(w.vfs, w.sub);
 }
 
-/* The size a quota counts for vpath's file (0, false: none counted: no
- * quota, or not a regular file), asked before it goes away. */
-static bool files_counted(const struct files_user *u, const char *vpath, struct stat *st)
+/* Whether the quota counts w's file (then its lstat in *st), asked before
+ * it goes away: not without a quota, in a shared folder (nobody's own)
+ * or for anything but a regular file. */
+static bool files_counted(const struct files_user *u, const struct files_where *w, struct stat *st)
 {
-	return u->quota && vfs_lstat(u->vfs, vpath, st) == 0 && S_ISREG(st->st_mode);
+	return u->quota && w->vfs == u->vfs && vfs_lstat(w->vfs, w->sub, st) == 0 && S_ISREG(st->st_mode);
 }
 
 int files_delete(const struct files_user *u, const char *vpath)
 {
+	struct files_where w;
 	struct stat st;
-	int r = files_allow(u->perms, FILES_OP_DELETE);
-	bool counted = r == 0 && files_counted(u, vpath, &st);
+	int r = at(u, vpath, FILES_OP_DELETE, &w);
+	bool counted = r == 0 && files_counted(u, &w, &st);
 	if (r == 0)
-		r = vfs_unlink(u->vfs, vpath);
+		r = vfs_unlink(w.vfs, w.sub);
 	if (r == 0 && counted)
 		quota_user_change(u->quota, -(int64_t)st.st_size, -1);
 	return r;
@@ -127,20 +118,28 @@ int files_delete(const struct files_user *u, const char *vpath)
 int files_rename_check(const struct files_user *u, const char *vpath)
 {
 	struct stat st;
-	int r = files_allow(u->perms, FILES_OP_RENAME);
-	return r ? r : vfs_lstat(u->vfs, vpath, &st);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_RENAME, &w);
+	return r ? r : vfs_lstat(w.vfs, w.sub, &st);
 }
 
 int files_rename(const struct files_user *u, const char *from, const char *to)
 {
+	struct files_where wf, wt;
 	struct stat st, sf;
-	int r = files_allow(u->perms, FILES_OP_RENAME);
+	int r = at(u, from, FILES_OP_RENAME, &wf);
+	if (r == 0)
+		r = at(u, to, FILES_OP_RENAME, &wt);
+	/* SECURITY: each root confines its own paths; a rename between two
+	 * would need both at once. Refused, and said so (not copied). */
+	if (r == 0 && wf.vfs != wt.vfs)
+		r = -EXDEV;
 	/* A file renamed over another frees the other's share of the quota
 	 * (unless both names are one file already). */
-	bool counted = r == 0 && files_counted(u, to, &st) &&
-		       !(vfs_lstat(u->vfs, from, &sf) == 0 && sf.st_ino == st.st_ino && sf.st_dev == st.st_dev);
+	bool counted = r == 0 && files_counted(u, &wt, &st) &&
+		       !(vfs_lstat(wf.vfs, wf.sub, &sf) == 0 && sf.st_ino == st.st_ino && sf.st_dev == st.st_dev);
 	if (r == 0)
-		r = vfs_rename(u->vfs, from, to);
+		r = vfs_rename(wf.vfs, wf.sub, wt.sub);
 	if (r == 0 && counted)
 		quota_user_change(u->quota, -(int64_t)st.st_size, -1);
 	return r;
@@ -148,81 +147,112 @@ int files_rename(const struct files_user *u, const char *from, const char *to)
 
 int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_TIME);
-	return r ? r : vfs_set_mtime(u->vfs, vpath, mtime);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SET_TIME, &w);
+	return r ? r : vfs_set_mtime(w.vfs, w.sub, mtime);
 }
 
 int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SET_MODE, &w);
 	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
 	 * (the files belong to the service account). */
-	return r ? r : vfs_chmod(u->vfs, vpath, mode & 0777);
+	return r ? r : vfs_chmod(w.vfs, w.sub, mode & 0777);
 }
 
 int files_readlink(const struct files_user *u, const char *vpath, char *out, size_t outsz)
 {
-	int r = files_allow(u->perms, FILES_OP_LIST);
-	return r ? r : vfs_readlink(u->vfs, vpath, out, outsz);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_LIST, &w);
+	return r ? r : vfs_readlink(w.vfs, w.sub, out, outsz);
 }
 
 int files_symlink(const struct files_user *u, const char *target, const char *vpath)
 {
-	int r = files_allow(u->perms, FILES_OP_SYMLINK);
-	return r ? r : vfs_symlink(u->vfs, target, vpath);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SYMLINK, &w);
+	/* The target is text followed only by a walk inside the root the link
+	 * lives in: one in a shared folder stays in that folder. */
+	return r ? r : vfs_symlink(w.vfs, target, w.sub);
 }
 
 int files_hardlink(const struct files_user *u, const char *from, const char *to)
 {
-	int r = files_allow(u->perms, FILES_OP_LINK);
-	return r ? r : vfs_hardlink(u->vfs, from, to);
+	struct files_where wf, wt;
+	int r = at(u, from, FILES_OP_LINK, &wf);
+	if (r == 0)
+		r = at(u, to, FILES_OP_LINK, &wt);
+	if (r == 0 && wf.vfs != wt.vfs)
+		r = -EXDEV; /* as files_rename: never across a mount point */
+	return r ? r : vfs_hardlink(wf.vfs, wf.sub, wt.sub);
 }
 
 int files_lset_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_TIME);
-	return r ? r : vfs_lset_mtime(u->vfs, vpath, mtime);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SET_TIME, &w);
+	return r ? r : vfs_lset_mtime(w.vfs, w.sub, mtime);
 }
 
 int files_lset_mode(const struct files_user *u, const char *vpath, mode_t mode)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SET_MODE, &w);
 	/* SECURITY: as files_set_mode: no set-ID or sticky bit from a client. */
-	return r ? r : vfs_lchmod(u->vfs, vpath, mode & 0777);
+	return r ? r : vfs_lchmod(w.vfs, w.sub, mode & 0777);
 }
 
 int files_stat(const struct files_user *u, const char *vpath, struct stat *st)
 {
-	int r = files_allow(u->perms, FILES_OP_LIST);
-	return r ? r : vfs_stat(u->vfs, vpath, st);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_LIST, &w);
+	return r ? r : vfs_stat(w.vfs, w.sub, st);
 }
 
 int files_lstat(const struct files_user *u, const char *vpath, struct stat *st)
 {
-	int r = files_allow(u->perms, FILES_OP_LIST);
-	return r ? r : vfs_lstat(u->vfs, vpath, st);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_LIST, &w);
+	return r ? r : vfs_lstat(w.vfs, w.sub, st);
+}
+
+static int add_listing_entry(const char *name, const struct stat *st, void *arg)
+{
+	return listing_add_entry(arg, name, st);
 }
 
 int files_list_open(const struct files_user *u, const char *vpath, enum listing_format fmt,
 		    const struct listing_opts *o, struct listing **out)
 {
 	int fd;
+	struct files_where w;
 	*out = NULL;
-	int r = files_allow(u->perms, FILES_OP_LIST);
+	int r = at(u, vpath, FILES_OP_LIST, &w);
 	if (r == 0)
-		r = vfs_opendir(u->vfs, vpath, &fd);
+		r = vfs_opendir(w.vfs, w.sub, &fd);
+	if (r == 0) {
+		struct listing_opts lo = o ? *o : (struct listing_opts){ .facts = FACT_DEFAULT, .now = util_wall_s() };
+		lo.perms = w.perms;		     /* MLSD's perm fact: the bits that apply here */
+		r = listing_open(fd, fmt, &lo, out); /* takes fd */
+	}
 	if (r == 0)
-		r = listing_open(fd, fmt, o, out); /* takes fd */
+		r = files_space_children(u, vpath, add_listing_entry, *out);
+	if (r && *out) {
+		listing_free(*out);
+		*out = NULL;
+	}
 	return r;
 }
 
 int files_open_read(const struct files_user *u, const char *vpath, uint64_t offset, struct files_read *out)
 {
 	struct stat st;
+	struct files_where w;
 	*out = (struct files_read){ .fd = -1 };
-	int r = files_allow(u->perms, FILES_OP_READ);
+	int r = at(u, vpath, FILES_OP_READ, &w);
 	if (r == 0)
-		r = vfs_open(u->vfs, vpath, O_RDONLY | O_NONBLOCK, &out->fd); /* a FIFO must not block the loop */
+		r = vfs_open(w.vfs, w.sub, O_RDONLY | O_NONBLOCK, &out->fd); /* a FIFO must not block the loop */
 	if (r == 0)
 		r = vfs_fstat(out->fd, &st);
 	if (r == 0 && !S_ISREG(st.st_mode)) {
@@ -243,10 +273,11 @@ int files_open_read(const struct files_user *u, const char *vpath, uint64_t offs
 
 int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *size)
 {
-	int r = files_allow(u->perms, FILES_OP_READ);
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_READ, &w);
 	if (r == 0 && !(u->atomic && u->partials))
 		r = -ENOENT; /* none is ever kept */
-	return r ? r : vfs_partial_size(u->vfs, vpath, u->name, size);
+	return r ? r : vfs_partial_size(w.vfs, w.sub, u->name, size);
 }
 
 /* An upload and its quota account: files_upload_begin hands out &up,
@@ -258,14 +289,14 @@ struct files_upload {
 
 /* Opens u's quota account of an upload to vpath (before the upload
  * starts: the target's size as it is now is what the quota counts). */
-static int files_quota_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode,
+static int files_quota_begin(const struct files_user *u, const struct files_where *w, enum vfs_upload_mode mode,
 			     struct quota_upload *a)
 {
 	struct stat st;
-	if (!u->quota)
-		return 0;
+	if (!u->quota || w->vfs != u->vfs)
+		return 0; /* no quota, or a shared folder: not the user's to count */
 	*a = (struct quota_upload){ .q = quota_user_ref(u->quota) };
-	if (mode != VFS_UPLOAD_UNIQUE && files_counted(u, vpath, &st)) {
+	if (mode != VFS_UPLOAD_UNIQUE && files_counted(u, w, &st)) {
 		a->base = (uint64_t)st.st_size;
 		a->old_file = true;
 	}
@@ -275,12 +306,13 @@ static int files_quota_begin(const struct files_user *u, const char *vpath, enum
 int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
 		       struct vfs_upload **out)
 {
+	struct files_where w;
 	*out = NULL;
-	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	int r = at(u, vpath, FILES_OP_UPLOAD, &w);
 	if (r)
 		return r;
 	struct files_upload *fu = util_xcalloc(1, sizeof(*fu));
-	r = files_quota_begin(u, vpath, mode, &fu->acct);
+	r = files_quota_begin(u, &w, mode, &fu->acct);
 	if (r) {
 		free(fu);
 		return r;
@@ -288,7 +320,7 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 	struct vfs_upload *up = &fu->up;
 	/* The uploader's interrupted upload of this file, if kept, is what a
 	 * resumed upload or an append continues (vfs.h). */
-	r = vfs_upload_begin_as(u->vfs, vpath, mode, offset, u->atomic, u->partials ? u->name : NULL, up);
+	r = vfs_upload_begin_as(w.vfs, w.sub, mode, offset, u->atomic, u->partials ? u->name : NULL, up);
 	if (r) {
 		quota_upload_end(&fu->acct, false, 0);
 		free(fu);

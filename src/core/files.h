@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "listing.h"
+#include "policy.h"
 #include "quota.h"
 #include "str.h"
 #include "userstore.h"
@@ -45,16 +46,44 @@ enum files_op {
  * learns nothing about the tree. */
 int files_allow(uint32_t perms, enum files_op op);
 
+/* A logged-in user's tree beyond the home (issue 18; core/files_space.c):
+ * shared folders, each a directory outside the home with its own root
+ * descriptor, mounted at a virtual path, and per-directory permissions.
+ * A virtual path resolves in the root of the longest mount whose path it
+ * is at or below (the home's when none), relative to that root, so the
+ * kernel's RESOLVE_IN_ROOT confines it to that one directory; its
+ * permission bits are those of the deepest dir-perms or mount-with-PERMS
+ * at or above it (a dir-perms on the mount's own path beats the mount's
+ * PERMS), else the user's. */
+struct files_mount {
+	char *vpath; /* "/shared" */
+	struct vfs vfs;
+	uint32_t perms;
+	bool has_perms; /* else the user's perms (or a dir-perms) apply inside */
+};
+struct files_rule {
+	char *vpath;
+	uint32_t perms;
+};
+struct files_space {
+	struct files_mount *mounts;
+	size_t n_mounts;
+	struct files_rule *rules;
+	size_t n_rules;
+};
+
 /* The user an operation is for; all borrowed. */
 struct files_user {
-	struct vfs *vfs;  /* the user's confined root (fs/vfs.h) */
-	uint32_t perms;	  /* PERM_* */
-	const char *name; /* owner of resumable partials; NULL: none */
-	bool atomic;	  /* [transfer] atomic_uploads: temporary + rename */
-	bool partials;	  /* [transfer] partial_keep: interrupted uploads stay resumable */
-	bool durable;	  /* [transfer] fsync: a commit is on disk before it succeeds */
-	/* The user's quota (quota.h; NULL: none): uploads reserve against it
-	 * and commits, deletes and renames over a file change its usage. */
+	struct vfs *vfs;		 /* the user's confined root (fs/vfs.h) */
+	const struct files_space *space; /* mounts and dir-perms; NULL: the home alone */
+	uint32_t perms;			 /* PERM_* */
+	const char *name;		 /* owner of resumable partials; NULL: none */
+	bool atomic;			 /* [transfer] atomic_uploads: temporary + rename */
+	bool partials;			 /* [transfer] partial_keep: interrupted uploads stay resumable */
+	bool durable;			 /* [transfer] fsync: a commit is on disk before it succeeds */
+	/* The user's quota (quota.h; NULL: none): uploads into the home
+	 * reserve against it, and commits, deletes and renames over a file
+	 * there change its usage (shared folders are nobody's: not counted). */
 	struct quota_user *quota;
 };
 
@@ -63,6 +92,41 @@ struct files_user {
  * "" none) is refused (-EPERM) before the open, which Landlock would
  * refuse anyway, so the log says why; either failure is logged. */
 int files_open_home(uint64_t sid, const char *user, const char *home, const char *roots, struct vfs *v);
+
+/* Opens the shared folders of policy (mounts: each directory opened as
+ * files_open_home opens a home, with the same [sandbox] roots check) and
+ * takes its dir-perms, for a user who just logged in. A folder that cannot
+ * be opened is logged and left out; the login goes on. *out is NULL when
+ * the policy has neither (files_space_free). */
+void files_space_open(uint64_t sid, const char *user, const struct policy_attrs *policy, const char *roots,
+		      struct files_space **out);
+void files_space_free(struct files_space *s);
+/* Blocking (job pool, start-up): calls fn with the directory of every
+ * shared folder a user or a group of store s names (a directory may come
+ * more than once), e.g. for the stale upload clean-up. 0, the store's
+ * -errno, or fn's non-zero. */
+int files_space_dirs(const struct userstore_ops *ops, struct userstore *s, int (*fn)(const char *dir, void *arg),
+		     void *arg);
+
+/* Where vpath lands (pure: strings only): the root it resolves in, the
+ * path relative to that root ("/" for a mount point itself), the mount
+ * (NULL: the home) and the permission bits that apply there. */
+struct files_where {
+	struct vfs *vfs;
+	const struct files_mount *mount;
+	uint32_t perms;
+	char sub[PATH_MAX];
+};
+int files_where(const struct files_user *u, const char *vpath, struct files_where *w);
+/* The permission bits that apply at vpath (files_where's). */
+uint32_t files_perms_at(const struct files_user *u, const char *vpath);
+/* Calls fn for each mount point directly inside directory vpath (its name
+ * and the stat of its root): what a listing of vpath adds. */
+int files_space_children(const struct files_user *u, const char *vpath,
+			 int (*fn)(const char *name, const struct stat *st, void *arg), void *arg);
+/* Whether op is allowed anywhere in u's tree (the user's bits, a mount's or
+ * a dir-perms'): a front-end's early refusal before it has a path. */
+int files_allow_somewhere(const struct files_user *u, enum files_op op);
 
 /* ---- operations: each asks files_allow itself, then acts through vfs;
  * 0 or a negative errno the front-end maps to its reply ---- */
@@ -83,7 +147,9 @@ int files_rmdir(const struct files_user *u, const char *vpath);
 int files_delete(const struct files_user *u, const char *vpath);
 /* Whether vpath can be renamed: it must exist (the link itself). */
 int files_rename_check(const struct files_user *u, const char *vpath);
-/* Renames within the root, replacing an existing file. */
+/* Renames within the root, replacing an existing file; -EXDEV when from
+ * and to lie in different roots (the home and a shared folder, or two
+ * folders): a rename never crosses a mount point. */
 int files_rename(const struct files_user *u, const char *from, const char *to);
 int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime);
 /* Sets the permission bits of mode; set-ID and sticky bits are dropped. */
@@ -158,7 +224,9 @@ int files_upload_reserve_to(struct vfs_upload *up, uint64_t end);
  * who may list; *out is the caller's (vfs_dir_close). */
 int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir **out);
 /* The modification time and the permission bits (set-ID and sticky bits
- * dropped) of a file the user has open, asked of files_allow as by path. */
+ * dropped) of a file the user has open, asked of files_allow as by path:
+ * u->perms must be the bits at the file's path (files_perms_at), as for
+ * files_fd_truncate. */
 int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime);
 int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode);
 /* The size of a file the user has open for writing, or of the plain file

@@ -5,15 +5,29 @@
 
 #include "files.h"
 
+static int add_dir_entry(const char *name, const struct stat *st, void *arg)
+{
+	return vfs_dir_add_entry(arg, name, st);
+}
+
 int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir **out)
 {
 	int fd;
+	struct files_where w;
 	*out = NULL;
-	int r = files_allow(u->perms, FILES_OP_LIST);
+	int r = files_where(u, vpath, &w);
 	if (r == 0)
-		r = vfs_opendir(u->vfs, vpath, &fd);
+		r = files_allow(w.perms, FILES_OP_LIST);
+	if (r == 0)
+		r = vfs_opendir(w.vfs, w.sub, &fd);
 	if (r == 0)
 		r = vfs_dir_open(fd, out); /* takes fd */
+	if (r == 0)
+		r = files_space_children(u, vpath, add_dir_entry, *out); /* mount points show */
+	if (r && *out) {
+		vfs_dir_close(*out);
+		*out = NULL;
+	}
 	return r;
 }
 
@@ -51,10 +65,13 @@ static void files_statvfs_quota(const struct files_user *u, struct statvfs *sv)
 
 int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs *out)
 {
-	int r = files_allow(u->perms, FILES_OP_LIST);
+	struct files_where w;
+	int r = files_where(u, vpath, &w);
 	if (r == 0)
-		r = vfs_statvfs(u->vfs, vpath, out);
+		r = files_allow(w.perms, FILES_OP_LIST);
 	if (r == 0)
+		r = vfs_statvfs(w.vfs, w.sub, out);
+	if (r == 0 && w.vfs == u->vfs)
 		files_statvfs_quota(u, out);
 	return r;
 }
@@ -63,16 +80,19 @@ int files_available(const struct files_user *u, const char *vpath, uint64_t *byt
 {
 	struct statvfs sv;
 	struct stat st;
-	int r = vfs_stat(u->vfs, vpath, &st);
+	struct files_where w;
+	int r = files_where(u, vpath, &w);
+	if (r == 0)
+		r = vfs_stat(w.vfs, w.sub, &st);
 	if (r == 0 && !S_ISDIR(st.st_mode))
 		r = -ENOTDIR;
 	if (r == 0)
-		r = vfs_statvfs(u->vfs, vpath, &sv);
+		r = vfs_statvfs(w.vfs, w.sub, &sv);
 	if (r)
 		return r;
 	uint64_t unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
 	*bytes = (uint64_t)sv.f_bavail > UINT64_MAX / (unit ? unit : 1) ? UINT64_MAX : (uint64_t)sv.f_bavail * unit;
-	if (u->quota) {
+	if (u->quota && w.vfs == u->vfs) {
 		uint64_t qb, qf;
 		quota_user_left(u->quota, &qb, &qf);
 		if (qb < *bytes)
@@ -89,6 +109,9 @@ int files_fd_truncate(const struct files_user *u, int fd, uint64_t size)
 
 int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
 {
-	int r = files_allow(u->perms, FILES_OP_UPLOAD);
-	return r ? r : vfs_truncate(u->vfs, vpath, size);
+	struct files_where w;
+	int r = files_where(u, vpath, &w);
+	if (r == 0)
+		r = files_allow(w.perms, FILES_OP_UPLOAD);
+	return r ? r : vfs_truncate(w.vfs, w.sub, size);
 }

@@ -15,9 +15,11 @@
  * owner that sets it, never merged.
  *
  * Enforced at login here (auth_admit): allow-from, expires, max-sessions;
- * perms through auth_result.perms. Carried for later work, NOT enforced
- * yet: mounts, dir-perms, quotas (quota_bytes, quota_files) and rates
- * (rate_down, rate_up: bytes/s, 0 = unlimited). */
+ * perms through auth_result.perms. Mounts and dir-perms are enforced by
+ * the file service from the login on (core/files_space.c: files_space_open
+ * takes them from auth_result.policy). Carried for later work, NOT
+ * enforced yet: quotas (quota_bytes, quota_files) and rates (rate_down,
+ * rate_up: bytes/s, 0 = unlimited). */
 #ifndef FERRY_POLICY_EFF_H
 #define FERRY_POLICY_EFF_H
 

@@ -20,6 +20,11 @@ struct quota_user {
 	uint64_t limit_bytes, limit_files;
 	uint64_t used_bytes, used_files; /* the store's at the last read + this process's changes */
 	uint64_t inflight_bytes, inflight_files;
+	/* This process's changes still on their way to the store, and when
+	 * the last one got there (util_now_us): a login's read of the store
+	 * older than that misses it, and must not replace used. */
+	unsigned store_pending;
+	uint64_t store_done_us;
 };
 
 struct quota_book {
@@ -60,7 +65,7 @@ void quota_book_stop(struct quota_book *b)
 }
 
 struct quota_user *quota_user_get(struct quota_book *b, const char *user, uint64_t limit_bytes, uint64_t limit_files,
-				  bool store_known, uint64_t store_bytes, uint64_t store_files)
+				  bool store_known, uint64_t store_bytes, uint64_t store_files, uint64_t read_us)
 {
 	if (!b || (!limit_bytes && !limit_files))
 		return NULL;
@@ -79,9 +84,11 @@ struct quota_user *quota_user_get(struct quota_book *b, const char *user, uint64
 	q->limit_bytes = limit_bytes;
 	q->limit_files = limit_files;
 	/* The store has every node's commits (and ferry quota scan's count);
-	 * while an upload runs here its commit is still to come, and the
-	 * store's figure would be taken twice or not at all. */
-	if (store_known && !q->inflight_bytes && !q->inflight_files) {
+	 * while an upload runs here its commit is still to come, and while a
+	 * change of ours is on its way (or arrived after this read) the store's
+	 * figure lacks it. */
+	if (store_known && !q->inflight_bytes && !q->inflight_files && !q->store_pending &&
+	    read_us > q->store_done_us) {
 		q->used_bytes = store_bytes;
 		q->used_files = store_files;
 	}
@@ -103,17 +110,12 @@ void quota_user_put(struct quota_user *q)
 {
 	if (!q)
 		return;
-	struct quota_book *b = q->book;
-	pthread_mutex_lock(&b->lock);
-	if (--q->refs == 0) {
-		struct quota_user **pp = &b->head;
-		while (*pp != q)
-			pp = &(*pp)->next;
-		*pp = q->next;
-		free(q->name);
-		free(q);
-	}
-	pthread_mutex_unlock(&b->lock);
+	/* The entry stays (one per user with a quota who logged in, freed with
+	 * the book): its figures and store_done_us outlive the user's
+	 * sessions, so a later login can tell a stale read of the store. */
+	pthread_mutex_lock(&q->book->lock);
+	q->refs--;
+	pthread_mutex_unlock(&q->book->lock);
 }
 
 static uint64_t left_of(uint64_t limit, uint64_t used, uint64_t inflight)
@@ -191,6 +193,7 @@ void quota_upload_wrote(struct quota_upload *u, uint64_t n)
 /* Adds a change to the store, on the job pool (never the loop). */
 struct quota_store_job {
 	struct job job;
+	struct quota_user *q; /* entries live as long as the book */
 	char *user;
 	int64_t dbytes, dfiles;
 };
@@ -213,6 +216,11 @@ static void store_run(struct job *j, void *ctx)
 static void store_done(struct job *j)
 {
 	struct quota_store_job *s = container_of(j, struct quota_store_job, job);
+	struct quota_book *b = s->q->book;
+	pthread_mutex_lock(&b->lock);
+	s->q->store_pending--;
+	s->q->store_done_us = util_now_us();
+	pthread_mutex_unlock(&b->lock);
 	free(s->user);
 	free(s);
 }
@@ -234,6 +242,8 @@ static struct quota_store_job *change_locked(struct quota_user *q, int64_t dbyte
 	if (!dbytes && !dfiles)
 		return NULL;
 	struct quota_store_job *s = util_xcalloc(1, sizeof(*s));
+	q->store_pending++;
+	s->q = q;
 	s->user = util_xstrdup(q->name);
 	s->dbytes = dbytes;
 	s->dfiles = dfiles;

@@ -47,10 +47,13 @@ void quota_book_stop(struct quota_book *b);
 /* A logged-in session's hold on user's entry (returned: one reference,
  * given back with quota_user_put), limits bytes/files (0 = none) taking
  * effect for every session of the user; with store_known the usage the
- * store gave at this login replaces the book's when nothing of the user's
- * is in flight here. NULL when both limits are 0 (nothing to count). */
+ * store gave at this login (read from read_us on, util_now_us) replaces
+ * the book's when nothing of the user's is in flight here: no upload, no
+ * change on its way to the store, none arrived there after the read. NULL
+ * when both limits are 0 (nothing to count). Entries stay until the book
+ * is freed (one per user with a quota who logged in). */
 struct quota_user *quota_user_get(struct quota_book *b, const char *user, uint64_t limit_bytes, uint64_t limit_files,
-				  bool store_known, uint64_t store_bytes, uint64_t store_files);
+				  bool store_known, uint64_t store_bytes, uint64_t store_files, uint64_t read_us);
 struct quota_user *quota_user_ref(struct quota_user *q); /* one more reference */
 void quota_user_put(struct quota_user *q);		 /* NULL: nothing */
 

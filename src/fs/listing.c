@@ -56,6 +56,12 @@ struct listing {
 	char *prefix;  /* NLST: written before each name ("" or "dir/") */
 	size_t pattern_n, prefix_n;
 	struct scratch own; /* listing_next's */
+	/* listing_add_entry's, listed once the directory's entries ran out */
+	struct listing_extra {
+		char *name;
+		struct stat st;
+	} * extra;
+	size_t n_extra, extra_pos;
 };
 
 /* Entries that are never listed, decided on the name alone. */
@@ -67,6 +73,9 @@ static bool skip_name(const struct listing *l, const char *name, size_t n)
 		return true;
 	if (listing_has_crlf(name, n))
 		return true;
+	for (size_t i = 0; i < l->n_extra && l->pos < l->len; i++) /* a directory entry an extra hides */
+		if (strlen(l->extra[i].name) == n && memcmp(l->extra[i].name, name, n) == 0)
+			return true;
 	if (l->pattern) /* bounded: wildmat.h */
 		return !wildmat_match((struct slice){ l->pattern, l->pattern_n }, (struct slice){ name, n }, NULL);
 	return l->fmt != LISTING_MLSD && !l->opts.all && name[0] == '.';
@@ -76,6 +85,7 @@ struct entry {
 	const char *name;
 	size_t n;
 	uint64_t ino;
+	const struct stat *st; /* an extra's (listing_add_entry); NULL: statx it */
 };
 
 static void entry_at(const struct listing *l, struct entry *e)
@@ -85,10 +95,16 @@ static void entry_at(const struct listing *l, struct entry *e)
 	e->name = d->d_name;
 	e->n = strnlen(d->d_name, room);
 	e->ino = d->d_ino;
+	e->st = NULL;
 }
 
 static void consume(struct listing *l)
 {
+	if (l->eof && l->pos >= l->len) {
+		l->extra_pos++;
+		l->ready = false;
+		return;
+	}
 	const struct dirent64 *d = (const struct dirent64 *)(l->dents + l->pos);
 	l->pos += d->d_reclen;
 	l->ready = false;
@@ -99,9 +115,19 @@ static void consume(struct listing *l)
 static int next_candidate(struct listing *l, struct entry *e)
 {
 	for (;;) {
-		if (l->pos >= l->len) {
-			if (l->eof)
+		if (l->pos >= l->len && l->eof) {
+			if (l->extra_pos >= l->n_extra)
 				return 0;
+			const struct listing_extra *x = &l->extra[l->extra_pos];
+			*e = (struct entry){ .name = x->name, .n = strlen(x->name), .ino = x->st.st_ino, .st = &x->st };
+			if (l->ready || !skip_name(l, e->name, e->n)) {
+				l->ready = true;
+				return 1;
+			}
+			consume(l);
+			continue;
+		}
+		if (l->pos >= l->len) {
 			if (!l->dents && !(l->dents = malloc(DENTS_BUF)))
 				return -ENOMEM;
 			ssize_t n = getdents64(l->fd, l->dents, DENTS_BUF);
@@ -111,7 +137,7 @@ static int next_candidate(struct listing *l, struct entry *e)
 			l->len = (size_t)n;
 			if (n == 0) {
 				l->eof = true;
-				return 0;
+				continue; /* then the extras (listing_add_entry) */
 			}
 		}
 		entry_at(l, e);
@@ -159,13 +185,17 @@ static int emit_entry(const struct listing *l, int fd, struct buf *out, const st
 		return listing_append(out, pcs, ARRAY_LEN(pcs));
 	}
 	struct stat st;
-	int r = stat_entry(l, fd, e, &st);
+	int r = 0;
+	if (e->st)
+		st = *e->st;
+	else
+		r = stat_entry(l, fd, e, &st);
 	if (r)
 		return r == -ENOMEM ? r : 1; /* gone since getdents64 (ENOENT) or unreadable: leave it out */
 	if (l->fmt == LISTING_MLSD)
 		return listing_fmt_facts(out, e->name, e->n, &st, NULL, false, l->opts.facts, l->opts.perms, &sc->days);
 	const char *target = NULL;
-	if (S_ISLNK(st.st_mode)) {
+	if (S_ISLNK(st.st_mode) && !e->st) {
 		ssize_t n = readlinkat(fd, e->name, sc->target, sizeof(sc->target) - 1);
 		if (n >= 0 && (size_t)n < sizeof(sc->target) - 1) {
 			sc->target[n] = '\0';
@@ -233,6 +263,20 @@ int listing_set_pattern(struct listing *l, struct slice pattern, struct slice pr
 	l->prefix = slice_dup(prefix);
 	l->pattern_n = pattern.n;
 	l->prefix_n = prefix.n;
+	return 0;
+}
+
+int listing_add_entry(struct listing *l, const char *name, const struct stat *st)
+{
+	if (!l || l->dents || l->eof || !name[0] || strchr(name, '/'))
+		return -EINVAL;
+	struct listing_extra *x = realloc(l->extra, (l->n_extra + 1) * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	l->extra = x;
+	x[l->n_extra].name = util_xstrdup(name);
+	x[l->n_extra].st = *st;
+	l->n_extra++;
 	return 0;
 }
 
@@ -381,5 +425,8 @@ void listing_free(struct listing *l)
 	free(l->dents);
 	free(l->pattern);
 	free(l->prefix);
+	for (size_t i = 0; i < l->n_extra; i++)
+		free(l->extra[i].name);
+	free(l->extra);
 	free(l);
 }

@@ -63,6 +63,11 @@ int listing_open(int dirfd, enum listing_format fmt, const struct listing_opts *
  * pattern, the pattern alone decides whether dot files show (LIST -a does
  * not add them); upload temporaries never show. */
 int listing_set_pattern(struct listing *l, struct slice pattern, struct slice prefix);
+/* Adds an entry that is not in the directory (a shared folder's mount
+ * point, core/files_space.c): listed after the directory's own entries,
+ * with st as its status, and an entry of the directory with the same name
+ * is left out. Before the first read only. */
+int listing_add_entry(struct listing *l, const char *name, const struct stat *st);
 /* Reads ahead to the next entry that would be listed, keeping it for
  * listing_next: 1 if there is one, 0 if none is left, -errno on a read
  * error. So a pattern that matches nothing is known before any data flows. */

@@ -153,7 +153,35 @@ int vfs_fd_statvfs(int fd, struct statvfs *out)
 
 struct vfs_dir {
 	DIR *d;
+	struct vfs_dir_extra {
+		char *name;
+		struct stat st;
+	} * extra;
+	size_t n_extra, extra_pos;
+	bool started, eof;
 };
+
+static bool hidden_by_extra(const struct vfs_dir *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_extra; i++)
+		if (strcmp(d->extra[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int vfs_dir_add_entry(struct vfs_dir *d, const char *name, const struct stat *st)
+{
+	if (!d || d->started || !name[0] || strchr(name, '/'))
+		return -EINVAL;
+	struct vfs_dir_extra *x = realloc(d->extra, (d->n_extra + 1) * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	d->extra = x;
+	x[d->n_extra].name = util_xstrdup(name);
+	x[d->n_extra].st = *st;
+	d->n_extra++;
+	return 0;
+}
 
 int vfs_dir_open(int dirfd, struct vfs_dir **out)
 {
@@ -172,12 +200,26 @@ int vfs_dir_open(int dirfd, struct vfs_dir **out)
 
 int vfs_dir_next(struct vfs_dir *d, const char **name, struct stat *st, char *target, size_t targetsz)
 {
+	d->started = true;
 	for (;;) {
+		if (d->eof) {
+			if (d->extra_pos >= d->n_extra)
+				return 0;
+			const struct vfs_dir_extra *x = &d->extra[d->extra_pos++];
+			*name = x->name;
+			*st = x->st;
+			target[0] = '\0';
+			return 1;
+		}
 		errno = 0;
 		struct dirent *de = readdir(d->d);
-		if (!de)
-			return errno ? -errno : 0;
-		if (vfs_name_internal(de->d_name))
+		if (!de) {
+			if (errno)
+				return -errno;
+			d->eof = true;
+			continue;
+		}
+		if (vfs_name_internal(de->d_name) || hidden_by_extra(d, de->d_name))
 			continue;
 		/* SECURITY: fstatat on one component of a directory opened
 		 * inside the root, without following a link: nothing outside
@@ -202,5 +244,8 @@ void vfs_dir_close(struct vfs_dir *d)
 	if (!d)
 		return;
 	(void)closedir(d->d);
+	for (size_t i = 0; i < d->n_extra; i++)
+		free(d->extra[i].name);
+	free(d->extra);
 	free(d);
 }

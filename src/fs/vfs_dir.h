@@ -47,6 +47,10 @@ int vfs_dir_open(int dirfd, struct vfs_dir **out);
  * a symlink), 0 at the end, -errno on a read error. An entry that vanished
  * between readdir and lstat is skipped. */
 int vfs_dir_next(struct vfs_dir *d, const char **name, struct stat *st, char *target, size_t targetsz);
+/* Adds an entry that is not in the directory (as listing_add_entry: after
+ * the directory's own, which lose one of the same name). Before the first
+ * vfs_dir_next only. */
+int vfs_dir_add_entry(struct vfs_dir *d, const char *name, const struct stat *st);
 void vfs_dir_close(struct vfs_dir *d);
 
 #endif

@@ -81,6 +81,7 @@ void proto_reply_errno(struct proto *p, int err)
 struct files_user proto_files_user(struct proto *p)
 {
 	return (struct files_user){ .vfs = &p->vfs,
+				    .space = p->space,
 				    .perms = p->perms,
 				    .name = p->user,
 				    .atomic = p->cfg->atomic_uploads != 0,
@@ -101,7 +102,8 @@ bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, ch
 
 bool proto_allow(struct proto *p, enum files_op op)
 {
-	int r = files_allow(p->perms, op);
+	struct files_user u = proto_files_user(p);
+	int r = files_allow_somewhere(&u, op); /* the path decides next (files_resolve) */
 	if (r == 0)
 		return true;
 	proto_reply_errno(p, r); /* -EACCES: 550 Permission denied. */
@@ -216,7 +218,9 @@ void cmd_rnto(struct proto *p, struct slice arg)
 	if (proto_files_resolve(p, FILES_OP_RENAME, arg, vpath)) {
 		struct files_user u = proto_files_user(p);
 		int r = files_rename(&u, from, vpath);
-		if (r)
+		if (r == -EXDEV) /* from and to in different roots (files.h): never copied */
+			proto_reply(p, 553, "Cannot rename across a shared folder or file system boundary.");
+		else if (r)
 			proto_reply_errno(p, r);
 		else
 			proto_reply(p, 250, "Rename successful.");

@@ -309,6 +309,8 @@ static void auth_done(struct proto *p, const struct proto_result *r)
 	p->home = res->home;
 	res->home = NULL;
 	p->perms = res->perms;
+	files_space_free(p->space); /* shared folders and dir-perms: core/files_space.c */
+	files_space_open(p->sid, p->user, &res->policy, p->cfg->sandbox_roots, &p->space);
 	if (res->account) {
 		p->account = res->account;
 		res->account = NULL;
@@ -525,5 +527,7 @@ static void gss_user_done(struct proto *p, const struct proto_result *r)
 	p->home = res->home;
 	res->home = NULL;
 	p->perms = res->perms;
+	files_space_free(p->space); /* shared folders and dir-perms: core/files_space.c */
+	files_space_open(p->sid, p->user, &res->policy, p->cfg->sandbox_roots, &p->space);
 	cmd_login_ok(p, 232, "User logged in, authorized by security data exchange.");
 }

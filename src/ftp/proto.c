@@ -79,6 +79,7 @@ void proto_free(struct proto *p)
 		listing_free(p->xfer_listing);
 	vfs_fd_close(p->xfer_fd);
 	vfs_close(&p->vfs);
+	files_space_free(p->space);
 	buf_free(&p->xfer_buf);
 	buf_free(&p->stage);
 	buf_free(&p->gss_tok);
@@ -233,6 +234,8 @@ void proto_logout(struct proto *p)
 	/* The lock, if any, stays recorded in lock/lock_user. */
 	p->challenge = (struct auth_challenge){ 0 };
 	vfs_close(&p->vfs);
+	files_space_free(p->space);
+	p->space = NULL;
 	free(p->rnfr);
 	p->rnfr = NULL;
 	p->rest = 0;

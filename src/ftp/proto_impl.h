@@ -100,10 +100,11 @@ struct proto {
 
 	/* files (valid while logged in) */
 	struct vfs vfs;
-	struct quota_user *quota; /* borrowed from the session (proto_set_quota) */
-	uint64_t rest;		  /* REST marker for the next RETR/STOR/APPE */
-	char *rnfr;		  /* pending RNFR source (virtual path) */
-	unsigned mlst_facts;	  /* OPTS MLST selection */
+	struct quota_user *quota;  /* borrowed from the session (proto_set_quota) */
+	struct files_space *space; /* shared folders and dir-perms (NULL: none) */
+	uint64_t rest;		   /* REST marker for the next RETR/STOR/APPE */
+	char *rnfr;		   /* pending RNFR source (virtual path) */
+	unsigned mlst_facts;	   /* OPTS MLST selection */
 	/* HASH (draft-bryan-ftpext-hash) and RANG (draft-bryan-ftp-range),
 	 * cmd_hash.c: the OPTS HASH selection (enum hash_alg; REIN resets
 	 * it), a pending RANG for the next HASH, RETR or STOR (cleared like

@@ -195,9 +195,10 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 	/* The user's quota (user, then groups): this login's usage from the
 	 * store into the book the workers share. */
 	quota_user_put(s->quota);
-	s->quota = why ? NULL
-		       : quota_user_get(s->host->quota, a->user, a->res.policy.quota_bytes, a->res.policy.quota_files,
-					a->res.usage_known, a->res.usage_bytes, a->res.usage_files);
+	s->quota =
+	    why ? NULL
+		: quota_user_get(s->host->quota, a->user, a->res.policy.quota_bytes, a->res.policy.quota_files,
+				 a->res.usage_known, a->res.usage_bytes, a->res.usage_files, a->res.usage_read_us);
 	proto_set_quota(s->proto, s->quota);
 }
 

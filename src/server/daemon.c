@@ -13,6 +13,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "buildinfo.h"
+#include "files.h"
 #include "guard.h"
 #include "hash.h"
 #include "guard_sync.h"
@@ -145,7 +146,7 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 struct clean_job {
 	struct job job;
 	int64_t before, partial_before;
-	unsigned removed, homes;
+	unsigned removed, homes, folders;
 	char **seen;
 	size_t n_seen;
 };
@@ -153,23 +154,33 @@ struct clean_job {
 #define CLEAN_MAX_ENTRIES 1000000ul
 #define CLEAN_MIN_AGE_S 600
 
-static int clean_user(const struct user_record *u, void *arg)
+/* A home, or a shared folder's directory (folder: counted as one). */
+static int clean_dir(struct clean_job *c, const char *dir, bool folder)
 {
-	struct clean_job *c = arg;
 	for (size_t i = 0; i < c->n_seen; i++)
-		if (strcmp(c->seen[i], u->home) == 0)
+		if (strcmp(c->seen[i], dir) == 0)
 			return 0;
 	c->seen = realloc(c->seen, (c->n_seen + 1) * sizeof(*c->seen));
 	if (!c->seen)
 		return -ENOMEM;
-	c->seen[c->n_seen++] = util_xstrdup(u->home);
+	c->seen[c->n_seen++] = util_xstrdup(dir);
 	unsigned n = 0;
-	int r = vfs_clean_stale_uploads(u->home, c->before, c->partial_before, CLEAN_MAX_ENTRIES, &n);
+	int r = vfs_clean_stale_uploads(dir, c->before, c->partial_before, CLEAN_MAX_ENTRIES, &n);
 	if (r == -E2BIG)
-		log_warn(0, "stale upload clean-up stopped after %lu entries in %s", CLEAN_MAX_ENTRIES, u->home);
+		log_warn(0, "stale upload clean-up stopped after %lu entries in %s", CLEAN_MAX_ENTRIES, dir);
 	c->removed += n;
-	c->homes++;
+	*(folder ? &c->folders : &c->homes) += 1;
 	return 0;
+}
+
+static int clean_user(const struct user_record *u, void *arg)
+{
+	return clean_dir(arg, u->home, false);
+}
+
+static int clean_folder(const char *dir, void *arg)
+{
+	return clean_dir(arg, dir, true);
 }
 
 static void clean_run(struct job *j, void *ctx)
@@ -178,6 +189,8 @@ static void clean_run(struct job *j, void *ctx)
 	struct store_handle *h = ctx;
 	if (h && h->store && h->ops->list(h->store, clean_user, c) != 0)
 		log_warn(0, "stale upload clean-up: cannot list the users");
+	if (h && h->store && files_space_dirs(h->ops, h->store, clean_folder, c) != 0)
+		log_warn(0, "stale upload clean-up: cannot list the shared folders");
 }
 
 static void clean_done(struct job *j)
@@ -186,7 +199,7 @@ static void clean_done(struct job *j)
 	if (c->removed)
 		log_warn(0, "removed %u stale upload temporaries (left by an earlier ferryd that did not exit cleanly)",
 			 c->removed);
-	log_info(0, "stale upload clean-up done: %u home(s) looked at", c->homes);
+	log_info(0, "stale upload clean-up done: %u home(s) looked at, %u shared folder(s)", c->homes, c->folders);
 	for (size_t i = 0; i < c->n_seen; i++)
 		free(c->seen[i]);
 	free(c->seen);

@@ -176,6 +176,8 @@ void sftp_auth_release(struct sftp_session *s)
 	s->quota = NULL;
 	if (s->vfs.root_fd >= 0)
 		vfs_close(&s->vfs);
+	files_space_free(s->space);
+	s->space = NULL;
 	if (s->auth_msg) {
 		ssh_message_free(s->auth_msg);
 		s->auth_msg = NULL;

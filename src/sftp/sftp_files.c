@@ -55,10 +55,11 @@ enum sftp_status sftp_status_of(int err)
 
 int sftp_reply_errno(struct buf *out, uint32_t id, int err)
 {
-	const char *text = err == 0	    ? "Success"
-			   : err == -EEXIST ? "File exists"
-			   : err == -EDQUOT ? "Quota exceeded: the upload is discarded"
-					    : strerror(-err);
+	const char *text = err == 0 ? "Success" : err == -EEXIST ? "File exists" : strerror(-err);
+	if (err == -EXDEV) /* files_rename: from and to in different roots */
+		text = "Cannot rename across a shared folder or file system boundary";
+	if (err == -EDQUOT)
+		text = "Quota exceeded: the upload is discarded";
 	return sftp_put_status(out, id, sftp_status_of(err), text);
 }
 
@@ -534,6 +535,8 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 		return;
 	}
 	int e = 0;
+	struct files_user fu = srv->c.fu;
+	fu.perms = files_perms_at(&srv->c.fu, h->vpath); /* dir-perms and shared folders */
 	if (a->flags & SFTP_ATTR_SIZE) {
 		/* OpenSSH's scp writes in place and cuts the file at its end
 		 * (a temporary of a truncating upload is cut, the old file
@@ -542,13 +545,13 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 			(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Not open for writing");
 			return;
 		}
-		e = h->err ? h->err : files_fd_truncate(&srv->c.fu, h->fd, a->size);
+		e = h->err ? h->err : files_fd_truncate(&fu, h->fd, a->size);
 	}
 	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS))
-		e = files_fd_set_mode(&srv->c.fu, h->fd, (mode_t)a->perms);
+		e = files_fd_set_mode(&fu, h->fd, (mode_t)a->perms);
 	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
 		struct timespec ts = { .tv_sec = (time_t)a->mtime };
-		e = files_fd_set_mtime(&srv->c.fu, h->fd, &ts);
+		e = files_fd_set_mtime(&fu, h->fd, &ts);
 	}
 	(void)sftp_reply_errno(out, r->id, e);
 }
@@ -571,7 +574,7 @@ void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, stru
 		reply_bad_handle(out, r->id);
 		return;
 	}
-	int e = files_allow(srv->c.fu.perms, FILES_OP_LIST);
+	int e = files_allow(files_perms_at(&srv->c.fu, h->vpath), FILES_OP_LIST);
 	if (e == 0)
 		e = vfs_fd_statvfs(h->fd, &sv);
 	if (e) {

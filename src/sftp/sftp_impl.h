@@ -140,6 +140,7 @@ struct sftp_session {
 	uint32_t perms;		     /* once logged in */
 	char *counted_user;	     /* [limits] max_per_user slot held */
 	struct vfs vfs;		     /* the user's root once logged in */
+	struct files_space *space;   /* its shared folders and dir-perms (NULL: none) */
 	bool logged_in;
 	/* the session channels open (sftp_ssh.c), and the one SFTP runs on */
 	struct sftp_chan chans[SFTP_MAX_CHANNELS];

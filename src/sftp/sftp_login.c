@@ -217,6 +217,8 @@ void sftp_login_finish(struct sftp_session *s, const char *user, struct auth_res
 			s->counted_user = util_xstrdup(user);
 		if (files_open_home(s->id, user, res->home, s->cfg->sandbox_roots, &s->vfs) != 0)
 			refused = "home-unavailable";
+		else /* shared folders and dir-perms (core/files_space.c) */
+			files_space_open(s->id, user, &res->policy, s->cfg->sandbox_roots, &s->space);
 	}
 	if (refused) {
 		login_end(s, user, AUTH_LOGIN_REFUSED, refused, 0, method, key);
@@ -232,7 +234,7 @@ void sftp_login_finish(struct sftp_session *s, const char *user, struct auth_res
 	/* The user's own rates and quota (user, then groups), as FTP's login. */
 	sftp_session_set_rate(s, res->policy.rate_down, res->policy.rate_up);
 	s->quota = quota_user_get(s->host->quota, user, res->policy.quota_bytes, res->policy.quota_files,
-				  res->usage_known, res->usage_bytes, res->usage_files);
+				  res->usage_known, res->usage_bytes, res->usage_files, res->usage_read_us);
 	loop_timer_cancel(s->host->loop, &s->login_timer);
 	(void)ssh_message_auth_reply_success(s->auth_msg, 0);
 	ssh_message_free(s->auth_msg);

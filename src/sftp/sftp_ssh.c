@@ -292,6 +292,7 @@ static void start_sftp(struct sftp_session *s)
 		.ip = s->peer,
 		.home = s->home,
 		.fu = { .vfs = &s->vfs,
+			.space = s->space,
 			.perms = s->perms,
 			.name = s->user,
 			.atomic = s->cfg->atomic_uploads != 0,

@@ -18,8 +18,8 @@
  *   expires       decimal seconds since the epoch: refused from then on;
  *                 0 = never
  *   max-sessions  decimal, 0 = no limit (beats [limits] max_per_user)
- *   mount         key VPATH, value "DIR" or "DIR:PERMS" (enforced later)
- *   dir-perms     key VPATH, value PERMS                (enforced later) */
+ *   mount         key VPATH, value "DIR" or "DIR:PERMS" (core/files_space.c)
+ *   dir-perms     key VPATH, value PERMS                (core/files_space.c) */
 #ifndef FERRY_POLICY_H
 #define FERRY_POLICY_H
 

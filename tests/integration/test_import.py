@@ -9,6 +9,7 @@ import base64
 import ftplib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -72,7 +73,8 @@ def import_(srv, fmt, path, *opts):
 
 
 def skipped_lines(cp):
-    return [line for line in cp.stderr.splitlines() if "not imported:" in line]
+    return [line for line in cp.stderr.splitlines()
+            if "not imported:" in line and not line.startswith("ferry: warning:")]
 
 
 @pytest.fixture
@@ -95,9 +97,10 @@ def test_pureftpd_import_login_upgrades_md5(srv):
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"imported alice (home {home}, md5crypt: yescrypt at its next login)" in r.stdout
     assert "imported 2 users" in r.stdout
-    # carl's chroot start directory and limits cannot be taken over: said, not fatal.
+    # carl's chroot start directory cannot be taken over: said, not fatal; its bandwidths
+    # (bytes/s in the file) become its policy.
     assert "user 'carl': the start directory /in inside its chroot is not kept" in r.stderr
-    assert "user 'carl': its Pure-FTPd limits" in r.stderr
+    assert "set carl's policy: rate-up 100, rate-down 200\n" in r.stdout
     assert os.path.isdir(os.path.join(srv.home_root, "carl"))
     assert stored(srv, "alice")["password_hash"] == md5
     assert stored(srv, "alice")["home"] == home
@@ -114,6 +117,132 @@ def test_pureftpd_import_login_upgrades_md5(srv):
     assert ftp_login(srv, "carl", "carl-secret").startswith("230")
     srv.wait_log(r"password hash upgraded: user=carl from=sha512crypt to=yescrypt")
     assert stored(srv, "carl")["password_hash"].startswith("$y$")
+
+
+def effective(srv, user):
+    """The `effective X: V` lines of `ferry user show` as a dict."""
+    cp = srv.ferry("user", "show", user)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    return dict(re.findall(r"^effective ([a-z-]+): (.*)$", cp.stdout, re.M))
+
+
+def own_policy(srv, user):
+    """The user's own policy rows (`attr: value` lines of `ferry user show`)."""
+    out = srv.ferry("user", "show", user, check=True).stdout
+    keys = ("rate-up", "rate-down", "max-sessions", "quota-files", "quota-bytes", "allow-from")
+    return dict(m for m in re.findall(r"^([a-z-]+): (.*)$", out, re.M) if m[0] in keys)
+
+
+def pass_code(srv, user, password):
+    """USER/PASS on a new connection: the PASS reply code (the connection is closed)."""
+    c = srv.connect()
+    try:
+        c.expect(f"USER {user}", 331)
+        return c.cmd(f"PASS {password}").code
+    finally:
+        c.close()
+
+
+# pure-pw useradd lim -T 100 -t 200 -q 1 -Q 10 -y 2 -n 500 -N 10 -i 192.0.2.1 -r 127.0.0.0/8,...
+# writes bandwidths in bytes/s and the size quota in bytes: so does this file.
+LIMITS = "102400:204800:1:10:2:500:10485760:192.0.2.1::127.0.0.0/8,ftp.example.com:10.9.9.9:0900-1800"
+
+
+def test_pureftpd_limits_become_policy(srv):
+    h = openssl_hash("1", "lim-secret")
+    path = write(srv, "pureftpd.passwd",
+                 f"lim:{h}:1:1::{srv.home_root}/lim/./:{LIMITS}\n"
+                 f"far:{h}:1:1::{srv.home_root}/far/./::::::::::10.0.0.0/8,192.0.2.7::\n"
+                 f"named:{h}:1:1::{srv.home_root}/named/./::::::::::ftp.example.com::\n"
+                 f"zero:{h}:1:1::{srv.home_root}/zero/./::::::0:0:::::\n")
+    r = import_(srv, "pureftpd", path, "--create-homes")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert ("set lim's policy: rate-up 102400, rate-down 204800, max-sessions 2, quota-files 500, "
+            "quota-bytes 10485760, allow-from 127.0.0.0/8\n") in r.stdout
+    assert "set far's policy: allow-from 10.0.0.0/8,192.0.2.7/32\n" in r.stdout
+    assert "zero's policy" not in r.stdout
+    warn = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert warn == [
+        "ferry: warning: user 'lim': allowed client IPs ftp.example.com not imported (Ferry takes addresses "
+        "and CIDR networks, not host names): logins from there are refused",
+        "ferry: warning: user 'lim': refused client IPs 10.9.9.9 not imported: Ferry has no per-user deny "
+        "list (ferry ban, or an --allow-from that leaves them out)",
+        "ferry: warning: user 'lim': allowed/refused local IPs 192.0.2.1 not imported: Ferry has no per-user "
+        "rule on the server's address",
+        "ferry: warning: user 'lim': upload:download ratio 1:10 not imported: Ferry has no ratios",
+        "ferry: warning: user 'lim': time restriction 0900-1800 not imported: Ferry has no login hours",
+        "ferry: warning: user 'zero': its files quota of 0 (no uploads at all) is not imported: 0 is no quota "
+        "in Ferry (--perms without write forbids uploads)",
+        "ferry: warning: user 'zero': its size quota of 0 (no uploads at all) is not imported: 0 is no quota "
+        "in Ferry (--perms without write forbids uploads)",
+    ]
+    # A list of host names alone maps to nothing: not imported (it would be allowed from anywhere).
+    assert skipped_lines(r) == [
+        f"ferry: {path}:3: user 'named' not imported: none of its allowed client IPs is an address or CIDR "
+        "network Ferry can check (host names are not): it would be allowed from everywhere"]
+    assert stored(srv, "named") is None
+    assert not os.path.exists(os.path.join(srv.home_root, "named"))
+    assert "imported 3 users from " + path + ", 1 not imported" in r.stdout
+
+    e = effective(srv, "lim")
+    assert (e["rate-up"], e["rate-down"], e["max-sessions"]) == ("102400", "204800", "2")
+    assert (e["quota-files"], e["quota-bytes"], e["allow-from"]) == ("500", "10485760", "127.0.0.0/8")
+    e = effective(srv, "zero")
+    assert (e["quota-files"], e["quota-bytes"], e["allow-from"]) == ("0", "0", "any")
+    assert own_policy(srv, "zero") == {}
+
+    # far's list leaves 127.0.0.1 out: 530, the log says why.
+    assert pass_code(srv, "far", "lim-secret") == 530
+    srv.wait_log(r'login refused: user="far" ip=127\.0\.0\.1 reason=allow-from')
+    # lim's two sessions: a third is refused.
+    sessions = []
+    try:
+        for _ in range(2):
+            c = srv.connect()
+            sessions.append(c)
+            c.login("lim", "lim-secret")
+        assert pass_code(srv, "lim", "lim-secret") == 421
+        srv.wait_log(r'login refused: user="lim" ip=127\.0\.0\.1 reason=user-limit')
+    finally:
+        for c in sessions:
+            c.close()
+
+
+def test_pureftpd_limits_dry_run_and_replace(srv):
+    h = openssl_hash("1", "pw2")
+    path = write(srv, "p", f"bob:{h}:1:1::{srv.home_root}/bob/./:2048::::3\n")
+    assert srv.ferry("user", "set", "bob", "--quota-files", "9", "--max-sessions", "5",
+                     "--allow-from", "127.0.0.1").returncode == 0
+    before = own_policy(srv, "bob")
+    assert before == {"quota-files": "9", "max-sessions": "5", "allow-from": "127.0.0.1/32"}
+    r = import_(srv, "pureftpd", path, "--replace", "--dry-run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "would set bob's policy: rate-up 2048, max-sessions 3\n" in r.stdout
+    assert own_policy(srv, "bob") == before
+    # --replace: the file is the truth for these limits (those it leaves empty are removed).
+    r = import_(srv, "pureftpd", path, "--replace")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "set bob's policy: rate-up 2048, max-sessions 3\n" in r.stdout
+    assert own_policy(srv, "bob") == {"rate-up": "2048", "max-sessions": "3"}
+    assert ftp_login(srv, "bob", "pw2").startswith("230")
+
+
+def test_pureftpd_bad_limit_refused(srv):
+    """A limit field that is not what pure-pw writes: the user is not imported (its limits
+    would be lost), the others are."""
+    h = openssl_hash("1", "x")
+    path = write(srv, "p", f"ok:{h}:1:1::{srv.home_root}/ok\n"
+                           f"odd:{h}:1:1::{srv.home_root}/odd:10K\n"
+                           f"many:{h}:1:1::{srv.home_root}/many:::::2000000\n")
+    r = import_(srv, "pureftpd", path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert skipped_lines(r) == [
+        f"ferry: {path}:2: user 'odd' not imported: upload bandwidth is not a number",
+        f"ferry: {path}:3: user 'many' not imported: a limit Ferry cannot take (above)"]
+    assert ("ferry: user import --max-sessions: '2000000' is not a number from 0 (no limit) to 1000000"
+            in r.stderr)
+    assert stored(srv, "odd") is None and stored(srv, "many") is None
+    assert stored(srv, "ok") is not None
 
 
 def test_wrong_password_does_not_upgrade(srv):

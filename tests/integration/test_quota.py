@@ -225,6 +225,29 @@ def test_concurrent_uploads_race_the_last_bytes(make_server):
     assert usage(srv) == disk_usage(home)
 
 
+def test_shared_folder_not_counted(make_server):
+    """A shared folder belongs to no one user: uploads into it are neither counted nor limited
+    by the user's quota, and a rename out of it into the home is refused (nothing moves)."""
+    srv = make_server()
+    shared = os.path.join(srv.home_root, "shared-q")
+    make_dir(shared)
+    ferry_ok(srv, "user", "set", "bob", "--quota-bytes", "1000", "--mount", f"/shared={shared}")
+    ferry_ok(srv, "quota", "scan", "bob")
+    s = session(srv)
+    try:
+        assert upload(s, "/shared/big", b"s" * 5000).code == 226
+        assert upload(s, "mine", b"m" * 800).code == 226
+        s.expect("RNFR /shared/big", 350)
+        assert s.cmd("RNTO /over").code == 553
+        assert upload(s, "more", b"m" * 300).code == 552  # the home's quota still holds
+        assert s.cmd("AVBL /").lines[-1] == "213 200"
+    finally:
+        s.close()
+    wait_usage(srv, (800, 1))
+    assert os.path.getsize(os.path.join(shared, "big")) == 5000
+    assert usage(srv) == disk_usage(home_of(srv))
+
+
 def test_quota_scan_and_show(make_server):
     """scan recounts from disk (temporaries and partials left out); show and scan name unknown
     users clearly (exit 1) and take exactly one NAME (exit 2)."""

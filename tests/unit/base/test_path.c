@@ -176,9 +176,28 @@ static void test_under_roots(void **state)
 	assert_false(path_under_roots("/srv/ftp/bob", "srv/ftp,/home"));
 }
 
+static void test_path_under(void **state)
+{
+	(void)state;
+	const char *rest = NULL;
+	assert_true(path_under("/", "/", &rest));
+	assert_string_equal(rest, "");
+	assert_true(path_under("/", "/a/b", &rest));
+	assert_string_equal(rest, "a/b");
+	assert_true(path_under("/a", "/a", &rest));
+	assert_string_equal(rest, "");
+	assert_true(path_under("/a", "/a/b/c", &rest));
+	assert_string_equal(rest, "b/c");
+	assert_false(path_under("/a", "/ab", NULL)); /* component by component */
+	assert_false(path_under("/a/b", "/a", NULL));
+	assert_false(path_under("/a", "/", NULL));
+	assert_false(path_under("/x", "/a/x", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_path_under),
 		cmocka_unit_test(test_under_roots),
 		cmocka_unit_test(test_path_relative_and_absolute),
 		cmocka_unit_test(test_path_dot_and_dotdot),

@@ -105,6 +105,71 @@ static void test_pureftpd_bad(void **state)
 	assert_int_equal(e.name.n, 5);
 }
 
+static void slice_is(struct slice s, const char *want)
+{
+	assert_int_equal(s.n, strlen(want));
+	if (s.n)
+		assert_memory_equal(s.p, want, s.n);
+}
+
+/* The limit fields, as pure-pw writes them (bytes/s, bytes). */
+static void test_pureftpd_limits(void **state)
+{
+	(void)state;
+	entry(USERFILE_PUREFTPD,
+	      "lim:h:1:1::/srv/lim/./:102400:204800:1:10:3:500:1048576:192.0.2.1:192.0.2.2:10.0.0.0/8,"
+	      "host.example:10.9.9.9:0900-1800",
+	      "lim", "h", "/srv/lim");
+	const struct userfile_limits *l = &e.lim;
+	assert_true(e.limits);
+	assert_true(l->has_rate_up && l->has_rate_down && l->has_max_sessions);
+	assert_true(l->has_quota_files && l->has_quota_bytes);
+	assert_int_equal(l->rate_up, 102400);
+	assert_int_equal(l->rate_down, 204800);
+	assert_int_equal(l->ratio_up, 1);
+	assert_int_equal(l->ratio_down, 10);
+	assert_int_equal(l->max_sessions, 3);
+	assert_int_equal(l->quota_files, 500);
+	assert_int_equal(l->quota_bytes, 1048576);
+	slice_is(l->allow_local, "192.0.2.1");
+	slice_is(l->deny_local, "192.0.2.2");
+	slice_is(l->allow_client, "10.0.0.0/8,host.example");
+	slice_is(l->deny_client, "10.9.9.9");
+	slice_is(l->time, "0900-1800");
+	/* Empty fields are not set; zeros are (Pure-FTPd reads a 0 quota as
+	 * "nothing may be uploaded"). */
+	entry(USERFILE_PUREFTPD, "z:h:1:1::/srv/z/./::::::0:0:::::", "z", "h", "/srv/z");
+	assert_false(e.lim.has_rate_up || e.lim.has_rate_down || e.lim.has_max_sessions);
+	assert_true(e.lim.has_quota_files && e.lim.has_quota_bytes);
+	assert_int_equal(e.lim.quota_files, 0);
+	assert_int_equal(e.lim.ratio_up, 0);
+	slice_is(e.lim.allow_client, "");
+	slice_is(e.lim.time, "");
+	/* A short line: the missing fields are empty. */
+	entry(USERFILE_PUREFTPD, "s:h:1:1::/srv/s:5", "s", "h", "/srv/s");
+	assert_true(e.lim.has_rate_up);
+	assert_int_equal(e.lim.rate_up, 5);
+	assert_false(e.lim.has_rate_down);
+	slice_is(e.lim.deny_client, "");
+	/* 2^64-1 fits, one more does not. */
+	entry(USERFILE_PUREFTPD, "m:h:1:1::/srv/m:::::::18446744073709551615", "m", "h", "/srv/m");
+	assert_true(e.lim.quota_bytes == UINT64_MAX);
+}
+
+static void test_pureftpd_limits_bad(void **state)
+{
+	(void)state;
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x:10k", "upload bandwidth is not a number");
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x::-1", "download bandwidth is not a number");
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x:::x", "upload ratio is not a number");
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x:::1:x", "download ratio is not a number");
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x:::::two", "maximum number of connections");
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x:::::: 5", "files quota is not a number");
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x:::::::18446744073709551616", "size quota is not a number");
+	bad(USERFILE_PUREFTPD, "a:h:1:1::/x::::::::::10.0.0.1\x7f", "control characters");
+	assert_int_equal(e.name.n, 1); /* still named */
+}
+
 static void test_proftpd(void **state)
 {
 	(void)state;
@@ -149,9 +214,14 @@ static void test_skip_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_names), cmocka_unit_test(test_pureftpd),
-		cmocka_unit_test(test_pureftpd_bad), cmocka_unit_test(test_proftpd),
-		cmocka_unit_test(test_htpasswd),     cmocka_unit_test(test_skip_lines),
+		cmocka_unit_test(test_format_names),
+		cmocka_unit_test(test_pureftpd),
+		cmocka_unit_test(test_pureftpd_bad),
+		cmocka_unit_test(test_pureftpd_limits),
+		cmocka_unit_test(test_pureftpd_limits_bad),
+		cmocka_unit_test(test_proftpd),
+		cmocka_unit_test(test_htpasswd),
+		cmocka_unit_test(test_skip_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

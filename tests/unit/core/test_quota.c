@@ -32,8 +32,8 @@ static void test_no_quota_no_entry(void **state)
 {
 	(void)state;
 	struct quota_book *b = quota_book_new(NULL);
-	assert_null(quota_user_get(b, "bob", 0, 0, true, 5, 5));
-	assert_null(quota_user_get(NULL, "bob", 10, 0, true, 5, 5));
+	assert_null(quota_user_get(b, "bob", 0, 0, true, 5, 5, 1));
+	assert_null(quota_user_get(NULL, "bob", 10, 0, true, 5, 5, 1));
 	struct quota_upload u = { 0 };
 	assert_int_equal(quota_upload_start(&u), 0);
 	assert_int_equal(quota_upload_grant(&u, 1000), 1000); /* not counted: no limit */
@@ -45,7 +45,7 @@ static void test_commit_and_abort(void **state)
 {
 	(void)state;
 	struct quota_book *b = quota_book_new(NULL);
-	struct quota_user *q = quota_user_get(b, "bob", 1000, 3, true, 100, 1);
+	struct quota_user *q = quota_user_get(b, "bob", 1000, 3, true, 100, 1, 1);
 	left(q, 900, 2);
 	/* A new file: a slot and 400 bytes reserved, then committed. */
 	struct quota_upload u = { .q = quota_user_ref(q) };
@@ -88,7 +88,7 @@ static void test_files_and_full(void **state)
 {
 	(void)state;
 	struct quota_book *b = quota_book_new(NULL);
-	struct quota_user *q = quota_user_get(b, "bob", 100, 1, true, 0, 0);
+	struct quota_user *q = quota_user_get(b, "bob", 100, 1, true, 0, 0, 1);
 	struct quota_upload u1 = { .q = quota_user_ref(q) }, u2 = { .q = quota_user_ref(q) };
 	assert_int_equal(quota_upload_start(&u1), 0);
 	assert_int_equal(quota_upload_start(&u2), -EDQUOT); /* the one slot is taken */
@@ -111,7 +111,7 @@ static void test_race_last_bytes(void **state)
 	/* Two uploads, one user, writing in turns: together they never get
 	 * more than the quota. */
 	struct quota_book *b = quota_book_new(NULL);
-	struct quota_user *q = quota_user_get(b, "bob", 10000, 0, true, 0, 0);
+	struct quota_user *q = quota_user_get(b, "bob", 10000, 0, true, 0, 0, 1);
 	struct quota_upload u[2] = { { .q = quota_user_ref(q) }, { .q = quota_user_ref(q) } };
 	uint64_t granted = 0;
 	for (int i = 0; i < 2; i++)
@@ -129,10 +129,16 @@ static void test_race_last_bytes(void **state)
 	quota_user_left(q, &lb, &lf);
 	assert_int_equal(lf, UINT64_MAX);
 	assert_true(lb > 0 && lb < 10000);
-	/* A login reading the store while nothing is in flight takes its
-	 * figures (another node's commits, a scan). */
-	struct quota_user *q2 = quota_user_get(b, "bob", 10000, 0, true, 2500, 7);
+	/* A login whose read of the store is older than our last change
+	 * there keeps the book's figures (the store lacked that change)... */
+	struct quota_user *q2 = quota_user_get(b, "bob", 10000, 0, true, 0, 0, 1);
 	assert_ptr_equal(q, q2);
+	assert_int_equal(lb, 10000 - u[0].pos);
+	left(q, lb, UINT64_MAX);
+	quota_user_put(q2);
+	/* ...one that read it afterwards, with nothing in flight, takes its
+	 * figures (another node's commits, a scan). */
+	q2 = quota_user_get(b, "bob", 10000, 0, true, 2500, 7, UINT64_MAX);
 	left(q, 7500, UINT64_MAX);
 	quota_user_put(q2);
 	quota_user_put(q);

@@ -647,6 +647,80 @@ static void test_stream_pattern(void **state)
 	remove_tmpdir(dfd, path);
 }
 
+/* listing_add_entry (a shared folder's mount point): listed after the
+ * directory's entries with its own status, hiding an entry of the same
+ * name, through the pattern filter, by listing_next and listing_fill alike;
+ * refused once reading began. */
+static void extras_lines(int dfd, const char *pat, bool fill, struct lines *ls)
+{
+	struct listing_opts o = mkopts(T0, FACT_DEFAULT, PERM_ALL);
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct listing *l = NULL;
+	assert_int_equal(listing_open(fd, LISTING_MLSD, &o, &l), 0);
+	struct stat dir = mkst(S_IFDIR | 0755, 2, 4096, T0);
+	assert_int_equal(listing_add_entry(l, "shared", &dir), 0);
+	assert_int_equal(listing_add_entry(l, "sub", &dir), 0); /* hides the real "sub" */
+	assert_int_equal(listing_add_entry(l, "a/b", &dir), -EINVAL);
+	if (pat)
+		assert_int_equal(listing_set_pattern(l, slice_from_cstr(pat), slice_from_cstr("")), 0);
+	struct buf b;
+	buf_init(&b, 1u << 16);
+	int r;
+	if (fill) {
+		while ((r = listing_fill(l, &b, 64 * 1024, 0, NULL)) == 1)
+			;
+	} else {
+		while ((r = listing_next(l, &b, 64)) == 1)
+			;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(listing_add_entry(l, "late", &dir), -EINVAL);
+	listing_free(l);
+	ls->n = 0;
+	for (struct slice rest = buf_slice(&b), line; rest.n && slice_split(rest, '\n', &line, &rest);) {
+		assert_true(ls->n < 64);
+		const char *name = memmem(line.p, line.n, "; ", 2); /* MLSD: facts; name */
+		assert_non_null(name);
+		ls->v[ls->n++] = util_xstrndup(name + 2, line.n - (size_t)(name + 2 - line.p) - 1);
+	}
+	buf_free(&b);
+	qsort(ls->v, ls->n, sizeof(ls->v[0]), cmp_str);
+}
+
+static void test_stream_extra_entries(void **state)
+{
+	(void)state;
+	char path[128];
+	int dfd = make_fixture(path, sizeof(path));
+	struct lines ls;
+	const char *all[] = { " lead",	    ".hidden", "a",   "escape", "h\xc3\xa9llo", "link",
+			      "semi;colon", "shared",  "sub", "trail ", "with space",	"\xe9t\xe9" };
+	for (int fill = 0; fill < 2; fill++) {
+		extras_lines(dfd, NULL, fill, &ls);
+		assert_lines(&ls, all, ARRAY_LEN(all)); /* "sub" once */
+		lines_free(&ls);
+	}
+	const char *s[] = { "semi;colon", "shared", "sub" };
+	extras_lines(dfd, "s*", false, &ls);
+	assert_lines(&ls, s, ARRAY_LEN(s));
+	lines_free(&ls);
+	/* The extra's status, not the real directory's: 4096 bytes. */
+	struct listing_opts o = mkopts(T0, FACT_DEFAULT, PERM_ALL);
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct listing *l = NULL;
+	assert_int_equal(listing_open(fd, LISTING_LIST, &o, &l), 0);
+	struct stat dir = mkst(S_IFDIR | 0755, 1, 4096, T0);
+	assert_int_equal(listing_add_entry(l, "shared", &dir), 0);
+	assert_int_equal(listing_set_pattern(l, slice_from_cstr("shared"), slice_from_cstr("")), 0);
+	struct buf b;
+	buf_init(&b, 4096);
+	assert_int_equal(listing_read_all(l, &b, 4096), 0);
+	listing_free(l);
+	assert_buf(&b, LF("drwxr-xr-x", "    4096", "shared"));
+	buf_free(&b);
+	remove_tmpdir(dfd, path);
+}
+
 #define MF(type, size, mode, name)                                                                                     \
 	"type=" type ";" size "modify=20231124062800;perm=rawdf;UNIX.mode=" mode "; " name "\r\n"
 
@@ -954,6 +1028,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_vsftpd_layout),
 		cmocka_unit_test(test_stream_pattern),
+		cmocka_unit_test(test_stream_extra_entries),
 		cmocka_unit_test(test_list_dates),
 		cmocka_unit_test(test_list_modes),
 		cmocka_unit_test(test_list_dir_and_symlink),
