@@ -10,10 +10,10 @@
  * cannot read (a hand edit) fails the load with a log line, never a guess.
  *   perms         "read,list" (perms_format); a user's "inherit": take the
  *                 groups' perms first (its own users.perms last)
- *   quota-bytes   decimal bytes, 0 = no quota       (enforced later)
- *   quota-files   decimal count, 0 = no quota       (enforced later)
- *   rate-down     decimal bytes/s, 0 = unlimited    (enforced later)
- *   rate-up       decimal bytes/s, 0 = unlimited    (enforced later)
+ *   quota-bytes   decimal bytes, 0 = no quota       (core/quota.h)
+ *   quota-files   decimal count, 0 = no quota       (core/quota.h)
+ *   rate-down     decimal bytes/s, 0 = unlimited    (the session's bucket)
+ *   rate-up       decimal bytes/s, 0 = unlimited    (the session's bucket)
  *   allow-from    "10.0.0.0/8,2001:db8::/32"; "any" = everywhere
  *   expires       decimal seconds since the epoch: refused from then on;
  *                 0 = never
