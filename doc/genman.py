@@ -101,7 +101,12 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `group add` NAME, `group del` NAME, `group list`, `group show` NAME
   Add, remove (members lose the group), list groups; show a group's members and policy.
 - `group set` NAME [`--perms` LIST] [the policy options of `user set` but `--groups`]
-  Set a group's policy. A user's policy comes from the user, then its groups in order, then the server ([limits] and the rest of ferry.conf(5)): the first that sets an attribute wins; mounts and dir-perms are merged by virtual path. ferryd enforces allow-from and expires (refused logins get 530, the log says why), max-sessions (over [limits] max_per_user) and permissions at each login; mounts, dir-perms, quotas and rates are stored for the parts of ferryd that enforce them.
+  Set a group's policy. A user's policy comes from the user, then its groups in order, then the server ([limits] and the rest of ferry.conf(5)): the first that sets an attribute wins; mounts and dir-perms are merged by virtual path. ferryd enforces allow-from and expires (refused logins get 530, the log says why), max-sessions (over [limits] max_per_user) and permissions at each login, rates from the login on and quotas on every upload; mounts and dir-perms are stored for the parts of ferryd that enforce them. A group's quota is a limit for each member on its own, not a pool the members share.
+== Quotas
+- `quota show` NAME
+  The user's effective quota-bytes and quota-files and the usage the store keeps: "bytes: USED used of QUOTA, LEFT left" (or "no quota"), the same for files. The store's figures are every node's commits: uploads (an overwrite counts new minus old), deletes and renames over a file.
+- `quota scan` NAME
+  Recount the user's usage from the home on disk (every regular file by size; upload temporaries and kept partials left out) into the store, and show it. Run it once after setting a quota on a user with files, or whenever files changed outside ferry. A running ferryd takes the new figures at the user's next login while none of the user's uploads runs on it.
 == SSH public keys
 - `user key add` NAME
   Read one OpenSSH public key line (as in a .pub file: type, base64 key, comment) from standard input and let NAME log in over SFTP with that key. ed25519, ECDSA, security-key and RSA keys of 2048 bits or more are accepted, checked with libssh (a ferry built without SFTP refuses). A bad line, or a key NAME already has, is refused with exit status 2.
@@ -130,7 +135,7 @@ ferry manages the user store of ferryd(8) and talks to a running ferryd. Command
 - `store migrate`
   Bring the configured store's schema to this ferry's version (ferryd and every ferry command do it too when they open the store; two at once are safe) and print the version: "(created)", "(migrated from N)" or "(up to date)".
 - `store copy` `--to` CONNINFO [`--force`]
-  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every SSH key, every group and every user's and group's policy from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
+  Copy every user (password hash, home, account, permissions, enabled, timestamps), its one-time password or TOTP settings (with the last used sequence or time step), every Kerberos principal mapping, every SSH key, every group, every user's and group's policy and every user's quota usage from the configured store into the PostgreSQL database CONNINFO (a libpq connection string or URI), in one transaction: all of it or nothing. The target gets the schema first. A target that already has users is refused unless `--force`, which replaces them with the copy. Then set [store] postgres = CONNINFO (and remove [store] sqlite) on every node.
 == Configuration
 - `config check`
   Validate the configuration file, as ferryd --check does.

@@ -66,6 +66,10 @@ static const char cli_usage_text[] =
     "  ban del ADDRESS    lift ADDRESS's ban (an IPv6 address: its /64) and forget its\n"
     "                     failed logins, on every node\n"
     "\n"
+    "Quotas (user set/group set --quota-bytes/--quota-files):\n"
+    "  quota show NAME    NAME's quota and the usage the store keeps\n"
+    "  quota scan NAME    recount NAME's usage from the home on disk into the store\n"
+    "\n"
     "User store:\n"
     "  store migrate      bring the store's schema up to this ferry's version\n"
     "  store copy --to CONNINFO [--force]\n"
@@ -160,6 +164,8 @@ int main(int argc, char **argv)
 		rc = cli_principal(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "ban") == 0) {
 		rc = cli_ban(&c, argc - optind - 1, argv + optind + 1);
+	} else if (strcmp(argv[optind], "quota") == 0) {
+		rc = cli_quota(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "store") == 0) {
 		rc = cli_store(&c, argc - optind - 1, argv + optind + 1);
 	} else if (strcmp(argv[optind], "status") == 0) {

@@ -86,6 +86,8 @@ int cli_totp(struct cli *c, int argc, char **argv);
 int cli_principal(struct cli *c, int argc, char **argv);
 /* ferry ban list|del (ferry_ban.c). */
 int cli_ban(struct cli *c, int argc, char **argv);
+/* ferry quota show|scan NAME (ferry_quota.c). */
+int cli_quota(struct cli *c, int argc, char **argv);
 /* ferry store migrate|copy (ferry_store.c). */
 int cli_store(struct cli *c, int argc, char **argv);
 /* ferry_admin.c: status and kick through the running ferryd's admin socket. */

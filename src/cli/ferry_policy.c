@@ -485,7 +485,15 @@ static int cli_copy_member(const char *user, const char *group, void *arg)
 
 static int cli_copy_user_rows(const struct user_record *u, void *arg)
 {
-	return cli_copy_owner_rows(arg, POLICY_USER, u->name);
+	struct cli_policy_copy *cp = arg;
+	uint64_t bytes = 0, files = 0;
+	int r = cli_copy_owner_rows(cp, POLICY_USER, u->name);
+	/* The quota usage too (schema 6), so the new store starts right. */
+	if (!r)
+		r = policy_usage_get(cp->from_ops, cp->from, u->name, &bytes, &files);
+	if (!r && (bytes || files))
+		r = policy_usage_set(cp->to_ops, cp->to, u->name, bytes, files);
+	return r;
 }
 
 static int cli_copy_collect_group(const char *name, void *arg)

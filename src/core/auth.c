@@ -130,6 +130,12 @@ static void auth_result_take(const struct userstore_ops *ops, struct userstore *
 		out->err = r;
 		return;
 	}
+	/* A quota's usage as the store counts it (every node's uploads), for
+	 * the quota book (quota.h) on the loop. */
+	out->usage_read_us = util_now_us();
+	if ((out->policy.quota_bytes || out->policy.quota_files) &&
+	    policy_usage_get(ops, s, u->name, &out->usage_bytes, &out->usage_files) == 0)
+		out->usage_known = true;
 	out->ok = true;
 	out->home = u->home;
 	out->account = u->account;

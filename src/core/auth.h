@@ -52,6 +52,11 @@ struct auth_result {
 	 * from here: allow-from, expires, max-sessions (auth_admit), later
 	 * mounts, dir-perms, quotas and rates. */
 	struct policy_attrs policy;
+	/* When ok and the user has a quota: its usage in the store
+	 * (usage_known: read; else the store had none to give). */
+	uint64_t usage_bytes, usage_files;
+	uint64_t usage_read_us; /* util_now_us() just before the read */
+	bool usage_known;
 	const char *refused; /* set by the front-end from auth_admit: why a
 			      * good login was refused ("allow-from", ...) */
 };

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "path.h"
+#include "quota.h"
 #include "util.h"
 
 int files_open_home(uint64_t sid, const char *user, const char *home, const char *roots, struct vfs *v)
@@ -93,11 +94,25 @@ int files_rmdir(const struct files_user *u, const char *vpath)
 	return r ? r : vfs_rmdir(w.vfs, w.sub);
 }
 
+/* Whether the quota counts w's file (then its lstat in *st), asked before
+ * it goes away: not without a quota, in a shared folder (nobody's own)
+ * or for anything but a regular file. */
+static bool files_counted(const struct files_user *u, const struct files_where *w, struct stat *st)
+{
+	return u->quota && w->vfs == u->vfs && vfs_lstat(w->vfs, w->sub, st) == 0 && S_ISREG(st->st_mode);
+}
+
 int files_delete(const struct files_user *u, const char *vpath)
 {
 	struct files_where w;
+	struct stat st;
 	int r = at(u, vpath, FILES_OP_DELETE, &w);
-	return r ? r : vfs_unlink(w.vfs, w.sub);
+	bool counted = r == 0 && files_counted(u, &w, &st);
+	if (r == 0)
+		r = vfs_unlink(w.vfs, w.sub);
+	if (r == 0 && counted)
+		quota_user_change(u->quota, -(int64_t)st.st_size, -1);
+	return r;
 }
 
 int files_rename_check(const struct files_user *u, const char *vpath)
@@ -111,6 +126,7 @@ int files_rename_check(const struct files_user *u, const char *vpath)
 int files_rename(const struct files_user *u, const char *from, const char *to)
 {
 	struct files_where wf, wt;
+	struct stat st, sf;
 	int r = at(u, from, FILES_OP_RENAME, &wf);
 	if (r == 0)
 		r = at(u, to, FILES_OP_RENAME, &wt);
@@ -118,7 +134,15 @@ int files_rename(const struct files_user *u, const char *from, const char *to)
 	 * would need both at once. Refused, and said so (not copied). */
 	if (r == 0 && wf.vfs != wt.vfs)
 		r = -EXDEV;
-	return r ? r : vfs_rename(wf.vfs, wf.sub, wt.sub);
+	/* A file renamed over another frees the other's share of the quota
+	 * (unless both names are one file already). */
+	bool counted = r == 0 && files_counted(u, &wt, &st) &&
+		       !(vfs_lstat(wf.vfs, wf.sub, &sf) == 0 && sf.st_ino == st.st_ino && sf.st_dev == st.st_dev);
+	if (r == 0)
+		r = vfs_rename(wf.vfs, wf.sub, wt.sub);
+	if (r == 0 && counted)
+		quota_user_change(u->quota, -(int64_t)st.st_size, -1);
+	return r;
 }
 
 int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
@@ -256,6 +280,29 @@ int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *
 	return r ? r : vfs_partial_size(w.vfs, w.sub, u->name, size);
 }
 
+/* An upload and its quota account: files_upload_begin hands out &up,
+ * the rest finds its way back with container_of. */
+struct files_upload {
+	struct vfs_upload up;
+	struct quota_upload acct;
+};
+
+/* Opens u's quota account of an upload to vpath (before the upload
+ * starts: the target's size as it is now is what the quota counts). */
+static int files_quota_begin(const struct files_user *u, const struct files_where *w, enum vfs_upload_mode mode,
+			     struct quota_upload *a)
+{
+	struct stat st;
+	if (!u->quota || w->vfs != u->vfs)
+		return 0; /* no quota, or a shared folder: not the user's to count */
+	*a = (struct quota_upload){ .q = quota_user_ref(u->quota) };
+	if (mode != VFS_UPLOAD_UNIQUE && files_counted(u, w, &st)) {
+		a->base = (uint64_t)st.st_size;
+		a->old_file = true;
+	}
+	return quota_upload_start(a);
+}
+
 int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_upload_mode mode, uint64_t offset,
 		       struct vfs_upload **out)
 {
@@ -264,29 +311,72 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 	int r = at(u, vpath, FILES_OP_UPLOAD, &w);
 	if (r)
 		return r;
-	struct vfs_upload *up = util_xcalloc(1, sizeof(*up));
+	struct files_upload *fu = util_xcalloc(1, sizeof(*fu));
+	r = files_quota_begin(u, &w, mode, &fu->acct);
+	if (r) {
+		free(fu);
+		return r;
+	}
+	struct vfs_upload *up = &fu->up;
 	/* The uploader's interrupted upload of this file, if kept, is what a
 	 * resumed upload or an append continues (vfs.h). */
 	r = vfs_upload_begin_as(w.vfs, w.sub, mode, offset, u->atomic, u->partials ? u->name : NULL, up);
 	if (r) {
-		free(up);
+		quota_upload_end(&fu->acct, false, 0);
+		free(fu);
 		return (r == -EINVAL || r == -ENOENT) && mode == VFS_UPLOAD_RESUME ? -ERANGE : r;
 	}
+	/* Where the writes start: 0, a partial's end, an append's end or a
+	 * resume's offset. */
+	struct stat st;
+	if (fu->acct.q && vfs_fstat(up->fd, &st) == 0)
+		fu->acct.pos = (uint64_t)st.st_size;
 	up->durable = u->durable;
 	*out = up;
 	return 0;
 }
 
+uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want)
+{
+	return quota_upload_grant(&container_of(up, struct files_upload, up)->acct, want);
+}
+
+void files_upload_wrote(struct vfs_upload *up, uint64_t n)
+{
+	quota_upload_wrote(&container_of(up, struct files_upload, up)->acct, n);
+}
+
+int files_upload_reserve_to(struct vfs_upload *up, uint64_t end)
+{
+	struct quota_upload *a = &container_of(up, struct files_upload, up)->acct;
+	if (!a->q || end <= a->pos)
+		return 0;
+	uint64_t want = end - a->pos;
+	if (quota_upload_grant(a, want) < want)
+		return -EDQUOT;
+	quota_upload_wrote(a, want);
+	return 0;
+}
+
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted)
 {
+	struct files_upload *fu = container_of(up, struct files_upload, up);
 	int r = 0;
+	/* What the quota counts afterwards: a file written in place stays
+	 * whatever happens; a temporary only once committed. */
+	bool in_place = !up->temp && !up->resumed;
+	uint64_t final = 0;
+	struct stat st;
+	if (fu->acct.q && (complete || in_place) && vfs_fstat(up->fd, &st) == 0)
+		final = (uint64_t)st.st_size;
 	if (complete)
 		r = vfs_upload_commit(up);
 	else if (interrupted)
 		vfs_upload_keep(up); /* interrupted, not failed: resumable by its uploader */
 	else
 		vfs_upload_abort(up);
-	free(up);
+	quota_upload_end(&fu->acct, in_place || (complete && r == 0), final);
+	free(fu);
 	return r;
 }
 

@@ -16,6 +16,7 @@
 
 #include "listing.h"
 #include "policy.h"
+#include "quota.h"
 #include "str.h"
 #include "userstore.h"
 #include "vfs.h"
@@ -80,6 +81,10 @@ struct files_user {
 	bool atomic;			 /* [transfer] atomic_uploads: temporary + rename */
 	bool partials;			 /* [transfer] partial_keep: interrupted uploads stay resumable */
 	bool durable;			 /* [transfer] fsync: a commit is on disk before it succeeds */
+	/* The user's quota (quota.h; NULL: none): uploads into the home
+	 * reserve against it, and commits, deletes and renames over a file
+	 * there change its usage (shared folders are nobody's: not counted). */
+	struct quota_user *quota;
 };
 
 /* Opens the home of a user who just logged in as the root of all their
@@ -200,6 +205,18 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
  * partial (a stream whose byte offsets mean something: not TYPE A), else
  * the temporary is discarded and any old file stays. */
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
+/* The quota's check of every write of an upload (cheap: nothing at all
+ * without a quota, a lock taken only when the file grows past what is
+ * reserved): how many of the next want bytes may be written, want or
+ * fewer (0: none) when the quota is reached; the front-end stops the
+ * upload with -EDQUOT (FTP 552, SFTP SSH_FX_FAILURE) when it has more
+ * than that to write, and files_upload_end then discards it. */
+uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want);
+/* n of the granted bytes are in the file. */
+void files_upload_wrote(struct vfs_upload *up, uint64_t n);
+/* A write at an offset (SFTP) that leaves the file end bytes long: 0 when
+ * the quota has room for it (reserved), else -EDQUOT. */
+int files_upload_reserve_to(struct vfs_upload *up, uint64_t end);
 
 /* ---- open files and directories (SFTP's handles): core/files_fd.c ---- */
 
@@ -216,8 +233,16 @@ int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode);
  * vpath (cut or extended), for a user who may upload. */
 int files_fd_truncate(const struct files_user *u, int fd, uint64_t size);
 int files_truncate(const struct files_user *u, const char *vpath, uint64_t size);
-/* The figures of the file system holding vpath, for a user who may list. */
+/* The figures of the file system holding vpath, for a user who may list;
+ * with a quota, the free and available blocks and files are at most what
+ * is left of it. */
 int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs *out);
+/* The bytes the user may still upload into directory vpath (FTP AVBL):
+ * what is left of the quota's bytes, or without one the
+ * file system's space available to unprivileged users (statvfs f_bavail *
+ * f_frsize), whichever is less. -ENOTDIR for a file, or the lookup's
+ * error. Needs no permission bit. */
+int files_available(const struct files_user *u, const char *vpath, uint64_t *bytes);
 
 /* ---- events: every transfer's end, raised once ---- */
 

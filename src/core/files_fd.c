@@ -44,13 +44,61 @@ int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode)
 	return r ? r : vfs_fd_chmod(fd, mode & 0777);
 }
 
+/* The quota's part of the figures: what is left of it, when less than
+ * the file system has (statvfs@openssh.com, df in sftp). */
+static void files_statvfs_quota(const struct files_user *u, struct statvfs *sv)
+{
+	uint64_t bytes, files;
+	if (!u->quota)
+		return;
+	quota_user_left(u->quota, &bytes, &files);
+	uint64_t unit = sv->f_frsize ? sv->f_frsize : 1;
+	if (bytes / unit < sv->f_bavail)
+		sv->f_bavail = (fsblkcnt_t)(bytes / unit);
+	if (bytes / unit < sv->f_bfree)
+		sv->f_bfree = (fsblkcnt_t)(bytes / unit);
+	if (files < sv->f_favail)
+		sv->f_favail = (fsfilcnt_t)files;
+	if (files < sv->f_ffree)
+		sv->f_ffree = (fsfilcnt_t)files;
+}
+
 int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs *out)
 {
 	struct files_where w;
 	int r = files_where(u, vpath, &w);
 	if (r == 0)
 		r = files_allow(w.perms, FILES_OP_LIST);
-	return r ? r : vfs_statvfs(w.vfs, w.sub, out);
+	if (r == 0)
+		r = vfs_statvfs(w.vfs, w.sub, out);
+	if (r == 0 && w.vfs == u->vfs)
+		files_statvfs_quota(u, out);
+	return r;
+}
+
+int files_available(const struct files_user *u, const char *vpath, uint64_t *bytes)
+{
+	struct statvfs sv;
+	struct stat st;
+	struct files_where w;
+	int r = files_where(u, vpath, &w);
+	if (r == 0)
+		r = vfs_stat(w.vfs, w.sub, &st);
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (r == 0)
+		r = vfs_statvfs(w.vfs, w.sub, &sv);
+	if (r)
+		return r;
+	uint64_t unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+	*bytes = (uint64_t)sv.f_bavail > UINT64_MAX / (unit ? unit : 1) ? UINT64_MAX : (uint64_t)sv.f_bavail * unit;
+	if (u->quota && w.vfs == u->vfs) {
+		uint64_t qb, qf;
+		quota_user_left(u->quota, &qb, &qf);
+		if (qb < *bytes)
+			*bytes = qb;
+	}
+	return 0;
 }
 
 int files_fd_truncate(const struct files_user *u, int fd, uint64_t size)

@@ -17,9 +17,10 @@
  * Enforced at login here (auth_admit): allow-from, expires, max-sessions;
  * perms through auth_result.perms. Mounts and dir-perms are enforced by
  * the file service from the login on (core/files_space.c: files_space_open
- * takes them from auth_result.policy). Carried for later work, NOT
- * enforced yet: quotas (quota_bytes, quota_files) and rates (rate_down,
- * rate_up: bytes/s, 0 = unlimited). */
+ * takes them from auth_result.policy). Rates (rate_down, rate_up:
+ * bytes/s, 0 = unlimited) become the session's own buckets at login;
+ * quotas (quota_bytes, quota_files) the user's entry in the quota book
+ * (core/quota.h), enforced by the file service on every upload. */
 #ifndef FERRY_POLICY_EFF_H
 #define FERRY_POLICY_EFF_H
 

@@ -47,6 +47,10 @@ static void *thread_main(void *p)
 		if (!j)
 			break; /* stopping and the queue is empty */
 		j->run(j, ctx);
+		if (!j->owner) { /* nobody waits: done() here */
+			j->done(j);
+			continue;
+		}
 		while (loop_post(j->owner, deliver, j) != 0) {
 			/* Out of memory for a tiny node: retrying is the only way
 			 * not to lose a session's continuation. */

@@ -10,7 +10,9 @@ struct jobs;
 struct job {
 	/* Runs on a pool thread with that thread's context (see jobs_start). */
 	void (*run)(struct job *j, void *thread_ctx);
-	/* Runs on the owner loop afterwards; may free the job. */
+	/* Runs on the owner loop afterwards (owner NULL: on the pool
+	 * thread right after run, for work nobody waits for); may free the
+	 * job. */
 	void (*done)(struct job *j);
 	struct loop *owner;
 	struct job *next; /* queue link, owned by jobs.c */

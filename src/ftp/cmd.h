@@ -36,6 +36,7 @@ void cmd_dele(struct proto *p, struct slice arg);
 void cmd_rnfr(struct proto *p, struct slice arg);
 void cmd_rnto(struct proto *p, struct slice arg);
 void cmd_size(struct proto *p, struct slice arg);
+void cmd_avbl(struct proto *p, struct slice arg); /* cmd_avbl.c */
 void cmd_mdtm(struct proto *p, struct slice arg);
 void cmd_mlst(struct proto *p, struct slice arg);
 void cmd_rest(struct proto *p, struct slice arg);

@@ -61,8 +61,10 @@ void proto_reply_errno(struct proto *p, int err)
 	case EROFS:
 		proto_reply(p, 550, "Read-only file system.");
 		break;
-	case ENOSPC:
 	case EDQUOT:
+		proto_reply(p, 552, "Exceeded storage allocation (quota).");
+		break;
+	case ENOSPC:
 	case EFBIG:
 		proto_reply(p, 552, "Insufficient storage space.");
 		break;
@@ -84,7 +86,8 @@ struct files_user proto_files_user(struct proto *p)
 				    .name = p->user,
 				    .atomic = p->cfg->atomic_uploads != 0,
 				    .partials = p->cfg->partial_keep_ms != 0,
-				    .durable = p->cfg->xfer_fsync != 0 };
+				    .durable = p->cfg->xfer_fsync != 0,
+				    .quota = p->quota };
 }
 
 bool proto_files_resolve(struct proto *p, enum files_op op, struct slice arg, char *vpath)

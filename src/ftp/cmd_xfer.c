@@ -453,10 +453,12 @@ static void store(struct proto *p, struct slice arg, enum xfer_cmd cmd)
 		proto_set_str(&p->xfer_name, vpath);
 		proto_reply(p, 150, "Ok to send data.");
 	}
-	start_xfer(
-	    p, cmd,
-	    (struct proto_xfer){
-		.kind = XFER_RECV_FILE, .fd = p->upload->fd, .ascii = p->type == 'A', .durable = p->upload->durable });
+	start_xfer(p, cmd,
+		   (struct proto_xfer){ .kind = XFER_RECV_FILE,
+					.fd = p->upload->fd,
+					.ascii = p->type == 'A',
+					.durable = p->upload->durable,
+					.upload = p->upload });
 }
 
 void cmd_stor(struct proto *p, struct slice arg)
@@ -679,7 +681,9 @@ static void xfer_report(struct proto *p)
 		proto_reply(p, 535, "Data protection failure; transfer aborted.");
 		break;
 	case XFER_LOCAL_ERROR:
-		if (err == -ENOSPC || err == -EDQUOT || err == -EFBIG)
+		if (err == -EDQUOT) /* RFC 959: "exceeded storage allocation" */
+			proto_reply(p, 552, "Exceeded storage allocation (quota); transfer aborted.");
+		else if (err == -ENOSPC || err == -EFBIG)
 			proto_reply(p, 552, "Insufficient storage space; transfer aborted.");
 		else
 			proto_reply(p, 451, "Local error: %s; transfer aborted.", strerror(-err));

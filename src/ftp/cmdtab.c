@@ -19,6 +19,7 @@ static const struct cmd_row table[] = {
 	{ "ALLO", cmd_allo, ARG_OPTIONAL, 0, "ALLO <sp> decimal-integer", NULL },
 	{ "APPE", cmd_appe, ARG_REQUIRED, KR, "APPE <sp> pathname", NULL },
 	{ "AUTH", cmd_auth, ARG_REQUIRED, PRE | SP | CMD_TLS_FEAT, "AUTH <sp> TLS | GSSAPI", "AUTH TLS" },
+	{ "AVBL", cmd_avbl, ARG_OPTIONAL, 0, "AVBL [<sp> pathname]", "AVBL" },
 	{ "CCC", cmd_ccc, ARG_NONE, PRE, "CCC", NULL },
 	{ "CDUP", cmd_cdup, ARG_NONE, 0, "CDUP", NULL },
 	{ "CLNT", cmd_clnt, ARG_REQUIRED, PRE, "CLNT <sp> client-name", "CLNT" },

@@ -400,8 +400,17 @@ static int recv_zero_copy(struct datachan *d)
 		uint64_t g = datachan_rate_take(d, SPLICE_MAX);
 		if (g == 0)
 			return 0; /* paused (rate_timer) */
+		uint64_t ok = d->x.upload ? files_upload_grant(d->x.upload, g) : g;
+		if (ok < g) {
+			datachan_rate_give_back(d, g - ok);
+			g = ok;
+		}
+		if (g == 0)
+			return 1; /* at the quota: read tells the end from one byte too many */
 		int r = conn_splice_in(d->top, d->x.fd, (size_t)g, &got, &file_err);
 		datachan_rate_give_back(d, g - got);
+		if (d->x.upload)
+			files_upload_wrote(d->x.upload, got);
 		if (r == -EOPNOTSUPP)
 			return 1;
 		if (r == -EAGAIN) {
@@ -451,8 +460,16 @@ static void pump_recv(struct datachan *d)
 			end_upload(d);
 			return;
 		}
+		/* The quota's check of each chunk (core/files.h): the upload
+		 * that would pass it stops here, before writing (552). */
+		if (d->x.upload && files_upload_grant(d->x.upload, n) < n) {
+			datachan_finish(d, XFER_LOCAL_ERROR, -EDQUOT);
+			return;
+		}
 		received(d, n);
 		r = store(d, in, n);
+		if (d->x.upload)
+			files_upload_wrote(d->x.upload, n);
 		if (r) {
 			datachan_finish(d, XFER_LOCAL_ERROR, r);
 			return;

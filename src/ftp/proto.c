@@ -808,6 +808,11 @@ void proto_set_files_sink(struct proto *p, struct files_sink sink)
 	p->files_sink = sink;
 }
 
+void proto_set_quota(struct proto *p, struct quota_user *q)
+{
+	p->quota = q;
+}
+
 void proto_set_auth_sink(struct proto *p, struct auth_sink sink)
 {
 	p->auth_sink = sink;

@@ -59,17 +59,18 @@ enum proto_xfer_kind { XFER_SEND_FILE, XFER_RECV_FILE, XFER_SEND_LIST };
  * duration of the effect; proto closes them when it completes. */
 struct proto_xfer {
 	enum proto_xfer_kind kind;
-	int fd;			 /* SEND_FILE: file to read; RECV_FILE: file to write */
-	uint64_t offset;	 /* SEND_FILE: where to start (REST) */
-	uint64_t size;		 /* SEND_FILE: file size */
-	bool ascii;		 /* TYPE A: LF <-> CRLF conversion */
-	struct listing *listing; /* SEND_LIST: stream a directory */
-	struct buf *buf;	 /* SEND_LIST: or send these prepared bytes */
-	bool abort;		 /* ABOR arrived: stop and complete with XFER_ABORTED */
-	bool protect;		 /* PROT P: the data connection is TLS (server side) */
-	char gss_prot;		 /* GSSAPI PROT S or P: RFC 2228 §6 wrapped blocks; 0 = clear */
-	uint32_t pbsz;		 /* with gss_prot: largest wrapped block either way (PBSZ) */
-	bool durable;		 /* RECV_FILE: the commit will fsync ([transfer] fsync): write behind */
+	int fd;			   /* SEND_FILE: file to read; RECV_FILE: file to write */
+	uint64_t offset;	   /* SEND_FILE: where to start (REST) */
+	uint64_t size;		   /* SEND_FILE: file size */
+	bool ascii;		   /* TYPE A: LF <-> CRLF conversion */
+	struct listing *listing;   /* SEND_LIST: stream a directory */
+	struct buf *buf;	   /* SEND_LIST: or send these prepared bytes */
+	bool abort;		   /* ABOR arrived: stop and complete with XFER_ABORTED */
+	bool protect;		   /* PROT P: the data connection is TLS (server side) */
+	char gss_prot;		   /* GSSAPI PROT S or P: RFC 2228 §6 wrapped blocks; 0 = clear */
+	uint32_t pbsz;		   /* with gss_prot: largest wrapped block either way (PBSZ) */
+	bool durable;		   /* RECV_FILE: the commit will fsync ([transfer] fsync): write behind */
+	struct vfs_upload *upload; /* RECV_FILE: its writes ask files_upload_grant (quotas) */
 };
 
 enum proto_xfer_status {
@@ -216,6 +217,9 @@ void proto_set_now(struct proto *p, uint64_t now_ms, int64_t wall_s);
 /* Where the file service's events go besides the logs (metrics, upload
  * hooks; files.h); the pointers are borrowed for the session's life. */
 void proto_set_files_sink(struct proto *p, struct files_sink sink);
+/* The logged-in user's quota (core/quota.h; NULL: none), borrowed: the
+ * session keeps its reference until proto_free or the next call. */
+void proto_set_quota(struct proto *p, struct quota_user *q);
 /* Where login outcomes are counted (metrics, the address's ban; the
  * pointers are borrowed for the session's life): every login this proto
  * decides is raised once through auth_event() (core/auth_event.h). */

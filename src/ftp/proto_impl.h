@@ -100,6 +100,7 @@ struct proto {
 
 	/* files (valid while logged in) */
 	struct vfs vfs;
+	struct quota_user *quota;  /* borrowed from the session (proto_set_quota) */
 	struct files_space *space; /* shared folders and dir-perms (NULL: none) */
 	uint64_t rest;		   /* REST marker for the next RETR/STOR/APPE */
 	char *rnfr;		   /* pending RNFR source (virtual path) */

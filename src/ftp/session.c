@@ -41,6 +41,7 @@ void session_free(void *p)
 {
 	struct session *s = p;
 	proto_free(s->proto);
+	quota_user_put(s->quota);
 	buf_free(&s->in);
 	if (s->ctl_tls_old)
 		tls_conn_free(s->ctl_tls_old);

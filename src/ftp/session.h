@@ -32,6 +32,7 @@ struct session_host {
 	struct metrics *metrics;    /* counters shared by all hosts; NULL = none */
 	struct hooks *hooks;	    /* upload hooks; NULL = none */
 	struct hash_limit *hashlim; /* [limits] hash_jobs, shared by all hosts; NULL = none */
+	struct quota_book *quota;   /* users' quotas, shared by all hosts (core/quota.h); NULL = none */
 	struct session *head;	    /* the host's sessions (session.c links them) */
 	size_t count;
 	/* [limits] rate_down/rate_up: the server's buckets, shared by all

@@ -66,6 +66,7 @@ struct session {
 	struct guard_key gkey;
 	bool guarded;
 	char *counted_user;
+	struct quota_user *quota; /* the logged-in user's quota (core/quota.h), lent to proto */
 	/* Its entry in the worker's registry (core/sessions.h): `ferry
 	 * status`/`kick`, and [server] max_sessions evicts the oldest of those
 	 * not logged in. */

@@ -186,6 +186,20 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 		a->res.user_limit = true;
 	else
 		a->res.refused = why;
+	/* The user's own rates (user, then groups; 0 = unlimited), in front
+	 * of the server's: a refused login leaves none behind. */
+	if (why)
+		session_set_rate(s, 0, 0);
+	else
+		session_set_rate(s, a->res.policy.rate_down, a->res.policy.rate_up);
+	/* The user's quota (user, then groups): this login's usage from the
+	 * store into the book the workers share. */
+	quota_user_put(s->quota);
+	s->quota =
+	    why ? NULL
+		: quota_user_get(s->host->quota, a->user, a->res.policy.quota_bytes, a->res.policy.quota_files,
+				 a->res.usage_known, a->res.usage_bytes, a->res.usage_files, a->res.usage_read_us);
+	proto_set_quota(s->proto, s->quota);
 }
 
 static void auth_done(struct job *j)

@@ -17,6 +17,7 @@
 #include "guard.h"
 #include "hash.h"
 #include "guard_sync.h"
+#include "quota.h"
 #include "gss.h"
 #include "net.h"
 #include "jobs.h"
@@ -650,6 +651,7 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	struct guard_limits lim;
 	guard_limits_from(cfg, &lim);
 	d->shared.guard = guard_new(&lim);
+	d->shared.quota = quota_book_new(d->shared.jobs);
 	rate_init(&d->shared.rate_down, cfg->rate_down, util_now_us());
 	rate_init(&d->shared.rate_up, cfg->rate_up, util_now_us());
 	d->shared.hashlim = hash_limit_new();
@@ -765,13 +767,15 @@ static void shut_down(struct daemon *d)
 		worker_join(&d->workers[i]);
 	if (d->jobs_up)
 		jobs_stop(d->shared.jobs);
-	guard_sync_stop(d->gsync);   /* after the workers: they queue failures */
-	hooks_stop(d->shared.hooks); /* after the workers: they queue hooks */
+	quota_book_stop(d->shared.quota); /* sessions freed below send no more */
+	guard_sync_stop(d->gsync);	  /* after the workers: they queue failures */
+	hooks_stop(d->shared.hooks);	  /* after the workers: they queue hooks */
 	for (unsigned i = 0; i < d->started; i++)
 		worker_free(&d->workers[i]);
 	free(d->workers);
 	guard_free(d->shared.guard);
 	hash_limit_free(d->shared.hashlim);
+	quota_book_free(d->shared.quota);
 	if (d->fds) {
 		for (unsigned w = 0; w < d->nworkers; w++) {
 			if (!d->fds[w])

@@ -276,6 +276,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->host.jobs = shared->jobs;
 	w->host.guard = shared->guard;
 	w->host.hashlim = shared->hashlim;
+	w->host.quota = shared->quota;
 	w->host.metrics = shared->metrics;
 	w->host.hooks = shared->hooks;
 	w->host.rate_down = &shared->rate_down;
@@ -286,6 +287,7 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 	w->sftp.loop = w->loop;
 	w->sftp.jobs = shared->jobs;
 	w->sftp.guard = shared->guard;
+	w->sftp.quota = shared->quota;
 	w->sftp.metrics = shared->metrics;
 	w->sftp.hooks = shared->hooks;
 	w->sftp.rate_down = &shared->rate_down;

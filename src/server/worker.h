@@ -31,6 +31,7 @@ struct worker_shared {
 	struct jobs *jobs;
 	struct guard *guard;	    /* [limits], shared by all workers */
 	struct hash_limit *hashlim; /* [limits] hash_jobs, shared by all workers */
+	struct quota_book *quota;   /* users' quotas (core/quota.h) */
 	atomic_uint_fast64_t next_sid;
 	atomic_uint sessions;			    /* whole server, for [server] max_sessions */
 	atomic_uint sessions_by[METRICS_PROTOCOLS]; /* the same by protocol (metrics) */

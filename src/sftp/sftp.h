@@ -31,10 +31,11 @@ struct sessions;
 struct sftp_host {
 	struct loop *loop;
 	struct jobs *jobs;
-	struct guard *guard;	 /* NULL = no [limits] */
-	struct metrics *metrics; /* NULL = not counted */
-	struct hooks *hooks;	 /* NULL = no [hooks] */
-	void *bind;		 /* this worker's ssh_bind (sftp_host_init) */
+	struct guard *guard;	  /* NULL = no [limits] */
+	struct quota_book *quota; /* users' quotas (core/quota.h); NULL = none */
+	struct metrics *metrics;  /* NULL = not counted */
+	struct hooks *hooks;	  /* NULL = no [hooks] */
+	void *bind;		  /* this worker's ssh_bind (sftp_host_init) */
 	struct sftp_session *head;
 	size_t count;
 	/* The worker's sessions of every protocol (core/sessions.h). */

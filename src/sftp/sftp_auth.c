@@ -172,6 +172,8 @@ void sftp_auth_release(struct sftp_session *s)
 		free(s->counted_user);
 		s->counted_user = NULL;
 	}
+	quota_user_put(s->quota);
+	s->quota = NULL;
 	if (s->vfs.root_fd >= 0)
 		vfs_close(&s->vfs);
 	files_space_free(s->space);

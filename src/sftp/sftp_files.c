@@ -58,6 +58,8 @@ int sftp_reply_errno(struct buf *out, uint32_t id, int err)
 	const char *text = err == 0 ? "Success" : err == -EEXIST ? "File exists" : strerror(-err);
 	if (err == -EXDEV) /* files_rename: from and to in different roots */
 		text = "Cannot rename across a shared folder or file system boundary";
+	if (err == -EDQUOT)
+		text = "Quota exceeded: the upload is discarded";
 	return sftp_put_status(out, id, sftp_status_of(err), text);
 }
 
@@ -373,7 +375,11 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
 		(void)sftp_reply_errno(out, r->id, h->err);
 		return;
 	}
-	int e = vfs_fd_pwrite(h->fd, r->data.p, r->data.n, r->offset);
+	/* The quota's check (core/files.h): a write that would pass it fails
+	 * the upload, which CLOSE then discards. */
+	int e = files_upload_reserve_to(h->up, r->offset + r->data.n < r->offset ? UINT64_MAX : r->offset + r->data.n);
+	if (!e)
+		e = vfs_fd_pwrite(h->fd, r->data.p, r->data.n, r->offset);
 	if (e)
 		h->err = e;
 	else

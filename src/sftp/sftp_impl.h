@@ -150,6 +150,7 @@ struct sftp_session {
 	struct buf in, out;
 	size_t chan_pending; /* bytes libssh still holds for us (in was full) */
 	bool chan_eof, chan_closed;
+	struct quota_user *quota; /* the user's quota (core/quota.h), lent to the server */
 	/* the session's own rates (sftp_session_set_rate; zeroed = unlimited),
 	 * and the timer that resumes requests held back by a rate limit */
 	struct rate_bucket rate_down, rate_up;
@@ -160,9 +161,10 @@ struct sftp_session {
 	bool chan_ending, chan_over;
 };
 
-/* The session's own transfer rates, bytes/s (0 = unlimited), in front of
- * the server's [limits] rate_down/rate_up: the policy of the user logged
- * in. Applies from the next request. */
+/* sftp_login.c: the session's own transfer rates, bytes/s (0 =
+ * unlimited), in front of the server's [limits] rate_down/rate_up: the
+ * policy of the user logged in (set at login). Applies from the next
+ * request. */
 void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up);
 
 /* sftp_auth.c: the authentication requests (password, publickey; the

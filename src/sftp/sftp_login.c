@@ -195,6 +195,14 @@ void sftp_login_hold(struct sftp_session *s, const char *user, struct auth_resul
 	(void)snprintf(s->hold.key, sizeof(s->hold.key), "%s", key ? key : "");
 }
 
+/* (sftp_impl.h) Here, beside the login that sets them. */
+void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up)
+{
+	uint64_t now = util_now_us();
+	rate_init(&s->rate_down, down, now);
+	rate_init(&s->rate_up, up, now);
+}
+
 void sftp_login_finish(struct sftp_session *s, const char *user, struct auth_result *res, const char *method,
 		       const char *key)
 {
@@ -223,6 +231,10 @@ void sftp_login_finish(struct sftp_session *s, const char *user, struct auth_res
 	s->home = res->home;
 	res->home = NULL;
 	s->perms = res->perms;
+	/* The user's own rates and quota (user, then groups), as FTP's login. */
+	sftp_session_set_rate(s, res->policy.rate_down, res->policy.rate_up);
+	s->quota = quota_user_get(s->host->quota, user, res->policy.quota_bytes, res->policy.quota_files,
+				  res->usage_known, res->usage_bytes, res->usage_files, res->usage_read_us);
 	loop_timer_cancel(s->host->loop, &s->login_timer);
 	(void)ssh_message_auth_reply_success(s->auth_msg, 0);
 	ssh_message_free(s->auth_msg);

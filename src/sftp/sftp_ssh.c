@@ -296,7 +296,8 @@ static void start_sftp(struct sftp_session *s)
 			.perms = s->perms,
 			.name = s->user,
 			.atomic = s->cfg->atomic_uploads != 0,
-			.partials = false },
+			.partials = false,
+			.quota = s->quota },
 		.sink = { .metrics = s->host->metrics, .hooks = s->host->hooks },
 		.own_down = &s->rate_down,
 		.own_up = &s->rate_up,
@@ -432,13 +433,6 @@ static int push_output(struct sftp_session *s)
 static void on_rate(struct loop_timer *t)
 {
 	drive(container_of(t, struct sftp_session, rate_timer));
-}
-
-void sftp_session_set_rate(struct sftp_session *s, uint64_t down, uint64_t up)
-{
-	uint64_t now = util_now_us();
-	rate_init(&s->rate_down, down, now);
-	rate_init(&s->rate_up, up, now);
 }
 
 /* Answers the SFTP requests in s->in. Returns false when the session

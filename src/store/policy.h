@@ -10,10 +10,10 @@
  * cannot read (a hand edit) fails the load with a log line, never a guess.
  *   perms         "read,list" (perms_format); a user's "inherit": take the
  *                 groups' perms first (its own users.perms last)
- *   quota-bytes   decimal bytes, 0 = no quota       (enforced later)
- *   quota-files   decimal count, 0 = no quota       (enforced later)
- *   rate-down     decimal bytes/s, 0 = unlimited    (enforced later)
- *   rate-up       decimal bytes/s, 0 = unlimited    (enforced later)
+ *   quota-bytes   decimal bytes, 0 = no quota       (core/quota.h)
+ *   quota-files   decimal count, 0 = no quota       (core/quota.h)
+ *   rate-down     decimal bytes/s, 0 = unlimited    (the session's bucket)
+ *   rate-up       decimal bytes/s, 0 = unlimited    (the session's bucket)
  *   allow-from    "10.0.0.0/8,2001:db8::/32"; "any" = everywhere
  *   expires       decimal seconds since the epoch: refused from then on;
  *                 0 = never
@@ -146,5 +146,18 @@ int policy_rows(const struct userstore_ops *ops, struct userstore *s, enum polic
  * error); -EINVAL for a row it cannot read (logged). */
 int policy_load(const struct userstore_ops *ops, struct userstore *s, enum policy_kind kind, const char *name,
 		struct policy_attrs *out);
+
+/* Quota usage (schema 7, table quota_usage): the bytes and files under a
+ * user's home as the store counts them (core/quota.h keeps the count and
+ * enforces it). usage_get: 0 and 0, 0 when no row is kept yet. usage_add
+ * adds the deltas in one statement, so every node's changes add up
+ * exactly; a total never goes below 0. usage_set replaces both (ferry
+ * quota scan). Both: -ENOENT when no such user. Blocking. */
+int policy_usage_get(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t *bytes,
+		     uint64_t *files);
+int policy_usage_add(const struct userstore_ops *ops, struct userstore *s, const char *user, int64_t dbytes,
+		     int64_t dfiles);
+int policy_usage_set(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t bytes,
+		     uint64_t files);
 
 #endif

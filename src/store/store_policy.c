@@ -525,3 +525,47 @@ int policy_load(const struct userstore_ops *ops, struct userstore *s, enum polic
 	*out = (struct policy_attrs){ 0 };
 	return policy_rows(ops, s, kind, name, policy_load_row, &c);
 }
+
+struct policy_usage_ctx {
+	uint64_t bytes, files;
+	int err;
+};
+
+static int policy_usage_row(const char *const *cols, void *arg)
+{
+	struct policy_usage_ctx *c = arg;
+	if (parse_u64(slice_from_cstr(cols[0]), UINT64_MAX, &c->bytes) != 0 ||
+	    parse_u64(slice_from_cstr(cols[1]), UINT64_MAX, &c->files) != 0)
+		c->err = -EINVAL;
+	return 1;
+}
+
+int policy_usage_get(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t *bytes,
+		     uint64_t *files)
+{
+	struct policy_usage_ctx c = { 0 };
+	int r = policy_read(ops, s, STORE_POL_USAGE_GET, user, NULL, policy_usage_row, &c);
+	if (r < 0)
+		return r;
+	*bytes = c.bytes;
+	*files = c.files;
+	return c.err;
+}
+
+int policy_usage_add(const struct userstore_ops *ops, struct userstore *s, const char *user, int64_t dbytes,
+		     int64_t dfiles)
+{
+	char b[24], f[24];
+	(void)snprintf(b, sizeof(b), "%" PRId64, dbytes);
+	(void)snprintf(f, sizeof(f), "%" PRId64, dfiles);
+	return policy_write(ops, s, STORE_POL_USAGE_ADD, 3, user, b, f, NULL);
+}
+
+int policy_usage_set(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t bytes,
+		     uint64_t files)
+{
+	char b[24], f[24];
+	(void)snprintf(b, sizeof(b), "%" PRIu64, bytes);
+	(void)snprintf(f, sizeof(f), "%" PRIu64, files);
+	return policy_write(ops, s, STORE_POL_USAGE_SET, 3, user, b, f, NULL);
+}

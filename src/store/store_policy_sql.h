@@ -20,6 +20,10 @@
 #define STORE_POLICY_GET(table)                                                                                        \
 	"SELECT attr, key, value FROM " table " WHERE name = " POL_P1 " ORDER BY attr" POL_ORDER ", key" POL_ORDER
 
+/* x, or 0 when x is negative (usage never goes below zero), in both
+ * dialects. */
+#define STORE_USAGE_MAX0(x) "CASE WHEN " x " < 0 THEN 0 ELSE " x " END"
+
 #define STORE_POLICY_SQL_INIT                                                                                          \
 	[STORE_POL_GROUP_ADD] = "INSERT INTO groups(name, created_at) VALUES(" POL_P1 ", CAST(" POL_P2 " AS BIGINT))", \
 	[STORE_POL_GROUP_DEL] = "DELETE FROM groups WHERE name = " POL_P1,                                             \
@@ -37,6 +41,20 @@
 	[STORE_POL_USER_GET] = STORE_POLICY_GET("user_policy"),                                                        \
 	[STORE_POL_GROUP_PUT] = STORE_POLICY_PUT("group_policy", "groups"),                                            \
 	[STORE_POL_GROUP_DEL_ATTR] = STORE_POLICY_DEL("group_policy"),                                                 \
-	[STORE_POL_GROUP_GET] = STORE_POLICY_GET("group_policy"),
+	[STORE_POL_GROUP_GET] = STORE_POLICY_GET("group_policy"),                                                      \
+	[STORE_POL_USAGE_GET] =                                                                                        \
+	    "SELECT CAST(bytes AS TEXT), CAST(files AS TEXT) FROM quota_usage WHERE name = " POL_P1,                   \
+	[STORE_POL_USAGE_ADD] =                                                                                        \
+	    "INSERT INTO quota_usage(name, bytes, files) SELECT " POL_P1                                               \
+	    ", " STORE_USAGE_MAX0("CAST(" POL_P2 " AS BIGINT)") ", " STORE_USAGE_MAX0(                                 \
+		"CAST(" POL_P3                                                                                         \
+		" AS BIGINT)") " FROM users WHERE name = " POL_P1                                                      \
+			       " ON CONFLICT(name) DO UPDATE SET bytes = " STORE_USAGE_MAX0(                           \
+				   "quota_usage.bytes + CAST(" POL_P2                                                  \
+				   " AS BIGINT)") ", files = " STORE_USAGE_MAX0("quota_usage.files + CAST(" POL_P3     \
+										" AS BIGINT)"),                        \
+	[STORE_POL_USAGE_SET] = "INSERT INTO quota_usage(name, bytes, files) SELECT " POL_P1 ", CAST(" POL_P2          \
+				" AS BIGINT), CAST(" POL_P3 " AS BIGINT) FROM users WHERE name = " POL_P1              \
+				" ON CONFLICT(name) DO UPDATE SET bytes = excluded.bytes, files = excluded.files",
 
 #endif

@@ -112,6 +112,13 @@ static const char *const store_sqlite_steps[STORE_SCHEMA_VERSION] = {
 	"PRIMARY KEY(name, fingerprint));"
 	"CREATE TRIGGER IF NOT EXISTS user_keys_user_deleted AFTER DELETE ON users "
 	"BEGIN DELETE FROM user_keys WHERE name = OLD.name; END;",
+	/* Version 7: each user's quota usage (bytes and files under the home,
+	 * core/quota.h), kept up to date by every node's uploads and deletes
+	 * and recounted by ferry quota scan; it goes with the user. */
+	"CREATE TABLE IF NOT EXISTS quota_usage(name TEXT PRIMARY KEY NOT NULL, bytes INTEGER NOT NULL DEFAULT 0, "
+	"files INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TRIGGER IF NOT EXISTS users_delete_usage AFTER DELETE ON users BEGIN "
+	"DELETE FROM quota_usage WHERE name = old.name; END;",
 };
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"

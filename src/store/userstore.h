@@ -107,6 +107,10 @@ enum store_policy_sql {
 	STORE_POL_GROUP_PUT,	  /* as USER_* for a group */
 	STORE_POL_GROUP_DEL_ATTR, /* 1 group, 2 attr, 3 key */
 	STORE_POL_GROUP_GET,	  /* 1 group -> attr, key, value */
+	/* Quota usage (schema 7, policy.h): an absent row is 0, 0. */
+	STORE_POL_USAGE_GET, /* 1 user -> bytes, files */
+	STORE_POL_USAGE_ADD, /* 1 user, 2 delta bytes, 3 delta files (clamped at 0) */
+	STORE_POL_USAGE_SET, /* 1 user, 2 bytes, 3 files */
 	STORE_POL_COUNT
 };
 #define STORE_POL_MAX_ARGS 4

@@ -64,6 +64,7 @@ S: 200 SHA-1
 # §3.1: FEAT stars the selection.
 C: FEAT
 S: 211-Features:
+S:  AVBL
 S:  CLNT
 S:  TVFS
 S:  EPRT

@@ -85,6 +85,7 @@ S: 220 Welcome to A.
 C: FEAT
 S: 211-Features:
 S:  AUTH TLS
+S:  AVBL
 S:  CLNT
 S:  TVFS
 S:  EPRT

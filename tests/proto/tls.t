@@ -12,6 +12,7 @@ S: 220 Ferry FTP server ready.
 C: FEAT
 S: 211-Features:
 S:  AUTH TLS
+S:  AVBL
 S:  CLNT
 S:  TVFS
 S:  EPRT

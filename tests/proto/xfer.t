@@ -374,7 +374,7 @@ C: STOR up/q
 S: 150 Ok to send data.
 E: XFER RECV_FILE ascii=0
 X: XFER_DONE LOCAL_ERROR EDQUOT
-S: 552 Insufficient storage space; transfer aborted.
+S: 552 Exceeded storage allocation (quota); transfer aborted.
 F! up/q
 C: PORT 192,0,2,1,156,65
 E: DATA_SETUP ACTIVE 192.0.2.1:40001

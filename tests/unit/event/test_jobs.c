@@ -92,11 +92,37 @@ static void test_jobs_stop_finishes_queue(void **state)
 	assert_int_equal(count, 10);
 }
 
+/* A job without an owner loop (nobody waits: the quota's store updates)
+ * completes on its pool thread, right after it ran. */
+static void done_here(struct job *j)
+{
+	struct tjob *t = (struct tjob *)j;
+	assert_true(pthread_equal(t->ran_on, pthread_self()));
+	__atomic_add_fetch(t->done_count, 1, __ATOMIC_SEQ_CST);
+	free(t);
+}
+
+static void test_jobs_without_owner_complete_on_the_pool(void **state)
+{
+	struct jobs *js;
+	int count = 0;
+	assert_int_equal(jobs_start(&js, 2, init, fini, NULL), 0);
+	for (int i = 0; i < 50; i++) {
+		struct tjob *t = calloc(1, sizeof(*t));
+		t->job = (struct job){ .run = run, .done = done_here, .owner = NULL };
+		t->done_count = &count;
+		jobs_submit(js, &t->job);
+	}
+	jobs_stop(js); /* runs what is queued, done() included: no loop involved */
+	assert_int_equal(__atomic_load_n(&count, __ATOMIC_SEQ_CST), 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jobs_complete_on_loop),
 		cmocka_unit_test(test_jobs_stop_finishes_queue),
+		cmocka_unit_test(test_jobs_without_owner_complete_on_the_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

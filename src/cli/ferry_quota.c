@@ -1,0 +1,109 @@
+/* ferry quota show|scan: a user's quota (its effective quota-bytes and
+ * quota-files: the user's, else its first group's, core/policy_eff.h) and
+ * the usage the store keeps (table quota_usage, shared by every ferryd
+ * using the store). scan recounts the usage from the home on disk: every
+ * regular file below it, by size, upload temporaries and kept partials
+ * (".ferry-upload.*", ".ferry-partial.*") left out as uploads leave them
+ * out; symlinks and directories count neither. A running ferryd takes the
+ * new figures at the user's next login when no upload of theirs is in
+ * flight on it. */
+#include <errno.h>
+#include <fts.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ferry_cli.h"
+#include "policy.h"
+#include "policy_eff.h"
+
+#define CLI_QUOTA_TMP ".ferry-upload."
+#define CLI_QUOTA_PARTIAL ".ferry-partial."
+
+/* Counts what quotas count below home into *bytes and *files. */
+static int cli_quota_count(const char *home, uint64_t *bytes, uint64_t *files)
+{
+	char *paths[] = { (char *)home, NULL };
+	FTS *f = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR | FTS_XDEV, NULL);
+	if (!f)
+		return -errno;
+	*bytes = *files = 0;
+	int r = 0;
+	FTSENT *e;
+	while ((errno = 0, e = fts_read(f)) != NULL) {
+		if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR) {
+			r = -(e->fts_errno ? e->fts_errno : EIO);
+			break;
+		}
+		if (e->fts_info != FTS_F || !S_ISREG(e->fts_statp->st_mode))
+			continue;
+		if (strncmp(e->fts_name, CLI_QUOTA_TMP, strlen(CLI_QUOTA_TMP)) == 0 ||
+		    strncmp(e->fts_name, CLI_QUOTA_PARTIAL, strlen(CLI_QUOTA_PARTIAL)) == 0)
+			continue;
+		*bytes += (uint64_t)e->fts_statp->st_size;
+		*files += 1;
+	}
+	if (!r && !e && errno)
+		r = -errno;
+	(void)fts_close(f);
+	return r;
+}
+
+static void cli_quota_line(const char *what, uint64_t limit, uint64_t used)
+{
+	if (limit)
+		(void)printf("%s: %" PRIu64 " used of %" PRIu64 ", %" PRIu64 " left\n", what, used, limit,
+			     used >= limit ? 0 : limit - used);
+	else
+		(void)printf("%s: %" PRIu64 " used, no quota\n", what, used);
+}
+
+int cli_quota(struct cli *c, int argc, char **argv)
+{
+	char esc[128];
+	if (argc < 1)
+		return cli_usage_err("quota: missing command (show, scan)");
+	bool show = strcmp(argv[0], "show") == 0, scan = strcmp(argv[0], "scan") == 0;
+	if (!show && !scan)
+		return cli_usage_err("quota: unknown command '%s'", cli_esc(argv[0], esc, sizeof(esc)));
+	if (argc != 2)
+		return cli_usage_err("quota %s: expected one user NAME", argv[0]);
+	const char *name = argv[1];
+	int rc = cli_load_config(c);
+	if (!rc)
+		rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	struct user_record u = { 0 };
+	int r = c->ops->lookup(c->store, name, &u);
+	if (r)
+		return cli_store_err(c, name, r);
+	struct policy_attrs e = { 0 };
+	uint64_t bytes = 0, files = 0;
+	r = policy_eff_load(c->ops, c->store, &u, &e);
+	if (!r && scan) {
+		r = cli_quota_count(u.home, &bytes, &files);
+		if (r) {
+			rc = cli_err("quota scan: cannot read %s: %s", cli_esc(u.home, esc, sizeof(esc)), strerror(-r));
+			goto out;
+		}
+		r = policy_usage_set(c->ops, c->store, name, bytes, files);
+	}
+	if (!r)
+		r = policy_usage_get(c->ops, c->store, name, &bytes, &files);
+	if (r) {
+		rc = cli_store_err(c, name, r);
+		goto out;
+	}
+	(void)printf("user: %s\n", cli_esc(name, esc, sizeof(esc)));
+	cli_quota_line("bytes", e.quota_bytes, bytes);
+	cli_quota_line("files", e.quota_files, files);
+	if (scan)
+		(void)printf("(recounted from %s)\n", cli_esc(u.home, esc, sizeof(esc)));
+	rc = CLI_EXIT_OK;
+out:
+	policy_attrs_free(&e);
+	user_record_free(&u);
+	return rc;
+}
