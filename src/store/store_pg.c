@@ -80,7 +80,8 @@ static const char *const store_pg_steps[STORE_SCHEMA_VERSION] = {
 	"created_at bigint NOT NULL, PRIMARY KEY(name, fingerprint));",
 	/* Version 7: quota usage (see store_sqlite.c). */
 	"CREATE TABLE quota_usage(name text PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE, "
-	"bytes bigint NOT NULL DEFAULT 0, files bigint NOT NULL DEFAULT 0);",
+	"bytes bigint NOT NULL DEFAULT 0, "
+	"files bigint NOT NULL DEFAULT 0);",
 };
 
 /* store_migrate's view of the database. The tables are looked up through
