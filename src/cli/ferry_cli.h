@@ -63,6 +63,11 @@ int cli_get_secret(const char *what, char *buf, size_t bufsz, size_t maxlen, siz
  * error (exit 2) naming the file. */
 int cli_store_key(const struct cli *c, const char *name, const char *host, char *key, size_t keysz,
 		  const char **host_name);
+/* Takes "--host HOSTNAME" or "--host=HOSTNAME" out of argv[1..] (argv[0],
+ * the verb, stays) into *host, shortening *argc; a second --host or one
+ * without a value is a usage error naming cmd. For commands that take no
+ * other options (quota, principal). */
+int cli_host_opt(const char *cmd, int *argc, char **argv, const char **host);
 /* ferry user add|del|list|show|passwd|enable|disable|set (ferry_user.c);
  * argv[0] is the verb. */
 int cli_user(struct cli *c, int argc, char **argv);

@@ -259,3 +259,27 @@ int cli_store_key(const struct cli *c, const char *name, const char *host, char 
 		return cli_usage_err("invalid user name '%s'", cli_esc(name, esc, sizeof(esc)));
 	return CLI_EXIT_OK;
 }
+
+int cli_host_opt(const char *cmd, int *argc, char **argv, const char **host)
+{
+	int n = 1;
+	*host = NULL;
+	for (int i = 1; i < *argc; i++) {
+		const char *v = NULL;
+		if (strcmp(argv[i], "--host") == 0) {
+			if (i + 1 >= *argc)
+				return cli_usage_err("%s %s: option '--host' needs a value", cmd, argv[0]);
+			v = argv[++i];
+		} else if (strncmp(argv[i], "--host=", 7) == 0) {
+			v = argv[i] + 7;
+		} else {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (*host)
+			return cli_usage_err("%s %s: --host given twice", cmd, argv[0]);
+		*host = v;
+	}
+	*argc = n;
+	return CLI_EXIT_OK;
+}

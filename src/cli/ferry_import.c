@@ -33,7 +33,7 @@
 
 #define IMPORT_FILE_MAX (64u << 20) /* bytes: far beyond any real user file */
 
-enum import_opt { OPT_FORMAT = 0x100, OPT_HOME_BASE, OPT_REPLACE, OPT_DRY_RUN, OPT_CREATE_HOMES, OPT_PERMS };
+enum import_opt { OPT_FORMAT = 0x100, OPT_HOME_BASE, OPT_REPLACE, OPT_DRY_RUN, OPT_CREATE_HOMES, OPT_PERMS, OPT_HOST };
 
 static const struct option import_options[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
@@ -42,6 +42,7 @@ static const struct option import_options[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "create-homes", no_argument, NULL, OPT_CREATE_HOMES },
 	{ "perms", required_argument, NULL, OPT_PERMS },
+	{ "host", required_argument, NULL, OPT_HOST },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -50,6 +51,8 @@ struct import {
 	enum userfile_format format;
 	const char *path;
 	const char *home_base; /* NULL: the file's homes */
+	const char *host;      /* --host: a [host NAME] (name or alias), or NULL */
+	const char *host_name; /* its section's name: users stored as NAME:HOST */
 	bool replace, dry_run, create_homes;
 	bool perms_set;
 	uint32_t perms;
@@ -429,7 +432,7 @@ static int import_store(struct import *imp, size_t line, const struct userfile_e
 static int import_line(struct import *imp, size_t line, struct slice text, unsigned *entries)
 {
 	struct userfile_entry e;
-	char home[PATH_MAX], msg[256];
+	char home[PATH_MAX], msg[256], key[256];
 	const char *why;
 	int rc = CLI_EXIT_OK;
 
@@ -455,9 +458,12 @@ static int import_line(struct import *imp, size_t line, struct slice text, unsig
 	} else if ((imp->home_base ? snprintf(home, sizeof(home), "%s/%s", imp->home_base, name)
 				   : snprintf(home, sizeof(home), "%s", e.home)) >= (int)sizeof(home)) {
 		rc = import_skip(imp, line, e.name, "home directory is too long");
+	} else if (user_key(name, imp->host_name, key, sizeof(key)) != 0) {
+		rc = import_skip(imp, line, e.name, "name too long for a user of this host");
 	} else {
+		/* --host: the store's name is NAME:HOST; messages show it so. */
 		import_remember(imp, name, line);
-		rc = import_store(imp, line, &e, name, hash, home);
+		rc = import_store(imp, line, &e, key, hash, home);
 	}
 	free(name);
 	free(hash);
@@ -514,7 +520,7 @@ static int import_args(struct import *imp, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, ":", import_options, NULL)) != -1) {
 		if (o == ':')
 			return cli_usage_err("user import: option '%s' needs a value", argv[optind - 1]);
-		if (o < OPT_FORMAT || o > OPT_PERMS)
+		if (o < OPT_FORMAT || o > OPT_HOST)
 			return cli_usage_err("user import: unknown option '%s'", argv[optind - 1]);
 		if (o == OPT_FORMAT)
 			format = optarg;
@@ -522,6 +528,8 @@ static int import_args(struct import *imp, int argc, char **argv)
 			imp->home_base = optarg;
 		else if (o == OPT_PERMS)
 			perms = optarg;
+		else if (o == OPT_HOST)
+			imp->host = optarg;
 		else if (o == OPT_REPLACE)
 			imp->replace = true;
 		else if (o == OPT_DRY_RUN)
@@ -563,6 +571,9 @@ int cli_user_import(struct cli *c, int argc, char **argv)
 		rc = import_read(&imp);
 	if (!rc)
 		rc = cli_load_config(c);
+	/* --host: an unknown host is a usage error before the store opens. */
+	if (!rc && imp.host)
+		rc = cli_store_key(c, NULL, imp.host, NULL, 0, &imp.host_name);
 	/* --dry-run writes nothing, so it does not create a store either. */
 	if (!rc)
 		rc = cli_open_store(c, imp.dry_run ? 0 : USERSTORE_CREATE);

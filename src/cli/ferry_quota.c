@@ -17,6 +17,7 @@
 #include "ferry_cli.h"
 #include "policy.h"
 #include "policy_eff.h"
+#include "str.h"
 
 #define CLI_QUOTA_TMP ".ferry-upload."
 #define CLI_QUOTA_PARTIAL ".ferry-partial."
@@ -67,10 +68,21 @@ int cli_quota(struct cli *c, int argc, char **argv)
 	bool show = strcmp(argv[0], "show") == 0, scan = strcmp(argv[0], "scan") == 0;
 	if (!show && !scan)
 		return cli_usage_err("quota: unknown command '%s'", cli_esc(argv[0], esc, sizeof(esc)));
+	const char *host, *host_name;
+	int rc = cli_host_opt("quota", &argc, argv, &host);
+	if (rc)
+		return rc;
 	if (argc != 2)
 		return cli_usage_err("quota %s: expected one user NAME", argv[0]);
-	const char *name = argv[1];
-	int rc = cli_load_config(c);
+	/* --host HOSTNAME: that [host]'s user, stored as NAME:HOST (without
+	 * it NAME is the store's name as it is, NAME:HOST too). */
+	char name[256];
+	host_name = NULL;
+	rc = cli_load_config(c);
+	if (!rc && host)
+		rc = cli_store_key(c, argv[1], host, name, sizeof(name), &host_name);
+	else if (!rc && !str_copy(name, sizeof(name), argv[1]))
+		rc = cli_usage_err("quota %s: user name too long", argv[0]);
 	if (!rc)
 		rc = cli_open_store(c, 0);
 	if (rc)
@@ -96,7 +108,9 @@ int cli_quota(struct cli *c, int argc, char **argv)
 		rc = cli_store_err(c, name, r);
 		goto out;
 	}
-	(void)printf("user: %s\n", cli_esc(name, esc, sizeof(esc)));
+	(void)printf("user: %s\n", cli_esc(argv[1], esc, sizeof(esc)));
+	if (host_name)
+		(void)printf("host: %s\n", host_name);
 	cli_quota_line("bytes", e.quota_bytes, bytes);
 	cli_quota_line("files", e.quota_files, files);
 	if (scan)

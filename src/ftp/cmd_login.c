@@ -236,17 +236,23 @@ static void login_failed(struct proto *p, const char *why)
 }
 
 /* [limits] max_per_user: good credentials, but the user has as many
- * sessions as allowed (the session found no free slot): 421 and close. */
-static void user_limit_refused(struct proto *p)
+ * sessions as allowed (the session found no free slot): 421 and close.
+ * The limit is the user's own max-sessions when its policy has one
+ * (auth_admit counted against it), else [host] or [limits] max_per_user. */
+static void user_limit_refused(struct proto *p, const struct auth_result *res)
 {
 	login_end(p, AUTH_LOGIN_REFUSED, "user-limit", 0);
 	/* Issue 13: say which limit, so a client's user can tell a refusal
 	 * from a fault (rclone only showed its retries). */
 	char name[64], text[200];
-	unsigned limit = proto_user_limit(p->cfg, p->user);
+	bool own = res->policy.has & POLICY_HAS_MAX_SESSIONS;
+	unsigned limit = own ? res->policy.max_sessions : proto_user_limit(p->cfg, p->user);
 	(void)reply_sanitize((struct slice){ p->user, user_key_name_len(p->user) }, name, sizeof(name));
 	(void)snprintf(text, sizeof(text), "Too many sessions for user %s (limit %u); close some or raise %s.", name,
-		       limit ? limit : p->cfg->max_per_user, limit ? "[host] max_per_user" : "[limits] max_per_user");
+		       limit ? limit : p->cfg->max_per_user,
+		       own     ? "the user's max-sessions"
+		       : limit ? "[host] max_per_user"
+			       : "[limits] max_per_user");
 	proto_logout(p);
 	proto_close_with(p, text);
 }
@@ -299,7 +305,7 @@ static void auth_done(struct proto *p, const struct proto_result *r)
 		return;
 	}
 	if (res->user_limit) {
-		user_limit_refused(p);
+		user_limit_refused(p, res);
 		return;
 	}
 	if (res->refused) {
@@ -517,7 +523,7 @@ static void gss_user_done(struct proto *p, const struct proto_result *r)
 		return;
 	}
 	if (res->user_limit) {
-		user_limit_refused(p);
+		user_limit_refused(p, res);
 		return;
 	}
 	if (res->refused) {

@@ -13,6 +13,7 @@ Run: FERRY_BUILD=build /usr/bin/python3 -m pytest tests/integration/test_vhost.p
 import ftplib
 import io
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -465,3 +466,130 @@ def test_check_good_host_sections(tmp_path, ferry_bin):
     cp = check(ferry_bin, path)
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout.strip() == f"{path}: OK"
+
+
+def quota_bytes(srv, *args):
+    """(bytes used, files used) and the host line of `ferry quota show|scan ... args`."""
+    out = srv.ferry("quota", *args, check=True).stdout
+    b = re.search(r"^bytes: (\d+) used", out, re.M)
+    f = re.search(r"^files: (\d+) used", out, re.M)
+    assert b and f, out
+    host = re.search(r"^host: (.*)$", out, re.M)
+    return int(b.group(1)), int(f.group(1)), host.group(1) if host else None
+
+
+def login_reply(srv, host, user, password):
+    """The reply to an ftplib login after HOST host (None: no HOST), refusals included."""
+    f = ftp(srv)
+    try:
+        if host:
+            f.sendcmd(f"HOST {host}")
+        return f.login(user, password)
+    except ftplib.error_perm as e:
+        return str(e)
+    finally:
+        f.close()
+
+
+def test_cli_quota_of_a_host_user(vsrv):
+    """ferry quota show|scan NAME --host H: a.test's bob's usage (NAME:HOST in the store), which an
+    upload of a.test's bob counts and the default host's bob's does not."""
+    vsrv.ferry("user", "set", "bob", "--host", "a.test", "--quota-bytes", "1M", check=True)
+    whoami_a = len("bob of a.test\n")
+    assert quota_bytes(vsrv, "scan", "bob", "--host", "ftp.a.test") == (whoami_a, 1, "a.test")
+    assert quota_bytes(vsrv, "scan", "bob") == (len("bob of the default host\n"), 1, None)
+    f = ftp(vsrv)
+    try:
+        f.sendcmd("HOST a.test")
+        f.login("bob", PASSWORDS["a.test"])
+        f.storbinary("STOR up.bin", io.BytesIO(b"x" * 1000))
+    finally:
+        f.close()
+    want = (whoami_a + 1000, 2, "a.test")
+    wait_until(lambda: quota_bytes(vsrv, "show", "bob", "--host", "a.test") == want, timeout=10,
+               what="a.test's bob's usage")
+    out = vsrv.ferry("quota", "show", "--host", "a.test", "bob", check=True).stdout
+    assert out.startswith(f"user: bob\nhost: a.test\nbytes: {whoami_a + 1000} used of 1048576, "), out
+    assert quota_bytes(vsrv, "show", "bob") == (len("bob of the default host\n"), 1, None)
+    assert quota_bytes(vsrv, "show", "bob", "--host", "b.test") == (0, 0, "b.test")
+
+
+def test_cli_principal_of_a_host_user(vsrv):
+    """ferry principal add|list|del ... --host H maps a principal to that host's user."""
+    cp = vsrv.ferry("principal", "add", "bob@EXAMPLE.TEST", "bob", "--host", "ftp.a.test", check=True)
+    assert cp.stdout == "principal bob@EXAMPLE.TEST may log in as bob in host 'a.test'\n"
+    mapping = "bob@EXAMPLE.TEST bob host=a.test\n"
+    assert vsrv.ferry("principal", "list", check=True).stdout == mapping
+    assert vsrv.ferry("principal", "list", "bob", "--host", "a.test", check=True).stdout == mapping
+    assert vsrv.ferry("principal", "list", "--host", "a.test", check=True).stdout == mapping
+    assert vsrv.ferry("principal", "list", "bob", check=True).stdout == ""
+    assert vsrv.ferry("principal", "list", "--host", "b.test", check=True).stdout == ""
+    cp = vsrv.ferry("principal", "del", "bob@EXAMPLE.TEST", "bob", "--host", "b.test")
+    assert (cp.returncode, cp.stderr) == (1, "ferry: principal 'bob@EXAMPLE.TEST' is not mapped to user "
+                                             "'bob' in host 'b.test'\n")
+    cp = vsrv.ferry("principal", "del", "bob@EXAMPLE.TEST", "bob", "--host", "a.test", check=True)
+    assert cp.stdout == "principal bob@EXAMPLE.TEST no longer maps to bob in host 'a.test'\n"
+    assert vsrv.ferry("principal", "list", check=True).stdout == ""
+
+
+def test_cli_import_into_a_host(vsrv):
+    """ferry user import --host H: the file's users become users of H (NAME:HOST), who log in after
+    HOST H and not on the default host."""
+    md5 = subprocess.run(["openssl", "passwd", "-1", "carol-secret"], capture_output=True, text=True,
+                         timeout=20, check=True).stdout.strip()
+    assert md5.startswith("$1$")
+    path = os.path.join(vsrv.dir, "htpasswd")
+    with open(path, "w") as f:
+        f.write(f"carol:{md5}\n")
+    base = os.path.join(vsrv.home_root, "a-users")
+    cp = vsrv.ferry("user", "import", "--format", "htpasswd", path, "--home-base", base, "--create-homes",
+                    "--host", "a.test")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert f"imported carol:a.test (home {base}/carol, md5crypt: yescrypt at its next login)\n" in cp.stdout
+    listing = vsrv.ferry("user", "list", check=True).stdout
+    assert f"carol\tenabled\t{base}/carol\tall\taccount=no\thost=a.test\n" in listing, listing
+    assert login_reply(vsrv, "a.test", "carol", "carol-secret").startswith("230")
+    assert login_reply(vsrv, None, "carol", "carol-secret").startswith("530")
+
+
+def test_cli_unknown_host_writes_nothing(vsrv):
+    """quota, principal and user import with --host of no [host] section: exit 2 with the usage
+    error `ferry user add --host` gives, and nothing written."""
+    path = os.path.join(vsrv.dir, "htpasswd")
+    with open(path, "w") as f:
+        f.write("carol:" + subprocess.run(["openssl", "passwd", "-1", "x"], capture_output=True, text=True,
+                                          timeout=20, check=True).stdout)
+    before = vsrv.ferry("user", "list", check=True).stdout
+    for args in (("quota", "show", "bob", "--host", "nosuch.test"),
+                 ("quota", "scan", "bob", "--host", "nosuch.test"),
+                 ("principal", "add", "bob@EXAMPLE.TEST", "bob", "--host", "nosuch.test"),
+                 ("principal", "list", "--host", "nosuch.test"),
+                 ("user", "import", "--format", "htpasswd", path, "--home-base", "/tmp/nosuch-base",
+                  "--create-homes", "--host", "nosuch.test"),
+                 ("user", "add", "carol", "--home", "/tmp", "--host", "nosuch.test")):
+        cp = vsrv.ferry(*args, input="pw\n")
+        assert cp.returncode == 2, (args, cp)
+        assert cp.stdout == "" and "--host: unknown host 'nosuch.test' (no [host nosuch.test] section in " \
+            in cp.stderr, (args, cp)
+    assert vsrv.ferry("user", "list", check=True).stdout == before
+    assert vsrv.ferry("principal", "list", check=True).stdout == ""
+    assert not os.path.exists("/tmp/nosuch-base")
+
+
+def test_own_max_sessions_named_in_the_refusal(vsrv):
+    """A user's own max-sessions (ferry user set --max-sessions) replaces [host] max_per_user; the
+    421 names that limit and that setting, not [host] max_per_user."""
+    vsrv.ferry("user", "set", "bob", "--host", "a.test", "--max-sessions", "2", check=True)
+    conns = []
+    for _ in range(2):
+        c = vsrv.connect()
+        conns.append(c)
+        c.expect("HOST a.test", 220)
+        c.login("bob", "pw-a")
+    third = vsrv.connect()
+    third.expect("HOST a.test", 220)
+    third.expect("USER bob", 331)
+    r = third.cmd("PASS pw-a")
+    assert (r.code, r.text) == (421, "Too many sessions for user bob (limit 2); close some or raise the "
+                                "user's max-sessions.")
+    third.assert_closed()
