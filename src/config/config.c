@@ -19,327 +19,6 @@
 #include "str.h"
 #include "util.h"
 
-/* The log target row stores the index into this list, so the order must
- * follow enum log_target. */
-_Static_assert(LOG_TO_STDERR == 0 && LOG_TO_SYSLOG == 1, "log_targets[] order");
-static const char *const yes_no[] = { "no", "yes", NULL };
-static const char *const on_off[] = { "off", "on", NULL };
-static const char *const log_targets[] = { "stderr", "syslog", NULL };
-static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
-static const char *const store_backends[] = { "sqlite", "postgres", NULL };
-/* [tls]: the stored value is the index (config.h documents the numbers). */
-static const char *const tls_reuse_modes[] = { "off", "require", NULL };
-static const char *const tls_required_modes[] = { "none", "login", "data", "all", NULL };
-static const char *const tls_versions[] = { "1.2", "1.3", NULL };
-static const char *const tls_ktls_modes[] = { "off", "auto", NULL };
-/* [otp]: index 0 is the default form (config.h). */
-static const char *const otp_challenge_forms[] = { "331", "336", NULL };
-static const char *const sandbox_modes[] = { "off", "auto", "require", NULL };
-static const char *const otp_unknown_modes[] = { "password", "challenge", NULL };
-/* PROXY protocol: the index is enum proxy_mode (net/proxyproto.h). */
-static const char *const proxy_modes[] = { "off", "v1", "v2", "any", NULL };
-
-static int config_parse_log_level(const char *s, int *out)
-{
-	enum log_level lvl;
-	int r = log_level_parse(s, &lvl);
-	if (r == 0)
-		*out = (int)lvl;
-	return r;
-}
-
-/* One row per key. etc/ferry.conf documents them in this order; keep both
- * in step (its unit test loads it). */
-static const struct config_row config_rows[] = {
-	{ .section = "server",
-	  .key = "listen",
-	  .type = CONFIG_T_LISTEN,
-	  .off = offsetof(struct config, listen),
-	  .off2 = offsetof(struct config, n_listen),
-	  .size = FIELD_SIZE(listen),
-	  .min = 1,
-	  .max = CONFIG_MAX_LISTEN,
-	  .def = "127.0.0.1:2121",
-	  .help = "addresses to accept control connections on" },
-	ROW("server", "run_as", CONFIG_T_STRING, run_as, 1, FIELD_SIZE(run_as) - 1, "ferry",
-	    "service account ferryd switches to when started as root"),
-	ROW("server", "workers", CONFIG_T_UINT, workers, 0, 256, "0", "event-loop threads; 0 = one per CPU"),
-	ROW("server", "jobs", CONFIG_T_UINT, jobs, 0, 64, "0",
-	    "threads for blocking work (password hashing, database); 0 = one per CPU, at least 2"),
-	ROW("server", "banner", CONFIG_T_STRING, banner, 0, 200, "Ferry FTP server ready.", "text of the 220 greeting"),
-	ROW("server", "max_line", CONFIG_T_UINT, max_line, 512, 65536, "4096",
-	    "longest command line accepted, in bytes"),
-	ROW("server", "idle_timeout", CONFIG_T_DURATION, idle_timeout_ms, 10 * MS_S, 24 * MS_H, "300s",
-	    "close a session idle this long"),
-	ROW("server", "login_timeout", CONFIG_T_DURATION, login_timeout_ms, 1 * MS_S, 1 * MS_H, "60s",
-	    "close a session not logged in after this long"),
-	ROW("server", "login_fail_delay", CONFIG_T_DURATION, login_fail_delay_ms, 0, 30 * MS_S, "1s",
-	    "pause before answering a failed login"),
-	ROW("server", "max_login_failures", CONFIG_T_UINT, max_login_failures, 1, 100, "3",
-	    "failed logins per connection before it is closed"),
-	ROW("server", "drain_timeout", CONFIG_T_DURATION, drain_timeout_ms, 0, 1 * MS_H, "30s",
-	    "on SIGTERM, how long sessions get to finish"),
-	ROW("server", "max_sessions", CONFIG_T_UINT, max_sessions, 1, 1000000, "10000",
-	    "sessions for the whole server; when full, the oldest one not logged in makes room"),
-	{ .section = "server",
-	  .key = "proxy_protocol",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, proxy_protocol),
-	  .size = FIELD_SIZE(proxy_protocol),
-	  .def = "off",
-	  .help = "PROXY protocol header (HAProxy send-proxy) expected before the greeting",
-	  .choices = proxy_modes },
-	{ .section = "server",
-	  .key = "proxy_from",
-	  .type = CONFIG_T_CIDRS,
-	  .off = offsetof(struct config, proxy_from),
-	  .off2 = offsetof(struct config, n_proxy_from),
-	  .size = FIELD_SIZE(proxy_from),
-	  .max = CONFIG_MAX_CIDRS,
-	  .def = "",
-	  .help = "addresses or networks of the balancers allowed to send the PROXY header" },
-	ROW("server", "proxy_timeout", CONFIG_T_DURATION, proxy_timeout_ms, 1 * MS_S, 5 * MS_M, "5s",
-	    "a connection that has not sent its PROXY header by then is closed"),
-	ROW("limits", "max_per_ip", CONFIG_T_UINT, max_per_ip, 0, 1000000, "100",
-	    "sessions from one client address (IPv6: one /64); 0 = no limit"),
-	ROW("limits", "max_per_user", CONFIG_T_UINT, max_per_user, 0, 1000000, "100",
-	    "logged-in sessions of one user; 0 = no limit (a user's or group's max-sessions replaces it)"),
-	ROW("limits", "connect_rate", CONFIG_T_UINT, connect_rate, 0, 1000000, "20",
-	    "new connections per second from one client address, sustained; 0 = no limit"),
-	ROW("limits", "connect_burst", CONFIG_T_UINT, connect_burst, 1, 1000000, "100",
-	    "new connections from one client address allowed at once"),
-	ROW("limits", "prelogin_commands", CONFIG_T_UINT, prelogin_commands, 1, 1000000, "30",
-	    "commands a connection may send before it is logged in"),
-	ROW("limits", "ban_failures", CONFIG_T_UINT, ban_failures, 0, 100000, "10",
-	    "failed logins from one client address within ban_window that ban it; 0 = never"),
-	ROW("limits", "ban_window", CONFIG_T_DURATION, ban_window_ms, 1 * MS_S, 24 * MS_H, "10m",
-	    "how far back failed logins count"),
-	ROW("limits", "ban_time", CONFIG_T_DURATION, ban_time_ms, 1 * MS_S, 24 * MS_H, "10m",
-	    "length of a first ban; each repeat offence doubles it"),
-	ROW("limits", "ban_max", CONFIG_T_DURATION, ban_max_ms, 1 * MS_S, 24 * MS_H, "24h",
-	    "longest ban; an address banned no more for this long starts afresh"),
-	/* RATE_MAX (core/rate.h): 1T */
-	ROW("limits", "rate_down", CONFIG_T_SIZE, rate_down, 0, 1ull << 40, "0",
-	    "bytes per second the whole server sends (downloads, listings), K/M/G suffixes; 0 = no limit"),
-	ROW("limits", "rate_up", CONFIG_T_SIZE, rate_up, 0, 1ull << 40, "0",
-	    "bytes per second the whole server receives (uploads), K/M/G suffixes; 0 = no limit"),
-	ROW("limits", "hash_jobs", CONFIG_T_UINT, hash_jobs, 0, 1000, "2",
-	    "checksums (FTP HASH, XCRC, XMD5, XSHA*) one user may have running at once; more get 450; 0 = no limit"),
-	{ .section = "store",
-	  .key = "backend",
-	  .type = CONFIG_T_STRING,
-	  .off = offsetof(struct config, store_backend),
-	  .size = FIELD_SIZE(store_backend),
-	  .min = 1,
-	  .max = FIELD_SIZE(store_backend) - 1,
-	  .def = "sqlite",
-	  .help = "user store: sqlite, or postgres when [store] postgres is set",
-	  .choices = store_backends },
-	ROW("store", "sqlite", CONFIG_T_PATH, sqlite_path, 1, FIELD_SIZE(sqlite_path) - 1, "/var/lib/ferry/users.db",
-	    "SQLite user database"),
-	/* Checked against sqlite and backend once the file is read
-	 * (config_check_store); its syntax by libpq (store_pg_check_config). */
-	ROW("store", "postgres", CONFIG_T_STRING, pg_conninfo, 0, FIELD_SIZE(pg_conninfo) - 1, "",
-	    "PostgreSQL user store: a libpq connection string or URI; empty = not used"),
-	/* Passive ports are bound after the privilege drop, so ports below 1024
-	 * could never be used by an unprivileged ferryd. */
-	{ .section = "passive",
-	  .key = "ports",
-	  .type = CONFIG_T_PORTS,
-	  .off = offsetof(struct config, pasv_port_min),
-	  .off2 = offsetof(struct config, pasv_port_max),
-	  .size = FIELD_SIZE(pasv_port_min),
-	  .min = 1024,
-	  .max = 65535,
-	  .def = "49152-65534",
-	  .help = "ports for PASV/EPSV listeners" },
-	ROW("passive", "address", CONFIG_T_IPV4_OPT, pasv_address, 0, FIELD_SIZE(pasv_address) - 1, "",
-	    "IPv4 address advertised in 227 replies (for NAT)"),
-	{ .section = "passive",
-	  .key = "proxy_protocol",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, pasv_proxy_protocol),
-	  .size = FIELD_SIZE(pasv_proxy_protocol),
-	  .def = "off",
-	  .help = "PROXY protocol header expected on passive data connections",
-	  .choices = proxy_modes },
-	{ .section = "transfer",
-	  .key = "atomic_uploads",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, atomic_uploads),
-	  .size = FIELD_SIZE(atomic_uploads),
-	  .def = "yes",
-	  .help = "STOR writes a temporary file renamed into place on success",
-	  .choices = yes_no },
-	ROW("transfer", "data_timeout", CONFIG_T_DURATION, data_timeout_ms, 1 * MS_S, 1 * MS_H, "30s",
-	    "how long to wait for a data connection, and for a stalled transfer to move"),
-	ROW("transfer", "commit_grace", CONFIG_T_DURATION_US, commit_grace_us, 0, 1 * MS_M * US_MS, "250us",
-	    "a plain FTP upload's end waits this long for a killed client's control connection to close"),
-	ROW("transfer", "partial_keep", CONFIG_T_DURATION, partial_keep_ms, 0, 30 * 24 * MS_H, "24h",
-	    "how long an interrupted upload stays resumable by its uploader; 0 = discard it"),
-	{ .section = "transfer",
-	  .key = "fsync",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, xfer_fsync),
-	  .size = FIELD_SIZE(xfer_fsync),
-	  .def = "on",
-	  .help = "a completed upload is on disk (file and directory fsync'ed) before its 226",
-	  .choices = on_off },
-	/* cert and key counts, and implicit_listen against [server] listen, are
-	 * checked once the whole file is read (config_check_tls). */
-	ROW("tls", "cert", CONFIG_T_PATH_LIST, tls_cert, 0, CONFIG_MAX_TLS_PAIRS, "",
-	    "PEM certificate files, the first the default, others chosen by SNI; empty = no TLS"),
-	ROW("tls", "key", CONFIG_T_PATH_LIST, tls_key, 0, CONFIG_MAX_TLS_PAIRS, "",
-	    "PEM private keys for cert, same order"),
-	{ .section = "tls",
-	  .key = "implicit_listen",
-	  .type = CONFIG_T_LISTEN,
-	  .off = offsetof(struct config, tls_implicit),
-	  .off2 = offsetof(struct config, n_tls_implicit),
-	  .size = FIELD_SIZE(tls_implicit),
-	  .min = 0,
-	  .max = CONFIG_MAX_LISTEN,
-	  .def = "",
-	  .help = "addresses for implicit FTPS (TLS from the first byte)" },
-	{ .section = "tls",
-	  .key = "data_reuse",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, tls_data_reuse),
-	  .size = FIELD_SIZE(tls_data_reuse),
-	  .def = "require",
-	  .help = "PROT P data connections must resume the control TLS session",
-	  .choices = tls_reuse_modes },
-	{ .section = "tls",
-	  .key = "required",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, tls_required),
-	  .size = FIELD_SIZE(tls_required),
-	  .def = "none",
-	  .help = "where TLS is mandatory",
-	  .choices = tls_required_modes },
-	{ .section = "tls",
-	  .key = "min_version",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, tls_min_version),
-	  .size = FIELD_SIZE(tls_min_version),
-	  .def = "1.2",
-	  .help = "oldest TLS version accepted",
-	  .choices = tls_versions },
-	ROW("tls", "ticket_keys", CONFIG_T_PATH_LIST, tls_ticket_keys, 0, CONFIG_MAX_TICKET_KEYS, "",
-	    "session ticket key files (80 bytes each, as nginx's); the first encrypts; empty = per process"),
-	{ .section = "tls",
-	  .key = "ktls",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, tls_ktls),
-	  .size = FIELD_SIZE(tls_ktls),
-	  .def = "auto",
-	  .help = "PROT P data connections use kernel TLS (SSL_sendfile) where the kernel has it",
-	  .choices = tls_ktls_modes },
-	{ .section = "otp",
-	  .key = "challenge",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, otp_challenge_336),
-	  .size = FIELD_SIZE(otp_challenge_336),
-	  .def = "331",
-	  .help = "reply that carries OTP and TOTP challenges (per-user setting wins)",
-	  .choices = otp_challenge_forms },
-	{ .section = "otp",
-	  .key = "unknown_users",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, otp_unknown_challenge),
-	  .size = FIELD_SIZE(otp_unknown_challenge),
-	  .def = "password",
-	  .help = "what USER answers for a name that does not exist",
-	  .choices = otp_unknown_modes },
-	ROW("gssapi", "keytab", CONFIG_T_PATH_LIST, gss_keytab, 0, 1, "",
-	    "Kerberos keytab with the service's keys; empty = no AUTH GSSAPI"),
-	ROW("gssapi", "service", CONFIG_T_STRING, gss_service, 1, FIELD_SIZE(gss_service) - 1, "ftp",
-	    "service name: keys of principals SERVICE/HOST@REALM are used"),
-	{ .section = "gssapi",
-	  .key = "required",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, gss_required),
-	  .size = FIELD_SIZE(gss_required),
-	  .def = "yes",
-	  .help = "after the GSSAPI exchange, refuse plaintext commands (533) until CCC",
-	  .choices = yes_no },
-	/* Landlock rules are fixed at start: [sandbox] changes need a restart. */
-	ROW("sandbox", "roots", CONFIG_T_PATH_LIST, sandbox_roots, 0, 16, "",
-	    "directories under which every home lies; empty = the parents of the homes in the store at start"),
-	{ .section = "sandbox",
-	  .key = "landlock",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, sandbox_landlock),
-	  .size = FIELD_SIZE(sandbox_landlock),
-	  .def = "auto",
-	  .help = "Landlock file-system confinement: auto, require or off",
-	  .choices = sandbox_modes },
-	{ .section = "sandbox",
-	  .key = "seccomp",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, sandbox_seccomp),
-	  .size = FIELD_SIZE(sandbox_seccomp),
-	  .def = "auto",
-	  .help = "seccomp system-call allow-list: auto, require or off",
-	  .choices = sandbox_modes },
-	{ .section = "log",
-	  .key = "target",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, log_target),
-	  .size = FIELD_SIZE(log_target),
-	  .def = "stderr",
-	  .help = "where log lines go",
-	  .choices = log_targets },
-	{ .section = "log",
-	  .key = "level",
-	  .type = CONFIG_T_ENUM,
-	  .off = offsetof(struct config, log_level),
-	  .size = FIELD_SIZE(log_level),
-	  .def = "info",
-	  .help = "least severe level logged",
-	  .choices = log_levels,
-	  .parse_enum = config_parse_log_level },
-	ROW("log", "xferlog", CONFIG_T_PATH_LIST, log_xferlog, 0, 1, "",
-	    "transfer log in the xferlog(5) format, one line per file transfer; empty = off"),
-	ROW("log", "json", CONFIG_T_PATH_LIST, log_json, 0, 1, "",
-	    "event log as JSON lines (connect, login, command errors, transfers, bans, disconnect); empty = off"),
-	{ .section = "metrics",
-	  .key = "listen",
-	  .type = CONFIG_T_LISTEN,
-	  .off = offsetof(struct config, metrics_listen),
-	  .off2 = offsetof(struct config, n_metrics_listen),
-	  .size = FIELD_SIZE(metrics_listen),
-	  .min = 0,
-	  .max = 1,
-	  .def = "",
-	  .help = "address of the Prometheus HTTP endpoint (GET /metrics); empty = off" },
-	ROW("hooks", "upload_exec", CONFIG_T_PATH_LIST, hooks_upload_exec, 0, 1, "",
-	    "program run after each committed upload, details in FERRY_* variables; empty = none"),
-	ROW("hooks", "upload_url", CONFIG_T_STRING, hooks_upload_url, 0, FIELD_SIZE(hooks_upload_url) - 1, "",
-	    "http(s) URL that gets a JSON POST after each committed upload; empty = none"),
-	ROW("hooks", "timeout", CONFIG_T_DURATION, hooks_timeout_ms, 100, 10 * MS_M, "30s",
-	    "a hook program is killed, an HTTP attempt abandoned, after this long"),
-	ROW("hooks", "concurrency", CONFIG_T_UINT, hooks_concurrency, 1, 64, "4",
-	    "hooks running at once; more wait in a queue of 1024"),
-	{ .section = "sftp",
-	  .key = "listen",
-	  .type = CONFIG_T_LISTEN,
-	  .off = offsetof(struct config, sftp_listen),
-	  .off2 = offsetof(struct config, n_sftp_listen),
-	  .size = FIELD_SIZE(sftp_listen),
-	  .min = 0,
-	  .max = CONFIG_MAX_LISTEN,
-	  .def = "",
-	  .help = "addresses to accept SSH connections for SFTP on; empty = SFTP off" },
-	ROW("sftp", "host_keys", CONFIG_T_PATH_LIST, sftp_host_keys, 0, CONFIG_MAX_HOST_KEYS, "",
-	    "SSH host private keys (OpenSSH format, ed25519 first; RSA accepted), mode 0600; empty = an "
-	    "ed25519 key generated once as ssh_host_ed25519_key beside [store] sqlite"),
-	ROW("admin", "socket", CONFIG_T_PATH_LIST, admin_socket, 0, 1, "",
-	    "local socket for ferry status and ferry kick (mode 0660, service user); empty = none"),
-};
-
-#define CONFIG_N_ROWS ARRAY_LEN(config_rows)
-
 /* State of one config_load(): the reader and the key handler share it. */
 struct config_parse {
 	struct config *c;
@@ -348,11 +27,11 @@ struct config_parse {
 	char *buf; /* getline() buffer */
 	size_t bufsz;
 	unsigned line;
-	unsigned seen_line[CONFIG_N_ROWS]; /* 0 = not yet given */
-	int io_err;			   /* errno of a read failure */
-	unsigned err_line;		   /* 0 = no error recorded */
-	char msg[512];			   /* the first error, without "FILE:LINE: " */
-	unsigned host_seen;		   /* keys given in the current [host NAME] */
+	unsigned *seen_line; /* config_n_rows of them; 0 = not yet given */
+	int io_err;	     /* errno of a read failure */
+	unsigned err_line;   /* 0 = no error recorded */
+	char msg[512];	     /* the first error, without "FILE:LINE: " */
+	unsigned host_seen;  /* keys given in the current [host NAME] */
 };
 
 /* Values and names from the file are quoted in messages that end up on a
@@ -360,7 +39,7 @@ struct config_parse {
 static int config_apply_defaults(struct config *c, char *why, size_t whysz)
 {
 	char tmp[256];
-	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
+	for (size_t i = 0; i < config_n_rows; i++) {
 		const struct config_row *row = &config_rows[i];
 		if (config_apply(row, row->def, c, NULL, tmp, sizeof(tmp)) != 0) {
 			config_why(why, whysz, "built-in default: [%s] %s: %s", row->section, row->key, tmp);
@@ -386,7 +65,7 @@ struct config *config_new_default(void)
 
 static bool config_section_known(const char *s, size_t n)
 {
-	for (size_t i = 0; i < CONFIG_N_ROWS; i++)
+	for (size_t i = 0; i < config_n_rows; i++)
 		if (strlen(config_rows[i].section) == n && memcmp(config_rows[i].section, s, n) == 0)
 			return true;
 	return false;
@@ -471,7 +150,7 @@ static char *config_read_line(char *str, int num, void *stream)
 static const struct config_row *config_find_row(const char *section, const char *key, bool *section_known)
 {
 	*section_known = false;
-	for (size_t i = 0; i < CONFIG_N_ROWS; i++) {
+	for (size_t i = 0; i < config_n_rows; i++) {
 		if (strcmp(config_rows[i].section, section) != 0)
 			continue;
 		*section_known = true;
@@ -609,7 +288,7 @@ static int config_check_tls(struct config_parse *ctx)
 	if (nc == 0 && c->tls_required) {
 		config_fail_at(ctx, config_seen_line(ctx, "tls", "required"),
 			       "[tls] required: %s needs a certificate ([tls] cert and key)",
-			       tls_required_modes[c->tls_required]);
+			       config_tls_required_modes[c->tls_required]);
 		return -1;
 	}
 	/* The service is the first component of SERVICE/HOST@REALM. */
@@ -658,7 +337,7 @@ static int config_check_proxy(struct config_parse *ctx)
 	config_fail_at(ctx, config_seen_line(ctx, sec, "proxy_protocol"),
 		       "[%s] proxy_protocol: %s needs [server] proxy_from, the addresses of the balancers allowed "
 		       "to send the PROXY header (e.g. proxy_from = 10.0.0.5, 192.0.2.0/28)",
-		       sec, proxy_modes[mode]);
+		       sec, config_proxy_modes[mode]);
 	return -1;
 }
 
@@ -744,6 +423,7 @@ int config_load_checked(const char *path, config_check_fn *check, struct config 
 		errsz = sizeof(dummy);
 	}
 	err[0] = '\0';
+	ctx->seen_line = util_xcalloc(config_n_rows, sizeof(*ctx->seen_line));
 	ctx->c = util_xcalloc(1, sizeof(*ctx->c));
 	atomic_init(&ctx->c->refs, 1u);
 	r = config_apply_defaults(ctx->c, ctx->msg, sizeof(ctx->msg));
@@ -801,6 +481,7 @@ fail:
 	if (ctx->f)
 		(void)fclose(ctx->f);
 	free(ctx->buf);
+	free(ctx->seen_line);
 	free(ctx->c);
 	free(ctx);
 	return r;

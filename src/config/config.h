@@ -1,5 +1,5 @@
 /* config: one INI file (libinih) → an immutable struct config.
- * Every key is a row in a table in config.c (section, key, type, range,
+ * Every key is a row in a table in config_table.c (section, key, type, range,
  * default, help); etc/ferry.conf documents each one. A reload builds a new
  * struct and swaps the current snapshot; sessions keep the one they started
  * with until they end. */

@@ -1,6 +1,6 @@
-/* config_row: the row table's types, shared by config.c (the table, file
- * reading, cross-key checks, snapshots) and config_values.c (turning one
- * key's text into its field). Private to those two files. */
+/* config_row: the row table's types, shared by config_table.c (the table),
+ * config.c (file reading, cross-key checks, snapshots) and config_values.c
+ * (turning one key's text into its field). Private to those files. */
 #ifndef FERRY_CONFIG_ROW_H
 #define FERRY_CONFIG_ROW_H
 
@@ -57,6 +57,15 @@ struct config_row {
 #define CONFIG_MAX_HOST_KEYS 4
 /* tls_tickets.c loads at most this many ticket key files. */
 #define CONFIG_MAX_TICKET_KEYS 8
+
+/* config_table.c: one row per key (config_n_rows of them), in the order
+ * etc/ferry.conf documents them. */
+extern const struct config_row config_rows[];
+extern const size_t config_n_rows;
+/* The [tls] required and proxy_protocol names, by stored index (the
+ * cross-key checks name the value in their messages). */
+extern const char *const config_tls_required_modes[];
+extern const char *const config_proxy_modes[];
 
 /* Writes a reason into why (printf-style). */
 void config_why(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,5 +1,5 @@
-/* proto_impl: the protocol state shared by proto.c, cmdtab.c and cmd_*.c.
- * Nothing outside the protocol layer includes this. */
+/* proto_impl: the protocol state shared by proto.c, proto_state.c, cmdtab.c
+ * and cmd_*.c. Nothing outside the protocol layer includes this. */
 #ifndef FERRY_PROTO_IMPL_H
 #define FERRY_PROTO_IMPL_H
 
