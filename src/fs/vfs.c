@@ -336,6 +336,16 @@ int vfs_rename(struct vfs *v, const char *from, const char *to)
 	return r;
 }
 
+int vfs_set_mtime_fd(int fd, const struct timespec *mtime)
+{
+	int r = 0;
+	const struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, *mtime };
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
 /* utimensat(AT_EMPTY_PATH) on an O_PATH fd (Linux >= 5.8): the object that
  * the confined walk found is the one changed, with no second lookup and no
  * need to be able to read or write it. */
@@ -354,11 +364,7 @@ int vfs_set_mtime(struct vfs *v, const char *vpath, const struct timespec *mtime
 	r = vfs_openat2(v->root_fd, rel, O_PATH, 0, &fd);
 	if (r)
 		return r;
-	const struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, *mtime };
-	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
+	return vfs_set_mtime_fd(fd, mtime);
 }
 
 /* chmod before fchmodat2 (Linux < 6.6): O_PATH fds refuse fchmod, so the

@@ -51,6 +51,9 @@ int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where 
 int vfs_parents(struct vfs *v, const char *from, int from_err, struct vfs_where *wf, int *fdf, const char *to,
 		int to_err, struct vfs_where *wt, int *fdt);
 void vfs_close_parents(int *fdf, int *fdt);
+/* vfs.c: sets the mtime (atime left) of what the O_PATH fd is, itself
+ * (utimensat AT_EMPTY_PATH), and closes fd. */
+int vfs_set_mtime_fd(int fd, const struct timespec *mtime);
 /* prefix followed by the n bytes of raw in hex; names never contain '/'. */
 int vfs_hex_name(const char *prefix, const unsigned char *raw, size_t n, char *out, size_t outsz);
 /* The owner's partial for final (vfs_partial.c). */

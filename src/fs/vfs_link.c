@@ -102,11 +102,7 @@ int vfs_lset_mtime(struct vfs *v, const char *vpath, const struct timespec *mtim
 	if (r)
 		return r;
 	/* AT_EMPTY_PATH on the O_PATH fd: the link's own times. */
-	const struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, *mtime };
-	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
+	return vfs_set_mtime_fd(fd, mtime);
 }
 
 int vfs_lchmod(struct vfs *v, const char *vpath, mode_t mode)
