@@ -145,20 +145,36 @@ int files_rename(const struct files_user *u, const char *from, const char *to)
 	return r;
 }
 
-int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
+/* follow: the object a final symlink names (files_set_*), else the link
+ * itself (files_lset_*). */
+static int set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime, bool follow)
 {
 	struct files_where w;
 	int r = at(u, vpath, FILES_OP_SET_TIME, &w);
-	return r ? r : vfs_set_mtime(w.vfs, w.sub, mtime);
+	if (r)
+		return r;
+	return follow ? vfs_set_mtime(w.vfs, w.sub, mtime) : vfs_lset_mtime(w.vfs, w.sub, mtime);
+}
+
+static int set_mode(const struct files_user *u, const char *vpath, mode_t mode, bool follow)
+{
+	struct files_where w;
+	int r = at(u, vpath, FILES_OP_SET_MODE, &w);
+	if (r)
+		return r;
+	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
+	 * (the files belong to the service account). */
+	return follow ? vfs_chmod(w.vfs, w.sub, mode & 0777) : vfs_lchmod(w.vfs, w.sub, mode & 0777);
+}
+
+int files_set_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
+{
+	return set_mtime(u, vpath, mtime, true);
 }
 
 int files_set_mode(const struct files_user *u, const char *vpath, mode_t mode)
 {
-	struct files_where w;
-	int r = at(u, vpath, FILES_OP_SET_MODE, &w);
-	/* SECURITY: no set-user-ID, set-group-ID or sticky bit from a client
-	 * (the files belong to the service account). */
-	return r ? r : vfs_chmod(w.vfs, w.sub, mode & 0777);
+	return set_mode(u, vpath, mode, true);
 }
 
 int files_readlink(const struct files_user *u, const char *vpath, char *out, size_t outsz)
@@ -190,17 +206,12 @@ int files_hardlink(const struct files_user *u, const char *from, const char *to)
 
 int files_lset_mtime(const struct files_user *u, const char *vpath, const struct timespec *mtime)
 {
-	struct files_where w;
-	int r = at(u, vpath, FILES_OP_SET_TIME, &w);
-	return r ? r : vfs_lset_mtime(w.vfs, w.sub, mtime);
+	return set_mtime(u, vpath, mtime, false);
 }
 
 int files_lset_mode(const struct files_user *u, const char *vpath, mode_t mode)
 {
-	struct files_where w;
-	int r = at(u, vpath, FILES_OP_SET_MODE, &w);
-	/* SECURITY: as files_set_mode: no set-ID or sticky bit from a client. */
-	return r ? r : vfs_lchmod(w.vfs, w.sub, mode & 0777);
+	return set_mode(u, vpath, mode, false);
 }
 
 int files_stat(const struct files_user *u, const char *vpath, struct stat *st)

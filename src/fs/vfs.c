@@ -301,24 +301,48 @@ int vfs_unlink(struct vfs *v, const char *vpath)
 	return r;
 }
 
+int vfs_parents(struct vfs *v, const char *from, int from_err, struct vfs_where *wf, int *fdf, const char *to,
+		int to_err, struct vfs_where *wt, int *fdt)
+{
+	*fdf = *fdt = -1;
+	int r = vfs_parent(v, from, from_err, wf, fdf);
+	if (r == 0)
+		r = vfs_parent(v, to, to_err, wt, fdt);
+	if (r)
+		vfs_close_parents(fdf, fdt);
+	return r;
+}
+
+void vfs_close_parents(int *fdf, int *fdt)
+{
+	if (*fdf >= 0)
+		(void)close(*fdf);
+	if (*fdt >= 0)
+		(void)close(*fdt);
+	*fdf = *fdt = -1;
+}
+
 int vfs_rename(struct vfs *v, const char *from, const char *to)
 {
 	struct vfs_where wf, wt;
-	int fdf = -1, fdt = -1;
-	int r = vfs_parent(v, from, -EBUSY, &wf, &fdf);
+	int fdf, fdt;
+	int r = vfs_parents(v, from, -EBUSY, &wf, &fdf, to, -EBUSY, &wt, &fdt);
 	if (r)
-		goto fail;
-	r = vfs_parent(v, to, -EBUSY, &wt, &fdt);
-	if (r)
-		goto fail;
+		return r;
 	/* A directory moved into its own subtree: the kernel answers EINVAL. */
 	if (renameat(fdf, wf.name, fdt, wt.name) != 0)
 		r = -errno;
-fail:
-	if (fdf >= 0)
-		(void)close(fdf);
-	if (fdt >= 0)
-		(void)close(fdt);
+	vfs_close_parents(&fdf, &fdt);
+	return r;
+}
+
+int vfs_set_mtime_fd(int fd, const struct timespec *mtime)
+{
+	int r = 0;
+	const struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, *mtime };
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0)
+		r = -errno;
+	(void)close(fd);
 	return r;
 }
 
@@ -340,11 +364,7 @@ int vfs_set_mtime(struct vfs *v, const char *vpath, const struct timespec *mtime
 	r = vfs_openat2(v->root_fd, rel, O_PATH, 0, &fd);
 	if (r)
 		return r;
-	const struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, *mtime };
-	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
+	return vfs_set_mtime_fd(fd, mtime);
 }
 
 /* chmod before fchmodat2 (Linux < 6.6): O_PATH fds refuse fchmod, so the

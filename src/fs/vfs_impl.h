@@ -45,6 +45,15 @@ int vfs_split(const char *vpath, struct vfs_where *w);
 /* Splits vpath and opens its parent (O_PATH) inside the root. root_err is
  * the answer when vpath is the root itself, which has no parent here. */
 int vfs_parent(struct vfs *v, const char *vpath, int root_err, struct vfs_where *w, int *dfd);
+/* vfs.c: the two parents of an operation on two names (rename, link), each
+ * as vfs_parent with its own root_err. On failure neither is left open (both
+ * -1); else the caller closes both with vfs_close_parents. */
+int vfs_parents(struct vfs *v, const char *from, int from_err, struct vfs_where *wf, int *fdf, const char *to,
+		int to_err, struct vfs_where *wt, int *fdt);
+void vfs_close_parents(int *fdf, int *fdt);
+/* vfs.c: sets the mtime (atime left) of what the O_PATH fd is, itself
+ * (utimensat AT_EMPTY_PATH), and closes fd. */
+int vfs_set_mtime_fd(int fd, const struct timespec *mtime);
 /* prefix followed by the n bytes of raw in hex; names never contain '/'. */
 int vfs_hex_name(const char *prefix, const unsigned char *raw, size_t n, char *out, size_t outsz);
 /* The owner's partial for final (vfs_partial.c). */

@@ -65,17 +65,14 @@ int vfs_symlink(struct vfs *v, const char *target, const char *vpath)
 int vfs_hardlink(struct vfs *v, const char *from, const char *to)
 {
 	struct vfs_where wf, wt;
-	int fdf = -1, fdt = -1;
-	int r = vfs_parent(v, from, -EPERM, &wf, &fdf);
-	if (r == 0)
-		r = vfs_parent(v, to, -EEXIST, &wt, &fdt);
+	int fdf, fdt;
+	int r = vfs_parents(v, from, -EPERM, &wf, &fdf, to, -EEXIST, &wt, &fdt);
+	if (r)
+		return r;
 	/* A directory cannot be linked (EPERM); an existing name is EEXIST. */
-	if (r == 0 && linkat(fdf, wf.name, fdt, wt.name, 0) != 0)
+	if (linkat(fdf, wf.name, fdt, wt.name, 0) != 0)
 		r = -errno;
-	if (fdf >= 0)
-		(void)close(fdf);
-	if (fdt >= 0)
-		(void)close(fdt);
+	vfs_close_parents(&fdf, &fdt);
 	return r;
 }
 
@@ -105,11 +102,7 @@ int vfs_lset_mtime(struct vfs *v, const char *vpath, const struct timespec *mtim
 	if (r)
 		return r;
 	/* AT_EMPTY_PATH on the O_PATH fd: the link's own times. */
-	const struct timespec ts[2] = { { .tv_sec = 0, .tv_nsec = UTIME_OMIT }, *mtime };
-	if (utimensat(fd, "", ts, AT_EMPTY_PATH) != 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
+	return vfs_set_mtime_fd(fd, mtime);
 }
 
 int vfs_lchmod(struct vfs *v, const char *vpath, mode_t mode)

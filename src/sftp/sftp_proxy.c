@@ -6,14 +6,13 @@
  * client's for the whole session (limits, bans, logs, status). Until then
  * nothing is logged as a connection of its; anything else closes it,
  * logged as "refused: ip=BALANCER reason=proxy-... protocol=sftp", as
- * ftp/session_proxy.c does for FTP. */
+ * ftp/session_proxy.c does for FTP (the check, the read and the log lines
+ * are core/proxy_wait.c's, shared by both). */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "log.h"
 #include "net.h"
+#include "proxy_wait.h"
 #include "sftp_impl.h"
 #include "str.h"
 #include "util.h"
@@ -32,29 +31,26 @@ void sftp_proxy_free(struct sftp_proxy *pp)
 	free(pp);
 }
 
-static void refuse_now(struct sftp_session *s, const char *reason, const char *detail)
+static struct proxy_wait_who who(const struct sftp_session *s)
 {
-	log_warn(s->id, "refused: ip=%s reason=%s (%s) protocol=sftp", s->peer, reason, detail);
-	LOG_JSON(s->id, "refused", LOG_FS("ip", s->peer), LOG_FS("reason", reason), LOG_FS("detail", detail),
-		 LOG_FS("protocol", "sftp"));
-	s->ops->close(s, reason);
+	return (struct proxy_wait_who){ .id = s->id, .ip = s->peer, .protocol = "sftp" };
 }
 
 static void on_proxy_timeout(struct loop_timer *t)
 {
 	struct sftp_session *s = container_of(t, struct sftp_session, login_timer);
-	char detail[96];
-	(void)snprintf(detail, sizeof(detail), "no complete PROXY header within [server] proxy_timeout = %ums",
-		       (unsigned)s->cfg->proxy_timeout_ms);
-	refuse_now(s, "proxy-header-timeout", detail);
+	struct proxy_wait_who w = who(s);
+	s->ops->close(s, proxy_wait_timeout(&w, s->cfg));
 }
 
 void sftp_proxy_start(struct sftp_session *s, const char *refuse, bool room_needed)
 {
 	/* SECURITY: only a balancer may say who the client is; a listener
 	 * with the PROXY protocol on takes no connection without it. */
-	if (!proxy_from_allows(&s->peer_addr, s->cfg->proxy_from, s->cfg->n_proxy_from)) {
-		refuse_now(s, "proxy-not-allowed", "not in [server] proxy_from");
+	struct proxy_wait_who w = who(s);
+	const char *reason = proxy_wait_check(&w, &s->peer_addr, s->cfg);
+	if (reason) {
+		s->ops->close(s, reason);
 		return;
 	}
 	struct sftp_proxy *pp = util_xcalloc(1, sizeof(*pp));
@@ -69,34 +65,19 @@ void sftp_proxy_start(struct sftp_session *s, const char *refuse, bool room_need
 
 void sftp_proxy_io(struct sftp_session *s)
 {
-	struct proxy_hdr hdr;
-	const char *why = "";
-	int r = net_proxy_read(s->watch.fd, &s->pp->rd, &hdr, &why);
+	struct sockaddr_storage from;
+	const char *reason = NULL;
+	struct proxy_wait_who w = who(s);
+	int r = proxy_wait_read(&w, s->watch.fd, &s->pp->rd, &s->peer_addr, &from, &reason);
 	if (r == -EAGAIN)
 		return;
-	if (r == -EPROTO || r == -ECONNRESET) {
-		refuse_now(s, r == -EPROTO ? "proxy-header-malformed" : "proxy-header-missing",
-			   why[0] ? why : strerror(-r));
-		return;
-	}
 	if (r) {
-		refuse_now(s, "proxy-header-unreadable", strerror(-r));
+		s->ops->close(s, reason);
 		return;
 	}
 	loop_timer_cancel(s->host->loop, &s->login_timer);
-	char client[64];
-	if (hdr.has_addr) {
-		net_addr_str(&hdr.src, client, sizeof(client));
-		log_info(s->id, "proxy: v%d %s header from %s: client ip=%s protocol=sftp", hdr.version, hdr.kind,
-			 s->peer, client);
-	} else {
-		/* LOCAL (a health check), UNKNOWN, UNSPEC: the balancer's address. */
-		log_info(s->id, "proxy: v%d %s header from %s: no client address, the balancer's is used protocol=sftp",
-			 hdr.version, hdr.kind, s->peer);
-	}
 	struct sftp_proxy *pp = s->pp;
 	s->pp = NULL;
-	struct sockaddr_storage from = hdr.has_addr ? hdr.src : s->peer_addr;
 	s->ops->begin(s, &from, pp->refuse[0] ? pp->refuse : NULL, pp->room_needed);
 	sftp_proxy_free(pp);
 }

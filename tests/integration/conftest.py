@@ -212,6 +212,15 @@ def require_feature(bins, name):
         pytest.skip(f"ferryd built without {name} (meson -D{name}=disabled)")
 
 
+def status_lines(s):
+    """`ferry status` on server s: its session lines, the closing "." checked and left off."""
+    cp = s.ferry("status")
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines[-1] == ".", lines
+    return lines[:-1]
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 PG_BIN_DIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)

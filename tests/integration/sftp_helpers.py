@@ -24,6 +24,15 @@ FX_OP_UNSUPPORTED = 8
 FXF_READ, FXF_WRITE, FXF_APPEND, FXF_CREAT, FXF_TRUNC, FXF_EXCL = 1, 2, 4, 8, 16, 32
 
 
+# Every SFTP test file: pytestmark = pytest.mark.usefixtures("needs_sftp"), with
+# needs_sftp imported from here.
+@pytest.fixture
+def needs_sftp(ferry_bin):
+    from conftest import built_features
+    if "sftp" not in built_features(ferry_bin):
+        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
+
+
 def sftp_config(port, extra=None):
     cfg = {"sftp": {"listen": f"{HOST}:{port}"}}
     for k, v in (extra or {}).items():

@@ -457,20 +457,7 @@ def mworld(ferry_bin):
         W.seen = bytearray()
         yield W
     finally:
-        still_mounted = False
-        for m in W.mounts:
-            tt._umount(m)
-            still_mounted |= os.path.ismount(m)
-        keep = os.environ.get("FERRY_KEEP_TMP")
-        if still_mounted:
-            os.environ["FERRY_KEEP_TMP"] = "1"
-        try:
-            for srv in W.servers.values():
-                srv.teardown()
-        finally:
-            if still_mounted and keep is None:
-                del os.environ["FERRY_KEEP_TMP"]
-        shutil.rmtree(W.out_abs, ignore_errors=True)
+        tt.teardown_world(W)
 
 
 def _build_share(mdir, out_abs):

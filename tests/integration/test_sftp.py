@@ -22,15 +22,9 @@ from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, F
                           FXF_EXCL, FXF_READ, FXF_TRUNC, FXF_WRITE, MKDIR, NAME, OPENDIR, READ, READDIR, READLINK,
                           REALPATH, REMOVE, RMDIR, SETSTAT, STAT, WRITE, Raw, client, sstr,
                           start_sftp_server, transport)
+from sftp_helpers import needs_sftp  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")
-
-
-@pytest.fixture
-def needs_sftp(ferry_bin):
-    from conftest import built_features
-    if "sftp" not in built_features(ferry_bin):
-        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
 
 
 @pytest.fixture

@@ -14,22 +14,16 @@ import tempfile
 import paramiko
 import pytest
 
-from conftest import HOST, free_port, require_feature, wait_until
+from conftest import HOST, free_port, require_feature, status_lines, wait_until
 from files_helpers import chown_svc
 from sftp_helpers import client, openssh_sftp, start_sftp_server, transport
 from test_metrics import scrape
+from sftp_helpers import needs_sftp  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")
 
 BIG = 64 << 20
 EVICTED = "421 Server full; closing the oldest connection not logged in to make room. Try again later."
-
-
-@pytest.fixture
-def needs_sftp(ferry_bin):
-    from conftest import built_features
-    if "sftp" not in built_features(ferry_bin):
-        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
 
 
 @pytest.fixture
@@ -47,14 +41,6 @@ def admin_server(make_server, d, extra=None, users=None):
         cfg.setdefault(k, {}).update(v)
     kw = {"users": users} if users else {}
     return start_sftp_server(make_server, cfg, **kw)
-
-
-def status_lines(s):
-    cp = s.ferry("status")
-    assert cp.returncode == 0, cp.stderr
-    lines = cp.stdout.splitlines()
-    assert lines[-1] == ".", lines
-    return lines[:-1]
 
 
 def by_protocol_state(lines):

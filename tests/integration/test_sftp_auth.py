@@ -18,17 +18,11 @@ import pytest
 from conftest import HOST, IS_ROOT, SERVICE_USER, free_port, wait_until
 from sftp_helpers import SFTP_TIMEOUT, sftp_config, start_sftp_server, transport
 from test_otp import PHRASE, answer, otp, six_words, totp_code
+from sftp_helpers import needs_sftp  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")
 
 USERS = (("bob", "pw", None), ("acctuser", "pw", "acct1"), ("otpuser", "static-pw", None))
-
-
-@pytest.fixture
-def needs_sftp(ferry_bin):
-    from conftest import built_features
-    if "sftp" not in built_features(ferry_bin):
-        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
 
 
 def keygen(tmp_path, kind, name=None, bits=None):

@@ -17,18 +17,12 @@ from conftest import IS_ROOT, SERVICE_USER
 from sftp_helpers import (EXTENDED, EXTENDED_REPLY, FX_FAILURE, FX_NO_SUCH_FILE, FX_OP_UNSUPPORTED,
                           FX_PERMISSION_DENIED, FXF_CREAT, FXF_READ, FXF_TRUNC, FXF_WRITE, STAT, STATUS, ATTRS,
                           Raw, client, sstr, start_sftp_server, transport)
+from sftp_helpers import needs_sftp  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")
 
 # 1 MiB and a bit of bytes that are not a pattern, so every block's digest differs.
 DATA = hashlib.shake_256(b"ferry check-file").digest(1 << 20) + b"the tail"
-
-
-@pytest.fixture
-def needs_sftp(ferry_bin):
-    from conftest import built_features
-    if "sftp" not in built_features(ferry_bin):
-        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
 
 
 def put_file(path, data):

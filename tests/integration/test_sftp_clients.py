@@ -4,25 +4,19 @@ through every request that takes a path (the escape list of test_traversal.py's 
 absolute paths, symlinks pointing out): nothing outside the home is read, written, listed or
 removed."""
 
-import hashlib
 import os
 import struct
 
 import pytest
 
 from conftest import IS_ROOT, SERVICE_USER
+from files_helpers import sha256_file
 from sftp_helpers import (CLOSE, DATA, EXTENDED, FXF_CREAT, FXF_READ, FXF_TRUNC, FXF_WRITE, LSTAT, MKDIR, OPEN,
                           OPENDIR, READ, READDIR, REMOVE, RENAME, RMDIR, SETSTAT, STAT, STATUS, Raw, openssh_sftp, sstr,
                           start_sftp_server, transport)
+from sftp_helpers import needs_sftp  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")
-
-
-@pytest.fixture
-def needs_sftp(ferry_bin):
-    from conftest import built_features
-    if "sftp" not in built_features(ferry_bin):
-        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
 
 
 @pytest.fixture
@@ -35,14 +29,6 @@ def _chown(path):
         import pwd
         pw = pwd.getpwnam(SERVICE_USER)
         os.chown(path, pw.pw_uid, pw.pw_gid)
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def test_openssh_sftp_batch(srv, tmp_path):

@@ -6,7 +6,6 @@ FTP traversal suite's world (test_traversal.py: sentinels outside, symlinks poin
 decoy inside), 1 GiB each way by sha256, a killed client's upload, and bad input (truncated,
 oversized, unknown, another session's handles): a status or a closed channel, never a crash."""
 
-import hashlib
 import os
 import shutil
 import signal
@@ -18,25 +17,19 @@ import sys
 import pytest
 
 from conftest import HOST, IS_ROOT, wait_until
-from files_helpers import chown_svc, home_of, make_dir, put_file
+from files_helpers import chown_svc, home_of, make_dir, put_file, sha256_file
 from sftp_helpers import (ATTRS, CLOSE, DATA, EXTENDED, EXTENDED_REPLY, FSTAT, FSETSTAT, FX_BAD_MESSAGE, FX_EOF,
                           FX_FAILURE, FX_NO_SUCH_FILE, FX_OK, FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED, FXF_APPEND,
                           FXF_CREAT, FXF_READ, FXF_TRUNC, FXF_WRITE, LSTAT, MKDIR, NAME, OPEN, OPENDIR, READ,
                           READDIR, READLINK, REALPATH, REMOVE, RENAME, RMDIR, SETSTAT, STAT, STATUS, SYMLINK, WRITE,
                           Raw, openssh_sftp, sstr, start_sftp_server, transport)
+from sftp_helpers import needs_sftp  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("needs_sftp")
 
 SSH_OPTS = ["-F", "/dev/null", "-o", "BatchMode=no", "-o", "StrictHostKeyChecking=no", "-o",
             "UserKnownHostsFile=/dev/null", "-o", "PreferredAuthentications=password", "-o",
             "PubkeyAuthentication=no", "-o", "LogLevel=ERROR"]
-
-
-@pytest.fixture
-def needs_sftp(ferry_bin):
-    from conftest import built_features
-    if "sftp" not in built_features(ferry_bin):
-        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
 
 
 @pytest.fixture
@@ -48,14 +41,6 @@ def need(*tools):
     for t in tools:
         if not shutil.which(t):
             pytest.skip(f"{t} is not installed (scripts/deps.sh FERRY_TEST_PKGS)")
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read(path):

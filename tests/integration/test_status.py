@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import IS_ROOT, SERVICE_USER, wait_until
+from conftest import IS_ROOT, SERVICE_USER, status_lines, wait_until
 from files_helpers import chown_svc, connect_data, parse227
 
 BIG = 64 << 20
@@ -25,14 +25,6 @@ def admsrv(make_server):
     s.admin_sock = sock
     yield s
     shutil.rmtree(d, ignore_errors=True)
-
-
-def status_lines(s):
-    cp = s.ferry("status")
-    assert cp.returncode == 0, cp.stderr
-    lines = cp.stdout.splitlines()
-    assert lines[-1] == ".", lines
-    return lines[:-1]
 
 
 def test_socket_permissions(admsrv):

@@ -132,20 +132,26 @@ def world(ferry_bin):
         W.seen = bytearray()
         yield W
     finally:
-        still_mounted = False
-        for m in W.mounts:
-            _umount(m)
-            still_mounted |= os.path.ismount(m)
-        keep = os.environ.get("FERRY_KEEP_TMP")
-        if still_mounted:   # never let rmtree walk into a procfs
-            os.environ["FERRY_KEEP_TMP"] = "1"
-        try:
-            for srv in W.servers.values():
-                srv.teardown()
-        finally:
-            if still_mounted and keep is None:
-                del os.environ["FERRY_KEEP_TMP"]
-        shutil.rmtree(W.out_abs, ignore_errors=True)
+        teardown_world(W)
+
+
+def teardown_world(W):
+    """Unmounts W's mounts, tears its servers down and removes its outside tree (also
+    test_mounts.py's world)."""
+    still_mounted = False
+    for m in W.mounts:
+        _umount(m)
+        still_mounted |= os.path.ismount(m)
+    keep = os.environ.get("FERRY_KEEP_TMP")
+    if still_mounted:   # never let rmtree walk into a procfs
+        os.environ["FERRY_KEEP_TMP"] = "1"
+    try:
+        for srv in W.servers.values():
+            srv.teardown()
+    finally:
+        if still_mounted and keep is None:
+            del os.environ["FERRY_KEEP_TMP"]
+    shutil.rmtree(W.out_abs, ignore_errors=True)
 
 
 def assert_outside_unchanged(W, what):

@@ -27,19 +27,7 @@
 #include "str.h"
 #include "ban_cases.h"
 #include "policy_cases.h"
-
-/* The schema version as text, and the refusal of the next one: the
- * coordinator renumbers steps at merge, so no test names a number. */
-#define VERSION_STR_(v) #v
-#define VERSION_STR(v) VERSION_STR_(v)
-#define SCHEMA_TEXT VERSION_STR(STORE_SCHEMA_VERSION)
-static const char *newer_refusal(void)
-{
-	static char text[96];
-	(void)snprintf(text, sizeof(text), "schema version %d; this ferry understands version %d",
-		       STORE_SCHEMA_VERSION + 1, STORE_SCHEMA_VERSION);
-	return text;
-}
+#include "schema_text.h"
 
 struct fixture {
 	char dir[256];
