@@ -246,6 +246,8 @@ int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
  * with a quota, the free and available blocks and files are at most what
  * is left of it. */
 int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs *out);
+/* The same for fd (borrowed), a file the user has open at vpath. */
+int files_fd_statvfs(const struct files_user *u, const char *vpath, int fd, struct statvfs *out);
 /* The bytes the user may still upload into directory vpath (FTP AVBL):
  * what is left of the quota's bytes, or without one the
  * file system's space available to unprivileged users (statvfs f_bavail *

@@ -76,6 +76,19 @@ int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs 
 	return r;
 }
 
+int files_fd_statvfs(const struct files_user *u, const char *vpath, int fd, struct statvfs *out)
+{
+	struct files_where w;
+	int r = files_where(u, vpath, &w);
+	if (r == 0)
+		r = files_allow(w.perms, FILES_OP_LIST);
+	if (r == 0)
+		r = vfs_fd_statvfs(fd, out);
+	if (r == 0 && w.vfs == u->vfs)
+		files_statvfs_quota(u, out);
+	return r;
+}
+
 int files_available(const struct files_user *u, const char *vpath, uint64_t *bytes)
 {
 	struct statvfs sv;

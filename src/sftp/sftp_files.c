@@ -576,9 +576,7 @@ void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, stru
 		reply_bad_handle(out, r->id);
 		return;
 	}
-	int e = files_allow(files_perms_at(&srv->c.fu, h->vpath), FILES_OP_LIST);
-	if (e == 0)
-		e = vfs_fd_statvfs(h->fd, &sv);
+	int e = files_fd_statvfs(&srv->c.fu, h->vpath, h->fd, &sv); /* the quota's figures too */
 	if (e) {
 		(void)sftp_reply_errno(out, r->id, e);
 		return;

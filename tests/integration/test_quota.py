@@ -386,6 +386,13 @@ def test_sftp_quota_failure_and_statvfs(make_server, ferry_bin, keydir):
         v = struct.unpack(">11Q", body)
         frsize, bavail, favail = v[1], v[4], v[7]
         assert bavail == (64 * 1024 - 4096) // frsize and favail == 9, v
+        # fstatvfs@openssh.com on a handle: the same figures.
+        h = r.open("/old", FXF_READ)
+        typ, body = r.request(EXTENDED, sstr("fstatvfs@openssh.com") + sstr(h))
+        assert typ == EXTENDED_REPLY
+        fv = struct.unpack(">11Q", body)
+        assert (fv[1], fv[4], fv[7]) == (frsize, bavail, favail), fv
+        assert r.status(CLOSE, sstr(h)) == FX_OK
         # A write past the quota fails with SSH_FX_FAILURE and its message; the upload is gone.
         with pytest.raises(IOError) as ei:
             with c.open("/old", "wb") as f:
