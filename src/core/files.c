@@ -379,9 +379,9 @@ int files_upload_copy(struct vfs_upload *up, int in, uint64_t off_in, uint64_t o
 	return r ? r : vfs_fd_copy(in, off_in, up->fd, off_out, n, copied);
 }
 
-int files_upload_truncate(const struct files_user *u, struct vfs_upload *up, uint64_t size)
+int files_upload_truncate(const struct files_user *u, const char *vpath, struct vfs_upload *up, uint64_t size)
 {
-	int r = files_allow(u->perms, FILES_OP_UPLOAD);
+	int r = files_allow(files_perms_at(u, vpath), FILES_OP_UPLOAD);
 	if (r == 0)
 		r = reserve_to(&container_of(up, struct files_upload, up)->acct, size);
 	return r ? r : vfs_fd_truncate(up->fd, size);

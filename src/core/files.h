@@ -222,10 +222,10 @@ int files_upload_reserve(struct vfs_upload *up, uint64_t offset, uint64_t n);
  * into the upload at off_out, after files_upload_reserve's check; as
  * vfs_fd_copy (*copied: how many went). */
 int files_upload_copy(struct vfs_upload *up, int in, uint64_t off_in, uint64_t off_out, size_t n, size_t *copied);
-/* Cuts or extends the file of an upload (SFTP FSETSTAT size) for a user
- * who may upload (u->perms the bits at its path, files_perms_at); an
- * extension is reserved against the quota first (-EDQUOT). */
-int files_upload_truncate(const struct files_user *u, struct vfs_upload *up, uint64_t size);
+/* Cuts or extends the file of an upload to vpath (SFTP FSETSTAT size) for
+ * a user who may upload there (files_perms_at); an extension is reserved
+ * against the quota first (-EDQUOT). */
+int files_upload_truncate(const struct files_user *u, const char *vpath, struct vfs_upload *up, uint64_t size);
 
 /* ---- open files and directories (SFTP's handles): core/files_fd.c ---- */
 
@@ -233,11 +233,10 @@ int files_upload_truncate(const struct files_user *u, struct vfs_upload *up, uin
  * who may list; *out is the caller's (vfs_dir_close). */
 int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir **out);
 /* The modification time and the permission bits (set-ID and sticky bits
- * dropped) of a file the user has open, asked of files_allow as by path:
- * u->perms must be the bits at the file's path (files_perms_at), as for
- * files_upload_truncate. */
-int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime);
-int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode);
+ * dropped) of a file the user has open (fd, borrowed) at vpath, asked of
+ * files_allow with the bits that apply there (files_perms_at), as by path. */
+int files_fd_set_mtime(const struct files_user *u, const char *vpath, int fd, const struct timespec *mtime);
+int files_fd_set_mode(const struct files_user *u, const char *vpath, int fd, mode_t mode);
 /* The size of the plain file vpath (cut or extended), for a user who may
  * upload; in the home of a user with a quota, an extension past it is
  * -EDQUOT and the change is counted. */

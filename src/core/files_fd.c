@@ -31,15 +31,15 @@ int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir
 	return r;
 }
 
-int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime)
+int files_fd_set_mtime(const struct files_user *u, const char *vpath, int fd, const struct timespec *mtime)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_TIME);
+	int r = files_allow(files_perms_at(u, vpath), FILES_OP_SET_TIME);
 	return r ? r : vfs_fd_set_mtime(fd, mtime);
 }
 
-int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode)
+int files_fd_set_mode(const struct files_user *u, const char *vpath, int fd, mode_t mode)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	int r = files_allow(files_perms_at(u, vpath), FILES_OP_SET_MODE);
 	/* SECURITY: as files_set_mode: no set-ID or sticky bit from a client. */
 	return r ? r : vfs_fd_chmod(fd, mode & 0777);
 }

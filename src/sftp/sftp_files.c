@@ -535,8 +535,6 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 		return;
 	}
 	int e = 0;
-	struct files_user fu = srv->c.fu;
-	fu.perms = files_perms_at(&srv->c.fu, h->vpath); /* dir-perms and shared folders */
 	if (a->flags & SFTP_ATTR_SIZE) {
 		/* OpenSSH's scp writes in place and cuts the file at its end
 		 * (a temporary of a truncating upload is cut, the old file
@@ -545,15 +543,15 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 			(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Not open for writing");
 			return;
 		}
-		e = h->err ? h->err : files_upload_truncate(&fu, h->up, a->size);
+		e = h->err ? h->err : files_upload_truncate(&srv->c.fu, h->vpath, h->up, a->size);
 		if (e == -EDQUOT)
 			h->err = e; /* as a WRITE past the quota: CLOSE discards the upload */
 	}
 	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS))
-		e = files_fd_set_mode(&fu, h->fd, (mode_t)a->perms);
+		e = files_fd_set_mode(&srv->c.fu, h->vpath, h->fd, (mode_t)a->perms);
 	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
 		struct timespec ts = { .tv_sec = (time_t)a->mtime };
-		e = files_fd_set_mtime(&fu, h->fd, &ts);
+		e = files_fd_set_mtime(&srv->c.fu, h->vpath, h->fd, &ts);
 	}
 	(void)sftp_reply_errno(out, r->id, e);
 }
