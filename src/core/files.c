@@ -296,6 +296,7 @@ int files_partial_size(const struct files_user *u, const char *vpath, uint64_t *
 struct files_upload {
 	struct vfs_upload up;
 	struct quota_upload acct;
+	bool append; /* every write lands at the end, whatever its offset */
 };
 
 /* Opens u's quota account of an upload to vpath (before the upload
@@ -343,6 +344,7 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 	if (fu->acct.q && vfs_fstat(up->fd, &st) == 0)
 		fu->acct.pos = (uint64_t)st.st_size;
 	up->durable = u->durable;
+	fu->append = mode == VFS_UPLOAD_APPEND;
 	*out = up;
 	return 0;
 }
@@ -357,9 +359,9 @@ void files_upload_wrote(struct vfs_upload *up, uint64_t n)
 	quota_upload_wrote(&container_of(up, struct files_upload, up)->acct, n);
 }
 
-int files_upload_reserve_to(struct vfs_upload *up, uint64_t end)
+/* Reserves what leaves the upload's file end bytes long: 0, or -EDQUOT. */
+static int reserve_to(struct quota_upload *a, uint64_t end)
 {
-	struct quota_upload *a = &container_of(up, struct files_upload, up)->acct;
 	if (!a->q || end <= a->pos)
 		return 0;
 	uint64_t want = end - a->pos;
@@ -367,6 +369,33 @@ int files_upload_reserve_to(struct vfs_upload *up, uint64_t end)
 		return -EDQUOT;
 	quota_upload_wrote(a, want);
 	return 0;
+}
+
+int files_upload_reserve(struct vfs_upload *up, uint64_t offset, uint64_t n)
+{
+	struct files_upload *fu = container_of(up, struct files_upload, up);
+	uint64_t end;
+	/* An append's write lands at the end (O_APPEND), not at its offset. */
+	if (fu->append)
+		offset = fu->acct.pos;
+	if (__builtin_add_overflow(offset, n, &end))
+		end = UINT64_MAX;
+	return reserve_to(&fu->acct, end);
+}
+
+int files_upload_copy(struct vfs_upload *up, int in, uint64_t off_in, uint64_t off_out, size_t n, size_t *copied)
+{
+	*copied = 0;
+	int r = files_upload_reserve(up, off_out, n);
+	return r ? r : vfs_fd_copy(in, off_in, up->fd, off_out, n, copied);
+}
+
+int files_upload_truncate(const struct files_user *u, const char *vpath, struct vfs_upload *up, uint64_t size)
+{
+	int r = files_allow(files_perms_at(u, vpath), FILES_OP_UPLOAD);
+	if (r == 0)
+		r = reserve_to(&container_of(up, struct files_upload, up)->acct, size);
+	return r ? r : vfs_fd_truncate(up->fd, size);
 }
 
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted)

@@ -214,9 +214,18 @@ int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
 uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want);
 /* n of the granted bytes are in the file. */
 void files_upload_wrote(struct vfs_upload *up, uint64_t n);
-/* A write at an offset (SFTP) that leaves the file end bytes long: 0 when
- * the quota has room for it (reserved), else -EDQUOT. */
-int files_upload_reserve_to(struct vfs_upload *up, uint64_t end);
+/* A write of n bytes at offset (SFTP; an append's goes to the end
+ * whatever its offset): 0 when the quota has room for what it adds to the
+ * file (reserved), else -EDQUOT. */
+int files_upload_reserve(struct vfs_upload *up, uint64_t offset, uint64_t n);
+/* Server-side copy (SFTP copy-data): n bytes of in (borrowed) from off_in
+ * into the upload at off_out, after files_upload_reserve's check; as
+ * vfs_fd_copy (*copied: how many went). */
+int files_upload_copy(struct vfs_upload *up, int in, uint64_t off_in, uint64_t off_out, size_t n, size_t *copied);
+/* Cuts or extends the file of an upload to vpath (SFTP FSETSTAT size) for
+ * a user who may upload there (files_perms_at); an extension is reserved
+ * against the quota first (-EDQUOT). */
+int files_upload_truncate(const struct files_user *u, const char *vpath, struct vfs_upload *up, uint64_t size);
 
 /* ---- open files and directories (SFTP's handles): core/files_fd.c ---- */
 
@@ -224,19 +233,20 @@ int files_upload_reserve_to(struct vfs_upload *up, uint64_t end);
  * who may list; *out is the caller's (vfs_dir_close). */
 int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir **out);
 /* The modification time and the permission bits (set-ID and sticky bits
- * dropped) of a file the user has open, asked of files_allow as by path:
- * u->perms must be the bits at the file's path (files_perms_at), as for
- * files_fd_truncate. */
-int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime);
-int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode);
-/* The size of a file the user has open for writing, or of the plain file
- * vpath (cut or extended), for a user who may upload. */
-int files_fd_truncate(const struct files_user *u, int fd, uint64_t size);
+ * dropped) of a file the user has open (fd, borrowed) at vpath, asked of
+ * files_allow with the bits that apply there (files_perms_at), as by path. */
+int files_fd_set_mtime(const struct files_user *u, const char *vpath, int fd, const struct timespec *mtime);
+int files_fd_set_mode(const struct files_user *u, const char *vpath, int fd, mode_t mode);
+/* The size of the plain file vpath (cut or extended), for a user who may
+ * upload; in the home of a user with a quota, an extension past it is
+ * -EDQUOT and the change is counted. */
 int files_truncate(const struct files_user *u, const char *vpath, uint64_t size);
 /* The figures of the file system holding vpath, for a user who may list;
  * with a quota, the free and available blocks and files are at most what
  * is left of it. */
 int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs *out);
+/* The same for fd (borrowed), a file the user has open at vpath. */
+int files_fd_statvfs(const struct files_user *u, const char *vpath, int fd, struct statvfs *out);
 /* The bytes the user may still upload into directory vpath (FTP AVBL):
  * what is left of the quota's bytes, or without one the
  * file system's space available to unprivileged users (statvfs f_bavail *

@@ -31,15 +31,15 @@ int files_dir_open(const struct files_user *u, const char *vpath, struct vfs_dir
 	return r;
 }
 
-int files_fd_set_mtime(const struct files_user *u, int fd, const struct timespec *mtime)
+int files_fd_set_mtime(const struct files_user *u, const char *vpath, int fd, const struct timespec *mtime)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_TIME);
+	int r = files_allow(files_perms_at(u, vpath), FILES_OP_SET_TIME);
 	return r ? r : vfs_fd_set_mtime(fd, mtime);
 }
 
-int files_fd_set_mode(const struct files_user *u, int fd, mode_t mode)
+int files_fd_set_mode(const struct files_user *u, const char *vpath, int fd, mode_t mode)
 {
-	int r = files_allow(u->perms, FILES_OP_SET_MODE);
+	int r = files_allow(files_perms_at(u, vpath), FILES_OP_SET_MODE);
 	/* SECURITY: as files_set_mode: no set-ID or sticky bit from a client. */
 	return r ? r : vfs_fd_chmod(fd, mode & 0777);
 }
@@ -76,6 +76,19 @@ int files_statvfs(const struct files_user *u, const char *vpath, struct statvfs 
 	return r;
 }
 
+int files_fd_statvfs(const struct files_user *u, const char *vpath, int fd, struct statvfs *out)
+{
+	struct files_where w;
+	int r = files_where(u, vpath, &w);
+	if (r == 0)
+		r = files_allow(w.perms, FILES_OP_LIST);
+	if (r == 0)
+		r = vfs_fd_statvfs(fd, out);
+	if (r == 0 && w.vfs == u->vfs)
+		files_statvfs_quota(u, out);
+	return r;
+}
+
 int files_available(const struct files_user *u, const char *vpath, uint64_t *bytes)
 {
 	struct statvfs sv;
@@ -101,17 +114,29 @@ int files_available(const struct files_user *u, const char *vpath, uint64_t *byt
 	return 0;
 }
 
-int files_fd_truncate(const struct files_user *u, int fd, uint64_t size)
-{
-	int r = files_allow(u->perms, FILES_OP_UPLOAD);
-	return r ? r : vfs_fd_truncate(fd, size);
-}
-
 int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
 {
 	struct files_where w;
+	struct stat st;
+	struct quota_upload a = { 0 };
 	int r = files_where(u, vpath, &w);
 	if (r == 0)
 		r = files_allow(w.perms, FILES_OP_UPLOAD);
-	return r ? r : vfs_truncate(w.vfs, w.sub, size);
+	if (r)
+		return r;
+	/* A file of the user's home changes size as an upload written in
+	 * place would: an extension is reserved first, the change counted. */
+	if (u->quota && w.vfs == u->vfs && vfs_stat(w.vfs, w.sub, &st) == 0 && S_ISREG(st.st_mode)) {
+		a = (struct quota_upload){ .q = quota_user_ref(u->quota),
+					   .base = (uint64_t)st.st_size,
+					   .old_file = true,
+					   .pos = (uint64_t)st.st_size };
+		r = quota_upload_start(&a);
+		if (r == 0 && size > a.pos && quota_upload_grant(&a, size - a.pos) < size - a.pos)
+			r = -EDQUOT;
+	}
+	if (r == 0)
+		r = vfs_truncate(w.vfs, w.sub, size);
+	quota_upload_end(&a, r == 0, size);
+	return r;
 }

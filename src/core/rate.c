@@ -162,3 +162,13 @@ void rate_give_back2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t 
 	rate_give_back(own, n);
 	rate_give_back(srv, n);
 }
+
+void rate_settle2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t granted, uint64_t moved, uint64_t now_us)
+{
+	if (moved < granted) {
+		rate_give_back2(own, srv, granted - moved);
+	} else if (moved > granted) {
+		rate_charge(own, moved - granted, now_us);
+		rate_charge(srv, moved - granted, now_us);
+	}
+}

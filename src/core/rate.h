@@ -62,6 +62,11 @@ uint64_t rate_wait_us(struct rate_bucket *b, uint64_t want, uint64_t now_us);
 uint64_t rate_take2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t want, uint64_t now_us,
 		    uint64_t *wait_us);
 void rate_give_back2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t n);
+/* After a transfer step granted granted bytes and moved moved: gives back
+ * what it did not move, or charges both buckets what it moved beyond the
+ * grant (a listing's chunk, TYPE A's CRs, an SFTP packet passed whole):
+ * the next grants wait for it. */
+void rate_settle2(struct rate_bucket *own, struct rate_bucket *srv, uint64_t granted, uint64_t moved, uint64_t now_us);
 
 /* What a paused transfer waits for before it moves again: 10 ms worth
  * (at most a hundred wake-ups a second), at least 1 KiB, at most a burst. */

@@ -106,13 +106,7 @@ void datachan_rate_give_back(struct datachan *d, uint64_t n)
  * TYPE A's added CRs) are owed: the next grants wait for them. */
 static void rate_settle(struct datachan *d, uint64_t granted, uint64_t used)
 {
-	if (used < granted) {
-		datachan_rate_give_back(d, granted - used);
-	} else if (used > granted) {
-		uint64_t now = util_now_us();
-		rate_charge(own_bucket(d), used - granted, now);
-		rate_charge(srv_bucket(d), used - granted, now);
-	}
+	rate_settle2(own_bucket(d), srv_bucket(d), granted, used, util_now_us());
 }
 
 /* A stream that failed: a stacked transport's refusal of the client's

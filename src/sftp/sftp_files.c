@@ -377,7 +377,7 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
 	}
 	/* The quota's check (core/files.h): a write that would pass it fails
 	 * the upload, which CLOSE then discards. */
-	int e = files_upload_reserve_to(h->up, r->offset + r->data.n < r->offset ? UINT64_MAX : r->offset + r->data.n);
+	int e = files_upload_reserve(h->up, r->offset, r->data.n);
 	if (!e)
 		e = vfs_fd_pwrite(h->fd, r->data.p, r->data.n, r->offset);
 	if (e)
@@ -431,7 +431,7 @@ bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, str
 	if (__builtin_add_overflow(r->offset, done, &off_in) || __builtin_add_overflow(r->offset2, done, &off_out))
 		e = -EFBIG;
 	if (e == 0)
-		e = vfs_fd_copy(rh->fd, off_in, wh->fd, off_out, step, &got);
+		e = files_upload_copy(wh->up, rh->fd, off_in, off_out, step, &got); /* the quota's check */
 	rh->bytes += got;
 	wh->bytes += got;
 	if (e) {
@@ -535,8 +535,6 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 		return;
 	}
 	int e = 0;
-	struct files_user fu = srv->c.fu;
-	fu.perms = files_perms_at(&srv->c.fu, h->vpath); /* dir-perms and shared folders */
 	if (a->flags & SFTP_ATTR_SIZE) {
 		/* OpenSSH's scp writes in place and cuts the file at its end
 		 * (a temporary of a truncating upload is cut, the old file
@@ -545,13 +543,15 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 			(void)sftp_put_status(out, r->id, SFTP_PERMISSION_DENIED, "Not open for writing");
 			return;
 		}
-		e = h->err ? h->err : files_fd_truncate(&fu, h->fd, a->size);
+		e = h->err ? h->err : files_upload_truncate(&srv->c.fu, h->vpath, h->up, a->size);
+		if (e == -EDQUOT)
+			h->err = e; /* as a WRITE past the quota: CLOSE discards the upload */
 	}
 	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS))
-		e = files_fd_set_mode(&fu, h->fd, (mode_t)a->perms);
+		e = files_fd_set_mode(&srv->c.fu, h->vpath, h->fd, (mode_t)a->perms);
 	if (e == 0 && (a->flags & SFTP_ATTR_ACMODTIME)) {
 		struct timespec ts = { .tv_sec = (time_t)a->mtime };
-		e = files_fd_set_mtime(&fu, h->fd, &ts);
+		e = files_fd_set_mtime(&srv->c.fu, h->vpath, h->fd, &ts);
 	}
 	(void)sftp_reply_errno(out, r->id, e);
 }
@@ -574,9 +574,7 @@ void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, stru
 		reply_bad_handle(out, r->id);
 		return;
 	}
-	int e = files_allow(files_perms_at(&srv->c.fu, h->vpath), FILES_OP_LIST);
-	if (e == 0)
-		e = vfs_fd_statvfs(h->fd, &sv);
+	int e = files_fd_statvfs(&srv->c.fu, h->vpath, h->fd, &sv); /* the quota's figures too */
 	if (e) {
 		(void)sftp_reply_errno(out, r->id, e);
 		return;

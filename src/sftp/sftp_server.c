@@ -367,8 +367,7 @@ static bool rate_admit(struct sftp_server *srv, const struct sftp_req *r)
 	uint64_t g = rate_take2(own, sb, want, now, &srv->rate_wait_us);
 	if (g == 0)
 		return false;
-	rate_charge(own, want - g, now);
-	rate_charge(sb, want - g, now);
+	rate_settle2(own, sb, g, want, now); /* the rest is owed */
 	return true;
 }
 
@@ -382,8 +381,7 @@ static void rate_settle_read(struct sftp_server *srv, const struct sftp_req *r, 
 	size_t sent = 0, hdr = 4 + 1 + 4 + 4;
 	if (out->len > before + hdr && (uint8_t)buf_data(out)[before + 4] == SFTP_DATA)
 		sent = out->len - before - hdr;
-	if (sent < r->len)
-		rate_give_back2(srv->c.own_down, srv->c.srv_down, r->len - sent);
+	rate_settle2(srv->c.own_down, srv->c.srv_down, r->len, sent, util_now_us());
 }
 
 int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, size_t out_high, unsigned *budget)

@@ -26,7 +26,9 @@ import pytest
 from conftest import built_features, wait_until
 from files_helpers import (DATA_TIMEOUT, Session, home_of, make_dir, put_file,
                            read_bytes)
-from sftp_helpers import EXTENDED, EXTENDED_REPLY, Raw, client, sstr, start_sftp_server, transport
+from sftp_helpers import (CLOSE, EXTENDED, EXTENDED_REPLY, FSETSTAT, FX_FAILURE, FX_OK, FXF_APPEND, FXF_CREAT,
+                          FXF_READ, FXF_TRUNC, FXF_WRITE, SETSTAT, STATUS, WRITE, Raw, client, sstr,
+                          start_sftp_server, transport)
 
 FERRY_STORES = ("sqlite", "postgres")
 
@@ -384,6 +386,13 @@ def test_sftp_quota_failure_and_statvfs(make_server, ferry_bin, keydir):
         v = struct.unpack(">11Q", body)
         frsize, bavail, favail = v[1], v[4], v[7]
         assert bavail == (64 * 1024 - 4096) // frsize and favail == 9, v
+        # fstatvfs@openssh.com on a handle: the same figures.
+        h = r.open("/old", FXF_READ)
+        typ, body = r.request(EXTENDED, sstr("fstatvfs@openssh.com") + sstr(h))
+        assert typ == EXTENDED_REPLY
+        fv = struct.unpack(">11Q", body)
+        assert (fv[1], fv[4], fv[7]) == (frsize, bavail, favail), fv
+        assert r.status(CLOSE, sstr(h)) == FX_OK
         # A write past the quota fails with SSH_FX_FAILURE and its message; the upload is gone.
         with pytest.raises(IOError) as ei:
             with c.open("/old", "wb") as f:
@@ -397,6 +406,64 @@ def test_sftp_quota_failure_and_statvfs(make_server, ferry_bin, keydir):
     assert read_bytes(os.path.join(home, "old")) == b"o" * 4096
     assert no_temporaries(home) == []
     wait_usage(srv, (4096, 1))
+
+
+def test_sftp_quota_every_write_path(make_server, ferry_bin, keydir):
+    """Besides WRITE, what else grows a file of the home counts against the quota in core:
+    copy-data into an upload, FSETSTAT and SETSTAT extending a file, and a WRITE to a handle opened
+    to append (its offset says nothing: the bytes land at the end). Each is refused past the quota
+    with its message and nothing is left beyond it; a SETSTAT that cuts a file frees its bytes."""
+    srv = _sftp_server(make_server, ferry_bin, keydir)
+    home = home_of(srv)
+    ferry_ok(srv, "user", "set", "bob", "--quota-bytes", "64K", "--quota-files", "10")
+    ferry_ok(srv, "quota", "scan", "bob")
+    put_file(os.path.join(home, "big"), b"b" * (100 * 1024))  # outside ferry: not counted
+    t = transport(srv)
+    r = Raw(t)
+    try:
+        oh = r.open("/old", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+        assert r.status(WRITE, sstr(oh) + struct.pack(">Q", 0) + sstr(b"o" * 4096)) == FX_OK
+        assert r.status(CLOSE, sstr(oh)) == FX_OK
+        wait_usage(srv, (4096, 1))
+        # copy-data of 100 KiB into a new upload: refused, the upload discarded at CLOSE.
+        rh = r.open("/big", FXF_READ)
+        wh = r.open("/copy", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+        typ, body = r.request(EXTENDED, sstr("copy-data") + sstr(rh) + struct.pack(">QQ", 0, 0) + sstr(wh)
+                              + struct.pack(">Q", 0))
+        assert typ == STATUS and struct.unpack(">I", body[:4])[0] == FX_FAILURE, (typ, body)
+        assert b"Quota exceeded" in body, body
+        r.status(CLOSE, sstr(wh))
+        assert r.status(CLOSE, sstr(rh)) == FX_OK
+        assert not os.path.exists(os.path.join(home, "copy"))
+        # FSETSTAT extending an upload to 1 MiB.
+        wh = r.open("/ext", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+        typ, body = r.request(FSETSTAT, sstr(wh) + struct.pack(">IQ", 1, 1 << 20))
+        assert typ == STATUS and struct.unpack(">I", body[:4])[0] == FX_FAILURE, (typ, body)
+        assert b"Quota exceeded" in body, body
+        r.status(CLOSE, sstr(wh))
+        assert not os.path.exists(os.path.join(home, "ext"))
+        # SETSTAT extending /old to 1 MiB: refused, the file as it was.
+        typ, body = r.request(SETSTAT, sstr("/old") + struct.pack(">IQ", 1, 1 << 20))
+        assert typ == STATUS and struct.unpack(">I", body[:4])[0] == FX_FAILURE, (typ, body)
+        assert b"Quota exceeded" in body, body
+        assert read_bytes(os.path.join(home, "old")) == b"o" * 4096
+        # An append of 100 KiB, each WRITE at offset 0.
+        ah = r.open("/old", FXF_WRITE | FXF_APPEND)
+        codes = [r.status(WRITE, sstr(ah) + struct.pack(">Q", 0) + sstr(b"a" * 32768)) for _ in range(3)]
+        assert codes[:1] == [FX_OK] and FX_FAILURE in codes, codes
+        r.status(CLOSE, sstr(ah))
+        size = os.path.getsize(os.path.join(home, "old"))
+        assert size <= 64 * 1024
+        # (The store adds each change on the job pool, in any order, and never goes below 0:
+        # wait for this one before the cut's negative change.)
+        wait_usage(srv, (size, 1))
+        # SETSTAT cutting a file: its bytes are freed.
+        assert r.status(SETSTAT, sstr("/old") + struct.pack(">IQ", 1, 1000)) == FX_OK
+    finally:
+        t.close()
+    assert read_bytes(os.path.join(home, "old")) == b"o" * 1000
+    assert no_temporaries(home) == []
+    wait_usage(srv, (1000, 1))
 
 
 # --------------------------------------------------------------------------- bandwidth

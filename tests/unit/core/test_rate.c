@@ -138,6 +138,28 @@ static void test_take2(void **state)
 	assert_int_equal(rate_take2(NULL, &srv, 1ull << 35, T0, &w), 1ull << 35);
 }
 
+/* A step's settlement on both buckets: what was not moved comes back,
+ * what was moved beyond the grant is owed by both. */
+static void test_settle2(void **state)
+{
+	(void)state;
+	struct rate_bucket own, srv;
+	uint64_t w = 0;
+	rate_init(&own, 1000 * 1000, T0);
+	rate_init(&srv, 1000 * 1000, T0);
+	uint64_t burst = rate_burst(1000 * 1000);
+	assert_int_equal(rate_take2(&own, &srv, burst, T0, &w), burst);
+	rate_settle2(&own, &srv, burst, burst - 5000, T0);
+	assert_int_equal(rate_take(&own, burst, T0), 5000);
+	assert_int_equal(rate_take(&srv, burst, T0), 5000);
+	rate_settle2(&own, &srv, 0, 20000, T0);
+	assert_int_equal(rate_wait_us(&own, 1, T0), 20001);
+	assert_int_equal(rate_wait_us(&srv, 1, T0), 20001);
+	rate_settle2(&own, &srv, 100, 100, T0); /* moved what was granted: nothing */
+	assert_int_equal(rate_wait_us(&own, 1, T0), 20001);
+	rate_settle2(NULL, NULL, 10, 20, T0); /* no buckets: nothing */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_give_back_and_charge),
 		cmocka_unit_test(test_take2),
+		cmocka_unit_test(test_settle2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
