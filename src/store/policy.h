@@ -151,7 +151,8 @@ int policy_load(const struct userstore_ops *ops, struct userstore *s, enum polic
  * user's home as the store counts them (core/quota.h keeps the count and
  * enforces it). usage_get: 0 and 0, 0 when no row is kept yet. usage_add
  * adds the deltas in one statement, so every node's changes add up
- * exactly; a total never goes below 0. usage_set replaces both (ferry
+ * exactly in whatever order they arrive; a total is stored unclamped and
+ * read as 0 when below 0. usage_set replaces both (ferry
  * quota scan). Both: -ENOENT when no such user. Blocking. */
 int policy_usage_get(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t *bytes,
 		     uint64_t *files);

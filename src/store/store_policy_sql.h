@@ -20,8 +20,10 @@
 #define STORE_POLICY_GET(table)                                                                                        \
 	"SELECT attr, key, value FROM " table " WHERE name = " POL_P1 " ORDER BY attr" POL_ORDER ", key" POL_ORDER
 
-/* x, or 0 when x is negative (usage never goes below zero), in both
- * dialects. */
+/* x, or 0 when x is negative, in both dialects. Usage is stored as the raw
+ * sum of every change and clamped only when read: the changes of one user
+ * may reach the store in any order (each is its own job on the pool), and
+ * a sum is the same in every order, a sum clamped at each step is not. */
 #define STORE_USAGE_MAX0(x) "CASE WHEN " x " < 0 THEN 0 ELSE " x " END"
 
 #define STORE_POLICY_SQL_INIT                                                                                          \
@@ -42,17 +44,12 @@
 	[STORE_POL_GROUP_PUT] = STORE_POLICY_PUT("group_policy", "groups"),                                            \
 	[STORE_POL_GROUP_DEL_ATTR] = STORE_POLICY_DEL("group_policy"),                                                 \
 	[STORE_POL_GROUP_GET] = STORE_POLICY_GET("group_policy"),                                                      \
-	[STORE_POL_USAGE_GET] =                                                                                        \
-	    "SELECT CAST(bytes AS TEXT), CAST(files AS TEXT) FROM quota_usage WHERE name = " POL_P1,                   \
-	[STORE_POL_USAGE_ADD] =                                                                                        \
-	    "INSERT INTO quota_usage(name, bytes, files) SELECT " POL_P1                                               \
-	    ", " STORE_USAGE_MAX0("CAST(" POL_P2 " AS BIGINT)") ", " STORE_USAGE_MAX0(                                 \
-		"CAST(" POL_P3                                                                                         \
-		" AS BIGINT)") " FROM users WHERE name = " POL_P1                                                      \
-			       " ON CONFLICT(name) DO UPDATE SET bytes = " STORE_USAGE_MAX0(                           \
-				   "quota_usage.bytes + CAST(" POL_P2                                                  \
-				   " AS BIGINT)") ", files = " STORE_USAGE_MAX0("quota_usage.files + CAST(" POL_P3     \
-										" AS BIGINT)"),                        \
+	[STORE_POL_USAGE_GET] = "SELECT CAST(" STORE_USAGE_MAX0("bytes") " AS TEXT), CAST(" STORE_USAGE_MAX0(          \
+	    "files") " AS TEXT) FROM quota_usage WHERE name = " POL_P1,                                                \
+	[STORE_POL_USAGE_ADD] = "INSERT INTO quota_usage(name, bytes, files) SELECT " POL_P1 ", CAST(" POL_P2          \
+				" AS BIGINT), CAST(" POL_P3 " AS BIGINT) FROM users WHERE name = " POL_P1              \
+				" ON CONFLICT(name) DO UPDATE SET bytes = quota_usage.bytes + excluded.bytes, "        \
+				"files = quota_usage.files + excluded.files",                                          \
 	[STORE_POL_USAGE_SET] = "INSERT INTO quota_usage(name, bytes, files) SELECT " POL_P1 ", CAST(" POL_P2          \
 				" AS BIGINT), CAST(" POL_P3 " AS BIGINT) FROM users WHERE name = " POL_P1              \
 				" ON CONFLICT(name) DO UPDATE SET bytes = excluded.bytes, files = excluded.files",

@@ -169,11 +169,33 @@ static void policy_case_attrs(const struct userstore_ops *ops, struct userstore 
 	assert_string_equal(policy_rows_text(ops, s, POLICY_GROUP, "g", &seen), "");
 }
 
+/* Usage changes reach the store as separate jobs in any order: a delete's
+ * -500 stored before the upload's +1000 must still leave 500 (a total
+ * clamped at 0 at each step left 1000). */
+static void policy_case_usage_order(const struct userstore_ops *ops, struct userstore *s)
+{
+	uint64_t b = 9, f = 9;
+	policy_user(ops, s, "uma");
+	assert_int_equal(policy_usage_get(ops, s, "uma", &b, &f), 0);
+	assert_true(b == 0 && f == 0);
+	assert_int_equal(policy_usage_add(ops, s, "uma", -500, -1), 0);
+	assert_int_equal(policy_usage_get(ops, s, "uma", &b, &f), 0);
+	assert_true(b == 0 && f == 0); /* read as 0 while below it */
+	assert_int_equal(policy_usage_add(ops, s, "uma", 1000, 1), 0);
+	assert_int_equal(policy_usage_get(ops, s, "uma", &b, &f), 0);
+	assert_true(b == 500 && f == 0);
+	assert_int_equal(policy_usage_add(ops, s, "uma", 32, 2), 0);
+	assert_int_equal(policy_usage_get(ops, s, "uma", &b, &f), 0);
+	assert_true(b == 532 && f == 2);
+	assert_int_equal(policy_usage_add(ops, s, "nobody-here", 1, 1), -ENOENT);
+}
+
 static void policy_cases_run(const struct userstore_ops *ops, struct userstore *s)
 {
 	policy_case_groups(ops, s);
 	policy_case_members(ops, s);
 	policy_case_attrs(ops, s);
+	policy_case_usage_order(ops, s);
 }
 
 #endif
