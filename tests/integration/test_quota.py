@@ -424,3 +424,43 @@ def test_user_rate_down(make_server):
         assert b"".join(chunks) == data
     finally:
         ftp.close()
+
+
+def test_curl_upload_crossing_the_quota(make_server, tmp_path):
+    """curl -T (a real client) crossing the quota mid-upload, then at the quota. Mid-upload: 128 MiB
+    (more than every socket buffer on the way can hold, so curl is still sending when ferryd stops
+    reading) is cut off by ferryd with 552 and the data connection closed under it: curl fails with
+    exit 55 (CURLE_SEND_ERROR) and nothing else; the old file is intact, no temporary is left, the log says why and
+    the usage stays exact. Uploads that fit go through (exit 0, exact bytes), up to the quota
+    exactly; at the quota the next upload is refused before its 150 with 552, and curl fails with
+    exit 25 (CURLE_UPLOAD_FAILED) and shows the 552."""
+    from test_clients import need, run
+    srv = quota_server(make_server, quota_bytes="100K")
+    home = home_of(srv)
+    old = os.urandom(10_000)
+    put_file(os.path.join(home, "f"), old)
+    ferry_ok(srv, "quota", "scan", "bob")
+    wait_usage(srv, (10_000, 1))
+    curl = [need("curl"), "-sS", "--max-time", "120", "--connect-timeout", "10", "-u", "bob:pw"]
+    url = f"ftp://{srv.host}:{srv.port}/"
+    cp = subprocess.run(["bash", "-c", 'head -c 128M /dev/zero | "$@"', "sh"] + curl + ["-T", "-", url + "f"],
+                        capture_output=True, text=True, timeout=180)
+    assert cp.returncode == 55, (cp.returncode, cp.stderr)
+    # ECONNRESET or EPIPE, as the reset meets curl's next write or its current one
+    assert re.fullmatch(r"curl: \(55\) Send failure: (Connection reset by peer|Broken pipe)\n", cp.stderr), cp.stderr
+    assert read_bytes(os.path.join(home, "f")) == old
+    assert no_temporaries(home) == []
+    srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/f" .*status=failed reason=quota', timeout=60)
+    wait_usage(srv, (10_000, 1))
+    for name, n in (("g", 50_000), ("h", 100 * 1024 - 60_000)):
+        src = tmp_path / name
+        src.write_bytes(os.urandom(n))
+        cp = run(curl + ["-T", str(src), url + name])
+        assert cp.returncode == 0, cp.stderr
+        assert read_bytes(os.path.join(home, name)) == src.read_bytes()
+    wait_usage(srv, (100 * 1024, 3))
+    cp = run(curl + ["-v", "-T", str(tmp_path / "g"), url + "i"])
+    assert cp.returncode == 25, (cp.returncode, cp.stderr)
+    assert "< 552 Exceeded storage allocation" in cp.stderr and "< 150" not in cp.stderr, cp.stderr
+    assert not os.path.exists(os.path.join(home, "i"))
+    wait_usage(srv, (100 * 1024, 3))
