@@ -51,7 +51,7 @@ def usage(srv, user="bob"):
 
 
 def wait_usage(srv, want, user="bob"):
-    wait_until(lambda: usage(srv, user) == want, timeout=10, what=f"usage {want} (now {usage(srv, user)})")
+    wait_until(lambda: usage(srv, user) == want, timeout=60, what=f"usage {want} (now {usage(srv, user)})")
 
 
 def disk_usage(home):

@@ -176,7 +176,7 @@ def test_host_limit(vsrv):
         e.expect("HOST a.test", 220)
         e.expect("USER bob", 331)
         return e.cmd("PASS pw-a").code == 230
-    wait_until(bob_again, timeout=5, what="a.test bob's freed slot")
+    wait_until(bob_again, timeout=60, interval=0.2, what="a.test bob's freed slot")
     for c in others:
         c.close()
 
@@ -507,7 +507,7 @@ def test_cli_quota_of_a_host_user(vsrv):
     finally:
         f.close()
     want = (whoami_a + 1000, 2, "a.test")
-    wait_until(lambda: quota_bytes(vsrv, "show", "bob", "--host", "a.test") == want, timeout=10,
+    wait_until(lambda: quota_bytes(vsrv, "show", "bob", "--host", "a.test") == want, timeout=60,
                what="a.test's bob's usage")
     out = vsrv.ferry("quota", "show", "--host", "a.test", "bob", check=True).stdout
     assert out.startswith(f"user: bob\nhost: a.test\nbytes: {whoami_a + 1000} used of 1048576, "), out
