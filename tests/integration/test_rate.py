@@ -294,7 +294,7 @@ def test_sftp_throttled_exact(make_server, ferry_bin, tmp_path):
     """SFTP under both caps: a pipelined download (paramiko prefetches many READs) and an upload
     (pipelined WRITEs) arrive exact; requests held back by the bucket wait on a loop timer, and the
     same session's other requests (stat, listdir) are still answered afterwards. OpenSSH's sftp
-    gets the same file exact."""
+    gets the same file exact and puts it back exact."""
     from conftest import built_features
     if "sftp" not in built_features(ferry_bin):
         pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
@@ -313,6 +313,8 @@ def test_sftp_throttled_exact(make_server, ferry_bin, tmp_path):
         assert "s_up.bin" in c.listdir("/")
     finally:
         c.close()
-    r = openssh_sftp(srv, ["get /s.bin got.bin"], cwd=str(tmp_path))
+    r = openssh_sftp(srv, ["get /s.bin got.bin", "put got.bin /o_up.bin"], cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert sha((tmp_path / "got.bin").read_bytes()) == sha(body)
+    # and OpenSSH's pipelined upload under rate_up arrives exact
+    assert sha(read_bytes(os.path.join(home_of(srv), "o_up.bin"))) == sha(body)
