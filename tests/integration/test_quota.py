@@ -399,6 +399,34 @@ def test_sftp_quota_failure_and_statvfs(make_server, ferry_bin, keydir):
     wait_usage(srv, (4096, 1))
 
 
+def test_openssh_sftp_put_crossing_the_quota(make_server, ferry_bin, keydir, tmp_path):
+    """OpenSSH's sftp (a real client) putting over a file across the quota: its batch fails (exit
+    1) at the refused write, the old file is intact, no temporary is left and the usage is exact;
+    a put that fits goes through, exact."""
+    from sftp_helpers import openssh_sftp
+    srv = _sftp_server(make_server, ferry_bin, keydir)
+    home = home_of(srv)
+    old = os.urandom(4096)
+    put_file(os.path.join(home, "old"), old)
+    ferry_ok(srv, "user", "set", "bob", "--quota-bytes", "64K")
+    ferry_ok(srv, "quota", "scan", "bob")
+    wait_usage(srv, (4096, 1))
+    os.chmod(tmp_path, 0o755)
+    (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20))
+    (tmp_path / "fits.bin").write_bytes(os.urandom(30_000))
+    cp = openssh_sftp(srv, ["put big.bin /old"], cwd=str(tmp_path))
+    assert cp.returncode == 1, (cp.returncode, cp.stdout, cp.stderr)
+    # SSH_FX_FAILURE on the write (OpenSSH shows the status' name, not its message)
+    assert cp.stderr.startswith('write remote "/old": Failure\n'), cp.stderr
+    assert read_bytes(os.path.join(home, "old")) == old
+    assert no_temporaries(home) == []
+    wait_usage(srv, (4096, 1))
+    cp = openssh_sftp(srv, ["put fits.bin /fits.bin"], cwd=str(tmp_path))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert read_bytes(os.path.join(home, "fits.bin")) == (tmp_path / "fits.bin").read_bytes()
+    wait_usage(srv, (34_096, 2))
+
+
 # --------------------------------------------------------------------------- bandwidth
 
 def test_user_rate_down(make_server):
