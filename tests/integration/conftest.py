@@ -724,7 +724,7 @@ class FerryServer:
         assert self.alive(), "ferryd is not running"
         os.kill(self.proc.pid, sig)
 
-    def reload(self, timeout=5.0):
+    def reload(self, timeout=60.0):
         """SIGHUP; waits (bounded) until the log shows the reload result; returns that line."""
         before = self.log().count("configuration reloaded") + self.log().count("reload failed")
         self.signal(signal.SIGHUP)
@@ -778,7 +778,7 @@ class FerryServer:
         except FileNotFoundError:
             return b""
 
-    def wait_log(self, pattern, timeout=5.0, count=1):
+    def wait_log(self, pattern, timeout=30.0, count=1):
         """Waits (bounded) until regex `pattern` matches at least `count` times in the log."""
         rx = re.compile(pattern)
         wait_until(lambda: len(rx.findall(self.log())) >= count, timeout,

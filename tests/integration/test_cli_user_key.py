@@ -118,8 +118,11 @@ def test_duplicate_refused(env, tmp_path):
     assert r.returncode == 2, fail_msg(r)
     assert r.stderr == f"ferry: user 'bob' already has the key {fp}\n"
     assert [k[2] for k in keys(env)] == ["first"]
-    # Another user may have the same key.
-    assert env.run("user", "key", "add", "alice", input=line).returncode == 0
+    # Another user may have the same key (and bob keeps his).
+    r = env.run("user", "key", "add", "alice", input=line)
+    assert r.returncode == 0, fail_msg(r)
+    assert [k[:3] for k in keys(env, "alice")] == [[fp, "ssh-ed25519", "first"]]
+    assert [k[0] for k in keys(env)] == [fp]
 
 
 def test_unknown_user_and_fingerprint(env, tmp_path):

@@ -175,15 +175,29 @@ def test_hash_needs_login_and_read_permission(server, wd, ctl):
     c.expect(f"XCRC {wd[1]}/small", 530)
 
 
+# SHA-512 of 1 GiB of zero bytes (hashlib over bytes(1 << 30)): the digest of the sparse file below.
+ZERO_GIB_SHA512 = ("c5041ae163cf0f65600acfe7f6a63f212101687d41a57a4e18ffd2a07a452cd8"
+                   "175b8f5a4868dd2330bfe5ae123f18216bdbc9e0f80d131e64b94913a7b40bb5")
+
+
 def test_abor_and_quit_during_hash_wait_for_it(server, wd, ctl):
-    # ABOR and QUIT sent right behind a HASH are answered after its 213, in order.
+    # ABOR and QUIT sent while a HASH runs are answered after its 213, in order. The hash is
+    # running when they are sent: they go only once its "hash: start" line is logged, and SHA-512
+    # of a 1 GiB (sparse) file takes far longer than sending two lines.
+    big = os.path.join(wd[0], "big.sparse")
+    put_file(big, b"")
+    os.truncate(big, 1 << 30)
     c = ctl(server)
     c.login()
-    c.send(f"HASH {wd[1]}/f.bin\r\nABOR\r\nHASH {wd[1]}/small\r\nQUIT\r\n".encode())
-    r = c.reply(timeout=60)
-    assert r.code == 213 and r.lines[0].endswith(f" {hashlib.sha256(DATA).hexdigest()} {wd[1]}/f.bin")
+    c.expect("OPTS HASH SHA-512", 200)
+    c.send(f"HASH {wd[1]}/big.sparse\r\n".encode())
+    server.wait_log(r'hash: start alg=SHA-512 range=0-1073741823 path="[^"]*/big\.sparse"', timeout=60)
+    c.send(f"ABOR\r\nHASH {wd[1]}/small\r\nQUIT\r\n".encode())
+    r = c.reply(timeout=300)
+    assert r.lines == [f"213 SHA-512 0-1073741823 {ZERO_GIB_SHA512} {wd[1]}/big.sparse"]
     assert c.reply().code == 225
-    assert c.reply().code == 213
+    r = c.reply()
+    assert r.lines == [f"213 SHA-512 0-9 {hashlib.sha512(b'0123456789').hexdigest()} {wd[1]}/small"]
     assert c.reply().code == 221
     c.assert_closed()
 
@@ -202,7 +216,9 @@ def test_hash_jobs_limit_slot_freed_when_client_leaves(make_server):
     c.login()
     c.send(b"OPTS HASH SHA-512\r\nHASH big.sparse\r\n")
     assert c.reply().code == 200
-    c.close()  # leave while it hashes (or after: both must free the slot)
+    # leave only once the hash runs (leaving before ferryd reads the HASH would start none)
+    srv.wait_log(r'hash: start alg=SHA-512 range=0-8589934591 path="big\.sparse"', timeout=60)
+    c.close()
     want = f"213 SHA-256 0-9 {hashlib.sha256(b'0123456789').hexdigest()} small"
     seen = []
 

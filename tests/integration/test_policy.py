@@ -179,7 +179,7 @@ def _sftp_policy(srv):
     srv.wait_log(r'login refused: user="bob" ip=127\.0\.0\.1 reason=user-limit protocol=sftp')
     c.cmd("QUIT")
     c.close()
-    wait_until(lambda: _sftp_ok(srv), timeout=5, what="bob's slot back")
+    wait_until(lambda: _sftp_ok(srv), timeout=60, interval=0.2, what="bob's slot back")
     ferry_ok(srv, "user", "set", "bob", "--allow-from", "10.0.0.0/8")
     with pytest.raises(paramiko.AuthenticationException):
         transport(srv)

@@ -53,7 +53,7 @@ def usage(srv, user="bob"):
 
 
 def wait_usage(srv, want, user="bob"):
-    wait_until(lambda: usage(srv, user) == want, timeout=10, what=f"usage {want} (now {usage(srv, user)})")
+    wait_until(lambda: usage(srv, user) == want, timeout=60, what=f"usage {want} (now {usage(srv, user)})")
 
 
 def disk_usage(home):
@@ -454,8 +454,7 @@ def test_sftp_quota_every_write_path(make_server, ferry_bin, keydir):
         r.status(CLOSE, sstr(ah))
         size = os.path.getsize(os.path.join(home, "old"))
         assert size <= 64 * 1024
-        # (The store adds each change on the job pool, in any order, and never goes below 0:
-        # wait for this one before the cut's negative change.)
+        # (The store adds each change on the job pool, in any order; the figure settles here.)
         wait_usage(srv, (size, 1))
         # SETSTAT cutting a file: its bytes are freed.
         assert r.status(SETSTAT, sstr("/old") + struct.pack(">IQ", 1, 1000)) == FX_OK
@@ -464,6 +463,34 @@ def test_sftp_quota_every_write_path(make_server, ferry_bin, keydir):
     assert read_bytes(os.path.join(home, "old")) == b"o" * 1000
     assert no_temporaries(home) == []
     wait_usage(srv, (1000, 1))
+
+
+def test_openssh_sftp_put_crossing_the_quota(make_server, ferry_bin, keydir, tmp_path):
+    """OpenSSH's sftp (a real client) putting over a file across the quota: its batch fails (exit
+    1) at the refused write, the old file is intact, no temporary is left and the usage is exact;
+    a put that fits goes through, exact."""
+    from sftp_helpers import openssh_sftp
+    srv = _sftp_server(make_server, ferry_bin, keydir)
+    home = home_of(srv)
+    old = os.urandom(4096)
+    put_file(os.path.join(home, "old"), old)
+    ferry_ok(srv, "user", "set", "bob", "--quota-bytes", "64K")
+    ferry_ok(srv, "quota", "scan", "bob")
+    wait_usage(srv, (4096, 1))
+    os.chmod(tmp_path, 0o755)
+    (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20))
+    (tmp_path / "fits.bin").write_bytes(os.urandom(30_000))
+    cp = openssh_sftp(srv, ["put big.bin /old"], cwd=str(tmp_path))
+    assert cp.returncode == 1, (cp.returncode, cp.stdout, cp.stderr)
+    # SSH_FX_FAILURE on the write (OpenSSH shows the status' name, not its message)
+    assert cp.stderr.startswith('write remote "/old": Failure\n'), cp.stderr
+    assert read_bytes(os.path.join(home, "old")) == old
+    assert no_temporaries(home) == []
+    wait_usage(srv, (4096, 1))
+    cp = openssh_sftp(srv, ["put fits.bin /fits.bin"], cwd=str(tmp_path))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert read_bytes(os.path.join(home, "fits.bin")) == (tmp_path / "fits.bin").read_bytes()
+    wait_usage(srv, (34_096, 2))
 
 
 # --------------------------------------------------------------------------- bandwidth
@@ -491,3 +518,43 @@ def test_user_rate_down(make_server):
         assert b"".join(chunks) == data
     finally:
         ftp.close()
+
+
+def test_curl_upload_crossing_the_quota(make_server, tmp_path):
+    """curl -T (a real client) crossing the quota mid-upload, then at the quota. Mid-upload: 128 MiB
+    (more than every socket buffer on the way can hold, so curl is still sending when ferryd stops
+    reading) is cut off by ferryd with 552 and the data connection closed under it: curl fails with
+    exit 55 (CURLE_SEND_ERROR) and nothing else; the old file is intact, no temporary is left, the log says why and
+    the usage stays exact. Uploads that fit go through (exit 0, exact bytes), up to the quota
+    exactly; at the quota the next upload is refused before its 150 with 552, and curl fails with
+    exit 25 (CURLE_UPLOAD_FAILED) and shows the 552."""
+    from test_clients import need, run
+    srv = quota_server(make_server, quota_bytes="100K")
+    home = home_of(srv)
+    old = os.urandom(10_000)
+    put_file(os.path.join(home, "f"), old)
+    ferry_ok(srv, "quota", "scan", "bob")
+    wait_usage(srv, (10_000, 1))
+    curl = [need("curl"), "-sS", "--max-time", "120", "--connect-timeout", "10", "-u", "bob:pw"]
+    url = f"ftp://{srv.host}:{srv.port}/"
+    cp = subprocess.run(["bash", "-c", 'head -c 128M /dev/zero | "$@"', "sh"] + curl + ["-T", "-", url + "f"],
+                        capture_output=True, text=True, timeout=180)
+    assert cp.returncode == 55, (cp.returncode, cp.stderr)
+    # ECONNRESET or EPIPE, as the reset meets curl's next write or its current one
+    assert re.fullmatch(r"curl: \(55\) Send failure: (Connection reset by peer|Broken pipe)\n", cp.stderr), cp.stderr
+    assert read_bytes(os.path.join(home, "f")) == old
+    assert no_temporaries(home) == []
+    srv.wait_log(r'transfer: user="bob" .*cmd=STOR path="/f" .*status=failed reason=quota', timeout=60)
+    wait_usage(srv, (10_000, 1))
+    for name, n in (("g", 50_000), ("h", 100 * 1024 - 60_000)):
+        src = tmp_path / name
+        src.write_bytes(os.urandom(n))
+        cp = run(curl + ["-T", str(src), url + name])
+        assert cp.returncode == 0, cp.stderr
+        assert read_bytes(os.path.join(home, name)) == src.read_bytes()
+    wait_usage(srv, (100 * 1024, 3))
+    cp = run(curl + ["-v", "-T", str(tmp_path / "g"), url + "i"])
+    assert cp.returncode == 25, (cp.returncode, cp.stderr)
+    assert "< 552 Exceeded storage allocation" in cp.stderr and "< 150" not in cp.stderr, cp.stderr
+    assert not os.path.exists(os.path.join(home, "i"))
+    wait_usage(srv, (100 * 1024, 3))

@@ -113,13 +113,13 @@ def test_status_lists_sftp_sessions_beside_ftp(make_server, tmpdir_shared):
     sid = int(m.group(1))
     cp = s.ferry("kick", str(sid))
     assert cp.returncode == 0 and cp.stdout == f"kicked {sid}\n", cp
-    wait_until(lambda: not busy.get_channel().get_transport().is_active(), 10, what="the kicked transport to end")
+    wait_until(lambda: not busy.get_channel().get_transport().is_active(), 60, what="the kicked transport to end")
     s.wait_log(rf"session={sid} kicked by the administrator: protocol=sftp")
     s.wait_log(rf"session={sid} disconnect: ip=127\.0\.0\.1 protocol=sftp reason=kicked")
     # The read the kick interrupted is logged as an aborted transfer.
     s.wait_log(rf'session={sid} transfer: user="bob" ip=127\.0\.0\.1 cmd=RETR path="/big" bytes=32768 '
                r'status=aborted')
-    lines = wait_until(lambda: (l := status_lines(s)) and len(l) == 3 and l, 5, what="three sessions left")
+    lines = wait_until(lambda: (l := status_lines(s)) and len(l) == 3 and l, 60, what="three sessions left")
     assert sorted(by_protocol_state(lines)) == [("ftp", "idle"), ("sftp", "idle"), ("sftp", "login")]
     cp = s.ferry("kick", str(sid))
     assert cp.returncode == 1 and cp.stdout == f"no session {sid}\n", cp
@@ -136,15 +136,15 @@ def test_kick_by_user_and_address_closes_both_protocols(make_server, tmpdir_shar
     sb = client(s)
     sa = client(s, "alice", "apw")
     pre = raw_ssh(s)
-    wait_until(lambda: len(status_lines(s)) == 4, 5, what="four sessions")
+    wait_until(lambda: len(status_lines(s)) == 4, 60, what="four sessions")
 
     cp = s.ferry("kick", "--user", "bob")
     assert cp.returncode == 0, cp
     kicked = cp.stdout.splitlines()
     assert len(kicked) == 2 and all(re.fullmatch(r"kicked \d+", k) for k in kicked), cp.stdout
     assert ftp.read_until_eof(10).startswith(b"421 "), "the FTP session got no 421"
-    wait_until(lambda: not sb.get_channel().get_transport().is_active(), 10, what="bob's SFTP session to end")
-    lines = wait_until(lambda: (l := status_lines(s)) and len(l) == 2 and l, 5, what="two sessions left")
+    wait_until(lambda: not sb.get_channel().get_transport().is_active(), 60, what="bob's SFTP session to end")
+    lines = wait_until(lambda: (l := status_lines(s)) and len(l) == 2 and l, 60, what="two sessions left")
     assert sorted(by_protocol_state(lines)) == [("sftp", "idle"), ("sftp", "login")]
     assert 'user="alice"' in " ".join(lines)
 
@@ -153,7 +153,7 @@ def test_kick_by_user_and_address_closes_both_protocols(make_server, tmpdir_shar
     cp = s.ferry("kick", "--ip", "127.0.0.1")   # alice's session and the one not logged in
     assert cp.returncode == 0 and len(cp.stdout.splitlines()) == 2, cp
     assert closed_by_server(pre)
-    wait_until(lambda: status_lines(s) == [], 5, what="no session left")
+    wait_until(lambda: status_lines(s) == [], 60, what="no session left")
     cp = s.ferry("kick", "--ip", "127.0.0.1")
     assert cp.returncode == 1 and cp.stdout == "no session ip=127.0.0.1\n", cp
     cp = s.ferry("kick", "--user")
@@ -180,7 +180,7 @@ def test_metrics_carry_the_protocol(make_server, ferry_bin):
     with c.open("/m.bin", "rb") as f:
         assert f.read() == b"m" * 3000
     # The refused client's connection closes once ferryd reads its end: the logged-in one stays.
-    v = wait_until(lambda: (x := scrape(mport))['ferry_sessions_open{protocol="sftp"}'] == 1 and x, 5,
+    v = wait_until(lambda: (x := scrape(mport))['ferry_sessions_open{protocol="sftp"}'] == 1 and x, 60,
                    what="one SFTP session open")
     assert v['ferry_sessions_open{protocol="ftp"}'] == 0
     c.close()
@@ -188,7 +188,7 @@ def test_metrics_carry_the_protocol(make_server, ferry_bin):
     def settled():
         x = scrape(mport)
         return x if x['ferry_sessions_open{protocol="sftp"}'] == 0 else None
-    v = wait_until(settled, 5, what="the SFTP sessions to close")
+    v = wait_until(settled, 60, what="the SFTP sessions to close")
     assert v['ferry_connections_total{protocol="sftp"}'] == 2
     assert v['ferry_connections_total{protocol="ftp"}'] == 1   # the start-up probe
     assert v['ferry_logins_total{protocol="sftp",result="ok"}'] == 1
@@ -246,7 +246,7 @@ def test_hook_fires_after_sftp_uploads_only(make_server, tmpdir_shared):
     c = client(s)
     with c.open("/a.bin", "wb") as f:
         f.write(b"a" * 1234)
-    wait_until(lambda: os.path.exists(out) and open(out).read(), 10, what="the hook to run")
+    wait_until(lambda: os.path.exists(out) and open(out).read(), 60, what="the hook to run")
     # A download, a listing and an upload the client gives up on fire nothing.
     with c.open("/a.bin", "rb") as f:
         assert f.read() == b"a" * 1234
@@ -323,7 +323,7 @@ def test_max_sessions_evicts_either_protocol_not_logged_in(make_server, ferry_bi
     assert v['ferry_sessions_evicted_total{protocol="sftp"}'] == 1
     assert v['ferry_sessions_evicted_total{protocol="ftp"}'] == 1
     # Everybody logged in: an SSH connection is refused, so is an FTP one.
-    wait_until(lambda: scrape(mport)['ferry_sessions_open{protocol="ftp"}'] == 1, 5, what="the evicted to go")
+    wait_until(lambda: scrape(mport)['ferry_sessions_open{protocol="ftp"}'] == 1, 60, what="the evicted to go")
     with pytest.raises((paramiko.SSHException, EOFError, OSError)):
         transport(s)
     s.wait_log(r"refused: ip=127\.0\.0\.1 reason=server-full max_sessions=2 \(all logged in\) protocol=sftp")

@@ -115,7 +115,7 @@ def test_key_login(srv, tmp_path, kind):
         t.close()
     srv.wait_log(rf'login ok: user="bob" ip=127\.0\.0\.1 protocol=sftp method=publickey key={re.escape(fp)}')
     path_json = os.path.join(srv.dir, "events.json")
-    ev = wait_until(lambda: [e for e in map(json.loads, open(path_json)) if e["event"] == "login"], 5,
+    ev = wait_until(lambda: [e for e in map(json.loads, open(path_json)) if e["event"] == "login"], 60,
                     what="JSON login event")
     assert ev[0]["method"] == "publickey" and ev[0]["key"] == fp and ev[0]["result"] == "ok"
 

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.usefixtures("needs_sftp")
 
 # 1 MiB and a bit of bytes that are not a pattern, so every block's digest differs.
 DATA = hashlib.shake_256(b"ferry check-file").digest(1 << 20) + b"the tail"
+# SHA-256 of 1 GiB of zero bytes (hashlib over bytes(1 << 30)): the digest of a sparse file below.
+ZERO_GIB_SHA256 = bytes.fromhex("49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14")
 
 
 def put_file(path, data):
@@ -138,12 +140,18 @@ def test_check_file_name_and_errors(srv):
             assert got[1] == msg
     # a truncated request is malformed, and the channel goes on
     assert check_status(raw, sstr("check-file-name") + sstr("/f.bin") + sstr("md5"))[0] == 5
-    # requests behind a check-file are answered after it, in order
-    raw.send(EXTENDED, struct.pack(">I", 900) + check_body("check-file-name", "/f.bin", "sha256"))
+    # requests behind a running check-file are answered after it, in order: the STAT goes only
+    # once the hash of a 1 GiB sparse file has started (logged), far longer than sending it
+    big = os.path.join(srv.home_root, "bob", "big.sparse")
+    put_file(big, b"")
+    os.truncate(big, 1 << 30)
+    raw.send(EXTENDED, struct.pack(">I", 900) + check_body("check-file-name", "/big.sparse", "sha256"))
+    srv.wait_log(r'sftp: check-file: alg=sha256 offset=0 length=1073741824 block=0 path="/big.sparse"',
+                 timeout=60)
     raw.send(STAT, struct.pack(">I", 901) + sstr("/small"))
     typ, body = raw.recv()
     assert typ == EXTENDED_REPLY and struct.unpack(">I", body[:4])[0] == 900
-    assert body.endswith(hashlib.sha256(DATA).digest())
+    assert body.endswith(ZERO_GIB_SHA256)
     typ, body = raw.recv()
     assert typ == ATTRS and struct.unpack(">I", body[:4])[0] == 901
     t.close()

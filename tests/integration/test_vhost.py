@@ -22,6 +22,7 @@ import tempfile
 import pytest
 
 from conftest import HOST, IO_TIMEOUT, _chown_tree, wait_until
+from test_clients import clean_home, need, run  # noqa: F401 (clean_home is a fixture)
 from tls_helpers import TlsCtl, cert_fingerprint_file, fingerprint, make_cert
 
 FERRY_STORES = ("sqlite", "postgres")
@@ -175,7 +176,7 @@ def test_host_limit(vsrv):
         e.expect("HOST a.test", 220)
         e.expect("USER bob", 331)
         return e.cmd("PASS pw-a").code == 230
-    wait_until(bob_again, timeout=5, what="a.test bob's freed slot")
+    wait_until(bob_again, timeout=60, interval=0.2, what="a.test bob's freed slot")
     for c in others:
         c.close()
 
@@ -506,7 +507,7 @@ def test_cli_quota_of_a_host_user(vsrv):
     finally:
         f.close()
     want = (whoami_a + 1000, 2, "a.test")
-    wait_until(lambda: quota_bytes(vsrv, "show", "bob", "--host", "a.test") == want, timeout=10,
+    wait_until(lambda: quota_bytes(vsrv, "show", "bob", "--host", "a.test") == want, timeout=60,
                what="a.test's bob's usage")
     out = vsrv.ferry("quota", "show", "--host", "a.test", "bob", check=True).stdout
     assert out.startswith(f"user: bob\nhost: a.test\nbytes: {whoami_a + 1000} used of 1048576, "), out
@@ -593,3 +594,31 @@ def test_own_max_sessions_named_in_the_refusal(vsrv):
     assert (r.code, r.text) == (421, "Too many sessions for user bob (limit 2); close some or raise the "
                                 "user's max-sessions.")
     third.assert_closed()
+
+
+# ------------------------------------------------------------------ HOST from a real client
+
+LFTP_BASE = ("set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; "
+             "set net:reconnect-interval-base 1; set cmd:fail-exit yes; ")
+
+
+def test_lftp_sends_host(make_server, certs, clean_home):
+    """lftp (4.9) sends HOST with the URL's host name after FEAT when ferryd lists HOST, before
+    USER: with a.test's alias "localhost" it logs in as a.test's bob (a.test's password, a.test's
+    banner in the 220, a.test's file), and by address (HOST 127.0.0.1, no such host name) it is the
+    default host's bob. (A refused login is not run through lftp: after a 530 it waits to retry.)"""
+    _, env = clean_home
+    srv = make_server(config=vhost_config(certs, aliases="ftp.a.test,localhost"), start=False)
+    with open(os.path.join(srv.home_root, "bob", "whoami"), "w") as f:
+        f.write("bob of the default host\n")
+    for host in ("a.test", "b.test"):
+        add_host_user(srv, "bob", host, PASSWORDS[host])
+    srv.start()
+    lftp = need("lftp")
+    cp = run([lftp, "-d", "-c", LFTP_BASE + f"open -u bob,pw-a ftp://localhost:{srv.port}; cat whoami"], env=env)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert cp.stdout == "bob of a.test\n"
+    assert "---> HOST localhost\n<--- 220 Welcome to A.\n---> USER bob\n" in cp.stderr.replace("\r", ""), cp.stderr
+    cp = run([lftp, "-d", "-c", LFTP_BASE + f"open -u bob,pw ftp://127.0.0.1:{srv.port}; cat whoami"], env=env)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert cp.stdout == "bob of the default host\n"
