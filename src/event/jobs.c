@@ -9,10 +9,16 @@
 #include "loop.h"
 #include "util.h"
 
+/* A first-come-first-served queue. */
+struct jobq {
+	struct job *head, **tail;
+};
+
 struct jobs {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct job *head, **tail;
+	struct jobq quick, slow; /* jobs.h: quick first, slow after a burst */
+	unsigned burst;		 /* quick jobs taken in a row while a slow one waited */
 	bool stopping;
 	unsigned queued; /* jobs waiting for a thread (metrics) */
 	unsigned n;
@@ -28,21 +34,45 @@ static void deliver(void *p)
 	j->done(j);
 }
 
+static void jobq_push(struct jobq *q, struct job *j)
+{
+	j->next = NULL;
+	*q->tail = j;
+	q->tail = &j->next;
+}
+
+static struct job *jobq_pop(struct jobq *q)
+{
+	struct job *j = q->head;
+	if (j) {
+		q->head = j->next;
+		if (!q->head)
+			q->tail = &q->head;
+	}
+	return j;
+}
+
+/* The next job to run (jobs.h "Order"), or NULL; under js->lock. */
+static struct job *jobs_take(struct jobs *js)
+{
+	bool slow_waits = js->slow.head != NULL;
+	bool quick = js->quick.head && !(slow_waits && js->burst >= JOBS_QUICK_BURST);
+	struct job *j = jobq_pop(quick ? &js->quick : &js->slow);
+	js->burst = quick && slow_waits ? js->burst + 1 : 0;
+	if (j)
+		js->queued--;
+	return j;
+}
+
 static void *thread_main(void *p)
 {
 	struct jobs *js = p;
 	void *ctx = js->init ? js->init(js->arg) : NULL;
 	for (;;) {
 		pthread_mutex_lock(&js->lock);
-		while (!js->head && !js->stopping)
+		while (!js->quick.head && !js->slow.head && !js->stopping)
 			pthread_cond_wait(&js->cond, &js->lock);
-		struct job *j = js->head;
-		if (j) {
-			js->head = j->next;
-			if (!js->head)
-				js->tail = &js->head;
-			js->queued--;
-		}
+		struct job *j = jobs_take(js);
 		pthread_mutex_unlock(&js->lock);
 		if (!j)
 			break; /* stopping and the queue is empty */
@@ -67,7 +97,8 @@ int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *), void
 	struct jobs *js = util_xcalloc(1, sizeof(*js));
 	pthread_mutex_init(&js->lock, NULL);
 	pthread_cond_init(&js->cond, NULL);
-	js->tail = &js->head;
+	js->quick.tail = &js->quick.head;
+	js->slow.tail = &js->slow.head;
 	js->init = thread_init;
 	js->fini = thread_fini;
 	js->arg = arg;
@@ -87,10 +118,8 @@ int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *), void
 
 void jobs_submit(struct jobs *js, struct job *j)
 {
-	j->next = NULL;
 	pthread_mutex_lock(&js->lock);
-	*js->tail = j;
-	js->tail = &j->next;
+	jobq_push(j->quick ? &js->quick : &js->slow, j);
 	js->queued++;
 	pthread_cond_signal(&js->cond);
 	pthread_mutex_unlock(&js->lock);

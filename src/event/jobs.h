@@ -1,11 +1,25 @@
 /* jobs: a small pool of threads for work that may block (password hashing,
  * database queries). A job runs on a pool thread; its done() callback then
- * runs on the loop that submitted it, delivered through loop_post. */
+ * runs on the loop that submitted it, delivered through loop_post.
+ *
+ * Order: two first-come-first-served queues. Quick jobs (a few store reads,
+ * no password hash: USER's lookup, a challenge lock's release) are taken
+ * before the others, so that a login passes the queue of password checks
+ * once, not twice: with one queue, a USER lookup waited behind the checks
+ * queued before it and then its PASS behind those queued meanwhile, and
+ * some logins took 1.5-2 rounds of the queue (bench/ logins p99). A job of
+ * the other queue waits for at most JOBS_QUICK_BURST quick ones taken in a
+ * row, so a flood of quick jobs cannot starve it. */
 #ifndef FERRY_JOBS_H
 #define FERRY_JOBS_H
 
+#include <stdbool.h>
+
 struct loop;
 struct jobs;
+
+/* Quick jobs taken in a row while another job waits, at most. */
+#define JOBS_QUICK_BURST 32u
 
 struct job {
 	/* Runs on a pool thread with that thread's context (see jobs_start). */
@@ -15,6 +29,8 @@ struct job {
 	 * job. */
 	void (*done)(struct job *j);
 	struct loop *owner;
+	/* A quick job (see above): set before jobs_submit. */
+	bool quick;
 	struct job *next; /* queue link, owned by jobs.c */
 };
 
@@ -22,7 +38,8 @@ struct job {
  * its context (may be NULL); thread_fini(ctx) runs when the thread ends. */
 int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *arg), void (*thread_fini)(void *ctx),
 	       void *arg);
-/* Queues j (borrowed until done() runs). */
+/* Queues j (borrowed until done() runs) at the end of its queue (quick or
+ * not, j->quick). */
 void jobs_submit(struct jobs *js, struct job *j);
 /* Jobs waiting for a thread now (thread-safe; for metrics). */
 unsigned jobs_queued(struct jobs *js);

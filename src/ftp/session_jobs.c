@@ -93,7 +93,7 @@ void session_release_lock(struct session *s, const char *user, uint64_t lock)
 	struct unlock_job *u = util_xcalloc(1, sizeof(*u));
 	u->user = util_xstrdup(user);
 	u->lock = lock;
-	u->job = (struct job){ .run = unlock_run, .done = unlock_done, .owner = s->host->loop };
+	u->job = (struct job){ .run = unlock_run, .done = unlock_done, .owner = s->host->loop, .quick = true };
 	jobs_submit(s->host->jobs, &u->job);
 }
 
@@ -261,7 +261,11 @@ static void auth_done(struct job *j)
 static void submit_job(struct session *s, struct auth_job *a)
 {
 	a->s = s;
-	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop };
+	/* USER's lookup and a principal check are store reads, no password
+	 * hash: quick (jobs.h), so that 331 never waits behind the password
+	 * checks of other sessions, and a login passes their queue once. */
+	bool quick = a->lookup || a->principal;
+	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop, .quick = quick };
 	s->job = a;
 	jobs_submit(s->host->jobs, &a->job);
 }

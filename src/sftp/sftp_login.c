@@ -108,7 +108,10 @@ struct sftp_auth_job *sftp_login_job(struct sftp_session *s, enum sftp_job_kind 
 	a->s = kind == SFTP_JOB_RELEASE ? NULL : s;
 	a->user = util_xstrdup(user);
 	a->then = then;
-	a->job = (struct job){ .run = job_run, .done = job_done, .owner = s->host->loop };
+	/* Store reads and a lock's release are quick (jobs.h): they never
+	 * wait behind other users' password hashes. */
+	bool quick = kind == SFTP_JOB_LOOKUP || kind == SFTP_JOB_KEY || kind == SFTP_JOB_RELEASE;
+	a->job = (struct job){ .run = job_run, .done = job_done, .owner = s->host->loop, .quick = quick };
 	return a;
 }
 

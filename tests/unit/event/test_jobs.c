@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "jobs.h"
@@ -117,12 +118,137 @@ static void test_jobs_without_owner_complete_on_the_pool(void **state)
 	assert_int_equal(__atomic_load_n(&count, __ATOMIC_SEQ_CST), 50);
 }
 
+/* ---- order: first come, first served; quick jobs first (jobs.h) ---- */
+
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int started, open;
+};
+
+struct ojob {
+	struct job job;
+	struct gate *gate; /* the blocker: holds the only thread until opened */
+	int id;
+	int *order, *n;
+};
+
+static void order_run(struct job *j, void *ctx)
+{
+	struct ojob *o = (struct ojob *)j;
+	if (o->gate) {
+		pthread_mutex_lock(&o->gate->lock);
+		o->gate->started = 1;
+		pthread_cond_broadcast(&o->gate->cond);
+		while (!o->gate->open)
+			pthread_cond_wait(&o->gate->cond, &o->gate->lock);
+		pthread_mutex_unlock(&o->gate->lock);
+		return;
+	}
+	o->order[(*o->n)++] = o->id; /* one thread: no race */
+}
+
+static void order_done(struct job *j)
+{
+	free(j);
+}
+
+static void order_submit(struct jobs *js, int id, bool quick, int *order, int *n)
+{
+	struct ojob *o = calloc(1, sizeof(*o));
+	o->job = (struct job){ .run = order_run, .done = order_done, .quick = quick };
+	o->id = id;
+	o->order = order;
+	o->n = n;
+	jobs_submit(js, &o->job);
+}
+
+/* One thread, held by a blocker until every job is queued, so the order
+ * the jobs run in is the pool's choice alone (no timing involved). */
+static struct jobs *order_pool(struct gate *g)
+{
+	struct jobs *js;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	g->started = g->open = 0;
+	assert_int_equal(jobs_start(&js, 1, NULL, NULL, NULL), 0);
+	struct ojob *b = calloc(1, sizeof(*b));
+	b->job = (struct job){ .run = order_run, .done = order_done };
+	b->gate = g;
+	jobs_submit(js, &b->job);
+	pthread_mutex_lock(&g->lock);
+	while (!g->started)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return js;
+}
+
+static void order_release(struct jobs *js, struct gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->open = 1;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	jobs_stop(js); /* runs everything queued */
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+}
+
+/* Each queue serves in submission order, and a quick job (USER's lookup)
+ * is taken before the password checks queued ahead of it: a login passes
+ * the checks' queue once (bench/ logins p99). */
+static void test_jobs_quick_first_then_fifo(void **state)
+{
+	struct gate g;
+	int order[16], n = 0;
+	struct jobs *js = order_pool(&g);
+	order_submit(js, 1, false, order, &n);
+	order_submit(js, 101, true, order, &n);
+	order_submit(js, 2, false, order, &n);
+	order_submit(js, 3, false, order, &n);
+	order_submit(js, 102, true, order, &n);
+	order_submit(js, 4, false, order, &n);
+	order_submit(js, 103, true, order, &n);
+	order_release(js, &g);
+	const int want[] = { 101, 102, 103, 1, 2, 3, 4 };
+	assert_int_equal(n, 7);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(order[i], want[i]);
+}
+
+/* A flood of quick jobs cannot starve the others: one waiting job runs
+ * after at most JOBS_QUICK_BURST quick ones, then the count starts again. */
+static void test_jobs_quick_burst_is_bounded(void **state)
+{
+	enum { B = JOBS_QUICK_BURST, Q = 2 * JOBS_QUICK_BURST + 3 };
+	struct gate g;
+	int order[Q + 2], n = 0;
+	struct jobs *js = order_pool(&g);
+	order_submit(js, -1, false, order, &n);
+	order_submit(js, -2, false, order, &n);
+	for (int i = 0; i < Q; i++)
+		order_submit(js, i, true, order, &n);
+	order_release(js, &g);
+	assert_int_equal(n, Q + 2);
+	int k = 0;
+	for (int i = 0; i < B; i++)
+		assert_int_equal(order[k++], i);
+	assert_int_equal(order[k++], -1);
+	for (int i = B; i < 2 * B; i++)
+		assert_int_equal(order[k++], i);
+	assert_int_equal(order[k++], -2);
+	for (int i = 2 * B; i < Q; i++)
+		assert_int_equal(order[k++], i);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jobs_complete_on_loop),
 		cmocka_unit_test(test_jobs_stop_finishes_queue),
 		cmocka_unit_test(test_jobs_without_owner_complete_on_the_pool),
+		cmocka_unit_test(test_jobs_quick_first_then_fifo),
+		cmocka_unit_test(test_jobs_quick_burst_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
