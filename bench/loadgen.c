@@ -125,6 +125,7 @@ static struct {
 	bool stopping;
 	unsigned finished, ready, in_flight, next_open;
 	bool holding, released, stdin_watched;
+	double t_launch, t_release; /* idle: the start, and when NOOPs went out */
 	size_t cap_list;
 	int sfd;
 	struct lg_ev ev_stdin, ev_signal;
@@ -159,10 +160,22 @@ static _Noreturn void __attribute__((format(printf, 2, 3))) lg_fail(const struct
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* idle: how far the run got, so a failure tells the opening (an idle
+	 * timeout while the last sessions log in) from the release. */
+	char ctx[160] = "";
+	if (G.mode && lg_is("idle")) {
+		double t = now_s();
+		if (G.released)
+			(void)snprintf(ctx, sizeof(ctx), " [idle: %u of %u logged in, released %.1f s ago, %.0f s after the start]",
+				       G.ready, G.n, t - G.t_release, t - G.t_launch);
+		else
+			(void)snprintf(ctx, sizeof(ctx), " [idle: %u of %u logged in, not released, %.0f s after the start]",
+				       G.ready, G.n, t - G.t_launch);
+	}
 	if (c)
-		bench_fail(G.mode, "session %u (%s, after %s): %s", c->id, lg_state_name[c->st],
-			   c->lastcmd[0] ? c->lastcmd : "connect", msg);
-	bench_fail(G.mode, "%s", msg);
+		bench_fail(G.mode, "session %u (%s, after %s): %s%s", c->id, lg_state_name[c->st],
+			   c->lastcmd[0] ? c->lastcmd : "connect", msg, ctx);
+	bench_fail(G.mode, "%s%s", msg, ctx);
 }
 
 /* ---- epoll interest ----------------------------------------------------- */
@@ -1016,6 +1029,7 @@ static void lg_release(void)
 	if (G.released)
 		return;
 	G.released = true;
+	G.t_release = now_s();
 	for (unsigned i = 0; i < G.n; i++)
 		if (G.c[i]->st == ST_READY)
 			lg_send(G.c[i], ST_NOOP, "NOOP");
@@ -1209,6 +1223,7 @@ int loadgen_main(const char *mode, const struct opts *o)
 	if (lg_is("idle"))
 		lg_setup_release();
 	lg_window_start(now_s());
+	G.t_launch = G.t_start;
 	G.deadline = G.t_start + o->time_s;
 	if (lg_is("idle"))
 		lg_idle_open_next();

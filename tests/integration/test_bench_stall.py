@@ -27,11 +27,13 @@ SERVE_BOUND = 120     # seconds: the scripted server gives up after this
 
 
 class ScriptedFtp:
-    """One-connection-at-a-time FTP server: 220, USER -> 331, PASS -> 230; NOOP -> `noop`
-    (bytes sent as they are, b"" for no answer at all); records each command it reads."""
+    """One-connection-at-a-time FTP server: 220, USER -> 331, PASS -> 230 (then `after_login`,
+    if any); NOOP -> `noop` (bytes sent as they are, b"" for no answer at all); records each
+    command it reads."""
 
-    def __init__(self, noop):
+    def __init__(self, noop, after_login=b""):
         self.noop = noop
+        self.after_login = after_login
         self.commands = []
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.bind((HOST, 0))
@@ -70,7 +72,7 @@ class ScriptedFtp:
                 if verb == b"USER":
                     c.sendall(b"331 password\r\n")
                 elif verb == b"PASS":
-                    c.sendall(b"230 in\r\n")
+                    c.sendall(b"230 in\r\n" + self.after_login)
                 elif verb == b"NOOP":
                     if self.noop:
                         c.sendall(self.noop)
@@ -92,8 +94,8 @@ class ScriptedFtp:
 def scripted():
     servers = []
 
-    def make(noop):
-        s = ScriptedFtp(noop)
+    def make(noop, after_login=b""):
+        s = ScriptedFtp(noop, after_login)
         servers.append(s)
         return s
     yield make
@@ -134,7 +136,8 @@ def test_a_noop_after_a_hold_longer_than_op_timeout_gets_the_whole_op_timeout(be
     assert " s since NOOP was sent, nothing received since it (last bytes " in msg, msg
     assert ", no partial reply; control connection: ESTABLISHED, 0 bytes received and not read, " \
         in msg, msg
-    assert f"ferry-bench: FAIL: idle: {msg}" in err.replace('"', "'"), err
+    assert msg.endswith(" [idle: 1 of 1 logged in, released " + msg.split(" released ")[1]), msg
+    assert f"ferry-bench: FAIL: idle: {msg}" in err, err
 
 
 def test_a_partial_reply_is_named_in_the_failure(bench_bin, scripted):  # noqa: F811
@@ -146,3 +149,18 @@ def test_a_partial_reply_is_named_in_the_failure(bench_bin, scripted):  # noqa: 
     assert msg.startswith(f"session 0 (NOOP, after NOOP): no progress for {OP_TIMEOUT} s: "), msg
     assert ", last bytes received " in msg and ", 7 bytes of a partial reply: 200 NOO; " in msg, msg
     assert "control connection: ESTABLISHED, 0 bytes received and not read, " in msg, msg
+
+
+def test_a_server_idle_timeout_while_held_names_the_reply_and_the_phase(bench_bin,  # noqa: F811
+                                                                        scripted):
+    """What ferryd does to a session idle past [server] idle_timeout (421, then it closes): the
+    generator fails at once, naming the reply and how far the run got (not "no progress")."""
+    srv = scripted(b"", after_login=b"421 Idle timeout, closing control connection.\r\n")
+    with interactive(bench_bin, types.SimpleNamespace(port=srv.port), "idle", "--sessions", "1",
+                     "--time", "120", "--op-timeout", str(OP_TIMEOUT)) as p:
+        p.wait(timeout=60)      # stdin stays open: nothing releases the hold
+        out, err = p.stdout.read(), p.stderr.read()
+    assert p.returncode == 1, out + err
+    msg = result(types.SimpleNamespace(stdout=out, stderr=err))["error"]
+    assert msg.startswith("session 0 (ready, after PASS ****): unexpected reply: 421 Idle timeout, "
+                          "closing control connection. [idle: 1 of 1 logged in, not released, "), msg
