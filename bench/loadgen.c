@@ -1064,9 +1064,9 @@ static _Noreturn void lg_stalled(struct lg_conn *c, double t)
 		(void)snprintf(data, sizeof(data), "; data connection after %llu bytes: %s",
 			       (unsigned long long)c->dbytes, ds);
 	}
-	lg_fail(c, "no progress for %.0f s: %.1f s since %s was sent, %s, %s; control connection: %s, epoll %s%s",
-		G.o->op_timeout_s, t - c->sent, c->lastcmd[0] ? c->lastcmd : "the connect", got, part, ctl,
-		(c->events & EPOLLOUT) ? "IN|OUT" : "IN", data);
+	lg_fail(c, "no progress for %.0f s: %.1f s since %s%s, %s, %s; control connection: %s, epoll %s%s",
+		G.o->op_timeout_s, t - c->sent, c->lastcmd[0] ? c->lastcmd : "the connect",
+		c->lastcmd[0] ? " was sent" : " began", got, part, ctl, (c->events & EPOLLOUT) ? "IN|OUT" : "IN", data);
 }
 
 static void lg_check_timeouts(double t)
