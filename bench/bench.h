@@ -70,6 +70,9 @@ void bench_result(const struct opts *o, const char *mode, const char *fields);
 /* The oldest queued OpenSSL error (or errno) as text, for FAIL messages;
  * clears the queue. The string lives until the next call. */
 const char *bench_ssl_err(void);
+/* A TCP socket's state for a FAIL message (sockstate.c): "ESTABLISHED, 0
+ * bytes received and not read, 0 sent and not acknowledged", or "closed". */
+void bench_sock_state(int fd, char *out, size_t n);
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit. */
 void bench_raise_nofile(void);
 /* The value at quantile q (0..1) of v[0..n), which it sorts. */

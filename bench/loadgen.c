@@ -79,7 +79,10 @@ struct lg_conn {
 	char out[LG_OUT_CAP];
 	size_t out_off, out_len;
 	char lastcmd[80];
-	double t0, last;
+	/* last: the latest progress (an event, a reply, a command sent): the
+	 * --op-timeout clock. sent: when lastcmd went out. rx: the latest bytes
+	 * received on the control connection (0: none yet). */
+	double t0, last, sent, rx;
 	unsigned gen; /* bumped when the connection is closed and reopened */
 	/* data connection */
 	int dfd;
@@ -122,6 +125,7 @@ static struct {
 	bool stopping;
 	unsigned finished, ready, in_flight, next_open;
 	bool holding, released, stdin_watched;
+	double t_launch, t_release; /* idle: the start, and when NOOPs went out */
 	size_t cap_list;
 	int sfd;
 	struct lg_ev ev_stdin, ev_signal;
@@ -151,15 +155,27 @@ static double lg_tv(struct timeval a, struct timeval b)
 
 static _Noreturn void __attribute__((format(printf, 2, 3))) lg_fail(const struct lg_conn *c, const char *fmt, ...)
 {
-	char msg[400];
+	char msg[800];
 	va_list ap;
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* idle: how far the run got, so a failure tells the opening (an idle
+	 * timeout while the last sessions log in) from the release. */
+	char ctx[160] = "";
+	if (G.mode && lg_is("idle")) {
+		double t = now_s();
+		if (G.released)
+			(void)snprintf(ctx, sizeof(ctx), " [idle: %u of %u logged in, released %.1f s ago, %.0f s after the start]",
+				       G.ready, G.n, t - G.t_release, t - G.t_launch);
+		else
+			(void)snprintf(ctx, sizeof(ctx), " [idle: %u of %u logged in, not released, %.0f s after the start]",
+				       G.ready, G.n, t - G.t_launch);
+	}
 	if (c)
-		bench_fail(G.mode, "session %u (%s, after %s): %s", c->id, lg_state_name[c->st],
-			   c->lastcmd[0] ? c->lastcmd : "connect", msg);
-	bench_fail(G.mode, "%s", msg);
+		bench_fail(G.mode, "session %u (%s, after %s): %s%s", c->id, lg_state_name[c->st],
+			   c->lastcmd[0] ? c->lastcmd : "connect", msg, ctx);
+	bench_fail(G.mode, "%s%s", msg, ctx);
 }
 
 /* ---- epoll interest ----------------------------------------------------- */
@@ -213,7 +229,8 @@ static void lg_open(struct lg_conn *c)
 	c->in_len = c->out_len = c->out_off = 0;
 	c->ssl_want_write = false;
 	c->lastcmd[0] = 0;
-	c->t0 = c->last = now_s();
+	c->t0 = c->last = c->sent = now_s();
+	c->rx = 0;
 	lg_ctl_interest(c);
 }
 
@@ -306,6 +323,10 @@ static void __attribute__((format(printf, 3, 4))) lg_send(struct lg_conn *c, enu
 	c->out[c->out_len++] = '\r';
 	c->out[c->out_len++] = '\n';
 	c->st = st;
+	/* A command starts its own --op-timeout clock: a session that idled
+	 * (idle mode holds its sessions for minutes) is not late the moment
+	 * it sends its NOOP. */
+	c->sent = c->last = now_s();
 	lg_flush(c);
 }
 
@@ -393,6 +414,7 @@ static void lg_ctl_read(struct lg_conn *c)
 			lg_fail(c, "server closed the control connection%s%.*s", c->in_len ? "; pending: " : "",
 				(int)(c->in_len > 100 ? 100 : c->in_len), c->in);
 		c->in_len += (size_t)r;
+		c->rx = now_s();
 		lg_parse(c);
 	}
 }
@@ -1007,12 +1029,45 @@ static void lg_release(void)
 	if (G.released)
 		return;
 	G.released = true;
+	G.t_release = now_s();
 	for (unsigned i = 0; i < G.n; i++)
 		if (G.c[i]->st == ST_READY)
 			lg_send(G.c[i], ST_NOOP, "NOOP");
 }
 
 /* ---- loop ------------------------------------------------------------------ */
+
+/* No progress for --op-timeout: the FAIL message says what was awaited and
+ * what the sockets hold, so one occurrence is enough to tell a server that
+ * did not answer from an answer the generator did not read. */
+static _Noreturn void lg_stalled(struct lg_conn *c, double t)
+{
+	char ctl[200], data[240] = "", got[160], part[160] = "no partial reply";
+	bench_sock_state(c->fd, ctl, sizeof(ctl));
+	if (c->rx == 0)
+		(void)snprintf(got, sizeof(got), "nothing ever received");
+	else if (c->rx < c->sent)
+		(void)snprintf(got, sizeof(got), "nothing received since it (last bytes %.1f s ago)", t - c->rx);
+	else
+		(void)snprintf(got, sizeof(got), "last bytes received %.1f s ago", t - c->rx);
+	if (c->in_len) {
+		size_t k = c->in_len < 80 ? c->in_len : 80;
+		char txt[81];
+		for (size_t i = 0; i < k; i++)
+			txt[i] = (unsigned char)c->in[i] < 0x20 ? '.' : c->in[i];
+		txt[k] = 0;
+		(void)snprintf(part, sizeof(part), "%zu bytes of a partial reply: %s", c->in_len, txt);
+	}
+	if (c->dfd >= 0) {
+		char ds[200];
+		bench_sock_state(c->dfd, ds, sizeof(ds));
+		(void)snprintf(data, sizeof(data), "; data connection after %llu bytes: %s",
+			       (unsigned long long)c->dbytes, ds);
+	}
+	lg_fail(c, "no progress for %.0f s: %.1f s since %s%s, %s, %s; control connection: %s, epoll %s%s",
+		G.o->op_timeout_s, t - c->sent, c->lastcmd[0] ? c->lastcmd : "the connect",
+		c->lastcmd[0] ? " was sent" : " began", got, part, ctl, (c->events & EPOLLOUT) ? "IN|OUT" : "IN", data);
+}
 
 static void lg_check_timeouts(double t)
 {
@@ -1023,7 +1078,7 @@ static void lg_check_timeouts(double t)
 		if (c->st == ST_READY && (lg_is("retr") || lg_is("stor")))
 			continue; /* waiting at the barrier */
 		if (t - c->last > G.o->op_timeout_s)
-			lg_fail(c, "no progress for %.0f s", G.o->op_timeout_s);
+			lg_stalled(c, t);
 	}
 }
 
@@ -1168,6 +1223,7 @@ int loadgen_main(const char *mode, const struct opts *o)
 	if (lg_is("idle"))
 		lg_setup_release();
 	lg_window_start(now_s());
+	G.t_launch = G.t_start;
 	G.deadline = G.t_start + o->time_s;
 	if (lg_is("idle"))
 		lg_idle_open_next();

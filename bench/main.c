@@ -42,7 +42,7 @@ double now_s(void)
 
 _Noreturn void bench_fail(const char *mode, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
