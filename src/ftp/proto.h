@@ -253,6 +253,10 @@ void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, cons
 struct buf *proto_output(struct proto *p);
 
 bool proto_logged_in(const struct proto *p);
+/* Logged in, or good credentials waiting for ACCT (332): the login holds
+ * the user's session slot ([limits] max_per_user, max-sessions) exactly
+ * while this is true (a failed ACCT, REIN, USER and AUTH end it). */
+bool proto_login_holds_slot(const struct proto *p);
 /* True if a QUIT is queued behind the running transfer. */
 bool proto_quit_queued(const struct proto *p);
 /* Name of the logged-in (or pending) user, or NULL. */

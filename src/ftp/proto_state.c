@@ -73,6 +73,11 @@ bool proto_logged_in(const struct proto *p)
 	return p->login == LOGIN_DONE;
 }
 
+bool proto_login_holds_slot(const struct proto *p)
+{
+	return p->login == LOGIN_DONE || p->login == LOGIN_ACCT;
+}
+
 bool proto_quit_queued(const struct proto *p)
 {
 	struct slice rest = buf_slice(&p->held), rec, verb, arg;
