@@ -186,9 +186,6 @@ void proto_greet(struct proto *p);
  * host when no HOST did. proto_vhost_name: the [host] selected, or NULL. */
 void proto_set_sni(struct proto *p, const char *sni);
 const char *proto_vhost_name(const struct proto *p);
-/* The max_per_user limit for a user's store key (its [host]'s, or 0 for
- * [limits] max_per_user). */
-unsigned proto_user_limit(const struct config *cfg, const char *user_key);
 /* Queues "421 text" for a connection refused at accept (e.g. server full)
  * and makes CLOSE the pending effect. */
 void proto_refuse(struct proto *p, const char *text);
