@@ -74,7 +74,7 @@ static const char cli_usage_text[] =
     "  store migrate      bring the store's schema up to this ferry's version\n"
     "  store copy --to CONNINFO [--force]\n"
     "                     copy every user, OTP/TOTP setting, principal mapping and SSH key\n"
-    "                     into a PostgreSQL database (--force: replace its users)\n"
+    "                     (and the bans) into a PostgreSQL database (--force: replace its users)\n"
     "\n"
     "Configuration:\n"
     "  config check       validate the configuration file\n"

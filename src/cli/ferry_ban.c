@@ -11,13 +11,6 @@
 #include "ferry_cli.h"
 #include "guard.h"
 
-static int64_t cli_wall_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct cli_ban_list {
 	int64_t now;
 	unsigned n;

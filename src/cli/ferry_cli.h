@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "auth.h"
 #include "config.h"
@@ -43,6 +44,8 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* argv text made safe for a message; returns out. */
 const char *cli_esc(const char *s, char *out, size_t outsz);
+/* The wall clock in milliseconds since the epoch (the bans' times). */
+int64_t cli_wall_ms(void);
 bool cli_name_valid(const char *s);
 /* Loads the configuration, then drops privileges and opens the store. */
 int cli_load_config(struct cli *c);

@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -33,6 +34,13 @@ int cli_fail(int code, const char *fmt, ...)
 
 /* Text from argv echoed in a message: the escape keeps a control byte from
  * rewriting the operator's terminal. Returns out. */
+int64_t cli_wall_ms(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 const char *cli_esc(const char *s, char *out, size_t outsz)
 {
 	return str_escape(slice_from_cstr(s), out, outsz);

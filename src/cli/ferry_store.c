@@ -1,7 +1,8 @@
 /* ferry_store: `ferry store migrate` (bring the configured store's schema to
  * this ferry's version, and say which it is) and `ferry store copy --to
  * CONNINFO [--force]` (move an installation to PostgreSQL: every user with
- * its OTP/TOTP settings, principal mappings and SSH keys, groups and policies, in one transaction of the
+ * its OTP/TOTP settings, principal mappings and SSH keys, groups and policies,
+ * and the failed-login counts and bans of table bans, in one transaction of the
  * target, through the store interface, so what is copied is exactly what
  * ferryd reads). */
 #include <errno.h>
@@ -46,7 +47,9 @@ struct cli_copy {
 	char **names; /* the target's users before the copy */
 	size_t n_names;
 	unsigned users, otp, principals, keys, groups;
-	const char *failed_user; /* borrowed while the list runs */
+	unsigned ban_rows, banned; /* rows of table bans; of them banned now */
+	int64_t now_ms;		   /* wall clock, for "banned now" */
+	const char *failed_user;   /* borrowed while the list runs */
 	char failed[CLI_NAME_MAX * 4 + 1];
 	int err;
 };
@@ -112,6 +115,20 @@ static int cli_copy_key(const char *name, const struct user_key *k, void *arg)
 	return 0;
 }
 
+/* One row of table bans as it is: failures, window, ban and earlier bans,
+ * so the target bans (and counts toward a ban) exactly as the source did.
+ * A row the target has for the address is replaced. */
+static int cli_copy_ban(const struct ban_row *row, void *arg)
+{
+	struct cli_copy *cp = arg;
+	int r = cp->to_ops->ban_put(cp->to, row);
+	if (r)
+		return r;
+	cp->ban_rows++;
+	cp->banned += row->banned_until > cp->now_ms;
+	return 0;
+}
+
 /* The copy proper, inside the target's transaction. */
 static int cli_copy_run(struct cli_copy *cp, bool force, const char *to_where)
 {
@@ -140,6 +157,12 @@ static int cli_copy_run(struct cli_copy *cp, bool force, const char *to_where)
 		return cli_err("cannot copy user '%s': %s; nothing was copied", cp->failed, strerror(-cp->err));
 	if (r)
 		return cli_err("cannot read the users to copy: %s; nothing was copied", strerror(-r));
+	if (cp->from_ops->ban_rows && cp->to_ops->ban_put) {
+		r = cp->from_ops->ban_rows(cp->from, cli_copy_ban, cp);
+		if (r)
+			return cli_err("cannot copy the failed-login counts and bans: %s; nothing was copied",
+				       strerror(-r));
+	}
 	return CLI_EXIT_OK;
 }
 
@@ -181,7 +204,7 @@ static int cli_store_copy(struct cli *c, int argc, char **argv)
 		free(tcfg);
 		return cli_usage_err("store copy: --to is longer than %zu bytes", sizeof(tcfg->pg_conninfo) - 1);
 	}
-	struct cli_copy cp = { .to_ops = auth_backend("postgres") };
+	struct cli_copy cp = { .to_ops = auth_backend("postgres"), .now_ms = cli_wall_ms() };
 	rc = cli_open_store(c, 0);
 	if (rc)
 		goto out;
@@ -217,6 +240,9 @@ static int cli_store_copy(struct cli *c, int argc, char **argv)
 			     cp.users, cp.users == 1 ? "" : "s", cp.otp, cp.principals, cp.principals == 1 ? "" : "s",
 			     cp.keys, cp.keys == 1 ? "" : "s", from_where, to_where,
 			     cp.n_names ? " (its earlier users were replaced)" : "");
+	if (rc == CLI_EXIT_OK)
+		(void)printf("ferry: copied the failed-login records of %u address%s (%u banned now)\n", cp.ban_rows,
+			     cp.ban_rows == 1 ? "" : "es", cp.banned);
 out:
 	if (cp.to)
 		cp.to_ops->close(cp.to);

@@ -34,6 +34,15 @@ int auth_hash_password(const char *password, char **out);
 /* Verifies password against a crypt(3) hash in constant time per hash type. */
 bool auth_verify_password(const char *hash, const char *password);
 
+/* Where a login's max-sessions limit came from (auth_admit). */
+enum auth_limit_from {
+	AUTH_LIMIT_NONE,   /* not admitted (yet) */
+	AUTH_LIMIT_USER,   /* the user's own max-sessions */
+	AUTH_LIMIT_GROUP,  /* a group's (policy.max_sessions_group) */
+	AUTH_LIMIT_HOST,   /* its [host] max_per_user */
+	AUTH_LIMIT_SERVER, /* [limits] max_per_user */
+};
+
 /* Result of a login check, owned by the caller (auth_result_free). */
 struct auth_result {
 	bool ok;       /* user exists, enabled, password matches */
@@ -59,6 +68,10 @@ struct auth_result {
 	bool usage_known;
 	const char *refused; /* set by the front-end from auth_admit: why a
 			      * good login was refused ("allow-from", ...) */
+	/* Set by auth_admit: the max-sessions limit (0 = none) and where it
+	 * came from (auth_limit_token, auth_limit_setting). */
+	unsigned limit;
+	enum auth_limit_from limit_from;
 };
 void auth_result_free(struct auth_result *r);
 

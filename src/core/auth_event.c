@@ -39,6 +39,12 @@ size_t auth_event_line(const struct auth_event *ev, char *out, size_t n)
 		int more = snprintf(out + w, n - (size_t)w, " key=%s", ev->key);
 		w = more < 0 ? w : w + more;
 	}
+	if (w >= 0 && (size_t)w < n && ev->limit_from) {
+		struct log_escaped el;
+		int more = snprintf(out + w, n - (size_t)w, " limit=%u limit-from=%s", ev->limit,
+				    log_esc(slice_from_cstr(ev->limit_from), &el));
+		w = more < 0 ? w : w + more;
+	}
 	if (w < 0)
 		return 0;
 	return (size_t)w < n ? (size_t)w : n ? n - 1 : 0;

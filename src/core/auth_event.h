@@ -32,6 +32,10 @@ struct auth_event {
 	const char *method;   /* NULL: not logged; SSH's method ("password", "publickey",
 			       * "keyboard-interactive"): method=... */
 	const char *key;      /* NULL: not logged; a public key's fingerprint: key=SHA256:... */
+	/* NULL: not logged; a user-limit refusal: the limit and where it came
+	 * from (auth_limit_token): limit=N limit-from=... */
+	const char *limit_from;
+	unsigned limit;
 };
 
 /* Where a session's login outcomes are counted besides the logs; all

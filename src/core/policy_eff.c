@@ -3,6 +3,7 @@
 #include "policy_eff.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,8 +161,13 @@ int policy_eff_load(const struct userstore_ops *ops, struct userstore *s, const 
 		groups = util_xcalloc(g.n, sizeof(*groups));
 	for (size_t i = 0; !r && i < g.n; i++)
 		r = policy_load(ops, s, POLICY_GROUP, g.names[i], &groups[i]);
-	if (!r)
+	if (!r) {
 		policy_resolve(u, &user, groups, g.n, NULL, out);
+		/* Which group's max-sessions it is, for the refusal's text. */
+		const struct policy_attrs *src = first_with(&user, groups, g.n, POLICY_HAS_MAX_SESSIONS);
+		if (src && src != &user)
+			out->max_sessions_group = util_xstrdup(g.names[src - groups]);
+	}
 	for (size_t i = 0; i < g.n; i++) {
 		if (groups)
 			policy_attrs_free(&groups[i]);
@@ -198,6 +204,10 @@ const char *auth_admit(struct guard *g, const struct config *cfg, const char *us
 		res->policy.quota_files = d.quota_files;
 	if (!(res->policy.has & POLICY_HAS_MAX_SESSIONS))
 		res->policy.max_sessions = d.max_sessions;
+	res->limit_from = !(res->policy.has & POLICY_HAS_MAX_SESSIONS) ? AUTH_LIMIT_SERVER
+			  : res->policy.max_sessions_group	       ? AUTH_LIMIT_GROUP
+								       : AUTH_LIMIT_USER;
+	res->limit = res->policy.max_sessions;
 	const char *why = policy_login_refusal(&res->policy, peer, now_s);
 	if (why)
 		return why;
@@ -210,10 +220,48 @@ const char *auth_admit(struct guard *g, const struct config *cfg, const char *us
 	 * set, stands for the server's. */
 	const struct config_vhost *h = config_vhost_find(cfg, user_key_host(user));
 	unsigned host_max = h ? h->max_per_user : 0;
-	if (!limit && host_max)
+	if (!limit && host_max) {
 		limit = &host_max;
+		res->limit_from = AUTH_LIMIT_HOST;
+		res->limit = host_max;
+	}
 	if (!guard_user_acquire_limit(g, user, limit))
 		return "user-limit";
 	*counted = true;
 	return NULL;
+}
+
+const char *auth_limit_token(const struct auth_result *res, char *buf, size_t n)
+{
+	switch (res->limit_from) {
+	case AUTH_LIMIT_USER:
+		return "user";
+	case AUTH_LIMIT_GROUP:
+		(void)snprintf(buf, n, "group:%s", res->policy.max_sessions_group);
+		return buf;
+	case AUTH_LIMIT_HOST:
+		return "[host]max_per_user";
+	case AUTH_LIMIT_SERVER:
+		return "[limits]max_per_user";
+	case AUTH_LIMIT_NONE:
+		break;
+	}
+	return NULL;
+}
+
+const char *auth_limit_setting(const struct auth_result *res, char *buf, size_t n)
+{
+	switch (res->limit_from) {
+	case AUTH_LIMIT_USER:
+		return "the user's max-sessions";
+	case AUTH_LIMIT_GROUP:
+		(void)snprintf(buf, n, "group %s's max-sessions", res->policy.max_sessions_group);
+		return buf;
+	case AUTH_LIMIT_HOST:
+		return "[host] max_per_user";
+	case AUTH_LIMIT_SERVER:
+	case AUTH_LIMIT_NONE:
+		break;
+	}
+	return "[limits] max_per_user";
 }

@@ -74,4 +74,13 @@ const char *policy_login_refusal(const struct policy_attrs *eff, const struct so
 const char *auth_admit(struct guard *g, const struct config *cfg, const char *user, struct auth_result *res,
 		       const struct sockaddr_storage *peer, int64_t now_s, bool *counted);
 
+/* Where the max-sessions limit auth_admit applied (res->limit) came from
+ * (res->limit_from): the one-word form of the log line's limit-from=
+ * ("user", "group:NAME", "[host]max_per_user", "[limits]max_per_user";
+ * NULL if auth_admit did not run), and the setting to raise as a reply
+ * names it ("the user's max-sessions", "group NAME's max-sessions",
+ * "[host] max_per_user", "[limits] max_per_user"). buf holds a group's. */
+const char *auth_limit_token(const struct auth_result *res, char *buf, size_t n);
+const char *auth_limit_setting(const struct auth_result *res, char *buf, size_t n);
+
 #endif

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "parse.h"
 #include "path.h"
+#include "policy_eff.h"
 #include "proto_impl.h"
 #include "reply.h"
 #include "util.h"
@@ -241,18 +242,24 @@ static void login_failed(struct proto *p, const char *why)
  * (auth_admit counted against it), else [host] or [limits] max_per_user. */
 static void user_limit_refused(struct proto *p, const struct auth_result *res)
 {
-	login_end(p, AUTH_LOGIN_REFUSED, "user-limit", 0);
+	char from[160], setting[160];
+	(void)auth_event(&(struct auth_event){ .sid = p->sid,
+					       .user = p->user,
+					       .ip = p->peer,
+					       .outcome = AUTH_LOGIN_REFUSED,
+					       .reason = "user-limit",
+					       .limit = res->limit,
+					       .limit_from = auth_limit_token(res, from, sizeof(from)) },
+			 &p->auth_sink, p->now_ms);
 	/* Issue 13: say which limit, so a client's user can tell a refusal
-	 * from a fault (rclone only showed its retries). */
-	char name[64], text[200];
-	bool own = res->policy.has & POLICY_HAS_MAX_SESSIONS;
-	unsigned limit = own ? res->policy.max_sessions : proto_user_limit(p->cfg, p->user);
+	 * from a fault (rclone only showed its retries); issue 18: and whose
+	 * (the user's, a group's or the server's setting). */
+	char name[64], text[400], safe[160];
 	(void)reply_sanitize((struct slice){ p->user, user_key_name_len(p->user) }, name, sizeof(name));
+	const char *what = auth_limit_setting(res, setting, sizeof(setting));
+	(void)reply_sanitize(slice_from_cstr(what), safe, sizeof(safe));
 	(void)snprintf(text, sizeof(text), "Too many sessions for user %s (limit %u); close some or raise %s.", name,
-		       limit ? limit : p->cfg->max_per_user,
-		       own     ? "the user's max-sessions"
-		       : limit ? "[host] max_per_user"
-			       : "[limits] max_per_user");
+		       res->limit, safe);
 	proto_logout(p);
 	proto_close_with(p, text);
 }

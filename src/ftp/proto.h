@@ -186,9 +186,6 @@ void proto_greet(struct proto *p);
  * host when no HOST did. proto_vhost_name: the [host] selected, or NULL. */
 void proto_set_sni(struct proto *p, const char *sni);
 const char *proto_vhost_name(const struct proto *p);
-/* The max_per_user limit for a user's store key (its [host]'s, or 0 for
- * [limits] max_per_user). */
-unsigned proto_user_limit(const struct config *cfg, const char *user_key);
 /* Queues "421 text" for a connection refused at accept (e.g. server full)
  * and makes CLOSE the pending effect. */
 void proto_refuse(struct proto *p, const char *text);
@@ -253,6 +250,10 @@ void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, cons
 struct buf *proto_output(struct proto *p);
 
 bool proto_logged_in(const struct proto *p);
+/* Logged in, or good credentials waiting for ACCT (332): the login holds
+ * the user's session slot ([limits] max_per_user, max-sessions) exactly
+ * while this is true (a failed ACCT, REIN, USER and AUTH end it). */
+bool proto_login_holds_slot(const struct proto *p);
 /* True if a QUIT is queued behind the running transfer. */
 bool proto_quit_queued(const struct proto *p);
 /* Name of the logged-in (or pending) user, or NULL. */

@@ -23,12 +23,6 @@ const char *proto_vhost_name(const struct proto *p)
 	return p->vhost ? p->vhost->name : NULL;
 }
 
-unsigned proto_user_limit(const struct config *cfg, const char *user_key)
-{
-	const struct config_vhost *h = config_vhost_find(cfg, user_key_host(user_key));
-	return h ? h->max_per_user : 0;
-}
-
 void proto_refuse(struct proto *p, const char *text)
 {
 	proto_close_with(p, text);
@@ -71,6 +65,11 @@ bool proto_has_held(const struct proto *p)
 bool proto_logged_in(const struct proto *p)
 {
 	return p->login == LOGIN_DONE;
+}
+
+bool proto_login_holds_slot(const struct proto *p)
+{
+	return p->login == LOGIN_DONE || p->login == LOGIN_ACCT;
 }
 
 bool proto_quit_queued(const struct proto *p)

@@ -356,6 +356,11 @@ void session_pump(struct session *s)
 		loop_timer_cancel(s->host->loop, &s->login_timer);
 	else if (!loop_timer_armed(&s->login_timer) && !s->closing)
 		loop_timer_arm(s->host->loop, &s->login_timer, s->cfg->login_timeout_ms, on_login_timeout);
+	/* A login that ended without logging in (a wrong ACCT after 332, a
+	 * GSSAPI USER answered 331) or was left (REIN, USER, AUTH) gives its
+	 * slot back before the reply goes out. */
+	if (!proto_login_holds_slot(s->proto))
+		session_release_user_slot(s);
 	prelogin_sync(s);
 	flush(s);
 	if (s->closed)

@@ -123,20 +123,30 @@ void sftp_login_submit(struct sftp_session *s, struct sftp_auth_job *a)
 }
 
 /* A login ended: the same accounting as FTP's (auth_event.h). */
+static void login_end_limit(struct sftp_session *s, const char *user, enum auth_outcome outcome, const char *reason,
+			    int err, const char *method, const char *key, const struct auth_result *limit)
+{
+	struct auth_sink sink = { .metrics = s->host->metrics, .guard = s->host->guard, .key = &s->gkey };
+	char from[160];
+	(void)auth_event(
+	    &(struct auth_event){ .sid = s->id,
+				  .user = user,
+				  .ip = s->peer,
+				  .outcome = outcome,
+				  .reason = reason,
+				  .err = err,
+				  .protocol = "sftp",
+				  .method = method,
+				  .key = key && key[0] ? key : NULL,
+				  .limit = limit ? limit->limit : 0,
+				  .limit_from = limit ? auth_limit_token(limit, from, sizeof(from)) : NULL },
+	    &sink, util_now_ms());
+}
+
 static void login_end(struct sftp_session *s, const char *user, enum auth_outcome outcome, const char *reason, int err,
 		      const char *method, const char *key)
 {
-	struct auth_sink sink = { .metrics = s->host->metrics, .guard = s->host->guard, .key = &s->gkey };
-	(void)auth_event(&(struct auth_event){ .sid = s->id,
-					       .user = user,
-					       .ip = s->peer,
-					       .outcome = outcome,
-					       .reason = reason,
-					       .err = err,
-					       .protocol = "sftp",
-					       .method = method,
-					       .key = key && key[0] ? key : NULL },
-			 &sink, util_now_ms());
+	login_end_limit(s, user, outcome, reason, err, method, key, NULL);
 }
 
 void sftp_login_reply_failure(struct sftp_session *s)
@@ -224,7 +234,9 @@ void sftp_login_finish(struct sftp_session *s, const char *user, struct auth_res
 			files_space_open(s->id, user, &res->policy, s->cfg->sandbox_roots, &s->space);
 	}
 	if (refused) {
-		login_end(s, user, AUTH_LOGIN_REFUSED, refused, 0, method, key);
+		/* Issue 18: a user-limit refusal's line names the limit and whose. */
+		login_end_limit(s, user, AUTH_LOGIN_REFUSED, refused, 0, method, key,
+				strcmp(refused, "user-limit") == 0 ? res : NULL);
 		sftp_login_reply_failure(s);
 		s->ops->close(s, refused);
 		return;

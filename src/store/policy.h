@@ -90,6 +90,9 @@ struct policy_attrs {
 	size_t n_mounts;
 	struct policy_dir_perms *dir_perms;
 	size_t n_dir_perms;
+	/* Resolved only (policy_eff_load): the group whose max-sessions it
+	 * is, NULL when the user's own or nobody's. */
+	char *max_sessions_group;
 };
 void policy_attrs_free(struct policy_attrs *a); /* frees the arrays, not a */
 /* A deep copy of src into *dst (which it overwrites). */

@@ -43,6 +43,15 @@
 
 /* 1 now */
 #define STORE_BAN_LIST_SQL "SELECT address, banned_until FROM bans WHERE banned_until > " BAN_P1 " ORDER BY address"
+/* Every row as it is, and one row written as it is (1 address, 2
+ * failures, 3 window_start, 4 banned_until, 5 offences, 6 updated_at). */
+#define STORE_BAN_ROWS_SQL                                                                                             \
+	"SELECT address, failures, window_start, banned_until, offences, updated_at FROM bans ORDER BY address"
+#define STORE_BAN_PUT_SQL                                                                                              \
+	"INSERT INTO bans(address, failures, window_start, banned_until, offences, updated_at) VALUES(" BAN_P1         \
+	", " BAN_P2 ", " BAN_P3 ", " BAN_P4 ", " BAN_P5 ", " BAN_P6 ") ON CONFLICT(address) DO UPDATE SET "            \
+	"failures = excluded.failures, window_start = excluded.window_start, banned_until = excluded.banned_until, "   \
+	"offences = excluded.offences, updated_at = excluded.updated_at"
 /* 1 address */
 #define STORE_BAN_REMOVE_SQL "DELETE FROM bans WHERE address = " BAN_P1
 /* 1 now, 2 max_ms, 3 window_ms: no ban and no offence to remember, no

@@ -81,6 +81,47 @@ int store_pg_ban_remove(struct userstore *s, const char *address)
 	return store_pg_write(s, "ban remove", STORE_BAN_REMOVE_SQL, &p);
 }
 
+int store_pg_ban_rows(struct userstore *s, int (*fn)(const struct ban_row *row, void *arg), void *arg)
+{
+	PGresult *res;
+	int r = store_pg_exec(s, "ban rows", STORE_BAN_ROWS_SQL, NULL, &res);
+	if (r)
+		return r;
+	for (int i = 0; !r && i < PQntuples(res); i++) {
+		char *address = NULL;
+		struct ban_row row = { 0 };
+		r = store_pg_text(res, i, 0, false, &address);
+		if (!r)
+			r = store_pg_int8(res, i, 1, &row.failures);
+		if (!r)
+			r = store_pg_int8(res, i, 2, &row.window_start);
+		if (!r)
+			r = store_pg_int8(res, i, 3, &row.banned_until);
+		if (!r)
+			r = store_pg_int8(res, i, 4, &row.offences);
+		if (!r)
+			r = store_pg_int8(res, i, 5, &row.updated_at);
+		row.address = address;
+		if (!r)
+			r = fn(&row, arg);
+		free(address);
+	}
+	PQclear(res);
+	return r;
+}
+
+int store_pg_ban_put(struct userstore *s, const struct ban_row *row)
+{
+	struct pg_params p = { 0 };
+	pg_param_text(&p, row->address);
+	pg_param_int8(&p, row->failures);
+	pg_param_int8(&p, row->window_start);
+	pg_param_int8(&p, row->banned_until);
+	pg_param_int8(&p, row->offences);
+	pg_param_int8(&p, row->updated_at);
+	return store_pg_write(s, "ban put", STORE_BAN_PUT_SQL, &p);
+}
+
 int store_pg_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms)
 {
 	struct pg_params p = { 0 };

@@ -114,6 +114,8 @@ int store_pg_ban_fail(struct userstore *s, const char *address, const struct ban
 int store_pg_ban_list(struct userstore *s, int64_t now_ms, int (*fn)(const char *address, int64_t until, void *arg),
 		      void *arg);
 int store_pg_ban_remove(struct userstore *s, const char *address);
+int store_pg_ban_rows(struct userstore *s, int (*fn)(const struct ban_row *row, void *arg), void *arg);
+int store_pg_ban_put(struct userstore *s, const struct ban_row *row);
 int store_pg_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
 int store_pg_ban_watch(struct userstore *s, int wake_fd, int timeout_ms);
 

@@ -30,6 +30,7 @@ void policy_attrs_free(struct policy_attrs *a)
 	free(a->mounts);
 	free(a->dir_perms);
 	free(a->allow);
+	free(a->max_sessions_group);
 	*a = (struct policy_attrs){ 0 };
 }
 
@@ -39,6 +40,7 @@ void policy_attrs_copy(struct policy_attrs *dst, const struct policy_attrs *src)
 	dst->allow = NULL;
 	dst->mounts = NULL;
 	dst->dir_perms = NULL;
+	dst->max_sessions_group = src->max_sessions_group ? util_xstrdup(src->max_sessions_group) : NULL;
 	if (src->n_allow) {
 		dst->allow = util_xcalloc(src->n_allow, sizeof(*dst->allow));
 		memcpy(dst->allow, src->allow, src->n_allow * sizeof(*dst->allow));

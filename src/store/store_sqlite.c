@@ -588,6 +588,8 @@ const struct userstore_ops store_sqlite_ops = {
 	.ban_list = store_sqlite_ban_list,
 	.ban_remove = store_sqlite_ban_remove,
 	.ban_purge = store_sqlite_ban_purge,
+	.ban_rows = store_sqlite_ban_rows,
+	.ban_put = store_sqlite_ban_put,
 	.policy_write = store_sqlite_policy_write,
 	.policy_read = store_sqlite_policy_read,
 };

@@ -85,6 +85,40 @@ int store_sqlite_ban_remove(struct userstore *s, const char *address)
 	return r;
 }
 
+int store_sqlite_ban_rows(struct userstore *s, int (*fn)(const struct ban_row *row, void *arg), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+	int rc = store_ban_prepare(s, STORE_BAN_ROWS_SQL, NULL, NULL, 0, &st);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *a = (const char *)sqlite3_column_text(st, 0);
+		struct ban_row row = { .address = a ? a : "",
+				       .failures = sqlite3_column_int64(st, 1),
+				       .window_start = sqlite3_column_int64(st, 2),
+				       .banned_until = sqlite3_column_int64(st, 3),
+				       .offences = sqlite3_column_int64(st, 4),
+				       .updated_at = sqlite3_column_int64(st, 5) };
+		r = fn(&row, arg);
+		if (r)
+			break;
+		rc = SQLITE_OK;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = store_sqlite_fail(s, "ban rows", rc);
+	(void)sqlite3_finalize(st);
+	return r;
+}
+
+int store_sqlite_ban_put(struct userstore *s, const struct ban_row *row)
+{
+	const int64_t v[] = { row->failures, row->window_start, row->banned_until, row->offences, row->updated_at };
+	sqlite3_stmt *st = NULL;
+	int rc = store_ban_prepare(s, STORE_BAN_PUT_SQL, row->address, v, 5, &st);
+	int r = store_sqlite_write(s, st, "ban put", rc);
+	(void)sqlite3_finalize(st);
+	return r;
+}
+
 int store_sqlite_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms)
 {
 	const int64_t v[] = { now_ms, rule->max_ms, rule->window_ms };

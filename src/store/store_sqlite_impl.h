@@ -88,6 +88,8 @@ int store_sqlite_ban_fail(struct userstore *s, const char *address, const struct
 int store_sqlite_ban_list(struct userstore *s, int64_t now_ms, int (*fn)(const char *address, int64_t until, void *arg),
 			  void *arg);
 int store_sqlite_ban_remove(struct userstore *s, const char *address);
+int store_sqlite_ban_rows(struct userstore *s, int (*fn)(const struct ban_row *row, void *arg), void *arg);
+int store_sqlite_ban_put(struct userstore *s, const struct ban_row *row);
 int store_sqlite_ban_purge(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
 
 /* store_sqlite_policy.c: the userstore_ops of the same names. */

@@ -70,6 +70,13 @@ struct ban_rule {
 	int64_t max_ms;
 };
 
+/* One row of table bans as it is stored: an address's failed-login count
+ * in its window, its ban and its earlier bans (ferry store copy). */
+struct ban_row {
+	const char *address;
+	int64_t failures, window_start, banned_until, offences, updated_at;
+};
+
 /* A user's SSH public key (schema 5, table user_keys): one OpenSSH
  * public key line, taken apart. The fingerprint is OpenSSH's
  * ("SHA256:" and unpadded base64 of the blob's SHA-256), unique per user. */
@@ -203,6 +210,11 @@ struct userstore_ops {
 			void *arg);
 	int (*ban_remove)(struct userstore *s, const char *address);
 	int (*ban_purge)(struct userstore *s, const struct ban_rule *rule, int64_t now_ms);
+	/* ban_rows calls fn for every row of table bans (banned now or not),
+	 * in address order; ban_put writes one row as it is, replacing the
+	 * address's (ferry store copy). */
+	int (*ban_rows)(struct userstore *s, int (*fn)(const struct ban_row *row, void *arg), void *arg);
+	int (*ban_put)(struct userstore *s, const struct ban_row *row);
 	/* Waits at most timeout_ms for news that a ban changed (another node
 	 * banned or ferry ban del lifted one) or for wake_fd to be readable:
 	 * 1 when there may be news (and after a new connection, which missed

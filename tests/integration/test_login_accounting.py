@@ -25,7 +25,8 @@ from test_metrics import scrape
 from test_otp import PHRASE, _fresh_step, answer, init_otp, totp_code
 
 OK, FAILED = 'ferry_logins_total{protocol="ftp",result="ok"}', 'ferry_logins_total{protocol="ftp",result="failed"}'
-LOGIN_LINE = re.compile(r'(login (?:ok|failed|refused): user="[^"]*" ip=\S+(?: reason=\S+)?)$', re.M)
+LOGIN_LINE = re.compile(r'(login (?:ok|failed|refused): user="[^"]*" ip=\S+(?: reason=\S+)?)'
+                        r'(?: limit=\d+ limit-from=\S+)?$', re.M)
 USERS = (("bob", "pw", None), ("acctuser", "pw", "acct1"), ("alice", "alicepw", None),
          ("otpuser", "static-pw", None), ("otp336", "static-pw", None), ("totpuser", "static-pw", None),
          ("nohome", "pw", None))

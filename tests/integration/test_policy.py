@@ -289,3 +289,60 @@ def test_store_copy_takes_groups_and_policies(make_server, ferry_store, request)
     for args in (("group", "list"), ("group", "show", "g1"), ("group", "show", "g2"), ("user", "show", "bob")):
         assert ferry_ok(dst, *args) == ferry_ok(src, *args), args
     assert "groups: g2, g1\n" in ferry_ok(dst, "user", "show", "bob")
+
+
+def test_max_sessions_refusal_names_its_source(make_server):
+    """The 421 and the log line say whose max-sessions refused the login: a group's (by name),
+    the user's own or the server's [limits] max_per_user. Before the fix a group's limit was
+    reported as "the user's max-sessions" and the log did not say which limit."""
+    srv = make_server(config={"limits": {"max_per_user": "1", "max_per_ip": "0"}})
+    ferry_ok(srv, "group", "add", "staff")
+    ferry_ok(srv, "group", "set", "staff", "--max-sessions", "2")
+    ferry_ok(srv, "user", "set", "bob", "--groups", "staff")
+    held = []
+    try:
+        for _ in range(2):
+            c = srv.connect()
+            c.login("bob", "pw")
+            held.append(c)
+        r = login_code(srv)
+        assert (r.code, r.text) == (421, "Too many sessions for user bob (limit 2); close some or raise "
+                                    "group staff's max-sessions."), r
+        srv.wait_log(r'(?m)login refused: user="bob" ip=127\.0\.0\.1 reason=user-limit limit=2 '
+                     r'limit-from=group:staff$')
+        ferry_ok(srv, "user", "set", "bob", "--max-sessions", "2")
+        r = login_code(srv)
+        assert (r.code, r.text) == (421, "Too many sessions for user bob (limit 2); close some or raise "
+                                    "the user's max-sessions."), r
+        srv.wait_log(r'(?m)login refused: user="bob" ip=127\.0\.0\.1 reason=user-limit limit=2 limit-from=user$')
+        ferry_ok(srv, "user", "set", "bob", "--max-sessions", "inherit", "--groups", "none")
+        r = login_code(srv)
+        assert (r.code, r.text) == (421, "Too many sessions for user bob (limit 1); close some or raise "
+                                    "[limits] max_per_user."), r
+        srv.wait_log(r'(?m)login refused: user="bob" ip=127\.0\.0\.1 reason=user-limit limit=1 '
+                     r'limit-from=\[limits\]max_per_user$')
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_max_sessions_sftp_log_names_the_group(make_server, ferry_bin):
+    if "sftp" not in built_features(ferry_bin):
+        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
+    keydir = tempfile.mkdtemp(prefix="ferry-policy-key-", dir="/tmp")
+    key = os.path.join(keydir, "host_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True, timeout=30)
+    try:
+        srv = start_sftp_server(make_server, {"sftp": {"host_keys": key}})
+        ferry_ok(srv, "group", "add", "staff")
+        ferry_ok(srv, "group", "set", "staff", "--max-sessions", "1")
+        ferry_ok(srv, "user", "set", "bob", "--groups", "staff")
+        c = srv.connect()
+        c.login("bob", "pw")  # FTP takes the group's one slot: SFTP is refused
+        with pytest.raises(paramiko.AuthenticationException):
+            transport(srv)
+        srv.wait_log(r'(?m)login refused: user="bob" ip=127\.0\.0\.1 reason=user-limit protocol=sftp '
+                     r'method=password limit=1 limit-from=group:staff$')
+        c.close()
+    finally:
+        shutil.rmtree(keydir, ignore_errors=True)

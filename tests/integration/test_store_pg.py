@@ -196,7 +196,8 @@ def test_copy_round_trip(ferry_env, make_server, pg, ctl):
     keys = 1 if "sftp" in built_features(src.bins) else 0
     assert cp.stdout == (f"ferry: copied 5 users (2 with one-time password settings), 2 principal mappings "
                          f"and {keys} SSH key{'' if keys == 1 else 's'} from user database {src.db_path} to PostgreSQL user store host=127.0.0.1 "
-                         f"port={pg.port} dbname={db} user=ferry\n")
+                         f"port={pg.port} dbname={db} user=ferry\n"
+                         "ferry: copied the failed-login records of 0 addresses (0 banned now)\n")
     dst = make_server(users=(), store=pg_store(pg), start=False)
     dst.pg_db = db
     dst.write_config()
