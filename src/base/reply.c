@@ -14,10 +14,23 @@ static int emit(struct buf *out, const char *prefix, const char *fmt, va_list ap
 	if (pre >= sizeof(line) - 2)
 		return -EINVAL;
 	memcpy(line, prefix, pre);
-	int n = vsnprintf(line + pre, sizeof(line) - pre - 2, fmt, ap);
-	if (n < 0)
-		return -EINVAL;
-	size_t len = pre + (size_t)n;
+	size_t n;
+	if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+		/* Text formatted already (proto's replies): copied as
+		 * vsnprintf would, without its cost on every reply. */
+		const char *text = va_arg(ap, const char *);
+		if (!text)
+			text = "(null)";
+		n = strlen(text);
+		size_t k = n < sizeof(line) - pre - 3 ? n : sizeof(line) - pre - 3;
+		memcpy(line + pre, text, k);
+	} else {
+		int w = vsnprintf(line + pre, sizeof(line) - pre - 2, fmt, ap);
+		if (w < 0)
+			return -EINVAL;
+		n = (size_t)w;
+	}
+	size_t len = pre + n;
 	if (len > sizeof(line) - 3)
 		len = sizeof(line) - 3;
 	for (size_t i = pre; i < len; i++)
@@ -34,7 +47,15 @@ static int vcoded(struct buf *out, int code, char sep, const char *fmt, va_list 
 static int vcoded(struct buf *out, int code, char sep, const char *fmt, va_list ap)
 {
 	char pre[8];
-	(void)snprintf(pre, sizeof(pre), "%03d%c", code, sep);
+	if (code >= 0 && code <= 999) { /* "%03d%c" without snprintf */
+		pre[0] = (char)('0' + code / 100);
+		pre[1] = (char)('0' + code / 10 % 10);
+		pre[2] = (char)('0' + code % 10);
+		pre[3] = sep;
+		pre[4] = '\0';
+	} else {
+		(void)snprintf(pre, sizeof(pre), "%03d%c", code, sep);
+	}
 	return emit(out, pre, fmt, ap);
 }
 

@@ -43,6 +43,14 @@ void *util_xcalloc(size_t n, size_t size)
 	return p;
 }
 
+void *util_xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
 char *util_xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -26,6 +26,8 @@ int64_t util_wall_s(void);
 /* Allocation that aborts the process on failure: only for small, bounded
  * allocations where out-of-memory cannot be reported usefully anyway. */
 void *util_xcalloc(size_t n, size_t size);
+/* The same, not zeroed. */
+void *util_xmalloc(size_t size);
 char *util_xstrdup(const char *s);
 /* Copies exactly n bytes of s (which need not be NUL-terminated) plus a NUL. */
 char *util_xstrndup(const char *s, size_t n);

@@ -59,8 +59,11 @@ const struct cmdtab *cmdtab_get(void);
  * cmdtab.c. */
 static inline const struct cmd_row *cmd_rows_find(struct cmd_rows rows, struct slice verb)
 {
+	/* The first letters, folded, rule out most rows before the full
+	 * comparison (| 0x20 folds ASCII letters; it only pre-filters). */
+	unsigned char c0 = verb.n ? (unsigned char)(verb.p[0] | 0x20) : 0;
 	for (size_t i = 0; i < rows.n; i++)
-		if (slice_eq_ci(verb, rows.row[i].verb))
+		if ((unsigned char)(rows.row[i].verb[0] | 0x20) == c0 && slice_eq_ci(verb, rows.row[i].verb))
 			return &rows.row[i];
 	return NULL;
 }

@@ -135,12 +135,11 @@ void datachan_touch(struct datachan *d)
 	loop_timer_arm(d->loop, &d->timer, d->timeout_ms, on_timeout);
 }
 
+/* Compared as bytes: formatting both addresses cost more than the rest
+ * of taking a small file's connection (bench/: 4 KiB files/s). */
 static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	char x[64], y[64];
-	net_addr_str(a, x, sizeof(x));
-	net_addr_str(b, y, sizeof(y));
-	return strcmp(x, y) == 0;
+	return net_addr_same(a, b);
 }
 
 /* RFC 4217 §7: the server is the TLS server on data connections too. */
@@ -174,6 +173,10 @@ static void handshake(struct datachan *d)
 static void begin_conn(struct datachan *d)
 {
 	if (d->x.protect) {
+		/* A passive connection comes corked (datachan_passive): the
+		 * handshake's flights must not wait for a full segment. */
+		if (d->lfd >= 0)
+			(void)net_cork(d->conn.fd, false);
 		if (!d->tls_ctx || conn_start_tls_data(&d->conn, d->tls_ctx) != 0) {
 			datachan_finish(d, XFER_TLS_FAILED, -EPROTO);
 			return;
@@ -393,6 +396,13 @@ int datachan_passive(struct datachan *d, uint16_t *port)
 		log_warn(d->sid, "no passive port available: %s", strerror(-r));
 		return r;
 	}
+	/* The connections it accepts inherit TCP_CORK (no system call each):
+	 * what a transfer sends leaves in full segments, and its tail with
+	 * the FIN that the close sends, so a small file or listing is one
+	 * segment and one wake-up of the client instead of two (bench/: 4 KiB
+	 * files/s). Nothing of a plain transfer waits for the peer while
+	 * bytes are held back; TLS uncorks first (begin_conn). */
+	(void)net_cork(d->lfd, true);
 	r = loop_watch_add(d->loop, &d->lwatch, d->lfd, LOOP_IN, on_accept);
 	if (r) {
 		(void)close(d->lfd);

@@ -71,6 +71,12 @@ int net_control_opts(int fd)
 	return 0;
 }
 
+int net_cork(int fd, bool on)
+{
+	int v = on;
+	return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v)) == 0 ? 0 : -errno;
+}
+
 void net_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz)
 {
 	if (sa->ss_family == AF_INET) {
@@ -88,6 +94,30 @@ void net_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz)
 	} else {
 		(void)str_copy(out, outsz, "?");
 	}
+}
+
+/* The bytes net_addr_str shows: 4 for IPv4 (mapped or not), 16 for IPv6,
+ * 0 for anything else (shown as "?"). */
+static size_t addr_bytes(const struct sockaddr_storage *sa, const unsigned char **p)
+{
+	if (sa->ss_family == AF_INET) {
+		*p = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		return 4;
+	}
+	if (sa->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		*p = IN6_IS_ADDR_V4MAPPED(a) ? &a->s6_addr[12] : a->s6_addr;
+		return IN6_IS_ADDR_V4MAPPED(a) ? 4 : 16;
+	}
+	*p = NULL;
+	return 0;
+}
+
+bool net_addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const unsigned char *x, *y;
+	size_t n = addr_bytes(a, &x);
+	return n == addr_bytes(b, &y) && (n == 0 || memcmp(x, y, n) == 0);
 }
 
 void net_proxy_reader_init(struct net_proxy_reader *r, enum proxy_mode mode)

@@ -22,9 +22,20 @@ int net_accept(int lfd, int *fd, struct sockaddr_storage *peer);
  * in line), TCP_NODELAY. */
 int net_control_opts(int fd);
 
+/* TCP_CORK on or off. On a listening socket it is inherited by the
+ * connections it accepts (no system call per connection): a passive data
+ * connection then holds a partial segment until it is full or the socket
+ * closes, so a small file leaves in one segment with its FIN. */
+int net_cork(int fd, bool on);
+
 /* Numeric address without port ("127.0.0.1", "::1"; IPv4-mapped IPv6 shown
  * as IPv4). */
 void net_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz);
+
+/* Whether net_addr_str would show a and b alike (the address alone, an
+ * IPv4-mapped IPv6 address equal to its IPv4 one), without formatting
+ * either: a data connection's check against its control peer. */
+bool net_addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* Reads a PROXY protocol header (proxyproto.h) off a new connection, never
  * a byte beyond it: peeks at what the socket holds, lets proxy_parse say

@@ -418,11 +418,53 @@ static void test_reader(void **state)
 	close(sv[0]);
 }
 
+static struct sockaddr_storage addr(const char *ip, unsigned port)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+	}
+	return ss;
+}
+
+/* net_addr_same (the data connection's peer check) agrees with comparing
+ * net_addr_str's text, which it replaced: ports never count, an
+ * IPv4-mapped IPv6 address is its IPv4 one, unknown families are alike. */
+static void test_addr_same(void **state)
+{
+	(void)state;
+	const char *ips[] = {
+		"127.0.0.1", "127.0.0.2", "10.0.0.1", "::ffff:127.0.0.1", "::ffff:127.0.0.2", "::1", "fe80::1",
+		"fe80::2",   "::",	  "",	      "0.0.0.0"
+	};
+	for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+		for (size_t j = 0; j < sizeof(ips) / sizeof(ips[0]); j++) {
+			struct sockaddr_storage a = addr(ips[i], 21), b = addr(ips[j], 40000 + (unsigned)j);
+			char x[64], y[64];
+			net_addr_str(&a, x, sizeof(x));
+			net_addr_str(&b, y, sizeof(y));
+			assert_int_equal(net_addr_same(&a, &b), strcmp(x, y) == 0);
+		}
+	}
+	struct sockaddr_storage a = addr("127.0.0.1", 1), m = addr("::ffff:127.0.0.1", 2), o = addr("127.0.0.2", 1);
+	assert_true(net_addr_same(&a, &m));
+	assert_true(net_addr_same(&m, &a));
+	assert_false(net_addr_same(&a, &o));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v1_valid),   cmocka_unit_test(test_v1_invalid), cmocka_unit_test(test_v2_valid),
 		cmocka_unit_test(test_v2_invalid), cmocka_unit_test(test_proxy_from), cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_addr_same),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
