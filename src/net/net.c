@@ -90,6 +90,18 @@ void net_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz)
 	}
 }
 
+void net_addr_pack(union net_sockaddr *out, const struct sockaddr_storage *in)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, in, in->ss_family == AF_INET6 ? sizeof(out->in6) : sizeof(out->in4));
+}
+
+void net_addr_unpack(struct sockaddr_storage *out, const union net_sockaddr *in)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, in, in->sa.sa_family == AF_INET6 ? sizeof(in->in6) : sizeof(in->in4));
+}
+
 void net_proxy_reader_init(struct net_proxy_reader *r, enum proxy_mode mode)
 {
 	memset(r, 0, sizeof(*r));
