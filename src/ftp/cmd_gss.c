@@ -29,10 +29,12 @@ void gss_drop(struct proto *p)
 		p->gss_ops->reset(p->gss_ctx);
 	p->gss = GSS_OFF;
 	p->gss_cleared = false;
-	free(p->gss_principal);
-	p->gss_principal = NULL;
-	free(p->gss_local);
-	p->gss_local = NULL;
+	if (p->gx) {
+		free(p->gx->principal);
+		p->gx->principal = NULL;
+		free(p->gx->local);
+		p->gx->local = NULL;
+	}
 	p->pbsz = false;
 	p->prot = 'C';
 	p->level = 'C';
@@ -71,22 +73,22 @@ void cmd_adat(struct proto *p, struct slice arg)
 					     : "ADAT needs AUTH GSSAPI first.");
 		return;
 	}
-	buf_reset(&p->gss_tok);
+	struct buf *tok = &proto_gss_state(p)->tok;
+	buf_reset(tok);
 	/* RFC 2228 §3: after a failed ADAT the exchange is over; the client
 	 * starts again with AUTH. */
-	if (sec_b64_decode(slice_trim_spaces(arg), &p->gss_tok) != 0) {
+	if (sec_b64_decode(slice_trim_spaces(arg), tok) != 0) {
 		p->gss = GSS_OFF;
 		proto_reply(p, 501, "Cannot decode the ADAT data (base64).");
 		return;
 	}
-	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_GSS_STEP,
-						     .gss_token = buf_slice(&p->gss_tok),
-						     .then = gss_step_done });
+	proto_start_effect(p, (struct proto_effect){
+				  .kind = PROTO_EFFECT_GSS_STEP, .gss_token = buf_slice(tok), .then = gss_step_done });
 }
 
 static void gss_step_done(struct proto *p, const struct proto_result *r)
 {
-	buf_reset(&p->gss_tok);
+	buf_reset(&proto_gss_state(p)->tok);
 	struct buf b64;
 	buf_init(&b64, REPLY_MAX_LINE - 16);
 	if (r && r->gss_status >= 0 && r->gss_reply.n && sec_b64_encode(r->gss_reply.p, r->gss_reply.n, &b64) != 0) {
@@ -114,11 +116,14 @@ static void gss_step_done(struct proto *p, const struct proto_result *r)
 		proto_reply(p, 335, "ADAT=%.*s", len, tok);
 	} else {
 		p->gss = GSS_ON;
-		p->gss_principal = util_xstrdup(r->gss_principal ? r->gss_principal : "");
-		p->gss_local = r->gss_local ? util_xstrdup(r->gss_local) : NULL;
+		struct proto_gss_state *gx = proto_gss_state(p);
+		free(gx->principal);
+		free(gx->local);
+		gx->principal = util_xstrdup(r->gss_principal ? r->gss_principal : "");
+		gx->local = r->gss_local ? util_xstrdup(r->gss_local) : NULL;
 		struct log_escaped e;
 		log_info(p->sid, "GSSAPI authenticated: principal=\"%s\" ip=%s",
-			 log_esc(slice_from_cstr(p->gss_principal), &e), p->peer);
+			 log_esc(slice_from_cstr(gx->principal), &e), p->peer);
 		if (len)
 			proto_reply(p, 235, "ADAT=%.*s", len, tok);
 		else

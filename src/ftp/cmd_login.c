@@ -124,7 +124,9 @@ static void lookup_done(struct proto *p, const struct proto_result *r)
 		p->lock = ch->lock;
 		p->lock_user = util_xstrdup(p->user);
 	}
-	p->challenge = *ch;
+	if (!p->challenge)
+		p->challenge = util_xcalloc(1, sizeof(*p->challenge));
+	*p->challenge = *ch;
 	(void)reply_sanitize((struct slice){ p->user, user_key_name_len(p->user) }, name, sizeof(name));
 	int form = challenge_form(p, ch);
 	switch (ch->kind) {
@@ -182,7 +184,7 @@ void cmd_pass(struct proto *p, struct slice arg)
 	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK,
 						     .user = p->user,
 						     .password = p->password,
-						     .challenge = &p->challenge,
+						     .challenge = p->challenge,
 						     .then = auth_done });
 }
 
@@ -213,6 +215,8 @@ static void cmd_login_ok(struct proto *p, int code, const char *text)
 	p->login = LOGIN_DONE;
 	p->failures = 0;
 	p->prelogin_cmds = 0;
+	free(p->challenge); /* only PASS reads it */
+	p->challenge = NULL;
 	if (p->account) {
 		util_wipe(p->account, strlen(p->account));
 		free(p->account);
@@ -294,7 +298,7 @@ static void auth_done(struct proto *p, const struct proto_result *r)
 		p->password = NULL;
 	}
 	/* The check released the challenge lock (if this USER took one). */
-	if (p->challenge.lock && p->challenge.lock == p->lock) {
+	if (p->challenge && p->challenge->lock && p->challenge->lock == p->lock) {
 		free(p->lock_user);
 		p->lock_user = NULL;
 		p->lock = 0;
@@ -306,9 +310,10 @@ static void auth_done(struct proto *p, const struct proto_result *r)
 	if (!res->ok) {
 		/* SECURITY: RFC 2289 §9: a challenge another connection holds
 		 * gets one answer here (auth_otp.c says why). */
-		if (p->challenge.shared && p->cfg->max_login_failures)
+		bool shared = p->challenge && p->challenge->shared;
+		if (shared && p->cfg->max_login_failures)
 			p->failures = p->cfg->max_login_failures - 1;
-		login_failed(p, p->challenge.shared ? "bad-credentials-shared-challenge" : "bad-credentials");
+		login_failed(p, shared ? "bad-credentials-shared-challenge" : "bad-credentials");
 		return;
 	}
 	if (res->user_limit) {
@@ -504,10 +509,11 @@ void cmd_quit(struct proto *p, struct slice arg)
 
 static void user_gss(struct proto *p)
 {
-	bool by_default = p->gss_local && strcmp(p->gss_local, p->user) == 0;
+	const struct proto_gss_state *gx = proto_gss_state(p);
+	bool by_default = gx->local && strcmp(gx->local, p->user) == 0;
 	proto_start_effect(p, (struct proto_effect){ .kind = PROTO_EFFECT_AUTH_CHECK,
 						     .user = p->user,
-						     .principal = p->gss_principal,
+						     .principal = gx->principal,
 						     .principal_default = by_default,
 						     .then = gss_user_done });
 }
@@ -525,7 +531,8 @@ static void gss_user_done(struct proto *p, const struct proto_result *r)
 	 * is counted (auth_event comes with PASS's outcome). */
 	if (!res->ok || res->account) {
 		log_info(p->sid, "GSSAPI principal not authorized for user: principal=\"%s\" user=\"%s\"",
-			 log_esc(slice_from_cstr(p->gss_principal), &ep), log_esc(slice_from_cstr(p->user), &e));
+			 log_esc(slice_from_cstr(proto_gss_state(p)->principal), &ep),
+			 log_esc(slice_from_cstr(p->user), &e));
 		proto_reply(p, 331, "Principal not authorized for this user; send the password.");
 		return;
 	}

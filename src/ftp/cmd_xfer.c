@@ -135,7 +135,7 @@ void cmd_rest(struct proto *p, struct slice arg)
 
 /* The control connection's family as seen by the client (mapped IPv4 counts
  * as IPv4). */
-static int ctl_family(const union proto_sockaddr *a)
+static int ctl_family(const union net_sockaddr *a)
 {
 	if (a->sa.sa_family == AF_INET6)
 		return IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr) ? AF_INET : AF_INET6;
@@ -145,7 +145,7 @@ static int ctl_family(const union proto_sockaddr *a)
 /* SECURITY (RFC 2577 §3-4): active connections only to the control peer. */
 static bool is_peer(const struct proto *p, const struct sockaddr_storage *t)
 {
-	const union proto_sockaddr *c = &p->peer_addr;
+	const union net_sockaddr *c = &p->peer_addr;
 	if (t->ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const void *)t;
 		if (c->sa.sa_family == AF_INET)
@@ -585,7 +585,7 @@ void cmd_abor(struct proto *p, struct slice arg)
 		/* The session stops the transfer; xfer_done then sends
 		 * 426 followed by 226 (RFC 959 §4.1.3, Decision 10), and 225 for
 		 * any further ABOR of the same transfer. */
-		p->effect.xfer.abort = true;
+		p->effect->xfer.abort = true;
 		p->abor_count++;
 		return;
 	}

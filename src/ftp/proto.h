@@ -248,6 +248,10 @@ void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, cons
 
 /* Replies waiting to be sent; the session consumes what it wrote. */
 struct buf *proto_output(struct proto *p);
+/* Between bursts: releases what only a running effect needs, so an idle
+ * session holds no more than struct proto (the pointer proto_effect()
+ * returned is then gone; nothing may be pending). */
+void proto_trim(struct proto *p);
 
 bool proto_logged_in(const struct proto *p);
 /* Logged in, or good credentials waiting for ACCT (332): the login holds

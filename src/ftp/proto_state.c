@@ -47,9 +47,8 @@ void proto_xfer_progress(struct proto *p, uint64_t bytes)
 
 void proto_set_addrs(struct proto *p, const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
 {
-	memcpy(&p->local_addr, local,
-	       local->ss_family == AF_INET6 ? sizeof(p->local_addr.in6) : sizeof(p->local_addr.in4));
-	memcpy(&p->peer_addr, peer, peer->ss_family == AF_INET6 ? sizeof(p->peer_addr.in6) : sizeof(p->peer_addr.in4));
+	net_addr_pack(&p->local_addr, local);
+	net_addr_pack(&p->peer_addr, peer);
 }
 
 struct buf *proto_output(struct proto *p)
@@ -101,7 +100,7 @@ bool proto_challenge_lock(const struct proto *p, const char **user, uint64_t *lo
 
 const struct proto_effect *proto_effect(const struct proto *p)
 {
-	return p->effect.kind == PROTO_EFFECT_NONE ? NULL : &p->effect;
+	return proto_effect_kind(p) == PROTO_EFFECT_NONE ? NULL : p->effect;
 }
 
 void proto_set_now(struct proto *p, uint64_t now_ms, int64_t wall_s)
@@ -131,6 +130,6 @@ bool proto_xfer_running(const struct proto *p, const char **verb, const char **p
 		return false;
 	*verb = p->xfer_verb;
 	*path = p->xfer_name ? p->xfer_name : "";
-	*size = p->effect.xfer.kind == XFER_SEND_FILE ? p->effect.xfer.size : 0;
+	*size = p->effect->xfer.kind == XFER_SEND_FILE ? p->effect->xfer.size : 0;
 	return true;
 }

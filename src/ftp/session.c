@@ -27,6 +27,12 @@
  * kernel's socket buffer (backpressure). */
 #define SESSION_IN_MAX (64u * 1024u)
 #define READ_CHUNK 16384u
+/* Memory per idle session (issue 15, bench/ "Memory per idle session"):
+ * see PROTO_SIZE_BUDGET in proto.c, the other half of an idle session. */
+#define SESSION_SIZE_BUDGET 496u
+_Static_assert(
+    sizeof(struct session) <= SESSION_SIZE_BUDGET,
+    "struct session outgrew the idle-session budget (issue 15): put new state behind a pointer made when used");
 /* One session's share of a loop round: after this many commands, or this
  * many bytes of replies, it lets the other sessions run (yield) and goes
  * on in the next round. Enough for a burst of pipelined commands from a
@@ -50,6 +56,7 @@ void session_free(void *p)
 	gss_sess_free(s->gss);
 	session_proxy_free(s->pp);
 	free(s->data); /* reset by session_close_now */
+	free(s->rate);
 	config_unref(s->cfg);
 	free(s);
 }
@@ -380,6 +387,7 @@ void session_pump(struct session *s)
 	 * session is a target: bench/). */
 	buf_trim(&s->in);
 	buf_trim(proto_output(s->proto));
+	proto_trim(s->proto);
 	update_interest(s);
 }
 
@@ -480,7 +488,7 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 	s->cfg = cfg;
 	conn_init(&s->conn, fd);
 	buf_init(&s->in, SESSION_IN_MAX);
-	s->peer_addr = *peer; /* the balancer's, until a PROXY header says whose */
+	net_addr_pack(&s->peer_addr, peer); /* the balancer's, until a PROXY header says whose */
 	net_addr_str(peer, s->peer, sizeof(s->peer));
 	s->proto = proto_new(cfg, cmdtab_get(), id, s->peer);
 	proto_set_files_sink(s->proto, (struct files_sink){ .metrics = h->metrics, .hooks = h->hooks });
@@ -520,7 +528,7 @@ void session_begin(struct session *s, const struct sockaddr_storage *peer, const
 	const struct config *cfg = s->cfg;
 	uint64_t id = s->id;
 	s->begun = true;
-	s->peer_addr = *peer;
+	net_addr_pack(&s->peer_addr, peer);
 	net_addr_str(peer, s->peer, sizeof(s->peer)); /* proto reads it there */
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);

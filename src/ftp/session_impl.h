@@ -7,6 +7,7 @@
 #define FERRY_SESSION_IMPL_H
 
 #include <stdbool.h>
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -14,6 +15,7 @@
 #include "conn.h"
 #include "guard.h"
 #include "loop.h"
+#include "net.h"
 #include "proto.h"
 #include "rate.h"
 #include "session.h"
@@ -26,6 +28,18 @@ struct session_proxy;
 struct tls_conn;
 struct tls_ctx;
 
+/* A session's own bandwidth buckets (session_set_rate), made only for a
+ * user with a rate of their own: datachan points at them. */
+struct session_rate {
+	struct rate_bucket down, up;
+};
+
+/* One per FTP connection, idle ones included: memory per idle session is a
+ * benchmark target (issue 15: <= 2 KiB plain, bench/ "Memory per idle
+ * session"), so what only some sessions use is a pointer to state made
+ * when it is needed (data channel, rates, PROXY wait, GSSAPI), addresses
+ * are kept packed (net_sockaddr) and the fields are ordered to leave no
+ * padding. session.c asserts the size (SESSION_SIZE_BUDGET). */
 struct session {
 	struct session_host *host;
 	struct session *prev, *next;
@@ -36,42 +50,50 @@ struct session {
 	struct proto *proto;
 	struct buf in;
 	struct loop_timer idle_timer, login_timer, effect_timer;
-	struct auth_job *job; /* in flight on the pool */
-	bool closed;	      /* socket gone; freed once no job refers to it */
-	bool read_eof;
-	bool closing;	       /* CLOSE effect: close once the output is flushed */
-	bool effect_started;   /* the pending effect has been set in motion */
-	bool pumping;	       /* re-entrancy guard for session_pump() */
-	bool yielded;	       /* resume_pump is deferred: the rest of the input waits for it */
-	bool grace_pending;    /* an upload's data EOF waits for commit_grace (on_xfer_done) */
-	struct datachan *data; /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
-	/* session_set_rate: the session's own buckets (zeroed: unlimited) */
-	struct rate_bucket rate_down, rate_up;
-	/* TLS on the control connection */
-	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
-	bool implicit_greet;	      /* implicit FTPS: greet once the handshake is done */
-	struct tls_ctx *tls_ctx;      /* NULL: TLS not configured */
+	struct auth_job *job;	      /* in flight on the pool */
+	struct datachan *data;	      /* made at the first PASV/EPSV/PORT/EPRT (idle sessions stay small) */
+	struct session_rate *rate;    /* session_set_rate: NULL until the user has a rate of their own */
+	struct tls_ctx *tls_ctx;      /* TLS on the control connection; NULL: TLS not configured */
 	struct tls_conn *ctl_tls_old; /* after CCC/REIN: for data resumption checks */
 	struct gss_sess *gss;	      /* NULL: GSSAPI not configured */
-	/* The client's address, set once (session_begin): the PROXY header's
-	 * behind a balancer, else the socket's peer. Everything that names or
-	 * checks the client uses it or peer, its text: [limits], logs, proto's
-	 * PORT/EPRT check, the data connections' peer check. */
-	struct sockaddr_storage peer_addr;
-	char peer[64];
-	bool begun;		  /* session_begin ran: connect was logged, disconnect will be */
-	struct session_proxy *pp; /* waiting for the PROXY header (session_proxy.c) */
+	struct session_proxy *pp;     /* waiting for the PROXY header (session_proxy.c) */
 	/* [limits] (guard.h): this session counts against its address group
 	 * (guarded) and, once logged in, against its user (counted_user). */
 	struct guard_key gkey;
-	bool guarded;
 	char *counted_user;
 	struct quota_user *quota; /* the logged-in user's quota (core/quota.h), lent to proto */
+	/* The client's address, set once (session_begin): the PROXY header's
+	 * behind a balancer, else the socket's peer. Everything that names or
+	 * checks the client uses it (session_peer_addr) or peer, its text:
+	 * [limits], logs, proto's PORT/EPRT check, the data connections' peer
+	 * check. */
+	union net_sockaddr peer_addr;
+	char peer[INET6_ADDRSTRLEN];
+	/* Flags as bits: every idle session carries them. */
+	enum { TLS_IDLE, TLS_FLUSH_THEN_START, TLS_HANDSHAKE, TLS_FLUSH_THEN_STOP, TLS_STOPPING } tphase;
+	bool closed : 1; /* socket gone; freed once no job refers to it */
+	bool read_eof : 1;
+	bool closing : 1;	 /* CLOSE effect: close once the output is flushed */
+	bool effect_started : 1; /* the pending effect has been set in motion */
+	bool pumping : 1;	 /* re-entrancy guard for session_pump() */
+	bool yielded : 1;	 /* resume_pump is deferred: the rest of the input waits for it */
+	bool grace_pending : 1;	 /* an upload's data EOF waits for commit_grace (on_xfer_done) */
+	bool implicit_greet : 1; /* implicit FTPS: greet once the handshake is done */
+	bool begun : 1;		 /* session_begin ran: connect was logged, disconnect will be */
+	bool guarded : 1;
 	/* Its entry in the worker's registry (core/sessions.h): `ferry
 	 * status`/`kick`, and [server] max_sessions evicts the oldest of those
 	 * not logged in. */
 	struct sessions_entry reg;
 };
+
+/* The client's address as a sockaddr_storage (what core and net take). */
+static inline struct sockaddr_storage session_peer_addr(const struct session *s)
+{
+	struct sockaddr_storage ss;
+	net_addr_unpack(&ss, &s->peer_addr);
+	return ss;
+}
 
 /* session.c */
 /* Frees s once nothing refers to it (a loop_defer callback: p is s). */

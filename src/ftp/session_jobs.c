@@ -179,7 +179,8 @@ static void guard_login_result(struct session *s, struct auth_job *a)
 	if (a->res.err || !a->res.ok)
 		return;
 	session_release_user_slot(s); /* a new login on this connection (REIN, USER) */
-	const char *why = auth_admit(s->host->guard, s->cfg, a->user, &a->res, &s->peer_addr, util_wall_s(), &counted);
+	struct sockaddr_storage peer = session_peer_addr(s);
+	const char *why = auth_admit(s->host->guard, s->cfg, a->user, &a->res, &peer, util_wall_s(), &counted);
 	if (counted)
 		s->counted_user = util_xstrdup(a->user);
 	if (why && strcmp(why, "user-limit") == 0)

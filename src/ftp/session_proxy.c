@@ -49,7 +49,8 @@ void session_proxy_start(struct session *s, const char *refuse, bool room_needed
 {
 	/* SECURITY: only a balancer may say who the client is. */
 	struct proxy_wait_who w = who(s);
-	if (proxy_wait_check(&w, &s->peer_addr, s->cfg)) {
+	struct sockaddr_storage peer = session_peer_addr(s);
+	if (proxy_wait_check(&w, &peer, s->cfg)) {
 		session_close_now(s);
 		return;
 	}
@@ -66,10 +67,10 @@ void session_proxy_start(struct session *s, const char *refuse, bool room_needed
 
 void session_proxy_io(struct session *s)
 {
-	struct sockaddr_storage client;
+	struct sockaddr_storage client, peer = session_peer_addr(s);
 	const char *reason = NULL;
 	struct proxy_wait_who w = who(s);
-	int r = proxy_wait_read(&w, s->conn.fd, &s->pp->rd, &s->peer_addr, &client, &reason);
+	int r = proxy_wait_read(&w, s->conn.fd, &s->pp->rd, &peer, &client, &reason);
 	if (r == -EAGAIN)
 		return;
 	if (r) {

@@ -27,7 +27,7 @@ static struct datachan *data_chan(struct session *s)
 	socklen_t len = sizeof(d->ctl_local);
 	if (getsockname(s->conn.fd, (struct sockaddr *)&d->ctl_local, &len) != 0)
 		d->ctl_local.ss_family = AF_UNSPEC; /* PASV/PORT then fail cleanly */
-	d->ctl_peer = s->peer_addr;
+	d->ctl_peer = session_peer_addr(s);
 	d->proxy_mode = s->cfg->pasv_proxy_protocol;
 	d->proxy_from = s->cfg->proxy_from;
 	d->n_proxy_from = s->cfg->n_proxy_from;
@@ -38,8 +38,8 @@ static struct datachan *data_chan(struct session *s)
 	d->sid = s->id;
 	d->metrics = s->host->metrics;
 	d->jobs = s->host->jobs;
-	d->own_down = &s->rate_down;
-	d->own_up = &s->rate_up;
+	d->own_down = s->rate ? &s->rate->down : NULL;
+	d->own_up = s->rate ? &s->rate->up : NULL;
 	d->srv_down = s->host->rate_down;
 	d->srv_up = s->host->rate_up;
 	d->done = on_xfer_done;
@@ -51,9 +51,21 @@ static struct datachan *data_chan(struct session *s)
 
 void session_set_rate(struct session *s, uint64_t down, uint64_t up)
 {
+	/* Unlimited (both 0) needs no buckets: datachan takes NULL as
+	 * unlimited (rate.h). Once made they stay (the data channel points
+	 * at them), set back to unlimited by a later login without a rate. */
+	if (!s->rate && !down && !up)
+		return;
+	if (!s->rate) {
+		s->rate = util_xcalloc(1, sizeof(*s->rate));
+		if (s->data) {
+			s->data->own_down = &s->rate->down;
+			s->data->own_up = &s->rate->up;
+		}
+	}
 	uint64_t now = util_now_us();
-	rate_init(&s->rate_down, down, now);
-	rate_init(&s->rate_up, up, now);
+	rate_init(&s->rate->down, down, now);
+	rate_init(&s->rate->up, up, now);
 }
 
 void session_start_data(struct session *s, const struct proto_effect *e)

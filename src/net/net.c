@@ -120,6 +120,18 @@ bool net_addr_same(const struct sockaddr_storage *a, const struct sockaddr_stora
 	return n == addr_bytes(b, &y) && (n == 0 || memcmp(x, y, n) == 0);
 }
 
+void net_addr_pack(union net_sockaddr *out, const struct sockaddr_storage *in)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, in, in->ss_family == AF_INET6 ? sizeof(out->in6) : sizeof(out->in4));
+}
+
+void net_addr_unpack(struct sockaddr_storage *out, const union net_sockaddr *in)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, in, in->sa.sa_family == AF_INET6 ? sizeof(in->in6) : sizeof(in->in4));
+}
+
 void net_proxy_reader_init(struct net_proxy_reader *r, enum proxy_mode mode)
 {
 	memset(r, 0, sizeof(*r));

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -36,6 +37,19 @@ void net_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz);
  * IPv4-mapped IPv6 address equal to its IPv4 one), without formatting
  * either: a data connection's check against its control peer. */
 bool net_addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* An IPv4 or IPv6 socket address in 28 bytes rather than a 128-byte
+ * sockaddr_storage, for what every idle session keeps (the listeners are
+ * TCP). net_addr_pack keeps the family and as many bytes as an IPv6 one
+ * (IPv4's for any other family); net_addr_unpack gives the
+ * sockaddr_storage back, the rest of it zeroed. */
+union net_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+void net_addr_pack(union net_sockaddr *out, const struct sockaddr_storage *in);
+void net_addr_unpack(struct sockaddr_storage *out, const union net_sockaddr *in);
 
 /* Reads a PROXY protocol header (proxyproto.h) off a new connection, never
  * a byte beyond it: peeks at what the socket holds, lets proxy_parse say
