@@ -34,12 +34,15 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # (initdb, pg_ctl, psql) for the tests that run against [store] postgres (a
 # private server in a temporary directory); openssh-client (sftp, ssh-keygen),
 # sshpass (sftp's password in batch mode) and python3-paramiko for the SFTP
-# tests.
+# tests; netbase for /etc/hosts and /etc/services, which a minbase root
+# lacks (its postinst writes /etc/hosts with localhost: lftp resolves
+# ftp://localhost through it, e.g. test_vhost's HOST test; lftp depends on
+# netbase too, this only says so).
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
   rclone ncftp python3-aioftp procps strace haproxy postgresql
-  openssh-client sshpass python3-paramiko
+  openssh-client sshpass python3-paramiko netbase
 )
 
 ferry_missing() {
