@@ -231,37 +231,38 @@ const char *auth_admit(struct guard *g, const struct config *cfg, const char *us
 	return NULL;
 }
 
+/* Where a max-sessions limit came from, for the log (token) and for the
+ * 421's advice (setting); a group's carries its name (limit_name). */
+static const struct {
+	const char *token, *setting;
+} limit_names[] = {
+	[AUTH_LIMIT_NONE] = { NULL, "[limits] max_per_user" },
+	[AUTH_LIMIT_USER] = { "user", "the user's max-sessions" },
+	[AUTH_LIMIT_HOST] = { "[host]max_per_user", "[host] max_per_user" },
+	[AUTH_LIMIT_SERVER] = { "[limits]max_per_user", "[limits] max_per_user" },
+};
+
+static const char *limit_name(const struct auth_result *res, bool setting, char *buf, size_t n)
+{
+	unsigned from = (unsigned)res->limit_from;
+	if (from >= sizeof(limit_names) / sizeof(limit_names[0]))
+		from = AUTH_LIMIT_NONE;
+	if (from != AUTH_LIMIT_GROUP)
+		return setting ? limit_names[from].setting : limit_names[from].token;
+	const char *group = res->policy.max_sessions_group;
+	if (setting)
+		(void)snprintf(buf, n, "group %s's max-sessions", group);
+	else
+		(void)snprintf(buf, n, "group:%s", group);
+	return buf;
+}
+
 const char *auth_limit_token(const struct auth_result *res, char *buf, size_t n)
 {
-	switch (res->limit_from) {
-	case AUTH_LIMIT_USER:
-		return "user";
-	case AUTH_LIMIT_GROUP:
-		(void)snprintf(buf, n, "group:%s", res->policy.max_sessions_group);
-		return buf;
-	case AUTH_LIMIT_HOST:
-		return "[host]max_per_user";
-	case AUTH_LIMIT_SERVER:
-		return "[limits]max_per_user";
-	case AUTH_LIMIT_NONE:
-		break;
-	}
-	return NULL;
+	return limit_name(res, false, buf, n);
 }
 
 const char *auth_limit_setting(const struct auth_result *res, char *buf, size_t n)
 {
-	switch (res->limit_from) {
-	case AUTH_LIMIT_USER:
-		return "the user's max-sessions";
-	case AUTH_LIMIT_GROUP:
-		(void)snprintf(buf, n, "group %s's max-sessions", res->policy.max_sessions_group);
-		return buf;
-	case AUTH_LIMIT_HOST:
-		return "[host] max_per_user";
-	case AUTH_LIMIT_SERVER:
-	case AUTH_LIMIT_NONE:
-		break;
-	}
-	return "[limits] max_per_user";
+	return limit_name(res, true, buf, n);
 }

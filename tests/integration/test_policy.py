@@ -8,6 +8,7 @@ SFTP) and permission bits from groups. Every test runs once per store.
     FERRY_BUILD=build /usr/bin/python3 -m pytest tests/integration/test_policy.py
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -155,19 +156,24 @@ def test_max_sessions_ftp(make_server):
             c.close()
 
 
-def test_max_sessions_and_allow_from_sftp(make_server, ferry_bin):
+@contextlib.contextmanager
+def sftp_server(make_server, ferry_bin):
+    """An SFTP ferryd with a host key of its own: with PostgreSQL there is no
+    [store] sqlite directory to make one beside."""
     if "sftp" not in built_features(ferry_bin):
         pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
-    # A host key of its own: with PostgreSQL there is no [store] sqlite
-    # directory to make one beside.
     keydir = tempfile.mkdtemp(prefix="ferry-policy-key-", dir="/tmp")
     key = os.path.join(keydir, "host_ed25519")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True, timeout=30)
     try:
-        srv = start_sftp_server(make_server, {"sftp": {"host_keys": key}})
-        _sftp_policy(srv)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True, timeout=30)
+        yield start_sftp_server(make_server, {"sftp": {"host_keys": key}})
     finally:
         shutil.rmtree(keydir, ignore_errors=True)
+
+
+def test_max_sessions_and_allow_from_sftp(make_server, ferry_bin):
+    with sftp_server(make_server, ferry_bin) as srv:
+        _sftp_policy(srv)
 
 
 def _sftp_policy(srv):
@@ -327,13 +333,7 @@ def test_max_sessions_refusal_names_its_source(make_server):
 
 
 def test_max_sessions_sftp_log_names_the_group(make_server, ferry_bin):
-    if "sftp" not in built_features(ferry_bin):
-        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
-    keydir = tempfile.mkdtemp(prefix="ferry-policy-key-", dir="/tmp")
-    key = os.path.join(keydir, "host_ed25519")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True, timeout=30)
-    try:
-        srv = start_sftp_server(make_server, {"sftp": {"host_keys": key}})
+    with sftp_server(make_server, ferry_bin) as srv:
         ferry_ok(srv, "group", "add", "staff")
         ferry_ok(srv, "group", "set", "staff", "--max-sessions", "1")
         ferry_ok(srv, "user", "set", "bob", "--groups", "staff")
@@ -344,5 +344,3 @@ def test_max_sessions_sftp_log_names_the_group(make_server, ferry_bin):
         srv.wait_log(r'(?m)login refused: user="bob" ip=127\.0\.0\.1 reason=user-limit protocol=sftp '
                      r'method=password limit=1 limit-from=group:staff$')
         c.close()
-    finally:
-        shutil.rmtree(keydir, ignore_errors=True)
