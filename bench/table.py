@@ -397,11 +397,15 @@ def render(data):
     tls = spread([limit_of("tls", "mib_s")(rd) for rd in rounds])
     hashl = spread([limit_of("hash", "limit_per_s")(rd) for rd in rounds])
     ms_hash = spread([limit_of("hash", "ms_per_hash")(rd) for rd in rounds])
+    # Runs from before the probe hashed on every core at once have no cores_x_one_per_s.
+    ideal = spread([limit_of("hash", "cores_x_one_per_s")(rd) for rd in rounds])
     out.append("Machine limits (every round): "
                f"loopback TCP **{fmt_spread(tcp)} MiB/s** ({probe_text(rounds, 'tcp')}); TLS "
                f"**{fmt_spread(tls)} MiB/s** ({data.get('cipher', '?')}; "
                f"{probe_text(rounds, 'tls')}); yescrypt **{fmt_spread(ms_hash)} ms/hash** → "
-               f"**{fmt_spread(hashl)} logins/s** on {m.get('cores', '?')} cores.")
+               f"**{fmt_spread(hashl)} logins/s** "
+               + (f"with all {m.get('cores', '?')} cores hashing at once (cores ÷ hash time would say "
+                  f"{fmt_spread(ideal)})." if ideal else f"on {m.get('cores', '?')} cores."))
     out.append("")
     head = (["Scenario"] + names + ["Gen CPU", "Noise", "Ferry ÷ best peer", "Limit",
                                     "Ferry ÷ limit", "Target", "Result"])

@@ -25,6 +25,7 @@ static void on_sftp_closed(struct sftp_host *h)
 	struct worker *w = container_of(h, struct worker, sftp);
 	atomic_fetch_sub(&w->shared->sessions, 1);
 	atomic_fetch_sub(&w->shared->sessions_by[METRICS_SFTP], 1);
+	atomic_fetch_sub(&w->load, 1);
 	maybe_stop(w);
 }
 
@@ -132,14 +133,22 @@ struct handoff {
 	const struct config *cfg;
 	struct tls_ctx *tls;
 	int fd;
-	bool implicit, room_needed;
+	bool implicit, sftp, room_needed;
 	uint64_t sid;
 	struct sockaddr_storage peer;
 };
 
+/* tls: the FTP session's reference (NULL for SFTP, which has none). */
 static void start_here(struct worker *w, const struct config *cfg, int fd, const struct sockaddr_storage *peer,
-		       uint64_t sid, const char *refuse, struct tls_ctx *tls, bool implicit, bool room_needed)
+		       uint64_t sid, const char *refuse, struct tls_ctx *tls, bool implicit, bool sftp,
+		       bool room_needed)
 {
+	if (sftp) {
+		w->sftp.room_needed = room_needed;
+		sftp_session_start(&w->sftp, cfg, fd, peer, sid, refuse);
+		w->sftp.room_needed = false;
+		return;
+	}
 	w->host.room_needed = room_needed;
 	session_start(&w->host, cfg, fd, peer, sid, refuse, tls, implicit, w->shared->gss);
 	w->host.room_needed = false;
@@ -157,16 +166,16 @@ static void handoff_run(void *arg)
 		if (h->tls)
 			tls_ctx_unref(h->tls);
 		atomic_fetch_sub(&w->shared->sessions, 1);
-		atomic_fetch_sub(&w->shared->sessions_by[METRICS_FTP], 1);
+		atomic_fetch_sub(&w->shared->sessions_by[h->sftp ? METRICS_SFTP : METRICS_FTP], 1);
 		atomic_fetch_sub(&w->load, 1);
 		maybe_stop(w);
 	} else {
-		start_here(w, h->cfg, h->fd, &h->peer, h->sid, NULL, h->tls, h->implicit, h->room_needed);
+		start_here(w, h->cfg, h->fd, &h->peer, h->sid, NULL, h->tls, h->implicit, h->sftp, h->room_needed);
 	}
 	free(h);
 }
 
-/* The worker with the fewest sessions, w itself on a tie. EPOLLEXCLUSIVE
+/* The worker with the fewest sessions (FTP and SFTP), w itself on a tie. EPOLLEXCLUSIVE
  * wakes whichever loop waits, and the one woken takes every connection
  * queued by then, so connections that come together (a client's parallel
  * transfers) would all land on one thread while the others idle: bench/'s
@@ -226,18 +235,13 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 				       cfg->max_sessions);
 			refuse = text;
 		}
-		if (li->sftp) {
-			/* SFTP sessions count toward max_sessions with FTP's and
-			 * make room over it the same way (make_room). */
-			if (refuse)
-				(void)snprintf(text, sizeof(text), "server-full max_sessions=%u", cfg->max_sessions);
-			w->sftp.room_needed = n > cfg->max_sessions;
-			sftp_session_start(&w->sftp, cfg, fd, &peer, sid, refuse);
-			w->sftp.room_needed = false;
-			continue;
-		}
+		/* SFTP's refusal is a log line, not a reply: its words differ. */
+		if (refuse && li->sftp)
+			(void)snprintf(text, sizeof(text), "server-full max_sessions=%u", cfg->max_sessions);
 		/* Over max_sessions: room is made only for a connection that
-		 * [limits] admit, so refused ones cannot evict anybody. */
+		 * [limits] admit, so refused ones cannot evict anybody. SFTP
+		 * sessions count toward max_sessions with FTP's, make room the
+		 * same way (make_room) and are placed the same way. */
 		bool room = n > cfg->max_sessions;
 		struct worker *to = refuse ? w : least_loaded(w);
 		atomic_fetch_add(&to->load, 1);
@@ -245,9 +249,10 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 			struct handoff *h = util_xcalloc(1, sizeof(*h));
 			*h = (struct handoff){ .to = to,
 					       .cfg = cfg,
-					       .tls = current_tls(w->shared),
+					       .tls = li->sftp ? NULL : current_tls(w->shared),
 					       .fd = fd,
 					       .implicit = li->implicit,
+					       .sftp = li->sftp,
 					       .room_needed = room,
 					       .sid = sid,
 					       .peer = peer };
@@ -259,7 +264,8 @@ static void on_accept(struct loop_watch *lw, uint32_t events)
 				tls_ctx_unref(h->tls);
 			free(h);
 		}
-		start_here(w, cfg, fd, &peer, sid, refuse, current_tls(w->shared), li->implicit, room);
+		start_here(w, cfg, fd, &peer, sid, refuse, li->sftp ? NULL : current_tls(w->shared), li->implicit,
+			   li->sftp, room);
 	}
 }
 

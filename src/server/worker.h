@@ -82,7 +82,7 @@ struct worker {
 	size_t n_listen;
 	bool draining;
 	struct loop_timer drain_timer;
-	/* Sessions on this worker, counted when one is accepted for it (maybe
+	/* Sessions on this worker (FTP and SFTP), counted when one is accepted for it (maybe
 	 * by another worker) and lowered when it closes: read by every worker
 	 * to hand a new connection to the least loaded one. */
 	atomic_uint load;

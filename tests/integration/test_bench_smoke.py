@@ -362,6 +362,9 @@ def test_limits_report_and_check(bench_bin, bench_server, certs):
     r = ok(subprocess.run([bench_bin, "hash", "--hash", h, "--pass", "pw", "--count", "2"],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT), "hash")
     assert r["hashes"] == 2 and r["ms_per_hash"] > 0 and r["cores"] == os.cpu_count()
+    # Then one thread per core, all hashing at once: the limit is what they did together.
+    assert r["parallel_hashes"] == 2 * os.cpu_count() and r["limit_per_s"] > 0, r
+    assert r["cores_x_one_per_s"] == round(os.cpu_count() * 1000 / r["ms_per_hash"], 1), r
     cp = subprocess.run([bench_bin, "hash", "--hash", h, "--pass", "nope", "--count", "1"],
                         capture_output=True, text=True, timeout=RUN_TIMEOUT)
     failed(cp, "hash", "crypt_rn of --pass does not reproduce --hash")
@@ -562,6 +565,14 @@ def test_table_renders_a_saved_run_and_bench_run_report_prints_it(tmp_path):
     assert ("loopback TCP **2,000 (1,000–2,000) MiB/s** (CPU of a core: sender –, receiver 90%)"
             in text)
     assert "- a note" in text
+    # A saved run from before the hash probe used every core says so; a newer one gives both.
+    assert "yescrypt **10.5 (10.5–10.5) ms/hash** → **190 (190–190) logins/s** on 2 cores." in text
+    newer = canned()
+    for rd in newer["rounds"]:
+        rd["limits"]["hash"]["cores_x_one_per_s"] = 190.5
+        rd["limits"]["hash"]["limit_per_s"] = 180.0
+    assert ("**180 (180–180) logins/s** with all 2 cores hashing at once (cores ÷ hash time would "
+            "say 190 (190–190)).") in table.render(newer)
     # The input is not modified, and bench/run --report prints the same table (no root needed).
     assert data == canned()
     p = tmp_path / "run.json"
