@@ -266,7 +266,11 @@ static void submit_job(struct session *s, struct auth_job *a)
 	 * hash: quick (jobs.h), so that 331 never waits behind the password
 	 * checks of other sessions, and a login passes their queue once. */
 	bool quick = a->lookup || a->principal;
-	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop, .quick = quick };
+	/* A durable commit's fsyncs take as long as the disk needs: an I/O
+	 * job, on threads logins never wait for. */
+	a->job = (struct job){
+		.run = auth_run, .done = auth_done, .owner = s->host->loop, .quick = quick, .io = a->committing
+	};
 	s->job = a;
 	jobs_submit(s->host->jobs, &a->job);
 }

@@ -572,6 +572,12 @@ static int start_threads(struct daemon *d, struct config *cfg)
 		return -1;
 	}
 	d->jobs_up = true;
+	/* Disk-bound work (fsyncs, the clean-up) on threads of its own: a slow
+	 * disk never holds the threads logins need (event/jobs.h). */
+	if (jobs_start_io(d->shared.jobs, cfg->io_jobs) != 0) {
+		log_err(0, "cannot start the job pool's I/O threads");
+		return -1;
+	}
 	struct guard_limits lim;
 	guard_limits_from(cfg, &lim);
 	d->shared.guard = guard_new(&lim);

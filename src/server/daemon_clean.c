@@ -83,6 +83,8 @@ void daemon_clean_start(struct jobs *jobs, struct loop *owner, const struct conf
 	c->before = util_wall_s() - (age > CLEAN_MIN_AGE_S ? age : CLEAN_MIN_AGE_S);
 	/* Resumable partials live [transfer] partial_keep (0: none are kept). */
 	c->partial_before = util_wall_s() - (int64_t)(cfg->partial_keep_ms / 1000);
-	c->job = (struct job){ .run = clean_run, .done = clean_done, .owner = owner };
+	/* An I/O job: a walk of every home may take seconds on a slow disk,
+	 * and must not hold a thread logins need (event/jobs.h). */
+	c->job = (struct job){ .run = clean_run, .done = clean_done, .owner = owner, .io = true };
 	jobs_submit(jobs, &c->job);
 }
