@@ -1,0 +1,149 @@
+"""Disk-bound work has job threads of its own ([server] io_jobs, event/jobs.h): a durable upload's
+commit (its fsyncs) and the start-up clean-up of stale upload temporaries never hold the threads
+logins need ([server] jobs), so a slow disk does not make every login on the node wait for it.
+
+"The disk is slow" is a state here, not a duration: tests/tools/hold_shim.c (LD_PRELOAD) holds
+ferryd's fsync, or the clean-up's fdopendir, on the user's home until the test creates a release
+file, and says so in ferryd's log. With [server] jobs = 1, before the I/O threads existed the held
+call took the only job thread and the login below never got its 331 (the test then fails on its
+reply timeout). Every wait is bounded; nothing is asserted on durations.
+
+The ASan build takes the shim too: its runtime is then not first in the library list, which
+ASAN_OPTIONS verify_asan_link_order=0 allows."""
+
+import os
+import signal
+
+import pytest
+
+from files_helpers import Session, put_file
+
+# The held call's timeout in the tests: far beyond any scheduling delay.
+WAIT = 60.0
+DATA = bytes(range(256)) * 1000 + b"tail"
+
+
+def held_server(make_server, call, io_jobs="1", extra=None):
+    """A server (not started) whose fsync or fdopendir on bob's home is held until release()."""
+    config = {"server": {"jobs": "1", "io_jobs": io_jobs}, "transfer": {"fsync": "on"}}
+    for k, v in (extra or {}).items():
+        config.setdefault(k, {}).update(v)
+    srv = make_server(config=config, start=False)
+    shim = os.path.join(srv.bins.build, "tests", "hold_shim.so")
+    if not os.path.exists(shim):
+        pytest.skip(f"{shim} not built")
+    srv.release_path = os.path.join(srv.dir, "release-held-io")
+    srv.env.update({
+        "LD_PRELOAD": shim,
+        "FERRY_HOLD_CALL": call,
+        "FERRY_HOLD_DIR": os.path.join(srv.home_root, "bob"),
+        "FERRY_HOLD_RELEASE": srv.release_path,
+    })
+    srv.env["ASAN_OPTIONS"] += ":verify_asan_link_order=0"
+    return srv
+
+
+def release(srv):
+    with open(srv.release_path, "w"):
+        pass
+
+
+def start_upload(srv, name):
+    """bob's STOR of DATA, the data connection closed; returns the session (226 not read)."""
+    s = Session(srv, timeout=WAIT)
+    d = s.open_passive()
+    r = s.c.cmd(f"STOR {name}")
+    assert r.code in (125, 150), r
+    d.sendall(DATA)
+    d.close()
+    return s
+
+
+def assert_login(srv):
+    """A whole login (USER's lookup, PASS's check: both jobs) → 230."""
+    c = srv.connect(timeout=WAIT)
+    c.login("bob", "pw")
+    c.expect("QUIT", 221)
+    c.close()
+
+
+def test_login_while_an_upload_fsync_is_held(make_server):
+    srv = held_server(make_server, "fsync")
+    srv.start()
+    srv.wait_log(r"stale upload clean-up done")
+    final = os.path.join(srv.home_root, "bob", "durable.bin")
+    s = start_upload(srv, "durable.bin")
+    srv.wait_log(r"hold-shim: fsync held", timeout=WAIT)
+    # The commit holds its thread; logins go on (before: 331 never came).
+    assert_login(srv)
+    assert_login(srv)
+    assert "hold-shim: fsync released" not in srv.log()
+    assert not os.path.exists(final)  # no 226 and no file under its name before it is on disk
+    release(srv)
+    r = s.c.reply(timeout=WAIT)
+    assert r.code == 226, r
+    with open(final, "rb") as f:
+        assert f.read() == DATA
+    s.c.expect("QUIT", 221)
+
+
+def test_login_while_the_cleanup_is_held(make_server):
+    """The clean-up walks the homes on an I/O thread: logins and a durable upload (on the other
+    I/O thread) go on while it is held; its log lines are unchanged once it ends."""
+    srv = held_server(make_server, "fdopendir", io_jobs="2")
+    stale = put_file(os.path.join(srv.home_root, "bob", ".ferry-upload.stale1"), b"x", mtime=1000000000)
+    srv.start()
+    srv.wait_log(r"hold-shim: fdopendir held", timeout=WAIT)
+    assert_login(srv)
+    s = start_upload(srv, "during-cleanup.bin")
+    r = s.c.reply(timeout=WAIT)
+    assert r.code == 226, r
+    with open(os.path.join(srv.home_root, "bob", "during-cleanup.bin"), "rb") as f:
+        assert f.read() == DATA
+    s.c.expect("QUIT", 221)
+    assert "stale upload clean-up done" not in srv.log()
+    assert os.path.exists(stale)
+    release(srv)
+    srv.wait_log(r"removed 1 stale upload temporaries \(left by an earlier ferryd that did not exit "
+                 r"cleanly\)", timeout=WAIT)
+    srv.wait_log(r"stale upload clean-up done: 2 home\(s\) looked at, 0 shared folder\(s\)", timeout=WAIT)
+    assert not os.path.exists(stale)
+
+
+def test_sigterm_during_a_held_fsync_commits_then_exits(make_server):
+    """SIGTERM while a commit's fsync is held: ferryd waits for the commit (the upload was complete
+    and its commit decided), then exits 0; the file is whole under its name."""
+    srv = held_server(make_server, "fsync")
+    srv.start()
+    srv.wait_log(r"stale upload clean-up done")
+    final = os.path.join(srv.home_root, "bob", "at-sigterm.bin")
+    s = start_upload(srv, "at-sigterm.bin")
+    srv.wait_log(r"hold-shim: fsync held", timeout=WAIT)
+    srv.signal(signal.SIGTERM)
+    # The drain ([server] drain_timeout, 1 s in the tests) closes the session; ferryd waits for
+    # the held commit, not for the drain alone.
+    srv.wait_log(r"drain deadline reached", timeout=WAIT)
+    assert srv.alive()
+    assert not os.path.exists(final)
+    release(srv)
+    assert srv.wait_exit(WAIT) == 0
+    with open(final, "rb") as f:
+        assert f.read() == DATA
+    try:
+        r = s.c.reply(timeout=WAIT)
+        assert r.code in (226, 421), r  # 226 only once the data is on disk (checked above)
+    except (AssertionError, OSError, EOFError):
+        pass  # the drain closed the control connection first: only the reply is lost
+    s.c.close()
+
+
+def test_sigterm_during_a_held_cleanup_exits(make_server):
+    """SIGTERM while the clean-up is held: ferryd exits 0 once it ends, its lines logged."""
+    srv = held_server(make_server, "fdopendir")
+    srv.start()
+    srv.wait_log(r"hold-shim: fdopendir held", timeout=WAIT)
+    srv.signal(signal.SIGTERM)
+    srv.wait_log(r"stopping: no new connections", timeout=WAIT)
+    release(srv)
+    assert srv.wait_exit(WAIT) == 0
+    assert "stale upload clean-up done: 2 home(s) looked at, 0 shared folder(s)" in srv.log()
