@@ -66,10 +66,11 @@ static struct job *jobs_take(struct jobs *js)
 	return j;
 }
 
-/* Runs the jobs of one class: io, the I/O queue; else quick and slow. */
+/* Runs the jobs of one class: io, the I/O queue (no thread context:
+ * jobs.h); else quick and slow. */
 static void thread_loop(struct jobs *js, bool io)
 {
-	void *ctx = js->init ? js->init(js->arg) : NULL;
+	void *ctx = js->init && !io ? js->init(js->arg) : NULL;
 	for (;;) {
 		pthread_mutex_lock(&js->lock);
 		if (io)
@@ -93,7 +94,7 @@ static void thread_loop(struct jobs *js, bool io)
 			log_err(0, "jobs: cannot post a completion, retrying");
 		}
 	}
-	if (js->fini)
+	if (js->fini && !io)
 		js->fini(ctx);
 }
 

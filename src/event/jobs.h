@@ -29,7 +29,8 @@ struct jobs;
 #define JOBS_QUICK_BURST 32u
 
 struct job {
-	/* Runs on a pool thread with that thread's context (see jobs_start). */
+	/* Runs on a pool thread with that thread's context (see jobs_start;
+	 * NULL for an I/O job). */
 	void (*run)(struct job *j, void *thread_ctx);
 	/* Runs on the owner loop afterwards (owner NULL: on the pool
 	 * thread right after run, for work nobody waits for); may free the
@@ -47,9 +48,11 @@ struct job {
  * its context (may be NULL); thread_fini(ctx) runs when the thread ends. */
 int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *arg), void (*thread_fini)(void *ctx),
 	       void *arg);
-/* Adds n threads (thread_init and thread_fini as jobs_start's) that take
- * I/O jobs only (see above); call once, before the first I/O job is
- * submitted. 0 or -errno (then no I/O thread runs; jobs_stop still works). */
+/* Adds n threads that take I/O jobs only (see above); their jobs run with
+ * a NULL thread context (disk work needs no store handle, and a
+ * PostgreSQL store then has no connection more per thread). Call once,
+ * before the first I/O job is submitted. 0 or -errno (a thread that did
+ * start still serves the I/O queue; jobs_stop joins it). */
 int jobs_start_io(struct jobs *js, unsigned n);
 /* Queues j (borrowed until done() runs) at the end of its queue (I/O,
  * quick or slow: j->io, j->quick). */

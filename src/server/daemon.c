@@ -62,6 +62,9 @@ struct daemon {
 	int metrics_fd, admin_fd; /* bound as root, served after the workers start */
 	unsigned started;	  /* workers running */
 	bool jobs_up;
+	/* Set on this loop when ferryd stops: the start-up clean-up ends early
+	 * (daemon_clean.h). */
+	atomic_bool clean_stop;
 };
 
 static void *store_thread_init(void *arg)
@@ -239,6 +242,7 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 				break;
 			}
 			d->draining = true;
+			atomic_store(&d->clean_stop, true);
 			systemd_notify("STOPPING=1\nSTATUS=draining sessions");
 			log_info(0, "stopping: no new connections; sessions get until the drain deadline");
 			for (unsigned i = 0; i < d->nworkers; i++)
@@ -674,7 +678,7 @@ static int announce_ready(struct daemon *d, const struct config *cfg, char *err,
 	(void)snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=serving: %u worker(s), %zu listener(s)",
 		       d->nworkers, d->nl);
 	systemd_notify(status_msg);
-	daemon_clean_start(d->shared.jobs, d->loop, cfg);
+	daemon_clean_start(d->shared.jobs, d->loop, cfg, &d->clean_stop);
 	return 0;
 }
 
@@ -683,6 +687,7 @@ static int announce_ready(struct daemon *d, const struct config *cfg, char *err,
  * before the job pool and the hook runner, the shared state last. */
 static void shut_down(struct daemon *d)
 {
+	atomic_store(&d->clean_stop, true); /* before jobs_stop (daemon_clean.h) */
 	/* First: its thread reads the guard and the job pool. */
 	metrics_http_stop(d->http);
 	if (d->metrics_fd >= 0)

@@ -361,6 +361,37 @@ static void test_jobs_io_runs_while_login_threads_busy(void **state)
 	flag_free(&io);
 }
 
+/* I/O jobs run without a thread context (no store handle: jobs.h); the
+ * other threads keep theirs (init and fini run for them alone: fini
+ * checks the context it gets). */
+struct cjob {
+	struct job job;
+	void **seen; /* where run puts its context */
+};
+
+static void ctx_run(struct job *j, void *ctx)
+{
+	*((struct cjob *)j)->seen = ctx;
+}
+
+static void test_jobs_io_has_no_thread_context(void **state)
+{
+	struct jobs *js;
+	int dummy;
+	void *seen[2] = { &dummy, &dummy };
+	assert_int_equal(jobs_start(&js, 1, init, fini, NULL), 0);
+	assert_int_equal(jobs_start_io(js, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		struct cjob *c = calloc(1, sizeof(*c));
+		c->job = (struct job){ .run = ctx_run, .done = order_done, .io = i == 0 };
+		c->seen = &seen[i];
+		jobs_submit(js, &c->job);
+	}
+	jobs_stop(js); /* runs both; joining orders their writes before the reads */
+	assert_null(seen[0]);
+	assert_ptr_equal(seen[1], &ctx_token);
+}
+
 /* Without I/O threads (a pool started by jobs_start alone) an I/O job is
  * a slow one: after the quick jobs, first come first served with the
  * other slow ones, and counted as waiting. */
@@ -396,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_jobs_quick_burst_is_bounded),
 		cmocka_unit_test(test_jobs_io_never_holds_login_threads),
 		cmocka_unit_test(test_jobs_io_runs_while_login_threads_busy),
+		cmocka_unit_test(test_jobs_io_has_no_thread_context),
 		cmocka_unit_test(test_jobs_io_without_io_threads_is_slow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
