@@ -1,8 +1,9 @@
 /* session_jobs: the session's work on the job pool: USER's lookup, the
  * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps, the
- * TYPE A size count, a durable upload's commit (its fsyncs), the directory
- * reads of a listing pattern and of STAT, a checksum (HASH, XCRC...), and
- * the release of an abandoned challenge lock. */
+ * TYPE A size count, a durable upload's commit (its fsyncs: an I/O job,
+ * event/jobs.h), the directory reads of a listing pattern and of STAT, a
+ * checksum (HASH, XCRC...), and the release of an abandoned challenge
+ * lock. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
