@@ -14,10 +14,14 @@ ASAN_OPTIONS verify_asan_link_order=0 allows."""
 import os
 import re
 import signal
+import struct
 
 import pytest
 
+from conftest import built_features, free_port
 from files_helpers import Session, put_file
+from sftp_helpers import (CLOSE, EXTENDED, FX_OK, FXF_CREAT, FXF_TRUNC, FXF_WRITE, STATUS, WRITE, Raw,
+                          sftp_config, sstr, transport)
 
 # The held call's timeout in the tests: far beyond any scheduling delay.
 WAIT = 60.0
@@ -154,3 +158,40 @@ def test_sigterm_during_a_held_cleanup_exits(make_server):
     assert done in (["1"], ["2"]), log[-3000:]
     # Stopped early unless bob's home, the held one, was the last to walk.
     assert ("stale upload clean-up stopped early: ferryd is stopping" in log) == (done == ["1"]), log[-3000:]
+
+
+def test_login_while_an_sftp_fsync_is_held(make_server, ferry_bin):
+    """fsync@openssh.com is an I/O job too, not a call on the event loop: with one worker, an FTP
+    login on that same loop completes while the SFTP session's fsync is held (before: the loop
+    itself waited for the disk, and the login with it). The fsync's reply, and the requests
+    pipelined behind it, come once it is done."""
+    if "sftp" not in built_features(ferry_bin):
+        pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
+    port = free_port()
+    extra = sftp_config(port)
+    extra["server"] = {"workers": "1"}
+    srv = held_server(make_server, "fsync", extra=extra)
+    srv.sftp_port = port
+    srv.start()
+    srv.wait_log(r"stale upload clean-up done")
+    data = DATA[:30000]
+    t = transport(srv)
+    r = Raw(t)
+    r.ch.settimeout(WAIT)
+    wh = r.open("/synced.bin", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert r.status(WRITE, sstr(wh) + struct.pack(">Q", 0) + sstr(data)) == FX_OK
+    sync_id, close_id = r.next_id, r.next_id + 1
+    r.next_id += 2
+    r.send(EXTENDED, struct.pack(">I", sync_id) + sstr("fsync@openssh.com") + sstr(wh))
+    r.send(CLOSE, struct.pack(">I", close_id) + sstr(wh))  # waits behind the fsync
+    srv.wait_log(r"hold-shim: fsync held", timeout=WAIT)
+    assert_login(srv)
+    final = os.path.join(srv.home_root, "bob", "synced.bin")
+    assert not os.path.exists(final)  # the CLOSE behind the fsync has not run
+    release(srv)
+    for want in (sync_id, close_id):
+        typ, body = r.recv()
+        assert typ == STATUS and struct.unpack(">II", body[:8]) == (want, FX_OK), (typ, body)
+    with open(final, "rb") as f:
+        assert f.read() == data
+    t.close()
