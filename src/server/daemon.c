@@ -115,6 +115,8 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [server] listen changed; it takes effect after a restart");
 	if (old->workers != nw->workers || old->jobs != nw->jobs)
 		log_warn(0, "reload: [server] workers/jobs changed; they take effect after a restart");
+	if (old->io_jobs != nw->io_jobs)
+		log_warn(0, "reload: [server] io_jobs changed; it takes effect after a restart");
 	if (strcmp(old->run_as, nw->run_as) != 0)
 		log_warn(0, "reload: [server] run_as changed; it takes effect after a restart");
 	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0 ||

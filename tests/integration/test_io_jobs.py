@@ -195,3 +195,12 @@ def test_login_while_an_sftp_fsync_is_held(make_server, ferry_bin):
     with open(final, "rb") as f:
         assert f.read() == data
     t.close()
+
+
+def test_io_jobs_change_needs_a_restart(make_server):
+    """[server] io_jobs is read at start, as jobs is: a reload says so and keeps serving."""
+    srv = make_server(config={"server": {"io_jobs": "1"}})
+    srv.write_config({"server": {"io_jobs": "3"}})
+    assert "configuration reloaded" in srv.reload()
+    srv.wait_log(r"reload: \[server\] io_jobs changed; it takes effect after a restart")
+    assert_login(srv)
