@@ -53,6 +53,7 @@ struct config {
 	char run_as[64];	   /* service user when started as root */
 	unsigned workers;	   /* event-loop threads; 0 = one per CPU */
 	unsigned jobs;		   /* blocking-work threads (hashing, database) */
+	unsigned io_jobs;	   /* disk-bound work's own threads (fsync, clean-up) */
 	char banner[256];	   /* text of the 220 greeting */
 	size_t max_line;	   /* longest command line accepted, bytes */
 	uint32_t idle_timeout_ms;  /* no command and no transfer → 421 */

@@ -56,6 +56,8 @@ const struct config_row config_rows[] = {
 	ROW("server", "workers", CONFIG_T_UINT, workers, 0, 256, "0", "event-loop threads; 0 = one per CPU"),
 	ROW("server", "jobs", CONFIG_T_UINT, jobs, 0, 64, "0",
 	    "threads for blocking work (password hashing, database); 0 = one per CPU, at least 2"),
+	ROW("server", "io_jobs", CONFIG_T_UINT, io_jobs, 1, 64, "4",
+	    "threads of their own for disk-bound work (upload fsyncs, the start-up clean-up)"),
 	ROW("server", "banner", CONFIG_T_STRING, banner, 0, 200, "Ferry FTP server ready.", "text of the 220 greeting"),
 	ROW("server", "max_line", CONFIG_T_UINT, max_line, 512, 65536, "4096",
 	    "longest command line accepted, in bytes"),

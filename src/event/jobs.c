@@ -16,13 +16,15 @@ struct jobq {
 
 struct jobs {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;	 /* jobs for the threads of jobs_start */
+	pthread_cond_t io_cond;	 /* jobs for the I/O threads */
 	struct jobq quick, slow; /* jobs.h: quick first, slow after a burst */
+	struct jobq io;		 /* jobs.h: I/O jobs, for the I/O threads only */
 	unsigned burst;		 /* quick jobs taken in a row while a slow one waited */
 	bool stopping;
-	unsigned queued; /* jobs waiting for a thread (metrics) */
-	unsigned n;
-	pthread_t *threads;
+	unsigned queued; /* jobs waiting for a thread of jobs_start (metrics) */
+	unsigned n, n_io;
+	pthread_t *threads, *io_threads;
 	void *(*init)(void *);
 	void (*fini)(void *);
 	void *arg;
@@ -64,15 +66,20 @@ static struct job *jobs_take(struct jobs *js)
 	return j;
 }
 
-static void *thread_main(void *p)
+/* Runs the jobs of one class: io, the I/O queue (no thread context:
+ * jobs.h); else quick and slow. */
+static void thread_loop(struct jobs *js, bool io)
 {
-	struct jobs *js = p;
-	void *ctx = js->init ? js->init(js->arg) : NULL;
+	void *ctx = js->init && !io ? js->init(js->arg) : NULL;
 	for (;;) {
 		pthread_mutex_lock(&js->lock);
-		while (!js->quick.head && !js->slow.head && !js->stopping)
-			pthread_cond_wait(&js->cond, &js->lock);
-		struct job *j = jobs_take(js);
+		if (io)
+			while (!js->io.head && !js->stopping)
+				pthread_cond_wait(&js->io_cond, &js->lock);
+		else
+			while (!js->quick.head && !js->slow.head && !js->stopping)
+				pthread_cond_wait(&js->cond, &js->lock);
+		struct job *j = io ? jobq_pop(&js->io) : jobs_take(js);
 		pthread_mutex_unlock(&js->lock);
 		if (!j)
 			break; /* stopping and the queue is empty */
@@ -87,9 +94,33 @@ static void *thread_main(void *p)
 			log_err(0, "jobs: cannot post a completion, retrying");
 		}
 	}
-	if (js->fini)
+	if (js->fini && !io)
 		js->fini(ctx);
+}
+
+static void *thread_main(void *p)
+{
+	thread_loop(p, false);
 	return NULL;
+}
+
+static void *io_thread_main(void *p)
+{
+	thread_loop(p, true);
+	return NULL;
+}
+
+/* Starts n threads running fn into *ts, counting the started in *started. */
+static int start_threads(struct jobs *js, pthread_t **ts, unsigned *started, unsigned n, void *(*fn)(void *))
+{
+	*ts = util_xcalloc(n ? n : 1, sizeof(pthread_t));
+	for (unsigned i = 0; i < n; i++) {
+		int r = pthread_create(&(*ts)[i], NULL, fn, js);
+		if (r)
+			return -r;
+		*started = i + 1;
+	}
+	return 0;
 }
 
 int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *), void (*thread_fini)(void *), void *arg)
@@ -97,31 +128,45 @@ int jobs_start(struct jobs **out, unsigned n, void *(*thread_init)(void *), void
 	struct jobs *js = util_xcalloc(1, sizeof(*js));
 	pthread_mutex_init(&js->lock, NULL);
 	pthread_cond_init(&js->cond, NULL);
+	pthread_cond_init(&js->io_cond, NULL);
 	js->quick.tail = &js->quick.head;
 	js->slow.tail = &js->slow.head;
+	js->io.tail = &js->io.head;
 	js->init = thread_init;
 	js->fini = thread_fini;
 	js->arg = arg;
-	js->threads = util_xcalloc(n, sizeof(pthread_t));
-	for (unsigned i = 0; i < n; i++) {
-		int r = pthread_create(&js->threads[i], NULL, thread_main, js);
-		if (r) {
-			js->n = i;
-			jobs_stop(js);
-			return -r;
-		}
-		js->n = i + 1;
+	int r = start_threads(js, &js->threads, &js->n, n, thread_main);
+	if (r) {
+		jobs_stop(js);
+		return r;
 	}
 	*out = js;
 	return 0;
 }
 
+int jobs_start_io(struct jobs *js, unsigned n)
+{
+	if (js->io_threads)
+		return -EALREADY;
+	unsigned started = 0;
+	int r = start_threads(js, &js->io_threads, &started, n, io_thread_main);
+	pthread_mutex_lock(&js->lock); /* jobs_submit reads n_io */
+	js->n_io = started;
+	pthread_mutex_unlock(&js->lock);
+	return r;
+}
+
 void jobs_submit(struct jobs *js, struct job *j)
 {
 	pthread_mutex_lock(&js->lock);
-	jobq_push(j->quick ? &js->quick : &js->slow, j);
-	js->queued++;
-	pthread_cond_signal(&js->cond);
+	if (j->io && js->n_io) {
+		jobq_push(&js->io, j);
+		pthread_cond_signal(&js->io_cond);
+	} else {
+		jobq_push(j->quick && !j->io ? &js->quick : &js->slow, j);
+		js->queued++;
+		pthread_cond_signal(&js->cond);
+	}
 	pthread_mutex_unlock(&js->lock);
 }
 
@@ -140,11 +185,16 @@ void jobs_stop(struct jobs *js)
 	pthread_mutex_lock(&js->lock);
 	js->stopping = true;
 	pthread_cond_broadcast(&js->cond);
+	pthread_cond_broadcast(&js->io_cond);
 	pthread_mutex_unlock(&js->lock);
 	for (unsigned i = 0; i < js->n; i++)
 		(void)pthread_join(js->threads[i], NULL);
+	for (unsigned i = 0; i < js->n_io; i++)
+		(void)pthread_join(js->io_threads[i], NULL);
+	pthread_cond_destroy(&js->io_cond);
 	pthread_cond_destroy(&js->cond);
 	pthread_mutex_destroy(&js->lock);
 	free(js->threads);
+	free(js->io_threads);
 	free(js);
 }

@@ -342,9 +342,11 @@ static void received(struct datachan *d, size_t n)
 	if (fd < 0)
 		return; /* best effort: the commit's fsync does it all */
 	struct writebehind *w = util_xcalloc(1, sizeof(*w));
-	*w = (struct writebehind){ .job = { .run = writebehind_run, .done = writebehind_done, .owner = d->loop },
-				   .fd = fd,
-				   .d = d };
+	*w = (struct writebehind){
+		.job = { .run = writebehind_run, .done = writebehind_done, .owner = d->loop, .io = true },
+		.fd = fd,
+		.d = d
+	};
 	d->wb = w;
 	d->unflushed = 0;
 	jobs_submit(d->jobs, &w->job);

@@ -1,8 +1,9 @@
 /* session_jobs: the session's work on the job pool: USER's lookup, the
  * login checks (PASS, ACCT, a GSSAPI principal), GSSAPI context steps, the
- * TYPE A size count, a durable upload's commit (its fsyncs), the directory
- * reads of a listing pattern and of STAT, a checksum (HASH, XCRC...), and
- * the release of an abandoned challenge lock. */
+ * TYPE A size count, a durable upload's commit (its fsyncs: an I/O job,
+ * event/jobs.h), the directory reads of a listing pattern and of STAT, a
+ * checksum (HASH, XCRC...), and the release of an abandoned challenge
+ * lock. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -266,7 +267,11 @@ static void submit_job(struct session *s, struct auth_job *a)
 	 * hash: quick (jobs.h), so that 331 never waits behind the password
 	 * checks of other sessions, and a login passes their queue once. */
 	bool quick = a->lookup || a->principal;
-	a->job = (struct job){ .run = auth_run, .done = auth_done, .owner = s->host->loop, .quick = quick };
+	/* A durable commit's fsyncs take as long as the disk needs: an I/O
+	 * job, on threads logins never wait for. */
+	a->job = (struct job){
+		.run = auth_run, .done = auth_done, .owner = s->host->loop, .quick = quick, .io = a->committing
+	};
 	s->job = a;
 	jobs_submit(s->host->jobs, &a->job);
 }

@@ -62,6 +62,9 @@ struct daemon {
 	int metrics_fd, admin_fd; /* bound as root, served after the workers start */
 	unsigned started;	  /* workers running */
 	bool jobs_up;
+	/* Set on this loop when ferryd stops: the start-up clean-up ends early
+	 * (daemon_clean.h). */
+	atomic_bool clean_stop;
 };
 
 static void *store_thread_init(void *arg)
@@ -112,6 +115,8 @@ static void warn_unreloadable(const struct config *old, const struct config *nw)
 		log_warn(0, "reload: [server] listen changed; it takes effect after a restart");
 	if (old->workers != nw->workers || old->jobs != nw->jobs)
 		log_warn(0, "reload: [server] workers/jobs changed; they take effect after a restart");
+	if (old->io_jobs != nw->io_jobs)
+		log_warn(0, "reload: [server] io_jobs changed; it takes effect after a restart");
 	if (strcmp(old->run_as, nw->run_as) != 0)
 		log_warn(0, "reload: [server] run_as changed; it takes effect after a restart");
 	if (strcmp(old->store_backend, nw->store_backend) != 0 || strcmp(old->sqlite_path, nw->sqlite_path) != 0 ||
@@ -239,6 +244,7 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 				break;
 			}
 			d->draining = true;
+			atomic_store(&d->clean_stop, true);
 			systemd_notify("STOPPING=1\nSTATUS=draining sessions");
 			log_info(0, "stopping: no new connections; sessions get until the drain deadline");
 			for (unsigned i = 0; i < d->nworkers; i++)
@@ -572,6 +578,12 @@ static int start_threads(struct daemon *d, struct config *cfg)
 		return -1;
 	}
 	d->jobs_up = true;
+	/* Disk-bound work (fsyncs, the clean-up) on threads of its own: a slow
+	 * disk never holds the threads logins need (event/jobs.h). */
+	if (jobs_start_io(d->shared.jobs, cfg->io_jobs) != 0) {
+		log_err(0, "cannot start the job pool's I/O threads");
+		return -1;
+	}
 	struct guard_limits lim;
 	guard_limits_from(cfg, &lim);
 	d->shared.guard = guard_new(&lim);
@@ -668,7 +680,7 @@ static int announce_ready(struct daemon *d, const struct config *cfg, char *err,
 	(void)snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=serving: %u worker(s), %zu listener(s)",
 		       d->nworkers, d->nl);
 	systemd_notify(status_msg);
-	daemon_clean_start(d->shared.jobs, d->loop, cfg);
+	daemon_clean_start(d->shared.jobs, d->loop, cfg, &d->clean_stop);
 	return 0;
 }
 
@@ -677,6 +689,7 @@ static int announce_ready(struct daemon *d, const struct config *cfg, char *err,
  * before the job pool and the hook runner, the shared state last. */
 static void shut_down(struct daemon *d)
 {
+	atomic_store(&d->clean_stop, true); /* before jobs_stop (daemon_clean.h) */
 	/* First: its thread reads the guard and the job pool. */
 	metrics_http_stop(d->http);
 	if (d->metrics_fd >= 0)

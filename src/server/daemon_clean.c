@@ -13,76 +13,121 @@
 #include "util.h"
 #include "vfs.h"
 
+/* Two jobs in turn (daemon_clean.h): the listing (store reads, on a thread
+ * with a store handle), then the walk (disk only, an I/O job). */
 struct clean_job {
 	struct job job;
+	struct jobs *jobs;
+	const atomic_bool *stop;
 	int64_t before, partial_before;
 	unsigned removed, homes, folders;
-	char **seen;
-	size_t n_seen;
+	char **dirs;	 /* to walk, each once */
+	bool *is_folder; /* dirs[i] is a shared folder's directory */
+	size_t n_dirs;
+	bool stopped; /* the walk ended early: ferryd is stopping */
 };
 
 #define CLEAN_MAX_ENTRIES 1000000ul
 #define CLEAN_MIN_AGE_S 600
 
-/* A home, or a shared folder's directory (folder: counted as one). */
-static int clean_dir(struct clean_job *c, const char *dir, bool folder)
+/* A home, or a shared folder's directory, to walk (once). */
+static int add_dir(struct clean_job *c, const char *dir, bool folder)
 {
-	for (size_t i = 0; i < c->n_seen; i++)
-		if (strcmp(c->seen[i], dir) == 0)
+	for (size_t i = 0; i < c->n_dirs; i++)
+		if (strcmp(c->dirs[i], dir) == 0)
 			return 0;
-	c->seen = realloc(c->seen, (c->n_seen + 1) * sizeof(*c->seen));
-	if (!c->seen)
+	char **dirs = realloc(c->dirs, (c->n_dirs + 1) * sizeof(*dirs));
+	if (dirs)
+		c->dirs = dirs;
+	bool *f = dirs ? realloc(c->is_folder, (c->n_dirs + 1) * sizeof(*f)) : NULL;
+	if (f)
+		c->is_folder = f;
+	if (!dirs || !f)
 		return -ENOMEM;
-	c->seen[c->n_seen++] = util_xstrdup(dir);
-	unsigned n = 0;
-	int r = vfs_clean_stale_uploads(dir, c->before, c->partial_before, CLEAN_MAX_ENTRIES, &n);
-	if (r == -E2BIG)
-		log_warn(0, "stale upload clean-up stopped after %lu entries in %s", CLEAN_MAX_ENTRIES, dir);
-	c->removed += n;
-	*(folder ? &c->folders : &c->homes) += 1;
+	c->dirs[c->n_dirs] = util_xstrdup(dir);
+	c->is_folder[c->n_dirs++] = folder;
 	return 0;
 }
 
-static int clean_user(const struct user_record *u, void *arg)
+static int list_user(const struct user_record *u, void *arg)
 {
-	return clean_dir(arg, u->home, false);
+	return add_dir(arg, u->home, false);
 }
 
-static int clean_folder(const char *dir, void *arg)
+static int list_folder(const char *dir, void *arg)
 {
-	return clean_dir(arg, dir, true);
+	return add_dir(arg, dir, true);
 }
 
-static void clean_run(struct job *j, void *ctx)
+static void list_run(struct job *j, void *ctx)
 {
 	struct clean_job *c = container_of(j, struct clean_job, job);
 	struct store_handle *h = ctx;
-	if (h && h->store && h->ops->list(h->store, clean_user, c) != 0)
+	if (h && h->store && h->ops->list(h->store, list_user, c) != 0)
 		log_warn(0, "stale upload clean-up: cannot list the users");
-	if (h && h->store && files_space_dirs(h->ops, h->store, clean_folder, c) != 0)
+	if (h && h->store && files_space_dirs(h->ops, h->store, list_folder, c) != 0)
 		log_warn(0, "stale upload clean-up: cannot list the shared folders");
 }
 
-static void clean_done(struct job *j)
+/* On an I/O thread: stops between directories once ferryd is stopping. */
+static void walk_run(struct job *j, void *ctx)
+{
+	(void)ctx;
+	struct clean_job *c = container_of(j, struct clean_job, job);
+	for (size_t i = 0; i < c->n_dirs; i++) {
+		if (atomic_load(c->stop)) {
+			c->stopped = true;
+			return;
+		}
+		unsigned n = 0;
+		int r = vfs_clean_stale_uploads(c->dirs[i], c->before, c->partial_before, CLEAN_MAX_ENTRIES, &n);
+		if (r == -E2BIG)
+			log_warn(0, "stale upload clean-up stopped after %lu entries in %s", CLEAN_MAX_ENTRIES,
+				 c->dirs[i]);
+		c->removed += n;
+		*(c->is_folder[i] ? &c->folders : &c->homes) += 1;
+	}
+}
+
+static void walk_done(struct job *j)
 {
 	struct clean_job *c = container_of(j, struct clean_job, job);
 	if (c->removed)
 		log_warn(0, "removed %u stale upload temporaries (left by an earlier ferryd that did not exit cleanly)",
 			 c->removed);
+	if (c->stopped)
+		log_info(0, "stale upload clean-up stopped early: ferryd is stopping");
 	log_info(0, "stale upload clean-up done: %u home(s) looked at, %u shared folder(s)", c->homes, c->folders);
-	for (size_t i = 0; i < c->n_seen; i++)
-		free(c->seen[i]);
-	free(c->seen);
+	for (size_t i = 0; i < c->n_dirs; i++)
+		free(c->dirs[i]);
+	free(c->dirs);
+	free(c->is_folder);
 	free(c);
 }
 
-void daemon_clean_start(struct jobs *jobs, struct loop *owner, const struct config *cfg)
+/* On the owner loop, as is the stop flag's setting: once it is set, the
+ * pool may be gone, and the walk is not submitted. */
+static void list_done(struct job *j)
+{
+	struct clean_job *c = container_of(j, struct clean_job, job);
+	if (!c->n_dirs || atomic_load(c->stop)) {
+		c->stopped = c->n_dirs > 0;
+		walk_done(j);
+		return;
+	}
+	c->job = (struct job){ .run = walk_run, .done = walk_done, .owner = c->job.owner, .io = true };
+	jobs_submit(c->jobs, &c->job);
+}
+
+void daemon_clean_start(struct jobs *jobs, struct loop *owner, const struct config *cfg, const atomic_bool *stop)
 {
 	struct clean_job *c = util_xcalloc(1, sizeof(*c));
 	int64_t age = (int64_t)cfg->data_timeout_ms / 1000 * 2;
 	c->before = util_wall_s() - (age > CLEAN_MIN_AGE_S ? age : CLEAN_MIN_AGE_S);
 	/* Resumable partials live [transfer] partial_keep (0: none are kept). */
 	c->partial_before = util_wall_s() - (int64_t)(cfg->partial_keep_ms / 1000);
-	c->job = (struct job){ .run = clean_run, .done = clean_done, .owner = owner };
+	c->jobs = jobs;
+	c->stop = stop;
+	c->job = (struct job){ .run = list_run, .done = list_done, .owner = owner };
 	jobs_submit(jobs, &c->job);
 }

@@ -502,7 +502,7 @@ void sftp_files_readdir(struct sftp_server *srv, const struct sftp_req *r, struc
 		(void)sftp_put_status(out, r->id, SFTP_EOF, "End of directory");
 }
 
-/* ---- FSTAT, FSETSTAT, fsync, fstatvfs ---- */
+/* ---- FSTAT, FSETSTAT, fstatvfs (fsync: sftp_sync.c) ---- */
 
 void sftp_files_fstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
 {
@@ -556,16 +556,6 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 	(void)sftp_reply_errno(out, r->id, e);
 }
 
-void sftp_files_fsync(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
-{
-	struct sftp_handle *h = handle_get(srv, r->handle, K(SFTP_H_READ) | K(SFTP_H_WRITE));
-	if (!h) {
-		reply_bad_handle(out, r->id);
-		return;
-	}
-	(void)sftp_reply_errno(out, r->id, vfs_fd_sync(h->fd));
-}
-
 void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
 {
 	struct sftp_handle *h = handle_get(srv, r->handle, K(SFTP_H_READ) | K(SFTP_H_WRITE));
@@ -591,5 +581,14 @@ int sftp_files_read_fd(struct sftp_server *srv, struct slice handle, int *fd, co
 		return -EBADF;
 	*fd = h->fd;
 	*vpath = h->vpath;
+	return 0;
+}
+
+int sftp_files_handle_fd(struct sftp_server *srv, struct slice handle, int *fd)
+{
+	struct sftp_handle *h = handle_get(srv, handle, K(SFTP_H_READ) | K(SFTP_H_WRITE));
+	if (!h)
+		return -EBADF;
+	*fd = h->fd;
 	return 0;
 }

@@ -32,6 +32,7 @@ void sftp_server_free(struct sftp_server *srv, bool lost)
 	if (!srv)
 		return;
 	sftp_check_cancel(srv);
+	sftp_sync_cancel(srv);
 	sftp_files_close_all(srv);
 	free(srv);
 }
@@ -249,9 +250,6 @@ static void extended(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_EXT_FSTATVFS:
 		sftp_files_fstatvfs(srv, r, out);
 		return;
-	case SFTP_EXT_FSYNC:
-		sftp_files_fsync(srv, r, out);
-		return;
 	case SFTP_EXT_LIMITS:
 		(void)sftp_put_limits(out, r->id, SFTP_MAX_HANDLES);
 		return;
@@ -268,6 +266,7 @@ static void extended(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_EXT_COPY_DATA:       /* sftp_server_feed's, a step at a time */
 	case SFTP_EXT_CHECK_FILE_NAME: /* sftp_server_feed's, on the job pool (sftp_check.c) */
 	case SFTP_EXT_CHECK_FILE_HANDLE:
+	case SFTP_EXT_FSYNC: /* sftp_server_feed's, an I/O job (sftp_sync.c) */
 	case SFTP_EXT_UNKNOWN:
 	case SFTP_EXT_NONE:
 		break;
@@ -343,7 +342,7 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 
 bool sftp_server_waiting(const struct sftp_server *srv)
 {
-	return sftp_check_waiting(srv);
+	return sftp_check_waiting(srv) || sftp_sync_waiting(srv);
 }
 
 uint64_t sftp_server_rate_wait(const struct sftp_server *srv)
@@ -423,6 +422,12 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 			 * of in until its reply is written; the job's end wakes
 			 * the session (sftp_check.c). */
 			if (!sftp_check_step(srv, &req, out)) {
+				(*budget)++;
+				return 0;
+			}
+		} else if (req.type == SFTP_EXTENDED && req.ext == SFTP_EXT_FSYNC) {
+			/* The same, the fsync on an I/O thread (sftp_sync.c). */
+			if (!sftp_sync_step(srv, &req, out)) {
 				(*budget)++;
 				return 0;
 			}

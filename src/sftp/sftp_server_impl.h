@@ -34,6 +34,7 @@ struct sftp_server {
 	uint64_t rate_wait_us;	  /* sftp_server_rate_wait */
 	uint64_t copied;	  /* the copy-data at the front of the input: bytes so far */
 	struct sftp_check *check; /* the check-file at the front of the input (sftp_check.c) */
+	struct sftp_sync *sync;	  /* the fsync@openssh.com at the front of the input (sftp_sync.c) */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */
@@ -54,7 +55,6 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
 void sftp_files_readdir(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 void sftp_files_fstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
-void sftp_files_fsync(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
 /* copy-data, one bounded step (SFTP_COPY_STEP bytes): false while more
  * is to come (the same request is given again), true once it was answered. */
@@ -65,6 +65,9 @@ void sftp_files_close_all(struct sftp_server *srv);
 /* The descriptor and path of a handle open for reading (borrowed), or
  * -EBADF. */
 int sftp_files_read_fd(struct sftp_server *srv, struct slice handle, int *fd, const char **vpath);
+/* The descriptor of a handle open for reading or writing (borrowed), or
+ * -EBADF. */
+int sftp_files_handle_fd(struct sftp_server *srv, struct slice handle, int *fd);
 
 /* sftp_check.c: check-file-name/-handle, hashed on the job pool. Like
  * copy's step: false while its job runs (the same request is given again
@@ -74,5 +77,13 @@ bool sftp_check_step(struct sftp_server *srv, const struct sftp_req *r, struct b
 bool sftp_check_waiting(const struct sftp_server *srv);
 /* The channel ended: a running job is cancelled (it frees itself). */
 void sftp_check_cancel(struct sftp_server *srv);
+
+/* sftp_sync.c: fsync@openssh.com, an I/O job. Like check's step: false
+ * while its job runs, true once it was answered. */
+bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+/* An fsync job is running (the session is not idle). */
+bool sftp_sync_waiting(const struct sftp_server *srv);
+/* The channel ended: a running fsync finishes and frees itself. */
+void sftp_sync_cancel(struct sftp_server *srv);
 
 #endif

@@ -28,10 +28,11 @@ def traced_server(make_server, tmp_path, fsync=None, inject=None):
     args = ["strace", "-o", trace, *TRACE]
     config = {}
     if inject:
-        # strace counts an injection's "when" per thread: one job thread, so the first fsync of
-        # the server is the only one that fails.
+        # strace counts an injection's "when" per thread: one job thread and one I/O thread (the
+        # fsyncs' own, [server] io_jobs), so the first fsync of the server is the only one that
+        # fails.
         args += ["-e", inject]
-        config["server"] = {"jobs": "1"}
+        config["server"] = {"jobs": "1", "io_jobs": "1"}
     if fsync:
         config["transfer"] = {"fsync": fsync}
     return make_server(config=config or None, wrapper=args), trace

@@ -6,9 +6,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "jobs.h"
 #include "loop.h"
@@ -241,6 +243,180 @@ static void test_jobs_quick_burst_is_bounded(void **state)
 		assert_int_equal(order[k++], i);
 }
 
+/* ---- I/O jobs: threads of their own (jobs.h) ---- */
+
+/* Signalled by a job when it ran; waited for with a bound far beyond any
+ * scheduling delay (a pool that never runs the job fails, never hangs). */
+struct flag {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int set;
+};
+
+struct fjob {
+	struct job job;
+	struct flag *flag;
+};
+
+static void flag_run(struct job *j, void *ctx)
+{
+	struct fjob *f = (struct fjob *)j;
+	pthread_mutex_lock(&f->flag->lock);
+	f->flag->set = 1;
+	pthread_cond_broadcast(&f->flag->cond);
+	pthread_mutex_unlock(&f->flag->lock);
+}
+
+static void flag_submit(struct jobs *js, struct flag *fl, bool quick, bool io)
+{
+	pthread_mutex_init(&fl->lock, NULL);
+	pthread_cond_init(&fl->cond, NULL);
+	fl->set = 0;
+	struct fjob *f = calloc(1, sizeof(*f));
+	f->job = (struct job){ .run = flag_run, .done = order_done, .quick = quick, .io = io };
+	f->flag = fl;
+	jobs_submit(js, &f->job);
+}
+
+/* 1 once the flag is set, 0 after a minute without. */
+static int flag_wait(struct flag *fl)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;
+	pthread_mutex_lock(&fl->lock);
+	int r = 0;
+	while (!fl->set && r == 0)
+		r = pthread_cond_timedwait(&fl->cond, &fl->lock, &until);
+	int set = fl->set;
+	pthread_mutex_unlock(&fl->lock);
+	return set;
+}
+
+static void flag_free(struct flag *fl)
+{
+	pthread_cond_destroy(&fl->cond);
+	pthread_mutex_destroy(&fl->lock);
+}
+
+static void gate_init(struct gate *g)
+{
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	g->started = g->open = 0;
+}
+
+/* Submits a blocker of the I/O class and waits until a thread holds it. */
+static void io_blocker(struct jobs *js, struct gate *g)
+{
+	struct ojob *b = calloc(1, sizeof(*b));
+	b->job = (struct job){ .run = order_run, .done = order_done, .io = true };
+	b->gate = g;
+	jobs_submit(js, &b->job);
+	pthread_mutex_lock(&g->lock);
+	while (!g->started)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* A disk-bound job that never ends (a blocked fsync) holds its I/O thread
+ * only: quick and slow jobs (a login's lookup and password check) still
+ * run on the one other thread, and jobs_queued counts neither it nor the
+ * I/O job queued behind it. */
+static void test_jobs_io_never_holds_login_threads(void **state)
+{
+	struct jobs *js;
+	struct gate g;
+	gate_init(&g);
+	assert_int_equal(jobs_start(&js, 1, NULL, NULL, NULL), 0);
+	assert_int_equal(jobs_start_io(js, 1), 0);
+	io_blocker(js, &g);
+	struct flag io2, quick, slow;
+	flag_submit(js, &io2, false, true); /* waits behind the blocker */
+	flag_submit(js, &quick, true, false);
+	flag_submit(js, &slow, false, false);
+	assert_int_equal(flag_wait(&quick), 1);
+	assert_int_equal(flag_wait(&slow), 1);
+	assert_int_equal(io2.set, 0); /* its thread is still held */
+	assert_int_equal(jobs_queued(js), 0);
+	order_release(js, &g); /* the blocker ends; jobs_stop runs io2 */
+	assert_int_equal(io2.set, 1);
+	flag_free(&io2);
+	flag_free(&quick);
+	flag_free(&slow);
+}
+
+/* The other way round: the jobs of the login threads (all held) never
+ * hold up an I/O job (a commit's fsync waits for no password check). */
+static void test_jobs_io_runs_while_login_threads_busy(void **state)
+{
+	struct gate g;
+	struct jobs *js = order_pool(&g); /* its only login thread held */
+	assert_int_equal(jobs_start_io(js, 1), 0);
+	assert_int_equal(jobs_start_io(js, 1), -EALREADY);
+	struct flag io;
+	flag_submit(js, &io, false, true);
+	assert_int_equal(flag_wait(&io), 1);
+	order_release(js, &g);
+	flag_free(&io);
+}
+
+/* I/O jobs run without a thread context (no store handle: jobs.h); the
+ * other threads keep theirs (init and fini run for them alone: fini
+ * checks the context it gets). */
+struct cjob {
+	struct job job;
+	void **seen; /* where run puts its context */
+};
+
+static void ctx_run(struct job *j, void *ctx)
+{
+	*((struct cjob *)j)->seen = ctx;
+}
+
+static void test_jobs_io_has_no_thread_context(void **state)
+{
+	struct jobs *js;
+	int dummy;
+	void *seen[2] = { &dummy, &dummy };
+	assert_int_equal(jobs_start(&js, 1, init, fini, NULL), 0);
+	assert_int_equal(jobs_start_io(js, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		struct cjob *c = calloc(1, sizeof(*c));
+		c->job = (struct job){ .run = ctx_run, .done = order_done, .io = i == 0 };
+		c->seen = &seen[i];
+		jobs_submit(js, &c->job);
+	}
+	jobs_stop(js); /* runs both; joining orders their writes before the reads */
+	assert_null(seen[0]);
+	assert_ptr_equal(seen[1], &ctx_token);
+}
+
+/* Without I/O threads (a pool started by jobs_start alone) an I/O job is
+ * a slow one: after the quick jobs, first come first served with the
+ * other slow ones, and counted as waiting. */
+static void test_jobs_io_without_io_threads_is_slow(void **state)
+{
+	struct gate g;
+	int order[8], n = 0;
+	struct jobs *js = order_pool(&g);
+	order_submit(js, 1, false, order, &n);
+	struct ojob *o = calloc(1, sizeof(*o));
+	o->job = (struct job){ .run = order_run, .done = order_done, .io = true };
+	o->id = 50;
+	o->order = order;
+	o->n = &n;
+	jobs_submit(js, &o->job);
+	order_submit(js, 101, true, order, &n);
+	order_submit(js, 2, false, order, &n);
+	assert_int_equal(jobs_queued(js), 4);
+	order_release(js, &g);
+	const int want[] = { 101, 1, 50, 2 };
+	assert_int_equal(n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(order[i], want[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +425,10 @@ int main(void)
 		cmocka_unit_test(test_jobs_without_owner_complete_on_the_pool),
 		cmocka_unit_test(test_jobs_quick_first_then_fifo),
 		cmocka_unit_test(test_jobs_quick_burst_is_bounded),
+		cmocka_unit_test(test_jobs_io_never_holds_login_threads),
+		cmocka_unit_test(test_jobs_io_runs_while_login_threads_busy),
+		cmocka_unit_test(test_jobs_io_has_no_thread_context),
+		cmocka_unit_test(test_jobs_io_without_io_threads_is_slow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,91 @@
+/* sftp_sync: fsync@openssh.com, whose fsync takes as long as the disk
+ * needs: an I/O job (event/jobs.h) on a descriptor of its own (the
+ * handle's, duplicated), never on the loop, whose other sessions (their
+ * logins too) would wait for the disk meanwhile.
+ *
+ * Like check-file (sftp_check.c): the request stays at the front of the
+ * input while its job runs, the requests behind it (a CLOSE of the same
+ * handle, say) waiting, and the job's end wakes the session. A channel
+ * that ends meanwhile leaves the job to finish and free itself. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "sftp_server_impl.h"
+#include "util.h"
+#include "vfs.h"
+
+struct sftp_sync {
+	struct job job;
+	struct sftp_server *srv; /* NULL once the channel ended: the job frees itself */
+	int fd;			 /* owned */
+	bool done;
+	int err;
+};
+
+static void sync_run(struct job *j, void *thread_ctx)
+{
+	(void)thread_ctx;
+	struct sftp_sync *s = container_of(j, struct sftp_sync, job);
+	s->err = vfs_fd_sync(s->fd);
+}
+
+static void sync_done(struct job *j)
+{
+	struct sftp_sync *s = container_of(j, struct sftp_sync, job);
+	vfs_fd_close(s->fd);
+	s->fd = -1;
+	s->done = true;
+	if (!s->srv) {
+		free(s);
+		return;
+	}
+	s->srv->c.wake(s->srv->c.wake_arg);
+}
+
+bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	struct sftp_sync *s = srv->sync;
+	if (s && !s->done)
+		return false; /* its end wakes the session */
+	if (s) {
+		srv->sync = NULL;
+		(void)sftp_reply_errno(out, r->id, s->err);
+		free(s);
+		return true;
+	}
+	int hfd;
+	if (sftp_files_handle_fd(srv, r->handle, &hfd) != 0) {
+		(void)sftp_put_status(out, r->id, SFTP_FAILURE, "Invalid handle");
+		return true;
+	}
+	int fd = fcntl(hfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		(void)sftp_reply_errno(out, r->id, -errno);
+		return true;
+	}
+	s = util_xcalloc(1, sizeof(*s));
+	s->srv = srv;
+	s->fd = fd;
+	s->job = (struct job){ .run = sync_run, .done = sync_done, .owner = srv->c.loop, .io = true };
+	srv->sync = s;
+	jobs_submit(srv->c.jobs, &s->job);
+	return false;
+}
+
+bool sftp_sync_waiting(const struct sftp_server *srv)
+{
+	return srv->sync && !srv->sync->done;
+}
+
+void sftp_sync_cancel(struct sftp_server *srv)
+{
+	struct sftp_sync *s = srv->sync;
+	srv->sync = NULL;
+	if (!s)
+		return;
+	if (s->done)
+		free(s);
+	else
+		s->srv = NULL; /* sync_done frees it */
+}
