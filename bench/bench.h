@@ -52,6 +52,9 @@ struct opts {
 	unsigned streams;     /* retr/stor */
 	const char *file;     /* retr: remote file; stor: remote name prefix */
 	const char *cert, *key, *ciphersuite; /* tls-limit */
+	bool cork;			      /* tcp-limit-file: TCP_CORK on the sender */
+	uint64_t sndbuf;		      /* tcp-limit-file: SO_SNDBUF of the sender (0: autotuned) */
+	bool splice;			      /* tcp-limit-tofile: splice(2) socket -> pipe -> file */
 	const char *hash;		      /* hash: the setting to verify against */
 	const char *label;		      /* copied into the JSON line */
 };
@@ -81,6 +84,10 @@ double bench_quantile(double *v, size_t n, double q);
 /* ---- subcommands --------------------------------------------------------- */
 int loadgen_main(const char *mode, const struct opts *o);
 int limits_tcp(const struct opts *o);
+/* tcp-limit with the sender sendfile(2)ing --file from the page cache (as a
+ * server's RETR), and with the receiver writing into --file (as a STOR). */
+int limits_tcp_file(const struct opts *o);
+int limits_tcp_tofile(const struct opts *o);
 int limits_tls(const struct opts *o);
 int limits_hash(const struct opts *o);
 int pattern_gen(int argc, char **argv);

@@ -7,7 +7,9 @@
 #include <arpa/inet.h>
 #include <crypt.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +29,13 @@
 
 static uint8_t lim_buf[LIM_BUF];
 static struct pattern lim_pat;
+
+/* What the two sides do besides moving the bytes. */
+enum lim_kind {
+	LIM_MEM,      /* tcp-limit: the sender fills one cache-hot buffer again and again */
+	LIM_SENDFILE, /* tcp-limit-file: the sender sendfile(2)s --file (page cache), blocking */
+	LIM_TOFILE,   /* tcp-limit-tofile: the receiver stores into --file (write, or --splice), unchecked */
+};
 
 static double lim_tv(struct timeval a, struct timeval b)
 {
@@ -44,20 +55,42 @@ static int lim_listen(const char *mode, struct sockaddr_in *a)
 }
 
 /* The sender: the child process, like a server that sends from memory. */
-static _Noreturn void lim_sender(int lfd, SSL_CTX *sctx, uint64_t size)
+static _Noreturn void lim_sender(int lfd, SSL_CTX *sctx, const struct opts *o, enum lim_kind kind)
 {
 	int fd = accept(lfd, NULL, NULL);
 	SSL *ssl = NULL;
 	if (fd < 0)
 		_exit(1);
+	if (kind == LIM_SENDFILE) {
+		/* As a server sends a file from the page cache: blocking
+		 * sendfile of all that is left (--cork, --sndbuf: ferryd's
+		 * socket settings for a bulk send, src/net/conn.c). */
+		int ffd = open(o->file, O_RDONLY | O_CLOEXEC);
+		if (ffd < 0)
+			_exit(1);
+		int one = 1, sb = (int)o->sndbuf;
+		if (o->cork)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
+		if (sb)
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+		for (off_t off = 0; (uint64_t)off < o->size;) {
+			ssize_t w = sendfile(fd, ffd, &off, (size_t)(o->size - (uint64_t)off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				_exit(0); /* the receiver stopped at its time limit */
+		}
+		(void)close(fd);
+		_exit(0);
+	}
 	if (sctx) {
 		ssl = SSL_new(sctx);
 		if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1)
 			_exit(1);
 	}
-	pattern_init(&lim_pat, LIM_NAME);
-	for (uint64_t off = 0; off < size;) {
-		size_t n = size - off < LIM_BUF ? (size_t)(size - off) : LIM_BUF;
+	pattern_init(&lim_pat, kind == LIM_TOFILE ? o->file : LIM_NAME);
+	for (uint64_t off = 0; off < o->size;) {
+		size_t n = o->size - off < LIM_BUF ? (size_t)(o->size - off) : LIM_BUF;
 		pattern_fill(&lim_pat, off, lim_buf, n);
 		ssize_t w;
 		if (ssl) {
@@ -78,9 +111,47 @@ static _Noreturn void lim_sender(int lfd, SSL_CTX *sctx, uint64_t size)
 	_exit(0);
 }
 
-/* The receiver: connects, reads and checks every byte, for at most time_s. */
-static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
+#define LIM_PIPE (1u << 20)
+
+/* One socket -> pipe -> file step of at most max bytes: what it moved, 0
+ * at the end of the stream. */
+static ssize_t lim_splice(const char *mode, int fd, const int pipefd[2], int ofd, uint64_t max)
 {
+	ssize_t r;
+	do
+		r = splice(fd, NULL, pipefd[1], NULL, max < LIM_PIPE ? (size_t)max : LIM_PIPE, SPLICE_F_MOVE);
+	while (r < 0 && errno == EINTR);
+	for (ssize_t left = r; left > 0;) {
+		ssize_t w = splice(pipefd[0], NULL, ofd, NULL, (size_t)left, SPLICE_F_MOVE);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			bench_fail(mode, "receiver: splice into the file: %s", w < 0 ? strerror(errno) : "no progress");
+		left -= w;
+	}
+	return r;
+}
+
+/* The receiver: connects, reads and checks every byte, for at most time_s. */
+static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx, enum lim_kind kind)
+{
+	int ofd = -1, pipefd[2] = { -1, -1 };
+	if (kind == LIM_SENDFILE) {
+		struct stat st;
+		errno = 0;
+		if (stat(o->file, &st) != 0 || (uint64_t)st.st_size < o->size)
+			bench_fail(mode, "--file %s: %s", o->file,
+				   errno ? strerror(errno) : "shorter than --size (make it with ferry-bench gen)");
+	} else if (kind == LIM_TOFILE) {
+		ofd = open(o->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (ofd < 0)
+			bench_fail(mode, "--file %s: %s", o->file, strerror(errno));
+		if (o->splice) {
+			if (pipe2(pipefd, O_CLOEXEC) != 0)
+				bench_fail(mode, "pipe: %s", strerror(errno));
+			(void)fcntl(pipefd[1], F_SETPIPE_SZ, LIM_PIPE);
+		}
+	}
 	struct sockaddr_in a;
 	SSL_CTX *sctx = NULL;
 	if (cctx) {
@@ -97,7 +168,7 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 	if (pid < 0)
 		bench_fail(mode, "fork: %s", strerror(errno));
 	if (pid == 0)
-		lim_sender(lfd, sctx, o->size);
+		lim_sender(lfd, sctx, o, kind);
 	(void)close(lfd);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
@@ -108,13 +179,25 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 		if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1)
 			bench_fail(mode, "TLS handshake: %s", bench_ssl_err());
 	}
-	pattern_init(&lim_pat, LIM_NAME);
+	pattern_init(&lim_pat, kind == LIM_MEM ? LIM_NAME : o->file);
 	uint64_t got = 0, bad = 0;
 	struct rusage ru0, ru1, rs;
 	(void)getrusage(RUSAGE_SELF, &ru0);
 	double t0 = now_s(), t1 = t0;
 	while (got < o->size) {
 		ssize_t r;
+		if (kind == LIM_TOFILE && o->splice) {
+			/* As ferryd stores a plain upload: socket -> pipe -> file. */
+			r = lim_splice(mode, fd, pipefd, ofd, o->size - got);
+			if (r <= 0)
+				bench_fail(mode, "receiver: connection ended after %llu bytes",
+					   (unsigned long long)got);
+			got += (uint64_t)r;
+			t1 = now_s();
+			if (t1 - t0 > o->time_s)
+				break;
+			continue;
+		}
 		if (ssl) {
 			int n = SSL_read(ssl, lim_buf, (int)LIM_BUF);
 			r = n > 0 ? n : 0;
@@ -125,8 +208,19 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 		}
 		if (r <= 0)
 			bench_fail(mode, "receiver: connection ended after %llu bytes", (unsigned long long)got);
-		if (pattern_check(&lim_pat, lim_buf, (size_t)r, &bad) != 0)
+		if (kind == LIM_TOFILE) {
+			/* As a server stores an upload: write(2), nothing checked. */
+			for (ssize_t put = 0; put < r;) {
+				ssize_t w = write(ofd, lim_buf + put, (size_t)(r - put));
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0)
+					bench_fail(mode, "receiver: write %s: %s", o->file, strerror(errno));
+				put += w;
+			}
+		} else if (pattern_check(&lim_pat, lim_buf, (size_t)r, &bad) != 0) {
 			bench_fail(mode, "receiver: wrong byte at offset %llu", (unsigned long long)bad);
+		}
 		got += (uint64_t)r;
 		t1 = now_s();
 		if (t1 - t0 > o->time_s)
@@ -136,6 +230,13 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 	const char *cipher = ssl ? SSL_get_cipher_name(ssl) : "";
 	const char *version = ssl ? SSL_get_version(ssl) : "";
 	(void)close(fd); /* a sender stopped early gets EPIPE and exits */
+	if (ofd >= 0) {
+		(void)close(ofd);
+		(void)unlink(o->file);
+	}
+	for (int i = 0; i < 2; i++)
+		if (pipefd[i] >= 0)
+			(void)close(pipefd[i]);
 	int st = 0;
 	memset(&rs, 0, sizeof(rs));
 	(void)wait4(pid, &st, 0, &rs);
@@ -149,8 +250,11 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 	double scpu = lim_tv((struct timeval){ 0, 0 }, rs.ru_utime) + lim_tv((struct timeval){ 0, 0 }, rs.ru_stime);
 	(void)snprintf(f, sizeof(f),
 		       "\"bytes\":%llu,\"seconds\":%.3f,\"mib_s\":%.1f,\"cipher\":\"%s\",\"version\":\"%s\","
-		       "\"recv_cpu_s\":%.3f,\"send_cpu_s\":%.3f",
-		       (unsigned long long)got, secs, (double)got / secs / 1048576.0, cipher, version, rcpu, scpu);
+		       "\"recv_cpu_s\":%.3f,\"send_cpu_s\":%.3f,\"cork\":%s,\"sndbuf\":%llu,\"splice\":%s",
+		       (unsigned long long)got, secs, (double)got / secs / 1048576.0, cipher, version, rcpu, scpu,
+		       kind == LIM_SENDFILE && o->cork ? "true" : "false",
+		       kind == LIM_SENDFILE ? (unsigned long long)o->sndbuf : 0ull,
+		       kind == LIM_TOFILE && o->splice ? "true" : "false");
 	struct opts ro = *o;
 	ro.tls = cctx != NULL;
 	bench_result(&ro, mode, f);
@@ -162,7 +266,17 @@ static int lim_receive(const char *mode, const struct opts *o, SSL_CTX *cctx)
 
 int limits_tcp(const struct opts *o)
 {
-	return lim_receive("tcp-limit", o, NULL);
+	return lim_receive("tcp-limit", o, NULL, LIM_MEM);
+}
+
+int limits_tcp_file(const struct opts *o)
+{
+	return lim_receive("tcp-limit-file", o, NULL, LIM_SENDFILE);
+}
+
+int limits_tcp_tofile(const struct opts *o)
+{
+	return lim_receive("tcp-limit-tofile", o, NULL, LIM_TOFILE);
 }
 
 int limits_tls(const struct opts *o)
@@ -173,7 +287,7 @@ int limits_tls(const struct opts *o)
 	if (!c || SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1)
 		bench_fail("tls-limit", "client TLS context: %s", bench_ssl_err());
 	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
-	int r = lim_receive("tls-limit", o, c);
+	int r = lim_receive("tls-limit", o, c, LIM_MEM);
 	SSL_CTX_free(c);
 	return r;
 }

@@ -28,6 +28,10 @@ static const char bench_usage[] =
 	"           [--label TEXT]\n"
 	"Machine limits:\n"
 	"  tcp-limit  --size S [--time T]                  loopback TCP, sender -> verifying receiver\n"
+	"  tcp-limit-file --file PATH --size S [--time T] [--cork] [--sndbuf B]\n"
+	"                                                  the sender sendfile()s PATH (made by gen)\n"
+	"  tcp-limit-tofile --file PATH --size S [--time T] [--splice]\n"
+	"                                                  the receiver stores into PATH (then removed)\n"
 	"  tls-limit  --size S --cert C --key K [--ciphersuite TLS_AES_128_GCM_SHA256]\n"
 	"  hash       --hash SETTING --pass W [--count N] --time T   crypt_rn cost\n"
 	"Test data:\n"
@@ -144,7 +148,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		{ "size", 1, NULL, 'S' },	    { "streams", 1, NULL, 'N' },      { "file", 1, NULL, 'f' },
 		{ "cert", 1, NULL, 'x' },	    { "key", 1, NULL, 'k' },	      { "ciphersuite", 1, NULL, 'z' },
 		{ "hash", 1, NULL, 'H' },	    { "label", 1, NULL, 'L' },	      { "listing", 1, NULL, 'l' },
-		{ "wait-start", 0, NULL, 'W' },
+		{ "wait-start", 0, NULL, 'W' },	    { "cork", 0, NULL, 'K' },	      { "sndbuf", 1, NULL, 'B' },
+		{ "splice", 0, NULL, 'Y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*o = (struct opts){ .host = "127.0.0.1",
@@ -193,6 +198,9 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'L': o->label = optarg; break;
 		case 'l': o->listing = optarg; break;
 		case 'W': o->wait_start = true; break;
+		case 'K': o->cork = true; break;
+		case 'B': o->sndbuf = opts_uint("sndbuf", optarg, 1u << 30); break;
+		case 'Y': o->splice = true; break;
 		default: fputs(bench_usage, stderr); exit(2);
 		}
 	}
@@ -232,6 +240,10 @@ int main(int argc, char **argv)
 	bench_raise_nofile();
 	if (strcmp(mode, "tcp-limit") == 0)
 		return limits_tcp(&o);
+	if (strcmp(mode, "tcp-limit-file") == 0)
+		return limits_tcp_file(&o);
+	if (strcmp(mode, "tcp-limit-tofile") == 0)
+		return limits_tcp_tofile(&o);
 	if (strcmp(mode, "tls-limit") == 0)
 		return limits_tls(&o);
 	if (strcmp(mode, "hash") == 0)

@@ -254,6 +254,18 @@ def fsync_rows(data, streams, big_label):
     return rows
 
 
+def file_limit_row(kind, big_label):
+    """RETR/STOR ×1 (memory) again, over the TCP limit with a file at the server's end
+    (tcp-limit-file: sendfile from the page cache; tcp-limit-tofile: splice into the tmpfs).
+    No target: it shows how much of the gap to the plain TCP limit the file end explains."""
+    name, what = (("tcp_file", "TCP, file via sendfile") if kind == "retr"
+                  else ("tcp_tofile", "TCP, spliced into a tmpfs file"))
+    probe = "tcp-limit (file via sendfile)" if kind == "retr" else "tcp-limit (into a tmpfs file)"
+    return {"label": f"{kind.upper()} {big_label} ×1, memory, vs {probe} (MiB/s)",
+            "key": f"{kind}_mem_1", "field": "mib_s", "higher": True,
+            "limit": limit_of(name, "mib_s"), "lname": what, "targets": []}
+
+
 def cpu_row(base, field, what, targets):
     return {"label": f"↳ {what}", "key": base["key"], "keys": base.get("keys", {}),
             "missing": base.get("missing", {}), "field": field, "higher": False,
@@ -310,6 +322,7 @@ def rows_for(data):
                   "key": f"{kind}_{d_large}", "field": "spike_kib", "higher": False,
                   "targets": [("abs_le", 2048)], "gen_check": False})
     tcp, tls = limit_of("tcp", "mib_s"), limit_of("tls", "mib_s")
+    has_file_limits = any("tcp_file" in rd.get("limits", {}) for rd in data.get("rounds", []))
     for kind in ("retr", "stor"):
         for s in (1, 4):
             row = {"label": f"{kind.upper()} {big_label} ×{s}, memory (MiB/s)",
@@ -317,6 +330,8 @@ def rows_for(data):
                    "lname": "TCP",
                    "targets": ([("limit", 0.9)] if s == 1 else []) + [("ref", 1.1)]}
             R += [row, cpu_row(row, "cpu_s_per_gib", "server CPU (s/GiB)", [("ref", 1.0)])]
+            if s == 1 and has_file_limits:
+                R.append(file_limit_row(kind, big_label))
     for s in (1, 4):
         R += fsync_rows(data, s, big_label)
     for kind in ("retr", "stor"):
@@ -395,12 +410,19 @@ def render(data):
     out.append("")
     tcp = spread([limit_of("tcp", "mib_s")(rd) for rd in rounds])
     tls = spread([limit_of("tls", "mib_s")(rd) for rd in rounds])
+    tcp_file = spread([limit_of("tcp_file", "mib_s")(rd) for rd in rounds])
+    tcp_tofile = spread([limit_of("tcp_tofile", "mib_s")(rd) for rd in rounds])
     hashl = spread([limit_of("hash", "limit_per_s")(rd) for rd in rounds])
     ms_hash = spread([limit_of("hash", "ms_per_hash")(rd) for rd in rounds])
     # Runs from before the probe hashed on every core at once have no cores_x_one_per_s.
     ideal = spread([limit_of("hash", "cores_x_one_per_s")(rd) for rd in rounds])
     out.append("Machine limits (every round): "
-               f"loopback TCP **{fmt_spread(tcp)} MiB/s** ({probe_text(rounds, 'tcp')}); TLS "
+               f"loopback TCP **{fmt_spread(tcp)} MiB/s** ({probe_text(rounds, 'tcp')}); "
+               + (f"TCP with the file: sent with sendfile from the page cache **"
+                  f"{fmt_spread(tcp_file)} MiB/s** ({probe_text(rounds, 'tcp_file')}), "
+                  f"spliced into a tmpfs file **{fmt_spread(tcp_tofile) if tcp_tofile else '–'} "
+                  f"MiB/s** ({probe_text(rounds, 'tcp_tofile')}); " if tcp_file else "")
+               + f"TLS "
                f"**{fmt_spread(tls)} MiB/s** ({data.get('cipher', '?')}; "
                f"{probe_text(rounds, 'tls')}); yescrypt **{fmt_spread(ms_hash)} ms/hash** → "
                f"**{fmt_spread(hashl)} logins/s** "

@@ -370,6 +370,36 @@ def test_limits_report_and_check(bench_bin, bench_server, certs):
     failed(cp, "hash", "crypt_rn of --pass does not reproduce --hash")
 
 
+def test_file_limits_send_a_file_and_store_into_one(bench_bin, tmp_path):
+    """tcp-limit-file: the sender sendfile()s a file made by gen (the receiver checks every byte
+    against the file's name, so the wrong file fails); tcp-limit-tofile: the receiver stores into
+    a file (write, or --splice) and removes it at the end."""
+    size = 4 << 20
+    src = tmp_path / "big.bin"
+    subprocess.run([bench_bin, "gen", str(src), str(size)], check=True, timeout=RUN_TIMEOUT)
+    for extra in ([], ["--cork", "--sndbuf", str(128 << 10)]):
+        r = ok(subprocess.run([bench_bin, "tcp-limit-file", "--file", str(src), "--size", str(size),
+                               *extra], capture_output=True, text=True, timeout=RUN_TIMEOUT),
+               "tcp-limit-file")
+        assert r["bytes"] == size and r["mib_s"] > 0, r
+        assert r["cork"] == bool(extra) and r["sndbuf"] == (128 << 10 if extra else 0), r
+    other = tmp_path / "other.bin"
+    shutil.copyfile(src, other)     # same bytes, another name: another pattern
+    cp = subprocess.run([bench_bin, "tcp-limit-file", "--file", str(other), "--size", str(size)],
+                        capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    failed(cp, "tcp-limit-file", "receiver: wrong byte at offset 0")
+    cp = subprocess.run([bench_bin, "tcp-limit-file", "--file", str(src), "--size", str(size + 1)],
+                        capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    failed(cp, "tcp-limit-file", "shorter than --size")
+    dst = tmp_path / "into.bin"
+    for extra in ([], ["--splice"]):
+        r = ok(subprocess.run([bench_bin, "tcp-limit-tofile", "--file", str(dst), "--size",
+                               str(size), *extra], capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT), "tcp-limit-tofile")
+        assert r["bytes"] == size and r["splice"] == bool(extra), r
+        assert not dst.exists()
+
+
 # --------------------------------------------------------------------------- the table (pure)
 # bench/table.py on canned results: no server, no timing.
 
@@ -581,6 +611,28 @@ def test_table_renders_a_saved_run_and_bench_run_report_prints_it(tmp_path):
                          str(p)], capture_output=True, text=True, timeout=60)
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout == text
+
+
+def test_table_file_limit_rows_only_when_the_run_measured_them():
+    data = canned()
+    before = table.render(data)
+    assert "vs tcp-limit" not in before and "TCP with the file" not in before
+    for i, rd in enumerate(data["rounds"]):
+        rd["limits"]["tcp_file"] = {"ok": True, "mib_s": 1000 + 100 * i, "seconds": 1.0,
+                                    "send_cpu_s": 0.5, "recv_cpu_s": 0.8}
+        rd["limits"]["tcp_tofile"] = {"ok": False, "error": "no tmpfs: x"}
+    text = table.render(data)
+    assert ("TCP with the file: sent with sendfile from the page cache **1,100 (1,000–1,200) "
+            "MiB/s** (CPU of a core: sender 50%, receiver 80%), spliced into a tmpfs file **– "
+            "MiB/s**") in text
+    # RETR x1 again, over the file limit of the same round: 1000/1000, 1200/1100, 900/1200.
+    assert ("| RETR 512 MiB ×1, memory, vs tcp-limit (file via sendfile) (MiB/s) | 1,000 "
+            "(900–1,200) | 1,000 (800–1,000) | 900 (850–950) | 30% | ±15% | 1.18 (0.90–1.20) | "
+            "1,100 (1,000–1,200) (TCP, file via sendfile) | 1.00 (0.75–1.09) |  |  |") in text
+    assert "| STOR 512 MiB ×1, memory, vs tcp-limit (into a tmpfs file) (MiB/s) | – |" in text
+    # No target on them: the verdicts are the same as without.
+    met = [line for line in text.splitlines() if line.startswith("Targets met")]
+    assert met == [line for line in before.splitlines() if line.startswith("Targets met")]
 
 
 def logins(rate, p99):
