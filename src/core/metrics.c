@@ -110,6 +110,9 @@ size_t metrics_format(const struct metrics *m, const struct metrics_gauges *g, c
 		"ferry_tls_handshakes_total{result=\"ok\"} %llu\nferry_tls_handshakes_total{result=\"failed\"} %llu\n",
 		(unsigned long long)get(&m->tls_ok), (unsigned long long)get(&m->tls_failed));
 	GAUGE("ferry_job_queue_depth", "Blocking jobs (password checks...) waiting for a thread.", g->jobs_queued);
+	GAUGE("ferry_io_job_queue_depth",
+	      "Disk-bound jobs (durable commits' fsyncs, the start-up clean-up) waiting for an I/O thread.",
+	      g->io_jobs_queued);
 	COUNTER("ferry_hooks_dropped_total", "Upload hooks dropped (queue full: the user held the most waiting).",
 		g->hooks_dropped);
 #undef COUNTER

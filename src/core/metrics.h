@@ -35,6 +35,7 @@ struct metrics_gauges {
 	unsigned sessions[METRICS_PROTOCOLS];
 	unsigned bans_active;
 	unsigned jobs_queued;
+	unsigned io_jobs_queued;
 	uint64_t hooks_dropped; /* a counter kept by the hook runner (hooks.h) */
 };
 

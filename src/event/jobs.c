@@ -22,7 +22,8 @@ struct jobs {
 	struct jobq io;		 /* jobs.h: I/O jobs, for the I/O threads only */
 	unsigned burst;		 /* quick jobs taken in a row while a slow one waited */
 	bool stopping;
-	unsigned queued; /* jobs waiting for a thread of jobs_start (metrics) */
+	unsigned queued;    /* jobs waiting for a thread of jobs_start (metrics) */
+	unsigned io_queued; /* I/O jobs waiting for an I/O thread (metrics) */
 	unsigned n, n_io;
 	pthread_t *threads, *io_threads;
 	void *(*init)(void *);
@@ -80,6 +81,8 @@ static void thread_loop(struct jobs *js, bool io)
 			while (!js->quick.head && !js->slow.head && !js->stopping)
 				pthread_cond_wait(&js->cond, &js->lock);
 		struct job *j = io ? jobq_pop(&js->io) : jobs_take(js);
+		if (j && io)
+			js->io_queued--;
 		pthread_mutex_unlock(&js->lock);
 		if (!j)
 			break; /* stopping and the queue is empty */
@@ -161,6 +164,7 @@ void jobs_submit(struct jobs *js, struct job *j)
 	pthread_mutex_lock(&js->lock);
 	if (j->io && js->n_io) {
 		jobq_push(&js->io, j);
+		js->io_queued++;
 		pthread_cond_signal(&js->io_cond);
 	} else {
 		jobq_push(j->quick && !j->io ? &js->quick : &js->slow, j);
@@ -174,6 +178,14 @@ unsigned jobs_queued(struct jobs *js)
 {
 	pthread_mutex_lock(&js->lock);
 	unsigned n = js->queued;
+	pthread_mutex_unlock(&js->lock);
+	return n;
+}
+
+unsigned jobs_io_queued(struct jobs *js)
+{
+	pthread_mutex_lock(&js->lock);
+	unsigned n = js->io_queued;
 	pthread_mutex_unlock(&js->lock);
 	return n;
 }

@@ -60,6 +60,9 @@ void jobs_submit(struct jobs *js, struct job *j);
 /* Jobs waiting for one of jobs_start's threads now, the ones logins use
  * (I/O jobs waiting for theirs not counted; thread-safe; for metrics). */
 unsigned jobs_queued(struct jobs *js);
+/* I/O jobs waiting for an I/O thread now (0 without I/O threads: their
+ * I/O jobs wait as slow ones, in jobs_queued; thread-safe; for metrics). */
+unsigned jobs_io_queued(struct jobs *js);
 /* Finishes the queued jobs, stops and joins the threads, frees the pool.
  * The owner loops must still be able to take posts (they run later). */
 void jobs_stop(struct jobs *js);

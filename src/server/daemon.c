@@ -291,6 +291,7 @@ static void read_gauges(void *arg, struct metrics_gauges *g)
 		g->sessions[p] = atomic_load(&d->shared.sessions_by[p]);
 	g->bans_active = d->shared.guard ? guard_bans_active(d->shared.guard, util_now_ms()) : 0;
 	g->jobs_queued = d->shared.jobs ? jobs_queued(d->shared.jobs) : 0;
+	g->io_jobs_queued = d->shared.jobs ? jobs_io_queued(d->shared.jobs) : 0;
 	g->hooks_dropped = hooks_dropped(d->shared.hooks);
 }
 

@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import struct
+import time
 
 import pytest
 
@@ -204,3 +205,35 @@ def test_io_jobs_change_needs_a_restart(make_server):
     assert "configuration reloaded" in srv.reload()
     srv.wait_log(r"reload: \[server\] io_jobs changed; it takes effect after a restart")
     assert_login(srv)
+
+
+def test_io_queue_depth_metric(make_server, ferry_bin):
+    """ferry_io_job_queue_depth counts the I/O jobs waiting for an I/O thread: with one I/O thread
+    held by a commit's fsync, a second upload's commit waits (1), and none once released (0);
+    ferry_job_queue_depth, the login threads' queue, counts neither."""
+    from conftest import HOST, require_feature
+    from test_metrics import scrape
+    require_feature(ferry_bin, "metrics")
+    mport = free_port()
+    srv = held_server(make_server, "fsync", extra={"metrics": {"listen": f"{HOST}:{mport}"}})
+    srv.start()
+    srv.wait_log(r"stale upload clean-up done")
+    first = start_upload(srv, "first.bin")
+    srv.wait_log(r"hold-shim: fsync held", timeout=WAIT)
+    second = start_upload(srv, "second.bin")
+    v = {}
+    for _ in range(int(WAIT * 10)):  # the second commit reaches the queue after its data ends
+        v = scrape(mport)
+        if v["ferry_io_job_queue_depth"] == 1:
+            break
+        time.sleep(0.1)
+    assert v["ferry_io_job_queue_depth"] == 1, v
+    assert v["ferry_job_queue_depth"] == 0, v
+    release(srv)
+    for s, name in ((first, "first.bin"), (second, "second.bin")):
+        r = s.c.reply(timeout=WAIT)
+        assert r.code == 226, r
+        with open(os.path.join(srv.home_root, "bob", name), "rb") as f:
+            assert f.read() == DATA
+        s.c.expect("QUIT", 221)
+    assert scrape(mport)["ferry_io_job_queue_depth"] == 0

@@ -79,7 +79,7 @@ def test_metrics_follow_traffic(msrv):
               'ferry_transfers_total{protocol="ftp",result="failed"}',
               "ferry_bans_total", "ferry_bans_active", "ferry_passive_ports_in_use",
               'ferry_tls_handshakes_total{result="ok"}', 'ferry_tls_handshakes_total{result="failed"}',
-              "ferry_job_queue_depth"):
+              "ferry_job_queue_depth", "ferry_io_job_queue_depth"):
         assert v0[k] == 0, k
 
     # One plain session: a failed login, a good one, an upload and a download.

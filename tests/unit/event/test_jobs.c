@@ -322,7 +322,7 @@ static void io_blocker(struct jobs *js, struct gate *g)
 /* A disk-bound job that never ends (a blocked fsync) holds its I/O thread
  * only: quick and slow jobs (a login's lookup and password check) still
  * run on the one other thread, and jobs_queued counts neither it nor the
- * I/O job queued behind it. */
+ * I/O job queued behind it: jobs_io_queued counts the one queued. */
 static void test_jobs_io_never_holds_login_threads(void **state)
 {
 	struct jobs *js;
@@ -339,6 +339,7 @@ static void test_jobs_io_never_holds_login_threads(void **state)
 	assert_int_equal(flag_wait(&slow), 1);
 	assert_int_equal(io2.set, 0); /* its thread is still held */
 	assert_int_equal(jobs_queued(js), 0);
+	assert_int_equal(jobs_io_queued(js), 1); /* io2, not the running blocker */
 	order_release(js, &g); /* the blocker ends; jobs_stop runs io2 */
 	assert_int_equal(io2.set, 1);
 	flag_free(&io2);
