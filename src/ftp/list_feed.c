@@ -40,6 +40,7 @@ struct feed_slot {
 	size_t budget;	 /* bytes for the chunk being made */
 	int result;	 /* listing_fill's: 1 more, 0 no names left, <0 error */
 	bool in_flight;
+	atomic_bool started; /* its job left the pool's queue (see may_add_job) */
 };
 
 struct list_feed {
@@ -70,6 +71,7 @@ static void slot_run(struct job *j, void *thread_ctx)
 	(void)thread_ctx;
 	struct feed_slot *s = container_of(j, struct feed_slot, job);
 	struct list_feed *f = s->f;
+	atomic_store_explicit(&s->started, true, memory_order_relaxed);
 	if (atomic_load(&f->cancelled))
 		return;
 	s->result = listing_fill(f->l, &s->work, s->budget, util_now_us() + FEED_CHUNK_US, &f->cancelled);
@@ -81,15 +83,30 @@ static void slot_submit(struct list_feed *f, struct feed_slot *s, size_t budget)
 	s->budget = budget;
 	s->result = 1;
 	s->in_flight = true;
+	atomic_store_explicit(&s->started, false, memory_order_relaxed);
 	f->in_flight++;
 	jobs_submit(f->jobs, &s->job);
 }
 
 /* A second job of the same listing only while the pool keeps up: when
- * other sessions' jobs (logins, say) wait, one listing takes one thread. */
+ * other sessions' jobs (logins, say) wait, one listing takes one thread.
+ * Our own job still in the queue is not another session's: counting it
+ * (the one slot_done submitted a moment before the take) kept the second
+ * job from ever starting, and the two slots took turns. A job between
+ * the pool's dequeue and `started` may count as ours: a heuristic. */
 static bool may_add_job(struct list_feed *f)
 {
-	return f->in_flight == 0 || jobs_queued(f->jobs) == 0;
+	if (f->in_flight == 0)
+		return true;
+	unsigned own = 0;
+	for (unsigned i = 0; i < FEED_SLOTS; i++)
+		own += f->slot[i].in_flight && !atomic_load_explicit(&f->slot[i].started, memory_order_relaxed);
+	return jobs_queued(f->jobs) <= own;
+}
+
+unsigned list_feed_jobs(const struct list_feed *f)
+{
+	return f->in_flight;
 }
 
 static void slot_done(struct job *j)
@@ -139,6 +156,7 @@ int list_feed_start(struct list_feed **out, struct jobs *js, struct loop *loop, 
 		struct feed_slot *s = &f->slot[i];
 		s->f = f;
 		buf_init(&s->work, FEED_BUF_MAX);
+		atomic_init(&s->started, false);
 		s->job = (struct job){ .run = slot_run, .done = slot_done, .owner = loop };
 	}
 	slot_submit(f, &f->slot[0], FEED_FIRST_CHUNK);

@@ -26,6 +26,8 @@ int list_feed_start(struct list_feed **out, struct jobs *js, struct loop *loop, 
  * 1 when the listing is complete, -EAGAIN while the next chunk is being
  * made (wake follows), -errno if the directory could not be read. */
 int list_feed_take(struct list_feed *f, struct buf *out);
+/* Jobs of f in flight now (0-2; on f's loop). */
+unsigned list_feed_jobs(const struct list_feed *f);
 /* Ends the feed (f may be NULL): freed now, or by its job when it returns
  * (the job then only drops its references; wake is never called again). */
 void list_feed_cancel(struct list_feed *f);
