@@ -30,12 +30,10 @@ struct clean_job {
 #define CLEAN_MAX_ENTRIES 1000000ul
 #define CLEAN_MIN_AGE_S 600
 
-/* A home, or a shared folder's directory, to walk (once). */
+/* A home, or a shared folder's directory, to walk (duplicates are dropped
+ * once all are listed: dedupe_dirs). */
 static int add_dir(struct clean_job *c, const char *dir, bool folder)
 {
-	for (size_t i = 0; i < c->n_dirs; i++)
-		if (strcmp(c->dirs[i], dir) == 0)
-			return 0;
 	char **dirs = realloc(c->dirs, (c->n_dirs + 1) * sizeof(*dirs));
 	if (dirs)
 		c->dirs = dirs;
@@ -47,6 +45,52 @@ static int add_dir(struct clean_job *c, const char *dir, bool folder)
 	c->dirs[c->n_dirs] = util_xstrdup(dir);
 	c->is_folder[c->n_dirs++] = folder;
 	return 0;
+}
+
+struct dir_ref {
+	const char *dir;
+	size_t i; /* its place in the listing: the first one listed is kept */
+};
+
+static int dir_ref_cmp(const void *a, const void *b)
+{
+	const struct dir_ref *x = a, *y = b;
+	int r = strcmp(x->dir, y->dir);
+	return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Keeps the first listing of each directory, in the listing's order (homes
+ * before shared folders). O(n log n): a node with 100,000 users used to
+ * compare every home with every other one on a job thread. */
+static void dedupe_dirs(struct clean_job *c)
+{
+	if (c->n_dirs < 2)
+		return;
+	struct dir_ref *refs = calloc(c->n_dirs, sizeof(*refs));
+	bool *drop = calloc(c->n_dirs, sizeof(*drop));
+	if (!refs || !drop) {
+		free(refs);
+		free(drop);
+		return; /* walked twice: harmless, only slower */
+	}
+	for (size_t i = 0; i < c->n_dirs; i++)
+		refs[i] = (struct dir_ref){ .dir = c->dirs[i], .i = i };
+	qsort(refs, c->n_dirs, sizeof(*refs), dir_ref_cmp);
+	for (size_t k = 1; k < c->n_dirs; k++)
+		if (strcmp(refs[k].dir, refs[k - 1].dir) == 0)
+			drop[refs[k].i] = true;
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_dirs; i++) {
+		if (drop[i]) {
+			free(c->dirs[i]);
+			continue;
+		}
+		c->dirs[n] = c->dirs[i];
+		c->is_folder[n++] = c->is_folder[i];
+	}
+	c->n_dirs = n;
+	free(refs);
+	free(drop);
 }
 
 static int list_user(const struct user_record *u, void *arg)
@@ -67,6 +111,7 @@ static void list_run(struct job *j, void *ctx)
 		log_warn(0, "stale upload clean-up: cannot list the users");
 	if (h && h->store && files_space_dirs(h->ops, h->store, list_folder, c) != 0)
 		log_warn(0, "stale upload clean-up: cannot list the shared folders");
+	dedupe_dirs(c);
 }
 
 /* On an I/O thread: stops between directories once ferryd is stopping. */

@@ -314,6 +314,29 @@ def test_stale_temporaries_in_shared_folders_removed_at_start(make_server):
     assert read_bytes(os.path.join(team, "keep.txt")) == b"data"
 
 
+def test_startup_cleanup_walks_each_directory_once(make_server):
+    """Homes shared by several users and a folder several users and groups mount are walked once
+    each, and counted once: the clean-up's list is deduplicated (sorted, as a node with 100,000
+    users needs, no longer by comparing every home with every other)."""
+    srv = make_server(start=False)
+    old = time.time() - 3600
+    bob_home = os.path.join(srv.home_root, "bob")
+    for name in ("carol", "dave", "erin"):
+        srv.add_user(name, "pw-" + name, home=bob_home)
+    team = shared_dir(srv, "team")
+    put_file(os.path.join(bob_home, ".ferry-upload.a1"), b"half", mtime=old)
+    put_file(os.path.join(team, ".ferry-upload.b2"), b"half", mtime=old)
+    ferry_ok(srv, "user", "set", "bob", "--mount", f"/team={team}")
+    ferry_ok(srv, "user", "set", "carol", "--mount", f"/t2={team}")
+    ferry_ok(srv, "group", "add", "staff")
+    ferry_ok(srv, "group", "set", "staff", "--mount", f"/team={team}:read,list")
+    srv.start()
+    srv.wait_log(r"stale upload clean-up done: 2 home\(s\) looked at, 1 shared folder\(s\)")
+    assert "removed 2 stale upload temporaries" in srv.log()
+    assert not os.path.exists(os.path.join(bob_home, ".ferry-upload.a1"))
+    assert not os.path.exists(os.path.join(team, ".ferry-upload.b2"))
+
+
 # --------------------------------------------------------------------------- SFTP
 
 def test_sftp_drop_box_share_and_rename(make_server, ferry_bin, host_key):
