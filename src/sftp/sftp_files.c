@@ -13,6 +13,9 @@
  *   file, whose size the client reads first). The file is never truncated.
  * FTP's hidden resumable partials are not used: an SFTP client resumes from
  * what it can see.
+ * - With [transfer] fsync, CLOSE of an upload is answered only once its
+ *   commit made it durable, as FTP's 226: the commit runs as an I/O job
+ *   (sftp_sync.c's sftp_commit_step, through sftp_files_commit_begin/_end).
  *
  * Every transfer's end is one files_event (text log, xferlog, JSON,
  * metrics, hooks), named with FTP's verb for the same operation (RETR,
@@ -300,7 +303,12 @@ static int handle_end(struct sftp_server *srv, struct sftp_handle *h, bool lost)
 		transfer_event(srv, h, lost ? FILES_ABORTED : FILES_OK, lost ? "conn-lost" : NULL, 0);
 		break;
 	case SFTP_H_WRITE:
-		if (lost || h->err) {
+		if (h->committing) {
+			/* The channel ended while the commit job runs: the job ends
+			 * the upload (its commit was decided), only the reply and
+			 * the event are lost, as for an FTP session that closes
+			 * meanwhile. */
+		} else if (lost || h->err) {
 			(void)files_upload_end(h->up, false, false);
 			e = h->err;
 			transfer_event(srv, h, lost ? FILES_ABORTED : FILES_FAILED,
@@ -308,11 +316,6 @@ static int handle_end(struct sftp_server *srv, struct sftp_handle *h, bool lost)
 				       : h->err == -ENOSPC || h->err == -EDQUOT ? "disk-full"
 										: "write-error",
 				       lost ? 0 : h->err);
-		} else if (h->committing) {
-			/* The channel ended while the commit job runs: the job ends
-			 * the upload (its commit was decided), only the reply and
-			 * the event are lost, as for an FTP session that closes
-			 * meanwhile. */
 		} else {
 			e = files_upload_end(h->up, true, false);
 			transfer_event(srv, h, e ? FILES_FAILED : FILES_OK, commit_reason(e), e);

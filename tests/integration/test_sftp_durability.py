@@ -14,10 +14,12 @@ import os
 import re
 import shutil
 import struct
+import tempfile
 import threading
 
 import pytest
 
+from conftest import free_port, wait_until
 from files_helpers import put_file
 from sftp_helpers import (CLOSE, FX_FAILURE, FX_OK, FXF_APPEND, FXF_CREAT, FXF_TRUNC, FXF_WRITE, STATUS, WRITE,
                           Raw, client, sftp_config, sstr, start_sftp_server, transport)
@@ -30,9 +32,16 @@ pytestmark = pytest.mark.usefixtures("needs_sftp")
 DATA = bytes(range(256)) * 400 + b"end"
 
 
+@pytest.fixture
+def admin_dir():
+    d = tempfile.mkdtemp(prefix="ferry-sftp-dur-", dir="/tmp")
+    os.chmod(d, 0o777)  # the admin socket's directory, made by the service user
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def held_sftp_server(make_server, extra=None):
     """A started server with SFTP whose fsyncs on bob's home are held until release(srv)."""
-    from conftest import free_port
     port = free_port()
     cfg = sftp_config(port, extra)
     srv = held_server(make_server, "fsync", io_jobs="2", extra=cfg)
@@ -143,6 +152,45 @@ def test_paramiko_put_waits_for_the_fsync(make_server):
     assert done["attrs"].st_size == len(DATA)
     assert read(bob(srv, "put.bin")) == DATA
     c.close()
+
+
+@pytest.mark.parametrize("how", ["kick", "lost"])
+def test_session_ends_during_the_commit(make_server, admin_dir, how):
+    """The session ends while the commit's fsync is held: kicked (the session is freed while the
+    job runs: the job then frees itself), or its connection lost (the session, waiting for the
+    job, notices once it ends). Either way the job still commits (the upload was complete and
+    its CLOSE sent; only the reply is lost), and ferryd goes on serving (a leak or a double free
+    fails the sanitizer builds)."""
+    srv = held_sftp_server(make_server, {"admin": {"socket": os.path.join(admin_dir, "admin.sock")}})
+    put_file(bob(srv, "lost.bin"), b"the old file\n")
+    t = transport(srv)
+    r = Raw(t)
+    sid = srv.wait_log(r"session=(\d+) sftp: subsystem started")[0]
+    w = r.open("/lost.bin", FXF_WRITE | FXF_CREAT | FXF_TRUNC)
+    assert r.status(WRITE, sstr(w) + struct.pack(">Q", 0) + sstr(DATA)) == FX_OK
+    send_close(r, w)
+    srv.wait_log(r"hold-shim: fsync held", timeout=WAIT)
+    if how == "kick":
+        cp = srv.ferry("kick", str(sid))
+        assert cp.returncode == 0, cp
+        srv.wait_log(rf"session={sid} disconnect: ip=127\.0\.0\.1 protocol=sftp reason=kicked", timeout=WAIT)
+        t.close()
+    else:
+        t.close()
+    assert read(bob(srv, "lost.bin")) == b"the old file\n"
+    release(srv)
+    srv.wait_log(rf"session={sid} disconnect: ip=127\.0\.0\.1 protocol=sftp", timeout=WAIT)
+    wait_until(lambda: srv.log().count("hold-shim: fsync released") == 2, WAIT, what="the directory's fsync")
+    assert read(bob(srv, "lost.bin")) == DATA
+    if how == "lost":  # the session was still there when the job ended: its event is logged
+        srv.wait_log(rf'session={sid} transfer: user="bob" ip=127\.0\.0\.1 cmd=STOR path="/lost\.bin" '
+                     rf'bytes={len(DATA)} status=ok protocol=sftp')
+    c = client(srv)
+    with c.open("/next.bin", "w") as f:
+        f.write(b"next\n")
+    c.close()
+    assert read(bob(srv, "next.bin")) == b"next\n"
+    assert sorted(os.listdir(bob(srv))) == ["lost.bin", "next.bin"]
 
 
 def sftp_traced(make_server, tmp_path, fsync=None, inject=None):
