@@ -367,7 +367,7 @@ void sftp_files_commit_end(struct sftp_server *srv, const struct sftp_req *r, in
 	/* FAILURE whatever the errno (ENOSYS from a sandbox is no
 	 * "unsupported" here): the upload is not on disk as promised. */
 	char text[160];
-	(void)snprintf(text, sizeof(text), "Upload not committed: %s (fsync or rename failed)", strerror(-err));
+	(void)snprintf(text, sizeof(text), "Upload not committed: %s", strerror(-err));
 	(void)sftp_put_status(out, r->id, SFTP_FAILURE, text);
 }
 
