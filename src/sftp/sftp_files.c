@@ -13,6 +13,9 @@
  *   file, whose size the client reads first). The file is never truncated.
  * FTP's hidden resumable partials are not used: an SFTP client resumes from
  * what it can see.
+ * - With [transfer] fsync, CLOSE of an upload is answered only once its
+ *   commit made it durable, as FTP's 226: the commit runs as an I/O job
+ *   (sftp_sync.c's sftp_commit_step, through sftp_files_commit_begin/_end).
  *
  * Every transfer's end is one files_event (text log, xferlog, JSON,
  * metrics, hooks), named with FTP's verb for the same operation (RETR,
@@ -167,6 +170,14 @@ static void transfer_event(struct sftp_server *srv, struct sftp_handle *h, enum 
 	files_event(&srv->c.sink, &ev);
 }
 
+/* A failed commit's reason, FTP's for the same failure (its 451/552). */
+static const char *commit_reason(int err)
+{
+	if (err == 0)
+		return NULL;
+	return err == -ENOSPC ? "disk-full" : err == -EDQUOT ? "quota" : err == -EFBIG ? "file-too-big" : "local-error";
+}
+
 /* ---- OPEN, OPENDIR, CLOSE ---- */
 
 static int open_read(struct sftp_server *srv, const char *vpath, struct sftp_handle **hp, uint8_t *wire)
@@ -292,7 +303,12 @@ static int handle_end(struct sftp_server *srv, struct sftp_handle *h, bool lost)
 		transfer_event(srv, h, lost ? FILES_ABORTED : FILES_OK, lost ? "conn-lost" : NULL, 0);
 		break;
 	case SFTP_H_WRITE:
-		if (lost || h->err) {
+		if (h->committing) {
+			/* The channel ended while the commit job runs: the job ends
+			 * the upload (its commit was decided), only the reply and
+			 * the event are lost, as for an FTP session that closes
+			 * meanwhile. */
+		} else if (lost || h->err) {
 			(void)files_upload_end(h->up, false, false);
 			e = h->err;
 			transfer_event(srv, h, lost ? FILES_ABORTED : FILES_FAILED,
@@ -302,7 +318,7 @@ static int handle_end(struct sftp_server *srv, struct sftp_handle *h, bool lost)
 				       lost ? 0 : h->err);
 		} else {
 			e = files_upload_end(h->up, true, false);
-			transfer_event(srv, h, e ? FILES_FAILED : FILES_OK, e ? "commit-failed" : NULL, e);
+			transfer_event(srv, h, e ? FILES_FAILED : FILES_OK, commit_reason(e), e);
 		}
 		break;
 	case SFTP_H_DIR:
@@ -323,6 +339,36 @@ void sftp_files_close(struct sftp_server *srv, const struct sftp_req *r, struct 
 		return;
 	}
 	(void)sftp_reply_errno(out, r->id, handle_end(srv, h, false));
+}
+
+struct vfs_upload *sftp_files_commit_begin(struct sftp_server *srv, struct slice handle)
+{
+	struct sftp_handle *h = handle_get(srv, handle, K(SFTP_H_WRITE));
+	if (!h || h->err || h->committing || !h->up->durable)
+		return NULL;
+	struct vfs_upload *up = h->up;
+	h->up = NULL;
+	h->fd = -1;
+	h->committing = true;
+	return up;
+}
+
+void sftp_files_commit_end(struct sftp_server *srv, const struct sftp_req *r, int err, struct buf *out)
+{
+	struct sftp_handle *h = handle_get(srv, r->handle, K(SFTP_H_WRITE));
+	if (h && h->committing) {
+		transfer_event(srv, h, err ? FILES_FAILED : FILES_OK, commit_reason(err), err);
+		handle_free(h);
+	}
+	if (err == 0) {
+		(void)sftp_put_status(out, r->id, SFTP_OK, "Success");
+		return;
+	}
+	/* FAILURE whatever the errno (ENOSYS from a sandbox is no
+	 * "unsupported" here): the upload is not on disk as promised. */
+	char text[160];
+	(void)snprintf(text, sizeof(text), "Upload not committed: %s", strerror(-err));
+	(void)sftp_put_status(out, r->id, SFTP_FAILURE, text);
 }
 
 void sftp_files_close_all(struct sftp_server *srv)

@@ -280,7 +280,7 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_OPEN:
 		sftp_files_open(srv, r, out);
 		return;
-	case SFTP_CLOSE:
+	case SFTP_CLOSE: /* sftp_server_feed's sftp_commit_step calls it */
 		sftp_files_close(srv, r, out);
 		return;
 	case SFTP_READ:
@@ -428,6 +428,13 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 		} else if (req.type == SFTP_EXTENDED && req.ext == SFTP_EXT_FSYNC) {
 			/* The same, the fsync on an I/O thread (sftp_sync.c). */
 			if (!sftp_sync_step(srv, &req, out)) {
+				(*budget)++;
+				return 0;
+			}
+		} else if (req.type == SFTP_CLOSE) {
+			/* A durable upload's commit is an I/O job the same way
+			 * (sftp_sync.c); any other CLOSE is answered at once. */
+			if (!sftp_commit_step(srv, &req, out)) {
 				(*budget)++;
 				return 0;
 			}

@@ -24,7 +24,8 @@ struct sftp_handle {
 	const char *cmd;       /* the event's name: RETR, STOR, APPE */
 	uint64_t bytes;
 	uint64_t started_ms;
-	int err; /* WRITE: the first write error; the upload then fails */
+	int err;	 /* WRITE: the first write error; the upload then fails */
+	bool committing; /* WRITE: CLOSE's durable commit runs (up is the job's) */
 };
 
 struct sftp_server {
@@ -34,7 +35,7 @@ struct sftp_server {
 	uint64_t rate_wait_us;	  /* sftp_server_rate_wait */
 	uint64_t copied;	  /* the copy-data at the front of the input: bytes so far */
 	struct sftp_check *check; /* the check-file at the front of the input (sftp_check.c) */
-	struct sftp_sync *sync;	  /* the fsync@openssh.com at the front of the input (sftp_sync.c) */
+	struct sftp_sync *sync;	  /* the fsync@openssh.com or durable CLOSE at the front of the input (sftp_sync.c) */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */
@@ -60,6 +61,15 @@ void sftp_files_fstatvfs(struct sftp_server *srv, const struct sftp_req *r, stru
  * is to come (the same request is given again), true once it was answered. */
 #define SFTP_COPY_STEP (8u * 1024u * 1024u)
 bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+/* CLOSE of a durable upload ([transfer] fsync): the upload, which the
+ * caller's commit job now owns (files_upload_end), the handle staying in
+ * the table (committing) until sftp_files_commit_end; NULL when CLOSE is
+ * answered at once instead (sftp_files_close: not an upload handle, a
+ * failed one, or fsync off). */
+struct vfs_upload *sftp_files_commit_begin(struct sftp_server *srv, struct slice handle);
+/* The commit of r's handle ended with err: its transfer event, the handle
+ * freed, and CLOSE's reply (OK, or FAILURE with the error). */
+void sftp_files_commit_end(struct sftp_server *srv, const struct sftp_req *r, int err, struct buf *out);
 /* Closes every open handle (the channel ended): lost = aborted uploads. */
 void sftp_files_close_all(struct sftp_server *srv);
 /* The descriptor and path of a handle open for reading (borrowed), or
@@ -81,7 +91,10 @@ void sftp_check_cancel(struct sftp_server *srv);
 /* sftp_sync.c: fsync@openssh.com, an I/O job. Like check's step: false
  * while its job runs, true once it was answered. */
 bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
-/* An fsync job is running (the session is not idle). */
+/* CLOSE, its durable commit (fsyncs, rename) an I/O job the same way;
+ * any other CLOSE is answered at once (sftp_files_close). */
+bool sftp_commit_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out);
+/* An fsync or commit job is running (the session is not idle). */
 bool sftp_sync_waiting(const struct sftp_server *srv);
 /* The channel ended: a running fsync finishes and frees itself. */
 void sftp_sync_cancel(struct sftp_server *srv);

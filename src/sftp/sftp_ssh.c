@@ -297,6 +297,7 @@ static void start_sftp(struct sftp_session *s)
 			.name = s->user,
 			.atomic = s->cfg->atomic_uploads != 0,
 			.partials = false,
+			.durable = s->cfg->xfer_fsync != 0,
 			.quota = s->quota },
 		.sink = { .metrics = s->host->metrics, .hooks = s->host->hooks },
 		.own_down = &s->rate_down,

@@ -3,6 +3,12 @@
  * handle's, duplicated), never on the loop, whose other sessions (their
  * logins too) would wait for the disk meanwhile.
  *
+ * The CLOSE of a durable upload ([transfer] fsync, README "What uploads
+ * guarantee") is one too: its commit (files_upload_end: the file's fsync,
+ * the rename of a temporary into place, the directory's fsync) runs as
+ * the job, which owns the upload, and OK is sent only once it succeeded,
+ * as FTP's 226 (ftp/session_jobs.c).
+ *
  * Like check-file (sftp_check.c): the request stays at the front of the
  * input while its job runs, the requests behind it (a CLOSE of the same
  * handle, say) waiting, and the job's end wakes the session. A channel
@@ -18,7 +24,8 @@
 struct sftp_sync {
 	struct job job;
 	struct sftp_server *srv; /* NULL once the channel ended: the job frees itself */
-	int fd;			 /* owned */
+	int fd;			 /* owned; -1 for a commit */
+	struct vfs_upload *up;	 /* a commit's: owned until the job ends it */
 	bool done;
 	int err;
 };
@@ -27,13 +34,21 @@ static void sync_run(struct job *j, void *thread_ctx)
 {
 	(void)thread_ctx;
 	struct sftp_sync *s = container_of(j, struct sftp_sync, job);
+	if (s->up) {
+		/* Even for a channel that ended meanwhile: the upload was
+		 * complete and its commit decided; only the reply is lost. */
+		s->err = files_upload_end(s->up, true, false);
+		s->up = NULL;
+		return;
+	}
 	s->err = vfs_fd_sync(s->fd);
 }
 
 static void sync_done(struct job *j)
 {
 	struct sftp_sync *s = container_of(j, struct sftp_sync, job);
-	vfs_fd_close(s->fd);
+	if (s->fd >= 0)
+		vfs_fd_close(s->fd);
 	s->fd = -1;
 	s->done = true;
 	if (!s->srv) {
@@ -41,6 +56,17 @@ static void sync_done(struct job *j)
 		return;
 	}
 	s->srv->c.wake(s->srv->c.wake_arg);
+}
+
+static void sync_submit(struct sftp_server *srv, int fd, struct vfs_upload *up)
+{
+	struct sftp_sync *s = util_xcalloc(1, sizeof(*s));
+	s->srv = srv;
+	s->fd = fd;
+	s->up = up;
+	s->job = (struct job){ .run = sync_run, .done = sync_done, .owner = srv->c.loop, .io = true };
+	srv->sync = s;
+	jobs_submit(srv->c.jobs, &s->job);
 }
 
 bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
@@ -64,12 +90,28 @@ bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct bu
 		(void)sftp_reply_errno(out, r->id, -errno);
 		return true;
 	}
-	s = util_xcalloc(1, sizeof(*s));
-	s->srv = srv;
-	s->fd = fd;
-	s->job = (struct job){ .run = sync_run, .done = sync_done, .owner = srv->c.loop, .io = true };
-	srv->sync = s;
-	jobs_submit(srv->c.jobs, &s->job);
+	sync_submit(srv, fd, NULL);
+	return false;
+}
+
+bool sftp_commit_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	struct sftp_sync *s = srv->sync;
+	if (s && !s->done)
+		return false; /* its end wakes the session */
+	if (s) {
+		srv->sync = NULL;
+		int err = s->err;
+		free(s);
+		sftp_files_commit_end(srv, r, err, out);
+		return true;
+	}
+	struct vfs_upload *up = sftp_files_commit_begin(srv, r->handle);
+	if (!up) {
+		sftp_files_close(srv, r, out);
+		return true;
+	}
+	sync_submit(srv, -1, up);
 	return false;
 }
 
