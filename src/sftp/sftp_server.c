@@ -280,9 +280,6 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_OPEN:
 		sftp_files_open(srv, r, out);
 		return;
-	case SFTP_CLOSE: /* sftp_server_feed's sftp_commit_step calls it */
-		sftp_files_close(srv, r, out);
-		return;
 	case SFTP_READ:
 		sftp_files_read(srv, r, out);
 		return;
@@ -334,7 +331,8 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 	case SFTP_SYMLINK:
 		symlink_to(srv, r, out);
 		return;
-	default: /* sftp_parse answered the others -ENOTSUP */
+	default: /* sftp_parse answered the others -ENOTSUP; CLOSE, INIT and
+		  * the job-backed extensions never come here (sftp_server_feed) */
 		(void)sftp_put_status(out, r->id, SFTP_OP_UNSUPPORTED, "Operation not supported");
 		return;
 	}
