@@ -24,6 +24,8 @@
 #include "util.h"
 
 #define STORE_SQLITE_BUSY_MS 5000
+/* The pause between tries where SQLite itself does not wait (store_set_wal). */
+#define STORE_SQLITE_RETRY_MS 10
 /* Long enough for every permission name joined by commas. */
 #define STORE_SQLITE_PERMS_MAX 64
 
@@ -270,7 +272,16 @@ static int store_check_schema(struct userstore *s, const struct config *cfg, boo
 }
 
 /* WAL lets ferryd keep reading while the CLI writes. The mode is stored in
- * the file, so this is a no-op after the first open. */
+ * the file, so this is a no-op after the first open.
+ *
+ * The first switch (a new file, or one an older ferry left in rollback mode)
+ * reads the header, then upgrades to the write lock to mark it; SQLite never
+ * runs the busy handler for that upgrade (waiting with the read lock held
+ * could deadlock), so when another ferry holds the write lock at that moment
+ * (ferryd and the CLI opening a new file together: the other is migrating it
+ * or switching it too) the step fails at once with SQLITE_BUSY. Retry, for
+ * as long as the busy timeout waits elsewhere; a retry that finds the file
+ * switched already is done. */
 static int store_set_wal(struct userstore *s, char *err, size_t errsz)
 {
 	sqlite3_stmt *st = NULL;
@@ -278,6 +289,12 @@ static int store_set_wal(struct userstore *s, char *err, size_t errsz)
 	int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
+	for (int waited = 0; st && (rc & 0xff) == SQLITE_BUSY && waited < STORE_SQLITE_BUSY_MS;
+	     waited += STORE_SQLITE_RETRY_MS) {
+		(void)sqlite3_reset(st);
+		(void)sqlite3_sleep(STORE_SQLITE_RETRY_MS);
+		rc = sqlite3_step(st);
+	}
 	if (rc != SQLITE_ROW) {
 		(void)snprintf(err, errsz, "cannot switch %s to WAL mode: %s", s->path, sqlite3_errmsg(s->db));
 		r = store_sqlite_errno(s, rc);

@@ -672,6 +672,71 @@ static void test_principals_added_to_old_database(void **state)
 	assert_int_equal(found, STORE_SCHEMA_VERSION);
 }
 
+/* sqlite3_sleep() sleeps through the default VFS: this copy of it COMMITs
+ * sleep_hook_db (once) before the real sleep, so a test acts at the exact
+ * moment the store decides to wait, with no timing involved. */
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs hook_vfs;
+static sqlite3 *sleep_hook_db; /* COMMITs this on the first sleep */
+static int sleep_hook_rc;      /* what that COMMIT returned */
+static int sleep_calls;
+
+static int hook_sleep(sqlite3_vfs *vfs, int us)
+{
+	(void)vfs;
+	sleep_calls++;
+	if (sleep_hook_db) {
+		sleep_hook_rc = sqlite3_exec(sleep_hook_db, "COMMIT", NULL, NULL, NULL);
+		sleep_hook_db = NULL;
+	}
+	return real_vfs->xSleep(real_vfs, us);
+}
+
+/* A file still in rollback-journal mode (new, or an older ferry's) while
+ * another ferry holds its write lock (migrating it, or switching it to WAL
+ * itself): SQLite fails the switch to WAL at once, without the busy
+ * handler, so the store must wait and retry rather than fail the open.
+ * (test_concurrent_migration hit this about once in a hundred runs.) */
+static void test_wal_switch_waits_for_writer(void **state)
+{
+	struct fixture *fx = *state;
+	char text[64];
+	sqlite3 *other = NULL;
+	open_store(fx, true);
+	fx->ops->close(fx->s);
+	fx->s = NULL;
+	raw_exec(fx->cfg->sqlite_path, "PRAGMA journal_mode=DELETE");
+
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	hook_vfs = *real_vfs;
+	hook_vfs.zName = "ferry-test-sleep-hook";
+	hook_vfs.xSleep = hook_sleep;
+	assert_int_equal(sqlite3_vfs_register(&hook_vfs, 1), SQLITE_OK);
+	sleep_calls = 0;
+	sleep_hook_rc = SQLITE_OK;
+	assert_int_equal(sqlite3_open(fx->cfg->sqlite_path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sleep_hook_db = other;
+	int r = fx->ops->open(fx->cfg, false, &fx->s, fx->err, sizeof(fx->err));
+	if (r)
+		print_error("open: %s\n", fx->err);
+	int calls = sleep_calls;
+	if (sleep_hook_db) /* never slept: release it here */
+		assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sleep_hook_db = NULL;
+	assert_int_equal(sqlite3_close(other), SQLITE_OK);
+	assert_int_equal(sqlite3_vfs_unregister(&hook_vfs), SQLITE_OK);
+
+	assert_int_equal(r, 0);
+	assert_true(calls >= 1); /* it did meet the lock and wait */
+	assert_int_equal(sleep_hook_rc, SQLITE_OK);
+	struct user_record got;
+	assert_int_equal(fx->ops->lookup(fx->s, "nobody", &got), -ENOENT);
+	raw_query_text(fx->cfg->sqlite_path, "PRAGMA journal_mode", text, sizeof(text));
+	assert_string_equal(text, "wal");
+}
+
 /* Several ferry processes opening an old database at the same moment (two
  * nodes starting, ferryd and the CLI): BEGIN IMMEDIATE serialises them,
  * each re-reads the version under the lock, all succeed, the users stay. */
@@ -715,11 +780,14 @@ static void test_concurrent_migration(void **state)
 	}
 	(void)close(pipes[0]);
 	(void)close(pipes[1]);
+	/* Reap them all before judging any: a failed assertion must not leave
+	 * children working in a directory the teardown is removing. */
+	int status[PROCS] = { 0 };
+	for (int i = 0; i < PROCS; i++)
+		assert_int_equal(waitpid(pids[i], &status[i], 0), pids[i]);
 	for (int i = 0; i < PROCS; i++) {
-		int status = 0;
-		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_true(WIFEXITED(status[i]));
+		assert_int_equal(WEXITSTATUS(status[i]), 0);
 	}
 	raw_query_text(fx->cfg->sqlite_path, "PRAGMA user_version", text, sizeof(text));
 	assert_string_equal(text, SCHEMA_TEXT);
@@ -779,6 +847,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hostile_names_are_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_principals_added_to_old_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wal_switch_waits_for_writer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
