@@ -112,7 +112,7 @@ void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err)
 	d->feed = NULL;
 	loop_timer_cancel(d->loop, &d->timer);
 	loop_timer_cancel(d->loop, &d->rate_timer);
-	datachan_wb_forget(d);
+	writebehind_forget(&d->wb);
 	close_conn(d);
 	d->offered = false; /* whatever connects now, the next PASV/EPSV did not ask for */
 	if (d->lfd >= 0)
@@ -445,7 +445,7 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->x = *x;
 	d->off = x->offset;
 	d->bytes = 0;
-	d->unflushed = 0;
+	writebehind_forget(&d->wb);
 	d->running = true;
 	d->list_done = false;
 	d->rx = (struct ascii_rx){ 0 };

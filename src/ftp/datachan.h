@@ -15,6 +15,7 @@
 #include "jobs.h"
 #include "buf.h"
 #include "conn.h"
+#include "writebehind.h"
 #include "loop.h"
 #include "metrics.h"
 #include "net.h"
@@ -68,8 +69,7 @@ struct datachan {
 	struct sockaddr_storage target;
 	struct proto_xfer x;
 	uint64_t off, bytes;
-	uint64_t unflushed;	/* a durable upload's bytes since the last write-behind */
-	struct writebehind *wb; /* its write-behind job in flight, if any */
+	struct writebehind wb; /* a durable upload's write-behind (core/writebehind.h) */
 	struct buf out;
 	bool list_done;
 	/* a listing's chunks, made on the job pool */

@@ -13,11 +13,6 @@
  * sessions (epoll reports the socket writable again at once): ~3 ms at
  * loopback speed, and one more epoll_wait per 8 MiB costs nothing. */
 #define SEND_BURST (8u << 20)
-/* A durable upload asks the kernel to start writing what arrived every
- * this many bytes (vfs_upload_writebehind), so its fsync at the end finds
- * little to do instead of the whole file. */
-#define WRITE_BEHIND (8u << 20)
-
 /* datachan.c */
 void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err);
 void datachan_touch(struct datachan *d);
@@ -26,7 +21,6 @@ void datachan_watch_conn(struct datachan *d);
 /* datachan_pump.c */
 void datachan_pump(struct datachan *d);
 void datachan_lost(struct datachan *d, int r);
-void datachan_wb_forget(struct datachan *d);
 /* The bytes the next step may move (at most want): all of them without a
  * rate limit; 0 pauses the transfer until the buckets hold enough. */
 uint64_t datachan_rate_take(struct datachan *d, uint64_t want);

@@ -21,40 +21,7 @@
 #include "loop.h"
 #include "util.h"
 #include "vfs.h"
-
-/* A durable upload's write-behind, on the job pool: sync_file_range can
- * wait for the device's queue (tens of ms seen on this machine's disk),
- * which the loop must not. The job has its own descriptor, so the upload
- * may end (and its fd close) while it runs; d is forgotten then. */
-struct writebehind {
-	struct job job;
-	int fd;
-	struct datachan *d; /* NULL once the transfer ended */
-};
-
-static void writebehind_run(struct job *j, void *ctx)
-{
-	struct writebehind *w = container_of(j, struct writebehind, job);
-	(void)ctx;
-	vfs_upload_writebehind(w->fd);
-	vfs_fd_close(w->fd);
-}
-
-static void writebehind_done(struct job *j)
-{
-	struct writebehind *w = container_of(j, struct writebehind, job);
-	if (w->d)
-		w->d->wb = NULL;
-	free(w);
-}
-
-void datachan_wb_forget(struct datachan *d)
-{
-	if (d->wb) {
-		d->wb->d = NULL;
-		d->wb = NULL;
-	}
-}
+#include "writebehind.h"
 
 /* Bandwidth. The buckets are empty: the transfer stops watching its
  * socket (a level-triggered watch would only spin) and resumes when they
@@ -327,29 +294,14 @@ static void pump_send(struct datachan *d)
 	}
 }
 
-/* n more bytes of the upload are in its file. One write-behind at a time:
- * while one runs, the next waits for the following bytes. */
+/* n more bytes of the upload are in its file; a durable upload's
+ * write-behind (core/writebehind.h) follows them. */
 static void received(struct datachan *d, size_t n)
 {
 	d->bytes += n;
 	datachan_touch(d);
-	if (!d->x.durable || !d->jobs)
-		return;
-	d->unflushed += n;
-	if (d->unflushed < WRITE_BEHIND || d->wb)
-		return;
-	int fd = fcntl(d->x.fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		return; /* best effort: the commit's fsync does it all */
-	struct writebehind *w = util_xcalloc(1, sizeof(*w));
-	*w = (struct writebehind){
-		.job = { .run = writebehind_run, .done = writebehind_done, .owner = d->loop, .io = true },
-		.fd = fd,
-		.d = d
-	};
-	d->wb = w;
-	d->unflushed = 0;
-	jobs_submit(d->jobs, &w->job);
+	if (d->x.durable)
+		writebehind_add(&d->wb, d->jobs, d->loop, d->x.fd, n);
 }
 
 /* Stores received bytes in the file, CRLF → LF first under TYPE A. */

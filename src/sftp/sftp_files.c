@@ -141,6 +141,7 @@ static void reply_bad_handle(struct buf *out, uint32_t id)
 
 static void handle_free(struct sftp_handle *h)
 {
+	writebehind_forget(&h->wb); /* a job in flight no longer points here */
 	free(h->vpath);
 	uint16_t gen = h->gen;
 	*h = (struct sftp_handle){ .kind = SFTP_H_FREE, .gen = gen, .fd = -1 };
@@ -410,6 +411,14 @@ void sftp_files_read(struct sftp_server *srv, const struct sftp_req *r, struct b
 	h->bytes += got;
 }
 
+/* n more bytes are in h's file: a durable upload's write-behind follows
+ * them (core/writebehind.h), as FTP's does. */
+static void wrote(struct sftp_server *srv, struct sftp_handle *h, size_t n)
+{
+	if (n && h->up && h->up->durable)
+		writebehind_add(&h->wb, srv->c.jobs, srv->c.loop, h->fd, n);
+}
+
 void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
 {
 	struct sftp_handle *h = handle_get(srv, r->handle, K(SFTP_H_WRITE));
@@ -426,10 +435,12 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
 	int e = files_upload_reserve(h->up, r->offset, r->data.n);
 	if (!e)
 		e = vfs_fd_pwrite(h->fd, r->data.p, r->data.n, r->offset);
-	if (e)
+	if (e) {
 		h->err = e;
-	else
+	} else {
 		h->bytes += r->data.n;
+		wrote(srv, h, r->data.n);
+	}
 	(void)sftp_reply_errno(out, r->id, e);
 }
 
@@ -480,6 +491,7 @@ bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, str
 		e = files_upload_copy(wh->up, rh->fd, off_in, off_out, step, &got); /* the quota's check */
 	rh->bytes += got;
 	wh->bytes += got;
+	wrote(srv, wh, got);
 	if (e) {
 		wh->err = e;
 		(void)sftp_reply_errno(out, r->id, e);

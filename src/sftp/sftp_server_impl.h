@@ -8,6 +8,7 @@
 #include "sftp_impl.h"
 #include "sftp_codec.h"
 #include "vfs_dir.h"
+#include "writebehind.h"
 
 /* Handles open at once per channel (limits@openssh.com says so). */
 #define SFTP_MAX_HANDLES 64u
@@ -24,8 +25,9 @@ struct sftp_handle {
 	const char *cmd;       /* the event's name: RETR, STOR, APPE */
 	uint64_t bytes;
 	uint64_t started_ms;
-	int err;	 /* WRITE: the first write error; the upload then fails */
-	bool committing; /* WRITE: CLOSE's durable commit runs (up is the job's) */
+	int err;	       /* WRITE: the first write error; the upload then fails */
+	bool committing;       /* WRITE: CLOSE's durable commit runs (up is the job's) */
+	struct writebehind wb; /* WRITE: a durable upload's write-behind */
 };
 
 struct sftp_server {

@@ -820,6 +820,14 @@ class FerryServer:
         try:
             if self.alive():
                 self.proc.send_signal(signal.SIGTERM)
+                if self.wrapper:
+                    # A wrapper that does not exec (strace -f) may not pass SIGTERM on: the
+                    # daemon is told too, or the wait below runs to its end in every such test.
+                    for pid in self._stray_daemons():
+                        try:
+                            os.kill(pid, signal.SIGTERM)
+                        except ProcessLookupError:
+                            pass
                 if self.wait_exit(STOP_TIMEOUT) is None:
                     self.kill()
             for sig in (signal.SIGTERM, signal.SIGKILL):

@@ -274,3 +274,43 @@ def test_fsync_on_syncs_file_and_directory(make_server, tmp_path):
     renamed = index_of(lines, r'^(rename(at2?)?|linkat)\(.*"d\.bin".*\) = 0', f_sync)
     assert renamed is not None, lines[-30:]
     assert index_of(lines, r"^fsync\(\d+<" + home + r">\s*\)\s+= 0", renamed) is not None, lines[-30:]
+
+
+BIG = 20 << 20  # past core/writebehind.h's WRITEBEHIND_BYTES (8 MiB) twice
+
+
+@needs_strace
+@pytest.mark.parametrize("fsync", ["on", "off"])
+@pytest.mark.parametrize("protocol", ["ftp", "sftp"])
+def test_durable_upload_writes_behind(make_server, tmp_path, protocol, fsync):
+    """A durable upload starts its bytes on their way to the disk while it arrives
+    (sync_file_range on an I/O thread, core/writebehind.h), SFTP's as FTP's, so the commit's
+    fsync finds little left; with fsync = off nothing is synced. Before, SFTP never wrote
+    behind. At least one call, not a count: one runs at a time, so how many depends on the
+    disk. One I/O thread: a write-behind submitted before the commit has returned before the
+    commit's fsync starts, so before the final reply (strace writes a line as its call returns)."""
+    srv = start_sftp_server(make_server, {"transfer": {"fsync": fsync}, "server": {"io_jobs": "1"}})
+    srv.stop()
+    trace = str(tmp_path / "strace.out")
+    srv.wrapper = ["strace", "-o", trace, "-f", "-qq", "-y", "-e", "trace=sync_file_range"]
+    srv.start()
+    src = os.path.join(srv.dir, "big.bin")
+    data = os.urandom(1 << 20) * (BIG >> 20)
+    put_file(src, data)
+    if protocol == "sftp":
+        c = client(srv)
+        c.put(src, "/big.bin")
+        c.close()
+    else:
+        from files_helpers import Session
+        s = Session(srv)
+        s.expect("TYPE I", 200)
+        s.stor("/big.bin", data)
+        s.c.expect("QUIT", 221)
+    assert read(bob(srv, "big.bin")) == data
+    home = re.escape(bob(srv).rstrip("/"))
+    synced = [l for l in calls(trace) if re.match(r"sync_file_range\(\d+<" + home + "/", l)]
+    if fsync == "on":
+        assert synced and all(l.rstrip().endswith("= 0") for l in synced), synced
+    else:
+        assert synced == [], synced
