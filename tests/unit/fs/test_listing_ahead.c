@@ -99,7 +99,11 @@ static void parse_lines(const struct buf *b, int *seq, size_t *n)
 		assert_non_null(name);
 		name += 2;
 		assert_int_equal(e - 1 - name, NAME_MAX); /* the whole name, then CR */
-		int i = atoi(name);
+		/* The leading digits, read within the line: the buffer holds no
+		 * NUL (atoi would read past its end). */
+		int i = 0;
+		for (const char *d = name; d < e && *d >= '0' && *d <= '9'; d++)
+			i = i * 10 + (*d - '0');
 		assert_true(i >= 0 && i < N_ALL);
 		assert_true(*n < 4 * N_ALL);
 		seq[(*n)++] = i;
