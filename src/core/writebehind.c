@@ -1,6 +1,5 @@
 #include "writebehind.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 
 #include "jobs.h"
@@ -35,7 +34,7 @@ void writebehind_add(struct writebehind *w, struct jobs *jobs, struct loop *owne
 	w->unflushed += n;
 	if (w->unflushed < WRITEBEHIND_BYTES || w->job || !jobs)
 		return;
-	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int dup = vfs_fd_dup(fd);
 	if (dup < 0)
 		return; /* best effort: the commit's fsync does it all */
 	struct writebehind_job *b = util_xcalloc(1, sizeof(*b));

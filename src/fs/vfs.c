@@ -209,6 +209,12 @@ void vfs_fd_close(int fd)
 		(void)close(fd);
 }
 
+int vfs_fd_dup(int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return d >= 0 ? d : -errno;
+}
+
 int vfs_ascii_size(int fd, uint64_t max, uint64_t *out)
 {
 	char buf[65536];

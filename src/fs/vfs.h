@@ -53,6 +53,10 @@ int vfs_fstat(int fd, struct stat *st);
 /* Closes an fd vfs handed out (a file or a directory); -1 is ignored. So
  * the protocol layer, which holds such fds, makes no system call itself. */
 void vfs_fd_close(int fd);
+/* A second descriptor (close-on-exec) of an fd vfs handed out, for a job
+ * that may outlive the first (an fsync, a checksum, a write-behind). The
+ * new fd, or -errno. */
+int vfs_fd_dup(int fd);
 /* Octets a TYPE A transfer of the open file fd sends: its size plus one CR
  * per LF, counted by ascii_wire_size as the sender converts. Reads it whole
  * (pread, the offset is untouched), -EFBIG past max bytes: blocking, job

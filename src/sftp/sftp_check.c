@@ -13,7 +13,6 @@
  * ends; a channel that ends meanwhile cancels it (hash_fd_blocks polls the
  * flag between reads) and the job frees itself. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +91,9 @@ static int open_target(struct sftp_server *srv, const struct sftp_req *r, struct
 			(void)sftp_put_status(out, r->id, SFTP_FAILURE, "Invalid handle");
 			return -1;
 		}
-		*fd = fcntl(hfd, F_DUPFD_CLOEXEC, 0);
+		*fd = vfs_fd_dup(hfd);
 		if (*fd < 0) {
-			(void)sftp_reply_errno(out, r->id, -errno);
+			(void)sftp_reply_errno(out, r->id, *fd);
 			return -1;
 		}
 		(void)snprintf(vpath, PATH_MAX, "%s", hpath);

@@ -13,8 +13,6 @@
  * input while its job runs, the requests behind it (a CLOSE of the same
  * handle, say) waiting, and the job's end wakes the session. A channel
  * that ends meanwhile leaves the job to finish and free itself. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 
 #include "sftp_server_impl.h"
@@ -69,15 +67,32 @@ static void sync_submit(struct sftp_server *srv, int fd, struct vfs_upload *up)
 	jobs_submit(srv->c.jobs, &s->job);
 }
 
-bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+/* The job at the front of the input: still running (true: the session
+ * waits, its end wakes it), or none (*ended false), or ended (*ended true,
+ * *err its result, the job freed). */
+static bool front_running(struct sftp_server *srv, bool *ended, int *err)
 {
 	struct sftp_sync *s = srv->sync;
-	if (s && !s->done)
-		return false; /* its end wakes the session */
-	if (s) {
-		srv->sync = NULL;
-		(void)sftp_reply_errno(out, r->id, s->err);
-		free(s);
+	*ended = false;
+	if (!s)
+		return false;
+	if (!s->done)
+		return true;
+	srv->sync = NULL;
+	*ended = true;
+	*err = s->err;
+	free(s);
+	return false;
+}
+
+bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
+{
+	bool ended;
+	int err;
+	if (front_running(srv, &ended, &err))
+		return false;
+	if (ended) {
+		(void)sftp_reply_errno(out, r->id, err);
 		return true;
 	}
 	int hfd;
@@ -85,9 +100,9 @@ bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct bu
 		(void)sftp_put_status(out, r->id, SFTP_FAILURE, "Invalid handle");
 		return true;
 	}
-	int fd = fcntl(hfd, F_DUPFD_CLOEXEC, 0);
+	int fd = vfs_fd_dup(hfd);
 	if (fd < 0) {
-		(void)sftp_reply_errno(out, r->id, -errno);
+		(void)sftp_reply_errno(out, r->id, fd);
 		return true;
 	}
 	sync_submit(srv, fd, NULL);
@@ -96,13 +111,11 @@ bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct bu
 
 bool sftp_commit_step(struct sftp_server *srv, const struct sftp_req *r, struct buf *out)
 {
-	struct sftp_sync *s = srv->sync;
-	if (s && !s->done)
-		return false; /* its end wakes the session */
-	if (s) {
-		srv->sync = NULL;
-		int err = s->err;
-		free(s);
+	bool ended;
+	int err;
+	if (front_running(srv, &ended, &err))
+		return false;
+	if (ended) {
 		sftp_files_commit_end(srv, r, err, out);
 		return true;
 	}
