@@ -65,6 +65,15 @@ def start_upload(srv, name):
     return s
 
 
+def assert_committed(s, path):
+    """The upload's 226 (read now), DATA exactly under its final name, and the session's QUIT."""
+    r = s.c.reply(timeout=WAIT)
+    assert r.code == 226, r
+    with open(path, "rb") as f:
+        assert f.read() == DATA
+    s.c.expect("QUIT", 221)
+
+
 def assert_login(srv):
     """A whole login (USER's lookup, PASS's check: both jobs) → 230."""
     c = srv.connect(timeout=WAIT)
@@ -86,11 +95,7 @@ def test_login_while_an_upload_fsync_is_held(make_server):
     assert "hold-shim: fsync released" not in srv.log()
     assert not os.path.exists(final)  # no 226 and no file under its name before it is on disk
     release(srv)
-    r = s.c.reply(timeout=WAIT)
-    assert r.code == 226, r
-    with open(final, "rb") as f:
-        assert f.read() == DATA
-    s.c.expect("QUIT", 221)
+    assert_committed(s, final)
 
 
 def test_login_while_the_cleanup_is_held(make_server):
@@ -102,11 +107,7 @@ def test_login_while_the_cleanup_is_held(make_server):
     srv.wait_log(r"hold-shim: fdopendir held", timeout=WAIT)
     assert_login(srv)
     s = start_upload(srv, "during-cleanup.bin")
-    r = s.c.reply(timeout=WAIT)
-    assert r.code == 226, r
-    with open(os.path.join(srv.home_root, "bob", "during-cleanup.bin"), "rb") as f:
-        assert f.read() == DATA
-    s.c.expect("QUIT", 221)
+    assert_committed(s, os.path.join(srv.home_root, "bob", "during-cleanup.bin"))
     assert "stale upload clean-up done" not in srv.log()
     assert os.path.exists(stale)
     release(srv)
@@ -231,9 +232,5 @@ def test_io_queue_depth_metric(make_server, ferry_bin):
     assert v["ferry_job_queue_depth"] == 0, v
     release(srv)
     for s, name in ((first, "first.bin"), (second, "second.bin")):
-        r = s.c.reply(timeout=WAIT)
-        assert r.code == 226, r
-        with open(os.path.join(srv.home_root, "bob", name), "rb") as f:
-            assert f.read() == DATA
-        s.c.expect("QUIT", 221)
+        assert_committed(s, os.path.join(srv.home_root, "bob", name))
     assert scrape(mport)["ferry_io_job_queue_depth"] == 0
