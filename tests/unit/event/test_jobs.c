@@ -165,23 +165,35 @@ static void order_submit(struct jobs *js, int id, bool quick, int *order, int *n
 	jobs_submit(js, &o->job);
 }
 
-/* One thread, held by a blocker until every job is queued, so the order
- * the jobs run in is the pool's choice alone (no timing involved). */
-static struct jobs *order_pool(struct gate *g)
+static void gate_init(struct gate *g)
 {
-	struct jobs *js;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	g->started = g->open = 0;
-	assert_int_equal(jobs_start(&js, 1, NULL, NULL, NULL), 0);
+}
+
+/* Submits a blocker (of the I/O class when io) and waits until a thread
+ * holds it; it runs until order_release opens the gate. */
+static void submit_blocker(struct jobs *js, struct gate *g, bool io)
+{
 	struct ojob *b = calloc(1, sizeof(*b));
-	b->job = (struct job){ .run = order_run, .done = order_done };
+	b->job = (struct job){ .run = order_run, .done = order_done, .io = io };
 	b->gate = g;
 	jobs_submit(js, &b->job);
 	pthread_mutex_lock(&g->lock);
 	while (!g->started)
 		pthread_cond_wait(&g->cond, &g->lock);
 	pthread_mutex_unlock(&g->lock);
+}
+
+/* One thread, held by a blocker until every job is queued, so the order
+ * the jobs run in is the pool's choice alone (no timing involved). */
+static struct jobs *order_pool(struct gate *g)
+{
+	struct jobs *js;
+	gate_init(g);
+	assert_int_equal(jobs_start(&js, 1, NULL, NULL, NULL), 0);
+	submit_blocker(js, g, false);
 	return js;
 }
 
@@ -299,26 +311,6 @@ static void flag_free(struct flag *fl)
 	pthread_mutex_destroy(&fl->lock);
 }
 
-static void gate_init(struct gate *g)
-{
-	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond, NULL);
-	g->started = g->open = 0;
-}
-
-/* Submits a blocker of the I/O class and waits until a thread holds it. */
-static void io_blocker(struct jobs *js, struct gate *g)
-{
-	struct ojob *b = calloc(1, sizeof(*b));
-	b->job = (struct job){ .run = order_run, .done = order_done, .io = true };
-	b->gate = g;
-	jobs_submit(js, &b->job);
-	pthread_mutex_lock(&g->lock);
-	while (!g->started)
-		pthread_cond_wait(&g->cond, &g->lock);
-	pthread_mutex_unlock(&g->lock);
-}
-
 /* A disk-bound job that never ends (a blocked fsync) holds its I/O thread
  * only: quick and slow jobs (a login's lookup and password check) still
  * run on the one other thread, and jobs_queued counts neither it nor the
@@ -330,7 +322,7 @@ static void test_jobs_io_never_holds_login_threads(void **state)
 	gate_init(&g);
 	assert_int_equal(jobs_start(&js, 1, NULL, NULL, NULL), 0);
 	assert_int_equal(jobs_start_io(js, 1), 0);
-	io_blocker(js, &g);
+	submit_blocker(js, &g, true);
 	struct flag io2, quick, slow;
 	flag_submit(js, &io2, false, true); /* waits behind the blocker */
 	flag_submit(js, &quick, true, false);
@@ -340,7 +332,7 @@ static void test_jobs_io_never_holds_login_threads(void **state)
 	assert_int_equal(io2.set, 0); /* its thread is still held */
 	assert_int_equal(jobs_queued(js), 0);
 	assert_int_equal(jobs_io_queued(js), 1); /* io2, not the running blocker */
-	order_release(js, &g); /* the blocker ends; jobs_stop runs io2 */
+	order_release(js, &g);			 /* the blocker ends; jobs_stop runs io2 */
 	assert_int_equal(io2.set, 1);
 	flag_free(&io2);
 	flag_free(&quick);
