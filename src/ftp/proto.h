@@ -225,6 +225,10 @@ void proto_set_auth_sink(struct proto *p, struct auth_sink sink);
  * its verb and virtual path (borrowed) and, for a download, the file's
  * size (0 otherwise). */
 bool proto_xfer_running(const struct proto *p, const char **verb, const char **path, uint64_t *size);
+/* A durable upload's commit (PROTO_EFFECT_UPLOAD_COMMIT) is pending: its
+ * reply (226 or 451) comes once it ends. *path: the upload's virtual path
+ * (borrowed). */
+bool proto_committing(const struct proto *p, const char **path);
 
 /* A timer of the session fired: queues 421 and a CLOSE effect. */
 void proto_timeout(struct proto *p, enum proto_timeout_kind kind);

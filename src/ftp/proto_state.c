@@ -133,3 +133,11 @@ bool proto_xfer_running(const struct proto *p, const char **verb, const char **p
 	*size = p->effect->xfer.kind == XFER_SEND_FILE ? p->effect->xfer.size : 0;
 	return true;
 }
+
+bool proto_committing(const struct proto *p, const char **path)
+{
+	if (proto_effect_kind(p) != PROTO_EFFECT_UPLOAD_COMMIT)
+		return false;
+	*path = p->xfer_name ? p->xfer_name : "";
+	return true;
+}

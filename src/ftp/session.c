@@ -601,6 +601,30 @@ void session_shutdown(struct session *s)
 	end_with(s, PROTO_TIMEOUT_SHUTDOWN);
 }
 
+size_t session_host_drain_end(struct session_host *h)
+{
+	size_t waiting = 0;
+	struct session *next;
+	for (struct session *s = h->head; s; s = next) {
+		next = s->next; /* end_with closes s only */
+		const char *path;
+		if (!s->job || !proto_committing(s->proto, &path)) {
+			end_with(s, PROTO_TIMEOUT_SHUTDOWN);
+			continue;
+		}
+		/* The upload is complete and its commit decided; the job cannot
+		 * be stopped midway, and ferryd waits for it anyway (jobs_stop):
+		 * closing now would lose nothing but its reply. */
+		struct log_escaped esc;
+		s->drain_end = true;
+		waiting++;
+		log_info(s->id,
+			 "shutdown: waiting for the commit of \"%s\"; its reply goes out, then the session closes",
+			 log_esc(slice_from_cstr(path), &esc));
+	}
+	return waiting;
+}
+
 /* [server] max_sessions reached: the oldest session not logged in (of
  * this protocol) gets a 421 saying why and is closed, so a new connection
  * can take its slot. */

@@ -62,6 +62,12 @@ void session_start(struct session_host *h, const struct config *cfg, int fd, con
 
 /* Server shutdown deadline: 421 to the client and close. */
 void session_shutdown(struct session *s);
+/* The drain deadline (server/worker.c): every session of h gets its 421
+ * and closes, except one whose durable upload's commit runs on the job
+ * pool: it reads no more commands, and once the commit has ended sends
+ * its reply (226, or 451 when it failed), then the 421, and closes.
+ * Returns how many sessions wait so (each logs that it does). */
+size_t session_host_drain_end(struct session_host *h);
 /* The session's own transfer rates, bytes/s (0 = unlimited), in front of
  * the server's [limits] rate_down/rate_up: the policy of the user logged
  * in (its own, then its groups'). Applies from the next byte, a running

@@ -81,6 +81,7 @@ struct session {
 	bool implicit_greet : 1; /* implicit FTPS: greet once the handshake is done */
 	bool begun : 1;		 /* session_begin ran: connect was logged, disconnect will be */
 	bool guarded : 1;
+	bool drain_end : 1; /* the drain deadline came during its commit: its reply, then 421 and close */
 	/* Its entry in the worker's registry (core/sessions.h): `ferry
 	 * status`/`kick`, and [server] max_sessions evicts the oldest of those
 	 * not logged in. */

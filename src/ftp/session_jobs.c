@@ -257,6 +257,12 @@ static void auth_done(struct job *j)
 	if (a->lookup && a->ch.lock && !(proto_challenge_lock(s->proto, &held_user, &held) && held == a->ch.lock))
 		session_release_lock(s, a->user, a->ch.lock);
 	auth_job_free(a);
+	if (s->drain_end) {
+		/* Past the drain deadline (session_host_drain_end): the
+		 * commit's reply, then the 421; no command behind it runs. */
+		session_shutdown(s);
+		return;
+	}
 	session_pump(s);
 }
 

@@ -349,15 +349,23 @@ int worker_start(struct worker *w)
 	return -pthread_create(&w->thread, NULL, worker_main, w);
 }
 
+/* Sessions still open get their 421 (SSH disconnect) and close, except
+ * those whose upload's commit (its fsyncs and rename, a job on the I/O
+ * threads) is under way: the loop runs on until the last of them has sent
+ * that commit's reply and closed (maybe_stop). Waiting costs nothing more:
+ * ferryd could not exit before the job ends anyway (jobs_stop). */
 static void on_drain_deadline(struct loop_timer *t)
 {
 	struct worker *w = container_of(t, struct worker, drain_timer);
-	if (w->host.count || w->sftp.count)
-		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx,
-			 w->host.count + w->sftp.count);
-	while (w->host.head)
-		session_shutdown(w->host.head);
-	sftp_host_close_all(&w->sftp);
+	size_t open = w->host.count + w->sftp.count;
+	if (open)
+		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx, open);
+	size_t waiting = session_host_drain_end(&w->host) + sftp_host_drain_end(&w->sftp);
+	if (waiting) {
+		log_info(0, "worker %u: %zu of them close once their upload's commit has been answered", w->idx,
+			 waiting);
+		return;
+	}
 	loop_stop(w->loop);
 }
 

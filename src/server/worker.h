@@ -96,8 +96,10 @@ int worker_init(struct worker *w, unsigned idx, struct worker_shared *shared, co
 /* Replaces the TLS context for new sessions (takes ownership of c). */
 void worker_shared_set_tls(struct worker_shared *sh, struct tls_ctx *c);
 int worker_start(struct worker *w);
-/* Thread-safe: stop accepting, let sessions finish within drain_ms, then
- * close the rest with 421; the thread stops when no session is left. */
+/* Thread-safe: stop accepting, let sessions finish within [server]
+ * drain_timeout, then close the rest with 421, except those whose upload's
+ * commit runs: they send its reply first (session_host_drain_end,
+ * sftp_host_drain_end). The thread stops when no session is left. */
 void worker_drain(struct worker *w);
 void worker_join(struct worker *w);
 /* After worker_join and after the job pool has stopped (its completions are

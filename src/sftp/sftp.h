@@ -91,5 +91,12 @@ void sftp_session_start(struct sftp_host *h, const struct config *cfg, int fd, c
 			uint64_t id, const char *refuse);
 /* Shutdown deadline: closes the host's sessions (SSH disconnect first). */
 void sftp_host_close_all(struct sftp_host *h);
+/* The drain deadline (server/worker.c): closes the host's sessions as
+ * sftp_host_close_all, except one whose durable CLOSE (or
+ * fsync@openssh.com) runs on the job pool: it answers no other request,
+ * and once the job has ended sends that reply (OK, or FAILURE when the
+ * commit failed) and closes. Returns how many sessions wait so (each logs
+ * that it does). */
+size_t sftp_host_drain_end(struct sftp_host *h);
 
 #endif

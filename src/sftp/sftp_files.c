@@ -342,12 +342,13 @@ void sftp_files_close(struct sftp_server *srv, const struct sftp_req *r, struct 
 	(void)sftp_reply_errno(out, r->id, handle_end(srv, h, false));
 }
 
-struct vfs_upload *sftp_files_commit_begin(struct sftp_server *srv, struct slice handle)
+struct vfs_upload *sftp_files_commit_begin(struct sftp_server *srv, struct slice handle, const char **vpath)
 {
 	struct sftp_handle *h = handle_get(srv, handle, K(SFTP_H_WRITE));
 	if (!h || h->err || h->committing || !h->up->durable)
 		return NULL;
 	struct vfs_upload *up = h->up;
+	*vpath = h->vpath;
 	h->up = NULL;
 	h->fd = -1;
 	h->committing = true;
@@ -642,11 +643,12 @@ int sftp_files_read_fd(struct sftp_server *srv, struct slice handle, int *fd, co
 	return 0;
 }
 
-int sftp_files_handle_fd(struct sftp_server *srv, struct slice handle, int *fd)
+int sftp_files_handle_fd(struct sftp_server *srv, struct slice handle, int *fd, const char **vpath)
 {
 	struct sftp_handle *h = handle_get(srv, handle, K(SFTP_H_READ) | K(SFTP_H_WRITE));
 	if (!h)
 		return -EBADF;
 	*fd = h->fd;
+	*vpath = h->vpath;
 	return 0;
 }

@@ -159,6 +159,9 @@ struct sftp_session {
 	 * (ending); closed both ways (over): the client, not us, then ends
 	 * the connection (the idle timeout if it does not). */
 	bool chan_ending, chan_over;
+	/* The drain deadline came while its fsync or commit job ran
+	 * (sftp_host_drain_end): that reply, then the session closes. */
+	bool drain_end;
 };
 
 /* sftp_login.c: the session's own transfer rates, bytes/s (0 =
@@ -279,5 +282,10 @@ bool sftp_server_transfer(const struct sftp_server *srv, const char **cmd, const
 uint64_t sftp_server_rate_wait(const struct sftp_server *srv);
 /* A request waits for a job (check-file): the session is not idle. */
 bool sftp_server_waiting(const struct sftp_server *srv);
+/* The request at the front of the input is a durable CLOSE or an
+ * fsync@openssh.com whose job runs or has ended unanswered (sftp_sync.c):
+ * the next sftp_server_feed after the job's end answers it. *path: the
+ * file's virtual path (borrowed). */
+bool sftp_server_syncing(const struct sftp_server *srv, const char **path);
 
 #endif

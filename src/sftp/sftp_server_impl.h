@@ -67,8 +67,9 @@ bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, str
  * caller's commit job now owns (files_upload_end), the handle staying in
  * the table (committing) until sftp_files_commit_end; NULL when CLOSE is
  * answered at once instead (sftp_files_close: not an upload handle, a
- * failed one, or fsync off). */
-struct vfs_upload *sftp_files_commit_begin(struct sftp_server *srv, struct slice handle);
+ * failed one, or fsync off). *vpath: the handle's path (borrowed, as long
+ * as the handle). */
+struct vfs_upload *sftp_files_commit_begin(struct sftp_server *srv, struct slice handle, const char **vpath);
 /* The commit of r's handle ended with err: its transfer event, the handle
  * freed, and CLOSE's reply (OK, or FAILURE with the error). */
 void sftp_files_commit_end(struct sftp_server *srv, const struct sftp_req *r, int err, struct buf *out);
@@ -77,9 +78,9 @@ void sftp_files_close_all(struct sftp_server *srv);
 /* The descriptor and path of a handle open for reading (borrowed), or
  * -EBADF. */
 int sftp_files_read_fd(struct sftp_server *srv, struct slice handle, int *fd, const char **vpath);
-/* The descriptor of a handle open for reading or writing (borrowed), or
- * -EBADF. */
-int sftp_files_handle_fd(struct sftp_server *srv, struct slice handle, int *fd);
+/* The descriptor of a handle open for reading or writing (borrowed) and
+ * its path (borrowed, as long as the handle), or -EBADF. */
+int sftp_files_handle_fd(struct sftp_server *srv, struct slice handle, int *fd, const char **vpath);
 
 /* sftp_check.c: check-file-name/-handle, hashed on the job pool. Like
  * copy's step: false while its job runs (the same request is given again

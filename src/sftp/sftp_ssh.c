@@ -225,6 +225,31 @@ void sftp_host_close_all(struct sftp_host *h)
 		session_close(h->head, "shutdown");
 }
 
+size_t sftp_host_drain_end(struct sftp_host *h)
+{
+	size_t waiting = 0;
+	struct sftp_session *next;
+	for (struct sftp_session *s = h->head; s; s = next) {
+		next = s->next; /* session_close closes s only */
+		const char *path;
+		if (!s->srv || !sftp_server_syncing(s->srv, &path)) {
+			session_close(s, "shutdown");
+			continue;
+		}
+		/* As FTP's (session_host_drain_end): the job cannot be stopped
+		 * midway and ferryd waits for it anyway; only its reply would be
+		 * lost. serve() answers that request alone, then closes. */
+		struct log_escaped esc;
+		s->drain_end = true;
+		waiting++;
+		log_info(s->id,
+			 "shutdown: waiting for the commit of \"%s\" protocol=sftp; its reply goes out, then the "
+			 "session closes",
+			 log_esc(slice_from_cstr(path), &esc));
+	}
+	return waiting;
+}
+
 /* ---- messages: channels and their requests ---- */
 
 static struct sftp_chan *chan_slot(struct sftp_session *s, ssh_channel ch)
@@ -442,7 +467,9 @@ static bool serve(struct sftp_session *s)
 {
 	if (!s->srv)
 		return true;
-	unsigned budget = DRIVE_REQUESTS;
+	/* Past the drain deadline only the request whose job runs is
+	 * answered (sftp_host_drain_end): a budget of one, then close. */
+	unsigned budget = s->drain_end ? 1 : DRIVE_REQUESTS;
 	for (;;) {
 		pull_input(s);
 		size_t before = s->in.len;
@@ -463,7 +490,13 @@ static bool serve(struct sftp_session *s)
 			session_close(s, "write-failed");
 			return false;
 		}
-		if (s->in.len == before || !budget || s->out.len >= OUT_HIGH)
+		if (s->drain_end && !budget) {
+			/* Its reply is with libssh, which has written it to the
+			 * socket unless the socket is full. */
+			session_close(s, "shutdown");
+			return false;
+		}
+		if (s->in.len == before || !budget || s->out.len >= OUT_HIGH || s->drain_end)
 			break;
 	}
 	if (!budget)

@@ -24,6 +24,7 @@ struct sftp_sync {
 	struct sftp_server *srv; /* NULL once the channel ended: the job frees itself */
 	int fd;			 /* owned; -1 for a commit */
 	struct vfs_upload *up;	 /* a commit's: owned until the job ends it */
+	const char *vpath;	 /* the handle's (borrowed: it outlives the job while srv is set) */
 	bool done;
 	int err;
 };
@@ -56,12 +57,13 @@ static void sync_done(struct job *j)
 	s->srv->c.wake(s->srv->c.wake_arg);
 }
 
-static void sync_submit(struct sftp_server *srv, int fd, struct vfs_upload *up)
+static void sync_submit(struct sftp_server *srv, int fd, struct vfs_upload *up, const char *vpath)
 {
 	struct sftp_sync *s = util_xcalloc(1, sizeof(*s));
 	s->srv = srv;
 	s->fd = fd;
 	s->up = up;
+	s->vpath = vpath;
 	s->job = (struct job){ .run = sync_run, .done = sync_done, .owner = srv->c.loop, .io = true };
 	srv->sync = s;
 	jobs_submit(srv->c.jobs, &s->job);
@@ -96,7 +98,8 @@ bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct bu
 		return true;
 	}
 	int hfd;
-	if (sftp_files_handle_fd(srv, r->handle, &hfd) != 0) {
+	const char *vpath;
+	if (sftp_files_handle_fd(srv, r->handle, &hfd, &vpath) != 0) {
 		(void)sftp_put_status(out, r->id, SFTP_FAILURE, "Invalid handle");
 		return true;
 	}
@@ -105,7 +108,7 @@ bool sftp_sync_step(struct sftp_server *srv, const struct sftp_req *r, struct bu
 		(void)sftp_reply_errno(out, r->id, fd);
 		return true;
 	}
-	sync_submit(srv, fd, NULL);
+	sync_submit(srv, fd, NULL, vpath);
 	return false;
 }
 
@@ -119,18 +122,27 @@ bool sftp_commit_step(struct sftp_server *srv, const struct sftp_req *r, struct 
 		sftp_files_commit_end(srv, r, err, out);
 		return true;
 	}
-	struct vfs_upload *up = sftp_files_commit_begin(srv, r->handle);
+	const char *vpath;
+	struct vfs_upload *up = sftp_files_commit_begin(srv, r->handle, &vpath);
 	if (!up) {
 		sftp_files_close(srv, r, out);
 		return true;
 	}
-	sync_submit(srv, -1, up);
+	sync_submit(srv, -1, up, vpath);
 	return false;
 }
 
 bool sftp_sync_waiting(const struct sftp_server *srv)
 {
 	return srv->sync && !srv->sync->done;
+}
+
+bool sftp_server_syncing(const struct sftp_server *srv, const char **path)
+{
+	if (!srv->sync)
+		return false;
+	*path = srv->sync->vpath ? srv->sync->vpath : "";
+	return true;
 }
 
 void sftp_sync_cancel(struct sftp_server *srv)

@@ -117,33 +117,6 @@ def test_login_while_the_cleanup_is_held(make_server):
     assert not os.path.exists(stale)
 
 
-def test_sigterm_during_a_held_fsync_commits_then_exits(make_server):
-    """SIGTERM while a commit's fsync is held: ferryd waits for the commit (the upload was complete
-    and its commit decided), then exits 0; the file is whole under its name."""
-    srv = held_server(make_server, "fsync")
-    srv.start()
-    srv.wait_log(r"stale upload clean-up done")
-    final = os.path.join(srv.home_root, "bob", "at-sigterm.bin")
-    s = start_upload(srv, "at-sigterm.bin")
-    srv.wait_log(r"hold-shim: fsync held", timeout=WAIT)
-    srv.signal(signal.SIGTERM)
-    # The drain ([server] drain_timeout, 1 s in the tests) closes the session; ferryd waits for
-    # the held commit, not for the drain alone.
-    srv.wait_log(r"drain deadline reached", timeout=WAIT)
-    assert srv.alive()
-    assert not os.path.exists(final)
-    release(srv)
-    assert srv.wait_exit(WAIT) == 0
-    with open(final, "rb") as f:
-        assert f.read() == DATA
-    try:
-        r = s.c.reply(timeout=WAIT)
-        assert r.code in (226, 421), r  # 226 only once the data is on disk (checked above)
-    except (AssertionError, OSError, EOFError):
-        pass  # the drain closed the control connection first: only the reply is lost
-    s.c.close()
-
-
 def test_sigterm_during_a_held_cleanup_exits(make_server):
     """SIGTERM while the clean-up walks a directory: ferryd exits 0 once that directory is done,
     without walking the others (a walk of every home may take long), its lines logged."""
