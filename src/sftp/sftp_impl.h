@@ -284,8 +284,8 @@ uint64_t sftp_server_rate_wait(const struct sftp_server *srv);
 bool sftp_server_waiting(const struct sftp_server *srv);
 /* The request at the front of the input is a durable CLOSE or an
  * fsync@openssh.com whose job runs or has ended unanswered (sftp_sync.c):
- * the next sftp_server_feed after the job's end answers it. *path: the
- * file's virtual path (borrowed). */
-bool sftp_server_syncing(const struct sftp_server *srv, const char **path);
+ * the next sftp_server_feed after the job's end answers it. *what:
+ * "commit" or "fsync"; *path: the file's virtual path (borrowed). */
+bool sftp_server_syncing(const struct sftp_server *srv, const char **what, const char **path);
 
 #endif

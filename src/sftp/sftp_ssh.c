@@ -231,8 +231,8 @@ size_t sftp_host_drain_end(struct sftp_host *h)
 	struct sftp_session *next;
 	for (struct sftp_session *s = h->head; s; s = next) {
 		next = s->next; /* session_close closes s only */
-		const char *path;
-		if (!s->srv || !sftp_server_syncing(s->srv, &path)) {
+		const char *what, *path;
+		if (!s->srv || !sftp_server_syncing(s->srv, &what, &path)) {
 			session_close(s, "shutdown");
 			continue;
 		}
@@ -243,9 +243,9 @@ size_t sftp_host_drain_end(struct sftp_host *h)
 		s->drain_end = true;
 		waiting++;
 		log_info(s->id,
-			 "shutdown: waiting for the commit of \"%s\" protocol=sftp; its reply goes out, then the "
+			 "shutdown: waiting for the %s of \"%s\" protocol=sftp; its reply goes out, then the "
 			 "session closes",
-			 log_esc(slice_from_cstr(path), &esc));
+			 what, log_esc(slice_from_cstr(path), &esc));
 	}
 	return waiting;
 }

@@ -25,6 +25,7 @@ struct sftp_sync {
 	int fd;			 /* owned; -1 for a commit */
 	struct vfs_upload *up;	 /* a commit's: owned until the job ends it */
 	const char *vpath;	 /* the handle's (borrowed: it outlives the job while srv is set) */
+	bool commit;		 /* a CLOSE's commit (else fsync@openssh.com) */
 	bool done;
 	int err;
 };
@@ -64,6 +65,7 @@ static void sync_submit(struct sftp_server *srv, int fd, struct vfs_upload *up, 
 	s->fd = fd;
 	s->up = up;
 	s->vpath = vpath;
+	s->commit = up != NULL;
 	s->job = (struct job){ .run = sync_run, .done = sync_done, .owner = srv->c.loop, .io = true };
 	srv->sync = s;
 	jobs_submit(srv->c.jobs, &s->job);
@@ -137,10 +139,11 @@ bool sftp_sync_waiting(const struct sftp_server *srv)
 	return srv->sync && !srv->sync->done;
 }
 
-bool sftp_server_syncing(const struct sftp_server *srv, const char **path)
+bool sftp_server_syncing(const struct sftp_server *srv, const char **what, const char **path)
 {
 	if (!srv->sync)
 		return false;
+	*what = srv->sync->commit ? "commit" : "fsync";
 	*path = srv->sync->vpath ? srv->sync->vpath : "";
 	return true;
 }

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import built_features, free_port
 from files_helpers import put_file
-from sftp_helpers import CLOSE, FX_OK, FXF_CREAT, FXF_TRUNC, FXF_WRITE, REALPATH, WRITE, Raw, sftp_config, sstr, \
+from sftp_helpers import CLOSE, EXTENDED, FX_OK, FXF_CREAT, FXF_TRUNC, FXF_WRITE, REALPATH, WRITE, Raw, sftp_config, sstr, \
     transport
 from test_io_jobs import DATA, WAIT, assert_committed, held_server, release, start_upload
 
@@ -141,9 +141,10 @@ def sftp_built(ferry_bin):
         pytest.skip("ferryd built without SFTP (meson -Dsftp=disabled)")
 
 
-def sftp_held(make_server, name, drain):
-    """A server whose commit of bob's CLOSE of an upload of DATA over an old file is held;
-    returns the server, the transport, the channel and the CLOSE's request id."""
+def sftp_held(make_server, name, drain, request="close"):
+    """A server whose commit of bob's CLOSE of an upload of DATA over an old file (or, request
+    "fsync", its fsync@openssh.com before any CLOSE) is held; returns the server, the transport,
+    the channel and the request's id."""
     port = free_port()
     srv = held_server(make_server, "fsync", io_jobs="2",
                       extra=sftp_config(port, {"server": {"drain_timeout": drain}}))
@@ -158,7 +159,10 @@ def sftp_held(make_server, name, drain):
     assert r.status(WRITE, sstr(h) + struct.pack(">Q", 0) + sstr(DATA)) == FX_OK
     rid = r.next_id
     r.next_id += 1
-    r.send(CLOSE, struct.pack(">I", rid) + sstr(h))
+    if request == "close":
+        r.send(CLOSE, struct.pack(">I", rid) + sstr(h))
+    else:
+        r.send(EXTENDED, struct.pack(">I", rid) + sstr("fsync@openssh.com") + sstr(h))
     srv.wait_log(r"hold-shim: fsync held", timeout=WAIT)
     return srv, t, r, rid
 
@@ -187,6 +191,25 @@ def test_sftp_close_past_the_drain_deadline_gets_ok(make_server, sftp_built):
     assert_stopped(srv)
     assert read(bob(srv, "late.bin")) == DATA
     assert os.listdir(bob(srv)) == ["late.bin"]
+
+
+def test_sftp_fsync_past_the_drain_deadline_gets_ok(make_server, sftp_built):
+    """fsync@openssh.com is waited for the same way: its OK, then the session closes. The upload
+    it synced was never closed, so it is not committed: the name keeps the whole old file and no
+    temporary is left under a name a listing shows."""
+    srv, t, r, rid = sftp_held(make_server, "synced.bin", NEAR, request="fsync")
+    srv.signal(signal.SIGTERM)
+    sid = srv.wait_log(r'session=(\d+) shutdown: waiting for the fsync of "/synced\.bin" protocol=sftp; its '
+                       r'reply goes out, then the session closes', timeout=WAIT)[0]
+    release(srv)
+    assert recv_status(r, rid) == FX_OK
+    with pytest.raises((EOFError, OSError)):
+        r.recv()
+    t.close()
+    srv.wait_log(rf"session={sid} disconnect: ip=127\.0\.0\.1 protocol=sftp reason=shutdown")
+    assert_stopped(srv)
+    assert read(bob(srv, "synced.bin")) == OLD
+    assert visible(srv) == ["synced.bin"]
 
 
 def test_sftp_close_released_before_the_drain_deadline(make_server, sftp_built):
