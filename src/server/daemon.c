@@ -225,6 +225,22 @@ static void reload(struct daemon *d)
 	systemd_notify("READY=1\nSTATUS=configuration reloaded");
 }
 
+/* Says how long the stop may take: with sessions open, ferryd exits only
+ * when they have ended or at the drain deadline (README: Stopping). */
+static void log_drain_start(struct daemon *d)
+{
+	const struct config *cfg = config_current();
+	unsigned open = atomic_load(&d->shared.sessions);
+	if (open)
+		log_info(0,
+			 "stopping: no new connections; %u open session(s) get until the drain deadline, in %u.%03u s "
+			 "([server] drain_timeout), to finish",
+			 open, cfg->drain_timeout_ms / 1000u, cfg->drain_timeout_ms % 1000u);
+	else
+		log_info(0, "stopping: no new connections; no session is open");
+	config_unref(cfg);
+}
+
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
 	struct daemon *d = (struct daemon *)((char *)w - offsetof(struct daemon, sigwatch));
@@ -246,7 +262,7 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 			d->draining = true;
 			atomic_store(&d->clean_stop, true);
 			systemd_notify("STOPPING=1\nSTATUS=draining sessions");
-			log_info(0, "stopping: no new connections; sessions get until the drain deadline");
+			log_drain_start(d);
 			for (unsigned i = 0; i < d->nworkers; i++)
 				worker_drain(&d->workers[i]);
 			break;
