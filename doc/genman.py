@@ -39,7 +39,7 @@ ferryd serves FTP (RFC 959 and its extensions), FTPS (explicit AUTH TLS and impl
 
 = SIGNALS
 - SIGTERM, SIGINT
-  Stop accepting connections; sessions get [server] drain_timeout to finish, then are closed with 421.
+  Stop accepting connections; sessions get [server] drain_timeout to finish, then are closed with 421 (SFTP: an SSH disconnect). A session whose upload's commit (fsync, rename) is still running then is closed once it has sent that commit's reply (226, or SFTP's OK for the CLOSE). ferryd exits 0 with "ferryd stopped" when the last session has ended.
 - SIGHUP
   Reload the configuration (read as the service user) for new sessions; TLS certificates and [tls] ticket_keys are re-read. Keys marked "after a restart" in ferry.conf(5) keep their running values.
 - SIGUSR1
