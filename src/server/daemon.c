@@ -230,12 +230,12 @@ static void reload(struct daemon *d)
 static void log_drain_start(struct daemon *d)
 {
 	const struct config *cfg = config_current();
-	unsigned open = atomic_load(&d->shared.sessions);
-	if (open)
+	unsigned n_open = atomic_load(&d->shared.sessions);
+	if (n_open)
 		log_info(0,
 			 "stopping: no new connections; %u open session(s) get until the drain deadline, in %u.%03u s "
 			 "([server] drain_timeout), to finish",
-			 open, cfg->drain_timeout_ms / 1000u, cfg->drain_timeout_ms % 1000u);
+			 n_open, cfg->drain_timeout_ms / 1000u, cfg->drain_timeout_ms % 1000u);
 	else
 		log_info(0, "stopping: no new connections; no session is open");
 	config_unref(cfg);

@@ -357,9 +357,9 @@ int worker_start(struct worker *w)
 static void on_drain_deadline(struct loop_timer *t)
 {
 	struct worker *w = container_of(t, struct worker, drain_timer);
-	size_t open = w->host.count + w->sftp.count;
-	if (open)
-		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx, open);
+	size_t n_open = w->host.count + w->sftp.count;
+	if (n_open)
+		log_info(0, "worker %u: drain deadline reached, closing %zu session(s)", w->idx, n_open);
 	size_t waiting = session_host_drain_end(&w->host) + sftp_host_drain_end(&w->sftp);
 	if (waiting) {
 		log_info(0, "worker %u: %zu of them close once their upload's commit has been answered", w->idx,
