@@ -356,7 +356,7 @@ uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want)
 
 int files_upload_ask(struct vfs_upload *up, uint64_t want, uint64_t *ok)
 {
-	return quota_upload_reserve(&container_of(up, struct files_upload, up)->acct, want, ok);
+	return quota_upload_reserve(&container_of(up, struct files_upload, up)->acct, want, true, ok);
 }
 
 void files_upload_set_wait(struct vfs_upload *up, struct quota_wait *w)
@@ -376,7 +376,7 @@ static int reserve_to(struct quota_upload *a, uint64_t end)
 	if (!a->q || end <= a->pos)
 		return 0;
 	uint64_t want = end - a->pos, ok;
-	int r = quota_upload_reserve(a, want, &ok);
+	int r = quota_upload_reserve(a, want, false, &ok);
 	if (r)
 		return r;
 	if (ok < want)

@@ -215,9 +215,10 @@ int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
  * upload with -EDQUOT (FTP 552, SFTP SSH_FX_FAILURE) when it has more
  * than that to write, and files_upload_end then discards it. */
 uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want);
-/* The same, able to wait (quota.h GRANTS): 0 and *ok as above, or
- * -EINPROGRESS: a take runs, the upload's quota_wait is told when it
- * ends; ask again then (nothing was reserved). */
+/* The same, able to wait (quota.h GRANTS): 0 and *ok as above (any part
+ * of want the node's grant holds), or -EINPROGRESS: a take runs, the
+ * upload's quota_wait is told when it ends; ask again then (nothing was
+ * reserved). */
 int files_upload_ask(struct vfs_upload *up, uint64_t want, uint64_t *ok);
 /* The upload's writes wait on w from now on (FTP: its data channel's). */
 void files_upload_set_wait(struct vfs_upload *up, struct quota_wait *w);

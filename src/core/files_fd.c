@@ -135,7 +135,7 @@ int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
 		r = quota_upload_start(&a);
 		uint64_t ok = 0;
 		if (r == 0 && size > a.pos) {
-			r = quota_upload_reserve(&a, size - a.pos, &ok);
+			r = quota_upload_reserve(&a, size - a.pos, false, &ok);
 			if (r == 0 && ok < size - a.pos)
 				r = -EDQUOT;
 		}

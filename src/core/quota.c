@@ -204,10 +204,10 @@ static uint64_t bytes_left(const struct quota_user *q)
 	return q->grant_bytes > q->inflight_bytes ? q->grant_bytes - q->inflight_bytes : 0;
 }
 
-static struct quota_take *take_locked(struct quota_user *q, struct quota_wait *w);
+static struct quota_take *take_locked(struct quota_user *q, struct quota_wait *w, uint64_t need);
 static void take_submit(struct jobs *js, struct quota_take *t);
 
-int quota_upload_reserve(struct quota_upload *u, uint64_t want, uint64_t *ok)
+int quota_upload_reserve(struct quota_upload *u, uint64_t want, bool partial, uint64_t *ok)
 {
 	struct quota_user *q = u->q;
 	*ok = want;
@@ -220,7 +220,10 @@ int quota_upload_reserve(struct quota_upload *u, uint64_t want, uint64_t *ok)
 	pthread_mutex_lock(&b->lock);
 	uint64_t left = bytes_left(q);
 	uint64_t more = need - u->reserved;
-	if (more > left && b->node && q->limit_bytes && u->wait && b->jobs && !u->refused) {
+	if (more <= left && u->wait)
+		u->wait->refused = false; /* a refusal is for the write that waited, if it still needs one */
+	bool short_ = partial ? left == 0 : more > left;
+	if (short_ && b->node && q->limit_bytes && u->wait && b->jobs && !u->refused) {
 		struct quota_wait *w = u->wait;
 		if (w->refused) {
 			/* The store said no: from now on the book answers this
@@ -228,7 +231,7 @@ int quota_upload_reserve(struct quota_upload *u, uint64_t want, uint64_t *ok)
 			w->refused = false;
 			u->refused = true;
 		} else {
-			struct quota_take *t = w->take ? NULL : take_locked(q, w);
+			struct quota_take *t = w->take ? NULL : take_locked(q, w, partial ? 0 : more - left);
 			struct jobs *js = b->jobs;
 			pthread_mutex_unlock(&b->lock);
 			take_submit(js, t);
@@ -251,7 +254,7 @@ uint64_t quota_upload_grant(struct quota_upload *u, uint64_t want)
 	struct quota_wait *w = u->wait;
 	uint64_t ok;
 	u->wait = NULL;
-	(void)quota_upload_reserve(u, want, &ok);
+	(void)quota_upload_reserve(u, want, false, &ok);
 	u->wait = w;
 	return ok;
 }
@@ -431,19 +434,19 @@ struct quota_take {
 	bool refused;
 };
 
-static struct quota_take *take_locked(struct quota_user *q, struct quota_wait *w)
+static struct quota_take *take_locked(struct quota_user *q, struct quota_wait *w, uint64_t need)
 {
 	struct quota_take *t = util_xcalloc(1, sizeof(*t));
 	t->q = q;
 	t->user = util_xstrdup(q->name);
 	t->w = w;
-	/* What an upload asks is often ahead of what it will write (FTP
-	 * reads up to a megabyte at a time): a take is refused only when
-	 * nothing is left, else grants a chunk or what is left, and the book
-	 * answers with what it got. */
+	/* A chunk, or what the write needs if more; refused only when
+	 * nothing is left, else as much of that as there is (the book then
+	 * answers with what it got). */
+	uint64_t chunk = quota_grant_chunk(q->limit_bytes);
 	t->need = 1;
 	t->limit = q->limit_bytes;
-	t->chunk = quota_grant_chunk(q->limit_bytes);
+	t->chunk = need > chunk ? need : chunk;
 	w->take = t;
 	q->takes++;
 	return t;

@@ -146,8 +146,11 @@ int quota_upload_start(struct quota_upload *u);
 /* How many of the next want bytes may be written (reserving them): 0 and
  * *ok = want, or less at the quota (0: not one more byte); -EINPROGRESS
  * when the node's grant is short and u->wait is set: a take runs, u->wait
- * is told when it ends, ask again then (nothing was reserved). */
-int quota_upload_reserve(struct quota_upload *u, uint64_t want, uint64_t *ok);
+ * is told when it ends, ask again then (nothing was reserved). partial:
+ * want is only how much the caller could take (FTP's reads), so any part
+ * of it the grant holds is an answer, and a take is only for an empty
+ * grant; else the grant is short when it lacks any of want. */
+int quota_upload_reserve(struct quota_upload *u, uint64_t want, bool partial, uint64_t *ok);
 /* The same, never waiting (a short grant is the quota). */
 uint64_t quota_upload_grant(struct quota_upload *u, uint64_t want);
 /* n granted bytes were written. */
