@@ -349,11 +349,6 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 	return 0;
 }
 
-uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want)
-{
-	return quota_upload_grant(&container_of(up, struct files_upload, up)->acct, want);
-}
-
 int files_upload_ask(struct vfs_upload *up, uint64_t want, uint64_t *ok)
 {
 	return quota_upload_reserve(&container_of(up, struct files_upload, up)->acct, want, true, ok);

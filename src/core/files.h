@@ -208,17 +208,15 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
  * partial (a stream whose byte offsets mean something: not TYPE A), else
  * the temporary is discarded and any old file stays. */
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
-/* The quota's check of every write of an upload (cheap: nothing at all
- * without a quota, a lock taken only when the file grows past what is
- * reserved): how many of the next want bytes may be written, want or
- * fewer (0: none) when the quota is reached; the front-end stops the
- * upload with -EDQUOT (FTP 552, SFTP SSH_FX_FAILURE) when it has more
- * than that to write, and files_upload_end then discards it. */
-uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want);
-/* The same, able to wait (quota.h GRANTS): 0 and *ok as above (any part
- * of want the node's grant holds), or -EINPROGRESS: a take runs, the
- * upload's quota_wait is told when it ends; ask again then (nothing was
- * reserved). */
+/* The quota's check of every write of an upload (FTP's reads; cheap:
+ * nothing at all without a quota, a lock taken only when the file grows
+ * past what is reserved): 0 and *ok = how many of the next want bytes
+ * may be written, want or fewer (any part of want the node's grant holds;
+ * 0: none, the quota is reached); the front-end stops the upload with
+ * -EDQUOT (FTP 552) when it has more than that to write, and
+ * files_upload_end then discards it. -EINPROGRESS: the node's grant is
+ * empty and a take runs (quota.h GRANTS), the upload's quota_wait is told
+ * when it ends; ask again then (nothing was reserved). */
 int files_upload_ask(struct vfs_upload *up, uint64_t want, uint64_t *ok);
 /* The upload's writes wait on w from now on (FTP: its data channel's). */
 void files_upload_set_wait(struct vfs_upload *up, struct quota_wait *w);
