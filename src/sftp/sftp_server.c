@@ -448,13 +448,16 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 				return 0;
 			}
 		} else if (req.type != SFTP_INIT) {
-			if (!rate_admit(srv, &req)) {
+			/* A request that waited for a quota grant paid its
+			 * bandwidth the first time. */
+			if (!srv->quota_retry && !rate_admit(srv, &req)) {
 				(*budget)++;
 				return 0; /* held back: sftp_server_rate_wait */
 			}
 			size_t before = out->len;
 			dispatch(srv, &req, out);
-			if (srv->qwait.take) {
+			srv->quota_retry = srv->qwait.take != NULL;
+			if (srv->quota_retry) {
 				/* Not answered: waits for the quota's grant in
 				 * the store, then asked again (woken). */
 				(*budget)++;

@@ -40,6 +40,7 @@ struct sftp_server {
 	struct sftp_check *check; /* the check-file at the front of the input (sftp_check.c) */
 	struct sftp_sync *sync;	  /* the fsync@openssh.com or durable CLOSE at the front of the input (sftp_sync.c) */
 	struct quota_wait qwait;  /* the request at the front waits for a quota grant (core/quota.h) */
+	bool quota_retry;	  /* ...and passed rate_admit already */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */
