@@ -6,7 +6,9 @@
  * (".ferry-upload.*", ".ferry-partial.*") left out as uploads leave them
  * out; symlinks and directories count neither. A running ferryd takes the
  * new figures at the user's next login when no upload of theirs is in
- * flight on it. */
+ * flight on it. show also lists the nodes' quota grants (bytes a node
+ * holds for running uploads, core/quota.h GRANTS); scan drops the expired
+ * ones (a killed node's). */
 #include <errno.h>
 #include <fts.h>
 #include <inttypes.h>
@@ -18,6 +20,7 @@
 #include "policy.h"
 #include "policy_eff.h"
 #include "str.h"
+#include "util.h"
 
 #define CLI_QUOTA_TMP ".ferry-upload."
 #define CLI_QUOTA_PARTIAL ".ferry-partial."
@@ -58,6 +61,21 @@ static void cli_quota_line(const char *what, uint64_t limit, uint64_t used)
 			     used >= limit ? 0 : limit - used);
 	else
 		(void)printf("%s: %" PRIu64 " used, no quota\n", what, used);
+}
+
+/* One node's grant (core/quota.h GRANTS): bytes it holds for running
+ * uploads beyond the usage. */
+static int cli_quota_grant(const char *node, uint64_t bytes, int64_t expires, void *arg)
+{
+	char esc[192];
+	int64_t now = *(const int64_t *)arg;
+	if (expires > now)
+		(void)printf("reserved: %" PRIu64 " bytes by node %s (expires in %lld s unless renewed)\n", bytes,
+			     cli_esc(node, esc, sizeof(esc)), (long long)(expires - now));
+	else
+		(void)printf("reserved: %" PRIu64 " bytes by node %s (expired: not counted)\n", bytes,
+			     cli_esc(node, esc, sizeof(esc)));
+	return 0;
 }
 
 int cli_quota(struct cli *c, int argc, char **argv)
@@ -101,6 +119,9 @@ int cli_quota(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 		r = policy_usage_set(c->ops, c->store, name, bytes, files);
+		/* A killed node's grants count until they expire: gone now. */
+		if (!r)
+			r = policy_grant_clear(c->ops, c->store, name, util_wall_s());
 	}
 	if (!r)
 		r = policy_usage_get(c->ops, c->store, name, &bytes, &files);
@@ -113,6 +134,12 @@ int cli_quota(struct cli *c, int argc, char **argv)
 		(void)printf("host: %s\n", host_name);
 	cli_quota_line("bytes", e.quota_bytes, bytes);
 	cli_quota_line("files", e.quota_files, files);
+	int64_t now = util_wall_s();
+	r = policy_grant_list(c->ops, c->store, name, cli_quota_grant, &now);
+	if (r) {
+		rc = cli_store_err(c, name, r);
+		goto out;
+	}
 	if (scan)
 		(void)printf("(recounted from %s)\n", cli_esc(u.home, esc, sizeof(esc)));
 	rc = CLI_EXIT_OK;

@@ -72,6 +72,9 @@ struct config {
 	unsigned max_per_ip, max_per_user, connect_rate, connect_burst, prelogin_commands, ban_failures;
 	unsigned hash_jobs; /* [limits] hash_jobs: HASH/XCRC/check-file running at once per user */
 	uint32_t ban_window_ms, ban_time_ms, ban_max_ms;
+	/* [limits] quota_grant_expiry: how long a node's quota grant counts
+	 * in the store unless renewed (core/quota.h GRANTS); read at start */
+	uint32_t quota_grant_expiry_ms;
 	/* [limits] rate_down, rate_up: the whole server's transfer rates, bytes/s,
 	 * shared by all sessions (core/rate.h); 0 = unlimited */
 	uint64_t rate_down, rate_up;

@@ -110,6 +110,9 @@ const struct config_row config_rows[] = {
 	    "length of a first ban; each repeat offence doubles it"),
 	ROW("limits", "ban_max", CONFIG_T_DURATION, ban_max_ms, 1 * MS_S, 24 * MS_H, "24h",
 	    "longest ban; an address banned no more for this long starts afresh"),
+	ROW("limits", "quota_grant_expiry", CONFIG_T_DURATION, quota_grant_expiry_ms, 3 * MS_S, 24 * MS_H, "2m",
+	    "how long quota bytes a node reserved in the store count after it stops renewing them (it died); "
+	    "read at start"),
 	/* RATE_MAX (core/rate.h): 1T */
 	ROW("limits", "rate_down", CONFIG_T_SIZE, rate_down, 0, 1ull << 40, "0",
 	    "bytes per second the whole server sends (downloads, listings), K/M/G suffixes; 0 = no limit"),

@@ -307,7 +307,7 @@ static int files_quota_begin(const struct files_user *u, const struct files_wher
 	struct stat st;
 	if (!u->quota || w->vfs != u->vfs)
 		return 0; /* no quota, or a shared folder: not the user's to count */
-	*a = (struct quota_upload){ .q = quota_user_ref(u->quota) };
+	*a = (struct quota_upload){ .q = quota_user_ref(u->quota), .wait = u->quota_wait };
 	if (mode != VFS_UPLOAD_UNIQUE && files_counted(u, w, &st)) {
 		a->base = (uint64_t)st.st_size;
 		a->old_file = true;
@@ -349,9 +349,14 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
 	return 0;
 }
 
-uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want)
+int files_upload_ask(struct vfs_upload *up, uint64_t want, uint64_t *ok)
 {
-	return quota_upload_grant(&container_of(up, struct files_upload, up)->acct, want);
+	return quota_upload_reserve(&container_of(up, struct files_upload, up)->acct, want, true, ok);
+}
+
+void files_upload_set_wait(struct vfs_upload *up, struct quota_wait *w)
+{
+	container_of(up, struct files_upload, up)->acct.wait = w;
 }
 
 void files_upload_wrote(struct vfs_upload *up, uint64_t n)
@@ -359,13 +364,17 @@ void files_upload_wrote(struct vfs_upload *up, uint64_t n)
 	quota_upload_wrote(&container_of(up, struct files_upload, up)->acct, n);
 }
 
-/* Reserves what leaves the upload's file end bytes long: 0, or -EDQUOT. */
+/* Reserves what leaves the upload's file end bytes long: 0, -EDQUOT or
+ * -EINPROGRESS (files_upload_ask). */
 static int reserve_to(struct quota_upload *a, uint64_t end)
 {
 	if (!a->q || end <= a->pos)
 		return 0;
-	uint64_t want = end - a->pos;
-	if (quota_upload_grant(a, want) < want)
+	uint64_t want = end - a->pos, ok;
+	int r = quota_upload_reserve(a, want, false, &ok);
+	if (r)
+		return r;
+	if (ok < want)
 		return -EDQUOT;
 	quota_upload_wrote(a, want);
 	return 0;

@@ -85,6 +85,9 @@ struct files_user {
 	 * reserve against it, and commits, deletes and renames over a file
 	 * there change its usage (shared folders are nobody's: not counted). */
 	struct quota_user *quota;
+	/* Where an upload's write waits for the store (quota.h GRANTS: the
+	 * node's grant is short and a take runs): NULL never waits. */
+	struct quota_wait *quota_wait;
 };
 
 /* Opens the home of a user who just logged in as the root of all their
@@ -205,18 +208,25 @@ int files_upload_begin(const struct files_user *u, const char *vpath, enum vfs_u
  * partial (a stream whose byte offsets mean something: not TYPE A), else
  * the temporary is discarded and any old file stays. */
 int files_upload_end(struct vfs_upload *up, bool complete, bool interrupted);
-/* The quota's check of every write of an upload (cheap: nothing at all
- * without a quota, a lock taken only when the file grows past what is
- * reserved): how many of the next want bytes may be written, want or
- * fewer (0: none) when the quota is reached; the front-end stops the
- * upload with -EDQUOT (FTP 552, SFTP SSH_FX_FAILURE) when it has more
- * than that to write, and files_upload_end then discards it. */
-uint64_t files_upload_grant(struct vfs_upload *up, uint64_t want);
+/* The quota's check of every write of an upload (FTP's reads; cheap:
+ * nothing at all without a quota, a lock taken only when the file grows
+ * past what is reserved): 0 and *ok = how many of the next want bytes
+ * may be written, want or fewer (any part of want the node's grant holds;
+ * 0: none, the quota is reached); the front-end stops the upload with
+ * -EDQUOT (FTP 552) when it has more than that to write, and
+ * files_upload_end then discards it. -EINPROGRESS: the node's grant is
+ * empty and a take runs (quota.h GRANTS), the upload's quota_wait is told
+ * when it ends; ask again then (nothing was reserved). */
+int files_upload_ask(struct vfs_upload *up, uint64_t want, uint64_t *ok);
+/* The upload's writes wait on w from now on (FTP: its data channel's). */
+void files_upload_set_wait(struct vfs_upload *up, struct quota_wait *w);
 /* n of the granted bytes are in the file. */
 void files_upload_wrote(struct vfs_upload *up, uint64_t n);
 /* A write of n bytes at offset (SFTP; an append's goes to the end
  * whatever its offset): 0 when the quota has room for what it adds to the
- * file (reserved), else -EDQUOT. */
+ * file (reserved), else -EDQUOT; -EINPROGRESS as files_upload_ask (the
+ * request is answered once asked again). Likewise files_upload_copy,
+ * files_upload_truncate and files_truncate. */
 int files_upload_reserve(struct vfs_upload *up, uint64_t offset, uint64_t n);
 /* Server-side copy (SFTP copy-data): n bytes of in (borrowed) from off_in
  * into the upload at off_out, after files_upload_reserve's check; as

@@ -130,10 +130,15 @@ int files_truncate(const struct files_user *u, const char *vpath, uint64_t size)
 		a = (struct quota_upload){ .q = quota_user_ref(u->quota),
 					   .base = (uint64_t)st.st_size,
 					   .old_file = true,
-					   .pos = (uint64_t)st.st_size };
+					   .pos = (uint64_t)st.st_size,
+					   .wait = u->quota_wait };
 		r = quota_upload_start(&a);
-		if (r == 0 && size > a.pos && quota_upload_grant(&a, size - a.pos) < size - a.pos)
-			r = -EDQUOT;
+		uint64_t ok = 0;
+		if (r == 0 && size > a.pos) {
+			r = quota_upload_reserve(&a, size - a.pos, false, &ok);
+			if (r == 0 && ok < size - a.pos)
+				r = -EDQUOT;
+		}
 	}
 	if (r == 0)
 		r = vfs_truncate(w.vfs, w.sub, size);

@@ -69,6 +69,7 @@ void datachan_reset(struct datachan *d)
 	close_conn(d);
 	loop_timer_cancel(d->loop, &d->timer);
 	loop_timer_cancel(d->loop, &d->rate_timer);
+	quota_wait_cancel(&d->qwait);
 	d->have_target = false;
 	d->connecting = false;
 	d->running = false;
@@ -112,6 +113,7 @@ void datachan_finish(struct datachan *d, enum proto_xfer_status st, int err)
 	d->feed = NULL;
 	loop_timer_cancel(d->loop, &d->timer);
 	loop_timer_cancel(d->loop, &d->rate_timer);
+	quota_wait_cancel(&d->qwait);
 	writebehind_forget(&d->wb);
 	close_conn(d);
 	d->offered = false; /* whatever connects now, the next PASV/EPSV did not ask for */
@@ -450,6 +452,10 @@ void datachan_start(struct datachan *d, const struct proto_xfer *x)
 	d->list_done = false;
 	d->rx = (struct ascii_rx){ 0 };
 	buf_reset(&d->out);
+	if (x->upload) {
+		d->qwait = (struct quota_wait){ .loop = d->loop, .fn = datachan_quota_resume, .arg = d };
+		files_upload_set_wait(x->upload, &d->qwait);
+	}
 	/* RFC 2228 §6: PROT S/P under AUTH GSSAPI rides on the stream. */
 	if (x->gss_prot) {
 		if (conn_sec_start(&d->sec, &d->conn, d->gss, x->gss_prot == 'P', x->pbsz, d->sid) != 0) {

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "proto.h"
+#include "quota.h"
 #include "rate.h"
 
 struct jobs;
@@ -62,6 +63,7 @@ struct datachan {
 	struct loop_watch lwatch, watch;
 	struct loop_timer timer;
 	struct loop_timer rate_timer; /* armed while the rate buckets are empty */
+	struct quota_wait qwait;      /* an upload paused for a quota grant (core/quota.h GRANTS) */
 	bool have_target, connecting, running;
 	bool offered;	     /* a PASV/EPSV reply names lfd and no connection was taken for it */
 	bool accepted_early; /* datachan_start took it: skip one listener event */

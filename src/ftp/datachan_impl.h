@@ -25,5 +25,7 @@ void datachan_lost(struct datachan *d, int r);
  * rate limit; 0 pauses the transfer until the buckets hold enough. */
 uint64_t datachan_rate_take(struct datachan *d, uint64_t want);
 void datachan_rate_give_back(struct datachan *d, uint64_t n);
+/* An upload's quota grant came (or was refused): the pump goes on. */
+void datachan_quota_resume(void *arg);
 
 #endif

@@ -39,6 +39,43 @@ static void on_rate(struct loop_timer *t)
 		datachan_pump(d);
 }
 
+/* Quotas. The node's grant is short and a take runs on the job pool
+ * (core/quota.h GRANTS): the upload stops reading its socket, so TCP
+ * holds the client back, and goes on when the answer comes; a refusal
+ * is then the quota error. As with the rate, the data timeout is off
+ * meanwhile. */
+static void quota_pause(struct datachan *d)
+{
+	loop_watch_del(d->loop, &d->watch);
+	loop_timer_cancel(d->loop, &d->timer);
+}
+
+void datachan_quota_resume(void *arg)
+{
+	struct datachan *d = arg;
+	if (!d->running || d->conn.fd < 0)
+		return;
+	datachan_touch(d);
+	datachan_watch_conn(d);
+	if (d->running)
+		datachan_pump(d);
+}
+
+/* What of g the quota lets the upload write now: 0 and *ok, or
+ * -EINPROGRESS (paused, the rate's tokens given back). */
+static int quota_ask(struct datachan *d, uint64_t g, uint64_t *ok)
+{
+	*ok = g;
+	if (!d->x.upload)
+		return 0;
+	int r = files_upload_ask(d->x.upload, g, ok);
+	if (r == -EINPROGRESS) {
+		datachan_rate_give_back(d, g);
+		quota_pause(d);
+	}
+	return r;
+}
+
 static struct rate_bucket *own_bucket(const struct datachan *d)
 {
 	return d->x.kind == XFER_RECV_FILE ? d->own_up : d->own_down;
@@ -348,7 +385,9 @@ static int recv_zero_copy(struct datachan *d)
 		uint64_t g = datachan_rate_take(d, SPLICE_MAX);
 		if (g == 0)
 			return 0; /* paused (rate_timer) */
-		uint64_t ok = d->x.upload ? files_upload_grant(d->x.upload, g) : g;
+		uint64_t ok;
+		if (quota_ask(d, g, &ok) != 0)
+			return 0; /* paused for the quota's grant */
 		if (ok < g) {
 			datachan_rate_give_back(d, g - ok);
 			g = ok;
@@ -391,6 +430,16 @@ static void pump_recv(struct datachan *d)
 		uint64_t g = datachan_rate_take(d, sizeof(in));
 		if (g == 0)
 			return; /* paused (rate_timer) */
+		/* The quota's check of each chunk (core/files.h), before
+		 * reading it: at the quota, one byte tells the end of the
+		 * upload from one too many, which stops it unwritten (552). */
+		uint64_t ok;
+		if (quota_ask(d, g, &ok) != 0)
+			return; /* paused for the quota's grant */
+		if (ok < g) {
+			datachan_rate_give_back(d, g - (ok ? ok : 1));
+			g = ok ? ok : 1;
+		}
 		int r = conn_read(d->top, in, (size_t)g, &n);
 		datachan_rate_give_back(d, g - n);
 		if (r == -EAGAIN) {
@@ -408,9 +457,7 @@ static void pump_recv(struct datachan *d)
 			end_upload(d);
 			return;
 		}
-		/* The quota's check of each chunk (core/files.h): the upload
-		 * that would pass it stops here, before writing (552). */
-		if (d->x.upload && files_upload_grant(d->x.upload, n) < n) {
+		if (n > ok) {
 			datachan_finish(d, XFER_LOCAL_ERROR, -EDQUOT);
 			return;
 		}

@@ -70,7 +70,7 @@ struct proto_xfer {
 	char gss_prot;		   /* GSSAPI PROT S or P: RFC 2228 §6 wrapped blocks; 0 = clear */
 	uint32_t pbsz;		   /* with gss_prot: largest wrapped block either way (PBSZ) */
 	bool durable;		   /* RECV_FILE: the commit will fsync ([transfer] fsync): write behind */
-	struct vfs_upload *upload; /* RECV_FILE: its writes ask files_upload_grant (quotas) */
+	struct vfs_upload *upload; /* RECV_FILE: its writes ask files_upload_ask (quotas) */
 };
 
 enum proto_xfer_status {

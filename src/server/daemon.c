@@ -605,6 +605,8 @@ static int start_threads(struct daemon *d, struct config *cfg)
 	guard_limits_from(cfg, &lim);
 	d->shared.guard = guard_new(&lim);
 	d->shared.quota = quota_book_new(d->shared.jobs);
+	/* Nodes sharing the store never pass a quota together (quota.h GRANTS). */
+	quota_book_grants(d->shared.quota, d->loop, NULL, (cfg->quota_grant_expiry_ms + 999) / 1000);
 	rate_init(&d->shared.rate_down, cfg->rate_down, util_now_us());
 	rate_init(&d->shared.rate_up, cfg->rate_up, util_now_us());
 	d->shared.hashlim = hash_limit_new();
@@ -719,8 +721,10 @@ static void shut_down(struct daemon *d)
 			worker_drain(&d->workers[i]);
 	for (unsigned i = 0; i < d->started; i++)
 		worker_join(&d->workers[i]);
-	if (d->jobs_up)
+	if (d->jobs_up) {
+		quota_book_release(d->shared.quota); /* the uploads ended with the workers */
 		jobs_stop(d->shared.jobs);
+	}
 	quota_book_stop(d->shared.quota); /* sessions freed below send no more */
 	guard_sync_stop(d->gsync);	  /* after the workers: they queue failures */
 	hooks_stop(d->shared.hooks);	  /* after the workers: they queue hooks */

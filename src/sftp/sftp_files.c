@@ -434,6 +434,8 @@ void sftp_files_write(struct sftp_server *srv, const struct sftp_req *r, struct 
 	/* The quota's check (core/files.h): a write that would pass it fails
 	 * the upload, which CLOSE then discards. */
 	int e = files_upload_reserve(h->up, r->offset, r->data.n);
+	if (e == -EINPROGRESS)
+		return; /* asked again when the quota's grant came (sftp_server_feed) */
 	if (!e)
 		e = vfs_fd_pwrite(h->fd, r->data.p, r->data.n, r->offset);
 	if (e) {
@@ -490,6 +492,10 @@ bool sftp_files_copy_step(struct sftp_server *srv, const struct sftp_req *r, str
 		e = -EFBIG;
 	if (e == 0)
 		e = files_upload_copy(wh->up, rh->fd, off_in, off_out, step, &got); /* the quota's check */
+	if (e == -EINPROGRESS) {
+		srv->copied = done; /* this step again when the quota's grant came */
+		return false;
+	}
 	rh->bytes += got;
 	wh->bytes += got;
 	wrote(srv, wh, got);
@@ -603,6 +609,8 @@ void sftp_files_fsetstat(struct sftp_server *srv, const struct sftp_req *r, stru
 			return;
 		}
 		e = h->err ? h->err : files_upload_truncate(&srv->c.fu, h->vpath, h->up, a->size);
+		if (e == -EINPROGRESS)
+			return; /* asked again when the quota's grant came */
 		if (e == -EDQUOT)
 			h->err = e; /* as a WRITE past the quota: CLOSE discards the upload */
 	}

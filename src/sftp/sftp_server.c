@@ -24,6 +24,11 @@ struct sftp_server *sftp_server_new(const struct sftp_server_conf *c)
 {
 	struct sftp_server *srv = util_xcalloc(1, sizeof(*srv));
 	srv->c = *c;
+	/* A write the node's quota grant cannot take waits for the store
+	 * (core/quota.h GRANTS): its request stays at the front of the input
+	 * (sftp_server_feed) until the take's end wakes the session. */
+	srv->qwait = (struct quota_wait){ .loop = c->loop, .fn = c->wake, .arg = c->wake_arg };
+	srv->c.fu.quota_wait = c->wake ? &srv->qwait : NULL;
 	return srv;
 }
 
@@ -33,6 +38,7 @@ void sftp_server_free(struct sftp_server *srv, bool lost)
 		return;
 	sftp_check_cancel(srv);
 	sftp_sync_cancel(srv);
+	quota_wait_cancel(&srv->qwait);
 	sftp_files_close_all(srv);
 	free(srv);
 }
@@ -86,6 +92,8 @@ static void setstat(struct sftp_server *srv, const struct sftp_req *r, struct bu
 		e = resolve(srv, FILES_OP_UPLOAD, r->path, vpath);
 		if (e == 0)
 			e = files_truncate(&srv->c.fu, vpath, a->size);
+		if (e == -EINPROGRESS)
+			return; /* asked again when the quota's grant came */
 	}
 	if (e == 0 && (a->flags & SFTP_ATTR_PERMISSIONS)) {
 		e = resolve(srv, FILES_OP_SET_MODE, r->path, vpath);
@@ -340,7 +348,7 @@ static void dispatch(struct sftp_server *srv, const struct sftp_req *r, struct b
 
 bool sftp_server_waiting(const struct sftp_server *srv)
 {
-	return sftp_check_waiting(srv) || sftp_sync_waiting(srv);
+	return sftp_check_waiting(srv) || sftp_sync_waiting(srv) || srv->qwait.take;
 }
 
 uint64_t sftp_server_rate_wait(const struct sftp_server *srv)
@@ -411,7 +419,10 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 			 * request stays at the front of in until its last step
 			 * (requests are answered in order). */
 			if (!sftp_files_copy_step(srv, &req, out)) {
-				*budget = 0;
+				if (srv->qwait.take)
+					(*budget)++; /* waits for the quota's grant: woken */
+				else
+					*budget = 0;
 				return 0;
 			}
 		} else if (req.type == SFTP_EXTENDED &&
@@ -437,12 +448,21 @@ int sftp_server_feed(struct sftp_server *srv, struct buf *in, struct buf *out, s
 				return 0;
 			}
 		} else if (req.type != SFTP_INIT) {
-			if (!rate_admit(srv, &req)) {
+			/* A request that waited for a quota grant paid its
+			 * bandwidth the first time. */
+			if (!srv->quota_retry && !rate_admit(srv, &req)) {
 				(*budget)++;
 				return 0; /* held back: sftp_server_rate_wait */
 			}
 			size_t before = out->len;
 			dispatch(srv, &req, out);
+			srv->quota_retry = srv->qwait.take != NULL;
+			if (srv->quota_retry) {
+				/* Not answered: waits for the quota's grant in
+				 * the store, then asked again (woken). */
+				(*budget)++;
+				return 0;
+			}
 			rate_settle_read(srv, &req, out, before);
 		}
 		buf_consume(in, size);

@@ -8,6 +8,7 @@
 #include "sftp_impl.h"
 #include "sftp_codec.h"
 #include "vfs_dir.h"
+#include "quota.h"
 #include "writebehind.h"
 
 /* Handles open at once per channel (limits@openssh.com says so). */
@@ -38,6 +39,8 @@ struct sftp_server {
 	uint64_t copied;	  /* the copy-data at the front of the input: bytes so far */
 	struct sftp_check *check; /* the check-file at the front of the input (sftp_check.c) */
 	struct sftp_sync *sync;	  /* the fsync@openssh.com or durable CLOSE at the front of the input (sftp_sync.c) */
+	struct quota_wait qwait;  /* the request at the front waits for a quota grant (core/quota.h) */
+	bool quota_retry;	  /* ...and passed rate_admit already */
 };
 
 /* sftp_files.c: helpers sftp_server.c uses too */

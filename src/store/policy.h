@@ -164,4 +164,34 @@ int policy_usage_add(const struct userstore_ops *ops, struct userstore *s, const
 int policy_usage_set(const struct userstore_ops *ops, struct userstore *s, const char *user, uint64_t bytes,
 		     uint64_t files);
 
+/* Quota grants (schema 8, table quota_grants; core/quota.h "GRANTS"): the
+ * bytes a node holds in the store for a user's running uploads, beyond
+ * the usage, so that the nodes sharing a store never admit more than the
+ * quota together. node is a running ferryd's name for itself; a grant
+ * counts until expires (seconds since the epoch) unless renewed.
+ *
+ * Pure: the bytes a take grants: min(room, max(need, chunk)), room being
+ * what limit leaves after used and granted; 0 (refused) when room is less
+ * than need, or need is 0. */
+uint64_t policy_grant_size(uint64_t limit, uint64_t used, uint64_t granted, uint64_t need, uint64_t chunk);
+/* One transaction: locks the user's usage row, drops the other nodes'
+ * expired grants, counts usage and the live grants (node's own always)
+ * and adds policy_grant_size's bytes to node's grant (expiring at
+ * expires). *got: the bytes granted, 0 when refused. -ENOENT: no such
+ * user. Blocking, as all below. */
+int policy_grant_take(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *node,
+		      uint64_t need, uint64_t chunk, uint64_t limit, int64_t now, int64_t expires, uint64_t *got);
+/* Gives back bytes of node's grant (clamped at 0). */
+int policy_grant_sub(const struct userstore_ops *ops, struct userstore *s, const char *user, const char *node,
+		     uint64_t bytes);
+/* Every grant of node now expires at expires (0: it had none). */
+int policy_grant_renew(const struct userstore_ops *ops, struct userstore *s, const char *node, int64_t expires);
+/* Drops user's grants expired at now (ferry quota scan). */
+int policy_grant_clear(const struct userstore_ops *ops, struct userstore *s, const char *user, int64_t now);
+/* Drops every grant of node (its shutdown). */
+int policy_grant_drop(const struct userstore_ops *ops, struct userstore *s, const char *node);
+/* user's grants, node by node (ferry quota show). */
+int policy_grant_list(const struct userstore_ops *ops, struct userstore *s, const char *user,
+		      int (*fn)(const char *node, uint64_t bytes, int64_t expires, void *arg), void *arg);
+
 #endif

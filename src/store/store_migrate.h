@@ -7,6 +7,7 @@
  *   5  groups and policies: groups, group_members, user_policy, group_policy
  *   6  users' SSH public keys (SFTP publickey logins): user_keys
  *   7  quota usage of each user, shared by the nodes: quota_usage
+ *   8  quota grants: the bytes each node holds for a user's uploads: quota_grants
  * A backend lists its steps in order and fills the ops below; the runner
  * decides what to apply, refuses a newer or a foreign database, and applies
  * the missing steps in one transaction that also serialises two ferryd (or
@@ -19,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* A backend's side of a migration; db is its handle. Each returns 0 or a
  * negative errno, its text in errmsg(db). */

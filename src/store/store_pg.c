@@ -82,6 +82,10 @@ static const char *const store_pg_steps[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE quota_usage(name text PRIMARY KEY REFERENCES users(name) ON DELETE CASCADE, "
 	"bytes bigint NOT NULL DEFAULT 0, "
 	"files bigint NOT NULL DEFAULT 0);",
+	/* Version 8: quota grants (see store_sqlite.c). */
+	"CREATE TABLE quota_grants(name text NOT NULL REFERENCES users(name) ON DELETE CASCADE, "
+	"node text NOT NULL, bytes bigint NOT NULL DEFAULT 0, files bigint NOT NULL DEFAULT 0, "
+	"expires bigint NOT NULL, PRIMARY KEY(name, node));",
 };
 
 /* store_migrate's view of the database. The tables are looked up through

@@ -26,6 +26,36 @@
  * a sum is the same in every order, a sum clamped at each step is not. */
 #define STORE_USAGE_MAX0(x) "CASE WHEN " x " < 0 THEN 0 ELSE " x " END"
 
+/* Quota grants (schema 8, policy.h policy_grant_take). USAGE_LOCK is the
+ * take's first statement: an upsert that changes nothing, but creates the
+ * user's usage row if absent and takes its row lock (PostgreSQL) or the
+ * write lock (SQLite) until the transaction ends, so two takes for one
+ * user, on any nodes, run one after the other and the second's
+ * GRANT_ROOM sees the first's grant (a new snapshot per statement under
+ * PostgreSQL's READ COMMITTED). A grant counts while it has not expired,
+ * and the asking node's own always (it renews them). */
+#define STORE_GRANT_SQL_INIT                                                                                           \
+	[STORE_POL_USAGE_LOCK] = "INSERT INTO quota_usage(name, bytes, files) SELECT " POL_P1 ", 0, 0 FROM users "     \
+				 "WHERE name = " POL_P1 " ON CONFLICT(name) DO UPDATE SET bytes = quota_usage.bytes",  \
+	[STORE_POL_GRANT_ROOM] = "SELECT CAST(COALESCE((SELECT " STORE_USAGE_MAX0(                                     \
+	    "bytes") " FROM quota_usage WHERE name = " POL_P1                                                          \
+		     "), 0) AS TEXT), CAST(COALESCE((SELECT SUM(" STORE_USAGE_MAX0(                                    \
+			 "bytes") ") FROM quota_grants WHERE name = " POL_P1 " AND (expires > CAST(" POL_P3            \
+				  " AS BIGINT) OR node = " POL_P2 ")), 0) AS TEXT)",                                   \
+	[STORE_POL_GRANT_ADD] =                                                                                        \
+	    "INSERT INTO quota_grants(name, node, bytes, files, expires) SELECT " POL_P1 ", " POL_P2 ", CAST(" POL_P3  \
+	    " AS BIGINT), 0, CAST(" POL_P4 " AS BIGINT) FROM users WHERE name = " POL_P1                               \
+	    " ON CONFLICT(name, node) DO UPDATE SET bytes = quota_grants.bytes + excluded.bytes, "                     \
+	    "expires = excluded.expires",                                                                              \
+	[STORE_POL_GRANT_SUB] = "UPDATE quota_grants SET bytes = " STORE_USAGE_MAX0(                                   \
+	    "bytes - CAST(" POL_P3 " AS BIGINT)") " WHERE name = " POL_P1 " AND node = " POL_P2,                       \
+	[STORE_POL_GRANT_RENEW] = "UPDATE quota_grants SET expires = CAST(" POL_P2 " AS BIGINT) WHERE node = " POL_P1, \
+	[STORE_POL_GRANT_CLEAR] = "DELETE FROM quota_grants WHERE name = " POL_P1 " AND expires <= CAST(" POL_P2       \
+				  " AS BIGINT) AND node <> " POL_P3,                                                   \
+	[STORE_POL_GRANT_DROP] = "DELETE FROM quota_grants WHERE node = " POL_P1,                                      \
+	[STORE_POL_GRANT_LIST] = "SELECT node, CAST(bytes AS TEXT), CAST(expires AS TEXT) FROM quota_grants WHERE "    \
+				 "name = " POL_P1 " ORDER BY node" POL_ORDER,
+
 #define STORE_POLICY_SQL_INIT                                                                                          \
 	[STORE_POL_GROUP_ADD] = "INSERT INTO groups(name, created_at) VALUES(" POL_P1 ", CAST(" POL_P2 " AS BIGINT))", \
 	[STORE_POL_GROUP_DEL] = "DELETE FROM groups WHERE name = " POL_P1,                                             \
@@ -52,6 +82,7 @@
 				"files = quota_usage.files + excluded.files",                                          \
 	[STORE_POL_USAGE_SET] = "INSERT INTO quota_usage(name, bytes, files) SELECT " POL_P1 ", CAST(" POL_P2          \
 				" AS BIGINT), CAST(" POL_P3 " AS BIGINT) FROM users WHERE name = " POL_P1              \
-				" ON CONFLICT(name) DO UPDATE SET bytes = excluded.bytes, files = excluded.files",
+				" ON CONFLICT(name) DO UPDATE SET bytes = excluded.bytes, files = excluded.files",     \
+	STORE_GRANT_SQL_INIT
 
 #endif

@@ -121,6 +121,15 @@ static const char *const store_sqlite_steps[STORE_SCHEMA_VERSION] = {
 	"files INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TRIGGER IF NOT EXISTS users_delete_usage AFTER DELETE ON users BEGIN "
 	"DELETE FROM quota_usage WHERE name = old.name; END;",
+	/* Version 8: quota grants (policy.h policy_grant_take): the bytes a
+	 * node (ferryd's name for itself) holds for the user's running
+	 * uploads beyond the usage, until expires (seconds since the epoch)
+	 * unless the node renews it; files is 0 (kept for file grants). */
+	"CREATE TABLE IF NOT EXISTS quota_grants(name TEXT NOT NULL, node TEXT NOT NULL, "
+	"bytes INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0, expires INTEGER NOT NULL, "
+	"PRIMARY KEY(name, node));"
+	"CREATE TRIGGER IF NOT EXISTS users_delete_grants AFTER DELETE ON users BEGIN "
+	"DELETE FROM quota_grants WHERE name = old.name; END;",
 };
 
 #define STORE_SQLITE_COLUMNS "name, password_hash, home, account, perms, enabled, created_at, updated_at"

@@ -118,6 +118,16 @@ enum store_policy_sql {
 	STORE_POL_USAGE_GET, /* 1 user -> bytes, files */
 	STORE_POL_USAGE_ADD, /* 1 user, 2 delta bytes, 3 delta files (clamped at 0) */
 	STORE_POL_USAGE_SET, /* 1 user, 2 bytes, 3 files */
+	/* Quota grants (schema 8, policy.h): bytes a node holds for a user's
+	 * uploads beyond the usage. */
+	STORE_POL_USAGE_LOCK,  /* 1 user: the usage row, created if absent and locked to the transaction's end */
+	STORE_POL_GRANT_ROOM,  /* 1 user, 2 node, 3 now -> usage bytes, bytes of the live grants */
+	STORE_POL_GRANT_ADD,   /* 1 user, 2 node, 3 bytes, 4 expires */
+	STORE_POL_GRANT_SUB,   /* 1 user, 2 node, 3 bytes (clamped at 0) */
+	STORE_POL_GRANT_RENEW, /* 1 node, 2 expires */
+	STORE_POL_GRANT_CLEAR, /* 1 user, 2 now, 3 node kept ("": none): the expired grants */
+	STORE_POL_GRANT_DROP,  /* 1 node: all its grants */
+	STORE_POL_GRANT_LIST,  /* 1 user -> node, bytes, expires */
 	STORE_POL_COUNT
 };
 #define STORE_POL_MAX_ARGS 4

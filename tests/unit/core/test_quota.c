@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <cmocka.h>
 
+#include "policy.h"
 #include "quota.h"
 
 static void left(struct quota_user *q, uint64_t want_bytes, uint64_t want_files)
@@ -145,6 +146,26 @@ static void test_race_last_bytes(void **state)
 	quota_book_free(b);
 }
 
+/* The grant arithmetic (quota.h GRANTS, policy.h policy_grant_size):
+ * min(room, max(need, chunk)), refused (0) when room < need. */
+static void test_grant_size(void **state)
+{
+	(void)state;
+	assert_int_equal(quota_grant_chunk(100000), QUOTA_GRANT_MIN);
+	assert_int_equal(quota_grant_chunk(64ull << 20), 4ull << 20);
+	assert_int_equal(quota_grant_chunk(1ull << 40), QUOTA_GRANT_MAX);
+	assert_int_equal(quota_grant_chunk(0), QUOTA_GRANT_MIN);
+	assert_int_equal(policy_grant_size(10000, 1000, 0, 1, 4000), 4000);		/* a chunk */
+	assert_int_equal(policy_grant_size(10000, 1000, 4000, 1, 6000), 5000);		/* what is left */
+	assert_int_equal(policy_grant_size(10000, 1000, 4000, 7000, 100), 0);		/* less than needed */
+	assert_int_equal(policy_grant_size(10000, 1000, 4000, 5000, 100), 5000);	/* need beats chunk */
+	assert_int_equal(policy_grant_size(10000, 4000, 6000, 1, 4000), 0);		/* full */
+	assert_int_equal(policy_grant_size(10000, 12000, 0, 1, 4000), 0);		/* past it (scan) */
+	assert_int_equal(policy_grant_size(10000, 0, 0, 0, 4000), 0);			/* nothing asked */
+	assert_int_equal(policy_grant_size(UINT64_MAX, UINT64_MAX - 1, 5, 1, 4000), 0); /* no overflow */
+	assert_int_equal(policy_grant_size(UINT64_MAX, 10, 10, 1, UINT64_MAX), UINT64_MAX - 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_commit_and_abort),
 		cmocka_unit_test(test_files_and_full),
 		cmocka_unit_test(test_race_last_bytes),
+		cmocka_unit_test(test_grant_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

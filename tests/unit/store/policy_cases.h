@@ -190,12 +190,75 @@ static void policy_case_usage_order(const struct userstore_ops *ops, struct user
 	assert_int_equal(policy_usage_add(ops, s, "nobody-here", 1, 1), -ENOENT);
 }
 
+static int policy_grant_seen(const char *node, uint64_t bytes, int64_t expires, void *arg)
+{
+	struct policy_seen *p = arg;
+	size_t used = strlen(p->text);
+	(void)snprintf(p->text + used, sizeof(p->text) - used, "%s%s=%llu@%lld", used ? " " : "", node,
+		       (unsigned long long)bytes, (long long)expires);
+	return 0;
+}
+
+/* Quota grants (schema 8): two nodes take from one quota of 10,000 bytes
+ * with 1,000 used; what they hold and the usage never pass it; a grant
+ * given back or expired leaves room again; the asking node's own expired
+ * grant still counts (it renews them), another's does not and is dropped. */
+static void policy_case_grants(const struct userstore_ops *ops, struct userstore *s)
+{
+	uint64_t got = 9;
+	struct policy_seen seen = { "" };
+	policy_user(ops, s, "gil");
+	assert_int_equal(policy_usage_set(ops, s, "gil", 1000, 1), 0);
+	/* A: a chunk of 4,000. */
+	assert_int_equal(policy_grant_take(ops, s, "gil", "A", 1, 4000, 10000, 100, 200, &got), 0);
+	assert_int_equal(got, 4000);
+	/* B asks 6,000: only 5,000 left. */
+	assert_int_equal(policy_grant_take(ops, s, "gil", "B", 1, 6000, 10000, 100, 200, &got), 0);
+	assert_int_equal(got, 5000);
+	/* Nothing left for either, however little. */
+	assert_int_equal(policy_grant_take(ops, s, "gil", "A", 1, 4000, 10000, 100, 200, &got), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(policy_grant_list(ops, s, "gil", policy_grant_seen, &seen), 0);
+	assert_string_equal(seen.text, "A=4000@200 B=5000@200");
+	/* A commits 3,000 of its grant and gives the rest back. */
+	assert_int_equal(policy_usage_add(ops, s, "gil", 3000, 1), 0);
+	assert_int_equal(policy_grant_sub(ops, s, "gil", "A", 4000), 0);
+	assert_int_equal(policy_grant_sub(ops, s, "gil", "A", 10), 0); /* clamped at 0 */
+	assert_int_equal(policy_grant_take(ops, s, "gil", "A", 1, 4000, 10000, 100, 200, &got), 0);
+	assert_int_equal(got, 1000);
+	/* At 300 B's grant has expired: not counted for A, and dropped. */
+	assert_int_equal(policy_grant_take(ops, s, "gil", "A", 1, 4000, 10000, 300, 400, &got), 0);
+	assert_int_equal(got, 4000);
+	seen.text[0] = '\0';
+	assert_int_equal(policy_grant_list(ops, s, "gil", policy_grant_seen, &seen), 0);
+	assert_string_equal(seen.text, "A=5000@400");
+	/* Renewed to 1000, then at 1100 A's own expired grant still counts
+	 * for A (its node renews what it holds) and stays... */
+	assert_int_equal(policy_grant_renew(ops, s, "A", 1000), 0);
+	assert_int_equal(policy_grant_take(ops, s, "gil", "A", 1, 4000, 10000, 1100, 1200, &got), 0);
+	assert_int_equal(got, 1000);
+	/* ...and B finds nothing left. */
+	assert_int_equal(policy_grant_take(ops, s, "gil", "B", 1, 4000, 10000, 1100, 1200, &got), 0);
+	assert_int_equal(got, 0);
+	seen.text[0] = '\0';
+	assert_int_equal(policy_grant_list(ops, s, "gil", policy_grant_seen, &seen), 0);
+	assert_string_equal(seen.text, "A=6000@1200");
+	/* ferry quota scan drops what expired; a node's shutdown drops its own. */
+	assert_int_equal(policy_grant_clear(ops, s, "gil", 5000), 0);
+	assert_int_equal(policy_grant_drop(ops, s, "B"), 0);
+	seen.text[0] = '\0';
+	assert_int_equal(policy_grant_list(ops, s, "gil", policy_grant_seen, &seen), 0);
+	assert_string_equal(seen.text, "");
+	assert_int_equal(policy_grant_take(ops, s, "nobody-here", "A", 1, 10, 100, 1, 2, &got), -ENOENT);
+}
+
 static void policy_cases_run(const struct userstore_ops *ops, struct userstore *s)
 {
 	policy_case_groups(ops, s);
 	policy_case_members(ops, s);
 	policy_case_attrs(ops, s);
 	policy_case_usage_order(ops, s);
+	policy_case_grants(ops, s);
 }
 
 #endif
