@@ -101,11 +101,72 @@ DEFAULT_CONFIG = {
 
 # --------------------------------------------------------------------------- helpers
 
+# Ports the tests listen on (ferryd, HAProxy, PostgreSQL, the KDC, fixed passive ranges) come from
+# below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default), which is also
+# below ferryd's default passive range (49152-65534): an outgoing connection or another server's
+# passive listener cannot take such a port between free_port() and the daemon's bind. Under
+# pytest-xdist each worker (PYTEST_XDIST_WORKER=gwN) has a block of its own, so two workers never
+# hand out the same port; a run without xdist uses every block. Within a block the ports are
+# handed out in turn from a random start (two runs side by side rarely meet), each checked by a
+# bind, so a port still in use (or in TIME_WAIT) is passed over.
+PORT_LO = 10000
+PORT_BLOCK = 2000
+
+
+def _ephemeral_lo():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_block():
+    """[lo, hi) of the ports this process hands out."""
+    top = min(_ephemeral_lo(), 49152)
+    blocks = max(1, (top - PORT_LO) // PORT_BLOCK)
+    m = re.fullmatch(r"gw(\d+)", os.environ.get("PYTEST_XDIST_WORKER", ""))
+    if not m:
+        return PORT_LO, PORT_LO + blocks * PORT_BLOCK
+    lo = PORT_LO + (int(m.group(1)) % blocks) * PORT_BLOCK
+    return lo, lo + PORT_BLOCK
+
+
+_PORTS = {}
+
+
+def free_range(hosts, n, family=socket.AF_INET):
+    """(lo, hi): n consecutive ports free a moment ago on every host (checked by binding), from
+    this worker's block (see PORT_LO): no outgoing connection and no other worker takes one
+    before the daemon binds it. Bounded: one pass over the block."""
+    lo, hi = _port_block()
+    if "next" not in _PORTS:
+        import random
+        _PORTS["next"] = random.randrange(lo, hi)
+    for _ in range((hi - lo) // n + 1):
+        start = _PORTS["next"]
+        if start + n > hi:
+            start = lo
+        _PORTS["next"] = start + n
+        socks = []
+        try:
+            for h in hosts:
+                for p in range(start, start + n):
+                    s = socket.socket(family, socket.SOCK_STREAM)
+                    socks.append(s)
+                    s.bind((h, p))
+            return start, start + n - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    pytest.fail(f"no {n} free ports in {lo}-{hi - 1}")
+
+
 def free_port(family=socket.AF_INET, host=HOST):
-    """A port that was free a moment ago (bind to 0, read it, close)."""
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago (bound and closed), from this worker's block."""
+    return free_range([host], 1, family)[0]
 
 
 def ipv6_loopback_available():

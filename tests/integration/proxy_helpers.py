@@ -23,7 +23,6 @@ Every wait is bounded; every socket has a timeout; every subprocess has a timeou
 import ftplib
 import ipaddress
 import os
-import random
 import re
 import shutil
 import signal
@@ -35,7 +34,7 @@ import time
 
 import pytest
 
-from conftest import START_TIMEOUT, STOP_TIMEOUT, Ctl, ProtocolError
+from conftest import START_TIMEOUT, STOP_TIMEOUT, Ctl, ProtocolError, free_range  # noqa: F401 (free_range: re-exported)
 from files_helpers import DATA_TIMEOUT
 from tls_helpers import need, run
 
@@ -265,33 +264,6 @@ def haproxy_nodes_config(listen, nodes, passive_bind):
 
 
 # ----------------------------------------------------------------------------- nodes and clients
-
-def free_range(hosts, n, lo=20000, hi=None):
-    """n consecutive ports free on every host (checked by binding; bounded tries), below the
-    kernel's ephemeral range, so no connection made meanwhile can take one of them before
-    HAProxy and ferryd bind them (free_port() picks ephemeral ports)."""
-    rnd = random.Random()
-    if hi is None:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            hi = int(f.read().split()[0]) - 1
-    assert hi - lo > 10 * n, (lo, hi)
-    for _ in range(200):
-        start = rnd.randrange(lo, hi - n)
-        socks = []
-        try:
-            for h in hosts:
-                for p in range(start, start + n):
-                    s = socket.socket()
-                    socks.append(s)
-                    s.bind((h, p))
-            return start, start + n - 1
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.fail("no free port range")
-
 
 def node_config(host, port, lo, hi, pasv_address, pasv_proxy, mode="v2"):
     return {"server": {"listen": f"{host}:{port}", "proxy_protocol": mode, "proxy_from": BALANCER,

@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -1237,6 +1238,15 @@ def test_curl_explicit_download_upload_list(either, request, cenv):
     assert sorted(cp.stdout.split()) == [b"f.bin", b"up.bin"]
 
 
+def curl_has_bug_10666():
+    """curl 7.87/7.88 (curl/curl#10666): an active-mode TLS data connection never completes."""
+    try:
+        first = subprocess.run(["curl", "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return re.match(r"curl 7\.8[78]\.", first) is not None
+
+
 @pytest.mark.xfail(reason="curl 7.87/7.88 regression curl/curl#10666: active mode with a TLS data "
                           "connection fails ('sa_addr inet_ntop() failed with errno 97', exit 18); "
                           "identical against pyftpdlib's TLS_FTPHandler. PROT P in active mode is "
@@ -1247,7 +1257,11 @@ def test_curl_explicit_active_mode(either, request, cenv):
     p, v = wd_for(srv, request)
     put_file(os.path.join(p, "f.bin"), b"active" * 5000)
     out = os.path.join(work, "out.bin")
-    ok(curl(env, "--ssl-reqd", "-P", "127.0.0.1", "-o", out, url(srv, f"{v}/f.bin"), timeout=20))
+    # A curl with the bug accepts the data connection and then waits for nothing until its
+    # --max-time: a short one there (the test is an expected failure either way); the full one
+    # for any other curl, which must pass.
+    ok(curl(env, "--ssl-reqd", "-P", "127.0.0.1", "-o", out, url(srv, f"{v}/f.bin"),
+            timeout=8 if curl_has_bug_10666() else 20))
     assert read_bytes(out) == b"active" * 5000
     ok(curl(env, "--ssl-reqd", "-P", "-", "-T", out, url(srv, f"{v}/g.bin")))
     assert read_bytes(os.path.join(p, "g.bin")) == b"active" * 5000
@@ -1473,7 +1487,11 @@ def test_bad_data_connection_handshake(srv_off, request, what):
             if what == "garbage":
                 d.sendall(b"\x00" * 10 + b"hello there\r\n" * 20)
             elif what == "plaintext-read":
+                # A line of plaintext, then the client only reads: its half-close ends the
+                # handshake the server waits in (two bytes of a five-byte record header) at once,
+                # where the server would otherwise wait for the rest until this test's timeout.
                 d.sendall(b"\r\n")
+                d.shutdown(socket.SHUT_WR)
             elif what == "partial-hello":
                 d.sendall(client_hello()[:30])
                 time.sleep(0.1)
@@ -1482,11 +1500,17 @@ def test_bad_data_connection_handshake(srv_off, request, what):
                 d.sendall(client_hello()[:30])
                 hard_close(d)
             if what in ("garbage", "plaintext-read"):
+                # Everything the server sends until it closes: never the file in the clear.
                 d.settimeout(DATA_TIMEOUT)
+                got = b""
                 try:
-                    got = d.recv(100)
+                    while len(got) < 100000:
+                        chunk = d.recv(65536)
+                        if not chunk:
+                            break
+                        got += chunk
                 except OSError:
-                    got = b""
+                    pass
                 assert b"data" not in got, "file content sent in the clear"
         finally:
             d.close()

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import HOST, free_port, ipv6_loopback_available, wait_until
+from conftest import HOST, free_port, free_range, ipv6_loopback_available, wait_until
 from files_helpers import (fresh_dir, DATA_TIMEOUT, BIG_TIMEOUT, Session, big_payload, chown_svc,  # noqa: F401
                            closed_by_peer, connect_data, hard_close, home_of, make_dir, parse227,
                            parse229, put_file, read_bytes, recv_all, recv_hash, send_file,
@@ -229,7 +229,8 @@ def test_epsv_all(sess, wd):
 
 
 def test_passive_ports_from_configured_range_nonsequential(make_server):
-    srv = make_server({"passive": {"ports": "61100-61139"}})
+    lo, hi = free_range([HOST], 40)
+    srv = make_server({"passive": {"ports": f"{lo}-{hi}"}})
     ports = []
     sessions = []
     try:
@@ -240,7 +241,7 @@ def test_passive_ports_from_configured_range_nonsequential(make_server):
     finally:
         for s in sessions:
             s.close()
-    assert all(61100 <= p <= 61139 for p in ports), ports
+    assert all(lo <= p <= hi for p in ports), ports
     diffs = [b - a for a, b in zip(ports, ports[1:])]
     assert not all(d == 1 for d in diffs), f"passive ports are sequential: {ports}"
     assert len(set(ports)) > 3, ports
@@ -1146,12 +1147,14 @@ def test_download_of_a_file_replaced_meanwhile_is_consistent(server, sess, wd):
 
 
 def test_passive_port_range_exhausted(make_server):
-    # Above the ephemeral range (32768-60999): no client socket can hold it.
-    srv = make_server({"passive": {"ports": "61200-61200"}})
+    # Below the ephemeral range and from this worker's own ports (conftest free_range): no client
+    # socket and no other server's passive listener can hold it.
+    port = free_port()
+    srv = make_server({"passive": {"ports": f"{port}-{port}"}})
     put_file(os.path.join(home_of(srv), "f"), b"one port")
     a, b = Session(srv), Session(srv)
     try:
-        assert a.pasv() == 61200
+        assert a.pasv() == port
         r = b.expect("PASV", 425)
         assert r.lines == ["425 Cannot open a passive data connection."]
         b.expect("EPSV", 425)
@@ -1160,7 +1163,7 @@ def test_passive_port_range_exhausted(make_server):
         assert data == b"one port"
         # Free again once a's listener has lingered its second after the transfer.
         wait_until(lambda: b.cmd("EPSV").code == 229, timeout=5, what="the port to come free")
-        d = connect_data(HOST, 61200)
+        d = connect_data(HOST, port)
         try:
             b.expect("RETR f", 150)
             assert recv_all(d) == b"one port"
