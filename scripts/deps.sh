@@ -37,12 +37,14 @@ FERRY_BENCH_UNPACK=(proftpd-core proftpd-mod-crypto pure-ftpd)
 # tests; netbase for /etc/hosts and /etc/services, which a minbase root
 # lacks (its postinst writes /etc/hosts with localhost: lftp resolves
 # ftp://localhost through it, e.g. test_vhost's HOST test; lftp depends on
-# netbase too, this only says so).
+# netbase too, this only says so); python3-pytest-xdist runs the integration suite in parallel
+# (scripts/test: -n FERRY_TEST_JOBS).
 FERRY_TEST_PKGS=(
   python3 python3-pytest curl lftp wget tnftp oathtool fail2ban man-db clang-format
   libclang-rt-14-dev systemd krb5-kdc krb5-admin-server krb5-user python3-gssapi
   rclone ncftp python3-aioftp procps strace haproxy postgresql
   openssh-client sshpass python3-paramiko netbase
+  python3-pytest-xdist
 )
 
 ferry_missing() {

@@ -132,16 +132,34 @@ for i, (t, body) in enumerate(reqs):
 put("sftp", "all", init + b"".join(sftp_pkt(t, struct.pack(">I", i + 1) + b) for i, (t, b) in enumerate(reqs)))
 EOF
 
-status=0
-for d in "${drivers[@]}"; do
+# Each driver is one process on one core: FERRY_FUZZ_JOBS of them (default: the
+# number of CPUs) run side by side, each still for SECONDS; the results are
+# printed in the drivers' order once all have finished.
+run_one() {
+  local d=$1 rc=0
   mkdir -p "$dir/corpus/$d"
-  log="$dir/fuzz-$d.log"
-  set +e
   "$dir/tests/fuzz/fuzz_$d" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
     -print_final_stats=1 -artifact_prefix="$dir/crashes/$d-" \
-    "$dir/corpus/$d" "$seeds/$d" >"$log" 2>&1
-  rc=$?
-  set -e
+    "$dir/corpus/$d" "$seeds/$d" >"$dir/fuzz-$d.log" 2>&1 || rc=$?
+  echo "$rc" >"$dir/fuzz-$d.rc"
+}
+jobs=${FERRY_FUZZ_JOBS:-$(nproc)}
+running=0
+for d in "${drivers[@]}"; do
+  rm -f "$dir/fuzz-$d.rc"
+  run_one "$d" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+
+status=0
+for d in "${drivers[@]}"; do
+  log="$dir/fuzz-$d.log"
+  rc=$(cat "$dir/fuzz-$d.rc" 2>/dev/null || echo 1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   echo "fuzz: $d: ${execs:-?} executions in ${secs} s (exit $rc)"
   if [ -n "${FERRY_FUZZ_RESULTS:-}" ]; then
