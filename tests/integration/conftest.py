@@ -415,6 +415,22 @@ def ferry_store(request):
     return StoreSpec("sqlite")
 
 
+def pytest_configure(config):
+    # pytest-xdist registers it too; here for a run without the plugin (-p no:xdist).
+    config.addinivalue_line("markers", "xdist_group(name): run on the worker of the group's other tests")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (scripts/test: --dist loadgroup) a module's tests stay on one worker, in
+    their order, as in a serial run: its module-scoped fixtures (a cluster, a traversal world, a
+    shared server) are made once, and a test that reads what earlier ones left (test_cluster's
+    logs) sees it. A module marked with an xdist_group of its own keeps that group."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def pytest_generate_tests(metafunc):
     """A module with FERRY_STORES = ("sqlite", "postgres") runs each test once per store."""
     stores = getattr(metafunc.module, "FERRY_STORES", None)

@@ -26,6 +26,10 @@ from sftp_helpers import (EXTENDED, FX_FAILURE, FX_OK, RENAME, STATUS, SYMLINK, 
                           start_sftp_server, transport)
 from sftp_helpers import client as sftp_client
 
+# Compares /etc/passwd before and after: on the xdist worker of test_scripts_run.py (whose
+# scripts/run may add a system account), never beside it (scripts/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("etc-passwd")
+
 
 # Every test on a make_server runs once per store (the policy rows, the folders' clean-up).
 FERRY_STORES = ("sqlite", "postgres")

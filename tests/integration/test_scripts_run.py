@@ -22,6 +22,11 @@ import pytest
 
 from conftest import ASAN_SUPPRESSIONS, REPO, Ctl, free_port, sanitizer_report, wait_until
 
+# scripts/run may add the `ferry` system account (useradd): never while test_traversal.py or
+# test_mounts.py hold a snapshot of /etc/passwd to compare, so the three share one xdist worker
+# (scripts/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("etc-passwd")
+
 WAIT = 60.0
 
 

@@ -31,6 +31,10 @@ from files_helpers import (DATA_TIMEOUT, Session, chown_svc, connect_data, home_
                            make_symlink, parse227, put_file, read_bytes, recv_all, snapshot,
                            snapshot_diff)
 
+# Compares /etc/passwd before and after: on the xdist worker of test_scripts_run.py (whose
+# scripts/run may add a system account), never beside it (scripts/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("etc-passwd")
+
 TOKEN = "7f3a9c51e2"
 SECRET_NAME = f"SECRET-{TOKEN}.txt"
 SECRET = f"TOP-SECRET-CONTENT-{TOKEN}-never-to-be-served\n".encode()
