@@ -28,15 +28,19 @@
  * hold enough to be worth a wake-up (rate_resume). Waiting for our own
  * limit is not the client's idleness: the data timeout is off meanwhile
  * and starts afresh on resume. */
-static void on_rate(struct loop_timer *t)
+static void resume(struct datachan *d)
 {
-	struct datachan *d = container_of(t, struct datachan, rate_timer);
 	if (!d->running || d->conn.fd < 0)
 		return;
 	datachan_touch(d);
 	datachan_watch_conn(d);
 	if (d->running)
 		datachan_pump(d);
+}
+
+static void on_rate(struct loop_timer *t)
+{
+	resume(container_of(t, struct datachan, rate_timer));
 }
 
 /* Quotas. The node's grant is short and a take runs on the job pool
@@ -52,13 +56,7 @@ static void quota_pause(struct datachan *d)
 
 void datachan_quota_resume(void *arg)
 {
-	struct datachan *d = arg;
-	if (!d->running || d->conn.fd < 0)
-		return;
-	datachan_touch(d);
-	datachan_watch_conn(d);
-	if (d->running)
-		datachan_pump(d);
+	resume(arg); /* as after a rate wait */
 }
 
 /* What of g the quota lets the upload write now: 0 and *ok, or
